@@ -1,0 +1,357 @@
+package blocking_test
+
+import (
+	"context"
+	"crypto/tls"
+	"slices"
+	"strings"
+	"testing"
+
+	"xmppd/internal/xmpptest"
+	"xmppd/storage/pgtest"
+	"xmppd/xmlstream"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const (
+	nsBlocking = "urn:xmpp:blocking"
+	nsErrors   = "urn:xmpp:blocking:errors"
+	nsStanzas  = "urn:ietf:params:xml:ns:xmpp-stanzas"
+)
+
+// start returns a server with the accounts juliet, romeo and nurse at
+// localhost and tybalt at example.test.
+func start(t *testing.T) *xmpptest.Server {
+	s := xmpptest.Start(t)
+	for _, u := range []string{"juliet", "romeo", "nurse"} {
+		s.AddUser(t, u, xmpptest.Domain, "secret")
+	}
+	s.AddUser(t, "tybalt", xmpptest.OtherDomain, "secret")
+	return s
+}
+
+// items returns the 'jid' of each <item/> of the blocking payload name in el.
+func items(t *testing.T, el *xmlstream.Element, name string) []string {
+	t.Helper()
+	p := el.Child(nsBlocking, name)
+	if p == nil {
+		t.Fatalf("got %s, want a <%s/>", el, name)
+	}
+	var out []string
+	for _, c := range p.ChildElements() {
+		out = append(out, c.Attr("jid"))
+	}
+	return out
+}
+
+// blocklist asks for the blocklist and returns its items.
+func blocklist(t *testing.T, c *xmpptest.Client) []string {
+	t.Helper()
+	c.Send("<iq type='get' id='bl'><blocklist xmlns='urn:xmpp:blocking'/></iq>")
+	r := c.NextNamed("iq")
+	if r.Attr("type") != "result" || r.Attr("id") != "bl" {
+		t.Fatalf("%s: got %s, want the blocklist", c.JID, r)
+	}
+	return items(t, r, "blocklist")
+}
+
+// command sends a block or unblock command and expects its result.
+func command(t *testing.T, c *xmpptest.Client, payload string) {
+	t.Helper()
+	c.Send("<iq type='set' id='cmd'>" + payload + "</iq>")
+	if r := c.NextNamed("iq"); r.Attr("type") != "result" || r.Attr("id") != "cmd" {
+		t.Fatalf("%s: %s got %s, want a result", c.JID, payload, r)
+	}
+}
+
+// expectPush reads a push and returns its items.
+func expectPush(t *testing.T, c *xmpptest.Client, name string) []string {
+	t.Helper()
+	p := c.NextNamed("iq")
+	bare, _, _ := strings.Cut(c.JID, "/")
+	if p.Attr("type") != "set" || p.Attr("to") != c.JID || p.Attr("from") != bare || p.Attr("id") == "" {
+		t.Fatalf("%s: got %s, want a %s push", c.JID, p, name)
+	}
+	return items(t, p, name)
+}
+
+// expectBlocked checks XEP-0191 §3.3's error for a stanza to a blocked JID.
+func expectBlocked(t *testing.T, el *xmlstream.Element) {
+	t.Helper()
+	e := xmpptest.ExpectError(t, el, "not-acceptable")
+	if e.Attr("type") != "cancel" || e.Child(nsErrors, "blocked") == nil {
+		t.Fatalf("got %s, want a cancel error with <blocked/>", el)
+	}
+}
+
+// marker sends a message from one client to another and expects it to be
+// the next thing the other reads: a barrier proving that nothing sent to
+// it before arrived.
+func marker(t *testing.T, from, to *xmpptest.Client) {
+	t.Helper()
+	from.Send("<message to='" + to.JID + "' type='chat'><body>marker</body></message>")
+	xmpptest.ExpectBody(t, to.NextNamed("message"), from.JID, "marker")
+}
+
+// loginAt logs user in at domain, which xmpptest.Login cannot.
+func loginAt(t *testing.T, s *xmpptest.Server, domain, user, resource string) *xmpptest.Client {
+	t.Helper()
+	c := xmpptest.Dial(t, s.C2SAddr)
+	c.Open(domain)
+	c.Features()
+	c.StartTLS(domain, xmpptest.TLSConfig(domain, tls.VersionTLS13))
+	c.Features()
+	if el := c.Authenticate(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, user, "secret"); el.Name.Local != "success" {
+		t.Fatalf("login of %s@%s failed: %s", user, domain, el)
+	}
+	c.Open(domain)
+	c.Features()
+	c.Bind(resource)
+	return c
+}
+
+func TestDiscoFeature(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Send("<iq type='get' id='d' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	q := juliet.NextNamed("iq").Child("http://jabber.org/protocol/disco#info", "query")
+	for _, f := range q.ChildElements() {
+		if f.Name.Local == "feature" && f.Attr("var") == nsBlocking {
+			return
+		}
+	}
+	t.Fatalf("disco#info does not announce %s: %s", nsBlocking, q)
+}
+
+// XEP-0191 §3.2-§3.5: the list, changes to it, pushes to the resources
+// that asked for the list (and to no other), and the list kept across a
+// restart of the server.
+func TestCommandsAndPushes(t *testing.T) {
+	s := start(t)
+	balcony := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	chamber := xmpptest.Login(t, s, "juliet", "secret", "chamber")
+	phone := xmpptest.Login(t, s, "juliet", "secret", "phone") // never asks for the list
+	if got := blocklist(t, balcony); len(got) != 0 {
+		t.Fatalf("new blocklist: %v", got)
+	}
+	blocklist(t, chamber)
+
+	command(t, balcony, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/><item jid='Tybalt@Example.test/sword'/><item jid='romeo@localhost'/></block>")
+	want := []string{"romeo@localhost", "tybalt@example.test/sword"} // canonical, once each
+	for _, c := range []*xmpptest.Client{balcony, chamber} {
+		if got := expectPush(t, c, "block"); !slices.Equal(got, want) {
+			t.Errorf("%s: block push %v, want %v", c.JID, got, want)
+		}
+	}
+	phone.Ping() // the push did not reach it: the ping's answer comes first
+	if got := blocklist(t, phone); !slices.Equal(got, want) {
+		t.Fatalf("blocklist %v, want %v", got, want)
+	}
+
+	// Blocking what is blocked changes nothing and pushes nothing.
+	command(t, chamber, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block>")
+	chamber.Ping()
+	balcony.Ping()
+
+	command(t, chamber, "<unblock xmlns='urn:xmpp:blocking'><item jid='tybalt@example.test/sword'/></unblock>")
+	for _, c := range []*xmpptest.Client{balcony, chamber, phone} {
+		if got := expectPush(t, c, "unblock"); !slices.Equal(got, []string{"tybalt@example.test/sword"}) {
+			t.Errorf("%s: unblock push %v", c.JID, got)
+		}
+	}
+
+	// A session that ended is no longer interested; its successor with the
+	// same resource did not ask.
+	chamber.Conn.Close()
+	command(t, balcony, "<block xmlns='urn:xmpp:blocking'><item jid='example.test'/></block>")
+	expectPush(t, balcony, "block")
+	expectPush(t, phone, "block")
+	again := xmpptest.Login(t, s, "juliet", "secret", "chamber")
+	command(t, balcony, "<unblock xmlns='urn:xmpp:blocking'><item jid='example.test'/></unblock>")
+	expectPush(t, balcony, "unblock")
+	expectPush(t, phone, "unblock")
+	again.Ping()
+
+	// The list survives a restart.
+	s = xmpptest.Restart(t, s)
+	balcony = xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	chamber = xmpptest.Login(t, s, "juliet", "secret", "chamber")
+	if got := blocklist(t, balcony); !slices.Equal(got, []string{"romeo@localhost"}) {
+		t.Fatalf("blocklist after restart: %v", got)
+	}
+	blocklist(t, chamber)
+
+	// Unblock all: an empty <unblock/> push.
+	command(t, chamber, "<unblock xmlns='urn:xmpp:blocking'/>")
+	for _, c := range []*xmpptest.Client{balcony, chamber} {
+		if got := expectPush(t, c, "unblock"); len(got) != 0 {
+			t.Errorf("%s: unblock-all push has items %v", c.JID, got)
+		}
+	}
+	if got := blocklist(t, balcony); len(got) != 0 {
+		t.Fatalf("blocklist after unblocking all: %v", got)
+	}
+}
+
+// XEP-0191 §3.3: once juliet blocks romeo, nothing passes between them;
+// romeo sees her go offline; unblocking restores delivery.
+func TestBlockingBothWays(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Online()
+	nurse := xmpptest.Login(t, s, "nurse", "secret", "kitchen")
+	nurse.Online()
+
+	// romeo is subscribed to juliet's presence, so he sees her go offline.
+	romeo.Send("<presence to='juliet@localhost' type='subscribe'/>")
+	if p := juliet.NextNamed("presence"); p.Attr("type") != "subscribe" {
+		t.Fatalf("juliet got %s, want romeo's subscription request", p)
+	}
+	juliet.Send("<presence to='romeo@localhost' type='subscribed'/>")
+	if p := romeo.NextNamed("presence"); p.Attr("type") != "subscribed" {
+		t.Fatalf("romeo got %s, want subscribed", p)
+	}
+	romeo.ExpectPresenceFrom(juliet.JID)
+	romeo.Send("<presence to='juliet@localhost'/>") // directed presence arrives before the block
+	juliet.ExpectPresenceFrom(romeo.JID)
+
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block>")
+	if p := romeo.ExpectPresenceFrom(juliet.JID); p.Attr("type") != "unavailable" {
+		t.Fatalf("romeo got %s, want juliet's unavailable presence", p)
+	}
+
+	// From romeo: messages bounce as if juliet were offline, IQs get
+	// service-unavailable, presence vanishes; juliet sees none of it.
+	romeo.Send("<message to='juliet@localhost/balcony' type='chat' id='m1'><body>Lady!</body></message>")
+	xmpptest.ExpectError(t, romeo.NextNamed("message"), "service-unavailable")
+	romeo.Send("<message to='juliet@localhost' type='chat' id='m2'><body>Lady?</body></message>")
+	xmpptest.ExpectError(t, romeo.NextNamed("message"), "service-unavailable")
+	romeo.Send("<iq to='juliet@localhost/balcony' type='get' id='v'><query xmlns='jabber:iq:version'/></iq>")
+	xmpptest.ExpectError(t, romeo.NextNamed("iq"), "service-unavailable")
+	romeo.Send("<iq to='juliet@localhost' type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>")
+	xmpptest.ExpectError(t, romeo.NextNamed("iq"), "service-unavailable")
+	romeo.Send("<presence to='juliet@localhost'><status>below</status></presence>")
+	romeo.Ping()
+	marker(t, nurse, juliet)
+
+	// From juliet: refused with not-acceptable and <blocked/>, romeo sees
+	// nothing.
+	juliet.Send("<message to='romeo@localhost' type='chat' id='m3'><body>Romeo?</body></message>")
+	r := juliet.NextNamed("message")
+	expectBlocked(t, r)
+	if r.Attr("id") != "m3" || r.Attr("from") != "romeo@localhost" || r.Attr("to") != juliet.JID {
+		t.Errorf("error reply addressed wrongly: %s", r)
+	}
+	juliet.Send("<iq to='romeo@localhost/orchard' type='get' id='v'><query xmlns='jabber:iq:version'/></iq>")
+	expectBlocked(t, juliet.NextNamed("iq"))
+	juliet.Send("<presence to='romeo@localhost/orchard'><status>directed</status></presence>")
+	expectBlocked(t, juliet.NextNamed("presence"))
+	// Presence the server sends in juliet's name (as the roster module's
+	// broadcasts do) does not reach romeo either, but reaches the nurse.
+	for _, to := range []string{"romeo@localhost", "nurse@localhost"} {
+		p := xmlstream.NewElement("jabber:client", "presence", "from", juliet.JID, "to", to)
+		s.Router().Route(context.Background(), p)
+	}
+	nurse.ExpectPresenceFrom(juliet.JID)
+	marker(t, nurse, romeo)
+
+	// Others are unaffected.
+	juliet.Send("<message to='nurse@localhost' type='chat'><body>Nurse!</body></message>")
+	xmpptest.ExpectBody(t, nurse.NextNamed("message"), juliet.JID, "Nurse!")
+
+	command(t, juliet, "<unblock xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></unblock>")
+	// §3.4: romeo, subscribed, sees her presence again.
+	if p := romeo.ExpectPresenceFrom(juliet.JID); p.Attr("type") != "" {
+		t.Fatalf("romeo got %s after the unblock, want her available presence", p)
+	}
+	romeo.Send("<message to='juliet@localhost/balcony' type='chat'><body>again</body></message>")
+	xmpptest.ExpectBody(t, juliet.NextNamed("message"), romeo.JID, "again")
+	juliet.Send("<message to='romeo@localhost/orchard' type='chat'><body>welcome back</body></message>")
+	xmpptest.ExpectBody(t, romeo.NextNamed("message"), juliet.JID, "welcome back")
+}
+
+// XEP-0191 §6: a full JID blocks one resource, a domain everyone there.
+func TestMatching(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	orchard := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	street := xmpptest.Login(t, s, "romeo", "secret", "street")
+	tybalt := loginAt(t, s, xmpptest.OtherDomain, "tybalt", "sword")
+
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost/orchard'/><item jid='example.test'/></block>")
+	orchard.Send("<message to='" + juliet.JID + "' type='chat' id='x'><body>from the orchard</body></message>")
+	xmpptest.ExpectError(t, orchard.NextNamed("message"), "service-unavailable")
+	tybalt.Send("<message to='" + juliet.JID + "' type='chat' id='x'><body>draw</body></message>")
+	xmpptest.ExpectError(t, tybalt.NextNamed("message"), "service-unavailable")
+	marker(t, street, juliet) // the street resource is not blocked
+
+	juliet.Send("<message to='tybalt@example.test/sword' type='chat' id='x'><body>no</body></message>")
+	expectBlocked(t, juliet.NextNamed("message"))
+	// The user's own server and account are never blocked, even when
+	// their domain would match.
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='localhost'/></block>")
+	juliet.Ping()
+	juliet.Send("<message to='juliet@localhost/balcony' type='chat'><body>note to self</body></message>")
+	xmpptest.ExpectBody(t, juliet.NextNamed("message"), juliet.JID, "note to self")
+	street.Send("<message to='" + juliet.JID + "' type='chat' id='x'><body>now?</body></message>")
+	xmpptest.ExpectError(t, street.NextNamed("message"), "service-unavailable")
+}
+
+func TestBadInput(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	blocklist(t, juliet)
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block>")
+	expectPush(t, juliet, "block")
+
+	tests := []struct{ name, send, condition string }{
+		{"block without items", "<iq type='set' id='q'><block xmlns='urn:xmpp:blocking'/></iq>", "bad-request"},
+		{"invalid JID", "<iq type='set' id='q'><block xmlns='urn:xmpp:blocking'><item jid='nurse@localhost'/><item jid='a@b@c'/></block></iq>", "jid-malformed"},
+		{"empty localpart", "<iq type='set' id='q'><block xmlns='urn:xmpp:blocking'><item jid='@localhost'/></block></iq>", "jid-malformed"},
+		{"item without jid", "<iq type='set' id='q'><block xmlns='urn:xmpp:blocking'><item/></block></iq>", "bad-request"},
+		{"foreign child", "<iq type='set' id='q'><block xmlns='urn:xmpp:blocking'><thing xmlns='urn:example'/></block></iq>", "bad-request"},
+		{"unblock invalid JID", "<iq type='set' id='q'><unblock xmlns='urn:xmpp:blocking'><item jid='romeo@localhost/'/></unblock></iq>", "jid-malformed"},
+		{"blocklist as a set", "<iq type='set' id='q'><blocklist xmlns='urn:xmpp:blocking'/></iq>", "service-unavailable"},
+		{"someone else's blocklist", "<iq type='get' id='q' to='nurse@localhost'><blocklist xmlns='urn:xmpp:blocking'/></iq>", "service-unavailable"},
+		{"block for someone else", "<iq type='set' id='q' to='nurse@localhost'><block xmlns='urn:xmpp:blocking'><item jid='nurse@localhost'/></block></iq>", "service-unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			juliet.Send(tt.send)
+			r := juliet.NextNamed("iq")
+			xmpptest.ExpectError(t, r, tt.condition)
+			if r.Attr("id") != "q" {
+				t.Errorf("error without the request's id: %s", r)
+			}
+		})
+	}
+	// A failed command changed nothing, not even its valid items.
+	if got := blocklist(t, juliet); !slices.Equal(got, []string{"romeo@localhost"}) {
+		t.Fatalf("blocklist after bad commands: %v", got)
+	}
+	// Unblocking what is not blocked succeeds, changes and pushes nothing.
+	command(t, juliet, "<unblock xmlns='urn:xmpp:blocking'><item jid='nurse@localhost'/></unblock>")
+	juliet.Ping()
+	if got := blocklist(t, juliet); !slices.Equal(got, []string{"romeo@localhost"}) {
+		t.Fatalf("blocklist after unblocking a stranger: %v", got)
+	}
+}
+
+// XEP-0191 §3.3: only contacts who could see the user's presence are told
+// she went offline; a blocked stranger learns nothing.
+func TestBlockingStrangerLearnsNothing(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	nurse := xmpptest.Login(t, s, "nurse", "secret", "kitchen")
+	nurse.Online()
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='nurse@localhost'/></block>")
+	marker(t, romeo, nurse) // nurse's next stanza: no presence from juliet came first
+	command(t, juliet, "<unblock xmlns='urn:xmpp:blocking'><item jid='nurse@localhost'/></unblock>")
+	marker(t, romeo, nurse)
+}

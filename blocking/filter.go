@@ -1,0 +1,107 @@
+package blocking
+
+import (
+	"context"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Outbound refuses a stanza a user sends to a JID they blocked, with
+// not-acceptable and <blocked/> (XEP-0191 §3.3).
+//
+// Error stanzas and IQ results to a blocked JID are dropped silently: an
+// error must not be answered with an error (RFC 6120 §8.3.1), and either
+// would tell the contact that the user is online. The user's own account
+// and server are never blocked, so a user who blocked their own domain can
+// still talk to the server.
+func (m *Module) Outbound(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (pass bool, reply *xmlstream.Element) {
+	user, peer := split(from), split(to)
+	if ownTraffic(user, peer) {
+		return true, nil
+	}
+	blocked, err := m.blocks(ctx, user, peer)
+	if err != nil {
+		m.cfg.Logger.Error("checking an outgoing stanza against the blocklist", "from", from.String(), "to", to.String(), "err", err)
+		return false, stanza.ErrorReply(st, stanza.InternalServerError, "the blocklist could not be read")
+	}
+	if !blocked {
+		return true, nil
+	}
+	if stanza.IsError(st) || st.Name.Local == stanza.IQ && st.Attr("type") == "result" {
+		// Answers to a blocked contact are dropped: an error or a result
+		// would show them the user is online.
+		return false, nil
+	}
+	reply = stanza.ErrorReply(st, stanza.NotAcceptable, "")
+	// ErrorReply appends the <error/> last.
+	e := reply.Children[len(reply.Children)-1].(*xmlstream.Element)
+	e.SetAttr("type", "cancel")
+	e.AddChild(xmlstream.NewElement(NSErrors, "blocked"))
+	return false, reply
+}
+
+// Inbound drops a stanza on its way to the local account of to when either
+// side blocked the other:
+//
+//   - the recipient blocked the sender (XEP-0191 §3.3): presence and IQ
+//     results and errors vanish; messages are answered with
+//     service-unavailable, as for an offline user; the router answers IQ
+//     gets and sets with service-unavailable;
+//   - the sender is a local account that blocked the recipient: this
+//     catches what the server sends on a user's behalf, such as presence
+//     broadcasts, so that blocked contacts see the user as offline. Errors
+//     pass, since they are the answers the server gives the contact in
+//     the user's name.
+//
+// If a blocklist cannot be read, the stanza is dropped: blocking must not
+// fail open.
+func (m *Module) Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
+	sender, recipient := split(from), split(to)
+	if ownTraffic(recipient, sender) {
+		return true
+	}
+	blocked, err := m.blocks(ctx, recipient, sender)
+	if err != nil {
+		m.cfg.Logger.Error("checking an incoming stanza against the blocklist", "from", from.String(), "to", to.String(), "err", err)
+		return false
+	}
+	if blocked {
+		if st.Name.Local == stanza.Message {
+			switch stanza.Type(st) {
+			case "normal", "chat", "groupchat":
+				m.r.Route(ctx, stanza.ErrorReply(st, stanza.ServiceUnavailable, "the recipient is offline"))
+			}
+		}
+		return false
+	}
+	if sender.local == "" || stanza.IsError(st) || !m.r.IsLocal(sender.domain) {
+		return true
+	}
+	blocked, err = m.blocks(ctx, sender, recipient)
+	if err != nil {
+		m.cfg.Logger.Error("checking a stanza against the sender's blocklist", "from", from.String(), "to", to.String(), "err", err)
+		return false
+	}
+	return !blocked
+}
+
+// blocks reports whether the account of user blocked peer.
+func (m *Module) blocks(ctx context.Context, user, peer address) (bool, error) {
+	l, err := m.lists.lookup(ctx, user.account())
+	if err != nil {
+		return false, err
+	}
+	return l.matches(peer), nil
+}
+
+// ownTraffic reports whether stanzas between the account of user and peer
+// are exempt from blocking: peer is the account itself or its server.
+func ownTraffic(user, peer address) bool {
+	if peer.domain != user.domain {
+		return false
+	}
+	return peer.local == user.local || peer.local == "" && peer.resource == ""
+}

@@ -1,0 +1,237 @@
+package blocking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// errTooMany is a block command that would make the blocklist longer than
+// Config.MaxItems.
+var errTooMany = errors.New("the blocklist would be too long")
+
+// own reports whether iq is a user's command about their own blocklist: sent
+// by a resource of the account it is addressed to (or without 'to').
+// Anyone else gets service-unavailable, as for an unknown payload.
+func own(iq router.IQ) bool {
+	return iq.From.Resourcepart() != "" && iq.From.Bare().Equal(iq.To)
+}
+
+// handleBlocklist answers a blocklist request (XEP-0191 §3.2) and marks
+// the requesting resource as interested in pushes.
+func (m *Module) handleBlocklist(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	if !own(iq) {
+		return iq.Error(stanza.ServiceUnavailable, "")
+	}
+	l, err := m.lists.get(ctx, iq.To)
+	if err != nil {
+		m.cfg.Logger.Error("answering a blocklist request", "jid", iq.From.String(), "err", err)
+		return iq.Error(stanza.InternalServerError, "the blocklist could not be read")
+	}
+	m.interested.add(iq.From)
+	return iq.Result(itemsElement("blocklist", l.items))
+}
+
+// handleBlock adds the items to the blocklist (XEP-0191 §3.3). A command
+// without items is a bad request; one invalid JID fails the whole command.
+func (m *Module) handleBlock(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	if !own(iq) {
+		return iq.Error(stanza.ServiceUnavailable, "")
+	}
+	items, cond, text := parseItems(iq.Payload)
+	if cond == "" && len(items) == 0 {
+		cond, text = stanza.BadRequest, "a block command needs at least one item"
+	}
+	if cond != "" {
+		return iq.Error(cond, text)
+	}
+	var added []jid.JID
+	err := m.lists.update(ctx, iq.To, func(ctx context.Context, cur *blocklist) (*blocklist, error) {
+		var fresh []jid.JID
+		for _, j := range items {
+			if !cur.has(j) {
+				fresh = append(fresh, j)
+			}
+		}
+		if len(fresh) == 0 {
+			return cur, nil
+		}
+		if cur.len()+len(fresh) > m.cfg.MaxItems {
+			return nil, errTooMany
+		}
+		var err error
+		if added, err = m.cfg.Store.Block(ctx, iq.To, fresh); err != nil {
+			return nil, fmt.Errorf("blocking %d JIDs for %s: %w", len(fresh), iq.To, err)
+		}
+		return cur.with(added), nil
+	})
+	switch {
+	case errors.Is(err, errTooMany):
+		return iq.Error(stanza.PolicyViolation, fmt.Sprintf("a blocklist holds at most %d JIDs", m.cfg.MaxItems))
+	case err != nil:
+		m.cfg.Logger.Error("blocking", "jid", iq.From.String(), "err", err)
+		return iq.Error(stanza.InternalServerError, "the blocklist could not be changed")
+	}
+	m.r.Reply(ctx, iq.Result(nil))
+	if len(added) > 0 {
+		m.push(iq.To, itemsElement("block", added))
+		m.sendUnavailable(ctx, iq.To, added)
+	}
+	return nil
+}
+
+// handleUnblock removes the items from the blocklist, or empties it when
+// there are none (XEP-0191 §3.4, §3.5). Unblocking a JID that is not
+// blocked succeeds and changes nothing.
+//
+// XEP-0191 §3.4 also wants the user's current presence sent to an
+// unblocked contact who may see it; that needs the roster's subscription
+// states, so it is left to the contact's next presence update.
+func (m *Module) handleUnblock(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	if !own(iq) {
+		return iq.Error(stanza.ServiceUnavailable, "")
+	}
+	items, cond, text := parseItems(iq.Payload)
+	if cond != "" {
+		return iq.Error(cond, text)
+	}
+	all := len(items) == 0
+	var removed []jid.JID
+	err := m.lists.update(ctx, iq.To, func(ctx context.Context, cur *blocklist) (*blocklist, error) {
+		var err error
+		if all {
+			if cur.len() == 0 {
+				return cur, nil
+			}
+			if removed, err = m.cfg.Store.UnblockAll(ctx, iq.To); err != nil {
+				return nil, fmt.Errorf("unblocking everyone for %s: %w", iq.To, err)
+			}
+			return emptyList, nil
+		}
+		var present []jid.JID
+		for _, j := range items {
+			if cur.has(j) {
+				present = append(present, j)
+			}
+		}
+		if len(present) == 0 {
+			return cur, nil
+		}
+		if removed, err = m.cfg.Store.Unblock(ctx, iq.To, present); err != nil {
+			return nil, fmt.Errorf("unblocking %d JIDs for %s: %w", len(present), iq.To, err)
+		}
+		return cur.without(removed), nil
+	})
+	if err != nil {
+		m.cfg.Logger.Error("unblocking", "jid", iq.From.String(), "err", err)
+		return iq.Error(stanza.InternalServerError, "the blocklist could not be changed")
+	}
+	m.r.Reply(ctx, iq.Result(nil))
+	switch {
+	case all && len(removed) > 0:
+		m.push(iq.To, xmlstream.NewElement(NS, "unblock"))
+	case len(removed) > 0:
+		m.push(iq.To, itemsElement("unblock", removed))
+	}
+	if m.cfg.Presence != nil {
+		// XEP-0191 §3.4: subscribed contacts see the user again.
+		for _, contact := range removed {
+			if contact.Localpart() != "" {
+				m.cfg.Presence.SendPresence(ctx, iq.To, contact)
+			}
+		}
+	}
+	return nil
+}
+
+// parseItems returns the distinct JIDs of the <item/> children of a
+// command, or the error condition and text for a malformed one.
+func parseItems(payload *xmlstream.Element) (items []jid.JID, condition, text string) {
+	seen := map[string]bool{}
+	for _, c := range payload.ChildElements() {
+		if c.Name.Space != NS || c.Name.Local != "item" {
+			return nil, stanza.BadRequest, "unexpected element <" + c.Name.Local + "/> in <" + payload.Name.Local + "/>"
+		}
+		s := c.Attr("jid")
+		if s == "" {
+			return nil, stanza.BadRequest, "an item needs a 'jid' attribute"
+		}
+		j, err := jid.Parse(s)
+		if err != nil {
+			return nil, stanza.JIDMalformed, fmt.Sprintf("%q is not a valid JID: %v", s, err)
+		}
+		if k := j.String(); !seen[k] {
+			seen[k] = true
+			items = append(items, j)
+		}
+	}
+	return items, "", ""
+}
+
+// itemsElement returns <name xmlns='urn:xmpp:blocking'/> with one <item/>
+// per JID.
+func itemsElement(name string, items []jid.JID) *xmlstream.Element {
+	e := xmlstream.NewElement(NS, name)
+	for _, j := range items {
+		e.AddChild(xmlstream.NewElement(NS, "item", "jid", j.String()))
+	}
+	return e
+}
+
+// push sends payload in an IQ set to every interested resource of account
+// (XEP-0191 §3.3-§3.5).
+func (m *Module) push(account jid.JID, payload *xmlstream.Element) {
+	for _, res := range m.interested.resources(account) {
+		to, err := account.WithResource(res)
+		if err != nil {
+			continue
+		}
+		iq := xmlstream.NewElement(stanza.NSClient, stanza.IQ,
+			"type", "set", "id", "push-"+stanza.NewID(), "from", account.String(), "to", to.String())
+		iq.AddChild(payload.Copy())
+		m.r.DeliverToSession(to, iq)
+	}
+}
+
+// sendUnavailable tells newly blocked local contacts that each available
+// resource of account went offline (XEP-0191 §3.3), unless they blocked
+// the user themselves. It bypasses the filters, which would now drop it.
+//
+// Only contacts given by bare or full JID are told: a blocked domain has
+// no list of accounts. XEP-0191 limits this to contacts allowed to see the
+// user's presence; with Config.Presence only subscribed contacts are told,
+// without it every available session of the contact is.
+func (m *Module) sendUnavailable(ctx context.Context, account jid.JID, blocked []jid.JID) {
+	presences := m.r.Presences(account)
+	if len(presences) == 0 {
+		return
+	}
+	for _, contact := range blocked {
+		if contact.Localpart() == "" || !m.r.IsLocal(contact.Domainpart()) || contact.Bare().Equal(account) {
+			continue
+		}
+		if theyBlock, err := m.Blocks(ctx, contact.Bare(), account); err != nil || theyBlock {
+			continue
+		}
+		if m.cfg.Presence != nil {
+			if sees, err := m.cfg.Presence.MaySeePresence(ctx, account, contact); err != nil || !sees {
+				continue
+			}
+		}
+		for _, p := range presences {
+			u := xmlstream.NewElement(stanza.NSClient, stanza.Presence,
+				"from", p.Attr("from"), "to", contact.String(), "type", "unavailable")
+			if contact.Resourcepart() != "" {
+				m.r.DeliverToSession(contact, u)
+			} else {
+				m.r.DeliverToAvailable(contact, u)
+			}
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package c2s_test
+
+import (
+	"crypto/tls"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+)
+
+const header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>"
+
+// Each bad input ends the offending stream with the RFC 6120 stream error,
+// and a normal login keeps working afterwards.
+func TestBadInputBeforeAuth(t *testing.T) {
+	s := xmpptest.Start(t, func(c *config.Config) { c.Limits.MaxStanzaBytes = 16 << 10; c.Limits.MaxDepth = 8 })
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	tests := []struct {
+		name, send, condition string
+	}{
+		{"garbage before the header", "GET / HTTP/1.1\r\n\r\n", "not-well-formed"},
+		{"unknown host", strings.Replace(header, "to='localhost'", "to='nowhere.example'", 1), "host-unknown"},
+		{"no host", strings.Replace(header, " to='localhost'", "", 1), "host-unknown"},
+		{"server namespace", strings.Replace(header, "jabber:client", "jabber:server", 1), "invalid-namespace"},
+		{"wrong stream namespace", strings.Replace(header, "http://etherx.jabber.org/streams", "urn:nope", 1), "invalid-namespace"},
+		{"old version", strings.Replace(header, "version='1.0'>", "version='0.9'>", 1), "unsupported-version"},
+		{"doctype", "<?xml version='1.0'?><!DOCTYPE stream [<!ENTITY x 'boom'>]>" + header, "restricted-xml"},
+		{"entity in stanza", header + "<message to='a@localhost'><body>&x;</body></message>", "restricted-xml"},
+		{"processing instruction", header + "<?evil please?>", "restricted-xml"},
+		{"comment", header + "<!-- hello -->", "restricted-xml"},
+		{"not well-formed", header + "<message><body></message>", "not-well-formed"},
+		{"oversized stanza", header + "<message><body>" + strings.Repeat("x", 20<<10) + "</body></message>", "policy-violation"},
+		{"too deep", header + strings.Repeat("<a>", 12) + strings.Repeat("</a>", 12), "policy-violation"},
+		{"stanza before auth", header + "<message to='juliet@localhost'><body>hi</body></message>", "not-authorized"},
+		{"unknown element", header + "<hello xmlns='urn:example'/>", "unsupported-stanza-type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := xmpptest.Dial(t, s.C2SAddr)
+			c.Send(tt.send)
+			c.ExpectStreamError(tt.condition)
+			xmpptest.Login(t, s, "juliet", "secret", "after").Ping()
+		})
+	}
+}
+
+func TestBadInputAfterBind(t *testing.T) {
+	s := xmpptest.Start(t, func(c *config.Config) { c.Limits.MaxStanzaBytes = 16 << 10; c.Limits.MaxDepth = 8 })
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Online()
+	tests := []struct {
+		name, send, condition string
+	}{
+		{"not well-formed", "<message><body></message>", "not-well-formed"},
+		{"oversized stanza", "<message><body>" + strings.Repeat("x", 20<<10) + "</body></message>", "policy-violation"},
+		{"too deep", strings.Repeat("<a>", 12) + strings.Repeat("</a>", 12), "policy-violation"},
+		{"processing instruction", "<?evil please?>", "restricted-xml"},
+		{"undeclared prefix", "<message><x:body>hi</x:body></message>", "not-well-formed"},
+		{"server stanza namespace", "<message xmlns='jabber:server'/>", "unsupported-stanza-type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := xmpptest.Login(t, s, "juliet", "secret", "bad")
+			c.Send(tt.send)
+			c.ExpectStreamError(tt.condition)
+			// Everyone else is unaffected.
+			romeo.Ping()
+			xmpptest.Login(t, s, "juliet", "secret", "after").Ping()
+		})
+	}
+}
+
+// RFC 6120 §8.1.2.1: the server stamps 'from'; a spoofed one is overwritten.
+func TestSpoofedFromIsOverwritten(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	s.AddUser(t, "tybalt", xmpptest.Domain, "secret")
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	tybalt := xmpptest.Login(t, s, "tybalt", "secret", "street")
+	tybalt.Send("<message to='juliet@localhost/balcony' from='romeo@localhost/orchard' type='chat'><body>it is I, Romeo</body></message>")
+	msg := juliet.NextNamed("message")
+	if msg.Attr("from") != "tybalt@localhost/street" {
+		t.Fatalf("from = %q, want the true sender", msg.Attr("from"))
+	}
+}
+
+// A client that stops reading is disconnected once its queue is full; the
+// sender and everyone else keep chatting.
+func TestClientThatStopsReading(t *testing.T) {
+	s := xmpptest.Start(t, func(c *config.Config) { c.Limits.SessionQueue, c.Offline.Quota = 200, 100 })
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		s.AddUser(t, u, xmpptest.Domain, "secret")
+	}
+	bob := xmpptest.Login(t, s, "bob", "secret", "stuck")
+	bob.Online()
+	// bob reads nothing from here on.
+	alice := xmpptest.Login(t, s, "alice", "secret", "a")
+	carol := xmpptest.Login(t, s, "carol", "secret", "c")
+	dave := xmpptest.Login(t, s, "dave", "secret", "d")
+	dave.Online()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		// Enough to fill the socket buffers many times over.
+		defer wg.Done()
+		body := strings.Repeat("flood ", 2000)
+		for i := range 2000 {
+			if _, err := alice.Conn.Write([]byte(fmt.Sprintf("<message to='bob@localhost/stuck' type='headline' id='%d'><body>%s</body></message>", i, body))); err != nil {
+				t.Errorf("alice could not send: %v", err)
+				return
+			}
+		}
+	}()
+	for i := range 50 {
+		carol.Send(fmt.Sprintf("<message to='dave@localhost/d' type='chat' id='c%d'><body>still here %d</body></message>", i, i))
+		if m := dave.NextNamed("message"); m.Attr("id") != fmt.Sprintf("c%d", i) {
+			t.Fatalf("dave got %s", m)
+		}
+	}
+	wg.Wait()
+	alice.Ping()
+	// bob's connection was closed by the server: reading the backlog ends
+	// in an error rather than blocking forever.
+	for {
+		if _, err := bob.NextErr(); err != nil {
+			break
+		}
+	}
+}
+
+func TestNegotiationAfterTLS(t *testing.T) {
+	s := xmpptest.Start(t)
+	c := xmpptest.Dial(t, s.C2SAddr)
+	c.Open(xmpptest.Domain)
+	c.Features()
+	c.StartTLS(xmpptest.Domain, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
+	c.Features()
+	c.Send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+	c.ExpectStreamError("policy-violation")
+}

@@ -1,0 +1,62 @@
+package c2s
+
+import (
+	"context"
+	"time"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// rerouteTimeout bounds the routing of each stanza an ended session gives
+// back, e.g. the commit of an offline message.
+const rerouteTimeout = 10 * time.Second
+
+// reroute routes again the stanzas of an ended session that its client
+// may not have received, after the session left the router, so that
+// nothing comes back to it:
+//
+//   - messages go to the router as they are (a copy: elements are
+//     shared), which delivers them to another resource or to offline
+//     storage, or bounces them to their sender; never silently dropped.
+//     Carbon copies are the exception: the original reached its
+//     recipient, and routing the copy again would duplicate it;
+//   - IQ requests are answered with service-unavailable from the
+//     recipient (RFC 6121 §8.5.3.2.1), so the requester does not wait;
+//   - presence and IQ results are dropped: they describe a state the next
+//     session learns again.
+//
+// Nothing is marked as delayed here; offline storage stamps its delay.
+func (s *Session) reroute(items []outItem) {
+	if len(items) == 0 {
+		return
+	}
+	rerouted := 0
+	for _, it := range items {
+		el := it.el
+		ctx, cancel := context.WithTimeout(context.Background(), rerouteTimeout)
+		switch el.Name.Local {
+		case stanza.Message:
+			if isCarbon(el) {
+				break
+			}
+			// The copy keeps the sender's receipt until it is safe again.
+			cp := el.Copy()
+			s.srv.routeTracked(cp, it.receipt, func() { s.srv.router.Route(ctx, cp) })
+			rerouted++
+		case stanza.IQ:
+			if typ := el.Attr("type"); typ == "get" || typ == "set" {
+				s.srv.router.Route(ctx, stanza.ErrorReply(el, stanza.ServiceUnavailable, ""))
+			}
+		}
+		cancel()
+		it.receipt.done()
+	}
+	if rerouted > 0 {
+		s.srv.log.Info("c2s re-routed unacknowledged messages", "jid", s.jid.String(), "count", rerouted)
+	}
+}
+
+func isCarbon(m *xmlstream.Element) bool {
+	return m.Child("urn:xmpp:carbons:2", "sent") != nil || m.Child("urn:xmpp:carbons:2", "received") != nil
+}

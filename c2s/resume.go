@@ -1,0 +1,43 @@
+package c2s
+
+import (
+	"errors"
+
+	"xmppd/xmlstream"
+)
+
+// resume handles <resume previd h/> on an authenticated stream before
+// binding (XEP-0198 §5). It returns the resumed session, or nil after
+// answering <failed/> so that the client may bind a new one.
+//
+// A session of another account is not found, as an unknown id is: the
+// answer does not tell that the id exists. A session whose connection is
+// still attached is taken over: the old connection is closed.
+func (st *stream) resume(el *xmlstream.Element) (*Session, error) {
+	h, ok := parseH(el)
+	if !ok {
+		return nil, st.t.Write(smFailed("bad-request", 0, false))
+	}
+	account := st.username + "@" + st.domain
+	s, ts, found := st.srv.lookupResumable(el.Attr("previd"))
+	switch {
+	case s != nil && s.jid.Bare().String() == account:
+		done, err := s.attach(st.t, h)
+		switch {
+		case err == nil:
+			st.readerDone, st.resumed = done, true
+			st.log.Info("c2s resumed", "remote", st.t.RemoteAddr(), "jid", s.jid.String())
+			return s, nil
+		case errors.Is(err, errHTooHigh):
+			return nil, st.t.Write(smFailed("unexpected-request", 0, false))
+		}
+		// Ended meanwhile: its tombstone has the count.
+		s, ts, found = st.srv.lookupResumable(el.Attr("previd"))
+		if s == nil && found && ts.account == account {
+			return nil, st.t.Write(smFailed("item-not-found", ts.handled, true))
+		}
+	case s == nil && found && ts.account == account:
+		return nil, st.t.Write(smFailed("item-not-found", ts.handled, true))
+	}
+	return nil, st.t.Write(smFailed("item-not-found", 0, false))
+}

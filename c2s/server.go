@@ -1,0 +1,358 @@
+// Package c2s serves client-to-server XMPP streams (RFC 6120): TCP with
+// STARTTLS, direct TLS (XEP-0368), and any other Transport such as
+// WebSocket (RFC 7395). It negotiates TLS, SASL and resource binding, then
+// hands each bound session's stanzas to the router and writes what the
+// router delivers through a bounded per-session queue.
+package c2s
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"xmppd/auth"
+	"xmppd/router"
+	"xmppd/xmlstream"
+)
+
+// Config configures client streams.
+type Config struct {
+	// Hosts are the served domains; the first names the server in errors
+	// sent before the client said which host it wants.
+	Hosts []string
+	// TLS is the server's TLS configuration; nil disables TLS.
+	TLS *tls.Config
+	// RequireTLS refuses authentication on unencrypted streams.
+	RequireTLS bool
+	// Limits bound the XML a client may send.
+	Limits xmlstream.Limits
+	// QueueSize is how many stanzas may wait for one client.
+	QueueSize int
+	// NegotiationTimeout bounds the time from connect to resource binding.
+	NegotiationTimeout time.Duration
+	// WriteTimeout bounds each write to a client.
+	WriteTimeout time.Duration
+	// Logger receives one line per connection event; nil discards.
+	Logger *slog.Logger
+	// Registrar serves in-band registration before authentication
+	// (XEP-0077); nil when registration is off.
+	Registrar Registrar
+	// ResumeTimeout is how long a stream-managed session (XEP-0198)
+	// whose connection was lost waits to be resumed; 0 means 5 minutes,
+	// negative disables resumption.
+	ResumeTimeout time.Duration
+	// AckEvery is after how many stanzas the server asks the client for an
+	// acknowledgement (<r/>); 0 means 5.
+	AckEvery int
+	// AckDelay is how long unacknowledged stanzas may wait before the
+	// server asks for an acknowledgement anyway; 0 means 2 seconds.
+	AckDelay time.Duration
+	// AckTimeout is how long the server waits for the answer to <r/>
+	// before it considers the connection dead and closes it; 0 means one
+	// minute.
+	AckTimeout time.Duration
+	// CSIHoldLimit bounds the stanzas held for an inactive client
+	// (XEP-0352) before they are sent anyway; 0 means 100.
+	CSIHoldLimit int
+}
+
+// Registrar handles in-band registration (XEP-0077) on streams that are
+// not authenticated yet.
+type Registrar interface {
+	// Feature returns the stream feature advertised before
+	// authentication, or nil.
+	Feature() *xmlstream.Element
+	// HandleIQ answers an IQ in the jabber:iq:register namespace from an
+	// unauthenticated client that asked for domain, connected from remote
+	// (host:port), on a stream that is encrypted when secure is true.
+	HandleIQ(ctx context.Context, domain, remote string, secure bool, iq *xmlstream.Element) (reply *xmlstream.Element)
+}
+
+// Server accepts client streams.
+type Server struct {
+	cfg       Config
+	router    *router.Router
+	auth      *auth.Server
+	tlsConfig *tls.Config
+	log       *slog.Logger
+
+	// mu guards the fields below. It is taken before any Session.mu.
+	mu        sync.Mutex
+	closing   bool
+	listeners map[net.Listener]bool
+	conns     map[Transport]bool   // connections with a reader; false: still negotiating
+	sessions  map[*Session]bool    // bound sessions, attached or waiting for resumption
+	resumable map[string]*Session  // by stream management id
+	expired   map[string]tombstone // recently ended resumable sessions, by id
+	// tracking maps a stanza being routed to its receipt (receipt.go).
+	tracking sync.Map
+	// wg counts connections (until their reader returns) and sessions
+	// (until terminate has re-routed their queue).
+	wg sync.WaitGroup
+}
+
+// tombstone remembers an ended resumable session so that a late
+// resumption fails with the inbound count the client needs (XEP-0198 §5).
+type tombstone struct {
+	account string // bare JID
+	handled uint32
+	at      time.Time
+}
+
+// New returns a Server routing through r and authenticating with a.
+func New(cfg Config, r *router.Router, a *auth.Server) *Server {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 1000
+	}
+	if cfg.NegotiationTimeout <= 0 {
+		cfg.NegotiationTimeout = time.Minute
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 30 * time.Second
+	}
+	if cfg.ResumeTimeout == 0 {
+		cfg.ResumeTimeout = 5 * time.Minute
+	}
+	if cfg.AckEvery <= 0 {
+		cfg.AckEvery = 5
+	}
+	if cfg.AckDelay <= 0 {
+		cfg.AckDelay = 2 * time.Second
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = time.Minute
+	}
+	if cfg.CSIHoldLimit <= 0 {
+		cfg.CSIHoldLimit = 100
+	}
+	srv := &Server{
+		cfg:       cfg,
+		router:    r,
+		auth:      a,
+		tlsConfig: cfg.TLS,
+		log:       cfg.Logger,
+		listeners: map[net.Listener]bool{},
+		conns:     map[Transport]bool{},
+		sessions:  map[*Session]bool{},
+		resumable: map[string]*Session{},
+		expired:   map[string]tombstone{},
+	}
+	if srv.log == nil {
+		srv.log = slog.New(slog.DiscardHandler)
+	}
+	// RFC 3921 sessions are a no-op kept for old clients (RFC 6121 Appendix E).
+	noop := func(ctx context.Context, iq router.IQ) *xmlstream.Element { return iq.Result(nil) }
+	r.HandleIQ(router.ToServer, "set", NSSession, "session", noop)
+	r.HandleIQ(router.ToAccount, "set", NSSession, "session", noop)
+	return srv
+}
+
+// Serve accepts connections on l until l is closed or Shutdown is called.
+// With directTLS, each connection starts with a TLS handshake (XEP-0368).
+func (srv *Server) Serve(l net.Listener, directTLS bool) error {
+	if !srv.track(l) {
+		l.Close()
+		return net.ErrClosed
+	}
+	defer srv.untrack(l)
+	var tlsConfig *tls.Config
+	if directTLS {
+		if srv.tlsConfig == nil {
+			return errors.New("c2s: direct TLS needs a TLS configuration")
+		}
+		tlsConfig = srv.tlsConfig.Clone()
+		tlsConfig.NextProtos = []string{"xmpp-client"}
+	}
+	backoff := time.Duration(0)
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if srv.shuttingDown() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Out of file descriptors and the like: wait, then go on.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			srv.log.Error("c2s accept", "err", err)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if directTLS {
+			conn = tls.Server(conn, tlsConfig)
+		}
+		t := newTCPTransport(conn, srv.cfg.Limits, srv.cfg.WriteTimeout)
+		go srv.ServeTransport(context.Background(), t)
+	}
+}
+
+// ServeTransport negotiates a client stream on t, then serves the bound
+// session on a goroutine of its own and returns.
+func (srv *Server) ServeTransport(ctx context.Context, t Transport) {
+	if !srv.addConn(t) {
+		t.Close()
+		return
+	}
+	remote := t.RemoteAddr()
+	srv.log.Info("c2s connected", "remote", remote)
+	t.SetReadDeadline(srv.negotiationDeadline())
+	st := &stream{srv: srv, t: t, log: srv.log}
+	sess, resumed, err := st.negotiate(ctx)
+	if err != nil {
+		t.Close()
+		srv.removeConn(t)
+		srv.log.Info("c2s closed", "remote", remote, "during", "negotiation", "err", err)
+		return
+	}
+	t.SetReadDeadline(time.Time{})
+	srv.setBound(t)
+	if !resumed {
+		if !srv.addSession(sess) {
+			sess.release()
+			sess.terminate("system-shutdown", "the server is stopping")
+			srv.removeConn(t)
+			return
+		}
+		srv.router.Bind(sess)
+		sess.release()
+	}
+	// A fresh goroutine for the rest of the session: the TLS handshake and
+	// SASL grew this one's stack, and an idle session should hold little.
+	go func() {
+		defer srv.removeConn(t)
+		sess.serve(ctx, t, st.readerDone)
+		srv.log.Info("c2s closed", "remote", remote, "jid", sess.jid.String())
+	}()
+}
+
+func (srv *Server) track(l net.Listener) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.closing {
+		return false
+	}
+	srv.listeners[l] = true
+	return true
+}
+
+func (srv *Server) untrack(l net.Listener) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	delete(srv.listeners, l)
+}
+
+func (srv *Server) addConn(t Transport) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.closing {
+		return false
+	}
+	srv.conns[t] = false
+	srv.wg.Add(1)
+	return true
+}
+
+func (srv *Server) setBound(t Transport) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	srv.conns[t] = true
+}
+
+func (srv *Server) removeConn(t Transport) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	delete(srv.conns, t)
+	srv.wg.Done()
+}
+
+// addSession registers a newly bound session; false when shutting down.
+func (srv *Server) addSession(s *Session) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	srv.wg.Add(1)
+	srv.sessions[s] = true
+	return !srv.closing
+}
+
+// sessionEnded is the end of terminate.
+func (srv *Server) sessionEnded() { srv.wg.Done() }
+
+// remember makes s resumable under id.
+func (srv *Server) remember(id string, s *Session) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	srv.resumable[id] = s
+}
+
+// forget removes an ending session from the tables, leaving a tombstone
+// for a resumable one.
+func (srv *Server) forget(s *Session) {
+	id, handled := s.resumption()
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	delete(srv.sessions, s)
+	if id == "" || srv.resumable[id] != s {
+		return
+	}
+	delete(srv.resumable, id)
+	now := time.Now()
+	for k, ts := range srv.expired {
+		if now.Sub(ts.at) > srv.cfg.ResumeTimeout {
+			delete(srv.expired, k)
+		}
+	}
+	srv.expired[id] = tombstone{account: s.jid.Bare().String(), handled: handled, at: now}
+}
+
+// lookupResumable returns the session with stream management id, or the
+// tombstone of an ended one.
+func (srv *Server) lookupResumable(id string) (*Session, tombstone, bool) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if s := srv.resumable[id]; s != nil {
+		return s, tombstone{}, true
+	}
+	ts, ok := srv.expired[id]
+	return nil, ts, ok
+}
+
+func (srv *Server) shuttingDown() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.closing
+}
+
+// Shutdown stops accepting connections, ends every stream with a
+// <system-shutdown/> stream error and waits until all have closed or ctx
+// is done.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	srv.closing = true
+	for l := range srv.listeners {
+		l.Close()
+	}
+	for t, bound := range srv.conns {
+		if !bound {
+			// The negotiating goroutine sees the deadline and sends the error.
+			t.SetReadDeadline(time.Now())
+		}
+	}
+	// Each session re-routes what its client has not acknowledged (to
+	// offline storage) before it counts as ended: Shutdown returns after
+	// that, and the caller closes the database only then.
+	for s := range srv.sessions {
+		s.End("system-shutdown", "the server is stopping")
+	}
+	srv.mu.Unlock()
+	done := make(chan struct{})
+	go func() { srv.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,396 @@
+package c2s
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// closeGrace is how long a closing session may take to write its last
+// frames before the connection is closed regardless.
+const closeGrace = 5 * time.Second
+
+// Session is a client stream with a bound resource. It outlives its
+// connection when stream management (XEP-0198) made it resumable: it then
+// stays bound and keeps queuing until the client resumes it on a new
+// connection or the resumption timeout ends it.
+//
+// Concurrency. Three kinds of goroutine touch a session:
+//
+//   - the reader of the attached connection (serve), which alone reads
+//     from it and routes what the client sends;
+//   - the writer (flush), started on demand while there is something to
+//     write, at most one at a time (the writing flag);
+//   - any goroutine that delivers (router.Route callers) or ends it, and
+//     the session's timers.
+//
+// mu guards every field below it. It is never held while calling the
+// router or writing to a connection. Lock order: Server.mu before
+// Session.mu; never the reverse.
+type Session struct {
+	srv  *Server
+	jid  jid.JID
+	lang string
+
+	mu         sync.Mutex
+	t          Transport     // attached connection; nil while detached
+	readerDone chan struct{} // closed when the reader of t returns
+	ns         string        // namespace frames are serialised in, t's
+	queue      []outItem     // waiting for the writer, in order
+	held       bool          // queue but do not write yet
+	writing    bool          // a writer goroutine is running
+	closing    bool          // ended: no more stanzas are accepted
+	closeAfter bool          // close the connection once the queue is written
+	sm         smState
+	csi        csiState
+}
+
+// outItem is one frame for the client: a stanza (el set) or a nonza.
+type outItem struct {
+	el      *xmlstream.Element // nil for a nonza such as <a/>
+	frame   []byte
+	counted bool     // counts for stream management: kept until acknowledged
+	receipt *receipt // the sender's, held until acknowledged or re-routed
+}
+
+// newSession returns a held session: what it is given is queued but not
+// written until release.
+func newSession(srv *Server, t Transport, j jid.JID, lang string) *Session {
+	return &Session{srv: srv, t: t, jid: j, lang: lang, ns: t.Namespace(), held: true, readerDone: make(chan struct{})}
+}
+
+// release starts writing the queue. The bind result is queued while the
+// session is held, so that the client cannot see it before the router can
+// deliver to the new resource, and nothing delivered overtakes it.
+func (s *Session) release() {
+	s.mu.Lock()
+	s.held = false
+	start := s.startWriterLocked()
+	s.mu.Unlock()
+	if start {
+		go s.flush()
+	}
+}
+
+// JID returns the session's full JID.
+func (s *Session) JID() jid.JID { return s.jid }
+
+// Deliver queues st for the client. It returns false when the session is
+// closing, or when its queue is full: a client that does not read (or
+// does not acknowledge, or does not come back) is disconnected rather
+// than allowed to hold memory or stall its senders, and what it had
+// queued is routed again.
+func (s *Session) Deliver(st *xmlstream.Element) bool {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return false
+	}
+	if len(s.queue)+len(s.sm.unacked) >= s.srv.cfg.QueueSize {
+		s.mu.Unlock()
+		s.srv.log.Warn("c2s ending a session whose queue is full", "jid", s.jid.String(), "queued", s.srv.cfg.QueueSize)
+		// Asynchronously: the caller is routing and must not wait for
+		// the re-routing of this session's queue.
+		s.endAsync("policy-violation", "too many stanzas are waiting for this client")
+		return false
+	}
+	frame := st.Append(nil, s.ns)
+	var rc *receipt
+	if s.sm.enabled {
+		rc = s.srv.receiptFor(st)
+	}
+	if s.csi.inactive && s.holdLocked(st, frame, rc) {
+		s.mu.Unlock()
+		return true
+	}
+	s.flushHeldLocked()
+	s.pushLocked(outItem{el: st, frame: frame, receipt: rc})
+	start := s.startWriterLocked()
+	s.mu.Unlock()
+	if start {
+		go s.flush()
+	}
+	return true
+}
+
+// pushLocked appends it to the queue, counting stanzas once stream
+// management is on, and asks the client for an acknowledgement when due.
+func (s *Session) pushLocked(it outItem) {
+	it.counted = it.el != nil && s.sm.enabled
+	s.queue = append(s.queue, it)
+	if it.counted {
+		s.smQueuedLocked()
+	}
+}
+
+// pushNonza queues a nonza (such as <a/>) and starts the writer.
+func (s *Session) pushNonza(frame []byte) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.queue = append(s.queue, outItem{frame: frame})
+	start := s.startWriterLocked()
+	s.mu.Unlock()
+	if start {
+		go s.flush()
+	}
+}
+
+// startWriterLocked reports whether the caller must start a writer, and
+// marks it started.
+func (s *Session) startWriterLocked() bool {
+	if s.writing || s.held || s.t == nil || len(s.queue) == 0 {
+		return false
+	}
+	s.writing = true
+	return true
+}
+
+// End closes the session with a stream error, for example conflict when
+// another session bound the same resource (RFC 6120 §7.7.2.2). It
+// returns at once; the session re-routes its queue on its own goroutine.
+func (s *Session) End(condition, text string) { s.endAsync(condition, text) }
+
+func (s *Session) endAsync(condition, text string) {
+	go s.terminate(condition, text)
+}
+
+// terminate ends the session for good: it refuses further stanzas, writes
+// the stream error (if condition is set) and the end of the stream to an
+// attached connection, leaves the router, then routes again what the
+// client has not acknowledged (see reroute). It runs once.
+func (s *Session) terminate(condition, text string) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.closing, s.held, s.closeAfter = true, false, true
+	s.stopTimersLocked()
+	t := s.t
+	var left []outItem
+	if t != nil {
+		// What is queued is written before the end of the stream, e.g.
+		// the result of the IQ that made the session end.
+		s.flushHeldLocked()
+	}
+	if t == nil || s.sm.enabled {
+		// The client may not get, or not acknowledge, the queue either.
+		left = s.undeliveredLocked()
+	}
+	var start bool
+	if t != nil {
+		if condition != "" {
+			s.queue = append(s.queue, outItem{frame: streamErrorFrame(t, condition, text)})
+		}
+		s.queue = append(s.queue, outItem{frame: t.CloseFrame()})
+		start = s.startWriterLocked()
+	}
+	s.mu.Unlock()
+	if t != nil {
+		if start {
+			go s.flush()
+		}
+		time.AfterFunc(closeGrace, func() { t.Close() })
+	}
+	s.srv.forget(s)
+	s.srv.router.Unbind(s)
+	s.reroute(left)
+	s.srv.sessionEnded()
+}
+
+// undeliveredLocked takes every stanza the client may not have: what it
+// has not acknowledged, the queue, and held stanzas. The queue's stanzas
+// stay queued: they may still be written (a duplicate, never a loss).
+func (s *Session) undeliveredLocked() []outItem {
+	left := append([]outItem(nil), s.sm.unacked...)
+	kept := s.queue[:0]
+	for _, it := range s.queue {
+		if it.el != nil {
+			left = append(left, it)
+			it.counted, it.receipt = false, nil
+		}
+		kept = append(kept, it)
+	}
+	left = append(left, s.csi.held...)
+	s.sm.unacked, s.queue, s.csi.held = nil, kept, nil
+	return left
+}
+
+// flush writes the queue until it is empty, the session is held, or the
+// connection is detached, then exits.
+func (s *Session) flush() {
+	var frames [][]byte
+	for {
+		s.mu.Lock()
+		t := s.t
+		if t == nil || s.held || len(s.queue) == 0 {
+			s.writing = false
+			closeNow := t != nil && s.closeAfter && len(s.queue) == 0
+			s.mu.Unlock()
+			if closeNow {
+				t.Close()
+			}
+			return
+		}
+		batch := s.queue
+		s.queue = nil
+		frames = frames[:0]
+		for _, it := range batch {
+			frames = append(frames, it.frame)
+			if it.counted {
+				// Sent from now on: kept until the client acknowledges it.
+				s.sm.unacked = append(s.sm.unacked, it)
+			}
+		}
+		s.mu.Unlock()
+		if err := t.Write(frames...); err != nil {
+			// The reader sees the connection fail and decides whether the
+			// session waits for resumption or ends.
+			t.Close()
+			s.mu.Lock()
+			superseded := s.t != t
+			if !superseded {
+				s.writing = false
+			}
+			s.mu.Unlock()
+			if !superseded {
+				return
+			}
+		}
+	}
+}
+
+// serve reads the client's stanzas from t until the stream ends or the
+// connection fails, then ends the session or lets it wait for
+// resumption. done is closed when serve returns.
+func (s *Session) serve(ctx context.Context, t Transport, done chan struct{}) {
+	defer close(done)
+	for {
+		el, err := t.ReadElement()
+		if err != nil {
+			s.readFailed(t, err)
+			return
+		}
+		if err := s.handle(ctx, t, el); err != nil {
+			s.readFailed(t, err)
+			return
+		}
+	}
+}
+
+// readFailed ends the session after a read error or a violation on t, or
+// detaches it when it is resumable and the connection was merely lost.
+func (s *Session) readFailed(t Transport, err error) {
+	s.mu.Lock()
+	current, resumable := s.t == t && !s.closing, s.sm.id != ""
+	s.mu.Unlock()
+	if !current {
+		// Resumed on another connection, or already ending.
+		t.Close()
+		return
+	}
+	cond, text := streamCondition(err)
+	lost := cond == "" && !isStreamEnd(err)
+	switch {
+	case s.srv.shuttingDown():
+		s.terminate("system-shutdown", "the server is stopping")
+	case lost && resumable:
+		s.detach(t)
+	case cond != "":
+		s.srv.log.Info("c2s stream error", "jid", s.jid.String(), "condition", cond, "text", text)
+		s.terminate(cond, text)
+	default:
+		s.terminate("", "")
+	}
+}
+
+// handle checks one element from the client on t: a stanza is stamped
+// with its sender and routed, a nonza is handled here.
+func (s *Session) handle(ctx context.Context, t Transport, el *xmlstream.Element) error {
+	switch el.Name.Space {
+	case NSSM:
+		return s.handleSM(t, el)
+	case NSCSI:
+		return s.handleCSI(el)
+	}
+	if !stanza.IsStanza(el, stanza.NSClient) {
+		return &streamError{"unsupported-stanza-type", "unexpected element {" + el.Name.Space + "}" + el.Name.Local}
+	}
+	// RFC 6120 §8.1.2.1: the server, never the client, says who sent it.
+	el.SetAttr("from", s.jid.String())
+	if s.lang != "" && el.Lang() == "" {
+		el.SetAttrNS("xml", "lang", s.lang)
+	}
+	if problem := invalidStanza(el); problem != "" {
+		reply := stanza.ErrorReply(el, stanza.BadRequest, problem)
+		reply.SetAttr("from", s.jid.Domainpart())
+		s.Deliver(reply)
+		s.number(nil)
+		return nil
+	}
+	if !s.sm.enabled { // written only by this goroutine
+		s.srv.router.FromClient(ctx, el)
+		return nil
+	}
+	// Acknowledge only what is safe (receipt.go): the router is
+	// synchronous, so the stanza is now answered, committed to storage,
+	// or queued for sessions whose acknowledgements the receipt awaits.
+	rc := s.number(el)
+	s.srv.routeTracked(el, rc, func() { s.srv.router.FromClient(ctx, el) })
+	rc.done()
+	return nil
+}
+
+// number counts a stanza received with stream management on and returns
+// its receipt, holding it for the routing; nil without stream management
+// or without el (then the stanza is safe at once).
+func (s *Session) number(el *xmlstream.Element) *receipt {
+	if !s.sm.enabled {
+		return nil
+	}
+	s.sm.received++
+	rc := &receipt{s: s, seq: s.sm.received}
+	rc.pending.Store(1)
+	if el == nil {
+		rc.done()
+		return nil
+	}
+	return rc
+}
+
+// invalidStanza returns why el is not a valid stanza, or "".
+func invalidStanza(el *xmlstream.Element) string {
+	typ := el.Attr("type")
+	switch el.Name.Local {
+	case stanza.IQ:
+		switch typ {
+		case "get", "set", "result", "error":
+		default:
+			return "an IQ needs a type of get, set, result or error"
+		}
+		if el.Attr("id") == "" {
+			return "an IQ needs an id"
+		}
+	case stanza.Message:
+		switch typ {
+		case "", "normal", "chat", "groupchat", "headline", "error":
+		default:
+			return "unknown message type " + typ
+		}
+	case stanza.Presence:
+		switch typ {
+		case "", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error":
+		default:
+			return "unknown presence type " + typ
+		}
+	}
+	return ""
+}

@@ -1,0 +1,466 @@
+package c2s
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/auth"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Namespaces of stream negotiation (RFC 6120 §5, §6, §7, XEP-0440).
+const (
+	NSTLS       = "urn:ietf:params:xml:ns:xmpp-tls"
+	NSSASL      = "urn:ietf:params:xml:ns:xmpp-sasl"
+	NSBind      = "urn:ietf:params:xml:ns:xmpp-bind"
+	NSSession   = "urn:ietf:params:xml:ns:xmpp-session"
+	NSStreamErr = "urn:ietf:params:xml:ns:xmpp-streams"
+	NSSASLCB    = "urn:xmpp:sasl-cb:0"
+	NSRegister  = "jabber:iq:register"
+)
+
+// maxAuthFailures is how many failed SASL attempts one stream may make
+// before it is closed with policy-violation (RFC 6120 §6.4.5).
+const maxAuthFailures = 3
+
+// streamError is a condition that ends the stream (RFC 6120 §4.9.3).
+type streamError struct {
+	condition string
+	text      string
+}
+
+func (e *streamError) Error() string { return "stream error " + e.condition + ": " + e.text }
+
+// stream is one client connection from its first byte to resource binding.
+type stream struct {
+	srv      *Server
+	t        Transport
+	log      *slog.Logger
+	id       string
+	opened   bool   // our stream header was sent
+	domain   string // the host the client asked for
+	lang     string
+	username string // set by SASL
+	failures int
+	// readerDone is closed when the reader of the bound or resumed
+	// session's connection returns.
+	readerDone chan struct{}
+	resumed    bool
+}
+
+// negotiate runs RFC 6120 stream negotiation on t up to and including
+// resource binding or stream resumption (XEP-0198), and returns the bound
+// or resumed session. On failure it has sent the stream error (if any) and
+// the caller closes the connection.
+func (st *stream) negotiate(ctx context.Context) (sess *Session, resumed bool, err error) {
+	for {
+		if err := st.open(); err != nil {
+			return nil, false, err
+		}
+		restart, sess, err := st.step(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		if sess != nil {
+			return sess, st.resumed, nil
+		}
+		if restart {
+			st.t.Restart()
+		}
+	}
+}
+
+// open reads a stream header, answers it and sends the stream features.
+func (st *stream) open() error {
+	st.opened = false
+	h, err := st.t.ReadHeader()
+	if err != nil {
+		return st.fail(err)
+	}
+	first := st.id == ""
+	st.id = stanza.NewID()
+	if first {
+		st.lang = h.Lang
+		if st.lang == "" {
+			st.lang = "en"
+		}
+	}
+	switch {
+	case h.To == "" || !st.srv.router.IsLocal(strings.ToLower(h.To)):
+		return st.fail(&streamError{"host-unknown", "this server does not serve " + h.To})
+	case st.domain != "" && strings.ToLower(h.To) != st.domain:
+		return st.fail(&streamError{"host-unknown", "the restarted stream must be for the same host"})
+	case !strings.HasPrefix(h.Version, "1."):
+		return st.fail(&streamError{"unsupported-version", "only XMPP version 1.0 is supported"})
+	}
+	st.domain = strings.ToLower(h.To)
+	if err := st.t.WriteHeader(st.id, st.domain, st.lang); err != nil {
+		return err
+	}
+	st.opened = true
+	return st.t.Write(st.streamElement("features", st.features()...))
+}
+
+// features lists what the client may negotiate next.
+func (st *stream) features() []*xmlstream.Element {
+	secure := st.t.Secure()
+	if !secure && st.srv.tlsConfig != nil && st.t.CanStartTLS() {
+		tls := xmlstream.NewElement(NSTLS, "starttls")
+		if st.srv.cfg.RequireTLS {
+			tls.AddChild(xmlstream.NewElement(NSTLS, "required"))
+		}
+		if st.srv.cfg.RequireTLS {
+			return []*xmlstream.Element{tls}
+		}
+		return append([]*xmlstream.Element{tls}, st.saslFeatures()...)
+	}
+	if st.username == "" {
+		features := st.saslFeatures()
+		if reg := st.srv.cfg.Registrar; reg != nil && (secure || !st.srv.cfg.RequireTLS) {
+			if f := reg.Feature(); f != nil {
+				features = append(features, f)
+			}
+		}
+		return features
+	}
+	session := xmlstream.NewElement(NSSession, "session")
+	session.AddChild(xmlstream.NewElement(NSSession, "optional"))
+	return []*xmlstream.Element{
+		xmlstream.NewElement(NSBind, "bind"),
+		session,
+		// RFC 6121 roster versioning and subscription pre-approval.
+		xmlstream.NewElement("urn:xmpp:features:rosterver", "ver"),
+		xmlstream.NewElement("urn:xmpp:features:pre-approval", "sub"),
+		smFeature,
+		csiFeature,
+	}
+}
+
+func (st *stream) saslFeatures() []*xmlstream.Element {
+	cs := st.t.ConnectionState()
+	mechs := xmlstream.NewElement(NSSASL, "mechanisms")
+	for _, m := range st.srv.auth.Mechanisms(cs) {
+		mechs.AddChild(xmlstream.NewElement(NSSASL, "mechanism").AddText(m))
+	}
+	out := []*xmlstream.Element{mechs}
+	if cbs := st.srv.auth.ChannelBindings(cs); len(cbs) > 0 {
+		cb := xmlstream.NewElement(NSSASLCB, "sasl-channel-binding")
+		for _, typ := range cbs {
+			cb.AddChild(xmlstream.NewElement(NSSASLCB, "channel-binding", "type", typ))
+		}
+		out = append(out, cb)
+	}
+	return out
+}
+
+// step handles elements of one stream until it restarts (restart true),
+// ends in a bound session, or fails.
+func (st *stream) step(ctx context.Context) (restart bool, sess *Session, err error) {
+	for {
+		el, err := st.t.ReadElement()
+		if err != nil {
+			return false, nil, st.fail(err)
+		}
+		switch {
+		case el.Name.Space == NSTLS && el.Name.Local == "starttls":
+			return true, nil, st.startTLS()
+		case el.Name.Space == NSSASL && el.Name.Local == "auth":
+			if st.username != "" {
+				return false, nil, st.fail(&streamError{"policy-violation", "already authenticated"})
+			}
+			if !st.t.Secure() && st.srv.cfg.RequireTLS {
+				if err := st.saslFailure("encryption-required", "this connection is not encrypted"); err != nil {
+					return false, nil, err
+				}
+				continue
+			}
+			ok, err := st.authenticate(ctx, el)
+			if err != nil || ok {
+				return ok, nil, err
+			}
+		case el.Name.Space == stanza.NSClient && el.Name.Local == stanza.IQ && st.username != "":
+			sess, err := st.bind(el)
+			if err != nil || sess != nil {
+				return false, sess, err
+			}
+		case el.Name.Space == NSSM && el.Name.Local == "resume" && st.username != "":
+			sess, err := st.resume(el)
+			if err != nil || sess != nil {
+				return false, sess, err
+			}
+		case el.Name.Space == NSSM && el.Name.Local == "enable" && st.username != "":
+			// XEP-0198 §3: only after resource binding.
+			if err := st.t.Write(smFailed("unexpected-request", 0, false)); err != nil {
+				return false, nil, err
+			}
+		case st.isRegistration(el):
+			reply := st.srv.cfg.Registrar.HandleIQ(ctx, st.domain, st.t.RemoteAddr(), st.t.Secure(), el)
+			if reply != nil {
+				if err := st.t.Write(reply.Append(nil, st.t.Namespace())); err != nil {
+					return false, nil, err
+				}
+			}
+		case stanza.IsStanza(el, stanza.NSClient):
+			return false, nil, st.fail(&streamError{"not-authorized", "authenticate and bind a resource first"})
+		default:
+			return false, nil, st.fail(&streamError{"unsupported-stanza-type", "unexpected element {" + el.Name.Space + "}" + el.Name.Local})
+		}
+	}
+}
+
+// isRegistration reports whether el is an in-band registration IQ that an
+// unauthenticated client may send (XEP-0077 §3), with registration on and
+// the stream encrypted if TLS is required.
+func (st *stream) isRegistration(el *xmlstream.Element) bool {
+	if st.srv.cfg.Registrar == nil || st.username != "" || (st.srv.cfg.RequireTLS && !st.t.Secure()) {
+		return false
+	}
+	if el.Name.Space != stanza.NSClient || el.Name.Local != stanza.IQ {
+		return false
+	}
+	q := el.FirstChildElement()
+	return q != nil && q.Name.Space == NSRegister && q.Name.Local == "query"
+}
+
+func (st *stream) startTLS() error {
+	if st.t.Secure() || st.srv.tlsConfig == nil {
+		return st.fail(&streamError{"policy-violation", "STARTTLS is not available"})
+	}
+	if err := st.t.Write([]byte("<proceed xmlns='" + NSTLS + "'/>")); err != nil {
+		return err
+	}
+	if err := st.t.StartTLS(st.srv.tlsConfig); err != nil {
+		st.log.Info("c2s tls failed", "err", err)
+		return err
+	}
+	return nil
+}
+
+// authenticate runs one SASL exchange started by <auth/> (RFC 6120 §6.4).
+// It returns true on success, when the stream must restart.
+func (st *stream) authenticate(ctx context.Context, authEl *xmlstream.Element) (bool, error) {
+	mech := authEl.Attr("mechanism")
+	ex, err := st.srv.auth.Start(ctx, mech, st.domain, st.t.ConnectionState(), st.t.RemoteAddr())
+	if err != nil {
+		return false, st.authFailed(mech, "", err)
+	}
+	// No initial response and an empty one ("=") both start the exchange
+	// with empty data; the mechanism answers with an empty challenge.
+	data, err := decodeSASL(authEl.Text())
+	if err != nil {
+		return false, st.authFailed(mech, "", err)
+	}
+	for {
+		out, done, err := ex.Step(ctx, data)
+		if err != nil {
+			return false, st.authFailed(mech, ex.Username(), err)
+		}
+		if done {
+			st.username = ex.Username()
+			st.log.Info("c2s auth ok", "remote", st.t.RemoteAddr(), "jid", st.username+"@"+st.domain, "mechanism", mech)
+			return true, st.t.Write(saslElement("success", out))
+		}
+		if err := st.t.Write(saslElement("challenge", out)); err != nil {
+			return false, err
+		}
+		if data, err = st.readResponse(); err != nil {
+			return false, st.authFailed(mech, ex.Username(), err)
+		}
+	}
+}
+
+// errAborted is the client's <abort/>.
+var errAborted = &auth.Failure{Condition: "aborted"}
+
+// readResponse reads the client's next <response/>.
+func (st *stream) readResponse() ([]byte, error) {
+	el, err := st.t.ReadElement()
+	if err != nil {
+		return nil, st.fail(err)
+	}
+	switch {
+	case el.Name.Space == NSSASL && el.Name.Local == "response":
+		return decodeSASL(el.Text())
+	case el.Name.Space == NSSASL && el.Name.Local == "abort":
+		return nil, errAborted
+	}
+	return nil, st.fail(&streamError{"policy-violation", "expected a SASL response"})
+}
+
+// authFailed sends the SASL failure for err, or passes a stream-ending
+// error through. Too many failures end the stream.
+func (st *stream) authFailed(mech, user string, err error) error {
+	var f *auth.Failure
+	if !errors.As(err, &f) {
+		return err
+	}
+	st.log.Info("c2s auth failed", "remote", st.t.RemoteAddr(), "user", user, "domain", st.domain, "mechanism", mech, "condition", f.Condition, "text", f.Text)
+	if f.Condition != "aborted" {
+		st.failures++
+	}
+	if err := st.saslFailure(f.Condition, f.Text); err != nil {
+		return err
+	}
+	if st.failures >= maxAuthFailures {
+		return st.fail(&streamError{"policy-violation", "too many failed authentication attempts"})
+	}
+	return nil
+}
+
+func (st *stream) saslFailure(condition, text string) error {
+	f := xmlstream.NewElement(NSSASL, "failure")
+	f.AddChild(xmlstream.NewElement(NSSASL, condition))
+	if text != "" {
+		f.AddChild(xmlstream.NewElement(NSSASL, "text").AddText(text))
+	}
+	return st.t.Write(f.Append(nil, ""))
+}
+
+// decodeSASL decodes SASL data (RFC 6120 §6.4.2); "=" and no text at all
+// are both empty.
+func decodeSASL(text string) ([]byte, error) {
+	text = strings.TrimSpace(text)
+	if text == "" || text == "=" {
+		return []byte{}, nil
+	}
+	data, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		return nil, &auth.Failure{Condition: "incorrect-encoding"}
+	}
+	return data, nil
+}
+
+func saslElement(name string, data []byte) []byte {
+	if len(data) == 0 {
+		return []byte("<" + name + " xmlns='" + NSSASL + "'/>")
+	}
+	return []byte("<" + name + " xmlns='" + NSSASL + "'>" + base64.StdEncoding.EncodeToString(data) + "</" + name + ">")
+}
+
+// bind handles resource binding (RFC 6120 §7). Other IQs before binding
+// get a stanza error; a bind returns the new session.
+func (st *stream) bind(iq *xmlstream.Element) (*Session, error) {
+	b := iq.Child(NSBind, "bind")
+	if b == nil || iq.Attr("type") != "set" {
+		reply := stanza.ErrorReply(iq, stanza.NotAuthorized, "bind a resource first")
+		reply.SetAttr("from", "")
+		return nil, st.t.Write(reply.Append(nil, st.t.Namespace()))
+	}
+	res := ""
+	if r := b.Child(NSBind, "resource"); r != nil {
+		res = strings.TrimSpace(r.Text())
+	}
+	if res == "" {
+		res = stanza.NewID()
+	}
+	full, err := jid.New(st.username, st.domain, res)
+	if err != nil {
+		reply := stanza.ErrorReply(iq, stanza.BadRequest, "the resource is not valid")
+		reply.SetAttr("from", "")
+		return nil, st.t.Write(reply.Append(nil, st.t.Namespace()))
+	}
+	payload := xmlstream.NewElement(NSBind, "bind")
+	payload.AddChild(xmlstream.NewElement(NSBind, "jid").AddText(full.String()))
+	result := stanza.Result(iq, payload)
+	result.SetAttr("from", "")
+	sess := newSession(st.srv, st.t, full, st.lang)
+	st.readerDone = sess.readerDone
+	sess.Deliver(result)
+	st.log.Info("c2s bound", "remote", st.t.RemoteAddr(), "jid", full.String())
+	return sess, nil
+}
+
+// streamElement serialises a stream-namespace element such as
+// <stream:features/> for this transport.
+func (st *stream) streamElement(local string, children ...*xmlstream.Element) []byte {
+	return streamElement(st.t, local, children...)
+}
+
+func streamElement(t Transport, local string, children ...*xmlstream.Element) []byte {
+	b := []byte("<stream:" + local)
+	if !t.StreamPrefix() {
+		b = append(b, " xmlns:stream='"+NSStreams+"'"...)
+	}
+	if len(children) == 0 {
+		return append(b, "/>"...)
+	}
+	b = append(b, '>')
+	for _, c := range children {
+		b = c.Append(b, "")
+	}
+	return append(b, "</stream:"+local+">"...)
+}
+
+// streamErrorFrame serialises a stream error.
+func streamErrorFrame(t Transport, condition, text string) []byte {
+	cond := xmlstream.NewElement(NSStreamErr, condition)
+	if text == "" {
+		return streamElement(t, "error", cond)
+	}
+	return streamElement(t, "error", cond, xmlstream.NewElement(NSStreamErr, "text").AddText(text))
+}
+
+// fail turns err into the stream error the client must see, sends it with
+// the end of the stream, and returns err. A stream that ended cleanly is
+// answered with the end of ours.
+func (st *stream) fail(err error) error {
+	cond, text := streamCondition(err)
+	if st.srv.shuttingDown() {
+		cond, text = "system-shutdown", "the server is stopping"
+	}
+	if cond == "" {
+		if errors.Is(err, xmlstream.ErrStreamEnd) {
+			st.t.Write(st.t.CloseFrame())
+		}
+		return err
+	}
+	if !st.opened {
+		// RFC 6120 §4.9.1.2: a stream error needs our header first.
+		st.opened = true
+		domain := st.domain
+		if domain == "" {
+			domain = st.srv.cfg.Hosts[0]
+		}
+		if st.t.WriteHeader(stanza.NewID(), domain, "en") != nil {
+			return err
+		}
+	}
+	st.log.Info("c2s stream error", "remote", st.t.RemoteAddr(), "condition", cond, "text", text)
+	st.t.Write(streamErrorFrame(st.t, cond, text), st.t.CloseFrame())
+	return err
+}
+
+// streamCondition maps err to a stream error condition, or "" when no
+// stream error is due (the connection ended or the stream closed).
+func streamCondition(err error) (condition, text string) {
+	var se *streamError
+	var xe *xmlstream.Error
+	var ne net.Error
+	switch {
+	case errors.As(err, &se):
+		return se.condition, se.text
+	case errors.As(err, &xe):
+		return xe.Condition, xe.Text
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "connection-timeout", ""
+	case errors.Is(err, xmlstream.ErrStreamEnd), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		return "", ""
+	}
+	return "", ""
+}
+
+// negotiationDeadline is when a stream that has not bound a resource is
+// closed.
+func (srv *Server) negotiationDeadline() time.Time {
+	return time.Now().Add(srv.cfg.NegotiationTimeout)
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"xmppd/config"
+	"xmppd/server"
+	"xmppd/storage/postgres"
+)
+
+// inviteValidity is how long a new invitation can be used by default.
+const inviteValidity = 7 * 24 * time.Hour
+
+// inviteCommand manages registration invitations (XEP-0401 tokens):
+//
+//	invite create [-valid DURATION] HOST   print a new token and its xmpp: URI
+//	invite list [HOST]                     list invitations
+func inviteCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("invite: expected create or list")
+	}
+	switch args[0] {
+	case "create":
+		fs := flag.NewFlagSet("invite create", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		valid := fs.Duration("valid", inviteValidity, "how long the invitation can be used")
+		if err := fs.Parse(args[1:]); err != nil {
+			return fmt.Errorf("invite create: %w", err)
+		}
+		if fs.NArg() != 1 {
+			return fmt.Errorf("invite create: expected one host, like %s", cfg.Hosts[0])
+		}
+		host := fs.Arg(0)
+		if !contains(cfg.Hosts, host) {
+			return fmt.Errorf("%s is not served here (hosts: %v)", host, cfg.Hosts)
+		}
+		if *valid <= 0 {
+			return fmt.Errorf("invite create: -valid %v is not positive", *valid)
+		}
+		return withInvites(ctx, cfg, log, func(invites *postgres.Invites) error {
+			inv, err := invites.Create(ctx, host, time.Now().Add(*valid))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "token:   %s\nexpires: %s\nuri:     xmpp:%s?register;preauth=%s\n",
+				inv.Token, inv.Expires.UTC().Format(time.RFC3339), host, inv.Token)
+			if !cfg.Registration.Enabled || !cfg.Registration.RequireInvite {
+				fmt.Fprintln(stdout, "note: the configuration does not set registration.enabled and registration.require_invite; the token is not needed to register")
+			}
+			return nil
+		})
+	case "list":
+		if len(args) > 2 {
+			return errors.New("invite list: expected at most one host")
+		}
+		host := ""
+		if len(args) == 2 {
+			host = args[1]
+		}
+		return withInvites(ctx, cfg, log, func(invites *postgres.Invites) error {
+			list, err := invites.List(ctx, host)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			for _, inv := range list {
+				state := "unused"
+				switch {
+				case inv.UsedBy != "":
+					state = "used by " + inv.UsedBy + "@" + inv.Domain
+				case !inv.Expires.After(now):
+					state = "expired"
+				}
+				fmt.Fprintf(stdout, "%s %s expires %s %s\n", inv.Token, inv.Domain, inv.Expires.UTC().Format(time.RFC3339), state)
+			}
+			return nil
+		})
+	}
+	return fmt.Errorf("invite: unknown command %q", args[0])
+}
+
+func withInvites(ctx context.Context, cfg config.Config, log *slog.Logger, f func(*postgres.Invites) error) error {
+	db, err := server.OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return f(postgres.NewInvites(db.Pool))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,178 @@
+// Command xmppd is an XMPP server.
+//
+// Usage:
+//
+//	xmppd [-c FILE] [serve]          run the server
+//	xmppd [-c FILE] user add JID     create an account (password from a prompt or stdin)
+//	xmppd [-c FILE] user passwd JID  change a password
+//	xmppd [-c FILE] user delete JID  delete an account
+//	xmppd [-c FILE] user list [HOST] list accounts
+//	xmppd [-c FILE] invite create HOST  make an invitation token for registration
+//	xmppd [-c FILE] migrate          apply database migrations and exit
+//	xmppd [-c FILE] check-config     validate the configuration and exit
+//	xmppd version                    print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"xmppd/config"
+	"xmppd/server"
+	"xmppd/storage"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "xmppd:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: xmppd [-c FILE] [command]
+
+commands:
+  serve                 run the server (default)
+  user add JID          create an account; the password is read from a prompt, or from stdin
+  user passwd JID       change an account's password
+  user delete JID       delete an account
+  user list [HOST]      list accounts
+  invite create HOST    make a registration invitation token (XEP-0401 style)
+  migrate               apply database migrations and exit
+  check-config          validate the configuration file and exit
+  version               print the version
+`
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("xmppd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	path := fs.String("c", os.Getenv("XMPPD_CONFIG"), "configuration file (TOML); empty uses the defaults")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cmd := fs.Args()
+	if len(cmd) == 0 {
+		cmd = []string{"serve"}
+	}
+	if cmd[0] == "version" {
+		fmt.Fprintln(stdout, "xmppd", server.Version)
+		return nil
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if cmd[0] == "serve" {
+		return serve(ctx, cfg, newLogger(stderr, cfg.LogLevel), stdout)
+	}
+	// The other commands say what they did themselves; only problems are logged.
+	log := newLogger(stderr, "warn")
+	switch cmd[0] {
+	case "check-config":
+		fmt.Fprintf(stdout, "configuration OK: hosts %v\n", cfg.Hosts)
+		return nil
+	case "migrate":
+		db, err := server.OpenDatabase(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		v, err := storage.SchemaVersion(ctx, db.Pool)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "database schema is at version %d\n", v)
+		return nil
+	case "user":
+		return userCommand(ctx, cfg, log, cmd[1:], stdin, stdout)
+	case "invite":
+		return inviteCommand(ctx, cfg, log, cmd[1:], stdout)
+	}
+	fs.Usage()
+	return fmt.Errorf("unknown command %q", cmd[0])
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// serve runs the server until SIGINT or SIGTERM; SIGHUP reloads the
+// certificates.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		srv.Shutdown(ctx)
+		return err
+	}
+	if addr := os.Getenv("XMPPD_PPROF"); addr != "" {
+		// Profiling for developers, on an address of their choosing only.
+		go func() { log.Error("pprof listener", "err", http.ListenAndServe(addr, nil)) }()
+	}
+	printWelcome(stdout, cfg, srv)
+	// Room for every kind of signal, so a SIGTERM right after a SIGHUP
+	// is not dropped while the reload runs.
+	sigs := make(chan os.Signal, 3)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			if err := srv.ReloadCertificates(); err != nil {
+				log.Error("reloading certificates", "err", err)
+			} else {
+				log.Info("certificates reloaded")
+			}
+			continue
+		}
+		log.Info("stopping", "signal", sig.String())
+		break
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(stopCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func printWelcome(w io.Writer, cfg config.Config, srv *server.Server) {
+	host := cfg.Hosts[0]
+	fmt.Fprintf(w, "\nxmppd %s is serving %v\n", server.Version, cfg.Hosts)
+	if srv.C2SAddr != nil {
+		fmt.Fprintf(w, "  clients (STARTTLS):   %s\n", srv.C2SAddr)
+	}
+	if srv.DirectTLSAddr != nil {
+		fmt.Fprintf(w, "  clients (direct TLS): %s\n", srv.DirectTLSAddr)
+	}
+	if srv.HTTPAddr != nil {
+		fmt.Fprintf(w, "  WebSocket:            ws://%s%s%s\n", host, portOf(srv.HTTPAddr.String()), cfg.HTTP.WebSocketPath)
+	}
+	fmt.Fprintf(w, "\nAdd a user (in another terminal):\n  ./xmppd user add alice@%s\n", host)
+	fmt.Fprintf(w, "Then log in from any XMPP client as alice@%s (the certificate is self-signed unless you configured one; accept it).\n", host)
+	fmt.Fprintf(w, "Stop with Ctrl-C.\n\n")
+}
+
+func portOf(addr string) string {
+	for i := len(addr) - 1; i >= 0; i-- {
+		if addr[i] == ':' {
+			return addr[i:]
+		}
+	}
+	return ""
+}

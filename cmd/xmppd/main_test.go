@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"xmppd/internal/xmpptest"
+)
+
+// xmppd runs the binary with args and stdin, and returns its output.
+func xmppd(t *testing.T, bin string, stdin string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// The whole life of a zero-configuration install: no database URL, so
+// xmppd runs its own PostgreSQL; accounts are managed with the CLI; a
+// client logs in; SIGHUP reloads certificates; SIGTERM ends every stream
+// with <system-shutdown/> and exits cleanly.
+func TestZeroConfigLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := xmpptest.BuildXMPPD(t)
+	dir := t.TempDir()
+	c2sAddr := xmpptest.FreeAddr(t)
+	cfgPath := filepath.Join(dir, "xmppd.toml")
+	cfg := "data_dir = '" + filepath.Join(dir, "data") + "'\n[c2s]\nlisten = '" + c2sAddr + "'\nlisten_tls = ''\n[http]\nlisten = ''\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "check-config"); err != nil || !strings.Contains(out, "configuration OK") {
+		t.Fatalf("check-config: %v\n%s", err, out)
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("hosts = ['a b']"), 0o600)
+	if out, err := xmppd(t, bin, "", "-c", bad, "check-config"); err == nil || !strings.Contains(out, "not a valid domain") {
+		t.Fatalf("check-config of a bad file: %v\n%s", err, out)
+	}
+
+	if out, err := xmppd(t, bin, "s3cret pass\n", "-c", cfgPath, "user", "add", "alice@localhost"); err != nil {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+	if out, err := xmppd(t, bin, "other\n", "-c", cfgPath, "user", "add", "alice@localhost"); err == nil || !strings.Contains(out, "already exists") {
+		t.Fatalf("second user add: %v\n%s", err, out)
+	}
+	if out, err := xmppd(t, bin, "x\n", "-c", cfgPath, "user", "add", "bob@elsewhere.example"); err == nil || !strings.Contains(out, "not served here") {
+		t.Fatalf("user add for another host: %v\n%s", err, out)
+	}
+	xmppd(t, bin, "gone\n", "-c", cfgPath, "user", "add", "carol@localhost")
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "user", "delete", "carol@localhost"); err != nil {
+		t.Fatalf("user delete: %v\n%s", err, out)
+	}
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "user", "list"); err != nil || strings.TrimSpace(out) != "alice@localhost" {
+		t.Fatalf("user list = %q, %v", out, err)
+	}
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "migrate"); err != nil || !strings.Contains(out, "schema is at version") {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+
+	cmd := exec.Command(bin, "-c", cfgPath, "serve")
+	stdout, _ := cmd.StdoutPipe()
+	var logs bytes.Buffer
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	logDone := make(chan struct{})
+	reloaded := make(chan struct{})
+	go func() {
+		lines := bufio.NewScanner(stderr)
+		for lines.Scan() {
+			logs.WriteString(lines.Text() + "\n")
+			if strings.Contains(lines.Text(), "certificates reloaded") {
+				close(reloaded)
+			}
+		}
+		close(logDone)
+	}()
+	defer cmd.Process.Kill()
+	// The welcome text says the server is ready.
+	ready := bufio.NewScanner(stdout)
+	for ready.Scan() {
+		if strings.Contains(ready.Text(), "Add a user") {
+			break
+		}
+	}
+	go func() {
+		io.Copy(io.Discard, stdout)
+		exited <- cmd.Wait()
+	}()
+
+	alice := loginAt(t, c2sAddr, "alice", "s3cret pass")
+	// Accounts can be added while the server runs its private PostgreSQL.
+	if out, err := xmppd(t, bin, "bobpass\n", "-c", cfgPath, "user", "add", "bob@localhost"); err != nil {
+		t.Fatalf("user add while serving: %v\n%s", err, out)
+	}
+	bob := loginAt(t, c2sAddr, "bob", "bobpass")
+	alice.Send("<message to='bob@localhost/cli-test' type='chat'><body>hi bob</body></message>")
+	if m := bob.NextNamed("message"); m.Attr("from") != "alice@localhost/cli-test" {
+		t.Fatalf("bob got %s", m)
+	}
+
+	cmd.Process.Signal(syscall.SIGHUP)
+	select {
+	case <-reloaded:
+	case <-time.After(time.Minute):
+		t.Fatal("no \"certificates reloaded\" in the log within a minute of SIGHUP")
+	}
+	alice.Ping() // still serving after the reload
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	alice.ExpectStreamError("system-shutdown")
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("xmppd exited with %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("xmppd did not stop within a minute of SIGTERM")
+	}
+	<-logDone
+	for _, want := range []string{"starting a private PostgreSQL", "certificates reloaded", "c2s auth ok", "stopped"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "s3cret") {
+		t.Error("the password appears in the log")
+	}
+	// The private PostgreSQL was stopped with xmppd.
+	if _, err := os.Stat(filepath.Join(dir, "data", "postgres", "pgdata", "postmaster.pid")); !os.IsNotExist(err) {
+		t.Errorf("postmaster.pid still present after stop: %v", err)
+	}
+}
+
+func loginAt(t *testing.T, addr, user, password string) *xmpptest.Client {
+	tcpAddr, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := xmpptest.Dial(t, tcpAddr)
+	c.Open("localhost")
+	c.Features()
+	c.StartTLS("localhost", xmpptest.TLSConfig("localhost", tls.VersionTLS13))
+	c.Features()
+	if el := c.Authenticate(xmpptest.Mechanism{Name: "SCRAM-SHA-256-PLUS", Binding: "tls-exporter"}, user, password); el.Name.Local != "success" {
+		t.Fatalf("login: %s", el)
+	}
+	c.Open("localhost")
+	c.Features()
+	c.Bind("cli-test")
+	return c
+}

@@ -1,0 +1,284 @@
+// Package config reads xmppd's configuration file (TOML): virtual hosts,
+// listeners, TLS certificates, the database, limits and logging. Every field
+// has a default, so an empty file (or none) serves "localhost".
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"mellium.im/xmpp/jid"
+)
+
+// Config is the whole configuration of one xmppd node.
+type Config struct {
+	// Hosts are the virtual hosts (XMPP domains) this server serves.
+	Hosts []string `toml:"hosts"`
+	// DataDir holds generated certificates and the private PostgreSQL.
+	DataDir string `toml:"data_dir"`
+	// LogLevel is one of debug, info, warn, error.
+	LogLevel string `toml:"log_level"`
+
+	Database Database `toml:"database"`
+	TLS      TLS      `toml:"tls"`
+	C2S      C2S      `toml:"c2s"`
+	HTTP     HTTP     `toml:"http"`
+	Limits   Limits   `toml:"limits"`
+
+	Offline      Offline      `toml:"offline"`
+	Archive      Archive      `toml:"archive"`
+	Roster       Roster       `toml:"roster"`
+	VCard        VCard        `toml:"vcard"`
+	Registration Registration `toml:"registration"`
+}
+
+// Offline bounds offline message storage (XEP-0160).
+type Offline struct {
+	// Quota is the most messages kept for one account while it is offline.
+	Quota int `toml:"quota"`
+}
+
+// Archive configures message archives (XEP-0313).
+type Archive struct {
+	// RetentionDays deletes archived messages older than this many days;
+	// 0 keeps them forever.
+	RetentionDays int `toml:"retention_days"`
+	// MaxPage is the most messages one query page returns, whatever the
+	// client asks for.
+	MaxPage int `toml:"max_page"`
+}
+
+// Roster bounds contact lists (RFC 6121).
+type Roster struct {
+	// MaxItems is the most contacts one roster may hold.
+	MaxItems int `toml:"max_items"`
+}
+
+// VCard bounds profiles (XEP-0054).
+type VCard struct {
+	// MaxBytes is the largest vCard stored.
+	MaxBytes int `toml:"max_bytes"`
+}
+
+// Registration configures in-band registration (XEP-0077).
+type Registration struct {
+	// Enabled lets clients create accounts; off by default.
+	Enabled bool `toml:"enabled"`
+	// RequireInvite accepts a registration only with a token made by
+	// `xmppd invite create`.
+	RequireInvite bool `toml:"require_invite"`
+	// PerAddressPerHour bounds registrations from one IP address.
+	PerAddressPerHour int `toml:"per_address_per_hour"`
+}
+
+// Database says where PostgreSQL is.
+type Database struct {
+	// URL is a PostgreSQL connection URL. Empty: xmppd runs a private
+	// PostgreSQL under DataDir/postgres.
+	URL string `toml:"url"`
+}
+
+// TLS lists certificate files per host. Hosts without an entry get a
+// self-signed certificate kept in DataDir/certs.
+type TLS struct {
+	Certificates []Certificate `toml:"certificates"`
+}
+
+// Certificate names the PEM files of one host.
+type Certificate struct {
+	Host string `toml:"host"`
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+// C2S configures client-to-server listeners.
+type C2S struct {
+	// Listen is the STARTTLS listener (RFC 6120); empty disables it.
+	Listen string `toml:"listen"`
+	// ListenTLS is the direct TLS listener (XEP-0368); empty disables it.
+	ListenTLS string `toml:"listen_tls"`
+	// RequireTLS refuses authentication before STARTTLS.
+	RequireTLS bool `toml:"require_tls"`
+	// ResumeSeconds is how long a stream-managed session (XEP-0198) whose
+	// connection was lost waits to be resumed; 0 disables resumption.
+	ResumeSeconds int `toml:"resume_seconds"`
+}
+
+// HTTP configures the HTTP listener that carries XMPP over WebSocket
+// (RFC 7395) and host-meta discovery (XEP-0156).
+type HTTP struct {
+	// Listen is the plain HTTP listener; empty disables HTTP.
+	Listen string `toml:"listen"`
+	// WebSocketPath is the path of the WebSocket endpoint.
+	WebSocketPath string `toml:"websocket_path"`
+	// BehindTLSProxy marks WebSocket connections as encrypted because a
+	// reverse proxy in front terminates TLS.
+	BehindTLSProxy bool `toml:"behind_tls_proxy"`
+	// PublicURL is the base URL announced in host-meta (e.g.
+	// "https://chat.example.com"); empty derives it from the request.
+	PublicURL string `toml:"public_url"`
+}
+
+// Limits bound what one peer may make the server do.
+type Limits struct {
+	// MaxStanzaBytes is the largest stanza accepted (policy-violation above).
+	MaxStanzaBytes int `toml:"max_stanza_bytes"`
+	// MaxDepth is the deepest element nesting accepted.
+	MaxDepth int `toml:"max_depth"`
+	// SessionQueue is how many stanzas may wait for one slow client before
+	// its session is closed.
+	SessionQueue int `toml:"session_queue"`
+	// NegotiationSeconds bounds the time from connect to resource binding.
+	NegotiationSeconds int `toml:"negotiation_seconds"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		Hosts:    []string{"localhost"},
+		DataDir:  "data",
+		LogLevel: "info",
+		C2S: C2S{
+			Listen:        ":5222",
+			ListenTLS:     ":5223",
+			RequireTLS:    true,
+			ResumeSeconds: 300,
+		},
+		HTTP: HTTP{
+			Listen:        ":5280",
+			WebSocketPath: "/xmpp-websocket",
+		},
+		Limits: Limits{
+			MaxStanzaBytes:     256 << 10,
+			MaxDepth:           32,
+			SessionQueue:       2000,
+			NegotiationSeconds: 60,
+		},
+		Offline:      Offline{Quota: 1000},
+		Archive:      Archive{MaxPage: 250},
+		Roster:       Roster{MaxItems: 1000},
+		VCard:        VCard{MaxBytes: 64 << 10},
+		Registration: Registration{PerAddressPerHour: 5},
+	}
+}
+
+// Load reads the TOML file at path on top of the defaults. An empty path
+// returns the defaults.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, cfg.Validate()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(string(data))
+}
+
+// Parse reads a TOML document on top of the defaults and validates it.
+func Parse(doc string) (Config, error) {
+	cfg := Default()
+	md, err := toml.Decode(doc, &cfg)
+	if err != nil {
+		return cfg, fmt.Errorf("parsing config: %w", err)
+	}
+	if undec := md.Undecoded(); len(undec) > 0 {
+		keys := make([]string, len(undec))
+		for i, k := range undec {
+			keys[i] = k.String()
+		}
+		return cfg, fmt.Errorf("parsing config: unknown settings: %s", strings.Join(keys, ", "))
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks the configuration and normalises host names.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Hosts) == 0 {
+		errs = append(errs, errors.New("hosts: at least one host is required"))
+	}
+	seen := map[string]bool{}
+	for i, h := range c.Hosts {
+		j, err := jid.New("", h, "")
+		if err != nil || h == "" {
+			errs = append(errs, fmt.Errorf("hosts: %q is not a valid domain: %v", h, err))
+			continue
+		}
+		c.Hosts[i] = j.Domainpart()
+		if seen[c.Hosts[i]] {
+			errs = append(errs, fmt.Errorf("hosts: %q is listed twice", h))
+		}
+		seen[c.Hosts[i]] = true
+	}
+	for _, cert := range c.TLS.Certificates {
+		if !seen[strings.ToLower(cert.Host)] && !strings.HasPrefix(cert.Host, "*.") {
+			errs = append(errs, fmt.Errorf("tls.certificates: host %q is not in hosts", cert.Host))
+		}
+		if cert.Cert == "" || cert.Key == "" {
+			errs = append(errs, fmt.Errorf("tls.certificates: host %q needs both cert and key", cert.Host))
+		}
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: must not be empty"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port: %v", name, addr, err))
+		}
+	}
+	if c.C2S.Listen == "" && c.C2S.ListenTLS == "" && c.HTTP.Listen == "" {
+		errs = append(errs, errors.New("no listener: set c2s.listen, c2s.listen_tls or http.listen"))
+	}
+	if !strings.HasPrefix(c.HTTP.WebSocketPath, "/") {
+		errs = append(errs, fmt.Errorf("http.websocket_path: %q must start with /", c.HTTP.WebSocketPath))
+	}
+	if c.Limits.MaxStanzaBytes < 10<<10 {
+		errs = append(errs, fmt.Errorf("limits.max_stanza_bytes: %d is below the RFC 6120 minimum of 10000", c.Limits.MaxStanzaBytes))
+	}
+	if c.Limits.MaxDepth < 4 {
+		errs = append(errs, fmt.Errorf("limits.max_depth: %d is too small", c.Limits.MaxDepth))
+	}
+	if c.Limits.SessionQueue < 1 {
+		errs = append(errs, fmt.Errorf("limits.session_queue: %d must be positive", c.Limits.SessionQueue))
+	}
+	if c.Limits.NegotiationSeconds < 1 {
+		errs = append(errs, fmt.Errorf("limits.negotiation_seconds: %d must be positive", c.Limits.NegotiationSeconds))
+	}
+	if c.Offline.Quota < 1 {
+		errs = append(errs, fmt.Errorf("offline.quota: %d must be positive", c.Offline.Quota))
+	}
+	if c.Limits.SessionQueue < c.Offline.Quota+100 {
+		// A session coming online takes all its offline messages at once.
+		errs = append(errs, fmt.Errorf("limits.session_queue: %d must exceed offline.quota (%d) by at least 100, so that a full offline store fits a new session's queue", c.Limits.SessionQueue, c.Offline.Quota))
+	}
+	if c.Archive.RetentionDays < 0 {
+		errs = append(errs, fmt.Errorf("archive.retention_days: %d must not be negative", c.Archive.RetentionDays))
+	}
+	if c.Archive.MaxPage < 1 {
+		errs = append(errs, fmt.Errorf("archive.max_page: %d must be positive", c.Archive.MaxPage))
+	}
+	if c.Roster.MaxItems < 1 {
+		errs = append(errs, fmt.Errorf("roster.max_items: %d must be positive", c.Roster.MaxItems))
+	}
+	if c.VCard.MaxBytes < 1024 {
+		errs = append(errs, fmt.Errorf("vcard.max_bytes: %d is below 1024", c.VCard.MaxBytes))
+	}
+	if c.Registration.PerAddressPerHour < 1 {
+		errs = append(errs, fmt.Errorf("registration.per_address_per_hour: %d must be positive", c.Registration.PerAddressPerHour))
+	}
+	return errors.Join(errs...)
+}

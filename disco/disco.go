@@ -1,0 +1,67 @@
+// Package disco implements XEP-0030: Service Discovery, answering
+// disco#info and disco#items for the server and for accounts.
+package disco
+
+import (
+	"context"
+	"strings"
+
+	"xmppd/router"
+	"xmppd/xmlstream"
+)
+
+// Namespaces of XEP-0030.
+const (
+	NSInfo  = "http://jabber.org/protocol/disco#info"
+	NSItems = "http://jabber.org/protocol/disco#items"
+)
+
+// Register answers disco#info and disco#items on r. The server's features
+// are those announced with router.AddFeature at the time of each query.
+func Register(r *router.Router) {
+	r.AddFeature(NSInfo)
+	r.AddFeature(NSItems)
+	r.AddAccountFeature(NSInfo)
+	r.HandleIQ(router.ToServer, "get", NSInfo, "query", func(ctx context.Context, iq router.IQ) *xmlstream.Element {
+		if iq.Payload.Attr("node") != "" {
+			return iq.Error("item-not-found", "")
+		}
+		q := xmlstream.NewElement(NSInfo, "query")
+		q.AddChild(xmlstream.NewElement(NSInfo, "identity", "category", "server", "type", "im", "name", "xmppd"))
+		for _, f := range r.Features() {
+			q.AddChild(xmlstream.NewElement(NSInfo, "feature", "var", f))
+		}
+		return iq.Result(q)
+	})
+	r.HandleIQ(router.ToAccount, "get", NSInfo, "query", func(ctx context.Context, iq router.IQ) *xmlstream.Element {
+		if iq.Payload.Attr("node") != "" {
+			return iq.Error("item-not-found", "")
+		}
+		q := xmlstream.NewElement(NSInfo, "query")
+		q.AddChild(xmlstream.NewElement(NSInfo, "identity", "category", "account", "type", "registered"))
+		for _, f := range r.AccountFeatures() {
+			q.AddChild(xmlstream.NewElement(NSInfo, "feature", "var", f))
+		}
+		return iq.Result(q)
+	})
+	items := func(ctx context.Context, iq router.IQ) *xmlstream.Element {
+		if iq.Payload.Attr("node") != "" {
+			return iq.Error("item-not-found", "")
+		}
+		return iq.Result(xmlstream.NewElement(NSItems, "query"))
+	}
+	r.HandleIQ(router.ToAccount, "get", NSItems, "query", items)
+	// The server's items are its services, such as conference.<host>.
+	r.HandleIQ(router.ToServer, "get", NSItems, "query", func(ctx context.Context, iq router.IQ) *xmlstream.Element {
+		if iq.Payload.Attr("node") != "" {
+			return iq.Error("item-not-found", "")
+		}
+		q := xmlstream.NewElement(NSItems, "query")
+		for _, d := range r.Components() {
+			if strings.HasSuffix(d, "."+iq.To.Domainpart()) {
+				q.AddChild(xmlstream.NewElement(NSItems, "item", "jid", d))
+			}
+		}
+		return iq.Result(q)
+	})
+}

@@ -1,0 +1,283 @@
+package httpd_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+	"github.com/xdg-go/scram"
+
+	"xmppd/internal/xmpptest"
+	"xmppd/storage/pgtest"
+	"xmppd/xmlstream"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// wsClient is a minimal RFC 7395 client.
+type wsClient struct {
+	t *testing.T
+	c *websocket.Conn
+}
+
+func dialWS(t *testing.T, s *xmpptest.Server, subprotocols ...string) (*wsClient, *http.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), xmpptest.ReadTimeout)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, "ws://"+s.HTTPAddr.String()+"/xmpp-websocket", &websocket.DialOptions{Subprotocols: subprotocols})
+	if err != nil {
+		return nil, resp, err
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return &wsClient{t: t, c: c}, resp, nil
+}
+
+func (w *wsClient) send(xml string) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), xmpptest.ReadTimeout)
+	defer cancel()
+	if err := w.c.Write(ctx, websocket.MessageText, []byte(xml)); err != nil {
+		w.t.Fatalf("websocket write: %v", err)
+	}
+}
+
+func (w *wsClient) next() *xmlstream.Element {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), xmpptest.ReadTimeout)
+	defer cancel()
+	_, data, err := w.c.Read(ctx)
+	if err != nil {
+		w.t.Fatalf("websocket read: %v", err)
+	}
+	el, err := xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: 1 << 20, MaxDepth: 64})
+	if err != nil {
+		w.t.Fatalf("server sent %q: %v", data, err)
+	}
+	return el
+}
+
+func (w *wsClient) open() *xmlstream.Element {
+	w.t.Helper()
+	w.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>")
+	if o := w.next(); o.Name.Local != "open" || o.Attr("from") != "localhost" || o.Attr("version") != "1.0" {
+		w.t.Fatalf("got %s, want <open/>", o)
+	}
+	f := w.next()
+	if f.Name.Local != "features" || f.Name.Space != "http://etherx.jabber.org/streams" {
+		w.t.Fatalf("got %s, want stream features", f)
+	}
+	return f
+}
+
+// login authenticates with SCRAM-SHA-256 and binds resource.
+func (w *wsClient) login(user, password, resource string) {
+	w.t.Helper()
+	w.authenticate(user, password)
+	w.send("<iq xmlns='jabber:client' type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" + resource + "</resource></bind></iq>")
+	if r := w.next(); r.Attr("type") != "result" {
+		w.t.Fatalf("bind: %s", r)
+	}
+}
+
+// authenticate opens the stream, authenticates with SCRAM-SHA-256 and
+// opens the restarted stream.
+func (w *wsClient) authenticate(user, password string) {
+	w.t.Helper()
+	w.open()
+	client, _ := scram.SHA256.NewClient(user, password, "")
+	conv := client.NewConversation()
+	first, _ := conv.Step("")
+	w.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>" + base64.StdEncoding.EncodeToString([]byte(first)) + "</auth>")
+	for {
+		el := w.next()
+		data, _ := base64.StdEncoding.DecodeString(el.Text())
+		if el.Name.Local == "success" {
+			if _, err := conv.Step(string(data)); err != nil {
+				w.t.Fatalf("server signature: %v", err)
+			}
+			break
+		}
+		if el.Name.Local != "challenge" {
+			w.t.Fatalf("SASL: got %s", el)
+		}
+		resp, err := conv.Step(string(data))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + base64.StdEncoding.EncodeToString([]byte(resp)) + "</response>")
+	}
+	w.open()
+}
+
+func TestWebSocketChatWithTCPClient(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Online()
+
+	w, _, err := dialWS(t, s, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.c.Subprotocol() != "xmpp" {
+		t.Fatalf("subprotocol %q", w.c.Subprotocol())
+	}
+	w.login("juliet", "secret", "browser")
+	w.send("<message xmlns='jabber:client' to='romeo@localhost' type='chat' id='w1'><body>from the browser</body></message>")
+	m := romeo.NextNamed("message")
+	if m.Attr("from") != "juliet@localhost/browser" || m.Child("jabber:client", "body").Text() != "from the browser" {
+		t.Fatalf("romeo got %s", m)
+	}
+	romeo.Send("<message to='juliet@localhost/browser' type='chat'><body>from TCP</body></message>")
+	got := w.next()
+	if got.Name.Space != "jabber:client" || got.Child("jabber:client", "body").Text() != "from TCP" {
+		t.Fatalf("browser got %s", got)
+	}
+	// RFC 7395 §3.6: <close/> is answered with <close/>.
+	w.send("<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>")
+	if c := w.next(); c.Name.Local != "close" {
+		t.Fatalf("got %s, want <close/>", c)
+	}
+}
+
+func TestWebSocketBadInput(t *testing.T) {
+	s := xmpptest.Start(t)
+	tests := []struct{ name, send, condition string }{
+		{"stream header instead of open", "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>", "not-well-formed"},
+		{"unknown host", "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='nowhere.example' version='1.0'/>", "host-unknown"},
+		{"doctype", "<!DOCTYPE x><open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>", "restricted-xml"},
+		{"two elements in one message", "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/><x/>", "not-well-formed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, _, err := dialWS(t, s, "xmpp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.send(tt.send)
+			if o := w.next(); o.Name.Local != "open" {
+				t.Fatalf("got %s, want <open/> before the error", o)
+			}
+			e := w.next()
+			if e.Name.Local != "error" || e.Child("urn:ietf:params:xml:ns:xmpp-streams", tt.condition) == nil {
+				t.Fatalf("got %s, want stream error %s", e, tt.condition)
+			}
+			if c := w.next(); c.Name.Local != "close" {
+				t.Fatalf("got %s, want <close/>", c)
+			}
+		})
+	}
+}
+
+func TestWebSocketNeedsXMPPSubprotocol(t *testing.T) {
+	s := xmpptest.Start(t)
+	w, _, err := dialWS(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), xmpptest.ReadTimeout)
+	defer cancel()
+	_, _, err = w.c.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusProtocolError {
+		t.Fatalf("read = %v, want close with protocol error", err)
+	}
+}
+
+func TestHostMeta(t *testing.T) {
+	s := xmpptest.Start(t)
+	base := "http://" + s.HTTPAddr.String()
+	client := &http.Client{Timeout: xmpptest.ReadTimeout}
+	get := func(path string) (string, http.Header) {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d", path, resp.StatusCode)
+		}
+		return string(body), resp.Header
+	}
+	want := "ws://" + s.HTTPAddr.String() + "/xmpp-websocket"
+	body, h := get("/.well-known/host-meta")
+	if !strings.Contains(body, "rel='urn:xmpp:alt-connections:websocket'") || !strings.Contains(body, "href='"+want+"'") {
+		t.Errorf("host-meta = %s", body)
+	}
+	if h.Get("Access-Control-Allow-Origin") != "*" {
+		t.Error("host-meta without CORS header")
+	}
+	body, _ = get("/.well-known/host-meta.json")
+	var doc struct {
+		Links []struct{ Rel, Href string }
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil || len(doc.Links) != 1 || doc.Links[0].Href != want {
+		t.Errorf("host-meta.json = %s (%v)", body, err)
+	}
+}
+
+// XEP-0198 works over WebSocket as over TCP (RFC 7395 carries the same
+// nonzas), including resumption on a new connection.
+func TestWebSocketStreamManagement(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+
+	w, _, err := dialWS(t, s, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.login("juliet", "secret", "browser")
+	w.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+	enabled := w.next()
+	if enabled.Name.Local != "enabled" || enabled.Attr("resume") != "true" || enabled.Attr("id") == "" {
+		t.Fatalf("got %s, want <enabled resume='true'/>", enabled)
+	}
+	romeo.Send("<message to='juliet@localhost/browser' type='chat'><body>first</body></message>")
+	if m := w.next(); m.Child("jabber:client", "body").Text() != "first" {
+		t.Fatalf("got %s", m)
+	}
+	w.send("<r xmlns='urn:xmpp:sm:3'/>")
+	for {
+		// The server may ask for our count too; the answer to ours says
+		// how many of our stanzas it handled: none so far.
+		el := w.next()
+		if el.Name.Local == "a" {
+			if el.Attr("h") != "0" {
+				t.Fatalf("got %s, want h='0'", el)
+			}
+			break
+		}
+	}
+	// The browser vanishes without acknowledging "first"; a message sent
+	// meanwhile waits, and both come back on resumption.
+	w.c.CloseNow()
+	romeo.Send("<message to='juliet@localhost/browser' type='chat'><body>second</body></message>")
+	romeo.Ping()
+
+	w2, _, err := dialWS(t, s, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2.authenticate("juliet", "secret")
+	w2.send("<resume xmlns='urn:xmpp:sm:3' previd='" + enabled.Attr("id") + "' h='0'/>")
+	if r := w2.next(); r.Name.Local != "resumed" {
+		t.Fatalf("got %s, want <resumed/>", r)
+	}
+	var bodies []string
+	for len(bodies) < 2 {
+		el := w2.next()
+		if b := el.Child("jabber:client", "body"); el.Name.Local == "message" && b != nil {
+			bodies = append(bodies, b.Text())
+		}
+	}
+	if strings.Join(bodies, " ") != "first second" {
+		t.Fatalf("after resumption got %v, want first and second", bodies)
+	}
+}

@@ -1,0 +1,303 @@
+package xmpptest
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xdg-go/scram"
+
+	"xmppd/xmlstream"
+)
+
+// ReadTimeout bounds every wait for the server in tests. It is a limit for
+// a hung server, never a way to synchronise.
+const ReadTimeout = 10 * time.Second
+
+// Client is a raw XMPP client connection for tests: it sends literal XML
+// and reads the server's elements one at a time.
+type Client struct {
+	T      testing.TB
+	Conn   net.Conn
+	Header xmlstream.Header
+	JID    string // full JID after Bind
+	dec    *xmlstream.Decoder
+}
+
+// Dial opens a TCP connection to addr without sending anything.
+func Dial(t testing.TB, addr net.Addr) *Client {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr.String(), ReadTimeout)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &Client{T: t, Conn: conn}
+}
+
+// DialTLS opens a direct TLS connection (XEP-0368) to addr.
+func DialTLS(t testing.TB, addr net.Addr, cfg *tls.Config) *Client {
+	t.Helper()
+	c := Dial(t, addr)
+	tc := tls.Client(c.Conn, cfg)
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("direct TLS handshake: %v", err)
+	}
+	c.Conn = tc
+	return c
+}
+
+// TLSConfig trusts any certificate: test servers use self-signed ones.
+func TLSConfig(serverName string, version uint16) *tls.Config {
+	return &tls.Config{ServerName: serverName, InsecureSkipVerify: true, MinVersion: version, MaxVersion: version}
+}
+
+// Send writes raw XML.
+func (c *Client) Send(xml string) {
+	c.T.Helper()
+	c.Conn.SetWriteDeadline(time.Now().Add(ReadTimeout))
+	if _, err := c.Conn.Write([]byte(xml)); err != nil {
+		c.T.Fatalf("send: %v", err)
+	}
+}
+
+// Open sends a stream header for domain and reads the server's header.
+func (c *Client) Open(domain string) {
+	c.T.Helper()
+	c.Send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='" + domain + "' version='1.0'>")
+	c.ReadHeader()
+}
+
+// ReadHeader reads the server's stream header.
+func (c *Client) ReadHeader() {
+	c.T.Helper()
+	c.dec = xmlstream.NewDecoder(c.Conn, xmlstream.Limits{MaxStanzaBytes: 1 << 20, MaxDepth: 64})
+	c.Conn.SetReadDeadline(time.Now().Add(ReadTimeout))
+	h, err := c.dec.ReadHeader()
+	if err != nil {
+		c.T.Fatalf("reading the server's stream header: %v", err)
+	}
+	c.Header = h
+}
+
+// NextErr reads the server's next element.
+func (c *Client) NextErr() (*xmlstream.Element, error) {
+	if c.dec == nil {
+		return nil, errors.New("no stream open")
+	}
+	c.Conn.SetReadDeadline(time.Now().Add(ReadTimeout))
+	return c.dec.ReadElement()
+}
+
+// Next reads the server's next element and fails the test if there is none.
+func (c *Client) Next() *xmlstream.Element {
+	c.T.Helper()
+	el, err := c.NextErr()
+	if err != nil {
+		c.T.Fatalf("%s: reading from server: %v", c.JID, err)
+	}
+	return el
+}
+
+// NextNamed reads the next element and checks its local name.
+func (c *Client) NextNamed(local string) *xmlstream.Element {
+	c.T.Helper()
+	el := c.Next()
+	if el.Name.Local != local {
+		c.T.Fatalf("%s: got %s, want <%s>", c.JID, el, local)
+	}
+	return el
+}
+
+// ExpectStreamError reads the server's stream error (after the stream
+// features, if they come first) and checks its condition, then expects the
+// stream to end.
+func (c *Client) ExpectStreamError(condition string) {
+	c.T.Helper()
+	if c.dec == nil {
+		c.ReadHeader()
+	}
+	el := c.Next()
+	if el.Name.Local == "features" {
+		el = c.Next()
+	}
+	if el.Name.Local != "error" || el.Name.Space != "http://etherx.jabber.org/streams" {
+		c.T.Fatalf("got %s, want a stream error %s", el, condition)
+	}
+	if el.Child("urn:ietf:params:xml:ns:xmpp-streams", condition) == nil {
+		c.T.Fatalf("got stream error %s, want %s", el, condition)
+	}
+	if _, err := c.NextErr(); err == nil {
+		c.T.Fatalf("stream not closed after the stream error")
+	}
+}
+
+// Features reads <stream:features/>.
+func (c *Client) Features() *xmlstream.Element {
+	c.T.Helper()
+	el := c.Next()
+	if el.Name.Local != "features" {
+		c.T.Fatalf("got %s, want stream features", el)
+	}
+	return el
+}
+
+// StartTLS negotiates STARTTLS on an open stream and restarts it.
+func (c *Client) StartTLS(domain string, cfg *tls.Config) {
+	c.T.Helper()
+	c.Send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+	c.NextNamed("proceed")
+	tc := tls.Client(c.Conn, cfg)
+	if err := tc.Handshake(); err != nil {
+		c.T.Fatalf("STARTTLS handshake: %v", err)
+	}
+	c.Conn = tc
+	c.Open(domain)
+}
+
+// Mechanism is how Authenticate logs in.
+type Mechanism struct {
+	Name    string // SASL mechanism name
+	Binding string // for -PLUS: "tls-exporter" or "tls-server-end-point"
+}
+
+// Authenticate runs SASL with mech and returns the final element
+// (<success/> or <failure/>).
+func (c *Client) Authenticate(mech Mechanism, user, password string) *xmlstream.Element {
+	c.T.Helper()
+	if mech.Name == "PLAIN" {
+		c.Send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" +
+			base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+password)) + "</auth>")
+		return c.Next()
+	}
+	conv := c.scram(mech, user, password)
+	first, err := conv.Step("")
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	c.Send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='" + mech.Name + "'>" + base64.StdEncoding.EncodeToString([]byte(first)) + "</auth>")
+	for {
+		el := c.Next()
+		if el.Name.Local != "challenge" {
+			if el.Name.Local == "success" {
+				data, _ := base64.StdEncoding.DecodeString(el.Text())
+				if _, err := conv.Step(string(data)); err != nil {
+					c.T.Fatalf("server signature: %v", err)
+				}
+			}
+			return el
+		}
+		data, err := base64.StdEncoding.DecodeString(el.Text())
+		if err != nil {
+			c.T.Fatal(err)
+		}
+		resp, err := conv.Step(string(data))
+		if err != nil {
+			// Send something the server will reject, as a wrong password would.
+			resp = "c=biws,r=x,p=AAAA"
+		}
+		c.Send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + base64.StdEncoding.EncodeToString([]byte(resp)) + "</response>")
+	}
+}
+
+func (c *Client) scram(mech Mechanism, user, password string) *scram.ClientConversation {
+	hash := scram.SHA256
+	switch {
+	case strings.HasPrefix(mech.Name, "SCRAM-SHA-1"):
+		hash = scram.SHA1
+	case strings.HasPrefix(mech.Name, "SCRAM-SHA-512"):
+		hash = scram.SHA512
+	}
+	client, err := hash.NewClient(user, password, "")
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	if mech.Binding == "" {
+		return client.NewConversation()
+	}
+	tc, ok := c.Conn.(*tls.Conn)
+	if !ok {
+		c.T.Fatal("channel binding needs TLS")
+	}
+	cs := tc.ConnectionState()
+	var cb scram.ChannelBinding
+	switch mech.Binding {
+	case "tls-exporter":
+		cb, err = scram.NewTLSExporterBinding(&cs)
+	case "tls-server-end-point":
+		cb, err = scram.NewTLSServerEndpointBinding(&cs)
+	default:
+		err = fmt.Errorf("unknown binding %q", mech.Binding)
+	}
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	return client.NewConversationWithChannelBinding(cb)
+}
+
+// Bind binds resource (empty: the server picks) and returns the full JID.
+func (c *Client) Bind(resource string) string {
+	c.T.Helper()
+	res := ""
+	if resource != "" {
+		res = "<resource>" + resource + "</resource>"
+	}
+	c.Send("<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>" + res + "</bind></iq>")
+	el := c.NextNamed("iq")
+	if el.Attr("type") != "result" {
+		c.T.Fatalf("bind failed: %s", el)
+	}
+	c.JID = el.Child("urn:ietf:params:xml:ns:xmpp-bind", "bind").Child("", "jid").Text()
+	return c.JID
+}
+
+// Login connects over STARTTLS, authenticates with SCRAM-SHA-256 and binds
+// resource.
+func Login(t testing.TB, s *Server, user, password, resource string) *Client {
+	t.Helper()
+	c := Dial(t, s.C2SAddr)
+	c.Open(Domain)
+	c.Features()
+	c.StartTLS(Domain, TLSConfig(Domain, tls.VersionTLS13))
+	c.Features()
+	if el := c.Authenticate(Mechanism{Name: "SCRAM-SHA-256"}, user, password); el.Name.Local != "success" {
+		t.Fatalf("login of %s failed: %s", user, el)
+	}
+	c.Open(Domain)
+	c.Features()
+	c.Bind(resource)
+	return c
+}
+
+// Online sends initial presence and reads its reflection.
+func (c *Client) Online() {
+	c.T.Helper()
+	c.Send("<presence/>")
+	c.ExpectPresenceFrom(c.JID)
+}
+
+// ExpectPresenceFrom reads the next element and checks it is presence from.
+func (c *Client) ExpectPresenceFrom(from string) *xmlstream.Element {
+	c.T.Helper()
+	el := c.NextNamed("presence")
+	if el.Attr("from") != from {
+		c.T.Fatalf("%s: got presence %s, want from %s", c.JID, el, from)
+	}
+	return el
+}
+
+// Ping sends a ping to the server and waits for the answer: a round trip
+// that proves everything sent before it was processed.
+func (c *Client) Ping() {
+	c.T.Helper()
+	c.Send("<iq type='get' id='barrier' to='" + Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
+	el := c.NextNamed("iq")
+	if el.Attr("id") != "barrier" || el.Attr("type") != "result" {
+		c.T.Fatalf("%s: got %s, want the ping result", c.JID, el)
+	}
+}

@@ -1,0 +1,101 @@
+// Package xmpptest starts whole xmppd servers for tests — on 127.0.0.1
+// port 0, with a fresh PostgreSQL schema — and drives them over real
+// sockets with a small scriptable client.
+package xmpptest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"xmppd/auth"
+	"xmppd/config"
+	"xmppd/server"
+	"xmppd/storage"
+	"xmppd/storage/pgtest"
+	"xmppd/storage/postgres"
+)
+
+// Domain is the first host of every test server.
+const Domain = "localhost"
+
+// OtherDomain is a second host served by every test server.
+const OtherDomain = "example.test"
+
+// Server is a running xmppd for one test.
+type Server struct {
+	*server.Server
+	Config   config.Config
+	Accounts *postgres.Accounts
+}
+
+// Start starts a server with a fresh schema and the given changes to the
+// default test configuration. It is stopped when the test ends.
+func Start(t testing.TB, change ...func(*config.Config)) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Hosts = []string{Domain, OtherDomain}
+	cfg.DataDir = t.TempDir()
+	cfg.Database.URL = pgtest.URL(t)
+	cfg.C2S.Listen = "127.0.0.1:0"
+	cfg.C2S.ListenTLS = "127.0.0.1:0"
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.LogLevel = "warn"
+	for _, c := range change {
+		c(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if os.Getenv("XMPPD_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		t.Fatalf("starting xmppd: %v", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatalf("starting xmppd listeners: %v", err)
+	}
+	s := &Server{Server: srv, Config: cfg}
+	pool, err := storage.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Accounts = postgres.NewAccounts(pool)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		pool.Close()
+	})
+	return s
+}
+
+// AddUser creates the account user@domain with password.
+func (s *Server) AddUser(t testing.TB, user, domain, password string) {
+	t.Helper()
+	creds, err := auth.DeriveCredentials(password, auth.DefaultIterations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Accounts.Create(context.Background(), domain, user, creds); err != nil {
+		t.Fatalf("creating %s@%s: %v", user, domain, err)
+	}
+}
+
+// testWriter sends log lines to t.Log, so they appear with the failing test.
+func testWriter(t testing.TB) io.Writer { return logWriter{t} }
+
+type logWriter struct{ t testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p))
+	return len(p), nil
+}

@@ -1,0 +1,7 @@
+// Package interop drives xmppd with third-party XMPP clients.
+//
+// The tests run whole servers (package xmpptest) and real client libraries
+// in separate processes: slixmpp through /usr/bin/python3 (Debian's
+// python3-slixmpp). A machine without them fails the tests rather than
+// skipping them silently; set XMPPD_SKIP_INTEROP=1 to skip on purpose.
+package interop

@@ -1,0 +1,95 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"xmppd/internal/xmpptest"
+	"xmppd/storage/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// python is Debian's interpreter, the one python3-slixmpp installs into;
+// a python3 found on PATH may be another one without slixmpp.
+const python = "/usr/bin/python3"
+
+// scriptTimeout is the script's own limit for a whole run; the test kills it
+// if it overruns that by much.
+const scriptTimeout = 30 * time.Second
+
+// needSlixmpp fails the test when slixmpp cannot be imported, unless
+// XMPPD_SKIP_INTEROP=1 asks to skip it.
+func needSlixmpp(t *testing.T) {
+	t.Helper()
+	if os.Getenv("XMPPD_SKIP_INTEROP") == "1" {
+		t.Skip("XMPPD_SKIP_INTEROP=1")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, "-I", "-c", "import slixmpp").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s cannot import slixmpp (%v) %s\ninstall it with: apt-get install python3-slixmpp (or set XMPPD_SKIP_INTEROP=1 to skip the interop tests)",
+			python, err, bytes.TrimSpace(out))
+	}
+}
+
+// TestSlixmppChat runs slixmpp_chat.py: two slixmpp clients log in over
+// STARTTLS with a given SCRAM mechanism, query disco#info, ping the server
+// and each other, exchange a chat message each way and close their streams.
+func TestSlixmppChat(t *testing.T) {
+	needSlixmpp(t)
+	script, err := filepath.Abs("slixmpp_chat.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := xmpptest.Start(t)
+	const alice, bob = "alice", "bob"
+	passwords := map[string]string{alice: "wonder land & ünïcode", bob: "b0b's s3cret"}
+	for user, password := range passwords {
+		s.AddUser(t, user, xmpptest.Domain, password)
+	}
+	host, port, err := net.SplitHostPort(s.C2SAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mech := range []string{"SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		t.Run(mech, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout+15*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, python, "-I", script,
+				"--host", host, "--port", port, "--mech", mech,
+				"--timeout", strconv.Itoa(int(scriptTimeout/time.Second)), "--trace",
+				alice+"@"+xmpptest.Domain, bob+"@"+xmpptest.Domain)
+			cmd.Env = append(os.Environ(),
+				"XMPPD_INTEROP_PASSWORD1="+passwords[alice],
+				"XMPPD_INTEROP_PASSWORD2="+passwords[bob])
+			cmd.WaitDelay = 5 * time.Second
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			start := time.Now()
+			err := cmd.Run()
+			if ctx.Err() != nil {
+				err = errors.Join(err, ctx.Err())
+			}
+			if err != nil {
+				t.Fatalf("%s failed after %v: %v\n%s\n(XMPPD_TEST_LOG=1 adds the server's debug log)\nslixmpp log:\n%s",
+					filepath.Base(script), time.Since(start).Round(time.Millisecond), err,
+					strings.TrimSpace(stdout.String()), stderr.String())
+			}
+			t.Logf("%s in %v:\n%s", filepath.Base(script), time.Since(start).Round(time.Millisecond), strings.TrimSpace(stdout.String()))
+			if os.Getenv("XMPPD_TEST_LOG") != "" {
+				t.Logf("slixmpp log:\n%s", stderr.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,162 @@
+package mam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// stampLayout is the XEP-0082 DateTime profile, in UTC with milliseconds.
+const stampLayout = "2006-01-02T15:04:05.000Z"
+
+// Archive stores st, a message from from to the local account to, in the
+// archives it belongs to and changes st in place for delivery: without any
+// <stanza-id/> claiming to be by the sender's or the recipient's account
+// (XEP-0359 §5: only the server may say so), and with the recipient's own
+// when it was archived. It returns st after the commit. st is changed
+// rather than copied because the stream layer follows a routed stanza by
+// its identity until it is safe (stream-management acks).
+func (m *Module) Archive(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (*xmlstream.Element, error) {
+	out := stripStanzaIDs(st, from.Bare().String(), to.Bare().String())
+	if !archivable(out) {
+		return out, nil
+	}
+	entries, recipient := m.entries(from, to, out)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ids, err := m.w.submit(ctx, entries)
+	switch {
+	case errors.Is(err, errBusy):
+		return nil, &router.StanzaError{Condition: stanza.ResourceConstraint, Text: "the message archive is busy"}
+	case err != nil:
+		return nil, fmt.Errorf("archiving a message to %s: %w", to.Bare(), err)
+	}
+	if ids[recipient] != 0 {
+		out.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", to.Bare().String(), "id", strconv.FormatInt(ids[recipient], 10)))
+	}
+	if r := out.Child(NSRetract, "retract"); r != nil && r.Attr("id") != "" {
+		m.retract(ctx, from, to, r.Attr("id"), retractionID(out))
+	}
+	return out, nil
+}
+
+// entries returns the archive rows for st: the sender's, when local, and
+// the recipient's; a message to oneself is stored once. recipient is the
+// index of the recipient's row.
+func (m *Module) entries(from, to jid.JID, st *xmlstream.Element) (entries []Entry, recipient int) {
+	data := st.Append(nil, "")
+	body := ""
+	if b := st.Child(st.Name.Space, "body"); b != nil {
+		body = b.Text()
+	}
+	replaces := ""
+	if r := st.Child(NSCorrect, "replace"); r != nil {
+		replaces = r.Attr("id")
+	}
+	origin := originID(st)
+	entry := func(owner, other jid.JID, outgoing bool) Entry {
+		return Entry{Domain: owner.Domainpart(), Username: owner.Localpart(),
+			With: other.Bare().String(), WithResource: other.Resourcepart(), Outgoing: outgoing,
+			OriginID: origin, Replaces: replaces, Body: body, Stanza: data}
+	}
+	if m.r.IsLocal(from.Domainpart()) && from.Localpart() != "" && !from.Bare().Equal(to.Bare()) {
+		entries = append(entries, entry(from, to, true))
+	}
+	recipient = len(entries)
+	entries = append(entries, entry(to, from, false))
+	return entries, recipient
+}
+
+// archivable reports whether a user archive keeps st (XEP-0313 §5.1.1,
+// XEP-0334): messages of type chat or normal with a body, or with a
+// <store/> hint; never with <no-store/> or <no-permanent-store/>. A
+// retraction is kept even without a body (XEP-0424 §5).
+func archivable(st *xmlstream.Element) bool {
+	if st.Child(NSHints, "no-store") != nil || st.Child(NSHints, "no-permanent-store") != nil {
+		return false
+	}
+	switch stanza.Type(st) {
+	case "chat", "normal":
+	default:
+		return false
+	}
+	return st.Child(st.Name.Space, "body") != nil || st.Child(NSHints, "store") != nil || st.Child(NSRetract, "retract") != nil
+}
+
+// stripStanzaIDs removes from st the <stanza-id/> elements whose 'by' is
+// one of the given bare JIDs, and returns st.
+func stripStanzaIDs(st *xmlstream.Element, by ...string) *xmlstream.Element {
+	kept := st.Children[:0]
+	for _, c := range st.Children {
+		if e, ok := c.(*xmlstream.Element); ok && e.Name.Space == NSSID && e.Name.Local == "stanza-id" {
+			spoofed := false
+			for _, b := range by {
+				spoofed = spoofed || e.Attr("by") == b
+			}
+			if spoofed {
+				continue
+			}
+		}
+		kept = append(kept, c)
+	}
+	st.Children = kept
+	return st
+}
+
+// originID returns st's XEP-0359 origin-id, else its 'id'.
+func originID(st *xmlstream.Element) string {
+	if o := st.Child(NSSID, "origin-id"); o != nil && o.Attr("id") != "" {
+		return o.Attr("id")
+	}
+	return st.Attr("id")
+}
+
+// retractionID is the id a tombstone names for the retraction st.
+func retractionID(st *xmlstream.Element) string { return originID(st) }
+
+// retract replaces the message from retracts by a tombstone in both
+// archives. Only messages from the same bare JID are replaced (XEP-0424
+// §7); a failure is logged, the retraction itself is archived already.
+func (m *Module) retract(ctx context.Context, from, to jid.JID, id, by string) {
+	stamp := time.Now().UTC().Format(stampLayout)
+	_, err := m.cfg.Store.Retract(ctx, from.Bare().String(), to.Bare().String(), id, func(data []byte) []byte {
+		return tombstone(data, by, stamp)
+	})
+	if err != nil {
+		m.cfg.Logger.Error("retracting an archived message", "from", from.String(), "id", id, "err", err)
+	}
+}
+
+// tombstone returns the archived message data with its content replaced
+// by <retracted/> (XEP-0424 §6): the attributes and the XEP-0359 ids stay,
+// so clients can match it with the retraction.
+func tombstone(data []byte, by, stamp string) []byte {
+	st, err := parseStored(data)
+	if err != nil {
+		return data
+	}
+	t := &xmlstream.Element{Name: st.Name, Attrs: st.Attrs}
+	for _, c := range st.ChildElements() {
+		if c.Name.Space == NSSID {
+			t.AddChild(c)
+		}
+	}
+	t.AddChild(xmlstream.NewElement(NSRetract, "retracted", "id", by, "stamp", stamp))
+	return t.Append(nil, "")
+}
+
+// maxStoredDepth bounds the nesting accepted when reading a stored stanza
+// back; the data passed the stream's own limits when it was stored.
+const maxStoredDepth = 1024
+
+func parseStored(data []byte) (*xmlstream.Element, error) {
+	return xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+}

@@ -1,0 +1,225 @@
+package mam_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+	"xmppd/storage/pgtest"
+	"xmppd/xmlstream"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const (
+	nsMAM = "urn:xmpp:mam:2"
+	nsSID = "urn:xmpp:sid:0"
+)
+
+// form returns a MAM query form with the given var, value pairs.
+func form(kv ...string) string {
+	var b strings.Builder
+	b.WriteString("<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>")
+	for i := 0; i < len(kv); i += 2 {
+		fmt.Fprintf(&b, "<field var='%s'><value>%s</value></field>", kv[i], kv[i+1])
+	}
+	return b.String() + "</x>"
+}
+
+// query sends an archive query with payload inside <query/> and returns
+// the forwarded messages and the IQ answer.
+func query(c *xmpptest.Client, to, payload string) (results []*xmlstream.Element, answer *xmlstream.Element) {
+	c.T.Helper()
+	if to != "" {
+		to = " to='" + to + "'"
+	}
+	c.Send("<iq type='set' id='q1'" + to + "><query xmlns='urn:xmpp:mam:2' queryid='qid'>" + payload + "</query></iq>")
+	for {
+		el := c.Next()
+		if el.Name.Local == "iq" && el.Attr("id") == "q1" {
+			return results, el
+		}
+		res := el.Child(nsMAM, "result")
+		if el.Name.Local != "message" || res == nil || res.Attr("queryid") != "qid" || el.Attr("to") != c.JID {
+			c.T.Fatalf("%s: got %s, want a query result", c.JID, el)
+		}
+		results = append(results, res.Child("urn:xmpp:forward:0", "forwarded").Child("jabber:client", "message"))
+	}
+}
+
+func bodies(msgs []*xmlstream.Element) string {
+	var bs []string
+	for _, m := range msgs {
+		if b := m.Child("jabber:client", "body"); b != nil {
+			bs = append(bs, b.Text())
+		} else {
+			bs = append(bs, "-")
+		}
+	}
+	return strings.Join(bs, ",")
+}
+
+func fin(t *testing.T, iq *xmlstream.Element) *xmlstream.Element {
+	t.Helper()
+	f := iq.Child(nsMAM, "fin")
+	if iq.Attr("type") != "result" || f == nil {
+		t.Fatalf("got %s, want a result with <fin/>", iq)
+	}
+	return f
+}
+
+func TestConversation(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t, func(c *config.Config) { c.Archive.MaxPage = 3 })
+	for _, u := range []string{"juliet", "romeo", "nurse"} {
+		s.AddUser(t, u, xmpptest.Domain, "pw")
+	}
+	balcony := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	balcony.Online()
+	chamber := xmpptest.Login(t, s, "juliet", "pw", "chamber")
+	chamber.Online()
+	balcony.ExpectPresenceFrom(chamber.JID)
+	chamber.ExpectPresenceFrom(balcony.JID)
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	romeo.Online()
+
+	// A spoofed stanza-id by juliet's account is stripped; the server's is added.
+	romeo.Send("<message type='chat' to='juliet@localhost' id='m1'><body>hello</body>" +
+		"<origin-id xmlns='urn:xmpp:sid:0' id='o1'/><stanza-id xmlns='urn:xmpp:sid:0' by='juliet@localhost' id='forged'/></message>")
+	var sid string
+	for _, c := range []*xmpptest.Client{balcony, chamber} {
+		el := c.NextNamed("message")
+		xmpptest.ExpectBody(t, el, romeo.JID, "hello")
+		var ids []string
+		for _, ch := range el.ChildElements() {
+			if ch.Name.Space == nsSID && ch.Name.Local == "stanza-id" {
+				ids = append(ids, ch.Attr("by")+"/"+ch.Attr("id"))
+			}
+		}
+		if len(ids) != 1 || !strings.HasPrefix(ids[0], "juliet@localhost/") || ids[0] == "juliet@localhost/forged" {
+			t.Fatalf("stanza ids %v, want one by juliet@localhost from the server", ids)
+		}
+		if el.Child(nsSID, "origin-id") == nil {
+			t.Fatalf("origin-id was removed: %s", el)
+		}
+		sid = strings.TrimPrefix(ids[0], "juliet@localhost/")
+	}
+	balcony.Send("<message type='chat' to='romeo@localhost'><body>hi romeo</body></message>")
+	xmpptest.ExpectBody(t, romeo.NextNamed("message"), balcony.JID, "hi romeo")
+	// A chat state alone is not archived; a message to an offline account is.
+	romeo.Send("<message type='chat' to='juliet@localhost'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>")
+	balcony.NextNamed("message")
+	chamber.NextNamed("message")
+	romeo.Send("<message type='chat' to='nurse@localhost'><body>for the nurse</body></message>")
+	romeo.Ping()
+
+	// The results go to the querying session only.
+	results, iq := query(balcony, "", "")
+	if got := bodies(results); got != "hello,hi romeo" {
+		t.Fatalf("juliet's archive: %s", got)
+	}
+	if f := fin(t, iq); f.Attr("complete") != "true" || f.Child("http://jabber.org/protocol/rsm", "set").Child("http://jabber.org/protocol/rsm", "first").Text() != sid {
+		t.Fatalf("fin %s, want complete and first %s", f, sid)
+	}
+	chamber.Ping()
+	results, _ = query(romeo, "", form("with", "nurse@localhost"))
+	if got := bodies(results); got != "for the nurse" {
+		t.Fatalf("romeo's archive with the nurse: %s", got)
+	}
+	nurse := xmpptest.Login(t, s, "nurse", "pw", "home")
+	results, _ = query(nurse, "", "")
+	if got := bodies(results); got != "for the nurse" {
+		t.Fatalf("the nurse's archive: %s", got)
+	}
+
+	// Retraction: a tombstone in both archives, and the retraction archived.
+	romeo.Send("<message type='chat' to='juliet@localhost' id='r1'><retract xmlns='urn:xmpp:message-retract:1' id='o1'/>" +
+		"<body>retracted</body><store xmlns='urn:xmpp:hints'/></message>")
+	balcony.NextNamed("message")
+	chamber.NextNamed("message")
+	for _, c := range []*xmpptest.Client{balcony, romeo} {
+		results, _ = query(c, "", form("with", map[*xmpptest.Client]string{balcony: "romeo@localhost", romeo: "juliet@localhost"}[c]))
+		if got := bodies(results); got != "-,hi romeo,retracted" {
+			t.Fatalf("%s after the retraction: %s", c.JID, got)
+		}
+		tomb := results[0].Child("urn:xmpp:message-retract:1", "retracted")
+		if tomb == nil || tomb.Attr("id") != "r1" || tomb.Attr("stamp") == "" || results[0].Child(nsSID, "origin-id") == nil {
+			t.Fatalf("tombstone %s", results[0])
+		}
+	}
+
+	// Bad input.
+	for _, tc := range []struct{ payload, condition string }{
+		{form("unknown-field", "x"), "feature-not-implemented"},
+		{form("start", "yesterday"), "bad-request"},
+		{form("with", "@@"), "bad-request"},
+		{form("after-id", "nonsense"), "item-not-found"},
+		{form("ids", "99999999"), "item-not-found"},
+		{"<set xmlns='http://jabber.org/protocol/rsm'><max>-1</max></set>", "bad-request"},
+		{"<set xmlns='http://jabber.org/protocol/rsm'><after>" + sid + "x</after></set>", "item-not-found"},
+	} {
+		if _, iq := query(balcony, "", tc.payload); true {
+			xmpptest.ExpectError(t, iq, tc.condition)
+		}
+	}
+	_, iq = query(balcony, "romeo@localhost", "")
+	xmpptest.ExpectError(t, iq, "forbidden")
+	// A huge max is capped at MaxPage (3); the last page comes with before.
+	results, iq = query(romeo, "", "<set xmlns='http://jabber.org/protocol/rsm'><max>10000000</max></set>")
+	if len(results) != 3 || fin(t, iq).Attr("complete") != "false" {
+		t.Fatalf("huge max: %d results, %s", len(results), iq)
+	}
+	results, iq = query(romeo, "", "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max><before/></set><flip-page/>")
+	if got := bodies(results); got != "retracted,for the nurse" || fin(t, iq).Attr("complete") != "false" {
+		t.Fatalf("flipped last page: %s, %s", got, iq)
+	}
+
+	// Form discovery.
+	balcony.Send("<iq type='get' id='f1'><query xmlns='urn:xmpp:mam:2'/></iq>")
+	if el := balcony.NextNamed("iq"); !strings.Contains(el.String(), "{urn:xmpp:fulltext:0}fulltext") || !strings.Contains(el.String(), "before-id") {
+		t.Fatalf("form %s", el)
+	}
+
+	// Preferences: never archive romeo; his messages then carry no stanza-id.
+	balcony.Send("<iq type='set' id='p1'><prefs xmlns='urn:xmpp:mam:2' default='always'><always/><never><jid>romeo@localhost</jid></never></prefs></iq>")
+	if el := balcony.NextNamed("iq"); el.Attr("type") != "result" || !strings.Contains(el.String(), "romeo@localhost") {
+		t.Fatalf("prefs set: %s", el)
+	}
+	chamber.Send("<iq type='get' id='p2'><prefs xmlns='urn:xmpp:mam:2'/></iq>")
+	if el := chamber.NextNamed("iq"); !strings.Contains(el.String(), "<never><jid>romeo@localhost</jid></never>") {
+		t.Fatalf("prefs get: %s", el)
+	}
+	romeo.Send("<message type='chat' to='juliet@localhost'><body>unrecorded</body></message>")
+	for _, c := range []*xmpptest.Client{balcony, chamber} {
+		if el := c.NextNamed("message"); el.Child(nsSID, "stanza-id") != nil {
+			t.Fatalf("a message juliet does not archive has a stanza-id: %s", el)
+		}
+	}
+	results, _ = query(romeo, "", form("with", "juliet@localhost")+"<set xmlns='http://jabber.org/protocol/rsm'><before/></set>")
+	if got := bodies(results); !strings.HasSuffix(got, "unrecorded") {
+		t.Fatalf("romeo still archives his side: %s", got)
+	}
+}
+
+// XEP-0313 §7: the archive is announced on the account's bare JID.
+func TestDiscoOnAccount(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	c := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	c.Send("<iq type='get' id='d' to='juliet@localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	q := c.NextNamed("iq").Child("http://jabber.org/protocol/disco#info", "query")
+	var features []string
+	for _, f := range q.ChildElements() {
+		if f.Name.Local == "feature" {
+			features = append(features, f.Attr("var"))
+		}
+	}
+	for _, want := range []string{"urn:xmpp:mam:2", "urn:xmpp:mam:2#extended", "urn:xmpp:fulltext:0", "vcard-temp"} {
+		if !slices.Contains(features, want) {
+			t.Errorf("account disco#info lacks %s: %v", want, features)
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package mam
+
+import (
+	"context"
+	"time"
+)
+
+// Entry is one message on its way into one account's archive.
+type Entry struct {
+	// Domain and Username name the archive's owner.
+	Domain, Username string
+	// With is the bare JID of the other party; WithResource its resource.
+	With, WithResource string
+	// Outgoing is true when the owner sent the message.
+	Outgoing bool
+	// OriginID is the sender's XEP-0359 origin-id, else the message's id.
+	OriginID string
+	// Replaces is the id a XEP-0308 correction names; "" for none.
+	Replaces string
+	// Body is the text searched by full-text queries.
+	Body string
+	// Stanza is the serialised message, with its namespace declared.
+	Stanza []byte
+}
+
+// Message is one archived message as a query returns it.
+type Message struct {
+	ID     int64
+	Stamp  time.Time
+	Stanza []byte
+}
+
+// Query selects messages of one archive. Bounds are exclusive ids; zero
+// values mean no restriction.
+type Query struct {
+	With, WithResource string // WithResource only with With
+	Start, End         time.Time
+	AfterID, BeforeID  int64
+	IDs                []int64
+	Text               string // XEP-0431 full-text search
+	// Max is the page size; the store returns at most Max messages.
+	Max int
+	// Last asks for the last Max matching messages instead of the first.
+	Last bool
+}
+
+// Page is the answer to a Query, oldest first.
+type Page struct {
+	Messages []Message
+	// Complete is true when no further message matches in the query's
+	// direction (after the page going forwards, before it when Last).
+	Complete bool
+}
+
+// Prefs are an account's archiving preferences (XEP-0313 §6 / XEP-0441).
+type Prefs struct {
+	Default       string   // "always", "never" or "roster"
+	Always, Never []string // bare JIDs
+}
+
+// Store keeps the message archives of accounts. storage/postgres
+// implements it.
+type Store interface {
+	// Append stores entries in one transaction and returns once it is
+	// committed. ids[i] is the archive id of entries[i], or 0 when it was
+	// not stored: the owner does not exist, or the owner's preferences
+	// exclude the other party. Ids grow with each call.
+	Append(ctx context.Context, entries []Entry) (ids []int64, err error)
+	// Query returns one page of the archive of username@domain. Ids named
+	// in q.AfterID, q.BeforeID or q.IDs that are not in that archive make
+	// it fail with an error wrapping storage.ErrNotFound.
+	Query(ctx context.Context, domain, username string, q Query) (Page, error)
+	// Retract replaces, in the archives of sender and recipient (bare
+	// JIDs), the messages sender sent to recipient with originID by
+	// tombstone(stanza), and returns how many it replaced.
+	Retract(ctx context.Context, sender, recipient, originID string, tombstone func(stanza []byte) []byte) (int, error)
+	// Prefs returns the preferences of username@domain; an account
+	// without stored preferences gets Prefs{Default: "always"}.
+	Prefs(ctx context.Context, domain, username string) (Prefs, error)
+	// SetPrefs stores the preferences of username@domain.
+	SetPrefs(ctx context.Context, domain, username string, p Prefs) error
+	// Expire deletes up to limit of the messages stored before before,
+	// oldest first, and returns how many it deleted.
+	Expire(ctx context.Context, before time.Time, limit int) (int, error)
+}

@@ -1,0 +1,206 @@
+package muc
+
+import (
+	"context"
+	"maps"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// denial is a refused admin change: the stanza error condition.
+type denial string
+
+// admin answers muc#admin IQs (XEP-0045 §8, §9): role changes by nick
+// (kick, voice, moderator), affiliation changes by JID (ban, member,
+// admin, owner), and the lists of either. A set changes all its items or
+// none.
+func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.Element {
+	var items []*xmlstream.Element
+	for _, it := range iq.Payload.ChildElements() {
+		if it.Name.Space == NSAdmin && it.Name.Local == "item" {
+			items = append(items, it)
+		}
+	}
+	if len(items) == 0 {
+		return iq.Error(stanza.BadRequest, "an item is required")
+	}
+	actor := rm.sessions[iq.From.String()]
+	actorAff := rm.affiliation(iq.From)
+	if iq.Type == "get" {
+		return s.adminList(rm, iq, items[0], actor, actorAff)
+	}
+	type change struct {
+		target *occupant // role change
+		role   string
+		bare   string // affiliation change
+		aff    string
+	}
+	var changes []change
+	for _, it := range items {
+		var c change
+		var d denial
+		if c.role = it.Attr("role"); c.role != "" {
+			c.target = rm.occupants[it.Attr("nick")]
+			if c.target == nil {
+				return iq.Error(stanza.ItemNotFound, "no occupant with that nickname")
+			}
+			d = rm.mayChangeRole(actor, actorAff, c.target, c.role)
+		} else if c.aff = it.Attr("affiliation"); c.aff != "" {
+			j, err := jid.Parse(it.Attr("jid"))
+			if err != nil {
+				return iq.Error(stanza.JIDMalformed, "the item needs a valid jid")
+			}
+			c.bare = j.Bare().String()
+			d = rm.mayChangeAffiliation(actorAff, rm.affiliation(j), c.aff)
+		} else {
+			d = stanza.BadRequest
+		}
+		if d != "" {
+			return iq.Error(string(d), "")
+		}
+		changes = append(changes, c)
+	}
+	before := maps.Clone(rm.affs)
+	affChanged := false
+	for _, c := range changes {
+		if c.aff != "" {
+			rm.setAffiliation(c.bare, c.aff)
+			affChanged = true
+		}
+	}
+	if affChanged {
+		if rm.owners() == 0 {
+			rm.affs = before
+			return iq.Error(stanza.Conflict, "the room must keep an owner")
+		}
+		if s.save(ctx, rm) != nil {
+			rm.affs = before
+			return iq.Error(stanza.InternalServerError, "the change could not be stored")
+		}
+	}
+	for _, c := range changes {
+		if c.aff != "" {
+			s.affiliationChanged(rm, c.bare, c.aff)
+		} else {
+			s.roleChanged(rm, c.target, c.role)
+		}
+	}
+	s.destroyIfEmpty(ctx, rm)
+	return iq.Result(nil)
+}
+
+// mayChangeRole says whether actor may give target role (§8.2-§8.5,
+// §9.6-§9.7); "" means yes.
+func (rm *room) mayChangeRole(actor *occupant, actorAff string, target *occupant, role string) denial {
+	targetAff := rm.affiliation(target.bare)
+	switch {
+	case actor == nil || actor.role != Moderator:
+		return stanza.Forbidden
+	case rank[role] == 0 && role != None:
+		return stanza.BadRequest
+	case role == Moderator || target.role == Moderator:
+		// Granting and revoking moderator is for admins and owners.
+		if rank[actorAff] < rank[Admin] || (role != Moderator && rank[targetAff] >= rank[Admin]) {
+			return stanza.NotAllowed
+		}
+	case rank[targetAff] >= rank[Admin] || rank[targetAff] > rank[actorAff]:
+		return stanza.NotAllowed
+	}
+	return ""
+}
+
+// mayChangeAffiliation says whether an actor with actorAff may change
+// from to to (§9.1-§9.5, §10.3-§10.7); "" means yes.
+func (rm *room) mayChangeAffiliation(actorAff, from, to string) denial {
+	switch {
+	case rank[actorAff] < rank[Admin]:
+		return stanza.Forbidden
+	case to != Owner && to != Admin && to != Member && to != None && to != Outcast:
+		return stanza.BadRequest
+	case actorAff == Admin && (rank[from] >= rank[Admin] || rank[to] >= rank[Admin]):
+		return stanza.NotAllowed
+	}
+	return ""
+}
+
+// roleChanged applies a new role to o and tells the room (§8.2, §8.4).
+func (s *Service) roleChanged(rm *room, o *occupant, role string) {
+	if rm.occupants[o.nick] != o {
+		return // removed by an earlier item
+	}
+	if role == None {
+		s.removeOccupant(rm, o, "307")
+		return
+	}
+	o.role = role
+	s.broadcastPresence(rm, o, "", nil)
+	s.deliver(o, rm.presenceOf(o, "", true, nil, "110"))
+}
+
+// affiliationChanged applies the new affiliation of the bare JID to its
+// occupant, if there is one: banned (301) or, in a members-only room,
+// no longer a member (321), it is removed; otherwise its role follows.
+func (s *Service) affiliationChanged(rm *room, bare, aff string) {
+	for _, o := range rm.occupants {
+		if o.bare.String() != bare {
+			continue
+		}
+		switch {
+		case aff == Outcast:
+			s.removeOccupant(rm, o, "301")
+		case rm.cfg.MembersOnly && aff == None:
+			s.removeOccupant(rm, o, "321")
+		default:
+			s.roleChanged(rm, o, rm.defaultRole(aff))
+		}
+	}
+}
+
+// removeOccupant removes o from rm with the status code: the others get
+// its unavailable presence, and its sessions too, with 110.
+func (s *Service) removeOccupant(rm *room, o *occupant, code string) {
+	o.presence = nil
+	s.broadcastPresence(rm, o, "unavailable", nil, code)
+	s.deliver(o, rm.presenceOf(o, "unavailable", true, nil, code, "110"))
+	for _, j := range o.sessions {
+		delete(rm.sessions, j.String())
+		s.track(j, rm.name, false)
+	}
+	o.sessions = nil
+	delete(rm.occupants, o.nick)
+}
+
+// adminList answers a request for the occupants with a role, or the
+// JIDs with an affiliation (§8.5, §9.5, §10.5).
+func (s *Service) adminList(rm *room, iq router.IQ, it *xmlstream.Element, actor *occupant, actorAff string) *xmlstream.Element {
+	q := xmlstream.NewElement(NSAdmin, "query")
+	if aff := it.Attr("affiliation"); aff != "" {
+		if rank[actorAff] < rank[Admin] {
+			return iq.Error(stanza.Forbidden, "only admins and owners see the lists")
+		}
+		for j, a := range rm.affs {
+			if a == aff {
+				q.AddChild(xmlstream.NewElement(NSAdmin, "item", "affiliation", a, "jid", j))
+			}
+		}
+		return iq.Result(q)
+	}
+	role := it.Attr("role")
+	if role == "" {
+		return iq.Error(stanza.BadRequest, "the item needs a role or an affiliation")
+	}
+	if actor == nil || actor.role != Moderator {
+		return iq.Error(stanza.Forbidden, "only moderators see the occupants by role")
+	}
+	for _, o := range rm.occupants {
+		if o.role == role {
+			q.AddChild(xmlstream.NewElement(NSAdmin, "item", "nick", o.nick, "role", o.role,
+				"affiliation", rm.affiliation(o.bare), "jid", o.bare.String()))
+		}
+	}
+	return iq.Result(q)
+}

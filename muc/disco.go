@@ -1,0 +1,123 @@
+package muc
+
+import (
+	"context"
+	"slices"
+	"strconv"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// iqOf returns the router's view of an IQ get or set, or false (after
+// answering, if needed) when st is not one with a single payload.
+func (s *Service) iqOf(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (router.IQ, bool) {
+	typ := st.Attr("type")
+	if typ != "get" && typ != "set" {
+		return router.IQ{}, false // results and errors answer nothing we asked
+	}
+	children := st.ChildElements()
+	if len(children) != 1 {
+		s.reply(ctx, st, stanza.BadRequest, "an IQ get or set must have exactly one child element")
+		return router.IQ{}, false
+	}
+	return router.IQ{From: from, To: to, Type: typ, Payload: children[0], Stanza: st}, true
+}
+
+// serviceIQ answers IQs to the service itself: disco#info and
+// disco#items listing the public rooms (XEP-0045 §6.1-§6.3), and ping.
+func (s *Service) serviceIQ(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
+	iq, ok := s.iqOf(ctx, from, to, st)
+	if !ok {
+		return
+	}
+	var res *xmlstream.Element
+	switch p := iq.Payload; {
+	case iq.Type == "get" && p.Name.Space == NSDiscoInfo && p.Name.Local == "query" && p.Attr("node") == "":
+		q := xmlstream.NewElement(NSDiscoInfo, "query").
+			AddChild(xmlstream.NewElement(NSDiscoInfo, "identity", "category", "conference", "type", "text", "name", "Chatrooms"))
+		for _, f := range []string{NS, NSDiscoInfo, NSDiscoItems, NSPing} {
+			q.AddChild(xmlstream.NewElement(NSDiscoInfo, "feature", "var", f))
+		}
+		res = iq.Result(q)
+	case iq.Type == "get" && p.Name.Space == NSDiscoItems && p.Name.Local == "query" && p.Attr("node") == "":
+		q := xmlstream.NewElement(NSDiscoItems, "query")
+		for _, it := range s.publicRooms() {
+			q.AddChild(xmlstream.NewElement(NSDiscoItems, "item", "jid", it[0], "name", it[1]))
+		}
+		res = iq.Result(q)
+	case iq.Type == "get" && p.Name.Space == NSPing:
+		res = iq.Result(nil)
+	default:
+		res = iq.Error(stanza.ServiceUnavailable, "")
+	}
+	s.r.Route(ctx, res)
+}
+
+// publicRooms returns the JID and name of every public, unlocked room,
+// sorted by JID. Each room is locked in turn, never two at once.
+func (s *Service) publicRooms() [][2]string {
+	s.mu.Lock()
+	rooms := make([]*room, 0, len(s.rooms))
+	for _, rm := range s.rooms {
+		rooms = append(rooms, rm)
+	}
+	s.mu.Unlock()
+	var items [][2]string
+	for _, rm := range rooms {
+		rm.mu.Lock()
+		if !rm.gone && !rm.locked && rm.cfg.Public {
+			name := rm.cfg.Name
+			if name == "" {
+				name = rm.name
+			}
+			items = append(items, [2]string{rm.jid.String(), name})
+		}
+		rm.mu.Unlock()
+	}
+	slices.SortFunc(items, func(a, b [2]string) int {
+		if a[0] < b[0] {
+			return -1
+		}
+		if a[0] > b[0] {
+			return 1
+		}
+		return 0
+	})
+	return items
+}
+
+// roomInfo answers disco#info on a room (§6.4) with its features and
+// the muc#roominfo form.
+func (s *Service) roomInfo(rm *room, iq router.IQ) *xmlstream.Element {
+	name := rm.cfg.Name
+	if name == "" {
+		name = rm.name
+	}
+	q := xmlstream.NewElement(NSDiscoInfo, "query").
+		AddChild(xmlstream.NewElement(NSDiscoInfo, "identity", "category", "conference", "type", "text", "name", name))
+	pick := func(cond bool, yes, no string) string {
+		if cond {
+			return yes
+		}
+		return no
+	}
+	for _, f := range []string{NS, NSMAM, NSSID, NSDiscoInfo,
+		pick(rm.cfg.Public, "muc_public", "muc_hidden"),
+		pick(rm.cfg.Persistent, "muc_persistent", "muc_temporary"),
+		pick(rm.cfg.MembersOnly, "muc_membersonly", "muc_open"),
+		pick(rm.cfg.Moderated, "muc_moderated", "muc_unmoderated"),
+		pick(rm.cfg.WhoIs == "anyone", "muc_nonanonymous", "muc_semianonymous"),
+		pick(rm.cfg.Password != "", "muc_passwordprotected", "muc_unsecured"),
+	} {
+		q.AddChild(xmlstream.NewElement(NSDiscoInfo, "feature", "var", f))
+	}
+	form := newForm("result", NSRoomInfo)
+	form.field("muc#roominfo_description", "", rm.cfg.Description)
+	form.field("muc#roominfo_subject", "", rm.subject)
+	form.field("muc#roominfo_occupants", "", strconv.Itoa(len(rm.occupants)))
+	return iq.Result(q.AddChild(form.x))
+}

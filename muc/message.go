@@ -1,0 +1,193 @@
+package muc
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// NSHints is the namespace of XEP-0334 message processing hints.
+const NSHints = "urn:xmpp:hints"
+
+// stampLayout is the XEP-0082 DateTime profile, in UTC with milliseconds.
+const stampLayout = "2006-01-02T15:04:05.000Z"
+
+// message handles a message to a room (XEP-0045 §7.4, §7.5, §8.1). Error
+// messages are dropped first: the router may bounce one back while the
+// room's lock is held.
+func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
+	if stanza.IsError(st) {
+		return
+	}
+	rm, _ := s.lookup(to.Localpart(), false)
+	if rm == nil {
+		s.reply(ctx, st, stanza.ItemNotFound, "no such room")
+		return
+	}
+	defer rm.mu.Unlock()
+	o := rm.sessions[from.String()]
+	if to.Resourcepart() != "" {
+		s.private(ctx, rm, o, to.Resourcepart(), st)
+		return
+	}
+	switch {
+	case stanza.Type(st) != "groupchat":
+		// Mediated invitations and voice requests (§7.8.2, §7.13).
+		s.reply(ctx, st, stanza.FeatureNotImplemented, "")
+	case o == nil:
+		s.reply(ctx, st, stanza.NotAcceptable, "only occupants may speak in the room")
+	case o.role == Visitor:
+		s.reply(ctx, st, stanza.Forbidden, "visitors have no voice in this room")
+	case st.Child(st.Name.Space, "subject") != nil && st.Child(st.Name.Space, "body") == nil:
+		s.setSubject(ctx, rm, o, st)
+	default:
+		s.groupchat(ctx, rm, o, from, st)
+	}
+}
+
+// fromOccupant returns a copy of st from o's nick in rm: the same
+// children, shared, except muc#user payloads and stanza ids claiming to
+// be the room's (XEP-0359 §5).
+func (rm *room) fromOccupant(o *occupant, st *xmlstream.Element, typ string) *xmlstream.Element {
+	out := xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", rm.nickJID(o.nick).String(),
+		"type", typ, "id", st.Attr("id"))
+	if lang := st.Lang(); lang != "" {
+		out.SetAttrNS("xml", "lang", lang)
+	}
+	for _, c := range st.ChildElements() {
+		if c.Name.Space == NSUser || (c.Name.Space == NSSID && c.Name.Local == "stanza-id" && c.Attr("by") == rm.jid.String()) {
+			continue
+		}
+		if c.Name.Space == st.Name.Space {
+			c = &xmlstream.Element{Name: c.Name, Attrs: c.Attrs, Children: c.Children}
+			c.Name.Space = stanza.NSClient
+		}
+		out.AddChild(c)
+	}
+	return out
+}
+
+// groupchat archives a message of o and broadcasts it with its stanza id.
+func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid.JID, st *xmlstream.Element) {
+	out := rm.fromOccupant(o, st, "groupchat")
+	body := st.Child(st.Name.Space, "body")
+	if body != nil && st.Child(NSHints, "no-store") == nil {
+		origin := st.Attr("id")
+		if oid := st.Child(NSSID, "origin-id"); oid != nil && oid.Attr("id") != "" {
+			origin = oid.Attr("id")
+		}
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		id, err := s.cfg.Store.Append(actx, s.cfg.Domain, rm.name, Message{Nick: o.nick, Sender: from.Bare().String(),
+			OriginID: origin, Body: body.Text(), Stanza: out.Append(nil, "")})
+		cancel()
+		if err != nil {
+			s.cfg.Logger.Error("archiving a room message", "room", rm.jid.String(), "err", err)
+			s.reply(ctx, st, stanza.InternalServerError, "the message could not be archived")
+			return
+		}
+		out.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(id, 10)))
+	}
+	s.broadcast(rm, out)
+}
+
+// setSubject changes the room's subject (§8.1), if o may.
+func (s *Service) setSubject(ctx context.Context, rm *room, o *occupant, st *xmlstream.Element) {
+	if o.role != Moderator && !(rm.cfg.ChangeSubject && o.role == Participant) {
+		s.reply(ctx, st, stanza.Forbidden, "only moderators may change the subject")
+		return
+	}
+	rm.subject, rm.subjectBy = st.Child(st.Name.Space, "subject").Text(), o.nick
+	if rm.cfg.Persistent && s.save(ctx, rm) != nil {
+		s.reply(ctx, st, stanza.InternalServerError, "the subject could not be stored")
+		return
+	}
+	s.broadcast(rm, rm.fromOccupant(o, st, "groupchat"))
+}
+
+// private sends a private message from the occupant o (nil: the sender
+// is not one) to the occupant nick (§7.5), through the router, so that
+// it is archived and filtered as one-to-one messages are.
+func (s *Service) private(ctx context.Context, rm *room, o *occupant, nick string, st *xmlstream.Element) {
+	target := rm.occupants[nick]
+	switch {
+	case stanza.Type(st) == "groupchat":
+		s.reply(ctx, st, stanza.BadRequest, "groupchat messages go to the room")
+		return
+	case o == nil:
+		s.reply(ctx, st, stanza.NotAcceptable, "only occupants may send private messages")
+		return
+	case target == nil:
+		s.reply(ctx, st, stanza.ItemNotFound, "no such occupant")
+		return
+	}
+	out := rm.fromOccupant(o, st, st.Attr("type"))
+	out.AddChild(xmlstream.NewElement(NSUser, "x"))
+	for _, j := range target.sessions {
+		s.r.Route(ctx, addressed(out, j))
+	}
+}
+
+// sendHistory sends the room's recent messages to the session to, as
+// <history/> h (may be nil) asks (§7.2.14), each with a <delay/>.
+func (s *Service) sendHistory(ctx context.Context, rm *room, to jid.JID, h *xmlstream.Element) {
+	q := Query{Max: s.cfg.History, Last: true}
+	maxChars := -1
+	if h != nil {
+		if n, err := strconv.Atoi(h.Attr("maxstanzas")); err == nil && n >= 0 {
+			q.Max = min(n, q.Max)
+		}
+		if n, err := strconv.Atoi(h.Attr("maxchars")); err == nil && n >= 0 {
+			maxChars = n
+		}
+		if n, err := strconv.Atoi(h.Attr("seconds")); err == nil && n >= 0 {
+			q.Start = time.Now().Add(-time.Duration(n) * time.Second)
+		}
+		if t, err := time.Parse(time.RFC3339Nano, h.Attr("since")); err == nil && t.After(q.Start) {
+			q.Start = t
+		}
+	}
+	if q.Max == 0 || maxChars == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	page, err := s.cfg.Store.Query(ctx, s.cfg.Domain, rm.name, q)
+	if err != nil {
+		s.cfg.Logger.Error("loading room history", "room", rm.jid.String(), "err", err)
+		return
+	}
+	msgs := page.Messages
+	if maxChars > 0 {
+		// Keep the newest messages whose stanzas fit in maxchars.
+		total, first := 0, len(msgs)
+		for first > 0 && total+len(msgs[first-1].Stanza) <= maxChars {
+			first--
+			total += len(msgs[first].Stanza)
+		}
+		msgs = msgs[first:]
+	}
+	for _, m := range msgs {
+		el, err := parseStored(m.Stanza)
+		if err != nil {
+			s.cfg.Logger.Error("reading room history", "room", rm.jid.String(), "id", m.ID, "err", err)
+			continue
+		}
+		el.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(m.ID, 10)))
+		el.AddChild(xmlstream.NewElement(NSDelay, "delay", "from", rm.jid.String(), "stamp", m.Stamp.UTC().Format(stampLayout)))
+		el.SetAttr("to", to.String())
+		s.r.DeliverToSession(to, el)
+	}
+}
+
+// maxStoredDepth bounds the nesting accepted when reading a stored stanza
+// back; it passed the stream's own limits when it was stored.
+const maxStoredDepth = 1024
+
+func parseStored(data []byte) (*xmlstream.Element, error) {
+	return xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+}

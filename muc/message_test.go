@@ -1,0 +1,237 @@
+package muc_test
+
+import (
+	"fmt"
+	"testing"
+
+	"xmppd/internal/xmpptest"
+	"xmppd/xmlstream"
+)
+
+// stanzaID returns the room's stanza id on a groupchat message.
+func stanzaID(t *testing.T, el *xmlstream.Element) string {
+	t.Helper()
+	for _, c := range el.ChildElements() {
+		if c.Name.Space == "urn:xmpp:sid:0" && c.Name.Local == "stanza-id" && c.Attr("by") == room && c.Attr("id") != "" {
+			return c.Attr("id")
+		}
+	}
+	t.Fatalf("no stanza-id by the room: %s", el)
+	return ""
+}
+
+// XEP-0045 §7.4, §7.5, §8.1, §7.2.14: groupchat goes to every occupant
+// with the room's stanza id; non-occupants are refused; private messages
+// reach one occupant; the subject is for moderators and comes last on
+// entering, after the history <history/> asks for.
+func TestGroupchat(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, nurse, tybalt := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse"), online(t, s, "tybalt")
+	create(t, juliet, room, "jul")
+	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
+	expectPresence(t, juliet, room+"/romeo", "")
+	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
+	expectPresence(t, juliet, room+"/nurse", "")
+	expectPresence(t, romeo, room+"/nurse", "")
+	all := []*xmpptest.Client{juliet, romeo, nurse}
+
+	for i := range 3 {
+		body := fmt.Sprint("line ", i)
+		romeo.Send("<message type='groupchat' to='" + room + "' id='g" + fmt.Sprint(i) + "'><body>" + body + "</body>" +
+			"<stanza-id xmlns='urn:xmpp:sid:0' by='" + room + "' id='forged'/></message>")
+		id := ""
+		for _, c := range all {
+			el := c.NextNamed("message")
+			xmpptest.ExpectBody(t, el, room+"/romeo", body)
+			got := stanzaID(t, el)
+			if got == "forged" || (id != "" && got != id) {
+				t.Fatalf("%s: stanza id %s, others got %s", c.JID, got, id)
+			}
+			id = got
+		}
+	}
+
+	// Not an occupant: refused.
+	tybalt.Send("<message type='groupchat' to='" + room + "' id='x'><body>draw!</body></message>")
+	xmpptest.ExpectError(t, tybalt.NextNamed("message"), "not-acceptable")
+	tybalt.Send("<message type='chat' to='" + room + "/jul' id='x2'><body>psst</body></message>")
+	xmpptest.ExpectError(t, tybalt.NextNamed("message"), "not-acceptable")
+
+	// Private messages, to an occupant and to nobody.
+	romeo.Send("<message type='chat' to='" + room + "/jul' id='pm'><body>by yonder moon</body></message>")
+	el := juliet.NextNamed("message")
+	xmpptest.ExpectBody(t, el, room+"/romeo", "by yonder moon")
+	if el.Child(nsUser, "x") == nil || el.Attr("to") != "juliet@localhost/r" {
+		t.Fatalf("private message: %s", el)
+	}
+	romeo.Send("<message type='chat' to='" + room + "/nobody' id='pm2'><body>?</body></message>")
+	xmpptest.ExpectError(t, romeo.NextNamed("message"), "item-not-found")
+
+	// The subject: not for participants by default; the owner sets it.
+	nurse.Send("<message type='groupchat' to='" + room + "'><subject>gossip</subject></message>")
+	xmpptest.ExpectError(t, nurse.NextNamed("message"), "forbidden")
+	juliet.Send("<message type='groupchat' to='" + room + "'><subject>The balcony</subject></message>")
+	for _, c := range all {
+		el := c.NextNamed("message")
+		if el.Attr("from") != room+"/jul" || el.Child("jabber:client", "subject").Text() != "The balcony" {
+			t.Fatalf("%s: subject change: %s", c.JID, el)
+		}
+	}
+
+	// History: the last two messages, delayed, then the subject.
+	mercutio := online(t, s, "mercutio")
+	hist := enter(t, mercutio, room, "mercutio", "<history maxstanzas='2'/>", []string{"jul", "romeo", "nurse"}, 2, "The balcony")
+	for i, el := range hist {
+		xmpptest.ExpectBody(t, el, room+"/romeo", fmt.Sprint("line ", i+1))
+		if d := el.Child("urn:xmpp:delay", "delay"); d == nil || d.Attr("from") != room || d.Attr("stamp") == "" {
+			t.Fatalf("history without delay: %s", el)
+		}
+		stanzaID(t, el)
+	}
+	// maxchars='0' asks for none.
+	for _, c := range all {
+		expectPresence(t, c, room+"/mercutio", "")
+	}
+	mercutio.Send("<presence type='unavailable' to='" + room + "/mercutio'/>")
+	expectPresence(t, mercutio, room+"/mercutio", "unavailable", "110")
+	for _, c := range all {
+		expectPresence(t, c, room+"/mercutio", "unavailable")
+	}
+	enter(t, mercutio, room, "mercutio", "<history maxchars='0'/>", []string{"jul", "romeo", "nurse"}, 0, "The balcony")
+	for _, c := range all {
+		expectPresence(t, c, room+"/mercutio", "")
+	}
+
+	// The room archive (XEP-0313): everything, with the same ids.
+	romeo.Send("<iq type='set' id='q' to='" + room + "'><query xmlns='urn:xmpp:mam:2' queryid='a'/></iq>")
+	for i := range 3 {
+		el := romeo.NextNamed("message")
+		fwd := el.Child("urn:xmpp:mam:2", "result").Child("urn:xmpp:forward:0", "forwarded")
+		xmpptest.ExpectBody(t, fwd.Child("jabber:client", "message"), room+"/romeo", fmt.Sprint("line ", i))
+	}
+	fin := expectIQ(t, romeo, "q", "result").Child("urn:xmpp:mam:2", "fin")
+	if fin.Attr("complete") != "true" {
+		t.Fatalf("archive query: %s", fin)
+	}
+}
+
+// XEP-0045 §8.2, §9.1: a moderator kicks (307), an admin bans (301), a
+// participant may do neither, and the banned stay out.
+func TestKickAndBan(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, tybalt := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "tybalt")
+	create(t, juliet, room, "jul")
+	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
+	expectPresence(t, juliet, room+"/romeo", "")
+	enterTybalt := func() {
+		enter(t, tybalt, room, "tybalt", "", []string{"jul", "romeo"}, 0, "")
+		expectPresence(t, juliet, room+"/tybalt", "")
+		expectPresence(t, romeo, room+"/tybalt", "")
+	}
+	enterTybalt()
+
+	admin := func(c *xmpptest.Client, id, item string) *xmlstream.Element {
+		c.Send("<iq type='set' id='" + id + "' to='" + room + "'><query xmlns='" + nsMUC + "#admin'>" + item + "</query></iq>")
+		return c.NextNamed("iq")
+	}
+	xmpptest.ExpectError(t, admin(romeo, "k0", "<item nick='tybalt' role='none'/>"), "forbidden")
+	xmpptest.ExpectError(t, admin(juliet, "k1", "<item nick='nobody' role='none'/>"), "item-not-found")
+
+	// The room tells the occupants, then answers the moderator.
+	juliet.Send("<iq type='set' id='k2' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item nick='tybalt' role='none'><reason>brawling</reason></item></query></iq>")
+	expectPresence(t, juliet, room+"/tybalt", "unavailable", "307")
+	expectIQ(t, juliet, "k2", "result")
+	expectPresence(t, tybalt, room+"/tybalt", "unavailable", "110", "307")
+	expectPresence(t, romeo, room+"/tybalt", "unavailable", "307")
+
+	enterTybalt()
+	xmpptest.ExpectError(t, admin(romeo, "b0", "<item jid='tybalt@localhost' affiliation='outcast'/>"), "forbidden")
+	juliet.Send("<iq type='set' id='b1' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item jid='tybalt@localhost' affiliation='outcast'/></query></iq>")
+	expectPresence(t, juliet, room+"/tybalt", "unavailable", "301")
+	expectIQ(t, juliet, "b1", "result")
+	expectPresence(t, tybalt, room+"/tybalt", "unavailable", "110", "301")
+	expectPresence(t, romeo, room+"/tybalt", "unavailable", "301")
+	tybalt.Send("<presence to='" + room + "/tybalt'><x xmlns='" + nsMUC + "'/></presence>")
+	xmpptest.ExpectError(t, tybalt.ExpectPresenceFrom(room+"/tybalt"), "forbidden")
+
+	juliet.Send("<iq type='get' id='l' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item affiliation='outcast'/></query></iq>")
+	items := expectIQ(t, juliet, "l", "result").Child(nsMUC+"#admin", "query").ChildElements()
+	if len(items) != 1 || items[0].Attr("jid") != "tybalt@localhost" {
+		t.Fatalf("outcast list: %v", items)
+	}
+	// The last owner stays.
+	xmpptest.ExpectError(t, admin(juliet, "o", "<item jid='juliet@localhost' affiliation='member'/>"), "conflict")
+}
+
+// XEP-0045 §7.2.6, §7.2.5, §7.2.9: members-only rooms want
+// registration, password rooms the password; moderated rooms give
+// visitors no voice.
+func TestEntryRules(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
+	create(t, juliet, room, "jul")
+	configure(t, juliet, room, field("muc#roomconfig_membersonly", "1"))
+	romeo.Send("<presence to='" + room + "/romeo'><x xmlns='" + nsMUC + "'/></presence>")
+	xmpptest.ExpectError(t, romeo.ExpectPresenceFrom(room+"/romeo"), "registration-required")
+	juliet.Send("<iq type='set' id='m' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item jid='romeo@localhost' affiliation='member'/></query></iq>")
+	expectIQ(t, juliet, "m", "result")
+	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
+	expectPresence(t, juliet, room+"/romeo", "")
+
+	secret := "capulet@" + service
+	create(t, juliet, secret, "jul")
+	configure(t, juliet, secret, field("muc#roomconfig_passwordprotectedroom", "1")+field("muc#roomconfig_roomsecret", "nightingale")+
+		field("muc#roomconfig_moderatedroom", "1"))
+	for _, pw := range []string{"", "<password>lark</password>"} {
+		nurse.Send("<presence to='" + secret + "/nurse'><x xmlns='" + nsMUC + "'>" + pw + "</x></presence>")
+		xmpptest.ExpectError(t, nurse.ExpectPresenceFrom(secret+"/nurse"), "not-authorized")
+	}
+	nurse.Send("<presence to='" + secret + "/nurse'><x xmlns='" + nsMUC + "'><password>nightingale</password></x></presence>")
+	nurse.ExpectPresenceFrom(secret + "/jul")
+	if it := item(t, expectPresence(t, nurse, secret+"/nurse", "", "110", "170")); it.Attr("role") != "visitor" {
+		t.Fatalf("in a moderated room, nurse should be a visitor: %s", it)
+	}
+	expectSubject(t, nurse, "")
+	expectPresence(t, juliet, secret+"/nurse", "")
+	nurse.Send("<message type='groupchat' to='" + secret + "'><body>hello</body></message>")
+	xmpptest.ExpectError(t, nurse.NextNamed("message"), "forbidden")
+}
+
+// A persistent room keeps its configuration, affiliations, subject and
+// history across a restart.
+func TestPersistentRoomSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet := online(t, s, "juliet")
+	create(t, juliet, room, "jul")
+	configure(t, juliet, room, field("muc#roomconfig_persistentroom", "1")+field("muc#roomconfig_roomname", "Verona"))
+	juliet.Send("<message type='groupchat' to='" + room + "'><subject>Act II</subject></message>")
+	juliet.NextNamed("message")
+	juliet.Send("<message type='groupchat' to='" + room + "'><body>kept</body></message>")
+	juliet.NextNamed("message")
+	// Leaving does not end a persistent room; a temporary one ends.
+	create(t, juliet, "gone@"+service, "jul")
+	for _, r := range []string{room, "gone@" + service} {
+		juliet.Send("<presence type='unavailable' to='" + r + "/jul'/>")
+		expectPresence(t, juliet, r+"/jul", "unavailable", "110")
+	}
+
+	s = xmpptest.Restart(t, s)
+	romeo := online(t, s, "romeo")
+	romeo.Send("<iq type='get' id='i' to='" + service + "'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
+	items := expectIQ(t, romeo, "i", "result").Child("http://jabber.org/protocol/disco#items", "query").ChildElements()
+	if len(items) != 1 || items[0].Attr("jid") != room || items[0].Attr("name") != "Verona" {
+		t.Fatalf("rooms after a restart: %v", items)
+	}
+	hist := enter(t, romeo, room, "romeo", "", nil, 1, "Act II")
+	xmpptest.ExpectBody(t, hist[0], room+"/jul", "kept")
+	juliet = online(t, s, "juliet")
+	juliet.Send("<presence to='" + room + "/jul'><x xmlns='" + nsMUC + "'/></presence>")
+	juliet.ExpectPresenceFrom(room + "/romeo")
+	if it := item(t, expectPresence(t, juliet, room+"/jul", "", "110", "170")); it.Attr("affiliation") != "owner" {
+		t.Fatalf("juliet's affiliation after a restart: %s", it)
+	}
+}

@@ -1,0 +1,265 @@
+// Package muc implements XEP-0045: Multi-User Chat, as a service on a
+// domain of its own (conference.<host>): rooms created by joining, locked
+// until configured, temporary or persistent (kept by a Store), occupants
+// with roles and affiliations, groupchat with XEP-0359 stanza ids, and a
+// room archive queried with XEP-0313.
+//
+// Concurrency: each room has its own lock, held while it handles one
+// stanza, including the archive write and queueing to the occupants'
+// sessions (which never blocks), so every occupant sees the room's events
+// in one order. Lock order: room.mu, then Service.mu. Service.mu guards
+// the room table and the index of joined sessions only, and is never held
+// while taking a room's lock (except a room not yet in the table) nor
+// while calling the store or the router.
+package muc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Namespaces of XEP-0045 and of the specifications it relies on.
+const (
+	NS           = "http://jabber.org/protocol/muc"
+	NSUser       = NS + "#user"
+	NSAdmin      = NS + "#admin"
+	NSOwner      = NS + "#owner"
+	NSRoomConfig = NS + "#roomconfig"
+	NSRoomInfo   = NS + "#roominfo"
+	NSDiscoInfo  = "http://jabber.org/protocol/disco#info"
+	NSDiscoItems = "http://jabber.org/protocol/disco#items"
+	NSData       = "jabber:x:data"
+	NSDelay      = "urn:xmpp:delay"
+	NSSID        = "urn:xmpp:sid:0"
+	NSMAM        = "urn:xmpp:mam:2"
+	NSForward    = "urn:xmpp:forward:0"
+	NSRSM        = "http://jabber.org/protocol/rsm"
+	NSPing       = "urn:xmpp:ping"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultHistory  = 20
+	DefaultMaxUsers = 200
+	DefaultMaxPage  = 250
+)
+
+// timeout bounds one store call, so a slow database fails one stanza.
+const timeout = 10 * time.Second
+
+// Config is what one service needs.
+type Config struct {
+	// Domain is the service's domain, such as conference.example.org.
+	Domain string
+	// Store keeps rooms and archives.
+	Store Store
+	// History is how many messages a joining occupant gets at most.
+	History int
+	// MaxUsers is the occupant limit of new rooms, and the highest an
+	// owner may set.
+	MaxUsers int
+	// MaxPage is the most messages one archive page returns.
+	MaxPage int
+	// Logger receives storage failures; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate fills in defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if c.Store == nil {
+		return errors.New("muc: no store")
+	}
+	if _, err := jid.New("", c.Domain, ""); err != nil || c.Domain == "" {
+		return fmt.Errorf("muc: invalid service domain %q", c.Domain)
+	}
+	for _, f := range []struct {
+		p   *int
+		def int
+	}{{&c.History, DefaultHistory}, {&c.MaxUsers, DefaultMaxUsers}, {&c.MaxPage, DefaultMaxPage}} {
+		if *f.p == 0 {
+			*f.p = f.def
+		}
+		if *f.p < 0 {
+			return fmt.Errorf("muc: %d must be positive", *f.p)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Service is one multi-user chat service: the router's component for
+// its domain.
+type Service struct {
+	cfg    Config
+	r      *router.Router
+	domain jid.JID
+
+	mu     sync.Mutex                 // guards rooms and joined; a leaf lock
+	rooms  map[string]*room           // by localpart
+	joined map[string]map[string]bool // real full JID -> room names
+}
+
+var _ router.Component = (*Service)(nil)
+
+// New validates cfg and loads the persistent rooms from the store,
+// deleting temporary rooms left over from a previous run.
+func New(ctx context.Context, r *router.Router, cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, r: r, domain: jid.MustParse(cfg.Domain),
+		rooms: map[string]*room{}, joined: map[string]map[string]bool{}}
+	if _, err := cfg.Store.DeleteTemporary(ctx, cfg.Domain); err != nil {
+		return nil, err
+	}
+	stored, err := cfg.Store.Rooms(ctx, cfg.Domain)
+	if err != nil {
+		return nil, err
+	}
+	for _, sr := range stored {
+		rm, err := s.newRoom(sr.Name)
+		if err != nil {
+			cfg.Logger.Error("skipping a stored room", "room", sr.Name, "err", err)
+			continue
+		}
+		rm.cfg, rm.subject, rm.subjectBy = sr.Config, sr.Subject, sr.SubjectBy
+		for j, a := range sr.Affiliations {
+			rm.affs[j] = a
+		}
+		s.rooms[rm.name] = rm
+	}
+	return s, nil
+}
+
+// Register routes the service's domain to s and has it forget sessions
+// that end without leaving their rooms.
+func (s *Service) Register() {
+	s.r.AddComponent(s.cfg.Domain, s)
+	s.r.OnUnbind(s.unbound)
+}
+
+// Route handles a stanza addressed to the service or one of its rooms.
+func (s *Service) Route(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
+	if to.Localpart() == "" {
+		if st.Name.Local == stanza.IQ {
+			s.serviceIQ(ctx, from, to, st)
+		} else if st.Name.Local == stanza.Message {
+			s.reply(ctx, st, stanza.ServiceUnavailable, "")
+		}
+		return
+	}
+	switch st.Name.Local {
+	case stanza.Presence:
+		s.presence(ctx, from, to, st)
+	case stanza.Message:
+		s.message(ctx, from, to, st)
+	case stanza.IQ:
+		s.roomIQ(ctx, from, to, st)
+	}
+}
+
+// reply answers st with an error from its 'to' (RFC 6120 §8.3).
+func (s *Service) reply(ctx context.Context, st *xmlstream.Element, condition, text string) {
+	if stanza.IsError(st) || (st.Name.Local == stanza.IQ && st.Attr("type") == "result") {
+		return
+	}
+	s.r.Route(ctx, stanza.ErrorReply(st, condition, text))
+}
+
+// lookup returns the room name, locked, or nil. With create, a missing
+// room is made (locked, empty, not yet stored) and created is true.
+func (s *Service) lookup(name string, create bool) (rm *room, created bool) {
+	for {
+		s.mu.Lock()
+		rm = s.rooms[name]
+		if rm == nil {
+			if !create {
+				s.mu.Unlock()
+				return nil, false
+			}
+			var err error
+			if rm, err = s.newRoom(name); err != nil {
+				s.mu.Unlock()
+				return nil, false
+			}
+			rm.mu.Lock() // not yet shared: cannot deadlock
+			s.rooms[name] = rm
+			s.mu.Unlock()
+			return rm, true
+		}
+		s.mu.Unlock()
+		rm.mu.Lock()
+		if !rm.gone {
+			return rm, false
+		}
+		rm.mu.Unlock() // destroyed meanwhile: look again
+	}
+}
+
+// forget removes rm, whose lock the caller holds, from the room table.
+func (s *Service) forget(rm *room) {
+	rm.gone = true
+	s.mu.Lock()
+	if s.rooms[rm.name] == rm {
+		delete(s.rooms, rm.name)
+	}
+	s.mu.Unlock()
+}
+
+// track records that the session real is (or, with in false, no longer
+// is) an occupant of the room name.
+func (s *Service) track(real jid.JID, name string, in bool) {
+	k := real.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in {
+		if s.joined[k] == nil {
+			s.joined[k] = map[string]bool{}
+		}
+		s.joined[k][name] = true
+		return
+	}
+	delete(s.joined[k], name)
+	if len(s.joined[k]) == 0 {
+		delete(s.joined, k)
+	}
+}
+
+// unbound removes a session that ended from every room it was in.
+func (s *Service) unbound(session jid.JID) {
+	s.mu.Lock()
+	var names []string
+	for n := range s.joined[session.String()] {
+		names = append(names, n)
+	}
+	s.mu.Unlock()
+	for _, n := range names {
+		if rm, _ := s.lookup(n, false); rm != nil {
+			s.leave(context.Background(), rm, session, nil)
+			rm.mu.Unlock()
+		}
+	}
+}
+
+// save stores rm, whose lock the caller holds.
+func (s *Service) save(ctx context.Context, rm *room) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := s.cfg.Store.SaveRoom(ctx, s.cfg.Domain, rm.stored()); err != nil {
+		s.cfg.Logger.Error("saving a room", "room", rm.jid.String(), "err", err)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package muc
+
+import (
+	"context"
+	"strconv"
+
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// owner answers muc#owner IQs (XEP-0045 §10): the configuration form,
+// its submission (which also unlocks a new room: an empty submission
+// makes an instant room), cancelling a new room, and destruction.
+func (s *Service) owner(ctx context.Context, rm *room, iq router.IQ) *xmlstream.Element {
+	if rm.affiliation(iq.From) != Owner {
+		return iq.Error(stanza.Forbidden, "only owners may configure the room")
+	}
+	if iq.Type == "get" {
+		return iq.Result(xmlstream.NewElement(NSOwner, "query").AddChild(s.configForm(rm)))
+	}
+	if d := iq.Payload.Child(NSOwner, "destroy"); d != nil {
+		s.destroyByOwner(ctx, rm, d)
+		return iq.Result(nil)
+	}
+	x := iq.Payload.Child(NSData, "x")
+	switch {
+	case x == nil:
+		return iq.Error(stanza.BadRequest, "a form or <destroy/> is required")
+	case x.Attr("type") == "cancel":
+		if rm.locked {
+			s.destroyByOwner(ctx, rm, nil)
+		}
+		return iq.Result(nil)
+	case x.Attr("type") != "submit":
+		return iq.Error(stanza.BadRequest, "the form must be submitted")
+	}
+	cfg, ok := s.applyForm(rm.cfg, formValues(x))
+	if !ok {
+		return iq.Error(stanza.NotAcceptable, "invalid configuration value")
+	}
+	old, wasLocked := rm.cfg, rm.locked
+	rm.cfg, rm.locked = cfg, false
+	if s.save(ctx, rm) != nil {
+		rm.cfg, rm.locked = old, wasLocked
+		return iq.Error(stanza.InternalServerError, "the configuration could not be stored")
+	}
+	s.destroyIfEmpty(ctx, rm)
+	return iq.Result(nil)
+}
+
+// configForm is the muc#roomconfig form with rm's configuration (§10.2).
+func (s *Service) configForm(rm *room) *xmlstream.Element {
+	f := newForm("form", NSRoomConfig)
+	c := rm.cfg
+	f.field("muc#roomconfig_roomname", "text-single", c.Name)
+	f.field("muc#roomconfig_roomdesc", "text-single", c.Description)
+	f.field("muc#roomconfig_persistentroom", "boolean", boolValue(c.Persistent))
+	f.field("muc#roomconfig_publicroom", "boolean", boolValue(c.Public))
+	f.field("muc#roomconfig_membersonly", "boolean", boolValue(c.MembersOnly))
+	f.field("muc#roomconfig_moderatedroom", "boolean", boolValue(c.Moderated))
+	f.field("muc#roomconfig_changesubject", "boolean", boolValue(c.ChangeSubject))
+	f.field("muc#roomconfig_passwordprotectedroom", "boolean", boolValue(c.Password != ""))
+	f.field("muc#roomconfig_roomsecret", "text-private", c.Password)
+	maxUsers := "none"
+	if c.MaxUsers > 0 {
+		maxUsers = strconv.Itoa(c.MaxUsers)
+	}
+	f.options("muc#roomconfig_maxusers", maxUsers, "10", "20", "50", "100", strconv.Itoa(s.cfg.MaxUsers))
+	f.options("muc#roomconfig_whois", c.WhoIs, "moderators", "anyone")
+	return f.x
+}
+
+// applyForm returns cfg changed by the submitted values; fields not
+// submitted keep their values.
+func (s *Service) applyForm(cfg RoomConfig, v map[string]string) (RoomConfig, bool) {
+	ok := true
+	boolean := func(name string, p *bool) {
+		if val, sent := v[name]; sent {
+			b, valid := parseBool(val)
+			ok = ok && valid
+			*p = b
+		}
+	}
+	if val, sent := v["muc#roomconfig_roomname"]; sent {
+		cfg.Name = val
+	}
+	if val, sent := v["muc#roomconfig_roomdesc"]; sent {
+		cfg.Description = val
+	}
+	boolean("muc#roomconfig_persistentroom", &cfg.Persistent)
+	boolean("muc#roomconfig_publicroom", &cfg.Public)
+	boolean("muc#roomconfig_membersonly", &cfg.MembersOnly)
+	boolean("muc#roomconfig_moderatedroom", &cfg.Moderated)
+	boolean("muc#roomconfig_changesubject", &cfg.ChangeSubject)
+	protected := cfg.Password != ""
+	boolean("muc#roomconfig_passwordprotectedroom", &protected)
+	if val, sent := v["muc#roomconfig_roomsecret"]; sent {
+		cfg.Password = val
+	}
+	if !protected {
+		cfg.Password = ""
+	} else if cfg.Password == "" {
+		ok = false // protected without a password
+	}
+	if val, sent := v["muc#roomconfig_maxusers"]; sent {
+		n, valid := parseMaxUsers(val)
+		ok = ok && valid
+		if n == 0 || n > s.cfg.MaxUsers {
+			n = s.cfg.MaxUsers
+		}
+		cfg.MaxUsers = n
+	}
+	if val, sent := v["muc#roomconfig_whois"]; sent {
+		ok = ok && (val == "moderators" || val == "anyone")
+		cfg.WhoIs = val
+	}
+	return cfg, ok
+}
+
+// destroyByOwner destroys rm (§10.9): every occupant gets unavailable
+// presence with <destroy/> d (may be nil), then the room is deleted.
+func (s *Service) destroyByOwner(ctx context.Context, rm *room, d *xmlstream.Element) {
+	for _, o := range rm.occupants {
+		p := rm.presenceOf(o, "unavailable", false, nil)
+		x := p.Child(NSUser, "x")
+		dest := xmlstream.NewElement(NSUser, "destroy")
+		if d != nil {
+			dest.SetAttr("jid", d.Attr("jid"))
+			if r := d.Child(NSOwner, "reason"); r != nil {
+				dest.AddChild(xmlstream.NewElement(NSUser, "reason").AddText(r.Text()))
+			}
+		}
+		x.AddChild(dest)
+		s.deliver(o, p)
+		for _, j := range o.sessions {
+			s.track(j, rm.name, false)
+		}
+	}
+	rm.occupants, rm.sessions = map[string]*occupant{}, map[string]*occupant{}
+	s.destroy(ctx, rm)
+}

@@ -1,0 +1,202 @@
+package muc
+
+import (
+	"context"
+	"strings"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// presence handles presence to room@service/nick (XEP-0045 §7.2-§7.6):
+// entering, changing presence or nick, and leaving.
+func (s *Service) presence(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
+	typ := stanza.Type(st)
+	if typ != "available" && typ != "unavailable" {
+		return // subscriptions and probes mean nothing to a room; errors are ignored
+	}
+	nick := to.Resourcepart()
+	if typ == "available" && strings.TrimSpace(nick) == "" {
+		s.reply(ctx, st, stanza.JIDMalformed, "a nickname is required to enter a room")
+		return
+	}
+	rm, created := s.lookup(to.Localpart(), typ == "available")
+	if rm == nil {
+		return
+	}
+	defer rm.mu.Unlock()
+	o := rm.sessions[from.String()]
+	switch {
+	case typ == "unavailable":
+		if o != nil {
+			s.leave(ctx, rm, from, st)
+		}
+	case o == nil:
+		s.enter(ctx, rm, created, from, nick, st)
+	case o.nick != nick:
+		s.changeNick(ctx, rm, o, from, nick, st)
+	default:
+		o.presence = st
+		s.broadcastPresence(rm, o, "", nil)
+		s.deliver(o, rm.presenceOf(o, "", true, nil, "110"))
+	}
+}
+
+// enter lets the session from enter rm as nick (§7.2), or refuses it;
+// created says the join is creating the room (§10.1.1).
+func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JID, nick string, st *xmlstream.Element) {
+	bare := from.Bare()
+	if created {
+		rm.locked = true
+		rm.affs[bare.String()] = Owner
+		if s.save(ctx, rm) != nil {
+			s.forget(rm)
+			s.reply(ctx, st, stanza.InternalServerError, "the room could not be created")
+			return
+		}
+	}
+	x := st.Child(NS, "x")
+	aff := rm.affiliation(bare)
+	existing := rm.occupants[nick]
+	switch {
+	case rm.locked && aff != Owner:
+		s.reply(ctx, st, stanza.ItemNotFound, "the room is being created")
+		return
+	case aff == Outcast:
+		s.reply(ctx, st, stanza.Forbidden, "you are banned from this room")
+		return
+	case rm.cfg.MembersOnly && aff == None:
+		s.reply(ctx, st, "registration-required", "the room is for members only")
+		return
+	case rm.cfg.Password != "" && aff != Owner && text(child(x, NS, "password")) != rm.cfg.Password:
+		s.reply(ctx, st, stanza.NotAuthorized, "a password is required")
+		return
+	case existing != nil && !existing.bare.Equal(bare):
+		s.reply(ctx, st, stanza.Conflict, "the nickname is in use")
+		return
+	case existing == nil && rm.cfg.MaxUsers > 0 && len(rm.occupants) >= rm.cfg.MaxUsers && rank[aff] < rank[Admin]:
+		s.reply(ctx, st, stanza.ServiceUnavailable, "the room is full")
+		return
+	}
+	if existing != nil {
+		// Another session of the same user joins the same nick: it
+		// shares the occupant and learns the room; nobody else is told.
+		existing.sessions = append(existing.sessions, from)
+		rm.sessions[from.String()] = existing
+		s.track(from, rm.name, true)
+		s.welcome(ctx, rm, existing, from, x, false)
+		return
+	}
+	o := &occupant{nick: nick, bare: bare, sessions: []jid.JID{from}, role: rm.defaultRole(aff), presence: st}
+	rm.occupants[nick] = o
+	rm.sessions[from.String()] = o
+	s.track(from, rm.name, true)
+	s.broadcastPresence(rm, o, "", nil)
+	s.welcome(ctx, rm, o, from, x, created)
+}
+
+// welcome sends the session from of o, which just entered, the other
+// occupants' presence, its own (with status 110), the history and the
+// subject, in the order of XEP-0045 §7.2.
+func (s *Service) welcome(ctx context.Context, rm *room, o *occupant, from jid.JID, x *xmlstream.Element, created bool) {
+	for _, other := range rm.occupants {
+		if other != o {
+			s.r.DeliverToSession(from, addressed(rm.presenceOf(other, "", rm.sees(o), nil), from))
+		}
+	}
+	var self *xmlstream.Element
+	if created {
+		self = rm.presenceOf(o, "", true, nil, rm.selfCodes("201")...)
+	} else {
+		self = rm.presenceOf(o, "", true, nil, rm.selfCodes()...)
+	}
+	s.r.DeliverToSession(from, addressed(self, from))
+	if !created {
+		var h *xmlstream.Element
+		if x != nil {
+			h = x.Child(NS, "history")
+		}
+		s.sendHistory(ctx, rm, from, h)
+	}
+	subj := xmlstream.NewElement(stanza.NSClient, stanza.Message, "type", "groupchat", "id", stanza.NewID(),
+		"from", rm.jid.String())
+	if rm.subjectBy != "" {
+		subj.SetAttr("from", rm.nickJID(rm.subjectBy).String())
+	}
+	subj.AddChild(xmlstream.NewElement(stanza.NSClient, "subject").AddText(rm.subject))
+	s.r.DeliverToSession(from, addressed(subj, from))
+}
+
+// leave removes the session real from rm (§7.14); st is its unavailable
+// presence, or nil when the session ended. A temporary room is destroyed
+// when its last occupant has left.
+func (s *Service) leave(ctx context.Context, rm *room, real jid.JID, st *xmlstream.Element) {
+	o := rm.sessions[real.String()]
+	if o == nil {
+		return
+	}
+	s.removeSession(rm, o, real)
+	if st == nil {
+		st = xmlstream.NewElement(stanza.NSClient, stanza.Presence, "type", "unavailable")
+	}
+	if len(o.sessions) > 0 {
+		// The user is still there through another session.
+		s.r.DeliverToSession(real, addressed(rm.presenceOf(o, "unavailable", true, nil, "110"), real))
+		return
+	}
+	o.presence = st
+	delete(rm.occupants, o.nick)
+	s.broadcastPresence(rm, o, "unavailable", nil)
+	s.r.DeliverToSession(real, addressed(rm.presenceOf(o, "unavailable", true, nil, "110"), real))
+	s.destroyIfEmpty(ctx, rm)
+}
+
+// removeSession takes real out of o and of the room's session index.
+func (s *Service) removeSession(rm *room, o *occupant, real jid.JID) {
+	for i, j := range o.sessions {
+		if j.Equal(real) {
+			o.sessions = append(o.sessions[:i], o.sessions[i+1:]...)
+			break
+		}
+	}
+	delete(rm.sessions, real.String())
+	s.track(real, rm.name, false)
+}
+
+// destroyIfEmpty destroys a temporary room without occupants (§10.9).
+func (s *Service) destroyIfEmpty(ctx context.Context, rm *room) {
+	if len(rm.occupants) > 0 || rm.cfg.Persistent {
+		return
+	}
+	s.destroy(ctx, rm)
+}
+
+// destroy deletes rm, whose lock the caller holds, from the store and
+// then from the table, so that a new room of the same name is stored
+// after the old one is deleted.
+func (s *Service) destroy(ctx context.Context, rm *room) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := s.cfg.Store.DeleteRoom(ctx, s.cfg.Domain, rm.name); err != nil {
+		s.cfg.Logger.Error("deleting a room", "room", rm.jid.String(), "err", err)
+	}
+	s.forget(rm)
+}
+
+// changeNick renames the occupant o, one of whose sessions is from (§7.6).
+func (s *Service) changeNick(ctx context.Context, rm *room, o *occupant, from jid.JID, nick string, st *xmlstream.Element) {
+	if other := rm.occupants[nick]; other != nil {
+		s.reply(ctx, st, stanza.Conflict, "the nickname is in use")
+		return
+	}
+	item := []string{"nick", nick}
+	s.broadcastPresence(rm, o, "unavailable", item, "303")
+	s.deliver(o, rm.presenceOf(o, "unavailable", true, item, "303", "110"))
+	delete(rm.occupants, o.nick)
+	o.nick, o.presence = nick, st
+	rm.occupants[nick] = o
+	s.broadcastPresence(rm, o, "", nil)
+	s.deliver(o, rm.presenceOf(o, "", true, nil, "110"))
+}

@@ -1,0 +1,227 @@
+package muc
+
+import (
+	"maps"
+	"slices"
+	"sync"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Affiliations and roles (XEP-0045 §5).
+const (
+	Owner   = "owner"
+	Admin   = "admin"
+	Member  = "member"
+	Outcast = "outcast"
+	None    = "none"
+
+	Moderator   = "moderator"
+	Participant = "participant"
+	Visitor     = "visitor"
+)
+
+// rank orders affiliations and roles from least to most powerful.
+var rank = map[string]int{Outcast: -1, None: 0, Member: 1, Admin: 2, Owner: 3,
+	Visitor: 1, Participant: 2, Moderator: 3}
+
+// room is one room. Its lock guards every field.
+type room struct {
+	mu   sync.Mutex
+	jid  jid.JID // bare
+	name string
+	cfg  RoomConfig
+	// subject and subjectBy (a nick) are sent to each joining occupant.
+	subject, subjectBy string
+	// locked is true from creation until the owner configures the room
+	// (XEP-0045 §10.1); only owners may enter it meanwhile.
+	locked bool
+	// gone is true once the room is destroyed and out of the table.
+	gone      bool
+	affs      map[string]string    // bare JID -> owner, admin, member, outcast
+	occupants map[string]*occupant // by nick
+	sessions  map[string]*occupant // by real full JID
+}
+
+// occupant is one nick in a room: one user, with one or more sessions.
+type occupant struct {
+	nick     string
+	bare     jid.JID
+	sessions []jid.JID
+	role     string
+	// presence is the user's last presence to the room, as sent.
+	presence *xmlstream.Element
+}
+
+func (s *Service) newRoom(name string) (*room, error) {
+	j, err := jid.New(name, s.cfg.Domain, "")
+	if err != nil {
+		return nil, err
+	}
+	return &room{jid: j, name: j.Localpart(), affs: map[string]string{},
+		occupants: map[string]*occupant{}, sessions: map[string]*occupant{},
+		cfg: RoomConfig{Public: true, WhoIs: "moderators", MaxUsers: s.cfg.MaxUsers}}, nil
+}
+
+// stored is the room as the store keeps it.
+func (rm *room) stored() StoredRoom {
+	return StoredRoom{Name: rm.name, Config: rm.cfg, Subject: rm.subject, SubjectBy: rm.subjectBy,
+		Affiliations: maps.Clone(rm.affs)}
+}
+
+// affiliation returns the affiliation of the bare JID j.
+func (rm *room) affiliation(j jid.JID) string {
+	if a := rm.affs[j.Bare().String()]; a != "" {
+		return a
+	}
+	return None
+}
+
+// defaultRole is the role an affiliation gets on entering (§5.1.2).
+func (rm *room) defaultRole(aff string) string {
+	switch {
+	case aff == Owner || aff == Admin:
+		return Moderator
+	case rm.cfg.Moderated && aff == None:
+		return Visitor
+	}
+	return Participant
+}
+
+// nickJID returns room@service/nick.
+func (rm *room) nickJID(nick string) jid.JID {
+	j, _ := rm.jid.WithResource(nick)
+	return j
+}
+
+// sees reports whether o may see the real JIDs of occupants (§5.2.1).
+func (rm *room) sees(o *occupant) bool { return rm.cfg.WhoIs == "anyone" || o.role == Moderator }
+
+// presenceOf returns o's presence as the room broadcasts it: from
+// room/nick with o's status, role and affiliation, with o's real JID
+// when withJID, and with the status codes. typ is "" or "unavailable".
+func (rm *room) presenceOf(o *occupant, typ string, withJID bool, item []string, codes ...string) *xmlstream.Element {
+	p := xmlstream.NewElement(stanza.NSClient, stanza.Presence, "from", rm.nickJID(o.nick).String(), "type", typ)
+	if typ == "" && o.presence != nil {
+		for _, c := range o.presence.ChildElements() {
+			if c.Name.Space != NS && c.Name.Space != NSUser {
+				p.AddChild(c)
+			}
+		}
+	}
+	if typ == "unavailable" && o.presence != nil && stanza.Type(o.presence) == "unavailable" {
+		if st := o.presence.Child(o.presence.Name.Space, "status"); st != nil {
+			p.AddChild(st)
+		}
+	}
+	it := xmlstream.NewElement(NSUser, "item", "affiliation", rm.affiliation(o.bare), "role", o.role)
+	if typ == "unavailable" {
+		it.SetAttr("role", None)
+	}
+	if withJID && len(o.sessions) > 0 {
+		it.SetAttr("jid", o.sessions[0].String())
+	}
+	for i := 0; i+1 < len(item); i += 2 {
+		it.SetAttr(item[i], item[i+1])
+	}
+	x := xmlstream.NewElement(NSUser, "x").AddChild(it)
+	for _, c := range codes {
+		x.AddChild(xmlstream.NewElement(NSUser, "status", "code", c))
+	}
+	return p.AddChild(x)
+}
+
+// selfCodes are the status codes of an occupant's own presence (§7.2.2).
+func (rm *room) selfCodes(extra ...string) []string {
+	codes := []string{"110"}
+	if rm.cfg.WhoIs == "anyone" {
+		codes = append(codes, "100")
+	}
+	codes = append(codes, "170") // every room is archived
+	return append(codes, extra...)
+}
+
+// addressed returns a copy of st to to that shares st's children, which
+// must not change afterwards: a broadcast builds each stanza once.
+func addressed(st *xmlstream.Element, to jid.JID) *xmlstream.Element {
+	c := &xmlstream.Element{Name: st.Name, Attrs: slices.Clone(st.Attrs), Children: st.Children}
+	c.SetAttr("to", to.String())
+	return c
+}
+
+// broadcastPresence sends o's presence to every occupant but o, as each
+// may see it.
+func (s *Service) broadcastPresence(rm *room, o *occupant, typ string, item []string, codes ...string) {
+	var plain, full *xmlstream.Element
+	for _, other := range rm.occupants {
+		if other == o {
+			continue
+		}
+		var p *xmlstream.Element
+		if rm.sees(other) {
+			if full == nil {
+				full = rm.presenceOf(o, typ, true, item, codes...)
+			}
+			p = full
+		} else {
+			if plain == nil {
+				plain = rm.presenceOf(o, typ, false, item, codes...)
+			}
+			p = plain
+		}
+		s.deliver(other, p)
+	}
+}
+
+// deliver queues st for every session of o.
+func (s *Service) deliver(o *occupant, st *xmlstream.Element) {
+	for _, j := range o.sessions {
+		s.r.DeliverToSession(j, addressed(st, j))
+	}
+}
+
+// broadcast queues st for every session of every occupant.
+func (s *Service) broadcast(rm *room, st *xmlstream.Element) {
+	for _, o := range rm.occupants {
+		s.deliver(o, st)
+	}
+}
+
+// setAffiliation records aff for the bare JID j; none removes it.
+func (rm *room) setAffiliation(j string, aff string) {
+	if aff == None {
+		delete(rm.affs, j)
+	} else {
+		rm.affs[j] = aff
+	}
+}
+
+// owners counts the room's owners.
+func (rm *room) owners() int {
+	n := 0
+	for _, a := range rm.affs {
+		if a == Owner {
+			n++
+		}
+	}
+	return n
+}
+
+// child is e.Child(space, local), or nil when e is nil.
+func child(e *xmlstream.Element, space, local string) *xmlstream.Element {
+	if e == nil {
+		return nil
+	}
+	return e.Child(space, local)
+}
+
+// text is e.Text(), or "" when e is nil.
+func text(e *xmlstream.Element) string {
+	if e == nil {
+		return ""
+	}
+	return e.Text()
+}

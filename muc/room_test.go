@@ -1,0 +1,108 @@
+package muc_test
+
+import (
+	"testing"
+
+	"xmppd/internal/xmpptest"
+)
+
+// XEP-0045 §10.1, §7.2, §7.6, §7.14: a room is created by entering it,
+// stays locked until its owner makes it an instant room, hands out
+// presence in the order of §7.2.3, refuses taken and missing nicknames,
+// renames with 303, and disappears with its last occupant.
+func TestCreateEnterRenameLeave(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
+
+	juliet.Send("<presence to='" + room + "/jul'><x xmlns='" + nsMUC + "'/></presence>")
+	expectPresence(t, juliet, room+"/jul", "", "110", "170", "201")
+	expectSubject(t, juliet, "")
+	// Locked until configured: nobody else gets in (§10.1.1).
+	romeo.Send("<presence to='" + room + "/romeo'><x xmlns='" + nsMUC + "'/></presence>")
+	xmpptest.ExpectError(t, romeo.ExpectPresenceFrom(room+"/romeo"), "item-not-found")
+	configure(t, juliet, room, "")
+
+	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
+	// The owner, a moderator, sees romeo's real JID; romeo does not see hers.
+	if it := item(t, expectPresence(t, juliet, room+"/romeo", "")); it.Attr("jid") != "romeo@localhost/r" || it.Attr("role") != "participant" {
+		t.Fatalf("romeo's presence to the moderator: %s", it)
+	}
+
+	// Nickname taken, nickname missing.
+	nurse.Send("<presence to='" + room + "/romeo'><x xmlns='" + nsMUC + "'/></presence>")
+	xmpptest.ExpectError(t, nurse.ExpectPresenceFrom(room+"/romeo"), "conflict")
+	nurse.Send("<presence to='" + room + "'><x xmlns='" + nsMUC + "'/></presence>")
+	xmpptest.ExpectError(t, nurse.ExpectPresenceFrom(room), "jid-malformed")
+
+	// Rename (§7.6): unavailable with 303 and the new nick, then available.
+	romeo.Send("<presence to='" + room + "/montague'/>")
+	for _, c := range []*xmpptest.Client{juliet, romeo} {
+		want := []string{"303"}
+		if c == romeo {
+			want = []string{"110", "303"}
+		}
+		if it := item(t, expectPresence(t, c, room+"/romeo", "unavailable", want...)); it.Attr("nick") != "montague" {
+			t.Fatalf("%s: rename without the new nick: %s", c.JID, it)
+		}
+	}
+	expectPresence(t, juliet, room+"/montague", "")
+	expectPresence(t, romeo, room+"/montague", "", "110")
+
+	// Leaving (§7.14).
+	romeo.Send("<presence type='unavailable' to='" + room + "/montague'><status>bye</status></presence>")
+	el := expectPresence(t, juliet, room+"/montague", "unavailable")
+	if el.Child("jabber:client", "status").Text() != "bye" {
+		t.Fatalf("leave without its status: %s", el)
+	}
+	expectPresence(t, romeo, room+"/montague", "unavailable", "110")
+
+	// The temporary room goes with its last occupant: entering creates it anew.
+	juliet.Send("<presence type='unavailable' to='" + room + "/jul'/>")
+	expectPresence(t, juliet, room+"/jul", "unavailable", "110")
+	nurse.Send("<presence to='" + room + "/nurse'><x xmlns='" + nsMUC + "'/></presence>")
+	expectPresence(t, nurse, room+"/nurse", "", "110", "170", "201")
+	expectSubject(t, nurse, "")
+}
+
+// A session that ends leaves its rooms.
+func TestDisconnectLeaves(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	create(t, juliet, room, "jul")
+	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
+	expectPresence(t, juliet, room+"/romeo", "")
+	romeo.Conn.Close()
+	expectPresence(t, juliet, room+"/romeo", "unavailable")
+}
+
+// XEP-0045 §6.1-§6.4: the service and its public rooms are discoverable.
+func TestDisco(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet := online(t, s, "juliet")
+	create(t, juliet, room, "jul")
+	create(t, juliet, "hidden@"+service, "jul")
+	configure(t, juliet, "hidden@"+service, field("muc#roomconfig_publicroom", "0"))
+	configure(t, juliet, room, field("muc#roomconfig_roomname", "Fair Verona"))
+
+	juliet.Send("<iq type='get' id='i1' to='" + service + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	q := expectIQ(t, juliet, "i1", "result").Child("http://jabber.org/protocol/disco#info", "query")
+	id := q.Child("http://jabber.org/protocol/disco#info", "identity")
+	if id == nil || id.Attr("category") != "conference" || id.Attr("type") != "text" || !hasFeature(q, nsMUC) {
+		t.Fatalf("service info: %s", q)
+	}
+	juliet.Send("<iq type='get' id='i2' to='" + service + "'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
+	items := expectIQ(t, juliet, "i2", "result").Child("http://jabber.org/protocol/disco#items", "query").ChildElements()
+	if len(items) != 1 || items[0].Attr("jid") != room || items[0].Attr("name") != "Fair Verona" {
+		t.Fatalf("public rooms: %v", items)
+	}
+	juliet.Send("<iq type='get' id='i3' to='" + room + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	q = expectIQ(t, juliet, "i3", "result").Child("http://jabber.org/protocol/disco#info", "query")
+	for _, f := range []string{nsMUC, "urn:xmpp:mam:2", "muc_public", "muc_temporary", "muc_open", "muc_semianonymous"} {
+		if !hasFeature(q, f) {
+			t.Fatalf("room info without %s: %s", f, q)
+		}
+	}
+}

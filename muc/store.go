@@ -1,0 +1,89 @@
+package muc
+
+import (
+	"context"
+	"time"
+)
+
+// RoomConfig is a room's configuration (XEP-0045 §10.2), as the owner
+// sets it with the muc#roomconfig form. Stores keep it as JSON.
+type RoomConfig struct {
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Public rooms are listed in the service's disco#items.
+	Public bool `json:"public"`
+	// Persistent rooms outlive their last occupant and restarts.
+	Persistent bool `json:"persistent"`
+	// MembersOnly rooms admit members, admins and owners only.
+	MembersOnly bool `json:"members_only"`
+	// Moderated rooms give visitors no voice.
+	Moderated bool `json:"moderated"`
+	// Password, if not empty, must be given to join.
+	Password string `json:"password,omitempty"`
+	// MaxUsers bounds the occupants; owners and admins may always join.
+	MaxUsers int `json:"max_users"`
+	// WhoIs is who sees occupants' real JIDs: "moderators" or "anyone".
+	WhoIs string `json:"whois"`
+	// ChangeSubject lets participants, not only moderators, set the subject.
+	ChangeSubject bool `json:"change_subject"`
+}
+
+// StoredRoom is a room as a Store keeps it.
+type StoredRoom struct {
+	Name               string
+	Config             RoomConfig
+	Subject, SubjectBy string
+	// Affiliations maps bare JIDs to owner, admin, member or outcast.
+	Affiliations map[string]string
+}
+
+// Message is one message of a room's archive.
+type Message struct {
+	ID    int64
+	Stamp time.Time
+	// Nick is the occupant's nickname, Sender its real bare JID.
+	Nick, Sender string
+	OriginID     string
+	Body         string
+	// Stanza is the message as broadcast, without 'to' and stanza-id.
+	Stanza []byte
+}
+
+// Query selects messages of one room's archive; zero values mean no
+// restriction, ids are exclusive bounds.
+type Query struct {
+	Start, End        time.Time
+	AfterID, BeforeID int64
+	IDs               []int64
+	// Max is the page size; Last asks for the last Max messages.
+	Max  int
+	Last bool
+}
+
+// Page is one answer to a Query, oldest first.
+type Page struct {
+	Messages []Message
+	// Complete is true when nothing further matches in the query's
+	// direction.
+	Complete bool
+}
+
+// Store keeps rooms and their archives. storage/postgres implements it.
+// Not found is storage.ErrNotFound, wrapped.
+type Store interface {
+	// Rooms returns every room of service.
+	Rooms(ctx context.Context, service string) ([]StoredRoom, error)
+	// SaveRoom creates or replaces a room with its affiliations.
+	SaveRoom(ctx context.Context, service string, r StoredRoom) error
+	// DeleteRoom deletes a room, its affiliations and its archive.
+	DeleteRoom(ctx context.Context, service, name string) error
+	// DeleteTemporary deletes the rooms of service that are not
+	// persistent, as DeleteRoom would, and returns how many.
+	DeleteTemporary(ctx context.Context, service string) (int, error)
+	// Append archives m in the room and returns its id, once committed.
+	// Ids grow with each call.
+	Append(ctx context.Context, service, name string, m Message) (int64, error)
+	// Query returns one page of the room's archive. Ids named in the
+	// query that are not in it fail with storage.ErrNotFound.
+	Query(ctx context.Context, service, name string, q Query) (Page, error)
+}

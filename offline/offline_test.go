@@ -1,0 +1,242 @@
+package offline_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"xmppd/internal/xmpptest"
+	"xmppd/offline"
+	"xmppd/storage"
+	"xmppd/storage/pgtest"
+	"xmppd/storage/postgres"
+	"xmppd/xmlstream"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// start returns a server with the accounts juliet and romeo, and romeo
+// logged in (not available: he only sends).
+func start(t *testing.T) (*xmpptest.Server, *xmpptest.Client) {
+	s := xmpptest.Start(t)
+	for _, u := range []string{"juliet", "romeo"} {
+		s.AddUser(t, u, xmpptest.Domain, "secret")
+	}
+	return s, xmpptest.Login(t, s, "romeo", "secret", "orchard")
+}
+
+// expectDelayed checks that el is the message from romeo saying body,
+// stamped by the server no later than now.
+func expectDelayed(t *testing.T, el *xmlstream.Element, body string) {
+	t.Helper()
+	xmpptest.ExpectBody(t, el, "romeo@localhost/orchard", body)
+	d := el.Child(offline.NSDelay, "delay")
+	if d == nil || d.Attr("from") != xmpptest.Domain {
+		t.Fatalf("got %s, want a <delay/> from %s", el, xmpptest.Domain)
+	}
+	stamp, err := time.Parse("2006-01-02T15:04:05.000Z", d.Attr("stamp"))
+	if err != nil || stamp.After(time.Now()) || time.Since(stamp) > time.Minute {
+		t.Fatalf("delay stamp %q is not a recent UTC time with milliseconds: %v", d.Attr("stamp"), err)
+	}
+}
+
+// sendAll sends a chat message to to for each body, then waits with a
+// ping: an error for any of them would arrive before the ping's result.
+func sendAll(c *xmpptest.Client, to string, bodies ...string) {
+	c.T.Helper()
+	for _, b := range bodies {
+		c.Send("<message type='chat' to='" + to + "'><body>" + b + "</body></message>")
+	}
+	c.Ping()
+}
+
+func TestDeliveredOnceInOrderAfterInitialPresence(t *testing.T) {
+	s, romeo := start(t)
+	// The last one is to a full JID that is not online: RFC 6121 §8.5.3.2.1
+	// treats it as sent to the bare JID, so it is stored as well.
+	sendAll(romeo, "juliet@localhost", "one", "two")
+	sendAll(romeo, "juliet@localhost/gone", "three")
+
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	// Binding alone is not enough: messages wait for initial presence.
+	juliet.Ping()
+	juliet.Online()
+	for _, b := range []string{"one", "two", "three"} {
+		expectDelayed(t, juliet.NextNamed("message"), b)
+	}
+	juliet.Ping()
+
+	// A second resource gets nothing again; the first sees its presence.
+	nurse := xmpptest.Login(t, s, "juliet", "secret", "chamber")
+	nurse.Online()
+	nurse.ExpectPresenceFrom("juliet@localhost/balcony")
+	nurse.Ping()
+	juliet.ExpectPresenceFrom("juliet@localhost/chamber")
+
+	// Now she is online, messages go straight to her, without delay.
+	romeo.Send("<message type='chat' to='juliet@localhost'><body>live</body></message>")
+	el := juliet.NextNamed("message")
+	xmpptest.ExpectBody(t, el, "romeo@localhost/orchard", "live")
+	if el.Child(offline.NSDelay, "delay") != nil {
+		t.Fatalf("live message %s has a delay", el)
+	}
+}
+
+func TestSurvivesRestart(t *testing.T) {
+	s, romeo := start(t)
+	sendAll(romeo, "juliet@localhost", "before the restart")
+	s = xmpptest.Restart(t, s)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	expectDelayed(t, juliet.NextNamed("message"), "before the restart")
+	juliet.Ping()
+}
+
+// XEP-0160 §2: messages go to a resource with non-negative priority only.
+func TestNegativePriorityGetsNothing(t *testing.T) {
+	s, romeo := start(t)
+	sendAll(romeo, "juliet@localhost", "for a real client")
+	hidden := xmpptest.Login(t, s, "juliet", "secret", "bot")
+	hidden.Send("<presence><priority>-1</priority></presence>")
+	hidden.ExpectPresenceFrom("juliet@localhost/bot")
+	hidden.Ping()
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	juliet.ExpectPresenceFrom("juliet@localhost/bot")
+	expectDelayed(t, juliet.NextNamed("message"), "for a real client")
+}
+
+// Two resources coming online together share the messages: each gets
+// each message at most once, and together they get all of them.
+func TestConcurrentLoginsDoNotDuplicate(t *testing.T) {
+	s, romeo := start(t)
+	var want []string
+	for i := range 20 {
+		want = append(want, strconv.Itoa(i))
+	}
+	sendAll(romeo, "juliet@localhost", want...)
+	a := xmpptest.Login(t, s, "juliet", "secret", "a")
+	b := xmpptest.Login(t, s, "juliet", "secret", "b")
+	a.Send("<presence/>")
+	b.Send("<presence/>")
+	var got []string
+	for _, c := range []*xmpptest.Client{a, b} {
+		c.Send("<iq type='get' id='barrier' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+		for {
+			el := c.Next()
+			if el.Name.Local == "iq" {
+				break
+			}
+			if el.Name.Local == "message" {
+				got = append(got, el.Child("jabber:client", "body").Text())
+			}
+		}
+	}
+	slices.SortFunc(got, func(x, y string) int { i, _ := strconv.Atoi(x); j, _ := strconv.Atoi(y); return i - j })
+	if !slices.Equal(got, want) {
+		t.Fatalf("the two resources got %q; want each of %q once", got, want)
+	}
+}
+
+func TestWhatIsNotStored(t *testing.T) {
+	s, romeo := start(t)
+	tests := []struct {
+		name, send string
+		condition  string // "" for no error
+	}{
+		{"no-store hint", "<message type='chat' to='juliet@localhost' id='x'><body>ephemeral</body><no-store xmlns='urn:xmpp:hints'/></message>", "service-unavailable"},
+		{"chat state only", "<message type='chat' to='juliet@localhost' id='x'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>", ""},
+		{"chat state with thread", "<message type='chat' to='juliet@localhost' id='x'><thread>t1</thread><paused xmlns='http://jabber.org/protocol/chatstates'/></message>", ""},
+		{"headline", "<message type='headline' to='juliet@localhost' id='x'><body>news</body></message>", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			romeo.Send(tt.send)
+			if tt.condition != "" {
+				reply := romeo.NextNamed("message")
+				xmpptest.ExpectError(t, reply, tt.condition)
+				if reply.Attr("id") != "x" {
+					t.Errorf("error reply %s does not answer x", reply)
+				}
+			}
+			romeo.Ping()
+		})
+	}
+	// XEP-0334 <store/> keeps even a chat state.
+	romeo.Send("<message type='chat' to='juliet@localhost'><gone xmlns='http://jabber.org/protocol/chatstates'/><store xmlns='urn:xmpp:hints'/></message>")
+	sendAll(romeo, "juliet@localhost", "stored")
+
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	el := juliet.NextNamed("message")
+	if el.Child("http://jabber.org/protocol/chatstates", "gone") == nil || el.Child(offline.NSDelay, "delay") == nil {
+		t.Fatalf("got %s, want the <gone/> kept by the store hint", el)
+	}
+	expectDelayed(t, juliet.NextNamed("message"), "stored")
+	juliet.Ping() // and nothing else
+}
+
+func TestQuota(t *testing.T) {
+	s, romeo := start(t)
+	ctx := context.Background()
+	pool, err := storage.Open(ctx, s.Config.Database.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	// Fill her storage directly: faster than over the wire, same rows.
+	store := postgres.NewOffline(pool)
+	for i := range offline.DefaultQuota - 1 {
+		msg := fmt.Sprintf("<message xmlns='jabber:client' from='romeo@localhost/orchard' to='juliet@localhost' type='chat'><body>%d</body></message>", i)
+		if err := store.Add(ctx, "localhost", "juliet", []byte(msg), offline.DefaultQuota); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sendAll(romeo, "juliet@localhost", "the last that fits")
+	romeo.Send("<message type='chat' to='juliet@localhost' id='full'><body>one too many</body></message>")
+	reply := romeo.NextNamed("message")
+	e := xmpptest.ExpectError(t, reply, "service-unavailable")
+	if txt := e.Child("urn:ietf:params:xml:ns:xmpp-stanzas", "text"); txt == nil || txt.Text() != "offline storage is full" {
+		t.Errorf("error %s does not say the storage is full", e)
+	}
+
+	// All of them arrive at login, in order, through a session queue of
+	// the same size as the quota.
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	for i := range offline.DefaultQuota - 1 {
+		expectDelayed(t, juliet.NextNamed("message"), strconv.Itoa(i))
+	}
+	expectDelayed(t, juliet.NextNamed("message"), "the last that fits")
+	juliet.Ping()
+}
+
+func TestDeletedAccountLosesItsMessages(t *testing.T) {
+	s, romeo := start(t)
+	sendAll(romeo, "juliet@localhost", "for the old juliet")
+	if err := s.Accounts.Delete(context.Background(), xmpptest.Domain, "juliet"); err != nil {
+		t.Fatal(err)
+	}
+	romeo.Send("<message type='chat' to='juliet@localhost' id='gone'><body>anyone?</body></message>")
+	xmpptest.ExpectError(t, romeo.NextNamed("message"), "service-unavailable")
+
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	juliet.Ping() // nothing stored for the new account
+}
+
+func TestDiscoFeature(t *testing.T) {
+	_, romeo := start(t)
+	romeo.Send("<iq type='get' id='d' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	q := romeo.NextNamed("iq").Child("http://jabber.org/protocol/disco#info", "query")
+	for _, f := range q.ChildElements() {
+		if f.Name.Local == "feature" && f.Attr("var") == offline.Feature {
+			return
+		}
+	}
+	t.Fatalf("disco#info %s lacks %s", q, offline.Feature)
+}

@@ -1,0 +1,171 @@
+// Package private implements XEP-0049: Private XML Storage
+// (jabber:iq:private), where a client keeps XML only its own account can
+// read, such as bookmarks (XEP-0048) or client preferences.
+//
+// Data is keyed by the namespace of the stored elements, as XEP-0049
+// describes: a set replaces everything stored under that namespace, and a
+// get of <foo xmlns='ns'/> returns whatever is stored under 'ns' (or the
+// empty element asked for, when nothing is). A set may carry several
+// elements if they share one namespace.
+//
+// Errors, following XEP-0049 §2.3 and §3:
+//
+//   - A get or set addressed to another account: forbidden.
+//   - A query without a child element, or a child in a namespace that
+//     cannot be private data (none, jabber:client, jabber:server,
+//     jabber:iq:private): not-acceptable. The wider reservation of
+//     'jabber:*', 'http://jabber.org/*' and 'vcard-temp' that the XEP
+//     makes optional is not enforced, so no existing client is refused.
+//   - A get naming more than one element, or a set mixing namespaces:
+//     bad-request.
+//   - A set that would make the account's private data, over all
+//     namespaces, larger than Config.MaxBytes (serialised): not-acceptable,
+//     and nothing changes. The limit is per account, not per namespace, so
+//     that many namespaces cannot add up to unbounded storage.
+package private
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/storage"
+	"xmppd/xmlstream"
+)
+
+// NS is the namespace of XEP-0049.
+const NS = "jabber:iq:private"
+
+// ErrTooLarge is returned, wrapped, by Store.Set when the account's
+// private data would exceed the limit.
+var ErrTooLarge = errors.New("private storage limit exceeded")
+
+// storeTimeout bounds one database call, so that a slow database fails
+// the one IQ instead of holding the session that sent it.
+const storeTimeout = 10 * time.Second
+
+// maxStoredDepth bounds the nesting accepted when reading stored data back;
+// the data was written by this package from a stanza that passed the
+// stream's depth limit.
+const maxStoredDepth = 1024
+
+// Store keeps the private XML of accounts, one opaque value per namespace.
+type Store interface {
+	// Get returns what is stored for username@domain under namespace; an
+	// error wrapping storage.ErrNotFound when nothing is.
+	Get(ctx context.Context, domain, username, namespace string) ([]byte, error)
+	// Set stores data under namespace for username@domain, replacing what
+	// was there, unless the account's data in all namespaces would then
+	// take more than limit bytes: that is an error wrapping ErrTooLarge
+	// and nothing changes. An unknown account is an error wrapping
+	// storage.ErrNotFound.
+	Set(ctx context.Context, domain, username, namespace string, data []byte, limit int) error
+}
+
+// Config is what the module needs.
+type Config struct {
+	// Store keeps the data.
+	Store Store
+	// MaxBytes is the most private data, serialised, one account may keep
+	// over all namespaces.
+	MaxBytes int
+	// Logger receives storage failures; nil discards them.
+	Logger *slog.Logger
+}
+
+type module struct {
+	Config
+}
+
+// Register answers private storage gets and sets on r and announces the
+// jabber:iq:private feature.
+func Register(r *router.Router, cfg Config) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &module{cfg}
+	r.AddFeature(NS)
+	r.HandleIQ(router.ToAccount, "get", NS, "query", m.get)
+	r.HandleIQ(router.ToAccount, "set", NS, "query", m.set)
+}
+
+// request checks the parts of an IQ that gets and sets share and returns
+// the namespace of its elements, or the error answering it.
+func request(iq router.IQ) (ns string, elems []*xmlstream.Element, reply *xmlstream.Element) {
+	if !iq.To.Equal(iq.From.Bare()) {
+		return "", nil, iq.Error(stanza.Forbidden, "private storage belongs to its own account only")
+	}
+	elems = iq.Payload.ChildElements()
+	if len(elems) == 0 {
+		return "", nil, iq.Error(stanza.NotAcceptable, "the query names no namespace")
+	}
+	ns = elems[0].Name.Space
+	switch ns {
+	case "", stanza.NSClient, stanza.NSServer, NS:
+		return "", nil, iq.Error(stanza.NotAcceptable, "namespace '"+ns+"' cannot hold private data")
+	}
+	for _, e := range elems[1:] {
+		if e.Name.Space != ns {
+			return "", nil, iq.Error(stanza.BadRequest, "all elements must be in one namespace")
+		}
+	}
+	return ns, elems, nil
+}
+
+func (m *module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	ns, elems, reply := request(iq)
+	if reply != nil {
+		return reply
+	}
+	if len(elems) > 1 {
+		return iq.Error(stanza.BadRequest, "a get asks for one element")
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	data, err := m.Store.Get(ctx, iq.To.Domainpart(), iq.To.Localpart(), ns)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		q := xmlstream.NewElement(NS, "query")
+		q.AddChild(xmlstream.NewElement(ns, elems[0].Name.Local))
+		return iq.Result(q)
+	case err != nil:
+		m.Logger.Error("loading private data", "jid", iq.To.String(), "namespace", ns, "err", err)
+		return iq.Error(stanza.InternalServerError, "")
+	}
+	// What is stored is the whole <query/> of the set, so it is the answer.
+	q, err := xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+	if err != nil {
+		m.Logger.Error("parsing stored private data", "jid", iq.To.String(), "namespace", ns, "err", err)
+		return iq.Error(stanza.InternalServerError, "")
+	}
+	return iq.Result(q)
+}
+
+func (m *module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	ns, elems, reply := request(iq)
+	if reply != nil {
+		return reply
+	}
+	// Store a <query/> holding only the elements, without any text between
+	// them: it is the result of a later get as it stands.
+	q := xmlstream.NewElement(NS, "query")
+	for _, e := range elems {
+		q.AddChild(e)
+	}
+	data := q.Append(nil, "")
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	err := m.Store.Set(ctx, iq.To.Domainpart(), iq.To.Localpart(), ns, data, m.MaxBytes)
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return iq.Error(stanza.NotAcceptable, "private data is limited to "+strconv.Itoa(m.MaxBytes)+" bytes per account")
+	case err != nil:
+		m.Logger.Error("storing private data", "jid", iq.To.String(), "namespace", ns, "err", err)
+		return iq.Error(stanza.InternalServerError, "")
+	}
+	return iq.Result(nil)
+}

@@ -1,0 +1,127 @@
+package register
+
+import (
+	"context"
+	"errors"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/auth"
+	"xmppd/stanza"
+	"xmppd/storage"
+	"xmppd/xmlstream"
+)
+
+// Feature returns the iq-register stream feature (XEP-0077 §8), or nil
+// when registration is off.
+func (s *Service) Feature() *xmlstream.Element {
+	if !s.cfg.Enabled {
+		return nil
+	}
+	return xmlstream.NewElement(NSFeature, "register")
+}
+
+// HandleIQ answers a registration IQ from a client that has not
+// authenticated: the form (get), the registration (set), and the XEP-0445
+// preauth IQ. remote identifies the connection; its address is the key of
+// the per-address limit.
+func (s *Service) HandleIQ(ctx context.Context, domain, remote string, secure bool, iq *xmlstream.Element) *xmlstream.Element {
+	typ := iq.Attr("type")
+	if typ != "get" && typ != "set" {
+		return nil
+	}
+	if !s.cfg.Enabled {
+		return streamError(iq, stanza.ServiceUnavailable, "")
+	}
+	q := iq.FirstChildElement()
+	switch {
+	case q != nil && q.Name.Space == NSPreauth && q.Name.Local == "preauth" && typ == "set":
+		return s.preauth(ctx, domain, remote, iq, q.Attr("token"))
+	case q == nil || q.Name.Space != NS || q.Name.Local != "query":
+		return streamError(iq, stanza.ServiceUnavailable, "")
+	case typ == "get":
+		return stanza.Result(iq, registrationForm(s.cfg.RequireInvite))
+	}
+	return s.create(ctx, domain, remote, iq, parseQuery(q))
+}
+
+// streamError answers an IQ on an unauthenticated stream without echoing
+// its payload.
+func streamError(iq *xmlstream.Element, condition, text string) *xmlstream.Element {
+	st := iq.Copy()
+	st.Children = nil
+	return stanza.ErrorReply(st, condition, text)
+}
+
+// preauth checks an invitation token before registration (XEP-0445) and
+// remembers it for the connection. The token is used only when the
+// account is created, and its expiry is judged now, not then.
+func (s *Service) preauth(ctx context.Context, domain, remote string, iq *xmlstream.Element, token string) *xmlstream.Element {
+	if s.cfg.Invites == nil {
+		return streamError(iq, stanza.ServiceUnavailable, "")
+	}
+	now := s.now()
+	ok, err := s.cfg.Invites.Valid(ctx, domain, token, now)
+	if err != nil {
+		s.log.Error("checking an invitation", "domain", domain, "err", err)
+		return streamError(iq, stanza.InternalServerError, "")
+	}
+	if token == "" || !ok {
+		return streamError(iq, stanza.ItemNotFound, "the invitation is unknown, used or expired")
+	}
+	s.preauths.put(remote, preauth{domain: domain, token: token, at: now})
+	return stanza.Result(iq, nil)
+}
+
+// create registers a new account (XEP-0077 §3.1).
+func (s *Service) create(ctx context.Context, domain, remote string, iq *xmlstream.Element, req request) *xmlstream.Element {
+	if req.remove {
+		return streamError(iq, "unexpected-request", "log in to remove your account")
+	}
+	if req.username == "" || req.password == "" {
+		return streamError(iq, stanza.NotAcceptable, "a username and a password are required")
+	}
+	j, err := jid.New(req.username, domain, "")
+	if err != nil || j.Localpart() == "" {
+		return streamError(iq, stanza.JIDMalformed, "the username is not valid in an XMPP address")
+	}
+	username := j.Localpart()
+	now := s.now()
+	token, validAt := req.token, now
+	if s.cfg.RequireInvite && token == "" {
+		if p, ok := s.preauths.get(remote, domain, now); ok {
+			token, validAt = p.token, p.at
+		}
+	}
+	if s.cfg.RequireInvite && token == "" {
+		return streamError(iq, stanza.Forbidden, "registration needs an invitation")
+	}
+	creds, err := auth.DeriveCredentials(req.password, auth.DefaultIterations)
+	if err != nil {
+		return streamError(iq, stanza.NotAcceptable, "the password is not acceptable")
+	}
+	key := addressKey(remote)
+	if !s.limit.reserve(key, now) {
+		s.log.Info("registration refused: too many from one address", "remote", remote, "domain", domain)
+		return streamError(iq, stanza.ResourceConstraint, "too many accounts were created from your address; try again later")
+	}
+	if s.cfg.RequireInvite {
+		err = s.cfg.Invites.CreateAccount(ctx, domain, token, validAt, username, creds)
+	} else {
+		err = s.cfg.Accounts.Create(ctx, domain, username, creds)
+	}
+	if err != nil {
+		s.limit.release(key, now)
+		switch {
+		case errors.Is(err, storage.ErrExists):
+			return streamError(iq, stanza.Conflict, "the username is taken")
+		case errors.Is(err, storage.ErrNotFound):
+			return streamError(iq, stanza.Forbidden, "the invitation is unknown, used or expired")
+		}
+		s.log.Error("registering an account", "jid", j.String(), "err", err)
+		return streamError(iq, stanza.InternalServerError, "")
+	}
+	s.preauths.drop(remote)
+	s.log.Info("account registered", "jid", j.String(), "remote", remote, "invite", s.cfg.RequireInvite)
+	return stanza.Result(iq, nil)
+}

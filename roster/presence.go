@@ -1,0 +1,247 @@
+package roster
+
+import (
+	"context"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Module is the router's presence handler.
+var _ router.PresenceHandler = (*Module)(nil)
+
+// grantsKey carries, in the context of the probes sent for one initial
+// presence, the accounts that grant the prober their presence, so that
+// answering each probe needs no query of its own.
+type grantsKey struct{}
+
+type grants struct {
+	user jid.JID           // the prober's bare JID
+	by   map[string]string // granting account → its last unavailable presence
+}
+
+// Broadcast sends a session's presence to the contacts subscribed to it
+// (RFC 6121 §4.2, §4.4); for initial presence it also probes the contacts
+// the account is subscribed to and delivers pending subscription requests.
+// Unavailable presence also goes to those that got directed presence
+// (§4.6.3).
+func (m *Module) Broadcast(ctx context.Context, from jid.JID, st *xmlstream.Element, initial bool) {
+	owner := from.Bare()
+	ros, err := m.store.Roster(ctx, owner)
+	if err != nil {
+		m.log.Error("presence broadcast", "jid", from.String(), "err", err)
+		return
+	}
+	unavailable := stanza.Type(st) == "unavailable"
+	sent := map[string]bool{}
+	for _, it := range ros.Items {
+		if it.Subscription.hasFrom() {
+			sent[it.Contact.String()] = true
+			m.r.Route(ctx, addressed(st, it.Contact.String()))
+		}
+	}
+	if unavailable {
+		for _, to := range m.takeDirected(from) {
+			if !sent[to] {
+				m.r.Route(ctx, addressed(st, to))
+			}
+		}
+		m.recordLast(ctx, owner, st)
+		return
+	}
+	if !initial {
+		return
+	}
+	gs, err := m.store.Grants(ctx, owner)
+	if err != nil {
+		m.log.Error("presence probes", "jid", from.String(), "err", err)
+		return
+	}
+	g := grants{user: owner, by: make(map[string]string, len(gs))}
+	for _, x := range gs {
+		g.by[x.Account.String()] = x.LastStanza
+	}
+	pctx := context.WithValue(ctx, grantsKey{}, g)
+	for _, it := range ros.Items {
+		if it.Subscription.hasTo() {
+			m.r.Route(pctx, xmlstream.NewElement(stanza.NSClient, stanza.Presence, "type", "probe",
+				"from", from.String(), "to", it.Contact.String()))
+		}
+	}
+	m.redeliverPending(ctx, from)
+}
+
+// redeliverPending delivers the subscription requests that wait for the
+// account's answer to a session that just became available (§3.1.3).
+func (m *Module) redeliverPending(ctx context.Context, session jid.JID) {
+	pending, err := m.store.PendingIn(ctx, session.Bare())
+	if err != nil {
+		m.log.Error("pending subscription requests", "jid", session.String(), "err", err)
+		return
+	}
+	for _, p := range pending {
+		el, err := xmlstream.ParseElement([]byte(p.Stanza), xmlstream.Limits{})
+		if err != nil {
+			m.log.Error("stored subscription request", "jid", session.String(), "from", p.Contact.String(), "err", err)
+			continue
+		}
+		m.r.DeliverToSession(session, el)
+	}
+}
+
+// addressed returns a copy of st addressed to to.
+func addressed(st *xmlstream.Element, to string) *xmlstream.Element {
+	c := st.Copy()
+	c.SetAttr("to", to)
+	return c
+}
+
+// Outbound handles presence with a 'to' from a client: subscription
+// stanzas change the roster (RFC 6121 §3); directed presence is tracked so
+// that the recipient hears when the session goes away (§4.6).
+func (m *Module) Outbound(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
+	typ := stanza.Type(st)
+	switch {
+	case isSubscription(typ):
+		m.outboundSubscription(ctx, from, to.Bare(), st)
+		return true
+	case typ == "probe":
+		return true // probes are the server's business (§4.3)
+	case typ == "available" || typ == "unavailable":
+		if !to.Bare().Equal(from.Bare()) {
+			m.trackDirected(ctx, from, to, typ == "available")
+		}
+	}
+	return false
+}
+
+// trackDirected remembers (or, for unavailable, forgets) that the session
+// from sent directed presence to to, unless to is subscribed anyway.
+func (m *Module) trackDirected(ctx context.Context, from, to jid.JID, available bool) {
+	if !available {
+		m.mu.Lock()
+		delete(m.directed[from.String()], to.String())
+		m.mu.Unlock()
+		return
+	}
+	if !m.isAvailable(from) {
+		return // §4.6.2: directed presence while unavailable is not tracked
+	}
+	st, err := m.store.State(ctx, from.Bare(), to.Bare())
+	if err != nil {
+		m.log.Error("directed presence", "jid", from.String(), "err", err)
+	} else if st.InRoster && st.Item.Subscription.hasFrom() {
+		return // a broadcast target already
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.directed[from.String()] == nil {
+		m.directed[from.String()] = map[string]bool{}
+	}
+	m.directed[from.String()][to.String()] = true
+}
+
+func (m *Module) isAvailable(session jid.JID) bool {
+	for _, p := range m.r.Presences(session.Bare()) {
+		if p.Attr("from") == session.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// takeDirected returns and forgets who got directed presence from session.
+func (m *Module) takeDirected(session jid.JID) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for to := range m.directed[session.String()] {
+		out = append(out, to)
+	}
+	delete(m.directed, session.String())
+	return out
+}
+
+// Inbound handles presence addressed to a local account: subscription
+// stanzas and probes. Other presence is delivered by the router.
+func (m *Module) Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
+	typ := stanza.Type(st)
+	switch {
+	case isSubscription(typ):
+		m.inboundSubscription(ctx, from.Bare(), to.Bare(), st)
+		return true
+	case typ == "probe":
+		m.answerProbe(ctx, from, to.Bare())
+		return true
+	}
+	return false
+}
+
+// answerProbe answers prober's probe of owner's presence (RFC 6121
+// §4.3.2): the current presence of each available resource, or the last
+// unavailable presence, only if owner's roster gives prober a
+// subscription; otherwise 'unsubscribed', which reveals nothing.
+func (m *Module) answerProbe(ctx context.Context, prober, owner jid.JID) {
+	if owner.Equal(prober.Bare()) {
+		return
+	}
+	allowed, last := false, ""
+	if g, ok := ctx.Value(grantsKey{}).(grants); ok && g.user.Equal(prober.Bare()) {
+		last, allowed = g.by[owner.String()]
+	} else {
+		st, err := m.store.State(ctx, owner, prober.Bare())
+		if err != nil {
+			m.log.Error("presence probe", "jid", owner.String(), "from", prober.String(), "err", err)
+			return
+		}
+		allowed = st.InRoster && st.Item.Subscription.hasFrom()
+		if allowed {
+			if l, err := m.store.Last(ctx, owner); err == nil {
+				last = l.Stanza
+			}
+		}
+	}
+	if !allowed {
+		m.r.Route(ctx, subscription("unsubscribed", owner, prober.Bare()))
+		return
+	}
+	if ps := m.r.Presences(owner); len(ps) > 0 {
+		for _, p := range ps {
+			m.r.Route(ctx, addressed(p, prober.String()))
+		}
+		return
+	}
+	reply := subscription("unavailable", owner, prober)
+	if last != "" {
+		if el, err := xmlstream.ParseElement([]byte(last), xmlstream.Limits{}); err == nil {
+			reply = addressed(el, prober.String())
+		}
+	}
+	m.r.Route(ctx, reply)
+}
+
+// Ended tells the contacts subscribed to a session that ended, and those
+// it sent directed presence to, that it is unavailable (§4.5.2), and
+// records the time for probes and last activity.
+func (m *Module) Ended(ctx context.Context, session jid.JID, last *xmlstream.Element) {
+	un := xmlstream.NewElement(stanza.NSClient, stanza.Presence, "type", "unavailable", "from", session.String())
+	m.Broadcast(ctx, session, un, false)
+}
+
+// recordLast stores owner's last unavailable presence.
+func (m *Module) recordLast(ctx context.Context, owner jid.JID, st *xmlstream.Element) {
+	status := ""
+	if s := st.Child(stanza.NSClient, "status"); s != nil {
+		status = s.Text()
+	}
+	stored := st.Copy()
+	stored.SetAttr("from", owner.String())
+	stored.SetAttr("to", "")
+	at := m.now()
+	if err := m.store.SetLast(ctx, owner, Last{Status: status, Stanza: stored.String(), At: at}); err != nil {
+		m.log.Error("recording last presence", "jid", owner.String(), "err", err)
+	}
+}

@@ -1,0 +1,180 @@
+// Package roster implements rosters, presence subscriptions and presence
+// broadcast of RFC 6121 (§2-§4), roster versioning (XEP-0237) and last
+// activity of accounts (XEP-0012), on top of the router's session table.
+//
+// Concurrency: Module.mu guards only the per-session maps (interested
+// resources, directed presence); it is never held while querying the
+// store or routing. Changes to one roster are serialised by the store.
+package roster
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Namespaces and stream features of the module.
+const (
+	NS            = "jabber:iq:roster"
+	NSVersioning  = "urn:xmpp:features:rosterver"    // XEP-0237 stream feature
+	NSPreApproval = "urn:xmpp:features:pre-approval" // RFC 6121 §3.4 stream feature
+	NSLast        = "jabber:iq:last"                 // XEP-0012
+)
+
+// Limits on what a roster item may hold (RFC 6121 §2.3.3 lets the server
+// choose them).
+const (
+	maxNameLen  = 1023
+	maxGroupLen = 1023
+	maxGroups   = 64
+)
+
+// Config is what a Module needs.
+type Config struct {
+	Router *router.Router
+	Store  Store
+	// MaxItems is the most items one roster may hold.
+	MaxItems int
+	// Logger receives storage failures; nil discards them.
+	Logger *slog.Logger
+	// Now returns the time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Module serves rosters, subscriptions, presence and last activity.
+type Module struct {
+	r     *router.Router
+	store Store
+	max   int
+	log   *slog.Logger
+	now   func() time.Time
+
+	mu         sync.Mutex
+	interested map[string]map[string]bool // bare JID → resources that requested the roster
+	directed   map[string]map[string]bool // session full JID → JIDs that got directed presence
+}
+
+// New returns a Module for cfg; Register installs it.
+func New(cfg Config) *Module {
+	m := &Module{r: cfg.Router, store: cfg.Store, max: cfg.MaxItems, log: cfg.Logger, now: cfg.Now,
+		interested: map[string]map[string]bool{}, directed: map[string]map[string]bool{}}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	return m
+}
+
+// Register installs the module's IQ handlers, its presence handler and its
+// session hook in the router.
+func (m *Module) Register() {
+	m.r.HandleIQ(router.ToAccount, "get", NS, "query", m.rosterGet)
+	m.r.HandleIQ(router.ToAccount, "set", NS, "query", m.rosterSet)
+	m.r.HandleIQ(router.ToAccount, "get", NSLast, "query", m.lastActivity)
+	m.r.AddFeature(NSLast)
+	m.r.SetPresenceHandler(m)
+	m.r.OnUnbind(m.forget)
+}
+
+// forget drops the per-session state of a session that is gone.
+func (m *Module) forget(session jid.JID) {
+	bare := session.Bare().String()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if res := m.interested[bare]; res != nil {
+		delete(res, session.Resourcepart())
+		if len(res) == 0 {
+			delete(m.interested, bare)
+		}
+	}
+	delete(m.directed, session.String())
+}
+
+func (m *Module) setInterested(session jid.JID) {
+	bare := session.Bare().String()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.interested[bare] == nil {
+		m.interested[bare] = map[string]bool{}
+	}
+	m.interested[bare][session.Resourcepart()] = true
+}
+
+func (m *Module) interestedResources(owner jid.JID) []jid.JID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []jid.JID
+	for res := range m.interested[owner.String()] {
+		if j, err := owner.WithResource(res); err == nil {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// itemElement is it as a roster <item/> (RFC 6121 §2.1.2).
+func itemElement(it Item) *xmlstream.Element {
+	el := xmlstream.NewElement(NS, "item", "jid", it.Contact.String(), "subscription", string(it.Subscription))
+	if it.Subscription == "" {
+		el.SetAttr("subscription", string(None))
+	}
+	if it.Name != "" {
+		el.SetAttr("name", it.Name)
+	}
+	if it.Ask {
+		el.SetAttr("ask", "subscribe")
+	}
+	if it.Approved {
+		el.SetAttr("approved", "true")
+	}
+	for _, g := range it.Groups {
+		el.AddChild(xmlstream.NewElement(NS, "group").AddText(g))
+	}
+	return el
+}
+
+// push sends a roster push of item (RFC 6121 §2.1.6) to every interested
+// resource of owner.
+func (m *Module) push(owner jid.JID, item *xmlstream.Element, version int64) {
+	for _, to := range m.interestedResources(owner) {
+		q := xmlstream.NewElement(NS, "query", "ver", strconv.FormatInt(version, 10))
+		q.AddChild(item.Copy())
+		iq := xmlstream.NewElement(stanza.NSClient, stanza.IQ, "type", "set", "id", "push-"+stanza.NewID(),
+			"from", owner.String(), "to", to.String())
+		iq.AddChild(q)
+		m.r.DeliverToSession(to, iq)
+	}
+}
+
+// rosterGet answers a roster get (RFC 6121 §2.2, XEP-0237 §2.3) and makes
+// the requesting resource interested in pushes.
+func (m *Module) rosterGet(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	if !iq.To.Equal(iq.From.Bare()) {
+		return iq.Error(stanza.Forbidden, "a roster belongs to its account")
+	}
+	m.setInterested(iq.From)
+	ros, err := m.store.Roster(ctx, iq.To)
+	if err != nil {
+		m.log.Error("roster get", "jid", iq.From.String(), "err", err)
+		return iq.Error(stanza.InternalServerError, "")
+	}
+	ver := strconv.FormatInt(ros.Version, 10)
+	if v := iq.Payload.Attr("ver"); v != "" && v == ver {
+		return iq.Result(nil) // the client's cached copy is current
+	}
+	q := xmlstream.NewElement(NS, "query", "ver", ver)
+	for _, it := range ros.Items {
+		q.AddChild(itemElement(it))
+	}
+	return iq.Result(q)
+}

@@ -1,0 +1,216 @@
+package roster
+
+import (
+	"context"
+	"errors"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/storage"
+	"xmppd/xmlstream"
+)
+
+// isSubscription reports whether typ is a subscription presence type.
+func isSubscription(typ string) bool {
+	switch typ {
+	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
+		return true
+	}
+	return false
+}
+
+// outbound returns the owner's next state after the owner sent a
+// subscription stanza of type typ to the contact (RFC 6121 §3, Appendix
+// A.2), and whether the stanza goes on to the contact.
+func outbound(typ string, st State) (next State, route bool) {
+	it := &st.Item
+	switch typ {
+	case "subscribe":
+		if !st.InRoster {
+			st.InRoster, st.Item = true, Item{Subscription: None}
+		}
+		if !it.Subscription.hasTo() {
+			it.Ask = true
+		}
+		return st, true
+	case "unsubscribe":
+		if st.InRoster {
+			it.Ask = false
+			it.Subscription = with(false, it.Subscription.hasFrom())
+		}
+		return st, true
+	case "subscribed":
+		switch {
+		case st.PendingIn != "":
+			if !st.InRoster {
+				st.InRoster, st.Item = true, Item{Subscription: None}
+			}
+			st.PendingIn = ""
+			it.Subscription, it.Approved = with(it.Subscription.hasTo(), true), false
+			return st, true
+		case st.InRoster && it.Subscription.hasFrom():
+			return st, false
+		default: // pre-approval (§3.4)
+			if !st.InRoster {
+				st.InRoster, st.Item = true, Item{Subscription: None}
+			}
+			it.Approved = true
+			return st, false
+		}
+	case "unsubscribed":
+		route = st.PendingIn != "" || (st.InRoster && it.Subscription.hasFrom())
+		st.PendingIn = ""
+		if st.InRoster {
+			it.Subscription, it.Approved = with(it.Subscription.hasTo(), false), false
+		}
+		return st, route
+	}
+	return st, false
+}
+
+// inboundResult is what the recipient's server does with a subscription
+// stanza after updating the recipient's state.
+type inboundResult struct {
+	deliver   bool // to the recipient's available resources
+	approve   bool // answer 'subscribed' for the recipient and send its presence
+	revokeOut bool // the sender lost its subscription: send it unavailable
+}
+
+// inbound returns the recipient's next state after receiving a
+// subscription stanza of type typ from the contact (RFC 6121 §3,
+// Appendix A.3). request is the stanza as stored while pending.
+func inbound(typ string, st State, request string) (State, inboundResult) {
+	it := &st.Item
+	var res inboundResult
+	switch typ {
+	case "subscribe":
+		switch {
+		case st.InRoster && it.Subscription.hasFrom():
+			res.approve = true // already approved: answer again
+		case st.InRoster && it.Approved:
+			it.Subscription, it.Approved = with(it.Subscription.hasTo(), true), false
+			res.approve = true
+		case st.PendingIn == "":
+			st.PendingIn = request
+			res.deliver = true
+		}
+	case "unsubscribe":
+		if st.PendingIn != "" {
+			st.PendingIn = ""
+			res.deliver = true
+		}
+		if st.InRoster && it.Subscription.hasFrom() {
+			it.Subscription = with(it.Subscription.hasTo(), false)
+			res.deliver, res.revokeOut = true, true
+		}
+	case "subscribed":
+		if st.InRoster && it.Ask && !it.Subscription.hasTo() {
+			it.Ask = false
+			it.Subscription = with(true, it.Subscription.hasFrom())
+			res.deliver = true
+		}
+	case "unsubscribed":
+		if st.InRoster && (it.Ask || it.Subscription.hasTo()) {
+			it.Ask = false
+			it.Subscription = with(false, it.Subscription.hasFrom())
+			res.deliver = true
+		}
+	}
+	return st, res
+}
+
+// outboundSubscription handles a subscription stanza a client of owner
+// sent to contact: the owner's roster changes, then the stanza goes on
+// from the owner's bare JID (RFC 6121 §3.1.2, §3.1.5, §3.2.2, §3.3.2).
+func (m *Module) outboundSubscription(ctx context.Context, from, contact jid.JID, st *xmlstream.Element) {
+	owner := from.Bare()
+	typ := stanza.Type(st)
+	if contact.Equal(owner) {
+		// An account always has its own presence; there is nothing to
+		// subscribe to, and a roster never holds its owner.
+		reply := stanza.ErrorReply(st, stanza.NotAllowed, "an account cannot subscribe to itself")
+		reply.SetAttr("from", owner.String())
+		m.r.DeliverToSession(from, reply)
+		return
+	}
+	var before, after State
+	route := false
+	ch, err := m.store.Update(ctx, owner, contact, m.max, func(cur State) (State, error) {
+		before = cur
+		after, route = outbound(typ, cur)
+		return after, nil
+	})
+	switch {
+	case errors.Is(err, ErrTooManyItems):
+		reply := stanza.ErrorReply(st, stanza.PolicyViolation, "the roster is full")
+		reply.SetAttr("from", owner.String())
+		m.r.DeliverToSession(from, reply)
+		return
+	case err != nil:
+		m.log.Error("outbound subscription", "jid", from.String(), "type", typ, "err", err)
+		return
+	}
+	if ch.ItemChanged || typ == "subscribe" {
+		if after.InRoster {
+			after.Item.Contact = contact
+			m.push(owner, itemElement(after.Item), ch.Version)
+		}
+	}
+	if !route {
+		return
+	}
+	if typ == "unsubscribed" && before.InRoster && before.Item.Subscription.hasFrom() {
+		m.sendUnavailable(ctx, owner, contact)
+	}
+	out := st.Copy()
+	out.SetAttr("from", owner.String())
+	out.SetAttr("to", contact.String())
+	m.r.Route(ctx, out)
+	if typ == "subscribed" {
+		m.sendPresence(ctx, owner, contact)
+	}
+}
+
+// inboundSubscription handles a subscription stanza from contact to the
+// local account owner (RFC 6121 §3.1.3, §3.1.6, §3.2.3, §3.3.3).
+func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID, st *xmlstream.Element) {
+	typ := stanza.Type(st)
+	if contact.Equal(owner) {
+		return
+	}
+	in := st.Copy()
+	in.SetAttr("from", contact.String())
+	in.SetAttr("to", owner.String())
+	var after State
+	var res inboundResult
+	ch, err := m.store.Update(ctx, owner, contact, m.max, func(cur State) (State, error) {
+		after, res = inbound(typ, cur, in.String())
+		return after, nil
+	})
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		// No such account (RFC 6121 §3.1.3): refuse a request.
+		if typ == "subscribe" {
+			m.r.Route(ctx, subscription("unsubscribed", owner, contact))
+		}
+		return
+	case err != nil:
+		m.log.Error("inbound subscription", "jid", owner.String(), "from", contact.String(), "type", typ, "err", err)
+		return
+	}
+	if ch.ItemChanged {
+		after.Item.Contact = contact
+		m.push(owner, itemElement(after.Item), ch.Version)
+	}
+	if res.revokeOut {
+		m.sendUnavailable(ctx, owner, contact)
+	}
+	if res.deliver {
+		m.r.DeliverToAvailable(owner, in)
+	}
+	if res.approve {
+		m.r.Route(ctx, subscription("subscribed", owner, contact))
+		m.sendPresence(ctx, owner, contact)
+	}
+}

@@ -1,0 +1,179 @@
+package roster_test
+
+import (
+	"testing"
+
+	"xmppd/internal/xmpptest"
+)
+
+// The handshake of RFC 6121 §3.1 both ways, then presence flows both ways
+// and ends when a connection drops.
+func TestSubscriptionHandshakeAndPresence(t *testing.T) {
+	s := start(t)
+	juliet, _ := online(t, s, "juliet", "balcony")
+	romeo, _ := online(t, s, "romeo", "orchard")
+	subscribe(t, juliet, romeo)
+
+	juliet.Send("<presence><show>away</show></presence>")
+	expectPresence(juliet, juliet.JID, "")
+	expectPresence(romeo, juliet.JID, "")
+
+	// A new resource of romeo's probes juliet and gets her presence.
+	phone := xmpptest.Login(t, s, "romeo", "secret", "phone")
+	getRoster(phone, "")
+	phone.Online()
+	expectPresence(phone, "romeo@localhost/orchard", "")
+	p := expectPresence(phone, juliet.JID, "")
+	if p.Child("jabber:client", "show").Text() != "away" {
+		t.Fatalf("probe answer %s lacks juliet's show", p)
+	}
+	expectPresence(juliet, phone.JID, "")
+	expectPresence(romeo, phone.JID, "")
+
+	// The connection just drops: juliet hears the resource went away.
+	phone.Conn.Close()
+	expectPresence(juliet, phone.JID, "unavailable")
+	expectPresence(romeo, phone.JID, "unavailable")
+	expectNothing(juliet)
+}
+
+// Presence never goes to accounts without a subscription.
+func TestNoPresenceWithoutSubscription(t *testing.T) {
+	s := start(t)
+	juliet, _ := online(t, s, "juliet", "balcony")
+	romeo, _ := online(t, s, "romeo", "orchard")
+	juliet.Send("<presence to='romeo@localhost' type='subscribe'/>")
+	expectPush(juliet, "romeo@localhost", "none", "subscribe")
+	expectPresence(romeo, "juliet@localhost", "subscribe")
+	// Romeo has not approved: juliet's presence is not his business...
+	juliet.Send("<presence><status>hi</status></presence>")
+	expectPresence(juliet, juliet.JID, "")
+	expectNothing(romeo)
+	// ...and romeo's is not hers.
+	romeo.Send("<presence><status>hi</status></presence>")
+	expectPresence(romeo, romeo.JID, "")
+	expectNothing(juliet)
+	// A probe from a client is ignored.
+	juliet.Send("<presence to='romeo@localhost' type='probe'/>")
+	expectNothing(juliet)
+	expectNothing(romeo)
+}
+
+// Cancelling and unsubscribing (RFC 6121 §3.2, §3.3) and removing an item
+// (§2.5).
+func TestCancelUnsubscribeRemove(t *testing.T) {
+	s := start(t)
+	juliet, _ := online(t, s, "juliet", "balcony")
+	romeo, _ := online(t, s, "romeo", "orchard")
+	subscribe(t, juliet, romeo)
+
+	// Juliet cancels romeo's subscription to her: he gets unavailable first.
+	juliet.Send("<presence to='romeo@localhost' type='unsubscribed'/>")
+	expectPush(juliet, "romeo@localhost", "to", "")
+	expectPresence(romeo, juliet.JID, "unavailable")
+	expectPush(romeo, "juliet@localhost", "from", "")
+	expectPresence(romeo, "juliet@localhost", "unsubscribed")
+	// Again: no state change, nothing routed.
+	juliet.Send("<presence to='romeo@localhost' type='unsubscribed'/>")
+	expectNothing(juliet)
+	expectNothing(romeo)
+
+	// Juliet unsubscribes from romeo: romeo loses 'from' and she gets his unavailable.
+	juliet.Send("<presence to='romeo@localhost' type='unsubscribe'/>")
+	expectPush(juliet, "romeo@localhost", "none", "")
+	expectPush(romeo, "juliet@localhost", "none", "")
+	expectPresence(juliet, romeo.JID, "unavailable")
+	expectPresence(romeo, "juliet@localhost", "unsubscribe")
+	expectNothing(juliet)
+	expectNothing(romeo)
+
+	// Removing the item: a push with subscription='remove'.
+	juliet.Send("<iq type='set' id='rm'><query xmlns='jabber:iq:roster'><item jid='romeo@localhost' subscription='remove'/></query></iq>")
+	expectPush(juliet, "romeo@localhost", "remove", "")
+	if res := juliet.NextNamed("iq"); res.Attr("type") != "result" {
+		t.Fatalf("remove: %s", res)
+	}
+	juliet.Send("<iq type='set' id='rm'><query xmlns='jabber:iq:roster'><item jid='romeo@localhost' subscription='remove'/></query></iq>")
+	xmpptest.ExpectError(t, juliet.NextNamed("iq"), "item-not-found")
+}
+
+// Removing an item with a subscription both ways tells the contact
+// (RFC 6121 §2.5.2).
+func TestRemoveBoth(t *testing.T) {
+	s := start(t)
+	juliet, _ := online(t, s, "juliet", "balcony")
+	romeo, _ := online(t, s, "romeo", "orchard")
+	subscribe(t, juliet, romeo)
+	juliet.Send("<iq type='set' id='rm'><query xmlns='jabber:iq:roster'><item jid='romeo@localhost' subscription='remove'/></query></iq>")
+	expectPush(juliet, "romeo@localhost", "remove", "")
+	// Romeo's server sends his unavailable when juliet's unsubscribe
+	// ends her subscription to him, before her roster set is answered.
+	expectPresence(juliet, romeo.JID, "unavailable")
+	if res := juliet.NextNamed("iq"); res.Attr("type") != "result" {
+		t.Fatalf("remove: %s", res)
+	}
+	expectPresence(romeo, juliet.JID, "unavailable")
+	expectPush(romeo, "juliet@localhost", "from", "")
+	expectPresence(romeo, "juliet@localhost", "unsubscribed")
+	expectPush(romeo, "juliet@localhost", "none", "")
+	expectPresence(romeo, "juliet@localhost", "unsubscribe")
+	expectNothing(juliet)
+	expectNothing(romeo)
+}
+
+// A request to an offline account waits in the database and comes with
+// the next initial presence (RFC 6121 §3.1.3); pre-approval (§3.4).
+func TestPendingRequestAndPreApproval(t *testing.T) {
+	s := start(t)
+	juliet, _ := online(t, s, "juliet", "balcony")
+	juliet.Send("<presence to='romeo@localhost' type='subscribe'><status>it is I</status></presence>")
+	expectPush(juliet, "romeo@localhost", "none", "subscribe")
+
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	getRoster(romeo, "")
+	romeo.Online()
+	req := expectPresence(romeo, "juliet@localhost", "subscribe")
+	if req.Child("jabber:client", "status").Text() != "it is I" {
+		t.Fatalf("stored request lost its status: %s", req)
+	}
+	expectNothing(romeo)
+
+	// Nurse pre-approves romeo; his request is then approved by the server.
+	nurse, _ := online(t, s, "nurse", "kitchen")
+	nurse.Send("<presence to='romeo@localhost' type='subscribed'/>")
+	it := expectPush(nurse, "romeo@localhost", "none", "")
+	if it.Attr("approved") != "true" {
+		t.Fatalf("pre-approval push %s lacks approved='true'", it)
+	}
+	expectNothing(romeo)
+	romeo.Send("<presence to='nurse@localhost' type='subscribe'/>")
+	expectPush(romeo, "nurse@localhost", "none", "subscribe")
+	expectPush(nurse, "romeo@localhost", "from", "")
+	expectPush(romeo, "nurse@localhost", "to", "")
+	expectPresence(romeo, "nurse@localhost", "subscribed")
+	expectPresence(romeo, nurse.JID, "")
+	expectNothing(nurse)
+}
+
+// Subscribing to oneself is refused (the account has its own presence).
+func TestSelfSubscription(t *testing.T) {
+	s := start(t)
+	juliet, _ := online(t, s, "juliet", "balcony")
+	for _, typ := range []string{"subscribe", "subscribed", "unsubscribe", "unsubscribed"} {
+		juliet.Send("<presence to='juliet@localhost' type='" + typ + "' id='self'/>")
+		xmpptest.ExpectError(t, juliet.NextNamed("presence"), "not-allowed")
+	}
+	if q := getRoster(juliet, ""); len(q.ChildElements()) != 0 {
+		t.Fatalf("roster after self-subscription: %s", q)
+	}
+}
+
+// A subscription request to an account that does not exist is refused.
+func TestSubscribeNoSuchAccount(t *testing.T) {
+	s := start(t)
+	juliet, _ := online(t, s, "juliet", "balcony")
+	juliet.Send("<presence to='tybalt@localhost' type='subscribe'/>")
+	expectPush(juliet, "tybalt@localhost", "none", "subscribe")
+	expectPush(juliet, "tybalt@localhost", "none", "")
+	expectPresence(juliet, "tybalt@localhost", "unsubscribed")
+}

@@ -1,0 +1,34 @@
+package roster
+
+import (
+	"context"
+
+	"mellium.im/xmpp/jid"
+)
+
+// MaySeePresence reports whether contact is subscribed to account's
+// presence: the account's roster gives contact a subscription from or both.
+func (m *Module) MaySeePresence(ctx context.Context, account, contact jid.JID) (bool, error) {
+	st, err := m.store.State(ctx, account.Bare(), contact.Bare())
+	if err != nil {
+		return false, err
+	}
+	return st.InRoster && st.Item.Subscription.hasFrom(), nil
+}
+
+// SendPresence sends the current presence of each of account's available
+// resources to contact, if contact is subscribed to it — for example when
+// the user unblocks the contact (XEP-0191 §3.4).
+func (m *Module) SendPresence(ctx context.Context, account, contact jid.JID) {
+	sees, err := m.MaySeePresence(ctx, account, contact)
+	if err != nil {
+		m.log.Error("sending presence again", "account", account.String(), "contact", contact.String(), "err", err)
+		return
+	}
+	if !sees {
+		return
+	}
+	for _, p := range m.r.Presences(account.Bare()) {
+		m.r.Route(ctx, addressed(p, contact.String()))
+	}
+}

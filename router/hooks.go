@@ -1,0 +1,279 @@
+package router
+
+import (
+	"context"
+	"sort"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// The router asks feature modules at fixed points of a stanza's way. The
+// points, in the order a stanza meets them:
+//
+//  1. Filters' Outbound, for every stanza a client sends (FromClient), in
+//     the order the filters were added.
+//  2. For presence: the PresenceHandler decides broadcasts, subscriptions,
+//     probes and directed presence (RFC 6121 §3, §4).
+//  3. Filters' Inbound, before anything is delivered to a local account
+//     (its bare or full JID), in the order the filters were added.
+//  4. For messages: the Archiver stores and stamps them.
+//  5. Delivery to sessions, or an IQ handler; for messages no session
+//     takes, the OfflineHandler.
+//  6. MessageObservers: Received after delivery to a local account, Sent
+//     after a client's message was routed.
+//
+// Modules are registered once, at wiring time, before the router routes.
+
+// Filter can stop a stanza on its way out of a client or into an account,
+// e.g. for blocking (XEP-0191).
+type Filter interface {
+	// Outbound is asked about each stanza a client sends, from its full
+	// JID; to is the parsed 'to' (the sender's bare JID when absent). It
+	// returns pass to let the stanza go on; otherwise the stanza stops,
+	// and reply, if not nil, is sent back to the client instead.
+	Outbound(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (pass bool, reply *xmlstream.Element)
+	// Inbound is asked before st is delivered to the local account of to.
+	// It returns false to drop the stanza; IQ requests that are dropped are
+	// answered with service-unavailable by the router.
+	Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (deliver bool)
+}
+
+// PresenceHandler implements presence and subscriptions (RFC 6121 §3-§4)
+// on top of the router's session table.
+type PresenceHandler interface {
+	// Broadcast is called after a session's presence without 'to' has been
+	// recorded and reflected to the account's own resources. initial is
+	// true for a session's first available presence.
+	Broadcast(ctx context.Context, from jid.JID, st *xmlstream.Element, initial bool)
+	// Outbound handles presence with a 'to' from a client: subscription
+	// types and directed presence. It returns true when it took the stanza
+	// over (routing it itself if needed); false lets the router route it.
+	Outbound(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (handled bool)
+	// Inbound handles presence addressed to a local account, bare or full,
+	// before delivery: subscription types and probes. It returns true when
+	// it took the stanza over.
+	Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (handled bool)
+	// Ended is called when a session that was available ends, with its
+	// last available presence, after the account's other resources were told.
+	Ended(ctx context.Context, session jid.JID, last *xmlstream.Element)
+}
+
+// OnUnbind registers f to be called with a session's full JID after the
+// session left the session table — ended, dropped or replaced, available
+// or not — and after PresenceHandler.Ended for an available one. Modules
+// use it to forget per-session state.
+func (r *Router) OnUnbind(f func(session jid.JID)) { r.unbound = append(r.unbound, f) }
+
+func (r *Router) notifyUnbound(j jid.JID) {
+	for _, f := range r.unbound {
+		f(j)
+	}
+}
+
+// OfflineHandler keeps messages for accounts that have no resource to take
+// them (XEP-0160, RFC 6121 §8.5.2.2.1) and hands them over later.
+type OfflineHandler interface {
+	// Store is called for a message of type normal or chat to the local
+	// account to when no session takes it. It returns once the message is
+	// committed, or an error: a *StanzaError says which error the sender
+	// gets (e.g. service-unavailable for a full quota); any other error
+	// bounces the message with internal-server-error.
+	Store(ctx context.Context, to jid.JID, st *xmlstream.Element) error
+	// Flush is called after a session's initial presence, once the
+	// presence handler is done, to deliver what was stored.
+	Flush(ctx context.Context, session jid.JID)
+}
+
+// StanzaError is an error that becomes a stanza error (RFC 6120 §8.3)
+// when the router bounces a stanza because of it.
+type StanzaError struct {
+	Condition string
+	Text      string
+}
+
+func (e *StanzaError) Error() string { return e.Condition + ": " + e.Text }
+
+// MessageObserver sees messages after the router has delivered them, e.g.
+// for message carbons (XEP-0280) or archiving.
+type MessageObserver interface {
+	// Sent is called after a message a client sent (from its full JID)
+	// was routed.
+	Sent(ctx context.Context, from jid.JID, st *xmlstream.Element)
+	// Received is called after a message addressed to the local account
+	// to (bare) was queued for the sessions in delivered (full JIDs).
+	Received(ctx context.Context, to jid.JID, st *xmlstream.Element, delivered []jid.JID)
+}
+
+// Archiver keeps the message archives of local accounts (XEP-0313) and
+// stamps messages with the ids they have there (XEP-0359).
+type Archiver interface {
+	// Archive is called for every message other than an error addressed to
+	// a local account, after the filters and before delivery; from may be
+	// local or not. It stores the message in the archives it belongs to
+	// (the sender's, if local, and the recipient's) and returns the stanza
+	// to deliver: st itself, changed in place (e.g. with the recipient's
+	// <stanza-id/>) — never a copy, since the stream layer follows a
+	// client's stanza by its identity until delivery is safe. It returns
+	// once the message is committed, or an error, which bounces the message
+	// as for OfflineHandler.Store.
+	Archive(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (*xmlstream.Element, error)
+}
+
+// Component is a service on a domain of its own, such as a multi-user
+// chat service (XEP-0045) on conference.<host>. It gets every stanza
+// addressed to its domain, after the outbound filters, and answers
+// through the router.
+type Component interface {
+	Route(ctx context.Context, from, to jid.JID, st *xmlstream.Element)
+}
+
+// AddComponent routes every stanza addressed to domain (or a JID at it) to
+// c. It panics if the domain is taken: that is a wiring mistake.
+func (r *Router) AddComponent(domain string, c Component) {
+	if r.components == nil {
+		r.components = map[string]Component{}
+	}
+	if r.components[domain] != nil || r.hosts[domain] {
+		panic("router: domain " + domain + " is served twice")
+	}
+	r.components[domain] = c
+}
+
+// Components returns the domains served by local components, sorted.
+func (r *Router) Components() []string {
+	ds := make([]string, 0, len(r.components))
+	for d := range r.components {
+		ds = append(ds, d)
+	}
+	sort.Strings(ds)
+	return ds
+}
+
+// IsComponent reports whether domain is served by a local component.
+func (r *Router) IsComponent(domain string) bool { return r.components[domain] != nil }
+
+// SetArchiver installs the archiver.
+func (r *Router) SetArchiver(a Archiver) { r.archiver = a }
+
+// SetOfflineHandler installs the offline store.
+func (r *Router) SetOfflineHandler(h OfflineHandler) { r.offline = h }
+
+// AddMessageObserver appends o to the message observers.
+func (r *Router) AddMessageObserver(o MessageObserver) { r.messages = append(r.messages, o) }
+
+func (r *Router) sent(ctx context.Context, from jid.JID, st *xmlstream.Element) {
+	for _, o := range r.messages {
+		o.Sent(ctx, from, st)
+	}
+}
+
+func (r *Router) received(ctx context.Context, to jid.JID, st *xmlstream.Element, delivered []jid.JID) {
+	if st.Name.Local != stanza.Message {
+		return
+	}
+	for _, o := range r.messages {
+		o.Received(ctx, to, st, delivered)
+	}
+}
+
+// AddFilter appends f to the filters.
+func (r *Router) AddFilter(f Filter) { r.filters = append(r.filters, f) }
+
+// SetPresenceHandler installs the presence handler.
+func (r *Router) SetPresenceHandler(h PresenceHandler) { r.presence = h }
+
+// Presences returns the current available presence of each available
+// resource of the account bare, e.g. to answer a probe (RFC 6121 §4.3.2).
+func (r *Router) Presences(bare jid.JID) []*xmlstream.Element {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var ps []*xmlstream.Element
+	if acct := r.users[bare.String()]; acct != nil {
+		for _, e := range acct.sessions {
+			if e.available && e.presence != nil {
+				ps = append(ps, e.presence)
+			}
+		}
+	}
+	return ps
+}
+
+// DeliverToSession queues st for the session bound to the full JID to,
+// bypassing the delivery rules. It reports whether such a session took it.
+func (r *Router) DeliverToSession(to jid.JID, st *xmlstream.Element) bool {
+	if s := r.session(to); s != nil {
+		return s.Deliver(st)
+	}
+	return false
+}
+
+// DeliverToAvailable queues st for every available resource of the account
+// bare (RFC 6121 §8.5.2.1.1 for presence and subscription requests) and
+// returns how many took it.
+func (r *Router) DeliverToAvailable(bare jid.JID, st *xmlstream.Element) int {
+	n := 0
+	for _, s := range r.availableSessions(bare) {
+		if s.Deliver(st) {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *Router) availableSessions(bare jid.JID) []Session {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var targets []Session
+	if acct := r.users[bare.String()]; acct != nil {
+		for _, e := range acct.sessions {
+			if e.available {
+				targets = append(targets, e.s)
+			}
+		}
+	}
+	return targets
+}
+
+// FromClient routes a stanza a client sent, through the outbound filters
+// and the presence handler. st's 'from' must be the client's full JID.
+func (r *Router) FromClient(ctx context.Context, st *xmlstream.Element) {
+	from, err := jid.Parse(st.Attr("from"))
+	if err != nil {
+		r.log.Warn("dropping stanza with an invalid from", "from", st.Attr("from"), "err", err)
+		return
+	}
+	r.route(ctx, from, st, true)
+}
+
+// EndSessions closes every session of the account bare with a stream
+// error, e.g. when the account is deleted.
+func (r *Router) EndSessions(bare jid.JID, condition, text string) {
+	for _, s := range r.sessionsOf(bare) {
+		s.End(condition, text)
+	}
+}
+
+func (r *Router) sessionsOf(bare jid.JID) []Session {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var all []Session
+	if acct := r.users[bare.String()]; acct != nil {
+		for _, e := range acct.sessions {
+			all = append(all, e.s)
+		}
+	}
+	return all
+}
+
+// inboundAllowed runs the inbound filters for st on its way to to.
+func (r *Router) inboundAllowed(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
+	for _, f := range r.filters {
+		if !f.Inbound(ctx, from, to, st) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,143 @@
+package router
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Target says whom an IQ handler answers for.
+type Target int
+
+const (
+	// ToServer is an IQ addressed to a served domain.
+	ToServer Target = iota
+	// ToAccount is an IQ addressed to an account's bare JID, or without
+	// 'to', which means the sender's own account (RFC 6120 §10.3.3).
+	ToAccount
+)
+
+// IQ is a request an IQ handler answers.
+type IQ struct {
+	From, To jid.JID
+	// Type is "get" or "set".
+	Type string
+	// Payload is the IQ's only child element.
+	Payload *xmlstream.Element
+	// Stanza is the whole IQ.
+	Stanza *xmlstream.Element
+}
+
+// Result returns the result answering the IQ with payload (may be nil).
+func (iq IQ) Result(payload *xmlstream.Element) *xmlstream.Element {
+	res := stanza.Result(iq.Stanza, payload)
+	res.SetAttr("from", iq.To.String())
+	return res
+}
+
+// Error returns the error answering the IQ.
+func (iq IQ) Error(condition, text string) *xmlstream.Element {
+	res := stanza.ErrorReply(iq.Stanza, condition, text)
+	res.SetAttr("from", iq.To.String())
+	return res
+}
+
+// IQHandler answers one IQ with a result or an error stanza.
+type IQHandler func(ctx context.Context, iq IQ) *xmlstream.Element
+
+type iqKey struct {
+	target Target
+	typ    string
+	space  string
+	local  string
+}
+
+type iqHandlers struct {
+	mu              sync.RWMutex
+	byKey           map[iqKey]IQHandler
+	features        map[string]bool
+	accountFeatures map[string]bool
+}
+
+func newIQHandlers() iqHandlers {
+	return iqHandlers{byKey: map[iqKey]IQHandler{}, features: map[string]bool{}, accountFeatures: map[string]bool{}}
+}
+
+// HandleIQ registers h for IQs of type typ ("get" or "set") whose payload
+// is {space}local, addressed to target. Registering a key twice panics:
+// that is a wiring mistake.
+func (r *Router) HandleIQ(target Target, typ, space, local string, h IQHandler) {
+	k := iqKey{target, typ, space, local}
+	r.iq.mu.Lock()
+	defer r.iq.mu.Unlock()
+	if _, dup := r.iq.byKey[k]; dup {
+		panic("router: IQ handler registered twice for " + typ + " {" + space + "}" + local)
+	}
+	r.iq.byKey[k] = h
+}
+
+// AddFeature announces a service discovery feature of the server (XEP-0030).
+func (r *Router) AddFeature(ns string) {
+	r.iq.mu.Lock()
+	defer r.iq.mu.Unlock()
+	r.iq.features[ns] = true
+}
+
+// AddAccountFeature announces a service discovery feature of every
+// account's bare JID (XEP-0030), such as the message archive.
+func (r *Router) AddAccountFeature(ns string) {
+	r.iq.mu.Lock()
+	defer r.iq.mu.Unlock()
+	r.iq.accountFeatures[ns] = true
+}
+
+// Features returns the server's announced features, sorted.
+func (r *Router) Features() []string { return r.sortedFeatures(r.iq.features) }
+
+// AccountFeatures returns the features announced for accounts, sorted.
+func (r *Router) AccountFeatures() []string { return r.sortedFeatures(r.iq.accountFeatures) }
+
+func (r *Router) sortedFeatures(set map[string]bool) []string {
+	r.iq.mu.RLock()
+	defer r.iq.mu.RUnlock()
+	fs := make([]string, 0, len(set))
+	for f := range set {
+		fs = append(fs, f)
+	}
+	sort.Strings(fs)
+	return fs
+}
+
+// handleIQ runs the handler registered for an IQ the server answers
+// itself (RFC 6120 §8.2.3: an IQ without a handler gets
+// service-unavailable).
+func (r *Router) handleIQ(ctx context.Context, target Target, from, to jid.JID, st *xmlstream.Element) {
+	typ := st.Attr("type")
+	if typ != "get" && typ != "set" {
+		// Results and errors addressed to the server answer nothing we
+		// asked for yet; they are dropped.
+		return
+	}
+	children := st.ChildElements()
+	if len(children) != 1 {
+		r.bounce(ctx, st, stanza.BadRequest, "an IQ get or set must have exactly one child element")
+		return
+	}
+	payload := children[0]
+	r.iq.mu.RLock()
+	h := r.iq.byKey[iqKey{target, typ, payload.Name.Space, payload.Name.Local}]
+	r.iq.mu.RUnlock()
+	if h == nil {
+		r.bounce(ctx, st, stanza.ServiceUnavailable, "")
+		return
+	}
+	reply := h(ctx, IQ{From: from, To: to, Type: typ, Payload: payload, Stanza: st})
+	if reply != nil {
+		r.Route(ctx, reply)
+	}
+}

@@ -1,0 +1,107 @@
+package router
+
+import (
+	"context"
+	"strconv"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// broadcastPresence handles presence without 'to' from a session (RFC 6121
+// §4.2, §4.4, §4.5): it records the session's availability and priority and
+// sends the presence to every available resource of the account, the sender
+// included. A session's first available presence also brings it the current
+// presence of the account's other resources.
+func (r *Router) broadcastPresence(ctx context.Context, from jid.JID, st *xmlstream.Element) {
+	typ := stanza.Type(st)
+	if typ != "available" && typ != "unavailable" {
+		// Subscription and probe types need a 'to'; error presence from a
+		// client to nobody is meaningless. Both are ignored.
+		return
+	}
+	priority := 0
+	if p := st.Child(stanza.NSClient, "priority"); p != nil {
+		n, err := strconv.Atoi(p.Text())
+		if err != nil || n < -128 || n > 127 {
+			r.bounce(ctx, st, stanza.BadRequest, "priority must be an integer from -128 to 127")
+			return
+		}
+		priority = n
+	}
+	var others []*xmlstream.Element // the other resources' presence, for an initial presence
+	initial, raised := false, false
+	r.mu.Lock()
+	acct := r.users[from.Bare().String()]
+	if acct == nil {
+		r.mu.Unlock()
+		return
+	}
+	for _, e := range acct.sessions {
+		if e.resource != from.Resourcepart() {
+			continue
+		}
+		if typ == "available" {
+			// A resource that raises its priority from negative gets what
+			// waited offline, as one coming online does (XEP-0160 §2).
+			raised = e.available && e.priority < 0 && priority >= 0
+			if !e.available {
+				initial = true
+				for _, o := range acct.sessions {
+					if o != e && o.available && o.presence != nil {
+						others = append(others, o.presence)
+					}
+				}
+			}
+			e.available, e.priority, e.presence = true, priority, st
+		} else {
+			e.available, e.priority, e.presence = false, 0, nil
+		}
+	}
+	r.mu.Unlock()
+
+	self := r.session(from)
+	r.broadcastOwn(ctx, from, st, nil)
+	if self == nil {
+		return
+	}
+	if typ == "unavailable" {
+		self.Deliver(addressed(st, from))
+	}
+	for _, p := range others {
+		self.Deliver(addressed(p, from))
+	}
+	if r.presence != nil {
+		r.presence.Broadcast(ctx, from, st, initial)
+	}
+	if (initial || raised) && r.offline != nil {
+		r.offline.Flush(ctx, from)
+	}
+}
+
+// addressed returns a copy of st addressed to the full JID to.
+func addressed(st *xmlstream.Element, to jid.JID) *xmlstream.Element {
+	c := st.Copy()
+	c.SetAttr("to", to.String())
+	return c
+}
+
+// broadcastOwn sends a copy of st, addressed to each, to every available
+// resource of from's account except skip.
+func (r *Router) broadcastOwn(ctx context.Context, from jid.JID, st *xmlstream.Element, skip Session) {
+	r.mu.RLock()
+	var targets []Session
+	if acct := r.users[from.Bare().String()]; acct != nil {
+		for _, e := range acct.sessions {
+			if e.available && e.s != skip {
+				targets = append(targets, e.s)
+			}
+		}
+	}
+	r.mu.RUnlock()
+	for _, s := range targets {
+		s.Deliver(addressed(st, s.JID()))
+	}
+}

@@ -1,0 +1,497 @@
+// Package router is the centre of xmppd: it keeps the table of bound
+// sessions and delivers every stanza by the rules of RFC 6120 §10 and
+// RFC 6121 §8 — to the server's own IQ handlers, to local accounts and
+// their resources, or back to the sender as an error when it cannot.
+package router
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Session is a bound client session as the router sees it.
+type Session interface {
+	// JID returns the session's full JID; it never changes.
+	JID() jid.JID
+	// Deliver queues st for the client without blocking. It returns false
+	// when the session cannot take it (closed, or its queue overflowed).
+	// st must not be modified afterwards: it may be shared by sessions.
+	Deliver(st *xmlstream.Element) bool
+	// End closes the session with a stream error (RFC 6120 §4.9.3), such as
+	// conflict when a newer session bound the same full JID (§7.7.2.2).
+	End(condition, text string)
+}
+
+// Accounts tells whether an account exists.
+type Accounts interface {
+	Exists(ctx context.Context, domain, username string) (bool, error)
+}
+
+// Config is what a Router needs.
+type Config struct {
+	// Hosts are the domains served locally.
+	Hosts []string
+	// Accounts answers whether an account without sessions exists.
+	Accounts Accounts
+	// Logger receives routing problems; nil discards them.
+	Logger *slog.Logger
+}
+
+// Router routes stanzas between sessions and the server's handlers. It is
+// safe for concurrent use; Route never blocks on a slow session.
+type Router struct {
+	hosts    map[string]bool
+	accounts Accounts
+	log      *slog.Logger
+	iq       iqHandlers
+	filters  []Filter
+	presence PresenceHandler // nil: only the account's own resources see presence
+	offline  OfflineHandler  // nil: messages to offline accounts are bounced
+	archiver Archiver        // nil: nothing is archived
+	// components serve local service domains such as conference.<host>;
+	// filled at wiring time, read-only afterwards.
+	components map[string]Component
+	messages   []MessageObserver
+	unbound    []func(jid.JID) // told when any session leaves the table
+
+	mu    sync.RWMutex        // guards users; never held while delivering
+	users map[string]*account // by bare JID
+}
+
+// account is the bound sessions of one account.
+type account struct {
+	sessions []*entry
+}
+
+// entry is one bound session and its presence state.
+type entry struct {
+	s         Session
+	resource  string
+	available bool
+	priority  int
+	presence  *xmlstream.Element // last broadcast available presence
+}
+
+// New returns a Router for cfg.
+func New(cfg Config) *Router {
+	r := &Router{
+		hosts:    make(map[string]bool, len(cfg.Hosts)),
+		accounts: cfg.Accounts,
+		log:      cfg.Logger,
+		users:    make(map[string]*account),
+		iq:       newIQHandlers(),
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	for _, h := range cfg.Hosts {
+		r.hosts[h] = true
+	}
+	return r
+}
+
+// IsLocal reports whether domain is served by this router.
+func (r *Router) IsLocal(domain string) bool { return r.hosts[domain] }
+
+// Bind adds s to the session table. If a session with the same full JID
+// exists, it is removed and told to end (Replace) first.
+func (r *Router) Bind(s Session) {
+	j := s.JID()
+	bare := j.Bare().String()
+	res := j.Resourcepart()
+	r.mu.Lock()
+	acct := r.users[bare]
+	if acct == nil {
+		acct = &account{}
+		r.users[bare] = acct
+	}
+	var old *entry
+	for i, e := range acct.sessions {
+		if e.resource == res {
+			old = e
+			acct.sessions = append(acct.sessions[:i], acct.sessions[i+1:]...)
+			break
+		}
+	}
+	acct.sessions = append(acct.sessions, &entry{s: s, resource: res})
+	r.mu.Unlock()
+	if old != nil {
+		old.s.End("conflict", "replaced by a new session")
+		if old.available {
+			r.ended(old, s)
+		}
+		r.notifyUnbound(j)
+	}
+}
+
+// ended tells the account's other resources (except skip) and the
+// presence handler that the available session e is gone (RFC 6121 §4.5.2).
+func (r *Router) ended(e *entry, skip Session) {
+	ctx := context.Background()
+	j := e.s.JID()
+	r.broadcastOwn(ctx, j, unavailableFrom(j), skip)
+	if r.presence != nil {
+		r.presence.Ended(ctx, j, e.presence)
+	}
+}
+
+// Unbind removes s from the session table. If s was available, its other
+// resources receive unavailable presence from it (RFC 6121 §4.5.2).
+func (r *Router) Unbind(s Session) {
+	j := s.JID()
+	bare := j.Bare().String()
+	r.mu.Lock()
+	acct := r.users[bare]
+	var gone *entry
+	if acct != nil {
+		for i, e := range acct.sessions {
+			if e.s == s {
+				gone = e
+				acct.sessions = append(acct.sessions[:i], acct.sessions[i+1:]...)
+				break
+			}
+		}
+		if len(acct.sessions) == 0 {
+			delete(r.users, bare)
+		}
+	}
+	r.mu.Unlock()
+	if gone != nil && gone.available {
+		r.ended(gone, nil)
+	}
+	if gone != nil {
+		r.notifyUnbound(j)
+	}
+}
+
+// SessionCount returns the number of bound sessions.
+func (r *Router) SessionCount() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n := 0
+	for _, a := range r.users {
+		n += len(a.sessions)
+	}
+	return n
+}
+
+// Sessions returns every bound session.
+func (r *Router) Sessions() []Session {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var all []Session
+	for _, a := range r.users {
+		for _, e := range a.sessions {
+			all = append(all, e.s)
+		}
+	}
+	return all
+}
+
+func unavailableFrom(j jid.JID) *xmlstream.Element {
+	return xmlstream.NewElement(stanza.NSClient, stanza.Presence, "from", j.String(), "type", "unavailable")
+}
+
+// Route delivers st, whose 'from' the caller has already set to the
+// sender's true address. Problems are answered with an error stanza to
+// the sender; Route returns once the stanza is queued, handled or bounced.
+func (r *Router) Route(ctx context.Context, st *xmlstream.Element) {
+	from, err := jid.Parse(st.Attr("from"))
+	if err != nil {
+		r.log.Warn("dropping stanza with an invalid from", "from", st.Attr("from"), "err", err)
+		return
+	}
+	r.route(ctx, from, st, false)
+}
+
+// route delivers st from from; client is true for stanzas a client sent,
+// which the outbound hooks see.
+func (r *Router) route(ctx context.Context, from jid.JID, st *xmlstream.Element, client bool) {
+	toAttr := st.Attr("to")
+	if toAttr == "" {
+		if client && !r.outboundAllowed(ctx, from, from.Bare(), st) {
+			return
+		}
+		r.routeNoTo(ctx, from, st)
+		return
+	}
+	to, err := jid.Parse(toAttr)
+	if err != nil {
+		r.bounce(ctx, st, stanza.JIDMalformed, "the 'to' address is not a valid JID")
+		return
+	}
+	if client {
+		if !r.outboundAllowed(ctx, from, to, st) {
+			return
+		}
+		if st.Name.Local == stanza.Presence && r.presence != nil && r.presence.Outbound(ctx, from, to, st) {
+			return
+		}
+		if st.Name.Local == stanza.Message {
+			defer r.sent(ctx, from, st)
+		}
+	}
+	if c := r.components[to.Domainpart()]; c != nil {
+		c.Route(ctx, from, to, st)
+		return
+	}
+	switch {
+	case !r.hosts[to.Domainpart()]:
+		r.bounce(ctx, st, stanza.RemoteServerNotFound, "federation with other servers is not available")
+	case to.Localpart() == "":
+		r.routeToServer(ctx, from, to, st)
+	default:
+		if !r.inboundAllowed(ctx, from, to, st) {
+			if st.Name.Local == stanza.IQ && (st.Attr("type") == "get" || st.Attr("type") == "set") {
+				r.bounce(ctx, st, stanza.ServiceUnavailable, "")
+			}
+			return
+		}
+		if st.Name.Local == stanza.Presence && r.presence != nil && r.presence.Inbound(ctx, from, to, st) {
+			return
+		}
+		if st.Name.Local == stanza.Message && r.archiver != nil && !stanza.IsError(st) {
+			archived, err := r.archiver.Archive(ctx, from, to, st)
+			if err != nil {
+				r.bounceFor(ctx, st, err, "the message could not be archived")
+				return
+			}
+			st = archived
+		}
+		if to.Resourcepart() == "" {
+			r.routeToBare(ctx, from, to, st)
+		} else {
+			r.routeToFull(ctx, from, to, st)
+		}
+	}
+}
+
+// outboundAllowed runs the outbound filters; a refusal is answered to the
+// client with the filter's error, if it has one.
+func (r *Router) outboundAllowed(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
+	for _, f := range r.filters {
+		if pass, reply := f.Outbound(ctx, from, to, st); !pass {
+			if reply != nil {
+				r.DeliverToSession(from, reply)
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// routeNoTo handles a stanza without 'to': RFC 6120 §10.3 treats it as
+// addressed to the sender's own account, and presence without 'to' is a
+// broadcast (RFC 6121 §4.2).
+func (r *Router) routeNoTo(ctx context.Context, from jid.JID, st *xmlstream.Element) {
+	switch st.Name.Local {
+	case stanza.Presence:
+		r.broadcastPresence(ctx, from, st)
+	case stanza.IQ:
+		r.handleIQ(ctx, ToAccount, from, from.Bare(), st)
+	case stanza.Message:
+		r.routeToBare(ctx, from, from.Bare(), st)
+	}
+}
+
+func (r *Router) routeToServer(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
+	if st.Name.Local == stanza.IQ {
+		r.handleIQ(ctx, ToServer, from, to, st)
+	}
+	// Messages and presence to the server itself have no handler yet and
+	// are ignored, as RFC 6120 §10.4.1 allows.
+}
+
+func (r *Router) routeToBare(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
+	if st.Name.Local == stanza.IQ {
+		// RFC 6121 §8.5.2.1.3 / §8.5.2.2.3: the server answers on the account's behalf.
+		if !r.exists(ctx, to) {
+			r.bounce(ctx, st, stanza.ServiceUnavailable, "")
+			return
+		}
+		r.handleIQ(ctx, ToAccount, from, to, st)
+		return
+	}
+	targets, known := r.bareTargets(to, st)
+	var delivered []jid.JID
+	for _, s := range targets {
+		if s.Deliver(st) {
+			delivered = append(delivered, s.JID())
+		}
+	}
+	if len(delivered) > 0 {
+		r.received(ctx, to, st, delivered)
+		return
+	}
+	if !known && !r.exists(ctx, to) {
+		// RFC 6121 §8.5.1: no such account.
+		if st.Name.Local == stanza.Message {
+			r.bounce(ctx, st, stanza.ServiceUnavailable, "")
+		}
+		return
+	}
+	// The account exists but no resource takes the stanza (RFC 6121 §8.5.2.2).
+	if st.Name.Local != stanza.Message {
+		return
+	}
+	switch stanza.Type(st) {
+	case "normal", "chat":
+		if r.offline == nil {
+			r.bounce(ctx, st, stanza.ServiceUnavailable, "the recipient is offline")
+			return
+		}
+		if err := r.offline.Store(ctx, to, st); err != nil {
+			r.bounceFor(ctx, st, err, "the message could not be stored for the offline recipient")
+		}
+	case "groupchat":
+		r.bounce(ctx, st, stanza.ServiceUnavailable, "the recipient is offline")
+	}
+}
+
+// bareTargets picks the sessions that get st when it is addressed to the
+// bare JID to (RFC 6121 §8.5.2.1). known reports whether the account has
+// any session, which proves that it exists.
+func (r *Router) bareTargets(to jid.JID, st *xmlstream.Element) (targets []Session, known bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	acct := r.users[to.String()]
+	if acct == nil {
+		return nil, false
+	}
+	switch st.Name.Local {
+	case stanza.Presence:
+		for _, e := range acct.sessions {
+			if e.available {
+				targets = append(targets, e.s)
+			}
+		}
+	case stanza.Message:
+		switch stanza.Type(st) {
+		case "normal", "chat":
+			best := -1
+			for _, e := range acct.sessions {
+				if !e.available || e.priority < 0 {
+					continue
+				}
+				if e.priority > best {
+					best = e.priority
+					targets = targets[:0]
+				}
+				if e.priority == best {
+					targets = append(targets, e.s)
+				}
+			}
+		case "headline":
+			for _, e := range acct.sessions {
+				if e.available && e.priority >= 0 {
+					targets = append(targets, e.s)
+				}
+			}
+		}
+		// groupchat and error messages to a bare JID are not delivered.
+	}
+	return targets, true
+}
+
+func (r *Router) routeToFull(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
+	if s := r.session(to); s != nil {
+		if s.Deliver(st) {
+			r.received(ctx, to.Bare(), st, []jid.JID{to})
+			return
+		}
+	}
+	// RFC 6121 §8.5.3.2: no such resource.
+	switch st.Name.Local {
+	case stanza.Message:
+		switch stanza.Type(st) {
+		case "normal", "chat", "headline":
+			r.routeToBare(ctx, from, to.Bare(), st)
+		case "groupchat":
+			r.bounce(ctx, st, stanza.ServiceUnavailable, "")
+		}
+	case stanza.IQ:
+		r.bounce(ctx, st, stanza.ServiceUnavailable, "")
+	case stanza.Presence:
+		switch stanza.Type(st) {
+		case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
+			r.routeToBare(ctx, from, to.Bare(), st)
+		}
+	}
+}
+
+// session returns the session bound to the full JID j, or nil.
+func (r *Router) session(j jid.JID) Session {
+	res := j.Resourcepart()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if acct := r.users[j.Bare().String()]; acct != nil {
+		for _, e := range acct.sessions {
+			if e.resource == res {
+				return e.s
+			}
+		}
+	}
+	return nil
+}
+
+// exists reports whether the account of j exists; a lookup failure counts
+// as "no" and is logged.
+func (r *Router) exists(ctx context.Context, j jid.JID) bool {
+	r.mu.RLock()
+	_, online := r.users[j.Bare().String()]
+	r.mu.RUnlock()
+	if online {
+		return true
+	}
+	if r.accounts == nil {
+		return false
+	}
+	ok, err := r.accounts.Exists(ctx, j.Domainpart(), j.Localpart())
+	if err != nil {
+		r.log.Error("looking up account", "jid", j.Bare().String(), "err", err)
+	}
+	return ok
+}
+
+// bounce answers st with an error from its recipient. Errors are never
+// answered with errors, and presence is never bounced except for
+// remote and malformed addresses.
+func (r *Router) bounce(ctx context.Context, st *xmlstream.Element, condition, text string) {
+	if stanza.IsError(st) || st.Attr("from") == "" {
+		return
+	}
+	if st.Attr("type") == "result" && st.Name.Local == stanza.IQ {
+		return
+	}
+	reply := stanza.ErrorReply(st, condition, text)
+	if _, err := jid.Parse(reply.Attr("from")); err != nil {
+		// Errors about a missing or invalid 'to' come from the sender's server.
+		if from, err := jid.Parse(st.Attr("from")); err == nil {
+			reply.SetAttr("from", from.Domainpart())
+		}
+	}
+	r.Route(ctx, reply)
+}
+
+// bounceFor answers st with the error a hook returned: a *StanzaError
+// says which; anything else is logged and becomes internal-server-error
+// with text.
+func (r *Router) bounceFor(ctx context.Context, st *xmlstream.Element, err error, text string) {
+	var se *StanzaError
+	if errors.As(err, &se) {
+		r.bounce(ctx, st, se.Condition, se.Text)
+		return
+	}
+	r.log.Error(text, "to", st.Attr("to"), "err", err)
+	r.bounce(ctx, st, stanza.InternalServerError, text)
+}
+
+// Reply routes a stanza a server handler produced, such as an IQ result.
+func (r *Router) Reply(ctx context.Context, st *xmlstream.Element) { r.Route(ctx, st) }

@@ -1,0 +1,59 @@
+package server_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/internal/xmpptest"
+	"xmppd/server"
+	"xmppd/storage"
+	"xmppd/storage/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// Deleting an account from the command line unsubscribes its contacts.
+func TestDeleteAccountUnsubscribesContacts(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Online()
+	romeo.Send("<presence to='juliet@localhost' type='subscribe'/>")
+	juliet.NextNamed("presence")
+	juliet.Send("<presence to='romeo@localhost' type='subscribed'/>")
+	romeo.NextNamed("presence") // subscribed
+	romeo.ExpectPresenceFrom(juliet.JID)
+	romeo.Send("</stream:stream>")
+	juliet.Send("</stream:stream>")
+
+	ctx := context.Background()
+	pool, err := storage.Open(ctx, s.Config.Database.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	db := &server.Database{Pool: pool}
+	if err := server.DeleteAccount(ctx, s.Config, slog.New(slog.DiscardHandler), db, jid.MustParse("juliet@localhost")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.Accounts.Exists(ctx, xmpptest.Domain, "juliet"); ok {
+		t.Fatal("juliet still exists")
+	}
+	romeo = xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Send("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>")
+	for _, item := range romeo.NextNamed("iq").Child("jabber:iq:roster", "query").ChildElements() {
+		if item.Attr("jid") == "juliet@localhost" && item.Attr("subscription") != "none" {
+			t.Errorf("romeo's roster still has a subscription to juliet: %s", item)
+		}
+	}
+	err = server.DeleteAccount(ctx, s.Config, slog.New(slog.DiscardHandler), db, jid.MustParse("juliet@localhost"))
+	if err == nil {
+		t.Error("deleting a deleted account succeeded")
+	}
+}

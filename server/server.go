@@ -1,0 +1,308 @@
+// Package server wires xmppd together: storage, certificates, the router
+// and its modules, and the listeners, started and stopped in order.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"mellium.im/xmpp/jid"
+
+	"xmppd/auth"
+	"xmppd/c2s"
+	"xmppd/certs"
+	"xmppd/config"
+	"xmppd/disco"
+	"xmppd/entitytime"
+	"xmppd/httpd"
+	"xmppd/ping"
+	"xmppd/router"
+	"xmppd/storage"
+	"xmppd/storage/localpg"
+	"xmppd/storage/postgres"
+	"xmppd/version"
+	"xmppd/xmlstream"
+)
+
+// Version is the xmppd version reported to clients (XEP-0092).
+var Version = "0.1.0-dev"
+
+// Server is one running xmppd node.
+type Server struct {
+	cfg    config.Config
+	log    *slog.Logger
+	db     *Database
+	certs  *certs.Store
+	router *router.Router
+	c2s    *c2s.Server
+	http   *http.Server
+	// modules holds what stops the feature modules.
+	modules *wiring
+
+	// Addresses the listeners are bound to, for tests that listen on port 0.
+	C2SAddr, DirectTLSAddr, HTTPAddr net.Addr
+}
+
+// Database is the open PostgreSQL, and the private server behind it when
+// xmppd runs one itself.
+type Database struct {
+	Pool    *pgxpool.Pool
+	private *localpg.Server
+}
+
+// OpenDatabase connects to cfg's database, starting a private PostgreSQL
+// under the data directory when no URL is configured, and applies
+// migrations.
+func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Database, error) {
+	db := &Database{}
+	url := cfg.Database.URL
+	if url == "" {
+		dir := filepath.Join(cfg.DataDir, "postgres")
+		log.Info("no database.url configured; starting a private PostgreSQL", "dir", dir)
+		pg, err := localpg.Start(ctx, dir, localpg.Options{Fsync: true})
+		switch {
+		case errors.Is(err, localpg.ErrInUse):
+			// A running xmppd owns it; commands like `user add` share it.
+			if url, err = localpg.RunningURL(dir); err != nil {
+				return nil, err
+			}
+		case err != nil:
+			return nil, fmt.Errorf("starting the private PostgreSQL (or set database.url): %w", err)
+		default:
+			db.private = pg
+			url = pg.URL()
+		}
+	}
+	pool, err := storage.Open(ctx, url)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.Pool = pool
+	return db, nil
+}
+
+// Close closes the pool and stops a private PostgreSQL.
+func (db *Database) Close() {
+	if db.Pool != nil {
+		db.Pool.Close()
+	}
+	if db.private != nil {
+		db.private.Stop()
+	}
+}
+
+// New builds a server for cfg: it opens the database and loads the
+// certificates, but does not listen yet.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	db, err := OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewWithDatabase(ctx, cfg, log, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewWithDatabase builds a server on an open database, which it closes on
+// Shutdown.
+func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
+	hostCerts := make([]certs.HostCert, 0, len(cfg.Hosts))
+	files := map[string]config.Certificate{}
+	for _, c := range cfg.TLS.Certificates {
+		files[c.Host] = c
+	}
+	for _, h := range cfg.Hosts {
+		hostCerts = append(hostCerts, certs.HostCert{Host: h, CertFile: files[h].Cert, KeyFile: files[h].Key})
+	}
+	for _, c := range cfg.TLS.Certificates {
+		if !contains(cfg.Hosts, c.Host) {
+			hostCerts = append(hostCerts, certs.HostCert{Host: c.Host, CertFile: c.Cert, KeyFile: c.Key})
+		}
+	}
+	certStore, err := certs.New(certs.Config{Hosts: hostCerts, DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	accounts := postgres.NewAccounts(db.Pool)
+	secret, err := postgres.ServerSecret(ctx, db.Pool)
+	if err != nil {
+		return nil, err
+	}
+	sasl, err := auth.NewServer(auth.Config{
+		Store:             accounts,
+		Secret:            secret,
+		ServerCertificate: serverCertificate(certStore),
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := router.New(router.Config{Hosts: cfg.Hosts, Accounts: accounts, Logger: log})
+	disco.Register(r)
+	ping.Register(r)
+	version.Register(r, "xmppd", Version)
+	entitytime.Register(r, time.Now)
+	w := &wiring{cfg: cfg, log: log, pool: db.Pool, router: r, accounts: accounts}
+	if err := w.modules(ctx); err != nil {
+		return nil, err
+	}
+
+	resume := time.Duration(cfg.C2S.ResumeSeconds) * time.Second
+	if resume <= 0 {
+		resume = -1 // c2s: negative disables resumption
+	}
+	limits := xmlstream.Limits{MaxStanzaBytes: cfg.Limits.MaxStanzaBytes, MaxDepth: cfg.Limits.MaxDepth}
+	streams := c2s.New(c2s.Config{
+		Registrar:          w.registrar,
+		Hosts:              cfg.Hosts,
+		TLS:                certStore.TLSConfig(),
+		RequireTLS:         cfg.C2S.RequireTLS,
+		Limits:             limits,
+		QueueSize:          cfg.Limits.SessionQueue,
+		NegotiationTimeout: time.Duration(cfg.Limits.NegotiationSeconds) * time.Second,
+		ResumeTimeout:      resume,
+		Logger:             log,
+	}, r, sasl)
+	s := &Server{cfg: cfg, log: log, db: db, certs: certStore, router: r, c2s: streams, modules: w}
+	if cfg.HTTP.Listen != "" {
+		s.http = &http.Server{
+			Handler: httpd.Handler(httpd.Config{
+				WebSocketPath:  cfg.HTTP.WebSocketPath,
+				BehindTLSProxy: cfg.HTTP.BehindTLSProxy,
+				PublicURL:      cfg.HTTP.PublicURL,
+				Limits:         limits,
+				Logger:         log,
+			}, streams),
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+	}
+	return s, nil
+}
+
+// serverCertificate tells auth which certificate a connection presented,
+// for the tls-server-end-point channel binding.
+func serverCertificate(store *certs.Store) func(cs *tls.ConnectionState) *x509.Certificate {
+	return func(cs *tls.ConnectionState) *x509.Certificate {
+		c, err := store.Certificate(cs.ServerName)
+		if err != nil || c == nil {
+			return nil
+		}
+		if c.Leaf != nil {
+			return c.Leaf
+		}
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			return nil
+		}
+		return leaf
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Start opens the configured listeners and serves in the background.
+func (s *Server) Start() error {
+	var err error
+	if s.cfg.C2S.Listen != "" {
+		if s.C2SAddr, err = s.listen(s.cfg.C2S.Listen, func(l net.Listener) error { return s.c2s.Serve(l, false) }); err != nil {
+			return err
+		}
+	}
+	if s.cfg.C2S.ListenTLS != "" {
+		if s.DirectTLSAddr, err = s.listen(s.cfg.C2S.ListenTLS, func(l net.Listener) error { return s.c2s.Serve(l, true) }); err != nil {
+			return err
+		}
+	}
+	if s.http != nil {
+		if s.HTTPAddr, err = s.listen(s.cfg.HTTP.Listen, s.http.Serve); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) listen(addr string, serve func(net.Listener) error) (net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	s.log.Info("listening", "addr", l.Addr().String())
+	go func() {
+		if err := serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("listener stopped", "addr", addr, "err", err)
+		}
+	}()
+	return l.Addr(), nil
+}
+
+// ReloadCertificates re-reads the certificate files (on SIGHUP).
+func (s *Server) ReloadCertificates() error { return s.certs.Reload() }
+
+// Router returns the server's router.
+func (s *Server) Router() *router.Router { return s.router }
+
+// Shutdown ends every stream with <system-shutdown/>, stops the listeners
+// and closes the database.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		// Closes the listener; WebSocket connections are hijacked and are
+		// ended by the c2s shutdown below.
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := s.c2s.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("ending client streams: %w", err))
+	}
+	s.modules.close()
+	s.db.Close()
+	return errors.Join(errs...)
+}
+
+// DeleteAccount removes the account bare without a running server, as
+// `xmppd user delete` does: the modules first tell the account's contacts
+// on this server (RFC 6121: unsubscribed and unavailable, with their
+// rosters updated), then the account and everything of it is deleted.
+// Contacts online on a running server see their roster change at their
+// next login rather than by a push.
+func DeleteAccount(ctx context.Context, cfg config.Config, log *slog.Logger, db *Database, bare jid.JID) error {
+	accounts := postgres.NewAccounts(db.Pool)
+	if ok, err := accounts.Exists(ctx, bare.Domainpart(), bare.Localpart()); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("no account %s: %w", bare, storage.ErrNotFound)
+		}
+		return err
+	}
+	w := &wiring{cfg: cfg, log: log, pool: db.Pool, accounts: accounts,
+		router: router.New(router.Config{Hosts: cfg.Hosts, Accounts: accounts, Logger: log})}
+	if err := w.modules(ctx); err != nil {
+		return err
+	}
+	defer w.close()
+	for _, before := range w.accountDeleted {
+		if err := before(ctx, bare); err != nil {
+			return fmt.Errorf("deleting %s: %w", bare, err)
+		}
+	}
+	return accounts.Delete(ctx, bare.Domainpart(), bare.Localpart())
+}

@@ -1,0 +1,63 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"mellium.im/xmpp/jid"
+
+	"xmppd/c2s"
+	"xmppd/config"
+	"xmppd/roster"
+	"xmppd/router"
+	"xmppd/storage/postgres"
+)
+
+// wiring is what feature modules are built from.
+type wiring struct {
+	cfg      config.Config
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	router   *router.Router
+	accounts *postgres.Accounts
+
+	// registrar serves in-band registration on unauthenticated streams; nil
+	// when registration is off.
+	registrar c2s.Registrar
+	// accountDeleted are called, in order, before an account is removed,
+	// so that modules can tell contacts (RFC 6121 §3) and clean up.
+	accountDeleted []func(ctx context.Context, bare jid.JID) error
+	// rosters is the roster module, which others ask about subscriptions.
+	rosters *roster.Module
+	// closers stop modules' background work, in order, once the client
+	// streams have ended and before the database closes.
+	closers []func()
+}
+
+// close runs the closers.
+func (w *wiring) close() {
+	for _, c := range w.closers {
+		c()
+	}
+}
+
+// modules registers the feature modules with the router. The order of the
+// router's filters is the order of these calls.
+func (w *wiring) modules(ctx context.Context) error {
+	for _, wire := range []func(context.Context) error{
+		w.roster,       // wire_roster.go: RFC 6121 roster, subscriptions, presence; XEP-0012
+		w.blocking,     // wire_blocking.go: XEP-0191 (a router filter), using the roster
+		w.profile,      // wire_profile.go: XEP-0054 vCards, XEP-0049 private storage
+		w.registration, // wire_registration.go: XEP-0077, invites
+		w.offline,      // wire_offline.go: XEP-0160 offline messages, XEP-0334 hints
+		w.carbons,      // wire_carbons.go: XEP-0280 message carbons
+		w.archive,      // wire_archive.go: XEP-0313 message archive, XEP-0359 stanza ids
+		w.muc,          // wire_muc.go: XEP-0045 multi-user chat on conference.<host>
+	} {
+		if err := wire(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,26 @@
+package server
+
+import (
+	"context"
+
+	"xmppd/muc"
+	"xmppd/storage/postgres"
+)
+
+// muc wires XEP-0045 multi-user chat: one service on conference.<host>
+// for each host, sharing one store.
+func (w *wiring) muc(ctx context.Context) error {
+	store := postgres.NewMUC(w.pool)
+	for _, host := range w.cfg.Hosts {
+		s, err := muc.New(ctx, w.router, muc.Config{
+			Domain: "conference." + host,
+			Store:  store,
+			Logger: w.log,
+		})
+		if err != nil {
+			return err
+		}
+		s.Register()
+	}
+	return nil
+}

@@ -1,0 +1,18 @@
+package server
+
+import (
+	"context"
+
+	"xmppd/offline"
+	"xmppd/storage/postgres"
+)
+
+// offline wires XEP-0160 offline messages.
+func (w *wiring) offline(ctx context.Context) error {
+	_, err := offline.Register(w.router, offline.Config{
+		Store:  postgres.NewOffline(w.pool),
+		Quota:  w.cfg.Offline.Quota,
+		Logger: w.log,
+	})
+	return err
+}

@@ -1,0 +1,144 @@
+// Package stanza holds what every package needs to inspect and answer XMPP
+// stanzas (RFC 6120 §8): namespaces, types, and error and result replies
+// built from the stanza they answer.
+package stanza
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+
+	"xmppd/xmlstream"
+)
+
+// Namespaces of RFC 6120.
+const (
+	NSClient  = "jabber:client"
+	NSServer  = "jabber:server"
+	NSStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
+)
+
+// Stanza element names.
+const (
+	Message  = "message"
+	Presence = "presence"
+	IQ       = "iq"
+)
+
+// Stanza error conditions of RFC 6120 §8.3.3 used by xmppd.
+const (
+	BadRequest            = "bad-request"
+	Conflict              = "conflict"
+	FeatureNotImplemented = "feature-not-implemented"
+	Forbidden             = "forbidden"
+	InternalServerError   = "internal-server-error"
+	ItemNotFound          = "item-not-found"
+	JIDMalformed          = "jid-malformed"
+	NotAcceptable         = "not-acceptable"
+	NotAllowed            = "not-allowed"
+	NotAuthorized         = "not-authorized"
+	PolicyViolation       = "policy-violation"
+	RecipientUnavailable  = "recipient-unavailable"
+	RemoteServerNotFound  = "remote-server-not-found"
+	ResourceConstraint    = "resource-constraint"
+	ServiceUnavailable    = "service-unavailable"
+)
+
+// errorType is the error type RFC 6120 §8.3.3 suggests for each condition.
+var errorType = map[string]string{
+	BadRequest:            "modify",
+	Conflict:              "cancel",
+	FeatureNotImplemented: "cancel",
+	Forbidden:             "auth",
+	InternalServerError:   "cancel",
+	ItemNotFound:          "cancel",
+	JIDMalformed:          "modify",
+	NotAcceptable:         "modify",
+	NotAllowed:            "cancel",
+	NotAuthorized:         "auth",
+	PolicyViolation:       "modify",
+	RecipientUnavailable:  "wait",
+	RemoteServerNotFound:  "cancel",
+	ResourceConstraint:    "wait",
+	ServiceUnavailable:    "cancel",
+}
+
+// IsStanza reports whether e is a message, presence or iq in ns.
+func IsStanza(e *xmlstream.Element, ns string) bool {
+	if e.Name.Space != ns {
+		return false
+	}
+	switch e.Name.Local {
+	case Message, Presence, IQ:
+		return true
+	}
+	return false
+}
+
+// Type returns the stanza's type attribute with RFC 6120 defaults applied:
+// "normal" for messages, "available" for presence.
+func Type(e *xmlstream.Element) string {
+	t := e.Attr("type")
+	if t != "" {
+		return t
+	}
+	switch e.Name.Local {
+	case Message:
+		return "normal"
+	case Presence:
+		return "available"
+	}
+	return ""
+}
+
+// IsError reports whether e is an error stanza, which must never be answered
+// with another error (RFC 6120 §8.3.1).
+func IsError(e *xmlstream.Element) bool { return e.Attr("type") == "error" }
+
+// ErrorReply returns the error stanza answering st with condition (RFC 6120
+// §8.3): addresses swapped, the original payload kept, and an <error/> whose
+// type matches the condition. text, if not empty, is a human-readable
+// explanation.
+func ErrorReply(st *xmlstream.Element, condition, text string) *xmlstream.Element {
+	reply := st.Copy()
+	reply.Name.Space = NSClient
+	reply.SetAttr("to", st.Attr("from"))
+	reply.SetAttr("from", st.Attr("to"))
+	reply.SetAttr("type", "error")
+	typ := errorType[condition]
+	if typ == "" {
+		typ = "cancel"
+	}
+	errEl := xmlstream.NewElement(NSClient, "error", "type", typ)
+	errEl.AddChild(xmlstream.NewElement(NSStanzas, condition))
+	if text != "" {
+		errEl.AddChild(xmlstream.NewElement(NSStanzas, "text").AddText(text))
+	}
+	reply.AddChild(errEl)
+	return reply
+}
+
+// Result returns the IQ result answering iq, with payload as its only child
+// when payload is not nil.
+func Result(iq, payload *xmlstream.Element) *xmlstream.Element {
+	res := xmlstream.NewElement(NSClient, IQ, "type", "result", "id", iq.Attr("id"))
+	if to := iq.Attr("from"); to != "" {
+		res.SetAttr("to", to)
+	}
+	if from := iq.Attr("to"); from != "" {
+		res.SetAttr("from", from)
+	}
+	if payload != nil {
+		res.AddChild(payload)
+	}
+	return res
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewID returns a random identifier of 16 characters (80 bits), safe to use
+// as a stream id, a stanza id or a resource.
+func NewID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])
+}

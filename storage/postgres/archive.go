@@ -1,0 +1,303 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"xmppd/mam"
+	"xmppd/storage"
+)
+
+// Archive stores message archives (tables archive_messages and
+// archive_prefs).
+type Archive struct {
+	pool *pgxpool.Pool
+}
+
+// NewArchive returns the message archive store using pool.
+func NewArchive(pool *pgxpool.Pool) *Archive {
+	return &Archive{pool: pool}
+}
+
+// Archive is the store of package mam.
+var _ mam.Store = (*Archive)(nil)
+
+// appendSQL inserts a batch in one statement. Rows whose owner does not
+// exist, or whose owner's preferences exclude the other party, are left
+// out; ids are drawn in the statement so that the caller learns which row
+// got which id (RETURNING could not say which input row it came from).
+// The ids are drawn in input order, after the sort of the subquery.
+const appendSQL = `WITH input AS (
+	SELECT nextval('archive_messages_id_seq') AS id, s.* FROM (SELECT u.*
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], $8::text[], $9::bytea[])
+		WITH ORDINALITY AS u(domain, username, with_jid, with_resource, outgoing, origin_id, replaces, body, stanza, ord)
+	WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.domain = u.domain AND a.username = u.username)
+	AND NOT EXISTS (SELECT 1 FROM archive_prefs p WHERE p.domain = u.domain AND p.username = u.username
+		AND (u.with_jid = ANY (p.never) OR (NOT u.with_jid = ANY (p.always) AND (p.default_mode = 'never'
+			OR (p.default_mode = 'roster' AND NOT EXISTS (SELECT 1 FROM roster_items r
+				WHERE r.domain = u.domain AND r.username = u.username AND r.contact = u.with_jid))))))
+	ORDER BY u.ord) s
+), ins AS (
+	INSERT INTO archive_messages (id, domain, username, with_jid, with_resource, outgoing, origin_id, replaces_id, body, stanza)
+	SELECT i.id, i.domain, i.username, i.with_jid, i.with_resource, i.outgoing, i.origin_id,
+		CASE WHEN i.replaces <> '' THEN (SELECT m.id FROM archive_messages m
+			WHERE m.domain = i.domain AND m.username = i.username AND m.origin_id = i.replaces AND m.with_jid = i.with_jid
+			ORDER BY m.id DESC LIMIT 1) END,
+		i.body, i.stanza
+	FROM input i
+)
+SELECT ord, id FROM input`
+
+// Append stores entries with one statement, so it returns after their
+// commit; see mam.Store.
+func (a *Archive) Append(ctx context.Context, entries []mam.Entry) ([]int64, error) {
+	n := len(entries)
+	domains, users, withs, resources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	outgoing := make([]bool, n)
+	origins, replaces, bodies := make([]string, n), make([]string, n), make([]string, n)
+	stanzas := make([][]byte, n)
+	for i, e := range entries {
+		domains[i], users[i], withs[i], resources[i] = e.Domain, e.Username, e.With, e.WithResource
+		outgoing[i], origins[i], replaces[i], bodies[i], stanzas[i] = e.Outgoing, e.OriginID, e.Replaces, e.Body, e.Stanza
+	}
+	rows, err := a.pool.Query(ctx, appendSQL, domains, users, withs, resources, outgoing, origins, replaces, bodies, stanzas)
+	if err != nil {
+		return nil, fmt.Errorf("archive %d messages: %w", n, err)
+	}
+	ids := make([]int64, n)
+	var ord, id int64
+	_, err = pgx.ForEachRow(rows, []any{&ord, &id}, func() error {
+		if ord < 1 || ord > int64(n) {
+			return fmt.Errorf("row %d of %d", ord, n)
+		}
+		ids[ord-1] = id
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive %d messages: %w", n, err)
+	}
+	return ids, nil
+}
+
+// Query returns one page; see mam.Store. Every page is a range scan of
+// the (owner, id) or (owner, with, id) index in either direction.
+func (a *Archive) Query(ctx context.Context, domain, username string, q mam.Query) (mam.Page, error) {
+	if err := a.checkIDs(ctx, domain, username, q); err != nil {
+		return mam.Page{}, err
+	}
+	args := []any{domain, username}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var sql strings.Builder
+	sql.WriteString("SELECT id, stamp, stanza FROM archive_messages WHERE domain = $1 AND username = $2")
+	if q.With != "" {
+		sql.WriteString(" AND with_jid = " + arg(q.With))
+		if q.WithResource != "" {
+			sql.WriteString(" AND with_resource = " + arg(q.WithResource))
+		}
+	}
+	if !q.Start.IsZero() {
+		sql.WriteString(" AND stamp >= " + arg(q.Start))
+	}
+	if !q.End.IsZero() {
+		sql.WriteString(" AND stamp <= " + arg(q.End))
+	}
+	if q.AfterID != 0 {
+		sql.WriteString(" AND id > " + arg(q.AfterID))
+	}
+	if q.BeforeID != 0 {
+		sql.WriteString(" AND id < " + arg(q.BeforeID))
+	}
+	if q.IDs != nil {
+		sql.WriteString(" AND id = ANY(" + arg(q.IDs) + ")")
+	}
+	words := false // a text search by words, not by substring
+	if q.Text != "" {
+		cond := textMatch(q.Text, arg)
+		words = strings.HasPrefix(cond, "to_tsvector")
+		sql.WriteString(" AND " + cond)
+	}
+	if q.Last {
+		sql.WriteString(" ORDER BY id DESC")
+	} else {
+		sql.WriteString(" ORDER BY id")
+	}
+	sql.WriteString(" LIMIT " + arg(q.Max+1))
+	if words {
+		// Planned for these words, not with a cached generic plan: the
+		// best plan for a word in most messages (the owner index) is the
+		// worst for a rare one (the GIN index) and the other way round,
+		// and every search shares one statement text (docs/archive.md,
+		// "Measured at scale").
+		args = append([]any{pgx.QueryExecModeExec}, args...)
+	}
+	rows, err := a.pool.Query(ctx, sql.String(), args...)
+	if err != nil {
+		return mam.Page{}, fmt.Errorf("query archive of %s@%s: %w", username, domain, err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (mam.Message, error) {
+		var m mam.Message
+		err := row.Scan(&m.ID, &m.Stamp, &m.Stanza)
+		return m, err
+	})
+	if err != nil {
+		return mam.Page{}, fmt.Errorf("query archive of %s@%s: %w", username, domain, err)
+	}
+	p := mam.Page{Messages: msgs, Complete: len(msgs) <= q.Max}
+	if !p.Complete {
+		p.Messages = msgs[:q.Max]
+	}
+	if q.Last {
+		slices.Reverse(p.Messages)
+	}
+	return p, nil
+}
+
+// checkIDs fails with storage.ErrNotFound when an id the query names is
+// not in the archive (XEP-0313 §4.1.3, §4.3.2).
+func (a *Archive) checkIDs(ctx context.Context, domain, username string, q mam.Query) error {
+	want := namedIDs(q.IDs, q.AfterID, q.BeforeID)
+	if len(want) == 0 {
+		return nil
+	}
+	var n int
+	err := a.pool.QueryRow(ctx, `SELECT count(*) FROM archive_messages
+		WHERE domain = $1 AND username = $2 AND id = ANY($3)`, domain, username, want).Scan(&n)
+	if err == nil && n != len(want) {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("look up archive ids of %s@%s: %w", username, domain, err)
+	}
+	return nil
+}
+
+// namedIDs returns the distinct archive ids an archive query names (its
+// ids, after-id and before-id; 0 is none), sorted, for checking that they
+// exist.
+func namedIDs(ids []int64, after, before int64) []int64 {
+	want := slices.Clone(ids)
+	for _, id := range []int64{after, before} {
+		if id != 0 {
+			want = append(want, id)
+		}
+	}
+	slices.Sort(want)
+	return slices.Compact(want)
+}
+
+// textMatch returns the full-text condition for text: PostgreSQL text
+// search with the 'simple' configuration (no stemming, any script that
+// separates words with spaces), and a substring match for text in
+// scripts that do not (CJK), which the text search parser would take as
+// one long word. docs/archive.md explains the choice.
+func textMatch(text string, arg func(any) string) string {
+	for _, r := range text {
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul, unicode.Thai) {
+			esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(text)
+			return "body ILIKE " + arg("%"+esc+"%")
+		}
+	}
+	return "to_tsvector('simple', body) @@ websearch_to_tsquery('simple', " + arg(text) + ")"
+}
+
+// Retract replaces the messages a retraction refers to by tombstones, in
+// one transaction; see mam.Store.
+func (a *Archive) Retract(ctx context.Context, sender, recipient, originID string, tombstone func([]byte) []byte) (int, error) {
+	su, sd, ok1 := strings.Cut(sender, "@")
+	ru, rd, ok2 := strings.Cut(recipient, "@")
+	if !ok1 || !ok2 || originID == "" {
+		return 0, nil
+	}
+	n := 0
+	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, stanza FROM archive_messages WHERE origin_id = $5 AND (
+			(domain = $1 AND username = $2 AND outgoing AND with_jid = $6)
+			OR (domain = $3 AND username = $4 AND NOT outgoing AND with_jid = $7))
+			FOR UPDATE`, sd, su, rd, ru, originID, recipient, sender)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			id     int64
+			stanza []byte
+		}
+		found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var x row
+			err := r.Scan(&x.id, &x.stanza)
+			return x, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, x := range found {
+			if _, err := tx.Exec(ctx, `UPDATE archive_messages SET stanza = $2, body = '' WHERE id = $1`,
+				x.id, tombstone(x.stanza)); err != nil {
+				return err
+			}
+		}
+		n = len(found)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retract %s from %s to %s: %w", originID, sender, recipient, err)
+	}
+	return n, nil
+}
+
+// Prefs returns the archiving preferences of username@domain.
+func (a *Archive) Prefs(ctx context.Context, domain, username string) (mam.Prefs, error) {
+	p := mam.Prefs{Default: "always"}
+	err := a.pool.QueryRow(ctx, `SELECT default_mode, always, never FROM archive_prefs
+		WHERE domain = $1 AND username = $2`, domain, username).Scan(&p.Default, &p.Always, &p.Never)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, nil
+	}
+	if err != nil {
+		return p, fmt.Errorf("load archive preferences of %s@%s: %w", username, domain, err)
+	}
+	return p, nil
+}
+
+// SetPrefs stores the archiving preferences of username@domain.
+func (a *Archive) SetPrefs(ctx context.Context, domain, username string, p mam.Prefs) error {
+	always, never := p.Always, p.Never
+	if always == nil {
+		always = []string{}
+	}
+	if never == nil {
+		never = []string{}
+	}
+	_, err := a.pool.Exec(ctx, `INSERT INTO archive_prefs (domain, username, default_mode, always, never)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (domain, username) DO UPDATE SET default_mode = $3, always = $4, never = $5`,
+		domain, username, p.Default, always, never)
+	if isForeignKeyViolation(err) {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("store archive preferences of %s@%s: %w", username, domain, err)
+	}
+	return nil
+}
+
+// Expire deletes up to limit of the oldest messages stored before before.
+func (a *Archive) Expire(ctx context.Context, before time.Time, limit int) (int, error) {
+	tag, err := a.pool.Exec(ctx, `DELETE FROM archive_messages WHERE id IN (
+		SELECT id FROM archive_messages WHERE stamp < $1 ORDER BY stamp LIMIT $2)`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("expire archived messages: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

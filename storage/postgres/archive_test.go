@@ -1,0 +1,289 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"xmppd/mam"
+	"xmppd/storage"
+	"xmppd/storage/pgtest"
+	"xmppd/storage/postgres"
+)
+
+func archiveEntry(owner, with, body string, outgoing bool) mam.Entry {
+	return mam.Entry{Domain: "example.org", Username: owner, With: with + "@example.org", Outgoing: outgoing,
+		OriginID: body, Body: body, Stanza: []byte("<message xmlns='jabber:client'><body>" + body + "</body></message>")}
+}
+
+// pageAll pages through q in its direction and returns the ids in
+// archive order, failing on repeats, gaps in order, or a wrong complete.
+func pageAll(t *testing.T, a *postgres.Archive, q mam.Query) []int64 {
+	t.Helper()
+	var ids []int64
+	seen := map[int64]bool{}
+	for range 1000 {
+		p, err := a.Query(context.Background(), "example.org", "juliet", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Messages) > q.Max {
+			t.Fatalf("page of %d > max %d", len(p.Messages), q.Max)
+		}
+		for i, m := range p.Messages {
+			if seen[m.ID] || (i > 0 && m.ID <= p.Messages[i-1].ID) {
+				t.Fatalf("id %d repeated or out of order", m.ID)
+			}
+			seen[m.ID] = true
+		}
+		if q.Last {
+			ids = append(append([]int64{}, idsOf(p)...), ids...)
+		} else {
+			ids = append(ids, idsOf(p)...)
+		}
+		if p.Complete {
+			return ids
+		}
+		if len(p.Messages) == 0 {
+			t.Fatal("an empty page that is not complete")
+		}
+		if q.Last {
+			q.BeforeID = p.Messages[0].ID
+		} else {
+			q.AfterID = p.Messages[len(p.Messages)-1].ID
+		}
+	}
+	t.Fatal("paging did not end")
+	return nil
+}
+
+func idsOf(p mam.Page) []int64 {
+	var ids []int64
+	for _, m := range p.Messages {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+func TestArchive(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	for _, u := range []string{"juliet", "romeo", "nurse"} {
+		if err := postgres.NewAccounts(pool).Create(ctx, "example.org", u, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := postgres.NewArchive(pool)
+
+	// 1000 messages: every third with the nurse; one to nobody.
+	var entries []mam.Entry
+	for i := range 1000 {
+		with := "romeo"
+		if i%3 == 0 {
+			with = "nurse"
+		}
+		entries = append(entries, archiveEntry("juliet", with, fmt.Sprintf("m%d", i), i%2 == 0))
+	}
+	entries = append(entries, archiveEntry("nobody", "juliet", "lost", false))
+	ids, err := a.Append(ctx, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids[1000] != 0 {
+		t.Fatalf("a message for no account got id %d", ids[1000])
+	}
+	for i := 1; i < 1000; i++ {
+		if ids[i] <= ids[i-1] {
+			t.Fatalf("ids not increasing: %v", ids[i-1:i+1])
+		}
+	}
+	more, err := a.Append(ctx, []mam.Entry{archiveEntry("juliet", "romeo", "later", true)})
+	if err != nil || more[0] <= ids[999] {
+		t.Fatalf("a later batch got %v, %v", more, err)
+	}
+	all := append(ids[:1000:1000], more[0])
+
+	for _, tc := range []struct {
+		name string
+		q    mam.Query
+		want func(i int) bool // by index into all
+	}{
+		{"everything", mam.Query{}, func(int) bool { return true }},
+		{"with", mam.Query{With: "nurse@example.org"}, func(i int) bool { return i < 1000 && i%3 == 0 }},
+		{"ids", mam.Query{IDs: []int64{ids[5], ids[7], ids[500]}}, func(i int) bool { return i == 5 || i == 7 || i == 500 }},
+		{"between", mam.Query{AfterID: ids[100], BeforeID: ids[400], With: "romeo@example.org"}, func(i int) bool { return i > 100 && i < 400 && i%3 != 0 }},
+		{"words", mam.Query{Text: "m77"}, func(i int) bool { return i == 77 }},
+	} {
+		var want []int64
+		for i, id := range all {
+			if tc.want(i) {
+				want = append(want, id)
+			}
+		}
+		for _, last := range []bool{false, true} {
+			q := tc.q
+			q.Max, q.Last = 37, last
+			got := pageAll(t, a, q)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s (last %v): got %d ids, want %d", tc.name, last, len(got), len(want))
+			}
+		}
+	}
+
+	if _, err := a.Query(ctx, "example.org", "romeo", mam.Query{Max: 10, AfterID: ids[0]}); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("another archive's id: %v, want storage.ErrNotFound", err)
+	}
+	if _, err := a.Query(ctx, "example.org", "juliet", mam.Query{Max: 10, IDs: []int64{ids[0], 1 << 60}}); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("an unknown id: %v, want storage.ErrNotFound", err)
+	}
+	p, err := a.Query(ctx, "example.org", "juliet", mam.Query{Max: 10, Start: time.Now().Add(time.Hour)})
+	if err != nil || len(p.Messages) != 0 || !p.Complete {
+		t.Errorf("future start: %d messages, complete %v, %v", len(p.Messages), p.Complete, err)
+	}
+}
+
+func TestArchiveFulltext(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	if err := postgres.NewAccounts(pool).Create(ctx, "example.org", "juliet", nil); err != nil {
+		t.Fatal(err)
+	}
+	a := postgres.NewArchive(pool)
+	bodies := []string{
+		"Wherefore art thou Romeo?",
+		"Deny thy father and refuse thy name",
+		"Romeo, doff thy name",
+		"Привет, как дела?",
+		"今日はいい天気ですね",
+		"天気予報を見た",
+		"romeoish is not romeo-like", // tokenises to romeoish, is, not, romeo, like
+		"Thou art a villain",
+	}
+	var entries []mam.Entry
+	for _, b := range bodies {
+		entries = append(entries, archiveEntry("juliet", "romeo", b, false))
+	}
+	ids, err := a.Append(ctx, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		text string
+		want []int
+	}{
+		{"romeo", []int{0, 2, 6}},
+		{"ROMEO", []int{0, 2, 6}},
+		{"thy name", []int{1, 2}},
+		{`"refuse thy name"`, []int{1}},
+		{`"thy refuse"`, nil},
+		{"art", []int{0, 7}},
+		{"ar", nil},
+		{"дела", []int{3}},
+		{"Привет", []int{3}},
+		{"天気", []int{4, 5}},
+		{"いい天気", []int{4}},
+		{"雨", nil},
+		{"100%", nil},
+	} {
+		var want []int64
+		for _, i := range tc.want {
+			want = append(want, ids[i])
+		}
+		for _, max := range []int{1, 10} {
+			got := pageAll(t, a, mam.Query{Text: tc.text, Max: max})
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("search %q (max %d): got %v, want %v", tc.text, max, got, want)
+			}
+		}
+	}
+}
+
+func TestArchiveRetractPrefsExpire(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	for _, u := range []string{"juliet", "romeo"} {
+		if err := postgres.NewAccounts(pool).Create(ctx, "example.org", u, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := postgres.NewArchive(pool)
+	sent := archiveEntry("romeo", "juliet", "o1", true)
+	got := archiveEntry("juliet", "romeo", "o1", false)
+	forged := archiveEntry("juliet", "romeo", "o2", true) // juliet's own o2
+	if _, err := a.Append(ctx, []mam.Entry{sent, got, forged}); err != nil {
+		t.Fatal(err)
+	}
+	tomb := func([]byte) []byte { return []byte("<message xmlns='jabber:client'/>") }
+	if n, err := a.Retract(ctx, "romeo@example.org", "juliet@example.org", "o1", tomb); err != nil || n != 2 {
+		t.Fatalf("Retract = %d, %v; want 2", n, err)
+	}
+	if n, err := a.Retract(ctx, "romeo@example.org", "juliet@example.org", "o2", tomb); err != nil || n != 0 {
+		t.Fatalf("Retract of a message romeo did not send = %d, %v; want 0", n, err)
+	}
+	p, _ := a.Query(ctx, "example.org", "juliet", mam.Query{Max: 10, Text: "o1"})
+	if len(p.Messages) != 0 {
+		t.Errorf("a tombstone is still found by its old text")
+	}
+
+	// Preferences.
+	if p, err := a.Prefs(ctx, "example.org", "juliet"); err != nil || p.Default != "always" {
+		t.Fatalf("default prefs %v, %v", p, err)
+	}
+	want := mam.Prefs{Default: "roster", Always: []string{"nurse@example.org"}, Never: []string{"tybalt@example.org"}}
+	if err := a.SetPrefs(ctx, "example.org", "juliet", want); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.Prefs(ctx, "example.org", "juliet"); err != nil || fmt.Sprint(p) != fmt.Sprint(want) {
+		t.Fatalf("prefs %v, %v; want %v", p, err, want)
+	}
+	ids, err := a.Append(ctx, []mam.Entry{
+		archiveEntry("juliet", "romeo", "not on the roster", false),
+		archiveEntry("juliet", "nurse", "always", false),
+		archiveEntry("juliet", "tybalt", "never", false),
+		archiveEntry("romeo", "tybalt", "romeo keeps all", false),
+	})
+	if err != nil || ids[0] != 0 || ids[1] == 0 || ids[2] != 0 || ids[3] == 0 {
+		t.Fatalf("ids under preferences %v, %v", ids, err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO roster_items (domain, username, contact) VALUES ('example.org', 'juliet', 'romeo@example.org')`); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := a.Append(ctx, []mam.Entry{archiveEntry("juliet", "romeo", "on the roster", false)}); err != nil || ids[0] == 0 {
+		t.Fatalf("a contact on the roster: %v, %v", ids, err)
+	}
+
+	// Retention: everything is older than a minute from now.
+	if _, err := pool.Exec(ctx, `UPDATE archive_messages SET stamp = now() - interval '10 days' WHERE body <> 'always'`); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for {
+		n, err := a.Expire(ctx, time.Now().Add(-24*time.Hour), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 2 {
+			t.Fatalf("Expire deleted %d > limit 2", n)
+		}
+		total += n
+		if n < 2 {
+			break
+		}
+	}
+	var left []string
+	rows, _ := pool.Query(ctx, `SELECT body FROM archive_messages`)
+	for rows.Next() {
+		var b string
+		rows.Scan(&b)
+		left = append(left, b)
+	}
+	if strings.Join(left, ",") != "always" || total != 5 {
+		t.Errorf("after expiry %d deleted, left %q", total, left)
+	}
+}

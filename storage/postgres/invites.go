@@ -1,0 +1,132 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"xmppd/auth"
+	"xmppd/register"
+	"xmppd/storage"
+)
+
+// Invites stores registration invitations (table invites): random,
+// single-use tokens for one domain, each with an expiry time.
+type Invites struct {
+	pool *pgxpool.Pool
+}
+
+// NewInvites returns the invitation store using pool.
+func NewInvites(pool *pgxpool.Pool) *Invites {
+	return &Invites{pool: pool}
+}
+
+// Invites is the invitation store of package register.
+var _ register.Invites = (*Invites)(nil)
+
+// Invite is one invitation.
+type Invite struct {
+	Token   string
+	Domain  string
+	Created time.Time
+	Expires time.Time
+	// UsedBy is the username of the account the token created; empty
+	// while it is unused.
+	UsedBy string
+}
+
+// tokenEncoding spells tokens with letters and digits only, so that they
+// survive URIs, chat clients and reading aloud.
+var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// Create makes a new invitation for domain that can be used until
+// expires. The token holds 160 random bits.
+func (s *Invites) Create(ctx context.Context, domain string, expires time.Time) (Invite, error) {
+	var b [20]byte
+	rand.Read(b[:])
+	inv := Invite{Token: tokenEncoding.EncodeToString(b[:]), Domain: domain, Expires: expires}
+	err := s.pool.QueryRow(ctx, `INSERT INTO invites (token, domain, expires_at) VALUES ($1, $2, $3) RETURNING created_at`,
+		inv.Token, domain, expires).Scan(&inv.Created)
+	if err != nil {
+		return Invite{}, fmt.Errorf("create invite for %s: %w", domain, err)
+	}
+	return inv, nil
+}
+
+// List returns the invitations of domain, or of every domain when domain
+// is empty, oldest first.
+func (s *Invites) List(ctx context.Context, domain string) ([]Invite, error) {
+	rows, err := s.pool.Query(ctx, `SELECT token, domain, created_at, expires_at, coalesce(used_by, '')
+		FROM invites WHERE $1 = '' OR domain = $1 ORDER BY created_at, token`, domain)
+	if err != nil {
+		return nil, fmt.Errorf("list invites: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Invite, error) {
+		var inv Invite
+		err := r.Scan(&inv.Token, &inv.Domain, &inv.Created, &inv.Expires, &inv.UsedBy)
+		return inv, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list invites: %w", err)
+	}
+	return list, nil
+}
+
+// Valid reports whether token is an unused invitation for domain that has
+// not expired at time at.
+func (s *Invites) Valid(ctx context.Context, domain, token string, at time.Time) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM invites
+		WHERE token = $1 AND domain = $2 AND used_by IS NULL AND expires_at > $3)`, token, domain, at).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("check invite: %w", err)
+	}
+	return ok, nil
+}
+
+// CreateAccount uses the invitation token, which must be unused, for
+// domain and not expired at time validAt, and creates the account
+// username@domain with creds, in one transaction: either both happen or
+// neither. A token that is not usable is an error wrapping
+// storage.ErrNotFound; an account that exists, storage.ErrExists.
+func (s *Invites) CreateAccount(ctx context.Context, domain, token string, validAt time.Time, username string, creds []auth.Credential) error {
+	hashes, salts, iterations, storedKeys, serverKeys, err := credentialColumns(creds)
+	if err != nil {
+		return fmt.Errorf("create account %s@%s with an invite: %w", username, domain, err)
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The row lock taken by the UPDATE makes a concurrent use of the
+		// same token wait, then find used_by set and fail.
+		tag, err := tx.Exec(ctx, `UPDATE invites SET used_by = $3, used_at = now()
+			WHERE token = $1 AND domain = $2 AND used_by IS NULL AND expires_at > $4`, token, domain, username, validAt)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("invite is unknown, used or expired: %w", storage.ErrNotFound)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO accounts (domain, username) VALUES ($1, $2)`, domain, username); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
+				return storage.ErrExists
+			}
+			return err
+		}
+		if len(creds) == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, insertCredentials, domain, username, hashes, salts, iterations, storedKeys, serverKeys)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create account %s@%s with an invite: %w", username, domain, err)
+	}
+	return nil
+}

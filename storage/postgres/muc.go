@@ -1,0 +1,196 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"xmppd/muc"
+	"xmppd/storage"
+)
+
+// MUC stores multi-user chat rooms, their affiliations and their archives
+// (tables muc_rooms, muc_affiliations, muc_messages).
+type MUC struct {
+	pool *pgxpool.Pool
+}
+
+// NewMUC returns the room store using pool.
+func NewMUC(pool *pgxpool.Pool) *MUC { return &MUC{pool: pool} }
+
+// MUC is the store of package muc.
+var _ muc.Store = (*MUC)(nil)
+
+// Rooms returns every room of service with its affiliations.
+func (m *MUC) Rooms(ctx context.Context, service string) ([]muc.StoredRoom, error) {
+	rows, err := m.pool.Query(ctx, `SELECT r.name, r.config, r.subject, r.subject_by,
+		coalesce((SELECT jsonb_object_agg(a.jid, a.affiliation) FROM muc_affiliations a
+			WHERE a.service = r.service AND a.name = r.name), '{}')
+		FROM muc_rooms r WHERE r.service = $1 ORDER BY r.name`, service)
+	if err != nil {
+		return nil, fmt.Errorf("load rooms of %s: %w", service, err)
+	}
+	rooms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (muc.StoredRoom, error) {
+		var r muc.StoredRoom
+		var cfg []byte
+		if err := row.Scan(&r.Name, &cfg, &r.Subject, &r.SubjectBy, &r.Affiliations); err != nil {
+			return r, err
+		}
+		return r, json.Unmarshal(cfg, &r.Config)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load rooms of %s: %w", service, err)
+	}
+	return rooms, nil
+}
+
+// SaveRoom creates or replaces the room r and its affiliations in one
+// transaction; its archive stays.
+func (m *MUC) SaveRoom(ctx context.Context, service string, r muc.StoredRoom) error {
+	cfg, err := json.Marshal(r.Config)
+	if err != nil {
+		return fmt.Errorf("save room %s@%s: %w", r.Name, service, err)
+	}
+	jids, affs := make([]string, 0, len(r.Affiliations)), make([]string, 0, len(r.Affiliations))
+	for j, a := range r.Affiliations {
+		jids, affs = append(jids, j), append(affs, a)
+	}
+	err = pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO muc_rooms (service, name, persistent, config, subject, subject_by)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (service, name) DO UPDATE SET persistent = $3, config = $4, subject = $5, subject_by = $6`,
+			service, r.Name, r.Config.Persistent, cfg, r.Subject, r.SubjectBy)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM muc_affiliations WHERE service = $1 AND name = $2`, service, r.Name); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO muc_affiliations (service, name, jid, affiliation)
+			SELECT $1, $2, u.jid, u.affiliation FROM unnest($3::text[], $4::text[]) AS u(jid, affiliation)`,
+			service, r.Name, jids, affs)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("save room %s@%s: %w", r.Name, service, err)
+	}
+	return nil
+}
+
+// DeleteRoom deletes a room; its affiliations and archive go with it.
+func (m *MUC) DeleteRoom(ctx context.Context, service, name string) error {
+	tag, err := m.pool.Exec(ctx, `DELETE FROM muc_rooms WHERE service = $1 AND name = $2`, service, name)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("delete room %s@%s: %w", name, service, err)
+	}
+	return nil
+}
+
+// DeleteTemporary deletes the rooms of service that are not persistent.
+func (m *MUC) DeleteTemporary(ctx context.Context, service string) (int, error) {
+	tag, err := m.pool.Exec(ctx, `DELETE FROM muc_rooms WHERE service = $1 AND NOT persistent`, service)
+	if err != nil {
+		return 0, fmt.Errorf("delete temporary rooms of %s: %w", service, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Append archives msg in the room; a room without a row is not found.
+func (m *MUC) Append(ctx context.Context, service, name string, msg muc.Message) (int64, error) {
+	var id int64
+	err := m.pool.QueryRow(ctx, `INSERT INTO muc_messages (service, name, nick, sender, origin_id, body, stanza)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		service, name, msg.Nick, msg.Sender, msg.OriginID, msg.Body, msg.Stanza).Scan(&id)
+	if isForeignKeyViolation(err) {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("archive a message of room %s@%s: %w", name, service, err)
+	}
+	return id, nil
+}
+
+// Query returns one page of a room's archive: a range scan of the
+// (service, name, id) index in either direction.
+func (m *MUC) Query(ctx context.Context, service, name string, q muc.Query) (muc.Page, error) {
+	if err := m.checkIDs(ctx, service, name, q); err != nil {
+		return muc.Page{}, err
+	}
+	args := []any{service, name}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var sql strings.Builder
+	sql.WriteString(`SELECT id, stamp, nick, sender, origin_id, body, stanza FROM muc_messages
+		WHERE service = $1 AND name = $2`)
+	if !q.Start.IsZero() {
+		sql.WriteString(" AND stamp >= " + arg(q.Start))
+	}
+	if !q.End.IsZero() {
+		sql.WriteString(" AND stamp <= " + arg(q.End))
+	}
+	if q.AfterID != 0 {
+		sql.WriteString(" AND id > " + arg(q.AfterID))
+	}
+	if q.BeforeID != 0 {
+		sql.WriteString(" AND id < " + arg(q.BeforeID))
+	}
+	if q.IDs != nil {
+		sql.WriteString(" AND id = ANY(" + arg(q.IDs) + ")")
+	}
+	if q.Last {
+		sql.WriteString(" ORDER BY id DESC")
+	} else {
+		sql.WriteString(" ORDER BY id")
+	}
+	sql.WriteString(" LIMIT " + arg(q.Max+1))
+	rows, err := m.pool.Query(ctx, sql.String(), args...)
+	if err != nil {
+		return muc.Page{}, fmt.Errorf("query archive of room %s@%s: %w", name, service, err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (muc.Message, error) {
+		var x muc.Message
+		err := row.Scan(&x.ID, &x.Stamp, &x.Nick, &x.Sender, &x.OriginID, &x.Body, &x.Stanza)
+		return x, err
+	})
+	if err != nil {
+		return muc.Page{}, fmt.Errorf("query archive of room %s@%s: %w", name, service, err)
+	}
+	p := muc.Page{Messages: msgs, Complete: len(msgs) <= q.Max}
+	if !p.Complete {
+		p.Messages = msgs[:q.Max]
+	}
+	if q.Last {
+		slices.Reverse(p.Messages)
+	}
+	return p, nil
+}
+
+// checkIDs fails with storage.ErrNotFound when an id the query names is
+// not in the room's archive (XEP-0313 §4.1.3).
+func (m *MUC) checkIDs(ctx context.Context, service, name string, q muc.Query) error {
+	want := namedIDs(q.IDs, q.AfterID, q.BeforeID)
+	if len(want) == 0 {
+		return nil
+	}
+	var n int
+	err := m.pool.QueryRow(ctx, `SELECT count(*) FROM muc_messages
+		WHERE service = $1 AND name = $2 AND id = ANY($3)`, service, name, want).Scan(&n)
+	if err == nil && n != len(want) {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("look up archive ids of room %s@%s: %w", name, service, err)
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"xmppd/muc"
+	"xmppd/storage"
+	"xmppd/storage/pgtest"
+	"xmppd/storage/postgres"
+)
+
+func TestMUC(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := postgres.NewMUC(pgtest.Pool(t))
+	const svc = "conference.example.org"
+
+	keep := muc.StoredRoom{Name: "keep", Config: muc.RoomConfig{Persistent: true, Name: "Keep", WhoIs: "anyone", MaxUsers: 5},
+		Subject: "hello", SubjectBy: "jul", Affiliations: map[string]string{"juliet@example.org": "owner", "tybalt@example.org": "outcast"}}
+	temp := muc.StoredRoom{Name: "temp", Config: muc.RoomConfig{Public: true}}
+	for _, r := range []muc.StoredRoom{keep, temp} {
+		if err := m.SaveRoom(ctx, svc, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Saving again replaces the affiliations.
+	keep.Affiliations["romeo@example.org"] = "member"
+	delete(keep.Affiliations, "tybalt@example.org")
+	if err := m.SaveRoom(ctx, svc, keep); err != nil {
+		t.Fatal(err)
+	}
+	rooms, err := m.Rooms(ctx, svc)
+	if err != nil || len(rooms) != 2 {
+		t.Fatalf("Rooms = %+v, %v", rooms, err)
+	}
+	if got := rooms[0]; got.Name != "keep" || got.Config != keep.Config || got.Subject != "hello" || got.SubjectBy != "jul" ||
+		fmt.Sprint(got.Affiliations) != fmt.Sprint(keep.Affiliations) {
+		t.Fatalf("stored room %+v, want %+v", got, keep)
+	}
+	if other, err := m.Rooms(ctx, "conference.other.org"); err != nil || len(other) != 0 {
+		t.Fatalf("another service's rooms: %+v, %v", other, err)
+	}
+
+	// The archive: ids grow, pages go both ways.
+	var ids []int64
+	for i := range 5 {
+		for _, room := range []string{"keep", "temp"} {
+			id, err := m.Append(ctx, svc, room, muc.Message{Nick: "jul", Sender: "juliet@example.org", Body: fmt.Sprint(i),
+				Stanza: []byte("<message xmlns='jabber:client'/>")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if room == "keep" {
+				ids = append(ids, id)
+			}
+		}
+	}
+	page := func(q muc.Query) string {
+		t.Helper()
+		p, err := m.Query(ctx, svc, "keep", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := ""
+		for _, msg := range p.Messages {
+			s += msg.Body
+		}
+		return fmt.Sprintf("%s %t", s, p.Complete)
+	}
+	for q, want := range map[*muc.Query]string{
+		{Max: 2}:                                "01 false",
+		{Max: 2, Last: true}:                    "34 false",
+		{Max: 10}:                               "01234 true",
+		{Max: 2, AfterID: ids[2]}:               "34 true",
+		{Max: 2, Last: true, BeforeID: ids[2]}:  "01 true",
+		{Max: 10, IDs: []int64{ids[1], ids[3]}}: "13 true",
+	} {
+		if got := page(*q); got != want {
+			t.Errorf("Query(%+v) = %s, want %s", *q, got, want)
+		}
+	}
+	if _, err := m.Query(ctx, svc, "temp", muc.Query{Max: 1, AfterID: ids[0]}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("another room's id: %v, want ErrNotFound", err)
+	}
+	if _, err := m.Append(ctx, svc, "nosuch", muc.Message{Stanza: []byte("<x/>")}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Append to no room: %v, want ErrNotFound", err)
+	}
+
+	// Temporary rooms go, with their archive; persistent ones stay.
+	if n, err := m.DeleteTemporary(ctx, svc); err != nil || n != 1 {
+		t.Fatalf("DeleteTemporary = %d, %v", n, err)
+	}
+	if err := m.DeleteRoom(ctx, svc, "temp"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("DeleteRoom of a deleted room: %v", err)
+	}
+	if err := m.DeleteRoom(ctx, svc, "keep"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := m.Query(ctx, svc, "keep", muc.Query{Max: 10}); err != nil || len(p.Messages) != 0 {
+		t.Fatalf("archive of a deleted room: %+v, %v", p, err)
+	}
+}
