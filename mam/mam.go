@@ -31,6 +31,8 @@ import (
 const (
 	// NS is the namespace of XEP-0313 version 2.
 	NS = "urn:xmpp:mam:2"
+	// NS1 is the namespace of XEP-0313 version 1.
+	NS1 = "urn:xmpp:mam:1"
 	// FeatureExtended announces before-id, after-id, ids and flip-page.
 	FeatureExtended = NS + "#extended"
 	// NSSID is the namespace of XEP-0359 stanza ids.
@@ -155,13 +157,17 @@ func New(r *router.Router, cfg Config) (*Module, error) {
 // requests and preferences on accounts, and announces the features.
 func (m *Module) Register() {
 	m.r.SetArchiver(m)
-	m.r.HandleIQ(router.ToAccount, "set", NS, "query", m.handleQuery)
-	m.r.HandleIQ(router.ToAccount, "get", NS, "query", m.handleForm)
-	m.r.HandleIQ(router.ToAccount, "get", NS, "prefs", m.handlePrefs)
-	m.r.HandleIQ(router.ToAccount, "set", NS, "prefs", m.handlePrefs)
+	// Version 1 (XEP-0313 0.5/0.6, still spoken by older clients) has
+	// the same elements in its own namespace; answers use the query's.
+	for _, ns := range []string{NS, NS1} {
+		m.r.HandleIQ(router.ToAccount, "set", ns, "query", m.handleQuery)
+		m.r.HandleIQ(router.ToAccount, "get", ns, "query", m.handleForm)
+		m.r.HandleIQ(router.ToAccount, "get", ns, "prefs", m.handlePrefs)
+		m.r.HandleIQ(router.ToAccount, "set", ns, "prefs", m.handlePrefs)
+	}
 	// Clients look for the archive on their account's bare JID (XEP-0313
 	// §7) and, some of them, on the server.
-	for _, f := range []string{NS, FeatureExtended, NSSID, NSFulltext, NSRetract, NSRetract + "#tombstone"} {
+	for _, f := range []string{NS, NS1, FeatureExtended, NSSID, NSFulltext, NSRetract, NSRetract + "#tombstone"} {
 		m.r.AddFeature(f)
 		m.r.AddAccountFeature(f)
 	}

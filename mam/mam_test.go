@@ -156,6 +156,7 @@ func TestConversation(t *testing.T) {
 		{form("unknown-field", "x"), "feature-not-implemented"},
 		{form("start", "yesterday"), "bad-request"},
 		{form("with", "@@"), "bad-request"},
+		{form("{urn:xmpp:fulltext:0}fulltext", "-spam !!!"), "bad-request"},
 		{form("after-id", "nonsense"), "item-not-found"},
 		{form("ids", "99999999"), "item-not-found"},
 		{"<set xmlns='http://jabber.org/protocol/rsm'><max>-1</max></set>", "bad-request"},
@@ -217,9 +218,56 @@ func TestDiscoOnAccount(t *testing.T) {
 			features = append(features, f.Attr("var"))
 		}
 	}
-	for _, want := range []string{"urn:xmpp:mam:2", "urn:xmpp:mam:2#extended", "urn:xmpp:fulltext:0", "vcard-temp"} {
+	for _, want := range []string{"urn:xmpp:mam:2", "urn:xmpp:mam:1", "urn:xmpp:mam:2#extended", "urn:xmpp:fulltext:0", "vcard-temp"} {
 		if !slices.Contains(features, want) {
 			t.Errorf("account disco#info lacks %s: %v", want, features)
 		}
+	}
+}
+
+// Clients of XEP-0313 version 1 query in urn:xmpp:mam:1 and get their
+// results, fin, form and preferences in that namespace.
+func TestVersion1(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	for _, b := range []string{"one", "two", "three"} {
+		romeo.Send("<message type='chat' to='juliet@localhost/balcony'><body>" + b + "</body></message>")
+		juliet.NextNamed("message")
+	}
+	const ns1 = "urn:xmpp:mam:1"
+	juliet.Send("<iq type='set' id='q1'><query xmlns='" + ns1 + "' queryid='v1'>" +
+		"<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>" + ns1 + "</value></field>" +
+		"<field var='with'><value>romeo@localhost</value></field></x>" +
+		"<set xmlns='http://jabber.org/protocol/rsm'><max>2</max></set></query></iq>")
+	var got []string
+	for {
+		el := juliet.Next()
+		if el.Name.Local == "iq" {
+			if fin := el.Child(ns1, "fin"); el.Attr("type") != "result" || fin == nil || fin.Attr("complete") != "false" {
+				t.Fatalf("answer %s", el)
+			}
+			break
+		}
+		res := el.Child(ns1, "result")
+		if res == nil || res.Attr("queryid") != "v1" {
+			t.Fatalf("got %s, want a version 1 result", el)
+		}
+		got = append(got, res.Child("urn:xmpp:forward:0", "forwarded").Child("jabber:client", "message").Child("jabber:client", "body").Text())
+	}
+	if strings.Join(got, ",") != "one,two" {
+		t.Fatalf("results %v", got)
+	}
+	juliet.Send("<iq type='get' id='f'><query xmlns='" + ns1 + "'/></iq>")
+	if q := juliet.NextNamed("iq").Child(ns1, "query"); q == nil {
+		t.Fatal("no version 1 form")
+	}
+	juliet.Send("<iq type='set' id='p'><prefs xmlns='" + ns1 + "' default='roster'><never><jid>nurse@localhost</jid></never></prefs></iq>")
+	p := juliet.NextNamed("iq").Child(ns1, "prefs")
+	if p == nil || p.Attr("default") != "roster" || p.Child(ns1, "never").Child(ns1, "jid").Text() != "nurse@localhost" {
+		t.Fatalf("version 1 prefs answer %v", p)
 	}
 }

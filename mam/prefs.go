@@ -37,7 +37,7 @@ func (m *Module) handlePrefs(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 		m.cfg.Logger.Error("loading archiving preferences", "jid", iq.From.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")
 	}
-	return iq.Result(prefsElement(p))
+	return iq.Result(prefsElement(iq.Payload.Name.Space, p))
 }
 
 func parsePrefs(el *xmlstream.Element) (Prefs, bool) {
@@ -49,7 +49,7 @@ func parsePrefs(el *xmlstream.Element) (Prefs, bool) {
 	}
 	list := func(name string) ([]string, bool) {
 		var out []string
-		if l := el.Child(NS, name); l != nil {
+		if l := el.Child(el.Name.Space, name); l != nil {
 			for _, c := range l.ChildElements() {
 				j, err := jid.Parse(c.Text())
 				if c.Name.Local != "jid" || err != nil {
@@ -66,15 +66,16 @@ func parsePrefs(el *xmlstream.Element) (Prefs, bool) {
 	return p, ok1 && ok2
 }
 
-func prefsElement(p Prefs) *xmlstream.Element {
-	el := xmlstream.NewElement(NS, "prefs", "default", p.Default)
+// prefsElement returns p as a <prefs/> element in namespace ns.
+func prefsElement(ns string, p Prefs) *xmlstream.Element {
+	el := xmlstream.NewElement(ns, "prefs", "default", p.Default)
 	for _, l := range []struct {
 		name string
 		jids []string
 	}{{"always", p.Always}, {"never", p.Never}} {
-		list := xmlstream.NewElement(NS, l.name)
+		list := xmlstream.NewElement(ns, l.name)
 		for _, j := range l.jids {
-			list.AddChild(xmlstream.NewElement(NS, "jid").AddText(j))
+			list.AddChild(xmlstream.NewElement(ns, "jid").AddText(j))
 		}
 		el.AddChild(list)
 	}

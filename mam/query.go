@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"xmppd/mam/fulltext"
 
 	"mellium.im/xmpp/jid"
 
@@ -21,6 +22,7 @@ const fulltextField = "{" + NSFulltext + "}fulltext"
 // query is a parsed archive query.
 type query struct {
 	Query
+	ns   string // NS or NS1: the namespace of the answer
 	id   string // queryid
 	flip bool   // XEP-0313 flip-page: send the page newest first
 }
@@ -60,7 +62,7 @@ func (m *Module) handleQuery(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 	}
 	owner := iq.To.Bare().String()
 	for _, msg := range order {
-		res, err := m.result(owner, iq.From, q.id, msg)
+		res, err := m.result(q.ns, owner, iq.From, q.id, msg)
 		if err != nil {
 			m.cfg.Logger.Error("reading an archived message", "jid", owner, "id", msg.ID, "err", err)
 			return iq.Error(stanza.InternalServerError, "")
@@ -69,11 +71,12 @@ func (m *Module) handleQuery(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 			return iq.Error(stanza.ResourceConstraint, "the session does not take the results")
 		}
 	}
-	return iq.Result(fin(page))
+	return iq.Result(fin(q.ns, page))
 }
 
-// result wraps an archived message for the session to (XEP-0313 §4.2).
-func (m *Module) result(owner string, to jid.JID, queryID string, msg Message) (*xmlstream.Element, error) {
+// result wraps an archived message for the session to (XEP-0313 §4.2),
+// in the namespace ns of the query.
+func (m *Module) result(ns, owner string, to jid.JID, queryID string, msg Message) (*xmlstream.Element, error) {
 	orig, err := parseStored(msg.Stanza)
 	if err != nil {
 		return nil, err
@@ -81,25 +84,25 @@ func (m *Module) result(owner string, to jid.JID, queryID string, msg Message) (
 	fwd := xmlstream.NewElement(NSForward, "forwarded").
 		AddChild(xmlstream.NewElement(NSDelay, "delay", "stamp", msg.Stamp.UTC().Format(stampLayout))).
 		AddChild(orig)
-	res := xmlstream.NewElement(NS, "result", "queryid", queryID, "id", strconv.FormatInt(msg.ID, 10)).AddChild(fwd)
+	res := xmlstream.NewElement(ns, "result", "queryid", queryID, "id", strconv.FormatInt(msg.ID, 10)).AddChild(fwd)
 	return xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", owner, "to", to.String(), "id", stanza.NewID()).AddChild(res), nil
 }
 
-// fin is the IQ result's payload for page.
-func fin(page Page) *xmlstream.Element {
+// fin is the IQ result's payload for page, in the query's namespace ns.
+func fin(ns string, page Page) *xmlstream.Element {
 	set := xmlstream.NewElement(NSRSM, "set")
 	if n := len(page.Messages); n > 0 {
 		set.AddChild(xmlstream.NewElement(NSRSM, "first").AddText(strconv.FormatInt(page.Messages[0].ID, 10)))
 		set.AddChild(xmlstream.NewElement(NSRSM, "last").AddText(strconv.FormatInt(page.Messages[n-1].ID, 10)))
 	}
-	return xmlstream.NewElement(NS, "fin", "complete", strconv.FormatBool(page.Complete)).AddChild(set)
+	return xmlstream.NewElement(ns, "fin", "complete", strconv.FormatBool(page.Complete)).AddChild(set)
 }
 
 // parseQuery reads the form (XEP-0313 §4.1), the RSM set (XEP-0059) and
 // flip-page of a <query/>; errors are *queryError.
 func parseQuery(el *xmlstream.Element, maxPage int) (query, error) {
-	q := query{id: el.Attr("queryid"), Query: Query{Max: maxPage}}
-	q.flip = el.Child(NS, "flip-page") != nil
+	q := query{ns: el.Name.Space, id: el.Attr("queryid"), Query: Query{Max: maxPage}}
+	q.flip = el.Child(q.ns, "flip-page") != nil
 	if x := el.Child(NSData, "x"); x != nil {
 		if err := q.parseForm(x); err != nil {
 			return q, err
@@ -131,8 +134,8 @@ func (q *query) parseForm(x *xmlstream.Element) error {
 		var err error
 		switch f.Attr("var") {
 		case "FORM_TYPE":
-			if value != NS {
-				err = badRequest("the form's FORM_TYPE must be " + NS)
+			if value != q.ns {
+				err = badRequest("the form's FORM_TYPE must be " + q.ns)
 			}
 		case "with":
 			err = q.parseWith(value)
@@ -157,6 +160,9 @@ func (q *query) parseForm(x *xmlstream.Element) error {
 			}
 		case fulltextField:
 			q.Text = value
+			if value != "" && fulltext.Parse(value).Empty() {
+				err = badRequest("the full-text search has no word that messages must contain")
+			}
 		default:
 			err = &queryError{stanza.FeatureNotImplemented, "unknown form field " + f.Attr("var")}
 		}
@@ -235,9 +241,10 @@ func parseID(s string) (int64, error) {
 // handleForm returns the query form with the supported fields (XEP-0313
 // §4.1.5).
 func (m *Module) handleForm(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	ns := iq.Payload.Name.Space
 	x := xmlstream.NewElement(NSData, "x", "type", "form")
 	x.AddChild(xmlstream.NewElement(NSData, "field", "type", "hidden", "var", "FORM_TYPE").
-		AddChild(xmlstream.NewElement(NSData, "value").AddText(NS)))
+		AddChild(xmlstream.NewElement(NSData, "value").AddText(ns)))
 	for _, f := range [][2]string{{"jid-single", "with"}, {"text-single", "start"}, {"text-single", "end"},
 		{"text-single", "before-id"}, {"text-single", "after-id"}, {"list-multi", "ids"}, {"text-single", fulltextField}} {
 		field := xmlstream.NewElement(NSData, "field", "type", f[0], "var", f[1])
@@ -247,5 +254,5 @@ func (m *Module) handleForm(ctx context.Context, iq router.IQ) *xmlstream.Elemen
 		}
 		x.AddChild(field)
 	}
-	return iq.Result(xmlstream.NewElement(NS, "query").AddChild(x))
+	return iq.Result(xmlstream.NewElement(ns, "query").AddChild(x))
 }

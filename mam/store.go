@@ -58,14 +58,23 @@ type Prefs struct {
 	Always, Never []string // bare JIDs
 }
 
+// Tx is a transaction of Store.Insert: Commit makes its rows durable,
+// Rollback discards them. Exactly one of them must be called.
+type Tx interface {
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
 // Store keeps the message archives of accounts. storage/postgres
 // implements it.
 type Store interface {
-	// Append stores entries in one transaction and returns once it is
-	// committed. ids[i] is the archive id of entries[i], or 0 when it was
-	// not stored: the owner does not exist, or the owner's preferences
-	// exclude the other party. Ids grow with each call.
-	Append(ctx context.Context, entries []Entry) (ids []int64, err error)
+	// Insert writes entries, stamped stamp, in a new transaction and
+	// returns it uncommitted. ids[i] is the archive id of entries[i], or 0
+	// when it will not be stored: the owner does not exist, or the
+	// owner's preferences exclude the other party. Ids grow with each
+	// call, so when transactions commit in the order of their Inserts,
+	// ids grow in commit order.
+	Insert(ctx context.Context, entries []Entry, stamp time.Time) (ids []int64, tx Tx, err error)
 	// Query returns one page of the archive of username@domain. Ids named
 	// in q.AfterID, q.BeforeID or q.IDs that are not in that archive make
 	// it fail with an error wrapping storage.ErrNotFound.

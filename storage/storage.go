@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -22,6 +23,10 @@ var ErrNotFound = errors.New("not found")
 
 // ErrExists is returned, wrapped, when creating something that already exists.
 var ErrExists = errors.New("already exists")
+
+// DefaultMaxConns is the size of the connection pool unless the database
+// URL sets pool_max_conns.
+const DefaultMaxConns = 20
 
 // Open connects to the PostgreSQL database at url, applies the pending
 // migrations and returns the pool. It refuses, with an error naming both
@@ -35,6 +40,11 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default, max(4, CPUs), is too few for a server whose
+		// archive writer alone keeps up to three transactions open.
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/jackc/pgx/v5/pgxpool"
+	"xmppd/storage/postgres"
 )
 
 // Words planted in the generated bodies so that each full-text kind has a
@@ -293,7 +295,7 @@ func (f *filler) createIndexes(ctx context.Context, defs []string, log io.Writer
 	return nil
 }
 
-var copyColumns = []string{"id", "domain", "username", "with_jid", "with_resource", "outgoing", "stamp", "origin_id", "body", "stanza"}
+var copyColumns = []string{"id", "domain", "username", "with_jid", "with_resource", "outgoing", "stamp", "origin_id", "body", "terms", "stanza"}
 
 // copyChunk COPYs the rows with ids start … start+chunk-1 (up to total).
 func (f *filler) copyChunk(ctx context.Context, start int64) (int64, error) {
@@ -327,7 +329,8 @@ func (f *filler) copyChunk(ctx context.Context, start int64) (int64, error) {
 		}
 		st := "<message xmlns='jabber:client' type='chat' from='" + from + "' to='" + to + "' id='" + origin + "'><body>" +
 			body + "</body><origin-id xmlns='urn:xmpp:sid:0' id='" + origin + "'/></message>"
-		rows = append(rows, []any{id, f.o.domain, user, with, res, out, stamp, origin, body, []byte(st)})
+		rows = append(rows, []any{id, f.o.domain, user, with, res, out, stamp, origin, body,
+			postgres.ArchiveTerms(f.o.domain, user, body), []byte(st)})
 	}
 	n, err := f.pool.CopyFrom(ctx, pgx.Identifier{"archive_messages"}, copyColumns, pgx.CopyFromRows(rows))
 	if err != nil {

@@ -93,12 +93,15 @@ func (q *querier) kinds() []kind {
 	}
 	// Full-text: the newest matches before a random message (or the
 	// newest of all, one time in four), then the page before those.
-	text := func(name, text string) kind {
+	text := func(name, text string, filter func(*mam.Query)) kind {
 		return kind{name: "fulltext/" + name, n: q.o.searches, target: 50,
 			next: func() mam.Query {
 				m := mam.Query{Text: text, Max: pageSize, Last: true}
 				if q.r.IntN(4) > 0 {
 					m.BeforeID = q.randomID()
+				}
+				if filter != nil {
+					filter(&m)
 				}
 				return m
 			},
@@ -128,11 +131,14 @@ func (q *querier) kinds() []kind {
 			return mam.Query{Max: pageSize, Start: s, End: e, With: q.partner()}
 		}),
 		page("start-only", func() mam.Query { s, _ := q.window(); return mam.Query{Max: pageSize, Start: s} }),
-		text("common", commonWord),
-		text("rare", rareWord),
-		text("phrase", `"`+phrase+`"`),
-		text("russian", "привет"),
-		text("cjk", cjkPhrase),
+		text("common", commonWord, nil),
+		text("rare", rareWord, nil),
+		text("phrase", `"`+phrase+`"`, nil),
+		text("russian", "привет", nil),
+		text("cjk", cjkPhrase, nil),
+		text("cjk-char", cjkPhrase[:3], nil),
+		text("common/with", commonWord, func(m *mam.Query) { m.With = q.partner() }),
+		text("phrase/range", `"`+phrase+`"`, func(m *mam.Query) { m.Start, m.End = q.window(); m.BeforeID = 0 }),
 	}
 }
 

@@ -18,6 +18,9 @@ CREATE TABLE archive_messages (
 	origin_id     text        NOT NULL DEFAULT '', -- XEP-0359 origin-id, else the message id
 	replaces_id   bigint,                          -- XEP-0308: the row this corrects
 	body          text        NOT NULL DEFAULT '',
+	-- The body's words for full-text search, prefixed with a tag of the
+	-- owner (storage/postgres/archive_text.go); NULL when there are none.
+	terms         tsvector,
 	stanza        bytea       NOT NULL,
 	FOREIGN KEY (domain, username) REFERENCES accounts ON DELETE CASCADE
 );
@@ -27,10 +30,11 @@ CREATE INDEX archive_messages_owner ON archive_messages (domain, username, id);
 CREATE INDEX archive_messages_with ON archive_messages (domain, username, with_jid, id);
 -- Retractions and corrections find the message they refer to.
 CREATE INDEX archive_messages_origin ON archive_messages (domain, username, origin_id) WHERE origin_id <> '';
--- The retention job deletes the oldest rows first.
-CREATE INDEX archive_messages_stamp ON archive_messages (stamp);
+-- The retention job deletes the oldest rows first; a date bound of a
+-- query becomes an id bound with one probe of this index.
+CREATE INDEX archive_messages_stamp ON archive_messages (stamp, id);
 -- Full-text search: words of any script, without stemming (docs/archive.md).
-CREATE INDEX archive_messages_text ON archive_messages USING gin (to_tsvector('simple', body));
+CREATE INDEX archive_messages_text ON archive_messages USING gin (terms);
 
 -- Archiving preferences (XEP-0313 §6 of version 0.6, XEP-0441): an account
 -- without a row archives everything.

@@ -8,12 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"xmppd/mam"
+	"xmppd/mam/fulltext"
 	"xmppd/storage"
 )
 
@@ -31,15 +32,15 @@ func NewArchive(pool *pgxpool.Pool) *Archive {
 // Archive is the store of package mam.
 var _ mam.Store = (*Archive)(nil)
 
-// appendSQL inserts a batch in one statement. Rows whose owner does not
+// insertSQL inserts a batch in one statement. Rows whose owner does not
 // exist, or whose owner's preferences exclude the other party, are left
 // out; ids are drawn in the statement so that the caller learns which row
 // got which id (RETURNING could not say which input row it came from).
 // The ids are drawn in input order, after the sort of the subquery.
-const appendSQL = `WITH input AS (
+const insertSQL = `WITH input AS (
 	SELECT nextval('archive_messages_id_seq') AS id, s.* FROM (SELECT u.*
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], $8::text[], $9::bytea[])
-		WITH ORDINALITY AS u(domain, username, with_jid, with_resource, outgoing, origin_id, replaces, body, stanza, ord)
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::tsvector[])
+		WITH ORDINALITY AS u(domain, username, with_jid, with_resource, outgoing, origin_id, replaces, body, stanza, terms, ord)
 	WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.domain = u.domain AND a.username = u.username)
 	AND NOT EXISTS (SELECT 1 FROM archive_prefs p WHERE p.domain = u.domain AND p.username = u.username
 		AND (u.with_jid = ANY (p.never) OR (NOT u.with_jid = ANY (p.always) AND (p.default_mode = 'never'
@@ -47,43 +48,62 @@ const appendSQL = `WITH input AS (
 				WHERE r.domain = u.domain AND r.username = u.username AND r.contact = u.with_jid))))))
 	ORDER BY u.ord) s
 ), ins AS (
-	INSERT INTO archive_messages (id, domain, username, with_jid, with_resource, outgoing, origin_id, replaces_id, body, stanza)
-	SELECT i.id, i.domain, i.username, i.with_jid, i.with_resource, i.outgoing, i.origin_id,
+	INSERT INTO archive_messages (id, domain, username, with_jid, with_resource, outgoing, stamp, origin_id, replaces_id, body, terms, stanza)
+	SELECT i.id, i.domain, i.username, i.with_jid, i.with_resource, i.outgoing, $11, i.origin_id,
 		CASE WHEN i.replaces <> '' THEN (SELECT m.id FROM archive_messages m
 			WHERE m.domain = i.domain AND m.username = i.username AND m.origin_id = i.replaces AND m.with_jid = i.with_jid
 			ORDER BY m.id DESC LIMIT 1) END,
-		i.body, i.stanza
+		i.body, i.terms, i.stanza
 	FROM input i
 )
 SELECT ord, id FROM input`
 
-// Append stores entries with one statement, so it returns after their
-// commit; see mam.Store.
-func (a *Archive) Append(ctx context.Context, entries []mam.Entry) ([]int64, error) {
+// Insert writes entries with one statement in a new transaction; see
+// mam.Store.
+func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, stamp time.Time) ([]int64, mam.Tx, error) {
 	n := len(entries)
 	domains, users, withs, resources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	outgoing := make([]bool, n)
 	origins, replaces, bodies := make([]string, n), make([]string, n), make([]string, n)
 	stanzas := make([][]byte, n)
+	terms := make([]pgtype.TSVector, n)
 	for i, e := range entries {
 		domains[i], users[i], withs[i], resources[i] = e.Domain, e.Username, e.With, e.WithResource
 		outgoing[i], origins[i], replaces[i], bodies[i], stanzas[i] = e.Outgoing, e.OriginID, e.Replaces, e.Body, e.Stanza
+		terms[i] = ArchiveTerms(e.Domain, e.Username, e.Body)
 	}
-	rows, err := a.pool.Query(ctx, appendSQL, domains, users, withs, resources, outgoing, origins, replaces, bodies, stanzas)
+	tx, err := a.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("archive %d messages: %w", n, err)
+		return nil, nil, fmt.Errorf("archive %d messages: %w", n, err)
 	}
 	ids := make([]int64, n)
-	var ord, id int64
-	_, err = pgx.ForEachRow(rows, []any{&ord, &id}, func() error {
-		if ord < 1 || ord > int64(n) {
-			return fmt.Errorf("row %d of %d", ord, n)
-		}
-		ids[ord-1] = id
-		return nil
-	})
+	rows, err := tx.Query(ctx, insertSQL, domains, users, withs, resources, outgoing, origins, replaces, bodies, stanzas, terms, stamp)
+	if err == nil {
+		var ord, id int64
+		_, err = pgx.ForEachRow(rows, []any{&ord, &id}, func() error {
+			if ord < 1 || ord > int64(n) {
+				return fmt.Errorf("row %d of %d", ord, n)
+			}
+			ids[ord-1] = id
+			return nil
+		})
+	}
 	if err != nil {
-		return nil, fmt.Errorf("archive %d messages: %w", n, err)
+		tx.Rollback(ctx)
+		return nil, nil, fmt.Errorf("archive %d messages: %w", n, err)
+	}
+	return ids, tx, nil
+}
+
+// Append stores entries, stamped now, and commits them: Insert and
+// Commit in one, for tools and tests.
+func (a *Archive) Append(ctx context.Context, entries []mam.Entry) ([]int64, error) {
+	ids, tx, err := a.Insert(ctx, entries, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("archive %d messages: commit: %w", len(entries), err)
 	}
 	return ids, nil
 }
@@ -108,10 +128,12 @@ func (a *Archive) Query(ctx context.Context, domain, username string, q mam.Quer
 		}
 	}
 	if !q.Start.IsZero() {
-		sql.WriteString(" AND stamp >= " + arg(q.Start))
+		t := arg(q.Start)
+		sql.WriteString(" AND stamp >= " + t + " AND id >= " + firstIDFrom(t))
 	}
 	if !q.End.IsZero() {
-		sql.WriteString(" AND stamp <= " + arg(q.End))
+		t := arg(q.End)
+		sql.WriteString(" AND stamp <= " + t + " AND id <= " + lastIDUntil(t))
 	}
 	if q.AfterID != 0 {
 		sql.WriteString(" AND id > " + arg(q.AfterID))
@@ -122,11 +144,9 @@ func (a *Archive) Query(ctx context.Context, domain, username string, q mam.Quer
 	if q.IDs != nil {
 		sql.WriteString(" AND id = ANY(" + arg(q.IDs) + ")")
 	}
-	words := false // a text search by words, not by substring
-	if q.Text != "" {
-		cond := textMatch(q.Text, arg)
-		words = strings.HasPrefix(cond, "to_tsvector")
-		sql.WriteString(" AND " + cond)
+	search := fulltext.Parse(q.Text)
+	if !search.Empty() {
+		sql.WriteString(" AND terms @@ " + arg(tsqueryOf(domain, username, search)) + "::tsquery")
 	}
 	if q.Last {
 		sql.WriteString(" ORDER BY id DESC")
@@ -134,7 +154,7 @@ func (a *Archive) Query(ctx context.Context, domain, username string, q mam.Quer
 		sql.WriteString(" ORDER BY id")
 	}
 	sql.WriteString(" LIMIT " + arg(q.Max+1))
-	if words {
+	if !search.Empty() {
 		// Planned for these words, not with a cached generic plan: the
 		// best plan for a word in most messages (the owner index) is the
 		// worst for a rare one (the GIN index) and the other way round,
@@ -197,19 +217,20 @@ func namedIDs(ids []int64, after, before int64) []int64 {
 	return slices.Compact(want)
 }
 
-// textMatch returns the full-text condition for text: PostgreSQL text
-// search with the 'simple' configuration (no stemming, any script that
-// separates words with spaces), and a substring match for text in
-// scripts that do not (CJK), which the text search parser would take as
-// one long word. docs/archive.md explains the choice.
-func textMatch(text string, arg func(any) string) string {
-	for _, r := range text {
-		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul, unicode.Thai) {
-			esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(text)
-			return "body ILIKE " + arg("%"+esc+"%")
-		}
-	}
-	return "to_tsvector('simple', body) @@ websearch_to_tsquery('simple', " + arg(text) + ")"
+// firstIDFrom returns SQL for the first archive id stamped at or after
+// the time in parameter t, and lastIDUntil for the last one stamped at or
+// before it. The writer stamps rows with a clock that never goes back and
+// draws ids in commit order, so ids and stamps grow together across the
+// whole table, and a date range is an id range: one probe of the stamp
+// index each, then a range scan of the owner's index. Queries keep the
+// stamp condition too, so that rows stamped otherwise (imported history)
+// are never returned outside the range.
+func firstIDFrom(t string) string {
+	return "(SELECT id FROM archive_messages WHERE stamp >= " + t + " ORDER BY stamp, id LIMIT 1)"
+}
+
+func lastIDUntil(t string) string {
+	return "(SELECT id FROM archive_messages WHERE stamp <= " + t + " ORDER BY stamp DESC, id DESC LIMIT 1)"
 }
 
 // Retract replaces the messages a retraction refers to by tombstones, in
@@ -242,7 +263,7 @@ func (a *Archive) Retract(ctx context.Context, sender, recipient, originID strin
 			return err
 		}
 		for _, x := range found {
-			if _, err := tx.Exec(ctx, `UPDATE archive_messages SET stanza = $2, body = '' WHERE id = $1`,
+			if _, err := tx.Exec(ctx, `UPDATE archive_messages SET stanza = $2, body = '', terms = NULL WHERE id = $1`,
 				x.id, tombstone(x.stanza)); err != nil {
 				return err
 			}

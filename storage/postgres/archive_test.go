@@ -146,12 +146,72 @@ func TestArchive(t *testing.T) {
 	}
 }
 
+// Date bounds select exactly the messages stamped in the range, in pages
+// in either direction.
+func TestArchiveDates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	for _, u := range []string{"juliet", "romeo"} {
+		if err := postgres.NewAccounts(pool).Create(ctx, "example.org", u, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := postgres.NewArchive(pool)
+	day0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var byDay [][]int64 // juliet's ids stamped on each day
+	for day := range 10 {
+		var entries []mam.Entry
+		for i := range 20 {
+			entries = append(entries, archiveEntry("juliet", "romeo", fmt.Sprint(day, i), i%2 == 0),
+				archiveEntry("romeo", "juliet", fmt.Sprint(day, i), i%2 == 1))
+		}
+		ids, tx, err := a.Insert(ctx, entries, day0.AddDate(0, 0, day))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var mine []int64
+		for i := 0; i < len(ids); i += 2 {
+			mine = append(mine, ids[i])
+		}
+		byDay = append(byDay, mine)
+	}
+	for _, tc := range []struct {
+		name       string
+		start, end time.Time
+		days       []int
+	}{
+		{"start and end", day0.AddDate(0, 0, 3), day0.AddDate(0, 0, 6), []int{3, 4, 5, 6}},
+		{"start", day0.AddDate(0, 0, 8).Add(-time.Second), time.Time{}, []int{8, 9}},
+		{"end", time.Time{}, day0.AddDate(0, 0, 1).Add(time.Second), []int{0, 1}},
+		{"between days", day0.Add(time.Hour), day0.Add(2 * time.Hour), nil},
+		{"before everything", time.Time{}, day0.Add(-time.Hour), nil},
+		{"after everything", day0.AddDate(0, 0, 10), time.Time{}, nil},
+	} {
+		var want []int64
+		for _, d := range tc.days {
+			want = append(want, byDay[d]...)
+		}
+		for _, last := range []bool{false, true} {
+			got := pageAll(t, a, mam.Query{Start: tc.start, End: tc.end, Max: 7, Last: last})
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s (last %v): got %v, want %v", tc.name, last, got, want)
+			}
+		}
+	}
+}
+
 func TestArchiveFulltext(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.Pool(t)
-	if err := postgres.NewAccounts(pool).Create(ctx, "example.org", "juliet", nil); err != nil {
-		t.Fatal(err)
+	for _, u := range []string{"juliet", "romeo"} {
+		if err := postgres.NewAccounts(pool).Create(ctx, "example.org", u, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	a := postgres.NewArchive(pool)
 	bodies := []string{
@@ -168,6 +228,8 @@ func TestArchiveFulltext(t *testing.T) {
 	for _, b := range bodies {
 		entries = append(entries, archiveEntry("juliet", "romeo", b, false))
 	}
+	// Another account's words are not found in juliet's archive.
+	entries = append(entries, archiveEntry("romeo", "juliet", "a villain in romeo's archive", true))
 	ids, err := a.Append(ctx, entries)
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +250,15 @@ func TestArchiveFulltext(t *testing.T) {
 		{"天気", []int{4, 5}},
 		{"いい天気", []int{4}},
 		{"雨", nil},
+		{"天", []int{4, 5}},
+		{"気予", []int{5}},
+		{"天気 art", nil},
+		{"romeo -art", []int{2, 6}},
+		{`romeo -"doff thy"`, []int{0, 6}},
+		{"Romeo, doff", []int{2}},
+		{`"romeo doff"`, []int{2}},
 		{"100%", nil},
+		{"villain", []int{7}},
 	} {
 		var want []int64
 		for _, i := range tc.want {

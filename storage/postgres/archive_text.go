@@ -1,0 +1,107 @@
+package postgres
+
+import (
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"xmppd/mam/fulltext"
+)
+
+// The archive's text index holds, for every message, the words of its
+// body (package fulltext) prefixed with a short tag of the archive's
+// owner: "k3x9q1:hello". A search looks up only the owner's own words, so
+// a rare word costs a lookup of that account's few messages with it,
+// whatever the size of the table, without a GIN index that includes the
+// owner (which would need the btree_gin extension, i.e. a superuser).
+// Tags of two accounts may collide; the query's owner condition keeps
+// the answer exact, a collision only costs rechecks.
+
+// maxTermBytes bounds the distinct words of one message's tsvector,
+// under PostgreSQL's 1 MB limit for one tsvector.
+const maxTermBytes = 512 << 10
+
+// ownerTag returns the prefix of username@domain's words in the index.
+func ownerTag(domain, username string) string {
+	h := fnv.New32a()
+	h.Write([]byte(domain))
+	h.Write([]byte{0})
+	h.Write([]byte(username))
+	return strconv.FormatUint(uint64(h.Sum32()), 36) + ":"
+}
+
+// ArchiveTerms returns the terms column of a message with body in the
+// archive of username@domain: its words, tagged with the owner, each
+// with its positions. It is not Valid (NULL) when body has no words.
+// Tools that fill the archive without the store (cmd/mamfill) use it.
+func ArchiveTerms(domain, username, body string) pgtype.TSVector {
+	terms := fulltext.Terms(body)
+	if len(terms) == 0 {
+		return pgtype.TSVector{}
+	}
+	tag := ownerTag(domain, username)
+	at := map[string]int{} // word → index in lexemes
+	var lexemes []pgtype.TSVectorLexeme
+	size := 0
+	for _, t := range terms {
+		i, ok := at[t.Word]
+		if !ok {
+			if size += len(tag) + len(t.Word); size > maxTermBytes {
+				break
+			}
+			i = len(lexemes)
+			at[t.Word] = i
+			lexemes = append(lexemes, pgtype.TSVectorLexeme{Word: tag + t.Word})
+		}
+		// Terms come in order of position, so positions stay sorted.
+		lexemes[i].Positions = append(lexemes[i].Positions, pgtype.TSVectorPosition{Position: uint16(t.Pos)})
+	}
+	// PostgreSQL keeps lexemes sorted bytewise, as Go compares strings.
+	slices.SortFunc(lexemes, func(a, b pgtype.TSVectorLexeme) int { return strings.Compare(a.Word, b.Word) })
+	return pgtype.TSVector{Lexemes: lexemes, Valid: true}
+}
+
+// tsqueryOf returns the text of the tsquery for s in the archive of
+// username@domain: every included phrase and no excluded one. s must not
+// be empty.
+func tsqueryOf(domain, username string, s fulltext.Search) string {
+	tag := ownerTag(domain, username)
+	var b strings.Builder
+	phrase := func(terms []fulltext.Term) {
+		b.WriteByte('(')
+		for i, t := range terms {
+			if i > 0 {
+				b.WriteString(" <" + strconv.Itoa(t.Pos-terms[i-1].Pos) + "> ")
+			}
+			quoteLexeme(&b, tag+t.Word)
+		}
+		b.WriteByte(')')
+	}
+	for i, p := range s.Include {
+		if i > 0 {
+			b.WriteString(" & ")
+		}
+		phrase(p)
+	}
+	for _, p := range s.Exclude {
+		b.WriteString(" & !")
+		phrase(p)
+	}
+	return b.String()
+}
+
+// quoteLexeme writes lex as a quoted lexeme of tsvector or tsquery text.
+func quoteLexeme(b *strings.Builder, lex string) {
+	b.WriteByte('\'')
+	for _, r := range lex {
+		switch r {
+		case '\'', '\\':
+			b.WriteRune(r)
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('\'')
+}
