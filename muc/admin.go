@@ -38,11 +38,16 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 		role   string
 		bare   string // affiliation change
 		aff    string
+		why    []string // actor and reason, for the presence (§8.2, §9.1)
 	}
 	var changes []change
 	for _, it := range items {
 		var c change
 		var d denial
+		c.why = []string{"reason", text(it.Child(NSAdmin, "reason"))}
+		if actor != nil {
+			c.why = append(c.why, "actor", actor.nick)
+		}
 		if c.role = it.Attr("role"); c.role != "" {
 			c.target = rm.occupants[it.Attr("nick")]
 			if c.target == nil {
@@ -84,9 +89,9 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 	}
 	for _, c := range changes {
 		if c.aff != "" {
-			s.affiliationChanged(rm, c.bare, c.aff)
+			s.affiliationChanged(rm, c.bare, c.aff, c.why)
 		} else {
-			s.roleChanged(rm, c.target, c.role)
+			s.roleChanged(rm, c.target, c.role, c.why)
 		}
 	}
 	s.destroyIfEmpty(ctx, rm)
@@ -127,13 +132,14 @@ func (rm *room) mayChangeAffiliation(actorAff, from, to string) denial {
 	return ""
 }
 
-// roleChanged applies a new role to o and tells the room (§8.2, §8.4).
-func (s *Service) roleChanged(rm *room, o *occupant, role string) {
+// roleChanged applies a new role to o and tells the room (§8.2, §8.4);
+// why is the actor and reason of a kick.
+func (s *Service) roleChanged(rm *room, o *occupant, role string, why []string) {
 	if rm.occupants[o.nick] != o {
 		return // removed by an earlier item
 	}
 	if role == None {
-		s.removeOccupant(rm, o, "307")
+		s.removeOccupant(rm, o, "307", why)
 		return
 	}
 	o.role = role
@@ -144,28 +150,29 @@ func (s *Service) roleChanged(rm *room, o *occupant, role string) {
 // affiliationChanged applies the new affiliation of the bare JID to its
 // occupant, if there is one: banned (301) or, in a members-only room,
 // no longer a member (321), it is removed; otherwise its role follows.
-func (s *Service) affiliationChanged(rm *room, bare, aff string) {
+func (s *Service) affiliationChanged(rm *room, bare, aff string, why []string) {
 	for _, o := range rm.occupants {
 		if o.bare.String() != bare {
 			continue
 		}
 		switch {
 		case aff == Outcast:
-			s.removeOccupant(rm, o, "301")
+			s.removeOccupant(rm, o, "301", why)
 		case rm.cfg.MembersOnly && aff == None:
-			s.removeOccupant(rm, o, "321")
+			s.removeOccupant(rm, o, "321", why)
 		default:
-			s.roleChanged(rm, o, rm.defaultRole(aff))
+			s.roleChanged(rm, o, rm.defaultRole(aff), nil)
 		}
 	}
 }
 
 // removeOccupant removes o from rm with the status code: the others get
-// its unavailable presence, and its sessions too, with 110.
-func (s *Service) removeOccupant(rm *room, o *occupant, code string) {
+// its unavailable presence, and its sessions too, with 110; why is the
+// actor and reason for the presence's item, or nil.
+func (s *Service) removeOccupant(rm *room, o *occupant, code string, why []string) {
 	o.presence = nil
-	s.broadcastPresence(rm, o, "unavailable", nil, code)
-	s.deliver(o, rm.presenceOf(o, "unavailable", true, nil, code, "110"))
+	s.broadcastPresence(rm, o, "unavailable", why, code)
+	s.deliver(o, rm.presenceOf(o, "unavailable", true, why, code, "110"))
 	for _, j := range o.sessions {
 		delete(rm.sessions, j.String())
 		s.track(j, rm.name, false)

@@ -105,7 +105,8 @@ func (s *Service) roomInfo(rm *room, iq router.IQ) *xmlstream.Element {
 		}
 		return no
 	}
-	for _, f := range []string{NS, NSMAM, NSSID, NSDiscoInfo,
+	for _, f := range []string{NS, NSMAM, NSSID, NSDiscoInfo, NSOccupantID, NSModerate,
+		pick(!rm.cfg.QuietMentions, NSMentions, ""),
 		pick(rm.cfg.Public, "muc_public", "muc_hidden"),
 		pick(rm.cfg.Persistent, "muc_persistent", "muc_temporary"),
 		pick(rm.cfg.MembersOnly, "muc_membersonly", "muc_open"),
@@ -113,7 +114,9 @@ func (s *Service) roomInfo(rm *room, iq router.IQ) *xmlstream.Element {
 		pick(rm.cfg.WhoIs == "anyone", "muc_nonanonymous", "muc_semianonymous"),
 		pick(rm.cfg.Password != "", "muc_passwordprotected", "muc_unsecured"),
 	} {
-		q.AddChild(xmlstream.NewElement(NSDiscoInfo, "feature", "var", f))
+		if f != "" {
+			q.AddChild(xmlstream.NewElement(NSDiscoInfo, "feature", "var", f))
+		}
 	}
 	form := newForm("result", NSRoomInfo)
 	form.field("muc#roominfo_description", "", rm.cfg.Description)

@@ -105,16 +105,35 @@ func create(t *testing.T, c *xmpptest.Client, name, nick string) {
 		t.Fatalf("creator is not owner and moderator: %s", el)
 	}
 	expectSubject(t, c, "")
-	configure(t, c, name, "")
+	submit(c, name, "")
+	expectIQ(t, c, "cfg", "result")
 }
 
-// configure submits the room configuration form with fields, as
-// <field/> elements; "" makes an instant room.
-func configure(t *testing.T, c *xmpptest.Client, name, fields string) {
-	t.Helper()
+// submit sends the room configuration form with fields, as <field/>
+// elements; "" makes a new room an instant room.
+func submit(c *xmpptest.Client, name, fields string) {
 	c.Send("<iq type='set' id='cfg' to='" + name + "'><query xmlns='" + nsMUC + "#owner'>" +
 		"<x xmlns='jabber:x:data' type='submit'>" + fields + "</x></query></iq>")
+}
+
+// configure has c, an owner in the room, change its configuration: it
+// reads the room's notice of the change (§10.2.1) with the status codes
+// want (sorted, 104 among them), and the result.
+func configure(t *testing.T, c *xmpptest.Client, name, fields string, want ...string) {
+	t.Helper()
+	submit(c, name, fields)
+	expectConfigNotice(t, c, name, want...)
 	expectIQ(t, c, "cfg", "result")
+}
+
+// expectConfigNotice reads the room's message that its configuration
+// changed, with the status codes 104 and want (sorted, all above 104).
+func expectConfigNotice(t *testing.T, c *xmpptest.Client, name string, want ...string) {
+	t.Helper()
+	el := c.NextNamed("message")
+	if el.Attr("from") != name || el.Attr("type") != "groupchat" || !slices.Equal(codes(el), append([]string{"104"}, want...)) {
+		t.Fatalf("%s: got %s, want the configuration change notice with 104 %v", c.JID, el, want)
+	}
 }
 
 // field is a submitted form field.

@@ -17,9 +17,11 @@ const NSHints = "urn:xmpp:hints"
 // stampLayout is the XEP-0082 DateTime profile, in UTC with milliseconds.
 const stampLayout = "2006-01-02T15:04:05.000Z"
 
-// message handles a message to a room (XEP-0045 §7.4, §7.5, §8.1). Error
-// messages are dropped first: the router may bounce one back while the
-// room's lock is held.
+// message handles a message to a room (XEP-0045 §7.4, §7.5, §7.8.2,
+// §8.1). Error messages are dropped first: the router may bounce one
+// back while the room's lock is held. What the room sends to users
+// outside it (invitations, mention notifications) is routed after the
+// lock is released.
 func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
 	if stanza.IsError(st) {
 		return
@@ -29,7 +31,13 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 		s.reply(ctx, st, stanza.ItemNotFound, "no such room")
 		return
 	}
-	defer rm.mu.Unlock()
+	var later []*xmlstream.Element
+	defer func() {
+		rm.mu.Unlock()
+		for _, m := range later {
+			s.r.Route(ctx, m)
+		}
+	}()
 	o := rm.sessions[from.String()]
 	if to.Resourcepart() != "" {
 		s.private(ctx, rm, o, to.Resourcepart(), st)
@@ -37,8 +45,9 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 	}
 	switch {
 	case stanza.Type(st) != "groupchat":
-		// Mediated invitations and voice requests (§7.8.2, §7.13).
-		s.reply(ctx, st, stanza.FeatureNotImplemented, "")
+		// Mediated invitations and declines; voice requests (§7.13) are
+		// not implemented.
+		later = s.mediated(ctx, rm, o, from, st)
 	case o == nil:
 		s.reply(ctx, st, stanza.NotAcceptable, "only occupants may speak in the room")
 	case o.role == Visitor:
@@ -46,13 +55,14 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 	case st.Child(st.Name.Space, "subject") != nil && st.Child(st.Name.Space, "body") == nil:
 		s.setSubject(ctx, rm, o, st)
 	default:
-		s.groupchat(ctx, rm, o, from, st)
+		later = s.groupchat(ctx, rm, o, from, st)
 	}
 }
 
 // fromOccupant returns a copy of st from o's nick in rm: the same
-// children, shared, except muc#user payloads and stanza ids claiming to
-// be the room's (XEP-0359 §5).
+// children, shared, except muc#user payloads, stanza ids claiming to be
+// the room's (XEP-0359 §5) and occupant ids (XEP-0421 §4), with o's
+// occupant id added.
 func (rm *room) fromOccupant(o *occupant, st *xmlstream.Element, typ string) *xmlstream.Element {
 	out := xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", rm.nickJID(o.nick).String(),
 		"type", typ, "id", st.Attr("id"))
@@ -60,7 +70,8 @@ func (rm *room) fromOccupant(o *occupant, st *xmlstream.Element, typ string) *xm
 		out.SetAttrNS("xml", "lang", lang)
 	}
 	for _, c := range st.ChildElements() {
-		if c.Name.Space == NSUser || (c.Name.Space == NSSID && c.Name.Local == "stanza-id" && c.Attr("by") == rm.jid.String()) {
+		if c.Name.Space == NSUser || c.Name.Space == NSOccupantID ||
+			(c.Name.Space == NSSID && c.Name.Local == "stanza-id" && c.Attr("by") == rm.jid.String()) {
 			continue
 		}
 		if c.Name.Space == st.Name.Space {
@@ -69,11 +80,12 @@ func (rm *room) fromOccupant(o *occupant, st *xmlstream.Element, typ string) *xm
 		}
 		out.AddChild(c)
 	}
-	return out
+	return out.AddChild(occupantIDElement(o))
 }
 
-// groupchat archives a message of o and broadcasts it with its stanza id.
-func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid.JID, st *xmlstream.Element) {
+// groupchat archives a message of o and broadcasts it with its stanza id;
+// it returns the mention notifications to route (XEP-0452).
+func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid.JID, st *xmlstream.Element) []*xmlstream.Element {
 	out := rm.fromOccupant(o, st, "groupchat")
 	body := st.Child(st.Name.Space, "body")
 	if body != nil && st.Child(NSHints, "no-store") == nil {
@@ -88,11 +100,12 @@ func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid
 		if err != nil {
 			s.cfg.Logger.Error("archiving a room message", "room", rm.jid.String(), "err", err)
 			s.reply(ctx, st, stanza.InternalServerError, "the message could not be archived")
-			return
+			return nil
 		}
 		out.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(id, 10)))
 	}
 	s.broadcast(rm, out)
+	return s.mentionNotices(rm, out)
 }
 
 // setSubject changes the room's subject (§8.1), if o may.

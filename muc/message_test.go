@@ -231,7 +231,12 @@ func TestPersistentRoomSurvivesRestart(t *testing.T) {
 	juliet = online(t, s, "juliet")
 	juliet.Send("<presence to='" + room + "/jul'><x xmlns='" + nsMUC + "'/></presence>")
 	juliet.ExpectPresenceFrom(room + "/romeo")
-	if it := item(t, expectPresence(t, juliet, room+"/jul", "", "110", "170")); it.Attr("affiliation") != "owner" {
+	el := expectPresence(t, juliet, room+"/jul", "", "110", "170")
+	if it := item(t, el); it.Attr("affiliation") != "owner" {
 		t.Fatalf("juliet's affiliation after a restart: %s", it)
+	}
+	// Her occupant id (XEP-0421) is the one her archived message has.
+	if got, want := occupantID(t, el), occupantID(t, hist[0]); got != want {
+		t.Fatalf("juliet's occupant id after a restart is %s, before it %s", got, want)
 	}
 }

@@ -2,7 +2,10 @@
 // domain of its own (conference.<host>): rooms created by joining, locked
 // until configured, temporary or persistent (kept by a Store), occupants
 // with roles and affiliations, groupchat with XEP-0359 stanza ids, and a
-// room archive queried with XEP-0313.
+// room archive queried with XEP-0313. With it come mediated invitations
+// (XEP-0045 §7.8.2), XEP-0421 occupant ids, XEP-0452 mention
+// notifications for absent members (XEP-0372 references), and XEP-0425
+// moderated retraction with tombstones in the archive.
 //
 // Concurrency: each room has its own lock, held while it handles one
 // stanza, including the archive write and queueing to the occupants'
@@ -105,6 +108,7 @@ type Service struct {
 	cfg    Config
 	r      *router.Router
 	domain jid.JID
+	oidKey []byte // derives occupant ids (XEP-0421)
 
 	mu     sync.Mutex                 // guards rooms and joined; a leaf lock
 	rooms  map[string]*room           // by localpart
@@ -124,6 +128,11 @@ func New(ctx context.Context, r *router.Router, cfg Config) (*Service, error) {
 	if _, err := cfg.Store.DeleteTemporary(ctx, cfg.Domain); err != nil {
 		return nil, err
 	}
+	secret, err := cfg.Store.Secret(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("muc: reading the secret of occupant ids: %w", err)
+	}
+	s.oidKey = occupantKey(secret, cfg.Domain)
 	stored, err := cfg.Store.Rooms(ctx, cfg.Domain)
 	if err != nil {
 		return nil, err

@@ -45,8 +45,35 @@ func (s *Service) owner(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 		rm.cfg, rm.locked = old, wasLocked
 		return iq.Error(stanza.InternalServerError, "the configuration could not be stored")
 	}
+	if !wasLocked {
+		s.configChanged(rm, old)
+	}
 	s.destroyIfEmpty(ctx, rm)
 	return iq.Result(nil)
+}
+
+// configChanged tells the occupants that the configuration of rm changed
+// from old (§10.2.1): status 104, with 172 or 173 when the room became
+// non-anonymous or semi-anonymous. When it became members-only, those
+// who are not members are removed with 322 (§9.4).
+func (s *Service) configChanged(rm *room, old RoomConfig) {
+	x := xmlstream.NewElement(NSUser, "x").AddChild(xmlstream.NewElement(NSUser, "status", "code", "104"))
+	if old.WhoIs != rm.cfg.WhoIs {
+		code := "173"
+		if rm.cfg.WhoIs == "anyone" {
+			code = "172"
+		}
+		x.AddChild(xmlstream.NewElement(NSUser, "status", "code", code))
+	}
+	s.broadcast(rm, xmlstream.NewElement(stanza.NSClient, stanza.Message, "type", "groupchat",
+		"from", rm.jid.String(), "id", stanza.NewID()).AddChild(x))
+	if rm.cfg.MembersOnly && !old.MembersOnly {
+		for _, o := range rm.occupants {
+			if rm.affiliation(o.bare) == None {
+				s.removeOccupant(rm, o, "322", nil)
+			}
+		}
+	}
 }
 
 // configForm is the muc#roomconfig form with rm's configuration (§10.2).
@@ -60,6 +87,8 @@ func (s *Service) configForm(rm *room) *xmlstream.Element {
 	f.field("muc#roomconfig_membersonly", "boolean", boolValue(c.MembersOnly))
 	f.field("muc#roomconfig_moderatedroom", "boolean", boolValue(c.Moderated))
 	f.field("muc#roomconfig_changesubject", "boolean", boolValue(c.ChangeSubject))
+	f.field("muc#roomconfig_allowinvites", "boolean", boolValue(c.AllowInvites))
+	f.field("muc#roomconfig_forwardmentions", "boolean", boolValue(!c.QuietMentions))
 	f.field("muc#roomconfig_passwordprotectedroom", "boolean", boolValue(c.Password != ""))
 	f.field("muc#roomconfig_roomsecret", "text-private", c.Password)
 	maxUsers := "none"
@@ -93,6 +122,10 @@ func (s *Service) applyForm(cfg RoomConfig, v map[string]string) (RoomConfig, bo
 	boolean("muc#roomconfig_membersonly", &cfg.MembersOnly)
 	boolean("muc#roomconfig_moderatedroom", &cfg.Moderated)
 	boolean("muc#roomconfig_changesubject", &cfg.ChangeSubject)
+	boolean("muc#roomconfig_allowinvites", &cfg.AllowInvites)
+	forward := !cfg.QuietMentions
+	boolean("muc#roomconfig_forwardmentions", &forward)
+	cfg.QuietMentions = !forward
 	protected := cfg.Password != ""
 	boolean("muc#roomconfig_passwordprotectedroom", &protected)
 	if val, sent := v["muc#roomconfig_roomsecret"]; sent {

@@ -89,9 +89,11 @@ func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JI
 		s.welcome(ctx, rm, existing, from, x, false)
 		return
 	}
-	o := &occupant{nick: nick, bare: bare, sessions: []jid.JID{from}, role: rm.defaultRole(aff), presence: st}
+	o := &occupant{nick: nick, bare: bare, id: s.occupantID(rm.jid, bare), sessions: []jid.JID{from},
+		role: rm.defaultRole(aff), presence: st}
 	rm.occupants[nick] = o
 	rm.sessions[from.String()] = o
+	rm.rememberNick(nick, bare)
 	s.track(from, rm.name, true)
 	s.broadcastPresence(rm, o, "", nil)
 	s.welcome(ctx, rm, o, from, x, created)
@@ -197,6 +199,7 @@ func (s *Service) changeNick(ctx context.Context, rm *room, o *occupant, from ji
 	delete(rm.occupants, o.nick)
 	o.nick, o.presence = nick, st
 	rm.occupants[nick] = o
+	rm.rememberNick(nick, o.bare)
 	s.broadcastPresence(rm, o, "", nil)
 	s.deliver(o, rm.presenceOf(o, "", true, nil, "110"))
 }

@@ -44,12 +44,19 @@ type room struct {
 	affs      map[string]string    // bare JID -> owner, admin, member, outcast
 	occupants map[string]*occupant // by nick
 	sessions  map[string]*occupant // by real full JID
+	// lastNicks maps the nicks affiliated users entered with to their
+	// bare JIDs, to resolve mentions of occupants who left (XEP-0452).
+	lastNicks map[string]jid.JID
+	// invited maps invitees' bare JIDs to who invited them, so that a
+	// decline goes back to the inviter and nobody else (XEP-0045 §7.8.2).
+	invited map[string]jid.JID
 }
 
 // occupant is one nick in a room: one user, with one or more sessions.
 type occupant struct {
 	nick     string
 	bare     jid.JID
+	id       string // XEP-0421 occupant id
 	sessions []jid.JID
 	role     string
 	// presence is the user's last presence to the room, as sent.
@@ -63,6 +70,7 @@ func (s *Service) newRoom(name string) (*room, error) {
 	}
 	return &room{jid: j, name: j.Localpart(), affs: map[string]string{},
 		occupants: map[string]*occupant{}, sessions: map[string]*occupant{},
+		lastNicks: map[string]jid.JID{}, invited: map[string]jid.JID{},
 		cfg: RoomConfig{Public: true, WhoIs: "moderators", MaxUsers: s.cfg.MaxUsers}}, nil
 }
 
@@ -103,11 +111,14 @@ func (rm *room) sees(o *occupant) bool { return rm.cfg.WhoIs == "anyone" || o.ro
 // presenceOf returns o's presence as the room broadcasts it: from
 // room/nick with o's status, role and affiliation, with o's real JID
 // when withJID, and with the status codes. typ is "" or "unavailable".
+// item holds name, value pairs for the muc#user item: attributes, except
+// "actor" (a nick) and "reason", which become its <actor/> and <reason/>
+// (XEP-0045 §8.2, §9.1); empty values are left out.
 func (rm *room) presenceOf(o *occupant, typ string, withJID bool, item []string, codes ...string) *xmlstream.Element {
 	p := xmlstream.NewElement(stanza.NSClient, stanza.Presence, "from", rm.nickJID(o.nick).String(), "type", typ)
 	if typ == "" && o.presence != nil {
 		for _, c := range o.presence.ChildElements() {
-			if c.Name.Space != NS && c.Name.Space != NSUser {
+			if c.Name.Space != NS && c.Name.Space != NSUser && c.Name.Space != NSOccupantID {
 				p.AddChild(c)
 			}
 		}
@@ -125,13 +136,21 @@ func (rm *room) presenceOf(o *occupant, typ string, withJID bool, item []string,
 		it.SetAttr("jid", o.sessions[0].String())
 	}
 	for i := 0; i+1 < len(item); i += 2 {
-		it.SetAttr(item[i], item[i+1])
+		switch k, v := item[i], item[i+1]; {
+		case v == "":
+		case k == "actor":
+			it.AddChild(xmlstream.NewElement(NSUser, "actor", "nick", v))
+		case k == "reason":
+			it.AddChild(xmlstream.NewElement(NSUser, "reason").AddText(v))
+		default:
+			it.SetAttr(k, v)
+		}
 	}
 	x := xmlstream.NewElement(NSUser, "x").AddChild(it)
 	for _, c := range codes {
 		x.AddChild(xmlstream.NewElement(NSUser, "status", "code", c))
 	}
-	return p.AddChild(x)
+	return p.AddChild(x).AddChild(occupantIDElement(o))
 }
 
 // selfCodes are the status codes of an occupant's own presence (§7.2.2).

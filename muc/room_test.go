@@ -21,7 +21,8 @@ func TestCreateEnterRenameLeave(t *testing.T) {
 	// Locked until configured: nobody else gets in (§10.1.1).
 	romeo.Send("<presence to='" + room + "/romeo'><x xmlns='" + nsMUC + "'/></presence>")
 	xmpptest.ExpectError(t, romeo.ExpectPresenceFrom(room+"/romeo"), "item-not-found")
-	configure(t, juliet, room, "")
+	submit(juliet, room, "") // unlocking: no notice of a change
+	expectIQ(t, juliet, "cfg", "result")
 
 	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
 	// The owner, a moderator, sees romeo's real JID; romeo does not see hers.

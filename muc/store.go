@@ -26,6 +26,13 @@ type RoomConfig struct {
 	WhoIs string `json:"whois"`
 	// ChangeSubject lets participants, not only moderators, set the subject.
 	ChangeSubject bool `json:"change_subject"`
+	// AllowInvites lets occupants of a members-only room invite others
+	// (and so make them members); otherwise only admins and owners may.
+	// In open rooms every occupant with a voice may invite.
+	AllowInvites bool `json:"allow_invites,omitempty"`
+	// QuietMentions stops the XEP-0452 notifications to absent members
+	// who are mentioned; they are on unless an owner turns them off.
+	QuietMentions bool `json:"quiet_mentions,omitempty"`
 }
 
 // StoredRoom is a room as a Store keeps it.
@@ -86,4 +93,13 @@ type Store interface {
 	// Query returns one page of the room's archive. Ids named in the
 	// query that are not in it fail with storage.ErrNotFound.
 	Query(ctx context.Context, service, name string, q Query) (Page, error)
+	// Retract, in one transaction, replaces the archived message id of
+	// the room by tombstone (XEP-0424, XEP-0425), clearing its body (its
+	// id, stamp, sender and origin id stay), and archives retraction, the
+	// message announcing it, whose id it returns. A message not in that
+	// room's archive is storage.ErrNotFound.
+	Retract(ctx context.Context, service, name string, id int64, tombstone []byte, retraction Message) (int64, error)
+	// Secret returns the deployment's secret, from which the service
+	// derives its key for occupant ids (XEP-0421).
+	Secret(ctx context.Context) ([]byte, error)
 }

@@ -194,3 +194,30 @@ func (m *MUC) checkIDs(ctx context.Context, service, name string, q muc.Query) e
 	}
 	return nil
 }
+
+// Retract replaces an archived message by its tombstone, clearing its
+// body so that its text is gone from the archive, and archives the
+// retraction, in one transaction.
+func (m *MUC) Retract(ctx context.Context, service, name string, id int64, tombstone []byte, retraction muc.Message) (int64, error) {
+	var newID int64
+	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE muc_messages SET stanza = $4, body = ''
+			WHERE service = $1 AND name = $2 AND id = $3`, service, name, id, tombstone)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		return tx.QueryRow(ctx, `INSERT INTO muc_messages (service, name, nick, sender, origin_id, body, stanza)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+			service, name, retraction.Nick, retraction.Sender, retraction.OriginID, retraction.Body, retraction.Stanza).Scan(&newID)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retract message %d of room %s@%s: %w", id, name, service, err)
+	}
+	return newID, nil
+}
+
+// Secret returns the deployment's secret (table server_secret).
+func (m *MUC) Secret(ctx context.Context) ([]byte, error) { return ServerSecret(ctx, m.pool) }

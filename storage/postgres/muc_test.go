@@ -89,6 +89,40 @@ func TestMUC(t *testing.T) {
 		t.Fatalf("Append to no room: %v, want ErrNotFound", err)
 	}
 
+	// Retraction: the message keeps its id and sender, loses its body and
+	// stanza, and the retraction is archived after everything else.
+	tomb, ann := []byte("<message xmlns='jabber:client'><retracted/></message>"), []byte("<message xmlns='jabber:client'><retract/></message>")
+	rid, err := m.Retract(ctx, svc, "keep", ids[1], tomb, muc.Message{Nick: "jul", Sender: "juliet@example.org", Stanza: ann})
+	if err != nil || rid <= ids[4] {
+		t.Fatalf("Retract = %d, %v; want an id after %d", rid, err, ids[4])
+	}
+	p, err := m.Query(ctx, svc, "keep", muc.Query{Max: 10, IDs: []int64{ids[1], rid}})
+	if err != nil || len(p.Messages) != 2 {
+		t.Fatalf("Query after Retract = %+v, %v", p, err)
+	}
+	if got := p.Messages[0]; got.ID != ids[1] || got.Body != "" || string(got.Stanza) != string(tomb) || got.Sender != "juliet@example.org" {
+		t.Fatalf("tombstone %+v", got)
+	}
+	if got := p.Messages[1]; got.ID != rid || string(got.Stanza) != string(ann) {
+		t.Fatalf("retraction %+v", got)
+	}
+	if page(muc.Query{Max: 10}) != "0234 true" {
+		t.Fatalf("archive after Retract: %s", page(muc.Query{Max: 10}))
+	}
+	for _, room := range []string{"temp", "nosuch"} {
+		if _, err := m.Retract(ctx, svc, room, ids[2], tomb, muc.Message{Stanza: ann}); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("Retract in room %s of another room's message: %v, want ErrNotFound", room, err)
+		}
+	}
+	if p := page(muc.Query{Max: 10}); p != "0234 true" {
+		t.Fatalf("a failed Retract changed the archive: %s", p)
+	}
+	if s1, err := m.Secret(ctx); err != nil || len(s1) < 32 {
+		t.Fatalf("Secret = %x, %v", s1, err)
+	} else if s2, _ := m.Secret(ctx); string(s1) != string(s2) {
+		t.Fatal("Secret changes between calls")
+	}
+
 	// Temporary rooms go, with their archive; persistent ones stay.
 	if n, err := m.DeleteTemporary(ctx, svc); err != nil || n != 1 {
 		t.Fatalf("DeleteTemporary = %d, %v", n, err)

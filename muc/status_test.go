@@ -1,0 +1,83 @@
+package muc_test
+
+import (
+	"testing"
+
+	"xmppd/internal/xmpptest"
+	"xmppd/xmlstream"
+)
+
+// expectWhy checks that the muc#user item of el names the actor nick and
+// the reason.
+func expectWhy(t *testing.T, el *xmlstream.Element, actor, reason string) {
+	t.Helper()
+	it := item(t, el)
+	if a := it.Child(nsUser, "actor"); a == nil || a.Attr("nick") != actor || text(it.Child(nsUser, "reason")) != reason {
+		t.Fatalf("got %s, want actor %s and reason %q", el, actor, reason)
+	}
+}
+
+// text is el's text, or "" when el is nil.
+func text(el *xmlstream.Element) string {
+	if el == nil {
+		return ""
+	}
+	return el.Text()
+}
+
+// XEP-0045 §10.2.1, §8.2, §9.4: occupants learn of configuration changes
+// (104, with 172 and 173 for anonymity), who kicked whom and why, and are
+// removed with 322 when the room becomes members-only.
+func TestStatusCodes(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
+	create(t, juliet, room, "jul")
+	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
+	expectPresence(t, juliet, room+"/romeo", "")
+	enterNurse := func() {
+		enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
+		expectPresence(t, juliet, room+"/nurse", "")
+		expectPresence(t, romeo, room+"/nurse", "")
+	}
+	enterNurse()
+	others := []*xmpptest.Client{romeo, nurse}
+
+	configure(t, juliet, room, field("muc#roomconfig_whois", "anyone"), "172")
+	for _, c := range others {
+		expectConfigNotice(t, c, room, "172")
+	}
+	configure(t, juliet, room, field("muc#roomconfig_roomname", "Verona"))
+	for _, c := range others {
+		expectConfigNotice(t, c, room)
+	}
+	configure(t, juliet, room, field("muc#roomconfig_whois", "moderators"), "173")
+	for _, c := range others {
+		expectConfigNotice(t, c, room, "173")
+	}
+
+	juliet.Send("<iq type='set' id='k' to='" + room + "'><query xmlns='" + nsMUC + "#admin'>" +
+		"<item nick='nurse' role='none'><reason>gossip</reason></item></query></iq>")
+	expectWhy(t, expectPresence(t, juliet, room+"/nurse", "unavailable", "307"), "jul", "gossip")
+	expectIQ(t, juliet, "k", "result")
+	expectWhy(t, expectPresence(t, nurse, room+"/nurse", "unavailable", "110", "307"), "jul", "gossip")
+	expectWhy(t, expectPresence(t, romeo, room+"/nurse", "unavailable", "307"), "jul", "gossip")
+
+	// Members-only: romeo, a member, stays; nurse goes with 322.
+	enterNurse()
+	juliet.Send("<iq type='set' id='m' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item jid='romeo@localhost' affiliation='member'/></query></iq>")
+	expectPresence(t, juliet, room+"/romeo", "")
+	expectIQ(t, juliet, "m", "result")
+	expectPresence(t, romeo, room+"/romeo", "", "110")
+	expectPresence(t, nurse, room+"/romeo", "")
+	submit(juliet, room, field("muc#roomconfig_membersonly", "1"))
+	expectConfigNotice(t, juliet, room)
+	expectPresence(t, juliet, room+"/nurse", "unavailable", "322")
+	expectIQ(t, juliet, "cfg", "result")
+	expectConfigNotice(t, romeo, room)
+	expectPresence(t, romeo, room+"/nurse", "unavailable", "322")
+	expectConfigNotice(t, nurse, room)
+	expectPresence(t, nurse, room+"/nurse", "unavailable", "110", "322")
+	nurse.Send("<presence to='" + room + "/nurse'><x xmlns='" + nsMUC + "'/></presence>")
+	xmpptest.ExpectError(t, nurse.ExpectPresenceFrom(room+"/nurse"), "registration-required")
+}
