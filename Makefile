@@ -27,6 +27,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseElement$$' -fuzztime 5s ./xmlstream/
 	$(GO) test -run '^$$' -fuzz '^FuzzStream$$' -fuzztime 10s ./c2s/
 	$(GO) test -run '^$$' -fuzz '^FuzzExchange$$' -fuzztime 5s ./auth/
+	$(GO) test -run '^$$' -fuzz '^FuzzPhraseMatchesTerms$$' -fuzztime 5s ./mam/fulltext/
 
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
@@ -42,6 +43,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseElement$$' -fuzztime $(FUZZTIME) ./xmlstream/
 	$(GO) test -run '^$$' -fuzz '^FuzzStream$$' -fuzztime $(FUZZTIME) ./c2s/
 	$(GO) test -run '^$$' -fuzz '^FuzzExchange$$' -fuzztime $(FUZZTIME) ./auth/
+	$(GO) test -run '^$$' -fuzz '^FuzzPhraseMatchesTerms$$' -fuzztime $(FUZZTIME) ./mam/fulltext/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
