@@ -19,20 +19,24 @@ import (
 // fulltextField is the XEP-0431 form field.
 const fulltextField = "{" + NSFulltext + "}fulltext"
 
-// query is a parsed archive query.
-type query struct {
+// Request is a parsed archive query (XEP-0313 §4), as ParseQuery
+// returns it; package muc parses room archive queries with it too.
+type Request struct {
 	Query
-	ns   string // NS or NS1: the namespace of the answer
-	id   string // queryid
-	flip bool   // XEP-0313 flip-page: send the page newest first
+	// NS is NS or NS1: the namespace of the query, and of the answer.
+	NS string
+	// QueryID is the query's queryid, repeated in every result.
+	QueryID string
+	// Flip is XEP-0313 flip-page: send the page newest first.
+	Flip bool
 }
 
-// queryError is a stanza error for a bad query.
-type queryError struct{ condition, text string }
+// QueryError is a bad query: the stanza error condition and its text.
+type QueryError struct{ Condition, Text string }
 
-func (e *queryError) Error() string { return e.condition + ": " + e.text }
+func (e *QueryError) Error() string { return e.Condition + ": " + e.Text }
 
-func badRequest(text string) error { return &queryError{stanza.BadRequest, text} }
+func badRequest(text string) error { return &QueryError{stanza.BadRequest, text} }
 
 // handleQuery answers an archive query (XEP-0313 §4): the matching page
 // goes to the querying session only, then the IQ result with <fin/>.
@@ -40,10 +44,10 @@ func (m *Module) handleQuery(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 	if !iq.To.Bare().Equal(iq.From.Bare()) {
 		return iq.Error(stanza.Forbidden, "only the account itself may read its archive")
 	}
-	q, err := parseQuery(iq.Payload, m.cfg.MaxPage)
-	var qe *queryError
+	q, err := ParseQuery(iq.Payload, m.cfg.MaxPage)
+	var qe *QueryError
 	if errors.As(err, &qe) {
-		return iq.Error(qe.condition, qe.text)
+		return iq.Error(qe.Condition, qe.Text)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -56,53 +60,65 @@ func (m *Module) handleQuery(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 		return iq.Error(stanza.InternalServerError, "")
 	}
 	order := page.Messages
-	if q.flip {
+	if q.Flip {
 		order = slices.Clone(order)
 		slices.Reverse(order)
 	}
 	owner := iq.To.Bare().String()
 	for _, msg := range order {
-		res, err := m.result(q.ns, owner, iq.From, q.id, msg)
+		orig, err := parseStored(msg.Stanza)
 		if err != nil {
 			m.cfg.Logger.Error("reading an archived message", "jid", owner, "id", msg.ID, "err", err)
 			return iq.Error(stanza.InternalServerError, "")
 		}
+		res := ResultMessage(q.NS, owner, iq.From, q.QueryID, msg.ID, msg.Stamp, orig)
 		if !m.r.DeliverToSession(iq.From, res) {
 			return iq.Error(stanza.ResourceConstraint, "the session does not take the results")
 		}
 	}
-	return iq.Result(fin(q.ns, page))
+	return iq.Result(fin(q.NS, page))
 }
 
-// result wraps an archived message for the session to (XEP-0313 §4.2),
-// in the namespace ns of the query.
-func (m *Module) result(ns, owner string, to jid.JID, queryID string, msg Message) (*xmlstream.Element, error) {
-	orig, err := parseStored(msg.Stanza)
-	if err != nil {
-		return nil, err
-	}
+// ResultMessage is the message that carries the archived message orig,
+// with archive id id and stamp, from the archive to the querying session
+// to (XEP-0313 §4.2), in the namespace ns of the query.
+func ResultMessage(ns, archive string, to jid.JID, queryID string, id int64, stamp time.Time, orig *xmlstream.Element) *xmlstream.Element {
 	fwd := xmlstream.NewElement(NSForward, "forwarded").
-		AddChild(xmlstream.NewElement(NSDelay, "delay", "stamp", msg.Stamp.UTC().Format(stampLayout))).
+		AddChild(xmlstream.NewElement(NSDelay, "delay", "stamp", stamp.UTC().Format(stampLayout))).
 		AddChild(orig)
-	res := xmlstream.NewElement(ns, "result", "queryid", queryID, "id", strconv.FormatInt(msg.ID, 10)).AddChild(fwd)
-	return xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", owner, "to", to.String(), "id", stanza.NewID()).AddChild(res), nil
+	res := xmlstream.NewElement(ns, "result", "queryid", queryID, "id", strconv.FormatInt(id, 10)).AddChild(fwd)
+	return xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", archive, "to", to.String(), "id", stanza.NewID()).AddChild(res)
 }
 
 // fin is the IQ result's payload for page, in the query's namespace ns.
 func fin(ns string, page Page) *xmlstream.Element {
-	set := xmlstream.NewElement(NSRSM, "set")
+	var first, last int64
 	if n := len(page.Messages); n > 0 {
-		set.AddChild(xmlstream.NewElement(NSRSM, "first").AddText(strconv.FormatInt(page.Messages[0].ID, 10)))
-		set.AddChild(xmlstream.NewElement(NSRSM, "last").AddText(strconv.FormatInt(page.Messages[n-1].ID, 10)))
+		first, last = page.Messages[0].ID, page.Messages[n-1].ID
 	}
-	return xmlstream.NewElement(ns, "fin", "complete", strconv.FormatBool(page.Complete)).AddChild(set)
+	return Fin(ns, first, last, page.Complete)
 }
 
-// parseQuery reads the form (XEP-0313 §4.1), the RSM set (XEP-0059) and
-// flip-page of a <query/>; errors are *queryError.
-func parseQuery(el *xmlstream.Element, maxPage int) (query, error) {
-	q := query{ns: el.Name.Space, id: el.Attr("queryid"), Query: Query{Max: maxPage}}
-	q.flip = el.Child(q.ns, "flip-page") != nil
+// Fin is the IQ result's payload for a page whose oldest message has the
+// archive id first and whose newest has last (both 0 for an empty page),
+// in the query's namespace ns; complete is true when nothing further
+// matches in the query's direction.
+func Fin(ns string, first, last int64, complete bool) *xmlstream.Element {
+	set := xmlstream.NewElement(NSRSM, "set")
+	if first != 0 {
+		set.AddChild(xmlstream.NewElement(NSRSM, "first").AddText(strconv.FormatInt(first, 10)))
+		set.AddChild(xmlstream.NewElement(NSRSM, "last").AddText(strconv.FormatInt(last, 10)))
+	}
+	return xmlstream.NewElement(ns, "fin", "complete", strconv.FormatBool(complete)).AddChild(set)
+}
+
+// ParseQuery reads the form (XEP-0313 §4.1), the RSM set (XEP-0059) and
+// flip-page of a <query/> in namespace NS or NS1; pages hold at most
+// maxPage messages. Errors are *QueryError. 'with' is split into the bare
+// JID and the resource, whatever the archive makes of them.
+func ParseQuery(el *xmlstream.Element, maxPage int) (Request, error) {
+	q := Request{NS: el.Name.Space, QueryID: el.Attr("queryid"), Query: Query{Max: maxPage}}
+	q.Flip = el.Child(q.NS, "flip-page") != nil
 	if x := el.Child(NSData, "x"); x != nil {
 		if err := q.parseForm(x); err != nil {
 			return q, err
@@ -116,7 +132,7 @@ func parseQuery(el *xmlstream.Element, maxPage int) (query, error) {
 	return q, nil
 }
 
-func (q *query) parseForm(x *xmlstream.Element) error {
+func (q *Request) parseForm(x *xmlstream.Element) error {
 	for _, f := range x.ChildElements() {
 		if f.Name.Space != NSData || f.Name.Local != "field" {
 			continue
@@ -134,8 +150,8 @@ func (q *query) parseForm(x *xmlstream.Element) error {
 		var err error
 		switch f.Attr("var") {
 		case "FORM_TYPE":
-			if value != q.ns {
-				err = badRequest("the form's FORM_TYPE must be " + q.ns)
+			if value != q.NS {
+				err = badRequest("the form's FORM_TYPE must be " + q.NS)
 			}
 		case "with":
 			err = q.parseWith(value)
@@ -164,7 +180,7 @@ func (q *query) parseForm(x *xmlstream.Element) error {
 				err = badRequest("the full-text search has no word that messages must contain")
 			}
 		default:
-			err = &queryError{stanza.FeatureNotImplemented, "unknown form field " + f.Attr("var")}
+			err = &QueryError{stanza.FeatureNotImplemented, "unknown form field " + f.Attr("var")}
 		}
 		if err != nil {
 			return err
@@ -173,7 +189,7 @@ func (q *query) parseForm(x *xmlstream.Element) error {
 	return nil
 }
 
-func (q *query) parseWith(value string) error {
+func (q *Request) parseWith(value string) error {
 	if value == "" {
 		return nil
 	}
@@ -185,7 +201,7 @@ func (q *query) parseWith(value string) error {
 	return nil
 }
 
-func (q *query) parseRSM(set *xmlstream.Element, maxPage int) error {
+func (q *Request) parseRSM(set *xmlstream.Element, maxPage int) error {
 	if m := set.Child(NSRSM, "max"); m != nil {
 		n, err := strconv.Atoi(m.Text())
 		if err != nil || n < 0 {
@@ -233,7 +249,7 @@ func parseTime(s string) (time.Time, error) {
 func parseID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, &queryError{stanza.ItemNotFound, "no message " + strconv.Quote(s) + " in the archive"}
+		return 0, &QueryError{stanza.ItemNotFound, "no message " + strconv.Quote(s) + " in the archive"}
 	}
 	return id, nil
 }
@@ -241,7 +257,12 @@ func parseID(s string) (int64, error) {
 // handleForm returns the query form with the supported fields (XEP-0313
 // §4.1.5).
 func (m *Module) handleForm(ctx context.Context, iq router.IQ) *xmlstream.Element {
-	ns := iq.Payload.Name.Space
+	return iq.Result(QueryForm(iq.Payload.Name.Space))
+}
+
+// QueryForm is the <query/> in namespace ns that lists the fields a query
+// may use (XEP-0313 §4.1.5): those ParseQuery reads.
+func QueryForm(ns string) *xmlstream.Element {
 	x := xmlstream.NewElement(NSData, "x", "type", "form")
 	x.AddChild(xmlstream.NewElement(NSData, "field", "type", "hidden", "var", "FORM_TYPE").
 		AddChild(xmlstream.NewElement(NSData, "value").AddText(ns)))
@@ -254,5 +275,5 @@ func (m *Module) handleForm(ctx context.Context, iq router.IQ) *xmlstream.Elemen
 		}
 		x.AddChild(field)
 	}
-	return iq.Result(xmlstream.NewElement(ns, "query").AddChild(x))
+	return xmlstream.NewElement(ns, "query").AddChild(x)
 }

@@ -3,32 +3,84 @@ package muc
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
-	"time"
 
+	"xmppd/mam"
 	"xmppd/router"
 	"xmppd/stanza"
 	"xmppd/storage"
 	"xmppd/xmlstream"
 )
 
-// archiveIQ answers an archive query on the room (XEP-0313 §4, for a
-// MUC archive §5.1.2): the page goes to the querying session, then the
-// result with <fin/>. rm's lock is not held: its name never changes.
-func (s *Service) archiveIQ(ctx context.Context, rm *room, iq router.IQ, allowed bool) *xmlstream.Element {
-	if !allowed {
-		return iq.Error(stanza.Forbidden, "you may not read this room's archive")
+// reader is what an archive query needs to know of the room and of the
+// querying user, taken under the room's lock.
+type reader struct {
+	allowed bool // may read the archive
+	seesJID bool // may see the occupants' real JIDs
+}
+
+// reader returns what the user from may do with rm's archive. Occupants
+// may read it, and so may members, admins and owners who are not in the
+// room; nobody else, and never outcasts. Real JIDs are for those who see
+// them in the room (§5.2.1): everyone in a non-anonymous room,
+// moderators, and admins and owners when they are not in it.
+func (rm *room) reader(from string, aff string) reader {
+	o := rm.sessions[from]
+	r := reader{allowed: aff != Outcast && (o != nil || rank[aff] >= rank[Member])}
+	switch {
+	case rm.cfg.WhoIs == "anyone":
+		r.seesJID = true
+	case o != nil:
+		r.seesJID = o.role == Moderator
+	default:
+		r.seesJID = rank[aff] >= rank[Admin]
 	}
-	if iq.Type == "get" {
-		return iq.Error(stanza.FeatureNotImplemented, "")
-	}
-	q, cond := parseArchiveQuery(iq.Payload, s.cfg.MaxPage)
-	if cond != "" {
-		return iq.Error(cond, "")
-	}
-	qctx, cancel := context.WithTimeout(ctx, timeout)
+	return r
+}
+
+// query returns a page of rm's archive once the messages queued for it
+// are written, so that it holds every message already broadcast. rm's
+// lock need not be held: its name never changes.
+func (s *Service) query(ctx context.Context, rm *room, q Query) (Page, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	page, err := s.cfg.Store.Query(qctx, s.cfg.Domain, rm.name, q)
+	if err := s.w.flush(ctx); err != nil {
+		return Page{}, err
+	}
+	return s.cfg.Store.Query(ctx, s.cfg.Domain, rm.name, q)
+}
+
+// archiveIQ answers an archive query on the room (XEP-0313 §4, for a
+// MUC archive §5.1.2) with package mam's parsing: the page goes to the
+// querying session, then the result with <fin/>. 'with' is an occupant's
+// room JID (room@service/nick), or a real JID for those who may see them.
+// rm's lock is not held.
+func (s *Service) archiveIQ(ctx context.Context, rm *room, iq router.IQ, who reader) *xmlstream.Element {
+	if !who.allowed {
+		return iq.Error(stanza.Forbidden, "only occupants and members may read this room's archive")
+	}
+	ns := iq.Payload.Name.Space
+	if iq.Type == "get" {
+		return iq.Result(mam.QueryForm(ns))
+	}
+	req, err := mam.ParseQuery(iq.Payload, s.cfg.MaxPage)
+	var qe *mam.QueryError
+	if errors.As(err, &qe) {
+		return iq.Error(qe.Condition, qe.Text)
+	}
+	q := Query{Start: req.Start, End: req.End, AfterID: req.AfterID, BeforeID: req.BeforeID, IDs: req.IDs,
+		Text: req.Text, Max: req.Max, Last: req.Last}
+	switch {
+	case req.With == "":
+	case req.With == rm.jid.String():
+		q.Nick = req.WithResource
+	case !who.seesJID:
+		return iq.Error(stanza.Forbidden, "'with' must be an occupant of the room (room@service/nick)")
+	default:
+		q.Sender = req.With
+	}
+	page, err := s.query(ctx, rm, q)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return iq.Error(stanza.ItemNotFound, "no such message in the archive")
@@ -36,104 +88,29 @@ func (s *Service) archiveIQ(ctx context.Context, rm *room, iq router.IQ, allowed
 		s.cfg.Logger.Error("querying a room archive", "room", rm.jid.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")
 	}
-	queryID := iq.Payload.Attr("queryid")
-	for _, m := range page.Messages {
+	order := page.Messages
+	if req.Flip {
+		order = slices.Clone(order)
+		slices.Reverse(order)
+	}
+	for _, m := range order {
 		el, err := parseStored(m.Stanza)
 		if err != nil {
 			s.cfg.Logger.Error("reading a room archive", "room", rm.jid.String(), "id", m.ID, "err", err)
 			return iq.Error(stanza.InternalServerError, "")
 		}
-		id := strconv.FormatInt(m.ID, 10)
-		el.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", id))
-		fwd := xmlstream.NewElement(NSForward, "forwarded").
-			AddChild(xmlstream.NewElement(NSDelay, "delay", "stamp", m.Stamp.UTC().Format(stampLayout))).
-			AddChild(el)
-		res := xmlstream.NewElement(NSMAM, "result", "queryid", queryID, "id", id).AddChild(fwd)
-		msg := xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", rm.jid.String(), "to", iq.From.String(),
-			"id", stanza.NewID()).AddChild(res)
-		if !s.r.DeliverToSession(iq.From, msg) {
+		if who.seesJID && el.Attr("from") != rm.jid.String() {
+			// XEP-0313 §5.1.2: the real JID, for those who may see it.
+			el.AddChild(xmlstream.NewElement(NSUser, "x").AddChild(xmlstream.NewElement(NSUser, "item", "jid", m.Sender)))
+		}
+		el.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(m.ID, 10)))
+		if !s.r.DeliverToSession(iq.From, mam.ResultMessage(ns, rm.jid.String(), iq.From, req.QueryID, m.ID, m.Stamp, el)) {
 			return iq.Error(stanza.ResourceConstraint, "the session does not take the results")
 		}
 	}
-	set := xmlstream.NewElement(NSRSM, "set")
+	var first, last int64
 	if n := len(page.Messages); n > 0 {
-		set.AddChild(xmlstream.NewElement(NSRSM, "first").AddText(strconv.FormatInt(page.Messages[0].ID, 10)))
-		set.AddChild(xmlstream.NewElement(NSRSM, "last").AddText(strconv.FormatInt(page.Messages[n-1].ID, 10)))
+		first, last = page.Messages[0].ID, page.Messages[n-1].ID
 	}
-	return iq.Result(xmlstream.NewElement(NSMAM, "fin", "complete", strconv.FormatBool(page.Complete)).AddChild(set))
-}
-
-// parseArchiveQuery reads the form and RSM set of a <query/>; cond is
-// the stanza error for a bad one. It mirrors package mam's parser for
-// the fields a room archive supports.
-func parseArchiveQuery(el *xmlstream.Element, maxPage int) (q Query, cond string) {
-	q.Max = maxPage
-	id := func(s string) (int64, string) {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n <= 0 {
-			return 0, stanza.ItemNotFound
-		}
-		return n, ""
-	}
-	if x := el.Child(NSData, "x"); x != nil {
-		for name, v := range formValues(x) {
-			if v == "" {
-				continue
-			}
-			var err error
-			switch name {
-			case "FORM_TYPE":
-				if v != NSMAM {
-					return q, stanza.BadRequest
-				}
-			case "start":
-				q.Start, err = time.Parse(time.RFC3339Nano, v)
-			case "end":
-				q.End, err = time.Parse(time.RFC3339Nano, v)
-			case "after-id":
-				q.AfterID, cond = id(v)
-			case "before-id":
-				q.BeforeID, cond = id(v)
-			default:
-				return q, stanza.FeatureNotImplemented
-			}
-			if err != nil {
-				return q, stanza.BadRequest
-			}
-			if cond != "" {
-				return q, cond
-			}
-		}
-	}
-	set := el.Child(NSRSM, "set")
-	if set == nil {
-		return q, ""
-	}
-	if m := set.Child(NSRSM, "max"); m != nil {
-		n, err := strconv.Atoi(m.Text())
-		if err != nil || n < 0 {
-			return q, stanza.BadRequest
-		}
-		q.Max = min(n, maxPage)
-	}
-	if a := set.Child(NSRSM, "after"); a != nil {
-		n, c := id(a.Text())
-		if c != "" {
-			return q, c
-		}
-		q.AfterID = max(q.AfterID, n)
-	}
-	if b := set.Child(NSRSM, "before"); b != nil {
-		q.Last = true
-		if b.Text() != "" {
-			n, c := id(b.Text())
-			if c != "" {
-				return q, c
-			}
-			if q.BeforeID == 0 || n < q.BeforeID {
-				q.BeforeID = n
-			}
-		}
-	}
-	return q, ""
+	return iq.Result(mam.Fin(ns, first, last, page.Complete))
 }

@@ -7,6 +7,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/mam"
 	"xmppd/router"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
@@ -105,7 +106,7 @@ func (s *Service) roomInfo(rm *room, iq router.IQ) *xmlstream.Element {
 		}
 		return no
 	}
-	for _, f := range []string{NS, NSMAM, NSSID, NSDiscoInfo, NSOccupantID, NSModerate,
+	for _, f := range []string{NS, NSMAM, mam.NS1, mam.FeatureExtended, mam.NSFulltext, NSSID, NSVCard, NSPing, NSSelfPing, NSDiscoItems, NSDiscoInfo, NSOccupantID, NSModerate,
 		pick(!rm.cfg.QuietMentions, NSMentions, ""),
 		pick(rm.cfg.Public, "muc_public", "muc_hidden"),
 		pick(rm.cfg.Persistent, "muc_persistent", "muc_temporary"),
@@ -123,4 +124,64 @@ func (s *Service) roomInfo(rm *room, iq router.IQ) *xmlstream.Element {
 	form.field("muc#roominfo_subject", "", rm.subject)
 	form.field("muc#roominfo_occupants", "", strconv.Itoa(len(rm.occupants)))
 	return iq.Result(q.AddChild(form.x))
+}
+
+// nodeRoomUser is the disco#info node where a user discovers the
+// nickname the room reserves for them (XEP-0045 §7.2.4).
+const nodeRoomUser = "x-roomuser-item"
+
+// roomItems answers disco#items on a room (§6.5): the occupants' room
+// JIDs, never their real ones, unless the room is hidden, whose list of
+// occupants is nobody's business but its occupants' (who know it from
+// presence).
+func (s *Service) roomItems(rm *room, iq router.IQ) *xmlstream.Element {
+	q := xmlstream.NewElement(NSDiscoItems, "query")
+	if !rm.cfg.Public {
+		return iq.Result(q)
+	}
+	nicks := make([]string, 0, len(rm.occupants))
+	for n := range rm.occupants {
+		nicks = append(nicks, n)
+	}
+	slices.Sort(nicks)
+	for _, n := range nicks {
+		q.AddChild(xmlstream.NewElement(NSDiscoItems, "item", "jid", rm.nickJID(n).String(), "name", n))
+	}
+	return iq.Result(q)
+}
+
+// reservedNick answers a user's request for the nickname the room keeps
+// for them (§7.2.4): the one a member, admin or owner last entered with.
+// It has no identity when there is none.
+func (s *Service) reservedNick(rm *room, iq router.IQ) *xmlstream.Element {
+	q := xmlstream.NewElement(NSDiscoInfo, "query", "node", nodeRoomUser)
+	bare := iq.From.Bare()
+	if nick := rm.reservedNickOf(bare); nick != "" {
+		q.AddChild(xmlstream.NewElement(NSDiscoInfo, "identity", "category", "conference", "type", "text", "name", nick))
+	}
+	return iq.Result(q)
+}
+
+// reservedNickOf returns the nick the affiliated user bare uses in rm: in
+// the room, or when last seen there; "" for none.
+func (rm *room) reservedNickOf(bare jid.JID) string {
+	if rank[rm.affiliation(bare)] < rank[Member] {
+		return ""
+	}
+	for _, o := range rm.occupants {
+		if o.bare.Equal(bare) {
+			return o.nick
+		}
+	}
+	var found []string
+	for n, b := range rm.lastNicks {
+		if b.Equal(bare) {
+			found = append(found, n)
+		}
+	}
+	slices.Sort(found)
+	if len(found) == 0 {
+		return ""
+	}
+	return found[0]
 }

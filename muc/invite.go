@@ -13,10 +13,15 @@ import (
 // maxInvited bounds the invitations a room remembers for declines.
 const maxInvited = 1000
 
-// mediated handles a message to the room that is not groupchat: a
-// mediated invitation or the decline of one (XEP-0045 §7.8.2). It returns
+// mediated handles a message to the room that is not groupchat: a voice
+// request or its approval (voice.go), a mediated invitation or the
+// decline of one (XEP-0045 §7.8.2). It returns
 // the messages to route once the room's lock is released.
 func (s *Service) mediated(ctx context.Context, rm *room, o *occupant, from jid.JID, st *xmlstream.Element) []*xmlstream.Element {
+	if x := voiceForm(st); x != nil {
+		s.voice(ctx, rm, o, st, x)
+		return nil
+	}
 	var invites, declines []*xmlstream.Element
 	if x := st.Child(NSUser, "x"); x != nil {
 		for _, c := range x.ChildElements() {

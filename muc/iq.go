@@ -5,6 +5,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/mam"
 	"xmppd/router"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
@@ -12,6 +13,10 @@ import (
 
 // roomIQ answers an IQ to a room or to one of its occupants.
 func (s *Service) roomIQ(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
+	if typ := st.Attr("type"); (typ == "result" || typ == "error") && to.Resourcepart() != "" {
+		s.answerIQ(ctx, from, to, st)
+		return
+	}
 	iq, ok := s.iqOf(ctx, from, to, st)
 	if !ok {
 		return
@@ -26,11 +31,11 @@ func (s *Service) roomIQ(ctx context.Context, from, to jid.JID, st *xmlstream.El
 		s.r.Route(ctx, iq.Error(stanza.ItemNotFound, "no such room"))
 		return
 	}
-	if p := iq.Payload; p.Name.Space == NSMAM && p.Name.Local == "query" {
+	if p := iq.Payload; (p.Name.Space == NSMAM || p.Name.Space == mam.NS1) && p.Name.Local == "query" && to.Resourcepart() == "" {
 		// The archive is read without the room's lock.
-		allowed := rm.mayRead(from)
+		who := rm.reader(from.String(), rm.affiliation(from))
 		rm.mu.Unlock()
-		s.r.Route(ctx, s.archiveIQ(ctx, rm, iq, allowed))
+		s.r.Route(ctx, s.archiveIQ(ctx, rm, iq, who))
 		return
 	}
 	res := s.roomIQLocked(ctx, rm, iq)
@@ -49,13 +54,17 @@ func (s *Service) roomIQLocked(ctx context.Context, rm *room, iq router.IQ) *xml
 		case p.Name.Space == NSPing && o.nick == nick:
 			return iq.Result(nil) // XEP-0410 self-ping: still joined
 		}
-		return iq.Error(stanza.FeatureNotImplemented, "IQs to occupants are not forwarded")
+		return s.forwardIQ(rm, o, iq)
 	}
 	switch {
 	case iq.Type == "get" && p.Name.Space == NSDiscoInfo && p.Name.Local == "query" && p.Attr("node") == "":
 		return s.roomInfo(rm, iq)
-	case iq.Type == "get" && p.Name.Space == NSDiscoItems && p.Name.Local == "query":
-		return iq.Result(xmlstream.NewElement(NSDiscoItems, "query"))
+	case iq.Type == "get" && p.Name.Space == NSDiscoInfo && p.Name.Local == "query" && p.Attr("node") == nodeRoomUser:
+		return s.reservedNick(rm, iq)
+	case iq.Type == "get" && p.Name.Space == NSDiscoItems && p.Name.Local == "query" && p.Attr("node") == "":
+		return s.roomItems(rm, iq)
+	case p.Name.Space == NSVCard:
+		return s.roomVCard(ctx, rm, iq)
 	case p.Name.Space == NSOwner && p.Name.Local == "query":
 		return s.owner(ctx, rm, iq)
 	case p.Name.Space == NSAdmin && p.Name.Local == "query":
@@ -66,18 +75,4 @@ func (s *Service) roomIQLocked(ctx context.Context, rm *room, iq router.IQ) *xml
 		return iq.Result(nil)
 	}
 	return iq.Error(stanza.ServiceUnavailable, "")
-}
-
-// mayRead reports whether the user from may read the room's archive:
-// anyone who may enter, without a password; in members-only or password
-// rooms, members, admins and owners, and occupants.
-func (rm *room) mayRead(from jid.JID) bool {
-	aff := rm.affiliation(from)
-	switch {
-	case aff == Outcast:
-		return false
-	case rank[aff] >= rank[Member] || rm.sessions[from.String()] != nil:
-		return true
-	}
-	return !rm.cfg.MembersOnly && rm.cfg.Password == ""
 }

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -32,21 +33,34 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 		return
 	}
 	var later []*xmlstream.Element
+	archived := false
 	defer func() {
 		rm.mu.Unlock()
+		if archived {
+			// The sender's stream management acknowledges the message
+			// when this returns: only once it is committed, like a
+			// one-to-one message (DESIGN.md §4). Occupants already have
+			// it; the room's lock is not held while waiting.
+			if err := s.w.flush(ctx); err != nil {
+				s.cfg.Logger.Error("waiting for the room archive", "room", rm.jid.String(), "err", err)
+			}
+		}
 		for _, m := range later {
 			s.r.Route(ctx, m)
 		}
 	}()
 	o := rm.sessions[from.String()]
+	if o != nil && s.cfg.FloodRate > 0 && (to.Resourcepart() != "" || stanza.Type(st) == "groupchat") && !o.flood.allow(time.Now(), s.cfg.FloodRate, s.cfg.FloodBurst) {
+		s.reply(ctx, st, stanza.ResourceConstraint, "too many messages: wait a little")
+		return
+	}
 	if to.Resourcepart() != "" {
 		s.private(ctx, rm, o, to.Resourcepart(), st)
 		return
 	}
 	switch {
 	case stanza.Type(st) != "groupchat":
-		// Mediated invitations and declines; voice requests (§7.13) are
-		// not implemented.
+		// Voice requests, mediated invitations and declines.
 		later = s.mediated(ctx, rm, o, from, st)
 	case o == nil:
 		s.reply(ctx, st, stanza.NotAcceptable, "only occupants may speak in the room")
@@ -55,7 +69,7 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 	case st.Child(st.Name.Space, "subject") != nil && st.Child(st.Name.Space, "body") == nil:
 		s.setSubject(ctx, rm, o, st)
 	default:
-		later = s.groupchat(ctx, rm, o, from, st)
+		later, archived = s.groupchat(ctx, rm, o, from, st)
 	}
 }
 
@@ -84,8 +98,11 @@ func (rm *room) fromOccupant(o *occupant, st *xmlstream.Element, typ string) *xm
 }
 
 // groupchat archives a message of o and broadcasts it with its stanza id;
-// it returns the mention notifications to route (XEP-0452).
-func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid.JID, st *xmlstream.Element) []*xmlstream.Element {
+// it returns the mention notifications to route (XEP-0452) and whether
+// the message was queued for the archive. The id is the archive's,
+// handed out now; the writer stores the message after the broadcast
+// (writer.go).
+func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid.JID, st *xmlstream.Element) ([]*xmlstream.Element, bool) {
 	out := rm.fromOccupant(o, st, "groupchat")
 	body := st.Child(st.Name.Space, "body")
 	if body != nil && st.Child(NSHints, "no-store") == nil {
@@ -93,19 +110,23 @@ func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid
 		if oid := st.Child(NSSID, "origin-id"); oid != nil && oid.Attr("id") != "" {
 			origin = oid.Attr("id")
 		}
-		actx, cancel := context.WithTimeout(ctx, timeout)
-		id, err := s.cfg.Store.Append(actx, s.cfg.Domain, rm.name, Message{Nick: o.nick, Sender: from.Bare().String(),
+		m, err := s.w.submit(ctx, Message{Room: rm.name, Nick: o.nick, Sender: from.Bare().String(),
 			OriginID: origin, Body: body.Text(), Stanza: out.Append(nil, "")})
-		cancel()
-		if err != nil {
+		switch {
+		case errors.Is(err, errBusy):
+			s.reply(ctx, st, stanza.ResourceConstraint, "the room archive is busy")
+			return nil, false
+		case err != nil:
 			s.cfg.Logger.Error("archiving a room message", "room", rm.jid.String(), "err", err)
 			s.reply(ctx, st, stanza.InternalServerError, "the message could not be archived")
-			return nil
+			return nil, false
 		}
-		out.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(id, 10)))
+		out.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(m.ID, 10)))
+		s.broadcast(rm, out)
+		return s.mentionNotices(rm, out), true
 	}
 	s.broadcast(rm, out)
-	return s.mentionNotices(rm, out)
+	return s.mentionNotices(rm, out), false
 }
 
 // setSubject changes the room's subject (§8.1), if o may.
@@ -167,9 +188,7 @@ func (s *Service) sendHistory(ctx context.Context, rm *room, to jid.JID, h *xmls
 	if q.Max == 0 || maxChars == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	page, err := s.cfg.Store.Query(ctx, s.cfg.Domain, rm.name, q)
+	page, err := s.query(ctx, rm, q)
 	if err != nil {
 		s.cfg.Logger.Error("loading room history", "room", rm.jid.String(), "err", err)
 		return

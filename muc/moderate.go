@@ -37,7 +37,7 @@ func (s *Service) moderate(ctx context.Context, rm *room, iq router.IQ) *xmlstre
 	}
 	qctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	page, err := s.cfg.Store.Query(qctx, s.cfg.Domain, rm.name, Query{IDs: []int64{id}, Max: 1})
+	page, err := s.query(qctx, rm, Query{IDs: []int64{id}, Max: 1})
 	switch {
 	case errors.Is(err, storage.ErrNotFound) || (err == nil && len(page.Messages) == 0):
 		return iq.Error(stanza.ItemNotFound, "no such message in the archive")
@@ -71,8 +71,10 @@ func (s *Service) moderate(ctx context.Context, rm *room, iq router.IQ) *xmlstre
 	}
 	announce := xmlstream.NewElement(stanza.NSClient, stanza.Message, "type", "groupchat", "from", rm.jid.String(),
 		"id", stanza.NewID()).AddChild(retract)
-	newID, err := s.cfg.Store.Retract(qctx, s.cfg.Domain, rm.name, id, tombstone(orig, retracted).Append(nil, ""),
-		Message{Nick: mod.nick, Sender: mod.bare.String(), Stanza: announce.Append(nil, "")})
+	ann, err := s.w.reserve(qctx, Message{Room: rm.name, Nick: mod.nick, Sender: mod.bare.String(), Stanza: announce.Append(nil, "")})
+	if err == nil {
+		err = s.cfg.Store.Retract(qctx, s.cfg.Domain, rm.name, id, tombstone(orig, retracted).Append(nil, ""), ann)
+	}
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return iq.Error(stanza.ItemNotFound, "no such message in the archive")
@@ -80,7 +82,7 @@ func (s *Service) moderate(ctx context.Context, rm *room, iq router.IQ) *xmlstre
 		s.cfg.Logger.Error("retracting a message", "room", rm.jid.String(), "id", id, "err", err)
 		return iq.Error(stanza.InternalServerError, "the message could not be retracted")
 	}
-	announce.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(newID, 10)))
+	announce.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(ann.ID, 10)))
 	s.broadcast(rm, announce)
 	return iq.Result(nil)
 }

@@ -2,15 +2,22 @@
 // domain of its own (conference.<host>): rooms created by joining, locked
 // until configured, temporary or persistent (kept by a Store), occupants
 // with roles and affiliations, groupchat with XEP-0359 stanza ids, and a
-// room archive queried with XEP-0313. With it come mediated invitations
-// (XEP-0045 §7.8.2), XEP-0421 occupant ids, XEP-0452 mention
-// notifications for absent members (XEP-0372 references), and XEP-0425
-// moderated retraction with tombstones in the archive.
+// room archive queried with XEP-0313 as package mam parses it (filters,
+// RSM, flip-page, XEP-0431 full-text search), written in batches across
+// rooms (writer.go). With it come mediated invitations (XEP-0045 §7.8.2),
+// voice requests (§7.13, §8.6), IQs forwarded to occupants and XEP-0410
+// self-ping, the occupant list in disco#items, reserved nicknames
+// (§7.2.4), room vCards, a per-occupant flood limit, XEP-0421 occupant
+// ids, XEP-0452 mention notifications for absent members (XEP-0372
+// references), and XEP-0425 moderated retraction with tombstones in the
+// archive.
 //
 // Concurrency: each room has its own lock, held while it handles one
-// stanza, including the archive write and queueing to the occupants'
-// sessions (which never blocks), so every occupant sees the room's events
-// in one order. Lock order: room.mu, then Service.mu. Service.mu guards
+// stanza, including giving a message its archive id and queueing it to
+// the occupants' sessions (which never blocks), so every occupant sees
+// the room's events in one order; the archive is written off the lock,
+// in batches across rooms (writer.go). Lock order: room.mu, then
+// Service.mu; room.mu, then the writer's locks. Service.mu guards
 // the room table and the index of joined sessions only, and is never held
 // while taking a room's lock (except a room not yet in the table) nor
 // while calling the store or the router.
@@ -48,6 +55,8 @@ const (
 	NSForward    = "urn:xmpp:forward:0"
 	NSRSM        = "http://jabber.org/protocol/rsm"
 	NSPing       = "urn:xmpp:ping"
+	// NSSelfPing announces XEP-0410 self-ping answered by the room.
+	NSSelfPing = NS + "#self-ping-optimization"
 )
 
 // Defaults for Config fields left zero.
@@ -73,6 +82,20 @@ type Config struct {
 	MaxUsers int
 	// MaxPage is the most messages one archive page returns.
 	MaxPage int
+	// BatchRows is the most messages one archive write stores; 0 means
+	// DefaultBatchRows.
+	BatchRows int
+	// Queue is how many messages may wait to be archived; beyond it a
+	// groupchat message fails with resource-constraint. 0 means
+	// DefaultQueue.
+	Queue int
+	// FloodRate is how many messages per second one occupant may send
+	// to a room, groupchat and private, in the long run; FloodBurst how
+	// many at once (0: DefaultFloodBurst). Beyond them a message is
+	// refused with resource-constraint (type wait). A FloodRate of 0 sets
+	// no limit.
+	FloodRate  float64
+	FloodBurst int
 	// Logger receives storage failures; nil discards them.
 	Logger *slog.Logger
 }
@@ -88,13 +111,20 @@ func (c *Config) Validate() error {
 	for _, f := range []struct {
 		p   *int
 		def int
-	}{{&c.History, DefaultHistory}, {&c.MaxUsers, DefaultMaxUsers}, {&c.MaxPage, DefaultMaxPage}} {
+	}{{&c.History, DefaultHistory}, {&c.MaxUsers, DefaultMaxUsers}, {&c.MaxPage, DefaultMaxPage},
+		{&c.BatchRows, DefaultBatchRows}, {&c.Queue, DefaultQueue}} {
 		if *f.p == 0 {
 			*f.p = f.def
 		}
 		if *f.p < 0 {
 			return fmt.Errorf("muc: %d must be positive", *f.p)
 		}
+	}
+	if c.FloodBurst == 0 {
+		c.FloodBurst = DefaultFloodBurst
+	}
+	if c.FloodRate < 0 || c.FloodBurst < 0 {
+		return fmt.Errorf("muc: flood limit %g/s, burst %d, must be positive", c.FloodRate, c.FloodBurst)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -109,6 +139,7 @@ type Service struct {
 	r      *router.Router
 	domain jid.JID
 	oidKey []byte // derives occupant ids (XEP-0421)
+	w      *writer
 
 	mu     sync.Mutex                 // guards rooms and joined; a leaf lock
 	rooms  map[string]*room           // by localpart
@@ -118,7 +149,8 @@ type Service struct {
 var _ router.Component = (*Service)(nil)
 
 // New validates cfg and loads the persistent rooms from the store,
-// deleting temporary rooms left over from a previous run.
+// deleting temporary rooms left over from a previous run, and starts the
+// archive's writer; Close stops it.
 func New(ctx context.Context, r *router.Router, cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -133,6 +165,7 @@ func New(ctx context.Context, r *router.Router, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("muc: reading the secret of occupant ids: %w", err)
 	}
 	s.oidKey = occupantKey(secret, cfg.Domain)
+	s.w = newWriter(cfg.Store, cfg.Domain, cfg.BatchRows, cfg.Queue, cfg.Logger)
 	stored, err := cfg.Store.Rooms(ctx, cfg.Domain)
 	if err != nil {
 		return nil, err
@@ -143,14 +176,19 @@ func New(ctx context.Context, r *router.Router, cfg Config) (*Service, error) {
 			cfg.Logger.Error("skipping a stored room", "room", sr.Name, "err", err)
 			continue
 		}
-		rm.cfg, rm.subject, rm.subjectBy = sr.Config, sr.Subject, sr.SubjectBy
+		rm.cfg, rm.subject, rm.subjectBy, rm.vcard = sr.Config, sr.Subject, sr.SubjectBy, sr.VCard
 		for j, a := range sr.Affiliations {
 			rm.affs[j] = a
 		}
 		s.rooms[rm.name] = rm
 	}
+	go s.w.run()
 	return s, nil
 }
+
+// Close writes the messages still waiting for the archive and stops the
+// writer; groupchat fails afterwards.
+func (s *Service) Close() { s.w.close() }
 
 // Register routes the service's domain to s and has it forget sessions
 // that end without leaving their rooms.

@@ -177,10 +177,15 @@ func (s *Service) destroyIfEmpty(ctx context.Context, rm *room) {
 
 // destroy deletes rm, whose lock the caller holds, from the store and
 // then from the table, so that a new room of the same name is stored
-// after the old one is deleted.
+// after the old one is deleted. Its messages still queued are written
+// (and deleted with it) first: none of them can land in a new room of
+// the same name.
 func (s *Service) destroy(ctx context.Context, rm *room) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if err := s.w.flush(ctx); err != nil {
+		s.cfg.Logger.Error("writing the archive of a room to delete", "room", rm.jid.String(), "err", err)
+	}
 	if err := s.cfg.Store.DeleteRoom(ctx, s.cfg.Domain, rm.name); err != nil {
 		s.cfg.Logger.Error("deleting a room", "room", rm.jid.String(), "err", err)
 	}

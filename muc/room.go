@@ -50,6 +50,11 @@ type room struct {
 	// invited maps invitees' bare JIDs to who invited them, so that a
 	// decline goes back to the inviter and nobody else (XEP-0045 §7.8.2).
 	invited map[string]jid.JID
+	// pendingIQs are the IQs forwarded to occupants, by the room's id
+	// (occupantiq.go).
+	pendingIQs map[string]pendingIQ
+	// vcard is the room's vCard (XEP-0054), serialised; nil for none.
+	vcard []byte
 }
 
 // occupant is one nick in a room: one user, with one or more sessions.
@@ -61,6 +66,8 @@ type occupant struct {
 	role     string
 	// presence is the user's last presence to the room, as sent.
 	presence *xmlstream.Element
+	// flood limits the messages the occupant sends (flood.go).
+	flood bucket
 }
 
 func (s *Service) newRoom(name string) (*room, error) {
@@ -70,14 +77,14 @@ func (s *Service) newRoom(name string) (*room, error) {
 	}
 	return &room{jid: j, name: j.Localpart(), affs: map[string]string{},
 		occupants: map[string]*occupant{}, sessions: map[string]*occupant{},
-		lastNicks: map[string]jid.JID{}, invited: map[string]jid.JID{},
+		lastNicks: map[string]jid.JID{}, invited: map[string]jid.JID{}, pendingIQs: map[string]pendingIQ{},
 		cfg: RoomConfig{Public: true, WhoIs: "moderators", MaxUsers: s.cfg.MaxUsers}}, nil
 }
 
 // stored is the room as the store keeps it.
 func (rm *room) stored() StoredRoom {
 	return StoredRoom{Name: rm.name, Config: rm.cfg, Subject: rm.subject, SubjectBy: rm.subjectBy,
-		Affiliations: maps.Clone(rm.affs)}
+		Affiliations: maps.Clone(rm.affs), VCard: rm.vcard}
 }
 
 // affiliation returns the affiliation of the bare JID j.

@@ -42,16 +42,23 @@ type StoredRoom struct {
 	Subject, SubjectBy string
 	// Affiliations maps bare JIDs to owner, admin, member or outcast.
 	Affiliations map[string]string
+	// VCard is the room's XEP-0054 <vCard/>, serialised; nil for none.
+	VCard []byte
 }
 
 // Message is one message of a room's archive.
 type Message struct {
+	// ID is the archive id and XEP-0359 stanza id, drawn with NextIDs
+	// before the message is written.
 	ID    int64
 	Stamp time.Time
+	// Room is the room's name (its JID's localpart).
+	Room string
 	// Nick is the occupant's nickname, Sender its real bare JID.
 	Nick, Sender string
 	OriginID     string
-	Body         string
+	// Body is the text that full-text searches look in.
+	Body string
 	// Stanza is the message as broadcast, without 'to' and stanza-id.
 	Stanza []byte
 }
@@ -62,6 +69,11 @@ type Query struct {
 	Start, End        time.Time
 	AfterID, BeforeID int64
 	IDs               []int64
+	// Nick keeps the messages sent under that nickname (XEP-0313 'with'
+	// room@service/nick); Sender those of that real bare JID.
+	Nick, Sender string
+	// Text is a XEP-0431 full-text search (package mam/fulltext).
+	Text string
 	// Max is the page size; Last asks for the last Max messages.
 	Max  int
 	Last bool
@@ -87,18 +99,22 @@ type Store interface {
 	// DeleteTemporary deletes the rooms of service that are not
 	// persistent, as DeleteRoom would, and returns how many.
 	DeleteTemporary(ctx context.Context, service string) (int, error)
-	// Append archives m in the room and returns its id, once committed.
-	// Ids grow with each call.
-	Append(ctx context.Context, service, name string, m Message) (int64, error)
+	// NextIDs reserves n archive ids, in increasing order, each greater
+	// than any reserved before.
+	NextIDs(ctx context.Context, n int) ([]int64, error)
+	// Write archives msgs, each with its ID, Stamp and Room set, in one
+	// transaction. Messages of rooms that do not exist (any more) are
+	// left out.
+	Write(ctx context.Context, service string, msgs []Message) error
 	// Query returns one page of the room's archive. Ids named in the
 	// query that are not in it fail with storage.ErrNotFound.
 	Query(ctx context.Context, service, name string, q Query) (Page, error)
 	// Retract, in one transaction, replaces the archived message id of
-	// the room by tombstone (XEP-0424, XEP-0425), clearing its body (its
-	// id, stamp, sender and origin id stay), and archives retraction, the
-	// message announcing it, whose id it returns. A message not in that
-	// room's archive is storage.ErrNotFound.
-	Retract(ctx context.Context, service, name string, id int64, tombstone []byte, retraction Message) (int64, error)
+	// the room by tombstone (XEP-0424, XEP-0425), clearing its body and
+	// its words (its id, stamp, sender and origin id stay), and archives
+	// retraction, the message announcing it, with its ID and Stamp. A
+	// message not in that room's archive is storage.ErrNotFound.
+	Retract(ctx context.Context, service, name string, id int64, tombstone []byte, retraction Message) error
 	// Secret returns the deployment's secret, from which the service
 	// derives its key for occupant ids (XEP-0421).
 	Secret(ctx context.Context) ([]byte, error)

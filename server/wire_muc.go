@@ -8,7 +8,8 @@ import (
 )
 
 // muc wires XEP-0045 multi-user chat: one service on conference.<host>
-// for each host, sharing one store.
+// for each host, sharing one store. Each service's archive writer stops,
+// after writing what is queued, with the wiring's closers.
 func (w *wiring) muc(ctx context.Context) error {
 	store := postgres.NewMUC(w.pool)
 	for _, host := range w.cfg.Hosts {
@@ -21,6 +22,7 @@ func (w *wiring) muc(ctx context.Context) error {
 			return err
 		}
 		s.Register()
+		w.closers = append(w.closers, s.Close)
 	}
 	return nil
 }

@@ -6,8 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"unicode/utf8"
+	"sync"
 )
 
 // NSStream is the namespace of the stream header and stream-level elements
@@ -92,30 +91,32 @@ type Header struct {
 type Decoder struct {
 	lim Limits
 	br  byteReader
-	x   *xml.Decoder // tokenizer; nil until needed
-	err error        // sticky: ErrStreamEnd, *Error or a read error
+	tok tokenizer
+	err error // sticky: ErrStreamEnd, *Error or a read error
 
-	started    bool     // a header has been read on the current source
-	selfClosed bool     // the header was <stream:stream/>
-	hdrRaw     xml.Name // the header's name as written (prefix, local)
+	started    bool   // a header has been read on the current source
+	selfClosed bool   // the header was <stream:stream/>
+	hdrPrefix  string // the header's name as written
+	hdrLocal   string
 
 	ns    []binding // namespace bindings in scope, innermost last
 	stack []frame   // open elements of the element being read
-	text  []byte    // character data not yet added to the open element
-}
 
-type binding struct{ prefix, uri string }
-
-type frame struct {
-	el   *Element
-	raw  xml.Name // name as written, for matching the end tag
-	mark int      // len(ns) before the element's own declarations
+	// The element being read, as a flat tree (see tree.go), in scratch
+	// space borrowed from sc while an element is being read.
+	sc               *scratch
+	pels             []pel
+	pattrs           []pattr
+	pending          []pnode // children of the open elements, innermost last
+	kids             []pnode // children of the closed elements, by parent
+	textOff, textEnd int     // character data not yet added (textOff < 0: none)
 }
 
 // NewDecoder returns a Decoder reading from r with the given limits (zero
 // fields take the defaults).
 func NewDecoder(r io.Reader, lim Limits) *Decoder {
 	d := &Decoder{lim: lim.withDefaults()}
+	d.tok.br = &d.br
 	d.br.reset(r)
 	return d
 }
@@ -126,8 +127,9 @@ func NewDecoder(r io.Reader, lim Limits) *Decoder {
 // over. The next call must be ReadHeader.
 func (d *Decoder) Reset(r io.Reader) {
 	d.br.reset(r)
-	d.x, d.err, d.started, d.selfClosed = nil, nil, false, false
-	d.ns, d.stack, d.text = nil, nil, nil
+	d.err, d.started, d.selfClosed = nil, false, false
+	d.ns = nil
+	d.giveBack()
 }
 
 // Buffered returns how many bytes have been read from the underlying reader
@@ -169,43 +171,50 @@ func (d *Decoder) ReadHeader() (Header, error) {
 	}
 	d.started, d.selfClosed = false, false
 	d.ns, d.stack = d.ns[:0], d.stack[:0]
-	d.x = newTokenizer(&d.br)
 	d.br.setBudget(d.lim.MaxStanzaBytes)
-	t, err := d.prolog(c, declOK, "stream header")
+	d.startTree()
+	if err := d.prolog(c, declOK, "stream header"); err != nil {
+		return Header{}, d.fail(err)
+	}
+	space, local, prefix, err := d.resolve(0)
 	if err != nil {
 		return Header{}, d.fail(err)
 	}
-	name, attrs, err := d.resolve(t, 0)
-	if err != nil {
-		return Header{}, d.fail(err)
+	// The header's declarations stay in scope after out is reused.
+	for i, b := range d.ns {
+		d.ns[i] = binding{prefix: strRef(d.string(b.prefix)), uri: strRef(d.string(b.uri))}
 	}
-	h := Header{Name: name}
+	h := Header{Name: xml.Name{Space: d.string(space), Local: d.string(local)}}
 	for _, b := range d.ns {
-		if b.prefix == "" {
-			h.DefaultNS = b.uri
+		if b.prefix.s == "" {
+			h.DefaultNS = b.uri.s
 		}
 	}
-	for _, a := range attrs {
-		switch a.Name {
-		case xml.Name{Local: "to"}:
-			h.To = a.Value
-		case xml.Name{Local: "from"}:
-			h.From = a.Value
-		case xml.Name{Local: "id"}:
-			h.ID = a.Value
-		case xml.Name{Local: "version"}:
-			h.Version = a.Value
-		case xml.Name{Space: "xml", Local: "lang"}:
-			h.Lang = a.Value
+	for _, a := range d.pattrs {
+		var f *string
+		switch space, local := d.string(a.space), d.string(a.local); {
+		case space == "" && local == "to":
+			f = &h.To
+		case space == "" && local == "from":
+			f = &h.From
+		case space == "" && local == "id":
+			f = &h.ID
+		case space == "" && local == "version":
+			f = &h.Version
+		case space == "xml" && local == "lang":
+			f = &h.Lang
+		default:
+			continue
 		}
+		*f = d.string(a.value)
 	}
-	if name.Local != "stream" {
-		return h, d.fail(newError(CondBadFormat, "expected a stream header, got <"+t.Name.Local+">"))
+	if h.Name.Local != "stream" {
+		return h, d.fail(newError(CondBadFormat, "expected a stream header, got <"+h.Name.Local+">"))
 	}
-	d.hdrRaw = t.Name
-	d.selfClosed = d.br.last == [2]byte{'/', '>'}
+	d.hdrPrefix, d.hdrLocal = d.string(prefix), h.Name.Local
+	d.selfClosed = d.tok.empty
 	d.started = true
-	d.br.release()
+	d.idle()
 	return h, nil
 }
 
@@ -240,31 +249,29 @@ func (d *Decoder) ReadElement() (*Element, error) {
 		}
 		return nil, d.fail(newError(CondBadFormat, "text at stream level"))
 	}
-	if d.x == nil {
-		d.x = newTokenizer(&d.br)
-	}
 	d.br.setBudget(d.lim.MaxStanzaBytes)
-	tok, err := d.x.RawToken()
-	if err != nil {
+	d.startTree()
+	if err := d.tok.read(); err != nil {
 		return nil, d.fail(d.mapErr(err))
 	}
-	switch t := tok.(type) {
-	case xml.StartElement:
-		el, err := d.readTree(t)
+	switch t := &d.tok; t.kind {
+	case tokStart:
+		el, err := d.readTree()
 		if err != nil {
 			return nil, d.fail(err)
 		}
 		d.idle()
 		return el, nil
-	case xml.EndElement:
-		if t.Name == d.hdrRaw {
+	case tokEnd:
+		p, l := t.names[t.name.prefix.off:t.name.prefix.end], t.names[t.name.local.off:t.name.local.end]
+		if string(p) == d.hdrPrefix && string(l) == d.hdrLocal {
 			return nil, d.fail(ErrStreamEnd)
 		}
-		return nil, d.fail(newError(CondNotWellFormed, "unexpected end tag </"+rawName(t.Name)+">"))
-	case xml.CharData:
+		return nil, d.fail(newError(CondNotWellFormed, "unexpected end tag </"+rawName(p, l)+">"))
+	case tokText:
 		return nil, d.fail(newError(CondBadFormat, "CDATA at stream level"))
 	default:
-		return nil, d.fail(restricted(tok))
+		return nil, d.fail(d.restricted())
 	}
 }
 
@@ -280,10 +287,12 @@ func ParseElement(data []byte, lim Limits) (*Element, error) {
 	if len(data) > lim.MaxStanzaBytes {
 		return nil, newError(CondPolicyViolation, "element larger than "+strconv.Itoa(lim.MaxStanzaBytes)+" bytes")
 	}
-	d := &Decoder{lim: lim}
+	d := parsers.Get().(*Decoder)
+	defer d.release()
+	d.lim = lim
 	d.br.setBytes(data)
 	d.br.setBudget(-1)
-	d.x = newTokenizer(&d.br)
+	d.startTree()
 	c, err := d.br.peek()
 	if err != nil {
 		return nil, newError(CondNotWellFormed, "no element")
@@ -295,11 +304,10 @@ func ParseElement(data []byte, lim Limits) (*Element, error) {
 			return nil, newError(CondNotWellFormed, "no element")
 		}
 	}
-	t, err := d.prolog(c, declOK, "element")
-	if err != nil {
+	if err := d.prolog(c, declOK, "element"); err != nil {
 		return nil, err
 	}
-	el, err := d.readTree(t)
+	el, err := d.readTree()
 	if err != nil {
 		return nil, err
 	}
@@ -309,273 +317,93 @@ func ParseElement(data []byte, lim Limits) (*Element, error) {
 	return el, nil
 }
 
+// parsers holds Decoders for ParseElement, with their scratch space.
+var parsers = sync.Pool{New: func() any {
+	d := new(Decoder)
+	d.tok.br = &d.br
+	return d
+}}
+
+// release returns a Decoder used by ParseElement to parsers.
+func (d *Decoder) release() {
+	d.br.setBytes(nil)
+	d.ns = d.ns[:0]
+	d.giveBack()
+	parsers.Put(d)
+}
+
 // prolog reads an optional XML declaration (if declOK), whitespace, and
 // the start tag of the first element. c is the next byte, not consumed.
-func (d *Decoder) prolog(c byte, declOK bool, what string) (xml.StartElement, error) {
+func (d *Decoder) prolog(c byte, declOK bool, what string) error {
 	for {
 		if c != '<' {
-			return xml.StartElement{}, newError(CondNotWellFormed, "text before the "+what)
+			return newError(CondNotWellFormed, "text before the "+what)
 		}
-		tok, err := d.x.RawToken()
-		if err != nil {
-			return xml.StartElement{}, d.mapErr(err)
+		if err := d.tok.read(); err != nil {
+			return d.mapErr(err)
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			return t, nil
-		case xml.ProcInst:
-			if t.Target != "xml" || !declOK {
-				return xml.StartElement{}, restricted(tok)
+		switch t := &d.tok; t.kind {
+		case tokStart:
+			return nil
+		case tokPI:
+			if t.target != "xml" || !declOK {
+				return d.restricted()
 			}
-			if err := checkDecl(t.Inst); err != nil {
-				return xml.StartElement{}, err
+			if err := checkDecl(t.names[t.text.off:t.text.end]); err != nil {
+				return err
 			}
 			declOK = false
+			var err error
 			if c, err = d.br.skipSpace(); err != nil {
-				return xml.StartElement{}, d.srcErr(err)
+				return d.srcErr(err)
 			}
-		case xml.EndElement:
-			return xml.StartElement{}, newError(CondNotWellFormed, "unexpected end tag </"+rawName(t.Name)+">")
-		case xml.CharData:
-			return xml.StartElement{}, newError(CondNotWellFormed, "text before the "+what)
+		case tokEnd:
+			return newError(CondNotWellFormed, "unexpected end tag </"+rawName(t.names[t.name.prefix.off:t.name.prefix.end], t.names[t.name.local.off:t.name.local.end])+">")
+		case tokText:
+			return newError(CondNotWellFormed, "text before the "+what)
 		default:
-			return xml.StartElement{}, restricted(tok)
+			return d.restricted()
 		}
 	}
 }
 
-// readTree reads the rest of the element whose start tag is t.
-func (d *Decoder) readTree(t xml.StartElement) (*Element, error) {
-	root, err := d.open(t)
-	if err != nil {
+// readTree reads the rest of the element whose start tag was just read.
+func (d *Decoder) readTree() (*Element, error) {
+	if err := d.open(); err != nil {
 		return nil, err
 	}
 	for len(d.stack) > 0 {
-		tok, err := d.x.RawToken()
-		if err != nil {
+		if err := d.tok.read(); err != nil {
 			return nil, d.mapErr(err)
 		}
-		top := &d.stack[len(d.stack)-1]
-		switch t := tok.(type) {
-		case xml.CharData:
-			d.text = append(d.text, t...)
-		case xml.StartElement:
+		switch d.tok.kind {
+		case tokText:
+			d.addText()
+		case tokStart:
 			if len(d.stack) >= d.lim.MaxDepth {
 				return nil, newError(CondPolicyViolation, "elements nested deeper than "+strconv.Itoa(d.lim.MaxDepth))
 			}
-			parent := top.el
-			d.flush(parent)
-			el, err := d.open(t)
-			if err != nil {
+			d.flushText()
+			if err := d.open(); err != nil {
 				return nil, err
 			}
-			parent.Children = append(parent.Children, el)
-		case xml.EndElement:
-			if t.Name != top.raw {
-				return nil, newError(CondNotWellFormed, "element <"+rawName(top.raw)+"> closed by </"+rawName(t.Name)+">")
+		case tokEnd:
+			if !d.matchesTop() {
+				t := &d.tok
+				return nil, newError(CondNotWellFormed, "element <"+d.topName()+"> closed by </"+rawName(t.names[t.name.prefix.off:t.name.prefix.end], t.names[t.name.local.off:t.name.local.end])+">")
 			}
-			d.flush(top.el)
-			d.ns = d.ns[:top.mark]
-			*top = frame{}
-			d.stack = d.stack[:len(d.stack)-1]
+			d.flushText()
+			d.close()
 		default:
-			return nil, restricted(tok)
+			return nil, d.restricted()
 		}
 	}
-	return root, nil
+	return d.build(), nil
 }
 
-// open resolves a start tag and pushes it as the innermost open element.
-func (d *Decoder) open(t xml.StartElement) (*Element, error) {
-	mark := len(d.ns)
-	name, attrs, err := d.resolve(t, mark)
-	if err != nil {
-		return nil, err
-	}
-	el := &Element{Name: name}
-	if len(attrs) > 0 {
-		el.Attrs = attrs
-	}
-	d.stack = append(d.stack, frame{el: el, raw: t.Name, mark: mark})
-	return el, nil
-}
-
-// flush adds pending character data to el.
-func (d *Decoder) flush(el *Element) {
-	if len(d.text) > 0 {
-		el.Children = append(el.Children, Text(d.text))
-		d.text = d.text[:0]
-	}
-}
-
-// resolve pushes the namespace declarations of t onto d.ns (mark is
-// len(d.ns) before) and returns the element's resolved name and its other
-// attributes, resolved, reusing t.Attr's storage.
-func (d *Decoder) resolve(t xml.StartElement, mark int) (xml.Name, []xml.Attr, error) {
-	attrs := t.Attr
-	n := 0
-	for _, a := range t.Attr {
-		var prefix string
-		switch {
-		case a.Name.Space == "" && a.Name.Local == "xmlns":
-			prefix = ""
-		case a.Name.Space == "xmlns":
-			prefix = a.Name.Local
-		default:
-			attrs[n] = a
-			n++
-			continue
-		}
-		if err := checkBinding(prefix, a.Value); err != nil {
-			return xml.Name{}, nil, err
-		}
-		for _, b := range d.ns[mark:] {
-			if b.prefix == prefix {
-				return xml.Name{}, nil, newError(CondNotWellFormed, "duplicate attribute "+rawName(a.Name))
-			}
-		}
-		d.ns = append(d.ns, binding{prefix, a.Value})
-	}
-	attrs = attrs[:n]
-
-	name := t.Name
-	if !validLocal(name.Local) {
-		return xml.Name{}, nil, newError(CondNotWellFormed, "invalid element name "+strconv.Quote(rawName(name)))
-	}
-	if name.Space == "xml" || name.Space == "xmlns" {
-		return xml.Name{}, nil, newError(CondNotWellFormed, "reserved prefix on element <"+rawName(name)+">")
-	}
-	uri, ok := d.lookup(name.Space)
-	if !ok {
-		return xml.Name{}, nil, newError(CondNotWellFormed, "undeclared namespace prefix "+strconv.Quote(name.Space))
-	}
-	name.Space = uri
-
-	for i := range attrs {
-		a := &attrs[i]
-		if !validLocal(a.Name.Local) {
-			return xml.Name{}, nil, newError(CondNotWellFormed, "invalid attribute name "+strconv.Quote(rawName(a.Name)))
-		}
-		switch a.Name.Space {
-		case "", "xml":
-		default:
-			uri, ok := d.lookup(a.Name.Space)
-			if !ok {
-				return xml.Name{}, nil, newError(CondNotWellFormed, "undeclared namespace prefix "+strconv.Quote(a.Name.Space))
-			}
-			if uri == "xml" {
-				// Would be indistinguishable from the xml prefix.
-				return xml.Name{}, nil, newError(CondNotWellFormed, "attribute in namespace \"xml\"")
-			}
-			a.Name.Space = uri
-		}
-	}
-	if hasDuplicate(attrs) {
-		return xml.Name{}, nil, newError(CondNotWellFormed, "duplicate attribute")
-	}
-	return name, attrs, nil
-}
-
-// lookup returns the namespace bound to prefix ("" is the default
-// namespace, empty when undeclared).
-func (d *Decoder) lookup(prefix string) (string, bool) {
-	for i := len(d.ns) - 1; i >= 0; i-- {
-		if d.ns[i].prefix == prefix {
-			return d.ns[i].uri, true
-		}
-	}
-	return "", prefix == ""
-}
-
-// checkBinding applies the constraints of Namespaces in XML 1.0 §3 to a
-// declaration of prefix ("" for the default namespace).
-func checkBinding(prefix, uri string) error {
-	switch {
-	case prefix == "xmlns":
-		return newError(CondNotWellFormed, "the xmlns prefix cannot be declared")
-	case prefix == "xml":
-		if uri != NSXML {
-			return newError(CondNotWellFormed, "the xml prefix cannot be rebound")
-		}
-		// Allowed but redundant: the xml prefix is always bound.
-	case uri == NSXML || uri == NSXMLNS:
-		return newError(CondNotWellFormed, "reserved namespace "+strconv.Quote(uri)+" cannot be declared")
-	case prefix != "" && uri == "":
-		return newError(CondNotWellFormed, "prefix "+strconv.Quote(prefix)+" bound to an empty namespace")
-	case prefix != "" && !validLocal(prefix):
-		return newError(CondNotWellFormed, "invalid prefix "+strconv.Quote(prefix))
-	}
-	return nil
-}
-
-// validLocal reports whether a prefix or local name from the tokenizer is
-// a valid NCName (Namespaces in XML 1.0 §3). The tokenizer has checked that
-// the whole qualified name is an XML name; what remains is that the part
-// has no colon and starts with a name start character.
-func validLocal(s string) bool {
-	if s == "" || strings.IndexByte(s, ':') >= 0 {
-		return false
-	}
-	c := s[0]
-	if c < utf8.RuneSelf {
-		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_'
-	}
-	r, _ := utf8.DecodeRuneInString(s)
-	return isNameStart(r)
-}
-
-// nameStart caches, for each rune of the Basic Multilingual Plane, whether
-// the tokenizer accepts it as the first character of a name. Local names
-// must start with such a character so that they can be written unprefixed.
-var nameStart struct {
-	known, ok [0x10000 / 64]atomic.Uint64
-}
-
-func isNameStart(r rune) bool {
-	if r < 0 || r > 0xFFFF {
-		return false // the tokenizer accepts no name characters outside the BMP
-	}
-	i, bit := r/64, uint64(1)<<(r%64)
-	if nameStart.known[i].Load()&bit != 0 {
-		return nameStart.ok[i].Load()&bit != 0
-	}
-	_, err := xml.NewDecoder(strings.NewReader("<" + string(r) + "/>")).RawToken()
-	if err == nil {
-		nameStart.ok[i].Or(bit)
-	}
-	nameStart.known[i].Or(bit)
-	return err == nil
-}
-
-func hasDuplicate(attrs []xml.Attr) bool {
-	if len(attrs) <= 8 {
-		for i := 1; i < len(attrs); i++ {
-			for j := 0; j < i; j++ {
-				if attrs[i].Name == attrs[j].Name {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	seen := make(map[xml.Name]struct{}, len(attrs))
-	for _, a := range attrs {
-		if _, ok := seen[a.Name]; ok {
-			return true
-		}
-		seen[a.Name] = struct{}{}
-	}
-	return false
-}
-
-// idle trims what the decoder keeps between elements.
+// idle gives back what the decoder does not need between elements.
 func (d *Decoder) idle() {
-	if d.br.total > 16384 {
-		d.x = nil // drop the tokenizer's grown buffers
-	}
-	if cap(d.text) > 4096 {
-		d.text = nil
-	}
+	d.giveBack()
 	if cap(d.ns) > 64 {
 		d.ns = append([]binding(nil), d.ns...)
 	}
@@ -585,7 +413,7 @@ func (d *Decoder) idle() {
 // fail makes err sticky and frees what the decoder holds.
 func (d *Decoder) fail(err error) error {
 	d.err = err
-	d.x, d.stack, d.text = nil, nil, nil
+	d.giveBack()
 	d.br.r = d.br.w
 	d.br.release()
 	return err
@@ -593,18 +421,10 @@ func (d *Decoder) fail(err error) error {
 
 // mapErr turns a tokenizer error into the error ReadElement reports.
 func (d *Decoder) mapErr(err error) error {
-	if d.br.fail != nil {
-		return d.srcErr(d.br.fail)
+	if _, ok := err.(*Error); ok {
+		return err
 	}
-	var se *xml.SyntaxError
-	if errors.As(err, &se) {
-		if ref, ok := strings.CutPrefix(se.Msg, "invalid character entity &"); ok &&
-			!strings.HasPrefix(ref, "#") && !strings.HasSuffix(ref, "(no semicolon)") {
-			return newError(CondRestrictedXML, "entity reference &"+ref)
-		}
-		return newError(CondNotWellFormed, se.Msg)
-	}
-	return newError(CondNotWellFormed, strings.TrimPrefix(err.Error(), "xml: "))
+	return d.srcErr(err)
 }
 
 // srcErr maps an error of the byte reader.
@@ -618,34 +438,21 @@ func (d *Decoder) srcErr(err error) error {
 	return err
 }
 
-func restricted(tok xml.Token) error {
-	switch t := tok.(type) {
-	case xml.Comment:
+// restricted returns the error for the comment, processing instruction or
+// declaration just read.
+func (d *Decoder) restricted() error {
+	switch d.tok.kind {
+	case tokComment:
 		return newError(CondRestrictedXML, "comment")
-	case xml.ProcInst:
-		return newError(CondRestrictedXML, "processing instruction <?"+t.Target+"?>")
-	case xml.Directive:
+	case tokPI:
+		return newError(CondRestrictedXML, "processing instruction <?"+d.tok.target+"?>")
+	case tokDirective:
 		return newError(CondRestrictedXML, "DTD or other <! declaration")
 	}
 	return newError(CondNotWellFormed, "unexpected token")
 }
 
-func rawName(n xml.Name) string {
-	if n.Space == "" {
-		return n.Local
-	}
-	return n.Space + ":" + n.Local
-}
-
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
-
-func newTokenizer(br *byteReader) *xml.Decoder {
-	x := xml.NewDecoder(br)
-	x.Strict = true
-	x.Entity = nil
-	x.CharsetReader = nil
-	return x
-}
 
 // checkDecl checks the pseudo-attributes of an XML declaration
 // (XML 1.0 §2.8): version 1.0, optionally encoding UTF-8 and standalone.

@@ -604,13 +604,8 @@ func TestIdleMemory(t *testing.T) {
 	if _, err := d.ReadElement(); err != nil {
 		t.Fatal(err)
 	}
-	if d.br.big != nil || d.x != nil || cap(d.text) > 4096 {
-		t.Errorf("idle decoder holds big buffer %v, tokenizer %v, text %d", d.br.big != nil, d.x != nil, cap(d.text))
-	}
-	for _, f := range d.stack[:cap(d.stack)] {
-		if f.el != nil {
-			t.Error("idle decoder references an element")
-		}
+	if d.br.big != nil || d.sc != nil || d.tok.out != nil || d.pels != nil || d.stack != nil {
+		t.Errorf("idle decoder holds big buffer %v, scratch space %v", d.br.big != nil, d.sc != nil)
 	}
 }
 

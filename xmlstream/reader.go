@@ -12,15 +12,15 @@ const (
 	bigBufSize  = 4096 // buffer used while reading an element
 )
 
-// errBudget is returned by byteReader.ReadByte once the byte budget of the
+// errBudget is returned by the tokenizer once the byte budget of the
 // current element is spent.
 var errBudget = errors.New("xmlstream: size limit reached")
 
 var bigBufs = sync.Pool{New: func() any { return new([bigBufSize]byte) }}
 
-// byteReader is the buffered io.ByteReader handed to the tokenizer. It never
-// buffers more than bigBufSize bytes, counts the bytes handed out against a
-// budget, and remembers the last two bytes handed out.
+// byteReader is the buffer the tokenizer reads from. It never buffers more
+// than bigBufSize bytes, and holds the budget of bytes the tokenizer may
+// still look at.
 //
 // While the decoder waits between elements it reads into a small buffer of
 // its own, and borrows a bigger one from a pool only while an element is
@@ -30,13 +30,10 @@ type byteReader struct {
 	buf  []byte
 	r, w int
 
-	idle  []byte            // lazily allocated, idleBufSize
-	big   *[bigBufSize]byte // borrowed from bigBufs while non-nil
-	pend  error             // error from src to report once buf is drained
-	left  int               // budget: bytes ReadByte may still hand out
-	last  [2]byte           // last two bytes handed out by ReadByte
-	fail  error             // last error ReadByte returned
-	total int64             // bytes handed out by ReadByte since setBudget
+	idle []byte            // lazily allocated, idleBufSize
+	big  *[bigBufSize]byte // borrowed from bigBufs while non-nil
+	pend error             // error from src to report once buf is drained
+	left int               // budget: bytes the tokenizer may still look at
 }
 
 func (br *byteReader) setBytes(data []byte) {
@@ -47,62 +44,15 @@ func (br *byteReader) setBytes(data []byte) {
 func (br *byteReader) reset(src io.Reader) {
 	br.r = br.w
 	br.release()
-	br.src, br.buf, br.r, br.w, br.pend, br.fail = src, nil, 0, 0, nil, nil
+	br.src, br.buf, br.r, br.w, br.pend = src, nil, 0, 0, nil
 }
 
-// setBudget lets ReadByte hand out n more bytes (no limit when n < 0) and
-// clears the failure state.
+// setBudget lets the tokenizer look at n more bytes (no limit when n < 0).
 func (br *byteReader) setBudget(n int) {
 	if n < 0 {
 		n = math.MaxInt
 	}
-	br.left, br.fail, br.total = n, nil, 0
-}
-
-func (br *byteReader) ReadByte() (byte, error) {
-	if br.left <= 0 {
-		br.fail = errBudget
-		return 0, errBudget
-	}
-	if br.r == br.w {
-		if err := br.fill(false); err != nil {
-			br.fail = err
-			return 0, err
-		}
-	}
-	c := br.buf[br.r]
-	br.r++
-	br.left--
-	br.total++
-	br.last[0], br.last[1] = br.last[1], c
-	return c, nil
-}
-
-// Read implements io.Reader with the same budget as ReadByte.
-func (br *byteReader) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if br.left <= 0 {
-		br.fail = errBudget
-		return 0, errBudget
-	}
-	if br.r == br.w {
-		if err := br.fill(false); err != nil {
-			br.fail = err
-			return 0, err
-		}
-	}
-	n := copy(p[:min(len(p), br.left)], br.buf[br.r:br.w])
-	br.r += n
-	br.left -= n
-	br.total += int64(n)
-	if n >= 2 {
-		br.last[0], br.last[1] = p[n-2], p[n-1]
-	} else {
-		br.last[0], br.last[1] = br.last[1], p[0]
-	}
-	return n, nil
+	br.left = n
 }
 
 // peek returns the next byte without consuming it.

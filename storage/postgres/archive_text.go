@@ -33,16 +33,37 @@ func ownerTag(domain, username string) string {
 	return strconv.FormatUint(uint64(h.Sum32()), 36) + ":"
 }
 
+// roomTag returns the prefix of the words of the room name@service in
+// the index of room archives (muc_messages). It differs from every
+// account's tag of the same two strings, though the tables are apart.
+func roomTag(service, name string) string {
+	h := fnv.New32a()
+	h.Write([]byte("muc\x00"))
+	h.Write([]byte(service))
+	h.Write([]byte{0})
+	h.Write([]byte(name))
+	return strconv.FormatUint(uint64(h.Sum32()), 36) + ":"
+}
+
 // ArchiveTerms returns the terms column of a message with body in the
 // archive of username@domain: its words, tagged with the owner, each
 // with its positions. It is not Valid (NULL) when body has no words.
 // Tools that fill the archive without the store (cmd/mamfill) use it.
 func ArchiveTerms(domain, username, body string) pgtype.TSVector {
+	return taggedTerms(ownerTag(domain, username), body)
+}
+
+// RoomTerms is ArchiveTerms for a message of the room name@service.
+func RoomTerms(service, name, body string) pgtype.TSVector {
+	return taggedTerms(roomTag(service, name), body)
+}
+
+// taggedTerms returns the tsvector of body's words, each prefixed by tag.
+func taggedTerms(tag, body string) pgtype.TSVector {
 	terms := fulltext.Terms(body)
 	if len(terms) == 0 {
 		return pgtype.TSVector{}
 	}
-	tag := ownerTag(domain, username)
 	at := map[string]int{} // word → index in lexemes
 	var lexemes []pgtype.TSVectorLexeme
 	size := 0
@@ -68,7 +89,12 @@ func ArchiveTerms(domain, username, body string) pgtype.TSVector {
 // username@domain: every included phrase and no excluded one. s must not
 // be empty.
 func tsqueryOf(domain, username string, s fulltext.Search) string {
-	tag := ownerTag(domain, username)
+	return taggedQuery(ownerTag(domain, username), s)
+}
+
+// taggedQuery returns the text of the tsquery for s among the words
+// prefixed by tag.
+func taggedQuery(tag string, s fulltext.Search) string {
 	var b strings.Builder
 	phrase := func(terms []fulltext.Term) {
 		b.WriteByte('(')

@@ -7,10 +7,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"xmppd/mam/fulltext"
 	"xmppd/muc"
 	"xmppd/storage"
 )
@@ -29,7 +32,7 @@ var _ muc.Store = (*MUC)(nil)
 
 // Rooms returns every room of service with its affiliations.
 func (m *MUC) Rooms(ctx context.Context, service string) ([]muc.StoredRoom, error) {
-	rows, err := m.pool.Query(ctx, `SELECT r.name, r.config, r.subject, r.subject_by,
+	rows, err := m.pool.Query(ctx, `SELECT r.name, r.config, r.subject, r.subject_by, r.vcard,
 		coalesce((SELECT jsonb_object_agg(a.jid, a.affiliation) FROM muc_affiliations a
 			WHERE a.service = r.service AND a.name = r.name), '{}')
 		FROM muc_rooms r WHERE r.service = $1 ORDER BY r.name`, service)
@@ -39,7 +42,7 @@ func (m *MUC) Rooms(ctx context.Context, service string) ([]muc.StoredRoom, erro
 	rooms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (muc.StoredRoom, error) {
 		var r muc.StoredRoom
 		var cfg []byte
-		if err := row.Scan(&r.Name, &cfg, &r.Subject, &r.SubjectBy, &r.Affiliations); err != nil {
+		if err := row.Scan(&r.Name, &cfg, &r.Subject, &r.SubjectBy, &r.VCard, &r.Affiliations); err != nil {
 			return r, err
 		}
 		return r, json.Unmarshal(cfg, &r.Config)
@@ -62,10 +65,10 @@ func (m *MUC) SaveRoom(ctx context.Context, service string, r muc.StoredRoom) er
 		jids, affs = append(jids, j), append(affs, a)
 	}
 	err = pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO muc_rooms (service, name, persistent, config, subject, subject_by)
-			VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (service, name) DO UPDATE SET persistent = $3, config = $4, subject = $5, subject_by = $6`,
-			service, r.Name, r.Config.Persistent, cfg, r.Subject, r.SubjectBy)
+		_, err := tx.Exec(ctx, `INSERT INTO muc_rooms (service, name, persistent, config, subject, subject_by, vcard)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (service, name) DO UPDATE SET persistent = $3, config = $4, subject = $5, subject_by = $6, vcard = $7`,
+			service, r.Name, r.Config.Persistent, cfg, r.Subject, r.SubjectBy, r.VCard)
 		if err != nil {
 			return err
 		}
@@ -104,23 +107,74 @@ func (m *MUC) DeleteTemporary(ctx context.Context, service string) (int, error) 
 	return int(tag.RowsAffected()), nil
 }
 
-// Append archives msg in the room; a room without a row is not found.
+// NextIDs reserves n ids of the archive's sequence.
+func (m *MUC) NextIDs(ctx context.Context, n int) ([]int64, error) {
+	rows, err := m.pool.Query(ctx, `SELECT nextval(pg_get_serial_sequence('muc_messages', 'id'))
+		FROM generate_series(1, $1) ORDER BY 1`, n)
+	if err != nil {
+		return nil, fmt.Errorf("reserve %d room archive ids: %w", n, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("reserve %d room archive ids: %w", n, err)
+	}
+	return ids, nil
+}
+
+// writeSQL inserts a batch in one statement, leaving out the messages of
+// rooms deleted since they were sent.
+const writeSQL = `INSERT INTO muc_messages (id, service, name, stamp, nick, sender, origin_id, body, terms, stanza)
+	SELECT u.id, $1, u.name, u.stamp, u.nick, u.sender, u.origin_id, u.body, u.terms, u.stanza
+	FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::tsvector[], $10::bytea[])
+		AS u(id, name, stamp, nick, sender, origin_id, body, terms, stanza)
+	WHERE EXISTS (SELECT 1 FROM muc_rooms r WHERE r.service = $1 AND r.name = u.name)`
+
+// Write archives msgs with one statement; see muc.Store.
+func (m *MUC) Write(ctx context.Context, service string, msgs []muc.Message) error {
+	if _, err := m.pool.Exec(ctx, writeSQL, writeArgs(service, msgs)...); err != nil {
+		return fmt.Errorf("archive %d room messages of %s: %w", len(msgs), service, err)
+	}
+	return nil
+}
+
+// writeArgs returns the arguments of writeSQL.
+func writeArgs(service string, msgs []muc.Message) []any {
+	n := len(msgs)
+	ids, stamps := make([]int64, n), make([]time.Time, n)
+	names, nicks, senders, origins, bodies := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	terms, stanzas := make([]pgtype.TSVector, n), make([][]byte, n)
+	for i, x := range msgs {
+		ids[i], stamps[i], names[i], nicks[i], senders[i] = x.ID, x.Stamp, x.Room, x.Nick, x.Sender
+		origins[i], bodies[i], stanzas[i] = x.OriginID, x.Body, x.Stanza
+		terms[i] = RoomTerms(service, x.Room, x.Body)
+	}
+	return []any{service, ids, names, stamps, nicks, senders, origins, bodies, terms, stanzas}
+}
+
+// Append archives msg in the room now, with a new id, and returns it: for
+// tools and tests. A room without a row is not found.
 func (m *MUC) Append(ctx context.Context, service, name string, msg muc.Message) (int64, error) {
-	var id int64
-	err := m.pool.QueryRow(ctx, `INSERT INTO muc_messages (service, name, nick, sender, origin_id, body, stanza)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		service, name, msg.Nick, msg.Sender, msg.OriginID, msg.Body, msg.Stanza).Scan(&id)
-	if isForeignKeyViolation(err) {
+	ids, err := m.NextIDs(ctx, 1)
+	if err != nil {
+		return 0, err
+	}
+	msg.ID, msg.Room = ids[0], name
+	if msg.Stamp.IsZero() {
+		msg.Stamp = time.Now()
+	}
+	tag, err := m.pool.Exec(ctx, writeSQL, writeArgs(service, []muc.Message{msg})...)
+	if err == nil && tag.RowsAffected() == 0 {
 		err = storage.ErrNotFound
 	}
 	if err != nil {
 		return 0, fmt.Errorf("archive a message of room %s@%s: %w", name, service, err)
 	}
-	return id, nil
+	return msg.ID, nil
 }
 
 // Query returns one page of a room's archive: a range scan of the
-// (service, name, id) index in either direction.
+// (service, name, id) index, or of the nick or sender index, in either
+// direction; a full-text search uses the GIN index of the room's words.
 func (m *MUC) Query(ctx context.Context, service, name string, q muc.Query) (muc.Page, error) {
 	if err := m.checkIDs(ctx, service, name, q); err != nil {
 		return muc.Page{}, err
@@ -133,6 +187,12 @@ func (m *MUC) Query(ctx context.Context, service, name string, q muc.Query) (muc
 	var sql strings.Builder
 	sql.WriteString(`SELECT id, stamp, nick, sender, origin_id, body, stanza FROM muc_messages
 		WHERE service = $1 AND name = $2`)
+	if q.Nick != "" {
+		sql.WriteString(" AND nick = " + arg(q.Nick))
+	}
+	if q.Sender != "" {
+		sql.WriteString(" AND sender = " + arg(q.Sender))
+	}
 	if !q.Start.IsZero() {
 		sql.WriteString(" AND stamp >= " + arg(q.Start))
 	}
@@ -148,18 +208,26 @@ func (m *MUC) Query(ctx context.Context, service, name string, q muc.Query) (muc
 	if q.IDs != nil {
 		sql.WriteString(" AND id = ANY(" + arg(q.IDs) + ")")
 	}
+	search := fulltext.Parse(q.Text)
+	if !search.Empty() {
+		sql.WriteString(" AND terms @@ " + arg(taggedQuery(roomTag(service, name), search)) + "::tsquery")
+	}
 	if q.Last {
 		sql.WriteString(" ORDER BY id DESC")
 	} else {
 		sql.WriteString(" ORDER BY id")
 	}
 	sql.WriteString(" LIMIT " + arg(q.Max+1))
+	if !search.Empty() {
+		// Planned for these words, as Archive.Query does.
+		args = append([]any{pgx.QueryExecModeExec}, args...)
+	}
 	rows, err := m.pool.Query(ctx, sql.String(), args...)
 	if err != nil {
 		return muc.Page{}, fmt.Errorf("query archive of room %s@%s: %w", name, service, err)
 	}
 	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (muc.Message, error) {
-		var x muc.Message
+		x := muc.Message{Room: name}
 		err := row.Scan(&x.ID, &x.Stamp, &x.Nick, &x.Sender, &x.OriginID, &x.Body, &x.Stanza)
 		return x, err
 	})
@@ -196,12 +264,12 @@ func (m *MUC) checkIDs(ctx context.Context, service, name string, q muc.Query) e
 }
 
 // Retract replaces an archived message by its tombstone, clearing its
-// body so that its text is gone from the archive, and archives the
-// retraction, in one transaction.
-func (m *MUC) Retract(ctx context.Context, service, name string, id int64, tombstone []byte, retraction muc.Message) (int64, error) {
-	var newID int64
+// body and words so that its text is gone from the archive and from
+// searches, and archives the retraction, in one transaction.
+func (m *MUC) Retract(ctx context.Context, service, name string, id int64, tombstone []byte, retraction muc.Message) error {
+	retraction.Room = name
 	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE muc_messages SET stanza = $4, body = ''
+		tag, err := tx.Exec(ctx, `UPDATE muc_messages SET stanza = $4, body = '', terms = NULL
 			WHERE service = $1 AND name = $2 AND id = $3`, service, name, id, tombstone)
 		if err != nil {
 			return err
@@ -209,14 +277,13 @@ func (m *MUC) Retract(ctx context.Context, service, name string, id int64, tombs
 		if tag.RowsAffected() == 0 {
 			return storage.ErrNotFound
 		}
-		return tx.QueryRow(ctx, `INSERT INTO muc_messages (service, name, nick, sender, origin_id, body, stanza)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-			service, name, retraction.Nick, retraction.Sender, retraction.OriginID, retraction.Body, retraction.Stanza).Scan(&newID)
+		_, err = tx.Exec(ctx, writeSQL, writeArgs(service, []muc.Message{retraction})...)
+		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("retract message %d of room %s@%s: %w", id, name, service, err)
+		return fmt.Errorf("retract message %d of room %s@%s: %w", id, name, service, err)
 	}
-	return newID, nil
+	return nil
 }
 
 // Secret returns the deployment's secret (table server_secret).

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"xmppd/muc"
 	"xmppd/storage"
@@ -92,9 +94,19 @@ func TestMUC(t *testing.T) {
 	// Retraction: the message keeps its id and sender, loses its body and
 	// stanza, and the retraction is archived after everything else.
 	tomb, ann := []byte("<message xmlns='jabber:client'><retracted/></message>"), []byte("<message xmlns='jabber:client'><retract/></message>")
-	rid, err := m.Retract(ctx, svc, "keep", ids[1], tomb, muc.Message{Nick: "jul", Sender: "juliet@example.org", Stanza: ann})
-	if err != nil || rid <= ids[4] {
-		t.Fatalf("Retract = %d, %v; want an id after %d", rid, err, ids[4])
+	if p := page(muc.Query{Max: 10, Text: "1"}); p != "1 true" {
+		t.Fatalf("search for the message to retract: %s", p)
+	}
+	next, err := m.NextIDs(ctx, 1)
+	if err != nil || next[0] <= ids[4] {
+		t.Fatalf("NextIDs = %v, %v; want an id after %d", next, err, ids[4])
+	}
+	rid := next[0]
+	if err := m.Retract(ctx, svc, "keep", ids[1], tomb, muc.Message{ID: rid, Stamp: time.Now(), Nick: "jul", Sender: "juliet@example.org", Stanza: ann}); err != nil {
+		t.Fatalf("Retract: %v", err)
+	}
+	if p := page(muc.Query{Max: 10, Text: "1"}); p != " true" {
+		t.Fatalf("search finds the retracted message: %q", p)
 	}
 	p, err := m.Query(ctx, svc, "keep", muc.Query{Max: 10, IDs: []int64{ids[1], rid}})
 	if err != nil || len(p.Messages) != 2 {
@@ -110,7 +122,7 @@ func TestMUC(t *testing.T) {
 		t.Fatalf("archive after Retract: %s", page(muc.Query{Max: 10}))
 	}
 	for _, room := range []string{"temp", "nosuch"} {
-		if _, err := m.Retract(ctx, svc, room, ids[2], tomb, muc.Message{Stanza: ann}); !errors.Is(err, storage.ErrNotFound) {
+		if err := m.Retract(ctx, svc, room, ids[2], tomb, muc.Message{ID: rid + 1, Stamp: time.Now(), Stanza: ann}); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("Retract in room %s of another room's message: %v, want ErrNotFound", room, err)
 		}
 	}
@@ -135,5 +147,75 @@ func TestMUC(t *testing.T) {
 	}
 	if p, err := m.Query(ctx, svc, "keep", muc.Query{Max: 10}); err != nil || len(p.Messages) != 0 {
 		t.Fatalf("archive of a deleted room: %+v, %v", p, err)
+	}
+}
+
+// Write stores a batch across rooms with the ids drawn before, leaving
+// out rooms that are gone; queries filter by nick, sender and words,
+// each room searching only its own words.
+func TestMUCWriteAndSearch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := postgres.NewMUC(pgtest.Pool(t))
+	const svc = "conference.example.org"
+	for _, name := range []string{"a", "b"} {
+		if err := m.SaveRoom(ctx, svc, muc.StoredRoom{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, err := m.NextIDs(ctx, 7)
+	if err != nil || len(ids) != 7 || !slices.IsSorted(ids) {
+		t.Fatalf("NextIDs = %v, %v", ids, err)
+	}
+	now := time.Now()
+	msg := func(i int, room, nick, body string) muc.Message {
+		return muc.Message{ID: ids[i], Stamp: now.Add(time.Duration(i) * time.Millisecond), Room: room, Nick: nick,
+			Sender: nick + "@example.org", Body: body, Stanza: []byte("<message xmlns='jabber:client'/>")}
+	}
+	batch := []muc.Message{
+		msg(0, "a", "jul", "Good night, good night!"),
+		msg(1, "b", "jul", "good night in room b"),
+		msg(2, "gone", "jul", "good night nowhere"),
+		msg(3, "a", "romeo", "Parting is such sweet sorrow"),
+		msg(4, "a", "romeo", "明天见，晚安"),
+		msg(5, "a", "jul", "That I shall say good night till it be morrow"),
+		msg(6, "a", "nurse", ""),
+	}
+	if err := m.Write(ctx, svc, batch); err != nil {
+		t.Fatal(err)
+	}
+	got := func(q muc.Query) []int64 {
+		t.Helper()
+		q.Max = 10
+		p, err := m.Query(ctx, svc, "a", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, x := range p.Messages {
+			if x.Room != "a" {
+				t.Fatalf("message of room %q in room a's archive", x.Room)
+			}
+			out = append(out, x.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		q    muc.Query
+		want []int64
+	}{
+		{muc.Query{}, []int64{ids[0], ids[3], ids[4], ids[5], ids[6]}},
+		{muc.Query{Nick: "jul"}, []int64{ids[0], ids[5]}},
+		{muc.Query{Sender: "romeo@example.org"}, []int64{ids[3], ids[4]}},
+		{muc.Query{Text: "night"}, []int64{ids[0], ids[5]}},
+		{muc.Query{Text: `"good night" -morrow`}, []int64{ids[0]}},
+		{muc.Query{Text: "天见"}, []int64{ids[4]}},
+		{muc.Query{Text: "night", Nick: "romeo"}, nil},
+		{muc.Query{Text: "room"}, nil}, // only in room b
+		{muc.Query{Start: batch[3].Stamp, End: batch[5].Stamp}, []int64{ids[3], ids[4], ids[5]}},
+	} {
+		if g := got(tc.q); !slices.Equal(g, tc.want) {
+			t.Errorf("Query(%+v) = %v, want %v", tc.q, g, tc.want)
+		}
 	}
 }
