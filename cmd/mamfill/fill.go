@@ -295,7 +295,7 @@ func (f *filler) createIndexes(ctx context.Context, defs []string, log io.Writer
 	return nil
 }
 
-var copyColumns = []string{"id", "domain", "username", "with_jid", "with_resource", "outgoing", "stamp", "origin_id", "body", "terms", "stanza"}
+var copyColumns = []string{"id", "domain", "username", "with_jid", "with_resource", "outgoing", "stamp", "origin_id", "terms", "stanza"}
 
 // copyChunk COPYs the rows with ids start … start+chunk-1 (up to total).
 func (f *filler) copyChunk(ctx context.Context, start int64) (int64, error) {
@@ -329,7 +329,7 @@ func (f *filler) copyChunk(ctx context.Context, start int64) (int64, error) {
 		}
 		st := "<message xmlns='jabber:client' type='chat' from='" + from + "' to='" + to + "' id='" + origin + "'><body>" +
 			body + "</body><origin-id xmlns='urn:xmpp:sid:0' id='" + origin + "'/></message>"
-		rows = append(rows, []any{id, f.o.domain, user, with, res, out, stamp, origin, body,
+		rows = append(rows, []any{id, f.o.domain, user, with, res, out, stamp, origin,
 			postgres.ArchiveTerms(f.o.domain, user, body), []byte(st)})
 	}
 	n, err := f.pool.CopyFrom(ctx, pgx.Identifier{"archive_messages"}, copyColumns, pgx.CopyFromRows(rows))

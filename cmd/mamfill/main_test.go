@@ -53,8 +53,8 @@ func TestRun(t *testing.T) {
 		(SELECT count(*) FROM pg_constraint WHERE conrelid = 'archive_messages'::regclass AND contype = 'f')`).Scan(&indexes, &fks); err != nil {
 		t.Fatal(err)
 	}
-	if indexes != 6 || fks != 1 {
-		t.Fatalf("%d indexes, %d foreign keys after the fill, want 6 and 1", indexes, fks)
+	if indexes != 5 || fks != 1 {
+		t.Fatalf("%d indexes, %d foreign keys after the fill, want 5 and 1", indexes, fks)
 	}
 	var stderr bytes.Buffer
 	if code := run(context.Background(), []string{"-target", "0"}, &bytes.Buffer{}, &stderr); code != 2 {

@@ -39,8 +39,8 @@ var _ mam.Store = (*Archive)(nil)
 // The ids are drawn in input order, after the sort of the subquery.
 const insertSQL = `WITH input AS (
 	SELECT nextval('archive_messages_id_seq') AS id, s.* FROM (SELECT u.*
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::tsvector[])
-		WITH ORDINALITY AS u(domain, username, with_jid, with_resource, outgoing, origin_id, replaces, body, stanza, terms, ord)
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], $8::bytea[], $9::tsvector[])
+		WITH ORDINALITY AS u(domain, username, with_jid, with_resource, outgoing, origin_id, replaces, stanza, terms, ord)
 	WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.domain = u.domain AND a.username = u.username)
 	AND NOT EXISTS (SELECT 1 FROM archive_prefs p WHERE p.domain = u.domain AND p.username = u.username
 		AND (u.with_jid = ANY (p.never) OR (NOT u.with_jid = ANY (p.always) AND (p.default_mode = 'never'
@@ -48,12 +48,12 @@ const insertSQL = `WITH input AS (
 				WHERE r.domain = u.domain AND r.username = u.username AND r.contact = u.with_jid))))))
 	ORDER BY u.ord) s
 ), ins AS (
-	INSERT INTO archive_messages (id, domain, username, with_jid, with_resource, outgoing, stamp, origin_id, replaces_id, body, terms, stanza)
-	SELECT i.id, i.domain, i.username, i.with_jid, i.with_resource, i.outgoing, $11, i.origin_id,
+	INSERT INTO archive_messages (id, domain, username, with_jid, with_resource, outgoing, stamp, origin_id, replaces_id, terms, stanza)
+	SELECT i.id, i.domain, i.username, i.with_jid, i.with_resource, i.outgoing, $10, i.origin_id,
 		CASE WHEN i.replaces <> '' THEN (SELECT m.id FROM archive_messages m
 			WHERE m.domain = i.domain AND m.username = i.username AND m.origin_id = i.replaces AND m.with_jid = i.with_jid
 			ORDER BY m.id DESC LIMIT 1) END,
-		i.body, i.terms, i.stanza
+		i.terms, i.stanza
 	FROM input i
 )
 SELECT ord, id FROM input`
@@ -64,12 +64,12 @@ func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, stamp time.Ti
 	n := len(entries)
 	domains, users, withs, resources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	outgoing := make([]bool, n)
-	origins, replaces, bodies := make([]string, n), make([]string, n), make([]string, n)
+	origins, replaces := make([]string, n), make([]string, n)
 	stanzas := make([][]byte, n)
 	terms := make([]pgtype.TSVector, n)
 	for i, e := range entries {
 		domains[i], users[i], withs[i], resources[i] = e.Domain, e.Username, e.With, e.WithResource
-		outgoing[i], origins[i], replaces[i], bodies[i], stanzas[i] = e.Outgoing, e.OriginID, e.Replaces, e.Body, e.Stanza
+		outgoing[i], origins[i], replaces[i], stanzas[i] = e.Outgoing, e.OriginID, e.Replaces, e.Stanza
 		terms[i] = ArchiveTerms(e.Domain, e.Username, e.Body)
 	}
 	tx, err := a.pool.Begin(ctx)
@@ -77,7 +77,7 @@ func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, stamp time.Ti
 		return nil, nil, fmt.Errorf("archive %d messages: %w", n, err)
 	}
 	ids := make([]int64, n)
-	rows, err := tx.Query(ctx, insertSQL, domains, users, withs, resources, outgoing, origins, replaces, bodies, stanzas, terms, stamp)
+	rows, err := tx.Query(ctx, insertSQL, domains, users, withs, resources, outgoing, origins, replaces, stanzas, terms, stamp)
 	if err == nil {
 		var ord, id int64
 		_, err = pgx.ForEachRow(rows, []any{&ord, &id}, func() error {
@@ -243,7 +243,7 @@ func (a *Archive) Retract(ctx context.Context, sender, recipient, originID strin
 	}
 	n := 0
 	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, stanza FROM archive_messages WHERE origin_id = $5 AND (
+		rows, err := tx.Query(ctx, `SELECT domain, username, id, stanza FROM archive_messages WHERE origin_id = $5 AND (
 			(domain = $1 AND username = $2 AND outgoing AND with_jid = $6)
 			OR (domain = $3 AND username = $4 AND NOT outgoing AND with_jid = $7))
 			FOR UPDATE`, sd, su, rd, ru, originID, recipient, sender)
@@ -251,20 +251,21 @@ func (a *Archive) Retract(ctx context.Context, sender, recipient, originID strin
 			return err
 		}
 		type row struct {
-			id     int64
-			stanza []byte
+			domain, username string
+			id               int64
+			stanza           []byte
 		}
 		found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 			var x row
-			err := r.Scan(&x.id, &x.stanza)
+			err := r.Scan(&x.domain, &x.username, &x.id, &x.stanza)
 			return x, err
 		})
 		if err != nil {
 			return err
 		}
 		for _, x := range found {
-			if _, err := tx.Exec(ctx, `UPDATE archive_messages SET stanza = $2, body = '', terms = NULL WHERE id = $1`,
-				x.id, tombstone(x.stanza)); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE archive_messages SET stanza = $4, terms = NULL
+				WHERE domain = $1 AND username = $2 AND id = $3`, x.domain, x.username, x.id, tombstone(x.stanza)); err != nil {
 				return err
 			}
 		}
@@ -315,8 +316,8 @@ func (a *Archive) SetPrefs(ctx context.Context, domain, username string, p mam.P
 
 // Expire deletes up to limit of the oldest messages stored before before.
 func (a *Archive) Expire(ctx context.Context, before time.Time, limit int) (int, error) {
-	tag, err := a.pool.Exec(ctx, `DELETE FROM archive_messages WHERE id IN (
-		SELECT id FROM archive_messages WHERE stamp < $1 ORDER BY stamp LIMIT $2)`, before, limit)
+	tag, err := a.pool.Exec(ctx, `DELETE FROM archive_messages WHERE (domain, username, id) IN (
+		SELECT domain, username, id FROM archive_messages WHERE stamp < $1 ORDER BY stamp, id LIMIT $2)`, before, limit)
 	if err != nil {
 		return 0, fmt.Errorf("expire archived messages: %w", err)
 	}
