@@ -1,11 +1,13 @@
 // Package config reads xmppd's configuration file (TOML): virtual hosts,
-// listeners, TLS certificates, the database, limits and logging. Every field
+// listeners, TLS certificates, the database, limits, multi-user chat and
+// logging. Every field
 // has a default, so an empty file (or none) serves "localhost".
 package config
 
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -34,6 +36,20 @@ type Config struct {
 	Roster       Roster       `toml:"roster"`
 	VCard        VCard        `toml:"vcard"`
 	Registration Registration `toml:"registration"`
+	MUC          MUC          `toml:"muc"`
+}
+
+// MUC configures the multi-user chat service (XEP-0045) on
+// conference.<host> of every host.
+type MUC struct {
+	// FloodRate is how many messages per second one occupant may send to
+	// a room (groupchat and private messages, chat states included) in
+	// the long run; 0, the default, sets no limit. Beyond it a message is
+	// refused with resource-constraint.
+	FloodRate float64 `toml:"flood_rate"`
+	// FloodBurst is how many messages an occupant may send at once after
+	// being quiet, when FloodRate is set.
+	FloodBurst int `toml:"flood_burst"`
 }
 
 // Offline bounds offline message storage (XEP-0160).
@@ -163,6 +179,7 @@ func Default() Config {
 		Roster:       Roster{MaxItems: 1000},
 		VCard:        VCard{MaxBytes: 64 << 10},
 		Registration: Registration{PerAddressPerHour: 5},
+		MUC:          MUC{FloodRate: 0, FloodBurst: 20},
 	}
 }
 
@@ -279,6 +296,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Registration.PerAddressPerHour < 1 {
 		errs = append(errs, fmt.Errorf("registration.per_address_per_hour: %d must be positive", c.Registration.PerAddressPerHour))
+	}
+	if c.MUC.FloodRate < 0 || math.IsNaN(c.MUC.FloodRate) || math.IsInf(c.MUC.FloodRate, 0) {
+		errs = append(errs, fmt.Errorf("muc.flood_rate: %g must be 0 (no limit) or a positive number of messages per second", c.MUC.FloodRate))
+	}
+	if c.MUC.FloodBurst < 0 {
+		errs = append(errs, fmt.Errorf("muc.flood_burst: %d must not be negative", c.MUC.FloodBurst))
+	} else if c.MUC.FloodBurst == 0 && c.MUC.FloodRate > 0 {
+		errs = append(errs, errors.New("muc.flood_burst: must be at least 1 when muc.flood_rate is set (set flood_rate = 0 for no limit)"))
 	}
 	return errors.Join(errs...)
 }

@@ -35,6 +35,32 @@ func TestParse(t *testing.T) {
 		{name: "bad listener", doc: "[c2s]\nlisten = '5222'", wantErr: "not host:port"},
 		{name: "bad level", doc: "log_level = 'loud'", wantErr: "log_level"},
 		{name: "not toml", doc: "hosts = [", wantErr: "parsing config"},
+		{name: "muc defaults", doc: "", check: func(t *testing.T, c Config) {
+			if c.MUC.FloodRate != 0 || c.MUC.FloodBurst != 20 {
+				t.Errorf("muc = %+v, want flood_rate 0 (no limit), flood_burst 20", c.MUC)
+			}
+		}},
+		{name: "muc flood limit", doc: "[muc]\nflood_rate = 0.5\nflood_burst = 3", check: func(t *testing.T, c Config) {
+			if c.MUC.FloodRate != 0.5 || c.MUC.FloodBurst != 3 {
+				t.Errorf("muc = %+v, want flood_rate 0.5, flood_burst 3", c.MUC)
+			}
+		}},
+		{name: "muc flood rate as integer", doc: "[muc]\nflood_rate = 2", check: func(t *testing.T, c Config) {
+			if c.MUC.FloodRate != 2 || c.MUC.FloodBurst != 20 {
+				t.Errorf("muc = %+v, want flood_rate 2, flood_burst 20", c.MUC)
+			}
+		}},
+		{name: "muc no flood limit", doc: "[muc]\nflood_rate = 0\nflood_burst = 0", check: func(t *testing.T, c Config) {
+			if c.MUC.FloodRate != 0 {
+				t.Errorf("muc = %+v, want no flood limit", c.MUC)
+			}
+		}},
+		{name: "muc negative rate", doc: "[muc]\nflood_rate = -1", wantErr: "muc.flood_rate: -1 must be 0 (no limit) or a positive number"},
+		{name: "muc infinite rate", doc: "[muc]\nflood_rate = inf", wantErr: "muc.flood_rate: +Inf"},
+		{name: "muc nan rate", doc: "[muc]\nflood_rate = nan", wantErr: "muc.flood_rate: NaN"},
+		{name: "muc negative burst", doc: "[muc]\nflood_burst = -5", wantErr: "muc.flood_burst: -5 must not be negative"},
+		{name: "muc zero burst with a rate", doc: "[muc]\nflood_rate = 10\nflood_burst = 0", wantErr: "muc.flood_burst: must be at least 1 when muc.flood_rate is set"},
+		{name: "muc unknown key", doc: "[muc]\nflood = 1", wantErr: "unknown settings: muc.flood"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,7 +80,12 @@ func TestParse(t *testing.T) {
 }
 
 func TestExampleFileIsValid(t *testing.T) {
-	if _, err := Load("../xmppd.example.toml"); err != nil {
+	c, err := Load("../xmppd.example.toml")
+	if err != nil {
 		t.Fatal(err)
+	}
+	// The example shows the defaults.
+	if c.MUC != Default().MUC {
+		t.Errorf("the example's [muc] is %+v, the defaults %+v", c.MUC, Default().MUC)
 	}
 }

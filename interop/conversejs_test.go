@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"xmppd/config"
 	"xmppd/internal/xmpptest"
 	"xmppd/xmlstream"
 )
@@ -38,8 +39,12 @@ const (
 // TestConverseJS logs alice in with Converse.js in headless Chromium over
 // the WebSocket endpoint (RFC 7395) and checks what she sees: her earlier
 // chat with bob, loaded from the archive when she opens it; a message she
-// types reaching bob and his reply reaching her; and a room she joins with
-// carol's messages in it. Bob and carol are raw Go clients.
+// types reaching bob and his reply reaching her; a room she joins with
+// carol's and bob's messages in it; a mention of bob she picks from
+// Converse's suggestions, sent as a XEP-0372 reference, that reaches bob,
+// a member not in the room, as a XEP-0452 notification; a page reload;
+// and, in a new browser profile, the room's messages coming back from its
+// archive (XEP-0313) when she rejoins. Bob and carol are raw Go clients.
 func TestConverseJS(t *testing.T) {
 	node, npm := needBrowser(t)
 	dir, err := filepath.Abs("browser")
@@ -48,7 +53,9 @@ func TestConverseJS(t *testing.T) {
 	}
 	npmCI(t, npm, dir)
 
-	s := xmpptest.Start(t)
+	// The lenient flood limit that xmppd.example.toml suggests: Converse,
+	// chat states included, stays well within it.
+	s := xmpptest.Start(t, func(c *config.Config) { c.MUC.FloodRate, c.MUC.FloodBurst = 10, 20 })
 	const (
 		alice = "alice@" + xmpptest.Domain
 		bob   = "bob@" + xmpptest.Domain
@@ -120,31 +127,110 @@ func TestConverseJS(t *testing.T) {
 	b.Send("<message type='chat' id='r1' to='" + got.Attr("from") + "'><body>" + escape(reply) + "</body></message>")
 	br.do(t, map[string]any{"op": "waitText", "selector": chat + " .chat-msg__text", "text": reply})
 
-	// 3. Alice joins a room where carol is; carol's messages before and
-	// after the join show up, and alice's reaches carol.
+	// 3. Alice joins a room where carol is and bob, a member, has been;
+	// carol's and bob's messages before her join and carol's after it show
+	// up, and alice's reaches carol.
 	c := xmpptest.Login(t, s, "carol", passwords["carol"], "raw")
 	createRoom(t, c, room, "carol")
+	setAffiliation(t, c, room, bob, "member")
+	const bobSaid = "Bob was in the lobby before Alice"
+	enterRoom(t, b, room, "bob")
+	b.Send("<message type='groupchat' id='b1' to='" + room + "'><body>" + bobSaid + "</body></message>")
+	readUntil(t, b, "bob's reflected message", func(el *xmlstream.Element) bool { return body(el) == bobSaid })
+	b.Send("<presence type='unavailable' to='" + room + "/bob'/>")
+	readUntil(t, b, "bob leaving the room", func(el *xmlstream.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("from") == room+"/bob" && el.Attr("type") == "unavailable"
+	})
 	const before, after = "Carol before Alice came", "Carol to everyone, Alice included"
 	c.Send("<message type='groupchat' id='c1' to='" + room + "'><body>" + before + "</body></message>")
 	readUntil(t, c, "carol's reflected message", func(el *xmlstream.Element) bool { return body(el) == before })
 	br.do(t, map[string]any{"op": "eval", "js": "await api.rooms.open('" + room + "', {nick: 'alice'}, true);"})
 	muc := `converse-muc[jid="` + room + `"]`
 	br.do(t, map[string]any{"op": "waitText", "selector": muc + " .chat-msg__text", "text": before})
+	br.do(t, map[string]any{"op": "waitText", "selector": muc + " .chat-msg__text", "text": bobSaid})
 	readUntil(t, c, "alice entering the room", func(el *xmlstream.Element) bool {
 		return el.Name.Local == "presence" && el.Attr("from") == room+"/alice" && el.Attr("type") == ""
 	})
 	c.Send("<message type='groupchat' id='c2' to='" + room + "'><body>" + after + "</body></message>")
 	br.do(t, map[string]any{"op": "waitText", "selector": muc + " .chat-msg__text", "text": after})
 	const inRoom = "Alice says hi to the room"
-	br.do(t, map[string]any{"op": "fill", "selector": muc + " textarea.chat-textarea", "text": inRoom})
-	br.do(t, map[string]any{"op": "press", "selector": muc + " textarea.chat-textarea", "key": "Enter"})
+	textarea := muc + " textarea.chat-textarea"
+	br.do(t, map[string]any{"op": "fill", "selector": textarea, "text": inRoom})
+	br.do(t, map[string]any{"op": "press", "selector": textarea, "key": "Enter"})
 	got = readUntil(t, c, "alice's room message", func(el *xmlstream.Element) bool { return body(el) == inRoom })
 	if got.Attr("type") != "groupchat" || got.Attr("from") != room+"/alice" {
 		t.Fatalf("carol got %s, want a groupchat message from %s/alice saying %q", got, room, inRoom)
 	}
 	br.do(t, map[string]any{"op": "waitText", "selector": muc + " .chat-msg__text", "text": inRoom})
 
+	// 4. Alice mentions bob, who is not in the room: she types "@bo",
+	// picks bob from Converse's suggestions and sends. The message
+	// carries a XEP-0372 mention reference, and bob, online but not in the
+	// room, gets the room's XEP-0452 notification with the message.
+	br.do(t, map[string]any{"op": "type", "selector": textarea, "text": "@bo"})
+	br.do(t, map[string]any{"op": "waitText", "selector": muc + " .suggestion-box__results li", "text": "bob"})
+	br.do(t, map[string]any{"op": "press", "selector": textarea, "key": "Enter"}) // picks the suggestion
+	const mentionText = "could you look at the lobby?"
+	br.do(t, map[string]any{"op": "type", "selector": textarea, "text": mentionText})
+	br.do(t, map[string]any{"op": "press", "selector": textarea, "key": "Enter"})
+	isMention := func(el *xmlstream.Element) bool { return strings.Contains(body(el), mentionText) }
+	got = readUntil(t, c, "alice's message mentioning bob", isMention)
+	var frames []string
+	br.value(t, br.do(t, map[string]any{"op": "sent", "text": mentionText}), &frames)
+	t.Logf("Converse sent for the mention: %s", frames)
+	mentionBody := body(got)
+	checkMention(t, "the room's message to carol", got, room+"/bob")
+	notice := readUntil(t, b, "the mention notification", func(el *xmlstream.Element) bool {
+		return el.Name.Local == "message" && el.Child("urn:xmpp:mmn:0", "mentions") != nil
+	})
+	checkNotice(t, notice, room, bob, mentionBody)
+	br.do(t, map[string]any{"op": "waitText", "selector": muc + " .chat-msg__text .mention", "text": "bob"})
+
+	// 5. Alice reloads the page. Converse resumes its stream (XEP-0198)
+	// rather than logging in afresh, so it is still in the room and shows
+	// what it kept in the browser; carol's next message reaches it. (What
+	// it kept is not checked: a message shown just before the reload may
+	// not have been stored yet, and Converse asks the room's archive only
+	// for messages older than those it kept.)
+	br.do(t, map[string]any{"op": "reload", "timeout": loginTimeout.Milliseconds()})
+	br.value(t, br.do(t, map[string]any{"op": "sent", "text": "<resume "}), &frames)
+	t.Logf("Converse reloaded after %v, resuming its stream: %v", time.Since(start).Round(time.Millisecond), len(frames) > 0)
+	const afterReload = "Carol after Alice's reload"
+	c.Send("<message type='groupchat' id='c3' to='" + room + "'><body>" + afterReload + "</body></message>")
+	br.do(t, map[string]any{"op": "waitText", "selector": muc + " .chat-msg__text", "text": afterReload})
+	roomTexts := []string{bobSaid, before, after, inRoom, mentionBody, afterReload}
 	t.Logf("browser steps took %v", time.Since(start).Round(time.Millisecond))
+	br.close(t)
+
+	// 6. Alice opens Converse in a new browser profile, with nothing kept:
+	// it logs in, she rejoins the room, and the room's messages, the
+	// mention of bob included, come back from the room's archive
+	// (XEP-0313), since Converse asks the room for no join history
+	// (maxstanzas='0') when the room has an archive.
+	start = time.Now()
+	br = startBrowser(t, node, dir)
+	br.do(t, map[string]any{"op": "login", "jid": alice, "password": passwords["alice"],
+		"websocket_url": "ws://" + s.HTTPAddr.String() + "/xmpp-websocket", "timeout": loginTimeout.Milliseconds()})
+	br.do(t, map[string]any{"op": "eval", "js": "await api.rooms.open('" + room + "', {nick: 'alice'}, true);"})
+	for _, text := range roomTexts {
+		br.do(t, map[string]any{"op": "waitText", "selector": muc + " .chat-msg__text", "text": text})
+	}
+	br.do(t, map[string]any{"op": "waitText", "selector": muc + " .chat-msg__text .mention", "text": "bob"})
+	br.value(t, br.do(t, map[string]any{"op": "texts", "selector": muc + " .chat-msg__text"}), &texts)
+	if !slices.Equal(texts, roomTexts) {
+		t.Errorf("after rejoining, the room shows %q, want %q", texts, roomTexts)
+	}
+	var archivedTexts []string
+	br.value(t, br.do(t, map[string]any{"op": "eval", "js": "const m = await api.rooms.get('" + room + "');" +
+		"return m.messages.filter((x) => x.get('is_archived')).map((x) => x.get('body'));"}), &archivedTexts)
+	if !slices.Equal(archivedTexts, roomTexts) {
+		t.Errorf("Converse got %q from the room's archive, want %q", archivedTexts, roomTexts)
+	}
+	br.value(t, br.do(t, map[string]any{"op": "sent", "text": "maxstanzas="}), &frames)
+	if len(frames) != 1 || !strings.Contains(frames[0], `maxstanzas="0"`) {
+		t.Errorf("Converse's join presences %q, want one asking for no history", frames)
+	}
+	t.Logf("rejoining in a new profile took %v", time.Since(start).Round(time.Millisecond))
 	br.close(t)
 }
 
@@ -452,3 +538,61 @@ func bareJID(j string) string {
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "'", "&apos;", `"`, "&quot;")
 
 func escape(s string) string { return escaper.Replace(s) }
+
+// setAffiliation has c, an owner or admin of room, give user the
+// affiliation aff (XEP-0045 §9.3).
+func setAffiliation(t *testing.T, c *xmpptest.Client, room, user, aff string) {
+	t.Helper()
+	c.Send("<iq type='set' id='aff1' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#admin'>" +
+		"<item jid='" + user + "' affiliation='" + aff + "'/></query></iq>")
+	el := readUntil(t, c, "the affiliation change result", func(el *xmlstream.Element) bool {
+		return el.Name.Local == "iq" && el.Attr("id") == "aff1"
+	})
+	if el.Attr("type") != "result" {
+		t.Fatalf("making %s %s of %s: %s", user, aff, room, el)
+	}
+}
+
+// enterRoom has c enter room as nick (XEP-0045 §7.2), asking for no
+// history, and reads up to the room's subject, the last of the welcome.
+func enterRoom(t *testing.T, c *xmpptest.Client, room, nick string) {
+	t.Helper()
+	c.Send("<presence to='" + room + "/" + nick + "'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>")
+	readUntil(t, c, "the room's subject", func(el *xmlstream.Element) bool {
+		return el.Name.Local == "message" && el.Child("jabber:client", "subject") != nil
+	})
+}
+
+// checkMention checks that the groupchat message m carries a XEP-0372
+// mention reference to xmpp:jid.
+func checkMention(t *testing.T, what string, m *xmlstream.Element, jid string) {
+	t.Helper()
+	for _, ref := range m.ChildElements() {
+		if ref.Name.Space != "urn:xmpp:reference:0" || ref.Name.Local != "reference" {
+			continue
+		}
+		if ref.Attr("type") != "mention" || ref.Attr("uri") != "xmpp:"+jid {
+			t.Errorf("%s: reference %s, want a mention of xmpp:%s", what, ref, jid)
+		}
+		return
+	}
+	t.Fatalf("%s carries no XEP-0372 reference: %s", what, m)
+}
+
+// checkNotice checks that n is a XEP-0452 mention notification from room
+// to user forwarding the room's groupchat message from alice saying text.
+func checkNotice(t *testing.T, n *xmlstream.Element, room, user, text string) {
+	t.Helper()
+	if n.Attr("from") != room || bareJID(n.Attr("to")) != user {
+		t.Errorf("notification from %q to %q, want from %s to %s", n.Attr("from"), n.Attr("to"), room, user)
+	}
+	fwd := n.Child("urn:xmpp:mmn:0", "mentions").Child("urn:xmpp:forward:0", "forwarded")
+	var m *xmlstream.Element
+	if fwd != nil {
+		m = fwd.Child("jabber:client", "message")
+	}
+	if m == nil || m.Attr("type") != "groupchat" || m.Attr("from") != room+"/alice" || body(m) != text {
+		t.Fatalf("notification %s, want it to forward the groupchat message from %s/alice saying %q", n, room, text)
+	}
+	checkMention(t, "the forwarded message", m, room+"/bob")
+}

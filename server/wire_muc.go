@@ -8,15 +8,19 @@ import (
 )
 
 // muc wires XEP-0045 multi-user chat: one service on conference.<host>
-// for each host, sharing one store. Each service's archive writer stops,
-// after writing what is queued, with the wiring's closers.
+// for each host, sharing one store, with the flood limit of [muc]. Each
+// service's archive writer stops, after writing what is queued, with the
+// wiring's closers.
 func (w *wiring) muc(ctx context.Context) error {
 	store := postgres.NewMUC(w.pool)
 	for _, host := range w.cfg.Hosts {
 		s, err := muc.New(ctx, w.router, muc.Config{
-			Domain: "conference." + host,
-			Store:  store,
-			Logger: w.log,
+			Domain:     "conference." + host,
+			Store:      store,
+			MaxPage:    w.cfg.Archive.MaxPage,
+			FloodRate:  w.cfg.MUC.FloodRate,
+			FloodBurst: w.cfg.MUC.FloodBurst,
+			Logger:     w.log,
 		})
 		if err != nil {
 			return err

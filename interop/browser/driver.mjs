@@ -13,9 +13,14 @@
 //   {"id":3,"op":"waitText","selector":"…","text":"…"}
 //   {"id":4,"op":"fill","selector":"…","text":"…"}
 //   {"id":5,"op":"press","selector":"…","key":"Enter"}
-//   {"id":6,"op":"texts","selector":"…"}          → value: innerText of each match
-//   {"id":7,"op":"eval","js":"return await api.…"} → value: what the body returns
-//   {"id":8,"op":"close"}
+//   {"id":6,"op":"type","selector":"…","text":"…"} (key by key, as a user types)
+//   {"id":7,"op":"texts","selector":"…"}          → value: innerText of each match
+//   {"id":8,"op":"eval","js":"return await api.…"} → value: what the body returns
+//   {"id":9,"op":"sent","text":"…"}               → value: the WebSocket frames
+//                                                    Converse sent that contain text
+//   {"id":10,"op":"reload"}                       (reload the page, wait until
+//                                                    Converse is connected again)
+//   {"id":11,"op":"close"}
 //
 // Answers are {"id":N,"ok":true,"value":…} or {"id":N,"ok":false,"error":"…",
 // "page":"the page's visible text"}. Every wait is bounded by the command's
@@ -129,9 +134,14 @@ page.on('response', (r) => {
 page.on('console', (m) => log(`console.${m.type()}:`, m.text()));
 page.on('pageerror', (e) => log('pageerror:', e.stack || e.message));
 page.on('requestfailed', (r) => log('requestfailed:', r.url(), r.failure()?.errorText ?? ''));
+// sent keeps the frames Converse sent, for the "sent" command.
+const sent = [];
 page.on('websocket', (ws) => {
     log('websocket open:', ws.url());
-    ws.on('framesent', (f) => log('C>', f.payload));
+    ws.on('framesent', (f) => {
+        log('C>', f.payload);
+        if (typeof f.payload === 'string') sent.push(f.payload);
+    });
     ws.on('framereceived', (f) => log('S>', f.payload));
     ws.on('socketerror', (e) => log('websocket error:', e));
     ws.on('close', () => log('websocket closed'));
@@ -160,17 +170,27 @@ deadline.unref();
 
 // --- the commands -------------------------------------------------------------
 
+// connected waits until the page's Converse is connected.
+async function connected(timeout) {
+    try {
+        await page.waitForFunction(() => window.xmppdTest?.connected === true, null, { timeout });
+    } catch (e) {
+        const events = await page.evaluate(() => window.xmppdTest?.events).catch(() => undefined);
+        throw new Error(`Converse did not connect (events ${JSON.stringify(events)}): ${e.message}`);
+    }
+}
+
 const ops = {
     async login(cmd, timeout) {
         const cfg = { websocket_url: cmd.websocket_url, jid: cmd.jid, password: cmd.password };
+        // The init script runs again on every load of the page, reloads too.
         await page.addInitScript((c) => { window.xmppdTest = c; }, cfg);
         await page.goto(pageURL, { timeout });
-        try {
-            await page.waitForFunction(() => window.xmppdTest?.connected === true, null, { timeout });
-        } catch (e) {
-            const events = await page.evaluate(() => window.xmppdTest?.events).catch(() => undefined);
-            throw new Error(`Converse did not connect (events ${JSON.stringify(events)}): ${e.message}`);
-        }
+        await connected(timeout);
+    },
+    async reload(cmd, timeout) {
+        await page.reload({ timeout });
+        await connected(timeout);
     },
     async click(cmd, timeout) {
         await locate(cmd).click({ timeout });
@@ -183,6 +203,12 @@ const ops = {
     },
     async press(cmd, timeout) {
         await page.locator(cmd.selector).first().press(cmd.key, { timeout });
+    },
+    async type(cmd, timeout) {
+        await page.locator(cmd.selector).first().pressSequentially(cmd.text, { timeout });
+    },
+    async sent(cmd) {
+        return sent.filter((f) => f.includes(cmd.text));
     },
     async texts(cmd) {
         return page.locator(cmd.selector).allInnerTexts();
