@@ -106,7 +106,10 @@ func (s *Service) roomInfo(rm *room, iq router.IQ) *xmlstream.Element {
 		}
 		return no
 	}
-	for _, f := range []string{NS, NSMAM, mam.NS1, mam.FeatureExtended, mam.NSFulltext, NSSID, NSVCard, NSPing, NSSelfPing, NSDiscoItems, NSDiscoInfo, NSOccupantID, NSModerate,
+	archived := !rm.cfg.Unarchived
+	for _, f := range []string{NS, NSVCard, NSPing, NSSelfPing, NSDiscoItems, NSDiscoInfo, NSOccupantID,
+		pick(archived, NSMAM, ""), pick(archived, mam.NS1, ""), pick(archived, mam.FeatureExtended, ""),
+		pick(archived, mam.NSFulltext, ""), pick(archived, NSSID, ""), pick(archived, NSModerate, ""),
 		pick(!rm.cfg.QuietMentions, NSMentions, ""),
 		pick(rm.cfg.Public, "muc_public", "muc_hidden"),
 		pick(rm.cfg.Persistent, "muc_persistent", "muc_temporary"),

@@ -3,6 +3,7 @@ package muc
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -105,7 +106,10 @@ func (rm *room) fromOccupant(o *occupant, st *xmlstream.Element, typ string) *xm
 func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid.JID, st *xmlstream.Element) ([]*xmlstream.Element, bool) {
 	out := rm.fromOccupant(o, st, "groupchat")
 	body := st.Child(st.Name.Space, "body")
-	if body != nil && st.Child(NSHints, "no-store") == nil {
+	if body != nil && rm.cfg.Unarchived {
+		rm.remember(Message{Stamp: time.Now(), Nick: o.nick, Stanza: out.Append(nil, "")}, s.cfg.History)
+	}
+	if body != nil && !rm.cfg.Unarchived && st.Child(NSHints, "no-store") == nil {
 		origin := st.Attr("id")
 		if oid := st.Child(NSSID, "origin-id"); oid != nil && oid.Attr("id") != "" {
 			origin = oid.Attr("id")
@@ -169,7 +173,7 @@ func (s *Service) private(ctx context.Context, rm *room, o *occupant, nick strin
 // sendHistory sends the room's recent messages to the session to, as
 // <history/> h (may be nil) asks (§7.2.14), each with a <delay/>.
 func (s *Service) sendHistory(ctx context.Context, rm *room, to jid.JID, h *xmlstream.Element) {
-	q := Query{Max: s.cfg.History, Last: true}
+	q := Query{Max: rm.cfg.historyLength(s.cfg.History), Last: true}
 	maxChars := -1
 	if h != nil {
 		if n, err := strconv.Atoi(h.Attr("maxstanzas")); err == nil && n >= 0 {
@@ -188,12 +192,15 @@ func (s *Service) sendHistory(ctx context.Context, rm *room, to jid.JID, h *xmls
 	if q.Max == 0 || maxChars == 0 {
 		return
 	}
-	page, err := s.query(ctx, rm, q)
-	if err != nil {
-		s.cfg.Logger.Error("loading room history", "room", rm.jid.String(), "err", err)
-		return
+	msgs := rm.recentSince(q.Start, q.Max)
+	if !rm.cfg.Unarchived {
+		page, err := s.query(ctx, rm, q)
+		if err != nil {
+			s.cfg.Logger.Error("loading room history", "room", rm.jid.String(), "err", err)
+			return
+		}
+		msgs = page.Messages
 	}
-	msgs := page.Messages
 	if maxChars > 0 {
 		// Keep the newest messages whose stanzas fit in maxchars.
 		total, first := 0, len(msgs)
@@ -209,7 +216,9 @@ func (s *Service) sendHistory(ctx context.Context, rm *room, to jid.JID, h *xmls
 			s.cfg.Logger.Error("reading room history", "room", rm.jid.String(), "id", m.ID, "err", err)
 			continue
 		}
-		el.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(m.ID, 10)))
+		if m.ID != 0 {
+			el.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(m.ID, 10)))
+		}
 		el.AddChild(xmlstream.NewElement(NSDelay, "delay", "from", rm.jid.String(), "stamp", m.Stamp.UTC().Format(stampLayout)))
 		el.SetAttr("to", to.String())
 		s.r.DeliverToSession(to, el)
@@ -222,4 +231,25 @@ const maxStoredDepth = 1024
 
 func parseStored(data []byte) (*xmlstream.Element, error) {
 	return xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+}
+
+// remember keeps m among the last max messages of an unarchived room.
+func (rm *room) remember(m Message, max int) {
+	if max <= 0 {
+		return
+	}
+	if len(rm.recent) >= max {
+		rm.recent = slices.Delete(rm.recent, 0, len(rm.recent)-max+1)
+	}
+	rm.recent = append(rm.recent, m)
+}
+
+// recentSince returns the last n remembered messages stamped at or after
+// start (zero: any).
+func (rm *room) recentSince(start time.Time, n int) []Message {
+	msgs := rm.recent
+	for len(msgs) > 0 && msgs[0].Stamp.Before(start) {
+		msgs = msgs[1:]
+	}
+	return msgs[max(0, len(msgs)-n):]
 }

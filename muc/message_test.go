@@ -2,6 +2,7 @@ package muc_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"xmppd/internal/xmpptest"
@@ -239,4 +240,75 @@ func TestPersistentRoomSurvivesRestart(t *testing.T) {
 	if got, want := occupantID(t, el), occupantID(t, hist[0]); got != want {
 		t.Fatalf("juliet's occupant id after a restart is %s, before it %s", got, want)
 	}
+}
+
+// Owners set how much history a newcomer gets (muc#maxhistoryfetch) and
+// can turn the room's archive off (muc#roomconfig_enablearchiving): the
+// messages then have no stanza id and are not in the archive, history on
+// join still works, and the room stops announcing the archive.
+func TestHistoryLengthAndArchiving(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
+	create(t, juliet, room, "jul")
+	configure(t, juliet, room, field("muc#maxhistoryfetch", "1"))
+	say := func(body string) {
+		juliet.Send("<message type='groupchat' to='" + room + "'><body>" + body + "</body></message>")
+		el := juliet.NextNamed("message")
+		xmpptest.ExpectBody(t, el, room+"/jul", body)
+	}
+	say("m1")
+	say("m2")
+	hist := enter(t, romeo, room, "romeo", "", []string{"jul"}, 1, "")
+	xmpptest.ExpectBody(t, hist[0], room+"/jul", "m2")
+	expectPresence(t, juliet, room+"/romeo", "")
+
+	configure(t, juliet, room, field("muc#roomconfig_enablearchiving", "0"), "171")
+	expectConfigNotice(t, romeo, room, "171")
+	juliet.Send("<message type='groupchat' to='" + room + "'><body>off the record</body></message>")
+	for _, c := range []*xmpptest.Client{juliet, romeo} {
+		el := c.NextNamed("message")
+		xmpptest.ExpectBody(t, el, room+"/jul", "off the record")
+		if el.Child("urn:xmpp:sid:0", "stanza-id") != nil {
+			t.Fatalf("%s: an unarchived message has a stanza id: %s", c.JID, el)
+		}
+	}
+	// The newcomer's own presence lacks 170, and the history comes from memory.
+	nurse.Send("<presence to='" + room + "/nurse'><x xmlns='" + nsMUC + "'/></presence>")
+	for range 2 {
+		nurse.NextNamed("presence")
+	}
+	expectPresence(t, nurse, room+"/nurse", "", "110")
+	el := nurse.NextNamed("message")
+	xmpptest.ExpectBody(t, el, room+"/jul", "off the record")
+	if el.Child("urn:xmpp:delay", "delay") == nil {
+		t.Fatalf("history without delay: %s", el)
+	}
+	expectSubject(t, nurse, "")
+	for _, c := range []*xmpptest.Client{juliet, romeo} {
+		expectPresence(t, c, room+"/nurse", "")
+	}
+
+	romeo.Send("<iq type='get' id='d' to='" + room + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	if q := expectIQ(t, romeo, "d", "result").Child("http://jabber.org/protocol/disco#info", "query"); hasFeature(q, "urn:xmpp:mam:2") {
+		t.Fatal("an unarchived room announces its archive")
+	}
+	// The archive holds what was said before, not after.
+	romeo.Send("<iq type='set' id='q' to='" + room + "'><query xmlns='urn:xmpp:mam:2' queryid='a'/></iq>")
+	var got []string
+	for {
+		el := romeo.Next()
+		if el.Name.Local == "iq" {
+			break
+		}
+		fwd := el.Child("urn:xmpp:mam:2", "result").Child("urn:xmpp:forward:0", "forwarded")
+		got = append(got, fwd.Child("jabber:client", "message").Child("jabber:client", "body").Text())
+	}
+	if strings.Join(got, ",") != "m1,m2" {
+		t.Fatalf("archive after archiving was turned off: %v", got)
+	}
+
+	// Out-of-range values are refused.
+	submit(juliet, room, field("muc#maxhistoryfetch", "-3"))
+	xmpptest.ExpectError(t, expectIQ(t, juliet, "cfg", "error"), "not-acceptable")
 }

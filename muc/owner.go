@@ -53,11 +53,19 @@ func (s *Service) owner(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 }
 
 // configChanged tells the occupants that the configuration of rm changed
-// from old (§10.2.1): status 104, with 172 or 173 when the room became
-// non-anonymous or semi-anonymous. When it became members-only, those
+// from old (§10.2.1): status 104, with 170 or 171 when archiving was
+// turned on or off, and 172 or 173 when the room became non-anonymous or
+// semi-anonymous. When it became members-only, those
 // who are not members are removed with 322 (§9.4).
 func (s *Service) configChanged(rm *room, old RoomConfig) {
 	x := xmlstream.NewElement(NSUser, "x").AddChild(xmlstream.NewElement(NSUser, "status", "code", "104"))
+	if old.Unarchived != rm.cfg.Unarchived {
+		code := "170"
+		if rm.cfg.Unarchived {
+			code = "171"
+		}
+		x.AddChild(xmlstream.NewElement(NSUser, "status", "code", code))
+	}
 	if old.WhoIs != rm.cfg.WhoIs {
 		code := "173"
 		if rm.cfg.WhoIs == "anyone" {
@@ -97,6 +105,8 @@ func (s *Service) configForm(rm *room) *xmlstream.Element {
 	}
 	f.options("muc#roomconfig_maxusers", maxUsers, "10", "20", "50", "100", strconv.Itoa(s.cfg.MaxUsers))
 	f.options("muc#roomconfig_whois", c.WhoIs, "moderators", "anyone")
+	f.field("muc#maxhistoryfetch", "text-single", strconv.Itoa(c.historyLength(s.cfg.History)))
+	f.field("muc#roomconfig_enablearchiving", "boolean", boolValue(!c.Unarchived))
 	return f.x
 }
 
@@ -148,6 +158,15 @@ func (s *Service) applyForm(cfg RoomConfig, v map[string]string) (RoomConfig, bo
 		ok = ok && (val == "moderators" || val == "anyone")
 		cfg.WhoIs = val
 	}
+	if val, sent := v["muc#maxhistoryfetch"]; sent {
+		n, err := strconv.Atoi(val)
+		ok = ok && err == nil && n >= 0
+		n = min(max(n, 0), s.cfg.History)
+		cfg.History = &n
+	}
+	archiving := !cfg.Unarchived
+	boolean("muc#roomconfig_enablearchiving", &archiving)
+	cfg.Unarchived = !archiving
 	return cfg, ok
 }
 

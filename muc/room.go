@@ -55,6 +55,9 @@ type room struct {
 	pendingIQs map[string]pendingIQ
 	// vcard is the room's vCard (XEP-0054), serialised; nil for none.
 	vcard []byte
+	// recent are the last messages of an unarchived room, oldest first,
+	// for the history on join.
+	recent []Message
 }
 
 // occupant is one nick in a room: one user, with one or more sessions.
@@ -166,7 +169,9 @@ func (rm *room) selfCodes(extra ...string) []string {
 	if rm.cfg.WhoIs == "anyone" {
 		codes = append(codes, "100")
 	}
-	codes = append(codes, "170") // every room is archived
+	if !rm.cfg.Unarchived {
+		codes = append(codes, "170") // the room is archived
+	}
 	return append(codes, extra...)
 }
 

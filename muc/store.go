@@ -33,6 +33,22 @@ type RoomConfig struct {
 	// QuietMentions stops the XEP-0452 notifications to absent members
 	// who are mentioned; they are on unless an owner turns them off.
 	QuietMentions bool `json:"quiet_mentions,omitempty"`
+	// History is how many messages a joining occupant gets at most
+	// (muc#maxhistoryfetch); nil is the service's Config.History.
+	History *int `json:"history,omitempty"`
+	// Unarchived rooms keep no archive (muc#roomconfig_enablearchiving
+	// off): their messages have no stanza id, and the history sent on
+	// join is kept in memory only, lost when the service stops.
+	Unarchived bool `json:"unarchived,omitempty"`
+}
+
+// historyLength is how many messages cfg's room sends on join, at most
+// max (the service's bound).
+func (cfg RoomConfig) historyLength(max int) int {
+	if cfg.History == nil {
+		return max
+	}
+	return min(*cfg.History, max)
 }
 
 // StoredRoom is a room as a Store keeps it.
