@@ -107,7 +107,7 @@ func (s *Service) roomInfo(rm *room, iq router.IQ) *xmlstream.Element {
 		return no
 	}
 	archived := !rm.cfg.Unarchived
-	for _, f := range []string{NS, NSVCard, NSPing, NSSelfPing, NSDiscoItems, NSDiscoInfo, NSOccupantID,
+	for _, f := range []string{NS, NSVCard, NSPing, NSSelfPing, NSDiscoItems, NSDiscoInfo, NSOccupantID, NSRegister,
 		pick(archived, NSMAM, ""), pick(archived, mam.NS1, ""), pick(archived, mam.FeatureExtended, ""),
 		pick(archived, mam.NSFulltext, ""), pick(archived, NSSID, ""), pick(archived, NSModerate, ""),
 		pick(!rm.cfg.QuietMentions, NSMentions, ""),
@@ -165,11 +165,15 @@ func (s *Service) reservedNick(rm *room, iq router.IQ) *xmlstream.Element {
 	return iq.Result(q)
 }
 
-// reservedNickOf returns the nick the affiliated user bare uses in rm: in
-// the room, or when last seen there; "" for none.
+// reservedNickOf returns the nick the affiliated user bare registered
+// (§7.10), else the one they use in rm, or used when last seen there; ""
+// for none.
 func (rm *room) reservedNickOf(bare jid.JID) string {
 	if rank[rm.affiliation(bare)] < rank[Member] {
 		return ""
+	}
+	if nick := rm.nicks[bare.String()]; nick != "" {
+		return nick
 	}
 	for _, o := range rm.occupants {
 		if o.bare.Equal(bare) {

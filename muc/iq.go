@@ -69,6 +69,8 @@ func (s *Service) roomIQLocked(ctx context.Context, rm *room, iq router.IQ) *xml
 		return s.owner(ctx, rm, iq)
 	case p.Name.Space == NSAdmin && p.Name.Local == "query":
 		return s.admin(ctx, rm, iq)
+	case p.Name.Space == NSRegister && p.Name.Local == "query":
+		return s.register(ctx, rm, iq)
 	case p.Name.Space == NSModerate && p.Name.Local == "moderate":
 		return s.moderate(ctx, rm, iq)
 	case iq.Type == "get" && p.Name.Space == NSPing:

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -180,6 +181,7 @@ func New(ctx context.Context, r *router.Router, cfg Config) (*Service, error) {
 		for j, a := range sr.Affiliations {
 			rm.affs[j] = a
 		}
+		maps.Copy(rm.nicks, sr.Nicks)
 		s.rooms[rm.name] = rm
 	}
 	go s.w.run()

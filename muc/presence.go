@@ -76,6 +76,9 @@ func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JI
 	case existing != nil && !existing.bare.Equal(bare):
 		s.reply(ctx, st, stanza.Conflict, "the nickname is in use")
 		return
+	case rm.nickHolder(nick) != "" && rm.nickHolder(nick) != bare.String():
+		s.reply(ctx, st, stanza.Conflict, "the nickname is registered by someone else")
+		return
 	case existing == nil && rm.cfg.MaxUsers > 0 && len(rm.occupants) >= rm.cfg.MaxUsers && rank[aff] < rank[Admin]:
 		s.reply(ctx, st, stanza.ServiceUnavailable, "the room is full")
 		return
@@ -196,6 +199,10 @@ func (s *Service) destroy(ctx context.Context, rm *room) {
 func (s *Service) changeNick(ctx context.Context, rm *room, o *occupant, from jid.JID, nick string, st *xmlstream.Element) {
 	if other := rm.occupants[nick]; other != nil {
 		s.reply(ctx, st, stanza.Conflict, "the nickname is in use")
+		return
+	}
+	if holder := rm.nickHolder(nick); holder != "" && holder != o.bare.String() {
+		s.reply(ctx, st, stanza.Conflict, "the nickname is registered by someone else")
 		return
 	}
 	item := []string{"nick", nick}

@@ -42,6 +42,7 @@ type room struct {
 	// gone is true once the room is destroyed and out of the table.
 	gone      bool
 	affs      map[string]string    // bare JID -> owner, admin, member, outcast
+	nicks     map[string]string    // bare JID -> registered nick (§7.10)
 	occupants map[string]*occupant // by nick
 	sessions  map[string]*occupant // by real full JID
 	// lastNicks maps the nicks affiliated users entered with to their
@@ -78,7 +79,7 @@ func (s *Service) newRoom(name string) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &room{jid: j, name: j.Localpart(), affs: map[string]string{},
+	return &room{jid: j, name: j.Localpart(), affs: map[string]string{}, nicks: map[string]string{},
 		occupants: map[string]*occupant{}, sessions: map[string]*occupant{},
 		lastNicks: map[string]jid.JID{}, invited: map[string]jid.JID{}, pendingIQs: map[string]pendingIQ{},
 		cfg: RoomConfig{Public: true, WhoIs: "moderators", MaxUsers: s.cfg.MaxUsers}}, nil
@@ -87,7 +88,7 @@ func (s *Service) newRoom(name string) (*room, error) {
 // stored is the room as the store keeps it.
 func (rm *room) stored() StoredRoom {
 	return StoredRoom{Name: rm.name, Config: rm.cfg, Subject: rm.subject, SubjectBy: rm.subjectBy,
-		Affiliations: maps.Clone(rm.affs), VCard: rm.vcard}
+		Affiliations: maps.Clone(rm.affs), Nicks: maps.Clone(rm.nicks), VCard: rm.vcard}
 }
 
 // affiliation returns the affiliation of the bare JID j.
@@ -221,12 +222,17 @@ func (s *Service) broadcast(rm *room, st *xmlstream.Element) {
 	}
 }
 
-// setAffiliation records aff for the bare JID j; none removes it.
+// setAffiliation records aff for the bare JID j; none removes it. A
+// user who is no longer affiliated, or banned, loses their registered
+// nickname.
 func (rm *room) setAffiliation(j string, aff string) {
-	if aff == None {
+	if aff == None || aff == "" {
 		delete(rm.affs, j)
 	} else {
 		rm.affs[j] = aff
+	}
+	if aff == None || aff == "" || aff == Outcast {
+		delete(rm.nicks, j)
 	}
 }
 

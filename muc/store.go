@@ -58,6 +58,9 @@ type StoredRoom struct {
 	Subject, SubjectBy string
 	// Affiliations maps bare JIDs to owner, admin, member or outcast.
 	Affiliations map[string]string
+	// Nicks maps affiliated bare JIDs to the nicknames they registered
+	// (XEP-0045 §7.10).
+	Nicks map[string]string
 	// VCard is the room's XEP-0054 <vCard/>, serialised; nil for none.
 	VCard []byte
 }

@@ -34,7 +34,9 @@ var _ muc.Store = (*MUC)(nil)
 func (m *MUC) Rooms(ctx context.Context, service string) ([]muc.StoredRoom, error) {
 	rows, err := m.pool.Query(ctx, `SELECT r.name, r.config, r.subject, r.subject_by, r.vcard,
 		coalesce((SELECT jsonb_object_agg(a.jid, a.affiliation) FROM muc_affiliations a
-			WHERE a.service = r.service AND a.name = r.name), '{}')
+			WHERE a.service = r.service AND a.name = r.name), '{}'),
+		coalesce((SELECT jsonb_object_agg(a.jid, a.nick) FROM muc_affiliations a
+			WHERE a.service = r.service AND a.name = r.name AND a.nick <> ''), '{}')
 		FROM muc_rooms r WHERE r.service = $1 ORDER BY r.name`, service)
 	if err != nil {
 		return nil, fmt.Errorf("load rooms of %s: %w", service, err)
@@ -42,7 +44,7 @@ func (m *MUC) Rooms(ctx context.Context, service string) ([]muc.StoredRoom, erro
 	rooms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (muc.StoredRoom, error) {
 		var r muc.StoredRoom
 		var cfg []byte
-		if err := row.Scan(&r.Name, &cfg, &r.Subject, &r.SubjectBy, &r.VCard, &r.Affiliations); err != nil {
+		if err := row.Scan(&r.Name, &cfg, &r.Subject, &r.SubjectBy, &r.VCard, &r.Affiliations, &r.Nicks); err != nil {
 			return r, err
 		}
 		return r, json.Unmarshal(cfg, &r.Config)
@@ -60,9 +62,10 @@ func (m *MUC) SaveRoom(ctx context.Context, service string, r muc.StoredRoom) er
 	if err != nil {
 		return fmt.Errorf("save room %s@%s: %w", r.Name, service, err)
 	}
-	jids, affs := make([]string, 0, len(r.Affiliations)), make([]string, 0, len(r.Affiliations))
+	n := len(r.Affiliations)
+	jids, affs, nicks := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	for j, a := range r.Affiliations {
-		jids, affs = append(jids, j), append(affs, a)
+		jids, affs, nicks = append(jids, j), append(affs, a), append(nicks, r.Nicks[j])
 	}
 	err = pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO muc_rooms (service, name, persistent, config, subject, subject_by, vcard)
@@ -75,9 +78,9 @@ func (m *MUC) SaveRoom(ctx context.Context, service string, r muc.StoredRoom) er
 		if _, err := tx.Exec(ctx, `DELETE FROM muc_affiliations WHERE service = $1 AND name = $2`, service, r.Name); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO muc_affiliations (service, name, jid, affiliation)
-			SELECT $1, $2, u.jid, u.affiliation FROM unnest($3::text[], $4::text[]) AS u(jid, affiliation)`,
-			service, r.Name, jids, affs)
+		_, err = tx.Exec(ctx, `INSERT INTO muc_affiliations (service, name, jid, affiliation, nick)
+			SELECT $1, $2, u.jid, u.affiliation, u.nick FROM unnest($3::text[], $4::text[], $5::text[]) AS u(jid, affiliation, nick)`,
+			service, r.Name, jids, affs, nicks)
 		return err
 	})
 	if err != nil {

@@ -1,0 +1,78 @@
+package muc
+
+import (
+	"context"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// NSRegister is the namespace of in-band registration (XEP-0077), which
+// XEP-0045 §7.10 uses to register with a room.
+const NSRegister = "jabber:iq:register"
+
+// formRegister is the FORM_TYPE of the registration form (§15.5.2).
+const formRegister = "http://jabber.org/protocol/muc#register"
+
+// register answers registration with rm (§7.10): a get returns the form,
+// or <registered/> with the nickname already held; a submitted form
+// reserves its muc#register_roomnick for the user and makes them a
+// member. Registration is granted at once, except to outcasts; a
+// nickname held by someone else is a conflict.
+func (s *Service) register(ctx context.Context, rm *room, iq router.IQ) *xmlstream.Element {
+	bare := iq.From.Bare()
+	key := bare.String()
+	aff := rm.affiliation(bare)
+	if aff == Outcast {
+		return iq.Error(stanza.Forbidden, "you are banned from this room")
+	}
+	if iq.Type == "get" {
+		q := xmlstream.NewElement(NSRegister, "query")
+		if nick := rm.nicks[key]; nick != "" {
+			q.AddChild(xmlstream.NewElement(NSRegister, "registered"))
+			q.AddChild(xmlstream.NewElement(NSRegister, "username").AddText(nick))
+			return iq.Result(q)
+		}
+		f := newForm("form", formRegister)
+		f.field("muc#register_roomnick", "text-single", "")
+		return iq.Result(q.AddChild(f.x))
+	}
+	x := iq.Payload.Child(NSData, "x")
+	if x == nil || x.Attr("type") != "submit" {
+		return iq.Error(stanza.BadRequest, "submit the registration form")
+	}
+	nick := formValues(x)["muc#register_roomnick"]
+	if _, err := jid.New(rm.name, s.cfg.Domain, nick); err != nil || nick == "" {
+		return iq.Error(stanza.NotAcceptable, "the nickname is not valid")
+	}
+	if holder := rm.nickHolder(nick); holder != "" && holder != key {
+		return iq.Error(stanza.Conflict, "the nickname is registered by someone else")
+	}
+	if o := rm.occupants[nick]; o != nil && !o.bare.Equal(bare) {
+		return iq.Error(stanza.Conflict, "the nickname is in use")
+	}
+	oldNick, oldAff := rm.nicks[key], rm.affs[key]
+	if aff == None {
+		rm.setAffiliation(key, Member)
+	}
+	rm.nicks[key] = nick
+	if rm.cfg.Persistent && s.save(ctx, rm) != nil {
+		rm.nicks[key] = oldNick
+		rm.setAffiliation(key, oldAff)
+		return iq.Error(stanza.InternalServerError, "the registration could not be stored")
+	}
+	return iq.Result(nil)
+}
+
+// nickHolder returns the bare JID that registered nick with rm, or "".
+func (rm *room) nickHolder(nick string) string {
+	for j, n := range rm.nicks {
+		if n == nick {
+			return j
+		}
+	}
+	return ""
+}
