@@ -2,7 +2,6 @@ package muc
 
 import (
 	"maps"
-	"slices"
 	"sync"
 
 	"mellium.im/xmpp/jid"
@@ -179,9 +178,7 @@ func (rm *room) selfCodes(extra ...string) []string {
 // addressed returns a copy of st to to that shares st's children, which
 // must not change afterwards: a broadcast builds each stanza once.
 func addressed(st *xmlstream.Element, to jid.JID) *xmlstream.Element {
-	c := &xmlstream.Element{Name: st.Name, Attrs: slices.Clone(st.Attrs), Children: st.Children}
-	c.SetAttr("to", to.String())
-	return c
+	return st.Readdressed("to", to.String())
 }
 
 // broadcastPresence sends o's presence to every occupant but o, as each
@@ -196,11 +193,13 @@ func (s *Service) broadcastPresence(rm *room, o *occupant, typ string, item []st
 		if rm.sees(other) {
 			if full == nil {
 				full = rm.presenceOf(o, typ, true, item, codes...)
+				full.EncodeChildren()
 			}
 			p = full
 		} else {
 			if plain == nil {
 				plain = rm.presenceOf(o, typ, false, item, codes...)
+				plain.EncodeChildren()
 			}
 			p = plain
 		}
@@ -215,8 +214,10 @@ func (s *Service) deliver(o *occupant, st *xmlstream.Element) {
 	}
 }
 
-// broadcast queues st for every session of every occupant.
+// broadcast queues st for every session of every occupant; its children
+// are serialised once for all of them.
 func (s *Service) broadcast(rm *room, st *xmlstream.Element) {
+	st.EncodeChildren()
 	for _, o := range rm.occupants {
 		s.deliver(o, st)
 	}

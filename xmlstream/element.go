@@ -10,6 +10,7 @@ package xmlstream
 
 import (
 	"encoding/xml"
+	"slices"
 	"strings"
 )
 
@@ -32,6 +33,33 @@ type Element struct {
 	Name     xml.Name
 	Attrs    []xml.Attr
 	Children []Node
+
+	// inner is the children serialised by EncodeChildren, nil until
+	// then; Append writes it instead of encoding Children again.
+	inner []byte
+}
+
+// EncodeChildren serialises e's children once, now, so that every later
+// Append of e, or of a Readdressed copy of it, writes those bytes instead
+// of encoding the children again: a message sent to many recipients (a
+// room's broadcast) is encoded once. AddChild and AddText on e drop the
+// bytes; other changes to the children or their descendants must not
+// happen afterwards. Children stays readable.
+func (e *Element) EncodeChildren() {
+	e.inner = nil
+	var b []byte
+	for _, n := range e.Children {
+		b = appendNode(b, n, e.Name.Space)
+	}
+	e.inner = b
+}
+
+// Readdressed returns a copy of e with attribute local set to value (as
+// SetAttr) that shares e's children and their EncodeChildren bytes.
+func (e *Element) Readdressed(local, value string) *Element {
+	c := &Element{Name: e.Name, Attrs: slices.Clone(e.Attrs), Children: e.Children, inner: e.inner}
+	c.SetAttr(local, value)
+	return c
 }
 
 // Node is a child of an Element: *Element or Text.
@@ -171,6 +199,7 @@ func (e *Element) Text() string {
 // AddChild appends c to the children and returns e.
 func (e *Element) AddChild(c *Element) *Element {
 	e.Children = append(e.Children, c)
+	e.inner = nil
 	return e
 }
 
@@ -180,6 +209,7 @@ func (e *Element) AddText(s string) *Element {
 	if s == "" {
 		return e
 	}
+	e.inner = nil
 	if n := len(e.Children); n > 0 {
 		if t, ok := e.Children[n-1].(Text); ok {
 			e.Children[n-1] = t + Text(s)

@@ -76,19 +76,29 @@ func (e *Element) Append(b []byte, parentNS string) []byte {
 		return append(b, "/>"...)
 	}
 	b = append(b, '>')
-	for _, n := range e.Children {
-		switch c := n.(type) {
-		case *Element:
-			if c != nil {
-				b = c.Append(b, e.Name.Space)
-			}
-		case Text:
-			b = appendEscaped(b, string(c), false)
+	if e.inner != nil {
+		b = append(b, e.inner...)
+	} else {
+		for _, n := range e.Children {
+			b = appendNode(b, n, e.Name.Space)
 		}
 	}
 	b = append(b, "</"...)
 	b = append(b, e.Name.Local...)
 	return append(b, '>')
+}
+
+// appendNode appends the child n of an element in namespace ns.
+func appendNode(b []byte, n Node, ns string) []byte {
+	switch c := n.(type) {
+	case *Element:
+		if c != nil {
+			b = c.Append(b, ns)
+		}
+	case Text:
+		b = appendEscaped(b, string(c), false)
+	}
+	return b
 }
 
 // plain[c] is true for ASCII bytes that are copied unchanged into both text

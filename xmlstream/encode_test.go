@@ -214,3 +214,54 @@ func TestAppendDoesNotEscapeMore(t *testing.T) {
 		t.Errorf("appendEscaped changed plain text: %q", got)
 	}
 }
+
+// An element whose children were encoded once serialises exactly as
+// before, also as a readdressed copy, and forgets the bytes when a child
+// is added.
+func TestEncodeChildren(t *testing.T) {
+	msg := NewElement("jabber:client", "message", "from", "room@muc/nick", "type", "groupchat").
+		AddChild(NewElement("jabber:client", "body").AddText("a < b & 'c'")).
+		AddChild(NewElement("urn:xmpp:sid:0", "stanza-id", "id", "7"))
+	want := string(msg.Append(nil, "jabber:client"))
+	msg.EncodeChildren()
+	if got := string(msg.Append(nil, "jabber:client")); got != want {
+		t.Fatalf("with encoded children:\n%s\nwant\n%s", got, want)
+	}
+	c := msg.Readdressed("to", "juliet@localhost/r")
+	wantCopy := string(NewElement("jabber:client", "message", "from", "room@muc/nick", "type", "groupchat", "to", "juliet@localhost/r").
+		AddChild(NewElement("jabber:client", "body").AddText("a < b & 'c'")).
+		AddChild(NewElement("urn:xmpp:sid:0", "stanza-id", "id", "7")).Append(nil, "jabber:client"))
+	if got := string(c.Append(nil, "jabber:client")); got != wantCopy || msg.Attr("to") != "" {
+		t.Fatalf("readdressed:\n%s\nwant\n%s", got, wantCopy)
+	}
+	if c.Child("jabber:client", "body") == nil {
+		t.Fatal("the children of a readdressed copy are not readable")
+	}
+	c.AddChild(NewElement("urn:xmpp:delay", "delay"))
+	if got := string(c.Append(nil, "jabber:client")); !strings.Contains(got, "<delay xmlns='urn:xmpp:delay'/>") {
+		t.Fatalf("a child added after EncodeChildren is missing: %s", got)
+	}
+}
+
+// BenchmarkBroadcastEncode serialises one room message for 100
+// recipients, with and without EncodeChildren.
+func BenchmarkBroadcastEncode(b *testing.B) {
+	msg := NewElement("jabber:client", "message", "from", "room@conference.localhost/nick", "type", "groupchat", "id", "abc").
+		AddChild(NewElement("jabber:client", "body").AddText(strings.Repeat("hello world ", 10))).
+		AddChild(NewElement("urn:xmpp:sid:0", "stanza-id", "by", "room@conference.localhost", "id", "123456")).
+		AddChild(NewElement("urn:xmpp:occupant-id:0", "occupant-id", "id", "CNdUMd1HZcXtVnxi5uolYNM5bP6DtjneRxTfIH7jeW0"))
+	for _, encoded := range []bool{false, true} {
+		b.Run(map[bool]string{false: "each", true: "once"}[encoded], func(b *testing.B) {
+			buf := make([]byte, 0, 1024)
+			for b.Loop() {
+				m := msg.Copy()
+				if encoded {
+					m.EncodeChildren()
+				}
+				for range 100 {
+					buf = m.Readdressed("to", "user@localhost/resource").Append(buf[:0], "jabber:client")
+				}
+			}
+		})
+	}
+}
