@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"xmppd/storage/pgtest"
@@ -33,6 +35,7 @@ func TestScenarios(t *testing.T) {
 		{"chat", []string{"-rate", "50", "-duration", "1s", "-drain", "3s"}},
 		{"chat", []string{"-rate", "20", "-duration", "500ms", "-ladder", "-ladder-steps", "2"}},
 		{"mam", []string{"-fill", "4", "-page", "3", "-rate", "100"}},
+		{"muc", []string{"-senders", "2", "-rate", "20", "-duration", "1s"}},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -53,6 +56,69 @@ func TestScenarios(t *testing.T) {
 				t.Fatalf("exit %d, report %+v\nstderr:\n%s", code, rep, stderr.String())
 			}
 		})
+	}
+}
+
+// TestMUCRooms runs the muc scenario over several rooms and checks that
+// every room got its occupants and the worst room is reported.
+func TestMUCRooms(t *testing.T) {
+	srv := xmpptest.Start(t)
+	for i := range 3 {
+		srv.AddUser(t, "load"+strconv.Itoa(i), xmpptest.Domain, "pw")
+	}
+	port := strconv.Itoa(srv.C2SAddr.(*net.TCPAddr).Port)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"muc", "-port", port, "-password", "pw", "-n", "8", "-c", "3", "-accounts", "3", "-timeout", "1m",
+		"-rooms", "4", "-senders", "1", "-rate", "40", "-duration", "1s", "-max-room-p99", "2s"}, &stdout, &stderr)
+	var rep struct {
+		OK     bool
+		Result mucResult
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, stdout.String())
+	}
+	r := rep.Result
+	if code != 0 || !rep.OK || r.Rooms != 4 || r.Occupants != 8 || r.Senders != 1 || len(r.Steps) != 1 {
+		t.Fatalf("exit %d, report %+v\nstderr:\n%s", code, rep, stderr.String())
+	}
+	st := r.Steps[0]
+	// Every message goes to one room of two occupants.
+	if st.Sent == 0 || st.Expected != 2*int64(st.Sent) || st.Delivered != st.Expected || st.Duplicates != 0 {
+		t.Errorf("sent %d, expected %d, delivered %d, duplicates %d: want 2 copies of each", st.Sent, st.Expected, st.Delivered, st.Duplicates)
+	}
+	rr := st.Rooms
+	if rr == nil || rr.Rooms != 4 || rr.Measured < 1 || !strings.HasPrefix(rr.WorstRoom, "xmppload-") ||
+		!strings.HasSuffix(rr.WorstRoom, "@conference.localhost") || rr.WorstP99MS <= 0 || rr.WorstP99MS < rr.MedianP99MS || rr.WorstP99MS > st.LatencyMS.Max {
+		t.Errorf("rooms report %+v (overall latency %+v)", rr, st.LatencyMS)
+	}
+	if !strings.Contains(stderr.String(), "worst room p99") {
+		t.Errorf("summary without the worst room:\n%s", stderr.String())
+	}
+}
+
+// TestRoomsOptions checks the checks of -rooms.
+func TestRoomsOptions(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"-n", "20", "-rooms", "4"}, true},
+		{[]string{"-n", "20"}, true},
+		{[]string{"-n", "21", "-rooms", "4"}, false},
+		{[]string{"-n", "20", "-rooms", "0"}, false},
+		{[]string{"-n", "20", "-rooms", "2", "-room", "r@conference.localhost"}, false},
+		{[]string{"-n", "20", "-rooms", "2", "-max-room-p99", "-1s"}, false},
+	} {
+		o, err := parseOptions(tc.args, io.Discard)
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: error %v, want ok %v", tc.args, err, tc.ok)
+		}
+		if err == nil && o.roomP99() != time.Second {
+			t.Errorf("%q: room p99 limit %s, want -max-p99's 1s", tc.args, o.roomP99())
+		}
+	}
+	if o, err := parseOptions([]string{"-max-room-p99", "100ms"}, io.Discard); err != nil || o.roomP99() != 100*time.Millisecond {
+		t.Errorf("-max-room-p99 100ms: %v, %v", o, err)
 	}
 }
 

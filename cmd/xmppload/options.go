@@ -41,12 +41,22 @@ type options struct {
 	ladderSteps int
 	maxLossPct  float64
 	maxP99      time.Duration
-	senders     int    // muc: occupants that send
-	room        string // muc: room JID; empty: a new one on -muc-service
+	senders     int           // muc: occupants that send, per room
+	room        string        // muc: room JID; empty: a new one on -muc-service
+	rooms       int           // muc: rooms the sessions are spread over
+	maxRoomP99  time.Duration // muc: every room's p99 below it; 0: maxP99
 	mucService  string
 	fill        int // mam: messages each session sends before paging
 	page        int // mam: RSM page size
 	pages       int // mam: most pages each session reads
+}
+
+// roomP99 is the p99 latency every room must stay below.
+func (o *options) roomP99() time.Duration {
+	if o.maxRoomP99 > 0 {
+		return o.maxRoomP99
+	}
+	return o.maxP99
 }
 
 // addr is the target's host:port.
@@ -85,8 +95,10 @@ func parseOptions(args []string, usage io.Writer) (*options, error) {
 	fs.IntVar(&o.ladderSteps, "ladder-steps", 10, "chat, muc: most steps of the ladder (at most 32)")
 	fs.Float64Var(&o.maxLossPct, "max-loss", 1, "chat, muc: a step passes with less loss than this, in percent")
 	fs.DurationVar(&o.maxP99, "max-p99", time.Second, "chat, muc: a step passes with a p99 latency below this")
-	fs.IntVar(&o.senders, "senders", 10, "muc: occupants that send (the first S of -n)")
+	fs.IntVar(&o.senders, "senders", 10, "muc: occupants that send, per room (each room's first S)")
 	fs.StringVar(&o.room, "room", "", "muc: room JID (empty: a new room xmppload-RANDOM on -muc-service)")
+	fs.IntVar(&o.rooms, "rooms", 1, "muc: rooms xmppload-RANDOM-K on -muc-service; session i joins room i % R, each message goes to a random room (-n a multiple of R)")
+	fs.DurationVar(&o.maxRoomP99, "max-room-p99", 0, "muc with -rooms > 1: a step passes with every room's p99 latency below this (0: -max-p99)")
 	fs.StringVar(&o.mucService, "muc-service", "conference.localhost", "muc: the multi-user chat service")
 	fs.IntVar(&o.fill, "fill", 200, "mam: messages each session sends to the next one before the paging")
 	fs.IntVar(&o.page, "page", 50, "mam: RSM page size (<max/>)")
@@ -111,6 +123,12 @@ func parseOptions(args []string, usage io.Writer) (*options, error) {
 		return nil, errors.New("-senders, -page and -pages must be positive, -fill not negative")
 	case o.timeout <= 0 || o.opTimeout <= 0 || o.settle < 0:
 		return nil, errors.New("-timeout and -op-timeout must be positive, -settle not negative")
+	case o.rooms < 1 || o.maxRoomP99 < 0:
+		return nil, errors.New("-rooms must be positive, -max-room-p99 not negative")
+	case o.n%o.rooms != 0:
+		return nil, fmt.Errorf("-n %d is not a multiple of -rooms %d: every room gets -n/-rooms sessions", o.n, o.rooms)
+	case o.rooms > 1 && o.room != "":
+		return nil, errors.New("-room names one room: leave it out with -rooms > 1")
 	}
 	return o, nil
 }

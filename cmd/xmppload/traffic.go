@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,19 +65,50 @@ func (ts *trackers) onBody(el *xmlstream.Element) {
 }
 
 // tracker counts the copies of each message of one step that arrived.
+// Messages may go to several rooms, each expecting its own number of
+// copies; latencies are kept by room.
 type tracker struct {
-	want   int32 // copies expected per message (1; a room's occupants)
+	want   []int32 // copies expected per message, by room (1; a room's occupants)
+	rooms  []string
+	roomOf []atomic.Int32 // each message's room; nil: all go to room 0
 	copies []atomic.Int32
 	sent   atomic.Int64
 
 	mu        sync.Mutex
-	latencies []time.Duration
-	bounced   int // type='error' answers
+	latencies [][]time.Duration // by room
+	bounced   int               // type='error' answers
 }
 
+// newTracker returns a tracker of messages that each expect want copies.
 func newTracker(capacity int, want int) *tracker {
-	return &tracker{want: int32(want), copies: make([]atomic.Int32, capacity)}
+	return &tracker{want: []int32{int32(want)}, copies: make([]atomic.Int32, capacity), latencies: make([][]time.Duration, 1)}
 }
+
+// newRoomsTracker returns a tracker of messages to several rooms, by name,
+// each expecting want[room] copies. The sender notes each message's room
+// with setRoom before sending it.
+func newRoomsTracker(capacity int, rooms []string, want []int32) *tracker {
+	return &tracker{want: want, rooms: rooms, roomOf: make([]atomic.Int32, capacity),
+		copies: make([]atomic.Int32, capacity), latencies: make([][]time.Duration, len(rooms))}
+}
+
+// setRoom notes that message seq goes to room k.
+func (t *tracker) setRoom(seq, k int) {
+	if seq >= 0 && seq < len(t.roomOf) {
+		t.roomOf[seq].Store(int32(k))
+	}
+}
+
+// room returns the room of message seq (0 ≤ seq < capacity).
+func (t *tracker) room(seq int) int {
+	if t.roomOf == nil {
+		return 0
+	}
+	return int(t.roomOf[seq].Load())
+}
+
+// wantOf returns the copies message seq should produce.
+func (t *tracker) wantOf(seq int) int32 { return t.want[t.room(seq)] }
 
 // received notes a copy of message seq sent at sent.
 func (t *tracker) received(seq int, sent time.Time) {
@@ -85,8 +117,9 @@ func (t *tracker) received(seq int, sent time.Time) {
 	}
 	d := time.Since(sent)
 	t.copies[seq].Add(1)
+	k := t.room(seq)
 	t.mu.Lock()
-	t.latencies = append(t.latencies, d)
+	t.latencies[k] = append(t.latencies[k], d)
 	t.mu.Unlock()
 }
 
@@ -100,9 +133,50 @@ func (t *tracker) bounce() {
 func (t *tracker) missing() int64 {
 	var n int64
 	for i := range int(t.sent.Load()) {
-		n += int64(max(t.want-t.copies[i].Load(), 0))
+		n += int64(max(t.wantOf(i)-t.copies[i].Load(), 0))
 	}
 	return n
+}
+
+// roomsReport is the latency of the worst room of a step with several
+// rooms: the room whose copies had the highest p99.
+type roomsReport struct {
+	Rooms    int `json:"rooms"`
+	Measured int `json:"measured"` // rooms that got at least one copy
+	// WorstRoom had the highest p99, WorstP99MS, over WorstCopies copies.
+	WorstRoom   string  `json:"worst_room"`
+	WorstP99MS  float64 `json:"worst_p99_ms"`
+	WorstCopies int     `json:"worst_room_copies"`
+	// MedianP99MS is the median of the rooms' p99s.
+	MedianP99MS float64 `json:"median_room_p99_ms"`
+}
+
+// roomLatency returns the overall latency and, with several rooms, the
+// worst room's. The caller holds t.mu.
+func (t *tracker) roomLatency() (latency, *roomsReport) {
+	if len(t.latencies) == 1 {
+		return summarize(t.latencies[0]), nil
+	}
+	var all []time.Duration
+	var p99s []float64
+	rr := &roomsReport{Rooms: len(t.latencies)}
+	for k, ds := range t.latencies {
+		all = append(all, ds...)
+		if len(ds) == 0 {
+			continue
+		}
+		l := summarize(ds)
+		p99s = append(p99s, l.P99)
+		if rr.WorstRoom == "" || l.P99 > rr.WorstP99MS {
+			rr.WorstRoom, rr.WorstP99MS, rr.WorstCopies = t.rooms[k], l.P99, l.Count
+		}
+	}
+	rr.Measured = len(p99s)
+	if len(p99s) > 0 {
+		slices.Sort(p99s)
+		rr.MedianP99MS = p99s[(len(p99s)-1)/2]
+	}
+	return summarize(all), rr
 }
 
 // trafficStep is what one run of the pacer measured.
@@ -121,7 +195,9 @@ type trafficStep struct {
 	Duplicates    int64   `json:"duplicates"`
 	Bounced       int     `json:"bounced"`
 	LatencyMS     latency `json:"latency_ms"` // send to arrival, every copy
-	DrainS        float64 `json:"drain_s"`    // after the last send until all arrived (or -drain)
+	// Rooms is the worst room's latency when messages went to several.
+	Rooms  *roomsReport `json:"rooms,omitempty"`
+	DrainS float64      `json:"drain_s"` // after the last send until all arrived (or -drain)
 	// CPU time during the step (sending and draining), and the server's per
 	// delivered copy.
 	ServerCPUS      float64 `json:"server_cpu_s,omitempty"`
@@ -145,12 +221,14 @@ func pace(ctx context.Context, o *options, pid int, step int, t *tracker, rate f
 	cpu := cpuMeter(pid)
 	jobs := make(chan int, 256)
 	var failed errorCounts
+	var failedCopies atomic.Int64 // the copies failed sends would have made
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for seq := range jobs {
 				if err := send(step, seq); err != nil {
 					failed.add(err)
+					failedCopies.Add(int64(t.wantOf(seq)))
 				}
 			}
 		})
@@ -184,7 +262,7 @@ loop:
 
 	drainStart := time.Now()
 	deadline := drainStart.Add(o.drain)
-	for t.missing() > int64(failed.total())*int64(t.want) && time.Now().Before(deadline) && ctx.Err() == nil {
+	for t.missing() > failedCopies.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
 	drain := time.Since(drainStart)
@@ -192,11 +270,12 @@ loop:
 
 	r := trafficStep{RateTarget: rate, DurationS: seconds(sendTime), Sent: issued - failed.total(), SendFailed: failed.total(), DrainS: seconds(drain),
 		ServerCPUS: c.ServerS, ClientCPUS: c.ClientS}
-	r.Expected = int64(r.Sent) * int64(t.want)
+	r.Expected = -failedCopies.Load()
 	for i := range issued {
-		n := int64(t.copies[i].Load())
-		r.Delivered += min(n, int64(t.want))
-		r.Duplicates += max(n-int64(t.want), 0)
+		n, want := int64(t.copies[i].Load()), int64(t.wantOf(i))
+		r.Expected += want
+		r.Delivered += min(n, want)
+		r.Duplicates += max(n-want, 0)
 	}
 	r.Lost = r.Expected - r.Delivered
 	if r.Expected > 0 {
@@ -210,7 +289,8 @@ loop:
 		r.ServerUSPerCopy = math.Round(c.ServerS * 1e6 / float64(r.Delivered))
 	}
 	t.mu.Lock()
-	r.LatencyMS, r.Bounced = summarize(t.latencies), t.bounced
+	r.LatencyMS, r.Rooms = t.roomLatency()
+	r.Bounced = t.bounced
 	t.mu.Unlock()
 	var why []string
 	if r.SendFailed > 0 {
@@ -224,6 +304,9 @@ loop:
 	}
 	if r.LatencyMS.P99 >= float64(o.maxP99.Milliseconds()) {
 		why = append(why, fmt.Sprintf("p99 %.0f ms", r.LatencyMS.P99))
+	}
+	if r.Rooms != nil && r.Rooms.WorstP99MS >= float64(o.roomP99().Milliseconds()) {
+		why = append(why, fmt.Sprintf("worst room p99 %.0f ms", r.Rooms.WorstP99MS))
 	}
 	if ctx.Err() != nil {
 		why = append(why, "cut short: "+context.Cause(ctx).Error())
@@ -239,9 +322,14 @@ func stepLine(name string, r trafficStep) string {
 	if !r.Pass {
 		verdict = "FAIL (" + r.Why + ")"
 	}
-	return fmt.Sprintf("%s %.0f/s for %.1fs: sent %d (%.0f/s), delivered %d/%d (%.0f/s), loss %.2f%%, latency ms p50 %.1f p99 %.1f max %.1f, server %.0f µs/delivery: %s\n",
+	line := fmt.Sprintf("%s %.0f/s for %.1fs: sent %d (%.0f/s), delivered %d/%d (%.0f/s), loss %.2f%%, latency ms p50 %.1f p99 %.1f max %.1f, server %.0f µs/delivery: %s\n",
 		name, r.RateTarget, r.DurationS, r.Sent, r.SentPerS, r.Delivered, r.Expected, r.DeliveredPerS, r.LossPct,
 		r.LatencyMS.P50, r.LatencyMS.P99, r.LatencyMS.Max, r.ServerUSPerCopy, verdict)
+	if rr := r.Rooms; rr != nil {
+		line += fmt.Sprintf("%s  worst room p99 %.1f ms (%s, %d copies), median room p99 %.1f ms, %d/%d rooms got messages\n",
+			name, rr.WorstP99MS, rr.WorstRoom, rr.WorstCopies, rr.MedianP99MS, rr.Measured, rr.Rooms)
+	}
+	return line
 }
 
 // ladder runs steps at rising rates from o.rate (×2 while they pass, then
