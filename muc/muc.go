@@ -188,6 +188,26 @@ func New(ctx context.Context, r *router.Router, cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// Stopping tells every occupant, before the server ends the client
+// streams, that they leave their rooms because the service is shutting
+// down: their own unavailable presence with status 332 (XEP-0045 §9.x,
+// "system shutdown"). The rooms themselves are kept.
+func (s *Service) Stopping() {
+	s.mu.Lock()
+	rooms := make([]*room, 0, len(s.rooms))
+	for _, rm := range s.rooms {
+		rooms = append(rooms, rm)
+	}
+	s.mu.Unlock()
+	for _, rm := range rooms {
+		rm.mu.Lock()
+		for _, o := range rm.occupants {
+			s.deliver(o, rm.presenceOf(o, "unavailable", true, nil, "332", "110"))
+		}
+		rm.mu.Unlock()
+	}
+}
+
 // Close writes the messages still waiting for the archive and stops the
 // writer; groupchat fails afterwards.
 func (s *Service) Close() { s.w.close() }

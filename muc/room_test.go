@@ -107,3 +107,15 @@ func TestDisco(t *testing.T) {
 		}
 	}
 }
+
+// When the server stops, every occupant learns it leaves the room
+// because of the shutdown (status 332) before its stream ends.
+func TestShutdownNotice(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet := online(t, s, "juliet")
+	create(t, juliet, room, "jul")
+	xmpptest.Restart(t, s)
+	expectPresence(t, juliet, room+"/jul", "unavailable", "110", "332")
+	juliet.ExpectStreamError("system-shutdown")
+}

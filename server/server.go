@@ -271,6 +271,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, stop := range s.modules.stopping {
+		stop()
+	}
 	if err := s.c2s.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("ending client streams: %w", err))
 	}

@@ -30,6 +30,9 @@ type wiring struct {
 	accountDeleted []func(ctx context.Context, bare jid.JID) error
 	// rosters is the roster module, which others ask about subscriptions.
 	rosters *roster.Module
+	// stopping are told, in order, that the server is about to end every
+	// client stream, while those streams still take stanzas.
+	stopping []func()
 	// closers stop modules' background work, in order, once the client
 	// streams have ended and before the database closes.
 	closers []func()

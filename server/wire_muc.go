@@ -26,6 +26,7 @@ func (w *wiring) muc(ctx context.Context) error {
 			return err
 		}
 		s.Register()
+		w.stopping = append(w.stopping, s.Stopping)
 		w.closers = append(w.closers, s.Close)
 	}
 	return nil
