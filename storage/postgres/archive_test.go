@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"xmppd/mam"
 	"xmppd/storage"
 	"xmppd/storage/pgtest"
@@ -59,6 +61,19 @@ func pageAll(t *testing.T, a *postgres.Archive, q mam.Query) []int64 {
 	return nil
 }
 
+// archiveFor returns a fresh database with the accounts users of
+// example.org, and its archive store.
+func archiveFor(t *testing.T, users ...string) (*pgxpool.Pool, *postgres.Archive) {
+	t.Helper()
+	pool := pgtest.Pool(t)
+	for _, u := range users {
+		if err := postgres.NewAccounts(pool).Create(context.Background(), "example.org", u, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pool, postgres.NewArchive(pool)
+}
+
 func idsOf(p mam.Page) []int64 {
 	var ids []int64
 	for _, m := range p.Messages {
@@ -70,13 +85,7 @@ func idsOf(p mam.Page) []int64 {
 func TestArchive(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.Pool(t)
-	for _, u := range []string{"juliet", "romeo", "nurse"} {
-		if err := postgres.NewAccounts(pool).Create(ctx, "example.org", u, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a := postgres.NewArchive(pool)
+	_, a := archiveFor(t, "juliet", "romeo", "nurse")
 
 	// 1000 messages: every third with the nurse; one to nobody.
 	var entries []mam.Entry
@@ -150,13 +159,7 @@ func TestArchive(t *testing.T) {
 func TestArchiveDates(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.Pool(t)
-	for _, u := range []string{"juliet", "romeo"} {
-		if err := postgres.NewAccounts(pool).Create(ctx, "example.org", u, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a := postgres.NewArchive(pool)
+	_, a := archiveFor(t, "juliet", "romeo")
 	day0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var byDay [][]int64 // juliet's ids stamped on each day
 	for day := range 10 {
@@ -206,13 +209,7 @@ func TestArchiveDates(t *testing.T) {
 func TestArchiveFulltext(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.Pool(t)
-	for _, u := range []string{"juliet", "romeo"} {
-		if err := postgres.NewAccounts(pool).Create(ctx, "example.org", u, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a := postgres.NewArchive(pool)
+	_, a := archiveFor(t, "juliet", "romeo")
 	bodies := []string{
 		"Wherefore art thou Romeo?",
 		"Deny thy father and refuse thy name",
@@ -275,13 +272,7 @@ func TestArchiveFulltext(t *testing.T) {
 func TestArchiveRetractPrefsExpire(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.Pool(t)
-	for _, u := range []string{"juliet", "romeo"} {
-		if err := postgres.NewAccounts(pool).Create(ctx, "example.org", u, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a := postgres.NewArchive(pool)
+	pool, a := archiveFor(t, "juliet", "romeo")
 	sent := archiveEntry("romeo", "juliet", "o1", true)
 	got := archiveEntry("juliet", "romeo", "o1", false)
 	forged := archiveEntry("juliet", "romeo", "o2", true) // juliet's own o2
