@@ -122,9 +122,7 @@ func pageAll(t *testing.T, c *xmpptest.Client, room, fields string, max int, bac
 // order the archive must keep. It returns the messages as broadcast.
 func archiveRoom(t *testing.T, s *xmpptest.Server, juliet, romeo *xmpptest.Client, n int) []archived {
 	t.Helper()
-	create(t, juliet, room, "jul")
-	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
-	expectPresence(t, juliet, room+"/romeo", "")
+	createWithRomeo(t, juliet, romeo)
 	body := func(i int) string {
 		switch {
 		case i == 7:

@@ -109,6 +109,15 @@ func create(t *testing.T, c *xmpptest.Client, name, nick string) {
 	expectIQ(t, c, "cfg", "result")
 }
 
+// createWithRomeo has juliet create the instant room as "jul" and romeo
+// enter it as "romeo".
+func createWithRomeo(t *testing.T, juliet, romeo *xmpptest.Client) {
+	t.Helper()
+	create(t, juliet, room, "jul")
+	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
+	expectPresence(t, juliet, room+"/romeo", "")
+}
+
 // submit sends the room configuration form with fields, as <field/>
 // elements; "" makes a new room an instant room.
 func submit(c *xmpptest.Client, name, fields string) {

@@ -39,9 +39,7 @@ func TestMediatedInvitation(t *testing.T) {
 	t.Parallel()
 	s := start(t)
 	juliet, romeo, nurse, tybalt := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse"), online(t, s, "tybalt")
-	create(t, juliet, room, "jul")
-	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
-	expectPresence(t, juliet, room+"/romeo", "")
+	createWithRomeo(t, juliet, romeo)
 
 	invite(romeo, "nurse@localhost", "come to the feast")
 	expectInvitation(t, nurse.NextNamed("message"), "romeo@localhost/r", "come to the feast", "")

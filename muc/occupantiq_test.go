@@ -11,9 +11,7 @@ import (
 func threeInRoom(t *testing.T, s *xmpptest.Server) (juliet, romeo, nurse *xmpptest.Client) {
 	t.Helper()
 	juliet, romeo, nurse = online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
-	create(t, juliet, room, "jul")
-	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
-	expectPresence(t, juliet, room+"/romeo", "")
+	createWithRomeo(t, juliet, romeo)
 	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
 	expectPresence(t, juliet, room+"/nurse", "")
 	expectPresence(t, romeo, room+"/nurse", "")

@@ -71,9 +71,7 @@ func TestDisconnectLeaves(t *testing.T) {
 	t.Parallel()
 	s := start(t)
 	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
-	create(t, juliet, room, "jul")
-	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
-	expectPresence(t, juliet, room+"/romeo", "")
+	createWithRomeo(t, juliet, romeo)
 	romeo.Conn.Close()
 	expectPresence(t, juliet, room+"/romeo", "unavailable")
 }

@@ -32,9 +32,7 @@ func TestStatusCodes(t *testing.T) {
 	t.Parallel()
 	s := start(t)
 	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
-	create(t, juliet, room, "jul")
-	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
-	expectPresence(t, juliet, room+"/romeo", "")
+	createWithRomeo(t, juliet, romeo)
 	enterNurse := func() {
 		enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
 		expectPresence(t, juliet, room+"/nurse", "")
