@@ -200,6 +200,10 @@ func TestBlockingBothWays(t *testing.T) {
 	s := start(t)
 	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
 	juliet.Online()
+	// Her initial presence is handled to the end (stored subscription
+	// requests included) before romeo asks, or his request could come
+	// twice: live, and again as a stored one (RFC 6121 §3.1.3 allows it).
+	juliet.Ping()
 	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
 	romeo.Online()
 	nurse := xmpptest.Login(t, s, "nurse", "secret", "kitchen")
