@@ -34,16 +34,18 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 		return
 	}
 	var later []*xmlstream.Element
-	archived := false
+	var archived uint64 // the message's place in the writer's queue; 0: none
 	defer func() {
 		rm.mu.Unlock()
-		if archived {
+		if archived != 0 {
 			// The sender's stream management acknowledges the message
 			// when this returns: only once it is committed, like a
-			// one-to-one message (DESIGN.md §4). Occupants already have
-			// it; the room's lock is not held while waiting.
-			if err := s.w.flush(ctx); err != nil {
-				s.cfg.Logger.Error("waiting for the room archive", "room", rm.jid.String(), "err", err)
+			// one-to-one message (DESIGN.md §4), or answered with an
+			// error when it could not be. Occupants already have it; the
+			// room's lock is not held while waiting.
+			if err := s.w.wait(ctx, archived); err != nil {
+				s.cfg.Logger.Error("archiving a room message", "room", rm.jid.String(), "err", err)
+				s.reply(ctx, st, stanza.InternalServerError, "the message was delivered but could not be archived")
 			}
 		}
 		for _, m := range later {
@@ -99,11 +101,11 @@ func (rm *room) fromOccupant(o *occupant, st *xmlstream.Element, typ string) *xm
 }
 
 // groupchat archives a message of o and broadcasts it with its stanza id;
-// it returns the mention notifications to route (XEP-0452) and whether
-// the message was queued for the archive. The id is the archive's,
+// it returns the mention notifications to route (XEP-0452) and the
+// message's place in the archive writer's queue (0: not archived). The id is the archive's,
 // handed out now; the writer stores the message after the broadcast
 // (writer.go).
-func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid.JID, st *xmlstream.Element) ([]*xmlstream.Element, bool) {
+func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid.JID, st *xmlstream.Element) ([]*xmlstream.Element, uint64) {
 	out := rm.fromOccupant(o, st, "groupchat")
 	body := st.Child(st.Name.Space, "body")
 	if body != nil && rm.cfg.Unarchived {
@@ -114,23 +116,23 @@ func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid
 		if oid := st.Child(NSSID, "origin-id"); oid != nil && oid.Attr("id") != "" {
 			origin = oid.Attr("id")
 		}
-		m, err := s.w.submit(ctx, Message{Room: rm.name, Nick: o.nick, Sender: from.Bare().String(),
+		m, seq, err := s.w.submit(ctx, Message{Room: rm.name, Nick: o.nick, Sender: from.Bare().String(),
 			OriginID: origin, Body: body.Text(), Stanza: out.Append(nil, "")})
 		switch {
 		case errors.Is(err, errBusy):
 			s.reply(ctx, st, stanza.ResourceConstraint, "the room archive is busy")
-			return nil, false
+			return nil, 0
 		case err != nil:
 			s.cfg.Logger.Error("archiving a room message", "room", rm.jid.String(), "err", err)
 			s.reply(ctx, st, stanza.InternalServerError, "the message could not be archived")
-			return nil, false
+			return nil, 0
 		}
 		out.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(m.ID, 10)))
 		s.broadcast(rm, out)
-		return s.mentionNotices(rm, out), true
+		return s.mentionNotices(rm, out), seq
 	}
 	s.broadcast(rm, out)
-	return s.mentionNotices(rm, out), false
+	return s.mentionNotices(rm, out), 0
 }
 
 // setSubject changes the room's subject (§8.1), if o may.

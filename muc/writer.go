@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -71,8 +72,18 @@ type writer struct {
 
 	doneMu  sync.Mutex
 	written uint64        // messages written (or failed) so far
+	failed  []span        // the latest batches that failed, oldest first
 	changed chan struct{} // closed and replaced when written grows
 }
+
+// span is the messages first … last (1-based, in queue order) of a batch.
+type span struct{ first, last uint64 }
+
+// maxFailed bounds the failed batches remembered for wait.
+const maxFailed = 64
+
+// errNotWritten is returned by wait for a message whose batch failed.
+var errNotWritten = errors.New("muc: the message could not be archived")
 
 func newWriter(store Store, service string, maxRows, queue int, log *slog.Logger) *writer {
 	return &writer{store: store, service: service, maxRows: maxRows, log: log,
@@ -104,25 +115,25 @@ func (w *writer) now() time.Time {
 }
 
 // submit gives m an id and a stamp and queues it for writing; it returns
-// m as queued. It fails, queueing nothing, when the queue is full or the
-// writer closed.
-func (w *writer) submit(ctx context.Context, m Message) (Message, error) {
+// m as queued and its place in the queue, for wait. It fails, queueing
+// nothing, when the queue is full or the writer closed.
+func (w *writer) submit(ctx context.Context, m Message) (Message, uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return m, errClosed
+		return m, 0, errClosed
 	}
 	if len(w.queue) == cap(w.queue) {
-		return m, errBusy
+		return m, 0, errBusy
 	}
 	id, err := w.nextID(ctx)
 	if err != nil {
-		return m, err
+		return m, 0, err
 	}
 	m.ID, m.Stamp = id, w.now()
 	w.queue <- m // cannot block: only senders holding w.mu fill it
 	w.queued++
-	return m, nil
+	return m, w.queued, nil
 }
 
 // reserve gives m an id and a stamp without queueing it, for a message
@@ -140,10 +151,26 @@ func (w *writer) flush(ctx context.Context) error {
 	w.mu.Lock()
 	target := w.queued
 	w.mu.Unlock()
+	return w.waitFor(ctx, target, false)
+}
+
+// wait waits until the message queued in place seq (from submit) is
+// written, and returns errNotWritten if its batch failed.
+func (w *writer) wait(ctx context.Context, seq uint64) error {
+	return w.waitFor(ctx, seq, true)
+}
+
+// waitFor waits until the first target messages are written; with check,
+// it reports whether the message in place target failed.
+func (w *writer) waitFor(ctx context.Context, target uint64, check bool) error {
 	for {
 		w.doneMu.Lock()
 		done, changed := w.written >= target, w.changed
+		failed := check && done && slices.ContainsFunc(w.failed, func(f span) bool { return f.first <= target && target <= f.last })
 		w.doneMu.Unlock()
+		if failed {
+			return errNotWritten
+		}
 		if done {
 			return nil
 		}
@@ -173,11 +200,18 @@ func (w *writer) run() {
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		if err := w.store.Write(ctx, w.service, batch); err != nil {
+		err := w.store.Write(ctx, w.service, batch)
+		cancel()
+		if err != nil {
 			w.log.Error("archiving room messages", "service", w.service, "messages", len(batch), "err", err)
 		}
-		cancel()
 		w.doneMu.Lock()
+		if err != nil {
+			w.failed = append(w.failed, span{w.written + 1, w.written + uint64(len(batch))})
+			if len(w.failed) > maxFailed {
+				w.failed = w.failed[1:]
+			}
+		}
 		w.written += uint64(len(batch))
 		close(w.changed)
 		w.changed = make(chan struct{})
