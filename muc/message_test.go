@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"xmppd/internal/xmpptest"
 	"xmppd/xmlstream"
@@ -307,4 +308,38 @@ func TestHistoryLengthAndArchiving(t *testing.T) {
 	// Out-of-range values are refused.
 	submit(juliet, room, field("muc#maxhistoryfetch", "-3"))
 	xmpptest.ExpectError(t, expectIQ(t, juliet, "cfg", "error"), "not-acceptable")
+}
+
+// XEP-0045 §7.2.14: the history a newcomer asks for by time, with since
+// and seconds (maxstanzas and maxchars are in TestGroupchat).
+func TestHistoryParameters(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, nurse := online(t, s, "juliet"), online(t, s, "nurse")
+	create(t, juliet, room, "jul")
+	for _, b := range []string{"one", "two", "three"} {
+		juliet.Send("<message type='groupchat' to='" + room + "'><body>" + b + "</body></message>")
+		juliet.NextNamed("message")
+	}
+	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	for _, tc := range []struct {
+		history string
+		want    int
+	}{
+		{"<history since='" + past + "'/>", 3},
+		{"<history since='" + future + "'/>", 0},
+		{"<history seconds='3600'/>", 3},
+		{"<history seconds='3600' maxstanzas='2'/>", 2},
+		{"<history since='" + past + "' maxstanzas='1'/>", 1},
+	} {
+		hist := enter(t, nurse, room, "nurse", tc.history, []string{"jul"}, tc.want, "")
+		if tc.want > 0 {
+			xmpptest.ExpectBody(t, hist[len(hist)-1], room+"/jul", "three")
+		}
+		expectPresence(t, juliet, room+"/nurse", "")
+		nurse.Send("<presence type='unavailable' to='" + room + "/nurse'/>")
+		expectPresence(t, nurse, room+"/nurse", "unavailable", "110")
+		expectPresence(t, juliet, room+"/nurse", "unavailable")
+	}
 }
