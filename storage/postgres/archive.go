@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"xmppd/mam"
-	"xmppd/mam/fulltext"
 	"xmppd/storage"
 )
 
@@ -114,55 +112,23 @@ func (a *Archive) Query(ctx context.Context, domain, username string, q mam.Quer
 	if err := a.checkIDs(ctx, domain, username, q); err != nil {
 		return mam.Page{}, err
 	}
-	args := []any{domain, username}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	var sql strings.Builder
-	sql.WriteString("SELECT id, stamp, stanza FROM archive_messages WHERE domain = $1 AND username = $2")
+	p := newPageSQL("SELECT id, stamp, stanza FROM archive_messages WHERE domain = $1 AND username = $2", domain, username)
 	if q.With != "" {
-		sql.WriteString(" AND with_jid = " + arg(q.With))
+		p.and("with_jid = " + p.arg(q.With))
 		if q.WithResource != "" {
-			sql.WriteString(" AND with_resource = " + arg(q.WithResource))
+			p.and("with_resource = " + p.arg(q.WithResource))
 		}
 	}
 	if !q.Start.IsZero() {
-		t := arg(q.Start)
-		sql.WriteString(" AND stamp >= " + t + " AND id >= " + firstIDFrom(t))
+		t := p.arg(q.Start)
+		p.and("stamp >= " + t + " AND id >= " + firstIDFrom(t))
 	}
 	if !q.End.IsZero() {
-		t := arg(q.End)
-		sql.WriteString(" AND stamp <= " + t + " AND id <= " + lastIDUntil(t))
+		t := p.arg(q.End)
+		p.and("stamp <= " + t + " AND id <= " + lastIDUntil(t))
 	}
-	if q.AfterID != 0 {
-		sql.WriteString(" AND id > " + arg(q.AfterID))
-	}
-	if q.BeforeID != 0 {
-		sql.WriteString(" AND id < " + arg(q.BeforeID))
-	}
-	if q.IDs != nil {
-		sql.WriteString(" AND id = ANY(" + arg(q.IDs) + ")")
-	}
-	search := fulltext.Parse(q.Text)
-	if !search.Empty() {
-		sql.WriteString(" AND terms @@ " + arg(tsqueryOf(domain, username, search)) + "::tsquery")
-	}
-	if q.Last {
-		sql.WriteString(" ORDER BY id DESC")
-	} else {
-		sql.WriteString(" ORDER BY id")
-	}
-	sql.WriteString(" LIMIT " + arg(q.Max+1))
-	if !search.Empty() {
-		// Planned for these words, not with a cached generic plan: the
-		// best plan for a word in most messages (the owner index) is the
-		// worst for a rare one (the GIN index) and the other way round,
-		// and every search shares one statement text (docs/archive.md,
-		// "Measured at scale").
-		args = append([]any{pgx.QueryExecModeExec}, args...)
-	}
-	rows, err := a.pool.Query(ctx, sql.String(), args...)
+	sql, args := p.finish(q.AfterID, q.BeforeID, q.IDs, ownerTag(domain, username), q.Text, q.Last, q.Max)
+	rows, err := a.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return mam.Page{}, fmt.Errorf("query archive of %s@%s: %w", username, domain, err)
 	}
@@ -174,14 +140,9 @@ func (a *Archive) Query(ctx context.Context, domain, username string, q mam.Quer
 	if err != nil {
 		return mam.Page{}, fmt.Errorf("query archive of %s@%s: %w", username, domain, err)
 	}
-	p := mam.Page{Messages: msgs, Complete: len(msgs) <= q.Max}
-	if !p.Complete {
-		p.Messages = msgs[:q.Max]
-	}
-	if q.Last {
-		slices.Reverse(p.Messages)
-	}
-	return p, nil
+	var page mam.Page
+	page.Messages, page.Complete = trimPage(msgs, q.Max, q.Last)
+	return page, nil
 }
 
 // checkIDs fails with storage.ErrNotFound when an id the query names is

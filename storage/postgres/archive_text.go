@@ -25,23 +25,22 @@ import (
 const maxTermBytes = 512 << 10
 
 // ownerTag returns the prefix of username@domain's words in the index.
-func ownerTag(domain, username string) string {
-	h := fnv.New32a()
-	h.Write([]byte(domain))
-	h.Write([]byte{0})
-	h.Write([]byte(username))
-	return strconv.FormatUint(uint64(h.Sum32()), 36) + ":"
-}
+func ownerTag(domain, username string) string { return tagOf(domain, username) }
 
 // roomTag returns the prefix of the words of the room name@service in
 // the index of room archives (muc_messages). It differs from every
 // account's tag of the same two strings, though the tables are apart.
-func roomTag(service, name string) string {
+func roomTag(service, name string) string { return tagOf("muc", service, name) }
+
+// tagOf returns a short hash of parts, separated by NUL, and a colon.
+func tagOf(parts ...string) string {
 	h := fnv.New32a()
-	h.Write([]byte("muc\x00"))
-	h.Write([]byte(service))
-	h.Write([]byte{0})
-	h.Write([]byte(name))
+	for i, p := range parts {
+		if i > 0 {
+			h.Write([]byte{0})
+		}
+		h.Write([]byte(p))
+	}
 	return strconv.FormatUint(uint64(h.Sum32()), 36) + ":"
 }
 
@@ -83,13 +82,6 @@ func taggedTerms(tag, body string) pgtype.TSVector {
 	// PostgreSQL keeps lexemes sorted bytewise, as Go compares strings.
 	slices.SortFunc(lexemes, func(a, b pgtype.TSVectorLexeme) int { return strings.Compare(a.Word, b.Word) })
 	return pgtype.TSVector{Lexemes: lexemes, Valid: true}
-}
-
-// tsqueryOf returns the text of the tsquery for s in the archive of
-// username@domain: every included phrase and no excluded one. s must not
-// be empty.
-func tsqueryOf(domain, username string, s fulltext.Search) string {
-	return taggedQuery(ownerTag(domain, username), s)
 }
 
 // taggedQuery returns the text of the tsquery for s among the words

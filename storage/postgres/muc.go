@@ -4,16 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"xmppd/mam/fulltext"
 	"xmppd/muc"
 	"xmppd/storage"
 )
@@ -182,50 +178,22 @@ func (m *MUC) Query(ctx context.Context, service, name string, q muc.Query) (muc
 	if err := m.checkIDs(ctx, service, name, q); err != nil {
 		return muc.Page{}, err
 	}
-	args := []any{service, name}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	var sql strings.Builder
-	sql.WriteString(`SELECT id, stamp, nick, sender, origin_id, body, stanza FROM muc_messages
-		WHERE service = $1 AND name = $2`)
+	p := newPageSQL(`SELECT id, stamp, nick, sender, origin_id, body, stanza FROM muc_messages
+		WHERE service = $1 AND name = $2`, service, name)
 	if q.Nick != "" {
-		sql.WriteString(" AND nick = " + arg(q.Nick))
+		p.and("nick = " + p.arg(q.Nick))
 	}
 	if q.Sender != "" {
-		sql.WriteString(" AND sender = " + arg(q.Sender))
+		p.and("sender = " + p.arg(q.Sender))
 	}
 	if !q.Start.IsZero() {
-		sql.WriteString(" AND stamp >= " + arg(q.Start))
+		p.and("stamp >= " + p.arg(q.Start))
 	}
 	if !q.End.IsZero() {
-		sql.WriteString(" AND stamp <= " + arg(q.End))
+		p.and("stamp <= " + p.arg(q.End))
 	}
-	if q.AfterID != 0 {
-		sql.WriteString(" AND id > " + arg(q.AfterID))
-	}
-	if q.BeforeID != 0 {
-		sql.WriteString(" AND id < " + arg(q.BeforeID))
-	}
-	if q.IDs != nil {
-		sql.WriteString(" AND id = ANY(" + arg(q.IDs) + ")")
-	}
-	search := fulltext.Parse(q.Text)
-	if !search.Empty() {
-		sql.WriteString(" AND terms @@ " + arg(taggedQuery(roomTag(service, name), search)) + "::tsquery")
-	}
-	if q.Last {
-		sql.WriteString(" ORDER BY id DESC")
-	} else {
-		sql.WriteString(" ORDER BY id")
-	}
-	sql.WriteString(" LIMIT " + arg(q.Max+1))
-	if !search.Empty() {
-		// Planned for these words, as Archive.Query does.
-		args = append([]any{pgx.QueryExecModeExec}, args...)
-	}
-	rows, err := m.pool.Query(ctx, sql.String(), args...)
+	sql, args := p.finish(q.AfterID, q.BeforeID, q.IDs, roomTag(service, name), q.Text, q.Last, q.Max)
+	rows, err := m.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return muc.Page{}, fmt.Errorf("query archive of room %s@%s: %w", name, service, err)
 	}
@@ -237,14 +205,9 @@ func (m *MUC) Query(ctx context.Context, service, name string, q muc.Query) (muc
 	if err != nil {
 		return muc.Page{}, fmt.Errorf("query archive of room %s@%s: %w", name, service, err)
 	}
-	p := muc.Page{Messages: msgs, Complete: len(msgs) <= q.Max}
-	if !p.Complete {
-		p.Messages = msgs[:q.Max]
-	}
-	if q.Last {
-		slices.Reverse(p.Messages)
-	}
-	return p, nil
+	var page muc.Page
+	page.Messages, page.Complete = trimPage(msgs, q.Max, q.Last)
+	return page, nil
 }
 
 // checkIDs fails with storage.ErrNotFound when an id the query names is
