@@ -17,7 +17,7 @@ import (
 )
 
 // benchArchive returns a module on a fresh schema with users u0..u(n-1).
-func benchArchive(b *testing.B, users int) (*mam.Module, *postgres.Archive, *pgxpool.Pool) {
+func benchArchive(b testing.TB, users int) (*mam.Module, *postgres.Archive, *pgxpool.Pool) {
 	b.Helper()
 	ctx := context.Background()
 	pool := pgtest.Pool(b)
@@ -45,7 +45,7 @@ func BenchmarkArchive(b *testing.B) {
 	const users = 100
 	m, _, _ := benchArchive(b, users)
 	var next atomic.Int64
-	b.SetParallelism(64) // 64 × GOMAXPROCS senders
+	b.SetParallelism(256) // 256 × GOMAXPROCS senders
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()

@@ -8,9 +8,9 @@
 // before it is delivered or kept offline; the copy delivered carries a
 // <stanza-id/> with the recipient's archive id. Archive returns only
 // after the commit (DESIGN.md §4), but without one database round trip per
-// message: a single writer goroutine groups what every session submitted
-// while the previous batch was being written into one statement (group
-// commit), see writer.go.
+// message: the writer groups what every session submitted while it was
+// busy into one statement (group commit), inserts several such batches at
+// once and commits them in order, see writer.go.
 //
 // Lock order: none. The writer owns its batch; the module holds no lock
 // while calling the store or the router.

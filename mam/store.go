@@ -68,13 +68,15 @@ type Tx interface {
 // Store keeps the message archives of accounts. storage/postgres
 // implements it.
 type Store interface {
-	// Insert writes entries, stamped stamp, in a new transaction and
-	// returns it uncommitted. ids[i] is the archive id of entries[i], or 0
-	// when it will not be stored: the owner does not exist, or the
-	// owner's preferences exclude the other party. Ids grow with each
-	// call, so when transactions commit in the order of their Inserts,
-	// ids grow in commit order.
-	Insert(ctx context.Context, entries []Entry, stamp time.Time) (ids []int64, tx Tx, err error)
+	// NextIDs reserves n archive ids, in increasing order, each greater
+	// than every id reserved before.
+	NextIDs(ctx context.Context, n int) ([]int64, error)
+	// Insert writes entries, stamped stamp, with the ids given (reserved
+	// by NextIDs, increasing), in a new transaction, and returns it
+	// uncommitted. stored[i] is ids[i], or 0 when entries[i] is left out:
+	// its owner does not exist, or the owner's preferences exclude the
+	// other party.
+	Insert(ctx context.Context, entries []Entry, ids []int64, stamp time.Time) (stored []int64, tx Tx, err error)
 	// Query returns one page of the archive of username@domain. Ids named
 	// in q.AfterID, q.BeforeID or q.IDs that are not in that archive make
 	// it fail with an error wrapping storage.ErrNotFound.

@@ -25,41 +25,49 @@ type request struct {
 	done    chan struct{} // closed when ids or err are set
 }
 
-// writer is the group commit, in two stages. The inserter goroutine
-// takes every request queued while the previous batch was being inserted,
-// up to maxRows rows, and inserts them with one Store.Insert in a new
-// transaction; the committer goroutine commits those transactions one at
-// a time, in the order they were inserted, and wakes their callers. So
-// batch n+1 is being inserted while batch n waits for its commit to reach
-// the disk, and ids still grow in commit order, which RSM paging needs.
-// Nothing waits for a batch to fill: a lone message costs one insert and
-// one commit, a busy server fewer of them than messages.
+// writer is the group commit. One goroutine, the collector, takes every
+// request queued while it was busy, up to maxRows rows, as a batch, and
+// gives the batch its archive ids (one NextIDs round trip) and its stamp;
+// up to inserters batches are inserted at once, each with one
+// Store.Insert in its own transaction; one committer commits them in the
+// order the collector formed them and wakes their callers. So PostgreSQL
+// works on several batches at once (on as many cores) while earlier ones
+// wait for their commit to reach the disk, and ids still grow in commit
+// order, which RSM paging needs: a batch's ids are above every earlier
+// batch's, and it commits after them. Nothing waits for a batch to fill:
+// a lone message costs one reservation, one insert and one commit, a
+// busy server fewer of them than messages.
 type writer struct {
 	store   Store
 	maxRows int
 	queue   chan *request
 	log     *slog.Logger
-	// inserted holds batches whose transaction awaits its commit. Its
-	// capacity bounds how many transactions are open at once.
-	inserted chan insertedBatch
 	// stamp is the last stamp given to a batch: stamps never go back, so
-	// a date is an id range (see Store.Insert).
+	// a date is an id range (see Store.Insert). Only the collector uses it.
 	stamp time.Time
 
 	mu      sync.RWMutex // guards stopped against sends to queue
 	stopped bool
 }
 
-// insertedBatch is a batch inserted but not yet committed.
-type insertedBatch struct {
-	reqs []*request
-	ids  []int64
-	tx   Tx
+// inserters is how many batches are inserted at once; at most one more
+// transaction is open, awaiting its commit.
+const inserters = 3
+
+// batch is what the collector formed of one or more requests.
+type batch struct {
+	reqs    []*request
+	entries []Entry
+	ids     []int64 // given by the collector; after the insert, 0 for rows left out
+	stamp   time.Time
+	tx      Tx
+	err     error
+	// inserted is closed when the insert has returned (tx or err set).
+	inserted chan struct{}
 }
 
 func newWriter(store Store, maxRows, queue int, log *slog.Logger) *writer {
-	return &writer{store: store, maxRows: maxRows, queue: make(chan *request, queue), log: log,
-		inserted: make(chan insertedBatch, 1)}
+	return &writer{store: store, maxRows: maxRows, queue: make(chan *request, queue), log: log}
 }
 
 // submit queues entries and waits until they are committed. The ids are
@@ -89,20 +97,35 @@ func (w *writer) submit(ctx context.Context, entries []Entry) ([]int64, error) {
 	}
 }
 
-// run inserts and commits batches until ctx ends, then writes what is
-// still queued.
+// run collects batches until ctx ends, then writes what is still
+// queued; it returns once everything is committed.
 func (w *writer) run(ctx context.Context) {
+	work := make(chan *batch)
+	// ordered holds the formed batches, oldest first, for the committer;
+	// its capacity bounds the open transactions.
+	ordered := make(chan *batch, inserters)
+	var insertersDone sync.WaitGroup
+	for range inserters {
+		insertersDone.Go(func() {
+			for b := range work {
+				w.insert(b)
+			}
+		})
+	}
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		for b := range w.inserted {
+		for b := range ordered {
+			<-b.inserted
 			w.commit(b)
 		}
 	}()
-	defer func() {
-		close(w.inserted)
-		<-committed
-	}()
+	dispatch := func(first *request) {
+		if b := w.form(w.collect(first)); b != nil {
+			ordered <- b
+			work <- b
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -110,69 +133,84 @@ func (w *writer) run(ctx context.Context) {
 			w.stopped = true
 			w.mu.Unlock()
 			for len(w.queue) > 0 {
-				w.insert(w.collect(<-w.queue))
+				dispatch(<-w.queue)
 			}
+			close(work)
+			close(ordered)
+			insertersDone.Wait()
+			<-committed
 			return
 		case req := <-w.queue:
-			w.insert(w.collect(req))
+			dispatch(req)
 		}
 	}
 }
 
 // collect returns first and whatever else is queued, up to maxRows rows.
 func (w *writer) collect(first *request) []*request {
-	batch := []*request{first}
+	reqs := []*request{first}
 	rows := len(first.entries)
 	for rows < w.maxRows {
 		select {
 		case req := <-w.queue:
-			batch = append(batch, req)
+			reqs = append(reqs, req)
 			rows += len(req.entries)
 		default:
-			return batch
+			return reqs
 		}
 	}
-	return batch
+	return reqs
 }
 
-// insert writes batch with one Insert and hands its transaction to the
-// committer; if the insert fails, it wakes the batch's callers with the
-// error.
-func (w *writer) insert(batch []*request) {
-	var all []Entry
-	for _, req := range batch {
-		all = append(all, req.entries...)
+// form makes reqs a batch with its ids and stamp; if the ids cannot be
+// reserved, it fails the requests and returns nil.
+func (w *writer) form(reqs []*request) *batch {
+	b := &batch{reqs: reqs, inserted: make(chan struct{})}
+	for _, req := range reqs {
+		b.entries = append(b.entries, req.entries...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ids, err := w.store.NextIDs(ctx, len(b.entries))
+	cancel()
+	if err != nil {
+		w.finish(reqs, nil, fmt.Errorf("archiving %d messages: %w", len(b.entries), err))
+		return nil
 	}
 	if now := time.Now(); now.After(w.stamp) {
 		w.stamp = now
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	ids, tx, err := w.store.Insert(ctx, all, w.stamp)
-	cancel()
-	if err != nil {
-		w.finish(batch, nil, fmt.Errorf("archiving %d messages: %w", len(all), err))
-		return
-	}
-	w.inserted <- insertedBatch{reqs: batch, ids: ids, tx: tx}
+	b.ids, b.stamp = ids, w.stamp
+	return b
 }
 
-// commit commits b and wakes its callers.
-func (w *writer) commit(b insertedBatch) {
+// insert writes b in a new transaction, left open for the committer.
+func (w *writer) insert(b *batch) {
+	defer close(b.inserted)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	err := b.tx.Commit(ctx)
-	cancel()
+	defer cancel()
+	b.ids, b.tx, b.err = w.store.Insert(ctx, b.entries, b.ids, b.stamp)
+}
+
+// commit commits b, once inserted, and wakes its callers.
+func (w *writer) commit(b *batch) {
+	err := b.err
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		err = b.tx.Commit(ctx)
+		cancel()
+	}
 	if err != nil {
-		err = fmt.Errorf("committing %d archived messages: %w", len(b.ids), err)
+		err = fmt.Errorf("archiving %d messages: %w", len(b.entries), err)
 	}
 	w.finish(b.reqs, b.ids, err)
 }
 
-// finish hands each request of batch its ids, or err, and wakes it.
-func (w *writer) finish(batch []*request, ids []int64, err error) {
+// finish hands each request of reqs its ids, or err, and wakes it.
+func (w *writer) finish(reqs []*request, ids []int64, err error) {
 	if err != nil {
 		w.log.Error("archive writer", "err", err)
 	}
-	for _, req := range batch {
+	for _, req := range reqs {
 		if err != nil {
 			req.err = err
 		} else {

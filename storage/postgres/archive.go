@@ -30,36 +30,45 @@ func NewArchive(pool *pgxpool.Pool) *Archive {
 // Archive is the store of package mam.
 var _ mam.Store = (*Archive)(nil)
 
-// insertSQL inserts a batch in one statement. Rows whose owner does not
-// exist, or whose owner's preferences exclude the other party, are left
-// out; ids are drawn in the statement so that the caller learns which row
-// got which id (RETURNING could not say which input row it came from).
-// The ids are drawn in input order, after the sort of the subquery.
-const insertSQL = `WITH input AS (
-	SELECT nextval('archive_messages_id_seq') AS id, s.* FROM (SELECT u.*
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], $8::bytea[], $9::tsvector[])
-		WITH ORDINALITY AS u(domain, username, with_jid, with_resource, outgoing, origin_id, replaces, stanza, terms, ord)
-	WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.domain = u.domain AND a.username = u.username)
-	AND NOT EXISTS (SELECT 1 FROM archive_prefs p WHERE p.domain = u.domain AND p.username = u.username
-		AND (u.with_jid = ANY (p.never) OR (NOT u.with_jid = ANY (p.always) AND (p.default_mode = 'never'
-			OR (p.default_mode = 'roster' AND NOT EXISTS (SELECT 1 FROM roster_items r
-				WHERE r.domain = u.domain AND r.username = u.username AND r.contact = u.with_jid))))))
-	ORDER BY u.ord) s
-), ins AS (
-	INSERT INTO archive_messages (id, domain, username, with_jid, with_resource, outgoing, stamp, origin_id, replaces_id, terms, stanza)
-	SELECT i.id, i.domain, i.username, i.with_jid, i.with_resource, i.outgoing, $10, i.origin_id,
-		CASE WHEN i.replaces <> '' THEN (SELECT m.id FROM archive_messages m
-			WHERE m.domain = i.domain AND m.username = i.username AND m.origin_id = i.replaces AND m.with_jid = i.with_jid
-			ORDER BY m.id DESC LIMIT 1) END,
-		i.terms, i.stanza
-	FROM input i
-)
-SELECT ord, id FROM input`
+// insertSQL inserts a batch with the ids the writer reserved (NextIDs)
+// in one statement. Rows whose owner does not exist, or whose owner's
+// preferences exclude the other party, are left out; RETURNING tells
+// which were stored.
+const insertSQL = `INSERT INTO archive_messages (id, domain, username, with_jid, with_resource, outgoing, stamp, origin_id, replaces_id, terms, stanza)
+SELECT u.id, u.domain, u.username, u.with_jid, u.with_resource, u.outgoing, $11, u.origin_id,
+	CASE WHEN u.replaces <> '' THEN (SELECT m.id FROM archive_messages m
+		WHERE m.domain = u.domain AND m.username = u.username AND m.origin_id = u.replaces AND m.with_jid = u.with_jid
+		ORDER BY m.id DESC LIMIT 1) END,
+	u.terms, u.stanza
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::bytea[], $10::tsvector[])
+	AS u(id, domain, username, with_jid, with_resource, outgoing, origin_id, replaces, stanza, terms)
+WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.domain = u.domain AND a.username = u.username)
+AND NOT EXISTS (SELECT 1 FROM archive_prefs p WHERE p.domain = u.domain AND p.username = u.username
+	AND (u.with_jid = ANY (p.never) OR (NOT u.with_jid = ANY (p.always) AND (p.default_mode = 'never'
+		OR (p.default_mode = 'roster' AND NOT EXISTS (SELECT 1 FROM roster_items r
+			WHERE r.domain = u.domain AND r.username = u.username AND r.contact = u.with_jid))))))
+RETURNING id`
+
+// NextIDs reserves n archive ids, in increasing order; see mam.Store.
+func (a *Archive) NextIDs(ctx context.Context, n int) ([]int64, error) {
+	rows, err := a.pool.Query(ctx, `SELECT nextval('archive_messages_id_seq') FROM generate_series(1, $1) ORDER BY 1`, n)
+	if err != nil {
+		return nil, fmt.Errorf("reserve %d archive ids: %w", n, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("reserve %d archive ids: %w", n, err)
+	}
+	return ids, nil
+}
 
 // Insert writes entries with one statement in a new transaction; see
 // mam.Store.
-func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, stamp time.Time) ([]int64, mam.Tx, error) {
+func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, ids []int64, stamp time.Time) ([]int64, mam.Tx, error) {
 	n := len(entries)
+	if len(ids) != n {
+		return nil, nil, fmt.Errorf("archive %d messages with %d ids", n, len(ids))
+	}
 	domains, users, withs, resources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	outgoing := make([]bool, n)
 	origins, replaces := make([]string, n), make([]string, n)
@@ -74,15 +83,16 @@ func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, stamp time.Ti
 	if err != nil {
 		return nil, nil, fmt.Errorf("archive %d messages: %w", n, err)
 	}
-	ids := make([]int64, n)
-	rows, err := tx.Query(ctx, insertSQL, domains, users, withs, resources, outgoing, origins, replaces, stanzas, terms, stamp)
+	stored := make([]int64, n)
+	rows, err := tx.Query(ctx, insertSQL, ids, domains, users, withs, resources, outgoing, origins, replaces, stanzas, terms, stamp)
 	if err == nil {
-		var ord, id int64
-		_, err = pgx.ForEachRow(rows, []any{&ord, &id}, func() error {
-			if ord < 1 || ord > int64(n) {
-				return fmt.Errorf("row %d of %d", ord, n)
+		var id int64
+		_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+			i, ok := slices.BinarySearch(ids, id)
+			if !ok {
+				return fmt.Errorf("stored id %d was not given", id)
 			}
-			ids[ord-1] = id
+			stored[i] = id
 			return nil
 		})
 	}
@@ -90,13 +100,17 @@ func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, stamp time.Ti
 		tx.Rollback(ctx)
 		return nil, nil, fmt.Errorf("archive %d messages: %w", n, err)
 	}
-	return ids, tx, nil
+	return stored, tx, nil
 }
 
 // Append stores entries, stamped now, and commits them: Insert and
 // Commit in one, for tools and tests.
 func (a *Archive) Append(ctx context.Context, entries []mam.Entry) ([]int64, error) {
-	ids, tx, err := a.Insert(ctx, entries, time.Now())
+	ids, err := a.NextIDs(ctx, len(entries))
+	if err != nil {
+		return nil, err
+	}
+	ids, tx, err := a.Insert(ctx, entries, ids, time.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -168,7 +168,11 @@ func TestArchiveDates(t *testing.T) {
 			entries = append(entries, archiveEntry("juliet", "romeo", fmt.Sprint(day, i), i%2 == 0),
 				archiveEntry("romeo", "juliet", fmt.Sprint(day, i), i%2 == 1))
 		}
-		ids, tx, err := a.Insert(ctx, entries, day0.AddDate(0, 0, day))
+		ids, err := a.NextIDs(ctx, len(entries))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, tx, err := a.Insert(ctx, entries, ids, day0.AddDate(0, 0, day))
 		if err != nil {
 			t.Fatal(err)
 		}
