@@ -19,12 +19,13 @@ import (
 // Archive stores message archives (tables archive_messages and
 // archive_prefs).
 type Archive struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	walkFrom float64 // see queryPage
 }
 
 // NewArchive returns the message archive store using pool.
 func NewArchive(pool *pgxpool.Pool) *Archive {
-	return &Archive{pool: pool}
+	return &Archive{pool: pool, walkFrom: frequentMatches}
 }
 
 // Archive is the store of package mam.
@@ -126,7 +127,7 @@ func (a *Archive) Query(ctx context.Context, domain, username string, q mam.Quer
 	if err := a.checkIDs(ctx, domain, username, q); err != nil {
 		return mam.Page{}, err
 	}
-	p := newPageSQL("SELECT id, stamp, stanza FROM archive_messages WHERE domain = $1 AND username = $2", domain, username)
+	p := newPageSQL("id, stamp, stanza", "archive_messages", "domain = $1 AND username = $2", domain, username)
 	if q.With != "" {
 		p.and("with_jid = " + p.arg(q.With))
 		if q.WithResource != "" {
@@ -141,12 +142,8 @@ func (a *Archive) Query(ctx context.Context, domain, username string, q mam.Quer
 		t := p.arg(q.End)
 		p.and("stamp <= " + t + " AND id <= " + lastIDUntil(t))
 	}
-	sql, args := p.finish(q.AfterID, q.BeforeID, q.IDs, ownerTag(domain, username), q.Text, q.Last, q.Max)
-	rows, err := a.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return mam.Page{}, fmt.Errorf("query archive of %s@%s: %w", username, domain, err)
-	}
-	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (mam.Message, error) {
+	pq := p.finish(q.AfterID, q.BeforeID, q.IDs, ownerTag(domain, username), q.Text, q.Last, q.Max)
+	msgs, err := queryPage(ctx, a.pool, pq, a.walkFrom, func(row pgx.CollectableRow) (mam.Message, error) {
 		var m mam.Message
 		err := row.Scan(&m.ID, &m.Stamp, &m.Stanza)
 		return m, err

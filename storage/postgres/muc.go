@@ -178,8 +178,7 @@ func (m *MUC) Query(ctx context.Context, service, name string, q muc.Query) (muc
 	if err := m.checkIDs(ctx, service, name, q); err != nil {
 		return muc.Page{}, err
 	}
-	p := newPageSQL(`SELECT id, stamp, nick, sender, origin_id, body, stanza FROM muc_messages
-		WHERE service = $1 AND name = $2`, service, name)
+	p := newPageSQL("id, stamp, nick, sender, origin_id, body, stanza", "muc_messages", "service = $1 AND name = $2", service, name)
 	if q.Nick != "" {
 		p.and("nick = " + p.arg(q.Nick))
 	}
@@ -192,12 +191,8 @@ func (m *MUC) Query(ctx context.Context, service, name string, q muc.Query) (muc
 	if !q.End.IsZero() {
 		p.and("stamp <= " + p.arg(q.End))
 	}
-	sql, args := p.finish(q.AfterID, q.BeforeID, q.IDs, roomTag(service, name), q.Text, q.Last, q.Max)
-	rows, err := m.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return muc.Page{}, fmt.Errorf("query archive of room %s@%s: %w", name, service, err)
-	}
-	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (muc.Message, error) {
+	pq := p.finish(q.AfterID, q.BeforeID, q.IDs, roomTag(service, name), q.Text, q.Last, q.Max)
+	msgs, err := queryPage(ctx, m.pool, pq, frequentMatches, func(row pgx.CollectableRow) (muc.Message, error) {
 		x := muc.Message{Room: name}
 		err := row.Scan(&x.ID, &x.Stamp, &x.Nick, &x.Sender, &x.OriginID, &x.Body, &x.Stanza)
 		return x, err

@@ -1,0 +1,58 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"xmppd/mam"
+	"xmppd/storage/postgres"
+)
+
+// TestSearchWalkAgrees pages through searches answered by walking the
+// archive first and by the planner alone: both must find the same
+// messages. "often" fills a page within the walk, "seldom" does not, so
+// both paths of the walking store are taken.
+func TestSearchWalkAgrees(t *testing.T) {
+	t.Parallel()
+	pool, planned := archiveFor(t, "juliet")
+	walking := postgres.NewArchiveWalking(pool)
+	var entries []mam.Entry
+	for i := range 3000 {
+		body := fmt.Sprintf("m%d", i)
+		if i%2 == 0 {
+			body += " often"
+		}
+		if i%300 == 0 {
+			body += " seldom"
+		}
+		with := "romeo"
+		if i%3 == 0 {
+			with = "nurse"
+		}
+		entries = append(entries, archiveEntry("juliet", with, body, i%2 == 0))
+	}
+	ids, err := planned.Append(context.Background(), entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	middle := ids[len(ids)/2]
+	if all := pageAll(t, walking, mam.Query{Text: "often", Max: 250}); len(all) != 1500 {
+		t.Fatalf("found %d messages with often, want 1500", len(all))
+	}
+	for _, text := range []string{"often", "seldom", "often seldom", "often -seldom", `"m10 often"`} {
+		for _, q := range []mam.Query{
+			{Text: text, Max: 50},
+			{Text: text, Max: 50, Last: true},
+			{Text: text, Max: 50, Last: true, BeforeID: middle},
+			{Text: text, Max: 50, AfterID: middle},
+			{Text: text, Max: 20, Last: true, With: "romeo@example.org"},
+		} {
+			want, got := pageAll(t, planned, q), pageAll(t, walking, q)
+			if !slices.Equal(got, want) {
+				t.Errorf("%+v: walking found %d messages, the planner %d", q, len(got), len(want))
+			}
+		}
+	}
+}
