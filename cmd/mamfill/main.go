@@ -33,6 +33,7 @@ import (
 	"os/signal"
 	"regexp"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -129,6 +130,11 @@ type dbSettings struct {
 	Fsync             string `json:"fsync"`
 	SynchronousCommit string `json:"synchronous_commit"`
 	SharedBuffers     string `json:"shared_buffers"`
+	// ShmemHugePages is the kernel's transparent huge page setting for
+	// shared memory: on a virtual machine where page faults are dear,
+	// "never" makes every backend's first touch of each 4 KiB page of
+	// shared buffers cost as much as the query (docs/archive.md).
+	ShmemHugePages string `json:"shmem_huge_pages"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -194,8 +200,8 @@ func measure(ctx context.Context, o options, rep *report, log io.Writer) (err er
 	if err := settings(ctx, pool, &rep.Settings); err != nil {
 		return err
 	}
-	fmt.Fprintf(log, "PostgreSQL %s, fsync=%s, synchronous_commit=%s, shared_buffers=%s\n",
-		rep.Settings.Version, rep.Settings.Fsync, rep.Settings.SynchronousCommit, rep.Settings.SharedBuffers)
+	fmt.Fprintf(log, "PostgreSQL %s, fsync=%s, synchronous_commit=%s, shared_buffers=%s, shared memory huge pages: %s\n",
+		rep.Settings.Version, rep.Settings.Fsync, rep.Settings.SynchronousCommit, rep.Settings.SharedBuffers, rep.Settings.ShmemHugePages)
 
 	f := newFiller(pool, o)
 	var rows int64
@@ -231,7 +237,24 @@ func measure(ctx context.Context, o options, rep *report, log io.Writer) (err er
 }
 
 func settings(ctx context.Context, pool *pgxpool.Pool, s *dbSettings) error {
+	s.ShmemHugePages = shmemHugePages()
 	return pool.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('fsync'),
 		current_setting('synchronous_commit'), current_setting('shared_buffers')`).
 		Scan(&s.Version, &s.Fsync, &s.SynchronousCommit, &s.SharedBuffers)
+}
+
+// shmemHugePages returns the selected value of this machine's
+// transparent huge page setting for shared memory ("always", "never" …),
+// or "unknown". It describes the database server only when it runs here.
+func shmemHugePages() string {
+	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/shmem_enabled")
+	if err != nil {
+		return "unknown"
+	}
+	for f := range strings.FieldsSeq(string(b)) {
+		if strings.HasPrefix(f, "[") {
+			return strings.Trim(f, "[]")
+		}
+	}
+	return "unknown"
 }
