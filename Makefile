@@ -54,7 +54,9 @@ bench:
 # dedicated database on the machine's PostgreSQL with MAM_TOTAL rows,
 # MAM_TARGET of them one account's, measures pages, full-text searches and
 # writes (fsync as configured there), writes mam-scale.json, and drops the
-# database. About 12 minutes at the default size; bounded by -timeout.
+# database. About 15 minutes at the default size; bounded by -timeout.
+# The figures in the docs need the settings listed there (shared_buffers,
+# huge pages for shared memory); mam-scale.json records them.
 # Quick check: make mam-scale MAM_TARGET=20000 MAM_TOTAL=200000
 MAM_HOST   ?= 127.0.0.1
 MAM_DB     ?= xmppd_mam
