@@ -60,6 +60,10 @@ type Offline struct {
 
 // Archive configures message archives (XEP-0313).
 type Archive struct {
+	// Enabled archives one-to-one messages and answers archive queries;
+	// false keeps no history of them on the server (no XEP-0313 for
+	// accounts, no XEP-0359 stanza ids). Room archives are the rooms'.
+	Enabled bool `toml:"enabled"`
 	// RetentionDays deletes archived messages older than this many days;
 	// 0 keeps them forever.
 	RetentionDays int `toml:"retention_days"`
@@ -175,7 +179,7 @@ func Default() Config {
 			NegotiationSeconds: 60,
 		},
 		Offline:      Offline{Quota: 1000},
-		Archive:      Archive{MaxPage: 250},
+		Archive:      Archive{Enabled: true, MaxPage: 250},
 		Roster:       Roster{MaxItems: 1000},
 		VCard:        VCard{MaxBytes: 64 << 10},
 		Registration: Registration{PerAddressPerHour: 5},

@@ -271,3 +271,34 @@ func TestVersion1(t *testing.T) {
 		t.Fatalf("version 1 prefs answer %v", p)
 	}
 }
+
+// TestArchiveDisabled: with the archive turned off, messages are
+// delivered without stanza ids, nothing answers archive queries, and
+// the account does not announce the feature.
+func TestArchiveDisabled(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t, func(c *config.Config) { c.Archive.Enabled = false })
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	juliet.Online()
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	romeo.Online()
+	romeo.Send("<message type='chat' to='juliet@localhost'><body>hello</body></message>")
+	el := juliet.NextNamed("message")
+	xmpptest.ExpectBody(t, el, romeo.JID, "hello")
+	if el.Child(nsSID, "stanza-id") != nil {
+		t.Fatalf("got a stanza id without an archive: %s", el)
+	}
+	juliet.Send("<iq type='set' id='q1'><query xmlns='urn:xmpp:mam:2'/></iq>")
+	if iq := juliet.NextNamed("iq"); iq.Attr("type") != "error" || iq.Child("jabber:client", "error").Child("urn:ietf:params:xml:ns:xmpp-stanzas", "service-unavailable") == nil {
+		t.Fatalf("archive query answered with %s, want service-unavailable", iq)
+	}
+	juliet.Send("<iq type='get' id='d1' to='juliet@localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	info := juliet.NextNamed("iq")
+	for _, f := range info.Child("http://jabber.org/protocol/disco#info", "query").ChildElements() {
+		if f.Name.Local == "feature" && f.Attr("var") == nsMAM {
+			t.Fatalf("the account announces %s without an archive", nsMAM)
+		}
+	}
+}
