@@ -36,6 +36,7 @@ func boundPairSessions(b testing.TB, sm bool) (srv *Server, a net.Conn, sa *Sess
 			b.Fatal(err)
 		}
 		t := newTCPTransport(conn, xmlstream.Limits{}, 30*time.Second)
+		t.parkAfter = 2 * time.Second // as the server does
 		client.Write([]byte(fuzzHeader))
 		if _, err := t.ReadHeader(); err != nil {
 			b.Fatal(err)

@@ -58,6 +58,10 @@ type Config struct {
 	// CSIHoldLimit bounds the stanzas held for an inactive client
 	// (XEP-0352) before they are sent anyway; 0 means 100.
 	CSIHoldLimit int
+	// ParkAfter is how long a bound TCP session waits for its client's
+	// next element before it parks its reader (park.go); 0 means 2
+	// seconds.
+	ParkAfter time.Duration
 }
 
 // Registrar handles in-band registration (XEP-0077) on streams that are
@@ -129,6 +133,9 @@ func New(cfg Config, r *router.Router, a *auth.Server) *Server {
 	if cfg.CSIHoldLimit <= 0 {
 		cfg.CSIHoldLimit = 100
 	}
+	if cfg.ParkAfter <= 0 {
+		cfg.ParkAfter = 2 * time.Second
+	}
 	srv := &Server{
 		cfg:       cfg,
 		router:    r,
@@ -185,6 +192,7 @@ func (srv *Server) Serve(l net.Listener, directTLS bool) error {
 			conn = tls.Server(conn, tlsConfig)
 		}
 		t := newTCPTransport(conn, srv.cfg.Limits, srv.cfg.WriteTimeout)
+		t.parkAfter = srv.cfg.ParkAfter
 		go srv.ServeTransport(context.Background(), t)
 	}
 }

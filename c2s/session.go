@@ -273,8 +273,12 @@ func (s *Session) flush() {
 // resumption. done is closed when serve returns.
 func (s *Session) serve(ctx context.Context, t Transport, done chan struct{}) {
 	defer close(done)
+	read := t.ReadElement
+	if p, ok := t.(parker); ok {
+		read = p.ReadElementParked
+	}
 	for {
-		el, err := t.ReadElement()
+		el, err := read()
 		if err != nil {
 			s.readFailed(t, err)
 			return

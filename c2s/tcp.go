@@ -21,6 +21,9 @@ type tcpTransport struct {
 	limits  xmlstream.Limits
 	dec     *xmlstream.Decoder
 	timeout time.Duration // write deadline for each Write
+	// parkAfter is the idle time after which ReadElementParked parks the
+	// reader; 0 never parks.
+	parkAfter time.Duration
 }
 
 func newTCPTransport(conn net.Conn, lim xmlstream.Limits, writeTimeout time.Duration) *tcpTransport {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"mellium.im/xmpp/jid"
@@ -126,6 +127,10 @@ type C2S struct {
 	// ResumeSeconds is how long a stream-managed session (XEP-0198) whose
 	// connection was lost waits to be resumed; 0 disables resumption.
 	ResumeSeconds int `toml:"resume_seconds"`
+	// ParkAfter is how long a bound TCP session waits for its client's
+	// next element before it parks its reader (c2s/park.go); 0 means
+	// c2s's default. Not a setting: tests shorten it.
+	ParkAfter time.Duration `toml:"-"`
 }
 
 // HTTP configures the HTTP listener that carries XMPP over WebSocket

@@ -173,6 +173,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		QueueSize:          cfg.Limits.SessionQueue,
 		NegotiationTimeout: time.Duration(cfg.Limits.NegotiationSeconds) * time.Second,
 		ResumeTimeout:      resume,
+		ParkAfter:          cfg.C2S.ParkAfter,
 		Logger:             log,
 	}, r, sasl)
 	s := &Server{cfg: cfg, log: log, db: db, certs: certStore, router: r, c2s: streams, modules: w}

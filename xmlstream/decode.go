@@ -218,6 +218,18 @@ func (d *Decoder) ReadHeader() (Header, error) {
 	return h, nil
 }
 
+// WaitElement waits until the next element (or the end of the stream)
+// begins: it consumes whitespace and returns once another byte is
+// buffered. A read error here, such as a deadline expiring while the peer
+// is idle, leaves the Decoder usable.
+func (d *Decoder) WaitElement() error {
+	if d.err != nil {
+		return d.err
+	}
+	_, err := d.br.skipSpace()
+	return err
+}
+
 // ReadElement reads the next complete top-level element (a child of the
 // stream element), skipping whitespace between elements.
 //

@@ -1,0 +1,63 @@
+package c2s_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+)
+
+// TestParkedSessions: with readers parked after a millisecond of silence,
+// a client that pauses between stanzas, in the middle of one, after a
+// whitespace keepalive, or that sends several stanzas at once, is read as
+// always.
+func TestParkedSessions(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t, func(c *config.Config) { c.C2S.ParkAfter = time.Millisecond })
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	juliet.Online()
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	romeo.Online()
+	msg := func(body string) string {
+		return "<message type='chat' to='" + juliet.JID + "'><body>" + body + "</body></message>"
+	}
+	expect := func(bodies ...string) {
+		t.Helper()
+		for _, b := range bodies {
+			xmpptest.ExpectBody(t, juliet.NextNamed("message"), romeo.JID, b)
+		}
+	}
+	// The client says nothing for twenty times the parking delay: this is
+	// the situation under test, not a wait for the server.
+	silence := func() { time.Sleep(20 * time.Millisecond) }
+
+	silence()
+	romeo.Send(msg("after silence"))
+	expect("after silence")
+	split := msg("split")
+	romeo.Send(split[:13])
+	silence()
+	romeo.Send(split[13:])
+	expect("split")
+	romeo.Send(" ")
+	silence()
+	romeo.Send(msg("after a keepalive"))
+	expect("after a keepalive")
+	romeo.Send(msg("one") + msg("two") + msg("three"))
+	expect("one", "two", "three")
+	for i := range 30 {
+		if i%10 == 0 {
+			silence()
+		}
+		romeo.Send(msg(strconv.Itoa(i)))
+	}
+	for i := range 30 {
+		expect(strconv.Itoa(i))
+	}
+	juliet.Send("<message type='chat' to='" + romeo.JID + "'><body>and back</body></message>")
+	xmpptest.ExpectBody(t, romeo.NextNamed("message"), juliet.JID, "and back")
+}
