@@ -149,6 +149,7 @@ func manyMatches(ctx context.Context, pool *pgxpool.Pool, q pageQuery, walkFrom 
 	return plan[0].Plan.Rows > walkFrom, nil
 }
 
+// collect runs sql and scans every row.
 func collect[T any](ctx context.Context, pool *pgxpool.Pool, sql string, args []any, scan pgx.RowToFunc[T]) ([]T, error) {
 	rows, err := pool.Query(ctx, sql, args...)
 	if err != nil {
