@@ -49,7 +49,7 @@ func boundPairSessions(b testing.TB, sm bool) (srv *Server, a net.Conn, sa *Sess
 			srv.router.Bind(s)
 			s.release()
 			close(bound)
-			s.serve(context.Background(), t, s.readerDone)
+			s.serve(context.Background(), t, s.readerDone, nil)
 		}()
 		<-bound
 		b.Cleanup(func() { client.Close(); conn.Close() })

@@ -64,7 +64,7 @@ func FuzzStream(f *testing.F) {
 			srv.addSession(sess)
 			r.Bind(sess)
 			sess.release()
-			sess.serve(context.Background(), tr, sess.readerDone)
+			sess.serve(context.Background(), tr, sess.readerDone, nil)
 			tr.Close()
 		}()
 		go func() {

@@ -229,11 +229,10 @@ func (srv *Server) ServeTransport(ctx context.Context, t Transport) {
 	}
 	// A fresh goroutine for the rest of the session: the TLS handshake and
 	// SASL grew this one's stack, and an idle session should hold little.
-	go func() {
-		defer srv.removeConn(t)
-		sess.serve(ctx, t, st.readerDone)
+	go sess.serve(ctx, t, st.readerDone, func() {
+		srv.removeConn(t)
 		srv.log.Info("c2s closed", "remote", remote, "jid", sess.jid.String())
-	}()
+	})
 }
 
 func (srv *Server) track(l net.Listener) bool {

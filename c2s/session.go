@@ -270,21 +270,34 @@ func (s *Session) flush() {
 
 // serve reads the client's stanzas from t until the stream ends or the
 // connection fails, then ends the session or lets it wait for
-// resumption. done is closed when serve returns.
-func (s *Session) serve(ctx context.Context, t Transport, done chan struct{}) {
-	defer close(done)
+// resumption, closes done and calls ended (when not nil). While the
+// client is idle on a transport that parks (park.go), the goroutine
+// reading it ends and a new one, with a small stack, waits for the
+// client's next bytes and serves on.
+func (s *Session) serve(ctx context.Context, t Transport, done chan struct{}, ended func()) {
 	read := t.ReadElement
-	if p, ok := t.(parker); ok {
+	p, parks := t.(parker)
+	if parks {
 		read = p.ReadElementParked
 	}
 	for {
 		el, err := read()
-		if err != nil {
-			s.readFailed(t, err)
+		if err == errParked {
+			go func() {
+				p.WaitReadable() // a failure is the next read's to report
+				s.serve(ctx, t, done, ended)
+			}()
 			return
 		}
-		if err := s.handle(ctx, t, el); err != nil {
+		if err == nil {
+			err = s.handle(ctx, t, el)
+		}
+		if err != nil {
 			s.readFailed(t, err)
+			close(done)
+			if ended != nil {
+				ended()
+			}
 			return
 		}
 	}
