@@ -52,11 +52,7 @@ RETURNING id`
 
 // NextIDs reserves n archive ids, in increasing order; see mam.Store.
 func (a *Archive) NextIDs(ctx context.Context, n int) ([]int64, error) {
-	rows, err := a.pool.Query(ctx, `SELECT nextval('archive_messages_id_seq') FROM generate_series(1, $1) ORDER BY 1`, n)
-	if err != nil {
-		return nil, fmt.Errorf("reserve %d archive ids: %w", n, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	ids, err := nextIDs(ctx, a.pool, "archive_messages", n)
 	if err != nil {
 		return nil, fmt.Errorf("reserve %d archive ids: %w", n, err)
 	}

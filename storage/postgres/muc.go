@@ -108,12 +108,7 @@ func (m *MUC) DeleteTemporary(ctx context.Context, service string) (int, error) 
 
 // NextIDs reserves n ids of the archive's sequence.
 func (m *MUC) NextIDs(ctx context.Context, n int) ([]int64, error) {
-	rows, err := m.pool.Query(ctx, `SELECT nextval(pg_get_serial_sequence('muc_messages', 'id'))
-		FROM generate_series(1, $1) ORDER BY 1`, n)
-	if err != nil {
-		return nil, fmt.Errorf("reserve %d room archive ids: %w", n, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	ids, err := nextIDs(ctx, m.pool, "muc_messages", n)
 	if err != nil {
 		return nil, fmt.Errorf("reserve %d room archive ids: %w", n, err)
 	}
