@@ -41,6 +41,7 @@ type report struct {
 	Target      string `json:"target"`
 	Domain      string `json:"domain"`
 	Mechanism   string `json:"mechanism"`
+	KeyExchange string `json:"key_exchange"`
 	Sessions    int    `json:"sessions"`
 	Concurrency int    `json:"concurrency"`
 	Accounts    int    `json:"accounts"`
@@ -94,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	rep := report{
 		Scenario: name, Started: start.UTC().Format(time.RFC3339), Target: o.addr(), Domain: o.domain,
-		Mechanism: o.mechanism, Sessions: o.n, Concurrency: o.concurrency, Accounts: o.accounts,
+		Mechanism: o.mechanism, KeyExchange: o.kex, Sessions: o.n, Concurrency: o.concurrency, Accounts: o.accounts,
 		NumCPU: runtime.NumCPU(), NofileSoft: soft, NofileHard: hard,
 	}
 	rep.LoadAvg[0] = loadAvg()

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,6 +33,7 @@ func TestScenarios(t *testing.T) {
 	}{
 		{"login", nil},
 		{"login", []string{"-mech", "SCRAM-SHA-1", "-warmup=false"}},
+		{"login", []string{"-kex", "hybrid", "-warmup=false"}},
 		{"idle", []string{"-pid", strconv.Itoa(os.Getpid()), "-settle", "0s"}},
 		{"chat", []string{"-rate", "50", "-duration", "1s", "-drain", "3s"}},
 		{"chat", []string{"-rate", "20", "-duration", "500ms", "-ladder", "-ladder-steps", "2"}},
@@ -119,6 +122,22 @@ func TestRoomsOptions(t *testing.T) {
 	}
 	if o, err := parseOptions([]string{"-max-room-p99", "100ms"}, io.Discard); err != nil || o.roomP99() != 100*time.Millisecond {
 		t.Errorf("-max-room-p99 100ms: %v, %v", o, err)
+	}
+}
+
+// TestKeyExchange checks which TLS groups -kex offers.
+func TestKeyExchange(t *testing.T) {
+	for kex, want := range map[string][]tls.CurveID{"x25519": {tls.X25519}, "hybrid": nil} {
+		o, err := parseOptions([]string{"-kex", kex}, io.Discard)
+		if err != nil {
+			t.Fatalf("-kex %s: %v", kex, err)
+		}
+		if got := tlsConfig(o).CurvePreferences; !slices.Equal(got, want) {
+			t.Errorf("-kex %s offers %v, want %v (nil: Go's default, hybrid first)", kex, got, want)
+		}
+	}
+	if _, err := parseOptions([]string{"-kex", "p256"}, io.Discard); err == nil {
+		t.Error("-kex p256 accepted")
 	}
 }
 

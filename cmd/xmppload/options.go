@@ -19,6 +19,7 @@ type options struct {
 	allowRemote  bool
 	tlsVerify    bool
 	mechanism    string
+	kex          string // TLS key exchange the client offers: x25519 or hybrid
 
 	user, password string
 	accounts       int // distinct accounts; session i uses account i % accounts
@@ -76,6 +77,7 @@ func parseOptions(args []string, usage io.Writer) (*options, error) {
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a target that is not a loopback address")
 	fs.BoolVar(&o.tlsVerify, "tls-verify", false, "verify the server certificate (off: self-signed test servers)")
 	fs.StringVar(&o.mechanism, "mech", "SCRAM-SHA-256", "SASL mechanism: SCRAM-SHA-256 or SCRAM-SHA-1")
+	fs.StringVar(&o.kex, "kex", "x25519", "TLS key exchange offered: x25519, the group every server here supports, or hybrid (X25519MLKEM768, then X25519)")
 	fs.StringVar(&o.user, "user", "load", "account localpart prefix; accounts are PREFIX0, PREFIX1, ...")
 	fs.StringVar(&o.password, "password", "xmppload-secret", "password of every account")
 	fs.IntVar(&o.accounts, "accounts", 0, "distinct accounts (0: one per session); sessions share them round-robin with distinct resources")
@@ -117,6 +119,8 @@ func parseOptions(args []string, usage io.Writer) (*options, error) {
 		return nil, errors.New("-n, -c and -create-c must be positive")
 	case o.mechanism != "SCRAM-SHA-256" && o.mechanism != "SCRAM-SHA-1":
 		return nil, fmt.Errorf("-mech %q: want SCRAM-SHA-256 or SCRAM-SHA-1", o.mechanism)
+	case o.kex != "x25519" && o.kex != "hybrid":
+		return nil, fmt.Errorf("-kex %q: want x25519 or hybrid", o.kex)
 	case o.rate <= 0 || o.duration <= 0 || o.drain < 0 || o.ladderSteps < 1 || o.ladderSteps > 32:
 		return nil, errors.New("-rate and -duration must be positive, -drain not negative, -ladder-steps 1 to 32")
 	case o.senders <= 0 || o.fill < 0 || o.page <= 0 || o.pages <= 0:
