@@ -55,23 +55,41 @@ func (m *Module) Broadcast(ctx context.Context, from jid.JID, st *xmlstream.Elem
 	if !initial {
 		return
 	}
+	if m.probe(ctx, from, ros.Items) {
+		m.redeliverPending(ctx, from)
+	}
+}
+
+// probe sends a presence probe from the session that just became
+// available to each contact it is subscribed to, and reports whether it
+// could. Local contacts answer from the grants it loads, which it loads
+// only when there is a contact to probe.
+func (m *Module) probe(ctx context.Context, from jid.JID, items []Item) bool {
+	var to []jid.JID
+	for _, it := range items {
+		if it.Subscription.hasTo() {
+			to = append(to, it.Contact)
+		}
+	}
+	if len(to) == 0 {
+		return true
+	}
+	owner := from.Bare()
 	gs, err := m.store.Grants(ctx, owner)
 	if err != nil {
 		m.log.Error("presence probes", "jid", from.String(), "err", err)
-		return
+		return false
 	}
 	g := grants{user: owner, by: make(map[string]string, len(gs))}
 	for _, x := range gs {
 		g.by[x.Account.String()] = x.LastStanza
 	}
 	pctx := context.WithValue(ctx, grantsKey{}, g)
-	for _, it := range ros.Items {
-		if it.Subscription.hasTo() {
-			m.r.Route(pctx, xmlstream.NewElement(stanza.NSClient, stanza.Presence, "type", "probe",
-				"from", from.String(), "to", it.Contact.String()))
-		}
+	for _, c := range to {
+		m.r.Route(pctx, xmlstream.NewElement(stanza.NSClient, stanza.Presence, "type", "probe",
+			"from", from.String(), "to", c.String()))
 	}
-	m.redeliverPending(ctx, from)
+	return true
 }
 
 // redeliverPending delivers the subscription requests that wait for the
