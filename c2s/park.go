@@ -19,17 +19,17 @@ type parker interface {
 	// ReadElementParked reads the next element like ReadElement, or
 	// returns errParked once the client has been idle for a while.
 	ReadElementParked() (*xmlstream.Element, error)
-	// WaitReadable returns once the client has sent something more (or
-	// the connection closed or failed: the next read tells).
-	WaitReadable() error
+	// Park calls wake in a new goroutine once the client has sent
+	// something more, or the connection closed or failed: the next read
+	// tells which.
+	Park(wake func())
 }
 
 // ReadElementParked implements parker. Most sessions are idle most of the
 // time, and a reader blocked inside crypto/tls has a goroutine stack of
 // about 8 KiB, the biggest part of an idle session's memory. So when
-// nothing arrives for t.parkAfter, the session's reader goroutine ends
-// and a new one, with a fresh small stack, waits in WaitReadable for the
-// socket to become readable (Session.serve).
+// nothing arrives for t.parkAfter, the session's reader goroutine ends,
+// and Park starts a new one once the socket is readable (Session.serve).
 //
 // This is safe because the deadline can only expire before the first
 // byte of an element (WaitElement), when neither the decoder nor
@@ -53,8 +53,25 @@ func (t *tcpTransport) ReadElementParked() (*xmlstream.Element, error) {
 	return t.dec.ReadElement()
 }
 
-// WaitReadable implements parker.
-func (t *tcpTransport) WaitReadable() error {
+// Park implements parker. On Linux one epoll instance watches every
+// parked socket (idle_linux.go); elsewhere, or when that fails, a
+// goroutine with a small stack waits in waitReadable.
+func (t *tcpTransport) Park(wake func()) {
+	raw := t.rawConn()
+	parked := false
+	if raw != nil {
+		raw.Control(func(fd uintptr) { parked = idle.park(t, int(fd), wake) })
+	}
+	if !parked {
+		go func() {
+			t.waitReadable(raw) // a failure is the next read's to report
+			wake()
+		}()
+	}
+}
+
+// rawConn is the socket under t, or nil when it has none.
+func (t *tcpTransport) rawConn() syscall.RawConn {
 	conn := t.conn
 	if t.tls != nil {
 		conn = t.tls.NetConn()
@@ -65,7 +82,15 @@ func (t *tcpTransport) WaitReadable() error {
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
-		return err
+		return nil
+	}
+	return raw
+}
+
+// waitReadable returns once raw is readable, or failed or closed.
+func (t *tcpTransport) waitReadable(raw syscall.RawConn) error {
+	if raw == nil {
+		return nil
 	}
 	var peek [1]byte
 	return raw.Read(func(fd uintptr) bool {

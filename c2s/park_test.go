@@ -1,6 +1,7 @@
 package c2s_test
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -60,4 +61,36 @@ func TestParkedSessions(t *testing.T) {
 	}
 	juliet.Send("<message type='chat' to='" + romeo.JID + "'><body>and back</body></message>")
 	xmpptest.ExpectBody(t, romeo.NextNamed("message"), juliet.JID, "and back")
+}
+
+// TestParkedSessionsEnd: a parked session ends however its connection
+// does: replaced by a new login (the server closes the old connection),
+// dropped by the client, or at a shutdown, which returns only once every
+// session has ended.
+func TestParkedSessionsEnd(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t, func(c *config.Config) { c.C2S.ParkAfter = time.Millisecond })
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	replaced := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	replaced.Online()
+	dropped := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	dropped.Online()
+	silence := func() { time.Sleep(20 * time.Millisecond) } // as in TestParkedSessions
+
+	silence()
+	again := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	replaced.ExpectStreamError("conflict")
+	dropped.Conn.Close()
+	kept := xmpptest.Login(t, s, "romeo", "pw", "garden")
+	kept.Online()
+	silence()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with parked sessions: %v", err)
+	}
+	again.ExpectStreamError("system-shutdown")
+	kept.ExpectStreamError("system-shutdown")
 }

@@ -272,8 +272,7 @@ func (s *Session) flush() {
 // connection fails, then ends the session or lets it wait for
 // resumption, closes done and calls ended (when not nil). While the
 // client is idle on a transport that parks (park.go), the goroutine
-// reading it ends and a new one, with a small stack, waits for the
-// client's next bytes and serves on.
+// reading it ends, and a new one serves on once the client sends more.
 func (s *Session) serve(ctx context.Context, t Transport, done chan struct{}, ended func()) {
 	read := t.ReadElement
 	p, parks := t.(parker)
@@ -283,10 +282,7 @@ func (s *Session) serve(ctx context.Context, t Transport, done chan struct{}, en
 	for {
 		el, err := read()
 		if err == errParked {
-			go func() {
-				p.WaitReadable() // a failure is the next read's to report
-				s.serve(ctx, t, done, ended)
-			}()
+			p.Park(func() { s.serve(ctx, t, done, ended) })
 			return
 		}
 		if err == nil {

@@ -24,6 +24,10 @@ type tcpTransport struct {
 	// parkAfter is the idle time after which ReadElementParked parks the
 	// reader; 0 never parks.
 	parkAfter time.Duration
+	// wake and parkedFD are set while the reader is parked with idle
+	// (idle_linux.go), which guards them.
+	wake     func()
+	parkedFD int
 }
 
 func newTCPTransport(conn net.Conn, lim xmlstream.Limits, writeTimeout time.Duration) *tcpTransport {
@@ -129,4 +133,9 @@ func (t *tcpTransport) RemoteAddr() string { return t.conn.RemoteAddr().String()
 
 func (t *tcpTransport) SetReadDeadline(d time.Time) error { return t.conn.SetReadDeadline(d) }
 
-func (t *tcpTransport) Close() error { return t.conn.Close() }
+// Close closes the connection, first waking a parked reader so that it
+// sees the connection closed.
+func (t *tcpTransport) Close() error {
+	idle.unpark(t)
+	return t.conn.Close()
+}
