@@ -3,7 +3,7 @@
 package c2s
 
 // idleWatch is the watcher of parked readers; without epoll every parked
-// reader waits in a goroutine of its own (WaitReadable).
+// reader waits in a goroutine of its own (tcpTransport.waitReadable).
 type idleWatch struct{}
 
 // idle is the watcher of every parked TCP session of the process.

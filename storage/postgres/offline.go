@@ -52,17 +52,16 @@ func (o *Offline) Add(ctx context.Context, domain, username string, stanza []byt
 // An account without messages, the common case at login, costs one
 // statement instead of a transaction's three.
 func (o *Offline) Take(ctx context.Context, domain, username string, limit int, deliver func(offline.Message) bool) (int, error) {
-	var any bool
-	err := o.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM offline_messages WHERE domain = $1 AND username = $2)`,
-		domain, username).Scan(&any)
-	if err != nil || !any {
-		if err != nil {
-			err = fmt.Errorf("look for offline messages of %s@%s: %w", username, domain, err)
-		}
-		return 0, err
+	var waiting bool
+	if err := o.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM offline_messages WHERE domain = $1 AND username = $2)`,
+		domain, username).Scan(&waiting); err != nil {
+		return 0, fmt.Errorf("look for offline messages of %s@%s: %w", username, domain, err)
+	}
+	if !waiting {
+		return 0, nil
 	}
 	n := 0
-	err = pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id, stanza, stamp FROM offline_messages
 			WHERE domain = $1 AND username = $2
 			ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`, domain, username, limit)
