@@ -30,12 +30,19 @@ type grants struct {
 // (§4.6.3).
 func (m *Module) Broadcast(ctx context.Context, from jid.JID, st *xmlstream.Element, initial bool) {
 	owner := from.Bare()
-	ros, err := m.store.Roster(ctx, owner)
+	unavailable := stanza.Type(st) == "unavailable"
+	var ros Roster
+	var pending []Pending // for an initial presence
+	var err error
+	if initial && !unavailable {
+		ros, pending, err = m.store.RosterAndPending(ctx, owner)
+	} else {
+		ros, err = m.store.Roster(ctx, owner)
+	}
 	if err != nil {
 		m.log.Error("presence broadcast", "jid", from.String(), "err", err)
 		return
 	}
-	unavailable := stanza.Type(st) == "unavailable"
 	sent := map[string]bool{}
 	for _, it := range ros.Items {
 		if it.Subscription.hasFrom() {
@@ -56,7 +63,7 @@ func (m *Module) Broadcast(ctx context.Context, from jid.JID, st *xmlstream.Elem
 		return
 	}
 	if m.probe(ctx, from, ros.Items) {
-		m.redeliverPending(ctx, from)
+		m.redeliverPending(from, pending)
 	}
 }
 
@@ -94,12 +101,7 @@ func (m *Module) probe(ctx context.Context, from jid.JID, items []Item) bool {
 
 // redeliverPending delivers the subscription requests that wait for the
 // account's answer to a session that just became available (§3.1.3).
-func (m *Module) redeliverPending(ctx context.Context, session jid.JID) {
-	pending, err := m.store.PendingIn(ctx, session.Bare())
-	if err != nil {
-		m.log.Error("pending subscription requests", "jid", session.String(), "err", err)
-		return
-	}
+func (m *Module) redeliverPending(session jid.JID, pending []Pending) {
 	for _, p := range pending {
 		el, err := xmlstream.ParseElement([]byte(p.Stanza), xmlstream.Limits{})
 		if err != nil {

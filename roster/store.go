@@ -120,6 +120,9 @@ type Store interface {
 	Update(ctx context.Context, owner, contact jid.JID, maxItems int, f func(State) (State, error)) (Change, error)
 	// PendingIn returns owner's unanswered subscription requests.
 	PendingIn(ctx context.Context, owner jid.JID) ([]Pending, error)
+	// RosterAndPending is Roster and PendingIn in one round trip, for a
+	// session's initial presence.
+	RosterAndPending(ctx context.Context, owner jid.JID) (Roster, []Pending, error)
 	// Grants returns the local accounts whose roster gives user a
 	// subscription from, with their last unavailable presence, in one query.
 	Grants(ctx context.Context, user jid.JID) ([]Grant, error)

@@ -40,15 +40,51 @@ func noAccount(err error) error {
 	return err
 }
 
+// rosterSQL selects an account's roster version and items; an account
+// without items gives one row with NULL items.
+const rosterSQL = `SELECT coalesce(v.version, 0), i.contact, i.name, i.subscription, i.ask, i.approved, i.groups
+	FROM (SELECT $1::text AS domain, $2::text AS username) o
+	LEFT JOIN roster_versions v USING (domain, username)
+	LEFT JOIN roster_items i USING (domain, username)
+	ORDER BY i.contact`
+
+// pendingSQL selects an account's unanswered subscription requests.
+const pendingSQL = `SELECT contact, stanza FROM roster_pending_in
+	WHERE domain = $1 AND username = $2 ORDER BY received_at, contact`
+
 // Roster loads owner's roster and version in one query.
 func (r *Roster) Roster(ctx context.Context, owner jid.JID) (roster.Roster, error) {
-	rows, err := r.pool.Query(ctx, `SELECT coalesce(v.version, 0), i.contact, i.name, i.subscription, i.ask, i.approved, i.groups
-		FROM (SELECT $1::text AS domain, $2::text AS username) o
-		LEFT JOIN roster_versions v USING (domain, username)
-		LEFT JOIN roster_items i USING (domain, username)
-		ORDER BY i.contact`, owner.Domainpart(), owner.Localpart())
+	rows, err := r.pool.Query(ctx, rosterSQL, owner.Domainpart(), owner.Localpart())
+	ros, err := scanRoster(rows, err)
 	if err != nil {
 		return roster.Roster{}, fmt.Errorf("loading roster of %s: %w", owner, err)
+	}
+	return ros, nil
+}
+
+// RosterAndPending loads owner's roster and its unanswered subscription
+// requests in one round trip.
+func (r *Roster) RosterAndPending(ctx context.Context, owner jid.JID) (roster.Roster, []roster.Pending, error) {
+	b := &pgx.Batch{}
+	b.Queue(rosterSQL, owner.Domainpart(), owner.Localpart())
+	b.Queue(pendingSQL, owner.Domainpart(), owner.Localpart())
+	br := r.pool.SendBatch(ctx, b)
+	defer br.Close()
+	ros, err := scanRoster(br.Query())
+	if err != nil {
+		return roster.Roster{}, nil, fmt.Errorf("loading roster of %s: %w", owner, err)
+	}
+	pending, err := scanPending(br.Query())
+	if err != nil {
+		return roster.Roster{}, nil, fmt.Errorf("loading subscription requests to %s: %w", owner, err)
+	}
+	return ros, pending, nil
+}
+
+// scanRoster reads the rows of rosterSQL.
+func scanRoster(rows pgx.Rows, err error) (roster.Roster, error) {
+	if err != nil {
+		return roster.Roster{}, err
 	}
 	defer rows.Close()
 	var ros roster.Roster
@@ -57,19 +93,19 @@ func (r *Roster) Roster(ctx context.Context, owner jid.JID) (roster.Roster, erro
 		var ask, approved *bool
 		var groups []string
 		if err := rows.Scan(&ros.Version, &contact, &name, &sub, &ask, &approved, &groups); err != nil {
-			return roster.Roster{}, fmt.Errorf("loading roster of %s: %w", owner, err)
+			return roster.Roster{}, err
 		}
 		if contact == nil {
 			continue
 		}
 		it, err := item(*contact, *name, *sub, *ask, *approved, groups)
 		if err != nil {
-			return roster.Roster{}, fmt.Errorf("loading roster of %s: %w", owner, err)
+			return roster.Roster{}, err
 		}
 		ros.Items = append(ros.Items, it)
 	}
 	if err := rows.Err(); err != nil {
-		return roster.Roster{}, fmt.Errorf("loading roster of %s: %w", owner, err)
+		return roster.Roster{}, err
 	}
 	return ros, nil
 }
@@ -206,10 +242,17 @@ func (r *Roster) Update(ctx context.Context, owner, contact jid.JID, maxItems in
 
 // PendingIn returns owner's unanswered subscription requests, oldest first.
 func (r *Roster) PendingIn(ctx context.Context, owner jid.JID) ([]roster.Pending, error) {
-	rows, err := r.pool.Query(ctx, `SELECT contact, stanza FROM roster_pending_in
-		WHERE domain = $1 AND username = $2 ORDER BY received_at, contact`, owner.Domainpart(), owner.Localpart())
+	out, err := scanPending(r.pool.Query(ctx, pendingSQL, owner.Domainpart(), owner.Localpart()))
 	if err != nil {
 		return nil, fmt.Errorf("loading subscription requests to %s: %w", owner, err)
+	}
+	return out, nil
+}
+
+// scanPending reads the rows of pendingSQL.
+func scanPending(rows pgx.Rows, err error) ([]roster.Pending, error) {
+	if err != nil {
+		return nil, err
 	}
 	var out []roster.Pending
 	var contact, stanza string
@@ -221,10 +264,7 @@ func (r *Roster) PendingIn(ctx context.Context, owner jid.JID) ([]roster.Pending
 		out = append(out, roster.Pending{Contact: j, Stanza: stanza})
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("loading subscription requests to %s: %w", owner, err)
-	}
-	return out, nil
+	return out, err
 }
 
 // Grants returns the accounts whose roster gives user a subscription from.

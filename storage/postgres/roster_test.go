@@ -67,6 +67,14 @@ func TestRosterStore(t *testing.T) {
 	if p, err := s.PendingIn(ctx, juliet); err != nil || len(p) != 1 || !p[0].Contact.Equal(nurse) {
 		t.Fatalf("pending: %+v, %v", p, err)
 	}
+	both, p, err := s.RosterAndPending(ctx, juliet)
+	if err != nil || both.Version != ros.Version || len(both.Items) != 1 || both.Items[0].Name != "Romeo" ||
+		len(p) != 1 || !p[0].Contact.Equal(nurse) || p[0].Stanza != "<presence/>" {
+		t.Fatalf("roster and pending: %+v, %+v, %v", both, p, err)
+	}
+	if both, p, err := s.RosterAndPending(ctx, romeo); err != nil || len(both.Items) != 0 || len(p) != 0 {
+		t.Fatalf("romeo's roster and pending: %+v, %+v, %v", both, p, err)
+	}
 	// The limit.
 	set(juliet, nurse, func(st *roster.State) { st.InRoster = true })
 	_, err = s.Update(ctx, juliet, jid.MustParse("tybalt@example.org"), 2, func(st roster.State) (roster.State, error) {
