@@ -210,6 +210,12 @@ func TestCSI(t *testing.T) {
 	j.Send("<presence/>")
 	j.Next()
 	j.C.Send("<inactive xmlns='urn:xmpp:csi:0'/>")
+	// A round trip after it: the server reads juliet's stream in order,
+	// so romeo's stanzas below find her inactive.
+	j.Send("<iq type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if el := j.Next(); el.Name.Local != "iq" || el.Attr("id") != "sync" {
+		t.Fatalf("got %s, want the ping's result", el)
+	}
 	// Presence directed to juliet is held and collapsed; chat states wait.
 	r.Send("<presence to='juliet@localhost/balcony'><show>away</show></presence>")
 	r.Send("<message to='juliet@localhost/balcony' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>")
