@@ -2,6 +2,7 @@ package c2s_test
 
 import (
 	"context"
+	"crypto/tls"
 	"strconv"
 	"testing"
 	"time"
@@ -93,4 +94,29 @@ func TestParkedSessionsEnd(t *testing.T) {
 	}
 	again.ExpectStreamError("system-shutdown")
 	kept.ExpectStreamError("system-shutdown")
+}
+
+// TestParkedDirectTLS: a direct TLS session (XEP-0368), whose socket sits
+// under crypto/tls from the start, parks and wakes like a STARTTLS one.
+func TestParkedDirectTLS(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t, func(c *config.Config) { c.C2S.ParkAfter = time.Millisecond })
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	juliet.Online()
+	romeo := xmpptest.DialTLS(t, s.DirectTLSAddr, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
+	romeo.Open(xmpptest.Domain)
+	romeo.Features()
+	if el := romeo.Authenticate(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "romeo", "pw"); el.Name.Local != "success" {
+		t.Fatalf("got %s", el)
+	}
+	romeo.Open(xmpptest.Domain)
+	romeo.Features()
+	romeo.Bind("orchard")
+	for _, body := range []string{"one", "two"} {
+		time.Sleep(20 * time.Millisecond) // the silence under test, as in TestParkedSessions
+		romeo.Send("<message type='chat' to='" + juliet.JID + "'><body>" + body + "</body></message>")
+		xmpptest.ExpectBody(t, juliet.NextNamed("message"), romeo.JID, body)
+	}
 }
