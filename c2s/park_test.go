@@ -71,8 +71,9 @@ func TestParkedSessions(t *testing.T) {
 func TestParkedSessionsEnd(t *testing.T) {
 	t.Parallel()
 	s := xmpptest.Start(t, func(c *config.Config) { c.C2S.ParkAfter = time.Millisecond })
-	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
-	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	for _, u := range []string{"juliet", "romeo", "nurse"} {
+		s.AddUser(t, u, xmpptest.Domain, "pw")
+	}
 	replaced := xmpptest.Login(t, s, "juliet", "pw", "balcony")
 	replaced.Online()
 	dropped := xmpptest.Login(t, s, "romeo", "pw", "orchard")
@@ -83,7 +84,7 @@ func TestParkedSessionsEnd(t *testing.T) {
 	again := xmpptest.Login(t, s, "juliet", "pw", "balcony")
 	replaced.ExpectStreamError("conflict")
 	dropped.Conn.Close()
-	kept := xmpptest.Login(t, s, "romeo", "pw", "garden")
+	kept := xmpptest.Login(t, s, "nurse", "pw", "kitchen") // no other resource's presence comes to her
 	kept.Online()
 	silence()
 
