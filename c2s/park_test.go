@@ -11,15 +11,27 @@ import (
 	"xmppd/internal/xmpptest"
 )
 
+// parkingServer starts a server whose readers park after a millisecond of
+// silence, with the accounts users (password "pw").
+func parkingServer(t *testing.T, users ...string) *xmpptest.Server {
+	s := xmpptest.Start(t, func(c *config.Config) { c.C2S.ParkAfter = time.Millisecond })
+	for _, u := range users {
+		s.AddUser(t, u, xmpptest.Domain, "pw")
+	}
+	return s
+}
+
+// silence is a client saying nothing for twenty times the parking delay:
+// the situation under test, not a wait for the server.
+func silence() { time.Sleep(20 * time.Millisecond) }
+
 // TestParkedSessions: with readers parked after a millisecond of silence,
 // a client that pauses between stanzas, in the middle of one, after a
 // whitespace keepalive, or that sends several stanzas at once, is read as
 // always.
 func TestParkedSessions(t *testing.T) {
 	t.Parallel()
-	s := xmpptest.Start(t, func(c *config.Config) { c.C2S.ParkAfter = time.Millisecond })
-	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
-	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	s := parkingServer(t, "juliet", "romeo")
 	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
 	juliet.Online()
 	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
@@ -33,9 +45,6 @@ func TestParkedSessions(t *testing.T) {
 			xmpptest.ExpectBody(t, juliet.NextNamed("message"), romeo.JID, b)
 		}
 	}
-	// The client says nothing for twenty times the parking delay: this is
-	// the situation under test, not a wait for the server.
-	silence := func() { time.Sleep(20 * time.Millisecond) }
 
 	silence()
 	romeo.Send(msg("after silence"))
@@ -70,15 +79,11 @@ func TestParkedSessions(t *testing.T) {
 // session has ended.
 func TestParkedSessionsEnd(t *testing.T) {
 	t.Parallel()
-	s := xmpptest.Start(t, func(c *config.Config) { c.C2S.ParkAfter = time.Millisecond })
-	for _, u := range []string{"juliet", "romeo", "nurse"} {
-		s.AddUser(t, u, xmpptest.Domain, "pw")
-	}
+	s := parkingServer(t, "juliet", "romeo", "nurse")
 	replaced := xmpptest.Login(t, s, "juliet", "pw", "balcony")
 	replaced.Online()
 	dropped := xmpptest.Login(t, s, "romeo", "pw", "orchard")
 	dropped.Online()
-	silence := func() { time.Sleep(20 * time.Millisecond) } // as in TestParkedSessions
 
 	silence()
 	again := xmpptest.Login(t, s, "juliet", "pw", "balcony")
@@ -101,9 +106,7 @@ func TestParkedSessionsEnd(t *testing.T) {
 // under crypto/tls from the start, parks and wakes like a STARTTLS one.
 func TestParkedDirectTLS(t *testing.T) {
 	t.Parallel()
-	s := xmpptest.Start(t, func(c *config.Config) { c.C2S.ParkAfter = time.Millisecond })
-	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
-	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	s := parkingServer(t, "juliet", "romeo")
 	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
 	juliet.Online()
 	romeo := xmpptest.DialTLS(t, s.DirectTLSAddr, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
@@ -116,7 +119,7 @@ func TestParkedDirectTLS(t *testing.T) {
 	romeo.Features()
 	romeo.Bind("orchard")
 	for _, body := range []string{"one", "two"} {
-		time.Sleep(20 * time.Millisecond) // the silence under test, as in TestParkedSessions
+		silence()
 		romeo.Send("<message type='chat' to='" + juliet.JID + "'><body>" + body + "</body></message>")
 		xmpptest.ExpectBody(t, juliet.NextNamed("message"), romeo.JID, body)
 	}
