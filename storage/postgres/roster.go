@@ -54,8 +54,7 @@ const pendingSQL = `SELECT contact, stanza FROM roster_pending_in
 
 // Roster loads owner's roster and version in one query.
 func (r *Roster) Roster(ctx context.Context, owner jid.JID) (roster.Roster, error) {
-	rows, err := r.pool.Query(ctx, rosterSQL, owner.Domainpart(), owner.Localpart())
-	ros, err := scanRoster(rows, err)
+	ros, err := scanRoster(r.pool.Query(ctx, rosterSQL, owner.Domainpart(), owner.Localpart()))
 	if err != nil {
 		return roster.Roster{}, fmt.Errorf("loading roster of %s: %w", owner, err)
 	}
