@@ -104,11 +104,8 @@ func (st *stream) open() error {
 		return st.fail(&streamError{"unsupported-version", "only XMPP version 1.0 is supported"})
 	}
 	st.domain = strings.ToLower(h.To)
-	if err := st.t.WriteHeader(st.id, st.domain, st.lang); err != nil {
-		return err
-	}
 	st.opened = true
-	return st.t.Write(st.streamElement("features", st.features()...))
+	return st.t.WriteHeader(st.id, st.domain, st.lang, st.streamElement("features", st.features()...))
 }
 
 // features lists what the client may negotiate next.
@@ -424,6 +421,8 @@ func (st *stream) fail(err error) error {
 		}
 		return err
 	}
+	st.log.Info("c2s stream error", "remote", st.t.RemoteAddr(), "condition", cond, "text", text)
+	frames := [][]byte{streamErrorFrame(st.t, cond, text), st.t.CloseFrame()}
 	if !st.opened {
 		// RFC 6120 §4.9.1.2: a stream error needs our header first.
 		st.opened = true
@@ -431,12 +430,10 @@ func (st *stream) fail(err error) error {
 		if domain == "" {
 			domain = st.srv.cfg.Hosts[0]
 		}
-		if st.t.WriteHeader(stanza.NewID(), domain, "en") != nil {
-			return err
-		}
+		st.t.WriteHeader(stanza.NewID(), domain, "en", frames...)
+		return err
 	}
-	st.log.Info("c2s stream error", "remote", st.t.RemoteAddr(), "condition", cond, "text", text)
-	st.t.Write(streamErrorFrame(st.t, cond, text), st.t.CloseFrame())
+	st.t.Write(frames...)
 	return err
 }
 

@@ -57,7 +57,7 @@ func (t *tcpTransport) ReadHeader() (xmlstream.Header, error) {
 
 func (t *tcpTransport) ReadElement() (*xmlstream.Element, error) { return t.dec.ReadElement() }
 
-func (t *tcpTransport) WriteHeader(id, from, lang string) error {
+func (t *tcpTransport) WriteHeader(id, from, lang string, then ...[]byte) error {
 	b := make([]byte, 0, 256)
 	b = append(b, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='"+NSStreams+"' id='"...)
 	b = append(b, id...)
@@ -66,7 +66,7 @@ func (t *tcpTransport) WriteHeader(id, from, lang string) error {
 	b = append(b, "' version='1.0' xml:lang='"...)
 	b = xmlstream.AppendEscaped(b, lang)
 	b = append(b, "'>"...)
-	return t.Write(b)
+	return t.Write(append([][]byte{b}, then...)...)
 }
 
 func (t *tcpTransport) Write(frames ...[]byte) error {

@@ -21,8 +21,11 @@ type Transport interface {
 	// ReadElement reads the next top-level element. It returns
 	// xmlstream.ErrStreamEnd when the client closes the stream.
 	ReadElement() (*xmlstream.Element, error)
-	// WriteHeader writes the server's response header.
-	WriteHeader(id, from, lang string) error
+	// WriteHeader writes the server's response header and then the
+	// frames that follow it (its features, or a stream error): in one
+	// write where the transport can, so a stream opening costs a single
+	// system call and TLS record.
+	WriteHeader(id, from, lang string, then ...[]byte) error
 	// Write writes complete top-level elements, each already serialised
 	// for Namespace, in order.
 	Write(frames ...[]byte) error

@@ -99,10 +99,10 @@ func (t *wsTransport) ReadElement() (*xmlstream.Element, error) {
 	return el, nil
 }
 
-func (t *wsTransport) WriteHeader(id, from, lang string) error {
+func (t *wsTransport) WriteHeader(id, from, lang string, then ...[]byte) error {
 	open := xmlstream.NewElement(NSFraming, "open", "id", id, "from", from, "version", "1.0")
 	open.SetAttrNS("xml", "lang", lang)
-	return t.Write(open.Append(nil, ""))
+	return t.Write(append([][]byte{open.Append(nil, "")}, then...)...)
 }
 
 func (t *wsTransport) Write(frames ...[]byte) error {
