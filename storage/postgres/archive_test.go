@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -350,5 +351,18 @@ func TestArchiveRetractPrefsExpire(t *testing.T) {
 	}
 	if len(left) != 1 || left[0] != always || total != 5 {
 		t.Errorf("after expiry %d deleted, left %v, want only %d", total, left, always)
+	}
+}
+
+// TestArchiveTextPendingList checks that the text index merges its
+// pending list in small steps: a merge runs inside an archive insert, and
+// the messages behind it wait for it (migration 0012).
+func TestArchiveTextPendingList(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t)
+	var opts []string
+	err := pool.QueryRow(context.Background(), `SELECT reloptions FROM pg_class WHERE oid = 'archive_messages_text'::regclass`).Scan(&opts)
+	if err != nil || !slices.Contains(opts, "gin_pending_list_limit=256") {
+		t.Fatalf("options of archive_messages_text: %q, %v; want gin_pending_list_limit=256", opts, err)
 	}
 }
