@@ -66,7 +66,10 @@ func (t *tcpTransport) WriteHeader(id, from, lang string, then ...[]byte) error 
 	b = append(b, "' version='1.0' xml:lang='"...)
 	b = xmlstream.AppendEscaped(b, lang)
 	b = append(b, "'>"...)
-	return t.Write(append([][]byte{b}, then...)...)
+	for _, f := range then {
+		b = append(b, f...)
+	}
+	return t.Write(b)
 }
 
 func (t *tcpTransport) Write(frames ...[]byte) error {
