@@ -20,6 +20,13 @@ func (memStore) Credentials(ctx context.Context, domain, username string) ([]aut
 	return nil, auth.ErrNoSuchUser
 }
 
+// smallServer returns a server for localhost with small limits and its
+// router, for tests that drive streams over net.Pipe.
+func smallServer(sasl *auth.Server) (*router.Router, *Server) {
+	r := router.New(router.Config{Hosts: []string{"localhost"}})
+	return r, New(Config{Hosts: []string{"localhost"}, Limits: xmlstream.Limits{MaxStanzaBytes: 16 << 10, MaxDepth: 16}, QueueSize: 64, NegotiationTimeout: 5 * time.Second}, r, sasl)
+}
+
 const fuzzHeader = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>"
 
 // FuzzStream feeds arbitrary client input to stream negotiation (even
@@ -45,8 +52,7 @@ func FuzzStream(f *testing.F) {
 		if len(data) == 0 {
 			return
 		}
-		r := router.New(router.Config{Hosts: []string{"localhost"}})
-		srv := New(Config{Hosts: []string{"localhost"}, Limits: xmlstream.Limits{MaxStanzaBytes: 16 << 10, MaxDepth: 16}, QueueSize: 64, NegotiationTimeout: 5 * time.Second}, r, sasl)
+		r, srv := smallServer(sasl)
 		client, server := net.Pipe()
 		tr := newTCPTransport(server, srv.cfg.Limits, time.Second)
 		done := make(chan struct{})

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"xmppd/auth"
-	"xmppd/router"
-	"xmppd/xmlstream"
 )
 
 // TestOpeningIsOneWrite checks that the server's stream header and what
@@ -29,8 +27,7 @@ func TestOpeningIsOneWrite(t *testing.T) {
 		{"stream error", strings.Replace(fuzzHeader, "to='localhost'", "to='elsewhere.example'", 1), "<host-unknown "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := router.New(router.Config{Hosts: []string{"localhost"}})
-			srv := New(Config{Hosts: []string{"localhost"}, Limits: xmlstream.Limits{MaxStanzaBytes: 16 << 10, MaxDepth: 16}, QueueSize: 64, NegotiationTimeout: 5 * time.Second}, r, sasl)
+			_, srv := smallServer(sasl)
 			client, server := net.Pipe()
 			done := make(chan struct{})
 			go func() {
