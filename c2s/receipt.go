@@ -16,15 +16,25 @@ import "sync/atomic"
 // The router hands the very element the sender's reader routes to
 // Session.Deliver, on the same goroutine, so the element identifies its
 // receipt: Server.tracking maps it while it is being routed.
+//
+// A stanza the server itself delivers with Session.DeliverSafe, such as a
+// stored offline message, has a receipt too: safe is called instead of
+// advancing a sender's count.
 type receipt struct {
 	s       *Session // the sender
 	seq     uint32   // the stanza's number in the sender's inbound count
+	onSafe  func()   // instead of s and seq, for DeliverSafe
 	pending atomic.Int32
 }
 
 // done releases one hold; the last makes the stanza safe.
 func (rc *receipt) done() {
-	if rc != nil && rc.pending.Add(-1) == 0 {
+	if rc == nil || rc.pending.Add(-1) != 0 {
+		return
+	}
+	if rc.onSafe != nil {
+		rc.onSafe()
+	} else {
 		rc.s.safe(rc.seq)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/router"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
@@ -116,6 +117,23 @@ func (s *Session) Deliver(st *xmlstream.Element) bool {
 		go s.flush()
 	}
 	return true
+}
+
+// A Session tells the router when what it delivered is safe.
+var _ router.SafeSession = (*Session)(nil)
+
+// DeliverSafe is Deliver, and calls safe once st is safe
+// (router.SafeSession): at once without stream management, otherwise once
+// the client acknowledged st or this session ended and routed it again.
+func (s *Session) DeliverSafe(st *xmlstream.Element, safe func()) bool {
+	rc := &receipt{onSafe: safe}
+	rc.pending.Store(1) // for the delivery; Deliver adds the client's
+	var ok bool
+	s.srv.routeTracked(st, rc, func() { ok = s.Deliver(st) })
+	if ok {
+		rc.done()
+	}
+	return ok
 }
 
 // pushLocked appends it to the queue, counting stanzas once stream

@@ -26,23 +26,29 @@
 //     foreign key refuses the row, and the sender gets the same
 //     service-unavailable, without text, as for any unknown account.
 //
-// Delivery is at least once, never at most once: messages are read and
-// locked in one transaction, handed to the session's queue, and deleted in
-// the same transaction only when the session took every one of them. If
-// the session refuses one, or the server dies before the commit, nothing
-// is deleted and the messages come again at the next login — possibly a
-// second time, but never lost. Locked rows are skipped by a concurrent
-// delivery, so two resources coming online together do not both get a
-// message. What a session's queue held when the session died is the
-// business of stream management, which routes it back here.
+// Delivery is at least once, never at most once. A login claims its
+// account's messages in batches and hands them to the session's queue;
+// each stays stored until it is safe: written, for a session without
+// stream management; acknowledged by the client (XEP-0198), or routed
+// again when its session ended first, for one with it. So a crash of the
+// server (kill -9) between the hand-over and the acknowledgement loses
+// nothing: the messages come again at the next login, possibly a second
+// time. A claim names the server process that made it, so that a second
+// resource coming online meanwhile does not get the messages too, while a
+// claim left by a process that died holds no longer. (With several nodes
+// sharing the database, a claim will have to be checked against the nodes
+// that are alive; until then one node serves an account's sessions.)
 package offline
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -89,10 +95,6 @@ const stampLayout = "2006-01-02T15:04:05.000Z"
 // maximum number of messages.
 var ErrFull = errors.New("offline storage is full")
 
-// ErrRefused is returned by Store.Take when deliver refused a message; no
-// message of that batch was removed.
-var ErrRefused = errors.New("the session refused an offline message")
-
 // Message is one stored message.
 type Message struct {
 	// ID orders the messages of an account: lower ids were stored first.
@@ -111,12 +113,14 @@ type Store interface {
 	// the account does not exist. Concurrent Adds to one account may
 	// overshoot max by their number: the quota guards storage, not a count.
 	Add(ctx context.Context, domain, username string, stanza []byte, max int) error
-	// Take passes up to limit of the oldest messages of username@domain to
-	// deliver, in id order, and removes them when deliver accepted all of
-	// them, in one transaction; messages another Take is delivering are
-	// skipped. If deliver returns false, nothing is removed and Take returns
-	// ErrRefused. It returns how many messages were delivered and removed.
-	Take(ctx context.Context, domain, username string, limit int, deliver func(Message) bool) (int, error)
+	// Claim marks up to limit of the oldest messages of username@domain
+	// that claimer does not hold already as held by claimer, and returns
+	// them in id order. Messages another Claim is taking are skipped.
+	Claim(ctx context.Context, domain, username, claimer string, limit int) ([]Message, error)
+	// Unclaim gives up the claim on the messages ids of username@domain.
+	Unclaim(ctx context.Context, domain, username string, ids []int64) error
+	// Delete removes the messages ids of username@domain.
+	Delete(ctx context.Context, domain, username string, ids []int64) error
 }
 
 // Config is what the module needs.
@@ -148,8 +152,9 @@ func (c *Config) Validate() error {
 
 // Handler is the router's offline handler (router.OfflineHandler).
 type Handler struct {
-	cfg Config
-	r   *router.Router
+	cfg     Config
+	r       *router.Router
+	claimer string // this process's claims on stored messages: a random UUID
 }
 
 var _ router.OfflineHandler = (*Handler)(nil)
@@ -160,7 +165,7 @@ func Register(r *router.Router, cfg Config) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, r: r}
+	h := &Handler{cfg: cfg, r: r, claimer: newClaimer()}
 	r.SetOfflineHandler(h)
 	r.AddFeature(Feature)
 	return h, nil
@@ -224,28 +229,97 @@ func (h *Handler) Flush(ctx context.Context, session jid.JID) {
 	domain, user := session.Domainpart(), session.Localpart()
 	for {
 		tctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		n, err := h.cfg.Store.Take(tctx, domain, user, batchSize, func(m Message) bool {
-			st, err := xmlstream.ParseElement(m.Stanza, xmlstream.Limits{MaxStanzaBytes: len(m.Stanza), MaxDepth: maxStoredDepth})
-			if err != nil {
-				// It can never be delivered; keeping it would block every
-				// later message, so it is logged and dropped.
-				h.cfg.Logger.Error("dropping an unreadable offline message", "jid", session.Bare().String(), "id", m.ID, "err", err)
-				return true
-			}
-			return h.r.DeliverToSession(session, delayed(st, domain, m.Stamp))
-		})
+		msgs, err := h.cfg.Store.Claim(tctx, domain, user, h.claimer, batchSize)
 		cancel()
-		switch {
-		case errors.Is(err, ErrRefused):
-			// The session is gone or overflowing; the batch stays stored.
-			return
-		case err != nil:
+		if err != nil {
 			h.cfg.Logger.Error("delivering offline messages", "jid", session.String(), "err", err)
 			return
-		case n < batchSize:
+		}
+		if !h.deliver(session, msgs) || len(msgs) < batchSize {
 			return
 		}
 	}
+}
+
+// deliver hands the claimed msgs to session in order and reports whether
+// it took all of them. Each is deleted once it is safe; those the session
+// refused are unclaimed, for the next login.
+func (h *Handler) deliver(session jid.JID, msgs []Message) bool {
+	b := &batch{h: h, domain: session.Domainpart(), user: session.Localpart()}
+	b.pending.Store(int32(len(msgs)) + 1) // one hold each, and one for this loop
+	defer b.release()
+	for i, m := range msgs {
+		st, err := xmlstream.ParseElement(m.Stanza, xmlstream.Limits{MaxStanzaBytes: len(m.Stanza), MaxDepth: maxStoredDepth})
+		if err != nil {
+			// It can never be delivered; keeping it would block every
+			// later message, so it is logged and dropped.
+			h.cfg.Logger.Error("dropping an unreadable offline message", "jid", session.Bare().String(), "id", m.ID, "err", err)
+			b.safe(m.ID)
+			continue
+		}
+		if !h.r.DeliverToSessionSafe(session, delayed(st, b.domain, m.Stamp), func() { b.safe(m.ID) }) {
+			// The session is gone or overflowing: the rest stays stored.
+			rest := msgs[i:]
+			b.pending.Add(-int32(len(rest)))
+			ids := make([]int64, len(rest))
+			for k, m := range rest {
+				ids[k] = m.ID
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+			defer cancel()
+			if err := h.cfg.Store.Unclaim(ctx, b.domain, b.user, ids); err != nil {
+				h.cfg.Logger.Error("keeping offline messages for the next login", "jid", session.Bare().String(), "err", err)
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// batch follows the messages of one claim until each is safe, and then
+// deletes them together: one statement per batch, whether the session
+// without stream management took them at once or the client acknowledged
+// them later.
+type batch struct {
+	h            *Handler
+	domain, user string
+	pending      atomic.Int32 // holds not yet released
+	mu           sync.Mutex
+	done         []int64 // ids of the messages that are safe
+}
+
+// safe records that the message id is safe and releases its hold.
+func (b *batch) safe(id int64) {
+	b.mu.Lock()
+	b.done = append(b.done, id)
+	b.mu.Unlock()
+	b.release()
+}
+
+// release drops one hold; the last deletes the safe messages. It runs on
+// whichever goroutine made the last message safe, e.g. the one reading
+// the client's acknowledgement, long after Flush returned.
+func (b *batch) release() {
+	if b.pending.Add(-1) != 0 || len(b.done) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := b.h.cfg.Store.Delete(ctx, b.domain, b.user, b.done); err != nil {
+		// They were delivered; the claim keeps them from this process's
+		// logins, and a restart delivers them a second time.
+		b.h.cfg.Logger.Error("deleting delivered offline messages", "jid", b.user+"@"+b.domain, "err", err)
+	}
+}
+
+// newClaimer returns a random UUID (RFC 9562 version 4) naming this
+// process's claims.
+func newClaimer() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:])
 }
 
 // delayed adds a XEP-0203 <delay/> from domain stamped at when, unless st

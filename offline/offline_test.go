@@ -141,6 +141,98 @@ func TestConcurrentLoginsDoNotDuplicate(t *testing.T) {
 	}
 }
 
+// smLogin logs juliet in on resource with stream management, which does
+// not acknowledge anything until told to.
+func smLogin(t *testing.T, s *xmpptest.Server, resource string) *xmpptest.SM {
+	c := xmpptest.Dial(t, s.C2SAddr)
+	c.Authenticated("juliet", "secret")
+	c.Bind(resource)
+	sm := c.EnableSM()
+	sm.AutoAck = false
+	return sm
+}
+
+// smPing sends a ping on a stream-managed stream and waits for its answer.
+func smPing(sm *xmpptest.SM) {
+	sm.C.T.Helper()
+	sm.Send("<iq type='get' id='barrier' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if el := sm.Next(); el.Name.Local != "iq" || el.Attr("type") != "result" {
+		sm.C.T.Fatalf("got %s, want the ping result", el)
+	}
+}
+
+// stored returns how many offline messages juliet has in the database.
+func stored(t *testing.T, s *xmpptest.Server) int {
+	t.Helper()
+	var n int
+	if err := s.DB.QueryRow(context.Background(), `SELECT count(*) FROM offline_messages WHERE username = 'juliet'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A stream-managed client has its offline messages only once it has
+// acknowledged them: until then they stay stored (so that a crash of the
+// server loses nothing; internal/chaos kills it), and a resource coming
+// online meanwhile does not get them too.
+func TestKeptUntilAcknowledged(t *testing.T) {
+	s, romeo := start(t)
+	sendAll(romeo, "juliet@localhost", "one", "two", "three")
+	juliet := smLogin(t, s, "balcony")
+	juliet.Send("<presence/>")
+	if el := juliet.Next(); el.Name.Local != "presence" {
+		t.Fatalf("got %s, want her own presence", el)
+	}
+	for _, b := range []string{"one", "two", "three"} {
+		expectDelayed(t, juliet.Next(), b)
+	}
+	smPing(juliet)
+	if n := stored(t, s); n != 3 {
+		t.Fatalf("%d messages stored before the acknowledgement; want 3", n)
+	}
+
+	nurse := xmpptest.Login(t, s, "juliet", "secret", "chamber")
+	nurse.Online()
+	nurse.ExpectPresenceFrom("juliet@localhost/balcony")
+	nurse.Ping() // fails on a message before the ping's result
+	if el := juliet.Next(); el.Name.Local != "presence" || el.Attr("from") != "juliet@localhost/chamber" {
+		t.Fatalf("got %s, want presence from the second resource", el)
+	}
+
+	juliet.Ack()
+	smPing(juliet) // the acknowledgement was handled before the ping
+	if n := stored(t, s); n != 0 {
+		t.Fatalf("%d messages stored after the acknowledgement; want 0", n)
+	}
+}
+
+// Messages a stream-managed session had not acknowledged when it ended
+// are routed again, here into storage, and the next login gets each of
+// them once.
+func TestUnacknowledgedComeBackOnce(t *testing.T) {
+	s, romeo := start(t)
+	sendAll(romeo, "juliet@localhost", "one", "two")
+	juliet := smLogin(t, s, "balcony")
+	juliet.Send("<presence/>")
+	juliet.Next() // her own presence
+	expectDelayed(t, juliet.Next(), "one")
+	expectDelayed(t, juliet.Next(), "two")
+	smPing(juliet)
+
+	s = xmpptest.Restart(t, s) // returns once every session has ended
+	if n := stored(t, s); n != 2 {
+		t.Fatalf("%d messages stored after the session ended unacknowledged; want 2", n)
+	}
+	again := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	again.Online()
+	expectDelayed(t, again.NextNamed("message"), "one")
+	expectDelayed(t, again.NextNamed("message"), "two")
+	again.Ping()
+	if n := stored(t, s); n != 0 {
+		t.Fatalf("%d messages stored after a login without stream management took them; want 0", n)
+	}
+}
+
 func TestWhatIsNotStored(t *testing.T) {
 	s, romeo := start(t)
 	tests := []struct {

@@ -210,6 +210,36 @@ func (r *Router) DeliverToSession(to jid.JID, st *xmlstream.Element) bool {
 	return false
 }
 
+// SafeSession is a Session that can tell when a stanza it took is safe:
+// when losing the server's memory would no longer lose it.
+type SafeSession interface {
+	Session
+	// DeliverSafe is Deliver, and calls safe once st is safe: at once for
+	// a client without stream management, which has what the server
+	// could give it once it is queued; otherwise when the client has
+	// acknowledged st (XEP-0198), or the session ended and st was routed
+	// again. safe may run before DeliverSafe returns, on any goroutine,
+	// and is not called when DeliverSafe returns false.
+	DeliverSafe(st *xmlstream.Element, safe func()) bool
+}
+
+// DeliverToSessionSafe is DeliverToSession, and calls safe once st is
+// safe (SafeSession); for a session that cannot tell, as soon as it took st.
+func (r *Router) DeliverToSessionSafe(to jid.JID, st *xmlstream.Element, safe func()) bool {
+	s := r.session(to)
+	if s == nil {
+		return false
+	}
+	if ss, ok := s.(SafeSession); ok {
+		return ss.DeliverSafe(st, safe)
+	}
+	if !s.Deliver(st) {
+		return false
+	}
+	safe()
+	return true
+}
+
 // DeliverToAvailable queues st for every available resource of the account
 // bare (RFC 6121 §8.5.2.1.1 for presence and subscription requests) and
 // returns how many took it.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,22 +42,14 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := xmpptest.BuildXMPPD(t)
-	dir := t.TempDir()
-	addr := xmpptest.FreeAddr(t)
-	cfgPath := filepath.Join(dir, "xmppd.toml")
-	cfg := fmt.Sprintf("data_dir = %q\nlog_level = 'info'\n[database]\nurl = %q\n[c2s]\nlisten = %q\nlisten_tls = ''\n[http]\nlisten = ''\n",
-		filepath.Join(dir, "data"), pgtest.URL(t), addr)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	var users []string
 	for i := range senders {
-		addUser(t, bin, cfgPath, fmt.Sprintf("s%d", i))
+		users = append(users, fmt.Sprintf("s%d", i))
 	}
 	for i := range receivers {
-		addUser(t, bin, cfgPath, fmt.Sprintf("r%d", i))
+		users = append(users, fmt.Sprintf("r%d", i))
 	}
-	tcpAddr, _ := net.ResolveTCPAddr("tcp", addr)
+	bin, cfgPath, tcpAddr := setup(t, users...)
 
 	proc := serve(t, bin, cfgPath)
 	recv := &tally{got: map[string]int{}}
@@ -148,6 +141,77 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	if acked < killAfter {
 		t.Errorf("only %d messages acknowledged before the kill; want at least %d", acked, killAfter)
 	}
+}
+
+// TestKillNineKeepsUnacknowledgedOfflineMessages stores messages for an
+// account that is offline, hands them to a stream-managed login that does
+// not acknowledge them, kills xmppd with SIGKILL and starts it again: the
+// next login gets them (XEP-0198 §4: unacknowledged stanzas are not yet
+// delivered).
+func TestKillNineKeepsUnacknowledgedOfflineMessages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin, cfgPath, addr := setup(t, "sender", "receiver")
+	proc := serve(t, bin, cfgPath)
+	want := []string{"offline-1", "offline-2", "offline-3"}
+	sender := login(t, addr, "sender")
+	for _, body := range want {
+		sender.Send("<message type='chat' to='receiver@localhost'><body>" + body + "</body></message>")
+	}
+	sender.Ping() // routing is synchronous: the messages are stored
+
+	receiver := login(t, addr, "receiver")
+	receiver.EnableSM().AutoAck = false
+	if got := comeOnline(receiver); !slices.Equal(got, want) {
+		t.Fatalf("first login got %q; want %q", got, want)
+	}
+	proc.Process.Kill()
+	proc.Wait()
+
+	serve(t, bin, cfgPath)
+	if got := comeOnline(login(t, addr, "receiver")); !slices.Equal(got, want) {
+		t.Fatalf("after kill -9 the next login got %q; want %q again", got, want)
+	}
+}
+
+// comeOnline sends initial presence and returns the bodies of the messages
+// that come before the answer to a ping sent after it.
+func comeOnline(c *xmpptest.Client) []string {
+	c.Send("<presence/>")
+	c.Send("<iq type='get' id='barrier' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+	var bodies []string
+	for {
+		el := c.Next()
+		if el.Name.Local == "iq" && el.Attr("id") == "barrier" {
+			return bodies
+		}
+		if el.Name.Local == "message" {
+			bodies = append(bodies, el.Child("jabber:client", "body").Text())
+		}
+	}
+}
+
+// setup builds xmppd, writes its configuration for a fresh database and a
+// free port, and creates the accounts users.
+func setup(t *testing.T, users ...string) (bin, cfgPath string, addr net.Addr) {
+	bin = xmpptest.BuildXMPPD(t)
+	dir := t.TempDir()
+	listen := xmpptest.FreeAddr(t)
+	cfgPath = filepath.Join(dir, "xmppd.toml")
+	cfg := fmt.Sprintf("data_dir = %q\nlog_level = 'info'\n[database]\nurl = %q\n[c2s]\nlisten = %q\nlisten_tls = ''\n[http]\nlisten = ''\n",
+		filepath.Join(dir, "data"), pgtest.URL(t), listen)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		addUser(t, bin, cfgPath, u)
+	}
+	addr, err := net.ResolveTCPAddr("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin, cfgPath, addr
 }
 
 // ackState is what the server acknowledged to one sender.

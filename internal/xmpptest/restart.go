@@ -33,5 +33,5 @@ func Restart(t testing.TB, s *Server) *Server {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	return &Server{Server: srv, Config: s.Config, Accounts: s.Accounts}
+	return &Server{Server: srv, Config: s.Config, Accounts: s.Accounts, DB: s.DB}
 }

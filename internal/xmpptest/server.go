@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"xmppd/auth"
 	"xmppd/config"
 	"xmppd/server"
@@ -30,6 +32,8 @@ type Server struct {
 	*server.Server
 	Config   config.Config
 	Accounts *postgres.Accounts
+	// DB is a pool of the server's database, for checking what it stored.
+	DB *pgxpool.Pool
 }
 
 // Start starts a server with a fresh schema and the given changes to the
@@ -67,7 +71,7 @@ func Start(t testing.TB, change ...func(*config.Config)) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Accounts = postgres.NewAccounts(pool)
+	s.Accounts, s.DB = postgres.NewAccounts(pool), pool
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,52 +47,48 @@ func (o *Offline) Add(ctx context.Context, domain, username string, stanza []byt
 	return nil
 }
 
-// Take locks up to limit of the oldest messages of username@domain that no
-// other transaction holds (FOR UPDATE SKIP LOCKED), passes them to deliver
-// in id order and deletes them in the same transaction when deliver took
-// all of them. A refusal or a failure rolls back, leaving them stored.
-// An account without messages, the common case at login, costs one
-// statement instead of a transaction's three.
-func (o *Offline) Take(ctx context.Context, domain, username string, limit int, deliver func(offline.Message) bool) (int, error) {
-	var waiting bool
-	if err := o.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM offline_messages WHERE domain = $1 AND username = $2)`,
-		domain, username).Scan(&waiting); err != nil {
-		return 0, fmt.Errorf("look for offline messages of %s@%s: %w", username, domain, err)
+// Claim marks up to limit of the oldest messages of username@domain that
+// claimer does not hold already as held by claimer, and returns them in id
+// order. Rows another transaction is claiming are skipped (FOR UPDATE SKIP
+// LOCKED). An account without messages, the common case at login, costs
+// one statement that writes nothing.
+func (o *Offline) Claim(ctx context.Context, domain, username, claimer string, limit int) ([]offline.Message, error) {
+	rows, err := o.pool.Query(ctx, `UPDATE offline_messages SET claimer = $3
+		WHERE id IN (SELECT id FROM offline_messages
+			WHERE domain = $1 AND username = $2 AND claimer IS DISTINCT FROM $3
+			ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
+		RETURNING id, stanza, stamp`, domain, username, claimer, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim offline messages of %s@%s: %w", username, domain, err)
 	}
-	if !waiting {
-		return 0, nil
-	}
-	n := 0
-	err := pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, stanza, stamp FROM offline_messages
-			WHERE domain = $1 AND username = $2
-			ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`, domain, username, limit)
-		if err != nil {
-			return err
-		}
-		msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (offline.Message, error) {
-			var m offline.Message
-			err := row.Scan(&m.ID, &m.Stanza, &m.Stamp)
-			return m, err
-		})
-		if err != nil || len(msgs) == 0 {
-			return err
-		}
-		ids := make([]int64, len(msgs))
-		for i, m := range msgs {
-			if !deliver(m) {
-				return offline.ErrRefused
-			}
-			ids[i] = m.ID
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM offline_messages WHERE id = ANY($1)`, ids); err != nil {
-			return err
-		}
-		n = len(msgs)
-		return nil
+	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (offline.Message, error) {
+		var m offline.Message
+		err := row.Scan(&m.ID, &m.Stanza, &m.Stamp)
+		return m, err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("take offline messages of %s@%s: %w", username, domain, err)
+		return nil, fmt.Errorf("claim offline messages of %s@%s: %w", username, domain, err)
 	}
-	return n, nil
+	// RETURNING keeps no order.
+	slices.SortFunc(msgs, func(a, b offline.Message) int { return cmp.Compare(a.ID, b.ID) })
+	return msgs, nil
+}
+
+// Unclaim gives up the claim on the messages ids of username@domain, so
+// that the next delivery to the account takes them again.
+func (o *Offline) Unclaim(ctx context.Context, domain, username string, ids []int64) error {
+	if _, err := o.pool.Exec(ctx, `UPDATE offline_messages SET claimer = NULL
+		WHERE domain = $1 AND username = $2 AND id = ANY($3)`, domain, username, ids); err != nil {
+		return fmt.Errorf("unclaim offline messages of %s@%s: %w", username, domain, err)
+	}
+	return nil
+}
+
+// Delete removes the messages ids of username@domain.
+func (o *Offline) Delete(ctx context.Context, domain, username string, ids []int64) error {
+	if _, err := o.pool.Exec(ctx, `DELETE FROM offline_messages
+		WHERE domain = $1 AND username = $2 AND id = ANY($3)`, domain, username, ids); err != nil {
+		return fmt.Errorf("delete offline messages of %s@%s: %w", username, domain, err)
+	}
+	return nil
 }

@@ -14,19 +14,37 @@ import (
 	"xmppd/storage/postgres"
 )
 
-// take takes up to limit messages of user@example.org, accepting them all,
-// and returns their stanzas.
-func take(t *testing.T, o *postgres.Offline, user string, limit int) []string {
+// Two server processes' claims.
+const (
+	claimerA = "0b8f7a52-6b0c-4e43-9a57-6f1d2c0e9a01"
+	claimerB = "5d2e9c4f-1a7b-4c88-b3e2-0c9f8d7a6b02"
+)
+
+// claim claims up to limit messages of user@example.org for claimer and
+// returns them.
+func claim(t *testing.T, o *postgres.Offline, user, claimer string, limit int) []offline.Message {
 	t.Helper()
-	var got []string
-	n, err := o.Take(context.Background(), "example.org", user, limit, func(m offline.Message) bool {
-		got = append(got, string(m.Stanza))
-		return true
-	})
-	if err != nil || n != len(got) {
-		t.Fatalf("Take = %d, %v; delivered %d", n, err, len(got))
+	msgs, err := o.Claim(context.Background(), "example.org", user, claimer, limit)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return got
+	return msgs
+}
+
+func stanzas(msgs []offline.Message) []string {
+	var s []string
+	for _, m := range msgs {
+		s = append(s, string(m.Stanza))
+	}
+	return s
+}
+
+func ids(msgs []offline.Message) []int64 {
+	var s []int64
+	for _, m := range msgs {
+		s = append(s, m.ID)
+	}
+	return s
 }
 
 func TestOffline(t *testing.T) {
@@ -42,8 +60,8 @@ func TestOffline(t *testing.T) {
 	}
 	msg := func(i int) string { return fmt.Sprintf("<message xmlns='jabber:client'><body>%d</body></message>", i) }
 
-	if got := take(t, o, "juliet", 10); len(got) != 0 {
-		t.Fatalf("Take of an empty store = %q", got)
+	if got := claim(t, o, "juliet", claimerA, 10); len(got) != 0 {
+		t.Fatalf("Claim of an empty store = %q", stanzas(got))
 	}
 	before := time.Now()
 	for i := range 5 {
@@ -63,42 +81,59 @@ func TestOffline(t *testing.T) {
 		t.Fatalf("Add for an unknown account: %v; want storage.ErrNotFound", err)
 	}
 
-	// A refusal keeps the whole batch.
-	calls := 0
-	n, err := o.Take(ctx, "example.org", "juliet", 3, func(m offline.Message) bool {
-		calls++
+	// Batches come in order, and a claimer does not get its own claims again.
+	first := claim(t, o, "juliet", claimerA, 3)
+	if got, want := stanzas(first), []string{msg(0), msg(1), msg(2)}; !slices.Equal(got, want) {
+		t.Fatalf("first batch = %q; want %q", got, want)
+	}
+	for _, m := range first {
 		if time.Since(m.Stamp) > time.Minute || m.Stamp.Before(before.Add(-time.Minute)) {
 			t.Errorf("stamp %v is not the time of storing (%v)", m.Stamp, before)
 		}
-		return calls < 2
-	})
-	if !errors.Is(err, offline.ErrRefused) || n != 0 || calls != 2 {
-		t.Fatalf("Take with a refusal = %d, %v after %d calls; want 0, ErrRefused after 2", n, err, calls)
 	}
-	// Batches come in order, and what was taken is gone.
-	if got, want := take(t, o, "juliet", 3), []string{msg(0), msg(1), msg(2)}; !slices.Equal(got, want) {
-		t.Fatalf("first batch = %q; want %q", got, want)
-	}
-	if got, want := take(t, o, "juliet", 3), []string{msg(3), msg(4)}; !slices.Equal(got, want) {
+	second := claim(t, o, "juliet", claimerA, 3)
+	if got, want := stanzas(second), []string{msg(3), msg(4)}; !slices.Equal(got, want) {
 		t.Fatalf("second batch = %q; want %q", got, want)
 	}
-	if got := take(t, o, "juliet", 3); len(got) != 0 {
-		t.Fatalf("third batch = %q; want none", got)
+	if got := claim(t, o, "juliet", claimerA, 3); len(got) != 0 {
+		t.Fatalf("third batch = %q; want none", stanzas(got))
 	}
 
-	// Messages another delivery holds are skipped, not delivered twice.
-	if err := o.Add(ctx, "example.org", "juliet", []byte(msg(6)), 5); err != nil {
+	// Unclaimed messages are claimed again.
+	if err := o.Unclaim(ctx, "example.org", "juliet", ids(second)); err != nil {
 		t.Fatal(err)
 	}
-	n, err = o.Take(ctx, "example.org", "juliet", 10, func(offline.Message) bool {
-		if got := take(t, o, "juliet", 10); len(got) != 0 {
-			t.Errorf("concurrent Take got %q; want nothing", got)
-		}
-		return true
-	})
-	if n != 1 || err != nil {
-		t.Fatalf("Take = %d, %v; want 1", n, err)
+	if got, want := stanzas(claim(t, o, "juliet", claimerA, 10)), []string{msg(3), msg(4)}; !slices.Equal(got, want) {
+		t.Fatalf("after Unclaim = %q; want %q", got, want)
 	}
+
+	// Deleted messages are gone; another process's claims do not hold.
+	if err := o.Delete(ctx, "example.org", "juliet", ids(first)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := stanzas(claim(t, o, "juliet", claimerB, 10)), []string{msg(3), msg(4)}; !slices.Equal(got, want) {
+		t.Fatalf("claimed by another process = %q; want %q", got, want)
+	}
+	// Deleting and unclaiming touch the named account only.
+	if err := o.Delete(ctx, "example.org", "romeo", ids(second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(t, o, "juliet", claimerA, 10); len(got) != 2 {
+		t.Fatalf("juliet's messages after deleting their ids as romeo's = %q", stanzas(got))
+	}
+
+	// Messages another claim is taking are skipped, not delivered twice.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT id FROM offline_messages WHERE username = 'juliet' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(t, o, "juliet", claimerB, 10); len(got) != 0 {
+		t.Errorf("Claim of locked messages = %q; want nothing", stanzas(got))
+	}
+	tx.Rollback(ctx)
 
 	// Deleting an account deletes its messages.
 	if err := accounts.Delete(ctx, "example.org", "romeo"); err != nil {
