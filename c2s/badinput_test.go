@@ -9,6 +9,7 @@ import (
 
 	"xmppd/config"
 	"xmppd/internal/xmpptest"
+	"xmppd/xmlstream"
 )
 
 const header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>"
@@ -145,4 +146,46 @@ func TestNegotiationAfterTLS(t *testing.T) {
 	c.Features()
 	c.Send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
 	c.ExpectStreamError("policy-violation")
+}
+
+// maxBytes returns the XEP-0478 size limit announced in features.
+func maxBytes(t *testing.T, features *xmlstream.Element) string {
+	t.Helper()
+	l := features.Child("urn:xmpp:stream-limits:0", "limits")
+	if l == nil {
+		t.Fatalf("features %s announce no limits", features)
+	}
+	return l.Child("urn:xmpp:stream-limits:0", "max-bytes").Text()
+}
+
+// Before authentication a client may send 16 KiB per element, after it
+// the configured limit; the features say which (XEP-0478).
+func TestStanzaLimitBeforeAuth(t *testing.T) {
+	s := xmpptest.Start(t) // limits.max_stanza_bytes: 256 KiB
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	big := "<message to='romeo@localhost/orchard' type='chat'><body>" + strings.Repeat("x", 20<<10) + "</body></message>"
+
+	c := xmpptest.Dial(t, s.C2SAddr)
+	c.Open(xmpptest.Domain)
+	if got := maxBytes(t, c.Features()); got != "16384" {
+		t.Fatalf("max-bytes before TLS = %s; want 16384", got)
+	}
+	c.StartTLS(xmpptest.Domain, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
+	if got := maxBytes(t, c.Features()); got != "16384" {
+		t.Fatalf("max-bytes before authentication = %s; want 16384", got)
+	}
+	c.Send(big)
+	c.ExpectStreamError("policy-violation")
+
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	juliet := xmpptest.Dial(t, s.C2SAddr)
+	if got := maxBytes(t, juliet.Authenticated("juliet", "secret")); got != "262144" {
+		t.Fatalf("max-bytes after authentication = %s; want 262144", got)
+	}
+	juliet.Bind("balcony")
+	juliet.Send(big)
+	if got := romeo.NextNamed("message").Child("jabber:client", "body").Text(); len(got) != 20<<10 {
+		t.Fatalf("romeo got a body of %d bytes; want %d", len(got), 20<<10)
+	}
 }

@@ -63,6 +63,7 @@ type stream struct {
 // or resumed session. On failure it has sent the stream error (if any) and
 // the caller closes the connection.
 func (st *stream) negotiate(ctx context.Context) (sess *Session, resumed bool, err error) {
+	st.t.SetMaxStanzaBytes(st.maxStanzaBytes())
 	for {
 		if err := st.open(); err != nil {
 			return nil, false, err
@@ -117,12 +118,12 @@ func (st *stream) features() []*xmlstream.Element {
 			tls.AddChild(xmlstream.NewElement(NSTLS, "required"))
 		}
 		if st.srv.cfg.RequireTLS {
-			return []*xmlstream.Element{tls}
+			return []*xmlstream.Element{tls, st.limitsFeature()}
 		}
-		return append([]*xmlstream.Element{tls}, st.saslFeatures()...)
+		return append([]*xmlstream.Element{tls, st.limitsFeature()}, st.saslFeatures()...)
 	}
 	if st.username == "" {
-		features := st.saslFeatures()
+		features := append(st.saslFeatures(), st.limitsFeature())
 		if reg := st.srv.cfg.Registrar; reg != nil && (secure || !st.srv.cfg.RequireTLS) {
 			if f := reg.Feature(); f != nil {
 				features = append(features, f)
@@ -140,6 +141,7 @@ func (st *stream) features() []*xmlstream.Element {
 		xmlstream.NewElement("urn:xmpp:features:pre-approval", "sub"),
 		smFeature,
 		csiFeature,
+		st.limitsFeature(),
 	}
 }
 
@@ -264,6 +266,7 @@ func (st *stream) authenticate(ctx context.Context, authEl *xmlstream.Element) (
 		}
 		if done {
 			st.username = ex.Username()
+			st.t.SetMaxStanzaBytes(st.maxStanzaBytes())
 			st.log.Info("c2s auth ok", "remote", st.t.RemoteAddr(), "jid", st.username+"@"+st.domain, "mechanism", mech)
 			return true, st.t.Write(saslElement("success", out))
 		}

@@ -57,6 +57,13 @@ func (t *tcpTransport) ReadHeader() (xmlstream.Header, error) {
 
 func (t *tcpTransport) ReadElement() (*xmlstream.Element, error) { return t.dec.ReadElement() }
 
+func (t *tcpTransport) SetMaxStanzaBytes(n int) {
+	t.limits.MaxStanzaBytes = n
+	if t.dec != nil {
+		t.dec.SetMaxStanzaBytes(n)
+	}
+}
+
 func (t *tcpTransport) WriteHeader(id, from, lang string, then ...[]byte) error {
 	b := make([]byte, 0, 256)
 	b = append(b, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='"+NSStreams+"' id='"...)

@@ -54,6 +54,10 @@ type Transport interface {
 	Secure() bool
 	// RemoteAddr is the client's address as host:port.
 	RemoteAddr() string
+	// SetMaxStanzaBytes changes the largest element the next reads accept
+	// (the stream header included): small before authentication, the
+	// configured limit after it.
+	SetMaxStanzaBytes(n int)
 	// SetReadDeadline bounds the next reads; the zero time removes it.
 	SetReadDeadline(t time.Time) error
 	// Close closes the connection.

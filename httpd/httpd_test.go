@@ -281,3 +281,36 @@ func TestWebSocketStreamManagement(t *testing.T) {
 		t.Fatalf("after resumption got %v, want first and second", bodies)
 	}
 }
+
+// A WebSocket client, too, may send 16 KiB per element before it has
+// authenticated and the configured limit after it.
+func TestWebSocketStanzaLimitBeforeAuth(t *testing.T) {
+	s := xmpptest.Start(t) // limits.max_stanza_bytes: 256 KiB
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	big := "<message xmlns='jabber:client' to='romeo@localhost/orchard' type='chat'><body>" + strings.Repeat("x", 20<<10) + "</body></message>"
+
+	w, _, err := dialWS(t, s, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := w.open().Child("urn:xmpp:stream-limits:0", "limits")
+	if limits == nil || limits.Child("urn:xmpp:stream-limits:0", "max-bytes").Text() != "16384" {
+		t.Fatalf("features announce %s; want max-bytes 16384", limits)
+	}
+	w.send(big)
+	if e := w.next(); e.Name.Local != "error" || e.Child("urn:ietf:params:xml:ns:xmpp-streams", "policy-violation") == nil {
+		t.Fatalf("got %s, want stream error policy-violation", e)
+	}
+
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	juliet, _, err := dialWS(t, s, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	juliet.login("juliet", "secret", "browser")
+	juliet.send(big)
+	if got := romeo.NextNamed("message").Child("jabber:client", "body").Text(); len(got) != 20<<10 {
+		t.Fatalf("romeo got a body of %d bytes; want %d", len(got), 20<<10)
+	}
+}

@@ -37,11 +37,16 @@ type wsTransport struct {
 func newWSTransport(c *websocket.Conn, r *http.Request, secure bool, lim xmlstream.Limits, writeTimeout time.Duration) *wsTransport {
 	t := &wsTransport{c: c, remote: r.RemoteAddr, secure: secure || r.TLS != nil || isLoopback(r.RemoteAddr), cs: r.TLS, limits: lim, timeout: writeTimeout}
 	t.readCtx, t.cancel = context.WithCancel(context.Background())
-	// A little over the stanza limit, so that ParseElement reports an
-	// oversized stanza as policy-violation rather than the WebSocket
-	// library closing the connection.
-	c.SetReadLimit(int64(lim.MaxStanzaBytes) + 4096)
+	t.SetMaxStanzaBytes(lim.MaxStanzaBytes)
 	return t
+}
+
+func (t *wsTransport) SetMaxStanzaBytes(n int) {
+	t.limits.MaxStanzaBytes = n
+	// Twice the stanza limit, so that ParseElement reports an oversized
+	// stanza as policy-violation rather than the WebSocket library
+	// closing the connection, unless it is far over the limit.
+	t.c.SetReadLimit(2*int64(n) + 4096)
 }
 
 // isLoopback reports whether addr is on this machine: such a connection

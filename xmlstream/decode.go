@@ -86,7 +86,8 @@ type Header struct {
 // stream, enforcing RFC 6120 §11 and the configured Limits. It reads ahead
 // at most 4096 bytes; while it waits for the next element with nothing
 // buffered it holds only a 512-byte buffer. Memory for one element is
-// bounded by Limits.MaxStanzaBytes (times a small factor for the tree). A
+// bounded by Limits.MaxStanzaBytes times the tree's overhead: about 30
+// for an element made of tiny empty elements, far less for text. A
 // Decoder is not safe for concurrent use.
 type Decoder struct {
 	lim Limits
@@ -130,6 +131,14 @@ func (d *Decoder) Reset(r io.Reader) {
 	d.err, d.started, d.selfClosed = nil, false, false
 	d.ns = nil
 	d.giveBack()
+}
+
+// SetMaxStanzaBytes changes Limits.MaxStanzaBytes for the elements read
+// from now on, e.g. once the peer has authenticated; 0 or less means the
+// default.
+func (d *Decoder) SetMaxStanzaBytes(n int) {
+	d.lim.MaxStanzaBytes = n
+	d.lim = d.lim.withDefaults()
 }
 
 // Buffered returns how many bytes have been read from the underlying reader
