@@ -68,7 +68,7 @@ func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Da
 	if url == "" {
 		dir := filepath.Join(cfg.DataDir, "postgres")
 		log.Info("no database.url configured; starting a private PostgreSQL", "dir", dir)
-		pg, err := localpg.Start(ctx, dir, localpg.Options{Fsync: true})
+		pg, err := localpg.Start(ctx, dir, localpg.Options{})
 		switch {
 		case errors.Is(err, localpg.ErrInUse):
 			// A running xmppd owns it; commands like `user add` share it.

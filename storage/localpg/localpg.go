@@ -550,7 +550,7 @@ func (s *Server) initdb(ctx context.Context, opts Options) error {
 	}
 	args := []string{"-D", tmp, "-U", s.role, "-E", "UTF8", "--locale=C",
 		"--auth-local=trust", "--auth-host=reject"}
-	if !opts.Fsync {
+	if opts.NoFsync {
 		args = append(args, "--no-sync")
 	}
 	off := s.logOffset()
@@ -561,7 +561,7 @@ func (s *Server) initdb(ctx context.Context, opts Options) error {
 	if err := os.Rename(tmp, s.dataDir); err != nil {
 		return err
 	}
-	if opts.Fsync {
+	if !opts.NoFsync {
 		if d, err := os.Open(s.dir); err == nil {
 			d.Sync()
 			d.Close()
@@ -691,7 +691,7 @@ func (s *Server) startPostgres(ctx context.Context, opts Options) error {
 		"-c", "logging_collector=off",
 		"-c", "log_destination=stderr",
 	}
-	if !opts.Fsync {
+	if opts.NoFsync {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
 	deadline := time.Now().Add(30 * time.Second)

@@ -65,7 +65,7 @@ func count(t *testing.T, conn *pgx.Conn) int {
 func TestStartStopStart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := start(t, dir, Options{})
+	s := start(t, dir, Options{NoFsync: true})
 	if !strings.HasPrefix(s.URL(), "postgres://") || !strings.Contains(s.URL(), "/xmppd?") {
 		t.Errorf("URL() = %q", s.URL())
 	}
@@ -91,7 +91,7 @@ func TestStartStopStart(t *testing.T) {
 		t.Errorf("postmaster.pid after Stop: %v", err)
 	}
 
-	s = start(t, dir, Options{})
+	s = start(t, dir, Options{NoFsync: true})
 	defer stop(t, s)
 	if n := count(t, connect(t, s)); n != 1 {
 		t.Errorf("after restart, %d rows; want 1", n)
@@ -101,9 +101,9 @@ func TestStartStopStart(t *testing.T) {
 func TestSecondStartRefused(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), `a "quoted" spaced dir`)
-	s := start(t, dir, Options{})
+	s := start(t, dir, Options{NoFsync: true})
 	defer stop(t, s)
-	_, err := Start(context.Background(), dir, Options{})
+	_, err := Start(context.Background(), dir, Options{NoFsync: true})
 	if err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second Start on a running directory: %v; want an error saying it is in use", err)
 	}
@@ -116,7 +116,7 @@ func TestSecondStartRefused(t *testing.T) {
 func TestCrash(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := start(t, dir, Options{Fsync: true})
+	s := start(t, dir, Options{})
 	conn := connect(t, s)
 	exec1(t, conn, `CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)`)
 
@@ -135,7 +135,7 @@ func TestCrash(t *testing.T) {
 		}
 	}
 	crash(s)
-	s = start(t, dir, Options{Fsync: true})
+	s = start(t, dir, Options{})
 	conn = connect(t, s)
 	if n := count(t, conn); n != 1 {
 		t.Errorf("after crash, %d rows; want 1", n)
@@ -158,7 +158,7 @@ func TestCrash(t *testing.T) {
 	if err := os.WriteFile(pidFile, fmt.Appendf(nil, "%d\n%s", sleep.Process.Pid, rest), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s = start(t, dir, Options{Fsync: true})
+	s = start(t, dir, Options{})
 	defer stop(t, s)
 	if n := count(t, connect(t, s)); n != 2 {
 		t.Errorf("after second crash, %d rows; want 2", n)
@@ -170,11 +170,11 @@ func TestCrash(t *testing.T) {
 func TestLeftoverPostgres(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	old := start(t, dir, Options{})
+	old := start(t, dir, Options{NoFsync: true})
 	exec1(t, connect(t, old), `CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)`)
 	old.lock.Close() // as if its xmppd had died, leaving postgres running
 
-	s := start(t, dir, Options{})
+	s := start(t, dir, Options{NoFsync: true})
 	defer stop(t, s)
 	select {
 	case <-old.Done():
@@ -192,7 +192,7 @@ func TestLongDirectory(t *testing.T) {
 	for len(dir) < 120 {
 		dir = filepath.Join(dir, "a-rather-long-directory-name")
 	}
-	s := start(t, dir, Options{})
+	s := start(t, dir, Options{NoFsync: true})
 	if len(s.sockDir)+1+len(socketName) > socketPathMax || !s.tempSock {
 		t.Errorf("socket directory %s", s.sockDir)
 	}
@@ -205,7 +205,7 @@ func TestLongDirectory(t *testing.T) {
 
 func TestCommaDirectory(t *testing.T) {
 	t.Parallel()
-	s := start(t, filepath.Join(t.TempDir(), "a,b"), Options{})
+	s := start(t, filepath.Join(t.TempDir(), "a,b"), Options{NoFsync: true})
 	defer stop(t, s)
 	if !s.tempSock {
 		t.Errorf("socket directory %s", s.sockDir)

@@ -1,10 +1,10 @@
 package localpg
 
-// Options tune a private server.
+// Options tune a private server. The zero value is safe for real data.
 type Options struct {
-	// Fsync makes PostgreSQL flush its writes to disk (fsync,
-	// synchronous_commit, full_page_writes on, and initdb syncs). Leave it
-	// false only for throw-away data such as tests: with it false, a crash
-	// of the machine can lose or corrupt committed data.
-	Fsync bool
+	// NoFsync turns off PostgreSQL's flushing of writes to disk (fsync,
+	// synchronous_commit, full_page_writes, and initdb's syncs): faster,
+	// but a crash of the machine can lose or corrupt committed data. Set
+	// it only for throw-away data such as tests.
+	NoFsync bool
 }

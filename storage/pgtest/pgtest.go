@@ -85,7 +85,7 @@ func open() (*db, error) {
 			return nil, fmt.Errorf("pgtest: %w", err)
 		}
 		d.tmp = tmp
-		d.server, err = localpg.Start(ctx, tmp, localpg.Options{Fsync: false})
+		d.server, err = localpg.Start(ctx, tmp, localpg.Options{NoFsync: true})
 		if err != nil {
 			os.RemoveAll(tmp)
 			return nil, fmt.Errorf("pgtest: no $%s and no private server: %w", EnvURL, err)
