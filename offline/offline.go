@@ -109,9 +109,10 @@ type Message struct {
 type Store interface {
 	// Add appends stanza to the messages of username@domain and returns
 	// once it is committed. It returns ErrFull when the account already
-	// holds max messages, and an error wrapping storage.ErrNotFound when
-	// the account does not exist. Concurrent Adds to one account may
-	// overshoot max by their number: the quota guards storage, not a count.
+	// holds max messages that are not claimed, and an error wrapping
+	// storage.ErrNotFound when the account does not exist. Concurrent Adds
+	// to one account may overshoot max by their number: the quota guards
+	// storage, not a count.
 	Add(ctx context.Context, domain, username string, stanza []byte, max int) error
 	// Claim marks up to limit of the oldest messages of username@domain
 	// that claimer does not hold already as held by claimer, and returns

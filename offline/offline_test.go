@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"xmppd/config"
 	"xmppd/internal/xmpptest"
 	"xmppd/offline"
 	"xmppd/storage"
@@ -20,8 +21,8 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // start returns a server with the accounts juliet and romeo, and romeo
 // logged in (not available: he only sends).
-func start(t *testing.T) (*xmpptest.Server, *xmpptest.Client) {
-	s := xmpptest.Start(t)
+func start(t *testing.T, change ...func(*config.Config)) (*xmpptest.Server, *xmpptest.Client) {
+	s := xmpptest.Start(t, change...)
 	for _, u := range []string{"juliet", "romeo"} {
 		s.AddUser(t, u, xmpptest.Domain, "secret")
 	}
@@ -208,9 +209,10 @@ func TestKeptUntilAcknowledged(t *testing.T) {
 
 // Messages a stream-managed session had not acknowledged when it ended
 // are routed again, here into storage, and the next login gets each of
-// them once.
+// them once. The account's quota is full with them: while they are
+// claimed they do not count.
 func TestUnacknowledgedComeBackOnce(t *testing.T) {
-	s, romeo := start(t)
+	s, romeo := start(t, func(c *config.Config) { c.Offline.Quota = 2 })
 	sendAll(romeo, "juliet@localhost", "one", "two")
 	juliet := smLogin(t, s, "balcony")
 	juliet.Send("<presence/>")

@@ -28,13 +28,17 @@ func NewOffline(pool *pgxpool.Pool) *Offline {
 var _ offline.Store = (*Offline)(nil)
 
 // Add appends stanza to the messages of username@domain, unless the account
-// holds max messages already (offline.ErrFull). It is one statement, so it
-// returns after its commit. The count and the insert are not serialised
-// against concurrent Adds: they may overshoot max by their number.
+// holds max messages already (offline.ErrFull). Claimed messages do not
+// count: they are on their way to a session, and when it ends before they
+// are safe they come back through Add while still stored. It is one
+// statement, so it returns after its commit. The count and the insert are
+// not serialised against concurrent Adds: they may overshoot max by their
+// number.
 func (o *Offline) Add(ctx context.Context, domain, username string, stanza []byte, max int) error {
 	tag, err := o.pool.Exec(ctx, `INSERT INTO offline_messages (domain, username, stanza)
 		SELECT $1, $2, $3
-		WHERE (SELECT count(*) FROM offline_messages WHERE domain = $1 AND username = $2) < $4`,
+		WHERE (SELECT count(*) FROM offline_messages
+			WHERE domain = $1 AND username = $2 AND claimer IS NULL) < $4`,
 		domain, username, stanza, max)
 	if isForeignKeyViolation(err) {
 		err = storage.ErrNotFound

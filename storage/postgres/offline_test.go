@@ -144,3 +144,31 @@ func TestOffline(t *testing.T) {
 		t.Fatalf("romeo's messages after deleting him: %d, %v", left, err)
 	}
 }
+
+// Claimed messages do not count against the quota: a session that ends
+// before they are safe routes them back into storage while they are
+// still there.
+func TestOfflineQuotaSkipsClaimed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	if err := postgres.NewAccounts(pool).Create(ctx, "example.org", "juliet", nil); err != nil {
+		t.Fatal(err)
+	}
+	o := postgres.NewOffline(pool)
+	add := func(body string) error {
+		return o.Add(ctx, "example.org", "juliet", []byte("<message xmlns='jabber:client'><body>"+body+"</body></message>"), 2)
+	}
+	for _, b := range []string{"1", "2"} {
+		if err := add(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := add("3"); !errors.Is(err, offline.ErrFull) {
+		t.Fatalf("Add beyond the quota: %v; want offline.ErrFull", err)
+	}
+	claim(t, o, "juliet", claimerA, 10)
+	if err := add("1 again"); err != nil {
+		t.Fatalf("Add with every stored message claimed: %v", err)
+	}
+}
