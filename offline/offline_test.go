@@ -235,6 +235,43 @@ func TestUnacknowledgedComeBackOnce(t *testing.T) {
 	}
 }
 
+// An offline message a stream-managed session had not acknowledged when
+// it ended goes to another resource, and stays stored until that one
+// acknowledges it.
+func TestUnacknowledgedMoveToAnotherResource(t *testing.T) {
+	s, romeo := start(t)
+	sendAll(romeo, "juliet@localhost", "one")
+	balcony := smLogin(t, s, "balcony")
+	balcony.Send("<presence/>")
+	balcony.Next() // her own presence
+	expectDelayed(t, balcony.Next(), "one")
+	smPing(balcony)
+
+	chamber := smLogin(t, s, "chamber")
+	chamber.Send("<presence/>")
+	for range 2 { // her own presence and the other resource's
+		if el := chamber.Next(); el.Name.Local != "presence" {
+			t.Fatalf("got %s, want presence", el)
+		}
+	}
+	smPing(chamber) // claimed by the first session: not delivered again
+
+	balcony.C.Send("</stream:stream>")
+	if el := chamber.Next(); el.Name.Local != "presence" || el.Attr("type") != "unavailable" {
+		t.Fatalf("got %s, want the first resource's unavailable presence", el)
+	}
+	expectDelayed(t, chamber.Next(), "one")
+	smPing(chamber)
+	if n := stored(t, s); n != 1 {
+		t.Fatalf("%d messages stored before the second resource acknowledged; want 1", n)
+	}
+	chamber.Ack()
+	smPing(chamber)
+	if n := stored(t, s); n != 0 {
+		t.Fatalf("%d messages stored after the acknowledgement; want 0", n)
+	}
+}
+
 func TestWhatIsNotStored(t *testing.T) {
 	s, romeo := start(t)
 	tests := []struct {
