@@ -128,7 +128,7 @@ func importantMessage(m *xmlstream.Element, depth int) bool {
 	}
 	// Carbons (XEP-0280) wrap the message in <forwarded/> (XEP-0297).
 	for _, wrapper := range []string{"sent", "received"} {
-		if c := m.Child("urn:xmpp:carbons:2", wrapper); c != nil {
+		if c := m.Child(nsCarbons, wrapper); c != nil {
 			if f := c.Child("urn:xmpp:forward:0", "forwarded"); f != nil {
 				if inner := f.Child(stanza.NSClient, stanza.Message); inner != nil {
 					return importantMessage(inner, depth+1)

@@ -58,5 +58,5 @@ func (s *Session) reroute(items []outItem) {
 }
 
 func isCarbon(m *xmlstream.Element) bool {
-	return m.Child("urn:xmpp:carbons:2", "sent") != nil || m.Child("urn:xmpp:carbons:2", "received") != nil
+	return m.Child(nsCarbons, "sent") != nil || m.Child(nsCarbons, "received") != nil
 }

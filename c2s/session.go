@@ -100,7 +100,7 @@ func (s *Session) Deliver(st *xmlstream.Element) bool {
 		s.endAsync("policy-violation", "too many stanzas are waiting for this client")
 		return false
 	}
-	frame := st.Append(nil, s.ns)
+	frame := forClient(st).Append(nil, s.ns)
 	var rc *receipt
 	if s.sm.enabled {
 		rc = s.srv.receiptFor(st)
@@ -117,6 +117,21 @@ func (s *Session) Deliver(st *xmlstream.Element) bool {
 		go s.flush()
 	}
 	return true
+}
+
+// nsCarbons is the namespace of XEP-0280 message carbons, whose copies and
+// markers the stream layer recognises.
+const nsCarbons = "urn:xmpp:carbons:2"
+
+// forClient returns st as a client gets it. A message loses the <private/>
+// of message carbons (XEP-0280 §9: the receiving server SHOULD remove it),
+// which has kept it from the carbon copies by then: the router and its
+// observers see st itself.
+func forClient(st *xmlstream.Element) *xmlstream.Element {
+	if st.Name.Local != stanza.Message {
+		return st
+	}
+	return st.Without(nsCarbons, "private")
 }
 
 // A Session tells the router when what it delivered is safe.

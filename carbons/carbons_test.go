@@ -247,3 +247,15 @@ func TestNotCopied(t *testing.T) {
 		})
 	}
 }
+
+// XEP-0280 §9: the recipient of a private message gets it without
+// <private/> (TestNotCopied checks that no copy is made).
+func TestPrivateRemovedForRecipient(t *testing.T) {
+	j := start(t)
+	j.romeo.Send("<message to='juliet@localhost/phone' type='chat'><body>p</body><private xmlns='urn:xmpp:carbons:2'/></message>")
+	got := j.phone.NextNamed("message")
+	xmpptest.ExpectBody(t, got, j.romeo.JID, "p")
+	if got.Child(nsCarbons, "private") != nil {
+		t.Fatalf("the recipient got %s, with <private/>", got)
+	}
+}

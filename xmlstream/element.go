@@ -149,6 +149,23 @@ func (e *Element) Child(space, local string) *Element {
 	return nil
 }
 
+// Without returns e without its child elements named {space}local: e
+// itself when it has none, otherwise a copy that shares e's attributes and
+// other children. e is not changed.
+func (e *Element) Without(space, local string) *Element {
+	if e.Child(space, local) == nil {
+		return e
+	}
+	cp := &Element{Name: e.Name, Attrs: e.Attrs, Children: make([]Node, 0, len(e.Children)-1)}
+	for _, n := range e.Children {
+		if c, ok := n.(*Element); ok && c != nil && c.Name.Space == space && c.Name.Local == local {
+			continue
+		}
+		cp.Children = append(cp.Children, n)
+	}
+	return cp
+}
+
 // ChildElements returns the child elements in document order.
 func (e *Element) ChildElements() []*Element {
 	var out []*Element

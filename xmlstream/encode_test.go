@@ -265,3 +265,22 @@ func BenchmarkBroadcastEncode(b *testing.B) {
 		})
 	}
 }
+
+func TestWithout(t *testing.T) {
+	const in = `<message xmlns='jabber:client' to='a@b'><body>hi</body><private xmlns='urn:xmpp:carbons:2'/><x xmlns='urn:x'><private xmlns='urn:xmpp:carbons:2'/></x></message>`
+	el, err := ParseElement([]byte(in), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := el.Without("urn:other", "private"); got != el {
+		t.Errorf("Without a name e lacks returned a copy")
+	}
+	got := el.Without("urn:xmpp:carbons:2", "private")
+	// Only direct children go; e itself is unchanged.
+	if want := `<message xmlns='jabber:client' to='a@b'><body>hi</body><x xmlns='urn:x'><private xmlns='urn:xmpp:carbons:2'/></x></message>`; string(got.Append(nil, "")) != want {
+		t.Errorf("Without = %s; want %s", got.Append(nil, ""), want)
+	}
+	if string(el.Append(nil, "")) != in {
+		t.Errorf("Without changed e to %s", el.Append(nil, ""))
+	}
+}
