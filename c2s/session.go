@@ -123,10 +123,10 @@ func (s *Session) Deliver(st *xmlstream.Element) bool {
 // markers the stream layer recognises.
 const nsCarbons = "urn:xmpp:carbons:2"
 
-// forClient returns st as a client gets it. A message loses the <private/>
-// of message carbons (XEP-0280 §9: the receiving server SHOULD remove it),
-// which has kept it from the carbon copies by then: the router and its
-// observers see st itself.
+// forClient returns st as a client gets it: a message without the
+// <private/> of message carbons, which the receiving server SHOULD remove
+// (XEP-0280 §9). The router and its observers see st itself, so carbons
+// still leaves a private message uncopied.
 func forClient(st *xmlstream.Element) *xmlstream.Element {
 	if st.Name.Local != stanza.Message {
 		return st

@@ -35,9 +35,9 @@
 // nothing: the messages come again at the next login, possibly a second
 // time. A claim names the server process that made it, so that a second
 // resource coming online meanwhile does not get the messages too, while a
-// claim left by a process that died holds no longer. (With several nodes
-// sharing the database, a claim will have to be checked against the nodes
-// that are alive; until then one node serves an account's sessions.)
+// claim left by a process that died holds no longer. (Clustering is not
+// built yet: once several nodes share the database, a claim will have to
+// be checked against the nodes that are alive.)
 package offline
 
 import (
