@@ -2,11 +2,13 @@ package roster
 
 import (
 	"context"
+	"errors"
 
 	"mellium.im/xmpp/jid"
 
 	"xmppd/router"
 	"xmppd/stanza"
+	"xmppd/storage"
 	"xmppd/xmlstream"
 )
 
@@ -261,7 +263,9 @@ func (m *Module) recordLast(ctx context.Context, owner jid.JID, st *xmlstream.El
 	stored.SetAttr("from", owner.String())
 	stored.SetAttr("to", "")
 	at := m.now()
-	if err := m.store.SetLast(ctx, owner, Last{Status: status, Stanza: stored.String(), At: at}); err != nil {
+	err := m.store.SetLast(ctx, owner, Last{Status: status, Stanza: stored.String(), At: at})
+	// An account deleted while online has no last presence to keep.
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		m.log.Error("recording last presence", "jid", owner.String(), "err", err)
 	}
 }

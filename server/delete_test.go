@@ -57,3 +57,52 @@ func TestDeleteAccountUnsubscribesContacts(t *testing.T) {
 		t.Error("deleting a deleted account succeeded")
 	}
 }
+
+// Deleting an account from the command line while a server runs: that
+// server does it, so the account's sessions end with <not-authorized/> and
+// its contacts online see it go, with their rosters pushed, at once.
+func TestDeleteAccountWhileOnline(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Send("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>") // asks for pushes
+	romeo.NextNamed("iq")
+	romeo.Online()
+	romeo.Send("<presence to='juliet@localhost' type='subscribe'/>")
+	romeo.NextNamed("iq") // roster push: ask
+	juliet.NextNamed("presence")
+	juliet.Send("<presence to='romeo@localhost' type='subscribed'/>")
+	romeo.NextNamed("iq")       // roster push: to
+	romeo.NextNamed("presence") // subscribed
+	romeo.ExpectPresenceFrom(juliet.JID)
+
+	ctx := context.Background()
+	pool, err := storage.Open(ctx, s.Config.Database.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	db := &server.Database{Pool: pool}
+	if err := server.DeleteAccount(ctx, s.Config, slog.New(slog.DiscardHandler), db, jid.MustParse("juliet@localhost")); err != nil {
+		t.Fatal(err)
+	}
+	juliet.ExpectStreamError("not-authorized")
+	if el := romeo.NextNamed("presence"); el.Attr("from") != "juliet@localhost" || el.Attr("type") != "unavailable" {
+		t.Fatalf("romeo got %s, want juliet's unavailable presence", el)
+	}
+	for {
+		el := romeo.Next()
+		if el.Name.Local == "iq" {
+			item := el.Child("jabber:iq:roster", "query").Child("jabber:iq:roster", "item")
+			if item.Attr("jid") == "juliet@localhost" && item.Attr("subscription") == "none" {
+				break // the push that ends the subscription
+			}
+		}
+	}
+	if ok, _ := s.Accounts.Exists(ctx, xmpptest.Domain, "juliet"); ok {
+		t.Fatal("juliet still exists")
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"mellium.im/xmpp/jid"
 
 	"xmppd/auth"
 	"xmppd/c2s"
@@ -47,6 +46,10 @@ type Server struct {
 	http   *http.Server
 	// modules holds what stops the feature modules.
 	modules *wiring
+	// stopDeletes ends the listener for `xmppd user delete` (delete.go),
+	// which closes deletesDone.
+	stopDeletes context.CancelFunc
+	deletesDone chan struct{}
 
 	// Addresses the listeners are bound to, for tests that listen on port 0.
 	C2SAddr, DirectTLSAddr, HTTPAddr net.Addr
@@ -220,8 +223,14 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Start opens the configured listeners and serves in the background.
+// Start opens the configured listeners and serves in the background, and
+// listens for `xmppd user delete` (delete.go).
 func (s *Server) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopDeletes, s.deletesDone = cancel, make(chan struct{})
+	if err := s.listenForDeletes(ctx, s.deletesDone); err != nil {
+		s.log.Error("xmppd user delete will not reach this server until the database answers", "err", err)
+	}
 	var err error
 	if s.cfg.C2S.Listen != "" {
 		if s.C2SAddr, err = s.listen(s.cfg.C2S.Listen, func(l net.Listener) error { return s.c2s.Serve(l, false) }); err != nil {
@@ -278,35 +287,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.c2s.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("ending client streams: %w", err))
 	}
+	if s.stopDeletes != nil {
+		s.stopDeletes()
+		<-s.deletesDone
+	}
 	s.modules.close()
 	s.db.Close()
 	return errors.Join(errs...)
-}
-
-// DeleteAccount removes the account bare without a running server, as
-// `xmppd user delete` does: the modules first tell the account's contacts
-// on this server (RFC 6121: unsubscribed and unavailable, with their
-// rosters updated), then the account and everything of it is deleted.
-// Contacts online on a running server see their roster change at their
-// next login rather than by a push.
-func DeleteAccount(ctx context.Context, cfg config.Config, log *slog.Logger, db *Database, bare jid.JID) error {
-	accounts := postgres.NewAccounts(db.Pool)
-	if ok, err := accounts.Exists(ctx, bare.Domainpart(), bare.Localpart()); err != nil || !ok {
-		if err == nil {
-			err = fmt.Errorf("no account %s: %w", bare, storage.ErrNotFound)
-		}
-		return err
-	}
-	w := &wiring{cfg: cfg, log: log, pool: db.Pool, accounts: accounts,
-		router: router.New(router.Config{Hosts: cfg.Hosts, Accounts: accounts, Logger: log})}
-	if err := w.modules(ctx); err != nil {
-		return err
-	}
-	defer w.close()
-	for _, before := range w.accountDeleted {
-		if err := before(ctx, bare); err != nil {
-			return fmt.Errorf("deleting %s: %w", bare, err)
-		}
-	}
-	return accounts.Delete(ctx, bare.Domainpart(), bare.Localpart())
 }

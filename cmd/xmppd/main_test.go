@@ -118,6 +118,11 @@ func TestZeroConfigLifecycle(t *testing.T) {
 	if m := bob.NextNamed("message"); m.Attr("from") != "alice@localhost/cli-test" {
 		t.Fatalf("bob got %s", m)
 	}
+	// Deleting an account while the server runs ends its session.
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "user", "delete", "bob@localhost"); err != nil {
+		t.Fatalf("user delete while serving: %v\n%s", err, out)
+	}
+	bob.ExpectStreamError("not-authorized")
 
 	cmd.Process.Signal(syscall.SIGHUP)
 	select {

@@ -1,0 +1,179 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"mellium.im/xmpp/jid"
+
+	"xmppd/config"
+	"xmppd/router"
+	"xmppd/storage"
+	"xmppd/storage/postgres"
+)
+
+// `xmppd user delete` is a process of its own, without the account's
+// sessions or its contacts' presence. When a server runs on the same
+// database, the command asks it, over PostgreSQL's LISTEN/NOTIFY, to
+// delete the account: the server tells the contacts live and ends the
+// account's sessions, as an in-band removal does (XEP-0077). Both sides
+// name the channel after the database schema, so that servers on other
+// schemas of one database (tests) keep out of each other's way.
+
+// deleteChannelPrefix, followed by the schema, names the channel that
+// carries the bare JID of an account to delete; listenerPrefix, followed by
+// the schema, is the application_name of the listening connection, by
+// which the command tells that a server runs.
+const (
+	deleteChannelPrefix = "xmppd_delete_account:"
+	listenerPrefix      = "xmppd delete listener "
+)
+
+// deleteWait bounds how long the command waits for a running server to
+// delete the account.
+const deleteWait = 30 * time.Second
+
+// DeleteAccount removes the account bare, as `xmppd user delete` does.
+// When a server runs on the database, it asks that server and waits until
+// the account is gone. Otherwise it deletes the account itself: the
+// modules first tell the account's contacts on this server (RFC 6121:
+// unsubscribed and unavailable, with their rosters updated), then the
+// account and everything of it is deleted.
+func DeleteAccount(ctx context.Context, cfg config.Config, log *slog.Logger, db *Database, bare jid.JID) error {
+	accounts := postgres.NewAccounts(db.Pool)
+	if ok, err := accounts.Exists(ctx, bare.Domainpart(), bare.Localpart()); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("no account %s: %w", bare, storage.ErrNotFound)
+		}
+		return err
+	}
+	var running bool
+	if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = $1 || current_schema())`, listenerPrefix).Scan(&running); err != nil {
+		return fmt.Errorf("looking for a running server: %w", err)
+	}
+	if running {
+		return askServerToDelete(ctx, db.Pool, accounts, bare)
+	}
+	w := &wiring{cfg: cfg, log: log, pool: db.Pool, accounts: accounts,
+		router: router.New(router.Config{Hosts: cfg.Hosts, Accounts: accounts, Logger: log})}
+	if err := w.modules(ctx); err != nil {
+		return err
+	}
+	defer w.close()
+	return deleteAccount(ctx, w, bare)
+}
+
+// deleteAccount runs the modules' preparations for the removal of bare and
+// deletes it.
+func deleteAccount(ctx context.Context, w *wiring, bare jid.JID) error {
+	for _, before := range w.accountDeleted {
+		if err := before(ctx, bare); err != nil {
+			return fmt.Errorf("deleting %s: %w", bare, err)
+		}
+	}
+	return w.accounts.Delete(ctx, bare.Domainpart(), bare.Localpart())
+}
+
+// askServerToDelete notifies the running server and waits until the
+// account is gone.
+func askServerToDelete(ctx context.Context, pool *pgxpool.Pool, accounts *postgres.Accounts, bare jid.JID) error {
+	if _, err := pool.Exec(ctx, `SELECT pg_notify($1 || current_schema(), $2)`, deleteChannelPrefix, bare.String()); err != nil {
+		return fmt.Errorf("asking the running server to delete %s: %w", bare, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, deleteWait)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, err := accounts.Exists(ctx, bare.Domainpart(), bare.Localpart())
+		if err == nil && !ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the running server did not delete %s within %v (see its log): %w", bare, deleteWait, errors.Join(err, ctx.Err()))
+		case <-tick.C:
+		}
+	}
+}
+
+// listenForDeletes connects and listens on the schema's delete channel. It
+// returns once listening, or with the error of the first attempt; then a
+// goroutine serves the requests, connecting again after a failure, until
+// ctx is done, and closes done.
+func (s *Server) listenForDeletes(ctx context.Context, done chan<- struct{}) error {
+	conn, err := s.deleteListener(ctx)
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if conn == nil {
+				t := time.NewTimer(time.Second)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+				if conn, err = s.deleteListener(ctx); err != nil {
+					continue
+				}
+			}
+			err = s.serveDeletes(ctx, conn)
+			conn.Close(context.WithoutCancel(ctx))
+			conn = nil
+			if ctx.Err() == nil {
+				s.log.Error("listening for account deletions", "err", err)
+			}
+		}
+	}()
+	return err
+}
+
+// deleteListener opens the listening connection.
+func (s *Server) deleteListener(ctx context.Context) (*pgx.Conn, error) {
+	cfg := s.db.Pool.Config().ConnConfig.Copy()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("listening for account deletions: %w", err)
+	}
+	var channel string
+	err = conn.QueryRow(ctx, `SELECT $1 || current_schema(), set_config('application_name', $2 || current_schema(), false)`,
+		deleteChannelPrefix, listenerPrefix).Scan(&channel, nil)
+	if err == nil {
+		_, err = conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize())
+	}
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("listening for account deletions: %w", err)
+	}
+	return conn, nil
+}
+
+// serveDeletes deletes the accounts named on conn's channel until an
+// error or the end of ctx.
+func (s *Server) serveDeletes(ctx context.Context, conn *pgx.Conn) error {
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		bare, err := jid.Parse(n.Payload)
+		if err != nil || bare.Localpart() == "" || !s.router.IsLocal(bare.Domainpart()) {
+			s.log.Warn("ignoring a request to delete an account", "jid", n.Payload)
+			continue
+		}
+		bare = bare.Bare()
+		if err := deleteAccount(ctx, s.modules, bare); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			s.log.Error("deleting an account", "jid", bare.String(), "err", err)
+			continue
+		}
+		s.log.Info("account deleted", "jid", bare.String())
+		s.router.EndSessions(bare, "not-authorized", "the account was deleted")
+	}
+}
