@@ -9,11 +9,17 @@ import (
 
 	"xmppd/internal/xmpptest"
 	"xmppd/server"
-	"xmppd/storage"
 	"xmppd/storage/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// deleteJuliet deletes juliet@localhost as `xmppd user delete` does, on a
+// pool of its own.
+func deleteJuliet(s *xmpptest.Server) error {
+	db := &server.Database{Pool: s.DB}
+	return server.DeleteAccount(context.Background(), s.Config, slog.New(slog.DiscardHandler), db, jid.MustParse("juliet@localhost"))
+}
 
 // Deleting an account from the command line unsubscribes its contacts.
 func TestDeleteAccountUnsubscribesContacts(t *testing.T) {
@@ -32,17 +38,10 @@ func TestDeleteAccountUnsubscribesContacts(t *testing.T) {
 	romeo.Send("</stream:stream>")
 	juliet.Send("</stream:stream>")
 
-	ctx := context.Background()
-	pool, err := storage.Open(ctx, s.Config.Database.URL)
-	if err != nil {
+	if err := deleteJuliet(s); err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
-	db := &server.Database{Pool: pool}
-	if err := server.DeleteAccount(ctx, s.Config, slog.New(slog.DiscardHandler), db, jid.MustParse("juliet@localhost")); err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := s.Accounts.Exists(ctx, xmpptest.Domain, "juliet"); ok {
+	if ok, _ := s.Accounts.Exists(context.Background(), xmpptest.Domain, "juliet"); ok {
 		t.Fatal("juliet still exists")
 	}
 	romeo = xmpptest.Login(t, s, "romeo", "secret", "orchard")
@@ -52,8 +51,7 @@ func TestDeleteAccountUnsubscribesContacts(t *testing.T) {
 			t.Errorf("romeo's roster still has a subscription to juliet: %s", item)
 		}
 	}
-	err = server.DeleteAccount(ctx, s.Config, slog.New(slog.DiscardHandler), db, jid.MustParse("juliet@localhost"))
-	if err == nil {
+	if err := deleteJuliet(s); err == nil {
 		t.Error("deleting a deleted account succeeded")
 	}
 }
@@ -79,14 +77,7 @@ func TestDeleteAccountWhileOnline(t *testing.T) {
 	romeo.NextNamed("presence") // subscribed
 	romeo.ExpectPresenceFrom(juliet.JID)
 
-	ctx := context.Background()
-	pool, err := storage.Open(ctx, s.Config.Database.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	db := &server.Database{Pool: pool}
-	if err := server.DeleteAccount(ctx, s.Config, slog.New(slog.DiscardHandler), db, jid.MustParse("juliet@localhost")); err != nil {
+	if err := deleteJuliet(s); err != nil {
 		t.Fatal(err)
 	}
 	juliet.ExpectStreamError("not-authorized")
@@ -102,7 +93,7 @@ func TestDeleteAccountWhileOnline(t *testing.T) {
 			}
 		}
 	}
-	if ok, _ := s.Accounts.Exists(ctx, xmpptest.Domain, "juliet"); ok {
+	if ok, _ := s.Accounts.Exists(context.Background(), xmpptest.Domain, "juliet"); ok {
 		t.Fatal("juliet still exists")
 	}
 }
