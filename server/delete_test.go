@@ -21,20 +21,32 @@ func deleteJuliet(s *xmpptest.Server) error {
 	return server.DeleteAccount(context.Background(), s.Config, slog.New(slog.DiscardHandler), db, jid.MustParse("juliet@localhost"))
 }
 
-// Deleting an account from the command line unsubscribes its contacts.
-func TestDeleteAccountUnsubscribesContacts(t *testing.T) {
-	s := xmpptest.Start(t)
+// subscribed starts a server where juliet and romeo are online and romeo,
+// who asked for his roster (so he gets its pushes), is subscribed to
+// juliet's presence.
+func subscribed(t *testing.T) (s *xmpptest.Server, juliet, romeo *xmpptest.Client) {
+	s = xmpptest.Start(t)
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
-	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet = xmpptest.Login(t, s, "juliet", "secret", "balcony")
 	juliet.Online()
-	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo = xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Send("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>")
+	romeo.NextNamed("iq")
 	romeo.Online()
 	romeo.Send("<presence to='juliet@localhost' type='subscribe'/>")
+	romeo.NextNamed("iq") // roster push: ask
 	juliet.NextNamed("presence")
 	juliet.Send("<presence to='romeo@localhost' type='subscribed'/>")
+	romeo.NextNamed("iq")       // roster push: to
 	romeo.NextNamed("presence") // subscribed
 	romeo.ExpectPresenceFrom(juliet.JID)
+	return s, juliet, romeo
+}
+
+// Deleting an account from the command line unsubscribes its contacts.
+func TestDeleteAccountUnsubscribesContacts(t *testing.T) {
+	s, juliet, romeo := subscribed(t)
 	romeo.Send("</stream:stream>")
 	juliet.Send("</stream:stream>")
 
@@ -60,22 +72,7 @@ func TestDeleteAccountUnsubscribesContacts(t *testing.T) {
 // server does it, so the account's sessions end with <not-authorized/> and
 // its contacts online see it go, with their rosters pushed, at once.
 func TestDeleteAccountWhileOnline(t *testing.T) {
-	s := xmpptest.Start(t)
-	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
-	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
-	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
-	juliet.Online()
-	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
-	romeo.Send("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>") // asks for pushes
-	romeo.NextNamed("iq")
-	romeo.Online()
-	romeo.Send("<presence to='juliet@localhost' type='subscribe'/>")
-	romeo.NextNamed("iq") // roster push: ask
-	juliet.NextNamed("presence")
-	juliet.Send("<presence to='romeo@localhost' type='subscribed'/>")
-	romeo.NextNamed("iq")       // roster push: to
-	romeo.NextNamed("presence") // subscribed
-	romeo.ExpectPresenceFrom(juliet.JID)
+	s, juliet, romeo := subscribed(t)
 
 	if err := deleteJuliet(s); err != nil {
 		t.Fatal(err)
