@@ -12,9 +12,16 @@
 # absent. Every step is bounded (timeout), and the servers started here
 # are stopped on exit.
 #
+# Scenarios: idle, login, chat and muc (ladders passing with p99 < 1 s),
+# chat50 and muc50 (the same ladders passing with p99 < $TARGET_P99, the
+# bar of issue #7's targets), mam, and chatoff: the chat ladder with each
+# server's message archive turned off (a restart with a changed config,
+# put back afterwards).
+#
 # Settings (environment): SERVERS, USERS, LOGIN_N, LOGIN_C, IDLE_N,
-# CHAT_RATE, CHAT_DURATION, LADDER_STEPS, MUC_N, MUC_SENDERS, MUC_RATE,
-# MAM_N, MAM_FILL, MAM_PAGE, MAM_RATE, SCENARIOS, SERVER_CPU, LOAD_CPU, OUT.
+# CHAT_RATE, CHAT_DURATION, LADDER_STEPS, TARGET_P99, CHATOFF_RATE, MUC_N,
+# MUC_SENDERS, MUC_RATE, MAM_N, MAM_FILL, MAM_PAGE, MAM_RATE, SCENARIOS,
+# SERVER_CPU, LOAD_CPU, OUT.
 # TABLE_ONLY=1 OUT=bench/results/X.md only rewrites the table from the runs
 # already in bench/results/X/ (for instance after rerunning one server
 # with SERVERS=... OUT=bench/results/X.md).
@@ -23,7 +30,7 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 
 SERVERS=${SERVERS:-"xmppd prosody ejabberd"}
-SCENARIOS=${SCENARIOS:-"idle login chat muc mam"}
+SCENARIOS=${SCENARIOS:-"idle login chat chat50 muc muc50 mam chatoff"}
 USERS=${USERS:-200}                 # accounts load0 .. load$((USERS-1)) on every server
 LOGIN_N=${LOGIN_N:-1000}
 LOGIN_C=${LOGIN_C:-50}
@@ -31,6 +38,8 @@ IDLE_N=${IDLE_N:-2000}              # over the $USERS accounts
 CHAT_RATE=${CHAT_RATE:-500}         # the ladder's first rate, msgs/s
 CHAT_DURATION=${CHAT_DURATION:-10s}
 LADDER_STEPS=${LADDER_STEPS:-6}
+TARGET_P99=${TARGET_P99:-50ms}      # chat50, muc50: the p99 a step must stay under
+CHATOFF_RATE=${CHATOFF_RATE:-2000}  # chatoff: the ladder's first rate, msgs/s
 MUC_N=${MUC_N:-100}
 MUC_SENDERS=${MUC_SENDERS:-10}
 MUC_RATE=${MUC_RATE:-80}            # the ladder's first rate, msgs/s sent to the room
@@ -163,6 +172,30 @@ create_cmd() {
 	esac
 }
 
+# archive_off NAME: changes the server's config in its directory so that it
+# archives no messages, keeping the original as CONFIG.orig.
+archive_off() {
+	local d=$WORK/$1 f
+	case $1 in
+	xmppd) f=$d/xmppd.toml ;;
+	prosody) f=$d/prosody.cfg.lua ;;
+	ejabberd) f=$d/ejabberd.yml ;;
+	esac
+	cp -p "$f" "$f.orig"
+	case $1 in
+	xmppd) printf '\n[archive]\nenabled = false\n' >>"$f" ;;
+	prosody) sed -i 's/, "mam" }/ }/' "$f" ;;
+	ejabberd) sed -i '/^  mod_mam:$/,/^    default: always$/d' "$f" ;;
+	esac
+	! cmp -s "$f" "$f.orig" || { log "$1: could not turn its archive off"; return 1; }
+}
+
+# archive_on NAME: puts back the config archive_off changed.
+archive_on() {
+	local f
+	for f in "$WORK/$1"/*.orig; do mv "$f" "${f%.orig}"; done
+}
+
 # load NAME LABEL SCENARIO FLAGS...: one pinned, bounded xmppload run; its
 # JSON and summary go to $RESULTS/NAME-LABEL.{json,txt}.
 load() {
@@ -193,7 +226,18 @@ for s in $SERVERS; do
 		idle) load "$s" idle idle -n "$IDLE_N" -accounts "$USERS" -c 100 ;;
 		login) load "$s" login login -n "$LOGIN_N" -accounts "$USERS" -c "$LOGIN_C" ;;
 		chat) load "$s" chat chat -n "$USERS" -c 50 -rate "$CHAT_RATE" -duration "$CHAT_DURATION" -ladder -ladder-steps "$LADDER_STEPS" ;;
+		chat50) load "$s" chat50 chat -n "$USERS" -c 50 -rate "$CHAT_RATE" -duration "$CHAT_DURATION" -ladder -ladder-steps "$LADDER_STEPS" -max-p99 "$TARGET_P99" ;;
+		chatoff)
+			stop_server
+			if archive_off "$s"; then
+				start_server "$s"
+				load "$s" chatoff chat -n "$USERS" -c 50 -rate "$CHATOFF_RATE" -duration "$CHAT_DURATION" -ladder -ladder-steps "$LADDER_STEPS"
+				stop_server
+			fi
+			archive_on "$s"
+			start_server "$s" ;;
 		muc) load "$s" muc muc -n "$MUC_N" -c 25 -senders "$MUC_SENDERS" -rate "$MUC_RATE" -duration "$CHAT_DURATION" -ladder -ladder-steps "$LADDER_STEPS" ;;
+		muc50) load "$s" muc50 muc -n "$MUC_N" -c 25 -senders "$MUC_SENDERS" -rate "$MUC_RATE" -duration "$CHAT_DURATION" -ladder -ladder-steps "$LADDER_STEPS" -max-p99 "$TARGET_P99" ;;
 		mam) load "$s" mam mam -n "$MAM_N" -c 20 -fill "$MAM_FILL" -page "$MAM_PAGE" -rate "$MAM_RATE" -drain 30s ;;
 		esac
 	done
@@ -222,8 +266,15 @@ rows=(
 	"chat server µs per delivered msg at that rate;chat;$BEST.server_us_per_delivery;down"
 	"chat p99 ms at the first rate, $CHAT_RATE/s;chat;.result.steps[0].latency_ms.p99;down"
 	"chat loss % at the first rate, $CHAT_RATE/s;chat;.result.steps[0].loss_pct;down"
+	"chat: highest rate with p99 < $TARGET_P99, msgs/s;chat50;.result.best_rate;up"
+	"chat p99 ms at that rate;chat50;$BEST.latency_ms.p99;down"
+	"chat, archive off: highest rate passing, msgs/s;chatoff;.result.best_rate;up"
+	"chat, archive off: p99 ms at that rate;chatoff;$BEST.latency_ms.p99;down"
+	"chat, archive off: server µs per delivered msg at that rate;chatoff;$BEST.server_us_per_delivery;down"
 	"muc: highest delivered stanzas/s passing ($MUC_N occupants, $MUC_SENDERS senders);muc;$BEST.delivered_per_s;up"
 	"muc p99 ms at the server's own highest passing rate;muc;$BEST.latency_ms.p99;down"
+	"muc: highest delivered stanzas/s with p99 < $TARGET_P99;muc50;$BEST.delivered_per_s;up"
+	"muc p99 ms at that rate;muc50;$BEST.latency_ms.p99;down"
 	"mam page p50 ms (page $MAM_PAGE);mam;.result.pages_ms.p50;down"
 	"mam page p99 ms;mam;.result.pages_ms.p99;down"
 )
