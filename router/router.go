@@ -61,8 +61,13 @@ type Router struct {
 	messages   []MessageObserver
 	unbound    []func(jid.JID) // told when any session leaves the table
 
-	mu    sync.RWMutex        // guards users; never held while delivering
+	mu    sync.RWMutex        // guards users and ending; never held while delivering
 	users map[string]*account // by bare JID
+	// ending holds the full JIDs of sessions that left the table and whose
+	// clean-up (unavailable presence, OnUnbind hooks) still runs; the
+	// channel is closed when it is done. Modules keep per-session state by
+	// full JID, so a new session binding that JID waits for it (Bind).
+	ending map[string]chan struct{}
 }
 
 // account is the bound sessions of one account.
@@ -86,6 +91,7 @@ func New(cfg Config) *Router {
 		accounts: cfg.Accounts,
 		log:      cfg.Logger,
 		users:    make(map[string]*account),
+		ending:   make(map[string]chan struct{}),
 		iq:       newIQHandlers(),
 	}
 	if r.log == nil {
@@ -101,12 +107,22 @@ func New(cfg Config) *Router {
 func (r *Router) IsLocal(domain string) bool { return r.hosts[domain] }
 
 // Bind adds s to the session table. If a session with the same full JID
-// exists, it is removed and told to end (Replace) first.
+// exists, it is removed and told to end (Replace) first. If one left the
+// table and is still being cleaned up (Unbind), Bind waits until it is:
+// its unavailable presence and the modules' OnUnbind hooks name the full
+// JID, and must not take away what the new session already joined or
+// enabled (a client reconnecting with the same resource while its old
+// connection is torn down would be removed from its rooms again).
 func (r *Router) Bind(s Session) {
 	j := s.JID()
 	bare := j.Bare().String()
 	res := j.Resourcepart()
 	r.mu.Lock()
+	for done := r.ending[j.String()]; done != nil; done = r.ending[j.String()] {
+		r.mu.Unlock()
+		<-done
+		r.mu.Lock()
+	}
 	acct := r.users[bare]
 	if acct == nil {
 		acct = &account{}
@@ -143,7 +159,9 @@ func (r *Router) ended(e *entry, skip Session) {
 }
 
 // Unbind removes s from the session table. If s was available, its other
-// resources receive unavailable presence from it (RFC 6121 §4.5.2).
+// resources receive unavailable presence from it (RFC 6121 §4.5.2). Then
+// the OnUnbind hooks run; a new session of the same full JID is bound only
+// after both.
 func (r *Router) Unbind(s Session) {
 	j := s.JID()
 	bare := j.Bare().String()
@@ -162,13 +180,21 @@ func (r *Router) Unbind(s Session) {
 			delete(r.users, bare)
 		}
 	}
+	if gone == nil {
+		r.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	r.ending[j.String()] = done
 	r.mu.Unlock()
-	if gone != nil && gone.available {
+	if gone.available {
 		r.ended(gone, nil)
 	}
-	if gone != nil {
-		r.notifyUnbound(j)
-	}
+	r.notifyUnbound(j)
+	r.mu.Lock()
+	delete(r.ending, j.String())
+	r.mu.Unlock()
+	close(done)
 }
 
 // SessionCount returns the number of bound sessions.
