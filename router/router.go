@@ -187,14 +187,16 @@ func (r *Router) Unbind(s Session) {
 	done := make(chan struct{})
 	r.ending[j.String()] = done
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.ending, j.String())
+		r.mu.Unlock()
+		close(done)
+	}()
 	if gone.available {
 		r.ended(gone, nil)
 	}
 	r.notifyUnbound(j)
-	r.mu.Lock()
-	delete(r.ending, j.String())
-	r.mu.Unlock()
-	close(done)
 }
 
 // SessionCount returns the number of bound sessions.
