@@ -117,8 +117,9 @@ func (r *Router) Bind(s Session) {
 	j := s.JID()
 	bare := j.Bare().String()
 	res := j.Resourcepart()
+	full := j.String()
 	r.mu.Lock()
-	for done := r.ending[j.String()]; done != nil; done = r.ending[j.String()] {
+	for done := r.ending[full]; done != nil; done = r.ending[full] {
 		r.mu.Unlock()
 		<-done
 		r.mu.Lock()
@@ -184,12 +185,12 @@ func (r *Router) Unbind(s Session) {
 		r.mu.Unlock()
 		return
 	}
-	done := make(chan struct{})
-	r.ending[j.String()] = done
+	full, done := j.String(), make(chan struct{})
+	r.ending[full] = done
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
-		delete(r.ending, j.String())
+		delete(r.ending, full)
 		r.mu.Unlock()
 		close(done)
 	}()
