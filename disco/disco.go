@@ -39,6 +39,9 @@ func Register(r *router.Router) {
 		}
 		q := xmlstream.NewElement(NSInfo, "query")
 		q.AddChild(xmlstream.NewElement(NSInfo, "identity", "category", "account", "type", "registered"))
+		for _, id := range r.AccountIdentities() {
+			q.AddChild(xmlstream.NewElement(NSInfo, "identity", "category", id.Category, "type", id.Type))
+		}
 		for _, f := range r.AccountFeatures() {
 			q.AddChild(xmlstream.NewElement(NSInfo, "feature", "var", f))
 		}

@@ -67,6 +67,15 @@ type PresenceHandler interface {
 // use it to forget per-session state.
 func (r *Router) OnUnbind(f func(session jid.JID)) { r.unbound = append(r.unbound, f) }
 
+// OnAvailable registers f to be called with a session's full JID and its
+// available presence each time the session broadcasts one (RFC 6121
+// §4.2, §4.4), after the presence handler sent it to the contacts.
+// Modules use it to read what the presence announces, such as entity
+// capabilities (XEP-0115).
+func (r *Router) OnAvailable(f func(ctx context.Context, session jid.JID, st *xmlstream.Element)) {
+	r.onAvailable = append(r.onAvailable, f)
+}
+
 func (r *Router) notifyUnbound(j jid.JID) {
 	for _, f := range r.unbound {
 		f(j)

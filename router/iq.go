@@ -58,10 +58,16 @@ type iqKey struct {
 }
 
 type iqHandlers struct {
-	mu              sync.RWMutex
-	byKey           map[iqKey]IQHandler
-	features        map[string]bool
-	accountFeatures map[string]bool
+	mu                sync.RWMutex
+	byKey             map[iqKey]IQHandler
+	features          map[string]bool
+	accountFeatures   map[string]bool
+	accountIdentities []Identity
+}
+
+// Identity is a service discovery identity (XEP-0030 §3.1).
+type Identity struct {
+	Category, Type string
 }
 
 func newIQHandlers() iqHandlers {
@@ -96,6 +102,22 @@ func (r *Router) AddAccountFeature(ns string) {
 	r.iq.accountFeatures[ns] = true
 }
 
+// AddAccountIdentity announces an identity that every account's bare JID
+// has besides account/registered, such as pubsub/pep (XEP-0163).
+func (r *Router) AddAccountIdentity(id Identity) {
+	r.iq.mu.Lock()
+	defer r.iq.mu.Unlock()
+	r.iq.accountIdentities = append(r.iq.accountIdentities, id)
+}
+
+// AccountIdentities returns the identities announced for accounts, in the
+// order they were added.
+func (r *Router) AccountIdentities() []Identity {
+	r.iq.mu.RLock()
+	defer r.iq.mu.RUnlock()
+	return append([]Identity(nil), r.iq.accountIdentities...)
+}
+
 // Features returns the server's announced features, sorted.
 func (r *Router) Features() []string { return r.sortedFeatures(r.iq.features) }
 
@@ -119,8 +141,9 @@ func (r *Router) sortedFeatures(set map[string]bool) []string {
 func (r *Router) handleIQ(ctx context.Context, target Target, from, to jid.JID, st *xmlstream.Element) {
 	typ := st.Attr("type")
 	if typ != "get" && typ != "set" {
-		// Results and errors addressed to the server answer nothing we
-		// asked for yet; they are dropped.
+		// Results and errors answer the server's own queries; any other is
+		// dropped.
+		r.answered(from, st)
 		return
 	}
 	children := st.ChildElements()

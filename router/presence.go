@@ -76,6 +76,11 @@ func (r *Router) broadcastPresence(ctx context.Context, from jid.JID, st *xmlstr
 	if r.presence != nil {
 		r.presence.Broadcast(ctx, from, st, initial)
 	}
+	if typ == "available" {
+		for _, f := range r.onAvailable {
+			f(ctx, from, st)
+		}
+	}
 	if (initial || raised) && r.offline != nil {
 		r.offline.Flush(ctx, from)
 	}

@@ -60,6 +60,8 @@ type Router struct {
 	components map[string]Component
 	messages   []MessageObserver
 	unbound    []func(jid.JID) // told when any session leaves the table
+	// onAvailable are told of every available presence a session broadcasts.
+	onAvailable []func(context.Context, jid.JID, *xmlstream.Element)
 
 	mu    sync.RWMutex        // guards users and ending; never held while delivering
 	users map[string]*account // by bare JID
@@ -68,6 +70,9 @@ type Router struct {
 	// channel is closed when it is done. Modules keep per-session state by
 	// full JID, so a new session binding that JID waits for it (Bind).
 	ending map[string]chan struct{}
+
+	queriesMu sync.Mutex
+	queries   map[string]pendingQuery // by IQ id: the server's own IQs awaiting an answer (Query)
 }
 
 // account is the bound sessions of one account.
@@ -92,6 +97,7 @@ func New(cfg Config) *Router {
 		log:      cfg.Logger,
 		users:    make(map[string]*account),
 		ending:   make(map[string]chan struct{}),
+		queries:  make(map[string]pendingQuery),
 		iq:       newIQHandlers(),
 	}
 	if r.log == nil {

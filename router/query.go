@@ -1,0 +1,70 @@
+package router
+
+import (
+	"context"
+	"errors"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// ErrQueryFailed is returned, wrapped, by Query when the entity answered
+// with an IQ error.
+var ErrQueryFailed = errors.New("the entity answered with an error")
+
+// pendingQuery is an IQ the server sent and whose answer it waits for.
+type pendingQuery struct {
+	to     string // the full address asked, which alone may answer
+	answer chan *xmlstream.Element
+}
+
+// Query sends the IQ get or set payload from the server's address from (a
+// served domain or an account's bare JID) to to, and returns the answer's
+// payload (nil for an empty result). It returns an error wrapping
+// ErrQueryFailed for an IQ error, and ctx's error when no answer came in
+// time; only to itself can answer.
+func (r *Router) Query(ctx context.Context, typ string, from, to jid.JID, payload *xmlstream.Element) (*xmlstream.Element, error) {
+	id := stanza.NewID()
+	q := pendingQuery{to: to.String(), answer: make(chan *xmlstream.Element, 1)}
+	r.queriesMu.Lock()
+	r.queries[id] = q
+	r.queriesMu.Unlock()
+	defer func() {
+		r.queriesMu.Lock()
+		delete(r.queries, id)
+		r.queriesMu.Unlock()
+	}()
+	iq := xmlstream.NewElement(stanza.NSClient, stanza.IQ, "type", typ, "id", id, "from", from.String(), "to", q.to)
+	iq.AddChild(payload)
+	r.Route(ctx, iq)
+	select {
+	case a := <-q.answer:
+		if stanza.IsError(a) {
+			return nil, ErrQueryFailed
+		}
+		return a.FirstChildElement(), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// answered hands an IQ result or error to the Query waiting for it and
+// reports whether one was. An answer from anyone but the asked address is
+// not taken, so nobody can answer for another.
+func (r *Router) answered(from jid.JID, st *xmlstream.Element) bool {
+	id := st.Attr("id")
+	r.queriesMu.Lock()
+	q, ok := r.queries[id]
+	if ok && q.to == from.String() {
+		delete(r.queries, id)
+	} else {
+		ok = false
+	}
+	r.queriesMu.Unlock()
+	if ok {
+		q.answer <- st
+	}
+	return ok
+}
