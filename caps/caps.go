@@ -1,0 +1,180 @@
+// Package caps implements XEP-0115: Entity Capabilities, for the
+// server's own client sessions. It reads the <c/> each session announces
+// in its available presence, learns the features behind it by asking the
+// client (disco#info, XEP-0030) unless the same verification string was
+// answered and verified before, and tells what each session supports —
+// for instance which PEP nodes it wants notifications of (XEP-0163 §4.1,
+// "+notify").
+//
+// Answers whose SHA-1 verification string matches are kept by that
+// string (at most maxCached of them), so a client announcing it again is
+// not asked; others (legacy caps without a hash, other hashes, a wrong
+// string) are used for the session that gave them only.
+package caps
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/router"
+	"xmppd/xmlstream"
+)
+
+// Namespaces of XEP-0115 and of the disco#info queries it relies on.
+const (
+	NS     = "http://jabber.org/protocol/caps"
+	NSInfo = "http://jabber.org/protocol/disco#info"
+)
+
+// maxCached bounds the verified verification strings kept in memory.
+const maxCached = 10000
+
+// queryTimeout bounds how long a client may take to answer disco#info.
+const queryTimeout = 10 * time.Second
+
+// Features is the set of features a session announced.
+type Features map[string]bool
+
+// Has reports whether feature is among fs; a nil set has none.
+func (fs Features) Has(feature string) bool { return fs[feature] }
+
+// session is what a session announced.
+type session struct {
+	ver      string   // node#ver of its last <c/>, "" for none
+	features Features // nil until known
+	asking   bool     // a disco#info query for ver is under way
+}
+
+// Tracker follows the capabilities of the router's sessions. It is safe
+// for concurrent use.
+type Tracker struct {
+	r   *router.Router
+	log *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[string]*session // by full JID
+	verified map[string]Features // by SHA-1 verification string
+	changed  []func(ctx context.Context, session jid.JID)
+}
+
+// New returns a Tracker that follows the sessions of r.
+func New(r *router.Router, log *slog.Logger) *Tracker {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := &Tracker{r: r, log: log, sessions: map[string]*session{}, verified: map[string]Features{}}
+	r.OnAvailable(t.available)
+	r.OnUnbind(func(j jid.JID) {
+		t.mu.Lock()
+		delete(t.sessions, j.String())
+		t.mu.Unlock()
+	})
+	return t
+}
+
+// OnChange registers f to be called, on its own goroutine or the
+// presence's, when a session's features became known or changed.
+func (t *Tracker) OnChange(f func(ctx context.Context, session jid.JID)) {
+	t.changed = append(t.changed, f)
+}
+
+// Features returns what the session j announced, or nil while it is not
+// known (no <c/>, or the client has not answered yet).
+func (t *Tracker) Features(j jid.JID) Features {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.sessions[j.String()]; s != nil {
+		return s.features
+	}
+	return nil
+}
+
+// available reads the caps of a session's available presence.
+func (t *Tracker) available(ctx context.Context, j jid.JID, st *xmlstream.Element) {
+	c := st.Child(NS, "c")
+	node, ver, hash := "", "", ""
+	if c != nil {
+		node, ver, hash = c.Attr("node"), c.Attr("ver"), c.Attr("hash")
+	}
+	key := node + "#" + ver
+	if c == nil || ver == "" {
+		key = ""
+	}
+	t.mu.Lock()
+	s := t.sessions[j.String()]
+	if s == nil {
+		s = &session{}
+		t.sessions[j.String()] = s
+	}
+	if s.ver == key && (key == "" || s.features != nil || s.asking) {
+		t.mu.Unlock()
+		return // nothing new
+	}
+	s.ver, s.features = key, nil
+	known := t.verified[ver]
+	if hash == "sha-1" && known != nil {
+		s.features = known
+	}
+	s.asking = key != "" && s.features == nil
+	t.mu.Unlock()
+	switch {
+	case key == "":
+		return
+	case s.features != nil:
+		t.notify(ctx, j)
+	default:
+		go t.ask(j, key, ver, hash == "sha-1")
+	}
+}
+
+// ask queries the session j for the features behind its node#ver key and
+// records them if the session still announces that key.
+func (t *Tracker) ask(j jid.JID, key, ver string, sha1 bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+	defer cancel()
+	q := xmlstream.NewElement(NSInfo, "query", "node", key)
+	server, err := jid.New("", j.Domainpart(), "")
+	if err != nil {
+		return
+	}
+	info, err := t.r.Query(ctx, "get", server, j, q)
+	if err != nil || info == nil {
+		t.log.Debug("entity capabilities not answered", "jid", j.String(), "node", key, "err", err)
+		return
+	}
+	fs := Features{}
+	for _, f := range info.ChildElements() {
+		if f.Name.Space == NSInfo && f.Name.Local == "feature" {
+			fs[f.Attr("var")] = true
+		}
+	}
+	t.mu.Lock()
+	if got, ok := verification(info); sha1 && ok && got == ver {
+		if len(t.verified) >= maxCached {
+			for k := range t.verified { // forget one, any
+				delete(t.verified, k)
+				break
+			}
+		}
+		t.verified[ver] = fs
+	}
+	s := t.sessions[j.String()]
+	current := s != nil && s.ver == key
+	if current {
+		s.features, s.asking = fs, false
+	}
+	t.mu.Unlock()
+	if current {
+		t.notify(ctx, j)
+	}
+}
+
+func (t *Tracker) notify(ctx context.Context, j jid.JID) {
+	for _, f := range t.changed {
+		f(ctx, j)
+	}
+}

@@ -1,0 +1,90 @@
+// Package dataform reads and writes XEP-0004 data forms (jabber:x:data),
+// as far as the server's modules need them: a form's type, its fields
+// and their values.
+package dataform
+
+import "xmppd/xmlstream"
+
+// NS is the namespace of XEP-0004.
+const NS = "jabber:x:data"
+
+// Field is one field of a form.
+type Field struct {
+	Var    string
+	Type   string // "" when the form does not say
+	Values []string
+}
+
+// Form is a data form.
+type Form struct {
+	// Type is the form's type: form, submit, cancel or result.
+	Type   string
+	Fields []Field
+}
+
+// Parse reads the form x, an <x xmlns='jabber:x:data'/> element. Fields
+// without a var (fixed text) are left out.
+func Parse(x *xmlstream.Element) Form {
+	f := Form{Type: x.Attr("type")}
+	for _, c := range x.ChildElements() {
+		if c.Name.Space != NS || c.Name.Local != "field" || c.Attr("var") == "" {
+			continue
+		}
+		fd := Field{Var: c.Attr("var"), Type: c.Attr("type")}
+		for _, v := range c.ChildElements() {
+			if v.Name.Space == NS && v.Name.Local == "value" {
+				fd.Values = append(fd.Values, v.Text())
+			}
+		}
+		f.Fields = append(f.Fields, fd)
+	}
+	return f
+}
+
+// Find returns the form among children (e.g. an IQ payload's) whose
+// FORM_TYPE is formType, or false.
+func Find(children []*xmlstream.Element, formType string) (Form, bool) {
+	for _, c := range children {
+		if c.Name.Space == NS && c.Name.Local == "x" {
+			if f := Parse(c); f.FormType() == formType {
+				return f, true
+			}
+		}
+	}
+	return Form{}, false
+}
+
+// Field returns the field named v, or false.
+func (f Form) Field(v string) (Field, bool) {
+	for _, fd := range f.Fields {
+		if fd.Var == v {
+			return fd, true
+		}
+	}
+	return Field{}, false
+}
+
+// FormType returns the value of the form's FORM_TYPE field (XEP-0068), or
+// "" when it has none.
+func (f Form) FormType() string {
+	if fd, ok := f.Field("FORM_TYPE"); ok && len(fd.Values) > 0 {
+		return fd.Values[0]
+	}
+	return ""
+}
+
+// Element returns f as an <x xmlns='jabber:x:data'/> element.
+func (f Form) Element() *xmlstream.Element {
+	x := xmlstream.NewElement(NS, "x", "type", f.Type)
+	for _, fd := range f.Fields {
+		el := xmlstream.NewElement(NS, "field", "var", fd.Var)
+		if fd.Type != "" {
+			el.SetAttr("type", fd.Type)
+		}
+		for _, v := range fd.Values {
+			el.AddChild(xmlstream.NewElement(NS, "value").AddText(v))
+		}
+		x.AddChild(el)
+	}
+	return x
+}
