@@ -15,6 +15,7 @@ package caps
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,6 +92,27 @@ func (t *Tracker) Features(j jid.JID) Features {
 		return s.features
 	}
 	return nil
+}
+
+// notifySuffix marks the features that ask for a node's notifications
+// (XEP-0163 §4.1).
+const notifySuffix = "+notify"
+
+// Wants reports whether the session j asked for the notifications of the
+// publish-subscribe node ('node+notify').
+func (t *Tracker) Wants(j jid.JID, node string) bool {
+	return t.Features(j).Has(node + notifySuffix)
+}
+
+// Notify returns the nodes whose notifications the session j asked for.
+func (t *Tracker) Notify(j jid.JID) []string {
+	var nodes []string
+	for f := range t.Features(j) {
+		if node, ok := strings.CutSuffix(f, notifySuffix); ok && node != "" {
+			nodes = append(nodes, node)
+		}
+	}
+	return nodes
 }
 
 // available reads the caps of a session's available presence.

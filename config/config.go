@@ -36,6 +36,7 @@ type Config struct {
 	Archive      Archive      `toml:"archive"`
 	Roster       Roster       `toml:"roster"`
 	VCard        VCard        `toml:"vcard"`
+	PEP          PEP          `toml:"pep"`
 	Registration Registration `toml:"registration"`
 	MUC          MUC          `toml:"muc"`
 }
@@ -83,6 +84,15 @@ type Roster struct {
 type VCard struct {
 	// MaxBytes is the largest vCard stored.
 	MaxBytes int `toml:"max_bytes"`
+}
+
+// PEP bounds personal eventing (XEP-0163): the publish-subscribe nodes
+// every account has, e.g. for OMEMO keys, avatars and bookmarks.
+type PEP struct {
+	// MaxItems is the most items one node keeps (pubsub#max_items 'max').
+	MaxItems int `toml:"max_items"`
+	// MaxNodes is the most nodes one account may have.
+	MaxNodes int `toml:"max_nodes"`
 }
 
 // Registration configures in-band registration (XEP-0077).
@@ -187,6 +197,7 @@ func Default() Config {
 		Archive:      Archive{Enabled: true, MaxPage: 250},
 		Roster:       Roster{MaxItems: 1000},
 		VCard:        VCard{MaxBytes: 64 << 10},
+		PEP:          PEP{MaxItems: 256, MaxNodes: 256},
 		Registration: Registration{PerAddressPerHour: 5},
 		MUC:          MUC{FloodRate: 0, FloodBurst: 20},
 	}
@@ -302,6 +313,12 @@ func (c *Config) Validate() error {
 	}
 	if c.VCard.MaxBytes < 1024 {
 		errs = append(errs, fmt.Errorf("vcard.max_bytes: %d is below 1024", c.VCard.MaxBytes))
+	}
+	if c.PEP.MaxItems < 1 {
+		errs = append(errs, fmt.Errorf("pep.max_items: %d must be positive", c.PEP.MaxItems))
+	}
+	if c.PEP.MaxNodes < 1 {
+		errs = append(errs, fmt.Errorf("pep.max_nodes: %d must be positive", c.PEP.MaxNodes))
 	}
 	if c.Registration.PerAddressPerHour < 1 {
 		errs = append(errs, fmt.Errorf("registration.per_address_per_hour: %d must be positive", c.Registration.PerAddressPerHour))

@@ -32,3 +32,31 @@ func (m *Module) SendPresence(ctx context.Context, account, contact jid.JID) {
 		m.r.Route(ctx, addressed(p, contact.String()))
 	}
 }
+
+// Subscribers returns the contacts subscribed to account's presence
+// (subscription from or both).
+func (m *Module) Subscribers(ctx context.Context, account jid.JID) ([]jid.JID, error) {
+	return m.contacts(ctx, account, Subscription.hasFrom)
+}
+
+// Subscriptions returns the contacts whose presence account is subscribed
+// to (subscription to or both).
+func (m *Module) Subscriptions(ctx context.Context, account jid.JID) ([]jid.JID, error) {
+	return m.contacts(ctx, account, Subscription.hasTo)
+}
+
+// contacts returns the contacts of account's roster whose subscription
+// passes keep.
+func (m *Module) contacts(ctx context.Context, account jid.JID, keep func(Subscription) bool) ([]jid.JID, error) {
+	ros, err := m.store.Roster(ctx, account.Bare())
+	if err != nil {
+		return nil, err
+	}
+	var cs []jid.JID
+	for _, it := range ros.Items {
+		if keep(it.Subscription) {
+			cs = append(cs, it.Contact)
+		}
+	}
+	return cs, nil
+}

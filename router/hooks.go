@@ -276,6 +276,16 @@ func (r *Router) availableSessions(bare jid.JID) []Session {
 	return targets
 }
 
+// AvailableResources returns the full JIDs of the available resources of
+// the account bare.
+func (r *Router) AvailableResources(bare jid.JID) []jid.JID {
+	var js []jid.JID
+	for _, s := range r.availableSessions(bare) {
+		js = append(js, s.JID())
+	}
+	return js
+}
+
 // FromClient routes a stanza a client sent, through the outbound filters
 // and the presence handler. st's 'from' must be the client's full JID.
 func (r *Router) FromClient(ctx context.Context, st *xmlstream.Element) {

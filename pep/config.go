@@ -1,0 +1,204 @@
+package pep
+
+import (
+	"errors"
+	"strconv"
+
+	"xmppd/dataform"
+)
+
+// Access models (XEP-0060 §4.5) that PEP nodes may have.
+const (
+	Open      = "open"
+	Presence  = "presence"
+	Whitelist = "whitelist"
+)
+
+// When the last item is sent (pubsub#send_last_published_item).
+const (
+	Never               = "never"
+	OnSub               = "on_sub"
+	OnSubAndPresence    = "on_sub_and_presence"
+	defaultMaxItemsNode = 1
+)
+
+// NodeConfig is the configuration of a node.
+type NodeConfig struct {
+	Access        string
+	MaxItems      int
+	Persist       bool
+	SendLast      string
+	NotifyRetract bool
+	Title         string
+}
+
+// defaults is the configuration of a node that a publish creates without
+// options, as Prosody's and ejabberd's: seen by presence subscribers,
+// the last item only.
+func defaults() NodeConfig {
+	return NodeConfig{Access: Presence, MaxItems: defaultMaxItemsNode, Persist: true, SendLast: OnSubAndPresence, NotifyRetract: true}
+}
+
+// errUnsupported is an option the service does not have or a value it
+// does not take; its text names which.
+type errUnsupported struct{ field, value string }
+
+func (e errUnsupported) Error() string {
+	return "pubsub: unsupported value '" + e.value + "' of " + e.field
+}
+
+// option is one field of a node configuration: how to read it into a
+// NodeConfig and how to tell whether a NodeConfig has that value.
+type option struct {
+	set func(c *NodeConfig, v string, maxItems int) error
+	// value is the field's value in c, as a form gives it.
+	value func(c NodeConfig) string
+	typ   string
+}
+
+var options = map[string]option{
+	"pubsub#access_model": {
+		set: func(c *NodeConfig, v string, _ int) error {
+			switch v {
+			case Open, Presence, Whitelist:
+				c.Access = v
+				return nil
+			}
+			return errUnsupported{"pubsub#access_model", v}
+		},
+		value: func(c NodeConfig) string { return c.Access },
+		typ:   "list-single",
+	},
+	"pubsub#max_items": {
+		set: func(c *NodeConfig, v string, maxItems int) error {
+			if v == "max" {
+				c.MaxItems = maxItems
+				return nil
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxItems {
+				return errUnsupported{"pubsub#max_items", v}
+			}
+			c.MaxItems = n
+			return nil
+		},
+		value: func(c NodeConfig) string { return strconv.Itoa(c.MaxItems) },
+		typ:   "text-single",
+	},
+	"pubsub#persist_items": {
+		set:   boolOption("pubsub#persist_items", func(c *NodeConfig) *bool { return &c.Persist }),
+		value: func(c NodeConfig) string { return strconv.FormatBool(c.Persist) },
+		typ:   "boolean",
+	},
+	"pubsub#notify_retract": {
+		set:   boolOption("pubsub#notify_retract", func(c *NodeConfig) *bool { return &c.NotifyRetract }),
+		value: func(c NodeConfig) string { return strconv.FormatBool(c.NotifyRetract) },
+		typ:   "boolean",
+	},
+	"pubsub#send_last_published_item": {
+		set: func(c *NodeConfig, v string, _ int) error {
+			switch v {
+			case Never, OnSub, OnSubAndPresence:
+				c.SendLast = v
+				return nil
+			}
+			return errUnsupported{"pubsub#send_last_published_item", v}
+		},
+		value: func(c NodeConfig) string { return c.SendLast },
+		typ:   "list-single",
+	},
+	"pubsub#title": {
+		set:   func(c *NodeConfig, v string, _ int) error { c.Title = v; return nil },
+		value: func(c NodeConfig) string { return c.Title },
+		typ:   "text-single",
+	},
+	// Always true: every node notifies and carries its payloads.
+	"pubsub#deliver_notifications": {set: mustBeTrue("pubsub#deliver_notifications"), value: alwaysTrue, typ: "boolean"},
+	"pubsub#deliver_payloads":      {set: mustBeTrue("pubsub#deliver_payloads"), value: alwaysTrue, typ: "boolean"},
+}
+
+// optionOrder is the order of the fields in a configuration form.
+var optionOrder = []string{
+	"pubsub#title", "pubsub#access_model", "pubsub#max_items", "pubsub#persist_items",
+	"pubsub#send_last_published_item", "pubsub#notify_retract",
+	"pubsub#deliver_notifications", "pubsub#deliver_payloads",
+}
+
+func alwaysTrue(NodeConfig) string { return "true" }
+
+// parseBool reads an XML Schema boolean, as data forms carry them.
+func parseBool(v string) (bool, bool) {
+	switch v {
+	case "1", "true":
+		return true, true
+	case "0", "false":
+		return false, true
+	}
+	return false, false
+}
+
+func boolOption(field string, at func(*NodeConfig) *bool) func(*NodeConfig, string, int) error {
+	return func(c *NodeConfig, v string, _ int) error {
+		b, ok := parseBool(v)
+		if !ok {
+			return errUnsupported{field, v}
+		}
+		*at(c) = b
+		return nil
+	}
+}
+
+func mustBeTrue(field string) func(*NodeConfig, string, int) error {
+	return func(_ *NodeConfig, v string, _ int) error {
+		if b, ok := parseBool(v); !ok || !b {
+			return errUnsupported{field, v}
+		}
+		return nil
+	}
+}
+
+// apply sets the fields of the form f on c. A field the service does not
+// know, or a value it does not take, is an errUnsupported.
+func apply(c *NodeConfig, f dataform.Form, maxItems int) error {
+	for _, fd := range f.Fields {
+		if fd.Var == "FORM_TYPE" {
+			continue
+		}
+		o, ok := options[fd.Var]
+		if !ok {
+			return errUnsupported{fd.Var, ""}
+		}
+		v := ""
+		if len(fd.Values) > 0 {
+			v = fd.Values[0]
+		}
+		if err := o.set(c, v, maxItems); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// satisfies reports whether the node configuration c has every value the
+// publish options f ask for (XEP-0060 §7.1.5). Options the service does
+// not know are not met.
+func satisfies(c NodeConfig, f dataform.Form, maxItems int) error {
+	want := c
+	if err := apply(&want, f, maxItems); err != nil {
+		return errors.Join(ErrPrecondition, err)
+	}
+	if want != c {
+		return ErrPrecondition
+	}
+	return nil
+}
+
+// form returns c as a node configuration form of type typ.
+func (c NodeConfig) form(typ string) dataform.Form {
+	f := dataform.Form{Type: typ, Fields: []dataform.Field{{Var: "FORM_TYPE", Type: "hidden", Values: []string{NSConfig}}}}
+	for _, name := range optionOrder {
+		o := options[name]
+		f.Fields = append(f.Fields, dataform.Field{Var: name, Type: o.typ, Values: []string{o.value(c)}})
+	}
+	return f
+}

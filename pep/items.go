@@ -1,0 +1,87 @@
+package pep
+
+import (
+	"context"
+	"strconv"
+
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// maxStoredDepth bounds the nesting accepted when reading a stored
+// payload back; it passed the stream's depth limit when it was published.
+const maxStoredDepth = 1024
+
+// get answers <pubsub><items/></pubsub> (XEP-0060 §6.5) from the owner or
+// anyone the node's access model lets see it.
+func (m *Module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	children := iq.Payload.ChildElements()
+	if len(children) == 0 {
+		return iq.Error(stanza.BadRequest, "the pubsub element is empty")
+	}
+	op := children[0]
+	if op.Name.Space != NS || op.Name.Local != "items" {
+		return unsupported(iq, op.Name.Local)
+	}
+	node := op.Attr("node")
+	if node == "" {
+		return pubsubError(iq, stanza.BadRequest, "nodeid-required")
+	}
+	max := m.MaxItems
+	if v := op.Attr("max_items"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return iq.Error(stanza.BadRequest, "max_items must be a positive number")
+		}
+		max = min(n, max)
+	}
+	var ids []string
+	for _, it := range op.ChildElements() {
+		if it.Name.Local == "item" && it.Attr("id") != "" {
+			ids = append(ids, it.Attr("id"))
+		}
+	}
+	ctx, cancel := timeout(ctx)
+	defer cancel()
+	cfg, items, err := m.Store.Items(ctx, iq.To, node, ids, max)
+	if reply := m.storeError(iq, err, "reading"); reply != nil {
+		return reply
+	}
+	if reply := m.mayRead(ctx, iq, cfg); reply != nil {
+		return reply
+	}
+	res := xmlstream.NewElement(NS, "items", "node", node)
+	for _, it := range items {
+		p, err := parsePayload(it.Payload)
+		if err != nil {
+			m.Logger.Error("parsing a stored PEP item", "jid", iq.To.String(), "node", node, "id", it.ID, "err", err)
+			return iq.Error(stanza.InternalServerError, "")
+		}
+		res.AddChild(xmlstream.NewElement(NS, "item", "id", it.ID).AddChild(p))
+	}
+	return iq.Result(xmlstream.NewElement(NS, "pubsub").AddChild(res))
+}
+
+// mayRead returns nil when the sender of iq may read a node with cfg, or
+// the error refusing it (XEP-0060 §6.5.9).
+func (m *Module) mayRead(ctx context.Context, iq router.IQ, cfg NodeConfig) *xmlstream.Element {
+	if owner(iq.From, iq.To) || cfg.Access == Open {
+		return nil
+	}
+	if cfg.Access == Whitelist {
+		return pubsubError(iq, stanza.NotAllowed, "closed-node")
+	}
+	if ok, err := m.Contacts.MaySeePresence(ctx, iq.To, iq.From.Bare()); err != nil {
+		m.Logger.Error("checking a presence subscription", "jid", iq.To.String(), "contact", iq.From.String(), "err", err)
+		return iq.Error(stanza.InternalServerError, "")
+	} else if !ok {
+		return pubsubError(iq, stanza.NotAuthorized, "presence-subscription-required")
+	}
+	return nil
+}
+
+// parsePayload reads a stored payload back.
+func parsePayload(data []byte) (*xmlstream.Element, error) {
+	return xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+}

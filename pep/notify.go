@@ -1,0 +1,76 @@
+package pep
+
+import (
+	"context"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// notify sends the event ev about owner's node to every session that may
+// have it and asked for the node's notifications: the owner's own, and for
+// nodes not on the whitelist model those of its presence subscribers
+// (XEP-0163 §4.3).
+func (m *Module) notify(ctx context.Context, owner jid.JID, node string, cfg NodeConfig, ev *xmlstream.Element) {
+	readers := []jid.JID{owner}
+	if cfg.Access != Whitelist {
+		subs, err := m.Contacts.Subscribers(ctx, owner)
+		if err != nil {
+			m.Logger.Error("notifying a PEP change", "jid", owner.String(), "node", node, "err", err)
+		}
+		readers = append(readers, subs...)
+	}
+	event := xmlstream.NewElement(NSEvent, "event").AddChild(ev)
+	for _, reader := range readers {
+		for _, s := range m.r.AvailableResources(reader) {
+			if m.Interests.Wants(s, node) {
+				m.send(ctx, owner, s, event)
+			}
+		}
+	}
+}
+
+// send routes a headline carrying event from owner to the session to.
+func (m *Module) send(ctx context.Context, owner, to jid.JID, event *xmlstream.Element) {
+	msg := xmlstream.NewElement(stanza.NSClient, stanza.Message,
+		"from", owner.String(), "to", to.String(), "type", "headline", "id", stanza.NewID())
+	m.r.Route(ctx, msg.AddChild(event))
+}
+
+// sendLastItems sends a session whose interests became known the last item
+// of each node it asked for, of its own account and of the accounts whose
+// presence it is subscribed to (XEP-0163 §4.3.4: send_last_published_item
+// on_sub_and_presence).
+func (m *Module) sendLastItems(ctx context.Context, session jid.JID) {
+	nodes := m.Interests.Notify(session)
+	if len(nodes) == 0 {
+		return
+	}
+	account := session.Bare()
+	owners, err := m.Contacts.Subscriptions(ctx, account)
+	if err != nil {
+		m.Logger.Error("sending the last PEP items", "jid", session.String(), "err", err)
+		return
+	}
+	sctx, cancel := timeout(ctx)
+	defer cancel()
+	last, err := m.Store.LastItems(sctx, append(owners, account), nodes)
+	if err != nil {
+		m.Logger.Error("sending the last PEP items", "jid", session.String(), "err", err)
+		return
+	}
+	for _, li := range last {
+		if li.Config.SendLast != OnSubAndPresence || (li.Config.Access == Whitelist && !li.Owner.Equal(account)) {
+			continue
+		}
+		p, err := parsePayload(li.Item.Payload)
+		if err != nil {
+			m.Logger.Error("parsing a stored PEP item", "jid", li.Owner.String(), "node", li.Node, "id", li.Item.ID, "err", err)
+			continue
+		}
+		ev := xmlstream.NewElement(NSEvent, "event").AddChild(itemsEvent(li.Node, eventItem(li.Item.ID, p)))
+		m.send(ctx, li.Owner, session, ev)
+	}
+}

@@ -1,0 +1,103 @@
+package pep
+
+import (
+	"context"
+
+	"xmppd/dataform"
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// ownerRequest checks what owner gets and sets share and returns the
+// operation and its node, or the error answering iq.
+func ownerRequest(iq router.IQ) (op *xmlstream.Element, node string, reply *xmlstream.Element) {
+	if !owner(iq.From, iq.To) {
+		return nil, "", iq.Error(stanza.Forbidden, "only the account itself manages its nodes")
+	}
+	children := iq.Payload.ChildElements()
+	if len(children) != 1 || children[0].Name.Space != NSOwner {
+		return nil, "", iq.Error(stanza.BadRequest, "")
+	}
+	op = children[0]
+	if node = op.Attr("node"); node == "" {
+		return nil, "", pubsubError(iq, stanza.BadRequest, "nodeid-required")
+	}
+	return op, node, nil
+}
+
+// ownerGet answers a request for a node's configuration form (XEP-0060
+// §8.2).
+func (m *Module) ownerGet(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	op, node, reply := ownerRequest(iq)
+	if reply != nil {
+		return reply
+	}
+	if op.Name.Local != "configure" {
+		return unsupported(iq, op.Name.Local)
+	}
+	ctx, cancel := timeout(ctx)
+	defer cancel()
+	cfg, err := m.Store.Node(ctx, iq.To, node)
+	if reply := m.storeError(iq, err, "reading"); reply != nil {
+		return reply
+	}
+	conf := xmlstream.NewElement(NSOwner, "configure", "node", node).AddChild(cfg.form("form").Element())
+	return iq.Result(xmlstream.NewElement(NSOwner, "pubsub").AddChild(conf))
+}
+
+// ownerSet configures (§8.2.4), purges (§8.5) or deletes (§8.4) a node.
+func (m *Module) ownerSet(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	op, node, reply := ownerRequest(iq)
+	if reply != nil {
+		return reply
+	}
+	sctx, cancel := timeout(ctx)
+	defer cancel()
+	switch op.Name.Local {
+	case "configure":
+		return m.configure(sctx, iq, op, node)
+	case "purge":
+		cfg, err := m.Store.Purge(sctx, iq.To, node)
+		if reply := m.storeError(iq, err, "purging"); reply != nil {
+			return reply
+		}
+		m.notify(ctx, iq.To, node, cfg, xmlstream.NewElement(NSEvent, "purge", "node", node))
+	case "delete":
+		cfg, err := m.Store.Delete(sctx, iq.To, node)
+		if reply := m.storeError(iq, err, "deleting"); reply != nil {
+			return reply
+		}
+		m.notify(ctx, iq.To, node, cfg, xmlstream.NewElement(NSEvent, "delete", "node", node))
+	default:
+		return unsupported(iq, op.Name.Local)
+	}
+	return iq.Result(nil)
+}
+
+// configure applies a submitted configuration form to a node; a cancel
+// form changes nothing.
+func (m *Module) configure(ctx context.Context, iq router.IQ, op *xmlstream.Element, node string) *xmlstream.Element {
+	x := op.Child(dataform.NS, "x")
+	if x == nil {
+		return iq.Error(stanza.BadRequest, "the configuration form is missing")
+	}
+	f := dataform.Parse(x)
+	cfg, err := m.Store.Node(ctx, iq.To, node)
+	if reply := m.storeError(iq, err, "reading"); reply != nil {
+		return reply
+	}
+	if f.Type == "cancel" {
+		return iq.Result(nil)
+	}
+	if ft := f.FormType(); f.Type != "submit" || (ft != "" && ft != NSConfig) {
+		return iq.Error(stanza.BadRequest, "expected a submitted "+NSConfig+" form")
+	}
+	if err := apply(&cfg, f, m.MaxItems); err != nil {
+		return iq.Error(stanza.NotAcceptable, err.Error())
+	}
+	if reply := m.storeError(iq, m.Store.Configure(ctx, iq.To, node, cfg), "configuring"); reply != nil {
+		return reply
+	}
+	return iq.Result(nil)
+}

@@ -1,0 +1,201 @@
+// Package pep implements XEP-0163: Personal Eventing Protocol, the
+// publish-subscribe service (XEP-0060) that every account has at its bare
+// JID, with persistent items and publish options (XEP-0223). Clients keep
+// there what their contacts or their other devices should see: the OMEMO
+// device list and key bundles, the avatar, the nickname, the bookmarks
+// (XEP-0402).
+//
+// What is supported, as XEP-0163 asks of a PEP service:
+//
+//   - publish, with publish-options as preconditions: an existing node
+//     whose configuration differs gets conflict with precondition-not-met,
+//     a new node is created with them (auto-create);
+//   - create (with a configuration), configure (get and set), delete,
+//     purge, retract, and retrieving all items, the newest max_items or
+//     given ids;
+//   - access models open, presence (the default) and whitelist (the owner
+//     alone); roster groups and authorize are refused;
+//   - notifications: a publish, a retraction (when asked), a purge or a
+//     deletion goes to those of the owner's own sessions and of its
+//     presence subscribers' sessions (not for whitelist) that announce
+//     node+notify in their entity capabilities (XEP-0115); a session that
+//     announces it gets the last item of each such node when its
+//     capabilities become known.
+//
+// Explicit subscriptions are not supported: PEP's are implied by presence
+// subscriptions and +notify. Items are kept in PostgreSQL, newest last, at
+// most pubsub#max_items of them per node (at most Config.MaxItems).
+package pep
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/router"
+	"xmppd/xmlstream"
+)
+
+// Namespaces of XEP-0060.
+const (
+	NS        = "http://jabber.org/protocol/pubsub"
+	NSOwner   = "http://jabber.org/protocol/pubsub#owner"
+	NSEvent   = "http://jabber.org/protocol/pubsub#event"
+	NSErrors  = "http://jabber.org/protocol/pubsub#errors"
+	NSConfig  = "http://jabber.org/protocol/pubsub#node_config"
+	NSOptions = "http://jabber.org/protocol/pubsub#publish-options"
+)
+
+// storeTimeout bounds one database call.
+const storeTimeout = 10 * time.Second
+
+// Errors a Store returns, wrapped.
+var (
+	// ErrPrecondition: the node exists and its configuration is not what
+	// the publish options ask for.
+	ErrPrecondition = errors.New("the node's configuration differs from the publish options")
+	// ErrTooManyNodes: creating the node would exceed the account's limit.
+	ErrTooManyNodes = errors.New("the account has as many nodes as it may")
+	// ErrExists: the node to create exists.
+	ErrExists = errors.New("the node exists")
+)
+
+// Item is one published item.
+type Item struct {
+	ID string
+	// Payload is the item's one child element, serialised.
+	Payload []byte
+}
+
+// LastItem is the newest item of one node, with what decides who may
+// have it.
+type LastItem struct {
+	Owner  jid.JID
+	Node   string
+	Config NodeConfig
+	Item   Item
+}
+
+// Store keeps the nodes and items of every account. Errors for a node that
+// does not exist wrap storage.ErrNotFound; so do those for an unknown
+// account.
+type Store interface {
+	// Publish stores item in owner's node, replacing an item with its id
+	// and keeping only the newest MaxItems. A node that does not exist is
+	// created with create, unless owner has maxNodes nodes already
+	// (ErrTooManyNodes). For an existing node, check is called with its
+	// configuration first; its error stops the publish.
+	Publish(ctx context.Context, owner jid.JID, node string, create NodeConfig, check func(NodeConfig) error, item Item, maxNodes int) (NodeConfig, error)
+	// Create creates owner's node with cfg (ErrExists, ErrTooManyNodes).
+	Create(ctx context.Context, owner jid.JID, node string, cfg NodeConfig, maxNodes int) error
+	// Node returns the configuration of owner's node.
+	Node(ctx context.Context, owner jid.JID, node string) (NodeConfig, error)
+	// Nodes returns the names of owner's nodes, sorted.
+	Nodes(ctx context.Context, owner jid.JID) ([]string, error)
+	// Configure replaces the configuration of owner's node, dropping the
+	// oldest items beyond its new MaxItems.
+	Configure(ctx context.Context, owner jid.JID, node string, cfg NodeConfig) error
+	// Items returns the node's configuration and items, oldest first: those
+	// with the given ids if ids is not empty, else the newest max.
+	Items(ctx context.Context, owner jid.JID, node string, ids []string, max int) (NodeConfig, []Item, error)
+	// Retract removes one item; an error wrapping storage.ErrNotFound when
+	// the node or the item does not exist.
+	Retract(ctx context.Context, owner jid.JID, node, id string) (NodeConfig, error)
+	// Purge removes every item of the node.
+	Purge(ctx context.Context, owner jid.JID, node string) (NodeConfig, error)
+	// Delete removes the node and its items.
+	Delete(ctx context.Context, owner jid.JID, node string) (NodeConfig, error)
+	// LastItems returns the newest item of each node of the owners that
+	// has one, among nodes (all when empty).
+	LastItems(ctx context.Context, owners []jid.JID, nodes []string) ([]LastItem, error)
+}
+
+// Contacts is what PEP needs to know of presence subscriptions (RFC 6121).
+type Contacts interface {
+	// MaySeePresence reports whether contact is subscribed to account's
+	// presence.
+	MaySeePresence(ctx context.Context, account, contact jid.JID) (bool, error)
+	// Subscribers returns the contacts subscribed to account's presence.
+	Subscribers(ctx context.Context, account jid.JID) ([]jid.JID, error)
+	// Subscriptions returns the contacts whose presence account is
+	// subscribed to.
+	Subscriptions(ctx context.Context, account jid.JID) ([]jid.JID, error)
+}
+
+// Interests tells which nodes' notifications a session asked for: those
+// it announces as 'node+notify' in its entity capabilities (XEP-0115,
+// XEP-0163 §4.1).
+type Interests interface {
+	// Wants reports whether the session asked for node's notifications.
+	Wants(session jid.JID, node string) bool
+	// Notify returns every node the session asked for notifications of.
+	Notify(session jid.JID) []string
+	// OnChange registers f to be called when what a session asked for
+	// became known or changed.
+	OnChange(f func(ctx context.Context, session jid.JID))
+}
+
+// Config is what the module needs.
+type Config struct {
+	Store     Store
+	Contacts  Contacts
+	Interests Interests
+	// MaxItems is the most items a node keeps; pubsub#max_items 'max'
+	// means this.
+	MaxItems int
+	// MaxNodes is the most nodes one account may have.
+	MaxNodes int
+	// Logger receives storage failures; nil discards them.
+	Logger *slog.Logger
+}
+
+// Module is the PEP service of every local account.
+type Module struct {
+	Config
+	r *router.Router
+}
+
+// features are the XEP-0060 features a PEP service announces on the
+// account's bare JID (XEP-0163 §6).
+var features = []string{
+	"access-open", "access-presence", "access-whitelist", "auto-create",
+	"auto-subscribe", "config-node", "create-and-configure", "create-nodes",
+	"delete-items", "delete-nodes", "filtered-notifications", "item-ids",
+	"last-published", "persistent-items", "publish", "publish-options",
+	"purge-nodes", "retract-items", "retrieve-items",
+}
+
+// Register serves PEP on the bare JID of every account of r.
+func Register(r *router.Router, cfg Config) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Module{Config: cfg, r: r}
+	r.AddAccountIdentity(router.Identity{Category: "pubsub", Type: "pep"})
+	for _, f := range features {
+		r.AddAccountFeature(NS + "#" + f)
+	}
+	r.HandleIQ(router.ToAccount, "set", NS, "pubsub", m.set)
+	r.HandleIQ(router.ToAccount, "get", NS, "pubsub", m.get)
+	r.HandleIQ(router.ToAccount, "set", NSOwner, "pubsub", m.ownerSet)
+	r.HandleIQ(router.ToAccount, "get", NSOwner, "pubsub", m.ownerGet)
+	cfg.Interests.OnChange(m.sendLastItems)
+}
+
+// timeout returns ctx bounded by storeTimeout.
+func timeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, storeTimeout)
+}
+
+// pubsubError returns the error answering iq with condition and, if app
+// is not empty, the XEP-0060 application condition app.
+func pubsubError(iq router.IQ, condition, app string) *xmlstream.Element {
+	reply := iq.Error(condition, "")
+	if app != "" {
+		reply.Child("", "error").AddChild(xmlstream.NewElement(NSErrors, app))
+	}
+	return reply
+}

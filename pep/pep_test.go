@@ -1,0 +1,357 @@
+package pep_test
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"xmppd/internal/xmpptest"
+	"xmppd/storage/pgtest"
+	"xmppd/xmlstream"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const (
+	nsPubsub = "http://jabber.org/protocol/pubsub"
+	nsEvent  = "http://jabber.org/protocol/pubsub#event"
+	nsErrors = "http://jabber.org/protocol/pubsub#errors"
+	mood     = "urn:example:mood"
+)
+
+// start returns a server with the accounts juliet, romeo and nurse.
+func start(t *testing.T) *xmpptest.Server {
+	s := xmpptest.Start(t)
+	for _, u := range []string{"juliet", "romeo", "nurse"} {
+		s.AddUser(t, u, xmpptest.Domain, "secret")
+	}
+	return s
+}
+
+// online logs user in with resource and sends initial presence.
+func online(t *testing.T, s *xmpptest.Server, user, resource string) *xmpptest.Client {
+	c := xmpptest.Login(t, s, user, "secret", resource)
+	c.Online()
+	return c
+}
+
+// iq sends the IQ body of type typ with id 'q' (to the sender's own
+// account unless to is set) and returns the answer.
+func iq(c *xmpptest.Client, typ, to, body string) *xmlstream.Element {
+	c.T.Helper()
+	if to != "" {
+		to = " to='" + to + "'"
+	}
+	c.Send("<iq type='" + typ + "' id='q'" + to + ">" + body + "</iq>")
+	el := c.NextNamed("iq")
+	if el.Attr("id") != "q" {
+		c.T.Fatalf("got %s, want the answer to q", el)
+	}
+	return el
+}
+
+// ok checks that el is an IQ result.
+func ok(t *testing.T, el *xmlstream.Element) *xmlstream.Element {
+	t.Helper()
+	if el.Attr("type") != "result" {
+		t.Fatalf("got %s, want a result", el)
+	}
+	return el
+}
+
+// refused checks that el is an IQ error with condition and, if app is not
+// empty, the pubsub application condition app.
+func refused(t *testing.T, el *xmlstream.Element, condition, app string) {
+	t.Helper()
+	e := xmpptest.ExpectError(t, el, condition)
+	if app != "" && e.Child(nsErrors, app) == nil {
+		t.Fatalf("got %s, want the pubsub condition %s", el, app)
+	}
+}
+
+func publish(node, id, payload, options string) string {
+	if id != "" {
+		id = " id='" + id + "'"
+	}
+	if options != "" {
+		options = "<publish-options><x xmlns='jabber:x:data' type='submit'>" +
+			"<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>" +
+			options + "</x></publish-options>"
+	}
+	return "<pubsub xmlns='" + nsPubsub + "'><publish node='" + node + "'><item" + id + ">" + payload + "</item></publish>" + options + "</pubsub>"
+}
+
+func field(name, value string) string {
+	return "<field var='" + name + "'><value>" + value + "</value></field>"
+}
+
+func items(node, extra string) string {
+	return "<pubsub xmlns='" + nsPubsub + "'><items node='" + node + "'" + extra + "/></pubsub>"
+}
+
+func moodPayload(m string) string { return "<mood xmlns='" + mood + "'><" + m + "/></mood>" }
+
+// itemIDs returns the ids of the items in a pubsub result, in order.
+func itemIDs(t *testing.T, res *xmlstream.Element) []string {
+	t.Helper()
+	its := res.Child(nsPubsub, "pubsub").Child(nsPubsub, "items")
+	var ids []string
+	for _, it := range its.ChildElements() {
+		ids = append(ids, it.Attr("id"))
+	}
+	return ids
+}
+
+func TestPublishAndRetrieve(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+
+	res := ok(t, iq(juliet, "set", "", publish(mood, "", moodPayload("happy"), "")))
+	id := res.Child(nsPubsub, "pubsub").Child(nsPubsub, "publish").Child(nsPubsub, "item").Attr("id")
+	if id == "" {
+		t.Fatalf("the result %s names no item id", res)
+	}
+	got := ok(t, iq(juliet, "get", "", items(mood, "")))
+	if ids := itemIDs(t, got); len(ids) != 1 || ids[0] != id {
+		t.Fatalf("items %v, want [%s]", ids, id)
+	}
+	if !strings.Contains(got.String(), "<happy") {
+		t.Fatalf("got %s, want the payload", got)
+	}
+
+	// A node made by a publish without options keeps one item; with
+	// max_items=max the node keeps them in publish order, and publishing
+	// an id again moves it to the end.
+	ok(t, iq(juliet, "set", "", publish(mood, "b", moodPayload("sad"), "")))
+	if ids := itemIDs(t, ok(t, iq(juliet, "get", "", items(mood, "")))); len(ids) != 1 || ids[0] != "b" {
+		t.Fatalf("items %v, want only the newest, [b]", ids)
+	}
+	const list = "urn:example:list"
+	for _, id := range []string{"1", "2", "3", "1"} {
+		ok(t, iq(juliet, "set", "", publish(list, id, "<x xmlns='"+list+"'/>", field("pubsub#max_items", "max"))))
+	}
+	if ids := itemIDs(t, ok(t, iq(juliet, "get", "", items(list, "")))); strings.Join(ids, ",") != "2,3,1" {
+		t.Fatalf("items %v, want [2 3 1]", ids)
+	}
+	if ids := itemIDs(t, ok(t, iq(juliet, "get", "", items(list, " max_items='2'")))); strings.Join(ids, ",") != "3,1" {
+		t.Fatalf("the newest two items are %v, want [3 1]", ids)
+	}
+	byID := "<pubsub xmlns='" + nsPubsub + "'><items node='" + list + "'><item id='2'/></items></pubsub>"
+	if ids := itemIDs(t, ok(t, iq(juliet, "get", "", byID))); strings.Join(ids, ",") != "2" {
+		t.Fatalf("item 2 asked by id gave %v", ids)
+	}
+
+	// Items outlive the server.
+	s = xmpptest.Restart(t, s)
+	juliet = online(t, s, "juliet", "balcony")
+	if ids := itemIDs(t, ok(t, iq(juliet, "get", "", items(list, "")))); strings.Join(ids, ",") != "2,3,1" {
+		t.Fatalf("after a restart the items are %v, want [2 3 1]", ids)
+	}
+}
+
+// XEP-0223 and the way Conversations sets up its OMEMO nodes: publish
+// with options, and on precondition-not-met configure the node and
+// publish again.
+func TestPublishOptions(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	const devices = "eu.siacs.conversations.axolotl.devicelist"
+	list := "<list xmlns='eu.siacs.conversations.axolotl'><device id='1'/></list>"
+
+	ok(t, iq(juliet, "set", "", publish(devices, "current", list, field("pubsub#access_model", "open"))))
+	ok(t, iq(juliet, "set", "", publish(devices, "current", list, field("pubsub#access_model", "open"))))
+	refused(t, iq(juliet, "set", "", publish(devices, "current", list, field("pubsub#access_model", "whitelist"))), "conflict", "precondition-not-met")
+	refused(t, iq(juliet, "set", "", publish(devices, "current", list, field("pubsub#no_such_option", "1"))), "conflict", "precondition-not-met")
+
+	form := ok(t, iq(juliet, "get", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+devices+"'/></pubsub>"))
+	if !strings.Contains(form.String(), "open") || !strings.Contains(form.String(), "pubsub#access_model") {
+		t.Fatalf("configuration form %s does not show the access model", form)
+	}
+	ok(t, iq(juliet, "set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+devices+"'>"+
+		"<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field>"+
+		field("pubsub#access_model", "whitelist")+"</x></configure></pubsub>"))
+	ok(t, iq(juliet, "set", "", publish(devices, "current", list, field("pubsub#access_model", "whitelist"))))
+
+	// Options the service cannot honour create no node.
+	refused(t, iq(juliet, "set", "", publish("urn:example:new", "", "<x xmlns='urn:example:new'/>", field("pubsub#access_model", "authorize"))), "conflict", "precondition-not-met")
+	refused(t, iq(juliet, "get", "", items("urn:example:new", "")), "item-not-found", "")
+}
+
+func TestAccessModels(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	romeo := online(t, s, "romeo", "orchard")
+	for node, access := range map[string]string{"urn:example:open": "open", "urn:example:presence": "presence", "urn:example:whitelist": "whitelist"} {
+		ok(t, iq(juliet, "set", "", publish(node, "1", "<x xmlns='"+node+"'/>", field("pubsub#access_model", access))))
+	}
+
+	ok(t, iq(romeo, "get", "juliet@localhost", items("urn:example:open", "")))
+	refused(t, iq(romeo, "get", "juliet@localhost", items("urn:example:presence", "")), "not-authorized", "presence-subscription-required")
+	refused(t, iq(romeo, "get", "juliet@localhost", items("urn:example:whitelist", "")), "not-allowed", "closed-node")
+
+	subscribe(t, romeo, juliet)
+	ok(t, iq(romeo, "get", "juliet@localhost", items("urn:example:presence", "")))
+	refused(t, iq(romeo, "get", "juliet@localhost", items("urn:example:whitelist", "")), "not-allowed", "closed-node")
+
+	// Nobody changes another account's nodes.
+	refused(t, iq(romeo, "set", "juliet@localhost", publish("urn:example:open", "2", "<x xmlns='urn:example:open'/>", "")), "forbidden", "")
+	refused(t, iq(romeo, "set", "juliet@localhost", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='urn:example:open'/></pubsub>"), "forbidden", "")
+	ok(t, iq(romeo, "get", "juliet@localhost", items("urn:example:open", "")))
+}
+
+// subscribe makes from subscribed to to's presence, both online.
+func subscribe(t *testing.T, from, to *xmpptest.Client) {
+	t.Helper()
+	from.Send("<presence to='" + bare(to.JID) + "' type='subscribe'/>")
+	if p := to.NextNamed("presence"); p.Attr("type") != "subscribe" {
+		t.Fatalf("got %s, want a subscription request", p)
+	}
+	to.Send("<presence to='" + bare(from.JID) + "' type='subscribed'/>")
+	if p := from.NextNamed("presence"); p.Attr("type") != "subscribed" {
+		t.Fatalf("got %s, want subscribed", p)
+	}
+	from.ExpectPresenceFrom(to.JID)
+}
+
+func bare(full string) string { return strings.SplitN(full, "/", 2)[0] }
+
+func TestBadRequests(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	for _, tc := range []struct{ body, condition, app string }{
+		{"<pubsub xmlns='" + nsPubsub + "'/>", "bad-request", ""},
+		{"<pubsub xmlns='" + nsPubsub + "'><publish/></pubsub>", "bad-request", "nodeid-required"},
+		{"<pubsub xmlns='" + nsPubsub + "'><publish node='n'/></pubsub>", "bad-request", "item-required"},
+		{"<pubsub xmlns='" + nsPubsub + "'><publish node='n'><item/></publish></pubsub>", "bad-request", "payload-required"},
+		{"<pubsub xmlns='" + nsPubsub + "'><publish node='n'><item><a xmlns='x'/><b xmlns='x'/></item></publish></pubsub>", "bad-request", "invalid-payload"},
+		{"<pubsub xmlns='" + nsPubsub + "'><publish node='n'><item><a xmlns='x'/></item><item><a xmlns='x'/></item></publish></pubsub>", "bad-request", "invalid-payload"},
+		{"<pubsub xmlns='" + nsPubsub + "'><publish node='" + strings.Repeat("n", 1025) + "'><item><a xmlns='x'/></item></publish></pubsub>", "not-acceptable", ""},
+		{"<pubsub xmlns='" + nsPubsub + "'><publish node='n'><item><a xmlns='x'/></item></publish><publish-options/></pubsub>", "bad-request", ""},
+		{"<pubsub xmlns='" + nsPubsub + "'><subscribe node='n' jid='juliet@localhost'/></pubsub>", "feature-not-implemented", "unsupported"},
+		{"<pubsub xmlns='" + nsPubsub + "'><retract node='none'><item id='1'/></retract></pubsub>", "item-not-found", ""},
+		{"<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='none'/></pubsub>", "item-not-found", ""},
+		{"<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='none'><x xmlns='jabber:x:data' type='submit'/></configure></pubsub>", "item-not-found", ""},
+	} {
+		refused(t, iq(juliet, "set", "", tc.body), tc.condition, tc.app)
+	}
+	ok(t, iq(juliet, "set", "", publish("n", "1", "<a xmlns='x'/>", "")))
+	refused(t, iq(juliet, "set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='n'>"+
+		"<x xmlns='jabber:x:data' type='submit'>"+field("pubsub#max_items", "100000")+"</x></configure></pubsub>"), "not-acceptable", "")
+	refused(t, iq(juliet, "set", "", "<pubsub xmlns='"+nsPubsub+"'><create node='n'/></pubsub>"), "conflict", "")
+	refused(t, iq(juliet, "get", "", items("n", " max_items='none'")), "bad-request", "")
+	juliet.Ping() // the stream still works
+}
+
+// capsPresence returns an available presence announcing client
+// capabilities whose features are features, with the verification
+// string of XEP-0115 §5.1 computed here.
+func capsPresence(features ...string) (presence, info string) {
+	s := "client/pc//Test<"
+	info = "<query xmlns='http://jabber.org/protocol/disco#info' node='NODE'><identity category='client' type='pc' name='Test'/>"
+	for _, f := range features {
+		s += f + "<"
+		info += "<feature var='" + f + "'/>"
+	}
+	sum := sha1.Sum([]byte(s))
+	ver := base64.StdEncoding.EncodeToString(sum[:])
+	info = strings.Replace(info, "NODE", "https://example.org/test#"+ver, 1) + "</query>"
+	return "<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://example.org/test' ver='" + ver + "'/></presence>", info
+}
+
+// answerDisco reads the server's disco#info query and answers it with info.
+func answerDisco(t *testing.T, c *xmpptest.Client, info string) {
+	t.Helper()
+	q := c.NextNamed("iq")
+	if q.Attr("type") != "get" || q.Child("http://jabber.org/protocol/disco#info", "query") == nil {
+		t.Fatalf("got %s, want the server's disco#info query", q)
+	}
+	c.Send("<iq type='result' id='" + q.Attr("id") + "' to='" + q.Attr("from") + "'>" + info + "</iq>")
+}
+
+// expectEvent reads a headline from juliet and returns its event's child.
+func expectEvent(t *testing.T, c *xmpptest.Client) *xmlstream.Element {
+	t.Helper()
+	msg := c.NextNamed("message")
+	ev := msg.Child(nsEvent, "event")
+	if msg.Attr("from") != "juliet@localhost" || msg.Attr("type") != "headline" || ev == nil {
+		t.Fatalf("got %s, want a PEP event from juliet", msg)
+	}
+	return ev.FirstChildElement()
+}
+
+func TestNotifications(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	romeo := online(t, s, "romeo", "orchard")
+	subscribe(t, romeo, juliet)
+	subscribe(t, juliet, romeo)
+	ok(t, iq(juliet, "set", "", publish(mood, "1", moodPayload("happy"), "")))
+	romeo.Ping() // a session that asked for nothing gets nothing
+
+	// Romeo announces that he wants moods: the server asks him what his
+	// caps stand for, then sends him juliet's last mood.
+	presence, info := capsPresence("http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", mood+"+notify")
+	romeo.Send(presence)
+	romeo.ExpectPresenceFrom(romeo.JID)
+	juliet.ExpectPresenceFrom(romeo.JID)
+	answerDisco(t, romeo, info)
+	if its := expectEvent(t, romeo); its.Attr("node") != mood || its.Child(nsEvent, "item").Attr("id") != "1" {
+		t.Fatalf("got %s, want juliet's last mood", its)
+	}
+
+	ok(t, iq(juliet, "set", "", publish(mood, "2", moodPayload("sad"), "")))
+	if its := expectEvent(t, romeo); its.Child(nsEvent, "item").Attr("id") != "2" || !strings.Contains(its.String(), "<sad") {
+		t.Fatalf("got %s, want the new mood", its)
+	}
+
+	// Another client with the same caps is not asked again: the answer was
+	// verified and kept.
+	romeo2 := xmpptest.Login(t, s, "romeo", "secret", "tower")
+	romeo2.Send(presence)
+	for {
+		el := romeo2.Next()
+		if el.Name.Local == "iq" {
+			t.Fatalf("got %s, want no second disco#info query for known caps", el)
+		}
+		if el.Name.Local == "message" {
+			if el.Child(nsEvent, "event").FirstChildElement().Child(nsEvent, "item").Attr("id") != "2" {
+				t.Fatalf("got %s, want the last mood", el)
+			}
+			break
+		}
+	}
+
+	// A retraction with notify, and a deletion, reach both sessions.
+	romeo.ExpectPresenceFrom(romeo2.JID)
+	juliet.ExpectPresenceFrom(romeo2.JID)
+	ok(t, iq(juliet, "set", "", "<pubsub xmlns='"+nsPubsub+"'><retract node='"+mood+"' notify='true'><item id='2'/></retract></pubsub>"))
+	for _, c := range []*xmpptest.Client{romeo, romeo2} {
+		if its := expectEvent(t, c); its.Child(nsEvent, "retract").Attr("id") != "2" {
+			t.Fatalf("got %s, want the retraction", its)
+		}
+	}
+	ok(t, iq(juliet, "set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='"+mood+"'/></pubsub>"))
+	for _, c := range []*xmpptest.Client{romeo, romeo2} {
+		if d := expectEvent(t, c); d.Name.Local != "delete" || d.Attr("node") != mood {
+			t.Fatalf("got %s, want the deletion", d)
+		}
+	}
+
+	// Whitelist nodes, such as bookmarks, notify the owner's own sessions
+	// only.
+	ok(t, iq(juliet, "set", "", publish(mood, "3", moodPayload("secret"), field("pubsub#access_model", "whitelist"))))
+	romeo.Ping()
+	romeo2.Ping()
+}
+
+func TestDiscoShowsPEP(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	res := ok(t, iq(juliet, "get", "juliet@localhost", "<query xmlns='http://jabber.org/protocol/disco#info'/>")).String()
+	for _, want := range []string{"category='pubsub'", "type='pep'", "pubsub#publish-options", "pubsub#publish", "pubsub#persistent-items"} {
+		if !strings.Contains(res, want) {
+			t.Fatalf("disco#info %s lacks %s", res, want)
+		}
+	}
+}

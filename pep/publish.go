@@ -1,0 +1,199 @@
+package pep
+
+import (
+	"context"
+	"errors"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/dataform"
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/storage"
+	"xmppd/xmlstream"
+)
+
+// Bounds of names, which are keys in the database.
+const (
+	maxNodeName = 1024
+	maxItemID   = 1024
+)
+
+// set answers <pubsub/> sets: publish, retract and create. Only the
+// account itself may change its nodes.
+func (m *Module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	if !iq.From.Bare().Equal(iq.To) {
+		return iq.Error(stanza.Forbidden, "only the account itself publishes to its nodes")
+	}
+	children := iq.Payload.ChildElements()
+	if len(children) == 0 {
+		return iq.Error(stanza.BadRequest, "the pubsub element is empty")
+	}
+	op := children[0]
+	node := op.Attr("node")
+	switch {
+	case op.Name.Space != NS:
+		return iq.Error(stanza.BadRequest, "")
+	case node == "" && op.Name.Local != "create":
+		return pubsubError(iq, stanza.BadRequest, "nodeid-required")
+	case len(node) > maxNodeName:
+		return iq.Error(stanza.NotAcceptable, "the node name is too long")
+	}
+	switch op.Name.Local {
+	case "publish":
+		return m.publish(ctx, iq, op, children[1:])
+	case "retract":
+		return m.retract(ctx, iq, op)
+	case "create":
+		return m.create(ctx, iq, op, children[1:])
+	}
+	return unsupported(iq, op.Name.Local)
+}
+
+// unsupported answers a pubsub request the service does not offer
+// (XEP-0060 §6.1.3.x and others: feature-not-implemented).
+func unsupported(iq router.IQ, feature string) *xmlstream.Element {
+	reply := pubsubError(iq, stanza.FeatureNotImplemented, "unsupported")
+	reply.Child("", "error").Child(NSErrors, "unsupported").SetAttr("feature", feature)
+	return reply
+}
+
+// publish stores an item (XEP-0060 §7.1) and notifies.
+func (m *Module) publish(ctx context.Context, iq router.IQ, op *xmlstream.Element, rest []*xmlstream.Element) *xmlstream.Element {
+	node := op.Attr("node")
+	items := op.ChildElements()
+	switch {
+	case len(items) == 0:
+		return pubsubError(iq, stanza.BadRequest, "item-required")
+	case len(items) > 1 || items[0].Name.Space != NS || items[0].Name.Local != "item":
+		return pubsubError(iq, stanza.BadRequest, "invalid-payload")
+	}
+	payloads := items[0].ChildElements()
+	switch {
+	case len(payloads) == 0:
+		return pubsubError(iq, stanza.BadRequest, "payload-required")
+	case len(payloads) > 1:
+		return pubsubError(iq, stanza.BadRequest, "invalid-payload")
+	}
+	id := items[0].Attr("id")
+	if id == "" {
+		id = stanza.NewID()
+	}
+	if len(id) > maxItemID {
+		return iq.Error(stanza.NotAcceptable, "the item id is too long")
+	}
+	create := defaults()
+	check := func(NodeConfig) error { return nil }
+	if po := child(rest, NS, "publish-options"); po != nil {
+		f, ok := dataform.Find(po.ChildElements(), NSOptions)
+		if !ok {
+			return iq.Error(stanza.BadRequest, "publish-options without a "+NSOptions+" form")
+		}
+		if err := apply(&create, f, m.MaxItems); err != nil {
+			return pubsubError(iq, stanza.Conflict, "precondition-not-met")
+		}
+		check = func(c NodeConfig) error { return satisfies(c, f, m.MaxItems) }
+	}
+	item := Item{ID: id, Payload: payloads[0].Append(nil, "")}
+	ctx2, cancel := timeout(ctx)
+	defer cancel()
+	cfg, err := m.Store.Publish(ctx2, iq.To, node, create, check, item, m.MaxNodes)
+	if reply := m.storeError(iq, err, "publishing"); reply != nil {
+		return reply
+	}
+	m.notify(ctx, iq.To, node, cfg, itemsEvent(node, eventItem(id, payloads[0])))
+	pub := xmlstream.NewElement(NS, "publish", "node", node)
+	pub.AddChild(xmlstream.NewElement(NS, "item", "id", id))
+	return iq.Result(xmlstream.NewElement(NS, "pubsub").AddChild(pub))
+}
+
+// storeError returns the answer to iq for a Store error, or nil for none.
+func (m *Module) storeError(iq router.IQ, err error, doing string) *xmlstream.Element {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrPrecondition):
+		return pubsubError(iq, stanza.Conflict, "precondition-not-met")
+	case errors.Is(err, ErrTooManyNodes):
+		return iq.Error(stanza.PolicyViolation, "the account has as many nodes as it may")
+	case errors.Is(err, ErrExists):
+		return iq.Error(stanza.Conflict, "the node exists")
+	case errors.Is(err, storage.ErrNotFound):
+		return iq.Error(stanza.ItemNotFound, "")
+	}
+	m.Logger.Error(doing+" a PEP node", "jid", iq.To.String(), "err", err)
+	return iq.Error(stanza.InternalServerError, "")
+}
+
+// retract removes an item (XEP-0060 §7.2), telling subscribers when asked
+// to.
+func (m *Module) retract(ctx context.Context, iq router.IQ, op *xmlstream.Element) *xmlstream.Element {
+	node := op.Attr("node")
+	items := op.ChildElements()
+	if len(items) != 1 || items[0].Name.Local != "item" || items[0].Attr("id") == "" {
+		return pubsubError(iq, stanza.BadRequest, "item-required")
+	}
+	id := items[0].Attr("id")
+	ctx2, cancel := timeout(ctx)
+	defer cancel()
+	cfg, err := m.Store.Retract(ctx2, iq.To, node, id)
+	if reply := m.storeError(iq, err, "retracting from"); reply != nil {
+		return reply
+	}
+	if notify, _ := parseBool(op.Attr("notify")); notify {
+		m.notify(ctx, iq.To, node, cfg, itemsEvent(node, xmlstream.NewElement(NSEvent, "retract", "id", id)))
+	}
+	return iq.Result(nil)
+}
+
+// create creates a node (XEP-0060 §8.1), with the configuration form of
+// a <configure/> beside it if there is one.
+func (m *Module) create(ctx context.Context, iq router.IQ, op *xmlstream.Element, rest []*xmlstream.Element) *xmlstream.Element {
+	node := op.Attr("node")
+	if node == "" {
+		// Instant nodes (§8.1.2) make no sense for PEP, whose nodes are
+		// named by what they hold.
+		return pubsubError(iq, stanza.NotAcceptable, "nodeid-required")
+	}
+	cfg := defaults()
+	if c := child(rest, NS, "configure"); c != nil {
+		if f, ok := dataform.Find(c.ChildElements(), NSConfig); ok {
+			if err := apply(&cfg, f, m.MaxItems); err != nil {
+				return iq.Error(stanza.NotAcceptable, err.Error())
+			}
+		}
+	}
+	ctx, cancel := timeout(ctx)
+	defer cancel()
+	if reply := m.storeError(iq, m.Store.Create(ctx, iq.To, node, cfg, m.MaxNodes), "creating"); reply != nil {
+		return reply
+	}
+	return iq.Result(nil)
+}
+
+// child returns the first of els named {space}local, or nil.
+func child(els []*xmlstream.Element, space, local string) *xmlstream.Element {
+	for _, e := range els {
+		if e.Name.Space == space && e.Name.Local == local {
+			return e
+		}
+	}
+	return nil
+}
+
+// itemsEvent returns the <items/> of an event notification for node.
+func itemsEvent(node string, children ...*xmlstream.Element) *xmlstream.Element {
+	items := xmlstream.NewElement(NSEvent, "items", "node", node)
+	for _, c := range children {
+		items.AddChild(c)
+	}
+	return items
+}
+
+// eventItem returns an item of an event notification.
+func eventItem(id string, payload *xmlstream.Element) *xmlstream.Element {
+	return xmlstream.NewElement(NSEvent, "item", "id", id).AddChild(payload)
+}
+
+// owner reports whether j is the account that owns the service at to.
+func owner(j, to jid.JID) bool { return j.Bare().Equal(to) }
