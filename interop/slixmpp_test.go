@@ -93,3 +93,35 @@ func TestSlixmppChat(t *testing.T) {
 		})
 	}
 }
+
+// TestSlixmppPEP runs slixmpp_pep.py: personal eventing with slixmpp's
+// own entity capabilities, user mood and publish options.
+func TestSlixmppPEP(t *testing.T) {
+	needSlixmpp(t)
+	script, err := filepath.Abs("slixmpp_pep.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := xmpptest.Start(t)
+	for _, user := range []string{"alice", "bob"} {
+		s.AddUser(t, user, xmpptest.Domain, user+"'s secret")
+	}
+	host, port, err := net.SplitHostPort(s.C2SAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout+15*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "-I", script, host, port, "alice@"+xmpptest.Domain, "bob@"+xmpptest.Domain)
+	cmd.Env = append(os.Environ(), "XMPPD_INTEROP_PASSWORD1=alice's secret", "XMPPD_INTEROP_PASSWORD2=bob's secret", "XMPPD_INTEROP_TRACE=1")
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s failed: %v\n%s\nslixmpp log:\n%s", filepath.Base(script), errors.Join(err, ctx.Err()), strings.TrimSpace(stdout.String()), stderr.String())
+	}
+	t.Log(strings.TrimSpace(stdout.String()))
+	if os.Getenv("XMPPD_TEST_LOG") != "" {
+		t.Logf("slixmpp log:\n%s", stderr.String())
+	}
+}

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Drive xmppd's personal eventing (XEP-0163) with two slixmpp clients.
+
+Both clients log in as slixmpp_chat.py's do, fetch their rosters and
+subscribe to each other's presence. The second announces, in its entity
+capabilities (XEP-0115), that it wants user mood notifications
+(XEP-0107). Then the first publishes a mood, which the second must
+receive from the first's bare JID; publishes a private item with publish
+options (XEP-0223: whitelist, max_items=max) and reads it back; publishes
+again with options the node does not have, which must fail with conflict
+and precondition-not-met; and the second must be refused that node's
+items with not-allowed. Finally both close their streams.
+
+Exit status: 0 when everything worked, 1 with the reason on stdout.
+"""
+
+import asyncio
+import faulthandler
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from slixmpp_chat import Client, Failure, close, step  # noqa: E402
+
+import slixmpp  # noqa: E402
+from slixmpp.exceptions import IqError  # noqa: E402
+from slixmpp.xmlstream import ET  # noqa: E402
+
+NS_ERRORS = "http://jabber.org/protocol/pubsub#errors"
+PRIVATE_NODE = "urn:example:interop:private"
+
+
+def pep_client(name, jid, password, failed):
+    c = Client(name, jid, password, "SCRAM-SHA-256", failed)
+    for plugin in ("xep_0004", "xep_0060", "xep_0115", "xep_0163", "xep_0107"):
+        c.register_plugin(plugin)
+    c.moods = asyncio.get_running_loop().create_future()
+    c.add_event_handler("user_mood_publish", lambda msg: c.moods.done() or c.moods.set_result(msg))
+    return c
+
+
+async def until(client, what, check, timeout):
+    """Wait, checking every 20 ms, for check() to hold."""
+    client.stage = what
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise Failure(f"{client.name}: {what}: not within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+def options(client, **fields):
+    form = client["xep_0004"].make_form(ftype="submit")
+    form.add_field(var="FORM_TYPE", ftype="hidden", value="http://jabber.org/protocol/pubsub#publish-options")
+    for var, value in fields.items():
+        form.add_field(var="pubsub#" + var, value=value)
+    return form
+
+
+async def refused(client, what, awaitable, condition, app, timeout):
+    client.stage = what
+    try:
+        await asyncio.wait_for(awaitable, timeout)
+    except IqError as err:
+        error = err.iq["error"]
+        if error["condition"] != condition:
+            raise Failure(f"{client.name}: {what}: got {error['condition']}, want {condition}") from None
+        if app and error.xml.find("{%s}%s" % (NS_ERRORS, app)) is None:
+            raise Failure(f"{client.name}: {what}: error {err.iq} lacks {app}") from None
+        return
+    raise Failure(f"{client.name}: {what}: succeeded, want {condition}")
+
+
+async def scenario(a, b, host, port, timeout):
+    for c in (a, b):
+        c.connect((host, port), force_starttls=True)
+    await asyncio.gather(a.session.wait(), b.session.wait())
+    for c in (a, b):
+        await step(c, "roster", c.get_roster(timeout=timeout), timeout)
+        c.send_presence()
+
+    # slixmpp accepts and returns subscription requests by default.
+    b.send_presence_subscription(pto=a.boundjid.bare)
+    for x, y in ((a, b), (b, a)):
+        await until(x, f"subscribed both ways with {y.boundjid.bare}",
+                    lambda x=x, y=y: x.client_roster[y.boundjid.bare]["subscription"] == "both", timeout)
+
+    await step(a, "publish a mood", a["xep_0107"].publish_mood("happy", text="interop", timeout=timeout), timeout)
+    b.stage = "waiting for the mood notification"
+    try:
+        msg = await asyncio.wait_for(asyncio.shield(b.moods), timeout)
+    except asyncio.TimeoutError:
+        raise Failure(f"{b.name}: no mood notification from {a.boundjid.bare} within {timeout}s") from None
+    if msg["from"] != a.boundjid.bare or msg["pubsub_event"]["items"]["item"]["mood"]["value"] != "happy":
+        raise Failure(f"{b.name}: got {msg}, want the mood 'happy' from {a.boundjid.bare}")
+
+    payload = ET.Element("{%s}secret" % PRIVATE_NODE)
+    payload.text = "only mine"
+    pubsub = a["xep_0060"]
+    private = options(a, access_model="whitelist", max_items="max", persist_items="true")
+    await step(a, "publish a private item", pubsub.publish(a.boundjid.bare, PRIVATE_NODE, id="one", payload=payload,
+                                                           options=private, timeout=timeout), timeout)
+    got = await step(a, "read it back", pubsub.get_items(a.boundjid.bare, PRIVATE_NODE, timeout=timeout), timeout)
+    items = list(got["pubsub"]["items"])
+    if len(items) != 1 or items[0]["id"] != "one" or items[0]["payload"].text != "only mine":
+        raise Failure(f"{a.name}: read back {got}, want the item 'one'")
+    await refused(a, "publish with options the node lacks",
+                  pubsub.publish(a.boundjid.bare, PRIVATE_NODE, id="two", payload=payload,
+                                 options=options(a, access_model="open"), timeout=timeout),
+                  "conflict", "precondition-not-met", timeout)
+    await refused(b, "read another account's private node",
+                  b["xep_0060"].get_items(a.boundjid.bare, PRIVATE_NODE, timeout=timeout),
+                  "not-allowed", "closed-node", timeout)
+
+    await asyncio.gather(close(a, timeout), close(b, timeout))
+
+
+async def run(host, port, jids, passwords, timeout):
+    failed = asyncio.get_running_loop().create_future()
+    a = pep_client("client 1", jids[0], passwords[0], failed)
+    b = pep_client("client 2", jids[1], passwords[1], failed)
+    work = asyncio.ensure_future(scenario(a, b, host, port, timeout / 3))
+    try:
+        done, _ = await asyncio.wait({work, failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if not done:
+            raise Failure(f"not finished within {timeout}s ({a.name}: {a.stage}; {b.name}: {b.stage})")
+        if failed.done():
+            failed.result()
+        work.result()
+    finally:
+        work.cancel()
+        for c in (a, b):
+            c.closing = True
+            c.abort()
+        if failed.done():
+            failed.exception()
+    print(f"ok: {b.boundjid} got {a.boundjid.bare}'s mood by +notify; publish options honoured and refused; whitelist node closed")
+
+
+def main():
+    host, port, jid1, jid2 = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    passwords = [os.environ.get("XMPPD_INTEROP_PASSWORD1"), os.environ.get("XMPPD_INTEROP_PASSWORD2")]
+    if None in passwords:
+        print("FAIL: set XMPPD_INTEROP_PASSWORD1 and XMPPD_INTEROP_PASSWORD2")
+        return 2
+    trace = os.environ.get("XMPPD_INTEROP_TRACE") == "1"
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if trace else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    timeout = 30
+    faulthandler.dump_traceback_later(timeout + 5, exit=True)
+    try:
+        asyncio.run(run(host, port, (jid1, jid2), passwords, timeout))
+    except Failure as err:
+        print(f"FAIL: {err}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
