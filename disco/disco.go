@@ -47,13 +47,22 @@ func Register(r *router.Router) {
 		}
 		return iq.Result(q)
 	})
-	items := func(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	r.HandleIQ(router.ToAccount, "get", NSItems, "query", func(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		if iq.Payload.Attr("node") != "" {
 			return iq.Error("item-not-found", "")
 		}
-		return iq.Result(xmlstream.NewElement(NSItems, "query"))
-	}
-	r.HandleIQ(router.ToAccount, "get", NSItems, "query", items)
+		q := xmlstream.NewElement(NSItems, "query")
+		for _, list := range r.AccountItems() {
+			items, err := list(ctx, iq)
+			if err != nil {
+				return iq.Error("internal-server-error", "")
+			}
+			for _, it := range items {
+				q.AddChild(xmlstream.NewElement(NSItems, "item", "jid", it.JID.String(), "node", it.Node))
+			}
+		}
+		return iq.Result(q)
+	})
 	// The server's items are its services, such as conference.<host>.
 	r.HandleIQ(router.ToServer, "get", NSItems, "query", func(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		if iq.Payload.Attr("node") != "" {

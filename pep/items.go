@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/router"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
@@ -66,19 +68,53 @@ func (m *Module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 // mayRead returns nil when the sender of iq may read a node with cfg, or
 // the error refusing it (XEP-0060 §6.5.9).
 func (m *Module) mayRead(ctx context.Context, iq router.IQ, cfg NodeConfig) *xmlstream.Element {
-	if owner(iq.From, iq.To) || cfg.Access == Open {
-		return nil
-	}
-	if cfg.Access == Whitelist {
-		return pubsubError(iq, stanza.NotAllowed, "closed-node")
-	}
-	if ok, err := m.Contacts.MaySeePresence(ctx, iq.To, iq.From.Bare()); err != nil {
+	condition, app, err := m.access(ctx, iq.To, iq.From.Bare(), cfg)
+	switch {
+	case err != nil:
 		m.Logger.Error("checking a presence subscription", "jid", iq.To.String(), "contact", iq.From.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")
-	} else if !ok {
-		return pubsubError(iq, stanza.NotAuthorized, "presence-subscription-required")
+	case condition != "":
+		return pubsubError(iq, condition, app)
 	}
 	return nil
+}
+
+// access returns "" when the account reader may read owner's node with
+// cfg, or the condition and pubsub condition that refuse it.
+func (m *Module) access(ctx context.Context, owner, reader jid.JID, cfg NodeConfig) (condition, app string, err error) {
+	switch {
+	case owner.Equal(reader) || cfg.Access == Open:
+		return "", "", nil
+	case cfg.Access == Whitelist:
+		return stanza.NotAllowed, "closed-node", nil
+	}
+	ok, err := m.Contacts.MaySeePresence(ctx, owner, reader)
+	if err != nil || ok {
+		return "", "", err
+	}
+	return stanza.NotAuthorized, "presence-subscription-required", nil
+}
+
+// discoItems lists the nodes of the account that the sender of iq may
+// read (XEP-0060 §5.2).
+func (m *Module) discoItems(ctx context.Context, iq router.IQ) ([]router.DiscoItem, error) {
+	ctx, cancel := timeout(ctx)
+	defer cancel()
+	nodes, err := m.Store.Nodes(ctx, iq.To)
+	if err != nil {
+		return nil, err
+	}
+	var items []router.DiscoItem
+	for _, n := range nodes {
+		condition, _, err := m.access(ctx, iq.To, iq.From.Bare(), n.Config)
+		if err != nil {
+			return nil, err
+		}
+		if condition == "" {
+			items = append(items, router.DiscoItem{JID: iq.To, Node: n.Name})
+		}
+	}
+	return items, nil
 }
 
 // parsePayload reads a stored payload back.

@@ -70,6 +70,12 @@ type Item struct {
 	Payload []byte
 }
 
+// Node is a node and its configuration.
+type Node struct {
+	Name   string
+	Config NodeConfig
+}
+
 // LastItem is the newest item of one node, with what decides who may
 // have it.
 type LastItem struct {
@@ -93,8 +99,8 @@ type Store interface {
 	Create(ctx context.Context, owner jid.JID, node string, cfg NodeConfig, maxNodes int) error
 	// Node returns the configuration of owner's node.
 	Node(ctx context.Context, owner jid.JID, node string) (NodeConfig, error)
-	// Nodes returns the names of owner's nodes, sorted.
-	Nodes(ctx context.Context, owner jid.JID) ([]string, error)
+	// Nodes returns owner's nodes, sorted by name.
+	Nodes(ctx context.Context, owner jid.JID) ([]Node, error)
 	// Configure replaces the configuration of owner's node, dropping the
 	// oldest items beyond its new MaxItems.
 	Configure(ctx context.Context, owner jid.JID, node string, cfg NodeConfig) error
@@ -182,6 +188,7 @@ func Register(r *router.Router, cfg Config) {
 	r.HandleIQ(router.ToAccount, "get", NS, "pubsub", m.get)
 	r.HandleIQ(router.ToAccount, "set", NSOwner, "pubsub", m.ownerSet)
 	r.HandleIQ(router.ToAccount, "get", NSOwner, "pubsub", m.ownerGet)
+	r.AddAccountItems(m.discoItems)
 	cfg.Interests.OnChange(m.sendLastItems)
 }
 

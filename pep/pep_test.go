@@ -188,6 +188,21 @@ func TestAccessModels(t *testing.T) {
 
 	ok(t, iq(romeo, "get", "juliet@localhost", items("urn:example:open", "")))
 	refused(t, iq(romeo, "get", "juliet@localhost", items("urn:example:presence", "")), "not-authorized", "presence-subscription-required")
+	// disco#items lists the nodes the asker may read (XEP-0060 §5.2).
+	discoNodes := func(c *xmpptest.Client) string {
+		res := ok(t, iq(c, "get", "juliet@localhost", "<query xmlns='http://jabber.org/protocol/disco#items'/>"))
+		var nodes []string
+		for _, it := range res.FirstChildElement().ChildElements() {
+			nodes = append(nodes, it.Attr("node"))
+		}
+		return strings.Join(nodes, " ")
+	}
+	if got := discoNodes(juliet); got != "urn:example:open urn:example:presence urn:example:whitelist" {
+		t.Fatalf("juliet's disco#items show %q, want all three nodes", got)
+	}
+	if got := discoNodes(romeo); got != "urn:example:open" {
+		t.Fatalf("romeo sees the nodes %q, want only the open one", got)
+	}
 	refused(t, iq(romeo, "get", "juliet@localhost", items("urn:example:whitelist", "")), "not-allowed", "closed-node")
 
 	subscribe(t, romeo, juliet)

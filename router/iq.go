@@ -63,7 +63,18 @@ type iqHandlers struct {
 	features          map[string]bool
 	accountFeatures   map[string]bool
 	accountIdentities []Identity
+	accountItems      []ItemLister
 }
+
+// DiscoItem is an item of service discovery (XEP-0030 §4.1).
+type DiscoItem struct {
+	JID  jid.JID
+	Node string
+}
+
+// ItemLister lists the items of an account that iq, a disco#items get
+// without a node addressed to the account, may see.
+type ItemLister func(ctx context.Context, iq IQ) ([]DiscoItem, error)
 
 // Identity is a service discovery identity (XEP-0030 §3.1).
 type Identity struct {
@@ -108,6 +119,21 @@ func (r *Router) AddAccountIdentity(id Identity) {
 	r.iq.mu.Lock()
 	defer r.iq.mu.Unlock()
 	r.iq.accountIdentities = append(r.iq.accountIdentities, id)
+}
+
+// AddAccountItems adds f to the listers of every account's disco#items,
+// such as its PEP nodes (XEP-0163).
+func (r *Router) AddAccountItems(f ItemLister) {
+	r.iq.mu.Lock()
+	defer r.iq.mu.Unlock()
+	r.iq.accountItems = append(r.iq.accountItems, f)
+}
+
+// AccountItems returns the items listers of AddAccountItems.
+func (r *Router) AccountItems() []ItemLister {
+	r.iq.mu.RLock()
+	defer r.iq.mu.RUnlock()
+	return append([]ItemLister(nil), r.iq.accountItems...)
 }
 
 // AccountIdentities returns the identities announced for accounts, in the

@@ -142,11 +142,14 @@ func (p *PEP) Node(ctx context.Context, owner jid.JID, node string) (pep.NodeCon
 	return c, nil
 }
 
-// Nodes returns the names of owner's nodes, sorted.
-func (p *PEP) Nodes(ctx context.Context, owner jid.JID) ([]string, error) {
-	rows, _ := p.pool.Query(ctx, `SELECT node FROM pep_nodes WHERE domain = $1 AND username = $2 ORDER BY node`,
+// Nodes returns owner's nodes, sorted by name.
+func (p *PEP) Nodes(ctx context.Context, owner jid.JID) ([]pep.Node, error) {
+	rows, _ := p.pool.Query(ctx, `SELECT node, `+nodeColumns+` FROM pep_nodes WHERE domain = $1 AND username = $2 ORDER BY node`,
 		owner.Domainpart(), owner.Localpart())
-	nodes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	nodes, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pep.Node, error) {
+		var n pep.Node
+		return n, row.Scan(append([]any{&n.Name}, scanConfig(&n.Config)...)...)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list nodes of %s: %w", owner, err)
 	}
