@@ -37,6 +37,7 @@ type Config struct {
 	Roster       Roster       `toml:"roster"`
 	VCard        VCard        `toml:"vcard"`
 	PEP          PEP          `toml:"pep"`
+	Upload       Upload       `toml:"upload"`
 	Registration Registration `toml:"registration"`
 	MUC          MUC          `toml:"muc"`
 }
@@ -93,6 +94,19 @@ type PEP struct {
 	MaxItems int `toml:"max_items"`
 	// MaxNodes is the most nodes one account may have.
 	MaxNodes int `toml:"max_nodes"`
+}
+
+// Upload configures HTTP file upload (XEP-0363) on upload.<host>, served
+// by the HTTP listener; the files are kept in PostgreSQL.
+type Upload struct {
+	// Enabled offers the service when http.listen is set; on by default.
+	Enabled bool `toml:"enabled"`
+	// MaxFileBytes is the largest file accepted.
+	MaxFileBytes int64 `toml:"max_file_bytes"`
+	// QuotaBytes is the most bytes of files one account may keep.
+	QuotaBytes int64 `toml:"quota_bytes"`
+	// ExpireDays is how long files are kept; 0 keeps them forever.
+	ExpireDays int `toml:"expire_days"`
 }
 
 // Registration configures in-band registration (XEP-0077).
@@ -198,6 +212,7 @@ func Default() Config {
 		Roster:       Roster{MaxItems: 1000},
 		VCard:        VCard{MaxBytes: 64 << 10},
 		PEP:          PEP{MaxItems: 256, MaxNodes: 256},
+		Upload:       Upload{Enabled: true, MaxFileBytes: 10 << 20, QuotaBytes: 1 << 30, ExpireDays: 30},
 		Registration: Registration{PerAddressPerHour: 5},
 		MUC:          MUC{FloodRate: 0, FloodBurst: 20},
 	}
@@ -319,6 +334,12 @@ func (c *Config) Validate() error {
 	}
 	if c.PEP.MaxNodes < 1 {
 		errs = append(errs, fmt.Errorf("pep.max_nodes: %d must be positive", c.PEP.MaxNodes))
+	}
+	if c.Upload.MaxFileBytes < 1 || c.Upload.QuotaBytes < c.Upload.MaxFileBytes {
+		errs = append(errs, fmt.Errorf("upload: max_file_bytes (%d) must be positive and at most quota_bytes (%d)", c.Upload.MaxFileBytes, c.Upload.QuotaBytes))
+	}
+	if c.Upload.ExpireDays < 0 {
+		errs = append(errs, fmt.Errorf("upload.expire_days: %d must not be negative", c.Upload.ExpireDays))
 	}
 	if c.Registration.PerAddressPerHour < 1 {
 		errs = append(errs, fmt.Errorf("registration.per_address_per_hour: %d must be positive", c.Registration.PerAddressPerHour))

@@ -28,6 +28,7 @@ import (
 	"xmppd/storage"
 	"xmppd/storage/localpg"
 	"xmppd/storage/postgres"
+	"xmppd/upload"
 	"xmppd/version"
 	"xmppd/xmlstream"
 )
@@ -157,7 +158,9 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	ping.Register(r)
 	version.Register(r, "xmppd", Version)
 	entitytime.Register(r, time.Now)
-	w := &wiring{cfg: cfg, log: log, pool: db.Pool, router: r, accounts: accounts}
+	var s *Server
+	w := &wiring{cfg: cfg, log: log, pool: db.Pool, router: r, accounts: accounts,
+		httpAddr: func() net.Addr { return s.HTTPAddr }}
 	if err := w.modules(ctx); err != nil {
 		return nil, err
 	}
@@ -179,18 +182,20 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		ParkAfter:          cfg.C2S.ParkAfter,
 		Logger:             log,
 	}, r, sasl)
-	s := &Server{cfg: cfg, log: log, db: db, certs: certStore, router: r, c2s: streams, modules: w}
+	s = &Server{cfg: cfg, log: log, db: db, certs: certStore, router: r, c2s: streams, modules: w}
 	if cfg.HTTP.Listen != "" {
-		s.http = &http.Server{
-			Handler: httpd.Handler(httpd.Config{
-				WebSocketPath:  cfg.HTTP.WebSocketPath,
-				BehindTLSProxy: cfg.HTTP.BehindTLSProxy,
-				PublicURL:      cfg.HTTP.PublicURL,
-				Limits:         limits,
-				Logger:         log,
-			}, streams),
-			ReadHeaderTimeout: 10 * time.Second,
+		mux := http.NewServeMux()
+		mux.Handle("/", httpd.Handler(httpd.Config{
+			WebSocketPath:  cfg.HTTP.WebSocketPath,
+			BehindTLSProxy: cfg.HTTP.BehindTLSProxy,
+			PublicURL:      cfg.HTTP.PublicURL,
+			Limits:         limits,
+			Logger:         log,
+		}, streams))
+		if w.uploads != nil {
+			mux.Handle(upload.Path, w.uploads.Handler())
 		}
+		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"mellium.im/xmpp/jid"
@@ -12,6 +13,7 @@ import (
 	"xmppd/roster"
 	"xmppd/router"
 	"xmppd/storage/postgres"
+	"xmppd/upload"
 )
 
 // wiring is what feature modules are built from.
@@ -36,6 +38,11 @@ type wiring struct {
 	// closers stop modules' background work, in order, once the client
 	// streams have ended and before the database closes.
 	closers []func()
+	// uploads serves the files of HTTP upload on the HTTP listener; nil
+	// when upload is off.
+	uploads *upload.Files
+	// httpAddr returns the HTTP listener's address once it listens.
+	httpAddr func() net.Addr
 }
 
 // close runs the closers.
@@ -58,6 +65,7 @@ func (w *wiring) modules(ctx context.Context) error {
 		w.carbons,      // wire_carbons.go: XEP-0280 message carbons
 		w.archive,      // wire_archive.go: XEP-0313 message archive, XEP-0359 stanza ids
 		w.muc,          // wire_muc.go: XEP-0045 multi-user chat on conference.<host>
+		w.upload,       // wire_upload.go: XEP-0363 HTTP file upload on upload.<host>
 	} {
 		if err := wire(ctx); err != nil {
 			return err

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"net"
+	"strings"
+	"time"
+
+	"xmppd/storage/postgres"
+	"xmppd/upload"
+)
+
+// slotTime is how long an upload slot waits for its file.
+const slotTime = 10 * time.Minute
+
+// upload wires XEP-0363 HTTP file upload: a service on upload.<host> for
+// each host, and the files' handler, which Server mounts on its HTTP
+// listener. Expired files are deleted hourly until the closers run.
+func (w *wiring) upload(ctx context.Context) error {
+	if !w.cfg.Upload.Enabled || w.cfg.HTTP.Listen == "" {
+		return nil
+	}
+	store := postgres.NewUploads(w.pool)
+	for _, host := range w.cfg.Hosts {
+		upload.New(w.router, upload.Config{
+			Domain:      "upload." + host,
+			Host:        host,
+			BaseURL:     func() string { return w.httpBaseURL(host) },
+			Store:       store,
+			MaxFileSize: w.cfg.Upload.MaxFileBytes,
+			Quota:       w.cfg.Upload.QuotaBytes,
+			SlotTime:    slotTime,
+			Logger:      w.log,
+		}).Register()
+	}
+	w.uploads = &upload.Files{
+		Store:       store,
+		SlotTime:    slotTime,
+		ExpireAfter: time.Duration(w.cfg.Upload.ExpireDays) * 24 * time.Hour,
+		Logger:      w.log,
+	}
+	expireCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.uploads.Expire(expireCtx, time.Hour)
+	}()
+	w.closers = append(w.closers, func() { stop(); <-done })
+	return nil
+}
+
+// httpBaseURL is the URL the HTTP listener is reached at by clients of
+// host: http.public_url, or else http://<host>:<port> of the listener
+// (its own address when it listens on one).
+func (w *wiring) httpBaseURL(host string) string {
+	if w.cfg.HTTP.PublicURL != "" {
+		return strings.TrimSuffix(w.cfg.HTTP.PublicURL, "/")
+	}
+	addr := w.httpAddr()
+	if addr == nil {
+		return "http://" + host
+	}
+	ip, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + host
+	}
+	if parsed := net.ParseIP(ip); parsed != nil && !parsed.IsUnspecified() {
+		host = ip
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

@@ -1,0 +1,217 @@
+// Package upload implements XEP-0363: HTTP File Upload. A service on
+// upload.<host> grants the host's accounts slots: a URL to PUT one file of
+// the size they asked for, and the URL it is then served at by GET. The
+// files are kept in the database (Store), so every node serves them.
+//
+// A slot's URLs hold a 128-bit random id, which is the only secret: who
+// has the GET URL may fetch the file, as XEP-0363 intends. A slot must be
+// used within SlotTime; a file is served until ExpireAfter has passed
+// since it was put. Every account may keep at most Quota bytes of files
+// and pending slots; a request beyond MaxFileSize gets not-acceptable with
+// <file-too-large/>, one beyond the quota resource-constraint.
+package upload
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"io"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/dataform"
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Namespaces of XEP-0363 and XEP-0030.
+const (
+	NS      = "urn:xmpp:http:upload:0"
+	nsInfo  = "http://jabber.org/protocol/disco#info"
+	nsItems = "http://jabber.org/protocol/disco#items"
+)
+
+// Errors a Store returns, wrapped.
+var (
+	// ErrQuota: the slot would take the account over its quota.
+	ErrQuota = errors.New("upload quota exceeded")
+	// ErrNoSlot: no slot of that id and name is waiting for its file.
+	ErrNoSlot = errors.New("no such upload slot")
+	// ErrUploaded: the slot's file was put already.
+	ErrUploaded = errors.New("the file was uploaded already")
+	// ErrSize: the body is not the size the slot was granted for.
+	ErrSize = errors.New("the file is not the size of its slot")
+)
+
+// Slot is a granted upload.
+type Slot struct {
+	ID          string
+	Owner       jid.JID
+	Filename    string
+	Size        int64
+	ContentType string
+}
+
+// File is an uploaded file, as GET serves it.
+type File struct {
+	Size        int64
+	ContentType string
+	Uploaded    time.Time
+}
+
+// Store keeps slots and files.
+type Store interface {
+	// CreateSlot records s, unless the owner's files and pending slots
+	// (requested after pendingSince) would then take more than quota
+	// bytes (ErrQuota).
+	CreateSlot(ctx context.Context, s Slot, quota int64, pendingSince time.Time) error
+	// Put stores the file of the slot id named filename, requested after
+	// pendingSince, from body, which must hold exactly the slot's size
+	// (ErrSize). ErrNoSlot when there is no such slot, ErrUploaded when
+	// its file was put already.
+	Put(ctx context.Context, id, filename string, pendingSince time.Time, body io.Reader) error
+	// Get calls serve with the file of slot id named filename, put after
+	// uploadedSince, and a reader of its bytes; ErrNoSlot when there is
+	// none.
+	Get(ctx context.Context, id, filename string, uploadedSince time.Time, serve func(File, io.Reader) error) error
+	// Expire deletes files put before uploadedBefore and slots requested
+	// before pendingBefore and never used, and returns how many.
+	Expire(ctx context.Context, uploadedBefore, pendingBefore time.Time) (int64, error)
+}
+
+// Config configures the service of one host.
+type Config struct {
+	// Domain is the service's address, such as upload.example.com.
+	Domain string
+	// Host is the domain whose accounts may upload.
+	Host string
+	// BaseURL returns the URL the HTTP handler is reached at, such as
+	// https://chat.example.com; it is asked for each slot.
+	BaseURL     func() string
+	Store       Store
+	MaxFileSize int64
+	Quota       int64
+	// SlotTime is how long a slot waits for its file.
+	SlotTime time.Duration
+	Logger   *slog.Logger
+}
+
+// Service is the upload service of one host.
+type Service struct {
+	cfg Config
+	r   *router.Router
+}
+
+// New returns the service for cfg; Register makes it reachable.
+func New(r *router.Router, cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, r: r}
+}
+
+// Register routes the service's domain to s.
+func (s *Service) Register() { s.r.AddComponent(s.cfg.Domain, s) }
+
+// Route answers an IQ addressed to the service; other stanzas get
+// service-unavailable, as RFC 6120 §10.4 allows.
+func (s *Service) Route(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
+	if stanza.IsError(st) || st.Attr("type") == "result" || st.Name.Local == stanza.Presence {
+		return
+	}
+	reply := func(condition, text string) *xmlstream.Element { return stanza.ErrorReply(st, condition, text) }
+	var answer *xmlstream.Element
+	payload := st.FirstChildElement()
+	switch {
+	case st.Name.Local != stanza.IQ || to.Localpart() != "" || payload == nil:
+		answer = reply(stanza.ServiceUnavailable, "")
+	case st.Attr("type") != "get":
+		answer = reply(stanza.ServiceUnavailable, "")
+	case payload.Name.Space == nsInfo && payload.Name.Local == "query" && payload.Attr("node") == "":
+		answer = stanza.Result(st, s.info())
+	case payload.Name.Space == nsItems && payload.Name.Local == "query" && payload.Attr("node") == "":
+		answer = stanza.Result(st, xmlstream.NewElement(nsItems, "query"))
+	case payload.Name.Space == NS && payload.Name.Local == "request":
+		answer = s.request(ctx, from, st, payload)
+	default:
+		answer = reply(stanza.ServiceUnavailable, "")
+	}
+	s.r.Route(ctx, answer)
+}
+
+// info is the service's disco#info (XEP-0363 §3, §4).
+func (s *Service) info() *xmlstream.Element {
+	q := xmlstream.NewElement(nsInfo, "query")
+	q.AddChild(xmlstream.NewElement(nsInfo, "identity", "category", "store", "type", "file", "name", "HTTP File Upload"))
+	q.AddChild(xmlstream.NewElement(nsInfo, "feature", "var", nsInfo))
+	q.AddChild(xmlstream.NewElement(nsInfo, "feature", "var", NS))
+	form := dataform.Form{Type: "result", Fields: []dataform.Field{
+		{Var: "FORM_TYPE", Type: "hidden", Values: []string{NS}},
+		{Var: "max-file-size", Values: []string{strconv.FormatInt(s.cfg.MaxFileSize, 10)}},
+	}}
+	return q.AddChild(form.Element())
+}
+
+// request grants a slot (XEP-0363 §4) to an account of the host.
+func (s *Service) request(ctx context.Context, from jid.JID, st, req *xmlstream.Element) *xmlstream.Element {
+	if from.Domainpart() != s.cfg.Host || from.Localpart() == "" {
+		return stanza.ErrorReply(st, stanza.Forbidden, "only accounts of "+s.cfg.Host+" may upload here")
+	}
+	name, ctype := req.Attr("filename"), req.Attr("content-type")
+	size, err := strconv.ParseInt(req.Attr("size"), 10, 64)
+	switch {
+	case err != nil || size < 1:
+		return stanza.ErrorReply(st, stanza.BadRequest, "size must be a positive number of bytes")
+	case !validName(name):
+		return stanza.ErrorReply(st, stanza.BadRequest, "the file name must be 1 to 255 bytes without '/', '\\\\' or control characters")
+	case len(ctype) > 255 || strings.ContainsFunc(ctype, unicode.IsControl):
+		return stanza.ErrorReply(st, stanza.BadRequest, "the content type is not valid")
+	case size > s.cfg.MaxFileSize:
+		reply := stanza.ErrorReply(st, stanza.NotAcceptable, "the file is larger than the service takes")
+		max := xmlstream.NewElement(NS, "max-file-size").AddText(strconv.FormatInt(s.cfg.MaxFileSize, 10))
+		reply.Child("", "error").AddChild(xmlstream.NewElement(NS, "file-too-large").AddChild(max))
+		return reply
+	}
+	slot := Slot{ID: newID(), Owner: from.Bare(), Filename: name, Size: size, ContentType: ctype}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err = s.cfg.Store.CreateSlot(sctx, slot, s.cfg.Quota, time.Now().Add(-s.cfg.SlotTime))
+	switch {
+	case errors.Is(err, ErrQuota):
+		return stanza.ErrorReply(st, stanza.ResourceConstraint, "the account's files would exceed its quota of "+strconv.FormatInt(s.cfg.Quota, 10)+" bytes")
+	case err != nil:
+		s.cfg.Logger.Error("granting an upload slot", "jid", from.String(), "err", err)
+		return stanza.ErrorReply(st, stanza.InternalServerError, "")
+	}
+	u := strings.TrimSuffix(s.cfg.BaseURL(), "/") + Path + slot.ID + "/" + url.PathEscape(name)
+	res := xmlstream.NewElement(NS, "slot")
+	res.AddChild(xmlstream.NewElement(NS, "put", "url", u))
+	res.AddChild(xmlstream.NewElement(NS, "get", "url", u))
+	return stanza.Result(st, res)
+}
+
+// validName reports whether a file name is one path segment of at most
+// 255 bytes of valid UTF-8 without control characters.
+func validName(name string) bool {
+	return name != "" && len(name) <= 255 && name != "." && name != ".." &&
+		!strings.ContainsAny(name, "/\\") && !strings.ContainsFunc(name, func(r rune) bool {
+		return unicode.IsControl(r) || r == unicode.ReplacementChar
+	})
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newID returns a random slot id of 128 bits.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return strings.ToLower(idEncoding.EncodeToString(b[:]))
+}

@@ -1,0 +1,189 @@
+package upload_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+	"xmppd/storage/pgtest"
+	"xmppd/xmlstream"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const (
+	ns      = "urn:xmpp:http:upload:0"
+	service = "upload.localhost"
+	maxSize = 1 << 20
+)
+
+// start returns a server with the account juliet logged in, taking files
+// of up to maxSize bytes and 3 × maxSize per account.
+func start(t *testing.T) (*xmpptest.Server, *xmpptest.Client) {
+	s := xmpptest.Start(t, func(c *config.Config) {
+		c.Upload.MaxFileBytes, c.Upload.QuotaBytes = maxSize, 3*maxSize
+	})
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	return s, xmpptest.Login(t, s, "juliet", "secret", "balcony")
+}
+
+// request asks for a slot and returns the answer.
+func request(c *xmpptest.Client, filename string, size int, ctype string) *xmlstream.Element {
+	c.T.Helper()
+	c.Send("<iq type='get' id='slot' to='" + service + "'><request xmlns='" + ns + "' filename='" + filename +
+		"' size='" + strconv.Itoa(size) + "' content-type='" + ctype + "'/></iq>")
+	return c.NextNamed("iq")
+}
+
+// slot asks for a slot and returns its PUT and GET URLs.
+func slot(t *testing.T, c *xmpptest.Client, filename string, size int, ctype string) (put, get string) {
+	t.Helper()
+	res := request(c, filename, size, ctype)
+	sl := res.Child(ns, "slot")
+	if res.Attr("type") != "result" || sl == nil {
+		t.Fatalf("got %s, want a slot", res)
+	}
+	return sl.Child(ns, "put").Attr("url"), sl.Child(ns, "get").Attr("url")
+}
+
+func do(t *testing.T, method, url string, body []byte, ctype string) (*http.Response, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, got
+}
+
+func TestUploadAndDownload(t *testing.T) {
+	s, juliet := start(t)
+	file := bytes.Repeat([]byte("wherefore art thou "), 50000) // 950,000 bytes, several large object writes
+	put, get := slot(t, juliet, "balcony scene.txt", len(file), "text/plain; charset=utf-8")
+	if !strings.HasPrefix(put, "http://"+s.HTTPAddr.String()+"/upload/") || put != get || !strings.HasSuffix(put, "/balcony%20scene.txt") {
+		t.Fatalf("put URL %s, get URL %s", put, get)
+	}
+
+	if resp, _ := do(t, http.MethodGet, get, nil, ""); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET before the upload: %s, want 404", resp.Status)
+	}
+	// Browsers ask first whether they may put from another origin.
+	if resp, _ := do(t, http.MethodOptions, put, nil, ""); resp.StatusCode != http.StatusNoContent ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "PUT") || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("OPTIONS: %s %v, want a CORS preflight answer", resp.Status, resp.Header)
+	}
+	if resp, _ := do(t, http.MethodPut, put, file[:1000], "text/plain; charset=utf-8"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("PUT of the wrong size: %s, want 400", resp.Status)
+	}
+	if resp, body := do(t, http.MethodPut, put, file, "text/plain; charset=utf-8"); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %s %s", resp.Status, body)
+	}
+	if resp, _ := do(t, http.MethodPut, put, file, "text/plain; charset=utf-8"); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("second PUT: %s, want 409", resp.Status)
+	}
+	resp, body := do(t, http.MethodGet, get, nil, "")
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, file) {
+		t.Fatalf("GET: %s with %d bytes, want the %d bytes put", resp.Status, len(body), len(file))
+	}
+	for header, want := range map[string]string{
+		"Content-Type":                "text/plain; charset=utf-8",
+		"X-Content-Type-Options":      "nosniff",
+		"Content-Security-Policy":     "default-src 'none'; sandbox",
+		"Access-Control-Allow-Origin": "*",
+	} {
+		if got := resp.Header.Get(header); got != want {
+			t.Errorf("%s: %q, want %q", header, got, want)
+		}
+	}
+	if resp, _ := do(t, http.MethodGet, strings.Replace(get, "balcony%20scene", "other", 1), nil, ""); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET with another name: %s, want 404", resp.Status)
+	}
+
+	// The file outlives the server, and goes with its account.
+	oldAddr := s.HTTPAddr.String()
+	s = xmpptest.Restart(t, s)
+	get = strings.Replace(get, "http://"+oldAddr, "http://"+s.HTTPAddr.String(), 1)
+	if resp, body := do(t, http.MethodGet, get, nil, ""); resp.StatusCode != http.StatusOK || !bytes.Equal(body, file) {
+		t.Fatalf("GET after a restart: %s with %d bytes", resp.Status, len(body))
+	}
+	var objects int
+	s.DB.QueryRow(context.Background(), "SELECT count(*) FROM pg_largeobject_metadata").Scan(&objects)
+	if err := s.Accounts.Delete(context.Background(), xmpptest.Domain, "juliet"); err != nil {
+		t.Fatal(err)
+	}
+	var after int
+	s.DB.QueryRow(context.Background(), "SELECT count(*) FROM pg_largeobject_metadata").Scan(&after)
+	if after != objects-1 {
+		t.Fatalf("large objects: %d before deleting the account, %d after; want one fewer", objects, after)
+	}
+}
+
+func TestRefusedRequests(t *testing.T) {
+	_, juliet := start(t)
+	for _, tc := range []struct {
+		name      string
+		size      int
+		condition string
+	}{
+		{"a.txt", 0, "bad-request"},
+		{"a/b.txt", 10, "bad-request"},
+		{"..", 10, "bad-request"},
+		{strings.Repeat("n", 256), 10, "bad-request"},
+		{"big.bin", maxSize + 1, "not-acceptable"},
+	} {
+		res := request(juliet, tc.name, tc.size, "application/octet-stream")
+		e := xmpptest.ExpectError(t, res, tc.condition)
+		if tc.condition == "not-acceptable" && e.Child(ns, "file-too-large").Child(ns, "max-file-size").Text() != strconv.Itoa(maxSize) {
+			t.Fatalf("got %s, want <file-too-large/> with the limit", res)
+		}
+	}
+	// Three files of maxSize fill the quota; a fourth slot is refused.
+	for i := range 3 {
+		slot(t, juliet, "part"+strconv.Itoa(i), maxSize, "")
+	}
+	xmpptest.ExpectError(t, request(juliet, "part3", 1, ""), "resource-constraint")
+	juliet.Ping()
+}
+
+func TestServiceDiscovery(t *testing.T) {
+	_, juliet := start(t)
+	juliet.Send("<iq type='get' id='d' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
+	if items := juliet.NextNamed("iq"); !strings.Contains(items.String(), "jid='"+service+"'") {
+		t.Fatalf("the server's items %s do not list %s", items, service)
+	}
+	juliet.Send("<iq type='get' id='d' to='" + service + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	info := juliet.NextNamed("iq").String()
+	for _, want := range []string{"category='store'", "var='" + ns + "'", "max-file-size", strconv.Itoa(maxSize)} {
+		if !strings.Contains(info, want) {
+			t.Fatalf("disco#info %s lacks %s", info, want)
+		}
+	}
+}
+
+// Only the host's own accounts get slots: juliet@localhost is refused by
+// the service of example.test.
+func TestOtherHostsRefused(t *testing.T) {
+	_, juliet := start(t)
+	juliet.Send("<iq type='get' id='slot' to='upload." + xmpptest.OtherDomain + "'><request xmlns='" + ns + "' filename='a' size='1'/></iq>")
+	xmpptest.ExpectError(t, juliet.NextNamed("iq"), "forbidden")
+}
