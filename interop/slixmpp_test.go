@@ -97,28 +97,45 @@ func TestSlixmppChat(t *testing.T) {
 // TestSlixmppPEP runs slixmpp_pep.py: personal eventing with slixmpp's
 // own entity capabilities, user mood and publish options.
 func TestSlixmppPEP(t *testing.T) {
+	runScript(t, "slixmpp_pep.py", "alice", "bob")
+}
+
+// TestSlixmppUpload runs slixmpp_upload.py: HTTP file upload with
+// slixmpp's discovery of the service and aiohttp's PUT and GET.
+func TestSlixmppUpload(t *testing.T) {
+	runScript(t, "slixmpp_upload.py", "alice")
+}
+
+// runScript runs a slixmpp script against a fresh server with the given
+// accounts: its arguments are the server's host and port and the
+// accounts' JIDs, their passwords in XMPPD_INTEROP_PASSWORD1, 2, ...
+func runScript(t *testing.T, name string, users ...string) {
 	needSlixmpp(t)
-	script, err := filepath.Abs("slixmpp_pep.py")
+	script, err := filepath.Abs(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := xmpptest.Start(t)
-	for _, user := range []string{"alice", "bob"} {
-		s.AddUser(t, user, xmpptest.Domain, user+"'s secret")
-	}
 	host, port, err := net.SplitHostPort(s.C2SAddr.String())
 	if err != nil {
 		t.Fatal(err)
 	}
+	args := []string{"-I", script, host, port}
+	env := append(os.Environ(), "XMPPD_INTEROP_TRACE=1")
+	for i, user := range users {
+		s.AddUser(t, user, xmpptest.Domain, user+"'s secret")
+		args = append(args, user+"@"+xmpptest.Domain)
+		env = append(env, "XMPPD_INTEROP_PASSWORD"+strconv.Itoa(i+1)+"="+user+"'s secret")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout+15*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, "-I", script, host, port, "alice@"+xmpptest.Domain, "bob@"+xmpptest.Domain)
-	cmd.Env = append(os.Environ(), "XMPPD_INTEROP_PASSWORD1=alice's secret", "XMPPD_INTEROP_PASSWORD2=bob's secret", "XMPPD_INTEROP_TRACE=1")
+	cmd := exec.CommandContext(ctx, python, args...)
+	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s failed: %v\n%s\nslixmpp log:\n%s", filepath.Base(script), errors.Join(err, ctx.Err()), strings.TrimSpace(stdout.String()), stderr.String())
+		t.Fatalf("%s failed: %v\n%s\nslixmpp log:\n%s", name, errors.Join(err, ctx.Err()), strings.TrimSpace(stdout.String()), stderr.String())
 	}
 	t.Log(strings.TrimSpace(stdout.String()))
 	if os.Getenv("XMPPD_TEST_LOG") != "" {
