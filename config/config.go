@@ -5,6 +5,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -32,14 +33,17 @@ type Config struct {
 	HTTP     HTTP     `toml:"http"`
 	Limits   Limits   `toml:"limits"`
 
-	Offline      Offline      `toml:"offline"`
-	Archive      Archive      `toml:"archive"`
-	Roster       Roster       `toml:"roster"`
-	VCard        VCard        `toml:"vcard"`
-	PEP          PEP          `toml:"pep"`
-	Upload       Upload       `toml:"upload"`
-	Registration Registration `toml:"registration"`
-	MUC          MUC          `toml:"muc"`
+	Offline Offline `toml:"offline"`
+	Archive Archive `toml:"archive"`
+	Roster  Roster  `toml:"roster"`
+	VCard   VCard   `toml:"vcard"`
+	PEP     PEP     `toml:"pep"`
+	Upload  Upload  `toml:"upload"`
+	// ExternalServices are the STUN and TURN servers announced to clients
+	// (XEP-0215), for audio and video calls.
+	ExternalServices []ExternalService `toml:"external_services"`
+	Registration     Registration      `toml:"registration"`
+	MUC              MUC               `toml:"muc"`
 }
 
 // MUC configures the multi-user chat service (XEP-0045) on
@@ -107,6 +111,24 @@ type Upload struct {
 	QuotaBytes int64 `toml:"quota_bytes"`
 	// ExpireDays is how long files are kept; 0 keeps them forever.
 	ExpireDays int `toml:"expire_days"`
+}
+
+// ExternalService is a STUN or TURN server announced to clients
+// (XEP-0215).
+type ExternalService struct {
+	// Type is stun, turn or turns.
+	Type string `toml:"type"`
+	Host string `toml:"host"`
+	// Port defaults to 3478 (5349 for turns).
+	Port int `toml:"port"`
+	// Transport is udp or tcp; it defaults to udp (tcp for turns).
+	Transport string `toml:"transport"`
+	Name      string `toml:"name"`
+	// Secret is the TURN server's shared secret (coturn's
+	// static-auth-secret); clients then get credentials made from it.
+	Secret string `toml:"secret"`
+	// TTLSeconds is how long such credentials last; 86400 by default.
+	TTLSeconds int `toml:"ttl_seconds"`
 }
 
 // Registration configures in-band registration (XEP-0077).
@@ -341,6 +363,11 @@ func (c *Config) Validate() error {
 	if c.Upload.ExpireDays < 0 {
 		errs = append(errs, fmt.Errorf("upload.expire_days: %d must not be negative", c.Upload.ExpireDays))
 	}
+	for i, es := range c.ExternalServices {
+		if err := es.WithDefaults().check(); err != nil {
+			errs = append(errs, fmt.Errorf("external_services[%d]: %w", i, err))
+		}
+	}
 	if c.Registration.PerAddressPerHour < 1 {
 		errs = append(errs, fmt.Errorf("registration.per_address_per_hour: %d must be positive", c.Registration.PerAddressPerHour))
 	}
@@ -353,4 +380,33 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("muc.flood_burst: must be at least 1 when muc.flood_rate is set (set flood_rate = 0 for no limit)"))
 	}
 	return errors.Join(errs...)
+}
+
+// WithDefaults returns es with the defaults of what it leaves out.
+func (es ExternalService) WithDefaults() ExternalService {
+	switch es.Type {
+	case "stun", "turn":
+		es.Port, es.Transport = cmp.Or(es.Port, 3478), cmp.Or(es.Transport, "udp")
+	case "turns":
+		es.Port, es.Transport = cmp.Or(es.Port, 5349), cmp.Or(es.Transport, "tcp")
+	}
+	es.TTLSeconds = cmp.Or(es.TTLSeconds, 86400)
+	return es
+}
+
+// check reports what is wrong with es, its defaults filled in.
+func (es ExternalService) check() error {
+	switch {
+	case es.Type != "stun" && es.Type != "turn" && es.Type != "turns":
+		return fmt.Errorf("type %q is not stun, turn or turns", es.Type)
+	case es.Host == "":
+		return errors.New("host is empty")
+	case es.Port < 1 || es.Port > 65535:
+		return fmt.Errorf("port %d is not a port number", es.Port)
+	case es.Transport != "udp" && es.Transport != "tcp":
+		return fmt.Errorf("transport %q is not udp or tcp", es.Transport)
+	case es.TTLSeconds < 0:
+		return fmt.Errorf("ttl_seconds %d is negative", es.TTLSeconds)
+	}
+	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"xmppd/config"
 	"xmppd/disco"
 	"xmppd/entitytime"
+	"xmppd/extdisco"
 	"xmppd/httpd"
 	"xmppd/ping"
 	"xmppd/router"
@@ -158,6 +159,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	ping.Register(r)
 	version.Register(r, "xmppd", Version)
 	entitytime.Register(r, time.Now)
+	extdisco.Register(r, externalServices(cfg.ExternalServices), time.Now)
 	var s *Server
 	w := &wiring{cfg: cfg, log: log, pool: db.Pool, router: r, accounts: accounts,
 		httpAddr: func() net.Addr { return s.HTTPAddr }}
@@ -299,4 +301,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.modules.close()
 	s.db.Close()
 	return errors.Join(errs...)
+}
+
+// externalServices converts the configured STUN and TURN servers.
+func externalServices(cfg []config.ExternalService) []extdisco.Service {
+	var ss []extdisco.Service
+	for _, c := range cfg {
+		c = c.WithDefaults()
+		ss = append(ss, extdisco.Service{Type: c.Type, Host: c.Host, Port: c.Port, Transport: c.Transport,
+			Name: c.Name, Secret: c.Secret, TTL: time.Duration(c.TTLSeconds) * time.Second})
+	}
+	return ss
 }
