@@ -132,9 +132,9 @@ func TestServerIQs(t *testing.T) {
 			if q == nil {
 				t.Fatal("no items query in result")
 			}
-			// The multi-user chat service is found from the server.
-			if items := q.ChildElements(); len(items) != 1 || items[0].Attr("jid") != "conference.localhost" {
-				t.Errorf("items = %s, want conference.localhost", q)
+			// The multi-user chat and upload services are found from the server.
+			if items := q.ChildElements(); len(items) != 2 || items[0].Attr("jid") != "conference.localhost" || items[1].Attr("jid") != "upload.localhost" {
+				t.Errorf("items = %s, want conference.localhost and upload.localhost", q)
 			}
 		}},
 		{"ping", "<iq type='get' id='q' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>", nil},
