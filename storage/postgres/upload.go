@@ -58,82 +58,138 @@ func (u *Uploads) CreateSlot(ctx context.Context, s upload.Slot, quota int64, pe
 	return nil
 }
 
-// Put stores body as the file of the slot, in one transaction: a failed
-// or short upload leaves the slot as it was.
+// Put stores body as the file of the slot. It claims the slot with a new
+// large object first, so that one PUT alone fills it, then writes the
+// body in chunks of copyBuffer bytes, each a statement of its own: a slow
+// client holds no transaction and no connection of the pool between its
+// chunks. A failed or short upload releases the slot and drops what was
+// written.
 func (u *Uploads) Put(ctx context.Context, id, filename string, pendingSince time.Time, body io.Reader) error {
-	err := pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
-		var size int64
-		var uploaded *time.Time
-		err := tx.QueryRow(ctx, `SELECT size, uploaded FROM uploads WHERE id = $1 AND filename = $2 AND requested > $3 FOR UPDATE`,
-			id, filename, pendingSince).Scan(&size, &uploaded)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return upload.ErrNoSlot
-		case err != nil:
-			return err
-		case uploaded != nil:
+	var oid uint32
+	var size int64
+	err := u.pool.QueryRow(ctx, `UPDATE uploads SET content = lo_create(0)
+		WHERE id = $1 AND filename = $2 AND requested > $3 AND content IS NULL RETURNING content, size`,
+		id, filename, pendingSince).Scan(&oid, &size)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var taken bool
+		if u.pool.QueryRow(ctx, `SELECT content IS NOT NULL FROM uploads WHERE id = $1 AND filename = $2`, id, filename).Scan(&taken) == nil && taken {
 			return upload.ErrUploaded
 		}
-		los := tx.LargeObjects()
-		oid, err := los.Create(ctx, 0)
-		if err != nil {
-			return err
-		}
-		lo, err := los.Open(ctx, oid, pgx.LargeObjectModeWrite)
-		if err != nil {
-			return err
-		}
-		n, err := io.CopyBuffer(lo, io.LimitReader(body, size+1), make([]byte, copyBuffer))
-		if err != nil {
-			return fmt.Errorf("%w after %d bytes: %w", upload.ErrSize, n, err)
-		}
-		if n != size {
-			return fmt.Errorf("%w: %d bytes, the slot is for %d", upload.ErrSize, n, size)
-		}
-		if err := lo.Close(); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE uploads SET content = $2, uploaded = now() WHERE id = $1`, id, oid)
-		return err
-	})
+		return upload.ErrNoSlot
+	}
 	if err != nil {
+		return fmt.Errorf("claim upload slot %s: %w", id, err)
+	}
+	if err := u.write(ctx, oid, size, body); err != nil {
+		u.release(id, oid)
+		return fmt.Errorf("store the file of upload slot %s: %w", id, err)
+	}
+	if _, err := u.pool.Exec(ctx, `UPDATE uploads SET uploaded = now() WHERE id = $1 AND content = $2`, id, oid); err != nil {
+		u.release(id, oid)
 		return fmt.Errorf("store the file of upload slot %s: %w", id, err)
 	}
 	return nil
 }
 
-// Get calls serve with the file and a reader of its bytes, in a read-only
-// transaction that lasts as long as serve.
+// write copies body, which must hold size bytes, into the large object.
+func (u *Uploads) write(ctx context.Context, oid uint32, size int64, body io.Reader) error {
+	buf := make([]byte, copyBuffer)
+	r := io.LimitReader(body, size+1)
+	var off int64
+	for {
+		n, err := io.ReadFull(r, buf)
+		if off+int64(n) > size {
+			return fmt.Errorf("%w: more than the slot's %d bytes", upload.ErrSize, size)
+		}
+		if n > 0 {
+			if _, err := u.pool.Exec(ctx, `SELECT lo_put($1, $2, $3)`, oid, off, buf[:n]); err != nil {
+				return err
+			}
+			off += int64(n)
+		}
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			if off != size {
+				return fmt.Errorf("%w: %d bytes, the slot is for %d", upload.ErrSize, off, size)
+			}
+			return nil
+		case err != nil:
+			return fmt.Errorf("%w after %d bytes: %w", upload.ErrSize, off, err)
+		}
+	}
+}
+
+// release gives the slot back after a failed upload and drops its large
+// object; the client may try again while the slot lasts.
+func (u *Uploads) release(id string, oid uint32) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	u.pool.Exec(ctx, `WITH r AS (UPDATE uploads SET content = NULL WHERE id = $1 AND content = $2 AND uploaded IS NULL RETURNING $2::oid AS oid)
+		SELECT lo_unlink(oid) FROM r`, id, oid)
+}
+
+// Get calls serve with the file and a reader of its bytes, which reads
+// the large object copyBuffer bytes per statement, holding no
+// transaction while the client is slow to take them.
 func (u *Uploads) Get(ctx context.Context, id, filename string, uploadedSince time.Time, serve func(upload.File, io.Reader) error) error {
-	return pgx.BeginTxFunc(ctx, u.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var f upload.File
-		var oid uint32
-		err := tx.QueryRow(ctx, `SELECT size, content_type, uploaded, content FROM uploads
-			WHERE id = $1 AND filename = $2 AND uploaded > $3`, id, filename, uploadedSince).Scan(&f.Size, &f.ContentType, &f.Uploaded, &oid)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return upload.ErrNoSlot
-		}
-		if err != nil {
-			return fmt.Errorf("look up uploaded file %s: %w", id, err)
-		}
-		los := tx.LargeObjects()
-		lo, err := los.Open(ctx, oid, pgx.LargeObjectModeRead)
-		if err != nil {
-			return fmt.Errorf("open uploaded file %s: %w", id, err)
-		}
-		return serve(f, bufferedReader{lo})
-	})
+	var f upload.File
+	var oid uint32
+	err := u.pool.QueryRow(ctx, `SELECT size, content_type, uploaded, content FROM uploads
+		WHERE id = $1 AND filename = $2 AND uploaded > $3`, id, filename, uploadedSince).Scan(&f.Size, &f.ContentType, &f.Uploaded, &oid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return upload.ErrNoSlot
+	}
+	if err != nil {
+		return fmt.Errorf("look up uploaded file %s: %w", id, err)
+	}
+	return serve(f, &objectReader{ctx: ctx, pool: u.pool, oid: oid, size: f.Size})
 }
 
-// bufferedReader reads a large object in copyBuffer steps, whatever the
-// caller's buffer: each read is a round trip.
-type bufferedReader struct{ r io.Reader }
-
-func (b bufferedReader) WriteTo(w io.Writer) (int64, error) {
-	return io.CopyBuffer(w, struct{ io.Reader }{b.r}, make([]byte, copyBuffer))
+// objectReader reads a large object in chunks, one statement each.
+type objectReader struct {
+	ctx       context.Context
+	pool      *pgxpool.Pool
+	oid       uint32
+	off, size int64
 }
 
-func (b bufferedReader) Read(p []byte) (int, error) { return b.r.Read(p) }
+func (r *objectReader) Read(p []byte) (int, error) {
+	if r.off >= r.size {
+		return 0, io.EOF
+	}
+	var chunk []byte
+	n := min(int64(len(p)), copyBuffer, r.size-r.off)
+	if err := r.pool.QueryRow(r.ctx, `SELECT lo_get($1, $2, $3)`, r.oid, r.off, int32(n)).Scan(&chunk); err != nil {
+		return 0, fmt.Errorf("read uploaded file at %d: %w", r.off, err)
+	}
+	if len(chunk) == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	r.off += int64(copy(p, chunk))
+	return len(chunk), nil
+}
+
+// WriteTo copies the rest of the object to w in chunks of copyBuffer.
+func (r *objectReader) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, copyBuffer)
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
 
 // Expire deletes files put before uploadedBefore (none when it is zero)
 // and unused slots requested before pendingBefore, 1000 at a time; the
