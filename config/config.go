@@ -98,6 +98,9 @@ type PEP struct {
 	MaxItems int `toml:"max_items"`
 	// MaxNodes is the most nodes one account may have.
 	MaxNodes int `toml:"max_nodes"`
+	// MaxBytes is the most bytes of items one account may keep over all
+	// its nodes.
+	MaxBytes int64 `toml:"max_bytes"`
 }
 
 // Upload configures HTTP file upload (XEP-0363) on upload.<host>, served
@@ -233,7 +236,7 @@ func Default() Config {
 		Archive:      Archive{Enabled: true, MaxPage: 250},
 		Roster:       Roster{MaxItems: 1000},
 		VCard:        VCard{MaxBytes: 64 << 10},
-		PEP:          PEP{MaxItems: 256, MaxNodes: 256},
+		PEP:          PEP{MaxItems: 256, MaxNodes: 256, MaxBytes: 16 << 20},
 		Upload:       Upload{Enabled: true, MaxFileBytes: 10 << 20, QuotaBytes: 1 << 30, ExpireDays: 30},
 		Registration: Registration{PerAddressPerHour: 5},
 		MUC:          MUC{FloodRate: 0, FloodBurst: 20},
@@ -353,6 +356,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PEP.MaxItems < 1 {
 		errs = append(errs, fmt.Errorf("pep.max_items: %d must be positive", c.PEP.MaxItems))
+	}
+	if c.PEP.MaxBytes < 1024 {
+		errs = append(errs, fmt.Errorf("pep.max_bytes: %d is below 1024", c.PEP.MaxBytes))
 	}
 	if c.PEP.MaxNodes < 1 {
 		errs = append(errs, fmt.Errorf("pep.max_nodes: %d must be positive", c.PEP.MaxNodes))

@@ -59,6 +59,8 @@ var (
 	ErrPrecondition = errors.New("the node's configuration differs from the publish options")
 	// ErrTooManyNodes: creating the node would exceed the account's limit.
 	ErrTooManyNodes = errors.New("the account has as many nodes as it may")
+	// ErrTooLarge: the account's items would take more than its limit.
+	ErrTooLarge = errors.New("the account's items would exceed their size limit")
 	// ErrExists: the node to create exists.
 	ErrExists = errors.New("the node exists")
 )
@@ -68,6 +70,14 @@ type Item struct {
 	ID string
 	// Payload is the item's one child element, serialised.
 	Payload []byte
+}
+
+// Limits bound what one account keeps.
+type Limits struct {
+	// Nodes is the most nodes.
+	Nodes int
+	// Bytes is the most bytes of item payloads over all nodes.
+	Bytes int64
 }
 
 // Node is a node and its configuration.
@@ -91,12 +101,14 @@ type LastItem struct {
 type Store interface {
 	// Publish stores item in owner's node, replacing an item with its id
 	// and keeping only the newest MaxItems. A node that does not exist is
-	// created with create, unless owner has maxNodes nodes already
+	// created with create, unless owner has limits.Nodes nodes already
 	// (ErrTooManyNodes). For an existing node, check is called with its
-	// configuration first; its error stops the publish.
-	Publish(ctx context.Context, owner jid.JID, node string, create NodeConfig, check func(NodeConfig) error, item Item, maxNodes int) (NodeConfig, error)
+	// configuration first; its error stops the publish. Nothing changes
+	// if the payloads of owner's items would then take more than
+	// limits.Bytes (ErrTooLarge).
+	Publish(ctx context.Context, owner jid.JID, node string, create NodeConfig, check func(NodeConfig) error, item Item, limits Limits) (NodeConfig, error)
 	// Create creates owner's node with cfg (ErrExists, ErrTooManyNodes).
-	Create(ctx context.Context, owner jid.JID, node string, cfg NodeConfig, maxNodes int) error
+	Create(ctx context.Context, owner jid.JID, node string, cfg NodeConfig, limits Limits) error
 	// Node returns the configuration of owner's node.
 	Node(ctx context.Context, owner jid.JID, node string) (NodeConfig, error)
 	// Nodes returns owner's nodes, sorted by name.
@@ -152,8 +164,8 @@ type Config struct {
 	// MaxItems is the most items a node keeps; pubsub#max_items 'max'
 	// means this.
 	MaxItems int
-	// MaxNodes is the most nodes one account may have.
-	MaxNodes int
+	// Limits bound each account's nodes and items.
+	Limits Limits
 	// Logger receives storage failures; nil discards them.
 	Logger *slog.Logger
 }

@@ -2,10 +2,12 @@ package pep_test
 
 import (
 	"crypto/sha1"
+	"strconv"
 	"encoding/base64"
 	"strings"
 	"testing"
 
+	"xmppd/config"
 	"xmppd/internal/xmpptest"
 	"xmppd/storage/pgtest"
 	"xmppd/xmlstream"
@@ -368,5 +370,25 @@ func TestDiscoShowsPEP(t *testing.T) {
 		if !strings.Contains(res, want) {
 			t.Fatalf("disco#info %s lacks %s", res, want)
 		}
+	}
+}
+
+// An account keeps at most pep.max_nodes nodes and pep.max_bytes of items;
+// a publish beyond either changes nothing.
+func TestAccountLimits(t *testing.T) {
+	s := xmpptest.Start(t, func(c *config.Config) { c.PEP.MaxNodes, c.PEP.MaxBytes = 3, 4096 })
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	juliet := online(t, s, "juliet", "balcony")
+	for i := range 3 {
+		ok(t, iq(juliet, "set", "", publish("n"+strconv.Itoa(i), "1", "<x xmlns='n'/>", "")))
+	}
+	refused(t, iq(juliet, "set", "", publish("n3", "1", "<x xmlns='n'/>", "")), "policy-violation", "")
+	refused(t, iq(juliet, "get", "", items("n3", "")), "item-not-found", "")
+
+	big := "<x xmlns='n'>" + strings.Repeat("a", 3000) + "</x>"
+	ok(t, iq(juliet, "set", "", publish("n0", "1", big, "")))
+	refused(t, iq(juliet, "set", "", publish("n1", "1", big, "")), "policy-violation", "")
+	if got := ok(t, iq(juliet, "get", "", items("n1", ""))).String(); strings.Contains(got, "aaa") {
+		t.Fatalf("the refused item was stored: %s", got)
 	}
 }

@@ -3,6 +3,7 @@ package pep
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"mellium.im/xmpp/jid"
 
@@ -97,7 +98,7 @@ func (m *Module) publish(ctx context.Context, iq router.IQ, op *xmlstream.Elemen
 	item := Item{ID: id, Payload: payloads[0].Append(nil, "")}
 	ctx2, cancel := timeout(ctx)
 	defer cancel()
-	cfg, err := m.Store.Publish(ctx2, iq.To, node, create, check, item, m.MaxNodes)
+	cfg, err := m.Store.Publish(ctx2, iq.To, node, create, check, item, m.Limits)
 	if reply := m.storeError(iq, err, "publishing"); reply != nil {
 		return reply
 	}
@@ -116,6 +117,8 @@ func (m *Module) storeError(iq router.IQ, err error, doing string) *xmlstream.El
 		return pubsubError(iq, stanza.Conflict, "precondition-not-met")
 	case errors.Is(err, ErrTooManyNodes):
 		return iq.Error(stanza.PolicyViolation, "the account has as many nodes as it may")
+	case errors.Is(err, ErrTooLarge):
+		return iq.Error(stanza.PolicyViolation, "the account's items would take more than "+strconv.FormatInt(m.Limits.Bytes, 10)+" bytes")
 	case errors.Is(err, ErrExists):
 		return iq.Error(stanza.Conflict, "the node exists")
 	case errors.Is(err, storage.ErrNotFound):
@@ -165,7 +168,7 @@ func (m *Module) create(ctx context.Context, iq router.IQ, op *xmlstream.Element
 	}
 	ctx, cancel := timeout(ctx)
 	defer cancel()
-	if reply := m.storeError(iq, m.Store.Create(ctx, iq.To, node, cfg, m.MaxNodes), "creating"); reply != nil {
+	if reply := m.storeError(iq, m.Store.Create(ctx, iq.To, node, cfg, m.Limits), "creating"); reply != nil {
 		return reply
 	}
 	return iq.Result(nil)

@@ -82,14 +82,14 @@ func trim(ctx context.Context, tx pgx.Tx, nodeID int64, max int) error {
 
 // Publish stores item in owner's node, creating the node with create if
 // it does not exist, and keeps only the node's newest MaxItems items.
-func (p *PEP) Publish(ctx context.Context, owner jid.JID, node string, create pep.NodeConfig, check func(pep.NodeConfig) error, item pep.Item, maxNodes int) (pep.NodeConfig, error) {
+func (p *PEP) Publish(ctx context.Context, owner jid.JID, node string, create pep.NodeConfig, check func(pep.NodeConfig) error, item pep.Item, limits pep.Limits) (pep.NodeConfig, error) {
 	var cfg pep.NodeConfig
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		id, c, err := lockNode(ctx, tx, owner, node)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
 			c = create
-			id, err = createNode(ctx, tx, owner, node, c, maxNodes)
+			id, err = createNode(ctx, tx, owner, node, c, limits.Nodes)
 			if errors.Is(err, pep.ErrExists) { // created meanwhile
 				if id, c, err = lockNode(ctx, tx, owner, node); err == nil {
 					err = check(c)
@@ -108,7 +108,16 @@ func (p *PEP) Publish(ctx context.Context, owner jid.JID, node string, create pe
 		if err != nil {
 			return err
 		}
-		return trim(ctx, tx, id, c.MaxItems)
+		if err := trim(ctx, tx, id, c.MaxItems); err != nil {
+			return err
+		}
+		var total int64
+		err = tx.QueryRow(ctx, `SELECT coalesce(sum(octet_length(i.payload)), 0) FROM pep_items i JOIN pep_nodes n ON n.id = i.node_id
+			WHERE n.domain = $1 AND n.username = $2`, owner.Domainpart(), owner.Localpart()).Scan(&total)
+		if err == nil && total > limits.Bytes {
+			err = fmt.Errorf("%w: %d bytes, limit %d", pep.ErrTooLarge, total, limits.Bytes)
+		}
+		return err
 	})
 	if err != nil {
 		return cfg, fmt.Errorf("publish to node %q of %s: %w", node, owner, err)
@@ -117,9 +126,9 @@ func (p *PEP) Publish(ctx context.Context, owner jid.JID, node string, create pe
 }
 
 // Create creates owner's node with cfg.
-func (p *PEP) Create(ctx context.Context, owner jid.JID, node string, cfg pep.NodeConfig, maxNodes int) error {
+func (p *PEP) Create(ctx context.Context, owner jid.JID, node string, cfg pep.NodeConfig, limits pep.Limits) error {
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		_, err := createNode(ctx, tx, owner, node, cfg, maxNodes)
+		_, err := createNode(ctx, tx, owner, node, cfg, limits.Nodes)
 		return err
 	})
 	if err != nil {
