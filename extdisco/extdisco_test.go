@@ -44,7 +44,7 @@ func TestServicesAndCredentials(t *testing.T) {
 	}
 	checkCredentials(t, turn)
 
-	if got := ask("<services xmlns='" + ns + "' type='turn'/>").Child(ns, "services").ChildElements(); len(got) != 1 || got[0].Attr("type") != "turn" {
+	if got := ask("<services xmlns='"+ns+"' type='turn'/>").Child(ns, "services").ChildElements(); len(got) != 1 || got[0].Attr("type") != "turn" {
 		t.Fatalf("services of type turn: %v", got)
 	}
 	checkCredentials(t, ask("<credentials xmlns='"+ns+"'><service type='turn' host='turn.example.com'/></credentials>").Child(ns, "credentials").Child(ns, "service"))

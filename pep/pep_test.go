@@ -2,8 +2,8 @@ package pep_test
 
 import (
 	"crypto/sha1"
-	"strconv"
 	"encoding/base64"
+	"strconv"
 	"strings"
 	"testing"
 
