@@ -17,7 +17,7 @@ const maxStoredDepth = 1024
 
 // get answers <pubsub><items/></pubsub> (XEP-0060 §6.5) from the owner or
 // anyone the node's access model lets see it.
-func (m *Module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
+func (m *module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	children := iq.Payload.ChildElements()
 	if len(children) == 0 {
 		return iq.Error(stanza.BadRequest, "the pubsub element is empty")
@@ -67,7 +67,7 @@ func (m *Module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 
 // mayRead returns nil when the sender of iq may read a node with cfg, or
 // the error refusing it (XEP-0060 §6.5.9).
-func (m *Module) mayRead(ctx context.Context, iq router.IQ, cfg NodeConfig) *xmlstream.Element {
+func (m *module) mayRead(ctx context.Context, iq router.IQ, cfg NodeConfig) *xmlstream.Element {
 	condition, app, err := m.access(ctx, iq.To, iq.From.Bare(), cfg)
 	switch {
 	case err != nil:
@@ -81,7 +81,7 @@ func (m *Module) mayRead(ctx context.Context, iq router.IQ, cfg NodeConfig) *xml
 
 // access returns "" when the account reader may read owner's node with
 // cfg, or the condition and pubsub condition that refuse it.
-func (m *Module) access(ctx context.Context, owner, reader jid.JID, cfg NodeConfig) (condition, app string, err error) {
+func (m *module) access(ctx context.Context, owner, reader jid.JID, cfg NodeConfig) (condition, app string, err error) {
 	switch {
 	case owner.Equal(reader) || cfg.Access == Open:
 		return "", "", nil
@@ -97,7 +97,7 @@ func (m *Module) access(ctx context.Context, owner, reader jid.JID, cfg NodeConf
 
 // discoItems lists the nodes of the account that the sender of iq may
 // read (XEP-0060 §5.2).
-func (m *Module) discoItems(ctx context.Context, iq router.IQ) ([]router.DiscoItem, error) {
+func (m *module) discoItems(ctx context.Context, iq router.IQ) ([]router.DiscoItem, error) {
 	ctx, cancel := timeout(ctx)
 	defer cancel()
 	nodes, err := m.Store.Nodes(ctx, iq.To)

@@ -13,7 +13,7 @@ import (
 // have it and asked for the node's notifications: the owner's own, and for
 // nodes not on the whitelist model those of its presence subscribers
 // (XEP-0163 §4.3).
-func (m *Module) notify(ctx context.Context, owner jid.JID, node string, cfg NodeConfig, ev *xmlstream.Element) {
+func (m *module) notify(ctx context.Context, owner jid.JID, node string, cfg NodeConfig, ev *xmlstream.Element) {
 	readers := []jid.JID{owner}
 	if cfg.Access != Whitelist {
 		subs, err := m.Contacts.Subscribers(ctx, owner)
@@ -33,7 +33,7 @@ func (m *Module) notify(ctx context.Context, owner jid.JID, node string, cfg Nod
 }
 
 // send routes a headline carrying event from owner to the session to.
-func (m *Module) send(ctx context.Context, owner, to jid.JID, event *xmlstream.Element) {
+func (m *module) send(ctx context.Context, owner, to jid.JID, event *xmlstream.Element) {
 	msg := xmlstream.NewElement(stanza.NSClient, stanza.Message,
 		"from", owner.String(), "to", to.String(), "type", "headline", "id", stanza.NewID())
 	m.r.Route(ctx, msg.AddChild(event))
@@ -43,7 +43,7 @@ func (m *Module) send(ctx context.Context, owner, to jid.JID, event *xmlstream.E
 // of each node it asked for, of its own account and of the accounts whose
 // presence it is subscribed to (XEP-0163 §4.3.4: send_last_published_item
 // on_sub_and_presence).
-func (m *Module) sendLastItems(ctx context.Context, session jid.JID) {
+func (m *module) sendLastItems(ctx context.Context, session jid.JID) {
 	nodes := m.Interests.Notify(session)
 	if len(nodes) == 0 {
 		return

@@ -28,7 +28,7 @@ func ownerRequest(iq router.IQ) (op *xmlstream.Element, node string, reply *xmls
 
 // ownerGet answers a request for a node's configuration form (XEP-0060
 // §8.2).
-func (m *Module) ownerGet(ctx context.Context, iq router.IQ) *xmlstream.Element {
+func (m *module) ownerGet(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	op, node, reply := ownerRequest(iq)
 	if reply != nil {
 		return reply
@@ -47,7 +47,7 @@ func (m *Module) ownerGet(ctx context.Context, iq router.IQ) *xmlstream.Element 
 }
 
 // ownerSet configures (§8.2.4), purges (§8.5) or deletes (§8.4) a node.
-func (m *Module) ownerSet(ctx context.Context, iq router.IQ) *xmlstream.Element {
+func (m *module) ownerSet(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	op, node, reply := ownerRequest(iq)
 	if reply != nil {
 		return reply
@@ -77,7 +77,7 @@ func (m *Module) ownerSet(ctx context.Context, iq router.IQ) *xmlstream.Element 
 
 // configure applies a submitted configuration form to a node; a cancel
 // form changes nothing.
-func (m *Module) configure(ctx context.Context, iq router.IQ, op *xmlstream.Element, node string) *xmlstream.Element {
+func (m *module) configure(ctx context.Context, iq router.IQ, op *xmlstream.Element, node string) *xmlstream.Element {
 	x := op.Child(dataform.NS, "x")
 	if x == nil {
 		return iq.Error(stanza.BadRequest, "the configuration form is missing")

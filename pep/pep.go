@@ -170,8 +170,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Module is the PEP service of every local account.
-type Module struct {
+// module is the PEP service of every local account.
+type module struct {
 	Config
 	r *router.Router
 }
@@ -191,7 +191,7 @@ func Register(r *router.Router, cfg Config) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Module{Config: cfg, r: r}
+	m := &module{Config: cfg, r: r}
 	r.AddAccountIdentity(router.Identity{Category: "pubsub", Type: "pep"})
 	for _, f := range features {
 		r.AddAccountFeature(NS + "#" + f)

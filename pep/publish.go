@@ -22,8 +22,8 @@ const (
 
 // set answers <pubsub/> sets: publish, retract and create. Only the
 // account itself may change its nodes.
-func (m *Module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
-	if !iq.From.Bare().Equal(iq.To) {
+func (m *module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	if !owner(iq.From, iq.To) {
 		return iq.Error(stanza.Forbidden, "only the account itself publishes to its nodes")
 	}
 	children := iq.Payload.ChildElements()
@@ -60,7 +60,7 @@ func unsupported(iq router.IQ, feature string) *xmlstream.Element {
 }
 
 // publish stores an item (XEP-0060 §7.1) and notifies.
-func (m *Module) publish(ctx context.Context, iq router.IQ, op *xmlstream.Element, rest []*xmlstream.Element) *xmlstream.Element {
+func (m *module) publish(ctx context.Context, iq router.IQ, op *xmlstream.Element, rest []*xmlstream.Element) *xmlstream.Element {
 	node := op.Attr("node")
 	items := op.ChildElements()
 	switch {
@@ -109,7 +109,7 @@ func (m *Module) publish(ctx context.Context, iq router.IQ, op *xmlstream.Elemen
 }
 
 // storeError returns the answer to iq for a Store error, or nil for none.
-func (m *Module) storeError(iq router.IQ, err error, doing string) *xmlstream.Element {
+func (m *module) storeError(iq router.IQ, err error, doing string) *xmlstream.Element {
 	switch {
 	case err == nil:
 		return nil
@@ -130,7 +130,7 @@ func (m *Module) storeError(iq router.IQ, err error, doing string) *xmlstream.El
 
 // retract removes an item (XEP-0060 §7.2), telling subscribers when asked
 // to.
-func (m *Module) retract(ctx context.Context, iq router.IQ, op *xmlstream.Element) *xmlstream.Element {
+func (m *module) retract(ctx context.Context, iq router.IQ, op *xmlstream.Element) *xmlstream.Element {
 	node := op.Attr("node")
 	items := op.ChildElements()
 	if len(items) != 1 || items[0].Name.Local != "item" || items[0].Attr("id") == "" {
@@ -151,7 +151,7 @@ func (m *Module) retract(ctx context.Context, iq router.IQ, op *xmlstream.Elemen
 
 // create creates a node (XEP-0060 §8.1), with the configuration form of
 // a <configure/> beside it if there is one.
-func (m *Module) create(ctx context.Context, iq router.IQ, op *xmlstream.Element, rest []*xmlstream.Element) *xmlstream.Element {
+func (m *module) create(ctx context.Context, iq router.IQ, op *xmlstream.Element, rest []*xmlstream.Element) *xmlstream.Element {
 	node := op.Attr("node")
 	if node == "" {
 		// Instant nodes (§8.1.2) make no sense for PEP, whose nodes are

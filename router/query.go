@@ -10,8 +10,8 @@ import (
 	"xmppd/xmlstream"
 )
 
-// ErrQueryFailed is returned, wrapped, by Query when the entity answered
-// with an IQ error.
+// ErrQueryFailed is returned by Query when the entity answered with an
+// IQ error.
 var ErrQueryFailed = errors.New("the entity answered with an error")
 
 // pendingQuery is an IQ the server sent and whose answer it waits for.
@@ -50,10 +50,10 @@ func (r *Router) Query(ctx context.Context, typ string, from, to jid.JID, payloa
 	}
 }
 
-// answered hands an IQ result or error to the Query waiting for it and
-// reports whether one was. An answer from anyone but the asked address is
-// not taken, so nobody can answer for another.
-func (r *Router) answered(from jid.JID, st *xmlstream.Element) bool {
+// answered hands an IQ result or error to the Query waiting for it, if
+// one is. An answer from anyone but the asked address is not taken, so
+// nobody can answer for another.
+func (r *Router) answered(from jid.JID, st *xmlstream.Element) {
 	id := st.Attr("id")
 	r.queriesMu.Lock()
 	q, ok := r.queries[id]
@@ -66,5 +66,4 @@ func (r *Router) answered(from jid.JID, st *xmlstream.Element) bool {
 	if ok {
 		q.answer <- st
 	}
-	return ok
 }
