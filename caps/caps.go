@@ -129,6 +129,12 @@ func (t *Tracker) available(ctx context.Context, j jid.JID, st *xmlstream.Elemen
 	t.mu.Lock()
 	s := t.sessions[j.String()]
 	if s == nil {
+		if key == "" {
+			// Nothing announced, nothing to remember: most sessions
+			// (bots, load) cost no entry.
+			t.mu.Unlock()
+			return
+		}
 		s = &session{}
 		t.sessions[j.String()] = s
 	}
