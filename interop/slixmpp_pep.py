@@ -15,15 +15,13 @@ Exit status: 0 when everything worked, 1 with the reason on stdout.
 """
 
 import asyncio
-import faulthandler
-import logging
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from slixmpp_chat import Client, Failure, close, step  # noqa: E402
+from slixmpp_run import drive, main  # noqa: E402
 
-import slixmpp  # noqa: E402
 from slixmpp.exceptions import IqError  # noqa: E402
 from slixmpp.xmlstream import ET  # noqa: E402
 
@@ -121,42 +119,9 @@ async def run(host, port, jids, passwords, timeout):
     failed = asyncio.get_running_loop().create_future()
     a = pep_client("client 1", jids[0], passwords[0], failed)
     b = pep_client("client 2", jids[1], passwords[1], failed)
-    work = asyncio.ensure_future(scenario(a, b, host, port, timeout / 3))
-    try:
-        done, _ = await asyncio.wait({work, failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if not done:
-            raise Failure(f"not finished within {timeout}s ({a.name}: {a.stage}; {b.name}: {b.stage})")
-        if failed.done():
-            failed.result()
-        work.result()
-    finally:
-        work.cancel()
-        for c in (a, b):
-            c.closing = True
-            c.abort()
-        if failed.done():
-            failed.exception()
+    await drive((a, b), failed, scenario(a, b, host, port, timeout / 3), timeout)
     print(f"ok: {b.boundjid} got {a.boundjid.bare}'s mood by +notify; publish options honoured and refused; whitelist node closed")
 
 
-def main():
-    host, port, jid1, jid2 = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    passwords = [os.environ.get("XMPPD_INTEROP_PASSWORD1"), os.environ.get("XMPPD_INTEROP_PASSWORD2")]
-    if None in passwords:
-        print("FAIL: set XMPPD_INTEROP_PASSWORD1 and XMPPD_INTEROP_PASSWORD2")
-        return 2
-    trace = os.environ.get("XMPPD_INTEROP_TRACE") == "1"
-    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if trace else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    timeout = 30
-    faulthandler.dump_traceback_later(timeout + 5, exit=True)
-    try:
-        asyncio.run(run(host, port, (jid1, jid2), passwords, timeout))
-    except Failure as err:
-        print(f"FAIL: {err}")
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(run))

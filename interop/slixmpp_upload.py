@@ -13,13 +13,13 @@ Exit status: 0 when everything worked, 1 with the reason on stdout.
 """
 
 import asyncio
-import faulthandler
 import io
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from slixmpp_chat import Client, Failure, close, step  # noqa: E402
+from slixmpp_run import drive, main  # noqa: E402
 
 import aiohttp  # noqa: E402
 from slixmpp.plugins.xep_0363.http_upload import FileTooBig  # noqa: E402
@@ -79,42 +79,13 @@ async def scenario(c, host, port, timeout):
     return url, limit
 
 
-async def run(host, port, jid, password, timeout):
+async def run(host, port, jids, passwords, timeout):
     failed = asyncio.get_running_loop().create_future()
-    c = Client("client", jid, password, "SCRAM-SHA-256", failed)
+    c = Client("client", jids[0], passwords[0], "SCRAM-SHA-256", failed)
     c.register_plugin("xep_0363")
-    work = asyncio.ensure_future(scenario(c, host, port, timeout / 3))
-    try:
-        done, _ = await asyncio.wait({work, failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if not done:
-            raise Failure(f"not finished within {timeout}s ({c.name}: {c.stage})")
-        if failed.done():
-            failed.result()
-        url, limit = work.result()
-    finally:
-        work.cancel()
-        c.closing = True
-        c.abort()
-        if failed.done():
-            failed.exception()
+    url, limit = await drive((c,), failed, scenario(c, host, port, timeout / 3), timeout)
     print(f"ok: {c.boundjid} uploaded and downloaded {url}; the limit of {limit} bytes was announced")
 
 
-def main():
-    host, port, jid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    password = os.environ.get("XMPPD_INTEROP_PASSWORD1")
-    if password is None:
-        print("FAIL: set XMPPD_INTEROP_PASSWORD1")
-        return 2
-    timeout = 30
-    faulthandler.dump_traceback_later(timeout + 5, exit=True)
-    try:
-        asyncio.run(run(host, port, jid, password, timeout))
-    except Failure as err:
-        print(f"FAIL: {err}")
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(run))
