@@ -88,3 +88,15 @@ func (f Form) Element() *xmlstream.Element {
 	}
 	return x
 }
+
+// ParseBool reads a field's boolean value (XML Schema's xs:boolean: 1,
+// true, 0 or false); ok is false for anything else.
+func ParseBool(v string) (b, ok bool) {
+	switch v {
+	case "1", "true":
+		return true, true
+	case "0", "false":
+		return false, true
+	}
+	return false, false
+}

@@ -256,27 +256,34 @@ async def scenario(a, b, host, port, timeout):
     await asyncio.gather(close(a, timeout), close(b, timeout))
 
 
-async def run(args, passwords):
-    failed = asyncio.get_running_loop().create_future()
-    a = Client("client 1", args.jid1, passwords[0], args.mech, failed)
-    b = Client("client 2", args.jid2, passwords[1], args.mech, failed)
-    clients = (a, b)
-    work = asyncio.ensure_future(scenario(a, b, args.host, args.port, args.step_timeout))
+async def drive(clients, failed, work, timeout):
+    """Await the coroutine work, failing with the first failure any client
+    reported to the future failed, or when work takes over timeout; then
+    abort every client's connection."""
+    task = asyncio.ensure_future(work)
     try:
-        done, _ = await asyncio.wait({work, failed}, timeout=args.timeout, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({task, failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if not done:
             stages = "; ".join(f"{c.name}: {c.stage}" for c in clients)
-            raise Failure(f"not finished within {args.timeout}s ({stages})")
+            raise Failure(f"not finished within {timeout}s ({stages})")
         if failed.done():
             failed.result()  # raises the first failure reported by an event
-        work.result()
+        return task.result()
     finally:
-        work.cancel()
+        task.cancel()
         for c in clients:
             c.closing = True
             c.abort()
         if failed.done():
             failed.exception()  # retrieved: asyncio need not warn about it
+
+
+async def run(args, passwords):
+    failed = asyncio.get_running_loop().create_future()
+    a = Client("client 1", args.jid1, passwords[0], args.mech, failed)
+    b = Client("client 2", args.jid2, passwords[1], args.mech, failed)
+    clients = (a, b)
+    await drive(clients, failed, scenario(a, b, args.host, args.port, args.step_timeout), args.timeout)
     for c in clients:
         print(f"ok: {c.boundjid}: STARTTLS {c.tls_version}, SASL {c.mechanism}, "
               "disco#info, pings, chat message both ways, stream closed by both sides")

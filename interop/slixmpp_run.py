@@ -1,5 +1,4 @@
-"""What the slixmpp scripts after slixmpp_chat.py share: their command
-line and the way they run a scenario.
+"""The command line of the slixmpp scripts after slixmpp_chat.py.
 
 A script's arguments are the server's host and port and the accounts'
 JIDs; the passwords come from XMPPD_INTEROP_PASSWORD1, 2, ... and
@@ -16,28 +15,6 @@ from slixmpp_chat import Failure
 
 # The limit of a whole run, seconds; each wait gets a third of it.
 TIMEOUT = 30
-
-
-async def drive(clients, failed, work, timeout):
-    """Await the coroutine work, failing with the first failure any client
-    reported to the future failed, or when work takes over timeout; then
-    abort every client's connection."""
-    task = asyncio.ensure_future(work)
-    try:
-        done, _ = await asyncio.wait({task, failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if not done:
-            stages = "; ".join(f"{c.name}: {c.stage}" for c in clients)
-            raise Failure(f"not finished within {timeout}s ({stages})")
-        if failed.done():
-            failed.result()  # raises the first failure reported by an event
-        return task.result()
-    finally:
-        task.cancel()
-        for c in clients:
-            c.closing = True
-            c.abort()
-        if failed.done():
-            failed.exception()  # retrieved: asyncio need not warn about it
 
 
 def main(run):

@@ -18,8 +18,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from slixmpp_chat import Client, Failure, close, step  # noqa: E402
-from slixmpp_run import drive, main  # noqa: E402
+from slixmpp_chat import Client, Failure, close, drive, step  # noqa: E402
+from slixmpp_run import main  # noqa: E402
 
 import aiohttp  # noqa: E402
 from slixmpp.plugins.xep_0363.http_upload import FileTooBig  # noqa: E402

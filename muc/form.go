@@ -52,17 +52,6 @@ func formValues(x *xmlstream.Element) map[string]string {
 	return vals
 }
 
-// parseBool reads a xs:boolean form value.
-func parseBool(v string) (bool, bool) {
-	switch v {
-	case "1", "true":
-		return true, true
-	case "0", "false":
-		return false, true
-	}
-	return false, false
-}
-
 // parseMaxUsers reads muc#roomconfig_maxusers; "none" is no limit (0).
 func parseMaxUsers(v string) (int, bool) {
 	if v == "none" || v == "" {

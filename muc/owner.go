@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 
+	"xmppd/dataform"
 	"xmppd/router"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
@@ -116,7 +117,7 @@ func (s *Service) applyForm(cfg RoomConfig, v map[string]string) (RoomConfig, bo
 	ok := true
 	boolean := func(name string, p *bool) {
 		if val, sent := v[name]; sent {
-			b, valid := parseBool(val)
+			b, valid := dataform.ParseBool(val)
 			ok = ok && valid
 			*p = b
 		}

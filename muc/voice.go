@@ -5,6 +5,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/dataform"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
@@ -60,7 +61,7 @@ func (s *Service) requestVoice(rm *room, o *occupant) {
 // approveVoice applies a moderator's answer v to a voice request: with
 // muc#request_allow true, the visitor it names becomes a participant.
 func (s *Service) approveVoice(ctx context.Context, rm *room, mod *occupant, st *xmlstream.Element, v map[string]string) {
-	allow, ok := parseBool(v["muc#request_allow"])
+	allow, ok := dataform.ParseBool(v["muc#request_allow"])
 	if !ok {
 		s.reply(ctx, st, stanza.BadRequest, "muc#request_allow must be a boolean")
 		return

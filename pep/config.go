@@ -126,20 +126,9 @@ var optionOrder = []string{
 
 func alwaysTrue(NodeConfig) string { return "true" }
 
-// parseBool reads an XML Schema boolean, as data forms carry them.
-func parseBool(v string) (bool, bool) {
-	switch v {
-	case "1", "true":
-		return true, true
-	case "0", "false":
-		return false, true
-	}
-	return false, false
-}
-
 func boolOption(field string, at func(*NodeConfig) *bool) func(*NodeConfig, string, int) error {
 	return func(c *NodeConfig, v string, _ int) error {
-		b, ok := parseBool(v)
+		b, ok := dataform.ParseBool(v)
 		if !ok {
 			return errUnsupported{field, v}
 		}
@@ -150,7 +139,7 @@ func boolOption(field string, at func(*NodeConfig) *bool) func(*NodeConfig, stri
 
 func mustBeTrue(field string) func(*NodeConfig, string, int) error {
 	return func(_ *NodeConfig, v string, _ int) error {
-		if b, ok := parseBool(v); !ok || !b {
+		if b, ok := dataform.ParseBool(v); !ok || !b {
 			return errUnsupported{field, v}
 		}
 		return nil

@@ -143,7 +143,7 @@ func (m *module) retract(ctx context.Context, iq router.IQ, op *xmlstream.Elemen
 	if reply := m.storeError(iq, err, "retracting from"); reply != nil {
 		return reply
 	}
-	if notify, _ := parseBool(op.Attr("notify")); notify {
+	if notify, _ := dataform.ParseBool(op.Attr("notify")); notify {
 		m.notify(ctx, iq.To, node, cfg, itemsEvent(node, xmlstream.NewElement(NSEvent, "retract", "id", id)))
 	}
 	return iq.Result(nil)
