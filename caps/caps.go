@@ -148,14 +148,15 @@ func (t *Tracker) available(ctx context.Context, j jid.JID, st *xmlstream.Elemen
 		s.features = known
 	}
 	s.asking = key != "" && s.features == nil
+	asking := s.asking // s is shared again once unlocked
 	t.mu.Unlock()
 	switch {
 	case key == "":
 		return
-	case s.features != nil:
-		t.notify(ctx, j)
-	default:
+	case asking:
 		go t.ask(j, key, ver, hash == "sha-1")
+	default:
+		t.notify(ctx, j)
 	}
 }
 
