@@ -49,13 +49,13 @@ func (m *module) sendLastItems(ctx context.Context, session jid.JID) {
 		return
 	}
 	account := session.Bare()
-	owners, err := m.Contacts.Subscriptions(ctx, account)
+	sctx, cancel := timeout(ctx)
+	defer cancel()
+	owners, err := m.Contacts.Subscriptions(sctx, account)
 	if err != nil {
 		m.Logger.Error("sending the last PEP items", "jid", session.String(), "err", err)
 		return
 	}
-	sctx, cancel := timeout(ctx)
-	defer cancel()
 	last, err := m.Store.LastItems(sctx, append(owners, account), nodes)
 	if err != nil {
 		m.Logger.Error("sending the last PEP items", "jid", session.String(), "err", err)
