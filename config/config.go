@@ -30,6 +30,7 @@ type Config struct {
 	Database Database `toml:"database"`
 	TLS      TLS      `toml:"tls"`
 	C2S      C2S      `toml:"c2s"`
+	S2S      S2S      `toml:"s2s"`
 	HTTP     HTTP     `toml:"http"`
 	Limits   Limits   `toml:"limits"`
 
@@ -182,6 +183,23 @@ type C2S struct {
 	ParkAfter time.Duration `toml:"-"`
 }
 
+// S2S configures federation with other XMPP servers (RFC 6120 server
+// streams, authenticated with dialback).
+type S2S struct {
+	// Listen is the listener for other servers' streams, normally
+	// ":5269"; empty disables federation in both directions (dialback
+	// needs the remote server to reach this one).
+	Listen string `toml:"listen"`
+	// RequireTLS refuses streams that are not encrypted, both ways.
+	RequireTLS bool `toml:"require_tls"`
+	// Routes maps remote domains to "host:port", used instead of their
+	// DNS SRV records: for private federations and tests.
+	Routes map[string]string `toml:"routes"`
+	// IdleSeconds closes an outgoing stream that carried nothing for this
+	// long.
+	IdleSeconds int `toml:"idle_seconds"`
+}
+
 // HTTP configures the HTTP listener that carries XMPP over WebSocket
 // (RFC 7395) and host-meta discovery (XEP-0156).
 type HTTP struct {
@@ -222,6 +240,7 @@ func Default() Config {
 			RequireTLS:    true,
 			ResumeSeconds: 300,
 		},
+		S2S: S2S{RequireTLS: true, IdleSeconds: 300},
 		HTTP: HTTP{
 			Listen:        ":5280",
 			WebSocketPath: "/xmpp-websocket",
@@ -309,13 +328,24 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level: %q is not one of debug, info, warn, error", c.LogLevel))
 	}
-	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen} {
+	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "s2s.listen": c.S2S.Listen} {
 		if addr == "" {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port: %v", name, addr, err))
 		}
+	}
+	for domain, addr := range c.S2S.Routes {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("s2s.routes: %q for %s is not host:port: %v", addr, domain, err))
+		}
+		if seen[domain] {
+			errs = append(errs, fmt.Errorf("s2s.routes: %s is a local host", domain))
+		}
+	}
+	if c.S2S.IdleSeconds < 1 {
+		errs = append(errs, fmt.Errorf("s2s.idle_seconds: %d must be positive", c.S2S.IdleSeconds))
 	}
 	if c.C2S.Listen == "" && c.C2S.ListenTLS == "" && c.HTTP.Listen == "" {
 		errs = append(errs, errors.New("no listener: set c2s.listen, c2s.listen_tls or http.listen"))

@@ -17,8 +17,9 @@ import (
 // stampLayout is the XEP-0082 DateTime profile, in UTC with milliseconds.
 const stampLayout = "2006-01-02T15:04:05.000Z"
 
-// Archive stores st, a message from from to the local account to, in the
-// archives it belongs to and changes st in place for delivery: without any
+// Archive stores st, a message from from to to (one of them a local
+// account), in the archives it belongs to and changes st in place for
+// delivery: without any
 // <stanza-id/> claiming to be by the sender's or the recipient's account
 // (XEP-0359 §5: only the server may say so), and with the recipient's own
 // when it was archived. It returns st after the commit. st is changed
@@ -30,6 +31,9 @@ func (m *Module) Archive(ctx context.Context, from, to jid.JID, st *xmlstream.El
 		return out, nil
 	}
 	entries, recipient := m.entries(from, to, out)
+	if len(entries) == 0 {
+		return out, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ids, err := m.w.submit(ctx, entries)
@@ -39,7 +43,7 @@ func (m *Module) Archive(ctx context.Context, from, to jid.JID, st *xmlstream.El
 	case err != nil:
 		return nil, fmt.Errorf("archiving a message to %s: %w", to.Bare(), err)
 	}
-	if ids[recipient] != 0 {
+	if recipient >= 0 && ids[recipient] != 0 {
 		out.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", to.Bare().String(), "id", strconv.FormatInt(ids[recipient], 10)))
 	}
 	if r := out.Child(NSRetract, "retract"); r != nil && r.Attr("id") != "" {
@@ -48,9 +52,9 @@ func (m *Module) Archive(ctx context.Context, from, to jid.JID, st *xmlstream.El
 	return out, nil
 }
 
-// entries returns the archive rows for st: the sender's, when local, and
-// the recipient's; a message to oneself is stored once. recipient is the
-// index of the recipient's row.
+// entries returns the archive rows for st: the sender's and the
+// recipient's, each when local; a message to oneself is stored once.
+// recipient is the index of the recipient's row, or -1 for a remote one.
 func (m *Module) entries(from, to jid.JID, st *xmlstream.Element) (entries []Entry, recipient int) {
 	data := st.Append(nil, "")
 	body := ""
@@ -69,6 +73,9 @@ func (m *Module) entries(from, to jid.JID, st *xmlstream.Element) (entries []Ent
 	}
 	if m.r.IsLocal(from.Domainpart()) && from.Localpart() != "" && !from.Bare().Equal(to.Bare()) {
 		entries = append(entries, entry(from, to, true))
+	}
+	if !m.r.IsLocal(to.Domainpart()) {
+		return entries, -1
 	}
 	recipient = len(entries)
 	entries = append(entries, entry(to, from, false))

@@ -120,9 +120,10 @@ type MessageObserver interface {
 // stamps messages with the ids they have there (XEP-0359).
 type Archiver interface {
 	// Archive is called for every message other than an error addressed to
-	// a local account, after the filters and before delivery; from may be
-	// local or not. It stores the message in the archives it belongs to
-	// (the sender's, if local, and the recipient's) and returns the stanza
+	// a local account, after the filters and before delivery, and for those
+	// a local account sends to another server; from may be local or not.
+	// It stores the message in the archives it belongs to (the sender's,
+	// if local, and the recipient's, if local) and returns the stanza
 	// to deliver: st itself, changed in place (e.g. with the recipient's
 	// <stanza-id/>) — never a copy, since the stream layer follows a
 	// client's stanza by its identity until delivery is safe. It returns
@@ -163,6 +164,21 @@ func (r *Router) Components() []string {
 
 // IsComponent reports whether domain is served by a local component.
 func (r *Router) IsComponent(domain string) bool { return r.components[domain] != nil }
+
+// Remote delivers stanzas to other servers: federation (package s2s). Its
+// Route takes a stanza addressed to a domain that is neither a local host
+// nor a local component, without blocking on the network; a stanza it
+// cannot deliver is bounced to its sender through the router.
+type Remote interface {
+	Route(ctx context.Context, from, to jid.JID, st *xmlstream.Element)
+}
+
+// SetRemote installs the route to other servers; without one, stanzas to
+// them are answered with remote-server-not-found.
+func (r *Router) SetRemote(rm Remote) { r.remote = rm }
+
+// Serves reports whether domain is a local host or a local component's.
+func (r *Router) Serves(domain string) bool { return r.hosts[domain] || r.components[domain] != nil }
 
 // SetArchiver installs the archiver.
 func (r *Router) SetArchiver(a Archiver) { r.archiver = a }

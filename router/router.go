@@ -55,6 +55,7 @@ type Router struct {
 	presence PresenceHandler // nil: only the account's own resources see presence
 	offline  OfflineHandler  // nil: messages to offline accounts are bounced
 	archiver Archiver        // nil: nothing is archived
+	remote   Remote          // nil: no federation
 	// components serve local service domains such as conference.<host>;
 	// filled at wiring time, read-only afterwards.
 	components map[string]Component
@@ -279,7 +280,7 @@ func (r *Router) route(ctx context.Context, from jid.JID, st *xmlstream.Element,
 	}
 	switch {
 	case !r.hosts[to.Domainpart()]:
-		r.bounce(ctx, st, stanza.RemoteServerNotFound, "federation with other servers is not available")
+		r.routeRemote(ctx, from, to, st)
 	case to.Localpart() == "":
 		r.routeToServer(ctx, from, to, st)
 	default:
@@ -306,6 +307,24 @@ func (r *Router) route(ctx context.Context, from jid.JID, st *xmlstream.Element,
 			r.routeToFull(ctx, from, to, st)
 		}
 	}
+}
+
+// routeRemote hands st to the remote route, archiving a message first in
+// its local sender's archive.
+func (r *Router) routeRemote(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
+	if r.remote == nil {
+		r.bounce(ctx, st, stanza.RemoteServerNotFound, "federation with other servers is not enabled")
+		return
+	}
+	if st.Name.Local == stanza.Message && r.archiver != nil && !stanza.IsError(st) && r.hosts[from.Domainpart()] {
+		archived, err := r.archiver.Archive(ctx, from, to, st)
+		if err != nil {
+			r.bounceFor(ctx, st, err, "the message could not be archived")
+			return
+		}
+		st = archived
+	}
+	r.remote.Route(ctx, from, to, st)
 }
 
 // outboundAllowed runs the outbound filters; a refusal is answered to the
@@ -493,6 +512,12 @@ func (r *Router) exists(ctx context.Context, j jid.JID) bool {
 		r.log.Error("looking up account", "jid", j.Bare().String(), "err", err)
 	}
 	return ok
+}
+
+// Bounce answers st with the error condition (RFC 6120 §8.3.3) from its
+// recipient, as bounce does, for stanzas a Remote cannot deliver.
+func (r *Router) Bounce(ctx context.Context, st *xmlstream.Element, condition, text string) {
+	r.bounce(ctx, st, condition, text)
 }
 
 // bounce answers st with an error from its recipient. Errors are never

@@ -26,6 +26,7 @@ import (
 	"xmppd/httpd"
 	"xmppd/ping"
 	"xmppd/router"
+	"xmppd/s2s"
 	"xmppd/storage"
 	"xmppd/storage/localpg"
 	"xmppd/storage/postgres"
@@ -45,6 +46,7 @@ type Server struct {
 	certs  *certs.Store
 	router *router.Router
 	c2s    *c2s.Server
+	s2s    *s2s.Server // nil without federation
 	http   *http.Server
 	// modules holds what stops the feature modules.
 	modules *wiring
@@ -54,7 +56,7 @@ type Server struct {
 	deletesDone chan struct{}
 
 	// Addresses the listeners are bound to, for tests that listen on port 0.
-	C2SAddr, DirectTLSAddr, HTTPAddr net.Addr
+	C2SAddr, DirectTLSAddr, HTTPAddr, S2SAddr net.Addr
 }
 
 // Database is the open PostgreSQL, and the private server behind it when
@@ -185,6 +187,18 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		Logger:             log,
 	}, r, sasl)
 	s = &Server{cfg: cfg, log: log, db: db, certs: certStore, router: r, c2s: streams, modules: w}
+	if cfg.S2S.Listen != "" {
+		s.s2s = s2s.New(s2s.Config{
+			TLS:         certStore.TLSConfig(),
+			Secret:      secret,
+			RequireTLS:  cfg.S2S.RequireTLS,
+			Routes:      cfg.S2S.Routes,
+			Limits:      limits,
+			IdleTimeout: time.Duration(cfg.S2S.IdleSeconds) * time.Second,
+			Logger:      log,
+		}, r)
+		r.SetRemote(s.s2s)
+	}
 	if cfg.HTTP.Listen != "" {
 		mux := http.NewServeMux()
 		mux.Handle("/", httpd.Handler(httpd.Config{
@@ -249,6 +263,11 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
+	if s.s2s != nil {
+		if s.S2SAddr, err = s.listen(s.cfg.S2S.Listen, s.s2s.Serve); err != nil {
+			return err
+		}
+	}
 	if s.http != nil {
 		if s.HTTPAddr, err = s.listen(s.cfg.HTTP.Listen, s.http.Serve); err != nil {
 			return err
@@ -274,6 +293,9 @@ func (s *Server) listen(addr string, serve func(net.Listener) error) (net.Addr, 
 // ReloadCertificates re-reads the certificate files (on SIGHUP).
 func (s *Server) ReloadCertificates() error { return s.certs.Reload() }
 
+// S2S returns the federation server, or nil when s2s.listen is empty.
+func (s *Server) S2S() *s2s.Server { return s.s2s }
+
 // Router returns the server's router.
 func (s *Server) Router() *router.Router { return s.router }
 
@@ -293,6 +315,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if err := s.c2s.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("ending client streams: %w", err))
+	}
+	if s.s2s != nil {
+		if err := s.s2s.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("ending server streams: %w", err))
+		}
 	}
 	if s.stopDeletes != nil {
 		s.stopDeletes()

@@ -39,6 +39,7 @@ const (
 	PolicyViolation       = "policy-violation"
 	RecipientUnavailable  = "recipient-unavailable"
 	RemoteServerNotFound  = "remote-server-not-found"
+	RemoteServerTimeout   = "remote-server-timeout"
 	ResourceConstraint    = "resource-constraint"
 	ServiceUnavailable    = "service-unavailable"
 )
@@ -58,6 +59,7 @@ var errorType = map[string]string{
 	PolicyViolation:       "modify",
 	RecipientUnavailable:  "wait",
 	RemoteServerNotFound:  "cancel",
+	RemoteServerTimeout:   "wait",
 	ResourceConstraint:    "wait",
 	ServiceUnavailable:    "cancel",
 }

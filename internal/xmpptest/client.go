@@ -257,18 +257,24 @@ func (c *Client) Bind(resource string) string {
 }
 
 // Login connects over STARTTLS, authenticates with SCRAM-SHA-256 and binds
-// resource.
+// resource, as user@Domain.
 func Login(t testing.TB, s *Server, user, password, resource string) *Client {
 	t.Helper()
+	return LoginAt(t, s, Domain, user, password, resource)
+}
+
+// LoginAt is Login as user@domain.
+func LoginAt(t testing.TB, s *Server, domain, user, password, resource string) *Client {
+	t.Helper()
 	c := Dial(t, s.C2SAddr)
-	c.Open(Domain)
+	c.Open(domain)
 	c.Features()
-	c.StartTLS(Domain, TLSConfig(Domain, tls.VersionTLS13))
+	c.StartTLS(domain, TLSConfig(domain, tls.VersionTLS13))
 	c.Features()
 	if el := c.Authenticate(Mechanism{Name: "SCRAM-SHA-256"}, user, password); el.Name.Local != "success" {
 		t.Fatalf("login of %s failed: %s", user, el)
 	}
-	c.Open(Domain)
+	c.Open(domain)
 	c.Features()
 	c.Bind(resource)
 	return c

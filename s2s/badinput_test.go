@@ -1,0 +1,132 @@
+package s2s_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"testing"
+
+	"xmppd/internal/xmpptest"
+)
+
+// openPeer connects to s's s2s listener as a server claiming from, opens
+// a stream to to and reads the features; with encrypt, after STARTTLS.
+func openPeer(t *testing.T, s *xmpptest.Server, from, to string, encrypt bool) *xmpptest.Client {
+	t.Helper()
+	c := xmpptest.Dial(t, s.S2SAddr)
+	header := "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'" +
+		" xmlns:db='jabber:server:dialback' version='1.0' from='" + from + "' to='" + to + "'>"
+	c.Send(header)
+	c.ReadHeader()
+	c.Features()
+	if encrypt {
+		c.Send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+		c.NextNamed("proceed")
+		tc := tls.Client(c.Conn, xmpptest.TLSConfig(to, tls.VersionTLS13))
+		if err := tc.Handshake(); err != nil {
+			t.Fatalf("STARTTLS handshake: %v", err)
+		}
+		c.Conn = tc
+		c.Send(header)
+		c.ReadHeader()
+		if f := c.Features(); f.Child("urn:xmpp:features:dialback", "dialback") == nil {
+			t.Fatalf("features after STARTTLS: %s, want dialback", f)
+		}
+	}
+	return c
+}
+
+// key computes the XEP-0185 dialback key independently of package s2s.
+func key(secret []byte, receiving, originating, id string) string {
+	h := sha256.Sum256(secret)
+	mac := hmac.New(sha256.New, []byte(hex.EncodeToString(h[:])))
+	mac.Write([]byte(receiving + " " + originating + " " + id))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+func TestRefusedStreams(t *testing.T) {
+	a, b, alice, bob := federated(t)
+
+	t.Run("client namespace", func(t *testing.T) {
+		c := xmpptest.Dial(t, b.S2SAddr)
+		c.Open("b.test") // a jabber:client header
+		c.ExpectStreamError("invalid-namespace")
+	})
+	t.Run("unknown host", func(t *testing.T) {
+		c := xmpptest.Dial(t, b.S2SAddr)
+		c.Send("<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='elsewhere.test'>")
+		c.ExpectStreamError("host-unknown")
+	})
+	t.Run("not well-formed", func(t *testing.T) {
+		c := openPeer(t, b, "a.test", "b.test", true)
+		c.Send("<message to='bob@b.test'><body>x</bod></message>")
+		c.ExpectStreamError("not-well-formed")
+	})
+	t.Run("stanza before dialback", func(t *testing.T) {
+		c := openPeer(t, b, "a.test", "b.test", true)
+		c.Send("<message from='alice@a.test' to='bob@b.test' type='chat'><body>unproven</body></message>")
+		c.ExpectStreamError("not-authorized")
+	})
+	t.Run("dialback before STARTTLS", func(t *testing.T) {
+		c := openPeer(t, b, "a.test", "b.test", false)
+		c.Send("<db:result from='a.test' to='b.test'>00</db:result>")
+		c.ExpectStreamError("policy-violation")
+	})
+	t.Run("forged key", func(t *testing.T) {
+		// b.test asks a.test's real server, which denies the key.
+		c := openPeer(t, b, "a.test", "b.test", true)
+		c.Send("<db:result from='a.test' to='b.test'>" + key([]byte("not a.test's secret"), "b.test", "a.test", c.Header.ID) + "</db:result>")
+		if el := c.NextNamed("result"); el.Attr("type") != "invalid" || el.Attr("from") != "b.test" || el.Attr("to") != "a.test" {
+			t.Fatalf("got %s, want an invalid verdict", el)
+		}
+		c.Send("<message from='alice@a.test' to='bob@b.test' type='chat'><body>forged</body></message>")
+		c.ExpectStreamError("not-authorized")
+	})
+	t.Run("verify with a wrong key", func(t *testing.T) {
+		c := openPeer(t, b, "a.test", "b.test", true)
+		c.Send("<db:verify from='a.test' to='b.test' id='abc'>0123</db:verify>")
+		if el := c.NextNamed("verify"); el.Attr("type") != "invalid" || el.Attr("id") != "abc" {
+			t.Fatalf("got %s, want an invalid verdict", el)
+		}
+		c.Send("<db:verify from='a.test' to='elsewhere.test' id='abc'>0123</db:verify>")
+		if el := c.NextNamed("verify"); el.Attr("type") != "error" {
+			t.Fatalf("got %s, want an error for a domain b.test does not serve", el)
+		}
+	})
+
+	// A peer with a.test's secret proves a.test for real, and may then
+	// send only as a.test, only to b.test, and with both addresses.
+	var secret []byte
+	if err := a.DB.QueryRow(context.Background(), `SELECT secret FROM server_secret`).Scan(&secret); err != nil {
+		t.Fatal(err)
+	}
+	authenticated := func(t *testing.T) *xmpptest.Client {
+		c := openPeer(t, b, "a.test", "b.test", true)
+		c.Send("<db:result from='a.test' to='b.test'>" + key(secret, "b.test", "a.test", c.Header.ID) + "</db:result>")
+		if el := c.NextNamed("result"); el.Attr("type") != "valid" {
+			t.Fatalf("got %s, want a valid verdict", el)
+		}
+		c.Send("<message from='alice@a.test/x' to='bob@b.test' type='chat'><body>proven</body></message>")
+		xmpptest.ExpectBody(t, bob.NextNamed("message"), "alice@a.test/x", "proven")
+		return c
+	}
+	for _, tc := range []struct{ name, stanza, condition string }{
+		{"spoofed from", "<message from='mallory@c.test' to='bob@b.test'><body>x</body></message>", "invalid-from"},
+		{"another host", "<message from='alice@a.test' to='bob@elsewhere.test'><body>x</body></message>", "host-unknown"},
+		{"no to", "<message from='alice@a.test'><body>x</body></message>", "improper-addressing"},
+		{"bad from", "<message from='@@' to='bob@b.test'><body>x</body></message>", "invalid-from"},
+		{"not a stanza", "<foo xmlns='urn:example'/>", "unsupported-stanza-type"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := authenticated(t)
+			c.Send(tc.stanza)
+			c.ExpectStreamError(tc.condition)
+		})
+	}
+
+	// The real servers still talk.
+	alice.Send("<message to='bob@b.test' type='chat' id='m1'><body>still here</body></message>")
+	xmpptest.ExpectBody(t, bob.NextNamed("message"), "alice@a.test/phone", "still here")
+}

@@ -1,0 +1,200 @@
+package s2s
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Namespaces of server streams.
+const (
+	nsDialback        = "jabber:server:dialback"
+	nsDialbackFeature = "urn:xmpp:features:dialback" // XEP-0220 §2.1
+	nsTLS             = "urn:ietf:params:xml:ns:xmpp-tls"
+	nsStreamErrors    = "urn:ietf:params:xml:ns:xmpp-streams"
+)
+
+// streamError is a stream error condition (RFC 6120 §4.9.3) to send
+// before closing.
+type streamError struct{ condition, text string }
+
+func (e *streamError) Error() string { return "stream error " + e.condition + ": " + e.text }
+
+func streamErr(condition, text string) error { return &streamError{condition, text} }
+
+// conn is one server stream's TCP connection, upgraded to TLS by
+// STARTTLS. One goroutine reads; writes are serialised.
+type conn struct {
+	nc           net.Conn
+	tls          bool
+	lim          xmlstream.Limits
+	dec          *xmlstream.Decoder
+	writeTimeout time.Duration
+
+	wmu    sync.Mutex
+	opened bool // our stream header is written
+	ended  bool // our end of the stream is written
+}
+
+func newConn(nc net.Conn, lim xmlstream.Limits, writeTimeout time.Duration) *conn {
+	return &conn{nc: nc, lim: lim, writeTimeout: writeTimeout}
+}
+
+// readHeader reads the peer's stream header, which must open a server
+// stream.
+func (c *conn) readHeader() (xmlstream.Header, error) {
+	if c.dec == nil {
+		c.dec = xmlstream.NewDecoder(c.nc, c.lim)
+	}
+	h, err := c.dec.ReadHeader()
+	if err != nil {
+		return h, err
+	}
+	if h.Name.Space != xmlstream.NSStream || h.DefaultNS != stanza.NSServer {
+		return h, streamErr("invalid-namespace", "a server stream is {"+xmlstream.NSStream+"}stream with the default namespace "+stanza.NSServer)
+	}
+	return h, nil
+}
+
+// readElement reads the next top-level element.
+func (c *conn) readElement() (*xmlstream.Element, error) { return c.dec.ReadElement() }
+
+// writeHeader opens our side of the stream (again, after STARTTLS), and
+// writes then after it.
+func (c *conn) writeHeader(from, to, id string, then ...[]byte) error {
+	b := []byte("<?xml version='1.0'?><stream:stream xmlns='" + stanza.NSServer +
+		"' xmlns:stream='" + xmlstream.NSStream + "' xmlns:db='" + nsDialback + "' version='1.0'")
+	for _, a := range [][2]string{{"from", from}, {"to", to}, {"id", id}} {
+		if a[1] != "" {
+			b = append(b, ' ')
+			b = append(b, a[0]...)
+			b = append(b, "='"...)
+			b = xmlstream.AppendEscaped(b, a[1])
+			b = append(b, '\'')
+		}
+	}
+	b = append(b, '>')
+	c.wmu.Lock()
+	c.opened = true
+	c.wmu.Unlock()
+	return c.write(append([][]byte{b}, then...)...)
+}
+
+// write writes frames in one system call, within the write timeout.
+func (c *conn) write(frames ...[]byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.ended {
+		return net.ErrClosed
+	}
+	var b []byte
+	if len(frames) == 1 {
+		b = frames[0]
+	} else {
+		for _, f := range frames {
+			b = append(b, f...)
+		}
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// writeElements serialises elements for the stream: stanzas, which the
+// router holds in jabber:client, go out in the stream's default
+// namespace, jabber:server (RFC 6120 §4.8.3).
+func (c *conn) writeElements(els ...*xmlstream.Element) error {
+	var b []byte
+	for _, e := range els {
+		b = e.Append(b, stanza.NSClient)
+	}
+	return c.write(b)
+}
+
+// streamElement serialises <stream:local> with children.
+func streamElement(local string, children ...*xmlstream.Element) []byte {
+	b := []byte("<stream:" + local + ">")
+	for _, ch := range children {
+		b = ch.Append(b, stanza.NSServer)
+	}
+	return append(b, "</stream:"+local+">"...)
+}
+
+// end writes the stream error err carries, if any, and the end of our
+// stream, and closes the connection. A stream error needs our header
+// first (RFC 6120 §4.9.1.2); from names us in it.
+func (c *conn) end(err error, from string) {
+	var se *streamError
+	var xe *xmlstream.Error
+	var frames [][]byte
+	switch {
+	case errors.As(err, &se):
+	case errors.As(err, &xe):
+		se = &streamError{xe.Condition, xe.Text}
+	case isTimeout(err):
+		se = &streamError{"connection-timeout", ""}
+	}
+	if se != nil {
+		cond := xmlstream.NewElement(nsStreamErrors, se.condition)
+		if se.text == "" {
+			frames = append(frames, streamElement("error", cond))
+		} else {
+			frames = append(frames, streamElement("error", cond, xmlstream.NewElement(nsStreamErrors, "text").AddText(se.text)))
+		}
+	}
+	frames = append(frames, []byte("</stream:stream>"))
+	c.wmu.Lock()
+	opened := c.opened
+	c.wmu.Unlock()
+	if !opened {
+		c.writeHeader(from, "", stanza.NewID(), frames...)
+	} else {
+		c.write(frames...)
+	}
+	c.wmu.Lock()
+	c.ended = true
+	c.wmu.Unlock()
+	c.nc.Close()
+}
+
+// startTLS upgrades the connection after <proceed/> (RFC 6120 §5.4.3.3):
+// as the client on streams we opened, as the server on the others.
+func (c *conn) startTLS(ctx context.Context, cfg *tls.Config, client bool) error {
+	var tc *tls.Conn
+	if client {
+		tc = tls.Client(c.nc, cfg)
+	} else {
+		tc = tls.Server(c.nc, cfg)
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return err
+	}
+	c.nc, c.tls = tc, true
+	// Nothing sent before the handshake is read as part of the encrypted
+	// stream (STARTTLS command injection).
+	c.dec = nil
+	c.wmu.Lock()
+	c.opened = false
+	c.wmu.Unlock()
+	return nil
+}
+
+// isTimeout reports whether err is a deadline expiring.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// isClosed reports whether err only says the connection or the stream
+// ended.
+func isClosed(err error) bool {
+	return errors.Is(err, xmlstream.ErrStreamEnd) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
+}

@@ -1,0 +1,200 @@
+package s2s
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"xmppd/xmlstream"
+)
+
+// errNoServer means the remote domain has no server that answers, or
+// refused our dialback key; its stanzas bounce with
+// remote-server-not-found rather than remote-server-timeout.
+var errNoServer = errors.New("no server found")
+
+// addresses returns where domain's server listens: the configured route,
+// else the targets of its _xmpp-server._tcp SRV records in order (RFC
+// 6120 §3.2.1), else the domain itself on port 5269.
+func (s *Server) addresses(ctx context.Context, domain string) ([]string, error) {
+	s.mu.Lock()
+	route := s.routes[domain]
+	s.mu.Unlock()
+	if route != "" {
+		return []string{route}, nil
+	}
+	_, srvs, err := net.DefaultResolver.LookupSRV(ctx, "xmpp-server", "tcp", domain)
+	if err != nil || len(srvs) == 0 {
+		return []string{net.JoinHostPort(domain, "5269")}, nil
+	}
+	if len(srvs) == 1 && srvs[0].Target == "." {
+		return nil, fmt.Errorf("%s: %w (its SRV record says it has no XMPP service)", domain, errNoServer)
+	}
+	addrs := make([]string, len(srvs))
+	for i, r := range srvs {
+		addrs[i] = net.JoinHostPort(strings.TrimSuffix(r.Target, "."), strconv.Itoa(int(r.Port)))
+	}
+	return addrs, nil
+}
+
+// open connects to remote's server and negotiates a stream from local:
+// STARTTLS when offered (required unless RequireTLS is off). It returns
+// the connection with the stream's features read, and the stream id the
+// receiving server chose.
+func (s *Server) open(ctx context.Context, local, remote string) (*conn, string, error) {
+	addrs, err := s.addresses(ctx, remote)
+	if err != nil {
+		return nil, "", err
+	}
+	var nc net.Conn
+	var dialErr error
+	d := net.Dialer{}
+	for _, a := range addrs {
+		if nc, dialErr = d.DialContext(ctx, "tcp", a); dialErr == nil {
+			break
+		}
+	}
+	if nc == nil {
+		// RFC 6120 §8.3.3.14: no answer at the resolved address is
+		// remote-server-not-found; a failed negotiation is a timeout.
+		return nil, "", fmt.Errorf("connecting to %s: %w (%v)", remote, errNoServer, dialErr)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetReadDeadline(dl)
+	}
+	c := newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout)
+	id, err := s.negotiate(ctx, c, local, remote)
+	if err != nil {
+		c.end(err, local)
+		return nil, "", fmt.Errorf("stream to %s: %w", remote, err)
+	}
+	return c, id, nil
+}
+
+// negotiate opens the stream on c and encrypts it.
+func (s *Server) negotiate(ctx context.Context, c *conn, local, remote string) (string, error) {
+	for {
+		if err := c.writeHeader(local, remote, ""); err != nil {
+			return "", err
+		}
+		h, err := c.readHeader()
+		if err != nil {
+			return "", err
+		}
+		features, err := c.readElement()
+		if err != nil {
+			return "", err
+		}
+		if features.Name.Space != xmlstream.NSStream || features.Name.Local != "features" {
+			return "", streamErr("unsupported-stanza-type", "expected stream features")
+		}
+		if c.tls || features.Child(nsTLS, "starttls") == nil {
+			if !c.tls && s.cfg.RequireTLS {
+				return "", streamErr("policy-violation", "encryption is required, and "+remote+" does not offer STARTTLS")
+			}
+			return h.ID, nil
+		}
+		if err := c.writeElements(xmlstream.NewElement(nsTLS, "starttls")); err != nil {
+			return "", err
+		}
+		answer, err := c.readElement()
+		if err != nil {
+			return "", err
+		}
+		if answer.Name.Space != nsTLS || answer.Name.Local != "proceed" {
+			return "", fmt.Errorf("%s refused STARTTLS", remote)
+		}
+		// Peers prove their domains by dialback, not by certificates,
+		// so a self-signed one does not stop federation (XEP-0220 §1.2).
+		cfg := &tls.Config{ServerName: remote, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+		if err := c.startTLS(ctx, cfg, true); err != nil {
+			return "", fmt.Errorf("TLS with %s: %w", remote, err)
+		}
+	}
+}
+
+// authenticate proves local to remote's server over c with dialback
+// (XEP-0220 §2.1): it sends the key for the stream id and waits for the
+// verdict, which the receiving server gets from our own listener.
+func (s *Server) authenticate(c *conn, local, remote, id string) error {
+	key := dialbackKey(s.cfg.Secret, remote, local, id)
+	if err := c.writeElements(xmlstream.NewElement(nsDialback, "result", "from", local, "to", remote).AddText(key)); err != nil {
+		return err
+	}
+	for {
+		el, err := c.readElement()
+		if err != nil {
+			return err
+		}
+		if el.Name.Space == xmlstream.NSStream && el.Name.Local == "error" {
+			return fmt.Errorf("%s sent a stream error: %s", remote, describeError(el))
+		}
+		if el.Name.Space != nsDialback || el.Name.Local != "result" || el.Attr("from") != remote || el.Attr("to") != local {
+			continue
+		}
+		switch el.Attr("type") {
+		case "valid":
+			return nil
+		case "invalid":
+			return fmt.Errorf("%w: %s refused our dialback key", errNoServer, remote)
+		default:
+			return fmt.Errorf("%s could not verify our dialback key: %s", remote, describeError(el))
+		}
+	}
+}
+
+// verify asks the server of originating, on a connection of its own,
+// whether key is the one it sent to our receiving domain on the stream
+// with the given id (XEP-0220 §2.3).
+func (s *Server) verify(ctx context.Context, receiving, originating, id, key string) (bool, error) {
+	c, _, err := s.open(ctx, receiving, originating)
+	if err != nil {
+		return false, err
+	}
+	defer c.end(nil, receiving)
+	req := xmlstream.NewElement(nsDialback, "verify", "from", receiving, "to", originating, "id", id).AddText(key)
+	if err := c.writeElements(req); err != nil {
+		return false, err
+	}
+	for {
+		el, err := c.readElement()
+		if err != nil {
+			return false, err
+		}
+		if el.Name.Space == xmlstream.NSStream && el.Name.Local == "error" {
+			return false, fmt.Errorf("%s sent a stream error: %s", originating, describeError(el))
+		}
+		if el.Name.Space == nsDialback && el.Name.Local == "verify" && el.Attr("id") == id && el.Attr("from") == originating {
+			switch el.Attr("type") {
+			case "valid":
+				return true, nil
+			case "invalid":
+				return false, nil
+			default:
+				return false, fmt.Errorf("%s could not verify the key: %s", originating, describeError(el))
+			}
+		}
+	}
+}
+
+// describeError names the condition in a stream or dialback error.
+func describeError(el *xmlstream.Element) string {
+	if e := el.Child("", "error"); e != nil {
+		el = e
+	}
+	for _, c := range el.ChildElements() {
+		if c.Name.Local != "text" {
+			return c.Name.Local
+		}
+	}
+	return "no condition given"
+}
+
+// connectTimeout is the context for one connection attempt.
+func (s *Server) connectTimeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.cfg.ConnectTimeout)
+}

@@ -1,0 +1,13 @@
+// Package s2s federates xmppd with other XMPP servers (RFC 6120 server
+// streams). It accepts the streams other servers open to the local
+// domains and opens streams to theirs, one per pair of domains, both
+// encrypted with STARTTLS and authenticated with Server Dialback
+// (XEP-0220, keys as in XEP-0185): a peer proves a domain by a key that
+// the domain's own server confirms on a connection of its own.
+//
+// Incoming stanzas are accepted only for the domain pairs a stream has
+// authenticated, and go to the router; the router hands stanzas for other
+// domains to Server.Route, which queues them for the pair's stream and
+// bounces them with remote-server-not-found or remote-server-timeout when
+// the remote server cannot be reached.
+package s2s

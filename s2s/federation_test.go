@@ -1,0 +1,136 @@
+package s2s_test
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+	"xmppd/storage/pgtest"
+	"xmppd/xmlstream"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// federated starts two servers, for a.test and b.test, that reach each
+// other's s2s listeners by configured routes, with alice@a.test and
+// bob@b.test online.
+func federated(t *testing.T) (a, b *xmpptest.Server, alice, bob *xmpptest.Client) {
+	t.Helper()
+	start := func(host string) *xmpptest.Server {
+		return xmpptest.Start(t, func(c *config.Config) {
+			c.Hosts = []string{host}
+			c.S2S.Listen = "127.0.0.1:0"
+		})
+	}
+	a, b = start("a.test"), start("b.test")
+	a.S2S().SetRoute("b.test", b.S2SAddr.String())
+	b.S2S().SetRoute("a.test", a.S2SAddr.String())
+	a.AddUser(t, "alice", "a.test", "alice pw")
+	b.AddUser(t, "bob", "b.test", "bob pw")
+	alice = xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
+	alice.Online()
+	bob = xmpptest.LoginAt(t, b, "b.test", "bob", "bob pw", "laptop")
+	bob.Online()
+	return a, b, alice, bob
+}
+
+// nextWhere reads c's elements until one satisfies match; anything else
+// (roster pushes, presence) is skipped.
+func nextWhere(c *xmpptest.Client, what string, match func(*xmlstream.Element) bool) *xmlstream.Element {
+	c.T.Helper()
+	for i := 0; i < 20; i++ {
+		if el := c.Next(); match(el) {
+			return el
+		}
+	}
+	c.T.Fatalf("%s: no %s among the next 20 elements", c.JID, what)
+	return nil
+}
+
+func TestMessagesAndIQsBothWays(t *testing.T) {
+	a, b, alice, bob := federated(t)
+
+	alice.Send("<message to='bob@b.test' type='chat' id='m1'><body>hello from a</body></message>")
+	xmpptest.ExpectBody(t, bob.NextNamed("message"), "alice@a.test/phone", "hello from a")
+	bob.Send("<message to='alice@a.test/phone' type='chat' id='m2'><body>hello from b</body></message>")
+	xmpptest.ExpectBody(t, alice.NextNamed("message"), "bob@b.test/laptop", "hello from b")
+
+	// A ping of the remote server, and one of a remote client, which
+	// answers itself.
+	alice.Send("<iq to='b.test' type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if el := alice.NextNamed("iq"); el.Attr("type") != "result" || el.Attr("from") != "b.test" || el.Attr("id") != "p1" {
+		t.Fatalf("ping of b.test: got %s", el)
+	}
+	alice.Send("<iq to='bob@b.test/laptop' type='get' id='p2'><ping xmlns='urn:xmpp:ping'/></iq>")
+	ping := bob.NextNamed("iq")
+	if ping.Attr("from") != "alice@a.test/phone" || ping.Attr("id") != "p2" {
+		t.Fatalf("bob got %s, want alice's ping", ping)
+	}
+	bob.Send("<iq to='alice@a.test/phone' type='result' id='p2'/>")
+	if el := alice.NextNamed("iq"); el.Attr("type") != "result" || el.Attr("from") != "bob@b.test/laptop" {
+		t.Fatalf("alice got %s, want bob's answer", el)
+	}
+
+	// An unknown account on the other server bounces back across.
+	alice.Send("<message to='nobody@b.test' type='chat' id='m3'><body>anyone?</body></message>")
+	xmpptest.ExpectError(t, alice.NextNamed("message"), "service-unavailable")
+
+	// Each server archived its own user's side of the conversation.
+	for _, c := range []struct {
+		s         *xmpptest.Server
+		user, who string
+	}{{a, "alice", "bob@b.test"}, {b, "bob", "alice@a.test"}} {
+		var n int
+		if err := c.s.DB.QueryRow(context.Background(),
+			`SELECT count(*) FROM archive_messages WHERE username = $1 AND with_jid = $2`, c.user, c.who).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 2 {
+			t.Errorf("%s's archive holds %d messages with %s, want 2", c.user, n, c.who)
+		}
+	}
+}
+
+func TestSubscriptionAcrossServers(t *testing.T) {
+	_, _, alice, bob := federated(t)
+
+	alice.Send("<presence to='bob@b.test' type='subscribe'/>")
+	nextWhere(bob, "alice's subscription request", func(el *xmlstream.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("type") == "subscribe" && el.Attr("from") == "alice@a.test"
+	})
+	bob.Send("<presence to='alice@a.test' type='subscribed'/>")
+	nextWhere(alice, "bob's approval", func(el *xmlstream.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("type") == "subscribed" && el.Attr("from") == "bob@b.test"
+	})
+	// Having approved, bob's server sends bob's presence to alice
+	// (RFC 6121 §3.1.5).
+	nextWhere(alice, "bob's presence", func(el *xmlstream.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("type") == "" && el.Attr("from") == "bob@b.test/laptop"
+	})
+	alice.Send("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
+	roster := nextWhere(alice, "the roster", func(el *xmlstream.Element) bool { return el.Attr("id") == "r1" })
+	item := roster.Child("jabber:iq:roster", "query").Child("jabber:iq:roster", "item")
+	if item == nil || item.Attr("jid") != "bob@b.test" || item.Attr("subscription") != "to" {
+		t.Fatalf("alice's roster: %s, want bob@b.test with subscription 'to'", roster)
+	}
+}
+
+func TestUnreachableServerBounces(t *testing.T) {
+	a, _, alice, _ := federated(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	a.S2S().SetRoute("gone.test", closed)
+
+	alice.Send("<message to='carol@gone.test' type='chat' id='m1'><body>there?</body></message>")
+	if e := xmpptest.ExpectError(t, alice.NextNamed("message"), "remote-server-not-found"); e.Attr("type") != "cancel" {
+		t.Errorf("error %s, want type cancel", e)
+	}
+	alice.Send("<iq to='gone.test' type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+	xmpptest.ExpectError(t, alice.NextNamed("iq"), "remote-server-not-found")
+}

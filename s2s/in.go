@@ -1,0 +1,249 @@
+package s2s
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// maxPendingVerifications bounds the dialback keys one incoming stream
+// may have us verify at once.
+const maxPendingVerifications = 10
+
+// inStream is a stream another server opened to us.
+type inStream struct {
+	s     *Server
+	c     *conn
+	local string // the domain the header was addressed to
+	id    string // the current stream id
+
+	mu       sync.Mutex
+	verified map[pair]bool // domain pairs dialback proved
+	pending  int           // verifications under way
+}
+
+// serveIn runs an incoming stream until it ends.
+func (s *Server) serveIn(c *conn) {
+	in := &inStream{s: s, c: c, verified: map[pair]bool{}}
+	err := in.run()
+	if !isClosed(err) {
+		s.log.Info("s2s incoming stream error", "remote", c.nc.RemoteAddr().String(), "local", in.local, "err", err)
+	}
+	c.end(err, in.local)
+}
+
+// run reads stream headers and elements; STARTTLS restarts the stream.
+func (in *inStream) run() error {
+	c := in.c
+	c.nc.SetReadDeadline(time.Now().Add(in.s.cfg.ConnectTimeout))
+	for {
+		h, err := c.readHeader()
+		if err != nil {
+			return err
+		}
+		if in.local == "" && in.s.router.Serves(h.To) {
+			in.local = h.To
+		}
+		if !in.s.router.Serves(h.To) {
+			return streamErr("host-unknown", "this server does not serve "+h.To)
+		}
+		if h.Version != "1.0" {
+			return streamErr("unsupported-version", "only XMPP 1.0 streams are accepted")
+		}
+		in.id = stanza.NewID()
+		if err := c.writeHeader(h.To, h.From, in.id, in.features()); err != nil {
+			return err
+		}
+		restart, err := in.elements()
+		if !restart {
+			return err
+		}
+	}
+}
+
+// features offers STARTTLS before encryption and dialback (XEP-0220
+// §2.1) once the stream is encrypted or may stay plain.
+func (in *inStream) features() []byte {
+	var fs []*xmlstream.Element
+	if !in.c.tls && in.s.cfg.TLS != nil {
+		tls := xmlstream.NewElement(nsTLS, "starttls")
+		if in.s.cfg.RequireTLS {
+			tls.AddChild(xmlstream.NewElement(nsTLS, "required"))
+		}
+		fs = append(fs, tls)
+	}
+	if in.c.tls || !in.s.cfg.RequireTLS {
+		fs = append(fs, xmlstream.NewElement(nsDialbackFeature, "dialback").AddChild(xmlstream.NewElement(nsDialbackFeature, "errors")))
+	}
+	return streamElement("features", fs...)
+}
+
+// elements handles the elements of one stream; restart is true after
+// STARTTLS.
+func (in *inStream) elements() (restart bool, err error) {
+	c := in.c
+	for {
+		el, err := c.readElement()
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case el.Name.Space == nsTLS && el.Name.Local == "starttls":
+			if c.tls || in.s.cfg.TLS == nil {
+				return false, streamErr("policy-violation", "STARTTLS is not available on this stream")
+			}
+			if err := c.write(xmlstream.NewElement(nsTLS, "proceed").Append(nil, "")); err != nil {
+				return false, err
+			}
+			ctx, cancel := in.s.connectTimeout()
+			err := c.startTLS(ctx, in.s.cfg.TLS, false)
+			cancel()
+			return err == nil, err
+		case el.Name.Space == nsDialback && (el.Name.Local == "result" || el.Name.Local == "verify"):
+			if !c.tls && in.s.cfg.RequireTLS {
+				return false, streamErr("policy-violation", "encryption is required: STARTTLS first")
+			}
+			if el.Name.Local == "result" {
+				err = in.result(el)
+			} else {
+				err = in.answerVerify(el)
+			}
+			if err != nil {
+				return false, err
+			}
+		case stanza.IsStanza(el, stanza.NSServer):
+			if err := in.stanza(el); err != nil {
+				return false, err
+			}
+			c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
+		default:
+			return false, streamErr("unsupported-stanza-type", "unexpected <"+el.Name.Local+"/> in "+el.Name.Space)
+		}
+	}
+}
+
+// result handles a peer's claim to a domain (XEP-0220 §2.1.2): the key
+// is checked with the claimed domain's own server, in the background, and
+// the verdict sent back.
+func (in *inStream) result(el *xmlstream.Element) error {
+	from, to, key := el.Attr("from"), el.Attr("to"), el.Text()
+	if !in.s.router.Serves(to) {
+		return in.c.writeElements(dialbackError("result", to, from, "", "cancel", stanza.ItemNotFound))
+	}
+	if _, err := jid.New("", from, ""); err != nil || from == "" || in.s.router.Serves(from) {
+		return in.c.writeElements(dialbackError("result", to, from, "", "modify", stanza.BadRequest))
+	}
+	in.mu.Lock()
+	if in.pending >= maxPendingVerifications {
+		in.mu.Unlock()
+		return streamErr("policy-violation", "too many dialback requests at once")
+	}
+	in.pending++
+	in.mu.Unlock()
+	id := in.id
+	go func() {
+		ctx, cancel := in.s.connectTimeout()
+		defer cancel()
+		valid, err := in.s.verify(ctx, to, from, id, key)
+		in.mu.Lock()
+		in.pending--
+		if valid {
+			in.verified[pair{local: to, remote: from}] = true
+			// Stanzas may follow at once; a silent peer is closed later.
+			in.c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
+		}
+		in.mu.Unlock()
+		var answer *xmlstream.Element
+		switch {
+		case err != nil:
+			in.s.log.Info("s2s dialback verification failed", "remote", from, "local", to, "err", err)
+			cond := stanza.RemoteServerNotFound
+			if isTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
+				cond = "remote-server-timeout"
+			}
+			answer = dialbackError("result", to, from, "", "cancel", cond)
+		case valid:
+			in.s.log.Info("s2s incoming stream authenticated", "remote", from, "local", to)
+			answer = xmlstream.NewElement(nsDialback, "result", "from", to, "to", from, "type", "valid")
+		default:
+			in.s.log.Info("s2s dialback key refused", "remote", from, "local", to)
+			answer = xmlstream.NewElement(nsDialback, "result", "from", to, "to", from, "type", "invalid")
+		}
+		in.c.writeElements(answer)
+	}()
+	return nil
+}
+
+// answerVerify tells a receiving server whether a key is one we sent it
+// (XEP-0220 §2.3.2): we are the authoritative server of 'to'.
+func (in *inStream) answerVerify(el *xmlstream.Element) error {
+	from, to, id := el.Attr("from"), el.Attr("to"), el.Attr("id")
+	if !in.s.router.Serves(to) {
+		return in.c.writeElements(dialbackError("verify", to, from, id, "cancel", stanza.ItemNotFound))
+	}
+	typ := "invalid"
+	if keyMatches(in.s.cfg.Secret, from, to, id, el.Text()) {
+		typ = "valid"
+	}
+	return in.c.writeElements(xmlstream.NewElement(nsDialback, "verify", "from", to, "to", from, "id", id, "type", typ))
+}
+
+// stanza routes a stanza from an authenticated domain to a local one.
+// Its addresses must both be present and name a verified pair (RFC 6120
+// §4.9.3.9, §4.9.3.10, §8.1.1.1).
+func (in *inStream) stanza(el *xmlstream.Element) error {
+	fromAttr, toAttr := el.Attr("from"), el.Attr("to")
+	if fromAttr == "" || toAttr == "" {
+		return streamErr("improper-addressing", "stanzas between servers need 'from' and 'to'")
+	}
+	from, err := jid.Parse(fromAttr)
+	if err != nil {
+		return streamErr("invalid-from", "'from' is not a valid JID")
+	}
+	to, err := jid.Parse(toAttr)
+	if err != nil {
+		return streamErr("improper-addressing", "'to' is not a valid JID")
+	}
+	in.mu.Lock()
+	ok, someVerified := in.verified[pair{local: to.Domainpart(), remote: from.Domainpart()}], len(in.verified) > 0
+	in.mu.Unlock()
+	switch {
+	case ok:
+	case !someVerified:
+		return streamErr("not-authorized", "no domain is authenticated on this stream")
+	case !in.s.router.Serves(to.Domainpart()):
+		return streamErr("host-unknown", "this server does not serve "+to.Domainpart())
+	default:
+		return streamErr("invalid-from", fromAttr+" is not authenticated on this stream")
+	}
+	el.SetAttr("from", from.String())
+	el.SetAttr("to", to.String())
+	toClientNamespace(el)
+	in.s.router.Route(context.Background(), el)
+	return nil
+}
+
+// dialbackError is a dialback element of type error (XEP-0220 §2.4).
+func dialbackError(local, from, to, id, typ, condition string) *xmlstream.Element {
+	el := xmlstream.NewElement(nsDialback, local, "from", from, "to", to, "id", id, "type", "error")
+	return el.AddChild(xmlstream.NewElement(stanza.NSServer, "error", "type", typ).AddChild(xmlstream.NewElement(stanza.NSStanzas, condition)))
+}
+
+// toClientNamespace moves el and its descendants from jabber:server to
+// jabber:client, the namespace stanzas have inside the server.
+func toClientNamespace(el *xmlstream.Element) {
+	if el.Name.Space == stanza.NSServer {
+		el.Name.Space = stanza.NSClient
+	}
+	for _, ch := range el.Children {
+		if e, ok := ch.(*xmlstream.Element); ok {
+			toClientNamespace(e)
+		}
+	}
+}

@@ -1,0 +1,173 @@
+package s2s
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"xmppd/router"
+	"xmppd/xmlstream"
+)
+
+// Config is what a Server needs.
+type Config struct {
+	// TLS is the server side of STARTTLS: the local domains' certificates,
+	// chosen by SNI.
+	TLS *tls.Config
+	// Secret keys the dialback keys; every node of a cluster shares it.
+	Secret []byte
+	// RequireTLS refuses peers that will not encrypt the stream.
+	RequireTLS bool
+	// Routes maps remote domains to "host:port", looked up instead of DNS.
+	Routes map[string]string
+	// Limits bound what peers may send, as for clients.
+	Limits xmlstream.Limits
+	// QueueSize is how many stanzas may wait for one remote domain's
+	// stream; more are bounced. Default 1000.
+	QueueSize int
+	// IdleTimeout closes an outgoing stream that carried nothing for this
+	// long; an incoming stream may stay silent for four times as long.
+	// Default 5 minutes.
+	IdleTimeout time.Duration
+	// ConnectTimeout bounds connecting to a remote server, encrypting and
+	// authenticating the stream, and verifying a peer's key. Default 30 s.
+	ConnectTimeout time.Duration
+	// Logger receives stream events; nil discards them.
+	Logger *slog.Logger
+}
+
+// pair is the domains at both ends of a stream: a stream authenticates
+// one originating domain for one receiving domain.
+type pair struct{ local, remote string }
+
+// Server accepts and opens server-to-server streams. It is the router's
+// Remote.
+type Server struct {
+	cfg    Config
+	router *router.Router
+	log    *slog.Logger
+
+	mu        sync.Mutex
+	routes    map[string]string
+	out       map[pair]*outStream
+	in        map[*conn]bool
+	listeners map[net.Listener]bool
+	stopping  bool
+	wg        sync.WaitGroup
+}
+
+// New returns a Server delivering incoming stanzas to r. Install it with
+// r.SetRemote.
+func New(cfg Config, r *router.Router) *Server {
+	cfg.QueueSize = cmp.Or(cfg.QueueSize, 1000)
+	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, 5*time.Minute)
+	cfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, 30*time.Second)
+	s := &Server{cfg: cfg, router: r, log: cfg.Logger,
+		routes: map[string]string{}, out: map[pair]*outStream{},
+		in: map[*conn]bool{}, listeners: map[net.Listener]bool{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for d, a := range cfg.Routes {
+		s.routes[d] = a
+	}
+	return s
+}
+
+// SetRoute makes connections to domain go to addr ("host:port") instead
+// of the address DNS gives.
+func (s *Server) SetRoute(domain, addr string) {
+	s.mu.Lock()
+	s.routes[domain] = addr
+	s.mu.Unlock()
+}
+
+// Serve accepts incoming server streams on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		l.Close()
+		return net.ErrClosed
+	}
+	s.listeners[l] = true
+	s.mu.Unlock()
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			stopping := s.stopping
+			s.mu.Unlock()
+			if stopping {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		c := newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout)
+		if !s.track(c) {
+			nc.Close()
+			continue
+		}
+		go func() {
+			defer s.untrack(c)
+			s.serveIn(c)
+		}()
+	}
+}
+
+// track adds an incoming connection, unless the server is stopping.
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false
+	}
+	s.in[c] = true
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.in, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Shutdown stops accepting streams, ends every stream with
+// <system-shutdown/>, bounces what still waits to be sent, and waits for
+// the streams' goroutines or ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopping = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.in {
+		go c.end(streamErr("system-shutdown", "the server is stopping"), "")
+	}
+	for _, o := range s.out {
+		o.stop()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
