@@ -267,7 +267,7 @@ func (s *Store) checkLeaf(h hostSpec, leaf *x509.Certificate) {
 // s.mu is held.
 func (s *Store) selfSigned(h hostSpec) (*tls.Certificate, error) {
 	if s.dataDir == "" {
-		certPEM, keyPEM, err := generate(h.name, time.Now())
+		certPEM, keyPEM, err := Generate(h.name, time.Now())
 		if err != nil {
 			return nil, err
 		}
@@ -301,7 +301,7 @@ func (s *Store) selfSigned(h hostSpec) (*tls.Certificate, error) {
 			"host", h.name, "file", certFile, "error", err)
 	}
 
-	certPEM, keyPEM, err := generate(h.name, now)
+	certPEM, keyPEM, err := Generate(h.name, now)
 	if err != nil {
 		return nil, err
 	}

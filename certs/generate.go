@@ -17,7 +17,7 @@ import (
 // selfSignedValidity is how long a generated certificate is valid.
 const selfSignedValidity = 365 * 24 * time.Hour
 
-// generate creates a self-signed ECDSA P-256 certificate for host, valid
+// Generate creates a self-signed ECDSA P-256 certificate for host, valid
 // from an hour before now (tolerating clock skew) for one year, and returns
 // it and its PKCS#8 key PEM-encoded.
 //
@@ -25,7 +25,7 @@ const selfSignedValidity = 365 * 24 * time.Hour
 // and other sub-domains work); for a wildcard host, the wildcard and its
 // parent; for an IP address, that address; for localhost, localhost,
 // *.localhost, 127.0.0.1 and ::1.
-func generate(host string, now time.Time) (certPEM, keyPEM []byte, err error) {
+func Generate(host string, now time.Time) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate key: %w", err)

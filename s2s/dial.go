@@ -111,6 +111,14 @@ func (s *Server) negotiate(ctx context.Context, c *conn, local, remote string) (
 		// Peers prove their domains by dialback, not by certificates,
 		// so a self-signed one does not stop federation (XEP-0220 §1.2).
 		cfg := &tls.Config{ServerName: remote, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+		if s.cfg.Certificate != nil {
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				if cert, err := s.cfg.Certificate(local); err == nil && cert != nil {
+					return cert, nil
+				}
+				return &tls.Certificate{}, nil // none: dialback still works
+			}
+		}
 		if err := c.startTLS(ctx, cfg, true); err != nil {
 			return "", fmt.Errorf("TLS with %s: %w", remote, err)
 		}

@@ -117,6 +117,11 @@ func (in *inStream) elements() (restart bool, err error) {
 			if err != nil {
 				return false, err
 			}
+		case el.Name.Space == xmlstream.NSStream && el.Name.Local == "error":
+			// The peer ends the stream (RFC 6120 §4.9.1.1): close ours
+			// without an error of our own.
+			in.s.log.Info("s2s incoming stream ended by a stream error", "local", in.local, "condition", describeError(el))
+			return false, xmlstream.ErrStreamEnd
 		case stanza.IsStanza(el, stanza.NSServer):
 			if err := in.stanza(el); err != nil {
 				return false, err

@@ -19,6 +19,9 @@ type Config struct {
 	// TLS is the server side of STARTTLS: the local domains' certificates,
 	// chosen by SNI.
 	TLS *tls.Config
+	// Certificate returns a local domain's certificate, which outgoing
+	// streams present as the TLS client's; nil presents none.
+	Certificate func(domain string) (*tls.Certificate, error)
 	// Secret keys the dialback keys; every node of a cluster shares it.
 	Secret []byte
 	// RequireTLS refuses peers that will not encrypt the stream.

@@ -190,6 +190,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	if cfg.S2S.Listen != "" {
 		s.s2s = s2s.New(s2s.Config{
 			TLS:         certStore.TLSConfig(),
+			Certificate: certStore.Certificate,
 			Secret:      secret,
 			RequireTLS:  cfg.S2S.RequireTLS,
 			Routes:      cfg.S2S.Routes,

@@ -266,7 +266,14 @@ func Login(t testing.TB, s *Server, user, password, resource string) *Client {
 // LoginAt is Login as user@domain.
 func LoginAt(t testing.TB, s *Server, domain, user, password, resource string) *Client {
 	t.Helper()
-	c := Dial(t, s.C2SAddr)
+	return LoginAddr(t, s.C2SAddr, domain, user, password, resource)
+}
+
+// LoginAddr is Login as user@domain at the STARTTLS listener addr of any
+// XMPP server.
+func LoginAddr(t testing.TB, addr net.Addr, domain, user, password, resource string) *Client {
+	t.Helper()
+	c := Dial(t, addr)
 	c.Open(domain)
 	c.Features()
 	c.StartTLS(domain, TLSConfig(domain, tls.VersionTLS13))
