@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/auth"
 	"xmppd/router"
 	"xmppd/xmlstream"
@@ -55,6 +57,12 @@ type Config struct {
 	// before it considers the connection dead and closes it; 0 means one
 	// minute.
 	AckTimeout time.Duration
+	// Waiting is told of the messages a session holds while its
+	// connection is lost and it waits to be resumed: those not
+	// acknowledged when the connection was lost, and each that arrives
+	// meanwhile (push notifications, XEP-0357). It must not block; nil
+	// tells nobody.
+	Waiting func(session jid.JID, msgs []*xmlstream.Element)
 	// CSIHoldLimit bounds the stanzas held for an inactive client
 	// (XEP-0352) before they are sent anyway; 0 means 100.
 	CSIHoldLimit int

@@ -112,9 +112,13 @@ func (s *Session) Deliver(st *xmlstream.Element) bool {
 	s.flushHeldLocked()
 	s.pushLocked(outItem{el: st, frame: frame, receipt: rc})
 	start := s.startWriterLocked()
+	waiting := s.t == nil && st.Name.Local == stanza.Message
 	s.mu.Unlock()
 	if start {
 		go s.flush()
+	}
+	if waiting && s.srv.cfg.Waiting != nil {
+		s.srv.cfg.Waiting(s.jid, []*xmlstream.Element{st})
 	}
 	return true
 }

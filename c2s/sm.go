@@ -275,9 +275,20 @@ func (s *Session) detach(t Transport) {
 	s.queue = kept
 	gen := s.sm.gen
 	s.sm.detachTimer = time.AfterFunc(s.sm.max, func() { s.expire(gen) })
+	var held []*xmlstream.Element
+	for _, items := range [][]outItem{s.sm.unacked, s.queue} {
+		for _, it := range items {
+			if it.el.Name.Local == stanza.Message {
+				held = append(held, it.el)
+			}
+		}
+	}
 	s.mu.Unlock()
 	t.Close()
 	s.srv.log.Info("c2s connection lost; session waits for resumption", "jid", s.jid.String(), "timeout", s.sm.max)
+	if len(held) > 0 && s.srv.cfg.Waiting != nil {
+		s.srv.cfg.Waiting(s.jid, held)
+	}
 }
 
 // expire ends a session that was not resumed in time.

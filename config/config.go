@@ -40,6 +40,7 @@ type Config struct {
 	VCard   VCard   `toml:"vcard"`
 	PEP     PEP     `toml:"pep"`
 	Upload  Upload  `toml:"upload"`
+	Push    Push    `toml:"push"`
 	// ExternalServices are the STUN and TURN servers announced to clients
 	// (XEP-0215), for audio and video calls.
 	ExternalServices []ExternalService `toml:"external_services"`
@@ -200,6 +201,18 @@ type S2S struct {
 	IdleSeconds int `toml:"idle_seconds"`
 }
 
+// Push configures push notifications (XEP-0357) to the app servers that
+// mobile clients register.
+type Push struct {
+	// Enabled offers push notifications.
+	Enabled bool `toml:"enabled"`
+	// IncludeSender and IncludeBody put the message's sender and text in
+	// each notification, for the app server (and the phone vendor's push
+	// service) to read; off by default.
+	IncludeSender bool `toml:"include_sender"`
+	IncludeBody   bool `toml:"include_body"`
+}
+
 // HTTP configures the HTTP listener that carries XMPP over WebSocket
 // (RFC 7395) and host-meta discovery (XEP-0156).
 type HTTP struct {
@@ -257,6 +270,7 @@ func Default() Config {
 		VCard:        VCard{MaxBytes: 64 << 10},
 		PEP:          PEP{MaxItems: 256, MaxNodes: 256, MaxBytes: 16 << 20},
 		Upload:       Upload{Enabled: true, MaxFileBytes: 10 << 20, QuotaBytes: 1 << 30, ExpireDays: 30},
+		Push:         Push{Enabled: true},
 		Registration: Registration{PerAddressPerHour: 5},
 		MUC:          MUC{FloodRate: 0, FloodBurst: 20},
 	}

@@ -67,6 +67,13 @@ type PresenceHandler interface {
 // use it to forget per-session state.
 func (r *Router) OnUnbind(f func(session jid.JID)) { r.unbound = append(r.unbound, f) }
 
+// OnStoredOffline calls f for each message the offline handler stored
+// for to, an account without an available session (push notifications,
+// XEP-0357). f must not block.
+func (r *Router) OnStoredOffline(f func(ctx context.Context, to jid.JID, st *xmlstream.Element)) {
+	r.storedOffline = append(r.storedOffline, f)
+}
+
 // OnAvailable registers f to be called with a session's full JID and its
 // available presence each time the session broadcasts one (RFC 6121
 // §4.2, §4.4), after the presence handler sent it to the contacts.

@@ -14,6 +14,35 @@ import (
 // IQ error.
 var ErrQueryFailed = errors.New("the entity answered with an error")
 
+// QueryError is the IQ error an entity answered a Query with (RFC 6120
+// §8.3); it matches ErrQueryFailed with errors.Is.
+type QueryError struct {
+	Type      string // cancel, continue, modify, auth or wait
+	Condition string // the defined condition, such as item-not-found
+}
+
+func (e *QueryError) Error() string {
+	return ErrQueryFailed.Error() + ": " + e.Condition + " (" + e.Type + ")"
+}
+
+// Is makes QueryError match ErrQueryFailed.
+func (e *QueryError) Is(target error) bool { return target == ErrQueryFailed }
+
+// queryError reads the error of the IQ a.
+func queryError(a *xmlstream.Element) *QueryError {
+	qe := &QueryError{Condition: "undefined-condition"}
+	if e := a.Child("", "error"); e != nil {
+		qe.Type = e.Attr("type")
+		for _, c := range e.ChildElements() {
+			if c.Name.Space == stanza.NSStanzas && c.Name.Local != "text" {
+				qe.Condition = c.Name.Local
+				break
+			}
+		}
+	}
+	return qe
+}
+
 // pendingQuery is an IQ the server sent and whose answer it waits for.
 type pendingQuery struct {
 	to     string // the full address asked, which alone may answer
@@ -22,8 +51,8 @@ type pendingQuery struct {
 
 // Query sends the IQ get or set payload from the server's address from (a
 // served domain or an account's bare JID) to to, and returns the answer's
-// payload (nil for an empty result). It returns an error wrapping
-// ErrQueryFailed for an IQ error, and ctx's error when no answer came in
+// payload (nil for an empty result). It returns a *QueryError, which
+// matches ErrQueryFailed, for an IQ error, and ctx's error when no answer came in
 // time; only to itself can answer.
 func (r *Router) Query(ctx context.Context, typ string, from, to jid.JID, payload *xmlstream.Element) (*xmlstream.Element, error) {
 	id := stanza.NewID()
@@ -42,7 +71,7 @@ func (r *Router) Query(ctx context.Context, typ string, from, to jid.JID, payloa
 	select {
 	case a := <-q.answer:
 		if stanza.IsError(a) {
-			return nil, ErrQueryFailed
+			return nil, queryError(a)
 		}
 		return a.FirstChildElement(), nil
 	case <-ctx.Done():

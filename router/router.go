@@ -61,6 +61,8 @@ type Router struct {
 	components map[string]Component
 	messages   []MessageObserver
 	unbound    []func(jid.JID) // told when any session leaves the table
+	// storedOffline are told of each message stored for an offline account.
+	storedOffline []func(ctx context.Context, to jid.JID, st *xmlstream.Element)
 	// onAvailable are told of every available presence a session broadcasts.
 	onAvailable []func(context.Context, jid.JID, *xmlstream.Element)
 
@@ -403,6 +405,10 @@ func (r *Router) routeToBare(ctx context.Context, from, to jid.JID, st *xmlstrea
 		}
 		if err := r.offline.Store(ctx, to, st); err != nil {
 			r.bounceFor(ctx, st, err, "the message could not be stored for the offline recipient")
+			return
+		}
+		for _, f := range r.storedOffline {
+			f(ctx, to, st)
 		}
 	case "groupchat":
 		r.bounce(ctx, st, stanza.ServiceUnavailable, "the recipient is offline")

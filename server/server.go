@@ -175,6 +175,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	}
 	limits := xmlstream.Limits{MaxStanzaBytes: cfg.Limits.MaxStanzaBytes, MaxDepth: cfg.Limits.MaxDepth}
 	streams := c2s.New(c2s.Config{
+		Waiting:            w.waiting(),
 		Registrar:          w.registrar,
 		Hosts:              cfg.Hosts,
 		TLS:                certStore.TLSConfig(),

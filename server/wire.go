@@ -10,6 +10,7 @@ import (
 
 	"xmppd/c2s"
 	"xmppd/config"
+	"xmppd/push"
 	"xmppd/roster"
 	"xmppd/router"
 	"xmppd/storage/postgres"
@@ -41,6 +42,9 @@ type wiring struct {
 	// uploads serves the files of HTTP upload on the HTTP listener; nil
 	// when upload is off.
 	uploads *upload.Files
+	// push notifies app servers of messages for clients that are away;
+	// nil when push is off.
+	push *push.Module
 	// httpAddr returns the HTTP listener's address once it listens.
 	httpAddr func() net.Addr
 }
@@ -63,6 +67,7 @@ func (w *wiring) modules(ctx context.Context) error {
 		w.registration, // wire_registration.go: XEP-0077, invites
 		w.offline,      // wire_offline.go: XEP-0160 offline messages, XEP-0334 hints
 		w.carbons,      // wire_carbons.go: XEP-0280 message carbons
+		w.pushes,       // wire_push.go: XEP-0357 push notifications
 		w.archive,      // wire_archive.go: XEP-0313 message archive, XEP-0359 stanza ids
 		w.muc,          // wire_muc.go: XEP-0045 multi-user chat on conference.<host>
 		w.upload,       // wire_upload.go: XEP-0363 HTTP file upload on upload.<host>

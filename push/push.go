@@ -1,0 +1,294 @@
+// Package push implements XEP-0357: Push Notifications. A client
+// registers an app server (a pubsub service, normally on another server)
+// and a node with <enable/>; when a message reaches the account while the
+// client is away, the server publishes a notification to that node, and
+// the app server wakes the device through its vendor's push service.
+//
+// "Away" is either of: the account has no available session and the
+// message went to offline storage (every registration of the account is
+// notified), or the client's stream-managed session lost its connection
+// and waits to be resumed (the registrations that session enabled are
+// notified). Notifications carry no message content unless configured.
+package push
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/dataform"
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Namespaces of XEP-0357 and the parts of XEP-0060 it uses.
+const (
+	NS              = "urn:xmpp:push:0"
+	nsPubSub        = "http://jabber.org/protocol/pubsub"
+	formSummary     = "urn:xmpp:push:summary"
+	formPublishOpts = "http://jabber.org/protocol/pubsub#publish-options"
+	nsOMEMO         = "eu.siacs.conversations.axolotl"
+)
+
+// MaxRegistrations is how many app servers one account may register.
+const MaxRegistrations = 20
+
+// Registration is one app server node a client asked to be notified at.
+type Registration struct {
+	Service string // the app server's JID
+	Node    string
+	// Options is the publish-options form sent with each notification
+	// (serialised), often the app server's secret; nil for none.
+	Options []byte
+}
+
+// ErrTooMany is returned by Store.Enable when the account has
+// MaxRegistrations already.
+var ErrTooMany = errors.New("push: too many registrations")
+
+// Store keeps the registrations of accounts.
+type Store interface {
+	// Enable adds r to the account's registrations, replacing one with
+	// the same service and node (ErrTooMany beyond MaxRegistrations).
+	Enable(ctx context.Context, account jid.JID, r Registration) error
+	// Disable removes the account's registrations at service: the one
+	// with node, or all of them when node is "".
+	Disable(ctx context.Context, account jid.JID, service, node string) error
+	// List returns the account's registrations.
+	List(ctx context.Context, account jid.JID) ([]Registration, error)
+}
+
+// Config is what the module needs.
+type Config struct {
+	Store Store
+	// IncludeSender and IncludeBody put the message's sender and body in
+	// the notification's summary; both off keeps the app server (and
+	// the phone vendor behind it) from reading messages.
+	IncludeSender, IncludeBody bool
+	Logger                     *slog.Logger
+}
+
+// timeout bounds a store operation and the app server's answer.
+const timeout = 30 * time.Second
+
+// Module is push notifications for one router.
+type Module struct {
+	r   *router.Router
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[string][]Registration // by full JID: what each session enabled
+}
+
+// Register plugs push notifications into r: the account feature, the
+// enable and disable commands, and the hooks that notify.
+func Register(r *router.Router, cfg Config) *Module {
+	m := &Module{r: r, cfg: cfg, log: cfg.Logger, sessions: map[string][]Registration{}}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	r.AddAccountFeature(NS)
+	r.HandleIQ(router.ToAccount, "set", NS, "enable", m.enable)
+	r.HandleIQ(router.ToAccount, "set", NS, "disable", m.disable)
+	r.OnStoredOffline(m.storedOffline)
+	r.OnUnbind(m.forget)
+	return m
+}
+
+// enable stores a registration (XEP-0357 §5) and remembers that the
+// session asked for it.
+func (m *Module) enable(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	if !iq.From.Bare().Equal(iq.To) {
+		return iq.Error(stanza.Forbidden, "only the account itself enables push notifications")
+	}
+	service, node, errEl := target(iq, true)
+	if errEl != nil {
+		return errEl
+	}
+	reg := Registration{Service: service.String(), Node: node}
+	if f, ok := dataform.Find(iq.Payload.ChildElements(), formPublishOpts); ok {
+		f.Type = "submit"
+		reg.Options = f.Element().Append(nil, "")
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch err := m.cfg.Store.Enable(ctx, iq.To, reg); {
+	case errors.Is(err, ErrTooMany):
+		return iq.Error(stanza.ResourceConstraint, "too many push registrations: disable one first")
+	case err != nil:
+		m.log.Error("storing a push registration", "account", iq.To.String(), "err", err)
+		return iq.Error(stanza.InternalServerError, "")
+	}
+	if iq.From.Resourcepart() != "" {
+		m.mu.Lock()
+		m.sessions[iq.From.String()] = append(without(m.sessions[iq.From.String()], reg.Service, reg.Node), reg)
+		m.mu.Unlock()
+	}
+	return iq.Result(nil)
+}
+
+// disable removes registrations (XEP-0357 §6): one node, or every node at
+// the service when none is named.
+func (m *Module) disable(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	if !iq.From.Bare().Equal(iq.To) {
+		return iq.Error(stanza.Forbidden, "only the account itself disables push notifications")
+	}
+	service, node, errEl := target(iq, false)
+	if errEl != nil {
+		return errEl
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := m.cfg.Store.Disable(ctx, iq.To, service.String(), node); err != nil {
+		m.log.Error("removing push registrations", "account", iq.To.String(), "err", err)
+		return iq.Error(stanza.InternalServerError, "")
+	}
+	m.mu.Lock()
+	for full, regs := range m.sessions {
+		if strings.HasPrefix(full, iq.To.String()+"/") {
+			m.sessions[full] = without(regs, service.String(), node)
+		}
+	}
+	m.mu.Unlock()
+	return iq.Result(nil)
+}
+
+// target reads the jid and node attributes of <enable/> or <disable/>;
+// enable needs both.
+func target(iq router.IQ, needNode bool) (service jid.JID, node string, errEl *xmlstream.Element) {
+	attr, node := iq.Payload.Attr("jid"), iq.Payload.Attr("node")
+	if attr == "" || needNode && node == "" {
+		return jid.JID{}, "", iq.Error(stanza.BadRequest, "the app server's jid and node are required")
+	}
+	service, err := jid.Parse(attr)
+	if err != nil {
+		return jid.JID{}, "", iq.Error(stanza.JIDMalformed, "the app server's jid is not a valid JID")
+	}
+	return service, node, nil
+}
+
+// without returns regs without those at service with node (any node
+// when node is "").
+func without(regs []Registration, service, node string) []Registration {
+	var kept []Registration
+	for _, r := range regs {
+		if r.Service != service || node != "" && r.Node != node {
+			kept = append(kept, r)
+		}
+	}
+	return kept
+}
+
+// forget drops what a session that ended had enabled: its registrations
+// stay stored, for messages that arrive while the account is offline.
+func (m *Module) forget(session jid.JID) {
+	m.mu.Lock()
+	delete(m.sessions, session.String())
+	m.mu.Unlock()
+}
+
+// storedOffline notifies every registration of the account of a message
+// stored while it had no available session.
+func (m *Module) storedOffline(_ context.Context, to jid.JID, st *xmlstream.Element) {
+	if !important(st) {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		regs, err := m.cfg.Store.List(ctx, to.Bare())
+		if err != nil {
+			m.log.Error("reading push registrations", "account", to.Bare().String(), "err", err)
+			return
+		}
+		m.notify(ctx, to.Bare(), regs, st)
+	}()
+}
+
+// Waiting notifies the registrations a session enabled of the messages it
+// holds while its connection is lost (c2s.Config.Waiting).
+func (m *Module) Waiting(session jid.JID, msgs []*xmlstream.Element) {
+	var last *xmlstream.Element
+	for _, st := range msgs {
+		if important(st) {
+			last = st
+		}
+	}
+	m.mu.Lock()
+	regs := m.sessions[session.String()]
+	m.mu.Unlock()
+	if last == nil || len(regs) == 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		m.notify(ctx, session.Bare(), regs, last)
+	}()
+}
+
+// important reports whether st deserves waking a device: a chat or normal
+// message with a body or an OMEMO payload. Chat states, receipts and
+// room traffic do not; mentions in rooms come as normal messages
+// (XEP-0452).
+func important(st *xmlstream.Element) bool {
+	if st.Name.Local != stanza.Message {
+		return false
+	}
+	switch stanza.Type(st) {
+	case "chat", "normal":
+	default:
+		return false
+	}
+	return st.Child(stanza.NSClient, "body") != nil || st.Child(nsOMEMO, "encrypted") != nil
+}
+
+// notify publishes one notification for st to each of regs. An app
+// server that refuses it for good (an error of type cancel or auth) loses
+// the registration, as XEP-0357 §8 suggests.
+func (m *Module) notify(ctx context.Context, account jid.JID, regs []Registration, st *xmlstream.Element) {
+	for _, reg := range regs {
+		service, err := jid.Parse(reg.Service)
+		if err != nil {
+			continue
+		}
+		_, err = m.r.Query(ctx, "set", account, service, m.publish(reg, st))
+		if err == nil {
+			continue
+		}
+		m.log.Info("push notification refused", "account", account.String(), "service", reg.Service, "err", err)
+		var qe *router.QueryError
+		if errors.As(err, &qe) && (qe.Type == "cancel" || qe.Type == "auth") {
+			if err := m.cfg.Store.Disable(ctx, account, reg.Service, reg.Node); err != nil {
+				m.log.Error("removing a refused push registration", "account", account.String(), "err", err)
+			}
+		}
+	}
+}
+
+// publish is the pubsub publish of a notification (XEP-0357 §7).
+func (m *Module) publish(reg Registration, st *xmlstream.Element) *xmlstream.Element {
+	summary := dataform.Form{Fields: []dataform.Field{{Var: "FORM_TYPE", Values: []string{formSummary}}, {Var: "message-count", Values: []string{"1"}}}}
+	if m.cfg.IncludeSender {
+		summary.Fields = append(summary.Fields, dataform.Field{Var: "last-message-sender", Values: []string{st.Attr("from")}})
+	}
+	if b := st.Child(stanza.NSClient, "body"); b != nil && m.cfg.IncludeBody {
+		summary.Fields = append(summary.Fields, dataform.Field{Var: "last-message-body", Values: []string{b.Text()}})
+	}
+	summary.Type = "submit"
+	item := xmlstream.NewElement(nsPubSub, "item").AddChild(xmlstream.NewElement(NS, "notification").AddChild(summary.Element()))
+	ps := xmlstream.NewElement(nsPubSub, "pubsub").AddChild(xmlstream.NewElement(nsPubSub, "publish", "node", reg.Node).AddChild(item))
+	if reg.Options != nil {
+		if opts, err := xmlstream.ParseElement(reg.Options, xmlstream.Limits{}); err == nil {
+			ps.AddChild(xmlstream.NewElement(nsPubSub, "publish-options").AddChild(opts))
+		}
+	}
+	return ps
+}

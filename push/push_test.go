@@ -1,0 +1,231 @@
+package push_test
+
+import (
+	"context"
+	"testing"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+	"xmppd/storage/pgtest"
+	"xmppd/xmlstream"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const (
+	nsPush   = "urn:xmpp:push:0"
+	nsPubSub = "http://jabber.org/protocol/pubsub"
+	nsData   = "jabber:x:data"
+	// appJID stands for the app server: a client that answers the
+	// server's publish requests.
+	appJID = "app@localhost/pusher"
+)
+
+// enableIQ registers node at the app server, with its secret as
+// publish-options.
+func enableIQ(id, node string) string {
+	return "<iq type='set' id='" + id + "'><enable xmlns='" + nsPush + "' jid='" + appJID + "' node='" + node + "'>" +
+		"<x xmlns='" + nsData + "' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>" +
+		"<field var='secret'><value>s3cr3t-" + node + "</value></field></x></enable></iq>"
+}
+
+// start returns a server with alice, bob and the app server's client
+// online; alice has enabled push at node n1.
+func start(t *testing.T, change ...func(*config.Config)) (s *xmpptest.Server, alice, bob, app *xmpptest.Client) {
+	t.Helper()
+	s = xmpptest.Start(t, change...)
+	for _, u := range []string{"alice", "bob", "app"} {
+		s.AddUser(t, u, xmpptest.Domain, u+" pw")
+	}
+	app = xmpptest.Login(t, s, "app", "app pw", "pusher")
+	bob = xmpptest.Login(t, s, "bob", "bob pw", "desk")
+	bob.Online()
+	alice = xmpptest.Login(t, s, "alice", "alice pw", "phone")
+	alice.Send(enableIQ("e1", "n1"))
+	if el := alice.NextNamed("iq"); el.Attr("type") != "result" || el.Attr("id") != "e1" {
+		t.Fatalf("enable: got %s", el)
+	}
+	return s, alice, bob, app
+}
+
+// goOffline ends alice's stream and returns once her session is gone:
+// bob, who had her directed presence, is told (RFC 6121 §4.6.3).
+func goOffline(t *testing.T, alice, bob *xmpptest.Client) {
+	t.Helper()
+	alice.Send("<presence/><presence to='bob@localhost/desk'/>")
+	bob.ExpectPresenceFrom(alice.JID)
+	alice.Send("</stream:stream>")
+	if el := bob.ExpectPresenceFrom(alice.JID); el.Attr("type") != "unavailable" {
+		t.Fatalf("bob got %s, want alice's unavailable presence", el)
+	}
+}
+
+// expectPush reads the app server's next publish request for node and
+// answers it with reply (an IQ's type and children), returning its
+// <pubsub/>.
+func expectPush(t *testing.T, app *xmpptest.Client, node, reply string) *xmlstream.Element {
+	t.Helper()
+	iq := app.NextNamed("iq")
+	ps := iq.Child(nsPubSub, "pubsub")
+	if iq.Attr("type") != "set" || iq.Attr("from") != "alice@localhost" || ps == nil || ps.Child(nsPubSub, "publish").Attr("node") != node {
+		t.Fatalf("app server got %s, want a publish to node %s from alice@localhost", iq, node)
+	}
+	app.Send("<iq to='alice@localhost' id='" + iq.Attr("id") + "' " + reply + "</iq>")
+	return ps
+}
+
+// summary returns the notification's fields by name.
+func summary(t *testing.T, ps *xmlstream.Element) map[string]string {
+	t.Helper()
+	n := ps.Child(nsPubSub, "publish").Child(nsPubSub, "item").Child(nsPush, "notification")
+	if n == nil {
+		t.Fatalf("no notification in %s", ps)
+	}
+	fields := map[string]string{}
+	for _, f := range n.Child(nsData, "x").ChildElements() {
+		fields[f.Attr("var")] = f.Child(nsData, "value").Text()
+	}
+	return fields
+}
+
+func TestOfflineMessageNotifies(t *testing.T) {
+	s, alice, bob, app := start(t)
+	alice.Send("<iq type='get' id='d1' to='alice@localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	info := alice.NextNamed("iq").Child("http://jabber.org/protocol/disco#info", "query")
+	found := false
+	for _, f := range info.ChildElements() {
+		found = found || f.Name.Local == "feature" && f.Attr("var") == nsPush
+	}
+	if !found {
+		t.Errorf("the account's disco#info lacks %s: %s", nsPush, info)
+	}
+	goOffline(t, alice, bob)
+
+	bob.Send("<message to='alice@localhost' type='chat' id='m1'><body>are you there?</body></message>")
+	ps := expectPush(t, app, "n1", "type='result'>")
+	fields := summary(t, ps)
+	if fields["FORM_TYPE"] != "urn:xmpp:push:summary" || fields["message-count"] != "1" {
+		t.Errorf("summary %v, want the push summary form with one message", fields)
+	}
+	if _, ok := fields["last-message-body"]; ok {
+		t.Errorf("summary %v carries the body, which is off by default", fields)
+	}
+	if _, ok := fields["last-message-sender"]; ok {
+		t.Errorf("summary %v carries the sender, which is off by default", fields)
+	}
+	var secret string
+	for _, f := range ps.Child(nsPubSub, "publish-options").Child(nsData, "x").ChildElements() {
+		if f.Attr("var") == "secret" {
+			secret = f.Child(nsData, "value").Text()
+		}
+	}
+	if secret != "s3cr3t-n1" {
+		t.Errorf("publish-options %s, want the secret alice gave", ps.Child(nsPubSub, "publish-options"))
+	}
+
+	// Each message is notified.
+	bob.Send("<message to='alice@localhost' type='chat' id='m2'><body>hello?</body></message>")
+	expectPush(t, app, "n1", "type='result'>")
+	var n int
+	if err := s.DB.QueryRow(context.Background(), `SELECT count(*) FROM push_registrations WHERE username = 'alice'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d registrations (%v), want 1", n, err)
+	}
+}
+
+func TestSummaryWithSenderAndBody(t *testing.T) {
+	_, alice, bob, app := start(t, func(c *config.Config) { c.Push.IncludeSender, c.Push.IncludeBody = true, true })
+	goOffline(t, alice, bob)
+	// A chat state alone wakes nobody: the first notification is the
+	// message's.
+	bob.Send("<message to='alice@localhost' type='chat'><active xmlns='http://jabber.org/protocol/chatstates'/></message>")
+	bob.Send("<message to='alice@localhost' type='chat' id='m1'><body>lunch?</body></message>")
+	fields := summary(t, expectPush(t, app, "n1", "type='result'>"))
+	if fields["last-message-sender"] != "bob@localhost/desk" || fields["last-message-body"] != "lunch?" {
+		t.Errorf("summary %v, want bob's full JID and the body", fields)
+	}
+}
+
+func TestWaitingSessionNotifies(t *testing.T) {
+	s, _, bob, app := start(t)
+	// A second client of alice's, with resumable stream management,
+	// enables push for itself and loses its connection.
+	c := xmpptest.Login(t, s, "alice", "alice pw", "tablet")
+	sm := c.EnableSM()
+	sm.Send(enableIQ("e2", "n2"))
+	if el := sm.Next(); el.Attr("id") != "e2" || el.Attr("type") != "result" {
+		t.Fatalf("enable: got %s", el)
+	}
+	c.Conn.Close()
+
+	// Whether the message finds the session waiting or is written to
+	// the lost connection and left unacknowledged, its session's
+	// registration is notified, and only that one.
+	bob.Send("<message to='alice@localhost/tablet' type='chat' id='m1'><body>wake up</body></message>")
+	expectPush(t, app, "n2", "type='result'>")
+}
+
+func TestRefusedNotificationDisables(t *testing.T) {
+	s, alice, bob, app := start(t)
+	alice.Send(enableIQ("e2", "n2"))
+	alice.NextNamed("iq")
+	goOffline(t, alice, bob)
+
+	// Registrations are notified in the order they were made: n1's app
+	// server says it no longer knows the node, n2's accepts. By the time
+	// n2 is asked, n1 is forgotten.
+	bob.Send("<message to='alice@localhost' type='chat' id='m1'><body>hi</body></message>")
+	expectPush(t, app, "n1", "type='error'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>")
+	expectPush(t, app, "n2", "type='result'>")
+	var nodes []string
+	rows, err := s.DB.Query(context.Background(), `SELECT node FROM push_registrations WHERE username = 'alice'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		nodes = append(nodes, n)
+	}
+	if len(nodes) != 1 || nodes[0] != "n2" {
+		t.Errorf("registrations %v, want only n2", nodes)
+	}
+}
+
+func TestEnableAndDisableRequests(t *testing.T) {
+	s, alice, _, _ := start(t)
+	for _, tc := range []struct{ name, iq, condition string }{
+		{"no node", "<iq type='set' id='x'><enable xmlns='" + nsPush + "' jid='" + appJID + "'/></iq>", "bad-request"},
+		{"no jid", "<iq type='set' id='x'><enable xmlns='" + nsPush + "' node='n'/></iq>", "bad-request"},
+		{"bad jid", "<iq type='set' id='x'><enable xmlns='" + nsPush + "' jid='@@' node='n'/></iq>", "jid-malformed"},
+		{"another account", "<iq type='set' id='x' to='bob@localhost'><enable xmlns='" + nsPush + "' jid='" + appJID + "' node='n'/></iq>", "forbidden"},
+		{"disable without jid", "<iq type='set' id='x'><disable xmlns='" + nsPush + "'/></iq>", "bad-request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			alice.Send(tc.iq)
+			xmpptest.ExpectError(t, alice.NextNamed("iq"), tc.condition)
+		})
+	}
+	alice.Send(enableIQ("e2", "n2"))
+	alice.NextNamed("iq")
+	count := func() (n int) {
+		if err := s.DB.QueryRow(context.Background(), `SELECT count(*) FROM push_registrations WHERE username = 'alice'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d registrations, want 2", n)
+	}
+	alice.Send("<iq type='set' id='d1'><disable xmlns='" + nsPush + "' jid='" + appJID + "' node='n1'/></iq>")
+	alice.NextNamed("iq")
+	if n := count(); n != 1 {
+		t.Fatalf("%d registrations after disabling n1, want 1", n)
+	}
+	alice.Send("<iq type='set' id='d2'><disable xmlns='" + nsPush + "' jid='" + appJID + "'/></iq>")
+	if el := alice.NextNamed("iq"); el.Attr("type") != "result" {
+		t.Fatalf("disable: got %s", el)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d registrations after disabling the service, want 0", n)
+	}
+}
