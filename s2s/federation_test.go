@@ -134,3 +134,28 @@ func TestUnreachableServerBounces(t *testing.T) {
 	alice.Send("<iq to='gone.test' type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
 	xmpptest.ExpectError(t, alice.NextNamed("iq"), "remote-server-not-found")
 }
+
+// TestPushToRemoteAppServer has alice's push notifications (XEP-0357) go
+// to an app server on the other server, as they do for real phones.
+func TestPushToRemoteAppServer(t *testing.T) {
+	_, b, alice, bob := federated(t)
+	b.AddUser(t, "app", "b.test", "app pw")
+	app := xmpptest.LoginAt(t, b, "b.test", "app", "app pw", "pusher")
+	alice.Send("<iq type='set' id='e1'><enable xmlns='urn:xmpp:push:0' jid='app@b.test/pusher' node='n1'/></iq>")
+	if el := alice.NextNamed("iq"); el.Attr("type") != "result" {
+		t.Fatalf("enable: got %s", el)
+	}
+	alice.Send("<presence to='bob@b.test/laptop'/>")
+	bob.ExpectPresenceFrom("alice@a.test/phone")
+	alice.Send("</stream:stream>")
+	if el := bob.ExpectPresenceFrom("alice@a.test/phone"); el.Attr("type") != "unavailable" {
+		t.Fatalf("bob got %s, want alice's unavailable presence", el)
+	}
+
+	bob.Send("<message to='alice@a.test' type='chat' id='m1'><body>wake up</body></message>")
+	iq := app.NextNamed("iq")
+	if iq.Attr("from") != "alice@a.test" || iq.Child("http://jabber.org/protocol/pubsub", "pubsub") == nil {
+		t.Fatalf("app server got %s, want alice's notification", iq)
+	}
+	app.Send("<iq type='result' to='alice@a.test' id='" + iq.Attr("id") + "'/>")
+}
