@@ -19,10 +19,9 @@ const stampLayout = "2006-01-02T15:04:05.000Z"
 
 // Archive stores st, a message from from to to (one of them a local
 // account), in the archives it belongs to and changes st in place for
-// delivery: without any
-// <stanza-id/> claiming to be by the sender's or the recipient's account
-// (XEP-0359 §5: only the server may say so), and with the recipient's own
-// when it was archived. It returns st after the commit. st is changed
+// delivery: without any <stanza-id/> claiming to be by the sender's or the
+// recipient's account (XEP-0359 §5: only the server may say so), and with
+// the recipient's own when it was archived. It returns st after the commit. st is changed
 // rather than copied because the stream layer follows a routed stanza by
 // its identity until it is safe (stream-management acks).
 func (m *Module) Archive(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (*xmlstream.Element, error) {

@@ -52,8 +52,8 @@ type pendingQuery struct {
 // Query sends the IQ get or set payload from the server's address from (a
 // served domain or an account's bare JID) to to, and returns the answer's
 // payload (nil for an empty result). It returns a *QueryError, which
-// matches ErrQueryFailed, for an IQ error, and ctx's error when no answer came in
-// time; only to itself can answer.
+// matches ErrQueryFailed, for an IQ error, and ctx's error when no answer
+// came in time; only to itself can answer.
 func (r *Router) Query(ctx context.Context, typ string, from, to jid.JID, payload *xmlstream.Element) (*xmlstream.Element, error) {
 	id := stanza.NewID()
 	q := pendingQuery{to: to.String(), answer: make(chan *xmlstream.Element, 1)}

@@ -295,13 +295,8 @@ func (r *Router) route(ctx context.Context, from jid.JID, st *xmlstream.Element,
 		if st.Name.Local == stanza.Presence && r.presence != nil && r.presence.Inbound(ctx, from, to, st) {
 			return
 		}
-		if st.Name.Local == stanza.Message && r.archiver != nil && !stanza.IsError(st) {
-			archived, err := r.archiver.Archive(ctx, from, to, st)
-			if err != nil {
-				r.bounceFor(ctx, st, err, "the message could not be archived")
-				return
-			}
-			st = archived
+		if st = r.archive(ctx, from, to, st); st == nil {
+			return
 		}
 		if to.Resourcepart() == "" {
 			r.routeToBare(ctx, from, to, st)
@@ -318,15 +313,27 @@ func (r *Router) routeRemote(ctx context.Context, from, to jid.JID, st *xmlstrea
 		r.bounce(ctx, st, stanza.RemoteServerNotFound, "federation with other servers is not enabled")
 		return
 	}
-	if st.Name.Local == stanza.Message && r.archiver != nil && !stanza.IsError(st) && r.hosts[from.Domainpart()] {
-		archived, err := r.archiver.Archive(ctx, from, to, st)
-		if err != nil {
-			r.bounceFor(ctx, st, err, "the message could not be archived")
+	if r.hosts[from.Domainpart()] {
+		if st = r.archive(ctx, from, to, st); st == nil {
 			return
 		}
-		st = archived
 	}
 	r.remote.Route(ctx, from, to, st)
+}
+
+// archive has the archiver store a message (not an error) and returns
+// the stanza to deliver, or nil when it could not be archived and was
+// bounced. Other stanzas are returned as they are.
+func (r *Router) archive(ctx context.Context, from, to jid.JID, st *xmlstream.Element) *xmlstream.Element {
+	if st.Name.Local != stanza.Message || r.archiver == nil || stanza.IsError(st) {
+		return st
+	}
+	archived, err := r.archiver.Archive(ctx, from, to, st)
+	if err != nil {
+		r.bounceFor(ctx, st, err, "the message could not be archived")
+		return nil
+	}
+	return archived
 }
 
 // outboundAllowed runs the outbound filters; a refusal is answered to the

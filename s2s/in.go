@@ -47,11 +47,11 @@ func (in *inStream) run() error {
 		if err != nil {
 			return err
 		}
-		if in.local == "" && in.s.router.Serves(h.To) {
-			in.local = h.To
-		}
 		if !in.s.router.Serves(h.To) {
 			return streamErr("host-unknown", "this server does not serve "+h.To)
+		}
+		if in.local == "" {
+			in.local = h.To
 		}
 		if h.Version != "1.0" {
 			return streamErr("unsupported-version", "only XMPP 1.0 streams are accepted")
