@@ -115,11 +115,14 @@ func (c *Config) Validate() error {
 
 // Module is the blocking command and filter for one router.
 type Module struct {
-	cfg        Config
-	r          *router.Router
-	lists      *cache
-	interested interest
+	cfg   Config
+	r     *router.Router
+	lists *cache
 }
+
+// Mark is the router mark (router.Router.Mark) of a session that
+// retrieved its blocklist: XEP-0191 §3.3 pushes changes to those only.
+const Mark = "blocklist"
 
 // Module is a router filter.
 var _ router.Filter = (*Module)(nil)
@@ -129,24 +132,17 @@ func New(cfg Config, r *router.Router) (*Module, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Module{
-		cfg:        cfg,
-		r:          r,
-		lists:      newCache(cfg.Store, cfg.CachedAccounts, cfg.Timeout),
-		interested: interest{byAccount: map[string]map[string]bool{}},
-	}, nil
+	return &Module{cfg: cfg, r: r, lists: newCache(cfg.Store, cfg.CachedAccounts, cfg.Timeout)}, nil
 }
 
-// Register announces urn:xmpp:blocking, registers the commands, adds the
-// module as a filter of the router given to New, and has it told when
-// sessions end.
+// Register announces urn:xmpp:blocking, registers the commands and adds
+// the module as a filter of the router given to New.
 func (m *Module) Register() {
 	m.r.AddFeature(NS)
 	m.r.HandleIQ(router.ToAccount, "get", NS, "blocklist", m.handleBlocklist)
 	m.r.HandleIQ(router.ToAccount, "set", NS, "block", m.handleBlock)
 	m.r.HandleIQ(router.ToAccount, "set", NS, "unblock", m.handleUnblock)
 	m.r.AddFilter(m)
-	m.r.OnUnbind(m.interested.forget)
 }
 
 // Blocks reports whether account has blocked peer. It reads the database

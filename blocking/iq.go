@@ -34,7 +34,7 @@ func (m *Module) handleBlocklist(ctx context.Context, iq router.IQ) *xmlstream.E
 		m.cfg.Logger.Error("answering a blocklist request", "jid", iq.From.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "the blocklist could not be read")
 	}
-	m.interested.add(iq.From)
+	m.r.Mark(iq.From, Mark, true)
 	return iq.Result(itemsElement("blocklist", l.items))
 }
 
@@ -187,11 +187,7 @@ func itemsElement(name string, items []jid.JID) *xmlstream.Element {
 // push sends payload in an IQ set to every interested resource of account
 // (XEP-0191 §3.3-§3.5).
 func (m *Module) push(account jid.JID, payload *xmlstream.Element) {
-	for _, res := range m.interested.resources(account) {
-		to, err := account.WithResource(res)
-		if err != nil {
-			continue
-		}
+	for _, to := range m.r.Marked(account, Mark) {
 		iq := xmlstream.NewElement(stanza.NSClient, stanza.IQ,
 			"type", "set", "id", "push-"+stanza.NewID(), "from", account.String(), "to", to.String())
 		iq.AddChild(payload.Copy())

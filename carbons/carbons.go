@@ -7,14 +7,14 @@
 // or received without it (wrapped in <received/>). Which messages are
 // copied is decided by eligible, following XEP-0280 §6.
 //
-// The enabled sessions are kept in memory only: a session that reconnects
-// enables carbons again, as XEP-0280 §4 expects of clients.
+// A session that enabled carbons carries the router mark Mark, which
+// goes with the session: one that reconnects enables carbons again, as
+// XEP-0280 §4 expects of clients.
 package carbons
 
 import (
 	"context"
 	"slices"
-	"sync"
 
 	"mellium.im/xmpp/jid"
 
@@ -32,10 +32,13 @@ const (
 	NSForward = "urn:xmpp:forward:0"
 )
 
+// Mark is the router mark (router.Router.Mark) of a session that enabled
+// carbons.
+const Mark = "carbons"
+
 // Module is message carbons for one router. It is safe for concurrent use.
 type Module struct {
-	r       *router.Router
-	enabled enabledSet
+	r *router.Router
 }
 
 // Module watches every message the router delivers.
@@ -43,18 +46,16 @@ var _ router.MessageObserver = (*Module)(nil)
 
 // New returns the module for r; Register plugs it in.
 func New(r *router.Router) *Module {
-	return &Module{r: r, enabled: enabledSet{byAccount: map[string]map[string]bool{}}}
+	return &Module{r: r}
 }
 
 // Register announces urn:xmpp:carbons:2, answers <enable/> and <disable/>,
-// adds the module as a message observer of the router given to New, and
-// has it forget sessions when they end.
+// and adds the module as a message observer of the router given to New.
 func (m *Module) Register() {
 	m.r.AddFeature(NS)
 	m.r.HandleIQ(router.ToAccount, "set", NS, "enable", m.handleToggle(true))
 	m.r.HandleIQ(router.ToAccount, "set", NS, "disable", m.handleToggle(false))
 	m.r.AddMessageObserver(m)
-	m.r.OnUnbind(m.enabled.forget)
 }
 
 // handleToggle answers <enable/> (on) or <disable/>. Asking twice is not an
@@ -65,7 +66,7 @@ func (m *Module) handleToggle(on bool) router.IQHandler {
 		if iq.From.Resourcepart() == "" || !iq.From.Bare().Equal(iq.To) {
 			return iq.Error(stanza.NotAllowed, "carbons can only be changed by a session for itself")
 		}
-		m.enabled.set(iq.From, on)
+		m.r.Mark(iq.From, Mark, on)
 		return iq.Result(nil)
 	}
 }
@@ -109,12 +110,8 @@ func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element
 // original's type (XEP-0280 §7, §8).
 func (m *Module) copyTo(bare jid.JID, wrapper string, st *xmlstream.Element, skip ...string) {
 	var orig *xmlstream.Element // one copy, shared by all the wrappers: never modified
-	for _, res := range m.enabled.resources(bare) {
-		if slices.Contains(skip, res) {
-			continue
-		}
-		to, err := bare.WithResource(res)
-		if err != nil {
+	for _, to := range m.r.Marked(bare, Mark) {
+		if slices.Contains(skip, to.Resourcepart()) {
 			continue
 		}
 		if orig == nil {
@@ -132,57 +129,4 @@ func (m *Module) copyTo(bare jid.JID, wrapper string, st *xmlstream.Element, ski
 func sameAccount(s string, j jid.JID) bool {
 	o, err := jid.Parse(s)
 	return err == nil && o.Bare().Equal(j.Bare())
-}
-
-// enabledSet remembers the sessions that enabled carbons. A session is
-// forgotten when it leaves the router's session table (router.OnUnbind),
-// so the set holds at most one entry per bound session.
-type enabledSet struct {
-	mu        sync.Mutex
-	byAccount map[string]map[string]bool // bare JID → resources
-}
-
-// set enables (on) or disables carbons for the session full.
-func (e *enabledSet) set(full jid.JID, on bool) {
-	if !on {
-		e.forget(full)
-		return
-	}
-	bare := full.Bare().String()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	rs := e.byAccount[bare]
-	if rs == nil {
-		rs = map[string]bool{}
-		e.byAccount[bare] = rs
-	}
-	rs[full.Resourcepart()] = true
-}
-
-// resources returns the enabled resources of the account bare.
-func (e *enabledSet) resources(bare jid.JID) []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	rs := e.byAccount[bare.String()]
-	if len(rs) == 0 {
-		return nil
-	}
-	out := make([]string, 0, len(rs))
-	for r := range rs {
-		out = append(out, r)
-	}
-	return out
-}
-
-// forget drops the session full.
-func (e *enabledSet) forget(full jid.JID) {
-	bare := full.Bare().String()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if rs := e.byAccount[bare]; rs != nil {
-		delete(rs, full.Resourcepart())
-		if len(rs) == 0 {
-			delete(e.byAccount, bare)
-		}
-	}
 }

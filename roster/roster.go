@@ -2,9 +2,8 @@
 // broadcast of RFC 6121 (§2-§4), roster versioning (XEP-0237) and last
 // activity of accounts (XEP-0012), on top of the router's session table.
 //
-// Concurrency: Module.mu guards only the per-session maps (interested
-// resources, directed presence); it is never held while querying the
-// store or routing. Changes to one roster are serialised by the store.
+// Concurrency: Module.mu guards only the per-session map of directed
+// presence; it is never held while querying the store or routing. Changes to one roster are serialised by the store.
 package roster
 
 import (
@@ -57,15 +56,14 @@ type Module struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	mu         sync.Mutex
-	interested map[string]map[string]bool // bare JID → resources that requested the roster
-	directed   map[string]map[string]bool // session full JID → JIDs that got directed presence
+	mu       sync.Mutex
+	directed map[string]map[string]bool // session full JID → JIDs that got directed presence
 }
 
 // New returns a Module for cfg; Register installs it.
 func New(cfg Config) *Module {
 	m := &Module{r: cfg.Router, store: cfg.Store, max: cfg.MaxItems, log: cfg.Logger, now: cfg.Now,
-		interested: map[string]map[string]bool{}, directed: map[string]map[string]bool{}}
+		directed: map[string]map[string]bool{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -88,38 +86,9 @@ func (m *Module) Register() {
 
 // forget drops the per-session state of a session that is gone.
 func (m *Module) forget(session jid.JID) {
-	bare := session.Bare().String()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if res := m.interested[bare]; res != nil {
-		delete(res, session.Resourcepart())
-		if len(res) == 0 {
-			delete(m.interested, bare)
-		}
-	}
 	delete(m.directed, session.String())
-}
-
-func (m *Module) setInterested(session jid.JID) {
-	bare := session.Bare().String()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.interested[bare] == nil {
-		m.interested[bare] = map[string]bool{}
-	}
-	m.interested[bare][session.Resourcepart()] = true
-}
-
-func (m *Module) interestedResources(owner jid.JID) []jid.JID {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []jid.JID
-	for res := range m.interested[owner.String()] {
-		if j, err := owner.WithResource(res); err == nil {
-			out = append(out, j)
-		}
-	}
-	return out
 }
 
 // itemElement is it as a roster <item/> (RFC 6121 §2.1.2).
@@ -143,10 +112,14 @@ func itemElement(it Item) *xmlstream.Element {
 	return el
 }
 
-// push sends a roster push of item (RFC 6121 §2.1.6) to every interested
-// resource of owner.
+// Mark is the router mark (router.Router.Mark) of a session that
+// requested the roster, and so gets roster pushes (RFC 6121 §2.1.6).
+const Mark = "roster"
+
+// push sends a roster push of item (RFC 6121 §2.1.6) to every resource of
+// owner that requested the roster.
 func (m *Module) push(owner jid.JID, item *xmlstream.Element, version int64) {
-	for _, to := range m.interestedResources(owner) {
+	for _, to := range m.r.Marked(owner, Mark) {
 		q := xmlstream.NewElement(NS, "query", "ver", strconv.FormatInt(version, 10))
 		q.AddChild(item.Copy())
 		iq := xmlstream.NewElement(stanza.NSClient, stanza.IQ, "type", "set", "id", "push-"+stanza.NewID(),
@@ -162,7 +135,7 @@ func (m *Module) rosterGet(ctx context.Context, iq router.IQ) *xmlstream.Element
 	if !iq.To.Equal(iq.From.Bare()) {
 		return iq.Error(stanza.Forbidden, "a roster belongs to its account")
 	}
-	m.setInterested(iq.From)
+	m.r.Mark(iq.From, Mark, true)
 	ros, err := m.store.Roster(ctx, iq.To)
 	if err != nil {
 		m.log.Error("roster get", "jid", iq.From.String(), "err", err)

@@ -59,6 +59,7 @@ func (r *Router) broadcastPresence(ctx context.Context, from jid.JID, st *xmlstr
 		} else {
 			e.available, e.priority, e.presence = false, 0, nil
 		}
+		r.changed(e)
 	}
 	r.mu.Unlock()
 

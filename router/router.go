@@ -56,6 +56,9 @@ type Router struct {
 	offline  OfflineHandler  // nil: messages to offline accounts are bounced
 	archiver Archiver        // nil: nothing is archived
 	remote   Remote          // nil: no federation
+	// directory is told of changes to the local sessions (a cluster);
+	// guarded by mu.
+	directory Directory
 	// components serve local service domains such as conference.<host>;
 	// filled at wiring time, read-only afterwards.
 	components map[string]Component
@@ -90,6 +93,8 @@ type entry struct {
 	available bool
 	priority  int
 	presence  *xmlstream.Element // last broadcast available presence
+	marks     []string           // sorted (Mark)
+	remote    bool               // bound on another node of the cluster (Mirror)
 }
 
 // New returns a Router for cfg.
@@ -146,10 +151,19 @@ func (r *Router) Bind(s Session) {
 			break
 		}
 	}
-	acct.sessions = append(acct.sessions, &entry{s: s, resource: res})
+	e := &entry{s: s, resource: res}
+	acct.sessions = append(acct.sessions, e)
+	if old != nil {
+		r.removed(old)
+	}
+	r.changed(e)
 	r.mu.Unlock()
 	if old != nil {
 		old.s.End("conflict", "replaced by a new session")
+		if old.remote {
+			// Its own node tells the account and the modules.
+			return
+		}
 		if old.available {
 			r.ended(old, s)
 		}
@@ -194,6 +208,7 @@ func (r *Router) Unbind(s Session) {
 		r.mu.Unlock()
 		return
 	}
+	r.removed(gone)
 	full, done := j.String(), make(chan struct{})
 	r.ending[full] = done
 	r.mu.Unlock()
@@ -209,25 +224,19 @@ func (r *Router) Unbind(s Session) {
 	r.notifyUnbound(j)
 }
 
-// SessionCount returns the number of bound sessions.
-func (r *Router) SessionCount() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	n := 0
-	for _, a := range r.users {
-		n += len(a.sessions)
-	}
-	return n
-}
+// SessionCount returns the number of sessions bound on this node.
+func (r *Router) SessionCount() int { return len(r.Sessions()) }
 
-// Sessions returns every bound session.
+// Sessions returns every session bound on this node.
 func (r *Router) Sessions() []Session {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var all []Session
 	for _, a := range r.users {
 		for _, e := range a.sessions {
-			all = append(all, e.s)
+			if !e.remote {
+				all = append(all, e.s)
+			}
 		}
 	}
 	return all

@@ -1,0 +1,259 @@
+package router
+
+import (
+	"context"
+	"slices"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// SessionState is what the other nodes of a cluster know of a session:
+// enough to pick it as a recipient, answer probes and run the per-session
+// rules of the modules (marks).
+type SessionState struct {
+	JID       jid.JID
+	Available bool
+	Priority  int
+	// Presence is the last available presence the session broadcast; nil
+	// while it is unavailable.
+	Presence *xmlstream.Element
+	// Marks are what the modules noted of the session (Mark), sorted.
+	Marks []string
+}
+
+// Directory is told of every change to this node's own sessions, so that
+// the other nodes of a cluster can mirror them (Mirror). Its methods are
+// called with the session table locked, in the order of the changes: they
+// must not block and must not call the Router.
+type Directory interface {
+	// Changed is told a local session's state after it was bound or its
+	// presence or marks changed.
+	Changed(SessionState)
+	// Removed is told that the local session j left the table.
+	Removed(j jid.JID)
+}
+
+// SetDirectory has d told of every change to the local sessions, and
+// returns their current state, taken in the same instant: what a cluster
+// announces when it joins. Call it once, before serving.
+func (r *Router) SetDirectory(d Directory) []SessionState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.directory = d
+	return r.localStates()
+}
+
+// LocalStates returns the state of every local session, and calls during
+// with the table still locked, so that nothing changes between the two:
+// a cluster numbers its announcements in during.
+func (r *Router) LocalStates(during func()) []SessionState {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	during()
+	return r.localStates()
+}
+
+func (r *Router) localStates() []SessionState {
+	var all []SessionState
+	for _, a := range r.users {
+		for _, e := range a.sessions {
+			if !e.remote {
+				all = append(all, e.state())
+			}
+		}
+	}
+	return all
+}
+
+func (e *entry) state() SessionState {
+	return SessionState{JID: e.s.JID(), Available: e.available, Priority: e.priority,
+		Presence: e.presence, Marks: slices.Clone(e.marks)}
+}
+
+// changed tells the directory of e's new state; r.mu must be held.
+func (r *Router) changed(e *entry) {
+	if r.directory != nil && !e.remote {
+		r.directory.Changed(e.state())
+	}
+}
+
+// removed tells the directory that the local e left; r.mu must be held.
+func (r *Router) removed(e *entry) {
+	if r.directory != nil && !e.remote {
+		r.directory.Removed(e.s.JID())
+	}
+}
+
+// Mirror adds or updates s, a session bound on another node of the
+// cluster, with its state there. Nothing is broadcast and no hook runs:
+// the session's own node did that. A local session of the same full JID
+// is older than s and ends with conflict, as Bind would end it.
+func (r *Router) Mirror(s Session, st SessionState) {
+	j := s.JID()
+	bare, res := j.Bare().String(), j.Resourcepart()
+	r.mu.Lock()
+	acct := r.users[bare]
+	if acct == nil {
+		acct = &account{}
+		r.users[bare] = acct
+	}
+	var replaced *entry
+	i := slices.IndexFunc(acct.sessions, func(e *entry) bool { return e.resource == res })
+	if i >= 0 && acct.sessions[i].s != s {
+		replaced = acct.sessions[i]
+		acct.sessions = slices.Delete(acct.sessions, i, i+1)
+		i = -1
+	}
+	if i < 0 {
+		acct.sessions = append(acct.sessions, &entry{s: s, resource: res, remote: true})
+		i = len(acct.sessions) - 1
+	}
+	e := acct.sessions[i]
+	e.available, e.priority, e.presence, e.marks = st.Available, st.Priority, st.Presence, st.Marks
+	if replaced != nil {
+		r.removed(replaced)
+	}
+	r.mu.Unlock()
+	if replaced != nil && !replaced.remote {
+		replaced.s.End("conflict", "replaced by a new session")
+		if replaced.available {
+			r.ended(replaced, s)
+		}
+		r.notifyUnbound(j)
+	}
+}
+
+// Unmirror removes s, a session mirrored from another node, and runs the
+// OnUnbind hooks for it. With announce, its account's other resources and
+// its contacts are told it is unavailable, as if it ended here: for a
+// session whose node stopped answering. Nothing happens when s is no
+// longer in the table.
+func (r *Router) Unmirror(s Session, announce bool) {
+	j := s.JID()
+	bare := j.Bare().String()
+	r.mu.Lock()
+	acct := r.users[bare]
+	var gone *entry
+	if acct != nil {
+		if i := slices.IndexFunc(acct.sessions, func(e *entry) bool { return e.s == s }); i >= 0 {
+			gone = acct.sessions[i]
+			acct.sessions = slices.Delete(acct.sessions, i, i+1)
+		}
+		if len(acct.sessions) == 0 {
+			delete(r.users, bare)
+		}
+	}
+	r.mu.Unlock()
+	if gone == nil {
+		return
+	}
+	if announce && gone.available {
+		r.ended(gone, nil)
+	}
+	r.notifyUnbound(j)
+}
+
+// Redeliver delivers st, which another node of the cluster routed to the
+// local session to, after the hooks ran there. If that session is gone,
+// st is handled as for an unknown resource (RFC 6121 §8.5.3.2), on this
+// node alone: a chat or normal message is stored offline, an IQ request
+// bounced, anything else dropped.
+func (r *Router) Redeliver(ctx context.Context, to jid.JID, st *xmlstream.Element) {
+	if s := r.localSession(to); s != nil && s.Deliver(st) {
+		return
+	}
+	switch st.Name.Local {
+	case stanza.IQ:
+		r.bounce(ctx, st, stanza.ServiceUnavailable, "")
+	case stanza.Message:
+		if typ := stanza.Type(st); (typ == "chat" || typ == "normal") && r.offline != nil {
+			bare := to.Bare()
+			if err := r.offline.Store(ctx, bare, st); err != nil {
+				r.bounceFor(ctx, st, err, "the message could not be stored for the offline recipient")
+				return
+			}
+			for _, f := range r.storedOffline {
+				f(ctx, bare, st)
+			}
+		}
+	}
+}
+
+// localSession returns the session of this node bound to the full JID
+// j, or nil.
+func (r *Router) localSession(j jid.JID) Session {
+	res := j.Resourcepart()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if acct := r.users[j.Bare().String()]; acct != nil {
+		for _, e := range acct.sessions {
+			if e.resource == res && !e.remote {
+				return e.s
+			}
+		}
+	}
+	return nil
+}
+
+// Mark sets (on) or clears the named mark of the session full, such as
+// "carbons" for a session that enabled message carbons. Marks go with
+// the session, and the other nodes of a cluster see them.
+func (r *Router) Mark(full jid.JID, mark string, on bool) {
+	res := full.Resourcepart()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	acct := r.users[full.Bare().String()]
+	if acct == nil {
+		return
+	}
+	for _, e := range acct.sessions {
+		if e.resource != res || e.remote {
+			continue
+		}
+		i, found := slices.BinarySearch(e.marks, mark)
+		switch {
+		case on && !found:
+			e.marks = slices.Insert(e.marks, i, mark)
+		case !on && found:
+			e.marks = slices.Delete(e.marks, i, i+1)
+		default:
+			return
+		}
+		r.changed(e)
+	}
+}
+
+// Marked returns the full JIDs of the account bare's sessions that carry
+// mark.
+func (r *Router) Marked(bare jid.JID, mark string) []jid.JID {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var js []jid.JID
+	if acct := r.users[bare.String()]; acct != nil {
+		for _, e := range acct.sessions {
+			if _, found := slices.BinarySearch(e.marks, mark); found {
+				js = append(js, e.s.JID())
+			}
+		}
+	}
+	return js
+}
+
+// HasMark reports whether the session full carries mark.
+func (r *Router) HasMark(full jid.JID, mark string) bool {
+	res := full.Resourcepart()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if acct := r.users[full.Bare().String()]; acct != nil {
+		for _, e := range acct.sessions {
+			if e.resource == res {
+				_, found := slices.BinarySearch(e.marks, mark)
+				return found
+			}
+		}
+	}
+	return false
+}
