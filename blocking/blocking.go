@@ -73,6 +73,9 @@ type Config struct {
 	// contact is told the user is unavailable whether or not they were
 	// subscribed, and an unblocked one gets no presence.
 	Presence Presence
+	// Changed, when set, is told of each account whose blocklist changed,
+	// once the change is stored: a cluster has its other nodes Forget it.
+	Changed func(account jid.JID)
 }
 
 // Presence is what blocking needs to know of subscriptions (RFC 6121).
@@ -132,8 +135,14 @@ func New(cfg Config, r *router.Router) (*Module, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Module{cfg: cfg, r: r, lists: newCache(cfg.Store, cfg.CachedAccounts, cfg.Timeout)}, nil
+	lists := newCache(cfg.Store, cfg.CachedAccounts, cfg.Timeout)
+	lists.changed = cfg.Changed
+	return &Module{cfg: cfg, r: r, lists: lists}, nil
 }
+
+// Forget drops what the module remembers of account's blocklist, which
+// another node of a cluster changed.
+func (m *Module) Forget(account jid.JID) { m.lists.drop(account) }
 
 // Register announces urn:xmpp:blocking, registers the commands and adds
 // the module as a filter of the router given to New.

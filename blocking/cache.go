@@ -23,6 +23,7 @@ import (
 type cache struct {
 	store   Store
 	timeout time.Duration
+	changed func(account jid.JID) // nil, or told of each stored change (Config.Changed)
 	shards  [16]shard
 }
 
@@ -78,7 +79,8 @@ func (c *cache) update(ctx context.Context, account jid.JID, change func(ctx con
 	defer e.write.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	next, err := change(ctx, e.list.Load())
+	cur := e.list.Load()
+	next, err := change(ctx, cur)
 	if err != nil {
 		// The store may have made the change even so (e.g. a commit that
 		// timed out); the next use reads the list again.
@@ -86,7 +88,23 @@ func (c *cache) update(ctx context.Context, account jid.JID, change func(ctx con
 		return err
 	}
 	e.list.Store(next)
+	if next != cur && c.changed != nil {
+		c.changed(account)
+	}
 	return nil
+}
+
+// drop forgets the cached blocklist of account, which changed elsewhere;
+// the next use reads it again.
+func (c *cache) drop(account jid.JID) {
+	k := split(account).account()
+	s := c.shard(k)
+	s.mu.Lock()
+	if e := s.entries[k]; e != nil {
+		delete(s.entries, k)
+		s.lru.Remove(e.elem)
+	}
+	s.mu.Unlock()
 }
 
 // shard picks k's shard by an FNV-1a hash of the account, cheaper than a

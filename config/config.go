@@ -31,6 +31,7 @@ type Config struct {
 	TLS      TLS      `toml:"tls"`
 	C2S      C2S      `toml:"c2s"`
 	S2S      S2S      `toml:"s2s"`
+	Cluster  Cluster  `toml:"cluster"`
 	HTTP     HTTP     `toml:"http"`
 	Limits   Limits   `toml:"limits"`
 
@@ -201,6 +202,22 @@ type S2S struct {
 	IdleSeconds int `toml:"idle_seconds"`
 }
 
+// Cluster joins this node with the others that share its database into
+// one server, through NATS.
+type Cluster struct {
+	// NATS is the NATS server's URL, such as nats://127.0.0.1:4222;
+	// empty runs the node alone.
+	NATS string `toml:"nats"`
+	// Subject prefixes the cluster's NATS subjects: the nodes of one
+	// cluster share it, and two clusters on one NATS need different ones.
+	Subject string `toml:"subject"`
+	// HeartbeatMS is how often, in milliseconds, a node announces itself.
+	HeartbeatMS int `toml:"heartbeat_ms"`
+	// TimeoutMS is how long, in milliseconds, a node may stay silent
+	// before the others count it, and its sessions, as gone.
+	TimeoutMS int `toml:"timeout_ms"`
+}
+
 // Push configures push notifications (XEP-0357) to the app servers that
 // mobile clients register.
 type Push struct {
@@ -253,7 +270,8 @@ func Default() Config {
 			RequireTLS:    true,
 			ResumeSeconds: 300,
 		},
-		S2S: S2S{RequireTLS: true, IdleSeconds: 300},
+		S2S:     S2S{RequireTLS: true, IdleSeconds: 300},
+		Cluster: Cluster{Subject: "xmppd", HeartbeatMS: 1000, TimeoutMS: 5000},
 		HTTP: HTTP{
 			Listen:        ":5280",
 			WebSocketPath: "/xmpp-websocket",
@@ -357,6 +375,15 @@ func (c *Config) Validate() error {
 		if seen[domain] {
 			errs = append(errs, fmt.Errorf("s2s.routes: %s is a local host", domain))
 		}
+	}
+	if c.Cluster.HeartbeatMS < 1 || c.Cluster.TimeoutMS <= c.Cluster.HeartbeatMS {
+		errs = append(errs, fmt.Errorf("cluster: heartbeat_ms %d must be positive and below timeout_ms %d", c.Cluster.HeartbeatMS, c.Cluster.TimeoutMS))
+	}
+	if c.Cluster.NATS != "" && c.Database.URL == "" {
+		errs = append(errs, errors.New("cluster.nats: the nodes of a cluster share one database: set database.url"))
+	}
+	if c.Cluster.NATS != "" && (c.Cluster.Subject == "" || strings.ContainsAny(c.Cluster.Subject, " *>")) {
+		errs = append(errs, fmt.Errorf("cluster.subject: %q must be a NATS subject without wildcards", c.Cluster.Subject))
 	}
 	if c.S2S.IdleSeconds < 1 {
 		errs = append(errs, fmt.Errorf("s2s.idle_seconds: %d must be positive", c.S2S.IdleSeconds))

@@ -97,6 +97,9 @@ type Config struct {
 	// no limit.
 	FloodRate  float64
 	FloodBurst int
+	// Deferred leaves the rooms in the store until Load: for a service
+	// that one node of a cluster runs at a time (cluster.Singleton).
+	Deferred bool
 	// Logger receives storage failures; nil discards them.
 	Logger *slog.Logger
 }
@@ -149,32 +152,46 @@ type Service struct {
 
 var _ router.Component = (*Service)(nil)
 
-// New validates cfg and loads the persistent rooms from the store,
-// deleting temporary rooms left over from a previous run, and starts the
-// archive's writer; Close stops it.
+// New validates cfg, reads the key of occupant ids, loads the rooms
+// (Load) unless cfg.Deferred, and starts the archive's writer; Close
+// stops it.
 func New(ctx context.Context, r *router.Router, cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, r: r, domain: jid.MustParse(cfg.Domain),
 		rooms: map[string]*room{}, joined: map[string]map[string]bool{}}
-	if _, err := cfg.Store.DeleteTemporary(ctx, cfg.Domain); err != nil {
-		return nil, err
-	}
 	secret, err := cfg.Store.Secret(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("muc: reading the secret of occupant ids: %w", err)
 	}
 	s.oidKey = occupantKey(secret, cfg.Domain)
-	s.w = newWriter(cfg.Store, cfg.Domain, cfg.BatchRows, cfg.Queue, cfg.Logger)
-	stored, err := cfg.Store.Rooms(ctx, cfg.Domain)
-	if err != nil {
-		return nil, err
+	if !cfg.Deferred {
+		if err := s.Load(ctx); err != nil {
+			return nil, err
+		}
 	}
+	s.w = newWriter(cfg.Store, cfg.Domain, cfg.BatchRows, cfg.Queue, cfg.Logger)
+	go s.w.run()
+	return s, nil
+}
+
+// Load deletes the temporary rooms a previous run left, which lost their
+// occupants with it, and replaces the rooms in memory by the persistent
+// rooms of the store, without occupants.
+func (s *Service) Load(ctx context.Context) error {
+	if _, err := s.cfg.Store.DeleteTemporary(ctx, s.cfg.Domain); err != nil {
+		return err
+	}
+	stored, err := s.cfg.Store.Rooms(ctx, s.cfg.Domain)
+	if err != nil {
+		return err
+	}
+	rooms := make(map[string]*room, len(stored))
 	for _, sr := range stored {
 		rm, err := s.newRoom(sr.Name)
 		if err != nil {
-			cfg.Logger.Error("skipping a stored room", "room", sr.Name, "err", err)
+			s.cfg.Logger.Error("skipping a stored room", "room", sr.Name, "err", err)
 			continue
 		}
 		rm.cfg, rm.subject, rm.subjectBy, rm.vcard = sr.Config, sr.Subject, sr.SubjectBy, sr.VCard
@@ -182,10 +199,12 @@ func New(ctx context.Context, r *router.Router, cfg Config) (*Service, error) {
 			rm.affs[j] = a
 		}
 		maps.Copy(rm.nicks, sr.Nicks)
-		s.rooms[rm.name] = rm
+		rooms[rm.name] = rm
 	}
-	go s.w.run()
-	return s, nil
+	s.mu.Lock()
+	s.rooms, s.joined = rooms, map[string]map[string]bool{}
+	s.mu.Unlock()
+	return nil
 }
 
 // Stopping tells every occupant, before the server ends the client
@@ -214,8 +233,12 @@ func (s *Service) Close() { s.w.close() }
 
 // Register routes the service's domain to s and has it forget sessions
 // that end without leaving their rooms.
-func (s *Service) Register() {
-	s.r.AddComponent(s.cfg.Domain, s)
+func (s *Service) Register() { s.RegisterAs(s) }
+
+// RegisterAs is Register with c, which wraps s, routed the domain
+// instead, such as the cluster's Singleton of s.
+func (s *Service) RegisterAs(c router.Component) {
+	s.r.AddComponent(s.cfg.Domain, c)
 	s.r.OnUnbind(s.unbound)
 }
 

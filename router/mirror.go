@@ -36,27 +36,20 @@ type Directory interface {
 	Removed(j jid.JID)
 }
 
-// SetDirectory has d told of every change to the local sessions, and
-// returns their current state, taken in the same instant: what a cluster
-// announces when it joins. Call it once, before serving.
-func (r *Router) SetDirectory(d Directory) []SessionState {
+// SetDirectory has d told of every change to the local sessions. Call it
+// once, before serving.
+func (r *Router) SetDirectory(d Directory) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.directory = d
-	return r.localStates()
 }
 
-// LocalStates returns the state of every local session, and calls during
-// with the table still locked, so that nothing changes between the two:
-// a cluster numbers its announcements in during.
-func (r *Router) LocalStates(during func()) []SessionState {
+// LocalStates calls f with the state of every local session, with the
+// table locked: nothing changes, and the Directory is told nothing, until
+// f returns. f must not call the Router.
+func (r *Router) LocalStates(f func([]SessionState)) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	during()
-	return r.localStates()
-}
-
-func (r *Router) localStates() []SessionState {
 	var all []SessionState
 	for _, a := range r.users {
 		for _, e := range a.sessions {
@@ -65,7 +58,7 @@ func (r *Router) localStates() []SessionState {
 			}
 		}
 	}
-	return all
+	f(all)
 }
 
 func (e *entry) state() SessionState {
@@ -179,6 +172,14 @@ func (r *Router) Redeliver(ctx context.Context, to jid.JID, st *xmlstream.Elemen
 				f(ctx, bare, st)
 			}
 		}
+	}
+}
+
+// EndLocal ends the session of this node bound to full, if there is one,
+// with a stream error, as Session.End does.
+func (r *Router) EndLocal(full jid.JID, condition, text string) {
+	if s := r.localSession(full); s != nil {
+		s.End(condition, text)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"xmppd/auth"
 	"xmppd/c2s"
 	"xmppd/certs"
+	"xmppd/cluster"
 	"xmppd/config"
 	"xmppd/disco"
 	"xmppd/entitytime"
@@ -162,10 +163,26 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	version.Register(r, "xmppd", Version)
 	entitytime.Register(r, time.Now)
 	extdisco.Register(r, externalServices(cfg.ExternalServices), time.Now)
+	limits := xmlstream.Limits{MaxStanzaBytes: cfg.Limits.MaxStanzaBytes, MaxDepth: cfg.Limits.MaxDepth}
 	var s *Server
 	w := &wiring{cfg: cfg, log: log, pool: db.Pool, router: r, accounts: accounts,
 		httpAddr: func() net.Addr { return s.HTTPAddr }}
+	if cfg.Cluster.NATS != "" {
+		if w.cluster, err = cluster.New(cluster.Config{
+			URL:       cfg.Cluster.NATS,
+			Subject:   cfg.Cluster.Subject,
+			Heartbeat: time.Duration(cfg.Cluster.HeartbeatMS) * time.Millisecond,
+			Timeout:   time.Duration(cfg.Cluster.TimeoutMS) * time.Millisecond,
+			Limits:    limits,
+			Logger:    log,
+		}, r); err != nil {
+			return nil, err
+		}
+	}
 	if err := w.modules(ctx); err != nil {
+		if w.cluster != nil {
+			w.cluster.Close()
+		}
 		return nil, err
 	}
 
@@ -173,7 +190,6 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	if resume <= 0 {
 		resume = -1 // c2s: negative disables resumption
 	}
-	limits := xmlstream.Limits{MaxStanzaBytes: cfg.Limits.MaxStanzaBytes, MaxDepth: cfg.Limits.MaxDepth}
 	streams := c2s.New(c2s.Config{
 		Waiting:            w.waiting(),
 		Registrar:          w.registrar,
@@ -254,6 +270,11 @@ func (s *Server) Start() error {
 	if err := s.listenForDeletes(ctx, s.deletesDone); err != nil {
 		s.log.Error("xmppd user delete will not reach this server until the database answers", "err", err)
 	}
+	if c := s.modules.cluster; c != nil {
+		if err := c.Join(ctx); err != nil {
+			return err
+		}
+	}
 	var err error
 	if s.cfg.C2S.Listen != "" {
 		if s.C2SAddr, err = s.listen(s.cfg.C2S.Listen, func(l net.Listener) error { return s.c2s.Serve(l, false) }); err != nil {
@@ -298,6 +319,10 @@ func (s *Server) ReloadCertificates() error { return s.certs.Reload() }
 // S2S returns the federation server, or nil when s2s.listen is empty.
 func (s *Server) S2S() *s2s.Server { return s.s2s }
 
+// Cluster returns this node's membership in a cluster, or nil when
+// cluster.nats is empty.
+func (s *Server) Cluster() *cluster.Cluster { return s.modules.cluster }
+
 // Router returns the server's router.
 func (s *Server) Router() *router.Router { return s.router }
 
@@ -322,6 +347,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.s2s.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("ending server streams: %w", err))
 		}
+	}
+	if s.modules.cluster != nil {
+		s.modules.cluster.Close()
 	}
 	if s.stopDeletes != nil {
 		s.stopDeletes()

@@ -9,6 +9,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"xmppd/c2s"
+	"xmppd/cluster"
 	"xmppd/config"
 	"xmppd/push"
 	"xmppd/roster"
@@ -45,6 +46,8 @@ type wiring struct {
 	// push notifies app servers of messages for clients that are away;
 	// nil when push is off.
 	push *push.Module
+	// cluster joins this node with others; nil for a node alone.
+	cluster *cluster.Cluster
 	// httpAddr returns the HTTP listener's address once it listens.
 	httpAddr func() net.Addr
 }

@@ -10,7 +10,7 @@ import (
 // muc wires XEP-0045 multi-user chat: one service on conference.<host>
 // for each host, sharing one store, with the flood limit of [muc]. Each
 // service's archive writer stops, after writing what is queued, with the
-// wiring's closers.
+// wiring's closers. In a cluster the service runs on one node at a time.
 func (w *wiring) muc(ctx context.Context) error {
 	store := postgres.NewMUC(w.pool)
 	for _, host := range w.cfg.Hosts {
@@ -20,12 +20,18 @@ func (w *wiring) muc(ctx context.Context) error {
 			MaxPage:    w.cfg.Archive.MaxPage,
 			FloodRate:  w.cfg.MUC.FloodRate,
 			FloodBurst: w.cfg.MUC.FloodBurst,
+			Deferred:   w.cluster != nil,
 			Logger:     w.log,
 		})
 		if err != nil {
 			return err
 		}
-		s.Register()
+		if w.cluster != nil {
+			// Rooms live in one node's memory: the oldest node runs them.
+			s.RegisterAs(w.cluster.Singleton("conference."+host, s, s.Load))
+		} else {
+			s.Register()
+		}
 		w.stopping = append(w.stopping, s.Stopping)
 		w.closers = append(w.closers, s.Close)
 	}

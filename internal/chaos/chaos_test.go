@@ -4,7 +4,6 @@
 package chaos
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -51,7 +50,7 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	}
 	bin, cfgPath, tcpAddr := setup(t, users...)
 
-	proc := serve(t, bin, cfgPath)
+	proc := xmpptest.Serve(t, bin, cfgPath)
 	recv := &tally{got: map[string]int{}}
 	var rwg sync.WaitGroup
 	for i := range receivers {
@@ -94,7 +93,7 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	proc.Wait()
 
 	// Same database, new process; the receivers log in again.
-	proc2 := serve(t, bin, cfgPath)
+	proc2 := xmpptest.Serve(t, bin, cfgPath)
 	defer proc2.Process.Kill()
 	for i := range receivers {
 		c := login(t, tcpAddr, fmt.Sprintf("r%d", i))
@@ -153,7 +152,7 @@ func TestKillNineKeepsUnacknowledgedOfflineMessages(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin, cfgPath, addr := setup(t, "sender", "receiver")
-	proc := serve(t, bin, cfgPath)
+	proc := xmpptest.Serve(t, bin, cfgPath)
 	want := []string{"offline-1", "offline-2", "offline-3"}
 	sender := login(t, addr, "sender")
 	for _, body := range want {
@@ -169,7 +168,7 @@ func TestKillNineKeepsUnacknowledgedOfflineMessages(t *testing.T) {
 	proc.Process.Kill()
 	proc.Wait()
 
-	serve(t, bin, cfgPath)
+	xmpptest.Serve(t, bin, cfgPath)
 	if got := comeOnline(login(t, addr, "receiver")); !slices.Equal(got, want) {
 		t.Fatalf("after kill -9 the next login got %q; want %q again", got, want)
 	}
@@ -328,50 +327,6 @@ func addUser(t *testing.T, bin, cfgPath, user string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("user add %s: %v\n%s", user, err, out)
 	}
-}
-
-// serve starts xmppd and returns once it prints that it serves.
-func serve(t *testing.T, bin, cfgPath string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(bin, "-c", cfgPath, "serve")
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = logWriter{t}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		ok := false
-		for sc.Scan() {
-			if !ok && strings.Contains(sc.Text(), "Add a user") {
-				ok = true
-				ready <- true
-			}
-		}
-		if !ok {
-			ready <- false
-		}
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatal("xmppd exited before serving")
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("xmppd did not start within a minute")
-	}
-	return cmd
-}
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	if strings.Contains(string(p), "level=WARN") || strings.Contains(string(p), "level=ERROR") {
-		w.t.Log(strings.TrimSpace(string(p)))
-	}
-	return len(p), nil
 }
 
 // runtimeGosched lets the senders run while the killer polls the counts.

@@ -51,6 +51,26 @@ func Start(t testing.TB, change ...func(*config.Config)) *Server {
 	for _, c := range change {
 		c(&cfg)
 	}
+	return launch(t, cfg)
+}
+
+// Node starts another node of s's cluster: a server with s's
+// configuration, the given changes, and new ports, on the same database
+// schema. It is stopped when the test ends.
+func Node(t testing.TB, s *Server, change ...func(*config.Config)) *Server {
+	t.Helper()
+	cfg := s.Config
+	cfg.DataDir = t.TempDir()
+	for _, c := range change {
+		c(&cfg)
+	}
+	return launch(t, cfg)
+}
+
+// launch starts a server for cfg and a pool on its database, both closed
+// when the test ends.
+func launch(t testing.TB, cfg config.Config) *Server {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}

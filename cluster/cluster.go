@@ -1,0 +1,317 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"xmppd/router"
+	"xmppd/xmlstream"
+)
+
+// Config is what a Cluster needs.
+type Config struct {
+	// URL is the NATS server, such as nats://127.0.0.1:4222.
+	URL string
+	// Subject prefixes every subject; nodes with the same prefix form
+	// one cluster. Default "xmppd".
+	Subject string
+	// Heartbeat is how often a node announces itself. Default 1 s.
+	Heartbeat time.Duration
+	// Timeout is how long a node may stay silent before the others count
+	// it as gone. Default 5 heartbeats.
+	Timeout time.Duration
+	// Limits bound the stanzas read from other nodes.
+	Limits xmlstream.Limits
+	// Logger receives problems; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Subject == "" {
+		c.Subject = "xmppd"
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = time.Second
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 5 * c.Heartbeat
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// inboxSize bounds the messages from other nodes waiting to be handled;
+// NATS drops what does not fit, and the sequence numbers of the session
+// changes make the node ask again for what it missed.
+const inboxSize = 1 << 16
+
+// Cluster is this node's membership in a cluster. It is the router's
+// Directory, and keeps the router's mirror of the other nodes' sessions.
+type Cluster struct {
+	cfg     Config
+	r       *router.Router
+	log     *slog.Logger
+	nc      *nats.Conn
+	id      string // random, new at every start: a restarted node has no sessions
+	started int64  // Unix nanoseconds; the oldest node runs the singletons
+	all     string // the subject every node listens to
+	inbox   chan *nats.Msg
+	seq     atomic.Uint64 // numbers the changes of the local sessions; advanced with the router's table locked
+
+	singletons map[string]*singleton       // by domain; set before Join
+	forgetters map[string]func(key string) // by topic; set before Join
+
+	// peers is owned by the run goroutine.
+	peers map[string]*peer
+
+	homeMu sync.RWMutex
+	home   string // the node that runs the singletons
+
+	ctx       context.Context // ends with Close
+	cancel    context.CancelFunc
+	running   bool // Join started run
+	closeOnce sync.Once
+	done      chan struct{} // closed when run returns
+}
+
+// peer is another node as this one knows it.
+type peer struct {
+	id       string
+	started  int64 // 0 until a heartbeat or a table tells
+	seq      uint64
+	heard    time.Time
+	asked    time.Time                 // when its table was asked for; zero when none is awaited
+	sessions map[string]*remoteSession // by full JID
+}
+
+// New connects to NATS for r's node. Join makes it a member.
+func New(cfg Config, r *router.Router) (*Cluster, error) {
+	cfg.defaults()
+	if cfg.URL == "" {
+		return nil, errors.New("cluster: no NATS URL")
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, err
+	}
+	c := &Cluster{cfg: cfg, r: r, log: cfg.Logger, id: hex.EncodeToString(id[:]),
+		started: time.Now().UnixNano(), all: cfg.Subject + ".all",
+		inbox: make(chan *nats.Msg, inboxSize), peers: map[string]*peer{},
+		singletons: map[string]*singleton{}, forgetters: map[string]func(string){}, done: make(chan struct{})}
+	c.home = c.id
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	nc, err := nats.Connect(cfg.URL,
+		nats.Name("xmppd "+c.id),
+		nats.NoEcho(),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(cfg.Heartbeat),
+		nats.FlusherTimeout(cfg.Timeout),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				c.log.Warn("cluster: lost NATS", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { c.log.Info("cluster: NATS is back") }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connecting to NATS at %s: %w", cfg.URL, err)
+	}
+	c.nc = nc
+	return c, nil
+}
+
+// ID returns this node's name in the cluster.
+func (c *Cluster) ID() string { return c.id }
+
+func (c *Cluster) nodeSubject(id string) string { return c.cfg.Subject + ".node." + id }
+
+// Join subscribes, becomes the router's directory, asks the other nodes
+// for their tables and waits two heartbeats for them to answer, so that
+// the node knows the cluster's sessions before it serves clients.
+func (c *Cluster) Join(ctx context.Context) error {
+	for _, subject := range []string{c.all, c.nodeSubject(c.id)} {
+		if _, err := c.nc.ChanSubscribe(subject, c.inbox); err != nil {
+			return fmt.Errorf("cluster: subscribing to %s: %w", subject, err)
+		}
+	}
+	c.r.SetDirectory(c)
+	c.publish(message(c.all, opSync, nil, "node", c.id))
+	c.beat()
+	c.running = true
+	go c.run()
+	select {
+	case <-time.After(2 * c.cfg.Heartbeat):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close tells the other nodes that this one leaves and disconnects. The
+// local sessions should be gone by then: their departures are announced
+// as they end.
+func (c *Cluster) Close() { c.closeOnce.Do(c.close) }
+
+func (c *Cluster) close() {
+	c.publish(message(c.all, opBye, nil, "node", c.id))
+	if err := c.nc.Flush(); err != nil {
+		c.log.Warn("cluster: announcing departure", "err", err)
+	}
+	c.cancel()
+	if c.running {
+		<-c.done
+	}
+	c.nc.Close()
+}
+
+func (c *Cluster) publish(m *nats.Msg) error {
+	err := c.nc.PublishMsg(m)
+	if err != nil {
+		c.log.Warn("cluster: publishing", "op", m.Header.Get("op"), "subject", m.Subject, "err", err)
+	}
+	return err
+}
+
+// run handles the other nodes' messages and the heartbeat, one at a time
+// and in their order of arrival: the changes of one node's sessions, and
+// the stanzas it sent after them, keep their order.
+func (c *Cluster) run() {
+	defer close(c.done)
+	tick := time.NewTicker(c.cfg.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case m := <-c.inbox:
+			c.handle(m)
+		case <-tick.C:
+			c.beat()
+			c.expire()
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+func (c *Cluster) beat() {
+	c.publish(message(c.all, opBeat, nil, "node", c.id,
+		"started", strconv.FormatInt(c.started, 10), "seq", strconv.FormatUint(c.seq.Load(), 10)))
+}
+
+// handle acts on one message from another node.
+func (c *Cluster) handle(m *nats.Msg) {
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+	defer cancel()
+	var err error
+	switch op := m.Header.Get("op"); op {
+	case opBeat:
+		p := c.peer(m.Header.Get("node"), true)
+		p.started = headerInt(m, "started")
+		c.elect()
+		if seq := headerUint(m, "seq"); seq > p.seq && (p.asked.IsZero() || time.Since(p.asked) > c.cfg.Timeout) {
+			c.askTable(p)
+		}
+	case opBye:
+		c.drop(m.Header.Get("node"), false)
+	case opSet, opDel:
+		err = c.change(m)
+	case opSync:
+		c.sendTable(m.Header.Get("node"))
+	case opTable:
+		err = c.table(m)
+	case opDeliver:
+		err = c.deliver(ctx, m)
+	case opEnd:
+		err = c.end(m)
+	case opComponent:
+		err = c.component(ctx, m)
+	case opForget:
+		if f := c.forgetters[m.Header.Get("topic")]; f != nil {
+			f(m.Header.Get("key"))
+		}
+	default:
+		err = fmt.Errorf("cluster: unknown operation %q", op)
+	}
+	if err != nil {
+		c.log.Warn("cluster: a message from another node", "op", m.Header.Get("op"), "err", err)
+	}
+}
+
+// peer returns the node id, meeting it if it is new: with ask, a node
+// met by any message, not only its heartbeat, is asked for its table.
+func (c *Cluster) peer(id string, ask bool) *peer {
+	p := c.peers[id]
+	if p == nil {
+		p = &peer{id: id, sessions: map[string]*remoteSession{}}
+		c.peers[id] = p
+		c.log.Info("cluster: met a node", "node", id)
+		if ask {
+			c.askTable(p)
+		}
+	}
+	p.heard = time.Now()
+	return p
+}
+
+func (c *Cluster) askTable(p *peer) {
+	p.asked = time.Now()
+	c.publish(message(c.nodeSubject(p.id), opSync, nil, "node", c.id))
+}
+
+// expire drops the nodes not heard from within the timeout. The oldest
+// node left announces their sessions' departure.
+func (c *Cluster) expire() {
+	for id, p := range c.peers {
+		if time.Since(p.heard) > c.cfg.Timeout {
+			c.log.Warn("cluster: a node stopped answering; its sessions are gone", "node", id, "sessions", len(p.sessions))
+			delete(c.peers, id)
+			c.elect()
+			c.unmirrorAll(p, c.homeNode() == c.id)
+		}
+	}
+}
+
+// drop forgets the node id, which said it leaves.
+func (c *Cluster) drop(id string, announce bool) {
+	if p := c.peers[id]; p != nil {
+		delete(c.peers, id)
+		c.elect()
+		c.unmirrorAll(p, announce)
+	}
+}
+
+// elect makes the oldest node known the home of the singletons.
+func (c *Cluster) elect() {
+	home, started := c.id, c.started
+	for _, p := range c.peers {
+		if p.started != 0 && (p.started < started || p.started == started && p.id < home) {
+			home, started = p.id, p.started
+		}
+	}
+	c.homeMu.Lock()
+	moved := c.home != home
+	c.home = home
+	c.homeMu.Unlock()
+	if moved {
+		c.log.Info("cluster: singletons run on another node", "node", home, "self", home == c.id)
+		for _, s := range c.singletons {
+			s.homeChanged(home == c.id)
+		}
+	}
+}
+
+func (c *Cluster) homeNode() string {
+	c.homeMu.RLock()
+	defer c.homeMu.RUnlock()
+	return c.home
+}
