@@ -1,6 +1,10 @@
 package c2s
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"xmppd/xmlstream"
+)
 
 // A receipt follows one stanza a stream-managed client sent until it is
 // safe, so that the server's <a h/> acknowledges only safe stanzas
@@ -94,4 +98,15 @@ func (srv *Server) receiptFor(el any) *receipt {
 	rc := v.(*receipt)
 	rc.pending.Add(1)
 	return rc
+}
+
+// Hold adds a hold to the receipt of st, a stanza a stream-managed client
+// sent that is being routed, and returns what releases it; nil when st
+// has no receipt. A cluster holds a stanza it hands to another node until
+// that node says it is safe (router.SafeSession).
+func (srv *Server) Hold(st *xmlstream.Element) (release func()) {
+	if rc := srv.receiptFor(st); rc != nil {
+		return rc.done
+	}
+	return nil
 }

@@ -69,6 +69,8 @@ type Cluster struct {
 	inbox   chan *nats.Msg
 	seq     atomic.Uint64 // numbers the changes of the local sessions; advanced with the router's table locked
 
+	hold       func(*xmlstream.Element) func() // SetHold; nil holds nothing
+	receipts   receipts
 	singletons map[string]*singleton       // by domain; set before Join
 	forgetters map[string]func(key string) // by topic; set before Join
 
@@ -108,6 +110,7 @@ func New(cfg Config, r *router.Router) (*Cluster, error) {
 	c := &Cluster{cfg: cfg, r: r, log: cfg.Logger, id: hex.EncodeToString(id[:]),
 		started: time.Now().UnixNano(), all: cfg.Subject + ".all",
 		inbox: make(chan *nats.Msg, inboxSize), peers: map[string]*peer{},
+		receipts:   receipts{pending: map[uint64]*held{}},
 		singletons: map[string]*singleton{}, forgetters: map[string]func(string){}, done: make(chan struct{})}
 	c.home = c.id
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -222,7 +225,7 @@ func (c *Cluster) handle(m *nats.Msg) {
 			c.askTable(p)
 		}
 	case opBye:
-		c.drop(m.Header.Get("node"), false)
+		c.drop(ctx, m.Header.Get("node"), false)
 	case opSet, opDel:
 		err = c.change(m)
 	case opSync:
@@ -231,6 +234,8 @@ func (c *Cluster) handle(m *nats.Msg) {
 		err = c.table(m)
 	case opDeliver:
 		err = c.deliver(ctx, m)
+	case opSafe:
+		c.settle(m.Header.Get("receipt"))
 	case opEnd:
 		err = c.end(m)
 	case opComponent:
@@ -274,20 +279,23 @@ func (c *Cluster) expire() {
 	for id, p := range c.peers {
 		if time.Since(p.heard) > c.cfg.Timeout {
 			c.log.Warn("cluster: a node stopped answering; its sessions are gone", "node", id, "sessions", len(p.sessions))
-			delete(c.peers, id)
-			c.elect()
-			c.unmirrorAll(p, c.homeNode() == c.id)
+			c.drop(c.ctx, id, true)
 		}
 	}
 }
 
-// drop forgets the node id, which said it leaves.
-func (c *Cluster) drop(id string, announce bool) {
-	if p := c.peers[id]; p != nil {
-		delete(c.peers, id)
-		c.elect()
-		c.unmirrorAll(p, announce)
+// drop forgets the node id and its sessions, and routes again what was
+// held for them. With announce, the oldest node left tells their
+// contacts that they are gone.
+func (c *Cluster) drop(ctx context.Context, id string, announce bool) {
+	p := c.peers[id]
+	if p == nil {
+		return
 	}
+	delete(c.peers, id)
+	c.elect()
+	c.unmirrorAll(p, announce && c.homeNode() == c.id)
+	c.reroute(ctx, id)
 }
 
 // elect makes the oldest node known the home of the singletons.

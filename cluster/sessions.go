@@ -39,8 +39,34 @@ type remoteSession struct {
 func (s *remoteSession) JID() jid.JID { return s.j }
 
 // Deliver sends st to the session's node; it fails only when NATS does.
+// A stanza whose sender waits for it to be safe is held until that node
+// says it is (receipts.go).
 func (s *remoteSession) Deliver(st *xmlstream.Element) bool {
-	return s.c.publish(message(s.c.nodeSubject(s.node), opDeliver, encodeStanza(st), "to", s.j.String())) == nil
+	var release func()
+	if s.c.hold != nil {
+		release = s.c.hold(st)
+	}
+	return s.deliver(st, release)
+}
+
+// DeliverSafe is Deliver, and calls safe once the session's node says st
+// is safe (router.SafeSession).
+func (s *remoteSession) DeliverSafe(st *xmlstream.Element, safe func()) bool {
+	return s.deliver(st, safe)
+}
+
+func (s *remoteSession) deliver(st *xmlstream.Element, release func()) bool {
+	m := message(s.c.nodeSubject(s.node), opDeliver, encodeStanza(st), "node", s.c.id, "to", s.j.String())
+	if release == nil {
+		return s.c.publish(m) == nil
+	}
+	id := s.c.receipts.add(&held{node: s.node, to: s.j, st: st, release: release})
+	m.Header.Set("receipt", id)
+	if s.c.publish(m) != nil {
+		s.c.receipts.take(id) // not released: the router routes st on
+		return false
+	}
+	return true
 }
 
 // End asks the session's node to end it.
@@ -162,7 +188,11 @@ func (c *Cluster) deliver(ctx context.Context, m *nats.Msg) error {
 	if err != nil {
 		return fmt.Errorf("cluster: stanza for %s: %w", to, err)
 	}
-	c.r.Redeliver(ctx, to, st)
+	var safe func()
+	if id := m.Header.Get("receipt"); id != "" {
+		safe = c.safe(m.Header.Get("node"), id)
+	}
+	c.r.Redeliver(ctx, to, st, safe)
 	return nil
 }
 

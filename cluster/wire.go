@@ -21,7 +21,8 @@ const (
 	opDel       = "del"       // node, seq, jid: a session is gone
 	opSync      = "sync"      // node: asks for the whole table, answered to that node
 	opTable     = "table"     // node, started, seq; body: the whole table (JSON)
-	opDeliver   = "deliver"   // to; body: a stanza for the session to
+	opDeliver   = "deliver"   // node, to, receipt (optional); body: a stanza for the session to
+	opSafe      = "safe"      // receipt: the stanza delivered under it is safe
 	opEnd       = "end"       // to, condition, text: end the session to
 	opComponent = "component" // from, to, hops; body: a stanza for a Singleton
 	opForget    = "forget"    // topic, key: drop a cached key (Forget)

@@ -259,9 +259,11 @@ type SafeSession interface {
 // safe (SafeSession); for a session that cannot tell, as soon as it took st.
 func (r *Router) DeliverToSessionSafe(to jid.JID, st *xmlstream.Element, safe func()) bool {
 	s := r.session(to)
-	if s == nil {
-		return false
-	}
+	return s != nil && deliverSafe(s, st, safe)
+}
+
+// deliverSafe has s take st and calls safe once st is safe.
+func deliverSafe(s Session, st *xmlstream.Element, safe func()) bool {
 	if ss, ok := s.(SafeSession); ok {
 		return ss.DeliverSafe(st, safe)
 	}

@@ -150,14 +150,19 @@ func (r *Router) Unmirror(s Session, announce bool) {
 }
 
 // Redeliver delivers st, which another node of the cluster routed to the
-// local session to, after the hooks ran there. If that session is gone,
-// st is handled as for an unknown resource (RFC 6121 §8.5.3.2), on this
-// node alone: a chat or normal message is stored offline, an IQ request
-// bounced, anything else dropped.
-func (r *Router) Redeliver(ctx context.Context, to jid.JID, st *xmlstream.Element) {
-	if s := r.localSession(to); s != nil && s.Deliver(st) {
+// local session to, after the hooks ran there, and calls safe (if not
+// nil) once st is safe, as DeliverToSessionSafe does. If that session is
+// gone, st is handled as for an unknown resource (RFC 6121 §8.5.3.2), on
+// this node alone: a chat or normal message is stored offline, an IQ
+// request bounced, anything else dropped; then safe is called.
+func (r *Router) Redeliver(ctx context.Context, to jid.JID, st *xmlstream.Element, safe func()) {
+	if safe == nil {
+		safe = func() {}
+	}
+	if s := r.localSession(to); s != nil && deliverSafe(s, st, safe) {
 		return
 	}
+	defer safe()
 	switch st.Name.Local {
 	case stanza.IQ:
 		r.bounce(ctx, st, stanza.ServiceUnavailable, "")

@@ -204,6 +204,9 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		Logger:             log,
 	}, r, sasl)
 	s = &Server{cfg: cfg, log: log, db: db, certs: certStore, router: r, c2s: streams, modules: w}
+	if w.cluster != nil {
+		w.cluster.SetHold(streams.Hold)
+	}
 	if cfg.S2S.Listen != "" {
 		s.s2s = s2s.New(s2s.Config{
 			TLS:         certStore.TLSConfig(),
