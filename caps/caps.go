@@ -98,10 +98,16 @@ func (t *Tracker) Features(j jid.JID) Features {
 // (XEP-0163 §4.1).
 const notifySuffix = "+notify"
 
-// Wants reports whether the session j asked for the notifications of the
-// publish-subscribe node ('node+notify').
+// notifyMark prefixes the router marks (router.Router.Mark) that name the
+// nodes whose notifications a session asked for: so that the other nodes
+// of a cluster, which never see the session's features, know them too.
+const notifyMark = "notify "
+
+// Wants reports whether the session j, on this node or another of the
+// cluster, asked for the notifications of the publish-subscribe node
+// ('node+notify').
 func (t *Tracker) Wants(j jid.JID, node string) bool {
-	return t.Features(j).Has(node + notifySuffix)
+	return t.r.HasMark(j, notifyMark+node)
 }
 
 // Notify returns the nodes whose notifications the session j asked for.
@@ -152,6 +158,7 @@ func (t *Tracker) available(ctx context.Context, j jid.JID, st *xmlstream.Elemen
 	t.mu.Unlock()
 	switch {
 	case key == "":
+		t.r.SetMarks(j, notifyMark, nil) // it announces nothing now
 		return
 	case asking:
 		go t.ask(j, key, ver, hash == "sha-1")
@@ -202,7 +209,10 @@ func (t *Tracker) ask(j jid.JID, key, ver string, sha1 bool) {
 	}
 }
 
+// notify marks the session j with the nodes it wants notifications of
+// and tells the OnChange functions that its features are known.
 func (t *Tracker) notify(ctx context.Context, j jid.JID) {
+	t.r.SetMarks(j, notifyMark, t.Notify(j))
 	for _, f := range t.changed {
 		f(ctx, j)
 	}

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,6 +198,63 @@ func TestPresenceAcrossNodes(t *testing.T) {
 	}
 	bob.Send("</stream:stream>")
 	nextPresence(alice, "bob@localhost/phone", "unavailable")
+}
+
+func TestBlocklistChangeReachesTheOtherNode(t *testing.T) {
+	a, b := twoNodes(t, "alice", "bob", "carol")
+	alice := login(t, a, "alice", "desk")
+	bob := login(t, b, "bob", "phone")
+	carol := login(t, b, "carol", "phone")
+	sees(t, b, "alice@localhost/desk", "")
+
+	// b reads alice's blocklist, empty, to deliver bob's message.
+	bob.Send("<message to='alice@localhost' type='chat' id='m1'><body>before</body></message>")
+	xmpptest.ExpectBody(t, nextMessage(alice), "bob@localhost/phone", "before")
+
+	alice.Send("<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='bob@localhost'/></block></iq>")
+	if el := nextIQ(alice); el.Attr("id") != "b1" || el.Attr("type") != "result" {
+		t.Fatalf("alice got %s, want the block's result", el)
+	}
+	// a told b to forget alice's list before it sent this, and b handles
+	// a's messages in order.
+	alice.Send("<message to='carol@localhost' type='chat' id='m2'><body>barrier</body></message>")
+	xmpptest.ExpectBody(t, nextMessage(carol), "alice@localhost/desk", "barrier")
+
+	bob.Send("<message to='alice@localhost' type='chat' id='m3'><body>after</body></message>")
+	xmpptest.ExpectError(t, until(bob, "error", func(el *xmlstream.Element) bool {
+		return el.Name.Local == "message" && el.Attr("type") == "error"
+	}), "service-unavailable")
+}
+
+func TestPersonalEventsAcrossNodes(t *testing.T) {
+	a, b := twoNodes(t, "alice", "bob")
+	alice := login(t, a, "alice", "desk")
+	bob := login(t, b, "bob", "phone")
+	sees(t, a, "bob@localhost/phone", "")
+	sees(t, b, "alice@localhost/desk", "")
+	bob.Send("<presence to='alice@localhost' type='subscribe'/>")
+	nextPresence(alice, "bob@localhost", "subscribe")
+	alice.Send("<presence to='bob@localhost' type='subscribed'/>")
+	nextPresence(bob, "alice@localhost/desk", "")
+
+	// bob's client wants moods; only b sees its features, a sees the mark.
+	const mood = "http://jabber.org/protocol/mood"
+	presence, info := xmpptest.CapsPresence("http://jabber.org/protocol/caps", mood+"+notify")
+	bob.Send(presence)
+	xmpptest.AnswerDisco(t, bob, info)
+	sees(t, a, "bob@localhost/phone", "notify "+mood)
+
+	alice.Send("<iq type='set' id='pub'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='" + mood +
+		"'><item id='1'><mood xmlns='" + mood + "'><happy/></mood></item></publish></pubsub></iq>")
+	if el := nextIQ(alice); el.Attr("id") != "pub" || el.Attr("type") != "result" {
+		t.Fatalf("alice got %s, want the publish's result", el)
+	}
+	ev := until(bob, "mood event", func(el *xmlstream.Element) bool {
+		return el.Name.Local == "message" && el.Child("http://jabber.org/protocol/pubsub#event", "event") != nil
+	})
+	if ev.Attr("from") != "alice@localhost" || !strings.Contains(ev.String(), "<happy") {
+		t.Fatalf("bob got %s, want alice's mood", ev)
+	}
 }
 
 func TestRoomOnTheOldestNode(t *testing.T) {

@@ -1,8 +1,6 @@
 package pep_test
 
 import (
-	"crypto/sha1"
-	"encoding/base64"
 	"strconv"
 	"strings"
 	"testing"
@@ -260,32 +258,6 @@ func TestBadRequests(t *testing.T) {
 	juliet.Ping() // the stream still works
 }
 
-// capsPresence returns an available presence announcing client
-// capabilities whose features are features, with the verification
-// string of XEP-0115 §5.1 computed here.
-func capsPresence(features ...string) (presence, info string) {
-	s := "client/pc//Test<"
-	info = "<query xmlns='http://jabber.org/protocol/disco#info' node='NODE'><identity category='client' type='pc' name='Test'/>"
-	for _, f := range features {
-		s += f + "<"
-		info += "<feature var='" + f + "'/>"
-	}
-	sum := sha1.Sum([]byte(s))
-	ver := base64.StdEncoding.EncodeToString(sum[:])
-	info = strings.Replace(info, "NODE", "https://example.org/test#"+ver, 1) + "</query>"
-	return "<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://example.org/test' ver='" + ver + "'/></presence>", info
-}
-
-// answerDisco reads the server's disco#info query and answers it with info.
-func answerDisco(t *testing.T, c *xmpptest.Client, info string) {
-	t.Helper()
-	q := c.NextNamed("iq")
-	if q.Attr("type") != "get" || q.Child("http://jabber.org/protocol/disco#info", "query") == nil {
-		t.Fatalf("got %s, want the server's disco#info query", q)
-	}
-	c.Send("<iq type='result' id='" + q.Attr("id") + "' to='" + q.Attr("from") + "'>" + info + "</iq>")
-}
-
 // expectEvent reads a headline from juliet and returns its event's child.
 func expectEvent(t *testing.T, c *xmpptest.Client) *xmlstream.Element {
 	t.Helper()
@@ -308,11 +280,11 @@ func TestNotifications(t *testing.T) {
 
 	// Romeo announces that he wants moods: the server asks him what his
 	// caps stand for, then sends him juliet's last mood.
-	presence, info := capsPresence("http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", mood+"+notify")
+	presence, info := xmpptest.CapsPresence("http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", mood+"+notify")
 	romeo.Send(presence)
 	romeo.ExpectPresenceFrom(romeo.JID)
 	juliet.ExpectPresenceFrom(romeo.JID)
-	answerDisco(t, romeo, info)
+	xmpptest.AnswerDisco(t, romeo, info)
 	if its := expectEvent(t, romeo); its.Attr("node") != mood || its.Child(nsEvent, "item").Attr("id") != "1" {
 		t.Fatalf("got %s, want juliet's last mood", its)
 	}

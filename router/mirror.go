@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"mellium.im/xmpp/jid"
 
@@ -229,6 +230,33 @@ func (r *Router) Mark(full jid.JID, mark string, on bool) {
 			return
 		}
 		r.changed(e)
+	}
+}
+
+// SetMarks replaces the marks of the local session full that begin with
+// prefix by prefix+name for each of names, as one change.
+func (r *Router) SetMarks(full jid.JID, prefix string, names []string) {
+	res := full.Resourcepart()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	acct := r.users[full.Bare().String()]
+	if acct == nil {
+		return
+	}
+	for _, e := range acct.sessions {
+		if e.resource != res || e.remote {
+			continue
+		}
+		marks := slices.DeleteFunc(slices.Clone(e.marks), func(m string) bool { return strings.HasPrefix(m, prefix) })
+		for _, n := range names {
+			marks = append(marks, prefix+n)
+		}
+		slices.Sort(marks)
+		marks = slices.Compact(marks)
+		if !slices.Equal(marks, e.marks) {
+			e.marks = marks
+			r.changed(e)
+		}
 	}
 }
 
