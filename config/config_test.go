@@ -60,6 +60,14 @@ func TestParse(t *testing.T) {
 		{name: "muc nan rate", doc: "[muc]\nflood_rate = nan", wantErr: "muc.flood_rate: NaN"},
 		{name: "muc negative burst", doc: "[muc]\nflood_burst = -5", wantErr: "muc.flood_burst: -5 must not be negative"},
 		{name: "muc zero burst with a rate", doc: "[muc]\nflood_rate = 10\nflood_burst = 0", wantErr: "muc.flood_burst: must be at least 1 when muc.flood_rate is set"},
+		{name: "cluster without a shared database", doc: "[cluster]\nnats = 'nats://127.0.0.1:4222'", wantErr: "set database.url"},
+		{name: "cluster heartbeat beyond timeout", doc: "[cluster]\nheartbeat_ms = 5000\ntimeout_ms = 5000", wantErr: "below timeout_ms"},
+		{name: "cluster wildcard subject", doc: "[database]\nurl = 'postgres://db/x'\n[cluster]\nnats = 'nats://127.0.0.1:4222'\nsubject = 'a.>'", wantErr: "without wildcards"},
+		{name: "cluster", doc: "[database]\nurl = 'postgres://db/x'\n[cluster]\nnats = 'nats://127.0.0.1:4222'", check: func(t *testing.T, c Config) {
+			if c.Cluster.Subject != "xmppd" || c.Cluster.HeartbeatMS != 1000 || c.Cluster.TimeoutMS != 5000 {
+				t.Errorf("cluster = %+v, want the defaults", c.Cluster)
+			}
+		}},
 		{name: "muc unknown key", doc: "[muc]\nflood = 1", wantErr: "unknown settings: muc.flood"},
 	}
 	for _, tt := range tests {

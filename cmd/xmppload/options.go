@@ -16,6 +16,7 @@ import (
 type options struct {
 	host, domain string
 	port         int
+	morePorts    []int // a cluster's other nodes
 	allowRemote  bool
 	tlsVerify    bool
 	mechanism    string
@@ -63,6 +64,16 @@ func (o *options) roomP99() time.Duration {
 // addr is the target's host:port.
 func (o *options) addr() string { return net.JoinHostPort(o.host, strconv.Itoa(o.port)) }
 
+// addrs are the addresses sessions connect to in turn: -port and the
+// -more-ports of a cluster's other nodes.
+func (o *options) addrs() []string {
+	as := []string{o.addr()}
+	for _, p := range o.morePorts {
+		as = append(as, net.JoinHostPort(o.host, strconv.Itoa(p)))
+	}
+	return as
+}
+
 // username is the localpart of account i.
 func (o *options) username(i int) string { return o.user + strconv.Itoa(i) }
 
@@ -73,6 +84,16 @@ func parseOptions(args []string, usage io.Writer) (*options, error) {
 	fs.SetOutput(usage)
 	fs.StringVar(&o.host, "host", "127.0.0.1", "server host")
 	fs.IntVar(&o.port, "port", 5222, "server STARTTLS port")
+	fs.Func("more-ports", "STARTTLS ports of a cluster's other nodes, comma-separated: sessions connect to -port and these in turn (CPU and RSS are read of -port's process)", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			p, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || p <= 0 || p > 65535 {
+				return fmt.Errorf("%q is not a port", f)
+			}
+			o.morePorts = append(o.morePorts, p)
+		}
+		return nil
+	})
 	fs.StringVar(&o.domain, "domain", "localhost", "XMPP domain of the accounts")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a target that is not a loopback address")
 	fs.BoolVar(&o.tlsVerify, "tls-verify", false, "verify the server certificate (off: self-signed test servers)")

@@ -26,10 +26,12 @@ const (
 
 // client is what every session of a run shares.
 type client struct {
-	addr, domain, mechanism string
-	tls                     *tls.Config
-	keys                    *keyCache
-	timeout                 time.Duration // one login, one write, closing a batch
+	addrs             []string      // the nodes, dialed in turn
+	logins            atomic.Uint64 // picks the next node
+	domain, mechanism string
+	tls               *tls.Config
+	keys              *keyCache
+	timeout           time.Duration // one login, one write, closing a batch
 	// onStanza, if set, sees every element a held session receives, in
 	// the session's read goroutine: scenarios that exchange stanzas set it
 	// before their logins.
@@ -41,7 +43,7 @@ type client struct {
 // newClient returns the shared client settings for o.
 func newClient(o *options) *client {
 	return &client{
-		addr:      o.addr(),
+		addrs:     o.addrs(),
 		domain:    o.domain,
 		mechanism: o.mechanism,
 		tls:       tlsConfig(o),
@@ -123,7 +125,7 @@ func (c *client) login(ctx context.Context, user, resource string) (*session, ph
 		*d, t0 = now.Sub(t0), now
 	}
 	d := net.Dialer{Deadline: deadline}
-	conn, err := d.DialContext(ctx, "tcp", c.addr)
+	conn, err := d.DialContext(ctx, "tcp", c.addrs[c.logins.Add(1)%uint64(len(c.addrs))])
 	if err != nil {
 		return nil, p, &phaseError{"connect", err}
 	}
