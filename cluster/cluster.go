@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -67,7 +66,8 @@ type Cluster struct {
 	started int64  // Unix nanoseconds; the oldest node runs the singletons
 	all     string // the subject every node listens to
 	inbox   chan *nats.Msg
-	seq     atomic.Uint64 // numbers the changes of the local sessions; advanced with the router's table locked
+	seqMu   sync.Mutex
+	seq     uint64 // numbers the changes of the local sessions (announce)
 
 	hold       func(*xmlstream.Element) func() // SetHold; nil holds nothing
 	receipts   receipts
@@ -126,6 +126,10 @@ func New(cfg Config, r *router.Router) (*Cluster, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { c.log.Info("cluster: NATS is back") }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			// Such as a slow consumer: messages from other nodes were dropped.
+			c.log.Error("cluster: NATS", "err", err)
+		}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connecting to NATS at %s: %w", cfg.URL, err)
@@ -207,8 +211,10 @@ func (c *Cluster) run() {
 }
 
 func (c *Cluster) beat() {
+	c.seqMu.Lock()
+	defer c.seqMu.Unlock()
 	c.publish(message(c.all, opBeat, nil, "node", c.id,
-		"started", strconv.FormatInt(c.started, 10), "seq", strconv.FormatUint(c.seq.Load(), 10)))
+		"started", strconv.FormatInt(c.started, 10), "seq", strconv.FormatUint(c.seq, 10)))
 }
 
 // handle acts on one message from another node.

@@ -19,14 +19,30 @@ var _ router.Directory = (*Cluster)(nil)
 
 // Changed announces a local session's new state.
 func (c *Cluster) Changed(s router.SessionState) {
-	seq := c.seq.Add(1)
-	c.publish(message(c.all, opSet, encodeJSON(toWire(s)), "node", c.id, "seq", strconv.FormatUint(seq, 10)))
+	c.announce(opSet, encodeJSON(toWire(s)))
 }
 
 // Removed announces that the local session j is gone.
 func (c *Cluster) Removed(j jid.JID) {
-	seq := c.seq.Add(1)
-	c.publish(message(c.all, opDel, nil, "node", c.id, "seq", strconv.FormatUint(seq, 10), "jid", j.String()))
+	c.announce(opDel, nil, "jid", j.String())
+}
+
+// announce publishes the next numbered change. A heartbeat, which tells
+// the last number, is never published between numbering a change and
+// publishing it, so it never makes the others ask for a table in vain.
+func (c *Cluster) announce(op string, body []byte, kv ...string) {
+	c.seqMu.Lock()
+	defer c.seqMu.Unlock()
+	c.seq++
+	kv = append(kv, "node", c.id, "seq", strconv.FormatUint(c.seq, 10))
+	c.publish(message(c.all, op, body, kv...))
+}
+
+// lastSeq returns the number of the last change announced.
+func (c *Cluster) lastSeq() string {
+	c.seqMu.Lock()
+	defer c.seqMu.Unlock()
+	return strconv.FormatUint(c.seq, 10)
 }
 
 // remoteSession is a session on another node, as the router sees it.
@@ -147,7 +163,7 @@ func (c *Cluster) sendTable(to string) {
 			t.Sessions = append(t.Sessions, toWire(s))
 		}
 		c.publish(message(c.nodeSubject(to), opTable, encodeJSON(t), "node", c.id,
-			"started", strconv.FormatInt(c.started, 10), "seq", strconv.FormatUint(c.seq.Load(), 10)))
+			"started", strconv.FormatInt(c.started, 10), "seq", c.lastSeq()))
 	})
 }
 
