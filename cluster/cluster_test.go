@@ -48,6 +48,29 @@ func login(t *testing.T, s *xmpptest.Server, user, resource string) *xmpptest.Cl
 	return c
 }
 
+// pair starts two nodes with the accounts alice, bob and others, alice
+// online on a and bob on b, each node seeing the other's session.
+func pair(t *testing.T, others ...string) (a, b *xmpptest.Server, alice, bob *xmpptest.Client) {
+	t.Helper()
+	a, b = twoNodes(t, append([]string{"alice", "bob"}, others...)...)
+	alice = login(t, a, "alice", "desk")
+	bob = login(t, b, "bob", "phone")
+	sees(t, a, "bob@localhost/phone", "")
+	sees(t, b, "alice@localhost/desk", "")
+	return a, b, alice, bob
+}
+
+// subscribe has from subscribe to to's presence, and to approve: from
+// then gets to's presence.
+func subscribe(from, to *xmpptest.Client) {
+	from.T.Helper()
+	fromBare, toBare := strings.Split(from.JID, "/")[0], strings.Split(to.JID, "/")[0]
+	from.Send("<presence to='" + toBare + "' type='subscribe'/>")
+	nextPresence(to, fromBare, "subscribe")
+	to.Send("<presence to='" + fromBare + "' type='subscribed'/>")
+	nextPresence(from, to.JID, "")
+}
+
 // sees waits until node s mirrors, or holds, the session full with the
 // mark, if one is given: the nodes learn of each other's sessions
 // asynchronously, as a client on one learns of a contact on another.
@@ -103,11 +126,7 @@ func nextPresence(c *xmpptest.Client, from, typ string) *xmlstream.Element {
 }
 
 func TestChatAcrossNodes(t *testing.T) {
-	a, b := twoNodes(t, "alice", "bob")
-	alice := login(t, a, "alice", "desk")
-	bob := login(t, b, "bob", "phone")
-	sees(t, a, "bob@localhost/phone", "")
-	sees(t, b, "alice@localhost/desk", "")
+	_, _, alice, bob := pair(t)
 
 	alice.Send("<message to='bob@localhost' type='chat' id='m1'><body>hi bob</body></message>")
 	xmpptest.ExpectBody(t, nextMessage(bob), "alice@localhost/desk", "hi bob")
@@ -179,17 +198,10 @@ func TestCarbonsAndRosterPushesAcrossNodes(t *testing.T) {
 }
 
 func TestPresenceAcrossNodes(t *testing.T) {
-	a, b := twoNodes(t, "alice", "bob")
-	alice := login(t, a, "alice", "desk")
-	bob := login(t, b, "bob", "phone")
-	sees(t, b, "alice@localhost/desk", "")
-	sees(t, a, "bob@localhost/phone", "")
+	_, _, alice, bob := pair(t)
 
 	// alice subscribes to bob's presence and bob approves, across nodes.
-	alice.Send("<presence to='bob@localhost' type='subscribe'/>")
-	nextPresence(bob, "alice@localhost", "subscribe")
-	bob.Send("<presence to='alice@localhost' type='subscribed'/>")
-	nextPresence(alice, "bob@localhost/phone", "") // bob's current presence, sent on approval
+	subscribe(alice, bob)
 
 	// bob's presence changes and departure reach alice on the other node.
 	bob.Send("<presence><show>away</show></presence>")
@@ -201,11 +213,8 @@ func TestPresenceAcrossNodes(t *testing.T) {
 }
 
 func TestBlocklistChangeReachesTheOtherNode(t *testing.T) {
-	a, b := twoNodes(t, "alice", "bob", "carol")
-	alice := login(t, a, "alice", "desk")
-	bob := login(t, b, "bob", "phone")
+	_, b, alice, bob := pair(t, "carol")
 	carol := login(t, b, "carol", "phone")
-	sees(t, b, "alice@localhost/desk", "")
 
 	// b reads alice's blocklist, empty, to deliver bob's message.
 	bob.Send("<message to='alice@localhost' type='chat' id='m1'><body>before</body></message>")
@@ -227,15 +236,8 @@ func TestBlocklistChangeReachesTheOtherNode(t *testing.T) {
 }
 
 func TestPersonalEventsAcrossNodes(t *testing.T) {
-	a, b := twoNodes(t, "alice", "bob")
-	alice := login(t, a, "alice", "desk")
-	bob := login(t, b, "bob", "phone")
-	sees(t, a, "bob@localhost/phone", "")
-	sees(t, b, "alice@localhost/desk", "")
-	bob.Send("<presence to='alice@localhost' type='subscribe'/>")
-	nextPresence(alice, "bob@localhost", "subscribe")
-	alice.Send("<presence to='bob@localhost' type='subscribed'/>")
-	nextPresence(bob, "alice@localhost/desk", "")
+	a, _, alice, bob := pair(t)
+	subscribe(bob, alice)
 
 	// bob's client wants moods; only b sees its features, a sees the mark.
 	const mood = "http://jabber.org/protocol/mood"
@@ -258,11 +260,7 @@ func TestPersonalEventsAcrossNodes(t *testing.T) {
 }
 
 func TestRoomOnTheOldestNode(t *testing.T) {
-	a, b := twoNodes(t, "alice", "bob")
-	alice := login(t, a, "alice", "desk")
-	bob := login(t, b, "bob", "phone")
-	sees(t, a, "bob@localhost/phone", "")
-	sees(t, b, "alice@localhost/desk", "")
+	a, b, alice, bob := pair(t)
 
 	const room = "room@conference.localhost"
 	join := func(c *xmpptest.Client, nick string) {
@@ -303,15 +301,8 @@ func TestRoomOnTheOldestNode(t *testing.T) {
 }
 
 func TestSilentNodeIsGone(t *testing.T) {
-	a, b := twoNodes(t, "alice", "bob")
-	alice := login(t, a, "alice", "desk")
-	bob := login(t, b, "bob", "phone")
-	sees(t, a, "bob@localhost/phone", "")
-	sees(t, b, "alice@localhost/desk", "")
-	alice.Send("<presence to='bob@localhost' type='subscribe'/>")
-	nextPresence(bob, "alice@localhost", "subscribe")
-	bob.Send("<presence to='alice@localhost' type='subscribed'/>")
-	nextPresence(alice, "bob@localhost/phone", "")
+	a, b, alice, bob := pair(t)
+	subscribe(alice, bob)
 
 	// b falls silent, as if it crashed: within the timeout a counts bob
 	// as gone, tells alice, and keeps his messages for later.

@@ -192,13 +192,22 @@ func (r *Router) EndLocal(full jid.JID, condition, text string) {
 // localSession returns the session of this node bound to the full JID
 // j, or nil.
 func (r *Router) localSession(j jid.JID) Session {
-	res := j.Resourcepart()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	if e := r.localEntryLocked(j); e != nil {
+		return e.s
+	}
+	return nil
+}
+
+// localEntryLocked returns the entry of the session of this node bound to
+// the full JID j, or nil; r.mu must be held.
+func (r *Router) localEntryLocked(j jid.JID) *entry {
+	res := j.Resourcepart()
 	if acct := r.users[j.Bare().String()]; acct != nil {
 		for _, e := range acct.sessions {
 			if e.resource == res && !e.remote {
-				return e.s
+				return e
 			}
 		}
 	}
@@ -209,54 +218,42 @@ func (r *Router) localSession(j jid.JID) Session {
 // "carbons" for a session that enabled message carbons. Marks go with
 // the session, and the other nodes of a cluster see them.
 func (r *Router) Mark(full jid.JID, mark string, on bool) {
-	res := full.Resourcepart()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	acct := r.users[full.Bare().String()]
-	if acct == nil {
+	e := r.localEntryLocked(full)
+	if e == nil {
 		return
 	}
-	for _, e := range acct.sessions {
-		if e.resource != res || e.remote {
-			continue
-		}
-		i, found := slices.BinarySearch(e.marks, mark)
-		switch {
-		case on && !found:
-			e.marks = slices.Insert(e.marks, i, mark)
-		case !on && found:
-			e.marks = slices.Delete(e.marks, i, i+1)
-		default:
-			return
-		}
-		r.changed(e)
+	i, found := slices.BinarySearch(e.marks, mark)
+	switch {
+	case on && !found:
+		e.marks = slices.Insert(e.marks, i, mark)
+	case !on && found:
+		e.marks = slices.Delete(e.marks, i, i+1)
+	default:
+		return
 	}
+	r.changed(e)
 }
 
 // SetMarks replaces the marks of the local session full that begin with
 // prefix by prefix+name for each of names, as one change.
 func (r *Router) SetMarks(full jid.JID, prefix string, names []string) {
-	res := full.Resourcepart()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	acct := r.users[full.Bare().String()]
-	if acct == nil {
+	e := r.localEntryLocked(full)
+	if e == nil {
 		return
 	}
-	for _, e := range acct.sessions {
-		if e.resource != res || e.remote {
-			continue
-		}
-		marks := slices.DeleteFunc(slices.Clone(e.marks), func(m string) bool { return strings.HasPrefix(m, prefix) })
-		for _, n := range names {
-			marks = append(marks, prefix+n)
-		}
-		slices.Sort(marks)
-		marks = slices.Compact(marks)
-		if !slices.Equal(marks, e.marks) {
-			e.marks = marks
-			r.changed(e)
-		}
+	marks := slices.DeleteFunc(slices.Clone(e.marks), func(m string) bool { return strings.HasPrefix(m, prefix) })
+	for _, n := range names {
+		marks = append(marks, prefix+n)
+	}
+	slices.Sort(marks)
+	marks = slices.Compact(marks)
+	if !slices.Equal(marks, e.marks) {
+		e.marks = marks
+		r.changed(e)
 	}
 }
 
