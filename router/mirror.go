@@ -87,25 +87,8 @@ func (r *Router) removed(e *entry) {
 // is older than s and ends with conflict, as Bind would end it.
 func (r *Router) Mirror(s Session, st SessionState) {
 	j := s.JID()
-	bare, res := j.Bare().String(), j.Resourcepart()
 	r.mu.Lock()
-	acct := r.users[bare]
-	if acct == nil {
-		acct = &account{}
-		r.users[bare] = acct
-	}
-	var replaced *entry
-	i := slices.IndexFunc(acct.sessions, func(e *entry) bool { return e.resource == res })
-	if i >= 0 && acct.sessions[i].s != s {
-		replaced = acct.sessions[i]
-		acct.sessions = slices.Delete(acct.sessions, i, i+1)
-		i = -1
-	}
-	if i < 0 {
-		acct.sessions = append(acct.sessions, &entry{s: s, resource: res, remote: true})
-		i = len(acct.sessions) - 1
-	}
-	e := acct.sessions[i]
+	e, replaced := r.putLocked(s, true)
 	e.available, e.priority, e.presence, e.marks = st.Available, st.Priority, st.Presence, st.Marks
 	if replaced != nil {
 		r.removed(replaced)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"mellium.im/xmpp/jid"
@@ -129,8 +130,6 @@ func (r *Router) IsLocal(domain string) bool { return r.hosts[domain] }
 // connection is torn down would be removed from its rooms again).
 func (r *Router) Bind(s Session) {
 	j := s.JID()
-	bare := j.Bare().String()
-	res := j.Resourcepart()
 	full := j.String()
 	r.mu.Lock()
 	for done := r.ending[full]; done != nil; done = r.ending[full] {
@@ -138,21 +137,7 @@ func (r *Router) Bind(s Session) {
 		<-done
 		r.mu.Lock()
 	}
-	acct := r.users[bare]
-	if acct == nil {
-		acct = &account{}
-		r.users[bare] = acct
-	}
-	var old *entry
-	for i, e := range acct.sessions {
-		if e.resource == res {
-			old = e
-			acct.sessions = append(acct.sessions[:i], acct.sessions[i+1:]...)
-			break
-		}
-	}
-	e := &entry{s: s, resource: res}
-	acct.sessions = append(acct.sessions, e)
+	e, old := r.putLocked(s, false)
 	if old != nil {
 		r.removed(old)
 	}
@@ -169,6 +154,29 @@ func (r *Router) Bind(s Session) {
 		}
 		r.notifyUnbound(j)
 	}
+}
+
+// putLocked puts s in the table in place of the entry of the same full
+// JID, which it returns as old (nil when there is none); an entry of s
+// itself is kept. r.mu must be held.
+func (r *Router) putLocked(s Session, remote bool) (e, old *entry) {
+	j := s.JID()
+	bare, res := j.Bare().String(), j.Resourcepart()
+	acct := r.users[bare]
+	if acct == nil {
+		acct = &account{}
+		r.users[bare] = acct
+	}
+	if i := slices.IndexFunc(acct.sessions, func(e *entry) bool { return e.resource == res }); i >= 0 {
+		if acct.sessions[i].s == s {
+			return acct.sessions[i], nil
+		}
+		old = acct.sessions[i]
+		acct.sessions = slices.Delete(acct.sessions, i, i+1)
+	}
+	e = &entry{s: s, resource: res, remote: remote}
+	acct.sessions = append(acct.sessions, e)
+	return e, old
 }
 
 // ended tells the account's other resources (except skip) and the
