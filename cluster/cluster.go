@@ -316,10 +316,13 @@ func (c *Cluster) elect() {
 	moved := c.home != home
 	c.home = home
 	c.homeMu.Unlock()
-	if moved {
-		c.log.Info("cluster: singletons run on another node", "node", home, "self", home == c.id)
+	if !moved {
+		return
+	}
+	c.log.Info("cluster: singletons run on another node", "node", home, "self", home == c.id)
+	if home != c.id {
 		for _, s := range c.singletons {
-			s.homeChanged(home == c.id)
+			s.unload()
 		}
 	}
 }

@@ -72,14 +72,12 @@ func (s *singleton) ready(ctx context.Context) error {
 	return nil
 }
 
-// homeChanged is told whether this node is now the home: one that stops
-// being it loads again when it becomes it once more.
-func (s *singleton) homeChanged(home bool) {
-	if !home {
-		s.mu.Lock()
-		s.loaded = false
-		s.mu.Unlock()
-	}
+// unload has a node that stopped being the home load again when it
+// becomes it once more.
+func (s *singleton) unload() {
+	s.mu.Lock()
+	s.loaded = false
+	s.mu.Unlock()
 }
 
 // component serves a stanza another node forwarded to a singleton.

@@ -52,13 +52,7 @@ func (r *Router) LocalStates(f func([]SessionState)) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var all []SessionState
-	for _, a := range r.users {
-		for _, e := range a.sessions {
-			if !e.remote {
-				all = append(all, e.state())
-			}
-		}
-	}
+	r.eachLocalLocked(func(e *entry) { all = append(all, e.state()) })
 	f(all)
 }
 
@@ -152,14 +146,7 @@ func (r *Router) Redeliver(ctx context.Context, to jid.JID, st *xmlstream.Elemen
 		r.bounce(ctx, st, stanza.ServiceUnavailable, "")
 	case stanza.Message:
 		if typ := stanza.Type(st); (typ == "chat" || typ == "normal") && r.offline != nil {
-			bare := to.Bare()
-			if err := r.offline.Store(ctx, bare, st); err != nil {
-				r.bounceFor(ctx, st, err, "the message could not be stored for the offline recipient")
-				return
-			}
-			for _, f := range r.storedOffline {
-				f(ctx, bare, st)
-			}
+			r.storeOffline(ctx, to.Bare(), st)
 		}
 	}
 }

@@ -240,14 +240,20 @@ func (r *Router) Sessions() []Session {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var all []Session
+	r.eachLocalLocked(func(e *entry) { all = append(all, e.s) })
+	return all
+}
+
+// eachLocalLocked calls f with the entry of every session of this node;
+// r.mu must be held.
+func (r *Router) eachLocalLocked(f func(*entry)) {
 	for _, a := range r.users {
 		for _, e := range a.sessions {
 			if !e.remote {
-				all = append(all, e.s)
+				f(e)
 			}
 		}
 	}
-	return all
 }
 
 func unavailableFrom(j jid.JID) *xmlstream.Element {
@@ -427,15 +433,22 @@ func (r *Router) routeToBare(ctx context.Context, from, to jid.JID, st *xmlstrea
 			r.bounce(ctx, st, stanza.ServiceUnavailable, "the recipient is offline")
 			return
 		}
-		if err := r.offline.Store(ctx, to, st); err != nil {
-			r.bounceFor(ctx, st, err, "the message could not be stored for the offline recipient")
-			return
-		}
-		for _, f := range r.storedOffline {
-			f(ctx, to, st)
-		}
+		r.storeOffline(ctx, to, st)
 	case "groupchat":
 		r.bounce(ctx, st, stanza.ServiceUnavailable, "the recipient is offline")
+	}
+}
+
+// storeOffline has the offline handler keep the message st for the
+// account to and tells the OnStoredOffline functions, or bounces st when
+// it could not be stored. r.offline must be set.
+func (r *Router) storeOffline(ctx context.Context, to jid.JID, st *xmlstream.Element) {
+	if err := r.offline.Store(ctx, to, st); err != nil {
+		r.bounceFor(ctx, st, err, "the message could not be stored for the offline recipient")
+		return
+	}
+	for _, f := range r.storedOffline {
+		f(ctx, to, st)
 	}
 }
 
