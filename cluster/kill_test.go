@@ -29,7 +29,7 @@ func TestKilledNodeLosesNothingAcknowledged(t *testing.T) {
 	dir := t.TempDir()
 	listen := xmpptest.FreeAddr(t)
 	cfgPath := filepath.Join(dir, "xmppd.toml")
-	cfg := fmt.Sprintf("data_dir = %q\n[database]\nurl = %q\n[c2s]\nlisten = %q\nlisten_tls = ''\n[http]\nlisten = ''\n"+
+	cfg := fmt.Sprintf("data_dir = %q\n[database]\nurl = %q\n[c2s]\nlisten = %q\nlisten_tls = ''\n[http]\nlisten = ''\nlisten_tls = ''\n"+
 		"[cluster]\nnats = %q\nheartbeat_ms = 100\ntimeout_ms = 2000\n",
 		filepath.Join(dir, "data"), a.Config.Database.URL, listen, nats.URL())
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {

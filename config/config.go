@@ -230,11 +230,14 @@ type Push struct {
 	IncludeBody   bool `toml:"include_body"`
 }
 
-// HTTP configures the HTTP listener that carries XMPP over WebSocket
-// (RFC 7395) and host-meta discovery (XEP-0156).
+// HTTP configures the HTTP listeners that carry XMPP over WebSocket
+// (RFC 7395), host-meta discovery (XEP-0156) and uploaded files.
 type HTTP struct {
-	// Listen is the plain HTTP listener; empty disables HTTP.
+	// Listen is the plain HTTP listener; empty disables it.
 	Listen string `toml:"listen"`
+	// ListenTLS is the HTTPS listener, with the hosts' certificates;
+	// empty disables it.
+	ListenTLS string `toml:"listen_tls"`
 	// WebSocketPath is the path of the WebSocket endpoint.
 	WebSocketPath string `toml:"websocket_path"`
 	// BehindTLSProxy marks WebSocket connections as encrypted because a
@@ -244,6 +247,9 @@ type HTTP struct {
 	// "https://chat.example.com"); empty derives it from the request.
 	PublicURL string `toml:"public_url"`
 }
+
+// Enabled reports whether either HTTP listener is configured.
+func (h HTTP) Enabled() bool { return h.Listen != "" || h.ListenTLS != "" }
 
 // Limits bound what one peer may make the server do.
 type Limits struct {
@@ -274,6 +280,7 @@ func Default() Config {
 		Cluster: Cluster{Subject: "xmppd", HeartbeatMS: 1000, TimeoutMS: 5000},
 		HTTP: HTTP{
 			Listen:        ":5280",
+			ListenTLS:     ":5281",
 			WebSocketPath: "/xmpp-websocket",
 		},
 		Limits: Limits{
@@ -360,7 +367,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level: %q is not one of debug, info, warn, error", c.LogLevel))
 	}
-	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "s2s.listen": c.S2S.Listen} {
+	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "http.listen_tls": c.HTTP.ListenTLS, "s2s.listen": c.S2S.Listen} {
 		if addr == "" {
 			continue
 		}
@@ -388,8 +395,8 @@ func (c *Config) Validate() error {
 	if c.S2S.IdleSeconds < 1 {
 		errs = append(errs, fmt.Errorf("s2s.idle_seconds: %d must be positive", c.S2S.IdleSeconds))
 	}
-	if c.C2S.Listen == "" && c.C2S.ListenTLS == "" && c.HTTP.Listen == "" {
-		errs = append(errs, errors.New("no listener: set c2s.listen, c2s.listen_tls or http.listen"))
+	if c.C2S.Listen == "" && c.C2S.ListenTLS == "" && !c.HTTP.Enabled() {
+		errs = append(errs, errors.New("no listener: set c2s.listen, c2s.listen_tls, http.listen or http.listen_tls"))
 	}
 	if !strings.HasPrefix(c.HTTP.WebSocketPath, "/") {
 		errs = append(errs, fmt.Errorf("http.websocket_path: %q must start with /", c.HTTP.WebSocketPath))

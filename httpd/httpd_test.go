@@ -2,12 +2,15 @@ package httpd_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/xdg-go/scram"
@@ -23,17 +26,42 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type wsClient struct {
 	t *testing.T
 	c *websocket.Conn
+	// cs is the TLS connection's state over wss, nil over ws.
+	cs *tls.ConnectionState
 }
 
 func dialWS(t *testing.T, s *xmpptest.Server, subprotocols ...string) (*wsClient, *http.Response, error) {
+	return dial(t, "ws://"+s.HTTPAddr.String()+"/xmpp-websocket", nil, subprotocols...)
+}
+
+// dialWSS connects to s's HTTPS listener by the domain's name, trusting
+// its certificate for that name only.
+func dialWSS(t *testing.T, s *xmpptest.Server) *wsClient {
+	w, _, err := dial(t, "wss://"+httpsBase(t, s)+"/xmpp-websocket", xmpptest.HTTPSClient(t, s), "xmpp")
+	if err != nil {
+		t.Fatalf("wss: %v", err)
+	}
+	return w
+}
+
+func dial(t *testing.T, url string, web *http.Client, subprotocols ...string) (*wsClient, *http.Response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), xmpptest.ReadTimeout)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, "ws://"+s.HTTPAddr.String()+"/xmpp-websocket", &websocket.DialOptions{Subprotocols: subprotocols})
+	c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: web, Subprotocols: subprotocols})
 	if err != nil {
 		return nil, resp, err
 	}
 	t.Cleanup(func() { c.CloseNow() })
-	return &wsClient{t: t, c: c}, resp, nil
+	return &wsClient{t: t, c: c, cs: resp.TLS}, resp, nil
+}
+
+// httpsBase is the domain's name with the port of s's HTTPS listener.
+func httpsBase(t *testing.T, s *xmpptest.Server) string {
+	_, port, err := net.SplitHostPort(s.HTTPSAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort(xmpptest.Domain, port)
 }
 
 func (w *wsClient) send(xml string) {
@@ -83,15 +111,23 @@ func (w *wsClient) login(user, password, resource string) {
 	}
 }
 
-// authenticate opens the stream, authenticates with SCRAM-SHA-256 and
-// opens the restarted stream.
+// authenticate opens the stream, authenticates with SCRAM-SHA-256 (over
+// wss SCRAM-SHA-256-PLUS, bound to the TLS connection with tls-exporter)
+// and opens the restarted stream.
 func (w *wsClient) authenticate(user, password string) {
 	w.t.Helper()
 	w.open()
 	client, _ := scram.SHA256.NewClient(user, password, "")
-	conv := client.NewConversation()
+	conv, mechanism := client.NewConversation(), "SCRAM-SHA-256"
+	if w.cs != nil {
+		cb, err := scram.NewTLSExporterBinding(w.cs)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		conv, mechanism = client.NewConversationWithChannelBinding(cb), "SCRAM-SHA-256-PLUS"
+	}
 	first, _ := conv.Step("")
-	w.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>" + base64.StdEncoding.EncodeToString([]byte(first)) + "</auth>")
+	w.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='" + mechanism + "'>" + base64.StdEncoding.EncodeToString([]byte(first)) + "</auth>")
 	for {
 		el := w.next()
 		data, _ := base64.StdEncoding.DecodeString(el.Text())
@@ -113,17 +149,30 @@ func (w *wsClient) authenticate(user, password string) {
 	w.open()
 }
 
+// TestWebSocketChatWithTCPClient chats over ws on the HTTP listener and
+// over wss on the HTTPS one, where the login is bound to the TLS
+// connection (SCRAM-SHA-256-PLUS).
 func TestWebSocketChatWithTCPClient(t *testing.T) {
-	s := xmpptest.Start(t)
+	t.Run("ws", func(t *testing.T) {
+		s := xmpptest.Start(t)
+		w, _, err := dialWS(t, s, "xmpp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		chatWithTCPClient(t, s, w)
+	})
+	t.Run("wss", func(t *testing.T) {
+		s := xmpptest.Start(t)
+		chatWithTCPClient(t, s, dialWSS(t, s))
+	})
+}
+
+func chatWithTCPClient(t *testing.T, s *xmpptest.Server, w *wsClient) {
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
 	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
 	romeo.Online()
 
-	w, _, err := dialWS(t, s, "xmpp")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if w.c.Subprotocol() != "xmpp" {
 		t.Fatalf("subprotocol %q", w.c.Subprotocol())
 	}
@@ -188,10 +237,19 @@ func TestWebSocketNeedsXMPPSubprotocol(t *testing.T) {
 	}
 }
 
+// TestHostMeta reads host-meta over http, which announces ws, and over
+// https, which announces wss.
 func TestHostMeta(t *testing.T) {
 	s := xmpptest.Start(t)
-	base := "http://" + s.HTTPAddr.String()
-	client := &http.Client{Timeout: xmpptest.ReadTimeout}
+	t.Run("http", func(t *testing.T) {
+		hostMeta(t, &http.Client{Timeout: xmpptest.ReadTimeout}, "http://"+s.HTTPAddr.String(), "ws://"+s.HTTPAddr.String()+"/xmpp-websocket")
+	})
+	t.Run("https", func(t *testing.T) {
+		hostMeta(t, xmpptest.HTTPSClient(t, s), "https://"+httpsBase(t, s), "wss://"+httpsBase(t, s)+"/xmpp-websocket")
+	})
+}
+
+func hostMeta(t *testing.T, client *http.Client, base, want string) {
 	get := func(path string) (string, http.Header) {
 		resp, err := client.Get(base + path)
 		if err != nil {
@@ -204,7 +262,6 @@ func TestHostMeta(t *testing.T) {
 		}
 		return string(body), resp.Header
 	}
-	want := "ws://" + s.HTTPAddr.String() + "/xmpp-websocket"
 	body, h := get("/.well-known/host-meta")
 	if !strings.Contains(body, "rel='urn:xmpp:alt-connections:websocket'") || !strings.Contains(body, "href='"+want+"'") {
 		t.Errorf("host-meta = %s", body)
@@ -313,4 +370,24 @@ func TestWebSocketStanzaLimitBeforeAuth(t *testing.T) {
 	if got := romeo.NextNamed("message").Child("jabber:client", "body").Text(); len(got) != 20<<10 {
 		t.Fatalf("romeo got a body of %d bytes; want %d", len(got), 20<<10)
 	}
+}
+
+// A client that speaks plain HTTP or garbage to the HTTPS listener gets
+// an answer or a closed connection, and others are served as before.
+func TestHTTPSBadInput(t *testing.T) {
+	s := xmpptest.Start(t)
+	for _, send := range []string{"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "\x16\x03\x01\x00\x05hello", "\x00\xff\x00\xff\x00 not a TLS record"} {
+		c, err := net.DialTimeout("tcp", s.HTTPSAddr.String(), xmpptest.ReadTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(xmpptest.ReadTimeout))
+		c.Write([]byte(send))
+		if _, err := io.ReadAll(c); err != nil {
+			t.Fatalf("after %q: %v, want the connection closed", send, err)
+		}
+		c.Close()
+	}
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	dialWSS(t, s).login("juliet", "secret", "browser")
 }

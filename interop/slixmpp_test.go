@@ -3,6 +3,7 @@ package interop
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"net"
 	"os"
@@ -120,8 +121,15 @@ func runScript(t *testing.T, name string, users ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The scripts trust the HTTPS listener's certificate, and nothing
+	// else, through OpenSSL's SSL_CERT_FILE; upload links name the domain.
+	certFile := filepath.Join(t.TempDir(), "https.pem")
+	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: xmpptest.HTTPSCertificate(t, s).Raw})
+	if err := os.WriteFile(certFile, pemCert, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"-I", script, host, port}
-	env := append(os.Environ(), "XMPPD_INTEROP_TRACE=1")
+	env := append(os.Environ(), "XMPPD_INTEROP_TRACE=1", "SSL_CERT_FILE="+certFile)
 	for i, user := range users {
 		s.AddUser(t, user, xmpptest.Domain, user+"'s secret")
 		args = append(args, user+"@"+xmpptest.Domain)

@@ -57,7 +57,7 @@ type Server struct {
 	deletesDone chan struct{}
 
 	// Addresses the listeners are bound to, for tests that listen on port 0.
-	C2SAddr, DirectTLSAddr, HTTPAddr, S2SAddr net.Addr
+	C2SAddr, DirectTLSAddr, HTTPAddr, HTTPSAddr, S2SAddr net.Addr
 }
 
 // Database is the open PostgreSQL, and the private server behind it when
@@ -166,7 +166,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	limits := xmlstream.Limits{MaxStanzaBytes: cfg.Limits.MaxStanzaBytes, MaxDepth: cfg.Limits.MaxDepth}
 	var s *Server
 	w := &wiring{cfg: cfg, log: log, pool: db.Pool, router: r, accounts: accounts,
-		httpAddr: func() net.Addr { return s.HTTPAddr }}
+		httpAddrs: func() (net.Addr, net.Addr) { return s.HTTPAddr, s.HTTPSAddr }}
 	if cfg.Cluster.NATS != "" {
 		if w.cluster, err = cluster.New(cluster.Config{
 			URL:       cfg.Cluster.NATS,
@@ -220,7 +220,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		}, r)
 		r.SetRemote(s.s2s)
 	}
-	if cfg.HTTP.Listen != "" {
+	if cfg.HTTP.Enabled() {
 		mux := http.NewServeMux()
 		mux.Handle("/", httpd.Handler(httpd.Config{
 			WebSocketPath:  cfg.HTTP.WebSocketPath,
@@ -232,7 +232,9 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		if w.uploads != nil {
 			mux.Handle(upload.Path, w.uploads.Handler())
 		}
-		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		// Failed handshakes and bad requests from anyone who connects are
+		// not the operator's errors.
+		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelInfo)}
 	}
 	return s, nil
 }
@@ -294,8 +296,17 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
-	if s.http != nil {
+	if s.http != nil && s.cfg.HTTP.Listen != "" {
 		if s.HTTPAddr, err = s.listen(s.cfg.HTTP.Listen, s.http.Serve); err != nil {
+			return err
+		}
+	}
+	if s.http != nil && s.cfg.HTTP.ListenTLS != "" {
+		tlsConfig := s.certs.TLSConfig()
+		// WebSocket upgrades need HTTP/1.1.
+		tlsConfig.NextProtos = []string{"http/1.1"}
+		serve := func(l net.Listener) error { return s.http.Serve(tls.NewListener(l, tlsConfig)) }
+		if s.HTTPSAddr, err = s.listen(s.cfg.HTTP.ListenTLS, serve); err != nil {
 			return err
 		}
 	}

@@ -48,8 +48,9 @@ type wiring struct {
 	push *push.Module
 	// cluster joins this node with others; nil for a node alone.
 	cluster *cluster.Cluster
-	// httpAddr returns the HTTP listener's address once it listens.
-	httpAddr func() net.Addr
+	// httpAddrs returns the HTTP and HTTPS listeners' addresses once they
+	// listen (nil for one that does not).
+	httpAddrs func() (plain, secure net.Addr)
 }
 
 // close runs the closers.

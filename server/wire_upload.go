@@ -17,7 +17,7 @@ const slotTime = 10 * time.Minute
 // each host, and the files' handler, which Server mounts on its HTTP
 // listener. Expired files are deleted hourly until the closers run.
 func (w *wiring) upload(ctx context.Context) error {
-	if !w.cfg.Upload.Enabled || w.cfg.HTTP.Listen == "" {
+	if !w.cfg.Upload.Enabled || !w.cfg.HTTP.Enabled() {
 		return nil
 	}
 	store := postgres.NewUploads(w.pool)
@@ -49,18 +49,26 @@ func (w *wiring) upload(ctx context.Context) error {
 	return nil
 }
 
-// httpBaseURL is the URL the HTTP listener is reached at by clients of
-// host: http.public_url, or else http://<host>:<port> of the listener
-// (its own address when it listens on one).
+// httpBaseURL is the URL the HTTP listeners are reached at by clients of
+// host: http.public_url, or else https://<host>:<port> of the HTTPS
+// listener (the host's certificate names the host, not an address), or
+// else http://<host>:<port> of the plain one, with the listener's own
+// address when it listens on one. Clients such as Conversations and
+// Monal only use https links.
 func (w *wiring) httpBaseURL(host string) string {
 	if w.cfg.HTTP.PublicURL != "" {
 		return strings.TrimSuffix(w.cfg.HTTP.PublicURL, "/")
 	}
-	addr := w.httpAddr()
-	if addr == nil {
+	plain, secure := w.httpAddrs()
+	if secure != nil {
+		if _, port, err := net.SplitHostPort(secure.String()); err == nil {
+			return "https://" + net.JoinHostPort(host, port)
+		}
+	}
+	if plain == nil {
 		return "http://" + host
 	}
-	ip, port, err := net.SplitHostPort(addr.String())
+	ip, port, err := net.SplitHostPort(plain.String())
 	if err != nil {
 		return "http://" + host
 	}

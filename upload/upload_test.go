@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -53,7 +54,17 @@ func slot(t *testing.T, c *xmpptest.Client, filename string, size int, ctype str
 	return sl.Child(ns, "put").Attr("url"), sl.Child(ns, "get").Attr("url")
 }
 
-func do(t *testing.T, method, url string, body []byte, ctype string) (*http.Response, []byte) {
+// httpsBase is the host and port of s's HTTPS links.
+func httpsBase(t *testing.T, s *xmpptest.Server) string {
+	_, port, err := net.SplitHostPort(s.HTTPSAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort(xmpptest.Domain, port)
+}
+
+// do sends a request with web and returns the answer and its body.
+func do(t *testing.T, web *http.Client, method, url string, body []byte, ctype string) (*http.Response, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -64,7 +75,7 @@ func do(t *testing.T, method, url string, body []byte, ctype string) (*http.Resp
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := web.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,19 +91,22 @@ func TestUploadAndDownload(t *testing.T) {
 	s, juliet := start(t)
 	file := bytes.Repeat([]byte("wherefore art thou "), 50000) // 950,000 bytes, several large object writes
 	put, get := slot(t, juliet, "balcony scene.txt", len(file), "text/plain; charset=utf-8")
-	if !strings.HasPrefix(put, "http://"+s.HTTPAddr.String()+"/upload/") || put != get || !strings.HasSuffix(put, "/balcony%20scene.txt") {
+	// The links are https, to the host's name, which its certificate
+	// names: what Conversations and Monal require.
+	web := xmpptest.HTTPSClient(t, s)
+	if !strings.HasPrefix(put, "https://"+httpsBase(t, s)+"/upload/") || put != get || !strings.HasSuffix(put, "/balcony%20scene.txt") {
 		t.Fatalf("put URL %s, get URL %s", put, get)
 	}
 
-	if resp, _ := do(t, http.MethodGet, get, nil, ""); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := do(t, web, http.MethodGet, get, nil, ""); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("GET before the upload: %s, want 404", resp.Status)
 	}
 	// Browsers ask first whether they may put from another origin.
-	if resp, _ := do(t, http.MethodOptions, put, nil, ""); resp.StatusCode != http.StatusNoContent ||
+	if resp, _ := do(t, web, http.MethodOptions, put, nil, ""); resp.StatusCode != http.StatusNoContent ||
 		!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "PUT") || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("OPTIONS: %s %v, want a CORS preflight answer", resp.Status, resp.Header)
 	}
-	if resp, _ := do(t, http.MethodPut, put, file[:1000], "text/plain; charset=utf-8"); resp.StatusCode != http.StatusBadRequest {
+	if resp, _ := do(t, web, http.MethodPut, put, file[:1000], "text/plain; charset=utf-8"); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("PUT of the wrong size: %s, want 400", resp.Status)
 	}
 	var claimed int
@@ -100,13 +114,13 @@ func TestUploadAndDownload(t *testing.T) {
 	if claimed != 0 {
 		t.Fatal("a failed PUT left its large object in the slot")
 	}
-	if resp, body := do(t, http.MethodPut, put, file, "text/plain; charset=utf-8"); resp.StatusCode != http.StatusCreated {
+	if resp, body := do(t, web, http.MethodPut, put, file, "text/plain; charset=utf-8"); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("PUT: %s %s", resp.Status, body)
 	}
-	if resp, _ := do(t, http.MethodPut, put, file, "text/plain; charset=utf-8"); resp.StatusCode != http.StatusConflict {
+	if resp, _ := do(t, web, http.MethodPut, put, file, "text/plain; charset=utf-8"); resp.StatusCode != http.StatusConflict {
 		t.Fatalf("second PUT: %s, want 409", resp.Status)
 	}
-	resp, body := do(t, http.MethodGet, get, nil, "")
+	resp, body := do(t, web, http.MethodGet, get, nil, "")
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, file) {
 		t.Fatalf("GET: %s with %d bytes, want the %d bytes put", resp.Status, len(body), len(file))
 	}
@@ -120,15 +134,16 @@ func TestUploadAndDownload(t *testing.T) {
 			t.Errorf("%s: %q, want %q", header, got, want)
 		}
 	}
-	if resp, _ := do(t, http.MethodGet, strings.Replace(get, "balcony%20scene", "other", 1), nil, ""); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := do(t, web, http.MethodGet, strings.Replace(get, "balcony%20scene", "other", 1), nil, ""); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("GET with another name: %s, want 404", resp.Status)
 	}
 
 	// The file outlives the server, and goes with its account.
-	oldAddr := s.HTTPAddr.String()
+	oldBase := httpsBase(t, s)
 	s = xmpptest.Restart(t, s)
-	get = strings.Replace(get, "http://"+oldAddr, "http://"+s.HTTPAddr.String(), 1)
-	if resp, body := do(t, http.MethodGet, get, nil, ""); resp.StatusCode != http.StatusOK || !bytes.Equal(body, file) {
+	get = strings.Replace(get, oldBase, httpsBase(t, s), 1)
+	web = xmpptest.HTTPSClient(t, s)
+	if resp, body := do(t, web, http.MethodGet, get, nil, ""); resp.StatusCode != http.StatusOK || !bytes.Equal(body, file) {
 		t.Fatalf("GET after a restart: %s with %d bytes", resp.Status, len(body))
 	}
 	// Large objects belong to the whole database, which other tests share:

@@ -163,6 +163,9 @@ func printWelcome(w io.Writer, cfg config.Config, srv *server.Server) {
 	if srv.HTTPAddr != nil {
 		fmt.Fprintf(w, "  WebSocket:            ws://%s%s%s\n", host, portOf(srv.HTTPAddr.String()), cfg.HTTP.WebSocketPath)
 	}
+	if srv.HTTPSAddr != nil {
+		fmt.Fprintf(w, "  WebSocket over TLS:   wss://%s%s%s\n", host, portOf(srv.HTTPSAddr.String()), cfg.HTTP.WebSocketPath)
+	}
 	fmt.Fprintf(w, "\nAdd a user (in another terminal):\n  ./xmppd user add alice@%s\n", host)
 	fmt.Fprintf(w, "Then log in from any XMPP client as alice@%s (the certificate is self-signed unless you configured one; accept it).\n", host)
 	fmt.Fprintf(w, "Stop with Ctrl-C.\n\n")

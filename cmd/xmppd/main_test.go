@@ -41,7 +41,7 @@ func TestZeroConfigLifecycle(t *testing.T) {
 	dir := t.TempDir()
 	c2sAddr := xmpptest.FreeAddr(t)
 	cfgPath := filepath.Join(dir, "xmppd.toml")
-	cfg := "data_dir = '" + filepath.Join(dir, "data") + "'\n[c2s]\nlisten = '" + c2sAddr + "'\nlisten_tls = ''\n[http]\nlisten = ''\n"
+	cfg := "data_dir = '" + filepath.Join(dir, "data") + "'\n[c2s]\nlisten = '" + c2sAddr + "'\nlisten_tls = ''\n[http]\nlisten = ''\nlisten_tls = ''\n"
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

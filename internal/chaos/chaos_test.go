@@ -198,7 +198,7 @@ func setup(t *testing.T, users ...string) (bin, cfgPath string, addr net.Addr) {
 	dir := t.TempDir()
 	listen := xmpptest.FreeAddr(t)
 	cfgPath = filepath.Join(dir, "xmppd.toml")
-	cfg := fmt.Sprintf("data_dir = %q\nlog_level = 'info'\n[database]\nurl = %q\n[c2s]\nlisten = %q\nlisten_tls = ''\n[http]\nlisten = ''\n",
+	cfg := fmt.Sprintf("data_dir = %q\nlog_level = 'info'\n[database]\nurl = %q\n[c2s]\nlisten = %q\nlisten_tls = ''\n[http]\nlisten = ''\nlisten_tls = ''\n",
 		filepath.Join(dir, "data"), pgtest.URL(t), listen)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -47,6 +47,7 @@ func Start(t testing.TB, change ...func(*config.Config)) *Server {
 	cfg.C2S.Listen = "127.0.0.1:0"
 	cfg.C2S.ListenTLS = "127.0.0.1:0"
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.HTTP.ListenTLS = "127.0.0.1:0"
 	cfg.LogLevel = "warn"
 	for _, c := range change {
 		c(&cfg)
