@@ -14,6 +14,7 @@ package caps
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -111,9 +112,12 @@ func (t *Tracker) Wants(j jid.JID, node string) bool {
 }
 
 // Notify returns the nodes whose notifications the session j asked for.
-func (t *Tracker) Notify(j jid.JID) []string {
+func (t *Tracker) Notify(j jid.JID) []string { return t.Features(j).Notify() }
+
+// Notify returns the nodes whose notifications fs ask for.
+func (fs Features) Notify() []string {
 	var nodes []string
-	for f := range t.Features(j) {
+	for f := range fs {
 		if node, ok := strings.CutSuffix(f, notifySuffix); ok && node != "" {
 			nodes = append(nodes, node)
 		}
@@ -121,17 +125,20 @@ func (t *Tracker) Notify(j jid.JID) []string {
 	return nodes
 }
 
+// announced returns the node#ver key of the capabilities c announces
+// ("" for none or nil), its verification string, and whether its hash
+// is SHA-1.
+func announced(c *xmlstream.Element) (key, ver string, sha1 bool) {
+	if c == nil || c.Attr("ver") == "" {
+		return "", "", false
+	}
+	ver = c.Attr("ver")
+	return c.Attr("node") + "#" + ver, ver, c.Attr("hash") == "sha-1"
+}
+
 // available reads the caps of a session's available presence.
 func (t *Tracker) available(ctx context.Context, j jid.JID, st *xmlstream.Element) {
-	c := st.Child(NS, "c")
-	node, ver, hash := "", "", ""
-	if c != nil {
-		node, ver, hash = c.Attr("node"), c.Attr("ver"), c.Attr("hash")
-	}
-	key := node + "#" + ver
-	if c == nil || ver == "" {
-		key = ""
-	}
+	key, ver, sha1 := announced(st.Child(NS, "c"))
 	t.mu.Lock()
 	s := t.sessions[j.String()]
 	if s == nil {
@@ -149,8 +156,7 @@ func (t *Tracker) available(ctx context.Context, j jid.JID, st *xmlstream.Elemen
 		return // nothing new
 	}
 	s.ver, s.features = key, nil
-	known := t.verified[ver]
-	if hash == "sha-1" && known != nil {
+	if known := t.verified[ver]; sha1 && known != nil {
 		s.features = known
 	}
 	s.asking = key != "" && s.features == nil
@@ -161,7 +167,7 @@ func (t *Tracker) available(ctx context.Context, j jid.JID, st *xmlstream.Elemen
 		t.r.SetMarks(j, notifyMark, nil) // it announces nothing now
 		return
 	case asking:
-		go t.ask(j, key, ver, hash == "sha-1")
+		go t.ask(j, key, ver, sha1)
 	default:
 		t.notify(ctx, j)
 	}
@@ -172,32 +178,16 @@ func (t *Tracker) available(ctx context.Context, j jid.JID, st *xmlstream.Elemen
 func (t *Tracker) ask(j jid.JID, key, ver string, sha1 bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()
-	q := xmlstream.NewElement(NSInfo, "query", "node", key)
 	server, err := jid.New("", j.Domainpart(), "")
 	if err != nil {
 		return
 	}
-	info, err := t.r.Query(ctx, "get", server, j, q)
-	if err != nil || info == nil {
+	fs, err := t.query(ctx, server, j, key, ver, sha1)
+	if err != nil {
 		t.log.Debug("entity capabilities not answered", "jid", j.String(), "node", key, "err", err)
 		return
 	}
-	fs := Features{}
-	for _, f := range info.ChildElements() {
-		if f.Name.Space == NSInfo && f.Name.Local == "feature" {
-			fs[f.Attr("var")] = true
-		}
-	}
 	t.mu.Lock()
-	if got, ok := verification(info); sha1 && ok && got == ver {
-		if len(t.verified) >= maxCached {
-			for k := range t.verified { // forget one, any
-				delete(t.verified, k)
-				break
-			}
-		}
-		t.verified[ver] = fs
-	}
 	s := t.sessions[j.String()]
 	current := s != nil && s.ver == key
 	if current {
@@ -207,6 +197,57 @@ func (t *Tracker) ask(j jid.JID, key, ver string, sha1 bool) {
 	if current {
 		t.notify(ctx, j)
 	}
+}
+
+// NotifyOf returns the nodes whose notifications the capabilities c (a
+// <c/> of XEP-0115) that entity announced ask for: by an earlier answer
+// with the same SHA-1 verification string, or else by entity's answer to
+// a disco#info query sent from the address from (an account's bare JID
+// for a contact of the account: clients answer their contacts). It
+// returns none for a nil c or one without a verification string.
+func (t *Tracker) NotifyOf(ctx context.Context, from, entity jid.JID, c *xmlstream.Element) ([]string, error) {
+	key, ver, sha1 := announced(c)
+	if key == "" {
+		return nil, nil
+	}
+	t.mu.Lock()
+	known := t.verified[ver]
+	t.mu.Unlock()
+	if sha1 && known != nil {
+		return known.Notify(), nil
+	}
+	fs, err := t.query(ctx, from, entity, key, ver, sha1)
+	return fs.Notify(), err
+}
+
+// query asks entity, from the address from, for the features behind its
+// node#ver key, and keeps them by ver when they verify against it.
+func (t *Tracker) query(ctx context.Context, from, entity jid.JID, key, ver string, sha1 bool) (Features, error) {
+	info, err := t.r.Query(ctx, "get", from, entity, xmlstream.NewElement(NSInfo, "query", "node", key))
+	if err != nil {
+		return nil, err
+	}
+	if info == nil {
+		return nil, errors.New("caps: an empty disco#info answer")
+	}
+	fs := Features{}
+	for _, f := range info.ChildElements() {
+		if f.Name.Space == NSInfo && f.Name.Local == "feature" {
+			fs[f.Attr("var")] = true
+		}
+	}
+	if got, ok := verification(info); sha1 && ok && got == ver {
+		t.mu.Lock()
+		if len(t.verified) >= maxCached {
+			for k := range t.verified { // forget one, any
+				delete(t.verified, k)
+				break
+			}
+		}
+		t.verified[ver] = fs
+		t.mu.Unlock()
+	}
+	return fs, nil
 }
 
 // notify marks the session j with the nodes it wants notifications of

@@ -24,6 +24,12 @@ func (m *module) notify(ctx context.Context, owner jid.JID, node string, cfg Nod
 	}
 	event := xmlstream.NewElement(NSEvent, "event").AddChild(ev)
 	for _, reader := range readers {
+		if !m.r.IsLocal(reader.Domainpart()) {
+			for _, s := range m.remote.wanting(owner, reader, node) {
+				m.send(ctx, owner, s, event)
+			}
+			continue
+		}
 		for _, s := range m.r.AvailableResources(reader) {
 			if m.Interests.Wants(s, node) {
 				m.send(ctx, owner, s, event)
@@ -56,13 +62,23 @@ func (m *module) sendLastItems(ctx context.Context, session jid.JID) {
 		m.Logger.Error("sending the last PEP items", "jid", session.String(), "err", err)
 		return
 	}
-	last, err := m.Store.LastItems(sctx, append(owners, account), nodes)
+	m.sendLast(sctx, session, append(owners, account), nodes)
+}
+
+// sendLast sends the session to, local or remote, the last item of each
+// of owners' nodes among nodes that it may have: on_sub_and_presence
+// nodes, and whitelist ones only of its own account.
+func (m *module) sendLast(ctx context.Context, to jid.JID, owners []jid.JID, nodes []string) {
+	if len(nodes) == 0 {
+		return
+	}
+	last, err := m.Store.LastItems(ctx, owners, nodes)
 	if err != nil {
-		m.Logger.Error("sending the last PEP items", "jid", session.String(), "err", err)
+		m.Logger.Error("sending the last PEP items", "jid", to.String(), "err", err)
 		return
 	}
 	for _, li := range last {
-		if li.Config.SendLast != OnSubAndPresence || (li.Config.Access == Whitelist && !li.Owner.Equal(account)) {
+		if li.Config.SendLast != OnSubAndPresence || (li.Config.Access == Whitelist && !li.Owner.Equal(to.Bare())) {
 			continue
 		}
 		p, err := parsePayload(li.Item.Payload)
@@ -71,6 +87,6 @@ func (m *module) sendLastItems(ctx context.Context, session jid.JID) {
 			continue
 		}
 		ev := xmlstream.NewElement(NSEvent, "event").AddChild(itemsEvent(li.Node, eventItem(li.Item.ID, p)))
-		m.send(ctx, li.Owner, session, ev)
+		m.send(ctx, li.Owner, to, ev)
 	}
 }

@@ -20,7 +20,9 @@
 //     presence subscribers' sessions (not for whitelist) that announce
 //     node+notify in their entity capabilities (XEP-0115); a session that
 //     announces it gets the last item of each such node when its
-//     capabilities become known.
+//     capabilities become known. Subscribers on other servers are
+//     served alike, from the capabilities in the presence their
+//     resources send the owner (contacts.go).
 //
 // Explicit subscriptions are not supported: PEP's are implied by presence
 // subscriptions and +notify. Items are kept in PostgreSQL, newest last, at
@@ -154,6 +156,10 @@ type Interests interface {
 	// OnChange registers f to be called when what a session asked for
 	// became known or changed.
 	OnChange(f func(ctx context.Context, session jid.JID))
+	// NotifyOf returns the nodes whose notifications an entity of another
+	// server asks for with the capabilities caps (its <c/>), asking it
+	// from the address from if they are not known.
+	NotifyOf(ctx context.Context, from, entity jid.JID, caps *xmlstream.Element) ([]string, error)
 }
 
 // Config is what the module needs.
@@ -173,7 +179,8 @@ type Config struct {
 // module is the PEP service of every local account.
 type module struct {
 	Config
-	r *router.Router
+	r      *router.Router
+	remote remote
 }
 
 // features are the XEP-0060 features a PEP service announces on the
@@ -201,6 +208,7 @@ func Register(r *router.Router, cfg Config) {
 	r.HandleIQ(router.ToAccount, "set", NSOwner, "pubsub", m.ownerSet)
 	r.HandleIQ(router.ToAccount, "get", NSOwner, "pubsub", m.ownerGet)
 	r.AddAccountItems(m.discoItems)
+	r.AddFilter(contactPresence{m})
 	cfg.Interests.OnChange(m.sendLastItems)
 }
 

@@ -159,3 +159,118 @@ func TestPushToRemoteAppServer(t *testing.T) {
 	}
 	app.Send("<iq type='result' to='alice@a.test' id='" + iq.Attr("id") + "'/>")
 }
+
+const (
+	nsEvent = "http://jabber.org/protocol/pubsub#event"
+	mood    = "http://jabber.org/protocol/mood"
+	other   = "urn:example:other"
+)
+
+// subscribeAcross has from subscribe to toJID's presence, and to approve.
+func subscribeAcross(from, to *xmpptest.Client, fromJID, toJID string) {
+	from.Send("<presence to='" + toJID + "' type='subscribe'/>")
+	nextWhere(to, "a subscription request", func(el *xmlstream.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("type") == "subscribe"
+	})
+	to.Send("<presence to='" + fromJID + "' type='subscribed'/>")
+	nextWhere(from, "the approval", func(el *xmlstream.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("type") == "subscribed"
+	})
+}
+
+// publishItem publishes the item id to c's node.
+func publishItem(c *xmpptest.Client, node, id string) {
+	c.Send("<iq type='set' id='" + id + "'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='" + node +
+		"'><item id='" + id + "'><x xmlns='" + node + "'/></item></publish></pubsub></iq>")
+	nextWhere(c, "the publish result", func(el *xmlstream.Element) bool { return el.Attr("id") == id && el.Attr("type") == "result" })
+}
+
+// nextMessage reads c's next message. On the way it answers every
+// disco#info query, from its own server or from a contact's, with info
+// (its caps' features), and skips everything else.
+func nextMessage(c *xmpptest.Client, info string) *xmlstream.Element {
+	c.T.Helper()
+	for i := 0; i < 30; i++ {
+		el := c.Next()
+		switch {
+		case el.Name.Local == "iq" && el.Attr("type") == "get":
+			c.Send("<iq type='result' id='" + el.Attr("id") + "' to='" + el.Attr("from") + "'>" + info + "</iq>")
+		case el.Name.Local == "message":
+			return el
+		}
+	}
+	c.T.Fatalf("%s: no message", c.JID)
+	return nil
+}
+
+// expectItem reads c's next message, which must be alice's notification
+// of the item id of node.
+func expectItem(c *xmpptest.Client, info, node, id string) {
+	c.T.Helper()
+	m := nextMessage(c, info)
+	items := m.Child(nsEvent, "event").Child(nsEvent, "items")
+	if m.Attr("from") != "alice@a.test" || items.Attr("node") != node || items.Child(nsEvent, "item").Attr("id") != id {
+		c.T.Fatalf("%s got %s, want alice's item %s of %s", c.JID, m, id, node)
+	}
+}
+
+// expectChat reads c's next message, which must be the chat message id:
+// no notification came before it.
+func expectChat(c *xmpptest.Client, info, id string) {
+	c.T.Helper()
+	if m := nextMessage(c, info); m.Attr("id") != id {
+		c.T.Fatalf("%s got %s, want the chat message %s and no notification before it", c.JID, m, id)
+	}
+}
+
+// TestPEPAcrossServers: alice@a.test's personal events reach bob@b.test's
+// resources that asked for them (XEP-0163 §4.3.1), learnt from the
+// capabilities in the presence b.test sends a.test, and only those.
+func TestPEPAcrossServers(t *testing.T) {
+	_, b, alice, laptop := federated(t)
+	subscribeAcross(alice, laptop, "alice@a.test", "bob@b.test")
+	subscribeAcross(laptop, alice, "bob@b.test", "alice@a.test")
+	publishItem(alice, mood, "m1")
+	publishItem(alice, other, "o1")
+
+	// Each resource gets the last item of the node it asked for.
+	moodCaps, moodInfo := xmpptest.CapsPresence("http://jabber.org/protocol/caps", mood+"+notify")
+	laptop.Send(moodCaps)
+	expectItem(laptop, moodInfo, mood, "m1")
+	tablet := xmpptest.LoginAt(t, b, "b.test", "bob", "bob pw", "tablet")
+	otherCaps, otherInfo := xmpptest.CapsPresence("http://jabber.org/protocol/caps", other+"+notify")
+	tablet.Send(otherCaps)
+	expectItem(tablet, otherInfo, other, "o1")
+
+	// A new mood goes to the laptop only: the tablet's next message is
+	// the chat message alice sends after it, on the same stream.
+	publishItem(alice, mood, "m2")
+	expectItem(laptop, moodInfo, mood, "m2")
+	alice.Send("<message to='bob@b.test/tablet' type='chat' id='c1'><body>after the mood</body></message>")
+	expectChat(tablet, otherInfo, "c1")
+
+	// Gone, the laptop is forgotten: back, it gets the last mood again;
+	// then it stops asking for moods and gets none.
+	laptop.Send("<presence type='unavailable'/>")
+	laptop.Send(moodCaps)
+	expectItem(laptop, moodInfo, mood, "m2")
+	laptop.Send(otherCaps)
+	expectItem(laptop, otherInfo, other, "o1")
+	publishItem(alice, mood, "m3")
+	alice.Send("<message to='bob@b.test/laptop' type='chat' id='c2'><body>after the mood</body></message>")
+	expectChat(laptop, otherInfo, "c2")
+}
+
+// TestPEPAcrossServersAfterApproval: bob's capabilities reach a.test
+// before he is alice's subscriber; when alice approves him, a.test learns
+// them again and sends him her last mood.
+func TestPEPAcrossServersAfterApproval(t *testing.T) {
+	_, _, alice, bob := federated(t)
+	subscribeAcross(alice, bob, "alice@a.test", "bob@b.test")
+	publishItem(alice, mood, "m1")
+	moodCaps, moodInfo := xmpptest.CapsPresence("http://jabber.org/protocol/caps", mood+"+notify")
+	bob.Send(moodCaps)
+	alice.ExpectPresenceFrom("bob@b.test/laptop")
+	subscribeAcross(bob, alice, "bob@b.test", "alice@a.test")
+	expectItem(bob, moodInfo, mood, "m1")
+}

@@ -1,0 +1,207 @@
+package pep
+
+import (
+	"context"
+	"sync"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// nsCaps is XEP-0115's namespace: the <c/> in a remote contact's presence.
+const nsCaps = "http://jabber.org/protocol/caps"
+
+// maxRemote bounds the remote resources followed over all accounts;
+// beyond it new ones get no notifications until others go away.
+const maxRemote = 100000
+
+// remote follows the resources of other servers' users that sent a local
+// account their presence with entity capabilities, so that the account's
+// PEP notifications reach those of its presence subscribers that asked
+// for them (XEP-0163 §4.3.1), as they reach local ones. This node learns
+// them from the presence it receives; it forgets a resource when it
+// becomes unavailable.
+type remote struct {
+	mu sync.Mutex
+	// by account (bare JID), contact (bare JID), then resource.
+	accounts map[string]map[string]map[string]*remoteResource
+	n        int
+}
+
+// remoteResource is what a remote contact's resource announced to one
+// account.
+type remoteResource struct {
+	ver   string             // node#ver of its <c/>
+	caps  *xmlstream.Element // its <c/>
+	nodes []string           // the nodes it asked for; nil while unknown or when it is no subscriber
+}
+
+// contactPresence is the router filter through which PEP sees the
+// presence that remote contacts send local accounts, and the approvals
+// that local accounts send them. It stops nothing.
+type contactPresence struct{ m *module }
+
+// Outbound learns again what a remote contact's resources asked for when
+// the account approves the contact's subscription: its presence may have
+// come before it was a subscriber.
+func (f contactPresence) Outbound(_ context.Context, from, to jid.JID, st *xmlstream.Element) (bool, *xmlstream.Element) {
+	if st.Name.Local == stanza.Presence && st.Attr("type") == "subscribed" && !f.m.r.IsLocal(to.Domainpart()) {
+		for _, r := range f.m.remote.unknown(from.Bare(), to.Bare()) {
+			go f.m.learn(from.Bare(), r.contact, r.ver, r.caps)
+		}
+	}
+	return true, nil
+}
+
+func (f contactPresence) Inbound(_ context.Context, from, to jid.JID, st *xmlstream.Element) bool {
+	if st.Name.Local == stanza.Presence && from.Resourcepart() != "" && !f.m.r.IsLocal(from.Domainpart()) {
+		f.m.contactPresence(from, to.Bare(), st)
+	}
+	return true
+}
+
+// contactPresence records the capabilities a remote contact's resource
+// announced to account, and learns in the background what they mean.
+func (m *module) contactPresence(contact, account jid.JID, st *xmlstream.Element) {
+	typ, c := st.Attr("type"), st.Child(nsCaps, "c")
+	if typ == "" && c != nil && c.Attr("ver") != "" {
+		ver := c.Attr("node") + "#" + c.Attr("ver")
+		if c = c.Copy(); m.remote.announce(account, contact, ver, c) {
+			go m.learn(account, contact, ver, c)
+		}
+		return
+	}
+	if typ == "" || typ == "unavailable" || typ == "error" {
+		m.remote.forget(account, contact) // it announces nothing now, or is gone
+	}
+}
+
+// learn finds out which nodes a remote contact's resource that announced
+// caps (with ver) to account asks for, if the contact is subscribed to
+// account's presence, and sends it the last item of each.
+func (m *module) learn(account, contact jid.JID, ver string, caps *xmlstream.Element) {
+	ctx, cancel := timeout(context.Background())
+	defer cancel()
+	subscribed, err := m.Contacts.MaySeePresence(ctx, account, contact.Bare())
+	if err != nil || !subscribed {
+		if err != nil {
+			m.Logger.Error("checking a remote contact's subscription", "jid", account.String(), "contact", contact.String(), "err", err)
+		}
+		return
+	}
+	// Asked from the account: clients answer their contacts.
+	nodes, err := m.Interests.NotifyOf(ctx, account, contact, caps)
+	if err != nil {
+		m.Logger.Debug("a remote contact's capabilities were not answered", "jid", account.String(), "contact", contact.String(), "err", err)
+		return
+	}
+	if m.remote.learned(account, contact, ver, nodes) {
+		m.sendLast(ctx, contact, []jid.JID{account}, nodes)
+	}
+}
+
+// announce records that contact announced caps (with ver) to account,
+// and reports whether it is new: not announced before, and within
+// maxRemote.
+func (rm *remote) announce(account, contact jid.JID, ver string, caps *xmlstream.Element) bool {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if rm.accounts == nil {
+		rm.accounts = map[string]map[string]map[string]*remoteResource{}
+	}
+	contacts := rm.accounts[account.String()]
+	if contacts == nil {
+		contacts = map[string]map[string]*remoteResource{}
+		rm.accounts[account.String()] = contacts
+	}
+	resources := contacts[contact.Bare().String()]
+	if resources == nil {
+		resources = map[string]*remoteResource{}
+		contacts[contact.Bare().String()] = resources
+	}
+	r := resources[contact.Resourcepart()]
+	switch {
+	case r != nil && r.ver == ver:
+		return false
+	case r == nil && rm.n >= maxRemote:
+		return false
+	case r == nil:
+		rm.n++
+	}
+	resources[contact.Resourcepart()] = &remoteResource{ver: ver, caps: caps}
+	return true
+}
+
+// announcement is a remote resource's capabilities, to learn again.
+type announcement struct {
+	contact jid.JID
+	ver     string
+	caps    *xmlstream.Element
+}
+
+// unknown returns the resources of the remote contact whose wishes
+// account does not know.
+func (rm *remote) unknown(account, contact jid.JID) []announcement {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	var as []announcement
+	for resource, r := range rm.accounts[account.String()][contact.String()] {
+		if j, err := contact.WithResource(resource); err == nil && r.nodes == nil {
+			as = append(as, announcement{j, r.ver, r.caps})
+		}
+	}
+	return as
+}
+
+// learned records the nodes behind ver, and reports whether contact
+// still announces ver to account.
+func (rm *remote) learned(account, contact jid.JID, ver string, nodes []string) bool {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	r := rm.accounts[account.String()][contact.Bare().String()][contact.Resourcepart()]
+	if r == nil || r.ver != ver {
+		return false
+	}
+	r.nodes = nodes
+	return true
+}
+
+// forget drops what contact announced to account.
+func (rm *remote) forget(account, contact jid.JID) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	contacts := rm.accounts[account.String()]
+	resources := contacts[contact.Bare().String()]
+	if _, ok := resources[contact.Resourcepart()]; !ok {
+		return
+	}
+	rm.n--
+	delete(resources, contact.Resourcepart())
+	if len(resources) == 0 {
+		delete(contacts, contact.Bare().String())
+	}
+	if len(contacts) == 0 {
+		delete(rm.accounts, account.String())
+	}
+}
+
+// wanting returns the resources of the remote contact that asked account
+// for node's notifications.
+func (rm *remote) wanting(account, contact jid.JID, node string) []jid.JID {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	var to []jid.JID
+	for resource, r := range rm.accounts[account.String()][contact.String()] {
+		for _, n := range r.nodes {
+			if n == node {
+				if j, err := contact.WithResource(resource); err == nil {
+					to = append(to, j)
+				}
+				break
+			}
+		}
+	}
+	return to
+}
