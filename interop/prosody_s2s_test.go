@@ -41,24 +41,7 @@ const prosodyTimeout = 30 * time.Second
 // and pings it (XEP-0199), and alice pings bob's own client, which
 // answers, so an IQ travels to a remote full JID and its result back.
 func TestProsodyS2S(t *testing.T) {
-	needProsody(t)
-	prosodyC2S, prosodyS2S := freePort(t), freePort(t)
-	s := xmpptest.Start(t, func(c *config.Config) {
-		c.Hosts = []string{xmppdDomain}
-		c.S2S.Listen = "127.0.0.1:0"
-		c.S2S.RequireTLS = true
-		c.S2S.Routes = map[string]string{prosodyDomain: net.JoinHostPort("127.0.0.1", strconv.Itoa(prosodyS2S))}
-	})
-	const alicePass, bobPass = "alice's s2s secret", "bob's prosody secret"
-	s.AddUser(t, "alice", xmppdDomain, alicePass)
-	p := newProsody(t, prosodyC2S, prosodyS2S, s.S2SAddr.(*net.TCPAddr).Port)
-	p.register(t, "bob", bobPass)
-	p.start(t)
-
-	a := xmpptest.LoginAddr(t, s.C2SAddr, xmppdDomain, "alice", alicePass, "xmppd-client")
-	a.Online()
-	b := xmpptest.LoginAddr(t, p.c2sAddr, prosodyDomain, "bob", bobPass, "prosody-client")
-	b.Online()
+	a, b := federateWithProsody(t)
 
 	// xmppd -> Prosody: the first stanza makes xmppd open a stream to
 	// Prosody, which checks xmppd's dialback key over a stream of its own
@@ -112,6 +95,103 @@ func TestProsodyS2S(t *testing.T) {
 
 	for _, c := range []*xmpptest.Client{a, b} {
 		c.Send("</stream:stream>")
+	}
+}
+
+// federateWithProsody starts xmppd for xmppdDomain and Prosody for
+// prosodyDomain, federating, and returns alice logged in to xmppd and bob
+// to Prosody, both available.
+func federateWithProsody(t *testing.T) (a, b *xmpptest.Client) {
+	t.Helper()
+	needProsody(t)
+	prosodyC2S, prosodyS2S := freePort(t), freePort(t)
+	s := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{xmppdDomain}
+		c.S2S.Listen = "127.0.0.1:0"
+		c.S2S.RequireTLS = true
+		c.S2S.Routes = map[string]string{prosodyDomain: net.JoinHostPort("127.0.0.1", strconv.Itoa(prosodyS2S))}
+	})
+	const alicePass, bobPass = "alice's s2s secret", "bob's prosody secret"
+	s.AddUser(t, "alice", xmppdDomain, alicePass)
+	p := newProsody(t, prosodyC2S, prosodyS2S, s.S2SAddr.(*net.TCPAddr).Port)
+	p.register(t, "bob", bobPass)
+	p.start(t)
+
+	a = xmpptest.LoginAddr(t, s.C2SAddr, xmppdDomain, "alice", alicePass, "xmppd-client")
+	a.Online()
+	b = xmpptest.LoginAddr(t, p.c2sAddr, prosodyDomain, "bob", bobPass, "prosody-client")
+	b.Online()
+	return a, b
+}
+
+// TestProsodyPEP: personal events (XEP-0163) cross between xmppd and
+// Prosody's mod_pep both ways. Each side learns the other's client's
+// entity capabilities (XEP-0115) from its presence, asks that client
+// what they mean, and sends it the last mood of its contact, then each
+// new one.
+func TestProsodyPEP(t *testing.T) {
+	a, b := federateWithProsody(t)
+	const mood = "http://jabber.org/protocol/mood"
+	isPresence := func(from, typ string) func(*xmlstream.Element) bool {
+		return func(el *xmlstream.Element) bool {
+			return el.Name.Local == "presence" && bareJID(el.Attr("from")) == from && el.Attr("type") == typ
+		}
+	}
+	aBare, bBare := bareJID(a.JID), bareJID(b.JID)
+	for _, c := range []struct {
+		from, to         *xmpptest.Client
+		fromBare, toBare string
+	}{{a, b, aBare, bBare}, {b, a, bBare, aBare}} {
+		c.from.Send("<presence to='" + c.toBare + "' type='subscribe'/>")
+		readUntil(t, c.to, "a subscription request", isPresence(c.fromBare, "subscribe"))
+		c.to.Send("<presence to='" + c.fromBare + "' type='subscribed'/>")
+		// Prosody passes on the approval only as a roster push, to
+		// clients that asked for the roster; the contact's presence
+		// follows it from either server.
+		readUntil(t, c.from, "the contact's presence", isPresence(c.toBare, ""))
+	}
+	publish := func(c *xmpptest.Client, id, how string) {
+		c.Send("<iq type='set' id='" + id + "'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='" + mood +
+			"'><item id='" + id + "'><mood xmlns='" + mood + "'><" + how + "/></mood></item></publish></pubsub></iq>")
+		if res := readUntil(t, c, "the publish result", isIQ(id)); res.Attr("type") != "result" {
+			t.Fatalf("%s published and got %s", c.JID, res)
+		}
+	}
+	// moodFrom reads c's elements, answering every disco#info query with
+	// info, until a mood event from owner arrives, and returns its item id.
+	moodFrom := func(c *xmpptest.Client, info, owner string) string {
+		const nsEvent = "http://jabber.org/protocol/pubsub#event"
+		el := readUntil(t, c, "a mood from "+owner, func(el *xmlstream.Element) bool {
+			if el.Name.Local == "iq" && el.Attr("type") == "get" && el.Child("http://jabber.org/protocol/disco#info", "query") != nil {
+				c.Send("<iq type='result' id='" + escape(el.Attr("id")) + "' to='" + escape(el.Attr("from")) + "'>" + info + "</iq>")
+				return false
+			}
+			return el.Name.Local == "message" && el.Attr("from") == owner && el.Child(nsEvent, "event") != nil
+		})
+		return el.Child(nsEvent, "event").Child(nsEvent, "items").Child(nsEvent, "item").Attr("id")
+	}
+	caps, info := xmpptest.CapsPresence("http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", mood+"+notify")
+
+	// xmppd -> Prosody.
+	publish(a, "a1", "happy")
+	b.Send(caps)
+	if id := moodFrom(b, info, aBare); id != "a1" {
+		t.Fatalf("bob got alice's mood %s, want a1, her last", id)
+	}
+	publish(a, "a2", "excited")
+	if id := moodFrom(b, info, aBare); id != "a2" {
+		t.Fatalf("bob got alice's mood %s, want a2", id)
+	}
+
+	// Prosody -> xmppd.
+	publish(b, "b1", "calm")
+	a.Send(caps)
+	if id := moodFrom(a, info, bBare); id != "b1" {
+		t.Fatalf("alice got bob's mood %s, want b1, his last", id)
+	}
+	publish(b, "b2", "sleepy")
+	if id := moodFrom(a, info, bBare); id != "b2" {
+		t.Fatalf("alice got bob's mood %s, want b2", id)
 	}
 }
 

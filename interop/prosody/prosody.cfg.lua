@@ -33,7 +33,7 @@ log = { debug = "@DIR@/prosody.log" }
 -- Prosody runs in the foreground (-F), never as root: a test running as
 -- root starts it as the prosody user. (mod_posix, for signals, loads
 -- itself.)
-modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping" }
+modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "pep" }
 
 c2s_ports = { @C2S_PORT@ }
 c2s_interfaces = { "127.0.0.1" }
