@@ -172,26 +172,22 @@ func TestProsodyPEP(t *testing.T) {
 	}
 	caps, info := xmpptest.CapsPresence("http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", mood+"+notify")
 
-	// xmppd -> Prosody.
-	publish(a, "a1", "happy")
-	b.Send(caps)
-	if id := moodFrom(b, info, aBare); id != "a1" {
-		t.Fatalf("bob got alice's mood %s, want a1, her last", id)
-	}
-	publish(a, "a2", "excited")
-	if id := moodFrom(b, info, aBare); id != "a2" {
-		t.Fatalf("bob got alice's mood %s, want a2", id)
-	}
-
-	// Prosody -> xmppd.
-	publish(b, "b1", "calm")
-	a.Send(caps)
-	if id := moodFrom(a, info, bBare); id != "b1" {
-		t.Fatalf("alice got bob's mood %s, want b1, his last", id)
-	}
-	publish(b, "b2", "sleepy")
-	if id := moodFrom(a, info, bBare); id != "b2" {
-		t.Fatalf("alice got bob's mood %s, want b2", id)
+	// xmppd -> Prosody, then Prosody -> xmppd: the reader announces its
+	// capabilities after the owner's first mood, so it gets that one as
+	// the last item, then the owner's next as a notification.
+	for _, c := range []struct {
+		owner, reader *xmpptest.Client
+		ownerBare     string
+	}{{a, b, aBare}, {b, a, bBare}} {
+		publish(c.owner, "first", "happy")
+		c.reader.Send(caps)
+		if id := moodFrom(c.reader, info, c.ownerBare); id != "first" {
+			t.Fatalf("%s got %s's mood %s, want the last one", c.reader.JID, c.ownerBare, id)
+		}
+		publish(c.owner, "second", "sleepy")
+		if id := moodFrom(c.reader, info, c.ownerBare); id != "second" {
+			t.Fatalf("%s got %s's mood %s, want the new one", c.reader.JID, c.ownerBare, id)
+		}
 	}
 }
 
