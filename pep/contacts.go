@@ -39,19 +39,10 @@ type remoteResource struct {
 }
 
 // contactPresence is the router filter through which PEP sees the
-// presence that remote contacts send local accounts, and the approvals
-// that local accounts send them. It stops nothing.
+// presence that remote contacts send local accounts. It stops nothing.
 type contactPresence struct{ m *module }
 
-// Outbound learns again what a remote contact's resources asked for when
-// the account approves the contact's subscription: its presence may have
-// come before it was a subscriber.
-func (f contactPresence) Outbound(_ context.Context, from, to jid.JID, st *xmlstream.Element) (bool, *xmlstream.Element) {
-	if st.Name.Local == stanza.Presence && st.Attr("type") == "subscribed" && !f.m.r.IsLocal(to.Domainpart()) {
-		for _, r := range f.m.remote.unknown(from.Bare(), to.Bare()) {
-			go f.m.learn(from.Bare(), r.contact, r.ver, r.caps)
-		}
-	}
+func (contactPresence) Outbound(context.Context, jid.JID, jid.JID, *xmlstream.Element) (bool, *xmlstream.Element) {
 	return true, nil
 }
 
@@ -75,6 +66,18 @@ func (m *module) contactPresence(contact, account jid.JID, st *xmlstream.Element
 	}
 	if typ == "" || typ == "unavailable" || typ == "error" {
 		m.remote.forget(account, contact) // it announces nothing now, or is gone
+	}
+}
+
+// approved learns again what a remote contact's resources asked for once
+// account approved the contact's subscription: their presence may have
+// come before the contact was a subscriber.
+func (m *module) approved(_ context.Context, account, contact jid.JID) {
+	if m.r.IsLocal(contact.Domainpart()) {
+		return
+	}
+	for _, a := range m.remote.unknown(account, contact) {
+		go m.learn(account, a.contact, a.ver, a.caps)
 	}
 }
 

@@ -143,6 +143,9 @@ type Contacts interface {
 	// Subscriptions returns the contacts whose presence account is
 	// subscribed to.
 	Subscriptions(ctx context.Context, account jid.JID) ([]jid.JID, error)
+	// OnApproved registers f to be called after account approved
+	// contact's subscription to its presence.
+	OnApproved(f func(ctx context.Context, account, contact jid.JID))
 }
 
 // Interests tells which nodes' notifications a session asked for: those
@@ -209,6 +212,7 @@ func Register(r *router.Router, cfg Config) {
 	r.HandleIQ(router.ToAccount, "get", NSOwner, "pubsub", m.ownerGet)
 	r.AddAccountItems(m.discoItems)
 	r.AddFilter(contactPresence{m})
+	cfg.Contacts.OnApproved(m.approved)
 	cfg.Interests.OnChange(m.sendLastItems)
 }
 

@@ -58,6 +58,22 @@ type Module struct {
 
 	mu       sync.Mutex
 	directed map[string]map[string]bool // session full JID → JIDs that got directed presence
+
+	approved []func(ctx context.Context, account, contact jid.JID)
+}
+
+// OnApproved registers f to be called after an account approved a
+// contact's subscription to its presence and the roster recorded it.
+// Register it before the router routes.
+func (m *Module) OnApproved(f func(ctx context.Context, account, contact jid.JID)) {
+	m.approved = append(m.approved, f)
+}
+
+// tellApproved calls the OnApproved functions.
+func (m *Module) tellApproved(ctx context.Context, account, contact jid.JID) {
+	for _, f := range m.approved {
+		f(ctx, account, contact)
+	}
 }
 
 // New returns a Module for cfg; Register installs it.

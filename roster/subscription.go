@@ -169,6 +169,9 @@ func (m *Module) outboundSubscription(ctx context.Context, from, contact jid.JID
 	m.r.Route(ctx, out)
 	if typ == "subscribed" {
 		m.sendPresence(ctx, owner, contact)
+		if after.Item.Subscription.hasFrom() {
+			m.tellApproved(ctx, owner, contact)
+		}
 	}
 }
 
@@ -212,5 +215,6 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 	if res.approve {
 		m.r.Route(ctx, subscription("subscribed", owner, contact))
 		m.sendPresence(ctx, owner, contact)
+		m.tellApproved(ctx, owner, contact)
 	}
 }
