@@ -186,7 +186,7 @@ type C2S struct {
 }
 
 // S2S configures federation with other XMPP servers (RFC 6120 server
-// streams, authenticated with dialback).
+// streams, authenticated by certificate or with dialback).
 type S2S struct {
 	// Listen is the listener for other servers' streams, normally
 	// ":5269"; empty disables federation in both directions (dialback
@@ -200,6 +200,12 @@ type S2S struct {
 	// IdleSeconds closes an outgoing stream that carried nothing for this
 	// long.
 	IdleSeconds int `toml:"idle_seconds"`
+	// SecureAuth refuses servers whose certificates cannot be verified,
+	// instead of authenticating them with dialback; it needs require_tls.
+	SecureAuth bool `toml:"secure_auth"`
+	// CAFile is a PEM file of certificate authorities trusted for other
+	// servers' certificates besides the system's.
+	CAFile string `toml:"ca_file"`
 }
 
 // Cluster joins this node with the others that share its database into
@@ -391,6 +397,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Cluster.NATS != "" && (c.Cluster.Subject == "" || strings.ContainsAny(c.Cluster.Subject, " *>")) {
 		errs = append(errs, fmt.Errorf("cluster.subject: %q must be a NATS subject without wildcards", c.Cluster.Subject))
+	}
+	if c.S2S.SecureAuth && !c.S2S.RequireTLS {
+		errs = append(errs, errors.New("s2s.secure_auth: certificates need encrypted streams: set s2s.require_tls"))
 	}
 	if c.S2S.IdleSeconds < 1 {
 		errs = append(errs, fmt.Errorf("s2s.idle_seconds: %d must be positive", c.S2S.IdleSeconds))

@@ -9,33 +9,45 @@ import (
 	"testing"
 
 	"xmppd/internal/xmpptest"
+	"xmppd/xmlstream"
 )
 
 // openPeer connects to s's s2s listener as a server claiming from, opens
 // a stream to to and reads the features; with encrypt, after STARTTLS.
 func openPeer(t *testing.T, s *xmpptest.Server, from, to string, encrypt bool) *xmpptest.Client {
 	t.Helper()
+	c, f := openPeerWith(t, s, from, to, encrypt, nil)
+	if encrypt && f.Child("urn:xmpp:features:dialback", "dialback") == nil {
+		t.Fatalf("features after STARTTLS: %s, want dialback", f)
+	}
+	return c
+}
+
+// openPeerWith is openPeer presenting certs, if any, as the TLS client's
+// certificate; it returns the last features.
+func openPeerWith(t *testing.T, s *xmpptest.Server, from, to string, encrypt bool, certs []tls.Certificate) (*xmpptest.Client, *xmlstream.Element) {
+	t.Helper()
 	c := xmpptest.Dial(t, s.S2SAddr)
 	header := "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'" +
 		" xmlns:db='jabber:server:dialback' version='1.0' from='" + from + "' to='" + to + "'>"
 	c.Send(header)
 	c.ReadHeader()
-	c.Features()
+	f := c.Features()
 	if encrypt {
 		c.Send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
 		c.NextNamed("proceed")
-		tc := tls.Client(c.Conn, xmpptest.TLSConfig(to, tls.VersionTLS13))
+		cfg := xmpptest.TLSConfig(to, tls.VersionTLS13)
+		cfg.Certificates = certs
+		tc := tls.Client(c.Conn, cfg)
 		if err := tc.Handshake(); err != nil {
 			t.Fatalf("STARTTLS handshake: %v", err)
 		}
 		c.Conn = tc
 		c.Send(header)
 		c.ReadHeader()
-		if f := c.Features(); f.Child("urn:xmpp:features:dialback", "dialback") == nil {
-			t.Fatalf("features after STARTTLS: %s, want dialback", f)
-		}
+		f = c.Features()
 	}
-	return c
+	return c, f
 }
 
 // key computes the XEP-0185 dialback key independently of package s2s.

@@ -180,11 +180,18 @@ func (c *conn) startTLS(ctx context.Context, cfg *tls.Config, client bool) error
 	c.nc, c.tls = tc, true
 	// Nothing sent before the handshake is read as part of the encrypted
 	// stream (STARTTLS command injection).
+	c.restart()
+	return nil
+}
+
+// restart begins a new stream on the connection, after STARTTLS or SASL
+// (RFC 6120 §4.3.3): both sides send new headers, and nothing buffered
+// from the old stream is read as part of the new one.
+func (c *conn) restart() {
 	c.dec = nil
 	c.wmu.Lock()
 	c.opened = false
 	c.wmu.Unlock()
-	return nil
 }
 
 // isTimeout reports whether err is a deadline expiring.

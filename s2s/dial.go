@@ -42,13 +42,15 @@ func (s *Server) addresses(ctx context.Context, domain string) ([]string, error)
 }
 
 // open connects to remote's server and negotiates a stream from local:
-// STARTTLS when offered (required unless RequireTLS is off). It returns
-// the connection with the stream's features read, and the stream id the
-// receiving server chose.
-func (s *Server) open(ctx context.Context, local, remote string) (*conn, string, error) {
+// STARTTLS when offered (required unless RequireTLS is off), then, with
+// authenticate, SASL EXTERNAL when offered. It returns the connection
+// with the stream's features read, the stream id the receiving server
+// chose, and whether local is authenticated by certificate; if not,
+// dialback is left to do.
+func (s *Server) open(ctx context.Context, local, remote string, authenticate bool) (c *conn, id string, external bool, err error) {
 	addrs, err := s.addresses(ctx, remote)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	var nc net.Conn
 	var dialErr error
@@ -61,55 +63,62 @@ func (s *Server) open(ctx context.Context, local, remote string) (*conn, string,
 	if nc == nil {
 		// RFC 6120 §8.3.3.14: no answer at the resolved address is
 		// remote-server-not-found; a failed negotiation is a timeout.
-		return nil, "", fmt.Errorf("connecting to %s: %w (%v)", remote, errNoServer, dialErr)
+		return nil, "", false, fmt.Errorf("connecting to %s: %w (%v)", remote, errNoServer, dialErr)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetReadDeadline(dl)
 	}
-	c := newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout)
-	id, err := s.negotiate(ctx, c, local, remote)
-	if err != nil {
+	c = newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout)
+	if id, external, err = s.negotiate(ctx, c, local, remote, authenticate); err != nil {
 		c.end(err, local)
-		return nil, "", fmt.Errorf("stream to %s: %w", remote, err)
+		return nil, "", false, fmt.Errorf("stream to %s: %w", remote, err)
 	}
-	return c, id, nil
+	return c, id, external, nil
 }
 
-// negotiate opens the stream on c and encrypts it.
-func (s *Server) negotiate(ctx context.Context, c *conn, local, remote string) (string, error) {
+// negotiate opens the stream on c, encrypts it and, with authenticate,
+// authenticates local by certificate if the peer offers it.
+func (s *Server) negotiate(ctx context.Context, c *conn, local, remote string, authenticate bool) (id string, external bool, err error) {
 	for {
 		if err := c.writeHeader(local, remote, ""); err != nil {
-			return "", err
+			return "", false, err
 		}
 		h, err := c.readHeader()
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		features, err := c.readElement()
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		if features.Name.Space != xmlstream.NSStream || features.Name.Local != "features" {
-			return "", streamErr("unsupported-stanza-type", "expected stream features")
+			return "", false, streamErr("unsupported-stanza-type", "expected stream features")
 		}
 		if c.tls || features.Child(nsTLS, "starttls") == nil {
-			if !c.tls && s.cfg.RequireTLS {
-				return "", streamErr("policy-violation", "encryption is required, and "+remote+" does not offer STARTTLS")
+			switch {
+			case !c.tls && s.cfg.RequireTLS:
+				return "", false, streamErr("policy-violation", "encryption is required, and "+remote+" does not offer STARTTLS")
+			case s.cfg.SecureAuth && !s.verified(c, remote):
+				return "", false, fmt.Errorf("%w: the certificate of %s cannot be verified, and s2s.secure_auth is on", errNoServer, remote)
+			case authenticate && c.tls && offersExternal(features):
+				external, err = s.external(c, local, remote)
 			}
-			return h.ID, nil
+			return h.ID, external, err
 		}
 		if err := c.writeElements(xmlstream.NewElement(nsTLS, "starttls")); err != nil {
-			return "", err
+			return "", false, err
 		}
 		answer, err := c.readElement()
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		if answer.Name.Space != nsTLS || answer.Name.Local != "proceed" {
-			return "", fmt.Errorf("%s refused STARTTLS", remote)
+			return "", false, fmt.Errorf("%s refused STARTTLS", remote)
 		}
-		// Peers prove their domains by dialback, not by certificates,
-		// so a self-signed one does not stop federation (XEP-0220 §1.2).
+		// The handshake accepts any certificate: s.verified checks it
+		// afterwards, and without secure_auth dialback proves the domain
+		// when it fails, so a self-signed one does not stop federation
+		// (XEP-0220 §1.2).
 		cfg := &tls.Config{ServerName: remote, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
 		if s.cfg.Certificate != nil {
 			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
@@ -120,7 +129,7 @@ func (s *Server) negotiate(ctx context.Context, c *conn, local, remote string) (
 			}
 		}
 		if err := c.startTLS(ctx, cfg, true); err != nil {
-			return "", fmt.Errorf("TLS with %s: %w", remote, err)
+			return "", false, fmt.Errorf("TLS with %s: %w", remote, err)
 		}
 	}
 }
@@ -159,7 +168,7 @@ func (s *Server) authenticate(c *conn, local, remote, id string) error {
 // whether key is the one it sent to our receiving domain on the stream
 // with the given id (XEP-0220 §2.3).
 func (s *Server) verify(ctx context.Context, receiving, originating, id, key string) (bool, error) {
-	c, _, err := s.open(ctx, receiving, originating)
+	c, _, _, err := s.open(ctx, receiving, originating, false)
 	if err != nil {
 		return false, err
 	}

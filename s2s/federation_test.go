@@ -15,14 +15,15 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // federated starts two servers, for a.test and b.test, that reach each
 // other's s2s listeners by configured routes, with alice@a.test and
-// bob@b.test online.
-func federated(t *testing.T) (a, b *xmpptest.Server, alice, bob *xmpptest.Client) {
+// bob@b.test online. change, if given, is applied to each server's
+// configuration (with its host set).
+func federated(t *testing.T, change ...func(*config.Config)) (a, b *xmpptest.Server, alice, bob *xmpptest.Client) {
 	t.Helper()
 	start := func(host string) *xmpptest.Server {
-		return xmpptest.Start(t, func(c *config.Config) {
+		return xmpptest.Start(t, append([]func(*config.Config){func(c *config.Config) {
 			c.Hosts = []string{host}
 			c.S2S.Listen = "127.0.0.1:0"
-		})
+		}}, change...)...)
 	}
 	a, b = start("a.test"), start("b.test")
 	a.S2S().SetRoute("b.test", b.S2SAddr.String())

@@ -2,6 +2,7 @@ package s2s
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"sync"
 	"time"
@@ -21,7 +22,11 @@ type inStream struct {
 	s     *Server
 	c     *conn
 	local string // the domain the header was addressed to
+	peer  string // the domain the latest header came from, if it said
 	id    string // the current stream id
+	// external is true once a domain authenticated with SASL EXTERNAL,
+	// which is not offered again.
+	external bool
 
 	mu       sync.Mutex
 	verified map[pair]bool // domain pairs dialback proved
@@ -53,6 +58,7 @@ func (in *inStream) run() error {
 		if in.local == "" {
 			in.local = h.To
 		}
+		in.peer = h.From
 		if h.Version != "1.0" {
 			return streamErr("unsupported-version", "only XMPP 1.0 streams are accepted")
 		}
@@ -67,8 +73,10 @@ func (in *inStream) run() error {
 	}
 }
 
-// features offers STARTTLS before encryption and dialback (XEP-0220
-// §2.1) once the stream is encrypted or may stay plain.
+// features offers STARTTLS before encryption, then SASL EXTERNAL when the
+// peer's certificate verifies for the domain its header names (XEP-0178),
+// and dialback (XEP-0220 §2.1) once the stream is encrypted or may stay
+// plain.
 func (in *inStream) features() []byte {
 	var fs []*xmlstream.Element
 	if !in.c.tls && in.s.cfg.TLS != nil {
@@ -77,6 +85,9 @@ func (in *inStream) features() []byte {
 			tls.AddChild(xmlstream.NewElement(nsTLS, "required"))
 		}
 		fs = append(fs, tls)
+	}
+	if in.c.tls && !in.external && in.s.verified(in.c, in.peer) {
+		fs = append(fs, xmlstream.NewElement(nsSASL, "mechanisms").AddChild(xmlstream.NewElement(nsSASL, "mechanism").AddText("EXTERNAL")))
 	}
 	if in.c.tls || !in.s.cfg.RequireTLS {
 		fs = append(fs, xmlstream.NewElement(nsDialbackFeature, "dialback").AddChild(xmlstream.NewElement(nsDialbackFeature, "errors")))
@@ -105,6 +116,16 @@ func (in *inStream) elements() (restart bool, err error) {
 			err := c.startTLS(ctx, in.s.cfg.TLS, false)
 			cancel()
 			return err == nil, err
+		case el.Name.Space == nsSASL && el.Name.Local == "auth":
+			if in.authenticate(el) {
+				// The peer starts the new stream after <success/>.
+				err := c.writeElements(xmlstream.NewElement(nsSASL, "success"))
+				c.restart()
+				return err == nil, err
+			}
+			if err := c.writeElements(xmlstream.NewElement(nsSASL, "failure").AddChild(xmlstream.NewElement(nsSASL, "not-authorized"))); err != nil {
+				return false, err
+			}
 		case el.Name.Space == nsDialback && (el.Name.Local == "result" || el.Name.Local == "verify"):
 			if !c.tls && in.s.cfg.RequireTLS {
 				return false, streamErr("policy-violation", "encryption is required: STARTTLS first")
@@ -133,16 +154,66 @@ func (in *inStream) elements() (restart bool, err error) {
 	}
 }
 
-// result handles a peer's claim to a domain (XEP-0220 §2.1.2): the key
-// is checked with the claimed domain's own server, in the background, and
-// the verdict sent back.
+// authenticate handles SASL EXTERNAL (RFC 6120 §6.4, XEP-0178): the
+// domain the peer asks for (its authorization identity, else its
+// header's 'from') is authenticated for the stream's local domain if the
+// peer's certificate verifies for it.
+func (in *inStream) authenticate(auth *xmlstream.Element) bool {
+	if auth.Attr("mechanism") != "EXTERNAL" || !in.c.tls || in.external {
+		return false
+	}
+	domain := in.peer
+	if text := auth.Text(); text != "" && text != "=" {
+		authzid, err := base64.StdEncoding.DecodeString(text)
+		if err != nil {
+			return false
+		}
+		domain = string(authzid)
+	}
+	if !in.foreign(domain) || !in.s.verified(in.c, domain) {
+		in.s.log.Info("s2s certificate authentication refused", "remote", domain, "local", in.local)
+		return false
+	}
+	in.mu.Lock()
+	in.verified[pair{local: in.local, remote: domain}] = true
+	in.external = true
+	in.mu.Unlock()
+	in.c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
+	in.s.log.Info("s2s incoming stream authenticated by certificate", "remote", domain, "local", in.local)
+	return true
+}
+
+// foreign reports whether domain is a valid domain that this server does
+// not serve: one a peer may authenticate as.
+func (in *inStream) foreign(domain string) bool {
+	_, err := jid.New("", domain, "")
+	return err == nil && domain != "" && !in.s.router.Serves(domain)
+}
+
+// result handles a peer's claim to a domain (XEP-0220 §2.1.2). A peer
+// whose certificate verifies for the domain is believed at once
+// (XEP-0344 §2.4); otherwise the key is checked with the claimed domain's
+// own server, in the background, and the verdict sent back, unless
+// secure_auth refuses dialback without a certificate.
 func (in *inStream) result(el *xmlstream.Element) error {
 	from, to, key := el.Attr("from"), el.Attr("to"), el.Text()
 	if !in.s.router.Serves(to) {
 		return in.c.writeElements(dialbackError("result", to, from, "", "cancel", stanza.ItemNotFound))
 	}
-	if _, err := jid.New("", from, ""); err != nil || from == "" || in.s.router.Serves(from) {
+	if !in.foreign(from) {
 		return in.c.writeElements(dialbackError("result", to, from, "", "modify", stanza.BadRequest))
+	}
+	if in.s.verified(in.c, from) {
+		in.mu.Lock()
+		in.verified[pair{local: to, remote: from}] = true
+		in.mu.Unlock()
+		in.c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
+		in.s.log.Info("s2s incoming stream authenticated by certificate", "remote", from, "local", to)
+		return in.c.writeElements(xmlstream.NewElement(nsDialback, "result", "from", to, "to", from, "type", "valid"))
+	}
+	if in.s.cfg.SecureAuth {
+		in.s.log.Info("s2s dialback refused: the certificate cannot be verified", "remote", from, "local", to)
+		return in.c.writeElements(dialbackError("result", to, from, "", "cancel", "policy-violation"))
 	}
 	in.mu.Lock()
 	if in.pending >= maxPendingVerifications {

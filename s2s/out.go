@@ -107,13 +107,15 @@ func (o *outStream) run() {
 func (o *outStream) connect() (*conn, error) {
 	ctx, cancel := o.s.connectTimeout()
 	defer cancel()
-	c, id, err := o.s.open(ctx, o.p.local, o.p.remote)
+	c, id, external, err := o.s.open(ctx, o.p.local, o.p.remote, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := o.s.authenticate(c, o.p.local, o.p.remote, id); err != nil {
-		c.end(err, o.p.local)
-		return nil, err
+	if !external {
+		if err := o.s.authenticate(c, o.p.local, o.p.remote, id); err != nil {
+			c.end(err, o.p.local)
+			return nil, err
+		}
 	}
 	c.nc.SetReadDeadline(time.Time{})
 	return c, nil

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
@@ -26,6 +27,15 @@ type Config struct {
 	Secret []byte
 	// RequireTLS refuses peers that will not encrypt the stream.
 	RequireTLS bool
+	// Roots are the certificate authorities that peers' certificates are
+	// verified against; nil means the system's. A peer whose certificate
+	// verifies for its domain is authenticated by it (SASL EXTERNAL,
+	// XEP-0178), without dialback.
+	Roots *x509.CertPool
+	// SecureAuth refuses peers whose certificates cannot be verified, in
+	// both directions, instead of falling back to dialback. It needs
+	// RequireTLS.
+	SecureAuth bool
 	// Routes maps remote domains to "host:port", looked up instead of DNS.
 	Routes map[string]string
 	// Limits bound what peers may send, as for clients.
@@ -70,6 +80,13 @@ func New(cfg Config, r *router.Router) *Server {
 	cfg.QueueSize = cmp.Or(cfg.QueueSize, 1000)
 	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, 5*time.Minute)
 	cfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, 30*time.Second)
+	if cfg.TLS != nil {
+		// Ask peers for their certificates, which are checked after the
+		// handshake (verified), so that none, or one that does not
+		// verify, still leaves dialback.
+		cfg.TLS = cfg.TLS.Clone()
+		cfg.TLS.ClientAuth = tls.RequestClientCert
+	}
 	s := &Server{cfg: cfg, router: r, log: cfg.Logger,
 		routes: map[string]string{}, out: map[pair]*outStream{},
 		in: map[*conn]bool{}, listeners: map[net.Listener]bool{}}

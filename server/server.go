@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -144,6 +145,10 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	if err != nil {
 		return nil, err
 	}
+	roots, err := trustedRoots(cfg.S2S.CAFile)
+	if err != nil {
+		return nil, err
+	}
 	accounts := postgres.NewAccounts(db.Pool)
 	secret, err := postgres.ServerSecret(ctx, db.Pool)
 	if err != nil {
@@ -213,6 +218,8 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 			Certificate: certStore.Certificate,
 			Secret:      secret,
 			RequireTLS:  cfg.S2S.RequireTLS,
+			Roots:       roots,
+			SecureAuth:  cfg.S2S.SecureAuth,
 			Routes:      cfg.S2S.Routes,
 			Limits:      limits,
 			IdleTimeout: time.Duration(cfg.S2S.IdleSeconds) * time.Second,
@@ -256,6 +263,26 @@ func serverCertificate(store *certs.Store) func(cs *tls.ConnectionState) *x509.C
 		}
 		return leaf
 	}
+}
+
+// trustedRoots returns the system's certificate authorities with those
+// of caFile added, or nil (the system's) when caFile is empty.
+func trustedRoots(caFile string) (*x509.CertPool, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pemCerts, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("s2s.ca_file: %w", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(pemCerts) {
+		return nil, fmt.Errorf("s2s.ca_file: %s holds no PEM certificate", caFile)
+	}
+	return roots, nil
 }
 
 func contains(list []string, s string) bool {
