@@ -41,7 +41,7 @@ const prosodyTimeout = 30 * time.Second
 // and pings it (XEP-0199), and alice pings bob's own client, which
 // answers, so an IQ travels to a remote full JID and its result back.
 func TestProsodyS2S(t *testing.T) {
-	a, b := federateWithProsody(t)
+	a, b := federateWithProsody(t, nil)
 
 	// xmppd -> Prosody: the first stanza makes xmppd open a stream to
 	// Prosody, which checks xmppd's dialback key over a stream of its own
@@ -98,10 +98,28 @@ func TestProsodyS2S(t *testing.T) {
 	}
 }
 
+// TestProsodyS2SSecureAuth federates xmppd with a Prosody that accepts
+// only verified certificates (s2s_secure_auth), both with certificates
+// from one test CA, and xmppd demanding the same (s2s.secure_auth): each
+// authenticates the other by certificate, with SASL EXTERNAL (XEP-0178)
+// or dialback believed on the certificate, and chat crosses both ways.
+func TestProsodyS2SSecureAuth(t *testing.T) {
+	a, b := federateWithProsody(t, xmpptest.NewCA(t))
+	a.Send("<message type='chat' id='sa1' to='bob@" + prosodyDomain + "'><body>certified</body></message>")
+	if got := readUntil(t, b, "alice's message", isMessage); got.Attr("from") != a.JID || body(got) != "certified" {
+		t.Fatalf("bob got %s, want alice's message", got)
+	}
+	b.Send("<message type='chat' id='sa2' to='" + a.JID + "'><body>verified</body></message>")
+	if got := readUntil(t, a, "bob's reply", isMessage); got.Attr("from") != b.JID || body(got) != "verified" {
+		t.Fatalf("alice got %s, want bob's reply", got)
+	}
+}
+
 // federateWithProsody starts xmppd for xmppdDomain and Prosody for
 // prosodyDomain, federating, and returns alice logged in to xmppd and bob
-// to Prosody, both available.
-func federateWithProsody(t *testing.T) (a, b *xmpptest.Client) {
+// to Prosody, both available. With a CA, both servers have certificates
+// from it, trust it, and accept no peer without a verified certificate.
+func federateWithProsody(t *testing.T, ca *xmpptest.CA) (a, b *xmpptest.Client) {
 	t.Helper()
 	needProsody(t)
 	prosodyC2S, prosodyS2S := freePort(t), freePort(t)
@@ -110,10 +128,14 @@ func federateWithProsody(t *testing.T) (a, b *xmpptest.Client) {
 		c.S2S.Listen = "127.0.0.1:0"
 		c.S2S.RequireTLS = true
 		c.S2S.Routes = map[string]string{prosodyDomain: net.JoinHostPort("127.0.0.1", strconv.Itoa(prosodyS2S))}
+		if ca != nil {
+			c.TLS.Certificates = []config.Certificate{ca.Issue(t, xmppdDomain)}
+			c.S2S.CAFile, c.S2S.SecureAuth = ca.File, true
+		}
 	})
 	const alicePass, bobPass = "alice's s2s secret", "bob's prosody secret"
 	s.AddUser(t, "alice", xmppdDomain, alicePass)
-	p := newProsody(t, prosodyC2S, prosodyS2S, s.S2SAddr.(*net.TCPAddr).Port)
+	p := newProsody(t, prosodyC2S, prosodyS2S, s.S2SAddr.(*net.TCPAddr).Port, ca)
 	p.register(t, "bob", bobPass)
 	p.start(t)
 
@@ -130,7 +152,7 @@ func federateWithProsody(t *testing.T) (a, b *xmpptest.Client) {
 // what they mean, and sends it the last mood of its contact, then each
 // new one.
 func TestProsodyPEP(t *testing.T) {
-	a, b := federateWithProsody(t)
+	a, b := federateWithProsody(t, nil)
 	const mood = "http://jabber.org/protocol/mood"
 	isPresence := func(from, typ string) func(*xmlstream.Element) bool {
 		return func(el *xmlstream.Element) bool {
@@ -234,7 +256,7 @@ type prosody struct {
 // interop/prosody/prosody.cfg.lua, and a self-signed certificate for
 // prosodyDomain into a new directory, with the ports to listen on and
 // xmppd's s2s port, then checks that this Prosody has lua-unbound.
-func newProsody(t *testing.T, c2sPort, s2sPort, xmppdS2SPort int) *prosody {
+func newProsody(t *testing.T, c2sPort, s2sPort, xmppdS2SPort int, ca *xmpptest.CA) *prosody {
 	t.Helper()
 	tmpl, err := os.ReadFile(filepath.Join("prosody", "prosody.cfg.lua"))
 	if err != nil {
@@ -253,7 +275,10 @@ func newProsody(t *testing.T, c2sPort, s2sPort, xmppdS2SPort int) *prosody {
 		c2sAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: c2sPort},
 		s2sPort: s2sPort,
 	}
+	certPEM, keyPEM, caPEM, secure := prosodyCertificate(t, ca)
 	conf := strings.NewReplacer(
+		"@SECURE_AUTH@", strconv.FormatBool(secure),
+		"@CA@", map[bool]string{true: "ca.pem", false: "none here"}[secure],
 		"@DIR@", dir,
 		"@DOMAIN@", prosodyDomain,
 		"@C2S_PORT@", strconv.Itoa(c2sPort),
@@ -264,11 +289,7 @@ func newProsody(t *testing.T, c2sPort, s2sPort, xmppdS2SPort int) *prosody {
 	if left := regexp.MustCompile(`@[A-Z0-9_]+@`).FindString(conf); left != "" {
 		t.Fatalf("prosody.cfg.lua: placeholder %s not filled in", left)
 	}
-	certPEM, keyPEM, err := certs.Generate(prosodyDomain, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{"prosody.cfg.lua": []byte(conf), "cert.pem": certPEM, "key.pem": keyPEM}
+	files := map[string][]byte{"prosody.cfg.lua": []byte(conf), "cert.pem": certPEM, "key.pem": keyPEM, "ca.pem": caPEM}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
@@ -284,7 +305,7 @@ func newProsody(t *testing.T, c2sPort, s2sPort, xmppdS2SPort int) *prosody {
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
-		for _, name := range []string{"", "data", "prosody.cfg.lua", "cert.pem", "key.pem"} {
+		for _, name := range []string{"", "data", "prosody.cfg.lua", "cert.pem", "key.pem", "ca.pem"} {
 			if err := os.Chown(filepath.Join(dir, name), uid, gid); err != nil {
 				t.Fatal(err)
 			}
@@ -304,6 +325,29 @@ func newProsody(t *testing.T, c2sPort, s2sPort, xmppdS2SPort int) *prosody {
 		t.Fatalf("Prosody has no lua-unbound, needed to find xmppd without DNS; install it with: apt-get install lua-unbound\nprosodyctl about:\n%s", about)
 	}
 	return p
+}
+
+// prosodyCertificate returns Prosody's certificate and key, and the
+// authorities it trusts: without a CA, a self-signed certificate that it
+// alone trusts; with one, a certificate from ca and ca's, and secure is
+// true.
+func prosodyCertificate(t *testing.T, ca *xmpptest.CA) (certPEM, keyPEM, caPEM []byte, secure bool) {
+	t.Helper()
+	if ca == nil {
+		certPEM, keyPEM, err := certs.Generate(prosodyDomain, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return certPEM, keyPEM, certPEM, false
+	}
+	issued := ca.Issue(t, prosodyDomain)
+	var err error
+	for path, data := range map[string]*[]byte{issued.Cert: &certPEM, issued.Key: &keyPEM, ca.File: &caPEM} {
+		if *data, err = os.ReadFile(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certPEM, keyPEM, caPEM, true
 }
 
 // ctl runs prosodyctl with p's configuration and returns its output.

@@ -8,6 +8,9 @@
 --   @S2S_PORT@        Prosody's server port on 127.0.0.1
 --   @XMPPD_DOMAIN@    xmppd's domain
 --   @XMPPD_S2S_PORT@  xmppd's server port on 127.0.0.1
+--   @SECURE_AUTH@     true when both sides have certificates from the
+--                     test's certificate authority, ca.pem
+--   @CA@              a comment naming that authority, or none
 --
 -- How Prosody finds xmppd without real DNS: Prosody resolves a remote
 -- domain as RFC 6120 §3.2 says, an SRV lookup of _xmpp-server._tcp.<domain>
@@ -46,17 +49,20 @@ http_ports = {}
 https_ports = {}
 
 c2s_require_encryption = true
--- Streams to and from xmppd use STARTTLS, but neither side's self-signed
--- certificate can be verified, so authentication is by dialback
--- (XEP-0220), which s2s_secure_auth = true would forbid.
+-- Streams to and from xmppd use STARTTLS. With self-signed certificates,
+-- which neither side can verify, authentication is by dialback
+-- (XEP-0220), which s2s_secure_auth = true would forbid; with
+-- certificates from the test's CA (@CA@) it is by certificate, and
+-- @SECURE_AUTH@ = true demands it.
 s2s_require_encryption = true
-s2s_secure_auth = false
+s2s_secure_auth = @SECURE_AUTH@
 -- xmppd listens on 127.0.0.1 only: do not try ::1 first.
 use_ipv6 = false
 
--- The certificate the test made for @DOMAIN@; "certificates" is where
+-- The certificate the test made for @DOMAIN@, and the authorities it
+-- trusts (its CA's, or that certificate itself); "certificates" is where
 -- Prosody would look for more.
-ssl = { certificate = "@DIR@/cert.pem", key = "@DIR@/key.pem" }
+ssl = { certificate = "@DIR@/cert.pem", key = "@DIR@/key.pem", cafile = "@DIR@/ca.pem" }
 certificates = "@DIR@"
 
 authentication = "internal_hashed"
