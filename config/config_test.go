@@ -62,6 +62,8 @@ func TestParse(t *testing.T) {
 		{name: "muc zero burst with a rate", doc: "[muc]\nflood_rate = 10\nflood_burst = 0", wantErr: "muc.flood_burst: must be at least 1 when muc.flood_rate is set"},
 		{name: "cluster without a shared database", doc: "[cluster]\nnats = 'nats://127.0.0.1:4222'", wantErr: "set database.url"},
 		{name: "cluster heartbeat beyond timeout", doc: "[cluster]\nheartbeat_ms = 5000\ntimeout_ms = 5000", wantErr: "below timeout_ms"},
+		{name: "secure_auth without require_tls", doc: "[s2s]\nsecure_auth = true\nrequire_tls = false", wantErr: "s2s.require_tls"},
+		{name: "http.listen_tls not host:port", doc: "[http]\nlisten_tls = \"5281\"", wantErr: "http.listen_tls"},
 		{name: "cluster wildcard subject", doc: "[database]\nurl = 'postgres://db/x'\n[cluster]\nnats = 'nats://127.0.0.1:4222'\nsubject = 'a.>'", wantErr: "without wildcards"},
 		{name: "cluster", doc: "[database]\nurl = 'postgres://db/x'\n[cluster]\nnats = 'nats://127.0.0.1:4222'", check: func(t *testing.T, c Config) {
 			if c.Cluster.Subject != "xmppd" || c.Cluster.HeartbeatMS != 1000 || c.Cluster.TimeoutMS != 5000 {

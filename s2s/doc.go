@@ -1,9 +1,11 @@
 // Package s2s federates xmppd with other XMPP servers (RFC 6120 server
 // streams). It accepts the streams other servers open to the local
 // domains and opens streams to theirs, one per pair of domains, both
-// encrypted with STARTTLS and authenticated with Server Dialback
-// (XEP-0220, keys as in XEP-0185): a peer proves a domain by a key that
-// the domain's own server confirms on a connection of its own.
+// encrypted with STARTTLS. A peer proves its domain by a certificate that
+// verifies for it (SASL EXTERNAL, XEP-0178, or a dialback key believed on
+// the certificate, XEP-0344), or else with Server Dialback (XEP-0220, keys
+// as in XEP-0185): by a key that the domain's own server confirms on a
+// connection of its own. Config.SecureAuth refuses the latter.
 //
 // Incoming stanzas are accepted only for the domain pairs a stream has
 // authenticated, and go to the router; the router hands stanzas for other
