@@ -13,20 +13,30 @@ import (
 // nsCaps is XEP-0115's namespace: the <c/> in a remote contact's presence.
 const nsCaps = "http://jabber.org/protocol/caps"
 
-// maxRemote bounds the remote resources followed over all accounts;
-// beyond it new ones get no notifications until others go away.
-const maxRemote = 100000
+// Bounds on the remote resources followed: over all accounts, and for
+// one account. Beyond them new ones get no notifications until others go
+// away.
+const (
+	maxRemote           = 100000
+	maxRemotePerAccount = 5000
+)
 
 // remote follows the resources of other servers' users that sent a local
-// account their presence with entity capabilities, so that the account's
-// PEP notifications reach those of its presence subscribers that asked
-// for them (XEP-0163 §4.3.1), as they reach local ones. This node learns
-// them from the presence it receives; it forgets a resource when it
-// becomes unavailable.
+// account with an available session their presence with entity
+// capabilities, so that the account's PEP notifications reach those of
+// its presence subscribers that asked for them (XEP-0163 §4.3.1), as they
+// reach local ones. This node learns them from the presence it receives
+// (an account that comes online probes its contacts, which answer); it
+// forgets a resource when it becomes unavailable.
 type remote struct {
-	mu sync.Mutex
-	// by account (bare JID), contact (bare JID), then resource.
-	accounts map[string]map[string]map[string]*remoteResource
+	mu       sync.Mutex
+	accounts map[string]*remoteAccount // by bare JID
+	n        int
+}
+
+// remoteAccount is the remote resources one account follows.
+type remoteAccount struct {
+	contacts map[string]map[string]*remoteResource // by bare JID, then resource
 	n        int
 }
 
@@ -58,9 +68,12 @@ func (f contactPresence) Inbound(_ context.Context, from, to jid.JID, st *xmlstr
 func (m *module) contactPresence(contact, account jid.JID, st *xmlstream.Element) {
 	typ, c := st.Attr("type"), st.Child(nsCaps, "c")
 	if typ == "" && c != nil && c.Attr("ver") != "" {
+		if len(m.r.AvailableResources(account)) == 0 {
+			return // offline, or no such account: it will probe when it comes
+		}
 		ver := c.Attr("node") + "#" + c.Attr("ver")
-		if c = c.Copy(); m.remote.announce(account, contact, ver, c) {
-			go m.learn(account, contact, ver, c)
+		if caps := m.remote.announce(account, contact, ver, c); caps != nil {
+			go m.learn(account, contact, ver, caps)
 		}
 		return
 	}
@@ -105,36 +118,38 @@ func (m *module) learn(account, contact jid.JID, ver string, caps *xmlstream.Ele
 	}
 }
 
-// announce records that contact announced caps (with ver) to account,
-// and reports whether it is new: not announced before, and within
-// maxRemote.
-func (rm *remote) announce(account, contact jid.JID, ver string, caps *xmlstream.Element) bool {
+// announce records that contact announced c (with ver) to account, and
+// returns the copy of c it keeps when that is new: not announced before,
+// and within the bounds; nil otherwise.
+func (rm *remote) announce(account, contact jid.JID, ver string, c *xmlstream.Element) *xmlstream.Element {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	if rm.accounts == nil {
-		rm.accounts = map[string]map[string]map[string]*remoteResource{}
+		rm.accounts = map[string]*remoteAccount{}
 	}
-	contacts := rm.accounts[account.String()]
-	if contacts == nil {
-		contacts = map[string]map[string]*remoteResource{}
-		rm.accounts[account.String()] = contacts
+	acct := rm.accounts[account.String()]
+	if acct == nil {
+		acct = &remoteAccount{contacts: map[string]map[string]*remoteResource{}}
+		rm.accounts[account.String()] = acct
 	}
-	resources := contacts[contact.Bare().String()]
+	resources := acct.contacts[contact.Bare().String()]
 	if resources == nil {
 		resources = map[string]*remoteResource{}
-		contacts[contact.Bare().String()] = resources
+		acct.contacts[contact.Bare().String()] = resources
 	}
 	r := resources[contact.Resourcepart()]
 	switch {
 	case r != nil && r.ver == ver:
-		return false
-	case r == nil && rm.n >= maxRemote:
-		return false
+		return nil
+	case r == nil && (rm.n >= maxRemote || acct.n >= maxRemotePerAccount):
+		return nil
 	case r == nil:
 		rm.n++
+		acct.n++
 	}
-	resources[contact.Resourcepart()] = &remoteResource{ver: ver, caps: caps}
-	return true
+	c = c.Copy()
+	resources[contact.Resourcepart()] = &remoteResource{ver: ver, caps: c}
+	return c
 }
 
 // announcement is a remote resource's capabilities, to learn again.
@@ -150,7 +165,7 @@ func (rm *remote) unknown(account, contact jid.JID) []announcement {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	var as []announcement
-	for resource, r := range rm.accounts[account.String()][contact.String()] {
+	for resource, r := range rm.resources(account, contact) {
 		if j, err := contact.WithResource(resource); err == nil && r.nodes == nil {
 			as = append(as, announcement{j, r.ver, r.caps})
 		}
@@ -163,7 +178,7 @@ func (rm *remote) unknown(account, contact jid.JID) []announcement {
 func (rm *remote) learned(account, contact jid.JID, ver string, nodes []string) bool {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	r := rm.accounts[account.String()][contact.Bare().String()][contact.Resourcepart()]
+	r := rm.resources(account, contact)[contact.Resourcepart()]
 	if r == nil || r.ver != ver {
 		return false
 	}
@@ -171,21 +186,31 @@ func (rm *remote) learned(account, contact jid.JID, ver string, nodes []string) 
 	return true
 }
 
+// resources returns what the resources of contact (bare or full)
+// announced to account, by resource; the caller holds rm.mu.
+func (rm *remote) resources(account, contact jid.JID) map[string]*remoteResource {
+	if acct := rm.accounts[account.String()]; acct != nil {
+		return acct.contacts[contact.Bare().String()]
+	}
+	return nil
+}
+
 // forget drops what contact announced to account.
 func (rm *remote) forget(account, contact jid.JID) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	contacts := rm.accounts[account.String()]
-	resources := contacts[contact.Bare().String()]
+	acct := rm.accounts[account.String()]
+	resources := rm.resources(account, contact)
 	if _, ok := resources[contact.Resourcepart()]; !ok {
 		return
 	}
 	rm.n--
+	acct.n--
 	delete(resources, contact.Resourcepart())
 	if len(resources) == 0 {
-		delete(contacts, contact.Bare().String())
+		delete(acct.contacts, contact.Bare().String())
 	}
-	if len(contacts) == 0 {
+	if acct.n == 0 {
 		delete(rm.accounts, account.String())
 	}
 }
@@ -196,7 +221,7 @@ func (rm *remote) wanting(account, contact jid.JID, node string) []jid.JID {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	var to []jid.JID
-	for resource, r := range rm.accounts[account.String()][contact.String()] {
+	for resource, r := range rm.resources(account, contact) {
 		for _, n := range r.nodes {
 			if n == node {
 				if j, err := contact.WithResource(resource); err == nil {
