@@ -178,7 +178,7 @@ func (st *stream) step(ctx context.Context) (restart bool, sess *Session, err er
 				return false, nil, st.fail(&streamError{"policy-violation", "already authenticated"})
 			}
 			if !st.t.Secure() && st.srv.cfg.RequireTLS {
-				if err := st.saslFailure("encryption-required", "this connection is not encrypted"); err != nil {
+				if err := st.saslFailure(NSSASL, "encryption-required", "this connection is not encrypted"); err != nil {
 					return false, nil, err
 				}
 				continue
@@ -249,32 +249,47 @@ func (st *stream) startTLS() error {
 // It returns true on success, when the stream must restart.
 func (st *stream) authenticate(ctx context.Context, authEl *xmlstream.Element) (bool, error) {
 	mech := authEl.Attr("mechanism")
+	final, ok, err := st.exchange(ctx, NSSASL, mech, authEl.Text())
+	if !ok {
+		return false, err
+	}
+	return true, st.t.Write(saslElement(NSSASL, "success", final))
+}
+
+// exchange runs the challenges and responses of one SASL exchange with
+// mechanism mech, in the namespace ns of RFC 6120's profile (NSSASL) or
+// of XEP-0388's (NSSASL2), from the client's initial response (base64;
+// none and "=" both mean empty). On success it records the user and
+// returns the mechanism's final data for the caller's success element;
+// on failure it has sent the failure, and err is set only when the
+// stream must end.
+func (st *stream) exchange(ctx context.Context, ns, mech, initial string) (final []byte, ok bool, err error) {
 	ex, err := st.srv.auth.Start(ctx, mech, st.domain, st.t.ConnectionState(), st.t.RemoteAddr())
 	if err != nil {
-		return false, st.authFailed(mech, "", err)
+		return nil, false, st.authFailed(ns, mech, "", err)
 	}
 	// No initial response and an empty one ("=") both start the exchange
 	// with empty data; the mechanism answers with an empty challenge.
-	data, err := decodeSASL(authEl.Text())
+	data, err := decodeSASL(initial)
 	if err != nil {
-		return false, st.authFailed(mech, "", err)
+		return nil, false, st.authFailed(ns, mech, "", err)
 	}
 	for {
 		out, done, err := ex.Step(ctx, data)
 		if err != nil {
-			return false, st.authFailed(mech, ex.Username(), err)
+			return nil, false, st.authFailed(ns, mech, ex.Username(), err)
 		}
 		if done {
 			st.username = ex.Username()
 			st.t.SetMaxStanzaBytes(st.maxStanzaBytes())
 			st.log.Info("c2s auth ok", "remote", st.t.RemoteAddr(), "jid", st.username+"@"+st.domain, "mechanism", mech)
-			return true, st.t.Write(saslElement("success", out))
+			return out, true, nil
 		}
-		if err := st.t.Write(saslElement("challenge", out)); err != nil {
-			return false, err
+		if err := st.t.Write(saslElement(ns, "challenge", out)); err != nil {
+			return nil, false, err
 		}
-		if data, err = st.readResponse(); err != nil {
-			return false, st.authFailed(mech, ex.Username(), err)
+		if data, err = st.readResponse(ns); err != nil {
+			return nil, false, st.authFailed(ns, mech, ex.Username(), err)
 		}
 	}
 }
@@ -282,24 +297,24 @@ func (st *stream) authenticate(ctx context.Context, authEl *xmlstream.Element) (
 // errAborted is the client's <abort/>.
 var errAborted = &auth.Failure{Condition: "aborted"}
 
-// readResponse reads the client's next <response/>.
-func (st *stream) readResponse() ([]byte, error) {
+// readResponse reads the client's next <response/> in the namespace ns.
+func (st *stream) readResponse(ns string) ([]byte, error) {
 	el, err := st.t.ReadElement()
 	if err != nil {
 		return nil, st.fail(err)
 	}
 	switch {
-	case el.Name.Space == NSSASL && el.Name.Local == "response":
+	case el.Name.Space == ns && el.Name.Local == "response":
 		return decodeSASL(el.Text())
-	case el.Name.Space == NSSASL && el.Name.Local == "abort":
+	case el.Name.Space == ns && el.Name.Local == "abort":
 		return nil, errAborted
 	}
 	return nil, st.fail(&streamError{"policy-violation", "expected a SASL response"})
 }
 
-// authFailed sends the SASL failure for err, or passes a stream-ending
-// error through. Too many failures end the stream.
-func (st *stream) authFailed(mech, user string, err error) error {
+// authFailed sends the SASL failure for err in the namespace ns, or
+// passes a stream-ending error through. Too many failures end the stream.
+func (st *stream) authFailed(ns, mech, user string, err error) error {
 	var f *auth.Failure
 	if !errors.As(err, &f) {
 		return err
@@ -308,7 +323,7 @@ func (st *stream) authFailed(mech, user string, err error) error {
 	if f.Condition != "aborted" {
 		st.failures++
 	}
-	if err := st.saslFailure(f.Condition, f.Text); err != nil {
+	if err := st.saslFailure(ns, f.Condition, f.Text); err != nil {
 		return err
 	}
 	if st.failures >= maxAuthFailures {
@@ -317,11 +332,13 @@ func (st *stream) authFailed(mech, user string, err error) error {
 	return nil
 }
 
-func (st *stream) saslFailure(condition, text string) error {
-	f := xmlstream.NewElement(NSSASL, "failure")
+// saslFailure sends <failure/> in the namespace ns; the condition is
+// always one of RFC 6120's (XEP-0388 §2.6.2).
+func (st *stream) saslFailure(ns, condition, text string) error {
+	f := xmlstream.NewElement(ns, "failure")
 	f.AddChild(xmlstream.NewElement(NSSASL, condition))
 	if text != "" {
-		f.AddChild(xmlstream.NewElement(NSSASL, "text").AddText(text))
+		f.AddChild(xmlstream.NewElement(ns, "text").AddText(text))
 	}
 	return st.t.Write(f.Append(nil, ""))
 }
@@ -340,11 +357,12 @@ func decodeSASL(text string) ([]byte, error) {
 	return data, nil
 }
 
-func saslElement(name string, data []byte) []byte {
+// saslElement serialises a SASL element of the namespace ns carrying data.
+func saslElement(ns, name string, data []byte) []byte {
 	if len(data) == 0 {
-		return []byte("<" + name + " xmlns='" + NSSASL + "'/>")
+		return []byte("<" + name + " xmlns='" + ns + "'/>")
 	}
-	return []byte("<" + name + " xmlns='" + NSSASL + "'>" + base64.StdEncoding.EncodeToString(data) + "</" + name + ">")
+	return []byte("<" + name + " xmlns='" + ns + "'>" + base64.StdEncoding.EncodeToString(data) + "</" + name + ">")
 }
 
 // bind handles resource binding (RFC 6120 §7). Other IQs before binding
