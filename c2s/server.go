@@ -43,6 +43,12 @@ type Config struct {
 	// Registrar serves in-band registration before authentication
 	// (XEP-0077); nil when registration is off.
 	Registrar Registrar
+	// BindFeatures are the features, by namespace, that a Bind 2 request
+	// (XEP-0386) may enable for its new session with an element of that
+	// namespace, such as Message Carbons' <enable/>. Each is called with
+	// the session's full JID once the router knows it, before the client
+	// is told it is bound.
+	BindFeatures map[string]func(session jid.JID)
 	// ResumeTimeout is how long a stream-managed session (XEP-0198)
 	// whose connection was lost waits to be resumed; 0 means 5 minutes,
 	// negative disables resumption.
@@ -233,6 +239,9 @@ func (srv *Server) ServeTransport(ctx context.Context, t Transport) {
 			return
 		}
 		srv.router.Bind(sess)
+		for _, enable := range st.onBound {
+			enable(sess.jid)
+		}
 		sess.release()
 	}
 	// A fresh goroutine for the rest of the session: the TLS handshake and

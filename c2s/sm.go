@@ -98,14 +98,38 @@ func (s *Session) handleSM(t Transport, el *xmlstream.Element) error {
 	return nil
 }
 
-// enable turns stream management on, resumable if asked and configured.
+// enable turns stream management on, resumable if asked and configured,
+// and queues <enabled/>, or <failed/> when it is on already.
 func (s *Session) enable(resume bool, max string) {
-	cfg := s.srv.cfg
 	s.mu.Lock()
-	if s.sm.enabled || s.closing {
+	enabled, id := s.startSMLocked(resume, max)
+	if enabled == nil {
 		s.mu.Unlock()
 		s.pushNonza(smFailed("unexpected-request", 0, false))
 		return
+	}
+	// Queued under the lock that turned counting on: no stanza counted
+	// by the server reaches the client before <enabled/>.
+	s.queue = append(s.queue, outItem{frame: enabled.Append(nil, "")})
+	start := s.startWriterLocked()
+	s.mu.Unlock()
+	if id != "" {
+		s.srv.remember(id, s)
+	}
+	if start {
+		go s.flush()
+	}
+}
+
+// startSMLocked turns stream management on, resumable if asked and
+// configured, and returns <enabled/> and the resumption id ("" when not
+// resumable); the caller makes the session resumable under it once
+// unlocked. It returns nil when stream management is on already or the
+// session is closing.
+func (s *Session) startSMLocked(resume bool, max string) (*xmlstream.Element, string) {
+	cfg := s.srv.cfg
+	if s.sm.enabled || s.closing {
+		return nil, ""
 	}
 	s.sm.enabled = true
 	enabled := xmlstream.NewElement(NSSM, "enabled")
@@ -119,16 +143,7 @@ func (s *Session) enable(resume bool, max string) {
 		enabled.SetAttr("resume", "true")
 		enabled.SetAttr("max", strconv.Itoa(int(s.sm.max/time.Second)))
 	}
-	id := s.sm.id
-	s.queue = append(s.queue, outItem{frame: enabled.Append(nil, "")})
-	start := s.startWriterLocked()
-	s.mu.Unlock()
-	if id != "" {
-		s.srv.remember(id, s)
-	}
-	if start {
-		go s.flush()
-	}
+	return enabled, s.sm.id
 }
 
 // acknowledged handles the client's <a h/>: the client has handled h of

@@ -56,6 +56,9 @@ type stream struct {
 	// session's connection returns.
 	readerDone chan struct{}
 	resumed    bool
+	// onBound enables, once the router knows the session, what a Bind 2
+	// request asked for (Config.BindFeatures).
+	onBound []func(session jid.JID)
 }
 
 // negotiate runs RFC 6120 stream negotiation on t up to and including
@@ -152,6 +155,9 @@ func (st *stream) saslFeatures() []*xmlstream.Element {
 		mechs.AddChild(xmlstream.NewElement(NSSASL, "mechanism").AddText(m))
 	}
 	out := []*xmlstream.Element{mechs}
+	if len(mechs.ChildElements()) > 0 {
+		out = append(out, st.sasl2Feature(mechs))
+	}
 	if cbs := st.srv.auth.ChannelBindings(cs); len(cbs) > 0 {
 		cb := xmlstream.NewElement(NSSASLCB, "sasl-channel-binding")
 		for _, typ := range cbs {
@@ -173,13 +179,21 @@ func (st *stream) step(ctx context.Context) (restart bool, sess *Session, err er
 		switch {
 		case el.Name.Space == NSTLS && el.Name.Local == "starttls":
 			return true, nil, st.startTLS()
-		case el.Name.Space == NSSASL && el.Name.Local == "auth":
+		case (el.Name.Space == NSSASL && el.Name.Local == "auth") || (el.Name.Space == NSSASL2 && el.Name.Local == "authenticate"):
 			if st.username != "" {
 				return false, nil, st.fail(&streamError{"policy-violation", "already authenticated"})
 			}
 			if !st.t.Secure() && st.srv.cfg.RequireTLS {
-				if err := st.saslFailure(NSSASL, "encryption-required", "this connection is not encrypted"); err != nil {
+				if err := st.saslFailure(el.Name.Space, "encryption-required", "this connection is not encrypted"); err != nil {
 					return false, nil, err
+				}
+				continue
+			}
+			if el.Name.Space == NSSASL2 {
+				// No restart: the stream goes on, bound or not.
+				sess, err := st.authenticate2(ctx, el)
+				if err != nil || sess != nil {
+					return false, sess, err
 				}
 				continue
 			}

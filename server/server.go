@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"mellium.im/xmpp/jid"
 
 	"xmppd/auth"
 	"xmppd/c2s"
+	"xmppd/carbons"
 	"xmppd/certs"
 	"xmppd/cluster"
 	"xmppd/config"
@@ -206,7 +208,10 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		NegotiationTimeout: time.Duration(cfg.Limits.NegotiationSeconds) * time.Second,
 		ResumeTimeout:      resume,
 		ParkAfter:          cfg.C2S.ParkAfter,
-		Logger:             log,
+		BindFeatures: map[string]func(jid.JID){
+			carbons.NS: func(session jid.JID) { r.Mark(session, carbons.Mark, true) },
+		},
+		Logger: log,
 	}, r, sasl)
 	s = &Server{cfg: cfg, log: log, db: db, certs: certStore, router: r, c2s: streams, modules: w}
 	if w.cluster != nil {

@@ -175,17 +175,48 @@ func (c *Client) Authenticate(mech Mechanism, user, password string) *xmlstream.
 			base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+password)) + "</auth>")
 		return c.Next()
 	}
+	return c.scramExchange(nsSASL, mech, user, password, func(first string) string {
+		return "<auth xmlns='" + nsSASL + "' mechanism='" + mech.Name + "'>" + first + "</auth>"
+	})
+}
+
+// Authenticate2 runs SCRAM over XEP-0388's SASL2 with mech, putting extra
+// (a <user-agent/>, a Bind 2 <bind/>) into <authenticate/>, and returns
+// the final element (<success/> or <failure/>).
+func (c *Client) Authenticate2(mech Mechanism, user, password, extra string) *xmlstream.Element {
+	c.T.Helper()
+	return c.scramExchange(nsSASL2, mech, user, password, func(first string) string {
+		return "<authenticate xmlns='" + nsSASL2 + "' mechanism='" + mech.Name + "'><initial-response>" + first +
+			"</initial-response>" + extra + "</authenticate>"
+	})
+}
+
+// Namespaces of RFC 6120's SASL profile and of XEP-0388's.
+const (
+	nsSASL  = "urn:ietf:params:xml:ns:xmpp-sasl"
+	nsSASL2 = "urn:xmpp:sasl:2"
+)
+
+// scramExchange runs SCRAM in the SASL profile of namespace ns, opened by
+// the element start makes of the base64 client-first message, and returns
+// the final element, having checked a success's server signature.
+func (c *Client) scramExchange(ns string, mech Mechanism, user, password string, start func(first string) string) *xmlstream.Element {
+	c.T.Helper()
 	conv := c.scram(mech, user, password)
 	first, err := conv.Step("")
 	if err != nil {
 		c.T.Fatal(err)
 	}
-	c.Send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='" + mech.Name + "'>" + base64.StdEncoding.EncodeToString([]byte(first)) + "</auth>")
+	c.Send(start(base64.StdEncoding.EncodeToString([]byte(first))))
 	for {
 		el := c.Next()
 		if el.Name.Local != "challenge" {
 			if el.Name.Local == "success" {
-				data, _ := base64.StdEncoding.DecodeString(el.Text())
+				final := el.Text()
+				if ad := el.Child(ns, "additional-data"); ad != nil {
+					final = ad.Text()
+				}
+				data, _ := base64.StdEncoding.DecodeString(final)
 				if _, err := conv.Step(string(data)); err != nil {
 					c.T.Fatalf("server signature: %v", err)
 				}
@@ -201,7 +232,7 @@ func (c *Client) Authenticate(mech Mechanism, user, password string) *xmlstream.
 			// Send something the server will reject, as a wrong password would.
 			resp = "c=biws,r=x,p=AAAA"
 		}
-		c.Send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + base64.StdEncoding.EncodeToString([]byte(resp)) + "</response>")
+		c.Send("<response xmlns='" + ns + "'>" + base64.StdEncoding.EncodeToString([]byte(resp)) + "</response>")
 	}
 }
 

@@ -1,0 +1,141 @@
+package c2s
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"sort"
+	"strings"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Namespaces of XEP-0388 (Extensible SASL Profile) and XEP-0386 (Bind 2).
+const (
+	NSSASL2 = "urn:xmpp:sasl:2"
+	NSBind2 = "urn:xmpp:bind:0"
+)
+
+// maxTagBytes bounds the client's Bind 2 tag kept in the resource.
+const maxTagBytes = 64
+
+// sasl2Feature offers XEP-0388 authentication with mechs, and Bind 2 with
+// the features a bind request may enable inline (XEP-0386 §2.1).
+func (st *stream) sasl2Feature(mechs *xmlstream.Element) *xmlstream.Element {
+	a := xmlstream.NewElement(NSSASL2, "authentication")
+	for _, m := range mechs.ChildElements() {
+		a.AddChild(xmlstream.NewElement(NSSASL2, "mechanism").AddText(m.Text()))
+	}
+	inline := xmlstream.NewElement(NSBind2, "inline")
+	for _, ns := range st.srv.bind2Features() {
+		inline.AddChild(xmlstream.NewElement(NSBind2, "feature", "var", ns))
+	}
+	bind := xmlstream.NewElement(NSBind2, "bind").AddChild(inline)
+	return a.AddChild(xmlstream.NewElement(NSSASL2, "inline").AddChild(bind))
+}
+
+// bind2Features lists the features a Bind 2 request may enable: stream
+// management, client state indication, and Config.BindFeatures.
+func (srv *Server) bind2Features() []string {
+	fs := []string{NSSM, NSCSI}
+	for ns := range srv.cfg.BindFeatures {
+		fs = append(fs, ns)
+	}
+	sort.Strings(fs[2:])
+	return fs
+}
+
+// authenticate2 runs XEP-0388 authentication started by <authenticate/>.
+// On success without a Bind 2 request it sends <success/> and the
+// features of the authenticated stream, which goes on without a restart;
+// with one it binds a resource and returns the new session, whose first
+// frames are <success/> with <bound/> and the features. On failure it
+// has sent <failure/>, and err is set only when the stream must end.
+func (st *stream) authenticate2(ctx context.Context, el *xmlstream.Element) (*Session, error) {
+	initial := ""
+	if ir := el.Child(NSSASL2, "initial-response"); ir != nil {
+		initial = ir.Text()
+	}
+	final, ok, err := st.exchange(ctx, NSSASL2, el.Attr("mechanism"), initial)
+	if !ok {
+		return nil, err
+	}
+	success := xmlstream.NewElement(NSSASL2, "success")
+	if len(final) > 0 {
+		success.AddChild(xmlstream.NewElement(NSSASL2, "additional-data").AddText(base64.StdEncoding.EncodeToString(final)))
+	}
+	req := el.Child(NSBind2, "bind")
+	if req == nil {
+		success.AddChild(xmlstream.NewElement(NSSASL2, "authorization-identifier").AddText(st.username + "@" + st.domain))
+		return nil, st.t.Write(success.Append(nil, ""), st.streamElement("features", st.features()...))
+	}
+	agent := ""
+	if ua := el.Child(NSSASL2, "user-agent"); ua != nil {
+		agent = ua.Attr("id")
+	}
+	return st.bind2(req, agent, success)
+}
+
+// bind2 binds the resource a Bind 2 request asks for (XEP-0386 §2.2) and
+// enables the features it names, and returns the held session with
+// success, completed with the full JID and <bound/>, and the stream
+// features queued first.
+func (st *stream) bind2(req *xmlstream.Element, agent string, success *xmlstream.Element) (*Session, error) {
+	tag := ""
+	if t := req.Child(NSBind2, "tag"); t != nil {
+		tag = t.Text()
+	}
+	full, err := bind2Resource(st.username, st.domain, tag, agent)
+	if err != nil {
+		return nil, st.fail(&streamError{"internal-server-error", "no resource could be made"})
+	}
+	sess := newSession(st.srv, st.t, full, st.lang)
+	bound := xmlstream.NewElement(NSBind2, "bound")
+	var smID string
+	for _, f := range req.ChildElements() {
+		switch {
+		case f.Name.Space == NSSM && f.Name.Local == "enable":
+			// A new session: stream management is not on yet.
+			enabled, id := sess.startSMLocked(f.Attr("resume") == "true" || f.Attr("resume") == "1", f.Attr("max"))
+			bound.AddChild(enabled)
+			smID = id
+		case f.Name.Space == NSCSI && f.Name.Local == "inactive":
+			sess.csi.inactive = true
+		case st.srv.cfg.BindFeatures[f.Name.Space] != nil:
+			st.onBound = append(st.onBound, st.srv.cfg.BindFeatures[f.Name.Space])
+		}
+	}
+	if smID != "" {
+		st.srv.remember(smID, sess)
+	}
+	success.AddChild(xmlstream.NewElement(NSSASL2, "authorization-identifier").AddText(full.String()))
+	success.AddChild(bound)
+	features := []*xmlstream.Element{smFeature, csiFeature, st.limitsFeature()}
+	sess.queue = append(sess.queue, outItem{frame: success.Append(nil, "")}, outItem{frame: st.streamElement("features", features...)})
+	st.readerDone = sess.readerDone
+	st.log.Info("c2s bound", "remote", st.t.RemoteAddr(), "jid", full.String(), "bind", "XEP-0386")
+	return sess, nil
+}
+
+// bind2Resource makes the full JID of a Bind 2 session: the client's tag,
+// '/', and an identifier that is the same for every login of one client
+// (a hash of its user agent id, which stays unseen) or else random
+// (XEP-0386 §2.2.1). Binding the same resource again ends the client's
+// earlier session.
+func bind2Resource(user, domain, tag, agent string) (jid.JID, error) {
+	id := strings.ToLower(stanza.NewID())
+	if agent != "" {
+		sum := sha256.Sum256([]byte(user + "@" + domain + "\x00" + agent))
+		id = strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:10]))
+	}
+	if tag = strings.TrimSpace(tag); tag != "" && len(tag) <= maxTagBytes {
+		if full, err := jid.New(user, domain, tag+"/"+id); err == nil {
+			return full, nil
+		}
+	}
+	return jid.New(user, domain, id)
+}

@@ -1,0 +1,206 @@
+package c2s_test
+
+import (
+	"crypto/tls"
+	"strings"
+	"testing"
+
+	"xmppd/internal/xmpptest"
+	"xmppd/xmlstream"
+)
+
+const (
+	nsSASL2 = "urn:xmpp:sasl:2"
+	nsBind2 = "urn:xmpp:bind:0"
+)
+
+// encrypted opens a stream to s, encrypts it and returns the features.
+func encrypted(t *testing.T, s *xmpptest.Server) (*xmpptest.Client, *xmlstream.Element) {
+	c := xmpptest.Dial(t, s.C2SAddr)
+	c.Open(xmpptest.Domain)
+	c.Features()
+	c.StartTLS(xmpptest.Domain, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
+	return c, c.Features()
+}
+
+// The bind request of a client that asks for stream management and
+// carbons at once, as Conversations and Monal do.
+const agent = "<user-agent id='d4565fa7-4d72-4749-b3d3-740edbf87770'><software>Test</software><device>Phone</device></user-agent>"
+
+func bindRequest(extra string) string {
+	return agent + "<bind xmlns='" + nsBind2 + "'><tag>Test</tag>" + extra + "</bind>"
+}
+
+// TestSASL2Features: SASL2 is offered after TLS with the same mechanisms
+// as SASL, and Bind 2 with the features it can enable.
+func TestSASL2Features(t *testing.T) {
+	s := xmpptest.Start(t)
+	_, f := encrypted(t, s)
+	a := f.Child(nsSASL2, "authentication")
+	if a == nil {
+		t.Fatalf("features %s, want SASL2", f)
+	}
+	var mechs []string
+	for _, m := range a.ChildElements() {
+		if m.Name.Local == "mechanism" {
+			mechs = append(mechs, m.Text())
+		}
+	}
+	if got, want := strings.Join(mechs, " "), strings.Join(mechanisms(f), " "); got != want {
+		t.Errorf("SASL2 mechanisms %q, want SASL's %q", got, want)
+	}
+	inline := a.Child(nsSASL2, "inline").Child(nsBind2, "bind").Child(nsBind2, "inline")
+	var vars []string
+	for _, fe := range inline.ChildElements() {
+		vars = append(vars, fe.Attr("var"))
+	}
+	if got := strings.Join(vars, " "); got != "urn:xmpp:sm:3 urn:xmpp:csi:0 urn:xmpp:carbons:2" {
+		t.Errorf("Bind 2 inline features %q", got)
+	}
+}
+
+// TestSASL2Bind2: one round of SASL2 with a Bind 2 request logs in,
+// binds a resource made of the tag, enables stream management and
+// carbons, and the session works at once, without a stream restart.
+func TestSASL2Bind2(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	j, _ := encrypted(t, s)
+	success := j.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw",
+		bindRequest("<enable xmlns='urn:xmpp:sm:3' resume='true'/><enable xmlns='urn:xmpp:carbons:2'/>"))
+	if success.Name.Space != nsSASL2 || success.Name.Local != "success" {
+		t.Fatalf("got %s, want SASL2 success", success)
+	}
+	full := success.Child(nsSASL2, "authorization-identifier").Text()
+	if !strings.HasPrefix(full, "juliet@localhost/Test/") {
+		t.Fatalf("authorization identifier %q, want juliet@localhost/Test/...", full)
+	}
+	enabled := success.Child(nsBind2, "bound").Child("urn:xmpp:sm:3", "enabled")
+	if enabled == nil || enabled.Attr("resume") != "true" || enabled.Attr("id") == "" {
+		t.Fatalf("success %s, want <bound/> with resumable <enabled/>", success)
+	}
+	if f := j.Next(); f.Name.Local != "features" || f.Child(nsBind2, "bind") != nil || f.Child("urn:ietf:params:xml:ns:xmpp-bind", "bind") != nil {
+		t.Fatalf("got %s, want the bound stream's features, without binding", f)
+	}
+	j.JID = full
+	sm := &xmpptest.SM{C: j, ID: enabled.Attr("id"), AutoAck: true}
+	sm.Send("<presence/>")
+	if p := sm.Next(); p.Name.Local != "presence" || p.Attr("from") != full {
+		t.Fatalf("got %s, want the reflection of juliet's presence", p)
+	}
+
+	// Carbons are on: what juliet's other resource sends is copied here.
+	other := xmpptest.Login(t, s, "juliet", "pw", "laptop")
+	other.Send("<message to='romeo@localhost' type='chat' id='c1'><body>from the laptop</body></message>")
+	m := sm.Next()
+	if sent := m.Child("urn:xmpp:carbons:2", "sent"); sent == nil || m.Attr("from") != "juliet@localhost" {
+		t.Fatalf("got %s, want a carbon of the laptop's message", m)
+	}
+	// Stream management counts from the start: both stanzas.
+	if h := sm.Handled(); h != sm.Sent {
+		t.Fatalf("server handled %d stanzas, juliet sent %d", h, sm.Sent)
+	}
+	sm.C.Send("<r xmlns='urn:xmpp:sm:3'/>")
+	if a := sm.C.Next(); a.Name.Local != "a" || a.Attr("h") != "1" {
+		t.Fatalf("got %s, want <a h='1'/>", a)
+	}
+}
+
+// TestSASL2WithoutBind: SASL2 without a bind request authenticates; the
+// features follow at once, and RFC 6120 binding works on the same
+// stream.
+func TestSASL2WithoutBind(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	j, _ := encrypted(t, s)
+	success := j.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256-PLUS", Binding: "tls-exporter"}, "juliet", "pw", agent)
+	if success.Name.Local != "success" || success.Child(nsSASL2, "authorization-identifier").Text() != "juliet@localhost" {
+		t.Fatalf("got %s, want success as juliet@localhost", success)
+	}
+	if f := j.Next(); f.Name.Local != "features" || f.Child("urn:ietf:params:xml:ns:xmpp-bind", "bind") == nil {
+		t.Fatalf("got %s, want features offering binding", f)
+	}
+	if full := j.Bind("balcony"); full != "juliet@localhost/balcony" {
+		t.Fatalf("bound %s", full)
+	}
+	j.Ping()
+}
+
+// TestSASL2Failure: a wrong password gets a SASL2 failure with RFC 6120's
+// condition, and leaves the stream as it was: the next attempt succeeds.
+func TestSASL2Failure(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	j, _ := encrypted(t, s)
+	f := j.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "wrong", bindRequest(""))
+	if f.Name.Space != nsSASL2 || f.Name.Local != "failure" || f.Child("urn:ietf:params:xml:ns:xmpp-sasl", "not-authorized") == nil {
+		t.Fatalf("got %s, want SASL2 failure with not-authorized", f)
+	}
+	if s := j.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw", bindRequest("")); s.Name.Local != "success" {
+		t.Fatalf("second attempt: %s", s)
+	}
+	j.Next() // features
+	j.JID = ""
+	j.Ping()
+}
+
+// TestBind2SameClientReplaces: the same client (user agent id and tag)
+// gets the same resource at its next login, which ends its earlier
+// session (XEP-0386 §2.2); another client gets another resource.
+func TestBind2SameClientReplaces(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	login := func(ua string) (*xmpptest.Client, string) {
+		c, _ := encrypted(t, s)
+		success := c.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw",
+			"<user-agent id='"+ua+"'/><bind xmlns='"+nsBind2+"'><tag>Test</tag></bind>")
+		c.Next() // features
+		return c, success.Child(nsSASL2, "authorization-identifier").Text()
+	}
+	first, res1 := login("9e7a8c2e-0d9f-4f0e-a6f6-9a8f1c2b3d4e")
+	_, res2 := login("9e7a8c2e-0d9f-4f0e-a6f6-9a8f1c2b3d4e")
+	if res1 != res2 || strings.Contains(res1, "9e7a8c2e") {
+		t.Fatalf("resources %q and %q, want the same, without the user agent id", res1, res2)
+	}
+	first.ExpectStreamError("conflict")
+	if _, res3 := login("0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"); res3 == res1 {
+		t.Fatalf("another client got the same resource %q", res3)
+	}
+}
+
+// TestSASL2BadInput: unknown mechanisms fail, SASL2 before TLS fails, a
+// tag too long for a resource is left out, and authenticating twice ends
+// the stream (once bound, <authenticate/> is no stanza at all).
+func TestSASL2BadInput(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+
+	plain := xmpptest.Dial(t, s.C2SAddr)
+	plain.Open(xmpptest.Domain)
+	plain.Features()
+	plain.Send("<authenticate xmlns='" + nsSASL2 + "' mechanism='SCRAM-SHA-256'><initial-response>biwsbj1qdWxpZXQscj1hYmM=</initial-response></authenticate>")
+	if f := plain.Next(); f.Name.Space != nsSASL2 || f.Child("urn:ietf:params:xml:ns:xmpp-sasl", "encryption-required") == nil {
+		t.Fatalf("SASL2 before TLS: %s, want encryption-required", f)
+	}
+
+	c, _ := encrypted(t, s)
+	c.Send("<authenticate xmlns='" + nsSASL2 + "' mechanism='NONESUCH'/>")
+	if f := c.Next(); f.Name.Local != "failure" || f.Child("urn:ietf:params:xml:ns:xmpp-sasl", "invalid-mechanism") == nil {
+		t.Fatalf("unknown mechanism: %s, want invalid-mechanism", f)
+	}
+	success := c.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw",
+		"<bind xmlns='"+nsBind2+"'><tag>"+strings.Repeat("long", 20)+"</tag></bind>")
+	id := success.Child(nsSASL2, "authorization-identifier")
+	if id == nil || !strings.HasPrefix(id.Text(), "juliet@localhost/") || strings.Contains(id.Text(), "long") {
+		t.Fatalf("got %s, want a resource without the long tag", success)
+	}
+	c.Next() // features
+	c.Ping()
+
+	again, _ := encrypted(t, s)
+	again.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw", "")
+	again.Next() // features
+	again.Send("<authenticate xmlns='" + nsSASL2 + "' mechanism='SCRAM-SHA-256'/>")
+	again.ExpectStreamError("policy-violation")
+}
