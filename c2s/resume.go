@@ -3,6 +3,8 @@ package c2s
 import (
 	"errors"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/xmlstream"
 )
 
@@ -14,30 +16,41 @@ import (
 // answer does not tell that the id exists. A session whose connection is
 // still attached is taken over: the old connection is closed.
 func (st *stream) resume(el *xmlstream.Element) (*Session, error) {
+	s, failed := st.resumeWith(el, nil)
+	if s != nil {
+		return s, nil
+	}
+	return nil, st.t.Write(failed.Append(nil, ""))
+}
+
+// resumeWith resumes the session <resume/> names and returns it, its
+// first frame made by first from its JID and <resumed/> (nil: <resumed/>
+// alone); or it returns the <failed/> to answer.
+func (st *stream) resumeWith(el *xmlstream.Element, first func(full jid.JID, resumed *xmlstream.Element) []byte) (*Session, *xmlstream.Element) {
 	h, ok := parseH(el)
 	if !ok {
-		return nil, st.t.Write(smFailed("bad-request", 0, false))
+		return nil, smFailedElement("bad-request", 0, false)
 	}
 	account := st.username + "@" + st.domain
 	s, ts, found := st.srv.lookupResumable(el.Attr("previd"))
 	switch {
 	case s != nil && s.jid.Bare().String() == account:
-		done, err := s.attach(st.t, h)
+		done, err := s.attach(st.t, h, first)
 		switch {
 		case err == nil:
 			st.readerDone, st.resumed = done, true
 			st.log.Info("c2s resumed", "remote", st.t.RemoteAddr(), "jid", s.jid.String())
 			return s, nil
 		case errors.Is(err, errHTooHigh):
-			return nil, st.t.Write(smFailed("unexpected-request", 0, false))
+			return nil, smFailedElement("unexpected-request", 0, false)
 		}
 		// Ended meanwhile: its tombstone has the count.
 		s, ts, found = st.srv.lookupResumable(el.Attr("previd"))
 		if s == nil && found && ts.account == account {
-			return nil, st.t.Write(smFailed("item-not-found", ts.handled, true))
+			return nil, smFailedElement("item-not-found", ts.handled, true)
 		}
 	case s == nil && found && ts.account == account:
-		return nil, st.t.Write(smFailed("item-not-found", ts.handled, true))
+		return nil, smFailedElement("item-not-found", ts.handled, true)
 	}
-	return nil, st.t.Write(smFailed("item-not-found", 0, false))
+	return nil, smFailedElement("item-not-found", 0, false)
 }

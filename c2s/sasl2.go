@@ -35,7 +35,11 @@ func (st *stream) sasl2Feature(mechs *xmlstream.Element) *xmlstream.Element {
 		inline.AddChild(xmlstream.NewElement(NSBind2, "feature", "var", ns))
 	}
 	bind := xmlstream.NewElement(NSBind2, "bind").AddChild(inline)
-	return a.AddChild(xmlstream.NewElement(NSSASL2, "inline").AddChild(bind))
+	inlines := xmlstream.NewElement(NSSASL2, "inline").AddChild(bind)
+	if st.srv.cfg.ResumeTimeout > 0 {
+		inlines.AddChild(smFeature) // resumption inside <authenticate/>
+	}
+	return a.AddChild(inlines)
 }
 
 // bind2Features lists the features a Bind 2 request may enable: stream
@@ -67,6 +71,20 @@ func (st *stream) authenticate2(ctx context.Context, el *xmlstream.Element) (*Se
 	success := xmlstream.NewElement(NSSASL2, "success")
 	if len(final) > 0 {
 		success.AddChild(xmlstream.NewElement(NSSASL2, "additional-data").AddText(base64.StdEncoding.EncodeToString(final)))
+	}
+	if r := el.Child(NSSM, "resume"); r != nil {
+		// XEP-0198 inline (XEP-0388 §2.6.1): resumed, the session goes on
+		// and a bind request is ignored; failed, the failure is told in
+		// <success/> and binding goes ahead.
+		sess, failed := st.resumeWith(r, func(full jid.JID, resumed *xmlstream.Element) []byte {
+			success.AddChild(xmlstream.NewElement(NSSASL2, "authorization-identifier").AddText(full.String()))
+			success.AddChild(resumed)
+			return append(success.Append(nil, ""), st.streamElement("features", boundFeatures(st)...)...)
+		})
+		if sess != nil {
+			return sess, nil
+		}
+		success.AddChild(failed)
 	}
 	req := el.Child(NSBind2, "bind")
 	if req == nil {
@@ -114,11 +132,16 @@ func (st *stream) bind2(req *xmlstream.Element, agent string, success *xmlstream
 	}
 	success.AddChild(xmlstream.NewElement(NSSASL2, "authorization-identifier").AddText(full.String()))
 	success.AddChild(bound)
-	features := []*xmlstream.Element{smFeature, csiFeature, st.limitsFeature()}
-	sess.queue = append(sess.queue, outItem{frame: success.Append(nil, "")}, outItem{frame: st.streamElement("features", features...)})
+	sess.queue = append(sess.queue, outItem{frame: success.Append(nil, "")}, outItem{frame: st.streamElement("features", boundFeatures(st)...)})
 	st.readerDone = sess.readerDone
 	st.log.Info("c2s bound", "remote", st.t.RemoteAddr(), "jid", full.String(), "bind", "XEP-0386")
 	return sess, nil
+}
+
+// boundFeatures are the features of a stream whose session SASL2 bound
+// or resumed: the session's own.
+func boundFeatures(st *stream) []*xmlstream.Element {
+	return []*xmlstream.Element{smFeature, csiFeature, st.limitsFeature()}
 }
 
 // bind2Resource makes the full JID of a Bind 2 session: the client's tag,

@@ -204,3 +204,52 @@ func TestSASL2BadInput(t *testing.T) {
 	again.Send("<authenticate xmlns='" + nsSASL2 + "' mechanism='SCRAM-SHA-256'/>")
 	again.ExpectStreamError("policy-violation")
 }
+
+// TestSASL2Resume: a client resumes its session inside <authenticate/>
+// (XEP-0198 inline in XEP-0388): <success/> carries <resumed/>, and what
+// it had not acknowledged comes again; the bind request beside it is
+// ignored. An unknown session is told as <failed/> in <success/>, and the
+// bind request then binds a new one.
+func TestSASL2Resume(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	r := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+
+	j, f := encrypted(t, s)
+	if f.Child(nsSASL2, "authentication").Child(nsSASL2, "inline").Child("urn:xmpp:sm:3", "sm") == nil {
+		t.Fatalf("features %s, want resumption offered inline", f)
+	}
+	success := j.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw",
+		bindRequest("<enable xmlns='urn:xmpp:sm:3' resume='true'/>"))
+	full := success.Child(nsSASL2, "authorization-identifier").Text()
+	previd := success.Child(nsBind2, "bound").Child("urn:xmpp:sm:3", "enabled").Attr("id")
+	j.Next() // features
+	r.Send("<message to='" + full + "' type='chat' id='m1'><body>one</body></message>")
+	if m := j.NextNamed("message"); m.Attr("id") != "m1" {
+		t.Fatalf("got %s", m)
+	}
+	j.Conn.Close() // m1 was never acknowledged
+
+	j2, _ := encrypted(t, s)
+	success = j2.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw",
+		agent+"<resume xmlns='urn:xmpp:sm:3' previd='"+previd+"' h='0'/><bind xmlns='"+nsBind2+"'><tag>Other</tag></bind>")
+	resumed := success.Child("urn:xmpp:sm:3", "resumed")
+	if resumed == nil || resumed.Attr("previd") != previd || success.Child(nsSASL2, "authorization-identifier").Text() != full || success.Child(nsBind2, "bound") != nil {
+		t.Fatalf("got %s, want <success/> with <resumed/> for %s and no binding", success, full)
+	}
+	if f := j2.Next(); f.Name.Local != "features" {
+		t.Fatalf("got %s, want the features", f)
+	}
+	if m := j2.NextNamed("message"); m.Attr("id") != "m1" {
+		t.Fatalf("got %s, want the unacknowledged message again", m)
+	}
+
+	j3, _ := encrypted(t, s)
+	success = j3.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw",
+		agent+"<resume xmlns='urn:xmpp:sm:3' previd='nonesuch' h='0'/><bind xmlns='"+nsBind2+"'><tag>Other</tag></bind>")
+	if success.Child("urn:xmpp:sm:3", "failed") == nil || success.Child(nsBind2, "bound") == nil ||
+		!strings.HasPrefix(success.Child(nsSASL2, "authorization-identifier").Text(), "juliet@localhost/Other/") {
+		t.Fatalf("got %s, want <failed/> and a new binding", success)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
@@ -51,15 +53,19 @@ var (
 	errHandledBad = &streamError{"undefined-condition", "the acknowledged count is higher than the number of stanzas sent"}
 )
 
-// smFailed serialises <failed/> with a stanza error condition, and h when
-// hKnown.
+// smFailed serialises smFailedElement.
 func smFailed(condition string, h uint32, hKnown bool) []byte {
+	return smFailedElement(condition, h, hKnown).Append(nil, "")
+}
+
+// smFailedElement is <failed/> with a stanza error condition, and h when
+// hKnown.
+func smFailedElement(condition string, h uint32, hKnown bool) *xmlstream.Element {
 	f := xmlstream.NewElement(NSSM, "failed")
 	if hKnown {
 		f.SetAttr("h", strconv.FormatUint(uint64(h), 10))
 	}
-	f.AddChild(xmlstream.NewElement(stanza.NSStanzas, condition))
-	return f.Append(nil, "")
+	return f.AddChild(xmlstream.NewElement(stanza.NSStanzas, condition))
 }
 
 func smAck(h uint32) []byte {
@@ -320,8 +326,10 @@ func (s *Session) expire(gen uint64) {
 // attach resumes the session on t (XEP-0198 §5) after the client said it
 // handled h of our stanzas. A connection still attached is closed and its
 // reader waited for, so that <resumed/> carries the final inbound count.
-// It returns the channel to close when t's reader returns.
-func (s *Session) attach(t Transport, h uint32) (chan struct{}, error) {
+// The first frame is first(the session's JID, <resumed/>), or <resumed/>
+// for a nil first. It returns the channel to close when t's reader
+// returns.
+func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed *xmlstream.Element) []byte) (chan struct{}, error) {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -363,7 +371,11 @@ func (s *Session) attach(t Transport, h uint32) (chan struct{}, error) {
 	s.sm.unacked, s.csi.held, s.csi.inactive = nil, nil, false
 	ns := t.Namespace()
 	resumed := xmlstream.NewElement(NSSM, "resumed", "previd", s.sm.id, "h", strconv.FormatUint(uint64(s.sm.handled), 10))
-	s.queue = []outItem{{frame: resumed.Append(nil, "")}}
+	frame := resumed.Append(nil, "")
+	if first != nil {
+		frame = first(s.jid, resumed)
+	}
+	s.queue = []outItem{{frame: frame}}
 	for _, it := range items {
 		if it.el == nil {
 			continue
