@@ -79,7 +79,7 @@ func (st *stream) authenticate2(ctx context.Context, el *xmlstream.Element) (*Se
 		sess, failed := st.resumeWith(r, func(full jid.JID, resumed *xmlstream.Element) []byte {
 			success.AddChild(xmlstream.NewElement(NSSASL2, "authorization-identifier").AddText(full.String()))
 			success.AddChild(resumed)
-			return append(success.Append(nil, ""), st.streamElement("features", boundFeatures(st)...)...)
+			return append(success.Append(nil, ""), st.streamElement("features", boundFeatures(st, true)...)...)
 		})
 		if sess != nil {
 			return sess, nil
@@ -132,15 +132,20 @@ func (st *stream) bind2(req *xmlstream.Element, agent string, success *xmlstream
 	}
 	success.AddChild(xmlstream.NewElement(NSSASL2, "authorization-identifier").AddText(full.String()))
 	success.AddChild(bound)
-	sess.queue = append(sess.queue, outItem{frame: success.Append(nil, "")}, outItem{frame: st.streamElement("features", boundFeatures(st)...)})
+	features := st.streamElement("features", boundFeatures(st, sess.sm.enabled)...)
+	sess.queue = append(sess.queue, outItem{frame: success.Append(nil, "")}, outItem{frame: features})
 	st.readerDone = sess.readerDone
 	st.log.Info("c2s bound", "remote", st.t.RemoteAddr(), "jid", full.String(), "bind", "XEP-0386")
 	return sess, nil
 }
 
 // boundFeatures are the features of a stream whose session SASL2 bound
-// or resumed: the session's own.
-func boundFeatures(st *stream) []*xmlstream.Element {
+// or resumed: the session's own, with stream management only while it is
+// off (a client seeing it again would enable or resume a second time).
+func boundFeatures(st *stream, smOn bool) []*xmlstream.Element {
+	if smOn {
+		return []*xmlstream.Element{csiFeature, st.limitsFeature()}
+	}
 	return []*xmlstream.Element{smFeature, csiFeature, st.limitsFeature()}
 }
 

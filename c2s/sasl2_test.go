@@ -80,8 +80,9 @@ func TestSASL2Bind2(t *testing.T) {
 	if enabled == nil || enabled.Attr("resume") != "true" || enabled.Attr("id") == "" {
 		t.Fatalf("success %s, want <bound/> with resumable <enabled/>", success)
 	}
-	if f := j.Next(); f.Name.Local != "features" || f.Child(nsBind2, "bind") != nil || f.Child("urn:ietf:params:xml:ns:xmpp-bind", "bind") != nil {
-		t.Fatalf("got %s, want the bound stream's features, without binding", f)
+	if f := j.Next(); f.Name.Local != "features" || f.Child(nsBind2, "bind") != nil || f.Child("urn:ietf:params:xml:ns:xmpp-bind", "bind") != nil ||
+		f.Child("urn:xmpp:sm:3", "sm") != nil {
+		t.Fatalf("got %s, want the bound stream's features, without binding or stream management, which is on", f)
 	}
 	j.JID = full
 	sm := &xmpptest.SM{C: j, ID: enabled.Attr("id"), AutoAck: true}

@@ -51,7 +51,7 @@ func TestConverseJS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	npmCI(t, npm, dir)
+	npmCI(t, npm, dir, "node_modules/playwright-core/package.json", "node_modules/converse.js/dist/converse.min.js")
 
 	// The lenient flood limit that xmppd.example.toml suggests: Converse,
 	// chat states included, stays well within it.
@@ -238,6 +238,14 @@ func TestConverseJS(t *testing.T) {
 // or Chromium are missing, unless XMPPD_SKIP_INTEROP=1 asks to skip.
 func needBrowser(t *testing.T) (node, npm string) {
 	t.Helper()
+	return needNode(t, chromium)
+}
+
+// needNode returns node's and npm's paths; it fails the test when they or
+// the other programs named are missing, unless XMPPD_SKIP_INTEROP=1 asks
+// to skip.
+func needNode(t *testing.T, others ...string) (node, npm string) {
+	t.Helper()
 	if os.Getenv("XMPPD_SKIP_INTEROP") == "1" {
 		t.Skip("XMPPD_SKIP_INTEROP=1")
 	}
@@ -250,20 +258,23 @@ func needBrowser(t *testing.T) (node, npm string) {
 	if err != nil {
 		missing = append(missing, "npm (apt-get install npm)")
 	}
-	if _, err := os.Stat(chromium); err != nil {
-		missing = append(missing, chromium+" (apt-get install chromium)")
+	for _, prog := range others {
+		if _, err := os.Stat(prog); err != nil {
+			missing = append(missing, prog+" (apt-get install "+filepath.Base(prog)+")")
+		}
 	}
 	if len(missing) > 0 {
-		t.Fatalf("the Converse.js test needs %s (or set XMPPD_SKIP_INTEROP=1 to skip the interop tests)", strings.Join(missing, ", "))
+		t.Fatalf("%s needs %s (or set XMPPD_SKIP_INTEROP=1 to skip the interop tests)", t.Name(), strings.Join(missing, ", "))
 	}
 	return node, npm
 }
 
-// npmCI installs browser/'s pinned packages when they are missing.
-func npmCI(t *testing.T, npm, dir string) {
+// npmCI installs dir's pinned packages when any of the files that show
+// them installed (paths under dir) is missing.
+func npmCI(t *testing.T, npm, dir string, installedFiles ...string) {
 	t.Helper()
 	installed := true
-	for _, f := range []string{"node_modules/playwright-core/package.json", "node_modules/converse.js/dist/converse.min.js"} {
+	for _, f := range installedFiles {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			installed = false
 		}

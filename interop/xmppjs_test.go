@@ -1,0 +1,77 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"xmppd/internal/xmpptest"
+)
+
+// TestXmppJS logs in with xmpp.js (@xmpp/client 0.14, from npm), which
+// takes SASL2 (XEP-0388) and Bind 2 (XEP-0386) when offered and enables
+// stream management inside the bind request. It must end up bound to a
+// resource Bind 2 made from its tag, with stream management on, and chat
+// both ways with a Go client.
+func TestXmppJS(t *testing.T) {
+	node, npm := needNode(t)
+	dir, err := filepath.Abs("xmppjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	npmCI(t, npm, dir, "node_modules/@xmpp/client/package.json")
+
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "juliet's js secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	romeo.Online()
+
+	// Node trusts the server's certificate, which names localhost, and
+	// nothing more than its usual roots.
+	certFile := filepath.Join(t.TempDir(), "server.pem")
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: xmpptest.HTTPSCertificate(t, s).Raw})
+	if err := os.WriteFile(certFile, cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(s.C2SAddr.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "chat.mjs", port, "juliet", "romeo@"+xmpptest.Domain)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+certFile, "XMPPD_INTEROP_PASSWORD=juliet's js secret")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	m := readUntil(t, romeo, "xmpp.js's message", isMessage)
+	from := m.Attr("from")
+	if !strings.HasPrefix(from, "juliet@localhost/xmppjs/") || body(m) != "hello from xmpp.js" {
+		t.Fatalf("romeo got %s, want xmpp.js's message from a Bind 2 resource xmppjs/...", m)
+	}
+	romeo.Send("<message to='" + escape(from) + "' type='chat' id='r1'><body>hello, xmpp.js</body></message>")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("chat.mjs: %v\n%s", err, out.String())
+	}
+	var got struct {
+		JID, SASL, SMID, Reply string
+		SM                     bool
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &got); err != nil {
+		t.Fatalf("chat.mjs printed %q: %v", out.String(), err)
+	}
+	if got.JID != from || got.SASL != "SASL2" || !got.SM || got.SMID == "" || got.Reply != "hello, xmpp.js" {
+		t.Fatalf("xmpp.js saw %+v, want %s bound by SASL2 with resumable stream management and romeo's reply", got, from)
+	}
+	t.Logf("xmpp.js: %+v", got)
+}
