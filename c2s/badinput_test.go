@@ -139,11 +139,7 @@ func TestClientThatStopsReading(t *testing.T) {
 
 func TestNegotiationAfterTLS(t *testing.T) {
 	s := xmpptest.Start(t)
-	c := xmpptest.Dial(t, s.C2SAddr)
-	c.Open(xmpptest.Domain)
-	c.Features()
-	c.StartTLS(xmpptest.Domain, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
-	c.Features()
+	c, _ := encrypted(t, s)
 	c.Send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
 	c.ExpectStreamError("policy-violation")
 }

@@ -19,6 +19,16 @@ const (
 	nsTLS  = "urn:ietf:params:xml:ns:xmpp-tls"
 )
 
+// encrypted opens a stream to s, encrypts it and returns the features.
+func encrypted(t *testing.T, s *xmpptest.Server) (*xmpptest.Client, *xmlstream.Element) {
+	t.Helper()
+	c := xmpptest.Dial(t, s.C2SAddr)
+	c.Open(xmpptest.Domain)
+	c.Features()
+	c.StartTLS(xmpptest.Domain, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
+	return c, c.Features()
+}
+
 func mechanisms(features *xmlstream.Element) []string {
 	var names []string
 	if m := features.Child(nsSASL, "mechanisms"); m != nil {
@@ -113,11 +123,7 @@ func TestWrongPasswordLooksLikeUnknownUser(t *testing.T) {
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 
 	attempt := func(user, password string) (serverFirst string, final *xmlstream.Element) {
-		c := xmpptest.Dial(t, s.C2SAddr)
-		c.Open(xmpptest.Domain)
-		c.Features()
-		c.StartTLS(xmpptest.Domain, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
-		c.Features()
+		c, _ := encrypted(t, s)
 		c.Send("<auth xmlns='" + nsSASL + "' mechanism='SCRAM-SHA-256'>" + base64.StdEncoding.EncodeToString([]byte("n,,n="+user+",r=abcdefghijklmnop")) + "</auth>")
 		ch := c.NextNamed("challenge")
 		first, _ := base64.StdEncoding.DecodeString(ch.Text())
@@ -173,11 +179,7 @@ func TestAuthBeforeTLSWhenRequired(t *testing.T) {
 func TestTooManyFailuresEndTheStream(t *testing.T) {
 	s := xmpptest.Start(t)
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
-	c := xmpptest.Dial(t, s.C2SAddr)
-	c.Open(xmpptest.Domain)
-	c.Features()
-	c.StartTLS(xmpptest.Domain, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
-	c.Features()
+	c, _ := encrypted(t, s)
 	for range 3 {
 		// An unknown mechanism fails at once, without the failure delay.
 		c.Send("<auth xmlns='" + nsSASL + "' mechanism='X-NOPE'/>")

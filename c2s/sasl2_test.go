@@ -1,27 +1,16 @@
 package c2s_test
 
 import (
-	"crypto/tls"
 	"strings"
 	"testing"
 
 	"xmppd/internal/xmpptest"
-	"xmppd/xmlstream"
 )
 
 const (
 	nsSASL2 = "urn:xmpp:sasl:2"
 	nsBind2 = "urn:xmpp:bind:0"
 )
-
-// encrypted opens a stream to s, encrypts it and returns the features.
-func encrypted(t *testing.T, s *xmpptest.Server) (*xmpptest.Client, *xmlstream.Element) {
-	c := xmpptest.Dial(t, s.C2SAddr)
-	c.Open(xmpptest.Domain)
-	c.Features()
-	c.StartTLS(xmpptest.Domain, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
-	return c, c.Features()
-}
 
 // The bind request of a client that asks for stream management and
 // carbons at once, as Conversations and Monal do.
