@@ -117,10 +117,15 @@ func (st *stream) bind2(req *xmlstream.Element, agent string, success *xmlstream
 	for _, f := range req.ChildElements() {
 		switch {
 		case f.Name.Space == NSSM && f.Name.Local == "enable":
-			// A new session: stream management is not on yet.
+			// The session is not shared yet: no lock is needed. Asked
+			// twice, it answers the second time with <failed/>.
 			enabled, id := sess.startSMLocked(f.Attr("resume") == "true" || f.Attr("resume") == "1", f.Attr("max"))
+			if enabled == nil {
+				enabled = smFailedElement("unexpected-request", 0, false)
+			} else {
+				smID = id
+			}
 			bound.AddChild(enabled)
-			smID = id
 		case f.Name.Space == NSCSI && f.Name.Local == "inactive":
 			sess.csi.inactive = true
 		case st.srv.cfg.BindFeatures[f.Name.Space] != nil:

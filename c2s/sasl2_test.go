@@ -160,7 +160,8 @@ func TestBind2SameClientReplaces(t *testing.T) {
 }
 
 // TestSASL2BadInput: unknown mechanisms fail, SASL2 before TLS fails, a
-// tag too long for a resource is left out, and authenticating twice ends
+// tag too long for a resource is left out, stream management asked for
+// twice is enabled once, and authenticating twice ends
 // the stream (once bound, <authenticate/> is no stanza at all).
 func TestSASL2BadInput(t *testing.T) {
 	s := xmpptest.Start(t)
@@ -180,10 +181,14 @@ func TestSASL2BadInput(t *testing.T) {
 		t.Fatalf("unknown mechanism: %s, want invalid-mechanism", f)
 	}
 	success := c.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw",
-		"<bind xmlns='"+nsBind2+"'><tag>"+strings.Repeat("long", 20)+"</tag></bind>")
+		"<bind xmlns='"+nsBind2+"'><tag>"+strings.Repeat("long", 20)+"</tag>"+
+			"<enable xmlns='urn:xmpp:sm:3'/><enable xmlns='urn:xmpp:sm:3'/></bind>")
 	id := success.Child(nsSASL2, "authorization-identifier")
 	if id == nil || !strings.HasPrefix(id.Text(), "juliet@localhost/") || strings.Contains(id.Text(), "long") {
 		t.Fatalf("got %s, want a resource without the long tag", success)
+	}
+	if bound := success.Child(nsBind2, "bound"); bound.Child("urn:xmpp:sm:3", "enabled") == nil || bound.Child("urn:xmpp:sm:3", "failed") == nil {
+		t.Fatalf("got %s, want stream management enabled once and the second request failed", success)
 	}
 	c.Next() // features
 	c.Ping()
