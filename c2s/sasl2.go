@@ -95,14 +95,14 @@ func (st *stream) authenticate2(ctx context.Context, el *xmlstream.Element) (*Se
 	if ua := el.Child(NSSASL2, "user-agent"); ua != nil {
 		agent = ua.Attr("id")
 	}
-	return st.bind2(req, agent, success)
+	return st.bind2(ctx, req, agent, success)
 }
 
-// bind2 binds the resource a Bind 2 request asks for (XEP-0386 §2.2) and
+// bind2 binds the resource a Bind 2 request asks for (XEP-0386 §2.2),
 // enables the features it names, and returns the held session with
-// success, completed with the full JID and <bound/>, and the stream
-// features queued first.
-func (st *stream) bind2(req *xmlstream.Element, agent string, success *xmlstream.Element) (*Session, error) {
+// success, completed with the full JID and <bound/> (with Config.Bound's
+// element), and the stream features queued first.
+func (st *stream) bind2(ctx context.Context, req *xmlstream.Element, agent string, success *xmlstream.Element) (*Session, error) {
 	tag := ""
 	if t := req.Child(NSBind2, "tag"); t != nil {
 		tag = t.Text()
@@ -134,6 +134,15 @@ func (st *stream) bind2(req *xmlstream.Element, agent string, success *xmlstream
 	}
 	if smID != "" {
 		st.srv.remember(smID, sess)
+	}
+	if info := st.srv.cfg.Bound; info != nil {
+		el, err := info(ctx, full.Bare())
+		switch {
+		case err != nil:
+			st.log.Error("c2s: what Bind 2 tells of the account", "jid", full.String(), "err", err)
+		case el != nil:
+			bound.AddChild(el)
+		}
 	}
 	success.AddChild(xmlstream.NewElement(NSSASL2, "authorization-identifier").AddText(full.String()))
 	success.AddChild(bound)

@@ -204,7 +204,7 @@ func TestSASL2BadInput(t *testing.T) {
 // (XEP-0198 inline in XEP-0388): <success/> carries <resumed/>, and what
 // it had not acknowledged comes again; the bind request beside it is
 // ignored. An unknown session is told as <failed/> in <success/>, and the
-// bind request then binds a new one.
+// bind request then binds a new one, with the archive's metadata.
 func TestSASL2Resume(t *testing.T) {
 	s := xmpptest.Start(t)
 	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
@@ -221,9 +221,11 @@ func TestSASL2Resume(t *testing.T) {
 	previd := success.Child(nsBind2, "bound").Child("urn:xmpp:sm:3", "enabled").Attr("id")
 	j.Next() // features
 	r.Send("<message to='" + full + "' type='chat' id='m1'><body>one</body></message>")
-	if m := j.NextNamed("message"); m.Attr("id") != "m1" {
-		t.Fatalf("got %s", m)
+	m1 := j.NextNamed("message")
+	if m1.Attr("id") != "m1" {
+		t.Fatalf("got %s", m1)
 	}
+	archived := m1.Child("urn:xmpp:sid:0", "stanza-id").Attr("id")
 	j.Conn.Close() // m1 was never acknowledged
 
 	j2, _ := encrypted(t, s)
@@ -246,5 +248,10 @@ func TestSASL2Resume(t *testing.T) {
 	if success.Child("urn:xmpp:sm:3", "failed") == nil || success.Child(nsBind2, "bound") == nil ||
 		!strings.HasPrefix(success.Child(nsSASL2, "authorization-identifier").Text(), "juliet@localhost/Other/") {
 		t.Fatalf("got %s, want <failed/> and a new binding", success)
+	}
+	// <bound/> tells where the archive ends: at m1 (XEP-0386 §2.2).
+	md := success.Child(nsBind2, "bound").Child("urn:xmpp:mam:2", "metadata")
+	if md == nil || md.Child("urn:xmpp:mam:2", "end") == nil || md.Child("urn:xmpp:mam:2", "end").Attr("id") != archived {
+		t.Fatalf("got %s, want the archive's metadata ending at %s", success, archived)
 	}
 }

@@ -49,6 +49,10 @@ type Config struct {
 	// the session's full JID once the router knows it, before the client
 	// is told it is bound.
 	BindFeatures map[string]func(session jid.JID)
+	// Bound returns an element that Bind 2 adds to <bound/> for account,
+	// such as the archive's metadata (XEP-0386 §2.2); nil, or a nil
+	// element, adds none.
+	Bound func(ctx context.Context, account jid.JID) (*xmlstream.Element, error)
 	// ResumeTimeout is how long a stream-managed session (XEP-0198)
 	// whose connection was lost waits to be resumed; 0 means 5 minutes,
 	// negative disables resumption.

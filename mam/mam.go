@@ -165,6 +165,7 @@ func (m *Module) Register() {
 		m.r.HandleIQ(router.ToAccount, "get", ns, "prefs", m.handlePrefs)
 		m.r.HandleIQ(router.ToAccount, "set", ns, "prefs", m.handlePrefs)
 	}
+	m.r.HandleIQ(router.ToAccount, "get", NS, "metadata", m.handleMetadata)
 	// Clients look for the archive on their account's bare JID (XEP-0313
 	// §7) and, some of them, on the server.
 	for _, f := range []string{NS, NS1, FeatureExtended, NSSID, NSFulltext, NSRetract, NSRetract + "#tombstone"} {

@@ -208,6 +208,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		NegotiationTimeout: time.Duration(cfg.Limits.NegotiationSeconds) * time.Second,
 		ResumeTimeout:      resume,
 		ParkAfter:          cfg.C2S.ParkAfter,
+		Bound:              w.bound(),
 		BindFeatures: map[string]func(jid.JID){
 			carbons.NS: func(session jid.JID) { r.Mark(session, carbons.Mark, true) },
 		},

@@ -11,6 +11,7 @@ import (
 	"xmppd/c2s"
 	"xmppd/cluster"
 	"xmppd/config"
+	"xmppd/mam"
 	"xmppd/push"
 	"xmppd/roster"
 	"xmppd/router"
@@ -48,6 +49,8 @@ type wiring struct {
 	push *push.Module
 	// cluster joins this node with others; nil for a node alone.
 	cluster *cluster.Cluster
+	// mam keeps the accounts' message archives; nil when archiving is off.
+	mam *mam.Module
 	// httpAddrs returns the HTTP and HTTPS listeners' addresses once they
 	// listen (nil for one that does not).
 	httpAddrs func() (plain, secure net.Addr)

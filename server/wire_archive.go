@@ -3,8 +3,11 @@ package server
 import (
 	"context"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/mam"
 	"xmppd/storage/postgres"
+	"xmppd/xmlstream"
 )
 
 // archive wires XEP-0313 message archives with XEP-0359 stanza ids. The
@@ -24,6 +27,16 @@ func (w *wiring) archive(ctx context.Context) error {
 		return err
 	}
 	m.Register()
+	w.mam = m
 	w.closers = append(w.closers, m.Close)
 	return nil
+}
+
+// bound is what Bind 2 tells a client of its account when it binds: the
+// archive's metadata, when there is an archive (XEP-0386 §2.2).
+func (w *wiring) bound() func(ctx context.Context, account jid.JID) (*xmlstream.Element, error) {
+	if w.mam == nil {
+		return nil
+	}
+	return w.mam.Metadata
 }
