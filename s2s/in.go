@@ -174,13 +174,20 @@ func (in *inStream) authenticate(auth *xmlstream.Element) bool {
 		in.s.log.Info("s2s certificate authentication refused", "remote", domain, "local", in.local)
 		return false
 	}
-	in.mu.Lock()
-	in.verified[pair{local: in.local, remote: domain}] = true
 	in.external = true
+	in.proven(in.local, domain, "certificate (SASL EXTERNAL)")
+	return true
+}
+
+// proven records that remote is authenticated for local on this stream,
+// by the means named, so that its stanzas may follow at once; a silent
+// peer is closed later.
+func (in *inStream) proven(local, remote, by string) {
+	in.mu.Lock()
+	in.verified[pair{local: local, remote: remote}] = true
 	in.mu.Unlock()
 	in.c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
-	in.s.log.Info("s2s incoming stream authenticated by certificate", "remote", domain, "local", in.local)
-	return true
+	in.s.log.Info("s2s incoming stream authenticated", "remote", remote, "local", local, "by", by)
 }
 
 // foreign reports whether domain is a valid domain that this server does
@@ -204,11 +211,7 @@ func (in *inStream) result(el *xmlstream.Element) error {
 		return in.c.writeElements(dialbackError("result", to, from, "", "modify", stanza.BadRequest))
 	}
 	if in.s.verified(in.c, from) {
-		in.mu.Lock()
-		in.verified[pair{local: to, remote: from}] = true
-		in.mu.Unlock()
-		in.c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
-		in.s.log.Info("s2s incoming stream authenticated by certificate", "remote", from, "local", to)
+		in.proven(to, from, "certificate (dialback)")
 		return in.c.writeElements(xmlstream.NewElement(nsDialback, "result", "from", to, "to", from, "type", "valid"))
 	}
 	if in.s.cfg.SecureAuth {
@@ -229,12 +232,10 @@ func (in *inStream) result(el *xmlstream.Element) error {
 		valid, err := in.s.verify(ctx, to, from, id, key)
 		in.mu.Lock()
 		in.pending--
-		if valid {
-			in.verified[pair{local: to, remote: from}] = true
-			// Stanzas may follow at once; a silent peer is closed later.
-			in.c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
-		}
 		in.mu.Unlock()
+		if valid {
+			in.proven(to, from, "dialback")
+		}
 		var answer *xmlstream.Element
 		switch {
 		case err != nil:
@@ -245,7 +246,6 @@ func (in *inStream) result(el *xmlstream.Element) error {
 			}
 			answer = dialbackError("result", to, from, "", "cancel", cond)
 		case valid:
-			in.s.log.Info("s2s incoming stream authenticated", "remote", from, "local", to)
 			answer = xmlstream.NewElement(nsDialback, "result", "from", to, "to", from, "type", "valid")
 		default:
 			in.s.log.Info("s2s dialback key refused", "remote", from, "local", to)
