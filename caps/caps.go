@@ -125,6 +125,14 @@ func (fs Features) Notify() []string {
 	return nodes
 }
 
+// Key returns the node#ver of the capabilities c (a <c/>) announces, ""
+// for a nil c or one without a verification string: what tells one
+// announcement from another.
+func Key(c *xmlstream.Element) string {
+	key, _, _ := announced(c)
+	return key
+}
+
 // announced returns the node#ver key of the capabilities c announces
 // ("" for none or nil), its verification string, and whether its hash
 // is SHA-1.

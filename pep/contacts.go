@@ -6,12 +6,10 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/caps"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
-
-// nsCaps is XEP-0115's namespace: the <c/> in a remote contact's presence.
-const nsCaps = "http://jabber.org/protocol/caps"
 
 // Bounds on the remote resources followed: over all accounts, and for
 // one account. Beyond them new ones get no notifications until others go
@@ -66,14 +64,13 @@ func (f contactPresence) Inbound(_ context.Context, from, to jid.JID, st *xmlstr
 // contactPresence records the capabilities a remote contact's resource
 // announced to account, and learns in the background what they mean.
 func (m *module) contactPresence(contact, account jid.JID, st *xmlstream.Element) {
-	typ, c := st.Attr("type"), st.Child(nsCaps, "c")
-	if typ == "" && c != nil && c.Attr("ver") != "" {
+	typ, c := st.Attr("type"), st.Child(caps.NS, "c")
+	if ver := caps.Key(c); typ == "" && ver != "" {
 		if len(m.r.AvailableResources(account)) == 0 {
 			return // offline, or no such account: it will probe when it comes
 		}
-		ver := c.Attr("node") + "#" + c.Attr("ver")
-		if caps := m.remote.announce(account, contact, ver, c); caps != nil {
-			go m.learn(account, contact, ver, caps)
+		if kept := m.remote.announce(account, contact, ver, c); kept != nil {
+			go m.learn(account, contact, ver, kept)
 		}
 		return
 	}
@@ -95,9 +92,9 @@ func (m *module) approved(_ context.Context, account, contact jid.JID) {
 }
 
 // learn finds out which nodes a remote contact's resource that announced
-// caps (with ver) to account asks for, if the contact is subscribed to
+// c (with ver) to account asks for, if the contact is subscribed to
 // account's presence, and sends it the last item of each.
-func (m *module) learn(account, contact jid.JID, ver string, caps *xmlstream.Element) {
+func (m *module) learn(account, contact jid.JID, ver string, c *xmlstream.Element) {
 	ctx, cancel := timeout(context.Background())
 	defer cancel()
 	subscribed, err := m.Contacts.MaySeePresence(ctx, account, contact.Bare())
@@ -108,7 +105,7 @@ func (m *module) learn(account, contact jid.JID, ver string, caps *xmlstream.Ele
 		return
 	}
 	// Asked from the account: clients answer their contacts.
-	nodes, err := m.Interests.NotifyOf(ctx, account, contact, caps)
+	nodes, err := m.Interests.NotifyOf(ctx, account, contact, c)
 	if err != nil {
 		m.Logger.Debug("a remote contact's capabilities were not answered", "jid", account.String(), "contact", contact.String(), "err", err)
 		return

@@ -6,6 +6,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/caps"
 	"xmppd/xmlstream"
 )
 
@@ -15,7 +16,7 @@ import (
 func TestRemoteBounds(t *testing.T) {
 	var rm remote
 	account, other := jid.MustParse("alice@a.test"), jid.MustParse("carol@a.test")
-	c := xmlstream.NewElement(nsCaps, "c", "ver", "v")
+	c := xmlstream.NewElement(caps.NS, "c", "ver", "v")
 	contact := func(i int) jid.JID { return jid.MustParse("bob" + strconv.Itoa(i) + "@b.test/r") }
 	for i := range maxRemotePerAccount {
 		if rm.announce(account, contact(i), "n#v", c) == nil {
