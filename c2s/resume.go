@@ -24,9 +24,9 @@ func (st *stream) resume(el *xmlstream.Element) (*Session, error) {
 }
 
 // resumeWith resumes the session <resume/> names and returns it, its
-// first frame made by first from its JID and <resumed/> (nil: <resumed/>
+// first frames made by first from its JID and <resumed/> (nil: <resumed/>
 // alone); or it returns the <failed/> to answer.
-func (st *stream) resumeWith(el *xmlstream.Element, first func(full jid.JID, resumed *xmlstream.Element) []byte) (*Session, *xmlstream.Element) {
+func (st *stream) resumeWith(el *xmlstream.Element, first func(full jid.JID, resumed *xmlstream.Element) [][]byte) (*Session, *xmlstream.Element) {
 	h, ok := parseH(el)
 	if !ok {
 		return nil, smFailedElement("bad-request", 0, false)

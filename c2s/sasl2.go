@@ -76,10 +76,8 @@ func (st *stream) authenticate2(ctx context.Context, el *xmlstream.Element) (*Se
 		// XEP-0198 inline (XEP-0388 §2.6.1): resumed, the session goes on
 		// and a bind request is ignored; failed, the failure is told in
 		// <success/> and binding goes ahead.
-		sess, failed := st.resumeWith(r, func(full jid.JID, resumed *xmlstream.Element) []byte {
-			success.AddChild(xmlstream.NewElement(NSSASL2, "authorization-identifier").AddText(full.String()))
-			success.AddChild(resumed)
-			return append(success.Append(nil, ""), st.streamElement("features", boundFeatures(st, true)...)...)
+		sess, failed := st.resumeWith(r, func(full jid.JID, resumed *xmlstream.Element) [][]byte {
+			return st.succeeded(success, full.String(), boundFeatures(st, true), resumed)
 		})
 		if sess != nil {
 			return sess, nil
@@ -88,8 +86,7 @@ func (st *stream) authenticate2(ctx context.Context, el *xmlstream.Element) (*Se
 	}
 	req := el.Child(NSBind2, "bind")
 	if req == nil {
-		success.AddChild(xmlstream.NewElement(NSSASL2, "authorization-identifier").AddText(st.username + "@" + st.domain))
-		return nil, st.t.Write(success.Append(nil, ""), st.streamElement("features", st.features()...))
+		return nil, st.t.Write(st.succeeded(success, st.username+"@"+st.domain, st.features())...)
 	}
 	agent := ""
 	if ua := el.Child(NSSASL2, "user-agent"); ua != nil {
@@ -144,13 +141,24 @@ func (st *stream) bind2(ctx context.Context, req *xmlstream.Element, agent strin
 			bound.AddChild(el)
 		}
 	}
-	success.AddChild(xmlstream.NewElement(NSSASL2, "authorization-identifier").AddText(full.String()))
-	success.AddChild(bound)
-	features := st.streamElement("features", boundFeatures(st, sess.sm.enabled)...)
-	sess.queue = append(sess.queue, outItem{frame: success.Append(nil, "")}, outItem{frame: features})
+	for _, f := range st.succeeded(success, full.String(), boundFeatures(st, sess.sm.enabled), bound) {
+		sess.queue = append(sess.queue, outItem{frame: f})
+	}
 	st.readerDone = sess.readerDone
 	st.log.Info("c2s bound", "remote", st.t.RemoteAddr(), "jid", full.String(), "bind", "XEP-0386")
 	return sess, nil
+}
+
+// succeeded completes success with the authorization identifier id (a
+// bare JID, or a full one once bound or resumed) and then results, and
+// returns it and the features that follow it (XEP-0388 §2.6.1), as two
+// frames: a WebSocket message carries one element.
+func (st *stream) succeeded(success *xmlstream.Element, id string, features []*xmlstream.Element, results ...*xmlstream.Element) [][]byte {
+	success.AddChild(xmlstream.NewElement(NSSASL2, "authorization-identifier").AddText(id))
+	for _, r := range results {
+		success.AddChild(r)
+	}
+	return [][]byte{success.Append(nil, ""), st.streamElement("features", features...)}
 }
 
 // boundFeatures are the features of a stream whose session SASL2 bound

@@ -326,10 +326,10 @@ func (s *Session) expire(gen uint64) {
 // attach resumes the session on t (XEP-0198 §5) after the client said it
 // handled h of our stanzas. A connection still attached is closed and its
 // reader waited for, so that <resumed/> carries the final inbound count.
-// The first frame is first(the session's JID, <resumed/>), or <resumed/>
-// for a nil first. It returns the channel to close when t's reader
-// returns.
-func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed *xmlstream.Element) []byte) (chan struct{}, error) {
+// The first frames are first(the session's JID, <resumed/>), one element
+// each (a WebSocket message carries one), or <resumed/> alone for a nil
+// first. It returns the channel to close when t's reader returns.
+func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed *xmlstream.Element) [][]byte) (chan struct{}, error) {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -371,11 +371,14 @@ func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed
 	s.sm.unacked, s.csi.held, s.csi.inactive = nil, nil, false
 	ns := t.Namespace()
 	resumed := xmlstream.NewElement(NSSM, "resumed", "previd", s.sm.id, "h", strconv.FormatUint(uint64(s.sm.handled), 10))
-	frame := resumed.Append(nil, "")
+	frames := [][]byte{resumed.Append(nil, "")}
 	if first != nil {
-		frame = first(s.jid, resumed)
+		frames = first(s.jid, resumed)
 	}
-	s.queue = []outItem{{frame: frame}}
+	s.queue = nil
+	for _, f := range frames {
+		s.queue = append(s.queue, outItem{frame: f})
+	}
 	for _, it := range items {
 		if it.el == nil {
 			continue

@@ -117,6 +117,22 @@ func (w *wsClient) login(user, password, resource string) {
 func (w *wsClient) authenticate(user, password string) {
 	w.t.Helper()
 	w.open()
+	w.scram(nsSASL, user, password, "")
+	w.open()
+}
+
+// Namespaces of RFC 6120's SASL profile and of XEP-0388's (SASL2).
+const (
+	nsSASL  = "urn:ietf:params:xml:ns:xmpp-sasl"
+	nsSASL2 = "urn:xmpp:sasl:2"
+)
+
+// scram runs SCRAM-SHA-256 (over wss SCRAM-SHA-256-PLUS, bound to the TLS
+// connection with tls-exporter) in the SASL profile ns, with extra inside
+// SASL2's <authenticate/>, and returns the <success/>, having checked the
+// server's signature.
+func (w *wsClient) scram(ns, user, password, extra string) *xmlstream.Element {
+	w.t.Helper()
 	client, _ := scram.SHA256.NewClient(user, password, "")
 	conv, mechanism := client.NewConversation(), "SCRAM-SHA-256"
 	if w.cs != nil {
@@ -127,26 +143,35 @@ func (w *wsClient) authenticate(user, password string) {
 		conv, mechanism = client.NewConversationWithChannelBinding(cb), "SCRAM-SHA-256-PLUS"
 	}
 	first, _ := conv.Step("")
-	w.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='" + mechanism + "'>" + base64.StdEncoding.EncodeToString([]byte(first)) + "</auth>")
+	initial := base64.StdEncoding.EncodeToString([]byte(first))
+	if ns == nsSASL2 {
+		w.send("<authenticate xmlns='" + ns + "' mechanism='" + mechanism + "'><initial-response>" + initial + "</initial-response>" + extra + "</authenticate>")
+	} else {
+		w.send("<auth xmlns='" + ns + "' mechanism='" + mechanism + "'>" + initial + "</auth>")
+	}
 	for {
 		el := w.next()
-		data, _ := base64.StdEncoding.DecodeString(el.Text())
 		if el.Name.Local == "success" {
+			final := el.Text()
+			if ad := el.Child(ns, "additional-data"); ad != nil {
+				final = ad.Text()
+			}
+			data, _ := base64.StdEncoding.DecodeString(final)
 			if _, err := conv.Step(string(data)); err != nil {
 				w.t.Fatalf("server signature: %v", err)
 			}
-			break
+			return el
 		}
 		if el.Name.Local != "challenge" {
 			w.t.Fatalf("SASL: got %s", el)
 		}
+		data, _ := base64.StdEncoding.DecodeString(el.Text())
 		resp, err := conv.Step(string(data))
 		if err != nil {
 			w.t.Fatal(err)
 		}
-		w.send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + base64.StdEncoding.EncodeToString([]byte(resp)) + "</response>")
+		w.send("<response xmlns='" + ns + "'>" + base64.StdEncoding.EncodeToString([]byte(resp)) + "</response>")
 	}
-	w.open()
 }
 
 // TestWebSocketChatWithTCPClient chats over ws on the HTTP listener and
@@ -390,4 +415,49 @@ func TestHTTPSBadInput(t *testing.T) {
 	}
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	dialWSS(t, s).login("juliet", "secret", "browser")
+}
+
+// TestWebSocketSASL2Resume: over WebSocket, where a message carries one
+// element, SASL2 binds with Bind 2 and stream management, and a new
+// connection resumes inside <authenticate/>: <success/> and the features
+// come as messages of their own, then what was not acknowledged.
+func TestWebSocketSASL2Resume(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+
+	w, _, err := dialWS(t, s, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.open()
+	success := w.scram(nsSASL2, "juliet", "secret",
+		"<bind xmlns='urn:xmpp:bind:0'><tag>web</tag><enable xmlns='urn:xmpp:sm:3' resume='true'/></bind>")
+	full := success.Child(nsSASL2, "authorization-identifier").Text()
+	previd := success.Child("urn:xmpp:bind:0", "bound").Child("urn:xmpp:sm:3", "enabled").Attr("id")
+	if f := w.next(); f.Name.Local != "features" {
+		t.Fatalf("got %s, want the features", f)
+	}
+	romeo.Send("<message to='" + full + "' type='chat' id='m1'><body>first</body></message>")
+	if m := w.next(); m.Attr("id") != "m1" {
+		t.Fatalf("got %s", m)
+	}
+	w.c.CloseNow() // "first" is never acknowledged
+
+	w2, _, err := dialWS(t, s, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2.open()
+	success = w2.scram(nsSASL2, "juliet", "secret", "<resume xmlns='urn:xmpp:sm:3' previd='"+previd+"' h='0'/>")
+	if success.Child("urn:xmpp:sm:3", "resumed") == nil || success.Child(nsSASL2, "authorization-identifier").Text() != full {
+		t.Fatalf("got %s, want <resumed/> for %s", success, full)
+	}
+	if f := w2.next(); f.Name.Local != "features" {
+		t.Fatalf("got %s, want the features", f)
+	}
+	if m := w2.next(); m.Attr("id") != "m1" {
+		t.Fatalf("got %s, want the unacknowledged message again", m)
+	}
 }
