@@ -37,7 +37,7 @@ func dialWS(t *testing.T, s *xmpptest.Server, subprotocols ...string) (*wsClient
 // dialWSS connects to s's HTTPS listener by the domain's name, trusting
 // its certificate for that name only.
 func dialWSS(t *testing.T, s *xmpptest.Server) *wsClient {
-	w, _, err := dial(t, "wss://"+httpsBase(t, s)+"/xmpp-websocket", xmpptest.HTTPSClient(t, s), "xmpp")
+	w, _, err := dial(t, "wss://"+xmpptest.HTTPSHost(t, s)+"/xmpp-websocket", xmpptest.HTTPSClient(t, s), "xmpp")
 	if err != nil {
 		t.Fatalf("wss: %v", err)
 	}
@@ -53,15 +53,6 @@ func dial(t *testing.T, url string, web *http.Client, subprotocols ...string) (*
 	}
 	t.Cleanup(func() { c.CloseNow() })
 	return &wsClient{t: t, c: c, cs: resp.TLS}, resp, nil
-}
-
-// httpsBase is the domain's name with the port of s's HTTPS listener.
-func httpsBase(t *testing.T, s *xmpptest.Server) string {
-	_, port, err := net.SplitHostPort(s.HTTPSAddr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return net.JoinHostPort(xmpptest.Domain, port)
 }
 
 func (w *wsClient) send(xml string) {
@@ -270,7 +261,7 @@ func TestHostMeta(t *testing.T) {
 		hostMeta(t, &http.Client{Timeout: xmpptest.ReadTimeout}, "http://"+s.HTTPAddr.String(), "ws://"+s.HTTPAddr.String()+"/xmpp-websocket")
 	})
 	t.Run("https", func(t *testing.T) {
-		hostMeta(t, xmpptest.HTTPSClient(t, s), "https://"+httpsBase(t, s), "wss://"+httpsBase(t, s)+"/xmpp-websocket")
+		hostMeta(t, xmpptest.HTTPSClient(t, s), "https://"+xmpptest.HTTPSHost(t, s), "wss://"+xmpptest.HTTPSHost(t, s)+"/xmpp-websocket")
 	})
 }
 

@@ -469,11 +469,6 @@ func befriend(t *testing.T, a, b *xmpptest.Client) {
 	readUntil(t, a, "the roster set result", func(el *xmlstream.Element) bool {
 		return el.Name.Local == "iq" && el.Attr("id") == "roster1" && el.Attr("type") == "result"
 	})
-	isPresence := func(from, typ string) func(*xmlstream.Element) bool {
-		return func(el *xmlstream.Element) bool {
-			return el.Name.Local == "presence" && bareJID(el.Attr("from")) == from && el.Attr("type") == typ
-		}
-	}
 	a.Send("<presence to='" + bBare + "' type='subscribe'/>")
 	readUntil(t, b, "alice's subscription request", isPresence(aBare, "subscribe"))
 	b.Send("<presence to='" + aBare + "' type='subscribed'/>")
@@ -484,6 +479,13 @@ func befriend(t *testing.T, a, b *xmpptest.Client) {
 	readUntil(t, b, "alice's approval", isPresence(aBare, "subscribed"))
 	barrier(t, a)
 	barrier(t, b)
+}
+
+// isPresence matches presence of type typ from the account from (bare).
+func isPresence(from, typ string) func(*xmlstream.Element) bool {
+	return func(el *xmlstream.Element) bool {
+		return el.Name.Local == "presence" && bareJID(el.Attr("from")) == from && el.Attr("type") == typ
+	}
 }
 
 // barrier pings the server and reads c's elements up to the answer, so

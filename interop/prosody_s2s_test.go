@@ -154,11 +154,6 @@ func federateWithProsody(t *testing.T, ca *xmpptest.CA) (a, b *xmpptest.Client) 
 func TestProsodyPEP(t *testing.T) {
 	a, b := federateWithProsody(t, nil)
 	const mood = "http://jabber.org/protocol/mood"
-	isPresence := func(from, typ string) func(*xmlstream.Element) bool {
-		return func(el *xmlstream.Element) bool {
-			return el.Name.Local == "presence" && bareJID(el.Attr("from")) == from && el.Attr("type") == typ
-		}
-	}
 	aBare, bBare := bareJID(a.JID), bareJID(b.JID)
 	for _, c := range []struct {
 		from, to         *xmpptest.Client

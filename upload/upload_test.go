@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -54,15 +53,6 @@ func slot(t *testing.T, c *xmpptest.Client, filename string, size int, ctype str
 	return sl.Child(ns, "put").Attr("url"), sl.Child(ns, "get").Attr("url")
 }
 
-// httpsBase is the host and port of s's HTTPS links.
-func httpsBase(t *testing.T, s *xmpptest.Server) string {
-	_, port, err := net.SplitHostPort(s.HTTPSAddr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return net.JoinHostPort(xmpptest.Domain, port)
-}
-
 // do sends a request with web and returns the answer and its body.
 func do(t *testing.T, web *http.Client, method, url string, body []byte, ctype string) (*http.Response, []byte) {
 	t.Helper()
@@ -94,7 +84,7 @@ func TestUploadAndDownload(t *testing.T) {
 	// The links are https, to the host's name, which its certificate
 	// names: what Conversations and Monal require.
 	web := xmpptest.HTTPSClient(t, s)
-	if !strings.HasPrefix(put, "https://"+httpsBase(t, s)+"/upload/") || put != get || !strings.HasSuffix(put, "/balcony%20scene.txt") {
+	if !strings.HasPrefix(put, "https://"+xmpptest.HTTPSHost(t, s)+"/upload/") || put != get || !strings.HasSuffix(put, "/balcony%20scene.txt") {
 		t.Fatalf("put URL %s, get URL %s", put, get)
 	}
 
@@ -139,9 +129,9 @@ func TestUploadAndDownload(t *testing.T) {
 	}
 
 	// The file outlives the server, and goes with its account.
-	oldBase := httpsBase(t, s)
+	oldBase := xmpptest.HTTPSHost(t, s)
 	s = xmpptest.Restart(t, s)
-	get = strings.Replace(get, oldBase, httpsBase(t, s), 1)
+	get = strings.Replace(get, oldBase, xmpptest.HTTPSHost(t, s), 1)
 	web = xmpptest.HTTPSClient(t, s)
 	if resp, body := do(t, web, http.MethodGet, get, nil, ""); resp.StatusCode != http.StatusOK || !bytes.Equal(body, file) {
 		t.Fatalf("GET after a restart: %s with %d bytes", resp.Status, len(body))

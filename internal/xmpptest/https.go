@@ -21,6 +21,17 @@ func HTTPSCertificate(t testing.TB, s *Server) *x509.Certificate {
 	return conn.ConnectionState().PeerCertificates[0]
 }
 
+// HTTPSHost is Domain with the port of s's HTTPS listener: the host and
+// port of the server's https links, which its certificate names.
+func HTTPSHost(t testing.TB, s *Server) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(s.HTTPSAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort(Domain, port)
+}
+
 // HTTPSClient returns an HTTP client that trusts the certificate s's
 // HTTPS listener presents for Domain, and nothing else: a client of
 // Domain that accepted the self-signed certificate. It checks the name,
