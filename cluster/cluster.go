@@ -74,6 +74,9 @@ type Cluster struct {
 	singletons map[string]*singleton       // by domain; set before Join
 	forgetters map[string]func(key string) // by topic; set before Join
 
+	extMu sync.RWMutex
+	ext   externals
+
 	// peers is owned by the run goroutine.
 	peers map[string]*peer
 
@@ -111,7 +114,8 @@ func New(cfg Config, r *router.Router) (*Cluster, error) {
 		started: time.Now().UnixNano(), all: cfg.Subject + ".all",
 		inbox: make(chan *nats.Msg, inboxSize), peers: map[string]*peer{},
 		receipts:   receipts{pending: map[uint64]*held{}},
-		singletons: map[string]*singleton{}, forgetters: map[string]func(string){}, done: make(chan struct{})}
+		singletons: map[string]*singleton{}, forgetters: map[string]func(string){}, done: make(chan struct{}),
+		ext: externals{held: map[string]func(context.Context, *xmlstream.Element){}, holders: map[string]string{}}}
 	c.home = c.id
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	nc, err := nats.Connect(cfg.URL,
@@ -214,7 +218,7 @@ func (c *Cluster) beat() {
 	c.seqMu.Lock()
 	defer c.seqMu.Unlock()
 	c.publish(message(c.all, opBeat, nil, "node", c.id,
-		"started", strconv.FormatInt(c.started, 10), "seq", strconv.FormatUint(c.seq, 10)))
+		"started", strconv.FormatInt(c.started, 10), "seq", strconv.FormatUint(c.seq, 10), "held", c.heldList()))
 }
 
 // handle acts on one message from another node.
@@ -227,6 +231,7 @@ func (c *Cluster) handle(m *nats.Msg) {
 		p := c.peer(m.Header.Get("node"), true)
 		p.started = headerInt(m, "started")
 		c.elect()
+		c.learnHeld(p.id, m.Header.Get("held"))
 		if seq := headerUint(m, "seq"); seq > p.seq && (p.asked.IsZero() || time.Since(p.asked) > c.cfg.Timeout) {
 			c.askTable(p)
 		}
@@ -246,6 +251,8 @@ func (c *Cluster) handle(m *nats.Msg) {
 		err = c.end(m)
 	case opComponent:
 		err = c.component(ctx, m)
+	case opExternal:
+		err = c.external(ctx, m)
 	case opForget:
 		if f := c.forgetters[m.Header.Get("topic")]; f != nil {
 			f(m.Header.Get("key"))
@@ -299,6 +306,7 @@ func (c *Cluster) drop(ctx context.Context, id string, announce bool) {
 		return
 	}
 	delete(c.peers, id)
+	c.learnHeld(id, "")
 	c.elect()
 	c.unmirrorAll(p, announce && c.homeNode() == c.id)
 	c.reroute(ctx, id)

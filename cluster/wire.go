@@ -15,7 +15,7 @@ import (
 // Operations, named in each message's "op" header. The other headers
 // each operation carries are listed beside it.
 const (
-	opBeat      = "beat"      // node, started, seq: a heartbeat
+	opBeat      = "beat"      // node, started, seq, held: a heartbeat
 	opBye       = "bye"       // node: the node is leaving
 	opSet       = "set"       // node, seq; body: a session's state (JSON)
 	opDel       = "del"       // node, seq, jid: a session is gone
@@ -25,6 +25,7 @@ const (
 	opSafe      = "safe"      // receipt: the stanza delivered under it is safe
 	opEnd       = "end"       // to, condition, text: end the session to
 	opComponent = "component" // from, to, hops; body: a stanza for a Singleton
+	opExternal  = "external"  // domain; body: a stanza for an external component held by the node
 	opForget    = "forget"    // topic, key: drop a cached key (Forget)
 )
 

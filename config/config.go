@@ -47,6 +47,26 @@ type Config struct {
 	ExternalServices []ExternalService `toml:"external_services"`
 	Registration     Registration      `toml:"registration"`
 	MUC              MUC               `toml:"muc"`
+	Components       Components        `toml:"components"`
+}
+
+// Components configures external components (XEP-0114): programs such as
+// gateways and bots that connect to the server and serve a domain of
+// their own.
+type Components struct {
+	// Listen is the address components connect to; "" accepts none. The
+	// default, 127.0.0.1:5347, takes only components on this machine: the
+	// protocol has no encryption.
+	Listen string `toml:"listen"`
+	// External are the components the server accepts, one per domain.
+	External []ExternalComponent `toml:"external"`
+}
+
+// ExternalComponent is one component's domain and the secret it proves
+// it knows in its handshake.
+type ExternalComponent struct {
+	Domain string `toml:"domain"`
+	Secret string `toml:"secret"`
 }
 
 // MUC configures the multi-user chat service (XEP-0045) on
@@ -304,6 +324,7 @@ func Default() Config {
 		Push:         Push{Enabled: true},
 		Registration: Registration{PerAddressPerHour: 5},
 		MUC:          MUC{FloodRate: 0, FloodBurst: 20},
+		Components:   Components{Listen: "127.0.0.1:5347"},
 	}
 }
 
@@ -373,7 +394,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level: %q is not one of debug, info, warn, error", c.LogLevel))
 	}
-	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "http.listen_tls": c.HTTP.ListenTLS, "s2s.listen": c.S2S.Listen} {
+	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "http.listen_tls": c.HTTP.ListenTLS, "s2s.listen": c.S2S.Listen, "components.listen": c.Components.Listen} {
 		if addr == "" {
 			continue
 		}
@@ -461,6 +482,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("external_services[%d]: %w", i, err))
 		}
 	}
+	errs = append(errs, c.checkComponents(seen)...)
 	if c.Registration.PerAddressPerHour < 1 {
 		errs = append(errs, fmt.Errorf("registration.per_address_per_hour: %d must be positive", c.Registration.PerAddressPerHour))
 	}
@@ -502,4 +524,36 @@ func (es ExternalService) check() error {
 		return fmt.Errorf("ttl_seconds %d is negative", es.TTLSeconds)
 	}
 	return nil
+}
+
+// checkComponents validates the external components' domains and
+// secrets: each domain is valid, listed once, and none of the server's
+// own (hosts are the domains of hosts).
+func (c *Config) checkComponents(hosts map[string]bool) []error {
+	var errs []error
+	taken := map[string]string{}
+	for h := range hosts {
+		taken[h] = "a host"
+		taken["conference."+h] = "the multi-user chat service's"
+		if c.Upload.Enabled {
+			taken["upload."+h] = "the upload service's"
+		}
+	}
+	for i := range c.Components.External {
+		ec := &c.Components.External[i]
+		j, err := jid.New("", ec.Domain, "")
+		if err != nil || ec.Domain == "" {
+			errs = append(errs, fmt.Errorf("components.external: %q is not a valid domain: %v", ec.Domain, err))
+			continue
+		}
+		ec.Domain = j.Domainpart()
+		if what := taken[ec.Domain]; what != "" {
+			errs = append(errs, fmt.Errorf("components.external: %s is %s domain", ec.Domain, what))
+		}
+		taken[ec.Domain] = "another component's"
+		if len(ec.Secret) < 8 {
+			errs = append(errs, fmt.Errorf("components.external: the secret of %s must be at least 8 characters", ec.Domain))
+		}
+	}
+	return errs
 }

@@ -71,6 +71,16 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{name: "muc unknown key", doc: "[muc]\nflood = 1", wantErr: "unknown settings: muc.flood"},
+		{name: "component", doc: "[[components.external]]\ndomain = 'IRC.localhost'\nsecret = 'long enough'", check: func(t *testing.T, c Config) {
+			if c.Components.Listen != "127.0.0.1:5347" || len(c.Components.External) != 1 || c.Components.External[0].Domain != "irc.localhost" {
+				t.Errorf("components = %+v, want irc.localhost on the default listener", c.Components)
+			}
+		}},
+		{name: "component on a host's domain", doc: "[[components.external]]\ndomain = 'localhost'\nsecret = 'long enough'", wantErr: "components.external: localhost is a host domain"},
+		{name: "component on the rooms' domain", doc: "[[components.external]]\ndomain = 'conference.localhost'\nsecret = 'long enough'", wantErr: "the multi-user chat service's domain"},
+		{name: "component twice", doc: "[[components.external]]\ndomain = 'gw.localhost'\nsecret = 'long enough'\n[[components.external]]\ndomain = 'gw.localhost'\nsecret = 'long enough'", wantErr: "gw.localhost is another component's domain"},
+		{name: "component short secret", doc: "[[components.external]]\ndomain = 'gw.localhost'\nsecret = 'short'", wantErr: "the secret of gw.localhost must be at least 8 characters"},
+		{name: "component bad domain", doc: "[[components.external]]\ndomain = 'a b'\nsecret = 'long enough'", wantErr: "components.external: \"a b\" is not a valid domain"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

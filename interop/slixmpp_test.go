@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"xmppd/config"
 	"xmppd/internal/xmpptest"
 	"xmppd/storage/pgtest"
 )
@@ -98,25 +99,42 @@ func TestSlixmppChat(t *testing.T) {
 // TestSlixmppPEP runs slixmpp_pep.py: personal eventing with slixmpp's
 // own entity capabilities, user mood and publish options.
 func TestSlixmppPEP(t *testing.T) {
-	runScript(t, "slixmpp_pep.py", "alice", "bob")
+	runScript(t, "slixmpp_pep.py", nil, "alice", "bob")
 }
 
 // TestSlixmppUpload runs slixmpp_upload.py: HTTP file upload with
 // slixmpp's discovery of the service and aiohttp's PUT and GET.
 func TestSlixmppUpload(t *testing.T) {
-	runScript(t, "slixmpp_upload.py", "alice")
+	runScript(t, "slixmpp_upload.py", nil, "alice")
 }
 
-// runScript runs a slixmpp script against a fresh server with the given
-// accounts: its arguments are the server's host and port and the
-// accounts' JIDs, their passwords in XMPPD_INTEROP_PASSWORD1, 2, ...
-func runScript(t *testing.T, name string, users ...string) {
+// TestSlixmppComponent runs slixmpp_component.py: an external component
+// (XEP-0114) made with slixmpp, and a slixmpp client chatting with it.
+func TestSlixmppComponent(t *testing.T) {
+	const gateway, secret = "gw.localhost", "gateway s3cret"
+	runScript(t, "slixmpp_component.py", func(c *config.Config) {
+		c.Components.Listen = "127.0.0.1:0"
+		c.Components.External = []config.ExternalComponent{{Domain: gateway, Secret: secret}}
+	}, "alice")
+}
+
+// runScript runs a slixmpp script against a fresh server, with change
+// to its configuration if not nil, and the given accounts: its arguments
+// are the server's host and port and the accounts' JIDs, their passwords
+// in XMPPD_INTEROP_PASSWORD1, 2, ... A configured component's domain and
+// port are in XMPPD_INTEROP_COMPONENT, its secret in
+// XMPPD_INTEROP_COMPONENT_SECRET.
+func runScript(t *testing.T, name string, change func(*config.Config), users ...string) {
 	needSlixmpp(t)
 	script, err := filepath.Abs(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := xmpptest.Start(t)
+	var changes []func(*config.Config)
+	if change != nil {
+		changes = append(changes, change)
+	}
+	s := xmpptest.Start(t, changes...)
 	host, port, err := net.SplitHostPort(s.C2SAddr.String())
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +148,10 @@ func runScript(t *testing.T, name string, users ...string) {
 	}
 	args := []string{"-I", script, host, port}
 	env := append(os.Environ(), "XMPPD_INTEROP_TRACE=1", "SSL_CERT_FILE="+certFile)
+	for _, ec := range s.Config.Components.External {
+		_, componentPort, _ := net.SplitHostPort(s.ComponentAddr.String())
+		env = append(env, "XMPPD_INTEROP_COMPONENT="+ec.Domain+" "+componentPort, "XMPPD_INTEROP_COMPONENT_SECRET="+ec.Secret)
+	}
 	for i, user := range users {
 		s.AddUser(t, user, xmpptest.Domain, user+"'s secret")
 		args = append(args, user+"@"+xmpptest.Domain)

@@ -159,6 +159,19 @@ func (r *Router) AddComponent(domain string, c Component) {
 	r.components[domain] = c
 }
 
+// AddExternal routes every stanza addressed to domain to c, as
+// AddComponent does, for an external component (XEP-0114) such as a
+// gateway, whose JIDs are people the accounts talk to as they would on
+// other servers: the messages accounts send them are archived in the
+// senders' archives first.
+func (r *Router) AddExternal(domain string, c Component) {
+	r.AddComponent(domain, c)
+	if r.external == nil {
+		r.external = map[string]bool{}
+	}
+	r.external[domain] = true
+}
+
 // Components returns the domains served by local components, sorted.
 func (r *Router) Components() []string {
 	ds := make([]string, 0, len(r.components))

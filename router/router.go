@@ -63,6 +63,7 @@ type Router struct {
 	// components serve local service domains such as conference.<host>;
 	// filled at wiring time, read-only afterwards.
 	components map[string]Component
+	external   map[string]bool // components' domains added with AddExternal
 	messages   []MessageObserver
 	unbound    []func(jid.JID) // told when any session leaves the table
 	// storedOffline are told of each message stored for an offline account.
@@ -300,6 +301,11 @@ func (r *Router) route(ctx context.Context, from jid.JID, st *xmlstream.Element,
 		}
 	}
 	if c := r.components[to.Domainpart()]; c != nil {
+		if r.external[to.Domainpart()] && r.hosts[from.Domainpart()] {
+			if st = r.archive(ctx, from, to, st); st == nil {
+				return
+			}
+		}
 		c.Route(ctx, from, to, st)
 		return
 	}

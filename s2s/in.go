@@ -300,7 +300,7 @@ func (in *inStream) stanza(el *xmlstream.Element) error {
 	}
 	el.SetAttr("from", from.String())
 	el.SetAttr("to", to.String())
-	toClientNamespace(el)
+	stanza.ToClient(el, stanza.NSServer)
 	in.s.router.Route(context.Background(), el)
 	return nil
 }
@@ -309,17 +309,4 @@ func (in *inStream) stanza(el *xmlstream.Element) error {
 func dialbackError(local, from, to, id, typ, condition string) *xmlstream.Element {
 	el := xmlstream.NewElement(nsDialback, local, "from", from, "to", to, "id", id, "type", "error")
 	return el.AddChild(xmlstream.NewElement(stanza.NSServer, "error", "type", typ).AddChild(xmlstream.NewElement(stanza.NSStanzas, condition)))
-}
-
-// toClientNamespace moves el and its descendants from jabber:server to
-// jabber:client, the namespace stanzas have inside the server.
-func toClientNamespace(el *xmlstream.Element) {
-	if el.Name.Space == stanza.NSServer {
-		el.Name.Space = stanza.NSClient
-	}
-	for _, ch := range el.Children {
-		if e, ok := ch.(*xmlstream.Element); ok {
-			toClientNamespace(e)
-		}
-	}
 }

@@ -23,6 +23,7 @@ import (
 	"xmppd/carbons"
 	"xmppd/certs"
 	"xmppd/cluster"
+	"xmppd/component"
 	"xmppd/config"
 	"xmppd/disco"
 	"xmppd/entitytime"
@@ -51,7 +52,9 @@ type Server struct {
 	router *router.Router
 	c2s    *c2s.Server
 	s2s    *s2s.Server // nil without federation
-	http   *http.Server
+	// components is nil when no external component is configured.
+	components *component.Server
+	http       *http.Server
 	// modules holds what stops the feature modules.
 	modules *wiring
 	// stopDeletes ends the listener for `xmppd user delete` (delete.go),
@@ -60,7 +63,7 @@ type Server struct {
 	deletesDone chan struct{}
 
 	// Addresses the listeners are bound to, for tests that listen on port 0.
-	C2SAddr, DirectTLSAddr, HTTPAddr, HTTPSAddr, S2SAddr net.Addr
+	C2SAddr, DirectTLSAddr, HTTPAddr, HTTPSAddr, S2SAddr, ComponentAddr net.Addr
 }
 
 // Database is the open PostgreSQL, and the private server behind it when
@@ -233,6 +236,23 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		}, r)
 		r.SetRemote(s.s2s)
 	}
+	if len(cfg.Components.External) > 0 {
+		secrets := map[string]string{}
+		for _, ec := range cfg.Components.External {
+			secrets[ec.Domain] = ec.Secret
+		}
+		ccfg := component.Config{
+			Secrets:          secrets,
+			Limits:           limits,
+			QueueSize:        cfg.Limits.SessionQueue,
+			HandshakeTimeout: time.Duration(cfg.Limits.NegotiationSeconds) * time.Second,
+			Logger:           log,
+		}
+		if w.cluster != nil {
+			ccfg.Cluster = w.cluster
+		}
+		s.components = component.New(ccfg, r)
+	}
 	if cfg.HTTP.Enabled() {
 		mux := http.NewServeMux()
 		mux.Handle("/", httpd.Handler(httpd.Config{
@@ -329,6 +349,11 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
+	if s.components != nil && s.cfg.Components.Listen != "" {
+		if s.ComponentAddr, err = s.listen(s.cfg.Components.Listen, s.components.Serve); err != nil {
+			return err
+		}
+	}
 	if s.http != nil && s.cfg.HTTP.Listen != "" {
 		if s.HTTPAddr, err = s.listen(s.cfg.HTTP.Listen, s.http.Serve); err != nil {
 			return err
@@ -393,6 +418,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.s2s != nil {
 		if err := s.s2s.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("ending server streams: %w", err))
+		}
+	}
+	if s.components != nil {
+		if err := s.components.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("ending component streams: %w", err))
 		}
 	}
 	if s.modules.cluster != nil {

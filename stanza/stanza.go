@@ -76,6 +76,20 @@ func IsStanza(e *xmlstream.Element, ns string) bool {
 	return false
 }
 
+// ToClient moves e and its descendants from ns, the default namespace of
+// the stream it came in on (jabber:server, jabber:component:accept), to
+// jabber:client, the namespace stanzas have inside the server.
+func ToClient(e *xmlstream.Element, ns string) {
+	if e.Name.Space == ns {
+		e.Name.Space = NSClient
+	}
+	for _, ch := range e.Children {
+		if c, ok := ch.(*xmlstream.Element); ok {
+			ToClient(c, ns)
+		}
+	}
+}
+
 // Type returns the stanza's type attribute with RFC 6120 defaults applied:
 // "normal" for messages, "available" for presence.
 func Type(e *xmlstream.Element) string {

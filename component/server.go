@@ -1,0 +1,250 @@
+// Package component accepts external components (XEP-0114, Jabber
+// Component Protocol): programs such as gateways, bridges and bots that
+// connect to the server over TCP, prove that they know a secret shared
+// with it, and then serve a domain of their own. Stanzas addressed to a
+// component's domain go down its stream; the stanzas it sends from its
+// domain are routed like any other.
+//
+// A domain has at most one stream at a time: a second connection for it
+// is refused with conflict, as Prosody does. Stanzas for a component
+// that is not connected are answered with service-unavailable.
+package component
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// Config is what a Server needs.
+type Config struct {
+	// Secrets maps each component's domain to its secret.
+	Secrets map[string]string
+	// Limits bound what components may send, as for clients.
+	Limits xmlstream.Limits
+	// QueueSize is how many stanzas may wait to be written to one
+	// component; more are answered with resource-constraint. Default 2000.
+	QueueSize int
+	// HandshakeTimeout bounds the time from connecting to a successful
+	// handshake. Default 60 s.
+	HandshakeTimeout time.Duration
+	// WriteTimeout bounds one write to a component. Default 30 s.
+	WriteTimeout time.Duration
+	// Cluster shares the components among the nodes of a cluster; nil
+	// when the server runs alone.
+	Cluster Cluster
+	// Logger receives connections and their errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Cluster lets the nodes of a cluster share components: each component
+// connects to one node, and the others forward its stanzas there
+// (package cluster).
+type Cluster interface {
+	// Hold tells the other nodes that this node holds domain's stream
+	// and has them forward its stanzas to deliver; with deliver nil, that
+	// it no longer does.
+	Hold(domain string, deliver func(context.Context, *xmlstream.Element))
+	// HeldElsewhere reports whether another node holds domain's stream.
+	HeldElsewhere(domain string) bool
+	// Forward hands st to the node that holds domain's stream; false when
+	// no other node does.
+	Forward(domain string, st *xmlstream.Element) bool
+}
+
+// Server accepts component streams and is the router's component for
+// each configured domain.
+type Server struct {
+	cfg    Config
+	router *router.Router
+	log    *slog.Logger
+	links  map[string]*link // by domain; read-only after New
+
+	mu        sync.Mutex
+	streams   map[*stream]bool
+	listeners map[net.Listener]bool
+	stopping  bool
+	wg        sync.WaitGroup
+}
+
+// New returns a Server for cfg's components and routes their domains to
+// it through r.
+func New(cfg Config, r *router.Router) *Server {
+	cfg.QueueSize = cmp.Or(cfg.QueueSize, 2000)
+	cfg.HandshakeTimeout = cmp.Or(cfg.HandshakeTimeout, time.Minute)
+	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, 30*time.Second)
+	s := &Server{cfg: cfg, router: r, log: cfg.Logger, links: map[string]*link{},
+		streams: map[*stream]bool{}, listeners: map[net.Listener]bool{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for domain, secret := range cfg.Secrets {
+		l := &link{s: s, domain: domain, secret: secret}
+		s.links[domain] = l
+		r.AddExternal(domain, l)
+	}
+	return s
+}
+
+// Serve accepts component connections on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		l.Close()
+		return net.ErrClosed
+	}
+	s.listeners[l] = true
+	s.mu.Unlock()
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			stopping := s.stopping
+			s.mu.Unlock()
+			if stopping {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		c := newStream(s, nc)
+		if !s.track(c) {
+			nc.Close()
+			continue
+		}
+		go func() {
+			defer s.untrack(c)
+			c.serve()
+		}()
+	}
+}
+
+// track adds a stream, unless the server is stopping.
+func (s *Server) track(c *stream) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false
+	}
+	s.streams[c] = true
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *stream) {
+	s.mu.Lock()
+	delete(s.streams, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Shutdown stops accepting components and ends every stream with
+// system-shutdown, waiting until they are closed or ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopping = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.streams {
+		go c.end(streamErr("system-shutdown", "the server is stopping"))
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// link is the router's component for one domain: it hands stanzas to
+// the domain's authenticated stream, if there is one.
+type link struct {
+	s              *Server
+	domain, secret string
+
+	mu     sync.Mutex
+	stream *stream // nil while the component is not connected
+}
+
+// Route queues st for the component, or hands it to the node of the
+// cluster the component is connected to.
+func (l *link) Route(ctx context.Context, _, _ jid.JID, st *xmlstream.Element) {
+	if l.current() == nil && l.s.cfg.Cluster != nil && l.s.cfg.Cluster.Forward(l.domain, st) {
+		return
+	}
+	l.deliver(ctx, st)
+}
+
+// deliver queues st for the component's stream on this node, or answers
+// it with an error when there is none or it is not keeping up.
+func (l *link) deliver(ctx context.Context, st *xmlstream.Element) {
+	switch c := l.current(); {
+	case c == nil:
+		if st.Name.Local == stanza.Presence && st.Attr("type") == "unavailable" {
+			return
+		}
+		l.s.router.Bounce(ctx, st, stanza.ServiceUnavailable, "the component "+l.domain+" is not connected")
+	case !c.enqueue(st):
+		l.s.router.Bounce(ctx, st, stanza.ResourceConstraint, "the component "+l.domain+" is not keeping up")
+	}
+}
+
+func (l *link) current() *stream {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stream
+}
+
+// claim makes c the domain's stream, unless another one is, here or on
+// another node of the cluster.
+func (l *link) claim(c *stream) bool {
+	cl := l.s.cfg.Cluster
+	if cl != nil && cl.HeldElsewhere(l.domain) {
+		return false
+	}
+	l.mu.Lock()
+	if l.stream != nil {
+		l.mu.Unlock()
+		return false
+	}
+	l.stream = c
+	l.mu.Unlock()
+	if cl != nil {
+		cl.Hold(l.domain, l.deliver)
+	}
+	return true
+}
+
+// release forgets c if it is the domain's stream.
+func (l *link) release(c *stream) {
+	l.mu.Lock()
+	mine := l.stream == c
+	if mine {
+		l.stream = nil
+	}
+	l.mu.Unlock()
+	if mine && l.s.cfg.Cluster != nil {
+		l.s.cfg.Cluster.Hold(l.domain, nil)
+	}
+}
