@@ -23,12 +23,15 @@ const (
 // account alice.
 func start(t *testing.T) *xmpptest.Server {
 	t.Helper()
-	s := xmpptest.Start(t, func(c *config.Config) {
-		c.Components.Listen = "127.0.0.1:0"
-		c.Components.External = []config.ExternalComponent{{Domain: gateway, Secret: secret}}
-	})
+	s := xmpptest.Start(t, withGateway)
 	s.AddUser(t, "alice", xmpptest.Domain, password)
 	return s
+}
+
+// withGateway configures the component gateway.
+func withGateway(c *config.Config) {
+	c.Components.Listen = "127.0.0.1:0"
+	c.Components.External = []config.ExternalComponent{{Domain: gateway, Secret: secret}}
 }
 
 // connect connects the gateway component.

@@ -78,7 +78,8 @@ type Server struct {
 }
 
 // New returns a Server for cfg's components and routes their domains to
-// it through r.
+// it through r. It panics if a domain is not valid: configuration
+// validation checks them.
 func New(cfg Config, r *router.Router) *Server {
 	cfg.QueueSize = cmp.Or(cfg.QueueSize, 2000)
 	cfg.HandshakeTimeout = cmp.Or(cfg.HandshakeTimeout, time.Minute)
@@ -89,7 +90,7 @@ func New(cfg Config, r *router.Router) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	for domain, secret := range cfg.Secrets {
-		l := &link{s: s, domain: domain, secret: secret}
+		l := &link{s: s, domain: domain, secret: secret, jid: jid.MustParse(domain)}
 		s.links[domain] = l
 		r.AddExternal(domain, l)
 	}
@@ -182,6 +183,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type link struct {
 	s              *Server
 	domain, secret string
+	jid            jid.JID // the domain's
 
 	mu     sync.Mutex
 	stream *stream // nil while the component is not connected

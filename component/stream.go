@@ -137,8 +137,7 @@ func (c *stream) route(el *xmlstream.Element) error {
 	if !stanza.IsStanza(el, NS) {
 		return streamErr("unsupported-stanza-type", "unexpected <"+el.Name.Local+"/> in "+el.Name.Space)
 	}
-	domain := c.link.domain
-	from := jid.MustParse(domain)
+	domain, from := c.link.domain, c.link.jid
 	if attr := el.Attr("from"); attr != "" {
 		var err error
 		if from, err = jid.Parse(attr); err != nil || from.Domainpart() != domain {
