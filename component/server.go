@@ -13,7 +13,6 @@ package component
 import (
 	"cmp"
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/internal/accept"
 	"xmppd/router"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
@@ -107,31 +107,23 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	s.listeners[l] = true
 	s.mu.Unlock()
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			stopping := s.stopping
-			s.mu.Unlock()
-			if stopping {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
+	return accept.Serve(l, s.isStopping, func(nc net.Conn) {
 		c := newStream(s, nc)
 		if !s.track(c) {
 			nc.Close()
-			continue
+			return
 		}
 		go func() {
 			defer s.untrack(c)
 			c.serve()
 		}()
-	}
+	})
+}
+
+func (s *Server) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
 }
 
 // track adds a stream, unless the server is stopping.

@@ -5,12 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
 
+	"xmppd/internal/accept"
 	"xmppd/router"
 	"xmppd/xmlstream"
 )
@@ -117,31 +117,23 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	s.listeners[l] = true
 	s.mu.Unlock()
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			stopping := s.stopping
-			s.mu.Unlock()
-			if stopping {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
+	return accept.Serve(l, s.isStopping, func(nc net.Conn) {
 		c := newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout)
 		if !s.track(c) {
 			nc.Close()
-			continue
+			return
 		}
 		go func() {
 			defer s.untrack(c)
 			s.serveIn(c)
 		}()
-	}
+	})
+}
+
+func (s *Server) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
 }
 
 // track adds an incoming connection, unless the server is stopping.
