@@ -70,11 +70,7 @@ type Server struct {
 	log    *slog.Logger
 	links  map[string]*link // by domain; read-only after New
 
-	mu        sync.Mutex
-	streams   map[*stream]bool
-	listeners map[net.Listener]bool
-	stopping  bool
-	wg        sync.WaitGroup
+	streams accept.Group[*stream]
 }
 
 // New returns a Server for cfg's components and routes their domains to
@@ -84,8 +80,7 @@ func New(cfg Config, r *router.Router) *Server {
 	cfg.QueueSize = cmp.Or(cfg.QueueSize, 2000)
 	cfg.HandshakeTimeout = cmp.Or(cfg.HandshakeTimeout, time.Minute)
 	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, 30*time.Second)
-	s := &Server{cfg: cfg, router: r, log: cfg.Logger, links: map[string]*link{},
-		streams: map[*stream]bool{}, listeners: map[net.Listener]bool{}}
+	s := &Server{cfg: cfg, router: r, log: cfg.Logger, links: map[string]*link{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -99,75 +94,14 @@ func New(cfg Config, r *router.Router) *Server {
 
 // Serve accepts component connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		l.Close()
-		return net.ErrClosed
-	}
-	s.listeners[l] = true
-	s.mu.Unlock()
-	return accept.Serve(l, s.isStopping, func(nc net.Conn) {
-		c := newStream(s, nc)
-		if !s.track(c) {
-			nc.Close()
-			return
-		}
-		go func() {
-			defer s.untrack(c)
-			c.serve()
-		}()
-	})
-}
-
-func (s *Server) isStopping() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopping
-}
-
-// track adds a stream, unless the server is stopping.
-func (s *Server) track(c *stream) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopping {
-		return false
-	}
-	s.streams[c] = true
-	s.wg.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c *stream) {
-	s.mu.Lock()
-	delete(s.streams, c)
-	s.mu.Unlock()
-	s.wg.Done()
+	return s.streams.Serve(l, func(nc net.Conn) *stream { return newStream(s, nc) }, (*stream).serve)
 }
 
 // Shutdown stops accepting components and ends every stream with
 // system-shutdown, waiting until they are closed or ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.stopping = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	for c := range s.streams {
-		go c.end(streamErr("system-shutdown", "the server is stopping"))
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	s.streams.Stop(func(c *stream) { c.end(streamErr("system-shutdown", "the server is stopping")) })
+	return s.streams.Wait(ctx)
 }
 
 // link is the router's component for one domain: it hands stanzas to

@@ -65,13 +65,13 @@ type Server struct {
 	router *router.Router
 	log    *slog.Logger
 
-	mu        sync.Mutex
-	routes    map[string]string
-	out       map[pair]*outStream
-	in        map[*conn]bool
-	listeners map[net.Listener]bool
-	stopping  bool
-	wg        sync.WaitGroup
+	in accept.Group[*conn] // incoming streams
+
+	mu       sync.Mutex
+	routes   map[string]string
+	out      map[pair]*outStream
+	stopping bool           // no more outgoing streams
+	wg       sync.WaitGroup // the outgoing streams' goroutines
 }
 
 // New returns a Server delivering incoming stanzas to r. Install it with
@@ -87,9 +87,7 @@ func New(cfg Config, r *router.Router) *Server {
 		cfg.TLS = cfg.TLS.Clone()
 		cfg.TLS.ClientAuth = tls.RequestClientCert
 	}
-	s := &Server{cfg: cfg, router: r, log: cfg.Logger,
-		routes: map[string]string{}, out: map[pair]*outStream{},
-		in: map[*conn]bool{}, listeners: map[net.Listener]bool{}}
+	s := &Server{cfg: cfg, router: r, log: cfg.Logger, routes: map[string]string{}, out: map[pair]*outStream{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -109,77 +107,22 @@ func (s *Server) SetRoute(domain, addr string) {
 
 // Serve accepts incoming server streams on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		l.Close()
-		return net.ErrClosed
-	}
-	s.listeners[l] = true
-	s.mu.Unlock()
-	return accept.Serve(l, s.isStopping, func(nc net.Conn) {
-		c := newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout)
-		if !s.track(c) {
-			nc.Close()
-			return
-		}
-		go func() {
-			defer s.untrack(c)
-			s.serveIn(c)
-		}()
-	})
-}
-
-func (s *Server) isStopping() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopping
-}
-
-// track adds an incoming connection, unless the server is stopping.
-func (s *Server) track(c *conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopping {
-		return false
-	}
-	s.in[c] = true
-	s.wg.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c *conn) {
-	s.mu.Lock()
-	delete(s.in, c)
-	s.mu.Unlock()
-	s.wg.Done()
+	return s.in.Serve(l, func(nc net.Conn) *conn { return newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout) }, s.serveIn)
 }
 
 // Shutdown stops accepting streams, ends every stream with
 // <system-shutdown/>, bounces what still waits to be sent, and waits for
 // the streams' goroutines or ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.in.Stop(func(c *conn) { c.end(streamErr("system-shutdown", "the server is stopping"), "") })
 	s.mu.Lock()
 	s.stopping = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	for c := range s.in {
-		go c.end(streamErr("system-shutdown", "the server is stopping"), "")
-	}
 	for _, o := range s.out {
 		o.stop()
 	}
 	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := s.in.Wait(ctx); err != nil {
+		return err
 	}
+	return accept.Wait(ctx, &s.wg)
 }
