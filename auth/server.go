@@ -108,6 +108,13 @@ type Config struct {
 	// whose signature algorithm RFC 5929 does not cover (e.g. Ed25519), that
 	// binding is not offered.
 	ServerCertificate func(cs *tls.ConnectionState) *x509.Certificate
+
+	// Tokens keeps FAST tokens (XEP-0484); nil turns FAST off.
+	Tokens TokenStore
+
+	// TokenLifetime is how long a FAST token lasts. Default
+	// DefaultTokenLifetime.
+	TokenLifetime time.Duration
 }
 
 // Server is the SASL server. It is safe for concurrent use.
@@ -117,6 +124,9 @@ type Server struct {
 	iterations int
 	serverCert func(*tls.ConnectionState) *x509.Certificate
 	throttle   *throttle
+	tokens     TokenStore
+	// tokenLifetime is Config.TokenLifetime.
+	tokenLifetime time.Duration
 	// sleep waits for d or until ctx is done; replaced in tests.
 	sleep func(ctx context.Context, d time.Duration)
 }
@@ -152,13 +162,18 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.MaxTrackedHosts <= 0 {
 		cfg.MaxTrackedHosts = DefaultMaxTrackedHosts
 	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = DefaultTokenLifetime
+	}
 	return &Server{
-		store:      cfg.Store,
-		secret:     slices.Clone(cfg.Secret),
-		iterations: cfg.Iterations,
-		serverCert: cfg.ServerCertificate,
-		throttle:   newThrottle(cfg.FailureDelay, cfg.MaxFailureDelay, failureDecay, cfg.MaxTrackedHosts, time.Now),
-		sleep:      sleepContext,
+		tokens:        cfg.Tokens,
+		tokenLifetime: cfg.TokenLifetime,
+		store:         cfg.Store,
+		secret:        slices.Clone(cfg.Secret),
+		iterations:    cfg.Iterations,
+		serverCert:    cfg.ServerCertificate,
+		throttle:      newThrottle(cfg.FailureDelay, cfg.MaxFailureDelay, failureDecay, cfg.MaxTrackedHosts, time.Now),
+		sleep:         sleepContext,
 	}, nil
 }
 

@@ -10,22 +10,26 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/auth"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
 
-// Namespaces of XEP-0388 (Extensible SASL Profile) and XEP-0386 (Bind 2).
+// Namespaces of XEP-0388 (Extensible SASL Profile), XEP-0386 (Bind 2)
+// and XEP-0484 (FAST).
 const (
 	NSSASL2 = "urn:xmpp:sasl:2"
 	NSBind2 = "urn:xmpp:bind:0"
+	NSFast  = "urn:xmpp:fast:0"
 )
 
 // maxTagBytes bounds the client's Bind 2 tag kept in the resource.
 const maxTagBytes = 64
 
-// sasl2Feature offers XEP-0388 authentication with mechs, and Bind 2 with
-// the features a bind request may enable inline (XEP-0386 §2.1).
-func (st *stream) sasl2Feature(mechs *xmlstream.Element) *xmlstream.Element {
+// sasl2Feature offers XEP-0388 authentication with mechs, Bind 2 with
+// the features a bind request may enable inline (XEP-0386 §2.1), and
+// FAST with the mechanisms fast (XEP-0484 §3).
+func (st *stream) sasl2Feature(mechs *xmlstream.Element, fast []string) *xmlstream.Element {
 	a := xmlstream.NewElement(NSSASL2, "authentication")
 	for _, m := range mechs.ChildElements() {
 		a.AddChild(xmlstream.NewElement(NSSASL2, "mechanism").AddText(m.Text()))
@@ -38,6 +42,13 @@ func (st *stream) sasl2Feature(mechs *xmlstream.Element) *xmlstream.Element {
 	inlines := xmlstream.NewElement(NSSASL2, "inline").AddChild(bind)
 	if st.srv.cfg.ResumeTimeout > 0 {
 		inlines.AddChild(smFeature) // resumption inside <authenticate/>
+	}
+	if len(fast) > 0 {
+		f := xmlstream.NewElement(NSFast, "fast")
+		for _, m := range fast {
+			f.AddChild(xmlstream.NewElement(NSFast, "mechanism").AddText(m))
+		}
+		inlines.AddChild(f)
 	}
 	return a.AddChild(inlines)
 }
@@ -64,13 +75,31 @@ func (st *stream) authenticate2(ctx context.Context, el *xmlstream.Element) (*Se
 	if ir := el.Child(NSSASL2, "initial-response"); ir != nil {
 		initial = ir.Text()
 	}
-	final, ok, err := st.exchange(ctx, NSSASL2, el.Attr("mechanism"), initial)
+	agent := ""
+	if ua := el.Child(NSSASL2, "user-agent"); ua != nil {
+		agent = ua.Attr("id")
+	}
+	mech := el.Attr("mechanism")
+	var (
+		final []byte
+		renew bool
+		ok    bool
+		err   error
+	)
+	if auth.IsFastMechanism(mech) {
+		final, renew, ok, err = st.tokenLogin(ctx, el, mech, initial, agent)
+	} else {
+		final, ok, err = st.exchange(ctx, NSSASL2, mech, initial)
+	}
 	if !ok {
 		return nil, err
 	}
 	success := xmlstream.NewElement(NSSASL2, "success")
 	if len(final) > 0 {
 		success.AddChild(xmlstream.NewElement(NSSASL2, "additional-data").AddText(base64.StdEncoding.EncodeToString(final)))
+	}
+	if token := st.newToken(ctx, el, agent, mech, renew); token != nil {
+		success.AddChild(token)
 	}
 	if r := el.Child(NSSM, "resume"); r != nil {
 		// XEP-0198 inline (XEP-0388 §2.6.1): resumed, the session goes on
@@ -87,10 +116,6 @@ func (st *stream) authenticate2(ctx context.Context, el *xmlstream.Element) (*Se
 	req := el.Child(NSBind2, "bind")
 	if req == nil {
 		return nil, st.t.Write(st.succeeded(success, st.username+"@"+st.domain, st.features())...)
-	}
-	agent := ""
-	if ua := el.Child(NSSASL2, "user-agent"); ua != nil {
-		agent = ua.Attr("id")
 	}
 	return st.bind2(ctx, req, agent, success)
 }

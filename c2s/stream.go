@@ -156,7 +156,7 @@ func (st *stream) saslFeatures() []*xmlstream.Element {
 	}
 	out := []*xmlstream.Element{mechs}
 	if len(mechs.ChildElements()) > 0 {
-		out = append(out, st.sasl2Feature(mechs))
+		out = append(out, st.sasl2Feature(mechs, st.srv.auth.FastMechanisms(cs)))
 	}
 	if cbs := st.srv.auth.ChannelBindings(cs); len(cbs) > 0 {
 		cb := xmlstream.NewElement(NSSASLCB, "sasl-channel-binding")
@@ -294,9 +294,7 @@ func (st *stream) exchange(ctx context.Context, ns, mech, initial string) (final
 			return nil, false, st.authFailed(ns, mech, ex.Username(), err)
 		}
 		if done {
-			st.username = ex.Username()
-			st.t.SetMaxStanzaBytes(st.maxStanzaBytes())
-			st.log.Info("c2s auth ok", "remote", st.t.RemoteAddr(), "jid", st.username+"@"+st.domain, "mechanism", mech)
+			st.authenticated(ex.Username(), mech)
 			return out, true, nil
 		}
 		if err := st.t.Write(saslElement(ns, "challenge", out)); err != nil {
@@ -306,6 +304,13 @@ func (st *stream) exchange(ctx context.Context, ns, mech, initial string) (final
 			return nil, false, st.authFailed(ns, mech, ex.Username(), err)
 		}
 	}
+}
+
+// authenticated records that the stream's user is username, by mech.
+func (st *stream) authenticated(username, mech string) {
+	st.username = username
+	st.t.SetMaxStanzaBytes(st.maxStanzaBytes())
+	st.log.Info("c2s auth ok", "remote", st.t.RemoteAddr(), "jid", st.username+"@"+st.domain, "mechanism", mech)
 }
 
 // errAborted is the client's <abort/>.

@@ -22,37 +22,12 @@ import (
 // resource Bind 2 made from its tag, with stream management on, and chat
 // both ways with a Go client.
 func TestXmppJS(t *testing.T) {
-	node, npm := needNode(t)
-	dir, err := filepath.Abs("xmppjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	npmCI(t, npm, dir, "node_modules/@xmpp/client/package.json")
-
 	s := xmpptest.Start(t)
 	s.AddUser(t, "juliet", xmpptest.Domain, "juliet's js secret")
 	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
 	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
 	romeo.Online()
-
-	// Node trusts the server's certificate, which names localhost, and
-	// nothing more than its usual roots.
-	certFile := filepath.Join(t.TempDir(), "server.pem")
-	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: xmpptest.HTTPSCertificate(t, s).Raw})
-	if err := os.WriteFile(certFile, cert, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(s.C2SAddr.String())
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "chat.mjs", port, "juliet", "romeo@"+xmpptest.Domain)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+certFile, "XMPPD_INTEROP_PASSWORD=juliet's js secret")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out := startXmppJS(t, s, "chat.mjs", "juliet's js secret", "juliet", "romeo@"+xmpptest.Domain)
 
 	m := readUntil(t, romeo, "xmpp.js's message", isMessage)
 	from := m.Attr("from")
@@ -74,4 +49,72 @@ func TestXmppJS(t *testing.T) {
 		t.Fatalf("xmpp.js saw %+v, want %s bound by SASL2 with resumable stream management and romeo's reply", got, from)
 	}
 	t.Logf("xmpp.js: %+v", got)
+}
+
+// TestXmppJSFast has xmpp.js log in with a FAST token (XEP-0484): it asks
+// for one at a password login, then logs in with it and a wrong password,
+// over HT-SHA-256-NONE, binds and chats. The server must have stored the
+// token and marked it used.
+func TestXmppJSFast(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "juliet's js secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	romeo.Online()
+	cmd, out := startXmppJS(t, s, "fast.mjs", "juliet's js secret", "juliet", "romeo@"+xmpptest.Domain)
+
+	m := readUntil(t, romeo, "xmpp.js's message", isMessage)
+	from := m.Attr("from")
+	if !strings.HasPrefix(from, "juliet@localhost/fast/") || body(m) != "hello over FAST" {
+		t.Fatalf("romeo got %s, want xmpp.js's message from a Bind 2 resource fast/...", m)
+	}
+	romeo.Send("<message to='" + escape(from) + "' type='chat' id='r1'><body>hello, token</body></message>")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("fast.mjs: %v\n%s", err, out.String())
+	}
+	var got struct{ Mechanism, Expiry, JID, Reply string }
+	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &got); err != nil {
+		t.Fatalf("fast.mjs printed %q: %v", out.String(), err)
+	}
+	expiry, err := time.Parse(time.RFC3339, got.Expiry)
+	if got.Mechanism != "HT-SHA-256-NONE" || err != nil || time.Until(expiry) < 20*24*time.Hour || got.JID != from || got.Reply != "hello, token" {
+		t.Fatalf("xmpp.js saw %+v, want a HT-SHA-256-NONE token for three weeks, %s and romeo's reply", got, from)
+	}
+	var used bool
+	if err := s.DB.QueryRow(context.Background(), `SELECT used FROM fast_tokens WHERE username = 'juliet'`).Scan(&used); err != nil || !used {
+		t.Fatalf("juliet's stored token: used %v, %v; want one token, used", used, err)
+	}
+	t.Logf("xmpp.js: %+v", got)
+}
+
+// startXmppJS starts node on script in xmppjs/ (npm ci first, if needed)
+// with args, the password in XMPPD_INTEROP_PASSWORD and s's certificate
+// trusted, and returns the command and its combined output.
+func startXmppJS(t *testing.T, s *xmpptest.Server, script, password string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	node, npm := needNode(t)
+	dir, err := filepath.Abs("xmppjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	npmCI(t, npm, dir, "node_modules/@xmpp/client/package.json")
+	// Node trusts the server's certificate, which names localhost, and
+	// nothing more than its usual roots.
+	certFile := filepath.Join(t.TempDir(), "server.pem")
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: xmpptest.HTTPSCertificate(t, s).Raw})
+	if err := os.WriteFile(certFile, cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(s.C2SAddr.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, node, append([]string{script, port}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+certFile, "XMPPD_INTEROP_PASSWORD="+password)
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out
 }

@@ -163,6 +163,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		Store:             accounts,
 		Secret:            secret,
 		ServerCertificate: serverCertificate(certStore),
+		Tokens:            postgres.NewTokens(db.Pool),
 	})
 	if err != nil {
 		return nil, err

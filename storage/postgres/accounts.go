@@ -99,7 +99,7 @@ func (a *Accounts) Create(ctx context.Context, domain, username string, creds []
 }
 
 // SetCredentials replaces all credentials of the account username@domain by
-// creds. An unknown account is an error wrapping storage.ErrNotFound and
+// creds, and drops its FAST tokens. An unknown account is an error wrapping storage.ErrNotFound and
 // auth.ErrNoSuchUser.
 func (a *Accounts) SetCredentials(ctx context.Context, domain, username string, creds []auth.Credential) error {
 	hashes, salts, iterations, storedKeys, serverKeys, err := credentialColumns(creds)
@@ -118,6 +118,10 @@ func (a *Accounts) SetCredentials(ctx context.Context, domain, username string, 
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM account_credentials WHERE domain = $1 AND username = $2`, domain, username); err != nil {
+			return err
+		}
+		// A new password ends the logins made without it (XEP-0484 §5).
+		if _, err := tx.Exec(ctx, `DELETE FROM fast_tokens WHERE domain = $1 AND username = $2`, domain, username); err != nil {
 			return err
 		}
 		if len(creds) == 0 {
