@@ -1,7 +1,9 @@
 package c2s
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
@@ -51,6 +53,19 @@ func (st *stream) resumeWith(el *xmlstream.Element, first func(full jid.JID, res
 		}
 	case s == nil && found && ts.account == account:
 		return nil, smFailedElement("item-not-found", ts.handled, true)
+	case !found && st.srv.cfg.Elsewhere != nil:
+		// Perhaps it waits on another node: ended there now, it routes
+		// what it held before the client binds anew.
+		ctx, cancel := context.WithTimeout(context.Background(), elsewhereTimeout)
+		handled, found := st.srv.cfg.Elsewhere.EndResumable(ctx, el.Attr("previd"), account)
+		cancel()
+		if found {
+			st.log.Info("c2s resumption: ended the session on another node", "remote", st.t.RemoteAddr(), "account", account)
+			return nil, smFailedElement("item-not-found", handled, true)
+		}
 	}
 	return nil, smFailedElement("item-not-found", 0, false)
 }
+
+// elsewhereTimeout bounds the wait for another node to end a session.
+const elsewhereTimeout = 5 * time.Second

@@ -80,6 +80,25 @@ type Config struct {
 	// next element before it parks its reader (park.go); 0 means 2
 	// seconds.
 	ParkAfter time.Duration
+	// Elsewhere, in a cluster, finds the resumable sessions of the other
+	// nodes; nil when there are none.
+	Elsewhere Elsewhere
+}
+
+// Elsewhere is what a cluster does for stream management (XEP-0198): a
+// client that lost its connection to one node may come back on another,
+// which cannot resume the session but can end it at once, so that the
+// client's new session gets what the old one held.
+type Elsewhere interface {
+	// ResumePrefix begins this node's resumption ids: it tells the other
+	// nodes where a session waits.
+	ResumePrefix() string
+	// EndResumable ends the session with resumption id previd of the
+	// account (a bare JID) on the node holding it, once that node has
+	// routed again what the client had not acknowledged, and returns how
+	// many of the client's stanzas the session handled. found is false
+	// when no other node has it, or did not answer.
+	EndResumable(ctx context.Context, previd, account string) (handled uint32, found bool)
 }
 
 // Registrar handles in-band registration (XEP-0077) on streams that are
@@ -333,6 +352,24 @@ func (srv *Server) forget(s *Session) {
 		}
 	}
 	srv.expired[id] = tombstone{account: s.jid.Bare().String(), handled: handled, at: now}
+}
+
+// EndResumable ends the local session with resumption id previd of
+// account (a bare JID), if it has not ended yet, after routing again what
+// its client has not acknowledged, and returns the count of the client's
+// stanzas it handled. found is false when there is no such session here,
+// ended or not. A cluster node calls it for a client that came back on
+// another node (Elsewhere).
+func (srv *Server) EndResumable(previd, account string) (handled uint32, found bool) {
+	s, ts, found := srv.lookupResumable(previd)
+	if s != nil && s.jid.Bare().String() == account {
+		s.terminate("conflict", "the client came back on another node")
+		s, ts, found = srv.lookupResumable(previd)
+	}
+	if s != nil || !found || ts.account != account {
+		return 0, false
+	}
+	return ts.handled, true
 }
 
 // lookupResumable returns the session with stream management id, or the

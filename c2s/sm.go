@@ -141,6 +141,9 @@ func (s *Session) startSMLocked(resume bool, max string) (*xmlstream.Element, st
 	enabled := xmlstream.NewElement(NSSM, "enabled")
 	if resume && cfg.ResumeTimeout > 0 {
 		s.sm.id = stanza.NewID() + stanza.NewID()
+		if cfg.Elsewhere != nil {
+			s.sm.id = cfg.Elsewhere.ResumePrefix() + s.sm.id
+		}
 		s.sm.max = cfg.ResumeTimeout
 		if secs, err := strconv.Atoi(max); err == nil && secs > 0 && time.Duration(secs)*time.Second < s.sm.max {
 			s.sm.max = time.Duration(secs) * time.Second

@@ -73,6 +73,8 @@ type Cluster struct {
 	receipts   receipts
 	singletons map[string]*singleton       // by domain; set before Join
 	forgetters map[string]func(key string) // by topic; set before Join
+	// endResumable is SetResumable's; nil ends nothing.
+	endResumable func(previd, account string) (uint32, bool)
 
 	extMu sync.RWMutex
 	ext   externals
@@ -253,6 +255,8 @@ func (c *Cluster) handle(m *nats.Msg) {
 		err = c.component(ctx, m)
 	case opExternal:
 		err = c.external(ctx, m)
+	case opEndResumable:
+		c.answerEndResumable(m)
 	case opForget:
 		if f := c.forgetters[m.Header.Get("topic")]; f != nil {
 			f(m.Header.Get("key"))

@@ -27,6 +27,9 @@ const (
 	opComponent = "component" // from, to, hops; body: a stanza for a Singleton
 	opExternal  = "external"  // domain; body: a stanza for an external component held by the node
 	opForget    = "forget"    // topic, key: drop a cached key (Forget)
+	// node, previd, account: end a resumable session (EndResumable),
+	// answered with found and handled
+	opEndResumable = "end-resumable"
 )
 
 // message returns a NATS message with the op header and the given header

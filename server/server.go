@@ -197,6 +197,10 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		return nil, err
 	}
 
+	var elsewhere c2s.Elsewhere // not a nil *cluster.Cluster
+	if w.cluster != nil {
+		elsewhere = w.cluster
+	}
 	resume := time.Duration(cfg.C2S.ResumeSeconds) * time.Second
 	if resume <= 0 {
 		resume = -1 // c2s: negative disables resumption
@@ -212,6 +216,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		NegotiationTimeout: time.Duration(cfg.Limits.NegotiationSeconds) * time.Second,
 		ResumeTimeout:      resume,
 		ParkAfter:          cfg.C2S.ParkAfter,
+		Elsewhere:          elsewhere,
 		Bound:              w.bound(),
 		BindFeatures: map[string]func(jid.JID){
 			carbons.NS: func(session jid.JID) { r.Mark(session, carbons.Mark, true) },
@@ -221,6 +226,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	s = &Server{cfg: cfg, log: log, db: db, certs: certStore, router: r, c2s: streams, modules: w}
 	if w.cluster != nil {
 		w.cluster.SetHold(streams.Hold)
+		w.cluster.SetResumable(streams.EndResumable)
 	}
 	if cfg.S2S.Listen != "" {
 		s.s2s = s2s.New(s2s.Config{
