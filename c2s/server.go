@@ -80,6 +80,10 @@ type Config struct {
 	// next element before it parks its reader (park.go); 0 means 2
 	// seconds.
 	ParkAfter time.Duration
+	// RateLimit is how many bytes a second a bound client may send, with
+	// bursts of four seconds' worth; reading from a client over it pauses.
+	// 0 means no limit.
+	RateLimit int
 	// Elsewhere, in a cluster, finds the resumable sessions of the other
 	// nodes; nil when there are none.
 	Elsewhere Elsewhere

@@ -49,6 +49,11 @@ type Session struct {
 	closeAfter bool          // close the connection once the queue is written
 	sm         smState
 	csi        csiState
+
+	// limit is the client's rate limit (nil: none) and limited how often
+	// it paused the reader; both are the reader's own.
+	limit   *rateLimit
+	limited int
 }
 
 // outItem is one frame for the client: a stanza (el set) or a nonza.
@@ -62,7 +67,11 @@ type outItem struct {
 // newSession returns a held session: what it is given is queued but not
 // written until release.
 func newSession(srv *Server, t Transport, j jid.JID, lang string) *Session {
-	return &Session{srv: srv, t: t, jid: j, lang: lang, ns: t.Namespace(), held: true, readerDone: make(chan struct{})}
+	s := &Session{srv: srv, t: t, jid: j, lang: lang, ns: t.Namespace(), held: true, readerDone: make(chan struct{})}
+	if srv.cfg.RateLimit > 0 {
+		s.limit = newRateLimit(srv.cfg.RateLimit, time.Now())
+	}
+	return s
 }
 
 // release starts writing the queue. The bind result is queued while the
@@ -324,6 +333,7 @@ func (s *Session) serve(ctx context.Context, t Transport, done chan struct{}, en
 		}
 		if err == nil {
 			err = s.handle(ctx, t, el)
+			s.throttle(ctx, t.ElementBytes())
 		}
 		if err != nil {
 			s.readFailed(t, err)

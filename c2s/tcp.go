@@ -57,6 +57,8 @@ func (t *tcpTransport) ReadHeader() (xmlstream.Header, error) {
 
 func (t *tcpTransport) ReadElement() (*xmlstream.Element, error) { return t.dec.ReadElement() }
 
+func (t *tcpTransport) ElementBytes() int { return t.dec.ElementBytes() }
+
 func (t *tcpTransport) SetMaxStanzaBytes(n int) {
 	t.limits.MaxStanzaBytes = n
 	if t.dec != nil {

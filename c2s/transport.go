@@ -21,6 +21,9 @@ type Transport interface {
 	// ReadElement reads the next top-level element. It returns
 	// xmlstream.ErrStreamEnd when the client closes the stream.
 	ReadElement() (*xmlstream.Element, error)
+	// ElementBytes is the size in bytes of the element read last, as the
+	// client sent it, for the rate limit.
+	ElementBytes() int
 	// WriteHeader writes the server's response header and then the
 	// frames that follow it (its features, or a stream error): in one
 	// write where the transport can, so a stream opening costs a single

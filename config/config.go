@@ -288,6 +288,10 @@ type Limits struct {
 	SessionQueue int `toml:"session_queue"`
 	// NegotiationSeconds bounds the time from connect to resource binding.
 	NegotiationSeconds int `toml:"negotiation_seconds"`
+	// ClientBytesPerSecond is how fast a logged-in client may send, with
+	// bursts of four seconds' worth: reading from a client over it
+	// pauses, so one client cannot flood the server. 0: no limit.
+	ClientBytesPerSecond int `toml:"client_bytes_per_second"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -310,10 +314,11 @@ func Default() Config {
 			WebSocketPath: "/xmpp-websocket",
 		},
 		Limits: Limits{
-			MaxStanzaBytes:     256 << 10,
-			MaxDepth:           32,
-			SessionQueue:       2000,
-			NegotiationSeconds: 60,
+			MaxStanzaBytes:       256 << 10,
+			MaxDepth:             32,
+			SessionQueue:         2000,
+			NegotiationSeconds:   60,
+			ClientBytesPerSecond: 20000,
 		},
 		Offline:      Offline{Quota: 1000},
 		Archive:      Archive{Enabled: true, MaxPage: 250},
@@ -439,6 +444,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.SessionQueue < 1 {
 		errs = append(errs, fmt.Errorf("limits.session_queue: %d must be positive", c.Limits.SessionQueue))
+	}
+	if c.Limits.ClientBytesPerSecond < 0 {
+		errs = append(errs, fmt.Errorf("limits.client_bytes_per_second: %d must not be negative (0: no limit)", c.Limits.ClientBytesPerSecond))
 	}
 	if c.Limits.NegotiationSeconds < 1 {
 		errs = append(errs, fmt.Errorf("limits.negotiation_seconds: %d must be positive", c.Limits.NegotiationSeconds))

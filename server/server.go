@@ -217,6 +217,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		ResumeTimeout:      resume,
 		ParkAfter:          cfg.C2S.ParkAfter,
 		Elsewhere:          elsewhere,
+		RateLimit:          cfg.Limits.ClientBytesPerSecond,
 		Bound:              w.bound(),
 		BindFeatures: map[string]func(jid.JID){
 			carbons.NS: func(session jid.JID) { r.Mark(session, carbons.Mark, true) },

@@ -1,0 +1,55 @@
+package c2s_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+)
+
+// TestFloodingClientIsPaused: juliet sends far more than her rate
+// limit at once. The server reads her burst, then pauses reading from
+// her: mercutio's message, sent once romeo has some of hers, reaches
+// romeo before her last ones. Then every one of hers arrives, in order.
+func TestFloodingClientIsPaused(t *testing.T) {
+	const rate, n = 5000, 30 // 20,000 bytes at once, then 5,000 a second
+	s := xmpptest.Start(t, func(c *config.Config) { c.Limits.ClientBytesPerSecond = rate })
+	for _, u := range []string{"juliet", "romeo", "mercutio"} {
+		s.AddUser(t, u, xmpptest.Domain, "pw")
+	}
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	mercutio := xmpptest.Login(t, s, "mercutio", "pw", "street")
+
+	// 30 headlines (not archived: routed at once) of about 1,100 bytes:
+	// 18 fit in the burst, the other 12 take 2.6 s. They fit in the
+	// socket buffers, so the write returns at once.
+	var flood strings.Builder
+	for i := range n {
+		fmt.Fprintf(&flood, "<message to='romeo@localhost/orchard' type='headline' id='j%d'><body>%s</body></message>", i, strings.Repeat("x", 1000))
+	}
+	juliet.Send(flood.String())
+
+	var order []string
+	for len(order) < n+1 {
+		m := romeo.NextNamed("message")
+		order = append(order, m.Attr("id"))
+		if m.Attr("id") == "j3" {
+			mercutio.Send("<message to='romeo@localhost/orchard' type='headline' id='m'><body>meanwhile</body></message>")
+		}
+	}
+	at := slices.Index(order, "m")
+	if at < 0 || at == n {
+		t.Fatalf("romeo got %q: mercutio's message came after all of juliet's, so juliet was not paused", order)
+	}
+	juliets := slices.Delete(slices.Clone(order), at, at+1)
+	for i, id := range juliets {
+		if id != fmt.Sprintf("j%d", i) {
+			t.Fatalf("juliet's messages came as %q, want j0 to j%d in order", juliets, n-1)
+		}
+	}
+	juliet.Ping() // her session goes on
+}
