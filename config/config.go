@@ -26,6 +26,9 @@ type Config struct {
 	DataDir string `toml:"data_dir"`
 	// LogLevel is one of debug, info, warn, error.
 	LogLevel string `toml:"log_level"`
+	// Admins are the bare JIDs of the server's administrators, who may
+	// run the service administration commands (XEP-0133).
+	Admins []string `toml:"admins"`
 
 	Database Database `toml:"database"`
 	TLS      TLS      `toml:"tls"`
@@ -390,6 +393,14 @@ func (c *Config) Validate() error {
 		if cert.Cert == "" || cert.Key == "" {
 			errs = append(errs, fmt.Errorf("tls.certificates: host %q needs both cert and key", cert.Host))
 		}
+	}
+	for i, a := range c.Admins {
+		j, err := jid.Parse(a)
+		if err != nil || j.Localpart() == "" || j.Resourcepart() != "" {
+			errs = append(errs, fmt.Errorf("admins: %q is not the bare JID of an account", a))
+			continue
+		}
+		c.Admins[i] = j.String()
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: must not be empty"))

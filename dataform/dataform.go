@@ -12,14 +12,20 @@ const NS = "jabber:x:data"
 type Field struct {
 	Var    string
 	Type   string // "" when the form does not say
+	Label  string // for people; written, not read
 	Values []string
+	// Required marks a field the form's filler must give; written, not
+	// read.
+	Required bool
 }
 
 // Form is a data form.
 type Form struct {
 	// Type is the form's type: form, submit, cancel or result.
-	Type   string
-	Fields []Field
+	Type string
+	// Title and Instructions are for people; written, not read.
+	Title, Instructions string
+	Fields              []Field
 }
 
 // Parse reads the form x, an <x xmlns='jabber:x:data'/> element. Fields
@@ -76,10 +82,22 @@ func (f Form) FormType() string {
 // Element returns f as an <x xmlns='jabber:x:data'/> element.
 func (f Form) Element() *xmlstream.Element {
 	x := xmlstream.NewElement(NS, "x", "type", f.Type)
+	if f.Title != "" {
+		x.AddChild(xmlstream.NewElement(NS, "title").AddText(f.Title))
+	}
+	if f.Instructions != "" {
+		x.AddChild(xmlstream.NewElement(NS, "instructions").AddText(f.Instructions))
+	}
 	for _, fd := range f.Fields {
 		el := xmlstream.NewElement(NS, "field", "var", fd.Var)
 		if fd.Type != "" {
 			el.SetAttr("type", fd.Type)
+		}
+		if fd.Label != "" {
+			el.SetAttr("label", fd.Label)
+		}
+		if fd.Required {
+			el.AddChild(xmlstream.NewElement(NS, "required"))
 		}
 		for _, v := range fd.Values {
 			el.AddChild(xmlstream.NewElement(NS, "value").AddText(v))

@@ -23,8 +23,8 @@ func Register(r *router.Router) {
 	r.AddFeature(NSItems)
 	r.AddAccountFeature(NSInfo)
 	r.HandleIQ(router.ToServer, "get", NSInfo, "query", func(ctx context.Context, iq router.IQ) *xmlstream.Element {
-		if iq.Payload.Attr("node") != "" {
-			return iq.Error("item-not-found", "")
+		if node := iq.Payload.Attr("node"); node != "" {
+			return nodeInfo(ctx, r, iq, node)
 		}
 		q := xmlstream.NewElement(NSInfo, "query")
 		q.AddChild(xmlstream.NewElement(NSInfo, "identity", "category", "server", "type", "im", "name", "xmppd"))
@@ -65,8 +65,8 @@ func Register(r *router.Router) {
 	})
 	// The server's items are its services, such as conference.<host>.
 	r.HandleIQ(router.ToServer, "get", NSItems, "query", func(ctx context.Context, iq router.IQ) *xmlstream.Element {
-		if iq.Payload.Attr("node") != "" {
-			return iq.Error("item-not-found", "")
+		if node := iq.Payload.Attr("node"); node != "" {
+			return nodeItems(ctx, r, iq, node)
 		}
 		q := xmlstream.NewElement(NSItems, "query")
 		for _, d := range r.Components() {
@@ -76,4 +76,51 @@ func Register(r *router.Router) {
 		}
 		return iq.Result(q)
 	})
+}
+
+// nodeInfo answers disco#info for a node of the server from the module
+// that owns it (router.AddServerNodes), or with item-not-found.
+func nodeInfo(ctx context.Context, r *router.Router, iq router.IQ, node string) *xmlstream.Element {
+	for _, h := range r.ServerNodes() {
+		ids, features, ok := h.NodeInfo(ctx, iq, node)
+		if !ok {
+			continue
+		}
+		q := xmlstream.NewElement(NSInfo, "query", "node", node)
+		for _, id := range ids {
+			el := xmlstream.NewElement(NSInfo, "identity", "category", id.Category, "type", id.Type)
+			if id.Name != "" {
+				el.SetAttr("name", id.Name)
+			}
+			q.AddChild(el)
+		}
+		for _, f := range features {
+			q.AddChild(xmlstream.NewElement(NSInfo, "feature", "var", f))
+		}
+		return iq.Result(q)
+	}
+	return iq.Error("item-not-found", "")
+}
+
+// nodeItems answers disco#items for a node of the server likewise.
+func nodeItems(ctx context.Context, r *router.Router, iq router.IQ, node string) *xmlstream.Element {
+	for _, h := range r.ServerNodes() {
+		items, ok := h.NodeItems(ctx, iq, node)
+		if !ok {
+			continue
+		}
+		q := xmlstream.NewElement(NSItems, "query", "node", node)
+		for _, it := range items {
+			el := xmlstream.NewElement(NSItems, "item", "jid", it.JID.String())
+			if it.Node != "" {
+				el.SetAttr("node", it.Node)
+			}
+			if it.Name != "" {
+				el.SetAttr("name", it.Name)
+			}
+			q.AddChild(el)
+		}
+		return iq.Result(q)
+	}
+	return iq.Error("item-not-found", "")
 }

@@ -118,6 +118,15 @@ func TestSlixmppComponent(t *testing.T) {
 	}, "alice")
 }
 
+// TestSlixmppAdmin runs slixmpp_admin.py: service administration
+// (XEP-0133) through slixmpp's ad-hoc commands, by an admin and refused
+// to anybody else.
+func TestSlixmppAdmin(t *testing.T) {
+	runScript(t, "slixmpp_admin.py", func(c *config.Config) {
+		c.Admins = []string{"alice@" + xmpptest.Domain}
+	}, "alice", "bob")
+}
+
 // runScript runs a slixmpp script against a fresh server, with change
 // to its configuration if not nil, and the given accounts: its arguments
 // are the server's host and port and the accounts' JIDs, their passwords

@@ -64,12 +64,25 @@ type iqHandlers struct {
 	accountFeatures   map[string]bool
 	accountIdentities []Identity
 	accountItems      []ItemLister
+	serverNodes       []NodeHandler
 }
 
 // DiscoItem is an item of service discovery (XEP-0030 §4.1).
 type DiscoItem struct {
 	JID  jid.JID
 	Node string
+	Name string // may be empty
+}
+
+// NodeHandler answers service discovery of the server's nodes that a
+// module owns (XEP-0030 §3.2, §4.2), such as its list of ad-hoc commands.
+type NodeHandler interface {
+	// NodeInfo returns node's identities and features as iq's sender may
+	// see them; ok is false when node is not the module's, or hidden from
+	// the sender.
+	NodeInfo(ctx context.Context, iq IQ, node string) (ids []Identity, features []string, ok bool)
+	// NodeItems returns node's items likewise.
+	NodeItems(ctx context.Context, iq IQ, node string) (items []DiscoItem, ok bool)
 }
 
 // ItemLister lists the items of an account that iq, a disco#items get
@@ -79,6 +92,7 @@ type ItemLister func(ctx context.Context, iq IQ) ([]DiscoItem, error)
 // Identity is a service discovery identity (XEP-0030 §3.1).
 type Identity struct {
 	Category, Type string
+	Name           string // may be empty
 }
 
 func newIQHandlers() iqHandlers {
@@ -127,6 +141,20 @@ func (r *Router) AddAccountItems(f ItemLister) {
 	r.iq.mu.Lock()
 	defer r.iq.mu.Unlock()
 	r.iq.accountItems = append(r.iq.accountItems, f)
+}
+
+// AddServerNodes has h answer service discovery of the server's nodes.
+func (r *Router) AddServerNodes(h NodeHandler) {
+	r.iq.mu.Lock()
+	defer r.iq.mu.Unlock()
+	r.iq.serverNodes = append(r.iq.serverNodes, h)
+}
+
+// ServerNodes returns the handlers of AddServerNodes.
+func (r *Router) ServerNodes() []NodeHandler {
+	r.iq.mu.RLock()
+	defer r.iq.mu.RUnlock()
+	return append([]NodeHandler(nil), r.iq.serverNodes...)
 }
 
 // AccountItems returns the items listers of AddAccountItems.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	"mellium.im/xmpp/jid"
@@ -243,6 +244,23 @@ func (r *Router) Sessions() []Session {
 	var all []Session
 	r.eachLocalLocked(func(e *entry) { all = append(all, e.s) })
 	return all
+}
+
+// OnlineAccounts returns the accounts of domain that have a session on
+// any node of the cluster, sorted.
+func (r *Router) OnlineAccounts(domain string) []jid.JID {
+	r.mu.RLock()
+	var online []jid.JID
+	for _, a := range r.users {
+		if len(a.sessions) > 0 {
+			if j := a.sessions[0].s.JID(); j.Domainpart() == domain {
+				online = append(online, j.Bare())
+			}
+		}
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(online, func(a, b jid.JID) int { return strings.Compare(a.String(), b.String()) })
+	return online
 }
 
 // eachLocalLocked calls f with the entry of every session of this node;

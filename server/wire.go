@@ -78,6 +78,7 @@ func (w *wiring) modules(ctx context.Context) error {
 		w.archive,      // wire_archive.go: XEP-0313 message archive, XEP-0359 stanza ids
 		w.muc,          // wire_muc.go: XEP-0045 multi-user chat on conference.<host>
 		w.upload,       // wire_upload.go: XEP-0363 HTTP file upload on upload.<host>
+		w.admin,        // wire_admin.go: XEP-0050 ad-hoc commands, XEP-0133 administration
 	} {
 		if err := wire(ctx); err != nil {
 			return err

@@ -173,6 +173,15 @@ func (a *Accounts) List(ctx context.Context, domain string) ([]string, error) {
 	return list, nil
 }
 
+// Count returns how many accounts domain has.
+func (a *Accounts) Count(ctx context.Context, domain string) (int, error) {
+	var n int
+	if err := a.pool.QueryRow(ctx, `SELECT count(*) FROM accounts WHERE domain = $1`, domain).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count accounts of %s: %w", domain, err)
+	}
+	return n, nil
+}
+
 // Exists reports whether the account username@domain exists.
 func (a *Accounts) Exists(ctx context.Context, domain, username string) (bool, error) {
 	var ok bool

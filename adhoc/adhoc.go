@@ -1,0 +1,252 @@
+// Package adhoc implements XEP-0050: Ad-Hoc Commands, for commands the
+// server offers at its own JID: discovery of the commands a requester
+// may run, their execution in one or two stages (a form to fill in, then
+// its submission), and cancellation.
+package adhoc
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/dataform"
+	"xmppd/router"
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// NS is the namespace of XEP-0050, and the node of the command list.
+const NS = "http://jabber.org/protocol/commands"
+
+// Command is one command.
+type Command struct {
+	Node string
+	Name string
+	// Allowed reports whether requester may see and run the command.
+	Allowed func(requester jid.JID) bool
+	// Form is the form the requester fills in; a command without one
+	// runs at once.
+	Form *dataform.Form
+	// Run runs the command and returns a note for the requester, and a
+	// form of results or nil. A *Failure is shown to the requester as an
+	// error note; another error is an internal-server-error.
+	Run func(ctx context.Context, req Request) (note string, result *dataform.Form, err error)
+}
+
+// Request is one run of a command.
+type Request struct {
+	From jid.JID       // the requester
+	To   jid.JID       // the server JID the command was sent to
+	Form dataform.Form // as submitted; empty for a command without one
+}
+
+// Failure is a command's refusal, told to the requester, such as an
+// account that does not exist.
+type Failure struct{ Text string }
+
+func (f *Failure) Error() string { return f.Text }
+
+// Service offers commands at the server's JID.
+type Service struct {
+	mu       sync.Mutex
+	commands []Command
+	sessions map[string]session // by session id
+}
+
+// session is a command waiting for its form.
+type session struct {
+	node      string
+	requester string // full JID
+	expires   time.Time
+}
+
+// Session limits: a form may wait this long, and this many at once.
+const (
+	sessionTimeout = 10 * time.Minute
+	maxSessions    = 1000
+)
+
+// New returns the service, answering ad-hoc commands and their discovery
+// at the server's JID on r.
+func New(r *router.Router) *Service {
+	s := &Service{sessions: map[string]session{}}
+	r.AddFeature(NS)
+	r.AddServerNodes(s)
+	r.HandleIQ(router.ToServer, "set", NS, "command", s.handle)
+	return s
+}
+
+// Add offers c.
+func (s *Service) Add(c Command) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commands = append(s.commands, c)
+}
+
+// command returns the command at node that requester may run.
+func (s *Service) command(node string, requester jid.JID) (Command, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.commands {
+		if c.Node == node && c.Allowed(requester) {
+			return c, true
+		}
+	}
+	return Command{}, false
+}
+
+// NodeInfo implements router.NodeHandler: the command list (XEP-0050
+// §2.2) and each command the requester may run (§2.3).
+func (s *Service) NodeInfo(ctx context.Context, iq router.IQ, node string) ([]router.Identity, []string, bool) {
+	if node == NS {
+		return []router.Identity{{Category: "automation", Type: "command-list"}}, nil, true
+	}
+	c, ok := s.command(node, iq.From)
+	if !ok {
+		return nil, nil, false
+	}
+	return []router.Identity{{Category: "automation", Type: "command-node", Name: c.Name}}, []string{NS, dataform.NS}, true
+}
+
+// NodeItems implements router.NodeHandler: the commands the requester may
+// run (XEP-0050 §2.2).
+func (s *Service) NodeItems(ctx context.Context, iq router.IQ, node string) ([]router.DiscoItem, bool) {
+	if node != NS {
+		return nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	items := []router.DiscoItem{}
+	for _, c := range s.commands {
+		if c.Allowed(iq.From) {
+			items = append(items, router.DiscoItem{JID: iq.To, Node: c.Node, Name: c.Name})
+		}
+	}
+	return items, true
+}
+
+// handle answers <command/> (XEP-0050 §3.4): execute starts a command,
+// complete (or execute) with a session submits its form, cancel ends it.
+func (s *Service) handle(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	node, id, action := iq.Payload.Attr("node"), iq.Payload.Attr("sessionid"), iq.Payload.Attr("action")
+	c, ok := s.command(node, iq.From)
+	if !ok {
+		// Unknown and forbidden commands look alike: the list shows
+		// neither.
+		return commandError(iq, stanza.ItemNotFound, "")
+	}
+	if id == "" {
+		if action != "" && action != "execute" {
+			return commandError(iq, stanza.BadRequest, "malformed-action")
+		}
+		if c.Form == nil {
+			return s.run(ctx, iq, c, "", dataform.Form{})
+		}
+		id = s.open(node, iq.From)
+		if id == "" {
+			return commandError(iq, stanza.ResourceConstraint, "")
+		}
+		form := *c.Form
+		form.Type = "form"
+		return iq.Result(reply(node, id, "executing").
+			AddChild(xmlstream.NewElement(NS, "actions", "execute", "complete").AddChild(xmlstream.NewElement(NS, "complete"))).
+			AddChild(form.Element()))
+	}
+	if !s.close(id, node, iq.From) {
+		return commandError(iq, stanza.BadRequest, "bad-sessionid")
+	}
+	switch action {
+	case "cancel":
+		return iq.Result(reply(node, id, "canceled"))
+	case "", "execute", "complete":
+		x := iq.Payload.Child(dataform.NS, "x")
+		if x == nil {
+			return commandError(iq, stanza.BadRequest, "bad-payload")
+		}
+		form := dataform.Parse(x)
+		if form.Type != "submit" {
+			return commandError(iq, stanza.BadRequest, "bad-payload")
+		}
+		return s.run(ctx, iq, c, id, form)
+	}
+	return commandError(iq, stanza.BadRequest, "bad-action")
+}
+
+// run runs c with form and answers its result: completed with a note, or
+// with an error note for a Failure.
+func (s *Service) run(ctx context.Context, iq router.IQ, c Command, id string, form dataform.Form) *xmlstream.Element {
+	if id == "" {
+		id = stanza.NewID()
+	}
+	note, result, err := c.Run(ctx, Request{From: iq.From, To: iq.To, Form: form})
+	noteType := "info"
+	if f, ok := err.(*Failure); ok {
+		note, noteType, result = f.Text, "error", nil
+	} else if err != nil {
+		return commandError(iq, stanza.InternalServerError, "")
+	}
+	out := reply(c.Node, id, "completed")
+	if note != "" {
+		out.AddChild(xmlstream.NewElement(NS, "note", "type", noteType).AddText(note))
+	}
+	if result != nil {
+		result.Type = "result"
+		out.AddChild(result.Element())
+	}
+	return iq.Result(out)
+}
+
+func reply(node, id, status string) *xmlstream.Element {
+	return xmlstream.NewElement(NS, "command", "node", node, "sessionid", id, "status", status)
+}
+
+// commandError answers iq with an error of condition and XEP-0050's
+// specific condition, if any (§4.6). It carries the <command/> without
+// its form, which may hold a password.
+func commandError(iq router.IQ, condition, specific string) *xmlstream.Element {
+	cmd := xmlstream.NewElement(NS, "command", "node", iq.Payload.Attr("node"))
+	if id := iq.Payload.Attr("sessionid"); id != "" {
+		cmd.SetAttr("sessionid", id)
+	}
+	shell := xmlstream.NewElement(stanza.NSClient, stanza.IQ, "type", iq.Type, "id", iq.Stanza.Attr("id"),
+		"from", iq.From.String(), "to", iq.To.String()).AddChild(cmd)
+	e := stanza.ErrorReply(shell, condition, "")
+	if specific != "" {
+		e.Child(stanza.NSClient, "error").AddChild(xmlstream.NewElement(NS, specific))
+	}
+	return e
+}
+
+// open starts a session of node for requester and returns its id, or ""
+// when too many wait.
+func (s *Service) open(node string, requester jid.JID) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for id, ss := range s.sessions {
+		if now.After(ss.expires) {
+			delete(s.sessions, id)
+		}
+	}
+	if len(s.sessions) >= maxSessions {
+		return ""
+	}
+	id := stanza.NewID()
+	s.sessions[id] = session{node: node, requester: requester.String(), expires: now.Add(sessionTimeout)}
+	return id
+}
+
+// close ends the session id of node, which requester must have opened,
+// and reports whether it was waiting.
+func (s *Service) close(id, node string, requester jid.JID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.sessions[id]
+	if !ok || ss.node != node || ss.requester != requester.String() || time.Now().After(ss.expires) {
+		return false
+	}
+	delete(s.sessions, id)
+	return true
+}

@@ -1,0 +1,248 @@
+package admin_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"xmppd/adhoc"
+	"xmppd/config"
+	"xmppd/dataform"
+	"xmppd/internal/xmpptest"
+	"xmppd/storage/pgtest"
+	"xmppd/xmlstream"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const nsStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+// start runs a server whose admin is boss, with the accounts boss,
+// juliet and romeo, and logs boss in.
+func start(t *testing.T) (*xmpptest.Server, *xmpptest.Client) {
+	t.Helper()
+	s := xmpptest.Start(t, func(c *config.Config) { c.Admins = []string{"boss@localhost"} })
+	for _, u := range []string{"boss", "juliet", "romeo"} {
+		s.AddUser(t, u, xmpptest.Domain, u+" pw")
+	}
+	boss := xmpptest.Login(t, s, "boss", "boss pw", "desk")
+	return s, boss
+}
+
+// ask sends the IQ and returns the answer.
+func ask(t *testing.T, c *xmpptest.Client, iq string) *xmlstream.Element {
+	t.Helper()
+	c.Send(iq)
+	return c.NextNamed("iq")
+}
+
+// execute starts the command at node and returns its <command/>.
+func execute(t *testing.T, c *xmpptest.Client, node string) *xmlstream.Element {
+	t.Helper()
+	res := ask(t, c, "<iq type='set' id='x' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"' action='execute'/></iq>")
+	cmd := res.Child(adhoc.NS, "command")
+	if res.Attr("type") != "result" || cmd == nil {
+		t.Fatalf("executing %s: got %s", node, res)
+	}
+	return cmd
+}
+
+// submit submits the form of the session the executing cmd opened, with
+// fields given as var, value pairs, and returns the answer.
+func submit(t *testing.T, c *xmpptest.Client, cmd *xmlstream.Element, fields ...string) *xmlstream.Element {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("<iq type='set' id='s' to='localhost'><command xmlns='" + adhoc.NS + "' node='" + cmd.Attr("node") +
+		"' sessionid='" + cmd.Attr("sessionid") + "' action='complete'><x xmlns='jabber:x:data' type='submit'>" +
+		"<field var='FORM_TYPE'><value>http://jabber.org/protocol/admin</value></field>")
+	for i := 0; i+1 < len(fields); i += 2 {
+		b.WriteString("<field var='" + fields[i] + "'>")
+		for _, v := range strings.Split(fields[i+1], "\n") {
+			b.WriteString("<value>" + v + "</value>")
+		}
+		b.WriteString("</field>")
+	}
+	b.WriteString("</x></command></iq>")
+	return ask(t, c, b.String())
+}
+
+// completed checks that res completes its command and returns the note.
+func completed(t *testing.T, res *xmlstream.Element) (note, noteType string, result dataform.Form) {
+	t.Helper()
+	cmd := res.Child(adhoc.NS, "command")
+	if res.Attr("type") != "result" || cmd == nil || cmd.Attr("status") != "completed" {
+		t.Fatalf("got %s, want a completed command", res)
+	}
+	if n := cmd.Child(adhoc.NS, "note"); n != nil {
+		note, noteType = n.Text(), n.Attr("type")
+	}
+	if x := cmd.Child(dataform.NS, "x"); x != nil {
+		result = dataform.Parse(x)
+	}
+	return note, noteType, result
+}
+
+func fieldValue(f dataform.Form, v string) string {
+	fd, _ := f.Field(v)
+	return strings.Join(fd.Values, " ")
+}
+
+const node = "http://jabber.org/protocol/admin#"
+
+// TestCommandsForAdminsOnly: the admin discovers the commands, each a
+// command node; anybody else sees none and cannot run one.
+func TestCommandsForAdminsOnly(t *testing.T) {
+	s, boss := start(t)
+	items := ask(t, boss, "<iq type='get' id='d' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items' node='"+adhoc.NS+"'/></iq>")
+	var nodes []string
+	for _, it := range items.Child("http://jabber.org/protocol/disco#items", "query").ChildElements() {
+		if it.Attr("jid") != "localhost" || it.Attr("name") == "" {
+			t.Errorf("item %s: want the server's JID and a name", it)
+		}
+		nodes = append(nodes, strings.TrimPrefix(it.Attr("node"), node))
+	}
+	want := []string{"add-user", "delete-user", "end-user-session", "change-user-password",
+		"get-registered-users-num", "get-online-users-num", "get-online-users-list", "announce"}
+	if !slices.Equal(nodes, want) {
+		t.Fatalf("commands %q, want %q", nodes, want)
+	}
+	info := ask(t, boss, "<iq type='get' id='i' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='"+node+"add-user'/></iq>")
+	q := info.Child("http://jabber.org/protocol/disco#info", "query")
+	if id := q.Child("http://jabber.org/protocol/disco#info", "identity"); id == nil || id.Attr("category") != "automation" || id.Attr("type") != "command-node" {
+		t.Fatalf("disco#info of add-user: %s", info)
+	}
+	features := ask(t, boss, "<iq type='get' id='f' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>").String()
+	if !strings.Contains(features, "var='"+adhoc.NS+"'") {
+		t.Fatalf("the server's features do not list ad-hoc commands: %s", features)
+	}
+
+	juliet := xmpptest.Login(t, s, "juliet", "juliet pw", "balcony")
+	items = ask(t, juliet, "<iq type='get' id='d' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items' node='"+adhoc.NS+"'/></iq>")
+	if n := len(items.Child("http://jabber.org/protocol/disco#items", "query").ChildElements()); n != 0 {
+		t.Fatalf("juliet sees %d commands: %s", n, items)
+	}
+	res := ask(t, juliet, "<iq type='set' id='x' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"add-user' action='execute'/></iq>")
+	xmpptest.ExpectError(t, res, "item-not-found")
+	info = ask(t, juliet, "<iq type='get' id='i' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='"+node+"add-user'/></iq>")
+	xmpptest.ExpectError(t, info, "item-not-found")
+}
+
+// TestAccounts: the admin adds an account, changes its password, ends its
+// session and deletes it; wrong input gets an error note.
+func TestAccounts(t *testing.T) {
+	s, boss := start(t)
+	ctx := context.Background()
+
+	cmd := execute(t, boss, node+"add-user")
+	if cmd.Attr("status") != "executing" || cmd.Attr("sessionid") == "" {
+		t.Fatalf("got %s, want a form to fill in", cmd)
+	}
+	form := dataform.Parse(cmd.Child(dataform.NS, "x"))
+	if form.Type != "form" || form.FormType() != "http://jabber.org/protocol/admin" {
+		t.Fatalf("form %+v", form)
+	}
+	for _, v := range []string{"accountjid", "password", "password-verify"} {
+		if _, ok := form.Field(v); !ok {
+			t.Errorf("the form has no %s", v)
+		}
+	}
+	if note, typ, _ := completed(t, submit(t, boss, cmd, "accountjid", "mercutio@localhost", "password", "m pw", "password-verify", "m pw")); typ != "info" || !strings.Contains(note, "mercutio@localhost") {
+		t.Fatalf("adding mercutio: note %q (%s)", note, typ)
+	}
+	xmpptest.Login(t, s, "mercutio", "m pw", "street").Ping()
+
+	for _, tc := range []struct {
+		name   string
+		fields []string
+		want   string
+	}{
+		{"an existing account", []string{"accountjid", "juliet@localhost", "password", "x", "password-verify", "x"}, "exists already"},
+		{"another server's account", []string{"accountjid", "x@example.net", "password", "x", "password-verify", "x"}, "does not serve"},
+		{"differing passwords", []string{"accountjid", "tybalt@localhost", "password", "x", "password-verify", "y"}, "differ"},
+		{"not a JID", []string{"accountjid", "@@", "password", "x", "password-verify", "x"}, "not the address"},
+	} {
+		note, typ, _ := completed(t, submit(t, boss, execute(t, boss, node+"add-user"), tc.fields...))
+		if typ != "error" || !strings.Contains(note, tc.want) {
+			t.Errorf("%s: note %q (%s), want an error saying %q", tc.name, note, typ, tc.want)
+		}
+	}
+
+	if note, typ, _ := completed(t, submit(t, boss, execute(t, boss, node+"change-user-password"), "accountjid", "mercutio@localhost", "password", "new pw")); typ != "info" {
+		t.Fatalf("changing the password: %q (%s)", note, typ)
+	}
+	mercutio := xmpptest.Login(t, s, "mercutio", "new pw", "street")
+
+	completed(t, submit(t, boss, execute(t, boss, node+"end-user-session"), "accountjids", "mercutio@localhost"))
+	mercutio.ExpectStreamError("policy-violation")
+
+	romeo := xmpptest.Login(t, s, "romeo", "romeo pw", "orchard")
+	note, _, _ := completed(t, submit(t, boss, execute(t, boss, node+"delete-user"), "accountjids", "mercutio@localhost\nromeo@localhost\nnobody@localhost"))
+	if !strings.Contains(note, "Deleted: mercutio@localhost, romeo@localhost.") || !strings.Contains(note, "No such account: nobody@localhost.") {
+		t.Fatalf("deleting: note %q", note)
+	}
+	romeo.ExpectStreamError("not-authorized")
+	for _, u := range []string{"mercutio", "romeo"} {
+		if ok, err := s.Accounts.Exists(ctx, xmpptest.Domain, u); err != nil || ok {
+			t.Errorf("%s exists after its deletion: %v, %v", u, ok, err)
+		}
+	}
+}
+
+// TestUsers: the counts and the list of users, and an announcement that
+// reaches every online user.
+func TestUsers(t *testing.T) {
+	s, boss := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "juliet pw", "balcony")
+	juliet.Online()
+
+	if _, _, f := completed(t, ask(t, boss, "<iq type='set' id='n' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"get-registered-users-num' action='execute'/></iq>")); fieldValue(f, "registeredusersnum") != "3" {
+		t.Errorf("registered users: %+v, want 3", f)
+	}
+	if _, _, f := completed(t, ask(t, boss, "<iq type='set' id='n' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"get-online-users-num'/></iq>")); fieldValue(f, "onlineusersnum") != "2" {
+		t.Errorf("online users: %+v, want 2", f)
+	}
+	if _, _, f := completed(t, ask(t, boss, "<iq type='set' id='n' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"get-online-users-list'/></iq>")); fieldValue(f, "onlineuserjids") != "boss@localhost juliet@localhost" {
+		t.Errorf("online users: %+v, want boss and juliet", f)
+	}
+
+	note, _, _ := completed(t, submit(t, boss, execute(t, boss, node+"announce"), "subject", "Maintenance", "announcement", "Back at noon.\nThanks."))
+	if note != "Sent to 2 online users." {
+		t.Errorf("announce: note %q", note)
+	}
+	m := juliet.NextNamed("message")
+	if m.Attr("from") != "localhost" || m.Attr("type") != "headline" || m.Child("jabber:client", "subject").Text() != "Maintenance" ||
+		m.Child("jabber:client", "body").Text() != "Back at noon.\nThanks." {
+		t.Fatalf("juliet got %s, want the announcement", m)
+	}
+}
+
+// TestCommandSessions: a canceled command's session is gone; a
+// submission without a form, or with a session of another command, is a
+// bad request with XEP-0050's condition, and no error echoes the form.
+func TestCommandSessions(t *testing.T) {
+	_, boss := start(t)
+	cmd := execute(t, boss, node+"add-user")
+	res := ask(t, boss, "<iq type='set' id='c' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"add-user' sessionid='"+cmd.Attr("sessionid")+"' action='cancel'/></iq>")
+	if c := res.Child(adhoc.NS, "command"); c == nil || c.Attr("status") != "canceled" {
+		t.Fatalf("canceling: got %s", res)
+	}
+	res = submit(t, boss, cmd, "accountjid", "tybalt@localhost", "password", "secret pw")
+	if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "bad-sessionid") == nil {
+		t.Fatalf("a canceled session: got %s, want bad-sessionid", res)
+	}
+	if strings.Contains(res.String(), "secret pw") {
+		t.Fatalf("the error echoes the form: %s", res)
+	}
+
+	cmd = execute(t, boss, node+"add-user")
+	res = ask(t, boss, "<iq type='set' id='s' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"add-user' sessionid='"+cmd.Attr("sessionid")+"' action='complete'/></iq>")
+	if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "bad-payload") == nil {
+		t.Fatalf("no form: got %s, want bad-payload", res)
+	}
+	other := execute(t, boss, node+"add-user")
+	res = ask(t, boss, "<iq type='set' id='s' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"delete-user' sessionid='"+other.Attr("sessionid")+"' action='complete'><x xmlns='jabber:x:data' type='submit'/></command></iq>")
+	if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "bad-sessionid") == nil {
+		t.Fatalf("another command's session: got %s, want bad-sessionid", res)
+	}
+}
