@@ -35,10 +35,11 @@ type TokenStore interface {
 	// used and the account's expired ones.
 	AddToken(ctx context.Context, domain, username string, client []byte, t Token) error
 	// UseToken marks the client's token secret used and drops the
-	// client's other used tokens: the one it replaces.
+	// client's other used tokens, the one it replaces; if secret is gone
+	// meanwhile, it changes nothing.
 	UseToken(ctx context.Context, domain, username string, client []byte, secret string) error
-	// DeleteToken drops the client's token secret.
-	DeleteToken(ctx context.Context, domain, username string, client []byte, secret string) error
+	// DeleteTokens drops all of the client's tokens.
+	DeleteTokens(ctx context.Context, domain, username string, client []byte) error
 }
 
 // Token lifetimes, as Prosody's: a token lasts three weeks, and a login
@@ -176,7 +177,9 @@ func (s *Server) LoginWithToken(ctx context.Context, l TokenLogin) (TokenResult,
 		}
 		switch {
 		case l.Invalidate:
-			err = s.tokens.DeleteToken(ctx, l.Domain, username, client, t.Secret)
+			// The client logs out: a token it holds beside this one
+			// must not log it in either.
+			err = s.tokens.DeleteTokens(ctx, l.Domain, username, client)
 		case !t.Used:
 			err = s.tokens.UseToken(ctx, l.Domain, username, client, t.Secret)
 		}

@@ -42,20 +42,19 @@ func (m *memTokens) UseToken(ctx context.Context, domain, username string, clien
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := tokenKey(domain, username, client)
-	m.tokens[k] = slices.DeleteFunc(m.tokens[k], func(t Token) bool { return t.Used && t.Secret != secret })
-	for i := range m.tokens[k] {
-		if m.tokens[k][i].Secret == secret {
-			m.tokens[k][i].Used = true
-		}
+	i := slices.IndexFunc(m.tokens[k], func(t Token) bool { return t.Secret == secret })
+	if i < 0 {
+		return nil
 	}
+	m.tokens[k][i].Used = true
+	m.tokens[k] = slices.DeleteFunc(m.tokens[k], func(t Token) bool { return t.Used && t.Secret != secret })
 	return nil
 }
 
-func (m *memTokens) DeleteToken(ctx context.Context, domain, username string, client []byte, secret string) error {
+func (m *memTokens) DeleteTokens(ctx context.Context, domain, username string, client []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := tokenKey(domain, username, client)
-	m.tokens[k] = slices.DeleteFunc(m.tokens[k], func(t Token) bool { return t.Secret == secret })
+	delete(m.tokens, tokenKey(domain, username, client))
 	return nil
 }
 
@@ -217,11 +216,14 @@ func TestTokenRotation(t *testing.T) {
 	if res, err := login(second, false); err != nil || !res.Renew {
 		t.Fatalf("a day-old token: %+v, %v; want renewal", res, err)
 	}
+	third := newToken() // waits beside second
 	if res, err := login(second, true); err != nil || res.Renew {
 		t.Fatalf("invalidating: %+v, %v; want success without renewal", res, err)
 	}
-	if _, err := login(second, false); condition(t, err) != NotAuthorized {
-		t.Fatalf("the invalidated token: %v, want not-authorized", err)
+	for _, tok := range []string{second, third} {
+		if _, err := login(tok, false); condition(t, err) != NotAuthorized {
+			t.Fatalf("a token of the client that invalidated: %v, want not-authorized", err)
+		}
 	}
 
 	s.tokenLifetime = time.Nanosecond

@@ -53,3 +53,22 @@ func TestFloodingClientIsPaused(t *testing.T) {
 	}
 	juliet.Ping() // her session goes on
 }
+
+// TestPausedClientResumes: a client whose reading is paused for a long
+// while (a 40 KB message at 1,000 bytes a second) loses its connection
+// and resumes its session at once on a new one; the old reader's pause
+// ends with it.
+func TestPausedClientResumes(t *testing.T) {
+	s, j, r := smPair(t, func(c *config.Config) { c.Limits.ClientBytesPerSecond = 1000 })
+	j.Send("<message to='romeo@localhost/orchard' type='chat'><body>" + strings.Repeat("x", 40000) + "</body></message>")
+	if m := r.NextNamed("message"); len(m.Child("jabber:client", "body").Text()) != 40000 {
+		t.Fatalf("romeo got %s", m)
+	}
+	j.C.Conn.Close()
+
+	again := xmpptest.Dial(t, s.C2SAddr)
+	again.Authenticated("juliet", "pw")
+	if el := again.Resume(j.ID, 0); el.Name.Local != "resumed" {
+		t.Fatalf("got %s, want <resumed/>", el)
+	}
+}

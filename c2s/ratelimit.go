@@ -1,14 +1,12 @@
 package c2s
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // rateLimit is a token bucket of bytes: a client may send rate bytes a
 // second and burst bytes at once. Its session's reader pauses while the
 // client is in debt, so that TCP holds the client back; other sessions
-// go on. Only the session's reader uses it.
+// go on. Only the session's reader uses it: a resumption waits for the
+// old reader to end (Session.attach), and ends its pause first.
 type rateLimit struct {
 	rate   float64 // bytes a second
 	burst  float64
@@ -37,8 +35,9 @@ func (l *rateLimit) take(n int, now time.Time) time.Duration {
 }
 
 // throttle pauses the session's reader for as long as the rate limit
-// says, after an element of n bytes, or until ctx ends.
-func (s *Session) throttle(ctx context.Context, n int) {
+// says, after an element of n bytes, or until the pause is ended
+// (endPauseLocked).
+func (s *Session) throttle(n int) {
 	if s.limit == nil {
 		return
 	}
@@ -50,10 +49,25 @@ func (s *Session) throttle(ctx context.Context, n int) {
 	if s.limited == 1 {
 		s.srv.log.Info("c2s rate limit: reading from the client is paused", "jid", s.jid.String(), "for", d)
 	}
+	s.mu.Lock()
+	if s.pauseEnd == nil {
+		s.pauseEnd = make(chan struct{})
+	}
+	end := s.pauseEnd
+	s.mu.Unlock()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-ctx.Done():
+	case <-end:
+	}
+}
+
+// endPauseLocked ends the reader's rate-limit pause, if it pauses: the
+// session is resumed on another connection, or ends. s.mu is held.
+func (s *Session) endPauseLocked() {
+	if s.pauseEnd != nil {
+		close(s.pauseEnd)
+		s.pauseEnd = nil
 	}
 }

@@ -54,6 +54,9 @@ type Session struct {
 	// it paused the reader; both are the reader's own.
 	limit   *rateLimit
 	limited int
+	// pauseEnd, while the reader pauses, is closed to end the pause;
+	// guarded by mu.
+	pauseEnd chan struct{}
 }
 
 // outItem is one frame for the client: a stanza (el set) or a nonza.
@@ -220,6 +223,7 @@ func (s *Session) terminate(condition, text string) {
 	}
 	s.closing, s.held, s.closeAfter = true, false, true
 	s.stopTimersLocked()
+	s.endPauseLocked()
 	t := s.t
 	var left []outItem
 	if t != nil {
@@ -332,8 +336,9 @@ func (s *Session) serve(ctx context.Context, t Transport, done chan struct{}, en
 			return
 		}
 		if err == nil {
-			err = s.handle(ctx, t, el)
-			s.throttle(ctx, t.ElementBytes())
+			if err = s.handle(ctx, t, el); err == nil {
+				s.throttle(t.ElementBytes())
+			}
 		}
 		if err != nil {
 			s.readFailed(t, err)

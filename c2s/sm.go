@@ -349,6 +349,7 @@ func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed
 	s.t, s.readerDone, s.held = t, done, true
 	s.sm.gen++
 	s.stopTimersLocked()
+	s.endPauseLocked() // the old reader stops waiting to read again
 	s.sm.requested, s.sm.sinceRequest = false, 0
 	s.mu.Unlock()
 

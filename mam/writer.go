@@ -181,11 +181,20 @@ func (w *writer) run(ctx context.Context) {
 			// go with the next batch, unless the writer falls idle.
 			pause.Reset(w.gap)
 			dispatch(req)
-			select {
-			case <-pause.C:
-			case <-idle:
-				pause.Stop()
-			case <-ctx.Done():
+		pausing:
+			for {
+				select {
+				case <-pause.C:
+				case <-idle:
+					if inFlight.Load() != 0 {
+						// Sent as this batch was dispatched, before it
+						// was counted: not idle after all.
+						continue
+					}
+					pause.Stop()
+				case <-ctx.Done():
+				}
+				break pausing
 			}
 		}
 	}

@@ -49,6 +49,13 @@ func (s *Tokens) ClientTokens(ctx context.Context, domain, username string, clie
 // account's expired ones and its oldest beyond maxClientTokens.
 func (s *Tokens) AddToken(ctx context.Context, domain, username string, client []byte, t auth.Token) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The account row's lock makes one account's additions take
+		// turns: their deletions would otherwise deadlock.
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM accounts WHERE domain = $1 AND username = $2 FOR NO KEY UPDATE`,
+			domain, username).Scan(&one); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM fast_tokens WHERE domain = $1 AND username = $2
 			AND ((client = $3 AND NOT used) OR expiry <= now())`, domain, username, client); err != nil {
 			return err
@@ -59,7 +66,7 @@ func (s *Tokens) AddToken(ctx context.Context, domain, username string, client [
 		}
 		_, err := tx.Exec(ctx, `DELETE FROM fast_tokens WHERE domain = $1 AND username = $2
 			AND token NOT IN (SELECT token FROM fast_tokens WHERE domain = $1 AND username = $2
-				ORDER BY issued DESC LIMIT $3)`, domain, username, maxClientTokens)
+				ORDER BY issued DESC, token = $4 DESC LIMIT $3)`, domain, username, maxClientTokens, t.Secret)
 		return err
 	})
 	if err != nil {
@@ -69,11 +76,12 @@ func (s *Tokens) AddToken(ctx context.Context, domain, username string, client [
 }
 
 // UseToken marks the client's token secret used and drops its other used
-// tokens.
+// tokens; if secret is gone meanwhile, it changes nothing.
 func (s *Tokens) UseToken(ctx context.Context, domain, username string, client []byte, secret string) error {
-	_, err := s.pool.Exec(ctx, `WITH old AS (
-			DELETE FROM fast_tokens WHERE domain = $1 AND username = $2 AND client = $3 AND used AND token <> $4)
-		UPDATE fast_tokens SET used = true WHERE domain = $1 AND username = $2 AND client = $3 AND token = $4`,
+	_, err := s.pool.Exec(ctx, `WITH used AS (
+			UPDATE fast_tokens SET used = true WHERE domain = $1 AND username = $2 AND client = $3 AND token = $4 RETURNING 1)
+		DELETE FROM fast_tokens WHERE domain = $1 AND username = $2 AND client = $3 AND used AND token <> $4
+			AND EXISTS (SELECT 1 FROM used)`,
 		domain, username, client, secret)
 	if err != nil {
 		return fmt.Errorf("use token of %s@%s: %w", username, domain, err)
@@ -81,12 +89,12 @@ func (s *Tokens) UseToken(ctx context.Context, domain, username string, client [
 	return nil
 }
 
-// DeleteToken drops the client's token secret.
-func (s *Tokens) DeleteToken(ctx context.Context, domain, username string, client []byte, secret string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM fast_tokens WHERE domain = $1 AND username = $2 AND client = $3 AND token = $4`,
-		domain, username, client, secret)
+// DeleteTokens drops all of the client's tokens.
+func (s *Tokens) DeleteTokens(ctx context.Context, domain, username string, client []byte) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM fast_tokens WHERE domain = $1 AND username = $2 AND client = $3`,
+		domain, username, client)
 	if err != nil {
-		return fmt.Errorf("delete token of %s@%s: %w", username, domain, err)
+		return fmt.Errorf("delete tokens of %s@%s: %w", username, domain, err)
 	}
 	return nil
 }

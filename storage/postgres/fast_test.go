@@ -73,6 +73,8 @@ func TestTokens(t *testing.T) {
 	if err != nil || len(got) != 2 || !got[0].Expiry.Equal(later) || !got[0].Issued.Equal(now) || got[0].Mechanism != "HT-SHA-256-NONE" {
 		t.Fatalf("ClientTokens = %+v, %v", got, err)
 	}
+	use(phone, "gone") // a token dropped meanwhile changes nothing
+	check(phone, "b used", "c")
 	use(phone, "c")
 	check(phone, "c used")
 
@@ -80,13 +82,15 @@ func TestTokens(t *testing.T) {
 	add(laptop, token("d", later)) // the account's expired tokens go
 	check(tablet)
 	check(laptop, "d")
-	if err := tokens.DeleteToken(ctx, "example.org", "juliet", laptop, "d"); err != nil {
+	use(laptop, "d")
+	add(laptop, token("e", later))
+	if err := tokens.DeleteTokens(ctx, "example.org", "juliet", laptop); err != nil {
 		t.Fatal(err)
 	}
 	check(laptop)
 	check(phone, "c used")
 
-	add(laptop, token("e", later))
+	add(laptop, token("f", later))
 	if err := accounts.SetCredentials(ctx, "example.org", "juliet", []auth.Credential{cred("SHA-256", 2, 32)}); err != nil {
 		t.Fatal(err)
 	}
