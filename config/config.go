@@ -51,6 +51,34 @@ type Config struct {
 	Registration     Registration      `toml:"registration"`
 	MUC              MUC               `toml:"muc"`
 	Components       Components        `toml:"components"`
+	// Contact are the addresses to reach the server's operators,
+	// announced to everyone (XEP-0157).
+	Contact Contact `toml:"contact"`
+}
+
+// Contact lists the URIs (xmpp:, mailto:, https: ...) to reach the
+// people behind the server, by purpose (XEP-0157).
+type Contact struct {
+	Abuse    []string `toml:"abuse"`
+	Admin    []string `toml:"admin"`
+	Feedback []string `toml:"feedback"`
+	Sales    []string `toml:"sales"`
+	Security []string `toml:"security"`
+	Status   []string `toml:"status"`
+	Support  []string `toml:"support"`
+}
+
+// Fields returns the addresses by XEP-0157 field name, leaving out the
+// purposes without any.
+func (c Contact) Fields() map[string][]string {
+	all := map[string][]string{"abuse-addresses": c.Abuse, "admin-addresses": c.Admin, "feedback-addresses": c.Feedback,
+		"sales-addresses": c.Sales, "security-addresses": c.Security, "status-addresses": c.Status, "support-addresses": c.Support}
+	for k, v := range all {
+		if len(v) == 0 {
+			delete(all, k)
+		}
+	}
+	return all
 }
 
 // Components configures external components (XEP-0114): programs such as
@@ -392,6 +420,14 @@ func (c *Config) Validate() error {
 		}
 		if cert.Cert == "" || cert.Key == "" {
 			errs = append(errs, fmt.Errorf("tls.certificates: host %q needs both cert and key", cert.Host))
+		}
+	}
+	for field, uris := range c.Contact.Fields() {
+		for _, u := range uris {
+			if scheme, rest, ok := strings.Cut(u, ":"); !ok || scheme == "" || rest == "" || strings.ContainsAny(scheme, " /") {
+				errs = append(errs, fmt.Errorf("contact.%s: %q is not a URI such as xmpp:admin@example.org or mailto:admin@example.org",
+					strings.TrimSuffix(field, "-addresses"), u))
+			}
 		}
 	}
 	for i, a := range c.Admins {

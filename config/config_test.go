@@ -34,6 +34,20 @@ func TestParse(t *testing.T) {
 		{name: "small stanza limit", doc: "[limits]\nmax_stanza_bytes = 100", wantErr: "below the RFC 6120 minimum"},
 		{name: "bad listener", doc: "[c2s]\nlisten = '5222'", wantErr: "not host:port"},
 		{name: "bad level", doc: "log_level = 'loud'", wantErr: "log_level"},
+		{name: "admins", doc: `admins = ["Boss@Example.ORG"]`, check: func(t *testing.T, c Config) {
+			if len(c.Admins) != 1 || c.Admins[0] != "boss@example.org" {
+				t.Errorf("admins %q", c.Admins)
+			}
+		}},
+		{name: "admin with a resource", doc: `admins = ["boss@example.org/desk"]`, wantErr: "not the bare JID"},
+		{name: "admin without a localpart", doc: `admins = ["example.org"]`, wantErr: "not the bare JID"},
+		{name: "contact", doc: "[contact]\nabuse = ['mailto:abuse@example.org']\nadmin = ['xmpp:boss@example.org']", check: func(t *testing.T, c Config) {
+			if f := c.Contact.Fields(); len(f) != 2 || f["abuse-addresses"][0] != "mailto:abuse@example.org" {
+				t.Errorf("contact fields %v", f)
+			}
+		}},
+		{name: "contact not a URI", doc: "[contact]\nsecurity = ['security@example.org']", wantErr: "contact.security"},
+		{name: "negative client rate", doc: "[limits]\nclient_bytes_per_second = -1", wantErr: "client_bytes_per_second"},
 		{name: "not toml", doc: "hosts = [", wantErr: "parsing config"},
 		{name: "muc defaults", doc: "", check: func(t *testing.T, c Config) {
 			if c.MUC.FloodRate != 0 || c.MUC.FloodBurst != 20 {

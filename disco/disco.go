@@ -17,8 +17,10 @@ const (
 )
 
 // Register answers disco#info and disco#items on r. The server's features
-// are those announced with router.AddFeature at the time of each query.
-func Register(r *router.Router) {
+// are those announced with router.AddFeature at the time of each query;
+// forms are added to the server's disco#info as extended information
+// (XEP-0128), such as its contact addresses (XEP-0157).
+func Register(r *router.Router, forms ...*xmlstream.Element) {
 	r.AddFeature(NSInfo)
 	r.AddFeature(NSItems)
 	r.AddAccountFeature(NSInfo)
@@ -30,6 +32,9 @@ func Register(r *router.Router) {
 		q.AddChild(xmlstream.NewElement(NSInfo, "identity", "category", "server", "type", "im", "name", "xmppd"))
 		for _, f := range r.Features() {
 			q.AddChild(xmlstream.NewElement(NSInfo, "feature", "var", f))
+		}
+		for _, f := range forms {
+			q.AddChild(f.Copy())
 		}
 		return iq.Result(q)
 	})

@@ -1,0 +1,31 @@
+package server
+
+import (
+	"slices"
+
+	"xmppd/config"
+	"xmppd/dataform"
+	"xmppd/xmlstream"
+)
+
+// nsServerInfo is the FORM_TYPE of XEP-0157's contact addresses.
+const nsServerInfo = "http://jabber.org/network/serverinfo"
+
+// contactForm returns the server's contact addresses as the extended
+// service discovery form of XEP-0157, or nothing when none are set.
+func contactForm(c config.Contact) []*xmlstream.Element {
+	fields := c.Fields()
+	if len(fields) == 0 {
+		return nil
+	}
+	f := dataform.Form{Type: "result", Fields: []dataform.Field{{Var: "FORM_TYPE", Type: "hidden", Values: []string{nsServerInfo}}}}
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		f.Fields = append(f.Fields, dataform.Field{Var: name, Values: fields[name]})
+	}
+	return []*xmlstream.Element{f.Element()}
+}
