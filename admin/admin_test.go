@@ -16,8 +16,6 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-const nsStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
-
 // start runs a server whose admin is boss, with the accounts boss,
 // juliet and romeo, and logs boss in.
 func start(t *testing.T) (*xmpptest.Server, *xmpptest.Client) {
