@@ -40,6 +40,12 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// WriteTimeout bounds one write to a component. Default 30 s.
 	WriteTimeout time.Duration
+	// Privileges are what each component, by domain, may do in the name
+	// of the server's accounts (XEP-0356).
+	Privileges map[string]Privileges
+	// Hosts are the served domains; a component's privileges are told
+	// from the one it is under.
+	Hosts []string
 	// Cluster shares the components among the nodes of a cluster; nil
 	// when the server runs alone.
 	Cluster Cluster

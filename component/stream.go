@@ -79,6 +79,9 @@ func (c *stream) run() error {
 	c.nc.SetReadDeadline(time.Time{})
 	c.s.log.Info("component connected", "domain", c.link.domain, "remote", c.nc.RemoteAddr().String())
 	go c.writeQueued()
+	if adv := c.advert(); adv != nil {
+		c.enqueue(adv)
+	}
 	for {
 		el, err := c.dec.ReadElement()
 		if err != nil {
@@ -151,7 +154,9 @@ func (c *stream) route(el *xmlstream.Element) error {
 	el.SetAttr("from", from.String())
 	el.SetAttr("to", to.String())
 	stanza.ToClient(el, NS)
-	c.s.router.Route(context.Background(), el)
+	if !c.privileged(el) {
+		c.s.router.Route(context.Background(), el)
+	}
 	return nil
 }
 

@@ -98,6 +98,20 @@ type Components struct {
 type ExternalComponent struct {
 	Domain string `toml:"domain"`
 	Secret string `toml:"secret"`
+	// Privileges let the component act in the name of the server's
+	// accounts (XEP-0356), as gateways such as Slidge use.
+	Privileges Privileges `toml:"privileges"`
+}
+
+// Privileges are what a component may do in the name of the server's
+// accounts (XEP-0356); none by default.
+type Privileges struct {
+	// Roster is "none", "get", "set" or "both": reading, changing, or
+	// both, any account's roster.
+	Roster string `toml:"roster"`
+	// Message is "none" or "outgoing": sending messages in the name of
+	// the server or of any account.
+	Message string `toml:"message"`
 }
 
 // MUC configures the multi-user chat service (XEP-0045) on
@@ -608,6 +622,16 @@ func (c *Config) checkComponents(hosts map[string]bool) []error {
 		taken[ec.Domain] = "another component's"
 		if len(ec.Secret) < 8 {
 			errs = append(errs, fmt.Errorf("components.external: the secret of %s must be at least 8 characters", ec.Domain))
+		}
+		switch ec.Privileges.Roster {
+		case "", "none", "get", "set", "both":
+		default:
+			errs = append(errs, fmt.Errorf("components.external: the roster privilege of %s is %q, not none, get, set or both", ec.Domain, ec.Privileges.Roster))
+		}
+		switch ec.Privileges.Message {
+		case "", "none", "outgoing":
+		default:
+			errs = append(errs, fmt.Errorf("components.external: the message privilege of %s is %q, not none or outgoing", ec.Domain, ec.Privileges.Message))
 		}
 	}
 	return errs

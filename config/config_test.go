@@ -47,6 +47,13 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{name: "contact not a URI", doc: "[contact]\nsecurity = ['security@example.org']", wantErr: "contact.security"},
+		{name: "component privileges", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { roster = 'both', message = 'outgoing' }", check: func(t *testing.T, c Config) {
+			if p := c.Components.External[0].Privileges; p.Roster != "both" || p.Message != "outgoing" {
+				t.Errorf("privileges %+v", p)
+			}
+		}},
+		{name: "bad roster privilege", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { roster = 'all' }", wantErr: "roster privilege"},
+		{name: "bad message privilege", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { message = 'both' }", wantErr: "message privilege"},
 		{name: "negative client rate", doc: "[limits]\nclient_bytes_per_second = -1", wantErr: "client_bytes_per_second"},
 		{name: "not toml", doc: "hosts = [", wantErr: "parsing config"},
 		{name: "muc defaults", doc: "", check: func(t *testing.T, c Config) {

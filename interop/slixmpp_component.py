@@ -9,7 +9,11 @@ chat message sent to one of its JIDs, and approves presence
 subscriptions. A slixmpp client logs in as slixmpp_chat.py's do, finds
 the component in the server's disco#items and its identity in disco#info,
 gets an echo of a chat message, and subscribes to the echoing JID's
-presence, which the component approves. Then both close their streams.
+presence, which the component approves. Then the component uses the
+privileges the server granted it (XEP-0356, slixmpp's xep_0356): it reads
+the client's roster, adds a contact to it, which the client must see
+pushed, and sends a message in the client's name, which the client must
+get. Then both close their streams.
 
 Exit status: 0 when everything worked, 1 with the reason on stdout.
 """
@@ -38,6 +42,7 @@ class Gateway(ComponentXMPP):
         self.gone = asyncio.Event()
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0199", {"keepalive": False})
+        self.register_plugin("xep_0356")
         self["xep_0030"].add_identity(category="gateway", itype="smtp", name="Echo gateway", jid=self.boundjid)
         self.add_event_handler("session_start", lambda _: self.session.set())
         self.add_event_handler("stream_error", lambda err: self.fail(f"stream error from the server: {err}"))
@@ -105,9 +110,52 @@ async def scenario(gw, client, host, port, timeout):
             raise Failure(f"{client.name}: the subscription to {echo} was not approved within {timeout}s")
         await asyncio.sleep(0.02)
 
+    await privileged(gw, client, echo, timeout)
+
     await close(client, timeout)
     gw.closing = True
     await gw.disconnect(wait=timeout)
+
+
+async def until(who, what, check, timeout):
+    """Wait, checking every 20 ms, for check() to hold."""
+    who.stage = what
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise Failure(f"{who.name}: {what}: not within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+async def privileged(gw, client, echo, timeout):
+    """The component reads and changes the client's roster and sends a
+    message in its name, with the privileges the server advertised."""
+    privileges = gw["xep_0356"].granted_privileges
+    await until(gw, "the advertised privileges",
+                lambda: privileges["roster"] == "both" and privileges["message"] == "outgoing", timeout)
+    owner = client.boundjid.bare
+    got = await step(gw, f"{owner}'s roster", gw["xep_0356"].get_roster(owner, timeout=timeout), timeout)
+    if echo not in [str(j) for j in got["roster"]["items"]]:
+        raise Failure(f"{gw.name}: {owner}'s roster {got} lacks {echo}")
+    carol = "carol@" + gw.boundjid.bare
+    await step(gw, f"add {carol} to {owner}'s roster", gw["xep_0356"].set_roster(
+        owner, {carol: {"name": "Carol", "subscription": "none", "groups": ["Gateway"]}}, timeout=timeout), timeout)
+    await until(client, f"the roster push of {carol}",
+                lambda: carol in client.client_roster and client.client_roster[carol]["name"] == "Carol", timeout)
+
+    client.mine = asyncio.get_running_loop().create_future()
+    client.add_event_handler("message", lambda msg: msg["body"] == "sent from elsewhere" and not client.mine.done()
+                             and client.mine.set_result(msg))
+    gw["xep_0356"].send_privileged_message(
+        gw.make_message(mto=owner, mfrom=owner, mbody="sent from elsewhere", mtype="chat"))
+    client.stage = "waiting for the message in its own name"
+    try:
+        msg = await asyncio.wait_for(client.mine, timeout)
+    except asyncio.TimeoutError:
+        raise Failure(f"{client.name}: no message in its own name within {timeout}s") from None
+    if msg["from"] != owner:
+        raise Failure(f"{client.name}: the privileged message came from {msg['from']}, want {owner}")
 
 
 async def run(host, port, jids, passwords, timeout):
@@ -118,7 +166,7 @@ async def run(host, port, jids, passwords, timeout):
     client = Client("client", jids[0], passwords[0], "SCRAM-SHA-256", failed)
     await drive((gw, client), failed, scenario(gw, client, host, port, timeout / 3), timeout)
     print(f"ok: component {domain} connected and pinged the server; {client.boundjid} found it, "
-          "got its echo and its approval")
+          "got its echo and its approval; the component read and changed its roster and sent in its name")
 
 
 if __name__ == "__main__":

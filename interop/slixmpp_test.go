@@ -109,12 +109,14 @@ func TestSlixmppUpload(t *testing.T) {
 }
 
 // TestSlixmppComponent runs slixmpp_component.py: an external component
-// (XEP-0114) made with slixmpp, and a slixmpp client chatting with it.
+// (XEP-0114) made with slixmpp, and a slixmpp client chatting with it;
+// the component uses roster and message privileges (XEP-0356).
 func TestSlixmppComponent(t *testing.T) {
 	const gateway, secret = "gw.localhost", "gateway s3cret"
 	runScript(t, "slixmpp_component.py", func(c *config.Config) {
 		c.Components.Listen = "127.0.0.1:0"
-		c.Components.External = []config.ExternalComponent{{Domain: gateway, Secret: secret}}
+		c.Components.External = []config.ExternalComponent{{Domain: gateway, Secret: secret,
+			Privileges: config.Privileges{Roster: "both", Message: "outgoing"}}}
 	}, "alice")
 }
 

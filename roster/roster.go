@@ -46,6 +46,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// Privileged reports whether from, a privileged entity such as a
+	// component (XEP-0356), may read (set false) or change (set true) the
+	// roster of any account; nil grants that to nobody.
+	Privileged func(from jid.JID, set bool) bool
 }
 
 // Module serves rosters, subscriptions, presence and last activity.
@@ -55,6 +59,8 @@ type Module struct {
 	max   int
 	log   *slog.Logger
 	now   func() time.Time
+	// privileged is Config.Privileged.
+	privileged func(from jid.JID, set bool) bool
 
 	mu       sync.Mutex
 	directed map[string]map[string]bool // session full JID → JIDs that got directed presence
@@ -79,7 +85,7 @@ func (m *Module) tellApproved(ctx context.Context, account, contact jid.JID) {
 // New returns a Module for cfg; Register installs it.
 func New(cfg Config) *Module {
 	m := &Module{r: cfg.Router, store: cfg.Store, max: cfg.MaxItems, log: cfg.Logger, now: cfg.Now,
-		directed: map[string]map[string]bool{}}
+		privileged: cfg.Privileged, directed: map[string]map[string]bool{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -105,6 +111,12 @@ func (m *Module) forget(session jid.JID) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.directed, session.String())
+}
+
+// mayManage reports whether from, not the roster's owner, is privileged
+// to read (set false) or change (set true) it (XEP-0356 §4.3).
+func (m *Module) mayManage(from jid.JID, set bool) bool {
+	return m.privileged != nil && m.privileged(from, set)
 }
 
 // itemElement is it as a roster <item/> (RFC 6121 §2.1.2).
@@ -148,10 +160,13 @@ func (m *Module) push(owner jid.JID, item *xmlstream.Element, version int64) {
 // rosterGet answers a roster get (RFC 6121 §2.2, XEP-0237 §2.3) and makes
 // the requesting resource interested in pushes.
 func (m *Module) rosterGet(ctx context.Context, iq router.IQ) *xmlstream.Element {
-	if !iq.To.Equal(iq.From.Bare()) {
+	own := iq.To.Equal(iq.From.Bare())
+	if !own && !m.mayManage(iq.From, false) {
 		return iq.Error(stanza.Forbidden, "a roster belongs to its account")
 	}
-	m.r.Mark(iq.From, Mark, true)
+	if own {
+		m.r.Mark(iq.From, Mark, true)
+	}
 	ros, err := m.store.Roster(ctx, iq.To)
 	if err != nil {
 		m.log.Error("roster get", "jid", iq.From.String(), "err", err)

@@ -18,7 +18,7 @@ var errNoItem = errors.New("no such roster item")
 
 // rosterSet adds, updates or removes one roster item (RFC 6121 §2.3-§2.5).
 func (m *Module) rosterSet(ctx context.Context, iq router.IQ) *xmlstream.Element {
-	if !iq.To.Equal(iq.From.Bare()) {
+	if !iq.To.Equal(iq.From.Bare()) && !m.mayManage(iq.From, true) {
 		return iq.Error(stanza.Forbidden, "a roster belongs to its account")
 	}
 	children := iq.Payload.ChildElements()

@@ -245,12 +245,15 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		r.SetRemote(s.s2s)
 	}
 	if len(cfg.Components.External) > 0 {
-		secrets := map[string]string{}
+		secrets, privileges := map[string]string{}, map[string]component.Privileges{}
 		for _, ec := range cfg.Components.External {
 			secrets[ec.Domain] = ec.Secret
+			privileges[ec.Domain] = component.Privileges(ec.Privileges)
 		}
 		ccfg := component.Config{
 			Secrets:          secrets,
+			Privileges:       privileges,
+			Hosts:            cfg.Hosts,
 			Limits:           limits,
 			QueueSize:        cfg.Limits.SessionQueue,
 			HandshakeTimeout: time.Duration(cfg.Limits.NegotiationSeconds) * time.Second,

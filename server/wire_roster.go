@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/roster"
 	"xmppd/storage/postgres"
 )
@@ -11,13 +13,29 @@ import (
 // activity (XEP-0012).
 func (w *wiring) roster(ctx context.Context) error {
 	m := roster.New(roster.Config{
-		Router:   w.router,
-		Store:    postgres.NewRoster(w.pool),
-		MaxItems: w.cfg.Roster.MaxItems,
-		Logger:   w.log,
+		Router:     w.router,
+		Store:      postgres.NewRoster(w.pool),
+		MaxItems:   w.cfg.Roster.MaxItems,
+		Logger:     w.log,
+		Privileged: w.rosterPrivileged,
 	})
 	m.Register()
 	w.accountDeleted = append(w.accountDeleted, m.AccountDeleted)
 	w.rosters = m
 	return nil
+}
+
+// rosterPrivileged reports whether from is a component configured to
+// read (set false) or change (set true) the accounts' rosters (XEP-0356).
+func (w *wiring) rosterPrivileged(from jid.JID, set bool) bool {
+	if from.Localpart() != "" || from.Resourcepart() != "" {
+		return false
+	}
+	for _, ec := range w.cfg.Components.External {
+		if ec.Domain == from.Domainpart() {
+			r := ec.Privileges.Roster
+			return r == "both" || (set && r == "set") || (!set && r == "get")
+		}
+	}
+	return false
 }
