@@ -43,13 +43,14 @@ func TestPrivileges(t *testing.T) {
 	bob.Online()
 
 	gw.Send("<iq type='set' id='s1' from='" + gateway + "' to='alice@localhost'><query xmlns='jabber:iq:roster'>" +
-		"<item jid='carol@" + gateway + "' name='Carol'><group>Gateway</group></item></query></iq>")
+		"<item jid='carol@" + gateway + "' name='Carol' subscription='both'><group>Gateway</group></item></query></iq>")
 	if r := expectStanza(t, gw, "iq", "alice@localhost"); r.Attr("type") != "result" || r.Attr("id") != "s1" {
 		t.Fatalf("roster set: %s", r)
 	}
 	push := alice.NextNamed("iq")
-	if item := push.Child("jabber:iq:roster", "query").Child("jabber:iq:roster", "item"); item == nil || item.Attr("jid") != "carol@"+gateway || item.Attr("name") != "Carol" {
-		t.Fatalf("alice got %s, want the push of carol", push)
+	if item := push.Child("jabber:iq:roster", "query").Child("jabber:iq:roster", "item"); item == nil || item.Attr("jid") != "carol@"+gateway ||
+		item.Attr("name") != "Carol" || item.Attr("subscription") != "both" {
+		t.Fatalf("alice got %s, want the push of carol, subscribed both ways", push)
 	}
 	gw.Send("<iq type='get' id='g1' from='" + gateway + "' to='alice@localhost'><query xmlns='jabber:iq:roster'/></iq>")
 	if r := expectStanza(t, gw, "iq", "alice@localhost"); r.Attr("type") != "result" || !strings.Contains(r.String(), "carol@"+gateway) {

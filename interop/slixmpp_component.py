@@ -140,9 +140,10 @@ async def privileged(gw, client, echo, timeout):
         raise Failure(f"{gw.name}: {owner}'s roster {got} lacks {echo}")
     carol = "carol@" + gw.boundjid.bare
     await step(gw, f"add {carol} to {owner}'s roster", gw["xep_0356"].set_roster(
-        owner, {carol: {"name": "Carol", "subscription": "none", "groups": ["Gateway"]}}, timeout=timeout), timeout)
-    await until(client, f"the roster push of {carol}",
-                lambda: carol in client.client_roster and client.client_roster[carol]["name"] == "Carol", timeout)
+        owner, {carol: {"name": "Carol", "subscription": "both", "groups": ["Gateway"]}}, timeout=timeout), timeout)
+    await until(client, f"the roster push of {carol}, subscribed both ways",
+                lambda: carol in client.client_roster and client.client_roster[carol]["name"] == "Carol"
+                and client.client_roster[carol]["subscription"] == "both", timeout)
 
     client.mine = asyncio.get_running_loop().create_future()
     client.add_event_handler("message", lambda msg: msg["body"] == "sent from elsewhere" and not client.mine.done()

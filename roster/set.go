@@ -18,7 +18,8 @@ var errNoItem = errors.New("no such roster item")
 
 // rosterSet adds, updates or removes one roster item (RFC 6121 §2.3-§2.5).
 func (m *Module) rosterSet(ctx context.Context, iq router.IQ) *xmlstream.Element {
-	if !iq.To.Equal(iq.From.Bare()) && !m.mayManage(iq.From, true) {
+	own := iq.To.Equal(iq.From.Bare())
+	if !own && !m.mayManage(iq.From, true) {
 		return iq.Error(stanza.Forbidden, "a roster belongs to its account")
 	}
 	children := iq.Payload.ChildElements()
@@ -62,12 +63,25 @@ func (m *Module) rosterSet(ctx context.Context, iq router.IQ) *xmlstream.Element
 	if len(groups) > maxGroups {
 		return iq.Error(stanza.NotAcceptable, "too many groups")
 	}
+	// The account's own 'subscription' is ignored (RFC 6121 §2.1.2.5);
+	// a privileged entity's sets the state, as a gateway that knows the
+	// legacy contacts does (XEP-0356).
+	var sub Subscription
+	if !own {
+		switch s := Subscription(el.Attr("subscription")); s {
+		case None, To, From, Both:
+			sub = s
+		}
+	}
 	var item Item
 	ch, err := m.store.Update(ctx, iq.To, contact, m.max, func(st State) (State, error) {
 		if !st.InRoster {
 			st.InRoster, st.Item = true, Item{Subscription: None}
 		}
 		st.Item.Name, st.Item.Groups = name, groups
+		if sub != "" {
+			st.Item.Subscription = sub
+		}
 		item = st.Item
 		return st, nil
 	})
