@@ -180,6 +180,17 @@ async def step(client, what, awaitable, timeout):
         raise Failure(f"{client.name}: {what}: no answer within {timeout}s") from None
 
 
+async def until(client, what, check, timeout):
+    """Wait, checking every 20 ms, for check() to hold."""
+    client.stage = what
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise Failure(f"{client.name}: {what}: not within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
 async def online(client, timeout):
     """Wait for the session, send presence, then query and ping the server."""
     await client.session.wait()

@@ -23,7 +23,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from slixmpp_chat import Client, Failure, close, drive, step  # noqa: E402
+from slixmpp_chat import Client, Failure, close, drive, step, until  # noqa: E402
 from slixmpp_run import main  # noqa: E402
 
 from slixmpp.componentxmpp import ComponentXMPP  # noqa: E402
@@ -115,17 +115,6 @@ async def scenario(gw, client, host, port, timeout):
     await close(client, timeout)
     gw.closing = True
     await gw.disconnect(wait=timeout)
-
-
-async def until(who, what, check, timeout):
-    """Wait, checking every 20 ms, for check() to hold."""
-    who.stage = what
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise Failure(f"{who.name}: {what}: not within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 async def privileged(gw, client, echo, timeout):

@@ -19,7 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from slixmpp_chat import Client, Failure, close, drive, step  # noqa: E402
+from slixmpp_chat import Client, Failure, close, drive, step, until  # noqa: E402
 from slixmpp_run import main  # noqa: E402
 
 from slixmpp.exceptions import IqError  # noqa: E402
@@ -36,17 +36,6 @@ def pep_client(name, jid, password, failed):
     c.moods = asyncio.get_running_loop().create_future()
     c.add_event_handler("user_mood_publish", lambda msg: c.moods.done() or c.moods.set_result(msg))
     return c
-
-
-async def until(client, what, check, timeout):
-    """Wait, checking every 20 ms, for check() to hold."""
-    client.stage = what
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise Failure(f"{client.name}: {what}: not within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 def options(client, **fields):

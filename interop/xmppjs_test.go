@@ -22,29 +22,11 @@ import (
 // resource Bind 2 made from its tag, with stream management on, and chat
 // both ways with a Go client.
 func TestXmppJS(t *testing.T) {
-	s := xmpptest.Start(t)
-	s.AddUser(t, "juliet", xmpptest.Domain, "juliet's js secret")
-	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
-	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
-	romeo.Online()
-	cmd, out := startXmppJS(t, s, "chat.mjs", "juliet's js secret", "juliet", "romeo@"+xmpptest.Domain)
-
-	m := readUntil(t, romeo, "xmpp.js's message", isMessage)
-	from := m.Attr("from")
-	if !strings.HasPrefix(from, "juliet@localhost/xmppjs/") || body(m) != "hello from xmpp.js" {
-		t.Fatalf("romeo got %s, want xmpp.js's message from a Bind 2 resource xmppjs/...", m)
-	}
-	romeo.Send("<message to='" + escape(from) + "' type='chat' id='r1'><body>hello, xmpp.js</body></message>")
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("chat.mjs: %v\n%s", err, out.String())
-	}
 	var got struct {
 		JID, SASL, SMID, Reply string
 		SM                     bool
 	}
-	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &got); err != nil {
-		t.Fatalf("chat.mjs printed %q: %v", out.String(), err)
-	}
+	_, from := chatWithXmppJS(t, "chat.mjs", "xmppjs", "hello from xmpp.js", "hello, xmpp.js", &got)
 	if got.JID != from || got.SASL != "SASL2" || !got.SM || got.SMID == "" || got.Reply != "hello, xmpp.js" {
 		t.Fatalf("xmpp.js saw %+v, want %s bound by SASL2 with resumable stream management and romeo's reply", got, from)
 	}
@@ -56,26 +38,8 @@ func TestXmppJS(t *testing.T) {
 // over HT-SHA-256-NONE, binds and chats. The server must have stored the
 // token and marked it used.
 func TestXmppJSFast(t *testing.T) {
-	s := xmpptest.Start(t)
-	s.AddUser(t, "juliet", xmpptest.Domain, "juliet's js secret")
-	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
-	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
-	romeo.Online()
-	cmd, out := startXmppJS(t, s, "fast.mjs", "juliet's js secret", "juliet", "romeo@"+xmpptest.Domain)
-
-	m := readUntil(t, romeo, "xmpp.js's message", isMessage)
-	from := m.Attr("from")
-	if !strings.HasPrefix(from, "juliet@localhost/fast/") || body(m) != "hello over FAST" {
-		t.Fatalf("romeo got %s, want xmpp.js's message from a Bind 2 resource fast/...", m)
-	}
-	romeo.Send("<message to='" + escape(from) + "' type='chat' id='r1'><body>hello, token</body></message>")
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("fast.mjs: %v\n%s", err, out.String())
-	}
 	var got struct{ Mechanism, Expiry, JID, Reply string }
-	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &got); err != nil {
-		t.Fatalf("fast.mjs printed %q: %v", out.String(), err)
-	}
+	s, from := chatWithXmppJS(t, "fast.mjs", "fast", "hello over FAST", "hello, token", &got)
 	expiry, err := time.Parse(time.RFC3339, got.Expiry)
 	if got.Mechanism != "HT-SHA-256-NONE" || err != nil || time.Until(expiry) < 20*24*time.Hour || got.JID != from || got.Reply != "hello, token" {
 		t.Fatalf("xmpp.js saw %+v, want a HT-SHA-256-NONE token for three weeks, %s and romeo's reply", got, from)
@@ -85,6 +49,35 @@ func TestXmppJSFast(t *testing.T) {
 		t.Fatalf("juliet's stored token: used %v, %v; want one token, used", used, err)
 	}
 	t.Logf("xmpp.js: %+v", got)
+}
+
+// chatWithXmppJS runs script as juliet against a new server where romeo,
+// a Go client, is online: the script must send romeo hello from a Bind 2
+// resource beginning with tag, which romeo answers with reply; then it
+// prints one JSON line, read into got. It returns the server and the
+// script's full JID.
+func chatWithXmppJS(t *testing.T, script, tag, hello, reply string, got any) (*xmpptest.Server, string) {
+	t.Helper()
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "juliet's js secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	romeo.Online()
+	cmd, out := startXmppJS(t, s, script, "juliet's js secret", "juliet", "romeo@"+xmpptest.Domain)
+
+	m := readUntil(t, romeo, "xmpp.js's message", isMessage)
+	from := m.Attr("from")
+	if !strings.HasPrefix(from, "juliet@localhost/"+tag+"/") || body(m) != hello {
+		t.Fatalf("romeo got %s, want xmpp.js's message from a Bind 2 resource %s/...", m, tag)
+	}
+	romeo.Send("<message to='" + escape(from) + "' type='chat' id='r1'><body>" + escape(reply) + "</body></message>")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out.String())
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), got); err != nil {
+		t.Fatalf("%s printed %q: %v", script, out.String(), err)
+	}
+	return s, from
 }
 
 // startXmppJS starts node on script in xmppjs/ (npm ci first, if needed)
