@@ -7,6 +7,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/internal/ratelimit"
 	"xmppd/router"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
@@ -52,7 +53,7 @@ type Session struct {
 
 	// limit is the client's rate limit (nil: none) and limited how often
 	// it paused the reader; both are the reader's own.
-	limit   *rateLimit
+	limit   *ratelimit.Bucket
 	limited int
 	// pauseEnd, while the reader pauses, is closed to end the pause;
 	// guarded by mu.
@@ -72,7 +73,7 @@ type outItem struct {
 func newSession(srv *Server, t Transport, j jid.JID, lang string) *Session {
 	s := &Session{srv: srv, t: t, jid: j, lang: lang, ns: t.Namespace(), held: true, readerDone: make(chan struct{})}
 	if srv.cfg.RateLimit > 0 {
-		s.limit = newRateLimit(srv.cfg.RateLimit, time.Now())
+		s.limit = ratelimit.New(srv.cfg.RateLimit, time.Now())
 	}
 	return s
 }

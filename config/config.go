@@ -337,6 +337,9 @@ type Limits struct {
 	// bursts of four seconds' worth: reading from a client over it
 	// pauses, so one client cannot flood the server. 0: no limit.
 	ClientBytesPerSecond int `toml:"client_bytes_per_second"`
+	// ServerBytesPerSecond is the same for each stream another server
+	// opened to this one (federation). 0: no limit.
+	ServerBytesPerSecond int `toml:"server_bytes_per_second"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -364,6 +367,7 @@ func Default() Config {
 			SessionQueue:         2000,
 			NegotiationSeconds:   60,
 			ClientBytesPerSecond: 20000,
+			ServerBytesPerSecond: 100000,
 		},
 		Offline:      Offline{Quota: 1000},
 		Archive:      Archive{Enabled: true, MaxPage: 250},
@@ -508,6 +512,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.ClientBytesPerSecond < 0 {
 		errs = append(errs, fmt.Errorf("limits.client_bytes_per_second: %d must not be negative (0: no limit)", c.Limits.ClientBytesPerSecond))
+	}
+	if c.Limits.ServerBytesPerSecond < 0 {
+		errs = append(errs, fmt.Errorf("limits.server_bytes_per_second: %d must not be negative (0: no limit)", c.Limits.ServerBytesPerSecond))
 	}
 	if c.Limits.NegotiationSeconds < 1 {
 		errs = append(errs, fmt.Errorf("limits.negotiation_seconds: %d must be positive", c.Limits.NegotiationSeconds))

@@ -42,10 +42,13 @@ type conn struct {
 	wmu    sync.Mutex
 	opened bool // our stream header is written
 	ended  bool // our end of the stream is written
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed by end
 }
 
 func newConn(nc net.Conn, lim xmlstream.Limits, writeTimeout time.Duration) *conn {
-	return &conn{nc: nc, lim: lim, writeTimeout: writeTimeout}
+	return &conn{nc: nc, lim: lim, writeTimeout: writeTimeout, closed: make(chan struct{})}
 }
 
 // readHeader reads the peer's stream header, which must open a server
@@ -163,6 +166,7 @@ func (c *conn) end(err error, from string) {
 	c.ended = true
 	c.wmu.Unlock()
 	c.nc.Close()
+	c.closeOnce.Do(func() { close(c.closed) })
 }
 
 // startTLS upgrades the connection after <proceed/> (RFC 6120 §5.4.3.3):

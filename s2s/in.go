@@ -9,6 +9,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/internal/ratelimit"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
@@ -28,6 +29,9 @@ type inStream struct {
 	// which is not offered again.
 	external bool
 
+	// limit is the peer's rate limit (nil: none); the reader's own.
+	limit *ratelimit.Bucket
+
 	mu       sync.Mutex
 	verified map[pair]bool // domain pairs dialback proved
 	pending  int           // verifications under way
@@ -36,6 +40,9 @@ type inStream struct {
 // serveIn runs an incoming stream until it ends.
 func (s *Server) serveIn(c *conn) {
 	in := &inStream{s: s, c: c, verified: map[pair]bool{}}
+	if s.cfg.RateLimit > 0 {
+		in.limit = ratelimit.New(s.cfg.RateLimit, time.Now())
+	}
 	err := in.run()
 	if !isClosed(err) {
 		s.log.Info("s2s incoming stream error", "remote", c.nc.RemoteAddr().String(), "local", in.local, "err", err)
@@ -147,6 +154,7 @@ func (in *inStream) elements() (restart bool, err error) {
 			if err := in.stanza(el); err != nil {
 				return false, err
 			}
+			in.throttle(c.dec.ElementBytes())
 			c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
 		default:
 			return false, streamErr("unsupported-stanza-type", "unexpected <"+el.Name.Local+"/> in "+el.Name.Space)
@@ -309,4 +317,16 @@ func (in *inStream) stanza(el *xmlstream.Element) error {
 func dialbackError(local, from, to, id, typ, condition string) *xmlstream.Element {
 	el := xmlstream.NewElement(nsDialback, local, "from", from, "to", to, "id", id, "type", "error")
 	return el.AddChild(xmlstream.NewElement(stanza.NSServer, "error", "type", typ).AddChild(xmlstream.NewElement(stanza.NSStanzas, condition)))
+}
+
+// throttle pauses reading from the peer, after a stanza of n bytes, for
+// as long as its rate limit says, or until the stream ends.
+func (in *inStream) throttle(n int) {
+	if in.limit == nil {
+		return
+	}
+	if d := in.limit.Take(n, time.Now()); d > 0 {
+		in.s.log.Debug("s2s rate limit: reading from the peer is paused", "local", in.local, "peer", in.peer, "for", d)
+		ratelimit.Wait(d, in.c.closed)
+	}
 }

@@ -40,6 +40,10 @@ type Config struct {
 	Routes map[string]string
 	// Limits bound what peers may send, as for clients.
 	Limits xmlstream.Limits
+	// RateLimit is how many bytes a second a peer may send on one
+	// incoming stream, with bursts of four seconds' worth; reading from
+	// a stream over it pauses. 0 means no limit.
+	RateLimit int
 	// QueueSize is how many stanzas may wait for one remote domain's
 	// stream; more are bounced. Default 1000.
 	QueueSize int

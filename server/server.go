@@ -240,6 +240,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 			Routes:      cfg.S2S.Routes,
 			Limits:      limits,
 			IdleTimeout: time.Duration(cfg.S2S.IdleSeconds) * time.Second,
+			RateLimit:   cfg.Limits.ServerBytesPerSecond,
 			Logger:      log,
 		}, r)
 		r.SetRemote(s.s2s)

@@ -49,8 +49,10 @@ func Start(t testing.TB, change ...func(*config.Config)) *Server {
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.HTTP.ListenTLS = "127.0.0.1:0"
 	cfg.LogLevel = "warn"
-	// Tests send as fast as they can; TestRateLimit turns the limit on.
+	// Tests send as fast as they can; the rate limits' own tests turn
+	// them on.
 	cfg.Limits.ClientBytesPerSecond = 0
+	cfg.Limits.ServerBytesPerSecond = 0
 	for _, c := range change {
 		c(&cfg)
 	}

@@ -1,15 +1,15 @@
-package c2s
+package ratelimit
 
 import (
 	"testing"
 	"time"
 )
 
-// TestRateLimitTake follows the bucket: a burst passes, the debt beyond it
+// TestTake follows the bucket: a burst passes, the debt beyond it
 // is paid at the rate, and time refills it up to the burst only.
-func TestRateLimitTake(t *testing.T) {
+func TestTake(t *testing.T) {
 	start := time.Unix(1000, 0)
-	l := newRateLimit(1000, start) // 1,000 bytes a second, 4,000 at once
+	l := New(1000, start) // 1,000 bytes a second, 4,000 at once
 	for _, step := range []struct {
 		after time.Duration // since start
 		n     int
@@ -22,18 +22,18 @@ func TestRateLimitTake(t *testing.T) {
 		{time.Hour, 1, time.Millisecond},                          // so one more byte is debt
 		{time.Hour + 2*time.Second, 2500, 501 * time.Millisecond}, // 2 s bring 2,000
 	} {
-		if got := l.take(step.n, start.Add(step.after)); got != step.want {
+		if got := l.Take(step.n, start.Add(step.after)); got != step.want {
 			t.Fatalf("take(%d) at +%v = %v, want %v", step.n, step.after, got, step.want)
 		}
 	}
 }
 
-// BenchmarkRateLimit is what the limit adds to each element a client
+// BenchmarkTake is what the limit adds to each element a client
 // sends: reading the clock and counting.
-func BenchmarkRateLimit(b *testing.B) {
-	l := newRateLimit(1<<30, time.Now())
+func BenchmarkTake(b *testing.B) {
+	l := New(1<<30, time.Now())
 	for b.Loop() {
-		if l.take(300, time.Now()) != 0 {
+		if l.Take(300, time.Now()) != 0 {
 			b.Fatal("paused")
 		}
 	}
