@@ -73,6 +73,9 @@ type Config struct {
 	// contact is told the user is unavailable whether or not they were
 	// subscribed, and an unblocked one gets no presence.
 	Presence Presence
+	// Admins get the abuse reports users attach to their blocks
+	// (XEP-0377), which are logged in any case.
+	Admins []jid.JID
 	// Changed, when set, is told of each account whose blocklist changed,
 	// once the change is stored: a cluster has its other nodes Forget it.
 	Changed func(account jid.JID)
@@ -148,6 +151,7 @@ func (m *Module) Forget(account jid.JID) { m.lists.drop(account) }
 // the module as a filter of the router given to New.
 func (m *Module) Register() {
 	m.r.AddFeature(NS)
+	m.r.AddFeature(NSReporting)
 	m.r.HandleIQ(router.ToAccount, "get", NS, "blocklist", m.handleBlocklist)
 	m.r.HandleIQ(router.ToAccount, "set", NS, "block", m.handleBlock)
 	m.r.HandleIQ(router.ToAccount, "set", NS, "unblock", m.handleUnblock)

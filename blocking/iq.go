@@ -83,6 +83,7 @@ func (m *Module) handleBlock(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 		m.push(iq.To, itemsElement("block", added))
 		m.sendUnavailable(ctx, iq.To, added)
 	}
+	m.forwardReports(ctx, iq.From, reports(iq.Payload))
 	return nil
 }
 

@@ -12,16 +12,8 @@ import (
 // admin offers ad-hoc commands (XEP-0050) at the hosts' JIDs, and the
 // service administration commands (XEP-0133) to the configured admins.
 func (w *wiring) admin(ctx context.Context) error {
-	var admins []jid.JID
-	for _, a := range w.cfg.Admins {
-		j, err := jid.Parse(a)
-		if err != nil {
-			return err // config.Validate checked them
-		}
-		admins = append(admins, j)
-	}
 	admin.Register(adhoc.New(w.router), w.router, admin.Config{
-		Admins:   admins,
+		Admins:   w.admins(),
 		Accounts: w.accounts,
 		Delete: func(ctx context.Context, account jid.JID) error {
 			if err := deleteAccount(ctx, w, account); err != nil {
@@ -33,4 +25,14 @@ func (w *wiring) admin(ctx context.Context) error {
 		Logger: w.log,
 	})
 	return nil
+}
+
+// admins returns the configured administrators, which config.Validate
+// checked.
+func (w *wiring) admins() []jid.JID {
+	var admins []jid.JID
+	for _, a := range w.cfg.Admins {
+		admins = append(admins, jid.MustParse(a))
+	}
+	return admins
 }

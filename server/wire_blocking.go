@@ -13,7 +13,7 @@ import (
 // blocking wires XEP-0191: the blocklist commands and the router filter
 // that enforces them, with blocklists in PostgreSQL.
 func (w *wiring) blocking(ctx context.Context) error {
-	cfg := blocking.Config{Store: postgres.NewBlocking(w.pool), Logger: w.log, Presence: w.rosters}
+	cfg := blocking.Config{Store: postgres.NewBlocking(w.pool), Logger: w.log, Presence: w.rosters, Admins: w.admins()}
 	if w.cluster != nil {
 		cfg.Changed = func(account jid.JID) { w.cluster.Forget(blocklistTopic, account.String()) }
 	}
