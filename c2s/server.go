@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -138,6 +139,15 @@ type Server struct {
 	// wg counts connections (until their reader returns) and sessions
 	// (until terminate has re-routed their queue).
 	wg sync.WaitGroup
+
+	// logins counts the successful and failed authentications (Logins).
+	logins struct{ ok, failed atomic.Uint64 }
+}
+
+// Logins returns how many authentications succeeded and failed, SASL2
+// and FAST included.
+func (srv *Server) Logins() (ok, failed uint64) {
+	return srv.logins.ok.Load(), srv.logins.failed.Load()
 }
 
 // tombstone remembers an ended resumable session so that a late

@@ -308,6 +308,7 @@ func (st *stream) exchange(ctx context.Context, ns, mech, initial string) (final
 
 // authenticated records that the stream's user is username, by mech.
 func (st *stream) authenticated(username, mech string) {
+	st.srv.logins.ok.Add(1)
 	st.username = username
 	st.t.SetMaxStanzaBytes(st.maxStanzaBytes())
 	st.log.Info("c2s auth ok", "remote", st.t.RemoteAddr(), "jid", st.username+"@"+st.domain, "mechanism", mech)
@@ -341,6 +342,7 @@ func (st *stream) authFailed(ns, mech, user string, err error) error {
 	st.log.Info("c2s auth failed", "remote", st.t.RemoteAddr(), "user", user, "domain", st.domain, "mechanism", mech, "condition", f.Condition, "text", f.Text)
 	if f.Condition != "aborted" {
 		st.failures++
+		st.srv.logins.failed.Add(1)
 	}
 	if err := st.saslFailure(ns, f.Condition, f.Text); err != nil {
 		return err

@@ -51,9 +51,18 @@ type Config struct {
 	Registration     Registration      `toml:"registration"`
 	MUC              MUC               `toml:"muc"`
 	Components       Components        `toml:"components"`
+	Metrics          Metrics           `toml:"metrics"`
 	// Contact are the addresses to reach the server's operators,
 	// announced to everyone (XEP-0157).
 	Contact Contact `toml:"contact"`
+}
+
+// Metrics configures the figures served for monitoring.
+type Metrics struct {
+	// Listen is where /metrics is served, in Prometheus's text format,
+	// over plain HTTP; empty, the default, serves nothing. Keep it on
+	// loopback or a private network.
+	Listen string `toml:"listen"`
 }
 
 // Contact lists the URIs (xmpp:, mailto:, https: ...) to reach the
@@ -464,7 +473,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level: %q is not one of debug, info, warn, error", c.LogLevel))
 	}
-	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "http.listen_tls": c.HTTP.ListenTLS, "s2s.listen": c.S2S.Listen, "components.listen": c.Components.Listen} {
+	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "http.listen_tls": c.HTTP.ListenTLS, "s2s.listen": c.S2S.Listen, "components.listen": c.Components.Listen, "metrics.listen": c.Metrics.Listen} {
 		if addr == "" {
 			continue
 		}

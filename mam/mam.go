@@ -134,6 +134,13 @@ type Module struct {
 
 var _ router.Archiver = (*Module)(nil)
 
+// Archived returns how many messages the archive has stored since the
+// start (a message kept for both its sender and its recipient counts
+// once), and how many wait for the writer.
+func (m *Module) Archived() (stored uint64, waiting int) {
+	return m.w.archived.Load(), len(m.w.queue)
+}
+
 // New validates cfg and starts the archive's writer and, with a
 // retention, its retention job. Register installs it on a router; Close
 // stops it.

@@ -58,6 +58,8 @@ type writer struct {
 
 	mu      sync.RWMutex // guards stopped against sends to queue
 	stopped bool
+
+	archived atomic.Uint64 // messages committed
 }
 
 // inserters is how many batches are inserted at once; at most one more
@@ -263,6 +265,8 @@ func (w *writer) commit(b *batch) error {
 func (w *writer) finish(reqs []*request, ids []int64, err error) {
 	if err != nil {
 		w.log.Error("archive writer", "err", err)
+	} else {
+		w.archived.Add(uint64(len(reqs)))
 	}
 	for _, req := range reqs {
 		if err != nil {

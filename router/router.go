@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"mellium.im/xmpp/jid"
 
@@ -79,6 +80,9 @@ type Router struct {
 	// channel is closed when it is done. Modules keep per-session state by
 	// full JID, so a new session binding that JID waits for it (Bind).
 	ending map[string]chan struct{}
+
+	// routed counts the stanzas routed, by kind (Routed).
+	routed struct{ messages, presences, iqs atomic.Uint64 }
 
 	queriesMu sync.Mutex
 	queries   map[string]pendingQuery // by IQ id: the server's own IQs awaiting an answer (Query)
@@ -234,6 +238,12 @@ func (r *Router) Unbind(s Session) {
 	r.notifyUnbound(j)
 }
 
+// Routed returns how many stanzas of each kind the router has routed:
+// those clients, other servers and components sent, and the server's own.
+func (r *Router) Routed() (messages, presences, iqs uint64) {
+	return r.routed.messages.Load(), r.routed.presences.Load(), r.routed.iqs.Load()
+}
+
 // SessionCount returns the number of sessions bound on this node.
 func (r *Router) SessionCount() int { return len(r.Sessions()) }
 
@@ -294,6 +304,14 @@ func (r *Router) Route(ctx context.Context, st *xmlstream.Element) {
 // route delivers st from from; client is true for stanzas a client sent,
 // which the outbound hooks see.
 func (r *Router) route(ctx context.Context, from jid.JID, st *xmlstream.Element, client bool) {
+	switch st.Name.Local {
+	case stanza.Message:
+		r.routed.messages.Add(1)
+	case stanza.Presence:
+		r.routed.presences.Add(1)
+	default:
+		r.routed.iqs.Add(1)
+	}
 	toAttr := st.Attr("to")
 	if toAttr == "" {
 		if client && !r.outboundAllowed(ctx, from, from.Bare(), st) {

@@ -78,6 +78,15 @@ type Server struct {
 	wg       sync.WaitGroup // the outgoing streams' goroutines
 }
 
+// Streams returns how many streams other servers opened to this one, and
+// how many this one keeps open to other servers.
+func (s *Server) Streams() (in, out int) {
+	s.mu.Lock()
+	out = len(s.out)
+	s.mu.Unlock()
+	return s.in.Len(), out
+}
+
 // New returns a Server delivering incoming stanzas to r. Install it with
 // r.SetRemote.
 func New(cfg Config, r *router.Router) *Server {

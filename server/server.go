@@ -55,6 +55,7 @@ type Server struct {
 	// components is nil when no external component is configured.
 	components *component.Server
 	http       *http.Server
+	metrics    *http.Server // nil when metrics.listen is empty
 	// modules holds what stops the feature modules.
 	modules *wiring
 	// stopDeletes ends the listener for `xmppd user delete` (delete.go),
@@ -63,7 +64,7 @@ type Server struct {
 	deletesDone chan struct{}
 
 	// Addresses the listeners are bound to, for tests that listen on port 0.
-	C2SAddr, DirectTLSAddr, HTTPAddr, HTTPSAddr, S2SAddr, ComponentAddr net.Addr
+	C2SAddr, DirectTLSAddr, HTTPAddr, HTTPSAddr, S2SAddr, ComponentAddr, MetricsAddr net.Addr
 }
 
 // Database is the open PostgreSQL, and the private server behind it when
@@ -371,6 +372,12 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
+	if s.cfg.Metrics.Listen != "" {
+		s.metrics = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		if s.MetricsAddr, err = s.listen(s.cfg.Metrics.Listen, s.metrics.Serve); err != nil {
+			return err
+		}
+	}
 	if s.http != nil && s.cfg.HTTP.ListenTLS != "" {
 		tlsConfig := s.certs.TLSConfig()
 		// WebSocket upgrades need HTTP/1.1.
@@ -420,6 +427,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if s.metrics != nil {
+		s.metrics.Close()
 	}
 	for _, stop := range s.modules.stopping {
 		stop()

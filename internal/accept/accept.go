@@ -107,6 +107,13 @@ func (g *Group[C]) Stop(end func(C)) {
 	}
 }
 
+// Len returns how many connections the group serves.
+func (g *Group[C]) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.conns)
+}
+
 // Wait waits until every served connection is done, or ctx ends.
 func (g *Group[C]) Wait(ctx context.Context) error { return Wait(ctx, &g.wg) }
 
