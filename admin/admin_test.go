@@ -238,6 +238,15 @@ func TestCommandSessions(t *testing.T) {
 	if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "bad-payload") == nil {
 		t.Fatalf("no form: got %s, want bad-payload", res)
 	}
+	res = ask(t, boss, "<iq type='set' id='m' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"add-user' action='dance'/></iq>")
+	if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "malformed-action") == nil {
+		t.Fatalf("an unknown action: got %s, want malformed-action", res)
+	}
+	cmd = execute(t, boss, node+"add-user")
+	res = ask(t, boss, "<iq type='set' id='m' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"add-user' sessionid='"+cmd.Attr("sessionid")+"' action='prev'/></iq>")
+	if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "bad-action") == nil {
+		t.Fatalf("prev in a one-stage command: got %s, want bad-action", res)
+	}
 	other := execute(t, boss, node+"add-user")
 	res = ask(t, boss, "<iq type='set' id='s' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"delete-user' sessionid='"+other.Attr("sessionid")+"' action='complete'><x xmlns='jabber:x:data' type='submit'/></command></iq>")
 	if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "bad-sessionid") == nil {

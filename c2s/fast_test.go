@@ -190,3 +190,26 @@ func TestFastLogin(t *testing.T) {
 		t.Fatalf("a token after a password change: %s", el)
 	}
 }
+
+// TestFastBadInput: a token login whose response is not base64, or not a
+// username and an HMAC, fails with the SASL condition and the stream
+// goes on: a password login on it then succeeds.
+func TestFastBadInput(t *testing.T) {
+	t.Parallel() // it waits for a failure delay
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	c, _ := encrypted(t, s)
+	for _, tc := range []struct{ response, want string }{
+		{"not base64!", "incorrect-encoding"},
+		{base64.StdEncoding.EncodeToString([]byte("juliet")), "malformed-request"},
+	} {
+		c.Send("<authenticate xmlns='" + nsSASL2 + "' mechanism='HT-SHA-256-NONE'><initial-response>" + tc.response +
+			"</initial-response>" + agent + "</authenticate>")
+		if el := c.Next(); failure(t, el) != tc.want {
+			t.Errorf("response %q: got %s, want %s", tc.response, el, tc.want)
+		}
+	}
+	if el := c.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw", bindRequest("")); el.Name.Local != "success" {
+		t.Fatalf("a password login after the failures: %s", el)
+	}
+}

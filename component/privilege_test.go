@@ -66,25 +66,33 @@ func TestPrivileges(t *testing.T) {
 		gw.Send("<message from='" + gateway + "' to='localhost' id='bad'><privilege xmlns='" + component.NSPrivilege + "'>" +
 			"<forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='" + from + "' to='bob@localhost'>" +
 			"<body>forged</body></message></forwarded></privilege></message>")
-		expectForbidden(t, expectStanza(t, gw, "message", "localhost"))
+		expectError(t, expectStanza(t, gw, "message", "localhost"), "forbidden")
 	}
+
+	// Malformed: nothing forwarded, or a forwarded message to no one.
+	gw.Send("<message from='" + gateway + "' to='localhost' id='empty'><privilege xmlns='" + component.NSPrivilege + "'/></message>")
+	expectError(t, expectStanza(t, gw, "message", "localhost"), "bad-request")
+	gw.Send("<message from='" + gateway + "' to='localhost' id='noto'><privilege xmlns='" + component.NSPrivilege + "'>" +
+		"<forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='alice@localhost'><body>to whom?</body></message>" +
+		"</forwarded></privilege></message>")
+	expectError(t, expectStanza(t, gw, "message", "localhost"), "jid-malformed")
 
 	plain := xmpptest.ConnectComponent(t, s.ComponentAddr, "plain.localhost", secret)
 	plain.Send("<iq type='get' id='g2' from='plain.localhost' to='alice@localhost'><query xmlns='jabber:iq:roster'/></iq>")
-	expectForbidden(t, expectStanza(t, plain, "iq", "alice@localhost"))
+	expectError(t, expectStanza(t, plain, "iq", "alice@localhost"), "forbidden")
 	plain.Send("<message from='plain.localhost' to='localhost' id='p2'><privilege xmlns='" + component.NSPrivilege + "'>" +
 		"<forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='alice@localhost' to='bob@localhost'>" +
 		"<body>not allowed</body></message></forwarded></privilege></message>")
-	expectForbidden(t, expectStanza(t, plain, "message", "localhost"))
+	expectError(t, expectStanza(t, plain, "message", "localhost"), "forbidden")
 	bob.Ping() // nothing more came to bob
 }
 
-// expectForbidden checks that el, as the component got it, is a
-// forbidden error.
-func expectForbidden(t *testing.T, el *xmlstream.Element) {
+// expectError checks that el, as the component got it, is an error with
+// condition.
+func expectError(t *testing.T, el *xmlstream.Element, condition string) {
 	t.Helper()
 	e := el.Child(component.NS, "error")
-	if el.Attr("type") != "error" || e == nil || e.Child("urn:ietf:params:xml:ns:xmpp-stanzas", "forbidden") == nil {
-		t.Fatalf("got %s, want a forbidden error", el)
+	if el.Attr("type") != "error" || e == nil || e.Child("urn:ietf:params:xml:ns:xmpp-stanzas", condition) == nil {
+		t.Fatalf("got %s, want a %s error", el, condition)
 	}
 }
