@@ -6,6 +6,7 @@ package adhoc
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -182,7 +183,7 @@ func (s *Service) run(ctx context.Context, iq router.IQ, c Command, id string, f
 	}
 	note, result, err := c.Run(ctx, Request{From: iq.From, To: iq.To, Form: form})
 	noteType := "info"
-	if f, ok := err.(*Failure); ok {
+	if f := (*Failure)(nil); errors.As(err, &f) {
 		note, noteType, result = f.Text, "error", nil
 	} else if err != nil {
 		return commandError(iq, stanza.InternalServerError, "")

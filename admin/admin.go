@@ -1,8 +1,8 @@
 // Package admin implements the service administration commands of
 // XEP-0133 as ad-hoc commands (package adhoc) for the server's
 // administrators: adding, deleting and ending the sessions of accounts,
-// changing their passwords, counting and listing users, and announcing a
-// message to everyone online.
+// changing their passwords, counting and listing users, announcing a
+// message to everyone online, and setting the message of the day.
 package admin
 
 import (
@@ -50,7 +50,16 @@ type Config struct {
 	// are told, its data is gone and its sessions end. An unknown account
 	// is storage.ErrNotFound.
 	Delete func(ctx context.Context, account jid.JID) error
+	// MOTD keeps the hosts' messages of the day; nil offers no commands
+	// for them.
+	MOTD   MOTD
 	Logger *slog.Logger
+}
+
+// MOTD sets and deletes a host's message of the day (package motd).
+type MOTD interface {
+	Set(ctx context.Context, host, body string) error
+	Delete(ctx context.Context, host string) error
 }
 
 // maxListed bounds the accounts get-online-users-list shows.
@@ -86,6 +95,11 @@ func Register(s *adhoc.Service, r *router.Router, cfg Config) {
 	} {
 		cmd.Allowed = allowed
 		s.Add(cmd)
+	}
+	if cfg.MOTD != nil {
+		s.Add(adhoc.Command{Node: NS + "#set-motd", Name: "Set the message of the day", Allowed: allowed,
+			Form: form("Set the message of the day", field("motd", "text-multi", "Message of the day")), Run: c.setMOTD})
+		s.Add(adhoc.Command{Node: NS + "#delete-motd", Name: "Delete the message of the day", Allowed: allowed, Run: c.deleteMOTD})
 	}
 }
 
@@ -308,6 +322,29 @@ func (c *commands) announce(ctx context.Context, req adhoc.Request) (string, *da
 	}
 	c.log.Info("admin: announcement sent", "admin", req.From.Bare().String(), "recipients", len(online))
 	return fmt.Sprintf("Sent to %d online users.", len(online)), nil, nil
+}
+
+// setMOTD sets the message of the day of the host the command was sent
+// to; each account gets it once, at its next login.
+func (c *commands) setMOTD(ctx context.Context, req adhoc.Request) (string, *dataform.Form, error) {
+	fd, _ := req.Form.Field("motd")
+	body := strings.TrimSpace(strings.Join(fd.Values, "\n"))
+	if body == "" {
+		return "", nil, &adhoc.Failure{Text: "the message is empty"}
+	}
+	if err := c.cfg.MOTD.Set(ctx, req.To.Domainpart(), body); err != nil {
+		return "", nil, fmt.Errorf("admin: setting the message of the day: %w", err)
+	}
+	c.log.Info("admin: message of the day set", "admin", req.From.Bare().String(), "host", req.To.Domainpart())
+	return "Each account gets the message once, at its next login.", nil, nil
+}
+
+func (c *commands) deleteMOTD(ctx context.Context, req adhoc.Request) (string, *dataform.Form, error) {
+	if err := c.cfg.MOTD.Delete(ctx, req.To.Domainpart()); err != nil {
+		return "", nil, fmt.Errorf("admin: deleting the message of the day: %w", err)
+	}
+	c.log.Info("admin: message of the day deleted", "admin", req.From.Bare().String(), "host", req.To.Domainpart())
+	return "The message of the day was deleted.", nil, nil
 }
 
 // list2 joins names for a note, or says none.

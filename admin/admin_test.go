@@ -101,7 +101,7 @@ func TestCommandsForAdminsOnly(t *testing.T) {
 		nodes = append(nodes, strings.TrimPrefix(it.Attr("node"), node))
 	}
 	want := []string{"add-user", "delete-user", "end-user-session", "change-user-password",
-		"get-registered-users-num", "get-online-users-num", "get-online-users-list", "announce"}
+		"get-registered-users-num", "get-online-users-num", "get-online-users-list", "announce", "set-motd", "delete-motd"}
 	if !slices.Equal(nodes, want) {
 		t.Fatalf("commands %q, want %q", nodes, want)
 	}
@@ -252,4 +252,47 @@ func TestCommandSessions(t *testing.T) {
 	if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "bad-sessionid") == nil {
 		t.Fatalf("another command's session: got %s, want bad-sessionid", res)
 	}
+}
+
+// TestMessageOfTheDay: the message the admin sets reaches each account
+// once, after the initial presence of its next session; a new message
+// reaches it again, a deleted one no more.
+func TestMessageOfTheDay(t *testing.T) {
+	s, boss := start(t)
+	login := func() *xmpptest.Client {
+		c := xmpptest.Login(t, s, "juliet", "juliet pw", "balcony")
+		c.Online()
+		return c
+	}
+	expectMOTD := func(c *xmpptest.Client, body string) {
+		t.Helper()
+		m := c.NextNamed("message")
+		if m.Attr("from") != "localhost" || m.Attr("type") != "headline" || m.Child("jabber:client", "body").Text() != body {
+			t.Fatalf("juliet got %s, want the message of the day %q", m, body)
+		}
+	}
+	// noMOTD checks that nothing but the answer comes to c's ping: the
+	// message of the day is sent before the session reads on.
+	noMOTD := func(c *xmpptest.Client) {
+		t.Helper()
+		c.Send("<iq type='get' id='barrier' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+		for el := c.Next(); el.Attr("id") != "barrier"; el = c.Next() {
+			if el.Name.Local == "message" {
+				t.Fatalf("juliet got %s, want no message of the day", el)
+			}
+		}
+	}
+	noMOTD(login()) // none set
+
+	completed(t, submit(t, boss, execute(t, boss, node+"set-motd"), "motd", "Maintenance at noon."))
+	expectMOTD(login(), "Maintenance at noon.")
+	noMOTD(login()) // got it already
+
+	completed(t, submit(t, boss, execute(t, boss, node+"set-motd"), "motd", "Back to normal."))
+	expectMOTD(login(), "Back to normal.")
+
+	completed(t, ask(t, boss, "<iq type='set' id='d' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"delete-motd'/></iq>"))
+	completed(t, submit(t, boss, execute(t, boss, node+"set-motd"), "motd", "Third."))
+	completed(t, ask(t, boss, "<iq type='set' id='d' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"delete-motd'/></iq>"))
+	noMOTD(login()) // deleted before juliet came back
 }

@@ -83,6 +83,13 @@ func (r *Router) OnAvailable(f func(ctx context.Context, session jid.JID, st *xm
 	r.onAvailable = append(r.onAvailable, f)
 }
 
+// OnInitialPresence registers f to be called with a session's full JID
+// once it sent its initial presence and got what waited offline, such
+// as for a message of the day.
+func (r *Router) OnInitialPresence(f func(ctx context.Context, session jid.JID)) {
+	r.onInitial = append(r.onInitial, f)
+}
+
 func (r *Router) notifyUnbound(j jid.JID) {
 	for _, f := range r.unbound {
 		f(j)

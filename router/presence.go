@@ -85,6 +85,11 @@ func (r *Router) broadcastPresence(ctx context.Context, from jid.JID, st *xmlstr
 	if (initial || raised) && r.offline != nil {
 		r.offline.Flush(ctx, from)
 	}
+	if initial {
+		for _, f := range r.onInitial {
+			f(ctx, from)
+		}
+	}
 }
 
 // addressed returns a copy of st addressed to the full JID to.

@@ -72,6 +72,8 @@ type Router struct {
 	storedOffline []func(ctx context.Context, to jid.JID, st *xmlstream.Element)
 	// onAvailable are told of every available presence a session broadcasts.
 	onAvailable []func(context.Context, jid.JID, *xmlstream.Element)
+	// onInitial are told of each session's initial presence.
+	onInitial []func(context.Context, jid.JID)
 
 	mu    sync.RWMutex        // guards users and ending; never held while delivering
 	users map[string]*account // by bare JID

@@ -7,12 +7,21 @@ import (
 
 	"xmppd/adhoc"
 	"xmppd/admin"
+	"xmppd/motd"
+	"xmppd/storage/postgres"
 )
 
 // admin offers ad-hoc commands (XEP-0050) at the hosts' JIDs, and the
 // service administration commands (XEP-0133) to the configured admins.
 func (w *wiring) admin(ctx context.Context) error {
+	motds := motd.New(w.router, postgres.NewMOTD(w.pool), w.log)
+	if w.cluster != nil {
+		// Each node caches the messages: a change on one is dropped by the others.
+		motds.Changed = func(host string) { w.cluster.Forget(motdTopic, host) }
+		w.cluster.OnForget(motdTopic, motds.Forget)
+	}
 	admin.Register(adhoc.New(w.router), w.router, admin.Config{
+		MOTD:     motds,
 		Admins:   w.admins(),
 		Accounts: w.accounts,
 		Delete: func(ctx context.Context, account jid.JID) error {
@@ -36,3 +45,6 @@ func (w *wiring) admins() []jid.JID {
 	}
 	return admins
 }
+
+// motdTopic names message of the day changes among the nodes of a cluster.
+const motdTopic = "motd"
