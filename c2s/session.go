@@ -51,12 +51,11 @@ type Session struct {
 	sm         smState
 	csi        csiState
 
-	// limit is the client's rate limit (nil: none) and limited how often
-	// it paused the reader; both are the reader's own.
-	limit   *ratelimit.Bucket
-	limited int
-	// pauseEnd, while the reader pauses, is closed to end the pause;
-	// guarded by mu.
+	// limit is the client's rate limit (nil: none), limited how often it
+	// paused the reader, and pauseEnd, while the reader pauses, is closed
+	// to end the pause; guarded by mu.
+	limit    *ratelimit.Bucket
+	limited  int
 	pauseEnd chan struct{}
 }
 
@@ -74,6 +73,7 @@ func newSession(srv *Server, t Transport, j jid.JID, lang string) *Session {
 	s := &Session{srv: srv, t: t, jid: j, lang: lang, ns: t.Namespace(), held: true, readerDone: make(chan struct{})}
 	if srv.cfg.RateLimit > 0 {
 		s.limit = ratelimit.New(srv.cfg.RateLimit, time.Now())
+		t.SetReadHook(s.readHook(t))
 	}
 	return s
 }
@@ -337,9 +337,7 @@ func (s *Session) serve(ctx context.Context, t Transport, done chan struct{}, en
 			return
 		}
 		if err == nil {
-			if err = s.handle(ctx, t, el); err == nil {
-				s.throttle(t.ElementBytes())
-			}
+			err = s.handle(ctx, t, el)
 		}
 		if err != nil {
 			s.readFailed(t, err)

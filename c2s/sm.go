@@ -350,6 +350,7 @@ func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed
 	s.sm.gen++
 	s.stopTimersLocked()
 	s.endPauseLocked() // the old reader stops waiting to read again
+	t.SetReadHook(s.readHook(t))
 	s.sm.requested, s.sm.sinceRequest = false, 0
 	s.mu.Unlock()
 

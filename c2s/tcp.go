@@ -28,6 +28,20 @@ type tcpTransport struct {
 	// (idle_linux.go), which guards them.
 	wake     func()
 	parkedFD int
+	// readHook is SetReadHook's; the reader's own.
+	readHook func(n int)
+}
+
+// source is what the decoder reads: the connection, each read told to
+// the read hook.
+type source struct{ t *tcpTransport }
+
+func (s source) Read(p []byte) (int, error) {
+	n, err := s.t.conn.Read(p)
+	if n > 0 && s.t.readHook != nil {
+		s.t.readHook(n)
+	}
+	return n, err
 }
 
 func newTCPTransport(conn net.Conn, lim xmlstream.Limits, writeTimeout time.Duration) *tcpTransport {
@@ -40,7 +54,7 @@ func newTCPTransport(conn net.Conn, lim xmlstream.Limits, writeTimeout time.Dura
 
 func (t *tcpTransport) ReadHeader() (xmlstream.Header, error) {
 	if t.dec == nil {
-		t.dec = xmlstream.NewDecoder(t.conn, t.limits)
+		t.dec = xmlstream.NewDecoder(source{t}, t.limits)
 	}
 	h, err := t.dec.ReadHeader()
 	if err != nil {
@@ -57,7 +71,7 @@ func (t *tcpTransport) ReadHeader() (xmlstream.Header, error) {
 
 func (t *tcpTransport) ReadElement() (*xmlstream.Element, error) { return t.dec.ReadElement() }
 
-func (t *tcpTransport) ElementBytes() int { return t.dec.ElementBytes() }
+func (t *tcpTransport) SetReadHook(f func(n int)) { t.readHook = f }
 
 func (t *tcpTransport) SetMaxStanzaBytes(n int) {
 	t.limits.MaxStanzaBytes = n

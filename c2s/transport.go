@@ -21,9 +21,10 @@ type Transport interface {
 	// ReadElement reads the next top-level element. It returns
 	// xmlstream.ErrStreamEnd when the client closes the stream.
 	ReadElement() (*xmlstream.Element, error)
-	// ElementBytes is the size in bytes of the element read last, as the
-	// client sent it, for the rate limit.
-	ElementBytes() int
+	// SetReadHook has f told the size of each read from the client, after
+	// it, by the reader: f may block to slow the client down (the rate
+	// limit). nil removes it.
+	SetReadHook(f func(n int))
 	// WriteHeader writes the server's response header and then the
 	// frames that follow it (its features, or a stream error): in one
 	// write where the transport can, so a stream opening costs a single

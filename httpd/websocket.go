@@ -33,7 +33,7 @@ type wsTransport struct {
 	cancel   context.CancelFunc
 	deadline *time.Timer
 
-	lastBytes int // the size of the message read last; the reader's own
+	readHook func(n int) // SetReadHook's; the reader's own
 }
 
 func newWSTransport(c *websocket.Conn, r *http.Request, secure bool, lim xmlstream.Limits, writeTimeout time.Duration) *wsTransport {
@@ -77,11 +77,13 @@ func (t *wsTransport) read() (*xmlstream.Element, error) {
 	if typ != websocket.MessageText {
 		return nil, &xmlstream.Error{Condition: "bad-format", Text: "XMPP over WebSocket uses text messages"}
 	}
-	t.lastBytes = len(data)
+	if t.readHook != nil {
+		t.readHook(len(data))
+	}
 	return xmlstream.ParseElement(data, t.limits)
 }
 
-func (t *wsTransport) ElementBytes() int { return t.lastBytes }
+func (t *wsTransport) SetReadHook(f func(n int)) { t.readHook = f }
 
 func (t *wsTransport) ReadHeader() (xmlstream.Header, error) {
 	el, err := t.read()

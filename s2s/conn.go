@@ -45,6 +45,21 @@ type conn struct {
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed by end
+	// readHook is told the size of each read from the peer; the reader's
+	// own. nil tells nobody.
+	readHook func(n int)
+}
+
+// source is what the decoder reads: the connection, each read told to
+// the read hook.
+type source struct{ c *conn }
+
+func (s source) Read(p []byte) (int, error) {
+	n, err := s.c.nc.Read(p)
+	if n > 0 && s.c.readHook != nil {
+		s.c.readHook(n)
+	}
+	return n, err
 }
 
 func newConn(nc net.Conn, lim xmlstream.Limits, writeTimeout time.Duration) *conn {
@@ -55,7 +70,7 @@ func newConn(nc net.Conn, lim xmlstream.Limits, writeTimeout time.Duration) *con
 // stream.
 func (c *conn) readHeader() (xmlstream.Header, error) {
 	if c.dec == nil {
-		c.dec = xmlstream.NewDecoder(c.nc, c.lim)
+		c.dec = xmlstream.NewDecoder(source{c}, c.lim)
 	}
 	h, err := c.dec.ReadHeader()
 	if err != nil {

@@ -42,6 +42,7 @@ func (s *Server) serveIn(c *conn) {
 	in := &inStream{s: s, c: c, verified: map[pair]bool{}}
 	if s.cfg.RateLimit > 0 {
 		in.limit = ratelimit.New(s.cfg.RateLimit, time.Now())
+		c.readHook = in.throttle
 	}
 	err := in.run()
 	if !isClosed(err) {
@@ -154,7 +155,6 @@ func (in *inStream) elements() (restart bool, err error) {
 			if err := in.stanza(el); err != nil {
 				return false, err
 			}
-			in.throttle(c.dec.ElementBytes())
 			c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
 		default:
 			return false, streamErr("unsupported-stanza-type", "unexpected <"+el.Name.Local+"/> in "+el.Name.Space)
@@ -319,8 +319,9 @@ func dialbackError(local, from, to, id, typ, condition string) *xmlstream.Elemen
 	return el.AddChild(xmlstream.NewElement(stanza.NSServer, "error", "type", typ).AddChild(xmlstream.NewElement(stanza.NSStanzas, condition)))
 }
 
-// throttle pauses reading from the peer, after a stanza of n bytes, for
-// as long as its rate limit says, or until the stream ends.
+// throttle pauses reading from the peer, after a read of n bytes, for as
+// long as its rate limit says, or until the stream ends. It is the
+// connection's read hook.
 func (in *inStream) throttle(n int) {
 	if in.limit == nil {
 		return

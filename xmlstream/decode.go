@@ -111,15 +111,7 @@ type Decoder struct {
 	pending          []pnode // children of the open elements, innermost last
 	kids             []pnode // children of the closed elements, by parent
 	textOff, textEnd int     // character data not yet added (textOff < 0: none)
-
-	budget    int // the byte budget the element being read started with
-	lastBytes int // ElementBytes
 }
-
-// ElementBytes returns the size in bytes of the element ReadElement
-// returned last (the bytes the tokenizer looked at, without the
-// whitespace before it), for rate limits.
-func (d *Decoder) ElementBytes() int { return d.lastBytes }
 
 // NewDecoder returns a Decoder reading from r with the given limits (zero
 // fields take the defaults).
@@ -279,7 +271,6 @@ func (d *Decoder) ReadElement() (*Element, error) {
 		return nil, d.fail(newError(CondBadFormat, "text at stream level"))
 	}
 	d.br.setBudget(d.lim.MaxStanzaBytes)
-	d.budget = d.br.left
 	d.startTree()
 	if err := d.tok.read(); err != nil {
 		return nil, d.fail(d.mapErr(err))
@@ -290,7 +281,6 @@ func (d *Decoder) ReadElement() (*Element, error) {
 		if err != nil {
 			return nil, d.fail(err)
 		}
-		d.lastBytes = d.budget - d.br.left
 		d.idle()
 		return el, nil
 	case tokEnd:

@@ -668,33 +668,3 @@ func TestParseElementDoesNotAlias(t *testing.T) {
 		t.Errorf("element changed with its input: %s", e)
 	}
 }
-
-// TestElementBytes: each element's size is its bytes as sent, without
-// the whitespace before it, however the input is split.
-func TestElementBytes(t *testing.T) {
-	elements := []string{
-		`<presence/>`,
-		`<message to='romeo@example.net' type='chat'><body>Hi &amp; bye</body></message>`,
-		`<iq type='get' id='1'><query xmlns='jabber:iq:roster'/></iq>`,
-	}
-	input := testHeader + "\n  " + strings.Join(elements, " \n\t")
-	for _, chunk := range []int{1, 7, len(input)} {
-		var chunks []string
-		for rest := input; rest != ""; {
-			n := min(chunk, len(rest))
-			chunks, rest = append(chunks, rest[:n]), rest[n:]
-		}
-		d := NewDecoder(&chunkReader{chunks: chunks}, Limits{})
-		if _, err := d.ReadHeader(); err != nil {
-			t.Fatal(err)
-		}
-		for _, want := range elements {
-			if _, err := d.ReadElement(); err != nil {
-				t.Fatal(err)
-			}
-			if got := d.ElementBytes(); got != len(want) {
-				t.Errorf("chunks of %d: %s is %d bytes, ElementBytes says %d", chunk, want, len(want), got)
-			}
-		}
-	}
-}
