@@ -1,7 +1,6 @@
 package c2s_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
@@ -26,21 +25,7 @@ func TestFloodingClientIsPaused(t *testing.T) {
 	// 30 headlines (not archived: routed at once) of about 1,100 bytes:
 	// 18 fit in the burst, the other 12 take 2.6 s. They fit in the
 	// socket buffers, so the write returns at once.
-	var flood strings.Builder
-	for i := range n {
-		fmt.Fprintf(&flood, "<message to='romeo@localhost/orchard' type='headline' id='j%d'><body>%s</body></message>", i, strings.Repeat("x", 1000))
-	}
-	juliet.Send(flood.String())
-
-	var order []string
-	for len(order) < n+1 {
-		m := romeo.NextNamed("message")
-		order = append(order, m.Attr("id"))
-		if m.Attr("id") == "j3" {
-			mercutio.Send("<message to='romeo@localhost/orchard' type='headline' id='m'><body>meanwhile</body></message>")
-		}
-	}
-	xmpptest.ExpectOvertaken(t, order, "m", "j", n)
+	xmpptest.ExpectFloodPaused(t, juliet, romeo, mercutio, "j", n, "j3")
 	juliet.Ping() // her session goes on
 }
 

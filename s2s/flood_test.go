@@ -1,8 +1,6 @@
 package s2s_test
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 
 	"xmppd/config"
@@ -20,20 +18,5 @@ func TestFloodingServerIsPaused(t *testing.T) {
 	b.AddUser(t, "carol", "b.test", "carol pw")
 	carol := xmpptest.LoginAt(t, b, "b.test", "carol", "carol pw", "desk")
 
-	// Headlines are not archived: each is routed at once.
-	var flood strings.Builder
-	for i := range n {
-		fmt.Fprintf(&flood, "<message to='bob@b.test/laptop' type='headline' id='a%d'><body>%s</body></message>", i, strings.Repeat("x", 1000))
-	}
-	alice.Send(flood.String())
-
-	var order []string
-	for len(order) < n+1 {
-		m := bob.NextNamed("message")
-		order = append(order, m.Attr("id"))
-		if m.Attr("id") == "a15" {
-			carol.Send("<message to='bob@b.test/laptop' type='headline' id='c'><body>meanwhile</body></message>")
-		}
-	}
-	xmpptest.ExpectOvertaken(t, order, "c", "a", n)
+	xmpptest.ExpectFloodPaused(t, alice, bob, carol, "a", n, "a15")
 }

@@ -1,8 +1,10 @@
 package xmpptest
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"xmppd/xmlstream"
@@ -27,19 +29,34 @@ func ExpectBody(t testing.TB, el *xmlstream.Element, from, body string) {
 	}
 }
 
-// ExpectOvertaken checks a flood's pause: ids are the messages a client
-// received, n of a flood (prefix0, prefix1, ... in order) and other's,
-// which must have overtaken the flood's last one.
-func ExpectOvertaken(t testing.TB, ids []string, other, prefix string, n int) {
+// ExpectFloodPaused has from send, at once, n headlines of about 1,100
+// bytes to the full JID of to, with ids prefix0, prefix1, ...; when to
+// gets the one with id trigger, other sends it a headline too. The
+// server must have paused reading the flood (a rate limit): other's
+// headline overtakes the flood's last one, which comes in order.
+func ExpectFloodPaused(t testing.TB, from, to, other *Client, prefix string, n int, trigger string) {
 	t.Helper()
-	at := slices.Index(ids, other)
-	if at < 0 || at == n || len(ids) != n+1 {
-		t.Fatalf("got %q: %s did not overtake the flood, which was not paused", ids, other)
+	var flood strings.Builder
+	for i := range n {
+		fmt.Fprintf(&flood, "<message to='%s' type='headline' id='%s%d'><body>%s</body></message>", to.JID, prefix, i, strings.Repeat("x", 1000))
 	}
-	flood := slices.Delete(slices.Clone(ids), at, at+1)
-	for i, id := range flood {
+	from.Send(flood.String())
+	var ids []string
+	for len(ids) < n+1 {
+		id := to.NextNamed("message").Attr("id")
+		ids = append(ids, id)
+		if id == trigger {
+			other.Send("<message to='" + to.JID + "' type='headline' id='other'><body>meanwhile</body></message>")
+		}
+	}
+	at := slices.Index(ids, "other")
+	if at < 0 || at == n {
+		t.Fatalf("got %q: the other message did not overtake the flood, which was not paused", ids)
+	}
+	rest := slices.Delete(slices.Clone(ids), at, at+1)
+	for i, id := range rest {
 		if id != prefix+strconv.Itoa(i) {
-			t.Fatalf("the flood came as %q, want %s0 to %s%d in order", flood, prefix, prefix, n-1)
+			t.Fatalf("the flood came as %q, want %s0 to %s%d in order", rest, prefix, prefix, n-1)
 		}
 	}
 }
