@@ -191,11 +191,11 @@ func checkSuccess(t *testing.T, r scramRun, binding string) {
 }
 
 // parseServerFirst splits a server-first message into nonce, salt and
-// iteration count.
+// iteration count; the XEP-0474 attribute h must follow them.
 func parseServerFirst(t *testing.T, s string) (nonce string, salt []byte, iters int) {
 	t.Helper()
 	f := strings.Split(s, ",")
-	if len(f) != 3 || !strings.HasPrefix(f[0], "r=") || !strings.HasPrefix(f[1], "s=") || !strings.HasPrefix(f[2], "i=") {
+	if len(f) != 4 || !strings.HasPrefix(f[0], "r=") || !strings.HasPrefix(f[1], "s=") || !strings.HasPrefix(f[2], "i=") || !strings.HasPrefix(f[3], "h=") {
 		t.Fatalf("server-first %q malformed", s)
 	}
 	salt, err := base64.StdEncoding.DecodeString(f[1][2:])
@@ -725,5 +725,102 @@ func TestFailureError(t *testing.T) {
 	f := &Failure{Condition: NotAuthorized, Text: "t", Err: cause}
 	if f.Error() != "auth: sasl failure: not-authorized: t: cause" || !errors.Is(f, cause) {
 		t.Errorf("Error() = %q", f.Error())
+	}
+}
+
+// TestSSDPHashVector checks the hash against XEP-0474's example, from
+// lists in another order than the sorted one the hash is taken over.
+func TestSSDPHashVector(t *testing.T) {
+	got := ssdpHash(hashSHA1, []string{"SCRAM-SHA-1-PLUS", "SCRAM-SHA-1"}, []string{"tls-server-end-point", "tls-exporter"})
+	if got != "G6k/rBLDqgOhRRaCuuatSDFkJ08=" {
+		t.Errorf("hash %s", got)
+	}
+}
+
+// TestSSDP checks that every SCRAM exchange's server-first message
+// carries the XEP-0474 hash a client computes from what the server
+// offered: the mechanisms and, with TLS, the channel-binding types. A
+// client that saw fewer mechanisms, or no channel bindings, finds a
+// different hash.
+func TestSSDP(t *testing.T) {
+	ec, _ := certs(t)
+	store := &memStore{}
+	store.add(t, testDomain, testUser, testPassword)
+	srv, _ := newTestServer(t, store, ec.leaf)
+	states := map[string]*tls.ConnectionState{"no TLS": nil}
+	for _, bc := range bindingCases(t) {
+		states[bc.name] = bc.cs
+	}
+	for name, cs := range states {
+		mechs, cbs := srv.Mechanisms(cs), srv.ChannelBindings(cs)
+		for _, mech := range mechs {
+			h, ok := hashByMechanism(mech)
+			if !ok {
+				continue
+			}
+			t.Run(name+"/"+mech, func(t *testing.T) {
+				ex, err := srv.Start(context.Background(), mech, testDomain, cs, testRemote)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gs2 := "n,,"
+				if strings.HasSuffix(mech, "-PLUS") {
+					gs2 = "p=" + cbs[0] + ",,"
+				}
+				s1, _, err := ex.Step(context.Background(), []byte(gs2+"n=alice,r=abcdef"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, attrs, _ := strings.Cut(string(s1), ",h=")
+				if want := ssdpHash(h, mechs, cbs); attrs != want {
+					t.Errorf("h=%s, want %s", attrs, want)
+				}
+				if attrs == ssdpHash(h, mechs[1:], cbs) || cbs != nil && attrs == ssdpHash(h, mechs, nil) {
+					t.Error("the hash does not tell a shortened list")
+				}
+			})
+		}
+	}
+}
+
+// hashByMechanism returns the hash of a SCRAM mechanism name.
+func hashByMechanism(mech string) (*hashInfo, bool) {
+	for _, h := range hashesByStrength {
+		if strings.TrimSuffix(mech, "-PLUS") == h.mech {
+			return h, true
+		}
+	}
+	return nil, false
+}
+
+// TestSSDPTampered checks that a server-first message whose hash a
+// man in the middle replaced fails the exchange: the client's proof
+// covers the message it saw.
+func TestSSDPTampered(t *testing.T) {
+	store := &memStore{}
+	store.add(t, testDomain, testUser, testPassword)
+	srv, _ := newTestServer(t, store, nil)
+	r := runSCRAM(t, srv, "SCRAM-SHA-256", nil, flagN, scram.ChannelBinding{}, testUser, testPassword, "", nil)
+	checkSuccess(t, r, "")
+
+	ctx := context.Background()
+	ex, err := srv.Start(ctx, "SCRAM-SHA-256", testDomain, nil, testRemote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, _ := scram.SHA256.NewClient(testUser, testPassword, "")
+	conv := client.NewConversation()
+	c1, _ := conv.Step("")
+	s1, _, err := ex.Step(ctx, []byte(c1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, _, _ := strings.Cut(string(s1), ",h=")
+	c2, err := conv.Step(rest + ",h=" + ssdpHash(hashSHA256, []string{"SCRAM-SHA-1"}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, done, err := ex.Step(ctx, []byte(c2)); done || condition(t, err) != NotAuthorized {
+		t.Errorf("tampered hash: done %v, err %v", done, err)
 	}
 }

@@ -1,7 +1,8 @@
 // Package auth implements the server side of SASL (RFC 6120 §6, RFC 4422)
 // for xmppd: SCRAM-SHA-1/-256/-512 and their -PLUS variants (RFC 5802,
 // RFC 7677, channel bindings tls-exporter RFC 9266 and tls-server-end-point
-// RFC 5929, advertised per XEP-0440), PLAIN (RFC 4616), and FAST tokens
+// RFC 5929, advertised per XEP-0440, and the XEP-0474 downgrade-protection
+// hash in every server-first message), PLAIN (RFC 4616), and FAST tokens
 // (XEP-0484) with the HT-SHA-256 mechanisms (draft-schmaus-kitten-sasl-ht)
 // when Config.Tokens is set.
 //

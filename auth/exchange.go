@@ -3,7 +3,10 @@ package auth
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -28,13 +31,17 @@ type Exchange struct {
 	emptySent bool // an empty challenge answered an empty first message
 	finished  bool
 
-	conv      *scram.ServerConversation
-	stepCtx   context.Context // the ctx of the running Step, for the lookup
-	lookupErr error           // a store failure seen during the lookup
-	fake      bool            // the credential in use is a fake one
-	localpart string          // normalized username of the attempt
-	authzid   string
-	binding   string // channel-binding type in use
+	offered []string // the mechanisms offered on the connection, for XEP-0474
+
+	first       clientFirst // the client-first message
+	serverFirst string
+	nonce       string     // client and server nonce
+	cred        Credential // the credential in use
+	cbData      []byte     // the channel-binding data in use
+	fake        bool       // the credential in use is a fake one
+	localpart   string     // normalized username of the attempt
+	authzid     string
+	binding     string // channel-binding type in use
 
 	username string // set on success
 }
@@ -152,101 +159,67 @@ func (e *Exchange) credential(ctx context.Context, username string, prefs ...*ha
 	return prefs[0], e.srv.fakeCredential(prefs[0], e.domain, localpart), nil
 }
 
-// lookup is the xdg-go credential callback. It never reports an unknown
-// user (the library would then answer early); a store failure is recorded.
-func (e *Exchange) lookup(username string) (scram.StoredCredentials, error) {
-	_, c, err := e.credential(e.stepCtx, username, e.mech.hash)
-	if err != nil {
-		e.lookupErr = err
-		return scram.StoredCredentials{}, err
-	}
-	return scram.StoredCredentials{
-		KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations},
-		StoredKey:  c.StoredKey,
-		ServerKey:  c.ServerKey,
-	}, nil
-}
-
 // scramFirst handles the client-first message.
 func (e *Exchange) scramFirst(ctx context.Context, in []byte) ([]byte, bool, error) {
 	msg := string(in)
 	if !utf8.ValidString(msg) {
 		return e.fail(ctx, &Failure{Condition: MalformedRequest, Text: "invalid UTF-8"})
 	}
-	flag, _, ok := strings.Cut(msg, ",")
+	c, ok := parseClientFirst(msg)
 	if !ok {
 		return e.fail(ctx, &Failure{Condition: MalformedRequest})
 	}
-	var cb scram.ChannelBinding
 	switch {
-	case flag == "n" || flag == "y":
-		if e.mech.plus {
-			return e.fail(ctx, &Failure{Condition: NotAuthorized, Text: "channel binding required"})
-		}
-		if flag == "y" && len(e.bindings) > 0 {
-			return e.fail(ctx, &Failure{Condition: NotAuthorized, Text: "channel binding was offered"})
-		}
-	case strings.HasPrefix(flag, "p="):
-		if !e.mech.plus {
-			return e.fail(ctx, &Failure{Condition: NotAuthorized, Text: "channel binding used without -PLUS"})
-		}
-		for _, b := range e.bindings {
-			if string(b.Type) == flag[2:] {
-				cb = b
-			}
-		}
-		if !cb.IsSupported() {
+	case c.flag != "p" && e.mech.plus:
+		return e.fail(ctx, &Failure{Condition: NotAuthorized, Text: "channel binding required"})
+	case c.flag == "y" && len(e.bindings) > 0:
+		return e.fail(ctx, &Failure{Condition: NotAuthorized, Text: "channel binding was offered"})
+	case c.flag == "p" && !e.mech.plus:
+		return e.fail(ctx, &Failure{Condition: NotAuthorized, Text: "channel binding used without -PLUS"})
+	case c.flag == "p":
+		i := slices.IndexFunc(e.bindings, func(b scram.ChannelBinding) bool { return string(b.Type) == c.cbType })
+		if i < 0 {
 			return e.fail(ctx, &Failure{Condition: NotAuthorized, Text: "unsupported channel binding type"})
 		}
-		e.binding = string(cb.Type)
-	default:
-		return e.fail(ctx, &Failure{Condition: MalformedRequest})
+		e.binding, e.cbData = c.cbType, e.bindings[i].Data
 	}
-	if !e.mech.plus && len(e.bindings) > 0 {
-		// Lets the library reject "y" too: PLUS was advertised.
-		cb = e.bindings[0]
-	}
-
-	srv, err := e.mech.hash.gen.NewServer(e.lookup)
+	_, cred, err := e.credential(ctx, c.username, e.mech.hash)
 	if err != nil {
 		return e.fail(ctx, &Failure{Condition: TemporaryAuthFailure, Err: err})
 	}
-	if cb.IsSupported() {
-		e.conv = srv.NewConversationWithChannelBinding(cb)
-	} else {
-		e.conv = srv.NewConversation()
-	}
-	e.stepCtx = ctx
-	out, err := e.conv.Step(msg)
-	e.stepCtx = nil
-	if e.lookupErr != nil {
-		return e.fail(ctx, &Failure{Condition: TemporaryAuthFailure, Err: e.lookupErr})
-	}
-	if err != nil {
-		switch out {
-		case scram.ErrServerDoesSupportChannelBinding, scram.ErrChannelBindingNotSupported, scram.ErrUnsupportedChannelBindingType:
-			return e.fail(ctx, &Failure{Condition: NotAuthorized})
-		}
-		return e.fail(ctx, &Failure{Condition: MalformedRequest})
-	}
-	e.authzid = e.conv.AuthzID()
-	return []byte(out), false, nil
+	e.first, e.cred, e.authzid = c, cred, c.authzid
+	e.serverFirst, e.nonce = serverFirst(c.nonce, cred, ssdpHash(e.mech.hash, e.offered, e.bindingTypes()))
+	return []byte(e.serverFirst), false, nil
 }
 
 // scramFinal handles the client-final message.
 func (e *Exchange) scramFinal(ctx context.Context, in []byte) ([]byte, bool, error) {
-	out, err := e.conv.Step(string(in))
-	switch {
-	case err == nil && e.conv.Valid() && !e.fake:
-		return e.succeed(ctx, []byte(out))
-	case out == "":
-		// The library gives no server error for messages it cannot parse.
+	c, ok := parseClientFinal(string(in))
+	if !ok {
 		return e.fail(ctx, &Failure{Condition: MalformedRequest})
-	case out == scram.ErrChannelBindingsDontMatch:
+	}
+	want := append([]byte(e.first.gs2Header), e.cbData...)
+	if subtle.ConstantTimeCompare(c.binding, want) != 1 {
 		return e.fail(ctx, &Failure{Condition: NotAuthorized, Text: "channel binding mismatch"})
-	default:
+	}
+	if c.nonce != e.nonce {
+		return e.fail(ctx, &Failure{Condition: NotAuthorized, Text: "nonce mismatch"})
+	}
+	authMessage := e.first.bare + "," + e.serverFirst + "," + c.withoutProof
+	sig, ok := verifyProof(e.mech.hash, e.cred, authMessage, c.proof)
+	if !ok || e.fake {
 		return e.fail(ctx, &Failure{Condition: NotAuthorized})
 	}
+	return e.succeed(ctx, []byte("v="+base64.StdEncoding.EncodeToString(sig)))
+}
+
+// bindingTypes returns the names of the connection's channel bindings.
+func (e *Exchange) bindingTypes() []string {
+	names := make([]string, len(e.bindings))
+	for i, b := range e.bindings {
+		names[i] = string(b.Type)
+	}
+	return names
 }
 
 // plain handles a PLAIN message: [authzid] NUL authcid NUL passwd.

@@ -276,6 +276,10 @@ func (s *Server) Mechanisms(cs *tls.ConnectionState) []string {
 // failure throttling. The error is a *Failure: invalid-mechanism for an
 // unknown or unoffered mechanism, encryption-required for PLAIN without TLS,
 // temporary-auth-failure for an invalid domain.
+//
+// A SCRAM exchange's server-first message carries the XEP-0474 hash of
+// Mechanisms(cs) and, when there are any, ChannelBindings(cs): the caller
+// must have offered exactly those, the latter as XEP-0440's feature.
 func (s *Server) Start(ctx context.Context, mechanism, domain string, cs *tls.ConnectionState, remote string) (*Exchange, error) {
 	if mechanism == "PLAIN" && cs == nil {
 		return nil, &Failure{Condition: EncryptionRequired, Text: "PLAIN requires TLS"}
@@ -285,18 +289,17 @@ func (s *Server) Start(ctx context.Context, mechanism, domain string, cs *tls.Co
 		return nil, &Failure{Condition: TemporaryAuthFailure, Err: fmt.Errorf("auth: start: invalid domain %q: %w", domain, err)}
 	}
 	cbs := s.bindings(cs)
+	ex := &Exchange{srv: s, domain: d.Domainpart(), bindings: cbs, throttleKey: hostKey(remote)}
 	for _, m := range mechanisms(cs != nil, len(cbs) > 0) {
 		if m.name == mechanism {
-			return &Exchange{
-				srv:         s,
-				mech:        m,
-				domain:      d.Domainpart(),
-				bindings:    cbs,
-				throttleKey: hostKey(remote),
-			}, nil
+			ex.mech = m
 		}
+		ex.offered = append(ex.offered, m.name)
 	}
-	return nil, &Failure{Condition: InvalidMechanism}
+	if ex.mech.name == "" {
+		return nil, &Failure{Condition: InvalidMechanism}
+	}
+	return ex, nil
 }
 
 // fakeCredential returns the credential shown for an account that does not

@@ -1,11 +1,15 @@
 package xmpptest
 
 import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +31,8 @@ type Client struct {
 	Header xmlstream.Header
 	JID    string // full JID after Bind
 	dec    *xmlstream.Decoder
+
+	features *xmlstream.Element // the last stream features read
 }
 
 // Dial opens a TCP connection to addr without sending anything.
@@ -77,6 +83,7 @@ func (c *Client) Open(domain string) {
 func (c *Client) ReadHeader() {
 	c.T.Helper()
 	c.dec = xmlstream.NewDecoder(c.Conn, xmlstream.Limits{MaxStanzaBytes: 1 << 20, MaxDepth: 64})
+	c.features = nil
 	c.Conn.SetReadDeadline(time.Now().Add(ReadTimeout))
 	h, err := c.dec.ReadHeader()
 	if err != nil {
@@ -144,6 +151,7 @@ func (c *Client) Features() *xmlstream.Element {
 	if el.Name.Local != "features" {
 		c.T.Fatalf("got %s, want stream features", el)
 	}
+	c.features = el
 	return el
 }
 
@@ -227,12 +235,59 @@ func (c *Client) scramExchange(ns string, mech Mechanism, user, password string,
 		if err != nil {
 			c.T.Fatal(err)
 		}
+		c.checkSSDP(mech.Name, string(data))
 		resp, err := conv.Step(string(data))
 		if err != nil {
 			// Send something the server will reject, as a wrong password would.
 			resp = "c=biws,r=x,p=AAAA"
 		}
 		c.Send("<response xmlns='" + ns + "'>" + base64.StdEncoding.EncodeToString([]byte(resp)) + "</response>")
+	}
+}
+
+// checkSSDP checks, as a XEP-0474 client does, the hash of the last
+// stream features' mechanisms and channel-binding types that a SCRAM
+// server-first message carries in its attribute h. Servers other than
+// xmppd (the interop tests' Prosody) may leave the attribute out.
+func (c *Client) checkSSDP(mech, serverFirst string) {
+	c.T.Helper()
+	var got string
+	for _, attr := range strings.Split(serverFirst, ",") {
+		if h, ok := strings.CutPrefix(attr, "h="); ok {
+			got = h
+		}
+	}
+	if c.features == nil || got == "" {
+		return
+	}
+	var mechs, cbs []string
+	if m := c.features.Child(nsSASL, "mechanisms"); m != nil {
+		for _, el := range m.ChildElements() {
+			mechs = append(mechs, el.Text())
+		}
+	}
+	if cb := c.features.Child("urn:xmpp:sasl-cb:0", "sasl-channel-binding"); cb != nil {
+		for _, el := range cb.ChildElements() {
+			cbs = append(cbs, el.Attr("type"))
+		}
+	}
+	slices.Sort(mechs)
+	slices.Sort(cbs)
+	s := strings.Join(mechs, "\x1e")
+	if cbs != nil {
+		s += "\x1f" + strings.Join(cbs, "\x1e")
+	}
+	h := sha256.New
+	switch {
+	case strings.HasPrefix(mech, "SCRAM-SHA-1"):
+		h = sha1.New
+	case strings.HasPrefix(mech, "SCRAM-SHA-512"):
+		h = sha512.New
+	}
+	sum := h()
+	sum.Write([]byte(s))
+	if want := base64.StdEncoding.EncodeToString(sum.Sum(nil)); got != want {
+		c.T.Fatalf("server-first %q: downgrade protection hash %s, want %s", serverFirst, got, want)
 	}
 }
 
