@@ -9,7 +9,11 @@ receive from the first's bare JID; publishes a private item with publish
 options (XEP-0223: whitelist, max_items=max) and reads it back; publishes
 again with options the node does not have, which must fail with conflict
 and precondition-not-met; and the second must be refused that node's
-items with not-allowed. Finally both close their streams.
+items with not-allowed. The first then stores bookmarks in private
+storage (XEP-0048 over XEP-0049), finds them as items of the XEP-0402
+node, publishes another item there and finds it among its bookmarks in
+private storage (XEP-0402's compatibility). Finally both close their
+streams.
 
 Exit status: 0 when everything worked, 1 with the reason on stdout.
 """
@@ -23,15 +27,17 @@ from slixmpp_chat import Client, Failure, close, drive, step, until  # noqa: E40
 from slixmpp_run import main  # noqa: E402
 
 from slixmpp.exceptions import IqError  # noqa: E402
+from slixmpp.plugins.xep_0048.stanza import Bookmarks  # noqa: E402
 from slixmpp.xmlstream import ET  # noqa: E402
 
 NS_ERRORS = "http://jabber.org/protocol/pubsub#errors"
 PRIVATE_NODE = "urn:example:interop:private"
+NS_BOOKMARKS = "urn:xmpp:bookmarks:1"
 
 
 def pep_client(name, jid, password, failed):
     c = Client(name, jid, password, "SCRAM-SHA-256", failed)
-    for plugin in ("xep_0004", "xep_0060", "xep_0115", "xep_0163", "xep_0107"):
+    for plugin in ("xep_0004", "xep_0060", "xep_0115", "xep_0163", "xep_0107", "xep_0048"):
         c.register_plugin(plugin)
     c.moods = asyncio.get_running_loop().create_future()
     c.add_event_handler("user_mood_publish", lambda msg: c.moods.done() or c.moods.set_result(msg))
@@ -101,7 +107,28 @@ async def scenario(a, b, host, port, timeout):
                   b["xep_0060"].get_items(a.boundjid.bare, PRIVATE_NODE, timeout=timeout),
                   "not-allowed", "closed-node", timeout)
 
+    await bookmarks(a, timeout)
     await asyncio.gather(close(a, timeout), close(b, timeout))
+
+
+async def bookmarks(a, timeout):
+    stored = Bookmarks()
+    stored.add_conference("hall@rooms.localhost", "alice", name="Hall", autojoin=True)
+    await step(a, "store bookmarks in private storage", a["xep_0048"].set_bookmarks(stored, timeout=timeout), timeout)
+    pubsub = a["xep_0060"]
+    got = await step(a, "read the bookmarks node", pubsub.get_items(a.boundjid.bare, NS_BOOKMARKS, timeout=timeout), timeout)
+    items = list(got["pubsub"]["items"])
+    if len(items) != 1 or items[0]["id"] != "hall@rooms.localhost" or items[0]["payload"].get("name") != "Hall" \
+            or items[0]["payload"].get("autojoin") != "true":
+        raise Failure(f"{a.name}: bookmarks node holds {got}, want the hall")
+
+    conference = ET.Element("{%s}conference" % NS_BOOKMARKS, name="Tomb")
+    await step(a, "publish a bookmark", pubsub.publish(a.boundjid.bare, NS_BOOKMARKS, id="tomb@rooms.localhost",
+                                                       payload=conference, timeout=timeout), timeout)
+    got = await step(a, "read private storage", a["xep_0048"].get_bookmarks(timeout=timeout), timeout)
+    rooms = {c["jid"]: c["name"] for c in got["private"]["bookmarks"]["conferences"]}
+    if rooms != {"hall@rooms.localhost": "Hall", "tomb@rooms.localhost": "Tomb"}:
+        raise Failure(f"{a.name}: private storage holds {got}, want the hall and the tomb")
 
 
 async def run(host, port, jids, passwords, timeout):
@@ -109,7 +136,7 @@ async def run(host, port, jids, passwords, timeout):
     a = pep_client("client 1", jids[0], passwords[0], failed)
     b = pep_client("client 2", jids[1], passwords[1], failed)
     await drive((a, b), failed, scenario(a, b, host, port, timeout / 3), timeout)
-    print(f"ok: {b.boundjid} got {a.boundjid.bare}'s mood by +notify; publish options honoured and refused; whitelist node closed")
+    print(f"ok: {b.boundjid} got {a.boundjid.bare}'s mood by +notify; publish options honoured and refused; whitelist node closed; bookmarks converted both ways")
 
 
 if __name__ == "__main__":

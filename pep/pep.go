@@ -196,8 +196,9 @@ var features = []string{
 	"purge-nodes", "retract-items", "retrieve-items",
 }
 
-// Register serves PEP on the bare JID of every account of r.
-func Register(r *router.Router, cfg Config) {
+// Register serves PEP on the bare JID of every account of r and returns
+// the service for the server's other modules.
+func Register(r *router.Router, cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -214,6 +215,7 @@ func Register(r *router.Router, cfg Config) {
 	r.AddFilter(contactPresence{m})
 	cfg.Contacts.OnApproved(m.approved)
 	cfg.Interests.OnChange(m.sendLastItems)
+	return &Service{m}
 }
 
 // timeout returns ctx bounded by storeTimeout.

@@ -31,6 +31,8 @@ import (
 	"strconv"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/router"
 	"xmppd/stanza"
 	"xmppd/storage"
@@ -40,8 +42,8 @@ import (
 // NS is the namespace of XEP-0049.
 const NS = "jabber:iq:private"
 
-// ErrTooLarge is returned, wrapped, by Store.Set when the account's
-// private data would exceed the limit.
+// ErrTooLarge is returned, wrapped, by Store.Set and Handler.Set when
+// the account's data would exceed a limit.
 var ErrTooLarge = errors.New("private storage limit exceeded")
 
 // storeTimeout bounds one database call, so that a slow database fails
@@ -66,10 +68,27 @@ type Store interface {
 	Set(ctx context.Context, domain, username, namespace string, data []byte, limit int) error
 }
 
+// Handler keeps the private data of one namespace elsewhere than the
+// Store: XEP-0048 bookmarks (storage:bookmarks) are XEP-0402's, in PEP.
+type Handler interface {
+	// Get returns the account's data, the children of the <query/> that
+	// answers a get; ok is false when the handler has none, not even an
+	// empty list, and the Store's data (stored before the handler was
+	// there) is the answer.
+	Get(ctx context.Context, account jid.JID) (elems []*xmlstream.Element, ok bool, err error)
+	// Set replaces the account's data with elems.
+	Set(ctx context.Context, account jid.JID, elems []*xmlstream.Element) error
+}
+
 // Config is what the module needs.
 type Config struct {
 	// Store keeps the data.
 	Store Store
+	// Handlers keep the data of their namespaces instead of the Store.
+	// The Store's data of such a namespace, from before there was a
+	// handler, is given to the handler at the first get that finds the
+	// handler without data.
+	Handlers map[string]Handler
 	// MaxBytes is the most private data, serialised, one account may keep
 	// over all namespaces.
 	MaxBytes int
@@ -126,6 +145,24 @@ func (m *module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
+	h := m.Handlers[ns]
+	if h != nil {
+		got, ok, err := h.Get(ctx, iq.To)
+		if err != nil {
+			m.Logger.Error("loading private data", "jid", iq.To.String(), "namespace", ns, "err", err)
+			return iq.Error(stanza.InternalServerError, "")
+		}
+		if ok {
+			if len(got) == 0 {
+				got = []*xmlstream.Element{xmlstream.NewElement(ns, elems[0].Name.Local)}
+			}
+			q := xmlstream.NewElement(NS, "query")
+			for _, e := range got {
+				q.AddChild(e)
+			}
+			return iq.Result(q)
+		}
+	}
 	data, err := m.Store.Get(ctx, iq.To.Domainpart(), iq.To.Localpart(), ns)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -142,6 +179,12 @@ func (m *module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		m.Logger.Error("parsing stored private data", "jid", iq.To.String(), "namespace", ns, "err", err)
 		return iq.Error(stanza.InternalServerError, "")
 	}
+	if h != nil {
+		// Data from before the handler: it takes it over.
+		if err := h.Set(ctx, iq.To, q.ChildElements()); err != nil {
+			m.Logger.Error("moving private data to its handler", "jid", iq.To.String(), "namespace", ns, "err", err)
+		}
+	}
 	return iq.Result(q)
 }
 
@@ -150,19 +193,25 @@ func (m *module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	if reply != nil {
 		return reply
 	}
-	// Store a <query/> holding only the elements, without any text between
-	// them: it is the result of a later get as it stands.
-	q := xmlstream.NewElement(NS, "query")
-	for _, e := range elems {
-		q.AddChild(e)
-	}
-	data := q.Append(nil, "")
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	err := m.Store.Set(ctx, iq.To.Domainpart(), iq.To.Localpart(), ns, data, m.MaxBytes)
+	var err error
+	limit := "private data is limited to " + strconv.Itoa(m.MaxBytes) + " bytes per account"
+	if h := m.Handlers[ns]; h != nil {
+		err = h.Set(ctx, iq.To, elems)
+		limit = "the data exceeds the account's limits"
+	} else {
+		// Store a <query/> holding only the elements, without any text
+		// between them: it is the result of a later get as it stands.
+		q := xmlstream.NewElement(NS, "query")
+		for _, e := range elems {
+			q.AddChild(e)
+		}
+		err = m.Store.Set(ctx, iq.To.Domainpart(), iq.To.Localpart(), ns, q.Append(nil, ""), m.MaxBytes)
+	}
 	switch {
 	case errors.Is(err, ErrTooLarge):
-		return iq.Error(stanza.NotAcceptable, "private data is limited to "+strconv.Itoa(m.MaxBytes)+" bytes per account")
+		return iq.Error(stanza.NotAcceptable, limit)
 	case err != nil:
 		m.Logger.Error("storing private data", "jid", iq.To.String(), "namespace", ns, "err", err)
 		return iq.Error(stanza.InternalServerError, "")

@@ -1,0 +1,211 @@
+// Package bookmarks keeps XEP-0048 bookmarks stored through XEP-0049
+// private XML storage and XEP-0402 bookmarks in PEP one list, as
+// XEP-0402 §"Compatibility" describes and announces with the account
+// feature urn:xmpp:bookmarks:1#compat: a client that still uses private
+// storage sees and changes the same rooms as one that uses PEP.
+//
+// The PEP node urn:xmpp:bookmarks:1 is where the bookmarks are. A
+// private-storage get of storage:bookmarks is answered from its items,
+// one <conference jid=.../> per item; a set is made into publishes and
+// retractions of the items that changed, so clients using PEP are
+// notified of those only. XEP-0048's URL bookmarks have no place in
+// XEP-0402 and are not kept. Bookmarks stored in private storage before
+// the node existed move to the node at the first get through private
+// storage.
+package bookmarks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/dataform"
+	"xmppd/pep"
+	"xmppd/private"
+	"xmppd/router"
+	"xmppd/xmlstream"
+)
+
+// Namespaces of XEP-0402 and of XEP-0048.
+const (
+	NS       = "urn:xmpp:bookmarks:1"
+	NSLegacy = "storage:bookmarks"
+)
+
+// Compat is the account feature announcing the conversion.
+const Compat = NS + "#compat"
+
+// Converter is the private-storage handler of storage:bookmarks.
+type Converter struct {
+	pep *pep.Service
+}
+
+var _ private.Handler = (*Converter)(nil)
+
+// Register announces the conversion on r and returns the handler to give
+// private storage for NSLegacy.
+func Register(r *router.Router, service *pep.Service) *Converter {
+	r.AddAccountFeature(Compat)
+	return &Converter{pep: service}
+}
+
+// nodeConfig is the configuration XEP-0402 asks of the node.
+func (c *Converter) nodeConfig() pep.NodeConfig {
+	return pep.NodeConfig{Access: pep.Whitelist, MaxItems: c.pep.MaxItems(), Persist: true, SendLast: pep.Never, NotifyRetract: true}
+}
+
+// Get returns the account's bookmarks as one XEP-0048 <storage/>; ok is
+// false when the account has no bookmarks node.
+func (c *Converter) Get(ctx context.Context, account jid.JID) ([]*xmlstream.Element, bool, error) {
+	_, items, exists, err := c.pep.Items(ctx, account, NS)
+	if err != nil || !exists {
+		return nil, false, err
+	}
+	storage := xmlstream.NewElement(NSLegacy, "storage")
+	for _, it := range items {
+		if conf := legacyConference(it); conf != nil {
+			storage.AddChild(conf)
+		}
+	}
+	return []*xmlstream.Element{storage}, true, nil
+}
+
+// Set makes the account's bookmarks those of the XEP-0048 <storage/> in
+// elems: new and changed ones are published, missing ones retracted.
+func (c *Converter) Set(ctx context.Context, account jid.JID, elems []*xmlstream.Element) error {
+	want := map[string]*xmlstream.Element{}
+	var order []string
+	for _, storage := range elems {
+		if storage.Name.Local != "storage" {
+			continue
+		}
+		for _, conf := range storage.ChildElements() {
+			id, payload, ok := conference(conf)
+			if !ok {
+				continue
+			}
+			if _, dup := want[id]; !dup {
+				order = append(order, id)
+			}
+			want[id] = payload
+		}
+	}
+	if len(want) > c.pep.MaxItems() {
+		return fmt.Errorf("%w: %d bookmarks, a node keeps %d", private.ErrTooLarge, len(want), c.pep.MaxItems())
+	}
+	cfg, items, exists, err := c.pep.Items(ctx, account, NS)
+	if err != nil {
+		return err
+	}
+	if err := c.prepare(ctx, account, cfg, exists, len(want)); err != nil {
+		return err
+	}
+	// What each item says in XEP-0048's terms, so that one published in
+	// another form (autojoin='1', whitespace) counts as unchanged.
+	have := map[string]*xmlstream.Element{}
+	for _, it := range items {
+		id := it.Attr("id")
+		if legacy := legacyConference(it); legacy != nil {
+			_, have[id], _ = conference(legacy)
+		}
+		if _, keep := want[id]; !keep {
+			if err := c.pep.Retract(ctx, account, NS, id); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range order {
+		if old := have[id]; old != nil && old.Equal(want[id]) {
+			continue
+		}
+		if err := c.pep.Publish(ctx, account, NS, c.nodeConfig(), id, want[id]); err != nil {
+			return tooLarge(err)
+		}
+	}
+	return nil
+}
+
+// prepare makes sure the node exists and keeps n items.
+func (c *Converter) prepare(ctx context.Context, account jid.JID, cfg pep.NodeConfig, exists bool, n int) error {
+	if !exists {
+		return tooLarge(c.pep.Create(ctx, account, NS, c.nodeConfig()))
+	}
+	if cfg.MaxItems >= n {
+		return nil
+	}
+	cfg.MaxItems = c.pep.MaxItems()
+	return c.pep.Configure(ctx, account, NS, cfg)
+}
+
+// tooLarge marks the errors of the account's PEP limits as private
+// storage's.
+func tooLarge(err error) error {
+	if errors.Is(err, pep.ErrTooLarge) || errors.Is(err, pep.ErrTooManyNodes) {
+		return fmt.Errorf("%w: %w", private.ErrTooLarge, err)
+	}
+	return err
+}
+
+// conference converts a XEP-0048 <conference/> into the id and payload
+// of a XEP-0402 item; ok is false for anything else, or for a conference
+// without a valid room JID.
+func conference(el *xmlstream.Element) (id string, payload *xmlstream.Element, ok bool) {
+	if el.Name.Space != NSLegacy || el.Name.Local != "conference" {
+		return "", nil, false
+	}
+	room, err := jid.Parse(el.Attr("jid"))
+	if err != nil || room.Resourcepart() != "" {
+		return "", nil, false
+	}
+	out := xmlstream.NewElement(NS, "conference")
+	if name := el.Attr("name"); name != "" {
+		out.SetAttr("name", name)
+	}
+	if autojoin, _ := dataform.ParseBool(el.Attr("autojoin")); autojoin {
+		out.SetAttr("autojoin", "true")
+	}
+	var ext *xmlstream.Element
+	for _, c := range el.ChildElements() {
+		switch {
+		case c.Name.Space == NSLegacy && (c.Name.Local == "nick" || c.Name.Local == "password"):
+			out.AddChild(xmlstream.NewElement(NS, c.Name.Local).AddText(c.Text()))
+		case c.Name.Space != NSLegacy:
+			if ext == nil {
+				ext = xmlstream.NewElement(NS, "extensions")
+			}
+			ext.AddChild(c)
+		}
+	}
+	if ext != nil {
+		out.AddChild(ext)
+	}
+	return room.String(), out, true
+}
+
+// legacyConference converts a XEP-0402 item into a XEP-0048
+// <conference/>, or nil when its payload is not a conference.
+func legacyConference(item *xmlstream.Element) *xmlstream.Element {
+	conf := item.FirstChildElement()
+	if conf == nil || conf.Name.Space != NS || conf.Name.Local != "conference" {
+		return nil
+	}
+	out := xmlstream.NewElement(NSLegacy, "conference", "jid", item.Attr("id"))
+	if name := conf.Attr("name"); name != "" {
+		out.SetAttr("name", name)
+	}
+	autojoin, _ := dataform.ParseBool(conf.Attr("autojoin"))
+	out.SetAttr("autojoin", fmt.Sprint(autojoin))
+	for _, c := range conf.ChildElements() {
+		switch {
+		case c.Name.Space == NS && (c.Name.Local == "nick" || c.Name.Local == "password"):
+			out.AddChild(xmlstream.NewElement(NSLegacy, c.Name.Local).AddText(c.Text()))
+		case c.Name.Space == NS && c.Name.Local == "extensions":
+			for _, e := range c.ChildElements() {
+				out.AddChild(e)
+			}
+		}
+	}
+	return out
+}

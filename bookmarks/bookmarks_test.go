@@ -1,0 +1,218 @@
+package bookmarks_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"xmppd/internal/xmpptest"
+	"xmppd/storage/pgtest"
+	"xmppd/storage/postgres"
+	"xmppd/xmlstream"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const (
+	nsPubsub  = "http://jabber.org/protocol/pubsub"
+	nsEvent   = "http://jabber.org/protocol/pubsub#event"
+	nsPrivate = "jabber:iq:private"
+	nsBM      = "urn:xmpp:bookmarks:1"
+	nsLegacy  = "storage:bookmarks"
+)
+
+// iq sends an IQ of type typ to the sender's own account and returns the
+// result, failing on an error.
+func iq(c *xmpptest.Client, typ, body string) *xmlstream.Element {
+	c.T.Helper()
+	c.Send("<iq type='" + typ + "' id='q'>" + body + "</iq>")
+	el := c.NextNamed("iq")
+	if el.Attr("id") != "q" || el.Attr("type") != "result" {
+		c.T.Fatalf("got %s, want the result of q", el)
+	}
+	return el
+}
+
+func privateSet(storage string) string {
+	return "<query xmlns='" + nsPrivate + "'><storage xmlns='" + nsLegacy + "'>" + storage + "</storage></query>"
+}
+
+const privateGet = "<query xmlns='" + nsPrivate + "'><storage xmlns='" + nsLegacy + "'/></query>"
+
+// legacy returns the conferences of a private-storage result by room.
+func legacy(t *testing.T, res *xmlstream.Element) map[string]*xmlstream.Element {
+	t.Helper()
+	storage := res.Child(nsPrivate, "query").Child(nsLegacy, "storage")
+	if storage == nil {
+		t.Fatalf("got %s, want a storage:bookmarks element", res)
+	}
+	out := map[string]*xmlstream.Element{}
+	for _, c := range storage.ChildElements() {
+		out[c.Attr("jid")] = c
+	}
+	return out
+}
+
+// pepItems returns the items of the bookmarks node by id.
+func pepItems(t *testing.T, c *xmpptest.Client) map[string]*xmlstream.Element {
+	t.Helper()
+	res := iq(c, "get", "<pubsub xmlns='"+nsPubsub+"'><items node='"+nsBM+"'/></pubsub>")
+	out := map[string]*xmlstream.Element{}
+	for _, it := range res.Child(nsPubsub, "pubsub").Child(nsPubsub, "items").ChildElements() {
+		out[it.Attr("id")] = it.FirstChildElement()
+	}
+	return out
+}
+
+// modern logs juliet in with a client that wants bookmark notifications.
+func modern(t *testing.T, s *xmpptest.Server) *xmpptest.Client {
+	c := xmpptest.Login(t, s, "juliet", "secret", "modern")
+	presence, info := xmpptest.CapsPresence(nsBM + "+notify")
+	c.Send(presence)
+	xmpptest.AnswerDisco(t, c, info)
+	return c
+}
+
+// events returns the ids of the items published and retracted in the
+// next bookmark notification of c.
+func events(t *testing.T, c *xmpptest.Client) (published, retracted []string) {
+	t.Helper()
+	msg := c.NextNamed("message")
+	for msg.Child(nsEvent, "event") == nil {
+		msg = c.NextNamed("message")
+	}
+	items := msg.Child(nsEvent, "event").Child(nsEvent, "items")
+	if items == nil || items.Attr("node") != nsBM {
+		t.Fatalf("got %s, want a bookmarks event", msg)
+	}
+	for _, e := range items.ChildElements() {
+		if e.Name.Local == "retract" {
+			retracted = append(retracted, e.Attr("id"))
+		} else {
+			published = append(published, e.Attr("id"))
+		}
+	}
+	return published, retracted
+}
+
+func TestCompatAnnounced(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	c := xmpptest.Login(t, s, "juliet", "secret", "old")
+	res := iq(c, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+	for _, f := range res.Child("http://jabber.org/protocol/disco#info", "query").ChildElements() {
+		if f.Attr("var") == nsBM+"#compat" {
+			return
+		}
+	}
+	t.Fatalf("got %s, want the feature %s#compat", res, nsBM)
+}
+
+// TestBothWays has a client of XEP-0048 over private storage and one of
+// XEP-0402 change the same bookmarks.
+func TestBothWays(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	mod := modern(t, s)
+
+	// The old client stores two rooms, a URL and a conference without a
+	// valid room: the rooms become items, with everything they hold.
+	iq(old, "set", privateSet(
+		"<conference jid='balcony@rooms.localhost' autojoin='1' name='Balcony'><nick>Juliet</nick><password>rose</password><x xmlns='urn:example:ext'/></conference>"+
+			"<conference jid='crypt@rooms.localhost'/>"+
+			"<url name='Verona' url='https://verona.example/'/>"+
+			"<conference jid='no@such@room' name='broken'/>"))
+	for range 2 {
+		if pub, _ := events(t, mod); len(pub) != 1 {
+			t.Fatalf("published %v, want one item per event", pub)
+		}
+	}
+	items := pepItems(t, mod)
+	if ids := slices.Sorted(maps.Keys(items)); !slices.Equal(ids, []string{"balcony@rooms.localhost", "crypt@rooms.localhost"}) {
+		t.Fatalf("items %v", ids)
+	}
+	want, _ := xmlstream.ParseElement([]byte("<conference xmlns='"+nsBM+"' name='Balcony' autojoin='true'><nick>Juliet</nick><password>rose</password><extensions><x xmlns='urn:example:ext'/></extensions></conference>"), xmlstream.Limits{MaxStanzaBytes: 1 << 10, MaxDepth: 8})
+	if got := items["balcony@rooms.localhost"]; !got.Equal(want) {
+		t.Errorf("item %s, want %s", got, want)
+	}
+
+	// The modern client adds a room and the old one sees it.
+	// Its own notification comes before the result.
+	mod.Send("<iq type='set' id='p'><pubsub xmlns='" + nsPubsub + "'><publish node='" + nsBM + "'><item id='tomb@rooms.localhost'>" +
+		"<conference xmlns='" + nsBM + "' name='Tomb' autojoin='true'><nick>J</nick></conference></item></publish></pubsub></iq>")
+	events(t, mod)
+	if res := mod.NextNamed("iq"); res.Attr("type") != "result" {
+		t.Fatalf("got %s, want the publish's result", res)
+	}
+	got := legacy(t, iq(old, "get", privateGet))
+	if len(got) != 3 || got["tomb@rooms.localhost"] == nil || got["tomb@rooms.localhost"].Attr("autojoin") != "true" ||
+		got["tomb@rooms.localhost"].Child(nsLegacy, "nick").Text() != "J" {
+		t.Fatalf("private storage has %v", got)
+	}
+	if b := got["balcony@rooms.localhost"]; b.Child(nsLegacy, "password").Text() != "rose" || b.Child("urn:example:ext", "x") == nil {
+		t.Errorf("balcony is %s", b)
+	}
+
+	// The old client writes back its list without the crypt and with
+	// the balcony renamed: one retraction and one publish; the tomb,
+	// unchanged, is not published again.
+	iq(old, "set", privateSet(
+		"<conference jid='balcony@rooms.localhost' autojoin='true' name='The balcony'><nick>Juliet</nick><password>rose</password><x xmlns='urn:example:ext'/></conference>"+
+			"<conference jid='tomb@rooms.localhost' autojoin='true' name='Tomb'><nick>J</nick></conference>"))
+	if _, retracted := events(t, mod); !slices.Equal(retracted, []string{"crypt@rooms.localhost"}) {
+		t.Fatalf("retracted %v", retracted)
+	}
+	if published, _ := events(t, mod); !slices.Equal(published, []string{"balcony@rooms.localhost"}) {
+		t.Fatalf("published %v", published)
+	}
+	mod.Ping() // nothing more: the tomb was not published again
+	if items := pepItems(t, mod); len(items) != 2 || items["balcony@rooms.localhost"].Attr("name") != "The balcony" {
+		t.Fatalf("items %v", items)
+	}
+
+	// Emptying the list empties the node.
+	iq(old, "set", privateSet(""))
+	if len(pepItems(t, old)) != 0 || len(legacy(t, iq(old, "get", privateGet))) != 0 {
+		t.Fatal("the bookmarks were not removed")
+	}
+}
+
+// TestLegacyDataMoves checks that bookmarks kept in private storage
+// before the conversion existed move to PEP at the first get.
+func TestLegacyDataMoves(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	stored := "<query xmlns='" + nsPrivate + "'><storage xmlns='" + nsLegacy + "'><conference jid='hall@rooms.localhost' name='Hall'/></storage></query>"
+	if err := postgres.NewPrivate(s.DB).Set(context.Background(), xmpptest.Domain, "juliet", nsLegacy, []byte(stored), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	if got := legacy(t, iq(old, "get", privateGet)); got["hall@rooms.localhost"] == nil {
+		t.Fatalf("private storage has %v", got)
+	}
+	if items := pepItems(t, old); items["hall@rooms.localhost"] == nil || items["hall@rooms.localhost"].Attr("name") != "Hall" {
+		t.Fatalf("items %v, want the hall", items)
+	}
+}
+
+// TestTooMany checks that a list longer than a node keeps is refused
+// whole, as private storage refuses data over its limit.
+func TestTooMany(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	iq(old, "set", privateSet("<conference jid='hall@rooms.localhost'/>"))
+	var many strings.Builder
+	for i := range 257 {
+		fmt.Fprintf(&many, "<conference jid='room%d@rooms.localhost'/>", i)
+	}
+	old.Send("<iq type='set' id='big'>" + privateSet(many.String()) + "</iq>")
+	xmpptest.ExpectError(t, old.NextNamed("iq"), "not-acceptable")
+	if items := pepItems(t, old); len(items) != 1 || items["hall@rooms.localhost"] == nil {
+		t.Fatalf("items %v, want the hall alone", items)
+	}
+}

@@ -1,0 +1,94 @@
+package pep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/storage"
+	"xmppd/xmlstream"
+)
+
+// Service lets other parts of the server read and change an account's
+// nodes in its name, notifying as a client's publish would: XEP-0402's
+// bookmarks kept in step with XEP-0049 private storage.
+type Service struct{ m *module }
+
+// MaxItems is the most items a node may keep.
+func (s *Service) MaxItems() int { return s.m.MaxItems }
+
+// Items returns the configuration and the items of owner's node, oldest
+// first; exists is false when there is no such node.
+func (s *Service) Items(ctx context.Context, owner jid.JID, node string) (cfg NodeConfig, items []*xmlstream.Element, exists bool, err error) {
+	ctx, cancel := timeout(ctx)
+	defer cancel()
+	cfg, stored, err := s.m.Store.Items(ctx, owner, node, nil, s.m.MaxItems)
+	if errors.Is(err, storage.ErrNotFound) {
+		return cfg, nil, false, nil
+	}
+	if err != nil {
+		return cfg, nil, false, fmt.Errorf("pep: read %s of %s: %w", node, owner, err)
+	}
+	for _, it := range stored {
+		p, err := parsePayload(it.Payload)
+		if err != nil {
+			return cfg, nil, false, fmt.Errorf("pep: parse item %s of %s of %s: %w", it.ID, node, owner, err)
+		}
+		items = append(items, xmlstream.NewElement(NS, "item", "id", it.ID).AddChild(p))
+	}
+	return cfg, items, true, nil
+}
+
+// Create creates owner's node with cfg unless it exists.
+func (s *Service) Create(ctx context.Context, owner jid.JID, node string, cfg NodeConfig) error {
+	ctx, cancel := timeout(ctx)
+	defer cancel()
+	if err := s.m.Store.Create(ctx, owner, node, cfg, s.m.Limits); err != nil && !errors.Is(err, ErrExists) {
+		return fmt.Errorf("pep: create %s of %s: %w", node, owner, err)
+	}
+	return nil
+}
+
+// Configure replaces the configuration of owner's node.
+func (s *Service) Configure(ctx context.Context, owner jid.JID, node string, cfg NodeConfig) error {
+	ctx, cancel := timeout(ctx)
+	defer cancel()
+	if err := s.m.Store.Configure(ctx, owner, node, cfg); err != nil {
+		return fmt.Errorf("pep: configure %s of %s: %w", node, owner, err)
+	}
+	return nil
+}
+
+// Publish stores payload as item id of owner's node, creating the node
+// with create if it does not exist, and notifies.
+func (s *Service) Publish(ctx context.Context, owner jid.JID, node string, create NodeConfig, id string, payload *xmlstream.Element) error {
+	sctx, cancel := timeout(ctx)
+	defer cancel()
+	item := Item{ID: id, Payload: payload.Append(nil, "")}
+	cfg, err := s.m.Store.Publish(sctx, owner, node, create, func(NodeConfig) error { return nil }, item, s.m.Limits)
+	if err != nil {
+		return fmt.Errorf("pep: publish %s to %s of %s: %w", id, node, owner, err)
+	}
+	s.m.notify(ctx, owner, node, cfg, itemsEvent(node, eventItem(id, payload)))
+	return nil
+}
+
+// Retract removes item id of owner's node and notifies if the node says
+// so; an item that is not there is no error.
+func (s *Service) Retract(ctx context.Context, owner jid.JID, node, id string) error {
+	sctx, cancel := timeout(ctx)
+	defer cancel()
+	cfg, err := s.m.Store.Retract(sctx, owner, node, id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("pep: retract %s from %s of %s: %w", id, node, owner, err)
+	}
+	if cfg.NotifyRetract {
+		s.m.notify(ctx, owner, node, cfg, itemsEvent(node, xmlstream.NewElement(NSEvent, "retract", "id", id)))
+	}
+	return nil
+}
