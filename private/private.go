@@ -6,7 +6,8 @@
 // describes: a set replaces everything stored under that namespace, and a
 // get of <foo xmlns='ns'/> returns whatever is stored under 'ns' (or the
 // empty element asked for, when nothing is). A set may carry several
-// elements if they share one namespace.
+// elements if they share one namespace. A namespace with a [Handler] is
+// kept by it instead: XEP-0048 bookmarks live in PEP (package bookmarks).
 //
 // Errors, following XEP-0049 §2.3 and §3:
 //
