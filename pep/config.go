@@ -32,10 +32,10 @@ type NodeConfig struct {
 	Title         string
 }
 
-// defaults is the configuration of a node that a publish creates without
+// Defaults is the configuration of a node that a publish creates without
 // options, as Prosody's and ejabberd's: seen by presence subscribers,
 // the last item only.
-func defaults() NodeConfig {
+func Defaults() NodeConfig {
 	return NodeConfig{Access: Presence, MaxItems: defaultMaxItemsNode, Persist: true, SendLast: OnSubAndPresence, NotifyRetract: true}
 }
 

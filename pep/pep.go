@@ -184,6 +184,8 @@ type module struct {
 	Config
 	r      *router.Router
 	remote remote
+	// published are told of each item an account's client published.
+	published []func(ctx context.Context, owner jid.JID, node, id string, payload *xmlstream.Element)
 }
 
 // features are the XEP-0060 features a PEP service announces on the

@@ -83,7 +83,7 @@ func (m *module) publish(ctx context.Context, iq router.IQ, op *xmlstream.Elemen
 	if len(id) > maxItemID {
 		return iq.Error(stanza.NotAcceptable, "the item id is too long")
 	}
-	create := defaults()
+	create := Defaults()
 	check := func(NodeConfig) error { return nil }
 	if po := child(rest, NS, "publish-options"); po != nil {
 		f, ok := dataform.Find(po.ChildElements(), NSOptions)
@@ -103,6 +103,9 @@ func (m *module) publish(ctx context.Context, iq router.IQ, op *xmlstream.Elemen
 		return reply
 	}
 	m.notify(ctx, iq.To, node, cfg, itemsEvent(node, eventItem(id, payloads[0])))
+	for _, f := range m.published {
+		f(ctx, iq.To, node, id, payloads[0])
+	}
 	pub := xmlstream.NewElement(NS, "publish", "node", node)
 	pub.AddChild(xmlstream.NewElement(NS, "item", "id", id))
 	return iq.Result(xmlstream.NewElement(NS, "pubsub").AddChild(pub))
@@ -158,7 +161,7 @@ func (m *module) create(ctx context.Context, iq router.IQ, op *xmlstream.Element
 		// named by what they hold.
 		return pubsubError(iq, stanza.NotAcceptable, "nodeid-required")
 	}
-	cfg := defaults()
+	cfg := Defaults()
 	if c := child(rest, NS, "configure"); c != nil {
 		if f, ok := dataform.Find(c.ChildElements(), NSConfig); ok {
 			if err := apply(&cfg, f, m.MaxItems); err != nil {

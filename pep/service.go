@@ -41,6 +41,31 @@ func (s *Service) Items(ctx context.Context, owner jid.JID, node string) (cfg No
 	return cfg, items, true, nil
 }
 
+// OnPublish has f called after a client of owner published payload as
+// item id of node (not after the publishes of this Service).
+func (s *Service) OnPublish(f func(ctx context.Context, owner jid.JID, node, id string, payload *xmlstream.Element)) {
+	s.m.published = append(s.m.published, f)
+}
+
+// Item returns the payload of item id of owner's node; nil when there is
+// no such node or item.
+func (s *Service) Item(ctx context.Context, owner jid.JID, node, id string) (*xmlstream.Element, error) {
+	ctx, cancel := timeout(ctx)
+	defer cancel()
+	_, stored, err := s.m.Store.Items(ctx, owner, node, []string{id}, 1)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && len(stored) == 0 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pep: read %s of %s of %s: %w", id, node, owner, err)
+	}
+	p, err := parsePayload(stored[0].Payload)
+	if err != nil {
+		return nil, fmt.Errorf("pep: parse item %s of %s of %s: %w", id, node, owner, err)
+	}
+	return p, nil
+}
+
 // Create creates owner's node with cfg unless it exists.
 func (s *Service) Create(ctx context.Context, owner jid.JID, node string, cfg NodeConfig) error {
 	ctx, cancel := timeout(ctx)

@@ -12,6 +12,7 @@ import (
 	"xmppd/cluster"
 	"xmppd/config"
 	"xmppd/mam"
+	"xmppd/pep"
 	"xmppd/push"
 	"xmppd/roster"
 	"xmppd/router"
@@ -49,6 +50,9 @@ type wiring struct {
 	push *push.Module
 	// cluster joins this node with others; nil for a node alone.
 	cluster *cluster.Cluster
+	// pepService is the accounts' PEP service, for modules that publish
+	// in an account's name.
+	pepService *pep.Service
 	// mam keeps the accounts' message archives; nil when archiving is off.
 	mam *mam.Module
 	// httpAddrs returns the HTTP and HTTPS listeners' addresses once they
@@ -69,8 +73,8 @@ func (w *wiring) modules(ctx context.Context) error {
 	for _, wire := range []func(context.Context) error{
 		w.roster,       // wire_roster.go: RFC 6121 roster, subscriptions, presence; XEP-0012
 		w.blocking,     // wire_blocking.go: XEP-0191 (a router filter), using the roster
-		w.profile,      // wire_profile.go: XEP-0054 vCards
-		w.pep,          // wire_pep.go: XEP-0163 personal eventing, XEP-0115 entity capabilities, XEP-0049 private storage, XEP-0402 bookmark conversion
+		w.pep,          // wire_pep.go: XEP-0163 personal eventing, XEP-0115 entity capabilities
+		w.profile,      // wire_profile.go: XEP-0054 vCards, XEP-0398 avatar conversion (a router filter), XEP-0049 private storage, XEP-0402 bookmark conversion
 		w.registration, // wire_registration.go: XEP-0077, invites
 		w.offline,      // wire_offline.go: XEP-0160 offline messages, XEP-0334 hints
 		w.carbons,      // wire_carbons.go: XEP-0280 message carbons

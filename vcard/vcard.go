@@ -18,10 +18,16 @@ package vcard
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
+
+	"mellium.im/xmpp/jid"
 
 	"xmppd/router"
 	"xmppd/stanza"
@@ -46,9 +52,14 @@ type Store interface {
 	// Get returns the vCard of username@domain; an error wrapping
 	// storage.ErrNotFound when none is stored.
 	Get(ctx context.Context, domain, username string) ([]byte, error)
-	// Set stores vcard as the vCard of username@domain, replacing any; an
-	// unknown account is an error wrapping storage.ErrNotFound.
-	Set(ctx context.Context, domain, username string, vcard []byte) error
+	// Set stores vcard as the vCard of username@domain, with the hash of
+	// its photo (PhotoHash), replacing any; an unknown account is an
+	// error wrapping storage.ErrNotFound.
+	Set(ctx context.Context, domain, username string, vcard []byte, photoHash string) error
+	// PhotoHash returns the photo hash stored with the vCard of
+	// username@domain; known is false when there is no vCard or it was
+	// stored without a hash.
+	PhotoHash(ctx context.Context, domain, username string) (hash string, known bool, err error)
 }
 
 // Config is what the module needs.
@@ -61,24 +72,32 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-type module struct {
+// Module serves the vCards.
+type Module struct {
 	Config
+	changed []func(ctx context.Context, account jid.JID, card *xmlstream.Element)
+}
+
+// OnChange has f called after an account set its vCard, with the new one.
+func (m *Module) OnChange(f func(ctx context.Context, account jid.JID, card *xmlstream.Element)) {
+	m.changed = append(m.changed, f)
 }
 
 // Register answers vCard gets and sets for accounts on r and announces
 // the vcard-temp feature.
-func Register(r *router.Router, cfg Config) {
+func Register(r *router.Router, cfg Config) *Module {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &module{cfg}
+	m := &Module{Config: cfg}
 	r.AddFeature(NS)
 	r.AddAccountFeature(NS)
 	r.HandleIQ(router.ToAccount, "get", NS, "vCard", m.get)
 	r.HandleIQ(router.ToAccount, "set", NS, "vCard", m.set)
+	return m
 }
 
-func (m *module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
+func (m *Module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	data, err := m.Store.Get(ctx, iq.To.Domainpart(), iq.To.Localpart())
@@ -100,7 +119,7 @@ func (m *module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	return iq.Result(card)
 }
 
-func (m *module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
+func (m *Module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	if !iq.To.Equal(iq.From.Bare()) {
 		return iq.Error(stanza.Forbidden, "only the owner of an account may set its vCard")
 	}
@@ -110,9 +129,44 @@ func (m *module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	if err := m.Store.Set(ctx, iq.To.Domainpart(), iq.To.Localpart(), data); err != nil {
+	if err := m.Store.Set(ctx, iq.To.Domainpart(), iq.To.Localpart(), data, PhotoHash(iq.Payload)); err != nil {
 		m.Logger.Error("storing vCard", "jid", iq.To.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")
 	}
+	for _, f := range m.changed {
+		f(ctx, iq.To, iq.Payload)
+	}
 	return iq.Result(nil)
+}
+
+// PhotoHash returns the XEP-0153 hash of card's photo: the hex SHA-1 of
+// the image in its PHOTO's BINVAL, or "" when it has none.
+func PhotoHash(card *xmlstream.Element) string {
+	image, _ := Photo(card)
+	if image == nil {
+		return ""
+	}
+	sum := sha1.Sum(image)
+	return hex.EncodeToString(sum[:])
+}
+
+// Photo returns the image of card's PHOTO and its TYPE; image is nil
+// when there is none, or it is not valid base64.
+func Photo(card *xmlstream.Element) (image []byte, typ string) {
+	photo := card.Child(NS, "PHOTO")
+	if photo == nil {
+		return nil, ""
+	}
+	binval := photo.Child(NS, "BINVAL")
+	if binval == nil {
+		return nil, ""
+	}
+	image, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(binval.Text()), ""))
+	if err != nil || len(image) == 0 {
+		return nil, ""
+	}
+	if t := photo.Child(NS, "TYPE"); t != nil {
+		typ = strings.TrimSpace(t.Text())
+	}
+	return image, typ
 }

@@ -41,12 +41,30 @@ func (v *VCards) Get(ctx context.Context, domain, username string) ([]byte, erro
 	return data, nil
 }
 
-// Set stores data as the vCard of username@domain, replacing any. An
-// unknown account is an error wrapping storage.ErrNotFound.
-func (v *VCards) Set(ctx context.Context, domain, username string, data []byte) error {
-	_, err := v.pool.Exec(ctx, `INSERT INTO vcards (domain, username, vcard) VALUES ($1, $2, $3)
-		ON CONFLICT (domain, username) DO UPDATE SET vcard = excluded.vcard, updated_at = now()`,
-		domain, username, data)
+// PhotoHash returns the photo hash stored with the vCard of
+// username@domain; known is false when there is no vCard or it was stored
+// without a hash.
+func (v *VCards) PhotoHash(ctx context.Context, domain, username string) (hash string, known bool, err error) {
+	var h *string
+	err = v.pool.QueryRow(ctx, `SELECT photo_hash FROM vcards WHERE domain = $1 AND username = $2`, domain, username).Scan(&h)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("load vCard photo hash of %s@%s: %w", username, domain, err)
+	case h == nil:
+		return "", false, nil
+	}
+	return *h, true, nil
+}
+
+// Set stores data as the vCard of username@domain, with its photo hash,
+// replacing any. An unknown account is an error wrapping
+// storage.ErrNotFound.
+func (v *VCards) Set(ctx context.Context, domain, username string, data []byte, photoHash string) error {
+	_, err := v.pool.Exec(ctx, `INSERT INTO vcards (domain, username, vcard, photo_hash) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (domain, username) DO UPDATE SET vcard = excluded.vcard, photo_hash = excluded.photo_hash, updated_at = now()`,
+		domain, username, data, photoHash)
 	if isForeignKeyViolation(err) {
 		err = storage.ErrNotFound
 	}
