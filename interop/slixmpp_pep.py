@@ -12,13 +12,16 @@ and precondition-not-met; and the second must be refused that node's
 items with not-allowed. The first then stores bookmarks in private
 storage (XEP-0048 over XEP-0049), finds them as items of the XEP-0402
 node, publishes another item there and finds it among its bookmarks in
-private storage (XEP-0402's compatibility). Finally both close their
-streams.
+private storage (XEP-0402's compatibility). Then it publishes an avatar
+(XEP-0084), which the second must find in the first's vCard (XEP-0054)
+and whose hash must be in the first's next presence (XEP-0398). Finally
+both close their streams.
 
 Exit status: 0 when everything worked, 1 with the reason on stdout.
 """
 
 import asyncio
+import hashlib
 import os
 import sys
 
@@ -37,10 +40,13 @@ NS_BOOKMARKS = "urn:xmpp:bookmarks:1"
 
 def pep_client(name, jid, password, failed):
     c = Client(name, jid, password, "SCRAM-SHA-256", failed)
-    for plugin in ("xep_0004", "xep_0060", "xep_0115", "xep_0163", "xep_0107", "xep_0048"):
+    for plugin in ("xep_0004", "xep_0060", "xep_0115", "xep_0163", "xep_0107", "xep_0048", "xep_0084", "xep_0054"):
         c.register_plugin(plugin)
     c.moods = asyncio.get_running_loop().create_future()
     c.add_event_handler("user_mood_publish", lambda msg: c.moods.done() or c.moods.set_result(msg))
+    c.photos = asyncio.Queue()
+    c.add_event_handler("presence_available", lambda p: c.photos.put_nowait(
+        (p["from"], p.xml.findtext("{vcard-temp:x:update}x/{vcard-temp:x:update}photo"))))
     return c
 
 
@@ -108,6 +114,7 @@ async def scenario(a, b, host, port, timeout):
                   "not-allowed", "closed-node", timeout)
 
     await bookmarks(a, timeout)
+    await avatar(a, b, timeout)
     await asyncio.gather(close(a, timeout), close(b, timeout))
 
 
@@ -131,12 +138,34 @@ async def bookmarks(a, timeout):
         raise Failure(f"{a.name}: private storage holds {got}, want the hall and the tomb")
 
 
+async def avatar(a, b, timeout):
+    image = b"\x89PNG an interop avatar"
+    digest = hashlib.sha1(image).hexdigest()
+    avatars = a["xep_0084"]
+    await step(a, "publish avatar data", avatars.publish_avatar(image, timeout=timeout), timeout)
+    await step(a, "publish avatar metadata", avatars.publish_avatar_metadata(
+        {"id": digest, "type": "image/png", "bytes": len(image)}, timeout=timeout), timeout)
+    vcard = await step(b, "read the vCard", b["xep_0054"].get_vcard(a.boundjid.bare, timeout=timeout), timeout)
+    if vcard["vcard_temp"]["PHOTO"]["BINVAL"] != image:
+        raise Failure(f"{b.name}: vCard {vcard} lacks the avatar")
+
+    a.send_presence()
+    b.stage = "waiting for presence with the avatar's hash"
+    while True:
+        try:
+            sender, photo = await asyncio.wait_for(b.photos.get(), timeout)
+        except asyncio.TimeoutError:
+            raise Failure(f"{b.name}: no presence with the avatar's hash within {timeout}s") from None
+        if sender == a.boundjid and photo == digest:
+            return
+
+
 async def run(host, port, jids, passwords, timeout):
     failed = asyncio.get_running_loop().create_future()
     a = pep_client("client 1", jids[0], passwords[0], failed)
     b = pep_client("client 2", jids[1], passwords[1], failed)
     await drive((a, b), failed, scenario(a, b, host, port, timeout / 3), timeout)
-    print(f"ok: {b.boundjid} got {a.boundjid.bare}'s mood by +notify; publish options honoured and refused; whitelist node closed; bookmarks converted both ways")
+    print(f"ok: {b.boundjid} got {a.boundjid.bare}'s mood by +notify; publish options honoured and refused; whitelist node closed; bookmarks converted both ways; avatar in vCard and presence")
 
 
 if __name__ == "__main__":
