@@ -66,14 +66,18 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// maxCached bounds the photo hashes a node keeps; past it, one is dropped
+// for each one loaded.
+const maxCached = 100_000
+
 // Module converts avatars and puts their hash into presence.
 type Module struct {
 	Config
-	r *router.Router
 
 	mu sync.Mutex
-	// hashes holds the photo hash ("" for none) of accounts with sessions
-	// on this node, loaded at their first presence.
+	// hashes holds the photo hash ("" for none) of accounts, loaded at
+	// their first presence on this node: a login costs no query for an
+	// account seen before.
 	hashes map[string]string
 }
 
@@ -82,10 +86,9 @@ func Register(r *router.Router, cfg Config) *Module {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Module{Config: cfg, r: r, hashes: map[string]string{}}
+	m := &Module{Config: cfg, hashes: map[string]string{}}
 	r.AddAccountFeature(NS)
 	r.AddFilter(m)
-	r.OnUnbind(m.unbound)
 	cfg.PEP.OnPublish(m.published)
 	cfg.VCards.OnChange(m.vcardChanged)
 	return m
@@ -140,6 +143,12 @@ func (m *Module) hash(ctx context.Context, account jid.JID) (string, error) {
 		h = vcard.PhotoHash(card)
 	}
 	m.mu.Lock()
+	if len(m.hashes) >= maxCached {
+		for k := range m.hashes {
+			delete(m.hashes, k)
+			break
+		}
+	}
 	m.hashes[key] = h
 	m.mu.Unlock()
 	return h, nil
@@ -163,13 +172,6 @@ func (m *Module) Forget(account jid.JID) {
 	m.mu.Lock()
 	delete(m.hashes, account.String())
 	m.mu.Unlock()
-}
-
-// unbound forgets an account none of whose sessions is available.
-func (m *Module) unbound(session jid.JID) {
-	if len(m.r.AvailableResources(session.Bare())) == 0 {
-		m.Forget(session.Bare())
-	}
 }
 
 // card returns account's vCard, or an empty one.
