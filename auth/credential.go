@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 
 	"github.com/xdg-go/scram"
 	"github.com/xdg-go/stringprep"
@@ -138,4 +139,11 @@ func (h *hashInfo) verifyPassword(c Credential, prepared string) bool {
 	}
 	clear(server)
 	return subtle.ConstantTimeCompare(stored, c.StoredKey) == 1
+}
+
+// ValidCredential reports whether c is usable for SCRAM: one of the
+// supported hashes, a salt, a positive iteration count and keys of the
+// hash's size.
+func ValidCredential(c Credential) bool {
+	return slices.ContainsFunc(hashesByStrength, func(h *hashInfo) bool { return h.valid(c) })
 }

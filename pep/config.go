@@ -191,3 +191,21 @@ func (c NodeConfig) form(typ string) dataform.Form {
 	}
 	return f
 }
+
+// ConfigFromForm returns the configuration a node configuration form
+// describes, over the defaults, for data imported from another server:
+// fields the service does not have, or values it does not take, are left
+// out and named in ignored.
+func ConfigFromForm(f dataform.Form, maxItems int) (cfg NodeConfig, ignored []string) {
+	cfg = Defaults()
+	for _, fd := range f.Fields {
+		if fd.Var == "FORM_TYPE" {
+			continue
+		}
+		one := dataform.Form{Fields: []dataform.Field{fd}}
+		if err := apply(&cfg, one, maxItems); err != nil {
+			ignored = append(ignored, fd.Var)
+		}
+	}
+	return cfg, ignored
+}

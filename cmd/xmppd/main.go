@@ -48,6 +48,7 @@ commands:
   user delete JID       delete an account
   user list [HOST]      list accounts
   invite create HOST    make a registration invitation token (XEP-0401 style)
+  import FILE...        import accounts and their data from XEP-0227 files
   migrate               apply database migrations and exit
   check-config          validate the configuration file and exit
   version               print the version
@@ -99,6 +100,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return userCommand(ctx, cfg, log, cmd[1:], stdin, stdout)
 	case "invite":
 		return inviteCommand(ctx, cfg, log, cmd[1:], stdout)
+	case "import":
+		return importCommand(ctx, cfg, log, cmd[1:], stdout)
 	}
 	fs.Usage()
 	return fmt.Errorf("unknown command %q", cmd[0])

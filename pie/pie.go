@@ -1,0 +1,429 @@
+// Package pie imports accounts and their data from files in XEP-0227's
+// Portable Import/Export format (version 1.1, namespace urn:xmpp:pie:0,
+// and the older http://www.xmpp.org/extensions/xep-0227.html#ns), as
+// ejabberd's export_piefxis and Prosody's mod_storage_xep0227 write
+// them, so that a server's users move to xmppd without new passwords.
+//
+// Imported for each <user/> of a served <host/>:
+//
+//   - the account, with its SCRAM credentials (<scram-credentials/> of
+//     urn:xmpp:pie:0#scram) or, when the file has it, a plaintext password
+//     from which credentials are derived;
+//   - the roster (jabber:iq:roster) and the pending incoming subscription
+//     requests (<presence type='subscribe'/>);
+//   - the vCard (vcard-temp) and private XML storage (jabber:iq:private);
+//   - offline messages, oldest first;
+//   - PEP nodes with their configuration and items (pubsub#owner
+//     <configure/> and pubsub <items/>).
+//
+// An account that exists already is left as it is, with nothing of the
+// file's data added, and reported. XInclude <include href='...'/>
+// elements with a relative href are followed, as the XEP requires.
+// Message archives (urn:xmpp:pie:0#mam) and privacy lists are not
+// imported; they are reported as skipped.
+package pie
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/auth"
+	"xmppd/dataform"
+	"xmppd/offline"
+	"xmppd/pep"
+	"xmppd/private"
+	"xmppd/roster"
+	"xmppd/storage"
+	"xmppd/vcard"
+	"xmppd/xmlstream"
+)
+
+// Namespaces of XEP-0227 and of what it holds.
+const (
+	NS        = "urn:xmpp:pie:0"
+	NSOld     = "http://www.xmpp.org/extensions/xep-0227.html#ns"
+	NSSCRAM   = "urn:xmpp:pie:0#scram"
+	NSMAM     = "urn:xmpp:pie:0#mam"
+	nsInclude = "http://www.w3.org/2001/XInclude"
+	nsRoster  = "jabber:iq:roster"
+	nsPubsub  = "http://jabber.org/protocol/pubsub"
+	nsOwner   = "http://jabber.org/protocol/pubsub#owner"
+	nsClient  = "jabber:client"
+)
+
+// maxIncludeDepth bounds nested XIncludes (server-data, host, user).
+const maxIncludeDepth = 4
+
+// Accounts creates accounts.
+type Accounts interface {
+	// Create makes the account with creds; storage.ErrExists when it
+	// exists.
+	Create(ctx context.Context, domain, username string, creds []auth.Credential) error
+}
+
+// Stores are where the data goes.
+type Stores struct {
+	Accounts Accounts
+	Roster   roster.Store
+	VCards   vcard.Store
+	Private  private.Store
+	Offline  offline.Store
+	PEP      pep.Store
+}
+
+// Limits are the server's limits the imported data must keep.
+type Limits struct {
+	RosterItems  int
+	PrivateBytes int
+	OfflineQuota int
+	PEPMaxItems  int
+	PEP          pep.Limits
+	// Iterations is the PBKDF2 iteration count of credentials derived
+	// from plaintext passwords.
+	Iterations int
+}
+
+// Result counts what was imported; Notes says what was not, and why.
+type Result struct {
+	Accounts, RosterItems, Pending, VCards, Private, Offline, Nodes, Items int
+	Notes                                                                  []string
+}
+
+func (r *Result) note(format string, args ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, args...)) }
+
+// Importer imports files into the stores.
+type Importer struct {
+	Stores Stores
+	Limits Limits
+	// Hosts are the domains served; users of other hosts are skipped.
+	Hosts []string
+}
+
+// Import imports the file at path, which holds a <server-data/>, a
+// <host/> or a <user/> of another file's host.
+func (im *Importer) Import(ctx context.Context, path string) (Result, error) {
+	var res Result
+	root, err := readFile(path)
+	if err != nil {
+		return res, err
+	}
+	err = im.element(ctx, &res, filepath.Dir(path), root, "", 0)
+	return res, err
+}
+
+// readFile parses the document at path.
+func readFile(path string) (*xmlstream.Element, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pie: %w", err)
+	}
+	el, err := xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data) + 1, MaxDepth: 256})
+	if err != nil {
+		return nil, fmt.Errorf("pie: parse %s: %w", path, err)
+	}
+	return el, nil
+}
+
+// element imports el, read from a file in dir, inside host (empty above
+// the hosts).
+func (im *Importer) element(ctx context.Context, res *Result, dir string, el *xmlstream.Element, host string, depth int) error {
+	switch {
+	case el.Name.Space == nsInclude && el.Name.Local == "include":
+		href := el.Attr("href")
+		if href == "" || filepath.IsAbs(href) || el.Attr("parse") != "" || el.Attr("xpointer") != "" || depth >= maxIncludeDepth {
+			res.note("skipped an include of %q: only relative hrefs without parse or xpointer, %d deep, are followed", href, maxIncludeDepth)
+			return nil
+		}
+		path := filepath.Join(dir, filepath.FromSlash(href))
+		inc, err := readFile(path)
+		if err != nil {
+			return err
+		}
+		return im.element(ctx, res, filepath.Dir(path), inc, host, depth+1)
+	case el.Name.Space != NS && el.Name.Space != NSOld:
+		res.note("skipped <%s xmlns='%s'>: not XEP-0227 data", el.Name.Local, el.Name.Space)
+		return nil
+	}
+	switch el.Name.Local {
+	case "server-data":
+		for _, c := range el.ChildElements() {
+			if err := im.element(ctx, res, dir, c, "", depth); err != nil {
+				return err
+			}
+		}
+	case "host":
+		h, err := jid.Parse(el.Attr("jid"))
+		if err != nil || !slices.Contains(im.Hosts, h.Domainpart()) || h.Localpart() != "" || h.Resourcepart() != "" {
+			res.note("skipped host %q: not a host served here (%v)", el.Attr("jid"), im.Hosts)
+			return nil
+		}
+		for _, c := range el.ChildElements() {
+			if err := im.element(ctx, res, dir, c, h.Domainpart(), depth); err != nil {
+				return err
+			}
+		}
+	case "user":
+		if host == "" {
+			res.note("skipped user %q outside a host", el.Attr("name"))
+			return nil
+		}
+		return im.user(ctx, res, host, el)
+	default:
+		res.note("skipped <%s/>", el.Name.Local)
+	}
+	return nil
+}
+
+// user imports one account and its data.
+func (im *Importer) user(ctx context.Context, res *Result, host string, el *xmlstream.Element) error {
+	account, err := jid.New(el.Attr("name"), host, "")
+	if err != nil || account.Localpart() == "" {
+		res.note("skipped user %q of %s: not a valid name", el.Attr("name"), host)
+		return nil
+	}
+	creds, err := im.credentials(el)
+	if err != nil {
+		res.note("skipped %s: %v", account, err)
+		return nil
+	}
+	if len(creds) == 0 {
+		res.note("%s has no password or SCRAM credentials in the file: set one with 'xmppd user passwd %s'", account, account)
+	}
+	err = im.Stores.Accounts.Create(ctx, host, account.Localpart(), creds)
+	if errors.Is(err, storage.ErrExists) {
+		res.note("skipped %s: the account exists here", account)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pie: create %s: %w", account, err)
+	}
+	res.Accounts++
+	for _, c := range el.ChildElements() {
+		if err := im.data(ctx, res, account, c); err != nil {
+			return fmt.Errorf("pie: import %s: %w", account, err)
+		}
+	}
+	return im.pep(ctx, res, account, el)
+}
+
+// credentials returns the credentials of a <user/>: derived from its
+// password if it has one, else its SCRAM credentials.
+func (im *Importer) credentials(el *xmlstream.Element) ([]auth.Credential, error) {
+	if p := el.Attr("password"); p != "" {
+		return auth.DeriveCredentials(p, im.Limits.Iterations)
+	}
+	hashes := map[string]string{"SCRAM-SHA-1": auth.HashSHA1, "SCRAM-SHA-256": auth.HashSHA256, "SCRAM-SHA-512": auth.HashSHA512}
+	var creds []auth.Credential
+	for _, s := range el.ChildElements() {
+		if s.Name.Space != NSSCRAM || s.Name.Local != "scram-credentials" {
+			continue
+		}
+		h, ok := hashes[s.Attr("mechanism")]
+		if !ok {
+			continue
+		}
+		c := auth.Credential{Hash: h}
+		var err error
+		c.Iterations, err = strconv.Atoi(childText(s, "iter-count"))
+		if err == nil {
+			c.Salt, err = base64.StdEncoding.DecodeString(childText(s, "salt"))
+		}
+		if err == nil {
+			c.StoredKey, err = base64.StdEncoding.DecodeString(childText(s, "stored-key"))
+		}
+		if err == nil {
+			c.ServerKey, err = base64.StdEncoding.DecodeString(childText(s, "server-key"))
+		}
+		if err != nil || !auth.ValidCredential(c) {
+			return nil, fmt.Errorf("its %s credentials are not valid", s.Attr("mechanism"))
+		}
+		creds = append(creds, c)
+	}
+	return creds, nil
+}
+
+// childText returns the trimmed text of the child local of a SCRAM
+// credentials element, or "" when there is none.
+func childText(el *xmlstream.Element, local string) string {
+	if c := el.Child(NSSCRAM, local); c != nil {
+		return strings.TrimSpace(c.Text())
+	}
+	return ""
+}
+
+// data imports one child of a <user/>.
+func (im *Importer) data(ctx context.Context, res *Result, account jid.JID, c *xmlstream.Element) error {
+	domain, user := account.Domainpart(), account.Localpart()
+	switch {
+	case c.Name.Space == nsRoster && c.Name.Local == "query":
+		return im.roster(ctx, res, account, c)
+	case c.Name.Space == nsClient && c.Name.Local == "presence" && c.Attr("type") == "subscribe":
+		return im.pending(ctx, res, account, c)
+	case c.Name.Space == vcard.NS && c.Name.Local == "vCard":
+		if err := im.Stores.VCards.Set(ctx, domain, user, c.Append(nil, ""), vcard.PhotoHash(c)); err != nil {
+			return err
+		}
+		res.VCards++
+	case c.Name.Space == private.NS && c.Name.Local == "query":
+		return im.private(ctx, res, account, c)
+	case (c.Name.Space == NS || c.Name.Space == NSOld) && c.Name.Local == "offline-messages":
+		for _, m := range c.ChildElements() {
+			if m.Name.Local != "message" {
+				continue
+			}
+			err := im.Stores.Offline.Add(ctx, domain, user, m.Append(nil, ""), im.Limits.OfflineQuota)
+			if errors.Is(err, offline.ErrFull) {
+				res.note("%s: offline messages beyond the quota of %d were left out", account, im.Limits.OfflineQuota)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			res.Offline++
+		}
+	case c.Name.Space == NSSCRAM || c.Name.Space == nsPubsub || c.Name.Space == nsOwner:
+		// Credentials and PEP are read from the <user/> as a whole.
+	case c.Name.Space == NSMAM:
+		res.note("%s: the message archive was not imported", account)
+	default:
+		res.note("%s: skipped <%s xmlns='%s'>", account, c.Name.Local, c.Name.Space)
+	}
+	return nil
+}
+
+// roster imports the items of a roster query.
+func (im *Importer) roster(ctx context.Context, res *Result, account jid.JID, q *xmlstream.Element) error {
+	for _, it := range q.ChildElements() {
+		contact, err := jid.Parse(it.Attr("jid"))
+		sub := roster.Subscription(it.Attr("subscription"))
+		if sub == "" {
+			sub = roster.None
+		}
+		if err != nil || contact.Resourcepart() != "" || !slices.Contains([]roster.Subscription{roster.None, roster.To, roster.From, roster.Both}, sub) {
+			res.note("%s: skipped the roster item %s", account, it)
+			continue
+		}
+		item := roster.Item{Contact: contact, Name: it.Attr("name"), Subscription: sub, Ask: it.Attr("ask") == "subscribe"}
+		for _, g := range it.ChildElements() {
+			if g.Name.Local == "group" && g.Text() != "" && !slices.Contains(item.Groups, g.Text()) {
+				item.Groups = append(item.Groups, g.Text())
+			}
+		}
+		_, err = im.Stores.Roster.Update(ctx, account, contact, im.Limits.RosterItems, func(st roster.State) (roster.State, error) {
+			st.InRoster, st.Item = true, item
+			return st, nil
+		})
+		if err != nil {
+			return err
+		}
+		res.RosterItems++
+	}
+	return nil
+}
+
+// pending imports an incoming subscription request.
+func (im *Importer) pending(ctx context.Context, res *Result, account jid.JID, p *xmlstream.Element) error {
+	from, err := jid.Parse(p.Attr("from"))
+	if err != nil {
+		res.note("%s: skipped a subscription request without a valid from", account)
+		return nil
+	}
+	p.SetAttr("from", from.Bare().String())
+	p.SetAttr("to", account.String())
+	stanza := string(p.Append(nil, ""))
+	_, err = im.Stores.Roster.Update(ctx, account, from.Bare(), im.Limits.RosterItems, func(st roster.State) (roster.State, error) {
+		st.PendingIn = stanza
+		return st, nil
+	})
+	if err == nil {
+		res.Pending++
+	}
+	return err
+}
+
+// private imports private XML storage, one namespace at a time.
+func (im *Importer) private(ctx context.Context, res *Result, account jid.JID, q *xmlstream.Element) error {
+	byNS := map[string]*xmlstream.Element{}
+	var order []string
+	for _, c := range q.ChildElements() {
+		if byNS[c.Name.Space] == nil {
+			byNS[c.Name.Space] = xmlstream.NewElement(private.NS, "query")
+			order = append(order, c.Name.Space)
+		}
+		byNS[c.Name.Space].AddChild(c)
+	}
+	for _, ns := range order {
+		err := im.Stores.Private.Set(ctx, account.Domainpart(), account.Localpart(), ns, byNS[ns].Append(nil, ""), im.Limits.PrivateBytes)
+		if errors.Is(err, private.ErrTooLarge) {
+			res.note("%s: private data of %s left out: over the limit of %d bytes", account, ns, im.Limits.PrivateBytes)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		res.Private++
+	}
+	return nil
+}
+
+// pep imports the PEP nodes of a <user/>: each node of the pubsub
+// <items/>, with the configuration of its pubsub#owner <configure/>.
+func (im *Importer) pep(ctx context.Context, res *Result, account jid.JID, user *xmlstream.Element) error {
+	configs := map[string]dataform.Form{}
+	if owner := user.Child(nsOwner, "pubsub"); owner != nil {
+		for _, c := range owner.ChildElements() {
+			if f, ok := dataform.Find(c.ChildElements(), pep.NSConfig); ok && c.Name.Local == "configure" {
+				configs[c.Attr("node")] = f
+			}
+		}
+	}
+	items := user.Child(nsPubsub, "pubsub")
+	if items == nil {
+		return nil
+	}
+	for _, n := range items.ChildElements() {
+		node := n.Attr("node")
+		if n.Name.Local != "items" || node == "" {
+			continue
+		}
+		cfg, ignored := pep.ConfigFromForm(configs[node], im.Limits.PEPMaxItems)
+		if len(ignored) > 0 {
+			res.note("%s: node %s: configuration fields %v not kept", account, node, ignored)
+		}
+		err := im.Stores.PEP.Create(ctx, account, node, cfg, im.Limits.PEP)
+		if errors.Is(err, pep.ErrTooManyNodes) {
+			res.note("%s: node %s left out: the account has as many nodes as it may", account, node)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		res.Nodes++
+		for _, it := range n.ChildElements() {
+			payload := it.FirstChildElement()
+			if it.Name.Local != "item" || it.Attr("id") == "" || payload == nil {
+				continue
+			}
+			item := pep.Item{ID: it.Attr("id"), Payload: payload.Append(nil, "")}
+			_, err := im.Stores.PEP.Publish(ctx, account, node, cfg, func(pep.NodeConfig) error { return nil }, item, im.Limits.PEP)
+			if errors.Is(err, pep.ErrTooLarge) {
+				res.note("%s: items of %s left out: over the account's PEP size limit", account, node)
+				break
+			}
+			if err != nil {
+				return err
+			}
+			res.Items++
+		}
+	}
+	return nil
+}

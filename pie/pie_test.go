@@ -1,0 +1,219 @@
+package pie_test
+
+import (
+	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"xmppd/auth"
+	"xmppd/internal/xmpptest"
+	"xmppd/pep"
+	"xmppd/pie"
+	"xmppd/storage/pgtest"
+	"xmppd/storage/postgres"
+	"xmppd/xmlstream"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// scram returns juliet's <scram-credentials/> for password, as an
+// exporting server writes them.
+func scram(t *testing.T, password string) string {
+	creds, err := auth.DeriveCredentials(password, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mechs := map[string]string{auth.HashSHA1: "SCRAM-SHA-1", auth.HashSHA256: "SCRAM-SHA-256"}
+	var b strings.Builder
+	for _, c := range creds {
+		if mechs[c.Hash] == "" {
+			continue
+		}
+		b.WriteString("<scram-credentials xmlns='urn:xmpp:pie:0#scram' mechanism='" + mechs[c.Hash] + "'>" +
+			"<iter-count>" + strconv.Itoa(c.Iterations) + "</iter-count>" +
+			"<salt>" + base64.StdEncoding.EncodeToString(c.Salt) + "</salt>" +
+			"<server-key>" + base64.StdEncoding.EncodeToString(c.ServerKey) + "</server-key>" +
+			"<stored-key>" + base64.StdEncoding.EncodeToString(c.StoredKey) + "</stored-key>" +
+			"</scram-credentials>")
+	}
+	return b.String()
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("<?xml version='1.0' encoding='UTF-8'?>\n"+content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func importer(s *xmpptest.Server) *pie.Importer {
+	cfg := s.Config
+	return &pie.Importer{
+		Stores: pie.Stores{
+			Accounts: s.Accounts,
+			Roster:   postgres.NewRoster(s.DB),
+			VCards:   postgres.NewVCards(s.DB),
+			Private:  postgres.NewPrivate(s.DB),
+			Offline:  postgres.NewOffline(s.DB),
+			PEP:      postgres.NewPEP(s.DB),
+		},
+		Limits: pie.Limits{
+			RosterItems: cfg.Roster.MaxItems, PrivateBytes: cfg.VCard.MaxBytes, OfflineQuota: cfg.Offline.Quota,
+			PEPMaxItems: cfg.PEP.MaxItems, PEP: pep.Limits{Nodes: cfg.PEP.MaxNodes, Bytes: cfg.PEP.MaxBytes},
+			Iterations: 4096,
+		},
+		Hosts: cfg.Hosts,
+	}
+}
+
+// iq sends an IQ and returns its result, skipping other stanzas.
+func iq(c *xmpptest.Client, typ, to, body string) *xmlstream.Element {
+	c.T.Helper()
+	if to != "" {
+		to = " to='" + to + "'"
+	}
+	c.Send("<iq type='" + typ + "' id='q'" + to + ">" + body + "</iq>")
+	for {
+		if el := c.Next(); el.Name.Local == "iq" && el.Attr("id") == "q" {
+			if el.Attr("type") != "result" {
+				c.T.Fatalf("got %s, want a result", el)
+			}
+			return el
+		}
+	}
+}
+
+// TestImport imports a server's export split by XInclude, as ejabberd
+// writes it, and uses the accounts.
+func TestImport(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "nurse", xmpptest.Domain, "already here")
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "main.xml"), `<server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'>
+  <xi:include href='localhost.xml'/>
+  <host jid='elsewhere.example'><user name='stranger' password='x'/></host>
+</server-data>`)
+	write(t, filepath.Join(dir, "localhost.xml"), `<host xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude' jid='localhost'>
+  <xi:include href='localhost/juliet.xml'/>
+  <user name='romeo' password='montague'/>
+  <user name='nurse' password='overwritten?'><vCard xmlns='vcard-temp'><FN>Not imported</FN></vCard></user>
+  <user name='tybalt'><scram-credentials xmlns='urn:xmpp:pie:0#scram' mechanism='SCRAM-SHA-1'><iter-count>0</iter-count></scram-credentials></user>
+</host>`)
+	write(t, filepath.Join(dir, "localhost", "juliet.xml"), `<user xmlns='urn:xmpp:pie:0' name='juliet'>
+  `+scram(t, "rose")+`
+  <query xmlns='jabber:iq:roster'>
+    <item jid='romeo@localhost' name='Romeo' subscription='both'><group>Friends</group></item>
+    <item jid='paris@example.org' subscription='none' ask='subscribe'/>
+  </query>
+  <presence xmlns='jabber:client' type='subscribe' from='mercutio@example.org/x'/>
+  <vCard xmlns='vcard-temp'><FN>Juliet Capulet</FN></vCard>
+  <query xmlns='jabber:iq:private'><prefs xmlns='urn:example:prefs'><color>red</color></prefs></query>
+  <offline-messages>
+    <message xmlns='jabber:client' from='romeo@localhost/orchard' to='juliet@localhost' type='chat' id='o1'><body>wherefore</body></message>
+  </offline-messages>
+  <pubsub xmlns='http://jabber.org/protocol/pubsub#owner'>
+    <configure node='http://jabber.org/protocol/nick'><x xmlns='jabber:x:data' type='form'>
+      <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field>
+      <field var='pubsub#access_model'><value>open</value></field>
+      <field var='pubsub#unknown_option'><value>1</value></field>
+    </x></configure>
+  </pubsub>
+  <pubsub xmlns='http://jabber.org/protocol/pubsub'>
+    <items node='http://jabber.org/protocol/nick'><item id='current'><nick xmlns='http://jabber.org/protocol/nick'>Jules</nick></item></items>
+  </pubsub>
+  <archive xmlns='urn:xmpp:pie:0#mam'/>
+</user>`)
+
+	res, err := importer(s).Import(context.Background(), filepath.Join(dir, "main.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accounts != 2 || res.RosterItems != 2 || res.Pending != 1 || res.VCards != 1 || res.Private != 1 || res.Offline != 1 || res.Nodes != 1 || res.Items != 1 {
+		t.Errorf("result %+v", res)
+	}
+	notes := strings.Join(res.Notes, "\n")
+	for _, want := range []string{"elsewhere.example", "nurse@localhost: the account exists", "tybalt@localhost", "pubsub#unknown_option", "archive was not imported"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes %q lack %q", notes, want)
+		}
+	}
+
+	// Juliet logs in with her old password, by either hash.
+	juliet := xmpptest.Login(t, s, "juliet", "rose", "balcony")
+	sha1 := xmpptest.Dial(t, s.C2SAddr)
+	sha1.Open(xmpptest.Domain)
+	sha1.Features()
+	sha1.StartTLS(xmpptest.Domain, xmpptest.TLSConfig(xmpptest.Domain, 0))
+	sha1.Features()
+	if el := sha1.Authenticate(xmpptest.Mechanism{Name: "SCRAM-SHA-1"}, "juliet", "rose"); el.Name.Local != "success" {
+		t.Fatalf("SCRAM-SHA-1 login: %s", el)
+	}
+
+	items := map[string]*xmlstream.Element{}
+	for _, it := range iq(juliet, "get", "", "<query xmlns='jabber:iq:roster'/>").Child("jabber:iq:roster", "query").ChildElements() {
+		items[it.Attr("jid")] = it
+	}
+	romeoItem, paris := items["romeo@localhost"], items["paris@example.org"]
+	if len(items) != 2 || romeoItem.Attr("subscription") != "both" || romeoItem.Attr("name") != "Romeo" ||
+		romeoItem.Child("jabber:iq:roster", "group").Text() != "Friends" || paris.Attr("ask") != "subscribe" {
+		t.Fatalf("roster %v", items)
+	}
+	card := iq(juliet, "get", "", "<vCard xmlns='vcard-temp'/>").Child("vcard-temp", "vCard")
+	if card.Child("vcard-temp", "FN").Text() != "Juliet Capulet" {
+		t.Fatalf("vCard %s", card)
+	}
+	prefs := iq(juliet, "get", "", "<query xmlns='jabber:iq:private'><prefs xmlns='urn:example:prefs'/></query>")
+	if !strings.Contains(prefs.String(), "<color>red</color>") {
+		t.Fatalf("private %s", prefs)
+	}
+	// At her initial presence she gets the request and the offline message.
+	juliet.Send("<presence/>")
+	var gotRequest, gotMessage bool
+	for !gotRequest || !gotMessage {
+		el := juliet.Next()
+		gotRequest = gotRequest || el.Name.Local == "presence" && el.Attr("type") == "subscribe" && el.Attr("from") == "mercutio@example.org"
+		gotMessage = gotMessage || el.Name.Local == "message" && el.Child("jabber:client", "body") != nil && el.Child("jabber:client", "body").Text() == "wherefore"
+	}
+
+	// Romeo logs in with his plaintext password and reads her open nick.
+	romeo := xmpptest.Login(t, s, "romeo", "montague", "orchard")
+	nick := iq(romeo, "get", "juliet@localhost", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='http://jabber.org/protocol/nick'/></pubsub>")
+	if !strings.Contains(nick.String(), "Jules") {
+		t.Fatalf("nick %s", nick)
+	}
+	// The nurse keeps her password.
+	xmpptest.Login(t, s, "nurse", "already here", "r")
+}
+
+// TestImportBadFiles checks that malformed files fail with an error
+// naming the file, and change nothing.
+func TestImportBadFiles(t *testing.T) {
+	s := xmpptest.Start(t)
+	dir := t.TempDir()
+	cases := map[string]string{
+		"broken.xml":  "<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'>",
+		"missing.xml": "<server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'><xi:include href='nowhere.xml'/></server-data>",
+	}
+	for name, content := range cases {
+		write(t, filepath.Join(dir, name), content)
+		if _, err := importer(s).Import(context.Background(), filepath.Join(dir, name)); err == nil || !strings.Contains(err.Error(), ".xml") {
+			t.Errorf("%s: err %v, want one naming the file", name, err)
+		}
+	}
+	// An include of itself stops at the depth limit.
+	write(t, filepath.Join(dir, "loop.xml"), "<server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'><xi:include href='loop.xml'/></server-data>")
+	res, err := importer(s).Import(context.Background(), filepath.Join(dir, "loop.xml"))
+	if err != nil || len(res.Notes) != 1 {
+		t.Errorf("loop: %+v, %v", res, err)
+	}
+	if n, err := s.Accounts.Count(context.Background(), ""); err != nil || n != 0 {
+		t.Errorf("%d accounts after bad files, %v", n, err)
+	}
+}
