@@ -98,7 +98,9 @@ type Result struct {
 	Notes                                                                  []string
 }
 
-func (r *Result) note(format string, args ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, args...)) }
+func (r *Result) note(format string, args ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+}
 
 // Importer imports files into the stores.
 type Importer struct {
