@@ -102,40 +102,56 @@ func (c *Converter) Set(ctx context.Context, account jid.JID, elems []*xmlstream
 	if err := c.prepare(ctx, account, cfg, exists, len(want)); err != nil {
 		return err
 	}
-	// What each item says in XEP-0048's terms, so that one published in
-	// another form (autojoin='1', whitespace) counts as unchanged.
-	have := map[string]*xmlstream.Element{}
+	// The node's items as XEP-0048 shows them, by room, so that an item
+	// published in another form (autojoin='1', whitespace, a room JID in
+	// capitals) counts as unchanged. Items it does not show are left
+	// alone.
+	type existing struct {
+		id      string
+		payload *xmlstream.Element
+	}
+	have := map[string]existing{}
 	for _, it := range items {
-		id := it.Attr("id")
 		if legacy := legacyConference(it); legacy != nil {
-			_, have[id], _ = conference(legacy)
-		}
-		if _, keep := want[id]; !keep {
-			if err := c.pep.Retract(ctx, account, NS, id); err != nil {
-				return err
+			if room, payload, ok := conference(legacy); ok {
+				have[room] = existing{it.Attr("id"), payload}
 			}
 		}
 	}
-	for _, id := range order {
-		if old := have[id]; old != nil && old.Equal(want[id]) {
-			continue
+	// Publishes come first: a failure never removes a room the list keeps.
+	for _, room := range order {
+		id := room
+		if old, ok := have[room]; ok {
+			if old.payload.Equal(want[room]) {
+				continue
+			}
+			id = old.id
 		}
-		if err := c.pep.Publish(ctx, account, NS, c.nodeConfig(), id, want[id]); err != nil {
+		if err := c.pep.Publish(ctx, account, NS, c.nodeConfig(), id, want[room]); err != nil {
 			return tooLarge(err)
+		}
+	}
+	for room, old := range have {
+		if _, keep := want[room]; !keep {
+			if err := c.pep.Retract(ctx, account, NS, old.id); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// prepare makes sure the node exists and keeps n items.
+// prepare makes sure the node exists, keeps n items and is private: a
+// node another client made with presence access would show the rooms'
+// passwords to the account's contacts.
 func (c *Converter) prepare(ctx context.Context, account jid.JID, cfg pep.NodeConfig, exists bool, n int) error {
 	if !exists {
 		return tooLarge(c.pep.Create(ctx, account, NS, c.nodeConfig()))
 	}
-	if cfg.MaxItems >= n {
+	if cfg.MaxItems >= n && cfg.Access == pep.Whitelist {
 		return nil
 	}
-	cfg.MaxItems = c.pep.MaxItems()
+	cfg.MaxItems, cfg.Access = max(cfg.MaxItems, n), pep.Whitelist
 	return c.pep.Configure(ctx, account, NS, cfg)
 }
 
@@ -156,7 +172,7 @@ func conference(el *xmlstream.Element) (id string, payload *xmlstream.Element, o
 		return "", nil, false
 	}
 	room, err := jid.Parse(el.Attr("jid"))
-	if err != nil || room.Resourcepart() != "" {
+	if err != nil || room.Resourcepart() != "" || len(room.String()) > pep.MaxItemID {
 		return "", nil, false
 	}
 	out := xmlstream.NewElement(NS, "conference")
@@ -185,10 +201,14 @@ func conference(el *xmlstream.Element) (id string, payload *xmlstream.Element, o
 }
 
 // legacyConference converts a XEP-0402 item into a XEP-0048
-// <conference/>, or nil when its payload is not a conference.
+// <conference/>, or nil when its payload is not a conference or its id
+// not a room JID.
 func legacyConference(item *xmlstream.Element) *xmlstream.Element {
 	conf := item.FirstChildElement()
 	if conf == nil || conf.Name.Space != NS || conf.Name.Local != "conference" {
+		return nil
+	}
+	if room, err := jid.Parse(item.Attr("id")); err != nil || room.Resourcepart() != "" {
 		return nil
 	}
 	out := xmlstream.NewElement(NSLegacy, "conference", "jid", item.Attr("id"))

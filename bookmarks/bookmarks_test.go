@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"xmppd/config"
 	"xmppd/internal/xmpptest"
 	"xmppd/storage/pgtest"
 	"xmppd/storage/postgres"
@@ -158,16 +159,16 @@ func TestBothWays(t *testing.T) {
 	}
 
 	// The old client writes back its list without the crypt and with
-	// the balcony renamed: one retraction and one publish; the tomb,
+	// the balcony renamed: one publish, then one retraction; the tomb,
 	// unchanged, is not published again.
 	iq(old, "set", privateSet(
 		"<conference jid='balcony@rooms.localhost' autojoin='true' name='The balcony'><nick>Juliet</nick><password>rose</password><x xmlns='urn:example:ext'/></conference>"+
 			"<conference jid='tomb@rooms.localhost' autojoin='true' name='Tomb'><nick>J</nick></conference>"))
-	if _, retracted := events(t, mod); !slices.Equal(retracted, []string{"crypt@rooms.localhost"}) {
-		t.Fatalf("retracted %v", retracted)
-	}
 	if published, _ := events(t, mod); !slices.Equal(published, []string{"balcony@rooms.localhost"}) {
 		t.Fatalf("published %v", published)
+	}
+	if _, retracted := events(t, mod); !slices.Equal(retracted, []string{"crypt@rooms.localhost"}) {
+		t.Fatalf("retracted %v", retracted)
 	}
 	mod.Ping() // nothing more: the tomb was not published again
 	if items := pepItems(t, mod); len(items) != 2 || items["balcony@rooms.localhost"].Attr("name") != "The balcony" {
@@ -197,6 +198,29 @@ func TestLegacyDataMoves(t *testing.T) {
 	if items := pepItems(t, old); items["hall@rooms.localhost"] == nil || items["hall@rooms.localhost"].Attr("name") != "Hall" {
 		t.Fatalf("items %v, want the hall", items)
 	}
+	if _, err := postgres.NewPrivate(s.DB).Get(context.Background(), xmpptest.Domain, "juliet", nsLegacy); err == nil {
+		t.Error("the moved bookmarks are still in private storage")
+	}
+}
+
+// TestLegacyDataMovesAtStart checks that bookmarks found in private
+// storage when the server starts (imported, or kept by an earlier
+// version) are in PEP for clients that never use private storage.
+func TestLegacyDataMovesAtStart(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	stored := "<query xmlns='" + nsPrivate + "'><storage xmlns='" + nsLegacy + "'><conference jid='hall@rooms.localhost' name='Hall'/></storage></query>"
+	if err := postgres.NewPrivate(s.DB).Set(context.Background(), xmpptest.Domain, "juliet", nsLegacy, []byte(stored), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	s = xmpptest.Restart(t, s)
+	mod := xmpptest.Login(t, s, "juliet", "secret", "modern")
+	if items := pepItems(t, mod); items["hall@rooms.localhost"] == nil {
+		t.Fatalf("items %v, want the hall", items)
+	}
+	if _, err := postgres.NewPrivate(s.DB).Get(context.Background(), xmpptest.Domain, "juliet", nsLegacy); err == nil {
+		t.Error("the moved bookmarks are still in private storage")
+	}
 }
 
 // TestTooMany checks that a list longer than a node keeps is refused
@@ -214,5 +238,50 @@ func TestTooMany(t *testing.T) {
 	xmpptest.ExpectError(t, old.NextNamed("iq"), "not-acceptable")
 	if items := pepItems(t, old); len(items) != 1 || items["hall@rooms.localhost"] == nil {
 		t.Fatalf("items %v, want the hall alone", items)
+	}
+}
+
+// TestFailedSetLosesNothing checks that a set refused for the account's
+// PEP limits keeps the rooms it would have replaced.
+func TestFailedSetLosesNothing(t *testing.T) {
+	s := xmpptest.Start(t, func(c *config.Config) { c.PEP.MaxBytes = 2000 })
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	iq(old, "set", privateSet("<conference jid='hall@rooms.localhost' name='Hall'/>"))
+	old.Send("<iq type='set' id='big'>" + privateSet("<conference jid='crypt@rooms.localhost' name='"+strings.Repeat("c", 3000)+"'/>") + "</iq>")
+	xmpptest.ExpectError(t, old.NextNamed("iq"), "not-acceptable")
+	if items := pepItems(t, old); items["hall@rooms.localhost"] == nil {
+		t.Fatalf("items %v, want the hall kept", items)
+	}
+}
+
+// TestSetKeepsWhatItCannotShow checks that a private-storage set leaves
+// alone the items XEP-0048 cannot show, and does not publish again an
+// item whose room JID it writes in another case.
+func TestSetKeepsWhatItCannotShow(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	iq(old, "set", privateSet("")) // makes the node as XEP-0402 wants it
+	mod := modern(t, s)
+	for id, payload := range map[string]string{
+		"Hall@Rooms.localhost": "<conference xmlns='" + nsBM + "' autojoin='1'/>",
+		"not@a@room":           "<conference xmlns='" + nsBM + "'/>",
+		"odd@rooms.localhost":  "<odd xmlns='urn:example:odd'/>",
+	} {
+		mod.Send("<iq type='set' id='p'><pubsub xmlns='" + nsPubsub + "'><publish node='" + nsBM + "'><item id='" + id + "'>" + payload + "</item></publish></pubsub></iq>")
+		events(t, mod)
+		if res := mod.NextNamed("iq"); res.Attr("type") != "result" {
+			t.Fatalf("got %s, want the publish's result", res)
+		}
+	}
+	got := legacy(t, iq(old, "get", privateGet))
+	if len(got) != 1 || got["Hall@Rooms.localhost"] == nil {
+		t.Fatalf("private storage shows %v, want the hall alone", got)
+	}
+	iq(old, "set", privateSet("<conference jid='Hall@Rooms.localhost' autojoin='true'/>"))
+	mod.Ping() // no notification: nothing changed
+	if items := pepItems(t, old); len(items) != 3 {
+		t.Fatalf("items %v, want all three kept", items)
 	}
 }

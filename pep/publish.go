@@ -17,7 +17,8 @@ import (
 // Bounds of names, which are keys in the database.
 const (
 	maxNodeName = 1024
-	maxItemID   = 1024
+	// MaxItemID is the longest item id.
+	MaxItemID = 1024
 )
 
 // set answers <pubsub/> sets: publish, retract and create. Only the
@@ -80,7 +81,7 @@ func (m *module) publish(ctx context.Context, iq router.IQ, op *xmlstream.Elemen
 	if id == "" {
 		id = stanza.NewID()
 	}
-	if len(id) > maxItemID {
+	if len(id) > MaxItemID {
 		return iq.Error(stanza.NotAcceptable, "the item id is too long")
 	}
 	create := Defaults()

@@ -28,6 +28,7 @@ package private
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -67,6 +68,10 @@ type Store interface {
 	// and nothing changes. An unknown account is an error wrapping
 	// storage.ErrNotFound.
 	Set(ctx context.Context, domain, username, namespace string, data []byte, limit int) error
+	// Delete removes what is stored for username@domain under namespace.
+	Delete(ctx context.Context, domain, username, namespace string) error
+	// Accounts returns the accounts with data under namespace.
+	Accounts(ctx context.Context, namespace string) ([]jid.JID, error)
 }
 
 // Handler keeps the private data of one namespace elsewhere than the
@@ -87,8 +92,8 @@ type Config struct {
 	Store Store
 	// Handlers keep the data of their namespaces instead of the Store.
 	// The Store's data of such a namespace, from before there was a
-	// handler, is given to the handler at the first get that finds the
-	// handler without data.
+	// handler, is given to the handler by MoveToHandlers, or at a get that
+	// finds the handler without data.
 	Handlers map[string]Handler
 	// MaxBytes is the most private data, serialised, one account may keep
 	// over all namespaces.
@@ -97,20 +102,70 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-type module struct {
+// Module serves private storage.
+type Module struct {
 	Config
 }
 
 // Register answers private storage gets and sets on r and announces the
 // jabber:iq:private feature.
-func Register(r *router.Router, cfg Config) {
+func Register(r *router.Router, cfg Config) *Module {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &module{cfg}
+	m := &Module{cfg}
 	r.AddFeature(NS)
 	r.HandleIQ(router.ToAccount, "get", NS, "query", m.get)
 	r.HandleIQ(router.ToAccount, "set", NS, "query", m.set)
+	return m
+}
+
+// MoveToHandlers gives the handlers the Store's data of their
+// namespaces, stored before there were handlers or imported since, and
+// deletes it from the Store. It returns how many accounts' data moved;
+// an account whose data a handler refuses keeps it, with a warning
+// logged.
+func (m *Module) MoveToHandlers(ctx context.Context) (int, error) {
+	moved := 0
+	for ns := range m.Handlers {
+		accounts, err := m.Store.Accounts(ctx, ns)
+		if err != nil {
+			return moved, fmt.Errorf("private: move %s: %w", ns, err)
+		}
+		for _, account := range accounts {
+			q, err := m.stored(ctx, account, ns)
+			if err == nil && q != nil {
+				err = m.move(ctx, account, ns, q)
+			}
+			if err != nil {
+				m.Logger.Warn("private data kept in private storage", "jid", account.String(), "namespace", ns, "err", err)
+				continue
+			}
+			moved++
+		}
+	}
+	return moved, nil
+}
+
+// stored returns the Store's <query/> of account under ns, or nil.
+func (m *Module) stored(ctx context.Context, account jid.JID, ns string) (*xmlstream.Element, error) {
+	data, err := m.Store.Get(ctx, account.Domainpart(), account.Localpart(), ns)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+}
+
+// move gives q's children to ns's handler and deletes them from the
+// Store.
+func (m *Module) move(ctx context.Context, account jid.JID, ns string, q *xmlstream.Element) error {
+	if err := m.Handlers[ns].Set(ctx, account, q.ChildElements()); err != nil {
+		return err
+	}
+	return m.Store.Delete(ctx, account.Domainpart(), account.Localpart(), ns)
 }
 
 // request checks the parts of an IQ that gets and sets share and returns
@@ -136,7 +191,7 @@ func request(iq router.IQ) (ns string, elems []*xmlstream.Element, reply *xmlstr
 	return ns, elems, nil
 }
 
-func (m *module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
+func (m *Module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	ns, elems, reply := request(iq)
 	if reply != nil {
 		return reply
@@ -164,32 +219,27 @@ func (m *module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 			return iq.Result(q)
 		}
 	}
-	data, err := m.Store.Get(ctx, iq.To.Domainpart(), iq.To.Localpart(), ns)
+	// What is stored is the whole <query/> of the set, so it is the answer.
+	q, err := m.stored(ctx, iq.To, ns)
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		q := xmlstream.NewElement(NS, "query")
-		q.AddChild(xmlstream.NewElement(ns, elems[0].Name.Local))
-		return iq.Result(q)
 	case err != nil:
 		m.Logger.Error("loading private data", "jid", iq.To.String(), "namespace", ns, "err", err)
 		return iq.Error(stanza.InternalServerError, "")
-	}
-	// What is stored is the whole <query/> of the set, so it is the answer.
-	q, err := xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
-	if err != nil {
-		m.Logger.Error("parsing stored private data", "jid", iq.To.String(), "namespace", ns, "err", err)
-		return iq.Error(stanza.InternalServerError, "")
+	case q == nil:
+		q = xmlstream.NewElement(NS, "query")
+		q.AddChild(xmlstream.NewElement(ns, elems[0].Name.Local))
+		return iq.Result(q)
 	}
 	if h != nil {
-		// Data from before the handler: it takes it over.
-		if err := h.Set(ctx, iq.To, q.ChildElements()); err != nil {
+		// Data from before the handler, or imported since: it takes it over.
+		if err := m.move(ctx, iq.To, ns, q); err != nil {
 			m.Logger.Error("moving private data to its handler", "jid", iq.To.String(), "namespace", ns, "err", err)
 		}
 	}
 	return iq.Result(q)
 }
 
-func (m *module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
+func (m *Module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	ns, elems, reply := request(iq)
 	if reply != nil {
 		return reply

@@ -36,12 +36,21 @@ func (w *wiring) profile(ctx context.Context) error {
 			}
 		})
 	}
-	private.Register(w.router, private.Config{
+	privates := private.Register(w.router, private.Config{
 		Store:    postgres.NewPrivate(w.pool),
 		Handlers: map[string]private.Handler{bookmarks.NSLegacy: bookmarks.Register(w.router, w.pepService)},
 		MaxBytes: w.cfg.VCard.MaxBytes,
 		Logger:   w.log,
 	})
+	// Bookmarks kept in private storage by an earlier xmppd, or imported
+	// (xmppd import), become XEP-0402's before clients come.
+	moved, err := privates.MoveToHandlers(ctx)
+	if err != nil {
+		return err
+	}
+	if moved > 0 {
+		w.log.Info("moved bookmarks from private storage to PEP", "accounts", moved)
+	}
 	return nil
 }
 

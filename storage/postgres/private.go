@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"mellium.im/xmpp/jid"
 
 	"xmppd/private"
 	"xmppd/storage"
@@ -81,4 +82,31 @@ func (p *Private) Set(ctx context.Context, domain, username, namespace string, d
 		return fmt.Errorf("store private data %s of %s@%s: %w", namespace, username, domain, err)
 	}
 	return nil
+}
+
+// Delete removes what is stored for username@domain under namespace, if
+// anything is.
+func (p *Private) Delete(ctx context.Context, domain, username, namespace string) error {
+	_, err := p.pool.Exec(ctx, `DELETE FROM private_storage WHERE domain = $1 AND username = $2 AND namespace = $3`,
+		domain, username, namespace)
+	if err != nil {
+		return fmt.Errorf("delete private data %s of %s@%s: %w", namespace, username, domain, err)
+	}
+	return nil
+}
+
+// Accounts returns the accounts with data under namespace.
+func (p *Private) Accounts(ctx context.Context, namespace string) ([]jid.JID, error) {
+	rows, _ := p.pool.Query(ctx, `SELECT domain, username FROM private_storage WHERE namespace = $1 ORDER BY domain, username`, namespace)
+	accounts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (jid.JID, error) {
+		var domain, username string
+		if err := row.Scan(&domain, &username); err != nil {
+			return jid.JID{}, err
+		}
+		return jid.New(username, domain, "")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list accounts with private data %s: %w", namespace, err)
+	}
+	return accounts, nil
 }
