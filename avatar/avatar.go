@@ -10,24 +10,27 @@
 //   - A publish to urn:xmpp:avatar:metadata names the image by its first
 //     <info/> without a url; the item of urn:xmpp:avatar:data with that
 //     id becomes the vCard's PHOTO if its SHA-1 is the id. A metadata
-//     item without <info/> (avatar removed) removes the PHOTO. A vCard
-//     that would then exceed vcard.max_bytes keeps its old photo.
+//     item without <info/> (avatar removed) removes the PHOTO; one whose
+//     images are all elsewhere (url) leaves it. A vCard that would then
+//     exceed vcard.max_bytes keeps its old photo. The vCard is read and
+//     written without a lock: a vCard set from another client at that
+//     moment may be lost.
 //   - A vCard set with a PHOTO publishes its image to the data node and
 //     its id, size and type to the metadata node, unless the metadata
 //     already names that image. A vCard without PHOTO leaves the PEP
 //     avatar alone.
 //   - A presence whose update element has a <photo/>, empty or not, is
-//     the client's word and left as it is; otherwise the server puts in
-//     the hash, when the vCard has a photo.
+//     the client's word and left as it is; an update element without one
+//     gets the hash (an empty <photo/> when there is no photo); a
+//     presence without one gets the hash when the vCard has a photo.
 package avatar
 
 import (
 	"context"
-	"crypto/sha1"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +82,9 @@ type Module struct {
 	// their first presence on this node: a login costs no query for an
 	// account seen before.
 	hashes map[string]string
+	// changes counts the changes made to hashes by remember and Forget:
+	// a hash loaded while one happened may be stale and is not kept.
+	changes uint64
 }
 
 // Register announces the conversion on r and starts it.
@@ -108,13 +114,15 @@ func (m *Module) Outbound(ctx context.Context, from, _ jid.JID, st *xmlstream.El
 		m.Logger.Error("loading the vCard photo hash", "jid", from.Bare().String(), "err", err)
 		return true, nil
 	}
-	if hash == "" {
-		return true, nil
+	photo := xmlstream.NewElement(NSUpdate, "photo").AddText(hash)
+	switch {
+	case x != nil:
+		// An update element without a photo is filled, with an empty one
+		// when there is no photo (XEP-0398 §4).
+		x.AddChild(photo)
+	case hash != "":
+		st.AddChild(xmlstream.NewElement(NSUpdate, "x").AddChild(photo))
 	}
-	if x != nil {
-		*st = *st.Without(NSUpdate, "x")
-	}
-	st.AddChild(xmlstream.NewElement(NSUpdate, "x").AddChild(xmlstream.NewElement(NSUpdate, "photo").AddText(hash)))
 	return true, nil
 }
 
@@ -126,6 +134,7 @@ func (m *Module) hash(ctx context.Context, account jid.JID) (string, error) {
 	key := account.String()
 	m.mu.Lock()
 	h, ok := m.hashes[key]
+	changes := m.changes
 	m.mu.Unlock()
 	if ok {
 		return h, nil
@@ -143,34 +152,49 @@ func (m *Module) hash(ctx context.Context, account jid.JID) (string, error) {
 		h = vcard.PhotoHash(card)
 	}
 	m.mu.Lock()
-	if len(m.hashes) >= maxCached {
+	if m.changes == changes {
+		m.storeLocked(key, h)
+	}
+	m.mu.Unlock()
+	return h, nil
+}
+
+// storeLocked caches hash for key, dropping another when the cache is
+// full.
+func (m *Module) storeLocked(key, hash string) {
+	if _, ok := m.hashes[key]; !ok && len(m.hashes) >= maxCached {
 		for k := range m.hashes {
 			delete(m.hashes, k)
 			break
 		}
 	}
-	m.hashes[key] = h
-	m.mu.Unlock()
-	return h, nil
+	m.hashes[key] = hash
 }
 
-// remember records account's new photo hash if the account is cached,
-// and tells the cluster.
-func (m *Module) remember(account jid.JID, hash string) {
+// remember records account's new photo hash and tells the cluster; it
+// returns false, doing nothing, when the hash is the one cached.
+func (m *Module) remember(account jid.JID, hash string) bool {
+	key := account.String()
 	m.mu.Lock()
-	if _, ok := m.hashes[account.String()]; ok {
-		m.hashes[account.String()] = hash
+	if old, ok := m.hashes[key]; ok && old == hash {
+		m.mu.Unlock()
+		return false
 	}
+	m.storeLocked(key, hash)
+	m.changes++
 	m.mu.Unlock()
 	if m.Changed != nil {
 		m.Changed(account)
 	}
+	return true
 }
 
-// Forget drops the cached hash of account, which another node changed.
+// Forget drops the cached hash of account, which another node changed or
+// which was deleted.
 func (m *Module) Forget(account jid.JID) {
 	m.mu.Lock()
 	delete(m.hashes, account.String())
+	m.changes++
 	m.mu.Unlock()
 }
 
@@ -192,11 +216,18 @@ func (m *Module) published(ctx context.Context, owner jid.JID, node, _ string, p
 		return
 	}
 	var info *xmlstream.Element
+	infos := 0
 	for _, i := range payload.ChildElements() {
-		if i.Name.Space == NSMetadata && i.Name.Local == "info" && i.Attr("url") == "" && i.Attr("id") != "" {
-			info = i
-			break
+		if i.Name.Space != NSMetadata || i.Name.Local != "info" {
+			continue
 		}
+		infos++
+		if info == nil && i.Attr("url") == "" && i.Attr("id") != "" {
+			info = i
+		}
+	}
+	if info == nil && infos > 0 {
+		return // images elsewhere only: the vCard keeps its photo
 	}
 	if err := m.setPhoto(ctx, owner, info); err != nil {
 		m.Logger.Error("making the PEP avatar the vCard photo", "jid", owner.String(), "err", err)
@@ -213,7 +244,7 @@ func (m *Module) setPhoto(ctx context.Context, owner jid.JID, info *xmlstream.El
 			return err
 		}
 		image, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(data.Text()), ""))
-		if err != nil || len(image) == 0 || sha1Hex(image) != info.Attr("id") {
+		if err != nil || len(image) == 0 || vcard.Hash(image) != info.Attr("id") {
 			m.Logger.Warn("a PEP avatar whose data is not its id's image was not put into the vCard", "jid", owner.String(), "id", info.Attr("id"))
 			return nil
 		}
@@ -250,9 +281,8 @@ func (m *Module) setPhoto(ctx context.Context, owner jid.JID, info *xmlstream.El
 // vcardChanged publishes a vCard's new photo as the XEP-0084 avatar.
 func (m *Module) vcardChanged(ctx context.Context, account jid.JID, card *xmlstream.Element) {
 	image, typ := vcard.Photo(card)
-	hash := vcard.PhotoHash(card)
-	m.remember(account, hash)
-	if image == nil {
+	hash := vcard.Hash(image)
+	if !m.remember(account, hash) || image == nil {
 		return
 	}
 	if err := m.publishAvatar(ctx, account, image, typ, hash); err != nil {
@@ -271,7 +301,7 @@ func (m *Module) publishAvatar(ctx context.Context, account jid.JID, image []byt
 		return nil
 	}
 	if typ == "" {
-		typ = "image/png"
+		typ = http.DetectContentType(image)
 	}
 	data := xmlstream.NewElement(NSData, "data").AddText(base64.StdEncoding.EncodeToString(image))
 	if err := m.PEP.Publish(ctx, account, NSData, pep.Defaults(), id, data); err != nil {
@@ -279,9 +309,4 @@ func (m *Module) publishAvatar(ctx context.Context, account jid.JID, image []byt
 	}
 	info := xmlstream.NewElement(NSMetadata, "info", "id", id, "bytes", strconv.Itoa(len(image)), "type", typ)
 	return m.PEP.Publish(ctx, account, NSMetadata, pep.Defaults(), id, xmlstream.NewElement(NSMetadata, "metadata").AddChild(info))
-}
-
-func sha1Hex(b []byte) string {
-	sum := sha1.Sum(b)
-	return hex.EncodeToString(sum[:])
 }

@@ -110,6 +110,10 @@ func TestPEPToVCard(t *testing.T) {
 	if h := presenceHash(t, juliet, romeo, ""); h != "none" {
 		t.Fatalf("hash %q before any avatar", h)
 	}
+	// An update element without a photo gets an empty one: there is none.
+	if h := presenceHash(t, juliet, romeo, "<x xmlns='"+nsUpdate+"'/>"); h != "" {
+		t.Fatalf("hash %q, want an empty photo", h)
+	}
 
 	data, id := image("a rose")
 	ok(t, iq(juliet, "set", "", publish(nsData, id, "<data xmlns='"+nsData+"'>"+data+"</data>")))
@@ -145,6 +149,12 @@ func TestPEPToVCard(t *testing.T) {
 	ok(t, iq(juliet, "set", "", publish(nsMetadata, "0000", "<metadata xmlns='"+nsMetadata+"'><info id='0000' type='image/png' bytes='6'/></metadata>")))
 	if binval, _ := photo(t, romeo, "juliet"); binval != data {
 		t.Fatalf("vCard photo %q after a mismatched avatar", binval)
+	}
+
+	// Metadata naming only images elsewhere leaves the photo.
+	ok(t, iq(juliet, "set", "", publish(nsMetadata, "remote", "<metadata xmlns='"+nsMetadata+"'><info id='remote' type='image/png' bytes='9' url='https://example.org/a.png'/></metadata>")))
+	if binval, _ := photo(t, romeo, "juliet"); binval != data {
+		t.Fatalf("vCard photo %q after an avatar stored elsewhere", binval)
 	}
 
 	// Empty metadata removes the avatar.
@@ -188,5 +198,22 @@ func TestVCardToPEP(t *testing.T) {
 	juliet.Send("<iq type='set' id='again'>" + card + "</iq>")
 	if el := juliet.Next(); el.Name.Local != "iq" || el.Attr("type") != "result" {
 		t.Fatalf("got %s, want only the result", el)
+	}
+}
+
+// TestDeletedAccount checks that a new account of a deleted one's name
+// does not carry its photo hash.
+func TestDeletedAccount(t *testing.T) {
+	s, juliet, romeo := start(t)
+	data, id := image("a ring")
+	ok(t, iq(juliet, "set", "", "<vCard xmlns='"+nsVCard+"'><PHOTO><BINVAL>"+data+"</BINVAL></PHOTO></vCard>"))
+	if h := presenceHash(t, juliet, romeo, ""); h != id {
+		t.Fatalf("presence hash %q, want %s", h, id)
+	}
+	ok(t, iq(juliet, "set", "", "<query xmlns='jabber:iq:register'><remove/></query>"))
+	s.AddUser(t, "juliet", xmpptest.Domain, "again")
+	juliet = xmpptest.Login(t, s, "juliet", "again", "balcony")
+	if h := presenceHash(t, juliet, romeo, ""); h != "none" {
+		t.Fatalf("presence hash %q of the new account, want none", h)
 	}
 }

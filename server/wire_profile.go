@@ -36,6 +36,14 @@ func (w *wiring) profile(ctx context.Context) error {
 			}
 		})
 	}
+	// A new account of a deleted one's name starts without its photo.
+	w.accountDeleted = append(w.accountDeleted, func(_ context.Context, account jid.JID) error {
+		avatars.Forget(account)
+		if cfg.Changed != nil {
+			cfg.Changed(account)
+		}
+		return nil
+	})
 	privates := private.Register(w.router, private.Config{
 		Store:    postgres.NewPrivate(w.pool),
 		Handlers: map[string]private.Handler{bookmarks.NSLegacy: bookmarks.Register(w.router, w.pepService)},

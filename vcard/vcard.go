@@ -143,6 +143,12 @@ func (m *Module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
 // the image in its PHOTO's BINVAL, or "" when it has none.
 func PhotoHash(card *xmlstream.Element) string {
 	image, _ := Photo(card)
+	return Hash(image)
+}
+
+// Hash returns the XEP-0153 hash of image, the hex SHA-1, or "" for no
+// image.
+func Hash(image []byte) string {
 	if image == nil {
 		return ""
 	}
