@@ -31,7 +31,7 @@ type Exchange struct {
 	emptySent bool // an empty challenge answered an empty first message
 	finished  bool
 
-	offered []string // the mechanisms offered on the connection, for XEP-0474
+	ssdp string // the XEP-0474 hash of what the connection offered
 
 	first       clientFirst // the client-first message
 	serverFirst string
@@ -188,7 +188,7 @@ func (e *Exchange) scramFirst(ctx context.Context, in []byte) ([]byte, bool, err
 		return e.fail(ctx, &Failure{Condition: TemporaryAuthFailure, Err: err})
 	}
 	e.first, e.cred, e.authzid = c, cred, c.authzid
-	e.serverFirst, e.nonce = serverFirst(c.nonce, cred, ssdpHash(e.mech.hash, e.offered, e.bindingTypes()))
+	e.serverFirst, e.nonce = serverFirst(c.nonce, cred, e.ssdp)
 	return []byte(e.serverFirst), false, nil
 }
 
@@ -211,15 +211,6 @@ func (e *Exchange) scramFinal(ctx context.Context, in []byte) ([]byte, bool, err
 		return e.fail(ctx, &Failure{Condition: NotAuthorized})
 	}
 	return e.succeed(ctx, []byte("v="+base64.StdEncoding.EncodeToString(sig)))
-}
-
-// bindingTypes returns the names of the connection's channel bindings.
-func (e *Exchange) bindingTypes() []string {
-	names := make([]string, len(e.bindings))
-	for i, b := range e.bindings {
-		names[i] = string(b.Type)
-	}
-	return names
 }
 
 // plain handles a PLAIN message: [authzid] NUL authcid NUL passwd.

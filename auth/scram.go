@@ -48,7 +48,10 @@ func parseClientFirst(msg string) (clientFirst, bool) {
 	}
 	if authzid != "" {
 		name, ok := strings.CutPrefix(authzid, "a=")
-		if c.authzid, ok = decodeSASLName(name, ok); !ok {
+		if !ok {
+			return c, false
+		}
+		if c.authzid, ok = decodeSASLName(name); !ok {
 			return c, false
 		}
 	}
@@ -58,7 +61,10 @@ func parseClientFirst(msg string) (clientFirst, bool) {
 		return c, false
 	}
 	name, ok := strings.CutPrefix(fields[0], "n=")
-	if c.username, ok = decodeSASLName(name, ok); !ok {
+	if !ok {
+		return c, false
+	}
+	if c.username, ok = decodeSASLName(name); !ok {
 		return c, false
 	}
 	c.nonce, ok = strings.CutPrefix(fields[1], "r=")
@@ -101,10 +107,10 @@ func parseClientFinal(msg string) (clientFinal, bool) {
 	return c, ok
 }
 
-// decodeSASLName decodes a saslname: "=2C" is ",", "=3D" is "=", and no
-// other "=" or "," may appear. ok passes a previous check through.
-func decodeSASLName(s string, ok bool) (string, bool) {
-	if !ok || s == "" || strings.Contains(s, ",") {
+// decodeSASLName decodes a saslname, which has no ",": "=2C" is "," and
+// "=3D" is "=", and no other "=" may appear.
+func decodeSASLName(s string) (string, bool) {
+	if s == "" {
 		return "", false
 	}
 	if !strings.Contains(s, "=") {

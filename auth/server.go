@@ -290,14 +290,22 @@ func (s *Server) Start(ctx context.Context, mechanism, domain string, cs *tls.Co
 	}
 	cbs := s.bindings(cs)
 	ex := &Exchange{srv: s, domain: d.Domainpart(), bindings: cbs, throttleKey: hostKey(remote)}
+	var offered []string
 	for _, m := range mechanisms(cs != nil, len(cbs) > 0) {
 		if m.name == mechanism {
 			ex.mech = m
 		}
-		ex.offered = append(ex.offered, m.name)
+		offered = append(offered, m.name)
 	}
 	if ex.mech.name == "" {
 		return nil, &Failure{Condition: InvalidMechanism}
+	}
+	if ex.mech.hash != nil {
+		var types []string
+		for _, cb := range cbs {
+			types = append(types, string(cb.Type))
+		}
+		ex.ssdp = ssdpHash(ex.mech.hash, offered, types)
 	}
 	return ex, nil
 }
