@@ -218,7 +218,8 @@ func (im *Importer) user(ctx context.Context, res *Result, host string, el *xmls
 }
 
 // credentials returns the credentials of a <user/>: derived from its
-// password if it has one, else its SCRAM credentials.
+// password if it has one, else its SCRAM credentials, the first of each
+// hash (Prosody 0.12 writes each three times).
 func (im *Importer) credentials(el *xmlstream.Element) ([]auth.Credential, error) {
 	if p := el.Attr("password"); p != "" {
 		return auth.DeriveCredentials(p, im.Limits.Iterations)
@@ -245,10 +246,22 @@ func (im *Importer) credentials(el *xmlstream.Element) ([]auth.Credential, error
 		if err == nil {
 			c.ServerKey, err = base64.StdEncoding.DecodeString(childText(s, "server-key"))
 		}
+		if err == nil && !auth.ValidCredential(c) {
+			// Prosody's migrator labels credentials with its own
+			// password_hash setting, not the one that made them: the
+			// keys' size tells.
+			for _, other := range hashes {
+				if c.Hash = other; auth.ValidCredential(c) {
+					break
+				}
+			}
+		}
 		if err != nil || !auth.ValidCredential(c) {
 			return nil, fmt.Errorf("its %s credentials are not valid", s.Attr("mechanism"))
 		}
-		creds = append(creds, c)
+		if !slices.ContainsFunc(creds, func(o auth.Credential) bool { return o.Hash == c.Hash }) {
+			creds = append(creds, c)
+		}
 	}
 	return creds, nil
 }

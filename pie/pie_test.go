@@ -11,36 +11,45 @@ import (
 
 	"xmppd/auth"
 	"xmppd/internal/xmpptest"
-	"xmppd/pep"
 	"xmppd/pie"
+	"xmppd/server"
 	"xmppd/storage/pgtest"
-	"xmppd/storage/postgres"
 	"xmppd/xmlstream"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// scram returns juliet's <scram-credentials/> for password, as an
-// exporting server writes them.
-func scram(t *testing.T, password string) string {
+// credential returns password's credential of hash.
+func credential(t *testing.T, password, hash string) auth.Credential {
 	creds, err := auth.DeriveCredentials(password, 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mechs := map[string]string{auth.HashSHA1: "SCRAM-SHA-1", auth.HashSHA256: "SCRAM-SHA-256"}
-	var b strings.Builder
 	for _, c := range creds {
-		if mechs[c.Hash] == "" {
-			continue
+		if c.Hash == hash {
+			return c
 		}
-		b.WriteString("<scram-credentials xmlns='urn:xmpp:pie:0#scram' mechanism='" + mechs[c.Hash] + "'>" +
-			"<iter-count>" + strconv.Itoa(c.Iterations) + "</iter-count>" +
-			"<salt>" + base64.StdEncoding.EncodeToString(c.Salt) + "</salt>" +
-			"<server-key>" + base64.StdEncoding.EncodeToString(c.ServerKey) + "</server-key>" +
-			"<stored-key>" + base64.StdEncoding.EncodeToString(c.StoredKey) + "</stored-key>" +
-			"</scram-credentials>")
 	}
-	return b.String()
+	t.Fatalf("no %s credential", hash)
+	return auth.Credential{}
+}
+
+// scramElement returns c as an exporting server writes it, labelled with
+// mechanism.
+func scramElement(c auth.Credential, mechanism string) string {
+	return "<scram-credentials xmlns='urn:xmpp:pie:0#scram' mechanism='" + mechanism + "'>" +
+		"<iter-count>" + strconv.Itoa(c.Iterations) + "</iter-count>" +
+		"<salt>" + base64.StdEncoding.EncodeToString(c.Salt) + "</salt>" +
+		"<server-key>" + base64.StdEncoding.EncodeToString(c.ServerKey) + "</server-key>" +
+		"<stored-key>" + base64.StdEncoding.EncodeToString(c.StoredKey) + "</stored-key>" +
+		"</scram-credentials>"
+}
+
+// scram returns the SCRAM-SHA-1 and SCRAM-SHA-256 credentials of
+// password.
+func scram(t *testing.T, password string) string {
+	return scramElement(credential(t, password, auth.HashSHA1), "SCRAM-SHA-1") +
+		scramElement(credential(t, password, auth.HashSHA256), "SCRAM-SHA-256")
 }
 
 func write(t *testing.T, path, content string) {
@@ -54,23 +63,9 @@ func write(t *testing.T, path, content string) {
 }
 
 func importer(s *xmpptest.Server) *pie.Importer {
-	cfg := s.Config
-	return &pie.Importer{
-		Stores: pie.Stores{
-			Accounts: s.Accounts,
-			Roster:   postgres.NewRoster(s.DB),
-			VCards:   postgres.NewVCards(s.DB),
-			Private:  postgres.NewPrivate(s.DB),
-			Offline:  postgres.NewOffline(s.DB),
-			PEP:      postgres.NewPEP(s.DB),
-		},
-		Limits: pie.Limits{
-			RosterItems: cfg.Roster.MaxItems, PrivateBytes: cfg.VCard.MaxBytes, OfflineQuota: cfg.Offline.Quota,
-			PEPMaxItems: cfg.PEP.MaxItems, PEP: pep.Limits{Nodes: cfg.PEP.MaxNodes, Bytes: cfg.PEP.MaxBytes},
-			Iterations: 4096,
-		},
-		Hosts: cfg.Hosts,
-	}
+	im := server.Importer(s.Config, s.DB)
+	im.Limits.Iterations = 4096
+	return im
 }
 
 // iq sends an IQ and returns its result, skipping other stanzas.
@@ -216,4 +211,18 @@ func TestImportBadFiles(t *testing.T) {
 	if n, err := s.Accounts.Count(context.Background(), ""); err != nil || n != 0 {
 		t.Errorf("%d accounts after bad files, %v", n, err)
 	}
+}
+
+// TestProsodyCredentials imports credentials as Prosody 0.12's migrator
+// writes them: three times over, labelled SCRAM-SHA-1 whatever their
+// hash.
+func TestProsodyCredentials(t *testing.T) {
+	s := xmpptest.Start(t)
+	one := scramElement(credential(t, "rose", auth.HashSHA256), "SCRAM-SHA-1")
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "p.xml"), "<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'><user name='juliet'>"+one+one+one+"</user></host></server-data>")
+	if res, err := importer(s).Import(context.Background(), filepath.Join(dir, "p.xml")); err != nil || res.Accounts != 1 {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	xmpptest.Login(t, s, "juliet", "rose", "r") // SCRAM-SHA-256
 }

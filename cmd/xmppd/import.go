@@ -7,12 +7,8 @@ import (
 	"io"
 	"log/slog"
 
-	"xmppd/auth"
 	"xmppd/config"
-	"xmppd/pep"
-	"xmppd/pie"
 	"xmppd/server"
-	"xmppd/storage/postgres"
 )
 
 // importCommand imports XEP-0227 files (package pie) into the database.
@@ -25,25 +21,7 @@ func importCommand(ctx context.Context, cfg config.Config, log *slog.Logger, fil
 		return err
 	}
 	defer db.Close()
-	im := &pie.Importer{
-		Stores: pie.Stores{
-			Accounts: postgres.NewAccounts(db.Pool),
-			Roster:   postgres.NewRoster(db.Pool),
-			VCards:   postgres.NewVCards(db.Pool),
-			Private:  postgres.NewPrivate(db.Pool),
-			Offline:  postgres.NewOffline(db.Pool),
-			PEP:      postgres.NewPEP(db.Pool),
-		},
-		Limits: pie.Limits{
-			RosterItems:  cfg.Roster.MaxItems,
-			PrivateBytes: cfg.VCard.MaxBytes,
-			OfflineQuota: cfg.Offline.Quota,
-			PEPMaxItems:  cfg.PEP.MaxItems,
-			PEP:          pep.Limits{Nodes: cfg.PEP.MaxNodes, Bytes: cfg.PEP.MaxBytes},
-			Iterations:   auth.DefaultIterations,
-		},
-		Hosts: cfg.Hosts,
-	}
+	im := server.Importer(cfg, db.Pool)
 	for _, f := range files {
 		res, err := im.Import(ctx, f)
 		for _, n := range res.Notes {
