@@ -824,3 +824,26 @@ func TestSSDPTampered(t *testing.T) {
 		t.Errorf("tampered hash: done %v, err %v", done, err)
 	}
 }
+
+// TestHashes checks that Config.Hashes limits the SCRAM mechanisms
+// offered and accepted.
+func TestHashes(t *testing.T) {
+	ec, _ := certs(t)
+	s13, _ := tlsPair(t, tls.VersionTLS13, ec)
+	store := &memStore{}
+	srv, err := NewServer(Config{Store: store, Secret: []byte("0123456789abcdef"), Hashes: []string{HashSHA256}, ServerCertificate: func(*tls.ConnectionState) *x509.Certificate { return ec.leaf }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Mechanisms(s13); !slices.Equal(got, []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "PLAIN"}) {
+		t.Errorf("mechanisms %v", got)
+	}
+	if _, err := srv.Start(context.Background(), "SCRAM-SHA-512", testDomain, s13, testRemote); condition(t, err) != InvalidMechanism {
+		t.Errorf("SCRAM-SHA-512 started: %v", err)
+	}
+	for _, bad := range [][]string{{"MD5"}, {HashSHA1, HashSHA1}} {
+		if _, err := NewServer(Config{Store: store, Secret: []byte("0123456789abcdef"), Hashes: bad}); err == nil {
+			t.Errorf("hashes %q accepted", bad)
+		}
+	}
+}

@@ -26,7 +26,7 @@ func FuzzExchange(f *testing.F) {
 	store.add(f, testDomain, testUser, testPassword)
 	srv, _ := newTestServer(f, store, ec.leaf)
 	srv.sleep = func(context.Context, time.Duration) {}
-	mechs := mechanisms(true, true)
+	mechs := mechanisms(hashesByStrength, true, true)
 
 	exp, _ := scram.NewTLSExporterBinding(c13)
 	seed := func(mech, state uint8, cb scram.ChannelBinding, f1 flag) {

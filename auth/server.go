@@ -109,6 +109,12 @@ type Config struct {
 	// binding is not offered.
 	ServerCertificate func(cs *tls.ConnectionState) *x509.Certificate
 
+	// Hashes are the SCRAM hashes offered (HashSHA1, HashSHA256,
+	// HashSHA512); empty offers all. Accounts imported from another
+	// server may have credentials of one hash only, and a client that
+	// picks another fails: offering only that hash lets them log in.
+	Hashes []string
+
 	// Tokens keeps FAST tokens (XEP-0484); nil turns FAST off.
 	Tokens TokenStore
 
@@ -119,6 +125,7 @@ type Config struct {
 
 // Server is the SASL server. It is safe for concurrent use.
 type Server struct {
+	hashes     []*hashInfo // offered, strongest first
 	store      Store
 	secret     []byte
 	iterations int
@@ -165,7 +172,20 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.TokenLifetime <= 0 {
 		cfg.TokenLifetime = DefaultTokenLifetime
 	}
+	hashes := hashesByStrength
+	if len(cfg.Hashes) > 0 {
+		hashes = nil
+		for _, h := range hashesByStrength {
+			if slices.Contains(cfg.Hashes, h.name) {
+				hashes = append(hashes, h)
+			}
+		}
+		if len(hashes) != len(cfg.Hashes) {
+			return nil, fmt.Errorf("auth: new server: hashes %q: each must be one of %s, %s and %s, once", cfg.Hashes, HashSHA1, HashSHA256, HashSHA512)
+		}
+	}
 	return &Server{
+		hashes:        hashes,
 		tokens:        cfg.Tokens,
 		tokenLifetime: cfg.TokenLifetime,
 		store:         cfg.Store,
@@ -239,16 +259,16 @@ type mechanism struct {
 	plus bool
 }
 
-// mechanisms returns the mechanisms for a connection with or without TLS and
-// with or without channel bindings, strongest first.
-func mechanisms(tlsOn, bindings bool) []mechanism {
+// mechanisms returns the mechanisms of hashes for a connection with or
+// without TLS and with or without channel bindings, strongest first.
+func mechanisms(hashes []*hashInfo, tlsOn, bindings bool) []mechanism {
 	var ms []mechanism
 	if tlsOn && bindings {
-		for _, h := range hashesByStrength {
+		for _, h := range hashes {
 			ms = append(ms, mechanism{name: h.mech + "-PLUS", hash: h, plus: true})
 		}
 	}
-	for _, h := range hashesByStrength {
+	for _, h := range hashes {
 		ms = append(ms, mechanism{name: h.mech, hash: h})
 	}
 	if tlsOn {
@@ -261,10 +281,10 @@ func mechanisms(tlsOn, bindings bool) []mechanism {
 // first. With TLS (cs != nil): SCRAM-SHA-512-PLUS, SCRAM-SHA-256-PLUS,
 // SCRAM-SHA-1-PLUS (only when a channel binding is available for cs),
 // SCRAM-SHA-512, SCRAM-SHA-256, SCRAM-SHA-1, PLAIN. Without TLS: no -PLUS,
-// no PLAIN.
+// no PLAIN. Only the SCRAM mechanisms of Config.Hashes are offered.
 func (s *Server) Mechanisms(cs *tls.ConnectionState) []string {
 	var names []string
-	for _, m := range mechanisms(cs != nil, len(s.bindings(cs)) > 0) {
+	for _, m := range mechanisms(s.hashes, cs != nil, len(s.bindings(cs)) > 0) {
 		names = append(names, m.name)
 	}
 	return names
@@ -291,7 +311,7 @@ func (s *Server) Start(ctx context.Context, mechanism, domain string, cs *tls.Co
 	cbs := s.bindings(cs)
 	ex := &Exchange{srv: s, domain: d.Domainpart(), bindings: cbs, throttleKey: hostKey(remote)}
 	var offered []string
-	for _, m := range mechanisms(cs != nil, len(cbs) > 0) {
+	for _, m := range mechanisms(s.hashes, cs != nil, len(cbs) > 0) {
 		if m.name == mechanism {
 			ex.mech = m
 		}

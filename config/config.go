@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -253,6 +254,10 @@ type C2S struct {
 	// ResumeSeconds is how long a stream-managed session (XEP-0198) whose
 	// connection was lost waits to be resumed; 0 disables resumption.
 	ResumeSeconds int `toml:"resume_seconds"`
+	// SCRAMHashes are the hashes of the SCRAM mechanisms offered
+	// ("SHA-1", "SHA-256", "SHA-512"); empty offers all. Accounts
+	// imported with credentials of one hash need that one alone.
+	SCRAMHashes []string `toml:"scram_hashes"`
 	// ParkAfter is how long a bound TCP session waits for its client's
 	// next element before it parks its reader (c2s/park.go); 0 means
 	// c2s's default. Not a setting: tests shorten it.
@@ -497,6 +502,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Cluster.NATS != "" && (c.Cluster.Subject == "" || strings.ContainsAny(c.Cluster.Subject, " *>")) {
 		errs = append(errs, fmt.Errorf("cluster.subject: %q must be a NATS subject without wildcards", c.Cluster.Subject))
+	}
+	for i, h := range c.C2S.SCRAMHashes {
+		if !slices.Contains([]string{"SHA-1", "SHA-256", "SHA-512"}, h) || slices.Contains(c.C2S.SCRAMHashes[:i], h) {
+			errs = append(errs, fmt.Errorf("c2s.scram_hashes: %q: each must be one of SHA-1, SHA-256 and SHA-512, once", h))
+		}
 	}
 	if c.S2S.SecureAuth && !c.S2S.RequireTLS {
 		errs = append(errs, errors.New("s2s.secure_auth: certificates need encrypted streams: set s2s.require_tls"))

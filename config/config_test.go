@@ -28,6 +28,13 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{name: "unknown key", doc: "[c2s]\nlisen = ':1'", wantErr: "unknown settings: c2s.lisen"},
+		{name: "scram hashes", doc: "[c2s]\nscram_hashes = ['SHA-1']", check: func(t *testing.T, c Config) {
+			if len(c.C2S.SCRAMHashes) != 1 || c.C2S.SCRAMHashes[0] != "SHA-1" {
+				t.Errorf("scram_hashes %v", c.C2S.SCRAMHashes)
+			}
+		}},
+		{name: "bad scram hash", doc: "[c2s]\nscram_hashes = ['MD5']", wantErr: "c2s.scram_hashes"},
+		{name: "repeated scram hash", doc: "[c2s]\nscram_hashes = ['SHA-1', 'SHA-1']", wantErr: "c2s.scram_hashes"},
 		{name: "bad host", doc: `hosts = ["a b"]`, wantErr: "not a valid domain"},
 		{name: "duplicate host", doc: `hosts = ["a.org", "A.org"]`, wantErr: "listed twice"},
 		{name: "cert for unknown host", doc: "[[tls.certificates]]\nhost='x.org'\ncert='c'\nkey='k'", wantErr: "not in hosts"},

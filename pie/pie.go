@@ -95,7 +95,11 @@ type Limits struct {
 // Result counts what was imported; Notes says what was not, and why.
 type Result struct {
 	Accounts, RosterItems, Pending, VCards, Private, Offline, Nodes, Items int
-	Notes                                                                  []string
+	// Hashes counts the imported accounts with credentials of each hash
+	// (auth.HashSHA1 ...): those with some only log in by their SCRAM
+	// mechanisms (c2s.scram_hashes).
+	Hashes map[string]int
+	Notes  []string
 }
 
 func (r *Result) note(format string, args ...any) {
@@ -209,6 +213,12 @@ func (im *Importer) user(ctx context.Context, res *Result, host string, el *xmls
 		return fmt.Errorf("pie: create %s: %w", account, err)
 	}
 	res.Accounts++
+	for _, c := range creds {
+		if res.Hashes == nil {
+			res.Hashes = map[string]int{}
+		}
+		res.Hashes[c.Hash]++
+	}
 	for _, c := range el.ChildElements() {
 		if err := im.data(ctx, res, account, c); err != nil {
 			return fmt.Errorf("pie: import %s: %w", account, err)

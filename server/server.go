@@ -164,6 +164,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		Store:             accounts,
 		Secret:            secret,
 		ServerCertificate: serverCertificate(certStore),
+		Hashes:            cfg.C2S.SCRAMHashes,
 		Tokens:            postgres.NewTokens(db.Pool),
 	})
 	if err != nil {

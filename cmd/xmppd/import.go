@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 
+	"xmppd/auth"
 	"xmppd/config"
 	"xmppd/server"
 )
@@ -31,6 +32,18 @@ func importCommand(ctx context.Context, cfg config.Config, log *slog.Logger, fil
 			f, res.Accounts, res.RosterItems, res.Pending, res.VCards, res.Private, res.Offline, res.Nodes, res.Items)
 		if err != nil {
 			return fmt.Errorf("import %s: %w", f, err)
+		}
+		// Hashes every imported account has credentials of: a client
+		// that picks another cannot log in to an account without it.
+		var common []string
+		for _, h := range []string{auth.HashSHA512, auth.HashSHA256, auth.HashSHA1} {
+			if res.Accounts > 0 && res.Hashes[h] == res.Accounts {
+				common = append(common, h)
+			}
+		}
+		if res.Accounts > 0 && len(common) < 3 {
+			fmt.Fprintf(stdout, "%s: the imported accounts all have SCRAM credentials of %q only (counts: %v): until their users set their passwords again, set c2s.scram_hashes = %q\n",
+				f, common, res.Hashes, common)
 		}
 	}
 	return nil
