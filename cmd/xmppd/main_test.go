@@ -74,6 +74,12 @@ func TestZeroConfigLifecycle(t *testing.T) {
 	if out, err := xmppd(t, bin, "", "-c", cfgPath, "migrate"); err != nil || !strings.Contains(out, "schema is at version") {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
+	export := filepath.Join(dir, "export.xml")
+	os.WriteFile(export, []byte("<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'><user name='dave' password='moved in'>"+
+		"<query xmlns='jabber:iq:roster'><item jid='alice@localhost' subscription='none'/></query></user></host></server-data>"), 0o600)
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "import", export); err != nil || !strings.Contains(out, "1 accounts, 1 roster items") {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
 
 	cmd := exec.Command(bin, "-c", cfgPath, "serve")
 	stdout, _ := cmd.StdoutPipe()
@@ -114,6 +120,7 @@ func TestZeroConfigLifecycle(t *testing.T) {
 		t.Fatalf("user add while serving: %v\n%s", err, out)
 	}
 	bob := loginAt(t, c2sAddr, "bob", "bobpass")
+	loginAt(t, c2sAddr, "dave", "moved in") // imported
 	alice.Send("<message to='bob@localhost/cli-test' type='chat'><body>hi bob</body></message>")
 	if m := bob.NextNamed("message"); m.Attr("from") != "alice@localhost/cli-test" {
 		t.Fatalf("bob got %s", m)
