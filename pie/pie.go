@@ -11,7 +11,9 @@
 //     from which credentials are derived;
 //   - the roster (jabber:iq:roster) and the pending incoming subscription
 //     requests (<presence type='subscribe'/>);
-//   - the vCard (vcard-temp) and private XML storage (jabber:iq:private);
+//   - the vCard (vcard-temp) and private XML storage (jabber:iq:private),
+//     whose XEP-0048 bookmarks become XEP-0402's in PEP when the server
+//     starts;
 //   - offline messages, oldest first;
 //   - PEP nodes with their configuration and items (pubsub#owner
 //     <configure/> and pubsub <items/>).
