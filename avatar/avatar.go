@@ -32,7 +32,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 
 	"mellium.im/xmpp/jid"
@@ -139,8 +138,7 @@ func (m *Module) hash(ctx context.Context, account jid.JID) (string, error) {
 	if ok {
 		return h, nil
 	}
-	store := m.VCards.Store
-	h, known, err := store.PhotoHash(ctx, account.Domainpart(), account.Localpart())
+	h, known, err := m.VCards.Store.PhotoHash(ctx, account.Domainpart(), account.Localpart())
 	if err != nil {
 		return "", err
 	}
@@ -238,13 +236,15 @@ func (m *Module) published(ctx context.Context, owner jid.JID, node, _ string, p
 // photo of owner's vCard.
 func (m *Module) setPhoto(ctx context.Context, owner jid.JID, info *xmlstream.Element) error {
 	var photo *xmlstream.Element
+	hash := ""
 	if info != nil {
 		data, err := m.PEP.Item(ctx, owner, NSData, info.Attr("id"))
 		if err != nil || data == nil {
 			return err
 		}
-		image, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(data.Text()), ""))
-		if err != nil || len(image) == 0 || vcard.Hash(image) != info.Attr("id") {
+		image, err := vcard.DecodeImage(data.Text())
+		hash = vcard.Hash(image)
+		if err != nil || len(image) == 0 || hash != info.Attr("id") {
 			m.Logger.Warn("a PEP avatar whose data is not its id's image was not put into the vCard", "jid", owner.String(), "id", info.Attr("id"))
 			return nil
 		}
@@ -265,7 +265,6 @@ func (m *Module) setPhoto(ctx context.Context, owner jid.JID, info *xmlstream.El
 	if photo != nil {
 		card.AddChild(photo)
 	}
-	hash := vcard.PhotoHash(card)
 	data := card.Append(nil, "")
 	if len(data) > m.VCards.MaxBytes {
 		m.Logger.Warn("a PEP avatar too large for the vCard was not put into it", "jid", owner.String(), "bytes", len(data))

@@ -167,7 +167,7 @@ func Photo(card *xmlstream.Element) (image []byte, typ string) {
 	if binval == nil {
 		return nil, ""
 	}
-	image, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(binval.Text()), ""))
+	image, err := DecodeImage(binval.Text())
 	if err != nil || len(image) == 0 {
 		return nil, ""
 	}
@@ -175,4 +175,10 @@ func Photo(card *xmlstream.Element) (image []byte, typ string) {
 		typ = strings.TrimSpace(t.Text())
 	}
 	return image, typ
+}
+
+// DecodeImage decodes the base64 of a BINVAL, or of XEP-0084's avatar
+// data, which may be wrapped in lines.
+func DecodeImage(text string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
 }
