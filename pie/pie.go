@@ -7,8 +7,9 @@
 // Imported for each <user/> of a served <host/>:
 //
 //   - the account, with its SCRAM credentials (<scram-credentials/> of
-//     urn:xmpp:pie:0#scram) or, when the file has it, a plaintext password
-//     from which credentials are derived;
+//     urn:xmpp:pie:0#scram, or ejabberd's password='scram:...') or, when
+//     the file has it, a plaintext password from which credentials are
+//     derived;
 //   - the roster (jabber:iq:roster) and the pending incoming subscription
 //     requests (<presence type='subscribe'/>);
 //   - the vCard (vcard-temp) and private XML storage (jabber:iq:private),
@@ -233,6 +234,13 @@ func (im *Importer) user(ctx context.Context, res *Result, host string, el *xmls
 // password if it has one, else its SCRAM credentials, the first of each
 // hash (Prosody 0.12 writes each three times).
 func (im *Importer) credentials(el *xmlstream.Element) ([]auth.Credential, error) {
+	if p, ok := strings.CutPrefix(el.Attr("password"), "scram:"); ok {
+		c, err := ejabberdCredential(p)
+		if err != nil {
+			return nil, err
+		}
+		return []auth.Credential{c}, nil
+	}
 	if p := el.Attr("password"); p != "" {
 		return auth.DeriveCredentials(p, im.Limits.Iterations)
 	}
@@ -276,6 +284,39 @@ func (im *Importer) credentials(el *xmlstream.Element) ([]auth.Credential, error
 		}
 	}
 	return creds, nil
+}
+
+// ejabberdCredential parses the password attribute that ejabberd's
+// export_piefxis writes for SCRAM-stored passwords, after its "scram:":
+// StoredKey, ServerKey and salt in base64 (some versions encode keys that
+// were base64 already once more) and the iteration count, comma
+// separated. The hash is ejabberd's auth_scram_hash setting, which the
+// file does not name: the keys' size tells.
+func ejabberdCredential(s string) (auth.Credential, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return auth.Credential{}, errors.New("its ejabberd SCRAM password is not StoredKey,ServerKey,salt,iterations")
+	}
+	var c auth.Credential
+	var err error
+	c.Iterations, err = strconv.Atoi(parts[3])
+	if err == nil {
+		c.Salt, err = base64.StdEncoding.DecodeString(parts[2])
+	}
+	for i, key := range []*[]byte{&c.StoredKey, &c.ServerKey} {
+		if err == nil {
+			*key, err = base64.StdEncoding.DecodeString(parts[i])
+		}
+		if err == nil && !slices.Contains([]int{20, 32, 64}, len(*key)) {
+			*key, err = base64.StdEncoding.DecodeString(string(*key))
+		}
+	}
+	for _, h := range []string{auth.HashSHA1, auth.HashSHA256, auth.HashSHA512} {
+		if c.Hash = h; err == nil && auth.ValidCredential(c) {
+			return c, nil
+		}
+	}
+	return auth.Credential{}, errors.New("its ejabberd SCRAM password does not hold valid credentials")
 }
 
 // childText returns the trimmed text of the child local of a SCRAM

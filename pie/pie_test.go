@@ -226,3 +226,24 @@ func TestProsodyCredentials(t *testing.T) {
 	}
 	xmpptest.Login(t, s, "juliet", "rose", "r") // SCRAM-SHA-256
 }
+
+// TestEjabberdCredentials imports ejabberd's SCRAM passwords
+// (password='scram:StoredKey,ServerKey,salt,iterations'), with keys
+// encoded once or, as some versions do, twice.
+func TestEjabberdCredentials(t *testing.T) {
+	s := xmpptest.Start(t)
+	b64 := base64.StdEncoding.EncodeToString
+	c := credential(t, "rose", auth.HashSHA256)
+	once := "scram:" + b64(c.StoredKey) + "," + b64(c.ServerKey) + "," + b64(c.Salt) + "," + strconv.Itoa(c.Iterations)
+	twice := "scram:" + b64([]byte(b64(c.StoredKey))) + "," + b64([]byte(b64(c.ServerKey))) + "," + b64(c.Salt) + "," + strconv.Itoa(c.Iterations)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "e.xml"), "<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'>"+
+		"<user name='juliet' password='"+once+"'/><user name='romeo' password='"+twice+"'/>"+
+		"<user name='tybalt' password='scram:bad'/></host></server-data>")
+	res, err := importer(s).Import(context.Background(), filepath.Join(dir, "e.xml"))
+	if err != nil || res.Accounts != 2 || !strings.Contains(strings.Join(res.Notes, "\n"), "tybalt") {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	xmpptest.Login(t, s, "juliet", "rose", "r")
+	xmpptest.Login(t, s, "romeo", "rose", "r")
+}
