@@ -1,6 +1,7 @@
 package avatar_test
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
@@ -215,5 +216,24 @@ func TestDeletedAccount(t *testing.T) {
 	juliet = xmpptest.Login(t, s, "juliet", "again", "balcony")
 	if h := presenceHash(t, juliet, romeo, ""); h != "none" {
 		t.Fatalf("presence hash %q of the new account, want none", h)
+	}
+}
+
+// TestVCardWithoutStoredHash checks that a vCard stored before the
+// photo hash column (NULL there) still gives presence its hash.
+func TestVCardWithoutStoredHash(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	data, id := image("an old portrait")
+	_, err := s.DB.Exec(context.Background(), `INSERT INTO vcards (domain, username, vcard) VALUES ($1, 'juliet', $2)`,
+		xmpptest.Domain, "<vCard xmlns='vcard-temp'><PHOTO><BINVAL>"+data+"</BINVAL></PHOTO></vCard>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	if h := presenceHash(t, juliet, romeo, ""); h != id {
+		t.Fatalf("presence hash %q, want %s", h, id)
 	}
 }
