@@ -28,6 +28,9 @@ package pie
 
 import (
 	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -235,49 +238,29 @@ func (im *Importer) user(ctx context.Context, res *Result, host string, el *xmls
 // hash (Prosody 0.12 writes each three times).
 func (im *Importer) credentials(el *xmlstream.Element) ([]auth.Credential, error) {
 	if p, ok := strings.CutPrefix(el.Attr("password"), "scram:"); ok {
-		c, err := ejabberdCredential(p)
+		// ejabberd's export of a SCRAM-stored password:
+		// StoredKey,ServerKey,salt,iterations.
+		parts := strings.Split(p, ",")
+		if len(parts) != 4 {
+			return nil, errors.New("its ejabberd SCRAM password is not StoredKey,ServerKey,salt,iterations")
+		}
+		c, err := scramCredential("", parts[3], parts[2], parts[0], parts[1])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("its ejabberd SCRAM password: %w", err)
 		}
 		return []auth.Credential{c}, nil
 	}
 	if p := el.Attr("password"); p != "" {
 		return auth.DeriveCredentials(p, im.Limits.Iterations)
 	}
-	hashes := map[string]string{"SCRAM-SHA-1": auth.HashSHA1, "SCRAM-SHA-256": auth.HashSHA256, "SCRAM-SHA-512": auth.HashSHA512}
 	var creds []auth.Credential
 	for _, s := range el.ChildElements() {
 		if s.Name.Space != NSSCRAM || s.Name.Local != "scram-credentials" {
 			continue
 		}
-		h, ok := hashes[s.Attr("mechanism")]
-		if !ok {
-			continue
-		}
-		c := auth.Credential{Hash: h}
-		var err error
-		c.Iterations, err = strconv.Atoi(childText(s, "iter-count"))
-		if err == nil {
-			c.Salt, err = base64.StdEncoding.DecodeString(childText(s, "salt"))
-		}
-		if err == nil {
-			c.StoredKey, err = base64.StdEncoding.DecodeString(childText(s, "stored-key"))
-		}
-		if err == nil {
-			c.ServerKey, err = base64.StdEncoding.DecodeString(childText(s, "server-key"))
-		}
-		if err == nil && !auth.ValidCredential(c) {
-			// Prosody's migrator labels credentials with its own
-			// password_hash setting, not the one that made them: the
-			// keys' size tells.
-			for _, other := range hashes {
-				if c.Hash = other; auth.ValidCredential(c) {
-					break
-				}
-			}
-		}
-		if err != nil || !auth.ValidCredential(c) {
-			return nil, fmt.Errorf("its %s credentials are not valid", s.Attr("mechanism"))
+		c, err := scramCredential(s.Attr("mechanism"), childText(s, "iter-count"), childText(s, "salt"), childText(s, "stored-key"), childText(s, "server-key"))
+		if err != nil {
+			return nil, fmt.Errorf("its %s credentials: %w", s.Attr("mechanism"), err)
 		}
 		if !slices.ContainsFunc(creds, func(o auth.Credential) bool { return o.Hash == c.Hash }) {
 			creds = append(creds, c)
@@ -286,37 +269,45 @@ func (im *Importer) credentials(el *xmlstream.Element) ([]auth.Credential, error
 	return creds, nil
 }
 
-// ejabberdCredential parses the password attribute that ejabberd's
-// export_piefxis writes for SCRAM-stored passwords, after its "scram:":
-// StoredKey, ServerKey and salt in base64 (some versions encode keys that
-// were base64 already once more) and the iteration count, comma
-// separated. The hash is ejabberd's auth_scram_hash setting, which the
-// file does not name: the keys' size tells.
-func ejabberdCredential(s string) (auth.Credential, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) != 4 {
-		return auth.Credential{}, errors.New("its ejabberd SCRAM password is not StoredKey,ServerKey,salt,iterations")
-	}
+// scramCredential makes a credential of the base64 salt and keys and the
+// iteration count that an export gives for mechanism. Exports are not
+// always what they say:
+//   - Prosody's migrator labels credentials with its own password_hash
+//     setting, not the one that made them, and ejabberd's scram: password
+//     names no hash at all: the keys' size tells;
+//   - ejabberd keeps salt and keys in base64 and encodes them once more
+//     when it exports them: keys of no hash's size are decoded again,
+//     with the salt.
+func scramCredential(mechanism, iterations, salt, storedKey, serverKey string) (auth.Credential, error) {
 	var c auth.Credential
 	var err error
-	c.Iterations, err = strconv.Atoi(parts[3])
-	if err == nil {
-		c.Salt, err = base64.StdEncoding.DecodeString(parts[2])
+	c.Iterations, err = strconv.Atoi(iterations)
+	if err != nil {
+		return c, errors.New("the iteration count is not a number")
 	}
-	for i, key := range []*[]byte{&c.StoredKey, &c.ServerKey} {
-		if err == nil {
-			*key, err = base64.StdEncoding.DecodeString(parts[i])
-		}
-		if err == nil && !slices.Contains([]int{20, 32, 64}, len(*key)) {
-			*key, err = base64.StdEncoding.DecodeString(string(*key))
+	fields := []*[]byte{&c.Salt, &c.StoredKey, &c.ServerKey}
+	for i, text := range []string{salt, storedKey, serverKey} {
+		if *fields[i], err = base64.StdEncoding.DecodeString(text); err != nil {
+			return c, errors.New("the salt and keys are not base64")
 		}
 	}
-	for _, h := range []string{auth.HashSHA1, auth.HashSHA256, auth.HashSHA512} {
-		if c.Hash = h; err == nil && auth.ValidCredential(c) {
+	if !slices.Contains([]int{sha1.Size, sha256.Size, sha512.Size}, len(c.StoredKey)) {
+		for _, f := range fields {
+			if *f, err = base64.StdEncoding.DecodeString(string(*f)); err != nil {
+				return c, errors.New("the keys are of no SCRAM hash's size")
+			}
+		}
+	}
+	hashes := map[string]string{"SCRAM-SHA-1": auth.HashSHA1, "SCRAM-SHA-256": auth.HashSHA256, "SCRAM-SHA-512": auth.HashSHA512}
+	if c.Hash = hashes[mechanism]; auth.ValidCredential(c) {
+		return c, nil
+	}
+	for _, h := range hashes {
+		if c.Hash = h; auth.ValidCredential(c) {
 			return c, nil
 		}
 	}
-	return auth.Credential{}, errors.New("its ejabberd SCRAM password does not hold valid credentials")
+	return c, errors.New("they are not valid SCRAM credentials")
 }
 
 // childText returns the trimmed text of the child local of a SCRAM

@@ -227,23 +227,29 @@ func TestProsodyCredentials(t *testing.T) {
 	xmpptest.Login(t, s, "juliet", "rose", "r") // SCRAM-SHA-256
 }
 
-// TestEjabberdCredentials imports ejabberd's SCRAM passwords
-// (password='scram:StoredKey,ServerKey,salt,iterations'), with keys
-// encoded once or, as some versions do, twice.
+// TestEjabberdCredentials imports ejabberd's SCRAM credentials: its
+// older password='scram:StoredKey,ServerKey,salt,iterations', and the
+// <scram-credentials/> of ejabberd 23.01, whose salt and keys are base64
+// of base64 (ejabberd keeps them in base64).
 func TestEjabberdCredentials(t *testing.T) {
 	s := xmpptest.Start(t)
 	b64 := base64.StdEncoding.EncodeToString
+	twice := func(b []byte) string { return b64([]byte(b64(b))) }
 	c := credential(t, "rose", auth.HashSHA256)
 	once := "scram:" + b64(c.StoredKey) + "," + b64(c.ServerKey) + "," + b64(c.Salt) + "," + strconv.Itoa(c.Iterations)
-	twice := "scram:" + b64([]byte(b64(c.StoredKey))) + "," + b64([]byte(b64(c.ServerKey))) + "," + b64(c.Salt) + "," + strconv.Itoa(c.Iterations)
+	inBase64 := "scram:" + twice(c.StoredKey) + "," + twice(c.ServerKey) + "," + twice(c.Salt) + "," + strconv.Itoa(c.Iterations)
+	ejabberd23 := "<scram-credentials xmlns='urn:xmpp:pie:0#scram' mechanism='SCRAM-SHA-256'><iter-count>" + strconv.Itoa(c.Iterations) +
+		"</iter-count><salt>" + twice(c.Salt) + "</salt><server-key>" + twice(c.ServerKey) + "</server-key><stored-key>" + twice(c.StoredKey) +
+		"</stored-key></scram-credentials>"
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "e.xml"), "<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'>"+
-		"<user name='juliet' password='"+once+"'/><user name='romeo' password='"+twice+"'/>"+
-		"<user name='tybalt' password='scram:bad'/></host></server-data>")
+		"<user name='juliet' password='"+once+"'/><user name='romeo' password='"+inBase64+"'/>"+
+		"<user name='nurse'>"+ejabberd23+"</user><user name='tybalt' password='scram:bad'/></host></server-data>")
 	res, err := importer(s).Import(context.Background(), filepath.Join(dir, "e.xml"))
-	if err != nil || res.Accounts != 2 || !strings.Contains(strings.Join(res.Notes, "\n"), "tybalt") {
+	if err != nil || res.Accounts != 3 || !strings.Contains(strings.Join(res.Notes, "\n"), "tybalt") {
 		t.Fatalf("import: %+v, %v", res, err)
 	}
-	xmpptest.Login(t, s, "juliet", "rose", "r")
-	xmpptest.Login(t, s, "romeo", "rose", "r")
+	for _, user := range []string{"juliet", "romeo", "nurse"} {
+		xmpptest.Login(t, s, user, "rose", "r")
+	}
 }
