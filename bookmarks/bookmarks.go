@@ -99,9 +99,6 @@ func (c *Converter) Set(ctx context.Context, account jid.JID, elems []*xmlstream
 	if err != nil {
 		return err
 	}
-	if err := c.prepare(ctx, account, cfg, exists, len(want)); err != nil {
-		return err
-	}
 	// The node's items as XEP-0048 shows them, by room, so that an item
 	// published in another form (autojoin='1', whitespace, a room JID in
 	// capitals) counts as unchanged. Items it does not show are left
@@ -118,27 +115,53 @@ func (c *Converter) Set(ctx context.Context, account jid.JID, elems []*xmlstream
 			}
 		}
 	}
-	// Publishes come first: a failure never removes a room the list keeps.
+	var publish []string
 	for _, room := range order {
+		if old, ok := have[room]; !ok || !old.payload.Equal(want[room]) {
+			publish = append(publish, room)
+		}
+	}
+	// Publishes come first, so that a failure never removes a room the
+	// list keeps, when the node can hold the new rooms beside all it has;
+	// otherwise the retractions make room first.
+	added := 0
+	for _, room := range publish {
+		if _, ok := have[room]; !ok {
+			added++
+		}
+	}
+	retractFirst := len(items)+added > c.pep.MaxItems()
+	if err := c.prepare(ctx, account, cfg, exists, min(len(items)+added, c.pep.MaxItems())); err != nil {
+		return err
+	}
+	retract := func() error {
+		for room, old := range have {
+			if _, keep := want[room]; !keep {
+				if err := c.pep.Retract(ctx, account, NS, old.id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if retractFirst {
+		if err := retract(); err != nil {
+			return err
+		}
+	}
+	for _, room := range publish {
 		id := room
 		if old, ok := have[room]; ok {
-			if old.payload.Equal(want[room]) {
-				continue
-			}
 			id = old.id
 		}
 		if err := c.pep.Publish(ctx, account, NS, c.nodeConfig(), id, want[room]); err != nil {
 			return tooLarge(err)
 		}
 	}
-	for room, old := range have {
-		if _, keep := want[room]; !keep {
-			if err := c.pep.Retract(ctx, account, NS, old.id); err != nil {
-				return err
-			}
-		}
+	if retractFirst {
+		return nil
 	}
-	return nil
+	return retract()
 }
 
 // prepare makes sure the node exists, keeps n items and is private: a

@@ -285,3 +285,35 @@ func TestSetKeepsWhatItCannotShow(t *testing.T) {
 		t.Fatalf("items %v, want all three kept", items)
 	}
 }
+
+// TestSetOnSmallNode checks that a set on a node made with room for one
+// item (a publish without options) keeps every room of the list.
+func TestSetOnSmallNode(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	iq(old, "set", "<pubsub xmlns='"+nsPubsub+"'><publish node='"+nsBM+"'><item id='a@rooms.localhost'><conference xmlns='"+nsBM+"'/></item></publish></pubsub>")
+	iq(old, "set", privateSet("<conference jid='a@rooms.localhost'/><conference jid='b@rooms.localhost'/>"))
+	iq(old, "set", privateSet("<conference jid='a@rooms.localhost'/><conference jid='c@rooms.localhost'/>"))
+	if items := pepItems(t, old); len(items) != 2 || items["a@rooms.localhost"] == nil || items["c@rooms.localhost"] == nil {
+		t.Fatalf("items %v, want a and c", items)
+	}
+}
+
+// TestStartKeepsNewerBookmarks checks that private-storage bookmarks
+// found at start do not replace an account's PEP bookmarks.
+func TestStartKeepsNewerBookmarks(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	iq(old, "set", privateSet("<conference jid='new@rooms.localhost'/>"))
+	stored := "<query xmlns='" + nsPrivate + "'><storage xmlns='" + nsLegacy + "'><conference jid='stale@rooms.localhost'/></storage></query>"
+	if err := postgres.NewPrivate(s.DB).Set(context.Background(), xmpptest.Domain, "juliet", nsLegacy, []byte(stored), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	s = xmpptest.Restart(t, s)
+	mod := xmpptest.Login(t, s, "juliet", "secret", "modern")
+	if items := pepItems(t, mod); len(items) != 1 || items["new@rooms.localhost"] == nil {
+		t.Fatalf("items %v, want the newer list", items)
+	}
+}

@@ -121,10 +121,10 @@ func Register(r *router.Router, cfg Config) *Module {
 }
 
 // MoveToHandlers gives the handlers the Store's data of their
-// namespaces, stored before there were handlers or imported since, and
-// deletes it from the Store. It returns how many accounts' data moved;
-// an account whose data a handler refuses keeps it, with a warning
-// logged.
+// namespaces, stored before there were handlers or imported since, when
+// they have none for the account, and deletes it from the Store. It
+// returns how many accounts' data moved; an account whose data a handler
+// refuses keeps it, with a warning logged.
 func (m *Module) MoveToHandlers(ctx context.Context) (int, error) {
 	moved := 0
 	for ns := range m.Handlers {
@@ -133,7 +133,16 @@ func (m *Module) MoveToHandlers(ctx context.Context) (int, error) {
 			return moved, fmt.Errorf("private: move %s: %w", ns, err)
 		}
 		for _, account := range accounts {
-			q, err := m.stored(ctx, account, ns)
+			// A handler that has data already keeps it: what private
+			// storage holds is older.
+			_, has, err := m.Handlers[ns].Get(ctx, account)
+			if err == nil && has {
+				continue
+			}
+			var q *xmlstream.Element
+			if err == nil {
+				q, err = m.stored(ctx, account, ns)
+			}
 			if err == nil && q != nil {
 				err = m.move(ctx, account, ns, q)
 			}
