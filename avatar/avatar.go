@@ -281,9 +281,12 @@ func (m *Module) setPhoto(ctx context.Context, owner jid.JID, info *xmlstream.El
 func (m *Module) vcardChanged(ctx context.Context, account jid.JID, card *xmlstream.Element) {
 	image, typ := vcard.Photo(card)
 	hash := vcard.Hash(image)
-	if !m.remember(account, hash) || image == nil {
+	m.remember(account, hash)
+	if image == nil {
 		return
 	}
+	// Even an unchanged photo may be missing from PEP (a vCard imported,
+	// or set before this conversion): publishAvatar looks.
 	if err := m.publishAvatar(ctx, account, image, typ, hash); err != nil {
 		m.Logger.Error("making the vCard photo the PEP avatar", "jid", account.String(), "err", err)
 	}

@@ -64,6 +64,8 @@ const (
 	nsPubsub  = "http://jabber.org/protocol/pubsub"
 	nsOwner   = "http://jabber.org/protocol/pubsub#owner"
 	nsClient  = "jabber:client"
+	// bookmarksNode is XEP-0402's node, which holds room passwords.
+	bookmarksNode = "urn:xmpp:bookmarks:1"
 )
 
 // maxIncludeDepth bounds nested XIncludes (server-data, host, user).
@@ -102,10 +104,12 @@ type Limits struct {
 type Result struct {
 	Accounts, RosterItems, Pending, VCards, Private, Offline, Nodes, Items int
 	// Hashes counts the imported accounts with credentials of each hash
-	// (auth.HashSHA1 ...): those with some only log in by their SCRAM
-	// mechanisms (c2s.scram_hashes).
-	Hashes map[string]int
-	Notes  []string
+	// (auth.HashSHA1 ...), of Credentialed accounts with credentials:
+	// those with some only log in by their SCRAM mechanisms
+	// (c2s.scram_hashes).
+	Hashes       map[string]int
+	Credentialed int
+	Notes        []string
 }
 
 func (r *Result) note(format string, args ...any) {
@@ -151,8 +155,8 @@ func (im *Importer) element(ctx context.Context, res *Result, dir string, el *xm
 	switch {
 	case el.Name.Space == nsInclude && el.Name.Local == "include":
 		href := el.Attr("href")
-		if href == "" || filepath.IsAbs(href) || el.Attr("parse") != "" || el.Attr("xpointer") != "" || depth >= maxIncludeDepth {
-			res.note("skipped an include of %q: only relative hrefs without parse or xpointer, %d deep, are followed", href, maxIncludeDepth)
+		if !filepath.IsLocal(filepath.FromSlash(href)) || el.Attr("parse") != "" && el.Attr("parse") != "xml" || el.Attr("xpointer") != "" || depth >= maxIncludeDepth {
+			res.note("skipped an include of %q: only hrefs within the file's directory, without xpointer, %d deep at most, are followed", href, maxIncludeDepth)
 			return nil
 		}
 		path := filepath.Join(dir, filepath.FromSlash(href))
@@ -219,6 +223,9 @@ func (im *Importer) user(ctx context.Context, res *Result, host string, el *xmls
 		return fmt.Errorf("pie: create %s: %w", account, err)
 	}
 	res.Accounts++
+	if len(creds) > 0 {
+		res.Credentialed++
+	}
 	for _, c := range creds {
 		if res.Hashes == nil {
 			res.Hashes = map[string]int{}
@@ -238,17 +245,14 @@ func (im *Importer) user(ctx context.Context, res *Result, host string, el *xmls
 // hash (Prosody 0.12 writes each three times).
 func (im *Importer) credentials(el *xmlstream.Element) ([]auth.Credential, error) {
 	if p, ok := strings.CutPrefix(el.Attr("password"), "scram:"); ok {
-		// ejabberd's export of a SCRAM-stored password:
-		// StoredKey,ServerKey,salt,iterations.
-		parts := strings.Split(p, ",")
-		if len(parts) != 4 {
-			return nil, errors.New("its ejabberd SCRAM password is not StoredKey,ServerKey,salt,iterations")
+		// ejabberd's export of a SCRAM-stored password,
+		// StoredKey,ServerKey,salt,iterations; anything else is a
+		// plaintext password that starts so.
+		if parts := strings.Split(p, ","); len(parts) == 4 {
+			if c, err := scramCredential("", parts[3], parts[2], parts[0], parts[1]); err == nil {
+				return []auth.Credential{c}, nil
+			}
 		}
-		c, err := scramCredential("", parts[3], parts[2], parts[0], parts[1])
-		if err != nil {
-			return nil, fmt.Errorf("its ejabberd SCRAM password: %w", err)
-		}
-		return []auth.Credential{c}, nil
 	}
 	if p := el.Attr("password"); p != "" {
 		return auth.DeriveCredentials(p, im.Limits.Iterations)
@@ -257,6 +261,9 @@ func (im *Importer) credentials(el *xmlstream.Element) ([]auth.Credential, error
 	for _, s := range el.ChildElements() {
 		if s.Name.Space != NSSCRAM || s.Name.Local != "scram-credentials" {
 			continue
+		}
+		if scramHashes[s.Attr("mechanism")] == "" {
+			continue // a mechanism this server does not have
 		}
 		c, err := scramCredential(s.Attr("mechanism"), childText(s, "iter-count"), childText(s, "salt"), childText(s, "stored-key"), childText(s, "server-key"))
 		if err != nil {
@@ -298,17 +305,26 @@ func scramCredential(mechanism, iterations, salt, storedKey, serverKey string) (
 			}
 		}
 	}
-	hashes := map[string]string{"SCRAM-SHA-1": auth.HashSHA1, "SCRAM-SHA-256": auth.HashSHA256, "SCRAM-SHA-512": auth.HashSHA512}
-	if c.Hash = hashes[mechanism]; auth.ValidCredential(c) {
+	if c.Iterations > maxIterations {
+		return c, fmt.Errorf("%d iterations: more than %d", c.Iterations, maxIterations)
+	}
+	if c.Hash = scramHashes[mechanism]; auth.ValidCredential(c) {
 		return c, nil
 	}
-	for _, h := range hashes {
+	for _, h := range scramHashes {
 		if c.Hash = h; auth.ValidCredential(c) {
 			return c, nil
 		}
 	}
 	return c, errors.New("they are not valid SCRAM credentials")
 }
+
+// scramHashes are the SCRAM mechanisms whose credentials are imported.
+var scramHashes = map[string]string{"SCRAM-SHA-1": auth.HashSHA1, "SCRAM-SHA-256": auth.HashSHA256, "SCRAM-SHA-512": auth.HashSHA512}
+
+// maxIterations bounds an imported iteration count: every PLAIN login
+// runs that many rounds.
+const maxIterations = 1 << 20
 
 // childText returns the trimmed text of the child local of a SCRAM
 // credentials element, or "" when there is none.
@@ -325,8 +341,8 @@ func (im *Importer) data(ctx context.Context, res *Result, account jid.JID, c *x
 	switch {
 	case c.Name.Space == nsRoster && c.Name.Local == "query":
 		return im.roster(ctx, res, account, c)
-	case c.Name.Space == nsClient && c.Name.Local == "presence" && c.Attr("type") == "subscribe":
-		return im.pending(ctx, res, account, c)
+	case isStanza(c, "presence") && c.Attr("type") == "subscribe":
+		return im.pending(ctx, res, account, toClient(c))
 	case c.Name.Space == vcard.NS && c.Name.Local == "vCard":
 		if err := im.Stores.VCards.Set(ctx, domain, user, c.Append(nil, ""), vcard.PhotoHash(c)); err != nil {
 			return err
@@ -336,10 +352,10 @@ func (im *Importer) data(ctx context.Context, res *Result, account jid.JID, c *x
 		return im.private(ctx, res, account, c)
 	case (c.Name.Space == NS || c.Name.Space == NSOld) && c.Name.Local == "offline-messages":
 		for _, m := range c.ChildElements() {
-			if m.Name.Local != "message" {
+			if !isStanza(m, "message") {
 				continue
 			}
-			err := im.Stores.Offline.Add(ctx, domain, user, m.Append(nil, ""), im.Limits.OfflineQuota)
+			err := im.Stores.Offline.Add(ctx, domain, user, toClient(m).Append(nil, ""), im.Limits.OfflineQuota)
 			if errors.Is(err, offline.ErrFull) {
 				res.note("%s: offline messages beyond the quota of %d were left out", account, im.Limits.OfflineQuota)
 				return nil
@@ -357,6 +373,30 @@ func (im *Importer) data(ctx context.Context, res *Result, account jid.JID, c *x
 		res.note("%s: skipped <%s xmlns='%s'>", account, c.Name.Local, c.Name.Space)
 	}
 	return nil
+}
+
+// isStanza reports whether el is a stanza named local: in jabber:client,
+// or in XEP-0227's namespace, where Prosody writes stanzas without their
+// own.
+func isStanza(el *xmlstream.Element, local string) bool {
+	return el.Name.Local == local && (el.Name.Space == nsClient || el.Name.Space == NS || el.Name.Space == NSOld)
+}
+
+// toClient returns el with itself and its descendants in XEP-0227's
+// namespace moved to jabber:client.
+func toClient(el *xmlstream.Element) *xmlstream.Element {
+	el = el.Copy()
+	var walk func(e *xmlstream.Element)
+	walk = func(e *xmlstream.Element) {
+		if e.Name.Space == NS || e.Name.Space == NSOld {
+			e.Name.Space = nsClient
+		}
+		for _, c := range e.ChildElements() {
+			walk(c)
+		}
+	}
+	walk(el)
+	return el
 }
 
 // roster imports the items of a roster query.
@@ -381,6 +421,10 @@ func (im *Importer) roster(ctx context.Context, res *Result, account jid.JID, q 
 			st.InRoster, st.Item = true, item
 			return st, nil
 		})
+		if errors.Is(err, roster.ErrTooManyItems) {
+			res.note("%s: roster items beyond the limit of %d were left out", account, im.Limits.RosterItems)
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -458,15 +502,25 @@ func (im *Importer) pep(ctx context.Context, res *Result, account jid.JID, user 
 		if len(ignored) > 0 {
 			res.note("%s: node %s: configuration fields %v not kept", account, node, ignored)
 		}
+		// What the form did not say, or said in a way this server does
+		// not take, must not lose items or open the node: it keeps all
+		// its items, and its access is the owner's alone.
+		cfg.MaxItems = max(cfg.MaxItems, min(len(n.ChildElements()), im.Limits.PEPMaxItems))
+		if slices.Contains(ignored, "pubsub#access_model") || node == bookmarksNode {
+			cfg.Access = pep.Whitelist
+		}
 		err := im.Stores.PEP.Create(ctx, account, node, cfg, im.Limits.PEP)
-		if errors.Is(err, pep.ErrTooManyNodes) {
+		switch {
+		case errors.Is(err, pep.ErrTooManyNodes):
 			res.note("%s: node %s left out: the account has as many nodes as it may", account, node)
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, pep.ErrExists):
+			// A node named twice in the file: its items join the first's.
+		case err != nil:
 			return err
+		default:
+			res.Nodes++
 		}
-		res.Nodes++
 		for _, it := range n.ChildElements() {
 			payload := it.FirstChildElement()
 			if it.Name.Local != "item" || it.Attr("id") == "" || payload == nil {

@@ -246,10 +246,57 @@ func TestEjabberdCredentials(t *testing.T) {
 		"<user name='juliet' password='"+once+"'/><user name='romeo' password='"+inBase64+"'/>"+
 		"<user name='nurse'>"+ejabberd23+"</user><user name='tybalt' password='scram:bad'/></host></server-data>")
 	res, err := importer(s).Import(context.Background(), filepath.Join(dir, "e.xml"))
-	if err != nil || res.Accounts != 3 || !strings.Contains(strings.Join(res.Notes, "\n"), "tybalt") {
+	if err != nil || res.Accounts != 4 {
 		t.Fatalf("import: %+v, %v", res, err)
 	}
 	for _, user := range []string{"juliet", "romeo", "nurse"} {
 		xmpptest.Login(t, s, user, "rose", "r")
+	}
+	// Not ejabberd's form: a plaintext password that starts so.
+	xmpptest.Login(t, s, "tybalt", "scram:bad", "r")
+}
+
+// TestImportAsProsodyWrites imports what Prosody writes and what a
+// server may hold beyond this one's limits: stanzas without their own
+// namespace, a roster over the limit, a PEP node without configuration;
+// the next user is imported too.
+func TestImportAsProsodyWrites(t *testing.T) {
+	s := xmpptest.Start(t)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "p.xml"), `<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'>
+  <user name='juliet' password='rose'>
+    <query xmlns='jabber:iq:roster'><item jid='a@example.org'/><item jid='b@example.org'/></query>
+    <presence type='subscribe' from='mercutio@example.org'><status>hi</status></presence>
+    <offline-messages><message from='romeo@localhost/o' to='juliet@localhost' type='chat'><body>wherefore</body></message></offline-messages>
+    <pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'>
+      <item id='a@rooms.localhost'><conference xmlns='urn:xmpp:bookmarks:1'><password>p</password></conference></item>
+      <item id='b@rooms.localhost'><conference xmlns='urn:xmpp:bookmarks:1'/></item>
+    </items></pubsub>
+  </user>
+  <user name='romeo' password='montague'/>
+</host></server-data>`)
+	im := importer(s)
+	im.Limits.RosterItems = 1
+	res, err := im.Import(context.Background(), filepath.Join(dir, "p.xml"))
+	if err != nil || res.Accounts != 2 || res.RosterItems != 1 || res.Pending != 1 || res.Offline != 1 || res.Items != 2 {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	juliet := xmpptest.Login(t, s, "juliet", "rose", "balcony")
+	items := iq(juliet, "get", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub>")
+	if got := items.Child("http://jabber.org/protocol/pubsub", "pubsub").Child("http://jabber.org/protocol/pubsub", "items").ChildElements(); len(got) != 2 {
+		t.Fatalf("bookmarks %s, want both", items)
+	}
+	romeo := xmpptest.Login(t, s, "romeo", "montague", "orchard")
+	romeo.Send("<iq type='get' id='peek' to='juliet@localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub></iq>")
+	xmpptest.ExpectError(t, romeo.NextNamed("iq"), "not-allowed") // whitelist: the passwords stay hers
+	juliet.Send("<presence/>")
+	var gotRequest, gotMessage bool
+	for !gotRequest || !gotMessage {
+		el := juliet.Next()
+		if el.Name.Space != "jabber:client" {
+			t.Fatalf("got %s outside jabber:client", el)
+		}
+		gotRequest = gotRequest || el.Name.Local == "presence" && el.Attr("type") == "subscribe"
+		gotMessage = gotMessage || el.Name.Local == "message" && el.Child("jabber:client", "body") != nil
 	}
 }

@@ -33,17 +33,21 @@ func importCommand(ctx context.Context, cfg config.Config, log *slog.Logger, fil
 		if err != nil {
 			return fmt.Errorf("import %s: %w", f, err)
 		}
-		// Hashes every imported account has credentials of: a client
-		// that picks another cannot log in to an account without it.
+		// A client that picks a hash an account has no credentials of
+		// cannot log in to it: say which hashes to offer.
+		with := res.Credentialed
 		var common []string
 		for _, h := range []string{auth.HashSHA512, auth.HashSHA256, auth.HashSHA1} {
-			if res.Accounts > 0 && res.Hashes[h] == res.Accounts {
+			if with > 0 && res.Hashes[h] == with {
 				common = append(common, h)
 			}
 		}
-		if res.Accounts > 0 && len(common) < 3 {
-			fmt.Fprintf(stdout, "%s: the imported accounts all have SCRAM credentials of %q only (counts: %v): until their users set their passwords again, set c2s.scram_hashes = %q\n",
-				f, common, res.Hashes, common)
+		switch {
+		case with == 0 || len(common) == 3:
+		case len(common) == 0:
+			fmt.Fprintf(stdout, "%s: the imported accounts have credentials of different hashes (%v): no c2s.scram_hashes lets them all log in until they set their passwords again\n", f, res.Hashes)
+		default:
+			fmt.Fprintf(stdout, "%s: imported accounts have SCRAM credentials of %q only (%v): until their users set their passwords again, set c2s.scram_hashes = %q\n", f, common, res.Hashes, common)
 		}
 	}
 	return nil
