@@ -231,7 +231,16 @@ func (s *Server) lockDir() error {
 	if err != nil {
 		return fmt.Errorf("localpg: start: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	// A lock just dropped by this process may live on for a moment in a
+	// child that another goroutine forked and that has not run exec yet
+	// (the descriptor is close-on-exec): a holder is given a second to go.
+	for try := 0; try < 20; try++ {
+		if err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return fmt.Errorf("localpg: start: %s: %w", s.dir, ErrInUse)
