@@ -91,6 +91,7 @@ type Stores struct {
 // Limits are the server's limits the imported data must keep.
 type Limits struct {
 	RosterItems  int
+	VCardBytes   int
 	PrivateBytes int
 	OfflineQuota int
 	PEPMaxItems  int
@@ -344,7 +345,12 @@ func (im *Importer) data(ctx context.Context, res *Result, account jid.JID, c *x
 	case isStanza(c, "presence") && c.Attr("type") == "subscribe":
 		return im.pending(ctx, res, account, toClient(c))
 	case c.Name.Space == vcard.NS && c.Name.Local == "vCard":
-		if err := im.Stores.VCards.Set(ctx, domain, user, c.Append(nil, ""), vcard.PhotoHash(c)); err != nil {
+		data := c.Append(nil, "")
+		if len(data) > im.Limits.VCardBytes {
+			res.note("%s: the vCard was left out: %d bytes, over the limit of %d", account, len(data), im.Limits.VCardBytes)
+			return nil
+		}
+		if err := im.Stores.VCards.Set(ctx, domain, user, data, vcard.PhotoHash(c)); err != nil {
 			return err
 		}
 		res.VCards++
@@ -411,7 +417,8 @@ func (im *Importer) roster(ctx context.Context, res *Result, account jid.JID, q 
 			res.note("%s: skipped the roster item %s", account, it)
 			continue
 		}
-		item := roster.Item{Contact: contact, Name: it.Attr("name"), Subscription: sub, Ask: it.Attr("ask") == "subscribe"}
+		approved, _ := dataform.ParseBool(it.Attr("approved"))
+		item := roster.Item{Contact: contact, Name: it.Attr("name"), Subscription: sub, Ask: it.Attr("ask") == "subscribe", Approved: approved}
 		for _, g := range it.ChildElements() {
 			if g.Name.Local == "group" && g.Text() != "" && !slices.Contains(item.Groups, g.Text()) {
 				item.Groups = append(item.Groups, g.Text())

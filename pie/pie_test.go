@@ -105,7 +105,7 @@ func TestImport(t *testing.T) {
   `+scram(t, "rose")+`
   <query xmlns='jabber:iq:roster'>
     <item jid='romeo@localhost' name='Romeo' subscription='both'><group>Friends</group></item>
-    <item jid='paris@example.org' subscription='none' ask='subscribe'/>
+    <item jid='paris@example.org' subscription='none' ask='subscribe' approved='true'/>
   </query>
   <presence xmlns='jabber:client' type='subscribe' from='mercutio@example.org/x'/>
   <vCard xmlns='vcard-temp'><FN>Juliet Capulet</FN></vCard>
@@ -157,7 +157,7 @@ func TestImport(t *testing.T) {
 	}
 	romeoItem, paris := items["romeo@localhost"], items["paris@example.org"]
 	if len(items) != 2 || romeoItem.Attr("subscription") != "both" || romeoItem.Attr("name") != "Romeo" ||
-		romeoItem.Child("jabber:iq:roster", "group").Text() != "Friends" || paris.Attr("ask") != "subscribe" {
+		romeoItem.Child("jabber:iq:roster", "group").Text() != "Friends" || paris.Attr("ask") != "subscribe" || paris.Attr("approved") != "true" {
 		t.Fatalf("roster %v", items)
 	}
 	card := iq(juliet, "get", "", "<vCard xmlns='vcard-temp'/>").Child("vcard-temp", "vCard")
@@ -258,8 +258,8 @@ func TestEjabberdCredentials(t *testing.T) {
 
 // TestImportAsProsodyWrites imports what Prosody writes and what a
 // server may hold beyond this one's limits: stanzas without their own
-// namespace, a roster over the limit, a PEP node without configuration;
-// the next user is imported too.
+// namespace, a roster and a vCard over the limits, a PEP node without
+// configuration; the next user is imported too.
 func TestImportAsProsodyWrites(t *testing.T) {
 	s := xmpptest.Start(t)
 	dir := t.TempDir()
@@ -267,6 +267,7 @@ func TestImportAsProsodyWrites(t *testing.T) {
   <user name='juliet' password='rose'>
     <query xmlns='jabber:iq:roster'><item jid='a@example.org'/><item jid='b@example.org'/></query>
     <presence type='subscribe' from='mercutio@example.org'><status>hi</status></presence>
+    <vCard xmlns='vcard-temp'><DESC>`+strings.Repeat("long ", 100)+`</DESC></vCard>
     <offline-messages><message from='romeo@localhost/o' to='juliet@localhost' type='chat'><body>wherefore</body></message></offline-messages>
     <pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'>
       <item id='a@rooms.localhost'><conference xmlns='urn:xmpp:bookmarks:1'><password>p</password></conference></item>
@@ -276,9 +277,9 @@ func TestImportAsProsodyWrites(t *testing.T) {
   <user name='romeo' password='montague'/>
 </host></server-data>`)
 	im := importer(s)
-	im.Limits.RosterItems = 1
+	im.Limits.RosterItems, im.Limits.VCardBytes = 1, 100
 	res, err := im.Import(context.Background(), filepath.Join(dir, "p.xml"))
-	if err != nil || res.Accounts != 2 || res.RosterItems != 1 || res.Pending != 1 || res.Offline != 1 || res.Items != 2 {
+	if err != nil || res.Accounts != 2 || res.RosterItems != 1 || res.Pending != 1 || res.Offline != 1 || res.Items != 2 || res.VCards != 0 {
 		t.Fatalf("import: %+v, %v", res, err)
 	}
 	juliet := xmpptest.Login(t, s, "juliet", "rose", "balcony")

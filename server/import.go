@@ -24,6 +24,7 @@ func Importer(cfg config.Config, pool *pgxpool.Pool) *pie.Importer {
 		},
 		Limits: pie.Limits{
 			RosterItems:  cfg.Roster.MaxItems,
+			VCardBytes:   cfg.VCard.MaxBytes,
 			PrivateBytes: cfg.VCard.MaxBytes,
 			OfflineQuota: cfg.Offline.Quota,
 			PEPMaxItems:  cfg.PEP.MaxItems,
