@@ -325,8 +325,14 @@ type HTTP struct {
 	ListenTLS string `toml:"listen_tls"`
 	// WebSocketPath is the path of the WebSocket endpoint.
 	WebSocketPath string `toml:"websocket_path"`
-	// BehindTLSProxy marks WebSocket connections as encrypted because a
-	// reverse proxy in front terminates TLS.
+	// BOSHPath is the path of the BOSH endpoint (XEP-0206); empty
+	// disables it.
+	BOSHPath string `toml:"bosh_path"`
+	// BOSHInactivitySeconds is how long a BOSH client may leave the
+	// server without a request before its session ends.
+	BOSHInactivitySeconds int `toml:"bosh_inactivity_seconds"`
+	// BehindTLSProxy marks WebSocket and BOSH connections as encrypted
+	// because a reverse proxy in front terminates TLS.
 	BehindTLSProxy bool `toml:"behind_tls_proxy"`
 	// PublicURL is the base URL announced in host-meta (e.g.
 	// "https://chat.example.com"); empty derives it from the request.
@@ -373,7 +379,9 @@ func Default() Config {
 		HTTP: HTTP{
 			Listen:        ":5280",
 			ListenTLS:     ":5281",
-			WebSocketPath: "/xmpp-websocket",
+			WebSocketPath:         "/xmpp-websocket",
+			BOSHPath:              "/http-bind",
+			BOSHInactivitySeconds: 60,
 		},
 		Limits: Limits{
 			MaxStanzaBytes:       256 << 10,
@@ -519,6 +527,12 @@ func (c *Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.HTTP.WebSocketPath, "/") {
 		errs = append(errs, fmt.Errorf("http.websocket_path: %q must start with /", c.HTTP.WebSocketPath))
+	}
+	if c.HTTP.BOSHPath != "" && (!strings.HasPrefix(c.HTTP.BOSHPath, "/") || c.HTTP.BOSHPath == c.HTTP.WebSocketPath) {
+		errs = append(errs, fmt.Errorf("http.bosh_path: %q must start with / and differ from http.websocket_path", c.HTTP.BOSHPath))
+	}
+	if c.HTTP.BOSHInactivitySeconds < 1 {
+		errs = append(errs, fmt.Errorf("http.bosh_inactivity_seconds: %d must be positive", c.HTTP.BOSHInactivitySeconds))
 	}
 	if c.Limits.MaxStanzaBytes < 10<<10 {
 		errs = append(errs, fmt.Errorf("limits.max_stanza_bytes: %d is below the RFC 6120 minimum of 10000", c.Limits.MaxStanzaBytes))

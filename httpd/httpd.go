@@ -1,6 +1,6 @@
 // Package httpd serves xmppd's HTTP endpoints: XMPP over WebSocket
-// (RFC 7395) and the host-meta documents that let web clients discover it
-// (XEP-0156).
+// (RFC 7395), XMPP over BOSH (XEP-0124, XEP-0206) and the host-meta
+// documents that let web clients discover them (XEP-0156).
 package httpd
 
 import (
@@ -21,8 +21,13 @@ import (
 type Config struct {
 	// WebSocketPath is where the WebSocket endpoint is served.
 	WebSocketPath string
-	// BehindTLSProxy marks WebSocket connections as encrypted because a
-	// TLS-terminating proxy is in front.
+	// BOSHPath is where the BOSH endpoint is served; empty disables it.
+	BOSHPath string
+	// BOSHInactivity is how long a BOSH client may leave the server
+	// without a request before its session ends; default 60 s.
+	BOSHInactivity time.Duration
+	// BehindTLSProxy marks WebSocket and BOSH connections as encrypted
+	// because a TLS-terminating proxy is in front.
 	BehindTLSProxy bool
 	// PublicURL is the base URL announced in host-meta; empty derives it
 	// from each request.
@@ -35,11 +40,14 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Handler returns the HTTP handler for the WebSocket endpoint and the
-// host-meta documents, serving streams with streams.
+// Handler returns the HTTP handler for the WebSocket and BOSH endpoints
+// and the host-meta documents, serving streams with streams.
 func Handler(cfg Config, streams *c2s.Server) http.Handler {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 30 * time.Second
+	}
+	if cfg.BOSHInactivity <= 0 {
+		cfg.BOSHInactivity = 60 * time.Second
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -65,36 +73,61 @@ func Handler(cfg Config, streams *c2s.Server) http.Handler {
 		t := newWSTransport(c, r, cfg.BehindTLSProxy, cfg.Limits, cfg.WriteTimeout)
 		streams.ServeTransport(context.Background(), t)
 	})
+	if cfg.BOSHPath != "" {
+		bosh := newBOSHHandler(cfg, streams, log)
+		mux.Handle(cfg.BOSHPath, bosh)
+		if !strings.HasSuffix(cfg.BOSHPath, "/") {
+			mux.Handle(cfg.BOSHPath+"/{$}", bosh)
+		}
+	}
 	mux.HandleFunc("GET /.well-known/host-meta", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/xrd+xml")
 		w.Header().Set("Access-Control-Allow-Origin", "*")
-		href := webSocketURL(cfg, r)
-		link := xmlstream.NewElement("http://docs.oasis-open.org/ns/xri/xrd-1.0", "Link", "rel", "urn:xmpp:alt-connections:websocket", "href", href)
-		xrd := xmlstream.NewElement("http://docs.oasis-open.org/ns/xri/xrd-1.0", "XRD").AddChild(link)
+		xrd := xmlstream.NewElement(nsXRD, "XRD")
+		for _, l := range links(cfg, r) {
+			xrd.AddChild(xmlstream.NewElement(nsXRD, "Link", "rel", l["rel"], "href", l["href"]))
+		}
 		w.Write([]byte("<?xml version='1.0' encoding='utf-8'?>\n"))
 		w.Write(xrd.Append(nil, ""))
 	})
 	mux.HandleFunc("GET /.well-known/host-meta.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Access-Control-Allow-Origin", "*")
-		json.NewEncoder(w).Encode(map[string]any{
-			"links": []map[string]string{{"rel": "urn:xmpp:alt-connections:websocket", "href": webSocketURL(cfg, r)}},
-		})
+		json.NewEncoder(w).Encode(map[string]any{"links": links(cfg, r)})
 	})
 	return mux
 }
 
+const nsXRD = "http://docs.oasis-open.org/ns/xri/xrd-1.0"
+
+// links are the connection methods host-meta announces to r's client
+// (XEP-0156 §3).
+func links(cfg Config, r *http.Request) []map[string]string {
+	ls := []map[string]string{{"rel": "urn:xmpp:alt-connections:websocket", "href": webSocketURL(cfg, r)}}
+	if cfg.BOSHPath != "" {
+		ls = append(ls, map[string]string{"rel": "urn:xmpp:alt-connections:xbosh", "href": baseURL(cfg, r, "http") + cfg.BOSHPath})
+	}
+	return ls
+}
+
 // webSocketURL is the WebSocket endpoint's URL as announced to r's client.
 func webSocketURL(cfg Config, r *http.Request) string {
+	return baseURL(cfg, r, "ws") + cfg.WebSocketPath
+}
+
+// baseURL is the server's URL as r's client reaches it, in scheme ("http"
+// or "ws") or its secure variant.
+func baseURL(cfg Config, r *http.Request, scheme string) string {
 	if cfg.PublicURL != "" {
 		base := strings.TrimSuffix(cfg.PublicURL, "/")
-		base = strings.Replace(base, "https://", "wss://", 1)
-		base = strings.Replace(base, "http://", "ws://", 1)
-		return base + cfg.WebSocketPath
+		if scheme == "ws" {
+			base = strings.Replace(base, "https://", "wss://", 1)
+			base = strings.Replace(base, "http://", "ws://", 1)
+		}
+		return base
 	}
-	scheme := "ws"
 	if r.TLS != nil || cfg.BehindTLSProxy {
-		scheme = "wss"
+		scheme += "s"
 	}
-	return scheme + "://" + r.Host + cfg.WebSocketPath
+	return scheme + "://" + r.Host
 }

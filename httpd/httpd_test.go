@@ -124,24 +124,31 @@ const (
 // server's signature.
 func (w *wsClient) scram(ns, user, password, extra string) *xmlstream.Element {
 	w.t.Helper()
+	return scramExchange(w.t, w.send, w.next, w.cs, ns, user, password, extra)
+}
+
+// scramExchange runs SCRAM-SHA-256 over a client's send and next, bound
+// to cs with tls-exporter (SCRAM-SHA-256-PLUS) unless cs is nil.
+func scramExchange(t *testing.T, send func(string), next func() *xmlstream.Element, cs *tls.ConnectionState, ns, user, password, extra string) *xmlstream.Element {
+	t.Helper()
 	client, _ := scram.SHA256.NewClient(user, password, "")
 	conv, mechanism := client.NewConversation(), "SCRAM-SHA-256"
-	if w.cs != nil {
-		cb, err := scram.NewTLSExporterBinding(w.cs)
+	if cs != nil {
+		cb, err := scram.NewTLSExporterBinding(cs)
 		if err != nil {
-			w.t.Fatal(err)
+			t.Fatal(err)
 		}
 		conv, mechanism = client.NewConversationWithChannelBinding(cb), "SCRAM-SHA-256-PLUS"
 	}
 	first, _ := conv.Step("")
 	initial := base64.StdEncoding.EncodeToString([]byte(first))
 	if ns == nsSASL2 {
-		w.send("<authenticate xmlns='" + ns + "' mechanism='" + mechanism + "'><initial-response>" + initial + "</initial-response>" + extra + "</authenticate>")
+		send("<authenticate xmlns='" + ns + "' mechanism='" + mechanism + "'><initial-response>" + initial + "</initial-response>" + extra + "</authenticate>")
 	} else {
-		w.send("<auth xmlns='" + ns + "' mechanism='" + mechanism + "'>" + initial + "</auth>")
+		send("<auth xmlns='" + ns + "' mechanism='" + mechanism + "'>" + initial + "</auth>")
 	}
 	for {
-		el := w.next()
+		el := next()
 		if el.Name.Local == "success" {
 			final := el.Text()
 			if ad := el.Child(ns, "additional-data"); ad != nil {
@@ -149,19 +156,19 @@ func (w *wsClient) scram(ns, user, password, extra string) *xmlstream.Element {
 			}
 			data, _ := base64.StdEncoding.DecodeString(final)
 			if _, err := conv.Step(string(data)); err != nil {
-				w.t.Fatalf("server signature: %v", err)
+				t.Fatalf("server signature: %v", err)
 			}
 			return el
 		}
 		if el.Name.Local != "challenge" {
-			w.t.Fatalf("SASL: got %s", el)
+			t.Fatalf("SASL: got %s", el)
 		}
 		data, _ := base64.StdEncoding.DecodeString(el.Text())
 		resp, err := conv.Step(string(data))
 		if err != nil {
-			w.t.Fatal(err)
+			t.Fatal(err)
 		}
-		w.send("<response xmlns='" + ns + "'>" + base64.StdEncoding.EncodeToString([]byte(resp)) + "</response>")
+		send("<response xmlns='" + ns + "'>" + base64.StdEncoding.EncodeToString([]byte(resp)) + "</response>")
 	}
 }
 
@@ -253,19 +260,19 @@ func TestWebSocketNeedsXMPPSubprotocol(t *testing.T) {
 	}
 }
 
-// TestHostMeta reads host-meta over http, which announces ws, and over
-// https, which announces wss.
+// TestHostMeta reads host-meta over http, which announces ws and BOSH
+// over http, and over https, which announces wss and BOSH over https.
 func TestHostMeta(t *testing.T) {
 	s := xmpptest.Start(t)
 	t.Run("http", func(t *testing.T) {
-		hostMeta(t, &http.Client{Timeout: xmpptest.ReadTimeout}, "http://"+s.HTTPAddr.String(), "ws://"+s.HTTPAddr.String()+"/xmpp-websocket")
+		hostMeta(t, &http.Client{Timeout: xmpptest.ReadTimeout}, "http://"+s.HTTPAddr.String(), "ws://"+s.HTTPAddr.String()+"/xmpp-websocket", "http://"+s.HTTPAddr.String()+"/http-bind")
 	})
 	t.Run("https", func(t *testing.T) {
-		hostMeta(t, xmpptest.HTTPSClient(t, s), "https://"+xmpptest.HTTPSHost(t, s), "wss://"+xmpptest.HTTPSHost(t, s)+"/xmpp-websocket")
+		hostMeta(t, xmpptest.HTTPSClient(t, s), "https://"+xmpptest.HTTPSHost(t, s), "wss://"+xmpptest.HTTPSHost(t, s)+"/xmpp-websocket", "https://"+xmpptest.HTTPSHost(t, s)+"/http-bind")
 	})
 }
 
-func hostMeta(t *testing.T, client *http.Client, base, want string) {
+func hostMeta(t *testing.T, client *http.Client, base, want, wantBOSH string) {
 	get := func(path string) (string, http.Header) {
 		resp, err := client.Get(base + path)
 		if err != nil {
@@ -279,7 +286,8 @@ func hostMeta(t *testing.T, client *http.Client, base, want string) {
 		return string(body), resp.Header
 	}
 	body, h := get("/.well-known/host-meta")
-	if !strings.Contains(body, "rel='urn:xmpp:alt-connections:websocket'") || !strings.Contains(body, "href='"+want+"'") {
+	if !strings.Contains(body, "rel='urn:xmpp:alt-connections:websocket'") || !strings.Contains(body, "href='"+want+"'") ||
+		!strings.Contains(body, "rel='urn:xmpp:alt-connections:xbosh'") || !strings.Contains(body, "href='"+wantBOSH+"'") {
 		t.Errorf("host-meta = %s", body)
 	}
 	if h.Get("Access-Control-Allow-Origin") != "*" {
@@ -289,8 +297,8 @@ func hostMeta(t *testing.T, client *http.Client, base, want string) {
 	var doc struct {
 		Links []struct{ Rel, Href string }
 	}
-	if err := json.Unmarshal([]byte(body), &doc); err != nil || len(doc.Links) != 1 || doc.Links[0].Href != want {
-		t.Errorf("host-meta.json = %s (%v)", body, err)
+	if err := json.Unmarshal([]byte(body), &doc); err != nil || len(doc.Links) != 2 || doc.Links[0].Href != want || doc.Links[1].Href != wantBOSH {
+		t.Errorf("host-meta.json = %s (%v), want %s and %s", body, err, want, wantBOSH)
 	}
 }
 

@@ -271,6 +271,8 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		mux := http.NewServeMux()
 		mux.Handle("/", httpd.Handler(httpd.Config{
 			WebSocketPath:  cfg.HTTP.WebSocketPath,
+			BOSHPath:       cfg.HTTP.BOSHPath,
+			BOSHInactivity: time.Duration(cfg.HTTP.BOSHInactivitySeconds) * time.Second,
 			BehindTLSProxy: cfg.HTTP.BehindTLSProxy,
 			PublicURL:      cfg.HTTP.PublicURL,
 			Limits:         limits,
@@ -422,21 +424,22 @@ func (s *Server) Router() *router.Router { return s.router }
 // and closes the database.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
-	if s.http != nil {
-		// Closes the listener; WebSocket connections are hijacked and are
-		// ended by the c2s shutdown below.
-		if err := s.http.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	if s.metrics != nil {
 		s.metrics.Close()
 	}
 	for _, stop := range s.modules.stopping {
 		stop()
 	}
+	// Client streams end first, while the HTTP listeners still take BOSH
+	// requests: a BOSH client collects the end of its stream with one.
+	// New streams are refused from now on.
 	if err := s.c2s.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("ending client streams: %w", err))
+	}
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if s.s2s != nil {
 		if err := s.s2s.Shutdown(ctx); err != nil {

@@ -1,0 +1,177 @@
+package httpd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"xmppd/c2s"
+	"xmppd/xmlstream"
+)
+
+// Namespaces of XMPP over BOSH.
+const (
+	// NSHTTPBind is the namespace of BOSH's <body/> wrapper (XEP-0124).
+	NSHTTPBind = "http://jabber.org/protocol/httpbind"
+	// NSXBOSH is the namespace of XEP-0206's attributes.
+	NSXBOSH = "urn:xmpp:xbosh"
+)
+
+// What the server agrees to in a session creation response (XEP-0124 §7.1).
+const (
+	boshVersion = "1.11"
+	// boshMaxWait is the longest the server holds a request.
+	boshMaxWait = 60 * time.Second
+	// boshMaxHold is how many requests the server holds at most: one,
+	// so that the client always has one more to send with.
+	boshMaxHold = 1
+	// boshPolling is the shortest time between two empty requests.
+	boshPolling = 2 * time.Second
+)
+
+// boshHandler serves XMPP over BOSH (XEP-0124, XEP-0206) at one path: each
+// session is a client stream of the c2s server.
+type boshHandler struct {
+	cfg     Config
+	streams *c2s.Server
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[string]*boshSession
+}
+
+func newBOSHHandler(cfg Config, streams *c2s.Server, log *slog.Logger) *boshHandler {
+	return &boshHandler{cfg: cfg, streams: streams, log: log, sessions: make(map[string]*boshSession)}
+}
+
+func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Browser clients are served from other origins; the XMPP stream
+	// authenticates itself, cookies play no part.
+	hdr := w.Header()
+	hdr.Set("Access-Control-Allow-Origin", "*")
+	hdr.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	hdr.Set("Access-Control-Allow-Headers", "Content-Type")
+	hdr.Set("Access-Control-Max-Age", "86400")
+	switch r.Method {
+	case http.MethodOptions:
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case http.MethodGet:
+		hdr.Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "XMPP over BOSH (XEP-0206): POST <body/> elements here.\n")
+		return
+	case http.MethodPost:
+	default:
+		hdr.Set("Allow", "GET, POST, OPTIONS")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	lim := h.bodyLimits()
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(lim.MaxStanzaBytes)))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			boshReply(w, http.StatusRequestEntityTooLarge, boshTerminate("policy-violation"))
+		}
+		return
+	}
+	body, err := xmlstream.ParseElement(data, lim)
+	if err != nil || body.Name != (xml.Name{Space: NSHTTPBind, Local: "body"}) {
+		boshReply(w, http.StatusBadRequest, boshTerminate("bad-request"))
+		return
+	}
+	rid, err := strconv.ParseInt(body.Attr("rid"), 10, 64)
+	if err != nil || rid <= 0 || rid >= 1<<53 {
+		boshReply(w, http.StatusBadRequest, boshTerminate("bad-request"))
+		return
+	}
+	var s *boshSession
+	if sid := body.Attr("sid"); sid != "" {
+		h.mu.Lock()
+		s = h.sessions[sid]
+		h.mu.Unlock()
+		if s == nil {
+			boshReply(w, http.StatusOK, boshTerminate("item-not-found"))
+			return
+		}
+	} else {
+		s = h.create(r, body, rid)
+	}
+	boshReply(w, http.StatusOK, s.request(r.Context(), body, rid, len(data)))
+}
+
+// bodyLimits bounds a request's body: a stanza of the largest size, in
+// the <body/> wrapper.
+func (h *boshHandler) bodyLimits() xmlstream.Limits {
+	lim := h.cfg.Limits
+	if lim.MaxStanzaBytes <= 0 {
+		lim.MaxStanzaBytes = xmlstream.DefaultMaxStanzaBytes
+	}
+	if lim.MaxDepth <= 0 {
+		lim.MaxDepth = xmlstream.DefaultMaxDepth
+	}
+	lim.MaxStanzaBytes += boshBodySlack
+	lim.MaxDepth++
+	return lim
+}
+
+// create starts a session for a session creation request and a client
+// stream on it.
+func (h *boshHandler) create(r *http.Request, body *xmlstream.Element, rid int64) *boshSession {
+	wait := boshMaxWait
+	if n, err := strconv.Atoi(body.Attr("wait")); err == nil && n > 0 {
+		wait = min(wait, time.Duration(n)*time.Second)
+	}
+	hold := boshMaxHold
+	if n, err := strconv.Atoi(body.Attr("hold")); err == nil && n >= 0 {
+		hold = min(hold, n)
+	}
+	s := newBOSHSession(rid, h.cfg.Limits, h.forget)
+	s.remote = r.RemoteAddr
+	s.secure = h.cfg.BehindTLSProxy || r.TLS != nil || isLoopback(r.RemoteAddr)
+	s.wait, s.hold = wait, hold
+	s.inactivity, s.writeTimeout = h.cfg.BOSHInactivity, h.cfg.WriteTimeout
+	h.mu.Lock()
+	h.sessions[s.sid] = s
+	h.mu.Unlock()
+	go h.streams.ServeTransport(context.Background(), s)
+	return s
+}
+
+func (h *boshHandler) forget(s *boshSession) {
+	h.mu.Lock()
+	delete(h.sessions, s.sid)
+	h.mu.Unlock()
+}
+
+// newSID returns a session id no one can guess: it is all that ties a
+// request to its session.
+func newSID() string {
+	b := make([]byte, 18)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// boshTerminate is a response that ends the session, with the condition
+// of XEP-0124 §17.2 unless empty.
+func boshTerminate(condition string) []byte {
+	b := "<body xmlns='" + NSHTTPBind + "' type='terminate'"
+	if condition != "" {
+		b += " condition='" + condition + "'"
+	}
+	return []byte(b + "/>")
+}
+
+func boshReply(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(body)
+}

@@ -1,0 +1,343 @@
+package httpd_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+	"xmppd/xmlstream"
+)
+
+const nsHTTPBind = "http://jabber.org/protocol/httpbind"
+
+// boshClient is a minimal XEP-0206 client. Like a browser's, it keeps a
+// request waiting at the server whenever it waits for something, so that
+// the server can answer at once.
+type boshClient struct {
+	t    *testing.T
+	url  string
+	web  *http.Client
+	sid  string
+	wait int // asked for at creation, in seconds
+
+	mu      sync.Mutex
+	rid     int64
+	waiting int                     // requests sent and not yet answered
+	bodies  chan *xmlstream.Element // the answers, as they come; nil for a failed request
+	queue   []*xmlstream.Element    // elements of answers not yet read
+}
+
+func newBOSH(t *testing.T, s *xmpptest.Server) *boshClient {
+	return &boshClient{t: t, url: "http://" + s.HTTPAddr.String() + "/http-bind",
+		web: &http.Client{Timeout: 2 * xmpptest.ReadTimeout}, wait: 60, rid: 1000, bodies: make(chan *xmlstream.Element, 16)}
+}
+
+// post sends one request and returns the answer's status and body.
+func (c *boshClient) post(body string) (int, *xmlstream.Element, error) {
+	resp, err := c.web.Post(c.url, "text/xml; charset=utf-8", strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, err
+	}
+	el, err := xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: 4 << 20, MaxDepth: 64})
+	if err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("answer %q: %w", data, err)
+	}
+	if el.Name.Space != nsHTTPBind || el.Name.Local != "body" {
+		return resp.StatusCode, nil, fmt.Errorf("answer %s is not a BOSH body", el)
+	}
+	return resp.StatusCode, el, nil
+}
+
+// create starts a session for to and returns the answer.
+func (c *boshClient) create(to string) *xmlstream.Element {
+	c.t.Helper()
+	c.rid++
+	status, b, err := c.post(fmt.Sprintf("<body xmlns='%s' rid='%d' to='%s' wait='%d' hold='1' ver='1.6' xml:lang='en' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>", nsHTTPBind, c.rid, to, c.wait))
+	if err != nil || status != http.StatusOK {
+		c.t.Fatalf("session creation: status %d, %v", status, err)
+	}
+	c.sid = b.Attr("sid")
+	return b
+}
+
+// body is a request of the session with attrs (each with its leading
+// space) and payload.
+func (c *boshClient) body(rid int64, attrs, payload string) string {
+	return fmt.Sprintf("<body xmlns='%s' sid='%s' rid='%d'%s>%s</body>", nsHTTPBind, c.sid, rid, attrs, payload)
+}
+
+// send sends payload in the session's next request without waiting for
+// the answer, which goes to c.bodies.
+func (c *boshClient) send(payload string, attrs ...string) {
+	c.mu.Lock()
+	c.rid++
+	body := c.body(c.rid, strings.Join(attrs, ""), payload)
+	c.waiting++
+	c.mu.Unlock()
+	go func() {
+		_, b, err := c.post(body)
+		if err != nil {
+			c.t.Logf("BOSH request: %v", err)
+		}
+		c.mu.Lock()
+		c.waiting--
+		c.mu.Unlock()
+		c.bodies <- b
+	}()
+}
+
+// nextBody returns the next answer, leaving a request waiting at the
+// server first if none is.
+func (c *boshClient) nextBody() *xmlstream.Element {
+	c.t.Helper()
+	c.mu.Lock()
+	idle := c.waiting == 0
+	c.mu.Unlock()
+	if idle {
+		c.send("")
+	}
+	select {
+	case b := <-c.bodies:
+		if b == nil {
+			c.t.Fatal("a BOSH request failed")
+		}
+		return b
+	case <-time.After(xmpptest.ReadTimeout):
+		c.t.Fatal("no answer from the BOSH endpoint")
+		return nil
+	}
+}
+
+// next returns the next element the server sent.
+func (c *boshClient) next() *xmlstream.Element {
+	c.t.Helper()
+	for len(c.queue) == 0 {
+		b := c.nextBody()
+		if b.Attr("type") == "terminate" {
+			c.t.Fatalf("the session ended: %s", b)
+		}
+		c.queue = b.ChildElements()
+	}
+	el := c.queue[0]
+	c.queue = c.queue[1:]
+	return el
+}
+
+// terminated reads answers until the one that ends the session.
+func (c *boshClient) terminated() *xmlstream.Element {
+	c.t.Helper()
+	for {
+		b := c.nextBody()
+		if b.Attr("type") == "terminate" {
+			return b
+		}
+		if len(b.ChildElements()) > 0 {
+			c.t.Fatalf("got %s, want the session's end", b)
+		}
+	}
+}
+
+// login creates a session, authenticates with SCRAM-SHA-256, restarts
+// the stream and binds resource. It returns the creation answer.
+func (c *boshClient) login(user, password, resource string) *xmlstream.Element {
+	c.t.Helper()
+	created := c.create(xmpptest.Domain)
+	if f := created.FirstChildElement(); f == nil || f.Name.Local != "features" {
+		c.t.Fatalf("creation answer %s, want stream features in it", created)
+	}
+	scramExchange(c.t, func(x string) { c.send(x) }, c.next, nil, nsSASL, user, password, "")
+	c.send("", " xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh' to='localhost'")
+	if f := c.next(); f.Name.Local != "features" || f.Child("urn:ietf:params:xml:ns:xmpp-bind", "bind") == nil {
+		c.t.Fatalf("after the restart got %s, want features with bind", f)
+	}
+	c.send("<iq xmlns='jabber:client' type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" + resource + "</resource></bind></iq>")
+	if r := c.next(); r.Attr("type") != "result" {
+		c.t.Fatalf("bind: %s", r)
+	}
+	return created
+}
+
+// TestBOSHChatWithTCPClient logs in over BOSH, chats with a TCP client
+// both ways (a stanza without a namespace included, as XEP-0206 §2 allows)
+// and ends the session.
+func TestBOSHChatWithTCPClient(t *testing.T) {
+	s := xmpptest.Start(t)
+	boshChat(t, s)
+}
+
+func boshChat(t *testing.T, s *xmpptest.Server) {
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Online()
+
+	c := newBOSH(t, s)
+	created := c.login("juliet", "secret", "web")
+	want := map[string]string{"wait": "60", "hold": "1", "requests": "2", "ver": "1.11", "from": "localhost", "secure": "true"}
+	for attr, v := range want {
+		if got := created.Attr(attr); got != v {
+			t.Errorf("creation answer's %s = %q, want %q", attr, got, v)
+		}
+	}
+	if created.Attr("sid") == "" || created.Attr("authid") == "" || created.AttrNS("urn:xmpp:xbosh", "version") != "1.0" {
+		t.Errorf("creation answer %s lacks sid, authid or xmpp:version", created)
+	}
+
+	c.send("<message xmlns='jabber:client' to='romeo@localhost' type='chat' id='b1'><body>over BOSH</body></message>")
+	c.send("<message to='romeo@localhost' type='chat' id='b2'><body>without a namespace</body></message>")
+	for _, body := range []string{"over BOSH", "without a namespace"} {
+		m := romeo.NextNamed("message")
+		if m.Attr("from") != "juliet@localhost/web" || m.Child("jabber:client", "body").Text() != body {
+			t.Fatalf("romeo got %s, want %q from juliet", m, body)
+		}
+	}
+	romeo.Send("<message to='juliet@localhost/web' type='chat'><body>from TCP</body></message>")
+	got := c.next()
+	if got.Name.Space != "jabber:client" || got.Child("jabber:client", "body").Text() != "from TCP" {
+		t.Fatalf("juliet got %s", got)
+	}
+
+	// The end of the session (XEP-0124 §13), then no more of it.
+	c.send("<presence xmlns='jabber:client' type='unavailable'/>", " type='terminate'")
+	c.terminated()
+	c.mu.Lock()
+	c.rid++
+	req := c.body(c.rid, "", "")
+	c.mu.Unlock()
+	if _, b, err := c.post(req); err != nil || b.Attr("type") != "terminate" {
+		t.Fatalf("a request after the end got %s (%v), want the end", b, err)
+	}
+}
+
+// TestBOSHRetransmission asks again for an answer the client did not get
+// (XEP-0124 §14.3) and gets the same one; a rid beyond the window ends
+// the session.
+func TestBOSHRetransmission(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	c := newBOSH(t, s)
+	c.login("juliet", "secret", "web")
+
+	c.send("")
+	romeo.Send("<message to='juliet@localhost/web' type='chat'><body>once</body></message>")
+	first := c.nextBody()
+	if m := first.FirstChildElement(); m == nil || m.Child("jabber:client", "body").Text() != "once" {
+		t.Fatalf("got %s, want the message", first)
+	}
+	_, again, err := c.post(c.body(c.rid, "", ""))
+	if err != nil || again.String() != first.String() {
+		t.Fatalf("asked again, got %s (%v), want %s", again, err, first)
+	}
+
+	_, b, err := c.post(c.body(c.rid+10, "", ""))
+	if err != nil || b.Attr("type") != "terminate" || b.Attr("condition") != "item-not-found" {
+		t.Fatalf("a rid beyond the window got %s (%v), want item-not-found", b, err)
+	}
+}
+
+// TestBOSHBadInput sends what a BOSH endpoint must refuse; each gets its
+// error, and a session started afterwards works.
+func TestBOSHBadInput(t *testing.T) {
+	s := xmpptest.Start(t)
+	c := newBOSH(t, s)
+	big := "<body xmlns='" + nsHTTPBind + "' rid='1' to='localhost'><message><body>" + strings.Repeat("x", 300<<10) + "</body></message></body>"
+	tests := []struct {
+		name, body string
+		status     int
+		condition  string
+	}{
+		{"not XML", "hello", 400, "bad-request"},
+		{"not a body", "<iq xmlns='jabber:client' type='get'/>", 400, "bad-request"},
+		{"no rid", "<body xmlns='" + nsHTTPBind + "' to='localhost'/>", 400, "bad-request"},
+		{"rid not a number", "<body xmlns='" + nsHTTPBind + "' rid='x' to='localhost'/>", 400, "bad-request"},
+		{"doctype", "<!DOCTYPE body><body xmlns='" + nsHTTPBind + "' rid='1' to='localhost'/>", 400, "bad-request"},
+		{"unknown session", "<body xmlns='" + nsHTTPBind + "' rid='1' sid='nope'/>", 200, "item-not-found"},
+		{"too large", big, 413, "policy-violation"},
+		{"unknown host", "<body xmlns='" + nsHTTPBind + "' rid='1' to='nowhere.example' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>", 200, "remote-stream-error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, b, err := c.post(tt.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status != tt.status || b.Attr("type") != "terminate" || b.Attr("condition") != tt.condition {
+				t.Fatalf("got %d %s, want %d with condition %s", status, b, tt.status, tt.condition)
+			}
+			if tt.condition == "remote-stream-error" {
+				e := b.FirstChildElement()
+				if e == nil || e.Child("urn:ietf:params:xml:ns:xmpp-streams", "host-unknown") == nil {
+					t.Fatalf("got %s, want the stream error host-unknown in it", b)
+				}
+			}
+		})
+	}
+	t.Run("stanza too large before authentication", func(t *testing.T) {
+		c := newBOSH(t, s)
+		c.create(xmpptest.Domain)
+		c.send("<auth xmlns='" + nsSASL + "' mechanism='PLAIN'>" + strings.Repeat("A", 20<<10) + "</auth>")
+		b := c.terminated()
+		if b.Attr("condition") != "remote-stream-error" || b.FirstChildElement().Child("urn:ietf:params:xml:ns:xmpp-streams", "policy-violation") == nil {
+			t.Fatalf("got %s, want the stream error policy-violation", b)
+		}
+	})
+	t.Run("methods", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodOptions, c.url, nil)
+		req.Header.Set("Origin", "http://example.com")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := c.web.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
+			!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Content-Type") {
+			t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+		}
+		req, _ = http.NewRequest(http.MethodPut, c.url, nil)
+		resp, err = c.web.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Fatalf("PUT: status %d", resp.StatusCode)
+		}
+	})
+	boshChat(t, s)
+}
+
+// TestBOSHInactivity ends the session of a client that stops sending
+// requests: its held requests are answered empty after their wait, and
+// the inactivity period later the session ends.
+func TestBOSHInactivity(t *testing.T) {
+	s := xmpptest.Start(t, func(c *config.Config) { c.HTTP.BOSHInactivitySeconds = 1 })
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Online()
+	c := newBOSH(t, s)
+	c.wait = 1
+	c.login("juliet", "secret", "web")
+	c.send("<presence xmlns='jabber:client'/>")
+	c.send("<presence xmlns='jabber:client' to='romeo@localhost/orchard'/>")
+	if p := romeo.NextNamed("presence"); p.Attr("from") != "juliet@localhost/web" || p.Attr("type") != "" {
+		t.Fatalf("romeo got %s, want juliet's directed presence", p)
+	}
+	if p := romeo.NextNamed("presence"); p.Attr("from") != "juliet@localhost/web" || p.Attr("type") != "unavailable" {
+		t.Fatalf("romeo got %s, want juliet's unavailable presence at the end of her session", p)
+	}
+}

@@ -1,0 +1,590 @@
+package httpd
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"xmppd/xmlstream"
+)
+
+// boshEnd is what CloseFrame returns: Write takes it as the end of the
+// stream, answered with a terminating <body/>, and never sends it.
+var boshEnd = []byte("</stream:stream>")
+
+var (
+	errBOSHInactive = errors.New("bosh: the client sent no request for the inactivity period")
+	errBOSHSlow     = errors.New("bosh: the client does not collect what is written to it")
+)
+
+// boshSession is one BOSH session (XEP-0124) carrying one client stream
+// (XEP-0206); it is the stream's c2s.Transport. The stream reads the
+// elements of the client's requests in rid order, and what it writes waits
+// for the next request the client leaves with the server, which is
+// answered with everything written until then.
+type boshSession struct {
+	sid          string
+	firstRID     int64
+	remote       string
+	secure       bool
+	wait         time.Duration // the longest a request is held
+	hold         int           // how many requests are held at most
+	inactivity   time.Duration // how long the client may leave no request
+	writeTimeout time.Duration // the longest Write waits for the client
+	maxOut       int           // bytes written and not yet collected before Write waits
+	forget       func(*boshSession)
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced at every change that a waiter may be waiting for
+
+	// The client's side.
+	limits   xmlstream.Limits
+	readHook func(n int)
+	deadline time.Time              // the stream's read deadline
+	nextRID  int64                  // the rid of the next request to take
+	early    map[int64]*boshRequest // requests that came before the one of nextRID
+	header   *xmlstream.Header      // the stream's latest opening
+	in       []boshInput            // taken, not yet read by the stream
+	lost     bool                   // the inactivity period passed
+
+	// The server's side.
+	streamID, from string // of the stream's header, for the first response
+	out            [][]byte
+	outBytes       int
+	held           []*boshRequest   // taken requests waiting for an answer, oldest first
+	answered       map[int64][]byte // the latest responses, for a client that asks again
+	ending         bool             // the stream wrote its end: the next response is the last
+	terminating    bool             // the client ended the session; the end is awaited
+	streamError    bool             // out holds a stream error
+	done           bool             // the last response was made, or the session closed
+	closed         bool
+	idle           *time.Timer // the inactivity timer while no request is held
+	idleGen        int
+}
+
+// newBOSHSession returns a session whose first request has rid, with the
+// server's longest wait and hold; forget is called when it closes.
+func newBOSHSession(rid int64, limits xmlstream.Limits, forget func(*boshSession)) *boshSession {
+	if limits.MaxStanzaBytes <= 0 {
+		limits.MaxStanzaBytes = xmlstream.DefaultMaxStanzaBytes
+	}
+	return &boshSession{
+		sid:          newSID(),
+		firstRID:     rid,
+		wait:         boshMaxWait,
+		hold:         boshMaxHold,
+		inactivity:   60 * time.Second,
+		writeTimeout: 30 * time.Second,
+		maxOut:       max(4*limits.MaxStanzaBytes, 1<<20),
+		forget:       forget,
+		changed:      make(chan struct{}),
+		limits:       limits,
+		nextRID:      rid,
+		early:        make(map[int64]*boshRequest),
+		answered:     make(map[int64][]byte),
+	}
+}
+
+// boshRequest is one HTTP request of a session.
+type boshRequest struct {
+	rid   int64
+	body  *xmlstream.Element // until taken
+	size  int                // of the HTTP request's body
+	reply chan []byte        // the response, sent once
+	gone  bool               // answered before it was taken: not to be held
+}
+
+// boshInput is what the stream reads next: a stream header (the session's
+// creation or a restart), an element, the end of the stream, or a
+// violation to report as a stream error.
+type boshInput struct {
+	header *xmlstream.Header
+	el     *xmlstream.Element
+	end    bool
+	err    error
+}
+
+// boshRetained is how many responses are kept for clients that ask
+// again for one they did not get (XEP-0124 §14.3).
+const boshRetained = 4
+
+// boshBodySlack is how much larger than the stanza limit a request's body
+// may be: the <body/> wrapper's own bytes.
+const boshBodySlack = 1024
+
+func (s *boshSession) signalLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// request handles one HTTP request of the session: its payload is taken
+// in rid order, then the request waits until there is something to
+// answer with, or until it has waited s.wait, or the client gives up. It
+// returns the response's body.
+func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid int64, size int) []byte {
+	s.mu.Lock()
+	hook := s.readHook
+	s.mu.Unlock()
+	if hook != nil {
+		hook(size) // the rate limit, which may make the client wait
+	}
+	s.mu.Lock()
+	if resp, ok := s.answered[rid]; ok {
+		s.mu.Unlock()
+		return resp
+	}
+	switch {
+	case s.done:
+		s.mu.Unlock()
+		return boshTerminate("")
+	case rid < s.nextRID && !s.retry(rid),
+		rid >= s.nextRID+int64(s.hold)+2:
+		// Outside the window of rids that may come now (§14.1).
+		s.failLocked()
+		s.mu.Unlock()
+		return boshTerminate("item-not-found")
+	}
+	req := &boshRequest{rid: rid, body: body, size: size, reply: make(chan []byte, 1)}
+	if rid < s.nextRID {
+		s.replaceHeld(req)
+	} else {
+		if old := s.early[rid]; old != nil {
+			old.gone = true
+			old.reply <- s.responseLocked(old.rid, false)
+		}
+		s.early[rid] = req
+		s.takeLocked()
+		s.signalLocked()
+	}
+	s.dispatchLocked()
+	s.mu.Unlock()
+
+	timer := time.NewTimer(s.wait)
+	defer timer.Stop()
+	select {
+	case resp := <-req.reply:
+		return resp
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case resp := <-req.reply:
+		return resp
+	default:
+	}
+	// Nothing to say within the wait: an empty answer.
+	req.gone = true
+	for i, h := range s.held {
+		if h == req {
+			s.held = append(s.held[:i], s.held[i+1:]...)
+			break
+		}
+	}
+	resp := s.responseLocked(rid, false)
+	if rid < s.nextRID {
+		s.remember(rid, resp)
+	}
+	s.armIdleLocked()
+	return resp
+}
+
+// retry reports whether rid is that of a request being held: the client
+// sent it again, its first connection having failed.
+func (s *boshSession) retry(rid int64) bool {
+	for _, h := range s.held {
+		if h.rid == rid {
+			return true
+		}
+	}
+	return false
+}
+
+// replaceHeld puts req in the place of the held request with its rid,
+// which is answered empty: its connection is gone.
+func (s *boshSession) replaceHeld(req *boshRequest) {
+	for i, h := range s.held {
+		if h.rid == req.rid {
+			h.gone = true
+			h.reply <- s.responseLocked(h.rid, false)
+			s.held[i] = req
+			return
+		}
+	}
+}
+
+// takeLocked takes the payload of the requests that are next in rid order.
+func (s *boshSession) takeLocked() {
+	for {
+		req := s.early[s.nextRID]
+		if req == nil {
+			return
+		}
+		delete(s.early, s.nextRID)
+		s.nextRID++
+		s.inputLocked(req.body, req.size)
+		req.body = nil
+		if !req.gone {
+			s.held = append(s.held, req)
+			s.stopIdleLocked()
+		}
+	}
+}
+
+// inputLocked queues what body brings for the stream to read.
+func (s *boshSession) inputLocked(body *xmlstream.Element, size int) {
+	defer s.signalLocked()
+	if size > s.limits.MaxStanzaBytes+boshBodySlack {
+		s.in = append(s.in, boshInput{err: &xmlstream.Error{Condition: xmlstream.CondPolicyViolation,
+			Text: "a request's body is larger than " + strconv.Itoa(s.limits.MaxStanzaBytes+boshBodySlack) + " bytes"}})
+		return
+	}
+	if s.header == nil || body.AttrNS(NSXBOSH, "restart") == "true" {
+		// The creation request opens the stream, a restart request opens
+		// it again (XEP-0206 §5), with the creation's attributes where it
+		// leaves them out.
+		h := xmlstream.Header{Name: body.Name, DefaultNS: "jabber:client"}
+		if s.header != nil {
+			h = *s.header
+		}
+		if to := body.Attr("to"); to != "" {
+			h.To = to
+		}
+		if v := body.AttrNS(NSXBOSH, "version"); v != "" {
+			h.Version = v
+		}
+		if lang := body.Lang(); lang != "" {
+			h.Lang = lang
+		}
+		s.header = &h
+		s.in = append(s.in, boshInput{header: &h})
+	}
+	for _, c := range body.ChildElements() {
+		qualify(c)
+		s.in = append(s.in, boshInput{el: c})
+	}
+	if body.Attr("type") == "terminate" {
+		s.in = append(s.in, boshInput{end: true})
+		s.terminating = true
+	}
+}
+
+// qualify puts el and its descendants that inherited the <body/>
+// wrapper's namespace in jabber:client: XEP-0206 §2 notes that many
+// clients send stanzas without a namespace of their own.
+func qualify(el *xmlstream.Element) {
+	if el.Name.Space != NSHTTPBind {
+		return
+	}
+	el.Name.Space = "jabber:client"
+	for _, c := range el.ChildElements() {
+		qualify(c)
+	}
+}
+
+// dispatchLocked answers held requests, oldest first, while there is
+// something to answer with or more requests are held than agreed.
+func (s *boshSession) dispatchLocked() {
+	for len(s.held) > 0 {
+		var resp []byte
+		switch {
+		case s.ending || s.closed || len(s.out) > 0 && !s.terminating:
+			// What is written before the end of a stream the client
+			// ended goes with the end, in the answer to its request.
+			resp = s.responseLocked(s.held[0].rid, true)
+		case len(s.held) > s.hold:
+			resp = s.responseLocked(s.held[0].rid, false)
+		default:
+			return
+		}
+		req := s.held[0]
+		s.held = s.held[1:]
+		s.remember(req.rid, resp)
+		req.reply <- resp
+	}
+	s.armIdleLocked()
+}
+
+// responseLocked makes the response to the request of rid: with what was
+// written unless empty is asked for, and the end of the session after
+// the end of the stream.
+func (s *boshSession) responseLocked(rid int64, withOut bool) []byte {
+	b := append([]byte(nil), "<body xmlns='"+NSHTTPBind+"'"...)
+	if rid == s.firstRID {
+		b = s.appendCreation(b)
+	}
+	last := withOut && (s.ending || s.closed)
+	if last {
+		b = append(b, " type='terminate'"...)
+		if s.streamError {
+			b = append(b, " condition='remote-stream-error' xmlns:stream='http://etherx.jabber.org/streams'"...)
+		}
+		if !s.done {
+			s.done = true
+			s.signalLocked()
+		}
+	}
+	if !withOut || len(s.out) == 0 {
+		return append(b, "/>"...)
+	}
+	b = append(b, '>')
+	for _, f := range s.out {
+		b = append(b, f...)
+	}
+	s.out, s.outBytes = nil, 0
+	s.signalLocked()
+	return append(b, "</body>"...)
+}
+
+// appendCreation adds the attributes of the session creation response
+// (XEP-0124 §7.1, XEP-0206 §3).
+func (s *boshSession) appendCreation(b []byte) []byte {
+	attr := func(name, value string) {
+		b = append(b, ' ')
+		b = append(b, name...)
+		b = append(b, "='"...)
+		b = xmlstream.AppendEscaped(b, value)
+		b = append(b, '\'')
+	}
+	attr("sid", s.sid)
+	attr("wait", strconv.Itoa(int(s.wait/time.Second)))
+	attr("requests", strconv.Itoa(s.hold+1))
+	attr("hold", strconv.Itoa(s.hold))
+	attr("inactivity", strconv.Itoa(int(s.inactivity/time.Second)))
+	attr("polling", strconv.Itoa(int(boshPolling/time.Second)))
+	attr("ver", boshVersion)
+	attr("from", s.from)
+	attr("authid", s.streamID)
+	attr("secure", strconv.FormatBool(s.secure))
+	attr("xmlns:xmpp", NSXBOSH)
+	attr("xmpp:version", "1.0")
+	attr("xmpp:restartlogic", "true")
+	return b
+}
+
+func (s *boshSession) remember(rid int64, resp []byte) {
+	s.answered[rid] = resp
+	delete(s.answered, rid-boshRetained)
+}
+
+// armIdleLocked starts the inactivity period when no request is held.
+func (s *boshSession) armIdleLocked() {
+	if len(s.held) > 0 || s.done || s.closed || s.idle != nil {
+		return
+	}
+	s.idleGen++
+	gen := s.idleGen
+	s.idle = time.AfterFunc(s.inactivity, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.idleGen == gen && len(s.held) == 0 {
+			s.lost = true
+			s.signalLocked()
+		}
+	})
+}
+
+func (s *boshSession) stopIdleLocked() {
+	if s.idle != nil {
+		s.idle.Stop()
+		s.idle = nil
+		s.idleGen++
+	}
+}
+
+// failLocked ends the session at once, as for a connection that broke.
+func (s *boshSession) failLocked() {
+	s.lost = true
+	s.closeLocked()
+}
+
+func (s *boshSession) closeLocked() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.stopIdleLocked()
+	s.dispatchLocked()
+	s.done = true
+	s.signalLocked()
+	go s.forget(s)
+}
+
+// next returns the stream's next input, waiting for it until the read
+// deadline.
+func (s *boshSession) next() (boshInput, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		s.mu.Lock()
+		switch {
+		case len(s.in) > 0:
+			in := s.in[0]
+			s.in[0] = boshInput{}
+			s.in = s.in[1:]
+			s.mu.Unlock()
+			return in, nil
+		case s.lost:
+			s.mu.Unlock()
+			return boshInput{}, errBOSHInactive
+		case s.done:
+			s.mu.Unlock()
+			return boshInput{}, net.ErrClosed
+		}
+		deadline, changed := s.deadline, s.changed
+		s.mu.Unlock()
+		var expired <-chan time.Time
+		if !deadline.IsZero() {
+			d := time.Until(deadline)
+			if d <= 0 {
+				return boshInput{}, os.ErrDeadlineExceeded
+			}
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			expired = timer.C
+		}
+		select {
+		case <-changed:
+		case <-expired:
+			return boshInput{}, os.ErrDeadlineExceeded
+		}
+	}
+}
+
+func (s *boshSession) ReadHeader() (xmlstream.Header, error) {
+	in, err := s.next()
+	switch {
+	case err != nil:
+		return xmlstream.Header{}, err
+	case in.err != nil:
+		return xmlstream.Header{}, in.err
+	case in.header == nil:
+		return xmlstream.Header{}, &xmlstream.Error{Condition: xmlstream.CondBadFormat, Text: "a stream restart (xmpp:restart='true') was expected"}
+	}
+	return *in.header, nil
+}
+
+func (s *boshSession) ReadElement() (*xmlstream.Element, error) {
+	in, err := s.next()
+	switch {
+	case err != nil:
+		return nil, err
+	case in.err != nil:
+		return nil, in.err
+	case in.header != nil:
+		return nil, &xmlstream.Error{Condition: xmlstream.CondBadFormat, Text: "unexpected stream restart"}
+	case in.end:
+		return nil, xmlstream.ErrStreamEnd
+	}
+	return in.el, nil
+}
+
+func (s *boshSession) SetReadHook(f func(n int)) {
+	s.mu.Lock()
+	s.readHook = f
+	s.mu.Unlock()
+}
+
+func (s *boshSession) WriteHeader(id, from, lang string, then ...[]byte) error {
+	s.mu.Lock()
+	s.streamID, s.from = id, from
+	s.mu.Unlock()
+	return s.Write(then...)
+}
+
+// Write queues frames for the next response; while more than s.maxOut
+// bytes wait for the client it waits, up to s.writeTimeout.
+func (s *boshSession) Write(frames ...[]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var timer *time.Timer
+	for s.outBytes > s.maxOut && !s.done {
+		if timer == nil {
+			timer = time.NewTimer(s.writeTimeout)
+			defer timer.Stop()
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+			s.mu.Lock()
+		case <-timer.C:
+			s.mu.Lock()
+			return errBOSHSlow
+		}
+	}
+	if s.done || s.ending {
+		return net.ErrClosed
+	}
+	for _, f := range frames {
+		if bytes.Equal(f, boshEnd) {
+			s.ending = true
+			break
+		}
+		if bytes.HasPrefix(f, []byte("<stream:error")) {
+			s.streamError = true
+		}
+		s.out = append(s.out, f)
+		s.outBytes += len(f)
+	}
+	s.dispatchLocked()
+	return nil
+}
+
+func (s *boshSession) CloseFrame() []byte { return boshEnd }
+
+func (s *boshSession) Namespace() string { return "" }
+
+func (s *boshSession) StreamPrefix() bool { return false }
+
+func (s *boshSession) CanStartTLS() bool { return false }
+
+func (s *boshSession) StartTLS(*tls.Config) error {
+	return errors.New("bosh: STARTTLS is not part of XEP-0206")
+}
+
+func (s *boshSession) Restart() {}
+
+// ConnectionState is nil: a session's requests may come over different
+// connections, so there is no one TLS channel to bind SASL to.
+func (s *boshSession) ConnectionState() *tls.ConnectionState { return nil }
+
+func (s *boshSession) Secure() bool { return s.secure }
+
+func (s *boshSession) RemoteAddr() string { return s.remote }
+
+func (s *boshSession) SetMaxStanzaBytes(n int) {
+	s.mu.Lock()
+	s.limits.MaxStanzaBytes = n
+	s.mu.Unlock()
+}
+
+func (s *boshSession) SetReadDeadline(t time.Time) error {
+	s.mu.Lock()
+	s.deadline = t
+	s.signalLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// Close ends the session: held requests are answered with its end.
+func (s *boshSession) Close() error {
+	s.mu.Lock()
+	s.closeLocked()
+	s.mu.Unlock()
+	return nil
+}
