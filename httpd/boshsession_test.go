@@ -1,0 +1,154 @@
+package httpd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"xmppd/xmlstream"
+)
+
+// boshTest drives a boshSession directly, as the handler does, with
+// requests on goroutines of their own.
+type boshTest struct {
+	t   *testing.T
+	s   *boshSession
+	ctx context.Context
+}
+
+func newBOSHTest(t *testing.T, firstRID int64) *boshTest {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := newBOSHSession(firstRID, xmlstream.Limits{}, func(*boshSession) {})
+	t.Cleanup(func() { s.Close() })
+	return &boshTest{t: t, s: s, ctx: ctx}
+}
+
+// request sends a request of rid with payload; its answer comes on the
+// channel returned.
+func (bt *boshTest) request(rid int64, attrs, payload string) <-chan string {
+	bt.t.Helper()
+	body, err := xmlstream.ParseElement([]byte(fmt.Sprintf("<body xmlns='%s' rid='%d'%s>%s</body>", NSHTTPBind, rid, attrs, payload)), xmlstream.Limits{})
+	if err != nil {
+		bt.t.Fatal(err)
+	}
+	answer := make(chan string, 1)
+	go func() { answer <- string(bt.s.request(bt.ctx, body, rid, 0)) }()
+	return answer
+}
+
+// waitUntil waits for cond, checked under the session's lock at each of
+// its changes.
+func (bt *boshTest) waitUntil(what string, cond func() bool) {
+	bt.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		bt.s.mu.Lock()
+		ok, changed := cond(), bt.s.changed
+		bt.s.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			bt.t.Fatalf("waiting for %s", what)
+		}
+	}
+}
+
+func (bt *boshTest) answer(ch <-chan string) string {
+	bt.t.Helper()
+	select {
+	case a := <-ch:
+		return a
+	case <-time.After(10 * time.Second):
+		bt.t.Fatal("no answer")
+		return ""
+	}
+}
+
+func (bt *boshTest) readID() string {
+	bt.t.Helper()
+	el, err := bt.s.ReadElement()
+	if err != nil {
+		bt.t.Fatal(err)
+	}
+	return el.Attr("id")
+}
+
+// TestBOSHRequestOrder takes a request that came before the one of the
+// rid before it only after that one (XEP-0124 §14.2), and answers the
+// oldest held request at once when more are held than agreed.
+func TestBOSHRequestOrder(t *testing.T) {
+	bt := newBOSHTest(t, 10)
+	created := bt.request(10, " to='localhost' xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'", "")
+	if h, err := bt.s.ReadHeader(); err != nil || h.To != "localhost" || h.Version != "1.0" {
+		t.Fatalf("header %+v, %v", h, err)
+	}
+	second := bt.request(12, "", "<message xmlns='jabber:client' id='second'/>")
+	bt.waitUntil("the request of rid 12", func() bool { return bt.s.early[12] != nil })
+	first := bt.request(11, "", "<message xmlns='jabber:client' id='first'/>")
+	if a, b := bt.readID(), bt.readID(); a != "first" || b != "second" {
+		t.Fatalf("read %s, %s; want first, second", a, b)
+	}
+	// Three held, one agreed: the two oldest are answered, empty.
+	if a := bt.answer(created); !strings.Contains(a, "sid='"+bt.s.sid+"'") || strings.Contains(a, "</body>") {
+		t.Errorf("creation answer %s, want an empty one with the session's attributes", a)
+	}
+	if a := bt.answer(first); a != "<body xmlns='"+NSHTTPBind+"'/>" {
+		t.Errorf("answer to rid 11: %s, want an empty body", a)
+	}
+	bt.s.Write([]byte("<message xmlns='jabber:client' id='out'/>"))
+	if a := bt.answer(second); !strings.Contains(a, "id='out'") {
+		t.Errorf("answer to rid 12: %s, want the message written", a)
+	}
+}
+
+// TestBOSHRequestAgain answers a held request asked for again, its first
+// connection having failed, on the new one.
+func TestBOSHRequestAgain(t *testing.T) {
+	bt := newBOSHTest(t, 1)
+	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
+	bt.answer(bt.request(1, " to='localhost'", ""))
+	lost := bt.request(2, "", "")
+	bt.waitUntil("rid 2 held", func() bool { return len(bt.s.held) == 1 })
+	again := bt.request(2, "", "")
+	if a := bt.answer(lost); a != "<body xmlns='"+NSHTTPBind+"'/>" {
+		t.Errorf("the lost request got %s, want an empty body", a)
+	}
+	bt.s.Write([]byte("<message xmlns='jabber:client' id='m'/>"))
+	if a := bt.answer(again); !strings.Contains(a, "id='m'") {
+		t.Errorf("the request asked again got %s, want the message", a)
+	}
+}
+
+// TestBOSHWriteWaitsForClient holds writes while too much waits for the
+// client, and gives up after the write timeout.
+func TestBOSHWriteWaitsForClient(t *testing.T) {
+	bt := newBOSHTest(t, 1)
+	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
+	bt.answer(bt.request(1, " to='localhost'", ""))
+	bt.s.mu.Lock()
+	bt.s.maxOut, bt.s.writeTimeout = 10, 50*time.Millisecond
+	bt.s.mu.Unlock()
+	if err := bt.s.Write([]byte("<message xmlns='jabber:client' id='1'/>")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bt.s.Write([]byte("<message xmlns='jabber:client' id='2'/>")); err != errBOSHSlow {
+		t.Fatalf("Write = %v, want %v", err, errBOSHSlow)
+	}
+	bt.s.mu.Lock()
+	bt.s.writeTimeout = 10 * time.Second
+	bt.s.mu.Unlock()
+	written := make(chan error, 1)
+	go func() { written <- bt.s.Write([]byte("<message xmlns='jabber:client' id='3'/>")) }()
+	if a := bt.answer(bt.request(2, "", "")); !strings.Contains(a, "id='1'") {
+		t.Fatalf("got %s, want the first message", a)
+	}
+	if err := <-written; err != nil {
+		t.Fatalf("Write after the client collected: %v", err)
+	}
+}
