@@ -20,6 +20,7 @@ var boshEnd = []byte("</stream:stream>")
 
 var (
 	errBOSHInactive = errors.New("bosh: the client sent no request for the inactivity period")
+	errBOSHWindow   = errors.New("bosh: the client sent a request outside the window of rids")
 	errBOSHSlow     = errors.New("bosh: the client does not collect what is written to it")
 )
 
@@ -51,7 +52,7 @@ type boshSession struct {
 	early    map[int64]*boshRequest // requests that came before the one of nextRID
 	header   *xmlstream.Header      // the stream's latest opening
 	in       []boshInput            // taken, not yet read by the stream
-	lost     bool                   // the inactivity period passed
+	lost     error                  // why the client is gone: errBOSHInactive or errBOSHWindow
 
 	// The server's side.
 	streamID, from string // of the stream's header, for the first response
@@ -146,7 +147,8 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 	case rid < s.nextRID && !s.retry(rid),
 		rid >= s.nextRID+int64(s.hold)+2:
 		// Outside the window of rids that may come now (§14.1).
-		s.failLocked()
+		s.lost = errBOSHWindow
+		s.closeLocked()
 		s.mu.Unlock()
 		return boshTerminate("item-not-found")
 	}
@@ -385,7 +387,7 @@ func (s *boshSession) armIdleLocked() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.idleGen == gen && len(s.held) == 0 {
-			s.lost = true
+			s.lost = errBOSHInactive
 			s.signalLocked()
 		}
 	})
@@ -397,12 +399,6 @@ func (s *boshSession) stopIdleLocked() {
 		s.idle = nil
 		s.idleGen++
 	}
-}
-
-// failLocked ends the session at once, as for a connection that broke.
-func (s *boshSession) failLocked() {
-	s.lost = true
-	s.closeLocked()
 }
 
 func (s *boshSession) closeLocked() {
@@ -435,9 +431,9 @@ func (s *boshSession) next() (boshInput, error) {
 			s.in = s.in[1:]
 			s.mu.Unlock()
 			return in, nil
-		case s.lost:
+		case s.lost != nil:
 			s.mu.Unlock()
-			return boshInput{}, errBOSHInactive
+			return boshInput{}, s.lost
 		case s.done:
 			s.mu.Unlock()
 			return boshInput{}, net.ErrClosed

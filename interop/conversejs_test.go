@@ -234,6 +234,61 @@ func TestConverseJS(t *testing.T) {
 	br.close(t)
 }
 
+// TestConverseJSBOSH logs alice in with Converse.js over BOSH (XEP-0206)
+// instead of WebSocket: she and bob, a raw Go client, chat both ways, and
+// her logout ends her session, which bob sees in her presence.
+func TestConverseJSBOSH(t *testing.T) {
+	node, npm := needBrowser(t)
+	dir, err := filepath.Abs("browser")
+	if err != nil {
+		t.Fatal(err)
+	}
+	npmCI(t, npm, dir, "node_modules/playwright-core/package.json", "node_modules/converse.js/dist/converse.min.js")
+	s := xmpptest.Start(t)
+	const alice, bob = "alice@" + xmpptest.Domain, "bob@" + xmpptest.Domain
+	s.AddUser(t, "alice", xmpptest.Domain, "alice-pw")
+	s.AddUser(t, "bob", xmpptest.Domain, "bob-pw")
+	a := xmpptest.Login(t, s, "alice", "alice-pw", "raw")
+	a.Online()
+	b := xmpptest.Login(t, s, "bob", "bob-pw", "raw")
+	b.Online()
+	befriend(t, a, b)
+	a.Send("</stream:stream>")
+	a.Conn.Close()
+
+	br := startBrowser(t, node, dir)
+	boshURL := "http://" + s.HTTPAddr.String() + "/http-bind"
+	br.do(t, map[string]any{"op": "login", "jid": alice, "password": "alice-pw",
+		"bosh_service_url": boshURL, "timeout": loginTimeout.Milliseconds()})
+	readUntil(t, b, "alice's presence from Converse", isPresence(alice, ""))
+
+	chat := `converse-chat[jid="` + bob + `"]`
+	br.do(t, map[string]any{"op": "click", "selector": `converse-roster a.open-chat[data-jid="` + bob + `"]`})
+	const fromBob = "Bob to Alice's BOSH session"
+	b.Send("<message type='chat' id='m1' to='" + alice + "'><body>" + fromBob + "</body></message>")
+	br.do(t, map[string]any{"op": "waitText", "selector": chat + " .chat-msg__text", "text": fromBob})
+	const typed = "Typed in Converse.js over BOSH"
+	br.do(t, map[string]any{"op": "fill", "selector": chat + " textarea.chat-textarea", "text": typed})
+	br.do(t, map[string]any{"op": "press", "selector": chat + " textarea.chat-textarea", "key": "Enter"})
+	got := readUntil(t, b, "alice's message from Converse", func(el *xmlstream.Element) bool { return body(el) != "" })
+	if body(got) != typed || bareJID(got.Attr("from")) != alice {
+		t.Fatalf("bob got %s, want %q from %s", got, typed, alice)
+	}
+	var frames []string
+	br.value(t, br.do(t, map[string]any{"op": "sent", "text": typed}), &frames)
+	if len(frames) != 1 || !strings.Contains(frames[0], "http://jabber.org/protocol/httpbind") {
+		t.Fatalf("Converse sent the message in %q, want one BOSH request", frames)
+	}
+
+	br.do(t, map[string]any{"op": "eval", "js": "await api.user.logout();"})
+	readUntil(t, b, "alice's unavailable presence after her logout", isPresence(alice, "unavailable"))
+	br.value(t, br.do(t, map[string]any{"op": "sent", "text": "type=\"terminate\""}), &frames)
+	if len(frames) == 0 {
+		t.Errorf("Converse's logout sent no terminating BOSH request")
+	}
+	br.close(t)
+}
+
 // needBrowser returns node's and npm's paths; it fails the test when they
 // or Chromium are missing, unless XMPPD_SKIP_INTEROP=1 asks to skip.
 func needBrowser(t *testing.T) (node, npm string) {

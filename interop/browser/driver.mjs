@@ -9,6 +9,7 @@
 // command a line on stdin and answers each with one JSON line on stdout:
 //
 //   {"id":1,"op":"login","websocket_url":"ws://…","jid":"…","password":"…"}
+//        (or "bosh_service_url":"http://…" instead of websocket_url)
 //   {"id":2,"op":"click","selector":"…"}
 //   {"id":3,"op":"waitText","selector":"…","text":"…"}
 //   {"id":4,"op":"fill","selector":"…","text":"…"}
@@ -17,7 +18,8 @@
 //   {"id":7,"op":"texts","selector":"…"}          → value: innerText of each match
 //   {"id":8,"op":"eval","js":"return await api.…"} → value: what the body returns
 //   {"id":9,"op":"sent","text":"…"}               → value: the WebSocket frames
-//                                                    Converse sent that contain text
+//                                                    and BOSH requests Converse
+//                                                    sent that contain text
 //   {"id":10,"op":"reload"}                       (reload the page, wait until
 //                                                    Converse is connected again)
 //   {"id":11,"op":"close"}
@@ -26,7 +28,8 @@
 // "page":"the page's visible text"}. Every wait is bounded by the command's
 // "timeout" (milliseconds, default 15000), the whole run by --timeout.
 // Stderr gets the browser console (Converse logs at debug level) and every
-// WebSocket frame, "C>" from Converse and "S>" from the server.
+// WebSocket frame and BOSH request, "C>" from Converse and "S>" from the
+// server.
 //
 // When stdin ends, on SIGTERM or SIGINT, at --timeout, or after "close",
 // it closes the browser and exits.
@@ -128,14 +131,23 @@ await context.route(
     (route) => route.abort('blockedbyclient'),
 );
 const page = context.pages()[0] ?? (await context.newPage());
-page.on('response', (r) => {
+// sent keeps the frames and BOSH requests Converse sent, for the "sent"
+// command.
+const sent = [];
+let boshURL;
+page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url() === boshURL) {
+        log('C>', r.postData());
+        sent.push(r.postData() ?? '');
+    }
+});
+page.on('response', async (r) => {
     if (r.status() >= 400) log('http', r.status(), r.url());
+    if (r.request().method() === 'POST' && r.url() === boshURL) log('S>', await r.text().catch((e) => e.message));
 });
 page.on('console', (m) => log(`console.${m.type()}:`, m.text()));
 page.on('pageerror', (e) => log('pageerror:', e.stack || e.message));
 page.on('requestfailed', (r) => log('requestfailed:', r.url(), r.failure()?.errorText ?? ''));
-// sent keeps the frames Converse sent, for the "sent" command.
-const sent = [];
 page.on('websocket', (ws) => {
     log('websocket open:', ws.url());
     ws.on('framesent', (f) => {
@@ -182,7 +194,8 @@ async function connected(timeout) {
 
 const ops = {
     async login(cmd, timeout) {
-        const cfg = { websocket_url: cmd.websocket_url, jid: cmd.jid, password: cmd.password };
+        const cfg = { websocket_url: cmd.websocket_url, bosh_service_url: cmd.bosh_service_url, jid: cmd.jid, password: cmd.password };
+        boshURL = cmd.bosh_service_url;
         // The init script runs again on every load of the page, reloads too.
         await page.addInitScript((c) => { window.xmppdTest = c; }, cfg);
         await page.goto(pageURL, { timeout });
