@@ -20,7 +20,7 @@ const nsHTTPBind = "http://jabber.org/protocol/httpbind"
 // request waiting at the server whenever it waits for something, so that
 // the server can answer at once.
 type boshClient struct {
-	t    *testing.T
+	t    testing.TB
 	url  string
 	web  *http.Client
 	sid  string
@@ -33,7 +33,7 @@ type boshClient struct {
 	queue   []*xmlstream.Element    // elements of answers not yet read
 }
 
-func newBOSH(t *testing.T, s *xmpptest.Server) *boshClient {
+func newBOSH(t testing.TB, s *xmpptest.Server) *boshClient {
 	return &boshClient{t: t, url: "http://" + s.HTTPAddr.String() + "/http-bind",
 		web: &http.Client{Timeout: 2 * xmpptest.ReadTimeout}, wait: 60, rid: 1000, bodies: make(chan *xmlstream.Element, 16)}
 }
@@ -339,5 +339,35 @@ func TestBOSHInactivity(t *testing.T) {
 	}
 	if p := romeo.NextNamed("presence"); p.Attr("from") != "juliet@localhost/web" || p.Attr("type") != "unavailable" {
 		t.Fatalf("romeo got %s, want juliet's unavailable presence at the end of her session", p)
+	}
+}
+
+// BenchmarkWebMessage measures a message from a TCP client to a web
+// client, over WebSocket and over BOSH (where it is written into the held
+// request's answer and the client leaves a request again), on loopback.
+func BenchmarkWebMessage(b *testing.B) {
+	s := xmpptest.Start(b)
+	s.AddUser(b, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(b, "romeo", xmpptest.Domain, "secret")
+	romeo := xmpptest.Login(b, s, "romeo", "secret", "orchard")
+	ws, _, err := dialWS(b, s, "xmpp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ws.login("juliet", "secret", "websocket")
+	bosh := newBOSH(b, s)
+	bosh.login("juliet", "secret", "bosh")
+	for _, client := range []struct {
+		name string
+		next func() *xmlstream.Element
+	}{{"websocket", ws.next}, {"bosh", bosh.next}} {
+		b.Run(client.name, func(b *testing.B) {
+			for range b.N {
+				romeo.Send("<message to='juliet@localhost/" + client.name + "' type='chat'><body>hi</body></message>")
+				if m := client.next(); m.Name.Local != "message" {
+					b.Fatalf("got %s", m)
+				}
+			}
+		})
 	}
 }

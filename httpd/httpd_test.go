@@ -24,13 +24,13 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // wsClient is a minimal RFC 7395 client.
 type wsClient struct {
-	t *testing.T
+	t testing.TB
 	c *websocket.Conn
 	// cs is the TLS connection's state over wss, nil over ws.
 	cs *tls.ConnectionState
 }
 
-func dialWS(t *testing.T, s *xmpptest.Server, subprotocols ...string) (*wsClient, *http.Response, error) {
+func dialWS(t testing.TB, s *xmpptest.Server, subprotocols ...string) (*wsClient, *http.Response, error) {
 	return dial(t, "ws://"+s.HTTPAddr.String()+"/xmpp-websocket", nil, subprotocols...)
 }
 
@@ -44,7 +44,7 @@ func dialWSS(t *testing.T, s *xmpptest.Server) *wsClient {
 	return w
 }
 
-func dial(t *testing.T, url string, web *http.Client, subprotocols ...string) (*wsClient, *http.Response, error) {
+func dial(t testing.TB, url string, web *http.Client, subprotocols ...string) (*wsClient, *http.Response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), xmpptest.ReadTimeout)
 	defer cancel()
 	c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: web, Subprotocols: subprotocols})
@@ -129,7 +129,7 @@ func (w *wsClient) scram(ns, user, password, extra string) *xmlstream.Element {
 
 // scramExchange runs SCRAM-SHA-256 over a client's send and next, bound
 // to cs with tls-exporter (SCRAM-SHA-256-PLUS) unless cs is nil.
-func scramExchange(t *testing.T, send func(string), next func() *xmlstream.Element, cs *tls.ConnectionState, ns, user, password, extra string) *xmlstream.Element {
+func scramExchange(t testing.TB, send func(string), next func() *xmlstream.Element, cs *tls.ConnectionState, ns, user, password, extra string) *xmlstream.Element {
 	t.Helper()
 	client, _ := scram.SHA256.NewClient(user, password, "")
 	conv, mechanism := client.NewConversation(), "SCRAM-SHA-256"
