@@ -377,8 +377,8 @@ func Default() Config {
 		S2S:     S2S{RequireTLS: true, IdleSeconds: 300},
 		Cluster: Cluster{Subject: "xmppd", HeartbeatMS: 1000, TimeoutMS: 5000},
 		HTTP: HTTP{
-			Listen:        ":5280",
-			ListenTLS:     ":5281",
+			Listen:                ":5280",
+			ListenTLS:             ":5281",
 			WebSocketPath:         "/xmpp-websocket",
 			BOSHPath:              "/http-bind",
 			BOSHInactivitySeconds: 60,
