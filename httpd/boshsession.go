@@ -523,8 +523,11 @@ func (s *boshSession) Write(frames ...[]byte) error {
 			return errBOSHSlow
 		}
 	}
-	if s.done || s.ending {
+	switch {
+	case s.done:
 		return net.ErrClosed
+	case s.ending:
+		return nil // what comes after the end of the stream is not for the client
 	}
 	for _, f := range frames {
 		if bytes.Equal(f, boshEnd) {
