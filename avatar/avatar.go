@@ -95,6 +95,7 @@ func Register(r *router.Router, cfg Config) *Module {
 	r.AddAccountFeature(NS)
 	r.AddFilter(m)
 	cfg.PEP.OnPublish(m.published)
+	cfg.PEP.OnRemove(m.removed)
 	cfg.VCards.OnChange(m.vcardChanged)
 	return m
 }
@@ -229,6 +230,22 @@ func (m *Module) published(ctx context.Context, owner jid.JID, node, _ string, p
 	}
 	if err := m.setPhoto(ctx, owner, info); err != nil {
 		m.Logger.Error("making the PEP avatar the vCard photo", "jid", owner.String(), "err", err)
+	}
+}
+
+// removed takes the photo out of the vCard when the avatar's metadata is
+// gone: its item retracted, or its node purged or deleted (as
+// Conversations removes an avatar).
+func (m *Module) removed(ctx context.Context, owner jid.JID, node, _ string) {
+	if node != NSMetadata {
+		return
+	}
+	_, items, _, err := m.PEP.Items(ctx, owner, NSMetadata)
+	if err == nil && len(items) == 0 {
+		err = m.setPhoto(ctx, owner, nil)
+	}
+	if err != nil {
+		m.Logger.Error("taking a removed PEP avatar out of the vCard", "jid", owner.String(), "err", err)
 	}
 }
 

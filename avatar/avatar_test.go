@@ -168,6 +168,30 @@ func TestPEPToVCard(t *testing.T) {
 	}
 }
 
+// TestRemovedAvatar takes the photo out of the vCard when the avatar's
+// metadata item is retracted, and when its node is deleted.
+func TestRemovedAvatar(t *testing.T) {
+	_, juliet, romeo := start(t)
+	data, id := image("a rose")
+	ok(t, iq(juliet, "set", "", publish(nsData, id, "<data xmlns='"+nsData+"'>"+data+"</data>")))
+	for _, remove := range []string{
+		"<pubsub xmlns='http://jabber.org/protocol/pubsub'><retract node='" + nsMetadata + "'><item id='" + id + "'/></retract></pubsub>",
+		"<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='" + nsMetadata + "'/></pubsub>",
+	} {
+		ok(t, iq(juliet, "set", "", publish(nsMetadata, id, "<metadata xmlns='"+nsMetadata+"'><info id='"+id+"' type='image/png' bytes='6'/></metadata>")))
+		if binval, _ := photo(t, romeo, "juliet"); binval != data {
+			t.Fatalf("vCard photo %q, want the avatar", binval)
+		}
+		ok(t, iq(juliet, "set", "", remove))
+		if binval, _ := photo(t, romeo, "juliet"); binval != "" {
+			t.Fatalf("vCard photo %q after %s", binval, remove)
+		}
+		if h := presenceHash(t, juliet, romeo, ""); h != "none" {
+			t.Fatalf("presence hash %q after %s", h, remove)
+		}
+	}
+}
+
 // TestVCardToPEP sets a vCard photo and checks the PEP avatar and the
 // presence hash.
 func TestVCardToPEP(t *testing.T) {

@@ -63,12 +63,14 @@ func (m *module) ownerSet(ctx context.Context, iq router.IQ) *xmlstream.Element 
 			return reply
 		}
 		m.notify(ctx, iq.To, node, cfg, xmlstream.NewElement(NSEvent, "purge", "node", node))
+		m.tellRemoved(ctx, iq.To, node, "")
 	case "delete":
 		cfg, err := m.Store.Delete(sctx, iq.To, node)
 		if reply := m.storeError(iq, err, "deleting"); reply != nil {
 			return reply
 		}
 		m.notify(ctx, iq.To, node, cfg, xmlstream.NewElement(NSEvent, "delete", "node", node))
+		m.tellRemoved(ctx, iq.To, node, "")
 	default:
 		return unsupported(iq, op.Name.Local)
 	}

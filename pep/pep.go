@@ -186,6 +186,9 @@ type module struct {
 	remote remote
 	// published are told of each item an account's client published.
 	published []func(ctx context.Context, owner jid.JID, node, id string, payload *xmlstream.Element)
+	// removed are told of each item an account's client retracted, and
+	// of each node it purged or deleted (id "").
+	removed []func(ctx context.Context, owner jid.JID, node, id string)
 }
 
 // features are the XEP-0060 features a PEP service announces on the

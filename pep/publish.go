@@ -112,6 +112,14 @@ func (m *module) publish(ctx context.Context, iq router.IQ, op *xmlstream.Elemen
 	return iq.Result(xmlstream.NewElement(NS, "pubsub").AddChild(pub))
 }
 
+// tellRemoved tells the OnRemove functions that owner's client removed
+// item id of node, or the node's items (id "").
+func (m *module) tellRemoved(ctx context.Context, owner jid.JID, node, id string) {
+	for _, f := range m.removed {
+		f(ctx, owner, node, id)
+	}
+}
+
 // storeError returns the answer to iq for a Store error, or nil for none.
 func (m *module) storeError(iq router.IQ, err error, doing string) *xmlstream.Element {
 	switch {
@@ -150,6 +158,7 @@ func (m *module) retract(ctx context.Context, iq router.IQ, op *xmlstream.Elemen
 	if notify, _ := dataform.ParseBool(op.Attr("notify")); notify {
 		m.notify(ctx, iq.To, node, cfg, itemsEvent(node, xmlstream.NewElement(NSEvent, "retract", "id", id)))
 	}
+	m.tellRemoved(ctx, iq.To, node, id)
 	return iq.Result(nil)
 }
 

@@ -47,6 +47,13 @@ func (s *Service) OnPublish(f func(ctx context.Context, owner jid.JID, node, id 
 	s.m.published = append(s.m.published, f)
 }
 
+// OnRemove has f called after a client of owner retracted item id of
+// node, or purged or deleted node (id ""), not after the retractions of
+// this Service.
+func (s *Service) OnRemove(f func(ctx context.Context, owner jid.JID, node, id string)) {
+	s.m.removed = append(s.m.removed, f)
+}
+
 // Item returns the payload of item id of owner's node; nil when there is
 // no such node or item.
 func (s *Service) Item(ctx context.Context, owner jid.JID, node, id string) (*xmlstream.Element, error) {
