@@ -28,22 +28,6 @@ func image(content string) (b64, id string) {
 	return base64.StdEncoding.EncodeToString([]byte(content)), hex.EncodeToString(sum[:])
 }
 
-// iq sends an IQ and returns its answer, skipping anything else (PEP
-// notifications, presence) that comes first.
-func iq(c *xmpptest.Client, typ, to, body string) *xmlstream.Element {
-	c.T.Helper()
-	if to != "" {
-		to = " to='" + to + "'"
-	}
-	c.Send("<iq type='" + typ + "' id='q'" + to + ">" + body + "</iq>")
-	for {
-		el := c.Next()
-		if el.Name.Local == "iq" && el.Attr("id") == "q" {
-			return el
-		}
-	}
-}
-
 func ok(t *testing.T, el *xmlstream.Element) *xmlstream.Element {
 	t.Helper()
 	if el.Attr("type") != "result" {
@@ -59,7 +43,7 @@ func publish(node, id, payload string) string {
 // photo returns the BINVAL and TYPE of user's vCard as romeo reads it.
 func photo(t *testing.T, reader *xmpptest.Client, user string) (binval, typ string) {
 	t.Helper()
-	card := ok(t, iq(reader, "get", user+"@"+xmpptest.Domain, "<vCard xmlns='"+nsVCard+"'/>")).Child(nsVCard, "vCard")
+	card := ok(t, reader.IQ("get", user+"@"+xmpptest.Domain, "<vCard xmlns='"+nsVCard+"'/>")).Child(nsVCard, "vCard")
 	p := card.Child(nsVCard, "PHOTO")
 	if p == nil {
 		return "", ""
@@ -95,7 +79,7 @@ func start(t *testing.T) (s *xmpptest.Server, juliet, romeo *xmpptest.Client) {
 
 func TestFeature(t *testing.T) {
 	_, juliet, _ := start(t)
-	res := ok(t, iq(juliet, "get", "", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
+	res := ok(t, juliet.IQ("get", "", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
 	for _, f := range res.Child("http://jabber.org/protocol/disco#info", "query").ChildElements() {
 		if f.Attr("var") == "urn:xmpp:pep-vcard-conversion:0" {
 			return
@@ -117,9 +101,9 @@ func TestPEPToVCard(t *testing.T) {
 	}
 
 	data, id := image("a rose")
-	ok(t, iq(juliet, "set", "", publish(nsData, id, "<data xmlns='"+nsData+"'>"+data+"</data>")))
+	ok(t, juliet.IQ("set", "", publish(nsData, id, "<data xmlns='"+nsData+"'>"+data+"</data>")))
 	// The info with a url is passed over for the one the data node has.
-	ok(t, iq(juliet, "set", "", publish(nsMetadata, id, "<metadata xmlns='"+nsMetadata+"'>"+
+	ok(t, juliet.IQ("set", "", publish(nsMetadata, id, "<metadata xmlns='"+nsMetadata+"'>"+
 		"<info id='elsewhere' type='image/gif' bytes='9' url='https://example.org/a.gif'/>"+
 		"<info id='"+id+"' type='image/png' bytes='6'/></metadata>")))
 	if binval, typ := photo(t, romeo, "juliet"); binval != data || typ != "image/png" {
@@ -146,20 +130,20 @@ func TestPEPToVCard(t *testing.T) {
 
 	// Metadata naming data that is not its image changes nothing.
 	other, _ := image("a thorn")
-	ok(t, iq(juliet, "set", "", publish(nsData, "0000", "<data xmlns='"+nsData+"'>"+other+"</data>")))
-	ok(t, iq(juliet, "set", "", publish(nsMetadata, "0000", "<metadata xmlns='"+nsMetadata+"'><info id='0000' type='image/png' bytes='6'/></metadata>")))
+	ok(t, juliet.IQ("set", "", publish(nsData, "0000", "<data xmlns='"+nsData+"'>"+other+"</data>")))
+	ok(t, juliet.IQ("set", "", publish(nsMetadata, "0000", "<metadata xmlns='"+nsMetadata+"'><info id='0000' type='image/png' bytes='6'/></metadata>")))
 	if binval, _ := photo(t, romeo, "juliet"); binval != data {
 		t.Fatalf("vCard photo %q after a mismatched avatar", binval)
 	}
 
 	// Metadata naming only images elsewhere leaves the photo.
-	ok(t, iq(juliet, "set", "", publish(nsMetadata, "remote", "<metadata xmlns='"+nsMetadata+"'><info id='remote' type='image/png' bytes='9' url='https://example.org/a.png'/></metadata>")))
+	ok(t, juliet.IQ("set", "", publish(nsMetadata, "remote", "<metadata xmlns='"+nsMetadata+"'><info id='remote' type='image/png' bytes='9' url='https://example.org/a.png'/></metadata>")))
 	if binval, _ := photo(t, romeo, "juliet"); binval != data {
 		t.Fatalf("vCard photo %q after an avatar stored elsewhere", binval)
 	}
 
 	// Empty metadata removes the avatar.
-	ok(t, iq(juliet, "set", "", publish(nsMetadata, "current", "<metadata xmlns='"+nsMetadata+"'/>")))
+	ok(t, juliet.IQ("set", "", publish(nsMetadata, "current", "<metadata xmlns='"+nsMetadata+"'/>")))
 	if binval, _ := photo(t, romeo, "juliet"); binval != "" {
 		t.Fatalf("vCard photo %q after the avatar was removed", binval)
 	}
@@ -173,16 +157,16 @@ func TestPEPToVCard(t *testing.T) {
 func TestRemovedAvatar(t *testing.T) {
 	_, juliet, romeo := start(t)
 	data, id := image("a rose")
-	ok(t, iq(juliet, "set", "", publish(nsData, id, "<data xmlns='"+nsData+"'>"+data+"</data>")))
+	ok(t, juliet.IQ("set", "", publish(nsData, id, "<data xmlns='"+nsData+"'>"+data+"</data>")))
 	for _, remove := range []string{
 		"<pubsub xmlns='http://jabber.org/protocol/pubsub'><retract node='" + nsMetadata + "'><item id='" + id + "'/></retract></pubsub>",
 		"<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='" + nsMetadata + "'/></pubsub>",
 	} {
-		ok(t, iq(juliet, "set", "", publish(nsMetadata, id, "<metadata xmlns='"+nsMetadata+"'><info id='"+id+"' type='image/png' bytes='6'/></metadata>")))
+		ok(t, juliet.IQ("set", "", publish(nsMetadata, id, "<metadata xmlns='"+nsMetadata+"'><info id='"+id+"' type='image/png' bytes='6'/></metadata>")))
 		if binval, _ := photo(t, romeo, "juliet"); binval != data {
 			t.Fatalf("vCard photo %q, want the avatar", binval)
 		}
-		ok(t, iq(juliet, "set", "", remove))
+		ok(t, juliet.IQ("set", "", remove))
 		if binval, _ := photo(t, romeo, "juliet"); binval != "" {
 			t.Fatalf("vCard photo %q after %s", binval, remove)
 		}
@@ -198,14 +182,14 @@ func TestVCardToPEP(t *testing.T) {
 	_, juliet, romeo := start(t)
 	data, id := image("a dagger")
 	card := "<vCard xmlns='" + nsVCard + "'><FN>Juliet</FN><PHOTO><TYPE>image/jpeg</TYPE><BINVAL>" + data + "</BINVAL></PHOTO></vCard>"
-	ok(t, iq(juliet, "set", "", card))
-	meta := ok(t, iq(juliet, "get", "", "<pubsub xmlns='"+nsPubsub+"'><items node='"+nsMetadata+"'/></pubsub>"))
+	ok(t, juliet.IQ("set", "", card))
+	meta := ok(t, juliet.IQ("get", "", "<pubsub xmlns='"+nsPubsub+"'><items node='"+nsMetadata+"'/></pubsub>"))
 	item := meta.Child(nsPubsub, "pubsub").Child(nsPubsub, "items").Child(nsPubsub, "item")
 	info := item.Child(nsMetadata, "metadata").Child(nsMetadata, "info")
 	if item.Attr("id") != id || info.Attr("id") != id || info.Attr("type") != "image/jpeg" || info.Attr("bytes") != "8" {
 		t.Fatalf("metadata %s, want the photo", meta)
 	}
-	got := ok(t, iq(juliet, "get", "", "<pubsub xmlns='"+nsPubsub+"'><items node='"+nsData+"'><item id='"+id+"'/></items></pubsub>"))
+	got := ok(t, juliet.IQ("get", "", "<pubsub xmlns='"+nsPubsub+"'><items node='"+nsData+"'><item id='"+id+"'/></items></pubsub>"))
 	if d := got.Child(nsPubsub, "pubsub").Child(nsPubsub, "items").Child(nsPubsub, "item").Child(nsData, "data"); d.Text() != data {
 		t.Fatalf("data %s, want the photo", got)
 	}
@@ -231,11 +215,11 @@ func TestVCardToPEP(t *testing.T) {
 func TestDeletedAccount(t *testing.T) {
 	s, juliet, romeo := start(t)
 	data, id := image("a ring")
-	ok(t, iq(juliet, "set", "", "<vCard xmlns='"+nsVCard+"'><PHOTO><BINVAL>"+data+"</BINVAL></PHOTO></vCard>"))
+	ok(t, juliet.IQ("set", "", "<vCard xmlns='"+nsVCard+"'><PHOTO><BINVAL>"+data+"</BINVAL></PHOTO></vCard>"))
 	if h := presenceHash(t, juliet, romeo, ""); h != id {
 		t.Fatalf("presence hash %q, want %s", h, id)
 	}
-	ok(t, iq(juliet, "set", "", "<query xmlns='jabber:iq:register'><remove/></query>"))
+	ok(t, juliet.IQ("set", "", "<query xmlns='jabber:iq:register'><remove/></query>"))
 	s.AddUser(t, "juliet", xmpptest.Domain, "again")
 	juliet = xmpptest.Login(t, s, "juliet", "again", "balcony")
 	if h := presenceHash(t, juliet, romeo, ""); h != "none" {

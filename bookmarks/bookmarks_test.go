@@ -25,18 +25,6 @@ const (
 	nsLegacy  = "storage:bookmarks"
 )
 
-// iq sends an IQ of type typ to the sender's own account and returns the
-// result, failing on an error.
-func iq(c *xmpptest.Client, typ, body string) *xmlstream.Element {
-	c.T.Helper()
-	c.Send("<iq type='" + typ + "' id='q'>" + body + "</iq>")
-	el := c.NextNamed("iq")
-	if el.Attr("id") != "q" || el.Attr("type") != "result" {
-		c.T.Fatalf("got %s, want the result of q", el)
-	}
-	return el
-}
-
 func privateSet(storage string) string {
 	return "<query xmlns='" + nsPrivate + "'><storage xmlns='" + nsLegacy + "'>" + storage + "</storage></query>"
 }
@@ -60,7 +48,7 @@ func legacy(t *testing.T, res *xmlstream.Element) map[string]*xmlstream.Element 
 // pepItems returns the items of the bookmarks node by id.
 func pepItems(t *testing.T, c *xmpptest.Client) map[string]*xmlstream.Element {
 	t.Helper()
-	res := iq(c, "get", "<pubsub xmlns='"+nsPubsub+"'><items node='"+nsBM+"'/></pubsub>")
+	res := c.Result("get", "", "<pubsub xmlns='"+nsPubsub+"'><items node='"+nsBM+"'/></pubsub>")
 	out := map[string]*xmlstream.Element{}
 	for _, it := range res.Child(nsPubsub, "pubsub").Child(nsPubsub, "items").ChildElements() {
 		out[it.Attr("id")] = it.FirstChildElement()
@@ -103,7 +91,7 @@ func TestCompatAnnounced(t *testing.T) {
 	s := xmpptest.Start(t)
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	c := xmpptest.Login(t, s, "juliet", "secret", "old")
-	res := iq(c, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+	res := c.Result("get", "", "<query xmlns='http://jabber.org/protocol/disco#info'/>")
 	for _, f := range res.Child("http://jabber.org/protocol/disco#info", "query").ChildElements() {
 		if f.Attr("var") == nsBM+"#compat" {
 			return
@@ -122,7 +110,7 @@ func TestBothWays(t *testing.T) {
 
 	// The old client stores two rooms, a URL and a conference without a
 	// valid room: the rooms become items, with everything they hold.
-	iq(old, "set", privateSet(
+	old.Result("set", "", privateSet(
 		"<conference jid='balcony@rooms.localhost' autojoin='1' name='Balcony'><nick>Juliet</nick><password>rose</password><x xmlns='urn:example:ext'/></conference>"+
 			"<conference jid='crypt@rooms.localhost'/>"+
 			"<url name='Verona' url='https://verona.example/'/>"+
@@ -149,7 +137,7 @@ func TestBothWays(t *testing.T) {
 	if res := mod.NextNamed("iq"); res.Attr("type") != "result" {
 		t.Fatalf("got %s, want the publish's result", res)
 	}
-	got := legacy(t, iq(old, "get", privateGet))
+	got := legacy(t, old.Result("get", "", privateGet))
 	if len(got) != 3 || got["tomb@rooms.localhost"] == nil || got["tomb@rooms.localhost"].Attr("autojoin") != "true" ||
 		got["tomb@rooms.localhost"].Child(nsLegacy, "nick").Text() != "J" {
 		t.Fatalf("private storage has %v", got)
@@ -161,7 +149,7 @@ func TestBothWays(t *testing.T) {
 	// The old client writes back its list without the crypt and with
 	// the balcony renamed: one publish, then one retraction; the tomb,
 	// unchanged, is not published again.
-	iq(old, "set", privateSet(
+	old.Result("set", "", privateSet(
 		"<conference jid='balcony@rooms.localhost' autojoin='true' name='The balcony'><nick>Juliet</nick><password>rose</password><x xmlns='urn:example:ext'/></conference>"+
 			"<conference jid='tomb@rooms.localhost' autojoin='true' name='Tomb'><nick>J</nick></conference>"))
 	if published, _ := events(t, mod); !slices.Equal(published, []string{"balcony@rooms.localhost"}) {
@@ -176,8 +164,8 @@ func TestBothWays(t *testing.T) {
 	}
 
 	// Emptying the list empties the node.
-	iq(old, "set", privateSet(""))
-	if len(pepItems(t, old)) != 0 || len(legacy(t, iq(old, "get", privateGet))) != 0 {
+	old.Result("set", "", privateSet(""))
+	if len(pepItems(t, old)) != 0 || len(legacy(t, old.Result("get", "", privateGet))) != 0 {
 		t.Fatal("the bookmarks were not removed")
 	}
 }
@@ -192,7 +180,7 @@ func TestLegacyDataMoves(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := xmpptest.Login(t, s, "juliet", "secret", "old")
-	if got := legacy(t, iq(old, "get", privateGet)); got["hall@rooms.localhost"] == nil {
+	if got := legacy(t, old.Result("get", "", privateGet)); got["hall@rooms.localhost"] == nil {
 		t.Fatalf("private storage has %v", got)
 	}
 	if items := pepItems(t, old); items["hall@rooms.localhost"] == nil || items["hall@rooms.localhost"].Attr("name") != "Hall" {
@@ -229,7 +217,7 @@ func TestTooMany(t *testing.T) {
 	s := xmpptest.Start(t)
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	old := xmpptest.Login(t, s, "juliet", "secret", "old")
-	iq(old, "set", privateSet("<conference jid='hall@rooms.localhost'/>"))
+	old.Result("set", "", privateSet("<conference jid='hall@rooms.localhost'/>"))
 	var many strings.Builder
 	for i := range 257 {
 		fmt.Fprintf(&many, "<conference jid='room%d@rooms.localhost'/>", i)
@@ -247,7 +235,7 @@ func TestFailedSetLosesNothing(t *testing.T) {
 	s := xmpptest.Start(t, func(c *config.Config) { c.PEP.MaxBytes = 2000 })
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	old := xmpptest.Login(t, s, "juliet", "secret", "old")
-	iq(old, "set", privateSet("<conference jid='hall@rooms.localhost' name='Hall'/>"))
+	old.Result("set", "", privateSet("<conference jid='hall@rooms.localhost' name='Hall'/>"))
 	old.Send("<iq type='set' id='big'>" + privateSet("<conference jid='crypt@rooms.localhost' name='"+strings.Repeat("c", 3000)+"'/>") + "</iq>")
 	xmpptest.ExpectError(t, old.NextNamed("iq"), "not-acceptable")
 	if items := pepItems(t, old); items["hall@rooms.localhost"] == nil {
@@ -262,7 +250,7 @@ func TestSetKeepsWhatItCannotShow(t *testing.T) {
 	s := xmpptest.Start(t)
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	old := xmpptest.Login(t, s, "juliet", "secret", "old")
-	iq(old, "set", privateSet("")) // makes the node as XEP-0402 wants it
+	old.Result("set", "", privateSet("")) // makes the node as XEP-0402 wants it
 	mod := modern(t, s)
 	for id, payload := range map[string]string{
 		"Hall@Rooms.localhost": "<conference xmlns='" + nsBM + "' autojoin='1'/>",
@@ -275,11 +263,11 @@ func TestSetKeepsWhatItCannotShow(t *testing.T) {
 			t.Fatalf("got %s, want the publish's result", res)
 		}
 	}
-	got := legacy(t, iq(old, "get", privateGet))
+	got := legacy(t, old.Result("get", "", privateGet))
 	if len(got) != 1 || got["Hall@Rooms.localhost"] == nil {
 		t.Fatalf("private storage shows %v, want the hall alone", got)
 	}
-	iq(old, "set", privateSet("<conference jid='Hall@Rooms.localhost' autojoin='true'/>"))
+	old.Result("set", "", privateSet("<conference jid='Hall@Rooms.localhost' autojoin='true'/>"))
 	mod.Ping() // no notification: nothing changed
 	if items := pepItems(t, old); len(items) != 3 {
 		t.Fatalf("items %v, want all three kept", items)
@@ -292,9 +280,9 @@ func TestSetOnSmallNode(t *testing.T) {
 	s := xmpptest.Start(t)
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	old := xmpptest.Login(t, s, "juliet", "secret", "old")
-	iq(old, "set", "<pubsub xmlns='"+nsPubsub+"'><publish node='"+nsBM+"'><item id='a@rooms.localhost'><conference xmlns='"+nsBM+"'/></item></publish></pubsub>")
-	iq(old, "set", privateSet("<conference jid='a@rooms.localhost'/><conference jid='b@rooms.localhost'/>"))
-	iq(old, "set", privateSet("<conference jid='a@rooms.localhost'/><conference jid='c@rooms.localhost'/>"))
+	old.Result("set", "", "<pubsub xmlns='"+nsPubsub+"'><publish node='"+nsBM+"'><item id='a@rooms.localhost'><conference xmlns='"+nsBM+"'/></item></publish></pubsub>")
+	old.Result("set", "", privateSet("<conference jid='a@rooms.localhost'/><conference jid='b@rooms.localhost'/>"))
+	old.Result("set", "", privateSet("<conference jid='a@rooms.localhost'/><conference jid='c@rooms.localhost'/>"))
 	if items := pepItems(t, old); len(items) != 2 || items["a@rooms.localhost"] == nil || items["c@rooms.localhost"] == nil {
 		t.Fatalf("items %v, want a and c", items)
 	}
@@ -306,7 +294,7 @@ func TestStartKeepsNewerBookmarks(t *testing.T) {
 	s := xmpptest.Start(t)
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	old := xmpptest.Login(t, s, "juliet", "secret", "old")
-	iq(old, "set", privateSet("<conference jid='new@rooms.localhost'/>"))
+	old.Result("set", "", privateSet("<conference jid='new@rooms.localhost'/>"))
 	stored := "<query xmlns='" + nsPrivate + "'><storage xmlns='" + nsLegacy + "'><conference jid='stale@rooms.localhost'/></storage></query>"
 	if err := postgres.NewPrivate(s.DB).Set(context.Background(), xmpptest.Domain, "juliet", nsLegacy, []byte(stored), 1<<20); err != nil {
 		t.Fatal(err)

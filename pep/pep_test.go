@@ -36,21 +36,6 @@ func online(t *testing.T, s *xmpptest.Server, user, resource string) *xmpptest.C
 	return c
 }
 
-// iq sends the IQ body of type typ with id 'q' (to the sender's own
-// account unless to is set) and returns the answer.
-func iq(c *xmpptest.Client, typ, to, body string) *xmlstream.Element {
-	c.T.Helper()
-	if to != "" {
-		to = " to='" + to + "'"
-	}
-	c.Send("<iq type='" + typ + "' id='q'" + to + ">" + body + "</iq>")
-	el := c.NextNamed("iq")
-	if el.Attr("id") != "q" {
-		c.T.Fatalf("got %s, want the answer to q", el)
-	}
-	return el
-}
-
 // ok checks that el is an IQ result.
 func ok(t *testing.T, el *xmlstream.Element) *xmlstream.Element {
 	t.Helper()
@@ -107,12 +92,12 @@ func TestPublishAndRetrieve(t *testing.T) {
 	s := start(t)
 	juliet := online(t, s, "juliet", "balcony")
 
-	res := ok(t, iq(juliet, "set", "", publish(mood, "", moodPayload("happy"), "")))
+	res := ok(t, juliet.IQ("set", "", publish(mood, "", moodPayload("happy"), "")))
 	id := res.Child(nsPubsub, "pubsub").Child(nsPubsub, "publish").Child(nsPubsub, "item").Attr("id")
 	if id == "" {
 		t.Fatalf("the result %s names no item id", res)
 	}
-	got := ok(t, iq(juliet, "get", "", items(mood, "")))
+	got := ok(t, juliet.IQ("get", "", items(mood, "")))
 	if ids := itemIDs(t, got); len(ids) != 1 || ids[0] != id {
 		t.Fatalf("items %v, want [%s]", ids, id)
 	}
@@ -123,29 +108,29 @@ func TestPublishAndRetrieve(t *testing.T) {
 	// A node made by a publish without options keeps one item; with
 	// max_items=max the node keeps them in publish order, and publishing
 	// an id again moves it to the end.
-	ok(t, iq(juliet, "set", "", publish(mood, "b", moodPayload("sad"), "")))
-	if ids := itemIDs(t, ok(t, iq(juliet, "get", "", items(mood, "")))); len(ids) != 1 || ids[0] != "b" {
+	ok(t, juliet.IQ("set", "", publish(mood, "b", moodPayload("sad"), "")))
+	if ids := itemIDs(t, ok(t, juliet.IQ("get", "", items(mood, "")))); len(ids) != 1 || ids[0] != "b" {
 		t.Fatalf("items %v, want only the newest, [b]", ids)
 	}
 	const list = "urn:example:list"
 	for _, id := range []string{"1", "2", "3", "1"} {
-		ok(t, iq(juliet, "set", "", publish(list, id, "<x xmlns='"+list+"'/>", field("pubsub#max_items", "max"))))
+		ok(t, juliet.IQ("set", "", publish(list, id, "<x xmlns='"+list+"'/>", field("pubsub#max_items", "max"))))
 	}
-	if ids := itemIDs(t, ok(t, iq(juliet, "get", "", items(list, "")))); strings.Join(ids, ",") != "2,3,1" {
+	if ids := itemIDs(t, ok(t, juliet.IQ("get", "", items(list, "")))); strings.Join(ids, ",") != "2,3,1" {
 		t.Fatalf("items %v, want [2 3 1]", ids)
 	}
-	if ids := itemIDs(t, ok(t, iq(juliet, "get", "", items(list, " max_items='2'")))); strings.Join(ids, ",") != "3,1" {
+	if ids := itemIDs(t, ok(t, juliet.IQ("get", "", items(list, " max_items='2'")))); strings.Join(ids, ",") != "3,1" {
 		t.Fatalf("the newest two items are %v, want [3 1]", ids)
 	}
 	byID := "<pubsub xmlns='" + nsPubsub + "'><items node='" + list + "'><item id='2'/></items></pubsub>"
-	if ids := itemIDs(t, ok(t, iq(juliet, "get", "", byID))); strings.Join(ids, ",") != "2" {
+	if ids := itemIDs(t, ok(t, juliet.IQ("get", "", byID))); strings.Join(ids, ",") != "2" {
 		t.Fatalf("item 2 asked by id gave %v", ids)
 	}
 
 	// Items outlive the server.
 	s = xmpptest.Restart(t, s)
 	juliet = online(t, s, "juliet", "balcony")
-	if ids := itemIDs(t, ok(t, iq(juliet, "get", "", items(list, "")))); strings.Join(ids, ",") != "2,3,1" {
+	if ids := itemIDs(t, ok(t, juliet.IQ("get", "", items(list, "")))); strings.Join(ids, ",") != "2,3,1" {
 		t.Fatalf("after a restart the items are %v, want [2 3 1]", ids)
 	}
 }
@@ -159,23 +144,23 @@ func TestPublishOptions(t *testing.T) {
 	const devices = "eu.siacs.conversations.axolotl.devicelist"
 	list := "<list xmlns='eu.siacs.conversations.axolotl'><device id='1'/></list>"
 
-	ok(t, iq(juliet, "set", "", publish(devices, "current", list, field("pubsub#access_model", "open"))))
-	ok(t, iq(juliet, "set", "", publish(devices, "current", list, field("pubsub#access_model", "open"))))
-	refused(t, iq(juliet, "set", "", publish(devices, "current", list, field("pubsub#access_model", "whitelist"))), "conflict", "precondition-not-met")
-	refused(t, iq(juliet, "set", "", publish(devices, "current", list, field("pubsub#no_such_option", "1"))), "conflict", "precondition-not-met")
+	ok(t, juliet.IQ("set", "", publish(devices, "current", list, field("pubsub#access_model", "open"))))
+	ok(t, juliet.IQ("set", "", publish(devices, "current", list, field("pubsub#access_model", "open"))))
+	refused(t, juliet.IQ("set", "", publish(devices, "current", list, field("pubsub#access_model", "whitelist"))), "conflict", "precondition-not-met")
+	refused(t, juliet.IQ("set", "", publish(devices, "current", list, field("pubsub#no_such_option", "1"))), "conflict", "precondition-not-met")
 
-	form := ok(t, iq(juliet, "get", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+devices+"'/></pubsub>"))
+	form := ok(t, juliet.IQ("get", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+devices+"'/></pubsub>"))
 	if !strings.Contains(form.String(), "open") || !strings.Contains(form.String(), "pubsub#access_model") {
 		t.Fatalf("configuration form %s does not show the access model", form)
 	}
-	ok(t, iq(juliet, "set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+devices+"'>"+
+	ok(t, juliet.IQ("set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+devices+"'>"+
 		"<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field>"+
 		field("pubsub#access_model", "whitelist")+"</x></configure></pubsub>"))
-	ok(t, iq(juliet, "set", "", publish(devices, "current", list, field("pubsub#access_model", "whitelist"))))
+	ok(t, juliet.IQ("set", "", publish(devices, "current", list, field("pubsub#access_model", "whitelist"))))
 
 	// Options the service cannot honour create no node.
-	refused(t, iq(juliet, "set", "", publish("urn:example:new", "", "<x xmlns='urn:example:new'/>", field("pubsub#access_model", "authorize"))), "conflict", "precondition-not-met")
-	refused(t, iq(juliet, "get", "", items("urn:example:new", "")), "item-not-found", "")
+	refused(t, juliet.IQ("set", "", publish("urn:example:new", "", "<x xmlns='urn:example:new'/>", field("pubsub#access_model", "authorize"))), "conflict", "precondition-not-met")
+	refused(t, juliet.IQ("get", "", items("urn:example:new", "")), "item-not-found", "")
 }
 
 func TestAccessModels(t *testing.T) {
@@ -183,14 +168,14 @@ func TestAccessModels(t *testing.T) {
 	juliet := online(t, s, "juliet", "balcony")
 	romeo := online(t, s, "romeo", "orchard")
 	for node, access := range map[string]string{"urn:example:open": "open", "urn:example:presence": "presence", "urn:example:whitelist": "whitelist"} {
-		ok(t, iq(juliet, "set", "", publish(node, "1", "<x xmlns='"+node+"'/>", field("pubsub#access_model", access))))
+		ok(t, juliet.IQ("set", "", publish(node, "1", "<x xmlns='"+node+"'/>", field("pubsub#access_model", access))))
 	}
 
-	ok(t, iq(romeo, "get", "juliet@localhost", items("urn:example:open", "")))
-	refused(t, iq(romeo, "get", "juliet@localhost", items("urn:example:presence", "")), "not-authorized", "presence-subscription-required")
+	ok(t, romeo.IQ("get", "juliet@localhost", items("urn:example:open", "")))
+	refused(t, romeo.IQ("get", "juliet@localhost", items("urn:example:presence", "")), "not-authorized", "presence-subscription-required")
 	// disco#items lists the nodes the asker may read (XEP-0060 §5.2).
 	discoNodes := func(c *xmpptest.Client) string {
-		res := ok(t, iq(c, "get", "juliet@localhost", "<query xmlns='http://jabber.org/protocol/disco#items'/>"))
+		res := ok(t, c.IQ("get", "juliet@localhost", "<query xmlns='http://jabber.org/protocol/disco#items'/>"))
 		var nodes []string
 		for _, it := range res.FirstChildElement().ChildElements() {
 			nodes = append(nodes, it.Attr("node"))
@@ -203,16 +188,16 @@ func TestAccessModels(t *testing.T) {
 	if got := discoNodes(romeo); got != "urn:example:open" {
 		t.Fatalf("romeo sees the nodes %q, want only the open one", got)
 	}
-	refused(t, iq(romeo, "get", "juliet@localhost", items("urn:example:whitelist", "")), "not-allowed", "closed-node")
+	refused(t, romeo.IQ("get", "juliet@localhost", items("urn:example:whitelist", "")), "not-allowed", "closed-node")
 
 	subscribe(t, romeo, juliet)
-	ok(t, iq(romeo, "get", "juliet@localhost", items("urn:example:presence", "")))
-	refused(t, iq(romeo, "get", "juliet@localhost", items("urn:example:whitelist", "")), "not-allowed", "closed-node")
+	ok(t, romeo.IQ("get", "juliet@localhost", items("urn:example:presence", "")))
+	refused(t, romeo.IQ("get", "juliet@localhost", items("urn:example:whitelist", "")), "not-allowed", "closed-node")
 
 	// Nobody changes another account's nodes.
-	refused(t, iq(romeo, "set", "juliet@localhost", publish("urn:example:open", "2", "<x xmlns='urn:example:open'/>", "")), "forbidden", "")
-	refused(t, iq(romeo, "set", "juliet@localhost", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='urn:example:open'/></pubsub>"), "forbidden", "")
-	ok(t, iq(romeo, "get", "juliet@localhost", items("urn:example:open", "")))
+	refused(t, romeo.IQ("set", "juliet@localhost", publish("urn:example:open", "2", "<x xmlns='urn:example:open'/>", "")), "forbidden", "")
+	refused(t, romeo.IQ("set", "juliet@localhost", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='urn:example:open'/></pubsub>"), "forbidden", "")
+	ok(t, romeo.IQ("get", "juliet@localhost", items("urn:example:open", "")))
 }
 
 // subscribe makes from subscribed to to's presence, both online.
@@ -248,13 +233,13 @@ func TestBadRequests(t *testing.T) {
 		{"<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='none'/></pubsub>", "item-not-found", ""},
 		{"<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='none'><x xmlns='jabber:x:data' type='submit'/></configure></pubsub>", "item-not-found", ""},
 	} {
-		refused(t, iq(juliet, "set", "", tc.body), tc.condition, tc.app)
+		refused(t, juliet.IQ("set", "", tc.body), tc.condition, tc.app)
 	}
-	ok(t, iq(juliet, "set", "", publish("n", "1", "<a xmlns='x'/>", "")))
-	refused(t, iq(juliet, "set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='n'>"+
+	ok(t, juliet.IQ("set", "", publish("n", "1", "<a xmlns='x'/>", "")))
+	refused(t, juliet.IQ("set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='n'>"+
 		"<x xmlns='jabber:x:data' type='submit'>"+field("pubsub#max_items", "100000")+"</x></configure></pubsub>"), "not-acceptable", "")
-	refused(t, iq(juliet, "set", "", "<pubsub xmlns='"+nsPubsub+"'><create node='n'/></pubsub>"), "conflict", "")
-	refused(t, iq(juliet, "get", "", items("n", " max_items='none'")), "bad-request", "")
+	refused(t, juliet.IQ("set", "", "<pubsub xmlns='"+nsPubsub+"'><create node='n'/></pubsub>"), "conflict", "")
+	refused(t, juliet.IQ("get", "", items("n", " max_items='none'")), "bad-request", "")
 	juliet.Ping() // the stream still works
 }
 
@@ -275,7 +260,7 @@ func TestNotifications(t *testing.T) {
 	romeo := online(t, s, "romeo", "orchard")
 	subscribe(t, romeo, juliet)
 	subscribe(t, juliet, romeo)
-	ok(t, iq(juliet, "set", "", publish(mood, "1", moodPayload("happy"), "")))
+	ok(t, juliet.IQ("set", "", publish(mood, "1", moodPayload("happy"), "")))
 	romeo.Ping() // a session that asked for nothing gets nothing
 
 	// Romeo announces that he wants moods: the server asks him what his
@@ -289,7 +274,7 @@ func TestNotifications(t *testing.T) {
 		t.Fatalf("got %s, want juliet's last mood", its)
 	}
 
-	ok(t, iq(juliet, "set", "", publish(mood, "2", moodPayload("sad"), "")))
+	ok(t, juliet.IQ("set", "", publish(mood, "2", moodPayload("sad"), "")))
 	if its := expectEvent(t, romeo); its.Child(nsEvent, "item").Attr("id") != "2" || !strings.Contains(its.String(), "<sad") {
 		t.Fatalf("got %s, want the new mood", its)
 	}
@@ -314,13 +299,13 @@ func TestNotifications(t *testing.T) {
 	// A retraction with notify, and a deletion, reach both sessions.
 	romeo.ExpectPresenceFrom(romeo2.JID)
 	juliet.ExpectPresenceFrom(romeo2.JID)
-	ok(t, iq(juliet, "set", "", "<pubsub xmlns='"+nsPubsub+"'><retract node='"+mood+"' notify='true'><item id='2'/></retract></pubsub>"))
+	ok(t, juliet.IQ("set", "", "<pubsub xmlns='"+nsPubsub+"'><retract node='"+mood+"' notify='true'><item id='2'/></retract></pubsub>"))
 	for _, c := range []*xmpptest.Client{romeo, romeo2} {
 		if its := expectEvent(t, c); its.Child(nsEvent, "retract").Attr("id") != "2" {
 			t.Fatalf("got %s, want the retraction", its)
 		}
 	}
-	ok(t, iq(juliet, "set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='"+mood+"'/></pubsub>"))
+	ok(t, juliet.IQ("set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='"+mood+"'/></pubsub>"))
 	for _, c := range []*xmpptest.Client{romeo, romeo2} {
 		if d := expectEvent(t, c); d.Name.Local != "delete" || d.Attr("node") != mood {
 			t.Fatalf("got %s, want the deletion", d)
@@ -329,7 +314,7 @@ func TestNotifications(t *testing.T) {
 
 	// Whitelist nodes, such as bookmarks, notify the owner's own sessions
 	// only.
-	ok(t, iq(juliet, "set", "", publish(mood, "3", moodPayload("secret"), field("pubsub#access_model", "whitelist"))))
+	ok(t, juliet.IQ("set", "", publish(mood, "3", moodPayload("secret"), field("pubsub#access_model", "whitelist"))))
 	romeo.Ping()
 	romeo2.Ping()
 }
@@ -337,7 +322,7 @@ func TestNotifications(t *testing.T) {
 func TestDiscoShowsPEP(t *testing.T) {
 	s := start(t)
 	juliet := online(t, s, "juliet", "balcony")
-	res := ok(t, iq(juliet, "get", "juliet@localhost", "<query xmlns='http://jabber.org/protocol/disco#info'/>")).String()
+	res := ok(t, juliet.IQ("get", "juliet@localhost", "<query xmlns='http://jabber.org/protocol/disco#info'/>")).String()
 	for _, want := range []string{"category='pubsub'", "type='pep'", "pubsub#publish-options", "pubsub#publish", "pubsub#persistent-items"} {
 		if !strings.Contains(res, want) {
 			t.Fatalf("disco#info %s lacks %s", res, want)
@@ -352,15 +337,15 @@ func TestAccountLimits(t *testing.T) {
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	juliet := online(t, s, "juliet", "balcony")
 	for i := range 3 {
-		ok(t, iq(juliet, "set", "", publish("n"+strconv.Itoa(i), "1", "<x xmlns='n'/>", "")))
+		ok(t, juliet.IQ("set", "", publish("n"+strconv.Itoa(i), "1", "<x xmlns='n'/>", "")))
 	}
-	refused(t, iq(juliet, "set", "", publish("n3", "1", "<x xmlns='n'/>", "")), "policy-violation", "")
-	refused(t, iq(juliet, "get", "", items("n3", "")), "item-not-found", "")
+	refused(t, juliet.IQ("set", "", publish("n3", "1", "<x xmlns='n'/>", "")), "policy-violation", "")
+	refused(t, juliet.IQ("get", "", items("n3", "")), "item-not-found", "")
 
 	big := "<x xmlns='n'>" + strings.Repeat("a", 3000) + "</x>"
-	ok(t, iq(juliet, "set", "", publish("n0", "1", big, "")))
-	refused(t, iq(juliet, "set", "", publish("n1", "1", big, "")), "policy-violation", "")
-	if got := ok(t, iq(juliet, "get", "", items("n1", ""))).String(); strings.Contains(got, "aaa") {
+	ok(t, juliet.IQ("set", "", publish("n0", "1", big, "")))
+	refused(t, juliet.IQ("set", "", publish("n1", "1", big, "")), "policy-violation", "")
+	if got := ok(t, juliet.IQ("get", "", items("n1", ""))).String(); strings.Contains(got, "aaa") {
 		t.Fatalf("the refused item was stored: %s", got)
 	}
 }

@@ -68,23 +68,6 @@ func importer(s *xmpptest.Server) *pie.Importer {
 	return im
 }
 
-// iq sends an IQ and returns its result, skipping other stanzas.
-func iq(c *xmpptest.Client, typ, to, body string) *xmlstream.Element {
-	c.T.Helper()
-	if to != "" {
-		to = " to='" + to + "'"
-	}
-	c.Send("<iq type='" + typ + "' id='q'" + to + ">" + body + "</iq>")
-	for {
-		if el := c.Next(); el.Name.Local == "iq" && el.Attr("id") == "q" {
-			if el.Attr("type") != "result" {
-				c.T.Fatalf("got %s, want a result", el)
-			}
-			return el
-		}
-	}
-}
-
 // TestImport imports a server's export split by XInclude, as ejabberd
 // writes it, and uses the accounts.
 func TestImport(t *testing.T) {
@@ -152,7 +135,7 @@ func TestImport(t *testing.T) {
 	}
 
 	items := map[string]*xmlstream.Element{}
-	for _, it := range iq(juliet, "get", "", "<query xmlns='jabber:iq:roster'/>").Child("jabber:iq:roster", "query").ChildElements() {
+	for _, it := range juliet.Result("get", "", "<query xmlns='jabber:iq:roster'/>").Child("jabber:iq:roster", "query").ChildElements() {
 		items[it.Attr("jid")] = it
 	}
 	romeoItem, paris := items["romeo@localhost"], items["paris@example.org"]
@@ -160,11 +143,11 @@ func TestImport(t *testing.T) {
 		romeoItem.Child("jabber:iq:roster", "group").Text() != "Friends" || paris.Attr("ask") != "subscribe" || paris.Attr("approved") != "true" {
 		t.Fatalf("roster %v", items)
 	}
-	card := iq(juliet, "get", "", "<vCard xmlns='vcard-temp'/>").Child("vcard-temp", "vCard")
+	card := juliet.Result("get", "", "<vCard xmlns='vcard-temp'/>").Child("vcard-temp", "vCard")
 	if card.Child("vcard-temp", "FN").Text() != "Juliet Capulet" {
 		t.Fatalf("vCard %s", card)
 	}
-	prefs := iq(juliet, "get", "", "<query xmlns='jabber:iq:private'><prefs xmlns='urn:example:prefs'/></query>")
+	prefs := juliet.Result("get", "", "<query xmlns='jabber:iq:private'><prefs xmlns='urn:example:prefs'/></query>")
 	if !strings.Contains(prefs.String(), "<color>red</color>") {
 		t.Fatalf("private %s", prefs)
 	}
@@ -179,7 +162,7 @@ func TestImport(t *testing.T) {
 
 	// Romeo logs in with his plaintext password and reads her open nick.
 	romeo := xmpptest.Login(t, s, "romeo", "montague", "orchard")
-	nick := iq(romeo, "get", "juliet@localhost", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='http://jabber.org/protocol/nick'/></pubsub>")
+	nick := romeo.Result("get", "juliet@localhost", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='http://jabber.org/protocol/nick'/></pubsub>")
 	if !strings.Contains(nick.String(), "Jules") {
 		t.Fatalf("nick %s", nick)
 	}
@@ -283,7 +266,7 @@ func TestImportAsProsodyWrites(t *testing.T) {
 		t.Fatalf("import: %+v, %v", res, err)
 	}
 	juliet := xmpptest.Login(t, s, "juliet", "rose", "balcony")
-	items := iq(juliet, "get", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub>")
+	items := juliet.Result("get", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub>")
 	if got := items.Child("http://jabber.org/protocol/pubsub", "pubsub").Child("http://jabber.org/protocol/pubsub", "items").ChildElements(); len(got) != 2 {
 		t.Fatalf("bookmarks %s, want both", items)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ type Client struct {
 	dec    *xmlstream.Decoder
 
 	features *xmlstream.Element // the last stream features read
+	iqs      int                // IQs sent by IQ, for their ids
 }
 
 // Dial opens a TCP connection to addr without sending anything.
@@ -371,6 +373,35 @@ func LoginAddr(t testing.TB, addr net.Addr, domain, user, password, resource str
 	c.Features()
 	c.Bind(resource)
 	return c
+}
+
+// IQ sends an IQ of type typ with payload body to to (the client's own
+// account when empty) and returns the answer, passing over what comes
+// before it.
+func (c *Client) IQ(typ, to, body string) *xmlstream.Element {
+	c.T.Helper()
+	c.iqs++
+	id := "iq" + strconv.Itoa(c.iqs)
+	if to != "" {
+		to = " to='" + to + "'"
+	}
+	c.Send("<iq type='" + typ + "' id='" + id + "'" + to + ">" + body + "</iq>")
+	for {
+		if el := c.Next(); el.Name.Local == "iq" && el.Attr("id") == id {
+			return el
+		}
+	}
+}
+
+// Result is IQ for an IQ that must succeed: it fails the test on an
+// error.
+func (c *Client) Result(typ, to, body string) *xmlstream.Element {
+	c.T.Helper()
+	el := c.IQ(typ, to, body)
+	if el.Attr("type") != "result" {
+		c.T.Fatalf("got %s, want a result", el)
+	}
+	return el
 }
 
 // Online sends initial presence and reads its reflection.
