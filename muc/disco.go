@@ -126,6 +126,8 @@ func (s *Service) roomInfo(rm *room, iq router.IQ) *xmlstream.Element {
 	form.field("muc#roominfo_description", "", rm.cfg.Description)
 	form.field("muc#roominfo_subject", "", rm.subject)
 	form.field("muc#roominfo_occupants", "", strconv.Itoa(len(rm.occupants)))
+	// Clients hide the private message option where it would fail.
+	form.field("muc#roomconfig_allowpm", "", rm.cfg.allowPM())
 	return iq.Result(q.AddChild(form.x))
 }
 

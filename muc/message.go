@@ -161,6 +161,9 @@ func (s *Service) private(ctx context.Context, rm *room, o *occupant, nick strin
 	case o == nil:
 		s.reply(ctx, st, stanza.NotAcceptable, "only occupants may send private messages")
 		return
+	case !rm.cfg.mayPM(o.role):
+		s.reply(ctx, st, stanza.NotAllowed, "the room's configuration does not let you send private messages")
+		return
 	case target == nil:
 		s.reply(ctx, st, stanza.ItemNotFound, "no such occupant")
 		return

@@ -22,6 +22,56 @@ func stanzaID(t *testing.T, el *xmlstream.Element) string {
 	return ""
 }
 
+// TestAllowPM limits who may send private messages in the room
+// (muc#roomconfig_allowpm), and the room's disco#info tells clients.
+func TestAllowPM(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+	allowPM := func() string {
+		t.Helper()
+		res := romeo.Result("get", room, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+		for _, f := range res.Child("http://jabber.org/protocol/disco#info", "query").Child("jabber:x:data", "x").ChildElements() {
+			if f.Attr("var") == "muc#roomconfig_allowpm" {
+				return f.Child("jabber:x:data", "value").Text()
+			}
+		}
+		t.Fatalf("disco#info %s without muc#roomconfig_allowpm", res)
+		return ""
+	}
+	pm := func(from *xmpptest.Client, to *xmpptest.Client, nick string) *xmlstream.Element {
+		t.Helper()
+		from.Send("<message type='chat' to='" + room + "/" + nick + "' id='pm'><body>psst</body></message>")
+		if to == nil {
+			return from.NextNamed("message")
+		}
+		return to.NextNamed("message")
+	}
+	if v := allowPM(); v != "anyone" {
+		t.Fatalf("allowpm %q by default, want anyone", v)
+	}
+	xmpptest.ExpectBody(t, pm(romeo, juliet, "jul"), room+"/romeo", "psst")
+
+	configure(t, juliet, room, field("muc#roomconfig_allowpm", "moderators"))
+	expectConfigNotice(t, romeo, room)
+	if v := allowPM(); v != "moderators" {
+		t.Fatalf("allowpm %q, want moderators", v)
+	}
+	xmpptest.ExpectError(t, pm(romeo, nil, "jul"), "not-allowed")
+	xmpptest.ExpectBody(t, pm(juliet, romeo, "romeo"), room+"/jul", "psst")
+
+	configure(t, juliet, room, field("muc#roomconfig_allowpm", "none"))
+	expectConfigNotice(t, romeo, room)
+	xmpptest.ExpectError(t, pm(juliet, nil, "romeo"), "not-allowed")
+
+	submit(juliet, room, field("muc#roomconfig_allowpm", "everybody"))
+	expectIQ(t, juliet, "cfg", "error")
+	if v := allowPM(); v != "none" {
+		t.Fatalf("allowpm %q after a refused change, want none", v)
+	}
+}
+
 // XEP-0045 §7.4, §7.5, §8.1, §7.2.14: groupchat goes to every occupant
 // with the room's stanza id; non-occupants are refused; private messages
 // reach one occupant; the subject is for moderators and comes last on

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"xmppd/dataform"
@@ -106,6 +107,7 @@ func (s *Service) configForm(rm *room) *xmlstream.Element {
 	}
 	f.options("muc#roomconfig_maxusers", maxUsers, "10", "20", "50", "100", strconv.Itoa(s.cfg.MaxUsers))
 	f.options("muc#roomconfig_whois", c.WhoIs, "moderators", "anyone")
+	f.options("muc#roomconfig_allowpm", c.allowPM(), allowPMValues...)
 	f.field("muc#maxhistoryfetch", "text-single", strconv.Itoa(c.historyLength(s.cfg.History)))
 	f.field("muc#roomconfig_enablearchiving", "boolean", boolValue(!c.Unarchived))
 	return f.x
@@ -158,6 +160,10 @@ func (s *Service) applyForm(cfg RoomConfig, v map[string]string) (RoomConfig, bo
 	if val, sent := v["muc#roomconfig_whois"]; sent {
 		ok = ok && (val == "moderators" || val == "anyone")
 		cfg.WhoIs = val
+	}
+	if val, sent := v["muc#roomconfig_allowpm"]; sent {
+		ok = ok && slices.Contains(allowPMValues, val)
+		cfg.AllowPM = val
 	}
 	if val, sent := v["muc#maxhistoryfetch"]; sent {
 		n, err := strconv.Atoi(val)

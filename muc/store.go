@@ -26,6 +26,10 @@ type RoomConfig struct {
 	WhoIs string `json:"whois"`
 	// ChangeSubject lets participants, not only moderators, set the subject.
 	ChangeSubject bool `json:"change_subject"`
+	// AllowPM is who may send private messages to other occupants
+	// (muc#roomconfig_allowpm, §7.5): "participants", "moderators",
+	// "none", or anyone ("" or "anyone").
+	AllowPM string `json:"allow_pm,omitempty"`
 	// AllowInvites lets occupants of a members-only room invite others
 	// (and so make them members); otherwise only admins and owners may.
 	// In open rooms every occupant with a voice may invite.
@@ -40,6 +44,30 @@ type RoomConfig struct {
 	// off): their messages have no stanza id, and the history sent on
 	// join is kept in memory only, lost when the service stops.
 	Unarchived bool `json:"unarchived,omitempty"`
+}
+
+// allowPMValues are the values of muc#roomconfig_allowpm.
+var allowPMValues = []string{"anyone", "participants", "moderators", "none"}
+
+// allowPM is cfg.AllowPM with its default.
+func (cfg RoomConfig) allowPM() string {
+	if cfg.AllowPM == "" {
+		return "anyone"
+	}
+	return cfg.AllowPM
+}
+
+// mayPM reports whether an occupant with role may send private messages.
+func (cfg RoomConfig) mayPM(role string) bool {
+	switch cfg.allowPM() {
+	case "participants":
+		return role == Participant || role == Moderator
+	case "moderators":
+		return role == Moderator
+	case "none":
+		return false
+	}
+	return true
 }
 
 // historyLength is how many messages cfg's room sends on join, at most
