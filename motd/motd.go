@@ -39,8 +39,9 @@ type Module struct {
 	// cluster has its other nodes Forget it.
 	Changed func(host string)
 
-	mu     sync.Mutex
-	cached map[string]string // by host; absent: not read yet
+	mu      sync.Mutex
+	cached  map[string]string // by host; absent: not read yet
+	changes int               // Forget calls: a read that saw one caches nothing
 }
 
 // New returns the module, which gives each session's account the message
@@ -73,6 +74,7 @@ func (m *Module) Delete(ctx context.Context, host string) error {
 func (m *Module) Forget(host string) {
 	m.mu.Lock()
 	delete(m.cached, host)
+	m.changes++
 	m.mu.Unlock()
 }
 
@@ -87,6 +89,7 @@ func (m *Module) changed(host string) {
 func (m *Module) current(ctx context.Context, host string) (string, error) {
 	m.mu.Lock()
 	body, ok := m.cached[host]
+	changes := m.changes
 	m.mu.Unlock()
 	if ok {
 		return body, nil
@@ -96,7 +99,11 @@ func (m *Module) current(ctx context.Context, host string) (string, error) {
 		return "", err
 	}
 	m.mu.Lock()
-	m.cached[host] = body
+	// A message changed while this one was read may be newer than it:
+	// the next login reads again.
+	if m.changes == changes {
+		m.cached[host] = body
+	}
 	m.mu.Unlock()
 	return body, nil
 }
