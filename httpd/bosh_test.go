@@ -148,9 +148,21 @@ func (c *boshClient) terminated() *xmlstream.Element {
 	}
 }
 
-// login creates a session, authenticates with SCRAM-SHA-256, restarts
-// the stream and binds resource. It returns the creation answer.
+// login authenticates (authenticate) and binds resource. It returns the
+// creation answer.
 func (c *boshClient) login(user, password, resource string) *xmlstream.Element {
+	c.t.Helper()
+	created := c.authenticate(user, password)
+	c.send("<iq xmlns='jabber:client' type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" + resource + "</resource></bind></iq>")
+	if r := c.next(); r.Attr("type") != "result" {
+		c.t.Fatalf("bind: %s", r)
+	}
+	return created
+}
+
+// authenticate creates a session, authenticates with SCRAM-SHA-256 and
+// restarts the stream. It returns the creation answer.
+func (c *boshClient) authenticate(user, password string) *xmlstream.Element {
 	c.t.Helper()
 	created := c.create(xmpptest.Domain)
 	if f := created.FirstChildElement(); f == nil || f.Name.Local != "features" {
@@ -160,10 +172,6 @@ func (c *boshClient) login(user, password, resource string) *xmlstream.Element {
 	c.send("", " xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh' to='localhost'")
 	if f := c.next(); f.Name.Local != "features" || f.Child("urn:ietf:params:xml:ns:xmpp-bind", "bind") == nil {
 		c.t.Fatalf("after the restart got %s, want features with bind", f)
-	}
-	c.send("<iq xmlns='jabber:client' type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" + resource + "</resource></bind></iq>")
-	if r := c.next(); r.Attr("type") != "result" {
-		c.t.Fatalf("bind: %s", r)
 	}
 	return created
 }
@@ -318,6 +326,47 @@ func TestBOSHBadInput(t *testing.T) {
 		}
 	})
 	boshChat(t, s)
+}
+
+// TestBOSHResume resumes a stream (XEP-0198) in a new BOSH session after
+// the first one's client vanished: what it had not acknowledged comes
+// again, with what was sent meanwhile.
+func TestBOSHResume(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	c := newBOSH(t, s)
+	c.login("juliet", "secret", "web")
+	c.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+	enabled := c.next()
+	if enabled.Name.Local != "enabled" || enabled.Attr("id") == "" {
+		t.Fatalf("got %s, want <enabled/>", enabled)
+	}
+	romeo.Send("<message to='juliet@localhost/web' type='chat'><body>first</body></message>")
+	if m := c.next(); m.Child("jabber:client", "body").Text() != "first" {
+		t.Fatalf("got %s", m)
+	}
+	// The browser vanishes without acknowledging "first".
+	romeo.Send("<message to='juliet@localhost/web' type='chat'><body>second</body></message>")
+	romeo.Ping()
+
+	c2 := newBOSH(t, s)
+	c2.authenticate("juliet", "secret")
+	c2.send("<resume xmlns='urn:xmpp:sm:3' previd='" + enabled.Attr("id") + "' h='0'/>")
+	if r := c2.next(); r.Name.Local != "resumed" {
+		t.Fatalf("got %s, want <resumed/>", r)
+	}
+	var bodies []string
+	for len(bodies) < 2 {
+		el := c2.next()
+		if b := el.Child("jabber:client", "body"); el.Name.Local == "message" && b != nil {
+			bodies = append(bodies, b.Text())
+		}
+	}
+	if strings.Join(bodies, " ") != "first second" {
+		t.Fatalf("after resumption got %v, want first and second", bodies)
+	}
 }
 
 // TestBOSHInactivity ends the session of a client that stops sending
