@@ -165,9 +165,15 @@ func printWelcome(w io.Writer, cfg config.Config, srv *server.Server) {
 	}
 	if srv.HTTPAddr != nil {
 		fmt.Fprintf(w, "  WebSocket:            ws://%s%s%s\n", host, portOf(srv.HTTPAddr.String()), cfg.HTTP.WebSocketPath)
+		if cfg.HTTP.BOSHPath != "" {
+			fmt.Fprintf(w, "  BOSH:                 http://%s%s%s\n", host, portOf(srv.HTTPAddr.String()), cfg.HTTP.BOSHPath)
+		}
 	}
 	if srv.HTTPSAddr != nil {
 		fmt.Fprintf(w, "  WebSocket over TLS:   wss://%s%s%s\n", host, portOf(srv.HTTPSAddr.String()), cfg.HTTP.WebSocketPath)
+		if cfg.HTTP.BOSHPath != "" {
+			fmt.Fprintf(w, "  BOSH over TLS:        https://%s%s%s\n", host, portOf(srv.HTTPSAddr.String()), cfg.HTTP.BOSHPath)
+		}
 	}
 	fmt.Fprintf(w, "\nAdd a user (in another terminal):\n  ./xmppd user add alice@%s\n", host)
 	fmt.Fprintf(w, "Then log in from any XMPP client as alice@%s (the certificate is self-signed unless you configured one; accept it).\n", host)
