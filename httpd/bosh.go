@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -35,6 +36,11 @@ const (
 	boshMaxHold = 1
 	// boshPolling is the shortest time between two empty requests.
 	boshPolling = 2 * time.Second
+	// boshCreationBytes bounds requests of no session: they start one,
+	// and are small.
+	boshCreationBytes = 16 << 10
+	// boshReadTimeout bounds reading a request's body.
+	boshReadTimeout = 10 * time.Second
 )
 
 // boshHandler serves XMPP over BOSH (XEP-0124, XEP-0206) at one path: each
@@ -74,6 +80,8 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	// The body of a request comes at once; only answers wait.
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(boshReadTimeout))
 	lim := h.bodyLimits()
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(lim.MaxStanzaBytes)))
 	if err != nil {
@@ -83,9 +91,23 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	// A request of a session may be as large as a stanza; others, which
+	// start one, need not be, and are not parsed when larger.
+	s := h.session(quickSID(data))
+	if s == nil {
+		lim.MaxStanzaBytes = min(lim.MaxStanzaBytes, boshCreationBytes)
+	}
 	body, err := xmlstream.ParseElement(data, lim)
 	if err != nil || body.Name != (xml.Name{Space: NSHTTPBind, Local: "body"}) {
-		boshReply(w, http.StatusBadRequest, boshTerminate("bad-request"))
+		status, condition := http.StatusBadRequest, "bad-request"
+		var xe *xmlstream.Error
+		if errors.As(err, &xe) && xe.Condition == xmlstream.CondPolicyViolation {
+			status, condition = http.StatusRequestEntityTooLarge, "policy-violation"
+		}
+		if s != nil {
+			s.fail(errBOSHBadRequest)
+		}
+		boshReply(w, status, boshTerminate(condition))
 		return
 	}
 	rid, err := strconv.ParseInt(body.Attr("rid"), 10, 64)
@@ -93,20 +115,60 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		boshReply(w, http.StatusBadRequest, boshTerminate("bad-request"))
 		return
 	}
-	var s *boshSession
-	if sid := body.Attr("sid"); sid != "" {
-		h.mu.Lock()
-		s = h.sessions[sid]
-		h.mu.Unlock()
-		if s == nil {
+	if sid := body.Attr("sid"); sid == "" {
+		s = h.create(r, body, rid)
+	} else if s == nil || s.sid != sid {
+		if s = h.session(sid); s == nil {
 			boshReply(w, http.StatusOK, boshTerminate("item-not-found"))
 			return
 		}
-	} else {
-		s = h.create(r, body, rid)
 	}
 	boshReply(w, http.StatusOK, s.request(r.Context(), body, rid, len(data)))
 }
+
+// session returns the session sid, or nil.
+func (h *boshHandler) session(sid string) *boshSession {
+	if sid == "" {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sessions[sid]
+}
+
+// quickSID returns the sid attribute of the <body/> that data starts
+// with, looked for in its start tag without parsing, or "".
+func quickSID(data []byte) string {
+	end := bytes.IndexByte(data, '>')
+	if end < 0 {
+		return ""
+	}
+	tag := data[:end]
+	for i := 0; ; {
+		j := bytes.Index(tag[i:], []byte("sid"))
+		if j < 0 {
+			return ""
+		}
+		i += j + 3
+		if !isXMLSpace(tag[i-4]) {
+			continue // part of a longer name
+		}
+		rest := bytes.TrimLeft(tag[i:], " \t\r\n")
+		if len(rest) < 2 || rest[0] != '=' {
+			continue
+		}
+		rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+		if len(rest) < 2 || rest[0] != '\'' && rest[0] != '"' {
+			return ""
+		}
+		if k := bytes.IndexByte(rest[1:], rest[0]); k >= 0 {
+			return string(rest[1 : 1+k])
+		}
+		return ""
+	}
+}
+
+func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // bodyLimits bounds a request's body: a stanza of the largest size, in
 // the <body/> wrapper.

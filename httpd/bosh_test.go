@@ -274,6 +274,7 @@ func TestBOSHBadInput(t *testing.T) {
 		{"doctype", "<!DOCTYPE body><body xmlns='" + nsHTTPBind + "' rid='1' to='localhost'/>", 400, "bad-request"},
 		{"unknown session", "<body xmlns='" + nsHTTPBind + "' rid='1' sid='nope'/>", 200, "item-not-found"},
 		{"too large", big, 413, "policy-violation"},
+		{"creation too large", "<body xmlns='" + nsHTTPBind + "' rid='1' to='localhost'>" + strings.Repeat(" ", 20<<10) + "</body>", 413, "policy-violation"},
 		{"unknown host", "<body xmlns='" + nsHTTPBind + "' rid='1' to='nowhere.example' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>", 200, "remote-stream-error"},
 	}
 	for _, tt := range tests {

@@ -19,9 +19,11 @@ import (
 var boshEnd = []byte("</stream:stream>")
 
 var (
-	errBOSHInactive = errors.New("bosh: the client sent no request for the inactivity period")
-	errBOSHWindow   = errors.New("bosh: the client sent a request outside the window of rids")
-	errBOSHSlow     = errors.New("bosh: the client does not collect what is written to it")
+	errBOSHInactive   = errors.New("bosh: the client sent no request for the inactivity period")
+	errBOSHWindow     = errors.New("bosh: the client sent a request outside the window of rids")
+	errBOSHOveractive = errors.New("bosh: the client sent more requests at once than agreed")
+	errBOSHBadRequest = errors.New("bosh: the client sent a request that is not a BOSH body")
+	errBOSHSlow       = errors.New("bosh: the client does not collect what is written to it")
 )
 
 // boshSession is one BOSH session (XEP-0124) carrying one client stream
@@ -39,6 +41,7 @@ type boshSession struct {
 	inactivity   time.Duration // how long the client may leave no request
 	writeTimeout time.Duration // the longest Write waits for the client
 	maxOut       int           // bytes written and not yet collected before Write waits
+	maxIn        int           // bytes of requests taken and not yet read before the client must wait
 	forget       func(*boshSession)
 
 	mu      sync.Mutex
@@ -52,6 +55,7 @@ type boshSession struct {
 	early    map[int64]*boshRequest // requests that came before the one of nextRID
 	header   *xmlstream.Header      // the stream's latest opening
 	in       []boshInput            // taken, not yet read by the stream
+	inBytes  int                    // the size of the requests in in
 	lost     error                  // why the client is gone: errBOSHInactive or errBOSHWindow
 
 	// The server's side.
@@ -64,8 +68,9 @@ type boshSession struct {
 	terminating    bool             // the client ended the session; the end is awaited
 	streamError    bool             // out holds a stream error
 	done           bool             // the last response was made, or the session closed
-	closed         bool
-	idle           *time.Timer // the inactivity timer while no request is held
+	closed         bool             // the stream closed its transport
+	forgotten      bool             // forget was called
+	idle           *time.Timer      // the inactivity timer while no request is held
 	idleGen        int
 }
 
@@ -83,6 +88,7 @@ func newBOSHSession(rid int64, limits xmlstream.Limits, forget func(*boshSession
 		inactivity:   60 * time.Second,
 		writeTimeout: 30 * time.Second,
 		maxOut:       max(4*limits.MaxStanzaBytes, 1<<20),
+		maxIn:        2 * (limits.MaxStanzaBytes + boshBodySlack),
 		forget:       forget,
 		changed:      make(chan struct{}),
 		limits:       limits,
@@ -109,6 +115,7 @@ type boshInput struct {
 	el     *xmlstream.Element
 	end    bool
 	err    error
+	size   int // of the request, on its first input
 }
 
 // boshRetained is how many responses are kept for clients that ask
@@ -129,12 +136,6 @@ func (s *boshSession) signalLocked() {
 // answer with, or until it has waited s.wait, or the client gives up. It
 // returns the response's body.
 func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid int64, size int) []byte {
-	s.mu.Lock()
-	hook := s.readHook
-	s.mu.Unlock()
-	if hook != nil {
-		hook(size) // the rate limit, which may make the client wait
-	}
 	s.mu.Lock()
 	if resp, ok := s.answered[rid]; ok {
 		s.mu.Unlock()
@@ -165,6 +166,14 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 		s.signalLocked()
 	}
 	s.dispatchLocked()
+	if len(s.held) > s.hold+1 {
+		// More at once than the requests agreed (§11): only a client
+		// that does not wait while the stream is behind gets here.
+		s.lost = errBOSHOveractive
+		s.closeLocked()
+		s.mu.Unlock()
+		return boshTerminate("policy-violation")
+	}
 	s.mu.Unlock()
 
 	timer := time.NewTimer(s.wait)
@@ -233,7 +242,10 @@ func (s *boshSession) takeLocked() {
 		s.nextRID++
 		s.inputLocked(req.body, req.size)
 		req.body = nil
-		if !req.gone {
+		if req.gone {
+			// Answered, empty, before its turn: the same answer if asked again.
+			s.remember(req.rid, s.responseLocked(req.rid, false))
+		} else {
 			s.held = append(s.held, req)
 			s.stopIdleLocked()
 		}
@@ -242,7 +254,14 @@ func (s *boshSession) takeLocked() {
 
 // inputLocked queues what body brings for the stream to read.
 func (s *boshSession) inputLocked(body *xmlstream.Element, size int) {
-	defer s.signalLocked()
+	first := len(s.in)
+	defer func() {
+		if len(s.in) > first {
+			s.in[first].size = size
+			s.inBytes += size
+		}
+		s.signalLocked()
+	}()
 	if size > s.limits.MaxStanzaBytes+boshBodySlack {
 		s.in = append(s.in, boshInput{err: &xmlstream.Error{Condition: xmlstream.CondPolicyViolation,
 			Text: "a request's body is larger than " + strconv.Itoa(s.limits.MaxStanzaBytes+boshBodySlack) + " bytes"}})
@@ -301,7 +320,10 @@ func (s *boshSession) dispatchLocked() {
 			// What is written before the end of a stream the client
 			// ended goes with the end, in the answer to its request.
 			resp = s.responseLocked(s.held[0].rid, true)
-		case len(s.held) > s.hold:
+		case len(s.held) > s.hold && !s.terminating && s.inBytes <= s.maxIn:
+			// A new request came: the oldest goes back empty, unless
+			// the stream is behind with what the client sent, when the
+			// client must wait for it.
 			resp = s.responseLocked(s.held[0].rid, false)
 		default:
 			return
@@ -328,10 +350,7 @@ func (s *boshSession) responseLocked(rid int64, withOut bool) []byte {
 		if s.streamError {
 			b = append(b, " condition='remote-stream-error' xmlns:stream='http://etherx.jabber.org/streams'"...)
 		}
-		if !s.done {
-			s.done = true
-			s.signalLocked()
-		}
+		s.finishLocked()
 	}
 	if !withOut || len(s.out) == 0 {
 		return append(b, "/>"...)
@@ -373,7 +392,11 @@ func (s *boshSession) appendCreation(b []byte) []byte {
 
 func (s *boshSession) remember(rid int64, resp []byte) {
 	s.answered[rid] = resp
-	delete(s.answered, rid-boshRetained)
+	for r := range s.answered {
+		if r <= rid-boshRetained {
+			delete(s.answered, r)
+		}
+	}
 }
 
 // armIdleLocked starts the inactivity period when no request is held.
@@ -401,16 +424,49 @@ func (s *boshSession) stopIdleLocked() {
 	}
 }
 
+// fail ends the session at once for err, as for a connection that broke.
+func (s *boshSession) fail(err error) {
+	s.mu.Lock()
+	if s.lost == nil {
+		s.lost = err
+	}
+	s.closeLocked()
+	s.mu.Unlock()
+}
+
+// closeLocked ends the stream. What it wrote that no request collected
+// yet, its error and end included, goes to the client's next request,
+// if it comes within the inactivity period; then the session is over.
 func (s *boshSession) closeLocked() {
 	if s.closed {
 		return
 	}
 	s.closed = true
 	s.stopIdleLocked()
-	s.dispatchLocked()
-	s.done = true
 	s.signalLocked()
-	go s.forget(s)
+	s.dispatchLocked()
+	if s.done || s.lost != nil || len(s.out) == 0 && !s.ending {
+		s.finishLocked()
+		return
+	}
+	time.AfterFunc(s.inactivity, func() {
+		s.mu.Lock()
+		s.finishLocked()
+		s.mu.Unlock()
+	})
+}
+
+// finishLocked makes the session over: it answers no more requests but
+// with its end, and is forgotten once closed.
+func (s *boshSession) finishLocked() {
+	if !s.done {
+		s.done = true
+		s.signalLocked()
+	}
+	if s.closed && !s.forgotten {
+		s.forgotten = true
+		go s.forget(s)
+	}
 }
 
 // next returns the stream's next input, waiting for it until the read
@@ -429,12 +485,20 @@ func (s *boshSession) next() (boshInput, error) {
 			in := s.in[0]
 			s.in[0] = boshInput{}
 			s.in = s.in[1:]
+			hook := s.readHook
+			if in.size > 0 {
+				s.inBytes -= in.size
+				s.dispatchLocked() // a request held while the stream was behind may go back
+			}
 			s.mu.Unlock()
+			if hook != nil && in.size > 0 {
+				hook(in.size) // the rate limit, which may pause this reader
+			}
 			return in, nil
 		case s.lost != nil:
 			s.mu.Unlock()
 			return boshInput{}, s.lost
-		case s.done:
+		case s.done || s.closed:
 			s.mu.Unlock()
 			return boshInput{}, net.ErrClosed
 		}
@@ -508,7 +572,7 @@ func (s *boshSession) Write(frames ...[]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var timer *time.Timer
-	for s.outBytes > s.maxOut && !s.done {
+	for s.outBytes > s.maxOut && !s.done && !s.closed {
 		if timer == nil {
 			timer = time.NewTimer(s.writeTimeout)
 			defer timer.Stop()
@@ -524,7 +588,7 @@ func (s *boshSession) Write(frames ...[]byte) error {
 		}
 	}
 	switch {
-	case s.done:
+	case s.done || s.closed:
 		return net.ErrClosed
 	case s.ending:
 		return nil // what comes after the end of the stream is not for the client

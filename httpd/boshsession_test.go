@@ -30,12 +30,33 @@ func newBOSHTest(t *testing.T, firstRID int64) *boshTest {
 // channel returned.
 func (bt *boshTest) request(rid int64, attrs, payload string) <-chan string {
 	bt.t.Helper()
+	return bt.requestSized(rid, attrs, payload, 0)
+}
+
+// requestGivenUp is request by a client that gives up waiting for the
+// answer at once.
+func (bt *boshTest) requestGivenUp(rid int64, payload string) <-chan string {
+	bt.t.Helper()
+	ctx, cancel := context.WithCancel(bt.ctx)
+	cancel()
+	body, err := xmlstream.ParseElement([]byte(fmt.Sprintf("<body xmlns='%s' rid='%d'>%s</body>", NSHTTPBind, rid, payload)), xmlstream.Limits{})
+	if err != nil {
+		bt.t.Fatal(err)
+	}
+	answer := make(chan string, 1)
+	go func() { answer <- string(bt.s.request(ctx, body, rid, 0)) }()
+	return answer
+}
+
+// requestSized is request as if the HTTP request's body took size bytes.
+func (bt *boshTest) requestSized(rid int64, attrs, payload string, size int) <-chan string {
+	bt.t.Helper()
 	body, err := xmlstream.ParseElement([]byte(fmt.Sprintf("<body xmlns='%s' rid='%d'%s>%s</body>", NSHTTPBind, rid, attrs, payload)), xmlstream.Limits{})
 	if err != nil {
 		bt.t.Fatal(err)
 	}
 	answer := make(chan string, 1)
-	go func() { answer <- string(bt.s.request(bt.ctx, body, rid, 0)) }()
+	go func() { answer <- string(bt.s.request(bt.ctx, body, rid, size)) }()
 	return answer
 }
 
@@ -150,5 +171,74 @@ func TestBOSHWriteWaitsForClient(t *testing.T) {
 	}
 	if err := <-written; err != nil {
 		t.Fatalf("Write after the client collected: %v", err)
+	}
+}
+
+// TestBOSHCloseKeepsOutput gives the request that comes after the stream
+// closed what the stream wrote before, its error and end included.
+func TestBOSHCloseKeepsOutput(t *testing.T) {
+	bt := newBOSHTest(t, 1)
+	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
+	bt.answer(bt.request(1, " to='localhost'", ""))
+	bt.s.Write([]byte("<message xmlns='jabber:client' id='last'/>"),
+		[]byte("<stream:error xmlns:stream='http://etherx.jabber.org/streams'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"),
+		bt.s.CloseFrame())
+	bt.s.Close()
+	if _, err := bt.s.ReadElement(); err == nil {
+		t.Fatal("the stream read on after Close")
+	}
+	a := bt.answer(bt.request(2, "", ""))
+	if !strings.Contains(a, "type='terminate'") || !strings.Contains(a, "condition='remote-stream-error'") ||
+		!strings.Contains(a, "id='last'") || !strings.Contains(a, "<conflict") {
+		t.Fatalf("the request after Close got %s, want the message, the error and the end", a)
+	}
+}
+
+// TestBOSHInputWaitsForStream keeps the client's requests while the
+// stream is behind with what it sent, and ends a session whose client
+// sends more at once than agreed.
+func TestBOSHInputWaitsForStream(t *testing.T) {
+	bt := newBOSHTest(t, 1)
+	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
+	bt.answer(bt.request(1, " to='localhost'", ""))
+	if _, err := bt.s.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	bt.s.mu.Lock()
+	bt.s.maxIn = 10
+	bt.s.mu.Unlock()
+	second := bt.requestSized(2, "", "<message xmlns='jabber:client' id='2'/>", 100)
+	third := bt.requestSized(3, "", "<message xmlns='jabber:client' id='3'/>", 100)
+	bt.waitUntil("two requests held", func() bool { return len(bt.s.held) == 2 })
+	if a, b := bt.readID(), bt.readID(); a != "2" || b != "3" {
+		t.Fatalf("read %s, %s", a, b)
+	}
+	if a := bt.answer(second); a != "<body xmlns='"+NSHTTPBind+"'/>" {
+		t.Fatalf("once the stream read on, rid 2 got %s, want an empty body", a)
+	}
+	// Behind again, and a third request at once: too many.
+	bt.requestSized(4, "", "<message xmlns='jabber:client' id='4'/>", 100)
+	bt.waitUntil("rid 4 taken", func() bool { return bt.s.nextRID == 5 })
+	if a := bt.answer(bt.requestSized(5, "", "", 100)); !strings.Contains(a, "condition='policy-violation'") {
+		t.Fatalf("a request more than agreed got %s, want policy-violation", a)
+	}
+	if a := bt.answer(third); !strings.Contains(a, "type='terminate'") {
+		t.Fatalf("a held request got %s, want the end", a)
+	}
+}
+
+// TestBOSHEarlyRequestAgain answers a request that came early, and whose
+// client gave up before its turn, again when asked again after its turn.
+func TestBOSHEarlyRequestAgain(t *testing.T) {
+	bt := newBOSHTest(t, 1)
+	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
+	bt.answer(bt.request(1, " to='localhost'", ""))
+	if a := bt.answer(bt.requestGivenUp(3, "<message xmlns='jabber:client' id='3'/>")); a != "<body xmlns='"+NSHTTPBind+"'/>" {
+		t.Fatalf("rid 3, given up, got %s", a)
+	}
+	bt.request(2, "", "<message xmlns='jabber:client' id='2'/>")
+	bt.waitUntil("rid 3 taken", func() bool { return bt.s.nextRID == 4 })
+	if a := bt.answer(bt.request(3, "", "")); a != "<body xmlns='"+NSHTTPBind+"'/>" {
+		t.Fatalf("rid 3 asked again got %s, want its empty answer", a)
 	}
 }
