@@ -1,6 +1,7 @@
 package httpd_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -367,6 +368,36 @@ func TestBOSHResume(t *testing.T) {
 	}
 	if strings.Join(bodies, " ") != "first second" {
 		t.Fatalf("after resumption got %v, want first and second", bodies)
+	}
+}
+
+// TestBOSHShutdown ends a BOSH session with the system-shutdown stream
+// error when the server stops, in the answer to the request it holds.
+func TestBOSHShutdown(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	c := newBOSH(t, s)
+	c.login("juliet", "secret", "web")
+	// Two requests: the answer to the first, empty, comes when the
+	// server holds the second.
+	c.send("")
+	c.send("")
+	if b := c.nextBody(); len(b.ChildElements()) != 0 || b.Attr("type") != "" {
+		t.Fatalf("got %s, want an empty answer", b)
+	}
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		stopped <- s.Shutdown(ctx)
+	}()
+	b := c.terminated()
+	if e := b.FirstChildElement(); b.Attr("condition") != "remote-stream-error" || e == nil ||
+		e.Child("urn:ietf:params:xml:ns:xmpp-streams", "system-shutdown") == nil {
+		t.Fatalf("got %s, want the end with the stream error system-shutdown", b)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
 	}
 }
 
