@@ -30,6 +30,7 @@ type boshClient struct {
 	mu      sync.Mutex
 	rid     int64
 	waiting int                     // requests sent and not yet answered
+	err     error                   // why the last request that failed did
 	bodies  chan *xmlstream.Element // the answers, as they come; nil for a failed request
 	queue   []*xmlstream.Element    // elements of answers not yet read
 }
@@ -87,12 +88,13 @@ func (c *boshClient) send(payload string, attrs ...string) {
 	c.waiting++
 	c.mu.Unlock()
 	go func() {
+		// No logging here: the request may fail after the test ended.
 		_, b, err := c.post(body)
-		if err != nil {
-			c.t.Logf("BOSH request: %v", err)
-		}
 		c.mu.Lock()
 		c.waiting--
+		if err != nil {
+			c.err = err
+		}
 		c.mu.Unlock()
 		c.bodies <- b
 	}()
@@ -111,7 +113,9 @@ func (c *boshClient) nextBody() *xmlstream.Element {
 	select {
 	case b := <-c.bodies:
 		if b == nil {
-			c.t.Fatal("a BOSH request failed")
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.t.Fatalf("a BOSH request failed: %v", c.err)
 		}
 		return b
 	case <-time.After(xmpptest.ReadTimeout):
