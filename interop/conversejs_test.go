@@ -235,8 +235,9 @@ func TestConverseJS(t *testing.T) {
 }
 
 // TestConverseJSBOSH logs alice in with Converse.js over BOSH (XEP-0206)
-// instead of WebSocket: she and bob, a raw Go client, chat both ways, and
-// her logout ends her session, which bob sees in her presence.
+// instead of WebSocket: she and bob, a raw Go client, chat both ways; a
+// page reload takes up the same BOSH session again; and her logout ends
+// it, which bob sees in her presence.
 func TestConverseJSBOSH(t *testing.T) {
 	node, npm := needBrowser(t)
 	dir, err := filepath.Abs("browser")
@@ -278,6 +279,17 @@ func TestConverseJSBOSH(t *testing.T) {
 	br.value(t, br.do(t, map[string]any{"op": "sent", "text": typed}), &frames)
 	if len(frames) != 1 || !strings.Contains(frames[0], "http://jabber.org/protocol/httpbind") {
 		t.Fatalf("Converse sent the message in %q, want one BOSH request", frames)
+	}
+
+	// A reload: Converse takes up its BOSH session again (Strophe's
+	// restore, with the sid and rid it kept) and gets what bob sends.
+	br.do(t, map[string]any{"op": "reload", "timeout": loginTimeout.Milliseconds()})
+	const afterReload = "Bob after the reload"
+	b.Send("<message type='chat' id='m2' to='" + alice + "'><body>" + afterReload + "</body></message>")
+	br.do(t, map[string]any{"op": "waitText", "selector": chat + " .chat-msg__text", "text": afterReload})
+	br.value(t, br.do(t, map[string]any{"op": "sent", "text": "hold="}), &frames)
+	if len(frames) != 1 {
+		t.Errorf("Converse asked for %d BOSH sessions (%q), want one taken up again after the reload", len(frames), frames)
 	}
 
 	br.do(t, map[string]any{"op": "eval", "js": "await api.user.logout();"})
