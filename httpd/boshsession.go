@@ -38,6 +38,7 @@ type boshSession struct {
 	writeTimeout time.Duration // the longest Write waits for the client
 	maxOut       int           // bytes written and not yet collected before Write waits
 	maxIn        int           // bytes of requests taken and not yet read before the client must wait
+	gapWait      time.Duration // how long requests wait for one missing before them
 	forget       func(*boshSession)
 
 	mu      sync.Mutex
@@ -49,6 +50,8 @@ type boshSession struct {
 	deadline time.Time              // the stream's read deadline
 	nextRID  int64                  // the rid of the next request to take
 	early    map[int64]*boshRequest // requests that came before the one of nextRID
+	skipped  map[int64]bool         // rids gone on without (takeEarlyLocked)
+	gapTimer bool                   // skipGap is due
 	header   *xmlstream.Header      // the stream's latest opening
 	in       []boshInput            // taken, not yet read by the stream
 	inBytes  int                    // the size of the requests in in
@@ -85,11 +88,13 @@ func newBOSHSession(rid int64, limits xmlstream.Limits, forget func(*boshSession
 		writeTimeout: 30 * time.Second,
 		maxOut:       max(4*limits.MaxStanzaBytes, 1<<20),
 		maxIn:        2 * (limits.MaxStanzaBytes + boshBodySlack),
+		gapWait:      boshGapWait,
 		forget:       forget,
 		changed:      make(chan struct{}),
 		limits:       limits,
 		nextRID:      rid,
 		early:        make(map[int64]*boshRequest),
+		skipped:      make(map[int64]bool),
 		answered:     make(map[int64][]byte),
 	}
 }
@@ -113,6 +118,9 @@ type boshInput struct {
 	err    error
 	size   int // of the request, on its first input
 }
+
+// boshGapWait is how long requests wait for one missing before them.
+const boshGapWait = 2 * time.Second
 
 // boshRetained is how many responses are kept for clients that ask
 // again for one they did not get (XEP-0124 §14.3).
@@ -141,7 +149,7 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 	case s.done:
 		s.mu.Unlock()
 		return boshTerminate("")
-	case rid < s.nextRID && !s.retry(rid),
+	case rid < s.nextRID && !s.retry(rid) && !s.skipped[rid],
 		rid >= s.nextRID+int64(s.hold)+2:
 		// Outside the window of rids that may come now (§14.1).
 		s.lost = errBOSHWindow
@@ -150,15 +158,20 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 		return boshTerminate("item-not-found")
 	}
 	req := &boshRequest{rid: rid, body: body, size: size, reply: make(chan []byte, 1)}
-	if rid < s.nextRID {
+	switch {
+	case s.skipped[rid]:
+		// Late, after the session went on without it: taken now.
+		delete(s.skipped, rid)
+		s.takeLocked(req)
+	case rid < s.nextRID:
 		s.replaceHeld(req)
-	} else {
+	default:
 		if old := s.early[rid]; old != nil {
 			old.gone = true
 			old.reply <- s.responseLocked(old.rid, false)
 		}
 		s.early[rid] = req
-		s.takeLocked()
+		s.takeEarlyLocked()
 		s.signalLocked()
 	}
 	s.dispatchLocked()
@@ -227,24 +240,64 @@ func (s *boshSession) replaceHeld(req *boshRequest) {
 	}
 }
 
-// takeLocked takes the payload of the requests that are next in rid order.
-func (s *boshSession) takeLocked() {
+// takeEarlyLocked takes the requests that are next in rid order. While
+// a gap stays before the others, it waits s.gapWait for the missing
+// request, then goes on without it: Strophe.js, restoring a session
+// after a page reload, may start after a rid the old page never sent.
+func (s *boshSession) takeEarlyLocked() {
 	for {
 		req := s.early[s.nextRID]
 		if req == nil {
-			return
+			break
 		}
 		delete(s.early, s.nextRID)
 		s.nextRID++
-		s.inputLocked(req.body, req.size)
-		req.body = nil
-		if req.gone {
-			// Answered, empty, before its turn: the same answer if asked again.
-			s.remember(req.rid, s.responseLocked(req.rid, false))
-		} else {
-			s.held = append(s.held, req)
-			s.stopIdleLocked()
+		s.takeLocked(req)
+	}
+	if len(s.early) > 0 && !s.gapTimer {
+		s.gapTimer = true
+		time.AfterFunc(s.gapWait, s.skipGap)
+	}
+}
+
+// skipGap goes on without the requests missing before the early ones.
+func (s *boshSession) skipGap() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gapTimer = false
+	if len(s.early) == 0 || s.done {
+		return
+	}
+	first := int64(-1)
+	for rid := range s.early {
+		if first < 0 || rid < first {
+			first = rid
 		}
+	}
+	for rid := range s.skipped {
+		if rid < first-boshRetained {
+			delete(s.skipped, rid)
+		}
+	}
+	for ; s.nextRID < first; s.nextRID++ {
+		s.skipped[s.nextRID] = true
+	}
+	s.takeEarlyLocked()
+	s.dispatchLocked()
+	s.signalLocked()
+}
+
+// takeLocked takes the payload of req, and holds it unless its client
+// gave up waiting.
+func (s *boshSession) takeLocked(req *boshRequest) {
+	s.inputLocked(req.body, req.size)
+	req.body = nil
+	if req.gone {
+		// Answered, empty, before its turn: the same answer if asked again.
+		s.remember(req.rid, s.responseLocked(req.rid, false))
+	} else {
+		s.held = append(s.held, req)
+		s.stopIdleLocked()
 	}
 }
 

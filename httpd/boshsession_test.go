@@ -242,3 +242,28 @@ func TestBOSHEarlyRequestAgain(t *testing.T) {
 		t.Fatalf("rid 3 asked again got %s, want its empty answer", a)
 	}
 }
+
+// TestBOSHGap goes on without a request that never comes, as after a
+// page reload Strophe.js may start after a rid the old page never sent,
+// and takes it if it comes late after all.
+func TestBOSHGap(t *testing.T) {
+	bt := newBOSHTest(t, 1)
+	bt.s.gapWait = 10 * time.Millisecond
+	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
+	bt.answer(bt.request(1, " to='localhost'", ""))
+	if _, err := bt.s.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	bt.request(3, "", "<message xmlns='jabber:client' id='3'/>")
+	if id := bt.readID(); id != "3" {
+		t.Fatalf("read %s, want 3", id)
+	}
+	late := bt.request(2, "", "<message xmlns='jabber:client' id='2'/>")
+	if id := bt.readID(); id != "2" {
+		t.Fatalf("read %s, want the late 2", id)
+	}
+	bt.s.Write([]byte("<message xmlns='jabber:client' id='out'/>"))
+	if a := bt.answer(late); !strings.Contains(a, "id='out'") {
+		t.Fatalf("the late rid 2 got %s, want what was written", a)
+	}
+}
