@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -201,6 +202,9 @@ func (h *boshHandler) create(r *http.Request, body *xmlstream.Element, rid int64
 	s.secure = h.cfg.BehindTLSProxy || r.TLS != nil || isLoopback(r.RemoteAddr)
 	s.wait, s.hold = wait, hold
 	s.inactivity, s.writeTimeout = h.cfg.BOSHInactivity, h.cfg.WriteTimeout
+	if v := body.Attr("ver"); versionBelow(v, boshVersion) {
+		s.version = v
+	}
 	h.mu.Lock()
 	h.sessions[s.sid] = s
 	h.mu.Unlock()
@@ -212,6 +216,20 @@ func (h *boshHandler) forget(s *boshSession) {
 	h.mu.Lock()
 	delete(h.sessions, s.sid)
 	h.mu.Unlock()
+}
+
+// versionBelow reports whether v, a BOSH version "major.minor", is a
+// valid one below w (XEP-0124 §7.1: the answer names the lower).
+func versionBelow(v, w string) bool {
+	parse := func(s string) (major, minor int, ok bool) {
+		a, b, found := strings.Cut(s, ".")
+		major, err1 := strconv.Atoi(a)
+		minor, err2 := strconv.Atoi(b)
+		return major, minor, found && err1 == nil && err2 == nil && major >= 0 && minor >= 0
+	}
+	vmaj, vmin, ok := parse(v)
+	wmaj, wmin, _ := parse(w)
+	return ok && (vmaj < wmaj || vmaj == wmaj && vmin < wmin)
 }
 
 // newSID returns a session id no one can guess: it is all that ties a

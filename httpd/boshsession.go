@@ -39,6 +39,7 @@ type boshSession struct {
 	maxOut       int           // bytes written and not yet collected before Write waits
 	maxIn        int           // bytes of requests taken and not yet read before the client must wait
 	gapWait      time.Duration // how long requests wait for one missing before them
+	version      string        // of BOSH: the client's or the server's, the lower
 	forget       func(*boshSession)
 
 	mu      sync.Mutex
@@ -89,6 +90,7 @@ func newBOSHSession(rid int64, limits xmlstream.Limits, forget func(*boshSession
 		maxOut:       max(4*limits.MaxStanzaBytes, 1<<20),
 		maxIn:        2 * (limits.MaxStanzaBytes + boshBodySlack),
 		gapWait:      boshGapWait,
+		version:      boshVersion,
 		forget:       forget,
 		changed:      make(chan struct{}),
 		limits:       limits,
@@ -429,7 +431,7 @@ func (s *boshSession) appendCreation(b []byte) []byte {
 	attr("hold", strconv.Itoa(s.hold))
 	attr("inactivity", strconv.Itoa(int(s.inactivity/time.Second)))
 	attr("polling", strconv.Itoa(int(boshPolling/time.Second)))
-	attr("ver", boshVersion)
+	attr("ver", s.version)
 	attr("from", s.from)
 	attr("authid", s.streamID)
 	attr("secure", strconv.FormatBool(s.secure))
