@@ -37,6 +37,11 @@ type Config struct {
 	QueueSize int
 	// NegotiationTimeout bounds the time from connect to resource binding.
 	NegotiationTimeout time.Duration
+	// NegotiatingPerAddress bounds the streams from one address that
+	// have not bound a resource yet; more are refused with
+	// policy-violation. Loopback addresses (a local proxy) are not
+	// bounded; 0: no bound.
+	NegotiatingPerAddress int
 	// WriteTimeout bounds each write to a client.
 	WriteTimeout time.Duration
 	// Logger receives one line per connection event; nil discards.
@@ -127,13 +132,14 @@ type Server struct {
 	log       *slog.Logger
 
 	// mu guards the fields below. It is taken before any Session.mu.
-	mu        sync.Mutex
-	closing   bool
-	listeners map[net.Listener]bool
-	conns     map[Transport]bool   // connections with a reader; false: still negotiating
-	sessions  map[*Session]bool    // bound sessions, attached or waiting for resumption
-	resumable map[string]*Session  // by stream management id
-	expired   map[string]tombstone // recently ended resumable sessions, by id
+	mu          sync.Mutex
+	closing     bool
+	listeners   map[net.Listener]bool
+	conns       map[Transport]bool   // connections with a reader; false: still negotiating
+	negotiating map[string]int       // streams still negotiating, by remote host
+	sessions    map[*Session]bool    // bound sessions, attached or waiting for resumption
+	resumable   map[string]*Session  // by stream management id
+	expired     map[string]tombstone // recently ended resumable sessions, by id
 	// tracking maps a stanza being routed to its receipt (receipt.go).
 	tracking sync.Map
 	// wg counts connections (until their reader returns) and sessions
@@ -188,16 +194,17 @@ func New(cfg Config, r *router.Router, a *auth.Server) *Server {
 		cfg.ParkAfter = 2 * time.Second
 	}
 	srv := &Server{
-		cfg:       cfg,
-		router:    r,
-		auth:      a,
-		tlsConfig: cfg.TLS,
-		log:       cfg.Logger,
-		listeners: map[net.Listener]bool{},
-		conns:     map[Transport]bool{},
-		sessions:  map[*Session]bool{},
-		resumable: map[string]*Session{},
-		expired:   map[string]tombstone{},
+		cfg:         cfg,
+		router:      r,
+		auth:        a,
+		tlsConfig:   cfg.TLS,
+		log:         cfg.Logger,
+		listeners:   map[net.Listener]bool{},
+		conns:       map[Transport]bool{},
+		negotiating: map[string]int{},
+		sessions:    map[*Session]bool{},
+		resumable:   map[string]*Session{},
+		expired:     map[string]tombstone{},
 	}
 	if srv.log == nil {
 		srv.log = slog.New(slog.DiscardHandler)
@@ -259,7 +266,15 @@ func (srv *Server) ServeTransport(ctx context.Context, t Transport) {
 	srv.log.Info("c2s connected", "remote", remote)
 	t.SetReadDeadline(srv.negotiationDeadline())
 	st := &stream{srv: srv, t: t, log: srv.log}
+	host, counted := srv.startNegotiating(remote)
+	if !counted {
+		st.fail(&streamError{"policy-violation", "too many streams from your address are logging in at once"})
+		t.Close()
+		srv.removeConn(t)
+		return
+	}
 	sess, resumed, err := st.negotiate(ctx)
+	srv.endNegotiating(host)
 	if err != nil {
 		t.Close()
 		srv.removeConn(t)
@@ -287,6 +302,39 @@ func (srv *Server) ServeTransport(ctx context.Context, t Transport) {
 		srv.removeConn(t)
 		srv.log.Info("c2s closed", "remote", remote, "jid", sess.jid.String())
 	})
+}
+
+// startNegotiating counts a stream from remote that has yet to bind a
+// resource, unless NegotiatingPerAddress streams from its host already
+// are (counted false).
+func (srv *Server) startNegotiating(remote string) (host string, counted bool) {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	if srv.cfg.NegotiatingPerAddress <= 0 || ip != nil && ip.IsLoopback() {
+		return "", true
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.negotiating[host] >= srv.cfg.NegotiatingPerAddress {
+		return "", false
+	}
+	srv.negotiating[host]++
+	return host, true
+}
+
+// endNegotiating uncounts a stream startNegotiating counted for host.
+func (srv *Server) endNegotiating(host string) {
+	if host == "" {
+		return
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.negotiating[host]--; srv.negotiating[host] <= 0 {
+		delete(srv.negotiating, host)
+	}
 }
 
 func (srv *Server) track(l net.Listener) bool {

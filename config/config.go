@@ -353,6 +353,10 @@ type Limits struct {
 	SessionQueue int `toml:"session_queue"`
 	// NegotiationSeconds bounds the time from connect to resource binding.
 	NegotiationSeconds int `toml:"negotiation_seconds"`
+	// NegotiatingPerAddress bounds the client streams from one address
+	// (loopback excepted) that have not bound a resource yet. 0: no
+	// bound.
+	NegotiatingPerAddress int `toml:"negotiating_per_address"`
 	// ClientBytesPerSecond is how fast a logged-in client may send, with
 	// bursts of four seconds' worth: reading from a client over it
 	// pauses, so one client cannot flood the server. 0: no limit.
@@ -384,12 +388,13 @@ func Default() Config {
 			BOSHInactivitySeconds: 60,
 		},
 		Limits: Limits{
-			MaxStanzaBytes:       256 << 10,
-			MaxDepth:             32,
-			SessionQueue:         2000,
-			NegotiationSeconds:   60,
-			ClientBytesPerSecond: 20000,
-			ServerBytesPerSecond: 100000,
+			MaxStanzaBytes:        256 << 10,
+			MaxDepth:              32,
+			SessionQueue:          2000,
+			NegotiationSeconds:    60,
+			NegotiatingPerAddress: 64,
+			ClientBytesPerSecond:  20000,
+			ServerBytesPerSecond:  100000,
 		},
 		Offline:      Offline{Quota: 1000},
 		Archive:      Archive{Enabled: true, MaxPage: 250},
@@ -548,6 +553,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.ServerBytesPerSecond < 0 {
 		errs = append(errs, fmt.Errorf("limits.server_bytes_per_second: %d must not be negative (0: no limit)", c.Limits.ServerBytesPerSecond))
+	}
+	if c.Limits.NegotiatingPerAddress < 0 {
+		errs = append(errs, fmt.Errorf("limits.negotiating_per_address: %d must not be negative", c.Limits.NegotiatingPerAddress))
 	}
 	if c.Limits.NegotiationSeconds < 1 {
 		errs = append(errs, fmt.Errorf("limits.negotiation_seconds: %d must be positive", c.Limits.NegotiationSeconds))
