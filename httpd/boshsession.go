@@ -441,6 +441,8 @@ func (s *boshSession) appendCreation(b []byte) []byte {
 	return b
 }
 
+// remember keeps resp, the answer to rid, for a client that asks again,
+// with the latest boshRetained answers before it.
 func (s *boshSession) remember(rid int64, resp []byte) {
 	s.answered[rid] = resp
 	for r := range s.answered {
