@@ -30,6 +30,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzStream$$' -fuzztime 10000x ./c2s/
 	$(GO) test -run '^$$' -fuzz '^FuzzExchange$$' -fuzztime 50000x ./auth/
 	$(GO) test -run '^$$' -fuzz '^FuzzPhraseMatchesTerms$$' -fuzztime 100000x ./mam/fulltext/
+	$(GO) test -run '^$$' -fuzz '^FuzzQuickSID$$' -fuzztime 100000x ./httpd/
 
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
@@ -46,6 +47,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzStream$$' -fuzztime $(FUZZTIME) ./c2s/
 	$(GO) test -run '^$$' -fuzz '^FuzzExchange$$' -fuzztime $(FUZZTIME) ./auth/
 	$(GO) test -run '^$$' -fuzz '^FuzzPhraseMatchesTerms$$' -fuzztime $(FUZZTIME) ./mam/fulltext/
+	$(GO) test -run '^$$' -fuzz '^FuzzQuickSID$$' -fuzztime $(FUZZTIME) ./httpd/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...

@@ -138,38 +138,43 @@ func (h *boshHandler) session(sid string) *boshSession {
 }
 
 // quickSID returns the sid attribute of the <body/> that data starts
-// with, looked for in its start tag without parsing, or "".
+// with, read from its start tag without parsing it, or "".
 func quickSID(data []byte) string {
-	end := bytes.IndexByte(data, '>')
-	if end < 0 {
+	i := bytes.IndexByte(data, '<')
+	if i < 0 {
 		return ""
 	}
-	tag := data[:end]
-	for i := 0; ; {
-		j := bytes.Index(tag[i:], []byte("sid"))
-		if j < 0 {
-			return ""
-		}
-		i += j + 3
-		if !isXMLSpace(tag[i-4]) {
-			continue // part of a longer name
-		}
-		rest := bytes.TrimLeft(tag[i:], " \t\r\n")
-		if len(rest) < 2 || rest[0] != '=' {
-			continue
-		}
-		rest = bytes.TrimLeft(rest[1:], " \t\r\n")
-		if len(rest) < 2 || rest[0] != '\'' && rest[0] != '"' {
-			return ""
-		}
-		if k := bytes.IndexByte(rest[1:], rest[0]); k >= 0 {
-			return string(rest[1 : 1+k])
-		}
+	rest := data[i+1:]
+	// The element's name, then attributes up to the end of the tag.
+	n := bytes.IndexAny(rest, " \t\r\n/>")
+	if n < 0 {
 		return ""
+	}
+	rest = rest[n:]
+	for {
+		rest = bytes.TrimLeft(rest, " \t\r\n")
+		eq := bytes.IndexByte(rest, '=')
+		if eq <= 0 || bytes.ContainsAny(rest[:eq], "/><'\"") {
+			return ""
+		}
+		name := bytes.TrimRight(rest[:eq], " \t\r\n")
+		rest = bytes.TrimLeft(rest[eq+1:], " \t\r\n")
+		if len(rest) == 0 || rest[0] != '\'' && rest[0] != '"' {
+			return ""
+		}
+		end := bytes.IndexByte(rest[1:], rest[0])
+		if end < 0 {
+			return ""
+		}
+		if string(name) == "sid" {
+			if v := rest[1 : 1+end]; bytes.IndexByte(v, '&') < 0 {
+				return string(v)
+			}
+			return "" // a reference: left to the parser
+		}
+		rest = rest[end+2:]
 	}
 }
-
-func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // bodyLimits bounds a request's body: a stanza of the largest size, in
 // the <body/> wrapper.
