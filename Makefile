@@ -30,7 +30,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzStream$$' -fuzztime 10000x ./c2s/
 	$(GO) test -run '^$$' -fuzz '^FuzzExchange$$' -fuzztime 50000x ./auth/
 	$(GO) test -run '^$$' -fuzz '^FuzzPhraseMatchesTerms$$' -fuzztime 100000x ./mam/fulltext/
-	$(GO) test -run '^$$' -fuzz '^FuzzQuickSID$$' -fuzztime 100000x ./httpd/
+	$(GO) test -run '^$$' -fuzz '^FuzzQuickSID$$' -fuzztime 30000x ./httpd/
 
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
