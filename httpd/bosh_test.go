@@ -181,6 +181,19 @@ func (c *boshClient) authenticate(user, password string) *xmlstream.Element {
 	return created
 }
 
+// julietOverBOSH starts a server where romeo is logged in over TCP and
+// juliet over BOSH, as juliet@localhost/web.
+func julietOverBOSH(t *testing.T) (*xmpptest.Server, *xmpptest.Client, *boshClient) {
+	t.Helper()
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	c := newBOSH(t, s)
+	c.login("juliet", "secret", "web")
+	return s, romeo, c
+}
+
 // TestBOSHChatWithTCPClient logs in over BOSH, chats with a TCP client
 // both ways (a stanza without a namespace included, as XEP-0206 §2 allows)
 // and ends the session.
@@ -238,12 +251,7 @@ func boshChat(t *testing.T, s *xmpptest.Server) {
 // (XEP-0124 §14.3) and gets the same one; a rid beyond the window ends
 // the session.
 func TestBOSHRetransmission(t *testing.T) {
-	s := xmpptest.Start(t)
-	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
-	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
-	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
-	c := newBOSH(t, s)
-	c.login("juliet", "secret", "web")
+	_, romeo, c := julietOverBOSH(t)
 
 	c.send("")
 	romeo.Send("<message to='juliet@localhost/web' type='chat'><body>once</body></message>")
@@ -339,12 +347,7 @@ func TestBOSHBadInput(t *testing.T) {
 // the first one's client vanished: what it had not acknowledged comes
 // again, with what was sent meanwhile.
 func TestBOSHResume(t *testing.T) {
-	s := xmpptest.Start(t)
-	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
-	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
-	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
-	c := newBOSH(t, s)
-	c.login("juliet", "secret", "web")
+	s, romeo, c := julietOverBOSH(t)
 	c.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
 	enabled := c.next()
 	if enabled.Name.Local != "enabled" || enabled.Attr("id") == "" {
@@ -361,28 +364,13 @@ func TestBOSHResume(t *testing.T) {
 	c2 := newBOSH(t, s)
 	c2.authenticate("juliet", "secret")
 	c2.send("<resume xmlns='urn:xmpp:sm:3' previd='" + enabled.Attr("id") + "' h='0'/>")
-	if r := c2.next(); r.Name.Local != "resumed" {
-		t.Fatalf("got %s, want <resumed/>", r)
-	}
-	var bodies []string
-	for len(bodies) < 2 {
-		el := c2.next()
-		if b := el.Child("jabber:client", "body"); el.Name.Local == "message" && b != nil {
-			bodies = append(bodies, b.Text())
-		}
-	}
-	if strings.Join(bodies, " ") != "first second" {
-		t.Fatalf("after resumption got %v, want first and second", bodies)
-	}
+	expectResumed(t, c2.next, "first", "second")
 }
 
 // TestBOSHShutdown ends a BOSH session with the system-shutdown stream
 // error when the server stops, in the answer to the request it holds.
 func TestBOSHShutdown(t *testing.T) {
-	s := xmpptest.Start(t)
-	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
-	c := newBOSH(t, s)
-	c.login("juliet", "secret", "web")
+	s, _, c := julietOverBOSH(t)
 	// Two requests: the answer to the first, empty, comes when the
 	// server holds the second.
 	c.send("")

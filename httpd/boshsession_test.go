@@ -60,6 +60,22 @@ func (bt *boshTest) requestSized(rid int64, attrs, payload string, size int) <-c
 	return answer
 }
 
+// open answers the session's creation request, of rid 1, with stream
+// features.
+func (bt *boshTest) open() {
+	bt.t.Helper()
+	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
+	bt.answer(bt.request(1, " to='localhost'", ""))
+}
+
+// readHeader reads the stream header of the creation request.
+func (bt *boshTest) readHeader() {
+	bt.t.Helper()
+	if _, err := bt.s.ReadHeader(); err != nil {
+		bt.t.Fatal(err)
+	}
+}
+
 // waitUntil waits for cond, checked under the session's lock at each of
 // its changes.
 func (bt *boshTest) waitUntil(what string, cond func() bool) {
@@ -132,8 +148,7 @@ func TestBOSHRequestOrder(t *testing.T) {
 // connection having failed, on the new one.
 func TestBOSHRequestAgain(t *testing.T) {
 	bt := newBOSHTest(t, 1)
-	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
-	bt.answer(bt.request(1, " to='localhost'", ""))
+	bt.open()
 	lost := bt.request(2, "", "")
 	bt.waitUntil("rid 2 held", func() bool { return len(bt.s.held) == 1 })
 	again := bt.request(2, "", "")
@@ -150,8 +165,7 @@ func TestBOSHRequestAgain(t *testing.T) {
 // client, and gives up after the write timeout.
 func TestBOSHWriteWaitsForClient(t *testing.T) {
 	bt := newBOSHTest(t, 1)
-	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
-	bt.answer(bt.request(1, " to='localhost'", ""))
+	bt.open()
 	bt.s.mu.Lock()
 	bt.s.maxOut, bt.s.writeTimeout = 10, 50*time.Millisecond
 	bt.s.mu.Unlock()
@@ -178,8 +192,7 @@ func TestBOSHWriteWaitsForClient(t *testing.T) {
 // closed what the stream wrote before, its error and end included.
 func TestBOSHCloseKeepsOutput(t *testing.T) {
 	bt := newBOSHTest(t, 1)
-	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
-	bt.answer(bt.request(1, " to='localhost'", ""))
+	bt.open()
 	bt.s.Write([]byte("<message xmlns='jabber:client' id='last'/>"),
 		[]byte("<stream:error xmlns:stream='http://etherx.jabber.org/streams'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"),
 		bt.s.CloseFrame())
@@ -199,11 +212,8 @@ func TestBOSHCloseKeepsOutput(t *testing.T) {
 // sends more at once than agreed.
 func TestBOSHInputWaitsForStream(t *testing.T) {
 	bt := newBOSHTest(t, 1)
-	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
-	bt.answer(bt.request(1, " to='localhost'", ""))
-	if _, err := bt.s.ReadHeader(); err != nil {
-		t.Fatal(err)
-	}
+	bt.open()
+	bt.readHeader()
 	bt.s.mu.Lock()
 	bt.s.maxIn = 10
 	bt.s.mu.Unlock()
@@ -231,8 +241,7 @@ func TestBOSHInputWaitsForStream(t *testing.T) {
 // client gave up before its turn, again when asked again after its turn.
 func TestBOSHEarlyRequestAgain(t *testing.T) {
 	bt := newBOSHTest(t, 1)
-	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
-	bt.answer(bt.request(1, " to='localhost'", ""))
+	bt.open()
 	if a := bt.answer(bt.requestGivenUp(3, "<message xmlns='jabber:client' id='3'/>")); a != "<body xmlns='"+NSHTTPBind+"'/>" {
 		t.Fatalf("rid 3, given up, got %s", a)
 	}
@@ -249,11 +258,8 @@ func TestBOSHEarlyRequestAgain(t *testing.T) {
 func TestBOSHGap(t *testing.T) {
 	bt := newBOSHTest(t, 1)
 	bt.s.gapWait = 10 * time.Millisecond
-	bt.s.Write([]byte("<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"))
-	bt.answer(bt.request(1, " to='localhost'", ""))
-	if _, err := bt.s.ReadHeader(); err != nil {
-		t.Fatal(err)
-	}
+	bt.open()
+	bt.readHeader()
 	bt.request(3, "", "<message xmlns='jabber:client' id='3'/>")
 	if id := bt.readID(); id != "3" {
 		t.Fatalf("read %s, want 3", id)

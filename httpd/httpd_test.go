@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -348,18 +349,25 @@ func TestWebSocketStreamManagement(t *testing.T) {
 	}
 	w2.authenticate("juliet", "secret")
 	w2.send("<resume xmlns='urn:xmpp:sm:3' previd='" + enabled.Attr("id") + "' h='0'/>")
-	if r := w2.next(); r.Name.Local != "resumed" {
+	expectResumed(t, w2.next, "first", "second")
+}
+
+// expectResumed reads <resumed/> from next, then messages until it has
+// one for each of bodies, which they must say in that order.
+func expectResumed(t *testing.T, next func() *xmlstream.Element, bodies ...string) {
+	t.Helper()
+	if r := next(); r.Name.Local != "resumed" {
 		t.Fatalf("got %s, want <resumed/>", r)
 	}
-	var bodies []string
-	for len(bodies) < 2 {
-		el := w2.next()
+	var got []string
+	for len(got) < len(bodies) {
+		el := next()
 		if b := el.Child("jabber:client", "body"); el.Name.Local == "message" && b != nil {
-			bodies = append(bodies, b.Text())
+			got = append(got, b.Text())
 		}
 	}
-	if strings.Join(bodies, " ") != "first second" {
-		t.Fatalf("after resumption got %v, want first and second", bodies)
+	if !slices.Equal(got, bodies) {
+		t.Fatalf("after resumption got %q, want %q", got, bodies)
 	}
 }
 
