@@ -170,8 +170,11 @@ func (m *Module) storeLocked(key, hash string) {
 	m.hashes[key] = hash
 }
 
-// remember records account's new photo hash and tells the cluster; it
-// returns false, doing nothing, when the hash is the one cached.
+// remember takes note that account's photo hash is now hash and tells
+// the cluster; it returns false, doing nothing, when the hash is the one
+// cached. The cached hash is dropped rather than replaced: of two changes
+// at once the later may tell first, and the next read takes the stored
+// one.
 func (m *Module) remember(account jid.JID, hash string) bool {
 	key := account.String()
 	m.mu.Lock()
@@ -179,7 +182,7 @@ func (m *Module) remember(account jid.JID, hash string) bool {
 		m.mu.Unlock()
 		return false
 	}
-	m.storeLocked(key, hash)
+	delete(m.hashes, key)
 	m.changes++
 	m.mu.Unlock()
 	if m.Changed != nil {
