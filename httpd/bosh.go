@@ -8,7 +8,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,14 +48,13 @@ const (
 type boshHandler struct {
 	cfg     Config
 	streams *c2s.Server
-	log     *slog.Logger
 
 	mu       sync.Mutex
 	sessions map[string]*boshSession
 }
 
-func newBOSHHandler(cfg Config, streams *c2s.Server, log *slog.Logger) *boshHandler {
-	return &boshHandler{cfg: cfg, streams: streams, log: log, sessions: make(map[string]*boshSession)}
+func newBOSHHandler(cfg Config, streams *c2s.Server) *boshHandler {
+	return &boshHandler{cfg: cfg, streams: streams, sessions: make(map[string]*boshSession)}
 }
 
 func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

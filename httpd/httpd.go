@@ -74,7 +74,7 @@ func Handler(cfg Config, streams *c2s.Server) http.Handler {
 		streams.ServeTransport(context.Background(), t)
 	})
 	if cfg.BOSHPath != "" {
-		bosh := newBOSHHandler(cfg, streams, log)
+		bosh := newBOSHHandler(cfg, streams)
 		mux.Handle(cfg.BOSHPath, bosh)
 		if !strings.HasSuffix(cfg.BOSHPath, "/") {
 			mux.Handle(cfg.BOSHPath+"/{$}", bosh)
