@@ -169,8 +169,7 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 		s.replaceHeld(req)
 	default:
 		if old := s.early[rid]; old != nil {
-			old.gone = true
-			old.reply <- s.responseLocked(old.rid, false)
+			s.supersede(old)
 		}
 		s.early[rid] = req
 		s.takeEarlyLocked()
@@ -229,17 +228,22 @@ func (s *boshSession) retry(rid int64) bool {
 	return false
 }
 
-// replaceHeld puts req in the place of the held request with its rid,
-// which is answered empty: its connection is gone.
+// replaceHeld puts req in the place of the held request with its rid.
 func (s *boshSession) replaceHeld(req *boshRequest) {
 	for i, h := range s.held {
 		if h.rid == req.rid {
-			h.gone = true
-			h.reply <- s.responseLocked(h.rid, false)
+			s.supersede(h)
 			s.held[i] = req
 			return
 		}
 	}
+}
+
+// supersede answers old empty: its client sent its rid again, so the
+// first connection is gone.
+func (s *boshSession) supersede(old *boshRequest) {
+	old.gone = true
+	old.reply <- s.responseLocked(old.rid, false)
 }
 
 // takeEarlyLocked takes the requests that are next in rid order. While

@@ -10,6 +10,9 @@ import (
 	"xmppd/xmlstream"
 )
 
+// emptyBody is an answer with nothing in it.
+const emptyBody = "<body xmlns='" + NSHTTPBind + "'/>"
+
 // boshTest drives a boshSession directly, as the handler does, with
 // requests on goroutines of their own.
 type boshTest struct {
@@ -135,7 +138,7 @@ func TestBOSHRequestOrder(t *testing.T) {
 	if a := bt.answer(created); !strings.Contains(a, "sid='"+bt.s.sid+"'") || strings.Contains(a, "</body>") {
 		t.Errorf("creation answer %s, want an empty one with the session's attributes", a)
 	}
-	if a := bt.answer(first); a != "<body xmlns='"+NSHTTPBind+"'/>" {
+	if a := bt.answer(first); a != emptyBody {
 		t.Errorf("answer to rid 11: %s, want an empty body", a)
 	}
 	bt.s.Write([]byte("<message xmlns='jabber:client' id='out'/>"))
@@ -152,7 +155,7 @@ func TestBOSHRequestAgain(t *testing.T) {
 	lost := bt.request(2, "", "")
 	bt.waitUntil("rid 2 held", func() bool { return len(bt.s.held) == 1 })
 	again := bt.request(2, "", "")
-	if a := bt.answer(lost); a != "<body xmlns='"+NSHTTPBind+"'/>" {
+	if a := bt.answer(lost); a != emptyBody {
 		t.Errorf("the lost request got %s, want an empty body", a)
 	}
 	bt.s.Write([]byte("<message xmlns='jabber:client' id='m'/>"))
@@ -223,7 +226,7 @@ func TestBOSHInputWaitsForStream(t *testing.T) {
 	if a, b := bt.readID(), bt.readID(); a != "2" || b != "3" {
 		t.Fatalf("read %s, %s", a, b)
 	}
-	if a := bt.answer(second); a != "<body xmlns='"+NSHTTPBind+"'/>" {
+	if a := bt.answer(second); a != emptyBody {
 		t.Fatalf("once the stream read on, rid 2 got %s, want an empty body", a)
 	}
 	// Behind again, and a third request at once: too many.
@@ -242,12 +245,12 @@ func TestBOSHInputWaitsForStream(t *testing.T) {
 func TestBOSHEarlyRequestAgain(t *testing.T) {
 	bt := newBOSHTest(t, 1)
 	bt.open()
-	if a := bt.answer(bt.requestGivenUp(3, "<message xmlns='jabber:client' id='3'/>")); a != "<body xmlns='"+NSHTTPBind+"'/>" {
+	if a := bt.answer(bt.requestGivenUp(3, "<message xmlns='jabber:client' id='3'/>")); a != emptyBody {
 		t.Fatalf("rid 3, given up, got %s", a)
 	}
 	bt.request(2, "", "<message xmlns='jabber:client' id='2'/>")
 	bt.waitUntil("rid 3 taken", func() bool { return bt.s.nextRID == 4 })
-	if a := bt.answer(bt.request(3, "", "")); a != "<body xmlns='"+NSHTTPBind+"'/>" {
+	if a := bt.answer(bt.request(3, "", "")); a != emptyBody {
 		t.Fatalf("rid 3 asked again got %s, want its empty answer", a)
 	}
 }
