@@ -37,7 +37,10 @@ func (m *Module) Broadcast(ctx context.Context, from jid.JID, st *xmlstream.Elem
 	var pending []Pending // for an initial presence
 	var err error
 	if initial && !unavailable {
+		unlock := m.lockRequests(owner)
 		ros, pending, err = m.store.RosterAndPending(ctx, owner)
+		m.r.Settled(from) // requests stored from now on are delivered live
+		unlock()
 	} else {
 		ros, err = m.store.Roster(ctx, owner)
 	}

@@ -3,7 +3,9 @@
 // activity of accounts (XEP-0012), on top of the router's session table.
 //
 // Concurrency: Module.mu guards only the per-session map of directed
-// presence; it is never held while querying the store or routing. Changes to one roster are serialised by the store.
+// presence; it is never held while querying the store or routing. Changes
+// to one roster are serialised by the store. Module.requests makes each
+// subscription request reach a session once (lockRequests).
 package roster
 
 import (
@@ -64,6 +66,11 @@ type Module struct {
 
 	mu       sync.Mutex
 	directed map[string]map[string]bool // session full JID → JIDs that got directed presence
+
+	// requests serialises, per account (striped by a hash of the bare
+	// JID), storing a subscription request and delivering it live with
+	// an initial presence's reading of the stored ones (lockRequests).
+	requests [64]sync.Mutex
 
 	approved []func(ctx context.Context, account, contact jid.JID)
 }

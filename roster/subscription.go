@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 
 	"mellium.im/xmpp/jid"
 
@@ -187,10 +188,18 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 	in.SetAttr("to", owner.String())
 	var after State
 	var res inboundResult
+	unlock := m.lockRequests(owner)
 	ch, err := m.store.Update(ctx, owner, contact, m.max, func(cur State) (State, error) {
 		after, res = inbound(typ, cur, in.String())
 		return after, nil
 	})
+	if err == nil && res.deliver && typ == "subscribe" {
+		// Stored as pending: sessions still reading the stored requests
+		// for their initial presence get it from there.
+		m.r.DeliverToSettled(owner, in)
+		res.deliver = false
+	}
+	unlock()
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		// No such account (RFC 6121 §3.1.3): refuse a request.
@@ -217,4 +226,18 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 		m.sendPresence(ctx, owner, contact)
 		m.tellApproved(ctx, owner, contact)
 	}
+}
+
+// lockRequests locks owner's subscription requests and returns the
+// unlock. Held while a request is stored and delivered live, and while an
+// initial presence reads the stored ones and settles its session
+// (router.DeliverToSettled), it makes each request reach a session once:
+// live if the session settled first, from the store otherwise. Nothing
+// that routes may run under it: accounts share the locks.
+func (m *Module) lockRequests(owner jid.JID) (unlock func()) {
+	h := fnv.New32a()
+	h.Write([]byte(owner.String()))
+	mu := &m.requests[h.Sum32()%uint32(len(m.requests))]
+	mu.Lock()
+	return mu.Unlock
 }

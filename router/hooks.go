@@ -307,13 +307,47 @@ func (r *Router) DeliverToAvailable(bare jid.JID, st *xmlstream.Element) int {
 	return n
 }
 
+// DeliverToSettled is DeliverToAvailable, except that it skips the
+// sessions of this node whose initial presence the presence handler has
+// not settled yet (Settled). It is for what the handler also stores for
+// the account, such as subscription requests: a session still settling
+// reads it from the store, and would otherwise get it twice. The caller
+// must serialise the storing and this call with the handler's reading.
+func (r *Router) DeliverToSettled(bare jid.JID, st *xmlstream.Element) int {
+	n := 0
+	for _, s := range r.availableSessionsWhere(bare, func(e *entry) bool { return !e.settling }) {
+		if s.Deliver(st) {
+			n++
+		}
+	}
+	return n
+}
+
+// Settled tells the router that the presence handler has read what was
+// stored for the session full since its initial presence: from now on,
+// DeliverToSettled includes it. The router settles a session itself once
+// the handler's Broadcast returned.
+func (r *Router) Settled(full jid.JID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.localEntryLocked(full); e != nil {
+		e.settling = false
+	}
+}
+
 func (r *Router) availableSessions(bare jid.JID) []Session {
+	return r.availableSessionsWhere(bare, func(*entry) bool { return true })
+}
+
+// availableSessionsWhere returns the available sessions of bare whose
+// entries match.
+func (r *Router) availableSessionsWhere(bare jid.JID, match func(*entry) bool) []Session {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var targets []Session
 	if acct := r.users[bare.String()]; acct != nil {
 		for _, e := range acct.sessions {
-			if e.available {
+			if e.available && match(e) {
 				targets = append(targets, e.s)
 			}
 		}

@@ -49,6 +49,7 @@ func (r *Router) broadcastPresence(ctx context.Context, from jid.JID, st *xmlstr
 			raised = e.available && e.priority < 0 && priority >= 0
 			if !e.available {
 				initial = true
+				e.settling = r.presence != nil
 				for _, o := range acct.sessions {
 					if o != e && o.available && o.presence != nil {
 						others = append(others, o.presence)
@@ -57,7 +58,7 @@ func (r *Router) broadcastPresence(ctx context.Context, from jid.JID, st *xmlstr
 			}
 			e.available, e.priority, e.presence = true, priority, st
 		} else {
-			e.available, e.priority, e.presence = false, 0, nil
+			e.available, e.priority, e.presence, e.settling = false, 0, nil, false
 		}
 		r.changed(e)
 	}
@@ -76,6 +77,9 @@ func (r *Router) broadcastPresence(ctx context.Context, from jid.JID, st *xmlstr
 	}
 	if r.presence != nil {
 		r.presence.Broadcast(ctx, from, st, initial)
+		if initial {
+			r.Settled(from) // in case the handler did not
+		}
 	}
 	if typ == "available" {
 		for _, f := range r.onAvailable {

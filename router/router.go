@@ -104,6 +104,9 @@ type entry struct {
 	presence  *xmlstream.Element // last broadcast available presence
 	marks     []string           // sorted (Mark)
 	remote    bool               // bound on another node of the cluster (Mirror)
+	// settling is true from a local session's initial presence until the
+	// presence handler has read what was stored for it (Settled).
+	settling bool
 }
 
 // New returns a Router for cfg.
