@@ -55,30 +55,58 @@ func (m *Module) Archive(ctx context.Context, from, to jid.JID, st *xmlstream.El
 // recipient's, each when local; a message to oneself is stored once.
 // recipient is the index of the recipient's row, or -1 for a remote one.
 func (m *Module) entries(from, to jid.JID, st *xmlstream.Element) (entries []Entry, recipient int) {
-	data := st.Append(nil, "")
-	body := ""
-	if b := st.Child(st.Name.Space, "body"); b != nil {
-		body = b.Text()
-	}
-	replaces := ""
-	if r := st.Child(NSCorrect, "replace"); r != nil {
-		replaces = r.Attr("id")
-	}
-	origin := originID(st)
-	entry := func(owner, other jid.JID, outgoing bool) Entry {
-		return Entry{Domain: owner.Domainpart(), Username: owner.Localpart(),
-			With: other.Bare().String(), WithResource: other.Resourcepart(), Outgoing: outgoing,
-			OriginID: origin, Replaces: replaces, Body: body, Stanza: data}
-	}
+	shared := newEntry(st)
 	if m.r.IsLocal(from.Domainpart()) && from.Localpart() != "" && !from.Bare().Equal(to.Bare()) {
-		entries = append(entries, entry(from, to, true))
+		entries = append(entries, shared.of(from, to, true))
 	}
 	if !m.r.IsLocal(to.Domainpart()) {
 		return entries, -1
 	}
 	recipient = len(entries)
-	entries = append(entries, entry(to, from, false))
+	entries = append(entries, shared.of(to, from, false))
 	return entries, recipient
+}
+
+// ImportedEntry returns the row of owner's archive for st, a message of
+// that archive as another server kept it (an export, XEP-0227): sent by
+// owner when its 'from' is owner's, else received. It is false for an
+// error, and for a message that names owner neither as its sender nor as
+// its recipient. Stanza ids by either party were the other server's (or
+// claimed to be), and are left out, as Archive leaves them out.
+func ImportedEntry(owner jid.JID, st *xmlstream.Element) (Entry, bool) {
+	from, err := jid.Parse(st.Attr("from"))
+	to, err2 := jid.Parse(st.Attr("to"))
+	if err != nil || err2 != nil || stanza.Type(st) == "error" {
+		return Entry{}, false
+	}
+	st = stripStanzaIDs(st.Copy(), from.Bare().String(), to.Bare().String())
+	switch {
+	case from.Bare().Equal(owner):
+		return newEntry(st).of(owner, to, true), true
+	case to.Bare().Equal(owner):
+		return newEntry(st).of(owner, from, false), true
+	}
+	return Entry{}, false
+}
+
+// newEntry returns what every archive row of st holds: the stanza, its
+// body, its origin id and the id a correction replaces.
+func newEntry(st *xmlstream.Element) Entry {
+	e := Entry{OriginID: originID(st), Stanza: st.Append(nil, "")}
+	if b := st.Child(st.Name.Space, "body"); b != nil {
+		e.Body = b.Text()
+	}
+	if r := st.Child(NSCorrect, "replace"); r != nil {
+		e.Replaces = r.Attr("id")
+	}
+	return e
+}
+
+// of returns e as the row of owner's archive, other being the other party.
+func (e Entry) of(owner, other jid.JID, outgoing bool) Entry {
+	e.Domain, e.Username = owner.Domainpart(), owner.Localpart()
+	e.With, e.WithResource, e.Outgoing = other.Bare().String(), other.Resourcepart(), outgoing
+	return e
 }
 
 // archivable reports whether a user archive keeps st (XEP-0313 §5.1.1,

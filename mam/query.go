@@ -214,7 +214,9 @@ func (q *Request) parseRSM(set *xmlstream.Element, maxPage int) error {
 		if err != nil {
 			return err
 		}
-		q.AfterID = max(q.AfterID, id)
+		if q.AfterID == 0 || id > q.AfterID {
+			q.AfterID = id
+		}
 	}
 	if b := set.Child(NSRSM, "before"); b != nil {
 		q.Last = true
@@ -245,10 +247,11 @@ func parseTime(s string) (time.Time, error) {
 
 // parseID reads an archive id. Ids are opaque to clients, so one that
 // cannot be ours is one the archive does not hold: item-not-found, as
-// XEP-0313 §4.1.3 and §4.3.2 require for unknown ids.
+// XEP-0313 §4.1.3 and §4.3.2 require for unknown ids. Imported history
+// has negative ids; 0 is none.
 func parseID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
+	if err != nil || id == 0 {
 		return 0, &QueryError{stanza.ItemNotFound, "no message " + strconv.Quote(s) + " in the archive"}
 	}
 	return id, nil

@@ -17,13 +17,15 @@
 //     starts;
 //   - offline messages, oldest first;
 //   - PEP nodes with their configuration and items (pubsub#owner
-//     <configure/> and pubsub <items/>).
+//     <configure/> and pubsub <items/>);
+//   - the message archive (<archive xmlns='urn:xmpp:pie:0#mam'/>, as
+//     Prosody writes it): the messages, with their dates, take their
+//     place in the archive when Finish is called, after every file.
 //
 // An account that exists already is left as it is, with nothing of the
 // file's data added, and reported. XInclude <include href='...'/>
 // elements with a relative href are followed, as the XEP requires.
-// Message archives (urn:xmpp:pie:0#mam) and privacy lists are not
-// imported; they are reported as skipped.
+// Privacy lists are not imported; they are reported as skipped.
 package pie
 
 import (
@@ -39,11 +41,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
 	"xmppd/auth"
 	"xmppd/dataform"
+	"xmppd/mam"
 	"xmppd/offline"
 	"xmppd/pep"
 	"xmppd/private"
@@ -64,6 +68,8 @@ const (
 	nsPubsub  = "http://jabber.org/protocol/pubsub"
 	nsOwner   = "http://jabber.org/protocol/pubsub#owner"
 	nsClient  = "jabber:client"
+	nsForward = "urn:xmpp:forward:0"
+	nsDelay   = "urn:xmpp:delay"
 	// bookmarksNode is XEP-0402's node, which holds room passwords.
 	bookmarksNode = "urn:xmpp:bookmarks:1"
 )
@@ -86,6 +92,19 @@ type Stores struct {
 	Private  private.Store
 	Offline  offline.Store
 	PEP      pep.Store
+	Archive  Archive
+}
+
+// Archive keeps imported message archives.
+type Archive interface {
+	// ImportArchived stores entries, entries[i] stamped stamps[i], to be
+	// placed by PlaceImported.
+	ImportArchived(ctx context.Context, entries []mam.Entry, stamps []time.Time) error
+	// PlaceImported gives the stored messages their place among the
+	// archived ones, and returns how many it placed and how many it
+	// dropped because they are not older than every message archived
+	// before the import, or are dated in the future.
+	PlaceImported(ctx context.Context) (placed, dropped int64, err error)
 }
 
 // Limits are the server's limits the imported data must keep.
@@ -104,6 +123,9 @@ type Limits struct {
 // Result counts what was imported; Notes says what was not, and why.
 type Result struct {
 	Accounts, RosterItems, Pending, VCards, Private, Offline, Nodes, Items int
+	// Archived counts the messages read into archives; Finish tells how
+	// many took their place.
+	Archived int
 	// Hashes counts the imported accounts with credentials of each hash
 	// (auth.HashSHA1 ...), of Credentialed accounts with credentials:
 	// those with some only log in by their SCRAM mechanisms
@@ -123,6 +145,29 @@ type Importer struct {
 	Limits Limits
 	// Hosts are the domains served; users of other hosts are skipped.
 	Hosts []string
+
+	archived int // messages stored by ImportArchived, for Finish
+}
+
+// Finish places the messages of the archives imported since the last
+// Finish (Archive.PlaceImported). Call it once every file is imported:
+// the messages of all accounts take their places together, and those not
+// older than what was archived before are dropped and noted.
+func (im *Importer) Finish(ctx context.Context) (Result, error) {
+	var res Result
+	if im.archived == 0 {
+		return res, nil
+	}
+	placed, dropped, err := im.Stores.Archive.PlaceImported(ctx)
+	if err != nil {
+		return res, fmt.Errorf("pie: %w", err)
+	}
+	im.archived = 0
+	res.Archived = int(placed)
+	if dropped > 0 {
+		res.note("%d archived messages were left out: they are dated in the future, or not before the earliest message archived here before the import (import every account's archive in one run, before the server is used)", dropped)
+	}
+	return res, nil
 }
 
 // Import imports the file at path, which holds a <server-data/>, a
@@ -373,12 +418,78 @@ func (im *Importer) data(ctx context.Context, res *Result, account jid.JID, c *x
 		}
 	case c.Name.Space == NSSCRAM || c.Name.Space == nsPubsub || c.Name.Space == nsOwner:
 		// Credentials and PEP are read from the <user/> as a whole.
-	case c.Name.Space == NSMAM:
-		res.note("%s: the message archive was not imported", account)
+	case c.Name.Space == NSMAM && c.Name.Local == "archive":
+		return im.archive(ctx, res, account, c)
 	default:
 		res.note("%s: skipped <%s xmlns='%s'>", account, c.Name.Local, c.Name.Space)
 	}
 	return nil
+}
+
+// archiveBatch is how many archived messages are stored at once.
+const archiveBatch = 500
+
+// archive imports a message archive as Prosody writes it: <result/>
+// elements (urn:xmpp:mam:2), each with a <forwarded/> holding the
+// message and its <delay/>.
+func (im *Importer) archive(ctx context.Context, res *Result, account jid.JID, a *xmlstream.Element) error {
+	var entries []mam.Entry
+	var stamps []time.Time
+	store := func() error {
+		if len(entries) == 0 {
+			return nil
+		}
+		if err := im.Stores.Archive.ImportArchived(ctx, entries, stamps); err != nil {
+			return err
+		}
+		res.Archived += len(entries)
+		im.archived += len(entries)
+		entries, stamps = entries[:0], stamps[:0]
+		return nil
+	}
+	skipped := 0
+	for _, r := range a.ChildElements() {
+		e, stamp, ok := archivedMessage(account, r)
+		if !ok {
+			skipped++
+			continue
+		}
+		entries, stamps = append(entries, e), append(stamps, stamp)
+		if len(entries) == archiveBatch {
+			if err := store(); err != nil {
+				return err
+			}
+		}
+	}
+	if skipped > 0 {
+		res.note("%s: %d archived messages were skipped: not a <result/> with a dated message to or from the account", account, skipped)
+	}
+	return store()
+}
+
+// archivedMessage returns the archive row and the date of r, a <result/>
+// of account's archive.
+func archivedMessage(account jid.JID, r *xmlstream.Element) (mam.Entry, time.Time, bool) {
+	fwd := r.Child(nsForward, "forwarded")
+	if r.Name.Local != "result" || fwd == nil {
+		return mam.Entry{}, time.Time{}, false
+	}
+	d := fwd.Child(nsDelay, "delay")
+	var msg *xmlstream.Element
+	for _, c := range fwd.ChildElements() {
+		if isStanza(c, "message") {
+			msg = c
+		}
+	}
+	if d == nil || msg == nil {
+		return mam.Entry{}, time.Time{}, false
+	}
+	stamp, err := time.Parse(time.RFC3339, d.Attr("stamp"))
+	if err != nil {
+		return mam.Entry{}, time.Time{}, false
+	}
+	e, ok := mam.ImportedEntry(account, toClient(msg))
+	return e, stamp, ok
 }
 
 // isStanza reports whether el is a stanza named local: in jabber:client,

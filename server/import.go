@@ -21,6 +21,7 @@ func Importer(cfg config.Config, pool *pgxpool.Pool) *pie.Importer {
 			Private:  postgres.NewPrivate(pool),
 			Offline:  postgres.NewOffline(pool),
 			PEP:      postgres.NewPEP(pool),
+			Archive:  postgres.NewArchive(pool),
 		},
 		Limits: pie.Limits{
 			RosterItems:  cfg.Roster.MaxItems,

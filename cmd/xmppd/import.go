@@ -23,15 +23,18 @@ func importCommand(ctx context.Context, cfg config.Config, log *slog.Logger, fil
 	}
 	defer db.Close()
 	im := server.Importer(cfg, db.Pool)
+	var failed error
 	for _, f := range files {
 		res, err := im.Import(ctx, f)
 		for _, n := range res.Notes {
 			fmt.Fprintf(stdout, "%s: %s\n", f, n)
 		}
-		fmt.Fprintf(stdout, "%s: %d accounts, %d roster items, %d subscription requests, %d vCards, %d private namespaces, %d offline messages, %d PEP nodes with %d items\n",
-			f, res.Accounts, res.RosterItems, res.Pending, res.VCards, res.Private, res.Offline, res.Nodes, res.Items)
+		fmt.Fprintf(stdout, "%s: %d accounts, %d roster items, %d subscription requests, %d vCards, %d private namespaces, %d offline messages, %d PEP nodes with %d items, %d archived messages\n",
+			f, res.Accounts, res.RosterItems, res.Pending, res.VCards, res.Private, res.Offline, res.Nodes, res.Items, res.Archived)
 		if err != nil {
-			return fmt.Errorf("import %s: %w", f, err)
+			// What was imported stays: its archives take their place too.
+			failed = fmt.Errorf("import %s: %w", f, err)
+			break
 		}
 		// A client that picks a hash an account has no credentials of
 		// cannot log in to it: say which hashes to offer.
@@ -50,5 +53,15 @@ func importCommand(ctx context.Context, cfg config.Config, log *slog.Logger, fil
 			fmt.Fprintf(stdout, "%s: imported accounts have SCRAM credentials of %q only (%v): until their users set their passwords again, set c2s.scram_hashes = %q\n", f, common, res.Hashes, common)
 		}
 	}
-	return nil
+	res, err := im.Finish(ctx)
+	for _, n := range res.Notes {
+		fmt.Fprintln(stdout, n)
+	}
+	if res.Archived > 0 {
+		fmt.Fprintf(stdout, "%d archived messages took their place in the archives\n", res.Archived)
+	}
+	if err != nil {
+		err = fmt.Errorf("import: %w", err)
+	}
+	return errors.Join(failed, err)
 }

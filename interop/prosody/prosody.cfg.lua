@@ -36,7 +36,8 @@ log = { debug = "@DIR@/prosody.log" }
 -- Prosody runs in the foreground (-F), never as root: a test running as
 -- root starts it as the prosody user. (mod_posix, for signals, loads
 -- itself.)
-modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "pep" }
+-- mam: interop/prosody_import_test.go moves archives to xmppd.
+modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "pep", "mam" }
 
 c2s_ports = { @C2S_PORT@ }
 c2s_interfaces = { "127.0.0.1" }

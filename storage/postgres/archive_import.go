@@ -1,0 +1,92 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"xmppd/mam"
+)
+
+// Imported history (xmppd import) is stored in two steps, because its
+// rows need ids that grow with their stamps across the whole table, as
+// every other row's do (firstIDFrom), and the ids depend on every
+// imported row of every account:
+//
+//   - ImportArchived stores rows as they are read, with provisional ids
+//     below importBelow, drawn from the table's sequence;
+//   - PlaceImported gives them their final ids, negative and below every
+//     other row's, in the order of their stamps.
+//
+// Provisional ids are the sequence's values plus provisionalBase, so they
+// are unique, and below importBelow while the sequence is below 2^62.
+const (
+	importBelow     = math.MinInt64 / 2
+	provisionalBase = math.MinInt64 + 1
+)
+
+// importSQL inserts rows with provisional ids and their own stamps.
+// Owners must exist; their preferences are not consulted: the other
+// server kept the messages.
+const importSQL = `INSERT INTO archive_messages (id, domain, username, with_jid, with_resource, outgoing, stamp, origin_id, terms, stanza)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[], $8::text[], $9::tsvector[], $10::bytea[])`
+
+// ImportArchived stores entries, entries[i] stamped stamps[i], as
+// imported history, in one statement. PlaceImported must follow once
+// every archive of the import is stored.
+func (a *Archive) ImportArchived(ctx context.Context, entries []mam.Entry, stamps []time.Time) error {
+	n := len(entries)
+	if len(stamps) != n {
+		return fmt.Errorf("import %d archived messages with %d stamps", n, len(stamps))
+	}
+	ids, err := a.NextIDs(ctx, n)
+	if err != nil {
+		return err
+	}
+	domains, users, withs, resources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	outgoing, origins, stanzas := make([]bool, n), make([]string, n), make([][]byte, n)
+	terms := make([]pgtype.TSVector, n)
+	for i, e := range entries {
+		ids[i] += provisionalBase
+		domains[i], users[i], withs[i], resources[i] = e.Domain, e.Username, e.With, e.WithResource
+		outgoing[i], origins[i], stanzas[i] = e.Outgoing, e.OriginID, e.Stanza
+		terms[i] = ArchiveTerms(e.Domain, e.Username, e.Body)
+	}
+	if _, err := a.pool.Exec(ctx, importSQL, ids, domains, users, withs, resources, outgoing, stamps, origins, terms, stanzas); err != nil {
+		return fmt.Errorf("import %d archived messages: %w", n, err)
+	}
+	return nil
+}
+
+// PlaceImported gives the rows ImportArchived stored their final ids:
+// below every other row's, increasing with their stamps (in the order of
+// import for equal stamps). Rows stamped at or after the earliest other
+// row, or later than now, would break the order of ids and stamps; they
+// are deleted and counted in dropped. It returns how many rows it placed.
+func (a *Archive) PlaceImported(ctx context.Context) (placed, dropped int64, err error) {
+	err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM archive_messages WHERE id < $1
+			AND stamp >= (SELECT least(min(stamp), now()) FROM archive_messages WHERE id >= $1)`, importBelow)
+		if err != nil {
+			return err
+		}
+		dropped = tag.RowsAffected()
+		tag, err = tx.Exec(ctx, `WITH imported AS (
+				SELECT domain, username, id, row_number() OVER (ORDER BY stamp, id) AS n, count(*) OVER () AS total
+				FROM archive_messages WHERE id < $1),
+			low AS (SELECT least(coalesce(min(id), 0), 0) AS id FROM archive_messages WHERE id >= $1)
+			UPDATE archive_messages m SET id = low.id - 1 - i.total + i.n
+			FROM imported i, low
+			WHERE m.domain = i.domain AND m.username = i.username AND m.id = i.id`, importBelow)
+		placed = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("place imported archived messages: %w", err)
+	}
+	return placed, dropped, nil
+}
