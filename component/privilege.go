@@ -2,6 +2,8 @@ package component
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 
 	"mellium.im/xmpp/jid"
@@ -28,10 +30,21 @@ type Privileges struct {
 	// of the server or of any account, forwarded inside <privilege/>;
 	// "" or "none" grants nothing.
 	Message string
+	// IQ maps namespaces to "get", "set" or "both": the component may
+	// send IQs of that type with a payload of that namespace in the name
+	// of any account, wrapped in <privileged_iq/> (privilegedIQ).
+	IQ map[string]string
 }
 
 func (p Privileges) granted() bool {
-	return (p.Roster != "" && p.Roster != "none") || p.Message == "outgoing"
+	return (p.Roster != "" && p.Roster != "none") || p.Message == "outgoing" || len(p.IQ) > 0
+}
+
+// allowsIQ reports whether p lets the component send IQs of type typ
+// with a payload in namespace ns.
+func (p Privileges) allowsIQ(typ, ns string) bool {
+	t := p.IQ[ns]
+	return t == typ || t == "both"
 }
 
 // advert is the message that tells a component its privileges once it
@@ -48,6 +61,13 @@ func (c *stream) advert() *xmlstream.Element {
 	}
 	if p.Message == "outgoing" {
 		priv.AddChild(xmlstream.NewElement(NSPrivilege, "perm", "access", "message", "type", "outgoing"))
+	}
+	if len(p.IQ) > 0 {
+		perm := xmlstream.NewElement(NSPrivilege, "perm", "access", "iq")
+		for _, ns := range slices.Sorted(maps.Keys(p.IQ)) {
+			perm.AddChild(xmlstream.NewElement(NSPrivilege, "namespace", "ns", ns, "type", p.IQ[ns]))
+		}
+		priv.AddChild(perm)
 	}
 	return xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", c.host(), "to", c.link.domain, "id", stanza.NewID()).AddChild(priv)
 }

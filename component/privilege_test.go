@@ -96,3 +96,89 @@ func expectError(t *testing.T, el *xmlstream.Element, condition string) {
 		t.Fatalf("got %s, want a %s error", el, condition)
 	}
 }
+
+// withIQPrivilege configures the gateway with the iq privilege for PEP
+// (pubsub both ways, pubsub#owner set), and a second component without.
+func withIQPrivilege(c *config.Config) {
+	withGateway(c)
+	c.Components.External[0].Privileges = config.Privileges{IQ: map[string]string{
+		"http://jabber.org/protocol/pubsub": "both", "http://jabber.org/protocol/pubsub#owner": "set"}}
+	c.Components.External = append(c.Components.External, config.ExternalComponent{Domain: "plain.localhost", Secret: secret})
+}
+
+// privilegedIQ is the IQ a component sends as account, wrapping one of
+// type typ with payload.
+func privilegedIQ(id, from, account, typ, payload string) string {
+	return "<iq type='" + typ + "' id='" + id + "' from='" + from + "' to='" + account + "'><privileged_iq xmlns='" + component.NSPrivilege + "'>" +
+		"<iq xmlns='jabber:client' type='" + typ + "' id='inner-" + id + "' from='" + account + "' to='" + account + "'>" + payload + "</iq>" +
+		"</privileged_iq></iq>"
+}
+
+// TestPrivilegedIQ: a gateway with the iq privilege publishes a bookmark
+// in alice's PEP and reads it back, as Slidge does for its group chats;
+// the answers come forwarded inside <privilege/>. Alice sees the
+// bookmark. What the privilege does not allow, or that is not what XEP-0356
+// describes, is refused.
+func TestPrivilegedIQ(t *testing.T) {
+	s := xmpptest.Start(t, withIQPrivilege)
+	s.AddUser(t, "alice", xmpptest.Domain, password)
+	s.AddUser(t, "bob", xmpptest.Domain, "bob's password")
+	gw := connect(t, s)
+	adv := expectStanza(t, gw, "message", "localhost")
+	perm := adv.Child(component.NSPrivilege, "privilege").Child(component.NSPrivilege, "perm")
+	if perm == nil || perm.Attr("access") != "iq" || len(perm.ChildElements()) != 2 ||
+		perm.ChildElements()[0].Attr("ns") != "http://jabber.org/protocol/pubsub" || perm.ChildElements()[0].Attr("type") != "both" {
+		t.Fatalf("advertised %s, want the iq privilege for pubsub and pubsub#owner", adv)
+	}
+
+	bookmark := "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:xmpp:bookmarks:1'>" +
+		"<item id='room@" + gateway + "'><conference xmlns='urn:xmpp:bookmarks:1' name='Legacy group' autojoin='true'/></item></publish>" +
+		"<publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>" +
+		"<field var='pubsub#persist_items'><value>true</value></field><field var='pubsub#access_model'><value>whitelist</value></field></x></publish-options></pubsub>"
+	gw.Send(privilegedIQ("p1", gateway, "alice@localhost", "set", bookmark))
+	res := expectStanza(t, gw, "iq", "alice@localhost")
+	fwd := res.Child(component.NSPrivilege, "privilege").Child("urn:xmpp:forward:0", "forwarded")
+	if res.Attr("type") != "result" || res.Attr("id") != "p1" || fwd.Child("jabber:client", "iq") == nil ||
+		fwd.Child("jabber:client", "iq").Attr("type") != "result" || fwd.Child("jabber:client", "iq").Attr("id") != "inner-p1" {
+		t.Fatalf("publish: got %s, want a result forwarding the inner one", res)
+	}
+	gw.Send(privilegedIQ("p2", gateway, "alice@localhost", "get",
+		"<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub>"))
+	if res := expectStanza(t, gw, "iq", "alice@localhost"); res.Attr("type") != "result" || !strings.Contains(res.String(), "Legacy group") {
+		t.Fatalf("items: got %s, want alice's bookmark", res)
+	}
+	alice := xmpptest.Login(t, s, "alice", password, "laptop")
+	items := alice.Result("get", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub>")
+	if !strings.Contains(items.String(), "room@"+gateway) {
+		t.Fatalf("alice's bookmarks: %s", items)
+	}
+
+	// An error of the inner IQ comes back as the error.
+	gw.Send(privilegedIQ("p3", gateway, "alice@localhost", "get",
+		"<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='no-such-node'/></pubsub>"))
+	expectError(t, expectStanza(t, gw, "iq", "alice@localhost"), "item-not-found")
+
+	for _, c := range []struct{ iq, condition string }{
+		// a type the privilege does not give
+		{privilegedIQ("b1", gateway, "alice@localhost", "get", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='urn:xmpp:bookmarks:1'/></pubsub>"), "forbidden"},
+		// a namespace it does not name
+		{privilegedIQ("b2", gateway, "alice@localhost", "get", "<query xmlns='jabber:iq:roster'/>"), "forbidden"},
+		// in the name of another account than the one addressed
+		{strings.Replace(privilegedIQ("b3", gateway, "alice@localhost", "get", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub>"),
+			"from='alice@localhost' to='alice@localhost'>", "from='bob@localhost' to='bob@localhost'>", 1), "forbidden"},
+		// of another type than the wrapping IQ
+		{strings.Replace(privilegedIQ("b4", gateway, "alice@localhost", "get", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub>"),
+			"type='get' id='inner", "type='set' id='inner", 1), "bad-request"},
+		// nothing wrapped
+		{"<iq type='get' id='b5' from='" + gateway + "' to='alice@localhost'><privileged_iq xmlns='" + component.NSPrivilege + "'/></iq>", "bad-request"},
+	} {
+		gw.Send(c.iq)
+		expectError(t, expectStanza(t, gw, "iq", "alice@localhost"), c.condition)
+	}
+	plain := xmpptest.ConnectComponent(t, s.ComponentAddr, "plain.localhost", secret)
+	plain.Send(privilegedIQ("b6", "plain.localhost", "alice@localhost", "get", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub>"))
+	expectError(t, expectStanza(t, plain, "iq", "alice@localhost"), "forbidden")
+	// A client cannot send one either.
+	alice.Send(privilegedIQ("b7", "alice@localhost/laptop", "alice@localhost", "get", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub>"))
+	xmpptest.ExpectError(t, alice.NextNamed("iq"), "forbidden")
+}

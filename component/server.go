@@ -95,6 +95,7 @@ func New(cfg Config, r *router.Router) *Server {
 		s.links[domain] = l
 		r.AddExternal(domain, l)
 	}
+	s.registerPrivilegedIQ()
 	return s
 }
 

@@ -113,6 +113,10 @@ type ExternalComponent struct {
 	Privileges Privileges `toml:"privileges"`
 }
 
+// nsPrivilege is XEP-0356's namespace, which no component may be
+// granted IQs of.
+const nsPrivilege = "urn:xmpp:privilege:2"
+
 // Privileges are what a component may do in the name of the server's
 // accounts (XEP-0356); none by default.
 type Privileges struct {
@@ -122,6 +126,10 @@ type Privileges struct {
 	// Message is "none" or "outgoing": sending messages in the name of
 	// the server or of any account.
 	Message string `toml:"message"`
+	// IQ maps namespaces to "get", "set" or "both": sending IQs of that
+	// type whose payload is in that namespace in the name of any account,
+	// such as "http://jabber.org/protocol/pubsub" for its PEP nodes.
+	IQ map[string]string `toml:"iq"`
 }
 
 // MUC configures the multi-user chat service (XEP-0045) on
@@ -680,6 +688,11 @@ func (c *Config) checkComponents(hosts map[string]bool) []error {
 		case "", "none", "outgoing":
 		default:
 			errs = append(errs, fmt.Errorf("components.external: the message privilege of %s is %q, not none or outgoing", ec.Domain, ec.Privileges.Message))
+		}
+		for ns, typ := range ec.Privileges.IQ {
+			if ns == "" || ns == nsPrivilege || (typ != "get" && typ != "set" && typ != "both") {
+				errs = append(errs, fmt.Errorf("components.external: the iq privilege of %s for %q is %q: it must be get, set or both, for a namespace other than XEP-0356's", ec.Domain, ns, typ))
+			}
 		}
 	}
 	return errs

@@ -61,6 +61,13 @@ func TestParse(t *testing.T) {
 		}},
 		{name: "bad roster privilege", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { roster = 'all' }", wantErr: "roster privilege"},
 		{name: "bad message privilege", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { message = 'both' }", wantErr: "message privilege"},
+		{name: "iq privilege", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { iq = { 'http://jabber.org/protocol/pubsub' = 'both' } }", check: func(t *testing.T, c Config) {
+			if p := c.Components.External[0].Privileges.IQ; p["http://jabber.org/protocol/pubsub"] != "both" || len(p) != 1 {
+				t.Errorf("iq privileges %v", p)
+			}
+		}},
+		{name: "bad iq privilege", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { iq = { 'jabber:iq:roster' = 'all' } }", wantErr: "iq privilege"},
+		{name: "iq privilege of privileges", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { iq = { 'urn:xmpp:privilege:2' = 'set' } }", wantErr: "iq privilege"},
 		{name: "negative client rate", doc: "[limits]\nclient_bytes_per_second = -1", wantErr: "client_bytes_per_second"},
 		{name: "not toml", doc: "hosts = [", wantErr: "parsing config"},
 		{name: "muc defaults", doc: "", check: func(t *testing.T, c Config) {

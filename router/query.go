@@ -55,8 +55,26 @@ type pendingQuery struct {
 // matches ErrQueryFailed, for an IQ error, and ctx's error when no answer
 // came in time; only to itself can answer.
 func (r *Router) Query(ctx context.Context, typ string, from, to jid.JID, payload *xmlstream.Element) (*xmlstream.Element, error) {
+	iq := xmlstream.NewElement(stanza.NSClient, stanza.IQ, "type", typ, "from", from.String(), "to", to.String())
+	iq.AddChild(payload)
+	a, err := r.Exchange(ctx, iq)
+	switch {
+	case err != nil:
+		return nil, err
+	case stanza.IsError(a):
+		return nil, queryError(a)
+	}
+	return a.FirstChildElement(), nil
+}
+
+// Exchange routes iq, an IQ get or set from an address the server
+// answers for (a served domain or an account's bare JID), with an id of
+// the router's own in place of iq's, and returns the answer, result or
+// error, as it came; ctx's error when none came in time. Only iq's 'to'
+// can answer.
+func (r *Router) Exchange(ctx context.Context, iq *xmlstream.Element) (*xmlstream.Element, error) {
 	id := stanza.NewID()
-	q := pendingQuery{to: to.String(), answer: make(chan *xmlstream.Element, 1)}
+	q := pendingQuery{to: iq.Attr("to"), answer: make(chan *xmlstream.Element, 1)}
 	r.queriesMu.Lock()
 	r.queries[id] = q
 	r.queriesMu.Unlock()
@@ -65,15 +83,12 @@ func (r *Router) Query(ctx context.Context, typ string, from, to jid.JID, payloa
 		delete(r.queries, id)
 		r.queriesMu.Unlock()
 	}()
-	iq := xmlstream.NewElement(stanza.NSClient, stanza.IQ, "type", typ, "id", id, "from", from.String(), "to", q.to)
-	iq.AddChild(payload)
+	iq = iq.Copy()
+	iq.SetAttr("id", id)
 	r.Route(ctx, iq)
 	select {
 	case a := <-q.answer:
-		if stanza.IsError(a) {
-			return nil, queryError(a)
-		}
-		return a.FirstChildElement(), nil
+		return a, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
