@@ -53,6 +53,7 @@ type Config struct {
 	MUC              MUC               `toml:"muc"`
 	Components       Components        `toml:"components"`
 	Metrics          Metrics           `toml:"metrics"`
+	Proxy65          Proxy65           `toml:"proxy65"`
 	// Contact are the addresses to reach the server's operators,
 	// announced to everyone (XEP-0157).
 	Contact Contact `toml:"contact"`
@@ -64,6 +65,19 @@ type Metrics struct {
 	// over plain HTTP; empty, the default, serves nothing. Keep it on
 	// loopback or a private network.
 	Listen string `toml:"listen"`
+}
+
+// Proxy65 configures the SOCKS5 bytestreams proxy (XEP-0065) on
+// proxy.<host>, which clients' file transfers fall back on when neither
+// party can reach the other.
+type Proxy65 struct {
+	// Listen is the relay's TCP address; empty, the default, turns the
+	// proxy off.
+	Listen string `toml:"listen"`
+	// PublicHost and PublicPort are where clients connect to the relay:
+	// by default the XMPP host's own name and the listener's port.
+	PublicHost string `toml:"public_host"`
+	PublicPort int    `toml:"public_port"`
 }
 
 // Contact lists the URIs (xmpp:, mailto:, https: ...) to reach the
@@ -499,13 +513,16 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level: %q is not one of debug, info, warn, error", c.LogLevel))
 	}
-	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "http.listen_tls": c.HTTP.ListenTLS, "s2s.listen": c.S2S.Listen, "components.listen": c.Components.Listen, "metrics.listen": c.Metrics.Listen} {
+	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "http.listen_tls": c.HTTP.ListenTLS, "s2s.listen": c.S2S.Listen, "components.listen": c.Components.Listen, "metrics.listen": c.Metrics.Listen, "proxy65.listen": c.Proxy65.Listen} {
 		if addr == "" {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port: %v", name, addr, err))
 		}
+	}
+	if c.Proxy65.PublicPort < 0 || c.Proxy65.PublicPort > 65535 {
+		errs = append(errs, fmt.Errorf("proxy65.public_port: %d is not a port", c.Proxy65.PublicPort))
 	}
 	for domain, addr := range c.S2S.Routes {
 		if _, _, err := net.SplitHostPort(addr); err != nil {

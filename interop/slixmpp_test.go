@@ -108,6 +108,13 @@ func TestSlixmppUpload(t *testing.T) {
 	runScript(t, "slixmpp_upload.py", nil, "alice")
 }
 
+// TestSlixmppBytestreams runs slixmpp_bytestreams.py: a file sent
+// between two slixmpp clients through the SOCKS5 bytestreams proxy, which
+// slixmpp discovers, asks for its address and has activate the stream.
+func TestSlixmppBytestreams(t *testing.T) {
+	runScript(t, "slixmpp_bytestreams.py", func(c *config.Config) { c.Proxy65.Listen = "127.0.0.1:0" }, "alice", "bob")
+}
+
 // TestSlixmppComponent runs slixmpp_component.py: an external component
 // (XEP-0114) made with slixmpp, and a slixmpp client chatting with it;
 // the component uses roster and message privileges (XEP-0356).

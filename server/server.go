@@ -3,6 +3,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -30,6 +31,7 @@ import (
 	"xmppd/extdisco"
 	"xmppd/httpd"
 	"xmppd/ping"
+	"xmppd/proxy65"
 	"xmppd/router"
 	"xmppd/s2s"
 	"xmppd/storage"
@@ -55,7 +57,8 @@ type Server struct {
 	// components is nil when no external component is configured.
 	components *component.Server
 	http       *http.Server
-	metrics    *http.Server // nil when metrics.listen is empty
+	metrics    *http.Server   // nil when metrics.listen is empty
+	proxy65    *proxy65.Relay // nil when proxy65.listen is empty
 	// modules holds what stops the feature modules.
 	modules *wiring
 	// stopDeletes ends the listener for `xmppd user delete` (delete.go),
@@ -64,7 +67,7 @@ type Server struct {
 	deletesDone chan struct{}
 
 	// Addresses the listeners are bound to, for tests that listen on port 0.
-	C2SAddr, DirectTLSAddr, HTTPAddr, HTTPSAddr, S2SAddr, ComponentAddr, MetricsAddr net.Addr
+	C2SAddr, DirectTLSAddr, HTTPAddr, HTTPSAddr, S2SAddr, ComponentAddr, MetricsAddr, Proxy65Addr net.Addr
 }
 
 // Database is the open PostgreSQL, and the private server behind it when
@@ -268,6 +271,18 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		}
 		s.components = component.New(ccfg, r)
 	}
+	if cfg.Proxy65.Listen != "" {
+		s.proxy65 = proxy65.NewRelay(proxy65.RelayConfig{Logger: log})
+		for _, host := range cfg.Hosts {
+			proxy65.New(r, proxy65.Config{
+				Domain:  "proxy." + host,
+				Hosts:   cfg.Hosts,
+				Address: func() (string, int) { return s.proxy65Address(host) },
+				Relay:   s.proxy65,
+				Logger:  log,
+			}).Register()
+		}
+	}
 	if cfg.HTTP.Enabled() {
 		mux := http.NewServeMux()
 		mux.Handle("/", httpd.Handler(httpd.Config{
@@ -376,6 +391,11 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
+	if s.proxy65 != nil {
+		if s.Proxy65Addr, err = s.listen(s.cfg.Proxy65.Listen, s.proxy65.Serve); err != nil {
+			return err
+		}
+	}
 	if s.cfg.Metrics.Listen != "" {
 		s.metrics = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		if s.MetricsAddr, err = s.listen(s.cfg.Metrics.Listen, s.metrics.Serve); err != nil {
@@ -452,6 +472,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("ending component streams: %w", err))
 		}
 	}
+	if s.proxy65 != nil {
+		if err := s.proxy65.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("ending bytestreams: %w", err))
+		}
+	}
 	if s.modules.cluster != nil {
 		s.modules.cluster.Close()
 	}
@@ -462,6 +487,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.modules.close()
 	s.db.Close()
 	return errors.Join(errs...)
+}
+
+// proxy65Address is where clients of host connect to the bytestreams
+// relay: proxy65.public_host, else host itself, and proxy65.public_port,
+// else the listener's port.
+func (s *Server) proxy65Address(host string) (string, int) {
+	port := s.cfg.Proxy65.PublicPort
+	if port == 0 && s.Proxy65Addr != nil {
+		port = s.Proxy65Addr.(*net.TCPAddr).Port
+	}
+	return cmp.Or(s.cfg.Proxy65.PublicHost, host), port
 }
 
 // externalServices converts the configured STUN and TURN servers.

@@ -1,0 +1,63 @@
+package proxy65_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"xmppd/proxy65"
+)
+
+// serveRelay runs a relay with cfg on a loopback port.
+func serveRelay(t *testing.T, cfg proxy65.RelayConfig) (*proxy65.Relay, net.Addr) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := proxy65.NewRelay(cfg)
+	go r.Serve(l)
+	return r, l.Addr()
+}
+
+// A pair never activated is closed once its wait is over.
+func TestWaitExpires(t *testing.T) {
+	_, addr := serveRelay(t, proxy65.RelayConfig{WaitTimeout: time.Millisecond})
+	a := address("sid", "a@localhost/x", "b@localhost/y")
+	c, _ := connect(t, addr, a)
+	if n, err := io.ReadAll(c); err != nil || len(n) > 0 {
+		t.Fatalf("read %q, %v; want the end", n, err)
+	}
+}
+
+// Beyond MaxWaiting, connections are refused with a SOCKS5 failure.
+func TestMaxWaiting(t *testing.T) {
+	_, addr := serveRelay(t, proxy65.RelayConfig{MaxWaiting: 1})
+	if _, code := connect(t, addr, address("1", "a@localhost/x", "b@localhost/y")); code != 0 {
+		t.Fatalf("the first connection got %d", code)
+	}
+	if _, code := connect(t, addr, address("2", "a@localhost/x", "b@localhost/y")); code != 1 {
+		t.Fatalf("the second connection got %d, want 1 (general failure)", code)
+	}
+}
+
+// Shutdown ends waiting and relaying connections alike, and returns.
+func TestShutdown(t *testing.T) {
+	r, addr := serveRelay(t, proxy65.RelayConfig{})
+	relayed := address("1", "a@localhost/x", "b@localhost/y")
+	target, _ := connect(t, addr, relayed)
+	connect(t, addr, relayed)
+	if err := r.Activate(relayed); err != nil {
+		t.Fatal(err)
+	}
+	waiting, _ := connect(t, addr, address("2", "a@localhost/x", "b@localhost/y"))
+	if err := r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []net.Conn{target, waiting} {
+		if _, err := io.ReadAll(c); err != nil {
+			t.Fatalf("after shutdown: %v", err)
+		}
+	}
+}
