@@ -192,6 +192,10 @@ func (c NodeConfig) form(typ string) dataform.Form {
 	return f
 }
 
+// Form returns c as a submitted node configuration form, as exports
+// hold it (XEP-0227) and ConfigFromForm reads it.
+func (c NodeConfig) Form() dataform.Form { return c.form("submit") }
+
 // ConfigFromForm returns the configuration a node configuration form
 // describes, over the defaults, for data imported from another server:
 // fields the service does not have, or values it does not take, are left

@@ -26,6 +26,9 @@
 // file's data added, and reported. XInclude <include href='...'/>
 // elements with a relative href are followed, as the XEP requires.
 // Privacy lists are not imported; they are reported as skipped.
+//
+// Exporter writes the same format: the accounts of the served hosts with
+// what Importer reads.
 package pie
 
 import (

@@ -35,3 +35,20 @@ func Importer(cfg config.Config, pool *pgxpool.Pool) *pie.Importer {
 		Hosts: cfg.Hosts,
 	}
 }
+
+// Exporter returns the exporter of cfg's hosts' accounts to a XEP-0227
+// file (xmppd export), from the database of pool.
+func Exporter(cfg config.Config, pool *pgxpool.Pool) *pie.Exporter {
+	return &pie.Exporter{
+		Stores: pie.ExportStores{
+			Accounts: postgres.NewAccounts(pool),
+			Roster:   postgres.NewRoster(pool),
+			VCards:   postgres.NewVCards(pool),
+			Private:  postgres.NewPrivate(pool),
+			Offline:  postgres.NewOffline(pool),
+			PEP:      postgres.NewPEP(pool),
+			Archive:  postgres.NewArchive(pool),
+		},
+		Hosts: cfg.Hosts,
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"xmppd/auth"
 	"xmppd/config"
@@ -64,4 +65,35 @@ func importCommand(ctx context.Context, cfg config.Config, log *slog.Logger, fil
 		err = fmt.Errorf("import: %w", err)
 	}
 	return errors.Join(failed, err)
+}
+
+// exportCommand writes the accounts of the configured hosts and their data
+// to a XEP-0227 file (package pie), or to stdout for "-".
+func exportCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New(`export: expected one file to write ("-" for stdout)`)
+	}
+	db, err := server.OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if args[0] == "-" {
+		_, err := server.Exporter(cfg, db.Pool).Export(ctx, stdout)
+		return err
+	}
+	f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer f.Close()
+	res, err := server.Exporter(cfg, db.Pool).Export(ctx, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s: %d accounts, %d archived messages\n", args[0], res.Accounts, res.Archived)
+	return nil
 }

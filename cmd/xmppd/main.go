@@ -8,6 +8,8 @@
 //	xmppd [-c FILE] user delete JID  delete an account
 //	xmppd [-c FILE] user list [HOST] list accounts
 //	xmppd [-c FILE] invite create HOST  make an invitation token for registration
+//	xmppd [-c FILE] import FILE...   import accounts from XEP-0227 files
+//	xmppd [-c FILE] export FILE      export the accounts to a XEP-0227 file
 //	xmppd [-c FILE] migrate          apply database migrations and exit
 //	xmppd [-c FILE] check-config     validate the configuration and exit
 //	xmppd version                    print the version
@@ -49,6 +51,7 @@ commands:
   user list [HOST]      list accounts
   invite create HOST    make a registration invitation token (XEP-0401 style)
   import FILE...        import accounts and their data from XEP-0227 files
+  export FILE           export every account and its data to a XEP-0227 file ("-": stdout)
   migrate               apply database migrations and exit
   check-config          validate the configuration file and exit
   version               print the version
@@ -102,6 +105,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return inviteCommand(ctx, cfg, log, cmd[1:], stdout)
 	case "import":
 		return importCommand(ctx, cfg, log, cmd[1:], stdout)
+	case "export":
+		return exportCommand(ctx, cfg, log, cmd[1:], stdout)
 	}
 	fs.Usage()
 	return fmt.Errorf("unknown command %q", cmd[0])

@@ -80,6 +80,16 @@ func TestZeroConfigLifecycle(t *testing.T) {
 	if out, err := xmppd(t, bin, "", "-c", cfgPath, "import", export); err != nil || !strings.Contains(out, "1 accounts, 1 roster items") {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
+	backup := filepath.Join(dir, "backup.xml")
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "export", backup); err != nil || !strings.Contains(out, "2 accounts, 0 archived messages") {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	if data, err := os.ReadFile(backup); err != nil || !bytes.Contains(data, []byte("<user name='dave'>")) || !bytes.Contains(data, []byte("jid='alice@localhost'")) {
+		t.Fatalf("export wrote %s, %v", data, err)
+	}
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "export", backup); err == nil || !strings.Contains(out, "exists") {
+		t.Fatalf("export over an existing file: %v\n%s", err, out)
+	}
 
 	cmd := exec.Command(bin, "-c", cfgPath, "serve")
 	stdout, _ := cmd.StdoutPipe()

@@ -110,3 +110,14 @@ func (p *Private) Accounts(ctx context.Context, namespace string) ([]jid.JID, er
 	}
 	return accounts, nil
 }
+
+// All returns everything stored for username@domain, one document per
+// namespace, in namespace order: for exports.
+func (p *Private) All(ctx context.Context, domain, username string) ([][]byte, error) {
+	data, err := collect(ctx, p.pool, `SELECT data FROM private_storage WHERE domain = $1 AND username = $2 ORDER BY namespace`,
+		[]any{domain, username}, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("load private data of %s@%s: %w", username, domain, err)
+	}
+	return data, nil
+}
