@@ -37,7 +37,7 @@ func address(sid, initiator, target string) string {
 
 // connect opens a SOCKS5 connection to the relay for addr and returns it
 // with the relay's reply code.
-func connect(t *testing.T, relay net.Addr, addr string) (net.Conn, byte) {
+func connect(t testing.TB, relay net.Addr, addr string) (net.Conn, byte) {
 	t.Helper()
 	c, err := net.Dial("tcp", relay.String())
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // serveRelay runs a relay with cfg on a loopback port.
-func serveRelay(t *testing.T, cfg proxy65.RelayConfig) (*proxy65.Relay, net.Addr) {
+func serveRelay(t testing.TB, cfg proxy65.RelayConfig) (*proxy65.Relay, net.Addr) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -59,5 +59,32 @@ func TestShutdown(t *testing.T) {
 		if _, err := io.ReadAll(c); err != nil {
 			t.Fatalf("after shutdown: %v", err)
 		}
+	}
+}
+
+// BenchmarkRelay measures the relay's throughput: one activated
+// bytestream on loopback, the initiator sending b.N chunks of 64 KiB.
+func BenchmarkRelay(b *testing.B) {
+	r, addr := serveRelay(b, proxy65.RelayConfig{})
+	a := address("bench", "a@localhost/x", "b@localhost/y")
+	target, _ := connect(b, addr, a)
+	initiator, _ := connect(b, addr, a)
+	if err := r.Activate(a); err != nil {
+		b.Fatal(err)
+	}
+	target.SetDeadline(time.Time{})
+	initiator.SetDeadline(time.Time{})
+	chunk := make([]byte, 64<<10)
+	b.SetBytes(int64(len(chunk)))
+	b.ResetTimer()
+	go func() {
+		for range b.N {
+			initiator.Write(chunk)
+		}
+		initiator.(*net.TCPConn).CloseWrite()
+	}()
+	n, err := io.Copy(io.Discard, target)
+	if err != nil || n != int64(b.N*len(chunk)) {
+		b.Fatalf("received %d bytes, %v; want %d", n, err, b.N*len(chunk))
 	}
 }
