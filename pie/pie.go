@@ -39,8 +39,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -174,78 +172,13 @@ func (im *Importer) Finish(ctx context.Context) (Result, error) {
 }
 
 // Import imports the file at path, which holds a <server-data/>, a
-// <host/> or a <user/> of another file's host.
+// <host/> or a <user/> of another file's host. The file is read one
+// <user/> at a time: an export of a whole server needs the memory of its
+// bytes and of its largest account, not of the parsed document.
 func (im *Importer) Import(ctx context.Context, path string) (Result, error) {
 	var res Result
-	root, err := readFile(path)
-	if err != nil {
-		return res, err
-	}
-	err = im.element(ctx, &res, filepath.Dir(path), root, "", 0)
+	err := im.file(ctx, &res, path, "", 0)
 	return res, err
-}
-
-// readFile parses the document at path.
-func readFile(path string) (*xmlstream.Element, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("pie: %w", err)
-	}
-	el, err := xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data) + 1, MaxDepth: 256})
-	if err != nil {
-		return nil, fmt.Errorf("pie: parse %s: %w", path, err)
-	}
-	return el, nil
-}
-
-// element imports el, read from a file in dir, inside host (empty above
-// the hosts).
-func (im *Importer) element(ctx context.Context, res *Result, dir string, el *xmlstream.Element, host string, depth int) error {
-	switch {
-	case el.Name.Space == nsInclude && el.Name.Local == "include":
-		href := el.Attr("href")
-		if !filepath.IsLocal(filepath.FromSlash(href)) || el.Attr("parse") != "" && el.Attr("parse") != "xml" || el.Attr("xpointer") != "" || depth >= maxIncludeDepth {
-			res.note("skipped an include of %q: only hrefs within the file's directory, without xpointer, %d deep at most, are followed", href, maxIncludeDepth)
-			return nil
-		}
-		path := filepath.Join(dir, filepath.FromSlash(href))
-		inc, err := readFile(path)
-		if err != nil {
-			return err
-		}
-		return im.element(ctx, res, filepath.Dir(path), inc, host, depth+1)
-	case el.Name.Space != NS && el.Name.Space != NSOld:
-		res.note("skipped <%s xmlns='%s'>: not XEP-0227 data", el.Name.Local, el.Name.Space)
-		return nil
-	}
-	switch el.Name.Local {
-	case "server-data":
-		for _, c := range el.ChildElements() {
-			if err := im.element(ctx, res, dir, c, "", depth); err != nil {
-				return err
-			}
-		}
-	case "host":
-		h, err := jid.Parse(el.Attr("jid"))
-		if err != nil || !slices.Contains(im.Hosts, h.Domainpart()) || h.Localpart() != "" || h.Resourcepart() != "" {
-			res.note("skipped host %q: not a host served here (%v)", el.Attr("jid"), im.Hosts)
-			return nil
-		}
-		for _, c := range el.ChildElements() {
-			if err := im.element(ctx, res, dir, c, h.Domainpart(), depth); err != nil {
-				return err
-			}
-		}
-	case "user":
-		if host == "" {
-			res.note("skipped user %q outside a host", el.Attr("name"))
-			return nil
-		}
-		return im.user(ctx, res, host, el)
-	default:
-		res.note("skipped <%s/>", el.Name.Local)
-	}
-	return nil
 }
 
 // user imports one account and its data.
