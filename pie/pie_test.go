@@ -171,13 +171,16 @@ func TestImport(t *testing.T) {
 }
 
 // TestImportBadFiles checks that malformed files fail with an error
-// naming the file, and change nothing.
+// naming the file, and change nothing. (Files are read one user at a
+// time: the users before a malformed one are imported.)
 func TestImportBadFiles(t *testing.T) {
 	s := xmpptest.Start(t)
 	dir := t.TempDir()
 	cases := map[string]string{
 		"broken.xml":  "<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'>",
 		"missing.xml": "<server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'><xi:include href='nowhere.xml'/></server-data>",
+		"dtd.xml":     "<!DOCTYPE server-data [<!ENTITY big 'x'>]><server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'><user name='a' password='&big;'/></host></server-data>",
+		"user.xml":    "<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'><user name='a' password='x'><query xmlns='jabber:iq:roster'></user></host></server-data>",
 	}
 	for name, content := range cases {
 		write(t, filepath.Join(dir, name), content)
