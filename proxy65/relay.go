@@ -3,12 +3,10 @@ package proxy65
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"slices"
 	"sync"
 	"time"
 
@@ -23,20 +21,6 @@ var (
 	ErrOneSide = errors.New("only one party of the bytestream is connected")
 )
 
-// SOCKS5 (RFC 1928) as XEP-0065 uses it.
-const (
-	socksVersion = 5
-	noAuth       = 0x00
-	noMethod     = 0xff
-	cmdConnect   = 1
-	atypDomain   = 3
-	replyOK      = 0
-	replyFailure = 1
-	replyCommand = 7  // command not supported
-	replyAtyp    = 8  // address type not supported
-	hashLen      = 40 // hex SHA-1, the bytestream's address
-)
-
 // RelayConfig is what a Relay needs.
 type RelayConfig struct {
 	// HandshakeTimeout bounds the SOCKS5 negotiation of a connection.
@@ -45,9 +29,12 @@ type RelayConfig struct {
 	// WaitTimeout bounds how long a connection waits for its
 	// bytestream's activation. Default 2 min.
 	WaitTimeout time.Duration
-	// MaxWaiting bounds the connections waiting for activation; more are
+	// MaxWaiting bounds the bytestreams waiting for activation; more are
 	// refused. Default 1000.
 	MaxWaiting int
+	// MaxPerAddress bounds the connections from one IP address that are
+	// not relaying yet (negotiating or waiting). Default 32.
+	MaxPerAddress int
 	// Logger receives errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -62,27 +49,36 @@ type Relay struct {
 	log  *slog.Logger
 	stop chan struct{} // closed by Shutdown
 
-	mu      sync.Mutex
-	waiting map[string]*pair // by address
-	count   int              // connections in waiting
+	mu        sync.Mutex
+	waiting   map[string]*pair // by address
+	preparing map[string]int   // connections not relaying yet, by remote IP
 
 	conns accept.Group[*conn]
 }
 
-// pair is the connections of one bytestream: the target's, which comes
-// first, and the initiator's.
+// pair is the connections of one bytestream: the one that came first
+// (the target's) and the second (the initiator's).
 type pair struct {
 	first, second *conn
 	timer         *time.Timer
 	start         chan struct{} // closed at activation
 	abort         chan struct{} // closed when the wait expired
-	copying       sync.WaitGroup
+}
+
+// other returns the connection of p that is not c.
+func (p *pair) other(c *conn) *conn {
+	if c == p.first {
+		return p.second
+	}
+	return p.first
 }
 
 // conn is one connection to the relay.
 type conn struct {
 	net.Conn
-	r *bufio.Reader // holds what the party sent before activation
+	r     *bufio.Reader // holds what the party sent before activation
+	ip    string
+	ended chan struct{} // closed when its goroutine is done, once paired
 }
 
 // NewRelay returns a relay for cfg.
@@ -96,16 +92,22 @@ func NewRelay(cfg RelayConfig) *Relay {
 	if cfg.MaxWaiting == 0 {
 		cfg.MaxWaiting = 1000
 	}
+	if cfg.MaxPerAddress == 0 {
+		cfg.MaxPerAddress = 32
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Relay{cfg: cfg, log: log, stop: make(chan struct{}), waiting: map[string]*pair{}}
+	return &Relay{cfg: cfg, log: log, stop: make(chan struct{}), waiting: map[string]*pair{}, preparing: map[string]int{}}
 }
 
 // Serve accepts connections on l until Shutdown.
 func (r *Relay) Serve(l net.Listener) error {
-	return r.conns.Serve(l, func(nc net.Conn) *conn { return &conn{Conn: nc, r: bufio.NewReaderSize(nc, 512)} }, r.serve)
+	return r.conns.Serve(l, func(nc net.Conn) *conn {
+		ip, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
+		return &conn{Conn: nc, r: bufio.NewReaderSize(nc, 512), ip: ip, ended: make(chan struct{})}
+	}, r.serve)
 }
 
 // Shutdown stops accepting connections and closes every one, waiting
@@ -123,9 +125,16 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 }
 
 // serve negotiates SOCKS5 on c, has it wait for its bytestream's
-// activation, then copies what c's party sends to the other party.
+// activation, then copies what c's party sends to the other party until
+// its end of stream, which the other party then reads, and stays until
+// the other direction ended too. A connection that fails, or leaves
+// before activation, ends its bytestream.
 func (r *Relay) serve(c *conn) {
 	defer c.Close()
+	if !r.admit(c) {
+		return
+	}
+	defer r.release(c)
 	c.SetDeadline(time.Now().Add(r.cfg.HandshakeTimeout))
 	addr, err := handshake(c)
 	if err != nil {
@@ -137,106 +146,91 @@ func (r *Relay) serve(c *conn) {
 		reply(c, replyFailure, addr)
 		return
 	}
+	defer close(c.ended)
 	if reply(c, replyOK, addr) != nil {
-		return // the pair goes when its wait expires
+		r.leave(addr, p, c)
+		return
 	}
 	c.SetDeadline(time.Time{})
-	select {
-	case <-p.start:
-	case <-p.abort:
-		return
-	case <-r.stop:
-		return
+	// A party that leaves before activation gives up its place; what it
+	// sends meanwhile stays in c.r for the other party.
+	left := make(chan error, 1)
+	go func() {
+		_, err := c.r.Peek(1)
+		left <- err
+	}()
+	sent := false
+	for activated := false; !activated; {
+		select {
+		case <-p.start:
+			activated = true
+		case err := <-left:
+			if err != nil {
+				r.leave(addr, p, c)
+				return
+			}
+			sent, left = true, nil
+		case <-p.abort:
+			return
+		case <-r.stop:
+			return
+		}
 	}
-	peer := p.first
-	if c == p.first {
-		peer = p.second
+	r.release(c)
+	if !sent {
+		<-left // until the party sends or leaves: c.r is not read twice at once
 	}
+	peer := p.other(c)
 	_, err = io.Copy(peer.Conn, c.r)
-	if tc, ok := peer.Conn.(*net.TCPConn); ok && err == nil {
-		tc.CloseWrite() // the peer reads the end of the stream
-	} else {
+	tc, ok := peer.Conn.(*net.TCPConn)
+	if err != nil || !ok || tc.CloseWrite() != nil {
 		peer.Close() // a failed direction ends the other too
+		return
 	}
-	p.copying.Done()
-	p.copying.Wait() // c stays open while the peer still sends
+	select {
+	case <-peer.ended:
+	case <-r.stop:
+	}
 }
 
-// handshake reads the client's greeting, answers it, and reads its
-// CONNECT request (RFC 1928 §3, §4; XEP-0065 §5.3.2), and returns the
-// address it names. A request it cannot take is answered with a failure.
-func handshake(c *conn) (string, error) {
-	var head [2]byte
-	if _, err := io.ReadFull(c.r, head[:]); err != nil {
-		return "", err
+// admit counts c among the connections of its address that are not
+// relaying yet, unless there are too many.
+func (r *Relay) admit(c *conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.preparing[c.ip] >= r.cfg.MaxPerAddress {
+		r.log.Debug("proxy65: too many connections from one address", "ip", c.ip)
+		return false
 	}
-	if head[0] != socksVersion {
-		return "", errors.New("not SOCKS5")
-	}
-	methods := make([]byte, head[1])
-	if _, err := io.ReadFull(c.r, methods); err != nil {
-		return "", err
-	}
-	if !slices.Contains(methods, noAuth) {
-		c.Write([]byte{socksVersion, noMethod})
-		return "", errors.New("SOCKS5 with authentication")
-	}
-	if _, err := c.Write([]byte{socksVersion, noAuth}); err != nil {
-		return "", err
-	}
-	var req [5]byte // VER CMD RSV ATYP LEN
-	if _, err := io.ReadFull(c.r, req[:]); err != nil {
-		return "", err
-	}
-	fail := func(code byte, why string) (string, error) {
-		reply(c, code, "")
-		return "", errors.New(why)
-	}
-	switch {
-	case req[0] != socksVersion:
-		return fail(replyFailure, "not SOCKS5")
-	case req[1] != cmdConnect:
-		return fail(replyCommand, "not a CONNECT")
-	case req[3] != atypDomain || req[4] != hashLen:
-		return fail(replyAtyp, "not a bytestream's address")
-	}
-	rest := make([]byte, hashLen+2) // the address and the port, 0
-	if _, err := io.ReadFull(c.r, rest); err != nil {
-		return "", err
-	}
-	addr := string(rest[:hashLen])
-	if _, err := hex.DecodeString(addr); err != nil {
-		return fail(replyAtyp, "the address is not a hex SHA-1")
-	}
-	return addr, nil
+	r.preparing[c.ip]++
+	return true
 }
 
-// reply answers a CONNECT request with code, and with the bytestream's
-// address and port 0 as the bound address (RFC 1928 §6; XEP-0065 §5.3.2);
-// without an address, with the IPv4 address 0.0.0.0.
-func reply(c *conn, code byte, addr string) error {
-	b := []byte{socksVersion, code, 0, 1, 0, 0, 0, 0, 0, 0}
-	if addr != "" {
-		b = append([]byte{socksVersion, code, 0, atypDomain, byte(len(addr))}, addr...)
-		b = append(b, 0, 0)
+// release takes c out of the count of admit, once.
+func (r *Relay) release(c *conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.ip == "" {
+		return
 	}
-	_, err := c.Write(b)
-	return err
+	if r.preparing[c.ip]--; r.preparing[c.ip] == 0 {
+		delete(r.preparing, c.ip)
+	}
+	c.ip = ""
 }
 
 // wait puts c with the other connection of addr and returns their pair;
 // nil when c is refused: a third connection (one target per bytestream,
-// XEP-0065 §8.1), or one too many waiting. A pair not activated in time
-// is aborted.
+// XEP-0065 §8.1), or the first of one bytestream too many. A pair not
+// activated in time is aborted.
 func (r *Relay) wait(addr string, c *conn) *pair {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.count >= r.cfg.MaxWaiting {
-		r.log.Warn("proxy65: too many connections wait for activation", "waiting", r.count)
-		return nil
-	}
 	p := r.waiting[addr]
 	switch {
+	case p == nil && len(r.waiting) >= r.cfg.MaxWaiting:
+		r.log.Warn("proxy65: too many bytestreams wait for activation", "waiting", len(r.waiting))
+		return nil
 	case p == nil:
 		p = &pair{first: c, start: make(chan struct{}), abort: make(chan struct{})}
 		r.waiting[addr] = p
@@ -246,8 +240,23 @@ func (r *Relay) wait(addr string, c *conn) *pair {
 	default:
 		return nil
 	}
-	r.count++
 	return p
+}
+
+// leave takes c, which is gone, out of p if p still waits at addr.
+func (r *Relay) leave(addr string, p *pair, c *conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.waiting[addr] != p:
+	case c == p.second:
+		p.second = nil
+	case p.second != nil:
+		p.first, p.second = p.second, nil
+	default:
+		delete(r.waiting, addr)
+		p.timer.Stop()
+	}
 }
 
 // expire aborts p if it still waits at addr.
@@ -255,19 +264,9 @@ func (r *Relay) expire(addr string, p *pair) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.waiting[addr] == p {
-		r.forgetLocked(addr, p)
+		delete(r.waiting, addr)
 		close(p.abort)
 	}
-}
-
-// forgetLocked takes p, at addr, out of the waiting ones.
-func (r *Relay) forgetLocked(addr string, p *pair) {
-	delete(r.waiting, addr)
-	r.count--
-	if p.second != nil {
-		r.count--
-	}
-	p.timer.Stop()
 }
 
 // Activate starts the bytestream at addr (the hex SHA-1 of XEP-0065
@@ -282,8 +281,8 @@ func (r *Relay) Activate(addr string) error {
 	case p.second == nil:
 		return ErrOneSide
 	}
-	r.forgetLocked(addr, p)
-	p.copying.Add(2)
+	delete(r.waiting, addr)
+	p.timer.Stop()
 	close(p.start)
 	return nil
 }

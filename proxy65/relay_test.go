@@ -2,8 +2,10 @@ package proxy65_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,4 +89,56 @@ func BenchmarkRelay(b *testing.B) {
 	if err != nil || n != int64(b.N*len(chunk)) {
 		b.Fatalf("received %d bytes, %v; want %d", n, err, b.N*len(chunk))
 	}
+}
+
+// A party that leaves after the pair formed, before or while activation
+// happens, ends the bytestream without leaving anything behind: the other
+// party is closed, and Shutdown returns.
+func TestPartyLeaves(t *testing.T) {
+	r, addr := serveRelay(t, proxy65.RelayConfig{})
+	a := address("sid", "a@localhost/x", "b@localhost/y")
+	target, _ := connect(t, addr, a)
+	initiator, _ := connect(t, addr, a)
+	target.Close()
+	if err := r.Activate(a); err != nil && err != proxy65.ErrOneSide {
+		t.Fatalf("activation: %v", err)
+	}
+	initiator.Write([]byte("to nobody"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := closedByRelay(initiator); err != nil {
+		t.Fatalf("the initiator's connection: %v", err)
+	}
+}
+
+// One address may have MaxPerAddress connections that are not relaying;
+// more are closed at once.
+func TestMaxPerAddress(t *testing.T) {
+	_, addr := serveRelay(t, proxy65.RelayConfig{MaxPerAddress: 2})
+	connect(t, addr, address("1", "a@localhost/x", "b@localhost/y"))
+	connect(t, addr, address("2", "a@localhost/x", "b@localhost/y"))
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte{5, 1, 0})
+	if err := closedByRelay(c); err != nil {
+		t.Fatalf("the third connection: %v", err)
+	}
+}
+
+// closedByRelay reads c to its end, which may be a reset when the relay
+// closed it with data unread, and fails if c was not closed.
+func closedByRelay(c net.Conn) error {
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := io.Copy(io.Discard, c)
+	if errors.Is(err, syscall.ECONNRESET) {
+		return nil
+	}
+	return err
 }
