@@ -106,6 +106,11 @@ func TestImportArchive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Until they take their place, the imported messages are nobody's,
+	// and do not disturb others' date ranges.
+	if results := archiveQuery(nurse, mamForm("end", "2100-01-01T00:00:00Z")); len(results) != 1 {
+		t.Fatalf("nurse's archive until 2100 during the import: %d messages, want her one", len(results))
+	}
 	res, err := im.Finish(ctx)
 	if err != nil || res.Archived != 4 || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "1 archived messages were left out") {
 		t.Fatalf("finish: %+v, %v", res, err)

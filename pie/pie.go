@@ -146,24 +146,19 @@ type Importer struct {
 	Limits Limits
 	// Hosts are the domains served; users of other hosts are skipped.
 	Hosts []string
-
-	archived int // messages stored by ImportArchived, for Finish
 }
 
-// Finish places the messages of the archives imported since the last
-// Finish (Archive.PlaceImported). Call it once every file is imported:
-// the messages of all accounts take their places together, and those not
-// older than what was archived before are dropped and noted.
+// Finish places the messages of the archives imported
+// (Archive.PlaceImported), with any an interrupted import left. Call it
+// once every file is imported: the messages of all accounts take their
+// places together, and those not older than what was archived before are
+// dropped and noted.
 func (im *Importer) Finish(ctx context.Context) (Result, error) {
 	var res Result
-	if im.archived == 0 {
-		return res, nil
-	}
 	placed, dropped, err := im.Stores.Archive.PlaceImported(ctx)
 	if err != nil {
 		return res, fmt.Errorf("pie: %w", err)
 	}
-	im.archived = 0
 	res.Archived = int(placed)
 	if dropped > 0 {
 		res.note("%d archived messages were left out: they are dated in the future, or not before the earliest message archived here before the import (import every account's archive in one run, before the server is used)", dropped)
@@ -379,7 +374,6 @@ func (im *Importer) archive(ctx context.Context, res *Result, account jid.JID, a
 			return err
 		}
 		res.Archived += len(entries)
-		im.archived += len(entries)
 		entries, stamps = entries[:0], stamps[:0]
 		return nil
 	}

@@ -366,6 +366,12 @@ func (s *Server) Start() error {
 		}
 	}
 	var err error
+	// First: clients asking proxy.<host> for its address read Proxy65Addr.
+	if s.proxy65 != nil {
+		if s.Proxy65Addr, err = s.listen(s.cfg.Proxy65.Listen, s.proxy65.Serve); err != nil {
+			return err
+		}
+	}
 	if s.cfg.C2S.Listen != "" {
 		if s.C2SAddr, err = s.listen(s.cfg.C2S.Listen, func(l net.Listener) error { return s.c2s.Serve(l, false) }); err != nil {
 			return err
@@ -388,11 +394,6 @@ func (s *Server) Start() error {
 	}
 	if s.http != nil && s.cfg.HTTP.Listen != "" {
 		if s.HTTPAddr, err = s.listen(s.cfg.HTTP.Listen, s.http.Serve); err != nil {
-			return err
-		}
-	}
-	if s.proxy65 != nil {
-		if s.Proxy65Addr, err = s.listen(s.cfg.Proxy65.Listen, s.proxy65.Serve); err != nil {
 			return err
 		}
 	}

@@ -123,7 +123,7 @@ func (a *Archive) Query(ctx context.Context, domain, username string, q mam.Quer
 	if err := a.checkIDs(ctx, domain, username, q); err != nil {
 		return mam.Page{}, err
 	}
-	p := newPageSQL("id, stamp, stanza", "archive_messages", "domain = $1 AND username = $2", domain, username)
+	p := newPageSQL("id, stamp, stanza", "archive_messages", "domain = $1 AND username = $2 AND "+placedRows, domain, username)
 	if q.With != "" {
 		p.and("with_jid = " + p.arg(q.With))
 		if q.WithResource != "" {
@@ -161,7 +161,7 @@ func (a *Archive) checkIDs(ctx context.Context, domain, username string, q mam.Q
 	}
 	var n int
 	err := a.pool.QueryRow(ctx, `SELECT count(*) FROM archive_messages
-		WHERE domain = $1 AND username = $2 AND id = ANY($3)`, domain, username, want).Scan(&n)
+		WHERE domain = $1 AND username = $2 AND id = ANY($3) AND `+placedRows, domain, username, want).Scan(&n)
 	if err == nil && n != len(want) {
 		err = storage.ErrNotFound
 	}
@@ -194,11 +194,11 @@ func namedIDs(ids []int64, after, before int64) []int64 {
 // stamp condition too, so that rows stamped otherwise (imported history)
 // are never returned outside the range.
 func firstIDFrom(t string) string {
-	return "(SELECT id FROM archive_messages WHERE stamp >= " + t + " ORDER BY stamp, id LIMIT 1)"
+	return "(SELECT id FROM archive_messages WHERE stamp >= " + t + " AND " + placedRows + " ORDER BY stamp, id LIMIT 1)"
 }
 
 func lastIDUntil(t string) string {
-	return "(SELECT id FROM archive_messages WHERE stamp <= " + t + " ORDER BY stamp DESC, id DESC LIMIT 1)"
+	return "(SELECT id FROM archive_messages WHERE stamp <= " + t + " AND " + placedRows + " ORDER BY stamp DESC, id DESC LIMIT 1)"
 }
 
 // Retract replaces the messages a retraction refers to by tombstones, in
