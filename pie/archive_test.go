@@ -2,6 +2,7 @@ package pie_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"xmppd/internal/xmpptest"
+	"xmppd/pie"
 	"xmppd/xmlstream"
 )
 
@@ -101,6 +103,13 @@ func TestImportArchive(t *testing.T) {
 		archived("2020-02-01T10:00:00.250Z", "romeo@localhost/o", "juliet@localhost", "second"),
 		archived("2020-03-01T10:00:00Z", "juliet@localhost/b", "romeo@localhost", "third"))
 	im := importer(s)
+	// juliet's future message would not fit before nurse's of today.
+	if err := im.CheckArchives(ctx, []string{filepath.Join(dir, "romeo.xml")}); err != nil {
+		t.Fatalf("check of romeo's archive: %v", err)
+	}
+	if err := im.CheckArchives(ctx, []string{filepath.Join(dir, "juliet.xml")}); !errors.Is(err, pie.ErrArchiveOverlap) || !strings.Contains(err.Error(), "2099-01-01") {
+		t.Fatalf("check of juliet's archive: %v, want an overlap up to 2099", err)
+	}
 	for _, f := range []string{"juliet.xml", "romeo.xml"} {
 		if _, err := im.Import(ctx, filepath.Join(dir, f)); err != nil {
 			t.Fatal(err)
@@ -143,6 +152,9 @@ func TestImportArchive(t *testing.T) {
 		archived("2019-06-01T10:00:00Z", "tybalt@localhost/x", "romeo@localhost", "older"),
 		archived("2020-02-15T10:00:00Z", "tybalt@localhost/x", "romeo@localhost", "among"))
 	im = importer(s)
+	if err := im.CheckArchives(ctx, []string{filepath.Join(dir, "tybalt.xml")}); !errors.Is(err, pie.ErrArchiveOverlap) {
+		t.Fatalf("check of tybalt's archive: %v, want an overlap", err)
+	}
 	if _, err := im.Import(ctx, filepath.Join(dir, "tybalt.xml")); err != nil {
 		t.Fatal(err)
 	}

@@ -106,6 +106,9 @@ type Archive interface {
 	// dropped because they are not older than every message archived
 	// before the import, or are dated in the future.
 	PlaceImported(ctx context.Context) (placed, dropped int64, err error)
+	// Earliest returns the date of the earliest message archived, false
+	// when there is none.
+	Earliest(ctx context.Context) (time.Time, bool, error)
 }
 
 // Limits are the server's limits the imported data must keep.
@@ -148,6 +151,49 @@ type Importer struct {
 	Hosts []string
 }
 
+// ErrArchiveOverlap is returned, wrapped, by CheckArchives when archived
+// messages to import are not older than every message archived here:
+// they could not take their place, and Finish would drop them.
+var ErrArchiveOverlap = errors.New("the archives to import overlap the messages archived here")
+
+// CheckArchives reads the files at paths, without importing anything,
+// and fails with ErrArchiveOverlap when the newest archived message they
+// hold is not older than the earliest one archived here already.
+func (im *Importer) CheckArchives(ctx context.Context, paths []string) error {
+	earliest, ok, err := im.Stores.Archive.Earliest(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	var latest time.Time
+	newest := func(ctx context.Context, res *Result, host string, user *xmlstream.Element) error {
+		account, err := jid.New(user.Attr("name"), host, "")
+		if err != nil {
+			return nil
+		}
+		for _, a := range user.ChildElements() {
+			if a.Name.Space != NSMAM || a.Name.Local != "archive" {
+				continue
+			}
+			for _, r := range a.ChildElements() {
+				if _, stamp, ok := archivedMessage(account, r); ok && stamp.After(latest) {
+					latest = stamp
+				}
+			}
+		}
+		return nil
+	}
+	for _, path := range paths {
+		if err := im.file(ctx, &Result{}, path, "", 0, newest); err != nil {
+			return err
+		}
+	}
+	if !latest.IsZero() && !latest.Before(earliest) {
+		return fmt.Errorf("%w: the files hold messages up to %s, and this server archived messages since %s", ErrArchiveOverlap,
+			latest.UTC().Format(time.RFC3339), earliest.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // Finish places the messages of the archives imported
 // (Archive.PlaceImported), with any an interrupted import left. Call it
 // once every file is imported: the messages of all accounts take their
@@ -172,7 +218,7 @@ func (im *Importer) Finish(ctx context.Context) (Result, error) {
 // bytes and of its largest account, not of the parsed document.
 func (im *Importer) Import(ctx context.Context, path string) (Result, error) {
 	var res Result
-	err := im.file(ctx, &res, path, "", 0)
+	err := im.file(ctx, &res, path, "", 0, im.user)
 	return res, err
 }
 

@@ -16,9 +16,13 @@ import (
 	"xmppd/xmlstream"
 )
 
-// file imports the document at path, included (depth deep) from inside
-// host, or from above the hosts when host is "".
-func (im *Importer) file(ctx context.Context, res *Result, path, host string, depth int) error {
+// userFunc is given each <user/> of a served host that a file holds.
+type userFunc func(ctx context.Context, res *Result, host string, user *xmlstream.Element) error
+
+// file reads the document at path, included (depth deep) from inside
+// host, or from above the hosts when host is "", and hands each of its
+// users to each.
+func (im *Importer) file(ctx context.Context, res *Result, path, host string, depth int, each userFunc) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("pie: %w", err)
@@ -43,7 +47,7 @@ func (im *Importer) file(ctx context.Context, res *Result, path, host string, de
 			in := stack[len(stack)-1].host
 			switch {
 			case t.Name.Space == nsInclude && t.Name.Local == "include":
-				err = im.include(ctx, res, filepath.Dir(path), attr(t, "href"), attr(t, "parse"), attr(t, "xpointer"), in, depth)
+				err = im.include(ctx, res, filepath.Dir(path), attr(t, "href"), attr(t, "parse"), attr(t, "xpointer"), in, depth, each)
 			case t.Name.Space != NS && t.Name.Space != NSOld:
 				res.note("skipped <%s xmlns='%s'>: not XEP-0227 data", t.Name.Local, t.Name.Space)
 			case t.Name.Local == "server-data" && in == "":
@@ -67,7 +71,7 @@ func (im *Importer) file(ctx context.Context, res *Result, path, host string, de
 				if err != nil {
 					return fmt.Errorf("pie: parse %s: %w", path, err)
 				}
-				if err := im.user(ctx, res, in, user); err != nil {
+				if err := each(ctx, res, in, user); err != nil {
 					return err
 				}
 				continue
@@ -87,12 +91,12 @@ func (im *Importer) file(ctx context.Context, res *Result, path, host string, de
 // include imports the file an XInclude <include/> names, from inside
 // host, as the XEP requires; only a local href without xpointer is
 // followed, maxIncludeDepth deep at most.
-func (im *Importer) include(ctx context.Context, res *Result, dir, href, parse, xpointer, host string, depth int) error {
+func (im *Importer) include(ctx context.Context, res *Result, dir, href, parse, xpointer, host string, depth int, each userFunc) error {
 	if !filepath.IsLocal(filepath.FromSlash(href)) || parse != "" && parse != "xml" || xpointer != "" || depth >= maxIncludeDepth {
 		res.note("skipped an include of %q: only hrefs within the file's directory, without xpointer, %d deep at most, are followed", href, maxIncludeDepth)
 		return nil
 	}
-	return im.file(ctx, res, filepath.Join(dir, filepath.FromSlash(href)), host, depth+1)
+	return im.file(ctx, res, filepath.Join(dir, filepath.FromSlash(href)), host, depth+1, each)
 }
 
 // openElement is an element the reader is in, with the host it names or

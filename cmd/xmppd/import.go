@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,11 +11,19 @@ import (
 
 	"xmppd/auth"
 	"xmppd/config"
+	"xmppd/pie"
 	"xmppd/server"
 )
 
 // importCommand imports XEP-0227 files (package pie) into the database.
-func importCommand(ctx context.Context, cfg config.Config, log *slog.Logger, files []string, stdout io.Writer) error {
+func importCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	dropNewer := fs.Bool("drop-newer-archives", false, "import even when the files' archives overlap what this server archived, leaving out the overlapping messages")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	files := fs.Args()
 	if len(files) == 0 {
 		return errors.New("import: expected XEP-0227 files (ejabberd's export_piefxis, Prosody's xep0227 storage)")
 	}
@@ -24,6 +33,13 @@ func importCommand(ctx context.Context, cfg config.Config, log *slog.Logger, fil
 	}
 	defer db.Close()
 	im := server.Importer(cfg, db.Pool)
+	// Imported history goes before what is archived here: history that
+	// overlaps it cannot, and would be left out.
+	if err := im.CheckArchives(ctx, files); errors.Is(err, pie.ErrArchiveOverlap) && !*dropNewer {
+		return fmt.Errorf("import: %w; nothing was imported. Import archives into a server before it archives anything, or give -drop-newer-archives to leave out the overlapping messages", err)
+	} else if err != nil && !errors.Is(err, pie.ErrArchiveOverlap) {
+		return fmt.Errorf("import: %w", err)
+	}
 	var failed error
 	for _, f := range files {
 		res, err := im.Import(ctx, f)

@@ -50,7 +50,8 @@ commands:
   user delete JID       delete an account
   user list [HOST]      list accounts
   invite create HOST    make a registration invitation token (XEP-0401 style)
-  import FILE...        import accounts and their data from XEP-0227 files
+  import [-drop-newer-archives] FILE...
+                        import accounts and their data from XEP-0227 files
   export FILE           export every account and its data to a XEP-0227 file ("-": stdout)
   migrate               apply database migrations and exit
   check-config          validate the configuration file and exit

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -106,4 +107,18 @@ func (a *Archive) PlaceImported(ctx context.Context) (placed, dropped int64, err
 		return 0, 0, fmt.Errorf("place imported archived messages: %w", err)
 	}
 	return placed, dropped, nil
+}
+
+// Earliest returns the stamp of the earliest archived message (imported
+// ones waiting for their place aside), false when there is none.
+func (a *Archive) Earliest(ctx context.Context) (time.Time, bool, error) {
+	var stamp time.Time
+	err := a.pool.QueryRow(ctx, `SELECT stamp FROM archive_messages WHERE `+placedRows+` ORDER BY stamp LIMIT 1`).Scan(&stamp)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("earliest archived message: %w", err)
+	}
+	return stamp, true, nil
 }
