@@ -169,6 +169,9 @@ func TestPrivilegedIQ(t *testing.T) {
 		// of another type than the wrapping IQ
 		{strings.Replace(privilegedIQ("b4", gateway, "alice@localhost", "get", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub>"),
 			"type='get' id='inner", "type='set' id='inner", 1), "bad-request"},
+		// without an id to answer it by
+		{strings.Replace(privilegedIQ("b8", gateway, "alice@localhost", "get", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub>"),
+			" id='inner-b8'", "", 1), "bad-request"},
 		// nothing wrapped
 		{"<iq type='get' id='b5' from='" + gateway + "' to='alice@localhost'><privileged_iq xmlns='" + component.NSPrivilege + "'/></iq>", "bad-request"},
 	} {

@@ -12,8 +12,12 @@ import (
 )
 
 // privilegedIQTimeout bounds the wait for the answer to an IQ a
-// component sent in an account's name.
-const privilegedIQTimeout = 30 * time.Second
+// component sent in an account's name, and maxPrivilegedIQs how many of a
+// component's may wait at once.
+const (
+	privilegedIQTimeout = 30 * time.Second
+	maxPrivilegedIQs    = 100
+)
 
 // registerPrivilegedIQ has the router hand privileged IQs to s.
 func (s *Server) registerPrivilegedIQ() {
@@ -41,8 +45,8 @@ func (s *Server) privilegedIQ(ctx context.Context, iq router.IQ) *xmlstream.Elem
 		}
 		inner = c
 	}
-	if inner == nil || len(inner.ChildElements()) != 1 || inner.Attr("type") != iq.Type {
-		return iq.Error(stanza.BadRequest, "<privileged_iq/> holds one IQ of the same type, with one payload")
+	if inner == nil || len(inner.ChildElements()) != 1 || inner.Attr("type") != iq.Type || inner.Attr("id") == "" {
+		return iq.Error(stanza.BadRequest, "<privileged_iq/> holds one IQ of the same type, with an id and one payload")
 	}
 	from, err := jid.Parse(inner.Attr("from"))
 	if err != nil || !from.Equal(iq.To) {
@@ -57,10 +61,19 @@ func (s *Server) privilegedIQ(ctx context.Context, iq router.IQ) *xmlstream.Elem
 			return iq.Error(stanza.JIDMalformed, "the privileged IQ's 'to' is not a JID")
 		}
 	}
+	l := s.links[iq.From.Domainpart()]
+	select {
+	case l.privilegedIQs <- struct{}{}:
+	default:
+		return iq.Error(stanza.ResourceConstraint, "too many privileged IQs of this component wait for their answers")
+	}
 	inner = inner.Copy()
 	inner.SetAttr("to", to.String())
 	s.log.Debug("component: privileged iq", "domain", iq.From.Domainpart(), "from", from.String(), "to", to.String())
-	go s.answerPrivilegedIQ(iq, inner)
+	go func() {
+		defer func() { <-l.privilegedIQs }()
+		s.answerPrivilegedIQ(iq, inner)
+	}()
 	return nil
 }
 

@@ -91,7 +91,7 @@ func New(cfg Config, r *router.Router) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	for domain, secret := range cfg.Secrets {
-		l := &link{s: s, domain: domain, secret: secret, jid: jid.MustParse(domain)}
+		l := &link{s: s, domain: domain, secret: secret, jid: jid.MustParse(domain), privilegedIQs: make(chan struct{}, maxPrivilegedIQs)}
 		s.links[domain] = l
 		r.AddExternal(domain, l)
 	}
@@ -116,7 +116,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type link struct {
 	s              *Server
 	domain, secret string
-	jid            jid.JID // the domain's
+	jid            jid.JID       // the domain's
+	privilegedIQs  chan struct{} // one token per privileged IQ under way
 
 	mu     sync.Mutex
 	stream *stream // nil while the component is not connected

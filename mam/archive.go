@@ -25,7 +25,7 @@ const stampLayout = "2006-01-02T15:04:05.000Z"
 // rather than copied because the stream layer follows a routed stanza by
 // its identity until it is safe (stream-management acks).
 func (m *Module) Archive(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (*xmlstream.Element, error) {
-	out := stripStanzaIDs(st, from.Bare().String(), to.Bare().String())
+	out := StripStanzaIDs(st, from.Bare().String(), to.Bare().String())
 	if !archivable(out) {
 		return out, nil
 	}
@@ -79,7 +79,7 @@ func ImportedEntry(owner jid.JID, st *xmlstream.Element) (Entry, bool) {
 	if err != nil || err2 != nil || stanza.Type(st) == "error" {
 		return Entry{}, false
 	}
-	st = stripStanzaIDs(st.Copy(), from.Bare().String(), to.Bare().String())
+	st = StripStanzaIDs(st.Copy(), from.Bare().String(), to.Bare().String())
 	switch {
 	case from.Bare().Equal(owner):
 		return newEntry(st).of(owner, to, true), true
@@ -125,9 +125,9 @@ func archivable(st *xmlstream.Element) bool {
 	return st.Child(st.Name.Space, "body") != nil || st.Child(NSHints, "store") != nil || st.Child(NSRetract, "retract") != nil
 }
 
-// stripStanzaIDs removes from st the <stanza-id/> elements whose 'by' is
+// StripStanzaIDs removes from st the <stanza-id/> elements whose 'by' is
 // one of the given bare JIDs, and returns st.
-func stripStanzaIDs(st *xmlstream.Element, by ...string) *xmlstream.Element {
+func StripStanzaIDs(st *xmlstream.Element, by ...string) *xmlstream.Element {
 	kept := st.Children[:0]
 	for _, c := range st.Children {
 		if e, ok := c.(*xmlstream.Element); ok && e.Name.Space == NSSID && e.Name.Local == "stanza-id" {

@@ -42,9 +42,11 @@ type ExportStores struct {
 	Offline interface {
 		All(ctx context.Context, domain, username string) ([][]byte, error)
 	}
-	PEP     pep.Store
+	PEP pep.Store
+	// Archive returns up to max messages of an archive with ids above
+	// after, oldest first.
 	Archive interface {
-		Query(ctx context.Context, domain, username string, q mam.Query) (mam.Page, error)
+		After(ctx context.Context, domain, username string, after int64, max int) ([]mam.Message, error)
 	}
 }
 
@@ -223,25 +225,24 @@ func (ex *Exporter) pep(ctx context.Context, w *bufio.Writer, account jid.JID) e
 // message forwarded with its date in a <result/>.
 func (ex *Exporter) archive(ctx context.Context, w *bufio.Writer, account jid.JID) (int, error) {
 	n := 0
-	q := mam.Query{Max: archivePage}
-	for {
-		page, err := ex.Stores.Archive.Query(ctx, account.Domainpart(), account.Localpart(), q)
+	for after := int64(math.MinInt64); ; {
+		page, err := ex.Stores.Archive.After(ctx, account.Domainpart(), account.Localpart(), after, archivePage)
 		if err != nil {
 			return n, err
 		}
-		if n == 0 && len(page.Messages) > 0 {
+		if n == 0 && len(page) > 0 {
 			w.WriteString("<archive xmlns='" + NSMAM + "'>\n")
 		}
-		for _, m := range page.Messages {
+		for _, m := range page {
 			id := strconv.FormatInt(m.ID, 10)
 			w.WriteString("<result xmlns='urn:xmpp:mam:2' id='" + id + "'><forwarded xmlns='" + nsForward + "'>" +
 				"<delay xmlns='" + nsDelay + "' stamp='" + m.Stamp.UTC().Format("2006-01-02T15:04:05.000000Z") + "'/>")
 			w.Write(m.Stanza)
 			w.WriteString("</forwarded></result>\n")
-			q.AfterID = m.ID
+			after = m.ID
 			n++
 		}
-		if page.Complete || len(page.Messages) == 0 {
+		if len(page) < archivePage {
 			break
 		}
 	}

@@ -383,7 +383,10 @@ func (im *Importer) data(ctx context.Context, res *Result, account jid.JID, c *x
 			if !isStanza(m, "message") {
 				continue
 			}
-			err := im.Stores.Offline.Add(ctx, domain, user, toClient(m).Append(nil, ""), im.Limits.OfflineQuota)
+			// A stanza id by the account names a message of the other
+			// server's archive.
+			m = mam.StripStanzaIDs(toClient(m), account.String())
+			err := im.Stores.Offline.Add(ctx, domain, user, m.Append(nil, ""), im.Limits.OfflineQuota)
 			if errors.Is(err, offline.ErrFull) {
 				res.note("%s: offline messages beyond the quota of %d were left out", account, im.Limits.OfflineQuota)
 				return nil

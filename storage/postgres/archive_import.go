@@ -122,3 +122,21 @@ func (a *Archive) Earliest(ctx context.Context) (time.Time, bool, error) {
 	}
 	return stamp, true, nil
 }
+
+// After returns up to max messages of the archive of username@domain with
+// ids above after, oldest first, whether after is still there or not:
+// for exports, which page through archives that retention may be
+// trimming meanwhile.
+func (a *Archive) After(ctx context.Context, domain, username string, after int64, max int) ([]mam.Message, error) {
+	msgs, err := collect(ctx, a.pool, `SELECT id, stamp, stanza FROM archive_messages
+		WHERE domain = $1 AND username = $2 AND id > $3 AND `+placedRows+` ORDER BY id LIMIT $4`,
+		[]any{domain, username, after, max}, func(row pgx.CollectableRow) (mam.Message, error) {
+			var m mam.Message
+			err := row.Scan(&m.ID, &m.Stamp, &m.Stanza)
+			return m, err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read archive of %s@%s: %w", username, domain, err)
+	}
+	return msgs, nil
+}
