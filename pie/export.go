@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
 	"mellium.im/xmpp/jid"
 
 	"xmppd/auth"
+	"xmppd/blocking"
 	"xmppd/mam"
 	"xmppd/pep"
 	"xmppd/roster"
@@ -42,7 +44,8 @@ type ExportStores struct {
 	Offline interface {
 		All(ctx context.Context, domain, username string) ([][]byte, error)
 	}
-	PEP pep.Store
+	PEP      pep.Store
+	Blocking blocking.Store
 	// Archive returns up to max messages of an archive with ids above
 	// after, oldest first.
 	Archive interface {
@@ -68,7 +71,8 @@ const archivePage = 500
 
 // Export writes every account of the hosts, with its credentials,
 // roster, pending subscription requests, vCard, private storage, offline
-// messages, PEP nodes and message archive, to w as one <server-data/>,
+// messages, blocklist (as the default privacy list), PEP nodes and message
+// archive, to w as one <server-data/>,
 // one account at a time.
 func (ex *Exporter) Export(ctx context.Context, w io.Writer) (ExportResult, error) {
 	var res ExportResult
@@ -143,6 +147,14 @@ func (ex *Exporter) user(ctx context.Context, w *bufio.Writer, account jid.JID) 
 			w.Write(m)
 		}
 		w.WriteString("</offline-messages>\n")
+	}
+	blocked, err := ex.Stores.Blocking.List(ctx, account)
+	if err != nil {
+		return 0, err
+	}
+	if len(blocked) > 0 {
+		slices.SortFunc(blocked, func(a, b jid.JID) int { return strings.Compare(a.String(), b.String()) })
+		w.Write(privacyQuery(blocked).Append(nil, NS))
 	}
 	if err := ex.pep(ctx, w, account); err != nil {
 		return 0, err

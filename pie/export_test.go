@@ -37,8 +37,8 @@ func export(t *testing.T, s *xmpptest.Server, dir, name string) (string, []byte)
 var resultIDs = regexp.MustCompile(`<result xmlns='urn:xmpp:mam:2' id='-?[0-9]+'>`)
 
 // TestExportRoundTrip: what accounts did on one server (credentials,
-// roster, a pending request, vCard, private storage, PEP, an offline
-// message, archives) is exported, imported into a fresh server, and
+// roster, a pending request, vCard, private storage, a blocklist, PEP, an
+// offline message, archives) is exported, imported into a fresh server, and
 // works there as it did; exporting the second server gives the same
 // file, archive ids apart.
 func TestExportRoundTrip(t *testing.T) {
@@ -50,6 +50,7 @@ func TestExportRoundTrip(t *testing.T) {
 	alice.Result("set", "", "<query xmlns='jabber:iq:roster'><item jid='bob@localhost' name='Bob'><group>Friends</group></item></query>")
 	alice.Result("set", "", "<vCard xmlns='vcard-temp'><FN>Alice &amp; co</FN></vCard>")
 	alice.Result("set", "", "<query xmlns='jabber:iq:private'><notes xmlns='urn:example:notes'>private</notes></query>")
+	alice.Result("set", "", "<block xmlns='urn:xmpp:blocking'><item jid='mallory@evil.example'/><item jid='spam.example'/></block>")
 	alice.Result("set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:example:pep'><item id='it&apos;em'>"+
 		"<entry xmlns='urn:example:pep'>published</entry></item></publish></pubsub>")
 	// bob is offline: the message waits for him, and both archive it.
@@ -71,7 +72,7 @@ func TestExportRoundTrip(t *testing.T) {
 	im := importer(s2)
 	res, err := im.Import(ctx, file)
 	if err != nil || res.Accounts != 2 || res.RosterItems != 1 || res.Pending != 1 || res.VCards != 1 || res.Private != 1 ||
-		res.Offline != 1 || res.Nodes != 1 || res.Items != 1 || res.Archived != 2 || len(res.Notes) != 0 {
+		res.Offline != 1 || res.Blocked != 2 || res.Nodes != 1 || res.Items != 1 || res.Archived != 2 || len(res.Notes) != 0 {
 		t.Fatalf("import: %+v, %v\n%s", res, err, first)
 	}
 	if res, err := im.Finish(ctx); err != nil || res.Archived != 2 {
@@ -87,6 +88,9 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	if notes := alice.Result("get", "", "<query xmlns='jabber:iq:private'><notes xmlns='urn:example:notes'/></query>").String(); !strings.Contains(notes, "private") {
 		t.Fatalf("alice's private storage: %s", notes)
+	}
+	if list := alice.Result("get", "", "<blocklist xmlns='urn:xmpp:blocking'/>").String(); !strings.Contains(list, "mallory@evil.example") || !strings.Contains(list, "'spam.example'") {
+		t.Fatalf("alice's blocklist: %s", list)
 	}
 	if items := alice.Result("get", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:example:pep'/></pubsub>").String(); !strings.Contains(items, "published") {
 		t.Fatalf("alice's PEP node: %s", items)

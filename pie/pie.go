@@ -18,6 +18,7 @@
 //   - offline messages, oldest first;
 //   - PEP nodes with their configuration and items (pubsub#owner
 //     <configure/> and pubsub <items/>);
+//   - the blocklist, from the default privacy list;
 //   - the message archive (<archive xmlns='urn:xmpp:pie:0#mam'/>, as
 //     Prosody writes it): the messages, with their dates, take their
 //     place in the archive when Finish is called, after every file.
@@ -25,7 +26,10 @@
 // An account that exists already is left as it is, with nothing of the
 // file's data added, and reported. XInclude <include href='...'/>
 // elements with a relative href are followed, as the XEP requires.
-// Privacy lists are not imported; they are reported as skipped.
+// Of privacy lists (XEP-0016, as ejabberd exports them), the default
+// list's items that deny everything from a JID are imported as the
+// blocklist (XEP-0191), which is what ejabberd keeps its blocklists as;
+// other items are reported as skipped.
 //
 // Exporter writes the same format: the accounts of the served hosts with
 // what Importer reads.
@@ -47,6 +51,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"xmppd/auth"
+	"xmppd/blocking"
 	"xmppd/dataform"
 	"xmppd/mam"
 	"xmppd/offline"
@@ -70,6 +75,7 @@ const (
 	nsOwner   = "http://jabber.org/protocol/pubsub#owner"
 	nsClient  = "jabber:client"
 	nsForward = "urn:xmpp:forward:0"
+	nsPrivacy = "jabber:iq:privacy"
 	nsDelay   = "urn:xmpp:delay"
 	// bookmarksNode is XEP-0402's node, which holds room passwords.
 	bookmarksNode = "urn:xmpp:bookmarks:1"
@@ -94,6 +100,7 @@ type Stores struct {
 	Offline  offline.Store
 	PEP      pep.Store
 	Archive  Archive
+	Blocking blocking.Store
 }
 
 // Archive keeps imported message archives.
@@ -126,7 +133,7 @@ type Limits struct {
 
 // Result counts what was imported; Notes says what was not, and why.
 type Result struct {
-	Accounts, RosterItems, Pending, VCards, Private, Offline, Nodes, Items int
+	Accounts, RosterItems, Pending, VCards, Private, Offline, Nodes, Items, Blocked int
 	// Archived counts the messages read into archives; Finish tells how
 	// many took their place.
 	Archived int
@@ -400,6 +407,8 @@ func (im *Importer) data(ctx context.Context, res *Result, account jid.JID, c *x
 		// Credentials and PEP are read from the <user/> as a whole.
 	case c.Name.Space == NSMAM && c.Name.Local == "archive":
 		return im.archive(ctx, res, account, c)
+	case c.Name.Space == nsPrivacy && c.Name.Local == "query":
+		return im.privacy(ctx, res, account, c)
 	default:
 		res.note("%s: skipped <%s xmlns='%s'>", account, c.Name.Local, c.Name.Space)
 	}

@@ -170,6 +170,34 @@ func TestImport(t *testing.T) {
 	xmpptest.Login(t, s, "nurse", "already here", "r")
 }
 
+// TestImportPrivacy imports the blocklist from an ejabberd export's
+// default privacy list: only the items that deny everything from a JID.
+func TestImportPrivacy(t *testing.T) {
+	s := xmpptest.Start(t)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "p.xml"), `<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'><user name='juliet' password='rose'>
+  <query xmlns='jabber:iq:privacy'>
+    <default name='Blocked contacts'/>
+    <list name='other'><item type='jid' value='nurse@localhost' action='deny' order='1'/></list>
+    <list name='Blocked contacts'>
+      <item type='jid' value='tybalt@localhost' action='deny' order='1'/>
+      <item type='jid' value='romeo@localhost' action='allow' order='2'/>
+      <item type='jid' value='paris@localhost' action='deny' order='3'><message/></item>
+      <item type='group' value='Capulets' action='deny' order='4'/>
+    </list>
+  </query>
+</user></host></server-data>`)
+	res, err := importer(s).Import(context.Background(), filepath.Join(dir, "p.xml"))
+	if err != nil || res.Blocked != 1 || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "3 items") {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	juliet := xmpptest.Login(t, s, "juliet", "rose", "balcony")
+	if list := juliet.Result("get", "", "<blocklist xmlns='urn:xmpp:blocking'/>"); len(list.FirstChildElement().ChildElements()) != 1 ||
+		!strings.Contains(list.String(), "tybalt@localhost") {
+		t.Fatalf("juliet's blocklist: %s", list)
+	}
+}
+
 // TestImportBadFiles checks that malformed files fail with an error
 // naming the file, and change nothing. (Files are read one user at a
 // time: the users before a malformed one are imported.)

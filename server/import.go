@@ -22,6 +22,7 @@ func Importer(cfg config.Config, pool *pgxpool.Pool) *pie.Importer {
 			Offline:  postgres.NewOffline(pool),
 			PEP:      postgres.NewPEP(pool),
 			Archive:  postgres.NewArchive(pool),
+			Blocking: postgres.NewBlocking(pool),
 		},
 		Limits: pie.Limits{
 			RosterItems:  cfg.Roster.MaxItems,
@@ -48,6 +49,7 @@ func Exporter(cfg config.Config, pool *pgxpool.Pool) *pie.Exporter {
 			Offline:  postgres.NewOffline(pool),
 			PEP:      postgres.NewPEP(pool),
 			Archive:  postgres.NewArchive(pool),
+			Blocking: postgres.NewBlocking(pool),
 		},
 		Hosts: cfg.Hosts,
 	}

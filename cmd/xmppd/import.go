@@ -46,8 +46,8 @@ func importCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 		for _, n := range res.Notes {
 			fmt.Fprintf(stdout, "%s: %s\n", f, n)
 		}
-		fmt.Fprintf(stdout, "%s: %d accounts, %d roster items, %d subscription requests, %d vCards, %d private namespaces, %d offline messages, %d PEP nodes with %d items, %d archived messages\n",
-			f, res.Accounts, res.RosterItems, res.Pending, res.VCards, res.Private, res.Offline, res.Nodes, res.Items, res.Archived)
+		fmt.Fprintf(stdout, "%s: %d accounts, %d roster items, %d subscription requests, %d vCards, %d private namespaces, %d offline messages, %d blocked JIDs, %d PEP nodes with %d items, %d archived messages\n",
+			f, res.Accounts, res.RosterItems, res.Pending, res.VCards, res.Private, res.Offline, res.Blocked, res.Nodes, res.Items, res.Archived)
 		if err != nil {
 			// What was imported stays: its archives take their place too.
 			failed = fmt.Errorf("import %s: %w", f, err)
