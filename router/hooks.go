@@ -298,13 +298,7 @@ func deliverSafe(s Session, st *xmlstream.Element, safe func()) bool {
 // bare (RFC 6121 §8.5.2.1.1 for presence and subscription requests) and
 // returns how many took it.
 func (r *Router) DeliverToAvailable(bare jid.JID, st *xmlstream.Element) int {
-	n := 0
-	for _, s := range r.availableSessions(bare) {
-		if s.Deliver(st) {
-			n++
-		}
-	}
-	return n
+	return r.deliverWhere(bare, st, func(*entry) bool { return true })
 }
 
 // DeliverToSettled is DeliverToAvailable, except that it skips the
@@ -314,8 +308,14 @@ func (r *Router) DeliverToAvailable(bare jid.JID, st *xmlstream.Element) int {
 // reads it from the store, and would otherwise get it twice. The caller
 // must serialise the storing and this call with the handler's reading.
 func (r *Router) DeliverToSettled(bare jid.JID, st *xmlstream.Element) int {
+	return r.deliverWhere(bare, st, func(e *entry) bool { return !e.settling })
+}
+
+// deliverWhere queues st for the available sessions of bare whose entries
+// match, and returns how many took it.
+func (r *Router) deliverWhere(bare jid.JID, st *xmlstream.Element, match func(*entry) bool) int {
 	n := 0
-	for _, s := range r.availableSessionsWhere(bare, func(e *entry) bool { return !e.settling }) {
+	for _, s := range r.availableSessionsWhere(bare, match) {
 		if s.Deliver(st) {
 			n++
 		}
