@@ -77,7 +77,7 @@ func BenchmarkLoginWithToken(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok, err := srv.NewToken(ctx, testDomain, testUser, "phone", "HT-SHA-256-EXPR")
+	tok, err := srv.NewToken(ctx, testDomain, testUser, "phone", "HT-SHA-256-EXPR", Grant{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -62,6 +62,16 @@ func (e *Exchange) ChannelBinding() string {
 // success, and "" before.
 func (e *Exchange) Username() string { return e.username }
 
+// Grant returns what a successful exchange proved: the credential it
+// used. A FAST token made for the login must not outlive that credential
+// (NewToken).
+func (e *Exchange) Grant() Grant {
+	if e.username == "" {
+		return Grant{}
+	}
+	return Grant{StoredKey: e.cred.StoredKey}
+}
+
 // Step consumes the client's (already base64-decoded) response and returns
 // the server challenge or success data. done is true when authentication
 // succeeded; out is then the additional data for <success/> (SCRAM's
@@ -236,5 +246,6 @@ func (e *Exchange) plain(ctx context.Context, in []byte) ([]byte, bool, error) {
 	if !ok || perr != nil || e.fake {
 		return e.fail(ctx, &Failure{Condition: NotAuthorized})
 	}
+	e.cred = c
 	return e.succeed(ctx, nil)
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -32,8 +33,10 @@ type TokenStore interface {
 	// ClientTokens returns the tokens of client at username@domain.
 	ClientTokens(ctx context.Context, domain, username string, client []byte) ([]Token, error)
 	// AddToken stores t for client, dropping the client's tokens not yet
-	// used and the account's expired ones.
-	AddToken(ctx context.Context, domain, username string, client []byte, t Token) error
+	// used and the account's expired ones, if what the login proved (g)
+	// is still the account's: else it stores nothing and returns an
+	// error wrapping ErrGrantGone.
+	AddToken(ctx context.Context, domain, username string, client []byte, t Token, g Grant) error
 	// UseToken marks the client's token secret used and drops the
 	// client's other used tokens, the one it replaces; if secret is gone
 	// meanwhile, it changes nothing.
@@ -41,6 +44,17 @@ type TokenStore interface {
 	// DeleteTokens drops all of the client's tokens.
 	DeleteTokens(ctx context.Context, domain, username string, client []byte) error
 }
+
+// Grant is what a login proved, which a token made for it must not
+// outlive: the credential it used (its StoredKey), or the token.
+type Grant struct {
+	StoredKey []byte
+	Token     string
+}
+
+// ErrGrantGone: the credential or token a login used is no longer the
+// account's (its password changed meanwhile).
+var ErrGrantGone = errors.New("the login's credential or token is gone")
 
 // Token lifetimes, as Prosody's: a token lasts three weeks, and a login
 // with one older than a day brings the client a new one.
@@ -90,8 +104,10 @@ func (s *Server) FastMechanisms(cs *tls.ConnectionState) []string {
 func IsFastMechanism(name string) bool { return strings.HasPrefix(name, "HT-") }
 
 // NewToken makes and stores a token for the client with user agent id
-// agent of username@domain, bound to mechanism, one of FastMechanisms.
-func (s *Server) NewToken(ctx context.Context, domain, username, agent, mechanism string) (Token, error) {
+// agent of username@domain, bound to mechanism, one of FastMechanisms,
+// for a login that proved g: none if the password changed since (an
+// error wrapping ErrGrantGone).
+func (s *Server) NewToken(ctx context.Context, domain, username, agent, mechanism string, g Grant) (Token, error) {
 	secret := make([]byte, 32) // 256 bits; the draft asks for at least 128
 	rand.Read(secret)
 	now := time.Now().UTC().Truncate(time.Second)
@@ -101,7 +117,7 @@ func (s *Server) NewToken(ctx context.Context, domain, username, agent, mechanis
 		Issued:    now,
 		Expiry:    now.Add(s.tokenLifetime),
 	}
-	if err := s.tokens.AddToken(ctx, domain, username, ClientKey(agent), t); err != nil {
+	if err := s.tokens.AddToken(ctx, domain, username, ClientKey(agent), t, g); err != nil {
 		return Token{}, fmt.Errorf("auth: new token for %s@%s: %w", username, domain, err)
 	}
 	return t, nil
@@ -126,6 +142,8 @@ type TokenResult struct {
 	// Renew is true when the token is old enough for the client to get a
 	// new one (never when it was invalidated).
 	Renew bool
+	// Grant is the token the login used.
+	Grant Grant
 }
 
 // LoginWithToken verifies a FAST login (XEP-0484 §4.4). The initial
@@ -191,6 +209,7 @@ func (s *Server) LoginWithToken(ctx context.Context, l TokenLogin) (TokenResult,
 			Username: username,
 			Final:    htMAC(t.Secret, "Responder", cb),
 			Renew:    !l.Invalidate && time.Since(t.Issued) >= tokenRenewAge,
+			Grant:    Grant{Token: t.Secret},
 		}, nil
 	}
 	return fail(&Failure{Condition: NotAuthorized})

@@ -27,7 +27,7 @@ func (m *memTokens) ClientTokens(ctx context.Context, domain, username string, c
 	return slices.Clone(m.tokens[tokenKey(domain, username, client)]), nil
 }
 
-func (m *memTokens) AddToken(ctx context.Context, domain, username string, client []byte, t Token) error {
+func (m *memTokens) AddToken(ctx context.Context, domain, username string, client []byte, t Token, g Grant) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.tokens == nil {
@@ -124,7 +124,7 @@ func TestLoginWithToken(t *testing.T) {
 		mech string
 		cb   []byte
 	}{{"HT-SHA-256-NONE", nil}, {"HT-SHA-256-EXPR", exporter}, {"HT-SHA-256-ENDP", endpoint[:]}} {
-		tok, err := s.NewToken(ctx, testDomain, testUser, "phone", tc.mech)
+		tok, err := s.NewToken(ctx, testDomain, testUser, "phone", tc.mech, Grant{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +147,7 @@ func TestLoginWithToken(t *testing.T) {
 		t.Fatalf("failure delays %v, want one per failure", rec.get())
 	}
 
-	tok, err := s.NewToken(ctx, testDomain, testUser, "phone", "HT-SHA-256-NONE")
+	tok, err := s.NewToken(ctx, testDomain, testUser, "phone", "HT-SHA-256-NONE", Grant{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestTokenRotation(t *testing.T) {
 			Response: htResponse(testUser, token, nil), Invalidate: invalidate, Conn: serverCS, Remote: testRemote})
 	}
 	newToken := func() string {
-		tok, err := s.NewToken(ctx, testDomain, testUser, "phone", mech)
+		tok, err := s.NewToken(ctx, testDomain, testUser, "phone", mech, Grant{})
 		if err != nil {
 			t.Fatal(err)
 		}

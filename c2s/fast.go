@@ -34,6 +34,7 @@ func (st *stream) tokenLogin(ctx context.Context, el *xmlstream.Element, mech, i
 	if err != nil {
 		return nil, false, false, st.authFailed(NSSASL2, mech, "", err)
 	}
+	st.grant = res.Grant
 	st.authenticated(res.Username, mech)
 	return res.Final, res.Renew, true, nil
 }
@@ -50,7 +51,7 @@ func (st *stream) newToken(ctx context.Context, el *xmlstream.Element, agent, me
 	if !renew || agent == "" || !slices.Contains(st.srv.auth.FastMechanisms(st.t.ConnectionState()), mech) {
 		return nil
 	}
-	t, err := st.srv.auth.NewToken(ctx, st.domain, st.username, agent, mech)
+	t, err := st.srv.auth.NewToken(ctx, st.domain, st.username, agent, mech, st.grant)
 	if err != nil {
 		st.log.Error("c2s: FAST token", "jid", st.username+"@"+st.domain, "err", err)
 		return nil

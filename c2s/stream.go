@@ -51,6 +51,9 @@ type stream struct {
 	domain   string // the host the client asked for
 	lang     string
 	username string // set by SASL
+	// grant is what the login proved, which a FAST token made for it
+	// must not outlive.
+	grant auth.Grant
 	failures int
 	// readerDone is closed when the reader of the bound or resumed
 	// session's connection returns.
@@ -294,6 +297,7 @@ func (st *stream) exchange(ctx context.Context, ns, mech, initial string) (final
 			return nil, false, st.authFailed(ns, mech, ex.Username(), err)
 		}
 		if done {
+			st.grant = ex.Grant()
 			st.authenticated(ex.Username(), mech)
 			return out, true, nil
 		}

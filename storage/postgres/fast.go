@@ -46,8 +46,11 @@ func (s *Tokens) ClientTokens(ctx context.Context, domain, username string, clie
 }
 
 // AddToken stores t for client, dropping the client's unused tokens, the
-// account's expired ones and its oldest beyond maxClientTokens.
-func (s *Tokens) AddToken(ctx context.Context, domain, username string, client []byte, t auth.Token) error {
+// account's expired ones and its oldest beyond maxClientTokens, if the
+// credential or token the login used (g) is still the account's: the
+// account row's lock orders this with Accounts.SetCredentials, so a token
+// never outlives a password change, however close the two come.
+func (s *Tokens) AddToken(ctx context.Context, domain, username string, client []byte, t auth.Token, g auth.Grant) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// The account row's lock makes one account's additions take
 		// turns: their deletions would otherwise deadlock.
@@ -55,6 +58,16 @@ func (s *Tokens) AddToken(ctx context.Context, domain, username string, client [
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM accounts WHERE domain = $1 AND username = $2 FOR NO KEY UPDATE`,
 			domain, username).Scan(&one); err != nil {
 			return err
+		}
+		var still bool
+		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM account_credentials WHERE domain = $1 AND username = $2 AND stored_key = $3)
+			OR EXISTS (SELECT 1 FROM fast_tokens WHERE domain = $1 AND username = $2 AND token = $4)`,
+			domain, username, g.StoredKey, g.Token).Scan(&still)
+		if err != nil {
+			return err
+		}
+		if !still {
+			return auth.ErrGrantGone
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM fast_tokens WHERE domain = $1 AND username = $2
 			AND ((client = $3 AND NOT used) OR expiry <= now())`, domain, username, client); err != nil {
@@ -64,7 +77,7 @@ func (s *Tokens) AddToken(ctx context.Context, domain, username string, client [
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, domain, username, client, t.Secret, t.Mechanism, t.Issued, t.Expiry); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM fast_tokens WHERE domain = $1 AND username = $2
+		_, err = tx.Exec(ctx, `DELETE FROM fast_tokens WHERE domain = $1 AND username = $2
 			AND token NOT IN (SELECT token FROM fast_tokens WHERE domain = $1 AND username = $2
 				ORDER BY issued DESC, token = $4 DESC LIMIT $3)`, domain, username, maxClientTokens, t.Secret)
 		return err

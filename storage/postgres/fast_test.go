@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -18,9 +19,11 @@ func TestTokens(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.Pool(t)
 	accounts, tokens := postgres.NewAccounts(pool), postgres.NewTokens(pool)
-	if err := accounts.Create(ctx, "example.org", "juliet", []auth.Credential{cred("SHA-256", 1, 32)}); err != nil {
+	password := cred("SHA-256", 1, 32)
+	if err := accounts.Create(ctx, "example.org", "juliet", []auth.Credential{password}); err != nil {
 		t.Fatal(err)
 	}
+	login := auth.Grant{StoredKey: password.StoredKey}
 	phone, laptop, tablet := auth.ClientKey("phone"), auth.ClientKey("laptop"), auth.ClientKey("tablet")
 	now := time.Now().UTC().Truncate(time.Second)
 	token := func(secret string, expiry time.Time) auth.Token {
@@ -28,7 +31,7 @@ func TestTokens(t *testing.T) {
 	}
 	add := func(client []byte, tok auth.Token) {
 		t.Helper()
-		if err := tokens.AddToken(ctx, "example.org", "juliet", client, tok); err != nil {
+		if err := tokens.AddToken(ctx, "example.org", "juliet", client, tok, login); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,9 +94,22 @@ func TestTokens(t *testing.T) {
 	check(phone, "c used")
 
 	add(laptop, token("f", later))
+	// A token renewed at a login with another token, which must still be
+	// there.
+	if err := tokens.AddToken(ctx, "example.org", "juliet", laptop, token("g", later), auth.Grant{Token: "f"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := accounts.SetCredentials(ctx, "example.org", "juliet", []auth.Credential{cred("SHA-256", 2, 32)}); err != nil {
 		t.Fatal(err)
 	}
 	check(phone)
 	check(laptop)
+	// Logins that proved the old password, or a token that went with it,
+	// get no token once the new password is set.
+	for _, g := range []auth.Grant{login, {Token: "g"}, {}} {
+		if err := tokens.AddToken(ctx, "example.org", "juliet", phone, token("h", later), g); !errors.Is(err, auth.ErrGrantGone) {
+			t.Fatalf("a token for a login with %+v after the password changed: %v, want ErrGrantGone", g, err)
+		}
+	}
+	check(phone)
 }
