@@ -189,6 +189,13 @@ func TestFastLogin(t *testing.T) {
 	if _, el := fastLogin(t, s, mech, "juliet", third, agent); failure(t, el) != "not-authorized" {
 		t.Fatalf("a token after a password change: %s", el)
 	}
+	// A PLAIN login gets a token too: it proved the new password.
+	j, _ = encrypted(t, s)
+	j.Send("<authenticate xmlns='" + nsSASL2 + "' mechanism='PLAIN'><initial-response>" +
+		base64.StdEncoding.EncodeToString([]byte("\x00juliet\x00new")) + "</initial-response>" + bindRequest("") + requestToken(mech) + "</authenticate>")
+	if el := j.Next(); token(t, el) == "" {
+		t.Fatalf("got %s, want success with a token", el)
+	}
 }
 
 // TestFastBadInput: a token login whose response is not base64, or not a
