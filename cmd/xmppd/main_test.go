@@ -90,6 +90,9 @@ func TestZeroConfigLifecycle(t *testing.T) {
 	if out, err := xmppd(t, bin, "", "-c", cfgPath, "export", backup); err == nil || !strings.Contains(out, "exists") {
 		t.Fatalf("export over an existing file: %v\n%s", err, out)
 	}
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "export", "-"); err != nil || !strings.HasPrefix(out, "<?xml") || !strings.Contains(out, "<user name='dave'>") {
+		t.Fatalf("export to stdout: %v\n%s", err, out)
+	}
 
 	cmd := exec.Command(bin, "-c", cfgPath, "serve")
 	stdout, _ := cmd.StdoutPipe()
