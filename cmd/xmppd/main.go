@@ -181,6 +181,9 @@ func printWelcome(w io.Writer, cfg config.Config, srv *server.Server) {
 			fmt.Fprintf(w, "  BOSH over TLS:        https://%s%s%s\n", host, portOf(srv.HTTPSAddr.String()), cfg.HTTP.BOSHPath)
 		}
 	}
+	if srv.Proxy65Addr != nil {
+		fmt.Fprintf(w, "  bytestreams proxy:    proxy.%s on %s\n", host, srv.Proxy65Addr)
+	}
 	fmt.Fprintf(w, "\nAdd a user (in another terminal):\n  ./xmppd user add alice@%s\n", host)
 	fmt.Fprintf(w, "Then log in from any XMPP client as alice@%s (the certificate is self-signed unless you configured one; accept it).\n", host)
 	fmt.Fprintf(w, "Stop with Ctrl-C.\n\n")

@@ -41,7 +41,9 @@ func TestZeroConfigLifecycle(t *testing.T) {
 	dir := t.TempDir()
 	c2sAddr := xmpptest.FreeAddr(t)
 	cfgPath := filepath.Join(dir, "xmppd.toml")
-	cfg := "data_dir = '" + filepath.Join(dir, "data") + "'\n[c2s]\nlisten = '" + c2sAddr + "'\nlisten_tls = ''\n[http]\nlisten = ''\nlisten_tls = ''\n"
+	proxyAddr := xmpptest.FreeAddr(t)
+	cfg := "data_dir = '" + filepath.Join(dir, "data") + "'\n[c2s]\nlisten = '" + c2sAddr + "'\nlisten_tls = ''\n[http]\nlisten = ''\nlisten_tls = ''\n" +
+		"[proxy65]\nlisten = '" + proxyAddr + "'\n"
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +119,15 @@ func TestZeroConfigLifecycle(t *testing.T) {
 	defer cmd.Process.Kill()
 	// The welcome text says the server is ready.
 	ready := bufio.NewScanner(stdout)
+	var welcome strings.Builder
 	for ready.Scan() {
+		welcome.WriteString(ready.Text() + "\n")
 		if strings.Contains(ready.Text(), "Add a user") {
 			break
 		}
+	}
+	if !strings.Contains(welcome.String(), "bytestreams proxy:    proxy.localhost on "+proxyAddr) {
+		t.Errorf("the welcome does not name the bytestreams proxy:\n%s", welcome.String())
 	}
 	go func() {
 		io.Copy(io.Discard, stdout)
