@@ -53,7 +53,7 @@ type stream struct {
 	username string // set by SASL
 	// grant is what the login proved, which a FAST token made for it
 	// must not outlive.
-	grant auth.Grant
+	grant    auth.Grant
 	failures int
 	// readerDone is closed when the reader of the bound or resumed
 	// session's connection returns.
