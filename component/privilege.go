@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"mellium.im/xmpp/jid"
@@ -34,6 +35,16 @@ type Privileges struct {
 	// send IQs of that type with a payload of that namespace in the name
 	// of any account, wrapped in <privileged_iq/> (privilegedIQ).
 	IQ map[string]string
+	// RosterPush set false keeps the roster pushes of PushesRoster from
+	// the component.
+	RosterPush *bool
+}
+
+// PushesRoster reports whether the component gets every account's roster
+// pushes: with the roster privilege "get" or "both", unless RosterPush is
+// false (XEP-0356 §4.2).
+func (p Privileges) PushesRoster() bool {
+	return (p.Roster == "get" || p.Roster == "both") && (p.RosterPush == nil || *p.RosterPush)
 }
 
 func (p Privileges) granted() bool {
@@ -57,7 +68,11 @@ func (c *stream) advert() *xmlstream.Element {
 	}
 	priv := xmlstream.NewElement(NSPrivilege, "privilege")
 	if p.Roster != "" && p.Roster != "none" {
-		priv.AddChild(xmlstream.NewElement(NSPrivilege, "perm", "access", "roster", "type", p.Roster))
+		perm := xmlstream.NewElement(NSPrivilege, "perm", "access", "roster", "type", p.Roster)
+		if p.Roster != "set" {
+			perm.SetAttr("push", strconv.FormatBool(p.PushesRoster()))
+		}
+		priv.AddChild(perm)
 	}
 	if p.Message == "outgoing" {
 		priv.AddChild(xmlstream.NewElement(NSPrivilege, "perm", "access", "message", "type", "outgoing"))

@@ -11,11 +11,14 @@ import (
 )
 
 // withPrivileges configures the gateway with roster and message
-// privileges (XEP-0356), and a second component without any.
+// privileges (XEP-0356), a second component without any, and a third
+// that reads rosters but wants no roster pushes.
 func withPrivileges(c *config.Config) {
 	withGateway(c)
 	c.Components.External[0].Privileges = config.Privileges{Roster: "both", Message: "outgoing"}
-	c.Components.External = append(c.Components.External, config.ExternalComponent{Domain: "plain.localhost", Secret: secret})
+	noPush := false
+	c.Components.External = append(c.Components.External, config.ExternalComponent{Domain: "plain.localhost", Secret: secret},
+		config.ExternalComponent{Domain: "quiet.localhost", Secret: secret, Privileges: config.Privileges{Roster: "get", RosterPush: &noPush}})
 }
 
 // TestPrivileges: the gateway learns its privileges when it connects,
@@ -31,10 +34,14 @@ func TestPrivileges(t *testing.T) {
 	adv := expectStanza(t, gw, "message", "localhost")
 	perms := map[string]string{}
 	for _, p := range adv.Child(component.NSPrivilege, "privilege").ChildElements() {
-		perms[p.Attr("access")] = p.Attr("type")
+		perms[p.Attr("access")] = p.Attr("type") + " " + p.Attr("push")
 	}
-	if perms["roster"] != "both" || perms["message"] != "outgoing" || len(perms) != 2 {
-		t.Fatalf("advertised %s, want roster both and message outgoing", adv)
+	if perms["roster"] != "both true" || perms["message"] != "outgoing " || len(perms) != 2 {
+		t.Fatalf("advertised %s, want roster both with pushes and message outgoing", adv)
+	}
+	quiet := xmpptest.ConnectComponent(t, s.ComponentAddr, "quiet.localhost", secret)
+	if p := expectStanza(t, quiet, "message", "localhost").Child(component.NSPrivilege, "privilege").Child(component.NSPrivilege, "perm"); p.Attr("push") != "false" {
+		t.Fatalf("quiet's roster permission %s, want push='false'", p)
 	}
 	alice := xmpptest.Login(t, s, "alice", password, "laptop")
 	alice.Send("<iq type='get' id='r0'><query xmlns='jabber:iq:roster'/></iq>") // she wants pushes
@@ -44,6 +51,11 @@ func TestPrivileges(t *testing.T) {
 
 	gw.Send("<iq type='set' id='s1' from='" + gateway + "' to='alice@localhost'><query xmlns='jabber:iq:roster'>" +
 		"<item jid='carol@" + gateway + "' name='Carol' subscription='both'><group>Gateway</group></item></query></iq>")
+	// The gateway reads rosters: it gets the push too (XEP-0356 §4.2).
+	if r := expectStanza(t, gw, "iq", "alice@localhost"); r.Attr("type") != "set" || r.Attr("to") != gateway ||
+		!strings.Contains(r.String(), "carol@"+gateway) || r.Child("jabber:iq:roster", "query").Attr("ver") == "" {
+		t.Fatalf("got %s, want alice's roster push", r)
+	}
 	if r := expectStanza(t, gw, "iq", "alice@localhost"); r.Attr("type") != "result" || r.Attr("id") != "s1" {
 		t.Fatalf("roster set: %s", r)
 	}
@@ -85,6 +97,10 @@ func TestPrivileges(t *testing.T) {
 		"<body>not allowed</body></message></forwarded></privilege></message>")
 	expectError(t, expectStanza(t, plain, "message", "localhost"), "forbidden")
 	bob.Ping() // nothing more came to bob
+	quiet.Send("<iq type='get' id='qp' from='quiet.localhost' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if r := expectStanza(t, quiet, "iq", "localhost"); r.Attr("id") != "qp" {
+		t.Fatalf("quiet got %s, want no roster push before its ping's answer", r)
+	}
 }
 
 // expectError checks that el, as the component got it, is an error with

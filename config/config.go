@@ -144,6 +144,9 @@ type Privileges struct {
 	// type whose payload is in that namespace in the name of any account,
 	// such as "http://jabber.org/protocol/pubsub" for its PEP nodes.
 	IQ map[string]string `toml:"iq"`
+	// RosterPush, with roster "get" or "both", sends the component every
+	// account's roster pushes (XEP-0356 §4.2); on unless set false.
+	RosterPush *bool `toml:"roster_push"`
 }
 
 // MUC configures the multi-user chat service (XEP-0045) on

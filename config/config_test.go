@@ -66,6 +66,11 @@ func TestParse(t *testing.T) {
 				t.Errorf("iq privileges %v", p)
 			}
 		}},
+		{name: "no roster pushes", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { roster = 'get', roster_push = false }", check: func(t *testing.T, c Config) {
+			if p := c.Components.External[0].Privileges.RosterPush; p == nil || *p {
+				t.Errorf("roster_push %v, want false", p)
+			}
+		}},
 		{name: "bad iq privilege", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { iq = { 'jabber:iq:roster' = 'all' } }", wantErr: "iq privilege"},
 		{name: "iq privilege of privileges", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { iq = { 'urn:xmpp:privilege:2' = 'set' } }", wantErr: "iq privilege"},
 		{name: "negative client rate", doc: "[limits]\nclient_bytes_per_second = -1", wantErr: "client_bytes_per_second"},

@@ -52,6 +52,9 @@ type Config struct {
 	// component (XEP-0356), may read (set false) or change (set true) the
 	// roster of any account; nil grants that to nobody.
 	Privileged func(from jid.JID, set bool) bool
+	// PushTo are the privileged entities that get every account's
+	// roster pushes (XEP-0356 §4.2).
+	PushTo []jid.JID
 }
 
 // Module serves rosters, subscriptions, presence and last activity.
@@ -61,8 +64,9 @@ type Module struct {
 	max   int
 	log   *slog.Logger
 	now   func() time.Time
-	// privileged is Config.Privileged.
+	// privileged is Config.Privileged, pushTo Config.PushTo.
 	privileged func(from jid.JID, set bool) bool
+	pushTo     []jid.JID
 
 	mu       sync.Mutex
 	directed map[string]map[string]bool // session full JID → JIDs that got directed presence
@@ -92,7 +96,7 @@ func (m *Module) tellApproved(ctx context.Context, account, contact jid.JID) {
 // New returns a Module for cfg; Register installs it.
 func New(cfg Config) *Module {
 	m := &Module{r: cfg.Router, store: cfg.Store, max: cfg.MaxItems, log: cfg.Logger, now: cfg.Now,
-		privileged: cfg.Privileged, directed: map[string]map[string]bool{}}
+		privileged: cfg.Privileged, pushTo: cfg.PushTo, directed: map[string]map[string]bool{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -154,13 +158,18 @@ const Mark = "roster"
 // push sends a roster push of item (RFC 6121 §2.1.6) to every resource of
 // owner that requested the roster.
 func (m *Module) push(owner jid.JID, item *xmlstream.Element, version int64) {
-	for _, to := range m.r.Marked(owner, Mark) {
+	pushIQ := func(to jid.JID) *xmlstream.Element {
 		q := xmlstream.NewElement(NS, "query", "ver", strconv.FormatInt(version, 10))
 		q.AddChild(item.Copy())
 		iq := xmlstream.NewElement(stanza.NSClient, stanza.IQ, "type", "set", "id", "push-"+stanza.NewID(),
 			"from", owner.String(), "to", to.String())
-		iq.AddChild(q)
-		m.r.DeliverToSession(to, iq)
+		return iq.AddChild(q)
+	}
+	for _, to := range m.r.Marked(owner, Mark) {
+		m.r.DeliverToSession(to, pushIQ(to))
+	}
+	for _, to := range m.pushTo {
+		m.r.Route(context.Background(), pushIQ(to))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/component"
 	"xmppd/roster"
 	"xmppd/storage/postgres"
 )
@@ -18,6 +19,7 @@ func (w *wiring) roster(ctx context.Context) error {
 		MaxItems:   w.cfg.Roster.MaxItems,
 		Logger:     w.log,
 		Privileged: w.rosterPrivileged,
+		PushTo:     w.rosterPushTo(),
 	})
 	m.Register()
 	w.accountDeleted = append(w.accountDeleted, m.AccountDeleted)
@@ -38,4 +40,16 @@ func (w *wiring) rosterPrivileged(from jid.JID, set bool) bool {
 		}
 	}
 	return false
+}
+
+// rosterPushTo returns the components that get every account's roster
+// pushes: those with the roster privilege to read (XEP-0356 §4.2).
+func (w *wiring) rosterPushTo() []jid.JID {
+	var to []jid.JID
+	for _, ec := range w.cfg.Components.External {
+		if component.Privileges(ec.Privileges).PushesRoster() {
+			to = append(to, jid.MustParse(ec.Domain))
+		}
+	}
+	return to
 }
