@@ -185,20 +185,7 @@ func scramElement(c auth.Credential) *xmlstream.Element {
 func rosterQuery(ros roster.Roster) *xmlstream.Element {
 	q := xmlstream.NewElement(nsRoster, "query")
 	for _, it := range ros.Items {
-		item := xmlstream.NewElement(nsRoster, "item", "jid", it.Contact.String(), "subscription", string(it.Subscription))
-		if it.Name != "" {
-			item.SetAttr("name", it.Name)
-		}
-		if it.Ask {
-			item.SetAttr("ask", "subscribe")
-		}
-		if it.Approved {
-			item.SetAttr("approved", "true")
-		}
-		for _, g := range it.Groups {
-			item.AddChild(xmlstream.NewElement(nsRoster, "group").AddText(g))
-		}
-		q.AddChild(item)
+		q.AddChild(roster.ItemElement(it))
 	}
 	return q
 }

@@ -131,7 +131,7 @@ func (m *Module) mayManage(from jid.JID, set bool) bool {
 }
 
 // itemElement is it as a roster <item/> (RFC 6121 §2.1.2).
-func itemElement(it Item) *xmlstream.Element {
+func ItemElement(it Item) *xmlstream.Element {
 	el := xmlstream.NewElement(NS, "item", "jid", it.Contact.String(), "subscription", string(it.Subscription))
 	if it.Subscription == "" {
 		el.SetAttr("subscription", string(None))
@@ -194,7 +194,7 @@ func (m *Module) rosterGet(ctx context.Context, iq router.IQ) *xmlstream.Element
 	}
 	q := xmlstream.NewElement(NS, "query", "ver", ver)
 	for _, it := range ros.Items {
-		q.AddChild(itemElement(it))
+		q.AddChild(ItemElement(it))
 	}
 	return iq.Result(q)
 }

@@ -94,7 +94,7 @@ func (m *Module) rosterSet(ctx context.Context, iq router.IQ) *xmlstream.Element
 	}
 	if ch.ItemChanged {
 		item.Contact = contact
-		m.push(iq.To, itemElement(item), ch.Version)
+		m.push(iq.To, ItemElement(item), ch.Version)
 	}
 	return iq.Result(nil)
 }

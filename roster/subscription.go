@@ -155,7 +155,7 @@ func (m *Module) outboundSubscription(ctx context.Context, from, contact jid.JID
 	if ch.ItemChanged || typ == "subscribe" {
 		if after.InRoster {
 			after.Item.Contact = contact
-			m.push(owner, itemElement(after.Item), ch.Version)
+			m.push(owner, ItemElement(after.Item), ch.Version)
 		}
 	}
 	if !route {
@@ -213,7 +213,7 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 	}
 	if ch.ItemChanged {
 		after.Item.Contact = contact
-		m.push(owner, itemElement(after.Item), ch.Version)
+		m.push(owner, ItemElement(after.Item), ch.Version)
 	}
 	if res.revokeOut {
 		m.sendUnavailable(ctx, owner, contact)
