@@ -34,8 +34,8 @@ func (s *Server) registerPrivilegedIQ() {
 // forwarded inside <privilege/> when it is a result, and as the error
 // itself otherwise.
 func (s *Server) privilegedIQ(ctx context.Context, iq router.IQ) *xmlstream.Element {
-	p, ok := s.cfg.Privileges[iq.From.Domainpart()]
-	if !ok || s.links[iq.From.Domainpart()] == nil || iq.From.Localpart() != "" || iq.From.Resourcepart() != "" {
+	l := s.links[iq.From.Domainpart()]
+	if l == nil || iq.From.Localpart() != "" || iq.From.Resourcepart() != "" {
 		return iq.Error(stanza.Forbidden, "only a component with the iq privilege may send privileged IQs")
 	}
 	var inner *xmlstream.Element
@@ -52,7 +52,7 @@ func (s *Server) privilegedIQ(ctx context.Context, iq router.IQ) *xmlstream.Elem
 	if err != nil || !from.Equal(iq.To) {
 		return iq.Error(stanza.Forbidden, "the privileged IQ must be from the account it is addressed to")
 	}
-	if ns := inner.FirstChildElement().Name.Space; !p.allowsIQ(iq.Type, ns) {
+	if ns := inner.FirstChildElement().Name.Space; !s.cfg.Privileges[l.domain].allowsIQ(iq.Type, ns) {
 		return iq.Error(stanza.Forbidden, "this component may not send IQs "+iq.Type+" of "+ns+" for accounts")
 	}
 	to := from
@@ -61,7 +61,6 @@ func (s *Server) privilegedIQ(ctx context.Context, iq router.IQ) *xmlstream.Elem
 			return iq.Error(stanza.JIDMalformed, "the privileged IQ's 'to' is not a JID")
 		}
 	}
-	l := s.links[iq.From.Domainpart()]
 	select {
 	case l.privilegedIQs <- struct{}{}:
 	default:

@@ -82,8 +82,8 @@ func (a *Archive) ImportArchived(ctx context.Context, entries []mam.Entry, stamp
 // them.
 func (a *Archive) PlaceImported(ctx context.Context) (placed, dropped int64, err error) {
 	err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
-		var any bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM archive_messages WHERE `+provisional+`)`).Scan(&any); err != nil || !any {
+		var waiting bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM archive_messages WHERE `+provisional+`)`).Scan(&waiting); err != nil || !waiting {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM archive_messages WHERE `+provisional+`
