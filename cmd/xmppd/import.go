@@ -35,9 +35,10 @@ func importCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 	im := server.Importer(cfg, db.Pool)
 	// Imported history goes before what is archived here: history that
 	// overlaps it cannot, and would be left out.
-	if err := im.CheckArchives(ctx, files); errors.Is(err, pie.ErrArchiveOverlap) && !*dropNewer {
+	switch err := im.CheckArchives(ctx, files); {
+	case errors.Is(err, pie.ErrArchiveOverlap) && !*dropNewer:
 		return fmt.Errorf("import: %w; nothing was imported. Import archives into a server before it archives anything, or give -drop-newer-archives to leave out the overlapping messages", err)
-	} else if err != nil && !errors.Is(err, pie.ErrArchiveOverlap) {
+	case err != nil && !errors.Is(err, pie.ErrArchiveOverlap):
 		return fmt.Errorf("import: %w", err)
 	}
 	var failed error
