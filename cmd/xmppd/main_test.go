@@ -82,8 +82,28 @@ func TestZeroConfigLifecycle(t *testing.T) {
 	if out, err := xmppd(t, bin, "", "-c", cfgPath, "import", export); err != nil || !strings.Contains(out, "1 accounts, 1 roster items") {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
+	// Archives: a later import overlapping what is archived is refused
+	// unless told to leave the overlap out.
+	archive := func(name, stamp string) string {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte("<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'><user name='"+name[:len(name)-4]+"' password='x'>"+
+			"<archive xmlns='urn:xmpp:pie:0#mam'><result xmlns='urn:xmpp:mam:2'><forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='"+stamp+"'/>"+
+			"<message xmlns='jabber:client' from='alice@localhost/a' to='"+name[:len(name)-4]+"@localhost' type='chat'><body>hi</body></message></forwarded></result></archive>"+
+			"</user></host></server-data>"), 0o600)
+		return path
+	}
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "import", archive("erin.xml", "2020-01-01T00:00:00Z")); err != nil || !strings.Contains(out, "1 archived messages took their place") {
+		t.Fatalf("import of an archive: %v\n%s", err, out)
+	}
+	later := archive("frank.xml", "2021-01-01T00:00:00Z")
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "import", later); err == nil || !strings.Contains(out, "nothing was imported") {
+		t.Fatalf("import of an overlapping archive: %v\n%s", err, out)
+	}
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "import", "-drop-newer-archives", later); err != nil || !strings.Contains(out, "1 archived messages were left out") {
+		t.Fatalf("import of an overlapping archive with -drop-newer-archives: %v\n%s", err, out)
+	}
 	backup := filepath.Join(dir, "backup.xml")
-	if out, err := xmppd(t, bin, "", "-c", cfgPath, "export", backup); err != nil || !strings.Contains(out, "2 accounts, 0 archived messages") {
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "export", backup); err != nil || !strings.Contains(out, "4 accounts, 1 archived messages") {
 		t.Fatalf("export: %v\n%s", err, out)
 	}
 	if data, err := os.ReadFile(backup); err != nil || !bytes.Contains(data, []byte("<user name='dave'>")) || !bytes.Contains(data, []byte("jid='alice@localhost'")) {
