@@ -1,6 +1,10 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"fmt"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"xmppd/auth"
@@ -53,4 +57,30 @@ func Exporter(cfg config.Config, pool *pgxpool.Pool) *pie.Exporter {
 		},
 		Hosts: cfg.Hosts,
 	}
+}
+
+// importLock is the key of the PostgreSQL advisory lock an import holds:
+// two at once would place each other's archived messages.
+const importLock = 0x786d7070_64696d70 // "xmppdimp"
+
+// LockImport takes the import's lock on the database of pool for as long
+// as the import runs, and returns its release; it fails at once when
+// another import holds it.
+func LockImport(ctx context.Context, pool *pgxpool.Pool) (unlock func(), err error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("import lock: %w", err)
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(importLock)).Scan(&got); err != nil || !got {
+		conn.Release()
+		if err == nil {
+			err = errors.New("another import is running on this database")
+		}
+		return nil, fmt.Errorf("import lock: %w", err)
+	}
+	return func() {
+		conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(importLock))
+		conn.Release()
+	}, nil
 }

@@ -32,6 +32,11 @@ func importCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 		return err
 	}
 	defer db.Close()
+	unlock, err := server.LockImport(ctx, db.Pool)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	im := server.Importer(cfg, db.Pool)
 	// Imported history goes before what is archived here: history that
 	// overlaps it cannot, and would be left out.
