@@ -66,22 +66,13 @@ func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, ids []int64, 
 	if len(ids) != n {
 		return nil, nil, fmt.Errorf("archive %d messages with %d ids", n, len(ids))
 	}
-	domains, users, withs, resources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	outgoing := make([]bool, n)
-	origins, replaces := make([]string, n), make([]string, n)
-	stanzas := make([][]byte, n)
-	terms := make([]pgtype.TSVector, n)
-	for i, e := range entries {
-		domains[i], users[i], withs[i], resources[i] = e.Domain, e.Username, e.With, e.WithResource
-		outgoing[i], origins[i], replaces[i], stanzas[i] = e.Outgoing, e.OriginID, e.Replaces, e.Stanza
-		terms[i] = ArchiveTerms(e.Domain, e.Username, e.Body)
-	}
+	c := columnsOf(entries)
 	tx, err := a.pool.Begin(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("archive %d messages: %w", n, err)
 	}
 	stored := make([]int64, n)
-	rows, err := tx.Query(ctx, insertSQL, ids, domains, users, withs, resources, outgoing, origins, replaces, stanzas, terms, stamp)
+	rows, err := tx.Query(ctx, insertSQL, ids, c.domains, c.users, c.withs, c.resources, c.outgoing, c.origins, c.replaces, c.stanzas, c.terms, stamp)
 	if err == nil {
 		var id int64
 		_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
@@ -98,6 +89,38 @@ func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, ids []int64, 
 		return nil, nil, fmt.Errorf("archive %d messages: %w", n, err)
 	}
 	return stored, tx, nil
+}
+
+// scanMessage reads a row of id, stamp and stanza.
+func scanMessage(row pgx.CollectableRow) (mam.Message, error) {
+	var m mam.Message
+	err := row.Scan(&m.ID, &m.Stamp, &m.Stanza)
+	return m, err
+}
+
+// columns are entries' fields, column by column, for unnest.
+type columns struct {
+	domains, users, withs, resources, origins, replaces []string
+	outgoing                                            []bool
+	stanzas                                             [][]byte
+	terms                                               []pgtype.TSVector
+}
+
+// columnsOf returns the columns of entries, with the words of each body
+// for the text index.
+func columnsOf(entries []mam.Entry) columns {
+	n := len(entries)
+	c := columns{
+		domains: make([]string, n), users: make([]string, n), withs: make([]string, n), resources: make([]string, n),
+		origins: make([]string, n), replaces: make([]string, n), outgoing: make([]bool, n),
+		stanzas: make([][]byte, n), terms: make([]pgtype.TSVector, n),
+	}
+	for i, e := range entries {
+		c.domains[i], c.users[i], c.withs[i], c.resources[i] = e.Domain, e.Username, e.With, e.WithResource
+		c.outgoing[i], c.origins[i], c.replaces[i], c.stanzas[i] = e.Outgoing, e.OriginID, e.Replaces, e.Stanza
+		c.terms[i] = ArchiveTerms(e.Domain, e.Username, e.Body)
+	}
+	return c
 }
 
 // Append stores entries, stamped now, and commits them: Insert and
@@ -139,11 +162,7 @@ func (a *Archive) Query(ctx context.Context, domain, username string, q mam.Quer
 		p.and("stamp <= " + t + " AND id <= " + lastIDUntil(t))
 	}
 	pq := p.finish(q.AfterID, q.BeforeID, q.IDs, ownerTag(domain, username), q.Text, q.Last, q.Max)
-	msgs, err := queryPage(ctx, a.pool, pq, a.walkFrom, func(row pgx.CollectableRow) (mam.Message, error) {
-		var m mam.Message
-		err := row.Scan(&m.ID, &m.Stamp, &m.Stanza)
-		return m, err
-	})
+	msgs, err := queryPage(ctx, a.pool, pq, a.walkFrom, scanMessage)
 	if err != nil {
 		return mam.Page{}, fmt.Errorf("query archive of %s@%s: %w", username, domain, err)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"xmppd/mam"
 )
@@ -58,16 +57,11 @@ func (a *Archive) ImportArchived(ctx context.Context, entries []mam.Entry, stamp
 	if err != nil {
 		return err
 	}
-	domains, users, withs, resources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	outgoing, origins, stanzas := make([]bool, n), make([]string, n), make([][]byte, n)
-	terms := make([]pgtype.TSVector, n)
-	for i, e := range entries {
+	for i := range ids {
 		ids[i] += provisionalBase
-		domains[i], users[i], withs[i], resources[i] = e.Domain, e.Username, e.With, e.WithResource
-		outgoing[i], origins[i], stanzas[i] = e.Outgoing, e.OriginID, e.Stanza
-		terms[i] = ArchiveTerms(e.Domain, e.Username, e.Body)
 	}
-	if _, err := a.pool.Exec(ctx, importSQL, ids, domains, users, withs, resources, outgoing, stamps, origins, terms, stanzas); err != nil {
+	c := columnsOf(entries)
+	if _, err := a.pool.Exec(ctx, importSQL, ids, c.domains, c.users, c.withs, c.resources, c.outgoing, stamps, c.origins, c.terms, c.stanzas); err != nil {
 		return fmt.Errorf("import %d archived messages: %w", n, err)
 	}
 	return nil
@@ -130,11 +124,7 @@ func (a *Archive) Earliest(ctx context.Context) (time.Time, bool, error) {
 func (a *Archive) After(ctx context.Context, domain, username string, after int64, max int) ([]mam.Message, error) {
 	msgs, err := collect(ctx, a.pool, `SELECT id, stamp, stanza FROM archive_messages
 		WHERE domain = $1 AND username = $2 AND id > $3 AND `+placedRows+` ORDER BY id LIMIT $4`,
-		[]any{domain, username, after, max}, func(row pgx.CollectableRow) (mam.Message, error) {
-			var m mam.Message
-			err := row.Scan(&m.ID, &m.Stamp, &m.Stanza)
-			return m, err
-		})
+		[]any{domain, username, after, max}, scanMessage)
 	if err != nil {
 		return nil, fmt.Errorf("read archive of %s@%s: %w", username, domain, err)
 	}
