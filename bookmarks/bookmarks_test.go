@@ -59,10 +59,21 @@ func pepItems(t *testing.T, c *xmpptest.Client) map[string]*xmlstream.Element {
 // modern logs juliet in with a client that wants bookmark notifications.
 func modern(t *testing.T, s *xmpptest.Server) *xmpptest.Client {
 	c := xmpptest.Login(t, s, "juliet", "secret", "modern")
-	presence, info := xmpptest.CapsPresence(nsBM + "+notify")
+	// The server learns what the client wants from its answer to the
+	// disco#info query, on its own time. The client also wants a node
+	// that holds an item already: that item's arrival shows that the
+	// server knows, before anything is published.
+	const ready = "urn:example:ready"
+	c.Result("set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='"+ready+"'><item id='1'><ready xmlns='"+ready+"'/></item></publish></pubsub>")
+	presence, info := xmpptest.CapsPresence(nsBM+"+notify", ready+"+notify")
 	c.Send(presence)
 	xmpptest.AnswerDisco(t, c, info)
-	return c
+	for {
+		msg := c.NextNamed("message")
+		if e := msg.Child(nsEvent, "event"); e != nil && e.Child(nsEvent, "items").Attr("node") == ready {
+			return c
+		}
+	}
 }
 
 // events returns the ids of the items published and retracted in the
