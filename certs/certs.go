@@ -38,6 +38,9 @@ const renewBefore = 30 * 24 * time.Hour
 // PKCS#1 or SEC 1 (EC) form.
 type HostCert struct {
 	Host, CertFile, KeyFile string
+	// ACME marks a host whose certificate Install will bring; its
+	// self-signed certificate serves until then, without a warning.
+	ACME bool
 }
 
 // Config configures the store.
@@ -63,9 +66,10 @@ type Store struct {
 	dataDir string
 	hosts   []hostSpec // normalised, immutable after New
 
-	mu     sync.Mutex         // serialises loading; guards certs and warned
-	certs  []*tls.Certificate // current certificate per hosts[i]
-	warned map[string]bool    // hosts already warned about self-signed use
+	mu     sync.Mutex                  // serialises loading; guards certs, issued and warned
+	certs  []*tls.Certificate          // current certificate per hosts[i]
+	issued map[string]*tls.Certificate // installed by Install, by name
+	warned map[string]bool             // hosts already warned about self-signed use
 
 	cur atomic.Pointer[snapshot]
 }
@@ -75,6 +79,7 @@ type hostSpec struct {
 	name     string // lower case, no trailing dot, no IPv6 brackets
 	certFile string
 	keyFile  string
+	acme     bool
 }
 
 // snapshot is an immutable view of the certificates used by handshakes.
@@ -98,6 +103,7 @@ func New(cfg Config) (*Store, error) {
 	s := &Store{
 		logger:  logger,
 		dataDir: cfg.DataDir,
+		issued:  make(map[string]*tls.Certificate),
 		warned:  make(map[string]bool),
 	}
 	seen := make(map[string]bool, len(cfg.Hosts))
@@ -113,7 +119,7 @@ func New(cfg Config) (*Store, error) {
 		if (hc.CertFile == "") != (hc.KeyFile == "") {
 			return nil, fmt.Errorf("certs: new: host %q: cert file and key file must both be set or both be empty", hc.Host)
 		}
-		s.hosts = append(s.hosts, hostSpec{name: name, certFile: hc.CertFile, keyFile: hc.KeyFile})
+		s.hosts = append(s.hosts, hostSpec{name: name, certFile: hc.CertFile, keyFile: hc.KeyFile, acme: hc.ACME})
 	}
 
 	s.mu.Lock()
@@ -152,6 +158,16 @@ func (s *Store) Reload() error {
 		s.publish()
 	}
 	return errors.Join(errs...)
+}
+
+// Install serves cert, from now on, to handshakes naming name exactly, in
+// place of the host's files or self-signed certificate; Reload keeps it.
+// Certificates obtained by ACME come this way.
+func (s *Store) Install(name string, cert *tls.Certificate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.issued[strings.TrimSuffix(strings.ToLower(name), ".")] = cert
+	s.publish()
 }
 
 // TLSConfig returns a new server configuration that selects the certificate
@@ -215,6 +231,12 @@ func (s *Store) publish() {
 			sn.wildcard[suffix] = s.certs[i]
 		} else {
 			sn.exact[h.name] = s.certs[i]
+		}
+	}
+	for name, c := range s.issued {
+		sn.exact[name] = c
+		if name == s.hosts[0].name {
+			sn.def = c
 		}
 	}
 	s.cur.Store(sn)
@@ -334,7 +356,7 @@ func (s *Store) selfSigned(h hostSpec) (*tls.Certificate, error) {
 // warnSelfSigned logs, once per host and store, that a host serves a
 // self-signed certificate. s.mu is held.
 func (s *Store) warnSelfSigned(h hostSpec, certFile, keyFile string) {
-	if s.warned[h.name] {
+	if s.warned[h.name] || h.acme {
 		return
 	}
 	s.warned[h.name] = true

@@ -33,6 +33,7 @@ type Config struct {
 
 	Database Database `toml:"database"`
 	TLS      TLS      `toml:"tls"`
+	ACME     ACME     `toml:"acme"`
 	C2S      C2S      `toml:"c2s"`
 	S2S      S2S      `toml:"s2s"`
 	Cluster  Cluster  `toml:"cluster"`
@@ -268,6 +269,43 @@ type Certificate struct {
 	Key  string `toml:"key"`
 }
 
+// ACME configures certificates obtained and renewed automatically from an
+// ACME certificate authority such as Let's Encrypt.
+type ACME struct {
+	// Enabled turns it on; using the authority means agreeing to its terms.
+	Enabled bool `toml:"enabled"`
+	// Email is the contact given to the authority; optional.
+	Email string `toml:"email"`
+	// Directory is the authority's directory URL; empty is Let's Encrypt.
+	Directory string `toml:"directory"`
+	// Domains get a certificate each; empty means every host without
+	// tls.certificates files.
+	Domains []string `toml:"domains"`
+	// HTTPListen is the plain HTTP listener on which the authority fetches
+	// the challenge answers (port 80 of each domain must reach it); empty
+	// leaves them to the http listeners, for a proxy that forwards
+	// /.well-known/acme-challenge/ there.
+	HTTPListen string `toml:"http_listen"`
+	// CAFile holds PEM roots to trust for the directory's HTTPS, besides
+	// the system's (a private authority).
+	CAFile string `toml:"ca_file"`
+}
+
+// DomainsOr returns the configured domains, or else every host that has
+// no certificate files.
+func (a ACME) DomainsOr(hosts []string, files []Certificate) []string {
+	if len(a.Domains) > 0 {
+		return a.Domains
+	}
+	var domains []string
+	for _, h := range hosts {
+		if !slices.ContainsFunc(files, func(c Certificate) bool { return strings.EqualFold(c.Host, h) }) {
+			domains = append(domains, h)
+		}
+	}
+	return domains
+}
+
 // C2S configures client-to-server listeners.
 type C2S struct {
 	// Listen is the STARTTLS listener (RFC 6120); empty disables it.
@@ -431,6 +469,7 @@ func Default() Config {
 		Registration: Registration{PerAddressPerHour: 5},
 		MUC:          MUC{FloodRate: 0, FloodBurst: 20},
 		Components:   Components{Listen: "127.0.0.1:5347"},
+		ACME:         ACME{HTTPListen: ":80"},
 	}
 }
 
@@ -492,6 +531,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("tls.certificates: host %q needs both cert and key", cert.Host))
 		}
 	}
+	errs = append(errs, c.validateACME()...)
 	for field, uris := range c.Contact.Fields() {
 		for _, u := range uris {
 			if scheme, rest, ok := strings.Cut(u, ":"); !ok || scheme == "" || rest == "" || strings.ContainsAny(scheme, " /") {
@@ -516,7 +556,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level: %q is not one of debug, info, warn, error", c.LogLevel))
 	}
-	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "http.listen_tls": c.HTTP.ListenTLS, "s2s.listen": c.S2S.Listen, "components.listen": c.Components.Listen, "metrics.listen": c.Metrics.Listen, "proxy65.listen": c.Proxy65.Listen} {
+	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "http.listen_tls": c.HTTP.ListenTLS, "s2s.listen": c.S2S.Listen, "components.listen": c.Components.Listen, "metrics.listen": c.Metrics.Listen, "proxy65.listen": c.Proxy65.Listen, "acme.http_listen": c.ACME.HTTPListen} {
 		if addr == "" {
 			continue
 		}
@@ -714,6 +754,39 @@ func (c *Config) checkComponents(hosts map[string]bool) []error {
 				errs = append(errs, fmt.Errorf("components.external: the iq privilege of %s for %q is %q: it must be get, set or both, for a namespace other than XEP-0356's", ec.Domain, ns, typ))
 			}
 		}
+	}
+	return errs
+}
+
+// validateACME checks the acme settings when they are on: every domain
+// must be a public DNS name the authority can check by HTTP, and not have
+// certificate files as well.
+func (c *Config) validateACME() []error {
+	if !c.ACME.Enabled {
+		return nil
+	}
+	var errs []error
+	domains := c.ACME.DomainsOr(c.Hosts, c.TLS.Certificates)
+	if len(domains) == 0 {
+		errs = append(errs, errors.New("acme.domains: every host has certificate files; list the domains to get certificates for"))
+	}
+	for i, d := range domains {
+		d = strings.TrimSuffix(strings.ToLower(d), ".")
+		if net.ParseIP(d) != nil || !strings.Contains(d, ".") || strings.ContainsAny(d, "*/: ") || d == "localhost" || strings.HasSuffix(d, ".localhost") {
+			errs = append(errs, fmt.Errorf("acme: %q is not a public DNS name an ACME authority can issue a certificate for (set acme.domains, or turn acme off)", d))
+		}
+		if slices.ContainsFunc(c.TLS.Certificates, func(cert Certificate) bool { return strings.EqualFold(cert.Host, d) }) {
+			errs = append(errs, fmt.Errorf("acme.domains: %q also has tls.certificates files; keep one of the two", d))
+		}
+		if slices.Contains(domains[:i], d) {
+			errs = append(errs, fmt.Errorf("acme.domains: %q is listed twice", d))
+		}
+	}
+	if c.ACME.Email != "" && (!strings.Contains(c.ACME.Email, "@") || strings.ContainsAny(c.ACME.Email, " :")) {
+		errs = append(errs, fmt.Errorf("acme.email: %q is not an email address", c.ACME.Email))
+	}
+	if c.ACME.Directory != "" && !strings.HasPrefix(c.ACME.Directory, "https://") {
+		errs = append(errs, fmt.Errorf("acme.directory: %q must be an https URL", c.ACME.Directory))
 	}
 	return errs
 }

@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"mellium.im/xmpp/jid"
 
+	"xmppd/acme"
 	"xmppd/auth"
 	"xmppd/c2s"
 	"xmppd/carbons"
@@ -59,6 +61,9 @@ type Server struct {
 	http       *http.Server
 	metrics    *http.Server   // nil when metrics.listen is empty
 	proxy65    *proxy65.Relay // nil when proxy65.listen is empty
+	acme       *acme.Manager  // nil when acme is off
+	acmeHTTP   *http.Server   // nil without acme.http_listen
+	stopACME   func()
 	// modules holds what stops the feature modules.
 	modules *wiring
 	// stopDeletes ends the listener for `xmppd user delete` (delete.go),
@@ -67,7 +72,7 @@ type Server struct {
 	deletesDone chan struct{}
 
 	// Addresses the listeners are bound to, for tests that listen on port 0.
-	C2SAddr, DirectTLSAddr, HTTPAddr, HTTPSAddr, S2SAddr, ComponentAddr, MetricsAddr, Proxy65Addr net.Addr
+	C2SAddr, DirectTLSAddr, HTTPAddr, HTTPSAddr, S2SAddr, ComponentAddr, MetricsAddr, Proxy65Addr, ACMEAddr net.Addr
 }
 
 // Database is the open PostgreSQL, and the private server behind it when
@@ -142,8 +147,13 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	for _, c := range cfg.TLS.Certificates {
 		files[c.Host] = c
 	}
+	var acmeDomains []string
+	if cfg.ACME.Enabled {
+		acmeDomains = cfg.ACME.DomainsOr(cfg.Hosts, cfg.TLS.Certificates)
+	}
 	for _, h := range cfg.Hosts {
-		hostCerts = append(hostCerts, certs.HostCert{Host: h, CertFile: files[h].Cert, KeyFile: files[h].Key})
+		hostCerts = append(hostCerts, certs.HostCert{Host: h, CertFile: files[h].Cert, KeyFile: files[h].Key,
+			ACME: slices.Contains(acmeDomains, h)})
 	}
 	for _, c := range cfg.TLS.Certificates {
 		if !contains(cfg.Hosts, c.Host) {
@@ -154,9 +164,15 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	if err != nil {
 		return nil, err
 	}
-	roots, err := trustedRoots(cfg.S2S.CAFile)
+	roots, err := trustedRoots("s2s.ca_file", cfg.S2S.CAFile)
 	if err != nil {
 		return nil, err
+	}
+	var certManager *acme.Manager
+	if cfg.ACME.Enabled {
+		if certManager, err = newACME(cfg.ACME, acmeDomains, db.Pool, certStore, log); err != nil {
+			return nil, err
+		}
 	}
 	accounts := postgres.NewAccounts(db.Pool)
 	secret, err := postgres.ServerSecret(ctx, db.Pool)
@@ -230,7 +246,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		},
 		Logger: log,
 	}, r, sasl)
-	s = &Server{cfg: cfg, log: log, db: db, certs: certStore, router: r, c2s: streams, modules: w}
+	s = &Server{cfg: cfg, log: log, db: db, certs: certStore, acme: certManager, router: r, c2s: streams, modules: w}
 	if w.cluster != nil {
 		w.cluster.SetHold(streams.Hold)
 		w.cluster.SetResumable(streams.EndResumable)
@@ -297,6 +313,9 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		if w.uploads != nil {
 			mux.Handle(upload.Path, w.uploads.Handler())
 		}
+		if certManager != nil {
+			mux.Handle(acme.ChallengePath, certManager.Handler(nil))
+		}
 		// Failed handshakes and bad requests from anyone who connects are
 		// not the operator's errors.
 		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelInfo)}
@@ -324,21 +343,22 @@ func serverCertificate(store *certs.Store) func(cs *tls.ConnectionState) *x509.C
 }
 
 // trustedRoots returns the system's certificate authorities with those
-// of caFile added, or nil (the system's) when caFile is empty.
-func trustedRoots(caFile string) (*x509.CertPool, error) {
+// of caFile (the setting's value) added, or nil (the system's) when
+// caFile is empty.
+func trustedRoots(setting, caFile string) (*x509.CertPool, error) {
 	if caFile == "" {
 		return nil, nil
 	}
 	pemCerts, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("s2s.ca_file: %w", err)
+		return nil, fmt.Errorf("%s: %w", setting, err)
 	}
 	roots, err := x509.SystemCertPool()
 	if err != nil {
 		roots = x509.NewCertPool()
 	}
 	if !roots.AppendCertsFromPEM(pemCerts) {
-		return nil, fmt.Errorf("s2s.ca_file: %s holds no PEM certificate", caFile)
+		return nil, fmt.Errorf("%s: %s holds no PEM certificate", setting, caFile)
 	}
 	return roots, nil
 }
@@ -364,6 +384,9 @@ func (s *Server) Start() error {
 		if err := c.Join(ctx); err != nil {
 			return err
 		}
+	}
+	if err := s.startACME(); err != nil {
+		return err
 	}
 	var err error
 	// First: clients asking proxy.<host> for its address read Proxy65Addr.
@@ -484,6 +507,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stopDeletes != nil {
 		s.stopDeletes()
 		<-s.deletesDone
+	}
+	if s.stopACME != nil {
+		s.stopACME()
 	}
 	s.modules.close()
 	s.db.Close()

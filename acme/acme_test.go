@@ -1,0 +1,293 @@
+package acme_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"xmppd/acme"
+	"xmppd/internal/pebbletest"
+	"xmppd/internal/xmpptest"
+	"xmppd/storage/pgtest"
+	"xmppd/storage/postgres"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// setup returns a store on a fresh schema and a Pebble whose HTTP-01
+// validations reach a node that orders nothing: any node answers the
+// challenges another stored.
+func setup(t *testing.T) (*postgres.ACME, *pebbletest.Pebble) {
+	t.Helper()
+	store := postgres.NewACME(pgtest.Pool(t))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &http.Server{Handler: acme.New(acme.Config{Store: store}).Handler(nil)}
+	go other.Serve(l)
+	t.Cleanup(func() { other.Close() })
+	return store, pebbletest.Start(t, l.Addr().(*net.TCPAddr).Port)
+}
+
+// run runs a manager for domains until the test ends, and returns the
+// certificates it installs and its log.
+func run(t *testing.T, store acme.Store, p *pebbletest.Pebble, directory string, domains ...string) (<-chan installed, xmpptest.Records) {
+	t.Helper()
+	installs := make(chan installed, 10)
+	logs := xmpptest.NewRecords()
+	m := acme.New(acme.Config{
+		Directory:  directory,
+		Email:      "admin@xmppd.test",
+		Domains:    domains,
+		Store:      store,
+		HTTPClient: p.HTTPClient,
+		Install:    func(domain string, c *tls.Certificate) { installs <- installed{domain, c} },
+		Logger:     logs.Logger(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return installs, logs
+}
+
+type installed struct {
+	domain string
+	cert   *tls.Certificate
+}
+
+// next returns the next installed certificate.
+func next(t *testing.T, installs <-chan installed) installed {
+	t.Helper()
+	select {
+	case in := <-installs:
+		return in
+	case <-time.After(60 * time.Second):
+		t.Fatal("no certificate installed within 60 s")
+		return installed{}
+	}
+}
+
+// verify checks that c is a chain from Pebble's root to a leaf for domain.
+func verify(t *testing.T, p *pebbletest.Pebble, domain string, c *tls.Certificate) {
+	t.Helper()
+	intermediates := x509.NewCertPool()
+	for _, der := range c.Certificate[1:] {
+		ic, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		intermediates.AddCert(ic)
+	}
+	if _, err := c.Leaf.Verify(x509.VerifyOptions{DNSName: domain, Roots: p.Roots(t), Intermediates: intermediates}); err != nil {
+		t.Errorf("certificate for %s: %v", domain, err)
+	}
+}
+
+// storedLeaf returns the leaf of domain's stored certificate.
+func storedLeaf(t *testing.T, store *postgres.ACME, domain string) *x509.Certificate {
+	t.Helper()
+	certPEM, keyPEM, err := store.Certificate(context.Background(), domain)
+	if err != nil || certPEM == nil {
+		t.Fatalf("stored certificate of %s: %v", domain, err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatalf("stored certificate of %s: %v", domain, err)
+	}
+	return pair.Leaf
+}
+
+func TestObtainAndRestart(t *testing.T) {
+	store, p := setup(t)
+	domains := []string{"chat.xmppd.test", "conference.chat.xmppd.test"}
+	installs, _ := run(t, store, p, p.Directory, domains...)
+	got := map[string]*tls.Certificate{}
+	for range domains {
+		in := next(t, installs)
+		verify(t, p, in.domain, in.cert)
+		got[in.domain] = in.cert
+		if !storedLeaf(t, store, in.domain).Equal(in.cert.Leaf) {
+			t.Errorf("%s: the installed certificate is not the stored one", in.domain)
+		}
+	}
+	for _, d := range domains {
+		if got[d] == nil {
+			t.Errorf("no certificate for %s", d)
+		}
+	}
+	var waiting int
+	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT count(*) FROM acme_challenges`).Scan(&waiting); err != nil || waiting != 0 {
+		t.Errorf("challenge answers left after the orders: %d, %v", waiting, err)
+	}
+
+	// Restarted (or another node), with a directory that cannot be
+	// reached: it serves what is stored without ordering.
+	again, _ := run(t, store, p, "https://127.0.0.1:1/dir", domains...)
+	for range domains {
+		in := next(t, again)
+		if !in.cert.Leaf.Equal(got[in.domain].Leaf) {
+			t.Errorf("%s: after a restart a different certificate was served", in.domain)
+		}
+	}
+}
+
+func TestRenewsDueCertificate(t *testing.T) {
+	store, p := setup(t)
+	const domain = "due.xmppd.test"
+	// 80 of its 90 days gone: due.
+	old := selfSigned(t, domain, time.Now().Add(-80*24*time.Hour), time.Now().Add(10*24*time.Hour))
+	if err := store.PutCertificate(context.Background(), domain, old.certPEM, old.keyPEM, old.leaf.NotAfter); err != nil {
+		t.Fatal(err)
+	}
+	installs, _ := run(t, store, p, p.Directory, domain)
+	if in := next(t, installs); !in.cert.Leaf.Equal(old.leaf) {
+		t.Fatalf("the stored certificate was not served while renewing: got %s", in.cert.Leaf.Issuer)
+	}
+	in := next(t, installs)
+	verify(t, p, domain, in.cert)
+	if in.cert.Leaf.Equal(old.leaf) || !storedLeaf(t, store, domain).Equal(in.cert.Leaf) {
+		t.Error("the renewed certificate is not the stored one")
+	}
+}
+
+func TestRefusedOrderIsLogged(t *testing.T) {
+	store, p := setup(t)
+	installs, logs := run(t, store, p, p.Directory, "blocked.example")
+	rec := logs.Wait(t, "acme: no certificate obtained", "domain", "blocked.example")
+	var msg string
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == "err" {
+			msg = a.Value.String()
+		}
+		return true
+	})
+	if !strings.Contains(msg, "blocked.example: order") {
+		t.Errorf("error = %q, want the refused order", msg)
+	}
+	select {
+	case in := <-installs:
+		t.Errorf("installed a certificate for %s", in.domain)
+	default:
+	}
+}
+
+func TestChallengeHandler(t *testing.T) {
+	store := postgres.NewACME(pgtest.Pool(t))
+	ctx := context.Background()
+	if err := store.PutChallenge(ctx, "tok_en-1", "tok_en-1.thumbprint"); err != nil {
+		t.Fatal(err)
+	}
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "elsewhere") })
+	h := acme.New(acme.Config{Store: store}).Handler(next)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/.well-known/acme-challenge/tok_en-1", 200, "tok_en-1.thumbprint"},
+		{"HEAD", "/.well-known/acme-challenge/tok_en-1", 200, "tok_en-1.thumbprint"},
+		{"GET", "/.well-known/acme-challenge/unknown", 404, ""},
+		{"GET", "/.well-known/acme-challenge/", 404, ""},
+		{"GET", "/.well-known/acme-challenge/tok.en", 404, ""},
+		{"GET", "/.well-known/acme-challenge/" + strings.Repeat("a", 129), 404, ""},
+		{"POST", "/.well-known/acme-challenge/tok_en-1", 404, ""},
+		{"GET", "/upload/x", 200, "elsewhere"},
+	} {
+		req, _ := http.NewRequest(tc.method, "http://chat.xmppd.test"+tc.path, nil)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != tc.status || (tc.status == 200 && w.Body.String() != tc.body) {
+			t.Errorf("%s %s = %d %q, want %d %q", tc.method, tc.path, w.Code, w.Body.String(), tc.status, tc.body)
+		}
+	}
+	if err := store.DeleteChallenge(ctx, "tok_en-1"); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := store.Challenge(ctx, "tok_en-1"); err != nil || a != "" {
+		t.Errorf("after delete: %q, %v", a, err)
+	}
+}
+
+func TestLock(t *testing.T) {
+	store := postgres.NewACME(pgtest.Pool(t))
+	ctx := context.Background()
+	err := store.Lock(ctx, "a.xmppd.test", func() error {
+		if err := store.Lock(ctx, "a.xmppd.test", func() error { return nil }); err != acme.ErrLocked {
+			t.Errorf("the same domain while locked: %v, want ErrLocked", err)
+		}
+		return store.Lock(ctx, "b.xmppd.test", func() error { return nil })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	if err := store.Lock(ctx, "a.xmppd.test", func() error { ran = true; return nil }); err != nil || !ran {
+		t.Errorf("after release: ran %v, %v", ran, err)
+	}
+}
+
+func TestAccountKeyFirstWins(t *testing.T) {
+	store := postgres.NewACME(pgtest.Pool(t))
+	ctx := context.Background()
+	first, err := store.AccountKey(ctx, "https://ca.example/dir", []byte("first"))
+	if err != nil || string(first) != "first" {
+		t.Fatalf("first: %q, %v", first, err)
+	}
+	second, err := store.AccountKey(ctx, "https://ca.example/dir", []byte("second"))
+	if err != nil || string(second) != "first" {
+		t.Errorf("second: %q, %v; want the first key", second, err)
+	}
+}
+
+// pair is a certificate with its key, in PEM and parsed.
+type pair struct {
+	certPEM, keyPEM []byte
+	leaf            *x509.Certificate
+}
+
+// selfSigned makes a certificate for domain valid between from and until.
+func selfSigned(t *testing.T, domain string, from, until time.Time) pair {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "old " + domain},
+		DNSNames: []string{domain}, NotBefore: from, NotAfter: until}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return pair{
+		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		leaf:    leaf,
+	}
+}

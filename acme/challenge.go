@@ -1,0 +1,58 @@
+package acme
+
+import (
+	"net/http"
+	"strings"
+)
+
+// ChallengePath is where the authority fetches HTTP-01 challenge answers
+// (RFC 8555, section 8.3), followed by the token.
+const ChallengePath = "/.well-known/acme-challenge/"
+
+// maxToken bounds the tokens looked up; RFC 8555 tokens are 43 characters.
+const maxToken = 128
+
+// Handler answers the authority's HTTP-01 requests with the answers any
+// node stored, and passes other requests to next (404 when nil).
+func (m *Manager) Handler(next http.Handler) http.Handler {
+	if next == nil {
+		next = http.NotFoundHandler()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.URL.Path, ChallengePath)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !isToken(token) {
+			http.NotFound(w, r)
+			return
+		}
+		answer, err := m.cfg.Store.Challenge(r.Context(), token)
+		if err != nil {
+			m.log.Error("acme: read challenge answer", "err", err)
+			http.Error(w, "challenge answers are unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		if answer == "" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write([]byte(answer))
+	})
+}
+
+// isToken reports whether s has the form of a token: base64url characters
+// (RFC 8555, section 8.1).
+func isToken(s string) bool {
+	if s == "" || len(s) > maxToken {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,24 @@
+-- Certificates obtained by ACME (RFC 8555) and what obtaining them needs,
+-- shared by every node: the account key of each ACME directory, the
+-- issued certificate and key of each domain, and the HTTP-01 challenge
+-- answers waiting for the certificate authority to fetch them from any
+-- node.
+CREATE TABLE acme_accounts (
+	directory  text        PRIMARY KEY,
+	key_pem    text        NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE acme_certificates (
+	domain     text        PRIMARY KEY,
+	cert_pem   text        NOT NULL,
+	key_pem    text        NOT NULL,
+	not_after  timestamptz NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE acme_challenges (
+	token             text        PRIMARY KEY,
+	key_authorization text        NOT NULL,
+	created_at        timestamptz NOT NULL DEFAULT now()
+);
