@@ -361,8 +361,8 @@ func (s *Store) warnSelfSigned(h hostSpec, certFile, keyFile string) {
 	}
 	s.warned[h.name] = true
 	s.logger.Warn("certs: host uses a self-signed TLS certificate that clients will not trust; "+
-		"to use a real one (e.g. from Let's Encrypt), configure a certificate and key PEM file for this host "+
-		"(a [[tls.certificates]] entry with host, cert and key) and restart xmppd",
+		"to use a real one, turn on [acme] to get it from Let's Encrypt, or configure a certificate and key PEM file "+
+		"for this host (a [[tls.certificates]] entry with host, cert and key), and restart xmppd",
 		"host", h.name, "cert_file", certFile, "key_file", keyFile)
 }
 

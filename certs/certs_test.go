@@ -416,3 +416,39 @@ func TestConcurrentHandshakesAndReload(t *testing.T) {
 	}
 	t.Logf("%d handshakes during %d reloads", handshakes.Load(), reloads.Load())
 }
+
+// Installed certificates (ACME's) replace a host's self-signed one, also
+// for clients without SNI, serve names that are not hosts, survive Reload,
+// and are not warned about.
+func TestInstall(t *testing.T) {
+	log, logs := newLogger()
+	s, err := New(Config{Hosts: []HostCert{{Host: "a.example", ACME: true}, {Host: "b.example"}}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	install := func(name string) *big.Int {
+		certPEM, keyPEM, serial := makeCert(t, certSpec{dns: []string{name}})
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Install(name, &pair)
+		return serial
+	}
+	a := install("a.example")
+	conference := install("Conference.A.example.")
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for sn, want := range map[string]*big.Int{"a.example": a, "": a, "conference.a.example": conference} {
+		if got := peerCert(t, serverConfig(s), sn).SerialNumber; got.Cmp(want) != 0 {
+			t.Errorf("server name %q: serial %v, want the installed %v", sn, got, want)
+		}
+	}
+	if leaf := peerCert(t, serverConfig(s), "b.example"); leaf.VerifyHostname("b.example") != nil {
+		t.Errorf("b.example got a certificate for %v", leaf.DNSNames)
+	}
+	if got := logs.lines("self-signed", "a.example"); len(got) != 0 {
+		t.Errorf("warned about the self-signed certificate of an ACME host: %q", got)
+	}
+}

@@ -766,12 +766,14 @@ func (c *Config) validateACME() []error {
 		return nil
 	}
 	var errs []error
+	for i, d := range c.ACME.Domains {
+		c.ACME.Domains[i] = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+	}
 	domains := c.ACME.DomainsOr(c.Hosts, c.TLS.Certificates)
 	if len(domains) == 0 {
 		errs = append(errs, errors.New("acme.domains: every host has certificate files; list the domains to get certificates for"))
 	}
 	for i, d := range domains {
-		d = strings.TrimSuffix(strings.ToLower(d), ".")
 		if net.ParseIP(d) != nil || !strings.Contains(d, ".") || strings.ContainsAny(d, "*/: ") || d == "localhost" || strings.HasSuffix(d, ".localhost") {
 			errs = append(errs, fmt.Errorf("acme: %q is not a public DNS name an ACME authority can issue a certificate for (set acme.domains, or turn acme off)", d))
 		}

@@ -121,6 +121,18 @@ func TestParse(t *testing.T) {
 		{name: "component twice", doc: "[[components.external]]\ndomain = 'gw.localhost'\nsecret = 'long enough'\n[[components.external]]\ndomain = 'gw.localhost'\nsecret = 'long enough'", wantErr: "gw.localhost is another component's domain"},
 		{name: "component short secret", doc: "[[components.external]]\ndomain = 'gw.localhost'\nsecret = 'short'", wantErr: "the secret of gw.localhost must be at least 8 characters"},
 		{name: "component bad domain", doc: "[[components.external]]\ndomain = 'a b'\nsecret = 'long enough'", wantErr: "components.external: \"a b\" is not a valid domain"},
+		{name: "acme for the hosts without files", doc: "hosts = ['example.org', 'chat.example.net']\n[[tls.certificates]]\nhost = 'chat.example.net'\ncert = 'c'\nkey = 'k'\n[acme]\nenabled = true\nemail = 'admin@example.org'", check: func(t *testing.T, c Config) {
+			if d := c.ACME.DomainsOr(c.Hosts, c.TLS.Certificates); len(d) != 1 || d[0] != "example.org" || c.ACME.HTTPListen != ":80" {
+				t.Errorf("acme domains %v on %q, want example.org on :80", d, c.ACME.HTTPListen)
+			}
+		}},
+		{name: "acme for localhost", doc: "[acme]\nenabled = true", wantErr: `acme: "localhost" is not a public DNS name`},
+		{name: "acme for an address", doc: "[acme]\nenabled = true\ndomains = ['192.0.2.1']", wantErr: "is not a public DNS name"},
+		{name: "acme for a wildcard", doc: "[acme]\nenabled = true\ndomains = ['*.example.org']", wantErr: "is not a public DNS name"},
+		{name: "acme and files", doc: "hosts = ['example.org']\n[[tls.certificates]]\nhost = 'example.org'\ncert = 'c'\nkey = 'k'\n[acme]\nenabled = true\ndomains = ['example.org']", wantErr: "also has tls.certificates files"},
+		{name: "acme twice", doc: "[acme]\nenabled = true\ndomains = ['Example.org', 'example.org.']", wantErr: "listed twice"},
+		{name: "acme over http", doc: "hosts = ['example.org']\n[acme]\nenabled = true\ndirectory = 'http://ca.example/dir'", wantErr: "must be an https URL"},
+		{name: "acme off ignores localhost", doc: "[acme]\nemail = 'x'", check: func(t *testing.T, c Config) {}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

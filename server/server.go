@@ -385,9 +385,6 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
-	if err := s.startACME(); err != nil {
-		return err
-	}
 	var err error
 	// First: clients asking proxy.<host> for its address read Proxy65Addr.
 	if s.proxy65 != nil {
@@ -435,7 +432,8 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
-	return nil
+	// Last: the authority may check a challenge on the http listeners.
+	return s.startACME()
 }
 
 func (s *Server) listen(addr string, serve func(net.Listener) error) (net.Addr, error) {

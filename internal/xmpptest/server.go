@@ -40,6 +40,13 @@ type Server struct {
 // default test configuration. It is stopped when the test ends.
 func Start(t testing.TB, change ...func(*config.Config)) *Server {
 	t.Helper()
+	return StartLogged(t, nil, change...)
+}
+
+// StartLogged is Start with the server logging to log (nil: warnings to
+// the test's log).
+func StartLogged(t testing.TB, log *slog.Logger, change ...func(*config.Config)) *Server {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Hosts = []string{Domain, OtherDomain}
 	cfg.DataDir = t.TempDir()
@@ -56,7 +63,7 @@ func Start(t testing.TB, change ...func(*config.Config)) *Server {
 	for _, c := range change {
 		c(&cfg)
 	}
-	return launch(t, cfg)
+	return launch(t, cfg, log)
 }
 
 // Node starts another node of s's cluster: a server with s's
@@ -69,20 +76,23 @@ func Node(t testing.TB, s *Server, change ...func(*config.Config)) *Server {
 	for _, c := range change {
 		c(&cfg)
 	}
-	return launch(t, cfg)
+	return launch(t, cfg, nil)
 }
 
 // launch starts a server for cfg and a pool on its database, both closed
-// when the test ends.
-func launch(t testing.TB, cfg config.Config) *Server {
+// when the test ends. A nil log writes warnings to the test's log.
+func launch(t testing.TB, cfg config.Config, log *slog.Logger) *Server {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if os.Getenv("XMPPD_TEST_LOG") != "" {
+	switch {
+	case log != nil:
+	case os.Getenv("XMPPD_TEST_LOG") != "":
 		log = slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	default:
+		log = slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {

@@ -1,0 +1,57 @@
+package server_test
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"testing"
+
+	"xmppd/config"
+	"xmppd/internal/pebbletest"
+	"xmppd/internal/xmpptest"
+)
+
+// A host with acme on gets its certificate from the authority, answering
+// the challenge on acme.http_listen, and serves it on every TLS listener;
+// the other hosts keep theirs.
+func TestACMECertificate(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	challenges := l.Addr().String()
+	l.Close()
+	p := pebbletest.Start(t, l.Addr().(*net.TCPAddr).Port)
+
+	const domain = "chat.xmppd.test"
+	logs := xmpptest.NewRecords()
+	s := xmpptest.StartLogged(t, logs.Logger(), func(c *config.Config) {
+		c.Hosts = append(c.Hosts, domain)
+		c.ACME = config.ACME{Enabled: true, Directory: p.Directory, CAFile: p.CAFile, Email: "admin@" + domain,
+			Domains: []string{domain}, HTTPListen: challenges}
+	})
+	logs.Wait(t, "acme: serving certificate", "domain", domain)
+
+	trusting := &tls.Config{ServerName: domain, RootCAs: p.Roots(t)}
+	direct := xmpptest.DialTLS(t, s.DirectTLSAddr, trusting)
+	direct.Open(domain)
+	direct.Features()
+
+	starttls := xmpptest.Dial(t, s.C2SAddr)
+	starttls.Open(domain)
+	starttls.Features()
+	starttls.StartTLS(domain, trusting)
+	starttls.Features()
+
+	https := &http.Client{Transport: &http.Transport{TLSClientConfig: trusting}}
+	resp, err := https.Get("https://" + s.HTTPSAddr.String() + "/.well-known/host-meta")
+	if err != nil {
+		t.Fatalf("https with the obtained certificate: %v", err)
+	}
+	resp.Body.Close()
+
+	other := xmpptest.DialTLS(t, s.DirectTLSAddr, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
+	if leaf := other.Conn.(*tls.Conn).ConnectionState().PeerCertificates[0]; leaf.VerifyHostname(xmpptest.Domain) != nil {
+		t.Errorf("%s got the certificate of %v", xmpptest.Domain, leaf.DNSNames)
+	}
+}
