@@ -234,8 +234,14 @@ func TestLock(t *testing.T) {
 	store := postgres.NewACME(pgtest.Pool(t))
 	ctx := context.Background()
 	err := store.Lock(ctx, "a.xmppd.test", func() error {
-		if err := store.Lock(ctx, "a.xmppd.test", func() error { return nil }); err != acme.ErrLocked {
-			t.Errorf("the same domain while locked: %v, want ErrLocked", err)
+		// Another session waits for the lock until its context ends.
+		waiting, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		if err := store.Lock(waiting, "a.xmppd.test", func() error {
+			t.Error("ran while another held the lock")
+			return nil
+		}); err == nil {
+			t.Error("no error from a lock given up")
 		}
 		return store.Lock(ctx, "b.xmppd.test", func() error { return nil })
 	})
@@ -245,6 +251,20 @@ func TestLock(t *testing.T) {
 	ran := false
 	if err := store.Lock(ctx, "a.xmppd.test", func() error { ran = true; return nil }); err != nil || !ran {
 		t.Errorf("after release: ran %v, %v", ran, err)
+	}
+}
+
+// Two nodes starting together order one certificate: the second waits
+// for the first and serves what it stored.
+func TestTwoNodesOneOrder(t *testing.T) {
+	store, p := setup(t)
+	const domain = "both.xmppd.test"
+	first, _ := run(t, store, p, p.Directory, domain)
+	second, _ := run(t, store, p, p.Directory, domain)
+	a, b := next(t, first), next(t, second)
+	verify(t, p, domain, a.cert)
+	if !a.cert.Leaf.Equal(b.cert.Leaf) {
+		t.Errorf("the nodes serve different certificates, serials %v and %v", a.cert.Leaf.SerialNumber, b.cert.Leaf.SerialNumber)
 	}
 }
 

@@ -6,14 +6,14 @@
 // account key, each domain's certificate and key, and the challenge
 // answers, so any node can answer the authority's request and every node
 // serves the certificate one of them obtained. A domain is ordered by one
-// node at a time (Store.Lock).
+// node at a time (Store.Lock); the others wait and then serve its
+// certificate.
 package acme
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -59,12 +59,9 @@ type Store interface {
 	// DeleteChallenge forgets token.
 	DeleteChallenge(ctx context.Context, token string) error
 	// Lock runs fn holding a lock on domain that one node at a time may
-	// hold; it returns ErrLocked without running fn when another holds it.
+	// hold, waiting for it while another node holds it.
 	Lock(ctx context.Context, domain string, fn func() error) error
 }
-
-// ErrLocked is returned by Store.Lock when another node holds the lock.
-var ErrLocked = errors.New("acme: another node is ordering this certificate")
 
 // Config configures a Manager.
 type Config struct {
@@ -164,11 +161,7 @@ func (m *Manager) check(ctx context.Context, domain string) (time.Time, error) {
 		leaf, err = m.obtain(ctx, domain)
 		return err
 	})
-	switch {
-	case errors.Is(err, ErrLocked):
-		// Another node is ordering it: look again soon.
-		return time.Now().Add(time.Minute), nil
-	case err != nil:
+	if err != nil {
 		return time.Time{}, err
 	}
 	return renewAt(leaf), nil

@@ -101,19 +101,15 @@ func (s *ACME) DeleteChallenge(ctx context.Context, token string) error {
 }
 
 // Lock runs fn holding a session advisory lock named after domain, on one
-// connection of the pool.
+// connection of the pool, waiting while another session holds it.
 func (s *ACME) Lock(ctx context.Context, domain string, fn func() error) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acme lock of %s: %w", domain, err)
 	}
 	defer conn.Release()
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('xmppd acme ' || $1, 0))`, domain).Scan(&got); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended('xmppd acme ' || $1, 0))`, domain); err != nil {
 		return fmt.Errorf("acme lock of %s: %w", domain, err)
-	}
-	if !got {
-		return acme.ErrLocked
 	}
 	defer func() {
 		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended('xmppd acme ' || $1, 0))`, domain); err != nil {
