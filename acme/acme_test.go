@@ -191,6 +191,11 @@ func TestRefusedOrderIsLogged(t *testing.T) {
 		t.Errorf("installed a certificate for %s", in.domain)
 	default:
 	}
+	// Every node waits before the next attempt.
+	n, retryAt, err := store.Failures(context.Background(), "blocked.example")
+	if err != nil || n != 1 || time.Until(retryAt) < 4*time.Minute {
+		t.Errorf("failures recorded: %d, next attempt at %v (%v), want 1 and in 5 minutes", n, retryAt, err)
+	}
 }
 
 func TestChallengeHandler(t *testing.T) {
@@ -259,12 +264,15 @@ func TestLock(t *testing.T) {
 func TestTwoNodesOneOrder(t *testing.T) {
 	store, p := setup(t)
 	const domain = "both.xmppd.test"
-	first, _ := run(t, store, p, p.Directory, domain)
-	second, _ := run(t, store, p, p.Directory, domain)
+	first, firstLog := run(t, store, p, p.Directory, domain)
+	second, secondLog := run(t, store, p, p.Directory, domain)
 	a, b := next(t, first), next(t, second)
 	verify(t, p, domain, a.cert)
 	if !a.cert.Leaf.Equal(b.cert.Leaf) {
 		t.Errorf("the nodes serve different certificates, serials %v and %v", a.cert.Leaf.SerialNumber, b.cert.Leaf.SerialNumber)
+	}
+	if n := firstLog.Count("acme: ordering") + secondLog.Count("acme: ordering"); n != 1 {
+		t.Errorf("%d orders, want 1", n)
 	}
 }
 

@@ -1,8 +1,10 @@
 package acme
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // ChallengePath is where the authority fetches HTTP-01 challenge answers
@@ -11,6 +13,13 @@ const ChallengePath = "/.well-known/acme-challenge/"
 
 // maxToken bounds the tokens looked up; RFC 8555 tokens are 43 characters.
 const maxToken = 128
+
+// maxLookups bounds the challenge lookups under way at once, and
+// lookupTimeout each one.
+const (
+	maxLookups    = 4
+	lookupTimeout = 2 * time.Second
+)
 
 // Handler answers the authority's HTTP-01 requests with the answers any
 // node stored, and passes other requests to next (404 when nil).
@@ -28,9 +37,21 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		answer, err := m.cfg.Store.Challenge(r.Context(), token)
+		// Anyone may ask: bound what the asking costs the database.
+		select {
+		case m.lookups <- struct{}{}:
+			defer func() { <-m.lookups }()
+		default:
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), lookupTimeout)
+		defer cancel()
+		answer, err := m.cfg.Store.Challenge(ctx, token)
 		if err != nil {
-			m.log.Error("acme: read challenge answer", "err", err)
+			if last := m.lookupFailed.Load(); time.Since(time.Unix(last, 0)) > time.Minute && m.lookupFailed.CompareAndSwap(last, time.Now().Unix()) {
+				m.log.Error("acme: reading challenge answers (logged once a minute)", "err", err)
+			}
 			http.Error(w, "challenge answers are unavailable", http.StatusServiceUnavailable)
 			return
 		}

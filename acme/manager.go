@@ -14,10 +14,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	acmeapi "golang.org/x/crypto/acme"
@@ -31,8 +33,8 @@ const LetsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
 const checkEvery = time.Hour
 
 // retryFirst and retryMax bound the wait after a failed order, doubled at
-// each failure: Let's Encrypt allows five failed validations per domain
-// and hour.
+// each failure in a row: Let's Encrypt allows five failed validations per
+// domain and hour. The count is shared by the nodes (Store.Failures).
 const (
 	retryFirst = 5 * time.Minute
 	retryMax   = 6 * time.Hour
@@ -61,6 +63,11 @@ type Store interface {
 	// Lock runs fn holding a lock on domain that one node at a time may
 	// hold, waiting for it while another node holds it.
 	Lock(ctx context.Context, domain string, fn func() error) error
+	// Failures returns how many orders for domain failed in a row and
+	// when the next may start (zero: any time).
+	Failures(ctx context.Context, domain string) (n int, retryAt time.Time, err error)
+	// SetFailures records them, with the last reason; n = 0 forgets them.
+	SetFailures(ctx context.Context, domain string, n int, retryAt time.Time, reason string) error
 }
 
 // Config configures a Manager.
@@ -88,6 +95,9 @@ type Manager struct {
 	cfg Config
 	log *slog.Logger
 
+	lookups      chan struct{} // challenge lookups under way
+	lookupFailed atomic.Int64  // Unix time of the last logged lookup failure
+
 	mu        sync.Mutex
 	installed map[string]*x509.Certificate // leaf handed to Install, by domain
 	client    *acmeapi.Client              // registered at the first order
@@ -102,36 +112,35 @@ func New(cfg Config) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{cfg: cfg, log: log, installed: make(map[string]*x509.Certificate)}
+	return &Manager{cfg: cfg, log: log, lookups: make(chan struct{}, maxLookups), installed: make(map[string]*x509.Certificate)}
 }
 
-// Run installs the stored certificates, obtains the missing ones and
-// renews those due, until ctx ends. Failures are logged and retried later.
+// LoadStored installs the stored certificate of every domain that has a
+// usable one; the server calls it before its listeners open.
+func (m *Manager) LoadStored(ctx context.Context) {
+	for _, domain := range m.cfg.Domains {
+		if _, err := m.installStored(ctx, domain); err != nil {
+			m.log.Error("acme: reading the stored certificate", "domain", domain, "err", err)
+		}
+	}
+}
+
+// Run keeps the certificates current until ctx ends: it installs those
+// another node stored, obtains the missing ones and renews those due.
+// Failures are logged and retried later.
 func (m *Manager) Run(ctx context.Context) {
-	retry := make(map[string]time.Duration) // wait after the last failure, by domain
-	next := make(map[string]time.Time)      // earliest next attempt after a failure
 	for {
 		wait := checkEvery
 		for _, domain := range m.cfg.Domains {
-			if time.Now().Before(next[domain]) {
-				wait = min(wait, time.Until(next[domain]))
-				continue
-			}
-			due, err := m.check(ctx, domain)
+			next, err := m.check(ctx, domain)
 			if ctx.Err() != nil {
 				return
 			}
 			if err != nil {
-				retry[domain] = min(max(2*retry[domain], retryFirst), retryMax)
-				next[domain] = time.Now().Add(retry[domain])
 				m.log.Error("acme: no certificate obtained; trying again later", "domain", domain,
-					"directory", m.cfg.Directory, "retry_in", retry[domain], "err", err)
-				wait = min(wait, retry[domain])
-				continue
+					"directory", m.cfg.Directory, "retry_at", next, "err", err)
 			}
-			delete(retry, domain)
-			delete(next, domain)
-			wait = min(wait, max(time.Until(due), time.Minute))
+			wait = min(wait, max(time.Until(next), time.Minute))
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -144,8 +153,9 @@ func (m *Manager) Run(ctx context.Context) {
 }
 
 // check installs domain's stored certificate if it is new to this node,
-// and renews it if it is due. It returns when the certificate falls due.
-func (m *Manager) check(ctx context.Context, domain string) (time.Time, error) {
+// and renews it if it is due and no failure makes it wait. It returns
+// when to look again.
+func (m *Manager) check(ctx context.Context, domain string) (next time.Time, err error) {
 	leaf, err := m.installStored(ctx, domain)
 	if err != nil {
 		return time.Time{}, err
@@ -154,27 +164,72 @@ func (m *Manager) check(ctx context.Context, domain string) (time.Time, error) {
 		return renewAt(leaf), nil
 	}
 	err = m.cfg.Store.Lock(ctx, domain, func() error {
-		// Another node may have renewed it since the read above.
-		if leaf, err = m.installStored(ctx, domain); err != nil || (leaf != nil && !due(leaf, domain, time.Now())) {
+		// Another node may have renewed it, or failed, since the read above.
+		if leaf, err = m.installStored(ctx, domain); err != nil {
 			return err
 		}
-		leaf, err = m.obtain(ctx, domain)
-		return err
+		if leaf != nil && !due(leaf, domain, time.Now()) {
+			next = renewAt(leaf)
+			return nil
+		}
+		failures, retryAt, err := m.cfg.Store.Failures(ctx, domain)
+		if err != nil || time.Now().Before(retryAt) {
+			next = retryAt
+			return err
+		}
+		if leaf, err = m.obtain(ctx, domain); err != nil {
+			if ctx.Err() != nil {
+				return err // stopped: not the authority's failure
+			}
+			next = time.Now().Add(retryWait(failures+1, err))
+			sctx, cancel := detached(ctx)
+			defer cancel()
+			if serr := m.cfg.Store.SetFailures(sctx, domain, failures+1, next, err.Error()); serr != nil {
+				m.log.Error("acme: recording a failed order", "domain", domain, "err", serr)
+			}
+			return err
+		}
+		next = renewAt(leaf)
+		if failures > 0 {
+			return m.cfg.Store.SetFailures(ctx, domain, 0, time.Time{}, "")
+		}
+		return nil
 	})
-	if err != nil {
-		return time.Time{}, err
+	return next, err
+}
+
+// retryWait is how long to wait after the n-th failure in a row: 5
+// minutes, doubled at each failure up to 6 hours, or longer if the
+// authority's rate limit says so.
+func retryWait(n int, err error) time.Duration {
+	wait := retryMax
+	if n < 10 {
+		wait = min(retryFirst<<(n-1), retryMax)
 	}
-	return renewAt(leaf), nil
+	if limited, ok := acmeapi.RateLimit(err); ok {
+		wait = max(wait, limited)
+	}
+	return wait
+}
+
+// detached returns a context for finishing work after ctx ends: its
+// values, without its cancellation, for at most 30 seconds.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 }
 
 // installStored installs domain's stored certificate unless it is the one
-// installed already, and returns its leaf (nil when none is stored).
+// installed already, and returns its leaf: nil when none is stored or it
+// is unusable (expired, not for domain).
 func (m *Manager) installStored(ctx context.Context, domain string) (*x509.Certificate, error) {
 	certPEM, keyPEM, err := m.cfg.Store.Certificate(ctx, domain)
 	if err != nil || certPEM == nil {
 		return nil, err
 	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err == nil && (pair.Leaf.VerifyHostname(domain) != nil || !time.Now().Before(pair.Leaf.NotAfter)) {
+		err = errors.New("expired, or not for this domain")
+	}
 	if err != nil {
 		m.log.Warn("acme: stored certificate is unusable; ordering a new one", "domain", domain, "err", err)
 		return nil, nil
@@ -190,14 +245,14 @@ func (m *Manager) installStored(ctx context.Context, domain string) (*x509.Certi
 
 // install hands cert to the listeners and remembers it.
 func (m *Manager) install(domain string, cert *tls.Certificate) {
+	if m.cfg.Install != nil {
+		m.cfg.Install(domain, cert)
+	}
 	m.mu.Lock()
 	m.installed[domain] = cert.Leaf
 	m.mu.Unlock()
 	m.log.Info("acme: serving certificate", "domain", domain, "issuer", cert.Leaf.Issuer.String(),
 		"not_after", cert.Leaf.NotAfter)
-	if m.cfg.Install != nil {
-		m.cfg.Install(domain, cert)
-	}
 }
 
 // due reports whether leaf must be replaced: it does not cover domain, or

@@ -104,10 +104,15 @@ func (m *Manager) obtain(ctx context.Context, domain string) (*x509.Certificate,
 	if err := pair.Leaf.VerifyHostname(domain); err != nil {
 		return nil, errorf(domain, "issued certificate", err)
 	}
-	if err := m.cfg.Store.PutCertificate(ctx, domain, certPEM, privPEM, pair.Leaf.NotAfter); err != nil {
+	// Issued: store it even if ctx ended meanwhile, or the next attempt
+	// orders a duplicate, and serve it even if storing fails.
+	sctx, cancel := detached(ctx)
+	defer cancel()
+	err = m.cfg.Store.PutCertificate(sctx, domain, certPEM, privPEM, pair.Leaf.NotAfter)
+	m.install(domain, &pair)
+	if err != nil {
 		return nil, errorf(domain, "store the certificate", err)
 	}
-	m.install(domain, &pair)
 	return pair.Leaf, nil
 }
 
@@ -137,7 +142,11 @@ func (m *Manager) authorize(ctx context.Context, c *acmeapi.Client, domain, url 
 	if err := m.cfg.Store.PutChallenge(ctx, chal.Token, answer); err != nil {
 		return errorf(domain, "store the challenge answer", err)
 	}
-	defer m.cfg.Store.DeleteChallenge(context.WithoutCancel(ctx), chal.Token)
+	defer func() {
+		dctx, cancel := detached(ctx)
+		defer cancel()
+		m.cfg.Store.DeleteChallenge(dctx, chal.Token)
+	}()
 	if _, err := c.Accept(ctx, chal); err != nil {
 		return errorf(domain, "accept the challenge", err)
 	}

@@ -777,6 +777,9 @@ func (c *Config) validateACME() []error {
 		if net.ParseIP(d) != nil || !strings.Contains(d, ".") || strings.ContainsAny(d, "*/: ") || d == "localhost" || strings.HasSuffix(d, ".localhost") {
 			errs = append(errs, fmt.Errorf("acme: %q is not a public DNS name an ACME authority can issue a certificate for (set acme.domains, or turn acme off)", d))
 		}
+		if strings.ContainsFunc(d, func(r rune) bool { return r > 0x7e }) {
+			errs = append(errs, fmt.Errorf("acme.domains: %q must be written in ASCII (an internationalised name as xn--...)", d))
+		}
 		if slices.ContainsFunc(c.TLS.Certificates, func(cert Certificate) bool { return strings.EqualFold(cert.Host, d) }) {
 			errs = append(errs, fmt.Errorf("acme.domains: %q also has tls.certificates files; keep one of the two", d))
 		}

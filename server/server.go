@@ -63,7 +63,7 @@ type Server struct {
 	proxy65    *proxy65.Relay // nil when proxy65.listen is empty
 	acme       *acme.Manager  // nil when acme is off
 	acmeHTTP   *http.Server   // nil without acme.http_listen
-	stopACME   func()
+	stopACME   func(context.Context)
 	// modules holds what stops the feature modules.
 	modules *wiring
 	// stopDeletes ends the listener for `xmppd user delete` (delete.go),
@@ -385,6 +385,10 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
+	if s.acme != nil {
+		// Handshakes from the first one on get the stored certificates.
+		s.acme.LoadStored(ctx)
+	}
 	var err error
 	// First: clients asking proxy.<host> for its address read Proxy65Addr.
 	if s.proxy65 != nil {
@@ -507,7 +511,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-s.deletesDone
 	}
 	if s.stopACME != nil {
-		s.stopACME()
+		s.stopACME(ctx)
 	}
 	s.modules.close()
 	s.db.Close()

@@ -37,13 +37,15 @@ func newACME(cfg config.ACME, domains []string, pool *pgxpool.Pool, store *certs
 }
 
 // startACME opens acme.http_listen for the authority's challenges and
-// keeps the certificates current until Shutdown.
+// keeps the certificates current until Shutdown. The stored certificates
+// were installed before the listeners opened (Start).
 func (s *Server) startACME() error {
 	if s.acme == nil {
 		return nil
 	}
 	if addr := s.cfg.ACME.HTTPListen; addr != "" {
 		s.acmeHTTP = &http.Server{Handler: s.acme.Handler(nil), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second,
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelInfo)}
 		var err error
 		if s.ACMEAddr, err = s.listen(addr, s.acmeHTTP.Serve); err != nil {
@@ -53,11 +55,14 @@ func (s *Server) startACME() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	s.stopACME = func() {
+	s.stopACME = func(stop context.Context) {
 		cancel()
-		<-done
 		if s.acmeHTTP != nil {
 			s.acmeHTTP.Close()
+		}
+		select {
+		case <-done:
+		case <-stop.Done():
 		}
 	}
 	go func() {

@@ -12,6 +12,7 @@
 //	xmppd [-c FILE] export FILE      export the accounts to a XEP-0227 file
 //	xmppd [-c FILE] migrate          apply database migrations and exit
 //	xmppd [-c FILE] check-config     validate the configuration and exit
+//	xmppd [-c FILE] check            check DNS records and certificates as others see them
 //	xmppd version                    print the version
 package main
 
@@ -55,6 +56,7 @@ commands:
   export FILE           export every account and its data to a XEP-0227 file ("-": stdout)
   migrate               apply database migrations and exit
   check-config          validate the configuration file and exit
+  check                 check the DNS records and certificates that clients and servers will see
   version               print the version
 `
 
@@ -88,6 +90,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case "check-config":
 		fmt.Fprintf(stdout, "configuration OK: hosts %v\n", cfg.Hosts)
 		return nil
+	case "check":
+		return checkCommand(ctx, cfg, log, stdout)
 	case "migrate":
 		db, err := server.OpenDatabase(ctx, cfg, log)
 		if err != nil {

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	mdns "github.com/miekg/dns"
 )
 
 // module is Pebble's module path; its test certificates serve the API.
@@ -75,7 +77,7 @@ func Start(t testing.TB, httpPort int) *Pebble {
 	if err := os.WriteFile(configFile, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start(t, "pebble", "Listening on:", []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"},
+	start(t, "pebble", "Listening on:", []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"},
 		filepath.Join(dir, "pebble"), "-config", configFile, "-dnsserver", dns)
 
 	p := &Pebble{
@@ -89,7 +91,37 @@ func Start(t testing.TB, httpPort int) *Pebble {
 		t.Fatalf("reading pebble's CA %s: %v", p.CAFile, err)
 	}
 	p.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	// Both print their line before they serve: wait until they answer.
+	answers(t, "pebble's directory", func() error {
+		resp, err := p.HTTPClient.Get(p.Directory)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+	answers(t, "pebble-challtestsrv's DNS", func() error {
+		q := new(mdns.Msg)
+		q.SetQuestion("probe.xmppd.test.", mdns.TypeA)
+		_, err := mdns.Exchange(q, dns)
+		return err
+	})
 	return p
+}
+
+// answers calls probe until it succeeds, for at most 30 seconds.
+func answers(t testing.TB, what string, probe func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := probe()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not answer: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond) // a process starting up: nothing to wait on
+	}
 }
 
 // Roots returns the root that signs the certificates Pebble issues.

@@ -36,6 +36,22 @@ func (r Records) Wait(t testing.TB, prefix, key, value string) slog.Record {
 	}
 }
 
+// Count drains the records kept so far and returns how many have a
+// message starting with prefix.
+func (r Records) Count(prefix string) int {
+	n := 0
+	for {
+		select {
+		case rec := <-r:
+			if strings.HasPrefix(rec.Message, prefix) {
+				n++
+			}
+		default:
+			return n
+		}
+	}
+}
+
 // attr returns the value of rec's attribute key as a string.
 func attr(rec slog.Record, key string) string {
 	var v string

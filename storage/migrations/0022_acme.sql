@@ -22,3 +22,13 @@ CREATE TABLE acme_challenges (
 	key_authorization text        NOT NULL,
 	created_at        timestamptz NOT NULL DEFAULT now()
 );
+
+-- Orders that failed in a row, per domain, and when the next may start:
+-- every node waits, so the authority's limit on failed validations holds
+-- for the cluster.
+CREATE TABLE acme_failures (
+	domain   text        PRIMARY KEY,
+	failures integer     NOT NULL,
+	retry_at timestamptz NOT NULL,
+	reason   text        NOT NULL
+);

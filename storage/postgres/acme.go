@@ -100,6 +100,36 @@ func (s *ACME) DeleteChallenge(ctx context.Context, token string) error {
 	return nil
 }
 
+// Failures returns the failed orders of domain in a row and when the next
+// may start.
+func (s *ACME) Failures(ctx context.Context, domain string) (int, time.Time, error) {
+	var n int
+	var retryAt time.Time
+	err := s.pool.QueryRow(ctx, `SELECT failures, retry_at FROM acme_failures WHERE domain = $1`, domain).Scan(&n, &retryAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("acme failures of %s: %w", domain, err)
+	}
+	return n, retryAt, nil
+}
+
+// SetFailures records the failed orders of domain; n = 0 forgets them.
+func (s *ACME) SetFailures(ctx context.Context, domain string, n int, retryAt time.Time, reason string) error {
+	var err error
+	if n == 0 {
+		_, err = s.pool.Exec(ctx, `DELETE FROM acme_failures WHERE domain = $1`, domain)
+	} else {
+		_, err = s.pool.Exec(ctx, `INSERT INTO acme_failures (domain, failures, retry_at, reason) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (domain) DO UPDATE SET failures = $2, retry_at = $3, reason = $4`, domain, n, retryAt, reason)
+	}
+	if err != nil {
+		return fmt.Errorf("record acme failures of %s: %w", domain, err)
+	}
+	return nil
+}
+
 // Lock runs fn holding a session advisory lock named after domain, on one
 // connection of the pool, waiting while another session holds it.
 func (s *ACME) Lock(ctx context.Context, domain string, fn func() error) error {
@@ -112,7 +142,9 @@ func (s *ACME) Lock(ctx context.Context, domain string, fn func() error) error {
 		return fmt.Errorf("acme lock of %s: %w", domain, err)
 	}
 	defer func() {
-		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended('xmppd acme ' || $1, 0))`, domain); err != nil {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtextextended('xmppd acme ' || $1, 0))`, domain); err != nil {
 			// A connection still holding the lock must not go back to the pool.
 			conn.Conn().Close(context.Background())
 		}
