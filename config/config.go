@@ -334,6 +334,10 @@ type S2S struct {
 	// ":5269"; empty disables federation in both directions (dialback
 	// needs the remote server to reach this one).
 	Listen string `toml:"listen"`
+	// ListenTLS is the listener for other servers' streams over direct
+	// TLS (XEP-0368), normally ":5270", found through _xmpps-server._tcp
+	// SRV records; empty disables it. Needs Listen.
+	ListenTLS string `toml:"listen_tls"`
 	// RequireTLS refuses streams that are not encrypted, both ways.
 	RequireTLS bool `toml:"require_tls"`
 	// Routes maps remote domains to "host:port", used instead of their
@@ -556,7 +560,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level: %q is not one of debug, info, warn, error", c.LogLevel))
 	}
-	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "http.listen_tls": c.HTTP.ListenTLS, "s2s.listen": c.S2S.Listen, "components.listen": c.Components.Listen, "metrics.listen": c.Metrics.Listen, "proxy65.listen": c.Proxy65.Listen, "acme.http_listen": c.ACME.HTTPListen} {
+	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "http.listen_tls": c.HTTP.ListenTLS, "s2s.listen": c.S2S.Listen, "s2s.listen_tls": c.S2S.ListenTLS, "components.listen": c.Components.Listen, "metrics.listen": c.Metrics.Listen, "proxy65.listen": c.Proxy65.Listen, "acme.http_listen": c.ACME.HTTPListen} {
 		if addr == "" {
 			continue
 		}
@@ -591,6 +595,9 @@ func (c *Config) Validate() error {
 	}
 	if c.S2S.SecureAuth && !c.S2S.RequireTLS {
 		errs = append(errs, errors.New("s2s.secure_auth: certificates need encrypted streams: set s2s.require_tls"))
+	}
+	if c.S2S.ListenTLS != "" && c.S2S.Listen == "" {
+		errs = append(errs, errors.New("s2s.listen_tls: federation is off without s2s.listen (dialback needs it): set both"))
 	}
 	if c.S2S.IdleSeconds < 1 {
 		errs = append(errs, fmt.Errorf("s2s.idle_seconds: %d must be positive", c.S2S.IdleSeconds))

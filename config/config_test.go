@@ -130,6 +130,7 @@ func TestParse(t *testing.T) {
 		{name: "acme for an address", doc: "[acme]\nenabled = true\ndomains = ['192.0.2.1']", wantErr: "is not a public DNS name"},
 		{name: "acme for a wildcard", doc: "[acme]\nenabled = true\ndomains = ['*.example.org']", wantErr: "is not a public DNS name"},
 		{name: "acme and files", doc: "hosts = ['example.org']\n[[tls.certificates]]\nhost = 'example.org'\ncert = 'c'\nkey = 'k'\n[acme]\nenabled = true\ndomains = ['example.org']", wantErr: "also has tls.certificates files"},
+		{name: "s2s direct TLS alone", doc: "[s2s]\nlisten_tls = ':5270'", wantErr: "s2s.listen_tls: federation is off"},
 		{name: "acme unicode", doc: "[acme]\nenabled = true\ndomains = ['bücher.example']", wantErr: "must be written in ASCII"},
 		{name: "acme twice", doc: "[acme]\nenabled = true\ndomains = ['Example.org', 'example.org.']", wantErr: "listed twice"},
 		{name: "acme over http", doc: "hosts = ['example.org']\n[acme]\nenabled = true\ndirectory = 'http://ca.example/dir'", wantErr: "must be an https URL"},

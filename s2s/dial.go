@@ -17,58 +17,121 @@ import (
 // remote-server-not-found rather than remote-server-timeout.
 var errNoServer = errors.New("no server found")
 
+// target is one address of a remote server, and whether it speaks TLS
+// from the first byte (XEP-0368) instead of offering STARTTLS.
+type target struct {
+	addr   string
+	direct bool
+}
+
 // addresses returns where domain's server listens: the configured route,
-// else the targets of its _xmpp-server._tcp SRV records in order (RFC
-// 6120 §3.2.1), else the domain itself on port 5269.
-func (s *Server) addresses(ctx context.Context, domain string) ([]string, error) {
+// else the targets of its _xmpps-server._tcp (direct TLS, XEP-0368) and
+// _xmpp-server._tcp SRV records, by priority, direct TLS first among
+// equals (RFC 6120 §3.2.1), else the domain itself on port 5269.
+func (s *Server) addresses(ctx context.Context, domain string) ([]target, error) {
 	s.mu.Lock()
-	route := s.routes[domain]
+	route, resolver := s.routes[domain], s.resolver
 	s.mu.Unlock()
 	if route != "" {
-		return []string{route}, nil
+		return []target{{addr: route}}, nil
 	}
-	_, srvs, err := net.DefaultResolver.LookupSRV(ctx, "xmpp-server", "tcp", domain)
-	if err != nil || len(srvs) == 0 {
-		return []string{net.JoinHostPort(domain, "5269")}, nil
-	}
-	if len(srvs) == 1 && srvs[0].Target == "." {
+	_, direct, _ := resolver.LookupSRV(ctx, "xmpps-server", "tcp", domain)
+	_, plain, _ := resolver.LookupSRV(ctx, "xmpp-server", "tcp", domain)
+	if noService(plain) && (len(direct) == 0 || noService(direct)) {
 		return nil, fmt.Errorf("%s: %w (its SRV record says it has no XMPP service)", domain, errNoServer)
 	}
-	addrs := make([]string, len(srvs))
-	for i, r := range srvs {
-		addrs[i] = net.JoinHostPort(strings.TrimSuffix(r.Target, "."), strconv.Itoa(int(r.Port)))
+	if noService(direct) {
+		direct = nil
 	}
-	return addrs, nil
+	if noService(plain) {
+		plain = nil
+	}
+	if len(direct) == 0 && len(plain) == 0 {
+		return []target{{addr: net.JoinHostPort(domain, "5269")}}, nil
+	}
+	// Each list is sorted by priority (and weight) already: merge them.
+	var targets []target
+	for len(direct) > 0 || len(plain) > 0 {
+		if len(direct) > 0 && (len(plain) == 0 || direct[0].Priority <= plain[0].Priority) {
+			targets = append(targets, target{addr: srvAddr(direct[0]), direct: true})
+			direct = direct[1:]
+		} else {
+			targets = append(targets, target{addr: srvAddr(plain[0])})
+			plain = plain[1:]
+		}
+	}
+	return targets, nil
+}
+
+// noService reports whether SRV records say "no such service here": one
+// record with the target "." (RFC 2782).
+func noService(srvs []*net.SRV) bool {
+	return len(srvs) == 1 && srvs[0].Target == "."
+}
+
+// srvAddr returns the "host:port" of an SRV record.
+func srvAddr(r *net.SRV) string {
+	return net.JoinHostPort(strings.TrimSuffix(r.Target, "."), strconv.Itoa(int(r.Port)))
+}
+
+// clientTLS is the TLS configuration of a stream from local to remote.
+// The handshake accepts any certificate: s.verified checks it afterwards,
+// and without secure_auth dialback proves the domain when it fails, so a
+// self-signed one does not stop federation (XEP-0220 §1.2).
+func (s *Server) clientTLS(local, remote string) *tls.Config {
+	cfg := &tls.Config{ServerName: remote, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	if s.cfg.Certificate != nil {
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			if cert, err := s.cfg.Certificate(local); err == nil && cert != nil {
+				return cert, nil
+			}
+			return &tls.Certificate{}, nil // none: dialback still works
+		}
+	}
+	return cfg
 }
 
 // open connects to remote's server and negotiates a stream from local:
-// STARTTLS when offered (required unless RequireTLS is off), then, with
-// authenticate, SASL EXTERNAL when offered. It returns the connection
-// with the stream's features read, the stream id the receiving server
-// chose, and whether local is authenticated by certificate; if not,
-// dialback is left to do.
+// TLS from the first byte at a direct TLS address, else STARTTLS when
+// offered (required unless RequireTLS is off), then, with authenticate,
+// SASL EXTERNAL when offered. It returns the connection with the stream's
+// features read, the stream id the receiving server chose, and whether
+// local is authenticated by certificate; if not, dialback is left to do.
 func (s *Server) open(ctx context.Context, local, remote string, authenticate bool) (c *conn, id string, external bool, err error) {
-	addrs, err := s.addresses(ctx, remote)
+	targets, err := s.addresses(ctx, remote)
 	if err != nil {
 		return nil, "", false, err
 	}
-	var nc net.Conn
 	var dialErr error
-	d := net.Dialer{}
-	for _, a := range addrs {
-		if nc, dialErr = d.DialContext(ctx, "tcp", a); dialErr == nil {
-			break
+	s.mu.Lock()
+	d := net.Dialer{Resolver: s.resolver}
+	s.mu.Unlock()
+	for _, t := range targets {
+		nc, err := d.DialContext(ctx, "tcp", t.addr)
+		if err != nil {
+			dialErr = err
+			continue
 		}
+		c = newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout)
+		if t.direct {
+			cfg := s.clientTLS(local, remote)
+			cfg.NextProtos = []string{alpn}
+			if err := c.startTLS(ctx, cfg, true); err != nil {
+				nc.Close()
+				c, dialErr = nil, fmt.Errorf("direct TLS with %s: %w", t.addr, err)
+				continue
+			}
+		}
+		break
 	}
-	if nc == nil {
+	if c == nil {
 		// RFC 6120 §8.3.3.14: no answer at the resolved address is
 		// remote-server-not-found; a failed negotiation is a timeout.
 		return nil, "", false, fmt.Errorf("connecting to %s: %w (%v)", remote, errNoServer, dialErr)
 	}
 	if dl, ok := ctx.Deadline(); ok {
-		nc.SetReadDeadline(dl)
+		c.nc.SetReadDeadline(dl)
 	}
-	c = newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout)
 	if id, external, err = s.negotiate(ctx, c, local, remote, authenticate); err != nil {
 		c.end(err, local)
 		return nil, "", false, fmt.Errorf("stream to %s: %w", remote, err)
@@ -115,20 +178,7 @@ func (s *Server) negotiate(ctx context.Context, c *conn, local, remote string, a
 		if answer.Name.Space != nsTLS || answer.Name.Local != "proceed" {
 			return "", false, fmt.Errorf("%s refused STARTTLS", remote)
 		}
-		// The handshake accepts any certificate: s.verified checks it
-		// afterwards, and without secure_auth dialback proves the domain
-		// when it fails, so a self-signed one does not stop federation
-		// (XEP-0220 §1.2).
-		cfg := &tls.Config{ServerName: remote, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
-		if s.cfg.Certificate != nil {
-			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-				if cert, err := s.cfg.Certificate(local); err == nil && cert != nil {
-					return cert, nil
-				}
-				return &tls.Certificate{}, nil // none: dialback still works
-			}
-		}
-		if err := c.startTLS(ctx, cfg, true); err != nil {
+		if err := c.startTLS(ctx, s.clientTLS(local, remote), true); err != nil {
 			return "", false, fmt.Errorf("TLS with %s: %w", remote, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"log/slog"
 	"net"
 	"sync"
@@ -73,6 +74,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	routes   map[string]string
+	resolver *net.Resolver // finds remote servers' SRV records
 	out      map[pair]*outStream
 	stopping bool           // no more outgoing streams
 	wg       sync.WaitGroup // the outgoing streams' goroutines
@@ -100,7 +102,7 @@ func New(cfg Config, r *router.Router) *Server {
 		cfg.TLS = cfg.TLS.Clone()
 		cfg.TLS.ClientAuth = tls.RequestClientCert
 	}
-	s := &Server{cfg: cfg, router: r, log: cfg.Logger, routes: map[string]string{}, out: map[pair]*outStream{}}
+	s := &Server{cfg: cfg, router: r, log: cfg.Logger, routes: map[string]string{}, resolver: net.DefaultResolver, out: map[pair]*outStream{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -118,9 +120,40 @@ func (s *Server) SetRoute(domain, addr string) {
 	s.mu.Unlock()
 }
 
+// SetResolver makes r look up the SRV records of remote domains instead
+// of the system's resolver.
+func (s *Server) SetResolver(r *net.Resolver) {
+	s.mu.Lock()
+	s.resolver = r
+	s.mu.Unlock()
+}
+
+// alpn is the protocol name of server streams over direct TLS (XEP-0368).
+const alpn = "xmpp-server"
+
 // Serve accepts incoming server streams on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
 	return s.in.Serve(l, func(nc net.Conn) *conn { return newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout) }, s.serveIn)
+}
+
+// ServeTLS accepts incoming server streams over direct TLS (XEP-0368) on
+// l until Shutdown.
+func (s *Server) ServeTLS(l net.Listener) error {
+	if s.cfg.TLS == nil {
+		return errors.New("s2s: direct TLS without certificates")
+	}
+	cfg := s.cfg.TLS.Clone()
+	cfg.NextProtos = []string{alpn}
+	return s.in.Serve(l, func(nc net.Conn) *conn { return newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout) }, func(c *conn) {
+		ctx, cancel := s.connectTimeout()
+		defer cancel()
+		if err := c.startTLS(ctx, cfg, false); err != nil {
+			s.log.Info("s2s direct TLS handshake failed", "remote", c.nc.RemoteAddr().String(), "err", err)
+			c.nc.Close()
+			return
+		}
+		s.serveIn(c)
+	})
 }
 
 // Shutdown stops accepting streams, ends every stream with

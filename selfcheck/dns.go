@@ -23,6 +23,7 @@ func (c *checker) dns(ctx context.Context, host string) {
 		{"xmpp-client", cfg.C2S.Listen, 5222, "clients"},
 		{"xmpps-client", cfg.C2S.ListenTLS, 0, "clients using direct TLS"},
 		{"xmpp-server", cfg.S2S.Listen, 5269, "other servers"},
+		{"xmpps-server", cfg.S2S.ListenTLS, 0, "other servers using direct TLS"},
 	} {
 		if s.listen != "" {
 			c.service(ctx, host, s)

@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,9 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"xmppd/config"
+	"xmppd/internal/dnstest"
 )
 
 // zone is the test DNS server's records, in master file syntax.
@@ -35,46 +33,6 @@ conference.other.example.           A   198.51.100.1
 acme.example.                       A   192.0.2.10
 _xmpp-client._tcp.acme.example.     SRV 0 5 5322 acme.example.
 `
-
-// resolver serves zone from a DNS server on 127.0.0.1 for the test.
-func resolver(t *testing.T) *net.Resolver {
-	t.Helper()
-	records := map[string][]dns.RR{}
-	for _, line := range strings.Split(strings.TrimSpace(zone), "\n") {
-		rr, err := dns.NewRR(line)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key := rr.Header().Name + "/" + dns.TypeToString[rr.Header().Rrtype]
-		records[key] = append(records[key], rr)
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(q)
-		m.Authoritative = true
-		name := strings.ToLower(q.Question[0].Name)
-		m.Answer = records[name+"/"+dns.TypeToString[q.Question[0].Qtype]]
-		if len(m.Answer) == 0 {
-			m.Rcode = dns.RcodeNameError
-			for key := range records {
-				if strings.HasPrefix(key, name+"/") {
-					m.Rcode = dns.RcodeSuccess // the name exists, without this type
-				}
-			}
-		}
-		w.WriteMsg(m)
-	})}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
-	}}
-}
 
 // ca is a test certificate authority.
 type ca struct {
@@ -149,7 +107,7 @@ func TestRun(t *testing.T) {
 		return nil, nil, nil
 	}
 
-	found := Run(context.Background(), Config{Config: cfg, Resolver: resolver(t), Stored: stored, Roots: roots,
+	found := Run(context.Background(), Config{Config: cfg, Resolver: dnstest.Start(t, zone).Resolver(), Stored: stored, Roots: roots,
 		Local: []netip.Addr{netip.MustParseAddr("192.0.2.10")}, Now: now})
 	want := []struct {
 		subject string
@@ -202,7 +160,7 @@ func TestUntrusted(t *testing.T) {
 	cfg.Hosts = []string{"example.org"}
 	cfg.TLS.Certificates = []config.Certificate{files(t, "example.org", certPEM, keyPEM)}
 	cfg.C2S.Listen, cfg.C2S.ListenTLS, cfg.S2S.Listen = "", "", ""
-	found := Run(context.Background(), Config{Config: cfg, Resolver: resolver(t), Roots: x509.NewCertPool(), Now: now})
+	found := Run(context.Background(), Config{Config: cfg, Resolver: dnstest.Start(t, zone).Resolver(), Roots: x509.NewCertPool(), Now: now})
 	if len(found) != 1 || found[0].Level != Fail || !strings.Contains(found[0].Text, "not trusted for example.org") {
 		t.Errorf("findings %+v, want one failure: not trusted", found)
 	}

@@ -72,7 +72,7 @@ type Server struct {
 	deletesDone chan struct{}
 
 	// Addresses the listeners are bound to, for tests that listen on port 0.
-	C2SAddr, DirectTLSAddr, HTTPAddr, HTTPSAddr, S2SAddr, ComponentAddr, MetricsAddr, Proxy65Addr, ACMEAddr net.Addr
+	C2SAddr, DirectTLSAddr, HTTPAddr, HTTPSAddr, S2SAddr, ComponentAddr, MetricsAddr, Proxy65Addr, ACMEAddr, S2STLSAddr net.Addr
 }
 
 // Database is the open PostgreSQL, and the private server behind it when
@@ -408,6 +408,11 @@ func (s *Server) Start() error {
 	}
 	if s.s2s != nil {
 		if s.S2SAddr, err = s.listen(s.cfg.S2S.Listen, s.s2s.Serve); err != nil {
+			return err
+		}
+	}
+	if s.s2s != nil && s.cfg.S2S.ListenTLS != "" {
+		if s.S2STLSAddr, err = s.listen(s.cfg.S2S.ListenTLS, s.s2s.ServeTLS); err != nil {
 			return err
 		}
 	}

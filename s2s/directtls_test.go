@@ -1,0 +1,78 @@
+package s2s_test
+
+import (
+	"fmt"
+	"net"
+	"testing"
+
+	"xmppd/config"
+	"xmppd/internal/dnstest"
+	"xmppd/internal/xmpptest"
+)
+
+// foundByDNS starts servers for a.test and b.test with direct TLS
+// listeners, which find each other only through the SRV records that
+// records returns for their listeners' addresses, and alice@a.test and
+// bob@b.test online.
+func foundByDNS(t *testing.T, records func(host string, s *xmpptest.Server) []string) (alice, bob *xmpptest.Client) {
+	t.Helper()
+	dns := dnstest.Start(t, "")
+	start := func(host string) *xmpptest.Server {
+		s := xmpptest.Start(t, func(c *config.Config) {
+			c.Hosts = []string{host}
+			c.S2S.Listen, c.S2S.ListenTLS = "127.0.0.1:0", "127.0.0.1:0"
+		})
+		s.S2S().SetResolver(dns.Resolver())
+		dns.Add(t, "server."+host+". A 127.0.0.1")
+		for _, r := range records(host, s) {
+			dns.Add(t, r)
+		}
+		return s
+	}
+	a, b := start("a.test"), start("b.test")
+	a.AddUser(t, "alice", "a.test", "alice pw")
+	b.AddUser(t, "bob", "b.test", "bob pw")
+	alice = xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
+	alice.Online()
+	bob = xmpptest.LoginAt(t, b, "b.test", "bob", "bob pw", "laptop")
+	bob.Online()
+	return alice, bob
+}
+
+// srv returns an SRV record of host's service pointing to addr.
+func srv(service, host string, priority int, addr net.Addr) string {
+	return fmt.Sprintf("_%s._tcp.%s. SRV %d 5 %d server.%s.", service, host, priority, addr.(*net.TCPAddr).Port, host)
+}
+
+// exchange checks that messages cross both ways.
+func exchange(t *testing.T, alice, bob *xmpptest.Client) {
+	t.Helper()
+	alice.Send("<message to='bob@b.test' type='chat' id='m1'><body>hello from a</body></message>")
+	xmpptest.ExpectBody(t, bob.NextNamed("message"), "alice@a.test/phone", "hello from a")
+	bob.Send("<message to='alice@a.test/phone' type='chat' id='m2'><body>hello from b</body></message>")
+	xmpptest.ExpectBody(t, alice.NextNamed("message"), "bob@b.test/laptop", "hello from b")
+}
+
+// Servers whose _xmpps-server._tcp records come first talk over direct
+// TLS (XEP-0368): the STARTTLS listener their other record names is
+// closed.
+func TestDirectTLSBySRV(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	alice, bob := foundByDNS(t, func(host string, s *xmpptest.Server) []string {
+		return []string{srv("xmpps-server", host, 0, s.S2STLSAddr), srv("xmpp-server", host, 10, closed.Addr())}
+	})
+	exchange(t, alice, bob)
+}
+
+// A direct TLS target that fails its handshake (here it is a STARTTLS
+// listener) is skipped for the next record.
+func TestDirectTLSFallsBack(t *testing.T) {
+	alice, bob := foundByDNS(t, func(host string, s *xmpptest.Server) []string {
+		return []string{srv("xmpps-server", host, 0, s.S2SAddr), srv("xmpp-server", host, 10, s.S2SAddr)}
+	})
+	exchange(t, alice, bob)
+}
