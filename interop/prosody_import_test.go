@@ -30,7 +30,7 @@ func TestProsodyImport(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("Prosody's migrator writes XEP-0227 files into /var/lib/prosody only, which needs root")
 	}
-	p := newProsody(t, freePort(t), freePort(t), freePort(t), nil)
+	p := newProsody(t, freePort(t), freePort(t), 0, xmppdSRV("xmpp-server", freePort(t)), nil)
 	const password = "wonder land"
 	n := time.Now().UnixNano()
 	user, peer := fmt.Sprintf("moving%d", n), fmt.Sprintf("staying%d", n)

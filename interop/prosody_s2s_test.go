@@ -18,6 +18,7 @@ import (
 
 	"xmppd/certs"
 	"xmppd/config"
+	"xmppd/internal/dnstest"
 	"xmppd/internal/xmpptest"
 	"xmppd/xmlstream"
 )
@@ -41,7 +42,7 @@ const prosodyTimeout = 30 * time.Second
 // and pings it (XEP-0199), and alice pings bob's own client, which
 // answers, so an IQ travels to a remote full JID and its result back.
 func TestProsodyS2S(t *testing.T) {
-	a, b := federateWithProsody(t, nil)
+	a, b := federateWithProsody(t, nil, false)
 
 	// xmppd -> Prosody: the first stanza makes xmppd open a stream to
 	// Prosody, which checks xmppd's dialback key over a stream of its own
@@ -104,7 +105,7 @@ func TestProsodyS2S(t *testing.T) {
 // authenticates the other by certificate, with SASL EXTERNAL (XEP-0178)
 // or dialback believed on the certificate, and chat crosses both ways.
 func TestProsodyS2SSecureAuth(t *testing.T) {
-	a, b := federateWithProsody(t, xmpptest.NewCA(t))
+	a, b := federateWithProsody(t, xmpptest.NewCA(t), false)
 	a.Send("<message type='chat' id='sa1' to='bob@" + prosodyDomain + "'><body>certified</body></message>")
 	if got := readUntil(t, b, "alice's message", isMessage); got.Attr("from") != a.JID || body(got) != "certified" {
 		t.Fatalf("bob got %s, want alice's message", got)
@@ -115,27 +116,63 @@ func TestProsodyS2SSecureAuth(t *testing.T) {
 	}
 }
 
+// xmppdSRV is the SRV record, for Prosody's resolver, of xmppd's service
+// ("xmpp-server" or "xmpps-server") on port.
+func xmppdSRV(service string, port int) string {
+	return fmt.Sprintf("_%s._tcp.%s. 60 IN SRV 0 0 %d localhost.", service, xmppdDomain, port)
+}
+
+// TestProsodyS2SDirectTLS federates xmppd and Prosody over direct TLS
+// (XEP-0368) only: each knows the other through a _xmpps-server._tcp SRV
+// record alone. Chat crosses both ways, which takes a stream each way and
+// the dialback checks back over streams of their own.
+func TestProsodyS2SDirectTLS(t *testing.T) {
+	a, b := federateWithProsody(t, nil, true)
+	a.Send("<message type='chat' id='d1' to='bob@" + prosodyDomain + "'><body>over direct TLS</body></message>")
+	if got := readUntil(t, b, "alice's message", isMessage); got.Attr("from") != a.JID || body(got) != "over direct TLS" {
+		t.Fatalf("bob got %s, want alice's message", got)
+	}
+	b.Send("<message type='chat' id='d2' to='" + a.JID + "'><body>and back</body></message>")
+	if got := readUntil(t, a, "bob's reply", isMessage); got.Attr("from") != b.JID || body(got) != "and back" {
+		t.Fatalf("alice got %s, want bob's reply", got)
+	}
+}
+
 // federateWithProsody starts xmppd for xmppdDomain and Prosody for
 // prosodyDomain, federating, and returns alice logged in to xmppd and bob
 // to Prosody, both available. With a CA, both servers have certificates
 // from it, trust it, and accept no peer without a verified certificate.
-func federateWithProsody(t *testing.T, ca *xmpptest.CA) (a, b *xmpptest.Client) {
+// With direct, each finds the other only through a _xmpps-server._tcp SRV
+// record, so every stream between them is direct TLS (XEP-0368).
+func federateWithProsody(t *testing.T, ca *xmpptest.CA, direct bool) (a, b *xmpptest.Client) {
 	t.Helper()
 	needProsody(t)
-	prosodyC2S, prosodyS2S := freePort(t), freePort(t)
+	prosodyC2S, prosodyS2S, prosodyDirect := freePort(t), freePort(t), 0
 	s := xmpptest.Start(t, func(c *config.Config) {
 		c.Hosts = []string{xmppdDomain}
 		c.S2S.Listen = "127.0.0.1:0"
 		c.S2S.RequireTLS = true
 		c.S2S.Routes = map[string]string{prosodyDomain: net.JoinHostPort("127.0.0.1", strconv.Itoa(prosodyS2S))}
+		if direct {
+			c.S2S.ListenTLS = "127.0.0.1:0"
+			c.S2S.Routes = nil
+		}
 		if ca != nil {
 			c.TLS.Certificates = []config.Certificate{ca.Issue(t, xmppdDomain)}
 			c.S2S.CAFile, c.S2S.SecureAuth = ca.File, true
 		}
 	})
+	srv := xmppdSRV("xmpp-server", s.S2SAddr.(*net.TCPAddr).Port)
+	if direct {
+		prosodyDirect = freePort(t)
+		srv = xmppdSRV("xmpps-server", s.S2STLSAddr.(*net.TCPAddr).Port)
+		dns := dnstest.Start(t, "server."+prosodyDomain+". A 127.0.0.1")
+		dns.Add(t, fmt.Sprintf("_xmpps-server._tcp.%s. SRV 0 5 %d server.%s.", prosodyDomain, prosodyDirect, prosodyDomain))
+		s.S2S().SetResolver(dns.Resolver())
+	}
 	const alicePass, bobPass = "alice's s2s secret", "bob's prosody secret"
 	s.AddUser(t, "alice", xmppdDomain, alicePass)
-	p := newProsody(t, prosodyC2S, prosodyS2S, s.S2SAddr.(*net.TCPAddr).Port, ca)
+	p := newProsody(t, prosodyC2S, prosodyS2S, prosodyDirect, srv, ca)
 	p.register(t, "bob", bobPass)
 	p.start(t)
 
@@ -152,7 +189,7 @@ func federateWithProsody(t *testing.T, ca *xmpptest.CA) (a, b *xmpptest.Client) 
 // what they mean, and sends it the last mood of its contact, then each
 // new one.
 func TestProsodyPEP(t *testing.T) {
-	a, b := federateWithProsody(t, nil)
+	a, b := federateWithProsody(t, nil, false)
 	const mood = "http://jabber.org/protocol/mood"
 	aBare, bBare := bareJID(a.JID), bareJID(b.JID)
 	for _, c := range []struct {
@@ -250,8 +287,10 @@ type prosody struct {
 // newProsody writes Prosody's configuration, from
 // interop/prosody/prosody.cfg.lua, and a self-signed certificate for
 // prosodyDomain into a new directory, with the ports to listen on and
-// xmppd's s2s port, then checks that this Prosody has lua-unbound.
-func newProsody(t *testing.T, c2sPort, s2sPort, xmppdS2SPort int, ca *xmpptest.CA) *prosody {
+// the SRV record that leads it to xmppd (xmppdSRV), then checks that this
+// Prosody has lua-unbound. A directTLSPort of 0 opens no direct TLS
+// server port.
+func newProsody(t *testing.T, c2sPort, s2sPort, directTLSPort int, xmppdSRV string, ca *xmpptest.CA) *prosody {
 	t.Helper()
 	tmpl, err := os.ReadFile(filepath.Join("prosody", "prosody.cfg.lua"))
 	if err != nil {
@@ -279,7 +318,8 @@ func newProsody(t *testing.T, c2sPort, s2sPort, xmppdS2SPort int, ca *xmpptest.C
 		"@C2S_PORT@", strconv.Itoa(c2sPort),
 		"@S2S_PORT@", strconv.Itoa(s2sPort),
 		"@XMPPD_DOMAIN@", xmppdDomain,
-		"@XMPPD_S2S_PORT@", strconv.Itoa(xmppdS2SPort),
+		"@XMPPD_SRV@", xmppdSRV,
+		"@S2S_DIRECT_TLS@", map[bool]string{true: strconv.Itoa(directTLSPort), false: ""}[directTLSPort != 0],
 	).Replace(string(tmpl))
 	if left := regexp.MustCompile(`@[A-Z0-9_]+@`).FindString(conf); left != "" {
 		t.Fatalf("prosody.cfg.lua: placeholder %s not filled in", left)

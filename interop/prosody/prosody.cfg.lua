@@ -7,7 +7,9 @@
 --   @C2S_PORT@        Prosody's STARTTLS client port on 127.0.0.1
 --   @S2S_PORT@        Prosody's server port on 127.0.0.1
 --   @XMPPD_DOMAIN@    xmppd's domain
---   @XMPPD_S2S_PORT@  xmppd's server port on 127.0.0.1
+--   @S2S_DIRECT_TLS@  Prosody's direct TLS server port (XEP-0368), if any
+--   @XMPPD_SRV@       the SRV record of xmppd's domain: _xmpp-server._tcp,
+--                     or _xmpps-server._tcp for its direct TLS listener
 --   @SECURE_AUTH@     true when both sides have certificates from the
 --                     test's certificate authority, ca.pem
 --   @CA@              a comment naming that authority, or none
@@ -19,7 +21,9 @@
 -- this). The "unbound" table below is handed to libunbound as it is:
 -- "local-zone: <domain> static" makes libunbound answer every question
 -- about xmppd's domain itself, never asking a real DNS server, and the one
--- "local-data:" record is the SRV record pointing at xmppd's listener. Its
+-- "local-data:" record is the SRV record pointing at xmppd's listener
+-- (_xmpps-server._tcp for direct TLS, which Prosody then must use: with no
+-- _xmpp-server._tcp record and no address, it has nothing to fall back on). Its
 -- target, localhost, is answered by libunbound's built-in localhost zone.
 -- So Prosody takes its ordinary SRV path, on any port, with no /etc/hosts
 -- entry, no port 5269, no network and no Prosody plugin. (The other ways
@@ -44,7 +48,7 @@ c2s_interfaces = { "127.0.0.1" }
 c2s_direct_tls_ports = {}
 s2s_ports = { @S2S_PORT@ }
 s2s_interfaces = { "127.0.0.1" }
-s2s_direct_tls_ports = {}
+s2s_direct_tls_ports = { @S2S_DIRECT_TLS@ }
 -- No HTTP modules are loaded; keep the HTTP server off too.
 http_ports = {}
 https_ports = {}
@@ -74,7 +78,7 @@ unbound = {
 	hoststxt = false;
 	options = {
 		["local-zone:"] = "@XMPPD_DOMAIN@. static";
-		["local-data:"] = "_xmpp-server._tcp.@XMPPD_DOMAIN@. 60 IN SRV 0 0 @XMPPD_S2S_PORT@ localhost.";
+		["local-data:"] = "@XMPPD_SRV@";
 	};
 }
 
