@@ -431,6 +431,10 @@ type Limits struct {
 	// ServerBytesPerSecond is the same for each stream another server
 	// opened to this one (federation). 0: no limit.
 	ServerBytesPerSecond int `toml:"server_bytes_per_second"`
+	// ServerNegotiatingPerAddress bounds the streams other servers open
+	// from one address that have not authenticated a domain yet. 0: no
+	// bound.
+	ServerNegotiatingPerAddress int `toml:"server_negotiating_per_address"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -455,13 +459,14 @@ func Default() Config {
 			BOSHInactivitySeconds: 60,
 		},
 		Limits: Limits{
-			MaxStanzaBytes:        256 << 10,
-			MaxDepth:              32,
-			SessionQueue:          2000,
-			NegotiationSeconds:    60,
-			NegotiatingPerAddress: 64,
-			ClientBytesPerSecond:  20000,
-			ServerBytesPerSecond:  100000,
+			MaxStanzaBytes:              256 << 10,
+			MaxDepth:                    32,
+			SessionQueue:                2000,
+			NegotiationSeconds:          60,
+			NegotiatingPerAddress:       64,
+			ClientBytesPerSecond:        20000,
+			ServerBytesPerSecond:        100000,
+			ServerNegotiatingPerAddress: 64,
 		},
 		Offline:      Offline{Quota: 1000},
 		Archive:      Archive{Enabled: true, MaxPage: 250},
@@ -628,6 +633,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.ServerBytesPerSecond < 0 {
 		errs = append(errs, fmt.Errorf("limits.server_bytes_per_second: %d must not be negative (0: no limit)", c.Limits.ServerBytesPerSecond))
+	}
+	if c.Limits.ServerNegotiatingPerAddress < 0 {
+		errs = append(errs, fmt.Errorf("limits.server_negotiating_per_address: %d must not be negative (0: no limit)", c.Limits.ServerNegotiatingPerAddress))
 	}
 	if c.Limits.NegotiatingPerAddress < 0 {
 		errs = append(errs, fmt.Errorf("limits.negotiating_per_address: %d must not be negative", c.Limits.NegotiatingPerAddress))

@@ -2,6 +2,7 @@ package s2s
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"sync"
@@ -32,14 +33,42 @@ type inStream struct {
 	// limit is the peer's rate limit (nil: none); the reader's own.
 	limit *ratelimit.Bucket
 
+	// negotiated uncounts the stream from its address's streams without
+	// an authenticated domain (Server.startNegotiating); safe to call
+	// more than once.
+	negotiated func()
+
 	mu       sync.Mutex
 	verified map[pair]bool // domain pairs dialback proved
 	pending  int           // verifications under way
 }
 
-// serveIn runs an incoming stream until it ends.
-func (s *Server) serveIn(c *conn) {
-	in := &inStream{s: s, c: c, verified: map[pair]bool{}}
+// serveIn runs an incoming stream until it ends; with direct, it starts
+// with the TLS handshake (XEP-0368).
+func (s *Server) serveIn(c *conn, direct *tls.Config) {
+	negotiated, ok := s.startNegotiating(c.nc.RemoteAddr())
+	if !ok {
+		s.log.Warn("s2s incoming stream refused: too many unauthenticated streams from its address",
+			"remote", c.nc.RemoteAddr().String(), "limit", s.cfg.NegotiatingPerAddress)
+		if direct != nil {
+			c.nc.Close() // no stream error before TLS
+			return
+		}
+		c.end(streamErr("policy-violation", "too many streams from your address are not authenticated yet"), "")
+		return
+	}
+	defer negotiated()
+	if direct != nil {
+		ctx, cancel := s.connectTimeout()
+		err := c.startTLS(ctx, direct, false)
+		cancel()
+		if err != nil {
+			s.log.Info("s2s direct TLS handshake failed", "remote", c.nc.RemoteAddr().String(), "err", err)
+			c.nc.Close()
+			return
+		}
+	}
+	in := &inStream{s: s, c: c, verified: map[pair]bool{}, negotiated: negotiated}
 	if s.cfg.RateLimit > 0 {
 		in.limit = ratelimit.New(s.cfg.RateLimit, time.Now())
 		c.readHook = in.throttle
@@ -195,6 +224,7 @@ func (in *inStream) proven(local, remote, by string) {
 	in.verified[pair{local: local, remote: remote}] = true
 	in.mu.Unlock()
 	in.c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
+	in.negotiated()
 	in.s.log.Info("s2s incoming stream authenticated", "remote", remote, "local", local, "by", by)
 }
 

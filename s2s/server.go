@@ -45,6 +45,10 @@ type Config struct {
 	// incoming stream, with bursts of four seconds' worth; reading from
 	// a stream over it pauses. 0 means no limit.
 	RateLimit int
+	// NegotiatingPerAddress bounds the incoming streams from one address
+	// that have not authenticated a domain yet; more are refused with
+	// policy-violation. 0 means no bound.
+	NegotiatingPerAddress int
 	// QueueSize is how many stanzas may wait for one remote domain's
 	// stream; more are bounced. Default 1000.
 	QueueSize int
@@ -75,6 +79,9 @@ type Server struct {
 	mu       sync.Mutex
 	routes   map[string]string
 	resolver *net.Resolver // finds remote servers' SRV records
+	// negotiating counts the incoming streams without an authenticated
+	// domain, by remote address.
+	negotiating map[string]int
 	out      map[pair]*outStream
 	stopping bool           // no more outgoing streams
 	wg       sync.WaitGroup // the outgoing streams' goroutines
@@ -102,7 +109,7 @@ func New(cfg Config, r *router.Router) *Server {
 		cfg.TLS = cfg.TLS.Clone()
 		cfg.TLS.ClientAuth = tls.RequestClientCert
 	}
-	s := &Server{cfg: cfg, router: r, log: cfg.Logger, routes: map[string]string{}, resolver: net.DefaultResolver, out: map[pair]*outStream{}}
+	s := &Server{cfg: cfg, router: r, log: cfg.Logger, routes: map[string]string{}, resolver: net.DefaultResolver, negotiating: map[string]int{}, out: map[pair]*outStream{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -128,12 +135,42 @@ func (s *Server) SetResolver(r *net.Resolver) {
 	s.mu.Unlock()
 }
 
+// startNegotiating counts an incoming stream from remote's address until
+// it authenticates a domain, and returns what uncounts it; ok is false,
+// and nothing counted, when NegotiatingPerAddress streams from there are
+// counted already.
+func (s *Server) startNegotiating(remote net.Addr) (done func(), ok bool) {
+	if s.cfg.NegotiatingPerAddress <= 0 {
+		return func() {}, true
+	}
+	host := remote.String()
+	if a, ok := remote.(*net.TCPAddr); ok {
+		host = a.IP.String()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.negotiating[host] >= s.cfg.NegotiatingPerAddress {
+		return nil, false
+	}
+	s.negotiating[host]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.negotiating[host]--; s.negotiating[host] <= 0 {
+				delete(s.negotiating, host)
+			}
+		})
+	}, true
+}
+
 // alpn is the protocol name of server streams over direct TLS (XEP-0368).
 const alpn = "xmpp-server"
 
 // Serve accepts incoming server streams on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	return s.in.Serve(l, func(nc net.Conn) *conn { return newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout) }, s.serveIn)
+	return s.in.Serve(l, s.newConn, func(c *conn) { s.serveIn(c, nil) })
 }
 
 // ServeTLS accepts incoming server streams over direct TLS (XEP-0368) on
@@ -144,17 +181,10 @@ func (s *Server) ServeTLS(l net.Listener) error {
 	}
 	cfg := s.cfg.TLS.Clone()
 	cfg.NextProtos = []string{alpn}
-	return s.in.Serve(l, func(nc net.Conn) *conn { return newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout) }, func(c *conn) {
-		ctx, cancel := s.connectTimeout()
-		defer cancel()
-		if err := c.startTLS(ctx, cfg, false); err != nil {
-			s.log.Info("s2s direct TLS handshake failed", "remote", c.nc.RemoteAddr().String(), "err", err)
-			c.nc.Close()
-			return
-		}
-		s.serveIn(c)
-	})
+	return s.in.Serve(l, s.newConn, func(c *conn) { s.serveIn(c, cfg) })
 }
+
+func (s *Server) newConn(nc net.Conn) *conn { return newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout) }
 
 // Shutdown stops accepting streams, ends every stream with
 // <system-shutdown/>, bounces what still waits to be sent, and waits for

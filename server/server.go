@@ -253,17 +253,18 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	}
 	if cfg.S2S.Listen != "" {
 		s.s2s = s2s.New(s2s.Config{
-			TLS:         certStore.TLSConfig(),
-			Certificate: certStore.Certificate,
-			Secret:      secret,
-			RequireTLS:  cfg.S2S.RequireTLS,
-			Roots:       roots,
-			SecureAuth:  cfg.S2S.SecureAuth,
-			Routes:      cfg.S2S.Routes,
-			Limits:      limits,
-			IdleTimeout: time.Duration(cfg.S2S.IdleSeconds) * time.Second,
-			RateLimit:   cfg.Limits.ServerBytesPerSecond,
-			Logger:      log,
+			TLS:                   certStore.TLSConfig(),
+			Certificate:           certStore.Certificate,
+			Secret:                secret,
+			RequireTLS:            cfg.S2S.RequireTLS,
+			Roots:                 roots,
+			SecureAuth:            cfg.S2S.SecureAuth,
+			Routes:                cfg.S2S.Routes,
+			Limits:                limits,
+			IdleTimeout:           time.Duration(cfg.S2S.IdleSeconds) * time.Second,
+			RateLimit:             cfg.Limits.ServerBytesPerSecond,
+			NegotiatingPerAddress: cfg.Limits.ServerNegotiatingPerAddress,
+			Logger:                log,
 		}, r)
 		r.SetRemote(s.s2s)
 	}
