@@ -2,6 +2,7 @@ package acme_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,9 +16,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	acmeapi "golang.org/x/crypto/acme"
 
 	"xmppd/acme"
 	"xmppd/internal/pebbletest"
@@ -48,17 +52,17 @@ func setup(t *testing.T) (*postgres.ACME, *pebbletest.Pebble) {
 // certificates it installs and its log.
 func run(t *testing.T, store acme.Store, p *pebbletest.Pebble, directory string, domains ...string) (<-chan installed, xmpptest.Records) {
 	t.Helper()
+	return runWith(t, acme.Config{Directory: directory, Email: "admin@xmppd.test", Domains: domains, Store: store, HTTPClient: p.HTTPClient})
+}
+
+// runWith is run for a configuration with its own contact.
+func runWith(t *testing.T, cfg acme.Config) (<-chan installed, xmpptest.Records) {
+	t.Helper()
 	installs := make(chan installed, 10)
 	logs := xmpptest.NewRecords()
-	m := acme.New(acme.Config{
-		Directory:  directory,
-		Email:      "admin@xmppd.test",
-		Domains:    domains,
-		Store:      store,
-		HTTPClient: p.HTTPClient,
-		Install:    func(domain string, c *tls.Certificate) { installs <- installed{domain, c} },
-		Logger:     logs.Logger(),
-	})
+	cfg.Install = func(domain string, c *tls.Certificate) { installs <- installed{domain, c} }
+	cfg.Logger = logs.Logger()
+	m := acme.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -150,6 +154,31 @@ func TestObtainAndRestart(t *testing.T) {
 		if !in.cert.Leaf.Equal(got[in.domain].Leaf) {
 			t.Errorf("%s: after a restart a different certificate was served", in.domain)
 		}
+	}
+}
+
+// A changed acme.email reaches the authority's account at the next order.
+func TestEmailChangeUpdatesAccount(t *testing.T) {
+	store, p := setup(t)
+	first, _ := run(t, store, p, p.Directory, "one.xmppd.test")
+	next(t, first)
+	cfg := acme.Config{Directory: p.Directory, Email: "new@xmppd.test", Domains: []string{"two.xmppd.test"}, Store: store, HTTPClient: p.HTTPClient}
+	second, _ := runWith(t, cfg)
+	next(t, second)
+
+	keyPEM, err := store.AccountKey(context.Background(), p.Directory, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(keyPEM)
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &acmeapi.Client{Key: key.(crypto.Signer), DirectoryURL: p.Directory, HTTPClient: p.HTTPClient}
+	acct, err := c.GetReg(context.Background(), "")
+	if err != nil || !slices.Equal(acct.Contact, []string{"mailto:new@xmppd.test"}) {
+		t.Errorf("account contact %v (%v), want the new address", acct, err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 
 	acmeapi "golang.org/x/crypto/acme"
 )
@@ -46,13 +47,29 @@ func (m *Manager) account(ctx context.Context) (*acmeapi.Client, error) {
 		acct.Contact = []string{"mailto:" + m.cfg.Email}
 	}
 	// Using the service means agreeing to its terms (README).
-	if _, err := c.Register(ctx, acct, acmeapi.AcceptTOS); err != nil && !errors.Is(err, acmeapi.ErrAccountAlreadyExists) {
+	_, err = c.Register(ctx, acct, acmeapi.AcceptTOS)
+	if errors.Is(err, acmeapi.ErrAccountAlreadyExists) {
+		err = m.updateContact(ctx, c, acct.Contact)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("acme: register account at %s: %w", m.cfg.Directory, err)
 	}
 	m.mu.Lock()
 	m.client = c
 	m.mu.Unlock()
 	return c, nil
+}
+
+// updateContact gives the existing account the configured contact, if
+// it has another (acme.email changed since it was registered).
+func (m *Manager) updateContact(ctx context.Context, c *acmeapi.Client, contact []string) error {
+	acct, err := c.GetReg(ctx, "")
+	if err != nil || slices.Equal(acct.Contact, contact) {
+		return err
+	}
+	acct.Contact = contact
+	_, err = c.UpdateReg(ctx, acct)
+	return err
 }
 
 // obtain orders a certificate for domain, answers its HTTP-01 challenges,
