@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"xmppd/internal/accept"
@@ -35,6 +36,9 @@ type RelayConfig struct {
 	// MaxPerAddress bounds the connections from one IP address that are
 	// not relaying yet (negotiating or waiting). Default 32.
 	MaxPerAddress int
+	// IdleTimeout ends an activated bytestream that carried nothing in
+	// either direction for this long. Default 5 min.
+	IdleTimeout time.Duration
 	// Logger receives errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -63,6 +67,7 @@ type pair struct {
 	timer         *time.Timer
 	start         chan struct{} // closed at activation
 	abort         chan struct{} // closed when the wait expired
+	active        atomic.Int64  // Unix nanoseconds of the last bytes relayed
 }
 
 // other returns the connection of p that is not c.
@@ -94,6 +99,9 @@ func NewRelay(cfg RelayConfig) *Relay {
 	}
 	if cfg.MaxPerAddress == 0 {
 		cfg.MaxPerAddress = 32
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 5 * time.Minute
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -181,7 +189,7 @@ func (r *Relay) serve(c *conn) {
 		<-left // until the party sends or leaves: c.r is not read twice at once
 	}
 	peer := p.other(c)
-	_, err = io.Copy(peer.Conn, c.r)
+	err = r.copy(peer.Conn, c, p)
 	tc, ok := peer.Conn.(*net.TCPConn)
 	if err != nil || !ok || tc.CloseWrite() != nil {
 		peer.Close() // a failed direction ends the other too
@@ -190,6 +198,32 @@ func (r *Relay) serve(c *conn) {
 	select {
 	case <-peer.ended:
 	case <-r.stop:
+	}
+}
+
+// copy relays what c's party sends to dst until it ends its side, or
+// until neither direction of p carried anything for IdleTimeout.
+func (r *Relay) copy(dst net.Conn, c *conn, p *pair) error {
+	p.active.Store(time.Now().UnixNano())
+	buf := make([]byte, 32<<10)
+	for {
+		c.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout))
+		n, err := c.r.Read(buf)
+		if n > 0 {
+			p.active.Store(time.Now().UnixNano())
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		var ne net.Error
+		switch {
+		case err == io.EOF:
+			return nil
+		case errors.As(err, &ne) && ne.Timeout() && time.Since(time.Unix(0, p.active.Load())) < r.cfg.IdleTimeout:
+			// The other direction is busy: a one-way transfer.
+		case err != nil:
+			return err
+		}
 	}
 }
 

@@ -142,3 +142,39 @@ func closedByRelay(c net.Conn) error {
 	}
 	return err
 }
+
+// An activated bytestream that carries nothing either way for IdleTimeout
+// is closed; one that carries bytes one way only is not.
+func TestIdleTimeout(t *testing.T) {
+	const idle = 150 * time.Millisecond
+	r, addr := serveRelay(t, proxy65.RelayConfig{IdleTimeout: idle})
+	a := address("idle", "a@localhost/x", "b@localhost/y")
+	target, _ := connect(t, addr, a)
+	initiator, _ := connect(t, addr, a)
+	if err := r.Activate(a); err != nil {
+		t.Fatal(err)
+	}
+	// The target speaks first, then only listens while the initiator
+	// sends for three idle periods, in pieces: its connection stays.
+	target.Write([]byte("ready"))
+	if _, err := io.ReadFull(initiator, make([]byte, 5)); err != nil {
+		t.Fatal(err)
+	}
+	const pieces = 6
+	go func() {
+		for range pieces {
+			initiator.Write([]byte("piece"))
+			time.Sleep(idle / 2) // paces the sender; nothing waits on it
+		}
+	}()
+	got := make([]byte, 5*pieces)
+	if _, err := io.ReadFull(target, got); err != nil {
+		t.Fatalf("one-way transfer cut after %q: %v", got, err)
+	}
+	// Then silence both ways: the relay closes both.
+	for name, c := range map[string]net.Conn{"target": target, "initiator": initiator} {
+		if rest, err := io.ReadAll(c); err != nil && !errors.Is(err, syscall.ECONNRESET) || len(rest) > 0 {
+			t.Errorf("%s after the silence: read %q, %v; want the end", name, rest, err)
+		}
+	}
+}
