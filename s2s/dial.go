@@ -27,7 +27,11 @@ type target struct {
 // addresses returns where domain's server listens: the configured route,
 // else the targets of its _xmpps-server._tcp (direct TLS, XEP-0368) and
 // _xmpp-server._tcp SRV records, by priority, direct TLS first among
-// equals (RFC 6120 §3.2.1), else the domain itself on port 5269.
+// equals (XEP-0368 allows preferring it; weights order each list, not
+// the two together), else, when it has neither record, the domain itself
+// on port 5269 (RFC 6120 §3.2.1). A record with the target "." says "not
+// this service"; records of either kind, even such, mean the domain uses
+// SRV, and no address of its own is tried.
 func (s *Server) addresses(ctx context.Context, domain string) ([]target, error) {
 	s.mu.Lock()
 	route, resolver := s.routes[domain], s.resolver
@@ -35,19 +39,20 @@ func (s *Server) addresses(ctx context.Context, domain string) ([]target, error)
 	if route != "" {
 		return []target{{addr: route}}, nil
 	}
-	_, direct, _ := resolver.LookupSRV(ctx, "xmpps-server", "tcp", domain)
-	_, plain, _ := resolver.LookupSRV(ctx, "xmpp-server", "tcp", domain)
-	if noService(plain) && (len(direct) == 0 || noService(direct)) {
-		return nil, fmt.Errorf("%s: %w (its SRV record says it has no XMPP service)", domain, errNoServer)
-	}
-	if noService(direct) {
-		direct = nil
-	}
-	if noService(plain) {
-		plain = nil
-	}
+	var direct, plain []*net.SRV
+	looked := make(chan struct{})
+	go func() {
+		defer close(looked)
+		_, direct, _ = resolver.LookupSRV(ctx, "xmpps-server", "tcp", domain)
+	}()
+	_, plain, _ = resolver.LookupSRV(ctx, "xmpp-server", "tcp", domain)
+	<-looked
 	if len(direct) == 0 && len(plain) == 0 {
 		return []target{{addr: net.JoinHostPort(domain, "5269")}}, nil
+	}
+	direct, plain = service(direct), service(plain)
+	if len(direct) == 0 && len(plain) == 0 {
+		return nil, fmt.Errorf("%s: %w (its SRV records say it has no XMPP service)", domain, errNoServer)
 	}
 	// Each list is sorted by priority (and weight) already: merge them.
 	var targets []target
@@ -63,10 +68,13 @@ func (s *Server) addresses(ctx context.Context, domain string) ([]target, error)
 	return targets, nil
 }
 
-// noService reports whether SRV records say "no such service here": one
+// service returns srvs, or nil when they say "no such service here": one
 // record with the target "." (RFC 2782).
-func noService(srvs []*net.SRV) bool {
-	return len(srvs) == 1 && srvs[0].Target == "."
+func service(srvs []*net.SRV) []*net.SRV {
+	if len(srvs) == 1 && srvs[0].Target == "." {
+		return nil
+	}
+	return srvs
 }
 
 // srvAddr returns the "host:port" of an SRV record.
@@ -91,6 +99,32 @@ func (s *Server) clientTLS(local, remote string) *tls.Config {
 	return cfg
 }
 
+// connect opens a connection to one target of remote's server, with the
+// TLS handshake at a direct TLS one. It takes at most a third of the
+// connect timeout, so that a target that drops packets leaves time for
+// the next and for the stream's negotiation.
+func (s *Server) connect(ctx context.Context, t target, local, remote string) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout/3)
+	defer cancel()
+	s.mu.Lock()
+	d := net.Dialer{Resolver: s.resolver}
+	s.mu.Unlock()
+	nc, err := d.DialContext(ctx, "tcp", t.addr)
+	if err != nil {
+		return nil, err
+	}
+	c := newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout)
+	if t.direct {
+		cfg := s.clientTLS(local, remote)
+		cfg.NextProtos = []string{alpn}
+		if err := c.startTLS(ctx, cfg, true); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("direct TLS with %s: %w", t.addr, err)
+		}
+	}
+	return c, nil
+}
+
 // open connects to remote's server and negotiates a stream from local:
 // TLS from the first byte at a direct TLS address, else STARTTLS when
 // offered (required unless RequireTLS is off), then, with authenticate,
@@ -103,26 +137,10 @@ func (s *Server) open(ctx context.Context, local, remote string, authenticate bo
 		return nil, "", false, err
 	}
 	var dialErr error
-	s.mu.Lock()
-	d := net.Dialer{Resolver: s.resolver}
-	s.mu.Unlock()
 	for _, t := range targets {
-		nc, err := d.DialContext(ctx, "tcp", t.addr)
-		if err != nil {
-			dialErr = err
-			continue
+		if c, dialErr = s.connect(ctx, t, local, remote); dialErr == nil {
+			break
 		}
-		c = newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout)
-		if t.direct {
-			cfg := s.clientTLS(local, remote)
-			cfg.NextProtos = []string{alpn}
-			if err := c.startTLS(ctx, cfg, true); err != nil {
-				nc.Close()
-				c, dialErr = nil, fmt.Errorf("direct TLS with %s: %w", t.addr, err)
-				continue
-			}
-		}
-		break
 	}
 	if c == nil {
 		// RFC 6120 §8.3.3.14: no answer at the resolved address is

@@ -3,6 +3,7 @@ package s2s_test
 import (
 	"fmt"
 	"net"
+	"sync/atomic"
 	"testing"
 
 	"xmppd/config"
@@ -68,11 +69,30 @@ func TestDirectTLSBySRV(t *testing.T) {
 	exchange(t, alice, bob)
 }
 
-// A direct TLS target that fails its handshake (here it is a STARTTLS
-// listener) is skipped for the next record.
+// A direct TLS target that fails its handshake (here it closes every
+// connection at once) is skipped for the next record, after it was tried.
 func TestDirectTLSFallsBack(t *testing.T) {
+	broken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { broken.Close() })
+	var tried atomic.Int32
+	go func() {
+		for {
+			c, err := broken.Accept()
+			if err != nil {
+				return
+			}
+			tried.Add(1)
+			c.Close()
+		}
+	}()
 	alice, bob := foundByDNS(t, func(host string, s *xmpptest.Server) []string {
-		return []string{srv("xmpps-server", host, 0, s.S2SAddr), srv("xmpp-server", host, 10, s.S2SAddr)}
+		return []string{srv("xmpps-server", host, 0, broken.Addr()), srv("xmpp-server", host, 10, s.S2SAddr)}
 	})
 	exchange(t, alice, bob)
+	if tried.Load() == 0 {
+		t.Error("the direct TLS target was never tried")
+	}
 }

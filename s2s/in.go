@@ -48,7 +48,7 @@ type inStream struct {
 func (s *Server) serveIn(c *conn, direct *tls.Config) {
 	negotiated, ok := s.startNegotiating(c.nc.RemoteAddr())
 	if !ok {
-		s.log.Warn("s2s incoming stream refused: too many unauthenticated streams from its address",
+		s.log.Info("s2s incoming stream refused: too many unauthenticated streams from its address",
 			"remote", c.nc.RemoteAddr().String(), "limit", s.cfg.NegotiatingPerAddress)
 		if direct != nil {
 			c.nc.Close() // no stream error before TLS

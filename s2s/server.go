@@ -82,9 +82,9 @@ type Server struct {
 	// negotiating counts the incoming streams without an authenticated
 	// domain, by remote address.
 	negotiating map[string]int
-	out      map[pair]*outStream
-	stopping bool           // no more outgoing streams
-	wg       sync.WaitGroup // the outgoing streams' goroutines
+	out         map[pair]*outStream
+	stopping    bool           // no more outgoing streams
+	wg          sync.WaitGroup // the outgoing streams' goroutines
 }
 
 // Streams returns how many streams other servers opened to this one, and
@@ -146,6 +146,10 @@ func (s *Server) startNegotiating(remote net.Addr) (done func(), ok bool) {
 	host := remote.String()
 	if a, ok := remote.(*net.TCPAddr); ok {
 		host = a.IP.String()
+		if a.IP.To4() == nil {
+			// One IPv6 host commonly has a whole /64.
+			host = a.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

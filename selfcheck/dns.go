@@ -14,16 +14,17 @@ type service struct {
 	listen   string // the listener's configured address
 	fallback uint16 // the port used without an SRV record; 0: none (XEP-0368)
 	who      string // who connects, for the messages
+	optional bool   // its failures are warnings: the host works without it
 }
 
 // dns checks the records that lead clients and servers to host.
 func (c *checker) dns(ctx context.Context, host string) {
 	cfg := c.Config.Config
 	for _, s := range []service{
-		{"xmpp-client", cfg.C2S.Listen, 5222, "clients"},
-		{"xmpps-client", cfg.C2S.ListenTLS, 0, "clients using direct TLS"},
-		{"xmpp-server", cfg.S2S.Listen, 5269, "other servers"},
-		{"xmpps-server", cfg.S2S.ListenTLS, 0, "other servers using direct TLS"},
+		{"xmpp-client", cfg.C2S.Listen, 5222, "clients", false},
+		{"xmpps-client", cfg.C2S.ListenTLS, 0, "clients using direct TLS", false},
+		{"xmpp-server", cfg.S2S.Listen, 5269, "other servers", false},
+		{"xmpps-server", cfg.S2S.ListenTLS, 0, "other servers using direct TLS", false},
 	} {
 		if s.listen != "" {
 			c.service(ctx, host, s)
@@ -34,12 +35,19 @@ func (c *checker) dns(ctx context.Context, host string) {
 // service checks how s's users find domain: its SRV records, or else
 // the domain's own address on the standard port.
 func (c *checker) service(ctx context.Context, domain string, s service) {
+	if s.optional {
+		defer c.soften(len(c.found))
+	}
 	record := "_" + s.srv + "._tcp." + domain
 	port := portOf(s.listen)
 	_, srvs, err := c.Resolver.LookupSRV(ctx, s.srv, "tcp", domain)
 	switch {
 	case err != nil && !notFound(err):
 		c.add(record, Fail, "SRV lookup failed: %v", err)
+		return
+	case len(srvs) == 1 && srvs[0].Target == "." && s.fallback == 0:
+		c.add(record, Warn, "the SRV record says %s has no such service: %s cannot use the listener on port %d; "+
+			"remove the record, or replace it with %s. SRV 0 5 %d %s.", domain, s.who, port, record, port, domain)
 		return
 	case len(srvs) == 1 && srvs[0].Target == ".":
 		c.add(record, Fail, "the SRV record says %s has no such service: %s cannot connect; remove it", domain, s.who)
@@ -50,8 +58,8 @@ func (c *checker) service(ctx context.Context, domain string, s service) {
 		return
 	case len(srvs) == 0:
 		if port != s.fallback {
-			c.add(record, Fail, "no SRV record, and the listener is on port %d: %s try port %d; add %s. SRV 0 5 %d %s.",
-				port, s.who, s.fallback, record, port, domain)
+			c.add(record, Warn, "no SRV record, and the listener is on port %d: %s try port %d, so it must be forwarded there; "+
+				"otherwise add %s. SRV 0 5 %d %s.", port, s.who, s.fallback, record, port, domain)
 			return
 		}
 		c.target(ctx, record, domain, s.fallback, port, fmt.Sprintf("no SRV record: %s connect to %s port %d", s.who, domain, s.fallback))
@@ -86,16 +94,21 @@ func (c *checker) target(ctx context.Context, record, name string, port, listeni
 // conference service: they look it up like any server domain.
 func (c *checker) rooms(ctx context.Context, host string) {
 	domain := "conference." + host
-	_, srvs, err := c.Resolver.LookupSRV(ctx, "xmpp-server", "tcp", domain)
-	if err == nil && len(srvs) > 0 && srvs[0].Target != "." {
-		c.add(domain, OK, "other servers find the rooms through its SRV record")
-	} else if addrs, err := c.lookupAddrs(ctx, domain); err == nil && len(addrs) > 0 {
-		c.add(domain, OK, "other servers find the rooms at %v", addrs)
-	} else {
-		c.add(domain, Warn, "no SRV record or address: users of other servers cannot join the rooms; "+
-			"add _xmpp-server._tcp.%s. SRV 0 5 %d %s. (or a CNAME to %s)", domain, portOf(c.Config.Config.S2S.Listen), host, host)
+	cfg := c.Config.Config
+	c.service(ctx, domain, service{"xmpp-server", cfg.S2S.Listen, 5269, "users of other servers joining rooms", true})
+	if cfg.S2S.ListenTLS != "" {
+		c.service(ctx, domain, service{"xmpps-server", cfg.S2S.ListenTLS, 0, "other servers using direct TLS for the rooms", true})
 	}
 	c.roomsCertificate(ctx, host, domain)
+}
+
+// soften turns the failures found since the first into warnings.
+func (c *checker) soften(first int) {
+	for i := first; i < len(c.found); i++ {
+		if c.found[i].Level == Fail {
+			c.found[i].Level = Warn
+		}
+	}
 }
 
 // notFound reports whether err says the name has no such record.

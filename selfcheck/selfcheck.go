@@ -126,9 +126,11 @@ func portOf(addr string) uint16 {
 	if err != nil {
 		return 0
 	}
-	var n uint16
-	fmt.Sscan(p, &n)
-	return n
+	n, err := net.LookupPort("tcp", p)
+	if err != nil {
+		return 0
+	}
+	return uint16(n)
 }
 
 // certificateFor returns the leaf and chain a host's name would get from
@@ -136,7 +138,8 @@ func portOf(addr string) uint16 {
 // from; nil when the server would generate a self-signed one.
 func (c *checker) certificateFor(ctx context.Context, name string) (*tls.Certificate, string, error) {
 	for _, f := range c.Config.Config.TLS.Certificates {
-		if strings.EqualFold(f.Host, name) {
+		parent, wildcard := strings.CutPrefix(f.Host, "*.")
+		if strings.EqualFold(f.Host, name) || wildcard && strings.EqualFold(name[strings.IndexByte(name, '.')+1:], parent) {
 			pair, err := tls.LoadX509KeyPair(f.Cert, f.Key)
 			return &pair, f.Cert, err
 		}

@@ -25,6 +25,7 @@ const zone = `
 example.org.                        A   192.0.2.10
 _xmpp-client._tcp.example.org.      SRV 0 5 5222 xmpp.example.org.
 _xmpp-server._tcp.example.org.      SRV 0 5 5269 xmpp.example.org.
+_xmpps-server._tcp.example.org.     SRV 0 0 0 .
 xmpp.example.org.                   A   192.0.2.10
 _xmpp-client._tcp.broken.example.   SRV 0 0 0 .
 _xmpp-server._tcp.broken.example.   SRV 0 5 5269 nowhere.broken.example.
@@ -93,7 +94,7 @@ func TestRun(t *testing.T) {
 
 	cfg := config.Default()
 	cfg.Hosts = []string{"example.org", "broken.example", "other.example", "acme.example"}
-	cfg.C2S.Listen, cfg.C2S.ListenTLS, cfg.S2S.Listen = ":5222", ":5223", ":5269"
+	cfg.C2S.Listen, cfg.C2S.ListenTLS, cfg.S2S.Listen, cfg.S2S.ListenTLS = ":5222", ":5223", ":5269", ":5270"
 	cfg.TLS.Certificates = []config.Certificate{
 		files(t, "example.org", good, goodKey),
 		files(t, "other.example", expired, expiredKey),
@@ -118,7 +119,7 @@ func TestRun(t *testing.T) {
 		{"_xmpps-client._tcp.example.org", Warn, "add _xmpps-client._tcp.example.org. SRV 0 5 5223 example.org."},
 		{"_xmpp-server._tcp.example.org", OK, "SRV points to xmpp.example.org port 5269"},
 		{"example.org certificate", OK, "issued by Test Root, valid until 2027-01-22 (60 days)"},
-		{"conference.example.org", Warn, "users of other servers cannot join the rooms"},
+		{"_xmpp-server._tcp.conference.example.org", Warn, "connect to conference.example.org port 5269, which has no address"},
 		{"conference.example.org certificate", Warn, "add conference.example.org to acme.domains"},
 
 		{"_xmpp-client._tcp.broken.example", Fail, "says broken.example has no such service"},
@@ -127,7 +128,9 @@ func TestRun(t *testing.T) {
 
 		{"_xmpp-client._tcp.other.example", Warn, "no SRV record: clients connect to other.example port 5222, at [198.51.100.1], which is not an address of this machine"},
 		{"other.example certificate", Fail, "expired on 2026-11-23"},
-		{"conference.other.example", OK, "other servers find the rooms at [198.51.100.1]"},
+		{"_xmpp-server._tcp.conference.other.example", Warn, "at [198.51.100.1], which is not an address of this machine"},
+		{"_xmpps-server._tcp.conference.other.example", Warn, "no SRV record"},
+		{"_xmpps-server._tcp.example.org", Warn, "the SRV record says example.org has no such service: other servers using direct TLS cannot use the listener on port 5270"},
 		{"conference.other.example certificate", Warn, "expires on 2026-12-03 (10 days)"},
 
 		{"_xmpp-client._tcp.acme.example", Warn, "but the listener is on port 5222"},
