@@ -39,9 +39,9 @@ type conn struct {
 	dec          *xmlstream.Decoder
 	writeTimeout time.Duration
 
-	wmu    sync.Mutex
-	opened bool // our stream header is written
-	ended  bool // our end of the stream is written
+	wmu    sync.Mutex // serialises writes; guards opened, ended and replacing nc
+	opened bool       // our stream header is written
+	ended  bool       // our end of the stream is written
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed by end
@@ -179,8 +179,9 @@ func (c *conn) end(err error, from string) {
 	}
 	c.wmu.Lock()
 	c.ended = true
+	nc := c.nc // startTLS may be replacing it on the reader's goroutine
 	c.wmu.Unlock()
-	c.nc.Close()
+	nc.Close()
 	c.closeOnce.Do(func() { close(c.closed) })
 }
 
@@ -196,7 +197,9 @@ func (c *conn) startTLS(ctx context.Context, cfg *tls.Config, client bool) error
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return err
 	}
+	c.wmu.Lock()
 	c.nc, c.tls = tc, true
+	c.wmu.Unlock()
 	// Nothing sent before the handshake is read as part of the encrypted
 	// stream (STARTTLS command injection).
 	c.restart()

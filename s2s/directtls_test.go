@@ -1,10 +1,15 @@
 package s2s_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"xmppd/config"
 	"xmppd/internal/dnstest"
@@ -94,5 +99,24 @@ func TestDirectTLSFallsBack(t *testing.T) {
 	exchange(t, alice, bob)
 	if tried.Load() == 0 {
 		t.Error("the direct TLS target was never tried")
+	}
+}
+
+// Shutdown while a peer has not finished its direct TLS handshake closes
+// the connection and returns.
+func TestShutdownDuringDirectTLSHandshake(t *testing.T) {
+	s := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{"a.test"}
+		c.S2S.Listen, c.S2S.ListenTLS = "127.0.0.1:0", "127.0.0.1:0"
+	})
+	peer := xmpptest.Dial(t, s.S2STLSAddr)
+	peer.Send("\x16\x03\x01") // the start of a ClientHello, and no more
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if _, err := io.ReadAll(peer.Conn); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("the peer's connection after shutdown: %v, want it closed", err)
 	}
 }
