@@ -45,7 +45,7 @@ func setup(t *testing.T) (*postgres.ACME, *pebbletest.Pebble) {
 	other := &http.Server{Handler: acme.New(acme.Config{Store: store}).Handler(nil)}
 	go other.Serve(l)
 	t.Cleanup(func() { other.Close() })
-	return store, pebbletest.Start(t, l.Addr().(*net.TCPAddr).Port)
+	return store, pebbletest.Start(t, l.Addr().(*net.TCPAddr).Port, 1)
 }
 
 // run runs a manager for domains until the test ends, and returns the
@@ -182,6 +182,36 @@ func TestEmailChangeUpdatesAccount(t *testing.T) {
 	}
 }
 
+// With TLS-ALPN-01, the authority's handshake with the domain's name and
+// the protocol acme-tls/1 gets the validation certificate, from any node.
+func TestTLSALPN01(t *testing.T) {
+	store := postgres.NewACME(pgtest.Pool(t))
+	const domain = "alpn.xmppd.test"
+	other := acme.New(acme.Config{Store: store, Domains: []string{domain}, Challenge: acme.TLSALPN01})
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{GetConfigForClient: other.ValidationConfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c.(*tls.Conn).Handshake()
+				c.Close()
+			}()
+		}
+	}()
+	p := pebbletest.Start(t, 1, l.Addr().(*net.TCPAddr).Port)
+	installs, _ := runWith(t, acme.Config{Directory: p.Directory, Domains: []string{domain}, Challenge: acme.TLSALPN01,
+		Store: store, HTTPClient: p.HTTPClient})
+	in := next(t, installs)
+	verify(t, p, domain, in.cert)
+}
+
 func TestRenewsDueCertificate(t *testing.T) {
 	store, p := setup(t)
 	const domain = "due.xmppd.test"
@@ -230,7 +260,7 @@ func TestRefusedOrderIsLogged(t *testing.T) {
 func TestChallengeHandler(t *testing.T) {
 	store := postgres.NewACME(pgtest.Pool(t))
 	ctx := context.Background()
-	if err := store.PutChallenge(ctx, "tok_en-1", "tok_en-1.thumbprint"); err != nil {
+	if err := store.PutChallenge(ctx, "tok_en-1", "chat.xmppd.test", "tok_en-1.thumbprint"); err != nil {
 		t.Fatal(err)
 	}
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "elsewhere") })
@@ -346,5 +376,35 @@ func selfSigned(t *testing.T, domain string, from, until time.Time) pair {
 		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
 		leaf:    leaf,
+	}
+}
+
+// Only a handshake asking for acme-tls/1 alone is a validation, and only
+// for a domain being ordered with a challenge waiting.
+func TestValidationConfig(t *testing.T) {
+	store := postgres.NewACME(pgtest.Pool(t))
+	m := acme.New(acme.Config{Store: store, Domains: []string{"alpn.xmppd.test"}, Challenge: acme.TLSALPN01})
+	for _, tc := range []struct {
+		name   string
+		hello  tls.ClientHelloInfo
+		config bool
+		err    bool
+	}{
+		{"a client", tls.ClientHelloInfo{ServerName: "alpn.xmppd.test", SupportedProtos: []string{"xmpp-client"}}, false, false},
+		{"mixed protocols", tls.ClientHelloInfo{ServerName: "alpn.xmppd.test", SupportedProtos: []string{"acme-tls/1", "h2"}}, false, false},
+		{"another domain", tls.ClientHelloInfo{ServerName: "other.xmppd.test", SupportedProtos: []string{"acme-tls/1"}}, false, true},
+		{"nothing waiting", tls.ClientHelloInfo{ServerName: "alpn.xmppd.test", SupportedProtos: []string{"acme-tls/1"}}, false, true},
+	} {
+		cfg, err := m.ValidationConfig(&tc.hello)
+		if (cfg != nil) != tc.config || (err != nil) != tc.err {
+			t.Errorf("%s: config %v, error %v", tc.name, cfg != nil, err)
+		}
+	}
+	if err := store.PutChallenge(context.Background(), "tok", "alpn.xmppd.test", "tok.thumb"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := m.ValidationConfig(&tls.ClientHelloInfo{ServerName: "ALPN.xmppd.test.", SupportedProtos: []string{"acme-tls/1"}})
+	if err != nil || cfg == nil || len(cfg.Certificates) != 1 || !slices.Equal(cfg.NextProtos, []string{"acme-tls/1"}) {
+		t.Fatalf("a validation with a challenge waiting: %+v, %v", cfg, err)
 	}
 }

@@ -25,6 +25,12 @@ import (
 	acmeapi "golang.org/x/crypto/acme"
 )
 
+// The challenge types answered (RFC 8555 section 8.3, RFC 8737).
+const (
+	HTTP01    = "http-01"
+	TLSALPN01 = "tls-alpn-01"
+)
+
 // LetsEncrypt is the directory of Let's Encrypt's production service.
 const LetsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
 
@@ -54,10 +60,14 @@ type Store interface {
 	Certificate(ctx context.Context, domain string) (certPEM, keyPEM []byte, err error)
 	// PutCertificate stores domain's certificate chain and key in PEM.
 	PutCertificate(ctx context.Context, domain string, certPEM, keyPEM []byte, notAfter time.Time) error
-	// PutChallenge stores the key authorization to answer for token.
-	PutChallenge(ctx context.Context, token, keyAuthorization string) error
+	// PutChallenge stores the key authorization to answer for token, a
+	// challenge for domain.
+	PutChallenge(ctx context.Context, token, domain, keyAuthorization string) error
 	// Challenge returns the key authorization of token, "" when none.
 	Challenge(ctx context.Context, token string) (string, error)
+	// DomainChallenge returns the latest key authorization waiting for a
+	// challenge for domain, "" when none.
+	DomainChallenge(ctx context.Context, domain string) (string, error)
 	// DeleteChallenge forgets token.
 	DeleteChallenge(ctx context.Context, token string) error
 	// Lock runs fn holding a lock on domain that one node at a time may
@@ -79,6 +89,9 @@ type Config struct {
 	Email string
 	// Domains are the DNS names to get certificates for, one each.
 	Domains []string
+	// Challenge is the challenge type answered: HTTP01 (the default) or
+	// TLSALPN01.
+	Challenge string
 	// Store keeps keys, certificates and challenges.
 	Store Store
 	// Install hands a domain's current certificate to the TLS listeners;
@@ -107,6 +120,9 @@ type Manager struct {
 func New(cfg Config) *Manager {
 	if cfg.Directory == "" {
 		cfg.Directory = LetsEncrypt
+	}
+	if cfg.Challenge == "" {
+		cfg.Challenge = HTTP01
 	}
 	log := cfg.Logger
 	if log == nil {

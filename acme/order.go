@@ -145,18 +145,19 @@ func (m *Manager) authorize(ctx context.Context, c *acmeapi.Client, domain, url 
 	}
 	var chal *acmeapi.Challenge
 	for _, ch := range z.Challenges {
-		if ch.Type == "http-01" {
+		if ch.Type == m.cfg.Challenge {
 			chal = ch
 		}
 	}
 	if chal == nil {
-		return errorf(domain, "authorization", errors.New("the authority offers no http-01 challenge"))
+		return errorf(domain, "authorization", fmt.Errorf("the authority offers no %s challenge", m.cfg.Challenge))
 	}
+	// Both types answer with the key authorization (RFC 8555 section 8.1).
 	answer, err := c.HTTP01ChallengeResponse(chal.Token)
 	if err != nil {
 		return errorf(domain, "challenge answer", err)
 	}
-	if err := m.cfg.Store.PutChallenge(ctx, chal.Token, answer); err != nil {
+	if err := m.cfg.Store.PutChallenge(ctx, chal.Token, domain, answer); err != nil {
 		return errorf(domain, "store the challenge answer", err)
 	}
 	defer func() {
@@ -168,7 +169,11 @@ func (m *Manager) authorize(ctx context.Context, c *acmeapi.Client, domain, url 
 		return errorf(domain, "accept the challenge", err)
 	}
 	if _, err := c.WaitAuthorization(ctx, z.URI); err != nil {
-		return errorf(domain, "http-01 validation (is port 80 of the domain served by xmppd's acme.http_listen?)", err)
+		hint := "is port 80 of the domain served by xmppd's acme.http_listen?"
+		if m.cfg.Challenge == TLSALPN01 {
+			hint = "does port 443 of the domain reach c2s.listen_tls or http.listen_tls?"
+		}
+		return errorf(domain, m.cfg.Challenge+" validation ("+hint+")", err)
 	}
 	return nil
 }

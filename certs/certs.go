@@ -72,6 +72,9 @@ type Store struct {
 	warned map[string]bool             // hosts already warned about self-signed use
 
 	cur atomic.Pointer[snapshot]
+	// validation, if set, answers handshakes that are certificate
+	// validations (ACME's TLS-ALPN-01) instead of the configuration.
+	validation atomic.Pointer[func(*tls.ClientHelloInfo) (*tls.Config, error)]
 }
 
 // hostSpec is one configured host after normalisation.
@@ -183,7 +186,21 @@ func (s *Store) TLSConfig() *tls.Config {
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return s.Certificate(hello.ServerName)
 		},
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			if v := s.validation.Load(); v != nil {
+				return (*v)(hello)
+			}
+			return nil, nil
+		},
 	}
+}
+
+// SetValidation has f answer every handshake first: a configuration of
+// its own for a certificate validation, such as ACME's TLS-ALPN-01, or
+// nil, nil to go on with the store's. It reaches configurations made by
+// TLSConfig before and after.
+func (s *Store) SetValidation(f func(*tls.ClientHelloInfo) (*tls.Config, error)) {
+	s.validation.Store(&f)
 }
 
 // Certificate returns the certificate a handshake with the server name host

@@ -281,6 +281,10 @@ type ACME struct {
 	// Domains get a certificate each; empty means every host without
 	// tls.certificates files.
 	Domains []string `toml:"domains"`
+	// Challenge is how control of the domains is proved: "http-01" (the
+	// default; port 80) or "tls-alpn-01" (port 443, which must reach
+	// c2s.listen_tls or http.listen_tls).
+	Challenge string `toml:"challenge"`
 	// HTTPListen is the plain HTTP listener on which the authority fetches
 	// the challenge answers (port 80 of each domain must reach it); empty
 	// leaves them to the http listeners, for a proxy that forwards
@@ -801,6 +805,15 @@ func (c *Config) validateACME() []error {
 		if slices.Contains(domains[:i], d) {
 			errs = append(errs, fmt.Errorf("acme.domains: %q is listed twice", d))
 		}
+	}
+	switch c.ACME.Challenge {
+	case "", "http-01":
+	case "tls-alpn-01":
+		if c.C2S.ListenTLS == "" && c.HTTP.ListenTLS == "" {
+			errs = append(errs, errors.New("acme.challenge: tls-alpn-01 is answered on c2s.listen_tls or http.listen_tls: set one, reachable on port 443"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("acme.challenge: %q is not http-01 or tls-alpn-01", c.ACME.Challenge))
 	}
 	if c.ACME.Email != "" && (!strings.Contains(c.ACME.Email, "@") || strings.ContainsAny(c.ACME.Email, " :")) {
 		errs = append(errs, fmt.Errorf("acme.email: %q is not an email address", c.ACME.Email))

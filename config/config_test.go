@@ -132,6 +132,8 @@ func TestParse(t *testing.T) {
 		{name: "acme and files", doc: "hosts = ['example.org']\n[[tls.certificates]]\nhost = 'example.org'\ncert = 'c'\nkey = 'k'\n[acme]\nenabled = true\ndomains = ['example.org']", wantErr: "also has tls.certificates files"},
 		{name: "s2s direct TLS alone", doc: "[s2s]\nlisten_tls = ':5270'", wantErr: "s2s.listen_tls: federation is off"},
 		{name: "acme unicode", doc: "[acme]\nenabled = true\ndomains = ['bücher.example']", wantErr: "must be written in ASCII"},
+		{name: "acme challenge", doc: "hosts = ['example.org']\n[acme]\nenabled = true\nchallenge = 'dns-01'", wantErr: "is not http-01 or tls-alpn-01"},
+		{name: "acme tls-alpn-01 without a TLS listener", doc: "hosts = ['example.org']\n[c2s]\nlisten_tls = ''\n[http]\nlisten_tls = ''\n[acme]\nenabled = true\nchallenge = 'tls-alpn-01'", wantErr: "set one, reachable on port 443"},
 		{name: "acme twice", doc: "[acme]\nenabled = true\ndomains = ['Example.org', 'example.org.']", wantErr: "listed twice"},
 		{name: "acme over http", doc: "hosts = ['example.org']\n[acme]\nenabled = true\ndirectory = 'http://ca.example/dir'", wantErr: "must be an https URL"},
 		{name: "acme off ignores localhost", doc: "[acme]\nemail = 'x'", check: func(t *testing.T, c Config) {}},

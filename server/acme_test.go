@@ -21,7 +21,7 @@ func TestACMECertificate(t *testing.T) {
 	}
 	challenges := l.Addr().String()
 	l.Close()
-	p := pebbletest.Start(t, l.Addr().(*net.TCPAddr).Port)
+	p := pebbletest.Start(t, l.Addr().(*net.TCPAddr).Port, 1)
 
 	const domain = "chat.xmppd.test"
 	logs := xmpptest.NewRecords()
@@ -58,4 +58,27 @@ func TestACMECertificate(t *testing.T) {
 	if leaf := other.Conn.(*tls.Conn).ConnectionState().PeerCertificates[0]; leaf.VerifyHostname(xmpptest.Domain) != nil {
 		t.Errorf("%s got the certificate of %v", xmpptest.Domain, leaf.DNSNames)
 	}
+}
+
+// With acme.challenge = "tls-alpn-01" the authority's validation is
+// answered on the direct TLS listener, and no HTTP listener is needed.
+func TestACMETLSALPN01(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := l.Addr().String()
+	l.Close()
+	p := pebbletest.Start(t, 1, l.Addr().(*net.TCPAddr).Port)
+
+	const domain = "alpn.xmppd.test"
+	logs := xmpptest.NewRecords()
+	s := xmpptest.StartLogged(t, logs.Logger(), func(c *config.Config) {
+		c.Hosts = append(c.Hosts, domain)
+		c.C2S.ListenTLS = direct
+		c.ACME = config.ACME{Enabled: true, Directory: p.Directory, CAFile: p.CAFile, Domains: []string{domain},
+			Challenge: "tls-alpn-01"}
+	})
+	logs.Wait(t, "acme: serving certificate", "domain", domain)
+	xmpptest.DialTLS(t, s.DirectTLSAddr, &tls.Config{ServerName: domain, RootCAs: p.Roots(t)}).Open(domain)
 }

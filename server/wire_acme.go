@@ -25,15 +25,20 @@ func newACME(cfg config.ACME, domains []string, pool *pgxpool.Pool, store *certs
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-	return acme.New(acme.Config{
+	m := acme.New(acme.Config{
 		Directory:  cfg.Directory,
 		Email:      cfg.Email,
 		Domains:    domains,
+		Challenge:  cfg.Challenge,
 		Store:      postgres.NewACME(pool),
 		Install:    store.Install,
 		HTTPClient: &http.Client{Transport: transport, Timeout: time.Minute},
 		Logger:     log,
-	}), nil
+	})
+	if cfg.Challenge == acme.TLSALPN01 {
+		store.SetValidation(m.ValidationConfig)
+	}
+	return m, nil
 }
 
 // startACME opens acme.http_listen for the authority's challenges and

@@ -41,9 +41,9 @@ type Pebble struct {
 }
 
 // Start runs Pebble with HTTP-01 validations made to 127.0.0.1:httpPort
-// for every domain; it stops when the test ends. It refuses to issue for
-// blocked.example.
-func Start(t testing.TB, httpPort int) *Pebble {
+// and TLS-ALPN-01 validations to 127.0.0.1:tlsPort, for every domain; it
+// stops when the test ends. It refuses to issue for blocked.example.
+func Start(t testing.TB, httpPort, tlsPort int) *Pebble {
 	t.Helper()
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", dir, module+"/cmd/pebble", module+"/cmd/pebble-challtestsrv")
@@ -68,7 +68,7 @@ func Start(t testing.TB, httpPort int) *Pebble {
 		"certificate":                    filepath.Join(src, "test/certs/localhost/cert.pem"),
 		"privateKey":                     filepath.Join(src, "test/certs/localhost/key.pem"),
 		"httpPort":                       httpPort,
-		"tlsPort":                        1, // nothing answers: TLS-ALPN-01 fails
+		"tlsPort":                        tlsPort,
 		"externalAccountBindingRequired": false,
 		"domainBlocklist":                []string{"blocked.example"},
 	}}

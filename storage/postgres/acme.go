@@ -67,10 +67,10 @@ func (s *ACME) PutCertificate(ctx context.Context, domain string, certPEM, keyPE
 	return nil
 }
 
-// PutChallenge stores the answer for token.
-func (s *ACME) PutChallenge(ctx context.Context, token, keyAuthorization string) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO acme_challenges (token, key_authorization) VALUES ($1, $2)
-		ON CONFLICT (token) DO UPDATE SET key_authorization = $2`, token, keyAuthorization)
+// PutChallenge stores the answer for token, a challenge for domain.
+func (s *ACME) PutChallenge(ctx context.Context, token, domain, keyAuthorization string) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO acme_challenges (token, domain, key_authorization) VALUES ($1, $2, $3)
+		ON CONFLICT (token) DO UPDATE SET domain = $2, key_authorization = $3`, token, domain, keyAuthorization)
 	if err != nil {
 		return fmt.Errorf("store acme challenge: %w", err)
 	}
@@ -86,6 +86,21 @@ func (s *ACME) Challenge(ctx context.Context, token string) (string, error) {
 	}
 	if err != nil {
 		return "", fmt.Errorf("acme challenge: %w", err)
+	}
+	return answer, nil
+}
+
+// DomainChallenge returns the latest answer waiting for a challenge for
+// domain, "" when none.
+func (s *ACME) DomainChallenge(ctx context.Context, domain string) (string, error) {
+	var answer string
+	err := s.pool.QueryRow(ctx, `SELECT key_authorization FROM acme_challenges WHERE domain = $1
+		ORDER BY created_at DESC LIMIT 1`, domain).Scan(&answer)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("acme challenge for %s: %w", domain, err)
 	}
 	return answer, nil
 }
