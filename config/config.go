@@ -288,7 +288,7 @@ type ACME struct {
 	// HTTPListen is the plain HTTP listener on which the authority fetches
 	// the challenge answers (port 80 of each domain must reach it); empty
 	// leaves them to the http listeners, for a proxy that forwards
-	// /.well-known/acme-challenge/ there.
+	// /.well-known/acme-challenge/ there. Not opened for tls-alpn-01.
 	HTTPListen string `toml:"http_listen"`
 	// CAFile holds PEM roots to trust for the directory's HTTPS, besides
 	// the system's (a private authority).

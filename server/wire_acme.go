@@ -48,7 +48,8 @@ func (s *Server) startACME() error {
 	if s.acme == nil {
 		return nil
 	}
-	if addr := s.cfg.ACME.HTTPListen; addr != "" {
+	// HTTP-01 answers only: TLS-ALPN-01 is answered by the TLS listeners.
+	if addr := s.cfg.ACME.HTTPListen; addr != "" && s.cfg.ACME.Challenge != acme.TLSALPN01 {
 		s.acmeHTTP = &http.Server{Handler: s.acme.Handler(nil), ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second,
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelInfo)}
