@@ -188,8 +188,24 @@ func printWelcome(w io.Writer, cfg config.Config, srv *server.Server) {
 	if srv.Proxy65Addr != nil {
 		fmt.Fprintf(w, "  bytestreams proxy:    proxy.%s on %s\n", host, srv.Proxy65Addr)
 	}
+	if srv.S2SAddr != nil {
+		fmt.Fprintf(w, "  other servers:        %s\n", srv.S2SAddr)
+	}
+	if srv.S2STLSAddr != nil {
+		fmt.Fprintf(w, "  other servers (TLS):  %s\n", srv.S2STLSAddr)
+	}
+	if srv.ACMEAddr != nil {
+		fmt.Fprintf(w, "  ACME challenges:      %s\n", srv.ACMEAddr)
+	}
 	fmt.Fprintf(w, "\nAdd a user (in another terminal):\n  ./xmppd user add alice@%s\n", host)
-	fmt.Fprintf(w, "Then log in from any XMPP client as alice@%s (the certificate is self-signed unless you configured one; accept it).\n", host)
+	if cfg.ACME.Enabled {
+		fmt.Fprintf(w, "Then log in from any XMPP client as alice@%s (certificates come from ACME; the log says when each arrives).\n", host)
+	} else {
+		fmt.Fprintf(w, "Then log in from any XMPP client as alice@%s (the certificate is self-signed unless you configured one; accept it).\n", host)
+	}
+	if host != "localhost" {
+		fmt.Fprintf(w, "Check what clients and other servers will find (DNS, certificates): ./xmppd check\n")
+	}
 	fmt.Fprintf(w, "Stop with Ctrl-C.\n\n")
 }
 
