@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"runtime"
+	"slices"
 	"time"
 
 	"xmppd/metrics"
@@ -59,6 +60,21 @@ func (s *Server) metricsHandler() http.Handler {
 		return []metrics.Sample{{Labels: []string{"state", "acquired"}, Value: float64(st.AcquiredConns())},
 			{Labels: []string{"state", "idle"}, Value: float64(st.IdleConns())},
 			{Labels: []string{"state", "max"}, Value: float64(st.MaxConns())}}
+	})
+	names := s.cfg.Hosts
+	if s.cfg.ACME.Enabled {
+		names = append(slices.Clone(names), s.cfg.ACME.DomainsOr(s.cfg.Hosts, s.cfg.TLS.Certificates)...)
+		slices.Sort(names)
+		names = slices.Compact(names)
+	}
+	reg.GaugeVec("xmppd_certificate_expiry_seconds", "When the certificate served for each host (and ACME domain) expires, in seconds since the Unix epoch.", func() []metrics.Sample {
+		var samples []metrics.Sample
+		for _, name := range names {
+			if c, err := s.certs.Certificate(name); err == nil && c != nil && c.Leaf != nil {
+				samples = append(samples, metrics.Sample{Labels: []string{"host", name}, Value: float64(c.Leaf.NotAfter.Unix())})
+			}
+		}
+		return samples
 	})
 	reg.Gauge("go_goroutines", "Goroutines of the process.", func() float64 { return float64(runtime.NumGoroutine()) })
 	reg.Gauge("go_memstats_heap_alloc_bytes", "Bytes of the Go heap in use.", func() float64 {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"xmppd/config"
 	"xmppd/internal/xmpptest"
@@ -47,6 +48,11 @@ func TestMetrics(t *testing.T) {
 	before := scrape(t, s)
 	if before["xmppd_sessions"] != 0 || before["xmppd_start_time_seconds"] == 0 || before[`xmppd_build_info{version="0.1.0-dev"}`] != 1 {
 		t.Fatalf("at start: %v", before)
+	}
+	for _, host := range []string{xmpptest.Domain, xmpptest.OtherDomain} {
+		if expiry := before[`xmppd_certificate_expiry_seconds{host="`+host+`"}`]; expiry < float64(time.Now().Add(30*24*time.Hour).Unix()) {
+			t.Errorf("certificate expiry of %s: %v, want the generated certificate's, a year away", host, expiry)
+		}
 	}
 
 	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
