@@ -34,6 +34,7 @@ import (
 	"xmppd/httpd"
 	"xmppd/ping"
 	"xmppd/proxy65"
+	"xmppd/register"
 	"xmppd/router"
 	"xmppd/s2s"
 	"xmppd/storage"
@@ -316,6 +317,9 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		}
 		if certManager != nil {
 			mux.Handle(acme.ChallengePath, certManager.Handler(nil))
+		}
+		if w.invitePage != nil {
+			mux.Handle(register.InvitePath, w.invitePage)
 		}
 		// Failed handshakes and bad requests from anyone who connects are
 		// not the operator's errors.

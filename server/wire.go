@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"mellium.im/xmpp/jid"
@@ -31,6 +32,9 @@ type wiring struct {
 	// registrar serves in-band registration on unauthenticated streams; nil
 	// when registration is off.
 	registrar c2s.Registrar
+	// invitePage serves the invitation links' pages; nil when
+	// registration is off.
+	invitePage http.Handler
 	// accountDeleted are called, in order, before an account is removed,
 	// so that modules can tell contacts (RFC 6121 §3) and clean up.
 	accountDeleted []func(ctx context.Context, bare jid.JID) error

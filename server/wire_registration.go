@@ -26,7 +26,7 @@ func (w *wiring) registration(ctx context.Context) error {
 	}
 	svc.Register(w.router)
 	if reg.Enabled {
-		w.registrar = svc
+		w.registrar, w.invitePage = svc, svc.InvitePage(w.cfg.Hosts)
 	}
 	return nil
 }

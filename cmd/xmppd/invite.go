@@ -7,12 +7,32 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"time"
 
 	"xmppd/config"
+	"xmppd/register"
 	"xmppd/server"
 	"xmppd/storage/postgres"
 )
+
+// webBase returns the address of host's web pages as invited people reach
+// them: http.public_url, else the HTTPS listener's port on host, else the
+// HTTP listener's; "" without either.
+func webBase(cfg config.Config, host string) string {
+	if cfg.HTTP.PublicURL != "" {
+		return cfg.HTTP.PublicURL
+	}
+	for _, l := range []struct{ scheme, addr, standard string }{{"https", cfg.HTTP.ListenTLS, "443"}, {"http", cfg.HTTP.Listen, "80"}} {
+		if _, port, err := net.SplitHostPort(l.addr); err == nil {
+			if port == l.standard {
+				return l.scheme + "://" + host
+			}
+			return l.scheme + "://" + net.JoinHostPort(host, port)
+		}
+	}
+	return ""
+}
 
 // inviteValidity is how long a new invitation can be used by default.
 const inviteValidity = 7 * 24 * time.Hour
@@ -50,6 +70,9 @@ func inviteCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 			}
 			fmt.Fprintf(stdout, "token:   %s\nexpires: %s\nuri:     xmpp:%s?register;preauth=%s\n",
 				inv.Token, inv.Expires.UTC().Format(time.RFC3339), host, inv.Token)
+			if base := webBase(cfg, host); base != "" && cfg.Registration.Enabled {
+				fmt.Fprintf(stdout, "link:    %s\n", register.InviteLink(base, inv.Token))
+			}
 			if !cfg.Registration.Enabled || !cfg.Registration.RequireInvite {
 				fmt.Fprintln(stdout, "note: the configuration does not set registration.enabled and registration.require_invite; the token is not needed to register")
 			}

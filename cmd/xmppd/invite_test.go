@@ -44,6 +44,9 @@ func TestInviteCommand(t *testing.T) {
 		t.Fatalf("invite create printed:\n%s", out)
 	}
 	token := m[1]
+	if !strings.Contains(out, "link:    https://localhost:5281/invite/"+token+"\n") {
+		t.Errorf("invite create printed no link to the invitation's page (the default HTTPS listener):\n%s", out)
+	}
 	if out, err := xmppd(t, bin, "", "-c", cfgPath, "invite", "create", "elsewhere.example"); err == nil || !strings.Contains(out, "not served here") {
 		t.Fatalf("invite create for another host: %v\n%s", err, out)
 	}
