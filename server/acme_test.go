@@ -15,13 +15,8 @@ import (
 // the challenge on acme.http_listen, and serves it on every TLS listener;
 // the other hosts keep theirs.
 func TestACMECertificate(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	challenges := l.Addr().String()
-	l.Close()
-	p := pebbletest.Start(t, l.Addr().(*net.TCPAddr).Port, 1)
+	challenges := xmpptest.FreeAddr(t)
+	p := pebbletest.Start(t, port(t, challenges), 1)
 
 	const domain = "chat.xmppd.test"
 	logs := xmpptest.NewRecords()
@@ -63,13 +58,8 @@ func TestACMECertificate(t *testing.T) {
 // With acme.challenge = "tls-alpn-01" the authority's validation is
 // answered on the direct TLS listener, and no HTTP listener is needed.
 func TestACMETLSALPN01(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	direct := l.Addr().String()
-	l.Close()
-	p := pebbletest.Start(t, 1, l.Addr().(*net.TCPAddr).Port)
+	direct := xmpptest.FreeAddr(t)
+	p := pebbletest.Start(t, 1, port(t, direct))
 
 	const domain = "alpn.xmppd.test"
 	logs := xmpptest.NewRecords()
@@ -81,4 +71,14 @@ func TestACMETLSALPN01(t *testing.T) {
 	})
 	logs.Wait(t, "acme: serving certificate", "domain", domain)
 	xmpptest.DialTLS(t, s.DirectTLSAddr, &tls.Config{ServerName: domain, RootCAs: p.Roots(t)}).Open(domain)
+}
+
+// port returns the port of a host:port address.
+func port(t *testing.T, addr string) int {
+	t.Helper()
+	a, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Port
 }

@@ -13,7 +13,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"xmppd/internal/xmpptest"
 )
 
 // module is Pebble's module path; its test certificates serve the API.
@@ -56,12 +57,12 @@ func Start(t testing.TB, httpPort, tlsPort int) *Pebble {
 	}
 	src := strings.TrimSpace(string(out))
 
-	dns := freeAddr(t)
+	dns := xmpptest.FreeAddr(t)
 	start(t, "pebble-challtestsrv", "Starting management server", nil, filepath.Join(dir, "pebble-challtestsrv"),
-		"-dnsserver", dns, "-management", freeAddr(t), "-defaultIPv6", "",
+		"-dnsserver", dns, "-management", xmpptest.FreeAddr(t), "-defaultIPv6", "",
 		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "")
 
-	api, management := freeAddr(t), freeAddr(t)
+	api, management := xmpptest.FreeAddr(t), xmpptest.FreeAddr(t)
 	config := map[string]any{"pebble": map[string]any{
 		"listenAddress":                  api,
 		"managementListenAddress":        management,
@@ -188,16 +189,4 @@ func start(t testing.TB, name, ready string, env []string, path string, args ...
 			t.Fatalf("%s was not ready within 30 s:\n%s", name, strings.Join(seen, "\n"))
 		}
 	}
-}
-
-// freeAddr returns an address of 127.0.0.1 with a port nothing listens on
-// right now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
