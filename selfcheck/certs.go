@@ -75,3 +75,33 @@ func (c *checker) roomsCertificate(ctx context.Context, host, domain string) {
 	c.add(subject, Warn, "none covers it: other servers verify the rooms with dialback instead, and refuse them if they require "+
 		"certificates; add %s to acme.domains, or get a certificate that names it", domain)
 }
+
+// acmeChallenges checks that the authority's challenges can arrive: it
+// connects to port 80 (HTTP-01) or 443 (TLS-ALPN-01) of each domain.
+func (c *checker) acmeChallenges() {
+	cfg := c.Config.Config
+	if !cfg.ACME.Enabled {
+		return
+	}
+	const subject = "acme challenges"
+	if cfg.ACME.Challenge == "tls-alpn-01" {
+		for _, l := range []string{cfg.C2S.ListenTLS, cfg.HTTP.ListenTLS} {
+			if l != "" && portOf(l) == 443 {
+				c.add(subject, OK, "tls-alpn-01 on the direct TLS listener %s", l)
+				return
+			}
+		}
+		c.add(subject, Warn, "tls-alpn-01: the authority connects to port 443, and no TLS listener is on it: "+
+			"forward port 443 to c2s.listen_tls or http.listen_tls")
+		return
+	}
+	switch l := cfg.ACME.HTTPListen; {
+	case l == "":
+		c.add(subject, Warn, "http-01 with acme.http_listen empty: port 80 must reach the http listener %q "+
+			"through a proxy that forwards /.well-known/acme-challenge/", cfg.HTTP.Listen)
+	case portOf(l) != 80:
+		c.add(subject, Warn, "http-01 on acme.http_listen %s: the authority connects to port 80, which must be forwarded there", l)
+	default:
+		c.add(subject, OK, "http-01 on acme.http_listen %s", l)
+	}
+}

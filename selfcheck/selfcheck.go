@@ -71,6 +71,7 @@ func Run(ctx context.Context, cfg Config) []Finding {
 		cfg.Local = localAddrs()
 	}
 	c := &checker{Config: cfg}
+	c.acmeChallenges()
 	for _, host := range cfg.Config.Hosts {
 		c.dns(ctx, host)
 		c.certificate(ctx, host)

@@ -135,6 +135,7 @@ func TestRun(t *testing.T) {
 
 		{"_xmpp-client._tcp.acme.example", Warn, "but the listener is on port 5222"},
 		{"acme.example certificate", OK, "ACME: issued by Test Root"},
+		{"acme challenges", Warn, "http-01 with acme.http_listen empty: port 80 must reach the http listener"},
 		{"conference.acme.example certificate", OK, "ACME: issued by Test Root"},
 	}
 	for _, w := range want {
@@ -166,5 +167,29 @@ func TestUntrusted(t *testing.T) {
 	found := Run(context.Background(), Config{Config: cfg, Resolver: dnstest.Start(t, zone).Resolver(), Roots: x509.NewCertPool(), Now: now})
 	if len(found) != 1 || found[0].Level != Fail || !strings.Contains(found[0].Text, "not trusted for example.org") {
 		t.Errorf("findings %+v, want one failure: not trusted", found)
+	}
+}
+
+// Where the ACME authority's challenges arrive.
+func TestACMEChallenges(t *testing.T) {
+	for _, tc := range []struct {
+		challenge, httpListen, c2sTLS string
+		level                         Level
+	}{
+		{"http-01", ":80", ":5223", OK},
+		{"http-01", ":8080", ":5223", Warn},
+		{"tls-alpn-01", ":80", ":443", OK},
+		{"tls-alpn-01", ":80", ":5223", Warn},
+	} {
+		cfg := config.Default()
+		cfg.Hosts = []string{"example.org"}
+		cfg.C2S.Listen, cfg.C2S.ListenTLS, cfg.S2S.Listen = "", tc.c2sTLS, ""
+		cfg.HTTP.ListenTLS = ""
+		cfg.ACME = config.ACME{Enabled: true, Challenge: tc.challenge, HTTPListen: tc.httpListen}
+		c := &checker{Config: Config{Config: cfg}}
+		c.acmeChallenges()
+		if len(c.found) != 1 || c.found[0].Level != tc.level {
+			t.Errorf("%s, http_listen %s, c2s.listen_tls %s: %+v, want %s", tc.challenge, tc.httpListen, tc.c2sTLS, c.found, tc.level)
+		}
 	}
 }
