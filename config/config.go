@@ -91,6 +91,10 @@ type Contact struct {
 	Security []string `toml:"security"`
 	Status   []string `toml:"status"`
 	Support  []string `toml:"support"`
+	// OutageStatus are http(s) URLs of a JSON file describing outages,
+	// kept somewhere else than this server (XEP-0455), which clients
+	// fetch when the server is unreachable.
+	OutageStatus []string `toml:"outage_status"`
 }
 
 // Fields returns the addresses by XEP-0157 field name, leaving out the
@@ -545,6 +549,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateACME()...)
+	for _, u := range c.Contact.OutageStatus {
+		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+			errs = append(errs, fmt.Errorf("contact.outage_status: %q is not an http(s) URL", u))
+		}
+	}
 	for field, uris := range c.Contact.Fields() {
 		for _, u := range uris {
 			if scheme, rest, ok := strings.Cut(u, ":"); !ok || scheme == "" || rest == "" || strings.ContainsAny(scheme, " /") {

@@ -53,6 +53,7 @@ func TestParse(t *testing.T) {
 				t.Errorf("contact fields %v", f)
 			}
 		}},
+		{name: "outage status not http", doc: "[contact]\noutage_status = ['xmpp:status@example.org']", wantErr: "contact.outage_status"},
 		{name: "contact not a URI", doc: "[contact]\nsecurity = ['security@example.org']", wantErr: "contact.security"},
 		{name: "component privileges", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { roster = 'both', message = 'outgoing' }", check: func(t *testing.T, c Config) {
 			if p := c.Components.External[0].Privileges; p.Roster != "both" || p.Message != "outgoing" {

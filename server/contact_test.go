@@ -14,6 +14,7 @@ func TestContactAddresses(t *testing.T) {
 	s := xmpptest.Start(t, func(c *config.Config) {
 		c.Contact.Abuse = []string{"mailto:abuse@localhost", "xmpp:abuse@localhost"}
 		c.Contact.Security = []string{"https://localhost/security"}
+		c.Contact.OutageStatus = []string{"https://status.example/xmpp.json"}
 	})
 	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
 	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
@@ -28,5 +29,9 @@ func TestContactAddresses(t *testing.T) {
 	if form.Type != "result" || len(abuse.Values) != 2 || abuse.Values[1] != "xmpp:abuse@localhost" ||
 		len(security.Values) != 1 || len(form.Fields) != 3 {
 		t.Fatalf("server info %+v", form)
+	}
+	sos, ok := dataform.Find(q.ChildElements(), "urn:xmpp:sos:0")
+	if status, _ := sos.Field("external-status-addresses"); !ok || len(status.Values) != 1 || status.Values[0] != "https://status.example/xmpp.json" {
+		t.Fatalf("outage status form (XEP-0455) %+v in %s", sos, q)
 	}
 }
