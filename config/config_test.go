@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -164,5 +165,25 @@ func TestExampleFileIsValid(t *testing.T) {
 	// The example shows the defaults.
 	if c.MUC != Default().MUC {
 		t.Errorf("the example's [muc] is %+v, the defaults %+v", c.MUC, Default().MUC)
+	}
+}
+
+// The configuration docs/deploy.md shows is valid.
+func TestDeployGuideConfigIsValid(t *testing.T) {
+	guide, err := os.ReadFile("../docs/deploy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(guide), "```toml\n")
+	doc, _, closed := strings.Cut(rest, "```")
+	if !ok || !closed {
+		t.Fatal("docs/deploy.md has no TOML block")
+	}
+	c, err := Parse(doc)
+	if err != nil {
+		t.Fatalf("docs/deploy.md's configuration: %v", err)
+	}
+	if !c.ACME.Enabled || c.S2S.ListenTLS == "" {
+		t.Errorf("the guide's configuration lost its point: %+v", c)
 	}
 }
