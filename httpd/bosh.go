@@ -91,8 +91,15 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A request of a session may be as large as a stanza; others, which
-	// start one, need not be, and are not parsed when larger.
-	s := h.session(quickSID(data))
+	// start one, need not be, and are not parsed when larger. One naming
+	// a session that is gone (a client still sending after it terminated
+	// it) learns so, whatever it carries (XEP-0124 §17.2).
+	sid := quickSID(data)
+	s := h.session(sid)
+	if s == nil && sid != "" {
+		boshReply(w, http.StatusOK, boshTerminate("item-not-found"))
+		return
+	}
 	if s == nil {
 		lim.MaxStanzaBytes = min(lim.MaxStanzaBytes, boshCreationBytes)
 	}

@@ -287,6 +287,9 @@ func TestBOSHBadInput(t *testing.T) {
 		{"rid not a number", "<body xmlns='" + nsHTTPBind + "' rid='x' to='localhost'/>", 400, "bad-request"},
 		{"doctype", "<!DOCTYPE body><body xmlns='" + nsHTTPBind + "' rid='1' to='localhost'/>", 400, "bad-request"},
 		{"unknown session", "<body xmlns='" + nsHTTPBind + "' rid='1' sid='nope'/>", 200, "item-not-found"},
+		// A client still sending after it terminated its session, a stanza
+		// larger than a session's first request may be.
+		{"unknown session, large", "<body xmlns='" + nsHTTPBind + "' rid='1' sid='nope'><iq xmlns='jabber:client' type='set'>" + strings.Repeat("x", 20<<10) + "</iq></body>", 200, "item-not-found"},
 		{"too large", big, 413, "policy-violation"},
 		{"creation too large", "<body xmlns='" + nsHTTPBind + "' rid='1' to='localhost'>" + strings.Repeat(" ", 20<<10) + "</body>", 413, "policy-violation"},
 		{"unknown host", "<body xmlns='" + nsHTTPBind + "' rid='1' to='nowhere.example' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>", 200, "remote-stream-error"},
