@@ -83,6 +83,9 @@ func (c *checker) target(ctx context.Context, record, name string, port, listeni
 	case !c.isLocal(addrs):
 		c.add(record, Warn, "%s, at %v, which is not an address of this machine: fine behind NAT or a proxy that forwards port %d here, "+
 			"otherwise fix the record", found, addrs, port)
+	case len(c.foreign(addrs)) > 0:
+		c.add(record, Warn, "%s, at %v, of which %v are not addresses of this machine: clients and servers that try those first "+
+			"fail or wait (a stale AAAA record, often); fix or remove them, unless a proxy forwards them here", found, addrs, c.foreign(addrs))
 	case port != listening:
 		c.add(record, Warn, "%s, but the listener is on port %d: fine if a proxy forwards it, otherwise fix the record", found, listening)
 	default:

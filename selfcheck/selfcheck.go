@@ -109,7 +109,18 @@ func localAddrs() []netip.Addr {
 
 // isLocal reports whether any of addrs is one of this machine's.
 func (c *checker) isLocal(addrs []netip.Addr) bool {
-	return slices.ContainsFunc(addrs, func(a netip.Addr) bool { return slices.Contains(c.Local, a) })
+	return len(c.foreign(addrs)) < len(addrs)
+}
+
+// foreign returns those of addrs that are not this machine's.
+func (c *checker) foreign(addrs []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range addrs {
+		if !slices.Contains(c.Local, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // lookupAddrs returns the addresses of name.

@@ -27,6 +27,7 @@ _xmpp-client._tcp.example.org.      SRV 0 5 5222 xmpp.example.org.
 _xmpp-server._tcp.example.org.      SRV 0 5 5269 xmpp.example.org.
 _xmpps-server._tcp.example.org.     SRV 0 0 0 .
 xmpp.example.org.                   A   192.0.2.10
+xmpp.example.org.                   AAAA 2001:db8::dead
 _xmpp-client._tcp.broken.example.   SRV 0 0 0 .
 _xmpp-server._tcp.broken.example.   SRV 0 5 5269 nowhere.broken.example.
 other.example.                      A   198.51.100.1
@@ -115,9 +116,10 @@ func TestRun(t *testing.T) {
 		level   Level
 		text    string
 	}{
-		{"_xmpp-client._tcp.example.org", OK, "SRV points to xmpp.example.org port 5222, at [192.0.2.10], this machine"},
+		{"_xmpp-client._tcp.example.org", Warn, "of which [2001:db8::dead] are not addresses of this machine"},
 		{"_xmpps-client._tcp.example.org", Warn, "add _xmpps-client._tcp.example.org. SRV 0 5 5223 example.org."},
-		{"_xmpp-server._tcp.example.org", OK, "SRV points to xmpp.example.org port 5269"},
+		{"_xmpp-server._tcp.example.org", Warn, "SRV points to xmpp.example.org port 5269"},
+		{"_xmpp-server._tcp.acme.example", OK, "at [192.0.2.10], this machine"},
 		{"example.org certificate", OK, "issued by Test Root, valid until 2027-01-22 (60 days)"},
 		{"_xmpp-server._tcp.conference.example.org", Warn, "connect to conference.example.org port 5269, which has no address"},
 		{"conference.example.org certificate", Warn, "add conference.example.org to acme.domains"},
