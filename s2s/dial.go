@@ -138,23 +138,28 @@ func (s *Server) open(ctx context.Context, local, remote string, authenticate bo
 	}
 	var dialErr error
 	for _, t := range targets {
-		if c, dialErr = s.connect(ctx, t, local, remote); dialErr == nil {
-			break
+		if c, dialErr = s.connect(ctx, t, local, remote); dialErr != nil {
+			continue
 		}
-	}
-	if c == nil {
-		// RFC 6120 §8.3.3.14: no answer at the resolved address is
-		// remote-server-not-found; a failed negotiation is a timeout.
-		return nil, "", false, fmt.Errorf("connecting to %s: %w (%v)", remote, errNoServer, dialErr)
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		c.nc.SetReadDeadline(dl)
-	}
-	if id, external, err = s.negotiate(ctx, c, local, remote, authenticate); err != nil {
+		if dl, ok := ctx.Deadline(); ok {
+			c.nc.SetReadDeadline(dl)
+		}
+		if id, external, err = s.negotiate(ctx, c, local, remote, authenticate); err == nil {
+			return c, id, external, nil
+		}
 		c.end(err, local)
-		return nil, "", false, fmt.Errorf("stream to %s: %w", remote, err)
+		// A direct TLS port may lead somewhere else than an XMPP server
+		// (a multiplexer on 443 sending it to a web server): the next
+		// target may be one. A failure on a STARTTLS target is the
+		// server's answer.
+		if !t.direct || ctx.Err() != nil {
+			return nil, "", false, fmt.Errorf("stream to %s: %w", remote, err)
+		}
+		c, dialErr = nil, fmt.Errorf("stream over direct TLS with %s: %w", t.addr, err)
 	}
-	return c, id, external, nil
+	// RFC 6120 §8.3.3.14: no answer at the resolved address is
+	// remote-server-not-found; a failed negotiation is a timeout.
+	return nil, "", false, fmt.Errorf("connecting to %s: %w (%v)", remote, errNoServer, dialErr)
 }
 
 // negotiate opens the stream on c, encrypts it and, with authenticate,

@@ -2,6 +2,7 @@ package s2s_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"xmppd/certs"
 	"xmppd/config"
 	"xmppd/internal/dnstest"
 	"xmppd/internal/xmpptest"
@@ -118,5 +120,46 @@ func TestShutdownDuringDirectTLSHandshake(t *testing.T) {
 	}
 	if _, err := io.ReadAll(peer.Conn); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("the peer's connection after shutdown: %v, want it closed", err)
+	}
+}
+
+// A direct TLS target that completes the handshake but is no XMPP server
+// (a multiplexer on port 443 sending it to a web server) is skipped for
+// the next record.
+func TestDirectTLSNotXMPP(t *testing.T) {
+	certPEM, keyPEM, err := certs.Generate("b.test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { web.Close() })
+	var answered atomic.Int32
+	go func() {
+		for {
+			c, err := web.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Read(make([]byte, 512)) // the stream header, taken for a request
+				answered.Add(1)
+				io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+			}()
+		}
+	}()
+	alice, bob := foundByDNS(t, func(host string, s *xmpptest.Server) []string {
+		return []string{srv("xmpps-server", host, 0, web.Addr()), srv("xmpp-server", host, 10, s.S2SAddr)}
+	})
+	exchange(t, alice, bob)
+	if answered.Load() == 0 {
+		t.Error("the direct TLS target was never tried")
 	}
 }
