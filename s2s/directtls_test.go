@@ -37,14 +37,28 @@ func foundByDNS(t *testing.T, records func(host string, s *xmpptest.Server) []st
 		}
 		return s
 	}
-	a, b := start("a.test"), start("b.test")
-	a.AddUser(t, "alice", "a.test", "alice pw")
-	b.AddUser(t, "bob", "b.test", "bob pw")
-	alice = xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
-	alice.Online()
-	bob = xmpptest.LoginAt(t, b, "b.test", "bob", "bob pw", "laptop")
-	bob.Online()
-	return alice, bob
+	return online(t, start("a.test"), start("b.test"))
+}
+
+// impostor accepts connections on l until the test ends, each counted in
+// the result before answer deals with it and it is closed.
+func impostor(t *testing.T, l net.Listener, answer func(net.Conn)) *atomic.Int32 {
+	t.Cleanup(func() { l.Close() })
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close()
+				answer(c)
+			}()
+		}
+	}()
+	return &accepted
 }
 
 // srv returns an SRV record of host's service pointing to addr.
@@ -83,18 +97,7 @@ func TestDirectTLSFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { broken.Close() })
-	var tried atomic.Int32
-	go func() {
-		for {
-			c, err := broken.Accept()
-			if err != nil {
-				return
-			}
-			tried.Add(1)
-			c.Close()
-		}
-	}()
+	tried := impostor(t, broken, func(net.Conn) {})
 	alice, bob := foundByDNS(t, func(host string, s *xmpptest.Server) []string {
 		return []string{srv("xmpps-server", host, 0, broken.Addr()), srv("xmpp-server", host, 10, s.S2SAddr)}
 	})
@@ -139,22 +142,10 @@ func TestDirectTLSNotXMPP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { web.Close() })
-	var answered atomic.Int32
-	go func() {
-		for {
-			c, err := web.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.Read(make([]byte, 512)) // the stream header, taken for a request
-				answered.Add(1)
-				io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-			}()
-		}
-	}()
+	answered := impostor(t, web, func(c net.Conn) {
+		c.Read(make([]byte, 512)) // the stream header, taken for a request
+		io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+	})
 	alice, bob := foundByDNS(t, func(host string, s *xmpptest.Server) []string {
 		return []string{srv("xmpps-server", host, 0, web.Addr()), srv("xmpp-server", host, 10, s.S2SAddr)}
 	})

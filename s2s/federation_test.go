@@ -28,13 +28,21 @@ func federated(t *testing.T, change ...func(*config.Config)) (a, b *xmpptest.Ser
 	a, b = start("a.test"), start("b.test")
 	a.S2S().SetRoute("b.test", b.S2SAddr.String())
 	b.S2S().SetRoute("a.test", a.S2SAddr.String())
+	alice, bob = online(t, a, b)
+	return a, b, alice, bob
+}
+
+// online creates alice@a.test on a and bob@b.test on b, and returns them
+// logged in and available.
+func online(t *testing.T, a, b *xmpptest.Server) (alice, bob *xmpptest.Client) {
+	t.Helper()
 	a.AddUser(t, "alice", "a.test", "alice pw")
 	b.AddUser(t, "bob", "b.test", "bob pw")
 	alice = xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
 	alice.Online()
 	bob = xmpptest.LoginAt(t, b, "b.test", "bob", "bob pw", "laptop")
 	bob.Online()
-	return a, b, alice, bob
+	return alice, bob
 }
 
 // nextWhere reads c's elements until one satisfies match; anything else
