@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -43,15 +42,9 @@ func (m *Manager) ValidationConfig(hello *tls.ClientHelloInfo) (*tls.Config, err
 	if !slices.Contains(m.cfg.Domains, domain) {
 		return nil, fmt.Errorf("acme: no certificate is ordered for %q", hello.ServerName)
 	}
-	select {
-	case m.lookups <- struct{}{}:
-		defer func() { <-m.lookups }()
-	default:
-		return nil, errors.New("acme: too many challenge lookups at once")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-	defer cancel()
-	answer, err := m.cfg.Store.DomainChallenge(ctx, domain)
+	answer, err := m.lookup(context.Background(), func(ctx context.Context) (string, error) {
+		return m.cfg.Store.DomainChallenge(ctx, domain)
+	})
 	if err != nil || answer == "" {
 		return nil, fmt.Errorf("acme: no challenge waits for %s (%v)", domain, err)
 	}

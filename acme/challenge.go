@@ -2,6 +2,7 @@ package acme
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -37,17 +38,11 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		// Anyone may ask: bound what the asking costs the database.
-		select {
-		case m.lookups <- struct{}{}:
-			defer func() { <-m.lookups }()
-		default:
+		answer, err := m.lookup(r.Context(), func(ctx context.Context) (string, error) { return m.cfg.Store.Challenge(ctx, token) })
+		if errors.Is(err, errBusy) {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), lookupTimeout)
-		defer cancel()
-		answer, err := m.cfg.Store.Challenge(ctx, token)
 		if err != nil {
 			if last := m.lookupFailed.Load(); time.Since(time.Unix(last, 0)) > time.Minute && m.lookupFailed.CompareAndSwap(last, time.Now().Unix()) {
 				m.log.Error("acme: reading challenge answers (logged once a minute)", "err", err)
@@ -62,6 +57,24 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Write([]byte(answer))
 	})
+}
+
+// errBusy is lookup's refusal when maxLookups run already.
+var errBusy = errors.New("acme: too many challenge lookups at once")
+
+// lookup reads a challenge answer with read, at most maxLookups at once
+// and each within lookupTimeout: anyone may ask, so the asking must not
+// cost the database more.
+func (m *Manager) lookup(ctx context.Context, read func(context.Context) (string, error)) (string, error) {
+	select {
+	case m.lookups <- struct{}{}:
+		defer func() { <-m.lookups }()
+	default:
+		return "", errBusy
+	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	return read(ctx)
 }
 
 // isToken reports whether s has the form of a token: base64url characters
