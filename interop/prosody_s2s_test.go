@@ -42,7 +42,7 @@ const prosodyTimeout = 30 * time.Second
 // and pings it (XEP-0199), and alice pings bob's own client, which
 // answers, so an IQ travels to a remote full JID and its result back.
 func TestProsodyS2S(t *testing.T) {
-	a, b := federateWithProsody(t, nil, false)
+	_, a, b := federateWithProsody(t, nil, false)
 
 	// xmppd -> Prosody: the first stanza makes xmppd open a stream to
 	// Prosody, which checks xmppd's dialback key over a stream of its own
@@ -104,8 +104,10 @@ func TestProsodyS2S(t *testing.T) {
 // from one test CA, and xmppd demanding the same (s2s.secure_auth): each
 // authenticates the other by certificate, with SASL EXTERNAL (XEP-0178)
 // or dialback believed on the certificate, and chat crosses both ways.
+// Both servers do bidirectional streams (XEP-0288): Prosody's reply comes
+// back over the stream xmppd opened, and Prosody opens none to xmppd.
 func TestProsodyS2SSecureAuth(t *testing.T) {
-	a, b := federateWithProsody(t, xmpptest.NewCA(t), false)
+	s, a, b := federateWithProsody(t, xmpptest.NewCA(t), false)
 	a.Send("<message type='chat' id='sa1' to='bob@" + prosodyDomain + "'><body>certified</body></message>")
 	if got := readUntil(t, b, "alice's message", isMessage); got.Attr("from") != a.JID || body(got) != "certified" {
 		t.Fatalf("bob got %s, want alice's message", got)
@@ -113,6 +115,9 @@ func TestProsodyS2SSecureAuth(t *testing.T) {
 	b.Send("<message type='chat' id='sa2' to='" + a.JID + "'><body>verified</body></message>")
 	if got := readUntil(t, a, "bob's reply", isMessage); got.Attr("from") != b.JID || body(got) != "verified" {
 		t.Fatalf("alice got %s, want bob's reply", got)
+	}
+	if in, out := s.S2S().Streams(); in != 0 || out != 1 {
+		t.Errorf("xmppd has %d incoming and %d outgoing server streams, want the one it opened alone", in, out)
 	}
 }
 
@@ -127,7 +132,7 @@ func xmppdSRV(service string, port int) string {
 // record alone. Chat crosses both ways, which takes a stream each way and
 // the dialback checks back over streams of their own.
 func TestProsodyS2SDirectTLS(t *testing.T) {
-	a, b := federateWithProsody(t, nil, true)
+	_, a, b := federateWithProsody(t, nil, true)
 	a.Send("<message type='chat' id='d1' to='bob@" + prosodyDomain + "'><body>over direct TLS</body></message>")
 	if got := readUntil(t, b, "alice's message", isMessage); got.Attr("from") != a.JID || body(got) != "over direct TLS" {
 		t.Fatalf("bob got %s, want alice's message", got)
@@ -144,11 +149,11 @@ func TestProsodyS2SDirectTLS(t *testing.T) {
 // from it, trust it, and accept no peer without a verified certificate.
 // With direct, each finds the other only through a _xmpps-server._tcp SRV
 // record, so every stream between them is direct TLS (XEP-0368).
-func federateWithProsody(t *testing.T, ca *xmpptest.CA, direct bool) (a, b *xmpptest.Client) {
+func federateWithProsody(t *testing.T, ca *xmpptest.CA, direct bool) (s *xmpptest.Server, a, b *xmpptest.Client) {
 	t.Helper()
 	needProsody(t)
 	prosodyC2S, prosodyS2S, prosodyDirect := freePort(t), freePort(t), 0
-	s := xmpptest.Start(t, func(c *config.Config) {
+	s = xmpptest.Start(t, func(c *config.Config) {
 		c.Hosts = []string{xmppdDomain}
 		c.S2S.Listen = "127.0.0.1:0"
 		c.S2S.RequireTLS = true
@@ -180,7 +185,7 @@ func federateWithProsody(t *testing.T, ca *xmpptest.CA, direct bool) (a, b *xmpp
 	a.Online()
 	b = xmpptest.LoginAddr(t, p.c2sAddr, prosodyDomain, "bob", bobPass, "prosody-client")
 	b.Online()
-	return a, b
+	return s, a, b
 }
 
 // TestProsodyPEP: personal events (XEP-0163) cross between xmppd and
@@ -189,7 +194,7 @@ func federateWithProsody(t *testing.T, ca *xmpptest.CA, direct bool) (a, b *xmpp
 // what they mean, and sends it the last mood of its contact, then each
 // new one.
 func TestProsodyPEP(t *testing.T) {
-	a, b := federateWithProsody(t, nil, false)
+	_, a, b := federateWithProsody(t, nil, false)
 	const mood = "http://jabber.org/protocol/mood"
 	aBare, bBare := bareJID(a.JID), bareJID(b.JID)
 	for _, c := range []struct {

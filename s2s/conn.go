@@ -33,8 +33,11 @@ func streamErr(condition, text string) error { return &streamError{condition, te
 // conn is one server stream's TCP connection, upgraded to TLS by
 // STARTTLS. One goroutine reads; writes are serialised.
 type conn struct {
-	nc           net.Conn
-	tls          bool
+	nc  net.Conn
+	tls bool
+	// bidi is true on a stream we opened on which we asked the receiving
+	// server to send its stanzas back to us (XEP-0288).
+	bidi         bool
 	lim          xmlstream.Limits
 	dec          *xmlstream.Decoder
 	writeTimeout time.Duration
@@ -110,6 +113,21 @@ func (c *conn) writeHeader(from, to, id string, then ...[]byte) error {
 func (c *conn) write(frames ...[]byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.writeLocked(frames...)
+}
+
+// writeThen writes el, and calls then before any other write can follow
+// it.
+func (c *conn) writeThen(el *xmlstream.Element, then func()) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	err := c.writeLocked(el.Append(nil, stanza.NSClient))
+	then()
+	return err
+}
+
+// writeLocked is write with c.wmu held.
+func (c *conn) writeLocked(frames ...[]byte) error {
 	if c.ended {
 		return net.ErrClosed
 	}

@@ -128,7 +128,7 @@ func (s *Server) connect(ctx context.Context, t target, local, remote string) (*
 // open connects to remote's server and negotiates a stream from local:
 // TLS from the first byte at a direct TLS address, else STARTTLS when
 // offered (required unless RequireTLS is off), then, with authenticate,
-// SASL EXTERNAL when offered. It returns the connection with the stream's
+// bidirectionality (XEP-0288) and SASL EXTERNAL when offered. It returns the connection with the stream's
 // features read, the stream id the receiving server chose, and whether
 // local is authenticated by certificate; if not, dialback is left to do.
 func (s *Server) open(ctx context.Context, local, remote string, authenticate bool) (c *conn, id string, external bool, err error) {
@@ -186,8 +186,14 @@ func (s *Server) negotiate(ctx context.Context, c *conn, local, remote string, a
 				return "", false, streamErr("policy-violation", "encryption is required, and "+remote+" does not offer STARTTLS")
 			case s.cfg.SecureAuth && !s.verified(c, remote):
 				return "", false, fmt.Errorf("%w: the certificate of %s cannot be verified, and s2s.secure_auth is on", errNoServer, remote)
-			case authenticate && c.tls && offersExternal(features):
-				external, err = s.external(c, local, remote)
+			}
+			if authenticate {
+				if err := s.requestBidi(c, features); err != nil {
+					return "", false, err
+				}
+				if c.tls && offersExternal(features) {
+					external, err = s.external(c, local, remote)
+				}
 			}
 			return h.ID, external, err
 		}

@@ -27,8 +27,9 @@ type inStream struct {
 	peer  string // the domain the latest header came from, if it said
 	id    string // the current stream id
 	// external is true once a domain authenticated with SASL EXTERNAL,
-	// which is not offered again.
+	// which is not offered again; for the pair sasl.
 	external bool
+	sasl     pair
 
 	// limit is the peer's rate limit (nil: none); the reader's own.
 	limit *ratelimit.Bucket
@@ -41,6 +42,12 @@ type inStream struct {
 	mu       sync.Mutex
 	verified map[pair]bool // domain pairs dialback proved
 	pending  int           // verifications under way
+	// bidi is true once the peer asked to get our stanzas over this
+	// stream (XEP-0288), on its current security layer.
+	bidi bool
+	// told holds the verified pairs the peer has been told about: it may
+	// take stanzas for them from then on.
+	told map[pair]bool
 }
 
 // serveIn runs an incoming stream until it ends; with direct, it starts
@@ -68,7 +75,7 @@ func (s *Server) serveIn(c *conn, direct *tls.Config) {
 			return
 		}
 	}
-	in := &inStream{s: s, c: c, verified: map[pair]bool{}, negotiated: negotiated}
+	in := &inStream{s: s, c: c, verified: map[pair]bool{}, told: map[pair]bool{}, negotiated: negotiated}
 	if s.cfg.RateLimit > 0 {
 		in.limit = ratelimit.New(s.cfg.RateLimit, time.Now())
 		c.readHook = in.throttle
@@ -77,6 +84,7 @@ func (s *Server) serveIn(c *conn, direct *tls.Config) {
 	if !isClosed(err) {
 		s.log.Info("s2s incoming stream error", "remote", c.nc.RemoteAddr().String(), "local", in.local, "err", err)
 	}
+	s.dropBidi(c)
 	c.end(err, in.local)
 }
 
@@ -103,6 +111,11 @@ func (in *inStream) run() error {
 		if err := c.writeHeader(h.To, h.From, in.id, in.features()); err != nil {
 			return err
 		}
+		if in.external {
+			// The features after SASL tell the peer that its domain is
+			// authenticated.
+			in.tell(in.sasl)
+		}
 		restart, err := in.elements()
 		if !restart {
 			return err
@@ -112,8 +125,8 @@ func (in *inStream) run() error {
 
 // features offers STARTTLS before encryption, then SASL EXTERNAL when the
 // peer's certificate verifies for the domain its header names (XEP-0178),
-// and dialback (XEP-0220 §2.1) once the stream is encrypted or may stay
-// plain.
+// and dialback (XEP-0220 §2.1) and bidirectionality (XEP-0288) once the
+// stream is encrypted or may stay plain.
 func (in *inStream) features() []byte {
 	var fs []*xmlstream.Element
 	if !in.c.tls && in.s.cfg.TLS != nil {
@@ -127,7 +140,8 @@ func (in *inStream) features() []byte {
 		fs = append(fs, xmlstream.NewElement(nsSASL, "mechanisms").AddChild(xmlstream.NewElement(nsSASL, "mechanism").AddText("EXTERNAL")))
 	}
 	if in.c.tls || !in.s.cfg.RequireTLS {
-		fs = append(fs, xmlstream.NewElement(nsDialbackFeature, "dialback").AddChild(xmlstream.NewElement(nsDialbackFeature, "errors")))
+		fs = append(fs, xmlstream.NewElement(nsDialbackFeature, "dialback").AddChild(xmlstream.NewElement(nsDialbackFeature, "errors")),
+			xmlstream.NewElement(nsBidiFeature, "bidi"))
 	}
 	return streamElement("features", fs...)
 }
@@ -149,6 +163,9 @@ func (in *inStream) elements() (restart bool, err error) {
 			if err := c.write(xmlstream.NewElement(nsTLS, "proceed").Append(nil, "")); err != nil {
 				return false, err
 			}
+			in.mu.Lock()
+			in.bidi = false // asked for before encryption: maybe not by the peer
+			in.mu.Unlock()
 			ctx, cancel := in.s.connectTimeout()
 			err := c.startTLS(ctx, in.s.cfg.TLS, false)
 			cancel()
@@ -163,6 +180,11 @@ func (in *inStream) elements() (restart bool, err error) {
 			if err := c.writeElements(xmlstream.NewElement(nsSASL, "failure").AddChild(xmlstream.NewElement(nsSASL, "not-authorized"))); err != nil {
 				return false, err
 			}
+		case el.Name.Space == nsBidi && el.Name.Local == "bidi":
+			if !c.tls && in.s.cfg.RequireTLS {
+				return false, streamErr("policy-violation", "encryption is required: STARTTLS first")
+			}
+			in.askedBidi()
 		case el.Name.Space == nsDialback && (el.Name.Local == "result" || el.Name.Local == "verify"):
 			if !c.tls && in.s.cfg.RequireTLS {
 				return false, streamErr("policy-violation", "encryption is required: STARTTLS first")
@@ -211,7 +233,7 @@ func (in *inStream) authenticate(auth *xmlstream.Element) bool {
 		in.s.log.Info("s2s certificate authentication refused", "remote", domain, "local", in.local)
 		return false
 	}
-	in.external = true
+	in.external, in.sasl = true, pair{local: in.local, remote: domain}
 	in.proven(in.local, domain, "certificate (SASL EXTERNAL)")
 	return true
 }
@@ -250,7 +272,9 @@ func (in *inStream) result(el *xmlstream.Element) error {
 	}
 	if in.s.verified(in.c, from) {
 		in.proven(to, from, "certificate (dialback)")
-		return in.c.writeElements(xmlstream.NewElement(nsDialback, "result", "from", to, "to", from, "type", "valid"))
+		err := in.c.writeElements(xmlstream.NewElement(nsDialback, "result", "from", to, "to", from, "type", "valid"))
+		in.tell(pair{local: to, remote: from})
+		return err
 	}
 	if in.s.cfg.SecureAuth {
 		in.s.log.Info("s2s dialback refused: the certificate cannot be verified", "remote", from, "local", to)
@@ -289,9 +313,38 @@ func (in *inStream) result(el *xmlstream.Element) error {
 			in.s.log.Info("s2s dialback key refused", "remote", from, "local", to)
 			answer = xmlstream.NewElement(nsDialback, "result", "from", to, "to", from, "type", "invalid")
 		}
-		in.c.writeElements(answer)
+		// Told valid, the peer may take our stanzas at once.
+		in.c.writeThen(answer, func() {
+			if valid {
+				in.tell(pair{local: to, remote: from})
+			}
+		})
 	}()
 	return nil
+}
+
+// tell records that the peer has been told that p is authenticated: from
+// then on it takes our stanzas for p over this stream, if it asked for
+// that (XEP-0288).
+func (in *inStream) tell(p pair) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.told[p] = true
+	if in.bidi {
+		in.s.offerBidi(p, in.c)
+	}
+}
+
+// askedBidi records the peer's request to get our stanzas over this
+// stream (XEP-0288 §2.2), for the pairs it has been told about already
+// and those to come.
+func (in *inStream) askedBidi() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.bidi = true
+	for p := range in.told {
+		in.s.offerBidi(p, in.c)
+	}
 }
 
 // answerVerify tells a receiving server whether a key is one we sent it

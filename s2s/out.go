@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -18,11 +19,17 @@ const maxBatch = 64
 // outStream is our stream from one local domain to one remote domain:
 // stanzas wait in its queue while it connects, and go out in order.
 type outStream struct {
-	s        *Server
-	p        pair
+	s *Server
+	p pair
+	// via is the peer's incoming stream that carries our stanzas, when
+	// the peer made it bidirectional (XEP-0288); nil: we connect.
+	via      *conn
 	queue    chan *xmlstream.Element
 	quit     chan struct{}
 	stopOnce sync.Once
+	// lastRead is when the peer last sent a stanza over our bidirectional
+	// stream (Unix nanoseconds), which keeps the stream from idling out.
+	lastRead atomic.Int64
 }
 
 // Route queues st, from a local domain, for the stream to its recipient's
@@ -42,10 +49,7 @@ func (s *Server) Route(ctx context.Context, from, to jid.JID, st *xmlstream.Elem
 	}
 	o := s.out[p]
 	if o == nil {
-		o = &outStream{s: s, p: p, queue: make(chan *xmlstream.Element, s.cfg.QueueSize), quit: make(chan struct{})}
-		s.out[p] = o
-		s.wg.Add(1)
-		go o.run()
+		o = s.startOut(p, make(chan *xmlstream.Element, s.cfg.QueueSize))
 	}
 	queued := false
 	select {
@@ -59,19 +63,26 @@ func (s *Server) Route(ctx context.Context, from, to jid.JID, st *xmlstream.Elem
 	}
 }
 
+// startOut starts p's stream with queue, over the peer's bidirectional
+// stream if one carries p, else over one of ours. s.mu is held.
+func (s *Server) startOut(p pair, queue chan *xmlstream.Element) *outStream {
+	o := &outStream{s: s, p: p, via: s.bidiFor(p), queue: queue, quit: make(chan struct{})}
+	s.out[p] = o
+	s.wg.Add(1)
+	go o.run()
+	return o
+}
+
 // run connects, authenticates and then writes queued stanzas until the
 // stream idles out, fails or the server stops.
 func (o *outStream) run() {
 	defer o.s.wg.Done()
-	c, err := o.connect()
+	c, ended, err := o.start()
 	if err != nil {
 		o.s.log.Info("s2s outgoing stream failed", "local", o.p.local, "remote", o.p.remote, "err", err)
 		o.close(err)
 		return
 	}
-	o.s.log.Info("s2s outgoing stream authenticated", "local", o.p.local, "remote", o.p.remote)
-	readDone := make(chan error, 1)
-	go func() { readDone <- o.read(c) }()
 	idle := time.NewTimer(o.s.cfg.IdleTimeout)
 	defer idle.Stop()
 	for {
@@ -79,27 +90,60 @@ func (o *outStream) run() {
 		case st := <-o.queue:
 			batch := o.collect(st)
 			if err := c.writeElements(batch...); err != nil {
-				c.end(err, o.p.local)
+				c.end(err, o.p.local) // unusable, even as the peer's stream
 				o.bounce(batch, err)
 				o.close(err)
 				return
 			}
 			idle.Reset(o.s.cfg.IdleTimeout)
 		case <-idle.C:
+			if read := time.Since(time.Unix(0, o.lastRead.Load())); read < o.s.cfg.IdleTimeout {
+				idle.Reset(o.s.cfg.IdleTimeout - read)
+				continue
+			}
 			if o.retire() {
-				c.end(nil, o.p.local)
+				o.end(c, nil)
 				return
 			}
 			idle.Reset(o.s.cfg.IdleTimeout)
-		case err := <-readDone:
-			c.end(err, o.p.local)
+		case err := <-ended:
+			o.end(c, err)
 			o.close(err)
 			return
 		case <-o.quit:
-			c.end(streamErr("system-shutdown", "the server is stopping"), o.p.local)
+			o.end(c, streamErr("system-shutdown", "the server is stopping"))
 			o.close(errors.New("the server is stopping"))
 			return
 		}
+	}
+}
+
+// start returns the stream to write on, and what tells that it ended:
+// the peer's bidirectional stream, or one we connect and authenticate.
+func (o *outStream) start() (*conn, <-chan error, error) {
+	ended := make(chan error, 1)
+	if c := o.via; c != nil {
+		go func() {
+			<-c.closed
+			ended <- errors.New("the peer's bidirectional stream ended")
+		}()
+		o.s.log.Info("s2s stanzas go over the peer's bidirectional stream", "local", o.p.local, "remote", o.p.remote)
+		return c, ended, nil
+	}
+	c, err := o.connect()
+	if err != nil {
+		return nil, nil, err
+	}
+	o.s.log.Info("s2s outgoing stream authenticated", "local", o.p.local, "remote", o.p.remote, "bidirectional", c.bidi)
+	go func() { ended <- o.read(c) }()
+	return c, ended, nil
+}
+
+// end ends our stream c; the peer's bidirectional stream is its reader's
+// to end.
+func (o *outStream) end(c *conn, err error) {
+	if o.via == nil {
+		c.end(err, o.p.local)
 	}
 }
 
@@ -135,16 +179,33 @@ func (o *outStream) collect(first *xmlstream.Element) []*xmlstream.Element {
 	return batch
 }
 
-// read reads what the receiving server sends on our stream: nothing but
-// whitespace until it ends the stream, or a stream error.
+// read reads what the receiving server sends on our stream until it ends
+// it: whitespace, a stream error, and on a bidirectional stream
+// (XEP-0288) its stanzas from the remote domain to the local one.
 func (o *outStream) read(c *conn) error {
+	var in *inStream // the peer's stanzas, from the pair our stream authenticated
+	if c.bidi {
+		in = &inStream{s: o.s, c: c, local: o.p.local, verified: map[pair]bool{o.p: true}}
+	}
 	for {
 		el, err := c.readElement()
 		if err != nil {
 			return err
 		}
-		if el.Name.Space == xmlstream.NSStream && el.Name.Local == "error" {
+		switch {
+		case el.Name.Space == xmlstream.NSStream && el.Name.Local == "error":
 			return errors.New(o.p.remote + " sent a stream error: " + describeError(el))
+		case in != nil && stanza.IsStanza(el, stanza.NSServer):
+			if err := in.stanza(el); err != nil {
+				return err
+			}
+			o.lastRead.Store(time.Now().UnixNano())
+		case in != nil && el.Name.Space == nsDialback && el.Name.Local == "result":
+			// The peer would authenticate another of its domains on our
+			// stream (XEP-0288 §2.2): it may open a stream of its own.
+			if err := c.writeElements(dialbackError("result", el.Attr("to"), el.Attr("from"), "", "cancel", stanza.FeatureNotImplemented)); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -163,11 +224,18 @@ func (o *outStream) retire() bool {
 }
 
 // close removes the stream and bounces what still waits in its queue:
-// Route no longer finds it, so nothing is queued after.
+// Route no longer finds it, so nothing is queued after. When the peer's
+// bidirectional stream ended, a stream of ours takes the queue on
+// instead, in order.
 func (o *outStream) close(err error) {
 	o.s.mu.Lock()
 	if o.s.out[o.p] == o {
 		delete(o.s.out, o.p)
+		if o.via != nil && !o.s.stopping && len(o.queue) > 0 {
+			o.s.startOut(o.p, o.queue)
+			o.s.mu.Unlock()
+			return
+		}
 	}
 	o.s.mu.Unlock()
 	var left []*xmlstream.Element

@@ -83,15 +83,23 @@ type Server struct {
 	// domain, by remote address.
 	negotiating map[string]int
 	out         map[pair]*outStream
-	stopping    bool           // no more outgoing streams
-	wg          sync.WaitGroup // the outgoing streams' goroutines
+	// bidi holds the incoming streams that may carry our stanzas back
+	// to the peer (XEP-0288), by the pair each authenticated.
+	bidi     map[pair]*conn
+	stopping bool           // no more outgoing streams
+	wg       sync.WaitGroup // the outgoing streams' goroutines
 }
 
 // Streams returns how many streams other servers opened to this one, and
-// how many this one keeps open to other servers.
+// how many this one opened to other servers: a bidirectional stream
+// (XEP-0288) is counted once, by who opened it.
 func (s *Server) Streams() (in, out int) {
 	s.mu.Lock()
-	out = len(s.out)
+	for _, o := range s.out {
+		if o.via == nil {
+			out++
+		}
+	}
 	s.mu.Unlock()
 	return s.in.Len(), out
 }
@@ -109,7 +117,7 @@ func New(cfg Config, r *router.Router) *Server {
 		cfg.TLS = cfg.TLS.Clone()
 		cfg.TLS.ClientAuth = tls.RequestClientCert
 	}
-	s := &Server{cfg: cfg, router: r, log: cfg.Logger, routes: map[string]string{}, resolver: net.DefaultResolver, negotiating: map[string]int{}, out: map[pair]*outStream{}}
+	s := &Server{cfg: cfg, router: r, log: cfg.Logger, routes: map[string]string{}, resolver: net.DefaultResolver, negotiating: map[string]int{}, out: map[pair]*outStream{}, bidi: map[pair]*conn{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -194,13 +202,13 @@ func (s *Server) newConn(nc net.Conn) *conn { return newConn(nc, s.cfg.Limits, s
 // <system-shutdown/>, bounces what still waits to be sent, and waits for
 // the streams' goroutines or ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.in.Stop(func(c *conn) { c.end(streamErr("system-shutdown", "the server is stopping"), "") })
 	s.mu.Lock()
-	s.stopping = true
+	s.stopping = true // before the incoming streams end: none hands its queue on
 	for _, o := range s.out {
 		o.stop()
 	}
 	s.mu.Unlock()
+	s.in.Stop(func(c *conn) { c.end(streamErr("system-shutdown", "the server is stopping"), "") })
 	if err := s.in.Wait(ctx); err != nil {
 		return err
 	}

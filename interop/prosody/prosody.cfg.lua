@@ -41,7 +41,8 @@ log = { debug = "@DIR@/prosody.log" }
 -- root starts it as the prosody user. (mod_posix, for signals, loads
 -- itself.)
 -- mam: interop/prosody_import_test.go moves archives to xmppd.
-modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "pep", "mam" }
+-- s2s_bidi: streams between the servers carry stanzas both ways (XEP-0288).
+modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "pep", "mam", "s2s_bidi" }
 
 c2s_ports = { @C2S_PORT@ }
 c2s_interfaces = { "127.0.0.1" }

@@ -1,0 +1,208 @@
+package s2s_test
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"net"
+	"testing"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+)
+
+const nsBidi = "urn:xmpp:bidi"
+
+// TestBidirectional: the stream a.test opens to b.test carries b.test's
+// stanzas back (XEP-0288), so b.test opens none of its own, whether
+// a.test authenticated by dialback or by certificate.
+func TestBidirectional(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	for _, tc := range []struct {
+		name   string
+		change []func(*config.Config)
+	}{{"dialback", nil}, {"certificate", []func(*config.Config){certifiedBy(t, ca, true)}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b, alice, bob := federated(t, tc.change...)
+			alice.Send("<message to='bob@b.test' type='chat' id='m1'><body>one stream</body></message>")
+			xmpptest.ExpectBody(t, bob.NextNamed("message"), "alice@a.test/phone", "one stream")
+			bob.Send("<message to='alice@a.test/phone' type='chat' id='m2'><body>both ways</body></message>")
+			xmpptest.ExpectBody(t, alice.NextNamed("message"), "bob@b.test/laptop", "both ways")
+			bob.Send("<iq to='a.test' type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+			if el := bob.NextNamed("iq"); el.Attr("type") != "result" || el.Attr("from") != "a.test" {
+				t.Fatalf("bob's ping of a.test: got %s", el)
+			}
+			if _, out := b.S2S().Streams(); out != 0 {
+				t.Errorf("b.test opened %d streams, want none: its stanzas go back over a.test's", out)
+			}
+			in, out := a.S2S().Streams()
+			if out != 1 {
+				t.Errorf("a.test opened %d streams, want 1", out)
+			}
+			// With certificates, b.test checks no dialback key over a
+			// connection to a.test either.
+			if tc.name == "certificate" && in != 0 {
+				t.Errorf("a.test has %d incoming streams, want none", in)
+			}
+		})
+	}
+}
+
+// bidiPeer connects to b's listener as domain, with a certificate from
+// ca, and authenticates with SASL EXTERNAL; with ask, it asks for
+// bidirectionality after STARTTLS, as XEP-0288 says; with askEarly,
+// before STARTTLS, where it is void.
+func bidiPeer(t *testing.T, b *xmpptest.Server, ca *xmpptest.CA, domain string, ask, askEarly bool) *xmpptest.Client {
+	t.Helper()
+	c := xmpptest.Dial(t, b.S2SAddr)
+	header := "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'" +
+		" xmlns:db='jabber:server:dialback' version='1.0' from='" + domain + "' to='b.test'>"
+	c.Send(header)
+	c.ReadHeader()
+	c.Features()
+	if askEarly {
+		c.Send("<bidi xmlns='" + nsBidi + "'/>")
+	}
+	c.Send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+	c.NextNamed("proceed")
+	cfg := xmpptest.TLSConfig("b.test", tls.VersionTLS13)
+	cfg.Certificates = clientCert(t, ca, domain)
+	tc := tls.Client(c.Conn, cfg)
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("STARTTLS handshake: %v", err)
+	}
+	c.Conn = tc
+	c.Send(header)
+	c.ReadHeader()
+	if f := c.Features(); f.Child("urn:xmpp:features:bidi", "bidi") == nil {
+		t.Fatalf("features after STARTTLS: %s, want bidi", f)
+	}
+	if ask {
+		c.Send("<bidi xmlns='" + nsBidi + "'/>")
+	}
+	c.Send("<auth xmlns='" + nsSASL + "' mechanism='EXTERNAL'>" + base64.StdEncoding.EncodeToString([]byte(domain)) + "</auth>")
+	if got := c.Next(); got.Name.Local != "success" {
+		t.Fatalf("EXTERNAL as %s: %s, want success", domain, got)
+	}
+	c.Send(header)
+	c.ReadHeader()
+	c.Features()
+	return c
+}
+
+// dialedBy returns a listener that b.test is told domain's server is
+// at, and waits, when called, until b.test connects to it.
+func dialedBy(t *testing.T, b *xmpptest.Server, domain string) (wait func()) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	b.S2S().SetRoute(domain, l.Addr().String())
+	return func() {
+		t.Helper()
+		nc, err := l.Accept()
+		if err != nil {
+			t.Fatalf("waiting for b.test to connect to %s: %v", domain, err)
+		}
+		nc.Close()
+	}
+}
+
+// TestBidiOnRequest: b.test sends over a peer's stream only when the peer
+// asked for it after STARTTLS; otherwise, and once that stream ended, it
+// connects to the peer's server itself.
+func TestBidiOnRequest(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	_, b, _, bob := federated(t, certifiedBy(t, ca, false), func(c *config.Config) { c.S2S.RequireTLS = false })
+
+	// Asked before STARTTLS only: a request an attacker could have
+	// injected, and void.
+	early := dialedBy(t, b, "c.test")
+	bidiPeer(t, b, ca, "c.test", false, true)
+	bob.Send("<message to='carol@c.test' type='chat' id='c1'><body>not over your stream</body></message>")
+	early()
+	xmpptest.ExpectError(t, bob.NextNamed("message"), "remote-server-timeout") // nobody answered there
+
+	// Asked: bob's message comes over the peer's stream.
+	again := dialedBy(t, b, "d.test")
+	d := bidiPeer(t, b, ca, "d.test", true, false)
+	bob.Send("<message to='dan@d.test' type='chat' id='d1'><body>over your stream</body></message>")
+	if m := d.NextNamed("message"); m.Attr("from") != "bob@b.test/laptop" || m.Attr("to") != "dan@d.test" {
+		t.Fatalf("d.test got %s, want bob's message", m)
+	}
+	d.Send("<message from='dan@d.test/x' to='bob@b.test' type='chat' id='d2'><body>and back</body></message>")
+	xmpptest.ExpectBody(t, bob.NextNamed("message"), "dan@d.test/x", "and back")
+
+	// The peer ends its stream: b.test connects itself.
+	d.Send("</stream:stream>")
+	bob.Send("<message to='dan@d.test' type='chat' id='d3'><body>still there?</body></message>")
+	again()
+}
+
+// TestBidiBeforeTLS: with require_tls, asking for bidirectionality on a
+// plain stream is a policy violation, as dialback would be.
+func TestBidiBeforeTLS(t *testing.T) {
+	_, b, _, _ := federated(t, func(c *config.Config) { c.S2S.RequireTLS = true })
+	c := openPeer(t, b, "c.test", "b.test", false)
+	c.Send("<bidi xmlns='" + nsBidi + "'/>")
+	c.ExpectStreamError("policy-violation")
+}
+
+// TestBidiOutgoing plays a server that offers bidirectionality to a.test:
+// a.test asks for it, then takes the peer's stanzas from its domain over
+// its own stream, declines to authenticate another domain of the peer's
+// there, and ends the stream on a stanza from a domain not authenticated.
+func TestBidiOutgoing(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{"a.test"}
+		c.S2S.Listen = "127.0.0.1:0"
+		c.S2S.Routes = map[string]string{"peer.test": l.Addr().String()}
+	})
+	a.AddUser(t, "alice", "a.test", "alice pw")
+	alice := xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
+	alice.Send("<message to='pat@peer.test' type='chat' id='p1'><body>hello</body></message>")
+
+	nc, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	peer := &xmpptest.Client{T: t, Conn: nc}
+	const header = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'" +
+		" xmlns:db='jabber:server:dialback' version='1.0' from='peer.test' to='a.test' id='s1'>"
+	peer.ReadHeader()
+	peer.Send(header + "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>")
+	peer.NextNamed("starttls")
+	peer.Send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+	tc := tls.Server(nc, &tls.Config{Certificates: clientCert(t, xmpptest.NewCA(t), "peer.test")})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("TLS handshake with a.test: %v", err)
+	}
+	peer.Conn = tc
+	peer.ReadHeader()
+	peer.Send(header + "<stream:features><dialback xmlns='urn:xmpp:features:dialback'/><bidi xmlns='urn:xmpp:features:bidi'/></stream:features>")
+	if el := peer.Next(); el.Name.Space != nsBidi || el.Name.Local != "bidi" {
+		t.Fatalf("a.test sent %s, want its request for bidirectionality before authenticating", el)
+	}
+	if el := peer.Next(); el.Name.Local != "result" || el.Attr("from") != "a.test" {
+		t.Fatalf("a.test sent %s, want its dialback key", el)
+	}
+	peer.Send("<db:result from='peer.test' to='a.test' type='valid'/>")
+	if m := peer.NextNamed("message"); m.Attr("from") != "alice@a.test/phone" {
+		t.Fatalf("got %s, want alice's message", m)
+	}
+
+	peer.Send("<message from='pat@peer.test/desk' to='alice@a.test/phone' type='chat' id='p2'><body>back on your stream</body></message>")
+	xmpptest.ExpectBody(t, alice.NextNamed("message"), "pat@peer.test/desk", "back on your stream")
+	peer.Send("<db:result from='conference.peer.test' to='a.test'>a key</db:result>")
+	if r := peer.Next(); r.Name.Local != "result" || r.Attr("type") != "error" || r.Attr("from") != "a.test" || r.Attr("to") != "conference.peer.test" {
+		t.Fatalf("got %s, want a dialback error for conference.peer.test", r)
+	}
+	peer.Send("<message from='mallory@other.test' to='alice@a.test' type='chat' id='p3'><body>forged</body></message>")
+	peer.ExpectStreamError("invalid-from")
+}
