@@ -51,17 +51,19 @@ func (s *Session) handleCSI(el *xmlstream.Element) error {
 	return nil
 }
 
-// holdLocked holds st if it can wait, and reports whether it did.
-func (s *Session) holdLocked(st *xmlstream.Element, frame []byte, rc *receipt) bool {
+// holdLocked holds st if it can wait, and reports whether it did; dropped
+// is the receipt of a presence st replaced, which the caller must mark
+// done once s.mu is released (its sender's session may be this one).
+func (s *Session) holdLocked(st *xmlstream.Element, frame []byte, rc *receipt) (held bool, dropped *receipt) {
 	if important(st) {
-		return false
+		return false, nil
 	}
 	if st.Name.Local == stanza.Presence {
 		from := st.Attr("from")
 		for i, it := range s.csi.held {
 			if it.el.Name.Local == stanza.Presence && it.el.Attr("from") == from {
 				// Only the latest presence of a sender matters.
-				defer it.receipt.done()
+				dropped = it.receipt
 				s.csi.held = append(s.csi.held[:i], s.csi.held[i+1:]...)
 				break
 			}
@@ -74,7 +76,7 @@ func (s *Session) holdLocked(st *xmlstream.Element, frame []byte, rc *receipt) b
 			go s.flush()
 		}
 	}
-	return true
+	return true, dropped
 }
 
 // flushHeldLocked moves held stanzas to the queue, in order.

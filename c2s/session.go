@@ -118,9 +118,12 @@ func (s *Session) Deliver(st *xmlstream.Element) bool {
 	if s.sm.enabled {
 		rc = s.srv.receiptFor(st)
 	}
-	if s.csi.inactive && s.holdLocked(st, frame, rc) {
-		s.mu.Unlock()
-		return true
+	if s.csi.inactive {
+		if held, dropped := s.holdLocked(st, frame, rc); held {
+			s.mu.Unlock()
+			dropped.done() // after unlocking: it may lock its sender's session, this one
+			return true
+		}
 	}
 	s.flushHeldLocked()
 	s.pushLocked(outItem{el: st, frame: frame, receipt: rc})

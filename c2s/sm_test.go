@@ -238,3 +238,22 @@ func TestCSI(t *testing.T) {
 		t.Fatalf("got %s, want the held presence on active", el)
 	}
 }
+
+// TestCSIPresenceFromSelf: an inactive, stream-managed session sends
+// itself two presences; the second replaces the first, held, whose
+// sender (this same session) is told it is done with. That must not wait
+// for the session's own lock, which its delivery holds.
+func TestCSIPresenceFromSelf(t *testing.T) {
+	_, j, _ := smPair(t)
+	j.Send("<presence/>")
+	j.Next()
+	j.C.Send("<inactive xmlns='urn:xmpp:csi:0'/>")
+	j.Send("<presence to='juliet@localhost/balcony'><show>away</show></presence>")
+	j.Send("<presence to='juliet@localhost/balcony'><show>dnd</show></presence>")
+	j.Send("<iq type='get' id='after'><ping xmlns='urn:xmpp:ping'/></iq>")
+	for {
+		if el := j.Next(); el.Name.Local == "iq" && el.Attr("id") == "after" {
+			return
+		}
+	}
+}
