@@ -359,3 +359,33 @@ func TestBlockingStrangerLearnsNothing(t *testing.T) {
 	command(t, juliet, "<unblock xmlns='urn:xmpp:blocking'><item jid='nurse@localhost'/></unblock>")
 	marker(t, romeo, nurse)
 }
+
+// TestRemoveWhileBlocked: juliet removes romeo, whom she blocked, from her
+// roster. Her server's unsubscribe and unsubscribed still reach his
+// account, so his roster no longer says he shares her presence (RFC 6121
+// §2.5.2), which would outlast the block.
+func TestRemoveWhileBlocked(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Send("<presence to='juliet@localhost' type='subscribe'/>")
+	juliet.Send("<presence to='romeo@localhost' type='subscribed'/>")
+	juliet.Send("<presence to='romeo@localhost' type='subscribe'/>")
+	romeo.Send("<presence to='juliet@localhost' type='subscribed'/>")
+	romeo.Ping()
+	juliet.Ping()
+
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block>")
+	juliet.Send("<iq type='set' id='rm'><query xmlns='jabber:iq:roster'><item jid='romeo@localhost' subscription='remove'/></query></iq>")
+	for el := juliet.Next(); el.Attr("id") != "rm"; el = juliet.Next() {
+	}
+	romeo.Send("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>")
+	var res *xmlstream.Element
+	for res = romeo.Next(); res.Attr("id") != "r"; res = romeo.Next() {
+	}
+	for _, it := range res.Child("jabber:iq:roster", "query").ChildElements() {
+		if it.Attr("jid") == "juliet@localhost" && it.Attr("subscription") != "none" {
+			t.Fatalf("romeo's roster after juliet removed him: %s, want subscription none", it)
+		}
+	}
+}

@@ -77,12 +77,42 @@ func (m *Module) Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.El
 		}
 		return false
 	}
-	if sender.local == "" || stanza.IsError(st) || !m.r.IsLocal(sender.domain) {
+	if sender.local == "" || !m.r.IsLocal(sender.domain) {
 		return true
 	}
-	blocked, err = m.blocks(ctx, sender, recipient)
+	return m.sendsFor(ctx, sender, recipient, st)
+}
+
+// Departing drops what the server sends to another server in the name of
+// a local account that blocked the recipient, as Inbound does for local
+// recipients: presence broadcasts, probes and PEP notifications.
+func (m *Module) Departing(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
+	sender := split(from)
+	if sender.local == "" {
+		return true
+	}
+	return m.sendsFor(ctx, sender, split(to), st)
+}
+
+// sendsFor reports whether the server may send st to recipient in the
+// name of the local account of sender: not if that account blocked the
+// recipient, unless st tells nothing about the user. Errors are the
+// answers the server gives in the user's name; unavailable presence
+// shows what blocking shows anyway; and unsubscribe and unsubscribed
+// keep the contact's roster right when the user removes them.
+func (m *Module) sendsFor(ctx context.Context, sender, recipient address, st *xmlstream.Element) bool {
+	if stanza.IsError(st) {
+		return true
+	}
+	if st.Name.Local == stanza.Presence {
+		switch stanza.Type(st) {
+		case "unavailable", "unsubscribe", "unsubscribed":
+			return true
+		}
+	}
+	blocked, err := m.blocks(ctx, sender, recipient)
 	if err != nil {
-		m.cfg.Logger.Error("checking a stanza against the sender's blocklist", "from", from.String(), "to", to.String(), "err", err)
+		m.cfg.Logger.Error("checking a stanza against the sender's blocklist", "from", sender.account().String(), "to", recipient.account().String(), "err", err)
 		return false
 	}
 	return !blocked

@@ -196,9 +196,10 @@ func (m *Module) push(account jid.JID, payload *xmlstream.Element) {
 	}
 }
 
-// sendUnavailable tells newly blocked local contacts that each available
+// sendUnavailable tells newly blocked contacts that each available
 // resource of account went offline (XEP-0191 §3.3), unless they blocked
-// the user themselves. It bypasses the filters, which would now drop it.
+// the user themselves. Local contacts get it straight from their
+// sessions; the filters let unavailable presence pass to other servers.
 //
 // Only contacts given by bare or full JID are told: a blocked domain has
 // no list of accounts. XEP-0191 limits this to contacts allowed to see the
@@ -210,11 +211,14 @@ func (m *Module) sendUnavailable(ctx context.Context, account jid.JID, blocked [
 		return
 	}
 	for _, contact := range blocked {
-		if contact.Localpart() == "" || !m.r.IsLocal(contact.Domainpart()) || contact.Bare().Equal(account) {
+		if contact.Localpart() == "" || contact.Bare().Equal(account) {
 			continue
 		}
-		if theyBlock, err := m.Blocks(ctx, contact.Bare(), account); err != nil || theyBlock {
-			continue
+		local := m.r.IsLocal(contact.Domainpart())
+		if local {
+			if theyBlock, err := m.Blocks(ctx, contact.Bare(), account); err != nil || theyBlock {
+				continue
+			}
 		}
 		if m.cfg.Presence != nil {
 			if sees, err := m.cfg.Presence.MaySeePresence(ctx, account, contact); err != nil || !sees {
@@ -224,9 +228,12 @@ func (m *Module) sendUnavailable(ctx context.Context, account jid.JID, blocked [
 		for _, p := range presences {
 			u := xmlstream.NewElement(stanza.NSClient, stanza.Presence,
 				"from", p.Attr("from"), "to", contact.String(), "type", "unavailable")
-			if contact.Resourcepart() != "" {
+			switch {
+			case !local:
+				m.r.Route(ctx, u)
+			case contact.Resourcepart() != "":
 				m.r.DeliverToSession(contact, u)
-			} else {
+			default:
 				m.r.DeliverToAvailable(contact, u)
 			}
 		}

@@ -18,7 +18,9 @@ import (
 //  2. For presence: the PresenceHandler decides broadcasts, subscriptions,
 //     probes and directed presence (RFC 6121 §3, §4).
 //  3. Filters' Inbound, before anything is delivered to a local account
-//     (its bare or full JID), in the order the filters were added.
+//     (its bare or full JID), in the order the filters were added; or, for
+//     what the server itself sends from a local account to another
+//     server, the DepartingFilters.
 //  4. For messages: the Archiver stores and stamps them.
 //  5. Delivery to sessions, or an IQ handler; for messages no session
 //     takes, the OfflineHandler.
@@ -39,6 +41,24 @@ type Filter interface {
 	// It returns false to drop the stanza; IQ requests that are dropped are
 	// answered with service-unavailable by the router.
 	Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (deliver bool)
+}
+
+// DepartingFilter is a Filter that is also asked about each stanza the
+// server sends from a local account to another server on its own:
+// presence broadcasts and probes, PEP notifications, which no client's
+// Outbound saw. It returns false to drop the stanza.
+type DepartingFilter interface {
+	Departing(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (send bool)
+}
+
+// departingAllowed runs the filters that are DepartingFilters.
+func (r *Router) departingAllowed(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
+	for _, f := range r.filters {
+		if d, ok := f.(DepartingFilter); ok && !d.Departing(ctx, from, to, st) {
+			return false
+		}
+	}
+	return true
 }
 
 // PresenceHandler implements presence and subscriptions (RFC 6121 §3-§4)

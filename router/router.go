@@ -352,6 +352,9 @@ func (r *Router) route(ctx context.Context, from jid.JID, st *xmlstream.Element,
 	}
 	switch {
 	case !r.hosts[to.Domainpart()]:
+		if !client && r.hosts[from.Domainpart()] && !r.departingAllowed(ctx, from, to, st) {
+			return
+		}
 		r.routeRemote(ctx, from, to, st)
 	case to.Localpart() == "":
 		r.routeToServer(ctx, from, to, st)
