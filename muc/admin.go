@@ -60,6 +60,9 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 				return iq.Error(stanza.JIDMalformed, "the item needs a valid jid")
 			}
 			c.bare = j.Bare().String()
+			if c.aff == Outcast && j.Bare().Equal(iq.From.Bare()) && rank[actorAff] >= rank[Admin] {
+				return iq.Error(stanza.Conflict, "you cannot ban yourself") // §9.1
+			}
 			d = rm.mayChangeAffiliation(actorAff, rm.affiliation(j), c.aff)
 		} else {
 			d = stanza.BadRequest
@@ -105,7 +108,7 @@ func (rm *room) mayChangeRole(actor *occupant, actorAff string, target *occupant
 	switch {
 	case actor == nil || actor.role != Moderator:
 		return stanza.Forbidden
-	case rank[role] == 0 && role != None:
+	case role != Moderator && role != Participant && role != Visitor && role != None:
 		return stanza.BadRequest
 	case role == Moderator || target.role == Moderator:
 		// Granting and revoking moderator is for admins and owners.
@@ -186,7 +189,7 @@ func (s *Service) removeOccupant(rm *room, o *occupant, code string, why []strin
 func (s *Service) adminList(rm *room, iq router.IQ, it *xmlstream.Element, actor *occupant, actorAff string) *xmlstream.Element {
 	q := xmlstream.NewElement(NSAdmin, "query")
 	if aff := it.Attr("affiliation"); aff != "" {
-		if rank[actorAff] < rank[Admin] {
+		if rank[actorAff] < rank[Admin] && !rm.membersSeeList(actorAff, aff) {
 			return iq.Error(stanza.Forbidden, "only admins and owners see the lists")
 		}
 		for j, a := range rm.affs {
@@ -210,4 +213,12 @@ func (s *Service) adminList(rm *room, iq router.IQ, it *xmlstream.Element, actor
 		}
 	}
 	return iq.Result(q)
+}
+
+// membersSeeList reports whether a user with actorAff may read the list
+// of aff: in a members-only room where everyone sees everyone's JID,
+// members read the lists of members, admins and owners (§9.5), which
+// clients need to encrypt to everyone in the room (OMEMO).
+func (rm *room) membersSeeList(actorAff, aff string) bool {
+	return rm.cfg.MembersOnly && rm.cfg.WhoIs == "anyone" && rank[actorAff] >= rank[Member] && aff != Outcast && aff != None
 }

@@ -68,7 +68,7 @@ func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JI
 		s.reply(ctx, st, stanza.Forbidden, "you are banned from this room")
 		return
 	case rm.cfg.MembersOnly && aff == None:
-		s.reply(ctx, st, "registration-required", "the room is for members only")
+		s.reply(ctx, st, stanza.RegistrationRequired, "the room is for members only")
 		return
 	case rm.cfg.Password != "" && aff != Owner && text(child(x, NS, "password")) != rm.cfg.Password:
 		s.reply(ctx, st, stanza.NotAuthorized, "a password is required")

@@ -20,14 +20,18 @@ const formRegister = "http://jabber.org/protocol/muc#register"
 // register answers registration with rm (§7.10): a get returns the form,
 // or <registered/> with the nickname already held; a submitted form
 // reserves its muc#register_roomnick for the user and makes them a
-// member. Registration is granted at once, except to outcasts; a
-// nickname held by someone else is a conflict.
+// member. Registration is granted at once, except to outcasts, and in a
+// members-only room to those not on its lists already (it would let
+// anyone in); a nickname held by someone else is a conflict.
 func (s *Service) register(ctx context.Context, rm *room, iq router.IQ) *xmlstream.Element {
 	bare := iq.From.Bare()
 	key := bare.String()
 	aff := rm.affiliation(bare)
 	if aff == Outcast {
 		return iq.Error(stanza.Forbidden, "you are banned from this room")
+	}
+	if aff == None && rm.cfg.MembersOnly {
+		return iq.Error(stanza.RegistrationRequired, "the room is for members only: ask an admin to add you")
 	}
 	if iq.Type == "get" {
 		q := xmlstream.NewElement(NSRegister, "query")

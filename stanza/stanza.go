@@ -38,6 +38,7 @@ const (
 	NotAuthorized         = "not-authorized"
 	PolicyViolation       = "policy-violation"
 	RecipientUnavailable  = "recipient-unavailable"
+	RegistrationRequired  = "registration-required"
 	RemoteServerNotFound  = "remote-server-not-found"
 	RemoteServerTimeout   = "remote-server-timeout"
 	ResourceConstraint    = "resource-constraint"
@@ -58,6 +59,7 @@ var errorType = map[string]string{
 	NotAuthorized:         "auth",
 	PolicyViolation:       "modify",
 	RecipientUnavailable:  "wait",
+	RegistrationRequired:  "auth",
 	RemoteServerNotFound:  "cancel",
 	RemoteServerTimeout:   "wait",
 	ResourceConstraint:    "wait",
