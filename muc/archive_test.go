@@ -62,7 +62,7 @@ func mamQuery(t *testing.T, c *xmpptest.Client, room, fields, set string, flip b
 			t.Fatal(err)
 		}
 		a := archived{id: res.Attr("id"), nick: strings.TrimPrefix(msg.Attr("from"), room+"/"),
-			body: msg.Child("jabber:client", "body").Text(), stamp: stamp}
+			body: text(msg.Child("jabber:client", "body")), stamp: stamp}
 		if sid := msg.Child("urn:xmpp:sid:0", "stanza-id"); sid == nil || sid.Attr("id") != a.id {
 			t.Fatalf("archived message without its stanza id %s: %s", a.id, msg)
 		}
@@ -363,5 +363,45 @@ func TestRoomArchivePrivacy(t *testing.T) {
 	got, _ := mamQuery(t, romeo, room, "", "", false)
 	if len(got) != 2 || got[0].realJID == "" || !strings.HasSuffix(got[0].realJID, "@localhost") {
 		t.Fatalf("archive of a non-anonymous room: %+v", got)
+	}
+}
+
+// TestRoomArchiveWithoutBody: a message without a body is archived, with
+// its stanza id, when it asks to be with <store/> (a reaction, XEP-0444)
+// or retracts one (XEP-0424); one without either, or with <no-store/>,
+// is not.
+func TestRoomArchiveWithoutBody(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+	send := func(payload string) *xmlstream.Element {
+		t.Helper()
+		romeo.Send("<message type='groupchat' to='" + room + "'>" + payload + "</message>")
+		romeo.NextNamed("message")
+		return juliet.NextNamed("message")
+	}
+	hi := send("<body>hi</body>")
+	id := hi.Child("urn:xmpp:sid:0", "stanza-id").Attr("id")
+	kept := []string{
+		"<reactions xmlns='urn:xmpp:reactions:0' id='" + id + "'><reaction>👍</reaction></reactions><store xmlns='urn:xmpp:hints'/>",
+		"<retract xmlns='urn:xmpp:message-retract:1' id='" + id + "'/>",
+	}
+	for _, p := range kept {
+		if m := send(p); m.Child("urn:xmpp:sid:0", "stanza-id") == nil {
+			t.Errorf("%s went out without a stanza id: %s", p, m)
+		}
+	}
+	for _, p := range []string{
+		"<active xmlns='http://jabber.org/protocol/chatstates'/>",
+		"<reactions xmlns='urn:xmpp:reactions:0' id='" + id + "'><reaction>👎</reaction></reactions><store xmlns='urn:xmpp:hints'/><no-store xmlns='urn:xmpp:hints'/>",
+	} {
+		if m := send(p); m.Child("urn:xmpp:sid:0", "stanza-id") != nil {
+			t.Errorf("%s went out with a stanza id: %s", p, m)
+		}
+	}
+	got, _ := mamQuery(t, juliet, room, "", "", false)
+	if len(got) != 1+len(kept) {
+		t.Fatalf("the archive holds %d messages, want %d: %v", len(got), 1+len(kept), got)
 	}
 }

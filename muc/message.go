@@ -111,13 +111,13 @@ func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid
 	if body != nil && rm.cfg.Unarchived {
 		rm.remember(Message{Stamp: time.Now(), Nick: o.nick, Stanza: out.Append(nil, "")}, s.cfg.History)
 	}
-	if body != nil && !rm.cfg.Unarchived && st.Child(NSHints, "no-store") == nil {
+	if !rm.cfg.Unarchived && archivable(st) {
 		origin := st.Attr("id")
 		if oid := st.Child(NSSID, "origin-id"); oid != nil && oid.Attr("id") != "" {
 			origin = oid.Attr("id")
 		}
 		m, seq, err := s.w.submit(ctx, Message{Room: rm.name, Nick: o.nick, Sender: from.Bare().String(),
-			OriginID: origin, Body: body.Text(), Stanza: out.Append(nil, "")})
+			OriginID: origin, Body: text(body), Stanza: out.Append(nil, "")})
 		switch {
 		case errors.Is(err, errBusy):
 			s.reply(ctx, st, stanza.ResourceConstraint, "the room archive is busy")
@@ -133,6 +133,17 @@ func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid
 	}
 	s.broadcast(rm, out)
 	return s.mentionNotices(rm, out), 0
+}
+
+// archivable reports whether the room archive keeps st (XEP-0313,
+// XEP-0334): a message with a body, or one that asks to be kept with a
+// <store/> hint (reactions, say) or retracts one (XEP-0424); never one
+// with <no-store/> or <no-permanent-store/>.
+func archivable(st *xmlstream.Element) bool {
+	if st.Child(NSHints, "no-store") != nil || st.Child(NSHints, "no-permanent-store") != nil {
+		return false
+	}
+	return st.Child(st.Name.Space, "body") != nil || st.Child(NSHints, "store") != nil || st.Child(NSRetract, "retract") != nil
 }
 
 // setSubject changes the room's subject (§8.1), if o may.
