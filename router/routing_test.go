@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -259,4 +260,20 @@ func TestPresenceErrors(t *testing.T) {
 	xmpptest.ExpectError(t, romeo.NextNamed("presence"), "bad-request")
 	romeo.Send("<presence id='p' type='dance'/>")
 	xmpptest.ExpectError(t, romeo.NextNamed("presence"), "bad-request")
+}
+
+// RFC 6121 §5.2.2: a message of a type the server does not understand,
+// as another server may send, is handled as one of type normal: to the
+// bare JID, and to a full JID that is not online, it reaches the
+// account's available resource.
+func TestMessageOfUnknownType(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	for _, to := range []string{"juliet@localhost", "juliet@localhost/gone"} {
+		m := xmlstream.NewElement("jabber:client", "message", "from", "mercutio@remote.example/x", "to", to, "type", "urgent")
+		m.AddChild(xmlstream.NewElement("jabber:client", "body").AddText("to " + to))
+		s.Router().Route(context.Background(), m)
+		xmpptest.ExpectBody(t, juliet.NextNamed("message"), "mercutio@remote.example/x", "to "+to)
+	}
 }

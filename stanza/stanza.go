@@ -92,20 +92,24 @@ func ToClient(e *xmlstream.Element, ns string) {
 	}
 }
 
-// Type returns the stanza's type attribute with RFC 6120 defaults applied:
-// "normal" for messages, "available" for presence.
+// Type returns the stanza's type attribute with RFC 6121's defaults
+// applied: "normal" for a message without a type or with one not
+// understood (§5.2.2), "available" for presence.
 func Type(e *xmlstream.Element) string {
 	t := e.Attr("type")
-	if t != "" {
-		return t
-	}
 	switch e.Name.Local {
 	case Message:
-		return "normal"
+		switch t {
+		case "chat", "error", "groupchat", "headline":
+			return t
+		}
+		return "normal" // also for a type not understood (RFC 6121 §5.2.2)
 	case Presence:
-		return "available"
+		if t == "" {
+			return "available"
+		}
 	}
-	return ""
+	return t
 }
 
 // IsError reports whether e is an error stanza, which must never be answered
