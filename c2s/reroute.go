@@ -19,6 +19,8 @@ const rerouteTimeout = 10 * time.Second
 //   - messages go to the router as they are (a copy: elements are
 //     shared), which delivers them to another resource or to offline
 //     storage, or bounces them to their sender; never silently dropped.
+//     They are not archived again: the archives have them, and the
+//     copies keep their stanza ids, by which clients know them.
 //     Carbon copies are the exception: the original reached its
 //     recipient, and routing the copy again would duplicate it;
 //   - IQ requests are answered with service-unavailable from the
@@ -42,7 +44,7 @@ func (s *Session) reroute(items []outItem) {
 			}
 			// The copy keeps the sender's receipt until it is safe again.
 			cp := el.Copy()
-			s.srv.routeTracked(cp, it.receipt, func() { s.srv.router.Route(ctx, cp) })
+			s.srv.routeTracked(cp, it.receipt, func() { s.srv.router.RouteArchived(ctx, cp) })
 			rerouted++
 		case stanza.IQ:
 			if typ := el.Attr("type"); typ == "get" || typ == "set" {

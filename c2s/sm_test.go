@@ -1,6 +1,7 @@
 package c2s_test
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"testing"
@@ -254,6 +255,50 @@ func TestCSIPresenceFromSelf(t *testing.T) {
 	for {
 		if el := j.Next(); el.Name.Local == "iq" && el.Attr("id") == "after" {
 			return
+		}
+	}
+}
+
+// TestRerouteKeepsArchive: a message whose recipient's session ended
+// before the client acknowledged it goes to offline storage, and the
+// next session gets it with the stanza id it had: it is not archived a
+// second time, in either archive.
+func TestRerouteKeepsArchive(t *testing.T) {
+	s, j, r := smPair(t)
+	j.AutoAck = false
+	j.Send("<presence/>")
+	j.Next()
+	r.Send(chat("juliet@localhost/balcony", 1))
+	first := j.Next()
+	expectBody(t, first, 1)
+	j.C.Send("</stream:stream>")
+
+	j2 := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	j2.Send("<presence/>")
+	var again *xmlstream.Element
+	for again == nil {
+		if el := j2.Next(); el.Name.Local == "message" {
+			again = el
+		}
+	}
+	expectBody(t, again, 1)
+	id := func(m *xmlstream.Element) string {
+		sid := m.Child("urn:xmpp:sid:0", "stanza-id")
+		if sid == nil {
+			t.Fatalf("no stanza id in %s", m)
+		}
+		return sid.Attr("id")
+	}
+	if id(again) != id(first) {
+		t.Errorf("stanza id %s the second time, want %s", id(again), id(first))
+	}
+	for _, user := range []string{"juliet", "romeo"} {
+		var n int
+		if err := s.DB.QueryRow(context.Background(), `SELECT count(*) FROM archive_messages WHERE username = $1`, user).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("%s's archive holds %d messages, want 1", user, n)
 		}
 	}
 }

@@ -306,6 +306,16 @@ func (r *Router) Route(ctx context.Context, st *xmlstream.Element) {
 	r.route(ctx, from, st, false)
 }
 
+// RouteArchived routes st as Route does, but does not archive it again:
+// it was archived on its first way, and a session that ended before its
+// client acknowledged it gives it back (XEP-0198), with its stanza ids.
+func (r *Router) RouteArchived(ctx context.Context, st *xmlstream.Element) {
+	r.Route(context.WithValue(ctx, archivedKey{}, true), st)
+}
+
+// archivedKey marks the context of a stanza RouteArchived routes.
+type archivedKey struct{}
+
 // route delivers st from from; client is true for stanzas a client sent,
 // which the outbound hooks see.
 func (r *Router) route(ctx context.Context, from jid.JID, st *xmlstream.Element, client bool) {
@@ -398,7 +408,7 @@ func (r *Router) routeRemote(ctx context.Context, from, to jid.JID, st *xmlstrea
 // the stanza to deliver, or nil when it could not be archived and was
 // bounced. Other stanzas are returned as they are.
 func (r *Router) archive(ctx context.Context, from, to jid.JID, st *xmlstream.Element) *xmlstream.Element {
-	if st.Name.Local != stanza.Message || r.archiver == nil || stanza.IsError(st) {
+	if st.Name.Local != stanza.Message || r.archiver == nil || stanza.IsError(st) || ctx.Value(archivedKey{}) != nil {
 		return st
 	}
 	archived, err := r.archiver.Archive(ctx, from, to, st)
