@@ -79,11 +79,16 @@ func (m *module) contactPresence(contact, account jid.JID, st *xmlstream.Element
 	}
 }
 
-// approved learns again what a remote contact's resources asked for once
-// account approved the contact's subscription: their presence may have
-// come before the contact was a subscriber.
-func (m *module) approved(_ context.Context, account, contact jid.JID) {
+// approved sends a new subscriber the last items it asked for (XEP-0163
+// §4.3.4) once account approved its subscription: a local contact's
+// available resources at once; for a remote contact, what its resources
+// asked for is learnt again, since their presence may have come before
+// the contact was a subscriber.
+func (m *module) approved(ctx context.Context, account, contact jid.JID) {
 	if m.r.IsLocal(contact.Domainpart()) {
+		for _, session := range m.r.AvailableResources(contact.Bare()) {
+			m.sendLast(ctx, session, []jid.JID{account}, m.Interests.Notify(session))
+		}
 		return
 	}
 	for _, a := range m.remote.unknown(account, contact) {

@@ -349,3 +349,26 @@ func TestAccountLimits(t *testing.T) {
 		t.Fatalf("the refused item was stored: %s", got)
 	}
 }
+
+// TestLastItemToNewSubscriber: romeo, online and asking for moods, gets
+// juliet's last mood as soon as she approves his subscription (XEP-0163
+// §4.3.4), before anything she sends after.
+func TestLastItemToNewSubscriber(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	ok(t, juliet.IQ("set", "", publish(mood, "1", moodPayload("happy"), "")))
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	presence, info := xmpptest.CapsPresence("http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", mood+"+notify")
+	romeo.Send(presence)
+	romeo.ExpectPresenceFrom(romeo.JID)
+	xmpptest.AnswerDisco(t, romeo, info)
+	romeo.Ping()
+
+	subscribe(t, romeo, juliet)
+	juliet.Send("<message to='romeo@localhost/orchard' type='chat'><body>after</body></message>")
+	m := romeo.NextNamed("message")
+	items := m.Child(nsEvent, "event")
+	if m.Attr("from") != "juliet@localhost" || items == nil {
+		t.Fatalf("romeo got %s, want juliet's last mood first", m)
+	}
+}
