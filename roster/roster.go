@@ -159,7 +159,10 @@ const Mark = "roster"
 // owner that requested the roster.
 func (m *Module) push(owner jid.JID, item *xmlstream.Element, version int64) {
 	pushIQ := func(to jid.JID) *xmlstream.Element {
-		q := xmlstream.NewElement(NS, "query", "ver", strconv.FormatInt(version, 10))
+		q := xmlstream.NewElement(NS, "query")
+		if version > 0 { // 0: the roster did not change, and keeps its version
+			q.SetAttr("ver", strconv.FormatInt(version, 10))
+		}
 		q.AddChild(item.Copy())
 		iq := xmlstream.NewElement(stanza.NSClient, stanza.IQ, "type", "set", "id", "push-"+stanza.NewID(),
 			"from", owner.String(), "to", to.String())

@@ -212,3 +212,20 @@ func TestRestart(t *testing.T) {
 	nurse.Online()
 	expectPresence(nurse, "juliet@localhost", "subscribe")
 }
+
+// TestPushWithoutChange: a subscription request sent again is pushed
+// again (RFC 6121 §3.1.2), but the roster did not change, so the push
+// names no version (XEP-0237 §2.4): the client's stays right.
+func TestPushWithoutChange(t *testing.T) {
+	s := start(t)
+	juliet, _ := online(t, s, "juliet", "balcony")
+	romeo, _ := online(t, s, "romeo", "orchard")
+	juliet.Send("<presence to='romeo@localhost' type='subscribe'/>")
+	expectPush(juliet, "romeo@localhost", "none", "subscribe")
+	expectPresence(romeo, "juliet@localhost", "subscribe")
+	juliet.Send("<presence to='romeo@localhost' type='subscribe'/>")
+	el := juliet.NextNamed("iq")
+	if q := el.Child(nsRoster, "query"); q == nil || q.Attr("ver") != "" {
+		t.Fatalf("push after an unchanged subscribe: %s, want one without a version", el)
+	}
+}
