@@ -20,12 +20,14 @@ const NSHints = "urn:xmpp:hints"
 const stampLayout = "2006-01-02T15:04:05.000Z"
 
 // message handles a message to a room (XEP-0045 §7.4, §7.5, §7.8.2,
-// §8.1). Error messages are dropped first: the router may bounce one
-// back while the room's lock is held. What the room sends to users
-// outside it (invitations, mention notifications) is routed after the
-// lock is released.
+// §8.1). An error message is only looked at for an occupant that is gone
+// (its handling answers nothing, so the router bounces nothing back
+// while the room's lock is held). What the room sends to users outside
+// it (invitations, mention notifications) is routed after the lock is
+// released.
 func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
 	if stanza.IsError(st) {
+		s.gone(ctx, from, to, st)
 		return
 	}
 	rm, _ := s.lookup(to.Localpart(), false)

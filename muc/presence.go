@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"mellium.im/xmpp/jid"
@@ -14,8 +15,12 @@ import (
 // entering, changing presence or nick, and leaving.
 func (s *Service) presence(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
 	typ := stanza.Type(st)
+	if typ == "error" {
+		s.gone(ctx, from, to, st)
+		return
+	}
 	if typ != "available" && typ != "unavailable" {
-		return // subscriptions and probes mean nothing to a room; errors are ignored
+		return // subscriptions and probes mean nothing to a room
 	}
 	nick := to.Resourcepart()
 	if typ == "available" && strings.TrimSpace(nick) == "" {
@@ -40,7 +45,21 @@ func (s *Service) presence(ctx context.Context, from, to jid.JID, st *xmlstream.
 	default:
 		o.presence = st
 		s.broadcastPresence(rm, o, "", nil)
-		s.deliver(o, rm.presenceOf(o, "", true, nil, "110"))
+		x := st.Child(NS, "x")
+		if x == nil {
+			s.deliver(o, rm.presenceOf(o, "", true, nil, "110"))
+			return
+		}
+		// A session in the room joins again: its client believes it
+		// dropped out (XEP-0410 §3.2) and waits for a whole join, up to
+		// the subject. The user's other sessions see their presence
+		// change.
+		for _, other := range o.sessions {
+			if !other.Equal(from) {
+				s.r.DeliverToSession(other, addressed(rm.presenceOf(o, "", true, nil, "110"), other))
+			}
+		}
+		s.welcome(ctx, rm, o, from, x, false)
 	}
 }
 
@@ -134,10 +153,36 @@ func (s *Service) welcome(ctx context.Context, rm *room, o *occupant, from jid.J
 	s.r.DeliverToSession(from, addressed(subj, from))
 }
 
+// goneConditions are the error conditions with which an occupant's
+// client or server says that the occupant's session is not there.
+var goneConditions = []string{"gone", stanza.InternalServerError, stanza.ItemNotFound, stanza.JIDMalformed,
+	stanza.RecipientUnavailable, "redirect", stanza.RemoteServerNotFound, stanza.RemoteServerTimeout, stanza.ServiceUnavailable}
+
+// gone removes the session from from the room to names when st, an error
+// stanza from it, says that the session is not there: a client that went
+// away without leaving, or a server that lost it. The others see it
+// leave with status 333 (XEP-0045 §15.6.2), as with Prosody and ejabberd;
+// without this it would stay in the room forever.
+func (s *Service) gone(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
+	e := st.Child(st.Name.Space, "error")
+	if e == nil || !slices.ContainsFunc(goneConditions, func(c string) bool { return e.Child(stanza.NSStanzas, c) != nil }) {
+		return
+	}
+	rm, _ := s.lookup(to.Localpart(), false)
+	if rm == nil {
+		return
+	}
+	defer rm.mu.Unlock()
+	if rm.sessions[from.String()] != nil {
+		s.leave(ctx, rm, from, nil, "333")
+	}
+}
+
 // leave removes the session real from rm (§7.14); st is its unavailable
-// presence, or nil when the session ended. A temporary room is destroyed
-// when its last occupant has left.
-func (s *Service) leave(ctx context.Context, rm *room, real jid.JID, st *xmlstream.Element) {
+// presence, or nil when the session ended; codes go with the presence
+// that tells the others. A temporary room is destroyed when its last
+// occupant has left.
+func (s *Service) leave(ctx context.Context, rm *room, real jid.JID, st *xmlstream.Element, codes ...string) {
 	o := rm.sessions[real.String()]
 	if o == nil {
 		return
@@ -153,8 +198,8 @@ func (s *Service) leave(ctx context.Context, rm *room, real jid.JID, st *xmlstre
 	}
 	o.presence = st
 	delete(rm.occupants, o.nick)
-	s.broadcastPresence(rm, o, "unavailable", nil)
-	s.r.DeliverToSession(real, addressed(rm.presenceOf(o, "unavailable", true, nil, "110"), real))
+	s.broadcastPresence(rm, o, "unavailable", nil, codes...)
+	s.r.DeliverToSession(real, addressed(rm.presenceOf(o, "unavailable", true, nil, append(codes, "110")...), real))
 	s.destroyIfEmpty(ctx, rm)
 }
 

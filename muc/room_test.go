@@ -117,3 +117,27 @@ func TestShutdownNotice(t *testing.T) {
 	expectPresence(t, juliet, room+"/jul", "unavailable", "110", "332")
 	juliet.ExpectStreamError("system-shutdown")
 }
+
+// TestJoinAgain: a session in the room that sends its join presence again
+// (a client that believes it dropped out, XEP-0410 §3.2) gets the whole
+// join again, occupants, itself, history and subject; the others see a
+// presence update, not a new occupant.
+func TestJoinAgain(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+	juliet.Send("<message type='groupchat' to='" + room + "'><body>hi</body></message>")
+	juliet.NextNamed("message")
+	romeo.NextNamed("message")
+
+	hist := enter(t, romeo, room, "romeo", "", []string{"jul"}, 1, "")
+	if b := hist[0].Child("jabber:client", "body"); b == nil || b.Text() != "hi" {
+		t.Fatalf("history on joining again: %s", hist[0])
+	}
+	expectPresence(t, juliet, room+"/romeo", "")
+	// A presence update without the MUC element is only that.
+	romeo.Send("<presence to='" + room + "/romeo'><show>away</show></presence>")
+	expectPresence(t, romeo, room+"/romeo", "", "110")
+	expectPresence(t, juliet, room+"/romeo", "")
+}

@@ -79,3 +79,23 @@ func TestStatusCodes(t *testing.T) {
 	nurse.Send("<presence to='" + room + "/nurse'><x xmlns='" + nsMUC + "'/></presence>")
 	xmpptest.ExpectError(t, nurse.ExpectPresenceFrom(room+"/nurse"), "registration-required")
 }
+
+// TestGoneOccupant: an error from an occupant's session that says it is
+// not there (its server lost it, its client went away without leaving)
+// takes it out of the room, with status 333; other errors do not.
+func TestGoneOccupant(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
+	createWithRomeo(t, juliet, romeo)
+	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
+	expectPresence(t, juliet, room+"/nurse", "")
+	expectPresence(t, romeo, room+"/nurse", "")
+
+	nurse.Send("<message type='error' to='" + room + "/jul'><error type='cancel'><feature-not-implemented xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+	romeo.Send("<presence type='error' to='" + room + "/romeo'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>")
+	expectPresence(t, juliet, room+"/romeo", "unavailable", "333")
+	expectPresence(t, nurse, room+"/romeo", "unavailable", "333")
+	nurse.Send("<message type='error' to='" + room + "/jul'><error type='wait'><recipient-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+	expectPresence(t, juliet, room+"/nurse", "unavailable", "333")
+}
