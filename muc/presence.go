@@ -215,6 +215,22 @@ func (s *Service) removeSession(rm *room, o *occupant, real jid.JID) {
 	s.track(real, rm.name, false)
 }
 
+// splitNick moves the session from of o, which has others, to the new
+// nick alone: the user's other sessions keep theirs, so the room sees a
+// new occupant, and only from is told of its change (§7.6, status 303).
+func (s *Service) splitNick(rm *room, o *occupant, from jid.JID, nick string, st *xmlstream.Element) {
+	s.r.DeliverToSession(from, addressed(rm.presenceOf(o, "unavailable", true, []string{"nick", nick}, "303", "110"), from))
+	s.removeSession(rm, o, from)
+	n := &occupant{nick: nick, bare: o.bare, id: o.id, sessions: []jid.JID{from}, role: o.role, presence: st}
+	rm.occupants[nick] = n
+	rm.sessions[from.String()] = n
+	rm.rememberNick(nick, n.bare)
+	s.track(from, rm.name, true)
+	s.broadcastPresence(rm, n, "", nil)
+	s.r.DeliverToSession(from, addressed(rm.presenceOf(o, "", rm.sees(n), nil), from))
+	s.r.DeliverToSession(from, addressed(rm.presenceOf(n, "", true, nil, "110"), from))
+}
+
 // destroyIfEmpty destroys a temporary room without occupants (§10.9).
 func (s *Service) destroyIfEmpty(ctx context.Context, rm *room) {
 	if len(rm.occupants) > 0 || rm.cfg.Persistent {
@@ -240,7 +256,8 @@ func (s *Service) destroy(ctx context.Context, rm *room) {
 	s.forget(rm)
 }
 
-// changeNick renames the occupant o, one of whose sessions is from (§7.6).
+// changeNick renames the occupant o, one of whose sessions is from (§7.6);
+// when o has other sessions, from alone takes the new nick.
 func (s *Service) changeNick(ctx context.Context, rm *room, o *occupant, from jid.JID, nick string, st *xmlstream.Element) {
 	if other := rm.occupants[nick]; other != nil {
 		s.reply(ctx, st, stanza.Conflict, "the nickname is in use")
@@ -251,6 +268,10 @@ func (s *Service) changeNick(ctx context.Context, rm *room, o *occupant, from ji
 		return
 	}
 	item := []string{"nick", nick}
+	if len(o.sessions) > 1 {
+		s.splitNick(rm, o, from, nick, st)
+		return
+	}
 	s.broadcastPresence(rm, o, "unavailable", item, "303")
 	s.deliver(o, rm.presenceOf(o, "unavailable", true, item, "303", "110"))
 	delete(rm.occupants, o.nick)

@@ -141,3 +141,32 @@ func TestJoinAgain(t *testing.T) {
 	expectPresence(t, romeo, room+"/romeo", "", "110")
 	expectPresence(t, juliet, room+"/romeo", "")
 }
+
+// TestRenameOneSession: romeo is in the room from two sessions under one
+// nick; when one of them changes nick, only that one moves, and the room
+// sees a new occupant: the other keeps its nick and is not told of a
+// change of its own.
+func TestRenameOneSession(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+	phone := xmpptest.Login(t, s, "romeo", "pw", "phone")
+	enter(t, phone, room, "romeo", "", []string{"jul"}, 0, "")
+
+	phone.Send("<presence to='" + room + "/montague'/>")
+	if it := item(t, expectPresence(t, phone, room+"/romeo", "unavailable", "110", "303")); it.Attr("nick") != "montague" {
+		t.Fatalf("the renamed session's notice: %s", it)
+	}
+	expectPresence(t, phone, room+"/romeo", "")
+	expectPresence(t, phone, room+"/montague", "", "110")
+	expectPresence(t, juliet, room+"/montague", "")
+	expectPresence(t, romeo, room+"/montague", "")
+
+	for sender, nick := range map[*xmpptest.Client]string{romeo: "romeo", phone: "montague"} {
+		sender.Send("<message type='groupchat' to='" + room + "'><body>from " + nick + "</body></message>")
+		if m := juliet.NextNamed("message"); m.Attr("from") != room+"/"+nick {
+			t.Fatalf("juliet got %s, want it from %s", m, nick)
+		}
+	}
+}
