@@ -7,8 +7,9 @@
 // as in XEP-0185): by a key that the domain's own server confirms on a
 // connection of its own. Config.SecureAuth refuses the latter.
 //
-// Incoming stanzas are accepted only for the domain pairs a stream has
-// authenticated, and go to the router; the router hands stanzas for other
+// A stream carries stanzas both ways when both servers agree to it
+// (XEP-0288, bidi.go). Incoming stanzas are accepted only for the domain
+// pairs a stream has authenticated, and go to the router; the router hands stanzas for other
 // domains to Server.Route, which queues them for the pair's stream and
 // bounces them with remote-server-not-found or remote-server-timeout when
 // the remote server cannot be reached.
