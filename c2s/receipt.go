@@ -27,6 +27,7 @@ import (
 type receipt struct {
 	s       *Session // the sender
 	seq     uint32   // the stanza's number in the sender's inbound count
+	epoch   uint32   // the sender's count's epoch (smState.epoch) then
 	onSafe  func()   // instead of s and seq, for DeliverSafe
 	pending atomic.Int32
 }
@@ -39,16 +40,21 @@ func (rc *receipt) done() {
 	if rc.onSafe != nil {
 		rc.onSafe()
 	} else {
-		rc.s.safe(rc.seq)
+		rc.s.safe(rc.seq, rc.epoch)
 	}
 }
 
-// safe records that the sender's stanza seq is safe and advances the
-// acknowledged count over every stanza that is safe in order. An <a/> the
-// client asked for while stanzas were still pending is sent once they are
-// safe.
-func (s *Session) safe(seq uint32) {
+// safe records that the sender's stanza seq of epoch is safe and
+// advances the acknowledged count over every stanza that is safe in
+// order. An <a/> the client asked for while stanzas were still pending is
+// sent once they are safe. A stanza counted before a resumption that
+// rewound the count (attach) counts no more.
+func (s *Session) safe(seq, epoch uint32) {
 	s.mu.Lock()
+	if epoch != s.sm.epoch {
+		s.mu.Unlock()
+		return
+	}
 	if seq == s.sm.handled+1 && len(s.sm.ahead) == 0 {
 		s.sm.handled = seq
 	} else {

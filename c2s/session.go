@@ -424,7 +424,7 @@ func (s *Session) number(el *xmlstream.Element) *receipt {
 		return nil
 	}
 	s.sm.received++
-	rc := &receipt{s: s, seq: s.sm.received}
+	rc := &receipt{s: s, seq: s.sm.received, epoch: s.sm.epoch}
 	rc.pending.Store(1)
 	if el == nil {
 		rc.done()

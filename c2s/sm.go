@@ -23,7 +23,9 @@ type smState struct {
 
 	// received counts the client's stanzas; only the reader of the
 	// attached connection touches it (resumption waits for the old one).
+	// epoch changes when a resumption sets it back to handled.
 	received uint32
+	epoch    uint32
 	// handled counts the client's stanzas that are safe (receipt.go): the
 	// h the server acknowledges. ahead holds safe stanzas after the first
 	// one that is not.
@@ -373,6 +375,15 @@ func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed
 	// <inactive/> if it wants).
 	items := append(s.sm.unacked, s.queue...)
 	items = append(items, s.csi.held...)
+	// The client resends every stanza after the h of <resumed/>
+	// (XEP-0198 §5), those still on their way to safety too: the count
+	// goes back to h, so that it never exceeds what the client sent,
+	// and what was counted before counts no more. The first copies of
+	// those still go on; the resent ones may arrive twice.
+	if s.sm.received != s.sm.handled {
+		s.sm.received, s.sm.ahead, s.sm.owed = s.sm.handled, nil, false
+		s.sm.epoch++
+	}
 	s.sm.unacked, s.csi.held, s.csi.inactive = nil, nil, false
 	ns := t.Namespace()
 	resumed := xmlstream.NewElement(NSSM, "resumed", "previd", s.sm.id, "h", strconv.FormatUint(uint64(s.sm.handled), 10))

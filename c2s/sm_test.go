@@ -302,3 +302,45 @@ func TestRerouteKeepsArchive(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeWithStanzasOnTheirWay: juliet's message waits for romeo's
+// client to acknowledge it when her connection drops, so <resumed/> does
+// not count it, and her client sends it again (XEP-0198 §5). Her count
+// then follows what she sent after the resumption: the copy she sent
+// before counts no more when it becomes safe, so the count never exceeds
+// what she sent, which clients treat as an error.
+func TestResumeWithStanzasOnTheirWay(t *testing.T) {
+	s, j, _ := smPair(t)
+	rc := xmpptest.Dial(t, s.C2SAddr)
+	rc.Authenticated("romeo", "pw")
+	rc.Bind("garden")
+	romeo := rc.EnableSM()
+	romeo.AutoAck = false
+	msg := "<message to='romeo@localhost/garden' type='chat' id='m1'><body>once</body></message>"
+	j.Send(msg)
+	romeo.Next()
+	if h := j.Handled(); h != 0 {
+		t.Fatalf("juliet's count %d before romeo acknowledged, want 0", h)
+	}
+
+	j.C.Conn.Close()
+	j2 := xmpptest.DialFrom(t, "127.0.0.2", s.C2SAddr)
+	j2.Authenticated("juliet", "pw")
+	if el := j2.Resume(j.ID, 0); el.Name.Local != "resumed" || el.Attr("h") != "0" {
+		t.Fatalf("got %s, want <resumed h='0'/>", el)
+	}
+	sm2 := &xmpptest.SM{C: j2, ID: j.ID, AutoAck: true}
+	sm2.Send(msg) // resent, as XEP-0198 says
+	romeo.Next()  // the copy: may arrive twice
+	romeo.Ack()   // both
+	romeo.C.Send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+	for el := romeo.Next(); el.Attr("id") != "sync"; el = romeo.Next() {
+	}
+	// Past any <a/> the server sent on its own meanwhile.
+	sm2.Send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+	for el := sm2.Next(); el.Attr("id") != "sync"; el = sm2.Next() {
+	}
+	if h := sm2.Handled(); h != sm2.Sent {
+		t.Fatalf("juliet's count %d after the resumption, want %d: what she sent since", h, sm2.Sent)
+	}
+}
