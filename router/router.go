@@ -564,11 +564,13 @@ func (r *Router) routeToFull(ctx context.Context, from, to jid.JID, st *xmlstrea
 			return
 		}
 	}
-	// RFC 6121 §8.5.3.2: no such resource.
+	// RFC 6121 §8.5.3.2: no such resource. A headline was for that
+	// resource alone (a PEP notification it asked for, say): it is
+	// dropped, not given to the others.
 	switch st.Name.Local {
 	case stanza.Message:
 		switch stanza.Type(st) {
-		case "normal", "chat", "headline":
+		case "normal", "chat":
 			r.routeToBare(ctx, from, to.Bare(), st)
 		case "groupchat":
 			r.bounce(ctx, st, stanza.ServiceUnavailable, "")

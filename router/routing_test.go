@@ -277,3 +277,15 @@ func TestMessageOfUnknownType(t *testing.T) {
 		xmpptest.ExpectBody(t, juliet.NextNamed("message"), "mercutio@remote.example/x", "to "+to)
 	}
 }
+
+// RFC 6121 §8.5.3.2.1: a headline to a resource that is not online is
+// dropped, not delivered to the account's other resources.
+func TestHeadlineToOfflineResource(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Send("<message to='juliet@localhost/gone' type='headline'><body>for gone alone</body></message>")
+	romeo.Send("<message to='juliet@localhost/balcony' type='chat'><body>marker</body></message>")
+	xmpptest.ExpectBody(t, juliet.NextNamed("message"), "romeo@localhost/orchard", "marker")
+}
