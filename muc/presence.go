@@ -211,6 +211,9 @@ func (s *Service) removeSession(rm *room, o *occupant, real jid.JID) {
 			break
 		}
 	}
+	if len(o.sessions) == 0 {
+		o.left = real
+	}
 	delete(rm.sessions, real.String())
 	s.track(real, rm.name, false)
 }

@@ -66,6 +66,7 @@ type occupant struct {
 	bare     jid.JID
 	id       string // XEP-0421 occupant id
 	sessions []jid.JID
+	left     jid.JID // the last session to leave, for the presence that says so
 	role     string
 	// presence is the user's last presence to the room, as sent.
 	presence *xmlstream.Element
@@ -142,8 +143,12 @@ func (rm *room) presenceOf(o *occupant, typ string, withJID bool, item []string,
 	if typ == "unavailable" {
 		it.SetAttr("role", None)
 	}
-	if withJID && len(o.sessions) > 0 {
+	switch {
+	case !withJID:
+	case len(o.sessions) > 0:
 		it.SetAttr("jid", o.sessions[0].String())
+	case o.left.String() != "":
+		it.SetAttr("jid", o.left.String())
 	}
 	for i := 0; i+1 < len(item); i += 2 {
 		switch k, v := item[i], item[i+1]; {

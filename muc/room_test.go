@@ -73,7 +73,10 @@ func TestDisconnectLeaves(t *testing.T) {
 	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
 	createWithRomeo(t, juliet, romeo)
 	romeo.Conn.Close()
-	expectPresence(t, juliet, room+"/romeo", "unavailable")
+	// The owner, a moderator, learns whose session it was (§7.14).
+	if it := item(t, expectPresence(t, juliet, room+"/romeo", "unavailable")); it.Attr("jid") != "romeo@localhost/r" {
+		t.Fatalf("romeo's departure to the moderator: %s, want his JID", it)
+	}
 }
 
 // XEP-0045 §6.1-§6.4: the service and its public rooms are discoverable.
