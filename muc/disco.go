@@ -107,7 +107,7 @@ func (s *Service) roomInfo(rm *room, iq router.IQ) *xmlstream.Element {
 		return no
 	}
 	archived := !rm.cfg.Unarchived
-	for _, f := range []string{NS, NSVCard, NSPing, NSSelfPing, NSDiscoItems, NSDiscoInfo, NSOccupantID, NSRegister,
+	for _, f := range []string{NS, NSVCard, NSPing, NSSelfPing, NSStableID, NSDiscoItems, NSDiscoInfo, NSOccupantID, NSRegister,
 		pick(archived, NSMAM, ""), pick(archived, mam.NS1, ""), pick(archived, mam.FeatureExtended, ""),
 		pick(archived, mam.NSFulltext, ""), pick(archived, NSSID, ""), pick(archived, NSModerate, ""),
 		pick(!rm.cfg.QuietMentions, NSMentions, ""),

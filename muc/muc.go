@@ -58,6 +58,9 @@ const (
 	NSPing       = "urn:xmpp:ping"
 	// NSSelfPing announces XEP-0410 self-ping answered by the room.
 	NSSelfPing = NS + "#self-ping-optimization"
+	// NSStableID says the room keeps the ids of the messages it reflects,
+	// by which clients recognise their own.
+	NSStableID = NS + "#stable_id"
 )
 
 // Defaults for Config fields left zero.

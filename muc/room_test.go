@@ -102,7 +102,7 @@ func TestDisco(t *testing.T) {
 	}
 	juliet.Send("<iq type='get' id='i3' to='" + room + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
 	q = expectIQ(t, juliet, "i3", "result").Child("http://jabber.org/protocol/disco#info", "query")
-	for _, f := range []string{nsMUC, "urn:xmpp:mam:2", "muc_public", "muc_temporary", "muc_open", "muc_semianonymous"} {
+	for _, f := range []string{nsMUC, nsMUC + "#stable_id", "urn:xmpp:mam:2", "muc_public", "muc_temporary", "muc_open", "muc_semianonymous"} {
 		if !hasFeature(q, f) {
 			t.Fatalf("room info without %s: %s", f, q)
 		}
