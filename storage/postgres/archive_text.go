@@ -24,6 +24,11 @@ import (
 // under PostgreSQL's 1 MB limit for one tsvector.
 const maxTermBytes = 512 << 10
 
+// maxPositions is the most positions PostgreSQL keeps for one word of a
+// tsvector (MAXNUMPOS); a tsvector with more is refused, and with it the
+// whole batch of messages being archived.
+const maxPositions = 256
+
 // ownerTag returns the prefix of username@domain's words in the index.
 func ownerTag(domain, username string) string { return tagOf(domain, username) }
 
@@ -77,7 +82,9 @@ func taggedTerms(tag, body string) pgtype.TSVector {
 			lexemes = append(lexemes, pgtype.TSVectorLexeme{Word: tag + t.Word})
 		}
 		// Terms come in order of position, so positions stay sorted.
-		lexemes[i].Positions = append(lexemes[i].Positions, pgtype.TSVectorPosition{Position: uint16(t.Pos)})
+		if len(lexemes[i].Positions) < maxPositions {
+			lexemes[i].Positions = append(lexemes[i].Positions, pgtype.TSVectorPosition{Position: uint16(t.Pos)})
+		}
 	}
 	// PostgreSQL keeps lexemes sorted bytewise, as Go compares strings.
 	slices.SortFunc(lexemes, func(a, b pgtype.TSVectorLexeme) int { return strings.Compare(a.Word, b.Word) })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"xmppd/mam"
@@ -53,6 +54,23 @@ func TestSearchWalkAgrees(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("%+v: walking found %d messages, the planner %d", q, len(got), len(want))
 			}
+		}
+	}
+}
+
+// TestSearchRepeatedWord: a body that repeats a word more often than
+// PostgreSQL keeps positions for (256) is archived, with the messages of
+// its batch, and found by that word.
+func TestSearchRepeatedWord(t *testing.T) {
+	t.Parallel()
+	_, a := archiveFor(t, "juliet")
+	entries := []mam.Entry{archiveEntry("juliet", "romeo", strings.Repeat("ha ", 300), false), archiveEntry("juliet", "romeo", "after", false)}
+	if _, err := a.Append(context.Background(), entries); err != nil {
+		t.Fatalf("archiving a word 300 times: %v", err)
+	}
+	for _, word := range []string{"ha", "after"} {
+		if got := pageAll(t, a, mam.Query{Text: word, Max: 10}); len(got) != 1 {
+			t.Errorf("searching %q found %d messages, want 1", word, len(got))
 		}
 	}
 }
