@@ -20,12 +20,14 @@ const stampLayout = "2006-01-02T15:04:05.000Z"
 // Archive stores st, a message from from to to (one of them a local
 // account), in the archives it belongs to and changes st in place for
 // delivery: without any <stanza-id/> claiming to be by the sender's or the
-// recipient's account (XEP-0359 §5: only the server may say so), and with
-// the recipient's own when it was archived. It returns st after the commit. st is changed
+// recipient's account, when that is a local one (XEP-0359 §5: only this
+// server may say so; a room of another server says so of its own
+// messages), and with the recipient's own when it was archived. It
+// returns st after the commit. st is changed
 // rather than copied because the stream layer follows a routed stanza by
 // its identity until it is safe (stream-management acks).
 func (m *Module) Archive(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (*xmlstream.Element, error) {
-	out := StripStanzaIDs(st, from.Bare().String(), to.Bare().String())
+	out := StripStanzaIDs(st, m.localAccounts(from, to)...)
 	if !archivable(out) {
 		return out, nil
 	}
@@ -123,6 +125,18 @@ func archivable(st *xmlstream.Element) bool {
 		return false
 	}
 	return st.Child(st.Name.Space, "body") != nil || st.Child(NSHints, "store") != nil || st.Child(NSRetract, "retract") != nil
+}
+
+// localAccounts returns the bare JIDs of those of js that are accounts of
+// this server.
+func (m *Module) localAccounts(js ...jid.JID) []string {
+	var local []string
+	for _, j := range js {
+		if j.Localpart() != "" && m.r.IsLocal(j.Domainpart()) {
+			local = append(local, j.Bare().String())
+		}
+	}
+	return local
 }
 
 // StripStanzaIDs removes from st the <stanza-id/> elements whose 'by' is

@@ -302,3 +302,30 @@ func TestArchiveDisabled(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomStanzaIDKept: a room of another service (here an external
+// component) marks its messages with its own stanza id, by which clients
+// page the room's archive; the server keeps it, and strips only ids that
+// claim to be by its own accounts.
+func TestRoomStanzaIDKept(t *testing.T) {
+	s := xmpptest.Start(t, func(c *config.Config) {
+		c.Components.External = append(c.Components.External, config.ExternalComponent{Domain: "rooms.localhost", Secret: "a secret long enough"})
+	})
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	rooms := xmpptest.ConnectComponent(t, s.ComponentAddr, "rooms.localhost", "a secret long enough")
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	juliet.Online()
+	rooms.Send("<message type='groupchat' from='verona@rooms.localhost/romeo' to='juliet@localhost/balcony' id='g1'><body>hi</body>" +
+		"<stanza-id xmlns='urn:xmpp:sid:0' by='verona@rooms.localhost' id='room-1'/>" +
+		"<stanza-id xmlns='urn:xmpp:sid:0' by='juliet@localhost' id='forged'/></message>")
+	m := juliet.NextNamed("message")
+	var by []string
+	for _, ch := range m.ChildElements() {
+		if ch.Name.Space == nsSID && ch.Name.Local == "stanza-id" {
+			by = append(by, ch.Attr("by")+"/"+ch.Attr("id"))
+		}
+	}
+	if len(by) != 1 || by[0] != "verona@rooms.localhost/room-1" {
+		t.Fatalf("stanza ids %v, want the room's alone", by)
+	}
+}
