@@ -405,3 +405,28 @@ func TestRoomArchiveWithoutBody(t *testing.T) {
 		t.Fatalf("the archive holds %d messages, want %d: %v", len(got), 1+len(kept), got)
 	}
 }
+
+// TestPrivateMessageInSendersArchive: a private message to an occupant is
+// in the sender's own archive (XEP-0313 §6.1.1), as in the recipient's,
+// and not in the room's.
+func TestPrivateMessageInSendersArchive(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+	romeo.Send("<message type='chat' to='" + room + "/jul'><body>by yonder moon</body></message>")
+	xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/romeo", "by yonder moon")
+	for _, c := range []*xmpptest.Client{romeo, juliet} {
+		c.Send("<iq type='set' id='ua'><query xmlns='" + nsMAM + "' queryid='u'/></iq>")
+		var n int
+		for el := c.Next(); el.Name.Local != "iq"; el = c.Next() {
+			n++
+		}
+		if n != 1 {
+			t.Errorf("%s's archive holds %d messages, want the private one", c.JID, n)
+		}
+	}
+	if got, _ := mamQuery(t, juliet, room, "", "", false); len(got) != 0 {
+		t.Errorf("the room archive holds %d messages, want none", len(got))
+	}
+}

@@ -352,7 +352,10 @@ func (r *Router) route(ctx context.Context, from jid.JID, st *xmlstream.Element,
 		}
 	}
 	if c := r.components[to.Domainpart()]; c != nil {
-		if r.external[to.Domainpart()] && r.hosts[from.Domainpart()] {
+		// A local user's message to an external component (a gateway,
+		// another room service), or to an occupant of a room here (a
+		// private message), goes into the sender's archive.
+		if r.hosts[from.Domainpart()] && (r.external[to.Domainpart()] || to.Resourcepart() != "") {
 			if st = r.archive(ctx, from, to, st); st == nil {
 				return
 			}
