@@ -56,12 +56,38 @@ func (s *Service) query(ctx context.Context, rm *room, q Query) (Page, error) {
 // querying session, then the result with <fin/>. 'with' is an occupant's
 // room JID (room@service/nick), or a real JID for those who may see them.
 // rm's lock is not held.
+// archiveMetadata answers <metadata/> (XEP-0313 §7, part of #extended):
+// the id and stamp of the first and last message of rm's archive, or
+// neither when it is empty.
+func (s *Service) archiveMetadata(ctx context.Context, rm *room, iq router.IQ) *xmlstream.Element {
+	md := xmlstream.NewElement(NSMAM, "metadata")
+	for _, end := range []struct {
+		name string
+		last bool
+	}{{"start", false}, {"end", true}} {
+		page, err := s.query(ctx, rm, Query{Max: 1, Last: end.last})
+		if err != nil {
+			s.cfg.Logger.Error("reading a room archive's metadata", "room", rm.jid.String(), "err", err)
+			return iq.Error(stanza.InternalServerError, "")
+		}
+		if len(page.Messages) == 0 {
+			break
+		}
+		m := page.Messages[0]
+		md.AddChild(xmlstream.NewElement(NSMAM, end.name, "id", strconv.FormatInt(m.ID, 10), "timestamp", m.Stamp.UTC().Format(stampLayout)))
+	}
+	return iq.Result(md)
+}
+
 func (s *Service) archiveIQ(ctx context.Context, rm *room, iq router.IQ, who reader) *xmlstream.Element {
 	if !who.allowed {
 		return iq.Error(stanza.Forbidden, "only occupants and members may read this room's archive")
 	}
 	ns := iq.Payload.Name.Space
-	if iq.Type == "get" {
+	switch {
+	case iq.Payload.Name.Local == "metadata":
+		return s.archiveMetadata(ctx, rm, iq)
+	case iq.Type == "get":
 		return iq.Result(mam.QueryForm(ns))
 	}
 	req, err := mam.ParseQuery(iq.Payload, s.cfg.MaxPage)

@@ -430,3 +430,32 @@ func TestPrivateMessageInSendersArchive(t *testing.T) {
 		t.Errorf("the room archive holds %d messages, want none", len(got))
 	}
 }
+
+// TestRoomArchiveMetadata: a room that announces urn:xmpp:mam:2#extended
+// answers <metadata/> with its archive's first and last message (XEP-0313
+// §7), and with neither while it is empty.
+func TestRoomArchiveMetadata(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+	metadata := func() *xmlstream.Element {
+		juliet.Send("<iq type='get' id='md' to='" + room + "'><metadata xmlns='" + nsMAM + "'/></iq>")
+		return expectIQ(t, juliet, "md", "result").Child(nsMAM, "metadata")
+	}
+	if md := metadata(); md == nil || len(md.ChildElements()) != 0 {
+		t.Fatalf("metadata of an empty archive: %v", md)
+	}
+	var ids []string
+	for _, body := range []string{"first", "last"} {
+		romeo.Send("<message type='groupchat' to='" + room + "'><body>" + body + "</body></message>")
+		romeo.NextNamed("message")
+		ids = append(ids, juliet.NextNamed("message").Child("urn:xmpp:sid:0", "stanza-id").Attr("id"))
+	}
+	md := metadata()
+	for i, end := range []string{"start", "end"} {
+		if e := md.Child(nsMAM, end); e == nil || e.Attr("id") != ids[i] || e.Attr("timestamp") == "" {
+			t.Fatalf("metadata %s, want %s with id %s", md, end, ids[i])
+		}
+	}
+}

@@ -31,7 +31,7 @@ func (s *Service) roomIQ(ctx context.Context, from, to jid.JID, st *xmlstream.El
 		s.r.Route(ctx, iq.Error(stanza.ItemNotFound, "no such room"))
 		return
 	}
-	if p := iq.Payload; (p.Name.Space == NSMAM || p.Name.Space == mam.NS1) && p.Name.Local == "query" && to.Resourcepart() == "" {
+	if p := iq.Payload; (p.Name.Space == NSMAM || p.Name.Space == mam.NS1) && (p.Name.Local == "query" || p.Name.Local == "metadata" && iq.Type == "get") && to.Resourcepart() == "" {
 		// The archive is read without the room's lock.
 		who := rm.reader(from.String(), rm.affiliation(from))
 		rm.mu.Unlock()
