@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"testing"
 
+	"xmppd/config"
 	"xmppd/internal/xmpptest"
 	"xmppd/xmlstream"
 )
@@ -141,4 +142,24 @@ func TestRefusedStreams(t *testing.T) {
 	// The real servers still talk.
 	alice.Send("<message to='bob@b.test' type='chat' id='m1'><body>still here</body></message>")
 	xmpptest.ExpectBody(t, bob.NextNamed("message"), "alice@a.test/phone", "still here")
+}
+
+// TestStartTLSAfterAuthentication: with require_tls off, a peer may
+// authenticate on a plain stream, but not then ask for STARTTLS, when
+// stanzas may already be on their way both ways (XEP-0288).
+func TestStartTLSAfterAuthentication(t *testing.T) {
+	a, b, _, bob := federated(t, func(c *config.Config) { c.S2S.RequireTLS = false })
+	var secret []byte
+	if err := a.DB.QueryRow(context.Background(), `SELECT secret FROM server_secret`).Scan(&secret); err != nil {
+		t.Fatal(err)
+	}
+	c := openPeer(t, b, "a.test", "b.test", false)
+	c.Send("<db:result from='a.test' to='b.test'>" + key(secret, "b.test", "a.test", c.Header.ID) + "</db:result>")
+	if el := c.NextNamed("result"); el.Attr("type") != "valid" {
+		t.Fatalf("got %s, want a valid verdict", el)
+	}
+	c.Send("<message from='alice@a.test/x' to='bob@b.test' type='chat'><body>plain</body></message>")
+	xmpptest.ExpectBody(t, bob.NextNamed("message"), "alice@a.test/x", "plain")
+	c.Send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+	c.ExpectStreamError("policy-violation")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net"
 	"testing"
+	"time"
 
 	"xmppd/config"
 	"xmppd/internal/xmpptest"
@@ -167,6 +168,85 @@ func TestBidiOutgoing(t *testing.T) {
 	alice := xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
 	alice.Send("<message to='pat@peer.test' type='chat' id='p1'><body>hello</body></message>")
 
+	peer := bidiReceiver(t, l)
+	if m := peer.NextNamed("message"); m.Attr("from") != "alice@a.test/phone" {
+		t.Fatalf("got %s, want alice's message", m)
+	}
+
+	peer.Send("<message from='pat@peer.test/desk' to='alice@a.test/phone' type='chat' id='p2'><body>back on your stream</body></message>")
+	xmpptest.ExpectBody(t, alice.NextNamed("message"), "pat@peer.test/desk", "back on your stream")
+	peer.Send("<db:result from='conference.peer.test' to='a.test'>a key</db:result>")
+	if r := peer.Next(); r.Name.Local != "result" || r.Attr("type") != "error" || r.Attr("from") != "a.test" || r.Attr("to") != "conference.peer.test" {
+		t.Fatalf("got %s, want a dialback error for conference.peer.test", r)
+	}
+	peer.Send("<message from='mallory@other.test' to='alice@a.test' type='chat' id='p3'><body>forged</body></message>")
+	peer.ExpectStreamError("invalid-from")
+}
+
+// TestBidiFloodPaused: b.test's stanzas come over the stream a.test
+// opened, and a.test's rate limit for a server applies to them as to a
+// stream b.test opened (TestFloodingServerIsPaused).
+func TestBidiFloodPaused(t *testing.T) {
+	a, _, alice, bob := federated(t, func(c *config.Config) { c.Limits.ServerBytesPerSecond = 5000 })
+	alice.Send("<message to='bob@b.test' type='chat' id='m1'><body>open</body></message>")
+	xmpptest.ExpectBody(t, bob.NextNamed("message"), "alice@a.test/phone", "open")
+	a.AddUser(t, "carol", "a.test", "carol pw")
+	carol := xmpptest.LoginAt(t, a, "a.test", "carol", "carol pw", "desk")
+	xmpptest.ExpectFloodPaused(t, bob, alice, carol, "b", 30, "b15")
+}
+
+// TestBidiOneWay: for seconds on end only b.test sends, over the stream
+// a.test opened, past four times the idle time after which b.test would
+// take a silent peer's stream for dead: its own writes keep it alive, and
+// b.test never needs a stream of its own.
+func TestBidiOneWay(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	_, b, alice, bob := federated(t, certifiedBy(t, ca, true), func(c *config.Config) { c.S2S.IdleSeconds = 1 })
+	alice.Send("<message to='bob@b.test' type='chat' id='m1'><body>open</body></message>")
+	xmpptest.ExpectBody(t, bob.NextNamed("message"), "alice@a.test/phone", "open")
+	for start := time.Now(); time.Since(start) < 5*time.Second; {
+		bob.Send("<message to='alice@a.test/phone' type='chat'><body>one way</body></message>")
+		xmpptest.ExpectBody(t, alice.NextNamed("message"), "bob@b.test/laptop", "one way")
+	}
+	if _, out := b.S2S().Streams(); out != 0 {
+		t.Errorf("b.test opened %d streams, want none", out)
+	}
+}
+
+// TestBidiIdleCloseReadsOn: when a.test closes its idle bidirectional
+// stream, it reads on until the peer closes its side (RFC 6120 §4.4), so
+// a stanza the peer sent meanwhile still arrives.
+func TestBidiIdleCloseReadsOn(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{"a.test"}
+		c.S2S.Listen = "127.0.0.1:0"
+		c.S2S.IdleSeconds = 1
+		c.S2S.Routes = map[string]string{"peer.test": l.Addr().String()}
+	})
+	a.AddUser(t, "alice", "a.test", "alice pw")
+	alice := xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
+	alice.Send("<message to='pat@peer.test' type='chat' id='p1'><body>hello</body></message>")
+	peer := bidiReceiver(t, l)
+	if m := peer.NextNamed("message"); m.Attr("from") != "alice@a.test/phone" {
+		t.Fatalf("got %s, want alice's message", m)
+	}
+	if _, err := peer.NextErr(); err == nil {
+		t.Fatal("a.test sent more, want the end of its idle stream")
+	}
+	peer.Send("<message from='pat@peer.test/desk' to='alice@a.test/phone' type='chat'><body>just in time</body></message></stream:stream>")
+	xmpptest.ExpectBody(t, alice.NextNamed("message"), "pat@peer.test/desk", "just in time")
+}
+
+// bidiReceiver accepts a.test's stream on l as peer.test's server, which
+// offers bidirectionality: it checks that a.test asks for it before its
+// dialback key, and takes the key as valid.
+func bidiReceiver(t *testing.T, l net.Listener) *xmpptest.Client {
+	t.Helper()
 	nc, err := l.Accept()
 	if err != nil {
 		t.Fatal(err)
@@ -193,16 +273,5 @@ func TestBidiOutgoing(t *testing.T) {
 		t.Fatalf("a.test sent %s, want its dialback key", el)
 	}
 	peer.Send("<db:result from='peer.test' to='a.test' type='valid'/>")
-	if m := peer.NextNamed("message"); m.Attr("from") != "alice@a.test/phone" {
-		t.Fatalf("got %s, want alice's message", m)
-	}
-
-	peer.Send("<message from='pat@peer.test/desk' to='alice@a.test/phone' type='chat' id='p2'><body>back on your stream</body></message>")
-	xmpptest.ExpectBody(t, alice.NextNamed("message"), "pat@peer.test/desk", "back on your stream")
-	peer.Send("<db:result from='conference.peer.test' to='a.test'>a key</db:result>")
-	if r := peer.Next(); r.Name.Local != "result" || r.Attr("type") != "error" || r.Attr("from") != "a.test" || r.Attr("to") != "conference.peer.test" {
-		t.Fatalf("got %s, want a dialback error for conference.peer.test", r)
-	}
-	peer.Send("<message from='mallory@other.test' to='alice@a.test' type='chat' id='p3'><body>forged</body></message>")
-	peer.ExpectStreamError("invalid-from")
+	return peer
 }

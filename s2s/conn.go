@@ -116,14 +116,36 @@ func (c *conn) write(frames ...[]byte) error {
 	return c.writeLocked(frames...)
 }
 
-// writeThen writes el, and calls then before any other write can follow
-// it.
+// writeThen writes el and, if that worked, calls then before any other
+// write can follow it.
 func (c *conn) writeThen(el *xmlstream.Element, then func()) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	err := c.writeLocked(el.Append(nil, stanza.NSClient))
-	then()
+	if err == nil {
+		then()
+	}
 	return err
+}
+
+// closeStream writes the end of our stream; nothing is written after it,
+// and the connection stays open for reading what the peer still sends
+// (RFC 6120 §4.4).
+func (c *conn) closeStream() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.ended {
+		c.writeLocked([]byte("</stream:stream>"))
+		c.ended = true
+	}
+}
+
+// extendRead moves the read deadline to d from now.
+func (c *conn) extendRead(d time.Duration) {
+	c.wmu.Lock()
+	nc := c.nc // startTLS may be replacing it on the reader's goroutine
+	c.wmu.Unlock()
+	nc.SetReadDeadline(time.Now().Add(d))
 }
 
 // writeLocked is write with c.wmu held.

@@ -157,7 +157,13 @@ func (in *inStream) elements() (restart bool, err error) {
 		}
 		switch {
 		case el.Name.Space == nsTLS && el.Name.Local == "starttls":
-			if c.tls || in.s.cfg.TLS == nil {
+			in.mu.Lock()
+			authenticated := len(in.verified) > 0
+			in.mu.Unlock()
+			if c.tls || in.s.cfg.TLS == nil || authenticated {
+				// Once a domain is authenticated, stanzas may be on
+				// their way both ways: too late to encrypt (RFC 6120
+				// §5.3.1, negotiated first).
 				return false, streamErr("policy-violation", "STARTTLS is not available on this stream")
 			}
 			if err := c.write(xmlstream.NewElement(nsTLS, "proceed").Append(nil, "")); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/internal/ratelimit"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
@@ -27,6 +28,7 @@ type outStream struct {
 	queue    chan *xmlstream.Element
 	quit     chan struct{}
 	stopOnce sync.Once
+	done     chan struct{} // closed when run returns
 	// lastRead is when the peer last sent a stanza over our bidirectional
 	// stream (Unix nanoseconds), which keeps the stream from idling out.
 	lastRead atomic.Int64
@@ -66,7 +68,7 @@ func (s *Server) Route(ctx context.Context, from, to jid.JID, st *xmlstream.Elem
 // startOut starts p's stream with queue, over the peer's bidirectional
 // stream if one carries p, else over one of ours. s.mu is held.
 func (s *Server) startOut(p pair, queue chan *xmlstream.Element) *outStream {
-	o := &outStream{s: s, p: p, via: s.bidiFor(p), queue: queue, quit: make(chan struct{})}
+	o := &outStream{s: s, p: p, via: s.bidiFor(p), queue: queue, quit: make(chan struct{}), done: make(chan struct{})}
 	s.out[p] = o
 	s.wg.Add(1)
 	go o.run()
@@ -77,6 +79,7 @@ func (s *Server) startOut(p pair, queue chan *xmlstream.Element) *outStream {
 // stream idles out, fails or the server stops.
 func (o *outStream) run() {
 	defer o.s.wg.Done()
+	defer close(o.done)
 	c, ended, err := o.start()
 	if err != nil {
 		o.s.log.Info("s2s outgoing stream failed", "local", o.p.local, "remote", o.p.remote, "err", err)
@@ -95,6 +98,11 @@ func (o *outStream) run() {
 				o.close(err)
 				return
 			}
+			if o.via != nil {
+				// The peer's stream is in use: our reader must not time
+				// it out for the peer's silence.
+				c.extendRead(4 * o.s.cfg.IdleTimeout)
+			}
 			idle.Reset(o.s.cfg.IdleTimeout)
 		case <-idle.C:
 			if read := time.Since(time.Unix(0, o.lastRead.Load())); read < o.s.cfg.IdleTimeout {
@@ -102,7 +110,7 @@ func (o *outStream) run() {
 				continue
 			}
 			if o.retire() {
-				o.end(c, nil)
+				o.closeIdle(c, ended)
 				return
 			}
 			idle.Reset(o.s.cfg.IdleTimeout)
@@ -124,8 +132,11 @@ func (o *outStream) start() (*conn, <-chan error, error) {
 	ended := make(chan error, 1)
 	if c := o.via; c != nil {
 		go func() {
-			<-c.closed
-			ended <- errors.New("the peer's bidirectional stream ended")
+			select {
+			case <-c.closed:
+				ended <- errors.New("the peer's bidirectional stream ended")
+			case <-o.done:
+			}
 		}()
 		o.s.log.Info("s2s stanzas go over the peer's bidirectional stream", "local", o.p.local, "remote", o.p.remote)
 		return c, ended, nil
@@ -137,6 +148,26 @@ func (o *outStream) start() (*conn, <-chan error, error) {
 	o.s.log.Info("s2s outgoing stream authenticated", "local", o.p.local, "remote", o.p.remote, "bidirectional", c.bidi)
 	go func() { ended <- o.read(c) }()
 	return c, ended, nil
+}
+
+// closeWait bounds how long an idle stream we close waits for the peer
+// to close its side.
+const closeWait = 10 * time.Second
+
+// closeIdle ends our idle stream c as RFC 6120 §4.4 says: it closes our
+// side, and reads on until the peer closes its side, so that what the
+// peer sent meanwhile over a bidirectional stream is still routed. The
+// peer's bidirectional stream is left to the peer.
+func (o *outStream) closeIdle(c *conn, ended <-chan error) {
+	if o.via != nil {
+		return
+	}
+	c.closeStream()
+	select {
+	case <-ended:
+	case <-time.After(closeWait):
+	}
+	c.end(nil, o.p.local)
 }
 
 // end ends our stream c; the peer's bidirectional stream is its reader's
@@ -186,6 +217,10 @@ func (o *outStream) read(c *conn) error {
 	var in *inStream // the peer's stanzas, from the pair our stream authenticated
 	if c.bidi {
 		in = &inStream{s: o.s, c: c, local: o.p.local, verified: map[pair]bool{o.p: true}}
+		if o.s.cfg.RateLimit > 0 {
+			in.limit = ratelimit.New(o.s.cfg.RateLimit, time.Now())
+			c.readHook = in.throttle
+		}
 	}
 	for {
 		el, err := c.readElement()
