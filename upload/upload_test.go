@@ -10,9 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/config"
 	"xmppd/internal/xmpptest"
 	"xmppd/storage/pgtest"
+	"xmppd/storage/postgres"
+	"xmppd/upload"
 	"xmppd/xmlstream"
 )
 
@@ -201,4 +205,45 @@ func TestOtherHostsRefused(t *testing.T) {
 	_, juliet := start(t)
 	juliet.Send("<iq type='get' id='slot' to='upload." + xmpptest.OtherDomain + "'><request xmlns='" + ns + "' filename='a' size='1'/></iq>")
 	xmpptest.ExpectError(t, juliet.NextNamed("iq"), "forbidden")
+}
+
+// expiringReader holds a body and, before reporting its end, runs f: an
+// expiry pass of the store, as the hourly one would.
+type expiringReader struct {
+	r io.Reader
+	f func()
+}
+
+func (e *expiringReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF && e.f != nil {
+		e.f()
+		e.f = nil
+	}
+	return n, err
+}
+
+// TestExpiryDuringUpload: an expiry pass that runs while a slow client's
+// upload, begun within the slot's time, is still under way leaves it be:
+// the upload succeeds, and the file is there.
+func TestExpiryDuringUpload(t *testing.T) {
+	s, _ := start(t)
+	store := postgres.NewUploads(s.DB)
+	ctx := context.Background()
+	sl := upload.Slot{ID: "slow", Owner: jid.MustParse("juliet@localhost"), Filename: "f.bin", Size: 1000, ContentType: "application/octet-stream"}
+	requested := time.Now().Add(-10 * time.Minute)
+	if err := store.CreateSlot(ctx, sl, 1<<30, requested); err != nil {
+		t.Fatal(err)
+	}
+	body := &expiringReader{r: bytes.NewReader(make([]byte, sl.Size)), f: func() {
+		if _, err := store.Expire(ctx, time.Time{}, time.Now()); err != nil {
+			t.Error(err)
+		}
+	}}
+	if err := store.Put(ctx, sl.ID, sl.Filename, requested.Add(-time.Minute), body); err != nil {
+		t.Fatalf("the upload: %v", err)
+	}
+	if err := store.Get(ctx, sl.ID, sl.Filename, time.Time{}, func(upload.File, io.Reader) error { return nil }); err != nil {
+		t.Fatalf("the file after the upload: %v", err)
+	}
 }

@@ -84,9 +84,13 @@ func (u *Uploads) Put(ctx context.Context, id, filename string, pendingSince tim
 		u.release(id, oid)
 		return fmt.Errorf("store the file of upload slot %s: %w", id, err)
 	}
-	if _, err := u.pool.Exec(ctx, `UPDATE uploads SET uploaded = now() WHERE id = $1 AND content = $2`, id, oid); err != nil {
+	tag, err := u.pool.Exec(ctx, `UPDATE uploads SET uploaded = now() WHERE id = $1 AND content = $2`, id, oid)
+	if err != nil {
 		u.release(id, oid)
 		return fmt.Errorf("store the file of upload slot %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return upload.ErrNoSlot // expired meanwhile
 	}
 	return nil
 }
@@ -193,12 +197,14 @@ func (r *objectReader) WriteTo(w io.Writer) (int64, error) {
 
 // Expire deletes files put before uploadedBefore (none when it is zero)
 // and unused slots requested before pendingBefore, 1000 at a time; the
-// table's trigger removes their large objects.
+// table's trigger removes their large objects. A slot whose upload is
+// under way is left a day longer: a slow client may still be sending.
 func (u *Uploads) Expire(ctx context.Context, uploadedBefore, pendingBefore time.Time) (int64, error) {
 	var total int64
 	for {
 		tag, err := u.pool.Exec(ctx, `DELETE FROM uploads WHERE id IN (SELECT id FROM uploads
-			WHERE (uploaded IS NULL AND requested < $2) OR (uploaded < $1) LIMIT 1000)`, uploadedBefore, pendingBefore)
+			WHERE (uploaded IS NULL AND requested < $2 AND (content IS NULL OR requested < $2 - interval '1 day'))
+				OR (uploaded < $1) LIMIT 1000)`, uploadedBefore, pendingBefore)
 		if err != nil {
 			return total, fmt.Errorf("expire uploads: %w", err)
 		}
