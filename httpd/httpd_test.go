@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/xdg-go/scram"
 
+	"xmppd/config"
 	"xmppd/internal/xmpptest"
 	"xmppd/storage/pgtest"
 	"xmppd/xmlstream"
@@ -467,4 +468,36 @@ func TestWebSocketSASL2Resume(t *testing.T) {
 	if m := w2.next(); m.Attr("id") != "m1" {
 		t.Fatalf("got %s, want the unacknowledged message again", m)
 	}
+}
+
+// TestWebSocketTimeouts: a WebSocket stream that does not finish its
+// negotiation in time, or that is negotiating when the server stops, ends
+// as a TCP one does, with the stream error and <close/>, not with a
+// dropped connection.
+func TestWebSocketTimeouts(t *testing.T) {
+	expectEnd := func(w *wsClient, condition string) {
+		t.Helper()
+		if e := w.next(); e.Name.Local != "error" || e.Child("urn:ietf:params:xml:ns:xmpp-streams", condition) == nil {
+			t.Fatalf("got %s, want a %s stream error", e, condition)
+		}
+		if c := w.next(); c.Name.Local != "close" {
+			t.Fatalf("got %s, want <close/>", c)
+		}
+	}
+	s := xmpptest.Start(t, func(c *config.Config) { c.Limits.NegotiationSeconds = 1 })
+	w, _, err := dialWS(t, s, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.open()
+	expectEnd(w, "connection-timeout")
+
+	s = xmpptest.Start(t)
+	w, _, err = dialWS(t, s, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.open()
+	go s.Shutdown(context.Background())
+	expectEnd(w, "system-shutdown")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -28,16 +29,26 @@ type wsTransport struct {
 	limits  xmlstream.Limits
 	timeout time.Duration
 
-	mu       sync.Mutex
+	// The library has no read deadlines, and a cancelled read closes the
+	// connection: one goroutine reads (pump), and a read waits for its
+	// message or the deadline, after which the stream can still end
+	// with a stream error.
 	readCtx  context.Context
 	cancel   context.CancelFunc
+	pumpOnce sync.Once
+	messages chan wsMessage
+
+	mu       sync.Mutex
 	deadline *time.Timer
+	expired  chan struct{} // closed when the read deadline passes
+	changed  chan struct{} // closed when the deadline changes
 
 	readHook func(n int) // SetReadHook's; the reader's own
 }
 
 func newWSTransport(c *websocket.Conn, r *http.Request, secure bool, lim xmlstream.Limits, writeTimeout time.Duration) *wsTransport {
-	t := &wsTransport{c: c, remote: r.RemoteAddr, secure: secure || r.TLS != nil || isLoopback(r.RemoteAddr), cs: r.TLS, limits: lim, timeout: writeTimeout}
+	t := &wsTransport{c: c, remote: r.RemoteAddr, secure: secure || r.TLS != nil || isLoopback(r.RemoteAddr), cs: r.TLS, limits: lim, timeout: writeTimeout,
+		messages: make(chan wsMessage), expired: make(chan struct{}), changed: make(chan struct{})}
 	t.readCtx, t.cancel = context.WithCancel(context.Background())
 	t.SetMaxStanzaBytes(lim.MaxStanzaBytes)
 	return t
@@ -63,11 +74,44 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// wsMessage is one message the pump read, or its error.
+type wsMessage struct {
+	typ  websocket.MessageType
+	data []byte
+	err  error
+}
+
+// pump reads messages and hands them to read until an error or Close.
+func (t *wsTransport) pump() {
+	for {
+		typ, data, err := t.c.Read(t.readCtx)
+		select {
+		case t.messages <- wsMessage{typ, data, err}:
+		case <-t.readCtx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
 func (t *wsTransport) read() (*xmlstream.Element, error) {
-	t.mu.Lock()
-	ctx := t.readCtx
-	t.mu.Unlock()
-	typ, data, err := t.c.Read(ctx)
+	t.pumpOnce.Do(func() { go t.pump() })
+	var m wsMessage
+	for got := false; !got; {
+		t.mu.Lock()
+		expired, changed := t.expired, t.changed
+		t.mu.Unlock()
+		select {
+		case m = <-t.messages:
+			got = true
+		case <-expired:
+			return nil, os.ErrDeadlineExceeded
+		case <-changed: // a new deadline, maybe now
+		}
+	}
+	typ, data, err := m.typ, m.data, m.err
 	if err != nil {
 		if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
 			return nil, &xmlstream.Error{Condition: "policy-violation", Text: "the message is too large"}
@@ -148,9 +192,9 @@ func (t *wsTransport) Secure() bool { return t.secure }
 
 func (t *wsTransport) RemoteAddr() string { return t.remote }
 
-// SetReadDeadline bounds reads. The WebSocket library has no deadlines,
-// only contexts: when the deadline passes the read context is cancelled,
-// which also closes the connection.
+// SetReadDeadline bounds reads, also one under way: past d they return
+// os.ErrDeadlineExceeded, and the connection stays open for the stream
+// error that follows.
 func (t *wsTransport) SetReadDeadline(d time.Time) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -158,11 +202,13 @@ func (t *wsTransport) SetReadDeadline(d time.Time) error {
 		t.deadline.Stop()
 		t.deadline = nil
 	}
-	if d.IsZero() {
-		return nil
+	expired := make(chan struct{})
+	t.expired = expired
+	close(t.changed)
+	t.changed = make(chan struct{})
+	if !d.IsZero() {
+		t.deadline = time.AfterFunc(time.Until(d), func() { close(expired) })
 	}
-	cancel := t.cancel
-	t.deadline = time.AfterFunc(time.Until(d), cancel)
 	return nil
 }
 
