@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -412,6 +413,28 @@ type HTTP struct {
 	// PublicURL is the base URL announced in host-meta (e.g.
 	// "https://chat.example.com"); empty derives it from the request.
 	PublicURL string `toml:"public_url"`
+	// TrustedProxies are the addresses (or CIDR ranges) of reverse
+	// proxies whose X-Forwarded-For header names the client of a
+	// WebSocket or BOSH session, for its per-address limits and logs.
+	TrustedProxies []string `toml:"trusted_proxies"`
+}
+
+// TrustedProxyPrefixes returns TrustedProxies parsed, a single address
+// as a range of one; Validate reports the entries that do not parse.
+func (h HTTP) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range h.TrustedProxies {
+		if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("http.trusted_proxies: %q is neither an IP address nor a CIDR range", s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Enabled reports whether either HTTP listener is configured.
@@ -465,6 +488,7 @@ func Default() Config {
 			WebSocketPath:         "/xmpp-websocket",
 			BOSHPath:              "/http-bind",
 			BOSHInactivitySeconds: 60,
+			TrustedProxies:        []string{"127.0.0.1", "::1"},
 		},
 		Limits: Limits{
 			MaxStanzaBytes:              256 << 10,
@@ -549,6 +573,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateACME()...)
+	if _, err := c.HTTP.TrustedProxyPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, u := range c.Contact.OutageStatus {
 		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 			errs = append(errs, fmt.Errorf("contact.outage_status: %q is not an http(s) URL", u))

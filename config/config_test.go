@@ -55,6 +55,12 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{name: "outage status not http", doc: "[contact]\noutage_status = ['xmpp:status@example.org']", wantErr: "contact.outage_status"},
+		{name: "trusted proxy not an address", doc: "[http]\ntrusted_proxies = ['proxy.example.org']", wantErr: "http.trusted_proxies"},
+		{name: "trusted proxies as ranges", doc: "[http]\ntrusted_proxies = ['10.0.0.0/8', 'fd00::1']", check: func(t *testing.T, c Config) {
+			if p, err := c.HTTP.TrustedProxyPrefixes(); err != nil || len(p) != 2 || p[1].Bits() != 128 {
+				t.Errorf("trusted proxies %v, %v", p, err)
+			}
+		}},
 		{name: "contact not a URI", doc: "[contact]\nsecurity = ['security@example.org']", wantErr: "contact.security"},
 		{name: "component privileges", doc: "[[components.external]]\ndomain = 'gw.example.org'\nsecret = 'long secret'\nprivileges = { roster = 'both', message = 'outgoing' }", check: func(t *testing.T, c Config) {
 			if p := c.Components.External[0].Privileges; p.Roster != "both" || p.Message != "outgoing" {

@@ -208,7 +208,7 @@ func (h *boshHandler) create(r *http.Request, body *xmlstream.Element, rid int64
 		hold = min(hold, n)
 	}
 	s := newBOSHSession(rid, h.cfg.Limits, h.forget)
-	s.remote = r.RemoteAddr
+	s.remote = h.cfg.clientAddr(r)
 	s.secure = h.cfg.BehindTLSProxy || r.TLS != nil || isLoopback(r.RemoteAddr)
 	s.wait, s.hold = wait, hold
 	s.inactivity, s.writeTimeout = h.cfg.BOSHInactivity, h.cfg.WriteTimeout

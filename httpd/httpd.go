@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -32,6 +34,9 @@ type Config struct {
 	// PublicURL is the base URL announced in host-meta; empty derives it
 	// from each request.
 	PublicURL string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
+	// names the client (clientAddr).
+	TrustedProxies []netip.Prefix
 	// Limits bound what a client may send.
 	Limits xmlstream.Limits
 	// WriteTimeout bounds each write to a client.
@@ -62,7 +67,7 @@ func Handler(cfg Config, streams *c2s.Server) http.Handler {
 			InsecureSkipVerify: true,
 		})
 		if err != nil {
-			log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+			log.Info("websocket upgrade failed", "remote", cfg.clientAddr(r), "err", err)
 			return
 		}
 		if c.Subprotocol() != "xmpp" {
@@ -70,7 +75,7 @@ func Handler(cfg Config, streams *c2s.Server) http.Handler {
 			c.Close(websocket.StatusProtocolError, "the xmpp subprotocol is required")
 			return
 		}
-		t := newWSTransport(c, r, cfg.BehindTLSProxy, cfg.Limits, cfg.WriteTimeout)
+		t := newWSTransport(c, r, cfg.clientAddr(r), cfg.BehindTLSProxy, cfg.Limits, cfg.WriteTimeout)
 		streams.ServeTransport(context.Background(), t)
 	})
 	if cfg.BOSHPath != "" {
@@ -130,4 +135,41 @@ func baseURL(cfg Config, r *http.Request, scheme string) string {
 		scheme += "s"
 	}
 	return scheme + "://" + r.Host
+}
+
+// clientAddr returns the address of the client that sent r: its peer's,
+// or, when the peer is a trusted proxy, the last address X-Forwarded-For
+// names that is not one, with the peer's port, which tells the proxy's
+// connections apart. A header that does not parse is not believed.
+func (cfg Config) clientAddr(r *http.Request) string {
+	host, port, err := net.SplitHostPort(r.RemoteAddr)
+	peer, err2 := netip.ParseAddr(host)
+	if err != nil || err2 != nil || !cfg.trusted(peer) {
+		return r.RemoteAddr
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return r.RemoteAddr
+		}
+		if !cfg.trusted(a) {
+			return net.JoinHostPort(a.Unmap().String(), port)
+		}
+	}
+	return r.RemoteAddr
+}
+
+// trusted reports whether a is one of the trusted proxies.
+func (cfg Config) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -501,3 +501,43 @@ func TestWebSocketTimeouts(t *testing.T) {
 	go s.Shutdown(context.Background())
 	expectEnd(w, "system-shutdown")
 }
+
+// TestForwardedClients: behind a reverse proxy on this machine (trusted
+// by default), each WebSocket client counts by the address the proxy's
+// X-Forwarded-For gives: here for the registration limit, one account an
+// hour per address. An untrusted peer's header is not believed.
+func TestForwardedClients(t *testing.T) {
+	register := func(s *xmpptest.Server, forwardedFor, user string) *xmlstream.Element {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), xmpptest.ReadTimeout)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, "ws://"+s.HTTPAddr.String()+"/xmpp-websocket", &websocket.DialOptions{
+			Subprotocols: []string{"xmpp"}, HTTPHeader: http.Header{"X-Forwarded-For": {forwardedFor}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		w := &wsClient{t: t, c: c}
+		w.open()
+		w.send("<iq xmlns='jabber:client' type='set' id='r'><query xmlns='jabber:iq:register'><username>" + user + "</username><password>a long enough password</password></query></iq>")
+		return w.next()
+	}
+	limited := func(c *config.Config) {
+		c.Registration.Enabled = true
+		c.Registration.PerAddressPerHour = 1
+	}
+	s := xmpptest.Start(t, limited)
+	if r := register(s, "198.51.100.7", "alice"); r.Attr("type") != "result" {
+		t.Fatalf("alice's registration: %s", r)
+	}
+	if r := register(s, "203.0.113.9, 198.51.100.8", "bob"); r.Attr("type") != "result" {
+		t.Fatalf("bob's registration, from another client: %s", r)
+	}
+	xmpptest.ExpectError(t, register(s, "198.51.100.7", "carol"), "resource-constraint")
+
+	s = xmpptest.Start(t, limited, func(c *config.Config) { c.HTTP.TrustedProxies = nil })
+	if r := register(s, "198.51.100.7", "alice"); r.Attr("type") != "result" {
+		t.Fatalf("alice's registration: %s", r)
+	}
+	xmpptest.ExpectError(t, register(s, "198.51.100.8", "bob"), "resource-constraint")
+}

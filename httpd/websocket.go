@@ -46,8 +46,8 @@ type wsTransport struct {
 	readHook func(n int) // SetReadHook's; the reader's own
 }
 
-func newWSTransport(c *websocket.Conn, r *http.Request, secure bool, lim xmlstream.Limits, writeTimeout time.Duration) *wsTransport {
-	t := &wsTransport{c: c, remote: r.RemoteAddr, secure: secure || r.TLS != nil || isLoopback(r.RemoteAddr), cs: r.TLS, limits: lim, timeout: writeTimeout,
+func newWSTransport(c *websocket.Conn, r *http.Request, remote string, secure bool, lim xmlstream.Limits, writeTimeout time.Duration) *wsTransport {
+	t := &wsTransport{c: c, remote: remote, secure: secure || r.TLS != nil || isLoopback(r.RemoteAddr), cs: r.TLS, limits: lim, timeout: writeTimeout,
 		messages: make(chan wsMessage), expired: make(chan struct{}), changed: make(chan struct{})}
 	t.readCtx, t.cancel = context.WithCancel(context.Background())
 	t.SetMaxStanzaBytes(lim.MaxStanzaBytes)

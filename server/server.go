@@ -302,6 +302,10 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		}
 	}
 	if cfg.HTTP.Enabled() {
+		proxies, err := cfg.HTTP.TrustedProxyPrefixes()
+		if err != nil {
+			return nil, err
+		}
 		mux := http.NewServeMux()
 		mux.Handle("/", httpd.Handler(httpd.Config{
 			WebSocketPath:  cfg.HTTP.WebSocketPath,
@@ -309,6 +313,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 			BOSHInactivity: time.Duration(cfg.HTTP.BOSHInactivitySeconds) * time.Second,
 			BehindTLSProxy: cfg.HTTP.BehindTLSProxy,
 			PublicURL:      cfg.HTTP.PublicURL,
+			TrustedProxies: proxies,
 			Limits:         limits,
 			Logger:         log,
 		}, streams))
