@@ -88,7 +88,13 @@ func (f *Files) get(w http.ResponseWriter, r *http.Request) {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "public, max-age=86400, immutable")
 		h.Set("Last-Modified", file.Uploaded.UTC().Format(http.TimeFormat))
+		h.Set("Accept-Ranges", "bytes")
 		started = true
+		if rs, ok := body.(io.ReadSeeker); ok && r.Header.Get("Range") != "" {
+			// A part: how browsers play audio and video.
+			http.ServeContent(w, r, "", file.Uploaded, rs)
+			return nil
+		}
 		if r.Method == http.MethodHead {
 			return nil
 		}

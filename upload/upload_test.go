@@ -128,6 +128,21 @@ func TestUploadAndDownload(t *testing.T) {
 			t.Errorf("%s: %q, want %q", header, got, want)
 		}
 	}
+	// A part, as browsers ask for audio and video.
+	req, _ := http.NewRequest(http.MethodGet, get, nil)
+	req.Header.Set("Range", "bytes=300000-300018")
+	part, err := web.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(part.Body)
+	part.Body.Close()
+	if part.StatusCode != http.StatusPartialContent || !bytes.Equal(got, file[300000:300019]) || part.Header.Get("Content-Range") != "bytes 300000-300018/950000" {
+		t.Fatalf("GET of a range: %s %q %v, want 206 with those bytes", part.Status, got, part.Header)
+	}
+	if resp.Header.Get("Accept-Ranges") != "bytes" {
+		t.Errorf("GET: Accept-Ranges %q, want bytes", resp.Header.Get("Accept-Ranges"))
+	}
 	if resp, _ := do(t, web, http.MethodGet, strings.Replace(get, "balcony%20scene", "other", 1), nil, ""); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("GET with another name: %s, want 404", resp.Status)
 	}

@@ -173,6 +173,21 @@ func (r *objectReader) Read(p []byte) (int, error) {
 	return len(chunk), nil
 }
 
+// Seek moves where the next Read starts, for range requests.
+func (r *objectReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		offset += r.off
+	case io.SeekEnd:
+		offset += r.size
+	}
+	if offset < 0 {
+		return r.off, errors.New("seek before the start of an uploaded file")
+	}
+	r.off = offset
+	return offset, nil
+}
+
 // WriteTo copies the rest of the object to w in chunks of copyBuffer.
 func (r *objectReader) WriteTo(w io.Writer) (int64, error) {
 	buf := make([]byte, copyBuffer)
