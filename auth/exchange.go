@@ -125,7 +125,9 @@ func (e *Exchange) succeed(ctx context.Context, out []byte) ([]byte, bool, error
 	}
 	e.finished = true
 	e.username = e.localpart
-	e.srv.throttle.reset(e.throttleKey)
+	// A success does not clear the host's failures: else one login to
+	// an account of one's own between guesses at another's would keep
+	// every guess at the first delay.
 	return out, true, nil
 }
 

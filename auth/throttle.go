@@ -11,7 +11,7 @@ import (
 // throttle remembers recent authentication failures per remote host and
 // computes the delay before a failure is reported: base·2^(n-1) for the n-th
 // recent failure, capped at max. The count drops by one per decay interval
-// without failures; a success forgets the host. At most limit hosts are
+// without failures; a success does not lower it. At most limit hosts are
 // remembered, the least recently failing one is evicted first.
 type throttle struct {
 	base, max, decay time.Duration
@@ -74,16 +74,6 @@ func (t *throttle) pending(key string) int {
 		return t.decayed(el.Value.(*throttleEntry), t.now())
 	}
 	return 0
-}
-
-// reset forgets key after a success.
-func (t *throttle) reset(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if el, ok := t.entries[key]; ok {
-		t.order.Remove(el)
-		delete(t.entries, key)
-	}
 }
 
 func (t *throttle) evictOldest() {

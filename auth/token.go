@@ -204,7 +204,6 @@ func (s *Server) LoginWithToken(ctx context.Context, l TokenLogin) (TokenResult,
 		if err != nil {
 			return fail(&Failure{Condition: TemporaryAuthFailure, Err: fmt.Errorf("auth: token of %s@%s: %w", username, l.Domain, err)})
 		}
-		s.throttle.reset(key)
 		return TokenResult{
 			Username: username,
 			Final:    htMAC(t.Secret, "Responder", cb),
