@@ -121,7 +121,7 @@ func TestHostKey(t *testing.T) {
 
 // TestServerThrottling checks the delays Step applies: they grow with the
 // failures of one host, not of another, count every kind of failed guess,
-// and a success resets them.
+// and a success does not reset them.
 func TestServerThrottling(t *testing.T) {
 	ec, _ := certs(t)
 	s13, _ := tlsPair(t, tls.VersionTLS13, ec)
@@ -149,7 +149,7 @@ func TestServerThrottling(t *testing.T) {
 		{"192.0.2.1:4", "bob\x00alice\x00" + testPassword, InvalidAuthzID, 0},
 		{"192.0.2.1:5", "\x00alice\x00bad", NotAuthorized, 8 * base},
 		{"192.0.2.1:6", "\x00alice\x00" + testPassword, "", 0},
-		{"192.0.2.1:7", "\x00alice\x00bad", NotAuthorized, base},
+		{"192.0.2.1:7", "\x00alice\x00bad", NotAuthorized, 16 * base},
 	}
 	for i, st := range steps {
 		before := len(rec.get())

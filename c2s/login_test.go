@@ -22,7 +22,12 @@ const (
 // encrypted opens a stream to s, encrypts it and returns the features.
 func encrypted(t *testing.T, s *xmpptest.Server) (*xmpptest.Client, *xmlstream.Element) {
 	t.Helper()
-	c := xmpptest.Dial(t, s.C2SAddr)
+	return encryptedFrom(t, s, xmpptest.Dial(t, s.C2SAddr))
+}
+
+// encryptedFrom is encrypted on the connection c.
+func encryptedFrom(t *testing.T, s *xmpptest.Server, c *xmpptest.Client) (*xmpptest.Client, *xmlstream.Element) {
+	t.Helper()
 	c.Open(xmpptest.Domain)
 	c.Features()
 	c.StartTLS(xmpptest.Domain, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
