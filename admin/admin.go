@@ -272,6 +272,7 @@ func (c *commands) changePassword(ctx context.Context, req adhoc.Request) (strin
 		return "", nil, fmt.Errorf("admin: changing the password of %s: %w", j, err)
 	}
 	c.log.Info("admin: password changed", "admin", req.From.Bare().String(), "jid", j.String())
+	c.r.EndSessionsExcept(j, req.From, "reset", "the account's password was changed")
 	return "The password of " + j.String() + " was changed.", nil, nil
 }
 

@@ -291,8 +291,14 @@ func (srv *Server) ServeTransport(ctx context.Context, t Transport) {
 			return
 		}
 		srv.router.Bind(sess)
-		for _, enable := range st.onBound {
-			enable(sess.jid)
+		if srv.router.Revoked(sess.jid.Bare(), st.loggedIn) {
+			// Its account was deleted, or its password changed, since
+			// the login: it ends as any ended session.
+			sess.End(errRevoked.condition, errRevoked.text)
+		} else {
+			for _, enable := range st.onBound {
+				enable(sess.jid)
+			}
 		}
 		sess.release()
 	}

@@ -51,6 +51,7 @@ type stream struct {
 	domain   string // the host the client asked for
 	lang     string
 	username string // set by SASL
+	loggedIn time.Time // when
 	// grant is what the login proved, which a FAST token made for it
 	// must not outlive.
 	grant    auth.Grant
@@ -313,10 +314,14 @@ func (st *stream) exchange(ctx context.Context, ns, mech, initial string) (final
 // authenticated records that the stream's user is username, by mech.
 func (st *stream) authenticated(username, mech string) {
 	st.srv.logins.ok.Add(1)
-	st.username = username
+	st.username, st.loggedIn = username, time.Now()
 	st.t.SetMaxStanzaBytes(st.maxStanzaBytes())
 	st.log.Info("c2s auth ok", "remote", st.t.RemoteAddr(), "jid", st.username+"@"+st.domain, "mechanism", mech)
 }
+
+// errRevoked ends a stream whose login was revoked before it bound a
+// resource: its account was deleted, or its password changed.
+var errRevoked = &streamError{"not-authorized", "the login is no longer valid"}
 
 // errAborted is the client's <abort/>.
 var errAborted = &auth.Failure{Condition: "aborted"}
@@ -411,6 +416,9 @@ func (st *stream) bind(iq *xmlstream.Element) (*Session, error) {
 		reply := stanza.ErrorReply(iq, stanza.BadRequest, "the resource is not valid")
 		reply.SetAttr("from", "")
 		return nil, st.t.Write(reply.Append(nil, st.t.Namespace()))
+	}
+	if st.srv.router.Revoked(full.Bare(), st.loggedIn) {
+		return nil, st.fail(errRevoked)
 	}
 	payload := xmlstream.NewElement(NSBind, "bind")
 	payload.AddChild(xmlstream.NewElement(NSBind, "jid").AddText(full.String()))

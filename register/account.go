@@ -61,6 +61,9 @@ func (s *Service) accountSet(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 		return errorReply(iq, stanza.InternalServerError, "")
 	}
 	s.log.Info("password changed", "jid", iq.From.Bare().String())
+	// Whoever else logged in with the old password is out, and must log
+	// in with the new one.
+	s.router.EndSessionsExcept(iq.From.Bare(), iq.From, "reset", "the account's password was changed")
 	return iq.Result(nil)
 }
 

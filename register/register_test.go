@@ -252,12 +252,20 @@ func TestPasswordChange(t *testing.T) {
 	s.AddUser(t, "juliet", xmpptest.Domain, "old pass")
 	s.AddUser(t, "romeo", xmpptest.Domain, "romeo")
 	juliet := xmpptest.Login(t, s, "juliet", "old pass", "balcony")
+	// Who else logged in with the old password is out, bound or not.
+	thief := xmpptest.Login(t, s, "juliet", "old pass", "thief")
+	binding := xmpptest.Dial(t, s.C2SAddr)
+	binding.Authenticated("juliet", "old pass")
 
 	expectError(t, ask(t, juliet, registerIQ("p1", "romeo", "mine now")), "forbidden")
 	expectError(t, ask(t, juliet, "<iq type='set' id='p2' to='romeo@localhost'><query xmlns='jabber:iq:register'><remove/></query></iq>"), "forbidden")
 	expectError(t, ask(t, juliet, "<iq type='set' id='p3' to='example.test'><query xmlns='jabber:iq:register'><remove/></query></iq>"), "forbidden")
 	expectError(t, ask(t, juliet, registerIQ("p4", "juliet", "")), "bad-request")
 	expectResult(t, ask(t, juliet, "<iq type='set' id='p5' to='localhost'><query xmlns='jabber:iq:register'><username>juliet</username><password>new pass</password></query></iq>"))
+	thief.ExpectStreamError("reset")
+	binding.Send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>late</resource></bind></iq>")
+	binding.ExpectStreamError("not-authorized")
+	juliet.Ping() // the session that changed it stays
 
 	if got := loginResult(t, s, "juliet", "old pass"); got != "failure" {
 		t.Errorf("login with the old password: %s", got)
@@ -280,11 +288,15 @@ func TestRemoveAccount(t *testing.T) {
 	phone := xmpptest.Login(t, s, "juliet", "balcony", "phone")
 	laptop := xmpptest.Login(t, s, "juliet", "balcony", "laptop")
 	romeo := xmpptest.Login(t, s, "romeo", "romeo", "home")
+	binding := xmpptest.Dial(t, s.C2SAddr) // logged in, not yet bound
+	binding.Authenticated("juliet", "balcony")
 
 	expectError(t, ask(t, phone, "<iq type='set' id='u0'><query xmlns='jabber:iq:register'><remove/><username>juliet</username></query></iq>"), "bad-request")
 	expectResult(t, ask(t, phone, "<iq type='set' id='u1'><query xmlns='jabber:iq:register'><remove/></query></iq>"))
 	phone.ExpectStreamError("not-authorized")
 	laptop.ExpectStreamError("not-authorized")
+	binding.Send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>ghost</resource></bind></iq>")
+	binding.ExpectStreamError("not-authorized")
 	romeo.Ping()
 
 	ctx := context.Background()

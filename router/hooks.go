@@ -397,10 +397,20 @@ func (r *Router) FromClient(ctx context.Context, st *xmlstream.Element) {
 }
 
 // EndSessions closes every session of the account bare with a stream
-// error, e.g. when the account is deleted.
+// error, e.g. when the account is deleted, and revokes its logins under
+// way (Revoked).
 func (r *Router) EndSessions(bare jid.JID, condition, text string) {
+	r.EndSessionsExcept(bare, jid.JID{}, condition, text)
+}
+
+// EndSessionsExcept is EndSessions but for the session bound to except,
+// e.g. the one that changed the account's password.
+func (r *Router) EndSessionsExcept(bare, except jid.JID, condition, text string) {
+	r.revoke(bare)
 	for _, s := range r.sessionsOf(bare) {
-		s.End(condition, text)
+		if !s.JID().Equal(except) {
+			s.End(condition, text)
+		}
 	}
 }
 

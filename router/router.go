@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"sync/atomic"
 
 	"mellium.im/xmpp/jid"
@@ -82,6 +83,9 @@ type Router struct {
 	// channel is closed when it is done. Modules keep per-session state by
 	// full JID, so a new session binding that JID waits for it (Bind).
 	ending map[string]chan struct{}
+	// revoked holds when the logins of an account were last revoked
+	// (revoke.go), by bare JID.
+	revoked map[string]time.Time
 
 	// routed counts the stanzas routed, by kind (Routed).
 	routed struct{ messages, presences, iqs atomic.Uint64 }
