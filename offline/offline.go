@@ -177,11 +177,11 @@ func Register(r *router.Router, cfg Config) (*Handler, error) {
 // not kept.
 func (h *Handler) Store(ctx context.Context, to jid.JID, st *xmlstream.Element) error {
 	store := st.Child(NSHints, "store") != nil
+	if !store && !worthStoring(st) {
+		return nil // a chat state, say: not worth an error either
+	}
 	if st.Child(NSHints, "no-store") != nil {
 		return &router.StanzaError{Condition: stanza.ServiceUnavailable, Text: "the recipient is offline and the message asks not to be stored"}
-	}
-	if !store && !worthStoring(st) {
-		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()

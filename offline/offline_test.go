@@ -280,6 +280,7 @@ func TestWhatIsNotStored(t *testing.T) {
 	}{
 		{"no-store hint", "<message type='chat' to='juliet@localhost' id='x'><body>ephemeral</body><no-store xmlns='urn:xmpp:hints'/></message>", "service-unavailable"},
 		{"chat state only", "<message type='chat' to='juliet@localhost' id='x'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>", ""},
+		{"chat state with no-store", "<message type='chat' to='juliet@localhost' id='x'><active xmlns='http://jabber.org/protocol/chatstates'/><no-store xmlns='urn:xmpp:hints'/></message>", ""},
 		{"chat state with thread", "<message type='chat' to='juliet@localhost' id='x'><thread>t1</thread><paused xmlns='http://jabber.org/protocol/chatstates'/></message>", ""},
 		{"headline", "<message type='headline' to='juliet@localhost' id='x'><body>news</body></message>", ""},
 	}
