@@ -8,12 +8,16 @@
 // message went to offline storage (every registration of the account is
 // notified), or the client's stream-managed session lost its connection
 // and waits to be resumed (the registrations that session enabled are
-// notified). Notifications carry no message content unless configured.
+// notified, also of room messages and of carbon copies). Messages a
+// person reads, encrypted ones, calls, invitations and room mentions are
+// notified (wakingPayloads); chat states, receipts and markers are not.
+// Notifications carry no message content unless configured.
 package push
 
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -34,6 +38,8 @@ const (
 	formSummary     = "urn:xmpp:push:summary"
 	formPublishOpts = "http://jabber.org/protocol/pubsub#publish-options"
 	nsOMEMO         = "eu.siacs.conversations.axolotl"
+	nsCarbons       = "urn:xmpp:carbons:2"
+	nsForward       = "urn:xmpp:forward:0"
 )
 
 // MaxRegistrations is how many app servers one account may register.
@@ -85,6 +91,20 @@ type Module struct {
 
 	mu       sync.Mutex
 	sessions map[string][]Registration // by full JID: what each session enabled
+
+	// turns makes one account's notifications go one after the other,
+	// each seeing the registrations the one before left (inOrder).
+	turns [64]sync.Mutex
+}
+
+// inOrder runs f, a notification of account's, after the ones before it.
+func (m *Module) inOrder(account jid.JID, f func()) {
+	h := fnv.New32a()
+	h.Write([]byte(account.String()))
+	mu := &m.turns[h.Sum32()%uint32(len(m.turns))]
+	mu.Lock()
+	defer mu.Unlock()
+	f()
 }
 
 // Register plugs push notifications into r: the account feature, the
@@ -200,7 +220,7 @@ func (m *Module) storedOffline(_ context.Context, to jid.JID, st *xmlstream.Elem
 	if !important(st) {
 		return
 	}
-	go func() {
+	go m.inOrder(to.Bare(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		regs, err := m.cfg.Store.List(ctx, to.Bare())
@@ -209,7 +229,7 @@ func (m *Module) storedOffline(_ context.Context, to jid.JID, st *xmlstream.Elem
 			return
 		}
 		m.notify(ctx, to.Bare(), regs, st)
-	}()
+	})
 }
 
 // Waiting notifies the registrations a session enabled of the messages it
@@ -227,50 +247,88 @@ func (m *Module) Waiting(session jid.JID, msgs []*xmlstream.Element) {
 	if last == nil || len(regs) == 0 {
 		return
 	}
-	go func() {
+	go m.inOrder(session.Bare(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		m.notify(ctx, session.Bare(), regs, last)
-	}()
+	})
 }
 
-// important reports whether st deserves waking a device: a chat or normal
-// message with a body or an OMEMO payload. Chat states, receipts and
-// room traffic do not; mentions in rooms come as normal messages
-// (XEP-0452).
+// wakingPayloads are the payloads of a message that deserve waking a
+// device: what a person reads, an encrypted message, an incoming call,
+// an invitation, and a mention in a room the user is not in (XEP-0452).
+var wakingPayloads = [][2]string{
+	{stanza.NSClient, "body"},
+	{nsOMEMO, "encrypted"},
+	{"urn:xmpp:omemo:2", "encrypted"},
+	{"urn:xmpp:openpgp:0", "openpgp"},
+	{"jabber:x:encrypted", "x"},
+	{"urn:xmpp:jingle-message:0", "propose"},
+	{"jabber:x:conference", "x"},
+	{"urn:xmpp:mmn:0", "mentions"},
+}
+
+// important reports whether st deserves waking a device: a message with
+// one of the wakingPayloads, or a carbon copy of one the user received on
+// another device. Chat states, receipts and markers do not.
 func important(st *xmlstream.Element) bool {
-	if st.Name.Local != stanza.Message {
+	if st.Name.Local != stanza.Message || stanza.IsError(st) {
 		return false
 	}
-	switch stanza.Type(st) {
-	case "chat", "normal":
-	default:
-		return false
+	if rc := st.Child(nsCarbons, "received"); rc != nil {
+		if fwd := rc.Child(nsForward, "forwarded"); fwd != nil && fwd.Child(stanza.NSClient, "message") != nil {
+			st = fwd.Child(stanza.NSClient, "message")
+		}
 	}
-	return st.Child(stanza.NSClient, "body") != nil || st.Child(nsOMEMO, "encrypted") != nil
+	for _, p := range wakingPayloads {
+		if st.Child(p[0], p[1]) != nil {
+			return true
+		}
+	}
+	return false
 }
 
-// notify publishes one notification for st to each of regs. An app
-// server that refuses it for good (an error of type cancel or auth) loses
-// the registration, as XEP-0357 §8 suggests.
+// notify publishes one notification for st to each of regs, at once, so
+// that an app server slow to answer holds up no other device's. One that
+// refuses it for good (refused) loses the registration, as XEP-0357 §8
+// suggests.
 func (m *Module) notify(ctx context.Context, account jid.JID, regs []Registration, st *xmlstream.Element) {
+	var wg sync.WaitGroup
 	for _, reg := range regs {
 		service, err := jid.Parse(reg.Service)
 		if err != nil {
 			continue
 		}
-		_, err = m.r.Query(ctx, "set", account, service, m.publish(reg, st))
-		if err == nil {
-			continue
-		}
-		m.log.Info("push notification refused", "account", account.String(), "service", reg.Service, "err", err)
-		var qe *router.QueryError
-		if errors.As(err, &qe) && (qe.Type == "cancel" || qe.Type == "auth") {
-			if err := m.cfg.Store.Disable(ctx, account, reg.Service, reg.Node); err != nil {
-				m.log.Error("removing a refused push registration", "account", account.String(), "err", err)
+		wg.Go(func() {
+			_, err := m.r.Query(ctx, "set", account, service, m.publish(reg, st))
+			if err == nil {
+				return
 			}
-		}
+			m.log.Info("push notification refused", "account", account.String(), "service", reg.Service, "err", err)
+			if refused(err) {
+				if err := m.cfg.Store.Disable(ctx, account, reg.Service, reg.Node); err != nil {
+					m.log.Error("removing a refused push registration", "account", account.String(), "err", err)
+				}
+			}
+		})
 	}
+	wg.Wait()
+}
+
+// refused reports whether err, the failure of a publish, is the app
+// server's refusal for good: an error of type auth, or of type cancel
+// but for those that say the app server could not be reached (federation
+// trouble, a restart), which pass.
+func refused(err error) bool {
+	var qe *router.QueryError
+	if !errors.As(err, &qe) {
+		return false
+	}
+	switch qe.Condition {
+	case stanza.RemoteServerNotFound, stanza.RemoteServerTimeout, stanza.ServiceUnavailable, stanza.InternalServerError, stanza.RecipientUnavailable:
+		return false
+	}
+	return qe.Type == "cancel" || qe.Type == "auth"
 }
 
 // publish is the pubsub publish of a notification (XEP-0357 §7).

@@ -74,6 +74,21 @@ func expectPush(t *testing.T, app *xmpptest.Client, node, reply string) *xmlstre
 	return ps
 }
 
+// answerPushes reads a publish to each node of replies, in any order, and
+// answers each with its reply.
+func answerPushes(t *testing.T, app *xmpptest.Client, replies map[string]string) {
+	t.Helper()
+	for range replies {
+		iq := app.NextNamed("iq")
+		node := iq.Child(nsPubSub, "pubsub").Child(nsPubSub, "publish").Attr("node")
+		reply, ok := replies[node]
+		if !ok {
+			t.Fatalf("app server got %s, want a publish to one of %v", iq, replies)
+		}
+		app.Send("<iq to='alice@localhost' id='" + iq.Attr("id") + "' " + reply + "</iq>")
+	}
+}
+
 // summary returns the notification's fields by name.
 func summary(t *testing.T, ps *xmlstream.Element) map[string]string {
 	t.Helper()
@@ -170,11 +185,15 @@ func TestRefusedNotificationDisables(t *testing.T) {
 	alice.NextNamed("iq")
 	goOffline(t, alice, bob)
 
-	// Registrations are notified in the order they were made: n1's app
-	// server says it no longer knows the node, n2's accepts. By the time
-	// n2 is asked, n1 is forgotten.
+	// Both registrations are notified at once: n1's app server says it no
+	// longer knows the node, n2's accepts. The next message, notified
+	// after the first, goes to n2 alone.
 	bob.Send("<message to='alice@localhost' type='chat' id='m1'><body>hi</body></message>")
-	expectPush(t, app, "n1", "type='error'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>")
+	answerPushes(t, app, map[string]string{
+		"n1": "type='error'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
+		"n2": "type='result'>",
+	})
+	bob.Send("<message to='alice@localhost' type='chat' id='m2'><body>again</body></message>")
 	expectPush(t, app, "n2", "type='result'>")
 	var nodes []string
 	rows, err := s.DB.Query(context.Background(), `SELECT node FROM push_registrations WHERE username = 'alice'`)
@@ -227,5 +246,61 @@ func TestEnableAndDisableRequests(t *testing.T) {
 	}
 	if n := count(); n != 0 {
 		t.Fatalf("%d registrations after disabling the service, want 0", n)
+	}
+}
+
+// TestWhatWakesADevice: besides a body, an incoming call (XEP-0353), a
+// mention in a room (XEP-0452, as muc sends it), and an OMEMO 2 message
+// without a fallback body are notified; a chat state is not.
+func TestWhatWakesADevice(t *testing.T) {
+	_, alice, bob, app := start(t)
+	goOffline(t, alice, bob)
+	for _, payload := range []string{
+		"<propose xmlns='urn:xmpp:jingle-message:0' id='call1'><description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'/></propose><store xmlns='urn:xmpp:hints'/>",
+		"<mentions xmlns='urn:xmpp:mmn:0'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' type='groupchat' from='room@conference.localhost/bob'><body>alice: look</body></message></forwarded></mentions>",
+		"<encrypted xmlns='urn:xmpp:omemo:2'><header sid='1'/><payload>AAAA</payload></encrypted>",
+	} {
+		bob.Send("<message to='alice@localhost' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>")
+		bob.Send("<message to='alice@localhost' type='chat' id='p'>" + payload + "</message>")
+		expectPush(t, app, "n1", "type='result'>")
+	}
+}
+
+// TestPushKeptOnFederationTrouble: a registration at an app server that
+// cannot be reached for now (a remote-server-not-found of this server's
+// own) is kept; only the app server's own refusal removes one.
+func TestPushKeptOnFederationTrouble(t *testing.T) {
+	s, alice, bob, app := start(t, func(c *config.Config) {
+		c.S2S.Listen = "127.0.0.1:0"
+		c.S2S.Routes = map[string]string{"push.example.net": "127.0.0.1:1"} // refused
+	})
+	alice.Send("<iq type='set' id='e2'><enable xmlns='" + nsPush + "' jid='push.example.net' node='far'/></iq>")
+	alice.NextNamed("iq")
+	goOffline(t, alice, bob)
+	bob.Send("<message to='alice@localhost' type='chat' id='m1'><body>one</body></message>")
+	expectPush(t, app, "n1", "type='result'>")
+	bob.Send("<message to='alice@localhost' type='chat' id='m2'><body>two</body></message>")
+	expectPush(t, app, "n1", "type='result'>") // after the first message's notifications
+	var n int
+	if err := s.DB.QueryRow(context.Background(), `SELECT count(*) FROM push_registrations WHERE username = 'alice'`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d registrations (%v), want both", n, err)
+	}
+}
+
+// TestSlowAppServer: the app server does not answer n1's publish, and
+// n2's is sent at once all the same.
+func TestSlowAppServer(t *testing.T) {
+	_, alice, bob, app := start(t)
+	alice.Send(enableIQ("e2", "n2"))
+	alice.NextNamed("iq")
+	goOffline(t, alice, bob)
+	bob.Send("<message to='alice@localhost' type='chat' id='m1'><body>hi</body></message>")
+	nodes := map[string]bool{}
+	for range 2 {
+		iq := app.NextNamed("iq") // n1's is never answered
+		nodes[iq.Child(nsPubSub, "pubsub").Child(nsPubSub, "publish").Attr("node")] = true
+	}
+	if !nodes["n1"] || !nodes["n2"] {
+		t.Fatalf("publishes to %v, want n1 and n2", nodes)
 	}
 }

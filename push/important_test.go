@@ -1,0 +1,35 @@
+package push
+
+import (
+	"testing"
+
+	"xmppd/xmlstream"
+)
+
+// TestImportant: what wakes a device, also as a carbon copy of what the
+// user received on another device (XEP-0280), which a detached session
+// holds.
+func TestImportant(t *testing.T) {
+	for _, tc := range []struct {
+		xml  string
+		want bool
+	}{
+		{"<message xmlns='jabber:client' type='chat'><body>hi</body></message>", true},
+		{"<message xmlns='jabber:client' type='groupchat'><body>hi all</body></message>", true},
+		{"<message xmlns='jabber:client' type='chat'><active xmlns='http://jabber.org/protocol/chatstates'/></message>", false},
+		{"<message xmlns='jabber:client' type='error'><body>hi</body></message>", false},
+		{"<message xmlns='jabber:client'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
+			"<message xmlns='jabber:client' type='chat'><body>to the phone</body></message></forwarded></received></message>", true},
+		{"<message xmlns='jabber:client'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
+			"<message xmlns='jabber:client' type='chat'><received xmlns='urn:xmpp:receipts' id='x'/></message></forwarded></received></message>", false},
+		{"<presence xmlns='jabber:client'/>", false},
+	} {
+		el, err := xmlstream.ParseElement([]byte(tc.xml), xmlstream.Limits{MaxStanzaBytes: 1 << 16, MaxDepth: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := important(el); got != tc.want {
+			t.Errorf("important(%s) = %v, want %v", tc.xml, got, tc.want)
+		}
+	}
+}
