@@ -150,7 +150,7 @@ func (st *stream) bind2(ctx context.Context, req *xmlstream.Element, agent strin
 			bound.AddChild(enabled)
 		case f.Name.Space == NSCSI && f.Name.Local == "inactive":
 			sess.csi.inactive = true
-		case st.srv.cfg.BindFeatures[f.Name.Space] != nil:
+		case f.Name.Local == "enable" && st.srv.cfg.BindFeatures[f.Name.Space] != nil:
 			st.onBound = append(st.onBound, st.srv.cfg.BindFeatures[f.Name.Space])
 		}
 	}

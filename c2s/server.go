@@ -50,8 +50,8 @@ type Config struct {
 	// (XEP-0077); nil when registration is off.
 	Registrar Registrar
 	// BindFeatures are the features, by namespace, that a Bind 2 request
-	// (XEP-0386) may enable for its new session with an element of that
-	// namespace, such as Message Carbons' <enable/>. Each is called with
+	// (XEP-0386) may enable for its new session with an <enable/> of that
+	// namespace, such as Message Carbons'. Each is called with
 	// the session's full JID once the router knows it, before the client
 	// is told it is bound.
 	BindFeatures map[string]func(session jid.JID)
