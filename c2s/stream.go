@@ -50,7 +50,7 @@ type stream struct {
 	opened   bool   // our stream header was sent
 	domain   string // the host the client asked for
 	lang     string
-	username string // set by SASL
+	username string    // set by SASL
 	loggedIn time.Time // when
 	// grant is what the login proved, which a FAST token made for it
 	// must not outlive.
