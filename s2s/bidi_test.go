@@ -154,25 +154,7 @@ func TestBidiBeforeTLS(t *testing.T) {
 // its own stream, declines to authenticate another domain of the peer's
 // there, and ends the stream on a stanza from a domain not authenticated.
 func TestBidiOutgoing(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	a := xmpptest.Start(t, func(c *config.Config) {
-		c.Hosts = []string{"a.test"}
-		c.S2S.Listen = "127.0.0.1:0"
-		c.S2S.Routes = map[string]string{"peer.test": l.Addr().String()}
-	})
-	a.AddUser(t, "alice", "a.test", "alice pw")
-	alice := xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
-	alice.Send("<message to='pat@peer.test' type='chat' id='p1'><body>hello</body></message>")
-
-	peer := bidiReceiver(t, l)
-	if m := peer.NextNamed("message"); m.Attr("from") != "alice@a.test/phone" {
-		t.Fatalf("got %s, want alice's message", m)
-	}
-
+	alice, peer := bidiFromA(t, 0)
 	peer.Send("<message from='pat@peer.test/desk' to='alice@a.test/phone' type='chat' id='p2'><body>back on your stream</body></message>")
 	xmpptest.ExpectBody(t, alice.NextNamed("message"), "pat@peer.test/desk", "back on your stream")
 	peer.Send("<db:result from='conference.peer.test' to='a.test'>a key</db:result>")
@@ -217,24 +199,7 @@ func TestBidiOneWay(t *testing.T) {
 // stream, it reads on until the peer closes its side (RFC 6120 §4.4), so
 // a stanza the peer sent meanwhile still arrives.
 func TestBidiIdleCloseReadsOn(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	a := xmpptest.Start(t, func(c *config.Config) {
-		c.Hosts = []string{"a.test"}
-		c.S2S.Listen = "127.0.0.1:0"
-		c.S2S.IdleSeconds = 1
-		c.S2S.Routes = map[string]string{"peer.test": l.Addr().String()}
-	})
-	a.AddUser(t, "alice", "a.test", "alice pw")
-	alice := xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
-	alice.Send("<message to='pat@peer.test' type='chat' id='p1'><body>hello</body></message>")
-	peer := bidiReceiver(t, l)
-	if m := peer.NextNamed("message"); m.Attr("from") != "alice@a.test/phone" {
-		t.Fatalf("got %s, want alice's message", m)
-	}
+	alice, peer := bidiFromA(t, 1)
 	if _, err := peer.NextErr(); err == nil {
 		t.Fatal("a.test sent more, want the end of its idle stream")
 	}
@@ -274,4 +239,34 @@ func bidiReceiver(t *testing.T, l net.Listener) *xmpptest.Client {
 	}
 	peer.Send("<db:result from='peer.test' to='a.test' type='valid'/>")
 	return peer
+}
+
+// bidiFromA starts a.test (its streams idle out after idleSeconds, 0 for
+// the default), which routes peer.test to a listener that plays
+// peer.test's server (bidiReceiver), and has alice send pat@peer.test a
+// message, which opens a.test's stream; it returns alice and the peer,
+// which got the message.
+func bidiFromA(t *testing.T, idleSeconds int) (alice, peer *xmpptest.Client) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	a := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{"a.test"}
+		c.S2S.Listen = "127.0.0.1:0"
+		c.S2S.Routes = map[string]string{"peer.test": l.Addr().String()}
+		if idleSeconds > 0 {
+			c.S2S.IdleSeconds = idleSeconds
+		}
+	})
+	a.AddUser(t, "alice", "a.test", "alice pw")
+	alice = xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
+	alice.Send("<message to='pat@peer.test' type='chat' id='p1'><body>hello</body></message>")
+	peer = bidiReceiver(t, l)
+	if m := peer.NextNamed("message"); m.Attr("from") != "alice@a.test/phone" {
+		t.Fatalf("got %s, want alice's message", m)
+	}
+	return alice, peer
 }
