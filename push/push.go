@@ -17,7 +17,6 @@ package push
 import (
 	"context"
 	"errors"
-	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -93,24 +92,47 @@ type Module struct {
 	sessions map[string][]Registration // by full JID: what each session enabled
 
 	// turns makes one account's notifications go one after the other,
-	// each seeing the registrations the one before left (inOrder).
-	turns [64]sync.Mutex
+	// each seeing the registrations the one before left (inOrder); by
+	// bare JID, while any are under way.
+	turnsMu sync.Mutex
+	turns   map[string]*turn
 }
 
-// inOrder runs f, a notification of account's, after the ones before it.
+// turn is one account's notifications under way: their order, and how
+// many wait for it.
+type turn struct {
+	sync.Mutex
+	waiting int
+}
+
+// inOrder runs f, a notification of account's, after the ones before it;
+// other accounts' do not wait for them.
 func (m *Module) inOrder(account jid.JID, f func()) {
-	h := fnv.New32a()
-	h.Write([]byte(account.String()))
-	mu := &m.turns[h.Sum32()%uint32(len(m.turns))]
-	mu.Lock()
-	defer mu.Unlock()
+	key := account.String()
+	m.turnsMu.Lock()
+	t := m.turns[key]
+	if t == nil {
+		t = &turn{}
+		m.turns[key] = t
+	}
+	t.waiting++
+	m.turnsMu.Unlock()
+
+	t.Lock()
 	f()
+	t.Unlock()
+
+	m.turnsMu.Lock()
+	if t.waiting--; t.waiting == 0 {
+		delete(m.turns, key)
+	}
+	m.turnsMu.Unlock()
 }
 
 // Register plugs push notifications into r: the account feature, the
 // enable and disable commands, and the hooks that notify.
 func Register(r *router.Router, cfg Config) *Module {
-	m := &Module{r: r, cfg: cfg, log: cfg.Logger, sessions: map[string][]Registration{}}
+	m := &Module{r: r, cfg: cfg, log: cfg.Logger, sessions: map[string][]Registration{}, turns: map[string]*turn{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
