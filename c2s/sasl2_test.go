@@ -255,3 +255,25 @@ func TestSASL2Resume(t *testing.T) {
 		t.Fatalf("got %s, want the archive's metadata ending at %s", success, archived)
 	}
 }
+
+// TestBind2EnableOnly: only <enable/> of a feature's namespace in a Bind
+// 2 request turns it on; another element of that namespace does not.
+func TestBind2EnableOnly(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	j, _ := encrypted(t, s)
+	success := j.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw",
+		bindRequest("<disable xmlns='urn:xmpp:carbons:2'/>"))
+	if success.Name.Local != "success" {
+		t.Fatalf("got %s, want SASL2 success", success)
+	}
+	j.Next() // features
+	j.JID = success.Child(nsSASL2, "authorization-identifier").Text()
+
+	// No carbon of the laptop's message comes before its direct one.
+	other := xmpptest.Login(t, s, "juliet", "pw", "laptop")
+	other.Send("<message to='romeo@localhost' type='chat'><body>to romeo</body></message>")
+	other.Send("<message to='" + j.JID + "' type='chat'><body>to the phone</body></message>")
+	xmpptest.ExpectBody(t, j.NextNamed("message"), other.JID, "to the phone")
+}
