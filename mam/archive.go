@@ -111,17 +111,22 @@ func (e Entry) of(owner, other jid.JID, outgoing bool) Entry {
 	return e
 }
 
-// archivable reports whether a user archive keeps st (XEP-0313 §5.1.1,
-// XEP-0334): messages of type chat or normal with a body, or with a
-// <store/> hint; never with <no-store/> or <no-permanent-store/>. A
-// retraction is kept even without a body (XEP-0424 §5).
+// archivable reports whether a user archive keeps st (XEP-0313 §5.1.1):
+// a message of type chat or normal that is Worth keeping.
 func archivable(st *xmlstream.Element) bool {
-	if st.Child(NSHints, "no-store") != nil || st.Child(NSHints, "no-permanent-store") != nil {
-		return false
-	}
 	switch stanza.Type(st) {
 	case "chat", "normal":
-	default:
+		return Worth(st)
+	}
+	return false
+}
+
+// Worth reports whether an archive keeps the message st, of a type it
+// archives (XEP-0334): one with a body, or with a <store/> hint, never
+// with <no-store/> or <no-permanent-store/>. A retraction is kept even
+// without a body (XEP-0424 §5). Room archives use it too.
+func Worth(st *xmlstream.Element) bool {
+	if st.Child(NSHints, "no-store") != nil || st.Child(NSHints, "no-permanent-store") != nil {
 		return false
 	}
 	return st.Child(st.Name.Space, "body") != nil || st.Child(NSHints, "store") != nil || st.Child(NSRetract, "retract") != nil

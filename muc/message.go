@@ -9,12 +9,10 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/mam"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
-
-// NSHints is the namespace of XEP-0334 message processing hints.
-const NSHints = "urn:xmpp:hints"
 
 // stampLayout is the XEP-0082 DateTime profile, in UTC with milliseconds.
 const stampLayout = "2006-01-02T15:04:05.000Z"
@@ -113,7 +111,7 @@ func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid
 	if body != nil && rm.cfg.Unarchived {
 		rm.remember(Message{Stamp: time.Now(), Nick: o.nick, Stanza: out.Append(nil, "")}, s.cfg.History)
 	}
-	if !rm.cfg.Unarchived && archivable(st) {
+	if !rm.cfg.Unarchived && mam.Worth(st) {
 		origin := st.Attr("id")
 		if oid := st.Child(NSSID, "origin-id"); oid != nil && oid.Attr("id") != "" {
 			origin = oid.Attr("id")
@@ -135,17 +133,6 @@ func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid
 	}
 	s.broadcast(rm, out)
 	return s.mentionNotices(rm, out), 0
-}
-
-// archivable reports whether the room archive keeps st (XEP-0313,
-// XEP-0334): a message with a body, or one that asks to be kept with a
-// <store/> hint (reactions, say) or retracts one (XEP-0424); never one
-// with <no-store/> or <no-permanent-store/>.
-func archivable(st *xmlstream.Element) bool {
-	if st.Child(NSHints, "no-store") != nil || st.Child(NSHints, "no-permanent-store") != nil {
-		return false
-	}
-	return st.Child(st.Name.Space, "body") != nil || st.Child(NSHints, "store") != nil || st.Child(NSRetract, "retract") != nil
 }
 
 // setSubject changes the room's subject (§8.1), if o may.

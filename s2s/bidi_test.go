@@ -212,25 +212,8 @@ func TestBidiIdleCloseReadsOn(t *testing.T) {
 // dialback key, and takes the key as valid.
 func bidiReceiver(t *testing.T, l net.Listener) *xmpptest.Client {
 	t.Helper()
-	nc, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	peer := &xmpptest.Client{T: t, Conn: nc}
-	const header = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'" +
-		" xmlns:db='jabber:server:dialback' version='1.0' from='peer.test' to='a.test' id='s1'>"
-	peer.ReadHeader()
-	peer.Send(header + "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>")
-	peer.NextNamed("starttls")
-	peer.Send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-	tc := tls.Server(nc, &tls.Config{Certificates: clientCert(t, xmpptest.NewCA(t), "peer.test")})
-	if err := tc.Handshake(); err != nil {
-		t.Fatalf("TLS handshake with a.test: %v", err)
-	}
-	peer.Conn = tc
-	peer.ReadHeader()
-	peer.Send(header + "<stream:features><dialback xmlns='urn:xmpp:features:dialback'/><bidi xmlns='urn:xmpp:features:bidi'/></stream:features>")
+	peer := peerServer(t, l, &tls.Config{Certificates: clientCert(t, xmpptest.NewCA(t), "peer.test")})
+	peer.Send(peerHeader + "<stream:features><dialback xmlns='urn:xmpp:features:dialback'/><bidi xmlns='urn:xmpp:features:bidi'/></stream:features>")
 	if el := peer.Next(); el.Name.Space != nsBidi || el.Name.Local != "bidi" {
 		t.Fatalf("a.test sent %s, want its request for bidirectionality before authenticating", el)
 	}

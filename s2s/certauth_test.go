@@ -153,28 +153,11 @@ func TestExternalUsed(t *testing.T) {
 	alice := xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
 	alice.Send("<message to='pat@peer.test' type='chat' id='p1'><body>over EXTERNAL</body></message>")
 
-	nc, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	peer := &xmpptest.Client{T: t, Conn: nc}
-	const header = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'" +
-		" xmlns:db='jabber:server:dialback' version='1.0' from='peer.test' to='a.test' id='s1'>"
-	peer.ReadHeader()
-	peer.Send(header + "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>")
-	peer.NextNamed("starttls")
-	peer.Send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-	tc := tls.Server(nc, &tls.Config{Certificates: clientCert(t, ca, "peer.test"), ClientAuth: tls.RequireAnyClientCert})
-	if err := tc.Handshake(); err != nil {
-		t.Fatalf("TLS handshake with a.test: %v", err)
-	}
-	peer.Conn = tc
-	if cert := tc.ConnectionState().PeerCertificates[0]; cert.VerifyHostname("a.test") != nil || cert.CheckSignatureFrom(caCertificate(t, ca)) != nil {
+	peer := peerServer(t, l, &tls.Config{Certificates: clientCert(t, ca, "peer.test"), ClientAuth: tls.RequireAnyClientCert})
+	if cert := peer.Conn.(*tls.Conn).ConnectionState().PeerCertificates[0]; cert.VerifyHostname("a.test") != nil || cert.CheckSignatureFrom(caCertificate(t, ca)) != nil {
 		t.Fatalf("a.test presented %v, want its certificate from the CA", cert.Subject)
 	}
-	peer.ReadHeader()
-	peer.Send(header + "<stream:features><mechanisms xmlns='" + nsSASL + "'><mechanism>EXTERNAL</mechanism></mechanisms>" +
+	peer.Send(peerHeader + "<stream:features><mechanisms xmlns='" + nsSASL + "'><mechanism>EXTERNAL</mechanism></mechanisms>" +
 		"<dialback xmlns='urn:xmpp:features:dialback'/></stream:features>")
 	auth := peer.Next()
 	if auth.Name.Local != "auth" || auth.Attr("mechanism") != "EXTERNAL" || auth.Text() != base64.StdEncoding.EncodeToString([]byte("a.test")) {
@@ -185,11 +168,39 @@ func TestExternalUsed(t *testing.T) {
 	if peer.Header.From != "a.test" || peer.Header.To != "peer.test" {
 		t.Fatalf("restarted stream from %q to %q", peer.Header.From, peer.Header.To)
 	}
-	peer.Send(header + "<stream:features/>")
+	peer.Send(peerHeader + "<stream:features/>")
 	m := peer.Next()
 	if m.Name.Local != "message" || m.Attr("from") != "alice@a.test/phone" || m.Attr("to") != "pat@peer.test" {
 		t.Fatalf("got %s, want alice's message", m)
 	}
+}
+
+// peerHeader is the stream header of peer.test's server to a.test.
+const peerHeader = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'" +
+	" xmlns:db='jabber:server:dialback' version='1.0' from='peer.test' to='a.test' id='s1'>"
+
+// peerServer accepts a.test's stream on l as peer.test's server: it
+// requires STARTTLS, does the handshake with cfg, and reads the header of
+// the encrypted stream, which is the caller's to answer.
+func peerServer(t *testing.T, l net.Listener, cfg *tls.Config) *xmpptest.Client {
+	t.Helper()
+	nc, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	peer := &xmpptest.Client{T: t, Conn: nc}
+	peer.ReadHeader()
+	peer.Send(peerHeader + "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>")
+	peer.NextNamed("starttls")
+	peer.Send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+	tc := tls.Server(nc, cfg)
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("TLS handshake with a.test: %v", err)
+	}
+	peer.Conn = tc
+	peer.ReadHeader()
+	return peer
 }
 
 // caCertificate reads ca's certificate.
