@@ -52,9 +52,6 @@ const (
 	NSUpdate   = "vcard-temp:x:update"
 )
 
-// maxStoredDepth bounds the nesting of a stored vCard read back.
-const maxStoredDepth = 1024
-
 // Config is what the module needs.
 type Config struct {
 	// PEP is the accounts' PEP service.
@@ -209,7 +206,7 @@ func (m *Module) card(ctx context.Context, account jid.JID) (*xmlstream.Element,
 	if err != nil {
 		return nil, err
 	}
-	return xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+	return xmlstream.ParseStored(data)
 }
 
 // published makes a client's new XEP-0084 avatar the vCard's photo.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -83,7 +84,8 @@ type Cluster struct {
 	peers map[string]*peer
 
 	homeMu sync.RWMutex
-	home   string // the node that runs the singletons
+	home   string   // the node that runs the singletons
+	nodes  []string // the nodes known to be up, this one included
 
 	ctx       context.Context // ends with Close
 	cancel    context.CancelFunc
@@ -118,7 +120,7 @@ func New(cfg Config, r *router.Router) (*Cluster, error) {
 		receipts:   receipts{pending: map[uint64]*held{}},
 		singletons: map[string]*singleton{}, forgetters: map[string]func(string){}, done: make(chan struct{}),
 		ext: externals{held: map[string]func(context.Context, *xmlstream.Element){}, holders: map[string]string{}}}
-	c.home = c.id
+	c.home, c.nodes = c.id, []string{c.id}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name("xmppd "+c.id),
@@ -324,9 +326,13 @@ func (c *Cluster) elect() {
 			home, started = p.id, p.started
 		}
 	}
+	nodes := []string{c.id}
+	for id := range c.peers {
+		nodes = append(nodes, id)
+	}
 	c.homeMu.Lock()
 	moved := c.home != home
-	c.home = home
+	c.home, c.nodes = home, nodes
 	c.homeMu.Unlock()
 	if !moved {
 		return
@@ -338,6 +344,18 @@ func (c *Cluster) elect() {
 		}
 	}
 }
+
+// Nodes returns the ids of the nodes this one knows to be up, itself
+// included, and whether this node is the oldest of them, the one that
+// runs the singletons and takes over what a node that is gone left.
+func (c *Cluster) Nodes() (ids []string, home bool) {
+	c.homeMu.RLock()
+	defer c.homeMu.RUnlock()
+	return slices.Clone(c.nodes), c.home == c.id
+}
+
+// Timeout is how long a node may stay silent before it counts as gone.
+func (c *Cluster) Timeout() time.Duration { return c.cfg.Timeout }
 
 func (c *Cluster) homeNode() string {
 	c.homeMu.RLock()

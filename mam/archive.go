@@ -206,10 +206,6 @@ func tombstone(data []byte, by, stamp string) []byte {
 	return t.Append(nil, "")
 }
 
-// maxStoredDepth bounds the nesting accepted when reading a stored stanza
-// back; the data passed the stream's own limits when it was stored.
-const maxStoredDepth = 1024
-
 func parseStored(data []byte) (*xmlstream.Element, error) {
-	return xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+	return xmlstream.ParseStored(data)
 }

@@ -230,12 +230,8 @@ func (s *Service) sendHistory(ctx context.Context, rm *room, to jid.JID, h *xmls
 	}
 }
 
-// maxStoredDepth bounds the nesting accepted when reading a stored stanza
-// back; it passed the stream's own limits when it was stored.
-const maxStoredDepth = 1024
-
 func parseStored(data []byte) (*xmlstream.Element, error) {
-	return xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+	return xmlstream.ParseStored(data)
 }
 
 // remember keeps m among the last max messages of an unarchived room.

@@ -30,8 +30,8 @@ func TestWorthStoring(t *testing.T) {
 		{"<message xmlns='jabber:client'/>", false},
 	}
 	for _, tt := range tests {
-		if got := worthStoring(parse(t, tt.msg)); got != tt.want {
-			t.Errorf("worthStoring(%s) = %v; want %v", tt.msg, got, tt.want)
+		if got := WorthStoring(parse(t, tt.msg)); got != tt.want {
+			t.Errorf("WorthStoring(%s) = %v; want %v", tt.msg, got, tt.want)
 		}
 	}
 }

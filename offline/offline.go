@@ -83,11 +83,6 @@ const batchSize = 100
 // the one message instead of holding the session that sent it.
 const storeTimeout = 10 * time.Second
 
-// maxStoredDepth bounds the nesting accepted when reading a stored stanza
-// back. It only has to exceed any stream depth limit: the data was written
-// by this package from a stanza that passed the stream's limits.
-const maxStoredDepth = 1024
-
 // stampLayout is the XEP-0082 DateTime profile, in UTC with milliseconds.
 const stampLayout = "2006-01-02T15:04:05.000Z"
 
@@ -177,7 +172,7 @@ func Register(r *router.Router, cfg Config) (*Handler, error) {
 // not kept.
 func (h *Handler) Store(ctx context.Context, to jid.JID, st *xmlstream.Element) error {
 	store := st.Child(NSHints, "store") != nil
-	if !store && !worthStoring(st) {
+	if !store && !WorthStoring(st) {
 		return nil // a chat state, say: not worth an error either
 	}
 	if st.Child(NSHints, "no-store") != nil {
@@ -205,10 +200,10 @@ func (h *Handler) Store(ctx context.Context, to jid.JID, st *xmlstream.Element) 
 	return nil
 }
 
-// worthStoring reports whether st carries more than a chat state: a
+// WorthStoring reports whether st carries more than a chat state: a
 // standalone notification has only the state, a <thread/> (XEP-0085 §5.x)
 // and perhaps hints. A message without any child has nothing to deliver.
-func worthStoring(st *xmlstream.Element) bool {
+func WorthStoring(st *xmlstream.Element) bool {
 	for _, c := range st.ChildElements() {
 		switch {
 		case c.Name.Space == NSChatStates, c.Name.Space == NSHints:
@@ -250,7 +245,7 @@ func (h *Handler) deliver(session jid.JID, msgs []Message) bool {
 	b.pending.Store(int32(len(msgs)) + 1) // one hold each, and one for this loop
 	defer b.release()
 	for i, m := range msgs {
-		st, err := xmlstream.ParseElement(m.Stanza, xmlstream.Limits{MaxStanzaBytes: len(m.Stanza), MaxDepth: maxStoredDepth})
+		st, err := xmlstream.ParseStored(m.Stanza)
 		if err != nil {
 			// It can never be delivered; keeping it would block every
 			// later message, so it is logged and dropped.

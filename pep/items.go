@@ -11,10 +11,6 @@ import (
 	"xmppd/xmlstream"
 )
 
-// maxStoredDepth bounds the nesting accepted when reading a stored
-// payload back; it passed the stream's depth limit when it was published.
-const maxStoredDepth = 1024
-
 // get answers <pubsub><items/></pubsub> (XEP-0060 §6.5) from the owner or
 // anyone the node's access model lets see it.
 func (m *module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
@@ -119,5 +115,5 @@ func (m *module) discoItems(ctx context.Context, iq router.IQ) ([]router.DiscoIt
 
 // parsePayload reads a stored payload back.
 func parsePayload(data []byte) (*xmlstream.Element, error) {
-	return xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+	return xmlstream.ParseStored(data)
 }

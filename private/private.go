@@ -52,11 +52,6 @@ var ErrTooLarge = errors.New("private storage limit exceeded")
 // the one IQ instead of holding the session that sent it.
 const storeTimeout = 10 * time.Second
 
-// maxStoredDepth bounds the nesting accepted when reading stored data back;
-// the data was written by this package from a stanza that passed the
-// stream's depth limit.
-const maxStoredDepth = 1024
-
 // Store keeps the private XML of accounts, one opaque value per namespace.
 type Store interface {
 	// Get returns what is stored for username@domain under namespace; an
@@ -165,7 +160,7 @@ func (m *Module) stored(ctx context.Context, account jid.JID, ns string) (*xmlst
 	if err != nil {
 		return nil, err
 	}
-	return xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+	return xmlstream.ParseStored(data)
 }
 
 // move gives q's children to ns's handler and deletes them from the

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"xmppd/xmlstream"
 )
@@ -104,6 +105,7 @@ func (s *Server) clientTLS(local, remote string) *tls.Config {
 // connect timeout, so that a target that drops packets leaves time for
 // the next and for the stream's negotiation.
 func (s *Server) connect(ctx context.Context, t target, local, remote string) (*conn, error) {
+	negotiating := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout/3)
 	defer cancel()
 	s.mu.Lock()
@@ -113,6 +115,11 @@ func (s *Server) connect(ctx context.Context, t target, local, remote string) (*
 	if err != nil {
 		return nil, err
 	}
+	context.AfterFunc(negotiating, func() {
+		if s.stopped.Err() != nil {
+			nc.SetDeadline(time.Now()) // the server stops: no more waiting for the peer
+		}
+	})
 	c := newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout)
 	if t.direct {
 		cfg := s.clientTLS(local, remote)
@@ -292,5 +299,5 @@ func describeError(el *xmlstream.Element) string {
 
 // connectTimeout is the context for one connection attempt.
 func (s *Server) connectTimeout() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), s.cfg.ConnectTimeout)
+	return context.WithTimeout(s.stopped, s.cfg.ConnectTimeout)
 }

@@ -25,7 +25,7 @@ type outStream struct {
 	// via is the peer's incoming stream that carries our stanzas, when
 	// the peer made it bidirectional (XEP-0288); nil: we connect.
 	via      *conn
-	queue    chan *xmlstream.Element
+	queue    chan queued
 	quit     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{} // closed when run returns
@@ -35,39 +35,53 @@ type outStream struct {
 }
 
 // Route queues st, from a local domain, for the stream to its recipient's
-// domain, opening the stream if there is none. It never waits for the
-// network; a stanza that cannot go is bounced to its sender.
+// domain, opening the stream if there is none. A message worth keeping
+// goes into the outbox first, so that it survives a crash. Route never
+// waits for the network; a stanza that cannot go is bounced to its
+// sender.
 func (s *Server) Route(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
 	p := pair{local: from.Domainpart(), remote: to.Domainpart()}
 	if !s.router.Serves(p.local) {
 		s.log.Warn("s2s: not relaying a stanza from another server", "from", from.String(), "to", to.String())
 		return
 	}
+	if q, ok := s.keep(ctx, p, st); ok {
+		s.enqueue(ctx, p, q)
+	}
+}
+
+// enqueue queues q for p's stream, opening it if there is none. While the
+// server stops, a message in the outbox stays there for the next start;
+// other stanzas are bounced.
+func (s *Server) enqueue(ctx context.Context, p pair, q queued) {
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
-		s.router.Bounce(ctx, st, stanza.RemoteServerTimeout, "the server is stopping")
+		if q.kept == 0 {
+			s.router.Bounce(ctx, q.st, stanza.RemoteServerTimeout, "the server is stopping")
+		}
 		return
 	}
 	o := s.out[p]
 	if o == nil {
-		o = s.startOut(p, make(chan *xmlstream.Element, s.cfg.QueueSize))
+		o = s.startOut(p, make(chan queued, s.cfg.QueueSize))
 	}
-	queued := false
+	ok := false
 	select {
-	case o.queue <- st:
-		queued = true
+	case o.queue <- q:
+		ok = true
 	default:
 	}
 	s.mu.Unlock()
-	if !queued {
-		s.router.Bounce(ctx, st, stanza.ResourceConstraint, "too many stanzas are waiting for "+p.remote)
+	if !ok {
+		s.forget([]queued{q})
+		s.router.Bounce(ctx, q.st, stanza.ResourceConstraint, "too many stanzas are waiting for "+p.remote)
 	}
 }
 
 // startOut starts p's stream with queue, over the peer's bidirectional
 // stream if one carries p, else over one of ours. s.mu is held.
-func (s *Server) startOut(p pair, queue chan *xmlstream.Element) *outStream {
+func (s *Server) startOut(p pair, queue chan queued) *outStream {
 	o := &outStream{s: s, p: p, via: s.bidiFor(p), queue: queue, quit: make(chan struct{}), done: make(chan struct{})}
 	s.out[p] = o
 	s.wg.Add(1)
@@ -90,14 +104,15 @@ func (o *outStream) run() {
 	defer idle.Stop()
 	for {
 		select {
-		case st := <-o.queue:
-			batch := o.collect(st)
-			if err := c.writeElements(batch...); err != nil {
+		case q := <-o.queue:
+			batch := o.collect(q)
+			if err := c.writeElements(stanzas(batch)...); err != nil {
 				c.end(err, o.p.local) // unusable, even as the peer's stream
 				o.bounce(batch, err)
 				o.close(err)
 				return
 			}
+			o.s.forget(batch)
 			if o.via != nil {
 				// The peer's stream is in use: our reader must not time
 				// it out for the peer's silence.
@@ -197,17 +212,26 @@ func (o *outStream) connect() (*conn, error) {
 }
 
 // collect returns first and what else is queued, up to maxBatch.
-func (o *outStream) collect(first *xmlstream.Element) []*xmlstream.Element {
-	batch := []*xmlstream.Element{first}
+func (o *outStream) collect(first queued) []queued {
+	batch := []queued{first}
 	for len(batch) < maxBatch {
 		select {
-		case st := <-o.queue:
-			batch = append(batch, st)
+		case q := <-o.queue:
+			batch = append(batch, q)
 		default:
 			return batch
 		}
 	}
 	return batch
+}
+
+// stanzas returns the stanzas of qs.
+func stanzas(qs []queued) []*xmlstream.Element {
+	sts := make([]*xmlstream.Element, len(qs))
+	for i, q := range qs {
+		sts[i] = q.st
+	}
+	return sts
 }
 
 // read reads what the receiving server sends on our stream until it ends
@@ -261,23 +285,27 @@ func (o *outStream) retire() bool {
 // close removes the stream and bounces what still waits in its queue:
 // Route no longer finds it, so nothing is queued after. When the peer's
 // bidirectional stream ended, a stream of ours takes the queue on
-// instead, in order.
+// instead, in order. While the server stops, the messages in the outbox
+// stay there for the next start.
 func (o *outStream) close(err error) {
 	o.s.mu.Lock()
+	stopping := o.s.stopping
 	if o.s.out[o.p] == o {
 		delete(o.s.out, o.p)
-		if o.via != nil && !o.s.stopping && len(o.queue) > 0 {
+		if o.via != nil && !stopping && len(o.queue) > 0 {
 			o.s.startOut(o.p, o.queue)
 			o.s.mu.Unlock()
 			return
 		}
 	}
 	o.s.mu.Unlock()
-	var left []*xmlstream.Element
+	var left []queued
 	for {
 		select {
-		case st := <-o.queue:
-			left = append(left, st)
+		case q := <-o.queue:
+			if !stopping || q.kept == 0 {
+				left = append(left, q)
+			}
 		default:
 			o.bounce(left, err)
 			return
@@ -285,14 +313,16 @@ func (o *outStream) close(err error) {
 	}
 }
 
-// bounce answers sts with the error their failed delivery deserves.
-func (o *outStream) bounce(sts []*xmlstream.Element, err error) {
+// bounce answers qs with the error their failed delivery deserves, and
+// takes them out of the outbox.
+func (o *outStream) bounce(qs []queued, err error) {
 	cond := stanza.RemoteServerTimeout
 	if errors.Is(err, errNoServer) {
 		cond = stanza.RemoteServerNotFound
 	}
-	for _, st := range sts {
-		o.s.router.Bounce(context.Background(), st, cond, "")
+	o.s.forget(qs)
+	for _, q := range qs {
+		o.s.router.Bounce(context.Background(), q.st, cond, "")
 	}
 }
 

@@ -59,6 +59,12 @@ type Config struct {
 	// ConnectTimeout bounds connecting to a remote server, encrypting and
 	// authenticating the stream, and verifying a peer's key. Default 30 s.
 	ConnectTimeout time.Duration
+	// Outbox keeps the messages for other servers until they are sent,
+	// across crashes and restarts; nil keeps them in memory only.
+	Outbox Outbox
+	// Claimer names this server's hold on outbox messages: a cluster
+	// node's id. Empty: a new name at every start.
+	Claimer string
 	// Logger receives stream events; nil discards them.
 	Logger *slog.Logger
 }
@@ -88,6 +94,9 @@ type Server struct {
 	bidi     map[pair]*conn
 	stopping bool           // no more outgoing streams
 	wg       sync.WaitGroup // the outgoing streams' goroutines
+	// stopped ends with Shutdown, and with it the connection attempts.
+	stopped context.Context
+	stop    context.CancelFunc
 }
 
 // Streams returns how many streams other servers opened to this one, and
@@ -110,6 +119,7 @@ func New(cfg Config, r *router.Router) *Server {
 	cfg.QueueSize = cmp.Or(cfg.QueueSize, 1000)
 	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, 5*time.Minute)
 	cfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, 30*time.Second)
+	cfg.Claimer = cmp.Or(cfg.Claimer, newClaimer())
 	if cfg.TLS != nil {
 		// Ask peers for their certificates, which are checked after the
 		// handshake (verified), so that none, or one that does not
@@ -118,6 +128,7 @@ func New(cfg Config, r *router.Router) *Server {
 		cfg.TLS.ClientAuth = tls.RequestClientCert
 	}
 	s := &Server{cfg: cfg, router: r, log: cfg.Logger, routes: map[string]string{}, resolver: net.DefaultResolver, negotiating: map[string]int{}, out: map[pair]*outStream{}, bidi: map[pair]*conn{}}
+	s.stopped, s.stop = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -199,9 +210,11 @@ func (s *Server) ServeTLS(l net.Listener) error {
 func (s *Server) newConn(nc net.Conn) *conn { return newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout) }
 
 // Shutdown stops accepting streams, ends every stream with
-// <system-shutdown/>, bounces what still waits to be sent, and waits for
+// <system-shutdown/>, bounces what still waits to be sent (the messages
+// in the outbox wait for the next start instead), and waits for
 // the streams' goroutines or ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stop()
 	s.mu.Lock()
 	s.stopping = true // before the incoming streams end: none hands its queue on
 	for _, o := range s.out {

@@ -265,6 +265,8 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 			IdleTimeout:           time.Duration(cfg.S2S.IdleSeconds) * time.Second,
 			RateLimit:             cfg.Limits.ServerBytesPerSecond,
 			NegotiatingPerAddress: cfg.Limits.ServerNegotiatingPerAddress,
+			Outbox:                postgres.NewOutbox(db.Pool),
+			Claimer:               w.clusterID(),
 			Logger:                log,
 		}, r)
 		r.SetRemote(s.s2s)
@@ -420,6 +422,9 @@ func (s *Server) Start() error {
 		if s.S2SAddr, err = s.listen(s.cfg.S2S.Listen, s.s2s.Serve); err != nil {
 			return err
 		}
+	}
+	if s.s2s != nil {
+		s.resumeOutbox(ctx)
 	}
 	if s.s2s != nil && s.cfg.S2S.ListenTLS != "" {
 		if s.S2STLSAddr, err = s.listen(s.cfg.S2S.ListenTLS, s.s2s.ServeTLS); err != nil {

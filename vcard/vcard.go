@@ -42,11 +42,6 @@ const NS = "vcard-temp"
 // the one IQ instead of holding the session that sent it.
 const storeTimeout = 10 * time.Second
 
-// maxStoredDepth bounds the nesting accepted when reading a stored vCard
-// back. It only has to exceed any stanza depth limit: the data was
-// written by this package from a stanza that passed the stream's limits.
-const maxStoredDepth = 1024
-
 // Store keeps one vCard per account as serialised XML.
 type Store interface {
 	// Get returns the vCard of username@domain; an error wrapping
@@ -111,7 +106,7 @@ func (m *Module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		m.Logger.Error("loading vCard", "jid", iq.To.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")
 	}
-	card, err := xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+	card, err := xmlstream.ParseStored(data)
 	if err != nil {
 		m.Logger.Error("parsing stored vCard", "jid", iq.To.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")

@@ -303,6 +303,17 @@ func (d *Decoder) ReadElement() (*Element, error) {
 // not-well-formed. data longer than lim.MaxStanzaBytes is a
 // policy-violation. No namespace is in scope at the start: the element must
 // declare the namespaces it uses. The result does not refer to data.
+// maxStoredDepth bounds the nesting ParseStored accepts. It only has to
+// exceed any stream's depth limit.
+const maxStoredDepth = 1024
+
+// ParseStored parses an element this server serialised itself, such as a
+// stanza read back from the database: it passed a stream's limits when it
+// arrived, so only a generous bound on nesting applies.
+func ParseStored(data []byte) (*Element, error) {
+	return ParseElement(data, Limits{MaxStanzaBytes: len(data), MaxDepth: maxStoredDepth})
+}
+
 func ParseElement(data []byte, lim Limits) (*Element, error) {
 	lim = lim.withDefaults()
 	if len(data) > lim.MaxStanzaBytes {
