@@ -4,11 +4,15 @@
 // client is away, the server publishes a notification to that node, and
 // the app server wakes the device through its vendor's push service.
 //
-// "Away" is either of: the account has no available session and the
+// "Away" is any of: the account has no available session and the
 // message went to offline storage (every registration of the account is
-// notified), or the client's stream-managed session lost its connection
+// notified); the client's stream-managed session lost its connection
 // and waits to be resumed (the registrations that session enabled are
-// notified, also of room messages and of carbon copies). Messages a
+// notified, also of room messages and of carbon copies); or another
+// session of the account got a chat or normal message while the device
+// has no session (the registrations that no session enabled are
+// notified: the device reads the message from the archive when it
+// wakes, as with Prosody and ejabberd). Messages a
 // person reads, encrypted ones, calls, invitations and room mentions are
 // notified (wakingPayloads); chat states, receipts and markers are not.
 // Notifications carry no message content unless configured.
@@ -76,7 +80,10 @@ type Config struct {
 	// the notification's summary; both off keeps the app server (and
 	// the phone vendor behind it) from reading messages.
 	IncludeSender, IncludeBody bool
-	Logger                     *slog.Logger
+	// Changed, when set, is told of each account whose registrations
+	// changed: a cluster has its other nodes Forget it.
+	Changed func(account jid.JID)
+	Logger  *slog.Logger
 }
 
 // timeout bounds a store operation and the app server's answer.
@@ -90,6 +97,8 @@ type Module struct {
 
 	mu       sync.Mutex
 	sessions map[string][]Registration // by full JID: what each session enabled
+
+	registered registered
 
 	// turns makes one account's notifications go one after the other,
 	// each seeing the registrations the one before left (inOrder); by
@@ -132,7 +141,8 @@ func (m *Module) inOrder(account jid.JID, f func()) {
 // Register plugs push notifications into r: the account feature, the
 // enable and disable commands, and the hooks that notify.
 func Register(r *router.Router, cfg Config) *Module {
-	m := &Module{r: r, cfg: cfg, log: cfg.Logger, sessions: map[string][]Registration{}, turns: map[string]*turn{}}
+	m := &Module{r: r, cfg: cfg, log: cfg.Logger, sessions: map[string][]Registration{}, turns: map[string]*turn{},
+		registered: registered{store: cfg.Store, regs: map[string][]Registration{}}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -141,8 +151,29 @@ func Register(r *router.Router, cfg Config) *Module {
 	r.HandleIQ(router.ToAccount, "set", NS, "disable", m.disable)
 	r.OnStoredOffline(m.storedOffline)
 	r.OnUnbind(m.forget)
+	r.AddMessageObserver(m)
 	return m
 }
+
+// Forget drops what the module remembers of account's registrations,
+// which another node of a cluster changed.
+func (m *Module) Forget(account jid.JID) { m.registered.forget(account) }
+
+// changed drops account's remembered registrations after a change, here
+// and, through Config.Changed, on the other nodes.
+func (m *Module) changed(account jid.JID) {
+	m.registered.forget(account)
+	if m.cfg.Changed != nil {
+		m.cfg.Changed(account)
+	}
+}
+
+// mark is the router mark of the sessions that enabled the node at
+// service, which other nodes of a cluster see too; markPrefix(service)
+// begins the marks of all its nodes.
+func mark(service, node string) string { return markPrefix(service) + node + "\x00" }
+
+func markPrefix(service string) string { return "push\x00" + service + "\x00" }
 
 // enable stores a registration (XEP-0357 §5) and remembers that the
 // session asked for it.
@@ -168,10 +199,12 @@ func (m *Module) enable(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		m.log.Error("storing a push registration", "account", iq.To.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")
 	}
+	m.changed(iq.To)
 	if iq.From.Resourcepart() != "" {
 		m.mu.Lock()
 		m.sessions[iq.From.String()] = append(without(m.sessions[iq.From.String()], reg.Service, reg.Node), reg)
 		m.mu.Unlock()
+		m.r.Mark(iq.From, mark(reg.Service, reg.Node), true)
 	}
 	return iq.Result(nil)
 }
@@ -192,13 +225,23 @@ func (m *Module) disable(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		m.log.Error("removing push registrations", "account", iq.To.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")
 	}
+	m.changed(iq.To)
+	prefix := markPrefix(service.String())
+	if node != "" {
+		prefix = mark(service.String(), node)
+	}
+	var sessions []jid.JID
 	m.mu.Lock()
 	for full, regs := range m.sessions {
 		if strings.HasPrefix(full, iq.To.String()+"/") {
 			m.sessions[full] = without(regs, service.String(), node)
+			sessions = append(sessions, jid.MustParse(full))
 		}
 	}
 	m.mu.Unlock()
+	for _, s := range sessions {
+		m.r.SetMarks(s, prefix, nil)
+	}
 	return iq.Result(nil)
 }
 
@@ -245,7 +288,7 @@ func (m *Module) storedOffline(_ context.Context, to jid.JID, st *xmlstream.Elem
 	go m.inOrder(to.Bare(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		regs, err := m.cfg.Store.List(ctx, to.Bare())
+		regs, err := m.registered.get(ctx, to.Bare())
 		if err != nil {
 			m.log.Error("reading push registrations", "account", to.Bare().String(), "err", err)
 			return
@@ -273,6 +316,42 @@ func (m *Module) Waiting(session jid.JID, msgs []*xmlstream.Element) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		m.notify(ctx, session.Bare(), regs, last)
+	})
+}
+
+// Sent does nothing: a message the account sends wakes none of its
+// devices.
+func (m *Module) Sent(context.Context, jid.JID, *xmlstream.Element) {}
+
+// Received notifies the registrations no session of the account enabled
+// of a chat or normal message another session got: they are devices
+// without a session, which read it from the archive when they wake. An
+// account known to have no registration costs a map lookup.
+func (m *Module) Received(_ context.Context, to jid.JID, st *xmlstream.Element, _ []jid.JID) {
+	if typ := stanza.Type(st); typ != "chat" && typ != "normal" || !important(st) {
+		return
+	}
+	if regs, ok := m.registered.cached(to); ok && len(regs) == 0 {
+		return
+	}
+	if from, err := jid.Parse(st.Attr("from")); err == nil && from.Bare().Equal(to) {
+		return // the account's own message to itself
+	}
+	go m.inOrder(to, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		regs, err := m.registered.get(ctx, to)
+		if err != nil {
+			m.log.Error("reading push registrations", "account", to.String(), "err", err)
+			return
+		}
+		var away []Registration
+		for _, reg := range regs {
+			if len(m.r.Marked(to, mark(reg.Service, reg.Node))) == 0 {
+				away = append(away, reg)
+			}
+		}
+		m.notify(ctx, to, away, st)
 	})
 }
 
@@ -331,6 +410,7 @@ func (m *Module) notify(ctx context.Context, account jid.JID, regs []Registratio
 				if err := m.cfg.Store.Disable(ctx, account, reg.Service, reg.Node); err != nil {
 					m.log.Error("removing a refused push registration", "account", account.String(), "err", err)
 				}
+				m.changed(account)
 			}
 		})
 	}

@@ -304,3 +304,29 @@ func TestSlowAppServer(t *testing.T) {
 		t.Fatalf("publishes to %v, want n1 and n2", nodes)
 	}
 }
+
+// TestDeviceWithoutSession: while alice's desk is online, her phone,
+// which enabled push, is notified of the messages the desk gets once the
+// phone has no session, and not while it has one.
+func TestDeviceWithoutSession(t *testing.T) {
+	s, phone, bob, app := start(t, func(c *config.Config) { c.Push.IncludeBody = true })
+	desk := xmpptest.Login(t, s, "alice", "alice pw", "desk")
+	desk.Online()
+	bob.Send("<message to='alice@localhost' type='chat'><body>first</body></message>")
+	xmpptest.ExpectBody(t, desk.NextNamed("message"), "bob@localhost/desk", "first")
+
+	goOffline(t, phone, bob)
+	desk.ExpectPresenceFrom(phone.JID) // available, then gone
+	desk.ExpectPresenceFrom(phone.JID)
+	bob.Send("<message to='alice@localhost' type='chat'><body>second</body></message>")
+	xmpptest.ExpectBody(t, desk.NextNamed("message"), "bob@localhost/desk", "second")
+	if body := summary(t, expectPush(t, app, "n1", "type='result'>"))["last-message-body"]; body != "second" {
+		t.Errorf("notified of %q; want only the message that came after the phone left", body)
+	}
+	// The desk's own message to its account wakes nobody.
+	desk.Send("<message to='alice@localhost' type='chat'><body>note to self</body></message>")
+	bob.Send("<message to='alice@localhost' type='chat'><body>third</body></message>")
+	if body := summary(t, expectPush(t, app, "n1", "type='result'>"))["last-message-body"]; body != "third" {
+		t.Errorf("notified of %q; want the message from bob", body)
+	}
+}
