@@ -226,15 +226,22 @@ func (m *Module) disable(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		return iq.Error(stanza.InternalServerError, "")
 	}
 	m.changed(iq.To)
-	prefix := markPrefix(service.String())
+	m.unmark(iq.To, service.String(), node)
+	return iq.Result(nil)
+}
+
+// unmark takes the registrations at service with node (any node when
+// node is "") from what the account's sessions here enabled.
+func (m *Module) unmark(account jid.JID, service, node string) {
+	prefix := markPrefix(service)
 	if node != "" {
-		prefix = mark(service.String(), node)
+		prefix = mark(service, node)
 	}
 	var sessions []jid.JID
 	m.mu.Lock()
 	for full, regs := range m.sessions {
-		if strings.HasPrefix(full, iq.To.String()+"/") {
-			m.sessions[full] = without(regs, service.String(), node)
+		if strings.HasPrefix(full, account.String()+"/") {
+			m.sessions[full] = without(regs, service, node)
 			sessions = append(sessions, jid.MustParse(full))
 		}
 	}
@@ -242,7 +249,6 @@ func (m *Module) disable(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	for _, s := range sessions {
 		m.r.SetMarks(s, prefix, nil)
 	}
-	return iq.Result(nil)
 }
 
 // target reads the jid and node attributes of <enable/> or <disable/>;
@@ -411,6 +417,7 @@ func (m *Module) notify(ctx context.Context, account jid.JID, regs []Registratio
 					m.log.Error("removing a refused push registration", "account", account.String(), "err", err)
 				}
 				m.changed(account)
+				m.unmark(account, reg.Service, reg.Node)
 			}
 		})
 	}

@@ -330,3 +330,28 @@ func TestDeviceWithoutSession(t *testing.T) {
 		t.Errorf("notified of %q; want the message from bob", body)
 	}
 }
+
+// TestRefusedWhileWaiting: the app server refuses one of the two nodes a
+// waiting session enabled; later messages go to the other alone.
+func TestRefusedWhileWaiting(t *testing.T) {
+	s, _, bob, app := start(t)
+	c := xmpptest.Login(t, s, "alice", "alice pw", "tablet")
+	sm := c.EnableSM()
+	for _, n := range []string{"n2", "n3"} {
+		sm.Send(enableIQ("e-"+n, n))
+		if el := sm.Next(); el.Attr("type") != "result" {
+			t.Fatalf("enable %s: got %s", n, el)
+		}
+	}
+	c.Conn.Close()
+
+	bob.Send("<message to='alice@localhost/tablet' type='chat' id='m1'><body>wake up</body></message>")
+	answerPushes(t, app, map[string]string{
+		"n2": "type='error'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
+		"n3": "type='result'>",
+	})
+	for _, id := range []string{"m2", "m3"} {
+		bob.Send("<message to='alice@localhost/tablet' type='chat' id='" + id + "'><body>still there?</body></message>")
+		expectPush(t, app, "n3", "type='result'>")
+	}
+}
