@@ -177,11 +177,12 @@ func (s *Service) applyForm(cfg RoomConfig, v map[string]string) (RoomConfig, bo
 	return cfg, ok
 }
 
-// destroyByOwner destroys rm (§10.9): every occupant gets unavailable
-// presence with <destroy/> d (may be nil), then the room is deleted.
+// destroyByOwner destroys rm (§10.9): every occupant gets its own
+// unavailable presence (110) with <destroy/> d (may be nil), then the
+// room is deleted.
 func (s *Service) destroyByOwner(ctx context.Context, rm *room, d *xmlstream.Element) {
 	for _, o := range rm.occupants {
-		p := rm.presenceOf(o, "unavailable", false, nil)
+		p := rm.presenceOf(o, "unavailable", false, nil, "110") // each gets its own
 		x := p.Child(NSUser, "x")
 		dest := xmlstream.NewElement(NSUser, "destroy")
 		if d != nil {

@@ -99,3 +99,32 @@ func TestGoneOccupant(t *testing.T) {
 	nurse.Send("<message type='error' to='" + room + "/jul'><error type='wait'><recipient-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
 	expectPresence(t, juliet, room+"/nurse", "unavailable", "333")
 }
+
+// XEP-0045 §10.9: an owner destroys the room; each occupant gets its own
+// unavailable presence (110) with <destroy/>, its alternate venue and
+// reason, and the room is gone.
+func TestDestroy(t *testing.T) {
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+
+	romeo.Send("<iq type='set' id='d0' to='" + room + "'><query xmlns='" + nsMUC + "#owner'><destroy/></query></iq>")
+	xmpptest.ExpectError(t, expectIQ(t, romeo, "d0", "error"), "forbidden")
+
+	juliet.Send("<iq type='set' id='d1' to='" + room + "'><query xmlns='" + nsMUC + "#owner'>" +
+		"<destroy jid='mantua@" + service + "'><reason>moving</reason></destroy></query></iq>")
+	for _, c := range []struct {
+		client *xmpptest.Client
+		nick   string
+	}{{juliet, "jul"}, {romeo, "romeo"}} {
+		p := expectPresence(t, c.client, room+"/"+c.nick, "unavailable", "110")
+		d := p.Child(nsUser, "x").Child(nsUser, "destroy")
+		if d == nil || d.Attr("jid") != "mantua@"+service || text(d.Child(nsUser, "reason")) != "moving" {
+			t.Errorf("%s got %s, want <destroy/> naming mantua and the reason", c.nick, p)
+		}
+	}
+	expectIQ(t, juliet, "d1", "result")
+
+	juliet.Send("<iq type='get' id='i1' to='" + room + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	xmpptest.ExpectError(t, expectIQ(t, juliet, "i1", "error"), "item-not-found")
+}
