@@ -55,11 +55,16 @@ func newClaimer() string {
 // messages: Config.Claimer, or one made up at start.
 func (s *Server) Claimer() string { return s.cfg.Claimer }
 
-// worthKeeping reports whether st should survive a crash on its way: a
-// message, not an error, that carries more than a chat state and does
-// not ask not to be stored (XEP-0334), as for offline storage.
+// worthKeeping reports whether st should survive a crash on its way: what
+// offline storage would keep, a chat or normal message that carries more
+// than a chat state and does not ask not to be stored (XEP-0334). Room
+// messages are in the room's archive, and headlines (PEP notifications)
+// are of the moment.
 func worthKeeping(st *xmlstream.Element) bool {
-	if st.Name.Local != stanza.Message || stanza.IsError(st) || st.Child(offline.NSHints, "no-store") != nil {
+	if st.Name.Local != stanza.Message || st.Child(offline.NSHints, "no-store") != nil {
+		return false
+	}
+	if typ := stanza.Type(st); typ != "chat" && typ != "normal" {
 		return false
 	}
 	return st.Child(offline.NSHints, "store") != nil || offline.WorthStoring(st)
