@@ -408,6 +408,21 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
+	if s.s2s != nil {
+		if s.S2SAddr, err = s.listen(s.cfg.S2S.Listen, s.s2s.Serve); err != nil {
+			return err
+		}
+	}
+	if s.s2s != nil && s.cfg.S2S.ListenTLS != "" {
+		if s.S2STLSAddr, err = s.listen(s.cfg.S2S.ListenTLS, s.s2s.ServeTLS); err != nil {
+			return err
+		}
+	}
+	// Messages for other servers kept before this start go before any
+	// a client sends now, once other servers can verify our keys.
+	if s.s2s != nil {
+		s.resumeOutbox(ctx)
+	}
 	if s.cfg.C2S.Listen != "" {
 		if s.C2SAddr, err = s.listen(s.cfg.C2S.Listen, func(l net.Listener) error { return s.c2s.Serve(l, false) }); err != nil {
 			return err
@@ -415,19 +430,6 @@ func (s *Server) Start() error {
 	}
 	if s.cfg.C2S.ListenTLS != "" {
 		if s.DirectTLSAddr, err = s.listen(s.cfg.C2S.ListenTLS, func(l net.Listener) error { return s.c2s.Serve(l, true) }); err != nil {
-			return err
-		}
-	}
-	if s.s2s != nil {
-		if s.S2SAddr, err = s.listen(s.cfg.S2S.Listen, s.s2s.Serve); err != nil {
-			return err
-		}
-	}
-	if s.s2s != nil {
-		s.resumeOutbox(ctx)
-	}
-	if s.s2s != nil && s.cfg.S2S.ListenTLS != "" {
-		if s.S2STLSAddr, err = s.listen(s.cfg.S2S.ListenTLS, s.s2s.ServeTLS); err != nil {
 			return err
 		}
 	}
