@@ -17,7 +17,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // other's s2s listeners by configured routes, with alice@a.test and
 // bob@b.test online. change, if given, is applied to each server's
 // configuration (with its host set).
-func federated(t *testing.T, change ...func(*config.Config)) (a, b *xmpptest.Server, alice, bob *xmpptest.Client) {
+func federated(t testing.TB, change ...func(*config.Config)) (a, b *xmpptest.Server, alice, bob *xmpptest.Client) {
 	t.Helper()
 	start := func(host string) *xmpptest.Server {
 		return xmpptest.Start(t, append([]func(*config.Config){func(c *config.Config) {
@@ -34,7 +34,7 @@ func federated(t *testing.T, change ...func(*config.Config)) (a, b *xmpptest.Ser
 
 // online creates alice@a.test on a and bob@b.test on b, and returns them
 // logged in and available.
-func online(t *testing.T, a, b *xmpptest.Server) (alice, bob *xmpptest.Client) {
+func online(t testing.TB, a, b *xmpptest.Server) (alice, bob *xmpptest.Client) {
 	t.Helper()
 	a.AddUser(t, "alice", "a.test", "alice pw")
 	b.AddUser(t, "bob", "b.test", "bob pw")

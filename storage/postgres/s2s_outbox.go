@@ -37,9 +37,18 @@ func (o *Outbox) Add(ctx context.Context, claimer, local, remote string, stanza 
 	return id, nil
 }
 
-// Remove deletes the messages ids.
+// Remove deletes the messages ids. It does not wait for the commit to
+// reach the disk: a removal lost in a crash only has a message sent
+// twice.
 func (o *Outbox) Remove(ctx context.Context, ids []int64) error {
-	if _, err := o.pool.Exec(ctx, `DELETE FROM s2s_outbox WHERE id = ANY($1)`, ids); err != nil {
+	err := pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM s2s_outbox WHERE id = ANY($1)`, ids)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("remove %d sent messages from the s2s outbox: %w", len(ids), err)
 	}
 	return nil
