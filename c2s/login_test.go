@@ -167,8 +167,17 @@ func TestPlainNeedsTLS(t *testing.T) {
 		t.Errorf("PLAIN without TLS: got %s, want encryption-required", el)
 	}
 	if el := c.Authenticate(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "secret"); el.Name.Local != "success" {
-		t.Errorf("SCRAM without TLS when allowed: got %s", el)
+		t.Fatalf("SCRAM without TLS when allowed: got %s", el)
 	}
+	// After authentication, the restarted stream offers binding: no
+	// STARTTLS (RFC 6120 §5.3.1: TLS comes before SASL) and no SASL.
+	c.Open(xmpptest.Domain)
+	f = c.Features()
+	if f.Child("urn:ietf:params:xml:ns:xmpp-bind", "bind") == nil || f.Child(nsTLS, "starttls") != nil || f.Child(nsSASL, "mechanisms") != nil {
+		t.Errorf("features after a plaintext login: %s, want <bind/> and neither STARTTLS nor SASL", f)
+	}
+	c.Send("<starttls xmlns='" + nsTLS + "'/>")
+	c.ExpectStreamError("policy-violation")
 }
 
 func TestAuthBeforeTLSWhenRequired(t *testing.T) {

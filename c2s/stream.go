@@ -119,7 +119,7 @@ func (st *stream) open() error {
 // features lists what the client may negotiate next.
 func (st *stream) features() []*xmlstream.Element {
 	secure := st.t.Secure()
-	if !secure && st.srv.tlsConfig != nil && st.t.CanStartTLS() {
+	if !secure && st.username == "" && st.srv.tlsConfig != nil && st.t.CanStartTLS() {
 		tls := xmlstream.NewElement(NSTLS, "starttls")
 		if st.srv.cfg.RequireTLS {
 			tls.AddChild(xmlstream.NewElement(NSTLS, "required"))
@@ -252,6 +252,9 @@ func (st *stream) isRegistration(el *xmlstream.Element) bool {
 func (st *stream) startTLS() error {
 	if st.t.Secure() || st.srv.tlsConfig == nil {
 		return st.fail(&streamError{"policy-violation", "STARTTLS is not available"})
+	}
+	if st.username != "" {
+		return st.fail(&streamError{"policy-violation", "STARTTLS comes before authentication"})
 	}
 	if err := st.t.Write([]byte("<proceed xmlns='" + NSTLS + "'/>")); err != nil {
 		return err
