@@ -329,3 +329,20 @@ func TestRoomStanzaIDKept(t *testing.T) {
 		t.Fatalf("stanza ids %v, want the room's alone", by)
 	}
 }
+
+// TestNoteToSelf: a message to one's own account, with 'to' or without
+// (RFC 6120 §10.3.1), is archived once.
+func TestNoteToSelf(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	c := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	c.Online()
+	c.Send("<message type='chat' to='juliet@localhost'><body>addressed</body></message>")
+	c.NextNamed("message")
+	c.Send("<message type='chat'><body>unaddressed</body></message>")
+	c.NextNamed("message")
+	if msgs, answer := query(c, "", form()); bodies(msgs) != "addressed,unaddressed" {
+		t.Errorf("archive %q (%s), want each note once", bodies(msgs), answer)
+	}
+}

@@ -450,7 +450,9 @@ func (r *Router) routeNoTo(ctx context.Context, from jid.JID, st *xmlstream.Elem
 	case stanza.IQ:
 		r.handleIQ(ctx, ToAccount, from, from.Bare(), st)
 	case stanza.Message:
-		r.routeToBare(ctx, from, from.Bare(), st)
+		if st = r.archive(ctx, from, from.Bare(), st); st != nil {
+			r.routeToBare(ctx, from, from.Bare(), st)
+		}
 	}
 }
 
