@@ -407,6 +407,9 @@ func (r *Router) EndSessions(bare jid.JID, condition, text string) {
 // e.g. the one that changed the account's password.
 func (r *Router) EndSessionsExcept(bare, except jid.JID, condition, text string) {
 	r.revoke(bare)
+	for _, f := range r.revokedHooks {
+		f(bare, condition, text)
+	}
 	for _, s := range r.sessionsOf(bare) {
 		if !s.JID().Equal(except) {
 			s.End(condition, text)

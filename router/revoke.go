@@ -38,3 +38,32 @@ func (r *Router) Revoked(bare jid.JID, login time.Time) bool {
 	at, ok := r.revoked[bare.String()]
 	return ok && at.After(login)
 }
+
+// OnRevoke has f told of each account whose logins EndSessions revokes
+// on this node, with the stream error its sessions get: a cluster's other
+// nodes must revoke them too (RevokeHere).
+func (r *Router) OnRevoke(f func(bare jid.JID, condition, text string)) {
+	r.revokedHooks = append(r.revokedHooks, f)
+}
+
+// RevokeHere revokes the logins of the account bare made until now on
+// this node, and ends its sessions here with the stream error condition:
+// another node of the cluster revoked them. A session that bound here
+// after that node ended the account's sessions, and before this node
+// heard of it, ends too.
+func (r *Router) RevokeHere(bare jid.JID, condition, text string) {
+	r.revoke(bare)
+	var local []Session
+	r.mu.RLock()
+	if acct := r.users[bare.String()]; acct != nil {
+		for _, e := range acct.sessions {
+			if !e.remote {
+				local = append(local, e.s)
+			}
+		}
+	}
+	r.mu.RUnlock()
+	for _, s := range local {
+		s.End(condition, text)
+	}
+}

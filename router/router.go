@@ -86,6 +86,8 @@ type Router struct {
 	// revoked holds when the logins of an account were last revoked
 	// (revoke.go), by bare JID.
 	revoked map[string]time.Time
+	// revokedHooks are told of the revocations made here (OnRevoke).
+	revokedHooks []func(bare jid.JID, condition, text string)
 
 	// routed counts the stanzas routed, by kind (Routed).
 	routed struct{ messages, presences, iqs atomic.Uint64 }

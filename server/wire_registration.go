@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"strings"
+
+	"mellium.im/xmpp/jid"
 
 	"xmppd/register"
 	"xmppd/storage/postgres"
@@ -28,5 +31,21 @@ func (w *wiring) registration(ctx context.Context) error {
 	if reg.Enabled {
 		w.registrar, w.invitePage = svc, svc.InvitePage(w.cfg.Hosts)
 	}
+	if w.cluster != nil {
+		// A password change or an account's removal ends the logins made
+		// before on every node, also those still to bind a resource.
+		w.router.OnRevoke(func(bare jid.JID, condition, _ string) {
+			w.cluster.Forget(revokeTopic, condition+" "+bare.String())
+		})
+		w.cluster.OnForget(revokeTopic, func(key string) {
+			condition, account, _ := strings.Cut(key, " ")
+			if bare, err := jid.Parse(account); err == nil {
+				w.router.RevokeHere(bare, condition, "the account's logins were revoked")
+			}
+		})
+	}
 	return nil
 }
+
+// revokeTopic names revoked logins among the nodes of a cluster.
+const revokeTopic = "revoke"
