@@ -170,8 +170,17 @@ func (s *Service) private(ctx context.Context, rm *room, o *occupant, nick strin
 	}
 	out := rm.fromOccupant(o, st, st.Attr("type"))
 	out.AddChild(xmlstream.NewElement(NSUser, "x"))
+	// The first session's copy is archived (and gets the stanza id);
+	// the other sessions of the nick, of the same account, get copies
+	// of it that are not archived again.
+	var first *xmlstream.Element
 	for _, j := range target.sessions {
-		s.r.Route(ctx, addressed(out, j))
+		if first == nil {
+			first = addressed(out, j)
+			s.r.Route(ctx, first)
+			continue
+		}
+		s.r.RouteArchived(ctx, addressed(first, j))
 	}
 }
 

@@ -43,6 +43,7 @@ const (
 	nsOMEMO         = "eu.siacs.conversations.axolotl"
 	nsCarbons       = "urn:xmpp:carbons:2"
 	nsForward       = "urn:xmpp:forward:0"
+	nsSID           = "urn:xmpp:sid:0"
 )
 
 // MaxRegistrations is how many app servers one account may register.
@@ -100,6 +101,13 @@ type Module struct {
 
 	registered registered
 
+	// waking holds, by account, the message its next notification for
+	// devices without a session is about (Received): messages that come
+	// before it goes out are folded into it, so that an account has at
+	// most one such notification waiting, however fast messages come.
+	wakeMu sync.Mutex
+	waking map[string]*xmlstream.Element
+
 	// turns makes one account's notifications go one after the other,
 	// each seeing the registrations the one before left (inOrder); by
 	// bare JID, while any are under way.
@@ -142,7 +150,7 @@ func (m *Module) inOrder(account jid.JID, f func()) {
 // enable and disable commands, and the hooks that notify.
 func Register(r *router.Router, cfg Config) *Module {
 	m := &Module{r: r, cfg: cfg, log: cfg.Logger, sessions: map[string][]Registration{}, turns: map[string]*turn{},
-		registered: registered{store: cfg.Store, regs: map[string][]Registration{}}}
+		registered: registered{store: cfg.Store, regs: map[string][]Registration{}}, waking: map[string]*xmlstream.Element{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -152,6 +160,9 @@ func Register(r *router.Router, cfg Config) *Module {
 	r.OnStoredOffline(m.storedOffline)
 	r.OnUnbind(m.forget)
 	r.AddMessageObserver(m)
+	// A removed account's registrations are gone with it (the database
+	// cascades); a new account of its name must not find them here.
+	r.OnRevoke(func(bare jid.JID, _, _ string) { m.changed(bare) })
 	return m
 }
 
@@ -190,6 +201,11 @@ func (m *Module) enable(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		f.Type = "submit"
 		reg.Options = f.Element().Append(nil, "")
 	}
+	if iq.From.Resourcepart() != "" {
+		// Marked first: a message in between must not wake this device,
+		// which is online.
+		m.r.Mark(iq.From, mark(reg.Service, reg.Node), true)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	switch err := m.cfg.Store.Enable(ctx, iq.To, reg); {
@@ -204,7 +220,6 @@ func (m *Module) enable(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		m.mu.Lock()
 		m.sessions[iq.From.String()] = append(without(m.sessions[iq.From.String()], reg.Service, reg.Node), reg)
 		m.mu.Unlock()
-		m.r.Mark(iq.From, mark(reg.Service, reg.Node), true)
 	}
 	return iq.Result(nil)
 }
@@ -286,9 +301,10 @@ func (m *Module) forget(session jid.JID) {
 }
 
 // storedOffline notifies every registration of the account of a message
-// stored while it had no available session.
-func (m *Module) storedOffline(_ context.Context, to jid.JID, st *xmlstream.Element) {
-	if !important(st) {
+// stored while it had no available session. A message an ended session
+// gave back was notified on its first way (Received, Waiting).
+func (m *Module) storedOffline(ctx context.Context, to jid.JID, st *xmlstream.Element) {
+	if !important(st) || router.Rerouted(ctx) {
 		return
 	}
 	go m.inOrder(to.Bare(), func() {
@@ -331,19 +347,36 @@ func (m *Module) Sent(context.Context, jid.JID, *xmlstream.Element) {}
 
 // Received notifies the registrations no session of the account enabled
 // of a chat or normal message another session got: they are devices
-// without a session, which read it from the archive when they wake. An
+// without a session, which read it from the archive when they wake, so
+// only messages the account's archive kept count (they carry its
+// <stanza-id/>), and not those given back or copied (RouteArchived). An
 // account known to have no registration costs a map lookup.
-func (m *Module) Received(_ context.Context, to jid.JID, st *xmlstream.Element, _ []jid.JID) {
-	if typ := stanza.Type(st); typ != "chat" && typ != "normal" || !important(st) {
+func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element, _ []jid.JID) {
+	if typ := stanza.Type(st); typ != "chat" && typ != "normal" || !important(st) || router.Rerouted(ctx) {
 		return
 	}
 	if regs, ok := m.registered.cached(to); ok && len(regs) == 0 {
 		return
 	}
+	if !archivedFor(st, to) {
+		return
+	}
 	if from, err := jid.Parse(st.Attr("from")); err == nil && from.Bare().Equal(to) {
 		return // the account's own message to itself
 	}
+	key := to.String()
+	m.wakeMu.Lock()
+	_, waiting := m.waking[key]
+	m.waking[key] = st
+	m.wakeMu.Unlock()
+	if waiting {
+		return // folded into the notification on its way
+	}
 	go m.inOrder(to, func() {
+		m.wakeMu.Lock()
+		st := m.waking[key]
+		delete(m.waking, key)
+		m.wakeMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		regs, err := m.registered.get(ctx, to)
@@ -359,6 +392,17 @@ func (m *Module) Received(_ context.Context, to jid.JID, st *xmlstream.Element, 
 		}
 		m.notify(ctx, to, away, st)
 	})
+}
+
+// archivedFor reports whether st carries the <stanza-id/> of account's
+// archive (XEP-0359), which the archive adds to what it keeps.
+func archivedFor(st *xmlstream.Element, account jid.JID) bool {
+	for _, c := range st.ChildElements() {
+		if c.Name.Space == nsSID && c.Name.Local == "stanza-id" && c.Attr("by") == account.String() {
+			return true
+		}
+	}
+	return false
 }
 
 // wakingPayloads are the payloads of a message that deserve waking a

@@ -2,10 +2,15 @@ package push_test
 
 import (
 	"context"
+	"log/slog"
+	"strconv"
 	"testing"
+
+	"mellium.im/xmpp/jid"
 
 	"xmppd/config"
 	"xmppd/internal/xmpptest"
+	"xmppd/server"
 	"xmppd/storage/pgtest"
 	"xmppd/xmlstream"
 )
@@ -353,5 +358,170 @@ func TestRefusedWhileWaiting(t *testing.T) {
 	for _, id := range []string{"m2", "m3"} {
 		bob.Send("<message to='alice@localhost/tablet' type='chat' id='" + id + "'><body>still there?</body></message>")
 		expectPush(t, app, "n3", "type='result'>")
+	}
+}
+
+// readUntil reads c's elements until ok says one is the awaited one.
+func readUntil(c *xmpptest.Client, ok func(*xmlstream.Element) bool) *xmlstream.Element {
+	c.T.Helper()
+	for {
+		if el := c.Next(); ok(el) {
+			return el
+		}
+	}
+}
+
+func isMessage(el *xmlstream.Element) bool { return el.Name.Local == "message" }
+
+// pushedBodies answers the app server's publishes to node until one
+// carries the body last, and counts the bodies of those before it.
+func pushedBodies(t *testing.T, app *xmpptest.Client, node, last string) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for {
+		body := summary(t, expectPush(t, app, node, "type='result'>"))["last-message-body"]
+		if body == last {
+			return got
+		}
+		got[body]++
+	}
+}
+
+// TestPrivateMessageToNickOfTwoSessions: a room's private message to a
+// nick alice holds from two sessions reaches both, and wakes her phone,
+// which has no session, once.
+func TestPrivateMessageToNickOfTwoSessions(t *testing.T) {
+	s, phone, bob, app := start(t, func(c *config.Config) { c.Push.IncludeBody = true })
+	goOffline(t, phone, bob)
+	const room = "r1@conference.localhost"
+	isSubject := func(el *xmlstream.Element) bool { return isMessage(el) && el.Child("jabber:client", "subject") != nil }
+	bob.Send("<presence to='" + room + "/bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+	readUntil(bob, isSubject)
+	bob.Send("<iq type='set' id='cfg' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>")
+	readUntil(bob, func(el *xmlstream.Element) bool { return el.Name.Local == "iq" && el.Attr("id") == "cfg" })
+	var sessions []*xmpptest.Client
+	for _, res := range []string{"desk", "laptop"} {
+		c := xmpptest.Login(t, s, "alice", "alice pw", res)
+		c.Send("<presence to='" + room + "/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+		readUntil(c, isSubject)
+		sessions = append(sessions, c)
+	}
+	bob.Send("<message to='" + room + "/alice' type='chat'><body>pm</body></message>")
+	var ids []string
+	for _, c := range sessions {
+		el := readUntil(c, isMessage)
+		xmpptest.ExpectBody(t, el, room+"/bob", "pm")
+		if sid := el.Child("urn:xmpp:sid:0", "stanza-id"); sid != nil {
+			ids = append(ids, sid.Attr("id"))
+		}
+	}
+	if len(ids) != 2 || ids[0] != ids[1] {
+		t.Errorf("stanza ids %q; want alice's archive to keep the message once, both copies with its id", ids)
+	}
+	if body := summary(t, expectPush(t, app, "n1", "type='result'>"))["last-message-body"]; body != "pm" {
+		t.Fatalf("push of %q, want pm", body)
+	}
+	bob.Send("<message to='alice@localhost' type='chat'><body>marker</body></message>")
+	if got := pushedBodies(t, app, "n1", "marker"); got["pm"] != 0 {
+		t.Errorf("the phone was woken %d more time(s) for the one private message", got["pm"])
+	}
+}
+
+// TestExpiredSessionNotifiedOnce: a waiting session's registration is
+// notified of a message; when the session is not resumed, the message
+// goes to the account's other session, and nobody is notified again.
+func TestExpiredSessionNotifiedOnce(t *testing.T) {
+	s, phone, bob, app := start(t, func(c *config.Config) {
+		c.Push.IncludeBody = true
+		c.C2S.ResumeSeconds = 1
+	})
+	phone.Online()
+	c := xmpptest.Login(t, s, "alice", "alice pw", "tablet")
+	sm := c.EnableSM()
+	sm.Send(enableIQ("e2", "n2"))
+	if el := sm.Next(); el.Attr("id") != "e2" || el.Attr("type") != "result" {
+		t.Fatalf("enable: got %s", el)
+	}
+	c.Conn.Close()
+	bob.Send("<message to='alice@localhost/tablet' type='chat' id='m1'><body>wake up</body></message>")
+	if b := summary(t, expectPush(t, app, "n2", "type='result'>"))["last-message-body"]; b != "wake up" {
+		t.Fatalf("push of %q, want wake up", b)
+	}
+	readUntil(phone, isMessage) // the session expired; the phone gets the message
+	bob.Send("<message to='alice@localhost' type='chat'><body>marker</body></message>")
+	if got := pushedBodies(t, app, "n2", "marker"); got["wake up"] != 0 {
+		t.Errorf("the tablet was woken %d more time(s) for the message it was notified of", got["wake up"])
+	}
+}
+
+// TestUnarchivedMessageWakesNobody: a device without a session is woken
+// to read the archive; a message no archive kept wakes it for nothing.
+func TestUnarchivedMessageWakesNobody(t *testing.T) {
+	for name, tc := range map[string]struct {
+		change func(*config.Config)
+		hint   string
+	}{
+		"no-store":     {func(c *config.Config) { c.Push.IncludeBody = true }, "<no-store xmlns='urn:xmpp:hints'/>"},
+		"archives off": {func(c *config.Config) { c.Push.IncludeBody, c.Archive.Enabled = true, false }, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, phone, bob, app := start(t, tc.change)
+			desk := xmpptest.Login(t, s, "alice", "alice pw", "desk")
+			desk.Online()
+			goOffline(t, phone, bob)
+			bob.Send("<message to='alice@localhost' type='chat'><body>unarchived</body>" + tc.hint + "</message>")
+			readUntil(desk, isMessage)
+			goOffline(t, desk, bob) // the marker goes offline, and wakes the phone
+			bob.Send("<message to='alice@localhost' type='chat'><body>marker</body></message>")
+			if got := pushedBodies(t, app, "n1", "marker"); got["unarchived"] != 0 {
+				t.Errorf("the phone was woken for a message it cannot read from any archive")
+			}
+		})
+	}
+}
+
+// TestNotificationsFold: while the phone's app server has not answered a
+// notification, the messages alice's desk gets are folded into one, of
+// the last of them, instead of one waiting notification each.
+func TestNotificationsFold(t *testing.T) {
+	s, phone, bob, app := start(t, func(c *config.Config) { c.Push.IncludeBody = true })
+	desk := xmpptest.Login(t, s, "alice", "alice pw", "desk")
+	desk.Online()
+	goOffline(t, phone, bob)
+	bob.Send("<message to='alice@localhost' type='chat'><body>first</body></message>")
+	readUntil(desk, isMessage)
+	pending := app.NextNamed("iq") // not answered yet
+	for i := range 50 {
+		bob.Send("<message to='alice@localhost' type='chat'><body>m" + strconv.Itoa(i) + "</body></message>")
+		readUntil(desk, isMessage)
+	}
+	bob.Ping() // bob's messages are routed one after the other: all of them were
+	app.Send("<iq to='alice@localhost' id='" + pending.Attr("id") + "' type='result'/>")
+	if body := summary(t, expectPush(t, app, "n1", "type='result'>"))["last-message-body"]; body != "m49" {
+		t.Errorf("the next notification is of %q; want one of the last message, m49", body)
+	}
+}
+
+// TestDeletedAccountForgotten: the registrations of a deleted account do
+// not outlive it in memory: a new account of its name wakes the device it
+// registered (here written to the database, as another node of a cluster
+// would), not the old owner's.
+func TestDeletedAccountForgotten(t *testing.T) {
+	s, alice, bob, app := start(t, func(c *config.Config) { c.Push.IncludeBody = true })
+	goOffline(t, alice, bob)
+	bob.Send("<message to='alice@localhost' type='chat'><body>to the old alice</body></message>")
+	expectPush(t, app, "n1", "type='result'>") // alice's registrations are remembered
+
+	ctx := context.Background()
+	if err := server.DeleteAccount(ctx, s.Config, slog.New(slog.DiscardHandler), &server.Database{Pool: s.DB}, jid.MustParse("alice@localhost")); err != nil {
+		t.Fatal(err)
+	}
+	s.AddUser(t, "alice", xmpptest.Domain, "new pw")
+	if _, err := s.DB.Exec(ctx, `INSERT INTO push_registrations (domain, username, service, node) VALUES ('localhost', 'alice', $1, 'n9')`, appJID); err != nil {
+		t.Fatal(err)
+	}
+	bob.Send("<message to='alice@localhost' type='chat'><body>to the new alice</body></message>")
+	if body := summary(t, expectPush(t, app, "n9", "type='result'>"))["last-message-body"]; body != "to the new alice" {
+		t.Errorf("push of %q, want the new alice's message", body)
 	}
 }

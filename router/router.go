@@ -314,13 +314,18 @@ func (r *Router) Route(ctx context.Context, st *xmlstream.Element) {
 
 // RouteArchived routes st as Route does, but does not archive it again:
 // it was archived on its first way, and a session that ended before its
-// client acknowledged it gives it back (XEP-0198), with its stanza ids.
+// client acknowledged it gives it back (XEP-0198), with its stanza ids;
+// or it is another copy of one archived already.
 func (r *Router) RouteArchived(ctx context.Context, st *xmlstream.Element) {
 	r.Route(context.WithValue(ctx, archivedKey{}, true), st)
 }
 
 // archivedKey marks the context of a stanza RouteArchived routes.
 type archivedKey struct{}
+
+// Rerouted reports whether ctx is that of a stanza RouteArchived routes:
+// one that was routed, archived and perhaps notified before.
+func Rerouted(ctx context.Context) bool { return ctx.Value(archivedKey{}) != nil }
 
 // route delivers st from from; client is true for stanzas a client sent,
 // which the outbound hooks see.
@@ -417,7 +422,7 @@ func (r *Router) routeRemote(ctx context.Context, from, to jid.JID, st *xmlstrea
 // the stanza to deliver, or nil when it could not be archived and was
 // bounced. Other stanzas are returned as they are.
 func (r *Router) archive(ctx context.Context, from, to jid.JID, st *xmlstream.Element) *xmlstream.Element {
-	if st.Name.Local != stanza.Message || r.archiver == nil || stanza.IsError(st) || ctx.Value(archivedKey{}) != nil {
+	if st.Name.Local != stanza.Message || r.archiver == nil || stanza.IsError(st) || Rerouted(ctx) {
 		return st
 	}
 	archived, err := r.archiver.Archive(ctx, from, to, st)
