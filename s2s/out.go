@@ -3,6 +3,7 @@ package s2s
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -285,14 +286,12 @@ func (o *outStream) retire() bool {
 // close removes the stream and bounces what still waits in its queue:
 // Route no longer finds it, so nothing is queued after. When the peer's
 // bidirectional stream ended, a stream of ours takes the queue on
-// instead, in order. While the server stops, the messages in the outbox
-// stay there for the next start.
+// instead, in order.
 func (o *outStream) close(err error) {
 	o.s.mu.Lock()
-	stopping := o.s.stopping
 	if o.s.out[o.p] == o {
 		delete(o.s.out, o.p)
-		if o.via != nil && !stopping && len(o.queue) > 0 {
+		if o.via != nil && !o.s.stopping && len(o.queue) > 0 {
 			o.s.startOut(o.p, o.queue)
 			o.s.mu.Unlock()
 			return
@@ -303,9 +302,7 @@ func (o *outStream) close(err error) {
 	for {
 		select {
 		case q := <-o.queue:
-			if !stopping || q.kept == 0 {
-				left = append(left, q)
-			}
+			left = append(left, q)
 		default:
 			o.bounce(left, err)
 			return
@@ -314,11 +311,18 @@ func (o *outStream) close(err error) {
 }
 
 // bounce answers qs with the error their failed delivery deserves, and
-// takes them out of the outbox.
+// takes them out of the outbox; while the server stops, the messages in
+// the outbox stay there instead, for the next start.
 func (o *outStream) bounce(qs []queued, err error) {
 	cond := stanza.RemoteServerTimeout
 	if errors.Is(err, errNoServer) {
 		cond = stanza.RemoteServerNotFound
+	}
+	o.s.mu.Lock()
+	stopping := o.s.stopping
+	o.s.mu.Unlock()
+	if stopping {
+		qs = slices.DeleteFunc(qs, func(q queued) bool { return q.kept != 0 })
 	}
 	o.s.forget(qs)
 	for _, q := range qs {

@@ -214,13 +214,13 @@ func (s *Server) newConn(nc net.Conn) *conn { return newConn(nc, s.cfg.Limits, s
 // in the outbox wait for the next start instead), and waits for
 // the streams' goroutines or ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.stop()
 	s.mu.Lock()
 	s.stopping = true // before the incoming streams end: none hands its queue on
 	for _, o := range s.out {
 		o.stop()
 	}
 	s.mu.Unlock()
+	s.stop() // after stopping: a connection attempt it ends keeps its messages
 	s.in.Stop(func(c *conn) { c.end(streamErr("system-shutdown", "the server is stopping"), "") })
 	if err := s.in.Wait(ctx); err != nil {
 		return err
