@@ -355,8 +355,8 @@ func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element
 	if typ := stanza.Type(st); typ != "chat" && typ != "normal" || !important(st) || router.Rerouted(ctx) {
 		return
 	}
-	if regs, ok := m.registered.cached(to); ok && len(regs) == 0 {
-		return
+	if regs, ok := m.registered.cached(to); ok && len(m.away(to, regs)) == 0 {
+		return // no registration, or every device has a session
 	}
 	if !archivedFor(st, to) {
 		return
@@ -384,14 +384,20 @@ func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element
 			m.log.Error("reading push registrations", "account", to.String(), "err", err)
 			return
 		}
-		var away []Registration
-		for _, reg := range regs {
-			if len(m.r.Marked(to, mark(reg.Service, reg.Node))) == 0 {
-				away = append(away, reg)
-			}
-		}
-		m.notify(ctx, to, away, st)
+		m.notify(ctx, to, m.away(to, regs), st)
 	})
+}
+
+// away returns those of account's regs that none of its sessions
+// enabled: the devices that have no session.
+func (m *Module) away(account jid.JID, regs []Registration) []Registration {
+	var away []Registration
+	for _, reg := range regs {
+		if len(m.r.Marked(account, mark(reg.Service, reg.Node))) == 0 {
+			away = append(away, reg)
+		}
+	}
+	return away
 }
 
 // archivedFor reports whether st carries the <stanza-id/> of account's
