@@ -9,10 +9,10 @@
 // notified); the client's stream-managed session lost its connection
 // and waits to be resumed (the registrations that session enabled are
 // notified, also of room messages and of carbon copies); or another
-// session of the account got a chat or normal message while the device
-// has no session (the registrations that no session enabled are
-// notified: the device reads the message from the archive when it
-// wakes, as with Prosody and ejabberd). Messages a
+// session of the account got a chat or normal message that its archive
+// kept, while the device has no session (the registrations that no
+// session enabled are notified: the device reads the message from the
+// archive when it wakes, as with Prosody and ejabberd). Messages a
 // person reads, encrypted ones, calls, invitations and room mentions are
 // notified (wakingPayloads); chat states, receipts and markers are not.
 // Notifications carry no message content unless configured.
