@@ -106,7 +106,7 @@ type Module struct {
 	// before it goes out are folded into it, so that an account has at
 	// most one such notification waiting, however fast messages come.
 	wakeMu sync.Mutex
-	waking map[string]*xmlstream.Element
+	waking map[string]wake
 
 	// turns makes one account's notifications go one after the other,
 	// each seeing the registrations the one before left (inOrder); by
@@ -150,7 +150,7 @@ func (m *Module) inOrder(account jid.JID, f func()) {
 // enable and disable commands, and the hooks that notify.
 func Register(r *router.Router, cfg Config) *Module {
 	m := &Module{r: r, cfg: cfg, log: cfg.Logger, sessions: map[string][]Registration{}, turns: map[string]*turn{},
-		registered: registered{store: cfg.Store, regs: map[string][]Registration{}}, waking: map[string]*xmlstream.Element{}}
+		registered: registered{store: cfg.Store, regs: map[string][]Registration{}}, waking: map[string]wake{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -184,7 +184,10 @@ func (m *Module) changed(account jid.JID) {
 // begins the marks of all its nodes.
 func mark(service, node string) string { return markPrefix(service) + node + "\x00" }
 
-func markPrefix(service string) string { return "push\x00" + service + "\x00" }
+func markPrefix(service string) string { return marks + service + "\x00" }
+
+// marks begins every push mark.
+const marks = "push\x00"
 
 // enable stores a registration (XEP-0357 §5) and remembers that the
 // session asked for it.
@@ -328,17 +331,23 @@ func (m *Module) Waiting(session jid.JID, msgs []*xmlstream.Element) {
 			last = st
 		}
 	}
-	m.mu.Lock()
-	regs := m.sessions[session.String()]
-	m.mu.Unlock()
-	if last == nil || len(regs) == 0 {
+	if last == nil || len(m.enabled(session)) == 0 {
 		return
 	}
 	go m.inOrder(session.Bare(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		m.notify(ctx, session.Bare(), regs, last)
+		// What the session enabled as the notifications before left it:
+		// one may have had a registration refused.
+		m.notify(ctx, session.Bare(), m.enabled(session), last)
 	})
+}
+
+// enabled returns the registrations session enabled.
+func (m *Module) enabled(session jid.JID) []Registration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sessions[session.String()]
 }
 
 // Sent does nothing: a message the account sends wakes none of its
@@ -355,8 +364,15 @@ func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element
 	if typ := stanza.Type(st); typ != "chat" && typ != "normal" || !important(st) || router.Rerouted(ctx) {
 		return
 	}
-	if regs, ok := m.registered.cached(to); ok && len(m.away(to, regs)) == 0 {
-		return // no registration, or every device has a session
+	regs, cached := m.registered.cached(to)
+	if cached && len(regs) == 0 {
+		return
+	}
+	// Which devices have a session is taken now, not when the
+	// notification goes out: one that leaves meanwhile got the message.
+	w := wake{st: st, marked: m.r.MarksOf(to, marks)}
+	if cached && len(away(regs, w.marked)) == 0 {
+		return // every device has a session
 	}
 	if !archivedFor(st, to) {
 		return
@@ -367,14 +383,14 @@ func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element
 	key := to.String()
 	m.wakeMu.Lock()
 	_, waiting := m.waking[key]
-	m.waking[key] = st
+	m.waking[key] = w
 	m.wakeMu.Unlock()
 	if waiting {
 		return // folded into the notification on its way
 	}
 	go m.inOrder(to, func() {
 		m.wakeMu.Lock()
-		st := m.waking[key]
+		w := m.waking[key]
 		delete(m.waking, key)
 		m.wakeMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -384,16 +400,23 @@ func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element
 			m.log.Error("reading push registrations", "account", to.String(), "err", err)
 			return
 		}
-		m.notify(ctx, to, m.away(to, regs), st)
+		m.notify(ctx, to, away(regs, w.marked), w.st)
 	})
 }
 
-// away returns those of account's regs that none of its sessions
-// enabled: the devices that have no session.
-func (m *Module) away(account jid.JID, regs []Registration) []Registration {
+// wake is a message for the devices without a session, with the marks
+// of the account's sessions when it came.
+type wake struct {
+	st     *xmlstream.Element
+	marked map[string]bool
+}
+
+// away returns those of regs that no session enabled, by its marks: the
+// devices that have no session.
+func away(regs []Registration, marked map[string]bool) []Registration {
 	var away []Registration
 	for _, reg := range regs {
-		if len(m.r.Marked(account, mark(reg.Service, reg.Node))) == 0 {
+		if !marked[mark(reg.Service, reg.Node)] {
 			away = append(away, reg)
 		}
 	}

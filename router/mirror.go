@@ -243,6 +243,24 @@ func (r *Router) Marked(bare jid.JID, mark string) []jid.JID {
 	return js
 }
 
+// MarksOf returns the marks beginning with prefix that any session of
+// the account bare carries, each once.
+func (r *Router) MarksOf(bare jid.JID, prefix string) map[string]bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	marks := map[string]bool{}
+	if acct := r.users[bare.String()]; acct != nil {
+		for _, e := range acct.sessions {
+			for _, m := range e.marks {
+				if strings.HasPrefix(m, prefix) {
+					marks[m] = true
+				}
+			}
+		}
+	}
+	return marks
+}
+
 // HasMark reports whether the session full carries mark.
 func (r *Router) HasMark(full jid.JID, mark string) bool {
 	res := full.Resourcepart()
