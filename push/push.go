@@ -72,6 +72,8 @@ type Store interface {
 	Disable(ctx context.Context, account jid.JID, service, node string) error
 	// List returns the account's registrations.
 	List(ctx context.Context, account jid.JID) ([]Registration, error)
+	// Accounts returns the accounts that have registrations.
+	Accounts(ctx context.Context) ([]jid.JID, error)
 }
 
 // Config is what the module needs.
@@ -169,6 +171,11 @@ func Register(r *router.Router, cfg Config) *Module {
 // Forget drops what the module remembers of account's registrations,
 // which another node of a cluster changed.
 func (m *Module) Forget(account jid.JID) { m.registered.forget(account) }
+
+// Load learns which accounts have registrations, so that a message to
+// one of the others needs no query to know it has none. Without it, each
+// account's first message after the start costs one.
+func (m *Module) Load(ctx context.Context) error { return m.registered.load(ctx) }
 
 // changed drops account's remembered registrations after a change, here
 // and, through Config.Changed, on the other nodes.

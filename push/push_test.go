@@ -525,3 +525,20 @@ func TestDeletedAccountForgotten(t *testing.T) {
 		t.Errorf("push of %q, want the new alice's message", body)
 	}
 }
+
+// TestRegistrationsAfterRestart: a restarted server knows which accounts
+// have registrations (Load) and wakes their devices without a session.
+func TestRegistrationsAfterRestart(t *testing.T) {
+	s, _, _, _ := start(t, func(c *config.Config) { c.Push.IncludeBody = true })
+	s = xmpptest.Restart(t, s)
+	app := xmpptest.Login(t, s, "app", "app pw", "pusher")
+	bob := xmpptest.Login(t, s, "bob", "bob pw", "desk")
+	bob.Online()
+	desk := xmpptest.Login(t, s, "alice", "alice pw", "desk")
+	desk.Online()
+	bob.Send("<message to='alice@localhost' type='chat'><body>after the restart</body></message>")
+	readUntil(desk, isMessage)
+	if body := summary(t, expectPush(t, app, "n1", "type='result'>"))["last-message-body"]; body != "after the restart" {
+		t.Errorf("push of %q, want the message", body)
+	}
+}

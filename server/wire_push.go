@@ -28,6 +28,9 @@ func (w *wiring) pushes(ctx context.Context) error {
 		cfg.Changed = func(account jid.JID) { w.cluster.Forget(pushTopic, account.String()) }
 	}
 	w.push = push.Register(w.router, cfg)
+	if err := w.push.Load(ctx); err != nil {
+		w.log.Warn("push: each account's first message will ask the database for its registrations", "err", err)
+	}
 	if w.cluster != nil {
 		// Each node caches accounts' registrations: a change on one is
 		// dropped by the others.

@@ -76,3 +76,19 @@ func (p *Push) List(ctx context.Context, account jid.JID) ([]push.Registration, 
 	}
 	return regs, nil
 }
+
+// Accounts returns the accounts that have registrations.
+func (p *Push) Accounts(ctx context.Context) ([]jid.JID, error) {
+	rows, _ := p.pool.Query(ctx, `SELECT DISTINCT domain, username FROM push_registrations`)
+	accounts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (jid.JID, error) {
+		var domain, username string
+		if err := row.Scan(&domain, &username); err != nil {
+			return jid.JID{}, err
+		}
+		return jid.New(username, domain, "")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list the accounts with push registrations: %w", err)
+	}
+	return accounts, nil
+}
