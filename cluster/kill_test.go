@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -26,20 +27,7 @@ func TestKilledNodeLosesNothingAcknowledged(t *testing.T) {
 	a.AddUser(t, "bob", xmpptest.Domain, "bob pw")
 
 	// b is a separate process on the same database and NATS.
-	dir := t.TempDir()
-	listen := xmpptest.FreeAddr(t)
-	cfgPath := filepath.Join(dir, "xmppd.toml")
-	cfg := fmt.Sprintf("data_dir = %q\n[database]\nurl = %q\n[c2s]\nlisten = %q\nlisten_tls = ''\n[http]\nlisten = ''\nlisten_tls = ''\n"+
-		"[cluster]\nnats = %q\nheartbeat_ms = 100\ntimeout_ms = 2000\n",
-		filepath.Join(dir, "data"), a.Config.Database.URL, listen, nats.URL())
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b := xmpptest.Serve(t, xmpptest.BuildXMPPD(t), cfgPath)
-	bAddr, err := net.ResolveTCPAddr("tcp", listen)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, bAddr := nodeProcess(t, a, nats.URL(), "")
 
 	bob := xmpptest.LoginAddr(t, bAddr, xmpptest.Domain, "bob", "bob pw", "phone")
 	bobSM := bob.EnableSM()
@@ -83,4 +71,26 @@ func TestKilledNodeLosesNothingAcknowledged(t *testing.T) {
 	for i := 1; i <= n; i++ {
 		xmpptest.ExpectBody(t, nextMessage(bob), "alice@localhost/desk", fmt.Sprintf("message %d", i))
 	}
+}
+
+// nodeProcess starts the xmppd binary as another node of a's cluster, on
+// a's database and the NATS server natsURL, with extra appended to its
+// configuration; it returns the process and its client address.
+func nodeProcess(t *testing.T, a *xmpptest.Server, natsURL, extra string) (*exec.Cmd, net.Addr) {
+	t.Helper()
+	dir := t.TempDir()
+	listen := xmpptest.FreeAddr(t)
+	cfgPath := filepath.Join(dir, "xmppd.toml")
+	cfg := fmt.Sprintf("data_dir = %q\n[database]\nurl = %q\n[c2s]\nlisten = %q\nlisten_tls = ''\n[http]\nlisten = ''\nlisten_tls = ''\n"+
+		"[cluster]\nnats = %q\nheartbeat_ms = 100\ntimeout_ms = 2000\n%s",
+		filepath.Join(dir, "data"), a.Config.Database.URL, listen, natsURL, extra)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proc := xmpptest.Serve(t, xmpptest.BuildXMPPD(t), cfgPath)
+	addr, err := net.ResolveTCPAddr("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proc, addr
 }

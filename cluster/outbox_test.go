@@ -3,8 +3,6 @@ package cluster_test
 import (
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"xmppd/config"
@@ -33,20 +31,7 @@ func TestGoneNodesMessagesForAnotherServer(t *testing.T) {
 	a.AddUser(t, "alice", xmpptest.Domain, "alice pw")
 
 	// n is a separate process on the same database and NATS.
-	dir := t.TempDir()
-	listen := xmpptest.FreeAddr(t)
-	cfgPath := filepath.Join(dir, "xmppd.toml")
-	cfg := fmt.Sprintf("data_dir = %q\n[database]\nurl = %q\n[c2s]\nlisten = %q\nlisten_tls = ''\n[http]\nlisten = ''\nlisten_tls = ''\n"+
-		"[cluster]\nnats = %q\nheartbeat_ms = 100\ntimeout_ms = 2000\n[s2s]\nlisten = %q\n[s2s.routes]\n'b.test' = %q\n",
-		filepath.Join(dir, "data"), a.Config.Database.URL, listen, nats.URL(), xmpptest.FreeAddr(t), silent.Addr())
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n := xmpptest.Serve(t, xmpptest.BuildXMPPD(t), cfgPath)
-	nAddr, err := net.ResolveTCPAddr("tcp", listen)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, nAddr := nodeProcess(t, a, nats.URL(), fmt.Sprintf("[s2s]\nlisten = %q\n[s2s.routes]\n'b.test' = %q\n", xmpptest.FreeAddr(t), silent.Addr()))
 	alice := xmpptest.LoginAddr(t, nAddr, xmpptest.Domain, "alice", "alice pw", "desk")
 	sm := alice.EnableSM()
 	const count = 3

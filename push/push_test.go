@@ -165,17 +165,27 @@ func TestSummaryWithSenderAndBody(t *testing.T) {
 	}
 }
 
+// waitingTablet logs alice in as "tablet" with resumable stream
+// management, enables push at nodes for that session, and loses the
+// connection: the session waits to be resumed.
+func waitingTablet(t *testing.T, s *xmpptest.Server, nodes ...string) {
+	t.Helper()
+	c := xmpptest.Login(t, s, "alice", "alice pw", "tablet")
+	sm := c.EnableSM()
+	for _, n := range nodes {
+		sm.Send(enableIQ("e-"+n, n))
+		if el := sm.Next(); el.Attr("id") != "e-"+n || el.Attr("type") != "result" {
+			t.Fatalf("enable %s: got %s", n, el)
+		}
+	}
+	c.Conn.Close()
+}
+
 func TestWaitingSessionNotifies(t *testing.T) {
 	s, _, bob, app := start(t)
 	// A second client of alice's, with resumable stream management,
 	// enables push for itself and loses its connection.
-	c := xmpptest.Login(t, s, "alice", "alice pw", "tablet")
-	sm := c.EnableSM()
-	sm.Send(enableIQ("e2", "n2"))
-	if el := sm.Next(); el.Attr("id") != "e2" || el.Attr("type") != "result" {
-		t.Fatalf("enable: got %s", el)
-	}
-	c.Conn.Close()
+	waitingTablet(t, s, "n2")
 
 	// Whether the message finds the session waiting or is written to
 	// the lost connection and left unacknowledged, its session's
@@ -340,15 +350,7 @@ func TestDeviceWithoutSession(t *testing.T) {
 // waiting session enabled; later messages go to the other alone.
 func TestRefusedWhileWaiting(t *testing.T) {
 	s, _, bob, app := start(t)
-	c := xmpptest.Login(t, s, "alice", "alice pw", "tablet")
-	sm := c.EnableSM()
-	for _, n := range []string{"n2", "n3"} {
-		sm.Send(enableIQ("e-"+n, n))
-		if el := sm.Next(); el.Attr("type") != "result" {
-			t.Fatalf("enable %s: got %s", n, el)
-		}
-	}
-	c.Conn.Close()
+	waitingTablet(t, s, "n2", "n3")
 
 	bob.Send("<message to='alice@localhost/tablet' type='chat' id='m1'><body>wake up</body></message>")
 	answerPushes(t, app, map[string]string{
@@ -436,13 +438,7 @@ func TestExpiredSessionNotifiedOnce(t *testing.T) {
 		c.C2S.ResumeSeconds = 1
 	})
 	phone.Online()
-	c := xmpptest.Login(t, s, "alice", "alice pw", "tablet")
-	sm := c.EnableSM()
-	sm.Send(enableIQ("e2", "n2"))
-	if el := sm.Next(); el.Attr("id") != "e2" || el.Attr("type") != "result" {
-		t.Fatalf("enable: got %s", el)
-	}
-	c.Conn.Close()
+	waitingTablet(t, s, "n2")
 	bob.Send("<message to='alice@localhost/tablet' type='chat' id='m1'><body>wake up</body></message>")
 	if b := summary(t, expectPush(t, app, "n2", "type='result'>"))["last-message-body"]; b != "wake up" {
 		t.Fatalf("push of %q, want wake up", b)
