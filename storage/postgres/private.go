@@ -97,14 +97,8 @@ func (p *Private) Delete(ctx context.Context, domain, username, namespace string
 
 // Accounts returns the accounts with data under namespace.
 func (p *Private) Accounts(ctx context.Context, namespace string) ([]jid.JID, error) {
-	rows, _ := p.pool.Query(ctx, `SELECT domain, username FROM private_storage WHERE namespace = $1 ORDER BY domain, username`, namespace)
-	accounts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (jid.JID, error) {
-		var domain, username string
-		if err := row.Scan(&domain, &username); err != nil {
-			return jid.JID{}, err
-		}
-		return jid.New(username, domain, "")
-	})
+	accounts, err := collect(ctx, p.pool, `SELECT domain, username FROM private_storage WHERE namespace = $1 ORDER BY domain, username`,
+		[]any{namespace}, rowToAccount)
 	if err != nil {
 		return nil, fmt.Errorf("list accounts with private data %s: %w", namespace, err)
 	}
@@ -120,4 +114,14 @@ func (p *Private) All(ctx context.Context, domain, username string) ([][]byte, e
 		return nil, fmt.Errorf("load private data of %s@%s: %w", username, domain, err)
 	}
 	return data, nil
+}
+
+// rowToAccount reads a row of domain and username as the account's bare
+// JID.
+func rowToAccount(row pgx.CollectableRow) (jid.JID, error) {
+	var domain, username string
+	if err := row.Scan(&domain, &username); err != nil {
+		return jid.JID{}, err
+	}
+	return jid.New(username, domain, "")
 }

@@ -79,14 +79,7 @@ func (p *Push) List(ctx context.Context, account jid.JID) ([]push.Registration, 
 
 // Accounts returns the accounts that have registrations.
 func (p *Push) Accounts(ctx context.Context) ([]jid.JID, error) {
-	rows, _ := p.pool.Query(ctx, `SELECT DISTINCT domain, username FROM push_registrations`)
-	accounts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (jid.JID, error) {
-		var domain, username string
-		if err := row.Scan(&domain, &username); err != nil {
-			return jid.JID{}, err
-		}
-		return jid.New(username, domain, "")
-	})
+	accounts, err := collect(ctx, p.pool, `SELECT DISTINCT domain, username FROM push_registrations`, nil, rowToAccount)
 	if err != nil {
 		return nil, fmt.Errorf("list the accounts with push registrations: %w", err)
 	}
