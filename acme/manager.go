@@ -222,8 +222,12 @@ func retryWait(n int, err error) time.Duration {
 	if n < 10 {
 		wait = min(retryFirst<<(n-1), retryMax)
 	}
-	if limited, ok := acmeapi.RateLimit(err); ok {
-		wait = max(wait, limited)
+	// RateLimit looks at an *acme.Error itself, not at one wrapped in it.
+	var aerr *acmeapi.Error
+	if errors.As(err, &aerr) {
+		if limited, ok := acmeapi.RateLimit(aerr); ok {
+			wait = max(wait, limited)
+		}
 	}
 	return wait
 }

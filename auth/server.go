@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"xmppd/internal/clientaddr"
 
 	"github.com/xdg-go/scram"
 	"mellium.im/xmpp/jid"
@@ -309,7 +310,7 @@ func (s *Server) Start(ctx context.Context, mechanism, domain string, cs *tls.Co
 		return nil, &Failure{Condition: TemporaryAuthFailure, Err: fmt.Errorf("auth: start: invalid domain %q: %w", domain, err)}
 	}
 	cbs := s.bindings(cs)
-	ex := &Exchange{srv: s, domain: d.Domainpart(), bindings: cbs, throttleKey: hostKey(remote)}
+	ex := &Exchange{srv: s, domain: d.Domainpart(), bindings: cbs, throttleKey: clientaddr.Key(remote)}
 	var offered []string
 	for _, m := range mechanisms(s.hashes, cs != nil, len(cbs) > 0) {
 		if m.name == mechanism {

@@ -2,8 +2,6 @@ package auth
 
 import (
 	"container/list"
-	"net"
-	"net/netip"
 	"sync"
 	"time"
 )
@@ -105,26 +103,4 @@ func (t *throttle) delay(n int) time.Duration {
 		d *= 2
 	}
 	return min(d, t.max)
-}
-
-// hostKey returns the throttling key for a remote address: the host without
-// port; IPv6 addresses are grouped by /64, since one client usually holds a
-// whole /64.
-func hostKey(remote string) string {
-	host := remote
-	if h, _, err := net.SplitHostPort(remote); err == nil {
-		host = h
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	addr = addr.Unmap().WithZone("")
-	if addr.Is6() {
-		p, err := addr.Prefix(64)
-		if err == nil {
-			return p.String()
-		}
-	}
-	return addr.String()
 }

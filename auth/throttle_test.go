@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"xmppd/internal/clientaddr"
 
 	"github.com/xdg-go/scram"
 )
@@ -99,26 +100,6 @@ func TestThrottleBounded(t *testing.T) {
 	}
 }
 
-func TestHostKey(t *testing.T) {
-	tests := []struct{ remote, want string }{
-		{"192.0.2.7:5222", "192.0.2.7"},
-		{"192.0.2.7", "192.0.2.7"},
-		{"[2001:db8:1:2:3:4:5:6]:5222", "2001:db8:1:2::/64"},
-		{"[2001:db8:1:2:ffff::1]:1", "2001:db8:1:2::/64"},
-		{"2001:db8:1:2::9", "2001:db8:1:2::/64"},
-		{"[::ffff:192.0.2.7]:5222", "192.0.2.7"},
-		{"[fe80::1%eth0]:5222", "fe80::/64"},
-		{"example.net:5222", "example.net"},
-		{"", ""},
-		{"@garbage", "@garbage"},
-	}
-	for _, tc := range tests {
-		if got := hostKey(tc.remote); got != tc.want {
-			t.Errorf("hostKey(%q) = %q, want %q", tc.remote, got, tc.want)
-		}
-	}
-}
-
 // TestServerThrottling checks the delays Step applies: they grow with the
 // failures of one host, not of another, count every kind of failed guess,
 // and a success does not reset them.
@@ -166,7 +147,7 @@ func TestServerThrottling(t *testing.T) {
 	if r.cond2 != NotAuthorized {
 		t.Fatal(r.cond2)
 	}
-	if got := srv.throttle.pending(hostKey(testRemote)); got != 1 {
+	if got := srv.throttle.pending(clientaddr.Key(testRemote)); got != 1 {
 		t.Errorf("pending for %s = %d", testRemote, got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"xmppd/internal/clientaddr"
 )
 
 // Token is a FAST token (XEP-0484) as stored: a secret the server gave one
@@ -153,7 +154,7 @@ type TokenResult struct {
 // request, credentials-expired for an expired token, not-authorized for
 // anything else, delayed like a failed password.
 func (s *Server) LoginWithToken(ctx context.Context, l TokenLogin) (TokenResult, error) {
-	key := hostKey(l.Remote)
+	key := clientaddr.Key(l.Remote)
 	fail := func(f *Failure) (TokenResult, error) {
 		if f.Condition != TemporaryAuthFailure {
 			s.sleep(ctx, s.throttle.failure(key))

@@ -11,8 +11,8 @@
 //
 // Blocklists are read from the Store once per account and then served from
 // a bounded in-memory cache, so that the filter does not touch the database
-// for every stanza. The cache is right as long as this process is the only
-// one changing blocklists (one xmppd node).
+// for every stanza. In a cluster, a change makes the other nodes forget
+// the account's cached list (Config.Changed, Module.Forget).
 package blocking
 
 import (

@@ -110,6 +110,8 @@ var wakingPayloads = [][2]string{
 	{stanza.NSClient, "body"},
 	{stanza.NSClient, "subject"},
 	{"eu.siacs.conversations.axolotl", "encrypted"}, // OMEMO
+	{"urn:xmpp:omemo:2", "encrypted"},               // OMEMO 2
+	{"urn:xmpp:mmn:0", "mentions"},                  // XEP-0452 room mentions
 	{"urn:xmpp:openpgp:0", "openpgp"},               // XEP-0373
 	{"jabber:x:encrypted", "x"},                     // XEP-0027
 	{"jabber:x:conference", "x"},                    // XEP-0249 invitations

@@ -18,6 +18,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"xmppd/auth"
+	"xmppd/internal/clientaddr"
 	"xmppd/router"
 	"xmppd/xmlstream"
 )
@@ -312,16 +313,15 @@ func (srv *Server) ServeTransport(ctx context.Context, t Transport) {
 
 // startNegotiating counts a stream from remote that has yet to bind a
 // resource, unless NegotiatingPerAddress streams from its host already
-// are (counted false).
+// are (counted false). An IPv6 host counts by its /64, which one client
+// usually holds whole, as the failed-login throttle counts it: else new
+// addresses of one /64 would open streams without bound, each waiting
+// out its own failure delay.
 func (srv *Server) startNegotiating(remote string) (host string, counted bool) {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip := net.ParseIP(host)
-	if srv.cfg.NegotiatingPerAddress <= 0 || ip != nil && ip.IsLoopback() {
+	if srv.cfg.NegotiatingPerAddress <= 0 || clientaddr.IsLoopback(remote) {
 		return "", true
 	}
+	host = clientaddr.Key(remote)
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if srv.negotiating[host] >= srv.cfg.NegotiatingPerAddress {

@@ -120,8 +120,13 @@ func (s *Session) Deliver(st *xmlstream.Element) bool {
 	}
 	if s.csi.inactive {
 		if held, dropped := s.holdLocked(st, frame, rc); held {
+			// Push decides what wakes a device, not what CSI holds.
+			waiting := s.t == nil && st.Name.Local == stanza.Message
 			s.mu.Unlock()
 			dropped.done() // after unlocking: it may lock its sender's session, this one
+			if waiting && s.srv.cfg.Waiting != nil {
+				s.srv.cfg.Waiting(s.jid, []*xmlstream.Element{st})
+			}
 			return true
 		}
 	}
@@ -219,9 +224,13 @@ func (s *Session) endAsync(condition, text string) {
 // the stream error (if condition is set) and the end of the stream to an
 // attached connection, leaves the router, then routes again what the
 // client has not acknowledged (see reroute). It runs once.
-func (s *Session) terminate(condition, text string) {
+func (s *Session) terminate(condition, text string) { s.terminateIf(nil, condition, text) }
+
+// terminateIf is terminate, unless still, asked under the session's
+// lock, says the session is to be kept.
+func (s *Session) terminateIf(still func() bool, condition, text string) {
 	s.mu.Lock()
-	if s.closing {
+	if s.closing || still != nil && !still() {
 		s.mu.Unlock()
 		return
 	}
@@ -365,7 +374,10 @@ func (s *Session) readFailed(t Transport, err error) {
 		return
 	}
 	cond, text := streamCondition(err)
-	lost := cond == "" && !isStreamEnd(err)
+	// No read deadline is set on a bound session (parking handles its
+	// own), so a timeout is the kernel giving up on the peer (ETIMEDOUT
+	// from keepalive or retransmissions): a lost connection, like a reset.
+	lost := (cond == "" || cond == "connection-timeout") && !isStreamEnd(err)
 	switch {
 	case s.srv.shuttingDown():
 		s.terminate("system-shutdown", "the server is stopping")
@@ -392,11 +404,17 @@ func (s *Session) handle(ctx context.Context, t Transport, el *xmlstream.Element
 		return &streamError{"unsupported-stanza-type", "unexpected element {" + el.Name.Space + "}" + el.Name.Local}
 	}
 	// RFC 6120 §8.1.2.1: the server, never the client, says who sent it.
+	stanza.DropNamespacedAddressing(el)
 	el.SetAttr("from", s.jid.String())
 	if s.lang != "" && el.Lang() == "" {
 		el.SetAttrNS("xml", "lang", s.lang)
 	}
 	if problem := invalidStanza(el); problem != "" {
+		if el.Attr("type") == "error" {
+			// RFC 6120 §8.3.1: never an error in answer to an error.
+			s.number(nil)
+			return nil
+		}
 		reply := stanza.ErrorReply(el, stanza.BadRequest, problem)
 		reply.SetAttr("from", s.jid.Domainpart())
 		s.Deliver(reply)

@@ -147,7 +147,7 @@ func (s *Session) startSMLocked(resume bool, max string) (*xmlstream.Element, st
 			s.sm.id = cfg.Elsewhere.ResumePrefix() + s.sm.id
 		}
 		s.sm.max = cfg.ResumeTimeout
-		if secs, err := strconv.Atoi(max); err == nil && secs > 0 && time.Duration(secs)*time.Second < s.sm.max {
+		if secs, err := strconv.Atoi(max); err == nil && secs > 0 && secs < int(s.sm.max/time.Second) {
 			s.sm.max = time.Duration(secs) * time.Second
 		}
 		enabled.SetAttr("id", s.sm.id)
@@ -161,7 +161,9 @@ func (s *Session) startSMLocked(resume bool, max string) (*xmlstream.Element, st
 // our stanzas since stream management was enabled, counted modulo 2^32.
 func (s *Session) acknowledged(h uint32) error {
 	s.mu.Lock()
-	if !s.sm.enabled {
+	if !s.sm.enabled || s.closing {
+		// Ending, the session took what was unacknowledged to route it
+		// again: a late <a/> must not cut off its stream error.
 		s.mu.Unlock()
 		return nil
 	}
@@ -302,7 +304,7 @@ func (s *Session) detach(t Transport) {
 	gen := s.sm.gen
 	s.sm.detachTimer = time.AfterFunc(s.sm.max, func() { s.expire(gen) })
 	var held []*xmlstream.Element
-	for _, items := range [][]outItem{s.sm.unacked, s.queue} {
+	for _, items := range [][]outItem{s.sm.unacked, s.queue, s.csi.held} {
 		for _, it := range items {
 			if it.el.Name.Local == stanza.Message {
 				held = append(held, it.el)
@@ -319,13 +321,15 @@ func (s *Session) detach(t Transport) {
 
 // expire ends a session that was not resumed in time.
 func (s *Session) expire(gen uint64) {
-	s.mu.Lock()
-	stale := s.sm.gen != gen || s.t != nil || s.closing
-	s.mu.Unlock()
-	if !stale {
-		s.srv.log.Info("c2s resumption timeout", "jid", s.jid.String())
-		s.terminate("", "")
-	}
+	// Checked under the lock terminate takes: a resumption in between
+	// keeps the session.
+	s.terminateIf(func() bool {
+		stale := s.sm.gen != gen || s.t != nil
+		if !stale {
+			s.srv.log.Info("c2s resumption timeout", "jid", s.jid.String())
+		}
+		return !stale
+	}, "", "")
 }
 
 // attach resumes the session on t (XEP-0198 §5) after the client said it

@@ -38,6 +38,20 @@ func expectBody(t *testing.T, el *xmlstream.Element, n int) {
 	xmpptest.ExpectBody(t, el, "romeo@localhost/orchard", fmt.Sprintf("m%d", n))
 }
 
+// TestSMResumeMax: the client's max shortens the server's resumption
+// time, and one too large for a Duration does not wrap around.
+func TestSMResumeMax(t *testing.T) {
+	s := xmpptest.Start(t, func(c *config.Config) { c.C2S.ResumeSeconds = 300 })
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	for max, want := range map[string]string{"60": "60", "9223372037": "300", "": "300"} {
+		c := xmpptest.Login(t, s, "juliet", "pw", "balcony"+max)
+		c.Send("<enable xmlns='" + nsSM + "' resume='true' max='" + max + "'/>")
+		if el := c.NextNamed("enabled"); el.Attr("max") != want {
+			t.Errorf("enable with max %q: %s, want max %s", max, el, want)
+		}
+	}
+}
+
 func TestSMAckCounting(t *testing.T) {
 	_, j, r := smPair(t)
 	j.AutoAck = false

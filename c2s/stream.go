@@ -402,6 +402,11 @@ func saslElement(ns, name string, data []byte) []byte {
 // get a stanza error; a bind returns the new session.
 func (st *stream) bind(iq *xmlstream.Element) (*Session, error) {
 	b := iq.Child(NSBind, "bind")
+	if typ := iq.Attr("type"); b == nil && (typ == "error" || typ == "result") {
+		// Nothing to answer (RFC 6120 §8.2.3, §8.3.1: never an error in
+		// answer to an error).
+		return nil, nil
+	}
 	if b == nil || iq.Attr("type") != "set" {
 		reply := stanza.ErrorReply(iq, stanza.NotAuthorized, "bind a resource first")
 		reply.SetAttr("from", "")

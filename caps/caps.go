@@ -193,6 +193,13 @@ func (t *Tracker) ask(j jid.JID, key, ver string, sha1 bool) {
 	fs, err := t.query(ctx, server, j, key, ver, sha1)
 	if err != nil {
 		t.log.Debug("entity capabilities not answered", "jid", j.String(), "node", key, "err", err)
+		// No query is under way any more: the session's next presence
+		// announcing key asks again.
+		t.mu.Lock()
+		if s := t.sessions[j.String()]; s != nil && s.ver == key && s.features == nil {
+			s.asking = false
+		}
+		t.mu.Unlock()
 		return
 	}
 	t.mu.Lock()

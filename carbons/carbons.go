@@ -30,6 +30,8 @@ const (
 	NS = "urn:xmpp:carbons:2"
 	// NSForward qualifies the <forwarded/> element of XEP-0297.
 	NSForward = "urn:xmpp:forward:0"
+	// nsSID qualifies XEP-0359 stanza ids.
+	nsSID = "urn:xmpp:sid:0"
 )
 
 // Mark is the router mark (router.Router.Mark) of a session that enabled
@@ -116,6 +118,15 @@ func (m *Module) copyTo(bare jid.JID, wrapper string, st *xmlstream.Element, ski
 		}
 		if orig == nil {
 			orig = st.Copy()
+			if wrapper == "sent" {
+				// The archive marked the message with the recipient's
+				// archive id, which the sender's account may not see
+				// (XEP-0313 §3.5).
+				orig.Children = slices.DeleteFunc(orig.Children, func(c xmlstream.Node) bool {
+					e, ok := c.(*xmlstream.Element)
+					return ok && e.Name.Space == nsSID && e.Name.Local == "stanza-id" && e.Attr("by") != bare.String()
+				})
+			}
 		}
 		fwd := xmlstream.NewElement(NSForward, "forwarded").AddChild(orig)
 		msg := xmlstream.NewElement(stanza.NSClient, stanza.Message,

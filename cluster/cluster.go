@@ -69,6 +69,7 @@ type Cluster struct {
 	inbox   chan *nats.Msg
 	seqMu   sync.Mutex
 	seq     uint64 // numbers the changes of the local sessions (announce)
+	leaving bool   // Close said goodbye: no heartbeat follows; guarded by seqMu
 
 	hold       func(*xmlstream.Element) func() // SetHold; nil holds nothing
 	receipts   receipts
@@ -165,6 +166,7 @@ func (c *Cluster) Join(ctx context.Context) error {
 	c.beat()
 	c.running = true
 	go c.run()
+	go c.beating()
 	select {
 	case <-time.After(2 * c.cfg.Heartbeat):
 		return nil
@@ -179,6 +181,9 @@ func (c *Cluster) Join(ctx context.Context) error {
 func (c *Cluster) Close() { c.closeOnce.Do(c.close) }
 
 func (c *Cluster) close() {
+	c.seqMu.Lock()
+	c.leaving = true // a heartbeat after the goodbye would make the node met again
+	c.seqMu.Unlock()
 	c.publish(message(c.all, opBye, nil, "node", c.id))
 	if err := c.nc.Flush(); err != nil {
 		c.log.Warn("cluster: announcing departure", "err", err)
@@ -198,9 +203,11 @@ func (c *Cluster) publish(m *nats.Msg) error {
 	return err
 }
 
-// run handles the other nodes' messages and the heartbeat, one at a time
-// and in their order of arrival: the changes of one node's sessions, and
-// the stanzas it sent after them, keep their order.
+// run handles the other nodes' messages, one at a time and in their
+// order of arrival: the changes of one node's sessions, and the stanzas it
+// sent after them, keep their order. At each heartbeat it counts the
+// silent nodes as gone, after handling what had arrived by then: a
+// heartbeat waiting behind a slow step is not silence.
 func (c *Cluster) run() {
 	defer close(c.done)
 	tick := time.NewTicker(c.cfg.Heartbeat)
@@ -210,8 +217,26 @@ func (c *Cluster) run() {
 		case m := <-c.inbox:
 			c.handle(m)
 		case <-tick.C:
-			c.beat()
+			for n := len(c.inbox); n > 0 && c.ctx.Err() == nil; n-- {
+				c.handle(<-c.inbox)
+			}
 			c.expire()
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// beating announces the node every heartbeat on its own goroutine, so
+// that a slow step of run (a database write that waits) does not make the
+// other nodes count this one, and its sessions, as gone.
+func (c *Cluster) beating() {
+	tick := time.NewTicker(c.cfg.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			c.beat()
 		case <-c.ctx.Done():
 			return
 		}
@@ -221,6 +246,9 @@ func (c *Cluster) run() {
 func (c *Cluster) beat() {
 	c.seqMu.Lock()
 	defer c.seqMu.Unlock()
+	if c.leaving {
+		return
+	}
 	c.publish(message(c.all, opBeat, nil, "node", c.id,
 		"started", strconv.FormatInt(c.started, 10), "seq", strconv.FormatUint(c.seq, 10), "held", c.heldList()))
 }

@@ -318,3 +318,37 @@ func TestSilentNodeIsGone(t *testing.T) {
 		t.Fatalf("%d offline messages, want 1", n)
 	}
 }
+
+// TestDeletedAccountLeavesRoomsOnTheOldestNode: an account removed
+// in-band on b, while its rooms run on a, is no longer an admin there,
+// also for a new account of the same name.
+func TestDeletedAccountLeavesRoomsOnTheOldestNode(t *testing.T) {
+	a, b, alice, bob := pair(t, "nurse")
+	const room = "ward@conference.localhost"
+	const admin = "http://jabber.org/protocol/muc#admin"
+	alice.Send("<presence to='" + room + "/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+	nextPresence(alice, room+"/alice", "")
+	alice.Send("<iq type='set' id='cfg' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'>" +
+		"<x xmlns='jabber:x:data' type='submit'><field var='muc#roomconfig_persistentroom'><value>1</value></field></x></query></iq>")
+	if el := nextIQ(alice); el.Attr("id") != "cfg" || el.Attr("type") != "result" {
+		t.Fatalf("alice got %s, want the configuration's result", el)
+	}
+	alice.Send("<iq type='set' id='aff' to='" + room + "'><query xmlns='" + admin + "'><item jid='nurse@localhost' affiliation='admin'/></query></iq>")
+	if el := nextIQ(alice); el.Attr("id") != "aff" || el.Attr("type") != "result" {
+		t.Fatalf("alice got %s, want the affiliation's result", el)
+	}
+
+	nurse := login(t, b, "nurse", "ward")
+	nurse.Send("<iq type='set' id='rm'><query xmlns='jabber:iq:register'><remove/></query></iq>")
+	if el := nextIQ(nurse); el.Attr("id") != "rm" || el.Attr("type") != "result" {
+		t.Fatalf("the nurse got %s, want her account removed", el)
+	}
+	// b tells a after the removal: a message from b then follows it.
+	bob.Send("<message to='alice@localhost/desk' type='chat'><body>after</body></message>")
+	xmpptest.ExpectBody(t, nextMessage(alice), "bob@localhost/phone", "after")
+	a.AddUser(t, "nurse", xmpptest.Domain, "someone else's")
+	alice.Send("<iq type='get' id='admins' to='" + room + "'><query xmlns='" + admin + "'><item affiliation='admin'/></query></iq>")
+	if el := nextIQ(alice); el.Attr("type") != "result" || strings.Contains(el.String(), "nurse@localhost") {
+		t.Fatalf("the room's admins after the nurse's account was removed on the other node: %s", el)
+	}
+}

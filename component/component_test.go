@@ -264,3 +264,19 @@ func TestBadInput(t *testing.T) {
 	gw.Send("<message from='bob@" + gateway + "' to='" + alice.JID + "' type='chat'><body>still here</body></message>")
 	xmpptest.ExpectBody(t, alice.Next(), "bob@"+gateway, "still here")
 }
+
+// TestNamespacedFromDropped: a 'from' in some namespace, which clients
+// built on encoding/xml would take for the stanza's, does not reach the
+// account.
+func TestNamespacedFromDropped(t *testing.T) {
+	s := start(t)
+	gw := connect(t, s)
+	alice := xmpptest.Login(t, s, "alice", password, "laptop")
+	gw.Send("<message from='bob@" + gateway + "' to='" + alice.JID + "' type='chat' xmlns:c='jabber:client' c:from='admin@localhost'><body>trust me</body></message>")
+	m := alice.NextNamed("message")
+	for _, a := range m.Attrs {
+		if a.Name.Local == "from" && a.Value != "bob@"+gateway {
+			t.Fatalf("alice got %s: a second from", m)
+		}
+	}
+}

@@ -140,6 +140,7 @@ func (c *stream) route(el *xmlstream.Element) error {
 	if !stanza.IsStanza(el, NS) {
 		return streamErr("unsupported-stanza-type", "unexpected <"+el.Name.Local+"/> in "+el.Name.Space)
 	}
+	stanza.DropNamespacedAddressing(el)
 	domain, from := c.link.domain, c.link.jid
 	if attr := el.Attr("from"); attr != "" {
 		var err error

@@ -159,8 +159,8 @@ type Privileges struct {
 // conference.<host> of every host.
 type MUC struct {
 	// FloodRate is how many messages per second one occupant may send to
-	// a room (groupchat and private messages, chat states included) in
-	// the long run; 0, the default, sets no limit. Beyond it a message is
+	// a room (groupchat and private messages, chat states included,
+	// invitations and voice requests) in the long run; 0, the default, sets no limit. Beyond it a message is
 	// refused with resource-constraint.
 	FloodRate float64 `toml:"flood_rate"`
 	// FloodBurst is how many messages an occupant may send at once after
@@ -440,6 +440,11 @@ func (h HTTP) TrustedProxyPrefixes() ([]netip.Prefix, error) {
 // Enabled reports whether either HTTP listener is configured.
 func (h HTTP) Enabled() bool { return h.Listen != "" || h.ListenTLS != "" }
 
+// MaxNegotiationSeconds bounds limits.negotiation_seconds: a stream that
+// logged in must bind while a password change that voids its login is
+// remembered (15 minutes).
+const MaxNegotiationSeconds = 600
+
 // Limits bound what one peer may make the server do.
 type Limits struct {
 	// MaxStanzaBytes is the largest stanza accepted (policy-violation above).
@@ -449,7 +454,8 @@ type Limits struct {
 	// SessionQueue is how many stanzas may wait for one slow client before
 	// its session is closed.
 	SessionQueue int `toml:"session_queue"`
-	// NegotiationSeconds bounds the time from connect to resource binding.
+	// NegotiationSeconds bounds the time from connect to resource
+	// binding, at most MaxNegotiationSeconds.
 	NegotiationSeconds int `toml:"negotiation_seconds"`
 	// NegotiatingPerAddress bounds the client streams from one address
 	// (loopback excepted) that have not bound a resource yet. 0: no
@@ -564,8 +570,15 @@ func (c *Config) Validate() error {
 		}
 		seen[c.Hosts[i]] = true
 	}
-	for _, cert := range c.TLS.Certificates {
-		if !seen[strings.ToLower(cert.Host)] && !strings.HasPrefix(cert.Host, "*.") {
+	for i, cert := range c.TLS.Certificates {
+		// Named as the hosts are, so that each finds its files.
+		if j, err := jid.New("", cert.Host, ""); err == nil {
+			cert.Host = j.Domainpart()
+		} else {
+			cert.Host = strings.TrimSuffix(strings.ToLower(cert.Host), ".")
+		}
+		c.TLS.Certificates[i].Host = cert.Host
+		if !seen[cert.Host] && !strings.HasPrefix(cert.Host, "*.") {
 			errs = append(errs, fmt.Errorf("tls.certificates: host %q is not in hosts", cert.Host))
 		}
 		if cert.Cert == "" || cert.Key == "" {
@@ -680,8 +693,10 @@ func (c *Config) Validate() error {
 	if c.Limits.NegotiatingPerAddress < 0 {
 		errs = append(errs, fmt.Errorf("limits.negotiating_per_address: %d must not be negative", c.Limits.NegotiatingPerAddress))
 	}
-	if c.Limits.NegotiationSeconds < 1 {
-		errs = append(errs, fmt.Errorf("limits.negotiation_seconds: %d must be positive", c.Limits.NegotiationSeconds))
+	if c.Limits.NegotiationSeconds < 1 || c.Limits.NegotiationSeconds > MaxNegotiationSeconds {
+		// A password change voids the logins of streams still negotiating
+		// for as long as the router remembers it (router.revokedFor).
+		errs = append(errs, fmt.Errorf("limits.negotiation_seconds: %d must be from 1 to %d", c.Limits.NegotiationSeconds, MaxNegotiationSeconds))
 	}
 	if c.Offline.Quota < 1 {
 		errs = append(errs, fmt.Errorf("offline.quota: %d must be positive", c.Offline.Quota))

@@ -42,6 +42,7 @@ func TestParse(t *testing.T) {
 		{name: "small stanza limit", doc: "[limits]\nmax_stanza_bytes = 100", wantErr: "below the RFC 6120 minimum"},
 		{name: "bad listener", doc: "[c2s]\nlisten = '5222'", wantErr: "not host:port"},
 		{name: "bad level", doc: "log_level = 'loud'", wantErr: "log_level"},
+		{name: "negotiation beyond revocations", doc: "[limits]\nnegotiation_seconds = 1000", wantErr: "limits.negotiation_seconds"},
 		{name: "admins", doc: `admins = ["Boss@Example.ORG"]`, check: func(t *testing.T, c Config) {
 			if len(c.Admins) != 1 || c.Admins[0] != "boss@example.org" {
 				t.Errorf("admins %q", c.Admins)

@@ -46,8 +46,13 @@ func Register(r *router.Router, services []Service, now func() time.Time) {
 		return
 	}
 	r.AddFeature(NS)
+	// Credentials let one use the relay: only the accounts of the served
+	// hosts are answered, not users of other servers or of components.
+	account := func(iq router.IQ) bool {
+		return iq.From.Localpart() != "" && r.IsLocal(iq.From.Domainpart())
+	}
 	r.HandleIQ(router.ToServer, "get", NS, "services", func(ctx context.Context, iq router.IQ) *xmlstream.Element {
-		if iq.From.Localpart() == "" {
+		if !account(iq) {
 			return iq.Error(stanza.Forbidden, "")
 		}
 		typ := iq.Payload.Attr("type")
@@ -63,7 +68,7 @@ func Register(r *router.Router, services []Service, now func() time.Time) {
 		return iq.Result(res)
 	})
 	r.HandleIQ(router.ToServer, "get", NS, "credentials", func(ctx context.Context, iq router.IQ) *xmlstream.Element {
-		if iq.From.Localpart() == "" {
+		if !account(iq) {
 			return iq.Error(stanza.Forbidden, "")
 		}
 		want := iq.Payload.Child(NS, "service")

@@ -102,6 +102,21 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s == nil {
 		lim.MaxStanzaBytes = min(lim.MaxStanzaBytes, boshCreationBytes)
+	} else if len(data) > s.maxBody() {
+		// Larger than the stream accepts now (before authentication far
+		// less than a stanza): not parsed, which would take dozens of
+		// times its size for a client that proved nothing, as many
+		// times at once as it sends requests. The stream gets its
+		// policy-violation in rid order, as for any request too large.
+		rid, err := strconv.ParseInt(quickAttr(data, "rid"), 10, 64)
+		if err != nil || rid <= 0 || rid >= 1<<53 {
+			s.fail(errBOSHBadRequest)
+			boshReply(w, http.StatusRequestEntityTooLarge, boshTerminate("policy-violation"))
+			return
+		}
+		body := xmlstream.NewElement(NSHTTPBind, "body", "sid", sid)
+		boshReply(w, http.StatusOK, s.request(r.Context(), body, rid, len(data)))
+		return
 	}
 	body, err := xmlstream.ParseElement(data, lim)
 	if err != nil || body.Name != (xml.Name{Space: NSHTTPBind, Local: "body"}) {
@@ -144,7 +159,11 @@ func (h *boshHandler) session(sid string) *boshSession {
 
 // quickSID returns the sid attribute of the <body/> that data starts
 // with, read from its start tag without parsing it, or "".
-func quickSID(data []byte) string {
+func quickSID(data []byte) string { return quickAttr(data, "sid") }
+
+// quickAttr returns the attribute attr of the element that data starts
+// with, read from its start tag without parsing it, or "".
+func quickAttr(data []byte, attr string) string {
 	i := bytes.IndexByte(data, '<')
 	if i < 0 {
 		return ""
@@ -171,7 +190,7 @@ func quickSID(data []byte) string {
 		if end < 0 {
 			return ""
 		}
-		if string(name) == "sid" {
+		if string(name) == attr {
 			if v := rest[1 : 1+end]; bytes.IndexByte(v, '&') < 0 {
 				return string(v)
 			}
@@ -200,8 +219,8 @@ func (h *boshHandler) bodyLimits() xmlstream.Limits {
 // stream on it.
 func (h *boshHandler) create(r *http.Request, body *xmlstream.Element, rid int64) *boshSession {
 	wait := boshMaxWait
-	if n, err := strconv.Atoi(body.Attr("wait")); err == nil && n > 0 {
-		wait = min(wait, time.Duration(n)*time.Second)
+	if n, err := strconv.Atoi(body.Attr("wait")); err == nil && n > 0 && n < int(boshMaxWait/time.Second) {
+		wait = time.Duration(n) * time.Second
 	}
 	hold := boshMaxHold
 	if n, err := strconv.Atoi(body.Attr("hold")); err == nil && n >= 0 {

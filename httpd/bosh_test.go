@@ -29,7 +29,7 @@ type boshClient struct {
 
 	mu      sync.Mutex
 	rid     int64
-	waiting int                     // requests sent and not yet answered
+	waiting int                     // requests sent whose answers are not read yet
 	err     error                   // why the last request that failed did
 	bodies  chan *xmlstream.Element // the answers, as they come; nil for a failed request
 	queue   []*xmlstream.Element    // elements of answers not yet read
@@ -90,12 +90,11 @@ func (c *boshClient) send(payload string, attrs ...string) {
 	go func() {
 		// No logging here: the request may fail after the test ended.
 		_, b, err := c.post(body)
-		c.mu.Lock()
-		c.waiting--
 		if err != nil {
+			c.mu.Lock()
 			c.err = err
+			c.mu.Unlock()
 		}
-		c.mu.Unlock()
 		c.bodies <- b
 	}()
 }
@@ -112,6 +111,12 @@ func (c *boshClient) nextBody() *xmlstream.Element {
 	}
 	select {
 	case b := <-c.bodies:
+		// Counted as waiting until its answer is read: else nextBody
+		// could leave one more request at the server, which the next
+		// would send back empty.
+		c.mu.Lock()
+		c.waiting--
+		c.mu.Unlock()
 		if b == nil {
 			c.mu.Lock()
 			defer c.mu.Unlock()
@@ -200,6 +205,19 @@ func julietOverBOSH(t *testing.T) (*xmpptest.Server, *xmpptest.Client, *boshClie
 func TestBOSHChatWithTCPClient(t *testing.T) {
 	s := xmpptest.Start(t)
 	boshChat(t, s)
+}
+
+// TestBOSHWaitBounded: a client's wait beyond the server's is the
+// server's, also one too large for a Duration.
+func TestBOSHWaitBounded(t *testing.T) {
+	s := xmpptest.Start(t)
+	for asked, want := range map[int]string{30: "30", 600: "60", 10000000000: "60"} {
+		c := newBOSH(t, s)
+		c.wait = asked
+		if got := c.create(xmpptest.Domain).Attr("wait"); got != want {
+			t.Errorf("asked to wait %d s: wait %s, want %s", asked, got, want)
+		}
+	}
 }
 
 func boshChat(t *testing.T, s *xmpptest.Server) {

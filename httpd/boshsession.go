@@ -307,6 +307,13 @@ func (s *boshSession) takeLocked(req *boshRequest) {
 	}
 }
 
+// maxBody is the size of the largest request the stream accepts now.
+func (s *boshSession) maxBody() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limits.MaxStanzaBytes + boshBodySlack
+}
+
 // inputLocked queues what body brings for the stream to read.
 func (s *boshSession) inputLocked(body *xmlstream.Element, size int) {
 	first := len(s.in)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -540,4 +541,37 @@ func TestForwardedClients(t *testing.T) {
 		t.Fatalf("alice's registration: %s", r)
 	}
 	xmpptest.ExpectError(t, register(s, "198.51.100.8", "bob"), "resource-constraint")
+}
+
+// TestWebSocketShutdownEndsSessions stops a server with clients bound
+// over WebSocket: each gets system-shutdown and <close/>, and Shutdown
+// returns once their sessions ended.
+func TestWebSocketShutdownEndsSessions(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	var clients []*wsClient
+	for i := range 8 {
+		w, _, err := dialWS(t, s, "xmpp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.login("juliet", "secret", fmt.Sprintf("web%d", i))
+		clients = append(clients, w)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Shutdown(ctx) }()
+	for _, w := range clients {
+		if e := w.next(); e.Name.Local != "error" || e.Child("urn:ietf:params:xml:ns:xmpp-streams", "system-shutdown") == nil {
+			t.Fatalf("got %s, want the stream error system-shutdown", e)
+		}
+		if c := w.next(); c.Name.Local != "close" {
+			t.Fatalf("got %s, want <close/>", c)
+		}
+		w.c.CloseRead(context.Background())
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v, want the WebSocket sessions ended", err)
+	}
 }

@@ -109,6 +109,10 @@ func (t *wsTransport) read() (*xmlstream.Element, error) {
 		case <-expired:
 			return nil, os.ErrDeadlineExceeded
 		case <-changed: // a new deadline, maybe now
+		case <-t.readCtx.Done():
+			// Closed: the pump may have returned without handing over
+			// its last read's error.
+			return nil, net.ErrClosed
 		}
 	}
 	typ, data, err := m.typ, m.data, m.err

@@ -42,7 +42,7 @@ const prosodyTimeout = 30 * time.Second
 // and pings it (XEP-0199), and alice pings bob's own client, which
 // answers, so an IQ travels to a remote full JID and its result back.
 func TestProsodyS2S(t *testing.T) {
-	_, a, b := federateWithProsody(t, nil, false)
+	_, _, a, b := federateWithProsody(t, nil, false)
 
 	// xmppd -> Prosody: the first stanza makes xmppd open a stream to
 	// Prosody, which checks xmppd's dialback key over a stream of its own
@@ -106,8 +106,9 @@ func TestProsodyS2S(t *testing.T) {
 // or dialback believed on the certificate, and chat crosses both ways.
 // Both servers do bidirectional streams (XEP-0288): Prosody's reply comes
 // back over the stream xmppd opened, and Prosody opens none to xmppd.
+// Both acknowledge what the other sent over it (XEP-0198).
 func TestProsodyS2SSecureAuth(t *testing.T) {
-	s, a, b := federateWithProsody(t, xmpptest.NewCA(t), false)
+	s, p, a, b := federateWithProsody(t, xmpptest.NewCA(t), false)
 	a.Send("<message type='chat' id='sa1' to='bob@" + prosodyDomain + "'><body>certified</body></message>")
 	if got := readUntil(t, b, "alice's message", isMessage); got.Attr("from") != a.JID || body(got) != "certified" {
 		t.Fatalf("bob got %s, want alice's message", got)
@@ -118,6 +119,12 @@ func TestProsodyS2SSecureAuth(t *testing.T) {
 	}
 	if in, out := s.S2S().Streams(); in != 0 || out != 1 {
 		t.Errorf("xmppd has %d incoming and %d outgoing server streams, want the one it opened alone", in, out)
+	}
+	// On a stream authenticated by certificate Prosody offers stream
+	// management (XEP-0198): xmppd enabled it before sending alice's
+	// message, so that the message counts as sent once acknowledged.
+	if !regexp.MustCompile(`Received\[s2sin\]: <enable [^>]*'urn:xmpp:sm:3'`).MatchString(p.log()) {
+		t.Errorf("xmppd did not enable stream management on its stream to Prosody")
 	}
 }
 
@@ -132,7 +139,7 @@ func xmppdSRV(service string, port int) string {
 // record alone. Chat crosses both ways, which takes a stream each way and
 // the dialback checks back over streams of their own.
 func TestProsodyS2SDirectTLS(t *testing.T) {
-	_, a, b := federateWithProsody(t, nil, true)
+	_, _, a, b := federateWithProsody(t, nil, true)
 	a.Send("<message type='chat' id='d1' to='bob@" + prosodyDomain + "'><body>over direct TLS</body></message>")
 	if got := readUntil(t, b, "alice's message", isMessage); got.Attr("from") != a.JID || body(got) != "over direct TLS" {
 		t.Fatalf("bob got %s, want alice's message", got)
@@ -149,7 +156,7 @@ func TestProsodyS2SDirectTLS(t *testing.T) {
 // from it, trust it, and accept no peer without a verified certificate.
 // With direct, each finds the other only through a _xmpps-server._tcp SRV
 // record, so every stream between them is direct TLS (XEP-0368).
-func federateWithProsody(t *testing.T, ca *xmpptest.CA, direct bool) (s *xmpptest.Server, a, b *xmpptest.Client) {
+func federateWithProsody(t *testing.T, ca *xmpptest.CA, direct bool) (s *xmpptest.Server, p *prosody, a, b *xmpptest.Client) {
 	t.Helper()
 	needProsody(t)
 	prosodyC2S, prosodyS2S, prosodyDirect := freePort(t), freePort(t), 0
@@ -177,7 +184,7 @@ func federateWithProsody(t *testing.T, ca *xmpptest.CA, direct bool) (s *xmpptes
 	}
 	const alicePass, bobPass = "alice's s2s secret", "bob's prosody secret"
 	s.AddUser(t, "alice", xmppdDomain, alicePass)
-	p := newProsody(t, prosodyC2S, prosodyS2S, prosodyDirect, srv, ca)
+	p = newProsody(t, prosodyC2S, prosodyS2S, prosodyDirect, srv, ca)
 	p.register(t, "bob", bobPass)
 	p.start(t)
 
@@ -185,7 +192,7 @@ func federateWithProsody(t *testing.T, ca *xmpptest.CA, direct bool) (s *xmpptes
 	a.Online()
 	b = xmpptest.LoginAddr(t, p.c2sAddr, prosodyDomain, "bob", bobPass, "prosody-client")
 	b.Online()
-	return s, a, b
+	return s, p, a, b
 }
 
 // TestProsodyPEP: personal events (XEP-0163) cross between xmppd and
@@ -194,7 +201,7 @@ func federateWithProsody(t *testing.T, ca *xmpptest.CA, direct bool) (s *xmpptes
 // what they mean, and sends it the last mood of its contact, then each
 // new one.
 func TestProsodyPEP(t *testing.T) {
-	_, a, b := federateWithProsody(t, nil, false)
+	_, _, a, b := federateWithProsody(t, nil, false)
 	const mood = "http://jabber.org/protocol/mood"
 	aBare, bBare := bareJID(a.JID), bareJID(b.JID)
 	for _, c := range []struct {

@@ -14,6 +14,9 @@ import (
 	"xmppd/xmlstream"
 )
 
+// nsMUCUser marks private messages from room occupants (XEP-0045 §7.5).
+const nsMUCUser = "http://jabber.org/protocol/muc#user"
+
 // stampLayout is the XEP-0082 DateTime profile, in UTC with milliseconds.
 const stampLayout = "2006-01-02T15:04:05.000Z"
 
@@ -48,7 +51,7 @@ func (m *Module) Archive(ctx context.Context, from, to jid.JID, st *xmlstream.El
 		out.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", to.Bare().String(), "id", strconv.FormatInt(ids[recipient], 10)))
 	}
 	if r := out.Child(NSRetract, "retract"); r != nil && r.Attr("id") != "" {
-		m.retract(ctx, from, to, r.Attr("id"), retractionID(out))
+		m.retract(ctx, from, to, out, r.Attr("id"), retractionID(out))
 	}
 	return out, nil
 }
@@ -178,9 +181,16 @@ func retractionID(st *xmlstream.Element) string { return originID(st) }
 // retract replaces the message from retracts by a tombstone in both
 // archives. Only messages from the same bare JID are replaced (XEP-0424
 // §7); a failure is logged, the retraction itself is archived already.
-func (m *Module) retract(ctx context.Context, from, to jid.JID, id, by string) {
+func (m *Module) retract(ctx context.Context, from, to jid.JID, st *xmlstream.Element, id, by string) {
 	stamp := time.Now().UTC().Format(stampLayout)
-	_, err := m.cfg.Store.Retract(ctx, from.Bare().String(), to.Bare().String(), id, func(data []byte) []byte {
+	sender := from.Bare().String()
+	if st.Child(nsMUCUser, "x") != nil && from.Resourcepart() != "" {
+		// A private message from a room occupant (XEP-0045 §7.5): every
+		// occupant writes from the room's bare JID, the sender is the
+		// occupant's full JID (XEP-0424 §7).
+		sender = from.String()
+	}
+	_, err := m.cfg.Store.Retract(ctx, sender, to.Bare().String(), id, func(data []byte) []byte {
 		return tombstone(data, by, stamp)
 	})
 	if err != nil {

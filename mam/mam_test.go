@@ -225,19 +225,27 @@ func TestDiscoOnAccount(t *testing.T) {
 	}
 }
 
-// Clients of XEP-0313 version 1 query in urn:xmpp:mam:1 and get their
-// results, fin, form and preferences in that namespace.
-func TestVersion1(t *testing.T) {
-	t.Parallel()
+// romeoWrites starts a server where romeo writes bodies to juliet, one
+// at a time, and returns juliet logged in.
+func romeoWrites(t *testing.T, bodies ...string) *xmpptest.Client {
+	t.Helper()
 	s := xmpptest.Start(t)
 	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
 	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
 	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
 	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
-	for _, b := range []string{"one", "two", "three"} {
+	for _, b := range bodies {
 		romeo.Send("<message type='chat' to='juliet@localhost/balcony'><body>" + b + "</body></message>")
 		juliet.NextNamed("message")
 	}
+	return juliet
+}
+
+// Clients of XEP-0313 version 1 query in urn:xmpp:mam:1 and get their
+// results, fin, form and preferences in that namespace.
+func TestVersion1(t *testing.T) {
+	t.Parallel()
+	juliet := romeoWrites(t, "one", "two", "three")
 	const ns1 = "urn:xmpp:mam:1"
 	juliet.Send("<iq type='set' id='q1'><query xmlns='" + ns1 + "' queryid='v1'>" +
 		"<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>" + ns1 + "</value></field>" +
@@ -303,18 +311,27 @@ func TestArchiveDisabled(t *testing.T) {
 	}
 }
 
+// roomsOf starts a server with the external component rooms.localhost,
+// standing for another room service, and returns it connected and juliet
+// online.
+func roomsOf(t *testing.T) (rooms, juliet *xmpptest.Client) {
+	t.Helper()
+	s := xmpptest.Start(t, func(c *config.Config) {
+		c.Components.External = append(c.Components.External, config.ExternalComponent{Domain: "rooms.localhost", Secret: "a secret long enough"})
+	})
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	rooms = xmpptest.ConnectComponent(t, s.ComponentAddr, "rooms.localhost", "a secret long enough")
+	juliet = xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	juliet.Online()
+	return rooms, juliet
+}
+
 // TestRoomStanzaIDKept: a room of another service (here an external
 // component) marks its messages with its own stanza id, by which clients
 // page the room's archive; the server keeps it, and strips only ids that
 // claim to be by its own accounts.
 func TestRoomStanzaIDKept(t *testing.T) {
-	s := xmpptest.Start(t, func(c *config.Config) {
-		c.Components.External = append(c.Components.External, config.ExternalComponent{Domain: "rooms.localhost", Secret: "a secret long enough"})
-	})
-	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
-	rooms := xmpptest.ConnectComponent(t, s.ComponentAddr, "rooms.localhost", "a secret long enough")
-	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
-	juliet.Online()
+	rooms, juliet := roomsOf(t)
 	rooms.Send("<message type='groupchat' from='verona@rooms.localhost/romeo' to='juliet@localhost/balcony' id='g1'><body>hi</body>" +
 		"<stanza-id xmlns='urn:xmpp:sid:0' by='verona@rooms.localhost' id='room-1'/>" +
 		"<stanza-id xmlns='urn:xmpp:sid:0' by='juliet@localhost' id='forged'/></message>")

@@ -242,6 +242,12 @@ func parseTime(s string) (time.Time, error) {
 	if err != nil {
 		return t, badRequest("not a XEP-0082 DateTime: " + s)
 	}
+	if t.IsZero() {
+		// 0001-01-01T00:00:00Z is a date, not "no date" (the zero
+		// Query.Start or Query.End): a microsecond earlier (stamps have
+		// no finer precision) bounds every message the same way.
+		t = t.Add(-time.Microsecond)
+	}
 	return t, nil
 }
 

@@ -83,7 +83,9 @@ type Store interface {
 	Query(ctx context.Context, domain, username string, q Query) (Page, error)
 	// Retract replaces, in the archives of sender and recipient (bare
 	// JIDs), the messages sender sent to recipient with originID by
-	// tombstone(stanza), and returns how many it replaced.
+	// tombstone(stanza), and returns how many it replaced. A sender that
+	// is a room occupant is given as its full (occupant) JID: only its own
+	// private messages in the recipient's archive are replaced.
 	Retract(ctx context.Context, sender, recipient, originID string, tombstone func(stanza []byte) []byte) (int, error)
 	// Prefs returns the preferences of username@domain; an account
 	// without stored preferences gets Prefs{Default: "always"}.

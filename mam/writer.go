@@ -232,7 +232,13 @@ func (w *writer) form(reqs []*request) *batch {
 		w.finish(reqs, nil, fmt.Errorf("archiving %d messages: %w", len(b.entries), err))
 		return nil
 	}
-	if now := time.Now(); now.After(w.stamp) {
+	// Stamps are kept to the millisecond, the precision clients are told
+	// (stampLayout): a message's stamp is then exactly the one its <delay/>
+	// and the archive's metadata show, so that 'end' at that stamp includes
+	// it (XEP-0313 §4.1.2). Truncate also drops the monotonic clock
+	// reading, so After compares wall clocks, and a wall clock set back
+	// cannot give a later batch an earlier stamp.
+	if now := time.Now().Truncate(time.Millisecond); now.After(w.stamp) {
 		w.stamp = now
 	}
 	b.ids, b.stamp = ids, w.stamp

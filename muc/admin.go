@@ -60,6 +60,11 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 				return iq.Error(stanza.JIDMalformed, "the item needs a valid jid")
 			}
 			c.bare = j.Bare().String()
+			if j.Localpart() == "" && c.aff != Outcast && c.aff != Member && c.aff != None {
+				// A whole domain is banned or made members, never given
+				// the room to run.
+				return iq.Error(stanza.NotAcceptable, "a domain can only be banned or made members")
+			}
 			if c.aff == Outcast && j.Bare().Equal(iq.From.Bare()) && rank[actorAff] >= rank[Admin] {
 				return iq.Error(stanza.Conflict, "you cannot ban yourself") // §9.1
 			}
@@ -72,7 +77,9 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 		}
 		changes = append(changes, c)
 	}
-	before := maps.Clone(rm.affs)
+	// setAffiliation may drop registered nicknames too: a refused or
+	// unstored change restores both.
+	before, nicksBefore := maps.Clone(rm.affs), maps.Clone(rm.nicks)
 	affChanged := false
 	for _, c := range changes {
 		if c.aff != "" {
@@ -82,11 +89,11 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 	}
 	if affChanged {
 		if rm.owners() == 0 {
-			rm.affs = before
+			rm.affs, rm.nicks = before, nicksBefore
 			return iq.Error(stanza.Conflict, "the room must keep an owner")
 		}
 		if s.save(ctx, rm) != nil {
-			rm.affs = before
+			rm.affs, rm.nicks = before, nicksBefore
 			return iq.Error(stanza.InternalServerError, "the change could not be stored")
 		}
 	}
@@ -116,6 +123,10 @@ func (rm *room) mayChangeRole(actor *occupant, actorAff string, target *occupant
 			return stanza.NotAllowed
 		}
 	case rank[targetAff] >= rank[Admin] || rank[targetAff] > rank[actorAff]:
+		return stanza.NotAllowed
+	case role == Visitor && target.role != Visitor && rank[targetAff] >= rank[actorAff]:
+		// Voice is not revoked from an equal (§8.4), though an equal
+		// may be kicked (§8.2).
 		return stanza.NotAllowed
 	}
 	return ""
@@ -155,10 +166,14 @@ func (s *Service) roleChanged(rm *room, o *occupant, role string, why []string) 
 // no longer a member (321), it is removed; otherwise its role follows.
 func (s *Service) affiliationChanged(rm *room, bare, aff string, why []string) {
 	for _, o := range rm.occupants {
-		if o.bare.String() != bare {
+		// A domain's affiliation is that of its users without one of
+		// their own.
+		if o.bare.String() != bare && (o.bare.Domainpart() != bare || rm.affs[o.bare.String()] != "") {
 			continue
 		}
-		switch {
+		// What the occupant has now: a user whose own affiliation went
+		// has their domain's.
+		switch aff := rm.affiliation(o.bare); {
 		case aff == Outcast:
 			s.removeOccupant(rm, o, "301", why)
 		case rm.cfg.MembersOnly && aff == None:

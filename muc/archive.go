@@ -130,7 +130,7 @@ func (s *Service) archiveIQ(ctx context.Context, rm *room, iq router.IQ, who rea
 			el.AddChild(xmlstream.NewElement(NSUser, "x").AddChild(xmlstream.NewElement(NSUser, "item", "jid", m.Sender)))
 		}
 		el.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(m.ID, 10)))
-		if !s.r.DeliverToSession(iq.From, mam.ResultMessage(ns, rm.jid.String(), iq.From, req.QueryID, m.ID, m.Stamp, el)) {
+		if !s.send(iq.From, mam.ResultMessage(ns, rm.jid.String(), iq.From, req.QueryID, m.ID, m.Stamp, el)) {
 			return iq.Error(stanza.ResourceConstraint, "the session does not take the results")
 		}
 	}

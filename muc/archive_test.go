@@ -458,4 +458,10 @@ func TestRoomArchiveMetadata(t *testing.T) {
 			t.Fatalf("metadata %s, want %s with id %s", md, end, ids[i])
 		}
 	}
+	// 'end' is inclusive (XEP-0313 §4.1.2): the last message's own stamp
+	// finds it.
+	end := md.Child(nsMAM, "end").Attr("timestamp")
+	if got, _ := mamQuery(t, juliet, room, field("end", end), "", false); len(got) != 2 {
+		t.Fatalf("query with end=%s: %d messages, want both", end, len(got))
+	}
 }

@@ -61,15 +61,8 @@ func (s *Service) serviceIQ(ctx context.Context, from, to jid.JID, st *xmlstream
 // publicRooms returns the JID and name of every public, unlocked room,
 // sorted by JID. Each room is locked in turn, never two at once.
 func (s *Service) publicRooms() [][2]string {
-	s.mu.Lock()
-	rooms := make([]*room, 0, len(s.rooms))
-	for _, rm := range s.rooms {
-		rooms = append(rooms, rm)
-	}
-	s.mu.Unlock()
 	var items [][2]string
-	for _, rm := range rooms {
-		rm.mu.Lock()
+	s.eachRoom(func(rm *room) {
 		if !rm.gone && !rm.locked && rm.cfg.Public {
 			name := rm.cfg.Name
 			if name == "" {
@@ -77,8 +70,7 @@ func (s *Service) publicRooms() [][2]string {
 			}
 			items = append(items, [2]string{rm.jid.String(), name})
 		}
-		rm.mu.Unlock()
-	}
+	})
 	slices.SortFunc(items, func(a, b [2]string) int {
 		if a[0] < b[0] {
 			return -1

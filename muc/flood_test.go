@@ -116,6 +116,11 @@ func TestFloodLimit(t *testing.T) {
 	if got := c["romeo"].take(); len(got) != 1 || got[0].Attr("type") != "error" {
 		t.Fatalf("a private message over the limit: %v", got)
 	}
+	// So do invitations and voice requests, which the room relays.
+	route(t, s, c["romeo"], "<message to='"+room+"' id='inv'><x xmlns='"+nsUser+"'><invite to='mercutio@localhost'/></x></message>")
+	if got := c["romeo"].take(); len(got) != 1 || got[0].Attr("type") != "error" {
+		t.Fatalf("an invitation over the limit: %v", got)
+	}
 	// Juliet has her own allowance.
 	route(t, s, c["juliet"], "<message type='groupchat' to='"+room+"' id='j'><body>mine</body></message>")
 	if got := c["romeo"].take(); len(got) != 1 || got[0].Child("jabber:client", "body").Text() != "mine" {

@@ -23,24 +23,24 @@ func (s *Service) roomIQ(ctx context.Context, from, to jid.JID, st *xmlstream.El
 	}
 	rm, _ := s.lookup(to.Localpart(), false)
 	if rm == nil {
-		s.r.Route(ctx, iq.Error(stanza.ItemNotFound, "no such room"))
+		s.route(ctx, iq.Error(stanza.ItemNotFound, "no such room"))
 		return
 	}
 	if rm.locked && rm.affiliation(from) != Owner {
 		rm.mu.Unlock()
-		s.r.Route(ctx, iq.Error(stanza.ItemNotFound, "no such room"))
+		s.route(ctx, iq.Error(stanza.ItemNotFound, "no such room"))
 		return
 	}
 	if p := iq.Payload; (p.Name.Space == NSMAM || p.Name.Space == mam.NS1) && (p.Name.Local == "query" || p.Name.Local == "metadata" && iq.Type == "get") && to.Resourcepart() == "" {
 		// The archive is read without the room's lock.
 		who := rm.reader(from.String(), rm.affiliation(from))
 		rm.mu.Unlock()
-		s.r.Route(ctx, s.archiveIQ(ctx, rm, iq, who))
+		s.route(ctx, s.archiveIQ(ctx, rm, iq, who))
 		return
 	}
 	res := s.roomIQLocked(ctx, rm, iq)
 	rm.mu.Unlock()
-	s.r.Route(ctx, res)
+	s.route(ctx, res)
 }
 
 // roomIQLocked answers iq while rm's lock is held.

@@ -3,6 +3,7 @@ package muc
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -34,9 +35,13 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 		return
 	}
 	var later []*xmlstream.Element
-	var archived uint64 // the message's place in the writer's queue; 0: none
+	var archived uint64  // the message's place in the writer's queue; 0: none
+	var deliverPM func() // a private message, routed once the lock is released
 	defer func() {
 		rm.mu.Unlock()
+		if deliverPM != nil {
+			deliverPM()
+		}
 		if archived != 0 {
 			// The sender's stream management acknowledges the message
 			// when this returns: only once it is committed, like a
@@ -53,12 +58,12 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 		}
 	}()
 	o := rm.sessions[from.String()]
-	if o != nil && s.cfg.FloodRate > 0 && (to.Resourcepart() != "" || stanza.Type(st) == "groupchat") && !o.flood.allow(time.Now(), s.cfg.FloodRate, s.cfg.FloodBurst) {
+	if o != nil && s.cfg.FloodRate > 0 && !o.flood.allow(time.Now(), s.cfg.FloodRate, s.cfg.FloodBurst) {
 		s.reply(ctx, st, stanza.ResourceConstraint, "too many messages: wait a little")
 		return
 	}
 	if to.Resourcepart() != "" {
-		s.private(ctx, rm, o, to.Resourcepart(), st)
+		deliverPM = s.private(ctx, rm, o, to.Resourcepart(), st)
 		return
 	}
 	switch {
@@ -141,46 +146,64 @@ func (s *Service) setSubject(ctx context.Context, rm *room, o *occupant, st *xml
 		s.reply(ctx, st, stanza.Forbidden, "only moderators may change the subject")
 		return
 	}
+	oldSubject, oldBy := rm.subject, rm.subjectBy
 	rm.subject, rm.subjectBy = st.Child(st.Name.Space, "subject").Text(), o.nick
 	if rm.cfg.Persistent && s.save(ctx, rm) != nil {
+		rm.subject, rm.subjectBy = oldSubject, oldBy
 		s.reply(ctx, st, stanza.InternalServerError, "the subject could not be stored")
 		return
 	}
 	s.broadcast(rm, rm.fromOccupant(o, st, "groupchat"))
 }
 
-// private sends a private message from the occupant o (nil: the sender
-// is not one) to the occupant nick (§7.5), through the router, so that
-// it is archived and filtered as one-to-one messages are.
-func (s *Service) private(ctx context.Context, rm *room, o *occupant, nick string, st *xmlstream.Element) {
+// private prepares a private message from the occupant o (nil: the
+// sender is not one) to the occupant nick (§7.5), and returns the
+// function that sends it through the router, so that it is archived and
+// filtered as one-to-one messages are; nil when it was refused. The
+// caller runs it once rm's lock is released: the router may bounce the
+// message straight back to the room (a full or closing session, an
+// offline store that refuses it), which handles the error under the
+// same lock.
+func (s *Service) private(ctx context.Context, rm *room, o *occupant, nick string, st *xmlstream.Element) func() {
 	target := rm.occupants[nick]
 	switch {
 	case stanza.Type(st) == "groupchat":
 		s.reply(ctx, st, stanza.BadRequest, "groupchat messages go to the room")
-		return
+		return nil
 	case o == nil:
 		s.reply(ctx, st, stanza.NotAcceptable, "only occupants may send private messages")
-		return
+		return nil
 	case !rm.cfg.mayPM(o.role):
 		s.reply(ctx, st, stanza.NotAllowed, "the room's configuration does not let you send private messages")
-		return
+		return nil
 	case target == nil:
 		s.reply(ctx, st, stanza.ItemNotFound, "no such occupant")
-		return
+		return nil
 	}
 	out := rm.fromOccupant(o, st, st.Attr("type"))
 	out.AddChild(xmlstream.NewElement(NSUser, "x"))
-	// The first session's copy is archived (and gets the stanza id);
-	// the other sessions of the nick, of the same account, get copies
-	// of it that are not archived again.
-	var first *xmlstream.Element
-	for _, j := range target.sessions {
-		if first == nil {
-			first = addressed(out, j)
-			s.r.Route(ctx, first)
-			continue
+	sessions := slices.Clone(target.sessions)
+	return func() {
+		if len(sessions) > 0 && !s.r.IsLocal(sessions[0].Domainpart()) {
+			// An occupant of another server: after what the relay
+			// holds for it, such as its presence.
+			for _, j := range sessions {
+				s.relay.send(addressed(out, j))
+			}
+			return
 		}
-		s.r.RouteArchived(ctx, addressed(first, j))
+		// The first session's copy is archived (and gets the stanza id);
+		// the other sessions of the nick, of the same account, get copies
+		// of it that are not archived again.
+		var first *xmlstream.Element
+		for _, j := range sessions {
+			if first == nil {
+				first = addressed(out, j)
+				s.r.Route(ctx, first)
+				continue
+			}
+			s.r.RouteArchived(ctx, addressed(first, j))
+		}
 	}
 }
 
@@ -196,7 +219,9 @@ func (s *Service) sendHistory(ctx context.Context, rm *room, to jid.JID, h *xmls
 		if n, err := strconv.Atoi(h.Attr("maxchars")); err == nil && n >= 0 {
 			maxChars = n
 		}
-		if n, err := strconv.Atoi(h.Attr("seconds")); err == nil && n >= 0 {
+		// Beyond what a Duration holds (some 292 years), seconds
+		// bounds nothing: n * time.Second would wrap around.
+		if n, err := strconv.Atoi(h.Attr("seconds")); err == nil && n >= 0 && n <= int(math.MaxInt64/int64(time.Second)) {
 			q.Start = time.Now().Add(-time.Duration(n) * time.Second)
 		}
 		if t, err := time.Parse(time.RFC3339Nano, h.Attr("since")); err == nil && t.After(q.Start) {
@@ -235,7 +260,7 @@ func (s *Service) sendHistory(ctx context.Context, rm *room, to jid.JID, h *xmls
 		}
 		el.AddChild(xmlstream.NewElement(NSDelay, "delay", "from", rm.jid.String(), "stamp", m.Stamp.UTC().Format(stampLayout)))
 		el.SetAttr("to", to.String())
-		s.r.DeliverToSession(to, el)
+		s.send(to, el)
 	}
 }
 

@@ -211,6 +211,21 @@ func TestKickAndBan(t *testing.T) {
 	}
 	// The last owner stays.
 	xmpptest.ExpectError(t, admin(juliet, "o", "<item jid='juliet@localhost' affiliation='member'/>"), "conflict")
+
+	// A whole domain is banned or made members, not given the room.
+	xmpptest.ExpectError(t, admin(juliet, "d0", "<item jid='localhost' affiliation='admin'/>"), "not-acceptable")
+	// A whole domain can be banned (§9.1): its users without an
+	// affiliation of their own leave, and cannot enter.
+	juliet.Send("<iq type='set' id='d1' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item jid='localhost' affiliation='outcast'/></query></iq>")
+	expectPresence(t, juliet, room+"/romeo", "unavailable", "301")
+	expectIQ(t, juliet, "d1", "result")
+	expectPresence(t, romeo, room+"/romeo", "unavailable", "110", "301")
+	romeo.Send("<presence to='" + room + "/romeo'><x xmlns='" + nsMUC + "'/></presence>")
+	xmpptest.ExpectError(t, romeo.ExpectPresenceFrom(room+"/romeo"), "forbidden")
+	// A user's own affiliation comes first.
+	juliet.Send("<iq type='set' id='d2' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item jid='romeo@localhost' affiliation='member'/></query></iq>")
+	expectIQ(t, juliet, "d2", "result")
+	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
 }
 
 // XEP-0045 §7.2.6, §7.2.5, §7.2.9: members-only rooms want
@@ -382,6 +397,10 @@ func TestHistoryParameters(t *testing.T) {
 		{"<history seconds='3600'/>", 3},
 		{"<history seconds='3600' maxstanzas='2'/>", 2},
 		{"<history since='" + past + "' maxstanzas='1'/>", 1},
+		// A huge N (a client meaning "everything") must not wrap around
+		// into a start in the future.
+		{"<history seconds='10000000000'/>", 3},
+		{"<history seconds='9223372036854775807'/>", 3},
 	} {
 		hist := enter(t, nurse, room, "nurse", tc.history, []string{"jul"}, tc.want, "")
 		if tc.want > 0 {

@@ -94,7 +94,8 @@ type Config struct {
 	// DefaultQueue.
 	Queue int
 	// FloodRate is how many messages per second one occupant may send
-	// to a room, groupchat and private, in the long run; FloodBurst how
+	// to a room (groupchat, private, invitations and voice requests) in
+	// the long run; FloodBurst how
 	// many at once (0: DefaultFloodBurst). Beyond them a message is
 	// refused with resource-constraint (type wait). A FloodRate of 0 sets
 	// no limit.
@@ -147,6 +148,7 @@ type Service struct {
 	domain jid.JID
 	oidKey []byte // derives occupant ids (XEP-0421)
 	w      *writer
+	relay  *relay // to occupants of other servers
 
 	mu     sync.Mutex                 // guards rooms and joined; a leaf lock
 	rooms  map[string]*room           // by localpart
@@ -176,6 +178,8 @@ func New(ctx context.Context, r *router.Router, cfg Config) (*Service, error) {
 	}
 	s.w = newWriter(cfg.Store, cfg.Domain, cfg.BatchRows, cfg.Queue, cfg.Logger)
 	go s.w.run()
+	s.relay = newRelay(r, cfg.Logger)
+	go s.relay.run()
 	return s, nil
 }
 
@@ -215,6 +219,16 @@ func (s *Service) Load(ctx context.Context) error {
 // down: their own unavailable presence with status 332 (XEP-0045 §9.x,
 // "system shutdown"). The rooms themselves are kept.
 func (s *Service) Stopping() {
+	s.eachRoom(func(rm *room) {
+		for _, o := range rm.occupants {
+			s.deliver(o, rm.presenceOf(o, "unavailable", true, nil, "332", "110"))
+		}
+	})
+}
+
+// eachRoom calls f with each room in memory, locked: each in turn,
+// never two at once.
+func (s *Service) eachRoom(f func(rm *room)) {
 	s.mu.Lock()
 	rooms := make([]*room, 0, len(s.rooms))
 	for _, rm := range s.rooms {
@@ -223,16 +237,36 @@ func (s *Service) Stopping() {
 	s.mu.Unlock()
 	for _, rm := range rooms {
 		rm.mu.Lock()
-		for _, o := range rm.occupants {
-			s.deliver(o, rm.presenceOf(o, "unavailable", true, nil, "332", "110"))
-		}
+		f(rm)
 		rm.mu.Unlock()
 	}
 }
 
 // Close writes the messages still waiting for the archive and stops the
-// writer; groupchat fails afterwards.
-func (s *Service) Close() { s.w.close() }
+// writer, and routes what waits for occupants of other servers; groupchat
+// fails afterwards.
+func (s *Service) Close() {
+	s.w.close()
+	s.relay.close()
+}
+
+// AccountDeleted forgets the account bare in every room, before the
+// account is deleted: its affiliations and registered nicknames, in
+// memory (ForgetAccount) and in the store, so that a new account of the
+// same name is no owner, admin or member of the rooms the old one was. A
+// room it owned alone is left without an owner.
+func (s *Service) AccountDeleted(ctx context.Context, bare jid.JID) error {
+	s.ForgetAccount(bare)
+	return s.cfg.Store.DeleteAffiliations(ctx, s.cfg.Domain, bare.Bare().String())
+}
+
+// ForgetAccount drops the affiliations and registered nicknames of the
+// deleted account bare from the rooms in memory; in a cluster, the node
+// that deleted it has the node running the rooms call it.
+func (s *Service) ForgetAccount(bare jid.JID) {
+	key := bare.Bare().String()
+	s.eachRoom(func(rm *room) { rm.setAffiliation(key, None) })
+}
 
 // Register routes the service's domain to s and has it forget sessions
 // that end without leaving their rooms.
@@ -270,7 +304,7 @@ func (s *Service) reply(ctx context.Context, st *xmlstream.Element, condition, t
 	if stanza.IsError(st) || (st.Name.Local == stanza.IQ && st.Attr("type") == "result") {
 		return
 	}
-	s.r.Route(ctx, stanza.ErrorReply(st, condition, text))
+	s.route(ctx, stanza.ErrorReply(st, condition, text))
 }
 
 // lookup returns the room name, locked, or nil. With create, a missing

@@ -22,7 +22,9 @@ func (s *Service) owner(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 		return iq.Result(xmlstream.NewElement(NSOwner, "query").AddChild(s.configForm(rm)))
 	}
 	if d := iq.Payload.Child(NSOwner, "destroy"); d != nil {
-		s.destroyByOwner(ctx, rm, d)
+		if s.destroyByOwner(ctx, rm, d) != nil {
+			return iq.Error(stanza.InternalServerError, "the room could not be destroyed")
+		}
 		return iq.Result(nil)
 	}
 	x := iq.Payload.Child(NSData, "x")
@@ -30,8 +32,8 @@ func (s *Service) owner(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 	case x == nil:
 		return iq.Error(stanza.BadRequest, "a form or <destroy/> is required")
 	case x.Attr("type") == "cancel":
-		if rm.locked {
-			s.destroyByOwner(ctx, rm, nil)
+		if rm.locked && s.destroyByOwner(ctx, rm, nil) != nil {
+			return iq.Error(stanza.InternalServerError, "the room could not be destroyed")
 		}
 		return iq.Result(nil)
 	case x.Attr("type") != "submit":
@@ -177,10 +179,13 @@ func (s *Service) applyForm(cfg RoomConfig, v map[string]string) (RoomConfig, bo
 	return cfg, ok
 }
 
-// destroyByOwner destroys rm (§10.9): every occupant gets its own
-// unavailable presence (110) with <destroy/> d (may be nil), then the
-// room is deleted.
-func (s *Service) destroyByOwner(ctx context.Context, rm *room, d *xmlstream.Element) {
+// destroyByOwner destroys rm (§10.9): the room is deleted from the
+// store, then every occupant gets its own unavailable presence (110) with
+// <destroy/> d (may be nil). When the store fails, nothing changes.
+func (s *Service) destroyByOwner(ctx context.Context, rm *room, d *xmlstream.Element) error {
+	if err := s.deleteStored(ctx, rm); err != nil {
+		return err
+	}
 	for _, o := range rm.occupants {
 		p := rm.presenceOf(o, "unavailable", false, nil, "110") // each gets its own
 		x := p.Child(NSUser, "x")
@@ -198,5 +203,6 @@ func (s *Service) destroyByOwner(ctx context.Context, rm *room, d *xmlstream.Ele
 		}
 	}
 	rm.occupants, rm.sessions = map[string]*occupant{}, map[string]*occupant{}
-	s.destroy(ctx, rm)
+	s.forget(rm)
+	return nil
 }

@@ -2,12 +2,14 @@ package muc
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
 	"mellium.im/xmpp/jid"
 
 	"xmppd/stanza"
+	"xmppd/storage"
 	"xmppd/xmlstream"
 )
 
@@ -56,7 +58,7 @@ func (s *Service) presence(ctx context.Context, from, to jid.JID, st *xmlstream.
 		// change.
 		for _, other := range o.sessions {
 			if !other.Equal(from) {
-				s.r.DeliverToSession(other, addressed(rm.presenceOf(o, "", true, nil, "110"), other))
+				s.send(other, addressed(rm.presenceOf(o, "", true, nil, "110"), other))
 			}
 		}
 		s.welcome(ctx, rm, o, from, x, false)
@@ -127,7 +129,7 @@ func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JI
 func (s *Service) welcome(ctx context.Context, rm *room, o *occupant, from jid.JID, x *xmlstream.Element, created bool) {
 	for _, other := range rm.occupants {
 		if other != o {
-			s.r.DeliverToSession(from, addressed(rm.presenceOf(other, "", rm.sees(o), nil), from))
+			s.send(from, addressed(rm.presenceOf(other, "", rm.sees(o), nil), from))
 		}
 	}
 	var self *xmlstream.Element
@@ -136,7 +138,7 @@ func (s *Service) welcome(ctx context.Context, rm *room, o *occupant, from jid.J
 	} else {
 		self = rm.presenceOf(o, "", true, nil, rm.selfCodes()...)
 	}
-	s.r.DeliverToSession(from, addressed(self, from))
+	s.send(from, addressed(self, from))
 	if !created {
 		var h *xmlstream.Element
 		if x != nil {
@@ -150,7 +152,7 @@ func (s *Service) welcome(ctx context.Context, rm *room, o *occupant, from jid.J
 		subj.SetAttr("from", rm.nickJID(rm.subjectBy).String())
 	}
 	subj.AddChild(xmlstream.NewElement(stanza.NSClient, "subject").AddText(rm.subject))
-	s.r.DeliverToSession(from, addressed(subj, from))
+	s.send(from, addressed(subj, from))
 }
 
 // goneConditions are the error conditions with which an occupant's
@@ -193,13 +195,13 @@ func (s *Service) leave(ctx context.Context, rm *room, real jid.JID, st *xmlstre
 	}
 	if len(o.sessions) > 0 {
 		// The user is still there through another session.
-		s.r.DeliverToSession(real, addressed(rm.presenceOf(o, "unavailable", true, nil, "110"), real))
+		s.send(real, addressed(rm.presenceOf(o, "unavailable", true, nil, "110"), real))
 		return
 	}
 	o.presence = st
 	delete(rm.occupants, o.nick)
 	s.broadcastPresence(rm, o, "unavailable", nil, codes...)
-	s.r.DeliverToSession(real, addressed(rm.presenceOf(o, "unavailable", true, nil, append(codes, "110")...), real))
+	s.send(real, addressed(rm.presenceOf(o, "unavailable", true, nil, append(codes, "110")...), real))
 	s.destroyIfEmpty(ctx, rm)
 }
 
@@ -222,7 +224,7 @@ func (s *Service) removeSession(rm *room, o *occupant, real jid.JID) {
 // nick alone: the user's other sessions keep theirs, so the room sees a
 // new occupant, and only from is told of its change (§7.6, status 303).
 func (s *Service) splitNick(rm *room, o *occupant, from jid.JID, nick string, st *xmlstream.Element) {
-	s.r.DeliverToSession(from, addressed(rm.presenceOf(o, "unavailable", true, []string{"nick", nick}, "303", "110"), from))
+	s.send(from, addressed(rm.presenceOf(o, "unavailable", true, []string{"nick", nick}, "303", "110"), from))
 	s.removeSession(rm, o, from)
 	n := &occupant{nick: nick, bare: o.bare, id: o.id, sessions: []jid.JID{from}, role: o.role, presence: st}
 	rm.occupants[nick] = n
@@ -230,8 +232,8 @@ func (s *Service) splitNick(rm *room, o *occupant, from jid.JID, nick string, st
 	rm.rememberNick(nick, n.bare)
 	s.track(from, rm.name, true)
 	s.broadcastPresence(rm, n, "", nil)
-	s.r.DeliverToSession(from, addressed(rm.presenceOf(o, "", rm.sees(n), nil), from))
-	s.r.DeliverToSession(from, addressed(rm.presenceOf(n, "", true, nil, "110"), from))
+	s.send(from, addressed(rm.presenceOf(o, "", rm.sees(n), nil), from))
+	s.send(from, addressed(rm.presenceOf(n, "", true, nil, "110"), from))
 }
 
 // destroyIfEmpty destroys a temporary room without occupants (§10.9).
@@ -248,15 +250,24 @@ func (s *Service) destroyIfEmpty(ctx context.Context, rm *room) {
 // (and deleted with it) first: none of them can land in a new room of
 // the same name.
 func (s *Service) destroy(ctx context.Context, rm *room) {
+	s.deleteStored(ctx, rm)
+	s.forget(rm)
+}
+
+// deleteStored deletes rm, whose lock the caller holds, from the store,
+// once its messages still queued are written (and so deleted with it).
+// A room the store does not have is no failure.
+func (s *Service) deleteStored(ctx context.Context, rm *room) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := s.w.flush(ctx); err != nil {
 		s.cfg.Logger.Error("writing the archive of a room to delete", "room", rm.jid.String(), "err", err)
 	}
-	if err := s.cfg.Store.DeleteRoom(ctx, s.cfg.Domain, rm.name); err != nil {
+	if err := s.cfg.Store.DeleteRoom(ctx, s.cfg.Domain, rm.name); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		s.cfg.Logger.Error("deleting a room", "room", rm.jid.String(), "err", err)
+		return err
 	}
-	s.forget(rm)
+	return nil
 }
 
 // changeNick renames the occupant o, one of whose sessions is from (§7.6);

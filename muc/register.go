@@ -49,9 +49,14 @@ func (s *Service) register(ctx context.Context, rm *room, iq router.IQ) *xmlstre
 		return iq.Error(stanza.BadRequest, "submit the registration form")
 	}
 	nick := formValues(x)["muc#register_roomnick"]
-	if _, err := jid.New(rm.name, s.cfg.Domain, nick); err != nil || nick == "" {
+	j, err := jid.New(rm.name, s.cfg.Domain, nick)
+	if err != nil || nick == "" {
 		return iq.Error(stanza.NotAcceptable, "the nickname is not valid")
 	}
+	// The nickname as it is compared: the resourcepart of the room JID
+	// it makes (PRECIS OpaqueString, NFC), which is how it arrives in
+	// the 'to' of an entering user's presence.
+	nick = j.Resourcepart()
 	if holder := rm.nickHolder(nick); holder != "" && holder != key {
 		return iq.Error(stanza.Conflict, "the nickname is registered by someone else")
 	}
@@ -59,14 +64,26 @@ func (s *Service) register(ctx context.Context, rm *room, iq router.IQ) *xmlstre
 		return iq.Error(stanza.Conflict, "the nickname is in use")
 	}
 	oldNick, oldAff := rm.nicks[key], rm.affs[key]
-	if aff == None {
+	if oldAff == "" {
+		// Registering makes the user a member of their own, also one
+		// who is a member through their domain: a nickname is kept (and
+		// stored) with the user's own affiliation.
 		rm.setAffiliation(key, Member)
 	}
 	rm.nicks[key] = nick
 	if rm.cfg.Persistent && s.save(ctx, rm) != nil {
-		rm.nicks[key] = oldNick
 		rm.setAffiliation(key, oldAff)
+		if oldNick != "" {
+			rm.nicks[key] = oldNick
+		} else {
+			delete(rm.nicks, key)
+		}
 		return iq.Error(stanza.InternalServerError, "the registration could not be stored")
+	}
+	if aff == None {
+		// An occupant who became a member: the room sees the change
+		// (§7.10).
+		s.affiliationChanged(rm, key, Member, nil)
 	}
 	return iq.Result(nil)
 }

@@ -96,6 +96,13 @@ func (rm *room) affiliation(j jid.JID) string {
 	if a := rm.affs[j.Bare().String()]; a != "" {
 		return a
 	}
+	if j.Localpart() != "" {
+		// A whole domain may be banned, or made members (§9.1): a
+		// user's own affiliation comes first.
+		if a := rm.affs[j.Domainpart()]; a != "" {
+			return a
+		}
+	}
 	return None
 }
 
@@ -215,7 +222,7 @@ func (s *Service) broadcastPresence(rm *room, o *occupant, typ string, item []st
 // deliver queues st for every session of o.
 func (s *Service) deliver(o *occupant, st *xmlstream.Element) {
 	for _, j := range o.sessions {
-		s.r.DeliverToSession(j, addressed(st, j))
+		s.send(j, addressed(st, j))
 	}
 }
 

@@ -143,6 +143,9 @@ type Store interface {
 	SaveRoom(ctx context.Context, service string, r StoredRoom) error
 	// DeleteRoom deletes a room, its affiliations and its archive.
 	DeleteRoom(ctx context.Context, service, name string) error
+	// DeleteAffiliations deletes the affiliations of the bare JID jid,
+	// and with them its registered nicknames, in every room of service.
+	DeleteAffiliations(ctx context.Context, service, jid string) error
 	// DeleteTemporary deletes the rooms of service that are not
 	// persistent, as DeleteRoom would, and returns how many.
 	DeleteTemporary(ctx context.Context, service string) (int, error)

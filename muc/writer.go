@@ -107,8 +107,11 @@ func (w *writer) nextID(ctx context.Context) (int64, error) {
 }
 
 // now returns a stamp no earlier than any before; the caller holds w.mu.
+// Stamps are kept to the millisecond that clients are shown (stampLayout),
+// so that a query ending at a message's stamp includes it (XEP-0313
+// §4.1.2).
 func (w *writer) now() time.Time {
-	if t := time.Now(); t.After(w.stamp) {
+	if t := time.Now().Truncate(time.Millisecond); t.After(w.stamp) {
 		w.stamp = t
 	}
 	return w.stamp

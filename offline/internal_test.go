@@ -38,19 +38,19 @@ func TestWorthStoring(t *testing.T) {
 
 func TestDelayed(t *testing.T) {
 	when := time.Date(2002, 9, 10, 23, 8, 25, 123456789, time.FixedZone("", 2*3600))
-	got := delayed(parse(t, "<message xmlns='jabber:client'><body>b</body></message>"), "capulet.lit", when)
+	got := Delayed(parse(t, "<message xmlns='jabber:client'><body>b</body></message>"), "capulet.lit", when)
 	want := parse(t, "<message xmlns='jabber:client'><body>b</body><delay xmlns='urn:xmpp:delay' from='capulet.lit' stamp='2002-09-10T21:08:25.123Z'>Offline Storage</delay></message>")
 	if !got.Equal(want) {
 		t.Errorf("got %s; want %s", got, want)
 	}
 	// A message that already went through here keeps its first stamp;
 	// another server's delay does not count.
-	again := delayed(got.Copy(), "capulet.lit", when.Add(time.Hour))
+	again := Delayed(got.Copy(), "capulet.lit", when.Add(time.Hour))
 	if !again.Equal(want) {
 		t.Errorf("delayed twice: %s; want %s", again, want)
 	}
 	other := parse(t, "<message xmlns='jabber:client'><delay xmlns='urn:xmpp:delay' from='montague.lit' stamp='2002-09-10T21:00:00Z'/></message>")
-	if n := len(delayed(other, "capulet.lit", when).ChildElements()); n != 2 {
+	if n := len(Delayed(other, "capulet.lit", when).ChildElements()); n != 2 {
 		t.Errorf("a delay from another server stopped ours: %d children", n)
 	}
 }

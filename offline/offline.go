@@ -191,8 +191,10 @@ func (h *Handler) Store(ctx context.Context, to jid.JID, st *xmlstream.Element) 
 	}
 	// A session may have come online, and flushed, while this message was
 	// on its way into storage: it would wait there until the next login.
+	// Only a resource with a non-negative priority takes it (Flush): one
+	// at a negative priority listed first must not stop the search.
 	for _, p := range h.r.Presences(to.Bare()) {
-		if session, err := jid.Parse(p.Attr("from")); err == nil {
+		if session, err := jid.Parse(p.Attr("from")); err == nil && priority(h.r, session) >= 0 {
 			h.Flush(ctx, session)
 			break
 		}
@@ -253,7 +255,7 @@ func (h *Handler) deliver(session jid.JID, msgs []Message) bool {
 			b.safe(m.ID)
 			continue
 		}
-		if !h.r.DeliverToSessionSafe(session, delayed(st, b.domain, m.Stamp), func() { b.safe(m.ID) }) {
+		if !h.r.DeliverToSessionSafe(session, Delayed(st, b.domain, m.Stamp), func() { b.safe(m.ID) }) {
 			// The session is gone or overflowing: the rest stays stored.
 			rest := msgs[i:]
 			b.pending.Add(-int32(len(rest)))
@@ -318,11 +320,13 @@ func newClaimer() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:])
 }
 
-// delayed adds a XEP-0203 <delay/> from domain stamped at when, unless st
-// already has one from domain: a message that was delivered from here
-// before and came back (e.g. unacknowledged under stream management)
-// keeps its first stamp.
-func delayed(st *xmlstream.Element, domain string, when time.Time) *xmlstream.Element {
+// Delayed is st as it is delivered from offline storage: with a
+// XEP-0203 <delay/> from domain stamped at when, the time it was stored,
+// unless st already has one from domain. A message that was delivered
+// from here before and came back (e.g. unacknowledged under stream
+// management) keeps its first stamp, and so does one exported (package
+// pie) and imported.
+func Delayed(st *xmlstream.Element, domain string, when time.Time) *xmlstream.Element {
 	for _, c := range st.ChildElements() {
 		if c.Name.Space == NSDelay && c.Name.Local == "delay" && c.Attr("from") == domain {
 			return st

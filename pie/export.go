@@ -18,6 +18,7 @@ import (
 	"xmppd/auth"
 	"xmppd/blocking"
 	"xmppd/mam"
+	offlinepkg "xmppd/offline"
 	"xmppd/pep"
 	"xmppd/roster"
 	"xmppd/storage"
@@ -42,7 +43,7 @@ type ExportStores struct {
 	}
 	// Offline returns an account's offline messages, oldest first.
 	Offline interface {
-		All(ctx context.Context, domain, username string) ([][]byte, error)
+		All(ctx context.Context, domain, username string) ([]offlinepkg.Message, error)
 	}
 	PEP      pep.Store
 	Blocking blocking.Store
@@ -144,7 +145,13 @@ func (ex *Exporter) user(ctx context.Context, w *bufio.Writer, account jid.JID) 
 	if len(offline) > 0 {
 		w.WriteString("<offline-messages>")
 		for _, m := range offline {
-			w.Write(m)
+			// The date it was stored is in the stamp of the delay it is
+			// delivered with, which an import keeps.
+			st, err := xmlstream.ParseStored(m.Stanza)
+			if err != nil {
+				return 0, fmt.Errorf("offline message %d: %w", m.ID, err)
+			}
+			w.Write(offlinepkg.Delayed(st, domain, m.Stamp).Append(nil, NS))
 		}
 		w.WriteString("</offline-messages>\n")
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"xmppd/internal/accept"
+	"xmppd/internal/clientaddr"
 )
 
 // Errors of Relay.Activate.
@@ -33,8 +34,9 @@ type RelayConfig struct {
 	// MaxWaiting bounds the bytestreams waiting for activation; more are
 	// refused. Default 1000.
 	MaxWaiting int
-	// MaxPerAddress bounds the connections from one IP address that are
-	// not relaying yet (negotiating or waiting). Default 32.
+	// MaxPerAddress bounds the connections from one IP address (one
+	// IPv6 /64, clientaddr.Key) that are not relaying yet (negotiating or
+	// waiting). Default 32.
 	MaxPerAddress int
 	// IdleTimeout ends an activated bytestream that carried nothing in
 	// either direction for this long. Default 5 min.
@@ -82,7 +84,7 @@ func (p *pair) other(c *conn) *conn {
 type conn struct {
 	net.Conn
 	r     *bufio.Reader // holds what the party sent before activation
-	ip    string
+	ip    string        // clientaddr.Key of its remote address
 	ended chan struct{} // closed when its goroutine is done, once paired
 }
 
@@ -113,7 +115,8 @@ func NewRelay(cfg RelayConfig) *Relay {
 // Serve accepts connections on l until Shutdown.
 func (r *Relay) Serve(l net.Listener) error {
 	return r.conns.Serve(l, func(nc net.Conn) *conn {
-		ip, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
+		// Counted as every per-client limit counts: an IPv6 /64 is one client.
+		ip := clientaddr.Key(nc.RemoteAddr().String())
 		return &conn{Conn: nc, r: bufio.NewReaderSize(nc, 512), ip: ip, ended: make(chan struct{})}
 	}, r.serve)
 }
@@ -186,7 +189,11 @@ func (r *Relay) serve(c *conn) {
 	}
 	r.release(c)
 	if !sent {
-		<-left // until the party sends or leaves: c.r is not read twice at once
+		// Until the party sends or leaves: c.r is not read twice at once.
+		// A party silent for IdleTimeout ends the wait too, and copy then
+		// tells whether the other direction kept the bytestream busy.
+		c.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout))
+		<-left
 	}
 	peer := p.other(c)
 	err = r.copy(peer.Conn, c, p)

@@ -118,6 +118,13 @@ func TestPartyLeaves(t *testing.T) {
 // more are closed at once.
 func TestMaxPerAddress(t *testing.T) {
 	_, addr := serveRelay(t, proxy65.RelayConfig{MaxPerAddress: 2})
+	expectThirdClosed(t, addr)
+}
+
+// expectThirdClosed connects twice to the relay at addr, which allows two
+// connections from one client, and checks that a third is closed.
+func expectThirdClosed(t *testing.T, addr net.Addr) {
+	t.Helper()
 	connect(t, addr, address("1", "a@localhost/x", "b@localhost/y"))
 	connect(t, addr, address("2", "a@localhost/x", "b@localhost/y"))
 	c, err := net.Dial("tcp", addr.String())

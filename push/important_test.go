@@ -22,6 +22,8 @@ func TestImportant(t *testing.T) {
 			"<message xmlns='jabber:client' type='chat'><body>to the phone</body></message></forwarded></received></message>", true},
 		{"<message xmlns='jabber:client'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
 			"<message xmlns='jabber:client' type='chat'><received xmlns='urn:xmpp:receipts' id='x'/></message></forwarded></received></message>", false},
+		{"<message xmlns='jabber:client' from='room@conference.localhost'><x xmlns='http://jabber.org/protocol/muc#user'><invite from='bob@localhost'/></x></message>", true},
+		{"<message xmlns='jabber:client' type='groupchat'><x xmlns='http://jabber.org/protocol/muc#user'><status code='104'/></x></message>", false},
 		{"<presence xmlns='jabber:client'/>", false},
 	} {
 		el, err := xmlstream.ParseElement([]byte(tc.xml), xmlstream.Limits{MaxStanzaBytes: 1 << 16, MaxDepth: 16})

@@ -44,6 +44,7 @@ const (
 	nsCarbons       = "urn:xmpp:carbons:2"
 	nsForward       = "urn:xmpp:forward:0"
 	nsSID           = "urn:xmpp:sid:0"
+	nsMUCUser       = "http://jabber.org/protocol/muc#user"
 )
 
 // MaxRegistrations is how many app servers one account may register.
@@ -176,6 +177,15 @@ func (m *Module) Forget(account jid.JID) { m.registered.forget(account) }
 // one of the others needs no query to know it has none. Without it, each
 // account's first message after the start costs one.
 func (m *Module) Load(ctx context.Context) error { return m.registered.load(ctx) }
+
+// AccountDeleted forgets the registrations of the account bare before it
+// is deleted: a new account of the same name must not wake the old one's
+// devices, also while the deletion still ends its sessions (which forget
+// them again).
+func (m *Module) AccountDeleted(_ context.Context, bare jid.JID) error {
+	m.changed(bare)
+	return nil
+}
 
 // changed drops account's remembered registrations after a change, here
 // and, through Config.Changed, on the other nodes.
@@ -471,6 +481,10 @@ func important(st *xmlstream.Element) bool {
 		if st.Child(p[0], p[1]) != nil {
 			return true
 		}
+	}
+	// An invitation a room relays (XEP-0045 §7.8.2) has no body.
+	if x := st.Child(nsMUCUser, "x"); x != nil && x.Child(nsMUCUser, "invite") != nil {
+		return true
 	}
 	return false
 }

@@ -1,8 +1,6 @@
 package register
 
 import (
-	"net"
-	"net/netip"
 	"sync"
 	"time"
 )
@@ -14,26 +12,6 @@ const maxTracked = 10000
 // preauthTTL is how long a token accepted by a preauth IQ stays attached
 // to its connection: longer than stream negotiation may last.
 const preauthTTL = 10 * time.Minute
-
-// addressKey is the key of the limit for a client at remote ("host:port"
-// or a host): the IPv4 address, or the /64 of an IPv6 address, which one
-// host usually has to itself.
-func addressKey(remote string) string {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}
 
 // limiter counts registrations per address over a sliding window. It is
 // safe for concurrent use.

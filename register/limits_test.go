@@ -6,22 +6,6 @@ import (
 	"time"
 )
 
-func TestAddressKey(t *testing.T) {
-	tests := []struct{ remote, want string }{
-		{"192.0.2.7:5222", "192.0.2.7"},
-		{"192.0.2.7", "192.0.2.7"},
-		{"[::ffff:192.0.2.7]:1", "192.0.2.7"},
-		{"[2001:db8:1:2:3:4:5:6]:5222", "2001:db8:1:2::/64"},
-		{"[2001:db8:1:2:ffff::1%eth0]:5222", "2001:db8:1:2::/64"},
-		{"pipe", "pipe"},
-	}
-	for _, tt := range tests {
-		if got := addressKey(tt.remote); got != tt.want {
-			t.Errorf("addressKey(%q) = %q, want %q", tt.remote, got, tt.want)
-		}
-	}
-}
-
 func TestLimiter(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	l := newLimiter(2, time.Hour, 3)

@@ -51,6 +51,8 @@ const (
 type Accounts interface {
 	// Create creates the account; one that exists is storage.ErrExists.
 	Create(ctx context.Context, domain, username string, creds []auth.Credential) error
+	// Exists reports whether the account exists.
+	Exists(ctx context.Context, domain, username string) (bool, error)
 	// SetCredentials replaces the account's credentials.
 	SetCredentials(ctx context.Context, domain, username string, creds []auth.Credential) error
 	// Delete deletes the account and, by cascade, its data.

@@ -7,6 +7,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"xmppd/auth"
+	"xmppd/internal/clientaddr"
 	"xmppd/stanza"
 	"xmppd/storage"
 	"xmppd/xmlstream"
@@ -96,14 +97,28 @@ func (s *Service) create(ctx context.Context, domain, remote string, iq *xmlstre
 	if s.cfg.RequireInvite && token == "" {
 		return streamError(iq, stanza.Forbidden, "registration needs an invitation")
 	}
-	creds, err := auth.DeriveCredentials(req.password, auth.DefaultIterations)
-	if err != nil {
-		return streamError(iq, stanza.NotAcceptable, "the password is not acceptable")
-	}
-	key := addressKey(remote)
+	// The cheap refusals first: deriving the credentials takes three
+	// key stretchings, which a client must not have the server do for
+	// nothing, again and again.
+	key := clientaddr.Key(remote)
 	if !s.limit.reserve(key, now) {
 		s.log.Info("registration refused: too many from one address", "remote", remote, "domain", domain)
 		return streamError(iq, stanza.ResourceConstraint, "too many accounts were created from your address; try again later")
+	}
+	if s.cfg.RequireInvite {
+		if ok, err := s.cfg.Invites.Valid(ctx, domain, token, validAt); err == nil && !ok {
+			s.limit.release(key, now)
+			return streamError(iq, stanza.Forbidden, "the invitation is unknown, used or expired")
+		}
+	}
+	if exists, err := s.cfg.Accounts.Exists(ctx, domain, username); err == nil && exists {
+		s.limit.release(key, now)
+		return streamError(iq, stanza.Conflict, "the username is taken")
+	}
+	creds, err := auth.DeriveCredentials(req.password, auth.DefaultIterations)
+	if err != nil {
+		s.limit.release(key, now)
+		return streamError(iq, stanza.NotAcceptable, "the password is not acceptable")
 	}
 	if s.cfg.RequireInvite {
 		err = s.cfg.Invites.CreateAccount(ctx, domain, token, validAt, username, creds)

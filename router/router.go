@@ -481,12 +481,26 @@ func (r *Router) routeToBare(ctx context.Context, from, to jid.JID, st *xmlstrea
 		r.handleIQ(ctx, ToAccount, from, to, st)
 		return
 	}
-	targets, known := r.bareTargets(to, st)
+	targets, known := r.bareTargets(to, st, nil)
 	var delivered []jid.JID
-	for _, s := range targets {
-		if s.Deliver(st) {
-			delivered = append(delivered, s.JID())
+	var refused map[string]bool // full JIDs of the targets that did not take st
+	for len(targets) > 0 {
+		for _, s := range targets {
+			if s.Deliver(st) {
+				delivered = append(delivered, s.JID())
+			} else {
+				if refused == nil {
+					refused = map[string]bool{}
+				}
+				refused[s.JID().String()] = true
+			}
 		}
+		if len(delivered) > 0 || st.Name.Local != stanza.Message {
+			break
+		}
+		// The best resources could not take it (ending, or full): the
+		// next best available ones can.
+		targets, _ = r.bareTargets(to, st, refused)
 	}
 	if len(delivered) > 0 {
 		r.received(ctx, to, st, delivered)
@@ -531,7 +545,7 @@ func (r *Router) storeOffline(ctx context.Context, to jid.JID, st *xmlstream.Ele
 // bareTargets picks the sessions that get st when it is addressed to the
 // bare JID to (RFC 6121 §8.5.2.1). known reports whether the account has
 // any session, which proves that it exists.
-func (r *Router) bareTargets(to jid.JID, st *xmlstream.Element) (targets []Session, known bool) {
+func (r *Router) bareTargets(to jid.JID, st *xmlstream.Element, skip map[string]bool) (targets []Session, known bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	acct := r.users[to.String()]
@@ -550,7 +564,7 @@ func (r *Router) bareTargets(to jid.JID, st *xmlstream.Element) (targets []Sessi
 		case "normal", "chat":
 			best := -1
 			for _, e := range acct.sessions {
-				if !e.available || e.priority < 0 {
+				if !e.available || e.priority < 0 || skip[e.s.JID().String()] {
 					continue
 				}
 				if e.priority > best {
@@ -563,7 +577,7 @@ func (r *Router) bareTargets(to jid.JID, st *xmlstream.Element) (targets []Sessi
 			}
 		case "headline":
 			for _, e := range acct.sessions {
-				if e.available && e.priority >= 0 {
+				if e.available && e.priority >= 0 && !skip[e.s.JID().String()] {
 					targets = append(targets, e.s)
 				}
 			}

@@ -22,6 +22,8 @@ _xmpps-server._tcp.notls.test. SRV 0 0 0 .
 _xmpp-server._tcp.notls.test.  SRV 0 5 5269 a.notls.test.
 _xmpps-server._tcp.dot.test. SRV 0 0 0 .
 _xmpp-server._tcp.none.test. SRV 0 0 0 .
+_xmpp-server._tcp.mixed.test. SRV 0 0 0 .
+_xmpp-server._tcp.mixed.test. SRV 5 5 5269 real.mixed.test.
 none-at-all.test. A 127.0.0.1
 `)
 	s := New(Config{}, nil)
@@ -37,6 +39,8 @@ none-at-all.test. A 127.0.0.1
 		{"notls.test", []target{{"a.notls.test:5269", false}}, nil},
 		{"dot.test", nil, errNoServer},
 		{"none.test", nil, errNoServer},
+		// A "." among others names no host, not this one.
+		{"mixed.test", []target{{"real.mixed.test:5269", false}}, nil},
 		{"none-at-all.test", []target{{"none-at-all.test:5269", false}}, nil},
 		{"routed.test", []target{{"10.0.0.7:5269", false}}, nil},
 	} {

@@ -11,7 +11,10 @@ import (
 	"xmppd/internal/xmpptest"
 )
 
-const nsBidi = "urn:xmpp:bidi"
+const (
+	nsBidi = "urn:xmpp:bidi"
+	nsSM   = "urn:xmpp:sm:3"
+)
 
 // TestBidirectional: the stream a.test opens to b.test carries b.test's
 // stanzas back (XEP-0288), so b.test opens none of its own, whether

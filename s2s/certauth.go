@@ -62,7 +62,7 @@ func (s *Server) external(c *conn, local, remote string) (ok bool, err error) {
 	if _, err := c.readHeader(); err != nil {
 		return false, err
 	}
-	if _, err := c.readElement(); err != nil { // the features
+	if c.features, err = c.readElement(); err != nil {
 		return false, err
 	}
 	return true, nil

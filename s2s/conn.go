@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"xmppd/stanza"
@@ -37,14 +38,24 @@ type conn struct {
 	tls bool
 	// bidi is true on a stream we opened on which we asked the receiving
 	// server to send its stanzas back to us (XEP-0288).
-	bidi         bool
+	bidi bool
+	// features are the last stream features the peer offered on a
+	// stream we opened.
+	features     *xmlstream.Element
 	lim          xmlstream.Limits
 	dec          *xmlstream.Decoder
 	writeTimeout time.Duration
 
-	wmu    sync.Mutex // serialises writes; guards opened, ended and replacing nc
+	wmu    sync.Mutex // serialises writes; guards opened, ended, via and replacing nc
 	opened bool       // our stream header is written
 	ended  bool       // our end of the stream is written
+
+	// received counts the peer's stanzas for stream management (sm.go);
+	// enabling is true once we asked the peer to enable it.
+	received inbound
+	enabling atomic.Bool
+	// via tracks our stanzas on a peer's bidirectional stream.
+	via viaSent
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed by end
@@ -91,6 +102,14 @@ func (c *conn) readElement() (*xmlstream.Element, error) { return c.dec.ReadElem
 // writeHeader opens our side of the stream (again, after STARTTLS), and
 // writes then after it.
 func (c *conn) writeHeader(from, to, id string, then ...[]byte) error {
+	c.wmu.Lock()
+	c.opened = true
+	c.wmu.Unlock()
+	return c.write(append([][]byte{header(from, to, id)}, then...)...)
+}
+
+// header is our stream header.
+func header(from, to, id string) []byte {
 	b := []byte("<?xml version='1.0'?><stream:stream xmlns='" + stanza.NSServer +
 		"' xmlns:stream='" + xmlstream.NSStream + "' xmlns:db='" + nsDialback + "' version='1.0'")
 	for _, a := range [][2]string{{"from", from}, {"to", to}, {"id", id}} {
@@ -102,11 +121,7 @@ func (c *conn) writeHeader(from, to, id string, then ...[]byte) error {
 			b = append(b, '\'')
 		}
 	}
-	b = append(b, '>')
-	c.wmu.Lock()
-	c.opened = true
-	c.wmu.Unlock()
-	return c.write(append([][]byte{b}, then...)...)
+	return append(b, '>')
 }
 
 // write writes frames in one system call, within the write timeout.
@@ -135,7 +150,7 @@ func (c *conn) closeStream() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if !c.ended {
-		c.writeLocked([]byte("</stream:stream>"))
+		c.writeLocked(c.received.final(), []byte("</stream:stream>"))
 		c.ended = true
 	}
 }
@@ -170,11 +185,15 @@ func (c *conn) writeLocked(frames ...[]byte) error {
 // router holds in jabber:client, go out in the stream's default
 // namespace, jabber:server (RFC 6120 §4.8.3).
 func (c *conn) writeElements(els ...*xmlstream.Element) error {
-	var b []byte
+	return c.write(encode(nil, els...))
+}
+
+// encode appends els to b as writeElements sends them.
+func encode(b []byte, els ...*xmlstream.Element) []byte {
 	for _, e := range els {
 		b = e.Append(b, stanza.NSClient)
 	}
-	return c.write(b)
+	return b
 }
 
 // streamElement serialises <stream:local> with children.
@@ -210,15 +229,15 @@ func (c *conn) end(err error, from string) {
 	}
 	frames = append(frames, []byte("</stream:stream>"))
 	c.wmu.Lock()
-	opened := c.opened
-	c.wmu.Unlock()
-	if !opened {
-		c.writeHeader(from, "", stanza.NewID(), frames...)
-	} else {
-		c.write(frames...)
+	if !c.ended {
+		// Our last count goes before we go, after anything we wrote.
+		frames = append([][]byte{c.received.final()}, frames...)
+		if !c.opened {
+			frames = append([][]byte{header(from, "", stanza.NewID())}, frames...)
+		}
+		c.writeLocked(frames...)
+		c.ended = true
 	}
-	c.wmu.Lock()
-	c.ended = true
 	nc := c.nc // startTLS may be replacing it on the reader's goroutine
 	c.wmu.Unlock()
 	nc.Close()
@@ -251,8 +270,10 @@ func (c *conn) startTLS(ctx context.Context, cfg *tls.Config, client bool) error
 // from the old stream is read as part of the new one.
 func (c *conn) restart() {
 	c.dec = nil
+	c.received.reset() // stream management was the old stream's
 	c.wmu.Lock()
 	c.opened = false
+	c.via.restart()
 	c.wmu.Unlock()
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,11 @@ import (
 // refused our dialback key; its stanzas bounce with
 // remote-server-not-found rather than remote-server-timeout.
 var errNoServer = errors.New("no server found")
+
+// errAbandoned is the cause of a connection attempt's context ending when
+// nobody waits for its outcome any more: the stream that asked for a
+// dialback verification ended.
+var errAbandoned = errors.New("nobody waits for the connection any more")
 
 // target is one address of a remote server, and whether it speaks TLS
 // from the first byte (XEP-0368) instead of offering STARTTLS.
@@ -39,6 +45,11 @@ func (s *Server) addresses(ctx context.Context, domain string) ([]target, error)
 	s.mu.Unlock()
 	if route != "" {
 		return []target{{addr: route}}, nil
+	}
+	if ip := strings.TrimSuffix(strings.TrimPrefix(domain, "["), "]"); net.ParseIP(ip) != nil {
+		// A domain that is an IP address (in brackets for IPv6, RFC 7622
+		// §3.2) has no SRV records: its server is there, on 5269.
+		return []target{{addr: net.JoinHostPort(ip, "5269")}}, nil
 	}
 	var direct, plain []*net.SRV
 	looked := make(chan struct{})
@@ -69,13 +80,11 @@ func (s *Server) addresses(ctx context.Context, domain string) ([]target, error)
 	return targets, nil
 }
 
-// service returns srvs, or nil when they say "no such service here": one
-// record with the target "." (RFC 2782).
+// service returns srvs without those with the target ".", which says
+// "no such service here" (RFC 2782): alone, it leaves none; among others,
+// it names no host, and must not be dialled as this one.
 func service(srvs []*net.SRV) []*net.SRV {
-	if len(srvs) == 1 && srvs[0].Target == "." {
-		return nil
-	}
-	return srvs
+	return slices.DeleteFunc(srvs, func(r *net.SRV) bool { return r.Target == "." || r.Target == "" })
 }
 
 // srvAddr returns the "host:port" of an SRV record.
@@ -116,8 +125,10 @@ func (s *Server) connect(ctx context.Context, t target, local, remote string) (*
 		return nil, err
 	}
 	context.AfterFunc(negotiating, func() {
-		if s.stopped.Err() != nil {
-			nc.SetDeadline(time.Now()) // the server stops: no more waiting for the peer
+		if s.stopped.Err() != nil || errors.Is(context.Cause(negotiating), errAbandoned) {
+			// The server stops, or nobody waits for the stream: no more
+			// waiting for the peer.
+			nc.SetDeadline(time.Now())
 		}
 	})
 	c := newConn(nc, s.cfg.Limits, s.cfg.ConnectTimeout)
@@ -187,6 +198,7 @@ func (s *Server) negotiate(ctx context.Context, c *conn, local, remote string, a
 		if features.Name.Space != xmlstream.NSStream || features.Name.Local != "features" {
 			return "", false, streamErr("unsupported-stanza-type", "expected stream features")
 		}
+		c.features = features
 		if c.tls || features.Child(nsTLS, "starttls") == nil {
 			switch {
 			case !c.tls && s.cfg.RequireTLS:

@@ -125,8 +125,9 @@ func (in *inStream) run() error {
 
 // features offers STARTTLS before encryption, then SASL EXTERNAL when the
 // peer's certificate verifies for the domain its header names (XEP-0178),
-// and dialback (XEP-0220 §2.1) and bidirectionality (XEP-0288) once the
-// stream is encrypted or may stay plain.
+// and dialback (XEP-0220 §2.1), bidirectionality (XEP-0288) and stream
+// management (XEP-0198, sm.go) once the stream is encrypted or may stay
+// plain.
 func (in *inStream) features() []byte {
 	var fs []*xmlstream.Element
 	if !in.c.tls && in.s.cfg.TLS != nil {
@@ -141,7 +142,7 @@ func (in *inStream) features() []byte {
 	}
 	if in.c.tls || !in.s.cfg.RequireTLS {
 		fs = append(fs, xmlstream.NewElement(nsDialbackFeature, "dialback").AddChild(xmlstream.NewElement(nsDialbackFeature, "errors")),
-			xmlstream.NewElement(nsBidiFeature, "bidi"))
+			xmlstream.NewElement(nsBidiFeature, "bidi"), xmlstream.NewElement(nsSM, "sm"))
 	}
 	return streamElement("features", fs...)
 }
@@ -158,12 +159,14 @@ func (in *inStream) elements() (restart bool, err error) {
 		switch {
 		case el.Name.Space == nsTLS && el.Name.Local == "starttls":
 			in.mu.Lock()
-			authenticated := len(in.verified) > 0
+			authenticated := len(in.verified) > 0 || in.pending > 0
 			in.mu.Unlock()
 			if c.tls || in.s.cfg.TLS == nil || authenticated {
 				// Once a domain is authenticated, stanzas may be on
 				// their way both ways: too late to encrypt (RFC 6120
-				// §5.3.1, negotiated first).
+				// §5.3.1, negotiated first). A verdict still awaited
+				// would be for the plain stream, and must not carry
+				// over to the encrypted one (§5.4.3.3).
 				return false, streamErr("policy-violation", "STARTTLS is not available on this stream")
 			}
 			if err := c.write(xmlstream.NewElement(nsTLS, "proceed").Append(nil, "")); err != nil {
@@ -208,10 +211,15 @@ func (in *inStream) elements() (restart bool, err error) {
 			// without an error of our own.
 			in.s.log.Info("s2s incoming stream ended by a stream error", "local", in.local, "condition", describeError(el))
 			return false, xmlstream.ErrStreamEnd
+		case el.Name.Space == nsSM:
+			if err := in.manage(el); err != nil {
+				return false, err
+			}
 		case stanza.IsStanza(el, stanza.NSServer):
 			if err := in.stanza(el); err != nil {
 				return false, err
 			}
+			c.received.count()
 			c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
 		default:
 			return false, streamErr("unsupported-stanza-type", "unexpected <"+el.Name.Local+"/> in "+el.Name.Space)
@@ -297,6 +305,16 @@ func (in *inStream) result(el *xmlstream.Element) error {
 	go func() {
 		ctx, cancel := in.s.connectTimeout()
 		defer cancel()
+		// The verification ends with the stream that asked for it, so
+		// that the bound on pending ones holds for a peer that hangs up.
+		ctx, abandon := context.WithCancelCause(ctx)
+		go func() {
+			select {
+			case <-in.c.closed:
+				abandon(errAbandoned)
+			case <-ctx.Done():
+			}
+		}()
 		valid, err := in.s.verify(ctx, to, from, id, key)
 		in.mu.Lock()
 		in.pending--
@@ -371,6 +389,7 @@ func (in *inStream) answerVerify(el *xmlstream.Element) error {
 // Its addresses must both be present and name a verified pair (RFC 6120
 // §4.9.3.9, §4.9.3.10, §8.1.1.1).
 func (in *inStream) stanza(el *xmlstream.Element) error {
+	stanza.DropNamespacedAddressing(el)
 	fromAttr, toAttr := el.Attr("from"), el.Attr("to")
 	if fromAttr == "" || toAttr == "" {
 		return streamErr("improper-addressing", "stanzas between servers need 'from' and 'to'")

@@ -25,14 +25,19 @@ type outStream struct {
 	p pair
 	// via is the peer's incoming stream that carries our stanzas, when
 	// the peer made it bidirectional (XEP-0288); nil: we connect.
-	via      *conn
-	queue    chan queued
+	via   *conn
+	queue chan queued
+	// sm holds the peer's stream management elements for run.
+	sm       *inbox
 	quit     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{} // closed when run returns
 	// lastRead is when the peer last sent a stanza over our bidirectional
 	// stream (Unix nanoseconds), which keeps the stream from idling out.
 	lastRead atomic.Int64
+	// ready is set by run once the stream can carry stanzas: when it
+	// ends, what waits in the queue goes over a new one.
+	ready bool
 }
 
 // Route queues st, from a local domain, for the stream to its recipient's
@@ -65,7 +70,7 @@ func (s *Server) enqueue(ctx context.Context, p pair, q queued) {
 	}
 	o := s.out[p]
 	if o == nil {
-		o = s.startOut(p, make(chan queued, s.cfg.QueueSize))
+		o = s.startOut(p, make(chan queued, s.cfg.QueueSize), nil)
 	}
 	ok := false
 	select {
@@ -80,66 +85,147 @@ func (s *Server) enqueue(ctx context.Context, p pair, q queued) {
 	}
 }
 
-// startOut starts p's stream with queue, over the peer's bidirectional
-// stream if one carries p, else over one of ours. s.mu is held.
-func (s *Server) startOut(p pair, queue chan queued) *outStream {
-	o := &outStream{s: s, p: p, via: s.bidiFor(p), queue: queue, quit: make(chan struct{}), done: make(chan struct{})}
+// startOut starts p's stream with queue, after retry, over the peer's
+// bidirectional stream if one carries p, else over one of ours. s.mu is
+// held.
+func (s *Server) startOut(p pair, queue chan queued, retry []queued) *outStream {
+	o := &outStream{s: s, p: p, via: s.bidiFor(p), queue: queue, sm: newInbox(), quit: make(chan struct{}), done: make(chan struct{})}
 	s.out[p] = o
 	s.wg.Add(1)
-	go o.run()
+	go o.run(retry)
 	return o
 }
 
-// run connects, authenticates and then writes queued stanzas until the
-// stream idles out, fails or the server stops.
-func (o *outStream) run() {
+// run connects, authenticates and then writes retry, stanzas written on
+// a stream that broke before the peer acknowledged them, and then queued
+// stanzas, until the stream idles out, fails or the server stops.
+func (o *outStream) run(retry []queued) {
 	defer o.s.wg.Done()
 	defer close(o.done)
 	c, ended, err := o.start()
 	if err != nil {
 		o.s.log.Info("s2s outgoing stream failed", "local", o.p.local, "remote", o.p.remote, "err", err)
-		o.close(err)
+		o.close(err, retry)
 		return
 	}
+	var a acks
+	if err := o.enable(c, &a); err != nil {
+		o.broken(c, err, &a, retry)
+		return
+	}
+	defer a.timer.Stop()
 	idle := time.NewTimer(o.s.cfg.IdleTimeout)
 	defer idle.Stop()
 	for {
+		queue := o.queue
+		if a.waiting {
+			queue = nil // nothing goes out before the answer to <enable/>, retry neither
+		} else {
+			o.ready = true
+			if len(retry) > 0 {
+				err := o.send(c, &a, retry)
+				retry = nil
+				if err != nil {
+					o.broken(c, err, &a, nil)
+					return
+				}
+			}
+		}
 		select {
-		case q := <-o.queue:
-			batch := o.collect(q)
-			if err := c.writeElements(stanzas(batch)...); err != nil {
-				c.end(err, o.p.local) // unusable, even as the peer's stream
-				o.bounce(batch, err)
-				o.close(err)
+		case q := <-queue:
+			if err := o.send(c, &a, o.collect(q)); err != nil {
+				o.broken(c, err, &a, nil)
 				return
 			}
-			o.s.forget(batch)
-			if o.via != nil {
-				// The peer's stream is in use: our reader must not time
-				// it out for the peer's silence.
-				c.extendRead(4 * o.s.cfg.IdleTimeout)
-			}
 			idle.Reset(o.s.cfg.IdleTimeout)
+		case <-o.sm.ready:
+			if err := o.takeInbox(c, &a, true); err != nil {
+				o.broken(c, err, &a, retry)
+				return
+			}
+		case <-a.timer.C:
+			a.timing = false
+			// An answer may wait in the inbox, unread.
+			if err := o.takeInbox(c, &a, true); err != nil {
+				o.broken(c, err, &a, retry)
+				return
+			}
+			if a.waiting || len(a.unacked) > 0 && !a.timing {
+				o.broken(c, streamErr("connection-timeout", "stream management went unanswered"), &a, retry)
+				return
+			}
 		case <-idle.C:
 			if read := time.Since(time.Unix(0, o.lastRead.Load())); read < o.s.cfg.IdleTimeout {
 				idle.Reset(o.s.cfg.IdleTimeout - read)
 				continue
 			}
-			if o.retire() {
+			if len(a.unacked) == 0 && !a.waiting && (o.via == nil || !c.viaPending(o)) && o.retire() {
 				o.closeIdle(c, ended)
 				return
 			}
 			idle.Reset(o.s.cfg.IdleTimeout)
 		case err := <-ended:
+			// The reader left what it read before the end: an <a/> there
+			// acknowledges stanzas that must not go again.
+			o.takeInbox(c, &a, false)
 			o.end(c, err)
-			o.close(err)
+			o.close(err, append(o.unacked(c, &a), retry...))
 			return
 		case <-o.quit:
+			o.takeInbox(c, &a, false)
 			o.end(c, streamErr("system-shutdown", "the server is stopping"))
-			o.close(errors.New("the server is stopping"))
+			// What the peer did not acknowledge stays in the outbox.
+			o.close(errors.New("the server is stopping"), append(kept(a.unacked), retry...))
 			return
 		}
 	}
+}
+
+// send writes batch on c. With stream management on, it waits for the
+// peer's acknowledgement; without, it is sent. A batch that could not be
+// written is left unacknowledged.
+func (o *outStream) send(c *conn, a *acks, batch []queued) error {
+	if o.via != nil {
+		tracked, err := c.writeVia(o, batch)
+		if err != nil {
+			a.unacked = append(a.unacked, batch...)
+			return err
+		}
+		// The peer's stream is in use: our reader must not time it out
+		// for the peer's silence.
+		c.extendRead(4 * o.s.cfg.IdleTimeout)
+		if !tracked {
+			o.s.forget(batch)
+		}
+		return nil
+	}
+	if err := c.writeElements(stanzas(batch)...); err != nil {
+		a.unacked = append(a.unacked, batch...)
+		return err
+	}
+	return o.written(c, a, batch)
+}
+
+// unacked returns what was written on c and not acknowledged, as c
+// ends: on a peer's stream, what the peer did not acknowledge of ours
+// goes first.
+func (o *outStream) unacked(c *conn, a *acks) []queued {
+	if o.via == nil {
+		return a.unacked
+	}
+	return append(c.takeVia(o), a.unacked...)
+}
+
+// broken ends c, which failed with err, even as the peer's stream, and
+// closes the stream with what was written but not acknowledged, and
+// then retry, which waits to go again. Acknowledgements the reader left
+// count.
+func (o *outStream) broken(c *conn, err error, a *acks, retry []queued) {
+	o.takeInbox(c, a, false)
+	left := append(o.unacked(c, a), retry...)
+	o.s.log.Info("s2s outgoing stream broke", "local", o.p.local, "remote", o.p.remote, "unacknowledged", len(left), "err", err)
+	c.end(err, o.p.local)
+	o.close(err, left)
 }
 
 // start returns the stream to write on, and what tells that it ended:
@@ -259,7 +345,24 @@ func (o *outStream) read(c *conn) error {
 			if err := in.stanza(el); err != nil {
 				return err
 			}
+			c.received.count()
 			o.lastRead.Store(time.Now().UnixNano())
+		case el.Name.Space == nsSM && el.Name.Local == "r":
+			if err := c.received.answer(c); err != nil {
+				return err
+			}
+		case el.Name.Space == nsSM && el.Name.Local == "enable":
+			// Ours to ask for, on our stream.
+			if err := c.writeElements(smFailed("unexpected-request")); err != nil {
+				return err
+			}
+		case el.Name.Space == nsSM:
+			if el.Name.Local == "enabled" && c.enabling.Load() {
+				// The peer counts its stanzas from here on, and so do we:
+				// as Prosody does, from <enabled/> rather than <enable/>.
+				c.received.on.Store(true)
+			}
+			o.sm.put(el)
 		case in != nil && el.Name.Space == nsDialback && el.Name.Local == "result":
 			// The peer would authenticate another of its domains on our
 			// stream (XEP-0288 §2.2): it may open a stream of its own.
@@ -283,22 +386,26 @@ func (o *outStream) retire() bool {
 	return true
 }
 
-// close removes the stream and bounces what still waits in its queue:
-// Route no longer finds it, so nothing is queued after. When the peer's
-// bidirectional stream ended, a stream of ours takes the queue on
-// instead, in order.
-func (o *outStream) close(err error) {
+// close removes the stream: Route no longer finds it, so nothing is
+// queued after. retry was written, or about to be, when the stream
+// failed: unless sent once before, it goes again over a new stream,
+// which takes the queue on, in order. A new stream takes the queue on
+// too when this one was ready: stanzas queued as it ended are not its
+// failure. Otherwise what waits in the queue is bounced.
+func (o *outStream) close(err error, retry []queued) {
+	again, failed := sendAgain(retry)
 	o.s.mu.Lock()
 	if o.s.out[o.p] == o {
 		delete(o.s.out, o.p)
-		if o.via != nil && !o.s.stopping && len(o.queue) > 0 {
-			o.s.startOut(o.p, o.queue)
+		if !o.s.stopping && (len(again) > 0 || o.ready && len(o.queue) > 0) {
+			o.s.startOut(o.p, o.queue, again)
 			o.s.mu.Unlock()
+			o.bounce(failed, err)
 			return
 		}
 	}
 	o.s.mu.Unlock()
-	var left []queued
+	left := retry
 	for {
 		select {
 		case q := <-o.queue:
@@ -308,6 +415,20 @@ func (o *outStream) close(err error) {
 			return
 		}
 	}
+}
+
+// sendAgain splits qs into those to send once more, marked so, and those
+// sent twice already.
+func sendAgain(qs []queued) (again, failed []queued) {
+	for _, q := range qs {
+		if q.again {
+			failed = append(failed, q)
+		} else {
+			q.again = true
+			again = append(again, q)
+		}
+	}
+	return again, failed
 }
 
 // bounce answers qs with the error their failed delivery deserves, and

@@ -38,10 +38,12 @@ type Kept struct {
 const outboxTimeout = 10 * time.Second
 
 // queued is a stanza waiting for its stream, with its id in the outbox,
-// or 0 when it is not kept there.
+// or 0 when it is not kept there; again is true once it went over a
+// stream that broke before the peer acknowledged it.
 type queued struct {
-	st   *xmlstream.Element
-	kept int64
+	st    *xmlstream.Element
+	kept  int64
+	again bool
 }
 
 // newClaimer returns a name for this process's hold on outbox messages.
@@ -126,6 +128,8 @@ func (s *Server) Resume(ctx context.Context, live []string, olderThan time.Durat
 	if len(kept) > 0 {
 		s.log.Info("s2s: sending the messages kept before a restart", "messages", len(kept))
 	}
+	byPair := map[pair][]queued{}
+	var pairs []pair
 	for _, k := range kept {
 		p := pair{local: k.Local, remote: k.Remote}
 		st, err := xmlstream.ParseStored(k.Stanza)
@@ -137,7 +141,29 @@ func (s *Server) Resume(ctx context.Context, live []string, olderThan time.Durat
 			s.forget([]queued{{kept: k.ID}})
 			continue
 		}
-		s.enqueue(ctx, p, queued{st: st, kept: k.ID})
+		if byPair[p] == nil {
+			pairs = append(pairs, p)
+		}
+		byPair[p] = append(byPair[p], queued{st: st, kept: k.ID})
+	}
+	for _, p := range pairs {
+		s.resume(ctx, p, byPair[p])
 	}
 	return nil
+}
+
+// resume queues qs, kept messages for p, in order. With no stream for p
+// yet, as at start, the stream's queue is made to hold them all besides
+// QueueSize others: more may have been kept than a queue holds (up to
+// maxUnacked written and not acknowledged, and a queue more), and none
+// is to bounce for want of room before the stream even connected.
+func (s *Server) resume(ctx context.Context, p pair, qs []queued) {
+	s.mu.Lock()
+	if !s.stopping && s.out[p] == nil {
+		s.startOut(p, make(chan queued, len(qs)+s.cfg.QueueSize), nil)
+	}
+	s.mu.Unlock()
+	for _, q := range qs {
+		s.enqueue(ctx, p, q)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"xmppd/internal/accept"
+	"xmppd/internal/clientaddr"
 	"xmppd/router"
 	"xmppd/xmlstream"
 )
@@ -162,14 +163,7 @@ func (s *Server) startNegotiating(remote net.Addr) (done func(), ok bool) {
 	if s.cfg.NegotiatingPerAddress <= 0 {
 		return func() {}, true
 	}
-	host := remote.String()
-	if a, ok := remote.(*net.TCPAddr); ok {
-		host = a.IP.String()
-		if a.IP.To4() == nil {
-			// One IPv6 host commonly has a whole /64.
-			host = a.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
-		}
-	}
+	host := clientaddr.Key(remote.String())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.negotiating[host] >= s.cfg.NegotiatingPerAddress {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +25,8 @@ import (
 // account's sessions, as an in-band removal does (XEP-0077). Both sides
 // name the channel after the database schema, so that servers on other
 // schemas of one database (tests) keep out of each other's way.
+// `xmppd user passwd` uses the channel too, to have the server end the
+// sessions that logged in with the old password.
 
 // deleteChannelPrefix, followed by the schema, names the channel that
 // carries the bare JID of an account to delete; listenerPrefix, followed by
@@ -33,6 +36,10 @@ const (
 	deleteChannelPrefix = "xmppd_delete_account:"
 	listenerPrefix      = "xmppd delete listener "
 )
+
+// passwordPrefix, followed by a bare JID, is the notification that the
+// account's password was changed.
+const passwordPrefix = "password "
 
 // deleteWait bounds how long the command waits for a running server to
 // delete the account.
@@ -72,12 +79,20 @@ func DeleteAccount(ctx context.Context, cfg config.Config, log *slog.Logger, db 
 // deleteAccount runs the modules' preparations for the removal of bare and
 // deletes it.
 func deleteAccount(ctx context.Context, w *wiring, bare jid.JID) error {
+	if err := w.beforeDelete(ctx, bare); err != nil {
+		return err
+	}
+	return w.accounts.Delete(ctx, bare.Domainpart(), bare.Localpart())
+}
+
+// beforeDelete runs the modules' preparations for the removal of bare.
+func (w *wiring) beforeDelete(ctx context.Context, bare jid.JID) error {
 	for _, before := range w.accountDeleted {
 		if err := before(ctx, bare); err != nil {
 			return fmt.Errorf("deleting %s: %w", bare, err)
 		}
 	}
-	return w.accounts.Delete(ctx, bare.Domainpart(), bare.Localpart())
+	return nil
 }
 
 // askServerToDelete notifies the running server and waits until the
@@ -101,6 +116,16 @@ func askServerToDelete(ctx context.Context, pool *pgxpool.Pool, accounts *postgr
 		case <-tick.C:
 		}
 	}
+}
+
+// PasswordChanged tells a server running on the database, if any, that
+// the password of the account bare was changed: it ends the account's
+// sessions, as an in-band change ends the others (XEP-0077).
+func PasswordChanged(ctx context.Context, db *Database, bare jid.JID) error {
+	if _, err := db.Pool.Exec(ctx, `SELECT pg_notify($1 || current_schema(), $2)`, deleteChannelPrefix, passwordPrefix+bare.String()); err != nil {
+		return fmt.Errorf("telling the running server that the password of %s changed: %w", bare, err)
+	}
+	return nil
 }
 
 // listenForDeletes connects and listens on the schema's delete channel. It
@@ -155,20 +180,27 @@ func (s *Server) deleteListener(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// serveDeletes deletes the accounts named on conn's channel until an
-// error or the end of ctx.
+// serveDeletes deletes the accounts named on conn's channel, and ends the
+// sessions of those whose password changed, until an error or the end of
+// ctx.
 func (s *Server) serveDeletes(ctx context.Context, conn *pgx.Conn) error {
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		bare, err := jid.Parse(n.Payload)
+		payload, password := strings.CutPrefix(n.Payload, passwordPrefix)
+		bare, err := jid.Parse(payload)
 		if err != nil || bare.Localpart() == "" || !s.router.IsLocal(bare.Domainpart()) {
-			s.log.Warn("ignoring a request to delete an account", "jid", n.Payload)
+			s.log.Warn("ignoring a request about an account", "request", n.Payload)
 			continue
 		}
 		bare = bare.Bare()
+		if password {
+			s.log.Info("password changed; ending the account's sessions", "jid", bare.String())
+			s.router.EndSessions(bare, "reset", "the account's password was changed")
+			continue
+		}
 		if err := deleteAccount(ctx, s.modules, bare); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			s.log.Error("deleting an account", "jid", bare.String(), "err", err)
 			continue

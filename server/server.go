@@ -132,6 +132,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Database.URL == "" && db.private == nil {
+		// Another xmppd (a server, or a command such as `user add`)
+		// runs the private PostgreSQL and stops it when it ends.
+		db.Close()
+		return nil, fmt.Errorf("the private PostgreSQL in %s is in use by another xmppd (a server, or a command such as user add or import): stop it first",
+			filepath.Join(cfg.DataDir, "postgres"))
+	}
 	s, err := NewWithDatabase(ctx, cfg, log, db)
 	if err != nil {
 		db.Close()
@@ -330,7 +337,13 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		}
 		// Failed handshakes and bad requests from anyone who connects are
 		// not the operator's errors.
-		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelInfo)}
+		// An idle kept-alive connection is closed after the time a BOSH
+		// client may go without a request: without IdleTimeout (nor
+		// ReadTimeout) it would stay open for good, and anyone could
+		// pile them up until no listener can accept.
+		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout: time.Duration(cfg.HTTP.BOSHInactivitySeconds) * time.Second,
+			ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelInfo)}
 	}
 	return s, nil
 }

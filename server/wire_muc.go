@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/muc"
 	"xmppd/storage/postgres"
 )
@@ -26,9 +28,22 @@ func (w *wiring) muc(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		w.accountDeleted = append(w.accountDeleted, s.AccountDeleted)
 		if w.cluster != nil {
-			// Rooms live in one node's memory: the oldest node runs them.
+			// Rooms live in one node's memory: the oldest node runs them,
+			// and forgets there a deleted account that another node
+			// deleted.
 			s.RegisterAs(w.cluster.Singleton("conference."+host, s, s.Load))
+			topic := "muc-account " + host
+			w.cluster.OnForget(topic, func(key string) {
+				if bare, err := jid.Parse(key); err == nil {
+					s.ForgetAccount(bare)
+				}
+			})
+			w.accountDeleted = append(w.accountDeleted, func(_ context.Context, bare jid.JID) error {
+				w.cluster.Forget(topic, bare.String())
+				return nil
+			})
 		} else {
 			s.Register()
 		}

@@ -28,6 +28,7 @@ func (w *wiring) pushes(ctx context.Context) error {
 		cfg.Changed = func(account jid.JID) { w.cluster.Forget(pushTopic, account.String()) }
 	}
 	w.push = push.Register(w.router, cfg)
+	w.accountDeleted = append(w.accountDeleted, w.push.AccountDeleted)
 	if err := w.push.Load(ctx); err != nil {
 		w.log.Warn("push: each account's first message will ask the database for its registrations", "err", err)
 	}

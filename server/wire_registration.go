@@ -21,8 +21,9 @@ func (w *wiring) registration(ctx context.Context) error {
 		PerAddressPerHour: reg.PerAddressPerHour,
 		Accounts:          w.accounts,
 		Invites:           postgres.NewInvites(w.pool),
-		BeforeDelete:      w.accountDeleted,
-		Logger:            w.log,
+		// Run at removal, not copied now: modules wired later add theirs.
+		BeforeDelete: []func(context.Context, jid.JID) error{w.beforeDelete},
+		Logger:       w.log,
 	})
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ package stanza
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/xml"
+	"slices"
 
 	"xmppd/xmlstream"
 )
@@ -163,4 +165,23 @@ func NewID() string {
 	var b [10]byte
 	rand.Read(b[:])
 	return idEncoding.EncodeToString(b[:])
+}
+
+// DropNamespacedAddressing removes attributes named to, from, id or type
+// in a namespace (c:from with xmlns:c='jabber:client'). They are not the
+// stanza's own attributes, so the router ignores them, but many clients
+// (any built on encoding/xml) match attributes by local name and would
+// read a spoofed sender or address from them. Every stream that takes
+// stanzas in (c2s, s2s, components) drops them.
+func DropNamespacedAddressing(el *xmlstream.Element) {
+	el.Attrs = slices.DeleteFunc(el.Attrs, func(a xml.Attr) bool {
+		if a.Name.Space == "" {
+			return false
+		}
+		switch a.Name.Local {
+		case "to", "from", "id", "type":
+			return true
+		}
+		return false
+	})
 }

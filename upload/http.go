@@ -46,7 +46,9 @@ func cors(w http.ResponseWriter) { w.Header().Set("Access-Control-Allow-Origin",
 
 // put stores the body as the slot's file: 201 Created, or 404 for a slot
 // that does not exist or expired, 409 for one already used, 400 or 413
-// for a body not of the slot's size.
+// for a body not of the slot's size, 415 for a Content-Type not the
+// slot's, which XEP-0363 §6 says a service should refuse. Without a
+// Content-Type the file is taken as of the slot's type.
 func (f *Files) put(w http.ResponseWriter, r *http.Request) {
 	cors(w)
 	if r.ContentLength < 0 {
@@ -55,7 +57,7 @@ func (f *Files) put(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Hour)
 	defer cancel()
-	err := f.Store.Put(ctx, r.PathValue("id"), r.PathValue("name"), time.Now().Add(-f.SlotTime), http.MaxBytesReader(w, r.Body, r.ContentLength))
+	err := f.Store.Put(ctx, r.PathValue("id"), r.PathValue("name"), time.Now().Add(-f.SlotTime), r.Header.Get("Content-Type"), http.MaxBytesReader(w, r.Body, r.ContentLength))
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusCreated)
@@ -65,6 +67,8 @@ func (f *Files) put(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the file was uploaded already", http.StatusConflict)
 	case errors.Is(err, ErrSize):
 		http.Error(w, "the body is not the size the slot was granted for", http.StatusBadRequest)
+	case errors.Is(err, ErrType):
+		http.Error(w, "the Content-Type is not the one the slot was granted for", http.StatusUnsupportedMediaType)
 	default:
 		f.Logger.Error("storing an uploaded file", "remote", r.RemoteAddr, "err", err)
 		http.Error(w, "the file could not be stored", http.StatusInternalServerError)

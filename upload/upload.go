@@ -49,6 +49,8 @@ var (
 	ErrUploaded = errors.New("the file was uploaded already")
 	// ErrSize: the body is not the size the slot was granted for.
 	ErrSize = errors.New("the file is not the size of its slot")
+	// ErrType: the upload's Content-Type is not the slot's.
+	ErrType = errors.New("the file is not of its slot's content type")
 )
 
 // Slot is a granted upload.
@@ -75,9 +77,10 @@ type Store interface {
 	CreateSlot(ctx context.Context, s Slot, quota int64, pendingSince time.Time) error
 	// Put stores the file of the slot id named filename, requested after
 	// pendingSince, from body, which must hold exactly the slot's size
-	// (ErrSize). ErrNoSlot when there is no such slot, ErrUploaded when
-	// its file was put already.
-	Put(ctx context.Context, id, filename string, pendingSince time.Time, body io.Reader) error
+	// (ErrSize). A contentType other than "" must be the slot's, as
+	// SameType says (ErrType). ErrNoSlot when there is no such slot,
+	// ErrUploaded when its file was put already.
+	Put(ctx context.Context, id, filename string, pendingSince time.Time, contentType string, body io.Reader) error
 	// Get calls serve with the file of slot id named filename, put after
 	// uploadedSince, and a reader of its bytes; ErrNoSlot when there is
 	// none.
@@ -214,4 +217,17 @@ func newID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return strings.ToLower(idEncoding.EncodeToString(b[:]))
+}
+
+// SameType reports whether an upload's content type names the slot's
+// media type, whatever their case and parameters: "text/plain;
+// charset=UTF-8" is "text/plain". A slot of no type takes any.
+func SameType(slot, upload string) bool {
+	return slot == "" || mediaType(slot) == mediaType(upload)
+}
+
+// mediaType returns the type/subtype of a content type, in lower case.
+func mediaType(t string) string {
+	t, _, _ = strings.Cut(t, ";")
+	return strings.ToLower(strings.TrimSpace(t))
 }

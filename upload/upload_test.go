@@ -103,12 +103,15 @@ func TestUploadAndDownload(t *testing.T) {
 	if resp, _ := do(t, web, http.MethodPut, put, file[:1000], "text/plain; charset=utf-8"); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("PUT of the wrong size: %s, want 400", resp.Status)
 	}
+	if resp, _ := do(t, web, http.MethodPut, put, file, "image/png"); resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("PUT of another type: %s, want 415", resp.Status)
+	}
 	var claimed int
 	s.DB.QueryRow(context.Background(), "SELECT count(*) FROM uploads WHERE content IS NOT NULL").Scan(&claimed)
 	if claimed != 0 {
 		t.Fatal("a failed PUT left its large object in the slot")
 	}
-	if resp, body := do(t, web, http.MethodPut, put, file, "text/plain; charset=utf-8"); resp.StatusCode != http.StatusCreated {
+	if resp, body := do(t, web, http.MethodPut, put, file, "Text/Plain;charset=UTF-8"); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("PUT: %s %s", resp.Status, body)
 	}
 	if resp, _ := do(t, web, http.MethodPut, put, file, "text/plain; charset=utf-8"); resp.StatusCode != http.StatusConflict {
@@ -255,7 +258,7 @@ func TestExpiryDuringUpload(t *testing.T) {
 			t.Error(err)
 		}
 	}}
-	if err := store.Put(ctx, sl.ID, sl.Filename, requested.Add(-time.Minute), body); err != nil {
+	if err := store.Put(ctx, sl.ID, sl.Filename, requested.Add(-time.Minute), "", body); err != nil {
 		t.Fatalf("the upload: %v", err)
 	}
 	if err := store.Get(ctx, sl.ID, sl.Filename, time.Time{}, func(upload.File, io.Reader) error { return nil }); err != nil {

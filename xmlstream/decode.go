@@ -48,6 +48,9 @@ const (
 	CondBadFormat        = "bad-format"
 	CondInvalidNamespace = "invalid-namespace"
 	CondInvalidXML       = "invalid-xml"
+	// CondUnsupportedEncoding is for a stream in an encoding other than
+	// UTF-8 (RFC 6120 §11.6).
+	CondUnsupportedEncoding = "unsupported-encoding"
 )
 
 // Error is a violation that maps to an RFC 6120 stream error condition.
@@ -368,6 +371,11 @@ func (d *Decoder) release() {
 // the start tag of the first element. c is the next byte, not consumed.
 func (d *Decoder) prolog(c byte, declOK bool, what string) error {
 	for {
+		if c == 0 || c == 0xFE || c == 0xFF {
+			// A UTF-16 or UTF-32 byte order mark, or the NUL byte of
+			// "<" in UTF-16BE or UTF-32BE.
+			return newError(CondUnsupportedEncoding, "the stream is not UTF-8")
+		}
 		if c != '<' {
 			return newError(CondNotWellFormed, "text before the "+what)
 		}
@@ -536,7 +544,7 @@ func checkDecl(inst []byte) error {
 			}
 		case "encoding":
 			if !strings.EqualFold(value, "UTF-8") {
-				return newError(CondNotWellFormed, "encoding "+strconv.Quote(value)+" not supported")
+				return newError(CondUnsupportedEncoding, "encoding "+strconv.Quote(value)+" not supported")
 			}
 		case "standalone":
 			if value != "yes" && value != "no" {

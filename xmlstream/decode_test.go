@@ -133,7 +133,7 @@ func TestReadHeader(t *testing.T) {
 		{name: "whitespace before declaration", input: ` <?xml version='1.0'?>` + testHeader, cond: CondRestrictedXML},
 		{name: "version 1.1", input: `<?xml version='1.1'?>` + testHeader, cond: CondNotWellFormed},
 		{name: "no version", input: `<?xml encoding='UTF-8'?>` + testHeader, cond: CondNotWellFormed},
-		{name: "latin-1", input: `<?xml version='1.0' encoding='ISO-8859-1'?>` + testHeader, cond: CondNotWellFormed},
+		{name: "latin-1", input: `<?xml version='1.0' encoding='ISO-8859-1'?>` + testHeader, cond: CondUnsupportedEncoding},
 		{name: "two declarations", input: `<?xml version='1.0'?><?xml version='1.0'?>` + testHeader, cond: CondRestrictedXML},
 		{name: "comment", input: `<!-- hi -->` + testHeader, cond: CondRestrictedXML},
 		{name: "processing instruction", input: `<?xml version='1.0'?><?foo bar?>` + testHeader, cond: CondRestrictedXML},

@@ -41,7 +41,7 @@ func checkErr(t *testing.T, err error) {
 	var xe *Error
 	if errors.As(err, &xe) {
 		switch xe.Condition {
-		case CondNotWellFormed, CondRestrictedXML, CondPolicyViolation, CondBadFormat:
+		case CondNotWellFormed, CondRestrictedXML, CondPolicyViolation, CondBadFormat, CondUnsupportedEncoding:
 			return
 		}
 		t.Fatalf("unexpected condition %q", xe.Condition)

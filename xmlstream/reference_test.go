@@ -435,9 +435,10 @@ func (d *refDecoder) resolve(t xml.StartElement, mark int) (xml.Name, []xml.Attr
 			if !ok {
 				return xml.Name{}, nil, newError(CondNotWellFormed, "undeclared namespace prefix "+strconv.Quote(a.Name.Space))
 			}
-			if uri == "xml" {
-				// Would be indistinguishable from the xml prefix.
-				return xml.Name{}, nil, newError(CondNotWellFormed, "attribute in namespace \"xml\"")
+			if uri == "xml" || uri == "xmlns" {
+				// Would be indistinguishable from the xml prefix, or
+				// dropped by Append as a namespace declaration.
+				return xml.Name{}, nil, newError(CondNotWellFormed, "attribute in namespace "+strconv.Quote(uri))
 			}
 			a.Name.Space = uri
 		}

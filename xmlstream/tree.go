@@ -222,6 +222,13 @@ func (d *Decoder) build() *Element {
 	return &els[0]
 }
 
+// maxBindings bounds the namespace declarations in scope at once (the
+// stream header's included). Each name is looked up among them, and each
+// declaration checked against the element's others, so without a bound a
+// stanza of many declarations and many elements costs time quadratic in
+// its size.
+const maxBindings = 128
+
 // resolve pushes the namespace declarations of the start tag just read
 // onto d.ns (mark is len(d.ns) before), appends its other attributes,
 // resolved, to d.pattrs, and returns the element's namespace, local name
@@ -252,6 +259,9 @@ func (d *Decoder) resolve(mark int) (space, local, prefix ref, err error) {
 			pr = d.nameRef(a.name.local)
 		}
 		d.ns = append(d.ns, binding{prefix: pr, uri: d.valueRef(a.val)})
+		if len(d.ns) > maxBindings {
+			return ref{}, ref{}, ref{}, newError(CondPolicyViolation, "more than "+strconv.Itoa(maxBindings)+" namespace declarations in scope")
+		}
 	}
 
 	np, nl := part(t.name.prefix), part(t.name.local)
@@ -289,9 +299,10 @@ func (d *Decoder) resolve(mark int) (space, local, prefix ref, err error) {
 			if !ok {
 				return ref{}, ref{}, ref{}, syntaxErr("undeclared namespace prefix " + strconv.Quote(string(ap)))
 			}
-			if d.refIs(uri, []byte("xml")) {
-				// Would be indistinguishable from the xml prefix.
-				return ref{}, ref{}, ref{}, syntaxErr("attribute in namespace \"xml\"")
+			if d.refIs(uri, []byte("xml")) || d.refIs(uri, []byte("xmlns")) {
+				// Would be indistinguishable from the xml prefix, or
+				// taken by Append for a namespace declaration.
+				return ref{}, ref{}, ref{}, syntaxErr("attribute in namespace " + strconv.Quote(d.string(uri)))
 			}
 			as = uri
 		}

@@ -165,6 +165,13 @@ func TestZeroConfigLifecycle(t *testing.T) {
 	if m := bob.NextNamed("message"); m.Attr("from") != "alice@localhost/cli-test" {
 		t.Fatalf("bob got %s", m)
 	}
+	// Changing a password while the server runs ends the sessions that
+	// logged in with the old one.
+	if out, err := xmppd(t, bin, "newbobpass\n", "-c", cfgPath, "user", "passwd", "bob@localhost"); err != nil {
+		t.Fatalf("user passwd while serving: %v\n%s", err, out)
+	}
+	bob.ExpectStreamError("reset")
+	bob = loginAt(t, c2sAddr, "bob", "newbobpass")
 	// Deleting an account while the server runs ends its session.
 	if out, err := xmppd(t, bin, "", "-c", cfgPath, "user", "delete", "bob@localhost"); err != nil {
 		t.Fatalf("user delete while serving: %v\n%s", err, out)

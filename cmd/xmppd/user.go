@@ -78,6 +78,11 @@ func userCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 		if err != nil {
 			return err
 		}
+		if args[0] == "passwd" {
+			if err := server.PasswordChanged(ctx, db, j.Bare()); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintf(stdout, "%s: %s\n", j, map[string]string{"add": "created", "passwd": "password changed"}[args[0]])
 		return nil
 	case "delete":

@@ -2,9 +2,12 @@ package xmpptest
 
 import (
 	"bufio"
+	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,15 +26,36 @@ func BuildXMPPD(t testing.TB) string {
 }
 
 // FreeAddr returns a loopback address with a port that was free a moment
-// ago, for a server process that must be told where to listen.
+// ago, for a server process that must be told where to listen. The port
+// is below the kernel's ephemeral range, so that neither another test's
+// listener on port 0 nor an outgoing connection takes it meanwhile.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low := ephemeralLow()
+	for range 100 {
+		port := 10000 + rand.IntN(low-10000)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			l.Close()
+			return l.Addr().String()
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port below the ephemeral range")
+	return ""
+}
+
+// ephemeralLow returns the lowest port of the kernel's ephemeral range,
+// 32768 where it cannot be read.
+func ephemeralLow() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	low, err := strconv.Atoi(strings.Fields(string(data) + " x")[0])
+	if err != nil || low <= 11000 {
+		return 32768
+	}
+	return low
 }
 
 // Serve starts the xmppd binary bin with the configuration file cfgPath

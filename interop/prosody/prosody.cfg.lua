@@ -42,7 +42,9 @@ log = { debug = "@DIR@/prosody.log" }
 -- itself.)
 -- mam: interop/prosody_import_test.go moves archives to xmppd.
 -- s2s_bidi: streams between the servers carry stanzas both ways (XEP-0288).
-modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "pep", "mam", "s2s_bidi" }
+-- smacks: stream management (XEP-0198), which Prosody also does on server
+-- streams authenticated by certificate.
+modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "pep", "mam", "s2s_bidi", "smacks" }
 
 c2s_ports = { @C2S_PORT@ }
 c2s_interfaces = { "127.0.0.1" }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ErrInUse is returned by Start when another xmppd runs the cluster in dir.
@@ -35,8 +37,29 @@ func RunningURL(dir string) (string, error) {
 		return "", fmt.Errorf("localpg: attach: bad port in postmaster.pid: %w", err)
 	}
 	s := &Server{sockDir: strings.TrimSpace(lines[4])}
-	if err := s.identify(); err != nil {
+	// The superuser is named after the OS user that made the cluster
+	// (initdb -U), which owns the data directory, whoever asks now.
+	if role := ownerName(filepath.Join(dir, "pgdata")); role != "" {
+		s.role = role
+	} else if err := s.identify(); err != nil {
 		return "", err
 	}
 	return s.urlOnPort(database, port), nil
+}
+
+// ownerName returns the name of the user owning path, "" if unknown.
+func ownerName(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	u, err := user.LookupId(strconv.FormatUint(uint64(st.Uid), 10))
+	if err != nil {
+		return ""
+	}
+	return u.Username
 }

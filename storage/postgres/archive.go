@@ -38,7 +38,8 @@ var _ mam.Store = (*Archive)(nil)
 const insertSQL = `INSERT INTO archive_messages (id, domain, username, with_jid, with_resource, outgoing, stamp, origin_id, replaces_id, terms, stanza)
 SELECT u.id, u.domain, u.username, u.with_jid, u.with_resource, u.outgoing, $11, u.origin_id,
 	CASE WHEN u.replaces <> '' THEN (SELECT m.id FROM archive_messages m
-		WHERE m.domain = u.domain AND m.username = u.username AND m.origin_id = u.replaces AND m.with_jid = u.with_jid
+		WHERE m.domain = u.domain AND m.username = u.username AND m.origin_id = u.replaces AND m.origin_id <> ''
+		AND m.with_jid = u.with_jid
 		ORDER BY m.id DESC LIMIT 1) END,
 	u.terms, u.stanza
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::bytea[], $10::tsvector[])
@@ -223,6 +224,9 @@ func lastIDUntil(t string) string {
 // Retract replaces the messages a retraction refers to by tombstones, in
 // one transaction; see mam.Store.
 func (a *Archive) Retract(ctx context.Context, sender, recipient, originID string, tombstone func([]byte) []byte) (int, error) {
+	// A resource (neither a localpart nor a domain may hold '/') is a
+	// room occupant's nick, which the recipient's rows must have too.
+	sender, occupant, _ := strings.Cut(sender, "/")
 	su, sd, ok1 := strings.Cut(sender, "@")
 	ru, rd, ok2 := strings.Cut(recipient, "@")
 	if !ok1 || !ok2 || originID == "" {
@@ -232,8 +236,8 @@ func (a *Archive) Retract(ctx context.Context, sender, recipient, originID strin
 	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT domain, username, id, stanza FROM archive_messages WHERE origin_id = $5 AND (
 			(domain = $1 AND username = $2 AND outgoing AND with_jid = $6)
-			OR (domain = $3 AND username = $4 AND NOT outgoing AND with_jid = $7))
-			FOR UPDATE`, sd, su, rd, ru, originID, recipient, sender)
+			OR (domain = $3 AND username = $4 AND NOT outgoing AND with_jid = $7 AND ($8 = '' OR with_resource = $8)))
+			FOR UPDATE`, sd, su, rd, ru, originID, recipient, sender, occupant)
 		if err != nil {
 			return err
 		}

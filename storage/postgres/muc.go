@@ -85,6 +85,15 @@ func (m *MUC) SaveRoom(ctx context.Context, service string, r muc.StoredRoom) er
 	return nil
 }
 
+// DeleteAffiliations deletes jid's affiliations and registered nicknames
+// in every room of service.
+func (m *MUC) DeleteAffiliations(ctx context.Context, service, jid string) error {
+	if _, err := m.pool.Exec(ctx, `DELETE FROM muc_affiliations WHERE service = $1 AND jid = $2`, service, jid); err != nil {
+		return fmt.Errorf("delete the room affiliations of %s on %s: %w", jid, service, err)
+	}
+	return nil
+}
+
 // DeleteRoom deletes a room; its affiliations and archive go with it.
 func (m *MUC) DeleteRoom(ctx context.Context, service, name string) error {
 	tag, err := m.pool.Exec(ctx, `DELETE FROM muc_rooms WHERE service = $1 AND name = $2`, service, name)

@@ -107,11 +107,15 @@ func (o *Offline) Delete(ctx context.Context, domain, username string, ids []int
 
 // All returns the messages stored for username@domain, oldest first,
 // claimed or not, without claiming them: for exports.
-func (o *Offline) All(ctx context.Context, domain, username string) ([][]byte, error) {
-	data, err := collect(ctx, o.pool, `SELECT stanza FROM offline_messages WHERE domain = $1 AND username = $2 ORDER BY id`,
-		[]any{domain, username}, pgx.RowTo[[]byte])
+func (o *Offline) All(ctx context.Context, domain, username string) ([]offline.Message, error) {
+	msgs, err := collect(ctx, o.pool, `SELECT id, stanza, stamp FROM offline_messages WHERE domain = $1 AND username = $2 ORDER BY id`,
+		[]any{domain, username}, func(row pgx.CollectableRow) (offline.Message, error) {
+			var m offline.Message
+			err := row.Scan(&m.ID, &m.Stanza, &m.Stamp)
+			return m, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("load offline messages of %s@%s: %w", username, domain, err)
 	}
-	return data, nil
+	return msgs, nil
 }

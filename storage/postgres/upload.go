@@ -64,12 +64,13 @@ func (u *Uploads) CreateSlot(ctx context.Context, s upload.Slot, quota int64, pe
 // client holds no transaction and no connection of the pool between its
 // chunks. A failed or short upload releases the slot and drops what was
 // written.
-func (u *Uploads) Put(ctx context.Context, id, filename string, pendingSince time.Time, body io.Reader) error {
+func (u *Uploads) Put(ctx context.Context, id, filename string, pendingSince time.Time, contentType string, body io.Reader) error {
 	var oid uint32
 	var size int64
+	var slotType string
 	err := u.pool.QueryRow(ctx, `UPDATE uploads SET content = lo_create(0)
-		WHERE id = $1 AND filename = $2 AND requested > $3 AND content IS NULL RETURNING content, size`,
-		id, filename, pendingSince).Scan(&oid, &size)
+		WHERE id = $1 AND filename = $2 AND requested > $3 AND content IS NULL RETURNING content, size, content_type`,
+		id, filename, pendingSince).Scan(&oid, &size, &slotType)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var taken bool
 		if u.pool.QueryRow(ctx, `SELECT content IS NOT NULL FROM uploads WHERE id = $1 AND filename = $2`, id, filename).Scan(&taken) == nil && taken {
@@ -79,6 +80,10 @@ func (u *Uploads) Put(ctx context.Context, id, filename string, pendingSince tim
 	}
 	if err != nil {
 		return fmt.Errorf("claim upload slot %s: %w", id, err)
+	}
+	if contentType != "" && !upload.SameType(slotType, contentType) {
+		u.release(id, oid)
+		return fmt.Errorf("%w: %q, the slot is for %q", upload.ErrType, contentType, slotType)
 	}
 	if err := u.write(ctx, oid, size, body); err != nil {
 		u.release(id, oid)

@@ -1,0 +1,44 @@
+package muc_test
+
+import (
+	"strconv"
+	"testing"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+)
+
+// A private message that the router bounces while delivering it (here:
+// the recipient's session is full, and the message asks not to be stored
+// offline) comes back to the room as an error from the occupant; the room
+// must not be holding its own lock then, or it deadlocks and answers
+// nobody again.
+func TestPrivateMessageBounceDoesNotDeadlockRoom(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t, func(c *config.Config) {
+		c.Offline.Quota = 1
+		c.Limits.SessionQueue = 101
+	})
+	for _, u := range users {
+		s.AddUser(t, u, xmpptest.Domain, "pw")
+	}
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+	romeo.EnableSM() // romeo never acknowledges: his queue fills up
+
+	for i := range 110 {
+		juliet.Send("<message type='chat' to='" + room + "/romeo' id='pm" + strconv.Itoa(i) + "'><body>psst</body>" +
+			"<no-store xmlns='urn:xmpp:hints'/></message>")
+	}
+	// The room still answers.
+	juliet.Send("<iq type='get' id='alive' to='" + room + "'><ping xmlns='urn:xmpp:ping'/></iq>")
+	for {
+		el := juliet.Next()
+		if el.Name.Local == "iq" && el.Attr("id") == "alive" {
+			if el.Attr("type") != "result" {
+				t.Fatalf("got %s, want the ping's result", el)
+			}
+			return
+		}
+	}
+}
