@@ -191,10 +191,10 @@ func quickAttr(data []byte, attr string) string {
 			return ""
 		}
 		if string(name) == attr {
-			if v := rest[1 : 1+end]; bytes.IndexByte(v, '&') < 0 {
+			if v := rest[1 : 1+end]; !bytes.ContainsAny(v, "&\t\r\n") {
 				return string(v)
 			}
-			return "" // a reference: left to the parser
+			return "" // a reference or white space to normalise: left to the parser
 		}
 		rest = rest[end+2:]
 	}

@@ -16,6 +16,8 @@ func FuzzQuickSID(f *testing.F) {
 		"<body rid='1'>sid='inside'</body>",
 		"<body sid='unterminated",
 		"<body sid='a&amp;b'/>",
+		"<body sid='\r'/>",
+		"<body sid='a\tb'/>",
 		"sid='x'",
 		"sid='",
 		"",
