@@ -104,18 +104,35 @@ func exportCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 		_, err := server.Exporter(cfg, db.Pool).Export(ctx, stdout)
 		return err
 	}
-	f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	defer f.Close()
-	res, err := server.Exporter(cfg, db.Pool).Export(ctx, f)
-	if err == nil {
-		err = f.Sync()
-	}
+	var res pie.ExportResult
+	err = createFile(args[0], func(w io.Writer) (err error) {
+		res, err = server.Exporter(cfg, db.Pool).Export(ctx, w)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s: %d accounts, %d archived messages\n", args[0], res.Accounts, res.Archived)
 	return nil
+}
+
+// createFile creates path, which must not exist, has write fill it and
+// syncs it. If anything fails, the file is removed: a partial export
+// must not pass for a backup.
+func createFile(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
