@@ -489,6 +489,16 @@ func (s *Server) listen(addr string, serve func(net.Listener) error) (net.Addr, 
 	return l.Addr(), nil
 }
 
+// DatabaseLost returns a channel closed when the private PostgreSQL that
+// xmppd runs itself has exited without being stopped, after which nothing
+// can be stored; it is never closed when the database is another's.
+func (s *Server) DatabaseLost() <-chan struct{} {
+	if s.db.private == nil {
+		return nil
+	}
+	return s.db.private.Done()
+}
+
 // ReloadCertificates re-reads the certificate files (on SIGHUP).
 func (s *Server) ReloadCertificates() error { return s.certs.Reload() }
 

@@ -123,8 +123,8 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// serve runs the server until SIGINT or SIGTERM; SIGHUP reloads the
-// certificates.
+// serve runs the server until SIGINT or SIGTERM, or until the private
+// PostgreSQL dies (an error); SIGHUP reloads the certificates.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
@@ -139,29 +139,45 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		go func() { log.Error("pprof listener", "err", http.ListenAndServe(addr, nil)) }()
 	}
 	printWelcome(stdout, cfg, srv)
+	lost := waitForStop(srv, log)
+	if lost != nil {
+		log.Error("stopping", "err", lost)
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(stopCtx); lost == nil && err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	log.Info("stopped")
+	return lost
+}
+
+// waitForStop returns at SIGINT or SIGTERM, reloading the certificates at
+// each SIGHUP meanwhile, or, with an error saying so, when the private
+// PostgreSQL has died: without it nothing can be stored, and exiting lets
+// a supervisor such as systemd start both again.
+func waitForStop(srv *server.Server, log *slog.Logger) error {
 	// Room for every kind of signal, so a SIGTERM right after a SIGHUP
 	// is not dropped while the reload runs.
 	sigs := make(chan os.Signal, 3)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	for sig := range sigs {
-		if sig == syscall.SIGHUP {
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case <-srv.DatabaseLost():
+			return errors.New("the private PostgreSQL exited")
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP {
+				log.Info("stopping", "signal", sig.String())
+				return nil
+			}
 			if err := srv.ReloadCertificates(); err != nil {
 				log.Error("reloading certificates", "err", err)
 			} else {
 				log.Info("certificates reloaded")
 			}
-			continue
 		}
-		log.Info("stopping", "signal", sig.String())
-		break
 	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(stopCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	log.Info("stopped")
-	return nil
 }
 
 func printWelcome(w io.Writer, cfg config.Config, srv *server.Server) {
