@@ -190,11 +190,15 @@ func (c *stream) bounceQueued() {
 }
 
 // writeQueued writes queued stanzas, as many at once as are waiting,
-// until the queue is closed or a write fails, which ends the stream.
+// until the queue is closed or a write fails. A failed write ends the
+// stream, and the stanzas it carried are handed back to the link, which
+// answers them with errors once the stream is gone: the component may
+// not have received them.
 func (c *stream) writeQueued() {
 	var b []byte
+	var batch []*xmlstream.Element
 	for st := range c.queue {
-		b = st.Append(b[:0], stanza.NSClient)
+		b, batch = st.Append(b[:0], stanza.NSClient), append(batch[:0], st)
 	gather:
 		for len(b) < maxBatch {
 			select {
@@ -202,13 +206,16 @@ func (c *stream) writeQueued() {
 				if !ok {
 					break gather
 				}
-				b = st.Append(b, stanza.NSClient)
+				b, batch = st.Append(b, stanza.NSClient), append(batch, st)
 			default:
 				break gather
 			}
 		}
 		if err := c.write(b); err != nil {
 			c.nc.Close()
+			for _, st := range batch {
+				c.link.deliver(context.Background(), st)
+			}
 			return
 		}
 	}
