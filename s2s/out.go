@@ -174,8 +174,11 @@ func (o *outStream) run(retry []queued) {
 		case <-o.quit:
 			o.takeInbox(c, &a, false)
 			o.end(c, streamErr("system-shutdown", "the server is stopping"))
-			// What the peer did not acknowledge stays in the outbox.
-			o.close(errors.New("the server is stopping"), append(kept(a.unacked), retry...))
+			// Of what the peer did not acknowledge, the messages in the
+			// outbox stay there; the other stanzas (IQs, presence) go
+			// nowhere else, so their senders get an error (RFC 6120
+			// §10.4.3.2), as for those still queued (bounce).
+			o.close(errors.New("the server is stopping"), append(o.unacked(c, &a), retry...))
 			return
 		}
 	}

@@ -329,17 +329,6 @@ func (o *outStream) managed(a *acks, el *xmlstream.Element) error {
 	return nil
 }
 
-// kept returns those of qs that the outbox keeps.
-func kept(qs []queued) []queued {
-	var k []queued
-	for _, q := range qs {
-		if q.kept != 0 {
-			k = append(k, q)
-		}
-	}
-	return k
-}
-
 // viaSent tracks our stanzas on a peer's bidirectional stream (XEP-0288)
 // on which the peer enabled stream management, until it acknowledges
 // them: several of our outgoing streams may write there, so the count is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -11,8 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/config"
 	"xmppd/internal/xmpptest"
+	"xmppd/router"
+	"xmppd/xmlstream"
 )
 
 // TestStreamManagementOffered: on a stream a peer opens, b.test offers
@@ -339,4 +344,40 @@ func outbox(t *testing.T, a *xmpptest.Server) []string {
 		t.Fatal(err)
 	}
 	return kept
+}
+
+// TestUnacknowledgedIQBouncedAtStop: an IQ a.test wrote to a peer that
+// did not acknowledge it before a.test stopped is not kept in the outbox
+// (only messages are), and is not sent again: its sender gets the error
+// RFC 6120 §10.4.3.2 says, remote-server-timeout, rather than no answer.
+func TestUnacknowledgedIQBouncedAtStop(t *testing.T) {
+	l := listen(t)
+	a := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{"a.test"}
+		c.S2S.Listen = "127.0.0.1:0"
+		c.S2S.Routes = map[string]string{"peer.test": l.Addr().String()}
+	})
+	answer := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a bound, not a timing
+		defer cancel()
+		_, err := a.Router().Query(ctx, "get", jid.MustParse("a.test"), jid.MustParse("pat@peer.test/x"), xmlstream.NewElement("urn:xmpp:ping", "ping"))
+		answer <- err
+	}()
+	peer := smReceiver(t, l)
+	if iq := peer.Next(); iq.Name.Local != "iq" || iq.Attr("to") != "pat@peer.test/x" {
+		t.Fatalf("got %s, want a.test's ping", iq)
+	}
+	if r := peer.Next(); r.Name.Space != nsSM || r.Name.Local != "r" {
+		t.Fatalf("got %s, want a request for an acknowledgement", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var qe *router.QueryError
+	if err := <-answer; !errors.As(err, &qe) || qe.Condition != "remote-server-timeout" {
+		t.Fatalf("the IQ's sender got %v, want a remote-server-timeout error", err)
+	}
 }
