@@ -283,15 +283,24 @@ func (s *Server) verify(ctx context.Context, receiving, originating, id, key str
 		if el.Name.Space == xmlstream.NSStream && el.Name.Local == "error" {
 			return false, fmt.Errorf("%s sent a stream error: %s", originating, describeError(el))
 		}
-		if el.Name.Space == nsDialback && el.Name.Local == "verify" && el.Attr("id") == id && el.Attr("from") == originating {
-			switch el.Attr("type") {
-			case "valid":
-				return true, nil
-			case "invalid":
-				return false, nil
-			default:
-				return false, fmt.Errorf("%s could not verify the key: %s", originating, describeError(el))
-			}
+		if el.Name.Space != nsDialback || el.Name.Local != "verify" {
+			continue
+		}
+		if el.Attr("from") != originating || el.Attr("to") != receiving || el.Attr("id") != id {
+			// XEP-0220 §2.1.2: an answer whose addresses and id are not
+			// those of our request, swapped, answers none of ours, and is
+			// no verdict on this key: dropped.
+			s.log.Info("s2s dialback: an answer to no verification request of ours dropped",
+				"remote", originating, "local", receiving, "from", el.Attr("from"), "to", el.Attr("to"))
+			continue
+		}
+		switch el.Attr("type") {
+		case "valid":
+			return true, nil
+		case "invalid":
+			return false, nil
+		default:
+			return false, fmt.Errorf("%s could not verify the key: %s", originating, describeError(el))
 		}
 	}
 }

@@ -1,0 +1,54 @@
+package s2s_test
+
+import (
+	"crypto/tls"
+	"strings"
+	"testing"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+)
+
+// TestVerifyAnswerMustMatch: b.test takes the authoritative server's
+// answer to its <db:verify/> as the verdict on a key only when its
+// 'from', 'to' and 'id' are those of the request, swapped (XEP-0220
+// §2.1.2, §2.2.2); any other answers no request of b.test's and is
+// dropped (§2.1.2, §4.1 "Unsolicited Dialback"): here the stray answer
+// says valid, the matching one invalid.
+func TestVerifyAnswerMustMatch(t *testing.T) {
+	for _, tc := range []struct{ name, from, to, id string }{
+		{name: "to", from: "peer.test", to: "other.test"},
+		{name: "from", from: "other.test", to: "b.test"},
+		{name: "id", from: "peer.test", to: "b.test", id: "other"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := listen(t)
+			b := xmpptest.Start(t, func(c *config.Config) {
+				c.Hosts = []string{"b.test"}
+				c.S2S.Listen = "127.0.0.1:0"
+				c.S2S.Routes = map[string]string{"peer.test": l.Addr().String()}
+			})
+			c := openPeer(t, b, "peer.test", "b.test", true)
+			c.Send("<db:result from='peer.test' to='b.test'>a key b.test cannot check itself</db:result>")
+
+			// peer.test's server, as the authoritative server.
+			auth := peerServer(t, l, &tls.Config{Certificates: clientCert(t, xmpptest.NewCA(t), "peer.test")})
+			auth.Send(strings.Replace(peerHeader, "to='a.test'", "to='b.test'", 1) + "<stream:features/>")
+			req := auth.NextNamed("verify")
+			if req.Attr("from") != "b.test" || req.Attr("to") != "peer.test" || req.Attr("id") == "" {
+				t.Fatalf("b.test sent %s, want a request from b.test to peer.test", req)
+			}
+			id := req.Attr("id")
+			stray := tc.id
+			if stray == "" {
+				stray = id
+			}
+			auth.Send("<db:verify from='" + tc.from + "' to='" + tc.to + "' id='" + stray + "' type='valid'/>" +
+				"<db:verify from='peer.test' to='b.test' id='" + id + "' type='invalid'/>")
+
+			if el := c.NextNamed("result"); el.Attr("type") != "invalid" {
+				t.Fatalf("got %s, want the verdict of the matching answer, invalid", el)
+			}
+		})
+	}
+}
