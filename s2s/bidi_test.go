@@ -256,3 +256,24 @@ func bidiFromA(t *testing.T, idleSeconds int) (alice, peer *xmpptest.Client) {
 	}
 	return alice, peer
 }
+
+// TestStanzaOnOneWayStream: without bidirectionality (XEP-0288), the
+// stream a.test opened carries stanzas one way only (XEP-0220 §2.3), and
+// the peer authenticated no domain of its own on it: a.test ends the
+// stream with not-authorized (RFC 6120 §4.9.3.12) at a stanza from the
+// peer, rather than dropping it unsaid.
+func TestStanzaOnOneWayStream(t *testing.T) {
+	l := listen(t)
+	_, alice := aliceRoutedTo(t, l)
+	alice.Send("<message to='pat@peer.test' type='chat'><body>one way</body></message>")
+	peer := smReceiver(t, l)
+	expectMessageAndRequest(t, peer, "one way")
+	peer.Send("<message from='pat@peer.test' to='alice@a.test/phone' type='chat'><body>back</body></message>")
+	el := peer.Next()
+	if el.Name.Space == nsSM && el.Name.Local == "a" {
+		el = peer.Next() // a.test's last count, before it ends the stream
+	}
+	if el.Name.Local != "error" || el.Child("urn:ietf:params:xml:ns:xmpp-streams", "not-authorized") == nil {
+		t.Fatalf("got %s, want a not-authorized stream error", el)
+	}
+}

@@ -326,7 +326,8 @@ func stanzas(qs []queued) []*xmlstream.Element {
 
 // read reads what the receiving server sends on our stream until it ends
 // it: whitespace, a stream error, and on a bidirectional stream
-// (XEP-0288) its stanzas from the remote domain to the local one.
+// (XEP-0288) its stanzas from the remote domain to the local one; a
+// stanza on a stream that is not ends it.
 func (o *outStream) read(c *conn) error {
 	var in *inStream // the peer's stanzas, from the pair our stream authenticated
 	if c.bidi {
@@ -350,6 +351,11 @@ func (o *outStream) read(c *conn) error {
 			}
 			c.received.count()
 			o.lastRead.Store(time.Now().UnixNano())
+		case stanza.IsStanza(el, stanza.NSServer):
+			// Without bidirectionality the stream carries our stanzas
+			// only (XEP-0220 §2.3), and the peer authenticated no domain
+			// of its own on it: RFC 6120 §4.9.3.12.
+			return streamErr("not-authorized", "this stream is not bidirectional: stanzas from "+o.p.remote+" go over a stream of its own")
 		case el.Name.Space == nsSM && el.Name.Local == "r":
 			if err := c.received.answer(c); err != nil {
 				return err
