@@ -19,6 +19,19 @@ import (
 // may have us verify at once.
 const maxPendingVerifications = 10
 
+// Bounds on what authenticated peers hold; beyond them a proof is
+// refused, with a resource-constraint dialback error (XEP-0220 §2.4:
+// the stream and its other pairs go on) or a SASL failure.
+const (
+	// maxPairsPerStream bounds the domain pairs authenticated, or being
+	// verified, on one incoming stream (multiplexing, XEP-0220 §3).
+	maxPairsPerStream = 1000
+	// maxStreamsPerPair bounds the incoming streams on which one domain
+	// pair is authenticated at once: a peer needs one, and a few more
+	// while it reconnects before its old streams have timed out.
+	maxStreamsPerPair = 10
+)
+
 // inStream is a stream another server opened to us.
 type inStream struct {
 	s     *Server
@@ -39,6 +52,8 @@ type inStream struct {
 	// more than once.
 	negotiated func()
 
+	// mu is taken before the Server's mu (offerBidi, countPair), never
+	// after.
 	mu       sync.Mutex
 	verified map[pair]bool // domain pairs dialback proved
 	pending  int           // verifications under way
@@ -48,6 +63,9 @@ type inStream struct {
 	// told holds the verified pairs the peer has been told about: it may
 	// take stanzas for them from then on.
 	told map[pair]bool
+	// released is true once the stream ended and its pairs were
+	// uncounted (Server.inPairs): none is proven after.
+	released bool
 }
 
 // serveIn runs an incoming stream until it ends; with direct, it starts
@@ -84,6 +102,7 @@ func (s *Server) serveIn(c *conn, direct *tls.Config) {
 	if !isClosed(err) {
 		s.log.Info("s2s incoming stream error", "remote", c.nc.RemoteAddr().String(), "local", in.local, "err", err)
 	}
+	in.release()
 	s.dropBidi(c)
 	c.end(err, in.local)
 }
@@ -180,13 +199,14 @@ func (in *inStream) elements() (restart bool, err error) {
 			cancel()
 			return err == nil, err
 		case el.Name.Space == nsSASL && el.Name.Local == "auth":
-			if in.authenticate(el) {
+			failure := in.authenticate(el)
+			if failure == "" {
 				// The peer starts the new stream after <success/>.
 				err := c.writeElements(xmlstream.NewElement(nsSASL, "success"))
 				c.restart()
 				return err == nil, err
 			}
-			if err := c.writeElements(xmlstream.NewElement(nsSASL, "failure").AddChild(xmlstream.NewElement(nsSASL, "not-authorized"))); err != nil {
+			if err := c.writeElements(xmlstream.NewElement(nsSASL, "failure").AddChild(xmlstream.NewElement(nsSASL, failure))); err != nil {
 				return false, err
 			}
 		case el.Name.Space == nsBidi && el.Name.Local == "bidi":
@@ -230,38 +250,70 @@ func (in *inStream) elements() (restart bool, err error) {
 // authenticate handles SASL EXTERNAL (RFC 6120 §6.4, XEP-0178): the
 // domain the peer asks for (its authorization identity, else its
 // header's 'from') is authenticated for the stream's local domain if the
-// peer's certificate verifies for it.
-func (in *inStream) authenticate(auth *xmlstream.Element) bool {
+// peer's certificate verifies for it. It returns the SASL failure
+// condition, or "" on success.
+func (in *inStream) authenticate(auth *xmlstream.Element) (failure string) {
 	if auth.Attr("mechanism") != "EXTERNAL" || !in.c.tls || in.external {
-		return false
+		return "not-authorized"
 	}
 	domain := in.peer
 	if text := auth.Text(); text != "" && text != "=" {
 		authzid, err := base64.StdEncoding.DecodeString(text)
 		if err != nil {
-			return false
+			return "not-authorized"
 		}
 		domain = string(authzid)
 	}
 	if !in.foreign(domain) || !in.s.verified(in.c, domain) {
 		in.s.log.Info("s2s certificate authentication refused", "remote", domain, "local", in.local)
-		return false
+		return "not-authorized"
+	}
+	if !in.proven(in.local, domain, "certificate (SASL EXTERNAL)") {
+		return "temporary-auth-failure" // RFC 6120 §6.5.11: may work later
 	}
 	in.external, in.sasl = true, pair{local: in.local, remote: domain}
-	in.proven(in.local, domain, "certificate (SASL EXTERNAL)")
-	return true
+	return ""
 }
 
 // proven records that remote is authenticated for local on this stream,
 // by the means named, so that its stanzas may follow at once; a silent
-// peer is closed later.
-func (in *inStream) proven(local, remote, by string) {
+// peer is closed later. It returns false, and records nothing, when
+// maxStreamsPerPair streams authenticate the pair already, or the
+// stream ended.
+func (in *inStream) proven(local, remote, by string) bool {
+	p := pair{local: local, remote: remote}
 	in.mu.Lock()
-	in.verified[pair{local: local, remote: remote}] = true
+	if !in.verified[p] {
+		if in.released || !in.s.countPair(p) {
+			in.mu.Unlock()
+			in.s.log.Info("s2s incoming stream refused for a domain pair: too many streams authenticate it",
+				"remote", remote, "local", local, "limit", maxStreamsPerPair)
+			return false
+		}
+		in.verified[p] = true
+	}
 	in.mu.Unlock()
 	in.c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
 	in.negotiated()
 	in.s.log.Info("s2s incoming stream authenticated", "remote", remote, "local", local, "by", by)
+	return true
+}
+
+// crowded reports whether p may not be authenticated on this stream,
+// which holds maxPairsPerStream other pairs, authenticated or being
+// verified, already.
+func (in *inStream) crowded(p pair) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return !in.verified[p] && len(in.verified)+in.pending >= maxPairsPerStream
+}
+
+// release uncounts the pairs authenticated on the stream, which ended.
+func (in *inStream) release() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.released = true
+	in.s.uncountPairs(in.verified)
 }
 
 // foreign reports whether domain is a valid domain that this server does
@@ -284,8 +336,14 @@ func (in *inStream) result(el *xmlstream.Element) error {
 	if !in.foreign(from) {
 		return in.c.writeElements(dialbackError("result", to, from, "", "modify", stanza.BadRequest))
 	}
+	if in.crowded(pair{local: to, remote: from}) {
+		in.s.log.Info("s2s dialback refused: too many domain pairs on the stream", "remote", from, "local", to, "limit", maxPairsPerStream)
+		return in.c.writeElements(dialbackError("result", to, from, "", "wait", stanza.ResourceConstraint))
+	}
 	if in.s.verified(in.c, from) {
-		in.proven(to, from, "certificate (dialback)")
+		if !in.proven(to, from, "certificate (dialback)") {
+			return in.c.writeElements(dialbackError("result", to, from, "", "wait", stanza.ResourceConstraint))
+		}
 		err := in.c.writeElements(xmlstream.NewElement(nsDialback, "result", "from", to, "to", from, "type", "valid"))
 		in.tell(pair{local: to, remote: from})
 		return err
@@ -316,14 +374,17 @@ func (in *inStream) result(el *xmlstream.Element) error {
 			}
 		}()
 		valid, err := in.s.verify(ctx, to, from, id, key)
+		// Proven before it stops pending: the pair counts all along
+		// (crowded, STARTTLS).
+		admitted := valid && in.proven(to, from, "dialback")
 		in.mu.Lock()
 		in.pending--
 		in.mu.Unlock()
-		if valid {
-			in.proven(to, from, "dialback")
-		}
 		var answer *xmlstream.Element
 		switch {
+		case valid && !admitted:
+			answer = dialbackError("result", to, from, "", "wait", stanza.ResourceConstraint)
+			valid = false
 		case err != nil:
 			in.s.log.Info("s2s dialback verification failed", "remote", from, "local", to, "err", err)
 			cond := stanza.RemoteServerNotFound

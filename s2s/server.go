@@ -89,7 +89,10 @@ type Server struct {
 	// negotiating counts the incoming streams without an authenticated
 	// domain, by remote address.
 	negotiating map[string]int
-	out         map[pair]*outStream
+	// inPairs counts the incoming streams on which each domain pair is
+	// authenticated (maxStreamsPerPair).
+	inPairs map[pair]int
+	out     map[pair]*outStream
 	// bidi holds the incoming streams that may carry our stanzas back
 	// to the peer (XEP-0288), by the pair each authenticated.
 	bidi     map[pair]*conn
@@ -128,7 +131,7 @@ func New(cfg Config, r *router.Router) *Server {
 		cfg.TLS = cfg.TLS.Clone()
 		cfg.TLS.ClientAuth = tls.RequestClientCert
 	}
-	s := &Server{cfg: cfg, router: r, log: cfg.Logger, routes: map[string]string{}, resolver: net.DefaultResolver, negotiating: map[string]int{}, out: map[pair]*outStream{}, bidi: map[pair]*conn{}}
+	s := &Server{cfg: cfg, router: r, log: cfg.Logger, routes: map[string]string{}, resolver: net.DefaultResolver, negotiating: map[string]int{}, inPairs: map[pair]int{}, out: map[pair]*outStream{}, bidi: map[pair]*conn{}}
 	s.stopped, s.stop = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -180,6 +183,29 @@ func (s *Server) startNegotiating(remote net.Addr) (done func(), ok bool) {
 			}
 		})
 	}, true
+}
+
+// countPair counts one more incoming stream on which p is
+// authenticated, unless maxStreamsPerPair are counted already.
+func (s *Server) countPair(p pair) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inPairs[p] >= maxStreamsPerPair {
+		return false
+	}
+	s.inPairs[p]++
+	return true
+}
+
+// uncountPairs uncounts a stream on which the pairs were authenticated.
+func (s *Server) uncountPairs(pairs map[pair]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p := range pairs {
+		if s.inPairs[p]--; s.inPairs[p] <= 0 {
+			delete(s.inPairs, p)
+		}
+	}
 }
 
 // alpn is the protocol name of server streams over direct TLS (XEP-0368).
