@@ -22,7 +22,12 @@ const rerouteTimeout = 10 * time.Second
 //     They are not archived again: the archives have them, and the
 //     copies keep their stanza ids, by which clients know them.
 //     Carbon copies are the exception: the original reached its
-//     recipient, and routing the copy again would duplicate it;
+//     recipient, and routing the copy again would duplicate it. So is a
+//     message another session of the account got too, or a copy of
+//     (Shared), while that session is bound: the user has it there, or
+//     that session routes its own copy again when it ends unacknowledged
+//     (XEP-0198 §4 leaves the choice to the server; giving the message
+//     to the resources that have it would show it twice);
 //   - IQ requests are answered with service-unavailable from the
 //     recipient (RFC 6121 §8.5.3.2.1), so the requester does not wait;
 //   - presence and IQ results are dropped: they describe a state the next
@@ -39,7 +44,7 @@ func (s *Session) reroute(items []outItem) {
 		ctx, cancel := context.WithTimeout(context.Background(), rerouteTimeout)
 		switch el.Name.Local {
 		case stanza.Message:
-			if isCarbon(el) {
+			if isCarbon(el) || s.srv.router.AnyBound(it.others) {
 				break
 			}
 			// The copy keeps the sender's receipt until it is safe again.

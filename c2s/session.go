@@ -65,6 +65,9 @@ type outItem struct {
 	frame   []byte
 	counted bool     // counts for stream management: kept until acknowledged
 	receipt *receipt // the sender's, held until acknowledged or re-routed
+	// others are the account's other sessions that got el too, or a
+	// copy of it (Shared): while one is bound, el is not re-routed.
+	others []router.Session
 }
 
 // newSession returns a held session: what it is given is queued but not
@@ -159,8 +162,35 @@ func forClient(st *xmlstream.Element) *xmlstream.Element {
 	return st.Without(nsCarbons, "private")
 }
 
-// A Session tells the router when what it delivered is safe.
-var _ router.SafeSession = (*Session)(nil)
+// A Session tells the router when what it delivered is safe, and learns
+// from it which messages its account's other sessions have too.
+var (
+	_ router.SafeSession    = (*Session)(nil)
+	_ router.SharingSession = (*Session)(nil)
+)
+
+// Shared records that the sessions others of the account got the message
+// st too, or a copy of it (router.SharingSession), when st is still
+// waiting for the client or for its acknowledgement: ending before the
+// client acknowledged it, the session does not route it again to them
+// (reroute). Told after the session ended, or once the client
+// acknowledged st, it has nothing to do.
+func (s *Session) Shared(st *xmlstream.Element, others []router.Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.sm.enabled || s.closing {
+		return
+	}
+	// st was queued a moment ago: it is near the end of one of them.
+	for _, items := range [][]outItem{s.queue, s.sm.unacked, s.csi.held} {
+		for i := len(items) - 1; i >= 0; i-- {
+			if items[i].el == st {
+				items[i].others = append(items[i].others, others...)
+				return
+			}
+		}
+	}
+}
 
 // DeliverSafe is Deliver, and calls safe once st is safe
 // (router.SafeSession): at once without stream management, otherwise once

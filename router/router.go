@@ -482,11 +482,13 @@ func (r *Router) routeToBare(ctx context.Context, from, to jid.JID, st *xmlstrea
 		return
 	}
 	targets, known := r.bareTargets(to, st, nil)
+	var took []Session
 	var delivered []jid.JID
 	var refused map[string]bool // full JIDs of the targets that did not take st
 	for len(targets) > 0 {
 		for _, s := range targets {
 			if s.Deliver(st) {
+				took = append(took, s)
 				delivered = append(delivered, s.JID())
 			} else {
 				if refused == nil {
@@ -503,6 +505,10 @@ func (r *Router) routeToBare(ctx context.Context, from, to jid.JID, st *xmlstrea
 		targets, _ = r.bareTargets(to, st, refused)
 	}
 	if len(delivered) > 0 {
+		if st.Name.Local == stanza.Message && len(took) > 1 {
+			// Equal best resources took it together (SharingSession).
+			r.shared(st, took, took)
+		}
 		r.received(ctx, to, st, delivered)
 		return
 	}

@@ -1,0 +1,109 @@
+package c2s_test
+
+import (
+	"fmt"
+	"testing"
+
+	"xmppd/internal/xmpptest"
+	"xmppd/xmlstream"
+)
+
+// nextMessage returns the next message c receives, past presence.
+func nextMessage(c *xmpptest.Client) *xmlstream.Element {
+	c.T.Helper()
+	for {
+		if el := c.Next(); el.Name.Local == "message" {
+			return el
+		}
+	}
+}
+
+// roundTrip waits for the answer to a ping from c: what the server sent c
+// before it has arrived. Messages meanwhile are returned.
+func roundTrip(c *xmpptest.Client) (messages []*xmlstream.Element) {
+	c.T.Helper()
+	c.Send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+	for {
+		el := c.Next()
+		switch {
+		case el.Name.Local == "iq" && el.Attr("id") == "sync":
+			return messages
+		case el.Name.Local == "message":
+			messages = append(messages, el)
+		}
+	}
+}
+
+// TestRerouteNotToWhoHasIt: a message to juliet's bare JID reaches both
+// her resources, of equal priority. When balcony's session ends before
+// its client acknowledged it, garden, which has it, does not get it again
+// (but does get what only balcony had). When garden ends unacknowledged
+// too, nobody has the message any more: it goes to offline storage, once.
+func TestRerouteNotToWhoHasIt(t *testing.T) {
+	logs := xmpptest.NewRecords()
+	s := xmpptest.StartLogged(t, logs.Logger())
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	r := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	resource := func(name string) *xmpptest.SM {
+		c := xmpptest.Dial(t, s.C2SAddr)
+		c.Authenticated("juliet", "pw")
+		c.Bind(name)
+		sm := c.EnableSM()
+		sm.AutoAck = false
+		sm.Send("<presence/>")
+		roundTrip(c)
+		return sm
+	}
+	balcony, garden := resource("balcony"), resource("garden")
+
+	r.Send(chat("juliet@localhost", 1))
+	r.Send(chat("juliet@localhost/balcony", 2)) // balcony's alone
+	r.Ping()                                    // both routed
+	if m := nextMessage(garden.C); m.Child("jabber:client", "body").Text() != "m1" {
+		t.Fatalf("garden got %s, want m1", m)
+	}
+	balcony.C.Send("</stream:stream>")
+	// m2 is routed again after m1: garden gets m2 next, not m1 again.
+	if m := nextMessage(garden.C); m.Child("jabber:client", "body").Text() != "m2" {
+		t.Fatalf("garden got %s after balcony ended, want m2 (and m1 only once)", m)
+	}
+
+	garden.C.Send("</stream:stream>")
+	logs.Wait(t, "c2s re-routed unacknowledged messages", "jid", "juliet@localhost/garden")
+	w := xmpptest.Login(t, s, "juliet", "pw", "window")
+	w.Send("<presence/>")
+	var got []string
+	for _, m := range roundTrip(w) {
+		got = append(got, m.Child("jabber:client", "body").Text())
+	}
+	if fmt.Sprint(got) != "[m1 m2]" {
+		t.Fatalf("offline messages %v, want [m1 m2]", got)
+	}
+}
+
+// TestRerouteNotToCarbons: garden has carbons enabled, so it got a copy of
+// a message to balcony. When balcony's session ends before its client
+// acknowledged the message, garden does not get it a second time; a
+// private one, which was not copied, it does get.
+func TestRerouteNotToCarbons(t *testing.T) {
+	s, j, r := smPair(t)
+	j.AutoAck = false
+	j.Send("<presence/>")
+	roundTrip(j.C)
+	g := xmpptest.Login(t, s, "juliet", "pw", "garden")
+	g.Send("<iq type='set' id='carbons'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+	g.Send("<presence/>")
+	roundTrip(g)
+
+	r.Send(chat("juliet@localhost/balcony", 1))
+	r.Send("<message to='juliet@localhost/balcony' type='chat'><body>m2</body><private xmlns='urn:xmpp:carbons:2'/></message>")
+	r.Ping()
+	if m := nextMessage(g); m.Child("urn:xmpp:carbons:2", "received") == nil {
+		t.Fatalf("garden got %s, want the carbon of m1", m)
+	}
+	j.C.Send("</stream:stream>")
+	if m := nextMessage(g); m.Child("jabber:client", "body") == nil || m.Child("jabber:client", "body").Text() != "m2" {
+		t.Fatalf("garden got %s after balcony ended, want m2 (m1 it has as a carbon)", m)
+	}
+}
