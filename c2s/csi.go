@@ -24,6 +24,15 @@ var csiFeature = xmlstream.NewElement(NSCSI, "csi")
 // stanzas are sent when the client becomes active, when they reach
 // Config.CSIHoldLimit, and on stream resumption (CSI state does not survive
 // it). Held stanzas are not yet counted by stream management.
+//
+// A held stanza is safe for its sender as soon as it is held, as one
+// queued for a client without stream management is (receipt.go): the
+// sender's <a/> acknowledges it at once. Otherwise an inactive recipient
+// would hold back the acknowledgement of everything its sender sent after
+// it, for as long as it stays inactive (acknowledgements are counted in
+// order), and a sender resuming its stream meanwhile would send it all
+// again. What is held is what the user need not see at once; it is still
+// routed again if the session ends, but a crash of the server loses it.
 type csiState struct {
 	inactive bool
 	held     []outItem
@@ -51,32 +60,31 @@ func (s *Session) handleCSI(el *xmlstream.Element) error {
 	return nil
 }
 
-// holdLocked holds st if it can wait, and reports whether it did; dropped
-// is the receipt of a presence st replaced, which the caller must mark
+// holdLocked holds st if it can wait, and reports whether it did. Held,
+// st is safe (csiState): the caller marks the receipt it took for st
 // done once s.mu is released (its sender's session may be this one).
-func (s *Session) holdLocked(st *xmlstream.Element, frame []byte, rc *receipt) (held bool, dropped *receipt) {
+func (s *Session) holdLocked(st *xmlstream.Element, frame []byte) (held bool) {
 	if important(st) {
-		return false, nil
+		return false
 	}
 	if st.Name.Local == stanza.Presence {
 		from := st.Attr("from")
 		for i, it := range s.csi.held {
 			if it.el.Name.Local == stanza.Presence && it.el.Attr("from") == from {
 				// Only the latest presence of a sender matters.
-				dropped = it.receipt
 				s.csi.held = append(s.csi.held[:i], s.csi.held[i+1:]...)
 				break
 			}
 		}
 	}
-	s.csi.held = append(s.csi.held, outItem{el: st, frame: frame, receipt: rc})
+	s.csi.held = append(s.csi.held, outItem{el: st, frame: frame})
 	if len(s.csi.held) >= s.srv.cfg.CSIHoldLimit {
 		s.flushHeldLocked()
 		if s.startWriterLocked() {
 			go s.flush()
 		}
 	}
-	return true, dropped
+	return true
 }
 
 // flushHeldLocked moves held stanzas to the queue, in order.

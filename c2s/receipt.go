@@ -15,7 +15,8 @@ import (
 // receipt until that session's client acknowledges it, or until the
 // session ends and routes it again (to offline storage). Copies queued for
 // sessions without stream management are as safe as the server can make
-// them once queued.
+// them once queued, and so are copies an inactive client's session holds
+// back (csi.go).
 //
 // The router hands the very element the sender's reader routes to
 // Session.Deliver, on the same goroutine, so the element identifies its

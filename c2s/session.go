@@ -121,17 +121,15 @@ func (s *Session) Deliver(st *xmlstream.Element) bool {
 	if s.sm.enabled {
 		rc = s.srv.receiptFor(st)
 	}
-	if s.csi.inactive {
-		if held, dropped := s.holdLocked(st, frame, rc); held {
-			// Push decides what wakes a device, not what CSI holds.
-			waiting := s.t == nil && st.Name.Local == stanza.Message
-			s.mu.Unlock()
-			dropped.done() // after unlocking: it may lock its sender's session, this one
-			if waiting && s.srv.cfg.Waiting != nil {
-				s.srv.cfg.Waiting(s.jid, []*xmlstream.Element{st})
-			}
-			return true
+	if s.csi.inactive && s.holdLocked(st, frame) {
+		// Push decides what wakes a device, not what CSI holds.
+		waiting := s.t == nil && st.Name.Local == stanza.Message
+		s.mu.Unlock()
+		rc.done() // held is safe; after unlocking: it may lock its sender's session, this one
+		if waiting && s.srv.cfg.Waiting != nil {
+			s.srv.cfg.Waiting(s.jid, []*xmlstream.Element{st})
 		}
+		return true
 	}
 	s.flushHeldLocked()
 	s.pushLocked(outItem{el: st, frame: frame, receipt: rc})

@@ -358,3 +358,34 @@ func TestResumeWithStanzasOnTheirWay(t *testing.T) {
 		t.Fatalf("juliet's count %d after the resumption, want %d: what she sent since", h, sm2.Sent)
 	}
 }
+
+// TestCSIHeldIsAcknowledged: what an inactive client's session holds back
+// (XEP-0352) does not hold back its sender's acknowledgements
+// (XEP-0198): romeo's <r/> is answered with every stanza he sent counted,
+// while juliet stays inactive; she still gets them when active.
+func TestCSIHeldIsAcknowledged(t *testing.T) {
+	s, j, _ := smPair(t)
+	j.Send("<presence/>")
+	j.Next()
+	j.C.Send("<inactive xmlns='urn:xmpp:csi:0'/>")
+	j.Send("<iq type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if el := j.Next(); el.Attr("id") != "sync" {
+		t.Fatalf("got %s, want the ping's result", el)
+	}
+	rc := xmpptest.Dial(t, s.C2SAddr)
+	rc.Authenticated("romeo", "pw")
+	rc.Bind("garden")
+	romeo := rc.EnableSM()
+	romeo.Send("<message to='juliet@localhost/balcony' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>")
+	romeo.Send("<message to='juliet@localhost/balcony' type='chat'><received xmlns='urn:xmpp:receipts' id='x'/></message>")
+	if h := romeo.Handled(); h != romeo.Sent {
+		t.Fatalf("romeo's <a/> counts %d of his %d stanzas while juliet holds them", h, romeo.Sent)
+	}
+	j.C.Send("<active xmlns='urn:xmpp:csi:0'/>")
+	if el := j.Next(); el.Child("http://jabber.org/protocol/chatstates", "composing") == nil {
+		t.Fatalf("got %s, want the held chat state", el)
+	}
+	if el := j.Next(); el.Child("urn:xmpp:receipts", "received") == nil {
+		t.Fatalf("got %s, want the held receipt", el)
+	}
+}
