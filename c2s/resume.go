@@ -18,8 +18,11 @@ import (
 // answer does not tell that the id exists. A session whose connection is
 // still attached is taken over: the old connection is closed.
 func (st *stream) resume(el *xmlstream.Element) (*Session, error) {
-	s, failed := st.resumeWith(el, nil)
-	if s != nil {
+	s, failed, err := st.resumeWith(el, nil)
+	switch {
+	case err != nil:
+		return nil, st.fail(err)
+	case s != nil:
 		return s, nil
 	}
 	return nil, st.t.Write(failed.Append(nil, ""))
@@ -27,11 +30,13 @@ func (st *stream) resume(el *xmlstream.Element) (*Session, error) {
 
 // resumeWith resumes the session <resume/> names and returns it, its
 // first frames made by first from its JID and <resumed/> (nil: <resumed/>
-// alone); or it returns the <failed/> to answer.
-func (st *stream) resumeWith(el *xmlstream.Element, first func(full jid.JID, resumed *xmlstream.Element) [][]byte) (*Session, *xmlstream.Element) {
+// alone); or it returns the <failed/> to answer; or, when h acknowledges
+// more stanzas than the session sent, the stream error to end the stream
+// with (XEP-0198 §4), leaving the session as it was.
+func (st *stream) resumeWith(el *xmlstream.Element, first func(full jid.JID, resumed *xmlstream.Element) [][]byte) (*Session, *xmlstream.Element, error) {
 	h, ok := parseH(el)
 	if !ok {
-		return nil, smFailedElement("bad-request", 0, false)
+		return nil, smFailedElement("bad-request", 0, false), nil
 	}
 	account := st.username + "@" + st.domain
 	s, ts, found := st.srv.lookupResumable(el.Attr("previd"))
@@ -42,17 +47,17 @@ func (st *stream) resumeWith(el *xmlstream.Element, first func(full jid.JID, res
 		case err == nil:
 			st.readerDone, st.resumed = done, true
 			st.log.Info("c2s resumed", "remote", st.t.RemoteAddr(), "jid", s.jid.String())
-			return s, nil
-		case errors.Is(err, errHTooHigh):
-			return nil, smFailedElement("unexpected-request", 0, false)
+			return s, nil, nil
+		case !errors.Is(err, errGone):
+			return nil, nil, err
 		}
 		// Ended meanwhile: its tombstone has the count.
 		s, ts, found = st.srv.lookupResumable(el.Attr("previd"))
 		if s == nil && found && ts.account == account {
-			return nil, smFailedElement("item-not-found", ts.handled, true)
+			return nil, smFailedElement("item-not-found", ts.handled, true), nil
 		}
 	case s == nil && found && ts.account == account:
-		return nil, smFailedElement("item-not-found", ts.handled, true)
+		return nil, smFailedElement("item-not-found", ts.handled, true), nil
 	case !found && st.srv.cfg.Elsewhere != nil:
 		// Perhaps it waits on another node: ended there now, it routes
 		// what it held before the client binds anew.
@@ -61,10 +66,10 @@ func (st *stream) resumeWith(el *xmlstream.Element, first func(full jid.JID, res
 		cancel()
 		if found {
 			st.log.Info("c2s resumption: ended the session on another node", "remote", st.t.RemoteAddr(), "account", account)
-			return nil, smFailedElement("item-not-found", handled, true)
+			return nil, smFailedElement("item-not-found", handled, true), nil
 		}
 	}
-	return nil, smFailedElement("item-not-found", 0, false)
+	return nil, smFailedElement("item-not-found", 0, false), nil
 }
 
 // elsewhereTimeout bounds the wait for another node to end a session.

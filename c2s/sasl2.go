@@ -105,9 +105,12 @@ func (st *stream) authenticate2(ctx context.Context, el *xmlstream.Element) (*Se
 		// XEP-0198 inline (XEP-0388 §2.6.1): resumed, the session goes on
 		// and a bind request is ignored; failed, the failure is told in
 		// <success/> and binding goes ahead.
-		sess, failed := st.resumeWith(r, func(full jid.JID, resumed *xmlstream.Element) [][]byte {
+		sess, failed, err := st.resumeWith(r, func(full jid.JID, resumed *xmlstream.Element) [][]byte {
 			return st.succeeded(success, full.String(), boundFeatures(st, true), resumed)
 		})
+		if err != nil {
+			return nil, st.fail(err)
+		}
 		if sess != nil {
 			return sess, nil
 		}

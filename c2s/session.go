@@ -252,11 +252,12 @@ func (s *Session) endAsync(condition, text string) {
 // the stream error (if condition is set) and the end of the stream to an
 // attached connection, leaves the router, then routes again what the
 // client has not acknowledged (see reroute). It runs once.
-func (s *Session) terminate(condition, text string) { s.terminateIf(nil, condition, text) }
+func (s *Session) terminate(condition, text string) { s.terminateIf(nil, condition, text, nil) }
 
 // terminateIf is terminate, unless still, asked under the session's
-// lock, says the session is to be kept.
-func (s *Session) terminateIf(still func() bool, condition, text string) {
+// lock, says the session is to be kept; the stream error carries app, an
+// application-specific condition, when not nil.
+func (s *Session) terminateIf(still func() bool, condition, text string, app *xmlstream.Element) {
 	s.mu.Lock()
 	if s.closing || still != nil && !still() {
 		s.mu.Unlock()
@@ -279,7 +280,7 @@ func (s *Session) terminateIf(still func() bool, condition, text string) {
 	var start bool
 	if t != nil {
 		if condition != "" {
-			s.queue = append(s.queue, outItem{frame: streamErrorFrame(t, condition, text)})
+			s.queue = append(s.queue, outItem{frame: streamErrorFrame(t, condition, text, app)})
 		}
 		s.queue = append(s.queue, outItem{frame: t.CloseFrame()})
 		start = s.startWriterLocked()
@@ -413,7 +414,7 @@ func (s *Session) readFailed(t Transport, err error) {
 		s.detach(t)
 	case cond != "":
 		s.srv.log.Info("c2s stream error", "jid", s.jid.String(), "condition", cond, "text", text)
-		s.terminate(cond, text)
+		s.terminateIf(nil, cond, text, streamApp(err))
 	default:
 		s.terminate("", "")
 	}

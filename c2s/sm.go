@@ -48,12 +48,31 @@ type smState struct {
 }
 
 var (
-	errGone       = errors.New("the session ended")
-	errHTooHigh   = errors.New("h acknowledges more stanzas than were sent")
-	smFeature     = xmlstream.NewElement(NSSM, "sm")
-	requestFrame  = []byte("<r xmlns='" + NSSM + "'/>")
-	errHandledBad = &streamError{"undefined-condition", "the acknowledged count is higher than the number of stanzas sent"}
+	errGone      = errors.New("the session ended")
+	smFeature    = xmlstream.NewElement(NSSM, "sm")
+	requestFrame = []byte("<r xmlns='" + NSSM + "'/>")
 )
+
+// handledCountTooHigh is the stream error for a client whose h, in <a/>
+// or <resume/>, acknowledges more stanzas than the server sent, sent
+// (XEP-0198 §4).
+func handledCountTooHigh(h, sent uint32) error {
+	hs, ss := strconv.FormatUint(uint64(h), 10), strconv.FormatUint(uint64(sent), 10)
+	return &appStreamError{
+		streamError{"undefined-condition", "the acknowledged count " + hs + " is higher than the number of stanzas sent, " + ss},
+		xmlstream.NewElement(NSSM, "handled-count-too-high", "h", hs, "send-count", ss),
+	}
+}
+
+// tooHighLocked returns the stream error for h when it acknowledges more
+// stanzas than the server sent, or nil.
+func (s *Session) tooHighLocked(h uint32) error {
+	// uint32 arithmetic: wraps around like the counters.
+	if sent := s.sm.acked + uint32(len(s.sm.unacked)); h-s.sm.acked > uint32(len(s.sm.unacked)) {
+		return handledCountTooHigh(h, sent)
+	}
+	return nil
+}
 
 // smFailed serialises smFailedElement.
 func smFailed(condition string, h uint32, hKnown bool) []byte {
@@ -167,12 +186,11 @@ func (s *Session) acknowledged(h uint32) error {
 		s.mu.Unlock()
 		return nil
 	}
-	n := h - s.sm.acked // uint32 arithmetic: wraps around like the counter
-	if n > uint32(len(s.sm.unacked)) {
+	if err := s.tooHighLocked(h); err != nil {
 		s.mu.Unlock()
-		return errHandledBad
+		return err
 	}
-	safe := s.trimLocked(n, h)
+	safe := s.trimLocked(h-s.sm.acked, h)
 	defer doneAll(safe) // after unlocking: it locks the senders
 	defer s.mu.Unlock()
 	if len(s.sm.unacked) == 0 && !s.countedQueuedLocked() {
@@ -329,7 +347,7 @@ func (s *Session) expire(gen uint64) {
 			s.srv.log.Info("c2s resumption timeout", "jid", s.jid.String())
 		}
 		return !stale
-	}, "", "")
+	}, "", "", nil)
 }
 
 // attach resumes the session on t (XEP-0198 §5) after the client said it
@@ -337,16 +355,18 @@ func (s *Session) expire(gen uint64) {
 // reader waited for, so that <resumed/> carries the final inbound count.
 // The first frames are first(the session's JID, <resumed/>), one element
 // each (a WebSocket message carries one), or <resumed/> alone for a nil
-// first. It returns the channel to close when t's reader returns.
+// first. It returns the channel to close when t's reader returns, or
+// the stream error to end t's stream with when h acknowledges more than
+// the session sent (handledCountTooHigh); the session is then unchanged.
 func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed *xmlstream.Element) [][]byte) (chan struct{}, error) {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		return nil, errGone
 	}
-	if h-s.sm.acked > uint32(len(s.sm.unacked)) {
+	if err := s.tooHighLocked(h); err != nil {
 		s.mu.Unlock()
-		return nil, errHTooHigh
+		return nil, err
 	}
 	safe := s.trimLocked(h-s.sm.acked, h)
 	defer doneAll(safe)

@@ -389,3 +389,48 @@ func TestCSIHeldIsAcknowledged(t *testing.T) {
 		t.Fatalf("got %s, want the held receipt", el)
 	}
 }
+
+// TestSMHandledCountTooHigh: a client acknowledging more stanzas than the
+// server sent, in <resume/> or in <a/>, gets the stream error
+// undefined-condition with <handled-count-too-high/> telling both counts
+// (XEP-0198 §4). The session it named with too high a count is kept: it
+// resumes with the right one.
+func TestSMHandledCountTooHigh(t *testing.T) {
+	s, j, r := smPair(t)
+	j.AutoAck = false
+	for n := 1; n <= 2; n++ {
+		r.Send(chat("juliet@localhost/balcony", n))
+		expectBody(t, j.Next(), n)
+	}
+	j.C.Conn.Close()
+
+	j2 := xmpptest.DialFrom(t, "127.0.0.2", s.C2SAddr)
+	j2.Authenticated("juliet", "pw")
+	expectHandledTooHigh(t, j2, j2.Resume(j.ID, 5), "5", "2")
+
+	j3 := xmpptest.DialFrom(t, "127.0.0.2", s.C2SAddr)
+	j3.Authenticated("juliet", "pw")
+	if el := j3.Resume(j.ID, 1); el.Name.Local != "resumed" {
+		t.Fatalf("resuming with h 1: got %s", el)
+	}
+	sm := &xmpptest.SM{C: j3, ID: j.ID, H: 1}
+	expectBody(t, sm.Next(), 2)
+	j3.Send("<a xmlns='urn:xmpp:sm:3' h='4'/>")
+	expectHandledTooHigh(t, j3, j3.Next(), "4", "2")
+}
+
+// expectHandledTooHigh checks that el is the stream error of XEP-0198 §4
+// for the count h when the server sent sent stanzas, and that c's stream
+// ends after it.
+func expectHandledTooHigh(t *testing.T, c *xmpptest.Client, el *xmlstream.Element, h, sent string) {
+	t.Helper()
+	if el.Name.Space != "http://etherx.jabber.org/streams" || el.Name.Local != "error" || el.Child("urn:ietf:params:xml:ns:xmpp-streams", "undefined-condition") == nil {
+		t.Fatalf("got %s, want the stream error undefined-condition", el)
+	}
+	if too := el.Child(nsSM, "handled-count-too-high"); too == nil || too.Attr("h") != h || too.Attr("send-count") != sent {
+		t.Fatalf("got %s, want <handled-count-too-high h='%s' send-count='%s'/>", el, h, sent)
+	}
+	if _, err := c.NextErr(); err == nil {
+		t.Fatalf("stream not closed after the stream error")
+	}
+}

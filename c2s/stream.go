@@ -41,6 +41,26 @@ type streamError struct {
 
 func (e *streamError) Error() string { return "stream error " + e.condition + ": " + e.text }
 
+// appStreamError is a stream error with an application-specific
+// condition element (RFC 6120 §4.9.4), such as XEP-0198's
+// <handled-count-too-high/>.
+type appStreamError struct {
+	streamError
+	app *xmlstream.Element
+}
+
+func (e *appStreamError) Unwrap() error { return &e.streamError }
+
+// streamApp returns the application-specific condition of the stream
+// error err, or nil.
+func streamApp(err error) *xmlstream.Element {
+	var ae *appStreamError
+	if errors.As(err, &ae) {
+		return ae.app
+	}
+	return nil
+}
+
 // stream is one client connection from its first byte to resource binding.
 type stream struct {
 	srv      *Server
@@ -460,13 +480,17 @@ func streamElement(t Transport, local string, children ...*xmlstream.Element) []
 	return append(b, "</stream:"+local+">"...)
 }
 
-// streamErrorFrame serialises a stream error.
-func streamErrorFrame(t Transport, condition, text string) []byte {
-	cond := xmlstream.NewElement(NSStreamErr, condition)
-	if text == "" {
-		return streamElement(t, "error", cond)
+// streamErrorFrame serialises a stream error, with the
+// application-specific condition app when not nil.
+func streamErrorFrame(t Transport, condition, text string, app *xmlstream.Element) []byte {
+	children := []*xmlstream.Element{xmlstream.NewElement(NSStreamErr, condition)}
+	if text != "" {
+		children = append(children, xmlstream.NewElement(NSStreamErr, "text").AddText(text))
 	}
-	return streamElement(t, "error", cond, xmlstream.NewElement(NSStreamErr, "text").AddText(text))
+	if app != nil {
+		children = append(children, app)
+	}
+	return streamElement(t, "error", children...)
 }
 
 // fail turns err into the stream error the client must see, sends it with
@@ -484,7 +508,7 @@ func (st *stream) fail(err error) error {
 		return err
 	}
 	st.log.Info("c2s stream error", "remote", st.t.RemoteAddr(), "condition", cond, "text", text)
-	frames := [][]byte{streamErrorFrame(st.t, cond, text), st.t.CloseFrame()}
+	frames := [][]byte{streamErrorFrame(st.t, cond, text, streamApp(err)), st.t.CloseFrame()}
 	if !st.opened {
 		// RFC 6120 §4.9.1.2: a stream error needs our header first.
 		st.opened = true
