@@ -406,6 +406,34 @@ func TestWebSocketStanzaLimitBeforeAuth(t *testing.T) {
 	}
 }
 
+// A WebSocket message far larger than the stream accepts, beyond what
+// the WebSocket library is allowed to read, still ends the stream with
+// policy-violation and <close/> (RFC 7395 §3.6, RFC 6120 §4.9.3.13),
+// rather than the library closing the connection with status 1009.
+func TestWebSocketMessageOverReadLimit(t *testing.T) {
+	s := xmpptest.Start(t)
+	w, _, err := dialWS(t, s, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.open()
+	// 16 KiB per element before authentication: 100 KiB is over twice that.
+	huge := "<message xmlns='jabber:client' to='romeo@localhost'><body>" + strings.Repeat("x", 100<<10) + "</body></message>"
+	sent := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), xmpptest.ReadTimeout)
+		defer cancel()
+		sent <- w.c.Write(ctx, websocket.MessageText, []byte(huge))
+	}()
+	if e := w.next(); e.Name.Local != "error" || e.Child("urn:ietf:params:xml:ns:xmpp-streams", "policy-violation") == nil {
+		t.Fatalf("got %s, want stream error policy-violation", e)
+	}
+	if c := w.next(); c.Name.Local != "close" {
+		t.Fatalf("got %s, want <close/>", c)
+	}
+	<-sent
+}
+
 // A client that speaks plain HTTP or garbage to the HTTPS listener gets
 // an answer or a closed connection, and others are served as before.
 func TestHTTPSBadInput(t *testing.T) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -44,6 +46,10 @@ type wsTransport struct {
 	changed  chan struct{} // closed when the deadline changes
 
 	readHook func(n int) // SetReadHook's; the reader's own
+
+	// readLimit is the largest message read whole, in bytes; the pump
+	// reads it, SetMaxStanzaBytes sets it.
+	readLimit atomic.Int64
 }
 
 func newWSTransport(c *websocket.Conn, r *http.Request, remote string, secure bool, lim xmlstream.Limits, writeTimeout time.Duration) *wsTransport {
@@ -56,10 +62,37 @@ func newWSTransport(c *websocket.Conn, r *http.Request, remote string, secure bo
 
 func (t *wsTransport) SetMaxStanzaBytes(n int) {
 	t.limits.MaxStanzaBytes = n
-	// Twice the stanza limit, so that ParseElement reports an oversized
-	// stanza as policy-violation rather than the WebSocket library
-	// closing the connection, unless it is far over the limit.
-	t.c.SetReadLimit(2*int64(n) + 4096)
+	// Twice the stanza limit, so that ParseElement reports a stanza
+	// somewhat over it as policy-violation with its own text; a
+	// message over this one is not read whole (readMessage). The
+	// library's own limit is above it: on reaching that, the library
+	// closes the connection (status 1009) before the stream can send
+	// its error.
+	limit := 2*int64(n) + 4096
+	t.readLimit.Store(limit)
+	t.c.SetReadLimit(limit + 1)
+}
+
+// errMessageTooBig is readMessage's for a message over the read limit.
+var errMessageTooBig = errors.New("websocket: the message is larger than the read limit")
+
+// readMessage reads the next message, up to the read limit: a larger one
+// is left unread past it, and the stream ends with policy-violation,
+// which RFC 7395 §3.6 frames as an error then <close/>.
+func (t *wsTransport) readMessage() (websocket.MessageType, []byte, error) {
+	typ, r, err := t.c.Reader(t.readCtx)
+	if err != nil {
+		return 0, nil, err
+	}
+	limit := t.readLimit.Load()
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if int64(len(data)) > limit {
+		return 0, nil, errMessageTooBig
+	}
+	return typ, data, nil
 }
 
 // isLoopback reports whether addr is on this machine: such a connection
@@ -84,7 +117,7 @@ type wsMessage struct {
 // pump reads messages and hands them to read until an error or Close.
 func (t *wsTransport) pump() {
 	for {
-		typ, data, err := t.c.Read(t.readCtx)
+		typ, data, err := t.readMessage()
 		select {
 		case t.messages <- wsMessage{typ, data, err}:
 		case <-t.readCtx.Done():
@@ -117,8 +150,8 @@ func (t *wsTransport) read() (*xmlstream.Element, error) {
 	}
 	typ, data, err := m.typ, m.data, m.err
 	if err != nil {
-		if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
-			return nil, &xmlstream.Error{Condition: "policy-violation", Text: "the message is too large"}
+		if errors.Is(err, errMessageTooBig) {
+			return nil, &xmlstream.Error{Condition: xmlstream.CondPolicyViolation, Text: "the message is too large"}
 		}
 		return nil, err
 	}
