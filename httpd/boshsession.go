@@ -378,9 +378,17 @@ func (s *boshSession) dispatchLocked() {
 	for len(s.held) > 0 {
 		var resp []byte
 		switch {
+		case (s.ending || s.closed) && s.terminating && !s.streamError && len(s.held) > 1:
+			// The client ended the session (XEP-0124 §13) and an
+			// earlier request is held: that one gets what the stream
+			// wrote before its end, and the termination request the
+			// end alone. Clients such as Strophe.js read nothing in an
+			// answer that ends a session they are ending.
+			resp = s.outputLocked(s.held[0].rid)
 		case s.ending || s.closed || len(s.out) > 0 && !s.terminating:
 			// What is written before the end of a stream the client
-			// ended goes with the end, in the answer to its request.
+			// ended goes with the end, in the answer to its request,
+			// when no earlier one is held.
 			resp = s.responseLocked(s.held[0].rid, true)
 		case len(s.held) > s.hold && !s.terminating && s.inBytes <= s.maxIn:
 			// A new request came: the oldest goes back empty, unless
@@ -402,11 +410,23 @@ func (s *boshSession) dispatchLocked() {
 // written unless empty is asked for, and the end of the session after
 // the end of the stream.
 func (s *boshSession) responseLocked(rid int64, withOut bool) []byte {
+	return s.makeResponseLocked(rid, withOut, withOut && (s.ending || s.closed))
+}
+
+// outputLocked makes the response to the request of rid with what was
+// written, and without the end of the session even after the end of the
+// stream: a later request gets that.
+func (s *boshSession) outputLocked(rid int64) []byte {
+	return s.makeResponseLocked(rid, true, false)
+}
+
+// makeResponseLocked makes the response to the request of rid: with what
+// was written if withOut, and the end of the session if last.
+func (s *boshSession) makeResponseLocked(rid int64, withOut, last bool) []byte {
 	b := append([]byte(nil), "<body xmlns='"+NSHTTPBind+"'"...)
 	if rid == s.firstRID {
 		b = s.appendCreation(b)
 	}
-	last := withOut && (s.ending || s.closed)
 	if last {
 		b = append(b, " type='terminate'"...)
 		if s.streamError {

@@ -276,3 +276,32 @@ func TestBOSHGap(t *testing.T) {
 		t.Fatalf("the late rid 2 got %s, want what was written", a)
 	}
 }
+
+// TestBOSHTerminateAnswersEarlierRequest ends a session from the client
+// (XEP-0124 §13) while it holds an earlier request: what the stream
+// writes before its end goes to that request, in an answer that does not
+// end the session, and the termination request gets the end alone.
+// Clients such as Strophe.js read nothing in an answer that ends a
+// session they are ending, so a stanza there would be lost.
+func TestBOSHTerminateAnswersEarlierRequest(t *testing.T) {
+	bt := newBOSHTest(t, 1)
+	bt.open()
+	bt.readHeader()
+	earlier := bt.request(2, "", "")
+	bt.waitUntil("rid 2 held", func() bool { return len(bt.s.held) == 1 })
+	end := bt.request(3, " type='terminate'", "<presence xmlns='jabber:client' type='unavailable'/>")
+	if el, err := bt.s.ReadElement(); err != nil || el.Name.Local != "presence" {
+		t.Fatalf("read %v, %v; want the presence", el, err)
+	}
+	bt.s.Write([]byte("<message xmlns='jabber:client' id='late'/>"))
+	if _, err := bt.s.ReadElement(); err != xmlstream.ErrStreamEnd {
+		t.Fatalf("read %v, want the end of the stream", err)
+	}
+	bt.s.Write(bt.s.CloseFrame())
+	if a := bt.answer(earlier); !strings.Contains(a, "id='late'") || strings.Contains(a, "terminate") {
+		t.Errorf("the earlier request got %s, want the message, without the end", a)
+	}
+	if a := bt.answer(end); a != "<body xmlns='"+NSHTTPBind+"' type='terminate'/>" {
+		t.Errorf("the termination request got %s, want the end alone", a)
+	}
+}
