@@ -411,7 +411,9 @@ type HTTP struct {
 	// because a reverse proxy in front terminates TLS.
 	BehindTLSProxy bool `toml:"behind_tls_proxy"`
 	// PublicURL is the base URL announced in host-meta (e.g.
-	// "https://chat.example.com"); empty derives it from the request.
+	// "https://chat.example.com"); empty derives it from the request's
+	// Host header when that names a served domain or a listener's host,
+	// and uses the first domain otherwise.
 	PublicURL string `toml:"public_url"`
 	// TrustedProxies are the addresses (or CIDR ranges) of reverse
 	// proxies whose X-Forwarded-For header names the client of a

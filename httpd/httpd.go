@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,8 +33,12 @@ type Config struct {
 	// because a TLS-terminating proxy is in front.
 	BehindTLSProxy bool
 	// PublicURL is the base URL announced in host-meta; empty derives it
-	// from each request.
+	// from each request (announcedHost).
 	PublicURL string
+	// Hosts are the names a request's Host header may give the URLs
+	// host-meta announces when PublicURL is empty: the served domains
+	// and the listeners' hosts. Another name gets the first of them.
+	Hosts []string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
 	// names the client (clientAddr).
 	TrustedProxies []netip.Prefix
@@ -131,10 +136,63 @@ func baseURL(cfg Config, r *http.Request, scheme string) string {
 		}
 		return base
 	}
-	if r.TLS != nil || cfg.BehindTLSProxy {
+	secure := r.TLS != nil || cfg.BehindTLSProxy
+	if secure {
 		scheme += "s"
 	}
-	return scheme + "://" + r.Host
+	return scheme + "://" + cfg.announcedHost(r, secure)
+}
+
+// announcedHost is the host, and port, that the URLs host-meta announces
+// to r's client name: r's Host header when it names one of cfg.Hosts,
+// without a port or with the one r came to; else the first of cfg.Hosts,
+// with the port r came to unless it is the default one. Whoever sends a
+// request chooses its Host header, and a cache in front may hand the
+// answer to everyone: a forged one must not make host-meta send clients
+// to another server.
+func (cfg Config) announcedHost(r *http.Request, secure bool) string {
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	localHost, localPort, _ := net.SplitHostPort(addrString(local))
+	name, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		// No port: a name, or an IPv6 address in brackets.
+		name, port = strings.TrimSuffix(strings.TrimPrefix(r.Host, "["), "]"), ""
+	}
+	name = strings.TrimSuffix(name, ".")
+	known := slices.ContainsFunc(cfg.Hosts, func(h string) bool { return strings.EqualFold(h, name) })
+	if known && (port == "" || port == localPort) {
+		return r.Host
+	}
+	host := localHost
+	if len(cfg.Hosts) > 0 {
+		host = cfg.Hosts[0]
+	}
+	defaultPort := "80"
+	if secure {
+		defaultPort = "443"
+	}
+	if localPort == "" || localPort == defaultPort || cfg.BehindTLSProxy {
+		// Behind a proxy, the port r came to is not the one clients
+		// reach: announce the default.
+		return hostLiteral(host)
+	}
+	return net.JoinHostPort(host, localPort)
+}
+
+// addrString is a's string form, or "" for nil.
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// hostLiteral is host as a URL names it: an IPv6 address in brackets.
+func hostLiteral(host string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]"
+	}
+	return host
 }
 
 // clientAddr returns the address of the client that sent r: its peer's,

@@ -275,6 +275,44 @@ func TestHostMeta(t *testing.T) {
 	})
 }
 
+// TestHostMetaForgedHost asks for host-meta with Host headers that name
+// neither a served domain nor the listener: the URLs announced name the
+// first domain, never the forged host or port, which a cache in between
+// would otherwise hand to everyone.
+func TestHostMetaForgedHost(t *testing.T) {
+	s := xmpptest.Start(t)
+	_, port, _ := net.SplitHostPort(s.HTTPAddr.String())
+	tests := []struct{ host, want string }{
+		{"evil.example", "ws://localhost:" + port + "/xmpp-websocket"},
+		{"evil.example:" + port, "ws://localhost:" + port + "/xmpp-websocket"},
+		{"localhost:1", "ws://localhost:" + port + "/xmpp-websocket"},
+		// Served domains and the listener's host are taken as they are.
+		{"example.test:" + port, "ws://example.test:" + port + "/xmpp-websocket"},
+		{"EXAMPLE.test", "ws://EXAMPLE.test/xmpp-websocket"},
+		{"127.0.0.1:" + port, "ws://127.0.0.1:" + port + "/xmpp-websocket"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			req, err := http.NewRequest("GET", "http://"+s.HTTPAddr.String()+"/.well-known/host-meta.json", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = tt.host
+			resp, err := (&http.Client{Timeout: xmpptest.ReadTimeout}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var doc struct {
+				Links []struct{ Rel, Href string }
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || len(doc.Links) == 0 || doc.Links[0].Href != tt.want {
+				t.Fatalf("host-meta.json links %+v (%v), want %s", doc.Links, err, tt.want)
+			}
+		})
+	}
+}
+
 func hostMeta(t *testing.T, client *http.Client, base, want, wantBOSH string) {
 	get := func(path string) (string, http.Header) {
 		resp, err := client.Get(base + path)

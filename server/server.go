@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -322,6 +323,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 			BOSHInactivity: time.Duration(cfg.HTTP.BOSHInactivitySeconds) * time.Second,
 			BehindTLSProxy: cfg.HTTP.BehindTLSProxy,
 			PublicURL:      cfg.HTTP.PublicURL,
+			Hosts:          announcedHosts(cfg),
 			TrustedProxies: proxies,
 			Limits:         limits,
 			Logger:         log,
@@ -346,6 +348,26 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 			ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelInfo)}
 	}
 	return s, nil
+}
+
+// announcedHosts are the names host-meta may announce as a request's Host
+// header gives them: the served domains, then the HTTP listeners' hosts
+// when they name one (not "" nor an unspecified address such as 0.0.0.0).
+func announcedHosts(cfg config.Config) []string {
+	hosts := slices.Clone(cfg.Hosts)
+	for _, l := range []string{cfg.HTTP.Listen, cfg.HTTP.ListenTLS} {
+		host, _, err := net.SplitHostPort(l)
+		if err != nil || host == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(host); err == nil && a.IsUnspecified() {
+			continue
+		}
+		if !slices.Contains(hosts, host) {
+			hosts = append(hosts, host)
+		}
+	}
+	return hosts
 }
 
 // serverCertificate tells auth which certificate a connection presented,
