@@ -28,7 +28,7 @@ func (st *stream) tokenLogin(ctx context.Context, el *xmlstream.Element, mech, i
 		Agent:      agent,
 		Response:   response,
 		Invalidate: invalidate,
-		Conn:       st.t.ConnectionState(),
+		Conn:       st.connectionState(),
 		Remote:     st.t.RemoteAddr(),
 	})
 	if err != nil {
@@ -48,7 +48,7 @@ func (st *stream) newToken(ctx context.Context, el *xmlstream.Element, agent, me
 	if req := el.Child(NSFast, "request-token"); req != nil {
 		mech, renew = req.Attr("mechanism"), true
 	}
-	if !renew || agent == "" || !slices.Contains(st.srv.auth.FastMechanisms(st.t.ConnectionState()), mech) {
+	if !renew || agent == "" || !slices.Contains(st.srv.auth.FastMechanisms(st.connectionState()), mech) {
 		return nil
 	}
 	t, err := st.srv.auth.NewToken(ctx, st.domain, st.username, agent, mech, st.grant)

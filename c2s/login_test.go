@@ -249,3 +249,40 @@ func TestCleanClose(t *testing.T) {
 		t.Fatalf("after our </stream:stream>: %v, want the server's end of stream", err)
 	}
 }
+
+// TestServerEndPointAfterRenewal renews the server's certificate between
+// a connection's TLS handshake and its login: tls-server-end-point (RFC
+// 5929 §4.1) binds the login to the certificate that connection's
+// handshake presented, not to the one the server would present now.
+func TestServerEndPointAfterRenewal(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	tests := []struct {
+		name string
+		dial func(t *testing.T) *xmpptest.Client
+	}{
+		{"STARTTLS", func(t *testing.T) *xmpptest.Client {
+			c := xmpptest.Dial(t, s.C2SAddr)
+			c.Open(xmpptest.Domain)
+			c.Features()
+			c.StartTLS(xmpptest.Domain, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS12))
+			return c
+		}},
+		{"direct TLS", func(t *testing.T) *xmpptest.Client {
+			c := xmpptest.DialTLS(t, s.DirectTLSAddr, xmpptest.TLSConfig(xmpptest.Domain, tls.VersionTLS13))
+			c.Open(xmpptest.Domain)
+			return c
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.dial(t)
+			s.RenewCertificates(t)
+			c.Features()
+			mech := xmpptest.Mechanism{Name: "SCRAM-SHA-256-PLUS", Binding: "tls-server-end-point"}
+			if el := c.Authenticate(mech, "juliet", "secret"); el.Name.Local != "success" {
+				t.Fatalf("got %s, want success", el)
+			}
+		})
+	}
+}

@@ -143,6 +143,9 @@ type Server struct {
 	expired     map[string]tombstone // recently ended resumable sessions, by id
 	// tracking maps a stanza being routed to its receipt (receipt.go).
 	tracking sync.Map
+	// presented maps the TLS state of each negotiating stream to the
+	// certificate its handshake presented (ServerCertificate).
+	presented sync.Map
 	// wg counts connections (until their reader returns) and sessions
 	// (until terminate has re-routed their queue).
 	wg sync.WaitGroup
@@ -275,6 +278,7 @@ func (srv *Server) ServeTransport(ctx context.Context, t Transport) {
 		return
 	}
 	sess, resumed, err := st.negotiate(ctx)
+	st.forgetConnectionState()
 	srv.endNegotiating(host)
 	if err != nil {
 		t.Close()

@@ -2,6 +2,7 @@ package c2s
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -83,6 +84,9 @@ type stream struct {
 	// onBound enables, once the router knows the session, what a Bind 2
 	// request asked for (Config.BindFeatures).
 	onBound []func(session jid.JID)
+	// cs is the connection state registered for ServerCertificate
+	// (connectionState).
+	cs *tls.ConnectionState
 }
 
 // negotiate runs RFC 6120 stream negotiation on t up to and including
@@ -173,7 +177,7 @@ func (st *stream) features() []*xmlstream.Element {
 }
 
 func (st *stream) saslFeatures() []*xmlstream.Element {
-	cs := st.t.ConnectionState()
+	cs := st.connectionState()
 	mechs := xmlstream.NewElement(NSSASL, "mechanisms")
 	for _, m := range st.srv.auth.Mechanisms(cs) {
 		mechs.AddChild(xmlstream.NewElement(NSSASL, "mechanism").AddText(m))
@@ -305,7 +309,7 @@ func (st *stream) authenticate(ctx context.Context, authEl *xmlstream.Element) (
 // on failure it has sent the failure, and err is set only when the
 // stream must end.
 func (st *stream) exchange(ctx context.Context, ns, mech, initial string) (final []byte, ok bool, err error) {
-	ex, err := st.srv.auth.Start(ctx, mech, st.domain, st.t.ConnectionState(), st.t.RemoteAddr())
+	ex, err := st.srv.auth.Start(ctx, mech, st.domain, st.connectionState(), st.t.RemoteAddr())
 	if err != nil {
 		return nil, false, st.authFailed(ns, mech, "", err)
 	}

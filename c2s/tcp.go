@@ -3,10 +3,12 @@ package c2s
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"time"
 
+	"xmppd/certs"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
@@ -16,11 +18,14 @@ const NSStreams = "http://etherx.jabber.org/streams"
 
 // tcpTransport is a stream over a TCP connection, possibly upgraded to TLS.
 type tcpTransport struct {
-	conn    net.Conn
-	tls     *tls.Conn // nil before TLS
-	limits  xmlstream.Limits
-	dec     *xmlstream.Decoder
-	timeout time.Duration // write deadline for each Write
+	conn net.Conn
+	tls  *tls.Conn            // nil before TLS
+	cs   *tls.ConnectionState // tls's, once its handshake is complete
+	// presented is the certificate tls's handshake presented.
+	presented certs.Presented
+	limits    xmlstream.Limits
+	dec       *xmlstream.Decoder
+	timeout   time.Duration // write deadline for each Write
 	// parkAfter is the idle time after which ReadElementParked parks the
 	// reader; 0 never parks.
 	parkAfter time.Duration
@@ -53,6 +58,13 @@ func newTCPTransport(conn net.Conn, lim xmlstream.Limits, writeTimeout time.Dura
 }
 
 func (t *tcpTransport) ReadHeader() (xmlstream.Header, error) {
+	if t.tls != nil && t.dec == nil && !t.tls.ConnectionState().HandshakeComplete {
+		// Direct TLS: the handshake, which the first read would run,
+		// runs here to record the certificate it presents.
+		if err := t.tls.HandshakeContext(certs.WithPresented(context.Background(), &t.presented)); err != nil {
+			return xmlstream.Header{}, fmt.Errorf("direct TLS handshake: %w", err)
+		}
+	}
 	if t.dec == nil {
 		t.dec = xmlstream.NewDecoder(source{t}, t.limits)
 	}
@@ -131,7 +143,7 @@ func (t *tcpTransport) StartTLS(cfg *tls.Config) error {
 	tc := tls.Server(t.conn, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	if err := tc.HandshakeContext(certs.WithPresented(ctx, &t.presented)); err != nil {
 		return fmt.Errorf("starttls handshake: %w", err)
 	}
 	t.conn, t.tls = tc, tc
@@ -145,13 +157,25 @@ func (t *tcpTransport) StartTLS(cfg *tls.Config) error {
 // connection and keeps bytes the client already sent.
 func (t *tcpTransport) Restart() {}
 
+// ConnectionState is the same pointer once the handshake is complete:
+// Server.ServerCertificate finds the connection by it.
 func (t *tcpTransport) ConnectionState() *tls.ConnectionState {
 	if t.tls == nil {
 		return nil
 	}
+	if t.cs != nil {
+		return t.cs
+	}
 	cs := t.tls.ConnectionState()
+	if cs.HandshakeComplete {
+		t.cs = &cs
+	}
 	return &cs
 }
+
+// ServerCertificate is the leaf certificate the TLS handshake presented,
+// or nil.
+func (t *tcpTransport) ServerCertificate() *x509.Certificate { return t.presented.Leaf() }
 
 func (t *tcpTransport) Secure() bool { return t.tls != nil }
 

@@ -179,12 +179,17 @@ func (s *Store) Install(name string, cert *tls.Certificate) {
 // conference.example.com gets example.com's certificate, whose names include
 // *.example.com), else the first host's certificate. The minimum version is
 // TLS 1.2; NextProtos is left to the caller. The configuration follows
-// Reload without being replaced.
+// Reload without being replaced. A handshake whose context carries a
+// Presented records there the certificate it presents.
 func (s *Store) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return s.Certificate(hello.ServerName)
+			c, err := s.Certificate(hello.ServerName)
+			if err == nil {
+				PresentedFrom(hello.Context()).record(c)
+			}
+			return c, err
 		},
 		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			if v := s.validation.Load(); v != nil {

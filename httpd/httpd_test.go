@@ -134,14 +134,25 @@ func (w *wsClient) scram(ns, user, password, extra string) *xmlstream.Element {
 // to cs with tls-exporter (SCRAM-SHA-256-PLUS) unless cs is nil.
 func scramExchange(t testing.TB, send func(string), next func() *xmlstream.Element, cs *tls.ConnectionState, ns, user, password, extra string) *xmlstream.Element {
 	t.Helper()
-	client, _ := scram.SHA256.NewClient(user, password, "")
-	conv, mechanism := client.NewConversation(), "SCRAM-SHA-256"
+	var cb *scram.ChannelBinding
 	if cs != nil {
-		cb, err := scram.NewTLSExporterBinding(cs)
+		b, err := scram.NewTLSExporterBinding(cs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		conv, mechanism = client.NewConversationWithChannelBinding(cb), "SCRAM-SHA-256-PLUS"
+		cb = &b
+	}
+	return scramBound(t, send, next, cb, ns, user, password, extra)
+}
+
+// scramBound is scramExchange with the channel binding cb
+// (SCRAM-SHA-256-PLUS), or none when nil.
+func scramBound(t testing.TB, send func(string), next func() *xmlstream.Element, cb *scram.ChannelBinding, ns, user, password, extra string) *xmlstream.Element {
+	t.Helper()
+	client, _ := scram.SHA256.NewClient(user, password, "")
+	conv, mechanism := client.NewConversation(), "SCRAM-SHA-256"
+	if cb != nil {
+		conv, mechanism = client.NewConversationWithChannelBinding(*cb), "SCRAM-SHA-256-PLUS"
 	}
 	first, _ := conv.Step("")
 	initial := base64.StdEncoding.EncodeToString([]byte(first))
@@ -470,6 +481,23 @@ func TestWebSocketMessageOverReadLimit(t *testing.T) {
 		t.Fatalf("got %s, want <close/>", c)
 	}
 	<-sent
+}
+
+// TestWebSocketServerEndPointAfterRenewal renews the server's certificate
+// between a wss connection's TLS handshake and its login: the
+// tls-server-end-point channel binding (RFC 5929 §4.1) is to the
+// certificate that connection presented.
+func TestWebSocketServerEndPointAfterRenewal(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	w := dialWSS(t, s)
+	s.RenewCertificates(t)
+	w.open()
+	cb, err := scram.NewTLSServerEndpointBinding(w.cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scramBound(t, w.send, w.next, &cb, nsSASL, "juliet", "secret", "")
 }
 
 // A client that speaks plain HTTP or garbage to the HTTPS listener gets

@@ -3,6 +3,7 @@ package httpd
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"xmppd/certs"
 	"xmppd/xmlstream"
 )
 
@@ -24,12 +26,15 @@ const NSFraming = "urn:ietf:params:xml:ns:xmpp-framing"
 // is one complete element, and <open/> and <close/> stand for the stream
 // header and its end.
 type wsTransport struct {
-	c       *websocket.Conn
-	remote  string
-	secure  bool
-	cs      *tls.ConnectionState
-	limits  xmlstream.Limits
-	timeout time.Duration
+	c      *websocket.Conn
+	remote string
+	secure bool
+	cs     *tls.ConnectionState
+	// presented is the certificate cs's handshake presented, when the
+	// HTTP server's connection context carries it (certs.WithPresented).
+	presented *certs.Presented
+	limits    xmlstream.Limits
+	timeout   time.Duration
 
 	// The library has no read deadlines, and a cancelled read closes the
 	// connection: one goroutine reads (pump), and a read waits for its
@@ -55,6 +60,9 @@ type wsTransport struct {
 func newWSTransport(c *websocket.Conn, r *http.Request, remote string, secure bool, lim xmlstream.Limits, writeTimeout time.Duration) *wsTransport {
 	t := &wsTransport{c: c, remote: remote, secure: secure || r.TLS != nil || isLoopback(r.RemoteAddr), cs: r.TLS, limits: lim, timeout: writeTimeout,
 		messages: make(chan wsMessage), expired: make(chan struct{}), changed: make(chan struct{})}
+	if r.TLS != nil {
+		t.presented = certs.PresentedFrom(r.Context())
+	}
 	t.readCtx, t.cancel = context.WithCancel(context.Background())
 	t.SetMaxStanzaBytes(lim.MaxStanzaBytes)
 	return t
@@ -224,6 +232,10 @@ func (t *wsTransport) StartTLS(*tls.Config) error {
 func (t *wsTransport) Restart() {}
 
 func (t *wsTransport) ConnectionState() *tls.ConnectionState { return t.cs }
+
+// ServerCertificate is the leaf certificate the TLS handshake presented,
+// or nil.
+func (t *wsTransport) ServerCertificate() *x509.Certificate { return t.presented.Leaf() }
 
 func (t *wsTransport) Secure() bool { return t.secure }
 

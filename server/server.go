@@ -188,10 +188,14 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	if err != nil {
 		return nil, err
 	}
+	// The client streams, made below, know which certificate each
+	// connection's handshake presented.
+	var streams *c2s.Server
+	presented := func(cs *tls.ConnectionState) *x509.Certificate { return streams.ServerCertificate(cs) }
 	sasl, err := auth.NewServer(auth.Config{
 		Store:             accounts,
 		Secret:            secret,
-		ServerCertificate: serverCertificate(certStore),
+		ServerCertificate: serverCertificate(presented, certStore),
 		Hashes:            cfg.C2S.SCRAMHashes,
 		Tokens:            postgres.NewTokens(db.Pool),
 	})
@@ -235,7 +239,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	if resume <= 0 {
 		resume = -1 // c2s: negative disables resumption
 	}
-	streams := c2s.New(c2s.Config{
+	streams = c2s.New(c2s.Config{
 		Waiting:               w.waiting(),
 		Registrar:             w.registrar,
 		Hosts:                 cfg.Hosts,
@@ -344,6 +348,14 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		// ReadTimeout) it would stay open for good, and anyone could
 		// pile them up until no listener can accept.
 		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			// An HTTPS connection's handshake records the certificate
+			// it presents, for WebSocket logins bound to it.
+			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+				if _, ok := c.(*tls.Conn); ok {
+					return certs.WithPresented(ctx, new(certs.Presented))
+				}
+				return ctx
+			},
 			IdleTimeout: time.Duration(cfg.HTTP.BOSHInactivitySeconds) * time.Second,
 			ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelInfo)}
 	}
@@ -371,9 +383,16 @@ func announcedHosts(cfg config.Config) []string {
 }
 
 // serverCertificate tells auth which certificate a connection presented,
-// for the tls-server-end-point channel binding.
-func serverCertificate(store *certs.Store) func(cs *tls.ConnectionState) *x509.Certificate {
+// for the tls-server-end-point channel binding: the one presented found,
+// which its handshake recorded. A resumed handshake presents none, and
+// the one of the handshake it resumes is not kept: for it, the store's
+// current certificate for its name, which is that one unless renewed
+// since.
+func serverCertificate(presented func(cs *tls.ConnectionState) *x509.Certificate, store *certs.Store) func(cs *tls.ConnectionState) *x509.Certificate {
 	return func(cs *tls.ConnectionState) *x509.Certificate {
+		if leaf := presented(cs); leaf != nil || !cs.DidResume {
+			return leaf
+		}
 		c, err := store.Certificate(cs.ServerName)
 		if err != nil || c == nil {
 			return nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -137,4 +138,23 @@ func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// RenewCertificates has s generate new self-signed certificates for its
+// hosts and serve them from now on, as a renewal brings new ones.
+func (s *Server) RenewCertificates(t testing.TB) {
+	t.Helper()
+	dir := filepath.Join(s.Config.DataDir, "certs")
+	files, err := filepath.Glob(filepath.Join(dir, "*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no generated certificates in %s (%v)", dir, err)
+	}
+	for _, f := range files {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.ReloadCertificates(); err != nil {
+		t.Fatal(err)
+	}
 }
