@@ -91,9 +91,11 @@ func (c *Cluster) settle(id string) {
 }
 
 // reroute routes again, here, what this node held for node, which is
-// gone: its sessions are gone with it, so a message is stored offline.
+// gone: its sessions are gone with it, so a message goes to the
+// recipient's other resources, on any node left, or is stored offline
+// (router.Reroute).
 func (c *Cluster) reroute(ctx context.Context, node string) {
 	for _, h := range c.receipts.takeNode(node) {
-		c.r.Redeliver(ctx, h.to, h.st, h.release)
+		c.r.Reroute(ctx, h.to, h.st, h.release)
 	}
 }

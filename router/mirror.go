@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"mellium.im/xmpp/jid"
 
@@ -140,6 +141,75 @@ func (r *Router) Redeliver(ctx context.Context, to jid.JID, st *xmlstream.Elemen
 	if s := r.localSession(to); s != nil && deliverSafe(s, st, safe) {
 		return
 	}
+	r.noResource(ctx, to, st, safe)
+}
+
+// Reroute routes st again for the full JID to, whose session went away
+// with its node of the cluster before that node said st was safe. A
+// session bound to to since, on any node, gets it. Otherwise st is handled
+// as for an unknown resource (RFC 6121 §8.5.3.2.1), as routeToFull does: a
+// chat or normal message goes to the account's available resources of
+// highest priority, on any node, or else is stored offline; an IQ request
+// is bounced; anything else is dropped. The hooks ran when st was first
+// routed and do not run again. safe (if not nil) is called once st is
+// safe.
+func (r *Router) Reroute(ctx context.Context, to jid.JID, st *xmlstream.Element, safe func()) {
+	if safe == nil {
+		safe = func() {}
+	}
+	if s := r.session(to); s != nil && deliverSafe(s, st, safe) {
+		return
+	}
+	if typ := stanza.Type(st); st.Name.Local == stanza.Message && (typ == "chat" || typ == "normal") &&
+		r.deliverToBestSafe(to.Bare(), st, safe) {
+		return
+	}
+	r.noResource(ctx, to, st, safe)
+}
+
+// deliverToBestSafe delivers the message st to the available resources
+// of highest priority of the account bare, on any node, or to the next
+// best when those do not take it, and reports whether any did. safe is
+// then called once st is safe with all that took it.
+func (r *Router) deliverToBestSafe(bare jid.JID, st *xmlstream.Element, safe func()) bool {
+	var pending atomic.Int32
+	pending.Store(1) // released once every target was asked
+	done := func() {
+		if pending.Add(-1) == 0 {
+			safe()
+		}
+	}
+	delivered := false
+	var refused map[string]bool
+	targets, _ := r.bareTargets(bare, st, nil)
+	for len(targets) > 0 && !delivered {
+		for _, s := range targets {
+			pending.Add(1)
+			if deliverSafe(s, st, done) {
+				delivered = true
+				continue
+			}
+			pending.Add(-1)
+			if refused == nil {
+				refused = map[string]bool{}
+			}
+			refused[s.JID().String()] = true
+		}
+		if !delivered {
+			targets, _ = r.bareTargets(bare, st, refused)
+		}
+	}
+	if delivered {
+		done()
+	}
+	return delivered
+}
+
+// noResource handles st, routed again for the full JID to whose session is
+// gone, when no session takes it: a chat or normal message is stored
+// offline, an IQ request bounced, anything else dropped; then safe is
+// called.
+func (r *Router) noResource(ctx context.Context, to jid.JID, st *xmlstream.Element, safe func()) {
 	defer safe()
 	switch st.Name.Local {
 	case stanza.IQ:
