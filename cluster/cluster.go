@@ -90,7 +90,9 @@ type Cluster struct {
 
 	ctx       context.Context // ends with Close
 	cancel    context.CancelFunc
-	running   bool // Join started run
+	running   bool                 // Join started run
+	subs      []*nats.Subscription // Join's, into inbox
+	leave     chan struct{}        // closed by Close: run handles the inbox and returns
 	closeOnce sync.Once
 	done      chan struct{} // closed when run returns
 }
@@ -119,7 +121,8 @@ func New(cfg Config, r *router.Router) (*Cluster, error) {
 		started: time.Now().UnixNano(), all: cfg.Subject + ".all",
 		inbox: make(chan *nats.Msg, inboxSize), peers: map[string]*peer{},
 		receipts:   receipts{pending: map[uint64]*held{}},
-		singletons: map[string]*singleton{}, forgetters: map[string]func(string){}, done: make(chan struct{}),
+		singletons: map[string]*singleton{}, forgetters: map[string]func(string){},
+		leave: make(chan struct{}), done: make(chan struct{}),
 		ext: externals{held: map[string]func(context.Context, *xmlstream.Element){}, holders: map[string]string{}}}
 	c.home, c.nodes = c.id, []string{c.id}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -157,9 +160,11 @@ func (c *Cluster) nodeSubject(id string) string { return c.cfg.Subject + ".node.
 // the node knows the cluster's sessions before it serves clients.
 func (c *Cluster) Join(ctx context.Context) error {
 	for _, subject := range []string{c.all, c.nodeSubject(c.id)} {
-		if _, err := c.nc.ChanSubscribe(subject, c.inbox); err != nil {
+		sub, err := c.nc.ChanSubscribe(subject, c.inbox)
+		if err != nil {
 			return fmt.Errorf("cluster: subscribing to %s: %w", subject, err)
 		}
+		c.subs = append(c.subs, sub)
 	}
 	c.r.SetDirectory(c)
 	c.publish(message(c.all, opSync, nil, "node", c.id))
@@ -175,12 +180,22 @@ func (c *Cluster) Join(ctx context.Context) error {
 	}
 }
 
-// Close tells the other nodes that this one leaves and disconnects. The
+// Close stops listening to the other nodes, handles what had arrived
+// from them, then tells them that this node leaves and disconnects. The
 // local sessions should be gone by then: their departures are announced
-// as they end.
+// as they end. A stanza that arrived for one of them is routed as for
+// any ended session (stored offline) and said to be safe before the
+// goodbye, so that its sender's node, which routes again what it still
+// holds for a node that leaves, does not store it a second time; one that
+// arrives after this node stopped listening is left to its sender's node.
 func (c *Cluster) Close() { c.closeOnce.Do(c.close) }
 
 func (c *Cluster) close() {
+	if c.running {
+		c.stopListening()
+		close(c.leave)
+		<-c.done
+	}
 	c.seqMu.Lock()
 	c.leaving = true // a heartbeat after the goodbye would make the node met again
 	c.seqMu.Unlock()
@@ -189,10 +204,20 @@ func (c *Cluster) close() {
 		c.log.Warn("cluster: announcing departure", "err", err)
 	}
 	c.cancel()
-	if c.running {
-		<-c.done
-	}
 	c.nc.Close()
+}
+
+// stopListening takes into the inbox what NATS has sent this node so
+// far, then unsubscribes: nothing arrives in the inbox afterwards.
+func (c *Cluster) stopListening() {
+	if err := c.nc.FlushTimeout(c.cfg.Timeout); err != nil {
+		c.log.Warn("cluster: taking in the last messages from other nodes", "err", err)
+	}
+	for _, sub := range c.subs {
+		if err := sub.Unsubscribe(); err != nil {
+			c.log.Warn("cluster: unsubscribing", "subject", sub.Subject, "err", err)
+		}
+	}
 }
 
 func (c *Cluster) publish(m *nats.Msg) error {
@@ -207,7 +232,8 @@ func (c *Cluster) publish(m *nats.Msg) error {
 // order of arrival: the changes of one node's sessions, and the stanzas it
 // sent after them, keep their order. At each heartbeat it counts the
 // silent nodes as gone, after handling what had arrived by then: a
-// heartbeat waiting behind a slow step is not silence.
+// heartbeat waiting behind a slow step is not silence. When Close has
+// the node leave, it handles what had arrived and returns.
 func (c *Cluster) run() {
 	defer close(c.done)
 	tick := time.NewTicker(c.cfg.Heartbeat)
@@ -217,13 +243,22 @@ func (c *Cluster) run() {
 		case m := <-c.inbox:
 			c.handle(m)
 		case <-tick.C:
-			for n := len(c.inbox); n > 0 && c.ctx.Err() == nil; n-- {
-				c.handle(<-c.inbox)
-			}
+			c.handleArrived()
 			c.expire()
+		case <-c.leave:
+			c.handleArrived()
+			return
 		case <-c.ctx.Done():
 			return
 		}
+	}
+}
+
+// handleArrived handles the messages waiting in the inbox, and not those
+// that arrive meanwhile.
+func (c *Cluster) handleArrived() {
+	for n := len(c.inbox); n > 0 && c.ctx.Err() == nil; n-- {
+		c.handle(<-c.inbox)
 	}
 }
 
