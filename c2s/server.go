@@ -110,6 +110,12 @@ type Elsewhere interface {
 	// many of the client's stanzas the session handled. found is false
 	// when no other node has it, or did not answer.
 	EndResumable(ctx context.Context, previd, account string) (handled uint32, found bool)
+	// Replace has the node holding the session bound to the full JID
+	// full, if another node does, end it with conflict (RFC 6120
+	// §7.7.2.2), and returns once the account's contacts and other
+	// resources were told that it is unavailable, or when ctx ends: a
+	// new session of full binds, and is announced, after that.
+	Replace(ctx context.Context, full jid.JID)
 }
 
 // Registrar handles in-band registration (XEP-0077) on streams that are
@@ -295,6 +301,11 @@ func (srv *Server) ServeTransport(ctx context.Context, t Transport) {
 			srv.removeConn(t)
 			return
 		}
+		if srv.cfg.Elsewhere != nil {
+			rctx, cancel := context.WithTimeout(ctx, elsewhereTimeout)
+			srv.cfg.Elsewhere.Replace(rctx, sess.jid)
+			cancel()
+		}
 		srv.router.Bind(sess)
 		if srv.router.Revoked(sess.jid.Bare(), st.loggedIn) {
 			// Its account was deleted, or its password changed, since
@@ -442,6 +453,18 @@ func (srv *Server) EndResumable(previd, account string) (handled uint32, found b
 		return 0, false
 	}
 	return ts.handled, true
+}
+
+// Replace ends the local session bound to full with conflict, as a new
+// session of full on another node replaces it (Elsewhere), and returns
+// once it has left the router, its unavailable presence has gone out, and
+// what its client had not acknowledged has been routed again; also when
+// it was ending already.
+func (srv *Server) Replace(full jid.JID) {
+	if s, ok := srv.router.LocalSession(full).(*Session); ok {
+		s.terminate("conflict", "replaced by a new session on another node")
+		<-s.ended
+	}
 }
 
 // lookupResumable returns the session with stream management id, or the

@@ -38,6 +38,9 @@ type Session struct {
 	srv  *Server
 	jid  jid.JID
 	lang string
+	// ended is closed once terminate is done: the session has left the
+	// router and routed again what it held.
+	ended chan struct{}
 
 	mu         sync.Mutex
 	t          Transport     // attached connection; nil while detached
@@ -73,7 +76,8 @@ type outItem struct {
 // newSession returns a held session: what it is given is queued but not
 // written until release.
 func newSession(srv *Server, t Transport, j jid.JID, lang string) *Session {
-	s := &Session{srv: srv, t: t, jid: j, lang: lang, ns: t.Namespace(), held: true, readerDone: make(chan struct{})}
+	s := &Session{srv: srv, t: t, jid: j, lang: lang, ns: t.Namespace(), held: true, readerDone: make(chan struct{}),
+		ended: make(chan struct{})}
 	if srv.cfg.RateLimit > 0 {
 		s.limit = ratelimit.New(srv.cfg.RateLimit, time.Now())
 		t.SetReadHook(s.readHook(t))
@@ -295,6 +299,7 @@ func (s *Session) terminateIf(still func() bool, condition, text string, app *xm
 	s.srv.forget(s)
 	s.srv.router.Unbind(s)
 	s.reroute(left)
+	close(s.ended)
 	s.srv.sessionEnded()
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"mellium.im/xmpp/jid"
 
 	"xmppd/router"
 	"xmppd/xmlstream"
@@ -77,6 +78,8 @@ type Cluster struct {
 	forgetters map[string]func(key string) // by topic; set before Join
 	// endResumable is SetResumable's; nil ends nothing.
 	endResumable func(previd, account string) (uint32, bool)
+	// replace is SetReplace's; nil ends nothing.
+	replace func(full jid.JID)
 
 	extMu sync.RWMutex
 	ext   externals
@@ -92,6 +95,7 @@ type Cluster struct {
 	cancel    context.CancelFunc
 	running   bool                 // Join started run
 	subs      []*nats.Subscription // Join's, into inbox
+	catchUps  chan chan struct{}   // catchUp's: run closes each once it handled the inbox
 	leave     chan struct{}        // closed by Close: run handles the inbox and returns
 	closeOnce sync.Once
 	done      chan struct{} // closed when run returns
@@ -122,7 +126,7 @@ func New(cfg Config, r *router.Router) (*Cluster, error) {
 		inbox: make(chan *nats.Msg, inboxSize), peers: map[string]*peer{},
 		receipts:   receipts{pending: map[uint64]*held{}},
 		singletons: map[string]*singleton{}, forgetters: map[string]func(string){},
-		leave: make(chan struct{}), done: make(chan struct{}),
+		catchUps: make(chan chan struct{}), leave: make(chan struct{}), done: make(chan struct{}),
 		ext: externals{held: map[string]func(context.Context, *xmlstream.Element){}, holders: map[string]string{}}}
 	c.home, c.nodes = c.id, []string{c.id}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -245,6 +249,9 @@ func (c *Cluster) run() {
 		case <-tick.C:
 			c.handleArrived()
 			c.expire()
+		case done := <-c.catchUps:
+			c.handleArrived()
+			close(done)
 		case <-c.leave:
 			c.handleArrived()
 			return
@@ -259,6 +266,23 @@ func (c *Cluster) run() {
 func (c *Cluster) handleArrived() {
 	for n := len(c.inbox); n > 0 && c.ctx.Err() == nil; n-- {
 		c.handle(<-c.inbox)
+	}
+}
+
+// catchUp returns once run has handled what had arrived from the other
+// nodes when it was called, or when ctx ends.
+func (c *Cluster) catchUp(ctx context.Context) {
+	done := make(chan struct{})
+	select {
+	case c.catchUps <- done:
+	case <-ctx.Done():
+		return
+	case <-c.done:
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 
@@ -322,6 +346,8 @@ func (c *Cluster) handle(m *nats.Msg) {
 		err = c.external(ctx, m)
 	case opEndResumable:
 		c.answerEndResumable(m)
+	case opReplace:
+		err = c.answerReplace(m)
 	case opForget:
 		if f := c.forgetters[m.Header.Get("topic")]; f != nil {
 			f(m.Header.Get("key"))

@@ -30,6 +30,9 @@ const (
 	// node, previd, account: end a resumable session (EndResumable),
 	// answered with found and handled
 	opEndResumable = "end-resumable"
+	// node, to: end the session to, which a new session on the asking node
+	// replaces (Replace), answered once it is gone
+	opReplace = "replace"
 )
 
 // message returns a NATS message with the op header and the given header

@@ -138,7 +138,7 @@ func (r *Router) Redeliver(ctx context.Context, to jid.JID, st *xmlstream.Elemen
 	if safe == nil {
 		safe = func() {}
 	}
-	if s := r.localSession(to); s != nil && deliverSafe(s, st, safe) {
+	if s := r.LocalSession(to); s != nil && deliverSafe(s, st, safe) {
 		return
 	}
 	r.noResource(ctx, to, st, safe)
@@ -224,18 +224,34 @@ func (r *Router) noResource(ctx context.Context, to jid.JID, st *xmlstream.Eleme
 // EndLocal ends the session of this node bound to full, if there is one,
 // with a stream error, as Session.End does.
 func (r *Router) EndLocal(full jid.JID, condition, text string) {
-	if s := r.localSession(full); s != nil {
+	if s := r.LocalSession(full); s != nil {
 		s.End(condition, text)
 	}
 }
 
-// localSession returns the session of this node bound to the full JID
+// LocalSession returns the session of this node bound to the full JID
 // j, or nil.
-func (r *Router) localSession(j jid.JID) Session {
+func (r *Router) LocalSession(j jid.JID) Session {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if e := r.localEntryLocked(j); e != nil {
 		return e.s
+	}
+	return nil
+}
+
+// Mirrored returns the session of another node of the cluster bound to
+// the full JID j, or nil.
+func (r *Router) Mirrored(j jid.JID) Session {
+	res := j.Resourcepart()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if acct := r.users[j.Bare().String()]; acct != nil {
+		for _, e := range acct.sessions {
+			if e.resource == res && e.remote {
+				return e.s
+			}
+		}
 	}
 	return nil
 }

@@ -263,6 +263,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	if w.cluster != nil {
 		w.cluster.SetHold(streams.Hold)
 		w.cluster.SetResumable(streams.EndResumable)
+		w.cluster.SetReplace(streams.Replace)
 	}
 	if cfg.S2S.Listen != "" {
 		s.s2s = s2s.New(s2s.Config{
