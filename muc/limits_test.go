@@ -3,6 +3,8 @@ package muc_test
 import (
 	"strings"
 	"testing"
+
+	"xmppd/internal/xmpptest"
 )
 
 // A 1 MiB message to the room is over the stream's stanza limit: the
@@ -33,4 +35,23 @@ func TestHugeRoomMessage(t *testing.T) {
 	}
 	juliet.Ping()
 	nurse.Ping()
+}
+
+// XEP-0045 §7.2.10: a session of an occupant's user that moves to a nick
+// of its own is one occupant more; in a room at its muc#roomconfig_maxusers
+// it is refused with service-unavailable and keeps its nick.
+func TestSplitNickInFullRoom(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+	configure(t, juliet, room, field("muc#roomconfig_maxusers", "2"))
+	expectConfigNotice(t, romeo, room)
+	phone := xmpptest.Login(t, s, "romeo", "pw", "phone")
+	enter(t, phone, room, "romeo", "", []string{"jul"}, 0, "")
+
+	phone.Send("<presence to='" + room + "/montague'/>")
+	xmpptest.ExpectError(t, phone.ExpectPresenceFrom(room+"/montague"), "service-unavailable")
+	phone.Send("<message type='groupchat' to='" + room + "'><body>still romeo</body></message>")
+	xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/romeo", "still romeo")
 }

@@ -100,7 +100,7 @@ func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JI
 	case rm.nickHolder(nick) != "" && rm.nickHolder(nick) != bare.String():
 		s.reply(ctx, st, stanza.Conflict, "the nickname is registered by someone else")
 		return
-	case existing == nil && rm.cfg.MaxUsers > 0 && len(rm.occupants) >= rm.cfg.MaxUsers && rank[aff] < rank[Admin]:
+	case existing == nil && rm.full(aff):
 		s.reply(ctx, st, stanza.ServiceUnavailable, "the room is full")
 		return
 	}
@@ -121,6 +121,13 @@ func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JI
 	s.track(from, rm.name, true)
 	s.broadcastPresence(rm, o, "", nil)
 	s.welcome(ctx, rm, o, from, x, created)
+}
+
+// full reports whether rm holds as many occupants as it may, for a user
+// with aff to be one more: admins and owners are let in all the same
+// (§7.2.10), so that filling a room cannot lock them out of it.
+func (rm *room) full(aff string) bool {
+	return rm.cfg.MaxUsers > 0 && len(rm.occupants) >= rm.cfg.MaxUsers && rank[aff] < rank[Admin]
 }
 
 // welcome sends the session from of o, which just entered, the other
@@ -283,6 +290,12 @@ func (s *Service) changeNick(ctx context.Context, rm *room, o *occupant, from ji
 	}
 	item := []string{"nick", nick}
 	if len(o.sessions) > 1 {
+		// The session becomes an occupant of its own: one more, as if
+		// it entered (§7.2.10).
+		if rm.full(rm.affiliation(o.bare)) {
+			s.reply(ctx, st, stanza.ServiceUnavailable, "the room is full")
+			return
+		}
 		s.splitNick(rm, o, from, nick, st)
 		return
 	}
