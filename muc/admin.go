@@ -200,7 +200,7 @@ func (s *Service) removeOccupant(rm *room, o *occupant, code string, why []strin
 }
 
 // adminList answers a request for the occupants with a role, or the
-// JIDs with an affiliation (§8.5, §9.5, §10.5).
+// JIDs with an affiliation (§8.5, §9.5, §9.8, §10.5).
 func (s *Service) adminList(rm *room, iq router.IQ, it *xmlstream.Element, actor *occupant, actorAff string) *xmlstream.Element {
 	q := xmlstream.NewElement(NSAdmin, "query")
 	if aff := it.Attr("affiliation"); aff != "" {
@@ -218,8 +218,11 @@ func (s *Service) adminList(rm *room, iq router.IQ, it *xmlstream.Element, actor
 	if role == "" {
 		return iq.Error(stanza.BadRequest, "the item needs a role or an affiliation")
 	}
-	if actor == nil || actor.role != Moderator {
-		return iq.Error(stanza.Forbidden, "only moderators see the occupants by role")
+	// Roles are the occupants', but an admin or owner reads them from
+	// outside the room too: the moderator list is theirs by affiliation
+	// (§9.8, §5.2.1), and in the room they are its moderators.
+	if (actor == nil || actor.role != Moderator) && rank[actorAff] < rank[Admin] {
+		return iq.Error(stanza.Forbidden, "only moderators, admins and owners see the occupants by role")
 	}
 	for _, o := range rm.occupants {
 		if o.role == role {
