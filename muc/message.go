@@ -19,13 +19,17 @@ import (
 const stampLayout = "2006-01-02T15:04:05.000Z"
 
 // message handles a message to a room (XEP-0045 §7.4, §7.5, §7.8.2,
-// §8.1). An error message is only looked at for an occupant that is gone
-// (its handling answers nothing, so the router bounces nothing back
-// while the room's lock is held). What the room sends to users outside
+// §8.1). An error message is only looked at for a private message it
+// answers, which the sender gets, and for an occupant that is gone (its
+// handling answers nothing, so the router bounces nothing back while the
+// room's lock is held). What the room sends to users outside
 // it (invitations, mention notifications) is routed after the lock is
 // released.
 func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
 	if stanza.IsError(st) {
+		if to.Resourcepart() != "" {
+			s.privateError(from, to, st)
+		}
 		s.gone(ctx, from, to, st)
 		return
 	}
@@ -63,7 +67,7 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 		return
 	}
 	if to.Resourcepart() != "" {
-		deliverPM = s.private(ctx, rm, o, to.Resourcepart(), st)
+		deliverPM = s.private(ctx, rm, o, from, to.Resourcepart(), st)
 		return
 	}
 	switch {
@@ -156,15 +160,16 @@ func (s *Service) setSubject(ctx context.Context, rm *room, o *occupant, st *xml
 	s.broadcast(rm, rm.fromOccupant(o, st, "groupchat"))
 }
 
-// private prepares a private message from the occupant o (nil: the
-// sender is not one) to the occupant nick (§7.5), and returns the
+// private prepares a private message from the session from of the
+// occupant o (nil: the sender is not one) to the occupant nick (§7.5),
+// remembers it for the errors that may come back for it, and returns the
 // function that sends it through the router, so that it is archived and
 // filtered as one-to-one messages are; nil when it was refused. The
 // caller runs it once rm's lock is released: the router may bounce the
 // message straight back to the room (a full or closing session, an
 // offline store that refuses it), which handles the error under the
 // same lock.
-func (s *Service) private(ctx context.Context, rm *room, o *occupant, nick string, st *xmlstream.Element) func() {
+func (s *Service) private(ctx context.Context, rm *room, o *occupant, from jid.JID, nick string, st *xmlstream.Element) func() {
 	target := rm.occupants[nick]
 	switch {
 	case stanza.Type(st) == "groupchat":
@@ -183,6 +188,9 @@ func (s *Service) private(ctx context.Context, rm *room, o *occupant, nick strin
 	out := rm.fromOccupant(o, st, st.Attr("type"))
 	out.AddChild(xmlstream.NewElement(NSUser, "x"))
 	sessions := slices.Clone(target.sessions)
+	for _, j := range sessions {
+		rm.rememberPrivate(j, st.Attr("id"), sentPrivate{sender: from, fromNick: o.nick, toNick: nick})
+	}
 	return func() {
 		if len(sessions) > 0 && !s.r.IsLocal(sessions[0].Domainpart()) {
 			// An occupant of another server: after what the relay

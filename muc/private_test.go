@@ -42,3 +42,28 @@ func TestPrivateMessageBounceDoesNotDeadlockRoom(t *testing.T) {
 		}
 	}
 }
+
+// An error that comes back for a private message (the recipient's client
+// or server refused it) reaches its sender, from the recipient's room
+// JID with the message's id (XEP-0045 §7.5); an error for nothing the
+// room sent goes nowhere.
+func TestPrivateMessageError(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+
+	juliet.Send("<message type='chat' to='" + room + "/romeo' id='pm1'><body>psst</body></message>")
+	xmpptest.ExpectBody(t, romeo.NextNamed("message"), room+"/jul", "psst")
+	for _, id := range []string{"pm1", "made-up"} {
+		romeo.Send("<message type='error' to='" + room + "/jul' id='" + id + "'><body>psst</body>" +
+			"<error type='cancel'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+	}
+	romeo.Send("<message type='groupchat' to='" + room + "'><body>after</body></message>")
+	el := juliet.NextNamed("message")
+	if el.Attr("from") != room+"/romeo" || el.Attr("id") != "pm1" {
+		t.Fatalf("got %s, want the error for pm1 from %s", el, room+"/romeo")
+	}
+	xmpptest.ExpectError(t, el, "not-acceptable")
+	xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/romeo", "after")
+}

@@ -53,6 +53,9 @@ type room struct {
 	// pendingIQs are the IQs forwarded to occupants, by the room's id
 	// (occupantiq.go).
 	pendingIQs map[string]pendingIQ
+	// sentPrivates are the private messages routed to occupants, for
+	// the errors that come back for them (bounce.go).
+	sentPrivates map[string]sentPrivate
 	// vcard is the room's vCard (XEP-0054), serialised; nil for none.
 	vcard []byte
 	// recent are the last messages of an unarchived room, oldest first,
@@ -82,7 +85,7 @@ func (s *Service) newRoom(name string) (*room, error) {
 	return &room{jid: j, name: j.Localpart(), affs: map[string]string{}, nicks: map[string]string{},
 		occupants: map[string]*occupant{}, sessions: map[string]*occupant{},
 		lastNicks: map[string]jid.JID{}, invited: map[string]jid.JID{}, pendingIQs: map[string]pendingIQ{},
-		cfg: RoomConfig{Public: true, WhoIs: "moderators", MaxUsers: s.cfg.MaxUsers}}, nil
+		sentPrivates: map[string]sentPrivate{}, cfg: RoomConfig{Public: true, WhoIs: "moderators", MaxUsers: s.cfg.MaxUsers}}, nil
 }
 
 // stored is the room as the store keeps it.
