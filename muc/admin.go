@@ -17,8 +17,9 @@ type denial string
 // admin answers muc#admin IQs (XEP-0045 §8, §9): role changes by nick
 // (kick, voice, moderator), affiliation changes by JID (ban, member,
 // admin, owner), and the lists of either. A set changes all its items or
-// none.
-func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.Element {
+// none. It returns the answer to route once the room's lock is released,
+// and the invitations of new members (§9.5) to route after it.
+func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) (*xmlstream.Element, []*xmlstream.Element) {
 	var items []*xmlstream.Element
 	for _, it := range iq.Payload.ChildElements() {
 		if it.Name.Space == NSAdmin && it.Name.Local == "item" {
@@ -26,12 +27,12 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 		}
 	}
 	if len(items) == 0 {
-		return iq.Error(stanza.BadRequest, "an item is required")
+		return iq.Error(stanza.BadRequest, "an item is required"), nil
 	}
 	actor := rm.sessions[iq.From.String()]
 	actorAff := rm.affiliation(iq.From)
 	if iq.Type == "get" {
-		return s.adminList(rm, iq, items[0], actor, actorAff)
+		return s.adminList(rm, iq, items[0], actor, actorAff), nil
 	}
 	type change struct {
 		target *occupant // role change
@@ -39,6 +40,10 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 		bare   string // affiliation change
 		aff    string
 		why    []string // actor and reason, for the presence (§8.2, §9.1)
+		// invitee is a user new to the member list, whom a members-only
+		// room invites (§9.5) with reason, the item's <reason/>.
+		invitee *jid.JID
+		reason  *xmlstream.Element
 	}
 	var changes []change
 	for _, it := range items {
@@ -51,29 +56,33 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 		if c.role = it.Attr("role"); c.role != "" {
 			c.target = rm.occupants[it.Attr("nick")]
 			if c.target == nil {
-				return iq.Error(stanza.ItemNotFound, "no occupant with that nickname")
+				return iq.Error(stanza.ItemNotFound, "no occupant with that nickname"), nil
 			}
 			d = rm.mayChangeRole(actor, actorAff, c.target, c.role)
 		} else if c.aff = it.Attr("affiliation"); c.aff != "" {
 			j, err := jid.Parse(it.Attr("jid"))
 			if err != nil {
-				return iq.Error(stanza.JIDMalformed, "the item needs a valid jid")
+				return iq.Error(stanza.JIDMalformed, "the item needs a valid jid"), nil
 			}
 			c.bare = j.Bare().String()
 			if j.Localpart() == "" && c.aff != Outcast && c.aff != Member && c.aff != None {
 				// A whole domain is banned or made members, never given
 				// the room to run.
-				return iq.Error(stanza.NotAcceptable, "a domain can only be banned or made members")
+				return iq.Error(stanza.NotAcceptable, "a domain can only be banned or made members"), nil
 			}
 			if c.aff == Outcast && j.Bare().Equal(iq.From.Bare()) && rank[actorAff] >= rank[Admin] {
-				return iq.Error(stanza.Conflict, "you cannot ban yourself") // §9.1
+				return iq.Error(stanza.Conflict, "you cannot ban yourself"), nil // §9.1
 			}
 			d = rm.mayChangeAffiliation(actorAff, rm.affiliation(j), c.aff)
+			if c.aff == Member && j.Localpart() != "" && rank[rm.affiliation(j)] < rank[Member] {
+				bare := j.Bare()
+				c.invitee, c.reason = &bare, it.Child(NSAdmin, "reason")
+			}
 		} else {
 			d = stanza.BadRequest
 		}
 		if d != "" {
-			return iq.Error(string(d), "")
+			return iq.Error(string(d), ""), nil
 		}
 		changes = append(changes, c)
 	}
@@ -90,11 +99,11 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 	if affChanged {
 		if rm.owners() == 0 {
 			rm.affs, rm.nicks = before, nicksBefore
-			return iq.Error(stanza.Conflict, "the room must keep an owner")
+			return iq.Error(stanza.Conflict, "the room must keep an owner"), nil
 		}
 		if s.save(ctx, rm) != nil {
 			rm.affs, rm.nicks = before, nicksBefore
-			return iq.Error(stanza.InternalServerError, "the change could not be stored")
+			return iq.Error(stanza.InternalServerError, "the change could not be stored"), nil
 		}
 	}
 	for _, c := range changes {
@@ -104,8 +113,15 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 			s.roleChanged(rm, c.target, c.role, c.why)
 		}
 	}
+	var invitations []*xmlstream.Element
+	for _, c := range changes {
+		if c.invitee != nil && rm.cfg.MembersOnly && rm.affiliation(*c.invitee) == Member && !rm.present(*c.invitee) {
+			invitations = append(invitations, rm.invitation(*c.invitee, iq.From.Bare(), c.reason))
+			rm.rememberInvite(*c.invitee, iq.From)
+		}
+	}
 	s.destroyIfEmpty(ctx, rm)
-	return iq.Result(nil)
+	return iq.Result(nil), invitations
 }
 
 // mayChangeRole says whether actor may give target role (§8.2-§8.5,

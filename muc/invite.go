@@ -103,19 +103,26 @@ func (s *Service) invite(ctx context.Context, rm *room, o *occupant, from jid.JI
 	}
 	out := make([]*xmlstream.Element, 0, len(invites))
 	for i, inv := range invites {
-		fwd := xmlstream.NewElement(NSUser, "invite", "from", from.String())
-		if r := inv.Child(NSUser, "reason"); r != nil {
-			fwd.AddChild(xmlstream.NewElement(NSUser, "reason").AddText(r.Text()))
-		}
-		x := xmlstream.NewElement(NSUser, "x").AddChild(fwd)
-		if rm.cfg.Password != "" {
-			x.AddChild(xmlstream.NewElement(NSUser, "password").AddText(rm.cfg.Password))
-		}
-		out = append(out, xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", rm.jid.String(),
-			"to", invitees[i].String(), "id", stanza.NewID()).AddChild(x))
+		out = append(out, rm.invitation(invitees[i], from, inv.Child(NSUser, "reason")))
 		rm.rememberInvite(invitees[i].Bare(), from)
 	}
 	return out
+}
+
+// invitation is the room's message inviting invitee on behalf of from
+// (§7.8.2, §9.5), with the text of reason (nil for none) and the room's
+// password if it has one.
+func (rm *room) invitation(invitee, from jid.JID, reason *xmlstream.Element) *xmlstream.Element {
+	fwd := xmlstream.NewElement(NSUser, "invite", "from", from.String())
+	if reason != nil {
+		fwd.AddChild(xmlstream.NewElement(NSUser, "reason").AddText(reason.Text()))
+	}
+	x := xmlstream.NewElement(NSUser, "x").AddChild(fwd)
+	if rm.cfg.Password != "" {
+		x.AddChild(xmlstream.NewElement(NSUser, "password").AddText(rm.cfg.Password))
+	}
+	return xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", rm.jid.String(),
+		"to", invitee.String(), "id", stanza.NewID()).AddChild(x)
 }
 
 // rememberInvite records that inviter invited invitee, forgetting an

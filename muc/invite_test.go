@@ -18,12 +18,15 @@ func invite(c *xmpptest.Client, to, reason string) {
 func expectInvitation(t *testing.T, el *xmlstream.Element, from, reason, password string) *xmlstream.Element {
 	t.Helper()
 	x := el.Child(nsUser, "x")
-	var inv *xmlstream.Element
+	var inv, r *xmlstream.Element
 	if x != nil {
 		inv = x.Child(nsUser, "invite")
 	}
+	if inv != nil {
+		r = inv.Child(nsUser, "reason")
+	}
 	if el.Name.Local != "message" || el.Attr("from") != room || inv == nil || inv.Attr("from") != from ||
-		inv.Child(nsUser, "reason").Text() != reason {
+		(r == nil) != (reason == "") || (r != nil && r.Text() != reason) {
 		t.Fatalf("got %s, want an invitation from %s (%q) through the room", el, from, reason)
 	}
 	if pw := x.Child(nsUser, "password"); (password == "") != (pw == nil) || (pw != nil && pw.Text() != password) {
@@ -85,6 +88,7 @@ func TestMembersOnlyInvitation(t *testing.T) {
 	juliet.Send("<iq type='set' id='m' to='" + room + "'><query xmlns='" + nsMUC + "#admin'>" +
 		"<item jid='romeo@localhost' affiliation='member'/><item jid='mercutio@localhost' affiliation='outcast'/></query></iq>")
 	expectIQ(t, juliet, "m", "result")
+	expectInvitation(t, romeo.NextNamed("message"), "juliet@localhost", "", "rosemary") // §9.5
 	enter(t, romeo, room, "romeo", "<password>rosemary</password>", []string{"jul"}, 0, "")
 	expectPresence(t, juliet, room+"/romeo", "")
 
@@ -121,4 +125,30 @@ func TestDirectInvitation(t *testing.T) {
 		x.Attr("reason") != "meet me" || x.Attr("password") != "p" {
 		t.Fatalf("got %s, want juliet's direct invitation", el)
 	}
+}
+
+// XEP-0045 §9.5: a user an admin adds to the member list of a
+// members-only room, who was not affiliated with it, gets the room's
+// invitation on the admin's behalf, with the reason and the password;
+// one who already was a member gets none again.
+func TestNewMemberInvited(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	create(t, juliet, room, "jul")
+	configure(t, juliet, room, field("muc#roomconfig_membersonly", "1")+
+		field("muc#roomconfig_passwordprotectedroom", "1")+field("muc#roomconfig_roomsecret", "rosemary"))
+
+	adminSet(juliet, "m1", "<item jid='romeo@localhost' affiliation='member'><reason>come to the feast</reason></item>")
+	expectIQ(t, juliet, "m1", "result")
+	invite(juliet, "romeo@localhost", "again")
+	expectInvitation(t, romeo.NextNamed("message"), "juliet@localhost", "come to the feast", "rosemary")
+	expectInvitation(t, romeo.NextNamed("message"), "juliet@localhost/r", "again", "rosemary")
+
+	// Already a member: no second invitation before juliet's own.
+	adminSet(juliet, "m2", "<item jid='romeo@localhost' affiliation='member'/>")
+	expectIQ(t, juliet, "m2", "result")
+	invite(juliet, "romeo@localhost", "once more")
+	expectInvitation(t, romeo.NextNamed("message"), "juliet@localhost/r", "once more", "rosemary")
+	enter(t, romeo, room, "romeo", "<password>rosemary</password>", []string{"jul"}, 0, "")
 }

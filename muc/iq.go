@@ -38,43 +38,47 @@ func (s *Service) roomIQ(ctx context.Context, from, to jid.JID, st *xmlstream.El
 		s.route(ctx, s.archiveIQ(ctx, rm, iq, who))
 		return
 	}
-	res := s.roomIQLocked(ctx, rm, iq)
+	res, later := s.roomIQLocked(ctx, rm, iq)
 	rm.mu.Unlock()
 	s.route(ctx, res)
+	for _, m := range later {
+		s.r.Route(ctx, m)
+	}
 }
 
-// roomIQLocked answers iq while rm's lock is held.
-func (s *Service) roomIQLocked(ctx context.Context, rm *room, iq router.IQ) *xmlstream.Element {
+// roomIQLocked answers iq while rm's lock is held. It returns the answer
+// to route once the lock is released and the messages to route after it.
+func (s *Service) roomIQLocked(ctx context.Context, rm *room, iq router.IQ) (*xmlstream.Element, []*xmlstream.Element) {
 	p := iq.Payload
 	if nick := iq.To.Resourcepart(); nick != "" {
 		o := rm.sessions[iq.From.String()]
 		switch {
 		case o == nil:
-			return iq.Error(stanza.NotAcceptable, "only occupants may address occupants")
+			return iq.Error(stanza.NotAcceptable, "only occupants may address occupants"), nil
 		case p.Name.Space == NSPing && o.nick == nick:
-			return iq.Result(nil) // XEP-0410 self-ping: still joined
+			return iq.Result(nil), nil // XEP-0410 self-ping: still joined
 		}
-		return s.forwardIQ(rm, o, iq)
+		return s.forwardIQ(rm, o, iq), nil
 	}
 	switch {
 	case iq.Type == "get" && p.Name.Space == NSDiscoInfo && p.Name.Local == "query" && p.Attr("node") == "":
-		return s.roomInfo(rm, iq)
+		return s.roomInfo(rm, iq), nil
 	case iq.Type == "get" && p.Name.Space == NSDiscoInfo && p.Name.Local == "query" && p.Attr("node") == nodeRoomUser:
-		return s.reservedNick(rm, iq)
+		return s.reservedNick(rm, iq), nil
 	case iq.Type == "get" && p.Name.Space == NSDiscoItems && p.Name.Local == "query" && p.Attr("node") == "":
-		return s.roomItems(rm, iq)
+		return s.roomItems(rm, iq), nil
 	case p.Name.Space == NSVCard:
-		return s.roomVCard(ctx, rm, iq)
+		return s.roomVCard(ctx, rm, iq), nil
 	case p.Name.Space == NSOwner && p.Name.Local == "query":
-		return s.owner(ctx, rm, iq)
+		return s.owner(ctx, rm, iq), nil
 	case p.Name.Space == NSAdmin && p.Name.Local == "query":
 		return s.admin(ctx, rm, iq)
 	case p.Name.Space == NSRegister && p.Name.Local == "query":
-		return s.register(ctx, rm, iq)
+		return s.register(ctx, rm, iq), nil
 	case p.Name.Space == NSModerate && p.Name.Local == "moderate":
-		return s.moderate(ctx, rm, iq)
+		return s.moderate(ctx, rm, iq), nil
 	case iq.Type == "get" && p.Name.Space == NSPing:
-		return iq.Result(nil)
+		return iq.Result(nil), nil
 	}
-	return iq.Error(stanza.ServiceUnavailable, "")
+	return iq.Error(stanza.ServiceUnavailable, ""), nil
 }

@@ -241,6 +241,7 @@ func TestEntryRules(t *testing.T) {
 	xmpptest.ExpectError(t, romeo.ExpectPresenceFrom(room+"/romeo"), "registration-required")
 	juliet.Send("<iq type='set' id='m' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item jid='romeo@localhost' affiliation='member'/></query></iq>")
 	expectIQ(t, juliet, "m", "result")
+	expectInvitation(t, romeo.NextNamed("message"), "juliet@localhost", "", "") // §9.5
 	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
 	expectPresence(t, juliet, room+"/romeo", "")
 

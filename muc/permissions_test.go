@@ -85,6 +85,7 @@ func TestMemberLists(t *testing.T) {
 	configure(t, juliet, room, field("muc#roomconfig_membersonly", "1")+field("muc#roomconfig_whois", "anyone"), "172")
 	adminSet(juliet, "m", "<item jid='romeo@localhost' affiliation='member'/>")
 	expectIQ(t, juliet, "m", "result")
+	expectInvitation(t, romeo.NextNamed("message"), "juliet@localhost", "", "") // §9.5
 	list := func(aff string) *xmlstream.Element {
 		romeo.Send("<iq type='get' id='l' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item affiliation='" + aff + "'/></query></iq>")
 		return romeo.NextNamed("iq")
