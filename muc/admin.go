@@ -18,7 +18,8 @@ type denial string
 // (kick, voice, moderator), affiliation changes by JID (ban, member,
 // admin, owner), and the lists of either. A set changes all its items or
 // none. It returns the answer to route once the room's lock is released,
-// and the invitations of new members (§9.5) to route after it.
+// nil when it was sent already, and the invitations of new members
+// (§9.5) to route after it.
 func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) (*xmlstream.Element, []*xmlstream.Element) {
 	var items []*xmlstream.Element
 	for _, it := range iq.Payload.ChildElements() {
@@ -106,12 +107,23 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) (*xmlstream
 			return iq.Error(stanza.InternalServerError, "the change could not be stored"), nil
 		}
 	}
+	// The actor learns of its success before the room learns of the
+	// changes (§8.2-§8.5, §9.1-§9.8): after an occupant removed is told
+	// so, before what the others are told, which waits in held.
+	var held []func()
 	for _, c := range changes {
 		if c.aff != "" {
-			s.affiliationChanged(rm, c.bare, c.aff, c.why)
+			s.affiliationChanged(rm, c.bare, c.aff, c.why, &held)
 		} else {
-			s.roleChanged(rm, c.target, c.role, c.why)
+			s.roleChanged(rm, c.target, c.role, c.why, &held)
 		}
+	}
+	res := iq.Result(nil)
+	if s.send(iq.From, res) {
+		res = nil
+	}
+	for _, tell := range held {
+		tell()
 	}
 	var invitations []*xmlstream.Element
 	for _, c := range changes {
@@ -121,7 +133,7 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) (*xmlstream
 		}
 	}
 	s.destroyIfEmpty(ctx, rm)
-	return iq.Result(nil), invitations
+	return res, invitations
 }
 
 // mayChangeRole says whether actor may give target role (§8.2-§8.5,
@@ -163,24 +175,28 @@ func (rm *room) mayChangeAffiliation(actorAff, from, to string) denial {
 }
 
 // roleChanged applies a new role to o and tells the room (§8.2, §8.4);
-// why is the actor and reason of a kick.
-func (s *Service) roleChanged(rm *room, o *occupant, role string, why []string) {
+// why is the actor and reason of a kick. With held, what the room is
+// told waits there (hold).
+func (s *Service) roleChanged(rm *room, o *occupant, role string, why []string, held *[]func()) {
 	if rm.occupants[o.nick] != o {
 		return // removed by an earlier item
 	}
 	if role == None {
-		s.removeOccupant(rm, o, "307", why)
+		s.removeOccupant(rm, o, "307", why, held)
 		return
 	}
 	o.role = role
-	s.broadcastPresence(rm, o, "", nil)
-	s.deliver(o, rm.presenceOf(o, "", true, nil, "110"))
+	others, self := s.presenceBroadcast(rm, o, "", nil), rm.presenceOf(o, "", true, nil, "110")
+	hold(held, func() {
+		others()
+		s.deliver(o, self)
+	})
 }
 
 // affiliationChanged applies the new affiliation of the bare JID to its
 // occupant, if there is one: banned (301) or, in a members-only room,
 // no longer a member (321), it is removed; otherwise its role follows.
-func (s *Service) affiliationChanged(rm *room, bare, aff string, why []string) {
+func (s *Service) affiliationChanged(rm *room, bare, aff string, why []string, held *[]func()) {
 	for _, o := range rm.occupants {
 		// A domain's affiliation is that of its users without one of
 		// their own.
@@ -191,28 +207,59 @@ func (s *Service) affiliationChanged(rm *room, bare, aff string, why []string) {
 		// has their domain's.
 		switch aff := rm.affiliation(o.bare); {
 		case aff == Outcast:
-			s.removeOccupant(rm, o, "301", why)
+			s.removeOccupant(rm, o, "301", why, held)
 		case rm.cfg.MembersOnly && aff == None:
-			s.removeOccupant(rm, o, "321", why)
+			s.removeOccupant(rm, o, "321", why, held)
 		default:
-			s.roleChanged(rm, o, rm.defaultRole(aff), nil)
+			s.roleChanged(rm, o, rm.defaultRole(aff), nil, held)
 		}
 	}
 }
 
-// removeOccupant removes o from rm with the status code: the others get
-// its unavailable presence, and its sessions too, with 110; why is the
-// actor and reason for the presence's item, or nil.
-func (s *Service) removeOccupant(rm *room, o *occupant, code string, why []string) {
+// removeOccupant removes o from rm with the status code: its sessions
+// get its unavailable presence, with 110, and then the others (§8.2):
+// at once, or, with held, when held runs (hold); why is the actor and
+// reason for the presence's item, or nil.
+func (s *Service) removeOccupant(rm *room, o *occupant, code string, why []string, held *[]func()) {
 	o.presence = nil
-	s.broadcastPresence(rm, o, "unavailable", why, code)
 	s.deliver(o, rm.presenceOf(o, "unavailable", true, why, code, "110"))
+	hold(held, s.presenceBroadcast(rm, o, "unavailable", why, code))
 	for _, j := range o.sessions {
 		delete(rm.sessions, j.String())
 		s.track(j, rm.name, false)
 	}
 	o.sessions = nil
 	delete(rm.occupants, o.nick)
+}
+
+// hold runs tell now, or, with held, adds it to held to run later.
+func hold(held *[]func(), tell func()) {
+	if held == nil {
+		tell()
+		return
+	}
+	*held = append(*held, tell)
+}
+
+// presenceBroadcast builds o's presence as broadcastPresence sends it and
+// returns the function that sends it to every occupant but o that rm has
+// when it runs, as each may see it: an occupant removed meanwhile gets
+// nothing more.
+func (s *Service) presenceBroadcast(rm *room, o *occupant, typ string, item []string, codes ...string) func() {
+	full, plain := rm.presenceOf(o, typ, true, item, codes...), rm.presenceOf(o, typ, false, item, codes...)
+	full.EncodeChildren()
+	plain.EncodeChildren()
+	return func() {
+		for _, other := range rm.occupants {
+			switch {
+			case other == o:
+			case rm.sees(other):
+				s.deliver(other, full)
+			default:
+				s.deliver(other, plain)
+			}
+		}
+	}
 }
 
 // adminList answers a request for the occupants with a role, or the

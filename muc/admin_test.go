@@ -6,6 +6,38 @@ import (
 	"xmppd/internal/xmpptest"
 )
 
+// XEP-0045 §8.2, §9.1, §9.3: the room removes a kicked or banned
+// occupant, informs the moderator or admin of success, and only then
+// tells the remaining occupants; a new member's presence too comes after
+// the admin's result.
+func TestAdminResultBeforeRoom(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, nurse := threeInRoom(t, s)
+
+	adminSet(juliet, "k", "<item nick='nurse' role='none'><reason>gossip</reason></item>")
+	expectPresence(t, nurse, room+"/nurse", "unavailable", "110", "307")
+	expectIQ(t, juliet, "k", "result")
+	expectPresence(t, juliet, room+"/nurse", "unavailable", "307")
+	expectPresence(t, romeo, room+"/nurse", "unavailable", "307")
+
+	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
+	expectPresence(t, juliet, room+"/nurse", "")
+	expectPresence(t, romeo, room+"/nurse", "")
+	adminSet(juliet, "b", "<item jid='nurse@localhost' affiliation='outcast'/>")
+	expectIQ(t, juliet, "b", "result")
+	expectPresence(t, juliet, room+"/nurse", "unavailable", "301")
+	expectPresence(t, nurse, room+"/nurse", "unavailable", "110", "301")
+	expectPresence(t, romeo, room+"/nurse", "unavailable", "301")
+
+	adminSet(juliet, "m", "<item jid='romeo@localhost' affiliation='member'/>")
+	expectIQ(t, juliet, "m", "result")
+	if it := item(t, expectPresence(t, juliet, room+"/romeo", "")); it.Attr("affiliation") != "member" {
+		t.Fatalf("romeo's presence after the change: %s", it)
+	}
+	expectPresence(t, romeo, room+"/romeo", "", "110")
+}
+
 // XEP-0045 §9.8, §5.2.1: the moderator list is an admin's to read, by
 // affiliation, in the room or not; so are the other occupants by role,
 // whose moderator an admin is whenever in the room. Others outside the

@@ -40,14 +40,17 @@ func (s *Service) roomIQ(ctx context.Context, from, to jid.JID, st *xmlstream.El
 	}
 	res, later := s.roomIQLocked(ctx, rm, iq)
 	rm.mu.Unlock()
-	s.route(ctx, res)
+	if res != nil {
+		s.route(ctx, res)
+	}
 	for _, m := range later {
 		s.r.Route(ctx, m)
 	}
 }
 
 // roomIQLocked answers iq while rm's lock is held. It returns the answer
-// to route once the lock is released and the messages to route after it.
+// to route once the lock is released (nil when it was sent already) and
+// the messages to route after it.
 func (s *Service) roomIQLocked(ctx context.Context, rm *room, iq router.IQ) (*xmlstream.Element, []*xmlstream.Element) {
 	p := iq.Payload
 	if nick := iq.To.Resourcepart(); nick != "" {

@@ -187,18 +187,19 @@ func TestKickAndBan(t *testing.T) {
 	xmpptest.ExpectError(t, admin(romeo, "k0", "<item nick='tybalt' role='none'/>"), "forbidden")
 	xmpptest.ExpectError(t, admin(juliet, "k1", "<item nick='nobody' role='none'/>"), "item-not-found")
 
-	// The room tells the occupants, then answers the moderator.
+	// The room removes the kicked occupant, answers the moderator, then
+	// tells the others (§8.2).
 	juliet.Send("<iq type='set' id='k2' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item nick='tybalt' role='none'><reason>brawling</reason></item></query></iq>")
-	expectPresence(t, juliet, room+"/tybalt", "unavailable", "307")
 	expectIQ(t, juliet, "k2", "result")
+	expectPresence(t, juliet, room+"/tybalt", "unavailable", "307")
 	expectPresence(t, tybalt, room+"/tybalt", "unavailable", "110", "307")
 	expectPresence(t, romeo, room+"/tybalt", "unavailable", "307")
 
 	enterTybalt()
 	xmpptest.ExpectError(t, admin(romeo, "b0", "<item jid='tybalt@localhost' affiliation='outcast'/>"), "forbidden")
 	juliet.Send("<iq type='set' id='b1' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item jid='tybalt@localhost' affiliation='outcast'/></query></iq>")
-	expectPresence(t, juliet, room+"/tybalt", "unavailable", "301")
 	expectIQ(t, juliet, "b1", "result")
+	expectPresence(t, juliet, room+"/tybalt", "unavailable", "301")
 	expectPresence(t, tybalt, room+"/tybalt", "unavailable", "110", "301")
 	expectPresence(t, romeo, room+"/tybalt", "unavailable", "301")
 	tybalt.Send("<presence to='" + room + "/tybalt'><x xmlns='" + nsMUC + "'/></presence>")
@@ -217,8 +218,8 @@ func TestKickAndBan(t *testing.T) {
 	// A whole domain can be banned (§9.1): its users without an
 	// affiliation of their own leave, and cannot enter.
 	juliet.Send("<iq type='set' id='d1' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item jid='localhost' affiliation='outcast'/></query></iq>")
-	expectPresence(t, juliet, room+"/romeo", "unavailable", "301")
 	expectIQ(t, juliet, "d1", "result")
+	expectPresence(t, juliet, room+"/romeo", "unavailable", "301")
 	expectPresence(t, romeo, room+"/romeo", "unavailable", "110", "301")
 	romeo.Send("<presence to='" + room + "/romeo'><x xmlns='" + nsMUC + "'/></presence>")
 	xmpptest.ExpectError(t, romeo.ExpectPresenceFrom(room+"/romeo"), "forbidden")

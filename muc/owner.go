@@ -82,7 +82,7 @@ func (s *Service) configChanged(rm *room, old RoomConfig) {
 	if rm.cfg.MembersOnly && !old.MembersOnly {
 		for _, o := range rm.occupants {
 			if rm.affiliation(o.bare) == None {
-				s.removeOccupant(rm, o, "322", nil)
+				s.removeOccupant(rm, o, "322", nil, nil)
 			}
 		}
 	}

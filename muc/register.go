@@ -83,7 +83,7 @@ func (s *Service) register(ctx context.Context, rm *room, iq router.IQ) *xmlstre
 	if aff == None {
 		// An occupant who became a member: the room sees the change
 		// (§7.10).
-		s.affiliationChanged(rm, key, Member, nil)
+		s.affiliationChanged(rm, key, Member, nil, nil)
 	}
 	return iq.Result(nil)
 }

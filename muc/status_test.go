@@ -56,16 +56,16 @@ func TestStatusCodes(t *testing.T) {
 
 	juliet.Send("<iq type='set' id='k' to='" + room + "'><query xmlns='" + nsMUC + "#admin'>" +
 		"<item nick='nurse' role='none'><reason>gossip</reason></item></query></iq>")
-	expectWhy(t, expectPresence(t, juliet, room+"/nurse", "unavailable", "307"), "jul", "gossip")
 	expectIQ(t, juliet, "k", "result")
+	expectWhy(t, expectPresence(t, juliet, room+"/nurse", "unavailable", "307"), "jul", "gossip")
 	expectWhy(t, expectPresence(t, nurse, room+"/nurse", "unavailable", "110", "307"), "jul", "gossip")
 	expectWhy(t, expectPresence(t, romeo, room+"/nurse", "unavailable", "307"), "jul", "gossip")
 
 	// Members-only: romeo, a member, stays; nurse goes with 322.
 	enterNurse()
 	juliet.Send("<iq type='set' id='m' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item jid='romeo@localhost' affiliation='member'/></query></iq>")
-	expectPresence(t, juliet, room+"/romeo", "")
 	expectIQ(t, juliet, "m", "result")
+	expectPresence(t, juliet, room+"/romeo", "")
 	expectPresence(t, romeo, room+"/romeo", "", "110")
 	expectPresence(t, nurse, room+"/romeo", "")
 	submit(juliet, room, field("muc#roomconfig_membersonly", "1"))

@@ -74,5 +74,5 @@ func (s *Service) approveVoice(ctx context.Context, rm *room, mod *occupant, st 
 	if !allow || target.role != Visitor {
 		return
 	}
-	s.roleChanged(rm, target, Participant, []string{"actor", mod.nick})
+	s.roleChanged(rm, target, Participant, []string{"actor", mod.nick}, nil)
 }
