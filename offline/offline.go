@@ -151,6 +151,12 @@ type Handler struct {
 	cfg     Config
 	r       *router.Router
 	claimer string // this process's claims on stored messages: a random UUID
+
+	// flushing holds, by bare JID, the accounts whose messages a Flush is
+	// handing to a session; true when another Flush of the account came
+	// meanwhile and had it look again (Flush).
+	mu       sync.Mutex
+	flushing map[string]bool
 }
 
 var _ router.OfflineHandler = (*Handler)(nil)
@@ -161,7 +167,7 @@ func Register(r *router.Router, cfg Config) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, r: r, claimer: newClaimer()}
+	h := &Handler{cfg: cfg, r: r, claimer: newClaimer(), flushing: map[string]bool{}}
 	r.SetOfflineHandler(h)
 	r.AddFeature(Feature)
 	return h, nil
@@ -191,15 +197,22 @@ func (h *Handler) Store(ctx context.Context, to jid.JID, st *xmlstream.Element) 
 	}
 	// A session may have come online, and flushed, while this message was
 	// on its way into storage: it would wait there until the next login.
-	// Only a resource with a non-negative priority takes it (Flush): one
-	// at a negative priority listed first must not stop the search.
-	for _, p := range h.r.Presences(to.Bare()) {
-		if session, err := jid.Parse(p.Attr("from")); err == nil && priority(h.r, session) >= 0 {
-			h.Flush(ctx, session)
-			break
-		}
+	if session, ok := h.taker(to.Bare()); ok {
+		h.Flush(ctx, session)
 	}
 	return nil
+}
+
+// taker returns the session of account that takes its stored messages
+// now, if any: the first with a non-negative priority (Flush). One at a
+// negative priority listed first must not stop the search.
+func (h *Handler) taker(account jid.JID) (jid.JID, bool) {
+	for _, p := range h.r.Presences(account) {
+		if session, err := jid.Parse(p.Attr("from")); err == nil && priority(h.r, session) >= 0 {
+			return session, true
+		}
+	}
+	return jid.JID{}, false
 }
 
 // WorthStoring reports whether st carries more than a chat state: a
@@ -220,10 +233,53 @@ func WorthStoring(st *xmlstream.Element) bool {
 // Flush delivers the stored messages of session's account to session,
 // when its initial presence has a non-negative priority (XEP-0160 §2:
 // negative priority resources never get messages sent to the bare JID).
+//
+// The first such resource gets all of them, however many batches they
+// take: a Flush of the account that comes while one runs (another
+// resource's initial presence, a message stored meanwhile) only has the
+// running one claim again when it is done, for what was stored since,
+// for the same session; or, when that one took not all of it (it ended,
+// or its queue is full), for the resource that takes them now.
+// Otherwise two resources coming online together would each claim every
+// other batch, and neither would have the conversation whole.
 func (h *Handler) Flush(ctx context.Context, session jid.JID) {
 	if priority(h.r, session) < 0 {
 		return
 	}
+	key := session.Bare().String()
+	h.mu.Lock()
+	if _, running := h.flushing[key]; running {
+		h.flushing[key] = true
+		h.mu.Unlock()
+		return
+	}
+	h.flushing[key] = false
+	h.mu.Unlock()
+	for {
+		took := h.flush(ctx, session)
+		h.mu.Lock()
+		again := h.flushing[key]
+		h.flushing[key] = false
+		if !again {
+			delete(h.flushing, key)
+		}
+		h.mu.Unlock()
+		if !again {
+			return
+		}
+		if !took {
+			// With nobody to take them, the pass for the same session
+			// unclaims them again, for the next Flush.
+			if next, ok := h.taker(session.Bare()); ok {
+				session = next
+			}
+		}
+	}
+}
+
+// flush hands the account's stored messages to session, claiming them
+// in batches, and reports whether session took all of them.
+func (h *Handler) flush(ctx context.Context, session jid.JID) bool {
 	domain, user := session.Domainpart(), session.Localpart()
 	for {
 		tctx, cancel := context.WithTimeout(ctx, storeTimeout)
@@ -231,10 +287,13 @@ func (h *Handler) Flush(ctx context.Context, session jid.JID) {
 		cancel()
 		if err != nil {
 			h.cfg.Logger.Error("delivering offline messages", "jid", session.String(), "err", err)
-			return
+			return false
 		}
-		if !h.deliver(session, msgs) || len(msgs) < batchSize {
-			return
+		if !h.deliver(session, msgs) {
+			return false
+		}
+		if len(msgs) < batchSize {
+			return true
 		}
 	}
 }

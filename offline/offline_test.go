@@ -110,8 +110,8 @@ func TestNegativePriorityGetsNothing(t *testing.T) {
 	expectDelayed(t, juliet.NextNamed("message"), "for a real client")
 }
 
-// Two resources coming online together share the messages: each gets
-// each message at most once, and together they get all of them.
+// Two resources coming online together get each message once between
+// them (the first to flush gets all of them: TestTwoResourcesDoNotSplitTheBacklog).
 func TestConcurrentLoginsDoNotDuplicate(t *testing.T) {
 	s, romeo := start(t)
 	var want []string

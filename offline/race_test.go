@@ -2,7 +2,9 @@ package offline
 
 import (
 	"context"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,5 +132,70 @@ func TestStoredWhileResourceComesOnline(t *testing.T) {
 	}
 	if len(bot.msgs) != 0 {
 		t.Fatal("the negative-priority resource got the message")
+	}
+}
+
+// pausingStore is a gateStore whose first Claim, once it has claimed,
+// waits at a gate: a login is between two batches of its messages.
+type pausingStore struct {
+	*gateStore
+	claims          atomic.Int32
+	claimed, resume chan struct{}
+}
+
+func (s *pausingStore) Claim(ctx context.Context, domain, username, claimer string, limit int) ([]Message, error) {
+	msgs, err := s.gateStore.Claim(ctx, domain, username, claimer, limit)
+	if s.claims.Add(1) == 1 {
+		close(s.claimed)
+		<-s.resume
+	}
+	return msgs, err
+}
+
+// TestTwoResourcesDoNotSplitTheBacklog: juliet has more messages stored
+// than one batch holds; her phone sends initial presence, and while its
+// first batch is on its way, her desk sends its own. XEP-0160 hands the
+// messages to the first resource: the phone gets all of them, in order,
+// and the desk none, instead of every other batch each.
+func TestTwoResourcesDoNotSplitTheBacklog(t *testing.T) {
+	ctx := context.Background()
+	r := router.New(router.Config{Hosts: []string{"localhost"}})
+	const n = 2*batchSize + 50
+	store := &pausingStore{gateStore: &gateStore{claimed: map[int64]bool{}}, claimed: make(chan struct{}), resume: make(chan struct{})}
+	for i := range n {
+		st := "<message xmlns='jabber:client' from='romeo@localhost/orchard' to='juliet@localhost' type='chat'><body>" + strconv.Itoa(i) + "</body></message>"
+		store.msgs = append(store.msgs, Message{ID: int64(i + 1), Stanza: []byte(st), Stamp: time.Now()})
+	}
+	if _, err := Register(r, Config{Store: store}); err != nil {
+		t.Fatal(err)
+	}
+	presence := func(from string) *xmlstream.Element {
+		return parse(t, "<presence xmlns='jabber:client' from='"+from+"'/>")
+	}
+	phone := &fakeSession{j: jid.MustParse("juliet@localhost/phone"), msgs: make(chan *xmlstream.Element, n)}
+	desk := &fakeSession{j: jid.MustParse("juliet@localhost/desk"), msgs: make(chan *xmlstream.Element, n)}
+	r.Bind(phone)
+	r.Bind(desk)
+
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		r.FromClient(ctx, presence(phone.j.String()))
+	}()
+	<-store.claimed // the phone's first batch is claimed
+	r.FromClient(ctx, presence(desk.j.String()))
+	close(store.resume)
+	<-flushed
+
+	if len(desk.msgs) != 0 {
+		t.Errorf("the desk, which came online second, got %d of the %d messages; want none", len(desk.msgs), n)
+	}
+	if len(phone.msgs) != n {
+		t.Fatalf("the phone, which came online first, got %d of the %d messages; want all", len(phone.msgs), n)
+	}
+	for i := range n {
+		if body := (<-phone.msgs).Child("jabber:client", "body").Text(); body != strconv.Itoa(i) {
+			t.Fatalf("message %d of the phone is %q; want them in the order stored", i, body)
+		}
 	}
 }
