@@ -25,6 +25,19 @@ func TestImportant(t *testing.T) {
 		{"<message xmlns='jabber:client' from='room@conference.localhost'><x xmlns='http://jabber.org/protocol/muc#user'><invite from='bob@localhost'/></x></message>", true},
 		{"<message xmlns='jabber:client' type='groupchat'><x xmlns='http://jabber.org/protocol/muc#user'><status code='104'/></x></message>", false},
 		{"<presence xmlns='jabber:client'/>", false},
+		// A room's subject change, also with a body, and a body with
+		// nothing to show are not notified.
+		{"<message xmlns='jabber:client' type='groupchat'><subject>plans</subject></message>", false},
+		{"<message xmlns='jabber:client' type='groupchat'><subject>plans</subject><body>bob has set the subject to: plans</body></message>", false},
+		{"<message xmlns='jabber:client' type='groupchat'><subject/><body>bob has cleared the subject</body></message>", false},
+		{"<message xmlns='jabber:client' type='chat'><subject>re: plans</subject><body>sounds good</body></message>", true},
+		{"<message xmlns='jabber:client' type='chat'><body/></message>", false},
+		{"<message xmlns='jabber:client' type='chat'><body> \n\t </body></message>", false},
+		{"<message xmlns='jabber:client' type='groupchat'><body></body></message>", false},
+		{"<message xmlns='jabber:client' type='chat'><body/><body xml:lang='de'>hallo</body></message>", true},
+		{"<message xmlns='jabber:client' type='chat'><body/><encrypted xmlns='eu.siacs.conversations.axolotl'><payload>AAAA</payload></encrypted></message>", true},
+		{"<message xmlns='jabber:client'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
+			"<message xmlns='jabber:client' type='chat'><body>  </body></message></forwarded></received></message>", false},
 	} {
 		el, err := xmlstream.ParseElement([]byte(tc.xml), xmlstream.Limits{MaxStanzaBytes: 1 << 16, MaxDepth: 16})
 		if err != nil {

@@ -452,10 +452,10 @@ func archivedFor(st *xmlstream.Element, account jid.JID) bool {
 }
 
 // wakingPayloads are the payloads of a message that deserve waking a
-// device: what a person reads, an encrypted message, an incoming call,
-// an invitation, and a mention in a room the user is not in (XEP-0452).
+// device besides a body with text (hasBody), which a person reads: an
+// encrypted message, an incoming call, an invitation, and a mention in a
+// room the user is not in (XEP-0452).
 var wakingPayloads = [][2]string{
-	{stanza.NSClient, "body"},
 	{nsOMEMO, "encrypted"},
 	{"urn:xmpp:omemo:2", "encrypted"},
 	{"urn:xmpp:openpgp:0", "openpgp"},
@@ -467,7 +467,10 @@ var wakingPayloads = [][2]string{
 
 // important reports whether st deserves waking a device: a message with
 // one of the wakingPayloads, or a carbon copy of one the user received on
-// another device. Chat states, receipts and markers do not.
+// another device. Chat states, receipts and markers do not, nor a body
+// with no text (nothing to show), nor a room's subject change, which
+// the room also sends to each occupant that joins: in a groupchat
+// message a <subject/> makes it one even with a body, as with Prosody.
 func important(st *xmlstream.Element) bool {
 	if st.Name.Local != stanza.Message || stanza.IsError(st) {
 		return false
@@ -477,6 +480,12 @@ func important(st *xmlstream.Element) bool {
 			st = fwd.Child(stanza.NSClient, "message")
 		}
 	}
+	if stanza.Type(st) == "groupchat" && st.Child(stanza.NSClient, "subject") != nil {
+		return false
+	}
+	if hasBody(st) {
+		return true
+	}
 	for _, p := range wakingPayloads {
 		if st.Child(p[0], p[1]) != nil {
 			return true
@@ -485,6 +494,17 @@ func important(st *xmlstream.Element) bool {
 	// An invitation a room relays (XEP-0045 §7.8.2) has no body.
 	if x := st.Child(nsMUCUser, "x"); x != nil && x.Child(nsMUCUser, "invite") != nil {
 		return true
+	}
+	return false
+}
+
+// hasBody reports whether st has a <body/> with more than white space,
+// in any of its languages.
+func hasBody(st *xmlstream.Element) bool {
+	for _, c := range st.ChildElements() {
+		if c.Name.Space == stanza.NSClient && c.Name.Local == "body" && strings.TrimSpace(c.Text()) != "" {
+			return true
+		}
 	}
 	return false
 }

@@ -538,3 +538,17 @@ func TestRegistrationsAfterRestart(t *testing.T) {
 		t.Errorf("push of %q, want the message", body)
 	}
 }
+
+// TestNothingToShowWakesNobody: a message stored for alice while she is
+// offline with an empty or blank body wakes no device: the first
+// notification the app server gets is the marker's.
+func TestNothingToShowWakesNobody(t *testing.T) {
+	_, alice, bob, app := start(t, func(c *config.Config) { c.Push.IncludeBody = true })
+	goOffline(t, alice, bob)
+	bob.Send("<message to='alice@localhost' type='chat'><body/></message>")
+	bob.Send("<message to='alice@localhost' type='chat'><body>  </body><thread>t1</thread></message>")
+	bob.Send("<message to='alice@localhost' type='chat'><body>marker</body></message>")
+	if got := pushedBodies(t, app, "n1", "marker"); len(got) != 0 {
+		t.Errorf("pushes before the marker %v; want none for bodies with nothing to show", got)
+	}
+}
