@@ -16,12 +16,18 @@
 // person reads, encrypted ones, calls, invitations and room mentions are
 // notified (wakingPayloads); chat states, receipts and markers are not.
 // Notifications carry no message content unless configured.
+//
+// While a notification for offline messages, or for devices without a
+// session, is on its way to the app servers, those that follow are
+// folded into one, of the last message (fold): a burst of messages costs
+// two notifications, not one each.
 package push
 
 import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -104,10 +110,8 @@ type Module struct {
 
 	registered registered
 
-	// waking holds, by account, the message its next notification for
-	// devices without a session is about (Received): messages that come
-	// before it goes out are folded into it, so that an account has at
-	// most one such notification waiting, however fast messages come.
+	// waking holds, by wakeKey, the notifications under way and what
+	// is folded into the next (fold).
 	wakeMu sync.Mutex
 	waking map[string]wake
 
@@ -321,21 +325,26 @@ func (m *Module) forget(session jid.JID) {
 }
 
 // storedOffline notifies every registration of the account of a message
-// stored while it had no available session. A message an ended session
-// gave back was notified on its first way (Received, Waiting).
+// stored while it had no available session; a burst of them is folded
+// (fold), the notification counting the messages folded into it. A
+// message an ended session gave back was notified on its first way
+// (Received, Waiting). An account known to have no registration costs a
+// map lookup.
 func (m *Module) storedOffline(ctx context.Context, to jid.JID, st *xmlstream.Element) {
 	if !important(st) || router.Rerouted(ctx) {
 		return
 	}
-	go m.inOrder(to.Bare(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		regs, err := m.registered.get(ctx, to.Bare())
+	account := to.Bare()
+	if regs, cached := m.registered.cached(account); cached && len(regs) == 0 {
+		return
+	}
+	m.fold(wakeKey("offline", account), account, wake{st: st, count: 1}, func(ctx context.Context, w wake) {
+		regs, err := m.registered.get(ctx, account)
 		if err != nil {
-			m.log.Error("reading push registrations", "account", to.Bare().String(), "err", err)
+			m.log.Error("reading push registrations", "account", account.String(), "err", err)
 			return
 		}
-		m.notify(ctx, to.Bare(), regs, st)
+		m.notify(ctx, account, regs, w.st, w.count)
 	})
 }
 
@@ -356,7 +365,7 @@ func (m *Module) Waiting(session jid.JID, msgs []*xmlstream.Element) {
 		defer cancel()
 		// What the session enabled as the notifications before left it:
 		// one may have had a registration refused.
-		m.notify(ctx, session.Bare(), m.enabled(session), last)
+		m.notify(ctx, session.Bare(), m.enabled(session), last, 1)
 	})
 }
 
@@ -375,8 +384,10 @@ func (m *Module) Sent(context.Context, jid.JID, *xmlstream.Element) {}
 // of a chat or normal message another session got: they are devices
 // without a session, which read it from the archive when they wake, so
 // only messages the account's archive kept count (they carry its
-// <stanza-id/>), and not those given back or copied (RouteArchived). An
-// account known to have no registration costs a map lookup.
+// <stanza-id/>), and not those given back or copied (RouteArchived). A
+// burst of them is folded (fold), the notification counting the messages
+// folded into it. An account known to have no registration costs a map
+// lookup.
 func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element, _ []jid.JID) {
 	if typ := stanza.Type(st); typ != "chat" && typ != "normal" || !important(st) || router.Rerouted(ctx) {
 		return
@@ -387,7 +398,7 @@ func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element
 	}
 	// Which devices have a session is taken now, not when the
 	// notification goes out: one that leaves meanwhile got the message.
-	w := wake{st: st, marked: m.r.MarksOf(to, marks)}
+	w := wake{st: st, count: 1, marked: m.r.MarksOf(to, marks)}
 	if cached && len(away(regs, w.marked)) == 0 {
 		return // every device has a session
 	}
@@ -397,35 +408,14 @@ func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element
 	if from, err := jid.Parse(st.Attr("from")); err == nil && from.Bare().Equal(to) {
 		return // the account's own message to itself
 	}
-	key := to.String()
-	m.wakeMu.Lock()
-	_, waiting := m.waking[key]
-	m.waking[key] = w
-	m.wakeMu.Unlock()
-	if waiting {
-		return // folded into the notification on its way
-	}
-	go m.inOrder(to, func() {
-		m.wakeMu.Lock()
-		w := m.waking[key]
-		delete(m.waking, key)
-		m.wakeMu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
+	m.fold(wakeKey("archived", to), to, w, func(ctx context.Context, w wake) {
 		regs, err := m.registered.get(ctx, to)
 		if err != nil {
 			m.log.Error("reading push registrations", "account", to.String(), "err", err)
 			return
 		}
-		m.notify(ctx, to, away(regs, w.marked), w.st)
+		m.notify(ctx, to, away(regs, w.marked), w.st, w.count)
 	})
-}
-
-// wake is a message for the devices without a session, with the marks
-// of the account's sessions when it came.
-type wake struct {
-	st     *xmlstream.Element
-	marked map[string]bool
 }
 
 // away returns those of regs that no session enabled, by its marks: the
@@ -509,11 +499,11 @@ func hasBody(st *xmlstream.Element) bool {
 	return false
 }
 
-// notify publishes one notification for st to each of regs, at once, so
-// that an app server slow to answer holds up no other device's. One that
-// refuses it for good (refused) loses the registration, as XEP-0357 §8
-// suggests.
-func (m *Module) notify(ctx context.Context, account jid.JID, regs []Registration, st *xmlstream.Element) {
+// notify publishes one notification for st, the last of count messages,
+// to each of regs, at once, so that an app server slow to answer holds
+// up no other device's. One that refuses it for good (refused) loses the
+// registration, as XEP-0357 §8 suggests.
+func (m *Module) notify(ctx context.Context, account jid.JID, regs []Registration, st *xmlstream.Element, count int) {
 	var wg sync.WaitGroup
 	for _, reg := range regs {
 		service, err := jid.Parse(reg.Service)
@@ -521,7 +511,7 @@ func (m *Module) notify(ctx context.Context, account jid.JID, regs []Registratio
 			continue
 		}
 		wg.Go(func() {
-			_, err := m.r.Query(ctx, "set", account, service, m.publish(reg, st))
+			_, err := m.r.Query(ctx, "set", account, service, m.publish(reg, st, count))
 			if err == nil {
 				return
 			}
@@ -554,9 +544,10 @@ func refused(err error) bool {
 	return qe.Type == "cancel" || qe.Type == "auth"
 }
 
-// publish is the pubsub publish of a notification (XEP-0357 §7).
-func (m *Module) publish(reg Registration, st *xmlstream.Element) *xmlstream.Element {
-	summary := dataform.Form{Fields: []dataform.Field{{Var: "FORM_TYPE", Values: []string{formSummary}}, {Var: "message-count", Values: []string{"1"}}}}
+// publish is the pubsub publish of a notification of count messages, st
+// the last (XEP-0357 §7).
+func (m *Module) publish(reg Registration, st *xmlstream.Element, count int) *xmlstream.Element {
+	summary := dataform.Form{Fields: []dataform.Field{{Var: "FORM_TYPE", Values: []string{formSummary}}, {Var: "message-count", Values: []string{strconv.Itoa(count)}}}}
 	if m.cfg.IncludeSender {
 		summary.Fields = append(summary.Fields, dataform.Field{Var: "last-message-sender", Values: []string{st.Attr("from")}})
 	}

@@ -552,3 +552,26 @@ func TestNothingToShowWakesNobody(t *testing.T) {
 		t.Errorf("pushes before the marker %v; want none for bodies with nothing to show", got)
 	}
 }
+
+// TestOfflineNotificationsFold: while the app server has not answered
+// the notification of a message stored for alice, who is offline, the
+// many that follow it are folded into one, of the last of them, instead
+// of one notification each.
+func TestOfflineNotificationsFold(t *testing.T) {
+	_, alice, bob, app := start(t, func(c *config.Config) { c.Push.IncludeBody = true })
+	goOffline(t, alice, bob)
+	bob.Send("<message to='alice@localhost' type='chat'><body>first</body></message>")
+	pending := app.NextNamed("iq") // not answered yet
+	for i := range 50 {
+		bob.Send("<message to='alice@localhost' type='chat'><body>m" + strconv.Itoa(i) + "</body></message>")
+	}
+	bob.Ping() // bob's messages are routed one after the other: all of them were stored
+	app.Send("<iq to='alice@localhost' id='" + pending.Attr("id") + "' type='result'/>")
+	if body := summary(t, expectPush(t, app, "n1", "type='result'>"))["last-message-body"]; body != "m49" {
+		t.Errorf("the next notification is of %q; want one of the last message, m49", body)
+	}
+	bob.Send("<message to='alice@localhost' type='chat'><body>marker</body></message>")
+	if got := pushedBodies(t, app, "n1", "marker"); len(got) != 0 {
+		t.Errorf("notifications %v before the marker's; want the burst folded into one", got)
+	}
+}

@@ -1,0 +1,61 @@
+package push
+
+import (
+	"context"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/xmlstream"
+)
+
+// wake is what one notification is of: the last message folded into
+// it, how many were, and, for devices without a session (Received), the
+// marks of the account's sessions when the last came.
+type wake struct {
+	st     *xmlstream.Element
+	count  int
+	marked map[string]bool
+}
+
+// wakeKey names the notifications of one kind for account: those that
+// fold into each other.
+func wakeKey(kind string, account jid.JID) string { return kind + "\x00" + account.String() }
+
+// fold has send publish the notification w, of one message, at once,
+// unless a notification of the same key is under way: then w is folded
+// into the one that follows it, which goes out when that one is done, of
+// the last message folded and counting them all. So a key has at most
+// one notification under way and one waiting, however fast messages
+// come, and an app server that takes its time is sent fewer. The
+// notifications of an account go out one after the other (inOrder).
+//
+// m.waking holds a key while its notifications are under way; a zero
+// wake there means nothing is folded yet.
+func (m *Module) fold(key string, account jid.JID, w wake, send func(context.Context, wake)) {
+	m.wakeMu.Lock()
+	if next, busy := m.waking[key]; busy {
+		w.count += next.count
+		m.waking[key] = w
+		m.wakeMu.Unlock()
+		return
+	}
+	m.waking[key] = wake{}
+	m.wakeMu.Unlock()
+	go func() {
+		for w.st != nil {
+			m.inOrder(account, func() {
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				defer cancel()
+				send(ctx, w)
+			})
+			m.wakeMu.Lock()
+			w = m.waking[key]
+			if w.st == nil {
+				delete(m.waking, key)
+			} else {
+				m.waking[key] = wake{}
+			}
+			m.wakeMu.Unlock()
+		}
+	}()
+}
