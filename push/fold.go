@@ -2,9 +2,12 @@ package push
 
 import (
 	"context"
+	"strconv"
+	"strings"
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
 
@@ -58,4 +61,39 @@ func (m *Module) fold(key string, account jid.JID, w wake, send func(context.Con
 			m.wakeMu.Unlock()
 		}
 	}()
+}
+
+// countUnread counts a message stored for account while it is offline.
+// The counts live in memory: after a restart, or on another node of a
+// cluster, they start again from the next message, which undercounts and
+// never overcounts. Beyond maxCached accounts they start again empty.
+func (m *Module) countUnread(account jid.JID) {
+	m.wakeMu.Lock()
+	defer m.wakeMu.Unlock()
+	if len(m.unread) >= maxCached {
+		clear(m.unread)
+	}
+	m.unread[account.String()]++
+}
+
+// unreadOf returns how many messages were stored for account since it
+// was last online (countUnread): the summary's message-count.
+func (m *Module) unreadOf(account jid.JID) int {
+	m.wakeMu.Lock()
+	defer m.wakeMu.Unlock()
+	return m.unread[account.String()]
+}
+
+// available forgets the count of the account of session, whose
+// available presence st takes its stored messages (XEP-0160: a
+// non-negative priority).
+func (m *Module) available(_ context.Context, session jid.JID, st *xmlstream.Element) {
+	if p := st.Child(stanza.NSClient, "priority"); p != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(p.Text())); err == nil && n < 0 {
+			return
+		}
+	}
+	m.wakeMu.Lock()
+	delete(m.unread, session.Bare().String())
+	m.wakeMu.Unlock()
 }

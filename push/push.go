@@ -20,7 +20,8 @@
 // While a notification for offline messages, or for devices without a
 // session, is on its way to the app servers, those that follow are
 // folded into one, of the last message (fold): a burst of messages costs
-// two notifications, not one each.
+// two notifications, not one each. A notification for offline messages
+// counts those stored since the account was last online.
 package push
 
 import (
@@ -111,9 +112,11 @@ type Module struct {
 	registered registered
 
 	// waking holds, by wakeKey, the notifications under way and what
-	// is folded into the next (fold).
+	// is folded into the next (fold); unread counts, by account, the
+	// messages stored for it since it was last online (storedOffline).
 	wakeMu sync.Mutex
 	waking map[string]wake
+	unread map[string]int
 
 	// turns makes one account's notifications go one after the other,
 	// each seeing the registrations the one before left (inOrder); by
@@ -157,7 +160,7 @@ func (m *Module) inOrder(account jid.JID, f func()) {
 // enable and disable commands, and the hooks that notify.
 func Register(r *router.Router, cfg Config) *Module {
 	m := &Module{r: r, cfg: cfg, log: cfg.Logger, sessions: map[string][]Registration{}, turns: map[string]*turn{},
-		registered: registered{store: cfg.Store, regs: map[string][]Registration{}}, waking: map[string]wake{}}
+		registered: registered{store: cfg.Store, regs: map[string][]Registration{}}, waking: map[string]wake{}, unread: map[string]int{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -165,6 +168,7 @@ func Register(r *router.Router, cfg Config) *Module {
 	r.HandleIQ(router.ToAccount, "set", NS, "enable", m.enable)
 	r.HandleIQ(router.ToAccount, "set", NS, "disable", m.disable)
 	r.OnStoredOffline(m.storedOffline)
+	r.OnAvailable(m.available)
 	r.OnUnbind(m.forget)
 	r.AddMessageObserver(m)
 	// A removed account's registrations are gone with it (the database
@@ -188,6 +192,9 @@ func (m *Module) Load(ctx context.Context) error { return m.registered.load(ctx)
 // them again).
 func (m *Module) AccountDeleted(_ context.Context, bare jid.JID) error {
 	m.changed(bare)
+	m.wakeMu.Lock()
+	delete(m.unread, bare.String())
+	m.wakeMu.Unlock()
 	return nil
 }
 
@@ -326,10 +333,10 @@ func (m *Module) forget(session jid.JID) {
 
 // storedOffline notifies every registration of the account of a message
 // stored while it had no available session; a burst of them is folded
-// (fold), the notification counting the messages folded into it. A
-// message an ended session gave back was notified on its first way
-// (Received, Waiting). An account known to have no registration costs a
-// map lookup.
+// (fold), and the notification counts the messages stored since the
+// account was last online (unread). A message an ended session gave back
+// was notified on its first way (Received, Waiting). An account known
+// to have no registration costs a map lookup.
 func (m *Module) storedOffline(ctx context.Context, to jid.JID, st *xmlstream.Element) {
 	if !important(st) || router.Rerouted(ctx) {
 		return
@@ -338,13 +345,14 @@ func (m *Module) storedOffline(ctx context.Context, to jid.JID, st *xmlstream.El
 	if regs, cached := m.registered.cached(account); cached && len(regs) == 0 {
 		return
 	}
+	m.countUnread(account)
 	m.fold(wakeKey("offline", account), account, wake{st: st, count: 1}, func(ctx context.Context, w wake) {
 		regs, err := m.registered.get(ctx, account)
 		if err != nil {
 			m.log.Error("reading push registrations", "account", account.String(), "err", err)
 			return
 		}
-		m.notify(ctx, account, regs, w.st, w.count)
+		m.notify(ctx, account, regs, w.st, max(m.unreadOf(account), w.count))
 	})
 }
 

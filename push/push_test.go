@@ -555,8 +555,8 @@ func TestNothingToShowWakesNobody(t *testing.T) {
 
 // TestOfflineNotificationsFold: while the app server has not answered
 // the notification of a message stored for alice, who is offline, the
-// many that follow it are folded into one, of the last of them, instead
-// of one notification each.
+// many that follow it are folded into one, of the last of them, counting
+// all the messages stored, instead of one notification each.
 func TestOfflineNotificationsFold(t *testing.T) {
 	_, alice, bob, app := start(t, func(c *config.Config) { c.Push.IncludeBody = true })
 	goOffline(t, alice, bob)
@@ -567,11 +567,33 @@ func TestOfflineNotificationsFold(t *testing.T) {
 	}
 	bob.Ping() // bob's messages are routed one after the other: all of them were stored
 	app.Send("<iq to='alice@localhost' id='" + pending.Attr("id") + "' type='result'/>")
-	if body := summary(t, expectPush(t, app, "n1", "type='result'>"))["last-message-body"]; body != "m49" {
-		t.Errorf("the next notification is of %q; want one of the last message, m49", body)
+	fields := summary(t, expectPush(t, app, "n1", "type='result'>"))
+	if fields["last-message-body"] != "m49" || fields["message-count"] != "51" {
+		t.Errorf("the next notification is of %q counting %s; want one of the last message, m49, counting 51", fields["last-message-body"], fields["message-count"])
 	}
 	bob.Send("<message to='alice@localhost' type='chat'><body>marker</body></message>")
 	if got := pushedBodies(t, app, "n1", "marker"); len(got) != 0 {
 		t.Errorf("notifications %v before the marker's; want the burst folded into one", got)
+	}
+}
+
+// TestOfflineMessageCount: the summary's message-count is the number of
+// messages stored for alice since she was last online, and starts again
+// once she was.
+func TestOfflineMessageCount(t *testing.T) {
+	s, alice, bob, app := start(t)
+	goOffline(t, alice, bob)
+	for i, want := range []string{"1", "2", "3"} {
+		bob.Send("<message to='alice@localhost' type='chat'><body>m" + strconv.Itoa(i) + "</body></message>")
+		if got := summary(t, expectPush(t, app, "n1", "type='result'>"))["message-count"]; got != want {
+			t.Errorf("message-count %s after %d messages; want %s", got, i+1, want)
+		}
+	}
+	// Alice comes online, which delivers the three, and leaves again.
+	alice = xmpptest.Login(t, s, "alice", "alice pw", "phone")
+	goOffline(t, alice, bob)
+	bob.Send("<message to='alice@localhost' type='chat'><body>again</body></message>")
+	if got := summary(t, expectPush(t, app, "n1", "type='result'>"))["message-count"]; got != "1" {
+		t.Errorf("message-count %s for the first message since alice was online; want 1", got)
 	}
 }
