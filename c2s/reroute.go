@@ -23,11 +23,15 @@ const rerouteTimeout = 10 * time.Second
 //     copies keep their stanza ids, by which clients know them.
 //     Carbon copies are the exception: the original reached its
 //     recipient, and routing the copy again would duplicate it. So is a
-//     message another session of the account got too, or a copy of
-//     (Shared), while that session is bound: the user has it there, or
-//     that session routes its own copy again when it ends unacknowledged
-//     (XEP-0198 §4 leaves the choice to the server; giving the message
-//     to the resources that have it would show it twice);
+//     message another session of the account took too (Shared), while
+//     that session is bound: the user has it there, and that session
+//     routes it again if it ends unacknowledged in turn (XEP-0198 §4
+//     leaves the choice to the server; giving the message to the
+//     resources that have it would show it twice). A resource that has
+//     only a carbon copy does get it: it would not route a copy again,
+//     and the message would reach no session and no offline storage;
+//     the copy and the message keep the same stanza id, by which
+//     clients know them;
 //   - IQ requests are answered with service-unavailable from the
 //     recipient (RFC 6121 §8.5.3.2.1), so the requester does not wait;
 //   - presence and IQ results are dropped: they describe a state the next

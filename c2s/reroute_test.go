@@ -82,11 +82,13 @@ func TestRerouteNotToWhoHasIt(t *testing.T) {
 	}
 }
 
-// TestRerouteNotToCarbons: garden has carbons enabled, so it got a copy of
-// a message to balcony. When balcony's session ends before its client
-// acknowledged the message, garden does not get it a second time; a
-// private one, which was not copied, it does get.
-func TestRerouteNotToCarbons(t *testing.T) {
+// TestRerouteToCarbonHolder: garden has carbons enabled, so it got a copy
+// of a message to balcony. When balcony's session ends before its client
+// acknowledged the message, garden gets the message itself, with the
+// copy's stanza id: a copy is never routed again, so were garden to end
+// unacknowledged too, the message would otherwise reach no session and
+// no offline storage.
+func TestRerouteToCarbonHolder(t *testing.T) {
 	s, j, r := smPair(t)
 	j.AutoAck = false
 	j.Send("<presence/>")
@@ -97,13 +99,20 @@ func TestRerouteNotToCarbons(t *testing.T) {
 	roundTrip(g)
 
 	r.Send(chat("juliet@localhost/balcony", 1))
-	r.Send("<message to='juliet@localhost/balcony' type='chat'><body>m2</body><private xmlns='urn:xmpp:carbons:2'/></message>")
 	r.Ping()
-	if m := nextMessage(g); m.Child("urn:xmpp:carbons:2", "received") == nil {
-		t.Fatalf("garden got %s, want the carbon of m1", m)
+	carbon := nextMessage(g)
+	fwd := carbon.Child("urn:xmpp:carbons:2", "received").Child("urn:xmpp:forward:0", "forwarded").Child("jabber:client", "message")
+	if fwd == nil {
+		t.Fatalf("garden got %s, want the carbon of m1", carbon)
 	}
 	j.C.Send("</stream:stream>")
-	if m := nextMessage(g); m.Child("jabber:client", "body") == nil || m.Child("jabber:client", "body").Text() != "m2" {
-		t.Fatalf("garden got %s after balcony ended, want m2 (m1 it has as a carbon)", m)
+	m := nextMessage(g)
+	if body := m.Child("jabber:client", "body"); body == nil || body.Text() != "m1" {
+		t.Fatalf("garden got %s after balcony ended, want m1", m)
+	}
+	want := fwd.Child("urn:xmpp:sid:0", "stanza-id")
+	got := m.Child("urn:xmpp:sid:0", "stanza-id")
+	if want == nil || got == nil || got.Attr("id") != want.Attr("id") {
+		t.Fatalf("m1 came again as %s, want the stanza id of its copy %s", m, fwd)
 	}
 }

@@ -91,9 +91,7 @@ func (m *Module) Sent(ctx context.Context, from jid.JID, st *xmlstream.Element) 
 // Received copies a message delivered to some sessions of the account to
 // to its enabled resources that did not get it (XEP-0280 §7). When the
 // sender is a resource of the same account, it is skipped too: it has the
-// message already. The sessions that took the message are told who got
-// a copy (router.Copied), so that one ending before its client
-// acknowledged the message does not give it to them again.
+// message already.
 func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element, delivered []jid.JID) {
 	if !eligible(st, true) {
 		return
@@ -105,15 +103,14 @@ func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element
 	if from, err := jid.Parse(st.Attr("from")); err == nil && from.Bare().Equal(to.Bare()) {
 		skip = append(skip, from.Resourcepart())
 	}
-	m.r.Copied(st, delivered, m.copyTo(to.Bare(), "received", st, skip...))
+	m.copyTo(to.Bare(), "received", st, skip...)
 }
 
 // copyTo delivers st wrapped in <wrapper/> and <forwarded/> to each
-// enabled resource of the account bare except those in skip, and returns
-// the full JIDs of those that took it. The wrapping message is from the
-// bare JID, to the resource's full JID, and keeps the original's type
-// (XEP-0280 §7, §8).
-func (m *Module) copyTo(bare jid.JID, wrapper string, st *xmlstream.Element, skip ...string) (copied []jid.JID) {
+// enabled resource of the account bare except those in skip. The wrapping
+// message is from the bare JID, to the resource's full JID, and keeps the
+// original's type (XEP-0280 §7, §8).
+func (m *Module) copyTo(bare jid.JID, wrapper string, st *xmlstream.Element, skip ...string) {
 	var orig *xmlstream.Element // one copy, shared by all the wrappers: never modified
 	for _, to := range m.r.Marked(bare, Mark) {
 		if slices.Contains(skip, to.Resourcepart()) {
@@ -135,11 +132,8 @@ func (m *Module) copyTo(bare jid.JID, wrapper string, st *xmlstream.Element, ski
 		msg := xmlstream.NewElement(stanza.NSClient, stanza.Message,
 			"from", bare.String(), "to", to.String(), "type", st.Attr("type"))
 		msg.AddChild(xmlstream.NewElement(NS, wrapper).AddChild(fwd))
-		if m.r.DeliverToSession(to, msg) {
-			copied = append(copied, to)
-		}
+		m.r.DeliverToSession(to, msg)
 	}
-	return copied
 }
 
 // sameAccount reports whether the JID s belongs to the account of j.

@@ -1,34 +1,19 @@
 package router
 
-import (
-	"mellium.im/xmpp/jid"
-
-	"xmppd/xmlstream"
-)
+import "xmppd/xmlstream"
 
 // SharingSession is a Session that keeps the messages it took until its
 // client acknowledges them and, when it ends first, routes them again
-// (XEP-0198 §4). It is told which other sessions of its account got a
-// message too, directly or as a copy, so that it does not give them the
-// message a second time: the user has it already while one of them is
-// bound.
+// (XEP-0198 §4). It is told which other sessions of its account took a
+// message too, so that it does not give them the message a second time:
+// the user has it while one of them is bound, and the last of them to
+// end unacknowledged routes it again.
 type SharingSession interface {
 	Session
-	// Shared is told that the sessions others, of the same account, got
-	// the message st as well, or a copy of it, when this session took st.
+	// Shared is told that the sessions others, of the same account, took
+	// the message st as well when this session took it.
 	// It must not block or call the Router.
 	Shared(st *xmlstream.Element, others []Session)
-}
-
-// Copied tells the sessions bound to the full JIDs in took, which took
-// the message st, that those bound to the full JIDs in copies got a copy
-// of it, such as a carbon (XEP-0280). A MessageObserver that copies
-// messages calls it (SharingSession).
-func (r *Router) Copied(st *xmlstream.Element, took, copies []jid.JID) {
-	if len(took) == 0 || len(copies) == 0 {
-		return
-	}
-	r.shared(st, r.boundTo(took), r.boundTo(copies))
 }
 
 // shared tells each SharingSession of took that the sessions of others,
@@ -49,17 +34,6 @@ func (r *Router) shared(st *xmlstream.Element, took, others []Session) {
 			ss.Shared(st, not)
 		}
 	}
-}
-
-// boundTo returns the sessions bound to the full JIDs js.
-func (r *Router) boundTo(js []jid.JID) []Session {
-	ss := make([]Session, 0, len(js))
-	for _, j := range js {
-		if s := r.session(j); s != nil {
-			ss = append(ss, s)
-		}
-	}
-	return ss
 }
 
 // AnyBound reports whether any of ss is in the session table, on this
