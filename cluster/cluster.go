@@ -192,13 +192,21 @@ func (c *Cluster) Join(ctx context.Context) error {
 // goodbye, so that its sender's node, which routes again what it still
 // holds for a node that leaves, does not store it a second time; one that
 // arrives after this node stopped listening is left to its sender's node.
-func (c *Cluster) Close() { c.closeOnce.Do(c.close) }
+// When ctx ends first, what has not been handled is dropped (it waits on
+// a slow database, say), and the node leaves at once.
+func (c *Cluster) Close(ctx context.Context) { c.closeOnce.Do(func() { c.close(ctx) }) }
 
-func (c *Cluster) close() {
+func (c *Cluster) close(ctx context.Context) {
 	if c.running {
 		c.stopListening()
 		close(c.leave)
-		<-c.done
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			c.log.Warn("cluster: leaving before what had arrived was handled", "err", ctx.Err())
+			c.cancel()
+			<-c.done
+		}
 	}
 	c.seqMu.Lock()
 	c.leaving = true // a heartbeat after the goodbye would make the node met again

@@ -134,3 +134,27 @@ func next(t *testing.T, ch <-chan *nats.Msg, match func(*nats.Msg) bool) *nats.M
 		}
 	}
 }
+
+// TestLeavingNodeKeepsToItsTime: a node whose loop waits on the database
+// when it stops handles what had arrived only for as long as its
+// shutdown's context allows, then leaves.
+func TestLeavingNodeKeepsToItsTime(t *testing.T) {
+	ns := natstest.Start(t)
+	a := xmpptest.Start(t, inCluster(ns.URL()))
+	xmpptest.Node(t, a)
+	a.AddUser(t, "dave", xmpptest.Domain, "dave pw")
+	busy(t, a, ns)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // its time is up at once
+	stopped := make(chan struct{})
+	go func() {
+		a.Shutdown(ctx)
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(xmpptest.ReadTimeout):
+		t.Fatal("node a still stops, waiting on the database, after its shutdown's context ended")
+	}
+}

@@ -226,7 +226,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	}
 	if err := w.modules(ctx); err != nil {
 		if w.cluster != nil {
-			w.cluster.Close()
+			w.cluster.Close(ctx)
 		}
 		return nil, err
 	}
@@ -591,7 +591,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	if s.modules.cluster != nil {
-		s.modules.cluster.Close()
+		s.modules.cluster.Close(ctx)
 	}
 	if s.stopDeletes != nil {
 		s.stopDeletes()
