@@ -179,14 +179,14 @@ func (r *Router) deliverToBestSafe(bare jid.JID, st *xmlstream.Element, safe fun
 			safe()
 		}
 	}
-	delivered := false
+	var took []Session
 	var refused map[string]bool
 	targets, _ := r.bareTargets(bare, st, nil)
-	for len(targets) > 0 && !delivered {
+	for len(targets) > 0 && len(took) == 0 {
 		for _, s := range targets {
 			pending.Add(1)
 			if deliverSafe(s, st, done) {
-				delivered = true
+				took = append(took, s)
 				continue
 			}
 			pending.Add(-1)
@@ -195,14 +195,18 @@ func (r *Router) deliverToBestSafe(bare jid.JID, st *xmlstream.Element, safe fun
 			}
 			refused[s.JID().String()] = true
 		}
-		if !delivered {
+		if len(took) == 0 {
 			targets, _ = r.bareTargets(bare, st, refused)
 		}
 	}
-	if delivered {
-		done()
+	if len(took) == 0 {
+		return false
 	}
-	return delivered
+	if len(took) > 1 {
+		r.shared(st, took, took) // as routeToBare does
+	}
+	done()
+	return true
 }
 
 // noResource handles st, routed again for the full JID to whose session is
