@@ -26,8 +26,13 @@ func sentKey(session jid.JID, id string) string { return session.String() + " " 
 
 // rememberPrivate records that the room routed the private message id
 // from the session sender, as fromNick, to the session to of the
-// occupant toNick, forgetting an older one when it remembers too many.
+// occupant toNick, forgetting another one when it remembers too many. A
+// message without an id is not remembered: errors for several such
+// messages could not be told apart.
 func (rm *room) rememberPrivate(to jid.JID, id string, pm sentPrivate) {
+	if id == "" {
+		return
+	}
 	k := sentKey(to, id)
 	if _, known := rm.sentPrivates[k]; !known && len(rm.sentPrivates) >= maxSentPrivates {
 		for other := range rm.sentPrivates {

@@ -55,7 +55,10 @@ func TestPrivateMessageError(t *testing.T) {
 
 	juliet.Send("<message type='chat' to='" + room + "/romeo' id='pm1'><body>psst</body></message>")
 	xmpptest.ExpectBody(t, romeo.NextNamed("message"), room+"/jul", "psst")
-	for _, id := range []string{"pm1", "made-up"} {
+	// One without an id: errors for such messages cannot be told apart.
+	juliet.Send("<message type='chat' to='" + room + "/romeo'><body>no id</body></message>")
+	xmpptest.ExpectBody(t, romeo.NextNamed("message"), room+"/jul", "no id")
+	for _, id := range []string{"", "pm1", "made-up"} {
 		romeo.Send("<message type='error' to='" + room + "/jul' id='" + id + "'><body>psst</body>" +
 			"<error type='cancel'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
 	}
