@@ -7,13 +7,14 @@ import (
 
 	"xmppd/config"
 	"xmppd/internal/xmpptest"
+	"xmppd/s2s"
 	"xmppd/xmlstream"
 )
 
 // Bounds on what authenticated peers hold, as in.go sets them.
 const (
-	maxPairsPerStream = 1000
-	maxStreamsPerPair = 10
+	maxPairsPerStream = s2s.MaxPairsPerStream
+	maxStreamsPerPair = s2s.MaxStreamsPerPair
 )
 
 // TestPairsPerStreamBounded: a peer multiplexes (XEP-0220 §3) at most

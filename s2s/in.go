@@ -284,7 +284,11 @@ func (in *inStream) proven(local, remote, by string) bool {
 	p := pair{local: local, remote: remote}
 	in.mu.Lock()
 	if !in.verified[p] {
-		if in.released || !in.s.countPair(p) {
+		if in.released {
+			in.mu.Unlock()
+			return false // the stream ended meanwhile
+		}
+		if !in.s.countPair(p) {
 			in.mu.Unlock()
 			in.s.log.Info("s2s incoming stream refused for a domain pair: too many streams authenticate it",
 				"remote", remote, "local", local, "limit", maxStreamsPerPair)
