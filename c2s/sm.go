@@ -54,8 +54,8 @@ var (
 )
 
 // handledCountTooHigh is the stream error for a client whose h, in <a/>
-// or <resume/>, acknowledges more stanzas than the server sent, sent
-// (XEP-0198 §4).
+// or <resume/>, acknowledges more stanzas than the sent ones the server
+// counted (XEP-0198 §4).
 func handledCountTooHigh(h, sent uint32) error {
 	hs, ss := strconv.FormatUint(uint64(h), 10), strconv.FormatUint(uint64(sent), 10)
 	return &appStreamError{
