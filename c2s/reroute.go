@@ -31,7 +31,8 @@ const rerouteTimeout = 10 * time.Second
 //     only a carbon copy does get it: it would not route a copy again,
 //     and the message would reach no session and no offline storage;
 //     the copy and the message keep the same stanza id, by which
-//     clients know them;
+//     clients know them. Archive query results (XEP-0313) are dropped
+//     too: they answer this session's query, and are in the archive;
 //   - IQ requests are answered with service-unavailable from the
 //     recipient (RFC 6121 §8.5.3.2.1), so the requester does not wait;
 //   - presence and IQ results are dropped: they describe a state the next
@@ -48,7 +49,7 @@ func (s *Session) reroute(items []outItem) {
 		ctx, cancel := context.WithTimeout(context.Background(), rerouteTimeout)
 		switch el.Name.Local {
 		case stanza.Message:
-			if isCarbon(el) || s.srv.router.AnyBound(it.others) {
+			if isCarbon(el) || isArchiveResult(el) || s.srv.router.AnyBound(it.others) {
 				break
 			}
 			// The copy keeps the sender's receipt until it is safe again.
@@ -70,4 +71,10 @@ func (s *Session) reroute(items []outItem) {
 
 func isCarbon(m *xmlstream.Element) bool {
 	return m.Child(nsCarbons, "sent") != nil || m.Child(nsCarbons, "received") != nil
+}
+
+// isArchiveResult reports whether m carries one result of an archive
+// query, in either namespace the archive answers in (XEP-0313).
+func isArchiveResult(m *xmlstream.Element) bool {
+	return m.Child("urn:xmpp:mam:2", "result") != nil || m.Child("urn:xmpp:mam:1", "result") != nil
 }

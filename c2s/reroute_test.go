@@ -116,3 +116,36 @@ func TestRerouteToCarbonHolder(t *testing.T) {
 		t.Fatalf("m1 came again as %s, want the stanza id of its copy %s", m, fwd)
 	}
 }
+
+// TestRerouteNotArchiveResults: the results of an archive query answer
+// the session that asked; when it ends before its client acknowledged
+// them, they go nowhere (they are in the archive), not to another
+// resource or to offline storage as messages from the archive's owner.
+func TestRerouteNotArchiveResults(t *testing.T) {
+	logs := xmpptest.NewRecords()
+	s := xmpptest.StartLogged(t, logs.Logger())
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	r := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	r.Send(chat("juliet@localhost", 1)) // stored offline and archived
+	r.Ping()
+
+	c := xmpptest.Dial(t, s.C2SAddr)
+	c.Authenticated("juliet", "pw")
+	c.Bind("balcony")
+	j := c.EnableSM()
+	j.AutoAck = false
+	j.Send("<iq type='set' id='q'><query xmlns='urn:xmpp:mam:2' queryid='page'/></iq>")
+	for el := c.Next(); el.Attr("id") != "q"; el = c.Next() {
+	}
+	c.Send("</stream:stream>")
+	logs.Wait(t, "c2s closed", "jid", "juliet@localhost/balcony")
+
+	w := xmpptest.Login(t, s, "juliet", "pw", "window")
+	w.Send("<presence/>")
+	for _, m := range roundTrip(w) {
+		if m.Child("urn:xmpp:mam:2", "result") != nil {
+			t.Fatalf("the window got an archive result the balcony asked for: %s", m)
+		}
+	}
+}
