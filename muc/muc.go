@@ -217,13 +217,17 @@ func (s *Service) Load(ctx context.Context) error {
 // Stopping tells every occupant, before the server ends the client
 // streams, that they leave their rooms because the service is shutting
 // down: their own unavailable presence with status 332 (XEP-0045 §9.x,
-// "system shutdown"). The rooms themselves are kept.
+// "system shutdown"). The rooms themselves are kept. Occupants of other
+// servers are told through the relay, which is closed here: it has
+// routed what it held before the server streams end, and routes nothing
+// afterwards.
 func (s *Service) Stopping() {
 	s.eachRoom(func(rm *room) {
 		for _, o := range rm.occupants {
 			s.deliver(o, rm.presenceOf(o, "unavailable", true, nil, "332", "110"))
 		}
 	})
+	s.relay.close()
 }
 
 // eachRoom calls f with each room in memory, locked: each in turn,

@@ -172,6 +172,16 @@ func (o *outStream) run(retry []queued) {
 			o.close(err, append(o.unacked(c, &a), retry...))
 			return
 		case <-o.quit:
+			// What waits for the working stream goes out before its end:
+			// the peer gets it, rather than its senders an error.
+			for n := len(o.queue); n > 0 && !a.waiting; {
+				batch := o.collect(<-o.queue)
+				n -= len(batch)
+				if err := o.send(c, &a, batch); err != nil {
+					o.broken(c, err, &a, retry)
+					return
+				}
+			}
 			o.takeInbox(c, &a, false)
 			o.end(c, streamErr("system-shutdown", "the server is stopping"))
 			// Of what the peer did not acknowledge, the messages in the
