@@ -139,7 +139,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		go func() { log.Error("pprof listener", "err", http.ListenAndServe(addr, nil)) }()
 	}
 	printWelcome(stdout, cfg, srv)
-	lost := waitForStop(srv, log)
+	lost := waitForStop(srv, log, certificateReloadInterval)
 	if lost != nil {
 		log.Error("stopping", "err", lost)
 	}
@@ -152,16 +152,30 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	return lost
 }
 
+// certificateReloadInterval is how often a running server reloads its
+// certificates unasked, as at SIGHUP: a generated self-signed one is
+// renewed when due, files another tool renewed are taken up, and those
+// about to expire are warned about again.
+const certificateReloadInterval = 24 * time.Hour
+
+// running is what waitForStop needs of the server.
+type running interface {
+	DatabaseLost() <-chan struct{}
+	ReloadCertificates() error
+}
+
 // waitForStop returns at SIGINT or SIGTERM, reloading the certificates at
-// each SIGHUP meanwhile, or, with an error saying so, when the private
-// PostgreSQL has died: without it nothing can be stored, and exiting lets
-// a supervisor such as systemd start both again.
-func waitForStop(srv *server.Server, log *slog.Logger) error {
+// each SIGHUP and every reloadEvery meanwhile, or, with an error saying
+// so, when the private PostgreSQL has died: without it nothing can be
+// stored, and exiting lets a supervisor such as systemd start both again.
+func waitForStop(srv running, log *slog.Logger, reloadEvery time.Duration) error {
 	// Room for every kind of signal, so a SIGTERM right after a SIGHUP
 	// is not dropped while the reload runs.
 	sigs := make(chan os.Signal, 3)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	reload := time.NewTicker(reloadEvery)
+	defer reload.Stop()
 	for {
 		select {
 		case <-srv.DatabaseLost():
@@ -171,11 +185,12 @@ func waitForStop(srv *server.Server, log *slog.Logger) error {
 				log.Info("stopping", "signal", sig.String())
 				return nil
 			}
-			if err := srv.ReloadCertificates(); err != nil {
-				log.Error("reloading certificates", "err", err)
-			} else {
-				log.Info("certificates reloaded")
-			}
+		case <-reload.C:
+		}
+		if err := srv.ReloadCertificates(); err != nil {
+			log.Error("reloading certificates", "err", err)
+		} else {
+			log.Info("certificates reloaded")
 		}
 	}
 }
