@@ -47,7 +47,12 @@ func (p *Presented) Leaf() *x509.Certificate {
 	if p == nil {
 		return nil
 	}
-	c := p.cert.Load()
+	return Leaf(p.cert.Load())
+}
+
+// Leaf returns the parsed leaf certificate of c, or nil when c is nil or
+// its leaf does not parse.
+func Leaf(c *tls.Certificate) *x509.Certificate {
 	if c == nil || len(c.Certificate) == 0 {
 		return nil
 	}

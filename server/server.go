@@ -395,17 +395,10 @@ func serverCertificate(presented func(cs *tls.ConnectionState) *x509.Certificate
 			return leaf
 		}
 		c, err := store.Certificate(cs.ServerName)
-		if err != nil || c == nil {
-			return nil
-		}
-		if c.Leaf != nil {
-			return c.Leaf
-		}
-		leaf, err := x509.ParseCertificate(c.Certificate[0])
 		if err != nil {
 			return nil
 		}
-		return leaf
+		return certs.Leaf(c)
 	}
 }
 
