@@ -40,13 +40,8 @@ func TestZeroConfigLifecycle(t *testing.T) {
 	bin := xmpptest.BuildXMPPD(t)
 	dir := t.TempDir()
 	c2sAddr := xmpptest.FreeAddr(t)
-	cfgPath := filepath.Join(dir, "xmppd.toml")
 	proxyAddr := xmpptest.FreeAddr(t)
-	cfg := "data_dir = '" + filepath.Join(dir, "data") + "'\n[c2s]\nlisten = '" + c2sAddr + "'\nlisten_tls = ''\n[http]\nlisten = ''\nlisten_tls = ''\n" +
-		"[proxy65]\nlisten = '" + proxyAddr + "'\n"
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, dir, c2sAddr, proxyAddr)
 
 	if out, err := xmppd(t, bin, "", "-c", cfgPath, "check-config"); err != nil || !strings.Contains(out, "configuration OK") {
 		t.Fatalf("check-config: %v\n%s", err, out)
@@ -209,6 +204,20 @@ func TestZeroConfigLifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data", "postgres", "pgdata", "postmaster.pid")); !os.IsNotExist(err) {
 		t.Errorf("postmaster.pid still present after stop: %v", err)
 	}
+}
+
+// writeConfig writes, in dir, the configuration of a server with its
+// private PostgreSQL under dir/data, clients on c2sAddr (STARTTLS only),
+// no HTTP, and the bytestreams proxy on proxyAddr (none when empty).
+func writeConfig(t *testing.T, dir, c2sAddr, proxyAddr string) (path string) {
+	t.Helper()
+	path = filepath.Join(dir, "xmppd.toml")
+	cfg := "data_dir = '" + filepath.Join(dir, "data") + "'\n[c2s]\nlisten = '" + c2sAddr + "'\nlisten_tls = ''\n[http]\nlisten = ''\nlisten_tls = ''\n" +
+		"[proxy65]\nlisten = '" + proxyAddr + "'\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func loginAt(t *testing.T, addr, user, password string) *xmpptest.Client {

@@ -26,12 +26,7 @@ func TestPrivatePostgresDeath(t *testing.T) {
 	bin := xmpptest.BuildXMPPD(t)
 	dir := t.TempDir()
 	c2sAddr := xmpptest.FreeAddr(t)
-	cfgPath := filepath.Join(dir, "xmppd.toml")
-	cfg := "data_dir = '" + filepath.Join(dir, "data") + "'\n[c2s]\nlisten = '" + c2sAddr + "'\nlisten_tls = ''\n[http]\nlisten = ''\nlisten_tls = ''\n" +
-		"[proxy65]\nlisten = ''\n"
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, dir, c2sAddr, "")
 	if out, err := xmppd(t, bin, "pass\n", "-c", cfgPath, "user", "add", "alice@localhost"); err != nil {
 		t.Fatalf("user add: %v\n%s", err, out)
 	}
