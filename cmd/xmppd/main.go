@@ -124,7 +124,8 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 }
 
 // serve runs the server until SIGINT or SIGTERM, or until the private
-// PostgreSQL dies (an error); SIGHUP reloads the certificates.
+// PostgreSQL dies (an error); SIGHUP, and each day, reload the
+// certificates.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
