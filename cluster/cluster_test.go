@@ -31,13 +31,20 @@ func inCluster(url string) func(*config.Config) {
 // accounts users.
 func twoNodes(t *testing.T, users ...string) (a, b *xmpptest.Server) {
 	t.Helper()
-	nats := natstest.Start(t)
-	a = xmpptest.Start(t, inCluster(nats.URL()))
+	_, a, b = twoNodesOn(t, users...)
+	return a, b
+}
+
+// twoNodesOn is twoNodes, and returns the NATS server they share too.
+func twoNodesOn(t *testing.T, users ...string) (ns *natstest.Server, a, b *xmpptest.Server) {
+	t.Helper()
+	ns = natstest.Start(t)
+	a = xmpptest.Start(t, inCluster(ns.URL()))
 	b = xmpptest.Node(t, a)
 	for _, u := range users {
 		a.AddUser(t, u, xmpptest.Domain, u+" pw")
 	}
-	return a, b
+	return ns, a, b
 }
 
 // login logs user in on node s with resource and sends initial presence.

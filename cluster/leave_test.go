@@ -24,12 +24,7 @@ import (
 // and bob's, which b holds until a says it is safe and would route again
 // after a's goodbye.
 func TestLeavingNodeHandlesWhatArrived(t *testing.T) {
-	ns := natstest.Start(t)
-	a := xmpptest.Start(t, inCluster(ns.URL()))
-	b := xmpptest.Node(t, a)
-	for _, u := range []string{"alice", "bob", "carol", "dave"} {
-		a.AddUser(t, u, xmpptest.Domain, u+" pw")
-	}
+	ns, a, b := twoNodesOn(t, "alice", "bob", "carol", "dave")
 	login(t, a, "carol", "desk")
 	alice := login(t, b, "alice", "desk")
 	bob := xmpptest.Login(t, b, "bob", "bob pw", "phone")

@@ -7,7 +7,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"xmppd/cluster"
-	"xmppd/internal/natstest"
 	"xmppd/internal/xmpptest"
 	"xmppd/xmlstream"
 )
@@ -21,12 +20,7 @@ import (
 // so that it acts on what b tells it late, as a loaded node may: after
 // bob heard of the new session, unless b waits for a's answer.
 func TestReplacedOnAnotherNode(t *testing.T) {
-	ns := natstest.Start(t)
-	a := xmpptest.Start(t, inCluster(ns.URL()))
-	b := xmpptest.Node(t, a)
-	for _, u := range []string{"alice", "bob", "carol", "dave"} {
-		a.AddUser(t, u, xmpptest.Domain, u+" pw")
-	}
+	ns, a, b := twoNodesOn(t, "alice", "bob", "carol", "dave")
 	const desk = "alice@localhost/desk"
 	old := login(t, a, "alice", "desk")
 	carol := login(t, a, "carol", "desk")
