@@ -28,22 +28,44 @@ func benchArchive(b testing.TB, users int) (*mam.Module, *postgres.Archive, *pgx
 		}
 	}
 	store := postgres.NewArchive(pool)
+	return archiveNode(b, store, false), store, pool
+}
+
+// archiveNode starts an archive module of store, as a cluster's node if
+// clustered.
+func archiveNode(b testing.TB, store *postgres.Archive, clustered bool) *mam.Module {
+	b.Helper()
 	r := router.New(router.Config{Hosts: []string{"localhost"}})
-	m, err := mam.New(r, mam.Config{Store: store})
+	m, err := mam.New(r, mam.Config{Store: store, Clustered: clustered})
 	if err != nil {
 		b.Fatal(err)
 	}
 	m.Register()
 	b.Cleanup(m.Close)
-	return m, store, pool
+	return m
 }
 
 // BenchmarkArchive measures messages/s through Archive with many
 // concurrent senders: each message is two rows (sender and recipient),
 // committed before Archive returns, written by the group commit.
 func BenchmarkArchive(b *testing.B) {
-	const users = 100
-	m, _, _ := benchArchive(b, users)
+	m, _, _ := benchArchive(b, benchUsers)
+	benchArchiving(b, m)
+}
+
+// BenchmarkArchiveClustered is BenchmarkArchive with the writer of a
+// cluster's node, which inserts one batch at a time.
+func BenchmarkArchiveClustered(b *testing.B) {
+	_, store, _ := benchArchive(b, benchUsers)
+	benchArchiving(b, archiveNode(b, store, true))
+}
+
+const benchUsers = 100
+
+// benchArchiving archives b.N messages among benchUsers accounts through
+// m, from many senders at once.
+func benchArchiving(b *testing.B, m *mam.Module) {
+	const users = benchUsers
 	var next atomic.Int64
 	b.SetParallelism(256) // 256 × GOMAXPROCS senders
 	b.ResetTimer()

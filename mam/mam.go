@@ -88,6 +88,11 @@ type Config struct {
 	// ExpireEvery how often the retention job runs.
 	ExpireBatch int
 	ExpireEvery time.Duration
+	// Clustered is set when other processes (a cluster's other nodes)
+	// write the same archives: each batch then reserves its ids only
+	// once the others' batches have committed (Store.Insert with nil
+	// ids), so that ids grow in commit order across them too.
+	Clustered bool
 	// Logger receives storage failures; nil discards them.
 	Logger *slog.Logger
 }
@@ -151,6 +156,7 @@ func New(r *router.Router, cfg Config) (*Module, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	m := &Module{cfg: cfg, r: r, stop: stop}
 	m.w = newWriter(cfg.Store, cfg.BatchRows, cfg.Queue, cfg.Logger)
+	m.w.clustered = cfg.Clustered
 	m.done.Add(1)
 	go func() { defer m.done.Done(); m.w.run(ctx) }()
 	if cfg.RetentionDays > 0 {

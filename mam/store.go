@@ -76,6 +76,13 @@ type Store interface {
 	// uncommitted. stored[i] is ids[i], or 0 when entries[i] is left out:
 	// its owner does not exist, or the owner's preferences exclude the
 	// other party.
+	//
+	// With ids nil, Insert reserves them itself, once every other
+	// transaction that did so has ended, and holds them until the
+	// returned one ends: ids then become visible in increasing order even
+	// when several processes (a cluster's nodes) write, so that a client
+	// paging forward from the last id it saw never passes over a message.
+	// One process's writer orders its own batches and need not wait so.
 	Insert(ctx context.Context, entries []Entry, ids []int64, stamp time.Time) (stored []int64, tx Tx, err error)
 	// Query returns one page of the archive of username@domain. Ids named
 	// in q.AfterID, q.BeforeID or q.IDs that are not in that archive make

@@ -35,7 +35,9 @@ type request struct {
 // works on several batches at once (on as many cores) while earlier ones
 // wait for their commit to reach the disk, and ids still grow in commit
 // order, which RSM paging needs: a batch's ids are above every earlier
-// batch's, and it commits after them.
+// batch's, and it commits after them. Other processes' writers (a
+// cluster's nodes) are kept in that order by the store: clustered, the
+// collector leaves the ids to Store.Insert.
 //
 // A lone message is written at once: one reservation, one insert and one
 // commit. Batches are formed at most every gap, though, so that a busy
@@ -49,9 +51,13 @@ type request struct {
 type writer struct {
 	store   Store
 	maxRows int
-	gap     time.Duration // the least time between two batches' forming
-	queue   chan *request
-	log     *slog.Logger
+	// clustered leaves the ids to Store.Insert, which reserves them in
+	// order with other processes' writers; batches are then inserted one
+	// at a time, since each waits for the commit of the one before.
+	clustered bool
+	gap       time.Duration // the least time between two batches' forming
+	queue     chan *request
+	log       *slog.Logger
 	// stamp is the last stamp given to a batch: stamps never go back, so
 	// a date is an id range (see Store.Insert). Only the collector uses it.
 	stamp time.Time
@@ -121,7 +127,7 @@ func (w *writer) run(ctx context.Context) {
 	// its capacity bounds the open transactions.
 	ordered := make(chan *batch, inserters)
 	var insertersDone sync.WaitGroup
-	for range inserters {
+	for range w.inserters() {
 		insertersDone.Go(func() {
 			for b := range work {
 				w.insert(b)
@@ -202,6 +208,17 @@ func (w *writer) run(ctx context.Context) {
 	}
 }
 
+// inserters returns how many batches are inserted at once. Clustered,
+// it is one: an insert waits for the earlier batch's commit, and two
+// waiting at once could get the ids in the other order than the
+// committer commits them.
+func (w *writer) inserters() int {
+	if w.clustered {
+		return 1
+	}
+	return inserters
+}
+
 // collect returns first and whatever else is queued, up to maxRows rows.
 func (w *writer) collect(first *request) []*request {
 	reqs := []*request{first}
@@ -218,19 +235,23 @@ func (w *writer) collect(first *request) []*request {
 	return reqs
 }
 
-// form makes reqs a batch with its ids and stamp; if the ids cannot be
-// reserved, it fails the requests and returns nil.
+// form makes reqs a batch with its stamp and, unless clustered, its ids;
+// if the ids cannot be reserved, it fails the requests and returns nil.
 func (w *writer) form(reqs []*request) *batch {
 	b := &batch{reqs: reqs, inserted: make(chan struct{})}
 	for _, req := range reqs {
 		b.entries = append(b.entries, req.entries...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	ids, err := w.store.NextIDs(ctx, len(b.entries))
-	cancel()
-	if err != nil {
-		w.finish(reqs, nil, fmt.Errorf("archiving %d messages: %w", len(b.entries), err))
-		return nil
+	var ids []int64
+	if !w.clustered {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		var err error
+		ids, err = w.store.NextIDs(ctx, len(b.entries))
+		cancel()
+		if err != nil {
+			w.finish(reqs, nil, fmt.Errorf("archiving %d messages: %w", len(b.entries), err))
+			return nil
+		}
 	}
 	// Stamps are kept to the millisecond, the precision clients are told
 	// (stampLayout): a message's stamp is then exactly the one its <delay/>

@@ -10,6 +10,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"xmppd/mam"
+	"xmppd/storage/postgres"
 	"xmppd/xmlstream"
 )
 
@@ -17,15 +18,32 @@ import (
 // batches are inserted in parallel, while a reader follows the archive
 // with after-id paging as a client catching up does. Ids must grow in
 // commit order: a batch committed after the reader passed its ids would
-// be skipped.
+// be skipped. With two nodes, each with its own writer on one database,
+// that must hold across them too.
 func TestFollowerMissesNothing(t *testing.T) {
-	const senders, each = 16, 150
-	m, store, _ := benchArchive(t, senders+1)
+	t.Run("one node", func(t *testing.T) {
+		m, store, _ := benchArchive(t, followSenders+1)
+		followWhileArchiving(t, store, m)
+	})
+	t.Run("two nodes", func(t *testing.T) {
+		_, store, pool := benchArchive(t, followSenders+1)
+		followWhileArchiving(t, store,
+			archiveNode(t, postgres.NewArchive(pool), true), archiveNode(t, postgres.NewArchive(pool), true))
+	})
+}
+
+const followSenders = 16
+
+// followWhileArchiving has followSenders senders archive messages to u0
+// through nodes, taking turns, while it follows u0's archive in store.
+func followWhileArchiving(t *testing.T, store *postgres.Archive, nodes ...*mam.Module) {
+	const senders, each = followSenders, 150
 	ctx := context.Background()
 	to := jid.MustParse("u0@localhost")
 	var wg sync.WaitGroup
 	for s := 1; s <= senders; s++ {
 		from := jid.MustParse(fmt.Sprintf("u%d@localhost/r", s))
+		m := nodes[s%len(nodes)]
 		wg.Go(func() {
 			for i := range each {
 				st := xmlstream.NewElement("jabber:client", "message", "type", "chat", "from", from.String(), "to", to.String()).

@@ -21,6 +21,7 @@ func (w *wiring) archive(ctx context.Context) error {
 		Store:         postgres.NewArchive(w.pool),
 		MaxPage:       w.cfg.Archive.MaxPage,
 		RetentionDays: w.cfg.Archive.RetentionDays,
+		Clustered:     w.cfg.Cluster.NATS != "",
 		Logger:        w.log,
 	})
 	if err != nil {

@@ -64,7 +64,7 @@ func (a *Archive) NextIDs(ctx context.Context, n int) ([]int64, error) {
 // mam.Store.
 func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, ids []int64, stamp time.Time) ([]int64, mam.Tx, error) {
 	n := len(entries)
-	if len(ids) != n {
+	if ids != nil && len(ids) != n {
 		return nil, nil, fmt.Errorf("archive %d messages with %d ids", n, len(ids))
 	}
 	c := columnsOf(entries)
@@ -72,8 +72,14 @@ func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, ids []int64, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("archive %d messages: %w", n, err)
 	}
+	if ids == nil {
+		ids, stamp, err = reserveInOrder(ctx, tx, n, stamp)
+	}
 	stored := make([]int64, n)
-	rows, err := tx.Query(ctx, insertSQL, ids, c.domains, c.users, c.withs, c.resources, c.outgoing, c.origins, c.replaces, c.stanzas, c.terms, stamp)
+	var rows pgx.Rows
+	if err == nil {
+		rows, err = tx.Query(ctx, insertSQL, ids, c.domains, c.users, c.withs, c.resources, c.outgoing, c.origins, c.replaces, c.stanzas, c.terms, stamp)
+	}
 	if err == nil {
 		var id int64
 		_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
@@ -90,6 +96,30 @@ func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, ids []int64, 
 		return nil, nil, fmt.Errorf("archive %d messages: %w", n, err)
 	}
 	return stored, tx, nil
+}
+
+// latestStampSQL reads the archive's latest stamp: one probe of the
+// stamp index.
+var latestStampSQL = `SELECT max(stamp) FROM archive_messages WHERE ` + placedRows
+
+// reserveInOrder reserves n ids in tx, in order with every other writer
+// (nextIDsInOrder), and returns them with stamp, or with the latest
+// stamp of the archive if that is later: a node whose clock is behind
+// another's must not stamp a later id earlier, or a date would no longer
+// be an id range (firstIDFrom).
+func reserveInOrder(ctx context.Context, tx pgx.Tx, n int, stamp time.Time) ([]int64, time.Time, error) {
+	ids, err := nextIDsInOrder(ctx, tx, "archive_messages", n)
+	if err != nil {
+		return nil, stamp, err
+	}
+	var last *time.Time
+	if err := tx.QueryRow(ctx, latestStampSQL).Scan(&last); err != nil {
+		return nil, stamp, fmt.Errorf("read the archive's latest stamp: %w", err)
+	}
+	if last != nil && last.After(stamp) {
+		stamp = *last
+	}
+	return ids, stamp, nil
 }
 
 // scanMessage reads a row of id, stamp and stanza.

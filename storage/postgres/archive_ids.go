@@ -2,17 +2,30 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // nextIDs reserves n ids of table's id sequence, in increasing order:
 // the writers of personal and room archives give messages their ids
 // before they insert them (mam/writer.go, muc/writer.go). The sequence
 // is looked up once per call, not once per id.
-func nextIDs(ctx context.Context, pool *pgxpool.Pool, table string, n int) ([]int64, error) {
-	return collect(ctx, pool, `WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence($1, 'id')::regclass AS seq)
+func nextIDs(ctx context.Context, q querier, table string, n int) ([]int64, error) {
+	return collect(ctx, q, `WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence($1, 'id')::regclass AS seq)
 		SELECT nextval(s.seq) FROM s, generate_series(1, $2) ORDER BY 1`,
 		[]any{table, n}, pgx.RowTo[int64])
+}
+
+// nextIDsInOrder reserves n ids of table's id sequence in tx, after
+// every other transaction that did so for table has ended: it holds an
+// advisory lock on table until tx ends. So ids become visible in the
+// order they were drawn, across every process that writes table, and a
+// reader paging forward from an id never passes over one committed
+// later (see mam.Store.Insert).
+func nextIDsInOrder(ctx context.Context, tx pgx.Tx, table string, n int) ([]int64, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('xmppd id order ' || $1, 0))`, table); err != nil {
+		return nil, fmt.Errorf("wait for earlier writers of %s: %w", table, err)
+	}
+	return nextIDs(ctx, tx, table, n)
 }

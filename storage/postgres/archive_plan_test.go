@@ -60,6 +60,36 @@ func TestCorrectionLookupUsesOriginIndex(t *testing.T) {
 	}
 }
 
+// TestLatestStampUsesStampIndex: a node of a cluster reads the archive's
+// latest stamp in every batch it writes (reserveInOrder).
+func TestLatestStampUsesStampIndex(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	if err := NewAccounts(pool).Create(ctx, "example.org", "juliet", nil); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000
+	if _, err := pool.Exec(ctx, `INSERT INTO archive_messages (domain, username, with_jid, outgoing, stamp, stanza)
+		SELECT 'example.org', 'juliet', 'romeo@example.org', true, now() - g * interval '1 second', '\x00'
+		FROM generate_series(1, $1::int) g`, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `ANALYZE archive_messages`); err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	if err := pool.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+latestStampSQL).Scan(&out); err != nil {
+		t.Fatal(err)
+	}
+	var plan []struct{ Plan planNode }
+	if err := json.Unmarshal(out, &plan); err != nil || len(plan) != 1 {
+		t.Fatalf("plan %s: %v", out, err)
+	}
+	if read := plan[0].Plan.archiveRowsRead(); read > 10 {
+		t.Errorf("reading the latest stamp read %.0f of %d archived rows; want an index probe", read, n)
+	}
+}
+
 type planNode struct {
 	Type     string     `json:"Node Type"`
 	Relation string     `json:"Relation Name"`

@@ -211,6 +211,40 @@ func TestArchiveDates(t *testing.T) {
 	}
 }
 
+// TestArchiveStampsOfNodes writes as two nodes of a cluster whose clocks
+// disagree, each reserving its ids in the insert (nil ids): the node
+// behind must not stamp its later ids earlier, or a query from a date
+// before both would pass over the first node's message: its date bound
+// becomes an id bound (the id of the earliest stamp).
+func TestArchiveStampsOfNodes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, ahead := archiveFor(t, "juliet", "romeo")
+	behind := postgres.NewArchive(pool)
+	now := time.Now().Truncate(time.Millisecond)
+	var ids []int64
+	for _, w := range []struct {
+		a     *postgres.Archive
+		stamp time.Time
+	}{{ahead, now}, {behind, now.Add(-time.Minute)}} {
+		stored, tx, err := w.a.Insert(ctx, []mam.Entry{archiveEntry("juliet", "romeo", "hi", false)}, nil, w.stamp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, stored...)
+	}
+	if ids[0] == 0 || ids[1] <= ids[0] {
+		t.Fatalf("ids %v: not stored, or not increasing", ids)
+	}
+	got := pageAll(t, ahead, mam.Query{Start: now.Add(-time.Hour), Max: 10})
+	if !slices.Equal(got, ids) {
+		t.Errorf("messages from an hour before: %v, want %v", got, ids)
+	}
+}
+
 func TestArchiveFulltext(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -150,8 +150,8 @@ func manyMatches(ctx context.Context, pool *pgxpool.Pool, q pageQuery, walkFrom 
 }
 
 // collect runs sql and scans every row.
-func collect[T any](ctx context.Context, pool *pgxpool.Pool, sql string, args []any, scan pgx.RowToFunc[T]) ([]T, error) {
-	rows, err := pool.Query(ctx, sql, args...)
+func collect[T any](ctx context.Context, q querier, sql string, args []any, scan pgx.RowToFunc[T]) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}

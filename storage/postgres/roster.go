@@ -122,6 +122,7 @@ func item(contact, name, sub string, ask, approved bool, groups []string) (roste
 
 // querier is a pool or a transaction.
 type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
