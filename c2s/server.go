@@ -80,6 +80,11 @@ type Config struct {
 	// meanwhile (push notifications, XEP-0357). It must not block; nil
 	// tells nobody.
 	Waiting func(session jid.JID, msgs []*xmlstream.Element)
+	// Resumed is told of each session resumed on a new connection
+	// (XEP-0198), which waits no more: push notifications count the
+	// messages of a waiting session. It must not block; nil tells
+	// nobody.
+	Resumed func(session jid.JID)
 	// CSIHoldLimit bounds the stanzas held for an inactive client
 	// (XEP-0352) before they are sent anyway; 0 means 100.
 	CSIHoldLimit int
