@@ -24,7 +24,7 @@ type wake struct {
 // fold into each other.
 func wakeKey(kind string, account jid.JID) string { return kind + "\x00" + account.String() }
 
-// fold has send publish the notification w, of one message, at once,
+// fold has send publish the notification w, of w.count messages, at once,
 // unless a notification of the same key is under way: then w is folded
 // into the one that follows it, which goes out when that one is done, of
 // the last message folded and counting them all. So a key has at most
@@ -63,25 +63,35 @@ func (m *Module) fold(key string, account jid.JID, w wake, send func(context.Con
 	}()
 }
 
-// countUnread counts a message stored for account while it is offline.
-// The counts live in memory: after a restart, or on another node of a
-// cluster, they start again from the next message, which undercounts and
-// never overcounts. Beyond maxCached accounts they start again empty.
-func (m *Module) countUnread(account jid.JID) {
+// countUnread counts n messages for of: an account (bare JID), of
+// messages stored while it is offline, or a session (full JID), of those
+// it got while waiting to be resumed. The counts live in memory: after a
+// restart, or on another node of a cluster, they start again from the
+// next message, which undercounts. Beyond maxCached they start again
+// empty.
+func (m *Module) countUnread(of jid.JID, n int) {
 	m.wakeMu.Lock()
 	defer m.wakeMu.Unlock()
 	if len(m.unread) >= maxCached {
 		clear(m.unread)
 	}
-	m.unread[account.String()]++
+	m.unread[of.String()] += n
 }
 
-// unreadOf returns how many messages were stored for account since it
-// was last online (countUnread): the summary's message-count.
-func (m *Module) unreadOf(account jid.JID) int {
+// unreadOf returns how many messages were counted for of (countUnread)
+// since its count was last reset: the summary's message-count.
+func (m *Module) unreadOf(of jid.JID) int {
 	m.wakeMu.Lock()
 	defer m.wakeMu.Unlock()
-	return m.unread[account.String()]
+	return m.unread[of.String()]
+}
+
+// resetUnread forgets the count of of, which has or will have read its
+// messages.
+func (m *Module) resetUnread(of jid.JID) {
+	m.wakeMu.Lock()
+	delete(m.unread, of.String())
+	m.wakeMu.Unlock()
 }
 
 // available forgets the count of the account of session, whose
@@ -93,7 +103,5 @@ func (m *Module) available(_ context.Context, session jid.JID, st *xmlstream.Ele
 			return
 		}
 	}
-	m.wakeMu.Lock()
-	delete(m.unread, session.Bare().String())
-	m.wakeMu.Unlock()
+	m.resetUnread(session.Bare())
 }

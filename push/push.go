@@ -17,11 +17,13 @@
 // notified (wakingPayloads); chat states, receipts and markers are not.
 // Notifications carry no message content unless configured.
 //
-// While a notification for offline messages, or for devices without a
-// session, is on its way to the app servers, those that follow are
-// folded into one, of the last message (fold): a burst of messages costs
-// two notifications, not one each. A notification for offline messages
-// counts those stored since the account was last online.
+// While a notification is on its way to the app servers, those of the
+// same kind that follow (for offline messages, for one waiting session,
+// for devices without a session) are folded into one, of the last
+// message (fold): a burst of messages costs two notifications, not one
+// each. A notification for offline messages counts those stored since
+// the account was last online; one for a waiting session, those the
+// session got since it began waiting.
 package push
 
 import (
@@ -106,6 +108,7 @@ type Module struct {
 	cfg Config
 	log *slog.Logger
 
+	// mu is taken before wakeMu, never after (Waiting).
 	mu       sync.Mutex
 	sessions map[string][]Registration // by full JID: what each session enabled
 
@@ -113,7 +116,9 @@ type Module struct {
 
 	// waking holds, by wakeKey, the notifications under way and what
 	// is folded into the next (fold); unread counts, by account, the
-	// messages stored for it since it was last online (storedOffline).
+	// messages stored for it since it was last online (storedOffline),
+	// and by full JID those a session got since it began waiting
+	// (Waiting).
 	wakeMu sync.Mutex
 	waking map[string]wake
 	unread map[string]int
@@ -192,9 +197,7 @@ func (m *Module) Load(ctx context.Context) error { return m.registered.load(ctx)
 // them again).
 func (m *Module) AccountDeleted(_ context.Context, bare jid.JID) error {
 	m.changed(bare)
-	m.wakeMu.Lock()
-	delete(m.unread, bare.String())
-	m.wakeMu.Unlock()
+	m.resetUnread(bare)
 	return nil
 }
 
@@ -323,12 +326,14 @@ func without(regs []Registration, service, node string) []Registration {
 	return kept
 }
 
-// forget drops what a session that ended had enabled: its registrations
-// stay stored, for messages that arrive while the account is offline.
+// forget drops what a session that ended had enabled, and its count:
+// its registrations stay stored, for messages that arrive while the
+// account is offline.
 func (m *Module) forget(session jid.JID) {
 	m.mu.Lock()
 	delete(m.sessions, session.String())
 	m.mu.Unlock()
+	m.resetUnread(session)
 }
 
 // storedOffline notifies every registration of the account of a message
@@ -345,7 +350,7 @@ func (m *Module) storedOffline(ctx context.Context, to jid.JID, st *xmlstream.El
 	if regs, cached := m.registered.cached(account); cached && len(regs) == 0 {
 		return
 	}
-	m.countUnread(account)
+	m.countUnread(account, 1)
 	m.fold(wakeKey("offline", account), account, wake{st: st, count: 1}, func(ctx context.Context, w wake) {
 		regs, err := m.registered.get(ctx, account)
 		if err != nil {
@@ -357,25 +362,40 @@ func (m *Module) storedOffline(ctx context.Context, to jid.JID, st *xmlstream.El
 }
 
 // Waiting notifies the registrations a session enabled of the messages it
-// holds while its connection is lost (c2s.Config.Waiting).
+// holds while its connection is lost (c2s.Config.Waiting); a burst of
+// them is folded (fold), and the notification counts the messages the
+// session got since it began waiting (unread, until Resumed or forget).
 func (m *Module) Waiting(session jid.JID, msgs []*xmlstream.Element) {
 	var last *xmlstream.Element
+	n := 0
 	for _, st := range msgs {
 		if important(st) {
-			last = st
+			last, n = st, n+1
 		}
 	}
-	if last == nil || len(m.enabled(session)) == 0 {
+	if last == nil {
 		return
 	}
-	go m.inOrder(session.Bare(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
+	// Counted under mu: a session that ended (forget) is counted no more.
+	m.mu.Lock()
+	enabled := len(m.sessions[session.String()]) > 0
+	if enabled {
+		m.countUnread(session, n)
+	}
+	m.mu.Unlock()
+	if !enabled {
+		return
+	}
+	m.fold(wakeKey("waiting", session), session.Bare(), wake{st: last, count: n}, func(ctx context.Context, w wake) {
 		// What the session enabled as the notifications before left it:
 		// one may have had a registration refused.
-		m.notify(ctx, session.Bare(), m.enabled(session), last, 1)
+		m.notify(ctx, session.Bare(), m.enabled(session), w.st, max(m.unreadOf(session), w.count))
 	})
 }
+
+// Resumed forgets the count of session, which was resumed and waits no
+// more (c2s.Config.Resumed).
+func (m *Module) Resumed(session jid.JID) { m.resetUnread(session) }
 
 // enabled returns the registrations session enabled.
 func (m *Module) enabled(session jid.JID) []Registration {

@@ -167,8 +167,9 @@ func TestSummaryWithSenderAndBody(t *testing.T) {
 
 // waitingTablet logs alice in as "tablet" with resumable stream
 // management, enables push at nodes for that session, and loses the
-// connection: the session waits to be resumed.
-func waitingTablet(t *testing.T, s *xmpptest.Server, nodes ...string) {
+// connection: the session waits to be resumed. It returns the session's
+// stream management, to resume it with.
+func waitingTablet(t *testing.T, s *xmpptest.Server, nodes ...string) *xmpptest.SM {
 	t.Helper()
 	c := xmpptest.Login(t, s, "alice", "alice pw", "tablet")
 	sm := c.EnableSM()
@@ -179,6 +180,7 @@ func waitingTablet(t *testing.T, s *xmpptest.Server, nodes ...string) {
 		}
 	}
 	c.Conn.Close()
+	return sm
 }
 
 func TestWaitingSessionNotifies(t *testing.T) {

@@ -241,6 +241,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 	}
 	streams = c2s.New(c2s.Config{
 		Waiting:               w.waiting(),
+		Resumed:               w.resumed(),
 		Registrar:             w.registrar,
 		Hosts:                 cfg.Hosts,
 		TLS:                   certStore.TLSConfig(),

@@ -13,7 +13,7 @@ import (
 // pushes wires XEP-0357 push notifications: registrations in PostgreSQL,
 // notifications for messages stored offline, for messages other sessions
 // got while a device has none and, through c2s, for sessions waiting to
-// be resumed.
+// be resumed, whose counts start again when they are.
 func (w *wiring) pushes(ctx context.Context) error {
 	if !w.cfg.Push.Enabled {
 		return nil
@@ -54,4 +54,12 @@ func (w *wiring) waiting() func(jid.JID, []*xmlstream.Element) {
 		return nil
 	}
 	return w.push.Waiting
+}
+
+// resumed is what c2s tells of the sessions resumed: push, or nobody.
+func (w *wiring) resumed() func(jid.JID) {
+	if w.push == nil {
+		return nil
+	}
+	return w.push.Resumed
 }

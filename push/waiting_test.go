@@ -1,0 +1,97 @@
+package push_test
+
+import (
+	"strconv"
+	"testing"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+)
+
+// TestWaitingNotificationsFold: while the app server has not answered
+// the notification of a message for alice's tablet, whose session waits
+// to be resumed, the many that follow it are folded into one, of the
+// last of them, counting all the messages the session got while
+// waiting, instead of one notification each.
+func TestWaitingNotificationsFold(t *testing.T) {
+	s, _, bob, app := start(t, func(c *config.Config) { c.Push.IncludeBody = true })
+	waitingTablet(t, s, "n2")
+	bob.Send("<message to='alice@localhost/tablet' type='chat'><body>first</body></message>")
+	pending := app.NextNamed("iq") // not answered yet
+	for i := range 50 {
+		bob.Send("<message to='alice@localhost/tablet' type='chat'><body>m" + strconv.Itoa(i) + "</body></message>")
+	}
+	bob.Ping() // bob's messages are routed one after the other: the session holds all of them
+	app.Send("<iq to='alice@localhost' id='" + pending.Attr("id") + "' type='result'/>")
+	fields := summary(t, expectPush(t, app, "n2", "type='result'>"))
+	if fields["last-message-body"] != "m49" || fields["message-count"] != "51" {
+		t.Errorf("the next notification is of %q counting %s; want one of the last message, m49, counting 51", fields["last-message-body"], fields["message-count"])
+	}
+	bob.Send("<message to='alice@localhost/tablet' type='chat'><body>marker</body></message>")
+	if got := pushedBodies(t, app, "n2", "marker"); len(got) != 0 {
+		t.Errorf("notifications %v before the marker's; want the burst folded into one", got)
+	}
+}
+
+// TestWaitingMessageCount: the summary's message-count is the number of
+// messages alice's tablet got since its session began waiting; it starts
+// again once the session was resumed, and for a new session that
+// replaced it.
+func TestWaitingMessageCount(t *testing.T) {
+	s, _, bob, app := start(t)
+	sm := waitingTablet(t, s, "n2")
+	send := func(to, body, want string) {
+		t.Helper()
+		bob.Send("<message to='" + to + "' type='chat'><body>" + body + "</body></message>")
+		if got := summary(t, expectPush(t, app, "n2", "type='result'>"))["message-count"]; got != want {
+			t.Errorf("message-count %s after %s; want %s", got, body, want)
+		}
+	}
+	for i, want := range []string{"1", "2", "3"} {
+		send("alice@localhost/tablet", "m"+strconv.Itoa(i), want)
+	}
+	sm = resume(t, s, sm, 3)
+	loseConnection(sm)
+	send("alice@localhost/tablet", "after resuming", "1")
+
+	// Resumed again, the tablet comes online, so that a message to the
+	// account reaches it, and loses its connection. A new session of the
+	// same resource replaces the waiting one, which gives the message back
+	// (it is stored offline).
+	sm = resume(t, s, sm, 1)
+	sm.Send("<presence/>")
+	for sm.Next().Name.Local != "presence" {
+	}
+	loseConnection(sm)
+	send("alice@localhost", "to the account", "1")
+	waitingTablet(t, s, "n2")
+	send("alice@localhost/tablet", "in a new session", "1")
+}
+
+// resume resumes the session of sm on a new connection and reads the n
+// messages that waited.
+func resume(t *testing.T, s *xmpptest.Server, sm *xmpptest.SM, n int) *xmpptest.SM {
+	t.Helper()
+	c := xmpptest.Dial(t, s.C2SAddr)
+	c.Authenticated("alice", "alice pw")
+	if el := c.Resume(sm.ID, sm.H); el.Name.Local != "resumed" {
+		t.Fatalf("resume: got %s", el)
+	}
+	sm = &xmpptest.SM{C: c, ID: sm.ID, H: sm.H, AutoAck: true}
+	for range n {
+		if el := sm.Next(); el.Name.Local != "message" {
+			t.Fatalf("got %s, want the messages that waited", el)
+		}
+	}
+	return sm
+}
+
+// loseConnection acknowledges what sm's client got, then loses its
+// connection: the session waits to be resumed, and holds nothing.
+func loseConnection(sm *xmpptest.SM) {
+	sm.C.T.Helper()
+	sm.Ack()
+	sm.Send("<iq type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
+	sm.Next() // the acknowledgement is taken
+	sm.C.Conn.Close()
+}
