@@ -3,6 +3,7 @@ package s2s
 import (
 	"context"
 	"crypto/tls"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net"
@@ -248,7 +249,10 @@ func (s *Server) authenticate(c *conn, local, remote, id string) error {
 		if el.Name.Space == xmlstream.NSStream && el.Name.Local == "error" {
 			return fmt.Errorf("%s sent a stream error: %s", remote, describeError(el))
 		}
-		if el.Name.Space != nsDialback || el.Name.Local != "result" || el.Attr("from") != remote || el.Attr("to") != local {
+		if el.Name.Space != nsDialback || el.Name.Local != "result" || el.Attr("from") != remote || el.Attr("to") != local || !isAnswer(el) {
+			// Not our verdict: a request of the peer's, without a type,
+			// is none (XEP-0220 §2.2), and is not ours to answer on
+			// our stream (§2.1).
 			continue
 		}
 		switch el.Attr("type") {
@@ -283,7 +287,9 @@ func (s *Server) verify(ctx context.Context, receiving, originating, id, key str
 		if el.Name.Space == xmlstream.NSStream && el.Name.Local == "error" {
 			return false, fmt.Errorf("%s sent a stream error: %s", originating, describeError(el))
 		}
-		if el.Name.Space != nsDialback || el.Name.Local != "verify" {
+		if el.Name.Space != nsDialback || el.Name.Local != "verify" || !isAnswer(el) {
+			// A request, without a type, is no verdict (XEP-0220 §2.2),
+			// even one that names our request's domains and id.
 			continue
 		}
 		if el.Attr("from") != originating || el.Attr("to") != receiving || el.Attr("id") != id {
@@ -303,6 +309,14 @@ func (s *Server) verify(ctx context.Context, receiving, originating, id, key str
 			return false, fmt.Errorf("%s could not verify the key: %s", originating, describeError(el))
 		}
 	}
+}
+
+// isAnswer reports whether el, a dialback element, is an answer, which
+// has a 'type' (valid, invalid or error: XEP-0220 §2.1), rather than a
+// request, which has none (§2.2). Any 'type', even an empty or unknown
+// one, makes it no request.
+func isAnswer(el *xmlstream.Element) bool {
+	return slices.ContainsFunc(el.Attrs, func(a xml.Attr) bool { return a.Name == xml.Name{Local: "type"} })
 }
 
 // describeError names the condition in a stream or dialback error.

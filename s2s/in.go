@@ -218,6 +218,18 @@ func (in *inStream) elements() (restart bool, err error) {
 			if !c.tls && in.s.cfg.RequireTLS {
 				return false, streamErr("policy-violation", "encryption is required: STARTTLS first")
 			}
+			if isAnswer(el) {
+				// Answers belong on the streams we open (XEP-0220 §2.2),
+				// and we send no dialback request over a peer's stream,
+				// bidirectional or not: this answers nothing we asked.
+				// Like any answer to no request of ours it is dropped
+				// (§2.1.2, §3.1), never taken for a request; the stream
+				// and the other pairs it carries go on (§2.5: dialback
+				// problems are not stream errors).
+				in.s.log.Info("s2s dialback: an answer on an incoming stream dropped", "local", in.local, "peer", in.peer,
+					"element", el.Name.Local, "type", el.Attr("type"), "from", el.Attr("from"), "to", el.Attr("to"))
+				continue
+			}
 			if el.Name.Local == "result" {
 				err = in.result(el)
 			} else {

@@ -382,12 +382,18 @@ func (o *outStream) read(c *conn) error {
 				c.received.on.Store(true)
 			}
 			o.sm.put(el)
-		case in != nil && el.Name.Space == nsDialback && el.Name.Local == "result":
+		case in != nil && el.Name.Space == nsDialback && el.Name.Local == "result" && !isAnswer(el):
 			// The peer would authenticate another of its domains on our
 			// stream (XEP-0288 §2.2): it may open a stream of its own.
 			if err := c.writeElements(dialbackError("result", el.Attr("to"), el.Attr("from"), "", "cancel", stanza.FeatureNotImplemented)); err != nil {
 				return err
 			}
+		case el.Name.Space == nsDialback:
+			// An answer, once our verdict came, answers nothing we ask
+			// any more; a request on a stream that is not bidirectional
+			// is not ours to answer (XEP-0220 §2.1): dropped, unanswered.
+			o.s.log.Info("s2s dialback: an element on an outgoing stream dropped", "local", o.p.local, "remote", o.p.remote,
+				"element", el.Name.Local, "type", el.Attr("type"), "from", el.Attr("from"), "to", el.Attr("to"))
 		}
 	}
 }
