@@ -286,3 +286,61 @@ func TestServerEndPointAfterRenewal(t *testing.T) {
 		})
 	}
 }
+
+// TestServerEndPointAfterResumption renews the server's certificate
+// between a full TLS handshake and the handshakes that resume its
+// session, which present no certificate: tls-server-end-point (RFC 5929
+// §4.1) binds their logins to the certificate the full handshake
+// presented, which is the one the client hashes. The second resumption
+// resumes the session by the ticket the first resumption was given.
+func TestServerEndPointAfterResumption(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	dials := []struct {
+		name string
+		dial func(t *testing.T, cfg *tls.Config) *xmpptest.Client
+	}{
+		{"STARTTLS", func(t *testing.T, cfg *tls.Config) *xmpptest.Client {
+			c := xmpptest.Dial(t, s.C2SAddr)
+			c.Open(xmpptest.Domain)
+			c.Features()
+			c.StartTLS(xmpptest.Domain, cfg)
+			return c
+		}},
+		{"direct TLS", func(t *testing.T, cfg *tls.Config) *xmpptest.Client {
+			c := xmpptest.DialTLS(t, s.DirectTLSAddr, cfg)
+			c.Open(xmpptest.Domain)
+			return c
+		}},
+	}
+	for _, d := range dials {
+		for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+			t.Run(d.name+" "+tls.VersionName(version), func(t *testing.T) {
+				cfg := xmpptest.TLSConfig(xmpptest.Domain, version)
+				cfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+				// Reading the stream header, the client takes the
+				// ticket a TLS 1.3 server sends after its handshake.
+				first := d.dial(t, cfg)
+				want := first.Conn.(*tls.Conn).ConnectionState().PeerCertificates[0]
+				first.Conn.Close()
+				for range 2 {
+					s.RenewCertificates(t)
+					c := d.dial(t, cfg)
+					cs := c.Conn.(*tls.Conn).ConnectionState()
+					if !cs.DidResume {
+						t.Fatal("the TLS session was not resumed")
+					}
+					if !cs.PeerCertificates[0].Equal(want) {
+						t.Fatal("the resumed session is not the first handshake's")
+					}
+					c.Features()
+					mech := xmpptest.Mechanism{Name: "SCRAM-SHA-256-PLUS", Binding: "tls-server-end-point"}
+					if el := c.Authenticate(mech, "juliet", "secret"); el.Name.Local != "success" {
+						t.Fatalf("got %s, want success", el)
+					}
+					c.Conn.Close()
+				}
+			})
+		}
+	}
+}

@@ -28,8 +28,15 @@ type Config struct {
 	// Hosts are the served domains; the first names the server in errors
 	// sent before the client said which host it wants.
 	Hosts []string
-	// TLS is the server's TLS configuration; nil disables TLS.
+	// TLS is the server's TLS configuration for STARTTLS; nil disables
+	// STARTTLS.
 	TLS *tls.Config
+	// DirectTLS is the TLS configuration of direct TLS listeners
+	// (XEP-0368); nil refuses them. New sets its NextProtos to the ALPN
+	// protocol xmpp-client, on this configuration rather than a copy: a
+	// copy of a certs.Store's configuration would not record the
+	// certificate of each connection (certs.Store.TLSConfig).
+	DirectTLS *tls.Config
 	// RequireTLS refuses authentication on unencrypted streams.
 	RequireTLS bool
 	// Limits bound the XML a client may send.
@@ -208,6 +215,9 @@ func New(cfg Config, r *router.Router, a *auth.Server) *Server {
 	if cfg.ParkAfter <= 0 {
 		cfg.ParkAfter = 2 * time.Second
 	}
+	if cfg.DirectTLS != nil {
+		cfg.DirectTLS.NextProtos = []string{"xmpp-client"}
+	}
 	srv := &Server{
 		cfg:         cfg,
 		router:      r,
@@ -239,13 +249,9 @@ func (srv *Server) Serve(l net.Listener, directTLS bool) error {
 		return net.ErrClosed
 	}
 	defer srv.untrack(l)
-	var tlsConfig *tls.Config
-	if directTLS {
-		if srv.tlsConfig == nil {
-			return errors.New("c2s: direct TLS needs a TLS configuration")
-		}
-		tlsConfig = srv.tlsConfig.Clone()
-		tlsConfig.NextProtos = []string{"xmpp-client"}
+	tlsConfig := srv.cfg.DirectTLS
+	if directTLS && tlsConfig == nil {
+		return errors.New("c2s: direct TLS needs a TLS configuration")
 	}
 	backoff := time.Duration(0)
 	for {

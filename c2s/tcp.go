@@ -21,7 +21,7 @@ type tcpTransport struct {
 	conn net.Conn
 	tls  *tls.Conn            // nil before TLS
 	cs   *tls.ConnectionState // tls's, once its handshake is complete
-	// presented is the certificate tls's handshake presented.
+	// presented is the certificate tls's session is bound to.
 	presented certs.Presented
 	limits    xmlstream.Limits
 	dec       *xmlstream.Decoder
@@ -173,8 +173,8 @@ func (t *tcpTransport) ConnectionState() *tls.ConnectionState {
 	return &cs
 }
 
-// ServerCertificate is the leaf certificate the TLS handshake presented,
-// or nil.
+// ServerCertificate is the leaf certificate the TLS session is bound
+// to, or nil.
 func (t *tcpTransport) ServerCertificate() *x509.Certificate { return t.presented.Leaf() }
 
 func (t *tcpTransport) Secure() bool { return t.tls != nil }

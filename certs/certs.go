@@ -179,25 +179,37 @@ func (s *Store) Install(name string, cert *tls.Certificate) {
 // conference.example.com gets example.com's certificate, whose names include
 // *.example.com), else the first host's certificate. The minimum version is
 // TLS 1.2; NextProtos is left to the caller. The configuration follows
-// Reload without being replaced. A handshake whose context carries a
-// Presented records there the certificate it presents.
+// Reload without being replaced.
+//
+// A handshake whose context carries a Presented records there the
+// certificate its session is bound to (see Presented), and runs with a
+// copy of this configuration as it is then: set fields such as
+// NextProtos on the configuration returned, and do not Clone it, for a
+// clone's handshakes that carry a Presented would run with this one's
+// fields.
 func (s *Store) TLSConfig() *tls.Config {
-	return &tls.Config{
+	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 			c, err := s.Certificate(hello.ServerName)
 			if err == nil {
-				PresentedFrom(hello.Context()).record(c)
+				PresentedFrom(hello.Context()).choose(c)
 			}
 			return c, err
 		},
-		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			if v := s.validation.Load(); v != nil {
-				return (*v)(hello)
-			}
-			return nil, nil
-		},
 	}
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if v := s.validation.Load(); v != nil {
+			if c, err := (*v)(hello); c != nil || err != nil {
+				return c, err
+			}
+		}
+		if p := PresentedFrom(hello.Context()); p != nil {
+			return p.config(cfg), nil
+		}
+		return nil, nil
+	}
+	return cfg
 }
 
 // SetValidation has f answer every handshake first: a configuration of

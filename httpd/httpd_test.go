@@ -500,6 +500,47 @@ func TestWebSocketServerEndPointAfterRenewal(t *testing.T) {
 	scramBound(t, w.send, w.next, &cb, nsSASL, "juliet", "secret", "")
 }
 
+// TestWebSocketServerEndPointAfterResumption renews the server's
+// certificate between a wss connection's full TLS handshake and one that
+// resumes its session: the login over the resumed session is bound to
+// the certificate of the full handshake (RFC 5929 §4.1), which the
+// client hashes. The client trusts that certificate only, so a full
+// handshake could not take the resumption's place unseen.
+func TestWebSocketServerEndPointAfterResumption(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	url := "wss://" + xmpptest.HTTPSHost(t, s) + "/xmpp-websocket"
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(tls.VersionName(version), func(t *testing.T) {
+			web := xmpptest.HTTPSClient(t, s)
+			cfg := web.Transport.(*http.Transport).TLSClientConfig
+			cfg.MinVersion, cfg.MaxVersion = version, version
+			cfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+			// Reading the upgrade's response, the client takes the
+			// ticket a TLS 1.3 server sends after its handshake.
+			first, _, err := dial(t, url, web, "xmpp")
+			if err != nil {
+				t.Fatalf("wss: %v", err)
+			}
+			first.c.CloseNow()
+			s.RenewCertificates(t)
+			w, _, err := dial(t, url, web, "xmpp")
+			if err != nil {
+				t.Fatalf("wss after the renewal: %v", err)
+			}
+			if !w.cs.DidResume {
+				t.Fatal("the TLS session was not resumed")
+			}
+			w.open()
+			cb, err := scram.NewTLSServerEndpointBinding(w.cs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scramBound(t, w.send, w.next, &cb, nsSASL, "juliet", "secret", "")
+		})
+	}
+}
+
 // A client that speaks plain HTTP or garbage to the HTTPS listener gets
 // an answer or a closed connection, and others are served as before.
 func TestHTTPSBadInput(t *testing.T) {

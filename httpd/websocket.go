@@ -30,7 +30,7 @@ type wsTransport struct {
 	remote string
 	secure bool
 	cs     *tls.ConnectionState
-	// presented is the certificate cs's handshake presented, when the
+	// presented is the certificate cs's session is bound to, when the
 	// HTTP server's connection context carries it (certs.WithPresented).
 	presented *certs.Presented
 	limits    xmlstream.Limits
@@ -233,8 +233,8 @@ func (t *wsTransport) Restart() {}
 
 func (t *wsTransport) ConnectionState() *tls.ConnectionState { return t.cs }
 
-// ServerCertificate is the leaf certificate the TLS handshake presented,
-// or nil.
+// ServerCertificate is the leaf certificate the TLS session is bound
+// to, or nil.
 func (t *wsTransport) ServerCertificate() *x509.Certificate { return t.presented.Leaf() }
 
 func (t *wsTransport) Secure() bool { return t.secure }

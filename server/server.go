@@ -189,13 +189,12 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		return nil, err
 	}
 	// The client streams, made below, know which certificate each
-	// connection's handshake presented.
+	// connection's session is bound to.
 	var streams *c2s.Server
-	presented := func(cs *tls.ConnectionState) *x509.Certificate { return streams.ServerCertificate(cs) }
 	sasl, err := auth.NewServer(auth.Config{
 		Store:             accounts,
 		Secret:            secret,
-		ServerCertificate: serverCertificate(presented, certStore),
+		ServerCertificate: func(cs *tls.ConnectionState) *x509.Certificate { return streams.ServerCertificate(cs) },
 		Hashes:            cfg.C2S.SCRAMHashes,
 		Tokens:            postgres.NewTokens(db.Pool),
 	})
@@ -245,6 +244,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		Registrar:             w.registrar,
 		Hosts:                 cfg.Hosts,
 		TLS:                   certStore.TLSConfig(),
+		DirectTLS:             certStore.TLSConfig(),
 		RequireTLS:            cfg.C2S.RequireTLS,
 		Limits:                limits,
 		QueueSize:             cfg.Limits.SessionQueue,
@@ -351,7 +351,8 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		// pile them up until no listener can accept.
 		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 			// An HTTPS connection's handshake records the certificate
-			// it presents, for WebSocket logins bound to it.
+			// its session is bound to, for WebSocket logins bound to
+			// it.
 			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 				if _, ok := c.(*tls.Conn); ok {
 					return certs.WithPresented(ctx, new(certs.Presented))
@@ -382,25 +383,6 @@ func announcedHosts(cfg config.Config) []string {
 		}
 	}
 	return hosts
-}
-
-// serverCertificate tells auth which certificate a connection presented,
-// for the tls-server-end-point channel binding: the one presented found,
-// which its handshake recorded. A resumed handshake presents none, and
-// the one of the handshake it resumes is not kept: for it, the store's
-// current certificate for its name, which is that one unless renewed
-// since.
-func serverCertificate(presented func(cs *tls.ConnectionState) *x509.Certificate, store *certs.Store) func(cs *tls.ConnectionState) *x509.Certificate {
-	return func(cs *tls.ConnectionState) *x509.Certificate {
-		if leaf := presented(cs); leaf != nil || !cs.DidResume {
-			return leaf
-		}
-		c, err := store.Certificate(cs.ServerName)
-		if err != nil {
-			return nil
-		}
-		return certs.Leaf(c)
-	}
 }
 
 // trustedRoots returns the system's certificate authorities with those
