@@ -245,6 +245,38 @@ func TestArchiveStampsOfNodes(t *testing.T) {
 	}
 }
 
+// TestArchiveStalledNode: a node that took the id order lock and then
+// stopped talking (frozen, or cut off without its connection closing)
+// must not stop every other node's archive writes; its own batch fails.
+func TestArchiveStalledNode(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, stalled := archiveFor(t, "juliet", "romeo")
+	other := postgres.NewArchive(pool)
+	entries := []mam.Entry{archiveEntry("juliet", "romeo", "hi", false)}
+	_, held, err := stalled.Insert(ctx, entries, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before the pool closes, which waits for the held connection.
+	t.Cleanup(func() { held.Rollback(ctx) })
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ids, tx, err := other.Insert(wctx, entries, nil, time.Now())
+	if err != nil {
+		t.Fatalf("the other node waited for the stalled one: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := held.Commit(ctx); err == nil {
+		t.Error("the stalled node's batch committed after the others went on")
+	}
+	if got := pageAll(t, other, mam.Query{Max: 10}); !slices.Equal(got, ids) {
+		t.Errorf("archive holds %v, want %v", got, ids)
+	}
+}
+
 func TestArchiveFulltext(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
