@@ -136,6 +136,23 @@ func TestSlixmppAdmin(t *testing.T) {
 	}, "alice", "bob")
 }
 
+// TestSlixmppGroupchat runs slixmpp_groupchat.py: a room on the MUC
+// service found by disco, created, configured with its form and joined by
+// two slixmpp clients, which exchange groupchat and private messages, set
+// the subject, page through the room's archive (XEP-0313 with RSM) and
+// leave.
+func TestSlixmppGroupchat(t *testing.T) {
+	runScript(t, "slixmpp_groupchat.py", nil, "alice", "bob")
+}
+
+// TestSlixmppDevices runs slixmpp_devices.py: one account on two
+// slixmpp clients with message carbons, one of them with stream
+// management, acked, cut off and resumed with what was sent to it
+// meanwhile, and both sides' archives paged with RSM.
+func TestSlixmppDevices(t *testing.T) {
+	runScript(t, "slixmpp_devices.py", nil, "alice", "bob")
+}
+
 // runScript runs a slixmpp script against a fresh server, with change
 // to its configuration if not nil, and the given accounts: its arguments
 // are the server's host and port and the accounts' JIDs, their passwords
