@@ -409,6 +409,13 @@ func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed
 		s.sm.epoch++
 	}
 	s.sm.unacked, s.csi.held, s.csi.inactive = nil, nil, false
+	// A request for acknowledgement queued while the old reader finished
+	// goes with the queue's nonzas: the stanzas it was for are queued
+	// again below, and asked for again when due. Its dead connection
+	// timer must not close t.
+	s.sm.gen++
+	s.stopTimersLocked()
+	s.sm.requested, s.sm.sinceRequest = false, 0
 	ns := t.Namespace()
 	resumed := xmlstream.NewElement(NSSM, "resumed", "previd", s.sm.id, "h", strconv.FormatUint(uint64(s.sm.handled), 10))
 	frames := [][]byte{resumed.Append(nil, "")}
