@@ -431,7 +431,7 @@ func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed
 			continue
 		}
 		if ns != s.ns {
-			it.frame = it.el.Append(nil, ns)
+			it.frame = forClient(it.el).Append(nil, ns)
 		}
 		s.pushLocked(it)
 	}
