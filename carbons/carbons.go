@@ -91,9 +91,12 @@ func (m *Module) Sent(ctx context.Context, from jid.JID, st *xmlstream.Element) 
 // Received copies a message delivered to some sessions of the account to
 // to its enabled resources that did not get it (XEP-0280 §7). When the
 // sender is a resource of the same account, it is skipped too: it has the
-// message already.
+// message already. A message routed again (router.Rerouted) is not
+// copied: its enabled resources got their copies the first time, e.g.
+// before the session it reached ended without its client acknowledging
+// it (XEP-0198).
 func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element, delivered []jid.JID) {
-	if !eligible(st, true) {
+	if !eligible(st, true) || router.Rerouted(ctx) {
 		return
 	}
 	skip := make([]string, 0, len(delivered)+1)
