@@ -48,22 +48,24 @@ func (rm *room) rememberPrivate(to jid.JID, id string, pm sentPrivate) {
 // from the recipient's nick, with the message's id and the <error/>
 // alone (the rest could carry what the room's rules on private messages
 // forbid). The recipient's client or server refused the message (§7.5);
-// an error for nothing the room routed to from goes nowhere.
-func (s *Service) privateError(from, to jid.JID, st *xmlstream.Element) {
+// an error for nothing the room routed to from goes nowhere. It reports
+// whether st answered a private message.
+func (s *Service) privateError(from, to jid.JID, st *xmlstream.Element) bool {
 	rm, _ := s.lookup(to.Localpart(), false)
 	if rm == nil {
-		return
+		return false
 	}
 	defer rm.mu.Unlock()
 	k := sentKey(from, st.Attr("id"))
 	pm, ok := rm.sentPrivates[k]
 	e := st.Child(st.Name.Space, "error")
 	if !ok || pm.fromNick != to.Resourcepart() || e == nil {
-		return
+		return false
 	}
 	delete(rm.sentPrivates, k)
 	e = &xmlstream.Element{Name: e.Name, Attrs: e.Attrs, Children: e.Children}
 	e.Name.Space = stanza.NSClient
 	s.send(pm.sender, xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", rm.nickJID(pm.toNick).String(),
 		"to", pm.sender.String(), "type", "error", "id", st.Attr("id")).AddChild(e))
+	return true
 }

@@ -20,15 +20,19 @@ const stampLayout = "2006-01-02T15:04:05.000Z"
 
 // message handles a message to a room (XEP-0045 §7.4, §7.5, §7.8.2,
 // §8.1). An error message is only looked at for a private message it
-// answers, which the sender gets, and for an occupant that is gone (its
+// answers, which the sender gets, or else for an occupant that is gone (its
 // handling answers nothing, so the router bounces nothing back while the
 // room's lock is held). What the room sends to users outside
 // it (invitations, mention notifications) is routed after the lock is
 // released.
 func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.Element) {
 	if stanza.IsError(st) {
-		if to.Resourcepart() != "" {
-			s.privateError(from, to, st)
+		// An error for a private message is the recipient refusing that
+		// message, such as from a user who blocked the sender
+		// (XEP-0191): a local session that ended gets no error for it,
+		// since the router hands it to the account. The recipient stays.
+		if to.Resourcepart() != "" && s.privateError(from, to, st) {
+			return
 		}
 		s.gone(ctx, from, to, st)
 		return

@@ -70,3 +70,27 @@ func TestPrivateMessageError(t *testing.T) {
 	xmpptest.ExpectError(t, el, "not-acceptable")
 	xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/romeo", "after")
 }
+
+// TestRefusedPrivateMessageKeepsRecipient: romeo blocks juliet's room JID
+// (XEP-0191, as Conversations' block dialog allows), so his server
+// answers her private message with service-unavailable. The error goes
+// back to juliet (XEP-0045 §7.5), but it answers that one message: it
+// does not say that romeo's session is gone, and he stays in the room.
+func TestRefusedPrivateMessageKeepsRecipient(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+	romeo.Send("<iq type='set' id='b' to='romeo@localhost'><block xmlns='urn:xmpp:blocking'><item jid='" + room + "/jul'/></block></iq>")
+	expectIQ(t, romeo, "b", "result")
+
+	juliet.Send("<message type='chat' to='" + room + "/romeo' id='pm1'><body>psst</body></message>")
+	el := juliet.NextNamed("message")
+	if el.Attr("from") != room+"/romeo" || el.Attr("id") != "pm1" {
+		t.Fatalf("got %s, want the error for pm1 from %s", el, room+"/romeo")
+	}
+	xmpptest.ExpectError(t, el, "service-unavailable")
+	juliet.Send("<message type='groupchat' to='" + room + "'><body>still there?</body></message>")
+	xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/jul", "still there?")
+	xmpptest.ExpectBody(t, romeo.NextNamed("message"), room+"/jul", "still there?")
+}
