@@ -243,6 +243,31 @@ func (s *Service) splitNick(rm *room, o *occupant, from jid.JID, nick string, st
 	s.send(from, addressed(rm.presenceOf(n, "", true, nil, "110"), from))
 }
 
+// joinNick moves the session from of o to dest, another occupant of the
+// same user, which it shares from then on, as it would on entering as
+// dest's nick (§7.6): from sees its nick change (303) and dest, and the
+// room sees o renamed to dest's nick when from was o's last session.
+func (s *Service) joinNick(rm *room, o, dest *occupant, from jid.JID) {
+	item := []string{"nick", dest.nick}
+	s.send(from, addressed(rm.presenceOf(o, "unavailable", true, item, "303", "110"), from))
+	last := len(o.sessions) == 1
+	if last {
+		s.broadcastPresence(rm, o, "unavailable", item, "303")
+	}
+	s.removeSession(rm, o, from)
+	if last {
+		delete(rm.occupants, o.nick)
+	} else {
+		// o stays, with the user's other sessions: from sees it as
+		// one more occupant.
+		s.send(from, addressed(rm.presenceOf(o, "", rm.sees(dest), nil), from))
+	}
+	dest.sessions = append(dest.sessions, from)
+	rm.sessions[from.String()] = dest
+	s.track(from, rm.name, true)
+	s.send(from, addressed(rm.presenceOf(dest, "", true, nil, "110"), from))
+}
+
 // destroyIfEmpty destroys a temporary room without occupants (§10.9).
 func (s *Service) destroyIfEmpty(ctx context.Context, rm *room) {
 	if len(rm.occupants) > 0 || rm.cfg.Persistent {
@@ -278,10 +303,15 @@ func (s *Service) deleteStored(ctx context.Context, rm *room) error {
 }
 
 // changeNick renames the occupant o, one of whose sessions is from (§7.6);
-// when o has other sessions, from alone takes the new nick.
+// when o has other sessions, from alone takes the new nick. A nick the
+// user is in the room with already is joined (joinNick), not in use.
 func (s *Service) changeNick(ctx context.Context, rm *room, o *occupant, from jid.JID, nick string, st *xmlstream.Element) {
 	if other := rm.occupants[nick]; other != nil {
-		s.reply(ctx, st, stanza.Conflict, "the nickname is in use")
+		if !other.bare.Equal(o.bare) {
+			s.reply(ctx, st, stanza.Conflict, "the nickname is in use")
+			return
+		}
+		s.joinNick(rm, o, other, from)
 		return
 	}
 	if holder := rm.nickHolder(nick); holder != "" && holder != o.bare.String() {

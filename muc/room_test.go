@@ -173,3 +173,46 @@ func TestRenameOneSession(t *testing.T) {
 		}
 	}
 }
+
+// TestRenameIntoOwnNick: romeo's phone and tablet are in the room as
+// montague, his desktop as romeo; when the others take the nick romeo
+// too (clients following a bookmark's nick), each joins the desktop's
+// occupant, as it would on entering: the nick is not in use by someone
+// else (XEP-0045 §7.6). Each sees its nick change and its new occupant;
+// the room sees montague renamed to romeo once its last session went.
+func TestRenameIntoOwnNick(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+	phone := xmpptest.Login(t, s, "romeo", "pw", "phone")
+	enter(t, phone, room, "montague", "", []string{"jul", "romeo"}, 0, "")
+	expectPresence(t, juliet, room+"/montague", "")
+	expectPresence(t, romeo, room+"/montague", "")
+	tablet := xmpptest.Login(t, s, "romeo", "pw", "tablet")
+	enter(t, tablet, room, "montague", "", []string{"jul", "romeo"}, 0, "")
+
+	// The phone stays montague: the tablet alone moves.
+	tablet.Send("<presence to='" + room + "/romeo'/>")
+	if it := item(t, expectPresence(t, tablet, room+"/montague", "unavailable", "110", "303")); it.Attr("nick") != "romeo" {
+		t.Fatalf("the tablet's notice: %s", it)
+	}
+	expectPresence(t, tablet, room+"/montague", "")
+	expectPresence(t, tablet, room+"/romeo", "", "110")
+
+	phone.Send("<presence to='" + room + "/romeo'/>")
+	if it := item(t, expectPresence(t, phone, room+"/montague", "unavailable", "110", "303")); it.Attr("nick") != "romeo" {
+		t.Fatalf("the renamed session's notice: %s", it)
+	}
+	expectPresence(t, phone, room+"/romeo", "", "110")
+	for _, c := range []*xmpptest.Client{juliet, romeo, tablet} {
+		if it := item(t, expectPresence(t, c, room+"/montague", "unavailable", "303")); it.Attr("nick") != "romeo" {
+			t.Fatalf("%s: montague's rename: %s", c.JID, it)
+		}
+	}
+
+	phone.Send("<message type='groupchat' to='" + room + "'><body>one of us</body></message>")
+	for _, c := range []*xmpptest.Client{juliet, romeo, phone, tablet} {
+		xmpptest.ExpectBody(t, c.NextNamed("message"), room+"/romeo", "one of us")
+	}
+}
