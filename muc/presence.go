@@ -69,8 +69,12 @@ func (s *Service) presence(ctx context.Context, from, to jid.JID, st *xmlstream.
 // created says the join is creating the room (§10.1.1).
 func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JID, nick string, st *xmlstream.Element) {
 	bare := from.Bare()
+	x := st.Child(NS, "x")
 	if created {
-		rm.locked = true
+		// Without the MUC element, the client speaks "groupchat 1.0"
+		// and will never configure the room: it is an instant room at
+		// once, not locked (§10.1.1).
+		rm.locked = x != nil
 		rm.affs[bare.String()] = Owner
 		if s.save(ctx, rm) != nil {
 			s.forget(rm)
@@ -78,7 +82,6 @@ func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JI
 			return
 		}
 	}
-	x := st.Child(NS, "x")
 	aff := rm.affiliation(bare)
 	existing := rm.occupants[nick]
 	switch {

@@ -36,7 +36,8 @@ type room struct {
 	// subject and subjectBy (a nick) are sent to each joining occupant.
 	subject, subjectBy string
 	// locked is true from creation until the owner configures the room
-	// (XEP-0045 §10.1); only owners may enter it meanwhile.
+	// (XEP-0045 §10.1); only owners may enter it meanwhile. A room
+	// created without the MUC element (groupchat 1.0) is never locked.
 	locked bool
 	// gone is true once the room is destroyed and out of the table.
 	gone      bool

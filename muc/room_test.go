@@ -216,3 +216,19 @@ func TestRenameIntoOwnNick(t *testing.T) {
 		xmpptest.ExpectBody(t, c.NextNamed("message"), room+"/romeo", "one of us")
 	}
 }
+
+// A presence without the MUC element creates the room for a
+// "groupchat 1.0" client, which knows nothing of configuring it: the
+// room is an instant room at once, not locked (XEP-0045 §10.1.1: MUST
+// NOT lock the room), so that others may enter it.
+func TestCreateWithoutMUCElement(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	juliet.Send("<presence to='" + room + "/jul'/>")
+	expectPresence(t, juliet, room+"/jul", "", "110", "170", "201")
+	expectSubject(t, juliet, "")
+
+	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
+	expectPresence(t, juliet, room+"/romeo", "")
+}
