@@ -174,9 +174,9 @@ func (rm *room) mayChangeAffiliation(actorAff, from, to string) denial {
 	return ""
 }
 
-// roleChanged applies a new role to o and tells the room (§8.2, §8.4);
-// why is the actor and reason of a kick. With held, what the room is
-// told waits there (hold).
+// roleChanged applies a new role to o and tells the room (§8.2-§8.5);
+// why is the actor and reason of the change, for the presence's item.
+// With held, what the room is told waits there (hold).
 func (s *Service) roleChanged(rm *room, o *occupant, role string, why []string, held *[]func()) {
 	if rm.occupants[o.nick] != o {
 		return // removed by an earlier item
@@ -186,7 +186,7 @@ func (s *Service) roleChanged(rm *room, o *occupant, role string, why []string, 
 		return
 	}
 	o.role = role
-	others, self := s.presenceBroadcast(rm, o, "", nil), rm.presenceOf(o, "", true, nil, "110")
+	others, self := s.presenceBroadcast(rm, o, "", why), rm.presenceOf(o, "", true, why, "110")
 	hold(held, func() {
 		others()
 		s.deliver(o, self)
@@ -211,7 +211,7 @@ func (s *Service) affiliationChanged(rm *room, bare, aff string, why []string, h
 		case rm.cfg.MembersOnly && aff == None:
 			s.removeOccupant(rm, o, "321", why, held)
 		default:
-			s.roleChanged(rm, o, rm.defaultRole(aff), nil, held)
+			s.roleChanged(rm, o, rm.defaultRole(aff), why, held)
 		}
 	}
 }

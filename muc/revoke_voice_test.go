@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"xmppd/internal/xmpptest"
+	"xmppd/xmlstream"
 )
 
 // TestRevokeVoiceOfEqualAffiliation: a moderator may not revoke voice
@@ -27,5 +28,27 @@ func TestRevokeVoiceOfEqualAffiliation(t *testing.T) {
 	adminSet(romeo, "v2", "<item nick='tybalt' role='visitor'/>")
 	if el := answer(romeo, "v2"); el.Attr("type") != "result" {
 		t.Fatalf("revoking the voice of a user with no affiliation: %s", el)
+	}
+}
+
+// TestRoleChangeReasonAndActor: the presence that tells of a role change
+// carries the moderator's reason and who made it, as a kick's does
+// (XEP-0045 §8.4, §8.5), for the occupant and for the room.
+func TestRoleChangeReasonAndActor(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+	adminSet(juliet, "v", "<item nick='romeo' role='visitor'><reason>brawling</reason></item>")
+	expectIQ(t, juliet, "v", "result")
+	for _, p := range []*xmlstream.Element{
+		expectPresence(t, romeo, room+"/romeo", "", "110"),
+		expectPresence(t, juliet, room+"/romeo", ""),
+	} {
+		it := p.Child(nsMUC+"#user", "x").Child(nsMUC+"#user", "item")
+		if it.Attr("role") != "visitor" || text(it.Child(nsMUC+"#user", "reason")) != "brawling" ||
+			it.Child(nsMUC+"#user", "actor").Attr("nick") != "jul" {
+			t.Errorf("role change told as %s; want role visitor, the reason and actor jul", p)
+		}
 	}
 }
