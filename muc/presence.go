@@ -249,7 +249,8 @@ func (s *Service) splitNick(rm *room, o *occupant, from jid.JID, nick string, st
 // joinNick moves the session from of o to dest, another occupant of the
 // same user, which it shares from then on, as it would on entering as
 // dest's nick (§7.6): from sees its nick change (303) and dest, and the
-// room sees o renamed to dest's nick when from was o's last session.
+// room sees o renamed to dest's nick, and then dest's presence, when
+// from was o's last session.
 func (s *Service) joinNick(rm *room, o, dest *occupant, from jid.JID) {
 	item := []string{"nick", dest.nick}
 	s.send(from, addressed(rm.presenceOf(o, "unavailable", true, item, "303", "110"), from))
@@ -269,6 +270,10 @@ func (s *Service) joinNick(rm *room, o, dest *occupant, from jid.JID) {
 	rm.sessions[from.String()] = dest
 	s.track(from, rm.name, true)
 	s.send(from, addressed(rm.presenceOf(dest, "", true, nil, "110"), from))
+	if last {
+		// A rename's 303 is followed by the new nick's presence (§7.6).
+		s.broadcastPresence(rm, dest, "", nil)
+	}
 }
 
 // destroyIfEmpty destroys a temporary room without occupants (§10.9).

@@ -179,7 +179,8 @@ func TestRenameOneSession(t *testing.T) {
 // too (clients following a bookmark's nick), each joins the desktop's
 // occupant, as it would on entering: the nick is not in use by someone
 // else (XEP-0045 §7.6). Each sees its nick change and its new occupant;
-// the room sees montague renamed to romeo once its last session went.
+// the room sees montague renamed to romeo once its last session went,
+// and then romeo's presence.
 func TestRenameIntoOwnNick(t *testing.T) {
 	t.Parallel()
 	s := start(t)
@@ -210,6 +211,8 @@ func TestRenameIntoOwnNick(t *testing.T) {
 			t.Fatalf("%s: montague's rename: %s", c.JID, it)
 		}
 	}
+	// Those who are not romeo see the nick the rename went to.
+	expectPresence(t, juliet, room+"/romeo", "")
 
 	phone.Send("<message type='groupchat' to='" + room + "'><body>one of us</body></message>")
 	for _, c := range []*xmpptest.Client{juliet, romeo, phone, tablet} {
