@@ -53,18 +53,19 @@ func BenchmarkArchive(b *testing.B) {
 	benchArchiving(b, m)
 }
 
-// BenchmarkArchiveClustered is BenchmarkArchive with the writer of a
-// cluster's node, which inserts one batch at a time.
+// BenchmarkArchiveClustered is BenchmarkArchive with two nodes of a
+// cluster, in turns: their writers insert one batch at a time each, and
+// wait for each other's commits.
 func BenchmarkArchiveClustered(b *testing.B) {
-	_, store, _ := benchArchive(b, benchUsers)
-	benchArchiving(b, archiveNode(b, store, true))
+	_, store, pool := benchArchive(b, benchUsers)
+	benchArchiving(b, archiveNode(b, store, true), archiveNode(b, postgres.NewArchive(pool), true))
 }
 
 const benchUsers = 100
 
 // benchArchiving archives b.N messages among benchUsers accounts through
-// m, from many senders at once.
-func benchArchiving(b *testing.B, m *mam.Module) {
+// nodes in turns, from many senders at once.
+func benchArchiving(b *testing.B, nodes ...*mam.Module) {
 	const users = benchUsers
 	var next atomic.Int64
 	b.SetParallelism(256) // 256 × GOMAXPROCS senders
@@ -77,7 +78,7 @@ func benchArchiving(b *testing.B, m *mam.Module) {
 			to := jid.MustParse(fmt.Sprintf("u%d@localhost", (n+1)%users))
 			st := xmlstream.NewElement("jabber:client", "message", "type", "chat", "from", from.String(), "to", to.String(), "id", fmt.Sprint(n)).
 				AddChild(xmlstream.NewElement("jabber:client", "body").AddText(fmt.Sprintf("message number %d about nothing in particular", n)))
-			if _, err := m.Archive(ctx, from, to, st); err != nil {
+			if _, err := nodes[n%int64(len(nodes))].Archive(ctx, from, to, st); err != nil {
 				b.Error(err)
 				return
 			}

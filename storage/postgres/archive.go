@@ -98,30 +98,6 @@ func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, ids []int64, 
 	return stored, tx, nil
 }
 
-// latestStampSQL reads the archive's latest stamp: one probe of the
-// stamp index.
-var latestStampSQL = `SELECT max(stamp) FROM archive_messages WHERE ` + placedRows
-
-// reserveInOrder reserves n ids in tx, in order with every other writer
-// (nextIDsInOrder), and returns them with stamp, or with the latest
-// stamp of the archive if that is later: a node whose clock is behind
-// another's must not stamp a later id earlier, or a date would no longer
-// be an id range (firstIDFrom).
-func reserveInOrder(ctx context.Context, tx pgx.Tx, n int, stamp time.Time) ([]int64, time.Time, error) {
-	ids, err := nextIDsInOrder(ctx, tx, "archive_messages", n)
-	if err != nil {
-		return nil, stamp, err
-	}
-	var last *time.Time
-	if err := tx.QueryRow(ctx, latestStampSQL).Scan(&last); err != nil {
-		return nil, stamp, fmt.Errorf("read the archive's latest stamp: %w", err)
-	}
-	if last != nil && last.After(stamp) {
-		stamp = *last
-	}
-	return ids, stamp, nil
-}
-
 // scanMessage reads a row of id, stamp and stanza.
 func scanMessage(row pgx.CollectableRow) (mam.Message, error) {
 	var m mam.Message
