@@ -226,7 +226,7 @@ func (in *inStream) elements() (restart bool, err error) {
 				// (§2.1.2, §3.1), never taken for a request; the stream
 				// and the other pairs it carries go on (§2.5: dialback
 				// problems are not stream errors).
-				in.s.log.Info("s2s dialback: an answer on an incoming stream dropped", "local", in.local, "peer", in.peer,
+				in.s.log.Debug("s2s dialback: an answer on an incoming stream dropped", "local", in.local, "peer", in.peer,
 					"element", el.Name.Local, "type", el.Attr("type"), "from", el.Attr("from"), "to", el.Attr("to"))
 				continue
 			}

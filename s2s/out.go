@@ -392,7 +392,7 @@ func (o *outStream) read(c *conn) error {
 			// An answer, once our verdict came, answers nothing we ask
 			// any more; a request on a stream that is not bidirectional
 			// is not ours to answer (XEP-0220 §2.1): dropped, unanswered.
-			o.s.log.Info("s2s dialback: an element on an outgoing stream dropped", "local", o.p.local, "remote", o.p.remote,
+			o.s.log.Debug("s2s dialback: an element on an outgoing stream dropped", "local", o.p.local, "remote", o.p.remote,
 				"element", el.Name.Local, "type", el.Attr("type"), "from", el.Attr("from"), "to", el.Attr("to"))
 		}
 	}
