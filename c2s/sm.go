@@ -350,6 +350,16 @@ func (s *Session) expire(gen uint64) {
 	}, "", "", nil)
 }
 
+// forgetRequestLocked forgets the request for acknowledgement sent on
+// the connection being replaced, and stops its timers: the dead
+// connection timer must not close the new one, whose client never got
+// that request.
+func (s *Session) forgetRequestLocked() {
+	s.sm.gen++
+	s.stopTimersLocked()
+	s.sm.requested, s.sm.sinceRequest = false, 0
+}
+
 // attach resumes the session on t (XEP-0198 §5) after the client said it
 // handled h of our stanzas. A connection still attached is closed and its
 // reader waited for, so that <resumed/> carries the final inbound count.
@@ -373,11 +383,9 @@ func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed
 	old, oldDone := s.t, s.readerDone
 	done := make(chan struct{})
 	s.t, s.readerDone, s.held = t, done, true
-	s.sm.gen++
-	s.stopTimersLocked()
+	s.forgetRequestLocked()
 	s.endPauseLocked() // the old reader stops waiting to read again
 	t.SetReadHook(s.readHook(t))
-	s.sm.requested, s.sm.sinceRequest = false, 0
 	s.mu.Unlock()
 
 	if old != nil {
@@ -409,13 +417,10 @@ func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed
 		s.sm.epoch++
 	}
 	s.sm.unacked, s.csi.held, s.csi.inactive = nil, nil, false
-	// A request for acknowledgement queued while the old reader finished
-	// goes with the queue's nonzas: the stanzas it was for are queued
-	// again below, and asked for again when due. Its dead connection
-	// timer must not close t.
-	s.sm.gen++
-	s.stopTimersLocked()
-	s.sm.requested, s.sm.sinceRequest = false, 0
+	// Again: a request for acknowledgement queued while the old reader
+	// finished goes with the queue's nonzas. The stanzas it was for are
+	// queued again below, and asked for again when due.
+	s.forgetRequestLocked()
 	ns := t.Namespace()
 	resumed := xmlstream.NewElement(NSSM, "resumed", "previd", s.sm.id, "h", strconv.FormatUint(uint64(s.sm.handled), 10))
 	frames := [][]byte{resumed.Append(nil, "")}

@@ -191,6 +191,15 @@ async def until(client, what, check, timeout):
         await asyncio.sleep(0.02)
 
 
+async def next_item(client, queue, what, timeout):
+    """Return the next item of queue, failing after timeout."""
+    client.stage = f"waiting for {what}"
+    try:
+        return await asyncio.wait_for(queue.get(), timeout)
+    except asyncio.TimeoutError:
+        raise Failure(f"{client.name}: no {what} within {timeout}s") from None
+
+
 async def online(client, timeout):
     """Wait for the session, send presence, then query and ping the server."""
     await client.session.wait()

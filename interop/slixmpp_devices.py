@@ -36,7 +36,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from slixmpp_chat import Client, Failure, close, drive, step  # noqa: E402
+from slixmpp_chat import Client, Failure, close, drive, next_item, step  # noqa: E402
 from slixmpp_run import main  # noqa: E402
 
 from slixmpp import JID  # noqa: E402
@@ -69,15 +69,6 @@ def phone_device(jid, password, failed):
     c.register_handler(Callback("interop resumed", MatchXPath(Resumed.tag_name()), c.resumed.put_nowait,
                                 instream=True))
     return c
-
-
-async def next_item(client, queue, what, timeout):
-    """Return the next item of queue, failing after timeout."""
-    client.stage = f"waiting for {what}"
-    try:
-        return await asyncio.wait_for(queue.get(), timeout)
-    except asyncio.TimeoutError:
-        raise Failure(f"{client.name}: no {what} within {timeout}s") from None
 
 
 def nothing_more(*clients):
