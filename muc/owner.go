@@ -179,6 +179,23 @@ func (s *Service) applyForm(cfg RoomConfig, v map[string]string) (RoomConfig, bo
 	return cfg, ok
 }
 
+// destroyNotice is the muc#user <destroy/> that tells occupants of the
+// owner's <destroy/> d (§10.9; nil for none): the alternate venue, the
+// reason and the venue's password, which their clients need to enter it.
+func destroyNotice(d *xmlstream.Element) *xmlstream.Element {
+	dest := xmlstream.NewElement(NSUser, "destroy")
+	if d == nil {
+		return dest
+	}
+	dest.SetAttr("jid", d.Attr("jid"))
+	for _, name := range []string{"reason", "password"} {
+		if c := d.Child(NSOwner, name); c != nil {
+			dest.AddChild(xmlstream.NewElement(NSUser, name).AddText(c.Text()))
+		}
+	}
+	return dest
+}
+
 // destroyByOwner destroys rm (§10.9): the room is deleted from the
 // store, then every occupant gets its own unavailable presence (110) with
 // <destroy/> d (may be nil). When the store fails, nothing changes.
@@ -188,15 +205,7 @@ func (s *Service) destroyByOwner(ctx context.Context, rm *room, d *xmlstream.Ele
 	}
 	for _, o := range rm.occupants {
 		p := rm.presenceOf(o, "unavailable", false, nil, "110") // each gets its own
-		x := p.Child(NSUser, "x")
-		dest := xmlstream.NewElement(NSUser, "destroy")
-		if d != nil {
-			dest.SetAttr("jid", d.Attr("jid"))
-			if r := d.Child(NSOwner, "reason"); r != nil {
-				dest.AddChild(xmlstream.NewElement(NSUser, "reason").AddText(r.Text()))
-			}
-		}
-		x.AddChild(dest)
+		p.Child(NSUser, "x").AddChild(destroyNotice(d))
 		s.deliver(o, p)
 		for _, j := range o.sessions {
 			s.track(j, rm.name, false)
