@@ -193,7 +193,7 @@ func (s *Service) gone(ctx context.Context, from, to jid.JID, st *xmlstream.Elem
 // leave removes the session real from rm (§7.14); st is its unavailable
 // presence, or nil when the session ended; codes go with the presence
 // that tells the others. A temporary room is destroyed when its last
-// occupant has left.
+// occupant has left; a locked room when one of its owners leaves.
 func (s *Service) leave(ctx context.Context, rm *room, real jid.JID, st *xmlstream.Element, codes ...string) {
 	o := rm.sessions[real.String()]
 	if o == nil {
@@ -210,8 +210,20 @@ func (s *Service) leave(ctx context.Context, rm *room, real jid.JID, st *xmlstre
 	}
 	o.presence = st
 	delete(rm.occupants, o.nick)
+	own := rm.presenceOf(o, "unavailable", true, nil, append(codes, "110")...)
+	if rm.locked {
+		// An owner left before configuring the room: it is destroyed,
+		// and the owner told so with <destroy/> (§10.1.3); any other
+		// owner in it is removed as by a destruction (§10.9).
+		own.Child(NSUser, "x").AddChild(destroyNotice(nil))
+		s.send(real, addressed(own, real))
+		if s.destroyByOwner(ctx, rm, nil) != nil {
+			s.destroyIfEmpty(ctx, rm)
+		}
+		return
+	}
 	s.broadcastPresence(rm, o, "unavailable", nil, codes...)
-	s.send(real, addressed(rm.presenceOf(o, "unavailable", true, nil, append(codes, "110")...), real))
+	s.send(real, addressed(own, real))
 	s.destroyIfEmpty(ctx, rm)
 }
 

@@ -235,3 +235,28 @@ func TestCreateWithoutMUCElement(t *testing.T) {
 	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "")
 	expectPresence(t, juliet, room+"/romeo", "")
 }
+
+// An owner who leaves a room before configuring it takes the room with
+// them: the room is destroyed, and the owner's unavailable presence says
+// so with <destroy/> (XEP-0045 §10.1.3), so that the client does not
+// wait for a room it could enter again.
+func TestLeaveLockedRoom(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	juliet.Send("<presence to='" + room + "/jul'><x xmlns='" + nsMUC + "'/></presence>")
+	expectPresence(t, juliet, room+"/jul", "", "110", "170", "201")
+	expectSubject(t, juliet, "")
+
+	juliet.Send("<presence type='unavailable' to='" + room + "/jul'/>")
+	p := expectPresence(t, juliet, room+"/jul", "unavailable", "110")
+	if p.Child(nsUser, "x").Child(nsUser, "destroy") == nil {
+		t.Fatalf("got %s, want <destroy/> in the owner's unavailable presence", p)
+	}
+	juliet.Send("<iq type='get' id='i' to='" + room + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	xmpptest.ExpectError(t, expectIQ(t, juliet, "i", "error"), "item-not-found")
+
+	// The name is free: romeo creates a new room.
+	romeo.Send("<presence to='" + room + "/romeo'><x xmlns='" + nsMUC + "'/></presence>")
+	expectPresence(t, romeo, room+"/romeo", "", "110", "170", "201")
+}
