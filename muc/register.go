@@ -22,7 +22,8 @@ const formRegister = "http://jabber.org/protocol/muc#register"
 // reserves its muc#register_roomnick for the user and makes them a
 // member. Registration is granted at once, except to outcasts, and in a
 // members-only room to those not on its lists already (it would let
-// anyone in); a nickname held by someone else is a conflict.
+// anyone in); a nickname held by someone else is a conflict. A set with
+// <remove/> cancels the registration (unregister).
 func (s *Service) register(ctx context.Context, rm *room, iq router.IQ) *xmlstream.Element {
 	bare := iq.From.Bare()
 	key := bare.String()
@@ -43,6 +44,9 @@ func (s *Service) register(ctx context.Context, rm *room, iq router.IQ) *xmlstre
 		f := newForm("form", formRegister)
 		f.field("muc#register_roomnick", "text-single", "")
 		return iq.Result(q.AddChild(f.x))
+	}
+	if iq.Payload.Child(NSRegister, "remove") != nil {
+		return s.unregister(ctx, rm, iq)
 	}
 	x := iq.Payload.Child(NSData, "x")
 	if x == nil || x.Attr("type") != "submit" {
@@ -84,6 +88,38 @@ func (s *Service) register(ctx context.Context, rm *room, iq router.IQ) *xmlstre
 		// An occupant who became a member: the room sees the change
 		// (§7.10).
 		s.affiliationChanged(rm, key, Member, nil, nil)
+	}
+	return iq.Result(nil)
+}
+
+// unregister cancels the registration of the sender of iq with rm, as
+// XEP-0077 §3.2 cancels a registration and Prosody does for a room: the
+// registered nickname is free again and a member is no longer one; an
+// admin or owner keeps that affiliation. A user with neither is not
+// registered (registration-required).
+func (s *Service) unregister(ctx context.Context, rm *room, iq router.IQ) *xmlstream.Element {
+	key := iq.From.Bare().String()
+	oldNick, oldAff := rm.nicks[key], rm.affs[key]
+	if oldNick == "" && oldAff != Member {
+		return iq.Error(stanza.RegistrationRequired, "you are not registered with this room")
+	}
+	delete(rm.nicks, key)
+	if oldAff == Member {
+		rm.setAffiliation(key, None)
+	}
+	if rm.cfg.Persistent && s.save(ctx, rm) != nil {
+		if oldAff == Member {
+			rm.affs[key] = Member
+		}
+		if oldNick != "" {
+			rm.nicks[key] = oldNick
+		}
+		return iq.Error(stanza.InternalServerError, "the registration could not be cancelled")
+	}
+	if oldAff == Member {
+		// An occupant who is no longer a member: the room sees the
+		// change, and a members-only room removes them (§9.4, 321).
+		s.affiliationChanged(rm, key, None, nil, nil)
 	}
 	return iq.Result(nil)
 }
