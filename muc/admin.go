@@ -175,7 +175,9 @@ func (rm *room) mayChangeAffiliation(actorAff, from, to string) denial {
 }
 
 // roleChanged applies a new role to o and tells the room (§8.2-§8.5);
-// why is the actor and reason of the change, for the presence's item.
+// why is the actor and reason of the change, for the presence's item. A
+// new moderator of a semi-anonymous room learns the real JIDs
+// (revealJIDs).
 // With held, what the room is told waits there (hold).
 func (s *Service) roleChanged(rm *room, o *occupant, role string, why []string, held *[]func()) {
 	if rm.occupants[o.nick] != o {
@@ -185,12 +187,30 @@ func (s *Service) roleChanged(rm *room, o *occupant, role string, why []string, 
 		s.removeOccupant(rm, o, "307", why, held)
 		return
 	}
+	saw := rm.sees(o)
 	o.role = role
+	reveal := !saw && rm.sees(o)
 	others, self := s.presenceBroadcast(rm, o, "", why), rm.presenceOf(o, "", true, why, "110")
 	hold(held, func() {
 		others()
 		s.deliver(o, self)
+		if reveal {
+			s.revealJIDs(rm, o)
+		}
 	})
+}
+
+// revealJIDs sends o, who may now see the occupants' real JIDs (§5.2.1):
+// a new moderator of a semi-anonymous room, or any occupant of a room
+// made non-anonymous, the presence of every other occupant again, with
+// its JID. Clients learn real JIDs from presence alone, and need them
+// (OMEMO encrypts to them); Prosody does the same for a new moderator.
+func (s *Service) revealJIDs(rm *room, o *occupant) {
+	for _, other := range rm.occupants {
+		if other != o {
+			s.deliver(o, rm.presenceOf(other, "", true, nil))
+		}
+	}
 }
 
 // affiliationChanged applies the new affiliation of the bare JID to its

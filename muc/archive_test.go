@@ -360,6 +360,7 @@ func TestRoomArchivePrivacy(t *testing.T) {
 	// A non-anonymous room shows everyone the real JIDs.
 	configure(t, juliet, room, field("muc#roomconfig_whois", "anyone"), "172")
 	romeo.NextNamed("message")
+	expectJIDs(t, romeo, map[string]string{"jul": "juliet@localhost/r"})
 	got, _ := mamQuery(t, romeo, room, "", "", false)
 	if len(got) != 2 || got[0].realJID == "" || !strings.HasSuffix(got[0].realJID, "@localhost") {
 		t.Fatalf("archive of a non-anonymous room: %+v", got)

@@ -60,7 +60,9 @@ func (s *Service) owner(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 // from old (§10.2.1): status 104, with 170 or 171 when archiving was
 // turned on or off, and 172 or 173 when the room became non-anonymous or
 // semi-anonymous. When it became members-only, those
-// who are not members are removed with 322 (§9.4).
+// who are not members are removed with 322 (§9.4). When it became
+// non-anonymous, those who could not see the real JIDs get them
+// (revealJIDs).
 func (s *Service) configChanged(rm *room, old RoomConfig) {
 	x := xmlstream.NewElement(NSUser, "x").AddChild(xmlstream.NewElement(NSUser, "status", "code", "104"))
 	if old.Unarchived != rm.cfg.Unarchived {
@@ -83,6 +85,13 @@ func (s *Service) configChanged(rm *room, old RoomConfig) {
 		for _, o := range rm.occupants {
 			if rm.affiliation(o.bare) == None {
 				s.removeOccupant(rm, o, "322", nil, nil)
+			}
+		}
+	}
+	if old.WhoIs != "anyone" && rm.cfg.WhoIs == "anyone" {
+		for _, o := range rm.occupants {
+			if o.role != Moderator { // moderators saw the JIDs already
+				s.revealJIDs(rm, o)
 			}
 		}
 	}

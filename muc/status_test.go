@@ -1,6 +1,7 @@
 package muc_test
 
 import (
+	"strings"
 	"testing"
 
 	"xmppd/internal/xmpptest"
@@ -25,6 +26,19 @@ func text(el *xmlstream.Element) string {
 	return el.Text()
 }
 
+// expectJIDs reads the presence of each occupant of room that jids names
+// by nick, in any order, and checks that it carries the real JID given.
+func expectJIDs(t *testing.T, c *xmpptest.Client, jids map[string]string) {
+	t.Helper()
+	for range jids {
+		el := c.NextNamed("presence")
+		want, ok := jids[strings.TrimPrefix(el.Attr("from"), room+"/")]
+		if !ok || el.Attr("type") != "" || item(t, el).Attr("jid") != want {
+			t.Fatalf("%s: got %s, want the presence of one of %v with its real JID", c.JID, el, jids)
+		}
+	}
+}
+
 // XEP-0045 §10.2.1, §8.2, §9.4: occupants learn of configuration changes
 // (104, with 172 and 173 for anonymity), who kicked whom and why, and are
 // removed with 322 when the room becomes members-only.
@@ -45,6 +59,10 @@ func TestStatusCodes(t *testing.T) {
 	for _, c := range others {
 		expectConfigNotice(t, c, room, "172")
 	}
+	// Those who could not see the real JIDs get them now, with the
+	// occupants' presence again; juliet, a moderator, had them.
+	expectJIDs(t, romeo, map[string]string{"jul": "juliet@localhost/r", "nurse": "nurse@localhost/r"})
+	expectJIDs(t, nurse, map[string]string{"jul": "juliet@localhost/r", "romeo": "romeo@localhost/r"})
 	configure(t, juliet, room, field("muc#roomconfig_roomname", "Verona"))
 	for _, c := range others {
 		expectConfigNotice(t, c, room)
@@ -127,4 +145,33 @@ func TestDestroy(t *testing.T) {
 
 	juliet.Send("<iq type='get' id='i1' to='" + room + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
 	xmpptest.ExpectError(t, expectIQ(t, juliet, "i1", "error"), "item-not-found")
+}
+
+// TestNewModeratorSeesJIDs: an occupant made moderator of a
+// semi-anonymous room may see the real JIDs (§5.2.1), and gets the other
+// occupants' presence again with them, as Prosody sends it: clients
+// learn real JIDs from presence alone (OMEMO encrypts to them).
+func TestNewModeratorSeesJIDs(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
+	createWithRomeo(t, juliet, romeo)
+	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
+	expectPresence(t, juliet, room+"/nurse", "")
+	expectPresence(t, romeo, room+"/nurse", "")
+
+	juliet.Send("<iq type='set' id='mod' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item nick='romeo' role='moderator'/></query></iq>")
+	expectIQ(t, juliet, "mod", "result")
+	expectPresence(t, juliet, room+"/romeo", "")
+	expectPresence(t, nurse, room+"/romeo", "")
+	if it := item(t, expectPresence(t, romeo, room+"/romeo", "", "110")); it.Attr("role") != "moderator" {
+		t.Fatalf("romeo's role: %s", it)
+	}
+	expectJIDs(t, romeo, map[string]string{"jul": "juliet@localhost/r", "nurse": "nurse@localhost/r"})
+
+	// Made an admin, nurse becomes a moderator too.
+	juliet.Send("<iq type='set' id='adm' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item jid='nurse@localhost' affiliation='admin'/></query></iq>")
+	expectIQ(t, juliet, "adm", "result")
+	expectPresence(t, nurse, room+"/nurse", "", "110")
+	expectJIDs(t, nurse, map[string]string{"jul": "juliet@localhost/r", "romeo": "romeo@localhost/r"})
 }
