@@ -47,9 +47,6 @@ func (st *stream) resumeWith(el *xmlstream.Element, first func(full jid.JID, res
 		case err == nil:
 			st.readerDone, st.resumed = done, true
 			st.log.Info("c2s resumed", "remote", st.t.RemoteAddr(), "jid", s.jid.String())
-			if st.srv.cfg.Resumed != nil {
-				st.srv.cfg.Resumed(s.jid)
-			}
 			return s, nil, nil
 		case !errors.Is(err, errGone):
 			return nil, nil, err

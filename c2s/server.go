@@ -84,13 +84,15 @@ type Config struct {
 	// Waiting is told of the messages a session holds while its
 	// connection is lost and it waits to be resumed: those not
 	// acknowledged when the connection was lost, and each that arrives
-	// meanwhile (push notifications, XEP-0357). It must not block; nil
-	// tells nobody.
+	// meanwhile (push notifications, XEP-0357). It is called under the
+	// session's lock, as Resumed is, so that it is never told of a
+	// message after the resumption that re-sent it: it must not block
+	// nor call back into c2s or the router; nil tells nobody.
 	Waiting func(session jid.JID, msgs []*xmlstream.Element)
 	// Resumed is told of each session resumed on a new connection
 	// (XEP-0198), which waits no more: push notifications count the
-	// messages of a waiting session. It must not block; nil tells
-	// nobody.
+	// messages of a waiting session. It is called under the session's
+	// lock, like Waiting; nil tells nobody.
 	Resumed func(session jid.JID)
 	// CSIHoldLimit bounds the stanzas held for an inactive client
 	// (XEP-0352) before they are sent anyway; 0 means 100.

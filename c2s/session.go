@@ -33,7 +33,9 @@ const closeGrace = 5 * time.Second
 //
 // mu guards every field below it. It is never held while calling the
 // router or writing to a connection. Lock order: Server.mu before
-// Session.mu; never the reverse.
+// Session.mu; never the reverse. Config.Waiting and Config.Resumed are
+// called under mu (so that a resumption is told after what it re-sent
+// was): they take their own locks after it, and call back nothing.
 type Session struct {
 	srv  *Server
 	jid  jid.JID
@@ -127,26 +129,30 @@ func (s *Session) Deliver(st *xmlstream.Element) bool {
 	}
 	if s.csi.inactive && s.holdLocked(st, frame) {
 		// Push decides what wakes a device, not what CSI holds.
-		waiting := s.t == nil && st.Name.Local == stanza.Message
+		s.waitingLocked(st)
 		s.mu.Unlock()
 		rc.done() // held is safe; after unlocking: it may lock its sender's session, this one
-		if waiting && s.srv.cfg.Waiting != nil {
-			s.srv.cfg.Waiting(s.jid, []*xmlstream.Element{st})
-		}
 		return true
 	}
 	s.flushHeldLocked()
 	s.pushLocked(outItem{el: st, frame: frame, receipt: rc})
 	start := s.startWriterLocked()
-	waiting := s.t == nil && st.Name.Local == stanza.Message
+	s.waitingLocked(st)
 	s.mu.Unlock()
 	if start {
 		go s.flush()
 	}
-	if waiting && s.srv.cfg.Waiting != nil {
+	return true
+}
+
+// waitingLocked tells Config.Waiting of st, a stanza just queued or held,
+// when it is a message and the session waits to be resumed. Told under
+// the lock that attach takes to tell Config.Resumed, it is never told
+// after a resumption that re-sent st.
+func (s *Session) waitingLocked(st *xmlstream.Element) {
+	if s.t == nil && st.Name.Local == stanza.Message && s.srv.cfg.Waiting != nil {
 		s.srv.cfg.Waiting(s.jid, []*xmlstream.Element{st})
 	}
-	return true
 }
 
 // nsCarbons is the namespace of XEP-0280 message carbons, whose copies and

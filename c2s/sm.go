@@ -329,12 +329,14 @@ func (s *Session) detach(t Transport) {
 			}
 		}
 	}
-	s.mu.Unlock()
-	t.Close()
-	s.srv.log.Info("c2s connection lost; session waits for resumption", "jid", s.jid.String(), "timeout", s.sm.max)
+	// Told under the lock, as in Deliver: a resumption that re-sends
+	// them is told after.
 	if len(held) > 0 && s.srv.cfg.Waiting != nil {
 		s.srv.cfg.Waiting(s.jid, held)
 	}
+	s.mu.Unlock()
+	t.Close()
+	s.srv.log.Info("c2s connection lost; session waits for resumption", "jid", s.jid.String(), "timeout", s.sm.max)
 }
 
 // expire ends a session that was not resumed in time.
@@ -442,6 +444,11 @@ func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed
 	}
 	s.ns, s.held = ns, false
 	start := s.startWriterLocked()
+	if s.srv.cfg.Resumed != nil {
+		// Under the lock that Deliver and detach tell Config.Waiting
+		// under: what this resumption re-sent was told before.
+		s.srv.cfg.Resumed(s.jid)
+	}
 	s.mu.Unlock()
 	if start {
 		go s.flush()

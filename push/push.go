@@ -365,6 +365,9 @@ func (m *Module) storedOffline(ctx context.Context, to jid.JID, st *xmlstream.El
 // holds while its connection is lost (c2s.Config.Waiting); a burst of
 // them is folded (fold), and the notification counts the messages the
 // session got since it began waiting (unread, until Resumed or forget).
+// c2s calls it, and Resumed, under the session's lock, which orders them:
+// both take only mu and wakeMu, and the notification goes out on its own
+// goroutine.
 func (m *Module) Waiting(session jid.JID, msgs []*xmlstream.Element) {
 	var last *xmlstream.Element
 	n := 0

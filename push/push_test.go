@@ -38,7 +38,14 @@ func enableIQ(id, node string) string {
 // online; alice has enabled push at node n1.
 func start(t *testing.T, change ...func(*config.Config)) (s *xmpptest.Server, alice, bob, app *xmpptest.Client) {
 	t.Helper()
-	s = xmpptest.Start(t, change...)
+	return startLogged(t, nil, change...)
+}
+
+// startLogged is start with the server logging to log (nil: warnings to
+// the test's log).
+func startLogged(t *testing.T, log *slog.Logger, change ...func(*config.Config)) (s *xmpptest.Server, alice, bob, app *xmpptest.Client) {
+	t.Helper()
+	s = xmpptest.StartLogged(t, log, change...)
 	for _, u := range []string{"alice", "bob", "app"} {
 		s.AddUser(t, u, xmpptest.Domain, u+" pw")
 	}

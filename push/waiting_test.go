@@ -1,8 +1,13 @@
 package push_test
 
 import (
+	"context"
+	"log/slog"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"xmppd/config"
 	"xmppd/internal/xmpptest"
@@ -95,3 +100,68 @@ func loseConnection(sm *xmpptest.SM) {
 	sm.Next() // the acknowledgement is taken
 	sm.C.Conn.Close()
 }
+
+// TestResumedWhileLosingConnection: alice's tablet loses its connection
+// holding a message, and its client resumes the session before c2s has
+// told push of what the session held (the logger, called in between,
+// holds the lost connection's reader back until the resumption is done).
+// The message was re-sent on the live connection: it must not count in
+// the next waiting period, whose first notification counts one message.
+func TestResumedWhileLosingConnection(t *testing.T) {
+	h := &lostHandler{lost: make(chan struct{}), release: make(chan struct{})}
+	s, _, bob, app := startLogged(t, slog.New(h))
+	t.Cleanup(h.releaseOnce) // before the server stops, which waits for the reader
+	c := xmpptest.Login(t, s, "alice", "alice pw", "tablet")
+	sm := c.EnableSM()
+	sm.Send(enableIQ("e-n2", "n2"))
+	if el := sm.Next(); el.Attr("id") != "e-n2" || el.Attr("type") != "result" {
+		t.Fatalf("enable n2: got %s", el)
+	}
+	bob.Send("<message to='alice@localhost/tablet' type='chat'><body>held</body></message>")
+	bob.Ping() // the session holds the message
+	c.Conn.Close()
+	select {
+	case <-h.lost:
+	case <-time.After(xmpptest.ReadTimeout):
+		t.Fatal("the session did not notice the lost connection")
+	}
+	sm = resume(t, s, sm, 1)
+	sm.Ack()
+	sm.Send("<iq type='get' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>")
+	sm.Next() // read after the resumption was told (Resumed)
+	h.releaseOnce()
+	// The held message is notified once, whether before or after the
+	// resumption.
+	expectPush(t, app, "n2", "type='result'>")
+
+	sm.C.Conn.Close()
+	bob.Send("<message to='alice@localhost/tablet' type='chat'><body>waiting</body></message>")
+	if got := summary(t, expectPush(t, app, "n2", "type='result'>"))["message-count"]; got != "1" {
+		t.Errorf("message-count %s; want 1: the message re-sent on resuming is read", got)
+	}
+}
+
+// lostHandler is a log handler that, at the first record of a session
+// losing its connection, closes lost and waits for release.
+type lostHandler struct {
+	lost, release chan struct{}
+	once, rel     sync.Once
+}
+
+func (h *lostHandler) releaseOnce() { h.rel.Do(func() { close(h.release) }) }
+
+func (h *lostHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *lostHandler) Handle(_ context.Context, rec slog.Record) error {
+	if strings.HasPrefix(rec.Message, "c2s connection lost") {
+		h.once.Do(func() {
+			close(h.lost)
+			<-h.release
+		})
+	}
+	return nil
+}
+
+func (h *lostHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+func (h *lostHandler) WithGroup(string) slog.Handler { return h }
