@@ -94,7 +94,10 @@ func (m *Module) Sent(ctx context.Context, from jid.JID, st *xmlstream.Element) 
 // message already. A message routed again (router.Rerouted) is not
 // copied: its enabled resources got their copies the first time, e.g.
 // before the session it reached ended without its client acknowledging
-// it (XEP-0198).
+// it (XEP-0198); a resource that enabled carbons in between gets none,
+// and finds the message in the archive. (Rooms route their private
+// messages again for a nick's other sessions: those are not copied
+// anyway.)
 func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element, delivered []jid.JID) {
 	if !eligible(st, true) || router.Rerouted(ctx) {
 		return
