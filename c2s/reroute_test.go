@@ -18,22 +18,6 @@ func nextMessage(c *xmpptest.Client) *xmlstream.Element {
 	}
 }
 
-// roundTrip waits for the answer to a ping from c: what the server sent c
-// before it has arrived. Messages meanwhile are returned.
-func roundTrip(c *xmpptest.Client) (messages []*xmlstream.Element) {
-	c.T.Helper()
-	c.Send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
-	for {
-		el := c.Next()
-		switch {
-		case el.Name.Local == "iq" && el.Attr("id") == "sync":
-			return messages
-		case el.Name.Local == "message":
-			messages = append(messages, el)
-		}
-	}
-}
-
 // TestRerouteNotToWhoHasIt: a message to juliet's bare JID reaches both
 // her resources, of equal priority. When balcony's session ends before
 // its client acknowledged it, garden, which has it, does not get it again
@@ -52,7 +36,7 @@ func TestRerouteNotToWhoHasIt(t *testing.T) {
 		sm := c.EnableSM()
 		sm.AutoAck = false
 		sm.Send("<presence/>")
-		roundTrip(c)
+		c.MessagesBeforePing()
 		return sm
 	}
 	balcony, garden := resource("balcony"), resource("garden")
@@ -74,7 +58,7 @@ func TestRerouteNotToWhoHasIt(t *testing.T) {
 	w := xmpptest.Login(t, s, "juliet", "pw", "window")
 	w.Send("<presence/>")
 	var got []string
-	for _, m := range roundTrip(w) {
+	for _, m := range w.MessagesBeforePing() {
 		got = append(got, m.Child("jabber:client", "body").Text())
 	}
 	if fmt.Sprint(got) != "[m1 m2]" {
@@ -92,11 +76,11 @@ func TestRerouteToCarbonHolder(t *testing.T) {
 	s, j, r := smPair(t)
 	j.AutoAck = false
 	j.Send("<presence/>")
-	roundTrip(j.C)
+	j.C.MessagesBeforePing()
 	g := xmpptest.Login(t, s, "juliet", "pw", "garden")
 	g.Send("<iq type='set' id='carbons'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
 	g.Send("<presence/>")
-	roundTrip(g)
+	g.MessagesBeforePing()
 
 	r.Send(chat("juliet@localhost/balcony", 1))
 	r.Ping()
@@ -143,7 +127,7 @@ func TestRerouteNotArchiveResults(t *testing.T) {
 
 	w := xmpptest.Login(t, s, "juliet", "pw", "window")
 	w.Send("<presence/>")
-	for _, m := range roundTrip(w) {
+	for _, m := range w.MessagesBeforePing() {
 		if m.Child("urn:xmpp:mam:2", "result") != nil {
 			t.Fatalf("the window got an archive result the balcony asked for: %s", m)
 		}

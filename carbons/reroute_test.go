@@ -4,24 +4,7 @@ import (
 	"testing"
 
 	"xmppd/internal/xmpptest"
-	"xmppd/xmlstream"
 )
-
-// drain reads what c was sent until the answer to a ping, and returns the
-// messages among it.
-func drain(c *xmpptest.Client) (messages []*xmlstream.Element) {
-	c.T.Helper()
-	c.Send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
-	for {
-		el := c.Next()
-		switch {
-		case el.Name.Local == "iq" && el.Attr("id") == "sync":
-			return messages
-		case el.Name.Local == "message":
-			messages = append(messages, el)
-		}
-	}
-}
 
 // TestReroutedNotCopiedAgain: a message to juliet's balcony reaches her
 // garden and window, which have carbons enabled, as carbon copies. The
@@ -43,10 +26,10 @@ func TestReroutedNotCopiedAgain(t *testing.T) {
 	garden := xmpptest.Login(t, s, "juliet", "secret", "garden")
 	window := xmpptest.Login(t, s, "juliet", "secret", "window")
 	garden.Send("<presence><priority>1</priority></presence>")
-	drain(garden)
+	garden.MessagesBeforePing()
 	window.Send("<presence/>")
-	drain(window)
-	drain(garden)
+	window.MessagesBeforePing()
+	garden.MessagesBeforePing()
 	for _, r := range []*xmpptest.Client{garden, window} {
 		toggle(t, r, "enable")
 	}
@@ -65,7 +48,7 @@ func TestReroutedNotCopiedAgain(t *testing.T) {
 			break
 		}
 	}
-	if ms := drain(window); len(ms) > 0 {
+	if ms := window.MessagesBeforePing(); len(ms) > 0 {
 		t.Fatalf("window got %s, a second copy of m1", ms[0])
 	}
 }

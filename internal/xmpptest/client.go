@@ -421,6 +421,23 @@ func (c *Client) ExpectPresenceFrom(from string) *xmlstream.Element {
 	return el
 }
 
+// MessagesBeforePing sends a ping to the server and waits for the
+// answer, as Ping does, and returns the messages that arrived before it:
+// everything the server had sent c until then.
+func (c *Client) MessagesBeforePing() (messages []*xmlstream.Element) {
+	c.T.Helper()
+	c.Send("<iq type='get' id='barrier' to='" + Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
+	for {
+		el := c.Next()
+		switch {
+		case el.Name.Local == "iq" && el.Attr("id") == "barrier":
+			return messages
+		case el.Name.Local == "message":
+			messages = append(messages, el)
+		}
+	}
+}
+
 // Ping sends a ping to the server and waits for the answer: a round trip
 // that proves everything sent before it was processed.
 func (c *Client) Ping() {
