@@ -33,27 +33,3 @@ func TestDestroyNotStored(t *testing.T) {
 	juliet.Send("<message type='groupchat' to='" + room + "'><body>still here?</body></message>")
 	xmpptest.ExpectBody(t, romeo.NextNamed("message"), room+"/jul", "still here?")
 }
-
-// TestDestroyPassword: the password of the alternate venue that the owner
-// gives in <destroy/> reaches the occupants with it (XEP-0045 §10.9), so
-// that their clients can enter the new room, as with Prosody.
-func TestDestroyPassword(t *testing.T) {
-	t.Parallel()
-	s := start(t)
-	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
-	createWithRomeo(t, juliet, romeo)
-
-	juliet.Send("<iq type='set' id='d' to='" + room + "'><query xmlns='" + nsMUC + "#owner'>" +
-		"<destroy jid='mantua@" + service + "'><reason>moving</reason><password>exile</password></destroy></query></iq>")
-	for _, c := range []struct {
-		client *xmpptest.Client
-		nick   string
-	}{{juliet, "jul"}, {romeo, "romeo"}} {
-		p := expectPresence(t, c.client, room+"/"+c.nick, "unavailable", "110")
-		d := p.Child(nsUser, "x").Child(nsUser, "destroy")
-		if d == nil || d.Attr("jid") != "mantua@"+service || text(d.Child(nsUser, "password")) != "exile" {
-			t.Errorf("%s got %s, want <destroy/> naming mantua with its password", c.nick, p)
-		}
-	}
-	expectIQ(t, juliet, "d", "result")
-}

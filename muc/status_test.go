@@ -119,8 +119,8 @@ func TestGoneOccupant(t *testing.T) {
 }
 
 // XEP-0045 §10.9: an owner destroys the room; each occupant gets its own
-// unavailable presence (110) with <destroy/>, its alternate venue and
-// reason, and the room is gone.
+// unavailable presence (110) with <destroy/>, its alternate venue,
+// reason and the venue's password, and the room is gone.
 func TestDestroy(t *testing.T) {
 	s := start(t)
 	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
@@ -130,15 +130,16 @@ func TestDestroy(t *testing.T) {
 	xmpptest.ExpectError(t, expectIQ(t, romeo, "d0", "error"), "forbidden")
 
 	juliet.Send("<iq type='set' id='d1' to='" + room + "'><query xmlns='" + nsMUC + "#owner'>" +
-		"<destroy jid='mantua@" + service + "'><reason>moving</reason></destroy></query></iq>")
+		"<destroy jid='mantua@" + service + "'><reason>moving</reason><password>exile</password></destroy></query></iq>")
 	for _, c := range []struct {
 		client *xmpptest.Client
 		nick   string
 	}{{juliet, "jul"}, {romeo, "romeo"}} {
 		p := expectPresence(t, c.client, room+"/"+c.nick, "unavailable", "110")
 		d := p.Child(nsUser, "x").Child(nsUser, "destroy")
-		if d == nil || d.Attr("jid") != "mantua@"+service || text(d.Child(nsUser, "reason")) != "moving" {
-			t.Errorf("%s got %s, want <destroy/> naming mantua and the reason", c.nick, p)
+		if d == nil || d.Attr("jid") != "mantua@"+service || text(d.Child(nsUser, "reason")) != "moving" ||
+			text(d.Child(nsUser, "password")) != "exile" {
+			t.Errorf("%s got %s, want <destroy/> naming mantua, the reason and the venue's password", c.nick, p)
 		}
 	}
 	expectIQ(t, juliet, "d1", "result")
