@@ -2,7 +2,6 @@ package s2s_test
 
 import (
 	"crypto/tls"
-	"strings"
 	"testing"
 
 	"xmppd/config"
@@ -80,19 +79,7 @@ func TestRequestOnOutgoingStream(t *testing.T) {
 // authoritative server's answer (XEP-0220 §2.1.2); the answer after it
 // is b.test's verdict.
 func TestRequestOnVerificationStream(t *testing.T) {
-	l := listen(t)
-	b := xmpptest.Start(t, func(c *config.Config) {
-		c.Hosts = []string{"b.test"}
-		c.S2S.Listen = "127.0.0.1:0"
-		c.S2S.Routes = map[string]string{"peer.test": l.Addr().String()}
-	})
-	c := openPeer(t, b, "peer.test", "b.test", true)
-	c.Send("<db:result from='peer.test' to='b.test'>a key b.test cannot check itself</db:result>")
-
-	auth := peerServer(t, l, &tls.Config{Certificates: clientCert(t, xmpptest.NewCA(t), "peer.test")})
-	auth.Send(strings.Replace(peerHeader, "to='a.test'", "to='b.test'", 1) + "<stream:features/>")
-	req := auth.NextNamed("verify")
-	id := req.Attr("id")
+	c, auth, id := verifying(t)
 	auth.Send("<db:verify from='peer.test' to='b.test' id='" + id + "'>a key of peer.test's</db:verify>" +
 		"<db:verify from='peer.test' to='b.test' id='" + id + "' type='valid'/>")
 

@@ -22,23 +22,7 @@ func TestVerifyAnswerMustMatch(t *testing.T) {
 		{name: "id", from: "peer.test", to: "b.test", id: "other"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := listen(t)
-			b := xmpptest.Start(t, func(c *config.Config) {
-				c.Hosts = []string{"b.test"}
-				c.S2S.Listen = "127.0.0.1:0"
-				c.S2S.Routes = map[string]string{"peer.test": l.Addr().String()}
-			})
-			c := openPeer(t, b, "peer.test", "b.test", true)
-			c.Send("<db:result from='peer.test' to='b.test'>a key b.test cannot check itself</db:result>")
-
-			// peer.test's server, as the authoritative server.
-			auth := peerServer(t, l, &tls.Config{Certificates: clientCert(t, xmpptest.NewCA(t), "peer.test")})
-			auth.Send(strings.Replace(peerHeader, "to='a.test'", "to='b.test'", 1) + "<stream:features/>")
-			req := auth.NextNamed("verify")
-			if req.Attr("from") != "b.test" || req.Attr("to") != "peer.test" || req.Attr("id") == "" {
-				t.Fatalf("b.test sent %s, want a request from b.test to peer.test", req)
-			}
-			id := req.Attr("id")
+			c, auth, id := verifying(t)
 			stray := tc.id
 			if stray == "" {
 				stray = id
@@ -51,4 +35,27 @@ func TestVerifyAnswerMustMatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// verifying has peer.test's server ask b.test, on the stream c, to
+// believe a key b.test cannot check itself, and accepts the stream b.test
+// then opens to peer.test's server as the authoritative server (auth),
+// which has just received the request of id to verify the key.
+func verifying(t *testing.T) (c, auth *xmpptest.Client, id string) {
+	t.Helper()
+	l := listen(t)
+	b := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{"b.test"}
+		c.S2S.Listen = "127.0.0.1:0"
+		c.S2S.Routes = map[string]string{"peer.test": l.Addr().String()}
+	})
+	c = openPeer(t, b, "peer.test", "b.test", true)
+	c.Send("<db:result from='peer.test' to='b.test'>a key b.test cannot check itself</db:result>")
+	auth = peerServer(t, l, &tls.Config{Certificates: clientCert(t, xmpptest.NewCA(t), "peer.test")})
+	auth.Send(strings.Replace(peerHeader, "to='a.test'", "to='b.test'", 1) + "<stream:features/>")
+	req := auth.NextNamed("verify")
+	if req.Attr("from") != "b.test" || req.Attr("to") != "peer.test" || req.Attr("id") == "" {
+		t.Fatalf("b.test sent %s, want a request from b.test to peer.test", req)
+	}
+	return c, auth, req.Attr("id")
 }
