@@ -569,19 +569,29 @@ func TestNothingToShowWakesNobody(t *testing.T) {
 func TestOfflineNotificationsFold(t *testing.T) {
 	_, alice, bob, app := start(t, func(c *config.Config) { c.Push.IncludeBody = true })
 	goOffline(t, alice, bob)
-	bob.Send("<message to='alice@localhost' type='chat'><body>first</body></message>")
+	burstFolds(t, bob, app, "alice@localhost", "n1")
+}
+
+// burstFolds has bob send a burst of 51 messages to to, whose
+// notifications go to app's node, while the first notification waits
+// for app's answer: the 50 that follow it must fold into one, of the
+// last, counting all 51, and nothing more is sent before the
+// notification of a marker after them.
+func burstFolds(t *testing.T, bob, app *xmpptest.Client, to, node string) {
+	t.Helper()
+	bob.Send("<message to='" + to + "' type='chat'><body>first</body></message>")
 	pending := app.NextNamed("iq") // not answered yet
 	for i := range 50 {
-		bob.Send("<message to='alice@localhost' type='chat'><body>m" + strconv.Itoa(i) + "</body></message>")
+		bob.Send("<message to='" + to + "' type='chat'><body>m" + strconv.Itoa(i) + "</body></message>")
 	}
-	bob.Ping() // bob's messages are routed one after the other: all of them were stored
+	bob.Ping() // bob's messages are routed one after the other: all of them are counted
 	app.Send("<iq to='alice@localhost' id='" + pending.Attr("id") + "' type='result'/>")
-	fields := summary(t, expectPush(t, app, "n1", "type='result'>"))
+	fields := summary(t, expectPush(t, app, node, "type='result'>"))
 	if fields["last-message-body"] != "m49" || fields["message-count"] != "51" {
 		t.Errorf("the next notification is of %q counting %s; want one of the last message, m49, counting 51", fields["last-message-body"], fields["message-count"])
 	}
-	bob.Send("<message to='alice@localhost' type='chat'><body>marker</body></message>")
-	if got := pushedBodies(t, app, "n1", "marker"); len(got) != 0 {
+	bob.Send("<message to='" + to + "' type='chat'><body>marker</body></message>")
+	if got := pushedBodies(t, app, node, "marker"); len(got) != 0 {
 		t.Errorf("notifications %v before the marker's; want the burst folded into one", got)
 	}
 }

@@ -21,21 +21,7 @@ import (
 func TestWaitingNotificationsFold(t *testing.T) {
 	s, _, bob, app := start(t, func(c *config.Config) { c.Push.IncludeBody = true })
 	waitingTablet(t, s, "n2")
-	bob.Send("<message to='alice@localhost/tablet' type='chat'><body>first</body></message>")
-	pending := app.NextNamed("iq") // not answered yet
-	for i := range 50 {
-		bob.Send("<message to='alice@localhost/tablet' type='chat'><body>m" + strconv.Itoa(i) + "</body></message>")
-	}
-	bob.Ping() // bob's messages are routed one after the other: the session holds all of them
-	app.Send("<iq to='alice@localhost' id='" + pending.Attr("id") + "' type='result'/>")
-	fields := summary(t, expectPush(t, app, "n2", "type='result'>"))
-	if fields["last-message-body"] != "m49" || fields["message-count"] != "51" {
-		t.Errorf("the next notification is of %q counting %s; want one of the last message, m49, counting 51", fields["last-message-body"], fields["message-count"])
-	}
-	bob.Send("<message to='alice@localhost/tablet' type='chat'><body>marker</body></message>")
-	if got := pushedBodies(t, app, "n2", "marker"); len(got) != 0 {
-		t.Errorf("notifications %v before the marker's; want the burst folded into one", got)
-	}
+	burstFolds(t, bob, app, "alice@localhost/tablet", "n2")
 }
 
 // TestWaitingMessageCount: the summary's message-count is the number of
