@@ -21,9 +21,7 @@ func TestAdminResultBeforeRoom(t *testing.T) {
 	expectPresence(t, juliet, room+"/nurse", "unavailable", "307")
 	expectPresence(t, romeo, room+"/nurse", "unavailable", "307")
 
-	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
-	expectPresence(t, juliet, room+"/nurse", "")
-	expectPresence(t, romeo, room+"/nurse", "")
+	nurseEnters(t, juliet, romeo, nurse)
 	adminSet(juliet, "b", "<item jid='nurse@localhost' affiliation='outcast'/>")
 	expectIQ(t, juliet, "b", "result")
 	expectPresence(t, juliet, room+"/nurse", "unavailable", "301")

@@ -118,6 +118,15 @@ func createWithRomeo(t *testing.T, juliet, romeo *xmpptest.Client) {
 	expectPresence(t, juliet, room+"/romeo", "")
 }
 
+// nurseEnters has nurse enter the room juliet and romeo are in
+// (createWithRomeo), and them see her enter.
+func nurseEnters(t *testing.T, juliet, romeo, nurse *xmpptest.Client) {
+	t.Helper()
+	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
+	expectPresence(t, juliet, room+"/nurse", "")
+	expectPresence(t, romeo, room+"/nurse", "")
+}
+
 // submit sends the room configuration form with fields, as <field/>
 // elements; "" makes a new room an instant room.
 func submit(c *xmpptest.Client, name, fields string) {

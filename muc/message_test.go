@@ -81,9 +81,7 @@ func TestGroupchat(t *testing.T) {
 	s := start(t)
 	juliet, romeo, nurse, tybalt := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse"), online(t, s, "tybalt")
 	createWithRomeo(t, juliet, romeo)
-	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
-	expectPresence(t, juliet, room+"/nurse", "")
-	expectPresence(t, romeo, room+"/nurse", "")
+	nurseEnters(t, juliet, romeo, nurse)
 	all := []*xmpptest.Client{juliet, romeo, nurse}
 
 	for i := range 3 {

@@ -37,9 +37,7 @@ func TestModeration(t *testing.T) {
 	s := start(t)
 	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
 	createWithRomeo(t, juliet, romeo)
-	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
-	expectPresence(t, juliet, room+"/nurse", "")
-	expectPresence(t, romeo, room+"/nurse", "")
+	nurseEnters(t, juliet, romeo, nurse)
 	all := []*xmpptest.Client{juliet, romeo, nurse}
 
 	juliet.Send("<iq type='get' id='d' to='" + room + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")

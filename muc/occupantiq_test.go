@@ -12,9 +12,7 @@ func threeInRoom(t *testing.T, s *xmpptest.Server) (juliet, romeo, nurse *xmppte
 	t.Helper()
 	juliet, romeo, nurse = online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
 	createWithRomeo(t, juliet, romeo)
-	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
-	expectPresence(t, juliet, room+"/nurse", "")
-	expectPresence(t, romeo, room+"/nurse", "")
+	nurseEnters(t, juliet, romeo, nurse)
 	return juliet, romeo, nurse
 }
 

@@ -48,9 +48,7 @@ func TestStatusCodes(t *testing.T) {
 	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
 	createWithRomeo(t, juliet, romeo)
 	enterNurse := func() {
-		enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
-		expectPresence(t, juliet, room+"/nurse", "")
-		expectPresence(t, romeo, room+"/nurse", "")
+		nurseEnters(t, juliet, romeo, nurse)
 	}
 	enterNurse()
 	others := []*xmpptest.Client{romeo, nurse}
@@ -106,9 +104,7 @@ func TestGoneOccupant(t *testing.T) {
 	s := start(t)
 	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
 	createWithRomeo(t, juliet, romeo)
-	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
-	expectPresence(t, juliet, room+"/nurse", "")
-	expectPresence(t, romeo, room+"/nurse", "")
+	nurseEnters(t, juliet, romeo, nurse)
 
 	nurse.Send("<message type='error' to='" + room + "/jul'><error type='cancel'><feature-not-implemented xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
 	romeo.Send("<presence type='error' to='" + room + "/romeo'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>")
@@ -157,9 +153,7 @@ func TestNewModeratorSeesJIDs(t *testing.T) {
 	s := start(t)
 	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
 	createWithRomeo(t, juliet, romeo)
-	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
-	expectPresence(t, juliet, room+"/nurse", "")
-	expectPresence(t, romeo, room+"/nurse", "")
+	nurseEnters(t, juliet, romeo, nurse)
 
 	juliet.Send("<iq type='set' id='mod' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item nick='romeo' role='moderator'/></query></iq>")
 	expectIQ(t, juliet, "mod", "result")
