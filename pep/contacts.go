@@ -70,7 +70,7 @@ func (m *module) contactPresence(contact, account jid.JID, st *xmlstream.Element
 			return // offline, or no such account: it will probe when it comes
 		}
 		if kept := m.remote.announce(account, contact, ver, c); kept != nil {
-			go m.learn(account, contact, ver, kept)
+			go m.learn(account, contact, ver, kept, false)
 		}
 		return
 	}
@@ -87,19 +87,20 @@ func (m *module) contactPresence(contact, account jid.JID, st *xmlstream.Element
 func (m *module) approved(ctx context.Context, account, contact jid.JID) {
 	if m.r.IsLocal(contact.Domainpart()) {
 		for _, session := range m.r.AvailableResources(contact.Bare()) {
-			m.sendLast(ctx, session, []jid.JID{account}, m.Interests.Notify(session))
+			m.sendLast(ctx, session, []jid.JID{account}, m.Interests.Notify(session), true)
 		}
 		return
 	}
 	for _, a := range m.remote.unknown(account, contact) {
-		go m.learn(account, a.contact, a.ver, a.caps)
+		go m.learn(account, a.contact, a.ver, a.caps, true)
 	}
 }
 
 // learn finds out which nodes a remote contact's resource that announced
 // c (with ver) to account asks for, if the contact is subscribed to
-// account's presence, and sends it the last item of each.
-func (m *module) learn(account, contact jid.JID, ver string, c *xmlstream.Element) {
+// account's presence, and sends it the last item of each; of on_sub
+// nodes too when onSub (the subscription was just approved).
+func (m *module) learn(account, contact jid.JID, ver string, c *xmlstream.Element, onSub bool) {
 	ctx, cancel := timeout(context.Background())
 	defer cancel()
 	subscribed, err := m.Contacts.MaySeePresence(ctx, account, contact.Bare())
@@ -116,7 +117,7 @@ func (m *module) learn(account, contact jid.JID, ver string, c *xmlstream.Elemen
 		return
 	}
 	if m.remote.learned(account, contact, ver, nodes) {
-		m.sendLast(ctx, contact, []jid.JID{account}, nodes)
+		m.sendLast(ctx, contact, []jid.JID{account}, nodes, onSub)
 	}
 }
 

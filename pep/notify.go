@@ -62,13 +62,15 @@ func (m *module) sendLastItems(ctx context.Context, session jid.JID) {
 		m.Logger.Error("sending the last PEP items", "jid", session.String(), "err", err)
 		return
 	}
-	m.sendLast(sctx, session, append(owners, account), nodes)
+	m.sendLast(sctx, session, append(owners, account), nodes, false)
 }
 
 // sendLast sends the session to, local or remote, the last item of each
 // of owners' nodes among nodes that it may have: on_sub_and_presence
-// nodes, and whitelist ones only of its own account.
-func (m *module) sendLast(ctx context.Context, to jid.JID, owners []jid.JID, nodes []string) {
+// nodes, on_sub ones too when onSub (its subscription was just
+// approved: XEP-0060 §16.4.3), and whitelist ones only of its own
+// account.
+func (m *module) sendLast(ctx context.Context, to jid.JID, owners []jid.JID, nodes []string, onSub bool) {
 	if len(nodes) == 0 {
 		return
 	}
@@ -78,7 +80,8 @@ func (m *module) sendLast(ctx context.Context, to jid.JID, owners []jid.JID, nod
 		return
 	}
 	for _, li := range last {
-		if li.Config.SendLast != OnSubAndPresence || (li.Config.Access == Whitelist && !li.Owner.Equal(to.Bare())) {
+		send := li.Config.SendLast == OnSubAndPresence || onSub && li.Config.SendLast == OnSub
+		if !send || (li.Config.Access == Whitelist && !li.Owner.Equal(to.Bare())) {
 			continue
 		}
 		p, err := parsePayload(li.Item.Payload)

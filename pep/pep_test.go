@@ -372,3 +372,36 @@ func TestLastItemToNewSubscriber(t *testing.T) {
 		t.Fatalf("romeo got %s, want juliet's last mood first", m)
 	}
 }
+
+// TestOnSubLastItem: a node whose send_last_published_item is on_sub
+// gives its last item to a new subscriber when its subscription is
+// approved (XEP-0060 §16.4.3), and not to a session that merely comes
+// online.
+func TestOnSubLastItem(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	ok(t, juliet.IQ("set", "", publish(mood, "1", moodPayload("happy"), field("pubsub#send_last_published_item", "on_sub"))))
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	presence, info := xmpptest.CapsPresence("http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", mood+"+notify")
+	romeo.Send(presence)
+	romeo.ExpectPresenceFrom(romeo.JID)
+	xmpptest.AnswerDisco(t, romeo, info)
+	romeo.Ping()
+
+	subscribe(t, romeo, juliet)
+	juliet.Send("<message to='romeo@localhost/orchard' type='chat'><body>after</body></message>")
+	m := romeo.NextNamed("message")
+	if its := m.Child(nsEvent, "event"); m.Attr("from") != "juliet@localhost" || its == nil || !strings.Contains(its.String(), "<happy") {
+		t.Fatalf("romeo got %s, want juliet's last mood first", m)
+	}
+
+	// Coming online is no new subscription.
+	romeo2 := xmpptest.Login(t, s, "romeo", "secret", "tower")
+	romeo2.Send(presence)
+	romeo2.Send("<iq type='get' id='barrier' to='" + xmpptest.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
+	for el := romeo2.Next(); el.Name.Local != "iq" || el.Attr("id") != "barrier"; el = romeo2.Next() {
+		if el.Name.Local == "message" {
+			t.Fatalf("romeo's new session got %s, want no on_sub item", el)
+		}
+	}
+}
