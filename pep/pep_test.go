@@ -405,3 +405,40 @@ func TestOnSubLastItem(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateAndConfigure: the configuration form beside a create
+// (XEP-0060 §8.1.3) is applied, with or without its FORM_TYPE, as a
+// configure's is; a form of another type is refused and creates
+// nothing, so that a client never gets a node less private than it
+// asked for.
+func TestCreateAndConfigure(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	create := func(node, formType string) *xmlstream.Element {
+		if formType != "" {
+			formType = "<field var='FORM_TYPE' type='hidden'><value>" + formType + "</value></field>"
+		}
+		return juliet.IQ("set", "", "<pubsub xmlns='"+nsPubsub+"'><create node='"+node+"'/><configure>"+
+			"<x xmlns='jabber:x:data' type='submit'>"+formType+field("pubsub#access_model", "whitelist")+"</x></configure></pubsub>")
+	}
+	access := func(node string) string {
+		res := ok(t, juliet.IQ("get", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+node+"'/></pubsub>"))
+		x := res.FirstChildElement().FirstChildElement().FirstChildElement()
+		for _, f := range x.ChildElements() {
+			if f.Attr("var") == "pubsub#access_model" {
+				return f.FirstChildElement().Text()
+			}
+		}
+		t.Fatalf("no access model in %s", res)
+		return ""
+	}
+	ok(t, create("urn:example:typed", "http://jabber.org/protocol/pubsub#node_config"))
+	ok(t, create("urn:example:untyped", ""))
+	for _, node := range []string{"urn:example:typed", "urn:example:untyped"} {
+		if got := access(node); got != "whitelist" {
+			t.Errorf("%s was created with access %q, want whitelist", node, got)
+		}
+	}
+	refused(t, create("urn:example:other", "urn:example:form"), "bad-request", "")
+	refused(t, juliet.IQ("get", "", items("urn:example:other", "")), "item-not-found", "")
+}

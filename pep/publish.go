@@ -173,7 +173,15 @@ func (m *module) create(ctx context.Context, iq router.IQ, op *xmlstream.Element
 	}
 	cfg := Defaults()
 	if c := child(rest, NS, "configure"); c != nil {
-		if f, ok := dataform.Find(c.ChildElements(), NSConfig); ok {
+		// Read as a configure's form is (owner.go): one without a
+		// FORM_TYPE still asks for its fields, and one of another
+		// FORM_TYPE is refused rather than ignored, lest the node get
+		// less private than the client believes.
+		if x := c.Child(dataform.NS, "x"); x != nil {
+			f := dataform.Parse(x)
+			if ft := f.FormType(); ft != "" && ft != NSConfig {
+				return iq.Error(stanza.BadRequest, "expected a "+NSConfig+" form")
+			}
 			if err := apply(&cfg, f, m.MaxItems); err != nil {
 				return iq.Error(stanza.NotAcceptable, err.Error())
 			}
