@@ -146,3 +146,45 @@ func TestCorrection(t *testing.T) {
 		t.Fatalf("archived correction without its <replace id='o1'/>: %s", results[2])
 	}
 }
+
+// TestCorrectionOfOwnMessage: XEP-0308 §5: only the sender of a message
+// may correct it. When both parties happen to use the same message id
+// (clients that count their ids), romeo's correction of his own message
+// is linked to his message, not to juliet's later one with that id, in
+// both archives.
+func TestCorrectionOfOwnMessage(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t)
+	for _, u := range []string{"juliet", "romeo"} {
+		s.AddUser(t, u, xmpptest.Domain, "pw")
+	}
+	pool, err := storage.Open(context.Background(), s.Config.Database.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	juliet.Online()
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	romeo.Online()
+
+	romeo.Send("<message type='chat' to='juliet@localhost' id='1'><body>wherefore art thou</body></message>")
+	juliet.NextNamed("message")
+	juliet.Send("<message type='chat' to='romeo@localhost' id='1'><body>here</body></message>")
+	romeo.NextNamed("message")
+	romeo.Send("<message type='chat' to='juliet@localhost' id='2'><body>wherefore art thou, Romeo?</body>" +
+		"<replace xmlns='urn:xmpp:message-correct:0' id='1'/></message>")
+	juliet.NextNamed("message")
+
+	for _, owner := range []string{"juliet", "romeo"} {
+		rows := archiveOf(t, pool, owner)
+		if len(rows) != 3 {
+			t.Fatalf("%s's archive has %d rows, want 3: %+v", owner, len(rows), rows)
+		}
+		// Oldest first: romeo's original, juliet's reply, the correction.
+		if rows[2].replaces != rows[0].id {
+			t.Errorf("%s's archive: the correction replaces row %d, want %d (romeo's own message, not %d)",
+				owner, rows[2].replaces, rows[0].id, rows[1].id)
+		}
+	}
+}

@@ -34,12 +34,15 @@ var _ mam.Store = (*Archive)(nil)
 // insertSQL inserts a batch with the ids the writer reserved (NextIDs)
 // in one statement. Rows whose owner does not exist, or whose owner's
 // preferences exclude the other party, are left out; RETURNING tells
-// which were stored.
+// which were stored. A correction is linked to the latest message of the
+// same conversation with that origin id sent in the same direction: only
+// its sender may correct a message (XEP-0308), and both parties may use
+// the same ids.
 const insertSQL = `INSERT INTO archive_messages (id, domain, username, with_jid, with_resource, outgoing, stamp, origin_id, replaces_id, terms, stanza)
 SELECT u.id, u.domain, u.username, u.with_jid, u.with_resource, u.outgoing, $11, u.origin_id,
 	CASE WHEN u.replaces <> '' THEN (SELECT m.id FROM archive_messages m
 		WHERE m.domain = u.domain AND m.username = u.username AND m.origin_id = u.replaces AND m.origin_id <> ''
-		AND m.with_jid = u.with_jid
+		AND m.with_jid = u.with_jid AND m.outgoing = u.outgoing
 		ORDER BY m.id DESC LIMIT 1) END,
 	u.terms, u.stanza
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::bytea[], $10::tsvector[])
