@@ -51,6 +51,8 @@ func TestParse(t *testing.T) {
 		{"e-mail", Search{Include: [][]Term{{{"e", 1}, {"mail", 2}}}}},
 		{`"unterminated phrase`, Search{Include: [][]Term{{{"unterminated", 1}, {"phrase", 2}}}}},
 		{"-only", Search{Exclude: [][]Term{{{"only", 1}}}}},
+		{"明天\u3000-见", Search{Include: [][]Term{{{"明天", 1}}}, Exclude: [][]Term{{{"见", 1}}}}},
+		{"\u00a0hello\u00a0world\u2003", Search{Include: [][]Term{{{"hello", 1}}, {{"world", 1}}}}},
 		{"  !!! ", Search{}},
 	} {
 		if got := Parse(tc.text); !reflect.DeepEqual(got, tc.want) {

@@ -1,6 +1,9 @@
 package fulltext
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+)
 
 // Search is a parsed full-text search: every phrase of Include must occur
 // in a message and none of Exclude. A phrase (see Phrase) is a list of
@@ -12,14 +15,16 @@ type Search struct {
 
 // Parse reads a search as people type it into a search box: words (all
 // must occur), "quoted phrases" (next to each other, in order) and words
-// or phrases after a '-' (must not occur). Punctuation separates words,
-// as in the messages. Words and phrases are split exactly as Terms splits
-// text, so a search for any part of a message that Terms indexed finds
-// it.
+// or phrases after a '-' (must not occur). Any white space separates
+// them: input methods of Chinese and Japanese type the ideographic space
+// (U+3000), phones and pasted text no-break spaces. Punctuation separates
+// words, as in the messages. Words and phrases are split exactly as Terms
+// splits text, so a search for any part of a message that Terms indexed
+// finds it.
 func Parse(text string) Search {
 	var s Search
 	for text != "" {
-		text = strings.TrimLeft(text, " \t\r\n")
+		text = strings.TrimLeftFunc(text, unicode.IsSpace)
 		exclude := strings.HasPrefix(text, "-")
 		if exclude {
 			text = text[1:]
@@ -28,7 +33,7 @@ func Parse(text string) Search {
 		if rest, ok := strings.CutPrefix(text, `"`); ok {
 			part, text, _ = strings.Cut(rest, `"`)
 		} else {
-			end := strings.IndexAny(text, " \t\r\n")
+			end := strings.IndexFunc(text, unicode.IsSpace)
 			if end < 0 {
 				end = len(text)
 			}

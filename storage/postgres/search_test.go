@@ -74,3 +74,41 @@ func TestSearchRepeatedWord(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchUnicodeSpaces: words of a search are separated by any white
+// space, as people type it: a Chinese or Japanese input method types the
+// ideographic space U+3000, phones and pasted text a no-break space. Two
+// words so separated must each occur anywhere in the message, not as a
+// phrase, and a '-' after such a space excludes the next word.
+func TestSearchUnicodeSpaces(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, a := archiveFor(t, "juliet", "romeo")
+	bodies := []string{"东京今天下雨，大阪晴天", "东京大阪", "meet at the café tomorrow"}
+	var entries []mam.Entry
+	for _, b := range bodies {
+		entries = append(entries, archiveEntry("juliet", "romeo", b, false))
+	}
+	ids, err := a.Append(ctx, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		search string
+		want   []int64
+	}{
+		{"东京 大阪", ids[:2]},
+		{"东京\u3000大阪", ids[:2]},
+		{"东京\u3000-下雨", ids[1:2]},
+		{"tomorrow\u00a0meet", ids[2:3]},
+		{"café\u2003-tomorrow", nil},
+	} {
+		p, err := a.Query(ctx, "example.org", "juliet", mam.Query{Max: 10, Text: tc.search})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := idsOf(p); !slices.Equal(got, tc.want) {
+			t.Errorf("search %q: %v, want %v", tc.search, got, tc.want)
+		}
+	}
+}
