@@ -127,12 +127,28 @@ func archivable(st *xmlstream.Element) bool {
 // Worth reports whether an archive keeps the message st, of a type it
 // archives (XEP-0334): one with a body, or with a <store/> hint, never
 // with <no-store/> or <no-permanent-store/>. A retraction is kept even
-// without a body (XEP-0424 §5). Room archives use it too.
+// without a body (XEP-0424 §5), and so is an encrypted message
+// (encrypted). Room archives use it too.
 func Worth(st *xmlstream.Element) bool {
 	if st.Child(NSHints, "no-store") != nil || st.Child(NSHints, "no-permanent-store") != nil {
 		return false
 	}
-	return st.Child(st.Name.Space, "body") != nil || st.Child(NSHints, "store") != nil || st.Child(NSRetract, "retract") != nil
+	return st.Child(st.Name.Space, "body") != nil || st.Child(NSHints, "store") != nil || st.Child(NSRetract, "retract") != nil ||
+		encrypted(st)
+}
+
+// encrypted reports whether st carries an end-to-end encrypted message,
+// which has no body to show but is the conversation, read back from the
+// archive: OMEMO with a payload (XEP-0384, both namespaces; one without
+// is a key transport), OpenPGP (XEP-0373), or any message marked with
+// XEP-0380's <encryption/>.
+func encrypted(st *xmlstream.Element) bool {
+	for _, ns := range []string{"urn:xmpp:omemo:2", "eu.siacs.conversations.axolotl"} {
+		if e := st.Child(ns, "encrypted"); e != nil && e.Child(ns, "payload") != nil {
+			return true
+		}
+	}
+	return st.Child("urn:xmpp:openpgp:0", "openpgp") != nil || st.Child("urn:xmpp:eme:0", "encryption") != nil
 }
 
 // localAccounts returns the bare JIDs of those of js that are accounts of

@@ -363,3 +363,35 @@ func TestNoteToSelf(t *testing.T) {
 		t.Errorf("archive %q (%s), want each note once", bodies(msgs), answer)
 	}
 }
+
+// TestEncryptedArchived: an end-to-end encrypted message has no body to
+// show, but it is the conversation (XEP-0384 OMEMO, in both namespaces;
+// XEP-0373 OpenPGP; any marked with XEP-0380), and clients read it back
+// from the archive even without a <store/> hint. An OMEMO message
+// without a payload (a key transport) is not.
+func TestEncryptedArchived(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	c := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	for _, m := range []string{
+		"<message type='chat' id='omemo2'><encrypted xmlns='urn:xmpp:omemo:2'><header sid='1'/><payload>AAAA</payload></encrypted></message>",
+		"<message type='chat' id='legacy'><encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'/><payload>AAAA</payload></encrypted></message>",
+		"<message type='chat' id='keys'><encrypted xmlns='urn:xmpp:omemo:2'><header sid='1'><keys jid='juliet@localhost'/></header></encrypted></message>",
+		"<message type='chat' id='openpgp'><openpgp xmlns='urn:xmpp:openpgp:0'>BBBB</openpgp></message>",
+		"<message type='chat' id='eme'><encryption xmlns='urn:xmpp:eme:0' namespace='urn:example:cipher'/><x xmlns='urn:example:cipher'>CCCC</x></message>",
+		"<message type='chat' id='plain'><body>the end</body></message>",
+	} {
+		c.Send(strings.Replace(m, "<message ", "<message to='juliet@localhost' ", 1))
+	}
+	c.Ping()
+	msgs, answer := query(c, "", form())
+	var ids []string
+	for _, m := range msgs {
+		ids = append(ids, m.Attr("id"))
+	}
+	if got := strings.Join(ids, ","); got != "omemo2,legacy,openpgp,eme,plain" {
+		t.Errorf("archived %q (%s), want every encrypted message but the key transport", got, answer)
+	}
+}
