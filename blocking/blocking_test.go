@@ -389,3 +389,30 @@ func TestRemoveWhileBlocked(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockedRequestNotRedelivered: romeo asks for juliet's presence and
+// she blocks him instead of answering, as clients offer for unwanted
+// requests. His stored request is presence from a blocked JID: it is not
+// handed again to the sessions that come online later (XEP-0191 §3.3).
+func TestBlockedRequestNotRedelivered(t *testing.T) {
+	s := start(t)
+	balcony := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	balcony.Online()
+	balcony.Ping()
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Send("<presence to='juliet@localhost' type='subscribe'/>")
+	if p := balcony.NextNamed("presence"); p.Attr("type") != "subscribe" {
+		t.Fatalf("juliet got %s, want romeo's subscription request", p)
+	}
+	command(t, balcony, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block>")
+
+	chamber := xmpptest.Login(t, s, "juliet", "secret", "chamber")
+	// The ping is answered once the initial presence was handled, stored
+	// requests included.
+	chamber.Send("<presence/><iq type='get' id='barrier' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+	for el := chamber.Next(); el.Attr("id") != "barrier"; el = chamber.Next() {
+		if el.Name.Local == "presence" && el.Attr("type") == "subscribe" {
+			t.Fatalf("juliet's new session got the blocked contact's request: %s", el)
+		}
+	}
+}

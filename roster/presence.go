@@ -68,7 +68,7 @@ func (m *Module) Broadcast(ctx context.Context, from jid.JID, st *xmlstream.Elem
 		return
 	}
 	if m.probe(ctx, from, ros.Items) {
-		m.redeliverPending(from, pending)
+		m.redeliverPending(ctx, from, pending)
 	}
 }
 
@@ -105,12 +105,17 @@ func (m *Module) probe(ctx context.Context, from jid.JID, items []Item) bool {
 }
 
 // redeliverPending delivers the subscription requests that wait for the
-// account's answer to a session that just became available (§3.1.3).
-func (m *Module) redeliverPending(session jid.JID, pending []Pending) {
+// account's answer to a session that just became available (§3.1.3),
+// but for those the router's filters now refuse: a request from a
+// contact the user blocked since (XEP-0191 §3.3) stays unanswered.
+func (m *Module) redeliverPending(ctx context.Context, session jid.JID, pending []Pending) {
 	for _, p := range pending {
 		el, err := xmlstream.ParseElement([]byte(p.Stanza), xmlstream.Limits{})
 		if err != nil {
 			m.log.Error("stored subscription request", "jid", session.String(), "from", p.Contact.String(), "err", err)
+			continue
+		}
+		if !m.r.Admits(ctx, p.Contact, session, el) {
 			continue
 		}
 		m.r.DeliverToSession(session, el)

@@ -429,6 +429,14 @@ func (r *Router) sessionsOf(bare jid.JID) []Session {
 	return all
 }
 
+// Admits reports whether the inbound filters let st from from reach the
+// local account of to now. Modules that deliver what they stored earlier,
+// such as subscription requests, ask it first: a filter's verdict (a
+// block, say) may have changed since the stanza was stored.
+func (r *Router) Admits(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
+	return r.inboundAllowed(ctx, from, to, st)
+}
+
 // inboundAllowed runs the inbound filters for st on its way to to.
 func (r *Router) inboundAllowed(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
 	for _, f := range r.filters {
