@@ -416,3 +416,27 @@ func TestBlockedRequestNotRedelivered(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockedOfflineMessageNotDelivered: romeo writes to juliet while she
+// has no available resource, so the message waits offline; she blocks him
+// before she comes online. It is a message from a blocked JID: not
+// delivered (XEP-0191 §3.3), and romeo is not told when she came online.
+func TestBlockedOfflineMessageNotDelivered(t *testing.T) {
+	s := start(t)
+	balcony := xmpptest.Login(t, s, "juliet", "secret", "balcony") // no presence yet
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	nurse := xmpptest.Login(t, s, "nurse", "secret", "kitchen")
+	romeo.Send("<message to='juliet@localhost' type='chat' id='w'><body>wherefore</body></message>")
+	romeo.Ping() // stored
+	nurse.Send("<message to='juliet@localhost' type='chat'><body>from the nurse</body></message>")
+	nurse.Ping()
+	command(t, balcony, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block>")
+
+	balcony.Send("<presence/>")
+	got := balcony.MessagesBeforePing() // the stored messages come with the initial presence
+	if len(got) != 1 {
+		t.Fatalf("juliet got %d stored messages, want only the nurse's: %v", len(got), got)
+	}
+	xmpptest.ExpectBody(t, got[0], "nurse@localhost/kitchen", "from the nurse")
+	romeo.Ping() // nothing, not even an error, came before
+}

@@ -5,6 +5,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/router"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
@@ -48,8 +49,10 @@ func (m *Module) Outbound(ctx context.Context, from, to jid.JID, st *xmlstream.E
 //
 //   - the recipient blocked the sender (XEP-0191 §3.3): presence and IQ
 //     results and errors vanish; messages are answered with
-//     service-unavailable, as for an offline user; the router answers IQ
-//     gets and sets with service-unavailable;
+//     service-unavailable, as for an offline user, unless they were
+//     stored earlier (router.Replayed), when an answer would tell the
+//     sender the user just came online; the router answers IQ gets and
+//     sets with service-unavailable;
 //   - the sender is a local account that blocked the recipient: this
 //     catches what the server sends on a user's behalf, such as presence
 //     broadcasts, so that blocked contacts see the user as offline. Errors
@@ -69,7 +72,7 @@ func (m *Module) Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.El
 		return false
 	}
 	if blocked {
-		if st.Name.Local == stanza.Message {
+		if st.Name.Local == stanza.Message && !router.Replayed(ctx) {
 			switch stanza.Type(st) {
 			case "normal", "chat", "groupchat":
 				m.r.Route(ctx, stanza.ErrorReply(st, stanza.ServiceUnavailable, "the recipient is offline"))

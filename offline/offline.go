@@ -289,7 +289,7 @@ func (h *Handler) flush(ctx context.Context, session jid.JID) bool {
 			h.cfg.Logger.Error("delivering offline messages", "jid", session.String(), "err", err)
 			return false
 		}
-		if !h.deliver(session, msgs) {
+		if !h.deliver(ctx, session, msgs) {
 			return false
 		}
 		if len(msgs) < batchSize {
@@ -300,8 +300,10 @@ func (h *Handler) flush(ctx context.Context, session jid.JID) bool {
 
 // deliver hands the claimed msgs to session in order and reports whether
 // it took all of them. Each is deleted once it is safe; those the session
-// refused are unclaimed, for the next login.
-func (h *Handler) deliver(session jid.JID, msgs []Message) bool {
+// refused are unclaimed, for the next login. One the router's filters
+// refuse now, from a sender the user blocked since it was stored
+// (XEP-0191 §3.3), is deleted undelivered.
+func (h *Handler) deliver(ctx context.Context, session jid.JID, msgs []Message) bool {
 	b := &batch{h: h, domain: session.Domainpart(), user: session.Localpart()}
 	b.pending.Store(int32(len(msgs)) + 1) // one hold each, and one for this loop
 	defer b.release()
@@ -311,6 +313,10 @@ func (h *Handler) deliver(session jid.JID, msgs []Message) bool {
 			// It can never be delivered; keeping it would block every
 			// later message, so it is logged and dropped.
 			h.cfg.Logger.Error("dropping an unreadable offline message", "jid", session.Bare().String(), "id", m.ID, "err", err)
+			b.safe(m.ID)
+			continue
+		}
+		if from, err := jid.Parse(st.Attr("from")); err == nil && !h.r.Admits(ctx, from, session, st) {
 			b.safe(m.ID)
 			continue
 		}

@@ -431,11 +431,20 @@ func (r *Router) sessionsOf(bare jid.JID) []Session {
 
 // Admits reports whether the inbound filters let st from from reach the
 // local account of to now. Modules that deliver what they stored earlier,
-// such as subscription requests, ask it first: a filter's verdict (a
-// block, say) may have changed since the stanza was stored.
+// such as subscription requests and offline messages, ask it first: a
+// filter's verdict (a block, say) may have changed since the stanza was
+// stored. A filter that refuses it answers nobody (Replayed): the sender
+// got their answer when it was stored.
 func (r *Router) Admits(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
-	return r.inboundAllowed(ctx, from, to, st)
+	return r.inboundAllowed(context.WithValue(ctx, replayedKey{}, true), from, to, st)
 }
+
+// replayedKey marks the context of a stanza Admits checks.
+type replayedKey struct{}
+
+// Replayed reports whether ctx is that of a stanza Admits checks: one
+// stored earlier, which a filter refusing it must not answer.
+func Replayed(ctx context.Context) bool { return ctx.Value(replayedKey{}) != nil }
 
 // inboundAllowed runs the inbound filters for st on its way to to.
 func (r *Router) inboundAllowed(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
