@@ -89,6 +89,9 @@ type Presence interface {
 	// SendPresence sends account's current presence to contact if contact
 	// is subscribed to it.
 	SendPresence(ctx context.Context, account, contact jid.JID)
+	// Subscribers returns the contacts subscribed to account's presence,
+	// for blocked domains, which name no contact themselves.
+	Subscribers(ctx context.Context, account jid.JID) ([]jid.JID, error)
 }
 
 // Validate fills in defaults and reports what is wrong with c.

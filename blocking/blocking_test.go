@@ -440,3 +440,45 @@ func TestBlockedOfflineMessageNotDelivered(t *testing.T) {
 	xmpptest.ExpectBody(t, got[0], "nurse@localhost/kitchen", "from the nurse")
 	romeo.Ping() // nothing, not even an error, came before
 }
+
+// TestBlockingDomainTellsSubscribers: tybalt is subscribed to juliet's
+// presence; she blocks his whole domain. He is a contact at a blocked
+// domain (XEP-0191 §6), so he sees her go offline (§3.3), and online
+// again once she unblocks it (§3.4).
+func TestBlockingDomainTellsSubscribers(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	juliet.Ping()
+	nurse := xmpptest.Login(t, s, "nurse", "secret", "kitchen")
+	tybalt := loginAt(t, s, xmpptest.OtherDomain, "tybalt", "sword")
+	tybalt.Send("<presence/>")
+	tybalt.ExpectPresenceFrom("tybalt@example.test/sword")
+	tybalt.Send("<presence to='juliet@localhost' type='subscribe'/>")
+	if p := juliet.NextNamed("presence"); p.Attr("type") != "subscribe" {
+		t.Fatalf("juliet got %s, want tybalt's subscription request", p)
+	}
+	juliet.Send("<presence to='tybalt@example.test' type='subscribed'/>")
+	if p := tybalt.NextNamed("presence"); p.Attr("type") != "subscribed" {
+		t.Fatalf("tybalt got %s, want subscribed", p)
+	}
+	tybalt.ExpectPresenceFrom(juliet.JID)
+
+	// The ping is answered once the command was handled to the end; the
+	// nurse's message then comes after what the command sent tybalt.
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='example.test'/></block>")
+	juliet.Ping()
+	nurse.Send("<message to='tybalt@example.test/sword' type='chat'><body>marker</body></message>")
+	if p := tybalt.ExpectPresenceFrom(juliet.JID); p.Attr("type") != "unavailable" {
+		t.Fatalf("tybalt got %s, want juliet's unavailable presence", p)
+	}
+	xmpptest.ExpectBody(t, tybalt.NextNamed("message"), nurse.JID, "marker")
+
+	command(t, juliet, "<unblock xmlns='urn:xmpp:blocking'><item jid='example.test'/></unblock>")
+	juliet.Ping()
+	nurse.Send("<message to='tybalt@example.test/sword' type='chat'><body>marker</body></message>")
+	if p := tybalt.ExpectPresenceFrom(juliet.JID); p.Attr("type") != "" {
+		t.Fatalf("tybalt got %s after the unblock, want her available presence", p)
+	}
+	xmpptest.ExpectBody(t, tybalt.NextNamed("message"), nurse.JID, "marker")
+}

@@ -92,8 +92,8 @@ func (m *Module) handleBlock(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 // blocked succeeds and changes nothing.
 //
 // XEP-0191 §3.4 also wants the user's current presence sent to an
-// unblocked contact who may see it; that needs the roster's subscription
-// states, so it is left to the contact's next presence update.
+// unblocked contact who may see it: Config.Presence sends it to each
+// subscribed contact the items name (contacts).
 func (m *Module) handleUnblock(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	if !own(iq) {
 		return iq.Error(stanza.ServiceUnavailable, "")
@@ -142,10 +142,8 @@ func (m *Module) handleUnblock(ctx context.Context, iq router.IQ) *xmlstream.Ele
 	}
 	if m.cfg.Presence != nil {
 		// XEP-0191 §3.4: subscribed contacts see the user again.
-		for _, contact := range removed {
-			if contact.Localpart() != "" {
-				m.cfg.Presence.SendPresence(ctx, iq.To, contact)
-			}
+		for _, contact := range m.contacts(ctx, iq.To, removed) {
+			m.cfg.Presence.SendPresence(ctx, iq.To, contact)
 		}
 	}
 	return nil
@@ -201,17 +199,17 @@ func (m *Module) push(account jid.JID, payload *xmlstream.Element) {
 // the user themselves. Local contacts get it straight from their
 // sessions; the filters let unavailable presence pass to other servers.
 //
-// Only contacts given by bare or full JID are told: a blocked domain has
-// no list of accounts. XEP-0191 limits this to contacts allowed to see the
-// user's presence; with Config.Presence only subscribed contacts are told,
-// without it every available session of the contact is.
+// XEP-0191 limits this to contacts allowed to see the user's presence;
+// with Config.Presence only subscribed contacts are told, those at a
+// blocked domain included, without it every available session of a
+// contact given by bare or full JID is.
 func (m *Module) sendUnavailable(ctx context.Context, account jid.JID, blocked []jid.JID) {
 	presences := m.r.Presences(account)
 	if len(presences) == 0 {
 		return
 	}
-	for _, contact := range blocked {
-		if contact.Localpart() == "" || contact.Bare().Equal(account) {
+	for _, contact := range m.contacts(ctx, account, blocked) {
+		if contact.Bare().Equal(account) {
 			continue
 		}
 		local := m.r.IsLocal(contact.Domainpart())
@@ -238,4 +236,42 @@ func (m *Module) sendUnavailable(ctx context.Context, account jid.JID, blocked [
 			}
 		}
 	}
+}
+
+// contacts returns the contacts that items (blocked or unblocked JIDs)
+// name, each once: those given by bare or full JID and, with
+// Config.Presence, the subscribers of account that a domain item matches
+// (XEP-0191 §6). Domain/resource items name none.
+func (m *Module) contacts(ctx context.Context, account jid.JID, items []jid.JID) []jid.JID {
+	var out, domains []jid.JID
+	seen := map[string]bool{}
+	add := func(j jid.JID) {
+		if k := j.String(); !seen[k] {
+			seen[k] = true
+			out = append(out, j)
+		}
+	}
+	for _, j := range items {
+		switch {
+		case j.Localpart() != "":
+			add(j)
+		case j.Resourcepart() == "":
+			domains = append(domains, j)
+		}
+	}
+	if len(domains) == 0 || m.cfg.Presence == nil {
+		return out
+	}
+	subscribers, err := m.cfg.Presence.Subscribers(ctx, account)
+	if err != nil {
+		m.cfg.Logger.Error("finding the subscribers at a blocked domain", "jid", account.String(), "err", err)
+		return out
+	}
+	l := newBlocklist(domains)
+	for _, c := range subscribers {
+		if l.matches(split(c)) {
+			add(c)
+		}
+	}
+	return out
 }
