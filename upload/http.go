@@ -87,18 +87,20 @@ func (f *Files) get(w http.ResponseWriter, r *http.Request) {
 	err := f.Store.Get(r.Context(), r.PathValue("id"), r.PathValue("name"), since, func(file File, body io.Reader) error {
 		h := w.Header()
 		h.Set("Content-Type", safeType(file.ContentType))
-		h.Set("Content-Length", strconv.FormatInt(file.Size, 10))
 		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "public, max-age=86400, immutable")
 		h.Set("Last-Modified", file.Uploaded.UTC().Format(http.TimeFormat))
 		h.Set("Accept-Ranges", "bytes")
 		started = true
-		if rs, ok := body.(io.ReadSeeker); ok && r.Header.Get("Range") != "" {
-			// A part: how browsers play audio and video.
+		if rs, ok := body.(io.ReadSeeker); ok && conditional(r) {
+			// A part (how browsers play audio and video), or a request
+			// with preconditions (RFC 9110 §13): ServeContent answers
+			// it, 304 and 412 included, with the length it sends.
 			http.ServeContent(w, r, "", file.Uploaded, rs)
 			return nil
 		}
+		h.Set("Content-Length", strconv.FormatInt(file.Size, 10))
 		if r.Method == http.MethodHead {
 			return nil
 		}
@@ -115,6 +117,17 @@ func (f *Files) get(w http.ResponseWriter, r *http.Request) {
 		// Headers are out: the client sees the body cut short.
 		f.Logger.Info("serving an uploaded file was cut short", "remote", r.RemoteAddr, "err", err)
 	}
+}
+
+// conditional reports whether r asks for a range or has preconditions
+// (RFC 9110 §13.1, §14.2).
+func conditional(r *http.Request) bool {
+	for _, name := range []string{"Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"} {
+		if r.Header.Get(name) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // safeType returns the content type to serve a file with: the one given

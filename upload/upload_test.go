@@ -265,3 +265,47 @@ func TestExpiryDuringUpload(t *testing.T) {
 		t.Fatalf("the file after the upload: %v", err)
 	}
 }
+
+// TestConditionalGet: a GET with preconditions gets the answer RFC 9110
+// §13 gives it, whole: a browser revalidating a file it has gets 304, not
+// the file again, and a failed precondition on a range a 412 whose
+// (empty) body is as long as it says.
+func TestConditionalGet(t *testing.T) {
+	s, juliet := start(t)
+	web := xmpptest.HTTPSClient(t, s)
+	file := []byte("a picture of the balcony")
+	put, get := slot(t, juliet, "balcony.jpg", len(file), "image/jpeg")
+	if resp, body := do(t, web, http.MethodPut, put, file, "image/jpeg"); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %s %s", resp.Status, body)
+	}
+	resp, _ := do(t, web, http.MethodGet, get, nil, "")
+	modified := resp.Header.Get("Last-Modified")
+	before := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		status  int
+		body    string
+	}{
+		{"If-Modified-Since the upload", map[string]string{"If-Modified-Since": modified}, http.StatusNotModified, ""},
+		{"If-None-Match any", map[string]string{"If-None-Match": "*"}, http.StatusNotModified, ""},
+		{"If-Modified-Since before the upload", map[string]string{"If-Modified-Since": before}, http.StatusOK, string(file)},
+		{"a range If-Unmodified-Since before the upload", map[string]string{"Range": "bytes=0-4", "If-Unmodified-Since": before}, http.StatusPreconditionFailed, ""},
+		{"If-Unmodified-Since before the upload", map[string]string{"If-Unmodified-Since": before}, http.StatusPreconditionFailed, ""},
+		{"a range If-Range the upload", map[string]string{"Range": "bytes=2-8", "If-Range": modified}, http.StatusPartialContent, string(file[2:9])},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, get, nil)
+		for k, v := range tc.headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := web.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != tc.status || string(body) != tc.body {
+			t.Errorf("%s: %s %q (%v), want %d %q", tc.name, resp.Status, body, err, tc.status, tc.body)
+		}
+	}
+}
