@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -86,7 +87,11 @@ func (f *Files) get(w http.ResponseWriter, r *http.Request) {
 	started := false
 	err := f.Store.Get(r.Context(), r.PathValue("id"), r.PathValue("name"), since, func(file File, body io.Reader) error {
 		h := w.Header()
-		h.Set("Content-Type", safeType(file.ContentType))
+		ctype := safeType(file.ContentType)
+		h.Set("Content-Type", ctype)
+		if d := disposition(ctype, r.PathValue("name")); d != "" {
+			h.Set("Content-Disposition", d)
+		}
 		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "public, max-age=86400, immutable")
@@ -117,6 +122,23 @@ func (f *Files) get(w http.ResponseWriter, r *http.Request) {
 		// Headers are out: the client sees the body cut short.
 		f.Logger.Info("serving an uploaded file was cut short", "remote", r.RemoteAddr, "err", err)
 	}
+}
+
+// disposition is the Content-Disposition of a file of type t named
+// name: none for pictures, sound, video and plain text, which clients
+// show; attachment for the rest, which browsers would render as a page
+// of the server's origin (HTML, XML, PDF) or cannot show, as Prosody and
+// ejabberd serve them.
+func disposition(t, name string) string {
+	m := mediaType(t)
+	major, _, _ := strings.Cut(m, "/")
+	if (major == "image" || major == "audio" || major == "video" || m == "text/plain") && m != "image/svg+xml" {
+		return ""
+	}
+	if d := mime.FormatMediaType("attachment", map[string]string{"filename": name}); d != "" {
+		return d
+	}
+	return "attachment"
 }
 
 // conditional reports whether r asks for a range or has preconditions

@@ -309,3 +309,38 @@ func TestConditionalGet(t *testing.T) {
 		}
 	}
 }
+
+// TestActiveContentDownloaded: a file a browser would run as a page (an
+// HTML page, an XML document, a PDF) is served as an attachment, so that
+// it is saved, not shown from the server's origin, where a page can still
+// send its reader elsewhere (<meta http-equiv='refresh'>) or run script
+// in a browser that does not sandbox it. Pictures, sound, video and plain
+// text are shown, as clients link them.
+func TestActiveContentDownloaded(t *testing.T) {
+	s, juliet := start(t)
+	web := xmpptest.HTTPSClient(t, s)
+	for _, tc := range []struct {
+		name, ctype, disposition string
+	}{
+		{"page.html", "text/html", `attachment; filename=page.html`},
+		{"doc.xhtml", "application/xhtml+xml", `attachment; filename=doc.xhtml`},
+		{"paper.pdf", "application/pdf", `attachment; filename=paper.pdf`},
+		{"drawing.svg", "image/svg+xml", `attachment; filename=drawing.svg`},
+		{"grüße.html", "text/html; charset=utf-8", `attachment; filename*=utf-8''gr%C3%BC%C3%9Fe.html`},
+		{"untyped", "", `attachment; filename=untyped`},
+		{"odd.png", "image/png, text/html", `attachment; filename=odd.png`},
+		{"photo.jpg", "image/jpeg", ""},
+		{"song.ogg", "audio/ogg", ""},
+		{"notes.txt", "text/plain; charset=utf-8", ""},
+	} {
+		file := []byte("<html><head><meta http-equiv='refresh' content='0; url=https://elsewhere.example/'></head></html>")
+		put, get := slot(t, juliet, tc.name, len(file), tc.ctype)
+		if resp, body := do(t, web, http.MethodPut, put, file, tc.ctype); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT %s: %s %s", tc.name, resp.Status, body)
+		}
+		resp, _ := do(t, web, http.MethodGet, get, nil, "")
+		if got := resp.Header.Get("Content-Disposition"); got != tc.disposition {
+			t.Errorf("GET %s (%s): Content-Disposition %q, want %q", tc.name, tc.ctype, got, tc.disposition)
+		}
+	}
+}
