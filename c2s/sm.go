@@ -64,14 +64,25 @@ func handledCountTooHigh(h, sent uint32) error {
 	}
 }
 
-// tooHighLocked returns the stream error for h when it acknowledges more
-// stanzas than the server sent, or nil.
-func (s *Session) tooHighLocked(h uint32) error {
+// newlyAckedLocked returns how many of the unacknowledged stanzas the
+// client's h acknowledges, or the stream error for an h higher than the
+// count of stanzas the server sent. An h lower than the one the client
+// acknowledged before acknowledges none (as Prosody and ejabberd do): the
+// stanzas it acknowledged then are forgotten and cannot be sent again,
+// and subtracting would wrap around to a count of billions.
+func (s *Session) newlyAckedLocked(h uint32) (uint32, error) {
 	// uint32 arithmetic: wraps around like the counters.
-	if sent := s.sm.acked + uint32(len(s.sm.unacked)); h-s.sm.acked > uint32(len(s.sm.unacked)) {
-		return handledCountTooHigh(h, sent)
+	n, sent := h-s.sm.acked, s.sm.acked+uint32(len(s.sm.unacked))
+	switch {
+	case n <= uint32(len(s.sm.unacked)):
+		return n, nil
+	case h < s.sm.acked:
+		// Behind the count, unless the counters wrapped around since
+		// (2^32 stanzas): then reported as too high, as before.
+		s.srv.log.Info("c2s client acknowledged fewer stanzas than before; ignored", "jid", s.jid.String(), "h", h, "acked", s.sm.acked)
+		return 0, nil
 	}
-	return nil
+	return 0, handledCountTooHigh(h, sent)
 }
 
 // smFailed serialises smFailedElement.
@@ -186,11 +197,12 @@ func (s *Session) acknowledged(h uint32) error {
 		s.mu.Unlock()
 		return nil
 	}
-	if err := s.tooHighLocked(h); err != nil {
+	n, err := s.newlyAckedLocked(h)
+	if err != nil {
 		s.mu.Unlock()
 		return err
 	}
-	safe := s.trimLocked(h-s.sm.acked, h)
+	safe := s.trimLocked(n)
 	defer doneAll(safe) // after unlocking: it locks the senders
 	defer s.mu.Unlock()
 	if len(s.sm.unacked) == 0 && !s.countedQueuedLocked() {
@@ -206,9 +218,10 @@ func (s *Session) acknowledged(h uint32) error {
 	return nil
 }
 
-// trimLocked forgets the n oldest unacknowledged stanzas and returns
-// their receipts, to release once s.mu is unlocked.
-func (s *Session) trimLocked(n, h uint32) []*receipt {
+// trimLocked forgets the n oldest unacknowledged stanzas, counting them
+// as acknowledged, and returns their receipts, to release once s.mu is
+// unlocked.
+func (s *Session) trimLocked(n uint32) []*receipt {
 	var safe []*receipt
 	for _, it := range s.sm.unacked[:n] {
 		if it.receipt != nil {
@@ -220,7 +233,7 @@ func (s *Session) trimLocked(n, h uint32) []*receipt {
 	if len(s.sm.unacked) == 0 {
 		s.sm.unacked = nil // let the backing array go
 	}
-	s.sm.acked = h
+	s.sm.acked += n
 	return safe
 }
 
@@ -376,11 +389,12 @@ func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed
 		s.mu.Unlock()
 		return nil, errGone
 	}
-	if err := s.tooHighLocked(h); err != nil {
+	n, err := s.newlyAckedLocked(h)
+	if err != nil {
 		s.mu.Unlock()
 		return nil, err
 	}
-	safe := s.trimLocked(h-s.sm.acked, h)
+	safe := s.trimLocked(n)
 	defer doneAll(safe)
 	old, oldDone := s.t, s.readerDone
 	done := make(chan struct{})
