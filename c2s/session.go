@@ -50,6 +50,7 @@ type Session struct {
 	ns         string        // namespace frames are serialised in, t's
 	queue      []outItem     // waiting for the writer, in order
 	held       bool          // queue but do not write yet
+	resuming   bool          // t resumes the session, which waits for the old reader (attach)
 	writing    bool          // a writer goroutine is running
 	closing    bool          // ended: no more stanzas are accepted
 	closeAfter bool          // close the connection once the queue is written
@@ -277,6 +278,13 @@ func (s *Session) terminateIf(still func() bool, condition, text string, app *xm
 	s.stopTimersLocked()
 	s.endPauseLocked()
 	t := s.t
+	if s.resuming {
+		// t is not the session's yet: attach answers it <failed/>, and
+		// what is queued goes to the session's other resources or to
+		// offline storage only, not also to a client that never got
+		// <resumed/>.
+		t, s.t = nil, nil
+	}
 	var left []outItem
 	if t != nil {
 		// What is queued is written before the end of the stream, e.g.

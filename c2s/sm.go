@@ -398,7 +398,7 @@ func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed
 	defer doneAll(safe)
 	old, oldDone := s.t, s.readerDone
 	done := make(chan struct{})
-	s.t, s.readerDone, s.held = t, done, true
+	s.t, s.readerDone, s.held, s.resuming = t, done, true, true
 	s.forgetRequestLocked()
 	s.endPauseLocked() // the old reader stops waiting to read again
 	t.SetReadHook(s.readHook(t))
@@ -414,6 +414,7 @@ func (s *Session) attach(t Transport, h uint32, first func(full jid.JID, resumed
 	}
 
 	s.mu.Lock()
+	s.resuming = false
 	if s.closing {
 		s.mu.Unlock()
 		return nil, errGone

@@ -44,3 +44,53 @@ func TestSMAckGoingBackwards(t *testing.T) {
 	sm2.C.Send("<a xmlns='urn:xmpp:sm:3' h='6'/>")
 	expectHandledTooHigh(t, j2, j2.Next(), "6", "5")
 }
+
+// TestSMSessionEndsDuringResumption: juliet's session ends (a new
+// session binds its resource) while her client resumes it on a new
+// connection and the session waits for the old connection's reader,
+// busy storing her last message. The new connection is not the
+// session's yet: it gets <failed/> with item-not-found and the count
+// (XEP-0198 §5), and neither the session's stanzas nor its stream error;
+// the session's unacknowledged message goes to the new session only,
+// once.
+func TestSMSessionEndsDuringResumption(t *testing.T) {
+	logs := xmpptest.NewRecords()
+	s := xmpptest.StartLogged(t, logs.Logger())
+	for _, u := range []string{"juliet", "romeo", "nurse"} {
+		s.AddUser(t, u, xmpptest.Domain, "pw")
+	}
+	jc := xmpptest.Dial(t, s.C2SAddr)
+	jc.Authenticated("juliet", "pw")
+	jc.Bind("balcony")
+	j := jc.EnableSM()
+	r := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+
+	release := lockOffline(t, s)
+	j.Send("<message to='nurse@localhost' type='chat'><body>later</body></message>")
+	waitForOfflineLock(t, s)
+	j2 := xmpptest.DialFrom(t, "127.0.0.2", s.C2SAddr)
+	j2.Authenticated("juliet", "pw")
+	j2.Send("<resume xmlns='urn:xmpp:sm:3' previd='" + j.ID + "' h='0'/>")
+	// The session closes the old connection once it is the new one's,
+	// then waits for the old reader.
+	for {
+		if _, err := j.C.NextErr(); err != nil {
+			break
+		}
+	}
+	r.Send(chat("juliet@localhost/balcony", 1))
+	r.Ping() // routed: queued for the resuming session
+
+	j3 := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	logs.Wait(t, "c2s re-routed unacknowledged messages", "jid", "juliet@localhost/balcony")
+	release()
+
+	el := j2.Next()
+	if el.Name.Local != "failed" || el.Child("urn:ietf:params:xml:ns:xmpp-stanzas", "item-not-found") == nil || el.Attr("h") == "" {
+		t.Fatalf("resuming a session that ended meanwhile: got %s, want <failed h/> with item-not-found", el)
+	}
+	j2.Bind("elsewhere")
+	j2.Ping()
+	expectBody(t, j3.Next(), 1)
+	j3.Ping()
+}
