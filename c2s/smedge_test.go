@@ -1,6 +1,8 @@
 package c2s_test
 
 import (
+	"fmt"
+	"sort"
 	"testing"
 
 	"xmppd/internal/xmpptest"
@@ -93,4 +95,76 @@ func TestSMSessionEndsDuringResumption(t *testing.T) {
 	j2.Ping()
 	expectBody(t, j3.Next(), 1)
 	j3.Ping()
+}
+
+// TestSMCleanCloseEndsSession: a client closing its stream cleanly ends
+// its session (XEP-0198 §7), on the stream that enabled resumption or on
+// the one that resumed it, even when the close follows <resume/> at once:
+// a later resumption fails with item-not-found and the count, and the
+// messages the client did not acknowledge go to offline storage.
+func TestSMCleanCloseEndsSession(t *testing.T) {
+	logs := xmpptest.NewRecords()
+	s := xmpptest.StartLogged(t, logs.Logger())
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	jc := xmpptest.Dial(t, s.C2SAddr)
+	jc.Authenticated("juliet", "pw")
+	jc.Bind("balcony")
+	j := jc.EnableSM()
+	r := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	r.Send(chat("juliet@localhost/balcony", 1))
+	expectBody(t, j.Next(), 1)
+	j.C.Conn.Close()
+	r.Send(chat("juliet@localhost/balcony", 2))
+	r.Ping()
+
+	// Resumed and closed at once: the session ends after <resumed/>.
+	j2 := xmpptest.DialFrom(t, "127.0.0.2", s.C2SAddr)
+	j2.Authenticated("juliet", "pw")
+	j2.Send("<resume xmlns='urn:xmpp:sm:3' previd='" + j.ID + "' h='0'/></stream:stream>")
+	if el := j2.Next(); el.Name.Local != "resumed" {
+		t.Fatalf("got %s, want <resumed/>", el)
+	}
+	for {
+		if _, err := j2.NextErr(); err != nil {
+			break
+		}
+	}
+	// Both connections' readers are done: the first one's, and the
+	// second one's, which ended the session.
+	logs.Wait(t, "c2s closed", "jid", "juliet@localhost/balcony")
+	logs.Wait(t, "c2s closed", "jid", "juliet@localhost/balcony")
+	j3 := xmpptest.Dial(t, s.C2SAddr)
+	j3.Authenticated("juliet", "pw")
+	if el := j3.Resume(j.ID, 0); el.Name.Local != "failed" || el.Child("urn:ietf:params:xml:ns:xmpp-stanzas", "item-not-found") == nil || el.Attr("h") != "0" {
+		t.Fatalf("resuming after a clean close: got %s, want <failed h='0'/> with item-not-found", el)
+	}
+
+	// Closed on the stream that enabled it.
+	j3.Bind("balcony")
+	sm3 := j3.EnableSM()
+	j3.Send("</stream:stream>")
+	for {
+		if _, err := j3.NextErr(); err != nil {
+			break
+		}
+	}
+	logs.Wait(t, "c2s closed", "jid", "juliet@localhost/balcony")
+	j4 := xmpptest.Dial(t, s.C2SAddr)
+	j4.Authenticated("juliet", "pw")
+	if el := j4.Resume(sm3.ID, 0); el.Name.Local != "failed" || el.Child("urn:ietf:params:xml:ns:xmpp-stanzas", "item-not-found") == nil || el.Attr("h") != "0" {
+		t.Fatalf("resuming after a clean close: got %s, want <failed h='0'/> with item-not-found", el)
+	}
+	j4.Bind("balcony")
+	j4.Send("<presence/>")
+	var got []string
+	for _, m := range j4.MessagesBeforePing() {
+		if b := m.Child("jabber:client", "body"); b != nil {
+			got = append(got, b.Text())
+		}
+	}
+	sort.Strings(got)
+	if fmt.Sprint(got) != "[m1 m2]" {
+		t.Fatalf("offline messages %v, want m1 m2 once", got)
+	}
 }
