@@ -67,7 +67,7 @@ func handledCountTooHigh(h, sent uint32) error {
 // newlyAckedLocked returns how many of the unacknowledged stanzas the
 // client's h acknowledges, or the stream error for an h higher than the
 // count of stanzas the server sent. An h lower than the one the client
-// acknowledged before acknowledges none (as Prosody and ejabberd do): the
+// acknowledged before acknowledges none (as ejabberd does): the
 // stanzas it acknowledged then are forgotten and cannot be sent again,
 // and subtracting would wrap around to a count of billions.
 func (s *Session) newlyAckedLocked(h uint32) (uint32, error) {
