@@ -14,9 +14,19 @@ type Field struct {
 	Type   string // "" when the form does not say
 	Label  string // for people; written, not read
 	Values []string
+	// Options are the choices of a list-single or list-multi field
+	// (XEP-0004 §3.3), which a form to fill must offer; written, not
+	// read.
+	Options []Option
 	// Required marks a field the form's filler must give; written, not
 	// read.
 	Required bool
+}
+
+// Option is one choice of a list field: its value, and a label for
+// people (may be empty).
+type Option struct {
+	Label, Value string
 }
 
 // Form is a data form.
@@ -101,6 +111,13 @@ func (f Form) Element() *xmlstream.Element {
 		}
 		for _, v := range fd.Values {
 			el.AddChild(xmlstream.NewElement(NS, "value").AddText(v))
+		}
+		for _, o := range fd.Options {
+			opt := xmlstream.NewElement(NS, "option")
+			if o.Label != "" {
+				opt.SetAttr("label", o.Label)
+			}
+			el.AddChild(opt.AddChild(xmlstream.NewElement(NS, "value").AddText(o.Value)))
 		}
 		x.AddChild(el)
 	}

@@ -54,6 +54,10 @@ type option struct {
 	// value is the field's value in c, as a form gives it.
 	value func(c NodeConfig) string
 	typ   string
+	// label names the field for people; choices are the values a list
+	// field offers (XEP-0004 §3.3).
+	label   string
+	choices []dataform.Option
 }
 
 var options = map[string]option{
@@ -68,6 +72,12 @@ var options = map[string]option{
 		},
 		value: func(c NodeConfig) string { return c.Access },
 		typ:   "list-single",
+		label: "Who may see the items",
+		choices: []dataform.Option{
+			{Label: "Anyone", Value: Open},
+			{Label: "Contacts subscribed to my presence", Value: Presence},
+			{Label: "Only me", Value: Whitelist},
+		},
 	},
 	"pubsub#max_items": {
 		set: func(c *NodeConfig, v string, maxItems int) error {
@@ -84,16 +94,19 @@ var options = map[string]option{
 		},
 		value: func(c NodeConfig) string { return strconv.Itoa(c.MaxItems) },
 		typ:   "text-single",
+		label: "How many items to keep",
 	},
 	"pubsub#persist_items": {
 		set:   boolOption("pubsub#persist_items", func(c *NodeConfig) *bool { return &c.Persist }),
 		value: func(c NodeConfig) string { return strconv.FormatBool(c.Persist) },
 		typ:   "boolean",
+		label: "Keep items",
 	},
 	"pubsub#notify_retract": {
 		set:   boolOption("pubsub#notify_retract", func(c *NodeConfig) *bool { return &c.NotifyRetract }),
 		value: func(c NodeConfig) string { return strconv.FormatBool(c.NotifyRetract) },
 		typ:   "boolean",
+		label: "Notify when an item is retracted",
 	},
 	"pubsub#send_last_published_item": {
 		set: func(c *NodeConfig, v string, _ int) error {
@@ -106,15 +119,22 @@ var options = map[string]option{
 		},
 		value: func(c NodeConfig) string { return c.SendLast },
 		typ:   "list-single",
+		label: "When to send the last item",
+		choices: []dataform.Option{
+			{Label: "Never", Value: Never},
+			{Label: "When a contact subscribes", Value: OnSub},
+			{Label: "When a contact subscribes or comes online", Value: OnSubAndPresence},
+		},
 	},
 	"pubsub#title": {
 		set:   func(c *NodeConfig, v string, _ int) error { c.Title = v; return nil },
 		value: func(c NodeConfig) string { return c.Title },
 		typ:   "text-single",
+		label: "Title",
 	},
 	// Always true: every node notifies and carries its payloads.
-	"pubsub#deliver_notifications": {set: mustBeTrue("pubsub#deliver_notifications"), value: alwaysTrue, typ: "boolean"},
-	"pubsub#deliver_payloads":      {set: mustBeTrue("pubsub#deliver_payloads"), value: alwaysTrue, typ: "boolean"},
+	"pubsub#deliver_notifications": {set: mustBeTrue("pubsub#deliver_notifications"), value: alwaysTrue, typ: "boolean", label: "Deliver notifications"},
+	"pubsub#deliver_payloads":      {set: mustBeTrue("pubsub#deliver_payloads"), value: alwaysTrue, typ: "boolean", label: "Deliver payloads with notifications"},
 }
 
 // optionOrder is the order of the fields in a configuration form.
@@ -182,12 +202,19 @@ func satisfies(c NodeConfig, f dataform.Form, maxItems int) error {
 	return nil
 }
 
-// form returns c as a node configuration form of type typ.
+// form returns c as a node configuration form of type typ. A form to
+// fill ("form") has labels and offers the choices of its list fields,
+// which clients need to show it (XEP-0004 §3.3); a submitted one has
+// neither.
 func (c NodeConfig) form(typ string) dataform.Form {
 	f := dataform.Form{Type: typ, Fields: []dataform.Field{{Var: "FORM_TYPE", Type: "hidden", Values: []string{NSConfig}}}}
 	for _, name := range optionOrder {
 		o := options[name]
-		f.Fields = append(f.Fields, dataform.Field{Var: name, Type: o.typ, Values: []string{o.value(c)}})
+		fd := dataform.Field{Var: name, Type: o.typ, Values: []string{o.value(c)}}
+		if typ == "form" {
+			fd.Label, fd.Options = o.label, o.choices
+		}
+		f.Fields = append(f.Fields, fd)
 	}
 	return f
 }

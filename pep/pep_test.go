@@ -442,3 +442,68 @@ func TestCreateAndConfigure(t *testing.T) {
 	refused(t, create("urn:example:other", "urn:example:form"), "bad-request", "")
 	refused(t, juliet.IQ("get", "", items("urn:example:other", "")), "item-not-found", "")
 }
+
+// The configuration form a client is sent (XEP-0060 §8.2) can be shown
+// as a form (XEP-0004 §3.3): every field has a type and a label, a
+// list-single or list-multi field offers its choices as <option/>s
+// among which its value is, and the form sent back unchanged, as a
+// submit form, is accepted and changes nothing.
+func TestConfigureFormOptions(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	ok(t, juliet.IQ("set", "", publish(mood, "1", moodPayload("happy"), "")))
+	const get = "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='" + mood + "'/></pubsub>"
+	formOf := func(res *xmlstream.Element) *xmlstream.Element {
+		x := res.Child("http://jabber.org/protocol/pubsub#owner", "pubsub").Child("http://jabber.org/protocol/pubsub#owner", "configure").Child("jabber:x:data", "x")
+		if x == nil || x.Attr("type") != "form" {
+			t.Fatalf("got %s, want a configuration form", res)
+		}
+		return x
+	}
+	x := formOf(ok(t, juliet.IQ("get", "", get)))
+	want := map[string]string{
+		"pubsub#access_model":             "open presence whitelist",
+		"pubsub#send_last_published_item": "never on_sub on_sub_and_presence",
+	}
+	for _, f := range x.ChildElements() {
+		name, typ := f.Attr("var"), f.Attr("type")
+		if name == "FORM_TYPE" {
+			if typ != "hidden" || f.Child("jabber:x:data", "value").Text() != "http://jabber.org/protocol/pubsub#node_config" {
+				t.Errorf("FORM_TYPE is %s", f)
+			}
+			continue
+		}
+		if typ == "" || f.Attr("label") == "" {
+			t.Errorf("field %s has no type or no label", f)
+		}
+		var options []string
+		for _, o := range f.ChildElements() {
+			if o.Name.Local == "option" {
+				options = append(options, o.Child("jabber:x:data", "value").Text())
+			}
+		}
+		if typ != "list-single" && typ != "list-multi" {
+			if options != nil {
+				t.Errorf("field %s of type %s has options", name, typ)
+			}
+			continue
+		}
+		value := f.Child("jabber:x:data", "value").Text()
+		if !strings.Contains(" "+strings.Join(options, " ")+" ", " "+value+" ") {
+			t.Errorf("field %s offers %v, not its value %q", name, options, value)
+		}
+		if w, listed := want[name]; listed && strings.Join(options, " ") != w {
+			t.Errorf("field %s offers %v, want %s", name, options, w)
+		}
+		delete(want, name)
+	}
+	for name := range want {
+		t.Errorf("the form has no list field %s", name)
+	}
+
+	x.SetAttr("type", "submit")
+	ok(t, juliet.IQ("set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+mood+"'>"+x.String()+"</configure></pubsub>"))
+	if again := formOf(ok(t, juliet.IQ("get", "", get))); again.String() != strings.Replace(x.String(), "type='submit'", "type='form'", 1) {
+		t.Fatalf("after the form came back unchanged it is %s, want %s", again, x)
+	}
+}
