@@ -39,8 +39,8 @@ func Register(r *router.Router, forms ...*xmlstream.Element) {
 		return iq.Result(q)
 	})
 	r.HandleIQ(router.ToAccount, "get", NSInfo, "query", func(ctx context.Context, iq router.IQ) *xmlstream.Element {
-		if iq.Payload.Attr("node") != "" {
-			return iq.Error("item-not-found", "")
+		if node := iq.Payload.Attr("node"); node != "" {
+			return accountNodeInfo(ctx, r, iq, node)
 		}
 		q := xmlstream.NewElement(NSInfo, "query")
 		q.AddChild(xmlstream.NewElement(NSInfo, "identity", "category", "account", "type", "registered"))
@@ -101,6 +101,36 @@ func nodeInfo(ctx context.Context, r *router.Router, iq router.IQ, node string) 
 		}
 		for _, f := range features {
 			q.AddChild(xmlstream.NewElement(NSInfo, "feature", "var", f))
+		}
+		return iq.Result(q)
+	}
+	return iq.Error("item-not-found", "")
+}
+
+// accountNodeInfo answers disco#info for a node of an account from the
+// module that has it (router.AddAccountNodes), or with item-not-found.
+func accountNodeInfo(ctx context.Context, r *router.Router, iq router.IQ, node string) *xmlstream.Element {
+	for _, f := range r.AccountNodes() {
+		info, ok, err := f(ctx, iq, node)
+		if err != nil {
+			return iq.Error("internal-server-error", "")
+		}
+		if !ok {
+			continue
+		}
+		q := xmlstream.NewElement(NSInfo, "query", "node", node)
+		for _, id := range info.Identities {
+			el := xmlstream.NewElement(NSInfo, "identity", "category", id.Category, "type", id.Type)
+			if id.Name != "" {
+				el.SetAttr("name", id.Name)
+			}
+			q.AddChild(el)
+		}
+		for _, f := range info.Features {
+			q.AddChild(xmlstream.NewElement(NSInfo, "feature", "var", f))
+		}
+		for _, x := range info.Forms {
+			q.AddChild(x)
 		}
 		return iq.Result(q)
 	}

@@ -2,12 +2,16 @@ package pep
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/dataform"
 	"xmppd/router"
 	"xmppd/stanza"
+	"xmppd/storage"
 	"xmppd/xmlstream"
 )
 
@@ -111,6 +115,37 @@ func (m *module) discoItems(ctx context.Context, iq router.IQ) ([]router.DiscoIt
 		}
 	}
 	return items, nil
+}
+
+// discoInfo answers disco#info on a node of the account (XEP-0060 §5.3,
+// §5.4): a leaf node with its meta-data. A node the sender of iq may not
+// read is not shown, as disco#items leaves it out, so that its existence
+// is not told (ok is false: item-not-found).
+func (m *module) discoInfo(ctx context.Context, iq router.IQ, node string) (router.DiscoInfo, bool, error) {
+	ctx, cancel := timeout(ctx)
+	defer cancel()
+	cfg, err := m.Store.Node(ctx, iq.To, node)
+	if errors.Is(err, storage.ErrNotFound) {
+		return router.DiscoInfo{}, false, nil
+	}
+	if err != nil {
+		return router.DiscoInfo{}, false, fmt.Errorf("pep: read %s of %s: %w", node, iq.To, err)
+	}
+	condition, _, err := m.access(ctx, iq.To, iq.From.Bare(), cfg)
+	if err != nil || condition != "" {
+		return router.DiscoInfo{}, false, err
+	}
+	meta := dataform.Form{Type: "result", Fields: []dataform.Field{
+		{Var: "FORM_TYPE", Type: "hidden", Values: []string{NSMeta}},
+		{Var: "pubsub#title", Type: "text-single", Label: "Title", Values: []string{cfg.Title}},
+		{Var: "pubsub#owner", Type: "jid-multi", Label: "Owner", Values: []string{iq.To.Bare().String()}},
+		{Var: "pubsub#access_model", Type: "list-single", Label: "Who may see the items", Values: []string{cfg.Access}},
+	}}
+	return router.DiscoInfo{
+		Identities: []router.Identity{{Category: "pubsub", Type: "leaf"}},
+		Features:   []string{"http://jabber.org/protocol/disco#info", NS},
+		Forms:      []*xmlstream.Element{meta.Element()},
+	}, true, nil
 }
 
 // parsePayload reads a stored payload back.

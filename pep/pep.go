@@ -49,6 +49,7 @@ const (
 	NSErrors  = "http://jabber.org/protocol/pubsub#errors"
 	NSConfig  = "http://jabber.org/protocol/pubsub#node_config"
 	NSOptions = "http://jabber.org/protocol/pubsub#publish-options"
+	NSMeta    = "http://jabber.org/protocol/pubsub#meta-data"
 )
 
 // storeTimeout bounds one database call.
@@ -217,6 +218,7 @@ func Register(r *router.Router, cfg Config) *Service {
 	r.HandleIQ(router.ToAccount, "set", NSOwner, "pubsub", m.ownerSet)
 	r.HandleIQ(router.ToAccount, "get", NSOwner, "pubsub", m.ownerGet)
 	r.AddAccountItems(m.discoItems)
+	r.AddAccountNodes(m.discoInfo)
 	r.AddFilter(contactPresence{m})
 	cfg.Contacts.OnApproved(m.approved)
 	cfg.Interests.OnChange(m.sendLastItems)

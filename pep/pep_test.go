@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"xmppd/config"
+	"xmppd/dataform"
 	"xmppd/internal/xmpptest"
 	"xmppd/storage/pgtest"
 	"xmppd/xmlstream"
@@ -506,4 +507,56 @@ func TestConfigureFormOptions(t *testing.T) {
 	if again := formOf(ok(t, juliet.IQ("get", "", get))); again.String() != strings.Replace(x.String(), "type='submit'", "type='form'", 1) {
 		t.Fatalf("after the form came back unchanged it is %s, want %s", again, x)
 	}
+}
+
+// disco#info on a node of an account (XEP-0060 §5.3, §5.4) tells a
+// leaf node and its meta-data to whoever may read it; a node that does
+// not exist, or that the asker may not read, is item-not-found, as it
+// is missing from the disco#items the asker gets.
+func TestNodeDiscoInfo(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	romeo := online(t, s, "romeo", "orchard")
+	for node, access := range map[string]string{"urn:example:open": "open", "urn:example:presence": "presence", "urn:example:whitelist": "whitelist"} {
+		ok(t, juliet.IQ("set", "", publish(node, "1", "<x xmlns='"+node+"'/>", field("pubsub#access_model", access)+field("pubsub#title", "T"))))
+	}
+	info := func(c *xmpptest.Client, node string) *xmlstream.Element {
+		return c.IQ("get", "juliet@localhost", "<query xmlns='http://jabber.org/protocol/disco#info' node='"+node+"'/>")
+	}
+	shown := func(c *xmpptest.Client, node string) {
+		t.Helper()
+		q := ok(t, info(c, node)).Child("http://jabber.org/protocol/disco#info", "query")
+		if q == nil || q.Attr("node") != node {
+			t.Fatalf("disco#info of %s is %s", node, q)
+		}
+		id := q.Child("http://jabber.org/protocol/disco#info", "identity")
+		if id == nil || id.Attr("category") != "pubsub" || id.Attr("type") != "leaf" {
+			t.Fatalf("disco#info of %s is %s, want the identity pubsub/leaf", node, q)
+		}
+		x := q.Child("jabber:x:data", "x")
+		if x == nil || x.Attr("type") != "result" {
+			t.Fatalf("disco#info of %s is %s, want a meta-data form", node, q)
+		}
+		f := dataform.Parse(x)
+		if f.FormType() != "http://jabber.org/protocol/pubsub#meta-data" {
+			t.Fatalf("the form of %s is %s, want pubsub#meta-data", node, x)
+		}
+		if fd, _ := f.Field("pubsub#title"); len(fd.Values) != 1 || fd.Values[0] != "T" {
+			t.Errorf("the meta-data of %s have the title %v, want T", node, fd.Values)
+		}
+		if fd, _ := f.Field("pubsub#owner"); len(fd.Values) != 1 || fd.Values[0] != "juliet@localhost" {
+			t.Errorf("the meta-data of %s have the owner %v, want juliet@localhost", node, fd.Values)
+		}
+	}
+	for _, node := range []string{"urn:example:open", "urn:example:presence", "urn:example:whitelist"} {
+		shown(juliet, node)
+	}
+	refused(t, info(juliet, "urn:example:none"), "item-not-found", "")
+
+	shown(romeo, "urn:example:open")
+	refused(t, info(romeo, "urn:example:presence"), "item-not-found", "")
+	refused(t, info(romeo, "urn:example:whitelist"), "item-not-found", "")
+	subscribe(t, romeo, juliet)
+	shown(romeo, "urn:example:presence")
+	refused(t, info(romeo, "urn:example:whitelist"), "item-not-found", "")
 }

@@ -64,6 +64,7 @@ type iqHandlers struct {
 	accountFeatures   map[string]bool
 	accountIdentities []Identity
 	accountItems      []ItemLister
+	accountNodes      []AccountNodeInfo
 	serverNodes       []NodeHandler
 }
 
@@ -84,6 +85,19 @@ type NodeHandler interface {
 	// NodeItems returns node's items likewise.
 	NodeItems(ctx context.Context, iq IQ, node string) (items []DiscoItem, ok bool)
 }
+
+// DiscoInfo is what disco#info tells of a node (XEP-0030 §3.2): its
+// identities, features, and forms of extended information (XEP-0128).
+type DiscoInfo struct {
+	Identities []Identity
+	Features   []string
+	Forms      []*xmlstream.Element
+}
+
+// AccountNodeInfo answers disco#info on node of the account iq is
+// addressed to, such as a PEP node (XEP-0060 §5.3); ok is false when
+// node is not the module's, or is hidden from iq's sender.
+type AccountNodeInfo func(ctx context.Context, iq IQ, node string) (info DiscoInfo, ok bool, err error)
 
 // ItemLister lists the items of an account that iq, a disco#items get
 // without a node addressed to the account, may see.
@@ -141,6 +155,21 @@ func (r *Router) AddAccountItems(f ItemLister) {
 	r.iq.mu.Lock()
 	defer r.iq.mu.Unlock()
 	r.iq.accountItems = append(r.iq.accountItems, f)
+}
+
+// AddAccountNodes has f answer disco#info on the nodes of every
+// account.
+func (r *Router) AddAccountNodes(f AccountNodeInfo) {
+	r.iq.mu.Lock()
+	defer r.iq.mu.Unlock()
+	r.iq.accountNodes = append(r.iq.accountNodes, f)
+}
+
+// AccountNodes returns the handlers of AddAccountNodes.
+func (r *Router) AccountNodes() []AccountNodeInfo {
+	r.iq.mu.RLock()
+	defer r.iq.mu.RUnlock()
+	return append([]AccountNodeInfo(nil), r.iq.accountNodes...)
 }
 
 // AddServerNodes has h answer service discovery of the server's nodes.
