@@ -395,3 +395,41 @@ func TestEncryptedArchived(t *testing.T) {
 		t.Errorf("archived %q (%s), want every encrypted message but the key transport", got, answer)
 	}
 }
+
+// XEP-0441 §2.3 (XEP-0313 §6 before): a JID with a resource in the
+// <always/> or <never/> list matches that full JID only, a bare JID
+// every resource; the preferences come back as they were set.
+func TestPrefsFullJID(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	orchard := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	hall := xmpptest.Login(t, s, "romeo", "pw", "hall")
+	archived := func(from *xmpptest.Client) bool {
+		t.Helper()
+		from.Send("<message type='chat' to='juliet@localhost/balcony'><body>hi</body></message>")
+		return juliet.NextNamed("message").Child(nsSID, "stanza-id") != nil
+	}
+	for _, tc := range []struct {
+		prefs           string
+		orchard, others bool
+	}{
+		{"<prefs xmlns='urn:xmpp:mam:2' default='always'><always/><never><jid>romeo@localhost/orchard</jid></never></prefs>", false, true},
+		{"<prefs xmlns='urn:xmpp:mam:2' default='never'><always><jid>romeo@localhost/orchard</jid></always><never/></prefs>", true, false},
+	} {
+		if got := juliet.IQ("set", "", tc.prefs); got.Attr("type") != "result" || got.FirstChildElement().String() != tc.prefs {
+			t.Fatalf("prefs set %s answered %s", tc.prefs, got)
+		}
+		if got := juliet.IQ("get", "", "<prefs xmlns='urn:xmpp:mam:2'/>"); got.FirstChildElement().String() != tc.prefs {
+			t.Fatalf("prefs get answered %s, want %s", got, tc.prefs)
+		}
+		if got := archived(orchard); got != tc.orchard {
+			t.Errorf("under %s a message from romeo's orchard is archived: %v", tc.prefs, got)
+		}
+		if got := archived(hall); got != tc.others {
+			t.Errorf("under %s a message from romeo's hall is archived: %v", tc.prefs, got)
+		}
+	}
+}

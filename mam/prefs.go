@@ -13,8 +13,10 @@ import (
 // handlePrefs gets or sets the account's archiving preferences (XEP-0313
 // §6 of version 0.6, now XEP-0441, in the urn:xmpp:mam:2 namespace). They
 // are honoured when messages are stored: "roster" archives messages with
-// contacts in the account's roster only; <always/> and <never/> list bare
-// JIDs that override the default, never winning over always.
+// contacts in the account's roster only; <always/> and <never/> list JIDs
+// that override the default, never winning over always. A bare JID in a
+// list matches each of its resources, a full JID that resource only
+// (XEP-0441 §2.3, "JID matching").
 func (m *Module) handlePrefs(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	if !iq.To.Bare().Equal(iq.From.Bare()) {
 		return iq.Error(stanza.Forbidden, "only the account itself may see its archiving preferences")
@@ -25,7 +27,7 @@ func (m *Module) handlePrefs(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 	if iq.Type == "set" {
 		p, ok := parsePrefs(iq.Payload)
 		if !ok {
-			return iq.Error(stanza.BadRequest, "default must be always, never or roster, and the lists bare JIDs")
+			return iq.Error(stanza.BadRequest, "default must be always, never or roster, and the lists JIDs")
 		}
 		if err := m.cfg.Store.SetPrefs(ctx, domain, user, p); err != nil {
 			m.cfg.Logger.Error("storing archiving preferences", "jid", iq.From.String(), "err", err)
@@ -55,7 +57,7 @@ func parsePrefs(el *xmlstream.Element) (Prefs, bool) {
 				if c.Name.Local != "jid" || err != nil {
 					return nil, false
 				}
-				out = append(out, j.Bare().String())
+				out = append(out, j.String())
 			}
 		}
 		return out, true

@@ -55,7 +55,7 @@ type Page struct {
 // Prefs are an account's archiving preferences (XEP-0313 §6 / XEP-0441).
 type Prefs struct {
 	Default       string   // "always", "never" or "roster"
-	Always, Never []string // bare JIDs
+	Always, Never []string // JIDs: a bare one matches its every resource
 }
 
 // Tx is a transaction of Store.Insert: Commit makes its rows durable,

@@ -33,11 +33,12 @@ var _ mam.Store = (*Archive)(nil)
 
 // insertSQL inserts a batch with the ids the writer reserved (NextIDs)
 // in one statement. Rows whose owner does not exist, or whose owner's
-// preferences exclude the other party, are left out; RETURNING tells
-// which were stored. A correction is linked to the latest message of the
-// same conversation with that origin id sent in the same direction: only
-// its sender may correct a message (XEP-0308), and both parties may use
-// the same ids.
+// preferences exclude the other party, are left out (a list of the
+// preferences names the other party by its bare JID or its full JID,
+// XEP-0441 §2.3); RETURNING tells which were stored. A correction is
+// linked to the latest message of the same conversation with that origin
+// id sent in the same direction: only its sender may correct a message
+// (XEP-0308), and both parties may use the same ids.
 const insertSQL = `INSERT INTO archive_messages (id, domain, username, with_jid, with_resource, outgoing, stamp, origin_id, replaces_id, terms, stanza)
 SELECT u.id, u.domain, u.username, u.with_jid, u.with_resource, u.outgoing, $11, u.origin_id,
 	CASE WHEN u.replaces <> '' THEN (SELECT m.id FROM archive_messages m
@@ -49,7 +50,8 @@ FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bo
 	AS u(id, domain, username, with_jid, with_resource, outgoing, origin_id, replaces, stanza, terms)
 WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.domain = u.domain AND a.username = u.username)
 AND NOT EXISTS (SELECT 1 FROM archive_prefs p WHERE p.domain = u.domain AND p.username = u.username
-	AND (u.with_jid = ANY (p.never) OR (NOT u.with_jid = ANY (p.always) AND (p.default_mode = 'never'
+	AND (ARRAY[u.with_jid, u.with_jid || '/' || u.with_resource] && p.never
+		OR (NOT ARRAY[u.with_jid, u.with_jid || '/' || u.with_resource] && p.always AND (p.default_mode = 'never'
 		OR (p.default_mode = 'roster' AND NOT EXISTS (SELECT 1 FROM roster_items r
 			WHERE r.domain = u.domain AND r.username = u.username AND r.contact = u.with_jid))))))
 RETURNING id`
