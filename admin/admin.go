@@ -82,7 +82,7 @@ func Register(s *adhoc.Service, r *router.Router, cfg Config) {
 		{Node: NS + "#delete-user", Name: "Delete users", Form: form("Delete users",
 			field("accountjids", "jid-multi", "The accounts' addresses")), Run: c.deleteUsers},
 		{Node: NS + "#end-user-session", Name: "End users' sessions", Form: form("End users' sessions",
-			field("accountjids", "jid-multi", "The accounts' addresses")), Run: c.endSessions},
+			field("accountjids", "jid-multi", "The accounts' addresses, or a session's full address")), Run: c.endSessions},
 		{Node: NS + "#change-user-password", Name: "Change a user's password", Form: form("Change a user's password",
 			field("accountjid", "jid-single", "The account's address"),
 			field("password", "text-private", "New password")), Run: c.changePassword},
@@ -241,14 +241,35 @@ func (c *commands) deleteUsers(ctx context.Context, req adhoc.Request) (string, 
 	return note, nil, nil
 }
 
+// endSessions ends the sessions of each account given by its bare JID,
+// and the one session given by a full JID (XEP-0133 §4.5).
 func (c *commands) endSessions(ctx context.Context, req adhoc.Request) (string, *dataform.Form, error) {
-	list, err := c.accounts(req.Form, "accountjids")
-	if err != nil {
-		return "", nil, err
+	list := values(req.Form, "accountjids")
+	if len(list) == 0 {
+		return "", nil, &adhoc.Failure{Text: "give at least one account"}
+	}
+	var sessions []jid.JID
+	for _, s := range list {
+		j, err := jid.Parse(s)
+		if err != nil {
+			return "", nil, &adhoc.Failure{Text: fmt.Sprintf("%q is not the address of an account", s)}
+		}
+		if _, err := c.account(j.Bare().String()); err != nil {
+			return "", nil, err
+		}
+		sessions = append(sessions, j)
 	}
 	var names []string
-	for _, j := range list {
-		c.r.EndSessions(j, "policy-violation", "an administrator ended the session")
+	for _, j := range sessions {
+		const condition, text = "policy-violation", "an administrator ended the session"
+		if j.Resourcepart() == "" {
+			c.r.EndSessions(j, condition, text)
+		} else if sess := c.r.LocalSession(j); sess != nil {
+			sess.End(condition, text)
+		} else if sess := c.r.Mirrored(j); sess != nil {
+			// Bound on another node of the cluster.
+			sess.End(condition, text)
+		}
 		names = append(names, j.String())
 	}
 	c.log.Info("admin: sessions ended", "admin", req.From.Bare().String(), "jids", names)

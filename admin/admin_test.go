@@ -296,3 +296,19 @@ func TestMessageOfTheDay(t *testing.T) {
 	completed(t, ask(t, boss, "<iq type='set' id='d' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"delete-motd'/></iq>"))
 	noMOTD(login()) // deleted before juliet came back
 }
+
+// TestEndOneSession: a full JID in end-user-session ends that session
+// only; the account's other sessions stay (XEP-0133 §4.5).
+func TestEndOneSession(t *testing.T) {
+	s, boss := start(t)
+	balcony := xmpptest.Login(t, s, "juliet", "juliet pw", "balcony")
+	phone := xmpptest.Login(t, s, "juliet", "juliet pw", "phone")
+
+	note, typ, _ := completed(t, submit(t, boss, execute(t, boss, node+"end-user-session"), "accountjids", "juliet@localhost/balcony"))
+	if typ != "info" || !strings.Contains(note, "juliet@localhost/balcony") {
+		t.Fatalf("ending juliet's balcony session: note %q (%s)", note, typ)
+	}
+	balcony.ExpectStreamError("policy-violation")
+	phone.Ping()
+	xmpptest.Login(t, s, "juliet", "juliet pw", "balcony").Ping()
+}
