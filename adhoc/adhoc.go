@@ -155,24 +155,29 @@ func (s *Service) handle(ctx context.Context, iq router.IQ) *xmlstream.Element {
 			AddChild(xmlstream.NewElement(NS, "actions", "execute", "complete").AddChild(xmlstream.NewElement(NS, "complete"))).
 			AddChild(form.Element()))
 	}
-	if !s.close(id, node, iq.From) {
-		return commandError(iq, stanza.BadRequest, "bad-sessionid")
-	}
+	// A request the session cannot take is refused before the session
+	// is closed: it still waits for its form, or its cancellation.
+	var form dataform.Form
 	switch action {
 	case "cancel":
-		return iq.Result(reply(node, id, "canceled"))
 	case "", "execute", "complete":
 		x := iq.Payload.Child(dataform.NS, "x")
 		if x == nil {
 			return commandError(iq, stanza.BadRequest, "bad-payload")
 		}
-		form := dataform.Parse(x)
-		if form.Type != "submit" {
+		if form = dataform.Parse(x); form.Type != "submit" {
 			return commandError(iq, stanza.BadRequest, "bad-payload")
 		}
-		return s.run(ctx, iq, c, id, form)
+	default:
+		return commandError(iq, stanza.BadRequest, "bad-action")
 	}
-	return commandError(iq, stanza.BadRequest, "bad-action")
+	if !s.close(id, node, iq.From) {
+		return commandError(iq, stanza.BadRequest, "bad-sessionid")
+	}
+	if action == "cancel" {
+		return iq.Result(reply(node, id, "canceled"))
+	}
+	return s.run(ctx, iq, c, id, form)
 }
 
 // run runs c with form and answers its result: completed with a note, or

@@ -312,3 +312,27 @@ func TestEndOneSession(t *testing.T) {
 	phone.Ping()
 	xmpptest.Login(t, s, "juliet", "juliet pw", "balcony").Ping()
 }
+
+// TestRejectedRequestKeepsSession: a request the session's stage cannot
+// take, such as prev in a one-stage command or a submission without a
+// form, is refused (XEP-0050 §4.6) and leaves the session waiting, so
+// the admin can still submit the form.
+func TestRejectedRequestKeepsSession(t *testing.T) {
+	s, boss := start(t)
+	cmd := execute(t, boss, node+"add-user")
+	for _, tc := range []struct{ action, payload, specific string }{
+		{"prev", "", "bad-action"},
+		{"complete", "", "bad-payload"},
+		{"complete", "<x xmlns='jabber:x:data' type='form'/>", "bad-payload"},
+	} {
+		res := ask(t, boss, "<iq type='set' id='r' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"add-user' sessionid='"+
+			cmd.Attr("sessionid")+"' action='"+tc.action+"'>"+tc.payload+"</command></iq>")
+		if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, tc.specific) == nil {
+			t.Errorf("action %s with %q: got %s, want %s", tc.action, tc.payload, res, tc.specific)
+		}
+	}
+	if note, typ, _ := completed(t, submit(t, boss, cmd, "accountjid", "tybalt@localhost", "password", "t pw", "password-verify", "t pw")); typ != "info" {
+		t.Fatalf("submitting after the refused requests: note %q (%s)", note, typ)
+	}
+	xmpptest.Login(t, s, "tybalt", "t pw", "street").Ping()
+}
