@@ -138,9 +138,16 @@ func (s *Service) handle(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		// neither.
 		return commandError(iq, stanza.ItemNotFound, "")
 	}
+	switch action {
+	case "", "execute", "cancel", "prev", "next", "complete":
+	default:
+		return commandError(iq, stanza.BadRequest, "malformed-action")
+	}
 	if id == "" {
+		// A command starts with execute; the other actions act on a
+		// session.
 		if action != "" && action != "execute" {
-			return commandError(iq, stanza.BadRequest, "malformed-action")
+			return commandError(iq, stanza.BadRequest, "bad-action")
 		}
 		if c.Form == nil {
 			return s.run(ctx, iq, c, "", dataform.Form{})

@@ -336,3 +336,25 @@ func TestRejectedRequestKeepsSession(t *testing.T) {
 	}
 	xmpptest.Login(t, s, "tybalt", "t pw", "street").Ping()
 }
+
+// TestCommandActionErrors: an action XEP-0050 does not define is
+// malformed-action, with or without a session; one it defines but the
+// stage does not offer is bad-action (XEP-0050 §4.6).
+func TestCommandActionErrors(t *testing.T) {
+	_, boss := start(t)
+	cmd := execute(t, boss, node+"add-user")
+	for _, tc := range []struct{ session, action, specific string }{
+		{"", "dance", "malformed-action"},
+		{cmd.Attr("sessionid"), "dance", "malformed-action"},
+		{"", "complete", "bad-action"},
+		{"", "cancel", "bad-action"},
+		{"", "next", "bad-action"},
+		{cmd.Attr("sessionid"), "next", "bad-action"},
+	} {
+		res := ask(t, boss, "<iq type='set' id='a' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"add-user' sessionid='"+
+			tc.session+"' action='"+tc.action+"'/></iq>")
+		if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, tc.specific) == nil {
+			t.Errorf("action %s (session %q): got %s, want %s", tc.action, tc.session, res, tc.specific)
+		}
+	}
+}
