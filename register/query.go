@@ -6,8 +6,12 @@ import (
 	"xmppd/xmlstream"
 )
 
-// formRegister is the FORM_TYPE of the registration form (XEP-0077 §12.4).
-const formRegister = NS
+// formRegister is the FORM_TYPE of the registration form, formCancel that
+// of the cancellation form (XEP-0077 §12.4).
+const (
+	formRegister = NS
+	formCancel   = NS + ":cancel"
+)
 
 // request is what a jabber:iq:register query asks for.
 type request struct {
@@ -34,6 +38,12 @@ func parseQuery(q *xmlstream.Element) request {
 				v = val.Text()
 			}
 			switch f.Attr("var") {
+			case "FORM_TYPE":
+				// A cancellation form asks for removal as <remove/>
+				// does (§3.2); its password confirms, it is no new one.
+				if v == formCancel {
+					req.remove, req.alone = true, len(children) == 1
+				}
 			case "username":
 				req.username = v
 			case "password":

@@ -22,6 +22,11 @@ func TestParseQuery(t *testing.T) {
 			<field var='token'><value>T</value></field></x></query>`,
 			request{username: "juliet", password: "x", token: "T"}},
 		{`<query xmlns='jabber:iq:register'><remove/></query>`, request{remove: true, alone: true}},
+		{`<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>
+			<field var='FORM_TYPE'><value>jabber:iq:register:cancel</value></field>
+			<field var='username'><value>juliet</value></field>
+			<field var='password'><value>x</value></field></x></query>`,
+			request{username: "juliet", password: "x", remove: true, alone: true}},
 		{`<query xmlns='jabber:iq:register'><remove/><username>juliet</username></query>`,
 			request{username: "juliet", remove: true}},
 		{`<query xmlns='jabber:iq:register'><username xmlns='urn:other'>juliet</username></query>`, request{}},

@@ -20,6 +20,8 @@
 //     wait), as ejabberd answers. Addresses are counted per IPv4 address
 //     and per IPv6 /64; only successful registrations count.
 //   - Error replies never echo the request: it holds a password (§3.3).
+//   - A submitted cancellation form (FORM_TYPE jabber:iq:register:cancel)
+//     asks for removal as <remove/> does; it never changes the password.
 //   - Removal (§3.2) runs Config.BeforeDelete, deletes the account (the
 //     database cascades the rest), answers the result, then ends every
 //     session of the account with a <not-authorized/> stream error.

@@ -356,3 +356,24 @@ func TestRemoveAccountTellsContacts(t *testing.T) {
 		}
 	}
 }
+
+// A submitted cancellation form (FORM_TYPE jabber:iq:register:cancel)
+// asks for the account's removal as <remove/> does (XEP-0077 §3.2); its
+// password field confirms, and never becomes the account's password.
+func TestRemoveAccountWithForm(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "balcony")
+	phone := xmpptest.Login(t, s, "juliet", "balcony", "phone")
+
+	expectResult(t, ask(t, phone, "<iq type='set' id='u1'><query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>"+
+		"<field var='FORM_TYPE'><value>jabber:iq:register:cancel</value></field>"+
+		"<field var='username'><value>juliet</value></field>"+
+		"<field var='password'><value>typo</value></field></x></query></iq>"))
+	if ok, err := s.Accounts.Exists(context.Background(), xmpptest.Domain, "juliet"); ok || err != nil {
+		t.Fatalf("account exists after its cancellation form: %v, %v", ok, err)
+	}
+	phone.ExpectStreamError("not-authorized")
+	if got := loginResult(t, s, "juliet", "typo"); got != "failure" {
+		t.Errorf("login with the cancellation form's password: %s", got)
+	}
+}
