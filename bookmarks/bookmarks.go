@@ -74,12 +74,15 @@ func (c *Converter) Get(ctx context.Context, account jid.JID) ([]*xmlstream.Elem
 
 // Set makes the account's bookmarks those of the XEP-0048 <storage/> in
 // elems: new and changed ones are published, missing ones retracted.
+// Elements other than <storage/> are refused (private.ErrMalformed).
 func (c *Converter) Set(ctx context.Context, account jid.JID, elems []*xmlstream.Element) error {
 	want := map[string]*xmlstream.Element{}
 	var order []string
 	for _, storage := range elems {
+		// Anything else is no list at all, not an empty one that would
+		// remove every room.
 		if storage.Name.Local != "storage" {
-			continue
+			return fmt.Errorf("%w: <%s/> where XEP-0048 has <storage/>", private.ErrMalformed, storage.Name.Local)
 		}
 		for _, conf := range storage.ChildElements() {
 			id, payload, ok := conference(conf)

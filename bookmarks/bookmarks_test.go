@@ -316,3 +316,18 @@ func TestStartKeepsNewerBookmarks(t *testing.T) {
 		t.Fatalf("items %v, want the newer list", items)
 	}
 }
+
+// TestSetWithoutStorageRefused checks that a private-storage set in
+// storage:bookmarks that holds no <storage/> is refused and leaves the
+// bookmarks alone, rather than being taken for an empty list.
+func TestSetWithoutStorageRefused(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	old.Result("set", "", privateSet("<conference jid='hall@rooms.localhost' name='Hall'/>"))
+	old.Send("<iq type='set' id='bad'><query xmlns='" + nsPrivate + "'><conference xmlns='" + nsLegacy + "' jid='crypt@rooms.localhost'/></query></iq>")
+	xmpptest.ExpectError(t, old.NextNamed("iq"), "bad-request")
+	if items := pepItems(t, old); len(items) != 1 || items["hall@rooms.localhost"] == nil {
+		t.Fatalf("items %v, want the hall kept", items)
+	}
+}

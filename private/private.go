@@ -18,7 +18,7 @@
 //     'jabber:*', 'http://jabber.org/*' and 'vcard-temp' that the XEP
 //     makes optional is not enforced, so no existing client is refused.
 //   - A get naming more than one element, or a set mixing namespaces:
-//     bad-request.
+//     bad-request; so is a set a Handler cannot take (ErrMalformed).
 //   - A set that would make the account's private data, over all
 //     namespaces, larger than Config.MaxBytes (serialised): not-acceptable,
 //     and nothing changes. The limit is per account, not per namespace, so
@@ -47,6 +47,11 @@ const NS = "jabber:iq:private"
 // ErrTooLarge is returned, wrapped, by Store.Set and Handler.Set when
 // the account's data would exceed a limit.
 var ErrTooLarge = errors.New("private storage limit exceeded")
+
+// ErrMalformed is returned, wrapped, by Handler.Set when the elements
+// are not the data its namespace holds; the set is refused with
+// bad-request and nothing changes.
+var ErrMalformed = errors.New("malformed private data")
 
 // storeTimeout bounds one database call, so that a slow database fails
 // the one IQ instead of holding the session that sent it.
@@ -267,6 +272,8 @@ func (m *Module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	switch {
 	case errors.Is(err, ErrTooLarge):
 		return iq.Error(stanza.NotAcceptable, limit)
+	case errors.Is(err, ErrMalformed):
+		return iq.Error(stanza.BadRequest, err.Error())
 	case err != nil:
 		m.Logger.Error("storing private data", "jid", iq.To.String(), "namespace", ns, "err", err)
 		return iq.Error(stanza.InternalServerError, "")
