@@ -12,12 +12,21 @@
 // XEP-0402 and are not kept. Bookmarks stored in private storage before
 // the node existed move to the node at the first get through private
 // storage.
+//
+// Clients of XEP-0048 §3 keep the list in PEP instead, as the one item
+// of the node storage:bookmarks; the account feature
+// urn:xmpp:bookmarks:1#compat-pep announces that it is kept in step
+// too. A list such a client publishes is made into publishes and
+// retractions as a private-storage set is; when the rooms change
+// otherwise, the list is published again to that node, if a client made
+// it, so that its clients are notified.
 package bookmarks
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"mellium.im/xmpp/jid"
 
@@ -34,12 +43,25 @@ const (
 	NSLegacy = "storage:bookmarks"
 )
 
-// Compat is the account feature announcing the conversion.
-const Compat = NS + "#compat"
+// Compat and CompatPEP are the account features announcing the
+// conversion from private storage and from the PEP node NSLegacy.
+const (
+	Compat    = NS + "#compat"
+	CompatPEP = NS + "#compat-pep"
+)
 
-// Converter is the private-storage handler of storage:bookmarks.
+// legacyItem is the id of the one item of the PEP node NSLegacy
+// (XEP-0048 §3).
+const legacyItem = "current"
+
+// Converter is the private-storage handler of storage:bookmarks, and
+// keeps the PEP node NSLegacy in step.
 type Converter struct {
 	pep *pep.Service
+	// Logger receives the failures of conversions that follow a
+	// client's publish, which has its answer already; nil discards
+	// them.
+	Logger *slog.Logger
 }
 
 var _ private.Handler = (*Converter)(nil)
@@ -48,7 +70,60 @@ var _ private.Handler = (*Converter)(nil)
 // private storage for NSLegacy.
 func Register(r *router.Router, service *pep.Service) *Converter {
 	r.AddAccountFeature(Compat)
-	return &Converter{pep: service}
+	r.AddAccountFeature(CompatPEP)
+	c := &Converter{pep: service}
+	service.OnPublish(c.published)
+	service.OnRemove(func(ctx context.Context, owner jid.JID, node, _ string) {
+		if node == NS {
+			c.logged(c.mirror(ctx, owner), owner)
+		}
+	})
+	return c
+}
+
+// published follows a client's publish: a list of XEP-0048 to the node
+// NSLegacy becomes XEP-0402's items, a change of those items is
+// published to NSLegacy.
+func (c *Converter) published(ctx context.Context, owner jid.JID, node, _ string, payload *xmlstream.Element) {
+	switch {
+	case node == NSLegacy && payload.Name.Space == NSLegacy:
+		c.logged(c.set(ctx, owner, []*xmlstream.Element{payload}), owner)
+	case node == NS:
+		c.logged(c.mirror(ctx, owner), owner)
+	}
+}
+
+// logged logs err, if any, of a conversion for account.
+func (c *Converter) logged(err error, account jid.JID) {
+	if err != nil && c.Logger != nil {
+		c.Logger.Error("keeping the bookmarks' forms in step", "jid", account.String(), "err", err)
+	}
+}
+
+// mirror publishes the account's bookmarks as XEP-0048's list to the
+// PEP node NSLegacy, when a client made that node: an empty list when
+// the XEP-0402 node is gone. A node made without XEP-0048's
+// publish-options is made whitelist first, so that rooms kept private
+// in XEP-0402, and their passwords, stay private there.
+func (c *Converter) mirror(ctx context.Context, account jid.JID) error {
+	cfg, _, exists, err := c.pep.Items(ctx, account, NSLegacy)
+	if err != nil || !exists {
+		return err
+	}
+	list, ok, err := c.Get(ctx, account)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		list = []*xmlstream.Element{xmlstream.NewElement(NSLegacy, "storage")}
+	}
+	if cfg.Access != pep.Whitelist {
+		cfg.Access = pep.Whitelist
+		if err := c.pep.Configure(ctx, account, NSLegacy, cfg); err != nil {
+			return err
+		}
+	}
+	return c.pep.Publish(ctx, account, NSLegacy, cfg, legacyItem, list[0])
 }
 
 // nodeConfig is the configuration XEP-0402 asks of the node.
@@ -76,6 +151,18 @@ func (c *Converter) Get(ctx context.Context, account jid.JID) ([]*xmlstream.Elem
 // elems: new and changed ones are published, missing ones retracted.
 // Elements other than <storage/> are refused (private.ErrMalformed).
 func (c *Converter) Set(ctx context.Context, account jid.JID, elems []*xmlstream.Element) error {
+	if err := c.set(ctx, account, elems); err != nil {
+		return err
+	}
+	// The set is done: a failure to show it in the other form is not
+	// its failure.
+	c.logged(c.mirror(ctx, account), account)
+	return nil
+}
+
+// set is Set without publishing the list to the node NSLegacy, for a
+// list that came from there.
+func (c *Converter) set(ctx context.Context, account jid.JID, elems []*xmlstream.Element) error {
 	want := map[string]*xmlstream.Element{}
 	var order []string
 	for _, storage := range elems {

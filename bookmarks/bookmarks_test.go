@@ -331,3 +331,94 @@ func TestSetWithoutStorageRefused(t *testing.T) {
 		t.Fatalf("items %v, want the hall kept", items)
 	}
 }
+
+// legacyPEPPublish is a publish of XEP-0048 bookmarks to PEP, as
+// Converse.js and other clients of XEP-0048 §3 send it.
+func legacyPEPPublish(storage string) string {
+	return "<pubsub xmlns='" + nsPubsub + "'><publish node='" + nsLegacy + "'><item id='current'><storage xmlns='" + nsLegacy + "'>" + storage + "</storage></item></publish>" +
+		"<publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>" +
+		"<field var='pubsub#persist_items'><value>true</value></field><field var='pubsub#access_model'><value>whitelist</value></field></x></publish-options></pubsub>"
+}
+
+// legacyPEP returns the conferences of the item of the PEP node
+// storage:bookmarks by room.
+func legacyPEP(t *testing.T, c *xmpptest.Client) map[string]*xmlstream.Element {
+	t.Helper()
+	res := c.Result("get", "", "<pubsub xmlns='"+nsPubsub+"'><items node='"+nsLegacy+"'/></pubsub>")
+	items := res.Child(nsPubsub, "pubsub").Child(nsPubsub, "items").ChildElements()
+	if len(items) != 1 {
+		t.Fatalf("got %s, want one item", res)
+	}
+	out := map[string]*xmlstream.Element{}
+	for _, conf := range items[0].Child(nsLegacy, "storage").ChildElements() {
+		out[conf.Attr("jid")] = conf
+	}
+	return out
+}
+
+// TestLegacyPEP has a client keeping XEP-0048 bookmarks in the PEP node
+// storage:bookmarks and one of XEP-0402 change the same bookmarks, as
+// Prosody's urn:xmpp:bookmarks:1#compat-pep does.
+func TestLegacyPEP(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	mod := modern(t, s)
+
+	// The old client publishes its list: the modern one is notified of
+	// the room, with everything it holds.
+	old.Result("set", "", legacyPEPPublish("<conference jid='balcony@rooms.localhost' autojoin='true' name='Balcony'><nick>Juliet</nick><password>rose</password></conference>"))
+	if pub, _ := events(t, mod); !slices.Equal(pub, []string{"balcony@rooms.localhost"}) {
+		t.Fatalf("published %v", pub)
+	}
+	b := pepItems(t, mod)["balcony@rooms.localhost"]
+	if b == nil || b.Attr("autojoin") != "true" || b.Child(nsBM, "password").Text() != "rose" {
+		t.Fatalf("item %s", b)
+	}
+
+	// The modern client adds a room and removes the balcony: the old
+	// client's node shows it.
+	mod.Send("<iq type='set' id='p'><pubsub xmlns='" + nsPubsub + "'><publish node='" + nsBM + "'><item id='tomb@rooms.localhost'>" +
+		"<conference xmlns='" + nsBM + "' name='Tomb'><nick>J</nick></conference></item></publish></pubsub></iq>")
+	events(t, mod)
+	if res := mod.NextNamed("iq"); res.Attr("type") != "result" {
+		t.Fatalf("got %s, want the publish's result", res)
+	}
+	mod.Send("<iq type='set' id='r'><pubsub xmlns='" + nsPubsub + "'><retract node='" + nsBM + "' notify='true'><item id='balcony@rooms.localhost'/></retract></pubsub></iq>")
+	events(t, mod)
+	if res := mod.NextNamed("iq"); res.Attr("type") != "result" {
+		t.Fatalf("got %s, want the retraction's result", res)
+	}
+	got := legacyPEP(t, old)
+	if len(got) != 1 || got["tomb@rooms.localhost"] == nil || got["tomb@rooms.localhost"].Child(nsLegacy, "nick").Text() != "J" {
+		t.Fatalf("storage:bookmarks shows %v, want the tomb alone", got)
+	}
+}
+
+// TestLegacyPEPStaysPrivate checks that the rooms of XEP-0402, with
+// their passwords, go to a storage:bookmarks node made without
+// publish-options only once it is private, and that deleting the
+// XEP-0402 node empties that list too.
+func TestLegacyPEPStaysPrivate(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	// A publish without options makes a node contacts may read.
+	old.Result("set", "", "<pubsub xmlns='"+nsPubsub+"'><publish node='"+nsLegacy+"'><item id='current'><storage xmlns='"+nsLegacy+"'/></item></publish></pubsub>")
+	old.Result("set", "", privateSet("<conference jid='balcony@rooms.localhost'><password>rose</password></conference>"))
+	res := old.Result("get", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+nsLegacy+"'/></pubsub>")
+	access := ""
+	for _, f := range res.Child("http://jabber.org/protocol/pubsub#owner", "pubsub").Child("http://jabber.org/protocol/pubsub#owner", "configure").Child("jabber:x:data", "x").ChildElements() {
+		if f.Attr("var") == "pubsub#access_model" {
+			access = f.Child("jabber:x:data", "value").Text()
+		}
+	}
+	if got := legacyPEP(t, old); got["balcony@rooms.localhost"] != nil && access != "whitelist" {
+		t.Fatalf("storage:bookmarks shows the balcony with access model %q", access)
+	}
+
+	old.Result("set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='"+nsBM+"'/></pubsub>")
+	if got := legacyPEP(t, old); len(got) != 0 {
+		t.Fatalf("storage:bookmarks shows %v after the bookmarks node was deleted", got)
+	}
+}
