@@ -192,16 +192,29 @@ func (c *Converter) set(ctx context.Context, account jid.JID, elems []*xmlstream
 	// The node's items as XEP-0048 shows them, by room, so that an item
 	// published in another form (autojoin='1', whitespace, a room JID in
 	// capitals) counts as unchanged. Items it does not show are left
-	// alone.
+	// alone. A room whose JID items spell in several ways (XEP-0048
+	// showed each) is one room: the item of its normal spelling, or
+	// the first, stands for it and the others go.
 	type existing struct {
 		id      string
 		payload *xmlstream.Element
+		others  []string
 	}
 	have := map[string]existing{}
 	for _, it := range items {
 		if legacy := legacyConference(it); legacy != nil {
 			if room, payload, ok := conference(legacy); ok {
-				have[room] = existing{it.Attr("id"), payload}
+				id := it.Attr("id")
+				old, seen := have[room]
+				switch {
+				case !seen:
+					have[room] = existing{id: id, payload: payload}
+				case id == room:
+					have[room] = existing{id, payload, append(old.others, old.id)}
+				default:
+					old.others = append(old.others, id)
+					have[room] = old
+				}
 			}
 		}
 	}
@@ -226,8 +239,12 @@ func (c *Converter) set(ctx context.Context, account jid.JID, elems []*xmlstream
 	}
 	retract := func() error {
 		for room, old := range have {
+			ids := old.others
 			if _, keep := want[room]; !keep {
-				if err := c.pep.Retract(ctx, account, NS, old.id); err != nil {
+				ids = append(ids, old.id)
+			}
+			for _, id := range ids {
+				if err := c.pep.Retract(ctx, account, NS, id); err != nil {
 					return err
 				}
 			}

@@ -422,3 +422,21 @@ func TestLegacyPEPStaysPrivate(t *testing.T) {
 		t.Fatalf("storage:bookmarks shows %v after the bookmarks node was deleted", got)
 	}
 }
+
+// TestSetRemovesEverySpelling checks that a room removed through private
+// storage goes from the list even when XEP-0402 clients published it
+// under two spellings of its JID, which XEP-0048 showed as two
+// conferences.
+func TestSetRemovesEverySpelling(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	old.Result("set", "", privateSet("<conference jid='crypt@rooms.localhost'/>"))
+	for _, id := range []string{"Hall@Rooms.localhost", "hall@rooms.localhost"} {
+		old.Result("set", "", "<pubsub xmlns='"+nsPubsub+"'><publish node='"+nsBM+"'><item id='"+id+"'><conference xmlns='"+nsBM+"'/></item></publish></pubsub>")
+	}
+	old.Result("set", "", privateSet("<conference jid='crypt@rooms.localhost'/>"))
+	if got := legacy(t, old.Result("get", "", privateGet)); len(got) != 1 || got["crypt@rooms.localhost"] == nil {
+		t.Fatalf("private storage shows %v, want the crypt alone", slices.Sorted(maps.Keys(got)))
+	}
+}
