@@ -58,20 +58,22 @@ const legacyItem = "current"
 // keeps the PEP node NSLegacy in step.
 type Converter struct {
 	pep *pep.Service
-	// Logger receives the failures of conversions that follow a
-	// client's publish, which has its answer already; nil discards
-	// them.
-	Logger *slog.Logger
+	log *slog.Logger
 }
 
 var _ private.Handler = (*Converter)(nil)
 
 // Register announces the conversion on r and returns the handler to give
-// private storage for NSLegacy.
-func Register(r *router.Router, service *pep.Service) *Converter {
+// private storage for NSLegacy. log receives the failures of conversions
+// that follow a client's publish, which has its answer already; nil
+// discards them.
+func Register(r *router.Router, service *pep.Service, log *slog.Logger) *Converter {
 	r.AddAccountFeature(Compat)
 	r.AddAccountFeature(CompatPEP)
-	c := &Converter{pep: service}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Converter{pep: service, log: log}
 	service.OnPublish(c.published)
 	service.OnRemove(func(ctx context.Context, owner jid.JID, node, _ string) {
 		if node == NS {
@@ -95,8 +97,8 @@ func (c *Converter) published(ctx context.Context, owner jid.JID, node, _ string
 
 // logged logs err, if any, of a conversion for account.
 func (c *Converter) logged(err error, account jid.JID) {
-	if err != nil && c.Logger != nil {
-		c.Logger.Error("keeping the bookmarks' forms in step", "jid", account.String(), "err", err)
+	if err != nil {
+		c.log.Error("keeping the bookmarks' forms in step", "jid", account.String(), "err", err)
 	}
 }
 

@@ -46,7 +46,7 @@ func (w *wiring) profile(ctx context.Context) error {
 	})
 	privates := private.Register(w.router, private.Config{
 		Store:    postgres.NewPrivate(w.pool),
-		Handlers: map[string]private.Handler{bookmarks.NSLegacy: bookmarks.Register(w.router, w.pepService)},
+		Handlers: map[string]private.Handler{bookmarks.NSLegacy: bookmarks.Register(w.router, w.pepService, w.log)},
 		MaxBytes: w.cfg.VCard.MaxBytes,
 		Logger:   w.log,
 	})
