@@ -67,19 +67,7 @@ func TestSMSessionEndsDuringResumption(t *testing.T) {
 	j := jc.EnableSM()
 	r := xmpptest.Login(t, s, "romeo", "pw", "orchard")
 
-	release := lockOffline(t, s)
-	j.Send("<message to='nurse@localhost' type='chat'><body>later</body></message>")
-	waitForOfflineLock(t, s)
-	j2 := xmpptest.DialFrom(t, "127.0.0.2", s.C2SAddr)
-	j2.Authenticated("juliet", "pw")
-	j2.Send("<resume xmlns='urn:xmpp:sm:3' previd='" + j.ID + "' h='0'/>")
-	// The session closes the old connection once it is the new one's,
-	// then waits for the old reader.
-	for {
-		if _, err := j.C.NextErr(); err != nil {
-			break
-		}
-	}
+	j2, release := resumeWhileHeld(t, s, j)
 	r.Send(chat("juliet@localhost/balcony", 1))
 	r.Ping() // routed: queued for the resuming session
 

@@ -47,6 +47,29 @@ func waitForOfflineLock(t *testing.T, s *xmpptest.Server) {
 	}
 }
 
+// resumeWhileHeld has juliet's session j held: its reader stays in the
+// store of a message to nurse (offline), which waits for the offline
+// table's lock, while a new connection from another address resumes
+// the session. It returns once the session closed j's connection, with
+// the new connection and the release of the lock.
+func resumeWhileHeld(t *testing.T, s *xmpptest.Server, j *xmpptest.SM) (j2 *xmpptest.Client, release func()) {
+	t.Helper()
+	release = lockOffline(t, s)
+	j.Send("<message to='nurse@localhost' type='chat'><body>later</body></message>")
+	waitForOfflineLock(t, s)
+	j2 = xmpptest.DialFrom(t, "127.0.0.2", s.C2SAddr)
+	j2.Authenticated("juliet", "pw")
+	j2.Send("<resume xmlns='urn:xmpp:sm:3' previd='" + j.ID + "' h='0'/>")
+	// The session closes the old connection once it is the new one's,
+	// then waits for the old reader.
+	for {
+		if _, err := j.C.NextErr(); err != nil {
+			break
+		}
+	}
+	return j2, release
+}
+
 // TestResumeTakeoverAsksForAcks: juliet's client resumes its session on
 // a new connection while the old one is still attached and its reader
 // is busy routing her last stanza (a message stored offline, which waits
@@ -60,20 +83,7 @@ func waitForOfflineLock(t *testing.T, s *xmpptest.Server) {
 func TestResumeTakeoverAsksForAcks(t *testing.T) {
 	s, j, r := smPair(t)
 	s.AddUser(t, "nurse", xmpptest.Domain, "pw")
-	release := lockOffline(t, s)
-	j.Send("<message to='nurse@localhost' type='chat'><body>later</body></message>")
-	waitForOfflineLock(t, s)
-
-	j2 := xmpptest.DialFrom(t, "127.0.0.2", s.C2SAddr)
-	j2.Authenticated("juliet", "pw")
-	j2.Send("<resume xmlns='urn:xmpp:sm:3' previd='" + j.ID + "' h='0'/>")
-	// The session closes the old connection once it is the new one's,
-	// then waits for the old reader.
-	for {
-		if _, err := j.C.NextErr(); err != nil {
-			break
-		}
-	}
+	j2, release := resumeWhileHeld(t, s, j)
 	for n := 1; n <= 5; n++ {
 		r.Send(chat("juliet@localhost/balcony", n))
 	}
