@@ -275,7 +275,9 @@ func (c *Converter) set(ctx context.Context, account jid.JID, elems []*xmlstream
 
 // prepare makes sure the node exists, keeps n items and is private: a
 // node another client made with presence access would show the rooms'
-// passwords to the account's contacts.
+// passwords to the account's contacts. A node it has to change gets the
+// whole configuration XEP-0402 asks, which its clients' publish-options
+// then meet.
 func (c *Converter) prepare(ctx context.Context, account jid.JID, cfg pep.NodeConfig, exists bool, n int) error {
 	if !exists {
 		return tooLarge(c.pep.Create(ctx, account, NS, c.nodeConfig()))
@@ -283,8 +285,9 @@ func (c *Converter) prepare(ctx context.Context, account jid.JID, cfg pep.NodeCo
 	if cfg.MaxItems >= n && cfg.Access == pep.Whitelist {
 		return nil
 	}
-	cfg.MaxItems, cfg.Access = max(cfg.MaxItems, n), pep.Whitelist
-	return c.pep.Configure(ctx, account, NS, cfg)
+	want := c.nodeConfig()
+	want.Title = cfg.Title
+	return c.pep.Configure(ctx, account, NS, want)
 }
 
 // tooLarge marks the errors of the account's PEP limits as private

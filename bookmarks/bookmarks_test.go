@@ -299,6 +299,31 @@ func TestSetOnSmallNode(t *testing.T) {
 	}
 }
 
+// TestWidenedNodeTakesClientOptions checks that a node the converter
+// had to change (made by a publish without options, too small for the
+// list) gets the whole configuration XEP-0402 asks, so that a client's
+// next publish with XEP-0402's publish-options (Conversations, Dino,
+// Gajim) meets them instead of failing with precondition-not-met.
+func TestWidenedNodeTakesClientOptions(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	old.Result("set", "", "<pubsub xmlns='"+nsPubsub+"'><publish node='"+nsBM+"'><item id='a@rooms.localhost'><conference xmlns='"+nsBM+"'/></item></publish></pubsub>")
+	old.Result("set", "", privateSet("<conference jid='a@rooms.localhost'/><conference jid='b@rooms.localhost'/>"))
+	field := func(name, value string) string {
+		return "<field var='" + name + "'><value>" + value + "</value></field>"
+	}
+	old.Result("set", "", "<pubsub xmlns='"+nsPubsub+"'><publish node='"+nsBM+"'><item id='c@rooms.localhost'><conference xmlns='"+nsBM+"'/></item></publish>"+
+		"<publish-options><x xmlns='jabber:x:data' type='submit'>"+
+		field("FORM_TYPE", "http://jabber.org/protocol/pubsub#publish-options")+
+		field("pubsub#persist_items", "true")+field("pubsub#max_items", "max")+
+		field("pubsub#send_last_published_item", "never")+field("pubsub#access_model", "whitelist")+
+		"</x></publish-options></pubsub>")
+	if items := pepItems(t, old); len(items) != 3 {
+		t.Fatalf("items %v, want a, b and c", items)
+	}
+}
+
 // TestStartKeepsNewerBookmarks checks that private-storage bookmarks
 // found at start do not replace an account's PEP bookmarks.
 func TestStartKeepsNewerBookmarks(t *testing.T) {
