@@ -137,9 +137,9 @@ func (m *module) discoInfo(ctx context.Context, iq router.IQ, node string) (rout
 	}
 	meta := dataform.Form{Type: "result", Fields: []dataform.Field{
 		{Var: "FORM_TYPE", Type: "hidden", Values: []string{NSMeta}},
-		{Var: "pubsub#title", Type: "text-single", Label: "Title", Values: []string{cfg.Title}},
+		{Var: "pubsub#title", Type: "text-single", Label: options["pubsub#title"].label, Values: []string{cfg.Title}},
 		{Var: "pubsub#owner", Type: "jid-multi", Label: "Owner", Values: []string{iq.To.Bare().String()}},
-		{Var: "pubsub#access_model", Type: "list-single", Label: "Who may see the items", Values: []string{cfg.Access}},
+		{Var: "pubsub#access_model", Type: "list-single", Label: options["pubsub#access_model"].label, Values: []string{cfg.Access}},
 	}}
 	return router.DiscoInfo{
 		Identities: []router.Identity{{Category: "pubsub", Type: "leaf"}},
