@@ -91,20 +91,28 @@ func nodeInfo(ctx context.Context, r *router.Router, iq router.IQ, node string) 
 		if !ok {
 			continue
 		}
-		q := xmlstream.NewElement(NSInfo, "query", "node", node)
-		for _, id := range ids {
-			el := xmlstream.NewElement(NSInfo, "identity", "category", id.Category, "type", id.Type)
-			if id.Name != "" {
-				el.SetAttr("name", id.Name)
-			}
-			q.AddChild(el)
-		}
-		for _, f := range features {
-			q.AddChild(xmlstream.NewElement(NSInfo, "feature", "var", f))
-		}
-		return iq.Result(q)
+		return iq.Result(infoQuery(node, router.DiscoInfo{Identities: ids, Features: features}))
 	}
 	return iq.Error("item-not-found", "")
+}
+
+// infoQuery is the disco#info answer for node telling info.
+func infoQuery(node string, info router.DiscoInfo) *xmlstream.Element {
+	q := xmlstream.NewElement(NSInfo, "query", "node", node)
+	for _, id := range info.Identities {
+		el := xmlstream.NewElement(NSInfo, "identity", "category", id.Category, "type", id.Type)
+		if id.Name != "" {
+			el.SetAttr("name", id.Name)
+		}
+		q.AddChild(el)
+	}
+	for _, f := range info.Features {
+		q.AddChild(xmlstream.NewElement(NSInfo, "feature", "var", f))
+	}
+	for _, x := range info.Forms {
+		q.AddChild(x)
+	}
+	return q
 }
 
 // accountNodeInfo answers disco#info for a node of an account from the
@@ -118,21 +126,7 @@ func accountNodeInfo(ctx context.Context, r *router.Router, iq router.IQ, node s
 		if !ok {
 			continue
 		}
-		q := xmlstream.NewElement(NSInfo, "query", "node", node)
-		for _, id := range info.Identities {
-			el := xmlstream.NewElement(NSInfo, "identity", "category", id.Category, "type", id.Type)
-			if id.Name != "" {
-				el.SetAttr("name", id.Name)
-			}
-			q.AddChild(el)
-		}
-		for _, f := range info.Features {
-			q.AddChild(xmlstream.NewElement(NSInfo, "feature", "var", f))
-		}
-		for _, x := range info.Forms {
-			q.AddChild(x)
-		}
-		return iq.Result(q)
+		return iq.Result(infoQuery(node, info))
 	}
 	return iq.Error("item-not-found", "")
 }
