@@ -58,7 +58,7 @@ func (f *Files) put(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Hour)
 	defer cancel()
-	err := f.Store.Put(ctx, r.PathValue("id"), r.PathValue("name"), time.Now().Add(-f.SlotTime), r.Header.Get("Content-Type"), http.MaxBytesReader(w, r.Body, r.ContentLength))
+	err := f.Store.Put(ctx, r.PathValue("id"), r.PathValue("name"), time.Now().Add(-f.SlotTime), r.Header.Get("Content-Type"), r.ContentLength, http.MaxBytesReader(w, r.Body, r.ContentLength))
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusCreated)

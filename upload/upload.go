@@ -76,11 +76,13 @@ type Store interface {
 	// bytes (ErrQuota).
 	CreateSlot(ctx context.Context, s Slot, quota int64, pendingSince time.Time) error
 	// Put stores the file of the slot id named filename, requested after
-	// pendingSince, from body, which must hold exactly the slot's size
-	// (ErrSize). A contentType other than "" must be the slot's, as
-	// SameType says (ErrType). ErrNoSlot when there is no such slot,
-	// ErrUploaded when its file was put already.
-	Put(ctx context.Context, id, filename string, pendingSince time.Time, contentType string, body io.Reader) error
+	// pendingSince, from body, which holds size bytes. The size must be
+	// the slot's (ErrSize), and a contentType other than "" the slot's,
+	// as SameType says (ErrType): Put checks both before it reads body or
+	// holds the slot, so a wrong request takes no turn of a correct one.
+	// ErrNoSlot when there is no such slot, ErrUploaded when its file was
+	// put already.
+	Put(ctx context.Context, id, filename string, pendingSince time.Time, contentType string, size int64, body io.Reader) error
 	// Get calls serve with the file of slot id named filename, put after
 	// uploadedSince, and a reader of its bytes; ErrNoSlot when there is
 	// none.

@@ -258,7 +258,7 @@ func TestExpiryDuringUpload(t *testing.T) {
 			t.Error(err)
 		}
 	}}
-	if err := store.Put(ctx, sl.ID, sl.Filename, requested.Add(-time.Minute), "", body); err != nil {
+	if err := store.Put(ctx, sl.ID, sl.Filename, requested.Add(-time.Minute), "", sl.Size, body); err != nil {
 		t.Fatalf("the upload: %v", err)
 	}
 	if err := store.Get(ctx, sl.ID, sl.Filename, time.Time{}, func(upload.File, io.Reader) error { return nil }); err != nil {
@@ -343,4 +343,90 @@ func TestActiveContentDownloaded(t *testing.T) {
 			t.Errorf("GET %s (%s): Content-Disposition %q, want %q", tc.name, tc.ctype, got, tc.disposition)
 		}
 	}
+}
+
+// bodyReader is the body of a PUT that tells when the server asks for it:
+// the client sends "Expect: 100-continue", so the body is read only once
+// the handler reads it. Its first Read runs f, on the transport's
+// goroutine.
+type bodyReader struct {
+	r io.Reader
+	f func()
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.f != nil {
+		b.f()
+		b.f = nil
+	}
+	return b.r.Read(p)
+}
+
+// TestWrongPutRefusedUnread: a PUT whose Content-Length is not the slot's
+// size, or whose Content-Type is not the slot's, is refused from its
+// headers (XEP-0363 §6): its body is never asked for, and it does not
+// hold the slot, so a correct PUT arriving meanwhile is taken, as is one
+// after it.
+func TestWrongPutRefusedUnread(t *testing.T) {
+	s, juliet := start(t)
+	web := xmpptest.HTTPSClient(t, s)
+	transport := web.Transport.(*http.Transport).Clone()
+	// Only a fallback: the server answers or asks for the body first.
+	transport.ExpectContinueTimeout = time.Minute
+	t.Cleanup(transport.CloseIdleConnections)
+	expecting := &http.Client{Transport: transport}
+	file := []byte("a letter to Romeo")
+	for _, tc := range []struct {
+		name   string
+		length int
+		ctype  string
+		status int
+	}{
+		{"a shorter Content-Length", len(file) - 1, "text/plain", http.StatusBadRequest},
+		{"a longer Content-Length", len(file) + 1, "text/plain", http.StatusBadRequest},
+		{"another Content-Type", len(file), "image/png", http.StatusUnsupportedMediaType},
+	} {
+		put, _ := slot(t, juliet, "letter.txt", len(file), "text/plain")
+		// What a correct PUT gets while the server reads the wrong body:
+		// sent before the wrong body's first byte, so before its answer.
+		meanwhile := make(chan string, 1)
+		body := &bodyReader{r: bytes.NewReader(make([]byte, tc.length)), f: func() {
+			resp, err := web.Do(must(http.NewRequest(http.MethodPut, put, bytes.NewReader(file))))
+			if err != nil {
+				meanwhile <- err.Error()
+				return
+			}
+			resp.Body.Close()
+			meanwhile <- resp.Status
+		}}
+		req := must(http.NewRequest(http.MethodPut, put, body))
+		req.ContentLength = int64(tc.length)
+		req.Header.Set("Content-Type", tc.ctype)
+		req.Header.Set("Expect", "100-continue")
+		resp, err := expecting.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %s, want %d", tc.name, resp.Status, tc.status)
+		}
+		select {
+		case status := <-meanwhile:
+			t.Errorf("%s: the server read the body, and a correct PUT meanwhile got %s", tc.name, status)
+			continue
+		default:
+		}
+		if resp, body := do(t, web, http.MethodPut, put, file, "text/plain"); resp.StatusCode != http.StatusCreated {
+			t.Errorf("%s: the correct PUT after it: %s %s", tc.name, resp.Status, body)
+		}
+	}
+}
+
+// must returns v, panicking on err: for requests built from valid URLs.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -58,21 +58,40 @@ func (u *Uploads) CreateSlot(ctx context.Context, s upload.Slot, quota int64, pe
 	return nil
 }
 
-// Put stores body as the file of the slot. It claims the slot with a new
-// large object first, so that one PUT alone fills it, then writes the
-// body in chunks of copyBuffer bytes, each a statement of its own: a slow
-// client holds no transaction and no connection of the pool between its
-// chunks. A failed or short upload releases the slot and drops what was
-// written.
-func (u *Uploads) Put(ctx context.Context, id, filename string, pendingSince time.Time, contentType string, body io.Reader) error {
-	var oid uint32
-	var size int64
+// Put stores body as the file of the slot. It checks the request's size
+// and type against the slot first, so that a wrong request neither holds
+// the slot nor has its body read. It then claims the slot with a new
+// large object, in one statement, so that one PUT alone fills it, and
+// writes the body in chunks of copyBuffer bytes, each a statement of its
+// own: a slow client holds no transaction and no connection of the pool
+// between its chunks. A failed or short upload releases the slot and
+// drops what was written.
+func (u *Uploads) Put(ctx context.Context, id, filename string, pendingSince time.Time, contentType string, size int64, body io.Reader) error {
+	var slotSize int64
 	var slotType string
-	err := u.pool.QueryRow(ctx, `UPDATE uploads SET content = lo_create(0)
-		WHERE id = $1 AND filename = $2 AND requested > $3 AND content IS NULL RETURNING content, size, content_type`,
-		id, filename, pendingSince).Scan(&oid, &size, &slotType)
+	var taken, pending bool
+	err := u.pool.QueryRow(ctx, `SELECT size, content_type, content IS NOT NULL, requested > $3 FROM uploads WHERE id = $1 AND filename = $2`,
+		id, filename, pendingSince).Scan(&slotSize, &slotType, &taken, &pending)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return upload.ErrNoSlot
+	case err != nil:
+		return fmt.Errorf("look up upload slot %s: %w", id, err)
+	case taken:
+		return upload.ErrUploaded
+	case !pending:
+		return upload.ErrNoSlot
+	case size != slotSize:
+		return fmt.Errorf("%w: %d bytes, the slot is for %d", upload.ErrSize, size, slotSize)
+	case contentType != "" && !upload.SameType(slotType, contentType):
+		return fmt.Errorf("%w: %q, the slot is for %q", upload.ErrType, contentType, slotType)
+	}
+	var oid uint32
+	err = u.pool.QueryRow(ctx, `UPDATE uploads SET content = lo_create(0)
+		WHERE id = $1 AND filename = $2 AND requested > $3 AND content IS NULL RETURNING content`,
+		id, filename, pendingSince).Scan(&oid)
 	if errors.Is(err, pgx.ErrNoRows) {
-		var taken bool
+		// Another PUT claimed it since, or it expired.
 		if u.pool.QueryRow(ctx, `SELECT content IS NOT NULL FROM uploads WHERE id = $1 AND filename = $2`, id, filename).Scan(&taken) == nil && taken {
 			return upload.ErrUploaded
 		}
@@ -80,10 +99,6 @@ func (u *Uploads) Put(ctx context.Context, id, filename string, pendingSince tim
 	}
 	if err != nil {
 		return fmt.Errorf("claim upload slot %s: %w", id, err)
-	}
-	if contentType != "" && !upload.SameType(slotType, contentType) {
-		u.release(id, oid)
-		return fmt.Errorf("%w: %q, the slot is for %q", upload.ErrType, contentType, slotType)
 	}
 	if err := u.write(ctx, oid, size, body); err != nil {
 		u.release(id, oid)
