@@ -49,7 +49,8 @@ func cors(w http.ResponseWriter) { w.Header().Set("Access-Control-Allow-Origin",
 // that does not exist or expired, 409 for one already used, 400 or 413
 // for a body not of the slot's size, 415 for a Content-Type not the
 // slot's, which XEP-0363 §6 says a service should refuse. Without a
-// Content-Type the file is taken as of the slot's type.
+// Content-Type the file is taken as of the slot's type; a slot requested
+// without one takes the PUT's (FileType).
 func (f *Files) put(w http.ResponseWriter, r *http.Request) {
 	cors(w)
 	if r.ContentLength < 0 {

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/url"
 	"strconv"
 	"strings"
@@ -81,7 +82,7 @@ type Store interface {
 	// as SameType says (ErrType): Put checks both before it reads body or
 	// holds the slot, so a wrong request takes no turn of a correct one.
 	// ErrNoSlot when there is no such slot, ErrUploaded when its file was
-	// put already.
+	// put already. A slot of no type takes the type FileType gives.
 	Put(ctx context.Context, id, filename string, pendingSince time.Time, contentType string, size int64, body io.Reader) error
 	// Get calls serve with the file of slot id named filename, put after
 	// uploadedSince, and a reader of its bytes; ErrNoSlot when there is
@@ -226,6 +227,21 @@ func newID() string {
 // charset=UTF-8" is "text/plain". A slot of no type takes any.
 func SameType(slot, upload string) bool {
 	return slot == "" || mediaType(slot) == mediaType(upload)
+}
+
+// FileType returns the content type a file put with the Content-Type
+// upload into a slot of type slot is served with: the slot's, or, for a
+// slot requested without one, the upload's, which XEP-0363 §6 lets the
+// PUT carry, when it parses as a media type of at most 255 bytes, as a
+// slot request's may be; else "".
+func FileType(slot, upload string) string {
+	if slot != "" {
+		return slot
+	}
+	if _, _, err := mime.ParseMediaType(upload); err != nil || len(upload) > 255 {
+		return ""
+	}
+	return upload
 }
 
 // mediaType returns the type/subtype of a content type, in lower case.

@@ -430,3 +430,43 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestUntypedSlotTakesPutType: a slot requested without a content-type
+// takes the Content-Type its PUT carries (XEP-0363 §6), when it parses,
+// and GET serves the file with it, shown or saved as its type says; one
+// put without a type, or with one that does not parse, is served as
+// application/octet-stream. A failed PUT leaves the slot untyped.
+func TestUntypedSlotTakesPutType(t *testing.T) {
+	s, juliet := start(t)
+	web := xmpptest.HTTPSClient(t, s)
+	file := []byte("a picture of the balcony")
+	for _, tc := range []struct {
+		name, failed, ctype, served, disposition string
+	}{
+		{"photo.png", "", "image/png", "image/png", ""},
+		{"notes.txt", "image/png", "text/plain; charset=utf-8", "text/plain; charset=utf-8", ""},
+		{"page.html", "", "text/html", "text/html", "attachment; filename=page.html"},
+		{"odd.png", "", "image/png, text/html", "application/octet-stream", "attachment; filename=odd.png"},
+		{"untyped", "", "", "application/octet-stream", "attachment; filename=untyped"},
+	} {
+		put, get := slot(t, juliet, tc.name, len(file), "")
+		if tc.failed != "" {
+			if resp, _ := do(t, web, http.MethodPut, put, file[1:], tc.failed); resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("PUT %s of the wrong size: %s, want 400", tc.name, resp.Status)
+			}
+		}
+		if resp, body := do(t, web, http.MethodPut, put, file, tc.ctype); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT %s: %s %s", tc.name, resp.Status, body)
+		}
+		resp, body := do(t, web, http.MethodGet, get, nil, "")
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(body, file) {
+			t.Fatalf("GET %s: %s %q", tc.name, resp.Status, body)
+		}
+		if got := resp.Header.Get("Content-Type"); got != tc.served {
+			t.Errorf("GET %s put as %q: Content-Type %q, want %q", tc.name, tc.ctype, got, tc.served)
+		}
+		if got := resp.Header.Get("Content-Disposition"); got != tc.disposition {
+			t.Errorf("GET %s put as %q: Content-Disposition %q, want %q", tc.name, tc.ctype, got, tc.disposition)
+		}
+	}
+}

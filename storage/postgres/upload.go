@@ -104,7 +104,10 @@ func (u *Uploads) Put(ctx context.Context, id, filename string, pendingSince tim
 		u.release(id, oid)
 		return fmt.Errorf("store the file of upload slot %s: %w", id, err)
 	}
-	tag, err := u.pool.Exec(ctx, `UPDATE uploads SET uploaded = now() WHERE id = $1 AND content = $2`, id, oid)
+	// The type is set with the upload, not the claim: a failed PUT leaves
+	// the slot as it was requested.
+	tag, err := u.pool.Exec(ctx, `UPDATE uploads SET uploaded = now(), content_type = $3 WHERE id = $1 AND content = $2`,
+		id, oid, upload.FileType(slotType, contentType))
 	if err != nil {
 		u.release(id, oid)
 		return fmt.Errorf("store the file of upload slot %s: %w", id, err)
