@@ -847,3 +847,28 @@ func TestHashes(t *testing.T) {
 		}
 	}
 }
+
+// VerifyPassword accepts the password the credentials were derived from,
+// SASLprep-equivalent spellings of it, and nothing else.
+func TestVerifyPassword(t *testing.T) {
+	creds, err := DeriveCredentials("I\u00ADX", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		creds    []Credential
+		password string
+		want     bool
+	}{
+		{creds, "IX", true}, // SASLprep maps the soft hyphen to nothing
+		{creds, "I\u00ADX", true},
+		{creds, "ix", false},
+		{creds, "", false},
+		{creds[2:], "IX", true}, // SHA-1 only
+		{nil, "IX", false},
+	} {
+		if got := VerifyPassword(tc.creds, tc.password); got != tc.want {
+			t.Errorf("VerifyPassword(%d credentials, %q) = %v, want %v", len(tc.creds), tc.password, got, tc.want)
+		}
+	}
+}

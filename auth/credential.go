@@ -147,3 +147,21 @@ func (h *hashInfo) verifyPassword(c Credential, prepared string) bool {
 func ValidCredential(c Credential) bool {
 	return slices.ContainsFunc(hashesByStrength, func(h *hashInfo) bool { return h.valid(c) })
 }
+
+// VerifyPassword reports whether password is the one creds were derived
+// from, checked as SASL PLAIN checks it: against the first usable
+// credential in PLAIN's order of hashes. Without one it is false.
+func VerifyPassword(creds []Credential, password string) bool {
+	prepared, err := preparePassword(password)
+	if err != nil {
+		return false
+	}
+	for _, h := range plainPreference {
+		for _, c := range creds {
+			if h.valid(c) {
+				return h.verifyPassword(c, prepared)
+			}
+		}
+	}
+	return false
+}

@@ -52,6 +52,16 @@ func (s *Service) accountSet(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 	if j, err := jid.New(req.username, iq.From.Domainpart(), ""); err != nil || j.Localpart() != iq.From.Localpart() {
 		return errorReply(iq, stanza.Forbidden, "you can only change your own password")
 	}
+	if req.hasOld {
+		current, err := s.cfg.Accounts.Credentials(ctx, iq.From.Domainpart(), iq.From.Localpart())
+		if err != nil {
+			s.log.Error("checking the old password", "jid", iq.From.Bare().String(), "err", err)
+			return errorReply(iq, stanza.InternalServerError, "")
+		}
+		if !auth.VerifyPassword(current, req.oldPassword) {
+			return errorReply(iq, stanza.NotAuthorized, "the old password is wrong")
+		}
+	}
 	creds, err := auth.DeriveCredentials(req.password, auth.DefaultIterations)
 	if err != nil {
 		return errorReply(iq, stanza.NotAcceptable, "the password is not acceptable")

@@ -9,13 +9,18 @@ import (
 // formRegister is the FORM_TYPE of the registration form, formCancel that
 // of the cancellation form (XEP-0077 §12.4).
 const (
-	formRegister = NS
-	formCancel   = NS + ":cancel"
+	formRegister       = NS
+	formCancel         = NS + ":cancel"
+	formChangePassword = NS + ":changepassword"
 )
 
 // request is what a jabber:iq:register query asks for.
 type request struct {
 	username, password, token string
+	// oldPassword is the old_password field of a password change form
+	// (§3.3); hasOld is true when the form has that field.
+	oldPassword string
+	hasOld      bool
 	// remove is a cancellation (§3.2); alone is false when <remove/> is
 	// not the only child.
 	remove, alone bool
@@ -48,6 +53,8 @@ func parseQuery(q *xmlstream.Element) request {
 				req.username = v
 			case "password":
 				req.password = v
+			case "old_password":
+				req.oldPassword, req.hasOld = v, true
 			case "token":
 				req.token = v
 			}

@@ -20,6 +20,9 @@
 //     wait), as ejabberd answers. Addresses are counted per IPv4 address
 //     and per IPv6 /64; only successful registrations count.
 //   - Error replies never echo the request: it holds a password (§3.3).
+//   - A password change form (FORM_TYPE jabber:iq:register:changepassword)
+//     that carries old_password changes the password only if it is the
+//     current one; otherwise it is not-authorized (§3.3).
 //   - A submitted cancellation form (FORM_TYPE jabber:iq:register:cancel)
 //     asks for removal as <remove/> does; it never changes the password.
 //   - Removal (§3.2) runs Config.BeforeDelete, deletes the account (the
@@ -55,6 +58,8 @@ type Accounts interface {
 	Create(ctx context.Context, domain, username string, creds []auth.Credential) error
 	// Exists reports whether the account exists.
 	Exists(ctx context.Context, domain, username string) (bool, error)
+	// Credentials returns the account's credentials.
+	Credentials(ctx context.Context, domain, username string) ([]auth.Credential, error)
 	// SetCredentials replaces the account's credentials.
 	SetCredentials(ctx context.Context, domain, username string, creds []auth.Credential) error
 	// Delete deletes the account and, by cascade, its data.

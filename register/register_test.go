@@ -377,3 +377,36 @@ func TestRemoveAccountWithForm(t *testing.T) {
 		t.Errorf("login with the cancellation form's password: %s", got)
 	}
 }
+
+func changePasswordForm(id, user, old, password string) string {
+	oldField := ""
+	if old != "" {
+		oldField = "<field var='old_password'><value>" + old + "</value></field>"
+	}
+	return "<iq type='set' id='" + id + "'><query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>" +
+		"<field var='FORM_TYPE'><value>jabber:iq:register:changepassword</value></field>" +
+		"<field var='username'><value>" + user + "</value></field>" + oldField +
+		"<field var='password'><value>" + password + "</value></field></x></query></iq>"
+}
+
+// A password change form that carries old_password (XEP-0077 §3.3) is
+// refused with not-authorized when the old password is wrong, and
+// changes nothing; with the right one it changes the password.
+func TestPasswordChangeFormChecksOldPassword(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "old pass")
+	juliet := xmpptest.Login(t, s, "juliet", "old pass", "balcony")
+
+	expectError(t, ask(t, juliet, changePasswordForm("p1", "juliet", "wrong", "stolen")), "not-authorized")
+	if got := loginResult(t, s, "juliet", "stolen"); got != "failure" {
+		t.Errorf("login with the password of a form with a wrong old_password: %s", got)
+	}
+	if got := loginResult(t, s, "juliet", "old pass"); got != "success" {
+		t.Errorf("login with the unchanged password: %s", got)
+	}
+
+	expectResult(t, ask(t, juliet, changePasswordForm("p2", "juliet", "old pass", "new pass")))
+	if got := loginResult(t, s, "juliet", "new pass"); got != "success" {
+		t.Errorf("login with the new password: %s", got)
+	}
+}
