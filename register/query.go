@@ -24,6 +24,8 @@ type request struct {
 	// remove is a cancellation (§3.2); alone is false when <remove/> is
 	// not the only child.
 	remove, alone bool
+	// changePassword is true for a password change form (§3.3).
+	changePassword bool
 }
 
 // parseQuery reads a query either as a submitted data form, which takes
@@ -46,8 +48,11 @@ func parseQuery(q *xmlstream.Element) request {
 			case "FORM_TYPE":
 				// A cancellation form asks for removal as <remove/>
 				// does (§3.2); its password confirms, it is no new one.
-				if v == formCancel {
+				switch v {
+				case formCancel:
 					req.remove, req.alone = true, len(children) == 1
+				case formChangePassword:
+					req.changePassword = true
 				}
 			case "username":
 				req.username = v

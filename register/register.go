@@ -22,7 +22,9 @@
 //   - Error replies never echo the request: it holds a password (§3.3).
 //   - A password change form (FORM_TYPE jabber:iq:register:changepassword)
 //     that carries old_password changes the password only if it is the
-//     current one; otherwise it is not-authorized (§3.3).
+//     current one; otherwise it is not-authorized (§3.3). Before login
+//     such a form is unexpected-request, as §3.3 answers an entity not
+//     registered with the server, and creates no account.
 //   - A submitted cancellation form (FORM_TYPE jabber:iq:register:cancel)
 //     asks for removal as <remove/> does; it never changes the password.
 //   - Removal (§3.2) runs Config.BeforeDelete, deletes the account (the

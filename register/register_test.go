@@ -410,3 +410,18 @@ func TestPasswordChangeFormChecksOldPassword(t *testing.T) {
 		t.Errorf("login with the new password: %s", got)
 	}
 }
+
+// A password change form sent before login is no registration: it is
+// unexpected-request, as XEP-0077 §3.3 answers a password change from an
+// entity not registered with the server, and creates no account.
+func TestPasswordChangeFormBeforeLogin(t *testing.T) {
+	s := xmpptest.Start(t, enabled)
+	c, _ := connect(t, s)
+	expectError(t, ask(t, c, changePasswordForm("p1", "juliet", "", "balcony")), "unexpected-request")
+	expectError(t, ask(t, c, changePasswordForm("p2", "romeo", "old", "balcony")), "unexpected-request")
+	for _, user := range []string{"juliet", "romeo"} {
+		if ok, err := s.Accounts.Exists(context.Background(), xmpptest.Domain, user); ok || err != nil {
+			t.Errorf("account %s after a password change form before login: %v, %v", user, ok, err)
+		}
+	}
+}

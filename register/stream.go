@@ -79,6 +79,10 @@ func (s *Service) create(ctx context.Context, domain, remote string, iq *xmlstre
 	if req.remove {
 		return streamError(iq, "unexpected-request", "log in to remove your account")
 	}
+	if req.changePassword {
+		// Not registered yet: no password to change (§3.3).
+		return streamError(iq, "unexpected-request", "log in to change your password")
+	}
 	if req.username == "" || req.password == "" {
 		return streamError(iq, stanza.NotAcceptable, "a username and a password are required")
 	}
