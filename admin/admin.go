@@ -198,7 +198,9 @@ func (c *commands) addUser(ctx context.Context, req adhoc.Request) (string, *dat
 		return "", nil, err
 	}
 	password := value(req.Form, "password")
-	if verify, ok := req.Form.Field("password-verify"); ok && len(verify.Values) > 0 && verify.Values[0] != password {
+	// XEP-0133 §4.1 asks for the password twice; a missing repetition
+	// differs as a wrong one does.
+	if value(req.Form, "password-verify") != password {
 		return "", nil, &adhoc.Failure{Text: "the passwords differ"}
 	}
 	creds, err := credentials(password)

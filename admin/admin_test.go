@@ -47,13 +47,12 @@ func execute(t *testing.T, c *xmpptest.Client, node string) *xmlstream.Element {
 }
 
 // submit submits the form of the session the executing cmd opened, with
-// fields given as var, value pairs, and returns the answer.
+// XEP-0133's FORM_TYPE and fields given as var, value pairs, and returns
+// the answer.
 func submit(t *testing.T, c *xmpptest.Client, cmd *xmlstream.Element, fields ...string) *xmlstream.Element {
 	t.Helper()
 	var b strings.Builder
-	b.WriteString("<iq type='set' id='s' to='localhost'><command xmlns='" + adhoc.NS + "' node='" + cmd.Attr("node") +
-		"' sessionid='" + cmd.Attr("sessionid") + "' action='complete'><x xmlns='jabber:x:data' type='submit'>" +
-		"<field var='FORM_TYPE'><value>http://jabber.org/protocol/admin</value></field>")
+	b.WriteString("<field var='FORM_TYPE'><value>http://jabber.org/protocol/admin</value></field>")
 	for i := 0; i+1 < len(fields); i += 2 {
 		b.WriteString("<field var='" + fields[i] + "'>")
 		for _, v := range strings.Split(fields[i+1], "\n") {
@@ -61,8 +60,16 @@ func submit(t *testing.T, c *xmpptest.Client, cmd *xmlstream.Element, fields ...
 		}
 		b.WriteString("</field>")
 	}
-	b.WriteString("</x></command></iq>")
-	return ask(t, c, b.String())
+	return submitFields(t, c, cmd, b.String())
+}
+
+// submitFields submits the form of the session the executing cmd opened
+// with the given <field/> elements, and returns the answer.
+func submitFields(t *testing.T, c *xmpptest.Client, cmd *xmlstream.Element, fields string) *xmlstream.Element {
+	t.Helper()
+	return ask(t, c, "<iq type='set' id='s' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+cmd.Attr("node")+
+		"' sessionid='"+cmd.Attr("sessionid")+"' action='complete'><x xmlns='jabber:x:data' type='submit'>"+
+		fields+"</x></command></iq>")
 }
 
 // completed checks that res completes its command and returns the note.
@@ -355,6 +362,28 @@ func TestCommandActionErrors(t *testing.T) {
 			tc.session+"' action='"+tc.action+"'/></iq>")
 		if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, tc.specific) == nil {
 			t.Errorf("action %s (session %q): got %s, want %s", tc.action, tc.session, res, tc.specific)
+		}
+	}
+}
+
+// TestAddUserNeedsPasswordVerify: add-user creates the account only when
+// password-verify repeats the password (XEP-0133 §4.1); a missing or
+// empty one is refused with an error note as a differing one is.
+func TestAddUserNeedsPasswordVerify(t *testing.T) {
+	s, boss := start(t)
+	const formType = "<field var='FORM_TYPE'><value>http://jabber.org/protocol/admin</value></field>"
+	for _, tc := range []struct{ name, user, fields string }{
+		{"no password-verify", "tybalt", "<field var='password'><value>t pw</value></field>"},
+		{"a password-verify without a value", "benvolio", "<field var='password'><value>b pw</value></field><field var='password-verify'/>"},
+		{"an empty password-verify", "paris", "<field var='password'><value>p pw</value></field><field var='password-verify'><value/></field>"},
+	} {
+		res := submitFields(t, boss, execute(t, boss, node+"add-user"),
+			formType+"<field var='accountjid'><value>"+tc.user+"@localhost</value></field>"+tc.fields)
+		if note, typ, _ := completed(t, res); typ != "error" || !strings.Contains(note, "differ") {
+			t.Errorf("%s: note %q (%s), want an error saying the passwords differ", tc.name, note, typ)
+		}
+		if ok, err := s.Accounts.Exists(context.Background(), xmpptest.Domain, tc.user); ok || err != nil {
+			t.Errorf("%s: account %s exists: %v, %v", tc.name, tc.user, ok, err)
 		}
 	}
 }
