@@ -2,7 +2,9 @@
 // XEP-0133 as ad-hoc commands (package adhoc) for the server's
 // administrators: adding, deleting and ending the sessions of accounts,
 // changing their passwords, counting and listing users, announcing a
-// message to everyone online, and setting the message of the day.
+// message to everyone online, and setting the message of the day. A
+// submitted form of another FORM_TYPE than XEP-0133's is refused; one
+// without a FORM_TYPE is taken.
 package admin
 
 import (
@@ -94,13 +96,31 @@ func Register(s *adhoc.Service, r *router.Router, cfg Config) {
 			field("announcement", "text-multi", "Announcement")), Run: c.announce},
 	} {
 		cmd.Allowed = allowed
-		s.Add(cmd)
+		s.Add(ofFormType(cmd))
 	}
 	if cfg.MOTD != nil {
-		s.Add(adhoc.Command{Node: NS + "#set-motd", Name: "Set the message of the day", Allowed: allowed,
-			Form: form("Set the message of the day", field("motd", "text-multi", "Message of the day")), Run: c.setMOTD})
+		s.Add(ofFormType(adhoc.Command{Node: NS + "#set-motd", Name: "Set the message of the day", Allowed: allowed,
+			Form: form("Set the message of the day", field("motd", "text-multi", "Message of the day")), Run: c.setMOTD}))
 		s.Add(adhoc.Command{Node: NS + "#delete-motd", Name: "Delete the message of the day", Allowed: allowed, Run: c.deleteMOTD})
 	}
+}
+
+// ofFormType makes cmd refuse a submitted form whose FORM_TYPE is not
+// XEP-0133's (§3), so that a form meant for something else runs nothing.
+// A form without a FORM_TYPE is taken: the field is hidden, and some
+// clients do not return hidden fields.
+func ofFormType(cmd adhoc.Command) adhoc.Command {
+	if cmd.Form == nil {
+		return cmd
+	}
+	run := cmd.Run
+	cmd.Run = func(ctx context.Context, req adhoc.Request) (string, *dataform.Form, error) {
+		if ft := req.Form.FormType(); ft != "" && ft != NS {
+			return "", nil, &adhoc.Failure{Text: fmt.Sprintf("the form's FORM_TYPE is %q, not %s", ft, NS)}
+		}
+		return run(ctx, req)
+	}
+	return cmd
 }
 
 // form is a command's form: a FORM_TYPE and fields.

@@ -387,3 +387,25 @@ func TestAddUserNeedsPasswordVerify(t *testing.T) {
 		}
 	}
 }
+
+// TestFormType: a submitted form of another FORM_TYPE than XEP-0133's is
+// refused with an error note and runs nothing (XEP-0133 §3); one without
+// a FORM_TYPE is taken, as clients that drop hidden fields send it.
+func TestFormType(t *testing.T) {
+	s, boss := start(t)
+	const fields = "<field var='password'><value>pw</value></field><field var='password-verify'><value>pw</value></field>"
+	res := submitFields(t, boss, execute(t, boss, node+"add-user"),
+		"<field var='FORM_TYPE'><value>jabber:iq:register</value></field><field var='accountjid'><value>tybalt@localhost</value></field>"+fields)
+	if note, typ, _ := completed(t, res); typ != "error" || !strings.Contains(note, "FORM_TYPE") {
+		t.Errorf("another FORM_TYPE: note %q (%s), want an error naming the FORM_TYPE", note, typ)
+	}
+	if ok, err := s.Accounts.Exists(context.Background(), xmpptest.Domain, "tybalt"); ok || err != nil {
+		t.Errorf("tybalt exists after a form of another FORM_TYPE: %v, %v", ok, err)
+	}
+
+	res = submitFields(t, boss, execute(t, boss, node+"add-user"), "<field var='accountjid'><value>paris@localhost</value></field>"+fields)
+	if note, typ, _ := completed(t, res); typ != "info" {
+		t.Fatalf("no FORM_TYPE: note %q (%s), want the account added", note, typ)
+	}
+	xmpptest.Login(t, s, "paris", "pw", "church").Ping()
+}
