@@ -4,6 +4,7 @@ package disco
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 
 	"xmppd/router"
@@ -19,8 +20,13 @@ const (
 // Register answers disco#info and disco#items on r. The server's features
 // are those announced with router.AddFeature at the time of each query;
 // forms are added to the server's disco#info as extended information
-// (XEP-0128), such as its contact addresses (XEP-0157).
-func Register(r *router.Router, forms ...*xmlstream.Element) {
+// (XEP-0128), such as its contact addresses (XEP-0157). log receives the
+// failures of the modules that list an account's items and nodes; nil
+// discards them.
+func Register(r *router.Router, log *slog.Logger, forms ...*xmlstream.Element) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	r.AddFeature(NSInfo)
 	r.AddFeature(NSItems)
 	r.AddAccountFeature(NSInfo)
@@ -40,7 +46,7 @@ func Register(r *router.Router, forms ...*xmlstream.Element) {
 	})
 	r.HandleIQ(router.ToAccount, "get", NSInfo, "query", func(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		if node := iq.Payload.Attr("node"); node != "" {
-			return accountNodeInfo(ctx, r, iq, node)
+			return accountNodeInfo(ctx, r, log, iq, node)
 		}
 		q := xmlstream.NewElement(NSInfo, "query")
 		q.AddChild(xmlstream.NewElement(NSInfo, "identity", "category", "account", "type", "registered"))
@@ -60,6 +66,7 @@ func Register(r *router.Router, forms ...*xmlstream.Element) {
 		for _, list := range r.AccountItems() {
 			items, err := list(ctx, iq)
 			if err != nil {
+				log.Error("listing an account's disco#items", "jid", iq.To.String(), "err", err)
 				return iq.Error("internal-server-error", "")
 			}
 			for _, it := range items {
@@ -117,10 +124,11 @@ func infoQuery(node string, info router.DiscoInfo) *xmlstream.Element {
 
 // accountNodeInfo answers disco#info for a node of an account from the
 // module that has it (router.AddAccountNodes), or with item-not-found.
-func accountNodeInfo(ctx context.Context, r *router.Router, iq router.IQ, node string) *xmlstream.Element {
+func accountNodeInfo(ctx context.Context, r *router.Router, log *slog.Logger, iq router.IQ, node string) *xmlstream.Element {
 	for _, f := range r.AccountNodes() {
 		info, ok, err := f(ctx, iq, node)
 		if err != nil {
+			log.Error("disco#info of an account's node", "jid", iq.To.String(), "node", node, "err", err)
 			return iq.Error("internal-server-error", "")
 		}
 		if !ok {

@@ -202,7 +202,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		return nil, err
 	}
 	r := router.New(router.Config{Hosts: cfg.Hosts, Accounts: accounts, Logger: log})
-	disco.Register(r, contactForm(cfg.Contact)...)
+	disco.Register(r, log, contactForm(cfg.Contact)...)
 	ping.Register(r)
 	version.Register(r, "xmppd", Version)
 	entitytime.Register(r, time.Now)
