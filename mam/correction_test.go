@@ -60,12 +60,10 @@ func stanzaID(t *testing.T, el *xmlstream.Element, by string) int64 {
 	return 0
 }
 
-// XEP-0308: a correction sent over a socket is archived, in the sender's
-// and the recipient's archives, with replaces_id naming the row of the
-// message it corrects in that same archive; a query returns it with its
-// <replace/>.
-func TestCorrection(t *testing.T) {
-	t.Parallel()
+// correctionPair starts a server with juliet and romeo online, and
+// returns a pool on its database, to read the archives' rows.
+func correctionPair(t *testing.T) (*pgxpool.Pool, *xmpptest.Client, *xmpptest.Client) {
+	t.Helper()
 	s := xmpptest.Start(t)
 	for _, u := range []string{"juliet", "romeo"} {
 		s.AddUser(t, u, xmpptest.Domain, "pw")
@@ -79,6 +77,16 @@ func TestCorrection(t *testing.T) {
 	juliet.Online()
 	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
 	romeo.Online()
+	return pool, juliet, romeo
+}
+
+// XEP-0308: a correction sent over a socket is archived, in the sender's
+// and the recipient's archives, with replaces_id naming the row of the
+// message it corrects in that same archive; a query returns it with its
+// <replace/>.
+func TestCorrection(t *testing.T) {
+	t.Parallel()
+	pool, juliet, romeo := correctionPair(t)
 
 	send := func(xml string) int64 {
 		t.Helper()
@@ -154,19 +162,7 @@ func TestCorrection(t *testing.T) {
 // both archives.
 func TestCorrectionOfOwnMessage(t *testing.T) {
 	t.Parallel()
-	s := xmpptest.Start(t)
-	for _, u := range []string{"juliet", "romeo"} {
-		s.AddUser(t, u, xmpptest.Domain, "pw")
-	}
-	pool, err := storage.Open(context.Background(), s.Config.Database.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
-	juliet.Online()
-	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
-	romeo.Online()
+	pool, juliet, romeo := correctionPair(t)
 
 	romeo.Send("<message type='chat' to='juliet@localhost' id='1'><body>wherefore art thou</body></message>")
 	juliet.NextNamed("message")

@@ -351,6 +351,20 @@ func TestAccountLimits(t *testing.T) {
 	}
 }
 
+// moodWatcher logs romeo in with capabilities that ask for mood
+// notifications (XEP-0163 §4.3.2), the server's disco#info about them
+// answered; presence is the presence that announces them.
+func moodWatcher(t *testing.T, s *xmpptest.Server) (romeo *xmpptest.Client, presence string) {
+	t.Helper()
+	romeo = xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	presence, info := xmpptest.CapsPresence("http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", mood+"+notify")
+	romeo.Send(presence)
+	romeo.ExpectPresenceFrom(romeo.JID)
+	xmpptest.AnswerDisco(t, romeo, info)
+	romeo.Ping()
+	return romeo, presence
+}
+
 // TestLastItemToNewSubscriber: romeo, online and asking for moods, gets
 // juliet's last mood as soon as she approves his subscription (XEP-0163
 // §4.3.4), before anything she sends after.
@@ -358,12 +372,7 @@ func TestLastItemToNewSubscriber(t *testing.T) {
 	s := start(t)
 	juliet := online(t, s, "juliet", "balcony")
 	ok(t, juliet.IQ("set", "", publish(mood, "1", moodPayload("happy"), "")))
-	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
-	presence, info := xmpptest.CapsPresence("http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", mood+"+notify")
-	romeo.Send(presence)
-	romeo.ExpectPresenceFrom(romeo.JID)
-	xmpptest.AnswerDisco(t, romeo, info)
-	romeo.Ping()
+	romeo, _ := moodWatcher(t, s)
 
 	subscribe(t, romeo, juliet)
 	juliet.Send("<message to='romeo@localhost/orchard' type='chat'><body>after</body></message>")
@@ -382,12 +391,7 @@ func TestOnSubLastItem(t *testing.T) {
 	s := start(t)
 	juliet := online(t, s, "juliet", "balcony")
 	ok(t, juliet.IQ("set", "", publish(mood, "1", moodPayload("happy"), field("pubsub#send_last_published_item", "on_sub"))))
-	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
-	presence, info := xmpptest.CapsPresence("http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", mood+"+notify")
-	romeo.Send(presence)
-	romeo.ExpectPresenceFrom(romeo.JID)
-	xmpptest.AnswerDisco(t, romeo, info)
-	romeo.Ping()
+	romeo, presence := moodWatcher(t, s)
 
 	subscribe(t, romeo, juliet)
 	juliet.Send("<message to='romeo@localhost/orchard' type='chat'><body>after</body></message>")
