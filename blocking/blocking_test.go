@@ -210,15 +210,7 @@ func TestBlockingBothWays(t *testing.T) {
 	nurse.Online()
 
 	// romeo is subscribed to juliet's presence, so he sees her go offline.
-	romeo.Send("<presence to='juliet@localhost' type='subscribe'/>")
-	if p := juliet.NextNamed("presence"); p.Attr("type") != "subscribe" {
-		t.Fatalf("juliet got %s, want romeo's subscription request", p)
-	}
-	juliet.Send("<presence to='romeo@localhost' type='subscribed'/>")
-	if p := romeo.NextNamed("presence"); p.Attr("type") != "subscribed" {
-		t.Fatalf("romeo got %s, want subscribed", p)
-	}
-	romeo.ExpectPresenceFrom(juliet.JID)
+	subscribeTo(t, romeo, juliet)
 	romeo.Send("<presence to='juliet@localhost'/>") // directed presence arrives before the block
 	juliet.ExpectPresenceFrom(romeo.JID)
 
@@ -454,15 +446,7 @@ func TestBlockingDomainTellsSubscribers(t *testing.T) {
 	tybalt := loginAt(t, s, xmpptest.OtherDomain, "tybalt", "sword")
 	tybalt.Send("<presence/>")
 	tybalt.ExpectPresenceFrom("tybalt@example.test/sword")
-	tybalt.Send("<presence to='juliet@localhost' type='subscribe'/>")
-	if p := juliet.NextNamed("presence"); p.Attr("type") != "subscribe" {
-		t.Fatalf("juliet got %s, want tybalt's subscription request", p)
-	}
-	juliet.Send("<presence to='tybalt@example.test' type='subscribed'/>")
-	if p := tybalt.NextNamed("presence"); p.Attr("type") != "subscribed" {
-		t.Fatalf("tybalt got %s, want subscribed", p)
-	}
-	tybalt.ExpectPresenceFrom(juliet.JID)
+	subscribeTo(t, tybalt, juliet)
 
 	// The ping is answered once the command was handled to the end; the
 	// nurse's message then comes after what the command sent tybalt.
@@ -481,4 +465,21 @@ func TestBlockingDomainTellsSubscribers(t *testing.T) {
 		t.Fatalf("tybalt got %s after the unblock, want her available presence", p)
 	}
 	xmpptest.ExpectBody(t, tybalt.NextNamed("message"), nurse.JID, "marker")
+}
+
+// subscribeTo has from subscribe to the presence of to, online, who
+// approves: from gets subscribed, then to's presence.
+func subscribeTo(t *testing.T, from, to *xmpptest.Client) {
+	t.Helper()
+	fromBare, _, _ := strings.Cut(from.JID, "/")
+	toBare, _, _ := strings.Cut(to.JID, "/")
+	from.Send("<presence to='" + toBare + "' type='subscribe'/>")
+	if p := to.NextNamed("presence"); p.Attr("type") != "subscribe" {
+		t.Fatalf("%s got %s, want %s's subscription request", toBare, p, fromBare)
+	}
+	to.Send("<presence to='" + fromBare + "' type='subscribed'/>")
+	if p := from.NextNamed("presence"); p.Attr("type") != "subscribed" {
+		t.Fatalf("%s got %s, want subscribed", fromBare, p)
+	}
+	from.ExpectPresenceFrom(to.JID)
 }
