@@ -21,7 +21,11 @@
 # Settings (environment): SERVERS, USERS, LOGIN_N, LOGIN_C, IDLE_N,
 # CHAT_RATE, CHAT_DURATION, LADDER_STEPS, TARGET_P99, CHATOFF_RATE, MUC_N,
 # MUC_SENDERS, MUC_RATE, MAM_N, MAM_FILL, MAM_PAGE, MAM_RATE, SCENARIOS,
-# SERVER_CPU, LOAD_CPU, OUT.
+# SERVER_CPU, LOAD_CPU, OUT, QUIET_PCT, QUIET_WAIT.
+# Before each run the load tool's CPU must be quiet (at most QUIET_PCT %
+# busy over two seconds, waiting up to QUIET_WAIT seconds for it): other
+# work on the machine skews every figure 2-10x. BUSY_OK=1 runs anyway
+# and marks the run's summary.
 # TABLE_ONLY=1 OUT=bench/results/X.md only rewrites the table from the runs
 # already in bench/results/X/ (for instance after rerunning one server
 # with SERVERS=... OUT=bench/results/X.md).
@@ -49,6 +53,8 @@ MAM_PAGE=${MAM_PAGE:-50}
 MAM_RATE=${MAM_RATE:-100}           # fill rate, msgs/s: below every server's chat capacity
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
+QUIET_PCT=${QUIET_PCT:-15}          # the load tool's CPU: how busy it may be before a run
+QUIET_WAIT=${QUIET_WAIT:-600}       # seconds to wait for it to be that quiet
 STAMP=$(date -u +%Y-%m-%d-%H%M)
 OUT=${OUT:-bench/results/$STAMP.md}
 declare -A PORT=([xmppd]=15222 [prosody]=15322 [ejabberd]=15422)
@@ -196,14 +202,47 @@ archive_on() {
 	for f in "$WORK/$1"/*.orig; do mv "$f" "${f%.orig}"; done
 }
 
+# cpu_busy N: how busy CPU N was over the next two seconds, in percent.
+cpu_busy() {
+	local a b
+	a=($(grep "^cpu$1 " /proc/stat))
+	sleep 2
+	b=($(grep "^cpu$1 " /proc/stat))
+	# user nice system idle iowait irq softirq steal
+	local busy=0 total=0 i
+	for i in 1 2 3 4 5 6 7 8; do
+		total=$((total + b[i] - a[i]))
+		[ "$i" = 4 ] || [ "$i" = 5 ] || busy=$((busy + b[i] - a[i]))
+	done
+	echo $((total > 0 ? 100 * busy / total : 0))
+}
+
+# wait_quiet: returns once CPU $LOAD_CPU is at most $QUIET_PCT % busy (the
+# server's own work is on $SERVER_CPU); after $QUIET_WAIT seconds gives
+# up: exits, or with BUSY_OK=1 returns 1 so that the run is marked.
+wait_quiet() {
+	local busy end=$((SECONDS + QUIET_WAIT))
+	while busy=$(cpu_busy "$LOAD_CPU"); [ "$busy" -gt "$QUIET_PCT" ]; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			[ "${BUSY_OK:-0}" = 1 ] && { log "CPU $LOAD_CPU still $busy % busy: running anyway (BUSY_OK=1)"; return 1; }
+			log "CPU $LOAD_CPU still $busy % busy after ${QUIET_WAIT}s: other work would skew the figures; stop it, or set BUSY_OK=1"
+			exit 3
+		fi
+		log "CPU $LOAD_CPU is $busy % busy with other work; waiting"
+		sleep 10
+	done
+}
+
 # load NAME LABEL SCENARIO FLAGS...: one pinned, bounded xmppload run; its
 # JSON and summary go to $RESULTS/NAME-LABEL.{json,txt}.
 load() {
-	local name=$1 label=$2 sc=$3
+	local name=$1 label=$2 sc=$3 busy=""
 	shift 3
+	wait_quiet || busy="run on a busy machine (CPU $LOAD_CPU over $QUIET_PCT % before it)"
 	log "$name: xmppload $sc $*"
 	timeout 30m taskset -c "$LOAD_CPU" "$WORK/bin/xmppload" "$sc" -port "${PORT[$name]}" -timeout 25m "$@" \
 		>"$RESULTS/$name-$label.json" 2>"$RESULTS/$name-$label.txt" || log "$name $label: not ok (see the summary)"
+	[ -z "$busy" ] || echo "$busy" >>"$RESULTS/$name-$label.txt"
 	cat "$RESULTS/$name-$label.txt" >&2
 }
 
