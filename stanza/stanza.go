@@ -121,9 +121,10 @@ func IsError(e *xmlstream.Element) bool { return e.Attr("type") == "error" }
 // ErrorReply returns the error stanza answering st with condition (RFC 6120
 // §8.3): addresses swapped, the original payload kept, and an <error/> whose
 // type matches the condition. text, if not empty, is a human-readable
-// explanation.
+// explanation. An <error/> the stanza carried is not kept: the reply's
+// own must be the only one.
 func ErrorReply(st *xmlstream.Element, condition, text string) *xmlstream.Element {
-	reply := st.Copy()
+	reply := st.Copy().Without(NSClient, "error")
 	reply.Name.Space = NSClient
 	reply.SetAttr("to", st.Attr("from"))
 	reply.SetAttr("from", st.Attr("to"))
