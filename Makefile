@@ -31,6 +31,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzExchange$$' -fuzztime 50000x ./auth/
 	$(GO) test -run '^$$' -fuzz '^FuzzPhraseMatchesTerms$$' -fuzztime 100000x ./mam/fulltext/
 	$(GO) test -run '^$$' -fuzz '^FuzzQuickSID$$' -fuzztime 30000x ./httpd/
+	$(GO) test -run '^$$' -fuzz '^FuzzIQ$$' -fuzztime 3000x ./server/
 
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
@@ -48,6 +49,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzExchange$$' -fuzztime $(FUZZTIME) ./auth/
 	$(GO) test -run '^$$' -fuzz '^FuzzPhraseMatchesTerms$$' -fuzztime $(FUZZTIME) ./mam/fulltext/
 	$(GO) test -run '^$$' -fuzz '^FuzzQuickSID$$' -fuzztime $(FUZZTIME) ./httpd/
+	$(GO) test -run '^$$' -fuzz '^FuzzIQ$$' -fuzztime $(FUZZTIME) ./server/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...

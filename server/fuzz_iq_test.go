@@ -1,0 +1,207 @@
+package server_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"xmppd/internal/xmpptest"
+	"xmppd/xmlstream"
+)
+
+// iqTargets are the addresses FuzzIQ sends to, by the fuzzer's index:
+// the client's own account, the server, another account (offline, so the
+// server answers for it), one of its resources, and the services.
+var iqTargets = []string{
+	"",
+	xmpptest.Domain,
+	"romeo@" + xmpptest.Domain,
+	"romeo@" + xmpptest.Domain + "/desk",
+	"conference." + xmpptest.Domain,
+	"room@conference." + xmpptest.Domain,
+	"upload." + xmpptest.Domain,
+	"proxy." + xmpptest.Domain,
+	xmpptest.OtherDomain,
+	xmpptest.Domain + "/resource",
+}
+
+// iqTypes are the IQ types FuzzIQ sends, by the fuzzer's index.
+var iqTypes = []string{"get", "set", "result", "error"}
+
+// FuzzIQ sends a logged-in client's IQs with any payload to every kind
+// of address the server answers for. A get or set must be answered once,
+// with a result or an RFC 6120 §8.3 error whose condition is defined and
+// not internal-server-error (the database is healthy: that answer would
+// be input the server failed to check); a result or error must not be
+// answered at all (RFC 6120 §8.2.3); and the session must go on working.
+func FuzzIQ(f *testing.F) {
+	seeds := []struct {
+		typ, to uint8
+		payload string
+	}{
+		{0, 0, "<query xmlns='jabber:iq:roster'/>"},
+		{1, 0, "<query xmlns='jabber:iq:roster'><item jid='romeo@localhost' name='Romeo'><group>Friends</group></item></query>"},
+		{1, 0, "<query xmlns='jabber:iq:roster'><item jid='romeo@localhost' subscription='remove'/></query>"},
+		{0, 0, "<vCard xmlns='vcard-temp'/>"},
+		{1, 0, "<vCard xmlns='vcard-temp'><FN>Juliet</FN><PHOTO><TYPE>image/png</TYPE><BINVAL>aGk=</BINVAL></PHOTO></vCard>"},
+		{0, 2, "<vCard xmlns='vcard-temp'/>"},
+		{0, 0, "<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query>"},
+		{1, 0, "<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'><conference jid='room@conference.localhost' autojoin='true'><nick>j</nick></conference></storage></query>"},
+		{1, 0, "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:xmpp:bookmarks:1'><item id='room@conference.localhost'><conference xmlns='urn:xmpp:bookmarks:1' autojoin='true'/></item></publish>" +
+			"<publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>" +
+			"<field var='pubsub#persist_items'><value>true</value></field><field var='pubsub#access_model'><value>whitelist</value></field><field var='pubsub#max_items'><value>max</value></field></x></publish-options></pubsub>"},
+		{1, 0, "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:xmpp:avatar:metadata'><item id='a'><metadata xmlns='urn:xmpp:avatar:metadata'><info bytes='2' id='a' type='image/png'/></metadata></item></publish></pubsub>"},
+		{0, 2, "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:avatar:metadata' max_items='1'/></pubsub>"},
+		{1, 0, "<pubsub xmlns='http://jabber.org/protocol/pubsub'><retract node='urn:xmpp:avatar:metadata' notify='true'><item id='a'/></retract></pubsub>"},
+		{0, 0, "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='urn:xmpp:avatar:metadata'/></pubsub>"},
+		{1, 0, "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='urn:xmpp:avatar:metadata'/></pubsub>"},
+		{1, 0, "<query xmlns='urn:xmpp:mam:2' queryid='q'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>" +
+			"<field var='with'><value>romeo@localhost</value></field><field var='start'><value>2020-01-01T00:00:00Z</value></field>" +
+			"<field var='{urn:xmpp:fulltext:0}fulltext'><value>hello world</value></field></x><set xmlns='http://jabber.org/protocol/rsm'><max>5</max><before/></set></query>"},
+		{0, 0, "<metadata xmlns='urn:xmpp:mam:2'/>"},
+		{1, 0, "<prefs xmlns='urn:xmpp:mam:2' default='roster'><always><jid>romeo@localhost</jid></always><never/></prefs>"},
+		{1, 5, "<query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><max>10</max><after>12</after></set></query>"},
+		{0, 0, "<blocklist xmlns='urn:xmpp:blocking'/>"},
+		{1, 0, "<block xmlns='urn:xmpp:blocking'><item jid='spam@example.test'><report xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'><text>buy</text></report></item></block>"},
+		{1, 0, "<unblock xmlns='urn:xmpp:blocking'/>"},
+		{1, 0, "<enable xmlns='urn:xmpp:carbons:2'/>"},
+		{1, 0, "<enable xmlns='urn:xmpp:push:0' jid='push.example.test' node='n'/>"},
+		{1, 0, "<disable xmlns='urn:xmpp:push:0' jid='push.example.test'/>"},
+		{1, 1, "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'/>"},
+		{1, 1, "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>again</resource></bind>"},
+		{0, 2, "<query xmlns='jabber:iq:last'/>"},
+		{0, 1, "<query xmlns='jabber:iq:version'/>"},
+		{0, 1, "<time xmlns='urn:xmpp:time'/>"},
+		{0, 1, "<ping xmlns='urn:xmpp:ping'/>"},
+		{0, 1, "<query xmlns='http://jabber.org/protocol/disco#info' node='http://jabber.org/protocol/commands'/>"},
+		{0, 4, "<query xmlns='http://jabber.org/protocol/disco#items'><set xmlns='http://jabber.org/protocol/rsm'><max>1</max></set></query>"},
+		{0, 0, "<query xmlns='http://jabber.org/protocol/disco#items' node='urn:xmpp:avatar:metadata'/>"},
+		{1, 1, "<command xmlns='http://jabber.org/protocol/commands' node='http://jabber.org/protocol/admin#get-online-users' action='execute'/>"},
+		{1, 1, "<command xmlns='http://jabber.org/protocol/commands' node='urn:xmpp:invite#invite' action='execute'/>"},
+		{1, 1, "<command xmlns='http://jabber.org/protocol/commands' node='x' sessionid='nope' action='complete'><x xmlns='jabber:x:data' type='submit'/></command>"},
+		{0, 6, "<request xmlns='urn:xmpp:http:upload:0' filename='a.txt' size='10' content-type='text/plain'/>"},
+		{0, 7, "<query xmlns='http://jabber.org/protocol/bytestreams'/>"},
+		{1, 7, "<query xmlns='http://jabber.org/protocol/bytestreams' sid='s'><activate>romeo@localhost/desk</activate></query>"},
+		{0, 1, "<services xmlns='urn:xmpp:extdisco:2' type='stun'/>"},
+		{0, 5, "<query xmlns='http://jabber.org/protocol/muc#owner'/>"},
+		{1, 5, "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>"},
+		{1, 5, "<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='x' role='none'><reason>r</reason></item></query>"},
+		{0, 5, "<query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='owner'/></query>"},
+		{0, 4, "<unique xmlns='http://jabber.org/protocol/muc#unique'/>"},
+		{0, 5, "<query xmlns='jabber:iq:register'/>"},
+		{0, 5, "<vCard xmlns='vcard-temp'/>"},
+		{1, 0, "<query xmlns='jabber:iq:privacy'><active name='x'/></query>"},
+		{0, 3, "<query xmlns='urn:example:unknown'/>"},
+		{0, 9, "<ping xmlns='urn:xmpp:ping'/>"},
+		{2, 1, "<query xmlns='jabber:iq:version'/>"},
+		{3, 2, "<error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"},
+	}
+	for _, s := range seeds {
+		f.Add(s.typ, s.to, s.payload)
+	}
+	// Logged into records, not f: the fuzz function's failures tell what
+	// was sent, and a log line from a server goroutine after f has
+	// finished would panic.
+	s := xmpptest.StartLogged(f, xmpptest.NewRecords().Logger())
+	s.AddUser(f, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(f, "romeo", xmpptest.Domain, "pw")
+	c := xmpptest.Login(f, s, "juliet", "pw", "fuzz")
+	lim := xmlstream.Limits{MaxStanzaBytes: 16 << 10, MaxDepth: 16}
+	n := 0
+	f.Fuzz(func(t *testing.T, typ, to uint8, payload string) {
+		if _, err := xmlstream.ParseElement([]byte(payload), lim); err != nil {
+			return // not one element: the stream would end, as it must
+		}
+		target := iqTargets[int(to)%len(iqTargets)]
+		if strings.Contains(payload, "jabber:iq:register") && !strings.Contains(target, "@conference.") {
+			return // may remove the account or change its password
+		}
+		c.T = t
+		n++
+		id := "fz" + strconv.Itoa(n)
+		kind := iqTypes[int(typ)%len(iqTypes)]
+		iq := "<iq type='" + kind + "' id='" + id + "'"
+		if target != "" {
+			iq += " to='" + target + "'"
+		}
+		c.Send(iq + ">" + payload + "</iq>")
+		// After the answer, or at once when none is due, a barrier: one
+		// more answer to id would come before the barrier's.
+		barrier := "<iq type='get' id='" + id + "b' to='" + xmpptest.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>"
+		answered := kind == "result" || kind == "error"
+		if answered {
+			c.Send(barrier)
+		}
+		for {
+			el, err := c.NextErr()
+			if err != nil {
+				t.Fatalf("%s: the stream ended: %v", iq+">"+payload, err)
+			}
+			if el.Name.Local != "iq" {
+				continue
+			}
+			switch el.Attr("id") {
+			case id:
+				if answered {
+					t.Fatalf("%s: answered again, or a %s answered: %s", iq+">"+payload, kind, el)
+				}
+				answered = true
+				checkAnswer(t, iq+">"+payload, el)
+				c.Send(barrier)
+				continue
+			case id + "b":
+				if !answered {
+					t.Fatalf("%s: not answered", iq+">"+payload)
+				}
+				return
+			}
+			if el.Attr("type") == "get" || el.Attr("type") == "set" {
+				continue // a roster push, say
+			}
+			t.Fatalf("%s: unexpected %s", iq+">"+payload, el)
+		}
+	})
+}
+
+// checkAnswer checks el, the answer to sent: a result, or an error with
+// a type and a defined condition (RFC 6120 §8.3.2, §8.3.3) other than
+// internal-server-error.
+func checkAnswer(t *testing.T, sent string, el *xmlstream.Element) {
+	t.Helper()
+	switch el.Attr("type") {
+	case "result":
+		return
+	case "error":
+	default:
+		t.Fatalf("%s: answered %s", sent, el)
+	}
+	e := el.Child("jabber:client", "error")
+	if e == nil {
+		t.Fatalf("%s: error without <error/>: %s", sent, el)
+	}
+	switch e.Attr("type") {
+	case "auth", "cancel", "continue", "modify", "wait":
+	default:
+		t.Fatalf("%s: error type %q: %s", sent, e.Attr("type"), el)
+	}
+	var condition string
+	for _, ch := range e.ChildElements() {
+		if ch.Name.Space == "urn:ietf:params:xml:ns:xmpp-stanzas" && ch.Name.Local != "text" {
+			condition = ch.Name.Local
+		}
+	}
+	if !stanzaConditions[condition] {
+		t.Fatalf("%s: answered %s", sent, el)
+	}
+}
+
+// stanzaConditions are RFC 6120 §8.3.3's conditions, but for
+// internal-server-error.
+var stanzaConditions = map[string]bool{
+	"bad-request": true, "conflict": true, "feature-not-implemented": true, "forbidden": true,
+	"gone": true, "item-not-found": true, "jid-malformed": true, "not-acceptable": true,
+	"not-allowed": true, "not-authorized": true, "policy-violation": true, "recipient-unavailable": true,
+	"redirect": true, "registration-required": true, "remote-server-not-found": true,
+	"remote-server-timeout": true, "resource-constraint": true, "service-unavailable": true,
+	"subscription-required": true, "undefined-condition": true, "unexpected-request": true,
+}
