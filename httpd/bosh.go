@@ -86,7 +86,8 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			boshReply(w, http.StatusRequestEntityTooLarge, boshTerminate("policy-violation"))
+			// What was read, the start, tells the session or version.
+			boshError(w, legacyClient(h.session(quickSID(data)), data), "policy-violation")
 		}
 		return
 	}
@@ -111,29 +112,33 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rid, err := strconv.ParseInt(quickAttr(data, "rid"), 10, 64)
 		if err != nil || rid <= 0 || rid >= 1<<53 {
 			s.fail(errBOSHBadRequest)
-			boshReply(w, http.StatusRequestEntityTooLarge, boshTerminate("policy-violation"))
+			boshError(w, s.legacy, "policy-violation")
 			return
 		}
 		body := xmlstream.NewElement(NSHTTPBind, "body", "sid", sid)
-		boshReply(w, http.StatusOK, s.request(r.Context(), body, rid, len(data)))
+		if resp, condition := s.request(r.Context(), body, rid, len(data)); condition != "" {
+			boshError(w, s.legacy, condition)
+		} else {
+			boshReply(w, http.StatusOK, resp)
+		}
 		return
 	}
 	body, err := xmlstream.ParseElement(data, lim)
 	if err != nil || body.Name != (xml.Name{Space: NSHTTPBind, Local: "body"}) {
-		status, condition := http.StatusBadRequest, "bad-request"
+		condition := "bad-request"
 		var xe *xmlstream.Error
 		if errors.As(err, &xe) && xe.Condition == xmlstream.CondPolicyViolation {
-			status, condition = http.StatusRequestEntityTooLarge, "policy-violation"
+			condition = "policy-violation"
 		}
 		if s != nil {
 			s.fail(errBOSHBadRequest)
 		}
-		boshReply(w, status, boshTerminate(condition))
+		boshError(w, legacyClient(s, data), condition)
 		return
 	}
 	rid, err := strconv.ParseInt(body.Attr("rid"), 10, 64)
 	if err != nil || rid <= 0 || rid >= 1<<53 {
-		boshReply(w, http.StatusBadRequest, boshTerminate("bad-request"))
+		boshError(w, legacyClient(s, data), "bad-request")
 		return
 	}
 	if sid := body.Attr("sid"); sid == "" {
@@ -144,7 +149,12 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	boshReply(w, http.StatusOK, s.request(r.Context(), body, rid, len(data)))
+	resp, condition := s.request(r.Context(), body, rid, len(data))
+	if condition != "" {
+		boshError(w, s.legacy, condition)
+		return
+	}
+	boshReply(w, http.StatusOK, resp)
 }
 
 // session returns the session sid, or nil.
@@ -231,9 +241,11 @@ func (h *boshHandler) create(r *http.Request, body *xmlstream.Element, rid int64
 	s.secure = h.cfg.BehindTLSProxy || r.TLS != nil || isLoopback(r.RemoteAddr)
 	s.wait, s.hold = wait, hold
 	s.inactivity, s.writeTimeout = h.cfg.BOSHInactivity, h.cfg.WriteTimeout
-	if v := body.Attr("ver"); versionBelow(v, boshVersion) {
+	v := body.Attr("ver")
+	if versionBelow(v, boshVersion) {
 		s.version = v
 	}
+	s.legacy = v == ""
 	h.mu.Lock()
 	h.sessions[s.sid] = s
 	h.mu.Unlock()
@@ -277,6 +289,38 @@ func boshTerminate(condition string) []byte {
 		b += " condition='" + condition + "'"
 	}
 	return []byte(b + "/>")
+}
+
+// boshLegacyStatus is the HTTP error code that each terminal binding
+// condition supersedes, for legacy clients (XEP-0124 §17.1).
+var boshLegacyStatus = map[string]int{
+	"bad-request":      http.StatusBadRequest,
+	"policy-violation": http.StatusForbidden,
+	"item-not-found":   http.StatusNotFound,
+}
+
+// boshError answers a request that ends its session, or would have
+// started one, with condition. A client that announced its BOSH version
+// gets it as a terminal binding condition in an HTTP 200 answer
+// (XEP-0124 §17.2); a legacy client, which did not, the HTTP error code
+// the condition supersedes (§17.1), with the same body.
+func boshError(w http.ResponseWriter, legacy bool, condition string) {
+	status := http.StatusOK
+	if code, ok := boshLegacyStatus[condition]; ok && legacy {
+		status = code
+	}
+	boshReply(w, status, boshTerminate(condition))
+}
+
+// legacyClient reports whether the client of a request of session s (nil
+// for none), whose body starts with data, is a legacy one (XEP-0124
+// §17.1): its session's creation request, or this one when it names no
+// live session, had no 'ver' attribute.
+func legacyClient(s *boshSession, data []byte) bool {
+	if s != nil {
+		return s.legacy
+	}
+	return quickAttr(data, "ver") == ""
 }
 
 func boshReply(w http.ResponseWriter, status int, body []byte) {

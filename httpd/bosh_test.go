@@ -25,7 +25,8 @@ type boshClient struct {
 	url  string
 	web  *http.Client
 	sid  string
-	wait int // asked for at creation, in seconds
+	wait int    // asked for at creation, in seconds
+	ver  string // the BOSH version announced at creation; none if empty
 
 	mu      sync.Mutex
 	rid     int64
@@ -37,7 +38,7 @@ type boshClient struct {
 
 func newBOSH(t testing.TB, s *xmpptest.Server) *boshClient {
 	return &boshClient{t: t, url: "http://" + s.HTTPAddr.String() + "/http-bind",
-		web: &http.Client{Timeout: 2 * xmpptest.ReadTimeout}, wait: 60, rid: 1000, bodies: make(chan *xmlstream.Element, 16)}
+		web: &http.Client{Timeout: 2 * xmpptest.ReadTimeout}, wait: 60, ver: "1.6", rid: 1000, bodies: make(chan *xmlstream.Element, 16)}
 }
 
 // post sends one request and returns the answer's status and body.
@@ -65,7 +66,11 @@ func (c *boshClient) post(body string) (int, *xmlstream.Element, error) {
 func (c *boshClient) create(to string) *xmlstream.Element {
 	c.t.Helper()
 	c.rid++
-	status, b, err := c.post(fmt.Sprintf("<body xmlns='%s' rid='%d' to='%s' wait='%d' hold='1' ver='1.6' xml:lang='en' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>", nsHTTPBind, c.rid, to, c.wait))
+	ver := ""
+	if c.ver != "" {
+		ver = " ver='" + c.ver + "'"
+	}
+	status, b, err := c.post(fmt.Sprintf("<body xmlns='%s' rid='%d' to='%s' wait='%d' hold='1'%s xml:lang='en' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>", nsHTTPBind, c.rid, to, c.wait, ver))
 	if err != nil || status != http.StatusOK {
 		c.t.Fatalf("session creation: status %d, %v", status, err)
 	}
@@ -289,11 +294,14 @@ func TestBOSHRetransmission(t *testing.T) {
 }
 
 // TestBOSHBadInput sends what a BOSH endpoint must refuse; each gets its
-// error, and a session started afterwards works.
+// error, and a session started afterwards works. A request that announces
+// its BOSH version ('ver') gets a terminal binding condition in an HTTP
+// 200 answer, a legacy one the HTTP error code it supersedes (XEP-0124
+// §17.1, §17.2).
 func TestBOSHBadInput(t *testing.T) {
 	s := xmpptest.Start(t)
 	c := newBOSH(t, s)
-	big := "<body xmlns='" + nsHTTPBind + "' rid='1' to='localhost'><message><body>" + strings.Repeat("x", 300<<10) + "</body></message></body>"
+	big := "<body xmlns='" + nsHTTPBind + "' rid='1' to='localhost'%s><message><body>" + strings.Repeat("x", 300<<10) + "</body></message></body>"
 	tests := []struct {
 		name, body string
 		status     int
@@ -302,14 +310,19 @@ func TestBOSHBadInput(t *testing.T) {
 		{"not XML", "hello", 400, "bad-request"},
 		{"not a body", "<iq xmlns='jabber:client' type='get'/>", 400, "bad-request"},
 		{"no rid", "<body xmlns='" + nsHTTPBind + "' to='localhost'/>", 400, "bad-request"},
+		{"no rid, versioned", "<body xmlns='" + nsHTTPBind + "' to='localhost' ver='1.6'/>", 200, "bad-request"},
 		{"rid not a number", "<body xmlns='" + nsHTTPBind + "' rid='x' to='localhost'/>", 400, "bad-request"},
+		{"rid not a number, versioned", "<body xmlns='" + nsHTTPBind + "' rid='x' to='localhost' ver='1.11'/>", 200, "bad-request"},
 		{"doctype", "<!DOCTYPE body><body xmlns='" + nsHTTPBind + "' rid='1' to='localhost'/>", 400, "bad-request"},
+		{"not well-formed, versioned", "<body xmlns='" + nsHTTPBind + "' rid='1' to='localhost' ver='1.6'><message>", 200, "bad-request"},
 		{"unknown session", "<body xmlns='" + nsHTTPBind + "' rid='1' sid='nope'/>", 200, "item-not-found"},
 		// A client still sending after it terminated its session, a stanza
 		// larger than a session's first request may be.
 		{"unknown session, large", "<body xmlns='" + nsHTTPBind + "' rid='1' sid='nope'><iq xmlns='jabber:client' type='set'>" + strings.Repeat("x", 20<<10) + "</iq></body>", 200, "item-not-found"},
-		{"too large", big, 413, "policy-violation"},
-		{"creation too large", "<body xmlns='" + nsHTTPBind + "' rid='1' to='localhost'>" + strings.Repeat(" ", 20<<10) + "</body>", 413, "policy-violation"},
+		{"too large", fmt.Sprintf(big, ""), 403, "policy-violation"},
+		{"too large, versioned", fmt.Sprintf(big, " ver='1.6'"), 200, "policy-violation"},
+		{"creation too large", "<body xmlns='" + nsHTTPBind + "' rid='1' to='localhost'>" + strings.Repeat(" ", 20<<10) + "</body>", 403, "policy-violation"},
+		{"creation too large, versioned", "<body xmlns='" + nsHTTPBind + "' rid='1' to='localhost' ver='1.6'>" + strings.Repeat(" ", 20<<10) + "</body>", 200, "policy-violation"},
 		{"unknown host", "<body xmlns='" + nsHTTPBind + "' rid='1' to='nowhere.example' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>", 200, "remote-stream-error"},
 	}
 	for _, tt := range tests {
@@ -326,6 +339,25 @@ func TestBOSHBadInput(t *testing.T) {
 				if e == nil || e.Child("urn:ietf:params:xml:ns:xmpp-streams", "host-unknown") == nil {
 					t.Fatalf("got %s, want the stream error host-unknown in it", b)
 				}
+			}
+		})
+	}
+	// A bad request of a session ends it, answered as its creation
+	// announced.
+	for _, tt := range []struct {
+		ver    string
+		status int
+	}{{"1.6", 200}, {"", 400}} {
+		t.Run("bad request of a session, ver "+tt.ver, func(t *testing.T) {
+			c := newBOSH(t, s)
+			c.ver = tt.ver
+			c.create(xmpptest.Domain)
+			status, b, err := c.post(c.body(c.rid+1, "", "<message>"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status != tt.status || b.Attr("type") != "terminate" || b.Attr("condition") != "bad-request" {
+				t.Fatalf("got %d %s, want %d with condition bad-request", status, b, tt.status)
 			}
 		})
 	}

@@ -40,6 +40,7 @@ type boshSession struct {
 	maxIn        int           // bytes of requests taken and not yet read before the client must wait
 	gapWait      time.Duration // how long requests wait for one missing before them
 	version      string        // of BOSH: the client's or the server's, the lower
+	legacy       bool          // the client announced no version: errors are HTTP codes (XEP-0124 §17.1)
 	forget       func(*boshSession)
 
 	mu      sync.Mutex
@@ -140,24 +141,25 @@ func (s *boshSession) signalLocked() {
 // request handles one HTTP request of the session: its payload is taken
 // in rid order, then the request waits until there is something to
 // answer with, or until it has waited s.wait, or the client gives up. It
-// returns the response's body.
-func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid int64, size int) []byte {
+// returns the response's body, or the terminal binding condition
+// (XEP-0124 §17.2) with which the request itself ended the session.
+func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid int64, size int) (resp []byte, condition string) {
 	s.mu.Lock()
 	if resp, ok := s.answered[rid]; ok {
 		s.mu.Unlock()
-		return resp
+		return resp, ""
 	}
 	switch {
 	case s.done:
 		s.mu.Unlock()
-		return boshTerminate("")
+		return boshTerminate(""), ""
 	case rid < s.nextRID && !s.retry(rid) && !s.skipped[rid],
 		rid >= s.nextRID+int64(s.hold)+2:
 		// Outside the window of rids that may come now (§14.1).
 		s.lost = errBOSHWindow
 		s.closeLocked()
 		s.mu.Unlock()
-		return boshTerminate("item-not-found")
+		return nil, "item-not-found"
 	}
 	req := &boshRequest{rid: rid, body: body, size: size, reply: make(chan []byte, 1)}
 	switch {
@@ -182,7 +184,7 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 		s.lost = errBOSHOveractive
 		s.closeLocked()
 		s.mu.Unlock()
-		return boshTerminate("policy-violation")
+		return nil, "policy-violation"
 	}
 	s.mu.Unlock()
 
@@ -190,7 +192,7 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 	defer timer.Stop()
 	select {
 	case resp := <-req.reply:
-		return resp
+		return resp, ""
 	case <-timer.C:
 	case <-ctx.Done():
 	}
@@ -198,7 +200,7 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 	defer s.mu.Unlock()
 	select {
 	case resp := <-req.reply:
-		return resp
+		return resp, ""
 	default:
 	}
 	// Nothing to say within the wait: an empty answer.
@@ -209,12 +211,12 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 			break
 		}
 	}
-	resp := s.responseLocked(rid, false)
+	resp = s.responseLocked(rid, false)
 	if rid < s.nextRID {
 		s.remember(rid, resp)
 	}
 	s.armIdleLocked()
-	return resp
+	return resp, ""
 }
 
 // retry reports whether rid is that of a request being held: the client

@@ -47,7 +47,7 @@ func (bt *boshTest) requestGivenUp(rid int64, payload string) <-chan string {
 		bt.t.Fatal(err)
 	}
 	answer := make(chan string, 1)
-	go func() { answer <- string(bt.s.request(ctx, body, rid, 0)) }()
+	go func() { answer <- bt.do(ctx, body, rid, 0) }()
 	return answer
 }
 
@@ -59,8 +59,17 @@ func (bt *boshTest) requestSized(rid int64, attrs, payload string, size int) <-c
 		bt.t.Fatal(err)
 	}
 	answer := make(chan string, 1)
-	go func() { answer <- string(bt.s.request(bt.ctx, body, rid, size)) }()
+	go func() { answer <- bt.do(bt.ctx, body, rid, size) }()
 	return answer
+}
+
+// do is the session's request, its answer as the handler sends it.
+func (bt *boshTest) do(ctx context.Context, body *xmlstream.Element, rid int64, size int) string {
+	resp, condition := bt.s.request(ctx, body, rid, size)
+	if condition != "" {
+		return string(boshTerminate(condition))
+	}
+	return string(resp)
 }
 
 // open answers the session's creation request, of rid 1, with stream
