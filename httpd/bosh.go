@@ -136,18 +136,26 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		boshError(w, legacyClient(s, data), condition)
 		return
 	}
-	rid, err := strconv.ParseInt(body.Attr("rid"), 10, 64)
-	if err != nil || rid <= 0 || rid >= 1<<53 {
-		boshError(w, legacyClient(s, data), "bad-request")
-		return
-	}
-	if sid := body.Attr("sid"); sid == "" {
-		s = h.create(r, body, rid)
-	} else if s == nil || s.sid != sid {
+	sid = body.Attr("sid")
+	if sid != "" && (s == nil || s.sid != sid) {
 		if s = h.session(sid); s == nil {
 			boshReply(w, http.StatusOK, boshTerminate("item-not-found"))
 			return
 		}
+	}
+	rid, err := strconv.ParseInt(body.Attr("rid"), 10, 64)
+	if err != nil || rid <= 0 || rid >= 1<<53 {
+		// A request without a valid rid, like any bad request, ends its
+		// session: bad-request is a terminal binding condition
+		// (XEP-0124 §17.2).
+		if s != nil {
+			s.fail(errBOSHBadRequest)
+		}
+		boshError(w, legacyClient(s, data), "bad-request")
+		return
+	}
+	if sid == "" {
+		s = h.create(r, body, rid)
 	}
 	resp, condition := s.request(r.Context(), body, rid, len(data))
 	if condition != "" {

@@ -293,6 +293,63 @@ func TestBOSHRetransmission(t *testing.T) {
 	}
 }
 
+// TestBOSHBadRIDEndsSession sends a request of a live session with a
+// rid that is no number, or outside the window (XEP-0124 §14.2), or
+// long past and no longer retained (§14.3): each ends the session with
+// its terminal binding condition, in an HTTP 200 answer or, for a legacy
+// client, the HTTP code it supersedes (§17), and a request that comes
+// afterwards with the right rid learns the session is over. Another
+// session carries on.
+func TestBOSHBadRIDEndsSession(t *testing.T) {
+	s, romeo, other := julietOverBOSH(t)
+	tests := []struct {
+		name, ver, attrs string
+		status           int
+		condition        string
+	}{
+		{"no rid", "1.6", "", 200, "bad-request"},
+		{"rid not a number", "1.6", " rid='x'", 200, "bad-request"},
+		{"rid zero", "1.6", " rid='0'", 200, "bad-request"},
+		{"rid not a number, legacy", "", " rid='x'", 400, "bad-request"},
+		{"rid beyond the window", "1.6", " rid='%d'", 200, "item-not-found"},
+		{"rid beyond the window, legacy", "", " rid='%d'", 404, "item-not-found"},
+		{"rid long past", "1.6", " rid='%d'", 200, "item-not-found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newBOSH(t, s)
+			c.ver = tt.ver
+			c.wait = 1 // a session that lived on would answer soon, empty
+			c.create(xmpptest.Domain)
+			attrs := tt.attrs
+			switch tt.condition {
+			case "item-not-found":
+				if strings.Contains(tt.name, "past") {
+					attrs = fmt.Sprintf(attrs, c.rid-10)
+				} else {
+					attrs = fmt.Sprintf(attrs, c.rid+10)
+				}
+			}
+			status, b, err := c.post(fmt.Sprintf("<body xmlns='%s' sid='%s'%s/>", nsHTTPBind, c.sid, attrs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status != tt.status || b.Attr("type") != "terminate" || b.Attr("condition") != tt.condition {
+				t.Fatalf("got %d %s, want %d with condition %s", status, b, tt.status, tt.condition)
+			}
+			// Whether the session is still known or already forgotten,
+			// its end is all a later request gets.
+			if _, b, err := c.post(c.body(c.rid+1, "", "")); err != nil || b.Attr("type") != "terminate" {
+				t.Fatalf("the request with the next rid got %s (%v), want the session's end", b, err)
+			}
+		})
+	}
+	other.send("<message xmlns='jabber:client' to='romeo@localhost/orchard' type='chat'><body>still here</body></message>")
+	if m := romeo.NextNamed("message"); m.Child("jabber:client", "body").Text() != "still here" {
+		t.Fatalf("romeo got %s, want the message of the other session", m)
+	}
+}
+
 // TestBOSHBadInput sends what a BOSH endpoint must refuse; each gets its
 // error, and a session started afterwards works. A request that announces
 // its BOSH version ('ver') gets a terminal binding condition in an HTTP
