@@ -236,8 +236,10 @@ func (h *boshHandler) bodyLimits() xmlstream.Limits {
 // create starts a session for a session creation request and a client
 // stream on it.
 func (h *boshHandler) create(r *http.Request, body *xmlstream.Element, rid int64) *boshSession {
+	// The answer's wait MUST be no longer than the client's (XEP-0124
+	// §7.2): 0 too, from a client that polls (§12).
 	wait := boshMaxWait
-	if n, err := strconv.Atoi(body.Attr("wait")); err == nil && n > 0 && n < int(boshMaxWait/time.Second) {
+	if n, err := strconv.Atoi(body.Attr("wait")); err == nil && n >= 0 && n < int(boshMaxWait/time.Second) {
 		wait = time.Duration(n) * time.Second
 	}
 	hold := boshMaxHold

@@ -213,10 +213,12 @@ func TestBOSHChatWithTCPClient(t *testing.T) {
 }
 
 // TestBOSHWaitBounded: a client's wait beyond the server's is the
-// server's, also one too large for a Duration.
+// server's, also one too large for a Duration; a shorter one is the
+// client's, also 0, which a polling client asks for (XEP-0124 §7.2:
+// never longer than the client's).
 func TestBOSHWaitBounded(t *testing.T) {
 	s := xmpptest.Start(t)
-	for asked, want := range map[int]string{30: "30", 600: "60", 10000000000: "60"} {
+	for asked, want := range map[int]string{0: "0", 30: "30", 600: "60", 10000000000: "60"} {
 		c := newBOSH(t, s)
 		c.wait = asked
 		if got := c.create(xmpptest.Domain).Attr("wait"); got != want {
