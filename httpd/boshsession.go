@@ -178,7 +178,13 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 		s.signalLocked()
 	}
 	s.dispatchLocked()
-	if len(s.held) > s.hold+1 {
+	// The requests agreed are hold+1; the client may send one more to
+	// terminate the session (XEP-0124 §11).
+	allowed := s.hold + 1
+	if body.Attr("type") == "terminate" {
+		allowed++
+	}
+	if len(s.held) > allowed {
 		// More at once than the requests agreed (§11): only a client
 		// that does not wait while the stream is behind gets here.
 		s.lost = errBOSHOveractive

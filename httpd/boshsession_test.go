@@ -314,3 +314,40 @@ func TestBOSHTerminateAnswersEarlierRequest(t *testing.T) {
 		t.Errorf("the termination request got %s, want the end alone", a)
 	}
 }
+
+// TestBOSHTerminateBeyondRequests ends a session with a request beyond
+// the number agreed, while the stream is behind and holds the others:
+// XEP-0124 §11 lets a client make one more request to terminate, which is
+// no policy violation. The held requests get what the stream wrote, the
+// termination request the end.
+func TestBOSHTerminateBeyondRequests(t *testing.T) {
+	bt := newBOSHTest(t, 1)
+	bt.open()
+	bt.readHeader()
+	bt.s.mu.Lock()
+	bt.s.maxIn = 10
+	bt.s.mu.Unlock()
+	second := bt.requestSized(2, "", "<message xmlns='jabber:client' id='2'/>", 100)
+	third := bt.requestSized(3, "", "<message xmlns='jabber:client' id='3'/>", 100)
+	bt.waitUntil("two requests held", func() bool { return len(bt.s.held) == 2 })
+	end := bt.requestSized(4, " type='terminate'", "<presence xmlns='jabber:client' type='unavailable'/>", 100)
+	bt.waitUntil("rid 4 taken", func() bool { return bt.s.nextRID == 5 })
+	if a, b := bt.readID(), bt.readID(); a != "2" || b != "3" {
+		t.Fatalf("read %s, %s", a, b)
+	}
+	if el, err := bt.s.ReadElement(); err != nil || el.Name.Local != "presence" {
+		t.Fatalf("read %v, %v; want the presence", el, err)
+	}
+	if _, err := bt.s.ReadElement(); err != xmlstream.ErrStreamEnd {
+		t.Fatalf("read %v, want the end of the stream", err)
+	}
+	bt.s.Write(bt.s.CloseFrame())
+	for rid, ch := range map[int]<-chan string{2: second, 3: third} {
+		if a := bt.answer(ch); strings.Contains(a, "terminate") {
+			t.Errorf("rid %d got %s, want an answer that does not end the session", rid, a)
+		}
+	}
+	if a := bt.answer(end); a != "<body xmlns='"+NSHTTPBind+"' type='terminate'/>" {
+		t.Errorf("the termination request got %s, want the end alone", a)
+	}
+}
