@@ -87,7 +87,13 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			// What was read, the start, tells the session or version.
-			boshError(w, legacyClient(h.session(quickSID(data)), data), "policy-violation")
+			// policy-violation is terminal (XEP-0124 §17.2): the
+			// session ends.
+			s := h.session(quickSID(data))
+			if s != nil {
+				s.fail(errBOSHTooLarge)
+			}
+			boshError(w, legacyClient(s, data), "policy-violation")
 		}
 		return
 	}

@@ -420,6 +420,23 @@ func TestBOSHBadInput(t *testing.T) {
 			}
 		})
 	}
+	// A request of a session too large to read ends the session, as its
+	// answer, policy-violation, says.
+	t.Run("request of a session too large to read", func(t *testing.T) {
+		c := newBOSH(t, s)
+		c.wait = 1 // a session that lived on would answer soon, empty
+		c.create(xmpptest.Domain)
+		status, b, err := c.post(c.body(c.rid+1, "", "<message><body>"+strings.Repeat("x", 300<<10)+"</body></message>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != 200 || b.Attr("type") != "terminate" || b.Attr("condition") != "policy-violation" {
+			t.Fatalf("got %d %s, want 200 with condition policy-violation", status, b)
+		}
+		if _, b, err := c.post(c.body(c.rid+2, "", "")); err != nil || b.Attr("type") != "terminate" {
+			t.Fatalf("the request with the next rid got %s (%v), want the session's end", b, err)
+		}
+	})
 	t.Run("stanza too large before authentication", func(t *testing.T) {
 		c := newBOSH(t, s)
 		c.create(xmpptest.Domain)

@@ -19,6 +19,7 @@ var (
 	errBOSHWindow     = errors.New("bosh: the client sent a request outside the window of rids")
 	errBOSHOveractive = errors.New("bosh: the client sent more requests at once than agreed")
 	errBOSHBadRequest = errors.New("bosh: the client sent a request that is not a BOSH body")
+	errBOSHTooLarge   = errors.New("bosh: the client sent a request larger than a stanza may be")
 	errBOSHSlow       = errors.New("bosh: the client does not collect what is written to it")
 )
 
