@@ -483,3 +483,49 @@ func subscribeTo(t *testing.T, from, to *xmpptest.Client) {
 	}
 	from.ExpectPresenceFrom(to.JID)
 }
+
+// TestReroutedFromBlockedDropped: romeo's message reached juliet's balcony,
+// whose client had not acknowledged it (XEP-0198) when she blocked him
+// from the garden and the balcony's session ended. The message is routed
+// again from a blocked JID: it reaches neither the garden nor offline
+// storage (XEP-0191 §3.3), and romeo, whose message the server accepted
+// long before, gets no late error either, as for stored stanzas.
+func TestReroutedFromBlockedDropped(t *testing.T) {
+	logs := xmpptest.NewRecords()
+	s := xmpptest.StartLogged(t, logs.Logger())
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	c := xmpptest.Dial(t, s.C2SAddr)
+	c.Authenticated("juliet", "secret")
+	c.Bind("balcony")
+	balcony := c.EnableSM()
+	balcony.AutoAck = false
+	balcony.Send("<presence/>")
+	c.MessagesBeforePing()
+	garden := xmpptest.Login(t, s, "juliet", "secret", "garden")
+	garden.Send("<presence/>")
+	garden.MessagesBeforePing()
+
+	romeo.Send("<message to='juliet@localhost/balcony' type='chat' id='w'><body>wherefore</body></message>")
+	el := c.Next()
+	for el.Name.Local != "message" { // past the garden's presence
+		el = c.Next()
+	}
+	xmpptest.ExpectBody(t, el, romeo.JID, "wherefore")
+	command(t, garden, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block>")
+	c.Send("</stream:stream>")
+	logs.Wait(t, "c2s re-routed unacknowledged messages", "jid", "juliet@localhost/balcony")
+
+	if got := romeo.MessagesBeforePing(); len(got) != 0 {
+		t.Fatalf("romeo got %v for a message juliet's server accepted before", got)
+	}
+	if got := garden.MessagesBeforePing(); len(got) != 0 {
+		t.Fatalf("the garden got %v from a blocked JID", got)
+	}
+	window := xmpptest.Login(t, s, "juliet", "secret", "window")
+	window.Send("<presence/>")
+	if got := window.MessagesBeforePing(); len(got) != 0 {
+		t.Fatalf("juliet's next session got %v from a blocked JID", got)
+	}
+}

@@ -51,8 +51,11 @@ func (m *Module) Outbound(ctx context.Context, from, to jid.JID, st *xmlstream.E
 //     results and errors vanish; messages are answered with
 //     service-unavailable, as for an offline user, unless they were
 //     stored earlier (router.Replayed), when an answer would tell the
-//     sender the user just came online; the router answers IQ gets and
-//     sets with service-unavailable;
+//     sender the user just came online, or are routed again
+//     (router.Rerouted), as when a session ends without acknowledging
+//     them (XEP-0198): the server accepted them long ago, and a late
+//     error would tell the sender of the block; the router answers IQ
+//     gets and sets with service-unavailable;
 //   - the sender is a local account that blocked the recipient: this
 //     catches what the server sends on a user's behalf, such as presence
 //     broadcasts, so that blocked contacts see the user as offline. Errors
@@ -72,7 +75,7 @@ func (m *Module) Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.El
 		return false
 	}
 	if blocked {
-		if st.Name.Local == stanza.Message && !router.Replayed(ctx) {
+		if st.Name.Local == stanza.Message && !router.Replayed(ctx) && !router.Rerouted(ctx) {
 			switch stanza.Type(st) {
 			case "normal", "chat", "groupchat":
 				m.r.Route(ctx, stanza.ErrorReply(st, stanza.ServiceUnavailable, "the recipient is offline"))
