@@ -71,7 +71,8 @@ type Config struct {
 	// Presence tells whom a user's presence is shown to and sends it again
 	// after an unblock (the roster module). Without it, a newly blocked
 	// contact is told the user is unavailable whether or not they were
-	// subscribed, and an unblocked one gets no presence.
+	// subscribed or got directed presence, and an unblocked one gets no
+	// presence.
 	Presence Presence
 	// Admins get the abuse reports users attach to their blocks
 	// (XEP-0377), which are logged in any case.
@@ -92,6 +93,10 @@ type Presence interface {
 	// Subscribers returns the contacts subscribed to account's presence,
 	// for blocked domains, which name no contact themselves.
 	Subscribers(ctx context.Context, account jid.JID) ([]jid.JID, error)
+	// Directed returns the JIDs, bare or full, that account's available
+	// sessions sent directed presence to (RFC 6121 §4.6) and have not
+	// told they went unavailable.
+	Directed(account jid.JID) []jid.JID
 }
 
 // Validate fills in defaults and reports what is wrong with c.

@@ -529,3 +529,35 @@ func TestReroutedFromBlockedDropped(t *testing.T) {
 		t.Fatalf("juliet's next session got %v from a blocked JID", got)
 	}
 }
+
+// TestBlockingTellsDirectedPresence: romeo and tybalt are not subscribed
+// to juliet's presence, but she sent it to them as directed presence
+// (RFC 6121 §4.6), to one of romeo's resources and to tybalt's bare JID.
+// When she blocks them, each is told that she went offline, as her
+// subscribers would be (XEP-0191 §3.3); the nurse, who got nothing, is
+// told nothing.
+func TestBlockingTellsDirectedPresence(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	juliet.Ping()
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	nurse := xmpptest.Login(t, s, "nurse", "secret", "kitchen")
+	tybalt := loginAt(t, s, xmpptest.OtherDomain, "tybalt", "sword")
+	tybalt.Send("<presence/>")
+	tybalt.ExpectPresenceFrom("tybalt@example.test/sword")
+
+	juliet.Send("<presence to='romeo@localhost/orchard'><status>psst</status></presence>")
+	romeo.ExpectPresenceFrom(juliet.JID)
+	juliet.Send("<presence to='tybalt@example.test'><status>psst</status></presence>")
+	tybalt.ExpectPresenceFrom(juliet.JID)
+
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/><item jid='example.test'/><item jid='nurse@localhost'/></block>")
+	juliet.Ping() // the command was handled to the end
+	for _, c := range []*xmpptest.Client{romeo, tybalt} {
+		if p := c.ExpectPresenceFrom(juliet.JID); p.Attr("type") != "unavailable" {
+			t.Fatalf("%s got %s, want juliet's unavailable presence", c.JID, p)
+		}
+	}
+	marker(t, romeo, nurse) // the nurse's next stanza: no presence from juliet came first
+}

@@ -200,25 +200,39 @@ func (m *Module) push(account jid.JID, payload *xmlstream.Element) {
 // sessions; the filters let unavailable presence pass to other servers.
 //
 // XEP-0191 limits this to contacts allowed to see the user's presence;
-// with Config.Presence only subscribed contacts are told, those at a
-// blocked domain included, without it every available session of a
-// contact given by bare or full JID is.
+// with Config.Presence those are the subscribed contacts, those at a
+// blocked domain included, and the JIDs the blocked items match that got
+// directed presence from the user (RFC 6121 §4.6); without it every
+// available session of a contact given by bare or full JID is told.
 func (m *Module) sendUnavailable(ctx context.Context, account jid.JID, blocked []jid.JID) {
 	presences := m.r.Presences(account)
 	if len(presences) == 0 {
 		return
 	}
-	for _, contact := range m.contacts(ctx, account, blocked) {
-		if contact.Bare().Equal(account) {
+	contacts := m.contacts(ctx, account, blocked)
+	directed := map[string]bool{}
+	if m.cfg.Presence != nil {
+		l := newBlocklist(blocked)
+		for _, j := range m.cfg.Presence.Directed(account) {
+			if l.matches(split(j)) {
+				directed[j.String()] = true
+				contacts = append(contacts, j)
+			}
+		}
+	}
+	told := map[string]bool{}
+	for _, contact := range contacts {
+		if contact.Bare().Equal(account) || told[contact.String()] {
 			continue
 		}
+		told[contact.String()] = true
 		local := m.r.IsLocal(contact.Domainpart())
 		if local {
 			if theyBlock, err := m.Blocks(ctx, contact.Bare(), account); err != nil || theyBlock {
 				continue
 			}
 		}
-		if m.cfg.Presence != nil {
+		if m.cfg.Presence != nil && !directed[contact.String()] {
 			if sees, err := m.cfg.Presence.MaySeePresence(ctx, account, contact); err != nil || !sees {
 				continue
 			}

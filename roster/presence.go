@@ -195,6 +195,30 @@ func (m *Module) takeDirected(session jid.JID) []string {
 	return out
 }
 
+// Directed returns the JIDs that the available sessions of account sent
+// directed presence to (RFC 6121 §4.6) and have not yet told that they
+// went unavailable, each once; contacts subscribed to the account are
+// not among them. A JID is bare or full, as the session addressed it.
+func (m *Module) Directed(account jid.JID) []jid.JID {
+	sessions := m.r.AvailableResources(account.Bare())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[string]bool{}
+	var out []jid.JID
+	for _, s := range sessions {
+		for to := range m.directed[s.String()] {
+			if seen[to] {
+				continue
+			}
+			seen[to] = true
+			if j, err := jid.Parse(to); err == nil {
+				out = append(out, j)
+			}
+		}
+	}
+	return out
+}
+
 // Inbound handles presence addressed to a local account: subscription
 // stanzas and probes. Other presence is delivered by the router.
 func (m *Module) Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
