@@ -561,3 +561,41 @@ func TestBlockingTellsDirectedPresence(t *testing.T) {
 	}
 	marker(t, romeo, nurse) // the nurse's next stanza: no presence from juliet came first
 }
+
+// TestBlockingDomainResourceTellsSubscriber: tybalt, logged in as sword
+// and garden, is subscribed to juliet's presence. She blocks the
+// domain/resource example.test/sword, which matches the sword resource of
+// any user there (XEP-0191 §6, XEP-0016 §2.1): that resource sees her go
+// offline (§3.3), the garden does not, and it sees her online again once
+// she unblocks it (§3.4).
+func TestBlockingDomainResourceTellsSubscriber(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	juliet.Ping()
+	nurse := xmpptest.Login(t, s, "nurse", "secret", "kitchen")
+	sword := loginAt(t, s, xmpptest.OtherDomain, "tybalt", "sword")
+	sword.Send("<presence/>")
+	sword.ExpectPresenceFrom("tybalt@example.test/sword")
+	subscribeTo(t, sword, juliet)
+	garden := loginAt(t, s, xmpptest.OtherDomain, "tybalt", "garden")
+	garden.Send("<presence/>")
+	for p := garden.NextNamed("presence"); p.Attr("from") != juliet.JID; p = garden.NextNamed("presence") {
+		// its own and the sword's presence, then the answer to its probe
+	}
+	sword.ExpectPresenceFrom(garden.JID)
+
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='example.test/sword'/></block>")
+	juliet.Ping()
+	if p := sword.ExpectPresenceFrom(juliet.JID); p.Attr("type") != "unavailable" {
+		t.Fatalf("the sword got %s, want juliet's unavailable presence", p)
+	}
+	marker(t, nurse, garden)
+
+	command(t, juliet, "<unblock xmlns='urn:xmpp:blocking'><item jid='example.test/sword'/></unblock>")
+	juliet.Ping()
+	if p := sword.ExpectPresenceFrom(juliet.JID); p.Attr("type") != "" {
+		t.Fatalf("the sword got %s after the unblock, want her available presence", p)
+	}
+	marker(t, nurse, garden)
+}

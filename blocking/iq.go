@@ -201,7 +201,8 @@ func (m *Module) push(account jid.JID, payload *xmlstream.Element) {
 //
 // XEP-0191 limits this to contacts allowed to see the user's presence;
 // with Config.Presence those are the subscribed contacts, those at a
-// blocked domain included, and the JIDs the blocked items match that got
+// blocked domain and the resources a domain/resource item names included
+// (contacts), and the JIDs the blocked items match that got
 // directed presence from the user (RFC 6121 §4.6); without it every
 // available session of a contact given by bare or full JID is told.
 func (m *Module) sendUnavailable(ctx context.Context, account jid.JID, blocked []jid.JID) {
@@ -255,9 +256,10 @@ func (m *Module) sendUnavailable(ctx context.Context, account jid.JID, blocked [
 // contacts returns the contacts that items (blocked or unblocked JIDs)
 // name, each once: those given by bare or full JID and, with
 // Config.Presence, the subscribers of account that a domain item matches
-// (XEP-0191 §6). Domain/resource items name none.
+// and, for a domain/resource item, the resource of that name of each
+// subscriber at the domain (XEP-0191 §6, XEP-0016 §2.1).
 func (m *Module) contacts(ctx context.Context, account jid.JID, items []jid.JID) []jid.JID {
-	var out, domains []jid.JID
+	var out, domains, resources []jid.JID
 	seen := map[string]bool{}
 	add := func(j jid.JID) {
 		if k := j.String(); !seen[k] {
@@ -271,20 +273,30 @@ func (m *Module) contacts(ctx context.Context, account jid.JID, items []jid.JID)
 			add(j)
 		case j.Resourcepart() == "":
 			domains = append(domains, j)
+		default:
+			resources = append(resources, j)
 		}
 	}
-	if len(domains) == 0 || m.cfg.Presence == nil {
+	if len(domains)+len(resources) == 0 || m.cfg.Presence == nil {
 		return out
 	}
 	subscribers, err := m.cfg.Presence.Subscribers(ctx, account)
 	if err != nil {
-		m.cfg.Logger.Error("finding the subscribers at a blocked domain", "jid", account.String(), "err", err)
+		m.cfg.Logger.Error("finding the subscribers a blocked domain or domain/resource names", "jid", account.String(), "err", err)
 		return out
 	}
 	l := newBlocklist(domains)
 	for _, c := range subscribers {
 		if l.matches(split(c)) {
 			add(c)
+		}
+		for _, r := range resources {
+			if r.Domainpart() != c.Domainpart() {
+				continue
+			}
+			if full, err := jid.New(c.Localpart(), c.Domainpart(), r.Resourcepart()); err == nil {
+				add(full)
+			}
 		}
 	}
 	return out
