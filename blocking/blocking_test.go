@@ -599,3 +599,25 @@ func TestBlockingDomainResourceTellsSubscriber(t *testing.T) {
 	}
 	marker(t, nurse, garden)
 }
+
+// TestBlockedGroupchatDroppedSilently: juliet blocked an occupant of a
+// room on another server; a groupchat message from that occupant's room
+// JID reaches her server. It is dropped, but not answered with an error:
+// a room takes service-unavailable from an occupant's server to mean the
+// occupant is gone, and removes her (XEP-0045 status code 333), so one
+// message from the occupant she blocked would have her kicked. Here
+// romeo stands in for the room, sending a groupchat message to her
+// session himself.
+func TestBlockedGroupchatDroppedSilently(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	nurse := xmpptest.Login(t, s, "nurse", "secret", "kitchen")
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost/orchard'/></block>")
+
+	romeo.Send("<message to='" + juliet.JID + "' type='groupchat' id='g'><body>spam</body></message>")
+	if got := romeo.MessagesBeforePing(); len(got) != 0 {
+		t.Fatalf("the blocked sender of a groupchat message got %v", got)
+	}
+	marker(t, nurse, juliet) // and juliet did not get it
+}

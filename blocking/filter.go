@@ -48,14 +48,17 @@ func (m *Module) Outbound(ctx context.Context, from, to jid.JID, st *xmlstream.E
 // side blocked the other:
 //
 //   - the recipient blocked the sender (XEP-0191 §3.3): presence and IQ
-//     results and errors vanish; messages are answered with
-//     service-unavailable, as for an offline user, unless they were
+//     results and errors vanish; normal and chat messages are answered
+//     with service-unavailable, as for an offline user, unless they were
 //     stored earlier (router.Replayed), when an answer would tell the
 //     sender the user just came online, or are routed again
 //     (router.Rerouted), as when a session ends without acknowledging
 //     them (XEP-0198): the server accepted them long ago, and a late
 //     error would tell the sender of the block; the router answers IQ
-//     gets and sets with service-unavailable;
+//     gets and sets with service-unavailable. Groupchat messages and
+//     headlines vanish: a room takes an occupant's error for a sign that
+//     the occupant is gone and removes them (XEP-0045 status code 333),
+//     so blocking one occupant would get the user kicked;
 //   - the sender is a local account that blocked the recipient: this
 //     catches what the server sends on a user's behalf, such as presence
 //     broadcasts, so that blocked contacts see the user as offline. Errors
@@ -77,7 +80,7 @@ func (m *Module) Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.El
 	if blocked {
 		if st.Name.Local == stanza.Message && !router.Replayed(ctx) && !router.Rerouted(ctx) {
 			switch stanza.Type(st) {
-			case "normal", "chat", "groupchat":
+			case "normal", "chat":
 				m.r.Route(ctx, stanza.ErrorReply(st, stanza.ServiceUnavailable, "the recipient is offline"))
 			}
 		}
