@@ -69,10 +69,11 @@ type Config struct {
 	// Logger receives database failures; nil discards them.
 	Logger *slog.Logger
 	// Presence tells whom a user's presence is shown to and sends it again
-	// after an unblock (the roster module). Without it, a newly blocked
-	// contact is told the user is unavailable whether or not they were
-	// subscribed or got directed presence, and an unblocked one gets no
-	// presence.
+	// after an unblock, and keeps the subscription requests (the roster
+	// module). Without it, a newly blocked contact is told the user is
+	// unavailable whether or not they were subscribed or got directed
+	// presence, an unblocked one gets no presence, and a blocked
+	// contact's request comes back after the unblock.
 	Presence Presence
 	// Admins get the abuse reports users attach to their blocks
 	// (XEP-0377), which are logged in any case.
@@ -97,6 +98,9 @@ type Presence interface {
 	// sessions sent directed presence to (RFC 6121 §4.6) and have not
 	// told they went unavailable.
 	Directed(account jid.JID) []jid.JID
+	// DropRequests forgets, unanswered, the stored subscription requests
+	// to account from the contacts that from reports.
+	DropRequests(ctx context.Context, account jid.JID, from func(contact jid.JID) bool) error
 }
 
 // Validate fills in defaults and reports what is wrong with c.

@@ -621,3 +621,36 @@ func TestBlockedGroupchatDroppedSilently(t *testing.T) {
 	}
 	marker(t, nurse, juliet) // and juliet did not get it
 }
+
+// TestBlockDropsPendingRequest: romeo asks for juliet's presence, and
+// she blocks him instead of answering. While he is blocked she cannot
+// answer (a refusal to him would be refused too), so the block is her
+// answer: his stored request is forgotten, as Prosody does, and does not
+// come back once she unblocks him. The nurse's request stays.
+func TestBlockDropsPendingRequest(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony") // no presence: requests are stored
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	nurse := xmpptest.Login(t, s, "nurse", "secret", "kitchen")
+	romeo.Send("<presence to='juliet@localhost' type='subscribe'/>")
+	romeo.Ping()
+	nurse.Send("<presence to='juliet@localhost' type='subscribe'/>")
+	nurse.Ping()
+
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block>")
+	command(t, juliet, "<unblock xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></unblock>")
+
+	chamber := xmpptest.Login(t, s, "juliet", "secret", "chamber")
+	// The ping is answered once the initial presence was handled, stored
+	// requests included.
+	chamber.Send("<presence/><iq type='get' id='barrier' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+	var from []string
+	for el := chamber.Next(); el.Attr("id") != "barrier"; el = chamber.Next() {
+		if el.Name.Local == "presence" && el.Attr("type") == "subscribe" {
+			from = append(from, el.Attr("from"))
+		}
+	}
+	if !slices.Equal(from, []string{"nurse@localhost"}) {
+		t.Fatalf("juliet's new session got subscription requests from %v, want only the nurse's", from)
+	}
+}

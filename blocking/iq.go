@@ -82,6 +82,7 @@ func (m *Module) handleBlock(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 	if len(added) > 0 {
 		m.push(iq.To, itemsElement("block", added))
 		m.sendUnavailable(ctx, iq.To, added)
+		m.dropRequests(ctx, iq.To, added)
 	}
 	m.forwardReports(ctx, iq.From, reports(iq.Payload))
 	return nil
@@ -250,6 +251,22 @@ func (m *Module) sendUnavailable(ctx context.Context, account jid.JID, blocked [
 				m.r.DeliverToAvailable(contact, u)
 			}
 		}
+	}
+}
+
+// dropRequests forgets the stored subscription requests from the newly
+// blocked JIDs, as Prosody does: while blocked, a contact cannot be
+// answered (an unsubscribed to them is refused too), and XEP-0191 §3.3
+// has the request not delivered, so the block is the user's answer and
+// the request does not come back once the contact is unblocked.
+func (m *Module) dropRequests(ctx context.Context, account jid.JID, blocked []jid.JID) {
+	if m.cfg.Presence == nil {
+		return
+	}
+	l := newBlocklist(blocked)
+	from := func(contact jid.JID) bool { return l.matches(split(contact)) }
+	if err := m.cfg.Presence.DropRequests(ctx, account, from); err != nil {
+		m.cfg.Logger.Error("dropping the subscription requests of blocked JIDs", "jid", account.String(), "err", err)
 	}
 }
 

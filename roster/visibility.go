@@ -2,6 +2,7 @@ package roster
 
 import (
 	"context"
+	"fmt"
 
 	"mellium.im/xmpp/jid"
 )
@@ -59,4 +60,29 @@ func (m *Module) contacts(ctx context.Context, account jid.JID, keep func(Subscr
 		}
 	}
 	return cs, nil
+}
+
+// DropRequests forgets, without answering them, the stored subscription
+// requests to account from the contacts that from reports: a user who
+// blocks a contact can no longer answer the contact's request, so the
+// block stands for the answer (XEP-0191 §3.3).
+func (m *Module) DropRequests(ctx context.Context, account jid.JID, from func(contact jid.JID) bool) error {
+	owner := account.Bare()
+	pending, err := m.store.PendingIn(ctx, owner)
+	if err != nil {
+		return fmt.Errorf("reading the subscription requests to %s: %w", owner, err)
+	}
+	for _, p := range pending {
+		if !from(p.Contact) {
+			continue
+		}
+		_, err := m.store.Update(ctx, owner, p.Contact, m.max, func(cur State) (State, error) {
+			cur.PendingIn = ""
+			return cur, nil
+		})
+		if err != nil {
+			return fmt.Errorf("dropping the subscription request of %s to %s: %w", p.Contact, owner, err)
+		}
+	}
+	return nil
 }
