@@ -6,8 +6,8 @@
 // between the user and the JIDs they blocked in both directions. JIDs match
 // as XEP-0191 §6 and XEP-0016 §2.1 say: a full JID matches only itself, a
 // bare JID any of its resources, domain/resource that resource at the
-// domain (of any user), and a domain the domain itself, everything at it
-// and everything at its subdomains.
+// domain (of any user), and a domain the domain itself and everything at
+// it (not its subdomains).
 //
 // Blocklists are read from the Store once per account and then served from
 // a bounded in-memory cache, so that the filter does not touch the database

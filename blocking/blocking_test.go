@@ -654,3 +654,22 @@ func TestBlockDropsPendingRequest(t *testing.T) {
 		t.Fatalf("juliet's new session got subscription requests from %v, want only the nurse's", from)
 	}
 }
+
+// TestDomainItemSparesSubdomains: a domain item blocks the domain itself
+// and every JID at it, not the services at its subdomains (XEP-0191 §6,
+// XEP-0016 §2.1, as Prosody and ejabberd match): juliet, who blocked
+// example.test, still reaches the rooms at conference.example.test.
+func TestDomainItemSparesSubdomains(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='example.test'/></block>")
+
+	juliet.Send("<iq type='get' id='d' to='conference.example.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	if r := juliet.NextNamed("iq"); r.Attr("type") != "result" || r.Attr("id") != "d" {
+		t.Fatalf("got %s, want the rooms' disco#info", r)
+	}
+	for _, to := range []string{"example.test", "tybalt@example.test"} {
+		juliet.Send("<iq type='get' id='d' to='" + to + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+		expectBlocked(t, juliet.NextNamed("iq"))
+	}
+}

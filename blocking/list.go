@@ -96,8 +96,9 @@ func (l *blocklist) without(removed []jid.JID) *blocklist {
 // rules of XEP-0191 §6 (those of XEP-0016 §2.1): user@domain/resource
 // matches only itself; user@domain any of its resources; domain/resource
 // that resource at the domain, of any user or none (the sender's JID is
-// reduced to each form in turn); domain the domain itself, anything at it
-// and anything at its subdomains.
+// reduced to each form in turn); domain the domain itself and anything at
+// it, but not its subdomains, which the specifications do not name and
+// Prosody and ejabberd do not match either.
 func (l *blocklist) matches(peer address) bool {
 	if len(l.set) == 0 {
 		return false
@@ -114,14 +115,5 @@ func (l *blocklist) matches(peer address) bool {
 	if peer.resource != "" && has(address{domain: peer.domain, resource: peer.resource}) {
 		return true
 	}
-	for d := peer.domain; ; {
-		if has(address{domain: d}) {
-			return true
-		}
-		i := strings.IndexByte(d, '.')
-		if i < 0 {
-			return false
-		}
-		d = d[i+1:]
-	}
+	return has(address{domain: peer.domain})
 }
