@@ -2,7 +2,12 @@
 // search (XEP-0431) indexes and looks for, the same way for both, so that
 // a search finds exactly the messages that contain its words.
 //
-// A word is a run of letters, digits and combining marks, lowercased.
+// Text is first normalised (NFKC, full Unicode case folding, NFKC
+// again), so that canonically equivalent text (é typed as one character
+// or as e and a combining accent), compatibility forms (full-width
+// letters, ligatures such as ﬁ) and case variants beyond lowercasing
+// (ß and SS, final and medial sigma) index and search alike.
+// A word is then a run of letters, digits and combining marks, lowercased.
 // Scripts written without spaces between words (Han, kana, Hangul, Thai,
 // Lao, Khmer, Myanmar) are indexed as every single character and every
 // pair of neighbouring characters (bigrams), so a search for any
@@ -14,6 +19,10 @@ package fulltext
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // MaxPosition is the last word position indexed; words further into a
@@ -36,7 +45,7 @@ type Term struct {
 func Terms(text string) []Term {
 	var terms []Term
 	pos := 0
-	forEachRun(text, func(run []rune, dense bool) bool {
+	forEachRun(normalize(text), func(run []rune, dense bool) bool {
 		if dense {
 			for i := range run {
 				pos++
@@ -66,7 +75,11 @@ func Terms(text string) []Term {
 // Positions start at 1; a run of n such characters spans n positions but
 // has n-1 bigrams, so the word after it is two positions after its last
 // bigram.
-func Phrase(text string) []Term {
+func Phrase(text string) []Term { return phrase(normalize(text)) }
+
+// phrase is Phrase without normalising text, as xmppd indexed text
+// before it normalised it (see Part).
+func phrase(text string) []Term {
 	var terms []Term
 	pos := 0
 	forEachRun(text, func(run []rune, dense bool) bool {
@@ -122,6 +135,21 @@ func forEachRun(text string, f func(run []rune, dense bool) bool) {
 		run = append(run, unicode.ToLower(r))
 	}
 	flush()
+}
+
+// normalize returns text in the form whose words are indexed: NFKC,
+// then full case folding, then NFKC again, because folding can leave
+// text unnormalised (Unicode 3.13, D146 and UAX #44 NFKC_Casefold; the
+// removal of default ignorable characters is left out). ASCII text is
+// returned as it is: forEachRun lowercases it, which for ASCII is all
+// that folding does.
+func normalize(text string) string {
+	for i := 0; i < len(text); i++ {
+		if text[i] >= utf8.RuneSelf {
+			return norm.NFKC.String(cases.Fold().String(norm.NFKC.String(text)))
+		}
+	}
+	return text
 }
 
 // word returns run as a string of at most maxWordBytes bytes.

@@ -1,16 +1,25 @@
 package fulltext
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 )
 
-// Search is a parsed full-text search: every phrase of Include must occur
-// in a message and none of Exclude. A phrase (see Phrase) is a list of
-// terms that must occur at these distances from each other; most phrases
-// are one word.
+// Search is a parsed full-text search: every part of Include must occur
+// in a message and none of Exclude.
 type Search struct {
-	Include, Exclude [][]Term
+	Include, Exclude []Part
+}
+
+// Part is one word or "quoted phrase" of a search. Terms is its phrase
+// (see Phrase): terms that must occur at these distances from each
+// other; most phrases are one word. Unnormalized is the phrase as
+// xmppd indexed messages before it normalised text, nil where that is
+// the same as Terms (always, for ASCII): rows archived then keep their
+// terms, so a search looks for either phrase and finds them as it did.
+type Part struct {
+	Terms, Unnormalized []Term
 }
 
 // Parse reads a search as people type it into a search box: words (all
@@ -39,13 +48,16 @@ func Parse(text string) Search {
 			}
 			part, text = text[:end], text[end:]
 		}
-		words := Phrase(part)
+		p := Part{Terms: Phrase(part)}
+		if old := phrase(part); !slices.Equal(old, p.Terms) {
+			p.Unnormalized = old
+		}
 		switch {
-		case len(words) == 0:
+		case len(p.Terms) == 0:
 		case exclude:
-			s.Exclude = append(s.Exclude, words)
+			s.Exclude = append(s.Exclude, p)
 		default:
-			s.Include = append(s.Include, words)
+			s.Include = append(s.Include, p)
 		}
 	}
 	return s

@@ -92,7 +92,8 @@ func taggedTerms(tag, body string) pgtype.TSVector {
 }
 
 // taggedQuery returns the text of the tsquery for s among the words
-// prefixed by tag.
+// prefixed by tag. A part with an unnormalised form matches either
+// form, so that rows archived before text was normalised are found.
 func taggedQuery(tag string, s fulltext.Search) string {
 	var b strings.Builder
 	phrase := func(terms []fulltext.Term) {
@@ -105,15 +106,26 @@ func taggedQuery(tag string, s fulltext.Search) string {
 		}
 		b.WriteByte(')')
 	}
+	part := func(p fulltext.Part) {
+		if p.Unnormalized == nil {
+			phrase(p.Terms)
+			return
+		}
+		b.WriteByte('(')
+		phrase(p.Terms)
+		b.WriteString(" | ")
+		phrase(p.Unnormalized)
+		b.WriteByte(')')
+	}
 	for i, p := range s.Include {
 		if i > 0 {
 			b.WriteString(" & ")
 		}
-		phrase(p)
+		part(p)
 	}
 	for _, p := range s.Exclude {
 		b.WriteString(" & !")
-		phrase(p)
+		part(p)
 	}
 	return b.String()
 }

@@ -219,3 +219,71 @@ func TestMUCWriteAndSearch(t *testing.T) {
 		}
 	}
 }
+
+// TestMUCSearchNormalized runs normalizedSearches on a room's archive,
+// and finds rows stored before words were normalised (unnormalizedRows).
+func TestMUCSearchNormalized(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	m := postgres.NewMUC(pool)
+	const svc = "conference.example.org"
+	if err := m.SaveRoom(ctx, svc, muc.StoredRoom{Name: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	write := func(bodies ...string) []int64 {
+		t.Helper()
+		ids, err := m.NextIDs(ctx, len(bodies))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var batch []muc.Message
+		for i, b := range bodies {
+			batch = append(batch, muc.Message{ID: ids[i], Stamp: time.Now(), Room: "a", Nick: "jul",
+				Sender: "juliet@example.org", Body: b, Stanza: []byte("<message xmlns='jabber:client'/>")})
+		}
+		if err := m.Write(ctx, svc, batch); err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	search := func(text string, afterID int64) []int64 {
+		t.Helper()
+		p, err := m.Query(ctx, svc, "a", muc.Query{Max: 10, Text: text, AfterID: afterID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, x := range p.Messages {
+			out = append(out, x.ID)
+		}
+		return out
+	}
+	ids := write(normalizedBodies...)
+	for _, tc := range normalizedSearches {
+		var want []int64
+		for _, i := range tc.want {
+			want = append(want, ids[i])
+		}
+		if got := search(tc.search, 0); !slices.Equal(got, want) {
+			t.Errorf("search %q: %v, want %v", tc.search, got, want)
+		}
+	}
+	tag := postgres.RoomTag(svc, "a")
+	for _, row := range unnormalizedRows {
+		ids := write(row.body)
+		terms := fmt.Sprintf(row.terms, tag)
+		if _, err := pool.Exec(ctx, "UPDATE muc_messages SET terms = $1::tsvector WHERE id = $2", terms, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range append(row.found, row.excluded...) {
+			want := ids
+			if slices.Contains(row.excluded, s) {
+				want = nil
+			}
+			if got := search(s, ids[0]-1); !slices.Equal(got, want) {
+				t.Errorf("search %q in %q stored as %s: %v, want %v", s, row.body, terms, got, want)
+			}
+		}
+	}
+}

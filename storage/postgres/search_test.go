@@ -112,3 +112,114 @@ func TestSearchUnicodeSpaces(t *testing.T) {
 		}
 	}
 }
+
+// normalizedBodies and normalizedSearches: a word is found however it is
+// written, in the message or in the search: composed or decomposed (é,
+// e + U+0301), full-width, as a ligature (ﬁ), and in any case with full
+// case folding (ß and SS, final sigma ς and σ).
+var normalizedBodies = []string{
+	"Rendez-vous au caf\u00e9 demain",
+	"Un cafe\u0301 noir",
+	"ＸＭＰＰ ｓｅｒｖｅｒ ready",
+	"the ﬁle is ready",
+	"Die Straße ist nass",
+	"DIE STRASSE IST BREIT",
+	"ένας λόγος",
+	"ΈΝΑΣ ΆΛΛΟΣ ΛΌΓΟΣ",
+}
+
+var normalizedSearches = []struct {
+	search string
+	want   []int // indexes in normalizedBodies
+}{
+	{"caf\u00e9", []int{0, 1}},
+	{"cafe\u0301", []int{0, 1}},
+	{"CAF\u00c9", []int{0, 1}},
+	{"xmpp server", []int{2}},
+	{`"ＸＭＰＰ Server"`, []int{2}},
+	{"file", []int{3}},
+	{"ﬁle", []int{3}},
+	{"FILE ready", []int{3}},
+	{"straße", []int{4, 5}},
+	{"STRASSE", []int{4, 5}},
+	{"strasse -nass", []int{5}},
+	{`"die straße ist"`, []int{4, 5}},
+	{"λόγος", []int{6, 7}},
+	{"ΛΌΓΟΣ", []int{6, 7}},
+	{"λόγοσ ένας", []int{6, 7}},
+}
+
+// unnormalizedRows are bodies with the terms xmppd stored for them
+// before it normalised text (%[1]s is the archive's tag), the searches
+// that found them then and must still find them, and ones that must not.
+var unnormalizedRows = []struct {
+	body, terms     string
+	found, excluded []string
+}{
+	{"Die Straße", "'%[1]sdie':1 '%[1]sstraße':2", []string{"Straße", "STRAßE", `"die straße"`}, []string{"die -Straße"}},
+	{"Un cafe\u0301", "'%[1]sun':1 '%[1]scafe\u0301':2", []string{"cafe\u0301", "CAFE\u0301"}, []string{"un -cafe\u0301"}},
+	{"ένας λόγος", "'%[1]sένας':1 '%[1]sλόγος':2", []string{"λόγος", `"ένας λόγος"`}, []string{"λόγος -ένας"}},
+	{"ＸＭＰＰ", "'%[1]sｘｍｐｐ':1", []string{"ＸＭＰＰ", "ｘｍｐｐ"}, nil},
+	{"the ﬁle", "'%[1]sthe':1 '%[1]sﬁle':2", []string{"ﬁle", `"the ﬁle"`}, []string{"the -ﬁle"}},
+}
+
+// TestSearchNormalized runs normalizedSearches on a personal archive.
+func TestSearchNormalized(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, a := archiveFor(t, "juliet", "romeo")
+	var entries []mam.Entry
+	for _, b := range normalizedBodies {
+		entries = append(entries, archiveEntry("juliet", "romeo", b, false))
+	}
+	ids, err := a.Append(ctx, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range normalizedSearches {
+		var want []int64
+		for _, i := range tc.want {
+			want = append(want, ids[i])
+		}
+		p, err := a.Query(ctx, "example.org", "juliet", mam.Query{Max: 10, Text: tc.search})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := idsOf(p); !slices.Equal(got, want) {
+			t.Errorf("search %q: %v, want %v", tc.search, got, want)
+		}
+	}
+}
+
+// TestSearchUnnormalizedRows: messages archived before words were
+// normalised keep the terms stored then and are still found by the
+// searches that found them.
+func TestSearchUnnormalizedRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, a := archiveFor(t, "juliet", "romeo")
+	tag := postgres.OwnerTag("example.org", "juliet")
+	for _, row := range unnormalizedRows {
+		ids, err := a.Append(ctx, []mam.Entry{archiveEntry("juliet", "romeo", row.body, false)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		terms := fmt.Sprintf(row.terms, tag)
+		if _, err := pool.Exec(ctx, "UPDATE archive_messages SET terms = $1::tsvector WHERE id = $2", terms, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range append(row.found, row.excluded...) {
+			want := ids
+			if slices.Contains(row.excluded, s) {
+				want = nil
+			}
+			p, err := a.Query(ctx, "example.org", "juliet", mam.Query{Max: 10, AfterID: ids[0] - 1, Text: s})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := idsOf(p); !slices.Equal(got, want) {
+				t.Errorf("search %q in %q stored as %s: %v, want %v", s, row.body, terms, got, want)
+			}
+		}
+	}
+}
