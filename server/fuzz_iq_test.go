@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,7 +34,8 @@ var iqTypes = []string{"get", "set", "result", "error"}
 // with a result or an RFC 6120 §8.3 error whose condition is defined and
 // not internal-server-error (the database is healthy: that answer would
 // be input the server failed to check); a result or error must not be
-// answered at all (RFC 6120 §8.2.3); and the session must go on working.
+// answered at all (RFC 6120 §8.2.3); the session must go on working; and
+// the server must log no error.
 func FuzzIQ(f *testing.F) {
 	seeds := []struct {
 		typ, to uint8
@@ -102,7 +104,8 @@ func FuzzIQ(f *testing.F) {
 	// Logged into records, not f: the fuzz function's failures tell what
 	// was sent, and a log line from a server goroutine after f has
 	// finished would panic.
-	s := xmpptest.StartLogged(f, xmpptest.NewRecords().Logger())
+	logged := xmpptest.NewRecords()
+	s := xmpptest.StartLogged(f, logged.Logger())
 	s.AddUser(f, "juliet", xmpptest.Domain, "pw")
 	s.AddUser(f, "romeo", xmpptest.Domain, "pw")
 	c := xmpptest.Login(f, s, "juliet", "pw", "fuzz")
@@ -153,6 +156,7 @@ func FuzzIQ(f *testing.F) {
 				if !answered {
 					t.Fatalf("%s: not answered", iq+">"+payload)
 				}
+				checkLogged(t, iq+">"+payload, logged)
 				return
 			}
 			if el.Attr("type") == "get" || el.Attr("type") == "set" {
@@ -161,6 +165,27 @@ func FuzzIQ(f *testing.F) {
 			t.Fatalf("%s: unexpected %s", iq+">"+payload, el)
 		}
 	})
+}
+
+// checkLogged fails t if the server logged an error since the last
+// check, and drains what it logged.
+func checkLogged(t *testing.T, sent string, logged xmpptest.Records) {
+	t.Helper()
+	for {
+		select {
+		case rec := <-logged:
+			if rec.Level >= slog.LevelError {
+				var attrs []string
+				rec.Attrs(func(a slog.Attr) bool {
+					attrs = append(attrs, a.String())
+					return true
+				})
+				t.Fatalf("%s: the server logged %q %v", sent, rec.Message, attrs)
+			}
+		default:
+			return
+		}
+	}
 }
 
 // checkAnswer checks el, the answer to sent: a result, or an error with
