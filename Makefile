@@ -32,6 +32,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzPhraseMatchesTerms$$' -fuzztime 100000x ./mam/fulltext/
 	$(GO) test -run '^$$' -fuzz '^FuzzQuickSID$$' -fuzztime 30000x ./httpd/
 	$(GO) test -run '^$$' -fuzz '^FuzzIQ$$' -fuzztime 3000x ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzStanza$$' -fuzztime 3000x ./server/
 
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
@@ -50,6 +51,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPhraseMatchesTerms$$' -fuzztime $(FUZZTIME) ./mam/fulltext/
 	$(GO) test -run '^$$' -fuzz '^FuzzQuickSID$$' -fuzztime $(FUZZTIME) ./httpd/
 	$(GO) test -run '^$$' -fuzz '^FuzzIQ$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzStanza$$' -fuzztime $(FUZZTIME) ./server/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...

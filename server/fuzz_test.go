@@ -10,10 +10,10 @@ import (
 	"xmppd/xmlstream"
 )
 
-// iqTargets are the addresses FuzzIQ sends to, by the fuzzer's index:
+// fuzzTargets are the addresses FuzzIQ and FuzzStanza send to, by the fuzzer's index:
 // the client's own account, the server, another account (offline, so the
 // server answers for it), one of its resources, and the services.
-var iqTargets = []string{
+var fuzzTargets = []string{
 	"",
 	xmpptest.Domain,
 	"romeo@" + xmpptest.Domain,
@@ -101,21 +101,13 @@ func FuzzIQ(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.typ, s.to, s.payload)
 	}
-	// Logged into records, not f: the fuzz function's failures tell what
-	// was sent, and a log line from a server goroutine after f has
-	// finished would panic.
-	logged := xmpptest.NewRecords()
-	s := xmpptest.StartLogged(f, logged.Logger())
-	s.AddUser(f, "juliet", xmpptest.Domain, "pw")
-	s.AddUser(f, "romeo", xmpptest.Domain, "pw")
-	c := xmpptest.Login(f, s, "juliet", "pw", "fuzz")
-	lim := xmlstream.Limits{MaxStanzaBytes: 16 << 10, MaxDepth: 16}
+	c, logged := fuzzSession(f)
 	n := 0
 	f.Fuzz(func(t *testing.T, typ, to uint8, payload string) {
-		if _, err := xmlstream.ParseElement([]byte(payload), lim); err != nil {
-			return // not one element: the stream would end, as it must
+		if !oneElement(payload) {
+			return // the stream would end, as it must
 		}
-		target := iqTargets[int(to)%len(iqTargets)]
+		target := fuzzTargets[int(to)%len(fuzzTargets)]
 		if strings.Contains(payload, "jabber:iq:register") && !strings.Contains(target, "@conference.") {
 			return // may remove the account or change its password
 		}
@@ -167,6 +159,113 @@ func FuzzIQ(f *testing.F) {
 	})
 }
 
+// stanzaTypes are the types FuzzStanza gives messages (kind 0) and
+// presence (kind 1), by the fuzzer's index.
+var stanzaTypes = [2][]string{
+	{"", "chat", "normal", "groupchat", "headline", "error"},
+	{"", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error"},
+}
+
+// FuzzStanza sends a logged-in client's messages and presence with any
+// payload to the addresses of FuzzIQ. Whatever the server or a module
+// answers must be a well-formed error (see checkError), an error stanza
+// must not be answered at all (RFC 6120 §8.3.1), the session must go on
+// working, and the server must log no error.
+func FuzzStanza(f *testing.F) {
+	seeds := []struct {
+		kind, typ, to uint8
+		payload       string
+	}{
+		{0, 1, 2, "<body>hello</body>"},
+		{0, 1, 3, "<request xmlns='urn:xmpp:receipts'/>"},
+		{0, 1, 2, "<replace xmlns='urn:xmpp:message-correct:0' id='x'/>"},
+		{0, 1, 2, "<apply-to xmlns='urn:xmpp:fasten:0' id='x'><retract xmlns='urn:xmpp:message-retract:0'/></apply-to>"},
+		{0, 1, 2, "<retract xmlns='urn:xmpp:message-retract:1' id='x'/>"},
+		{0, 2, 0, "<x xmlns='jabber:x:conference' jid='room@conference.localhost'/>"},
+		{0, 1, 2, "<composing xmlns='http://jabber.org/protocol/chatstates'/>"},
+		{0, 1, 2, "<displayed xmlns='urn:xmpp:chat-markers:0' id='x'/>"},
+		{0, 1, 2, "<encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'><key rid='2'>a2V5</key><iv>aXY=</iv></header><payload>cA==</payload></encrypted>"},
+		{0, 3, 5, "<body>to the room</body>"},
+		{0, 1, 5, "<x xmlns='http://jabber.org/protocol/muc#user'><invite to='romeo@localhost'><reason>come</reason></invite></x>"},
+		{0, 2, 5, "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#request</value></field><field var='muc#role'><value>participant</value></field></x>"},
+		{0, 0, 1, "<body>to the server</body>"},
+		{0, 4, 0, "<event xmlns='http://jabber.org/protocol/pubsub#event'/>"},
+		{0, 5, 2, "<error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"},
+		{0, 1, 0, "<private xmlns='urn:xmpp:carbons:2'/>"},
+		{0, 1, 2, "<store xmlns='urn:xmpp:hints'/>"},
+		{1, 0, 1, "<priority>5</priority>"},
+		{1, 0, 1, "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/>"},
+		{1, 0, 5, "<x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='5'/><password>p</password></x>"},
+		{1, 1, 5, "<status>bye</status>"},
+		{1, 2, 2, "<nick xmlns='http://jabber.org/protocol/nick'>J</nick>"},
+		{1, 3, 2, "<status/>"},
+		{1, 6, 2, "<status/>"},
+		{1, 0, 3, "<show>away</show>"},
+		{1, 0, 1, "<x xmlns='vcard-temp:x:update'><photo>0123</photo></x>"},
+		{1, 7, 2, "<error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"},
+	}
+	for _, s := range seeds {
+		f.Add(s.kind, s.typ, s.to, s.payload)
+	}
+	c, logged := fuzzSession(f)
+	n := 0
+	f.Fuzz(func(t *testing.T, kind, typ, to uint8, payload string) {
+		if !oneElement(payload) {
+			return // the stream would end, as it must
+		}
+		c.T = t
+		n++
+		id := "fs" + strconv.Itoa(n)
+		types := stanzaTypes[kind%2]
+		name, stType := [2]string{"message", "presence"}[kind%2], types[int(typ)%len(types)]
+		st := "<" + name + " id='" + id + "'"
+		if stType != "" {
+			st += " type='" + stType + "'"
+		}
+		if target := fuzzTargets[int(to)%len(fuzzTargets)]; target != "" {
+			st += " to='" + target + "'"
+		}
+		sent := st + ">" + payload + "</" + name + ">"
+		c.Send(sent)
+		c.Send("<iq type='get' id='" + id + "b' to='" + xmpptest.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
+		for {
+			el, err := c.NextErr()
+			if err != nil {
+				t.Fatalf("%s: the stream ended: %v", sent, err)
+			}
+			switch {
+			case el.Name.Local == "iq" && el.Attr("id") == id+"b":
+				checkLogged(t, sent, logged)
+				return
+			case el.Attr("id") == id && el.Attr("type") == "error" && el.Attr("from") != c.JID:
+				if stType == "error" {
+					t.Fatalf("%s: an error answered: %s", sent, el)
+				}
+				checkError(t, sent, el)
+			}
+		}
+	})
+}
+
+// fuzzSession starts a server with the accounts juliet and romeo and
+// returns juliet's session and what the server logs. The server logs
+// into records, not f: a fuzz function's failure tells what was sent, and
+// a log line from a server goroutine after f has finished would panic.
+func fuzzSession(f *testing.F) (*xmpptest.Client, xmpptest.Records) {
+	logged := xmpptest.NewRecords()
+	s := xmpptest.StartLogged(f, logged.Logger())
+	s.AddUser(f, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(f, "romeo", xmpptest.Domain, "pw")
+	return xmpptest.Login(f, s, "juliet", "pw", "fuzz"), logged
+}
+
+// oneElement reports whether payload is one element within the server's
+// limits, which a stanza may carry without ending the stream.
+func oneElement(payload string) bool {
+	_, err := xmlstream.ParseElement([]byte(payload), xmlstream.Limits{MaxStanzaBytes: 16 << 10, MaxDepth: 16})
+	return err == nil
+}
+
 // checkLogged fails t if the server logged an error since the last
 // check, and drains what it logged.
 func checkLogged(t *testing.T, sent string, logged xmpptest.Records) {
@@ -188,18 +287,24 @@ func checkLogged(t *testing.T, sent string, logged xmpptest.Records) {
 	}
 }
 
-// checkAnswer checks el, the answer to sent: a result, or an error with
-// a type and a defined condition (RFC 6120 §8.3.2, §8.3.3) other than
-// internal-server-error.
+// checkAnswer checks el, the answer to an IQ: a result, or an error as
+// checkError wants it.
 func checkAnswer(t *testing.T, sent string, el *xmlstream.Element) {
 	t.Helper()
 	switch el.Attr("type") {
 	case "result":
-		return
 	case "error":
+		checkError(t, sent, el)
 	default:
 		t.Fatalf("%s: answered %s", sent, el)
 	}
+}
+
+// checkError checks el, an error stanza answering sent: it has an error
+// type and a defined condition (RFC 6120 §8.3.2, §8.3.3) other than
+// internal-server-error.
+func checkError(t *testing.T, sent string, el *xmlstream.Element) {
+	t.Helper()
 	e := el.Child("jabber:client", "error")
 	if e == nil {
 		t.Fatalf("%s: error without <error/>: %s", sent, el)
