@@ -51,6 +51,22 @@ func (bt *boshTest) requestGivenUp(rid int64, payload string) <-chan string {
 	return answer
 }
 
+// twoHeld opens a session whose stream takes at most 10 bytes of
+// requests before it reads them, and sends two requests of 100 bytes
+// with the messages 2 and 3: both are held, their answers pending.
+func (bt *boshTest) twoHeld() (second, third <-chan string) {
+	bt.t.Helper()
+	bt.open()
+	bt.readHeader()
+	bt.s.mu.Lock()
+	bt.s.maxIn = 10
+	bt.s.mu.Unlock()
+	second = bt.requestSized(2, "", "<message xmlns='jabber:client' id='2'/>", 100)
+	third = bt.requestSized(3, "", "<message xmlns='jabber:client' id='3'/>", 100)
+	bt.waitUntil("two requests held", func() bool { return len(bt.s.held) == 2 })
+	return second, third
+}
+
 // requestSized is request as if the HTTP request's body took size bytes.
 func (bt *boshTest) requestSized(rid int64, attrs, payload string, size int) <-chan string {
 	bt.t.Helper()
@@ -224,14 +240,7 @@ func TestBOSHCloseKeepsOutput(t *testing.T) {
 // sends more at once than agreed.
 func TestBOSHInputWaitsForStream(t *testing.T) {
 	bt := newBOSHTest(t, 1)
-	bt.open()
-	bt.readHeader()
-	bt.s.mu.Lock()
-	bt.s.maxIn = 10
-	bt.s.mu.Unlock()
-	second := bt.requestSized(2, "", "<message xmlns='jabber:client' id='2'/>", 100)
-	third := bt.requestSized(3, "", "<message xmlns='jabber:client' id='3'/>", 100)
-	bt.waitUntil("two requests held", func() bool { return len(bt.s.held) == 2 })
+	second, third := bt.twoHeld()
 	if a, b := bt.readID(), bt.readID(); a != "2" || b != "3" {
 		t.Fatalf("read %s, %s", a, b)
 	}
@@ -322,14 +331,7 @@ func TestBOSHTerminateAnswersEarlierRequest(t *testing.T) {
 // termination request the end.
 func TestBOSHTerminateBeyondRequests(t *testing.T) {
 	bt := newBOSHTest(t, 1)
-	bt.open()
-	bt.readHeader()
-	bt.s.mu.Lock()
-	bt.s.maxIn = 10
-	bt.s.mu.Unlock()
-	second := bt.requestSized(2, "", "<message xmlns='jabber:client' id='2'/>", 100)
-	third := bt.requestSized(3, "", "<message xmlns='jabber:client' id='3'/>", 100)
-	bt.waitUntil("two requests held", func() bool { return len(bt.s.held) == 2 })
+	second, third := bt.twoHeld()
 	end := bt.requestSized(4, " type='terminate'", "<presence xmlns='jabber:client' type='unavailable'/>", 100)
 	bt.waitUntil("rid 4 taken", func() bool { return bt.s.nextRID == 5 })
 	if a, b := bt.readID(), bt.readID(); a != "2" || b != "3" {
