@@ -26,7 +26,8 @@ func NewUploads(pool *pgxpool.Pool) *Uploads { return &Uploads{pool: pool} }
 // Uploads is the store of package upload.
 var _ upload.Store = (*Uploads)(nil)
 
-// copyBuffer is the size of the writes and reads of a large object.
+// copyBuffer is the size of the writes and reads of a large object: one
+// statement each, and the memory an upload or a download holds.
 const copyBuffer = 256 << 10
 
 // CreateSlot records s unless the owner's files and pending slots would
@@ -172,28 +173,47 @@ func (u *Uploads) Get(ctx context.Context, id, filename string, uploadedSince ti
 	return serve(f, &objectReader{ctx: ctx, pool: u.pool, oid: oid, size: f.Size})
 }
 
-// objectReader reads a large object in chunks, one statement each.
+// objectReader reads a large object copyBuffer bytes per statement, and
+// serves Reads, whatever their size, from the last chunk it read:
+// net/http reads ranges 32 KiB at a time, and a browser playing a video
+// asks for many. A GET holds one chunk in memory.
 type objectReader struct {
 	ctx       context.Context
 	pool      *pgxpool.Pool
 	oid       uint32
 	off, size int64
+	chunk     []byte // the object's bytes from chunkOff
+	chunkOff  int64
+}
+
+// buffered returns the bytes read already from the offset on, reading
+// the next chunk when there are none.
+func (r *objectReader) buffered() ([]byte, error) {
+	if r.off >= r.size {
+		return nil, io.EOF
+	}
+	if r.off < r.chunkOff || r.off >= r.chunkOff+int64(len(r.chunk)) {
+		var chunk []byte
+		n := min(copyBuffer, r.size-r.off)
+		if err := r.pool.QueryRow(r.ctx, `SELECT lo_get($1, $2, $3)`, r.oid, r.off, int32(n)).Scan(&chunk); err != nil {
+			return nil, fmt.Errorf("read uploaded file at %d: %w", r.off, err)
+		}
+		if len(chunk) == 0 {
+			return nil, io.ErrUnexpectedEOF
+		}
+		r.chunk, r.chunkOff = chunk, r.off
+	}
+	return r.chunk[r.off-r.chunkOff:], nil
 }
 
 func (r *objectReader) Read(p []byte) (int, error) {
-	if r.off >= r.size {
-		return 0, io.EOF
+	b, err := r.buffered()
+	if err != nil {
+		return 0, err
 	}
-	var chunk []byte
-	n := min(int64(len(p)), copyBuffer, r.size-r.off)
-	if err := r.pool.QueryRow(r.ctx, `SELECT lo_get($1, $2, $3)`, r.oid, r.off, int32(n)).Scan(&chunk); err != nil {
-		return 0, fmt.Errorf("read uploaded file at %d: %w", r.off, err)
-	}
-	if len(chunk) == 0 {
-		return 0, io.ErrUnexpectedEOF
-	}
-	r.off += int64(copy(p, chunk))
-	return len(chunk), nil
+	n := copy(p, b)
+	r.off += int64(n)
+	return n, nil
 }
 
 // Seek moves where the next Read starts, for range requests.
@@ -211,22 +231,20 @@ func (r *objectReader) Seek(offset int64, whence int) (int64, error) {
 	return offset, nil
 }
 
-// WriteTo copies the rest of the object to w in chunks of copyBuffer.
+// WriteTo writes the rest of the object to w, a chunk at a time.
 func (r *objectReader) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, copyBuffer)
 	var total int64
 	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
+		b, err := r.buffered()
 		if err == io.EOF {
 			return total, nil
 		}
+		if err != nil {
+			return total, err
+		}
+		n, err := w.Write(b)
+		r.off += int64(n)
+		total += int64(n)
 		if err != nil {
 			return total, err
 		}
