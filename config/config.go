@@ -221,6 +221,10 @@ type Upload struct {
 	MaxFileBytes int64 `toml:"max_file_bytes"`
 	// QuotaBytes is the most bytes of files one account may keep.
 	QuotaBytes int64 `toml:"quota_bytes"`
+	// SlotsPerDay is the most slots one account is granted in 24 hours,
+	// files included: each costs a row and a large object whatever its
+	// size, which the byte quota alone does not bound.
+	SlotsPerDay int `toml:"slots_per_day"`
 	// ExpireDays is how long files are kept; 0 keeps them forever.
 	ExpireDays int `toml:"expire_days"`
 }
@@ -513,7 +517,7 @@ func Default() Config {
 		Roster:       Roster{MaxItems: 1000},
 		VCard:        VCard{MaxBytes: 64 << 10},
 		PEP:          PEP{MaxItems: 256, MaxNodes: 256, MaxBytes: 16 << 20},
-		Upload:       Upload{Enabled: true, MaxFileBytes: 10 << 20, QuotaBytes: 1 << 30, ExpireDays: 30},
+		Upload:       Upload{Enabled: true, MaxFileBytes: 10 << 20, QuotaBytes: 1 << 30, SlotsPerDay: 1000, ExpireDays: 30},
 		Push:         Push{Enabled: true},
 		Registration: Registration{PerAddressPerHour: 5},
 		MUC:          MUC{FloodRate: 0, FloodBurst: 20},
@@ -730,6 +734,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Upload.MaxFileBytes < 1 || c.Upload.QuotaBytes < c.Upload.MaxFileBytes {
 		errs = append(errs, fmt.Errorf("upload: max_file_bytes (%d) must be positive and at most quota_bytes (%d)", c.Upload.MaxFileBytes, c.Upload.QuotaBytes))
+	}
+	if c.Upload.SlotsPerDay < 1 {
+		errs = append(errs, fmt.Errorf("upload.slots_per_day: %d must be positive", c.Upload.SlotsPerDay))
 	}
 	if c.Upload.ExpireDays < 0 {
 		errs = append(errs, fmt.Errorf("upload.expire_days: %d must not be negative", c.Upload.ExpireDays))

@@ -28,7 +28,7 @@ func (w *wiring) upload(ctx context.Context) error {
 			BaseURL:     func() string { return w.httpBaseURL(host) },
 			Store:       store,
 			MaxFileSize: w.cfg.Upload.MaxFileBytes,
-			Quota:       w.cfg.Upload.QuotaBytes,
+			Limits:      upload.Limits{Quota: w.cfg.Upload.QuotaBytes, SlotsPerDay: w.cfg.Upload.SlotsPerDay},
 			SlotTime:    slotTime,
 			Logger:      w.log,
 		}).Register()

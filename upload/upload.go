@@ -6,9 +6,10 @@
 // A slot's URLs hold a 128-bit random id, which is the only secret: who
 // has the GET URL may fetch the file, as XEP-0363 intends. A slot must be
 // used within SlotTime; a file is served until ExpireAfter has passed
-// since it was put. Every account may keep at most Quota bytes of files
-// and pending slots; a request beyond MaxFileSize gets not-acceptable with
-// <file-too-large/>, one beyond the quota resource-constraint.
+// since it was put. Every account may keep at most Limits.Quota bytes of
+// files and pending slots, and is granted at most Limits.SlotsPerDay
+// slots in 24 hours; a request beyond MaxFileSize gets not-acceptable
+// with <file-too-large/>, one beyond a limit resource-constraint.
 package upload
 
 import (
@@ -16,6 +17,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -44,6 +46,9 @@ const (
 var (
 	// ErrQuota: the slot would take the account over its quota.
 	ErrQuota = errors.New("upload quota exceeded")
+	// ErrSlotLimit: the account was granted its slots of the last 24
+	// hours; a SlotLimitError tells when it may have another.
+	ErrSlotLimit = errors.New("upload slot limit reached")
 	// ErrNoSlot: no slot of that id and name is waiting for its file.
 	ErrNoSlot = errors.New("no such upload slot")
 	// ErrUploaded: the slot's file was put already.
@@ -63,6 +68,31 @@ type Slot struct {
 	ContentType string
 }
 
+// Limits bound what one account is granted.
+type Limits struct {
+	// Quota is the most bytes its files and pending slots may take.
+	Quota int64
+	// SlotsPerDay is the most slots it is granted in 24 hours, files
+	// included; 0 sets no limit. The quota does not bound them: a slot
+	// costs a row and a large object however small its file.
+	SlotsPerDay int
+}
+
+// SlotLimitError is the error of a slot request beyond
+// Limits.SlotsPerDay; it is ErrSlotLimit.
+type SlotLimitError struct {
+	// Retry is when the oldest of the day's slots turns a day old, and
+	// a request may be granted again.
+	Retry time.Time
+}
+
+func (e *SlotLimitError) Error() string {
+	return fmt.Sprintf("%v until %s", ErrSlotLimit, e.Retry.UTC().Format(time.RFC3339))
+}
+
+// Is makes errors.Is(err, ErrSlotLimit) hold.
+func (e *SlotLimitError) Is(target error) bool { return target == ErrSlotLimit }
+
 // File is an uploaded file, as GET serves it.
 type File struct {
 	Size        int64
@@ -73,9 +103,10 @@ type File struct {
 // Store keeps slots and files.
 type Store interface {
 	// CreateSlot records s, unless the owner's files and pending slots
-	// (requested after pendingSince) would then take more than quota
-	// bytes (ErrQuota).
-	CreateSlot(ctx context.Context, s Slot, quota int64, pendingSince time.Time) error
+	// (requested after pendingSince) would then take more than
+	// limits.Quota bytes (ErrQuota), or it was granted limits.SlotsPerDay
+	// slots in the last 24 hours already (a *SlotLimitError).
+	CreateSlot(ctx context.Context, s Slot, limits Limits, pendingSince time.Time) error
 	// Put stores the file of the slot id named filename, requested after
 	// pendingSince, from body, which holds size bytes. The size must be
 	// the slot's (ErrSize), and a contentType other than "" the slot's,
@@ -104,7 +135,7 @@ type Config struct {
 	BaseURL     func() string
 	Store       Store
 	MaxFileSize int64
-	Quota       int64
+	Limits      Limits
 	// SlotTime is how long a slot waits for its file.
 	SlotTime time.Duration
 	Logger   *slog.Logger
@@ -189,10 +220,17 @@ func (s *Service) request(ctx context.Context, from jid.JID, st, req *xmlstream.
 	slot := Slot{ID: newID(), Owner: from.Bare(), Filename: name, Size: size, ContentType: ctype}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err = s.cfg.Store.CreateSlot(sctx, slot, s.cfg.Quota, time.Now().Add(-s.cfg.SlotTime))
+	err = s.cfg.Store.CreateSlot(sctx, slot, s.cfg.Limits, time.Now().Add(-s.cfg.SlotTime))
+	var limited *SlotLimitError
 	switch {
 	case errors.Is(err, ErrQuota):
-		return stanza.ErrorReply(st, stanza.ResourceConstraint, "the account's files would exceed its quota of "+strconv.FormatInt(s.cfg.Quota, 10)+" bytes")
+		return stanza.ErrorReply(st, stanza.ResourceConstraint, "the account's files would exceed its quota of "+strconv.FormatInt(s.cfg.Limits.Quota, 10)+" bytes")
+	case errors.As(err, &limited):
+		// XEP-0363 §5: a temporary error, with when to try again.
+		reply := stanza.ErrorReply(st, stanza.ResourceConstraint, "the account may be granted "+strconv.Itoa(s.cfg.Limits.SlotsPerDay)+" upload slots in 24 hours")
+		retry := limited.Retry.UTC().Truncate(time.Second).Add(time.Second)
+		reply.Child("", "error").AddChild(xmlstream.NewElement(NS, "retry", "stamp", retry.Format(time.RFC3339)))
+		return reply
 	case err != nil:
 		s.cfg.Logger.Error("granting an upload slot", "jid", from.String(), "err", err)
 		return stanza.ErrorReply(st, stanza.InternalServerError, "")

@@ -29,10 +29,14 @@ const (
 )
 
 // start returns a server with the account juliet logged in, taking files
-// of up to maxSize bytes and 3 × maxSize per account.
-func start(t *testing.T) (*xmpptest.Server, *xmpptest.Client) {
+// of up to maxSize bytes and 3 × maxSize per account, configured further
+// by each of configure.
+func start(t *testing.T, configure ...func(*config.Config)) (*xmpptest.Server, *xmpptest.Client) {
 	s := xmpptest.Start(t, func(c *config.Config) {
 		c.Upload.MaxFileBytes, c.Upload.QuotaBytes = maxSize, 3*maxSize
+		for _, f := range configure {
+			f(c)
+		}
 	})
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	return s, xmpptest.Login(t, s, "juliet", "secret", "balcony")
@@ -202,6 +206,35 @@ func TestRefusedRequests(t *testing.T) {
 	juliet.Ping()
 }
 
+// TestSlotLimit: an account is granted upload.slots_per_day slots in 24
+// hours, however small their files, since each costs a row and a large
+// object the byte quota does not count; the next request gets
+// resource-constraint with a <retry/> stamp (XEP-0363 §5) of when the
+// oldest of them turns a day old, and is granted once it has.
+func TestSlotLimit(t *testing.T) {
+	s, juliet := start(t, func(c *config.Config) { c.Upload.SlotsPerDay = 3 })
+	first := time.Now().UTC().Truncate(time.Second)
+	for i := range 3 {
+		slot(t, juliet, "tiny"+strconv.Itoa(i), 1, "")
+	}
+	res := request(juliet, "tiny3", 1, "")
+	e := xmpptest.ExpectError(t, res, "resource-constraint")
+	retry := e.Child(ns, "retry")
+	if e.Attr("type") != "wait" || retry == nil {
+		t.Fatalf("got %s, want a wait error with <retry/>", res)
+	}
+	stamp, err := time.Parse(time.RFC3339, retry.Attr("stamp"))
+	if err != nil || !strings.HasSuffix(retry.Attr("stamp"), "Z") || stamp.Before(first.Add(24*time.Hour)) || stamp.After(time.Now().Add(24*time.Hour+time.Second)) {
+		t.Fatalf("retry stamp %q (%v), want the first slot's time a day later, in UTC", retry.Attr("stamp"), err)
+	}
+	// A day later the first slot no longer counts, though its file stays.
+	if _, err := s.DB.Exec(context.Background(), "UPDATE uploads SET requested = requested - interval '25 hours', uploaded = now() WHERE filename = 'tiny0'"); err != nil {
+		t.Fatal(err)
+	}
+	slot(t, juliet, "tiny3", 1, "")
+	xmpptest.ExpectError(t, request(juliet, "tiny4", 1, ""), "resource-constraint")
+}
+
 func TestServiceDiscovery(t *testing.T) {
 	_, juliet := start(t)
 	juliet.Send("<iq type='get' id='d' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
@@ -250,7 +283,7 @@ func TestExpiryDuringUpload(t *testing.T) {
 	ctx := context.Background()
 	sl := upload.Slot{ID: "slow", Owner: jid.MustParse("juliet@localhost"), Filename: "f.bin", Size: 1000, ContentType: "application/octet-stream"}
 	requested := time.Now().Add(-10 * time.Minute)
-	if err := store.CreateSlot(ctx, sl, 1<<30, requested); err != nil {
+	if err := store.CreateSlot(ctx, sl, upload.Limits{Quota: 1 << 30}, requested); err != nil {
 		t.Fatal(err)
 	}
 	body := &expiringReader{r: bytes.NewReader(make([]byte, sl.Size)), f: func() {

@@ -31,23 +31,31 @@ var _ upload.Store = (*Uploads)(nil)
 const copyBuffer = 256 << 10
 
 // CreateSlot records s unless the owner's files and pending slots would
-// then exceed quota bytes.
-func (u *Uploads) CreateSlot(ctx context.Context, s upload.Slot, quota int64, pendingSince time.Time) error {
+// then exceed the quota, or it was granted its slots of the last 24 hours
+// already.
+func (u *Uploads) CreateSlot(ctx context.Context, s upload.Slot, limits upload.Limits, pendingSince time.Time) error {
 	err := pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
 		// The account's lock makes its requests take turns, so two cannot
-		// both pass the quota.
+		// both pass a limit.
 		var used int64
-		err := tx.QueryRow(ctx, `SELECT (SELECT coalesce(sum(size), 0) FROM uploads p
-				WHERE p.domain = a.domain AND p.username = a.username AND (p.uploaded IS NOT NULL OR p.requested > $3))
-			FROM accounts a WHERE domain = $1 AND username = $2 FOR NO KEY UPDATE`,
-			s.Owner.Domainpart(), s.Owner.Localpart(), pendingSince).Scan(&used)
+		var today int
+		var oldest *time.Time
+		err := tx.QueryRow(ctx, `SELECT p.used, p.today, p.oldest FROM accounts a, LATERAL (
+				SELECT coalesce(sum(size) FILTER (WHERE uploaded IS NOT NULL OR requested > $3), 0) AS used,
+					count(*) FILTER (WHERE requested > now() - interval '1 day') AS today,
+					min(requested) FILTER (WHERE requested > now() - interval '1 day') AS oldest
+				FROM uploads WHERE domain = a.domain AND username = a.username) p
+			WHERE a.domain = $1 AND a.username = $2 FOR NO KEY UPDATE OF a`,
+			s.Owner.Domainpart(), s.Owner.Localpart(), pendingSince).Scan(&used, &today, &oldest)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return storage.ErrNotFound
 		case err != nil:
 			return err
-		case used+s.Size > quota:
-			return fmt.Errorf("%w: %d bytes used, %d asked, quota %d", upload.ErrQuota, used, s.Size, quota)
+		case limits.SlotsPerDay > 0 && today >= limits.SlotsPerDay:
+			return &upload.SlotLimitError{Retry: oldest.Add(24 * time.Hour)}
+		case used+s.Size > limits.Quota:
+			return fmt.Errorf("%w: %d bytes used, %d asked, quota %d", upload.ErrQuota, used, s.Size, limits.Quota)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO uploads (id, domain, username, filename, size, content_type) VALUES ($1, $2, $3, $4, $5, $6)`,
 			s.ID, s.Owner.Domainpart(), s.Owner.Localpart(), s.Filename, s.Size, s.ContentType)

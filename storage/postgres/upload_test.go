@@ -69,7 +69,7 @@ func uploadedFile(tb testing.TB, store *postgres.Uploads, size int) ([]byte, str
 	rng := rand.NewChaCha8([32]byte{})
 	rng.Read(file)
 	sl := upload.Slot{ID: "video", Owner: jid.MustParse("juliet@capulet.lit"), Filename: "balcony.webm", Size: int64(size), ContentType: "video/webm"}
-	if err := store.CreateSlot(ctx, sl, 1<<30, time.Now().Add(-time.Minute)); err != nil {
+	if err := store.CreateSlot(ctx, sl, upload.Limits{Quota: 1 << 30}, time.Now().Add(-time.Minute)); err != nil {
 		tb.Fatal(err)
 	}
 	if err := store.Put(ctx, sl.ID, sl.Filename, time.Now().Add(-time.Minute), sl.ContentType, sl.Size, bytes.NewReader(file)); err != nil {
