@@ -202,7 +202,7 @@ func (s *Service) request(ctx context.Context, from jid.JID, st, req *xmlstream.
 	if from.Domainpart() != s.cfg.Host || from.Localpart() == "" {
 		return stanza.ErrorReply(st, stanza.Forbidden, "only accounts of "+s.cfg.Host+" may upload here")
 	}
-	name, ctype := req.Attr("filename"), req.Attr("content-type")
+	name, ctype := withoutBidiControls(req.Attr("filename")), req.Attr("content-type")
 	size, err := strconv.ParseInt(req.Attr("size"), 10, 64)
 	switch {
 	case err != nil || size < 1:
@@ -249,6 +249,23 @@ func validName(name string) bool {
 		!strings.ContainsAny(name, "/\\") && !strings.ContainsFunc(name, func(r rune) bool {
 		return unicode.IsControl(r) || r == unicode.ReplacementChar
 	})
+}
+
+// withoutBidiControls returns name without its Unicode bidi controls
+// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), which can show
+// a name's characters in another order than they are: "invoice\u202Efdp.exe"
+// shows as "invoiceexe.pdf". They are left out rather than refused:
+// clients only tell their user that an upload failed, where one with the
+// name as it is, in the URL that clients and browsers take it from,
+// sends the file and shows what it is. A right-to-left name still reads
+// right to left: its letters carry their direction.
+func withoutBidiControls(name string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Bidi_Control, r) {
+			return -1
+		}
+		return r
+	}, name)
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -233,6 +234,37 @@ func TestSlotLimit(t *testing.T) {
 	}
 	slot(t, juliet, "tiny3", 1, "")
 	xmpptest.ExpectError(t, request(juliet, "tiny4", 1, ""), "resource-constraint")
+}
+
+// TestBidiControlsStripped: a file name's Unicode bidi controls, which
+// can show an extension that is not the file's ("invoice\u202Efdp.exe"
+// shows as "invoiceexe.pdf"), are left out of the slot's name, so the
+// link and the saved file show the name as it is; a name of nothing else
+// is refused.
+func TestBidiControlsStripped(t *testing.T) {
+	s, juliet := start(t)
+	web := xmpptest.HTTPSClient(t, s)
+	file := []byte("MZ not really a program")
+	for _, tc := range []struct{ name, want string }{
+		{"invoice\u202Efdp.exe", "invoicefdp.exe"},
+		{"\u202Bfactura\u202C\u202Dexe.pdf\u202A", "facturaexe.pdf"},
+		{"\u2067\u05E9\u05DC\u05D5\u05DD\u2069\u2066.exe\u2068", "\u05E9\u05DC\u05D5\u05DD.exe"},
+		{"\u200Fphoto\u200E\u061C.jpg", "photo.jpg"},
+	} {
+		put, get := slot(t, juliet, tc.name, len(file), "application/octet-stream")
+		if want := "/" + url.PathEscape(tc.want); !strings.HasSuffix(put, want) || put != get {
+			t.Errorf("slot for %+q: %s, want a URL ending in %s", tc.name, put, want)
+			continue
+		}
+		if resp, body := do(t, web, http.MethodPut, put, file, "application/octet-stream"); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT %+q: %s %s", tc.want, resp.Status, body)
+		}
+		resp, _ := do(t, web, http.MethodGet, get, nil, "")
+		if d := resp.Header.Get("Content-Disposition"); strings.ContainsAny(d, "\u202E\u2067") || !strings.HasPrefix(d, "attachment") {
+			t.Errorf("GET %+q: Content-Disposition %+q, want an attachment named %+q", tc.want, d, tc.want)
+		}
+	}
+	xmpptest.ExpectError(t, request(juliet, "\u202E\u2066", 1, ""), "bad-request")
 }
 
 func TestServiceDiscovery(t *testing.T) {
