@@ -142,8 +142,12 @@ type Module struct {
 // retrieved its blocklist: XEP-0191 §3.3 pushes changes to those only.
 const Mark = "blocklist"
 
-// Module is a router filter.
-var _ router.Filter = (*Module)(nil)
+// Module is a router filter, and screens what services hand straight to
+// sessions.
+var (
+	_ router.Filter       = (*Module)(nil)
+	_ router.DirectFilter = (*Module)(nil)
+)
 
 // New returns the module for cfg and r; Register plugs it in.
 func New(cfg Config, r *router.Router) (*Module, error) {

@@ -65,6 +65,22 @@ func (c *cache) lookup(ctx context.Context, k address) (*blocklist, error) {
 	return c.wait(ctx, c.acquire(ctx, k, false), k)
 }
 
+// peek returns the blocklist of the account k if it is cached, without
+// loading it or waiting for a load under way: ok is false then.
+func (c *cache) peek(k address) (l *blocklist, ok bool) {
+	s := c.shard(k)
+	s.mu.Lock()
+	e := s.entries[k]
+	if e != nil {
+		s.lru.MoveToFront(e.elem)
+	}
+	s.mu.Unlock()
+	if e == nil || !e.loaded() || e.err != nil {
+		return nil, false
+	}
+	return e.list.Load(), true
+}
+
 // update changes the blocklist of account by change, which gets the
 // current list and returns the next one, after making the change durable.
 // Changes of one account run one at a time.

@@ -107,3 +107,36 @@ func TestCacheRetriesFailedLoad(t *testing.T) {
 		t.Fatalf("get after recovery = %v, %v", l, err)
 	}
 }
+
+// peek answers from memory only: it never reads the store, and tells a
+// list it has not (or could not) load from an empty one.
+func TestCachePeekNeverLoads(t *testing.T) {
+	ctx := context.Background()
+	store := &memStore{lists: map[string][]jid.JID{"juliet@localhost": {jid.MustParse("romeo@localhost")}}}
+	c := newCache(store, 10, time.Second)
+	juliet := jid.MustParse("juliet@localhost")
+	k := split(juliet)
+	if _, ok := c.peek(k); ok || store.reads.Load() != 0 {
+		t.Fatalf("peek of an uncached list: ok %v after %d reads, want a miss and no read", ok, store.reads.Load())
+	}
+	if _, err := c.get(ctx, juliet); err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := c.peek(k); !ok || !l.has(jid.MustParse("romeo@localhost")) {
+		t.Fatalf("peek of a cached list = %v, %v", l, ok)
+	}
+	c.drop(juliet)
+	if _, ok := c.peek(k); ok {
+		t.Fatal("peek found a dropped list")
+	}
+	store.fail.Store(true)
+	if _, err := c.get(ctx, juliet); err == nil {
+		t.Fatal("get succeeded with the database down")
+	}
+	if _, ok := c.peek(k); ok {
+		t.Fatal("peek found a list that failed to load")
+	}
+	if n := store.reads.Load(); n != 2 {
+		t.Fatalf("%d reads, want 2 (the gets)", n)
+	}
+}

@@ -92,6 +92,53 @@ func (m *Module) Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.El
 	return m.sendsFor(ctx, sender, recipient, st)
 }
 
+// Direct decides, from the blocklists in memory, what Inbound would about
+// st on its way to the session to, for what a service such as a MUC room
+// hands straight to its local occupants (router.DirectFilter). It
+// answers nobody: an error to a room would make it remove the user
+// (XEP-0045 status code 333). known is false when a blocklist it needs
+// is not in memory.
+func (m *Module) Direct(from, to jid.JID, st *xmlstream.Element) (deliver, known bool) {
+	return m.direct(from, to, st, m.lists.peek)
+}
+
+// DirectWait is Direct, reading the blocklists that are not in memory;
+// it returns false when one cannot be read.
+func (m *Module) DirectWait(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
+	deliver, _ := m.direct(from, to, st, func(k address) (*blocklist, bool) {
+		l, err := m.lists.lookup(ctx, k)
+		if err != nil {
+			m.cfg.Logger.Error("checking a stanza a service delivers against the blocklist", "from", from.String(), "to", to.String(), "err", err)
+			return nil, false
+		}
+		return l, true
+	})
+	return deliver
+}
+
+// direct is Inbound without the answers, taking the blocklists from
+// list; known is false when list lacks one it needs.
+func (m *Module) direct(from, to jid.JID, st *xmlstream.Element, list func(address) (*blocklist, bool)) (deliver, known bool) {
+	sender, recipient := split(from), split(to)
+	if ownTraffic(recipient, sender) {
+		return true, true
+	}
+	l, ok := list(recipient.account())
+	if !ok {
+		return false, false
+	}
+	if l.matches(sender) {
+		return false, true
+	}
+	if sender.local == "" || !m.r.IsLocal(sender.domain) || tellsNothing(st) {
+		return true, true
+	}
+	if l, ok = list(sender.account()); !ok {
+		return false, false
+	}
+	return !l.matches(recipient), true
+}
+
 // Departing drops what the server sends to another server in the name of
 // a local account that blocked the recipient, as Inbound does for local
 // recipients: presence broadcasts, probes and PEP notifications.
@@ -105,11 +152,25 @@ func (m *Module) Departing(ctx context.Context, from, to jid.JID, st *xmlstream.
 
 // sendsFor reports whether the server may send st to recipient in the
 // name of the local account of sender: not if that account blocked the
-// recipient, unless st tells nothing about the user. Errors are the
-// answers the server gives in the user's name; unavailable presence
-// shows what blocking shows anyway; and unsubscribe and unsubscribed
-// keep the contact's roster right when the user removes them.
+// recipient, unless st tells nothing about the user (tellsNothing).
 func (m *Module) sendsFor(ctx context.Context, sender, recipient address, st *xmlstream.Element) bool {
+	if tellsNothing(st) {
+		return true
+	}
+	blocked, err := m.blocks(ctx, sender, recipient)
+	if err != nil {
+		m.cfg.Logger.Error("checking a stanza against the sender's blocklist", "from", sender.account().String(), "to", recipient.account().String(), "err", err)
+		return false
+	}
+	return !blocked
+}
+
+// tellsNothing reports whether the server may send st in the name of a
+// user to a contact the user blocked (sendsFor). Errors are the answers
+// the server gives in the user's name; unavailable presence shows what
+// blocking shows anyway; and unsubscribe and unsubscribed keep the
+// contact's roster right when the user removes them.
+func tellsNothing(st *xmlstream.Element) bool {
 	if stanza.IsError(st) {
 		return true
 	}
@@ -119,12 +180,7 @@ func (m *Module) sendsFor(ctx context.Context, sender, recipient address, st *xm
 			return true
 		}
 	}
-	blocked, err := m.blocks(ctx, sender, recipient)
-	if err != nil {
-		m.cfg.Logger.Error("checking a stanza against the sender's blocklist", "from", sender.account().String(), "to", recipient.account().String(), "err", err)
-		return false
-	}
-	return !blocked
+	return false
 }
 
 // blocks reports whether the account of user blocked peer.

@@ -149,6 +149,7 @@ type Service struct {
 	oidKey []byte // derives occupant ids (XEP-0421)
 	w      *writer
 	relay  *relay // to occupants of other servers
+	screen screen // filters what goes straight to local sessions
 
 	mu     sync.Mutex                 // guards rooms and joined; a leaf lock
 	rooms  map[string]*room           // by localpart
@@ -178,6 +179,7 @@ func New(ctx context.Context, r *router.Router, cfg Config) (*Service, error) {
 	}
 	s.w = newWriter(cfg.Store, cfg.Domain, cfg.BatchRows, cfg.Queue, cfg.Logger)
 	go s.w.run()
+	s.screen = screen{r: r, log: cfg.Logger}
 	s.relay = newRelay(r, cfg.Logger)
 	go s.relay.run()
 	return s, nil

@@ -90,7 +90,9 @@ func TestRefusedPrivateMessageKeepsRecipient(t *testing.T) {
 		t.Fatalf("got %s, want the error for pm1 from %s", el, room+"/romeo")
 	}
 	xmpptest.ExpectError(t, el, "service-unavailable")
-	juliet.Send("<message type='groupchat' to='" + room + "'><body>still there?</body></message>")
-	xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/jul", "still there?")
-	xmpptest.ExpectBody(t, romeo.NextNamed("message"), room+"/jul", "still there?")
+	// He is still in the room: what he says reaches juliet. (He does not
+	// see what she says: he blocked her.)
+	romeo.Send("<message type='groupchat' to='" + room + "'><body>still here</body></message>")
+	xmpptest.ExpectBody(t, romeo.NextNamed("message"), room+"/romeo", "still here")
+	xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/romeo", "still here")
 }

@@ -71,13 +71,26 @@ func (rl *relay) close() {
 
 // send queues st, addressed to j, for the occupant session j: a session
 // of this server (or of another node of its cluster) takes it at once,
-// one of another server gets it through the relay. It reports whether
-// st was queued.
+// unless the user's filters (their blocklist) stop it, one of another
+// server gets it through the relay. It reports whether st was queued,
+// or stopped on purpose.
 func (s *Service) send(j jid.JID, st *xmlstream.Element) bool {
+	return s.sendFrom(sender(st), j, st)
+}
+
+// sendFrom is send for st from from, its 'from', parsed once for a
+// broadcast.
+func (s *Service) sendFrom(from, j jid.JID, st *xmlstream.Element) bool {
 	if s.r.IsLocal(j.Domainpart()) {
-		return s.r.DeliverToSession(j, st)
+		return s.screen.deliver(from, j, st)
 	}
 	return s.relay.send(st)
+}
+
+// sender returns the 'from' of st, which the room set.
+func sender(st *xmlstream.Element) jid.JID {
+	from, _ := jid.Parse(st.Attr("from"))
+	return from
 }
 
 // route routes st, from the service or one of its rooms: through the

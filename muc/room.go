@@ -201,6 +201,7 @@ func addressed(st *xmlstream.Element, to jid.JID) *xmlstream.Element {
 // may see it.
 func (s *Service) broadcastPresence(rm *room, o *occupant, typ string, item []string, codes ...string) {
 	var plain, full *xmlstream.Element
+	from := rm.nickJID(o.nick)
 	for _, other := range rm.occupants {
 		if other == o {
 			continue
@@ -219,14 +220,19 @@ func (s *Service) broadcastPresence(rm *room, o *occupant, typ string, item []st
 			}
 			p = plain
 		}
-		s.deliver(other, p)
+		s.deliverFrom(from, other, p)
 	}
 }
 
 // deliver queues st for every session of o.
 func (s *Service) deliver(o *occupant, st *xmlstream.Element) {
+	s.deliverFrom(sender(st), o, st)
+}
+
+// deliverFrom is deliver for st from from, its 'from'.
+func (s *Service) deliverFrom(from jid.JID, o *occupant, st *xmlstream.Element) {
 	for _, j := range o.sessions {
-		s.send(j, addressed(st, j))
+		s.sendFrom(from, j, addressed(st, j))
 	}
 }
 
@@ -234,8 +240,9 @@ func (s *Service) deliver(o *occupant, st *xmlstream.Element) {
 // are serialised once for all of them.
 func (s *Service) broadcast(rm *room, st *xmlstream.Element) {
 	st.EncodeChildren()
+	from := sender(st)
 	for _, o := range rm.occupants {
-		s.deliver(o, st)
+		s.deliverFrom(from, o, st)
 	}
 }
 

@@ -20,7 +20,9 @@ import (
 //  3. Filters' Inbound, before anything is delivered to a local account
 //     (its bare or full JID), in the order the filters were added; or, for
 //     what the server itself sends from a local account to another
-//     server, the DepartingFilters.
+//     server, the DepartingFilters. What a local service hands straight
+//     to a session (DeliverToSession) meets the DirectFilters instead,
+//     which the service asks itself (DirectAllowed).
 //  4. For messages: the Archiver stores and stamps them.
 //  5. Delivery to sessions, or an IQ handler; for messages no session
 //     takes, the OfflineHandler.
@@ -49,6 +51,45 @@ type Filter interface {
 // Outbound saw. It returns false to drop the stanza.
 type DepartingFilter interface {
 	Departing(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (send bool)
+}
+
+// DirectFilter is a Filter that also screens what a local service hands
+// straight to a local session, without routing it: what a MUC room
+// sends its occupants (DeliverToSession). It decides as its Inbound
+// would, but answers nobody and has no other effect.
+type DirectFilter interface {
+	// Direct reports whether st from from may reach the session to. It
+	// must not wait for a store: the caller may hold a lock that other
+	// stanzas wait for. known is false when it cannot tell without
+	// reading one; DirectWait then does.
+	Direct(from, to jid.JID, st *xmlstream.Element) (deliver, known bool)
+	// DirectWait is Direct, reading what it needs from its store. It
+	// returns false when that fails: a filter must not fail open.
+	DirectWait(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (deliver bool)
+}
+
+// DirectAllowed reports whether the DirectFilters let st from from reach
+// the local session to, without waiting for a store: known is false
+// when one could not tell, and the caller asks DirectAllowedWait, where
+// waiting holds up nobody else.
+func (r *Router) DirectAllowed(from, to jid.JID, st *xmlstream.Element) (deliver, known bool) {
+	for _, f := range r.direct {
+		if deliver, known := f.Direct(from, to, st); !deliver || !known {
+			return deliver, known
+		}
+	}
+	return true, true
+}
+
+// DirectAllowedWait is DirectAllowed, reading from the filters' stores
+// what they do not hold in memory.
+func (r *Router) DirectAllowedWait(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
+	for _, f := range r.direct {
+		if !f.DirectWait(ctx, from, to, st) {
+			return false
+		}
+	}
+	return true
 }
 
 // departingAllowed runs the filters that are DepartingFilters.
@@ -252,7 +293,12 @@ func (r *Router) received(ctx context.Context, to jid.JID, st *xmlstream.Element
 }
 
 // AddFilter appends f to the filters.
-func (r *Router) AddFilter(f Filter) { r.filters = append(r.filters, f) }
+func (r *Router) AddFilter(f Filter) {
+	r.filters = append(r.filters, f)
+	if d, ok := f.(DirectFilter); ok {
+		r.direct = append(r.direct, d)
+	}
+}
 
 // SetPresenceHandler installs the presence handler.
 func (r *Router) SetPresenceHandler(h PresenceHandler) { r.presence = h }

@@ -56,6 +56,7 @@ type Router struct {
 	log      *slog.Logger
 	iq       iqHandlers
 	filters  []Filter
+	direct   []DirectFilter  // the filters that are DirectFilters
 	presence PresenceHandler // nil: only the account's own resources see presence
 	offline  OfflineHandler  // nil: messages to offline accounts are bounced
 	archiver Archiver        // nil: nothing is archived
