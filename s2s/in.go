@@ -397,6 +397,7 @@ func (in *inStream) result(el *xmlstream.Element) error {
 		in.pending--
 		in.mu.Unlock()
 		var answer *xmlstream.Element
+		refused := false
 		switch {
 		case valid && !admitted:
 			answer = dialbackError("result", to, from, "", "wait", stanza.ResourceConstraint)
@@ -413,6 +414,7 @@ func (in *inStream) result(el *xmlstream.Element) error {
 		default:
 			in.s.log.Info("s2s dialback key refused", "remote", from, "local", to)
 			answer = xmlstream.NewElement(nsDialback, "result", "from", to, "to", from, "type", "invalid")
+			refused = true
 		}
 		// Told valid, the peer may take our stanzas at once.
 		in.c.writeThen(answer, func() {
@@ -420,6 +422,12 @@ func (in *inStream) result(el *xmlstream.Element) error {
 				in.tell(pair{local: to, remote: from})
 			}
 		})
+		if refused {
+			// A key the domain's own server denies is an attempt to spoof
+			// it: the stream is closed after the verdict (XEP-0220
+			// §2.2.1), and what the peer authenticated on it with it.
+			in.c.end(streamErr("not-authorized", "the server of "+from+" refused the dialback key"), to)
+		}
 	}()
 	return nil
 }
