@@ -216,3 +216,44 @@ func caCertificate(t *testing.T, ca *xmpptest.CA) *x509.Certificate {
 	}
 	return cert
 }
+
+// TestExternalFailures: a SASL EXTERNAL request that cannot succeed gets
+// the RFC 6120 §6.5 condition that says why, and the stream goes on.
+func TestExternalFailures(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	b := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{"b.test"}
+		c.S2S.Listen = "127.0.0.1:0"
+	}, certifiedBy(t, ca, false))
+	authzid := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, tc := range []struct {
+		name      string
+		encrypt   bool
+		auth      string
+		condition string
+	}{
+		{"other mechanism", true, "<auth xmlns='" + nsSASL + "' mechanism='PLAIN'>" + authzid("\x00a\x00b") + "</auth>", "invalid-mechanism"},
+		{"no mechanism", true, "<auth xmlns='" + nsSASL + "'/>", "invalid-mechanism"},
+		{"before STARTTLS", false, "<auth xmlns='" + nsSASL + "' mechanism='EXTERNAL'>=</auth>", "encryption-required"},
+		{"not base64", true, "<auth xmlns='" + nsSASL + "' mechanism='EXTERNAL'>not base64!</auth>", "incorrect-encoding"},
+		{"authzid not a domain", true, "<auth xmlns='" + nsSASL + "' mechanism='EXTERNAL'>" + authzid("alice@a.test") + "</auth>", "invalid-authzid"},
+		{"authzid of ours", true, "<auth xmlns='" + nsSASL + "' mechanism='EXTERNAL'>" + authzid("b.test") + "</auth>", "invalid-authzid"},
+		{"certificate of another domain", true, "<auth xmlns='" + nsSASL + "' mechanism='EXTERNAL'>" + authzid("c.test") + "</auth>", "not-authorized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := openPeerWith(t, b, "a.test", "b.test", tc.encrypt, clientCert(t, ca, "a.test"))
+			c.Send(tc.auth)
+			if f := c.NextNamed("failure"); f.Child(nsSASL, tc.condition) == nil {
+				t.Fatalf("got %s, want a SASL failure %s", f, tc.condition)
+			}
+			if !tc.encrypt {
+				return
+			}
+			// The stream goes on: the right request still succeeds.
+			c.Send("<auth xmlns='" + nsSASL + "' mechanism='EXTERNAL'>=</auth>")
+			if got := c.Next(); got.Name.Local != "success" {
+				t.Fatalf("then EXTERNAL as a.test: %s, want success", got)
+			}
+		})
+	}
+}

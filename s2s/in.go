@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -263,18 +264,23 @@ func (in *inStream) elements() (restart bool, err error) {
 // domain the peer asks for (its authorization identity, else its
 // header's 'from') is authenticated for the stream's local domain if the
 // peer's certificate verifies for it. It returns the SASL failure
-// condition, or "" on success.
+// condition (RFC 6120 §6.5), or "" on success.
 func (in *inStream) authenticate(auth *xmlstream.Element) (failure string) {
-	if auth.Attr("mechanism") != "EXTERNAL" || !in.c.tls || in.external {
-		return "not-authorized"
+	switch {
+	case auth.Attr("mechanism") != "EXTERNAL" || in.external:
+		return "invalid-mechanism" // the one we offer, and only once
+	case !in.c.tls:
+		return "encryption-required"
 	}
 	domain := in.peer
-	if text := auth.Text(); text != "" && text != "=" {
+	if text := strings.TrimSpace(auth.Text()); text != "" && text != "=" {
 		authzid, err := base64.StdEncoding.DecodeString(text)
 		if err != nil {
-			return "not-authorized"
+			return "incorrect-encoding"
 		}
-		domain = string(authzid)
+		if domain = string(authzid); !in.foreign(domain) {
+			return "invalid-authzid" // not a domain, or one of ours
+		}
 	}
 	if !in.foreign(domain) || !in.s.verified(in.c, domain) {
 		in.s.log.Info("s2s certificate authentication refused", "remote", domain, "local", in.local)
