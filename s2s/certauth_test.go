@@ -257,3 +257,27 @@ func TestExternalFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestExternalRetries: a peer may retry a failed SASL EXTERNAL request,
+// a few times (RFC 6120 §6.4.5), not without end: each makes the
+// server verify its certificate again.
+func TestExternalRetries(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	b := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{"b.test"}
+		c.S2S.Listen = "127.0.0.1:0"
+	}, certifiedBy(t, ca, false))
+	c, _ := openPeerWith(t, b, "a.test", "b.test", true, clientCert(t, ca, "a.test"))
+	for range 3 {
+		c.Send("<auth xmlns='" + nsSASL + "' mechanism='EXTERNAL'>" + base64.StdEncoding.EncodeToString([]byte("c.test")) + "</auth>")
+		if f := c.NextNamed("failure"); f.Child(nsSASL, "not-authorized") == nil {
+			t.Fatalf("got %s, want a SASL failure", f)
+		}
+	}
+	c.ExpectStreamError("policy-violation")
+
+	// Other streams go on.
+	c, _ = openPeerWith(t, b, "a.test", "b.test", true, clientCert(t, ca, "a.test"))
+	c.Send("<auth xmlns='" + nsSASL + "' mechanism='EXTERNAL'>=</auth>")
+	c.NextNamed("success")
+}

@@ -20,6 +20,11 @@ import (
 // may have us verify at once.
 const maxPendingVerifications = 10
 
+// maxAuthFailures is how many failed SASL requests one stream may make
+// before it is closed with policy-violation (RFC 6120 §6.4.5: a few
+// retries, and no more than 5), as for clients.
+const maxAuthFailures = 3
+
 // Bounds on what authenticated peers hold; beyond them a proof is
 // refused, with a resource-constraint dialback error (XEP-0220 §2.4:
 // the stream and its other pairs go on) or a SASL failure.
@@ -44,6 +49,8 @@ type inStream struct {
 	// which is not offered again; for the pair sasl.
 	external bool
 	sasl     pair
+	// failures counts the failed SASL requests (maxAuthFailures).
+	failures int
 
 	// limit is the peer's rate limit (nil: none); the reader's own.
 	limit *ratelimit.Bucket
@@ -209,6 +216,9 @@ func (in *inStream) elements() (restart bool, err error) {
 			}
 			if err := c.writeElements(xmlstream.NewElement(nsSASL, "failure").AddChild(xmlstream.NewElement(nsSASL, failure))); err != nil {
 				return false, err
+			}
+			if in.failures++; in.failures >= maxAuthFailures {
+				return false, streamErr("policy-violation", "too many failed authentication attempts")
 			}
 		case el.Name.Space == nsBidi && el.Name.Local == "bidi":
 			if !c.tls && in.s.cfg.RequireTLS {
