@@ -164,3 +164,40 @@ func TestStartTLSAfterAuthentication(t *testing.T) {
 	c.Send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
 	c.ExpectStreamError("policy-violation")
 }
+
+// TestRestartKeepsAddresses: the header that restarts a stream after
+// STARTTLS names the same domains as the first; one that names others
+// (here another domain b.test's server serves) ends the stream with
+// improper-addressing, as Prosody does, instead of leaving what was
+// negotiated for the one and the header for the other.
+func TestRestartKeepsAddresses(t *testing.T) {
+	b := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{"b.test", "c.test"}
+		c.S2S.Listen = "127.0.0.1:0"
+	})
+	for _, tc := range []struct{ name, from, to string }{
+		{"to", "a.test", "c.test"},
+		{"from", "x.test", "b.test"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := xmpptest.Dial(t, b.S2SAddr)
+			header := func(from, to string) string {
+				return "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'" +
+					" xmlns:db='jabber:server:dialback' version='1.0' from='" + from + "' to='" + to + "'>"
+			}
+			c.Send(header("a.test", "b.test"))
+			c.ReadHeader()
+			c.Features()
+			c.Send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+			c.NextNamed("proceed")
+			tlsConn := tls.Client(c.Conn, xmpptest.TLSConfig("b.test", tls.VersionTLS13))
+			if err := tlsConn.Handshake(); err != nil {
+				t.Fatalf("STARTTLS handshake: %v", err)
+			}
+			c.Conn = tlsConn
+			c.Send(header(tc.from, tc.to))
+			c.ReadHeader()
+			c.ExpectStreamError("improper-addressing")
+		})
+	}
+}

@@ -42,8 +42,8 @@ const (
 type inStream struct {
 	s     *Server
 	c     *conn
-	local string // the domain the header was addressed to
-	peer  string // the domain the latest header came from, if it said
+	local string // the domain the headers are addressed to
+	peer  string // the domain the headers come from, if they say
 	id    string // the current stream id
 	// external is true once a domain authenticated with SASL EXTERNAL,
 	// which is not offered again; for the pair sasl.
@@ -124,13 +124,15 @@ func (in *inStream) run() error {
 		if err != nil {
 			return err
 		}
+		if in.local != "" && (h.To != in.local || h.From != in.peer) {
+			// What was negotiated (TLS for the domain, SASL) was for
+			// the first header's domains; Prosody refuses this too.
+			return streamErr("improper-addressing", "a restarted stream must keep the 'to' and 'from' of the first header")
+		}
 		if !in.s.router.Serves(h.To) {
 			return streamErr("host-unknown", "this server does not serve "+h.To)
 		}
-		if in.local == "" {
-			in.local = h.To
-		}
-		in.peer = h.From
+		in.local, in.peer = h.To, h.From
 		if h.Version != "1.0" {
 			return streamErr("unsupported-version", "only XMPP 1.0 streams are accepted")
 		}
