@@ -130,7 +130,8 @@ func TestRefusedStreams(t *testing.T) {
 		{"spoofed from", "<message from='mallory@c.test' to='bob@b.test'><body>x</body></message>", "invalid-from"},
 		{"another host", "<message from='alice@a.test' to='bob@elsewhere.test'><body>x</body></message>", "host-unknown"},
 		{"no to", "<message from='alice@a.test'><body>x</body></message>", "improper-addressing"},
-		{"bad from", "<message from='@@' to='bob@b.test'><body>x</body></message>", "invalid-from"},
+		{"bad from", "<message from='@@' to='bob@b.test'><body>x</body></message>", "improper-addressing"},
+		{"bad to", "<message from='alice@a.test' to='@b.test'><body>x</body></message>", "improper-addressing"},
 		{"not a stanza", "<foo xmlns='urn:example'/>", "unsupported-stanza-type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -489,8 +489,9 @@ func (in *inStream) answerVerify(el *xmlstream.Element) error {
 }
 
 // stanza routes a stanza from an authenticated domain to a local one.
-// Its addresses must both be present and name a verified pair (RFC 6120
-// §4.9.3.9, §4.9.3.10, §8.1.1.1).
+// Its addresses must both be present, valid JIDs (else improper-addressing,
+// RFC 6120 §4.9.3.7, §8.1.1.1, §8.1.2.1) and name a verified pair
+// (§4.9.3.9).
 func (in *inStream) stanza(el *xmlstream.Element) error {
 	stanza.DropNamespacedAddressing(el)
 	fromAttr, toAttr := el.Attr("from"), el.Attr("to")
@@ -499,7 +500,7 @@ func (in *inStream) stanza(el *xmlstream.Element) error {
 	}
 	from, err := jid.Parse(fromAttr)
 	if err != nil {
-		return streamErr("invalid-from", "'from' is not a valid JID")
+		return streamErr("improper-addressing", "'from' is not a valid JID")
 	}
 	to, err := jid.Parse(toAttr)
 	if err != nil {
