@@ -202,3 +202,37 @@ func TestRestartKeepsAddresses(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamVersion: a peer that speaks a later minor version of XMPP 1
+// is answered with version 1.0 and goes on (RFC 6120 §4.7.5); another
+// major version, or none (0.9, before XMPP 1.0), is refused.
+func TestStreamVersion(t *testing.T) {
+	b := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{"b.test"}
+		c.S2S.Listen = "127.0.0.1:0"
+	})
+	open := func(t *testing.T, version string) *xmpptest.Client {
+		c := xmpptest.Dial(t, b.S2SAddr)
+		if version != "" {
+			version = " version='" + version + "'"
+		}
+		c.Send("<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'" +
+			" xmlns:db='jabber:server:dialback' from='a.test' to='b.test'" + version + ">")
+		return c
+	}
+	t.Run("1.1", func(t *testing.T) {
+		c := open(t, "1.1")
+		c.ReadHeader()
+		if c.Header.Version != "1.0" {
+			t.Errorf("answered with version %q, want 1.0", c.Header.Version)
+		}
+		if f := c.Features(); f.Child("urn:ietf:params:xml:ns:xmpp-tls", "starttls") == nil {
+			t.Fatalf("features: %s, want STARTTLS", f)
+		}
+	})
+	for _, v := range []string{"0.9", "2.0", ""} {
+		t.Run("version "+v, func(t *testing.T) {
+			open(t, v).ExpectStreamError("unsupported-version")
+		})
+	}
+}

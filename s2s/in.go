@@ -133,8 +133,10 @@ func (in *inStream) run() error {
 			return streamErr("host-unknown", "this server does not serve "+h.To)
 		}
 		in.local, in.peer = h.To, h.From
-		if h.Version != "1.0" {
-			return streamErr("unsupported-version", "only XMPP 1.0 streams are accepted")
+		if !strings.HasPrefix(h.Version, "1.") {
+			// A later minor version speaks XMPP 1 too; our header
+			// answers 1.0, the lower of the two (RFC 6120 §4.7.5).
+			return streamErr("unsupported-version", "only XMPP 1.x streams are accepted")
 		}
 		in.id = stanza.NewID()
 		if err := c.writeHeader(h.To, h.From, in.id, in.features()); err != nil {
