@@ -236,3 +236,22 @@ func TestStreamVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestDomainsInCapitals: domain names are not case-sensitive (RFC 6120
+// §4.7.2, §3.2 of RFC 7622). A peer whose header and dialback request
+// write the domains in capitals is served and authenticated for them as
+// written in lowercase, the form its stanzas' addresses take.
+func TestDomainsInCapitals(t *testing.T) {
+	a, b, _, bob := federated(t, func(c *config.Config) { c.S2S.RequireTLS = false })
+	var secret []byte
+	if err := a.DB.QueryRow(context.Background(), `SELECT secret FROM server_secret`).Scan(&secret); err != nil {
+		t.Fatal(err)
+	}
+	c := openPeer(t, b, "A.Test", "B.TEST", false)
+	c.Send("<db:result from='A.TEST' to='b.Test'>" + key(secret, "b.test", "a.test", c.Header.ID) + "</db:result>")
+	if el := c.NextNamed("result"); el.Attr("type") != "valid" {
+		t.Fatalf("got %s, want a valid verdict", el)
+	}
+	c.Send("<message from='alice@a.test/x' to='bob@b.test' type='chat'><body>capitals</body></message>")
+	xmpptest.ExpectBody(t, bob.NextNamed("message"), "alice@a.test/x", "capitals")
+}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
@@ -93,7 +95,20 @@ func (c *conn) readHeader() (xmlstream.Header, error) {
 	if h.Name.Space != xmlstream.NSStream || h.DefaultNS != stanza.NSServer {
 		return h, streamErr("invalid-namespace", "a server stream is {"+xmlstream.NSStream+"}stream with the default namespace "+stanza.NSServer)
 	}
+	h.To, h.From = domainOf(h.To), domainOf(h.From)
 	return h, nil
+}
+
+// domainOf returns the domain s as jid.Parse gives stanzas' domains
+// (lowercase, say), so that a stream header or a dialback element that
+// writes it otherwise (B.TEST) names the same domain as the stanzas; s
+// itself when it is not a domain.
+func domainOf(s string) string {
+	j, err := jid.Parse(s)
+	if err != nil || j.Localpart() != "" || j.Resourcepart() != "" {
+		return s
+	}
+	return j.Domainpart()
 }
 
 // readElement reads the next top-level element.

@@ -365,7 +365,7 @@ func (in *inStream) foreign(domain string) bool {
 // own server, in the background, and the verdict sent back, unless
 // secure_auth refuses dialback without a certificate.
 func (in *inStream) result(el *xmlstream.Element) error {
-	from, to, key := el.Attr("from"), el.Attr("to"), el.Text()
+	from, to, key := domainOf(el.Attr("from")), domainOf(el.Attr("to")), el.Text()
 	if !in.s.router.Serves(to) {
 		return in.c.writeElements(dialbackError("result", to, from, "", "cancel", stanza.ItemNotFound))
 	}
@@ -479,7 +479,7 @@ func (in *inStream) askedBidi() {
 // answerVerify tells a receiving server whether a key is one we sent it
 // (XEP-0220 §2.3.2): we are the authoritative server of 'to'.
 func (in *inStream) answerVerify(el *xmlstream.Element) error {
-	from, to, id := el.Attr("from"), el.Attr("to"), el.Attr("id")
+	from, to, id := domainOf(el.Attr("from")), domainOf(el.Attr("to")), el.Attr("id")
 	if !in.s.router.Serves(to) {
 		return in.c.writeElements(dialbackError("verify", to, from, id, "cancel", stanza.ItemNotFound))
 	}
