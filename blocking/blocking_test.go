@@ -496,25 +496,22 @@ func TestReroutedFromBlockedDropped(t *testing.T) {
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
 	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
-	c := xmpptest.Dial(t, s.C2SAddr)
-	c.Authenticated("juliet", "secret")
-	c.Bind("balcony")
-	balcony := c.EnableSM()
+	balcony := xmpptest.LoginSM(t, s, "juliet", "secret", "balcony")
 	balcony.AutoAck = false
 	balcony.Send("<presence/>")
-	c.MessagesBeforePing()
+	balcony.C.MessagesBeforePing()
 	garden := xmpptest.Login(t, s, "juliet", "secret", "garden")
 	garden.Send("<presence/>")
 	garden.MessagesBeforePing()
 
 	romeo.Send("<message to='juliet@localhost/balcony' type='chat' id='w'><body>wherefore</body></message>")
-	el := c.Next()
+	el := balcony.C.Next()
 	for el.Name.Local != "message" { // past the garden's presence
-		el = c.Next()
+		el = balcony.C.Next()
 	}
 	xmpptest.ExpectBody(t, el, romeo.JID, "wherefore")
 	command(t, garden, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block>")
-	c.Send("</stream:stream>")
+	balcony.C.Send("</stream:stream>")
 	logs.Wait(t, "c2s re-routed unacknowledged messages", "jid", "juliet@localhost/balcony")
 
 	if got := romeo.MessagesBeforePing(); len(got) != 0 {

@@ -30,13 +30,10 @@ func TestRerouteNotToWhoHasIt(t *testing.T) {
 	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
 	r := xmpptest.Login(t, s, "romeo", "pw", "orchard")
 	resource := func(name string) *xmpptest.SM {
-		c := xmpptest.Dial(t, s.C2SAddr)
-		c.Authenticated("juliet", "pw")
-		c.Bind(name)
-		sm := c.EnableSM()
+		sm := xmpptest.LoginSM(t, s, "juliet", "pw", name)
 		sm.AutoAck = false
 		sm.Send("<presence/>")
-		c.MessagesBeforePing()
+		sm.C.MessagesBeforePing()
 		return sm
 	}
 	balcony, garden := resource("balcony"), resource("garden")
@@ -114,15 +111,12 @@ func TestRerouteNotArchiveResults(t *testing.T) {
 	r.Send(chat("juliet@localhost", 1)) // stored offline and archived
 	r.Ping()
 
-	c := xmpptest.Dial(t, s.C2SAddr)
-	c.Authenticated("juliet", "pw")
-	c.Bind("balcony")
-	j := c.EnableSM()
+	j := xmpptest.LoginSM(t, s, "juliet", "pw", "balcony")
 	j.AutoAck = false
 	j.Send("<iq type='set' id='q'><query xmlns='urn:xmpp:mam:2' queryid='page'/></iq>")
-	for el := c.Next(); el.Attr("id") != "q"; el = c.Next() {
+	for el := j.C.Next(); el.Attr("id") != "q"; el = j.C.Next() {
 	}
-	c.Send("</stream:stream>")
+	j.C.Send("</stream:stream>")
 	logs.Wait(t, "c2s closed", "jid", "juliet@localhost/balcony")
 
 	w := xmpptest.Login(t, s, "juliet", "pw", "window")

@@ -325,10 +325,7 @@ func TestRerouteKeepsArchive(t *testing.T) {
 // what she sent, which clients treat as an error.
 func TestResumeWithStanzasOnTheirWay(t *testing.T) {
 	s, j, _ := smPair(t)
-	rc := xmpptest.Dial(t, s.C2SAddr)
-	rc.Authenticated("romeo", "pw")
-	rc.Bind("garden")
-	romeo := rc.EnableSM()
+	romeo := xmpptest.LoginSM(t, s, "romeo", "pw", "garden")
 	romeo.AutoAck = false
 	msg := "<message to='romeo@localhost/garden' type='chat' id='m1'><body>once</body></message>"
 	j.Send(msg)
@@ -372,10 +369,7 @@ func TestCSIHeldIsAcknowledged(t *testing.T) {
 	if el := j.Next(); el.Attr("id") != "sync" {
 		t.Fatalf("got %s, want the ping's result", el)
 	}
-	rc := xmpptest.Dial(t, s.C2SAddr)
-	rc.Authenticated("romeo", "pw")
-	rc.Bind("garden")
-	romeo := rc.EnableSM()
+	romeo := xmpptest.LoginSM(t, s, "romeo", "pw", "garden")
 	romeo.Send("<message to='juliet@localhost/balcony' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>")
 	romeo.Send("<message to='juliet@localhost/balcony' type='chat'><received xmlns='urn:xmpp:receipts' id='x'/></message>")
 	if h := romeo.Handled(); h != romeo.Sent {

@@ -61,10 +61,7 @@ func TestSMSessionEndsDuringResumption(t *testing.T) {
 	for _, u := range []string{"juliet", "romeo", "nurse"} {
 		s.AddUser(t, u, xmpptest.Domain, "pw")
 	}
-	jc := xmpptest.Dial(t, s.C2SAddr)
-	jc.Authenticated("juliet", "pw")
-	jc.Bind("balcony")
-	j := jc.EnableSM()
+	j := xmpptest.LoginSM(t, s, "juliet", "pw", "balcony")
 	r := xmpptest.Login(t, s, "romeo", "pw", "orchard")
 
 	j2, release := resumeWhileHeld(t, s, j)
@@ -95,10 +92,7 @@ func TestSMCleanCloseEndsSession(t *testing.T) {
 	s := xmpptest.StartLogged(t, logs.Logger())
 	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
 	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
-	jc := xmpptest.Dial(t, s.C2SAddr)
-	jc.Authenticated("juliet", "pw")
-	jc.Bind("balcony")
-	j := jc.EnableSM()
+	j := xmpptest.LoginSM(t, s, "juliet", "pw", "balcony")
 	r := xmpptest.Login(t, s, "romeo", "pw", "orchard")
 	r.Send(chat("juliet@localhost/balcony", 1))
 	expectBody(t, j.Next(), 1)

@@ -18,10 +18,7 @@ func TestReroutedNotCopiedAgain(t *testing.T) {
 		s.AddUser(t, u, xmpptest.Domain, "secret")
 	}
 	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
-	c := xmpptest.Dial(t, s.C2SAddr)
-	c.Authenticated("juliet", "secret")
-	c.Bind("balcony")
-	balcony := c.EnableSM()
+	balcony := xmpptest.LoginSM(t, s, "juliet", "secret", "balcony")
 	balcony.AutoAck = false
 	garden := xmpptest.Login(t, s, "juliet", "secret", "garden")
 	window := xmpptest.Login(t, s, "juliet", "secret", "window")
@@ -41,7 +38,7 @@ func TestReroutedNotCopiedAgain(t *testing.T) {
 	for _, r := range []*xmpptest.Client{garden, window} {
 		expectForwarded(t, expectCarbon(t, r, "received", "chat"), "romeo@localhost/orchard", "juliet@localhost/balcony", "hi")
 	}
-	c.Send("</stream:stream>")
+	balcony.C.Send("</stream:stream>")
 	for {
 		m := garden.NextNamed("message")
 		if m.Attr("id") == "m1" && m.Child(nsClient, "body") != nil {

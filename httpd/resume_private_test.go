@@ -16,15 +16,12 @@ func TestResumeOverWebSocketWithoutPrivate(t *testing.T) {
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	s.AddUser(t, "romeo", xmpptest.Domain, "secret")
 	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
-	j := xmpptest.Dial(t, s.C2SAddr)
-	j.Authenticated("juliet", "secret")
-	j.Bind("balcony")
-	sm := j.EnableSM()
+	sm := xmpptest.LoginSM(t, s, "juliet", "secret", "balcony")
 	romeo.Send("<message to='juliet@localhost/balcony' type='chat' id='m1'><body>hush</body><private xmlns='urn:xmpp:carbons:2'/></message>")
 	if m := sm.Next(); m.Attr("id") != "m1" || m.Child("urn:xmpp:carbons:2", "private") != nil {
 		t.Fatalf("got %s, want m1 without <private/>", m)
 	}
-	j.Conn.Close() // m1 is never acknowledged
+	sm.C.Conn.Close() // m1 is never acknowledged
 
 	w, _, err := dialWS(t, s, "xmpp")
 	if err != nil {

@@ -145,10 +145,7 @@ func TestConcurrentLoginsDoNotDuplicate(t *testing.T) {
 // smLogin logs juliet in on resource with stream management, which does
 // not acknowledge anything until told to.
 func smLogin(t *testing.T, s *xmpptest.Server, resource string) *xmpptest.SM {
-	c := xmpptest.Dial(t, s.C2SAddr)
-	c.Authenticated("juliet", "secret")
-	c.Bind(resource)
-	sm := c.EnableSM()
+	sm := xmpptest.LoginSM(t, s, "juliet", "secret", resource)
 	sm.AutoAck = false
 	return sm
 }

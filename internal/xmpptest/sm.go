@@ -118,3 +118,13 @@ func (c *Client) Resume(previd string, h uint32) *xmlstream.Element {
 	c.Conn.SetReadDeadline(time.Now().Add(ReadTimeout))
 	return c.Next()
 }
+
+// LoginSM logs user in to s over a new connection, binds resource and
+// enables resumable stream management.
+func LoginSM(t testing.TB, s *Server, user, password, resource string) *SM {
+	t.Helper()
+	c := Dial(t, s.C2SAddr)
+	c.Authenticated(user, password)
+	c.Bind(resource)
+	return c.EnableSM()
+}
