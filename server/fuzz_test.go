@@ -119,7 +119,8 @@ func FuzzIQ(f *testing.F) {
 		if target != "" {
 			iq += " to='" + target + "'"
 		}
-		c.Send(iq + ">" + payload + "</iq>")
+		sent := iq + ">" + payload + "</iq>"
+		c.Send(sent)
 		// After the answer, or at once when none is due, a barrier: one
 		// more answer to id would come before the barrier's.
 		barrier := "<iq type='get' id='" + id + "b' to='" + xmpptest.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>"
@@ -130,7 +131,7 @@ func FuzzIQ(f *testing.F) {
 		for {
 			el, err := c.NextErr()
 			if err != nil {
-				t.Fatalf("%s: the stream ended: %v", iq+">"+payload, err)
+				t.Fatalf("%s: the stream ended: %v", sent, err)
 			}
 			if el.Name.Local != "iq" {
 				continue
@@ -138,23 +139,23 @@ func FuzzIQ(f *testing.F) {
 			switch el.Attr("id") {
 			case id:
 				if answered {
-					t.Fatalf("%s: answered again, or a %s answered: %s", iq+">"+payload, kind, el)
+					t.Fatalf("%s: answered again, or a %s answered: %s", sent, kind, el)
 				}
 				answered = true
-				checkAnswer(t, iq+">"+payload, el)
+				checkAnswer(t, sent, el)
 				c.Send(barrier)
 				continue
 			case id + "b":
 				if !answered {
-					t.Fatalf("%s: not answered", iq+">"+payload)
+					t.Fatalf("%s: not answered", sent)
 				}
-				checkLogged(t, iq+">"+payload, logged)
+				checkLogged(t, sent, logged)
 				return
 			}
 			if el.Attr("type") == "get" || el.Attr("type") == "set" {
 				continue // a roster push, say
 			}
-			t.Fatalf("%s: unexpected %s", iq+">"+payload, el)
+			t.Fatalf("%s: unexpected %s", sent, el)
 		}
 	})
 }
