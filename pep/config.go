@@ -188,10 +188,19 @@ func apply(c *NodeConfig, f dataform.Form, maxItems int) error {
 	return nil
 }
 
+// within returns c as the service applies it when a node keeps at most
+// maxItems items: a node configured for more, before the operator
+// lowered pep.max_items, keeps maxItems.
+func (c NodeConfig) within(maxItems int) NodeConfig {
+	c.MaxItems = min(c.MaxItems, maxItems)
+	return c
+}
+
 // satisfies reports whether the node configuration c has every value the
 // publish options f ask for (XEP-0060 §7.1.5). Options the service does
 // not know are not met.
 func satisfies(c NodeConfig, f dataform.Form, maxItems int) error {
+	c = c.within(maxItems)
 	want := c
 	if err := apply(&want, f, maxItems); err != nil {
 		return errors.Join(ErrPrecondition, err)

@@ -42,7 +42,7 @@ func (m *module) ownerGet(ctx context.Context, iq router.IQ) *xmlstream.Element 
 	if reply := m.storeError(iq, err, "reading"); reply != nil {
 		return reply
 	}
-	conf := xmlstream.NewElement(NSOwner, "configure", "node", node).AddChild(cfg.form("form").Element())
+	conf := xmlstream.NewElement(NSOwner, "configure", "node", node).AddChild(cfg.within(m.MaxItems).form("form").Element())
 	return iq.Result(xmlstream.NewElement(NSOwner, "pubsub").AddChild(conf))
 }
 
@@ -95,6 +95,10 @@ func (m *module) configure(ctx context.Context, iq router.IQ, op *xmlstream.Elem
 	if ft := f.FormType(); f.Type != "submit" || (ft != "" && ft != NSConfig) {
 		return iq.Error(stanza.BadRequest, "expected a submitted "+NSConfig+" form")
 	}
+	// The form a get returned, sent back, names the node's max_items as
+	// the service applies it (within pep.max_items), so that a node made
+	// before the operator lowered the limit can still be configured.
+	cfg = cfg.within(m.MaxItems)
 	if err := apply(&cfg, f, m.MaxItems); err != nil {
 		return iq.Error(stanza.NotAcceptable, err.Error())
 	}

@@ -564,3 +564,48 @@ func TestNodeDiscoInfo(t *testing.T) {
 	shown(romeo, "urn:example:presence")
 	refused(t, info(romeo, "urn:example:whitelist"), "item-not-found", "")
 }
+
+// configureGet returns the configuration form of juliet's node (XEP-0060
+// §8.2.1).
+func configureGet(t *testing.T, c *xmpptest.Client, node string) *xmlstream.Element {
+	t.Helper()
+	const owner = "http://jabber.org/protocol/pubsub#owner"
+	res := ok(t, c.IQ("get", "", "<pubsub xmlns='"+owner+"'><configure node='"+node+"'/></pubsub>"))
+	x := res.Child(owner, "pubsub").Child(owner, "configure").Child("jabber:x:data", "x")
+	if x == nil {
+		t.Fatalf("got %s, want a configuration form", res)
+	}
+	return x
+}
+
+// TestLoweredMaxItems: a node made for more items than pep.max_items
+// now allows (the operator lowered it) keeps pep.max_items; its form
+// says so, and sent back with one field changed, as clients do, it is
+// accepted (XEP-0060 §8.2.4) rather than refused for the old number.
+// Publish options asking for 'max' still match it.
+func TestLoweredMaxItems(t *testing.T) {
+	s := xmpptest.Start(t, func(c *config.Config) { c.PEP.MaxItems = 10 })
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	juliet := online(t, s, "juliet", "balcony")
+	const list = "urn:example:list"
+	ok(t, juliet.IQ("set", "", publish(list, "1", "<x xmlns='"+list+"'/>", field("pubsub#max_items", "10"))))
+
+	s.Config.PEP.MaxItems = 5
+	s = xmpptest.Restart(t, s)
+	juliet = online(t, s, "juliet", "balcony")
+	ok(t, juliet.IQ("set", "", publish(list, "2", "<x xmlns='"+list+"'/>", field("pubsub#max_items", "max"))))
+
+	x := configureGet(t, juliet, list)
+	form := dataform.Parse(x)
+	if f, _ := form.Field("pubsub#max_items"); len(f.Values) != 1 || f.Values[0] != "5" {
+		t.Fatalf("the form %s says max_items %v, want 5, the most the node keeps", x, f.Values)
+	}
+	form.Type = "submit"
+	for i, f := range form.Fields {
+		if f.Var == "pubsub#access_model" {
+			form.Fields[i].Values = []string{"whitelist"}
+		}
+	}
+	ok(t, juliet.IQ("set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+list+"'>"+form.Element().String()+"</configure></pubsub>"))
+	ok(t, juliet.IQ("set", "", publish(list, "3", "<x xmlns='"+list+"'/>", field("pubsub#access_model", "whitelist")+field("pubsub#max_items", "max"))))
+}
