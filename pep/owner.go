@@ -84,7 +84,7 @@ func (m *module) configure(ctx context.Context, iq router.IQ, op *xmlstream.Elem
 	if x == nil {
 		return iq.Error(stanza.BadRequest, "the configuration form is missing")
 	}
-	f := dataform.Parse(x)
+	f, ok := formOf(x, NSConfig)
 	cfg, err := m.Store.Node(ctx, iq.To, node)
 	if reply := m.storeError(iq, err, "reading"); reply != nil {
 		return reply
@@ -92,7 +92,7 @@ func (m *module) configure(ctx context.Context, iq router.IQ, op *xmlstream.Elem
 	if f.Type == "cancel" {
 		return iq.Result(nil)
 	}
-	if ft := f.FormType(); f.Type != "submit" || (ft != "" && ft != NSConfig) {
+	if !ok || f.Type != "submit" {
 		return iq.Error(stanza.BadRequest, "expected a submitted "+NSConfig+" form")
 	}
 	// The form a get returned, sent back, names the node's max_items as

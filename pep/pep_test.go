@@ -609,3 +609,32 @@ func TestLoweredMaxItems(t *testing.T) {
 	ok(t, juliet.IQ("set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+list+"'>"+form.Element().String()+"</configure></pubsub>"))
 	ok(t, juliet.IQ("set", "", publish(list, "3", "<x xmlns='"+list+"'/>", field("pubsub#access_model", "whitelist")+field("pubsub#max_items", "max"))))
 }
+
+// TestUntypedPublishOptions: XEP-0060 §7.1.5 only recommends the
+// FORM_TYPE of publish options, so a form without one holds
+// preconditions all the same: not met by a node configured otherwise,
+// or by a field the service does not know, and applied to the node a
+// publish creates.
+func TestUntypedPublishOptions(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	untyped := func(node, id, fields string) string {
+		return "<pubsub xmlns='" + nsPubsub + "'><publish node='" + node + "'><item id='" + id + "'><x xmlns='" + node + "'/></item></publish>" +
+			"<publish-options><x xmlns='jabber:x:data' type='submit'>" + fields + "</x></publish-options></pubsub>"
+	}
+	const node = "urn:example:untyped"
+	ok(t, juliet.IQ("set", "", untyped(node, "1", field("pubsub#access_model", "whitelist"))))
+	if f, _ := dataform.Parse(configureGet(t, juliet, node)).Field("pubsub#access_model"); len(f.Values) != 1 || f.Values[0] != "whitelist" {
+		t.Fatalf("the node was created with access %v, want whitelist", f.Values)
+	}
+	ok(t, juliet.IQ("set", "", untyped(node, "2", field("pubsub#access_model", "whitelist"))))
+	refused(t, juliet.IQ("set", "", untyped(node, "3", field("pubsub#access_model", "open"))), "conflict", "precondition-not-met")
+	refused(t, juliet.IQ("set", "", untyped(node, "3", field("pubsub#no_such_option", "1"))), "conflict", "precondition-not-met")
+	if ids := itemIDs(t, ok(t, juliet.IQ("get", "", items(node, "")))); strings.Join(ids, ",") != "2" {
+		t.Fatalf("items %v, want only [2]: refused publishes store nothing", ids)
+	}
+
+	// A form of another type is no publish options.
+	other := "<field var='FORM_TYPE' type='hidden'><value>urn:example:form</value></field>" + field("pubsub#access_model", "whitelist")
+	refused(t, juliet.IQ("set", "", untyped(node, "4", other)), "bad-request", "")
+}

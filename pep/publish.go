@@ -87,7 +87,7 @@ func (m *module) publish(ctx context.Context, iq router.IQ, op *xmlstream.Elemen
 	create := Defaults()
 	check := func(NodeConfig) error { return nil }
 	if po := child(rest, NS, "publish-options"); po != nil {
-		f, ok := dataform.Find(po.ChildElements(), NSOptions)
+		f, ok := formOf(po.Child(dataform.NS, "x"), NSOptions)
 		if !ok {
 			return iq.Error(stanza.BadRequest, "publish-options without a "+NSOptions+" form")
 		}
@@ -178,8 +178,8 @@ func (m *module) create(ctx context.Context, iq router.IQ, op *xmlstream.Element
 		// FORM_TYPE is refused rather than ignored, lest the node get
 		// less private than the client believes.
 		if x := c.Child(dataform.NS, "x"); x != nil {
-			f := dataform.Parse(x)
-			if ft := f.FormType(); ft != "" && ft != NSConfig {
+			f, ok := formOf(x, NSConfig)
+			if !ok {
 				return iq.Error(stanza.BadRequest, "expected a "+NSConfig+" form")
 			}
 			if err := apply(&cfg, f, m.MaxItems); err != nil {
@@ -193,6 +193,19 @@ func (m *module) create(ctx context.Context, iq router.IQ, op *xmlstream.Element
 		return reply
 	}
 	return iq.Result(nil)
+}
+
+// formOf reads the data form x as one of formType. XEP-0060 only
+// recommends the FORM_TYPE of publish options (§7.1.5) and of node
+// configurations, so a form without one is read as formType too; ok is
+// false when x is nil or a form of another type.
+func formOf(x *xmlstream.Element, formType string) (f dataform.Form, ok bool) {
+	if x == nil {
+		return f, false
+	}
+	f = dataform.Parse(x)
+	ft := f.FormType()
+	return f, ft == "" || ft == formType
 }
 
 // child returns the first of els named {space}local, or nil.
