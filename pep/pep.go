@@ -15,7 +15,8 @@
 //     given ids;
 //   - access models open, presence (the default) and whitelist (the owner
 //     alone); roster groups and authorize are refused;
-//   - notifications: a publish, a retraction (when asked), a purge or a
+//   - notifications: a publish, a retraction (when asked or when the
+//     node's pubsub#notify_retract says so), a purge or a
 //     deletion goes to those of the owner's own sessions and of its
 //     presence subscribers' sessions (not for whitelist) that announce
 //     node+notify in their entity capabilities (XEP-0115); a session that

@@ -638,3 +638,57 @@ func TestUntypedPublishOptions(t *testing.T) {
 	other := "<field var='FORM_TYPE' type='hidden'><value>urn:example:form</value></field>" + field("pubsub#access_model", "whitelist")
 	refused(t, juliet.IQ("set", "", untyped(node, "4", other)), "bad-request", "")
 }
+
+// eventsUntilBarrier pings c and returns the PEP events it got before
+// the answer, in order.
+func eventsUntilBarrier(t *testing.T, c *xmpptest.Client) []*xmlstream.Element {
+	t.Helper()
+	c.Send("<iq type='get' id='barrier' to='" + xmpptest.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
+	var events []*xmlstream.Element
+	for el := c.Next(); el.Name.Local != "iq" || el.Attr("id") != "barrier"; el = c.Next() {
+		if ev := el.Child(nsEvent, "event"); el.Name.Local == "message" && ev != nil {
+			events = append(events, ev.FirstChildElement())
+		}
+	}
+	return events
+}
+
+// TestRetractNotifications: a retraction is told to subscribers when the
+// request says notify='true' (XEP-0060 §7.2.2.1) or the node's
+// pubsub#notify_retract is true, as it is by default; only a node
+// configured not to, retracted without notify, keeps it quiet.
+func TestRetractNotifications(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	romeo, _ := moodWatcher(t, s)
+	subscribe(t, romeo, juliet)
+	retract := func(id, notify string) {
+		t.Helper()
+		ok(t, juliet.IQ("set", "", "<pubsub xmlns='"+nsPubsub+"'><retract node='"+mood+"'"+notify+"><item id='"+id+"'/></retract></pubsub>"))
+	}
+	retracted := func(id string) {
+		t.Helper()
+		evs := eventsUntilBarrier(t, romeo)
+		if len(evs) != 1 || evs[0].Child(nsEvent, "retract") == nil || evs[0].Child(nsEvent, "retract").Attr("id") != id {
+			t.Fatalf("romeo got the events %v, want the retraction of %s", evs, id)
+		}
+	}
+
+	ok(t, juliet.IQ("set", "", publish(mood, "1", moodPayload("happy"), "")))
+	eventsUntilBarrier(t, romeo)
+	retract("1", "")
+	retracted("1")
+
+	ok(t, juliet.IQ("set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+mood+"'>"+
+		"<x xmlns='jabber:x:data' type='submit'>"+field("pubsub#notify_retract", "false")+"</x></configure></pubsub>"))
+	ok(t, juliet.IQ("set", "", publish(mood, "2", moodPayload("sad"), field("pubsub#notify_retract", "false"))))
+	eventsUntilBarrier(t, romeo)
+	retract("2", "")
+	if evs := eventsUntilBarrier(t, romeo); len(evs) != 0 {
+		t.Fatalf("romeo got %v, want no notification from a node with notify_retract false", evs)
+	}
+	ok(t, juliet.IQ("set", "", publish(mood, "3", moodPayload("sad"), "")))
+	eventsUntilBarrier(t, romeo)
+	retract("3", " notify='true'")
+	retracted("3")
+}

@@ -140,8 +140,8 @@ func (m *module) storeError(iq router.IQ, err error, doing string) *xmlstream.El
 	return iq.Error(stanza.InternalServerError, "")
 }
 
-// retract removes an item (XEP-0060 §7.2), telling subscribers when asked
-// to.
+// retract removes an item (XEP-0060 §7.2), telling subscribers when the
+// request or the node's configuration asks to.
 func (m *module) retract(ctx context.Context, iq router.IQ, op *xmlstream.Element) *xmlstream.Element {
 	node := op.Attr("node")
 	items := op.ChildElements()
@@ -155,7 +155,9 @@ func (m *module) retract(ctx context.Context, iq router.IQ, op *xmlstream.Elemen
 	if reply := m.storeError(iq, err, "retracting from"); reply != nil {
 		return reply
 	}
-	if notify, _ := dataform.ParseBool(op.Attr("notify")); notify {
+	// The node's pubsub#notify_retract asks for notifications as a
+	// notify='true' does (§7.2.2.1), as ejabberd has it.
+	if notify, _ := dataform.ParseBool(op.Attr("notify")); notify || cfg.NotifyRetract {
 		m.notify(ctx, iq.To, node, cfg, itemsEvent(node, xmlstream.NewElement(NSEvent, "retract", "id", id)))
 	}
 	m.tellRemoved(ctx, iq.To, node, id)
