@@ -62,7 +62,11 @@ func (m *module) ownerSet(ctx context.Context, iq router.IQ) *xmlstream.Element 
 		if reply := m.storeError(iq, err, "purging"); reply != nil {
 			return reply
 		}
-		m.notify(ctx, iq.To, node, cfg, xmlstream.NewElement(NSEvent, "purge", "node", node))
+		// A purge is told as removing items is (§8.5.2): not by a node
+		// configured not to notify retractions, as ejabberd has it.
+		if cfg.NotifyRetract {
+			m.notify(ctx, iq.To, node, cfg, xmlstream.NewElement(NSEvent, "purge", "node", node))
+		}
 		m.tellRemoved(ctx, iq.To, node, "")
 	case "delete":
 		cfg, err := m.Store.Delete(sctx, iq.To, node)

@@ -692,3 +692,43 @@ func TestRetractNotifications(t *testing.T) {
 	retract("3", " notify='true'")
 	retracted("3")
 }
+
+// TestPurgeNotifications: a purge is told to subscribers with one
+// <purge/> (XEP-0060 §8.5.2) when the node notifies removed items, and
+// not when its pubsub#notify_retract is false; a deletion is told
+// whatever the node says (§8.4.2).
+func TestPurgeNotifications(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	romeo, _ := moodWatcher(t, s)
+	subscribe(t, romeo, juliet)
+	const owner = "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'>"
+	told := func(what string) {
+		t.Helper()
+		evs := eventsUntilBarrier(t, romeo)
+		if len(evs) != 1 || evs[0].Name.Local != what || evs[0].Attr("node") != mood {
+			t.Fatalf("romeo got the events %v, want one %s of %s", evs, what, mood)
+		}
+	}
+
+	for _, id := range []string{"1", "2"} {
+		ok(t, juliet.IQ("set", "", publish(mood, id, moodPayload("happy"), "")))
+	}
+	eventsUntilBarrier(t, romeo)
+	ok(t, juliet.IQ("set", "", owner+"<purge node='"+mood+"'/></pubsub>"))
+	told("purge")
+	if ids := itemIDs(t, ok(t, juliet.IQ("get", "", items(mood, "")))); len(ids) != 0 {
+		t.Fatalf("after the purge the node has the items %v", ids)
+	}
+
+	ok(t, juliet.IQ("set", "", owner+"<configure node='"+mood+"'><x xmlns='jabber:x:data' type='submit'>"+
+		field("pubsub#notify_retract", "false")+"</x></configure></pubsub>"))
+	ok(t, juliet.IQ("set", "", publish(mood, "3", moodPayload("sad"), "")))
+	eventsUntilBarrier(t, romeo)
+	ok(t, juliet.IQ("set", "", owner+"<purge node='"+mood+"'/></pubsub>"))
+	if evs := eventsUntilBarrier(t, romeo); len(evs) != 0 {
+		t.Fatalf("romeo got %v, want no purge notification from a node with notify_retract false", evs)
+	}
+	ok(t, juliet.IQ("set", "", owner+"<delete node='"+mood+"'/></pubsub>"))
+	told("delete")
+}
