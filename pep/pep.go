@@ -82,6 +82,10 @@ type Limits struct {
 	Nodes int
 	// Bytes is the most bytes of item payloads over all nodes.
 	Bytes int64
+	// Items is the most items a node keeps whatever its
+	// pubsub#max_items, which may be from before the operator lowered
+	// pep.max_items; 0 sets no such bound.
+	Items int
 }
 
 // Node is a node and its configuration.
@@ -104,7 +108,7 @@ type LastItem struct {
 // account.
 type Store interface {
 	// Publish stores item in owner's node, replacing an item with its id
-	// and keeping only the newest MaxItems. A node that does not exist is
+	// and keeping only the newest MaxItems (at most limits.Items). A node that does not exist is
 	// created with create, unless owner has limits.Nodes nodes already
 	// (ErrTooManyNodes). For an existing node, check is called with its
 	// configuration first; its error stops the publish. Nothing changes

@@ -579,7 +579,8 @@ func configureGet(t *testing.T, c *xmpptest.Client, node string) *xmlstream.Elem
 }
 
 // TestLoweredMaxItems: a node made for more items than pep.max_items
-// now allows (the operator lowered it) keeps pep.max_items; its form
+// now allows (the operator lowered it) keeps pep.max_items at its next
+// publish; its form
 // says so, and sent back with one field changed, as clients do, it is
 // accepted (XEP-0060 §8.2.4) rather than refused for the old number.
 // Publish options asking for 'max' still match it.
@@ -588,12 +589,19 @@ func TestLoweredMaxItems(t *testing.T) {
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
 	juliet := online(t, s, "juliet", "balcony")
 	const list = "urn:example:list"
-	ok(t, juliet.IQ("set", "", publish(list, "1", "<x xmlns='"+list+"'/>", field("pubsub#max_items", "10"))))
+	for i := range 10 {
+		ok(t, juliet.IQ("set", "", publish(list, strconv.Itoa(i), "<x xmlns='"+list+"'/>", field("pubsub#max_items", "10"))))
+	}
 
 	s.Config.PEP.MaxItems = 5
 	s = xmpptest.Restart(t, s)
 	juliet = online(t, s, "juliet", "balcony")
-	ok(t, juliet.IQ("set", "", publish(list, "2", "<x xmlns='"+list+"'/>", field("pubsub#max_items", "max"))))
+	ok(t, juliet.IQ("set", "", publish(list, "new", "<x xmlns='"+list+"'/>", field("pubsub#max_items", "max"))))
+	// A publish keeps the newest five, as a retrieval by id shows.
+	byID := "<pubsub xmlns='" + nsPubsub + "'><items node='" + list + "'><item id='0'/><item id='5'/><item id='6'/></items></pubsub>"
+	if ids := itemIDs(t, ok(t, juliet.IQ("get", "", byID))); strings.Join(ids, ",") != "6" {
+		t.Fatalf("items 0, 5 and 6 asked by id gave %v, want only [6]: the node keeps the newest 5", ids)
+	}
 
 	x := configureGet(t, juliet, list)
 	form := dataform.Parse(x)

@@ -34,7 +34,7 @@ func Importer(cfg config.Config, pool *pgxpool.Pool) *pie.Importer {
 			PrivateBytes: cfg.VCard.MaxBytes,
 			OfflineQuota: cfg.Offline.Quota,
 			PEPMaxItems:  cfg.PEP.MaxItems,
-			PEP:          pep.Limits{Nodes: cfg.PEP.MaxNodes, Bytes: cfg.PEP.MaxBytes},
+			PEP:          pep.Limits{Nodes: cfg.PEP.MaxNodes, Bytes: cfg.PEP.MaxBytes, Items: cfg.PEP.MaxItems},
 			Iterations:   auth.DefaultIterations,
 		},
 		Hosts: cfg.Hosts,

@@ -17,7 +17,7 @@ func (w *wiring) pep(ctx context.Context) error {
 		Contacts:  w.rosters,
 		Interests: caps.New(w.router, w.log),
 		MaxItems:  w.cfg.PEP.MaxItems,
-		Limits:    pep.Limits{Nodes: w.cfg.PEP.MaxNodes, Bytes: w.cfg.PEP.MaxBytes},
+		Limits:    pep.Limits{Nodes: w.cfg.PEP.MaxNodes, Bytes: w.cfg.PEP.MaxBytes, Items: w.cfg.PEP.MaxItems},
 		Logger:    w.log,
 	})
 	return nil

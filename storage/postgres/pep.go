@@ -81,7 +81,8 @@ func trim(ctx context.Context, tx pgx.Tx, nodeID int64, max int) error {
 }
 
 // Publish stores item in owner's node, creating the node with create if
-// it does not exist, and keeps only the node's newest MaxItems items.
+// it does not exist, and keeps only the node's newest MaxItems items (at
+// most limits.Items).
 func (p *PEP) Publish(ctx context.Context, owner jid.JID, node string, create pep.NodeConfig, check func(pep.NodeConfig) error, item pep.Item, limits pep.Limits) (pep.NodeConfig, error) {
 	var cfg pep.NodeConfig
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
@@ -108,7 +109,11 @@ func (p *PEP) Publish(ctx context.Context, owner jid.JID, node string, create pe
 		if err != nil {
 			return err
 		}
-		if err := trim(ctx, tx, id, c.MaxItems); err != nil {
+		keep := c.MaxItems
+		if limits.Items > 0 {
+			keep = min(keep, limits.Items)
+		}
+		if err := trim(ctx, tx, id, keep); err != nil {
 			return err
 		}
 		var total int64
