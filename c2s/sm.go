@@ -66,19 +66,18 @@ func handledCountTooHigh(h, sent uint32) error {
 
 // newlyAckedLocked returns how many of the unacknowledged stanzas the
 // client's h acknowledges, or the stream error for an h higher than the
-// count of stanzas the server sent. An h lower than the one the client
-// acknowledged before acknowledges none (as ejabberd does): the
-// stanzas it acknowledged then are forgotten and cannot be sent again,
-// and subtracting would wrap around to a count of billions.
+// count of stanzas the server sent. Counts wrap around to 0 after 2^32-1
+// (XEP-0198 §4), so h is compared with the count the client acknowledged
+// before modulo 2^32: less than 2^31 ahead of it is ahead, the rest
+// behind. An h behind acknowledges none (as ejabberd does): the stanzas
+// it acknowledged then are forgotten and cannot be sent again.
 func (s *Session) newlyAckedLocked(h uint32) (uint32, error) {
 	// uint32 arithmetic: wraps around like the counters.
 	n, sent := h-s.sm.acked, s.sm.acked+uint32(len(s.sm.unacked))
 	switch {
 	case n <= uint32(len(s.sm.unacked)):
 		return n, nil
-	case h < s.sm.acked:
-		// Behind the count, unless the counters wrapped around since
-		// (2^32 stanzas): then reported as too high, as before.
+	case int32(n) < 0:
 		s.srv.log.Info("c2s client acknowledged fewer stanzas than before; ignored", "jid", s.jid.String(), "h", h, "acked", s.sm.acked)
 		return 0, nil
 	}
