@@ -51,11 +51,10 @@ func (st *stream) resumeWith(el *xmlstream.Element, first func(full jid.JID, res
 		case !errors.Is(err, errGone):
 			return nil, nil, err
 		}
-		// Ended meanwhile: its tombstone has the count.
-		s, ts, found = st.srv.lookupResumable(el.Attr("previd"))
-		if s == nil && found && ts.account == account {
-			return nil, smFailedElement("item-not-found", ts.handled, true), nil
-		}
+		// Ending or ended: the session has the count, also before it
+		// leaves the table for its tombstone.
+		_, handled := s.resumption()
+		return nil, smFailedElement("item-not-found", handled, true), nil
 	case s == nil && found && ts.account == account:
 		return nil, smFailedElement("item-not-found", ts.handled, true), nil
 	case !found && st.srv.cfg.Elsewhere != nil:

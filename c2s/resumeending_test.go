@@ -1,0 +1,31 @@
+package c2s
+
+import (
+	"testing"
+
+	"xmppd/stanza"
+	"xmppd/xmlstream"
+)
+
+// TestResumeSessionEnding: a client resumes its session while the
+// session is ending, marked so but not yet out of the table of resumable
+// sessions (terminate between its lock and Server.forget). The session
+// is known: <failed/> carries item-not-found and the count of the
+// client's stanzas it handled (XEP-0198 §5), as for one that ended.
+func TestResumeSessionEnding(t *testing.T) {
+	srv, _, s, _, _ := boundPairSessions(t, true)
+	s.mu.Lock()
+	s.sm.id, s.sm.received, s.sm.handled = "ending-id", 7, 7
+	s.closing = true // as terminate marks it first
+	s.mu.Unlock()
+	srv.remember("ending-id", s)
+
+	st := &stream{srv: srv, username: "user", domain: "localhost"}
+	resumed, failed, err := st.resumeWith(xmlstream.NewElement(NSSM, "resume", "previd", "ending-id", "h", "0"), nil)
+	if err != nil || resumed != nil {
+		t.Fatalf("resuming an ending session: got %v, %v, want <failed/>", resumed, err)
+	}
+	if failed.Child(stanza.NSStanzas, "item-not-found") == nil || failed.Attr("h") != "7" {
+		t.Fatalf("resuming an ending session: got %s, want <failed h='7'/> with item-not-found", failed.Append(nil, ""))
+	}
+}
