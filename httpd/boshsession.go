@@ -153,7 +153,7 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 	switch {
 	case s.done:
 		s.mu.Unlock()
-		return boshTerminate(""), ""
+		return boshTerminate(s.endConditionLocked()), ""
 	case rid < s.nextRID && !s.retry(rid) && !s.skipped[rid],
 		rid >= s.nextRID+int64(s.hold)+2:
 		// Outside the window of rids that may come now (§14.1).
@@ -440,6 +440,8 @@ func (s *boshSession) makeResponseLocked(rid int64, withOut, last bool) []byte {
 		b = append(b, " type='terminate'"...)
 		if s.streamError {
 			b = append(b, " condition='remote-stream-error' xmlns:stream='http://etherx.jabber.org/streams'"...)
+		} else if c := s.endConditionLocked(); c != "" {
+			b = append(b, " condition='"+c+"'"...)
 		}
 		s.finishLocked()
 	}
@@ -453,6 +455,18 @@ func (s *boshSession) makeResponseLocked(rid int64, withOut, last bool) []byte {
 	s.out, s.outBytes = nil, 0
 	s.signalLocked()
 	return append(b, "</body>"...)
+}
+
+// endConditionLocked is the terminal binding condition (XEP-0124 §17.2)
+// for the requests of a session that ended without a stream error: the
+// requests held, or sent later, when another request ended it with its
+// own condition get other-request; others none.
+func (s *boshSession) endConditionLocked() string {
+	switch s.lost {
+	case errBOSHWindow, errBOSHOveractive, errBOSHBadRequest, errBOSHTooLarge:
+		return "other-request"
+	}
+	return ""
 }
 
 // appendCreation adds the attributes of the session creation response

@@ -253,8 +253,46 @@ func TestBOSHInputWaitsForStream(t *testing.T) {
 	if a := bt.answer(bt.requestSized(5, "", "", 100)); !strings.Contains(a, "condition='policy-violation'") {
 		t.Fatalf("a request more than agreed got %s, want policy-violation", a)
 	}
-	if a := bt.answer(third); !strings.Contains(a, "type='terminate'") {
-		t.Fatalf("a held request got %s, want the end", a)
+	if a := bt.answer(third); !strings.Contains(a, "type='terminate'") || !strings.Contains(a, "condition='other-request'") {
+		t.Fatalf("a held request got %s, want the end with other-request", a)
+	}
+}
+
+// TestBOSHOtherRequest: a request that ends the session with a terminal
+// binding condition of its own, with a rid beyond the window (XEP-0124
+// §14.2) or as a bad request, gets that condition; the request the
+// session held gets the end with other-request (§17.2), and so does a
+// request that comes before the session is forgotten.
+func TestBOSHOtherRequest(t *testing.T) {
+	tests := []struct {
+		name      string
+		end       func(bt *boshTest) string // ends the session, returns the answer of the request that did
+		condition string
+	}{
+		{"rid beyond the window", func(bt *boshTest) string { return bt.answer(bt.request(20, "", "")) }, "item-not-found"},
+		{"bad request", func(bt *boshTest) string {
+			// As the handler does for a request it cannot parse.
+			bt.s.fail(errBOSHBadRequest)
+			return string(boshTerminate("bad-request"))
+		}, "bad-request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bt := newBOSHTest(t, 1)
+			bt.open()
+			held := bt.request(2, "", "")
+			bt.waitUntil("rid 2 held", func() bool { return len(bt.s.held) == 1 })
+			if a := tt.end(bt); !strings.Contains(a, "condition='"+tt.condition+"'") {
+				t.Fatalf("the request that ended the session got %s, want %s", a, tt.condition)
+			}
+			want := "<body xmlns='" + NSHTTPBind + "' type='terminate' condition='other-request'/>"
+			if a := bt.answer(held); a != want {
+				t.Fatalf("the held request got %s, want %s", a, want)
+			}
+			if a := bt.answer(bt.request(3, "", "")); a != want {
+				t.Fatalf("a request after the end got %s, want %s", a, want)
+			}
+		})
 	}
 }
 
