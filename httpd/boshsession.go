@@ -156,7 +156,7 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 		return boshTerminate(s.endConditionLocked()), ""
 	case rid < s.nextRID && !s.retry(rid) && !s.skipped[rid],
 		rid >= s.nextRID+int64(s.hold)+2:
-		// Outside the window of rids that may come now (§14.1).
+		// Outside the window of rids that may come now (§14.2).
 		s.lost = errBOSHWindow
 		s.closeLocked()
 		s.mu.Unlock()
