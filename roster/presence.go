@@ -242,9 +242,11 @@ func (m *Module) answerProbe(ctx context.Context, prober, owner jid.JID) {
 	if owner.Equal(prober.Bare()) {
 		return
 	}
-	allowed, last := false, ""
+	allowed, last := false, m.storedLast(ctx, owner)
 	if g, ok := ctx.Value(grantsKey{}).(grants); ok && g.user.Equal(prober.Bare()) {
-		last, allowed = g.by[owner.String()]
+		var l string
+		l, allowed = g.by[owner.String()]
+		last = func() string { return l }
 	} else {
 		st, err := m.store.State(ctx, owner, prober.Bare())
 		if err != nil {
@@ -252,29 +254,12 @@ func (m *Module) answerProbe(ctx context.Context, prober, owner jid.JID) {
 			return
 		}
 		allowed = st.InRoster && st.Item.Subscription.hasFrom()
-		if allowed {
-			if l, err := m.store.Last(ctx, owner); err == nil {
-				last = l.Stanza
-			}
-		}
 	}
 	if !allowed {
 		m.r.Route(ctx, subscription("unsubscribed", owner, prober.Bare()))
 		return
 	}
-	if ps := m.r.Presences(owner); len(ps) > 0 {
-		for _, p := range ps {
-			m.r.Route(ctx, addressed(p, prober.String()))
-		}
-		return
-	}
-	reply := subscription("unavailable", owner, prober)
-	if last != "" {
-		if el, err := xmlstream.ParseElement([]byte(last), xmlstream.Limits{}); err == nil {
-			reply = addressed(el, prober.String())
-		}
-	}
-	m.r.Route(ctx, reply)
+	m.sendPresence(ctx, owner, prober, last)
 }
 
 // Ended tells the contacts subscribed to a session that ended, and those

@@ -146,12 +146,35 @@ func (m *Module) sendUnavailable(ctx context.Context, owner, contact jid.JID) {
 	}
 }
 
-// sendPresence sends the current presence of every available resource of
-// owner to contact, e.g. after approving its subscription (RFC 6121 §3.1.5).
-func (m *Module) sendPresence(ctx context.Context, owner, contact jid.JID) {
-	for _, p := range m.r.Presences(owner) {
-		c := p.Copy()
-		c.SetAttr("to", contact.String())
-		m.r.Route(ctx, c)
+// sendPresence sends to to the current presence of every available
+// resource of owner, e.g. after approving to's subscription (RFC 6121
+// §3.1.5) or to answer its probe (§4.3.2). When owner has none, to gets
+// owner's last unavailable presence as last returns it ("" for none), or
+// else a bare unavailable: it learns that owner is offline.
+func (m *Module) sendPresence(ctx context.Context, owner, to jid.JID, last func() string) {
+	if ps := m.r.Presences(owner); len(ps) > 0 {
+		for _, p := range ps {
+			m.r.Route(ctx, addressed(p, to.String()))
+		}
+		return
+	}
+	reply := subscription("unavailable", owner, to)
+	if l := last(); l != "" {
+		if el, err := xmlstream.ParseElement([]byte(l), xmlstream.Limits{}); err == nil {
+			reply = addressed(el, to.String())
+		}
+	}
+	m.r.Route(ctx, reply)
+}
+
+// storedLast returns a function that reads owner's last unavailable
+// presence from the store, for sendPresence.
+func (m *Module) storedLast(ctx context.Context, owner jid.JID) func() string {
+	return func() string {
+		l, err := m.store.Last(ctx, owner)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			m.log.Error("reading the last presence", "jid", owner.String(), "err", err)
+		}
+		return l.Stanza
 	}
 }

@@ -169,7 +169,7 @@ func (m *Module) outboundSubscription(ctx context.Context, from, contact jid.JID
 	out.SetAttr("to", contact.String())
 	m.r.Route(ctx, out)
 	if typ == "subscribed" {
-		m.sendPresence(ctx, owner, contact)
+		m.sendPresence(ctx, owner, contact, m.storedLast(ctx, owner))
 		if after.Item.Subscription.hasFrom() {
 			m.tellApproved(ctx, owner, contact)
 		}
@@ -223,7 +223,7 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 	}
 	if res.approve {
 		m.r.Route(ctx, subscription("subscribed", owner, contact))
-		m.sendPresence(ctx, owner, contact)
+		m.sendPresence(ctx, owner, contact, m.storedLast(ctx, owner))
 		m.tellApproved(ctx, owner, contact)
 	}
 }

@@ -181,3 +181,29 @@ func TestSubscribeNoSuchAccount(t *testing.T) {
 	expectPush(juliet, "tybalt@localhost", "none", "")
 	expectPresence(juliet, "tybalt@localhost", "unsubscribed")
 }
+
+// An account approved with no resource available — here by its
+// pre-approval — still tells the new subscriber that it is offline:
+// its last unavailable presence, as a probe would get (RFC 6121 §3.1.5,
+// §4.3.2).
+func TestApprovalWhileOffline(t *testing.T) {
+	s := start(t)
+	romeo, _ := online(t, s, "romeo", "orchard")
+	romeo.Send("<presence to='juliet@localhost' type='subscribed'/>")
+	expectPush(romeo, "juliet@localhost", "none", "")
+	romeo.Send("<presence type='unavailable'><status>banished</status></presence>")
+	expectPresence(romeo, romeo.JID, "unavailable")
+	romeo.Ping() // the last presence is stored
+	romeo.Conn.Close()
+
+	juliet, _ := online(t, s, "juliet", "balcony")
+	juliet.Send("<presence to='romeo@localhost' type='subscribe'/>")
+	expectPush(juliet, "romeo@localhost", "none", "subscribe")
+	expectPush(juliet, "romeo@localhost", "to", "")
+	expectPresence(juliet, "romeo@localhost", "subscribed")
+	p := expectPresence(juliet, "romeo@localhost", "unavailable")
+	if st := p.Child("jabber:client", "status"); st == nil || st.Text() != "banished" {
+		t.Fatalf("got %s, want romeo's last presence", p)
+	}
+	expectNothing(juliet)
+}
