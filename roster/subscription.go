@@ -73,7 +73,7 @@ func outbound(typ string, st State) (next State, route bool) {
 // inboundResult is what the recipient's server does with a subscription
 // stanza after updating the recipient's state.
 type inboundResult struct {
-	deliver   bool // to the recipient's available resources
+	deliver   bool // to the recipient's resources: available for a request, also interested for an answer
 	approve   bool // answer 'subscribed' for the recipient and send its presence
 	revokeOut bool // the sender lost its subscription: send it unavailable
 }
@@ -211,6 +211,11 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 		m.log.Error("inbound subscription", "jid", owner.String(), "from", contact.String(), "type", typ, "err", err)
 		return
 	}
+	// The answer comes before the roster push it explains (RFC 6121
+	// §3.1.6, §3.2.3, §3.3.3).
+	if res.deliver {
+		m.deliverAnswer(owner, in)
+	}
 	if ch.ItemChanged {
 		after.Item.Contact = contact
 		m.push(owner, ItemElement(after.Item), ch.Version)
@@ -218,13 +223,24 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 	if res.revokeOut {
 		m.sendUnavailable(ctx, owner, contact)
 	}
-	if res.deliver {
-		m.r.DeliverToAvailable(owner, in)
-	}
 	if res.approve {
 		m.r.Route(ctx, subscription("subscribed", owner, contact))
 		m.sendPresence(ctx, owner, contact, m.storedLast(ctx, owner))
 		m.tellApproved(ctx, owner, contact)
+	}
+}
+
+// deliverAnswer delivers an answer to a subscription ('subscribed',
+// 'unsubscribed', 'unsubscribe') to every interested resource of owner
+// (RFC 6121 §3.1.6, §3.2.3, §3.3.3) and, as ejabberd does, to every
+// available one that did not request the roster, each once.
+func (m *Module) deliverAnswer(owner jid.JID, st *xmlstream.Element) {
+	seen := map[string]bool{}
+	for _, to := range append(m.r.Marked(owner, Mark), m.r.AvailableResources(owner)...) {
+		if !seen[to.String()] {
+			seen[to.String()] = true
+			m.r.DeliverToSession(to, st)
+		}
 	}
 }
 

@@ -71,8 +71,8 @@ func TestCancelUnsubscribeRemove(t *testing.T) {
 	juliet.Send("<presence to='romeo@localhost' type='unsubscribed'/>")
 	expectPush(juliet, "romeo@localhost", "to", "")
 	expectPresence(romeo, juliet.JID, "unavailable")
-	expectPush(romeo, "juliet@localhost", "from", "")
 	expectPresence(romeo, "juliet@localhost", "unsubscribed")
+	expectPush(romeo, "juliet@localhost", "from", "")
 	// Again: no state change, nothing routed.
 	juliet.Send("<presence to='romeo@localhost' type='unsubscribed'/>")
 	expectNothing(juliet)
@@ -81,9 +81,9 @@ func TestCancelUnsubscribeRemove(t *testing.T) {
 	// Juliet unsubscribes from romeo: romeo loses 'from' and she gets his unavailable.
 	juliet.Send("<presence to='romeo@localhost' type='unsubscribe'/>")
 	expectPush(juliet, "romeo@localhost", "none", "")
+	expectPresence(romeo, "juliet@localhost", "unsubscribe")
 	expectPush(romeo, "juliet@localhost", "none", "")
 	expectPresence(juliet, romeo.JID, "unavailable")
-	expectPresence(romeo, "juliet@localhost", "unsubscribe")
 	expectNothing(juliet)
 	expectNothing(romeo)
 
@@ -113,10 +113,10 @@ func TestRemoveBoth(t *testing.T) {
 		t.Fatalf("remove: %s", res)
 	}
 	expectPresence(romeo, juliet.JID, "unavailable")
-	expectPush(romeo, "juliet@localhost", "from", "")
 	expectPresence(romeo, "juliet@localhost", "unsubscribed")
-	expectPush(romeo, "juliet@localhost", "none", "")
+	expectPush(romeo, "juliet@localhost", "from", "")
 	expectPresence(romeo, "juliet@localhost", "unsubscribe")
+	expectPush(romeo, "juliet@localhost", "none", "")
 	expectNothing(juliet)
 	expectNothing(romeo)
 }
@@ -153,8 +153,8 @@ func TestPendingRequestAndPreApproval(t *testing.T) {
 	romeo.Send("<presence to='nurse@localhost' type='subscribe'/>")
 	expectPush(romeo, "nurse@localhost", "none", "subscribe")
 	expectPush(nurse, "romeo@localhost", "from", "")
-	expectPush(romeo, "nurse@localhost", "to", "")
 	expectPresence(romeo, "nurse@localhost", "subscribed")
+	expectPush(romeo, "nurse@localhost", "to", "")
 	expectPresence(romeo, nurse.JID, "")
 	expectNothing(nurse)
 }
@@ -178,8 +178,8 @@ func TestSubscribeNoSuchAccount(t *testing.T) {
 	juliet, _ := online(t, s, "juliet", "balcony")
 	juliet.Send("<presence to='tybalt@localhost' type='subscribe'/>")
 	expectPush(juliet, "tybalt@localhost", "none", "subscribe")
-	expectPush(juliet, "tybalt@localhost", "none", "")
 	expectPresence(juliet, "tybalt@localhost", "unsubscribed")
+	expectPush(juliet, "tybalt@localhost", "none", "")
 }
 
 // An account approved with no resource available — here by its
@@ -199,11 +199,40 @@ func TestApprovalWhileOffline(t *testing.T) {
 	juliet, _ := online(t, s, "juliet", "balcony")
 	juliet.Send("<presence to='romeo@localhost' type='subscribe'/>")
 	expectPush(juliet, "romeo@localhost", "none", "subscribe")
-	expectPush(juliet, "romeo@localhost", "to", "")
 	expectPresence(juliet, "romeo@localhost", "subscribed")
+	expectPush(juliet, "romeo@localhost", "to", "")
 	p := expectPresence(juliet, "romeo@localhost", "unavailable")
 	if st := p.Child("jabber:client", "status"); st == nil || st.Text() != "banished" {
 		t.Fatalf("got %s, want romeo's last presence", p)
 	}
 	expectNothing(juliet)
+}
+
+// An answer to a subscription — 'subscribed', 'unsubscribed',
+// 'unsubscribe' — reaches every interested resource, also one that sent
+// no presence, and before the roster push it causes (RFC 6121 §3.1.6,
+// §3.2.3, §3.3.3).
+func TestInboundAnswerBeforePush(t *testing.T) {
+	s := start(t)
+	juliet, _ := online(t, s, "juliet", "balcony")
+	romeo, _ := online(t, s, "romeo", "orchard")
+	subscribe(t, juliet, romeo)
+	tablet := xmpptest.Login(t, s, "juliet", "secret", "tablet")
+	getRoster(tablet, "") // interested, never available
+
+	romeo.Send("<presence to='juliet@localhost' type='unsubscribe'/>")
+	expectPresence(tablet, "romeo@localhost", "unsubscribe")
+	expectPush(tablet, "romeo@localhost", "to", "")
+
+	romeo.Send("<presence to='juliet@localhost' type='unsubscribed'/>")
+	expectPresence(tablet, "romeo@localhost", "unsubscribed")
+	expectPush(tablet, "romeo@localhost", "none", "")
+
+	juliet.Send("<presence to='romeo@localhost' type='subscribe'/>")
+	expectPush(tablet, "romeo@localhost", "none", "subscribe")
+	received(juliet) // her request is stored for romeo
+	romeo.Send("<presence to='juliet@localhost' type='subscribed'/>")
+	expectPresence(tablet, "romeo@localhost", "subscribed")
+	expectPush(tablet, "romeo@localhost", "to", "")
+	expectNothing(tablet)
 }

@@ -38,8 +38,8 @@ func subscribed(t *testing.T) (s *xmpptest.Server, juliet, romeo *xmpptest.Clien
 	romeo.NextNamed("iq") // roster push: ask
 	juliet.NextNamed("presence")
 	juliet.Send("<presence to='romeo@localhost' type='subscribed'/>")
-	romeo.NextNamed("iq")       // roster push: to
 	romeo.NextNamed("presence") // subscribed
+	romeo.NextNamed("iq")       // roster push: to
 	romeo.ExpectPresenceFrom(juliet.JID)
 	return s, juliet, romeo
 }
