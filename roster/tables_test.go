@@ -96,17 +96,26 @@ func setState(t *testing.T, store roster.Store, owner, contact string, name stri
 	}
 }
 
+// jb and rb are the bare JIDs of the table tests' pair.
+const jb, rb = "juliet@localhost", "romeo@localhost"
+
+// tablePair starts a server with juliet and romeo online, for the table
+// tests, and returns its roster store and their sessions.
+func tablePair(t *testing.T) (store *postgres.Roster, juliet, romeo *xmpptest.Client) {
+	t.Helper()
+	s := start(t)
+	juliet, _ = online(t, s, "juliet", "balcony")
+	romeo, _ = online(t, s, "romeo", "orchard")
+	return postgres.NewRoster(s.DB), juliet, romeo
+}
+
 // TestInboundTables walks RFC 6121 Appendix A.3 through a server: romeo,
 // in each state, receives each subscription stanza from juliet. It checks
 // romeo's next state, that he gets a roster push exactly when his item
 // changed, that the stanza reaches him only where the table says so, and
 // that the server answers 'subscribed' for him where he already approved.
 func TestInboundTables(t *testing.T) {
-	s := start(t)
-	store := postgres.NewRoster(s.DB)
-	juliet, _ := online(t, s, "juliet", "balcony")
-	romeo, _ := online(t, s, "romeo", "orchard")
-	const jb, rb = "juliet@localhost", "romeo@localhost"
+	store, juliet, romeo := tablePair(t)
 	// want[type][i]: romeo's next state from tableStates[i]; "!" the
 	// stanza is delivered, "+" the server approves for him.
 	want := map[string][]string{
@@ -159,11 +168,7 @@ func shown(name string) string {
 // changed (and for every 'subscribe', §3.1.2), and that the stanza goes
 // on to romeo only where the table says so.
 func TestOutboundTables(t *testing.T) {
-	s := start(t)
-	store := postgres.NewRoster(s.DB)
-	juliet, _ := online(t, s, "juliet", "balcony")
-	romeo, _ := online(t, s, "romeo", "orchard")
-	const jb, rb = "juliet@localhost", "romeo@localhost"
+	store, juliet, romeo := tablePair(t)
 	// want[type][i]: juliet's next state from tableStates[i]; "!" the
 	// stanza reaches romeo.
 	want := map[string][]string{
