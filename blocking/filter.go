@@ -68,28 +68,17 @@ func (m *Module) Outbound(ctx context.Context, from, to jid.JID, st *xmlstream.E
 // If a blocklist cannot be read, the stanza is dropped: blocking must not
 // fail open.
 func (m *Module) Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
-	sender, recipient := split(from), split(to)
-	if ownTraffic(recipient, sender) {
-		return true
-	}
-	blocked, err := m.blocks(ctx, recipient, sender)
-	if err != nil {
-		m.cfg.Logger.Error("checking an incoming stanza against the blocklist", "from", from.String(), "to", to.String(), "err", err)
+	v, known := m.decide(from, to, st, m.reader(ctx, from, to))
+	if !known {
 		return false
 	}
-	if blocked {
-		if st.Name.Local == stanza.Message && !router.Replayed(ctx) && !router.Rerouted(ctx) {
-			switch stanza.Type(st) {
-			case "normal", "chat":
-				m.r.Route(ctx, stanza.ErrorReply(st, stanza.ServiceUnavailable, "the recipient is offline"))
-			}
+	if v == blockedByRecipient && st.Name.Local == stanza.Message && !router.Replayed(ctx) && !router.Rerouted(ctx) {
+		switch stanza.Type(st) {
+		case "normal", "chat":
+			m.r.Route(ctx, stanza.ErrorReply(st, stanza.ServiceUnavailable, "the recipient is offline"))
 		}
-		return false
 	}
-	if sender.local == "" || !m.r.IsLocal(sender.domain) {
-		return true
-	}
-	return m.sendsFor(ctx, sender, recipient, st)
+	return v == pass
 }
 
 // Direct decides, from the blocklists in memory, what Inbound would about
@@ -99,44 +88,66 @@ func (m *Module) Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.El
 // (XEP-0045 status code 333). known is false when a blocklist it needs
 // is not in memory.
 func (m *Module) Direct(from, to jid.JID, st *xmlstream.Element) (deliver, known bool) {
-	return m.direct(from, to, st, m.lists.peek)
+	v, known := m.decide(from, to, st, m.lists.peek)
+	return v == pass, known
 }
 
 // DirectWait is Direct, reading the blocklists that are not in memory;
 // it returns false when one cannot be read.
 func (m *Module) DirectWait(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
-	deliver, _ := m.direct(from, to, st, func(k address) (*blocklist, bool) {
-		l, err := m.lists.lookup(ctx, k)
-		if err != nil {
-			m.cfg.Logger.Error("checking a stanza a service delivers against the blocklist", "from", from.String(), "to", to.String(), "err", err)
-			return nil, false
-		}
-		return l, true
-	})
-	return deliver
+	v, known := m.decide(from, to, st, m.reader(ctx, from, to))
+	return known && v == pass
 }
 
-// direct is Inbound without the answers, taking the blocklists from
-// list; known is false when list lacks one it needs.
-func (m *Module) direct(from, to jid.JID, st *xmlstream.Element, list func(address) (*blocklist, bool)) (deliver, known bool) {
+// verdict is what the blocking rules decide about a stanza to a local
+// account.
+type verdict int
+
+const (
+	pass               verdict = iota
+	blockedByRecipient         // the recipient blocked the sender
+	blockedBySender            // the sender, a local account, blocked the recipient
+)
+
+// decide applies the rules Inbound describes to st from from to to,
+// taking the blocklists from list; known is false when list could not
+// give one it needs.
+func (m *Module) decide(from, to jid.JID, st *xmlstream.Element, list func(address) (*blocklist, bool)) (v verdict, known bool) {
 	sender, recipient := split(from), split(to)
 	if ownTraffic(recipient, sender) {
-		return true, true
+		return pass, true
 	}
 	l, ok := list(recipient.account())
 	if !ok {
-		return false, false
+		return pass, false
 	}
 	if l.matches(sender) {
-		return false, true
+		return blockedByRecipient, true
 	}
 	if sender.local == "" || !m.r.IsLocal(sender.domain) || tellsNothing(st) {
-		return true, true
+		return pass, true
 	}
 	if l, ok = list(sender.account()); !ok {
-		return false, false
+		return pass, false
 	}
-	return !l.matches(recipient), true
+	if l.matches(recipient) {
+		return blockedBySender, true
+	}
+	return pass, true
+}
+
+// reader returns a list function for decide that reads blocklists
+// through the cache, logging a failure to read one for st from from to
+// to.
+func (m *Module) reader(ctx context.Context, from, to jid.JID) func(address) (*blocklist, bool) {
+	return func(k address) (*blocklist, bool) {
+		l, err := m.lists.lookup(ctx, k)
+		if err != nil {
+			m.cfg.Logger.Error("checking a stanza against the blocklist", "from", from.String(), "to", to.String(), "blocklist", k.String(), "err", err)
+			return nil, false
+		}
+		return l, true
+	}
 }
 
 // Departing drops what the server sends to another server in the name of
