@@ -1,3 +1,5 @@
+//go:build linux
+
 package c2s_test
 
 import (
@@ -7,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"xmppd/c2s"
 	"xmppd/config"
 	"xmppd/internal/xmpptest"
 )
@@ -21,9 +24,19 @@ func parkingServer(t *testing.T, users ...string) *xmpptest.Server {
 	return s
 }
 
-// silence is a client saying nothing for twenty times the parking delay:
-// the situation under test, not a wait for the server.
-func silence() { time.Sleep(20 * time.Millisecond) }
+// waitParked returns once the server has parked the reader of c's
+// session: c has said nothing for longer than the parking delay.
+func waitParked(t *testing.T, c *xmpptest.Client) {
+	t.Helper()
+	addr := c.Conn.LocalAddr().String()
+	deadline := time.Now().Add(xmpptest.ReadTimeout)
+	for !c2s.Parked(addr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the session of %s was not parked within %v", c.JID, xmpptest.ReadTimeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 // TestParkedSessions: with readers parked after a millisecond of silence,
 // a client that pauses between stanzas, in the middle of one, after a
@@ -46,28 +59,28 @@ func TestParkedSessions(t *testing.T) {
 		}
 	}
 
-	silence()
+	waitParked(t, romeo)
 	romeo.Send(msg("after silence"))
 	expect("after silence")
 	split := msg("split")
 	romeo.Send(split[:13])
-	silence()
+	time.Sleep(20 * time.Millisecond) // a pause inside a stanza, twenty times the parking delay: the situation under test
 	romeo.Send(split[13:])
 	expect("split")
 	romeo.Send(" ")
-	silence()
+	waitParked(t, romeo)
 	romeo.Send(msg("after a keepalive"))
 	expect("after a keepalive")
 	romeo.Send(msg("one") + msg("two") + msg("three"))
 	expect("one", "two", "three")
-	for i := range 30 {
-		if i%10 == 0 {
-			silence()
+	for batch := range 3 {
+		waitParked(t, romeo)
+		for i := range 10 {
+			romeo.Send(msg(strconv.Itoa(batch*10 + i)))
 		}
-		romeo.Send(msg(strconv.Itoa(i)))
-	}
-	for i := range 30 {
-		expect(strconv.Itoa(i))
+		for i := range 10 {
+			expect(strconv.Itoa(batch*10 + i))
+		}
 	}
 	juliet.Send("<message type='chat' to='" + romeo.JID + "'><body>and back</body></message>")
 	xmpptest.ExpectBody(t, romeo.NextNamed("message"), juliet.JID, "and back")
@@ -85,13 +98,14 @@ func TestParkedSessionsEnd(t *testing.T) {
 	dropped := xmpptest.Login(t, s, "romeo", "pw", "orchard")
 	dropped.Online()
 
-	silence()
+	waitParked(t, replaced)
+	waitParked(t, dropped)
 	again := xmpptest.Login(t, s, "juliet", "pw", "balcony")
 	replaced.ExpectStreamError("conflict")
 	dropped.Conn.Close()
 	kept := xmpptest.Login(t, s, "nurse", "pw", "kitchen") // no other resource's presence comes to her
 	kept.Online()
-	silence()
+	waitParked(t, kept)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -119,7 +133,7 @@ func TestParkedDirectTLS(t *testing.T) {
 	romeo.Features()
 	romeo.Bind("orchard")
 	for _, body := range []string{"one", "two"} {
-		silence()
+		waitParked(t, romeo)
 		romeo.Send("<message type='chat' to='" + juliet.JID + "'><body>" + body + "</body></message>")
 		xmpptest.ExpectBody(t, juliet.NextNamed("message"), romeo.JID, body)
 	}
