@@ -17,8 +17,10 @@ func (w *wiring) archive(ctx context.Context) error {
 	if !w.cfg.Archive.Enabled {
 		return nil
 	}
+	store := postgres.NewArchive(w.pool)
+	store.MergeTextAside(w.log)
 	m, err := mam.New(w.router, mam.Config{
-		Store:         postgres.NewArchive(w.pool),
+		Store:         store,
 		MaxPage:       w.cfg.Archive.MaxPage,
 		RetentionDays: w.cfg.Archive.RetentionDays,
 		Clustered:     w.cfg.Cluster.NATS != "",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -20,12 +21,21 @@ import (
 // archive_prefs).
 type Archive struct {
 	pool     *pgxpool.Pool
-	walkFrom float64 // see queryPage
+	walkFrom float64        // see queryPage
+	merger   *pendingMerger // nil unless MergeTextAside
 }
 
 // NewArchive returns the message archive store using pool.
 func NewArchive(pool *pgxpool.Pool) *Archive {
 	return &Archive{pool: pool, walkFrom: frequentMatches}
+}
+
+// MergeTextAside has the archive merge its text index's pending list on
+// a connection of its own, every mergeEvery rows, instead of leaving it
+// to an INSERT that all later messages wait for (archive_pending.go).
+// log gets the merges that fail.
+func (a *Archive) MergeTextAside(log *slog.Logger) {
+	a.merger = newPendingMerger(a.pool, "archive_messages_text", mergeEvery, log)
 }
 
 // Archive is the store of package mam.
@@ -81,6 +91,7 @@ func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, ids []int64, 
 		ids, stamp, err = reserveInOrder(ctx, tx, n, stamp)
 	}
 	stored := make([]int64, n)
+	withWords := 0
 	var rows pgx.Rows
 	if err == nil {
 		rows, err = tx.Query(ctx, insertSQL, ids, c.domains, c.users, c.withs, c.resources, c.outgoing, c.origins, c.replaces, c.stanzas, c.terms, stamp)
@@ -93,6 +104,9 @@ func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, ids []int64, 
 				return fmt.Errorf("stored id %d was not given", id)
 			}
 			stored[i] = id
+			if c.terms[i].Valid {
+				withWords++
+			}
 			return nil
 		})
 	}
@@ -100,6 +114,7 @@ func (a *Archive) Insert(ctx context.Context, entries []mam.Entry, ids []int64, 
 		tx.Rollback(ctx)
 		return nil, nil, fmt.Errorf("archive %d messages: %w", n, err)
 	}
+	a.merger.inserted(withWords)
 	return stored, tx, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -430,5 +431,55 @@ func TestArchiveTextPendingList(t *testing.T) {
 	err := pool.QueryRow(context.Background(), `SELECT reloptions FROM pg_class WHERE oid = 'archive_messages_text'::regclass`).Scan(&opts)
 	if err != nil || !slices.Contains(opts, "gin_pending_list_limit=256") {
 		t.Fatalf("options of archive_messages_text: %q, %v; want gin_pending_list_limit=256", opts, err)
+	}
+}
+
+// TestArchiveMergesTextAside: told to, the archive merges its text
+// index's pending list on a connection of its own once enough rows with
+// words were written, so that no INSERT, which later messages wait for,
+// has to.
+func TestArchiveMergesTextAside(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, a := archiveFor(t, "juliet", "romeo")
+	a.MergeTextEvery(10, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	// pendingPages merges what is left in the pending list and says how
+	// many pages it held.
+	pendingPages := func() int {
+		t.Helper()
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT gin_clean_pending_list('archive_messages_text'::regclass)`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	batch := func(n int) {
+		t.Helper()
+		var entries []mam.Entry
+		for i := range n {
+			entries = append(entries, archiveEntry("juliet", "romeo", fmt.Sprintf("word%d", i), true))
+		}
+		if _, err := a.Append(ctx, entries); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	batch(9)
+	if a.MergingText() {
+		t.Fatal("a merge began after 9 rows of 10")
+	}
+	if n := pendingPages(); n == 0 {
+		t.Fatal("9 rows left no pending page to merge")
+	}
+	batch(10)
+	deadline := time.Now().Add(10 * time.Second)
+	for a.MergingText() {
+		if time.Now().After(deadline) {
+			t.Fatal("the merge did not end within 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := pendingPages(); n != 0 {
+		t.Fatalf("after 10 rows, %d pending pages were left to merge", n)
 	}
 }
