@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
+	"net"
 	"testing"
 
 	"xmppd/config"
@@ -254,4 +255,43 @@ func TestDomainsInCapitals(t *testing.T) {
 	}
 	c.Send("<message from='alice@a.test/x' to='bob@b.test' type='chat'><body>capitals</body></message>")
 	xmpptest.ExpectBody(t, bob.NextNamed("message"), "alice@a.test/x", "capitals")
+}
+
+// TestOutgoingStreamVersion: a peer that answers a.test's stream in
+// another major version of XMPP than 1, or in none (before XMPP 1.0),
+// gets unsupported-version at once (RFC 6120 §4.7.5), rather than waiting
+// until the negotiation times out for features it never sends; the
+// sender's message bounces.
+func TestOutgoingStreamVersion(t *testing.T) {
+	for _, v := range []string{"", " version='0.9'", " version='2.0'"} {
+		t.Run("version"+v, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+			a := xmpptest.Start(t, func(c *config.Config) {
+				c.Hosts = []string{"a.test"}
+				c.S2S.Listen = "127.0.0.1:0"
+				c.S2S.Routes = map[string]string{"peer.test": l.Addr().String()}
+			})
+			a.AddUser(t, "alice", "a.test", "alice pw")
+			alice := xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
+			alice.Send("<message to='pat@peer.test' type='chat' id='old'><body>hello</body></message>")
+
+			nc, err := l.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { nc.Close() })
+			peer := &xmpptest.Client{T: t, Conn: nc}
+			peer.ReadHeader()
+			peer.Send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'" +
+				" xmlns:db='jabber:server:dialback' from='peer.test' to='a.test' id='s1'" + v + ">")
+			peer.ExpectStreamError("unsupported-version")
+			if m := alice.NextNamed("message"); m.Attr("type") != "error" || m.Attr("id") != "old" {
+				t.Fatalf("alice got %s, want her message bounced", m)
+			}
+		})
+	}
 }

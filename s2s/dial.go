@@ -192,6 +192,11 @@ func (s *Server) negotiate(ctx context.Context, c *conn, local, remote string, a
 		if err != nil {
 			return "", false, err
 		}
+		if !strings.HasPrefix(h.Version, "1.") {
+			// Before XMPP 1.0 a server sends no features, which we
+			// would wait for until the negotiation times out.
+			return "", false, streamErr("unsupported-version", remote+" answered with XMPP version '"+h.Version+"', not 1.x")
+		}
 		features, err := c.readElement()
 		if err != nil {
 			return "", false, err
