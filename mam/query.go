@@ -3,8 +3,10 @@ package mam
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"xmppd/mam/fulltext"
 
@@ -203,9 +205,9 @@ func (q *Request) parseWith(value string) error {
 
 func (q *Request) parseRSM(set *xmlstream.Element, maxPage int) error {
 	if m := set.Child(NSRSM, "max"); m != nil {
-		n, err := strconv.Atoi(m.Text())
-		if err != nil || n < 0 {
-			return badRequest("RSM max must be a non-negative number")
+		n, err := parseMax(m.Text())
+		if err != nil {
+			return err
 		}
 		q.Max = min(n, maxPage)
 	}
@@ -231,6 +233,17 @@ func (q *Request) parseRSM(set *xmlstream.Element, maxPage int) error {
 		}
 	}
 	return nil
+}
+
+// parseMax reads an RSM <max/>, an XML Schema integer (XEP-0059 §2.1):
+// spaces around it are allowed, and a number too large for an int is
+// as large as any page, which the caller caps.
+func parseMax(s string) (int, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 63)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, badRequest("RSM max must be a non-negative number")
+	}
+	return int(min(n, math.MaxInt)), nil
 }
 
 // parseTime reads a XEP-0082 DateTime.
