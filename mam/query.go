@@ -31,6 +31,9 @@ type Request struct {
 	QueryID string
 	// Flip is XEP-0313 flip-page: send the page newest first.
 	Flip bool
+	// Index is set when the RSM set asked for the page at index 0, the
+	// first (XEP-0059 §2.6): <first/> then carries index='0'.
+	Index bool
 }
 
 // QueryError is a bad query: the stanza error condition and its text.
@@ -78,7 +81,7 @@ func (m *Module) handleQuery(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 			return iq.Error(stanza.ResourceConstraint, "the session does not take the results")
 		}
 	}
-	return iq.Result(fin(q.NS, page))
+	return iq.Result(q.fin(page))
 }
 
 // ResultMessage is the message that carries the archived message orig,
@@ -92,13 +95,23 @@ func ResultMessage(ns, archive string, to jid.JID, queryID string, id int64, sta
 	return xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", archive, "to", to.String(), "id", stanza.NewID()).AddChild(res)
 }
 
-// fin is the IQ result's payload for page, in the query's namespace ns.
-func fin(ns string, page Page) *xmlstream.Element {
+// fin is the IQ result's payload for page.
+func (q Request) fin(page Page) *xmlstream.Element {
 	var first, last int64
 	if n := len(page.Messages); n > 0 {
 		first, last = page.Messages[0].ID, page.Messages[n-1].ID
 	}
-	return Fin(ns, first, last, page.Complete)
+	return q.Fin(first, last, page.Complete)
+}
+
+// Fin is the IQ result's payload for the answer to q (see the function
+// Fin), with the index of <first/> when q asked for one.
+func (q Request) Fin(first, last int64, complete bool) *xmlstream.Element {
+	f := Fin(q.NS, first, last, complete)
+	if q.Index && first != 0 {
+		f.Child(NSRSM, "set").Child(NSRSM, "first").SetAttr("index", "0")
+	}
+	return f
 }
 
 // Fin is the IQ result's payload for a page whose oldest message has the
@@ -211,6 +224,11 @@ func (q *Request) parseRSM(set *xmlstream.Element, maxPage int) error {
 		}
 		q.Max = min(n, maxPage)
 	}
+	if i := set.Child(NSRSM, "index"); i != nil {
+		if err := q.parseIndex(set, i.Text()); err != nil {
+			return err
+		}
+	}
 	if a := set.Child(NSRSM, "after"); a != nil {
 		id, err := parseID(a.Text())
 		if err != nil {
@@ -232,6 +250,19 @@ func (q *Request) parseRSM(set *xmlstream.Element, maxPage int) error {
 			}
 		}
 	}
+	return nil
+}
+
+// parseIndex reads an RSM <index/> (XEP-0059 §2.6). Archives are paged
+// by id: finding the message at an index would count every message
+// before it, so only index 0, the first page, is served; any other, or
+// an index beside <after/> or <before/>, is feature-not-implemented
+// rather than a page that is not the one asked for.
+func (q *Request) parseIndex(set *xmlstream.Element, index string) error {
+	if strings.TrimSpace(index) != "0" || set.Child(NSRSM, "after") != nil || set.Child(NSRSM, "before") != nil {
+		return &QueryError{stanza.FeatureNotImplemented, "pages are asked for by id (RSM after or before), not by index"}
+	}
+	q.Index = true
 	return nil
 }
 

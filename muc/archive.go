@@ -138,5 +138,5 @@ func (s *Service) archiveIQ(ctx context.Context, rm *room, iq router.IQ, who rea
 	if n := len(page.Messages); n > 0 {
 		first, last = page.Messages[0].ID, page.Messages[n-1].ID
 	}
-	return iq.Result(mam.Fin(ns, first, last, page.Complete))
+	return iq.Result(req.Fin(first, last, page.Complete))
 }

@@ -298,6 +298,7 @@ func TestRoomArchiveErrors(t *testing.T) {
 		{field("colour", "red"), "", "feature-not-implemented"},
 		{"", "<max>-1</max>", "bad-request"},
 		{"", "<after>x</after>", "item-not-found"},
+		{"", "<max>2</max><index>3</index>", "feature-not-implemented"},
 		// Real JIDs are not for romeo in a semi-anonymous room.
 		{field("with", "juliet@localhost"), "", "forbidden"},
 	} {
