@@ -86,16 +86,21 @@ func (s *Service) Add(c Command) {
 	s.commands = append(s.commands, c)
 }
 
-// command returns the command at node that requester may run.
-func (s *Service) command(node string, requester jid.JID) (Command, bool) {
+// command returns the command at node that requester may run. found is
+// false when no command is at node; allowed is false when requester may
+// not run the one there.
+func (s *Service) command(node string, requester jid.JID) (c Command, found, allowed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.commands {
-		if c.Node == node && c.Allowed(requester) {
-			return c, true
+		if c.Node == node {
+			found = true
+			if c.Allowed(requester) {
+				return c, true, true
+			}
 		}
 	}
-	return Command{}, false
+	return Command{}, found, false
 }
 
 // NodeInfo implements router.NodeHandler: the command list (XEP-0050
@@ -104,8 +109,8 @@ func (s *Service) NodeInfo(ctx context.Context, iq router.IQ, node string) ([]ro
 	if node == NS {
 		return []router.Identity{{Category: "automation", Type: "command-list"}}, nil, true
 	}
-	c, ok := s.command(node, iq.From)
-	if !ok {
+	c, _, allowed := s.command(node, iq.From)
+	if !allowed {
 		return nil, nil, false
 	}
 	return []router.Identity{{Category: "automation", Type: "command-node", Name: c.Name}}, []string{NS, dataform.NS}, true
@@ -132,11 +137,14 @@ func (s *Service) NodeItems(ctx context.Context, iq router.IQ, node string) ([]r
 // complete (or execute) with a session submits its form, cancel ends it.
 func (s *Service) handle(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	node, id, action := iq.Payload.Attr("node"), iq.Payload.Attr("sessionid"), iq.Payload.Attr("action")
-	c, ok := s.command(node, iq.From)
-	if !ok {
-		// Unknown and forbidden commands look alike: the list shows
-		// neither.
+	c, found, allowed := s.command(node, iq.From)
+	switch {
+	case !found:
 		return commandError(iq, stanza.ItemNotFound, "")
+	case !allowed:
+		// XEP-0050 §4.6: the requester may not run the command. Its
+		// disco#info still hides it, as the command list does.
+		return commandError(iq, stanza.Forbidden, "")
 	}
 	switch action {
 	case "", "execute", "cancel", "prev", "next", "complete":

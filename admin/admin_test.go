@@ -96,7 +96,8 @@ func fieldValue(f dataform.Form, v string) string {
 const node = "http://jabber.org/protocol/admin#"
 
 // TestCommandsForAdminsOnly: the admin discovers the commands, each a
-// command node; anybody else sees none and cannot run one.
+// command node; anybody else sees none, and running one is forbidden
+// (XEP-0050 §4.6), as a submission to a session an admin opened is.
 func TestCommandsForAdminsOnly(t *testing.T) {
 	s, boss := start(t)
 	items := ask(t, boss, "<iq type='get' id='d' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items' node='"+adhoc.NS+"'/></iq>")
@@ -128,9 +129,14 @@ func TestCommandsForAdminsOnly(t *testing.T) {
 		t.Fatalf("juliet sees %d commands: %s", n, items)
 	}
 	res := ask(t, juliet, "<iq type='set' id='x' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"add-user' action='execute'/></iq>")
-	xmpptest.ExpectError(t, res, "item-not-found")
+	xmpptest.ExpectError(t, res, "forbidden")
 	info = ask(t, juliet, "<iq type='get' id='i' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='"+node+"add-user'/></iq>")
 	xmpptest.ExpectError(t, info, "item-not-found")
+	cmd := execute(t, boss, node+"add-user")
+	res = submit(t, juliet, cmd, "accountjid", "tybalt@localhost", "password", "t pw", "password-verify", "t pw")
+	xmpptest.ExpectError(t, res, "forbidden")
+	res = ask(t, boss, "<iq type='set' id='x' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"no-such-command' action='execute'/></iq>")
+	xmpptest.ExpectError(t, res, "item-not-found")
 }
 
 // TestAccounts: the admin adds an account, changes its password, ends its
