@@ -56,17 +56,37 @@ type Service struct {
 	sessions map[string]session // by session id
 }
 
-// session is a command waiting for its form.
+// session is a command waiting for its form, or one that ended: an
+// ended session is kept for another sessionTimeout, so that a late
+// request to it is told that it expired rather than that it is unknown
+// (XEP-0050 §4.6).
 type session struct {
 	node      string
-	requester string // full JID
-	expires   time.Time
+	requester string    // full JID
+	expires   time.Time // when it stops waiting, or when it ended
+	ended     bool      // completed or canceled
 }
+
+// waiting reports whether ss still waits for its form at now.
+func (ss session) waiting(now time.Time) bool { return !ss.ended && !now.After(ss.expires) }
 
 // Session limits: a form may wait this long, and this many at once.
 const (
 	sessionTimeout = 10 * time.Minute
 	maxSessions    = 1000
+)
+
+// closed is what closing a session found.
+type closed int
+
+const (
+	// unknownSession is no session of the command opened by the
+	// requester.
+	unknownSession closed = iota
+	// expiredSession is one that was completed, canceled or timed out.
+	expiredSession
+	// closedSession is one that waited, and is closed now.
+	closedSession
 )
 
 // New returns the service, answering ad-hoc commands and their discovery
@@ -186,8 +206,11 @@ func (s *Service) handle(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	default:
 		return commandError(iq, stanza.BadRequest, "bad-action")
 	}
-	if !s.close(id, node, iq.From) {
+	switch s.close(id, node, iq.From) {
+	case unknownSession:
 		return commandError(iq, stanza.BadRequest, "bad-sessionid")
+	case expiredSession:
+		return commandError(iq, stanza.NotAllowed, "session-expired")
 	}
 	if action == "cancel" {
 		return iq.Result(reply(node, id, "canceled"))
@@ -246,13 +269,26 @@ func (s *Service) open(node string, requester jid.JID) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
+	waiting := 0
 	for id, ss := range s.sessions {
-		if now.After(ss.expires) {
+		switch {
+		case now.After(ss.expires.Add(sessionTimeout)):
 			delete(s.sessions, id)
+		case ss.waiting(now):
+			waiting++
 		}
 	}
-	if len(s.sessions) >= maxSessions {
+	if waiting >= maxSessions {
 		return ""
+	}
+	if len(s.sessions) >= 2*maxSessions {
+		// Too many ended ones to remember: a late request to one of
+		// them is told it is unknown instead.
+		for id, ss := range s.sessions {
+			if !ss.waiting(now) {
+				delete(s.sessions, id)
+			}
+		}
 	}
 	id := stanza.NewID()
 	s.sessions[id] = session{node: node, requester: requester.String(), expires: now.Add(sessionTimeout)}
@@ -260,14 +296,20 @@ func (s *Service) open(node string, requester jid.JID) string {
 }
 
 // close ends the session id of node, which requester must have opened,
-// and reports whether it was waiting.
-func (s *Service) close(id, node string, requester jid.JID) bool {
+// and tells whether it was waiting, had ended or timed out, or is
+// unknown.
+func (s *Service) close(id, node string, requester jid.JID) closed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss, ok := s.sessions[id]
-	if !ok || ss.node != node || ss.requester != requester.String() || time.Now().After(ss.expires) {
-		return false
+	if !ok || ss.node != node || ss.requester != requester.String() {
+		return unknownSession
 	}
-	delete(s.sessions, id)
-	return true
+	now := time.Now()
+	if !ss.waiting(now) {
+		return expiredSession
+	}
+	ss.ended, ss.expires = true, now
+	s.sessions[id] = ss
+	return closedSession
 }

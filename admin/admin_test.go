@@ -228,7 +228,7 @@ func TestUsers(t *testing.T) {
 	}
 }
 
-// TestCommandSessions: a canceled command's session is gone; a
+// TestCommandSessions: a canceled command's session has expired; a
 // submission without a form, or with a session of another command, is a
 // bad request with XEP-0050's condition, and no error echoes the form.
 func TestCommandSessions(t *testing.T) {
@@ -239,8 +239,8 @@ func TestCommandSessions(t *testing.T) {
 		t.Fatalf("canceling: got %s", res)
 	}
 	res = submit(t, boss, cmd, "accountjid", "tybalt@localhost", "password", "secret pw")
-	if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "bad-sessionid") == nil {
-		t.Fatalf("a canceled session: got %s, want bad-sessionid", res)
+	if e := xmpptest.ExpectError(t, res, "not-allowed"); e.Child(adhoc.NS, "session-expired") == nil {
+		t.Fatalf("a canceled session: got %s, want session-expired", res)
 	}
 	if strings.Contains(res.String(), "secret pw") {
 		t.Fatalf("the error echoes the form: %s", res)
@@ -414,4 +414,30 @@ func TestFormType(t *testing.T) {
 		t.Fatalf("no FORM_TYPE: note %q (%s), want the account added", note, typ)
 	}
 	xmpptest.Login(t, s, "paris", "pw", "church").Ping()
+}
+
+// TestEndedSession: a request to a session that was completed or
+// canceled is told that it expired (XEP-0050 §4.6: not-allowed,
+// session-expired); one to a session another resource opened, or that
+// never was, is bad-sessionid.
+func TestEndedSession(t *testing.T) {
+	s, boss := start(t)
+	cmd := execute(t, boss, node+"change-user-password")
+	completed(t, submit(t, boss, cmd, "accountjid", "juliet@localhost", "password", "new pw"))
+	for _, action := range []string{"complete", "cancel"} {
+		res := ask(t, boss, "<iq type='set' id='e' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"change-user-password' sessionid='"+
+			cmd.Attr("sessionid")+"' action='"+action+"'><x xmlns='jabber:x:data' type='submit'/></command></iq>")
+		if e := xmpptest.ExpectError(t, res, "not-allowed"); e.Child(adhoc.NS, "session-expired") == nil {
+			t.Errorf("%s of a completed session: got %s, want session-expired", action, res)
+		}
+	}
+
+	laptop := xmpptest.Login(t, s, "boss", "boss pw", "laptop")
+	for _, id := range []string{execute(t, boss, node+"change-user-password").Attr("sessionid"), "never-opened"} {
+		res := ask(t, laptop, "<iq type='set' id='e' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"change-user-password' sessionid='"+
+			id+"' action='cancel'/></iq>")
+		if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "bad-sessionid") == nil {
+			t.Errorf("session %s from another resource: got %s, want bad-sessionid", id, res)
+		}
+	}
 }
