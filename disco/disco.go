@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"strings"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/router"
+	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
 
@@ -17,13 +20,22 @@ const (
 	NSItems = "http://jabber.org/protocol/disco#items"
 )
 
+// Presence tells who may see an account's presence (package roster).
+type Presence interface {
+	// MaySeePresence reports whether contact is subscribed to account's
+	// presence.
+	MaySeePresence(ctx context.Context, account, contact jid.JID) (bool, error)
+}
+
 // Register answers disco#info and disco#items on r. The server's features
 // are those announced with router.AddFeature at the time of each query;
 // forms are added to the server's disco#info as extended information
-// (XEP-0128), such as its contact addresses (XEP-0157). log receives the
+// (XEP-0128), such as its contact addresses (XEP-0157). An account's
+// disco#info is told only to the account and to those who may see its
+// presence, as presence tells. log receives the
 // failures of the modules that list an account's items and nodes; nil
 // discards them.
-func Register(r *router.Router, log *slog.Logger, forms ...*xmlstream.Element) {
+func Register(r *router.Router, log *slog.Logger, presence Presence, forms ...*xmlstream.Element) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -47,6 +59,14 @@ func Register(r *router.Router, log *slog.Logger, forms ...*xmlstream.Element) {
 	r.HandleIQ(router.ToAccount, "get", NSInfo, "query", func(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		if node := iq.Payload.Attr("node"); node != "" {
 			return accountNodeInfo(ctx, r, log, iq, node)
+		}
+		if ok, err := maySee(ctx, presence, iq); err != nil {
+			log.Error("disco#info of an account", "jid", iq.To.String(), "err", err)
+			return iq.Error(stanza.InternalServerError, "")
+		} else if !ok {
+			// XEP-0030 §8: it would tell strangers which accounts
+			// exist, and what they use.
+			return iq.Error(stanza.ServiceUnavailable, "")
 		}
 		q := xmlstream.NewElement(NSInfo, "query")
 		q.AddChild(xmlstream.NewElement(NSInfo, "identity", "category", "account", "type", "registered"))
@@ -88,6 +108,15 @@ func Register(r *router.Router, log *slog.Logger, forms ...*xmlstream.Element) {
 		}
 		return iq.Result(q)
 	})
+}
+
+// maySee reports whether the sender of iq may see the presence of the
+// account it is addressed to: it is the account, or subscribed to it.
+func maySee(ctx context.Context, presence Presence, iq router.IQ) (bool, error) {
+	if iq.From.Bare().Equal(iq.To.Bare()) {
+		return true, nil
+	}
+	return presence.MaySeePresence(ctx, iq.To.Bare(), iq.From.Bare())
 }
 
 // nodeInfo answers disco#info for a node of the server from the module

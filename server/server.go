@@ -29,7 +29,6 @@ import (
 	"xmppd/cluster"
 	"xmppd/component"
 	"xmppd/config"
-	"xmppd/disco"
 	"xmppd/entitytime"
 	"xmppd/extdisco"
 	"xmppd/httpd"
@@ -202,7 +201,6 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		return nil, err
 	}
 	r := router.New(router.Config{Hosts: cfg.Hosts, Accounts: accounts, Logger: log})
-	disco.Register(r, log, contactForm(cfg.Contact)...)
 	ping.Register(r)
 	version.Register(r, "xmppd", Version)
 	entitytime.Register(r, time.Now)

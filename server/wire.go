@@ -77,6 +77,7 @@ func (w *wiring) modules(ctx context.Context) error {
 	for _, wire := range []func(context.Context) error{
 		w.roster,       // wire_roster.go: RFC 6121 roster, subscriptions, presence; XEP-0012
 		w.blocking,     // wire_blocking.go: XEP-0191 (a router filter), using the roster
+		w.disco,        // wire_disco.go: XEP-0030 service discovery, using the roster
 		w.pep,          // wire_pep.go: XEP-0163 personal eventing, XEP-0115 entity capabilities
 		w.profile,      // wire_profile.go: XEP-0054 vCards, XEP-0398 avatar conversion (a router filter), XEP-0049 private storage, XEP-0402 bookmark conversion
 		w.registration, // wire_registration.go: XEP-0077, invites
