@@ -63,3 +63,29 @@ func TestVerificationRefusesRepeats(t *testing.T) {
 		}
 	}
 }
+
+// §5.4: a form whose FORM_TYPE is not hidden is left out of the
+// verification string, and one whose FORM_TYPE has differing values makes
+// the answer untrustworthy.
+func TestVerificationOfOddForms(t *testing.T) {
+	const simple = `<identity category='client' name='Exodus 0.9.1' type='pc'/>
+  <feature var='http://jabber.org/protocol/caps'/>
+  <feature var='http://jabber.org/protocol/disco#info'/>
+  <feature var='http://jabber.org/protocol/disco#items'/>
+  <feature var='http://jabber.org/protocol/muc'/>`
+	info := `<query xmlns='http://jabber.org/protocol/disco#info'>` + simple + `
+  <x xmlns='jabber:x:data' type='result'>
+    <field var='FORM_TYPE'><value>urn:xmpp:dataforms:softwareinfo</value></field>
+    <field var='software'><value>Exodus</value></field>
+  </x></query>`
+	if got, ok := verification(parse(t, info)); !ok || got != "QgayPKawpkPSDYmwT/WM94uAlu0=" {
+		t.Errorf("a form whose FORM_TYPE is not hidden: verification = %q, %v; want the string without the form", got, ok)
+	}
+	info = `<query xmlns='http://jabber.org/protocol/disco#info'>` + simple + `
+  <x xmlns='jabber:x:data' type='result'>
+    <field var='FORM_TYPE' type='hidden'><value>urn:x</value><value>urn:y</value></field>
+  </x></query>`
+	if ver, ok := verification(parse(t, info)); ok {
+		t.Errorf("a FORM_TYPE with two values: verification = %q, want it refused", ver)
+	}
+}
