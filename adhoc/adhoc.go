@@ -7,6 +7,7 @@ package adhoc
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -85,8 +86,9 @@ const (
 	unknownSession closed = iota
 	// expiredSession is one that was completed, canceled or timed out.
 	expiredSession
-	// closedSession is one that waited, and is closed now.
-	closedSession
+	// waitingSession is one that waited for its form: closed now, if
+	// closing was asked.
+	waitingSession
 )
 
 // New returns the service, answering ad-hoc commands and their discovery
@@ -191,7 +193,11 @@ func (s *Service) handle(ctx context.Context, iq router.IQ) *xmlstream.Element {
 			AddChild(form.Element()))
 	}
 	// A request the session cannot take is refused before the session
-	// is closed: it still waits for its form, or its cancellation.
+	// is closed: it still waits for its form, or its cancellation. One
+	// to a session that is not waiting is told so first.
+	if st := s.lookup(id, node, iq.From, false); st != waitingSession {
+		return sessionError(iq, st)
+	}
 	var form dataform.Form
 	switch action {
 	case "cancel":
@@ -200,22 +206,47 @@ func (s *Service) handle(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		if x == nil {
 			return commandError(iq, stanza.BadRequest, "bad-payload")
 		}
-		if form = dataform.Parse(x); form.Type != "submit" {
+		if form = dataform.Parse(x); form.Type != "submit" || !filled(c.Form, form) {
 			return commandError(iq, stanza.BadRequest, "bad-payload")
 		}
 	default:
 		return commandError(iq, stanza.BadRequest, "bad-action")
 	}
-	switch s.close(id, node, iq.From) {
-	case unknownSession:
-		return commandError(iq, stanza.BadRequest, "bad-sessionid")
-	case expiredSession:
-		return commandError(iq, stanza.NotAllowed, "session-expired")
+	if st := s.lookup(id, node, iq.From, true); st != waitingSession {
+		return sessionError(iq, st) // another request closed it meanwhile
 	}
 	if action == "cancel" {
 		return iq.Result(reply(node, id, "canceled"))
 	}
 	return s.run(ctx, iq, c, id, form)
+}
+
+// sessionError answers iq, a request to a session that is unknown or
+// not waiting any more (XEP-0050 §4.6).
+func sessionError(iq router.IQ, st closed) *xmlstream.Element {
+	if st == expiredSession {
+		return commandError(iq, stanza.NotAllowed, "session-expired")
+	}
+	return commandError(iq, stanza.BadRequest, "bad-sessionid")
+}
+
+// filled reports whether submitted gives a value to each required field
+// of form (XEP-0004 §3.2), which may be nil: one missing is bad-payload
+// (XEP-0050 §4.6).
+func filled(form *dataform.Form, submitted dataform.Form) bool {
+	if form == nil {
+		return true
+	}
+	for _, fd := range form.Fields {
+		if !fd.Required {
+			continue
+		}
+		got, _ := submitted.Field(fd.Var)
+		if !slices.ContainsFunc(got.Values, func(v string) bool { return v != "" }) {
+			return false
+		}
+	}
+	return true
 }
 
 // run runs c with form and answers its result: completed with a note, or
@@ -299,6 +330,12 @@ func (s *Service) open(node string, requester jid.JID) string {
 // and tells whether it was waiting, had ended or timed out, or is
 // unknown.
 func (s *Service) close(id, node string, requester jid.JID) closed {
+	return s.lookup(id, node, requester, true)
+}
+
+// lookup tells what close would find, and closes a waiting session
+// only if end is true.
+func (s *Service) lookup(id, node string, requester jid.JID, end bool) closed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss, ok := s.sessions[id]
@@ -309,7 +346,10 @@ func (s *Service) close(id, node string, requester jid.JID) closed {
 	if !ss.waiting(now) {
 		return expiredSession
 	}
+	if !end {
+		return waitingSession
+	}
 	ss.ended, ss.expires = true, now
 	s.sessions[id] = ss
-	return closedSession
+	return waitingSession
 }

@@ -14,8 +14,8 @@ func TestSessionTimeout(t *testing.T) {
 	s := &Service{sessions: map[string]session{}}
 	boss := jid.MustParse("boss@localhost/desk")
 	id := s.open("cmd", boss)
-	if got := s.close(id, "cmd", boss); got != closedSession {
-		t.Fatalf("closing a waiting session: %v, want closedSession", got)
+	if got := s.close(id, "cmd", boss); got != waitingSession {
+		t.Fatalf("closing a waiting session: %v, want waitingSession", got)
 	}
 	if got := s.close(id, "cmd", boss); got != expiredSession {
 		t.Fatalf("closing it again: %v, want expiredSession", got)

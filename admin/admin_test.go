@@ -374,7 +374,8 @@ func TestCommandActionErrors(t *testing.T) {
 
 // TestAddUserNeedsPasswordVerify: add-user creates the account only when
 // password-verify repeats the password (XEP-0133 §4.1); a missing or
-// empty one is refused with an error note as a differing one is.
+// empty one is a required field not given, refused with bad-payload
+// (XEP-0050 §4.6), and a differing one gets an error note.
 func TestAddUserNeedsPasswordVerify(t *testing.T) {
 	s, boss := start(t)
 	const formType = "<field var='FORM_TYPE'><value>http://jabber.org/protocol/admin</value></field>"
@@ -385,13 +386,42 @@ func TestAddUserNeedsPasswordVerify(t *testing.T) {
 	} {
 		res := submitFields(t, boss, execute(t, boss, node+"add-user"),
 			formType+"<field var='accountjid'><value>"+tc.user+"@localhost</value></field>"+tc.fields)
-		if note, typ, _ := completed(t, res); typ != "error" || !strings.Contains(note, "differ") {
-			t.Errorf("%s: note %q (%s), want an error saying the passwords differ", tc.name, note, typ)
+		if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "bad-payload") == nil {
+			t.Errorf("%s: got %s, want bad-payload", tc.name, res)
 		}
 		if ok, err := s.Accounts.Exists(context.Background(), xmpptest.Domain, tc.user); ok || err != nil {
 			t.Errorf("%s: account %s exists: %v, %v", tc.name, tc.user, ok, err)
 		}
 	}
+	res := submitFields(t, boss, execute(t, boss, node+"add-user"), formType+"<field var='accountjid'><value>paris@localhost</value></field>"+
+		"<field var='password'><value>p pw</value></field><field var='password-verify'><value>P pw</value></field>")
+	if note, typ, _ := completed(t, res); typ != "error" || !strings.Contains(note, "differ") {
+		t.Errorf("a differing password-verify: note %q (%s), want an error saying the passwords differ", note, typ)
+	}
+}
+
+// TestRequiredFields: a submission that leaves out a required field of
+// the command's form is refused with bad-payload (XEP-0050 §4.6) and runs
+// nothing; the session still waits for the whole form.
+func TestRequiredFields(t *testing.T) {
+	s, boss := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "juliet pw", "balcony")
+	cmd := execute(t, boss, node+"change-user-password")
+	for _, fields := range []string{
+		"<field var='accountjid'><value>juliet@localhost</value></field>",
+		"<field var='password'><value>new pw</value></field>",
+		"<field var='accountjid'><value>juliet@localhost</value></field><field var='password'/>",
+	} {
+		res := submitFields(t, boss, cmd, fields)
+		if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "bad-payload") == nil {
+			t.Errorf("submitting %s: got %s, want bad-payload", fields, res)
+		}
+	}
+	juliet.Ping() // her session was not ended by a password change
+	if note, typ, _ := completed(t, submit(t, boss, cmd, "accountjid", "juliet@localhost", "password", "new pw")); typ != "info" {
+		t.Fatalf("submitting the whole form: note %q (%s)", note, typ)
+	}
+	xmpptest.Login(t, s, "juliet", "new pw", "phone").Ping()
 }
 
 // TestFormType: a submitted form of another FORM_TYPE than XEP-0133's is
