@@ -52,12 +52,14 @@ func New(r *router.Router) *Module {
 }
 
 // Register announces urn:xmpp:carbons:2, answers <enable/> and <disable/>,
-// and adds the module as a message observer of the router given to New.
+// and adds the module as a message observer of the router given to New
+// and as a watcher of what it stores offline.
 func (m *Module) Register() {
 	m.r.AddFeature(NS)
 	m.r.HandleIQ(router.ToAccount, "set", NS, "enable", m.handleToggle(true))
 	m.r.HandleIQ(router.ToAccount, "set", NS, "disable", m.handleToggle(false))
 	m.r.AddMessageObserver(m)
+	m.r.OnStoredOffline(m.storedOffline)
 }
 
 // handleToggle answers <enable/> (on) or <disable/>. Asking twice is not an
@@ -110,6 +112,25 @@ func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element
 		skip = append(skip, from.Resourcepart())
 	}
 	m.copyTo(to.Bare(), "received", st, skip...)
+}
+
+// storedOffline copies a message that no resource of the account took,
+// and that went to offline storage, to its enabled resources that are
+// available: they are at a negative priority, and get neither messages
+// to the bare JID (RFC 6121 §8.5.2.1.1) nor what waits offline (XEP-0160
+// §2), yet they did not receive it under the delivery rules (XEP-0280
+// §7). Enabled resources that are not available yet get the message
+// itself from offline storage with their initial presence; the sender,
+// when it is a resource of the account, has it already (Received).
+func (m *Module) storedOffline(ctx context.Context, to jid.JID, st *xmlstream.Element) {
+	available := m.r.AvailableResources(to.Bare())
+	var later []jid.JID // enabled, and get st from offline storage
+	for _, j := range m.r.Marked(to.Bare(), Mark) {
+		if !slices.ContainsFunc(available, j.Equal) {
+			later = append(later, j)
+		}
+	}
+	m.Received(ctx, to, st, later)
 }
 
 // copyTo delivers st wrapped in <wrapper/> and <forwarded/> to each

@@ -259,3 +259,48 @@ func TestPrivateRemovedForRecipient(t *testing.T) {
 		t.Fatalf("the recipient got %s, with <private/>", got)
 	}
 }
+
+// XEP-0280 §7: a resource at a negative priority gets no message to the
+// bare JID (RFC 6121 §8.5.2.1.1), nor what waited offline (XEP-0160 §2).
+// With carbons enabled it still gets a copy of one that went to offline
+// storage because no resource took it: it did not receive it under the
+// delivery rules.
+func TestStoredOfflineCopiedToNegativePriority(t *testing.T) {
+	s := xmpptest.Start(t)
+	for _, u := range []string{"juliet", "romeo"} {
+		s.AddUser(t, u, xmpptest.Domain, "secret")
+	}
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	bot := xmpptest.Login(t, s, "juliet", "secret", "bot")
+	bot.Send("<presence><priority>-1</priority></presence>")
+	bot.ExpectPresenceFrom("juliet@localhost/bot")
+	toggle(t, bot, "enable")
+	unready := xmpptest.Login(t, s, "juliet", "secret", "unready") // no presence yet
+	toggle(t, unready, "enable")
+
+	romeo.Send("<message to='juliet@localhost' type='chat'><body>anyone?</body></message>")
+	expectForwarded(t, expectCarbon(t, bot, "received", "chat"), "romeo@localhost/orchard", "juliet@localhost", "anyone?")
+	romeo.Ping() // no error: it was stored
+
+	// The sender has its own message already: it gets no copy.
+	bot.Send("<message to='juliet@localhost' type='chat'><body>note to self</body></message>")
+	if ms := bot.MessagesBeforePing(); len(ms) > 0 {
+		t.Fatalf("bot got %s, a copy of its own message", ms[0])
+	}
+
+	// The resource that is not available yet gets the message itself
+	// from offline storage with its initial presence, and no copy.
+	if ms := unready.MessagesBeforePing(); len(ms) > 0 {
+		t.Fatalf("unready got %s before its initial presence", ms[0])
+	}
+	unready.Send("<presence/>")
+	ms := unready.MessagesBeforePing()
+	if len(ms) != 2 {
+		t.Fatalf("unready got %d messages (%v), want only the two stored", len(ms), ms)
+	}
+	xmpptest.ExpectBody(t, ms[0], "romeo@localhost/orchard", "anyone?")
+	xmpptest.ExpectBody(t, ms[1], "juliet@localhost/bot", "note to self")
+	if ms := bot.MessagesBeforePing(); len(ms) > 0 {
+		t.Fatalf("bot got %s, a second copy", ms[0])
+	}
+}
