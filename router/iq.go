@@ -220,7 +220,9 @@ func (r *Router) sortedFeatures(set map[string]bool) []string {
 
 // handleIQ runs the handler registered for an IQ the server answers
 // itself (RFC 6120 §8.2.3: an IQ without a handler gets
-// service-unavailable).
+// service-unavailable). Errors come from to, as a handler's do: for an
+// IQ without 'to', the sender's bare JID (RFC 6120 §8.1.2.1), not the
+// domain.
 func (r *Router) handleIQ(ctx context.Context, target Target, from, to jid.JID, st *xmlstream.Element) {
 	typ := st.Attr("type")
 	if typ != "get" && typ != "set" {
@@ -229,20 +231,21 @@ func (r *Router) handleIQ(ctx context.Context, target Target, from, to jid.JID, 
 		r.answered(from, st)
 		return
 	}
+	iq := IQ{From: from, To: to, Type: typ, Stanza: st}
 	children := st.ChildElements()
 	if len(children) != 1 {
-		r.bounce(ctx, st, stanza.BadRequest, "an IQ get or set must have exactly one child element")
+		r.Route(ctx, iq.Error(stanza.BadRequest, "an IQ get or set must have exactly one child element"))
 		return
 	}
-	payload := children[0]
+	iq.Payload = children[0]
 	r.iq.mu.RLock()
-	h := r.iq.byKey[iqKey{target, typ, payload.Name.Space, payload.Name.Local}]
+	h := r.iq.byKey[iqKey{target, typ, iq.Payload.Name.Space, iq.Payload.Name.Local}]
 	r.iq.mu.RUnlock()
 	if h == nil {
-		r.bounce(ctx, st, stanza.ServiceUnavailable, "")
+		r.Route(ctx, iq.Error(stanza.ServiceUnavailable, ""))
 		return
 	}
-	reply := h(ctx, IQ{From: from, To: to, Type: typ, Payload: payload, Stanza: st})
+	reply := h(ctx, iq)
 	if reply != nil {
 		r.Route(ctx, reply)
 	}

@@ -198,6 +198,32 @@ func TestIQErrors(t *testing.T) {
 	xmpptest.ExpectError(t, romeo.NextNamed("iq"), "bad-request")
 }
 
+// RFC 6120 §8.1.2.1, §10.3.3: an IQ without 'to' is handled on behalf of
+// the sender's account, and what the server answers for the account,
+// errors too, comes from its bare JID (or without 'from'), never from the
+// domain, which clients that match replies to requests do not accept.
+// The carbons commands of XEP-0280 are sent so.
+func TestIQErrorsToOwnAccount(t *testing.T) {
+	s := start(t)
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	for _, tt := range []struct {
+		name, send, condition string
+	}{
+		{"unknown payload", "<iq type='get' id='q'><query xmlns='urn:example:nope'/></iq>", "service-unavailable"},
+		{"known payload, wrong type", "<iq type='get' id='q'><enable xmlns='urn:xmpp:carbons:2'/></iq>", "service-unavailable"},
+		{"two payloads", "<iq type='set' id='q'><enable xmlns='urn:xmpp:carbons:2'/><disable xmlns='urn:xmpp:carbons:2'/></iq>", "bad-request"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			romeo.Send(tt.send)
+			r := romeo.NextNamed("iq")
+			xmpptest.ExpectError(t, r, tt.condition)
+			if from := r.Attr("from"); from != "" && from != "romeo@localhost" {
+				t.Errorf("error %s from %q, want from romeo@localhost or none", r, from)
+			}
+		})
+	}
+}
+
 func TestIQBetweenClients(t *testing.T) {
 	s := start(t)
 	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
