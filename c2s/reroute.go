@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
@@ -49,7 +51,7 @@ func (s *Session) reroute(items []outItem) {
 		ctx, cancel := context.WithTimeout(context.Background(), rerouteTimeout)
 		switch el.Name.Local {
 		case stanza.Message:
-			if isCarbon(el) || isArchiveResult(el) || s.srv.router.AnyBound(it.others) {
+			if isCarbon(el, s.jid.Bare()) || isArchiveResult(el) || s.srv.router.AnyBound(it.others) {
 				break
 			}
 			// The copy keeps the sender's receipt until it is safe again.
@@ -69,8 +71,12 @@ func (s *Session) reroute(items []outItem) {
 	}
 }
 
-func isCarbon(m *xmlstream.Element) bool {
-	return m.Child(nsCarbons, "sent") != nil || m.Child(nsCarbons, "received") != nil
+// isCarbon reports whether m is a carbon copy (XEP-0280) for the account
+// bare: one from the account's own bare JID (§11). Anyone can put a
+// <sent/> or <received/> in a message; that does not make it a copy.
+func isCarbon(m *xmlstream.Element, bare jid.JID) bool {
+	return m.Attr("from") == bare.String() &&
+		(m.Child(nsCarbons, "sent") != nil || m.Child(nsCarbons, "received") != nil)
 }
 
 // isArchiveResult reports whether m carries one result of an archive

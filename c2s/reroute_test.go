@@ -98,6 +98,32 @@ func TestRerouteToCarbonHolder(t *testing.T) {
 	}
 }
 
+// TestRerouteForgedCarbon: a carbon copy comes from the account's own
+// bare JID (XEP-0280 §11). A message from someone else that carries a
+// <sent/> or <received/> of its own is not one: when the session it
+// reached ends before its client acknowledged it, it is routed again like
+// any other message, and reaches the account's other resource.
+func TestRerouteForgedCarbon(t *testing.T) {
+	s, j, r := smPair(t)
+	j.AutoAck = false
+	j.Send("<presence/>")
+	j.C.MessagesBeforePing()
+	g := xmpptest.Login(t, s, "juliet", "pw", "garden")
+	g.Send("<presence/>")
+	g.MessagesBeforePing()
+
+	r.Send("<message to='juliet@localhost/balcony' type='chat'><body>m1</body><sent xmlns='urn:xmpp:carbons:2'/></message>")
+	r.Send(chat("juliet@localhost/balcony", 2))
+	r.Ping()
+	j.C.Send("</stream:stream>")
+	for _, n := range []int{1, 2} {
+		m := nextMessage(g)
+		if body := m.Child("jabber:client", "body"); body == nil || body.Text() != fmt.Sprintf("m%d", n) {
+			t.Fatalf("garden got %s after balcony ended, want m%d", m, n)
+		}
+	}
+}
+
 // TestRerouteNotArchiveResults: the results of an archive query answer
 // the session that asked; when it ends before its client acknowledged
 // them, they go nowhere (they are in the archive), not to another
