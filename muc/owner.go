@@ -205,6 +205,10 @@ func destroyNotice(d *xmlstream.Element) *xmlstream.Element {
 	return dest
 }
 
+// destroyedItem is the muc#user item of the occupants of a destroyed
+// room: no affiliation any more, as no role (§10.9).
+var destroyedItem = []string{"affiliation", None}
+
 // destroyByOwner destroys rm (§10.9): the room is deleted from the
 // store, then every occupant gets its own unavailable presence (110) with
 // <destroy/> d (may be nil). When the store fails, nothing changes.
@@ -213,7 +217,7 @@ func (s *Service) destroyByOwner(ctx context.Context, rm *room, d *xmlstream.Ele
 		return err
 	}
 	for _, o := range rm.occupants {
-		p := rm.presenceOf(o, "unavailable", false, nil, "110") // each gets its own
+		p := rm.presenceOf(o, "unavailable", false, destroyedItem, "110") // each gets its own
 		p.Child(NSUser, "x").AddChild(destroyNotice(d))
 		s.deliver(o, p)
 		for _, j := range o.sessions {

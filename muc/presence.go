@@ -215,6 +215,7 @@ func (s *Service) leave(ctx context.Context, rm *room, real jid.JID, st *xmlstre
 		// An owner left before configuring the room: it is destroyed,
 		// and the owner told so with <destroy/> (§10.1.3); any other
 		// owner in it is removed as by a destruction (§10.9).
+		own = rm.presenceOf(o, "unavailable", true, destroyedItem, append(codes, "110")...)
 		own.Child(NSUser, "x").AddChild(destroyNotice(nil))
 		s.send(real, addressed(own, real))
 		if s.destroyByOwner(ctx, rm, nil) != nil {
