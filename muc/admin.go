@@ -61,9 +61,9 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) (*xmlstream
 			}
 			d = rm.mayChangeRole(actor, actorAff, c.target, c.role)
 		} else if c.aff = it.Attr("affiliation"); c.aff != "" {
-			j, err := jid.Parse(it.Attr("jid"))
-			if err != nil {
-				return iq.Error(stanza.JIDMalformed, "the item needs a valid jid"), nil
+			j, cond, why := rm.itemJID(it)
+			if cond != "" {
+				return iq.Error(string(cond), why), nil
 			}
 			c.bare = j.Bare().String()
 			if j.Localpart() == "" && c.aff != Outcast && c.aff != Member && c.aff != None {
@@ -134,6 +134,29 @@ func (s *Service) admin(ctx context.Context, rm *room, iq router.IQ) (*xmlstream
 	}
 	s.destroyIfEmpty(ctx, rm)
 	return res, invitations
+}
+
+// itemJID returns the user an affiliation item names: its jid, or else
+// the bare JID of the occupant its nick names, as Prosody and ejabberd
+// take it, for clients that ban or affiliate an occupant by nick
+// (§9.1). It returns the error condition and text when there is none.
+func (rm *room) itemJID(it *xmlstream.Element) (jid.JID, denial, string) {
+	if s := it.Attr("jid"); s != "" {
+		j, err := jid.Parse(s)
+		if err != nil {
+			return jid.JID{}, stanza.JIDMalformed, "the item's jid is not valid"
+		}
+		return j, "", ""
+	}
+	nick := it.Attr("nick")
+	if nick == "" {
+		return jid.JID{}, stanza.BadRequest, "the item needs a jid or a nick"
+	}
+	o := rm.occupants[nick]
+	if o == nil {
+		return jid.JID{}, stanza.ItemNotFound, "no occupant with that nickname"
+	}
+	return o.bare, "", ""
 }
 
 // mayChangeRole says whether actor may give target role (§8.2-§8.5,
