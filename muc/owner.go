@@ -150,11 +150,13 @@ func (s *Service) applyForm(cfg RoomConfig, v map[string]string) (RoomConfig, bo
 	forward := !cfg.QuietMentions
 	boolean("muc#roomconfig_forwardmentions", &forward)
 	cfg.QuietMentions = !forward
+	// A password submitted without the boolean protects the room with
+	// it; the boolean, when submitted, decides.
 	protected := cfg.Password != ""
-	boolean("muc#roomconfig_passwordprotectedroom", &protected)
 	if val, sent := v["muc#roomconfig_roomsecret"]; sent {
-		cfg.Password = val
+		cfg.Password, protected = val, val != ""
 	}
+	boolean("muc#roomconfig_passwordprotectedroom", &protected)
 	if !protected {
 		cfg.Password = ""
 	} else if cfg.Password == "" {
