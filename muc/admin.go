@@ -3,6 +3,7 @@ package muc
 import (
 	"context"
 	"maps"
+	"slices"
 
 	"mellium.im/xmpp/jid"
 
@@ -310,6 +311,9 @@ func (s *Service) presenceBroadcast(rm *room, o *occupant, typ string, item []st
 func (s *Service) adminList(rm *room, iq router.IQ, it *xmlstream.Element, actor *occupant, actorAff string) *xmlstream.Element {
 	q := xmlstream.NewElement(NSAdmin, "query")
 	if aff := it.Attr("affiliation"); aff != "" {
+		if !slices.Contains(affiliations, aff) {
+			return iq.Error(stanza.BadRequest, "no such affiliation")
+		}
 		if rank[actorAff] < rank[Admin] && !rm.membersSeeList(actorAff, aff) {
 			return iq.Error(stanza.Forbidden, "only admins and owners see the lists")
 		}
@@ -323,6 +327,9 @@ func (s *Service) adminList(rm *room, iq router.IQ, it *xmlstream.Element, actor
 	role := it.Attr("role")
 	if role == "" {
 		return iq.Error(stanza.BadRequest, "the item needs a role or an affiliation")
+	}
+	if !slices.Contains(roles, role) {
+		return iq.Error(stanza.BadRequest, "no such role")
 	}
 	// Roles are the occupants', but an admin or owner reads them from
 	// outside the room too: the moderator list is theirs by affiliation

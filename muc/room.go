@@ -23,6 +23,12 @@ const (
 	Visitor     = "visitor"
 )
 
+// affiliations and roles are the values XEP-0045 defines (§5).
+var (
+	affiliations = []string{Owner, Admin, Member, Outcast, None}
+	roles        = []string{Moderator, Participant, Visitor, None}
+)
+
 // rank orders affiliations and roles from least to most powerful.
 var rank = map[string]int{Outcast: -1, None: 0, Member: 1, Admin: 2, Owner: 3,
 	Visitor: 1, Participant: 2, Moderator: 3}
