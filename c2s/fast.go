@@ -22,6 +22,7 @@ func (st *stream) tokenLogin(ctx context.Context, el *xmlstream.Element, mech, i
 	if f := el.Child(NSFast, "fast"); f != nil {
 		invalidate = f.Attr("invalidate") == "true" || f.Attr("invalidate") == "1"
 	}
+	began := time.Now() // before the tokens are read, as in exchange
 	res, err := st.srv.auth.LoginWithToken(ctx, auth.TokenLogin{
 		Mechanism:  mech,
 		Domain:     st.domain,
@@ -35,7 +36,7 @@ func (st *stream) tokenLogin(ctx context.Context, el *xmlstream.Element, mech, i
 		return nil, false, false, st.authFailed(NSSASL2, mech, "", err)
 	}
 	st.grant = res.Grant
-	st.authenticated(res.Username, mech)
+	st.authenticated(res.Username, mech, began)
 	return res.Final, res.Renew, true, nil
 }
 

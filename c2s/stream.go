@@ -72,7 +72,7 @@ type stream struct {
 	domain   string // the host the client asked for
 	lang     string
 	username string    // set by SASL
-	loggedIn time.Time // when
+	loggedIn time.Time // when its login began (authenticated)
 	// grant is what the login proved, which a FAST token made for it
 	// must not outlive.
 	grant    auth.Grant
@@ -309,6 +309,9 @@ func (st *stream) authenticate(ctx context.Context, authEl *xmlstream.Element) (
 // on failure it has sent the failure, and err is set only when the
 // stream must end.
 func (st *stream) exchange(ctx context.Context, ns, mech, initial string) (final []byte, ok bool, err error) {
+	// The login counts from before the credentials are read: a password
+	// change or an account removal meanwhile revokes it (Router.Revoked).
+	began := time.Now()
 	ex, err := st.srv.auth.Start(ctx, mech, st.domain, st.connectionState(), st.t.RemoteAddr())
 	if err != nil {
 		return nil, false, st.authFailed(ns, mech, "", err)
@@ -326,7 +329,7 @@ func (st *stream) exchange(ctx context.Context, ns, mech, initial string) (final
 		}
 		if done {
 			st.grant = ex.Grant()
-			st.authenticated(ex.Username(), mech)
+			st.authenticated(ex.Username(), mech, began)
 			return out, true, nil
 		}
 		if err := st.t.Write(saslElement(ns, "challenge", out)); err != nil {
@@ -338,10 +341,12 @@ func (st *stream) exchange(ctx context.Context, ns, mech, initial string) (final
 	}
 }
 
-// authenticated records that the stream's user is username, by mech.
-func (st *stream) authenticated(username, mech string) {
+// authenticated records that the stream's user is username, by mech,
+// with credentials read no earlier than began: the login time that
+// Router.Revoked compares with revocations.
+func (st *stream) authenticated(username, mech string, began time.Time) {
 	st.srv.logins.ok.Add(1)
-	st.username, st.loggedIn = username, time.Now()
+	st.username, st.loggedIn = username, began
 	st.t.SetMaxStanzaBytes(st.maxStanzaBytes())
 	st.log.Info("c2s auth ok", "remote", st.t.RemoteAddr(), "jid", st.username+"@"+st.domain, "mechanism", mech)
 }
