@@ -428,8 +428,13 @@ func saslElement(ns, name string, data []byte) []byte {
 }
 
 // bind handles resource binding (RFC 6120 §7). Other IQs before binding
-// get a stanza error; a bind returns the new session.
+// get a stanza error, or end the stream when they address anyone but the
+// server or the account (§7.1); a bind returns the new session.
 func (st *stream) bind(iq *xmlstream.Element) (*Session, error) {
+	if !st.ownAddress(iq.Attr("to")) {
+		// RFC 6120 §7.1: not processed, and the stream ends.
+		return nil, st.fail(&streamError{"not-authorized", "bind a resource before addressing others"})
+	}
 	b := iq.Child(NSBind, "bind")
 	if typ := iq.Attr("type"); b == nil && (typ == "error" || typ == "result") {
 		// Nothing to answer (RFC 6120 §8.2.3, §8.3.1: never an error in
@@ -466,6 +471,18 @@ func (st *stream) bind(iq *xmlstream.Element) (*Session, error) {
 	sess.Deliver(result)
 	st.log.Info("c2s bound", "remote", st.t.RemoteAddr(), "jid", full.String())
 	return sess, nil
+}
+
+// ownAddress reports whether to, the 'to' of a stanza sent before
+// binding, names the server or the stream's own account (none names the
+// account): the only entities such a stanza may address (RFC 6120 §7.1).
+func (st *stream) ownAddress(to string) bool {
+	if to == "" {
+		return true
+	}
+	j, err := jid.Parse(to)
+	return err == nil && j.Resourcepart() == "" && j.Domainpart() == st.domain &&
+		(j.Localpart() == "" || j.Localpart() == st.username)
 }
 
 // streamElement serialises a stream-namespace element such as
