@@ -31,14 +31,20 @@ func (st *stream) resume(el *xmlstream.Element) (*Session, error) {
 // resumeWith resumes the session <resume/> names and returns it, its
 // first frames made by first from its JID and <resumed/> (nil: <resumed/>
 // alone); or it returns the <failed/> to answer; or, when h acknowledges
-// more stanzas than the session sent, the stream error to end the stream
-// with (XEP-0198 §4), leaving the session as it was.
+// more stanzas than the session sent, or when the stream's login was
+// revoked, the stream error to end the stream with (XEP-0198 §4),
+// leaving the session as it was.
 func (st *stream) resumeWith(el *xmlstream.Element, first func(full jid.JID, resumed *xmlstream.Element) [][]byte) (*Session, *xmlstream.Element, error) {
 	h, ok := parseH(el)
 	if !ok {
 		return nil, smFailedElement("bad-request", 0, false), nil
 	}
 	account := st.username + "@" + st.domain
+	if bare, err := jid.Parse(account); err != nil || st.srv.router.Revoked(bare, st.loggedIn) {
+		// A login the account's password change or removal revoked
+		// takes over no session, as it binds none.
+		return nil, nil, errRevoked
+	}
 	s, ts, found := st.srv.lookupResumable(el.Attr("previd"))
 	switch {
 	case s != nil && s.jid.Bare().String() == account:
