@@ -88,3 +88,33 @@ func TestRevokedLoginCannotResume(t *testing.T) {
 		t.Fatalf("resumption with the new password: got %s", el)
 	}
 }
+
+// Nor is such a login bound by a Bind 2 request (XEP-0386): the client
+// gets no <success/> with <bound/> and the account's archive metadata,
+// only the stream error.
+func TestRevokedLoginGetsNoBind2(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "old pass")
+	juliet := xmpptest.Login(t, s, "juliet", "old pass", "balcony")
+
+	client, err := scram.SHA256.NewClient("juliet", "old pass", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := client.NewConversation()
+	first, _ := conv.Step("")
+	thief, _ := encrypted(t, s)
+	thief.Send("<authenticate xmlns='" + nsSASL2 + "' mechanism='SCRAM-SHA-256'><initial-response>" +
+		base64.StdEncoding.EncodeToString([]byte(first)) + "</initial-response>" + bindRequest("") + "</authenticate>")
+	challenge, _ := base64.StdEncoding.DecodeString(thief.NextNamed("challenge").Text())
+	final, err := conv.Step(string(challenge))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	juliet.Result("set", "", "<query xmlns='jabber:iq:register'><username>juliet</username><password>new pass</password></query>")
+
+	thief.Send("<response xmlns='" + nsSASL2 + "'>" + base64.StdEncoding.EncodeToString([]byte(final)) + "</response>")
+	thief.ExpectStreamError("not-authorized")
+	juliet.Ping()
+}

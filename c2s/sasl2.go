@@ -136,6 +136,10 @@ func (st *stream) bind2(ctx context.Context, req *xmlstream.Element, agent strin
 	if err != nil {
 		return nil, st.fail(&streamError{"internal-server-error", "no resource could be made"})
 	}
+	if st.srv.router.Revoked(full.Bare(), st.loggedIn) {
+		// As bind: what <bound/> tells of the account is not for it.
+		return nil, st.fail(errRevoked)
+	}
 	sess := newSession(st.srv, st.t, full, st.lang)
 	bound := xmlstream.NewElement(NSBind2, "bound")
 	var smID string
