@@ -245,6 +245,12 @@ func (st *stream) step(ctx context.Context) (restart bool, sess *Session, err er
 				return false, nil, err
 			}
 		case st.isRegistration(el):
+			if bad, err := st.invalidIQ(el); bad || err != nil {
+				if err != nil {
+					return false, nil, err
+				}
+				continue
+			}
 			reply := st.srv.cfg.Registrar.HandleIQ(ctx, st.domain, st.t.RemoteAddr(), st.t.Secure(), el)
 			if reply != nil {
 				if err := st.t.Write(reply.Append(nil, st.t.Namespace())); err != nil {
@@ -435,6 +441,9 @@ func (st *stream) bind(iq *xmlstream.Element) (*Session, error) {
 		// RFC 6120 §7.1: not processed, and the stream ends.
 		return nil, st.fail(&streamError{"not-authorized", "bind a resource before addressing others"})
 	}
+	if bad, err := st.invalidIQ(iq); bad || err != nil {
+		return nil, err
+	}
 	b := iq.Child(NSBind, "bind")
 	if typ := iq.Attr("type"); b == nil && (typ == "error" || typ == "result") {
 		// Nothing to answer (RFC 6120 §8.2.3, §8.3.1: never an error in
@@ -471,6 +480,26 @@ func (st *stream) bind(iq *xmlstream.Element) (*Session, error) {
 	sess.Deliver(result)
 	st.log.Info("c2s bound", "remote", st.t.RemoteAddr(), "jid", full.String())
 	return sess, nil
+}
+
+// invalidIQ answers an IQ sent before binding that is not a valid one
+// (RFC 6120 §8.2.3: no id, or no known type) with bad-request, unless it
+// is an error (§8.3.1), and reports whether it was invalid: it is not
+// processed.
+func (st *stream) invalidIQ(iq *xmlstream.Element) (bool, error) {
+	problem := invalidStanza(iq)
+	if problem == "" {
+		return false, nil
+	}
+	if iq.Attr("type") == "error" {
+		return true, nil
+	}
+	// Without the payload, which may be a registration's password.
+	bare := iq.Copy()
+	bare.Children = nil
+	reply := stanza.ErrorReply(bare, stanza.BadRequest, problem)
+	reply.SetAttr("from", "")
+	return true, st.t.Write(reply.Append(nil, st.t.Namespace()))
 }
 
 // ownAddress reports whether to, the 'to' of a stanza sent before
