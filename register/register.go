@@ -6,8 +6,9 @@
 //
 // Behaviour and the choices XEP-0077 leaves open:
 //
-//   - Registration is off unless Config.Enabled; then the c2s stream asks
-//     the Service (a c2s.Registrar) and it answers nothing. Password
+//   - Registration is off unless Config.Enabled; off, the Service (a
+//     c2s.Registrar) offers no stream feature and answers registration
+//     IQs with service-unavailable, as §3.1 requires. Password
 //     change and account removal for logged-in users are always on, as in
 //     Prosody and ejabberd, so disco#info announces jabber:iq:register
 //     always: clients use it to offer "change password" (XEP-0077 §11).

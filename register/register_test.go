@@ -131,15 +131,28 @@ func TestRegister(t *testing.T) {
 }
 
 // With registration off there is no feature, and a registration IQ before
-// authentication is a stanza before authentication: a stream error.
+// authentication is service-unavailable, as XEP-0077 §3.1 requires of a
+// host without in-band registration; the stream goes on, and nothing is
+// registered.
 func TestRegistrationOff(t *testing.T) {
 	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "balcony")
 	c, f := connect(t, s)
 	if f.Child(register.NSFeature, "register") != nil {
 		t.Fatalf("registration feature offered although off: %s", f)
 	}
-	c.Send("<iq type='get' id='reg1'><query xmlns='jabber:iq:register'/></iq>")
-	c.ExpectStreamError("not-authorized")
+	expectError(t, ask(t, c, "<iq type='get' id='reg1'><query xmlns='jabber:iq:register'/></iq>"), "service-unavailable")
+	expectError(t, ask(t, c, registerIQ("reg2", "romeo", "pw")), "service-unavailable")
+	if ok, err := s.Accounts.Exists(context.Background(), xmpptest.Domain, "romeo"); ok || err != nil {
+		t.Errorf("account registered although registration is off: %v, %v", ok, err)
+	}
+	if el := c.Authenticate(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "balcony"); el.Name.Local != "success" {
+		t.Errorf("login after the refused registration: %s", el)
+	}
+	// Other stanzas before authentication still end the stream.
+	c2, _ := connect(t, s)
+	c2.Send("<iq type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>")
+	c2.ExpectStreamError("not-authorized")
 }
 
 // Registration needs TLS when TLS is required: no feature before STARTTLS.

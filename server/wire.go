@@ -29,8 +29,8 @@ type wiring struct {
 	router   *router.Router
 	accounts *postgres.Accounts
 
-	// registrar serves in-band registration on unauthenticated streams; nil
-	// when registration is off.
+	// registrar serves in-band registration on unauthenticated streams;
+	// when registration is off it refuses it (service-unavailable).
 	registrar c2s.Registrar
 	// invitePage serves the invitation links' pages; nil when
 	// registration is off.

@@ -12,7 +12,9 @@ import (
 
 // registration wires XEP-0077: password change and account removal for
 // logged-in users always, and registration on unauthenticated streams
-// (w.registrar) when the configuration enables it.
+// (w.registrar) when the configuration enables it. With registration off
+// the registrar still answers registration IQs, with service-unavailable
+// (§3.1), and offers no feature.
 func (w *wiring) registration(ctx context.Context) error {
 	reg := w.cfg.Registration
 	svc, err := register.New(register.Config{
@@ -29,8 +31,9 @@ func (w *wiring) registration(ctx context.Context) error {
 		return err
 	}
 	svc.Register(w.router)
+	w.registrar = svc
 	if reg.Enabled {
-		w.registrar, w.invitePage = svc, svc.InvitePage(w.cfg.Hosts)
+		w.invitePage = svc.InvitePage(w.cfg.Hosts)
 	}
 	if w.cluster != nil {
 		// A password change or an account's removal ends the logins made
