@@ -138,9 +138,10 @@ type Registrar interface {
 	// Feature returns the stream feature advertised before
 	// authentication, or nil.
 	Feature() *xmlstream.Element
-	// HandleIQ answers an IQ in the jabber:iq:register namespace from an
-	// unauthenticated client that asked for domain, connected from remote
-	// (host:port), on a stream that is encrypted when secure is true.
+	// HandleIQ answers an IQ in the jabber:iq:register namespace, or an
+	// XEP-0445 preauth IQ, from an unauthenticated client that asked for
+	// domain, connected from remote (host:port), on a stream that is
+	// encrypted when secure is true.
 	HandleIQ(ctx context.Context, domain, remote string, secure bool, iq *xmlstream.Element) (reply *xmlstream.Element)
 }
 

@@ -28,6 +28,7 @@ const (
 	NSStreamErr = "urn:ietf:params:xml:ns:xmpp-streams"
 	NSSASLCB    = "urn:xmpp:sasl-cb:0"
 	NSRegister  = "jabber:iq:register"
+	NSPreauth   = "urn:xmpp:pars:0"
 )
 
 // maxAuthFailures is how many failed SASL attempts one stream may make
@@ -266,8 +267,9 @@ func (st *stream) step(ctx context.Context) (restart bool, sess *Session, err er
 }
 
 // isRegistration reports whether el is an in-band registration IQ that an
-// unauthenticated client may send (XEP-0077 §3), with registration on and
-// the stream encrypted if TLS is required.
+// unauthenticated client may send (XEP-0077 §3), or the XEP-0445 preauth
+// IQ that gives the invitation for one, with a registrar and the stream
+// encrypted if TLS is required.
 func (st *stream) isRegistration(el *xmlstream.Element) bool {
 	if st.srv.cfg.Registrar == nil || st.username != "" || (st.srv.cfg.RequireTLS && !st.t.Secure()) {
 		return false
@@ -276,7 +278,8 @@ func (st *stream) isRegistration(el *xmlstream.Element) bool {
 		return false
 	}
 	q := el.FirstChildElement()
-	return q != nil && q.Name.Space == NSRegister && q.Name.Local == "query"
+	return q != nil && (q.Name.Space == NSRegister && q.Name.Local == "query" ||
+		q.Name.Space == NSPreauth && q.Name.Local == "preauth")
 }
 
 func (st *stream) startTLS() error {

@@ -438,3 +438,25 @@ func TestPasswordChangeFormBeforeLogin(t *testing.T) {
 		}
 	}
 }
+
+// The XEP-0445 preauth IQ, which apps send when they open the invitation
+// page's xmpp:host?register;preauth=TOKEN link, reaches the registrar on
+// the stream: it attaches the token to the connection, and a plain
+// registration that follows uses it.
+func TestPreauthOnTheStream(t *testing.T) {
+	s := xmpptest.Start(t, func(cfg *config.Config) {
+		cfg.Registration.Enabled = true
+		cfg.Registration.RequireInvite = true
+	})
+	inv, err := invites(t, s).Create(context.Background(), xmpptest.Domain, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := connect(t, s)
+	expectError(t, ask(t, c, "<iq type='set' id='p0' to='localhost'><preauth xmlns='urn:xmpp:pars:0' token='WRONG'/></iq>"), "item-not-found")
+	expectResult(t, ask(t, c, "<iq type='set' id='p1' to='localhost'><preauth xmlns='urn:xmpp:pars:0' token='"+inv.Token+"'/></iq>"))
+	expectResult(t, ask(t, c, registerIQ("r1", "juliet", "balcony")))
+	if got := loginResult(t, s, "juliet", "balcony"); got != "success" {
+		t.Errorf("login after registering with a preauth token: %s", got)
+	}
+}

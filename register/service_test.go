@@ -26,8 +26,9 @@ func parse(t *testing.T, s string) *xmlstream.Element {
 }
 
 // The XEP-0445 preauth IQ attaches a token to the connection; the
-// registration that follows uses it without a token field. The c2s stream
-// does not pass preauth IQs on yet, so this asks the Service directly.
+// registration that follows uses it without a token field. This asks the
+// Service directly, with addresses of several connections;
+// TestPreauthOnTheStream goes through the c2s stream.
 func TestPreauth(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.Pool(t)
