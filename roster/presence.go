@@ -270,16 +270,20 @@ func (m *Module) Ended(ctx context.Context, session jid.JID, last *xmlstream.Ele
 	m.Broadcast(ctx, session, un, false)
 }
 
-// recordLast stores owner's last unavailable presence.
+// recordLast stores owner's last unavailable presence, stamped with a
+// <delay/> of the server's, so that a probe answered from it says when
+// the account went offline (RFC 6121 §4.3.2, XEP-0203); a <delay/> the
+// client put in is dropped, as the server does not vouch for it.
 func (m *Module) recordLast(ctx context.Context, owner jid.JID, st *xmlstream.Element) {
 	status := ""
 	if s := st.Child(stanza.NSClient, "status"); s != nil {
 		status = s.Text()
 	}
-	stored := st.Copy()
+	at := m.now()
+	stored := st.Without(NSDelay, "delay").Copy()
 	stored.SetAttr("from", owner.String())
 	stored.SetAttr("to", "")
-	at := m.now()
+	stored.AddChild(xmlstream.NewElement(NSDelay, "delay", "from", owner.Domainpart(), "stamp", at.UTC().Format(stampLayout)))
 	err := m.store.SetLast(ctx, owner, Last{Status: status, Stanza: stored.String(), At: at})
 	// An account deleted while online has no last presence to keep.
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {

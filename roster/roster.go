@@ -28,7 +28,11 @@ const (
 	NSVersioning  = "urn:xmpp:features:rosterver"    // XEP-0237 stream feature
 	NSPreApproval = "urn:xmpp:features:pre-approval" // RFC 6121 §3.4 stream feature
 	NSLast        = "jabber:iq:last"                 // XEP-0012
+	NSDelay       = "urn:xmpp:delay"                 // XEP-0203, on the last unavailable presence
 )
+
+// stampLayout is the XEP-0082 DateTime profile of <delay/> stamps.
+const stampLayout = "2006-01-02T15:04:05.000Z"
 
 // Limits on what a roster item may hold (RFC 6121 §2.3.3 lets the server
 // choose them).
