@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"mellium.im/xmpp/jid"
 
@@ -24,7 +25,8 @@ func (r *Router) broadcastPresence(ctx context.Context, from jid.JID, st *xmlstr
 	}
 	priority := 0
 	if p := st.Child(stanza.NSClient, "priority"); p != nil {
-		n, err := strconv.Atoi(p.Text())
+		// An xs:byte: white space around the number collapses away.
+		n, err := strconv.Atoi(strings.Trim(p.Text(), " \t\r\n"))
 		if err != nil || n < -128 || n > 127 {
 			r.bounce(ctx, st, stanza.BadRequest, "priority must be an integer from -128 to 127")
 			return
