@@ -33,6 +33,10 @@ func (r *Router) broadcastPresence(ctx context.Context, from jid.JID, st *xmlstr
 		}
 		priority = n
 	}
+	if typ == "available" && !validShow(st) {
+		r.bounce(ctx, st, stanza.BadRequest, "show must be away, chat, dnd or xa")
+		return
+	}
 	var others []*xmlstream.Element // the other resources' presence, for an initial presence
 	initial, raised := false, false
 	r.mu.Lock()
@@ -96,6 +100,21 @@ func (r *Router) broadcastPresence(ctx context.Context, from jid.JID, st *xmlstr
 			f(ctx, from)
 		}
 	}
+}
+
+// validShow reports whether st has no <show/>, an empty one, or one of
+// the values RFC 6121 §4.7.2.1 allows, white space around it collapsed
+// as for the xs:token it is.
+func validShow(st *xmlstream.Element) bool {
+	show := st.Child(stanza.NSClient, "show")
+	if show == nil {
+		return true
+	}
+	switch strings.Trim(show.Text(), " \t\r\n") {
+	case "", "away", "chat", "dnd", "xa":
+		return true
+	}
+	return false
 }
 
 // addressed returns a copy of st addressed to the full JID to.
