@@ -23,8 +23,10 @@ func (r *Router) broadcastPresence(ctx context.Context, from jid.JID, st *xmlstr
 		// client to nobody is meaningless. Both are ignored.
 		return
 	}
+	// Only available presence is checked: going offline is never refused
+	// for a priority or show it no longer needs.
 	priority := 0
-	if p := st.Child(stanza.NSClient, "priority"); p != nil {
+	if p := st.Child(stanza.NSClient, "priority"); p != nil && typ == "available" {
 		// An xs:byte: white space around the number collapses away.
 		n, err := strconv.Atoi(strings.Trim(p.Text(), " \t\r\n"))
 		if err != nil || n < -128 || n > 127 {

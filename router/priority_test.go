@@ -58,3 +58,25 @@ func TestInvalidShow(t *testing.T) {
 		t.Fatalf("other resource got %s, want juliet's unavailable presence", p)
 	}
 }
+
+// An unavailable presence with a <priority/> that is not a number still
+// takes the resource offline: its priority does not matter any more, and
+// refusing it would leave the resource available to everyone.
+func TestUnavailableWithBadPriority(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	other := xmpptest.Login(t, s, "juliet", "secret", "other")
+	other.Send("<presence/>")
+	other.ExpectPresenceFrom("juliet@localhost/other")
+	juliet.Send("<presence/>")
+	juliet.ExpectPresenceFrom("juliet@localhost/balcony")
+	juliet.ExpectPresenceFrom("juliet@localhost/other")
+	other.ExpectPresenceFrom("juliet@localhost/balcony")
+	juliet.Send("<presence type='unavailable'><priority>high</priority></presence>")
+	if p := juliet.NextNamed("presence"); p.Attr("type") != "unavailable" {
+		t.Fatalf("unavailable presence with a bad priority: got %s, want its reflection", p)
+	}
+	if p := other.NextNamed("presence"); p.Attr("type") != "unavailable" || p.Attr("from") != "juliet@localhost/balcony" {
+		t.Fatalf("other resource got %s, want juliet's unavailable presence", p)
+	}
+}
