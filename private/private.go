@@ -134,9 +134,11 @@ func (m *Module) MoveToHandlers(ctx context.Context) (int, error) {
 		}
 		for _, account := range accounts {
 			// A handler that has data already keeps it: what private
-			// storage holds is older.
+			// storage holds is older, and goes, lest it come back when
+			// the handler's data is removed.
 			_, has, err := m.Handlers[ns].Get(ctx, account)
 			if err == nil && has {
+				m.dropStored(ctx, account, ns)
 				continue
 			}
 			var q *xmlstream.Element
@@ -175,6 +177,16 @@ func (m *Module) move(ctx context.Context, account jid.JID, ns string, q *xmlstr
 		return err
 	}
 	return m.Store.Delete(ctx, account.Domainpart(), account.Localpart(), ns)
+}
+
+// dropStored deletes the Store's data of account under ns, which the
+// handler of ns has superseded, so that it cannot come back when the
+// handler's data is removed. A failure is logged: the set it follows is
+// done.
+func (m *Module) dropStored(ctx context.Context, account jid.JID, ns string) {
+	if err := m.Store.Delete(ctx, account.Domainpart(), account.Localpart(), ns); err != nil {
+		m.Logger.Warn("superseded private data kept in private storage", "jid", account.String(), "namespace", ns, "err", err)
+	}
 }
 
 // request checks the parts of an IQ that gets and sets share and returns
@@ -260,6 +272,9 @@ func (m *Module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	if h := m.Handlers[ns]; h != nil {
 		err = h.Set(ctx, iq.To, elems)
 		limit = "the data exceeds the account's limits"
+		if err == nil {
+			m.dropStored(ctx, iq.To, ns)
+		}
 	} else {
 		// Store a <query/> holding only the elements, without any text
 		// between them: it is the result of a later get as it stands.
