@@ -120,6 +120,10 @@ func (s *Service) roomInfo(rm *room, iq router.IQ) *xmlstream.Element {
 	form.field("muc#roominfo_occupants", "", strconv.Itoa(len(rm.occupants)))
 	// Clients hide the private message option where it would fail.
 	form.field("muc#roomconfig_allowpm", "", rm.cfg.allowPM())
+	if len(rm.avatars) > 0 {
+		// XEP-0486 §3.3: how clients learn that the room has an avatar.
+		form.values("muc#roominfo_avatarhash", "text-multi", rm.avatars...)
+	}
 	return iq.Result(q.AddChild(form.x))
 }
 

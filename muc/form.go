@@ -23,6 +23,15 @@ func (f form) field(name, typ, value string) {
 	f.x.AddChild(el)
 }
 
+// values adds a field of several values; typ may be "".
+func (f form) values(name, typ string, values ...string) {
+	el := xmlstream.NewElement(NSData, "field", "var", name, "type", typ)
+	for _, v := range values {
+		el.AddChild(xmlstream.NewElement(NSData, "value").AddText(v))
+	}
+	f.x.AddChild(el)
+}
+
 // options adds a list-single field with its options.
 func (f form) options(name, value string, options ...string) {
 	el := xmlstream.NewElement(NSData, "field", "var", name, "type", "list-single")

@@ -204,6 +204,7 @@ func (s *Service) Load(ctx context.Context) error {
 			continue
 		}
 		rm.cfg, rm.subject, rm.subjectBy, rm.vcard = sr.Config, sr.Subject, sr.SubjectBy, sr.VCard
+		rm.avatars = avatarHashes(rm.vcard)
 		for j, a := range sr.Affiliations {
 			rm.affs[j] = a
 		}

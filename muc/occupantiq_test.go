@@ -1,6 +1,8 @@
 package muc_test
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"testing"
 
 	"xmppd/internal/xmpptest"
@@ -178,4 +180,54 @@ func TestReservedNick(t *testing.T) {
 	if q := ask(nurse); len(q.ChildElements()) != 0 || q.Attr("node") != "x-roomuser-item" {
 		t.Fatalf("nurse has no reserved nick: %s", q)
 	}
+}
+
+// XEP-0486 §3.3: a room whose vCard has a photo tells its hash in the
+// muc#roominfo form, so that clients find the room's avatar; a room
+// without one has no such field.
+func TestRoomAvatarHash(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet := online(t, s, "juliet")
+	create(t, juliet, room, "jul")
+	configure(t, juliet, room, field("muc#roomconfig_persistentroom", "1"))
+	hashes := func() []string {
+		juliet.Send("<iq type='get' id='di' to='" + room + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+		q := expectIQ(t, juliet, "di", "result").Child("http://jabber.org/protocol/disco#info", "query")
+		var got []string
+		for _, f := range q.Child("jabber:x:data", "x").ChildElements() {
+			if f.Attr("var") == "muc#roominfo_avatarhash" {
+				for _, v := range f.ChildElements() {
+					got = append(got, v.Text())
+				}
+			}
+		}
+		return got
+	}
+	if got := hashes(); len(got) != 0 {
+		t.Fatalf("avatar hashes %v of a room without a vCard", got)
+	}
+	// sha1("a rose") and sha1("a thorn"), as XEP-0153 computes them.
+	juliet.Send("<iq type='set' id='vs' to='" + room + "'><vCard xmlns='vcard-temp'>" +
+		"<PHOTO><TYPE>image/png</TYPE><BINVAL>YSByb3Nl</BINVAL></PHOTO>" +
+		"<PHOTO><TYPE>image/svg+xml</TYPE><BINVAL>YSB0aG9ybg==</BINVAL></PHOTO></vCard></iq>")
+	expectIQ(t, juliet, "vs", "result")
+	if got := hashes(); len(got) != 2 || got[0] != sha1Hex("a rose") || got[1] != sha1Hex("a thorn") {
+		t.Fatalf("avatar hashes %v, want those of the two photos", got)
+	}
+	s = xmpptest.Restart(t, s)
+	juliet = online(t, s, "juliet")
+	if got := hashes(); len(got) != 2 || got[0] != sha1Hex("a rose") {
+		t.Fatalf("avatar hashes %v after a restart, want those of the two photos", got)
+	}
+	juliet.Send("<iq type='set' id='vs' to='" + room + "'><vCard xmlns='vcard-temp'><FN>Verona</FN></vCard></iq>")
+	expectIQ(t, juliet, "vs", "result")
+	if got := hashes(); len(got) != 0 {
+		t.Fatalf("avatar hashes %v of a room whose vCard has no photo", got)
+	}
+}
+
+func sha1Hex(s string) string {
+	sum := sha1.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

@@ -65,6 +65,9 @@ type room struct {
 	sentPrivates map[string]sentPrivate
 	// vcard is the room's vCard (XEP-0054), serialised; nil for none.
 	vcard []byte
+	// avatars are the XEP-0153 hashes of vcard's photos, which disco#info
+	// tells (XEP-0486).
+	avatars []string
 	// recent are the last messages of an unarchived room, oldest first,
 	// for the history on join.
 	recent []Message

@@ -2,6 +2,10 @@ package muc
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
 
 	"xmppd/router"
 	"xmppd/stanza"
@@ -38,5 +42,42 @@ func (s *Service) roomVCard(ctx context.Context, rm *room, iq router.IQ) *xmlstr
 		rm.vcard = old
 		return iq.Error(stanza.InternalServerError, "the vCard could not be stored")
 	}
+	rm.avatars = photoHashes(iq.Payload)
 	return iq.Result(nil)
+}
+
+// avatarHashes returns the XEP-0153 hashes of the photos of the
+// serialised vCard card (none for nil, or one that does not parse).
+func avatarHashes(card []byte) []string {
+	if card == nil {
+		return nil
+	}
+	v, err := parseStored(card)
+	if err != nil {
+		return nil
+	}
+	return photoHashes(v)
+}
+
+// photoHashes returns the XEP-0153 hash of each PHOTO of the vCard card
+// whose BINVAL is an image: the hex SHA-1 of the decoded data. XEP-0486
+// §4.1 tells them all, as a vCard may hold one image in several formats.
+func photoHashes(card *xmlstream.Element) []string {
+	var hashes []string
+	for _, photo := range card.ChildElements() {
+		if photo.Name.Space != NSVCard || photo.Name.Local != "PHOTO" {
+			continue
+		}
+		binval := photo.Child(NSVCard, "BINVAL")
+		if binval == nil {
+			continue
+		}
+		image, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(binval.Text()), ""))
+		if err != nil || len(image) == 0 {
+			continue
+		}
+		sum := sha1.Sum(image)
+		hashes = append(hashes, hex.EncodeToString(sum[:]))
+	}
+	return hashes
 }
