@@ -153,6 +153,7 @@ func TestRoomVCard(t *testing.T) {
 	romeo.Send(set)
 	xmpptest.ExpectError(t, expectIQ(t, romeo, "vs", "error"), "forbidden")
 	juliet.Send(set)
+	expectConfigNotice(t, juliet, room) // XEP-0486 §3.2
 	expectIQ(t, juliet, "vs", "result")
 	if v := get(romeo); v.Child("vcard-temp", "FN").Text() != "Verona" {
 		t.Fatalf("room vCard: %s", v)
@@ -211,6 +212,7 @@ func TestRoomAvatarHash(t *testing.T) {
 	juliet.Send("<iq type='set' id='vs' to='" + room + "'><vCard xmlns='vcard-temp'>" +
 		"<PHOTO><TYPE>image/png</TYPE><BINVAL>YSByb3Nl</BINVAL></PHOTO>" +
 		"<PHOTO><TYPE>image/svg+xml</TYPE><BINVAL>YSB0aG9ybg==</BINVAL></PHOTO></vCard></iq>")
+	expectConfigNotice(t, juliet, room)
 	expectIQ(t, juliet, "vs", "result")
 	if got := hashes(); len(got) != 2 || got[0] != sha1Hex("a rose") || got[1] != sha1Hex("a thorn") {
 		t.Fatalf("avatar hashes %v, want those of the two photos", got)

@@ -14,7 +14,9 @@ import (
 
 // roomVCard answers vcard-temp on the room's own JID (XEP-0054, as
 // XEP-0486 uses it for room avatars): anyone who may see the room gets
-// it, only owners set it, and it is stored with the room.
+// it, only owners set it, and it is stored with the room. A change is
+// told to the occupants with status 104, and the hashes of its photos
+// are in the room's disco#info.
 func (s *Service) roomVCard(ctx context.Context, rm *room, iq router.IQ) *xmlstream.Element {
 	if iq.Payload.Name.Local != "vCard" {
 		return iq.Error(stanza.BadRequest, "a vcard-temp payload is <vCard/>")
@@ -43,6 +45,11 @@ func (s *Service) roomVCard(ctx context.Context, rm *room, iq router.IQ) *xmlstr
 		return iq.Error(stanza.InternalServerError, "the vCard could not be stored")
 	}
 	rm.avatars = photoHashes(iq.Payload)
+	// XEP-0486 §3.2: the occupants learn that the room's information,
+	// its avatar among it, changed.
+	s.broadcast(rm, xmlstream.NewElement(stanza.NSClient, stanza.Message, "type", "groupchat",
+		"from", rm.jid.String(), "id", stanza.NewID()).
+		AddChild(xmlstream.NewElement(NSUser, "x").AddChild(xmlstream.NewElement(NSUser, "status", "code", "104"))))
 	return iq.Result(nil)
 }
 
