@@ -196,7 +196,7 @@ type Roster struct {
 
 // VCard bounds profiles (XEP-0054).
 type VCard struct {
-	// MaxBytes is the largest vCard stored.
+	// MaxBytes is the largest vCard stored, of an account or of a room.
 	MaxBytes int `toml:"max_bytes"`
 }
 

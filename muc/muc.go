@@ -68,6 +68,9 @@ const (
 	DefaultHistory  = 20
 	DefaultMaxUsers = 200
 	DefaultMaxPage  = 250
+	// DefaultMaxVCardBytes is the default of Config.MaxVCardBytes, the
+	// default of vcard.max_bytes.
+	DefaultMaxVCardBytes = 64 << 10
 )
 
 // timeout bounds one store call, so a slow database fails one stanza.
@@ -86,6 +89,9 @@ type Config struct {
 	MaxUsers int
 	// MaxPage is the most messages one archive page returns.
 	MaxPage int
+	// MaxVCardBytes is the largest serialised room vCard (XEP-0054)
+	// accepted.
+	MaxVCardBytes int
 	// BatchRows is the most messages one archive write stores; 0 means
 	// DefaultBatchRows.
 	BatchRows int
@@ -120,7 +126,7 @@ func (c *Config) Validate() error {
 		p   *int
 		def int
 	}{{&c.History, DefaultHistory}, {&c.MaxUsers, DefaultMaxUsers}, {&c.MaxPage, DefaultMaxPage},
-		{&c.BatchRows, DefaultBatchRows}, {&c.Queue, DefaultQueue}} {
+		{&c.MaxVCardBytes, DefaultMaxVCardBytes}, {&c.BatchRows, DefaultBatchRows}, {&c.Queue, DefaultQueue}} {
 		if *f.p == 0 {
 			*f.p = f.def
 		}

@@ -3,8 +3,10 @@ package muc_test
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"strings"
 	"testing"
 
+	"xmppd/config"
 	"xmppd/internal/xmpptest"
 	"xmppd/xmlstream"
 )
@@ -232,4 +234,23 @@ func TestRoomAvatarHash(t *testing.T) {
 func sha1Hex(s string) string {
 	sum := sha1.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// A room's vCard is bounded as an account's is (vcard.max_bytes): a
+// larger one is refused with not-acceptable and the old one stays.
+func TestRoomVCardTooLarge(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t, func(c *config.Config) { c.VCard.MaxBytes = 1024 })
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	juliet := online(t, s, "juliet")
+	create(t, juliet, room, "jul")
+	juliet.Send("<iq type='set' id='vs' to='" + room + "'><vCard xmlns='vcard-temp'><FN>Verona</FN></vCard></iq>")
+	expectConfigNotice(t, juliet, room)
+	expectIQ(t, juliet, "vs", "result")
+	juliet.Send("<iq type='set' id='big' to='" + room + "'><vCard xmlns='vcard-temp'><DESC>" + strings.Repeat("x", 1024) + "</DESC></vCard></iq>")
+	xmpptest.ExpectError(t, expectIQ(t, juliet, "big", "error"), "not-acceptable")
+	juliet.Send("<iq type='get' id='vg' to='" + room + "'><vCard xmlns='vcard-temp'/></iq>")
+	if v := expectIQ(t, juliet, "vg", "result").Child("vcard-temp", "vCard"); v.Child("vcard-temp", "FN").Text() != "Verona" || v.Child("vcard-temp", "DESC") != nil {
+		t.Fatalf("room vCard %s after a refused set, want the old one", v)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
+	"strconv"
 	"strings"
 
 	"xmppd/router"
@@ -14,7 +15,8 @@ import (
 
 // roomVCard answers vcard-temp on the room's own JID (XEP-0054, as
 // XEP-0486 uses it for room avatars): anyone who may see the room gets
-// it, only owners set it, and it is stored with the room. A change is
+// it, only owners set it, up to Config.MaxVCardBytes (not-acceptable
+// above, as for accounts), and it is stored with the room. A change is
 // told to the occupants with status 104, and the hashes of its photos
 // are in the room's disco#info.
 func (s *Service) roomVCard(ctx context.Context, rm *room, iq router.IQ) *xmlstream.Element {
@@ -35,8 +37,12 @@ func (s *Service) roomVCard(ctx context.Context, rm *room, iq router.IQ) *xmlstr
 	if rm.affiliation(iq.From) != Owner {
 		return iq.Error(stanza.Forbidden, "only owners may set the room's vCard")
 	}
+	data := iq.Payload.Append(nil, "")
+	if len(data) > s.cfg.MaxVCardBytes {
+		return iq.Error(stanza.NotAcceptable, "the vCard is larger than "+strconv.Itoa(s.cfg.MaxVCardBytes)+" bytes")
+	}
 	old := rm.vcard
-	rm.vcard = iq.Payload.Append(nil, "")
+	rm.vcard = data
 	if len(iq.Payload.ChildElements()) == 0 {
 		rm.vcard = nil // an empty vCard removes it
 	}

@@ -17,13 +17,14 @@ func (w *wiring) muc(ctx context.Context) error {
 	store := postgres.NewMUC(w.pool)
 	for _, host := range w.cfg.Hosts {
 		s, err := muc.New(ctx, w.router, muc.Config{
-			Domain:     "conference." + host,
-			Store:      store,
-			MaxPage:    w.cfg.Archive.MaxPage,
-			FloodRate:  w.cfg.MUC.FloodRate,
-			FloodBurst: w.cfg.MUC.FloodBurst,
-			Deferred:   w.cluster != nil,
-			Logger:     w.log,
+			Domain:        "conference." + host,
+			Store:         store,
+			MaxPage:       w.cfg.Archive.MaxPage,
+			MaxVCardBytes: w.cfg.VCard.MaxBytes,
+			FloodRate:     w.cfg.MUC.FloodRate,
+			FloodBurst:    w.cfg.MUC.FloodBurst,
+			Deferred:      w.cluster != nil,
+			Logger:        w.log,
 		})
 		if err != nil {
 			return err
