@@ -19,7 +19,9 @@
 // too. A list such a client publishes is made into publishes and
 // retractions as a private-storage set is; when the rooms change
 // otherwise, the list is published again to that node, if a client made
-// it, so that its clients are notified.
+// it, so that its clients are notified. A client that reads the node
+// before any made it finds it made, with the rooms, so that the list it
+// publishes next keeps them.
 package bookmarks
 
 import (
@@ -80,7 +82,37 @@ func Register(r *router.Router, service *pep.Service, log *slog.Logger) *Convert
 			c.logged(c.mirror(ctx, owner), owner)
 		}
 	})
+	service.OnRead(func(ctx context.Context, owner jid.JID, node string) {
+		if node == NSLegacy {
+			c.logged(c.makeLegacy(ctx, owner), owner)
+		}
+	})
 	return c
+}
+
+// legacyConfig is the configuration of the node NSLegacy when the
+// converter makes it: that of a client's publish with XEP-0048 §3's
+// publish-options, PEP's defaults made private.
+func legacyConfig() pep.NodeConfig {
+	cfg := pep.Defaults()
+	cfg.Access = pep.Whitelist
+	return cfg
+}
+
+// makeLegacy makes the PEP node NSLegacy, with the account's bookmarks,
+// when a client of XEP-0048 §3 reads it before any client made it: shown
+// nothing, it would publish a list without the rooms it was not shown,
+// and they would go.
+func (c *Converter) makeLegacy(ctx context.Context, account jid.JID) error {
+	_, _, exists, err := c.pep.Items(ctx, account, NSLegacy)
+	if err != nil || exists {
+		return err
+	}
+	list, ok, err := c.Get(ctx, account)
+	if err != nil || !ok {
+		return err
+	}
+	return c.pep.Publish(ctx, account, NSLegacy, legacyConfig(), legacyItem, list[0])
 }
 
 // published follows a client's publish: a list of XEP-0048 to the node

@@ -499,3 +499,36 @@ func TestStartDropsOlderBookmarks(t *testing.T) {
 		t.Fatalf("private storage shows %v after a set and the bookmarks node's deletion", slices.Sorted(maps.Keys(got)))
 	}
 }
+
+// TestLegacyPEPSeesExistingRooms checks that a client of XEP-0048 §3
+// that reads the node storage:bookmarks before any client made it is
+// shown the rooms XEP-0402 clients keep, as #compat-pep promises: the
+// list it then publishes, with a room added, loses none of them.
+func TestLegacyPEPSeesExistingRooms(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	mod := xmpptest.Login(t, s, "juliet", "secret", "modern")
+	mod.Result("set", "", "<pubsub xmlns='"+nsPubsub+"'><publish node='"+nsBM+"'><item id='tomb@rooms.localhost'>"+
+		"<conference xmlns='"+nsBM+"' name='Tomb' autojoin='true'><nick>J</nick><password>rose</password></conference></item></publish>"+
+		"<publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>"+
+		"<field var='pubsub#access_model'><value>whitelist</value></field></x></publish-options></pubsub>")
+
+	old := xmpptest.Login(t, s, "juliet", "secret", "old")
+	got := legacyPEP(t, old)
+	tomb := got["tomb@rooms.localhost"]
+	if len(got) != 1 || tomb == nil || tomb.Attr("name") != "Tomb" || tomb.Child(nsLegacy, "password").Text() != "rose" {
+		t.Fatalf("storage:bookmarks shows %v, want the tomb", got)
+	}
+	// The list, with its password, is the account's only.
+	res := old.Result("get", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='"+nsLegacy+"'/></pubsub>")
+	for _, f := range res.Child("http://jabber.org/protocol/pubsub#owner", "pubsub").Child("http://jabber.org/protocol/pubsub#owner", "configure").Child("jabber:x:data", "x").ChildElements() {
+		if f.Attr("var") == "pubsub#access_model" && f.Child("jabber:x:data", "value").Text() != "whitelist" {
+			t.Fatalf("storage:bookmarks has access model %s", f.Child("jabber:x:data", "value").Text())
+		}
+	}
+	old.Result("set", "", legacyPEPPublish("<conference jid='tomb@rooms.localhost' autojoin='true' name='Tomb'><nick>J</nick><password>rose</password></conference>"+
+		"<conference jid='crypt@rooms.localhost' name='Crypt'/>"))
+	if items := pepItems(t, mod); len(items) != 2 || items["tomb@rooms.localhost"] == nil || items["crypt@rooms.localhost"] == nil {
+		t.Fatalf("items %v, want the tomb and the crypt", slices.Sorted(maps.Keys(items)))
+	}
+}

@@ -44,6 +44,11 @@ func (m *module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 			ids = append(ids, it.Attr("id"))
 		}
 	}
+	if owner(iq.From, iq.To) {
+		for _, f := range m.reading {
+			f(ctx, iq.To, node)
+		}
+	}
 	ctx, cancel := timeout(ctx)
 	defer cancel()
 	cfg, items, err := m.Store.Items(ctx, iq.To, node, ids, max)

@@ -195,6 +195,9 @@ type module struct {
 	// removed are told of each item an account's client retracted, and
 	// of each node it purged or deleted (id "").
 	removed []func(ctx context.Context, owner jid.JID, node, id string)
+	// reading are told before an account's client reads items of one
+	// of its nodes.
+	reading []func(ctx context.Context, owner jid.JID, node string)
 }
 
 // features are the XEP-0060 features a PEP service announces on the

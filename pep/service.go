@@ -54,6 +54,13 @@ func (s *Service) OnRemove(f func(ctx context.Context, owner jid.JID, node, id s
 	s.m.removed = append(s.m.removed, f)
 }
 
+// OnRead has f called before a client of owner reads the items of
+// owner's node, which may not exist yet: f may make it, as a node kept
+// in step with another is made when it is first wanted.
+func (s *Service) OnRead(f func(ctx context.Context, owner jid.JID, node string)) {
+	s.m.reading = append(s.m.reading, f)
+}
+
 // Item returns the payload of item id of owner's node; nil when there is
 // no such node or item.
 func (s *Service) Item(ctx context.Context, owner jid.JID, node, id string) (*xmlstream.Element, error) {
