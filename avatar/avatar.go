@@ -22,7 +22,10 @@
 //   - A presence whose update element has a <photo/>, empty or not, is
 //     the client's word and left as it is; an update element without one
 //     gets the hash (an empty <photo/> when there is no photo); a
-//     presence without one gets the hash when the vCard has a photo.
+//     presence without one gets one when the account has a vCard, with
+//     an empty <photo/> when it has no photo, so that contacts learn that
+//     a photo was removed (XEP-0153 §3.1). An account without a vCard
+//     has nothing to tell.
 package avatar
 
 import (
@@ -106,7 +109,7 @@ func (m *Module) Outbound(ctx context.Context, from, _ jid.JID, st *xmlstream.El
 	if x != nil && x.Child(NSUpdate, "photo") != nil {
 		return true, nil
 	}
-	hash, err := m.hash(ctx, from.Bare())
+	hash, hasCard, err := m.hash(ctx, from.Bare())
 	if err != nil {
 		m.Logger.Error("loading the vCard photo hash", "jid", from.Bare().String(), "err", err)
 		return true, nil
@@ -117,42 +120,61 @@ func (m *Module) Outbound(ctx context.Context, from, _ jid.JID, st *xmlstream.El
 		// An update element without a photo is filled, with an empty one
 		// when there is no photo (XEP-0398 §4).
 		x.AddChild(photo)
-	case hash != "":
+	case hasCard:
 		st.AddChild(xmlstream.NewElement(NSUpdate, "x").AddChild(photo))
 	}
 	return true, nil
 }
 
+// noCard is the cached hash of an account without a vCard, which is not
+// a hash.
+const noCard = "-"
+
 // Inbound lets everything through.
 func (m *Module) Inbound(context.Context, jid.JID, jid.JID, *xmlstream.Element) bool { return true }
 
-// hash returns the photo hash of account, from the cache or the store.
-func (m *Module) hash(ctx context.Context, account jid.JID) (string, error) {
+// hash returns the photo hash of account ("" for none), from the cache
+// or the store; hasCard is false when the account has no vCard.
+func (m *Module) hash(ctx context.Context, account jid.JID) (hash string, hasCard bool, err error) {
 	key := account.String()
 	m.mu.Lock()
 	h, ok := m.hashes[key]
 	changes := m.changes
 	m.mu.Unlock()
-	if ok {
-		return h, nil
+	if !ok {
+		if h, err = m.storedHash(ctx, account); err != nil {
+			return "", false, err
+		}
+		m.mu.Lock()
+		if m.changes == changes {
+			m.storeLocked(key, h)
+		}
+		m.mu.Unlock()
 	}
+	if h == noCard {
+		return "", false, nil
+	}
+	return h, true, nil
+}
+
+// storedHash returns the photo hash of account's stored vCard, or noCard.
+func (m *Module) storedHash(ctx context.Context, account jid.JID) (string, error) {
 	h, known, err := m.VCards.Store.PhotoHash(ctx, account.Domainpart(), account.Localpart())
+	if err != nil || known {
+		return h, err
+	}
+	data, err := m.VCards.Store.Get(ctx, account.Domainpart(), account.Localpart())
+	if errors.Is(err, storage.ErrNotFound) {
+		return noCard, nil
+	}
 	if err != nil {
 		return "", err
 	}
-	if !known {
-		card, err := m.card(ctx, account)
-		if err != nil {
-			return "", err
-		}
-		h = vcard.PhotoHash(card)
+	card, err := xmlstream.ParseStored(data)
+	if err != nil {
+		return "", err
 	}
-	m.mu.Lock()
-	if m.changes == changes {
-		m.storeLocked(key, h)
-	}
-	m.mu.Unlock()
-	return h, nil
+	return vcard.PhotoHash(card), nil
 }
 
 // storeLocked caches hash for key, dropping another when the cache is

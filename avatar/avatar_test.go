@@ -147,8 +147,10 @@ func TestPEPToVCard(t *testing.T) {
 	if binval, _ := photo(t, romeo, "juliet"); binval != "" {
 		t.Fatalf("vCard photo %q after the avatar was removed", binval)
 	}
-	if h := presenceHash(t, juliet, romeo, ""); h != "none" {
-		t.Fatalf("presence hash %q after the avatar was removed", h)
+	// Contacts learn that it is gone: an empty photo (XEP-0153 §3.1,
+	// XEP-0398 §4), not the silence that keeps their copy.
+	if h := presenceHash(t, juliet, romeo, ""); h != "" {
+		t.Fatalf("presence hash %q after the avatar was removed, want an empty photo", h)
 	}
 }
 
@@ -170,8 +172,8 @@ func TestRemovedAvatar(t *testing.T) {
 		if binval, _ := photo(t, romeo, "juliet"); binval != "" {
 			t.Fatalf("vCard photo %q after %s", binval, remove)
 		}
-		if h := presenceHash(t, juliet, romeo, ""); h != "none" {
-			t.Fatalf("presence hash %q after %s", h, remove)
+		if h := presenceHash(t, juliet, romeo, ""); h != "" {
+			t.Fatalf("presence hash %q after %s, want an empty photo", h, remove)
 		}
 	}
 }
@@ -243,5 +245,19 @@ func TestVCardWithoutStoredHash(t *testing.T) {
 	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
 	if h := presenceHash(t, juliet, romeo, ""); h != id {
 		t.Fatalf("presence hash %q, want %s", h, id)
+	}
+}
+
+// TestVCardWithoutPhoto checks that an account whose vCard has no photo
+// says so in presence with an empty photo, which XEP-0153 clients take
+// for "no avatar", and that one without a vCard says nothing.
+func TestVCardWithoutPhoto(t *testing.T) {
+	_, juliet, romeo := start(t)
+	if h := presenceHash(t, juliet, romeo, ""); h != "none" {
+		t.Fatalf("presence hash %q without a vCard, want no update element", h)
+	}
+	ok(t, juliet.IQ("set", "", "<vCard xmlns='"+nsVCard+"'><FN>Juliet</FN></vCard>"))
+	if h := presenceHash(t, juliet, romeo, ""); h != "" {
+		t.Fatalf("presence hash %q of a vCard without photo, want an empty photo", h)
 	}
 }

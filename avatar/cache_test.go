@@ -29,7 +29,7 @@ func TestChangesToldOutOfOrder(t *testing.T) {
 	juliet := jid.MustParse("juliet@localhost")
 	m.remember(juliet, "b")
 	m.remember(juliet, "a") // told last, stored first
-	if h, err := m.hash(context.Background(), juliet); err != nil || h != "b" {
+	if h, _, err := m.hash(context.Background(), juliet); err != nil || h != "b" {
 		t.Fatalf("hash %q (%v), want the stored b", h, err)
 	}
 }
