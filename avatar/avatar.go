@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"mellium.im/xmpp/jid"
@@ -283,7 +284,8 @@ func (m *Module) setPhoto(ctx context.Context, owner jid.JID, info *xmlstream.El
 		}
 		image, err := vcard.DecodeImage(data.Text())
 		hash = vcard.Hash(image)
-		if err != nil || len(image) == 0 || hash != info.Attr("id") {
+		// XEP-0153 §3.1: the hex may be in either case.
+		if err != nil || len(image) == 0 || !strings.EqualFold(hash, info.Attr("id")) {
 			m.Logger.Warn("a PEP avatar whose data is not its id's image was not put into the vCard", "jid", owner.String(), "id", info.Attr("id"))
 			return nil
 		}
@@ -338,7 +340,7 @@ func (m *Module) publishAvatar(ctx context.Context, account jid.JID, image []byt
 	if err != nil {
 		return err
 	}
-	if n := len(items); n > 0 && items[n-1].Attr("id") == id {
+	if n := len(items); n > 0 && strings.EqualFold(items[n-1].Attr("id"), id) {
 		return nil
 	}
 	if typ == "" {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
+	"strings"
 	"testing"
 
 	"xmppd/internal/xmpptest"
@@ -259,5 +260,22 @@ func TestVCardWithoutPhoto(t *testing.T) {
 	ok(t, juliet.IQ("set", "", "<vCard xmlns='"+nsVCard+"'><FN>Juliet</FN></vCard>"))
 	if h := presenceHash(t, juliet, romeo, ""); h != "" {
 		t.Fatalf("presence hash %q of a vCard without photo, want an empty photo", h)
+	}
+}
+
+// TestUpperCaseID checks that an avatar whose id is its SHA-1 in
+// upper-case hexadecimal, which XEP-0153 §3.1 says entities must
+// process as well, becomes the vCard's photo.
+func TestUpperCaseID(t *testing.T) {
+	_, juliet, romeo := start(t)
+	data, id := image("a lark")
+	upper := strings.ToUpper(id)
+	ok(t, juliet.IQ("set", "", publish(nsData, upper, "<data xmlns='"+nsData+"'>"+data+"</data>")))
+	ok(t, juliet.IQ("set", "", publish(nsMetadata, upper, "<metadata xmlns='"+nsMetadata+"'><info id='"+upper+"' type='image/png' bytes='6'/></metadata>")))
+	if binval, _ := photo(t, romeo, "juliet"); binval != data {
+		t.Fatalf("vCard photo %q, want the avatar", binval)
+	}
+	if h := presenceHash(t, juliet, romeo, ""); h != id {
+		t.Fatalf("presence hash %q, want %s", h, id)
 	}
 }
