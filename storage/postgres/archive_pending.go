@@ -17,7 +17,7 @@ import (
 //
 // The index takes new words into its pending list (GIN fastupdate), and
 // an INSERT that finds the list over gin_pending_list_limit merges it
-// before it returns (migration 0012). Batches commit in order, so every
+// before it returns (migrations 0012 and 0024). Batches commit in order, so every
 // message archived after that INSERT waits for the merge too. Merged
 // here every mergeEvery rows, the list stays below the limit; an INSERT
 // that still finds it over the limit while a merge runs here leaves the
@@ -36,11 +36,10 @@ type pendingMerger struct {
 
 // mergeEvery is how many archived rows with words the archive's text
 // index takes before its pending list is merged. A thousand rows of a
-// chat message's words fill 17 of the list's 8 kB pages, about half its
-// 256 kB limit (migration 0012): with short messages the INSERTs never
-// find it full. Rows of longer messages may fill it before, and their
-// INSERTs then merge as before.
-const mergeEvery = 1000
+// chat message's words fill 17 of the list's 8 kB pages, so 4,000 stay
+// well under the 1 MB limit of migration 0024; rows of far longer
+// messages may fill it before, and their INSERTs then merge as before.
+const mergeEvery = 4000
 
 // mergeTimeout bounds one merge.
 const mergeTimeout = time.Minute
