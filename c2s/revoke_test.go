@@ -17,24 +17,12 @@ func TestLoginStraddlingPasswordChangeIsRevoked(t *testing.T) {
 	s.AddUser(t, "juliet", xmpptest.Domain, "old pass")
 	juliet := xmpptest.Login(t, s, "juliet", "old pass", "balcony")
 
-	client, err := scram.SHA256.NewClient("juliet", "old pass", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conv := client.NewConversation()
-	first, _ := conv.Step("")
-	thief, _ := encrypted(t, s)
-	thief.Send("<auth xmlns='" + nsSASL + "' mechanism='SCRAM-SHA-256'>" + base64.StdEncoding.EncodeToString([]byte(first)) + "</auth>")
-	challenge, _ := base64.StdEncoding.DecodeString(thief.NextNamed("challenge").Text())
-	final, err := conv.Step(string(challenge))
-	if err != nil {
-		t.Fatal(err)
-	}
+	thief, final := staleLogin(t, s, false)
 
 	// The server has read the old credentials; now the password changes.
 	juliet.Result("set", "", "<query xmlns='jabber:iq:register'><username>juliet</username><password>new pass</password></query>")
 
-	thief.Send("<response xmlns='" + nsSASL + "'>" + base64.StdEncoding.EncodeToString([]byte(final)) + "</response>")
+	final()
 	if el := thief.Next(); el.Name.Local != "success" {
 		t.Fatalf("got %s, want the old password's proof accepted by SCRAM", el)
 	}
@@ -53,19 +41,7 @@ func TestRevokedLoginCannotResume(t *testing.T) {
 	s.AddUser(t, "juliet", xmpptest.Domain, "old pass")
 	juliet := xmpptest.LoginSM(t, s, "juliet", "old pass", "balcony")
 
-	client, err := scram.SHA256.NewClient("juliet", "old pass", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conv := client.NewConversation()
-	first, _ := conv.Step("")
-	thief, _ := encrypted(t, s)
-	thief.Send("<auth xmlns='" + nsSASL + "' mechanism='SCRAM-SHA-256'>" + base64.StdEncoding.EncodeToString([]byte(first)) + "</auth>")
-	challenge, _ := base64.StdEncoding.DecodeString(thief.NextNamed("challenge").Text())
-	final, err := conv.Step(string(challenge))
-	if err != nil {
-		t.Fatal(err)
-	}
+	thief, final := staleLogin(t, s, false)
 
 	juliet.Send("<iq type='set' id='pw'><query xmlns='jabber:iq:register'><username>juliet</username><password>new pass</password></query></iq>")
 	if el := juliet.Next(); el.Attr("type") != "result" {
@@ -73,7 +49,7 @@ func TestRevokedLoginCannotResume(t *testing.T) {
 	}
 	juliet.C.Conn.Close()
 
-	thief.Send("<response xmlns='" + nsSASL + "'>" + base64.StdEncoding.EncodeToString([]byte(final)) + "</response>")
+	final()
 	if el := thief.Next(); el.Name.Local != "success" {
 		t.Fatalf("got %s, want the old password's proof accepted by SCRAM", el)
 	}
@@ -97,24 +73,42 @@ func TestRevokedLoginGetsNoBind2(t *testing.T) {
 	s.AddUser(t, "juliet", xmpptest.Domain, "old pass")
 	juliet := xmpptest.Login(t, s, "juliet", "old pass", "balcony")
 
+	thief, final := staleLogin(t, s, true)
+
+	juliet.Result("set", "", "<query xmlns='jabber:iq:register'><username>juliet</username><password>new pass</password></query>")
+
+	final()
+	thief.ExpectStreamError("not-authorized")
+	juliet.Ping()
+}
+
+// staleLogin starts juliet's SCRAM-SHA-256 login with password "old
+// pass" on a new stream, SASL2 if sasl2 says so (with Bind 2), up to the
+// server's challenge: the server has read the credentials. final sends
+// the client's last message, whose proof the server will accept.
+func staleLogin(t *testing.T, s *xmpptest.Server, sasl2 bool) (thief *xmpptest.Client, final func()) {
+	t.Helper()
 	client, err := scram.SHA256.NewClient("juliet", "old pass", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	conv := client.NewConversation()
 	first, _ := conv.Step("")
-	thief, _ := encrypted(t, s)
-	thief.Send("<authenticate xmlns='" + nsSASL2 + "' mechanism='SCRAM-SHA-256'><initial-response>" +
-		base64.StdEncoding.EncodeToString([]byte(first)) + "</initial-response>" + bindRequest("") + "</authenticate>")
+	initial := base64.StdEncoding.EncodeToString([]byte(first))
+	ns := nsSASL
+	thief, _ = encrypted(t, s)
+	if sasl2 {
+		ns = nsSASL2
+		thief.Send("<authenticate xmlns='" + ns + "' mechanism='SCRAM-SHA-256'><initial-response>" + initial + "</initial-response>" + bindRequest("") + "</authenticate>")
+	} else {
+		thief.Send("<auth xmlns='" + ns + "' mechanism='SCRAM-SHA-256'>" + initial + "</auth>")
+	}
 	challenge, _ := base64.StdEncoding.DecodeString(thief.NextNamed("challenge").Text())
-	final, err := conv.Step(string(challenge))
+	last, err := conv.Step(string(challenge))
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	juliet.Result("set", "", "<query xmlns='jabber:iq:register'><username>juliet</username><password>new pass</password></query>")
-
-	thief.Send("<response xmlns='" + nsSASL2 + "'>" + base64.StdEncoding.EncodeToString([]byte(final)) + "</response>")
-	thief.ExpectStreamError("not-authorized")
-	juliet.Ping()
+	return thief, func() {
+		thief.Send("<response xmlns='" + ns + "'>" + base64.StdEncoding.EncodeToString([]byte(last)) + "</response>")
+	}
 }
