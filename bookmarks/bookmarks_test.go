@@ -325,7 +325,8 @@ func TestWidenedNodeTakesClientOptions(t *testing.T) {
 }
 
 // TestStartKeepsNewerBookmarks checks that private-storage bookmarks
-// found at start do not replace an account's PEP bookmarks.
+// found at start do not replace an account's PEP bookmarks, and are
+// dropped.
 func TestStartKeepsNewerBookmarks(t *testing.T) {
 	s := xmpptest.Start(t)
 	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
@@ -339,6 +340,28 @@ func TestStartKeepsNewerBookmarks(t *testing.T) {
 	mod := xmpptest.Login(t, s, "juliet", "secret", "modern")
 	if items := pepItems(t, mod); len(items) != 1 || items["new@rooms.localhost"] == nil {
 		t.Fatalf("items %v, want the newer list", items)
+	}
+
+	// The superseded list leaves private storage, so that it neither
+	// takes the account's room there nor comes back when the XEP-0402
+	// node is deleted.
+	if _, err := postgres.NewPrivate(s.DB).Get(context.Background(), xmpptest.Domain, "juliet", nsLegacy); err == nil {
+		t.Error("the superseded bookmarks are still in private storage")
+	}
+	deleteNode := "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='" + nsBM + "'/></pubsub>"
+	mod.Result("set", "", deleteNode)
+	if got := legacy(t, mod.Result("get", "", privateGet)); len(got) != 0 {
+		t.Fatalf("private storage shows %v after the bookmarks node was deleted", slices.Sorted(maps.Keys(got)))
+	}
+
+	// Imported while the server runs, they are superseded by the next set.
+	if err := postgres.NewPrivate(s.DB).Set(context.Background(), xmpptest.Domain, "juliet", nsLegacy, []byte(stored), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	mod.Result("set", "", privateSet("<conference jid='new@rooms.localhost'/>"))
+	mod.Result("set", "", deleteNode)
+	if got := legacy(t, mod.Result("get", "", privateGet)); len(got) != 0 {
+		t.Fatalf("private storage shows %v after a set and the bookmarks node's deletion", slices.Sorted(maps.Keys(got)))
 	}
 }
 
@@ -463,40 +486,6 @@ func TestSetRemovesEverySpelling(t *testing.T) {
 	old.Result("set", "", privateSet("<conference jid='crypt@rooms.localhost'/>"))
 	if got := legacy(t, old.Result("get", "", privateGet)); len(got) != 1 || got["crypt@rooms.localhost"] == nil {
 		t.Fatalf("private storage shows %v, want the crypt alone", slices.Sorted(maps.Keys(got)))
-	}
-}
-
-// TestStartDropsOlderBookmarks checks that the private-storage bookmarks
-// found at start that the account's PEP bookmarks supersede leave
-// private storage, so that they neither take the account's private
-// storage room nor come back when the XEP-0402 node is deleted.
-func TestStartDropsOlderBookmarks(t *testing.T) {
-	s := xmpptest.Start(t)
-	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
-	old := xmpptest.Login(t, s, "juliet", "secret", "old")
-	old.Result("set", "", privateSet("<conference jid='new@rooms.localhost'/>"))
-	stored := "<query xmlns='" + nsPrivate + "'><storage xmlns='" + nsLegacy + "'><conference jid='stale@rooms.localhost'/></storage></query>"
-	if err := postgres.NewPrivate(s.DB).Set(context.Background(), xmpptest.Domain, "juliet", nsLegacy, []byte(stored), 1<<20); err != nil {
-		t.Fatal(err)
-	}
-	s = xmpptest.Restart(t, s)
-	if _, err := postgres.NewPrivate(s.DB).Get(context.Background(), xmpptest.Domain, "juliet", nsLegacy); err == nil {
-		t.Error("the superseded bookmarks are still in private storage")
-	}
-	old = xmpptest.Login(t, s, "juliet", "secret", "old")
-	old.Result("set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='"+nsBM+"'/></pubsub>")
-	if got := legacy(t, old.Result("get", "", privateGet)); len(got) != 0 {
-		t.Fatalf("private storage shows %v after the bookmarks node was deleted", slices.Sorted(maps.Keys(got)))
-	}
-
-	// Imported while the server runs, they are superseded by the next set.
-	if err := postgres.NewPrivate(s.DB).Set(context.Background(), xmpptest.Domain, "juliet", nsLegacy, []byte(stored), 1<<20); err != nil {
-		t.Fatal(err)
-	}
-	old.Result("set", "", privateSet("<conference jid='new@rooms.localhost'/>"))
-	old.Result("set", "", "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='"+nsBM+"'/></pubsub>")
-	if got := legacy(t, old.Result("get", "", privateGet)); len(got) != 0 {
-		t.Fatalf("private storage shows %v after a set and the bookmarks node's deletion", slices.Sorted(maps.Keys(got)))
 	}
 }
 
