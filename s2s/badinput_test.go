@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
-	"net"
 	"testing"
 
 	"xmppd/config"
@@ -265,18 +264,8 @@ func TestDomainsInCapitals(t *testing.T) {
 func TestOutgoingStreamVersion(t *testing.T) {
 	for _, v := range []string{"", " version='0.9'", " version='2.0'"} {
 		t.Run("version"+v, func(t *testing.T) {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { l.Close() })
-			a := xmpptest.Start(t, func(c *config.Config) {
-				c.Hosts = []string{"a.test"}
-				c.S2S.Listen = "127.0.0.1:0"
-				c.S2S.Routes = map[string]string{"peer.test": l.Addr().String()}
-			})
-			a.AddUser(t, "alice", "a.test", "alice pw")
-			alice := xmpptest.LoginAt(t, a, "a.test", "alice", "alice pw", "phone")
+			l := listen(t)
+			_, alice := aliceRoutedTo(t, l)
 			alice.Send("<message to='pat@peer.test' type='chat' id='old'><body>hello</body></message>")
 
 			nc, err := l.Accept()
