@@ -160,6 +160,9 @@ func (s *Session) waitingLocked(st *xmlstream.Element) {
 // markers the stream layer recognises.
 const nsCarbons = "urn:xmpp:carbons:2"
 
+// nsDelay is XEP-0203's namespace (dropServerDelays).
+const nsDelay = "urn:xmpp:delay"
+
 // forClient returns st as a client gets it: a message without the
 // <private/> of message carbons, which the receiving server SHOULD remove
 // (XEP-0280 §9). The router and its observers see st itself, so carbons
@@ -454,6 +457,7 @@ func (s *Session) handle(ctx context.Context, t Transport, el *xmlstream.Element
 	// RFC 6120 §8.1.2.1: the server, never the client, says who sent it.
 	stanza.DropNamespacedAddressing(el)
 	el.SetAttr("from", s.jid.String())
+	s.dropServerDelays(el)
 	if s.lang != "" && el.Lang() == "" {
 		el.SetAttrNS("xml", "lang", s.lang)
 	}
@@ -480,6 +484,21 @@ func (s *Session) handle(ctx context.Context, t Transport, el *xmlstream.Element
 	s.srv.routeTracked(el, rc, func() { s.srv.router.FromClient(ctx, el) })
 	rc.done()
 	return nil
+}
+
+// dropServerDelays removes the XEP-0203 <delay/> elements of el that
+// claim to be from one of this server's domains: only the server says
+// when it delayed a stanza, and offline storage keeps the delay of its
+// domain that a stanza already has (offline.Delayed).
+func (s *Session) dropServerDelays(el *xmlstream.Element) {
+	kept := el.Children[:0]
+	for _, c := range el.Children {
+		if d, ok := c.(*xmlstream.Element); ok && d.Name.Space == nsDelay && d.Name.Local == "delay" && s.srv.router.IsLocal(d.Attr("from")) {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	el.Children = kept
 }
 
 // number counts a stanza received with stream management on and returns

@@ -86,6 +86,29 @@ func TestDeliveredOnceInOrderAfterInitialPresence(t *testing.T) {
 	}
 }
 
+// A <delay/> a client wrote as if from the server (XEP-0203) is not
+// taken for the server's own: the stored message gets the server's stamp
+// of when it was stored, and the client's goes.
+func TestClientDelayFromServerReplaced(t *testing.T) {
+	s, romeo := start(t)
+	romeo.Send("<message type='chat' to='juliet@localhost'><body>back then</body>" +
+		"<delay xmlns='" + offline.NSDelay + "' from='" + xmpptest.Domain + "' stamp='2000-01-01T00:00:00Z'/></message>")
+	romeo.Ping()
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	el := juliet.NextNamed("message")
+	expectDelayed(t, el, "back then")
+	delays := 0
+	for _, c := range el.ChildElements() {
+		if c.Name.Space == offline.NSDelay {
+			delays++
+		}
+	}
+	if delays != 1 {
+		t.Fatalf("got %s, want only the server's <delay/>", el)
+	}
+}
+
 func TestSurvivesRestart(t *testing.T) {
 	s, romeo := start(t)
 	sendAll(romeo, "juliet@localhost", "before the restart")
