@@ -18,10 +18,13 @@ func TestImportant(t *testing.T) {
 		{"<message xmlns='jabber:client' type='groupchat'><body>hi all</body></message>", true},
 		{"<message xmlns='jabber:client' type='chat'><active xmlns='http://jabber.org/protocol/chatstates'/></message>", false},
 		{"<message xmlns='jabber:client' type='error'><body>hi</body></message>", false},
-		{"<message xmlns='jabber:client'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
+		{"<message xmlns='jabber:client' from='alice@localhost' to='alice@localhost/tablet'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
 			"<message xmlns='jabber:client' type='chat'><body>to the phone</body></message></forwarded></received></message>", true},
-		{"<message xmlns='jabber:client'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
+		{"<message xmlns='jabber:client' from='alice@localhost' to='alice@localhost/tablet'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
 			"<message xmlns='jabber:client' type='chat'><received xmlns='urn:xmpp:receipts' id='x'/></message></forwarded></received></message>", false},
+		// A carbon copy from anybody but the account itself is forged.
+		{"<message xmlns='jabber:client' from='bob@localhost/desk' to='alice@localhost/tablet'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
+			"<message xmlns='jabber:client' type='chat'><body>to the phone</body></message></forwarded></received></message>", false},
 		{"<message xmlns='jabber:client' from='room@conference.localhost'><x xmlns='http://jabber.org/protocol/muc#user'><invite from='bob@localhost'/></x></message>", true},
 		{"<message xmlns='jabber:client' type='groupchat'><x xmlns='http://jabber.org/protocol/muc#user'><status code='104'/></x></message>", false},
 		{"<presence xmlns='jabber:client'/>", false},
@@ -36,7 +39,7 @@ func TestImportant(t *testing.T) {
 		{"<message xmlns='jabber:client' type='groupchat'><body></body></message>", false},
 		{"<message xmlns='jabber:client' type='chat'><body/><body xml:lang='de'>hallo</body></message>", true},
 		{"<message xmlns='jabber:client' type='chat'><body/><encrypted xmlns='eu.siacs.conversations.axolotl'><payload>AAAA</payload></encrypted></message>", true},
-		{"<message xmlns='jabber:client'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
+		{"<message xmlns='jabber:client' from='alice@localhost' to='alice@localhost/tablet'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
 			"<message xmlns='jabber:client' type='chat'><body>  </body></message></forwarded></received></message>", false},
 	} {
 		el, err := xmlstream.ParseElement([]byte(tc.xml), xmlstream.Limits{MaxStanzaBytes: 1 << 16, MaxDepth: 16})

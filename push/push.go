@@ -496,11 +496,7 @@ func important(st *xmlstream.Element) bool {
 	if st.Name.Local != stanza.Message || stanza.IsError(st) {
 		return false
 	}
-	if rc := st.Child(nsCarbons, "received"); rc != nil {
-		if fwd := rc.Child(nsForward, "forwarded"); fwd != nil && fwd.Child(stanza.NSClient, "message") != nil {
-			st = fwd.Child(stanza.NSClient, "message")
-		}
-	}
+	st = copied(st)
 	if stanza.Type(st) == "groupchat" && st.Child(stanza.NSClient, "subject") != nil {
 		return false
 	}
@@ -519,15 +515,40 @@ func important(st *xmlstream.Element) bool {
 	return false
 }
 
-// hasBody reports whether st has a <body/> with more than white space,
-// in any of its languages.
-func hasBody(st *xmlstream.Element) bool {
-	for _, c := range st.ChildElements() {
-		if c.Name.Space == stanza.NSClient && c.Name.Local == "body" && strings.TrimSpace(c.Text()) != "" {
-			return true
+// copied returns the message st is a carbon copy of, one the user
+// received on another device (XEP-0280), or st itself. Only the user's
+// own account sends carbon copies: one from anybody else is a forgery
+// (XEP-0280 §11), whose message is not taken, so that its sender is not
+// believed.
+func copied(st *xmlstream.Element) *xmlstream.Element {
+	from, err := jid.Parse(st.Attr("from"))
+	if err != nil || from.Resourcepart() != "" {
+		return st
+	}
+	if to, err := jid.Parse(st.Attr("to")); err != nil || !to.Bare().Equal(from) {
+		return st
+	}
+	if rc := st.Child(nsCarbons, "received"); rc != nil {
+		if fwd := rc.Child(nsForward, "forwarded"); fwd != nil && fwd.Child(stanza.NSClient, "message") != nil {
+			return fwd.Child(stanza.NSClient, "message")
 		}
 	}
-	return false
+	return st
+}
+
+// hasBody reports whether st has a <body/> with more than white space,
+// in any of its languages.
+func hasBody(st *xmlstream.Element) bool { return body(st) != nil }
+
+// body returns the first <body/> of st with more than white space, in
+// any of its languages, or nil.
+func body(st *xmlstream.Element) *xmlstream.Element {
+	for _, c := range st.ChildElements() {
+		if c.Name.Space == stanza.NSClient && c.Name.Local == "body" && strings.TrimSpace(c.Text()) != "" {
+			return c
+		}
+	}
+	return nil
 }
 
 // notify publishes one notification for st, the last of count messages,
@@ -576,13 +597,15 @@ func refused(err error) bool {
 }
 
 // publish is the pubsub publish of a notification of count messages, st
-// the last (XEP-0357 §7).
+// the last (XEP-0357 §7). The sender and body of a carbon copy are those
+// of the message copied, not of the user's own account.
 func (m *Module) publish(reg Registration, st *xmlstream.Element, count int) *xmlstream.Element {
+	st = copied(st)
 	summary := dataform.Form{Fields: []dataform.Field{{Var: "FORM_TYPE", Values: []string{formSummary}}, {Var: "message-count", Values: []string{strconv.Itoa(count)}}}}
 	if m.cfg.IncludeSender {
 		summary.Fields = append(summary.Fields, dataform.Field{Var: "last-message-sender", Values: []string{st.Attr("from")}})
 	}
-	if b := st.Child(stanza.NSClient, "body"); b != nil && m.cfg.IncludeBody {
+	if b := body(st); b != nil && m.cfg.IncludeBody {
 		summary.Fields = append(summary.Fields, dataform.Field{Var: "last-message-body", Values: []string{b.Text()}})
 	}
 	summary.Type = "submit"
