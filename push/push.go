@@ -581,9 +581,10 @@ func (m *Module) notify(ctx context.Context, account jid.JID, regs []Registratio
 }
 
 // refused reports whether err, the failure of a publish, is the app
-// server's refusal for good: an error of type auth, or of type cancel
-// but for those that say the app server could not be reached (federation
-// trouble, a restart), which pass.
+// server's refusal for good (XEP-0357 §7.1): an error of type auth, of
+// type modify (the same request would get the same answer), or of type
+// cancel but for those that say the app server could not be reached
+// (federation trouble, a restart), which pass, as does type wait.
 func refused(err error) bool {
 	var qe *router.QueryError
 	if !errors.As(err, &qe) {
@@ -593,7 +594,7 @@ func refused(err error) bool {
 	case stanza.RemoteServerNotFound, stanza.RemoteServerTimeout, stanza.ServiceUnavailable, stanza.InternalServerError, stanza.RecipientUnavailable:
 		return false
 	}
-	return qe.Type == "cancel" || qe.Type == "auth"
+	return qe.Type == "cancel" || qe.Type == "auth" || qe.Type == "modify"
 }
 
 // publish is the pubsub publish of a notification of count messages, st

@@ -616,3 +616,26 @@ func TestOfflineMessageCount(t *testing.T) {
 		t.Errorf("message-count %s for the first message since alice was online; want 1", got)
 	}
 }
+
+// TestBadRequestDisables: an app server that answers a publish with an
+// error of type modify (here, it finds the request bad) will answer the
+// same to the next: the registration is disabled (XEP-0357 §7.1), and
+// the next message goes to the other alone.
+func TestBadRequestDisables(t *testing.T) {
+	s, alice, bob, app := start(t)
+	alice.Send(enableIQ("e2", "n2"))
+	alice.NextNamed("iq")
+	goOffline(t, alice, bob)
+
+	bob.Send("<message to='alice@localhost' type='chat' id='m1'><body>hi</body></message>")
+	answerPushes(t, app, map[string]string{
+		"n1": "type='error'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
+		"n2": "type='result'>",
+	})
+	bob.Send("<message to='alice@localhost' type='chat' id='m2'><body>again</body></message>")
+	expectPush(t, app, "n2", "type='result'>")
+	var n int
+	if err := s.DB.QueryRow(context.Background(), `SELECT count(*) FROM push_registrations WHERE username = 'alice' AND node = 'n1'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d registrations at n1 (%v), want none", n, err)
+	}
+}
