@@ -280,3 +280,20 @@ func TestNamespacedFromDropped(t *testing.T) {
 		}
 	}
 }
+
+// TestDomainCase: a component that names its domain in other letter case
+// in its header is the configured component: domains compare without
+// regard to case (RFC 7622 §3.2).
+func TestDomainCase(t *testing.T) {
+	s := start(t)
+	c := xmpptest.Dial(t, s.ComponentAddr)
+	c.Send("<stream:stream xmlns='" + component.NS + "' xmlns:stream='http://etherx.jabber.org/streams' to='GW.LocalHost'>")
+	c.ReadHeader()
+	if c.Header.From != gateway {
+		t.Fatalf("server's header %+v, want from %s", c.Header, gateway)
+	}
+	c.Send(xmpptest.Handshake(c.Header.ID, secret))
+	if el := c.Next(); el.Name.Local != "handshake" {
+		t.Fatalf("got %s, want <handshake/>", el)
+	}
+}

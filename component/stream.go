@@ -107,7 +107,7 @@ func (c *stream) handshake() error {
 	if h.Name.Space != xmlstream.NSStream || h.DefaultNS != NS {
 		return streamErr("invalid-namespace", "a component stream is {"+xmlstream.NSStream+"}stream with the default namespace "+NS)
 	}
-	l := c.s.links[h.To]
+	l := c.s.links[domainOf(h.To)]
 	if l == nil {
 		return streamErr("host-unknown", "no component is configured for "+h.To)
 	}
@@ -131,6 +131,17 @@ func (c *stream) handshake() error {
 	}
 	c.link = l
 	return c.write([]byte("<handshake/>"))
+}
+
+// domainOf returns the domain a header's 'to' names, prepared as the
+// configuration's are (RFC 7622 §3.2: letter case does not matter), or
+// "" when it names none.
+func domainOf(to string) string {
+	j, err := jid.New("", to, "")
+	if err != nil {
+		return ""
+	}
+	return j.Domainpart()
 }
 
 // route checks a stanza from the component and routes it: it must come
