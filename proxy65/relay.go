@@ -85,7 +85,7 @@ type conn struct {
 	net.Conn
 	r     *bufio.Reader // holds what the party sent before activation
 	ip    string        // clientaddr.Key of its remote address
-	ended chan struct{} // closed when its goroutine is done, once paired
+	ended chan struct{} // closed when it is done relaying, or its goroutine is, once paired
 }
 
 // NewRelay returns a relay for cfg.
@@ -157,7 +157,8 @@ func (r *Relay) serve(c *conn) {
 		reply(c, replyFailure, addr)
 		return
 	}
-	defer close(c.ended)
+	ended := sync.OnceFunc(func() { close(c.ended) })
+	defer ended()
 	if reply(c, replyOK, addr) != nil {
 		r.leave(addr, p, c)
 		return
@@ -197,6 +198,10 @@ func (r *Relay) serve(c *conn) {
 	}
 	peer := p.other(c)
 	err = r.copy(peer.Conn, c, p)
+	// The peer may be waiting for this direction's end as this goroutine
+	// waits for its: waiting for the peer's goroutine to be done would
+	// hold both connections forever.
+	ended()
 	tc, ok := peer.Conn.(*net.TCPConn)
 	if err != nil || !ok || tc.CloseWrite() != nil {
 		peer.Close() // a failed direction ends the other too
