@@ -297,3 +297,12 @@ func TestDomainCase(t *testing.T) {
 		t.Fatalf("got %s, want <handshake/>", el)
 	}
 }
+
+// TestHandshakeTimeout: a component that does not complete its handshake
+// in time gets the connection-timeout stream error (RFC 6120 §4.9.3.4),
+// as clients and servers do, rather than a silent close.
+func TestHandshakeTimeout(t *testing.T) {
+	s := xmpptest.Start(t, withGateway, func(c *config.Config) { c.Limits.NegotiationSeconds = 1 })
+	c := xmpptest.OpenComponent(t, s.ComponentAddr, gateway)
+	c.ExpectStreamError("connection-timeout")
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -258,7 +259,8 @@ func (c *stream) write(b []byte) error {
 }
 
 // end writes the stream error err carries, if any, and the end of our
-// stream, and closes the connection. A stream error needs our header
+// stream, and closes the connection. A timeout, of the handshake's reads
+// or of a write, is connection-timeout, as for clients and servers. A stream error needs our header
 // first (RFC 6120 §4.9.1.2).
 func (c *stream) end(err error) {
 	var se *streamError
@@ -267,6 +269,8 @@ func (c *stream) end(err error) {
 	case errors.As(err, &se):
 	case errors.As(err, &xe):
 		se = &streamError{xe.Condition, xe.Text}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		se = &streamError{"connection-timeout", "the component did not answer in time"}
 	}
 	var b []byte
 	c.wmu.Lock()
