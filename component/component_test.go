@@ -217,6 +217,7 @@ func TestBadInput(t *testing.T) {
 		{"client namespace", header("jabber:client", gateway), "invalid-namespace"},
 		{"unknown domain", header(component.NS, "other.localhost"), "host-unknown"},
 		{"a host's domain", header(component.NS, xmpptest.Domain), "host-unknown"},
+		{"no domain", "<stream:stream xmlns='" + component.NS + "' xmlns:stream='http://etherx.jabber.org/streams'>", "improper-addressing"},
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {

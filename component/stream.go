@@ -108,6 +108,9 @@ func (c *stream) handshake() error {
 	if h.Name.Space != xmlstream.NSStream || h.DefaultNS != NS {
 		return streamErr("invalid-namespace", "a component stream is {"+xmlstream.NSStream+"}stream with the default namespace "+NS)
 	}
+	if h.To == "" {
+		return streamErr("improper-addressing", "a component's header names its domain in 'to'")
+	}
 	l := c.s.links[domainOf(h.To)]
 	if l == nil {
 		return streamErr("host-unknown", "no component is configured for "+h.To)
