@@ -82,7 +82,7 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 		s.reply(ctx, st, stanza.NotAcceptable, "only occupants may speak in the room")
 	case o.role == Visitor:
 		s.reply(ctx, st, stanza.Forbidden, "visitors have no voice in this room")
-	case st.Child(st.Name.Space, "subject") != nil && st.Child(st.Name.Space, "body") == nil:
+	case isSubjectChange(st):
 		s.setSubject(ctx, rm, o, st)
 	default:
 		later, archived = s.groupchat(ctx, rm, o, from, st)
@@ -146,6 +146,14 @@ func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid
 	}
 	s.broadcast(rm, out)
 	return s.mentionNotices(rm, out), 0
+}
+
+// isSubjectChange reports whether the groupchat message st changes the
+// room's subject: a <subject/> with neither <body/> nor <thread/>, which
+// make it an ordinary message (XEP-0045 §8.1).
+func isSubjectChange(st *xmlstream.Element) bool {
+	return st.Child(st.Name.Space, "subject") != nil && st.Child(st.Name.Space, "body") == nil &&
+		st.Child(st.Name.Space, "thread") == nil
 }
 
 // setSubject changes the room's subject (§8.1), if o may.

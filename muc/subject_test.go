@@ -31,3 +31,21 @@ func TestSubjectNotStored(t *testing.T) {
 	xmpptest.ExpectError(t, juliet.NextNamed("message"), "internal-server-error")
 	enter(t, romeo, room, "romeo", "", []string{"jul"}, 0, "feud")
 }
+
+// TestSubjectWithThreadIsMessage: a groupchat message with a <subject/>
+// and a <thread/> is an ordinary message, not a subject change (XEP-0045
+// §8.1): the room's subject stays, and a participant may send one.
+func TestSubjectWithThreadIsMessage(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
+	createWithRomeo(t, juliet, romeo)
+	romeo.Send("<message type='groupchat' to='" + room + "' id='t'><subject>balcony</subject><thread>t1</thread></message>")
+	for _, c := range []*xmpptest.Client{juliet, romeo} {
+		el := c.NextNamed("message")
+		if el.Attr("type") == "error" || el.Child("jabber:client", "thread") == nil {
+			t.Fatalf("%s: got %s, want romeo's threaded message", c.JID, el)
+		}
+	}
+	enter(t, nurse, room, "nurse", "", []string{"jul", "romeo"}, 0, "")
+}
