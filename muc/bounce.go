@@ -16,6 +16,7 @@ const maxSentPrivates = 1000
 // id: an error for it goes back to sender, from the nick it went to.
 type sentPrivate struct {
 	sender   jid.JID // the session that sent it
+	id       string  // the sender's id of it, "" for none
 	fromNick string  // the sender's nick, which the error is addressed to
 	toNick   string  // the recipient's nick
 }
@@ -26,13 +27,10 @@ func sentKey(session jid.JID, id string) string { return session.String() + " " 
 
 // rememberPrivate records that the room routed the private message id
 // from the session sender, as fromNick, to the session to of the
-// occupant toNick, forgetting another one when it remembers too many. A
-// message without an id is not remembered: errors for several such
-// messages could not be told apart.
+// occupant toNick, forgetting another one when it remembers too many.
+// A message the sender sent without an id goes with one of the room's
+// (private), so that the error for it is told apart from others.
 func (rm *room) rememberPrivate(to jid.JID, id string, pm sentPrivate) {
-	if id == "" {
-		return
-	}
 	k := sentKey(to, id)
 	if _, known := rm.sentPrivates[k]; !known && len(rm.sentPrivates) >= maxSentPrivates {
 		for other := range rm.sentPrivates {
@@ -45,7 +43,8 @@ func (rm *room) rememberPrivate(to jid.JID, id string, pm sentPrivate) {
 
 // privateError passes st, an error message that from returns to the room
 // JID to, on to the session that sent the private message it answers,
-// from the recipient's nick, with the message's id and the <error/>
+// from the recipient's nick, with the sender's id of the message (none
+// when it had none) and the <error/>
 // alone (the rest could carry what the room's rules on private messages
 // forbid). The recipient's client or server refused the message (§7.5);
 // an error for nothing the room routed to from goes nowhere. It reports
@@ -66,6 +65,6 @@ func (s *Service) privateError(from, to jid.JID, st *xmlstream.Element) bool {
 	e = &xmlstream.Element{Name: e.Name, Attrs: e.Attrs, Children: e.Children}
 	e.Name.Space = stanza.NSClient
 	s.send(pm.sender, xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", rm.nickJID(pm.toNick).String(),
-		"to", pm.sender.String(), "type", "error", "id", st.Attr("id")).AddChild(e))
+		"to", pm.sender.String(), "type", "error", "id", pm.id).AddChild(e))
 	return true
 }

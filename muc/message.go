@@ -199,9 +199,16 @@ func (s *Service) private(ctx context.Context, rm *room, o *occupant, from jid.J
 	}
 	out := rm.fromOccupant(o, st, st.Attr("type"))
 	out.AddChild(xmlstream.NewElement(NSUser, "x"))
+	id := st.Attr("id")
+	if id == "" {
+		// An error for it must be told from one that says the
+		// recipient is gone (bounce.go): it gets an id of the room's.
+		id = stanza.NewID()
+		out.SetAttr("id", id)
+	}
 	sessions := slices.Clone(target.sessions)
 	for _, j := range sessions {
-		rm.rememberPrivate(j, st.Attr("id"), sentPrivate{sender: from, fromNick: o.nick, toNick: nick})
+		rm.rememberPrivate(j, id, sentPrivate{sender: from, id: st.Attr("id"), fromNick: o.nick, toNick: nick})
 	}
 	return func() {
 		if len(sessions) > 0 && !s.r.IsLocal(sessions[0].Domainpart()) {

@@ -96,3 +96,27 @@ func TestRefusedPrivateMessageKeepsRecipient(t *testing.T) {
 	xmpptest.ExpectBody(t, romeo.NextNamed("message"), room+"/romeo", "still here")
 	xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/romeo", "still here")
 }
+
+// TestRefusedPrivateMessageWithoutIDKeepsRecipient: as
+// TestRefusedPrivateMessageKeepsRecipient, for a private message without
+// an id: juliet gets the error, without an id as she sent it, and romeo,
+// who refused it, stays in the room. Otherwise anyone romeo blocked could remove
+// him from the room with one such message.
+func TestRefusedPrivateMessageWithoutIDKeepsRecipient(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	createWithRomeo(t, juliet, romeo)
+	romeo.Send("<iq type='set' id='b' to='romeo@localhost'><block xmlns='urn:xmpp:blocking'><item jid='" + room + "/jul'/></block></iq>")
+	expectIQ(t, romeo, "b", "result")
+
+	juliet.Send("<message type='chat' to='" + room + "/romeo'><body>psst</body></message>")
+	el := juliet.NextNamed("message")
+	if el.Attr("from") != room+"/romeo" || el.Attr("id") != "" {
+		t.Fatalf("got %s, want the error for the message without id from %s", el, room+"/romeo")
+	}
+	xmpptest.ExpectError(t, el, "service-unavailable")
+	romeo.Send("<message type='groupchat' to='" + room + "'><body>still here</body></message>")
+	xmpptest.ExpectBody(t, romeo.NextNamed("message"), room+"/romeo", "still here")
+	xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/romeo", "still here")
+}
