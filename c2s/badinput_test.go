@@ -63,6 +63,8 @@ func TestBadInputAfterBind(t *testing.T) {
 		{"processing instruction", "<?evil please?>", "restricted-xml"},
 		{"undeclared prefix", "<message><x:body>hi</x:body></message>", "not-well-formed"},
 		{"server stanza namespace", "<message xmlns='jabber:server'/>", "unsupported-stanza-type"},
+		// Not read as an element holding the stanzas that follow it.
+		{"second stream header", header[len("<?xml version='1.0'?>"):], "bad-format"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -280,7 +280,7 @@ func (d *Decoder) ReadElement() (*Element, error) {
 	}
 	switch t := &d.tok; t.kind {
 	case tokStart:
-		el, err := d.readTree()
+		el, err := d.readTree(true)
 		if err != nil {
 			return nil, d.fail(err)
 		}
@@ -342,7 +342,7 @@ func ParseElement(data []byte, lim Limits) (*Element, error) {
 	if err := d.prolog(c, declOK, "element"); err != nil {
 		return nil, err
 	}
-	el, err := d.readTree()
+	el, err := d.readTree(false)
 	if err != nil {
 		return nil, err
 	}
@@ -408,9 +408,15 @@ func (d *Decoder) prolog(c byte, declOK bool, what string) error {
 }
 
 // readTree reads the rest of the element whose start tag was just read.
-func (d *Decoder) readTree() (*Element, error) {
+// In a stream (inStream), a stream header is not such an element.
+func (d *Decoder) readTree(inStream bool) (*Element, error) {
 	if err := d.open(); err != nil {
 		return nil, err
+	}
+	if top := d.pels[0]; inStream && d.refIs(top.space, []byte(NSStream)) && d.refIs(top.local, []byte("stream")) {
+		// Read as an element, it would hold the rest of the stream:
+		// every stanza the peer sends after it, unanswered.
+		return nil, newError(CondBadFormat, "a stream header inside the stream")
 	}
 	for len(d.stack) > 0 {
 		if err := d.tok.read(); err != nil {

@@ -668,3 +668,18 @@ func TestParseElementDoesNotAlias(t *testing.T) {
 		t.Errorf("element changed with its input: %s", e)
 	}
 }
+
+// A stream header where a top-level element belongs is an error at once,
+// not an element whose content is the rest of the stream.
+func TestHeaderInsideStream(t *testing.T) {
+	r := &chunkReader{chunks: []string{testHeader, testHeader, `<message/>`}, errs: map[int]error{3: errors.New("read past the header")}}
+	d := NewDecoder(r, Limits{})
+	if _, err := d.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.ReadElement()
+	var xe *Error
+	if !errors.As(err, &xe) || xe.Condition != CondBadFormat {
+		t.Fatalf("ReadElement = %v, want %s", err, CondBadFormat)
+	}
+}

@@ -222,7 +222,7 @@ func (d *refDecoder) ReadElement() (*Element, error) {
 	}
 	switch t := tok.(type) {
 	case xml.StartElement:
-		el, err := d.readTree(t)
+		el, err := d.readTree(t, true)
 		if err != nil {
 			return nil, d.fail(err)
 		}
@@ -271,7 +271,7 @@ func refParseElement(data []byte, lim Limits) (*Element, error) {
 	if err != nil {
 		return nil, err
 	}
-	el, err := d.readTree(t)
+	el, err := d.readTree(t, false)
 	if err != nil {
 		return nil, err
 	}
@@ -316,11 +316,15 @@ func (d *refDecoder) prolog(c byte, declOK bool, what string) (xml.StartElement,
 	}
 }
 
-// readTree reads the rest of the element whose start tag is t.
-func (d *refDecoder) readTree(t xml.StartElement) (*Element, error) {
+// readTree reads the rest of the element whose start tag is t. In a
+// stream (inStream), a stream header is not such an element.
+func (d *refDecoder) readTree(t xml.StartElement, inStream bool) (*Element, error) {
 	root, err := d.open(t)
 	if err != nil {
 		return nil, err
+	}
+	if inStream && root.Name.Space == NSStream && root.Name.Local == "stream" {
+		return nil, newError(CondBadFormat, "a stream header inside the stream")
 	}
 	for len(d.stack) > 0 {
 		tok, err := d.x.RawToken()
