@@ -187,3 +187,25 @@ func TestStanzaLimitBeforeAuth(t *testing.T) {
 		t.Fatalf("romeo got a body of %d bytes; want %d", len(got), 20<<10)
 	}
 }
+
+// RFC 6120 §4.7.2: the response header is addressed to the bare JID the
+// client gave in its 'from', and to no one when it gave none.
+func TestResponseHeaderTo(t *testing.T) {
+	s := xmpptest.Start(t)
+	for _, tt := range []struct{ name, from, want string }{
+		{"full JID", " from='juliet@localhost/balcony'", "juliet@localhost"},
+		{"bare JID", " from='juliet@localhost'", "juliet@localhost"},
+		{"none", "", ""},
+		{"not a JID", " from='@localhost'", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := xmpptest.Dial(t, s.C2SAddr)
+			c.Send(strings.Replace(header, " to='localhost'", " to='localhost'"+tt.from, 1))
+			c.ReadHeader()
+			if c.Header.To != tt.want {
+				t.Errorf("response header to = %q, want %q", c.Header.To, tt.want)
+			}
+			c.Features()
+		})
+	}
+}

@@ -138,7 +138,18 @@ func (st *stream) open() error {
 	}
 	st.domain = strings.ToLower(h.To)
 	st.opened = true
-	return st.t.WriteHeader(st.id, st.domain, st.lang, st.streamElement("features", st.features()...))
+	return st.t.WriteHeader(st.id, st.domain, headerTo(h.From), st.lang, st.streamElement("features", st.features()...))
+}
+
+// headerTo is the 'to' of the response to a stream header whose 'from'
+// is from: its bare JID (RFC 6120 §4.7.2), or none when the client gave
+// no valid JID.
+func headerTo(from string) string {
+	j, err := jid.Parse(from)
+	if err != nil {
+		return ""
+	}
+	return j.Bare().String()
 }
 
 // features lists what the client may negotiate next.
@@ -574,7 +585,7 @@ func (st *stream) fail(err error) error {
 		if domain == "" {
 			domain = st.srv.cfg.Hosts[0]
 		}
-		st.t.WriteHeader(stanza.NewID(), domain, "en", frames...)
+		st.t.WriteHeader(stanza.NewID(), domain, "", "en", frames...)
 		return err
 	}
 	st.t.Write(frames...)

@@ -92,12 +92,16 @@ func (t *tcpTransport) SetMaxStanzaBytes(n int) {
 	}
 }
 
-func (t *tcpTransport) WriteHeader(id, from, lang string, then ...[]byte) error {
+func (t *tcpTransport) WriteHeader(id, from, to, lang string, then ...[]byte) error {
 	b := make([]byte, 0, 256)
 	b = append(b, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='"+NSStreams+"' id='"...)
 	b = append(b, id...)
 	b = append(b, "' from='"...)
 	b = xmlstream.AppendEscaped(b, from)
+	if to != "" {
+		b = append(b, "' to='"...)
+		b = xmlstream.AppendEscaped(b, to)
+	}
 	b = append(b, "' version='1.0' xml:lang='"...)
 	b = xmlstream.AppendEscaped(b, lang)
 	b = append(b, "'>"...)

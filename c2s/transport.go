@@ -25,11 +25,11 @@ type Transport interface {
 	// it, by the reader: f may block to slow the client down (the rate
 	// limit). nil removes it.
 	SetReadHook(f func(n int))
-	// WriteHeader writes the server's response header and then the
-	// frames that follow it (its features, or a stream error): in one
-	// write where the transport can, so a stream opening costs a single
-	// system call and TLS record.
-	WriteHeader(id, from, lang string, then ...[]byte) error
+	// WriteHeader writes the server's response header, addressed to to
+	// (none when empty), and then the frames that follow it (its
+	// features, or a stream error): in one write where the transport
+	// can, so a stream opening costs a single system call and TLS record.
+	WriteHeader(id, from, to, lang string, then ...[]byte) error
 	// Write writes complete top-level elements, each already serialised
 	// for Namespace, in order.
 	Write(frames ...[]byte) error

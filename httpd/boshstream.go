@@ -104,7 +104,9 @@ func (s *boshSession) SetReadHook(f func(n int)) {
 	s.mu.Unlock()
 }
 
-func (s *boshSession) WriteHeader(id, from, lang string, then ...[]byte) error {
+// WriteHeader records the stream's id and host for the session's
+// responses; XEP-0206 has no header addressed to the client.
+func (s *boshSession) WriteHeader(id, from, _, lang string, then ...[]byte) error {
 	s.mu.Lock()
 	s.streamID, s.from = id, from
 	s.mu.Unlock()

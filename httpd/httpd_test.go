@@ -710,3 +710,17 @@ func TestWebSocketShutdownEndsSessions(t *testing.T) {
 		t.Fatalf("shutdown: %v, want the WebSocket sessions ended", err)
 	}
 }
+
+// RFC 7395 §3.3.2 and RFC 6120 §4.7.2: the server's <open/> is addressed
+// to the bare JID of the client's 'from'.
+func TestWebSocketOpenTo(t *testing.T) {
+	s := xmpptest.Start(t)
+	w, _, err := dialWS(t, s, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' from='juliet@localhost/balcony' version='1.0'/>")
+	if o := w.next(); o.Name.Local != "open" || o.Attr("to") != "juliet@localhost" {
+		t.Fatalf("got %s, want <open/> to juliet@localhost", o)
+	}
+}

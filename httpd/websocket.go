@@ -200,8 +200,11 @@ func (t *wsTransport) ReadElement() (*xmlstream.Element, error) {
 	return el, nil
 }
 
-func (t *wsTransport) WriteHeader(id, from, lang string, then ...[]byte) error {
+func (t *wsTransport) WriteHeader(id, from, to, lang string, then ...[]byte) error {
 	open := xmlstream.NewElement(NSFraming, "open", "id", id, "from", from, "version", "1.0")
+	if to != "" {
+		open.SetAttr("to", to)
+	}
 	open.SetAttrNS("xml", "lang", lang)
 	return t.Write(append([][]byte{open.Append(nil, "")}, then...)...)
 }
