@@ -209,3 +209,16 @@ func TestResponseHeaderTo(t *testing.T) {
 		})
 	}
 }
+
+// RFC 7622 §3.2: a final dot is not part of the domain, so a stream to
+// "localhost." is a stream to localhost.
+func TestStreamToWithFinalDot(t *testing.T) {
+	s := xmpptest.Start(t)
+	c := xmpptest.Dial(t, s.C2SAddr)
+	c.Send(strings.Replace(header, "to='localhost'", "to='LocalHost.'", 1))
+	c.ReadHeader()
+	if c.Header.From != "localhost" {
+		t.Errorf("response header from = %q, want localhost", c.Header.From)
+	}
+	c.Features()
+}

@@ -128,17 +128,25 @@ func (st *stream) open() error {
 			st.lang = "en"
 		}
 	}
+	host := streamHost(h.To)
 	switch {
-	case h.To == "" || !st.srv.router.IsLocal(strings.ToLower(h.To)):
+	case host == "" || !st.srv.router.IsLocal(host):
 		return st.fail(&streamError{"host-unknown", "this server does not serve " + h.To})
-	case st.domain != "" && strings.ToLower(h.To) != st.domain:
+	case st.domain != "" && host != st.domain:
 		return st.fail(&streamError{"host-unknown", "the restarted stream must be for the same host"})
 	case !strings.HasPrefix(h.Version, "1."):
 		return st.fail(&streamError{"unsupported-version", "only XMPP version 1.0 is supported"})
 	}
-	st.domain = strings.ToLower(h.To)
+	st.domain = host
 	st.opened = true
 	return st.t.WriteHeader(st.id, st.domain, headerTo(h.From), st.lang, st.streamElement("features", st.features()...))
+}
+
+// streamHost is the host a stream header's 'to' names, in the form the
+// router knows hosts by: lower case, without the final dot that RFC 7622
+// §3.2 says is not part of a domain.
+func streamHost(to string) string {
+	return strings.TrimSuffix(strings.ToLower(to), ".")
 }
 
 // headerTo is the 'to' of the response to a stream header whose 'from'
