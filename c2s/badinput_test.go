@@ -2,6 +2,7 @@ package c2s_test
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -221,4 +222,33 @@ func TestStreamToWithFinalDot(t *testing.T) {
 		t.Errorf("response header from = %q, want localhost", c.Header.From)
 	}
 	c.Features()
+}
+
+// A client's stream error ends its stream: the server answers with the
+// end of its own, not with a stream error of its own, before and after
+// binding (as Prosody and ejabberd do).
+func TestClientStreamError(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	const streamErr = "<stream:error><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
+	for _, tt := range []struct {
+		name string
+		dial func() *xmpptest.Client
+	}{
+		{"before authentication", func() *xmpptest.Client {
+			c := xmpptest.Dial(t, s.C2SAddr)
+			c.Open(xmpptest.Domain)
+			c.Features()
+			return c
+		}},
+		{"after binding", func() *xmpptest.Client { return xmpptest.Login(t, s, "juliet", "secret", "balcony") }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.dial()
+			c.Send(streamErr)
+			if el, err := c.NextErr(); !errors.Is(err, xmlstream.ErrStreamEnd) {
+				t.Fatalf("got %v, %v; want the end of the stream", el, err)
+			}
+		})
+	}
 }

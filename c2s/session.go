@@ -445,6 +445,10 @@ func (s *Session) readFailed(t Transport, err error) {
 // handle checks one element from the client on t: a stanza is stamped
 // with its sender and routed, a nonza is handled here.
 func (s *Session) handle(ctx context.Context, t Transport, el *xmlstream.Element) error {
+	if isStreamError(el) {
+		s.srv.log.Info("c2s stream error from the client", "jid", s.jid.String(), "condition", streamErrorCondition(el))
+		return xmlstream.ErrStreamEnd
+	}
 	switch el.Name.Space {
 	case NSSM:
 		return s.handleSM(t, el)

@@ -279,6 +279,9 @@ func (st *stream) step(ctx context.Context) (restart bool, sess *Session, err er
 			}
 		case stanza.IsStanza(el, stanza.NSClient):
 			return false, nil, st.fail(&streamError{"not-authorized", "authenticate and bind a resource first"})
+		case isStreamError(el):
+			st.log.Info("c2s stream error from the client", "remote", st.t.RemoteAddr(), "condition", streamErrorCondition(el))
+			return false, nil, st.fail(xmlstream.ErrStreamEnd)
 		default:
 			return false, nil, st.fail(&streamError{"unsupported-stanza-type", "unexpected element {" + el.Name.Space + "}" + el.Name.Local})
 		}
@@ -598,6 +601,25 @@ func (st *stream) fail(err error) error {
 	}
 	st.t.Write(frames...)
 	return err
+}
+
+// isStreamError reports whether el is a stream error the client sent
+// (RFC 6120 §4.9). It ends the client's stream, and the server ends its
+// own in answer, without a stream error of its own, as Prosody and
+// ejabberd do.
+func isStreamError(el *xmlstream.Element) bool {
+	return el.Name.Space == NSStreams && el.Name.Local == "error"
+}
+
+// streamErrorCondition is the defined condition of the stream error el,
+// for the log.
+func streamErrorCondition(el *xmlstream.Element) string {
+	for _, c := range el.ChildElements() {
+		if c.Name.Space == NSStreamErr && c.Name.Local != "text" {
+			return c.Name.Local
+		}
+	}
+	return ""
 }
 
 // streamCondition maps err to a stream error condition, or "" when no
