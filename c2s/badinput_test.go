@@ -29,6 +29,8 @@ func TestBadInputBeforeAuth(t *testing.T) {
 		{"server namespace", strings.Replace(header, "jabber:client", "jabber:server", 1), "invalid-namespace"},
 		{"wrong stream namespace", strings.Replace(header, "http://etherx.jabber.org/streams", "urn:nope", 1), "invalid-namespace"},
 		{"old version", strings.Replace(header, "version='1.0'>", "version='0.9'>", 1), "unsupported-version"},
+		{"no version", strings.Replace(header, " version='1.0'>", ">", 1), "unsupported-version"},
+		{"version not a number", strings.Replace(header, "version='1.0'>", "version='1.x'>", 1), "unsupported-version"},
 		{"doctype", "<?xml version='1.0'?><!DOCTYPE stream [<!ENTITY x 'boom'>]>" + header, "restricted-xml"},
 		{"entity in stanza", header + "<message to='a@localhost'><body>&x;</body></message>", "restricted-xml"},
 		{"processing instruction", header + "<?evil please?>", "restricted-xml"},
@@ -249,6 +251,20 @@ func TestClientStreamError(t *testing.T) {
 			if el, err := c.NextErr(); !errors.Is(err, xmlstream.ErrStreamEnd) {
 				t.Fatalf("got %v, %v; want the end of the stream", el, err)
 			}
+		})
+	}
+}
+
+// RFC 6120 §4.7.5: versions are compared as numbers, and leading zeros
+// are ignored.
+func TestStreamVersionLeadingZeros(t *testing.T) {
+	s := xmpptest.Start(t)
+	for _, v := range []string{"01.0", "1.00", "1.10"} {
+		t.Run(v, func(t *testing.T) {
+			c := xmpptest.Dial(t, s.C2SAddr)
+			c.Send(strings.Replace(header, "version='1.0'>", "version='"+v+"'>", 1))
+			c.ReadHeader()
+			c.Features()
 		})
 	}
 }

@@ -134,12 +134,30 @@ func (st *stream) open() error {
 		return st.fail(&streamError{"host-unknown", "this server does not serve " + h.To})
 	case st.domain != "" && host != st.domain:
 		return st.fail(&streamError{"host-unknown", "the restarted stream must be for the same host"})
-	case !strings.HasPrefix(h.Version, "1."):
+	case !supportedVersion(h.Version):
 		return st.fail(&streamError{"unsupported-version", "only XMPP version 1.0 is supported"})
 	}
 	st.domain = host
 	st.opened = true
 	return st.t.WriteHeader(st.id, st.domain, headerTo(h.From), st.lang, st.streamElement("features", st.features()...))
+}
+
+// supportedVersion reports whether version, a stream header's, is 1.x:
+// two numbers, compared as numbers, with leading zeros ignored (RFC 6120
+// §4.7.5). No version at all means 0.9.
+func supportedVersion(version string) bool {
+	major, minor, ok := strings.Cut(version, ".")
+	return ok && isDigits(minor) && isDigits(major) && strings.TrimLeft(major, "0") == "1"
+}
+
+// isDigits reports whether s is one or more ASCII digits.
+func isDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // streamHost is the host a stream header's 'to' names, in the form the
