@@ -31,6 +31,7 @@ func TestBadInputBeforeAuth(t *testing.T) {
 		{"old version", strings.Replace(header, "version='1.0'>", "version='0.9'>", 1), "unsupported-version"},
 		{"no version", strings.Replace(header, " version='1.0'>", ">", 1), "unsupported-version"},
 		{"version not a number", strings.Replace(header, "version='1.0'>", "version='1.x'>", 1), "unsupported-version"},
+		{"UTF-16LE without a byte order mark", "<\x00?\x00x\x00m\x00l\x00", "unsupported-encoding"},
 		{"doctype", "<?xml version='1.0'?><!DOCTYPE stream [<!ENTITY x 'boom'>]>" + header, "restricted-xml"},
 		{"entity in stanza", header + "<message to='a@localhost'><body>&x;</body></message>", "restricted-xml"},
 		{"processing instruction", header + "<?evil please?>", "restricted-xml"},

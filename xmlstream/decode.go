@@ -380,6 +380,10 @@ func (d *Decoder) prolog(c byte, declOK bool, what string) error {
 			return newError(CondNotWellFormed, "text before the "+what)
 		}
 		if err := d.tok.read(); err != nil {
+			if d.br.r < d.br.w && d.br.buf[d.br.r] == 0 {
+				// "<" then NUL: UTF-16LE without a byte order mark.
+				return newError(CondUnsupportedEncoding, "the stream is not UTF-8")
+			}
 			return d.mapErr(err)
 		}
 		switch t := &d.tok; t.kind {

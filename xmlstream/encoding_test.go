@@ -26,6 +26,7 @@ func TestNonUTF8EncodingIsUnsupportedEncoding(t *testing.T) {
 		"UTF-16 with BOM":   utf16(testHeader, true),
 		"UTF-16BE, no BOM":  utf16(testHeader, false),
 		"UTF-16LE with BOM": "\xff\xfe<\x00s\x00",
+		"UTF-16LE, no BOM":  "<\x00s\x00t\x00r\x00",
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := NewDecoder(strings.NewReader(input), Limits{})
