@@ -74,49 +74,36 @@ func TestPrivateMessageError(t *testing.T) {
 // TestRefusedPrivateMessageKeepsRecipient: romeo blocks juliet's room JID
 // (XEP-0191, as Conversations' block dialog allows), so his server
 // answers her private message with service-unavailable. The error goes
-// back to juliet (XEP-0045 §7.5), but it answers that one message: it
-// does not say that romeo's session is gone, and he stays in the room.
+// back to juliet (XEP-0045 §7.5), with the id she gave or none, but it
+// answers that one message: it does not say that romeo's session is
+// gone, and he stays in the room. Otherwise anyone romeo blocked could
+// remove him from the room with one such message.
 func TestRefusedPrivateMessageKeepsRecipient(t *testing.T) {
 	t.Parallel()
-	s := start(t)
-	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
-	createWithRomeo(t, juliet, romeo)
-	romeo.Send("<iq type='set' id='b' to='romeo@localhost'><block xmlns='urn:xmpp:blocking'><item jid='" + room + "/jul'/></block></iq>")
-	expectIQ(t, romeo, "b", "result")
+	for _, id := range []string{"pm1", ""} {
+		t.Run("id "+id, func(t *testing.T) {
+			t.Parallel()
+			s := start(t)
+			juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+			createWithRomeo(t, juliet, romeo)
+			romeo.Send("<iq type='set' id='b' to='romeo@localhost'><block xmlns='urn:xmpp:blocking'><item jid='" + room + "/jul'/></block></iq>")
+			expectIQ(t, romeo, "b", "result")
 
-	juliet.Send("<message type='chat' to='" + room + "/romeo' id='pm1'><body>psst</body></message>")
-	el := juliet.NextNamed("message")
-	if el.Attr("from") != room+"/romeo" || el.Attr("id") != "pm1" {
-		t.Fatalf("got %s, want the error for pm1 from %s", el, room+"/romeo")
+			idAttr := ""
+			if id != "" {
+				idAttr = " id='" + id + "'"
+			}
+			juliet.Send("<message type='chat' to='" + room + "/romeo'" + idAttr + "><body>psst</body></message>")
+			el := juliet.NextNamed("message")
+			if el.Attr("from") != room+"/romeo" || el.Attr("id") != id {
+				t.Fatalf("got %s, want the error for the message with id %q from %s", el, id, room+"/romeo")
+			}
+			xmpptest.ExpectError(t, el, "service-unavailable")
+			// He is still in the room: what he says reaches juliet. (He
+			// does not see what she says: he blocked her.)
+			romeo.Send("<message type='groupchat' to='" + room + "'><body>still here</body></message>")
+			xmpptest.ExpectBody(t, romeo.NextNamed("message"), room+"/romeo", "still here")
+			xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/romeo", "still here")
+		})
 	}
-	xmpptest.ExpectError(t, el, "service-unavailable")
-	// He is still in the room: what he says reaches juliet. (He does not
-	// see what she says: he blocked her.)
-	romeo.Send("<message type='groupchat' to='" + room + "'><body>still here</body></message>")
-	xmpptest.ExpectBody(t, romeo.NextNamed("message"), room+"/romeo", "still here")
-	xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/romeo", "still here")
-}
-
-// TestRefusedPrivateMessageWithoutIDKeepsRecipient: as
-// TestRefusedPrivateMessageKeepsRecipient, for a private message without
-// an id: juliet gets the error, without an id as she sent it, and romeo,
-// who refused it, stays in the room. Otherwise anyone romeo blocked could remove
-// him from the room with one such message.
-func TestRefusedPrivateMessageWithoutIDKeepsRecipient(t *testing.T) {
-	t.Parallel()
-	s := start(t)
-	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
-	createWithRomeo(t, juliet, romeo)
-	romeo.Send("<iq type='set' id='b' to='romeo@localhost'><block xmlns='urn:xmpp:blocking'><item jid='" + room + "/jul'/></block></iq>")
-	expectIQ(t, romeo, "b", "result")
-
-	juliet.Send("<message type='chat' to='" + room + "/romeo'><body>psst</body></message>")
-	el := juliet.NextNamed("message")
-	if el.Attr("from") != room+"/romeo" || el.Attr("id") != "" {
-		t.Fatalf("got %s, want the error for the message without id from %s", el, room+"/romeo")
-	}
-	xmpptest.ExpectError(t, el, "service-unavailable")
-	romeo.Send("<message type='groupchat' to='" + room + "'><body>still here</body></message>")
-	xmpptest.ExpectBody(t, romeo.NextNamed("message"), room+"/romeo", "still here")
-	xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/romeo", "still here")
 }
