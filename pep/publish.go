@@ -16,7 +16,8 @@ import (
 
 // Bounds of names, which are keys in the database.
 const (
-	maxNodeName = 1024
+	// MaxNodeName is the longest node name.
+	MaxNodeName = 1024
 	// MaxItemID is the longest item id.
 	MaxItemID = 1024
 )
@@ -38,7 +39,7 @@ func (m *module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
 		return iq.Error(stanza.BadRequest, "")
 	case node == "" && op.Name.Local != "create":
 		return pubsubError(iq, stanza.BadRequest, "nodeid-required")
-	case len(node) > maxNodeName:
+	case len(node) > MaxNodeName:
 		return iq.Error(stanza.NotAcceptable, "the node name is too long")
 	}
 	switch op.Name.Local {

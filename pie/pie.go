@@ -604,6 +604,10 @@ func (im *Importer) pep(ctx context.Context, res *Result, account jid.JID, user 
 		if n.Name.Local != "items" || node == "" {
 			continue
 		}
+		if len(node) > pep.MaxNodeName {
+			res.note("%s: a node with a name of %d bytes left out: over the limit of %d", account, len(node), pep.MaxNodeName)
+			continue
+		}
 		cfg, ignored := pep.ConfigFromForm(configs[node], im.Limits.PEPMaxItems)
 		if len(ignored) > 0 {
 			res.note("%s: node %s: configuration fields %v not kept", account, node, ignored)
@@ -630,6 +634,10 @@ func (im *Importer) pep(ctx context.Context, res *Result, account jid.JID, user 
 		for _, it := range n.ChildElements() {
 			payload := it.FirstChildElement()
 			if it.Name.Local != "item" || it.Attr("id") == "" || payload == nil {
+				continue
+			}
+			if len(it.Attr("id")) > pep.MaxItemID {
+				res.note("%s: an item of %s with an id of %d bytes left out: over the limit of %d", account, node, len(it.Attr("id")), pep.MaxItemID)
 				continue
 			}
 			item := pep.Item{ID: it.Attr("id"), Payload: payload.Append(nil, "")}
