@@ -44,3 +44,26 @@ func TestImportPEPNamesBeyondLimits(t *testing.T) {
 		t.Fatalf("items: %v, %v", items, err)
 	}
 }
+
+// TestImportFailureLeavesNoAccount: when storing an account's data fails
+// half-way, the import fails and the account it created is gone with what
+// was stored of it, so that importing the file again, once fixed, imports
+// it whole instead of skipping it as existing.
+func TestImportFailureLeavesNoAccount(t *testing.T) {
+	s := xmpptest.Start(t)
+	dir := t.TempDir()
+	b := make([]byte, 6000)
+	rand.Read(b)
+	// A namespace too long for the database's index of private storage.
+	ns := "urn:example:" + base64.RawURLEncoding.EncodeToString(b)
+	write(t, filepath.Join(dir, "bad.xml"), `<server-data xmlns='urn:xmpp:pie:0'><host jid='localhost'><user name='alice' password='secret'>
+  <vCard xmlns='vcard-temp'><FN>Alice</FN></vCard>
+  <query xmlns='jabber:iq:private'><x xmlns='`+ns+`'/></query>
+</user></host></server-data>`)
+	if _, err := importer(s).Import(context.Background(), filepath.Join(dir, "bad.xml")); err == nil {
+		t.Fatal("the import of a namespace the database cannot index succeeded")
+	}
+	if n, err := s.Accounts.Count(context.Background(), "localhost"); err != nil || n != 0 {
+		t.Fatalf("%d accounts after a failed import, %v", n, err)
+	}
+}

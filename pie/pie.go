@@ -24,8 +24,10 @@
 //     place in the archive when Finish is called, after every file.
 //
 // An account that exists already is left as it is, with nothing of the
-// file's data added, and reported. XInclude <include href='...'/>
-// elements with a relative href are followed, as the XEP requires.
+// file's data added, and reported; one whose data fails to be stored is
+// removed again, with what was stored of it, and the import fails.
+// XInclude <include href='...'/> elements with a relative href are
+// followed, as the XEP requires.
 // Of privacy lists (XEP-0016, as ejabberd exports them), the default
 // list's items that deny everything from a JID are imported as the
 // blocklist (XEP-0191), which is what ejabberd keeps its blocklists as;
@@ -89,6 +91,8 @@ type Accounts interface {
 	// Create makes the account with creds; storage.ErrExists when it
 	// exists.
 	Create(ctx context.Context, domain, username string, creds []auth.Credential) error
+	// Delete removes the account and everything of it.
+	Delete(ctx context.Context, domain, username string) error
 }
 
 // Stores are where the data goes.
@@ -262,12 +266,26 @@ func (im *Importer) user(ctx context.Context, res *Result, host string, el *xmls
 		}
 		res.Hashes[c.Hash]++
 	}
+	err = nil
 	for _, c := range el.ChildElements() {
-		if err := im.data(ctx, res, account, c); err != nil {
-			return fmt.Errorf("pie: import %s: %w", account, err)
+		if err = im.data(ctx, res, account, c); err != nil {
+			break
 		}
 	}
-	return im.pep(ctx, res, account, el)
+	if err == nil {
+		err = im.pep(ctx, res, account, el)
+	}
+	if err != nil {
+		// The account was created here: with it goes what was stored of
+		// it, so that no half-imported account is left, which an import
+		// of the file again would skip as existing.
+		if derr := im.Stores.Accounts.Delete(context.WithoutCancel(ctx), host, account.Localpart()); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		res.Accounts--
+		return fmt.Errorf("pie: import %s: %w", account, err)
+	}
+	return nil
 }
 
 // credentials returns the credentials of a <user/>: derived from its
