@@ -135,9 +135,9 @@ type Elsewhere interface {
 // Registrar handles in-band registration (XEP-0077) on streams that are
 // not authenticated yet.
 type Registrar interface {
-	// Feature returns the stream feature advertised before
-	// authentication, or nil.
-	Feature() *xmlstream.Element
+	// Features returns the stream features advertised before
+	// authentication, if any.
+	Features() []*xmlstream.Element
 	// HandleIQ answers an IQ in the jabber:iq:register namespace, or an
 	// XEP-0445 preauth IQ, from an unauthenticated client that asked for
 	// domain, connected from remote (host:port), on a stream that is

@@ -194,9 +194,7 @@ func (st *stream) features() []*xmlstream.Element {
 	if st.username == "" {
 		features := append(st.saslFeatures(), st.limitsFeature())
 		if reg := st.srv.cfg.Registrar; reg != nil && (secure || !st.srv.cfg.RequireTLS) {
-			if f := reg.Feature(); f != nil {
-				features = append(features, f)
-			}
+			features = append(features, reg.Features()...)
 		}
 		return features
 	}

@@ -52,6 +52,8 @@ const (
 	NSFeature = "http://jabber.org/features/iq-register"
 	NSData    = "jabber:x:data"
 	NSPreauth = "urn:xmpp:pars:0"
+	// NSTokenFeature is the stream feature of XEP-0445 §3.
+	NSTokenFeature = "urn:xmpp:ibr-token:0"
 )
 
 // Accounts creates, changes and deletes accounts. Domain and username are

@@ -460,3 +460,16 @@ func TestPreauthOnTheStream(t *testing.T) {
 		t.Errorf("login after registering with a preauth token: %s", got)
 	}
 }
+
+// A server that takes invitation tokens says so with the XEP-0445 stream
+// feature, which apps look for before they send the preauth IQ (§3).
+func TestPreauthStreamFeature(t *testing.T) {
+	s := xmpptest.Start(t, func(cfg *config.Config) {
+		cfg.Registration.Enabled = true
+		cfg.Registration.RequireInvite = true
+	})
+	_, f := connect(t, s)
+	if f.Child(register.NSFeature, "register") == nil || f.Child(register.NSTokenFeature, "register") == nil {
+		t.Errorf("invitations required, features = %s", f)
+	}
+}

@@ -13,13 +13,18 @@ import (
 	"xmppd/xmlstream"
 )
 
-// Feature returns the iq-register stream feature (XEP-0077 §8), or nil
-// when registration is off.
-func (s *Service) Feature() *xmlstream.Element {
+// Features returns the iq-register stream feature (XEP-0077 §8) and,
+// with an invitation store, the XEP-0445 one that apps look for before
+// they send a preauth IQ (§3); none when registration is off.
+func (s *Service) Features() []*xmlstream.Element {
 	if !s.cfg.Enabled {
 		return nil
 	}
-	return xmlstream.NewElement(NSFeature, "register")
+	features := []*xmlstream.Element{xmlstream.NewElement(NSFeature, "register")}
+	if s.cfg.Invites != nil {
+		features = append(features, xmlstream.NewElement(NSTokenFeature, "register"))
+	}
+	return features
 }
 
 // HandleIQ answers a registration IQ from a client that has not
