@@ -268,12 +268,14 @@ func TestCommandSessions(t *testing.T) {
 }
 
 // TestMessageOfTheDay: the message the admin sets reaches each account
-// once, after the initial presence of its next session; a new message
-// reaches it again, a deleted one no more.
+// once: at once when it is online (XEP-0133 §4.24), else after the
+// initial presence of its next session; a new message reaches it again,
+// a deleted one no more.
 func TestMessageOfTheDay(t *testing.T) {
 	s, boss := start(t)
-	login := func() *xmpptest.Client {
-		c := xmpptest.Login(t, s, "juliet", "juliet pw", "balcony")
+	s.AddUser(t, "tybalt", xmpptest.Domain, "tybalt pw")
+	login := func(user string) *xmpptest.Client {
+		c := xmpptest.Login(t, s, user, user+" pw", "balcony")
 		c.Online()
 		return c
 	}
@@ -281,7 +283,7 @@ func TestMessageOfTheDay(t *testing.T) {
 		t.Helper()
 		m := c.NextNamed("message")
 		if m.Attr("from") != "localhost" || m.Attr("type") != "headline" || m.Child("jabber:client", "body").Text() != body {
-			t.Fatalf("juliet got %s, want the message of the day %q", m, body)
+			t.Fatalf("%s got %s, want the message of the day %q", c.JID, m, body)
 		}
 	}
 	// noMOTD checks that nothing but the answer comes to c's ping: the
@@ -291,23 +293,26 @@ func TestMessageOfTheDay(t *testing.T) {
 		c.Send("<iq type='get' id='barrier' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
 		for el := c.Next(); el.Attr("id") != "barrier"; el = c.Next() {
 			if el.Name.Local == "message" {
-				t.Fatalf("juliet got %s, want no message of the day", el)
+				t.Fatalf("%s got %s, want no message of the day", c.JID, el)
 			}
 		}
 	}
-	noMOTD(login()) // none set
+	juliet := login("juliet")
+	noMOTD(juliet) // none set
 
 	completed(t, submit(t, boss, execute(t, boss, node+"set-motd"), "motd", "Maintenance at noon."))
-	expectMOTD(login(), "Maintenance at noon.")
-	noMOTD(login()) // got it already
+	expectMOTD(juliet, "Maintenance at noon.")         // online: at once
+	expectMOTD(login("romeo"), "Maintenance at noon.") // offline: at the next login
+	juliet = login("juliet")
+	noMOTD(juliet) // got it already
 
 	completed(t, submit(t, boss, execute(t, boss, node+"set-motd"), "motd", "Back to normal."))
-	expectMOTD(login(), "Back to normal.")
+	expectMOTD(juliet, "Back to normal.")
 
 	completed(t, ask(t, boss, "<iq type='set' id='d' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"delete-motd'/></iq>"))
 	completed(t, submit(t, boss, execute(t, boss, node+"set-motd"), "motd", "Third."))
 	completed(t, ask(t, boss, "<iq type='set' id='d' to='localhost'><command xmlns='"+adhoc.NS+"' node='"+node+"delete-motd'/></iq>"))
-	noMOTD(login()) // deleted before juliet came back
+	noMOTD(login("tybalt")) // deleted before tybalt came
 }
 
 // TestEndOneSession: a full JID in end-user-session ends that session
@@ -468,6 +473,35 @@ func TestEndedSession(t *testing.T) {
 			id+"' action='cancel'/></iq>")
 		if e := xmpptest.ExpectError(t, res, "bad-request"); e.Child(adhoc.NS, "bad-sessionid") == nil {
 			t.Errorf("session %s from another resource: got %s, want bad-sessionid", id, res)
+		}
+	}
+}
+
+// TestMessageOfTheDayReachesOnlineUsers: a message set while juliet is
+// online reaches her at once (XEP-0133 §4.24: "sent immediately to users
+// who are online when the message is set"), and counts as got: her next
+// login brings it no more.
+func TestMessageOfTheDayReachesOnlineUsers(t *testing.T) {
+	s, boss := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "juliet pw", "balcony")
+	juliet.Online()
+	// Her initial presence is handled, with the login's (empty) message
+	// of the day, once her ping is answered.
+	if res := ask(t, juliet, "<iq type='get' id='p' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>"); res.Attr("type") != "result" {
+		t.Fatalf("ping: %s", res)
+	}
+	completed(t, submit(t, boss, execute(t, boss, node+"set-motd"), "motd", "Maintenance at noon."))
+	m := juliet.NextNamed("message")
+	if m.Attr("from") != "localhost" || m.Attr("type") != "headline" || m.Child("jabber:client", "body").Text() != "Maintenance at noon." {
+		t.Fatalf("juliet got %s, want the message of the day", m)
+	}
+
+	again := xmpptest.Login(t, s, "juliet", "juliet pw", "garden")
+	again.Online()
+	again.Send("<iq type='get' id='barrier' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+	for el := again.Next(); el.Attr("id") != "barrier"; el = again.Next() {
+		if el.Name.Local == "message" {
+			t.Fatalf("juliet's next login got %s, want no message of the day", el)
 		}
 	}
 }

@@ -52,12 +52,17 @@ func New(r *router.Router, store Store, log *slog.Logger) *Module {
 	return m
 }
 
-// Set makes body host's message of the day.
+// Set makes body host's message of the day, and sends it at once to the
+// accounts online on this node (XEP-0133 §4.24); the others get it at
+// their next login.
 func (m *Module) Set(ctx context.Context, host, body string) error {
 	if err := m.store.Set(ctx, host, body); err != nil {
 		return err
 	}
 	m.changed(host)
+	for _, account := range m.r.OnlineAccounts(host) {
+		m.send(ctx, account, body)
+	}
 	return nil
 }
 
@@ -111,19 +116,30 @@ func (m *Module) current(ctx context.Context, host string) (string, error) {
 // deliver sends session the message of its host, unless its account got
 // it already.
 func (m *Module) deliver(ctx context.Context, session jid.JID) {
-	host := session.Domainpart()
-	body, err := m.current(ctx, host)
-	if err == nil && body != "" {
-		var first bool
-		if first, err = m.store.Deliver(ctx, session.Bare()); err == nil && first {
-			msg := xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", host, "to", session.String(),
-				"type", "headline", "id", stanza.NewID())
-			msg.AddChild(xmlstream.NewElement(stanza.NSClient, "subject").AddText("Message of the day"))
-			msg.AddChild(xmlstream.NewElement(stanza.NSClient, "body").AddText(body))
-			m.r.Route(ctx, msg)
-		}
-	}
+	body, err := m.current(ctx, session.Domainpart())
 	if err != nil {
 		m.log.Error("message of the day", "jid", session.String(), "err", err)
+		return
 	}
+	if body != "" {
+		m.send(ctx, session, body)
+	}
+}
+
+// send sends to, a session or an account, the message body of its host,
+// unless its account got it already.
+func (m *Module) send(ctx context.Context, to jid.JID, body string) {
+	first, err := m.store.Deliver(ctx, to.Bare())
+	if err != nil {
+		m.log.Error("message of the day", "jid", to.String(), "err", err)
+		return
+	}
+	if !first {
+		return
+	}
+	msg := xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", to.Domainpart(), "to", to.String(),
+		"type", "headline", "id", stanza.NewID())
+	msg.AddChild(xmlstream.NewElement(stanza.NSClient, "subject").AddText("Message of the day"))
+	msg.AddChild(xmlstream.NewElement(stanza.NSClient, "body").AddText(body))
+	m.r.Route(ctx, msg)
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"mellium.im/xmpp/jid"
+
+	"xmppd/router"
 )
 
 // slowStore is a host's message in memory whose first Get returns the
@@ -44,7 +46,7 @@ func (s *slowStore) Deliver(ctx context.Context, account jid.JID) (bool, error) 
 // login that read the old one must not make later logins get it too.
 func TestChangeDuringRead(t *testing.T) {
 	st := &slowStore{body: "old", reading: make(chan struct{}), goOn: make(chan struct{})}
-	m := &Module{store: st, cached: map[string]string{}}
+	m := &Module{store: st, r: router.New(router.Config{Hosts: []string{"localhost"}}), cached: map[string]string{}}
 	ctx := context.Background()
 	read := make(chan string)
 	go func() {
