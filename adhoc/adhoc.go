@@ -326,15 +326,9 @@ func (s *Service) open(node string, requester jid.JID) string {
 	return id
 }
 
-// close ends the session id of node, which requester must have opened,
-// and tells whether it was waiting, had ended or timed out, or is
-// unknown.
-func (s *Service) close(id, node string, requester jid.JID) closed {
-	return s.lookup(id, node, requester, true)
-}
-
-// lookup tells what close would find, and closes a waiting session
-// only if end is true.
+// lookup tells whether the session id of node, which requester must
+// have opened, is waiting, has ended or timed out, or is unknown; with
+// end, a waiting session is ended.
 func (s *Service) lookup(id, node string, requester jid.JID, end bool) closed {
 	s.mu.Lock()
 	defer s.mu.Unlock()

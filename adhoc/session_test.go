@@ -14,10 +14,10 @@ func TestSessionTimeout(t *testing.T) {
 	s := &Service{sessions: map[string]session{}}
 	boss := jid.MustParse("boss@localhost/desk")
 	id := s.open("cmd", boss)
-	if got := s.close(id, "cmd", boss); got != waitingSession {
+	if got := s.lookup(id, "cmd", boss, true); got != waitingSession {
 		t.Fatalf("closing a waiting session: %v, want waitingSession", got)
 	}
-	if got := s.close(id, "cmd", boss); got != expiredSession {
+	if got := s.lookup(id, "cmd", boss, true); got != expiredSession {
 		t.Fatalf("closing it again: %v, want expiredSession", got)
 	}
 
@@ -25,13 +25,13 @@ func TestSessionTimeout(t *testing.T) {
 	ss := s.sessions[late]
 	ss.expires = time.Now().Add(-time.Second)
 	s.sessions[late] = ss
-	if got := s.close(late, "cmd", boss); got != expiredSession {
+	if got := s.lookup(late, "cmd", boss, true); got != expiredSession {
 		t.Fatalf("closing a timed-out session: %v, want expiredSession", got)
 	}
 	ss.expires = time.Now().Add(-sessionTimeout - time.Second)
 	s.sessions[late] = ss
 	s.open("cmd", boss) // sweeps
-	if got := s.close(late, "cmd", boss); got != unknownSession {
+	if got := s.lookup(late, "cmd", boss, true); got != unknownSession {
 		t.Fatalf("closing a session timed out long ago: %v, want unknownSession", got)
 	}
 }
