@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"mellium.im/xmpp/jid"
 
@@ -19,24 +21,26 @@ const (
 
 // mentionNotices returns the XEP-0452 notifications for out, a groupchat
 // message as the room broadcast it (with its stanza id): one for each
-// member, admin or owner that a XEP-0372 mention reference names and that
-// is not in the room. Nicknames in the body are not guessed at. The
-// caller routes them once rm's lock is released, so that storing them
-// offline does not hold up the room.
+// member, admin or owner that it mentions and that is not in the room.
+// The mentions are its XEP-0372 mention references; a message without
+// any names those whose nicks its body writes (bodyMentions), as
+// clients that send no references expect. The caller routes them once
+// rm's lock is released, so that storing them offline does not hold up
+// the room.
 func (s *Service) mentionNotices(rm *room, out *xmlstream.Element) []*xmlstream.Element {
 	if rm.cfg.QuietMentions {
 		return nil
 	}
+	mentioned := rm.referenced(out)
+	if mentioned == nil {
+		mentioned = rm.bodyMentions(out)
+	}
 	var notices []*xmlstream.Element
 	var fwd *xmlstream.Element
 	seen := map[string]bool{}
-	for _, ref := range out.ChildElements() {
-		if ref.Name.Space != NSReference || ref.Name.Local != "reference" || ref.Attr("type") != "mention" {
-			continue
-		}
-		bare, ok := rm.mentioned(ref.Attr("uri"))
+	for _, bare := range mentioned {
 		k := bare.String()
-		if !ok || seen[k] {
+		if seen[k] {
 			continue
 		}
 		seen[k] = true
@@ -53,6 +57,89 @@ func (s *Service) mentionNotices(rm *room, out *xmlstream.Element) []*xmlstream.
 			AddChild(xmlstream.NewElement(NSMentions, "mentions").AddChild(fwd)))
 	}
 	return notices
+}
+
+// referenced returns the bare JIDs that out's XEP-0372 mention
+// references name, nil if it has no mention reference at all.
+func (rm *room) referenced(out *xmlstream.Element) []jid.JID {
+	var mentioned []jid.JID
+	for _, ref := range out.ChildElements() {
+		if ref.Name.Space != NSReference || ref.Name.Local != "reference" || ref.Attr("type") != "mention" {
+			continue
+		}
+		if mentioned == nil {
+			mentioned = []jid.JID{}
+		}
+		if bare, ok := rm.mentioned(ref.Attr("uri")); ok {
+			mentioned = append(mentioned, bare)
+		}
+	}
+	return mentioned
+}
+
+// bodyMentions returns the members absent from rm whose nick, registered
+// (XEP-0045 §7.10) or last used there, out's body writes as a word of
+// its own: in any letter case, with neither a letter nor a digit on
+// either side, so "@romeo", "Romeo:" and "romeo!" mention romeo but
+// "romeos" does not. Nicks of one character are left out: they would
+// match ordinary words.
+func (rm *room) bodyMentions(out *xmlstream.Element) []jid.JID {
+	var mentioned []jid.JID
+	var bodies []string // lower-cased, read at the first candidate
+	check := func(nick string, bare jid.JID) {
+		if utf8.RuneCountInString(nick) < 2 || rank[rm.affiliation(bare)] < rank[Member] || rm.present(bare) {
+			return
+		}
+		if bodies == nil {
+			bodies = []string{}
+			for _, b := range out.ChildElements() {
+				if b.Name.Local == "body" && b.Name.Space == stanza.NSClient {
+					bodies = append(bodies, strings.ToLower(b.Text()))
+				}
+			}
+		}
+		nick = strings.ToLower(nick)
+		for _, body := range bodies {
+			if writesWord(body, nick) {
+				mentioned = append(mentioned, bare)
+				return
+			}
+		}
+	}
+	for b, nick := range rm.nicks {
+		if bare, err := jid.Parse(b); err == nil {
+			check(nick, bare)
+		}
+	}
+	for nick, bare := range rm.lastNicks {
+		check(nick, bare)
+	}
+	return mentioned
+}
+
+// writesWord reports whether text holds word with neither a letter nor
+// a digit right before or after it.
+func writesWord(text, word string) bool {
+	for from := 0; ; {
+		i := strings.Index(text[from:], word)
+		if i < 0 {
+			return false
+		}
+		i += from
+		before, _ := utf8.DecodeLastRuneInString(text[:i])
+		after, _ := utf8.DecodeRuneInString(text[i+len(word):])
+		if !isWordRune(before) && !isWordRune(after) {
+			return true
+		}
+		_, size := utf8.DecodeRuneInString(text[i:])
+		from = i + size
+	}
+}
+
+// isWordRune reports whether r continues a word: a letter or a digit.
+// utf8.RuneError, what decoding an empty string gives, does not.
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
 // mentioned returns the real bare JID that a mention's uri names: an

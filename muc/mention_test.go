@@ -42,7 +42,7 @@ func expectNotice(t *testing.T, el *xmlstream.Element, to, from, body, sid strin
 
 // XEP-0452, XEP-0372: a groupchat message mentioning members who are not
 // in the room reaches them as a notification, live or from offline
-// storage; occupants, strangers and unreferenced nicks get none.
+// storage; occupants and strangers get none.
 func TestMentionNotifications(t *testing.T) {
 	t.Parallel()
 	s := start(t)
@@ -81,11 +81,24 @@ func TestMentionNotifications(t *testing.T) {
 		c.Ping() // nothing else came: no second notice, none for tybalt or romeo
 	}
 
-	// Without a reference, a nick in the body notifies nobody.
-	juliet.Send("<message type='groupchat' to='" + room + "'><body>nurse!</body></message>")
-	juliet.NextNamed("message")
-	romeo.NextNamed("message")
+	// A message without references mentions the members whose nicks its
+	// body writes as words: nurse's registered nick here, in any case
+	// and after an '@'. A longer word holding the nick is no mention, and
+	// a message with references mentions only whom they name.
+	nurse.Send("<iq type='set' id='r' to='" + room + "'><query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>" +
+		field("FORM_TYPE", "http://jabber.org/protocol/muc#register") + field("muc#register_roomnick", "angelica") + "</x></query></iq>")
+	expectIQ(t, nurse, "r", "result")
+	for _, m := range []struct{ body, refs string }{
+		{"angelicas, tybalt", ""},
+		{"angelica?", mention("xmpp:tybalt@localhost")},
+		{"ask @Angelica!", ""},
+	} {
+		juliet.Send("<message type='groupchat' to='" + room + "'><body>" + m.body + "</body>" + m.refs + "</message>")
+		sid = stanzaID(t, juliet.NextNamed("message"))
+		romeo.NextNamed("message")
+	}
 	juliet.Ping()
+	expectNotice(t, nurse.NextNamed("message"), "nurse@localhost", "jul", "ask @Angelica!", sid)
 	nurse.Ping()
 
 	// A mention of an occupant's room JID names its real JID: once romeo
@@ -96,6 +109,10 @@ func TestMentionNotifications(t *testing.T) {
 	juliet.Send("<message type='groupchat' to='" + room + "'><body>where is romeo?</body>" + mention("xmpp:"+room+"/romeo") + "</message>")
 	sid = stanzaID(t, juliet.NextNamed("message"))
 	expectNotice(t, romeo.NextNamed("message"), "romeo@localhost", "jul", "where is romeo?", sid)
+	// So does his nick, written without a reference, once he has left.
+	juliet.Send("<message type='groupchat' to='" + room + "'><body>Romeo: come back</body></message>")
+	sid = stanzaID(t, juliet.NextNamed("message"))
+	expectNotice(t, romeo.NextNamed("message"), "romeo@localhost", "jul", "Romeo: come back", sid)
 
 	// mercutio finds his notification, from offline storage, on login.
 	mercutio := xmpptest.Login(t, s, "mercutio", "pw", "r")
