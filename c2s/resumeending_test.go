@@ -29,3 +29,30 @@ func TestResumeSessionEnding(t *testing.T) {
 		t.Fatalf("resuming an ending session: got %s, want <failed h='7'/> with item-not-found", failed.Append(nil, ""))
 	}
 }
+
+// TestEndResumableSessionEnding: another node asks to end a session that
+// is ending already (terminate between its lock and Server.forget). The
+// answer waits until the session has ended, what it held routed again,
+// and carries its count, as for a session that had ended before.
+func TestEndResumableSessionEnding(t *testing.T) {
+	srv, _, s, _, _ := boundPairSessions(t, true)
+	s.mu.Lock()
+	s.sm.id, s.sm.received, s.sm.handled = "ending-id", 7, 7
+	s.closing = true // as terminate marks it first
+	s.mu.Unlock()
+	srv.remember("ending-id", s)
+
+	type answer struct {
+		handled uint32
+		found   bool
+	}
+	got := make(chan answer, 1)
+	go func() {
+		handled, found := srv.EndResumable("ending-id", s.jid.Bare().String())
+		got <- answer{handled, found}
+	}()
+	close(s.ended) // the goroutine that is ending it finishes
+	if a := <-got; !a.found || a.handled != 7 {
+		t.Fatalf("ending a session that was ending: got handled %d, found %v; want 7, true", a.handled, a.found)
+	}
+}

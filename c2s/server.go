@@ -459,14 +459,18 @@ func (srv *Server) forget(s *Session) {
 // another node (Elsewhere).
 func (srv *Server) EndResumable(previd, account string) (handled uint32, found bool) {
 	s, ts, found := srv.lookupResumable(previd)
-	if s != nil && s.jid.Bare().String() == account {
+	switch {
+	case s != nil && s.jid.Bare().String() == account:
+		// Ending already, it ends in whichever goroutine began it; the
+		// session keeps its count until then and after.
 		s.terminate("conflict", "the client came back on another node")
-		s, ts, found = srv.lookupResumable(previd)
+		<-s.ended
+		_, handled = s.resumption()
+		return handled, true
+	case s == nil && found && ts.account == account:
+		return ts.handled, true
 	}
-	if s != nil || !found || ts.account != account {
-		return 0, false
-	}
-	return ts.handled, true
+	return 0, false
 }
 
 // Replace ends the local session bound to full with conflict, as a new
