@@ -77,9 +77,11 @@ type Invites interface {
 	// has not expired at time at.
 	Valid(ctx context.Context, domain, token string, at time.Time) (bool, error)
 	// CreateAccount uses token (unused, for domain, not expired at
-	// validAt) and creates the account in one transaction. An unusable
-	// token is storage.ErrNotFound, an existing account storage.ErrExists.
-	CreateAccount(ctx context.Context, domain, token string, validAt time.Time, username string, creds []auth.Credential) error
+	// validAt) and creates the account in one transaction, and returns
+	// the username of the account that made the invitation, "" for none.
+	// An unusable token is storage.ErrNotFound, an existing account
+	// storage.ErrExists.
+	CreateAccount(ctx context.Context, domain, token string, validAt time.Time, username string, creds []auth.Credential) (inviter string, err error)
 }
 
 // Config configures the Service.
@@ -95,6 +97,10 @@ type Config struct {
 	Accounts Accounts
 	// Invites is the invitation store; required with RequireInvite.
 	Invites Invites
+	// Invited is called after an account was created with an invitation
+	// that inviter, an account of the same domain, made (XEP-0401): the
+	// two are to be subscribed to each other. nil: nothing is done.
+	Invited func(ctx context.Context, account, inviter jid.JID) error
 	// BeforeDelete is called, in order, before an account is removed, so
 	// that modules can undo what the database cascade cannot (e.g. tell
 	// contacts that subscriptions end). An error keeps the account.

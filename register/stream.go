@@ -98,10 +98,13 @@ func (s *Service) create(ctx context.Context, domain, remote string, iq *xmlstre
 	username := j.Localpart()
 	now := s.now()
 	token, validAt := req.token, now
-	if s.cfg.RequireInvite && token == "" {
+	if token == "" {
 		if p, ok := s.preauths.get(remote, domain, now); ok {
 			token, validAt = p.token, p.at
 		}
+	}
+	if s.cfg.Invites == nil {
+		token = ""
 	}
 	if s.cfg.RequireInvite && token == "" {
 		return streamError(iq, stanza.Forbidden, "registration needs an invitation")
@@ -114,10 +117,13 @@ func (s *Service) create(ctx context.Context, domain, remote string, iq *xmlstre
 		s.log.Info("registration refused: too many from one address", "remote", remote, "domain", domain)
 		return streamError(iq, stanza.ResourceConstraint, "too many accounts were created from your address; try again later")
 	}
-	if s.cfg.RequireInvite {
+	if token != "" {
 		if ok, err := s.cfg.Invites.Valid(ctx, domain, token, validAt); err == nil && !ok {
-			s.limit.release(key, now)
-			return streamError(iq, stanza.Forbidden, "the invitation is unknown, used or expired")
+			if s.cfg.RequireInvite {
+				s.limit.release(key, now)
+				return streamError(iq, stanza.Forbidden, "the invitation is unknown, used or expired")
+			}
+			token = "" // open registration needs none
 		}
 	}
 	if exists, err := s.cfg.Accounts.Exists(ctx, domain, username); err == nil && exists {
@@ -129,8 +135,9 @@ func (s *Service) create(ctx context.Context, domain, remote string, iq *xmlstre
 		s.limit.release(key, now)
 		return streamError(iq, stanza.NotAcceptable, "the password is not acceptable")
 	}
-	if s.cfg.RequireInvite {
-		err = s.cfg.Invites.CreateAccount(ctx, domain, token, validAt, username, creds)
+	var inviter string
+	if token != "" {
+		inviter, err = s.cfg.Invites.CreateAccount(ctx, domain, token, validAt, username, creds)
 	} else {
 		err = s.cfg.Accounts.Create(ctx, domain, username, creds)
 	}
@@ -145,7 +152,24 @@ func (s *Service) create(ctx context.Context, domain, remote string, iq *xmlstre
 		s.log.Error("registering an account", "jid", j.String(), "err", err)
 		return streamError(iq, stanza.InternalServerError, "")
 	}
+	s.befriend(ctx, j, inviter)
 	s.preauths.drop(remote)
-	s.log.Info("account registered", "jid", j.String(), "remote", remote, "invite", s.cfg.RequireInvite)
+	s.log.Info("account registered", "jid", j.String(), "remote", remote, "invite", token != "", "inviter", inviter)
 	return stanza.Result(iq, nil)
+}
+
+// befriend subscribes account and inviter, the username of the account
+// whose invitation created it, to each other; "" is none. A failure is
+// logged: the account exists, and its user can still add the inviter.
+func (s *Service) befriend(ctx context.Context, account jid.JID, inviter string) {
+	if inviter == "" || s.cfg.Invited == nil {
+		return
+	}
+	from, err := jid.New(inviter, account.Domainpart(), "")
+	if err == nil {
+		err = s.cfg.Invited(ctx, account, from)
+	}
+	if err != nil {
+		s.log.Error("subscribing an invited account and its inviter", "jid", account.String(), "inviter", inviter, "err", err)
+	}
 }

@@ -2,17 +2,21 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
 	"xmppd/adhoc"
 	"xmppd/admin"
 	"xmppd/motd"
+	"xmppd/register"
 	"xmppd/storage/postgres"
 )
 
-// admin offers ad-hoc commands (XEP-0050) at the hosts' JIDs, and the
-// service administration commands (XEP-0133) to the configured admins.
+// admin offers ad-hoc commands (XEP-0050) at the hosts' JIDs: the
+// service administration commands (XEP-0133) to the configured admins,
+// and, when registration is on, invitations of friends (XEP-0401) to
+// every user.
 func (w *wiring) admin(ctx context.Context) error {
 	motds := motd.New(w.router, postgres.NewMOTD(w.pool), w.log)
 	if w.cluster != nil {
@@ -20,7 +24,15 @@ func (w *wiring) admin(ctx context.Context) error {
 		motds.Changed = func(host string) { w.cluster.Forget(motdTopic, host) }
 		w.cluster.OnForget(motdTopic, motds.Forget)
 	}
-	admin.Register(adhoc.New(w.router), w.router, admin.Config{
+	commands := adhoc.New(w.router)
+	if w.cfg.Registration.Enabled {
+		invites := postgres.NewInvites(w.pool)
+		commands.Add(register.InviteCommand(w.cfg.Hosts, func(ctx context.Context, domain, inviter string, expires time.Time) (string, error) {
+			inv, err := invites.CreateFrom(ctx, domain, inviter, expires)
+			return inv.Token, err
+		}, w.landingBase, time.Now))
+	}
+	admin.Register(commands, w.router, admin.Config{
 		MOTD:     motds,
 		Admins:   w.admins(),
 		Accounts: w.accounts,
@@ -34,6 +46,15 @@ func (w *wiring) admin(ctx context.Context) error {
 		Logger: w.log,
 	})
 	return nil
+}
+
+// landingBase is the base of the invitation pages' links for host
+// (register.InviteLink); "" when no HTTP listener serves them.
+func (w *wiring) landingBase(host string) string {
+	if plain, secure := w.httpAddrs(); plain == nil && secure == nil && w.cfg.HTTP.PublicURL == "" {
+		return ""
+	}
+	return w.httpBaseURL(host)
 }
 
 // admins returns the configured administrators, which config.Validate

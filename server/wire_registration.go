@@ -23,6 +23,7 @@ func (w *wiring) registration(ctx context.Context) error {
 		PerAddressPerHour: reg.PerAddressPerHour,
 		Accounts:          w.accounts,
 		Invites:           postgres.NewInvites(w.pool),
+		Invited:           w.rosters.SubscribeMutually,
 		// Run at removal, not copied now: modules wired later add theirs.
 		BeforeDelete: []func(context.Context, jid.JID) error{w.beforeDelete},
 		Logger:       w.log,

@@ -34,9 +34,6 @@ func webBase(cfg config.Config, host string) string {
 	return ""
 }
 
-// inviteValidity is how long a new invitation can be used by default.
-const inviteValidity = 7 * 24 * time.Hour
-
 // inviteCommand manages registration invitations (XEP-0401 tokens):
 //
 //	invite create [-valid DURATION] HOST   print a new token and its xmpp: URI
@@ -49,7 +46,7 @@ func inviteCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 	case "create":
 		fs := flag.NewFlagSet("invite create", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
-		valid := fs.Duration("valid", inviteValidity, "how long the invitation can be used")
+		valid := fs.Duration("valid", register.InviteValidity, "how long the invitation can be used")
 		if err := fs.Parse(args[1:]); err != nil {
 			return fmt.Errorf("invite create: %w", err)
 		}
@@ -99,6 +96,9 @@ func inviteCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 					state = "used by " + inv.UsedBy + "@" + inv.Domain
 				case !inv.Expires.After(now):
 					state = "expired"
+				}
+				if inv.Inviter != "" {
+					state += ", from " + inv.Inviter + "@" + inv.Domain
 				}
 				fmt.Fprintf(stdout, "%s %s expires %s %s\n", inv.Token, inv.Domain, inv.Expires.UTC().Format(time.RFC3339), state)
 			}

@@ -40,6 +40,9 @@ type Invite struct {
 	// UsedBy is the username of the account the token created; empty
 	// while it is unused.
 	UsedBy string
+	// Inviter is the username of the account that made the invitation,
+	// empty for one of the operator's.
+	Inviter string
 }
 
 // tokenEncoding spells tokens with letters and digits only, so that they
@@ -49,11 +52,18 @@ var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // Create makes a new invitation for domain that can be used until
 // expires. The token holds 160 random bits.
 func (s *Invites) Create(ctx context.Context, domain string, expires time.Time) (Invite, error) {
+	return s.CreateFrom(ctx, domain, "", expires)
+}
+
+// CreateFrom is Create for an invitation from inviter, the username of an
+// account of domain, which the invited account and inviter are subscribed
+// to each other by (XEP-0401); "" for none.
+func (s *Invites) CreateFrom(ctx context.Context, domain, inviter string, expires time.Time) (Invite, error) {
 	var b [20]byte
 	rand.Read(b[:])
-	inv := Invite{Token: tokenEncoding.EncodeToString(b[:]), Domain: domain, Expires: expires}
-	err := s.pool.QueryRow(ctx, `INSERT INTO invites (token, domain, expires_at) VALUES ($1, $2, $3) RETURNING created_at`,
-		inv.Token, domain, expires).Scan(&inv.Created)
+	inv := Invite{Token: tokenEncoding.EncodeToString(b[:]), Domain: domain, Expires: expires, Inviter: inviter}
+	err := s.pool.QueryRow(ctx, `INSERT INTO invites (token, domain, expires_at, inviter) VALUES ($1, $2, $3, nullif($4, '')) RETURNING created_at`,
+		inv.Token, domain, expires, inviter).Scan(&inv.Created)
 	if err != nil {
 		return Invite{}, fmt.Errorf("create invite for %s: %w", domain, err)
 	}
@@ -63,14 +73,14 @@ func (s *Invites) Create(ctx context.Context, domain string, expires time.Time) 
 // List returns the invitations of domain, or of every domain when domain
 // is empty, oldest first.
 func (s *Invites) List(ctx context.Context, domain string) ([]Invite, error) {
-	rows, err := s.pool.Query(ctx, `SELECT token, domain, created_at, expires_at, coalesce(used_by, '')
+	rows, err := s.pool.Query(ctx, `SELECT token, domain, created_at, expires_at, coalesce(used_by, ''), coalesce(inviter, '')
 		FROM invites WHERE $1 = '' OR domain = $1 ORDER BY created_at, token`, domain)
 	if err != nil {
 		return nil, fmt.Errorf("list invites: %w", err)
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Invite, error) {
 		var inv Invite
-		err := r.Scan(&inv.Token, &inv.Domain, &inv.Created, &inv.Expires, &inv.UsedBy)
+		err := r.Scan(&inv.Token, &inv.Domain, &inv.Created, &inv.Expires, &inv.UsedBy, &inv.Inviter)
 		return inv, err
 	})
 	if err != nil {
@@ -94,23 +104,25 @@ func (s *Invites) Valid(ctx context.Context, domain, token string, at time.Time)
 // CreateAccount uses the invitation token, which must be unused, for
 // domain and not expired at time validAt, and creates the account
 // username@domain with creds, in one transaction: either both happen or
-// neither. A token that is not usable is an error wrapping
+// neither. It returns the username of the invitation's inviter, "" for
+// none. A token that is not usable is an error wrapping
 // storage.ErrNotFound; an account that exists, storage.ErrExists.
-func (s *Invites) CreateAccount(ctx context.Context, domain, token string, validAt time.Time, username string, creds []auth.Credential) error {
+func (s *Invites) CreateAccount(ctx context.Context, domain, token string, validAt time.Time, username string, creds []auth.Credential) (inviter string, err error) {
 	hashes, salts, iterations, storedKeys, serverKeys, err := credentialColumns(creds)
 	if err != nil {
-		return fmt.Errorf("create account %s@%s with an invite: %w", username, domain, err)
+		return "", fmt.Errorf("create account %s@%s with an invite: %w", username, domain, err)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// The row lock taken by the UPDATE makes a concurrent use of the
 		// same token wait, then find used_by set and fail.
-		tag, err := tx.Exec(ctx, `UPDATE invites SET used_by = $3, used_at = now()
-			WHERE token = $1 AND domain = $2 AND used_by IS NULL AND expires_at > $4`, token, domain, username, validAt)
+		err := tx.QueryRow(ctx, `UPDATE invites SET used_by = $3, used_at = now()
+			WHERE token = $1 AND domain = $2 AND used_by IS NULL AND expires_at > $4
+			RETURNING coalesce(inviter, '')`, token, domain, username, validAt).Scan(&inviter)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("invite is unknown, used or expired: %w", storage.ErrNotFound)
+		}
 		if err != nil {
 			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("invite is unknown, used or expired: %w", storage.ErrNotFound)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO accounts (domain, username) VALUES ($1, $2)`, domain, username); err != nil {
 			var pgErr *pgconn.PgError
@@ -126,7 +138,7 @@ func (s *Invites) CreateAccount(ctx context.Context, domain, token string, valid
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("create account %s@%s with an invite: %w", username, domain, err)
+		return "", fmt.Errorf("create account %s@%s with an invite: %w", username, domain, err)
 	}
-	return nil
+	return inviter, nil
 }

@@ -57,7 +57,7 @@ func TestInvites(t *testing.T) {
 		{"other.example", inv.Token, now},
 		{"example.org", inv.Token, now.Add(2 * time.Hour)},
 	} {
-		err := invites.CreateAccount(ctx, c.domain, c.token, c.at, "juliet", creds)
+		_, err := invites.CreateAccount(ctx, c.domain, c.token, c.at, "juliet", creds)
 		if !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("CreateAccount(%s, %s, %v) = %v, want not found", c.domain, c.token, c.at, err)
 		}
@@ -70,7 +70,7 @@ func TestInvites(t *testing.T) {
 	if err := accounts.Create(ctx, "example.org", "romeo", creds); err != nil {
 		t.Fatal(err)
 	}
-	if err := invites.CreateAccount(ctx, "example.org", inv.Token, now, "romeo", creds); !errors.Is(err, storage.ErrExists) {
+	if _, err := invites.CreateAccount(ctx, "example.org", inv.Token, now, "romeo", creds); !errors.Is(err, storage.ErrExists) {
 		t.Fatalf("CreateAccount for a taken name = %v, want exists", err)
 	}
 	if !valid("example.org", inv.Token, now) {
@@ -82,7 +82,7 @@ func TestInvites(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			errs[i] = invites.CreateAccount(ctx, "example.org", inv.Token, now, []string{"a", "b", "c", "d"}[i], creds)
+			_, errs[i] = invites.CreateAccount(ctx, "example.org", inv.Token, now, []string{"a", "b", "c", "d"}[i], creds)
 		})
 	}
 	wg.Wait()
@@ -104,7 +104,7 @@ func TestInvites(t *testing.T) {
 
 	// The expiry is judged at validAt, e.g. the time of an XEP-0445 preauth.
 	late, _ := invites.Create(ctx, "example.org", now.Add(-time.Second))
-	if err := invites.CreateAccount(ctx, "example.org", late.Token, now.Add(-time.Minute), "late", creds); err != nil {
+	if _, err := invites.CreateAccount(ctx, "example.org", late.Token, now.Add(-time.Minute), "late", creds); err != nil {
 		t.Fatalf("CreateAccount checked at an earlier time: %v", err)
 	}
 	got, err := accounts.Credentials(ctx, "example.org", "late")

@@ -1,0 +1,102 @@
+package register_test
+
+import (
+	"strings"
+	"testing"
+
+	"xmppd/config"
+	"xmppd/internal/xmpptest"
+	"xmppd/xmlstream"
+)
+
+// XEP-0401 §5.1, §5.3: a user makes an invitation with the
+// urn:xmpp:invite#invite command and gets its xmpp: URI at once. The
+// friend who registers with its token has the inviter as a contact, and
+// the inviter the friend, subscribed both ways; the token is then used.
+func TestInviteAFriend(t *testing.T) {
+	s := xmpptest.Start(t, func(cfg *config.Config) {
+		cfg.Registration.Enabled = true
+		cfg.Registration.RequireInvite = true
+	})
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "phone")
+	romeo.Result("get", "", "<query xmlns='jabber:iq:roster'/>") // romeo gets roster pushes
+	romeo.Online()
+
+	items := romeo.Result("get", xmpptest.Domain, "<query xmlns='http://jabber.org/protocol/disco#items' node='http://jabber.org/protocol/commands'/>")
+	if !strings.Contains(items.String(), "node='urn:xmpp:invite#invite'") {
+		t.Fatalf("the invitation command is not listed: %s", items)
+	}
+	token := invite(t, romeo)
+	c, _ := connect(t, s)
+	expectResult(t, ask(t, c, "<iq type='set' id='p' to='localhost'><preauth xmlns='urn:xmpp:pars:0' token='"+token+"'/></iq>"))
+	expectResult(t, ask(t, c, registerIQ("r", "juliet", "balcony")))
+	expectItem(t, romeo.NextNamed("iq"), "juliet@localhost")
+
+	juliet := xmpptest.Login(t, s, "juliet", "balcony", "laptop")
+	roster := juliet.Result("get", "", "<query xmlns='jabber:iq:roster'/>")
+	expectItem(t, roster, "romeo@localhost")
+	juliet.Send("<presence/>")
+	// Each now sees the other's presence.
+	romeo.ExpectPresenceFrom("juliet@localhost/laptop")
+	for got := map[string]bool{}; !got["juliet@localhost/laptop"] || !got["romeo@localhost/phone"]; {
+		got[juliet.NextNamed("presence").Attr("from")] = true
+	}
+
+	// The token made one account.
+	c, _ = connect(t, s)
+	expectError(t, ask(t, c, formIQ("r2", "tybalt", "pw", token)), "forbidden")
+}
+
+// invite runs the invitation command as c and returns the invitation's
+// token, checking the result form.
+func invite(t *testing.T, c *xmpptest.Client) string {
+	t.Helper()
+	res := c.Result("set", xmpptest.Domain, "<command xmlns='http://jabber.org/protocol/commands' node='urn:xmpp:invite#invite' action='execute'/>")
+	cmd := res.Child("http://jabber.org/protocol/commands", "command")
+	x := cmd.Child("jabber:x:data", "x")
+	if cmd.Attr("status") != "completed" || x == nil || x.Attr("type") != "result" {
+		t.Fatalf("invitation command: %s", res)
+	}
+	values := map[string]string{}
+	for _, f := range x.ChildElements() {
+		if v := f.Child("jabber:x:data", "value"); v != nil {
+			values[f.Attr("var")] = v.Text()
+		}
+	}
+	token, ok := strings.CutPrefix(values["uri"], "xmpp:"+c.JID[:strings.IndexByte(c.JID, '/')]+"?roster;preauth=")
+	token, ibr := strings.CutSuffix(token, ";ibr=y")
+	if values["FORM_TYPE"] != "urn:xmpp:invite#invitation" || !ok || !ibr || token == "" || values["expire"] == "" {
+		t.Fatalf("invitation form: %s", x)
+	}
+	return token
+}
+
+// On a server open to registration, a registration with a user's
+// invitation makes the two contacts too; one with a used token is an
+// ordinary registration.
+func TestInviteOnOpenServer(t *testing.T) {
+	s := xmpptest.Start(t, enabled)
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "phone")
+	romeo.Result("get", "", "<query xmlns='jabber:iq:roster'/>")
+	token := invite(t, romeo)
+	c, _ := connect(t, s)
+	expectResult(t, ask(t, c, formIQ("r", "juliet", "balcony", token)))
+	expectItem(t, romeo.NextNamed("iq"), "juliet@localhost")
+	expectResult(t, ask(t, c, formIQ("r2", "tybalt", "pw", token)))
+	romeo.Ping() // no push for tybalt
+}
+
+// expectItem checks that el, a roster result or push, holds one item,
+// for contact with subscription both.
+func expectItem(t *testing.T, el *xmlstream.Element, contact string) {
+	t.Helper()
+	q := el.Child("jabber:iq:roster", "query")
+	if q == nil || len(q.ChildElements()) != 1 {
+		t.Fatalf("want a roster of one item, got %s", el)
+	}
+	if it := q.ChildElements()[0]; it.Attr("jid") != contact || it.Attr("subscription") != "both" {
+		t.Fatalf("want %s with subscription both, got %s", contact, el)
+	}
+}
