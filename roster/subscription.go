@@ -130,9 +130,7 @@ func (m *Module) outboundSubscription(ctx context.Context, from, contact jid.JID
 	if contact.Equal(owner) {
 		// An account always has its own presence; there is nothing to
 		// subscribe to, and a roster never holds its owner.
-		reply := stanza.ErrorReply(st, stanza.NotAllowed, "an account cannot subscribe to itself")
-		reply.SetAttr("from", owner.String())
-		m.r.DeliverToSession(from, reply)
+		m.refuse(from, st, stanza.NotAllowed, "an account cannot subscribe to itself")
 		return
 	}
 	var before, after State
@@ -144,12 +142,12 @@ func (m *Module) outboundSubscription(ctx context.Context, from, contact jid.JID
 	})
 	switch {
 	case errors.Is(err, ErrTooManyItems):
-		reply := stanza.ErrorReply(st, stanza.PolicyViolation, "the roster is full")
-		reply.SetAttr("from", owner.String())
-		m.r.DeliverToSession(from, reply)
+		m.refuse(from, st, stanza.PolicyViolation, "the roster is full")
 		return
 	case err != nil:
+		// Neither recorded nor sent: the client must not take it as sent.
 		m.log.Error("outbound subscription", "jid", from.String(), "type", typ, "err", err)
+		m.refuse(from, st, stanza.InternalServerError, "")
 		return
 	}
 	if ch.ItemChanged || typ == "subscribe" {
@@ -174,6 +172,14 @@ func (m *Module) outboundSubscription(ctx context.Context, from, contact jid.JID
 			m.tellApproved(ctx, owner, contact)
 		}
 	}
+}
+
+// refuse answers the subscription stanza st that the session from sent
+// with an error of condition, from the account's bare JID.
+func (m *Module) refuse(from jid.JID, st *xmlstream.Element, condition, text string) {
+	reply := stanza.ErrorReply(st, condition, text)
+	reply.SetAttr("from", from.Bare().String())
+	m.r.DeliverToSession(from, reply)
 }
 
 // inboundSubscription handles a subscription stanza from contact to the

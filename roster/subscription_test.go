@@ -1,6 +1,7 @@
 package roster_test
 
 import (
+	"context"
 	"testing"
 
 	"xmppd/internal/xmpptest"
@@ -235,4 +236,25 @@ func TestInboundAnswerBeforePush(t *testing.T) {
 	expectPresence(tablet, "romeo@localhost", "subscribed")
 	expectPush(tablet, "romeo@localhost", "to", "")
 	expectNothing(tablet)
+}
+
+// A subscription stanza the roster could not record is neither sent nor
+// taken as sent: the client gets internal-server-error (RFC 6120 §8.3.3.8).
+func TestSubscriptionStoreFailure(t *testing.T) {
+	s := start(t)
+	juliet, _ := online(t, s, "juliet", "balcony")
+	romeo, _ := online(t, s, "romeo", "orchard")
+	// The store refuses to change rosters from now on.
+	if _, err := s.DB.Exec(context.Background(), `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+		$$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+		CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON roster_items FOR EACH ROW EXECUTE FUNCTION refuse()`); err != nil {
+		t.Fatal(err)
+	}
+	juliet.Send("<presence to='romeo@localhost' type='subscribe' id='sub'/>")
+	got := received(juliet)
+	if len(got) != 1 || got[0].Attr("id") != "sub" {
+		t.Fatalf("juliet got %v, want one error", got)
+	}
+	xmpptest.ExpectError(t, got[0], "internal-server-error")
+	expectNothing(romeo)
 }
