@@ -214,7 +214,9 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 		}
 		return
 	case err != nil:
+		// Not recorded, so lost: the sender hears of it.
 		m.log.Error("inbound subscription", "jid", owner.String(), "from", contact.String(), "type", typ, "err", err)
+		m.r.Route(ctx, stanza.ErrorReply(in, stanza.InternalServerError, ""))
 		return
 	}
 	// The answer comes before the roster push it explains (RFC 6121

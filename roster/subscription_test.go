@@ -258,3 +258,26 @@ func TestSubscriptionStoreFailure(t *testing.T) {
 	xmpptest.ExpectError(t, got[0], "internal-server-error")
 	expectNothing(romeo)
 }
+
+// A subscription request the recipient's roster could not record is
+// lost: its sender gets internal-server-error rather than waiting for an
+// answer that cannot come (RFC 6120 §8.3.3.8).
+func TestSubscriptionRequestStoreFailure(t *testing.T) {
+	s := start(t)
+	juliet, _ := online(t, s, "juliet", "balcony")
+	romeo, _ := online(t, s, "romeo", "orchard")
+	// The store refuses to record requests from now on.
+	if _, err := s.DB.Exec(context.Background(), `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+		$$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+		CREATE TRIGGER refuse BEFORE INSERT ON roster_pending_in FOR EACH ROW EXECUTE FUNCTION refuse()`); err != nil {
+		t.Fatal(err)
+	}
+	juliet.Send("<presence to='romeo@localhost' type='subscribe' id='sub'/>")
+	expectPush(juliet, "romeo@localhost", "none", "subscribe")
+	got := received(juliet)
+	if len(got) != 1 || got[0].Attr("id") != "sub" || got[0].Attr("from") != "romeo@localhost" {
+		t.Fatalf("juliet got %v, want the error of her request", got)
+	}
+	xmpptest.ExpectError(t, got[0], "internal-server-error")
+	expectNothing(romeo)
+}
