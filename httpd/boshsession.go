@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -18,6 +19,7 @@ var (
 	errBOSHInactive   = errors.New("bosh: the client sent no request for the inactivity period")
 	errBOSHWindow     = errors.New("bosh: the client sent a request outside the window of rids")
 	errBOSHOveractive = errors.New("bosh: the client sent more requests at once than agreed")
+	errBOSHPolling    = errors.New("bosh: the client polled more often than the polling interval allows")
 	errBOSHBadRequest = errors.New("bosh: the client sent a request that is not a BOSH body")
 	errBOSHTooLarge   = errors.New("bosh: the client sent a request larger than a stanza may be")
 	errBOSHSlow       = errors.New("bosh: the client does not collect what is written to it")
@@ -35,6 +37,7 @@ type boshSession struct {
 	secure       bool
 	wait         time.Duration // the longest a request is held
 	hold         int           // how many requests are held at most
+	polling      time.Duration // the shortest time between two empty requests of a polling session
 	inactivity   time.Duration // how long the client may leave no request
 	writeTimeout time.Duration // the longest Write waits for the client
 	maxOut       int           // bytes written and not yet collected before Write waits
@@ -66,6 +69,7 @@ type boshSession struct {
 	outBytes       int
 	held           []*boshRequest   // taken requests waiting for an answer, oldest first
 	answered       map[int64][]byte // the latest responses, for a client that asks again
+	lastPoll       time.Time        // when the last empty request came that got an empty answer, in a polling session
 	ending         bool             // the stream wrote its end: the next response is the last
 	terminating    bool             // the client ended the session; the end is awaited
 	streamError    bool             // out holds a stream error
@@ -87,6 +91,7 @@ func newBOSHSession(rid int64, limits xmlstream.Limits, forget func(*boshSession
 		firstRID:     rid,
 		wait:         boshMaxWait,
 		hold:         boshMaxHold,
+		polling:      boshPolling,
 		inactivity:   60 * time.Second,
 		writeTimeout: 30 * time.Second,
 		maxOut:       max(4*limits.MaxStanzaBytes, 1<<20),
@@ -162,6 +167,21 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 		s.mu.Unlock()
 		return nil, "item-not-found"
 	}
+	arrived := time.Now()
+	poll := s.isPoll(rid, body)
+	if poll && !s.lastPoll.IsZero() && arrived.Sub(s.lastPoll) < s.polling {
+		// Two empty requests of a polling session closer together than
+		// the polling interval, the first answered empty (§12).
+		s.lost = errBOSHPolling
+		s.closeLocked()
+		s.mu.Unlock()
+		return nil, "policy-violation"
+	}
+	defer func() {
+		if condition == "" {
+			s.notePoll(poll, arrived, resp)
+		}
+	}()
 	req := &boshRequest{rid: rid, body: body, size: size, reply: make(chan []byte, 1)}
 	switch {
 	case s.skipped[rid]:
@@ -237,6 +257,32 @@ func (s *boshSession) lastRID(body *xmlstream.Element) int64 {
 		last++
 	}
 	return last
+}
+
+// isPoll reports whether the request of rid with body is an empty one
+// of a polling session (XEP-0124 §12): a session whose requests are
+// answered at once, as the client asked for wait='0' or hold='0'. The
+// session's creation request is none, nor is a request that restarts
+// the stream or ends the session.
+func (s *boshSession) isPoll(rid int64, body *xmlstream.Element) bool {
+	return (s.wait == 0 || s.hold == 0) && rid != s.firstRID &&
+		len(body.ChildElements()) == 0 && body.Attr("type") == "" &&
+		body.AttrNS(NSXBOSH, "restart") != "true"
+}
+
+// notePoll records when an empty request of a polling session that
+// arrived then got resp, if resp is empty too: the next may come only
+// the polling interval later. Any other request lets the next come at
+// once.
+func (s *boshSession) notePoll(poll bool, arrived time.Time, resp []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Only an answer with payloads closes its <body/> with an end tag.
+	if poll && !bytes.HasSuffix(resp, []byte("</body>")) {
+		s.lastPoll = arrived
+	} else {
+		s.lastPoll = time.Time{}
+	}
 }
 
 // retry reports whether rid is that of a request being held: the client
@@ -476,7 +522,7 @@ func (s *boshSession) makeResponseLocked(rid int64, withOut, last bool) []byte {
 // own condition get other-request; others none.
 func (s *boshSession) endConditionLocked() string {
 	switch s.lost {
-	case errBOSHWindow, errBOSHOveractive, errBOSHBadRequest, errBOSHTooLarge:
+	case errBOSHWindow, errBOSHOveractive, errBOSHPolling, errBOSHBadRequest, errBOSHTooLarge:
 		return "other-request"
 	}
 	return ""
@@ -497,7 +543,7 @@ func (s *boshSession) appendCreation(b []byte) []byte {
 	attr("requests", strconv.Itoa(s.hold+1))
 	attr("hold", strconv.Itoa(s.hold))
 	attr("inactivity", strconv.Itoa(int(s.inactivity/time.Second)))
-	attr("polling", strconv.Itoa(int(boshPolling/time.Second)))
+	attr("polling", strconv.Itoa(int(s.polling/time.Second)))
 	attr("ver", s.version)
 	attr("from", s.from)
 	attr("authid", s.streamID)

@@ -429,3 +429,30 @@ func TestBOSHRIDWindow(t *testing.T) {
 		}
 	})
 }
+
+// TestBOSHPollingInterval ends a polling session (wait='0') whose client
+// sends two empty requests within the polling interval, the first
+// answered empty, with policy-violation (XEP-0124 §12). An empty request
+// after one with a payload may come at once.
+func TestBOSHPollingInterval(t *testing.T) {
+	bt := newBOSHTest(t, 1)
+	bt.s.wait = 0
+	bt.s.polling = time.Hour // no two requests of the test are that far apart
+	bt.open()
+	bt.readHeader()
+	if a := bt.answer(bt.request(2, "", "")); a != emptyBody {
+		t.Fatalf("the first poll got %s, want an empty body", a)
+	}
+	if a := bt.answer(bt.request(3, "", "<message xmlns='jabber:client' id='3'/>")); a != emptyBody {
+		t.Fatalf("a request with a payload got %s, want an empty body", a)
+	}
+	if a := bt.answer(bt.request(4, "", "")); a != emptyBody {
+		t.Fatalf("a poll after a request with a payload got %s, want an empty body", a)
+	}
+	if a := bt.answer(bt.request(5, "", "")); !strings.Contains(a, "condition='policy-violation'") {
+		t.Fatalf("a poll within the polling interval got %s, want policy-violation", a)
+	}
+	if a := bt.answer(bt.request(6, "", "")); !strings.Contains(a, "type='terminate'") {
+		t.Fatalf("a request after the violation got %s, want the session's end", a)
+	}
+}
