@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -92,6 +93,7 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s := h.session(quickSID(data))
 			if s != nil {
 				s.fail(errBOSHTooLarge)
+				useContent(w, s)
 			}
 			boshError(w, legacyClient(s, data), "policy-violation")
 		}
@@ -103,6 +105,9 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// it) learns so, whatever it carries (XEP-0124 §17.2).
 	sid := quickSID(data)
 	s := h.session(sid)
+	if s != nil {
+		useContent(w, s)
+	}
 	if s == nil && sid != "" {
 		boshReply(w, http.StatusOK, boshTerminate("item-not-found"))
 		return
@@ -148,6 +153,7 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			boshReply(w, http.StatusOK, boshTerminate("item-not-found"))
 			return
 		}
+		useContent(w, s)
 	}
 	rid, err := strconv.ParseInt(body.Attr("rid"), 10, 64)
 	if err != nil || rid <= 0 || rid >= 1<<53 {
@@ -162,6 +168,7 @@ func (h *boshHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if sid == "" {
 		s = h.create(r, body, rid)
+		useContent(w, s)
 	}
 	resp, condition := s.request(r.Context(), body, rid, len(data))
 	if condition != "" {
@@ -262,6 +269,7 @@ func (h *boshHandler) create(r *http.Request, body *xmlstream.Element, rid int64
 		s.version = v
 	}
 	s.legacy = v == ""
+	s.content = responseContent(body.Attr("content"))
 	h.mu.Lock()
 	h.sessions[s.sid] = s
 	h.mu.Unlock()
@@ -339,8 +347,37 @@ func legacyClient(s *boshSession, data []byte) bool {
 	return quickAttr(data, "ver") == ""
 }
 
+// boshContent is the Content-Type of responses to a client that asked
+// for none, or for one that is not XML (XEP-0124 §7.1).
+const boshContent = "text/xml; charset=utf-8"
+
+// responseContent is the Content-Type of the responses of a session whose
+// creation request's 'content' attribute is v: v, which they MUST carry
+// (XEP-0124 §7.1), when it is an XML media type, else boshContent. No
+// other type is given: a browser led to POST a session's request could
+// render its answer, which carries what others sent, as HTML.
+func responseContent(v string) string {
+	typ, params, err := mime.ParseMediaType(v)
+	if err != nil || typ != "text/xml" && typ != "application/xml" && !strings.HasSuffix(typ, "+xml") {
+		return boshContent
+	}
+	if c := mime.FormatMediaType(typ, params); c != "" {
+		return c
+	}
+	return boshContent
+}
+
+// useContent has the response w carry the Content-Type of session s.
+func useContent(w http.ResponseWriter, s *boshSession) {
+	w.Header().Set("Content-Type", s.content)
+}
+
+// boshReply writes a response, with the Content-Type of its session if
+// useContent set it, else boshContent.
 func boshReply(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", boshContent)
+	}
 	w.WriteHeader(status)
 	w.Write(body)
 }

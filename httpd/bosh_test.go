@@ -574,3 +574,43 @@ func BenchmarkWebMessage(b *testing.B) {
 		})
 	}
 }
+
+// TestBOSHContentType: the responses of a session carry the Content-Type
+// its creation request's 'content' attribute asked for, text/xml;
+// charset=utf-8 when it asked for none (XEP-0124 §7.1), and also when it
+// asked for one that is not XML, which a browser could render.
+func TestBOSHContentType(t *testing.T) {
+	s := xmpptest.Start(t)
+	c := newBOSH(t, s)
+	post := func(body string) (string, *xmlstream.Element) {
+		t.Helper()
+		resp, err := c.web.Post(c.url, "text/xml; charset=utf-8", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		el, err := xmlstream.ParseElement(data, xmlstream.Limits{MaxStanzaBytes: 1 << 20, MaxDepth: 64})
+		if err != nil {
+			t.Fatalf("answer %q: %v", data, err)
+		}
+		return resp.Header.Get("Content-Type"), el
+	}
+	for asked, want := range map[string]string{
+		"": "text/xml; charset=utf-8",
+		" content='application/xml; charset=utf-8'": "application/xml; charset=utf-8",
+		" content='text/html'":                      "text/xml; charset=utf-8",
+	} {
+		got, b := post(fmt.Sprintf("<body xmlns='%s' rid='1' to='localhost' wait='60' hold='1' ver='1.6' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'%s/>", nsHTTPBind, asked))
+		if got != want {
+			t.Errorf("asked%s: creation answer's Content-Type %q, want %q", asked, got, want)
+		}
+		got, _ = post(fmt.Sprintf("<body xmlns='%s' sid='%s' rid='2' type='terminate'/>", nsHTTPBind, b.Attr("sid")))
+		if got != want {
+			t.Errorf("asked%s: termination answer's Content-Type %q, want %q", asked, got, want)
+		}
+	}
+}

@@ -45,6 +45,7 @@ type boshSession struct {
 	gapWait      time.Duration // how long requests wait for one missing before them
 	version      string        // of BOSH: the client's or the server's, the lower
 	legacy       bool          // the client announced no version: errors are HTTP codes (XEP-0124 §17.1)
+	content      string        // the Content-Type of the responses (XEP-0124 §7.1)
 	forget       func(*boshSession)
 
 	mu      sync.Mutex
@@ -98,6 +99,7 @@ func newBOSHSession(rid int64, limits xmlstream.Limits, forget func(*boshSession
 		maxIn:        2 * (limits.MaxStanzaBytes + boshBodySlack),
 		gapWait:      boshGapWait,
 		version:      boshVersion,
+		content:      boshContent,
 		forget:       forget,
 		changed:      make(chan struct{}),
 		limits:       limits,
