@@ -15,10 +15,15 @@ import (
 	"xmppd/xmlstream"
 )
 
-// errNoServer means the remote domain has no server that answers, or
-// refused our dialback key; its stanzas bounce with
-// remote-server-not-found rather than remote-server-timeout.
+// errNoServer means the remote domain has no server that answers; its
+// stanzas bounce with remote-server-not-found rather than
+// remote-server-timeout.
 var errNoServer = errors.New("no server found")
+
+// errKeyRefused means the receiving server found our dialback key
+// invalid; the stanzas queued for it bounce with internal-server-error
+// (XEP-0220 §2.1.1).
+var errKeyRefused = errors.New("dialback key refused")
 
 // errAbandoned is the cause of a connection attempt's context ending when
 // nobody waits for its outcome any more: the stream that asked for a
@@ -264,7 +269,7 @@ func (s *Server) authenticate(c *conn, local, remote, id string) error {
 		case "valid":
 			return nil
 		case "invalid":
-			return fmt.Errorf("%w: %s refused our dialback key", errNoServer, remote)
+			return fmt.Errorf("%w by %s", errKeyRefused, remote)
 		default:
 			return fmt.Errorf("%s could not verify our dialback key: %s", remote, describeError(el))
 		}

@@ -100,3 +100,22 @@ func TestAnswerOnBidiOutgoingStream(t *testing.T) {
 		t.Fatalf("got %s, want the dialback error for conference.peer.test's request first", r)
 	}
 }
+
+// TestKeyRefusedBounces plays peer.test's server, which finds a.test's
+// dialback key invalid: the message queued for it goes back to alice
+// with internal-server-error, as XEP-0220 §2.1.1 says for a key deemed
+// bogus, not as if peer.test's server could not be found.
+func TestKeyRefusedBounces(t *testing.T) {
+	l := listen(t)
+	_, alice := aliceRoutedTo(t, l)
+	alice.Send("<message to='pat@peer.test' type='chat' id='k1'><body>refused</body></message>")
+	peer := peerServer(t, l, &tls.Config{Certificates: clientCert(t, xmpptest.NewCA(t), "peer.test")})
+	peer.Send(peerHeader + "<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>")
+	if el := peer.Next(); el.Name.Local != "result" || el.Attr("from") != "a.test" {
+		t.Fatalf("a.test sent %s, want its dialback key", el)
+	}
+	peer.Send("<db:result from='peer.test' to='a.test' type='invalid'/>")
+	if e := xmpptest.ExpectError(t, alice.NextNamed("message"), "internal-server-error"); e.Attr("type") != "cancel" {
+		t.Errorf("error %s, want type cancel", e)
+	}
+}

@@ -461,8 +461,12 @@ func sendAgain(qs []queued) (again, failed []queued) {
 // the outbox stay there instead, for the next start.
 func (o *outStream) bounce(qs []queued, err error) {
 	cond := stanza.RemoteServerTimeout
-	if errors.Is(err, errNoServer) {
+	switch {
+	case errors.Is(err, errNoServer):
 		cond = stanza.RemoteServerNotFound
+	case errors.Is(err, errKeyRefused):
+		// XEP-0220 §2.1.1: our key was deemed bogus for the pair.
+		cond = stanza.InternalServerError
 	}
 	o.s.mu.Lock()
 	stopping := o.s.stopping
