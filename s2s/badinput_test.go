@@ -82,6 +82,13 @@ func TestRefusedStreams(t *testing.T) {
 		c.Send("<message from='alice@a.test' to='bob@b.test' type='chat'><body>unproven</body></message>")
 		c.ExpectStreamError("not-authorized")
 	})
+	t.Run("stanza without addresses before dialback", func(t *testing.T) {
+		// Not processed at all before authentication, its addresses
+		// neither (RFC 6120 §4.9.3.12).
+		c := openPeer(t, b, "a.test", "b.test", true)
+		c.Send("<message type='chat'><body>unproven</body></message>")
+		c.ExpectStreamError("not-authorized")
+	})
 	t.Run("dialback before STARTTLS", func(t *testing.T) {
 		c := openPeer(t, b, "a.test", "b.test", false)
 		c.Send("<db:result from='a.test' to='b.test'>00</db:result>")

@@ -491,10 +491,17 @@ func (in *inStream) answerVerify(el *xmlstream.Element) error {
 }
 
 // stanza routes a stanza from an authenticated domain to a local one.
-// Its addresses must both be present, valid JIDs (else improper-addressing,
-// RFC 6120 §4.9.3.7, §8.1.1.1, §8.1.2.1) and name a verified pair
-// (§4.9.3.9).
+// Before any domain is authenticated on the stream, any stanza is
+// refused unprocessed (not-authorized, RFC 6120 §4.9.3.12). Its
+// addresses must both be present, valid JIDs (else improper-addressing,
+// §4.9.3.7, §8.1.1.1, §8.1.2.1) and name a verified pair (§4.9.3.9).
 func (in *inStream) stanza(el *xmlstream.Element) error {
+	in.mu.Lock()
+	someVerified := len(in.verified) > 0
+	in.mu.Unlock()
+	if !someVerified {
+		return streamErr("not-authorized", "no domain is authenticated on this stream")
+	}
 	stanza.DropNamespacedAddressing(el)
 	fromAttr, toAttr := el.Attr("from"), el.Attr("to")
 	if fromAttr == "" || toAttr == "" {
@@ -509,12 +516,10 @@ func (in *inStream) stanza(el *xmlstream.Element) error {
 		return streamErr("improper-addressing", "'to' is not a valid JID")
 	}
 	in.mu.Lock()
-	ok, someVerified := in.verified[pair{local: to.Domainpart(), remote: from.Domainpart()}], len(in.verified) > 0
+	ok := in.verified[pair{local: to.Domainpart(), remote: from.Domainpart()}]
 	in.mu.Unlock()
 	switch {
 	case ok:
-	case !someVerified:
-		return streamErr("not-authorized", "no domain is authenticated on this stream")
 	case !in.s.router.Serves(to.Domainpart()):
 		return streamErr("host-unknown", "this server does not serve "+to.Domainpart())
 	default:
