@@ -281,3 +281,24 @@ func TestExternalRetries(t *testing.T) {
 	c.Send("<auth xmlns='" + nsSASL + "' mechanism='EXTERNAL'>=</auth>")
 	c.NextNamed("success")
 }
+
+// TestSecureAuthDialbackRefused: b.test, with secure_auth, refuses a
+// dialback key from a peer whose certificate does not verify for the
+// domain with the dialback error XEP-0220 §2.4 names for a policy that
+// requires a certificate, not-authorized; the stream goes on.
+func TestSecureAuthDialbackRefused(t *testing.T) {
+	ca := xmpptest.NewCA(t)
+	b := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{"b.test"}
+		c.S2S.Listen = "127.0.0.1:0"
+	}, certifiedBy(t, ca, true))
+	c := openPeer(t, b, "a.test", "b.test", true)
+	c.Send("<db:result from='a.test' to='b.test'>a key</db:result>")
+	if el := c.NextNamed("result"); el.Attr("from") != "b.test" || el.Attr("to") != "a.test" || !dialbackError(el, "not-authorized") {
+		t.Fatalf("got %s, want a not-authorized dialback error", el)
+	}
+	c.Send("<db:verify from='a.test' to='elsewhere.test' id='probe'>0123</db:verify>")
+	if el := c.NextNamed("verify"); !dialbackError(el, "item-not-found") {
+		t.Fatalf("got %s, want the stream to go on", el)
+	}
+}

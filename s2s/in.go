@@ -385,8 +385,10 @@ func (in *inStream) result(el *xmlstream.Element) error {
 		return err
 	}
 	if in.s.cfg.SecureAuth {
+		// XEP-0220 §2.4: a policy that requires a certificate the peer
+		// did not prove the domain with is not-authorized.
 		in.s.log.Info("s2s dialback refused: the certificate cannot be verified", "remote", from, "local", to)
-		return in.c.writeElements(dialbackError("result", to, from, "", "cancel", "policy-violation"))
+		return in.c.writeElements(dialbackError("result", to, from, "", "auth", stanza.NotAuthorized))
 	}
 	in.mu.Lock()
 	if in.pending >= maxPendingVerifications {
