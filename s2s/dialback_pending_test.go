@@ -56,3 +56,31 @@ func TestPendingVerificationsEndWithTheStream(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingVerificationsBound: a claim beyond the 10 keys b.test
+// verifies at once for a stream is refused with a resource-constraint
+// dialback error, and the stream goes on with the pairs it carries
+// (XEP-0220 §2.2.1: already verified pairs go on; §2.4: a dialback
+// error, not a stream error).
+func TestPendingVerificationsBound(t *testing.T) {
+	b := xmpptest.Start(t, func(c *config.Config) {
+		c.Hosts = []string{"b.test"}
+		c.S2S.Listen = "127.0.0.1:0"
+	})
+	tarpit := listen(t) // accepts, never answers
+	const n = 10
+	for i := range n + 1 {
+		b.S2S().SetRoute(fmt.Sprintf("d%d.test", i), tarpit.Addr().String())
+	}
+	c := openPeer(t, b, "d0.test", "b.test", true)
+	for i := range n + 1 {
+		c.Send(fmt.Sprintf("<db:result from='d%d.test' to='b.test'>k</db:result>", i))
+	}
+	if el := c.Next(); el.Name.Local != "result" || el.Attr("to") != "d10.test" || !dialbackError(el, "resource-constraint") {
+		t.Fatalf("got %s, want a resource-constraint dialback error for d10.test", el)
+	}
+	c.Send("<db:verify from='d0.test' to='elsewhere.test' id='probe'>0123</db:verify>")
+	if el := c.Next(); el.Name.Local != "verify" || !dialbackError(el, "item-not-found") {
+		t.Fatalf("got %s, want the stream to go on", el)
+	}
+}

@@ -17,7 +17,8 @@ import (
 )
 
 // maxPendingVerifications bounds the dialback keys one incoming stream
-// may have us verify at once.
+// may have us verify at once; a key beyond it gets a resource-constraint
+// dialback error.
 const maxPendingVerifications = 10
 
 // maxAuthFailures is how many failed SASL requests one stream may make
@@ -393,7 +394,10 @@ func (in *inStream) result(el *xmlstream.Element) error {
 	in.mu.Lock()
 	if in.pending >= maxPendingVerifications {
 		in.mu.Unlock()
-		return streamErr("policy-violation", "too many dialback requests at once")
+		// A dialback error, not a stream error: the pairs verified on
+		// the stream go on (XEP-0220 §2.2.1, §2.4).
+		in.s.log.Info("s2s dialback refused: too many verifications under way for the stream", "remote", from, "local", to, "limit", maxPendingVerifications)
+		return in.c.writeElements(dialbackError("result", to, from, "", "wait", stanza.ResourceConstraint))
 	}
 	in.pending++
 	in.mu.Unlock()
