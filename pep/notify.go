@@ -38,11 +38,16 @@ func (m *module) notify(ctx context.Context, owner jid.JID, node string, cfg Nod
 	}
 }
 
-// send routes a headline carrying event from owner to the session to.
-func (m *module) send(ctx context.Context, owner, to jid.JID, event *xmlstream.Element) {
+// send routes a headline carrying event, and then extra, from owner to
+// the session to.
+func (m *module) send(ctx context.Context, owner, to jid.JID, event *xmlstream.Element, extra ...*xmlstream.Element) {
 	msg := xmlstream.NewElement(stanza.NSClient, stanza.Message,
 		"from", owner.String(), "to", to.String(), "type", "headline", "id", stanza.NewID())
-	m.r.Route(ctx, msg.AddChild(event))
+	msg.AddChild(event)
+	for _, e := range extra {
+		msg.AddChild(e)
+	}
+	m.r.Route(ctx, msg)
 }
 
 // sendLastItems sends a session whose interests became known the last item
@@ -69,7 +74,8 @@ func (m *module) sendLastItems(ctx context.Context, session jid.JID) {
 // of owners' nodes among nodes that it may have: on_sub_and_presence
 // nodes, on_sub ones too when onSub (its subscription was just
 // approved: XEP-0060 §16.4.3), and whitelist ones only of its own
-// account.
+// account. Each is stamped with when it was published (XEP-0060 §6.1.7,
+// XEP-0203), lest it be taken for news.
 func (m *module) sendLast(ctx context.Context, to jid.JID, owners []jid.JID, nodes []string, onSub bool) {
 	if len(nodes) == 0 {
 		return
@@ -90,6 +96,7 @@ func (m *module) sendLast(ctx context.Context, to jid.JID, owners []jid.JID, nod
 			continue
 		}
 		ev := xmlstream.NewElement(NSEvent, "event").AddChild(itemsEvent(li.Node, eventItem(li.Item.ID, p)))
-		m.send(ctx, li.Owner, to, ev)
+		delay := xmlstream.NewElement(NSDelay, "delay", "from", li.Owner.String(), "stamp", li.Published.UTC().Format(stampLayout))
+		m.send(ctx, li.Owner, to, ev, delay)
 	}
 }

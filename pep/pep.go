@@ -51,7 +51,12 @@ const (
 	NSConfig  = "http://jabber.org/protocol/pubsub#node_config"
 	NSOptions = "http://jabber.org/protocol/pubsub#publish-options"
 	NSMeta    = "http://jabber.org/protocol/pubsub#meta-data"
+	// NSDelay is XEP-0203's, which stamps a last item sent late.
+	NSDelay = "urn:xmpp:delay"
 )
+
+// stampLayout is the XEP-0082 DateTime profile of <delay/> stamps.
+const stampLayout = "2006-01-02T15:04:05.000Z"
 
 // storeTimeout bounds one database call.
 const storeTimeout = 10 * time.Second
@@ -101,6 +106,8 @@ type LastItem struct {
 	Node   string
 	Config NodeConfig
 	Item   Item
+	// Published is when the item was published.
+	Published time.Time
 }
 
 // Store keeps the nodes and items of every account. Errors for a node that

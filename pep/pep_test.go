@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"xmppd/config"
 	"xmppd/dataform"
@@ -739,4 +740,59 @@ func TestPurgeNotifications(t *testing.T) {
 	}
 	ok(t, juliet.IQ("set", "", owner+"<delete node='"+mood+"'/></pubsub>"))
 	told("delete")
+}
+
+// TestLastItemDelayed: the last item sent to a new subscriber, or to a
+// session that comes online, was published earlier and says when, with
+// a <delay/> from the owner (XEP-0060 §6.1.7, XEP-0203), so that a
+// client does not show a stale mood as news; a notification of a
+// publish as it happens has none.
+func TestLastItemDelayed(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	ok(t, juliet.IQ("set", "", publish(mood, "1", moodPayload("happy"), "")))
+	romeo, presence := moodWatcher(t, s)
+	subscribe(t, romeo, juliet)
+	nextMessage := func(c *xmpptest.Client) *xmlstream.Element {
+		t.Helper()
+		for {
+			if el := c.Next(); el.Name.Local == "message" {
+				return el
+			}
+		}
+	}
+	delayed := func(c *xmpptest.Client) {
+		t.Helper()
+		m := nextMessage(c)
+		if m.Child(nsEvent, "event") == nil {
+			t.Fatalf("got %s, want juliet's last mood", m)
+		}
+		d := m.Child("urn:xmpp:delay", "delay")
+		if d == nil || d.Attr("from") != "juliet@localhost" {
+			t.Fatalf("the last item %s has no <delay/> from juliet@localhost", m)
+		}
+		if _, err := time.Parse(time.RFC3339, d.Attr("stamp")); err != nil {
+			t.Fatalf("the stamp of %s: %v", d, err)
+		}
+	}
+	delayed(romeo)
+
+	romeo2 := xmpptest.Login(t, s, "romeo", "secret", "tower")
+	romeo2.Send(presence)
+	delayed(romeo2)
+
+	// Whatever last items romeo got meanwhile, the new mood comes as
+	// news.
+	ok(t, juliet.IQ("set", "", publish(mood, "2", moodPayload("sad"), "")))
+	for {
+		m := nextMessage(romeo)
+		its := m.Child(nsEvent, "event").Child(nsEvent, "items")
+		if its.Child(nsEvent, "item").Attr("id") != "2" {
+			continue
+		}
+		if m.Child("urn:xmpp:delay", "delay") != nil {
+			t.Fatalf("the notification of a publish %s has a <delay/>", m)
+		}
+		break
+	}
 }

@@ -264,7 +264,7 @@ func (p *PEP) LastItems(ctx context.Context, owners []jid.JID, nodes []string) (
 	for i, o := range owners {
 		domains[i], users[i] = o.Domainpart(), o.Localpart()
 	}
-	rows, _ := p.pool.Query(ctx, `SELECT DISTINCT ON (n.id) n.domain, n.username, n.node, n.access_model, n.max_items, n.persist_items, n.send_last, n.notify_retract, n.title, i.item_id, i.payload
+	rows, _ := p.pool.Query(ctx, `SELECT DISTINCT ON (n.id) n.domain, n.username, n.node, n.access_model, n.max_items, n.persist_items, n.send_last, n.notify_retract, n.title, i.item_id, i.payload, i.published
 		FROM pep_nodes n JOIN pep_items i ON i.node_id = n.id
 		WHERE (n.domain, n.username) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 		  AND (cardinality($3::text[]) = 0 OR n.node = ANY($3))
@@ -273,7 +273,7 @@ func (p *PEP) LastItems(ctx context.Context, owners []jid.JID, nodes []string) (
 		var li pep.LastItem
 		var domain, user string
 		dest := append([]any{&domain, &user, &li.Node}, scanConfig(&li.Config)...)
-		if err := row.Scan(append(dest, &li.Item.ID, &li.Item.Payload)...); err != nil {
+		if err := row.Scan(append(dest, &li.Item.ID, &li.Item.Payload, &li.Published)...); err != nil {
 			return li, err
 		}
 		o, err := jid.New(user, domain, "")
