@@ -24,7 +24,7 @@ func (m *module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	}
 	op := children[0]
 	if op.Name.Space != NS || op.Name.Local != "items" {
-		return unsupported(iq, op.Name.Local)
+		return unsupported(iq, op)
 	}
 	node := op.Attr("node")
 	if node == "" {

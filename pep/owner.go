@@ -20,6 +20,9 @@ func ownerRequest(iq router.IQ) (op *xmlstream.Element, node string, reply *xmls
 		return nil, "", iq.Error(stanza.BadRequest, "")
 	}
 	op = children[0]
+	if _, ok := requestFeatures[op.Name]; ok {
+		return nil, "", unsupported(iq, op)
+	}
 	if node = op.Attr("node"); node == "" {
 		return nil, "", pubsubError(iq, stanza.BadRequest, "nodeid-required")
 	}
@@ -34,7 +37,7 @@ func (m *module) ownerGet(ctx context.Context, iq router.IQ) *xmlstream.Element 
 		return reply
 	}
 	if op.Name.Local != "configure" {
-		return unsupported(iq, op.Name.Local)
+		return unsupported(iq, op)
 	}
 	ctx, cancel := timeout(ctx)
 	defer cancel()
@@ -76,7 +79,7 @@ func (m *module) ownerSet(ctx context.Context, iq router.IQ) *xmlstream.Element 
 		m.notify(ctx, iq.To, node, cfg, xmlstream.NewElement(NSEvent, "delete", "node", node))
 		m.tellRemoved(ctx, iq.To, node, "")
 	default:
-		return unsupported(iq, op.Name.Local)
+		return unsupported(iq, op)
 	}
 	return iq.Result(nil)
 }

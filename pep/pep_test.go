@@ -796,3 +796,32 @@ func TestLastItemDelayed(t *testing.T) {
 		break
 	}
 }
+
+// TestUnsupportedFeatures: a request the service does not offer is
+// refused with feature-not-implemented and an <unsupported/> naming the
+// XEP-0060 feature it needs (§10), as clients look it up: not the
+// request's element name, and not nodeid-required for an owner's
+// <default/>, which has no node (§8.3.1).
+func TestUnsupportedFeatures(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	const owner = "http://jabber.org/protocol/pubsub#owner"
+	for _, tc := range []struct{ typ, body, feature string }{
+		{"set", "<pubsub xmlns='" + nsPubsub + "'><subscribe node='n' jid='juliet@localhost'/></pubsub>", "subscribe"},
+		{"set", "<pubsub xmlns='" + nsPubsub + "'><unsubscribe node='n' jid='juliet@localhost'/></pubsub>", "subscribe"},
+		{"get", "<pubsub xmlns='" + nsPubsub + "'><subscriptions/></pubsub>", "retrieve-subscriptions"},
+		{"get", "<pubsub xmlns='" + nsPubsub + "'><affiliations/></pubsub>", "retrieve-affiliations"},
+		{"get", "<pubsub xmlns='" + nsPubsub + "'><options node='n' jid='juliet@localhost'/></pubsub>", "subscription-options"},
+		{"get", "<pubsub xmlns='" + nsPubsub + "'><default/></pubsub>", "retrieve-default-sub"},
+		{"get", "<pubsub xmlns='" + owner + "'><default/></pubsub>", "retrieve-default"},
+		{"get", "<pubsub xmlns='" + owner + "'><subscriptions node='n'/></pubsub>", "manage-subscriptions"},
+		{"get", "<pubsub xmlns='" + owner + "'><affiliations node='n'/></pubsub>", "modify-affiliations"},
+	} {
+		res := juliet.IQ(tc.typ, "", tc.body)
+		refused(t, res, "feature-not-implemented", "unsupported")
+		u := res.Child("jabber:client", "error").Child(nsErrors, "unsupported")
+		if got := u.Attr("feature"); got != tc.feature {
+			t.Errorf("%s: the unsupported feature is %q, want %q", tc.body, got, tc.feature)
+		}
+	}
+}

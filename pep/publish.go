@@ -2,6 +2,7 @@ package pep
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"strconv"
 
@@ -50,12 +51,32 @@ func (m *module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	case "create":
 		return m.create(ctx, iq, op, children[1:])
 	}
-	return unsupported(iq, op.Name.Local)
+	return unsupported(iq, op)
 }
 
-// unsupported answers a pubsub request the service does not offer
-// (XEP-0060 §6.1.3.x and others: feature-not-implemented).
-func unsupported(iq router.IQ, feature string) *xmlstream.Element {
+// requestFeatures names the XEP-0060 feature (§10) that each request
+// the service does not offer needs, as its error must (§5.6.3, §5.7.3,
+// §6.1.3.x, §6.3.4.x, §6.4.3.x, §8.3.3.x, §8.8.x, §8.9.x).
+var requestFeatures = map[xml.Name]string{
+	{Space: NS, Local: "subscribe"}:          "subscribe",
+	{Space: NS, Local: "unsubscribe"}:        "subscribe",
+	{Space: NS, Local: "subscriptions"}:      "retrieve-subscriptions",
+	{Space: NS, Local: "affiliations"}:       "retrieve-affiliations",
+	{Space: NS, Local: "options"}:            "subscription-options",
+	{Space: NS, Local: "default"}:            "retrieve-default-sub",
+	{Space: NSOwner, Local: "default"}:       "retrieve-default",
+	{Space: NSOwner, Local: "subscriptions"}: "manage-subscriptions",
+	{Space: NSOwner, Local: "affiliations"}:  "modify-affiliations",
+}
+
+// unsupported answers op, a pubsub request the service does not offer,
+// with feature-not-implemented naming the feature it needs (XEP-0060
+// §10), or the request's name when it has none.
+func unsupported(iq router.IQ, op *xmlstream.Element) *xmlstream.Element {
+	feature, ok := requestFeatures[op.Name]
+	if !ok {
+		feature = op.Name.Local
+	}
 	reply := pubsubError(iq, stanza.FeatureNotImplemented, "unsupported")
 	reply.Child("", "error").Child(NSErrors, "unsupported").SetAttr("feature", feature)
 	return reply
