@@ -70,13 +70,34 @@ func New(r *router.Router, log *slog.Logger) *Tracker {
 	}
 	t := &Tracker{r: r, log: log, sessions: map[string]*session{}, verified: map[string]Features{}}
 	r.OnAvailable(t.available)
-	r.OnUnbind(func(j jid.JID) {
-		t.mu.Lock()
-		delete(t.sessions, j.String())
-		t.mu.Unlock()
-	})
+	r.OnUnbind(t.forget)
+	r.AddFilter(unavailable{t})
 	return t
 }
+
+// forget drops what the session j announced.
+func (t *Tracker) forget(j jid.JID) {
+	t.mu.Lock()
+	delete(t.sessions, j.String())
+	t.mu.Unlock()
+}
+
+// unavailable is the router filter through which the tracker sees a
+// session become unavailable without ending its stream. Its next
+// available presence is initial again (RFC 6121 §4.2.2), and what it
+// announces then is news again, which PEP answers with the last items
+// (XEP-0163 §4.3.3). It stops nothing.
+type unavailable struct{ t *Tracker }
+
+func (f unavailable) Outbound(_ context.Context, from, _ jid.JID, st *xmlstream.Element) (bool, *xmlstream.Element) {
+	if st.Name.Local == "presence" && st.Attr("type") == "unavailable" && st.Attr("to") == "" {
+		f.t.forget(from)
+		f.t.r.SetMarks(from, notifyMark, nil)
+	}
+	return true, nil
+}
+
+func (unavailable) Inbound(context.Context, jid.JID, jid.JID, *xmlstream.Element) bool { return true }
 
 // OnChange registers f to be called, on its own goroutine or the
 // presence's, when a session's features became known or changed.

@@ -825,3 +825,33 @@ func TestUnsupportedFeatures(t *testing.T) {
 		}
 	}
 }
+
+// TestLastItemAfterUnavailable: a session that becomes unavailable and
+// then available again on the same stream sends initial presence anew
+// (RFC 6121 §4.2.2), so it gets the last item of the nodes it asks for
+// again, as a new session would (XEP-0163 §4.3.3), though it announces
+// the same capabilities as before.
+func TestLastItemAfterUnavailable(t *testing.T) {
+	s := start(t)
+	juliet := online(t, s, "juliet", "balcony")
+	ok(t, juliet.IQ("set", "", publish(mood, "1", moodPayload("happy"), "")))
+
+	tower := xmpptest.Login(t, s, "juliet", "secret", "tower")
+	presence, info := xmpptest.CapsPresence("http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", mood+"+notify")
+	tower.Send(presence)
+	xmpptest.AnswerDisco(t, tower, info)
+	for el := tower.Next(); el.Name.Local != "message"; el = tower.Next() {
+	}
+
+	tower.Send("<presence type='unavailable'/>")
+	tower.Send(presence)
+	var moods []*xmlstream.Element
+	for _, m := range tower.MessagesBeforePing() {
+		if ev := m.Child(nsEvent, "event"); ev != nil {
+			moods = append(moods, ev)
+		}
+	}
+	if len(moods) != 1 || !strings.Contains(moods[0].String(), "<happy") {
+		t.Fatalf("after coming back the session got the events %v, want juliet's last mood", moods)
+	}
+}
