@@ -100,3 +100,54 @@ func expectItem(t *testing.T, el *xmlstream.Element, contact string) {
 		t.Fatalf("want %s with subscription both, got %s", contact, el)
 	}
 }
+
+// XEP-0379: a user who already has an account subscribes to the inviter
+// with the invitation's token; the inviter's server approves it and asks
+// back, and the two end up subscribed both ways. The token works once,
+// and only toward the user who made it.
+func TestInvitationSubscribes(t *testing.T) {
+	s := xmpptest.Start(t, enabled)
+	for _, u := range []string{"romeo", "juliet", "tybalt"} {
+		s.AddUser(t, u, xmpptest.Domain, "pw")
+	}
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "phone")
+	romeo.Result("get", "", "<query xmlns='jabber:iq:roster'/>")
+	romeo.Online()
+	token := invite(t, romeo)
+
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "laptop")
+	juliet.Result("get", "", "<query xmlns='jabber:iq:roster'/>")
+	juliet.Send("<presence to='romeo@localhost' type='subscribed'/>") // pre-approval, as XEP-0379 §2.3 asks
+	juliet.Send("<presence to='romeo@localhost' type='subscribe'><preauth xmlns='urn:xmpp:pars:0' token='" + token + "'/></presence>")
+	untilBoth(t, romeo, "juliet@localhost")
+	untilBoth(t, juliet, "romeo@localhost")
+
+	// Used once: tybalt's request with it waits for romeo.
+	tybalt := xmpptest.Login(t, s, "tybalt", "pw", "street")
+	tybalt.Send("<presence to='romeo@localhost' type='subscribe'><preauth xmlns='urn:xmpp:pars:0' token='" + token + "'/></presence>")
+	for {
+		if el := romeo.Next(); el.Name.Local == "presence" && el.Attr("type") == "subscribe" {
+			if el.Attr("from") != "tybalt@localhost" {
+				t.Fatalf("romeo got %s, want tybalt's request", el)
+			}
+			break
+		}
+	}
+}
+
+// untilBoth reads c's roster pushes until one says c's account and
+// contact are subscribed both ways.
+func untilBoth(t *testing.T, c *xmpptest.Client, contact string) {
+	t.Helper()
+	for {
+		el := c.Next()
+		q := el.Child("jabber:iq:roster", "query")
+		if el.Name.Local != "iq" || q == nil {
+			continue
+		}
+		c.Send("<iq type='result' id='" + el.Attr("id") + "'/>")
+		if it := q.Child("jabber:iq:roster", "item"); it != nil && it.Attr("jid") == contact && it.Attr("subscription") == "both" {
+			return
+		}
+	}
+}

@@ -59,6 +59,11 @@ type Config struct {
 	// PushTo are the privileged entities that get every account's
 	// roster pushes (XEP-0356 §4.2).
 	PushTo []jid.JID
+	// Preauthorized uses token, from a subscription request of contact
+	// to the local account owner (XEP-0379), and reports whether it is an
+	// invitation owner made and contact may use: the request is then
+	// approved and answered with one of owner's. nil: no token is.
+	Preauthorized func(ctx context.Context, owner, contact jid.JID, token string) bool
 }
 
 // Module serves rosters, subscriptions, presence and last activity.
@@ -71,6 +76,8 @@ type Module struct {
 	// privileged is Config.Privileged, pushTo Config.PushTo.
 	privileged func(from jid.JID, set bool) bool
 	pushTo     []jid.JID
+	// preauthorized is Config.Preauthorized.
+	preauthorized func(ctx context.Context, owner, contact jid.JID, token string) bool
 
 	mu       sync.Mutex
 	directed map[string]map[string]bool // session full JID → JIDs that got directed presence
@@ -100,7 +107,7 @@ func (m *Module) tellApproved(ctx context.Context, account, contact jid.JID) {
 // New returns a Module for cfg; Register installs it.
 func New(cfg Config) *Module {
 	m := &Module{r: cfg.Router, store: cfg.Store, max: cfg.MaxItems, log: cfg.Logger, now: cfg.Now,
-		privileged: cfg.Privileged, pushTo: cfg.PushTo, directed: map[string]map[string]bool{}}
+		privileged: cfg.Privileged, pushTo: cfg.PushTo, preauthorized: cfg.Preauthorized, directed: map[string]map[string]bool{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}

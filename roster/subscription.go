@@ -189,6 +189,13 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 	if contact.Equal(owner) {
 		return
 	}
+	preauthorized := typ == "subscribe" && m.preauthorizes(ctx, owner, contact, st)
+	if preauthorized {
+		// As if owner pre-approved contact (RFC 6121 §3.4): the request
+		// below is approved at once, and owner asks back (XEP-0379 §2.4).
+		m.outboundSubscription(ctx, owner, contact, subscription("subscribed", owner, contact))
+		defer m.outboundSubscription(ctx, owner, contact, subscription("subscribe", owner, contact))
+	}
 	in := st.Copy()
 	in.SetAttr("from", contact.String())
 	in.SetAttr("to", owner.String())
@@ -236,6 +243,20 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 		m.sendPresence(ctx, owner, contact, m.storedLast(ctx, owner))
 		m.tellApproved(ctx, owner, contact)
 	}
+}
+
+// NSPreauth is the namespace of XEP-0379's token in a subscription
+// request.
+const NSPreauth = "urn:xmpp:pars:0"
+
+// preauthorizes reports whether the subscription request st of contact
+// to owner carries a token of an invitation owner made, and uses it.
+func (m *Module) preauthorizes(ctx context.Context, owner, contact jid.JID, st *xmlstream.Element) bool {
+	p := st.Child(NSPreauth, "preauth")
+	if m.preauthorized == nil || p == nil || p.Attr("token") == "" {
+		return false
+	}
+	return m.preauthorized(ctx, owner, contact, p.Attr("token"))
 }
 
 // deliverAnswer delivers an answer to a subscription ('subscribed',

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
@@ -10,9 +11,11 @@ import (
 	"xmppd/storage/postgres"
 )
 
-// roster wires rosters, subscriptions and presence (RFC 6121) and last
+// roster wires rosters, subscriptions and presence (RFC 6121), with
+// subscriptions a user's invitation approves (XEP-0379), and last
 // activity (XEP-0012).
 func (w *wiring) roster(ctx context.Context) error {
+	invites := postgres.NewInvites(w.pool)
 	m := roster.New(roster.Config{
 		Router:     w.router,
 		Store:      postgres.NewRoster(w.pool),
@@ -20,6 +23,13 @@ func (w *wiring) roster(ctx context.Context) error {
 		Logger:     w.log,
 		Privileged: w.rosterPrivileged,
 		PushTo:     w.rosterPushTo(),
+		Preauthorized: func(ctx context.Context, owner, contact jid.JID, token string) bool {
+			ok, err := invites.Subscribe(ctx, owner.Domainpart(), owner.Localpart(), token, contact.Bare().String(), time.Now())
+			if err != nil {
+				w.log.Error("checking a subscription's invitation token", "jid", owner.String(), "from", contact.String(), "err", err)
+			}
+			return ok
+		},
 	})
 	m.Register()
 	w.accountDeleted = append(w.accountDeleted, m.AccountDeleted)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"xmppd/config"
@@ -92,6 +93,8 @@ func inviteCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 			for _, inv := range list {
 				state := "unused"
 				switch {
+				case strings.Contains(inv.UsedBy, "@"): // a contact's subscription
+					state = "used by " + inv.UsedBy
 				case inv.UsedBy != "":
 					state = "used by " + inv.UsedBy + "@" + inv.Domain
 				case !inv.Expires.After(now):

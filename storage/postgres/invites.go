@@ -37,8 +37,9 @@ type Invite struct {
 	Domain  string
 	Created time.Time
 	Expires time.Time
-	// UsedBy is the username of the account the token created; empty
-	// while it is unused.
+	// UsedBy is the username of the account the token created, or the
+	// bare JID of the contact that used it to subscribe (Subscribe);
+	// empty while it is unused.
 	UsedBy string
 	// Inviter is the username of the account that made the invitation,
 	// empty for one of the operator's.
@@ -99,6 +100,19 @@ func (s *Invites) Valid(ctx context.Context, domain, token string, at time.Time)
 		return false, fmt.Errorf("check invite: %w", err)
 	}
 	return ok, nil
+}
+
+// Subscribe uses the invitation token, which must be one that inviter,
+// an account of domain, made, unused and not expired at time at, for
+// contact (a bare JID) to subscribe to inviter's presence (XEP-0379), and
+// reports whether it could. The token's used_by is then contact.
+func (s *Invites) Subscribe(ctx context.Context, domain, inviter, token, contact string, at time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE invites SET used_by = $4, used_at = now()
+		WHERE token = $1 AND domain = $2 AND inviter = $3 AND used_by IS NULL AND expires_at > $5`, token, domain, inviter, contact, at)
+	if err != nil {
+		return false, fmt.Errorf("use invite of %s@%s for %s: %w", inviter, domain, contact, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // CreateAccount uses the invitation token, which must be unused, for
