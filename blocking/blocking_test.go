@@ -670,3 +670,40 @@ func TestDomainItemSparesSubdomains(t *testing.T) {
 		expectBlocked(t, juliet.NextNamed("iq"))
 	}
 }
+
+// TestBlockedResourceMissesBroadcasts: romeo, at the orchard and in the
+// street, is subscribed to juliet's presence; she blocks the orchard
+// alone (a full JID, XEP-0191 §6). The orchard is told she went offline
+// (§3.3) and then gets none of her presence broadcasts, which go to
+// romeo's bare JID, so that she stays offline to it; the street still
+// sees her.
+func TestBlockedResourceMissesBroadcasts(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	juliet.Ping()
+	nurse := xmpptest.Login(t, s, "nurse", "secret", "kitchen")
+	orchard := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	orchard.Online()
+	subscribeTo(t, orchard, juliet)
+	street := xmpptest.Login(t, s, "romeo", "secret", "street")
+	street.Send("<presence/>")
+	for p := street.NextNamed("presence"); p.Attr("from") != juliet.JID; p = street.NextNamed("presence") {
+		// its own and the orchard's presence, then the answer to its probe
+	}
+	orchard.ExpectPresenceFrom(street.JID)
+
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost/orchard'/></block>")
+	juliet.Ping()
+	if p := orchard.ExpectPresenceFrom(juliet.JID); p.Attr("type") != "unavailable" {
+		t.Fatalf("the orchard got %s, want juliet's unavailable presence", p)
+	}
+
+	juliet.Send("<presence><show>away</show></presence>")
+	juliet.ExpectPresenceFrom(juliet.JID)
+	if p := street.ExpectPresenceFrom(juliet.JID); p.Child("jabber:client", "show") == nil {
+		t.Fatalf("the street got %s, want juliet away", p)
+	}
+	juliet.Ping() // the broadcast was handled to the end
+	marker(t, nurse, orchard)
+}

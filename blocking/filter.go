@@ -83,7 +83,9 @@ func (m *Module) Inbound(ctx context.Context, from, to jid.JID, st *xmlstream.El
 
 // Direct decides, from the blocklists in memory, what Inbound would about
 // st on its way to the session to, for what a service such as a MUC room
-// hands straight to its local occupants (router.DirectFilter). It
+// hands straight to its local occupants, and for each session that
+// presence to the bare JID of its account reaches (router.DirectFilter):
+// a user who blocked a full JID does not show it her presence. It
 // answers nobody: an error to a room would make it remove the user
 // (XEP-0045 status code 333). known is false when a blocklist it needs
 // is not in memory.

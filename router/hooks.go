@@ -55,8 +55,10 @@ type DepartingFilter interface {
 
 // DirectFilter is a Filter that also screens what a local service hands
 // straight to a local session, without routing it: what a MUC room
-// sends its occupants (DeliverToSession). It decides as its Inbound
-// would, but answers nobody and has no other effect.
+// sends its occupants (DeliverToSession); and, for presence addressed to
+// an account's bare JID, each of its sessions the router delivers it
+// to. It decides as its Inbound would, but answers nobody and has no
+// other effect.
 type DirectFilter interface {
 	// Direct reports whether st from from may reach the session to. It
 	// must not wait for a store: the caller may hold a lock that other

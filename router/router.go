@@ -488,6 +488,9 @@ func (r *Router) routeToBare(ctx context.Context, from, to jid.JID, st *xmlstrea
 	var refused map[string]bool // full JIDs of the targets that did not take st
 	for len(targets) > 0 {
 		for _, s := range targets {
+			if st.Name.Local == stanza.Presence && !r.sessionAllowed(ctx, from, s.JID(), st) {
+				continue
+			}
 			if s.Deliver(st) {
 				took = append(took, s)
 				delivered = append(delivered, s.JID())
@@ -534,6 +537,18 @@ func (r *Router) routeToBare(ctx context.Context, from, to jid.JID, st *xmlstrea
 	case "groupchat":
 		r.bounce(ctx, st, stanza.ServiceUnavailable, "the recipient is offline")
 	}
+}
+
+// sessionAllowed reports whether the DirectFilters let presence st,
+// which the inbound filters let through to an account's bare JID, reach
+// its session to. A user who blocked one resource of a contact (a full
+// JID, or domain/resource, XEP-0191 §6) appears offline to it (§3.3),
+// though her presence goes to the contact's bare JID.
+func (r *Router) sessionAllowed(ctx context.Context, from, to jid.JID, st *xmlstream.Element) bool {
+	if deliver, known := r.DirectAllowed(from, to, st); known {
+		return deliver
+	}
+	return r.DirectAllowedWait(ctx, from, to, st)
 }
 
 // storeOffline has the offline handler keep the message st for the
