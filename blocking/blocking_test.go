@@ -707,3 +707,24 @@ func TestBlockedResourceMissesBroadcasts(t *testing.T) {
 	juliet.Ping() // the broadcast was handled to the end
 	marker(t, nurse, orchard)
 }
+
+// TestBlockingSpareContactWhoBlockedResource: romeo, subscribed to
+// juliet's presence, blocked her balcony (a full JID). When she blocks
+// him, the unavailable presence her server sends him in the balcony's
+// name is a stanza from a JID he blocked: his server must not deliver
+// it to him (XEP-0191 §3.3).
+func TestBlockingSpareContactWhoBlockedResource(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	juliet.Ping()
+	nurse := xmpptest.Login(t, s, "nurse", "secret", "kitchen")
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Online()
+	subscribeTo(t, romeo, juliet)
+	command(t, romeo, "<block xmlns='urn:xmpp:blocking'><item jid='juliet@localhost/balcony'/></block>")
+
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block>")
+	juliet.Ping() // the command was handled to the end
+	marker(t, nurse, romeo)
+}

@@ -196,9 +196,9 @@ func (m *Module) push(account jid.JID, payload *xmlstream.Element) {
 }
 
 // sendUnavailable tells newly blocked contacts that each available
-// resource of account went offline (XEP-0191 §3.3), unless they blocked
-// the user themselves. Local contacts get it straight from their
-// sessions; the filters let unavailable presence pass to other servers.
+// resource of account went offline (XEP-0191 §3.3). It is routed, and
+// the filters let unavailable presence from the user pass, but not to a
+// local contact who blocked the user or the resource it comes from.
 //
 // XEP-0191 limits this to contacts allowed to see the user's presence;
 // with Config.Presence those are the subscribed contacts, those at a
@@ -228,28 +228,14 @@ func (m *Module) sendUnavailable(ctx context.Context, account jid.JID, blocked [
 			continue
 		}
 		told[contact.String()] = true
-		local := m.r.IsLocal(contact.Domainpart())
-		if local {
-			if theyBlock, err := m.Blocks(ctx, contact.Bare(), account); err != nil || theyBlock {
-				continue
-			}
-		}
 		if m.cfg.Presence != nil && !directed[contact.String()] {
 			if sees, err := m.cfg.Presence.MaySeePresence(ctx, account, contact); err != nil || !sees {
 				continue
 			}
 		}
 		for _, p := range presences {
-			u := xmlstream.NewElement(stanza.NSClient, stanza.Presence,
-				"from", p.Attr("from"), "to", contact.String(), "type", "unavailable")
-			switch {
-			case !local:
-				m.r.Route(ctx, u)
-			case contact.Resourcepart() != "":
-				m.r.DeliverToSession(contact, u)
-			default:
-				m.r.DeliverToAvailable(contact, u)
-			}
+			m.r.Route(ctx, xmlstream.NewElement(stanza.NSClient, stanza.Presence,
+				"from", p.Attr("from"), "to", contact.String(), "type", "unavailable"))
 		}
 	}
 }
