@@ -102,3 +102,26 @@ func expectBlockedError(t *testing.T, el *xmlstream.Element) {
 		t.Fatalf("got %s, want an error with <blocked/>", el)
 	}
 }
+
+// A member who blocked an occupant's room JID gets no XEP-0452 mention
+// notification forwarding that occupant's message: it would let the
+// occupant reach her, and wake her devices from offline storage,
+// whenever he names her (XEP-0191 §3.3). A member who did not block him
+// gets hers.
+func TestBlockedOccupantMentionsNotForwarded(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
+	create(t, juliet, room, "jul")
+	juliet.Result("set", room, "<query xmlns='"+nsMUC+"#admin'>"+
+		"<item jid='romeo@localhost' affiliation='member'/><item jid='nurse@localhost' affiliation='member'/></query>")
+	blockItem(t, nurse, "block", room+"/jul")
+
+	body := "nurse, romeo: to the ball"
+	juliet.Send("<message type='groupchat' to='" + room + "'><body>" + body + "</body>" +
+		mention("xmpp:nurse@localhost") + mention("xmpp:romeo@localhost") + "</message>")
+	sid := stanzaID(t, juliet.NextNamed("message"))
+	juliet.Ping() // every notification is routed before this answer
+	expectNotice(t, romeo.NextNamed("message"), "romeo@localhost", "jul", body, sid)
+	nurse.Ping() // nothing came before
+}

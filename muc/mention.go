@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"time"
@@ -140,6 +141,32 @@ func writesWord(text, word string) bool {
 // utf8.RuneError, what decoding an empty string gives, does not.
 func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// mentionBlocked reports whether m is a notification mentionNotices
+// built for a local account that blocked the occupant whose message it
+// forwards (the room JID, XEP-0191 §6): the user's blocklist stops it,
+// as it stops the occupant's groupchat messages, so that the occupant
+// cannot reach her, or wake her devices from offline storage, by
+// mentioning her (XEP-0191 §3.3). It reads the blocklist if need be:
+// the room's lock must not be held.
+func (s *Service) mentionBlocked(ctx context.Context, m *xmlstream.Element) bool {
+	notice := m.Child(NSMentions, "mentions")
+	if notice == nil {
+		return false
+	}
+	to, err := jid.Parse(m.Attr("to"))
+	if err != nil || !s.r.IsLocal(to.Domainpart()) {
+		return false
+	}
+	var fwd *xmlstream.Element
+	if f := notice.Child(NSForward, "forwarded"); f != nil {
+		fwd = f.Child(stanza.NSClient, stanza.Message)
+	}
+	if fwd == nil {
+		return false
+	}
+	return !s.r.DirectAllowedWait(ctx, sender(fwd), to, fwd)
 }
 
 // mentioned returns the real bare JID that a mention's uri names: an

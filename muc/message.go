@@ -62,7 +62,9 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 			}
 		}
 		for _, m := range later {
-			s.r.Route(ctx, m)
+			if !s.mentionBlocked(ctx, m) {
+				s.r.Route(ctx, m)
+			}
 		}
 	}()
 	o := rm.sessions[from.String()]
