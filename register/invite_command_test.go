@@ -6,6 +6,7 @@ import (
 
 	"xmppd/config"
 	"xmppd/internal/xmpptest"
+	"xmppd/register"
 	"xmppd/xmlstream"
 )
 
@@ -28,6 +29,13 @@ func TestInviteAFriend(t *testing.T) {
 		t.Fatalf("the invitation command is not listed: %s", items)
 	}
 	token := invite(t, romeo)
+	// Its page names romeo, with the link that adds him.
+	resp, page := get(t, s, register.InvitePath+token)
+	if resp.StatusCode != 200 || !strings.Contains(page, "romeo@localhost invites you") ||
+		!strings.Contains(page, `href="xmpp:romeo@localhost?roster;preauth=`+token+`;ibr=y"`) {
+		t.Fatalf("the page of romeo's invitation: %d\n%s", resp.StatusCode, page)
+	}
+
 	c, _ := connect(t, s)
 	expectResult(t, ask(t, c, "<iq type='set' id='p' to='localhost'><preauth xmlns='urn:xmpp:pars:0' token='"+token+"'/></iq>"))
 	expectResult(t, ask(t, c, registerIQ("r", "juliet", "balcony")))
@@ -66,7 +74,8 @@ func invite(t *testing.T, c *xmpptest.Client) string {
 	}
 	token, ok := strings.CutPrefix(values["uri"], "xmpp:"+c.JID[:strings.IndexByte(c.JID, '/')]+"?roster;preauth=")
 	token, ibr := strings.CutSuffix(token, ";ibr=y")
-	if values["FORM_TYPE"] != "urn:xmpp:invite#invitation" || !ok || !ibr || token == "" || values["expire"] == "" {
+	if values["FORM_TYPE"] != "urn:xmpp:invite#invitation" || !ok || !ibr || token == "" || values["expire"] == "" ||
+		!strings.HasSuffix(values["landing-url"], register.InvitePath+token) {
 		t.Fatalf("invitation form: %s", x)
 	}
 	return token

@@ -60,11 +60,19 @@ func (s *Service) InvitePage(hosts []string) http.Handler {
 			invalidPage.Execute(w, nil)
 			return
 		}
-		invitePage.Execute(w, invitation{
-			Host:  host,
-			Token: token,
-			URI:   template.URL("xmpp:" + host + "?register;preauth=" + url.QueryEscape(token)),
-		})
+		inviter, err := s.cfg.Invites.Inviter(r.Context(), host, token)
+		if err != nil {
+			s.log.Error("register: reading an invitation's inviter for its page", "err", err)
+		}
+		inv := invitation{Host: host, Token: token,
+			URI: template.URL("xmpp:" + host + "?register;preauth=" + url.QueryEscape(token))}
+		if inviter != "" {
+			// A user's invitation (XEP-0401 §5.1): apps that open it add
+			// the inviter, registering here first if need be.
+			inv.Inviter = inviter + "@" + host
+			inv.URI = template.URL("xmpp:" + inv.Inviter + "?roster;preauth=" + url.QueryEscape(token) + ";ibr=y")
+		}
+		invitePage.Execute(w, inv)
 	})
 }
 
@@ -88,7 +96,12 @@ func (s *Service) inviteHost(ctx context.Context, hosts []string, token string) 
 // invitation is what the page shows.
 type invitation struct {
 	Host, Token string
-	URI         template.URL // xmpp:host?register;preauth=token
+	// Inviter is the bare JID of the user who made the invitation, ""
+	// for one of the operator's.
+	Inviter string
+	// URI is xmpp:host?register;preauth=token, or for a user's
+	// invitation xmpp:inviter?roster;preauth=token;ibr=y.
+	URI template.URL
 }
 
 const pageStyle = `<style>
@@ -100,11 +113,17 @@ code { background: #eee; padding: .1em .3em; word-break: break-all; }
 var invitePage = template.Must(template.New("invite").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Join {{.Host}}</title>` + pageStyle + `</head><body>
-<h1>You are invited to {{.Host}}</h1>
+{{if .Inviter}}<h1>{{.Inviter}} invites you to chat</h1>
+<p>{{.Inviter}} is on {{.Host}}, a chat server: with an account on it you can talk with
+everyone on it, and with people on any other XMPP server.</p>
+<p><a class="button" href="{{.URI}}">Open the invitation in your app</a></p>
+<p>Your app then adds {{.Inviter}} as a contact. If you have no account yet, it first
+asks you to choose an address on {{.Host}} and a password.</p>
+{{else}}<h1>You are invited to {{.Host}}</h1>
 <p>{{.Host}} is a chat server: with an account on it you can talk with everyone on it,
 and with people on any other XMPP server.</p>
 <p><a class="button" href="{{.URI}}">Open the invitation in your app</a></p>
-<p>Your app then asks you to choose an address on {{.Host}} and a password.</p>
+<p>Your app then asks you to choose an address on {{.Host}} and a password.</p>{{end}}
 <h2>No XMPP app yet?</h2>
 <p>Install one, come back to this page, and tap the button above:</p>
 <ul>

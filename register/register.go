@@ -76,6 +76,9 @@ type Invites interface {
 	// Valid reports whether token is an unused invitation for domain that
 	// has not expired at time at.
 	Valid(ctx context.Context, domain, token string, at time.Time) (bool, error)
+	// Inviter returns the username of the account of domain that made
+	// the invitation token, "" for one of the operator's or none.
+	Inviter(ctx context.Context, domain, token string) (string, error)
 	// CreateAccount uses token (unused, for domain, not expired at
 	// validAt) and creates the account in one transaction, and returns
 	// the username of the account that made the invitation, "" for none.

@@ -102,6 +102,17 @@ func (s *Invites) Valid(ctx context.Context, domain, token string, at time.Time)
 	return ok, nil
 }
 
+// Inviter returns the username of the account of domain that made the
+// invitation token, "" for one of the operator's or an unknown token.
+func (s *Invites) Inviter(ctx context.Context, domain, token string) (string, error) {
+	var inviter string
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(inviter, '') FROM invites WHERE token = $1 AND domain = $2`, token, domain).Scan(&inviter)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("read the inviter of an invite: %w", err)
+	}
+	return inviter, nil
+}
+
 // Subscribe uses the invitation token, which must be one that inviter,
 // an account of domain, made, unused and not expired at time at, for
 // contact (a bare JID) to subscribe to inviter's presence (XEP-0379), and
