@@ -112,8 +112,7 @@ func expectItem(t *testing.T, el *xmlstream.Element, contact string) {
 
 // XEP-0379: a user who already has an account subscribes to the inviter
 // with the invitation's token; the inviter's server approves it and asks
-// back, and the two end up subscribed both ways. The token works once,
-// and only toward the user who made it.
+// back, and the two end up subscribed both ways. The token works once.
 func TestInvitationSubscribes(t *testing.T) {
 	s := xmpptest.Start(t, enabled)
 	for _, u := range []string{"romeo", "juliet", "tybalt"} {
