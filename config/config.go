@@ -624,14 +624,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level: %q is not one of debug, info, warn, error", c.LogLevel))
 	}
-	for name, addr := range map[string]string{"c2s.listen": c.C2S.Listen, "c2s.listen_tls": c.C2S.ListenTLS, "http.listen": c.HTTP.Listen, "http.listen_tls": c.HTTP.ListenTLS, "s2s.listen": c.S2S.Listen, "s2s.listen_tls": c.S2S.ListenTLS, "components.listen": c.Components.Listen, "metrics.listen": c.Metrics.Listen, "proxy65.listen": c.Proxy65.Listen, "acme.http_listen": c.ACME.HTTPListen} {
-		if addr == "" {
-			continue
-		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not host:port: %v", name, addr, err))
-		}
-	}
+	errs = append(errs, c.checkListeners()...)
 	if c.Proxy65.PublicPort < 0 || c.Proxy65.PublicPort > 65535 {
 		errs = append(errs, fmt.Errorf("proxy65.public_port: %d is not a port", c.Proxy65.PublicPort))
 	}
@@ -759,6 +752,77 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("muc.flood_burst: must be at least 1 when muc.flood_rate is set (set flood_rate = 0 for no limit)"))
 	}
 	return errors.Join(errs...)
+}
+
+// listener is one configured listening address and the setting that
+// names it.
+type listener struct {
+	setting, addr string
+	opened        bool // whether the server opens it with this configuration
+}
+
+// listeners returns every listening address setting, in the order the
+// settings are documented, with whether the server opens each.
+func (c *Config) listeners() []listener {
+	return []listener{
+		{"c2s.listen", c.C2S.Listen, true},
+		{"c2s.listen_tls", c.C2S.ListenTLS, true},
+		{"s2s.listen", c.S2S.Listen, true},
+		{"s2s.listen_tls", c.S2S.ListenTLS, c.S2S.Listen != ""},
+		{"http.listen", c.HTTP.Listen, true},
+		{"http.listen_tls", c.HTTP.ListenTLS, true},
+		{"components.listen", c.Components.Listen, len(c.Components.External) > 0},
+		{"metrics.listen", c.Metrics.Listen, true},
+		{"proxy65.listen", c.Proxy65.Listen, true},
+		{"acme.http_listen", c.ACME.HTTPListen, c.ACME.Enabled && c.ACME.Challenge != "tls-alpn-01"},
+	}
+}
+
+// checkListeners reports listening addresses that are not host:port with
+// a valid port, and two listeners the server opens on the same port of
+// the same address: the second could not listen, so the server would not
+// start.
+func (c *Config) checkListeners() []error {
+	var errs []error
+	type bound struct{ setting, host string }
+	byPort := map[int][]bound{}
+	for _, l := range c.listeners() {
+		if l.addr == "" {
+			continue
+		}
+		host, p, err := net.SplitHostPort(l.addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port: %v", l.setting, l.addr, err))
+			continue
+		}
+		port, err := net.LookupPort("tcp", p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q has no valid port (0 to 65535): %v", l.setting, l.addr, err))
+			continue
+		}
+		if !l.opened || port == 0 {
+			// Port 0 is a free port chosen at start, different for each.
+			continue
+		}
+		for _, other := range byPort[port] {
+			if sameAddress(host, other.host) {
+				errs = append(errs, fmt.Errorf("%s: %q: %s listens there already; give each listener a port of its own", l.setting, l.addr, other.setting))
+			}
+		}
+		byPort[port] = append(byPort[port], bound{l.setting, host})
+	}
+	return errs
+}
+
+// sameAddress reports whether listeners on hosts a and b of one port
+// would clash: the same host, or either of them every address (empty or
+// unspecified, such as 0.0.0.0 or ::).
+func sameAddress(a, b string) bool {
+	wildcard := func(h string) bool {
+		ip, err := netip.ParseAddr(h)
+		return h == "" || err == nil && ip.IsUnspecified()
+	}
+	return wildcard(a) || wildcard(b) || strings.EqualFold(a, b)
 }
 
 // WithDefaults returns es with the defaults of what it leaves out.

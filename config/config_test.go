@@ -41,6 +41,12 @@ func TestParse(t *testing.T) {
 		{name: "cert for unknown host", doc: "[[tls.certificates]]\nhost='x.org'\ncert='c'\nkey='k'", wantErr: "not in hosts"},
 		{name: "small stanza limit", doc: "[limits]\nmax_stanza_bytes = 100", wantErr: "below the RFC 6120 minimum"},
 		{name: "bad listener", doc: "[c2s]\nlisten = '5222'", wantErr: "not host:port"},
+		{name: "listener port out of range", doc: "[c2s]\nlisten = ':99999'", wantErr: "c2s.listen: \":99999\" has no valid port"},
+		{name: "two listeners on one port", doc: "[c2s]\nlisten = ':5280'", wantErr: "http.listen: \":5280\": c2s.listen listens there already"},
+		{name: "a listener on an address another has all of", doc: "[metrics]\nlisten = '127.0.0.1:5223'", wantErr: "metrics.listen: \"127.0.0.1:5223\": c2s.listen_tls listens there already"},
+		{name: "listeners on one port of different addresses", doc: "[c2s]\nlisten = '127.0.0.1:5300'\nlisten_tls = '127.0.0.2:5300'"},
+		{name: "listeners on port 0", doc: "[c2s]\nlisten = '127.0.0.1:0'\nlisten_tls = '127.0.0.1:0'"},
+		{name: "a listener not opened shares a port", doc: "[http]\nlisten = ':80'\n[c2s]\nlisten = '127.0.0.1:5347'"},
 		{name: "bad level", doc: "log_level = 'loud'", wantErr: "log_level"},
 		{name: "negotiation beyond revocations", doc: "[limits]\nnegotiation_seconds = 1000", wantErr: "limits.negotiation_seconds"},
 		{name: "admins", doc: `admins = ["Boss@Example.ORG"]`, check: func(t *testing.T, c Config) {
@@ -159,7 +165,9 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tt.check(t, c)
+			if tt.check != nil {
+				tt.check(t, c)
+			}
 		})
 	}
 }
