@@ -740,6 +740,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.checkComponents(seen)...)
+	if c.Registration.RequireInvite && !c.Registration.Enabled {
+		errs = append(errs, errors.New("registration.require_invite: invitations are for in-band registration, which is off: set registration.enabled = true as well (only invited people can then register), or remove require_invite"))
+	}
 	if c.Registration.PerAddressPerHour < 1 {
 		errs = append(errs, fmt.Errorf("registration.per_address_per_hour: %d must be positive", c.Registration.PerAddressPerHour))
 	}

@@ -115,6 +115,7 @@ func TestParse(t *testing.T) {
 		{name: "muc nan rate", doc: "[muc]\nflood_rate = nan", wantErr: "muc.flood_rate: NaN"},
 		{name: "muc negative burst", doc: "[muc]\nflood_burst = -5", wantErr: "muc.flood_burst: -5 must not be negative"},
 		{name: "muc zero burst with a rate", doc: "[muc]\nflood_rate = 10\nflood_burst = 0", wantErr: "muc.flood_burst: must be at least 1 when muc.flood_rate is set"},
+		{name: "invitations without registration", doc: "[registration]\nrequire_invite = true", wantErr: "registration.require_invite: invitations are for in-band registration, which is off: set registration.enabled = true"},
 		{name: "cluster without a shared database", doc: "[cluster]\nnats = 'nats://127.0.0.1:4222'", wantErr: "set database.url"},
 		{name: "cluster heartbeat beyond timeout", doc: "[cluster]\nheartbeat_ms = 5000\ntimeout_ms = 5000", wantErr: "below timeout_ms"},
 		{name: "secure_auth without require_tls", doc: "[s2s]\nsecure_auth = true\nrequire_tls = false", wantErr: "s2s.require_tls"},

@@ -71,8 +71,11 @@ func inviteCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 			if base := webBase(cfg, host); base != "" && cfg.Registration.Enabled {
 				fmt.Fprintf(stdout, "link:    %s\n", register.InviteLink(base, inv.Token))
 			}
-			if !cfg.Registration.Enabled || !cfg.Registration.RequireInvite {
-				fmt.Fprintln(stdout, "note: the configuration does not set registration.enabled and registration.require_invite; the token is not needed to register")
+			switch {
+			case !cfg.Registration.Enabled:
+				fmt.Fprintln(stdout, "note: registration.enabled is off, so nobody can register, with this token or without; set registration.enabled and registration.require_invite")
+			case !cfg.Registration.RequireInvite:
+				fmt.Fprintln(stdout, "note: registration.require_invite is off, so anyone may register without a token")
 			}
 			return nil
 		})

@@ -53,6 +53,14 @@ func TestInviteCommand(t *testing.T) {
 	if out, err := xmppd(t, bin, "", "-c", cfgPath, "invite", "create", "-valid", "-1h", "localhost"); err == nil {
 		t.Fatalf("invite create with a negative validity: %s", out)
 	}
+	// Without registration the token lets nobody in, and the note says so.
+	closed := filepath.Join(dir, "closed.toml")
+	if err := os.WriteFile(closed, []byte("data_dir = '"+filepath.Join(dir, "data")+"'\n[database]\nurl = '"+s.Config.Database.URL+"'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := xmppd(t, bin, "", "-c", closed, "invite", "create", "localhost"); err != nil || !strings.Contains(out, "registration.enabled is off, so nobody can register") {
+		t.Errorf("invite create without registration: %v\n%s", err, out)
+	}
 
 	c := xmpptest.Dial(t, s.C2SAddr)
 	c.Open(xmpptest.Domain)
