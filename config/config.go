@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"golang.org/x/net/idna"
 	"mellium.im/xmpp/jid"
 )
 
@@ -565,12 +566,12 @@ func (c *Config) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, h := range c.Hosts {
-		j, err := jid.New("", h, "")
-		if err != nil || h == "" {
+		d, err := normalDomain(h)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("hosts: %q is not a valid domain: %v", h, err))
 			continue
 		}
-		c.Hosts[i] = j.Domainpart()
+		c.Hosts[i] = d
 		if seen[c.Hosts[i]] {
 			errs = append(errs, fmt.Errorf("hosts: %q is listed twice", h))
 		}
@@ -628,13 +629,27 @@ func (c *Config) Validate() error {
 	if c.Proxy65.PublicPort < 0 || c.Proxy65.PublicPort > 65535 {
 		errs = append(errs, fmt.Errorf("proxy65.public_port: %d is not a port", c.Proxy65.PublicPort))
 	}
+	// Looked up by domainpart, as hosts are named.
+	routes := make(map[string]string, len(c.S2S.Routes))
 	for domain, addr := range c.S2S.Routes {
+		d, err := normalDomain(domain)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("s2s.routes: %q is not a valid domain: %v", domain, err))
+			continue
+		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("s2s.routes: %q for %s is not host:port: %v", addr, domain, err))
 		}
-		if seen[domain] {
+		if seen[d] {
 			errs = append(errs, fmt.Errorf("s2s.routes: %s is a local host", domain))
 		}
+		if _, ok := routes[d]; ok {
+			errs = append(errs, fmt.Errorf("s2s.routes: %s is listed twice", d))
+		}
+		routes[d] = addr
+	}
+	if c.S2S.Routes != nil {
+		c.S2S.Routes = routes
 	}
 	if c.Cluster.HeartbeatMS < 1 || c.Cluster.TimeoutMS <= c.Cluster.HeartbeatMS {
 		errs = append(errs, fmt.Errorf("cluster: heartbeat_ms %d must be positive and below timeout_ms %d", c.Cluster.HeartbeatMS, c.Cluster.TimeoutMS))
@@ -828,6 +843,31 @@ func sameAddress(a, b string) bool {
 	return wildcard(a) || wildcard(b) || strings.EqualFold(a, b)
 }
 
+// dnsLength checks the lengths of a domain name's labels and of the name.
+var dnsLength = idna.New(idna.VerifyDNSLength(true))
+
+// normalDomain returns s as JIDs name it (lower case, without a final
+// dot), or what keeps it from being a domainpart (RFC 7622 section 3.2):
+// a domain name whose labels are 1 to 63 octets, 253 in all, or an IP
+// address.
+func normalDomain(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("it is empty")
+	}
+	j, err := jid.New("", s, "")
+	if err != nil {
+		return "", err
+	}
+	d := j.Domainpart()
+	if strings.HasPrefix(d, "[") {
+		return d, nil // an IPv6 address, which jid checked
+	}
+	if _, err := dnsLength.ToASCII(d); err != nil || strings.HasSuffix(d, ".") {
+		return "", errors.New("each label (between dots) must have 1 to 63 characters, and the name at most 253")
+	}
+	return d, nil
+}
+
 // WithDefaults returns es with the defaults of what it leaves out.
 func (es ExternalService) WithDefaults() ExternalService {
 	switch es.Type {
@@ -872,12 +912,12 @@ func (c *Config) checkComponents(hosts map[string]bool) []error {
 	}
 	for i := range c.Components.External {
 		ec := &c.Components.External[i]
-		j, err := jid.New("", ec.Domain, "")
-		if err != nil || ec.Domain == "" {
+		d, err := normalDomain(ec.Domain)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("components.external: %q is not a valid domain: %v", ec.Domain, err))
 			continue
 		}
-		ec.Domain = j.Domainpart()
+		ec.Domain = d
 		if what := taken[ec.Domain]; what != "" {
 			errs = append(errs, fmt.Errorf("components.external: %s is %s domain", ec.Domain, what))
 		}

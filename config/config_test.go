@@ -37,6 +37,22 @@ func TestParse(t *testing.T) {
 		{name: "bad scram hash", doc: "[c2s]\nscram_hashes = ['MD5']", wantErr: "c2s.scram_hashes"},
 		{name: "repeated scram hash", doc: "[c2s]\nscram_hashes = ['SHA-1', 'SHA-1']", wantErr: "c2s.scram_hashes"},
 		{name: "bad host", doc: `hosts = ["a b"]`, wantErr: "not a valid domain"},
+		{name: "host with an empty label", doc: `hosts = ["example..org"]`, wantErr: `hosts: "example..org" is not a valid domain: each label`},
+		{name: "host starting with a dot", doc: `hosts = [".example.org"]`, wantErr: `hosts: ".example.org" is not a valid domain`},
+		{name: "host with two final dots", doc: `hosts = ["example.org.."]`, wantErr: `hosts: "example.org.." is not a valid domain`},
+		{name: "host with a long label", doc: `hosts = ["` + strings.Repeat("a", 64) + `.org"]`, wantErr: "is not a valid domain"},
+		{name: "hosts with a final dot, an IP address", doc: `hosts = ["example.org.", "192.0.2.1", "[2001:db8::1]"]`, check: func(t *testing.T, c Config) {
+			if strings.Join(c.Hosts, " ") != "example.org 192.0.2.1 [2001:db8::1]" {
+				t.Errorf("hosts = %q", c.Hosts)
+			}
+		}},
+		{name: "s2s routes normalised", doc: "[s2s.routes]\n'Example.ORG.' = '192.0.2.1:5269'", check: func(t *testing.T, c Config) {
+			if len(c.S2S.Routes) != 1 || c.S2S.Routes["example.org"] != "192.0.2.1:5269" {
+				t.Errorf("s2s.routes = %v, want example.org's", c.S2S.Routes)
+			}
+		}},
+		{name: "s2s route for a host in upper case", doc: "[s2s.routes]\nLOCALHOST = '192.0.2.1:5269'", wantErr: "s2s.routes: LOCALHOST is a local host"},
+		{name: "s2s route not a domain", doc: "[s2s.routes]\n'a b' = '192.0.2.1:5269'", wantErr: `s2s.routes: "a b" is not a valid domain`},
 		{name: "duplicate host", doc: `hosts = ["a.org", "A.org"]`, wantErr: "listed twice"},
 		{name: "cert for unknown host", doc: "[[tls.certificates]]\nhost='x.org'\ncert='c'\nkey='k'", wantErr: "not in hosts"},
 		{name: "small stanza limit", doc: "[limits]\nmax_stanza_bytes = 100", wantErr: "below the RFC 6120 minimum"},
