@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -433,17 +434,17 @@ func (s *Server) Start() error {
 	var err error
 	// First: clients asking proxy.<host> for its address read Proxy65Addr.
 	if s.proxy65 != nil {
-		if s.Proxy65Addr, err = s.listen(s.cfg.Proxy65.Listen, s.proxy65.Serve); err != nil {
+		if s.Proxy65Addr, err = s.listen("proxy65.listen", s.cfg.Proxy65.Listen, s.proxy65.Serve); err != nil {
 			return err
 		}
 	}
 	if s.s2s != nil {
-		if s.S2SAddr, err = s.listen(s.cfg.S2S.Listen, s.s2s.Serve); err != nil {
+		if s.S2SAddr, err = s.listen("s2s.listen", s.cfg.S2S.Listen, s.s2s.Serve); err != nil {
 			return err
 		}
 	}
 	if s.s2s != nil && s.cfg.S2S.ListenTLS != "" {
-		if s.S2STLSAddr, err = s.listen(s.cfg.S2S.ListenTLS, s.s2s.ServeTLS); err != nil {
+		if s.S2STLSAddr, err = s.listen("s2s.listen_tls", s.cfg.S2S.ListenTLS, s.s2s.ServeTLS); err != nil {
 			return err
 		}
 	}
@@ -453,28 +454,28 @@ func (s *Server) Start() error {
 		s.resumeOutbox(ctx)
 	}
 	if s.cfg.C2S.Listen != "" {
-		if s.C2SAddr, err = s.listen(s.cfg.C2S.Listen, func(l net.Listener) error { return s.c2s.Serve(l, false) }); err != nil {
+		if s.C2SAddr, err = s.listen("c2s.listen", s.cfg.C2S.Listen, func(l net.Listener) error { return s.c2s.Serve(l, false) }); err != nil {
 			return err
 		}
 	}
 	if s.cfg.C2S.ListenTLS != "" {
-		if s.DirectTLSAddr, err = s.listen(s.cfg.C2S.ListenTLS, func(l net.Listener) error { return s.c2s.Serve(l, true) }); err != nil {
+		if s.DirectTLSAddr, err = s.listen("c2s.listen_tls", s.cfg.C2S.ListenTLS, func(l net.Listener) error { return s.c2s.Serve(l, true) }); err != nil {
 			return err
 		}
 	}
 	if s.components != nil && s.cfg.Components.Listen != "" {
-		if s.ComponentAddr, err = s.listen(s.cfg.Components.Listen, s.components.Serve); err != nil {
+		if s.ComponentAddr, err = s.listen("components.listen", s.cfg.Components.Listen, s.components.Serve); err != nil {
 			return err
 		}
 	}
 	if s.http != nil && s.cfg.HTTP.Listen != "" {
-		if s.HTTPAddr, err = s.listen(s.cfg.HTTP.Listen, s.http.Serve); err != nil {
+		if s.HTTPAddr, err = s.listen("http.listen", s.cfg.HTTP.Listen, s.http.Serve); err != nil {
 			return err
 		}
 	}
 	if s.cfg.Metrics.Listen != "" {
 		s.metrics = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
-		if s.MetricsAddr, err = s.listen(s.cfg.Metrics.Listen, s.metrics.Serve); err != nil {
+		if s.MetricsAddr, err = s.listen("metrics.listen", s.cfg.Metrics.Listen, s.metrics.Serve); err != nil {
 			return err
 		}
 	}
@@ -483,7 +484,7 @@ func (s *Server) Start() error {
 		// WebSocket upgrades need HTTP/1.1.
 		tlsConfig.NextProtos = []string{"http/1.1"}
 		serve := func(l net.Listener) error { return s.http.Serve(tls.NewListener(l, tlsConfig)) }
-		if s.HTTPSAddr, err = s.listen(s.cfg.HTTP.ListenTLS, serve); err != nil {
+		if s.HTTPSAddr, err = s.listen("http.listen_tls", s.cfg.HTTP.ListenTLS, serve); err != nil {
 			return err
 		}
 	}
@@ -491,10 +492,12 @@ func (s *Server) Start() error {
 	return s.startACME()
 }
 
-func (s *Server) listen(addr string, serve func(net.Listener) error) (net.Addr, error) {
+// listen opens addr, the value of setting, and serves it in the
+// background.
+func (s *Server) listen(setting, addr string, serve func(net.Listener) error) (net.Addr, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+		return nil, listenError(setting, addr, err)
 	}
 	s.log.Info("listening", "addr", l.Addr().String())
 	go func() {
@@ -503,6 +506,18 @@ func (s *Server) listen(addr string, serve func(net.Listener) error) (net.Addr, 
 		}
 	}()
 	return l.Addr(), nil
+}
+
+// listenError says which setting's address could not be listened on,
+// and what to do about the usual causes.
+func listenError(setting, addr string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%s: cannot listen on %s: another program, or another xmppd, listens there: stop it or change %s (%w)", setting, addr, setting, err)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%s: cannot listen on %s: a port below 1024 needs root or CAP_NET_BIND_SERVICE (%w)", setting, addr, err)
+	}
+	return fmt.Errorf("%s: cannot listen on %s: %w", setting, addr, err)
 }
 
 // DatabaseLost returns a channel closed when the private PostgreSQL that

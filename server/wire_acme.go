@@ -54,9 +54,8 @@ func (s *Server) startACME() error {
 			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second,
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelInfo)}
 		var err error
-		if s.ACMEAddr, err = s.listen(addr, s.acmeHTTP.Serve); err != nil {
-			return fmt.Errorf("acme.http_listen: %w (a port below 1024 needs root or CAP_NET_BIND_SERVICE; "+
-				"or set it to \"\" and forward %s from port 80 to http.listen)", err, acme.ChallengePath)
+		if s.ACMEAddr, err = s.listen("acme.http_listen", addr, s.acmeHTTP.Serve); err != nil {
+			return fmt.Errorf("%w; or set acme.http_listen to \"\" and forward %s from port 80 to http.listen", err, acme.ChallengePath)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
