@@ -54,9 +54,9 @@ func inviteCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 		if fs.NArg() != 1 {
 			return fmt.Errorf("invite create: expected one host, like %s", cfg.Hosts[0])
 		}
-		host := fs.Arg(0)
-		if !contains(cfg.Hosts, host) {
-			return fmt.Errorf("%s is not served here (hosts: %v)", host, cfg.Hosts)
+		host, err := servedHost(cfg, fs.Arg(0))
+		if err != nil {
+			return err
 		}
 		if *valid <= 0 {
 			return fmt.Errorf("invite create: -valid %v is not positive", *valid)
@@ -85,7 +85,10 @@ func inviteCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 		}
 		host := ""
 		if len(args) == 2 {
-			host = args[1]
+			var err error
+			if host, err = servedHost(cfg, args[1]); err != nil {
+				return err
+			}
 		}
 		return withInvites(ctx, cfg, log, func(invites *postgres.Invites) error {
 			list, err := invites.List(ctx, host)
@@ -121,13 +124,4 @@ func withInvites(ctx context.Context, cfg config.Config, log *slog.Logger, f fun
 	}
 	defer db.Close()
 	return f(postgres.NewInvites(db.Pool))
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

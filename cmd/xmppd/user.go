@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
@@ -33,9 +34,14 @@ func userCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 	accounts := postgres.NewAccounts(db.Pool)
 
 	if args[0] == "list" {
+		if len(args) > 2 {
+			return fmt.Errorf("user list: expected at most one host, like %s", cfg.Hosts[0])
+		}
 		domain := ""
-		if len(args) > 1 {
-			domain = args[1]
+		if len(args) == 2 {
+			if domain, err = servedHost(cfg, args[1]); err != nil {
+				return err
+			}
 		}
 		users, err := accounts.List(ctx, domain)
 		if err != nil {
@@ -110,6 +116,15 @@ func accountJID(cfg config.Config, s string) (jid.JID, error) {
 		}
 	}
 	return jid.JID{}, fmt.Errorf("%s is not served here (hosts: %v)", j.Domainpart(), cfg.Hosts)
+}
+
+// servedHost returns s as the configured hosts name it (lower case,
+// without a final dot), or an error when it is none of them.
+func servedHost(cfg config.Config, s string) (string, error) {
+	if j, err := jid.New("", s, ""); err == nil && slices.Contains(cfg.Hosts, j.Domainpart()) {
+		return j.Domainpart(), nil
+	}
+	return "", fmt.Errorf("%s is not served here (hosts: %v)", s, cfg.Hosts)
 }
 
 // readPassword prompts twice on a terminal, or reads one line from stdin.
