@@ -8,12 +8,14 @@
 //	xmppd [-c FILE] user delete JID  delete an account
 //	xmppd [-c FILE] user list [HOST] list accounts
 //	xmppd [-c FILE] invite create HOST  make an invitation token for registration
+//	xmppd [-c FILE] invite list [HOST]  list invitations
 //	xmppd [-c FILE] import FILE...   import accounts from XEP-0227 files
 //	xmppd [-c FILE] export FILE      export the accounts to a XEP-0227 file
 //	xmppd [-c FILE] migrate          apply database migrations and exit
 //	xmppd [-c FILE] check-config     validate the configuration and exit
 //	xmppd [-c FILE] check            check DNS records and certificates as others see them
 //	xmppd version                    print the version
+//	xmppd help                       print the usage
 package main
 
 import (
@@ -50,7 +52,9 @@ commands:
   user passwd JID       change an account's password
   user delete JID       delete an account
   user list [HOST]      list accounts
-  invite create HOST    make a registration invitation token (XEP-0401 style)
+  invite create [-valid DURATION] HOST
+                        make a registration invitation token (XEP-0401 style)
+  invite list [HOST]    list invitations: unused, used (by whom) or expired
   import [-drop-newer-archives] FILE...
                         import accounts and their data from XEP-0227 files
   export FILE           export every account and its data to a XEP-0227 file ("-": stdout)
@@ -58,22 +62,31 @@ commands:
   check-config          validate the configuration file and exit
   check                 check the DNS records and certificates that clients and servers will see
   version               print the version
+  help                  print this help
 `
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("xmppd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
 	path := fs.String("c", os.Getenv("XMPPD_CONFIG"), "configuration file (TOML); empty uses the defaults")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h: the usage was asked for, and printed
+		}
 		return err
 	}
 	cmd := fs.Args()
 	if len(cmd) == 0 {
 		cmd = []string{"serve"}
 	}
-	if cmd[0] == "version" {
+	switch cmd[0] {
+	case "version":
 		fmt.Fprintln(stdout, "xmppd", server.Version)
+		return nil
+	case "help":
+		fs.SetOutput(stdout)
+		fs.Usage()
 		return nil
 	}
 	cfg, err := config.Load(*path)
