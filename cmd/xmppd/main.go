@@ -29,6 +29,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -95,7 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	ctx := context.Background()
 	if cmd[0] == "serve" {
-		return serve(ctx, cfg, newLogger(stderr, cfg.LogLevel), stdout)
+		return serve(ctx, cfg, *path, newLogger(stderr, cfg.LogLevel), stdout)
 	}
 	// The other commands say what they did themselves; only problems are logged.
 	log := newLogger(stderr, "warn")
@@ -138,8 +139,9 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // serve runs the server until SIGINT or SIGTERM, or until the private
 // PostgreSQL dies (an error); SIGHUP, and each day, reload the
-// certificates.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+// certificates. cfgPath is the configuration file cfg came from ("":
+// none), for the commands the welcome suggests.
+func serve(ctx context.Context, cfg config.Config, cfgPath string, log *slog.Logger, stdout io.Writer) error {
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -152,7 +154,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		// Profiling for developers, on an address of their choosing only.
 		go func() { log.Error("pprof listener", "err", http.ListenAndServe(addr, nil)) }()
 	}
-	printWelcome(stdout, cfg, srv)
+	printWelcome(stdout, cfg, cfgPath, srv)
 	lost := waitForStop(srv, log, certificateReloadInterval)
 	if lost != nil {
 		log.Error("stopping", "err", lost)
@@ -209,8 +211,15 @@ func waitForStop(srv running, log *slog.Logger, reloadEvery time.Duration) error
 	}
 }
 
-func printWelcome(w io.Writer, cfg config.Config, srv *server.Server) {
+// printWelcome tells where the server listens and how to add a user and
+// check the deployment, with the configuration file at cfgPath: without
+// it, a command would use another database.
+func printWelcome(w io.Writer, cfg config.Config, cfgPath string, srv *server.Server) {
 	host := cfg.Hosts[0]
+	command := "./xmppd"
+	if cfgPath != "" {
+		command += " -c " + shellQuote(cfgPath)
+	}
 	fmt.Fprintf(w, "\nxmppd %s is serving %v\n", server.Version, cfg.Hosts)
 	if srv.C2SAddr != nil {
 		fmt.Fprintf(w, "  clients (STARTTLS):   %s\n", srv.C2SAddr)
@@ -242,16 +251,25 @@ func printWelcome(w io.Writer, cfg config.Config, srv *server.Server) {
 	if srv.ACMEAddr != nil {
 		fmt.Fprintf(w, "  ACME challenges:      %s\n", srv.ACMEAddr)
 	}
-	fmt.Fprintf(w, "\nAdd a user (in another terminal):\n  ./xmppd user add alice@%s\n", host)
+	fmt.Fprintf(w, "\nAdd a user (in another terminal):\n  %s user add alice@%s\n", command, host)
 	if cfg.ACME.Enabled {
 		fmt.Fprintf(w, "Then log in from any XMPP client as alice@%s (certificates come from ACME; the log says when each arrives).\n", host)
 	} else {
 		fmt.Fprintf(w, "Then log in from any XMPP client as alice@%s (the certificate is self-signed unless you configured one; accept it).\n", host)
 	}
 	if host != "localhost" {
-		fmt.Fprintf(w, "Check what clients and other servers will find (DNS, certificates): ./xmppd check\n")
+		fmt.Fprintf(w, "Check what clients and other servers will find (DNS, certificates): %s check\n", command)
 	}
 	fmt.Fprintf(w, "Stop with Ctrl-C.\n\n")
+}
+
+// shellQuote returns s as a shell word: as it is when it holds only
+// characters no shell treats specially, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+,:@%=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func portOf(addr string) string {
