@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -593,6 +594,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateACME()...)
+	if u := c.HTTP.PublicURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.RawQuery != "" || p.Fragment != "" || p.User != nil {
+			errs = append(errs, fmt.Errorf("http.public_url: %q is not the http(s) URL clients reach the http listeners at, such as https://chat.example.org (without query or fragment)", u))
+		}
+	}
 	if _, err := c.HTTP.TrustedProxyPrefixes(); err != nil {
 		errs = append(errs, err)
 	}

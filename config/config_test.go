@@ -78,6 +78,14 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{name: "outage status not http", doc: "[contact]\noutage_status = ['xmpp:status@example.org']", wantErr: "contact.outage_status"},
+		{name: "public url without a scheme", doc: "[http]\npublic_url = 'chat.example.org'", wantErr: `http.public_url: "chat.example.org" is not the http(s) URL`},
+		{name: "public url not http", doc: "[http]\npublic_url = 'xmpp:chat.example.org'", wantErr: "http.public_url"},
+		{name: "public url with a query", doc: "[http]\npublic_url = 'https://chat.example.org/?a=b'", wantErr: "http.public_url"},
+		{name: "public url under a path", doc: "[http]\npublic_url = 'https://example.org/xmpp/'", check: func(t *testing.T, c Config) {
+			if c.HTTP.PublicURL != "https://example.org/xmpp/" {
+				t.Errorf("public_url = %q", c.HTTP.PublicURL)
+			}
+		}},
 		{name: "trusted proxy not an address", doc: "[http]\ntrusted_proxies = ['proxy.example.org']", wantErr: "http.trusted_proxies"},
 		{name: "trusted proxies as ranges", doc: "[http]\ntrusted_proxies = ['10.0.0.0/8', 'fd00::1']", check: func(t *testing.T, c Config) {
 			if p, err := c.HTTP.TrustedProxyPrefixes(); err != nil || len(p) != 2 || p[1].Bits() != 128 {
