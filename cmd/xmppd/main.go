@@ -142,12 +142,13 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 // certificates. cfgPath is the configuration file cfg came from ("":
 // none), for the commands the welcome suggests.
 func serve(ctx context.Context, cfg config.Config, cfgPath string, log *slog.Logger, stdout io.Writer) error {
-	srv, err := server.New(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	if err := srv.Start(); err != nil {
-		srv.Shutdown(ctx)
+	// Room for every kind of signal, so a SIGTERM right after a SIGHUP
+	// is not dropped while the reload runs.
+	sigs := make(chan os.Signal, 3)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	srv, err := start(ctx, cfg, log, sigs)
+	if err != nil || srv == nil {
 		return err
 	}
 	if addr := os.Getenv("XMPPD_PPROF"); addr != "" {
@@ -155,7 +156,7 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, log *slog.Log
 		go func() { log.Error("pprof listener", "err", http.ListenAndServe(addr, nil)) }()
 	}
 	printWelcome(stdout, cfg, cfgPath, srv)
-	lost := waitForStop(srv, log, certificateReloadInterval)
+	lost := waitForStop(srv, log, certificateReloadInterval, sigs)
 	if lost != nil {
 		log.Error("stopping", "err", lost)
 	}
@@ -166,6 +167,50 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, log *slog.Log
 	}
 	log.Info("stopped")
 	return lost
+}
+
+// start builds and starts the server. SIGINT or SIGTERM meanwhile stop
+// the start and what it began (initdb, the private PostgreSQL,
+// migrations), after which start returns neither server nor error, as
+// a stop asked for; SIGHUP is ignored, the certificates being new.
+func start(ctx context.Context, cfg config.Config, log *slog.Logger, sigs <-chan os.Signal) (*server.Server, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	started, watching := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watching)
+		for {
+			select {
+			case sig := <-sigs:
+				if sig != syscall.SIGHUP {
+					log.Info("stopping while starting", "signal", sig.String())
+					cancel()
+					return
+				}
+			case <-started:
+				return
+			}
+		}
+	}()
+	srv, err := server.New(ctx, cfg, log)
+	if err == nil {
+		if err = srv.Start(); err != nil {
+			srv.Shutdown(context.Background())
+		}
+	}
+	// Signals from now on are waitForStop's.
+	close(started)
+	<-watching
+	switch {
+	case ctx.Err() != nil && err != nil:
+		log.Info("stopped before serving", "err", err)
+		return nil, nil
+	case ctx.Err() != nil:
+		srv.Shutdown(context.Background())
+		log.Info("stopped")
+		return nil, nil
+	}
+	return srv, err
 }
 
 // certificateReloadInterval is how often a running server reloads its
@@ -180,16 +225,11 @@ type running interface {
 	ReloadCertificates() error
 }
 
-// waitForStop returns at SIGINT or SIGTERM, reloading the certificates at
+// waitForStop returns at SIGINT or SIGTERM on sigs, reloading the certificates at
 // each SIGHUP and every reloadEvery meanwhile, or, with an error saying
 // so, when the private PostgreSQL has died: without it nothing can be
 // stored, and exiting lets a supervisor such as systemd start both again.
-func waitForStop(srv running, log *slog.Logger, reloadEvery time.Duration) error {
-	// Room for every kind of signal, so a SIGTERM right after a SIGHUP
-	// is not dropped while the reload runs.
-	sigs := make(chan os.Signal, 3)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+func waitForStop(srv running, log *slog.Logger, reloadEvery time.Duration, sigs <-chan os.Signal) error {
 	reload := time.NewTicker(reloadEvery)
 	defer reload.Stop()
 	for {

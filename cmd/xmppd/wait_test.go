@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 )
@@ -24,7 +25,7 @@ func (f *fakeServer) ReloadCertificates() error {
 func TestWaitForStop(t *testing.T) {
 	f := &fakeServer{lost: make(chan struct{}), reloaded: make(chan struct{})}
 	stopped := make(chan error, 1)
-	go func() { stopped <- waitForStop(f, slog.New(slog.DiscardHandler), 1) }()
+	go func() { stopped <- waitForStop(f, slog.New(slog.DiscardHandler), 1, make(chan os.Signal)) }()
 	for range 2 {
 		select {
 		case <-f.reloaded:
