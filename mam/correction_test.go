@@ -184,3 +184,36 @@ func TestCorrectionOfOwnMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestRetractCorrected: XEP-0424 §6 replaces a retracted message's
+// content by a tombstone; a message that was corrected (XEP-0308) has its
+// text as corrected in the corrections, which must go too, in both
+// archives, or the archive still shows and finds what was retracted.
+func TestRetractCorrected(t *testing.T) {
+	t.Parallel()
+	pool, juliet, romeo := correctionPair(t)
+	for _, m := range []string{
+		"<message type='chat' to='juliet@localhost' id='m1'><body>my secret</body><origin-id xmlns='urn:xmpp:sid:0' id='o1'/></message>",
+		"<message type='chat' to='juliet@localhost' id='m2'><body>my secret, corrected</body>" +
+			"<replace xmlns='urn:xmpp:message-correct:0' id='o1'/><origin-id xmlns='urn:xmpp:sid:0' id='o2'/></message>",
+		"<message type='chat' to='juliet@localhost' id='m3'><body>kept</body><origin-id xmlns='urn:xmpp:sid:0' id='o3'/></message>",
+		"<message type='chat' to='juliet@localhost' id='r1'><retract xmlns='urn:xmpp:message-retract:1' id='o1'/>" +
+			"<body>retracted</body><store xmlns='urn:xmpp:hints'/></message>",
+	} {
+		romeo.Send(m)
+		juliet.NextNamed("message")
+	}
+	for _, owner := range []string{"juliet", "romeo"} {
+		for _, r := range archiveOf(t, pool, owner) {
+			if strings.Contains(r.stanza, "secret") {
+				t.Errorf("%s's archive keeps retracted text: %s", owner, r.stanza)
+			}
+		}
+	}
+	if got, _ := query(juliet, "", form("{urn:xmpp:fulltext:0}fulltext", "secret")); len(got) != 0 {
+		t.Errorf("a search finds the retracted text: %s", bodies(got))
+	}
+	if got, _ := query(juliet, "", form("with", "romeo@localhost")); bodies(got) != "-,-,kept,retracted" {
+		t.Errorf("juliet's archive after the retraction: %q, want two tombstones", bodies(got))
+	}
+}

@@ -89,7 +89,8 @@ type Store interface {
 	// it fail with an error wrapping storage.ErrNotFound.
 	Query(ctx context.Context, domain, username string, q Query) (Page, error)
 	// Retract replaces, in the archives of sender and recipient (bare
-	// JIDs), the messages sender sent to recipient with originID by
+	// JIDs), the messages sender sent to recipient with originID, and
+	// their XEP-0308 corrections (which hold the text as corrected), by
 	// tombstone(stanza), and returns how many it replaced. A sender that
 	// is a room occupant is given as its full (occupant) JID: only its own
 	// private messages in the recipient's archive are replaced.

@@ -247,8 +247,22 @@ func lastIDUntil(t string) string {
 	return "(SELECT id FROM archive_messages WHERE stamp <= " + t + " AND " + placedRows + " ORDER BY stamp DESC, id DESC LIMIT 1)"
 }
 
-// Retract replaces the messages a retraction refers to by tombstones, in
-// one transaction; see mam.Store.
+// retractSQL selects, for update, the rows a retraction replaces: the
+// messages sender sent to recipient with the origin id, in both archives,
+// and the corrections of each (XEP-0308), which hold its text as
+// corrected and are linked to it by replaces_id (a room occupant's, only
+// those from the same occupant); they come later in the same
+// conversation, so they are a range of the (owner, with, id) index.
+const retractSQL = `WITH retracted AS (SELECT domain, username, with_jid, id FROM archive_messages WHERE origin_id = $5 AND (
+		(domain = $1 AND username = $2 AND outgoing AND with_jid = $6)
+		OR (domain = $3 AND username = $4 AND NOT outgoing AND with_jid = $7 AND ($8 = '' OR with_resource = $8))))
+	SELECT m.domain, m.username, m.id, m.stanza FROM archive_messages m, retracted r
+	WHERE m.domain = r.domain AND m.username = r.username AND m.with_jid = r.with_jid
+	AND (m.id = r.id OR (m.id > r.id AND m.replaces_id = r.id AND (m.outgoing OR $8 = '' OR m.with_resource = $8)))
+	FOR UPDATE OF m`
+
+// Retract replaces the messages a retraction refers to, and their
+// corrections, by tombstones, in one transaction; see mam.Store.
 func (a *Archive) Retract(ctx context.Context, sender, recipient, originID string, tombstone func([]byte) []byte) (int, error) {
 	// A resource (neither a localpart nor a domain may hold '/') is a
 	// room occupant's nick, which the recipient's rows must have too.
@@ -260,10 +274,7 @@ func (a *Archive) Retract(ctx context.Context, sender, recipient, originID strin
 	}
 	n := 0
 	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT domain, username, id, stanza FROM archive_messages WHERE origin_id = $5 AND (
-			(domain = $1 AND username = $2 AND outgoing AND with_jid = $6)
-			OR (domain = $3 AND username = $4 AND NOT outgoing AND with_jid = $7 AND ($8 = '' OR with_resource = $8)))
-			FOR UPDATE`, sd, su, rd, ru, originID, recipient, sender, occupant)
+		rows, err := tx.Query(ctx, retractSQL, sd, su, rd, ru, originID, recipient, sender, occupant)
 		if err != nil {
 			return err
 		}
