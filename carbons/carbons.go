@@ -87,7 +87,7 @@ func (m *Module) Sent(ctx context.Context, from jid.JID, st *xmlstream.Element) 
 	if !eligible(st, false) {
 		return
 	}
-	m.copyTo(from.Bare(), "sent", st, from.Resourcepart())
+	m.copyTo(from.Bare(), "sent", st, router.SenderArchiveID(ctx, st), from.Resourcepart())
 }
 
 // Received copies a message delivered to some sessions of the account to
@@ -111,7 +111,7 @@ func (m *Module) Received(ctx context.Context, to jid.JID, st *xmlstream.Element
 	if from, err := jid.Parse(st.Attr("from")); err == nil && from.Bare().Equal(to.Bare()) {
 		skip = append(skip, from.Resourcepart())
 	}
-	m.copyTo(to.Bare(), "received", st, skip...)
+	m.copyTo(to.Bare(), "received", st, "", skip...)
 }
 
 // storedOffline copies a message that no resource of the account took,
@@ -136,8 +136,10 @@ func (m *Module) storedOffline(ctx context.Context, to jid.JID, st *xmlstream.El
 // copyTo delivers st wrapped in <wrapper/> and <forwarded/> to each
 // enabled resource of the account bare except those in skip. The wrapping
 // message is from the bare JID, to the resource's full JID, and keeps the
-// original's type (XEP-0280 §7, §8).
-func (m *Module) copyTo(bare jid.JID, wrapper string, st *xmlstream.Element, skip ...string) {
+// original's type (XEP-0280 §7, §8). A sent message gets archiveID, its
+// id in the account's archive ("" for none), as its <stanza-id/>
+// (XEP-0313 §3.5).
+func (m *Module) copyTo(bare jid.JID, wrapper string, st *xmlstream.Element, archiveID string, skip ...string) {
 	var orig *xmlstream.Element // one copy, shared by all the wrappers: never modified
 	for _, to := range m.r.Marked(bare, Mark) {
 		if slices.Contains(skip, to.Resourcepart()) {
@@ -153,6 +155,9 @@ func (m *Module) copyTo(bare jid.JID, wrapper string, st *xmlstream.Element, ski
 					e, ok := c.(*xmlstream.Element)
 					return ok && e.Name.Space == nsSID && e.Name.Local == "stanza-id" && e.Attr("by") != bare.String()
 				})
+				if archiveID != "" {
+					orig.AddChild(xmlstream.NewElement(nsSID, "stanza-id", "by", bare.String(), "id", archiveID))
+				}
 			}
 		}
 		fwd := xmlstream.NewElement(NSForward, "forwarded").AddChild(orig)

@@ -47,6 +47,10 @@ func (m *Module) Archive(ctx context.Context, from, to jid.JID, st *xmlstream.El
 	case err != nil:
 		return nil, fmt.Errorf("archiving a message to %s: %w", to.Bare(), err)
 	}
+	if entries[0].Outgoing && ids[0] != 0 {
+		// For the sender's carbons (XEP-0313 §3.5), never the recipient.
+		router.SetSenderArchiveID(ctx, out, strconv.FormatInt(ids[0], 10))
+	}
 	if recipient >= 0 && ids[recipient] != 0 {
 		out.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", to.Bare().String(), "id", strconv.FormatInt(ids[recipient], 10)))
 	}

@@ -279,6 +279,42 @@ func (r *Router) SetOfflineHandler(h OfflineHandler) { r.offline = h }
 // AddMessageObserver appends o to the message observers.
 func (r *Router) AddMessageObserver(o MessageObserver) { r.messages = append(r.messages, o) }
 
+// senderIDKey is the context key under which the routing of a message a
+// client sent holds a *senderID.
+type senderIDKey struct{}
+
+// senderID is the id the archiver gave a message in its sender's archive.
+type senderID struct {
+	st *xmlstream.Element
+	id string
+}
+
+// withSenderID returns ctx for routing st, a message a client sent, with
+// room for the id SetSenderArchiveID records.
+func withSenderID(ctx context.Context, st *xmlstream.Element) context.Context {
+	return context.WithValue(ctx, senderIDKey{}, &senderID{st: st})
+}
+
+// SetSenderArchiveID records that the message st, which a client sent
+// and ctx routes, has the id id in its sender's own archive. The
+// Archiver calls it; the MessageObservers' Sent reads it with
+// SenderArchiveID. The id must not reach the recipient, who may not read
+// that archive, but the sender's other resources may (XEP-0313 §3.5).
+func SetSenderArchiveID(ctx context.Context, st *xmlstream.Element, id string) {
+	if s, ok := ctx.Value(senderIDKey{}).(*senderID); ok && s.st == st {
+		s.id = id
+	}
+}
+
+// SenderArchiveID returns the id SetSenderArchiveID recorded for st in
+// ctx, or "" when it was not archived for its sender.
+func SenderArchiveID(ctx context.Context, st *xmlstream.Element) string {
+	if s, ok := ctx.Value(senderIDKey{}).(*senderID); ok && s.st == st {
+		return s.id
+	}
+	return ""
+}
+
 func (r *Router) sent(ctx context.Context, from jid.JID, st *xmlstream.Element) {
 	for _, o := range r.messages {
 		o.Sent(ctx, from, st)

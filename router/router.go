@@ -360,6 +360,7 @@ func (r *Router) route(ctx context.Context, from jid.JID, st *xmlstream.Element,
 			return
 		}
 		if st.Name.Local == stanza.Message {
+			ctx = withSenderID(ctx, st)
 			defer r.sent(ctx, from, st)
 		}
 	}
