@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -168,23 +169,29 @@ func (m *Module) localAccounts(js ...jid.JID) []string {
 }
 
 // StripStanzaIDs removes from st the <stanza-id/> elements whose 'by' is
-// one of the given bare JIDs, and returns st.
+// one of the given bare JIDs, and returns st. A 'by' is compared as the
+// JID it is, as clients compare it: written in other case, or with a
+// resource, it still names that account (XEP-0359 §5).
 func StripStanzaIDs(st *xmlstream.Element, by ...string) *xmlstream.Element {
 	kept := st.Children[:0]
 	for _, c := range st.Children {
-		if e, ok := c.(*xmlstream.Element); ok && e.Name.Space == NSSID && e.Name.Local == "stanza-id" {
-			spoofed := false
-			for _, b := range by {
-				spoofed = spoofed || e.Attr("by") == b
-			}
-			if spoofed {
-				continue
-			}
+		if e, ok := c.(*xmlstream.Element); ok && e.Name.Space == NSSID && e.Name.Local == "stanza-id" && claims(e.Attr("by"), by) {
+			continue
 		}
 		kept = append(kept, c)
 	}
 	st.Children = kept
 	return st
+}
+
+// claims reports whether the JID by, or its bare JID, is one of the bare
+// JIDs in accounts, as written or once normalised.
+func claims(by string, accounts []string) bool {
+	if slices.Contains(accounts, by) {
+		return true
+	}
+	j, err := jid.Parse(by)
+	return err == nil && slices.Contains(accounts, j.Bare().String())
 }
 
 // originID returns st's XEP-0359 origin-id, else its 'id'.

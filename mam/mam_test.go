@@ -433,3 +433,30 @@ func TestPrefsFullJID(t *testing.T) {
 		}
 	}
 }
+
+// TestForgedStanzaIDOtherCase: XEP-0359 §5: only this server may put a
+// <stanza-id/> by one of its accounts on a message. 'by' is a JID, which
+// clients compare as one: a forged id by the recipient's account written
+// in other case, or with a resource, is removed like one written as the
+// server writes it, and the message carries the server's id alone.
+func TestForgedStanzaIDOtherCase(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	romeo.Send("<message type='chat' to='juliet@localhost/balcony' id='m1'><body>hello</body>" +
+		"<stanza-id xmlns='urn:xmpp:sid:0' by='Juliet@LocalHost' id='forged-case'/>" +
+		"<stanza-id xmlns='urn:xmpp:sid:0' by='juliet@localhost/balcony' id='forged-resource'/></message>")
+	m := juliet.NextNamed("message")
+	var ids []string
+	for _, ch := range m.ChildElements() {
+		if ch.Name.Space == nsSID && ch.Name.Local == "stanza-id" {
+			ids = append(ids, ch.Attr("by")+"/"+ch.Attr("id"))
+		}
+	}
+	if len(ids) != 1 || !strings.HasPrefix(ids[0], "juliet@localhost/") || strings.Contains(ids[0], "forged") {
+		t.Fatalf("stanza ids %v, want the server's alone", ids)
+	}
+}
