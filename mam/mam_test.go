@@ -460,3 +460,24 @@ func TestForgedStanzaIDOtherCase(t *testing.T) {
 		t.Fatalf("stanza ids %v, want the server's alone", ids)
 	}
 }
+
+// TestBounceWithoutArchiveID: XEP-0313 §3.5: the sender of a message may
+// not read the recipient's archive, so the error that bounces a message
+// the recipient's archive stored (here: offline storage is full) must
+// not carry the <stanza-id/> that archive gave it.
+func TestBounceWithoutArchiveID(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t, func(c *config.Config) { c.Offline.Quota = 1 })
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	romeo.Send("<message type='chat' to='juliet@localhost' id='m1'><body>kept offline</body></message>")
+	romeo.Send("<message type='chat' to='juliet@localhost' id='m2'><body>one too many</body></message>")
+	bounce := romeo.NextNamed("message")
+	if bounce.Attr("type") != "error" || bounce.Attr("id") != "m2" {
+		t.Fatalf("got %s, want m2 bounced", bounce)
+	}
+	if sid := bounce.Child(nsSID, "stanza-id"); sid != nil {
+		t.Errorf("the bounce carries juliet's archive id: %s", bounce)
+	}
+}

@@ -689,6 +689,9 @@ func (r *Router) bounce(ctx context.Context, st *xmlstream.Element, condition, t
 		return
 	}
 	reply := stanza.ErrorReply(st, condition, text)
+	if st.Name.Local == stanza.Message {
+		withoutArchiveID(reply, st.Attr("to"))
+	}
 	if _, err := jid.Parse(reply.Attr("from")); err != nil {
 		// Errors about a missing or invalid 'to' come from the sender's server.
 		if from, err := jid.Parse(st.Attr("from")); err == nil {
@@ -696,6 +699,27 @@ func (r *Router) bounce(ctx context.Context, st *xmlstream.Element, condition, t
 		}
 	}
 	r.Route(ctx, reply)
+}
+
+// nsSID qualifies XEP-0359 stanza ids.
+const nsSID = "urn:xmpp:sid:0"
+
+// withoutArchiveID removes from reply, the error bouncing a message to
+// to back to its sender, the <stanza-id/> the recipient's archive put
+// on the message: the sender may not read that archive (XEP-0313 §3.5).
+func withoutArchiveID(reply *xmlstream.Element, to string) {
+	recipient, err := jid.Parse(to)
+	if err != nil {
+		return
+	}
+	reply.Children = slices.DeleteFunc(reply.Children, func(c xmlstream.Node) bool {
+		e, ok := c.(*xmlstream.Element)
+		if !ok || e.Name.Space != nsSID || e.Name.Local != "stanza-id" {
+			return false
+		}
+		by, err := jid.Parse(e.Attr("by"))
+		return err == nil && by.Bare().Equal(recipient.Bare())
+	})
 }
 
 // bounceFor answers st with the error a hook returned: a *StanzaError
