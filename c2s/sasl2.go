@@ -194,13 +194,17 @@ func (st *stream) succeeded(success *xmlstream.Element, id string, features []*x
 }
 
 // boundFeatures are the features of a stream whose session SASL2 bound
-// or resumed: the session's own, with stream management only while it is
-// off (a client seeing it again would enable or resume a second time).
+// or resumed: the session's own, roster versioning and pre-approval
+// among them (RFC 6121 §2.6.1, §3.4: these are the only features such a
+// client sees after authenticating), with stream management only while
+// it is off (a client seeing it again would enable or resume a second
+// time).
 func boundFeatures(st *stream, smOn bool) []*xmlstream.Element {
-	if smOn {
-		return []*xmlstream.Element{csiFeature, st.limitsFeature()}
+	features := []*xmlstream.Element{rosterVerFeature, preApprovalFeature}
+	if !smOn {
+		features = append(features, smFeature)
 	}
-	return []*xmlstream.Element{smFeature, csiFeature, st.limitsFeature()}
+	return append(features, csiFeature, st.limitsFeature())
 }
 
 // bind2Resource makes the full JID of a Bind 2 session: the client's tag,

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"xmppd/internal/xmpptest"
+	"xmppd/xmlstream"
 )
 
 const (
@@ -276,4 +277,35 @@ func TestBind2EnableOnly(t *testing.T) {
 	other.Send("<message to='romeo@localhost' type='chat'><body>to romeo</body></message>")
 	other.Send("<message to='" + j.JID + "' type='chat'><body>to the phone</body></message>")
 	xmpptest.ExpectBody(t, j.NextNamed("message"), other.JID, "to the phone")
+}
+
+// TestSASL2BoundFeaturesRoster: a client that binds with Bind 2, or
+// resumes inside <authenticate/>, sees no other features after logging
+// in than those following <success/>: they offer roster versioning and
+// subscription pre-approval, as the features after RFC 6120
+// authentication do (RFC 6121 §2.6.1, §3.4).
+func TestSASL2BoundFeaturesRoster(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	check := func(what string, f *xmlstream.Element) {
+		t.Helper()
+		if f.Name.Local != "features" || f.Child("urn:xmpp:features:rosterver", "ver") == nil ||
+			f.Child("urn:xmpp:features:pre-approval", "sub") == nil {
+			t.Errorf("%s: got %s, want features offering roster versioning and pre-approval", what, f)
+		}
+	}
+	j, _ := encrypted(t, s)
+	success := j.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw",
+		bindRequest("<enable xmlns='urn:xmpp:sm:3' resume='true'/>"))
+	previd := success.Child(nsBind2, "bound").Child("urn:xmpp:sm:3", "enabled").Attr("id")
+	check("Bind 2", j.Next())
+	j.Conn.Close()
+
+	j2, _ := encrypted(t, s)
+	success = j2.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw",
+		agent+"<resume xmlns='urn:xmpp:sm:3' previd='"+previd+"' h='0'/>")
+	if success.Child("urn:xmpp:sm:3", "resumed") == nil {
+		t.Fatalf("got %s, want <success/> with <resumed/>", success)
+	}
+	check("resumption", j2.Next())
 }

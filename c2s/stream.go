@@ -178,6 +178,14 @@ func headerTo(from string) string {
 	return j.Bare().String()
 }
 
+// RFC 6121 roster versioning (§2.6.1) and subscription pre-approval
+// (§3.4): offered on every stream that binds or resumes a session, by
+// RFC 6120 binding or by Bind 2.
+var (
+	rosterVerFeature   = xmlstream.NewElement("urn:xmpp:features:rosterver", "ver")
+	preApprovalFeature = xmlstream.NewElement("urn:xmpp:features:pre-approval", "sub")
+)
+
 // features lists what the client may negotiate next.
 func (st *stream) features() []*xmlstream.Element {
 	secure := st.t.Secure()
@@ -203,9 +211,8 @@ func (st *stream) features() []*xmlstream.Element {
 	return []*xmlstream.Element{
 		xmlstream.NewElement(NSBind, "bind"),
 		session,
-		// RFC 6121 roster versioning and subscription pre-approval.
-		xmlstream.NewElement("urn:xmpp:features:rosterver", "ver"),
-		xmlstream.NewElement("urn:xmpp:features:pre-approval", "sub"),
+		rosterVerFeature,
+		preApprovalFeature,
 		smFeature,
 		csiFeature,
 		st.limitsFeature(),
