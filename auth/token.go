@@ -132,8 +132,13 @@ type TokenLogin struct {
 	Agent      string // the SASL2 user agent id
 	Response   []byte // the initial response, base64-decoded
 	Invalidate bool   // the client asks that the token be dropped
-	Conn       *tls.ConnectionState
-	Remote     string // the client's address, for throttling as Start
+	// Request is the mechanism of the client's <request-token/>, or ""
+	// for none. With Invalidate, the new token is made by LoginWithToken
+	// (TokenResult.Token): the one the login used, which proves it, is
+	// then gone.
+	Request string
+	Conn    *tls.ConnectionState
+	Remote  string // the client's address, for throttling as Start
 }
 
 // TokenResult is what a successful FAST login gives.
@@ -145,6 +150,9 @@ type TokenResult struct {
 	Renew bool
 	// Grant is the token the login used.
 	Grant Grant
+	// Token is the new token of an invalidating login that requested
+	// one (TokenLogin.Request), or nil.
+	Token *Token
 }
 
 // LoginWithToken verifies a FAST login (XEP-0484 §4.4). The initial
@@ -194,11 +202,10 @@ func (s *Server) LoginWithToken(ctx context.Context, l TokenLogin) (TokenResult,
 		case !time.Now().Before(t.Expiry):
 			return fail(&Failure{Condition: CredentialsExpired, Text: "the token has expired"})
 		}
+		var replacement *Token
 		switch {
 		case l.Invalidate:
-			// The client logs out: a token it holds beside this one
-			// must not log it in either.
-			err = s.tokens.DeleteTokens(ctx, l.Domain, username, client)
+			replacement, err = s.invalidate(ctx, l, username, client, t)
 		case !t.Used:
 			err = s.tokens.UseToken(ctx, l.Domain, username, client, t.Secret)
 		}
@@ -210,9 +217,31 @@ func (s *Server) LoginWithToken(ctx context.Context, l TokenLogin) (TokenResult,
 			Final:    htMAC(t.Secret, "Responder", cb),
 			Renew:    !l.Invalidate && time.Since(t.Issued) >= tokenRenewAge,
 			Grant:    Grant{Token: t.Secret},
+			Token:    replacement,
 		}, nil
 	}
 	return fail(&Failure{Condition: NotAuthorized})
+}
+
+// invalidate drops the tokens of the client, which logged in with t and
+// logs out (XEP-0484 §3.6): a token it holds beside t must not log it in
+// either. When the login also requested a token for a mechanism offered
+// (l.Request), it returns the new token, which is then the client's only
+// one: made while t still proves the login (AddToken's grant), which
+// drops the client's unused tokens, and marked used, which drops the
+// used ones, t among them.
+func (s *Server) invalidate(ctx context.Context, l TokenLogin, username string, client []byte, t Token) (*Token, error) {
+	if l.Request == "" || !slices.Contains(s.FastMechanisms(l.Conn), l.Request) {
+		return nil, s.tokens.DeleteTokens(ctx, l.Domain, username, client)
+	}
+	nt, err := s.NewToken(ctx, l.Domain, username, l.Agent, l.Request, Grant{Token: t.Secret})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.tokens.UseToken(ctx, l.Domain, username, client, nt.Secret); err != nil {
+		return nil, err
+	}
+	return &nt, nil
 }
 
 // bindingData returns the channel-binding data of the HT mechanism mech

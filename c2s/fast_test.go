@@ -226,3 +226,29 @@ func TestFastBadInput(t *testing.T) {
 		t.Fatalf("a password login after the failures: %s", el)
 	}
 }
+
+// TestFastInvalidateRequestToken: a client that invalidates its token
+// and requests a new one at the same login (XEP-0484 §3.6) gets the new
+// one, which logs in, while the invalidated one no longer does.
+func TestFastInvalidateRequestToken(t *testing.T) {
+	t.Parallel() // it waits for a failure delay
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	const mech = "HT-SHA-256-NONE"
+	j, _ := encrypted(t, s)
+	old := token(t, j.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw", agent+requestToken(mech)))
+	if old == "" {
+		t.Fatal("no token at the password login")
+	}
+	_, success := fastLogin(t, s, mech, "juliet", old, agent+"<fast xmlns='"+nsFast+"' invalidate='true'/>"+requestToken(mech))
+	replacement := token(t, success)
+	if success.Name.Local != "success" || replacement == "" || replacement == old {
+		t.Fatalf("invalidating with a token request: got %s, want success with a new token", success)
+	}
+	if _, el := fastLogin(t, s, mech, "juliet", old, agent); failure(t, el) != "not-authorized" {
+		t.Fatalf("the invalidated token: %s", el)
+	}
+	if _, el := fastLogin(t, s, mech, "juliet", replacement, agent); el.Name.Local != "success" {
+		t.Fatalf("the new token: %s", el)
+	}
+}

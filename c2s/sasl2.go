@@ -83,11 +83,12 @@ func (st *stream) authenticate2(ctx context.Context, el *xmlstream.Element) (*Se
 	var (
 		final []byte
 		renew bool
+		made  *auth.Token
 		ok    bool
 		err   error
 	)
 	if auth.IsFastMechanism(mech) {
-		final, renew, ok, err = st.tokenLogin(ctx, el, mech, initial, agent)
+		final, renew, made, ok, err = st.tokenLogin(ctx, el, mech, initial, agent)
 	} else {
 		final, ok, err = st.exchange(ctx, NSSASL2, mech, initial)
 	}
@@ -98,7 +99,7 @@ func (st *stream) authenticate2(ctx context.Context, el *xmlstream.Element) (*Se
 	if len(final) > 0 {
 		success.AddChild(xmlstream.NewElement(NSSASL2, "additional-data").AddText(base64.StdEncoding.EncodeToString(final)))
 	}
-	if token := st.newToken(ctx, el, agent, mech, renew); token != nil {
+	if token := st.newToken(ctx, el, agent, mech, renew, made); token != nil {
 		success.AddChild(token)
 	}
 	if r := el.Child(NSSM, "resume"); r != nil {
