@@ -133,7 +133,7 @@ func (st *stream) bind2(ctx context.Context, req *xmlstream.Element, agent strin
 	if t := req.Child(NSBind2, "tag"); t != nil {
 		tag = t.Text()
 	}
-	full, err := bind2Resource(st.username, st.domain, tag, agent)
+	full, id, err := bind2Resource(st.username, st.domain, tag, agent)
 	if err != nil {
 		return nil, st.fail(&streamError{"internal-server-error", "no resource could be made"})
 	}
@@ -178,6 +178,9 @@ func (st *stream) bind2(ctx context.Context, req *xmlstream.Element, agent strin
 		sess.queue = append(sess.queue, outItem{frame: f})
 	}
 	st.readerDone = sess.readerDone
+	if agent != "" {
+		st.clientID = id
+	}
 	st.log.Info("c2s bound", "remote", st.t.RemoteAddr(), "jid", full.String(), "bind", "XEP-0386")
 	return sess, nil
 }
@@ -209,20 +212,43 @@ func boundFeatures(st *stream, smOn bool) []*xmlstream.Element {
 }
 
 // bind2Resource makes the full JID of a Bind 2 session: the client's tag,
-// '/', and an identifier that is the same for every login of one client
-// (a hash of its user agent id, which stays unseen) or else random
+// '/', and id, an identifier that is the same for every login of one
+// client (a hash of its user agent id, which stays unseen) or else random
 // (XEP-0386 §2.2.1). Binding the same resource again ends the client's
-// earlier session.
-func bind2Resource(user, domain, tag, agent string) (jid.JID, error) {
-	id := strings.ToLower(stanza.NewID())
+// earlier session, and so does binding with another tag
+// (endEarlierOfClient).
+func bind2Resource(user, domain, tag, agent string) (full jid.JID, id string, err error) {
+	id = strings.ToLower(stanza.NewID())
 	if agent != "" {
 		sum := sha256.Sum256([]byte(user + "@" + domain + "\x00" + agent))
 		id = strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:10]))
 	}
 	if tag = strings.TrimSpace(tag); tag != "" && len(tag) <= maxTagBytes {
 		if full, err := jid.New(user, domain, tag+"/"+id); err == nil {
-			return full, nil
+			return full, id, nil
 		}
 	}
-	return jid.New(user, domain, id)
+	full, err = jid.New(user, domain, id)
+	return full, id, err
+}
+
+// endEarlierOfClient ends, with conflict, the sessions on this node of
+// the account of sess, which a Bind 2 request bound for the client with
+// identifier id (bind2Resource), that the same client bound before under
+// another tag: the server SHOULD end a client's earlier sessions when it
+// binds anew (XEP-0386 §2.2). One under the same tag had the same
+// resource, which binding ended already.
+func (srv *Server) endEarlierOfClient(sess *Session, id string) {
+	var earlier []*Session
+	srv.mu.Lock()
+	for s := range srv.sessions {
+		res := s.jid.Resourcepart()
+		if s != sess && s.jid.Bare().Equal(sess.jid.Bare()) && (res == id || strings.HasSuffix(res, "/"+id)) {
+			earlier = append(earlier, s)
+		}
+	}
+	srv.mu.Unlock()
+	for _, s := range earlier {
+		s.End("conflict", "the same client bound another session")
+	}
 }

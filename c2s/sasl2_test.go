@@ -309,3 +309,28 @@ func TestSASL2BoundFeaturesRoster(t *testing.T) {
 	}
 	check("resumption", j2.Next())
 }
+
+// TestBind2SameClientOtherTag: a client (one user agent id) that binds
+// again with another tag ends its earlier session too (XEP-0386 §2.2),
+// while another client's session of the account stays.
+func TestBind2SameClientOtherTag(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	login := func(ua, tag string) (*xmpptest.Client, string) {
+		c, _ := encrypted(t, s)
+		success := c.Authenticate2(xmpptest.Mechanism{Name: "SCRAM-SHA-256"}, "juliet", "pw",
+			"<user-agent id='"+ua+"'/><bind xmlns='"+nsBind2+"'><tag>"+tag+"</tag></bind>")
+		c.Next() // features
+		c.JID = success.Child(nsSASL2, "authorization-identifier").Text()
+		return c, c.JID
+	}
+	const phone = "9e7a8c2e-0d9f-4f0e-a6f6-9a8f1c2b3d4e"
+	first, res1 := login(phone, "Old")
+	other, _ := login("0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", "Old")
+	_, res2 := login(phone, "New")
+	if res1 == res2 {
+		t.Fatalf("tags Old and New bound the same resource %q", res1)
+	}
+	first.ExpectStreamError("conflict")
+	other.Ping()
+}

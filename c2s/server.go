@@ -329,6 +329,9 @@ func (srv *Server) ServeTransport(ctx context.Context, t Transport) {
 			for _, enable := range st.onBound {
 				enable(sess.jid)
 			}
+			if st.clientID != "" {
+				srv.endEarlierOfClient(sess, st.clientID)
+			}
 		}
 		sess.release()
 	}

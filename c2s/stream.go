@@ -85,6 +85,9 @@ type stream struct {
 	// onBound enables, once the router knows the session, what a Bind 2
 	// request asked for (Config.BindFeatures).
 	onBound []func(session jid.JID)
+	// clientID identifies, in the resource a Bind 2 request bound, the
+	// client by its user agent id; "" without one (bind2Resource).
+	clientID string
 	// cs is the connection state registered for ServerCertificate
 	// (connectionState).
 	cs *tls.ConnectionState
