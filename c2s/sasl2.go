@@ -11,6 +11,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"xmppd/auth"
+	"xmppd/router"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
 )
@@ -232,23 +233,17 @@ func bind2Resource(user, domain, tag, agent string) (full jid.JID, id string, er
 	return full, id, err
 }
 
-// endEarlierOfClient ends, with conflict, the sessions on this node of
-// the account of sess, which a Bind 2 request bound for the client with
-// identifier id (bind2Resource), that the same client bound before under
-// another tag: the server SHOULD end a client's earlier sessions when it
+// endEarlierOfClient ends, with conflict, the sessions of the account of
+// sess, which a Bind 2 request bound for the client with identifier id
+// (bind2Resource), that the same client bound before under another tag,
+// on any node: the server SHOULD end a client's earlier sessions when it
 // binds anew (XEP-0386 §2.2). One under the same tag had the same
 // resource, which binding ended already.
 func (srv *Server) endEarlierOfClient(sess *Session, id string) {
-	var earlier []*Session
-	srv.mu.Lock()
-	for s := range srv.sessions {
-		res := s.jid.Resourcepart()
-		if s != sess && s.jid.Bare().Equal(sess.jid.Bare()) && (res == id || strings.HasSuffix(res, "/"+id)) {
-			earlier = append(earlier, s)
+	for _, s := range srv.router.SessionsOf(sess.jid.Bare()) {
+		res := s.JID().Resourcepart()
+		if s != router.Session(sess) && (res == id || strings.HasSuffix(res, "/"+id)) {
+			s.End("conflict", "the same client bound another session")
 		}
-	}
-	srv.mu.Unlock()
-	for _, s := range earlier {
-		s.End("conflict", "the same client bound another session")
 	}
 }

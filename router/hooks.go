@@ -501,6 +501,10 @@ func (r *Router) EndSessionsExcept(bare, except jid.JID, condition, text string)
 	}
 }
 
+// SessionsOf returns the sessions bound to the account bare, on this
+// node and, in a cluster, on the others.
+func (r *Router) SessionsOf(bare jid.JID) []Session { return r.sessionsOf(bare) }
+
 func (r *Router) sessionsOf(bare jid.JID) []Session {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
