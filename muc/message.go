@@ -103,7 +103,7 @@ func (rm *room) fromOccupant(o *occupant, st *xmlstream.Element, typ string) *xm
 	}
 	for _, c := range st.ChildElements() {
 		if c.Name.Space == NSUser || c.Name.Space == NSOccupantID ||
-			(c.Name.Space == NSSID && c.Name.Local == "stanza-id" && c.Attr("by") == rm.jid.String()) {
+			(c.Name.Space == NSSID && c.Name.Local == "stanza-id" && rm.is(c.Attr("by"))) {
 			continue
 		}
 		if c.Name.Space == st.Name.Space {
@@ -113,6 +113,14 @@ func (rm *room) fromOccupant(o *occupant, st *xmlstream.Element, typ string) *xm
 		out.AddChild(c)
 	}
 	return out.AddChild(occupantIDElement(o))
+}
+
+// is reports whether addr is rm's JID as a client compares JIDs: after
+// normalisation (RFC 7622 §3), so that "Verona@Conference.localhost" is
+// the room "verona@conference.localhost" too.
+func (rm *room) is(addr string) bool {
+	j, err := jid.Parse(addr)
+	return err == nil && j.Equal(rm.jid)
 }
 
 // groupchat archives a message of o and broadcasts it with its stanza id;
