@@ -93,8 +93,9 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 
 // fromOccupant returns a copy of st from o's nick in rm: the same
 // children, shared, except muc#user payloads, stanza ids claiming to be
-// the room's (XEP-0359 §5) and occupant ids (XEP-0421 §4), with o's
-// occupant id added.
+// the room's (XEP-0359 §5), delays claiming to be the room's (XEP-0203,
+// as history has, XEP-0045 §7.2.15) and occupant ids (XEP-0421 §4),
+// with o's occupant id added.
 func (rm *room) fromOccupant(o *occupant, st *xmlstream.Element, typ string) *xmlstream.Element {
 	out := xmlstream.NewElement(stanza.NSClient, stanza.Message, "from", rm.nickJID(o.nick).String(),
 		"type", typ, "id", st.Attr("id"))
@@ -103,7 +104,8 @@ func (rm *room) fromOccupant(o *occupant, st *xmlstream.Element, typ string) *xm
 	}
 	for _, c := range st.ChildElements() {
 		if c.Name.Space == NSUser || c.Name.Space == NSOccupantID ||
-			(c.Name.Space == NSSID && c.Name.Local == "stanza-id" && rm.is(c.Attr("by"))) {
+			(c.Name.Space == NSSID && c.Name.Local == "stanza-id" && rm.is(c.Attr("by"))) ||
+			(isDelay(c) && rm.is(c.Attr("from"))) {
 			continue
 		}
 		if c.Name.Space == st.Name.Space {
@@ -121,6 +123,12 @@ func (rm *room) fromOccupant(o *occupant, st *xmlstream.Element, typ string) *xm
 func (rm *room) is(addr string) bool {
 	j, err := jid.Parse(addr)
 	return err == nil && j.Equal(rm.jid)
+}
+
+// isDelay reports whether e is a delayed delivery element: XEP-0203's,
+// or the legacy XEP-0091 one some clients still read.
+func isDelay(e *xmlstream.Element) bool {
+	return (e.Name.Space == NSDelay && e.Name.Local == "delay") || (e.Name.Space == NSLegacyDelay && e.Name.Local == "x")
 }
 
 // groupchat archives a message of o and broadcasts it with its stanza id;

@@ -51,11 +51,13 @@ const (
 	NSDiscoItems = "http://jabber.org/protocol/disco#items"
 	NSData       = "jabber:x:data"
 	NSDelay      = "urn:xmpp:delay"
-	NSSID        = "urn:xmpp:sid:0"
-	NSMAM        = "urn:xmpp:mam:2"
-	NSForward    = "urn:xmpp:forward:0"
-	NSRSM        = "http://jabber.org/protocol/rsm"
-	NSPing       = "urn:xmpp:ping"
+	// NSLegacyDelay is XEP-0091, which XEP-0203 replaced.
+	NSLegacyDelay = "jabber:x:delay"
+	NSSID         = "urn:xmpp:sid:0"
+	NSMAM         = "urn:xmpp:mam:2"
+	NSForward     = "urn:xmpp:forward:0"
+	NSRSM         = "http://jabber.org/protocol/rsm"
+	NSPing        = "urn:xmpp:ping"
 	// NSSelfPing announces XEP-0410 self-ping answered by the room.
 	NSSelfPing = NS + "#self-ping-optimization"
 	// NSStableID says the room keeps the ids of the messages it reflects,
