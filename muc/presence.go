@@ -61,7 +61,7 @@ func (s *Service) presence(ctx context.Context, from, to jid.JID, st *xmlstream.
 				s.send(other, addressed(rm.presenceOf(o, "", true, nil, "110"), other))
 			}
 		}
-		s.welcome(ctx, rm, o, from, x, false)
+		s.welcome(ctx, rm, o, from, st, false)
 	}
 }
 
@@ -113,7 +113,7 @@ func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JI
 		existing.sessions = append(existing.sessions, from)
 		rm.sessions[from.String()] = existing
 		s.track(from, rm.name, true)
-		s.welcome(ctx, rm, existing, from, x, false)
+		s.welcome(ctx, rm, existing, from, st, false)
 		return
 	}
 	o := &occupant{nick: nick, bare: bare, id: s.occupantID(rm.jid, bare), sessions: []jid.JID{from},
@@ -123,7 +123,7 @@ func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JI
 	rm.rememberNick(nick, bare)
 	s.track(from, rm.name, true)
 	s.broadcastPresence(rm, o, "", nil)
-	s.welcome(ctx, rm, o, from, x, created)
+	s.welcome(ctx, rm, o, from, st, created)
 }
 
 // full reports whether rm holds as many occupants as it may, for a user
@@ -133,10 +133,12 @@ func (rm *room) full(aff string) bool {
 	return rm.cfg.MaxUsers > 0 && len(rm.occupants) >= rm.cfg.MaxUsers && rank[aff] < rank[Admin]
 }
 
-// welcome sends the session from of o, which just entered, the other
-// occupants' presence, its own (with status 110), the history and the
-// subject, in the order of XEP-0045 §7.2.
-func (s *Service) welcome(ctx context.Context, rm *room, o *occupant, from jid.JID, x *xmlstream.Element, created bool) {
+// welcome sends the session from of o, which just entered with the
+// presence st, the other occupants' presence, its own (with status 110
+// and st's id, by which clients match it to their join), the history
+// and the subject, in the order of XEP-0045 §7.2.
+func (s *Service) welcome(ctx context.Context, rm *room, o *occupant, from jid.JID, st *xmlstream.Element, created bool) {
+	x := st.Child(NS, "x")
 	for _, other := range rm.occupants {
 		if other != o {
 			s.send(from, addressed(rm.presenceOf(other, "", rm.sees(o), nil), from))
@@ -148,6 +150,7 @@ func (s *Service) welcome(ctx context.Context, rm *room, o *occupant, from jid.J
 	} else {
 		self = rm.presenceOf(o, "", true, nil, rm.selfCodes()...)
 	}
+	self.SetAttr("id", st.Attr("id"))
 	s.send(from, addressed(self, from))
 	if !created {
 		var h *xmlstream.Element
