@@ -147,8 +147,12 @@ func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid
 		if oid := st.Child(NSSID, "origin-id"); oid != nil && oid.Attr("id") != "" {
 			origin = oid.Attr("id")
 		}
-		m, seq, err := s.w.submit(ctx, Message{Room: rm.name, Nick: o.nick, Sender: from.Bare().String(),
-			OriginID: origin, Body: text(body), Stanza: out.Append(nil, "")})
+		m := Message{Room: rm.name, Nick: o.nick, Sender: from.Bare().String(),
+			OriginID: origin, Body: text(body), Stanza: out.Append(nil, "")}
+		if r := st.Child(NSRetract, "retract"); r != nil && s.retractOwn(ctx, rm, st, m, out, r.Attr("id")) {
+			return nil, 0
+		}
+		m, seq, err := s.w.submit(ctx, m)
 		switch {
 		case errors.Is(err, errBusy):
 			s.reply(ctx, st, stanza.ResourceConstraint, "the room archive is busy")
@@ -164,6 +168,44 @@ func (s *Service) groupchat(ctx context.Context, rm *room, o *occupant, from jid
 	}
 	s.broadcast(rm, out)
 	return s.mentionNotices(rm, out), 0
+}
+
+// retractOwn handles the retraction st (out as the room sends it, m as
+// it is archived) of the message of the room's archive whose stanza id
+// is id: when that message is one of the retracting user's own, not
+// retracted yet, the archive keeps a tombstone in its place, and the
+// retraction, in one transaction, and out is broadcast with its stanza
+// id (XEP-0424 §4, §5.1). It reports false, having done nothing, for a
+// message of someone else (or none), whose retraction goes out as any
+// message does.
+func (s *Service) retractOwn(ctx context.Context, rm *room, st *xmlstream.Element, m Message, out *xmlstream.Element, id string) bool {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n <= 0 {
+		return false
+	}
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	page, err := s.query(qctx, rm, Query{IDs: []int64{n}, Max: 1})
+	if err != nil || len(page.Messages) == 0 || page.Messages[0].Sender != m.Sender {
+		return false
+	}
+	orig, err := parseStored(page.Messages[0].Stanza)
+	if err != nil || orig.Child(NSRetract, "retracted") != nil || orig.Attr("from") == rm.jid.String() {
+		return false // retracted already, or the room's (a moderator's retraction)
+	}
+	retracted := xmlstream.NewElement(NSRetract, "retracted", "stamp", time.Now().UTC().Format(stampLayout))
+	m, err = s.w.reserve(qctx, m)
+	if err == nil {
+		err = s.cfg.Store.Retract(qctx, s.cfg.Domain, rm.name, n, tombstone(orig, retracted).Append(nil, ""), m)
+	}
+	if err != nil {
+		s.cfg.Logger.Error("retracting a message", "room", rm.jid.String(), "id", n, "err", err)
+		s.reply(ctx, st, stanza.InternalServerError, "the message could not be retracted")
+		return true
+	}
+	out.AddChild(xmlstream.NewElement(NSSID, "stanza-id", "by", rm.jid.String(), "id", strconv.FormatInt(m.ID, 10)))
+	s.broadcast(rm, out)
+	return true
 }
 
 // isSubjectChange reports whether the groupchat message st changes the
