@@ -46,7 +46,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,8 +206,8 @@ func (h *Handler) Store(ctx context.Context, to jid.JID, st *xmlstream.Element) 
 // now, if any: the first with a non-negative priority (Flush). One at a
 // negative priority listed first must not stop the search.
 func (h *Handler) taker(account jid.JID) (jid.JID, bool) {
-	for _, p := range h.r.Presences(account) {
-		if session, err := jid.Parse(p.Attr("from")); err == nil && priority(h.r, session) >= 0 {
+	for _, session := range h.r.AvailableResources(account) {
+		if p, ok := h.r.Priority(session); ok && p >= 0 {
 			return session, true
 		}
 	}
@@ -243,7 +242,7 @@ func WorthStoring(st *xmlstream.Element) bool {
 // Otherwise two resources coming online together would each claim every
 // other batch, and neither would have the conversation whole.
 func (h *Handler) Flush(ctx context.Context, session jid.JID) {
-	if priority(h.r, session) < 0 {
+	if p, _ := h.r.Priority(session); p < 0 {
 		return
 	}
 	key := session.Bare().String()
@@ -398,19 +397,4 @@ func Delayed(st *xmlstream.Element, domain string, when time.Time) *xmlstream.El
 		}
 	}
 	return st.AddChild(xmlstream.NewElement(NSDelay, "delay", "from", domain, "stamp", when.UTC().Format(stampLayout)).AddText("Offline Storage"))
-}
-
-// priority returns the priority of session's current available presence,
-// or 0 when it has none.
-func priority(r *router.Router, session jid.JID) int {
-	for _, p := range r.Presences(session.Bare()) {
-		if p.Attr("from") != session.String() {
-			continue
-		}
-		if c := p.Child(stanza.NSClient, "priority"); c != nil {
-			n, _ := strconv.Atoi(c.Text())
-			return n
-		}
-	}
-	return 0
 }

@@ -392,3 +392,23 @@ func TestDiscoFeature(t *testing.T) {
 	}
 	t.Fatalf("disco#info %s lacks %s", q, offline.Feature)
 }
+
+// A <priority/> with white space around a negative number is as negative
+// as one without (an xs:byte, RFC 6121 §4.7.2.3): the resource gets none
+// of the stored messages (XEP-0160 §2), and a message stored while it is
+// online waits for a resource with a non-negative priority.
+func TestSpacedNegativePriorityGetsNothing(t *testing.T) {
+	s, romeo := start(t)
+	sendAll(romeo, "juliet@localhost", "for a real client")
+	hidden := xmpptest.Login(t, s, "juliet", "secret", "bot")
+	hidden.Send("<presence><priority>\n  -1 </priority></presence>")
+	hidden.ExpectPresenceFrom("juliet@localhost/bot")
+	hidden.Ping()
+	sendAll(romeo, "juliet@localhost", "while the bot is online")
+	hidden.Ping()
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	juliet.ExpectPresenceFrom("juliet@localhost/bot")
+	expectDelayed(t, juliet.NextNamed("message"), "for a real client")
+	expectDelayed(t, juliet.NextNamed("message"), "while the bot is online")
+}

@@ -119,6 +119,23 @@ func validShow(st *xmlstream.Element) bool {
 	return false
 }
 
+// Priority returns the priority of the session full's available
+// presence as the router read it (RFC 6121 §4.7.2.3: an xs:byte, white
+// space around it collapsed); ok is false when full is not available.
+func (r *Router) Priority(full jid.JID) (priority int, ok bool) {
+	res := full.Resourcepart()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if acct := r.users[full.Bare().String()]; acct != nil {
+		for _, e := range acct.sessions {
+			if e.resource == res && e.available {
+				return e.priority, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // addressed returns a copy of st addressed to the full JID to.
 func addressed(st *xmlstream.Element, to jid.JID) *xmlstream.Element {
 	c := st.Copy()
