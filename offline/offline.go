@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -174,7 +175,9 @@ func Register(r *router.Router, cfg Config) (*Handler, error) {
 
 // Store keeps st, a message of type normal or chat to the local account to
 // that has no resource to take it; see the package comment for what is
-// not kept.
+// not kept. A <delay/> from to's domain is kept only on a message given
+// back (router.Rerouted), which got it from here (Delayed); on any other
+// it is forged, and dropped.
 func (h *Handler) Store(ctx context.Context, to jid.JID, st *xmlstream.Element) error {
 	store := st.Child(NSHints, "store") != nil
 	if !store && !WorthStoring(st) {
@@ -185,7 +188,11 @@ func (h *Handler) Store(ctx context.Context, to jid.JID, st *xmlstream.Element) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	err := h.cfg.Store.Add(ctx, to.Domainpart(), to.Localpart(), st.Append(nil, ""), h.cfg.Quota)
+	stored := st
+	if !router.Rerouted(ctx) {
+		stored = withoutDelaysFrom(st, to.Domainpart())
+	}
+	err := h.cfg.Store.Add(ctx, to.Domainpart(), to.Localpart(), stored.Append(nil, ""), h.cfg.Quota)
 	switch {
 	case errors.Is(err, ErrFull):
 		return &router.StanzaError{Condition: stanza.ServiceUnavailable, Text: "offline storage is full"}
@@ -200,6 +207,23 @@ func (h *Handler) Store(ctx context.Context, to jid.JID, st *xmlstream.Element) 
 		h.Flush(ctx, session)
 	}
 	return nil
+}
+
+// withoutDelaysFrom returns st without the XEP-0203 <delay/> elements
+// that claim to be from domain, as a copy if it has any. Only offline
+// storage here writes those, and Delayed would take one that another
+// server or a component forged for its own stamp.
+func withoutDelaysFrom(st *xmlstream.Element, domain string) *xmlstream.Element {
+	forged := func(n xmlstream.Node) bool {
+		d, ok := n.(*xmlstream.Element)
+		return ok && d.Name.Space == NSDelay && d.Name.Local == "delay" && d.Attr("from") == domain
+	}
+	if !slices.ContainsFunc(st.Children, forged) {
+		return st
+	}
+	c := st.Copy()
+	c.Children = slices.DeleteFunc(c.Children, forged)
+	return c
 }
 
 // taker returns the session of account that takes its stored messages

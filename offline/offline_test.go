@@ -412,3 +412,29 @@ func TestSpacedNegativePriorityGetsNothing(t *testing.T) {
 	expectDelayed(t, juliet.NextNamed("message"), "for a real client")
 	expectDelayed(t, juliet.NextNamed("message"), "while the bot is online")
 }
+
+// A <delay/> that another server (or a component) wrote as if from this
+// server is not taken for offline storage's own stamp (XEP-0203,
+// XEP-0160 §2): the stored message gets the server's stamp of when it
+// was stored, and the forged one goes.
+func TestRemoteDelayFromServerReplaced(t *testing.T) {
+	s, _ := start(t)
+	m := xmlstream.NewElement("jabber:client", "message", "from", "mercutio@remote.example/x", "to", "juliet@localhost", "type", "chat")
+	m.AddChild(xmlstream.NewElement("jabber:client", "body").AddText("long ago"))
+	m.AddChild(xmlstream.NewElement(offline.NSDelay, "delay", "from", xmpptest.Domain, "stamp", "2000-01-01T00:00:00Z"))
+	s.Router().Route(context.Background(), m)
+
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Online()
+	el := juliet.NextNamed("message")
+	xmpptest.ExpectBody(t, el, "mercutio@remote.example/x", "long ago")
+	var stamps []string
+	for _, c := range el.ChildElements() {
+		if c.Name.Space == offline.NSDelay {
+			stamps = append(stamps, c.Attr("stamp"))
+		}
+	}
+	if len(stamps) != 1 || stamps[0] == "2000-01-01T00:00:00Z" {
+		t.Fatalf("got %s, want only the server's own <delay/> of when it stored the message", el)
+	}
+}
