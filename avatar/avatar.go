@@ -220,6 +220,15 @@ func (m *Module) Forget(account jid.JID) {
 	m.mu.Unlock()
 }
 
+// ForgetAll drops every cached hash: another node of a cluster may have
+// changed any of them unheard (its NATS connection was cut).
+func (m *Module) ForgetAll() {
+	m.mu.Lock()
+	clear(m.hashes)
+	m.changes++
+	m.mu.Unlock()
+}
+
 // card returns account's vCard, or an empty one.
 func (m *Module) card(ctx context.Context, account jid.JID) (*xmlstream.Element, error) {
 	data, err := m.VCards.Store.Get(ctx, account.Domainpart(), account.Localpart())

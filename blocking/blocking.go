@@ -163,6 +163,10 @@ func New(cfg Config, r *router.Router) (*Module, error) {
 // another node of a cluster changed.
 func (m *Module) Forget(account jid.JID) { m.lists.drop(account) }
 
+// ForgetAll drops every cached blocklist: another node of a cluster may
+// have changed any of them unheard (its NATS connection was cut).
+func (m *Module) ForgetAll() { m.lists.dropAll() }
+
 // Register announces urn:xmpp:blocking, registers the commands and adds
 // the module as a filter of the router given to New.
 func (m *Module) Register() {

@@ -123,6 +123,20 @@ func (c *cache) drop(account jid.JID) {
 	s.mu.Unlock()
 }
 
+// dropAll forgets every cached blocklist; the next use of each reads it
+// again. Loads and changes under way finish on entries no longer cached.
+func (c *cache) dropAll() {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for k, e := range s.entries {
+			delete(s.entries, k)
+			s.lru.Remove(e.elem)
+		}
+		s.mu.Unlock()
+	}
+}
+
 // shard picks k's shard by an FNV-1a hash of the account, cheaper than a
 // map hash of the whole address for these short strings.
 func (c *cache) shard(k address) *shard {

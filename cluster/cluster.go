@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -76,6 +77,11 @@ type Cluster struct {
 	receipts   receipts
 	singletons map[string]*singleton       // by domain; set before Join
 	forgetters map[string]func(key string) // by topic; set before Join
+	losers     []func()                    // OnLost's; set before Join
+	// reconnects is the count of NATS reconnections run last saw; a new
+	// one may have lost what the other nodes said meanwhile (forgetLost).
+	reconnects uint64
+	dropped    atomic.Bool // NATS dropped messages for this node (slow consumer)
 	// endResumable is SetResumable's; nil ends nothing.
 	endResumable func(previd, account string) (uint32, bool)
 	// replace is SetReplace's; nil ends nothing.
@@ -144,6 +150,9 @@ func New(cfg Config, r *router.Router) (*Cluster, error) {
 		nats.ReconnectHandler(func(*nats.Conn) { c.log.Info("cluster: NATS is back") }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			// Such as a slow consumer: messages from other nodes were dropped.
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				c.dropped.Store(true)
+			}
 			c.log.Error("cluster: NATS", "err", err)
 		}),
 	)
@@ -255,6 +264,7 @@ func (c *Cluster) run() {
 		case m := <-c.inbox:
 			c.handle(m)
 		case <-tick.C:
+			c.forgetLost()
 			c.handleArrived()
 			c.expire()
 		case done := <-c.catchUps:
@@ -322,6 +332,7 @@ func (c *Cluster) beat() {
 
 // handle acts on one message from another node.
 func (c *Cluster) handle(m *nats.Msg) {
+	c.forgetLost()
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()
 	var err error

@@ -23,6 +23,11 @@ func (w *wiring) admin(ctx context.Context) error {
 		// Each node caches the messages: a change on one is dropped by the others.
 		motds.Changed = func(host string) { w.cluster.Forget(motdTopic, host) }
 		w.cluster.OnForget(motdTopic, motds.Forget)
+		w.cluster.OnLost(func() {
+			for _, host := range w.cfg.Hosts {
+				motds.Forget(host)
+			}
+		})
 	}
 	commands := adhoc.New(w.router)
 	if w.cfg.Registration.Enabled {

@@ -29,6 +29,7 @@ func (w *wiring) blocking(ctx context.Context) error {
 				m.Forget(account)
 			}
 		})
+		w.cluster.OnLost(m.ForgetAll)
 	}
 	return nil
 }

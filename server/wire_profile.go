@@ -35,6 +35,7 @@ func (w *wiring) profile(ctx context.Context) error {
 				avatars.Forget(account)
 			}
 		})
+		w.cluster.OnLost(avatars.ForgetAll)
 	}
 	// A new account of a deleted one's name starts without its photo.
 	w.accountDeleted = append(w.accountDeleted, func(_ context.Context, account jid.JID) error {
