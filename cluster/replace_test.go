@@ -2,11 +2,14 @@ package cluster_test
 
 import (
 	"cmp"
+	"context"
+	"sync"
 	"testing"
 
 	"github.com/nats-io/nats.go"
 
 	"xmppd/cluster"
+	"xmppd/internal/natstest"
 	"xmppd/internal/xmpptest"
 	"xmppd/xmlstream"
 )
@@ -76,4 +79,49 @@ func TestReplacedOnAnotherNode(t *testing.T) {
 	if saw[len(saw)-1] != "available" {
 		t.Fatalf("bob got %v from %s: her new session looks offline", saw, desk)
 	}
+}
+
+// TestBoundOnBothNodesAtOnce: alice's clients bind the same resource on
+// node a and then on node b, each before the other node has heard of
+// the other session (both nodes' loops wait for the database). As on one
+// node, the newer session replaces the older (RFC 6120 §7.7.2.2): the
+// older ends with conflict, and the newer stays, on both nodes' tables.
+func TestBoundOnBothNodesAtOnce(t *testing.T) {
+	ns, a, b := twoNodesOn(t, "alice", "carol", "dave", "erin")
+	carol := login(t, a, "carol", "desk")
+	releaseA := busyWith(t, a, ns, "dave")
+	releaseB := busyWith(t, b, ns, "erin")
+	older := xmpptest.Login(t, a, "alice", "alice pw", "desk")
+	newer := xmpptest.Login(t, b, "alice", "alice pw", "desk")
+	releaseA()
+	releaseB()
+
+	older.ExpectStreamError("conflict")
+	newer.Online()
+	sees(t, a, "alice@localhost/desk", "")
+	// b handles what a sent it in order: the older session's state
+	// first, then carol's message.
+	carol.Send("<message to='alice@localhost/desk' type='chat' id='m1'><body>which one?</body></message>")
+	xmpptest.ExpectBody(t, nextMessage(newer), "carol@localhost/desk", "which one?")
+	newer.Ping()
+}
+
+// busyWith is busy, with the row of user's account locked: two nodes can
+// be busy at once.
+func busyWith(t *testing.T, s *xmpptest.Server, ns *natstest.Server, user string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := s.DB.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { tx.Rollback(ctx) }) }
+	t.Cleanup(release)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE domain = $1 AND username = $2 FOR UPDATE`, xmpptest.Domain, user); err != nil {
+		t.Fatal(err)
+	}
+	s.Cluster().DeliverFrom(t, ns.URL(), user+"@localhost/gone",
+		"<message xmlns='jabber:client' type='chat' from='"+user+"@localhost/elsewhere' to='"+user+"@localhost/gone'><body>keeps the node busy</body></message>")
+	return release
 }

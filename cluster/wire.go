@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"mellium.im/xmpp/jid"
@@ -75,10 +76,14 @@ type wireState struct {
 	Priority  int      `json:"priority,omitempty"`
 	Presence  string   `json:"presence,omitempty"`
 	Marks     []string `json:"marks,omitempty"`
+	Bound     int64    `json:"bound,omitempty"` // Unix nanoseconds
 }
 
 func toWire(s router.SessionState) wireState {
 	w := wireState{JID: s.JID.String(), Available: s.Available, Priority: s.Priority, Marks: s.Marks}
+	if !s.Bound.IsZero() {
+		w.Bound = s.Bound.UnixNano()
+	}
 	if s.Presence != nil {
 		w.Presence = string(encodeStanza(s.Presence))
 	}
@@ -91,6 +96,9 @@ func (w wireState) state(lim xmlstream.Limits) (router.SessionState, error) {
 		return router.SessionState{}, fmt.Errorf("cluster: session %q: %w", w.JID, err)
 	}
 	s := router.SessionState{JID: j, Available: w.Available, Priority: w.Priority, Marks: w.Marks}
+	if w.Bound != 0 {
+		s.Bound = time.Unix(0, w.Bound)
+	}
 	if w.Presence != "" {
 		if s.Presence, err = xmlstream.ParseElement([]byte(w.Presence), lim); err != nil {
 			return router.SessionState{}, fmt.Errorf("cluster: presence of %s: %w", w.JID, err)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
@@ -24,6 +25,8 @@ type SessionState struct {
 	Presence *xmlstream.Element
 	// Marks are what the modules noted of the session (Mark), sorted.
 	Marks []string
+	// Bound is when the session was bound, by its node's clock.
+	Bound time.Time
 }
 
 // Directory is told of every change to this node's own sessions, so that
@@ -59,7 +62,7 @@ func (r *Router) LocalStates(f func([]SessionState)) {
 
 func (e *entry) state() SessionState {
 	return SessionState{JID: e.s.JID(), Available: e.available, Priority: e.priority,
-		Presence: e.presence, Marks: slices.Clone(e.marks)}
+		Presence: e.presence, Marks: slices.Clone(e.marks), Bound: e.bound}
 }
 
 // changed tells the directory of e's new state; r.mu must be held.
@@ -79,12 +82,19 @@ func (r *Router) removed(e *entry) {
 // Mirror adds or updates s, a session bound on another node of the
 // cluster, with its state there. Nothing is broadcast and no hook runs:
 // the session's own node did that. A local session of the same full JID
-// is older than s and ends with conflict, as Bind would end it.
+// bound before s ends with conflict, as Bind would end it (RFC 6120
+// §7.7.2.2). One bound after s, on this node while s was bound on the
+// other before either node heard of the other's, is the newer: it stays,
+// s is not mirrored, and its node ends it once it hears of this one.
 func (r *Router) Mirror(s Session, st SessionState) {
 	j := s.JID()
 	r.mu.Lock()
+	if e := r.localEntryLocked(j); e != nil && !st.Bound.IsZero() && e.bound.After(st.Bound) {
+		r.mu.Unlock()
+		return
+	}
 	e, replaced := r.putLocked(s, true)
-	e.available, e.priority, e.presence, e.marks = st.Available, st.Priority, st.Presence, st.Marks
+	e.available, e.priority, e.presence, e.marks, e.bound = st.Available, st.Priority, st.Presence, st.Marks, st.Bound
 	if replaced != nil {
 		r.removed(replaced)
 	}

@@ -111,6 +111,7 @@ type entry struct {
 	presence  *xmlstream.Element // last broadcast available presence
 	marks     []string           // sorted (Mark)
 	remote    bool               // bound on another node of the cluster (Mirror)
+	bound     time.Time          // when a local session was bound; for a mirrored one, on its node
 	// settling is true from a local session's initial presence until the
 	// presence handler has read what was stored for it (Settled).
 	settling bool
@@ -156,6 +157,7 @@ func (r *Router) Bind(s Session) {
 		r.mu.Lock()
 	}
 	e, old := r.putLocked(s, false)
+	e.bound = time.Now()
 	if old != nil {
 		r.removed(old)
 	}
