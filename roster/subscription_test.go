@@ -238,46 +238,38 @@ func TestInboundAnswerBeforePush(t *testing.T) {
 	expectNothing(tablet)
 }
 
-// A subscription stanza the roster could not record is neither sent nor
-// taken as sent: the client gets internal-server-error (RFC 6120 §8.3.3.8).
+// A subscription request that a roster could not record is neither sent
+// nor taken as sent: its sender gets internal-server-error, whether the
+// sender's roster failed (juliet's push never comes) or the recipient's
+// (juliet's ask is recorded, romeo's request is not) (RFC 6120 §8.3.3.8).
 func TestSubscriptionStoreFailure(t *testing.T) {
-	s := start(t)
-	juliet, _ := online(t, s, "juliet", "balcony")
-	romeo, _ := online(t, s, "romeo", "orchard")
-	// The store refuses to change rosters from now on.
-	if _, err := s.DB.Exec(context.Background(), `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
-		$$ BEGIN RAISE EXCEPTION 'refused'; END $$;
-		CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON roster_items FOR EACH ROW EXECUTE FUNCTION refuse()`); err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		name, refused string // the trigger, on a table, that makes the store fail
+		push          bool   // juliet's roster recorded her request
+		errorFrom     string
+	}{
+		{"sender's roster", "INSERT OR UPDATE ON roster_items", false, "juliet@localhost"},
+		{"recipient's requests", "INSERT ON roster_pending_in", true, "romeo@localhost"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := start(t)
+			juliet, _ := online(t, s, "juliet", "balcony")
+			romeo, _ := online(t, s, "romeo", "orchard")
+			if _, err := s.DB.Exec(context.Background(), `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+				$$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+				CREATE TRIGGER refuse BEFORE `+c.refused+` FOR EACH ROW EXECUTE FUNCTION refuse()`); err != nil {
+				t.Fatal(err)
+			}
+			juliet.Send("<presence to='romeo@localhost' type='subscribe' id='sub'/>")
+			if c.push {
+				expectPush(juliet, "romeo@localhost", "none", "subscribe")
+			}
+			got := received(juliet)
+			if len(got) != 1 || got[0].Attr("id") != "sub" || got[0].Attr("from") != c.errorFrom {
+				t.Fatalf("juliet got %v, want the error of her request from %s", got, c.errorFrom)
+			}
+			xmpptest.ExpectError(t, got[0], "internal-server-error")
+			expectNothing(romeo)
+		})
 	}
-	juliet.Send("<presence to='romeo@localhost' type='subscribe' id='sub'/>")
-	got := received(juliet)
-	if len(got) != 1 || got[0].Attr("id") != "sub" {
-		t.Fatalf("juliet got %v, want one error", got)
-	}
-	xmpptest.ExpectError(t, got[0], "internal-server-error")
-	expectNothing(romeo)
-}
-
-// A subscription request the recipient's roster could not record is
-// lost: its sender gets internal-server-error rather than waiting for an
-// answer that cannot come (RFC 6120 §8.3.3.8).
-func TestSubscriptionRequestStoreFailure(t *testing.T) {
-	s := start(t)
-	juliet, _ := online(t, s, "juliet", "balcony")
-	romeo, _ := online(t, s, "romeo", "orchard")
-	// The store refuses to record requests from now on.
-	if _, err := s.DB.Exec(context.Background(), `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
-		$$ BEGIN RAISE EXCEPTION 'refused'; END $$;
-		CREATE TRIGGER refuse BEFORE INSERT ON roster_pending_in FOR EACH ROW EXECUTE FUNCTION refuse()`); err != nil {
-		t.Fatal(err)
-	}
-	juliet.Send("<presence to='romeo@localhost' type='subscribe' id='sub'/>")
-	expectPush(juliet, "romeo@localhost", "none", "subscribe")
-	got := received(juliet)
-	if len(got) != 1 || got[0].Attr("id") != "sub" || got[0].Attr("from") != "romeo@localhost" {
-		t.Fatalf("juliet got %v, want the error of her request", got)
-	}
-	xmpptest.ExpectError(t, got[0], "internal-server-error")
-	expectNothing(romeo)
 }
