@@ -49,6 +49,13 @@ func (m *Module) lastActivity(ctx context.Context, iq router.IQ) *xmlstream.Elem
 	return iq.Result(q)
 }
 
+// uptime answers a jabber:iq:last get to the server (XEP-0012 §5): the
+// seconds since it started, without a status.
+func (m *Module) uptime(ctx context.Context, iq router.IQ) *xmlstream.Element {
+	secs := int64(m.now().Sub(m.started).Seconds())
+	return iq.Result(xmlstream.NewElement(NSLast, "query", "seconds", strconv.FormatInt(max(secs, 0), 10)))
+}
+
 // AccountDeleted ends every subscription of the account bare before it is
 // deleted: contacts subscribed to it get unavailable presence, every
 // contact gets 'unsubscribe' and 'unsubscribed', and those with a pending

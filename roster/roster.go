@@ -1,6 +1,7 @@
 // Package roster implements rosters, presence subscriptions and presence
-// broadcast of RFC 6121 (§2-§4), roster versioning (XEP-0237) and last
-// activity of accounts (XEP-0012), on top of the router's session table.
+// broadcast of RFC 6121 (§2-§4), roster versioning (XEP-0237), last
+// activity of accounts and the server's uptime (XEP-0012), on top of the
+// router's session table.
 //
 // Concurrency: Module.mu guards only the per-session map of directed
 // presence; it is never held while querying the store or routing. Changes
@@ -73,6 +74,9 @@ type Module struct {
 	max   int
 	log   *slog.Logger
 	now   func() time.Time
+	// started is when the module was made: the server's start, whose
+	// uptime last activity tells (XEP-0012 §5).
+	started time.Time
 	// privileged is Config.Privileged, pushTo Config.PushTo.
 	privileged func(from jid.JID, set bool) bool
 	pushTo     []jid.JID
@@ -114,6 +118,7 @@ func New(cfg Config) *Module {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	m.started = m.now()
 	return m
 }
 
@@ -123,6 +128,7 @@ func (m *Module) Register() {
 	m.r.HandleIQ(router.ToAccount, "get", NS, "query", m.rosterGet)
 	m.r.HandleIQ(router.ToAccount, "set", NS, "query", m.rosterSet)
 	m.r.HandleIQ(router.ToAccount, "get", NSLast, "query", m.lastActivity)
+	m.r.HandleIQ(router.ToServer, "get", NSLast, "query", m.uptime)
 	m.r.AddFeature(NSLast)
 	m.r.SetPresenceHandler(m)
 	m.r.OnUnbind(m.forget)

@@ -229,3 +229,19 @@ func TestPushWithoutChange(t *testing.T) {
 		t.Fatalf("push after an unchanged subscribe: %s, want one without a version", el)
 	}
 }
+
+// XEP-0012 §5: the server, which announces jabber:iq:last, answers a
+// query to its domain with its uptime, without a status.
+func TestServerUptime(t *testing.T) {
+	s := start(t)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	juliet.Send("<iq type='get' id='up' to='localhost'><query xmlns='jabber:iq:last'/></iq>")
+	res := juliet.NextNamed("iq")
+	q := res.Child("jabber:iq:last", "query")
+	if res.Attr("type") != "result" || res.Attr("from") != "localhost" || q == nil {
+		t.Fatalf("uptime query: %s", res)
+	}
+	if n, err := strconv.Atoi(q.Attr("seconds")); err != nil || n < 0 || q.Text() != "" {
+		t.Fatalf("uptime %s", q)
+	}
+}
