@@ -141,37 +141,52 @@ func (m *Module) Outbound(ctx context.Context, from, to jid.JID, st *xmlstream.E
 	case typ == "probe":
 		return true // probes are the server's business (§4.3)
 	case typ == "available" || typ == "unavailable":
-		if !to.Bare().Equal(from.Bare()) {
-			m.trackDirected(ctx, from, to, typ == "available")
+		if !to.Bare().Equal(from.Bare()) && !m.trackDirected(ctx, from, to, typ == "available") {
+			m.r.DeliverToSession(from, stanza.ErrorReply(st, stanza.PolicyViolation,
+				"too many JIDs have directed presence from this session"))
+			return true
 		}
 	}
 	return false
 }
 
+// maxDirected bounds the JIDs one session has sent directed presence to
+// and not yet unavailable: each takes memory until the session ends. A
+// client in thousands of rooms stays below it.
+var maxDirected = 5000
+
 // trackDirected remembers (or, for unavailable, forgets) that the session
-// from sent directed presence to to, unless to is subscribed anyway.
-func (m *Module) trackDirected(ctx context.Context, from, to jid.JID, available bool) {
+// from sent directed presence to to, unless to is subscribed anyway. It
+// returns false, remembering nothing, when the session already has
+// maxDirected other such JIDs: the presence must not go out untracked.
+func (m *Module) trackDirected(ctx context.Context, from, to jid.JID, available bool) bool {
 	if !available {
 		m.mu.Lock()
 		delete(m.directed[from.String()], to.String())
 		m.mu.Unlock()
-		return
+		return true
 	}
 	if !m.isAvailable(from) {
-		return // §4.6.2: directed presence while unavailable is not tracked
+		return true // §4.6.2: directed presence while unavailable is not tracked
 	}
 	st, err := m.store.State(ctx, from.Bare(), to.Bare())
 	if err != nil {
 		m.log.Error("directed presence", "jid", from.String(), "err", err)
 	} else if st.InRoster && st.Item.Subscription.hasFrom() {
-		return // a broadcast target already
+		return true // a broadcast target already
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.directed[from.String()] == nil {
-		m.directed[from.String()] = map[string]bool{}
+	set := m.directed[from.String()]
+	if set == nil {
+		set = map[string]bool{}
+		m.directed[from.String()] = set
 	}
-	m.directed[from.String()][to.String()] = true
+	if !set[to.String()] && len(set) >= maxDirected {
+		return false
+	}
+	set[to.String()] = true
+	return true
 }
 
 func (m *Module) isAvailable(session jid.JID) bool {

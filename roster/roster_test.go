@@ -7,6 +7,8 @@ import (
 
 	"xmppd/config"
 	"xmppd/internal/xmpptest"
+	"xmppd/roster"
+	"xmppd/stanza"
 )
 
 // Pushes go only to resources that requested the roster (RFC 6121 §2.1.6).
@@ -74,6 +76,34 @@ func TestDirectedPresence(t *testing.T) {
 	expectNothing(nurse)
 }
 
+// A session can have directed presence out to only so many JIDs at a
+// time: past the bound a new one is refused with policy-violation and
+// not sent, while presence to a JID it already has is still sent, and
+// making one unavailable frees its place.
+func TestDirectedPresenceBound(t *testing.T) {
+	defer roster.SetMaxDirected(2)()
+	s := start(t)
+	juliet, _ := online(t, s, "juliet", "balcony")
+	nurse, _ := online(t, s, "nurse", "kitchen")
+	juliet.Send("<presence to='nurse@localhost/kitchen'/>")
+	expectPresence(nurse, juliet.JID, "")
+	juliet.Send("<presence to='romeo@localhost'/>")
+	juliet.Send("<presence to='romeo@localhost/orchard' id='third'/>")
+	el := juliet.NextNamed("presence")
+	if el.Attr("type") != "error" || el.Attr("id") != "third" || el.Attr("from") != "romeo@localhost/orchard" ||
+		el.Child(stanza.NSClient, "error").Child(stanza.NSStanzas, stanza.PolicyViolation) == nil {
+		t.Fatalf("third directed presence: got %s, want a policy-violation error", el)
+	}
+	juliet.Send("<presence to='nurse@localhost/kitchen'><status>again</status></presence>")
+	expectPresence(nurse, juliet.JID, "")
+	juliet.Send("<presence to='romeo@localhost' type='unavailable'/>")
+	juliet.Send("<presence to='romeo@localhost/orchard'/>")
+	expectNothing(juliet)
+	juliet.Conn.Close()
+	expectPresence(nurse, juliet.JID, "unavailable")
+	expectNothing(nurse)
+}
+
 // XEP-0012: only the account and its subscribers learn its last activity.
 func TestLastActivity(t *testing.T) {
 	s := start(t)
@@ -127,7 +157,7 @@ func TestBadRosterSet(t *testing.T) {
 		{"duplicate groups", "<item jid='romeo@localhost'><group>A</group><group>A</group></item>", "bad-request"},
 		{"empty group", "<item jid='romeo@localhost'><group/></item>", "not-acceptable"},
 		{"long name", "<item jid='romeo@localhost' name='" + fmt.Sprintf("%01100d", 0) + "'/>", "not-acceptable"},
-		{"remove missing", "<item jid='tybalt@localhost' subscription='remove'/>", "item-not-found"},
+		{"remove missing", "<item jid='romeo@localhost' subscription='remove'/>", "item-not-found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
