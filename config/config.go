@@ -192,7 +192,8 @@ type Archive struct {
 
 // Roster bounds contact lists (RFC 6121).
 type Roster struct {
-	// MaxItems is the most contacts one roster may hold.
+	// MaxItems is the most contacts one roster may hold, and the most
+	// subscription requests that may wait for one account's answer.
 	MaxItems int `toml:"max_items"`
 }
 

@@ -47,7 +47,8 @@ const (
 type Config struct {
 	Router *router.Router
 	Store  Store
-	// MaxItems is the most items one roster may hold.
+	// MaxItems is the most items one roster may hold, and the most
+	// subscription requests that may wait for the owner's answer.
 	MaxItems int
 	// Logger receives storage failures; nil discards them.
 	Logger *slog.Logger

@@ -188,6 +188,32 @@ func TestRosterLimit(t *testing.T) {
 	xmpptest.ExpectError(t, juliet.NextNamed("presence"), "policy-violation")
 }
 
+// Subscription requests waiting for an account's answer are bounded by
+// the roster limit too: one more is refused with resource-constraint
+// and not stored.
+func TestPendingRequestLimit(t *testing.T) {
+	s := xmpptest.Start(t, func(c *config.Config) { c.Roster.MaxItems = 2 })
+	for _, u := range []string{"juliet", "romeo", "nurse", "tybalt"} {
+		s.AddUser(t, u, xmpptest.Domain, "secret")
+	}
+	for _, u := range []string{"romeo", "nurse"} {
+		c, _ := online(t, s, u, "home")
+		c.Send("<presence to='juliet@localhost' type='subscribe'/>")
+		expectPush(c, "juliet@localhost", "none", "subscribe")
+		expectNothing(c)
+	}
+	tybalt, _ := online(t, s, "tybalt", "street")
+	tybalt.Send("<presence to='juliet@localhost' type='subscribe'/>")
+	expectPush(tybalt, "juliet@localhost", "none", "subscribe")
+	xmpptest.ExpectError(t, tybalt.NextNamed("presence"), stanza.ResourceConstraint)
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	getRoster(juliet, "")
+	juliet.Online()
+	expectPresence(juliet, "romeo@localhost", "subscribe")
+	expectPresence(juliet, "nurse@localhost", "subscribe")
+	expectNothing(juliet)
+}
+
 // Many presence stanzas in a row: every one is broadcast, and the
 // server stays responsive.
 func TestPresenceFlood(t *testing.T) {

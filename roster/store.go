@@ -106,6 +106,11 @@ type Last struct {
 // would make the roster longer than allowed.
 var ErrTooManyItems = errors.New("too many roster items")
 
+// ErrTooManyRequests is returned, wrapped, by Update when storing a
+// subscription request would leave more requests waiting for the
+// owner's answer than allowed.
+var ErrTooManyRequests = errors.New("too many pending subscription requests")
+
 // Store persists rosters, pending subscription requests and last presence.
 // Owners and contacts are bare JIDs. Methods return an error wrapping
 // storage.ErrNotFound for an owner that has no account.
@@ -116,7 +121,8 @@ type Store interface {
 	State(ctx context.Context, owner, contact jid.JID) (State, error)
 	// Update changes owner's state for contact atomically: f gets the
 	// current state and returns the next one. When the item is added, the
-	// roster may hold at most maxItems items.
+	// roster may hold at most maxItems items; when a subscription request
+	// is stored, at most maxItems requests may wait for owner's answer.
 	Update(ctx context.Context, owner, contact jid.JID, maxItems int, f func(State) (State, error)) (Change, error)
 	// PendingIn returns owner's unanswered subscription requests.
 	PendingIn(ctx context.Context, owner jid.JID) ([]Pending, error)

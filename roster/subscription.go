@@ -214,6 +214,10 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 	}
 	unlock()
 	switch {
+	case errors.Is(err, ErrTooManyRequests):
+		// Not recorded: the sender hears the account takes no more.
+		m.r.Route(ctx, stanza.ErrorReply(in, stanza.ResourceConstraint, "too many subscription requests wait for an answer"))
+		return
 	case errors.Is(err, storage.ErrNotFound):
 		// No such account (RFC 6121 §3.1.3): refuse a request.
 		if typ == "subscribe" {

@@ -225,6 +225,15 @@ func (r *Roster) Update(ctx context.Context, owner, contact jid.JID, maxItems in
 			if next.PendingIn == "" {
 				_, err = tx.Exec(ctx, `DELETE FROM roster_pending_in WHERE domain = $1 AND username = $2 AND contact = $3`, d, u, c)
 			} else {
+				if cur.PendingIn == "" {
+					var n int
+					if err := tx.QueryRow(ctx, `SELECT count(*) FROM roster_pending_in WHERE domain = $1 AND username = $2`, d, u).Scan(&n); err != nil {
+						return err
+					}
+					if n >= maxItems {
+						return fmt.Errorf("%d subscription requests wait: %w", n, roster.ErrTooManyRequests)
+					}
+				}
 				_, err = tx.Exec(ctx, `INSERT INTO roster_pending_in (domain, username, contact, stanza) VALUES ($1, $2, $3, $4)
 					ON CONFLICT (domain, username, contact) DO UPDATE SET stanza = $4, received_at = now()`, d, u, c, next.PendingIn)
 			}
