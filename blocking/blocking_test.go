@@ -2,7 +2,9 @@ package blocking_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"testing"
@@ -310,6 +312,7 @@ func TestBadInput(t *testing.T) {
 		{"item without jid", "<iq type='set' id='q'><block xmlns='urn:xmpp:blocking'><item/></block></iq>", "bad-request"},
 		{"foreign child", "<iq type='set' id='q'><block xmlns='urn:xmpp:blocking'><thing xmlns='urn:example'/></block></iq>", "bad-request"},
 		{"unblock invalid JID", "<iq type='set' id='q'><unblock xmlns='urn:xmpp:blocking'><item jid='romeo@localhost/'/></unblock></iq>", "jid-malformed"},
+		{"JID too long to keep", "<iq type='set' id='q'><block xmlns='urn:xmpp:blocking'><item jid='" + longJID() + "'/></block></iq>", "policy-violation"},
 		{"blocklist as a set", "<iq type='set' id='q'><blocklist xmlns='urn:xmpp:blocking'/></iq>", "service-unavailable"},
 		{"someone else's blocklist", "<iq type='get' id='q' to='nurse@localhost'><blocklist xmlns='urn:xmpp:blocking'/></iq>", "service-unavailable"},
 		{"block for someone else", "<iq type='set' id='q' to='nurse@localhost'><block xmlns='urn:xmpp:blocking'><item jid='nurse@localhost'/></block></iq>", "service-unavailable"},
@@ -334,6 +337,25 @@ func TestBadInput(t *testing.T) {
 	if got := blocklist(t, juliet); !slices.Equal(got, []string{"romeo@localhost"}) {
 		t.Fatalf("blocklist after unblocking a stranger: %v", got)
 	}
+}
+
+// longJID returns a valid full JID of about 3000 bytes that do not
+// repeat, so that the database cannot compress it.
+func longJID() string {
+	sum := sha256.Sum256([]byte("long"))
+	hexes := func(n int) string {
+		var b strings.Builder
+		for b.Len() < n {
+			sum = sha256.Sum256(sum[:])
+			b.WriteString(hex.EncodeToString(sum[:]))
+		}
+		return b.String()[:n]
+	}
+	var labels []string
+	for range 15 {
+		labels = append(labels, hexes(63))
+	}
+	return hexes(1000) + "@" + strings.Join(labels, ".") + "/" + hexes(1000)
 }
 
 // XEP-0191 §3.3: only contacts who could see the user's presence are told

@@ -150,6 +150,11 @@ func (m *Module) handleUnblock(ctx context.Context, iq router.IQ) *xmlstream.Ele
 	return nil
 }
 
+// maxJIDBytes bounds a blocklist item. A valid JID may have three times
+// as many, more than the database's index takes with the owner's
+// address; no address people use comes near it.
+const maxJIDBytes = 1024
+
 // parseItems returns the distinct JIDs of the <item/> children of a
 // command, or the error condition and text for a malformed one.
 func parseItems(payload *xmlstream.Element) (items []jid.JID, condition, text string) {
@@ -165,6 +170,9 @@ func parseItems(payload *xmlstream.Element) (items []jid.JID, condition, text st
 		j, err := jid.Parse(s)
 		if err != nil {
 			return nil, stanza.JIDMalformed, fmt.Sprintf("%q is not a valid JID: %v", s, err)
+		}
+		if len(j.String()) > maxJIDBytes {
+			return nil, stanza.PolicyViolation, fmt.Sprintf("a blocked JID has at most %d bytes", maxJIDBytes)
 		}
 		if k := j.String(); !seen[k] {
 			seen[k] = true
