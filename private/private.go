@@ -17,6 +17,7 @@
 //     jabber:iq:private): not-acceptable. The wider reservation of
 //     'jabber:*', 'http://jabber.org/*' and 'vcard-temp' that the XEP
 //     makes optional is not enforced, so no existing client is refused.
+//   - A namespace longer than 1024 bytes: not-acceptable.
 //   - A get naming more than one element, or a set mixing namespaces:
 //     bad-request; so is a set a Handler cannot take (ErrMalformed).
 //   - A set that would make the account's private data, over all
@@ -189,6 +190,11 @@ func (m *Module) dropStored(ctx context.Context, account jid.JID, ns string) {
 	}
 }
 
+// maxNamespaceBytes bounds the namespace data is kept under: the
+// database's index takes a few thousand bytes, and no namespace in use
+// comes near it.
+const maxNamespaceBytes = 1024
+
 // request checks the parts of an IQ that gets and sets share and returns
 // the namespace of its elements, or the error answering it.
 func request(iq router.IQ) (ns string, elems []*xmlstream.Element, reply *xmlstream.Element) {
@@ -203,6 +209,9 @@ func request(iq router.IQ) (ns string, elems []*xmlstream.Element, reply *xmlstr
 	switch ns {
 	case "", stanza.NSClient, stanza.NSServer, NS:
 		return "", nil, iq.Error(stanza.NotAcceptable, "namespace '"+ns+"' cannot hold private data")
+	}
+	if len(ns) > maxNamespaceBytes {
+		return "", nil, iq.Error(stanza.NotAcceptable, "a namespace of private data has at most "+strconv.Itoa(maxNamespaceBytes)+" bytes")
 	}
 	for _, e := range elems[1:] {
 		if e.Name.Space != ns {

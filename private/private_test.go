@@ -1,6 +1,8 @@
 package private_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -109,6 +111,29 @@ func TestRoundTrip(t *testing.T) {
 	// Romeo has his own storage.
 	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
 	exchange(t, romeo, get("<storage xmlns='storage:rosternotes'/>"), query("<storage xmlns='storage:rosternotes'/>"))
+}
+
+// unrepeated returns n hex digits that do not repeat, so that the
+// database cannot compress them.
+func unrepeated(n int) string {
+	sum := sha256.Sum256([]byte("unrepeated"))
+	var b strings.Builder
+	for b.Len() < n {
+		sum = sha256.Sum256(sum[:])
+		b.WriteString(hex.EncodeToString(sum[:]))
+	}
+	return b.String()[:n]
+}
+
+// A namespace longer than the database's index takes is refused as
+// not-acceptable, under the default limit that its data would fit.
+func TestLongNamespace(t *testing.T) {
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "secret")
+	juliet := xmpptest.Login(t, s, "juliet", "secret", "balcony")
+	ns := "urn:" + unrepeated(3000)
+	refused(t, juliet, set("<storage xmlns='"+ns+"'/>"), "not-acceptable")
+	refused(t, juliet, get("<storage xmlns='"+ns+"'/>"), "not-acceptable")
 }
 
 func TestRefused(t *testing.T) {
