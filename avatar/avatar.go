@@ -14,7 +14,9 @@
 //     images are all elsewhere (url) leaves it. A vCard that would then
 //     exceed vcard.max_bytes keeps its old photo. The vCard is read and
 //     written without a lock: a vCard set from another client at that
-//     moment may be lost.
+//     moment may be lost. An avatar whose data node only the owner may
+//     read (access model whitelist) stays out of the vCard, which anyone
+//     may read (XEP-0398 §6).
 //   - A vCard set with a PHOTO publishes its image to the data node and
 //     its id, size and type to the metadata node, unless the metadata
 //     already names that image. A vCard without PHOTO leaves the PEP
@@ -287,6 +289,9 @@ func (m *Module) setPhoto(ctx context.Context, owner jid.JID, info *xmlstream.El
 	var photo *xmlstream.Element
 	hash := ""
 	if info != nil {
+		if private, err := m.private(ctx, owner); err != nil || private {
+			return err
+		}
 		data, err := m.PEP.Item(ctx, owner, NSData, info.Attr("id"))
 		if err != nil || data == nil {
 			return err
@@ -325,6 +330,18 @@ func (m *Module) setPhoto(ctx context.Context, owner jid.JID, info *xmlstream.El
 	}
 	m.remember(owner, hash)
 	return nil
+}
+
+// private reports whether owner's avatar data node is one only owner may
+// read (access model whitelist): its image must not go into the vCard,
+// which anyone may read (XEP-0398 §6).
+func (m *Module) private(ctx context.Context, owner jid.JID) (bool, error) {
+	cfg, exists, err := m.PEP.Node(ctx, owner, NSData)
+	if err != nil || !exists || cfg.Access != pep.Whitelist {
+		return false, err
+	}
+	m.Logger.Debug("a PEP avatar only its owner may see was not put into the vCard", "jid", owner.String())
+	return true, nil
 }
 
 // vcardChanged publishes a vCard's new photo as the XEP-0084 avatar.

@@ -279,3 +279,22 @@ func TestUpperCaseID(t *testing.T) {
 		t.Fatalf("presence hash %q, want %s", h, id)
 	}
 }
+
+// TestWhitelistAvatarStaysPrivate publishes an avatar whose data node
+// only its owner may read (access model whitelist): it must not become
+// the photo of the vCard, which anyone may read (XEP-0398 §6).
+func TestWhitelistAvatarStaysPrivate(t *testing.T) {
+	_, juliet, romeo := start(t)
+	data, id := image("a secret rose")
+	only := "<publish-options><x xmlns='jabber:x:data' type='submit'>" +
+		"<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>" +
+		"<field var='pubsub#access_model'><value>whitelist</value></field></x></publish-options>"
+	pub := publish(nsData, id, "<data xmlns='"+nsData+"'>"+data+"</data>")
+	ok(t, juliet.IQ("set", "", strings.Replace(pub, "</pubsub>", only+"</pubsub>", 1)))
+	ok(t, juliet.IQ("set", "", publish(nsMetadata, id, "<metadata xmlns='"+nsMetadata+"'><info id='"+id+"' type='image/png' bytes='13'/></metadata>")))
+	romeo.Send("<iq type='get' id='card' to='juliet@" + xmpptest.Domain + "'><vCard xmlns='" + nsVCard + "'/></iq>")
+	res := romeo.NextNamed("iq")
+	if card := res.Child(nsVCard, "vCard"); card != nil && card.Child(nsVCard, "PHOTO") != nil {
+		t.Fatalf("romeo read %s: the avatar only juliet may see is in her vCard", res)
+	}
+}

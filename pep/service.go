@@ -80,6 +80,21 @@ func (s *Service) Item(ctx context.Context, owner jid.JID, node, id string) (*xm
 	return p, nil
 }
 
+// Node returns the configuration of owner's node; exists is false when
+// there is no such node.
+func (s *Service) Node(ctx context.Context, owner jid.JID, node string) (cfg NodeConfig, exists bool, err error) {
+	ctx, cancel := timeout(ctx)
+	defer cancel()
+	cfg, err = s.m.Store.Node(ctx, owner, node)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return cfg, false, nil
+	case err != nil:
+		return cfg, false, fmt.Errorf("pep: read the configuration of %s of %s: %w", node, owner, err)
+	}
+	return cfg, true, nil
+}
+
 // Create creates owner's node with cfg unless it exists.
 func (s *Service) Create(ctx context.Context, owner jid.JID, node string, cfg NodeConfig) error {
 	ctx, cancel := timeout(ctx)
