@@ -598,17 +598,8 @@ func TestBlockingDomainResourceTellsSubscriber(t *testing.T) {
 	sword.ExpectPresenceFrom("tybalt@example.test/sword")
 	subscribeTo(t, sword, juliet)
 	garden := loginAt(t, s, xmpptest.OtherDomain, "tybalt", "garden")
-	garden.Send("<presence/>")
-	for p := garden.NextNamed("presence"); p.Attr("from") != juliet.JID; p = garden.NextNamed("presence") {
-		// its own and the sword's presence, then the answer to its probe
-	}
-	sword.ExpectPresenceFrom(garden.JID)
-
-	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='example.test/sword'/></block>")
-	juliet.Ping()
-	if p := sword.ExpectPresenceFrom(juliet.JID); p.Attr("type") != "unavailable" {
-		t.Fatalf("the sword got %s, want juliet's unavailable presence", p)
-	}
+	comesOnline(t, garden, sword, juliet)
+	blockResource(t, juliet, "example.test/sword", sword)
 	marker(t, nurse, garden)
 
 	command(t, juliet, "<unblock xmlns='urn:xmpp:blocking'><item jid='example.test/sword'/></unblock>")
@@ -709,17 +700,8 @@ func TestBlockedResourceMissesBroadcasts(t *testing.T) {
 	orchard.Online()
 	subscribeTo(t, orchard, juliet)
 	street := xmpptest.Login(t, s, "romeo", "secret", "street")
-	street.Send("<presence/>")
-	for p := street.NextNamed("presence"); p.Attr("from") != juliet.JID; p = street.NextNamed("presence") {
-		// its own and the orchard's presence, then the answer to its probe
-	}
-	orchard.ExpectPresenceFrom(street.JID)
-
-	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost/orchard'/></block>")
-	juliet.Ping()
-	if p := orchard.ExpectPresenceFrom(juliet.JID); p.Attr("type") != "unavailable" {
-		t.Fatalf("the orchard got %s, want juliet's unavailable presence", p)
-	}
+	comesOnline(t, street, orchard, juliet)
+	blockResource(t, juliet, "romeo@localhost/orchard", orchard)
 
 	juliet.Send("<presence><show>away</show></presence>")
 	juliet.ExpectPresenceFrom(juliet.JID)
@@ -749,4 +731,27 @@ func TestBlockingSpareContactWhoBlockedResource(t *testing.T) {
 	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block>")
 	juliet.Ping() // the command was handled to the end
 	marker(t, nurse, romeo)
+}
+
+// comesOnline has c, a new session of the account of other, which is
+// subscribed to juliet's presence, send its initial presence, and waits
+// until c has juliet's presence (after its own and other's: the answer
+// to its probe) and other has c's.
+func comesOnline(t *testing.T, c, other, juliet *xmpptest.Client) {
+	t.Helper()
+	c.Send("<presence/>")
+	for p := c.NextNamed("presence"); p.Attr("from") != juliet.JID; p = c.NextNamed("presence") {
+	}
+	other.ExpectPresenceFrom(c.JID)
+}
+
+// blockResource has juliet block item, one resource of a contact, and
+// checks that the blocked session got her unavailable presence (§3.3).
+func blockResource(t *testing.T, juliet *xmpptest.Client, item string, blocked *xmpptest.Client) {
+	t.Helper()
+	command(t, juliet, "<block xmlns='urn:xmpp:blocking'><item jid='"+item+"'/></block>")
+	juliet.Ping()
+	if p := blocked.ExpectPresenceFrom(juliet.JID); p.Attr("type") != "unavailable" {
+		t.Fatalf("%s got %s, want juliet's unavailable presence", blocked.JID, p)
+	}
 }
