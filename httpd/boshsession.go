@@ -162,7 +162,7 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 		s.mu.Unlock()
 		return boshTerminate(s.endConditionLocked()), ""
 	case rid < s.nextRID && !s.retry(rid) && !s.skipped[rid],
-		rid > s.lastRID(body):
+		rid >= s.nextRID+int64(s.hold)+2:
 		// Outside the window of rids that may come now (§14.2).
 		s.lost = errBOSHWindow
 		s.closeLocked()
@@ -246,19 +246,6 @@ func (s *boshSession) request(ctx context.Context, body *xmlstream.Element, rid 
 	}
 	s.armIdleLocked()
 	return resp, ""
-}
-
-// lastRID is the highest rid a request like body may have now: the
-// window is as wide as the requests agreed, hold+1, after the last rid
-// taken in order (XEP-0124 §14.2), and one wider for a request that
-// terminates the session, which a client may make beyond the requests
-// agreed (§11).
-func (s *boshSession) lastRID(body *xmlstream.Element) int64 {
-	last := s.nextRID + int64(s.hold)
-	if body.Attr("type") == "terminate" {
-		last++
-	}
-	return last
 }
 
 // isPoll reports whether the request of rid with body is an empty one

@@ -392,44 +392,6 @@ func TestBOSHTerminateBeyondRequests(t *testing.T) {
 	}
 }
 
-// TestBOSHRIDWindow: the window of rids that may come is as wide as the
-// requests agreed, hold+1, after the last rid taken (XEP-0124 §14.2):
-// with requests='2', after rid 1 the client may send 2 and 3 but not 4,
-// which ends the session with item-not-found. A request that terminates
-// the session may come one beyond (§11).
-func TestBOSHRIDWindow(t *testing.T) {
-	t.Run("beyond", func(t *testing.T) {
-		bt := newBOSHTest(t, 1)
-		bt.open()
-		if a := bt.answer(bt.request(4, "", "")); !strings.Contains(a, "condition='item-not-found'") {
-			t.Fatalf("rid 4 after rid 1 got %s, want item-not-found", a)
-		}
-	})
-	t.Run("last in the window", func(t *testing.T) {
-		bt := newBOSHTest(t, 1)
-		bt.open()
-		bt.readHeader()
-		bt.request(3, "", "<message xmlns='jabber:client' id='3'/>")
-		bt.waitUntil("rid 3 early", func() bool { return bt.s.early[3] != nil })
-		bt.request(2, "", "<message xmlns='jabber:client' id='2'/>")
-		if a, b := bt.readID(), bt.readID(); a != "2" || b != "3" {
-			t.Fatalf("read %s, %s; want 2, 3", a, b)
-		}
-	})
-	t.Run("terminate one beyond", func(t *testing.T) {
-		bt := newBOSHTest(t, 1)
-		bt.open()
-		bt.readHeader()
-		bt.request(4, " type='terminate'", "")
-		bt.waitUntil("rid 4 early", func() bool { return bt.s.early[4] != nil })
-		bt.request(2, "", "")
-		bt.request(3, "", "")
-		if _, err := bt.s.ReadElement(); err != xmlstream.ErrStreamEnd {
-			t.Fatalf("read %v, want the end of the stream", err)
-		}
-	})
-}
-
 // TestBOSHPollingInterval ends a polling session (wait='0') whose client
 // sends two empty requests within the polling interval, the first
 // answered empty, with policy-violation (XEP-0124 §12). An empty request
