@@ -159,3 +159,93 @@ func untilBoth(t *testing.T, c *xmpptest.Client, contact string) {
 		}
 	}
 }
+
+// XEP-0401 §5.4, §6.2: an admin invites someone to an account with a
+// username of the admin's choice. Only that username can be registered
+// with the invitation, and nobody else may register it meanwhile; with
+// roster-subscription, the new account and the admin are contacts.
+func TestInviteToAccount(t *testing.T) {
+	s := xmpptest.Start(t, func(cfg *config.Config) {
+		cfg.Registration.Enabled = true
+		cfg.Registration.RequireInvite = true
+		cfg.Admins = []string{"romeo@localhost"}
+	})
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "phone")
+	romeo.Result("get", "", "<query xmlns='jabber:iq:roster'/>") // romeo gets roster pushes
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "laptop")
+	juliet.Send("<iq type='set' id='j' to='localhost'><command xmlns='http://jabber.org/protocol/commands' node='urn:xmpp:invite#create-account' action='execute'/></iq>")
+	if el := juliet.NextNamed("iq"); el.Attr("type") != "error" {
+		t.Fatalf("a user ran the admins' command: %s", el)
+	}
+
+	uri, x := inviteToAccount(t, romeo, "Tybalt", true)
+	token, ok := strings.CutPrefix(uri, "xmpp:tybalt@localhost?register;preauth=")
+	if !ok || token == "" {
+		t.Fatalf("invitation form: %s", x)
+	}
+	if _, x := inviteToAccount(t, romeo, "tybalt", false); x != nil {
+		t.Fatalf("a second invitation reserved the same username: %s", x)
+	}
+	if _, x := inviteToAccount(t, romeo, "juliet", false); x != nil {
+		t.Fatalf("an invitation reserved an account's username: %s", x)
+	}
+	resp, page := get(t, s, register.InvitePath+token)
+	if resp.StatusCode != 200 || !strings.Contains(page, "Your account tybalt@localhost") ||
+		!strings.Contains(page, `href="xmpp:tybalt@localhost?register;preauth=`+token+`"`) {
+		t.Fatalf("the page of the account invitation: %d\n%s", resp.StatusCode, page)
+	}
+
+	// Another invitation, without a username, cannot take tybalt.
+	other, _ := inviteToAccount(t, romeo, "", false)
+	otherToken, ok := strings.CutPrefix(other, "xmpp:localhost?register;preauth=")
+	if !ok {
+		t.Fatalf("invitation without a username: %s", other)
+	}
+	c, _ := connect(t, s)
+	expectError(t, ask(t, c, formIQ("r1", "tybalt", "pw", otherToken)), "conflict")
+	// tybalt's invitation registers tybalt only.
+	expectError(t, ask(t, c, formIQ("r2", "mercutio", "pw", token)), "not-allowed")
+	expectResult(t, ask(t, c, formIQ("r3", "tybalt", "pw", token)))
+	expectItem(t, romeo.NextNamed("iq"), "tybalt@localhost")
+	// The other invitation is still unused, and the name free to invite again.
+	expectResult(t, ask(t, c, formIQ("r4", "mercutio", "pw", otherToken)))
+}
+
+// inviteToAccount runs the account invitation command as c for username,
+// and returns the invitation's URI and the result form, or "" and nil
+// when the command refused.
+func inviteToAccount(t *testing.T, c *xmpptest.Client, username string, subscribe bool) (string, *xmlstream.Element) {
+	t.Helper()
+	res := c.Result("set", xmpptest.Domain, "<command xmlns='http://jabber.org/protocol/commands' node='urn:xmpp:invite#create-account' action='execute'/>")
+	cmd := res.Child("http://jabber.org/protocol/commands", "command")
+	if cmd.Attr("status") != "executing" || cmd.Child("jabber:x:data", "x") == nil {
+		t.Fatalf("account invitation command: %s", res)
+	}
+	roster := "0"
+	if subscribe {
+		roster = "1"
+	}
+	res = c.Result("set", xmpptest.Domain, "<command xmlns='http://jabber.org/protocol/commands' node='urn:xmpp:invite#create-account' sessionid='"+
+		cmd.Attr("sessionid")+"' action='complete'><x xmlns='jabber:x:data' type='submit'><field var='username'><value>"+username+
+		"</value></field><field var='roster-subscription'><value>"+roster+"</value></field></x></command>")
+	cmd = res.Child("http://jabber.org/protocol/commands", "command")
+	x := cmd.Child("jabber:x:data", "x")
+	if x == nil {
+		if note := cmd.Child("http://jabber.org/protocol/commands", "note"); note == nil || note.Attr("type") != "error" {
+			t.Fatalf("account invitation neither made nor refused: %s", res)
+		}
+		return "", nil
+	}
+	values := map[string]string{}
+	for _, f := range x.ChildElements() {
+		if v := f.Child("jabber:x:data", "value"); v != nil {
+			values[f.Attr("var")] = v.Text()
+		}
+	}
+	if values["FORM_TYPE"] != "urn:xmpp:invite#invitation" || values["expire"] == "" || values["landing-url"] == "" {
+		t.Fatalf("invitation form: %s", x)
+	}
+	return values["uri"], x
+}

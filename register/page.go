@@ -60,13 +60,18 @@ func (s *Service) InvitePage(hosts []string) http.Handler {
 			invalidPage.Execute(w, nil)
 			return
 		}
-		inviter, err := s.cfg.Invites.Inviter(r.Context(), host, token)
+		inviter, username, err := s.cfg.Invites.Names(r.Context(), host, token)
 		if err != nil {
-			s.log.Error("register: reading an invitation's inviter for its page", "err", err)
+			s.log.Error("register: reading an invitation's names for its page", "err", err)
 		}
 		inv := invitation{Host: host, Token: token,
 			URI: template.URL("xmpp:" + host + "?register;preauth=" + url.QueryEscape(token))}
-		if inviter != "" {
+		switch {
+		case username != "":
+			// An account invitation for a username (XEP-0401 §5.4).
+			inv.Address = username + "@" + host
+			inv.URI = template.URL("xmpp:" + url.PathEscape(username) + "@" + host + "?register;preauth=" + url.QueryEscape(token))
+		case inviter != "":
 			// A user's invitation (XEP-0401 §5.1): apps that open it add
 			// the inviter, registering here first if need be.
 			inv.Inviter = inviter + "@" + host
@@ -99,8 +104,11 @@ type invitation struct {
 	// Inviter is the bare JID of the user who made the invitation, ""
 	// for one of the operator's.
 	Inviter string
-	// URI is xmpp:host?register;preauth=token, or for a user's
-	// invitation xmpp:inviter?roster;preauth=token;ibr=y.
+	// Address is the bare JID the invitation reserves, "" for none.
+	Address string
+	// URI is xmpp:host?register;preauth=token, with the address the
+	// invitation reserves in front of the ?, or for a user's invitation
+	// xmpp:inviter?roster;preauth=token;ibr=y.
 	URI template.URL
 }
 
@@ -113,7 +121,12 @@ code { background: #eee; padding: .1em .3em; word-break: break-all; }
 var invitePage = template.Must(template.New("invite").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Join {{.Host}}</title>` + pageStyle + `</head><body>
-{{if .Inviter}}<h1>{{.Inviter}} invites you to chat</h1>
+{{if .Address}}<h1>Your account {{.Address}}</h1>
+<p>An account is waiting for you on {{.Host}}, a chat server: with it you can talk with everyone
+on it, and with people on any other XMPP server.</p>
+<p><a class="button" href="{{.URI}}">Open the invitation in your app</a></p>
+<p>Your app then asks you to choose a password for {{.Address}}.</p>
+{{else if .Inviter}}<h1>{{.Inviter}} invites you to chat</h1>
 <p>{{.Inviter}} is on {{.Host}}, a chat server: with an account on it you can talk with
 everyone on it, and with people on any other XMPP server.</p>
 <p><a class="button" href="{{.URI}}">Open the invitation in your app</a></p>
@@ -133,8 +146,8 @@ and with people on any other XMPP server.</p>
 <li>Windows: <a href="https://gajim.org/">Gajim</a></li>
 </ul>
 <h2>Setting up by hand</h2>
-<p>In your app, create a new account on the server <code>{{.Host}}</code>, and enter this
-invitation code when it asks for one: <code>{{.Token}}</code></p>
+<p>In your app, create a new account on the server <code>{{.Host}}</code>{{with .Address}} with the
+address <code>{{.}}</code>{{end}}, and enter this invitation code when it asks for one: <code>{{.Token}}</code></p>
 <p>The invitation works once.</p>
 </body></html>
 `))

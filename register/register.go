@@ -35,6 +35,7 @@ package register
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -76,16 +77,26 @@ type Invites interface {
 	// Valid reports whether token is an unused invitation for domain that
 	// has not expired at time at.
 	Valid(ctx context.Context, domain, token string, at time.Time) (bool, error)
-	// Inviter returns the username of the account of domain that made
-	// the invitation token, "" for one of the operator's or none.
-	Inviter(ctx context.Context, domain, token string) (string, error)
+	// Names returns the username of the account of domain that made the
+	// invitation token and the username the invitation reserves, each ""
+	// for none (both for an unknown token).
+	Names(ctx context.Context, domain, token string) (inviter, username string, err error)
+	// Reserved reports whether an unused invitation of domain, valid at
+	// time at, reserves username for someone other than the holder of
+	// token ("" for no token).
+	Reserved(ctx context.Context, domain, username, token string, at time.Time) (bool, error)
 	// CreateAccount uses token (unused, for domain, not expired at
 	// validAt) and creates the account in one transaction, and returns
 	// the username of the account that made the invitation, "" for none.
-	// An unusable token is storage.ErrNotFound, an existing account
+	// An unusable token is storage.ErrNotFound, a token that reserves
+	// another username ErrOtherUsername, an existing account
 	// storage.ErrExists.
 	CreateAccount(ctx context.Context, domain, token string, validAt time.Time, username string, creds []auth.Credential) (inviter string, err error)
 }
+
+// ErrOtherUsername is the error of an invitation used to register a
+// username other than the one it reserves.
+var ErrOtherUsername = errors.New("the invitation is for another username")
 
 // Config configures the Service.
 type Config struct {

@@ -130,6 +130,20 @@ func (s *Service) create(ctx context.Context, domain, remote string, iq *xmlstre
 		s.limit.release(key, now)
 		return streamError(iq, stanza.Conflict, "the username is taken")
 	}
+	if s.cfg.Invites != nil {
+		// An administrator's invitation keeps its username for its holder
+		// (XEP-0401 §6.2).
+		reserved, err := s.cfg.Invites.Reserved(ctx, domain, username, token, now)
+		if err != nil {
+			s.limit.release(key, now)
+			s.log.Error("checking reserved usernames", "domain", domain, "err", err)
+			return streamError(iq, stanza.InternalServerError, "")
+		}
+		if reserved {
+			s.limit.release(key, now)
+			return streamError(iq, stanza.Conflict, "the username is reserved for an invited person")
+		}
+	}
 	creds, err := auth.DeriveCredentials(req.password, auth.DefaultIterations)
 	if err != nil {
 		s.limit.release(key, now)
@@ -148,6 +162,8 @@ func (s *Service) create(ctx context.Context, domain, remote string, iq *xmlstre
 			return streamError(iq, stanza.Conflict, "the username is taken")
 		case errors.Is(err, storage.ErrNotFound):
 			return streamError(iq, stanza.Forbidden, "the invitation is unknown, used or expired")
+		case errors.Is(err, ErrOtherUsername):
+			return streamError(iq, stanza.NotAllowed, "the invitation is for another username")
 		}
 		s.log.Error("registering an account", "jid", j.String(), "err", err)
 		return streamError(iq, stanza.InternalServerError, "")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -30,16 +31,24 @@ func (w *wiring) admin(ctx context.Context) error {
 		})
 	}
 	commands := adhoc.New(w.router)
+	admins := w.admins()
 	if w.cfg.Registration.Enabled {
 		invites := postgres.NewInvites(w.pool)
 		commands.Add(register.InviteCommand(w.cfg.Hosts, func(ctx context.Context, domain, inviter string, expires time.Time) (string, error) {
-			inv, err := invites.CreateFrom(ctx, domain, inviter, expires)
+			inv, err := invites.Add(ctx, postgres.Invite{Domain: domain, Inviter: inviter, Expires: expires})
+			return inv.Token, err
+		}, w.landingBase, time.Now))
+		isAdmin := func(j jid.JID) bool {
+			return slices.ContainsFunc(admins, func(a jid.JID) bool { return a.Equal(j.Bare()) })
+		}
+		commands.Add(register.CreateAccountCommand(w.cfg.Hosts, isAdmin, func(ctx context.Context, domain, inviter, username string, expires time.Time) (string, error) {
+			inv, err := invites.Add(ctx, postgres.Invite{Domain: domain, Inviter: inviter, Username: username, Expires: expires})
 			return inv.Token, err
 		}, w.landingBase, time.Now))
 	}
 	admin.Register(commands, w.router, admin.Config{
 		MOTD:     motds,
-		Admins:   w.admins(),
+		Admins:   admins,
 		Accounts: w.accounts,
 		Delete: func(ctx context.Context, account jid.JID) error {
 			if err := deleteAccount(ctx, w, account); err != nil {

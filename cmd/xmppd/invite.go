@@ -8,8 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"time"
+
+	"mellium.im/xmpp/jid"
 
 	"xmppd/config"
 	"xmppd/register"
@@ -37,7 +40,9 @@ func webBase(cfg config.Config, host string) string {
 
 // inviteCommand manages registration invitations (XEP-0401 tokens):
 //
-//	invite create [-valid DURATION] HOST   print a new token and its xmpp: URI
+//	invite create [-valid DURATION] [-user NAME] HOST
+//	                                       print a new token and its xmpp: URI;
+//	                                       -user reserves the account's username
 //	invite list [HOST]                     list invitations
 func inviteCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -48,6 +53,7 @@ func inviteCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 		fs := flag.NewFlagSet("invite create", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		valid := fs.Duration("valid", register.InviteValidity, "how long the invitation can be used")
+		user := fs.String("user", "", "the username the invitation reserves and registers")
 		if err := fs.Parse(args[1:]); err != nil {
 			return fmt.Errorf("invite create: %w", err)
 		}
@@ -61,13 +67,22 @@ func inviteCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 		if *valid <= 0 {
 			return fmt.Errorf("invite create: -valid %v is not positive", *valid)
 		}
-		return withInvites(ctx, cfg, log, func(invites *postgres.Invites) error {
-			inv, err := invites.Create(ctx, host, time.Now().Add(*valid))
+		address := host
+		if *user != "" {
+			j, err := jid.New(*user, host, "")
 			if err != nil {
-				return err
+				return fmt.Errorf("invite create: -user %q is not a valid username", *user)
+			}
+			*user = j.Localpart()
+			address = url.PathEscape(*user) + "@" + host
+		}
+		return withInvites(ctx, cfg, log, func(invites *postgres.Invites) error {
+			inv, err := invites.Add(ctx, postgres.Invite{Domain: host, Username: *user, Expires: time.Now().Add(*valid)})
+			if err != nil {
+				return fmt.Errorf("invite create: %w", err)
 			}
 			fmt.Fprintf(stdout, "token:   %s\nexpires: %s\nuri:     xmpp:%s?register;preauth=%s\n",
-				inv.Token, inv.Expires.UTC().Format(time.RFC3339), host, inv.Token)
+				inv.Token, inv.Expires.UTC().Format(time.RFC3339), address, inv.Token)
 			if base := webBase(cfg, host); base != "" && cfg.Registration.Enabled {
 				fmt.Fprintf(stdout, "link:    %s\n", register.InviteLink(base, inv.Token))
 			}
@@ -108,6 +123,9 @@ func inviteCommand(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 				}
 				if inv.Inviter != "" {
 					state += ", from " + inv.Inviter + "@" + inv.Domain
+				}
+				if inv.Username != "" && inv.UsedBy == "" {
+					state += ", for " + inv.Username + "@" + inv.Domain
 				}
 				fmt.Fprintf(stdout, "%s %s expires %s %s\n", inv.Token, inv.Domain, inv.Expires.UTC().Format(time.RFC3339), state)
 			}

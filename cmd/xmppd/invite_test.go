@@ -76,8 +76,18 @@ func TestInviteCommand(t *testing.T) {
 		}
 	}
 
+	// -user reserves the username: the URI names it, and juliet's is taken.
+	out, err = xmppd(t, bin, "", "-c", cfgPath, "invite", "create", "-user", "Tybalt", "localhost")
+	if err != nil || !regexp.MustCompile(`(?m)^uri: +xmpp:tybalt@localhost\?register;preauth=[A-Z2-7]+$`).MatchString(out) {
+		t.Fatalf("invite create -user: %v\n%s", err, out)
+	}
+	if out, err := xmppd(t, bin, "", "-c", cfgPath, "invite", "create", "-user", "juliet", "localhost"); err == nil || !strings.Contains(out, "taken or reserved") {
+		t.Fatalf("invite create -user for an account: %v\n%s", err, out)
+	}
+
 	out, err = xmppd(t, bin, "", "-c", cfgPath, "invite", "list")
-	if err != nil || !strings.Contains(out, token+" localhost expires ") || !strings.Contains(out, "used by juliet@localhost") {
+	if err != nil || !strings.Contains(out, token+" localhost expires ") || !strings.Contains(out, "used by juliet@localhost") ||
+		!strings.Contains(out, "unused, for tybalt@localhost") {
 		t.Fatalf("invite list: %v\n%s", err, out)
 	}
 }

@@ -53,8 +53,9 @@ commands:
   user passwd JID       change an account's password
   user delete JID       delete an account
   user list [HOST]      list accounts
-  invite create [-valid DURATION] HOST
-                        make a registration invitation token (XEP-0401 style)
+  invite create [-valid DURATION] [-user NAME] HOST
+                        make a registration invitation token (XEP-0401 style);
+                        -user reserves the username it registers
   invite list [HOST]    list invitations: unused, used (by whom) or expired
   import [-drop-newer-archives] FILE...
                         import accounts and their data from XEP-0227 files

@@ -42,8 +42,13 @@ type Invite struct {
 	// empty while it is unused.
 	UsedBy string
 	// Inviter is the username of the account that made the invitation,
-	// empty for one of the operator's.
+	// empty for one of the operator's. The account the invitation creates
+	// and the inviter are subscribed to each other.
 	Inviter string
+	// Username is the only username the invitation can register, which
+	// nobody else may register while it is unused and valid (XEP-0401
+	// §6.2); empty lets the invited person choose.
+	Username string
 }
 
 // tokenEncoding spells tokens with letters and digits only, so that they
@@ -53,20 +58,28 @@ var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // Create makes a new invitation for domain that can be used until
 // expires. The token holds 160 random bits.
 func (s *Invites) Create(ctx context.Context, domain string, expires time.Time) (Invite, error) {
-	return s.CreateFrom(ctx, domain, "", expires)
+	return s.Add(ctx, Invite{Domain: domain, Expires: expires})
 }
 
-// CreateFrom is Create for an invitation from inviter, the username of an
-// account of domain, which the invited account and inviter are subscribed
-// to each other by (XEP-0401); "" for none.
-func (s *Invites) CreateFrom(ctx context.Context, domain, inviter string, expires time.Time) (Invite, error) {
+// Add makes a new invitation with inv's Domain, Expires, Inviter and
+// Username (both may be empty), and returns it with its token and
+// creation time. A username that is an account already, or that another
+// valid invitation reserves, is storage.ErrExists.
+func (s *Invites) Add(ctx context.Context, inv Invite) (Invite, error) {
 	var b [20]byte
 	rand.Read(b[:])
-	inv := Invite{Token: tokenEncoding.EncodeToString(b[:]), Domain: domain, Expires: expires, Inviter: inviter}
-	err := s.pool.QueryRow(ctx, `INSERT INTO invites (token, domain, expires_at, inviter) VALUES ($1, $2, $3, nullif($4, '')) RETURNING created_at`,
-		inv.Token, domain, expires, inviter).Scan(&inv.Created)
+	inv.Token, inv.UsedBy = tokenEncoding.EncodeToString(b[:]), ""
+	err := s.pool.QueryRow(ctx, `INSERT INTO invites (token, domain, expires_at, inviter, username)
+		SELECT $1, $2, $3, nullif($4, ''), nullif($5, '')
+		WHERE $5 = '' OR NOT EXISTS (SELECT 1 FROM accounts WHERE domain = $2 AND username = $5)
+		AND NOT EXISTS (SELECT 1 FROM invites WHERE domain = $2 AND username = $5 AND used_by IS NULL AND expires_at > now())
+		RETURNING created_at`,
+		inv.Token, inv.Domain, inv.Expires, inv.Inviter, inv.Username).Scan(&inv.Created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("the username %s is taken or reserved: %w", inv.Username, storage.ErrExists)
+	}
 	if err != nil {
-		return Invite{}, fmt.Errorf("create invite for %s: %w", domain, err)
+		return Invite{}, fmt.Errorf("create invite for %s: %w", inv.Domain, err)
 	}
 	return inv, nil
 }
@@ -74,14 +87,14 @@ func (s *Invites) CreateFrom(ctx context.Context, domain, inviter string, expire
 // List returns the invitations of domain, or of every domain when domain
 // is empty, oldest first.
 func (s *Invites) List(ctx context.Context, domain string) ([]Invite, error) {
-	rows, err := s.pool.Query(ctx, `SELECT token, domain, created_at, expires_at, coalesce(used_by, ''), coalesce(inviter, '')
+	rows, err := s.pool.Query(ctx, `SELECT token, domain, created_at, expires_at, coalesce(used_by, ''), coalesce(inviter, ''), coalesce(username, '')
 		FROM invites WHERE $1 = '' OR domain = $1 ORDER BY created_at, token`, domain)
 	if err != nil {
 		return nil, fmt.Errorf("list invites: %w", err)
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Invite, error) {
 		var inv Invite
-		err := r.Scan(&inv.Token, &inv.Domain, &inv.Created, &inv.Expires, &inv.UsedBy, &inv.Inviter)
+		err := r.Scan(&inv.Token, &inv.Domain, &inv.Created, &inv.Expires, &inv.UsedBy, &inv.Inviter, &inv.Username)
 		return inv, err
 	})
 	if err != nil {
@@ -102,15 +115,30 @@ func (s *Invites) Valid(ctx context.Context, domain, token string, at time.Time)
 	return ok, nil
 }
 
-// Inviter returns the username of the account of domain that made the
-// invitation token, "" for one of the operator's or an unknown token.
-func (s *Invites) Inviter(ctx context.Context, domain, token string) (string, error) {
-	var inviter string
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(inviter, '') FROM invites WHERE token = $1 AND domain = $2`, token, domain).Scan(&inviter)
+// Names returns the username of the account of domain that made the
+// invitation token, and the username it reserves; each "" for none, and
+// both for an unknown token.
+func (s *Invites) Names(ctx context.Context, domain, token string) (inviter, username string, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(inviter, ''), coalesce(username, '') FROM invites WHERE token = $1 AND domain = $2`,
+		token, domain).Scan(&inviter, &username)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return "", fmt.Errorf("read the inviter of an invite: %w", err)
+		return "", "", fmt.Errorf("read the names of an invite: %w", err)
 	}
-	return inviter, nil
+	return inviter, username, nil
+}
+
+// Reserved reports whether an unused invitation of domain, valid at time
+// at, reserves username for someone other than the holder of token ("" for
+// no token).
+func (s *Invites) Reserved(ctx context.Context, domain, username, token string, at time.Time) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM invites
+		WHERE domain = $1 AND username = $2 AND token <> $3 AND used_by IS NULL AND expires_at > $4)`,
+		domain, username, token, at).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("check reserved usernames: %w", err)
+	}
+	return ok, nil
 }
 
 // Subscribe uses the invitation token, which must be one that inviter,
@@ -131,7 +159,8 @@ func (s *Invites) Subscribe(ctx context.Context, domain, inviter, token, contact
 // username@domain with creds, in one transaction: either both happen or
 // neither. It returns the username of the invitation's inviter, "" for
 // none. A token that is not usable is an error wrapping
-// storage.ErrNotFound; an account that exists, storage.ErrExists.
+// storage.ErrNotFound; one that reserves another username,
+// register.ErrOtherUsername; an account that exists, storage.ErrExists.
 func (s *Invites) CreateAccount(ctx context.Context, domain, token string, validAt time.Time, username string, creds []auth.Credential) (inviter string, err error) {
 	hashes, salts, iterations, storedKeys, serverKeys, err := credentialColumns(creds)
 	if err != nil {
@@ -140,14 +169,18 @@ func (s *Invites) CreateAccount(ctx context.Context, domain, token string, valid
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// The row lock taken by the UPDATE makes a concurrent use of the
 		// same token wait, then find used_by set and fail.
+		var reserved string
 		err := tx.QueryRow(ctx, `UPDATE invites SET used_by = $3, used_at = now()
 			WHERE token = $1 AND domain = $2 AND used_by IS NULL AND expires_at > $4
-			RETURNING coalesce(inviter, '')`, token, domain, username, validAt).Scan(&inviter)
+			RETURNING coalesce(inviter, ''), coalesce(username, '')`, token, domain, username, validAt).Scan(&inviter, &reserved)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("invite is unknown, used or expired: %w", storage.ErrNotFound)
 		}
 		if err != nil {
 			return err
+		}
+		if reserved != "" && reserved != username {
+			return fmt.Errorf("invite is for %s: %w", reserved, register.ErrOtherUsername)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO accounts (domain, username) VALUES ($1, $2)`, domain, username); err != nil {
 			var pgErr *pgconn.PgError
