@@ -20,14 +20,18 @@ type reader struct {
 	seesJID bool // may see the occupants' real JIDs
 }
 
-// reader returns what the user from may do with rm's archive. Occupants
-// may read it, and so may members, admins and owners who are not in the
-// room; nobody else, and never outcasts. Real JIDs are for those who see
-// them in the room (§5.2.1): everyone in a non-anonymous room,
-// moderators, and admins and owners when they are not in it.
+// reader returns what the user from may do with rm's archive: whoever
+// may enter the room may read it, as Prosody and ejabberd have it
+// (XEP-0313 §5.1.2). That is occupants, members, admins and owners, and
+// anyone else when the room is neither members-only nor
+// password-protected (a password is not asked of a query, so it stays
+// closed to those who do not know it); never outcasts. Real JIDs are for
+// those who see them in the room (§5.2.1): everyone in a non-anonymous
+// room, moderators, and admins and owners when they are not in it.
 func (rm *room) reader(from string, aff string) reader {
 	o := rm.sessions[from]
-	r := reader{allowed: aff != Outcast && (o != nil || rank[aff] >= rank[Member])}
+	open := !rm.cfg.MembersOnly && rm.cfg.Password == ""
+	r := reader{allowed: aff != Outcast && (o != nil || rank[aff] >= rank[Member] || open)}
 	switch {
 	case rm.cfg.WhoIs == "anyone":
 		r.seesJID = true
@@ -81,7 +85,7 @@ func (s *Service) archiveMetadata(ctx context.Context, rm *room, iq router.IQ) *
 
 func (s *Service) archiveIQ(ctx context.Context, rm *room, iq router.IQ, who reader) *xmlstream.Element {
 	if !who.allowed {
-		return iq.Error(stanza.Forbidden, "only occupants and members may read this room's archive")
+		return iq.Error(stanza.Forbidden, "only those who may enter this room may read its archive")
 	}
 	ns := iq.Payload.Name.Space
 	switch {

@@ -334,22 +334,40 @@ func TestRoomArchiveErrors(t *testing.T) {
 	}
 }
 
-// Only occupants, and members of the room, read its archive; outcasts
-// never do.
+// readArchive has c query the archive of name and returns the IQ that
+// ends the query, skipping the result messages.
+func readArchive(c *xmpptest.Client, name string) *xmlstream.Element {
+	c.Send("<iq type='set' id='p' to='" + name + "'><query xmlns='" + nsMAM + "'/></iq>")
+	for {
+		if el := c.Next(); el.Name.Local == "iq" {
+			return el
+		}
+	}
+}
+
+// Whoever may enter the room reads its archive, as an occupant would
+// (XEP-0313 §5.1.2): a stranger an open room's; in a members-only room
+// only members, and in a password-protected room only occupants and
+// members; outcasts never.
 func TestRoomArchivePrivacy(t *testing.T) {
 	t.Parallel()
 	s := start(t)
 	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
 	archiveRoom(t, s, juliet, romeo, 2)
-	read := func(c *xmpptest.Client) *xmlstream.Element {
-		c.Send("<iq type='set' id='p' to='" + room + "'><query xmlns='" + nsMAM + "'/></iq>")
-		for {
-			if el := c.Next(); el.Name.Local == "iq" {
-				return el
-			}
-		}
+	read := func(c *xmpptest.Client) *xmlstream.Element { return readArchive(c, room) }
+	if el := read(nurse); el.Attr("type") != "result" {
+		t.Fatalf("a stranger's query of an open room: %s", el)
 	}
-	xmpptest.ExpectError(t, read(nurse), "forbidden")
+	closed := "capulet@" + service
+	create(t, juliet, closed, "jul")
+	configure(t, juliet, closed, field("muc#roomconfig_membersonly", "1"))
+	if e := xmpptest.ExpectError(t, readArchive(nurse, closed), "forbidden"); e.Attr("type") != "auth" {
+		t.Errorf("a stranger's query of a members-only room: %s, want type auth", e)
+	}
+	secret := "montague@" + service
+	create(t, juliet, secret, "jul")
+	configure(t, juliet, secret, field("muc#roomconfig_passwordprotectedroom", "1")+field("muc#roomconfig_roomsecret", "nightingale"))
+	xmpptest.ExpectError(t, readArchive(nurse, secret), "forbidden")
 	juliet.Send("<iq type='set' id='m' to='" + room + "'><query xmlns='" + nsMUC + "#admin'><item jid='nurse@localhost' affiliation='member'/></query></iq>")
 	expectIQ(t, juliet, "m", "result")
 	if el := read(nurse); el.Attr("type") != "result" {
