@@ -38,6 +38,12 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 		return
 	}
 	rm, _ := s.lookup(to.Localpart(), false)
+	if rm != nil && rm.locked && rm.affiliation(from) != Owner {
+		// A locked room is not there for anyone but its owners
+		// (§10.1.1).
+		rm.mu.Unlock()
+		rm = nil
+	}
 	if rm == nil {
 		s.reply(ctx, st, stanza.ItemNotFound, "no such room")
 		return
