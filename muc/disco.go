@@ -84,7 +84,8 @@ func (s *Service) publicRooms() [][2]string {
 }
 
 // roomInfo answers disco#info on a room (§6.4) with its features and
-// the muc#roominfo form.
+// the muc#roominfo form; a hidden room's subject is in it only for
+// those who may enter the room.
 func (s *Service) roomInfo(rm *room, iq router.IQ) *xmlstream.Element {
 	name := rm.cfg.Name
 	if name == "" {
@@ -116,7 +117,12 @@ func (s *Service) roomInfo(rm *room, iq router.IQ) *xmlstream.Element {
 	}
 	form := newForm("result", NSRoomInfo)
 	form.field("muc#roominfo_description", "", rm.cfg.Description)
-	form.field("muc#roominfo_subject", "", rm.subject)
+	if rm.cfg.Public || rm.reader(iq.From.String(), rm.affiliation(iq.From)).allowed {
+		// A hidden room tells its subject only to those who may enter
+		// it (and so read it there): not to strangers of a members-only
+		// or password-protected room, nor to outcasts.
+		form.field("muc#roominfo_subject", "", rm.subject)
+	}
 	form.field("muc#roominfo_occupants", "", strconv.Itoa(len(rm.occupants)))
 	// Clients hide the private message option where it would fail.
 	form.field("muc#roomconfig_allowpm", "", rm.cfg.allowPM())
