@@ -55,3 +55,25 @@ func TestSplitNickInFullRoom(t *testing.T) {
 	phone.Send("<message type='groupchat' to='" + room + "'><body>still romeo</body></message>")
 	xmpptest.ExpectBody(t, juliet.NextNamed("message"), room+"/romeo", "still romeo")
 }
+
+// XEP-0045 §7.2.10: entering a room at its muc#roomconfig_maxusers is
+// refused with service-unavailable of type wait, as the XEP's example
+// has it: a place may free up.
+func TestFullRoomErrorIsWait(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, nurse := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "nurse")
+	createWithRomeo(t, juliet, romeo)
+	configure(t, juliet, room, field("muc#roomconfig_maxusers", "2"))
+	expectConfigNotice(t, romeo, room)
+	nurse.Send("<presence to='" + room + "/nurse'><x xmlns='" + nsMUC + "'/></presence>")
+	if e := xmpptest.ExpectError(t, nurse.ExpectPresenceFrom(room+"/nurse"), "service-unavailable"); e.Attr("type") != "wait" {
+		t.Errorf("entering a full room: %s, want type wait", e)
+	}
+	phone := xmpptest.Login(t, s, "romeo", "pw", "phone")
+	enter(t, phone, room, "romeo", "", []string{"jul"}, 0, "")
+	phone.Send("<presence to='" + room + "/montague'/>")
+	if e := xmpptest.ExpectError(t, phone.ExpectPresenceFrom(room+"/montague"), "service-unavailable"); e.Attr("type") != "wait" {
+		t.Errorf("a session taking a nick of its own in a full room: %s, want type wait", e)
+	}
+}

@@ -104,7 +104,7 @@ func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JI
 		s.reply(ctx, st, stanza.Conflict, "the nickname is registered by someone else")
 		return
 	case existing == nil && rm.full(aff):
-		s.reply(ctx, st, stanza.ServiceUnavailable, "the room is full")
+		s.route(ctx, fullRoomError(st))
 		return
 	}
 	if existing != nil {
@@ -131,6 +131,16 @@ func (s *Service) enter(ctx context.Context, rm *room, created bool, from jid.JI
 // (§7.2.10), so that filling a room cannot lock them out of it.
 func (rm *room) full(aff string) bool {
 	return rm.cfg.MaxUsers > 0 && len(rm.occupants) >= rm.cfg.MaxUsers && rank[aff] < rank[Admin]
+}
+
+// fullRoomError answers st, a presence that would make one occupant
+// more in a full room, with service-unavailable of type wait, as
+// XEP-0045's example of the occupant limit has it (§7.2.10): a place
+// may free up, so the client may try again later.
+func fullRoomError(st *xmlstream.Element) *xmlstream.Element {
+	reply := stanza.ErrorReply(st, stanza.ServiceUnavailable, "the room is full")
+	reply.Child(stanza.NSClient, "error").SetAttr("type", "wait")
+	return reply
 }
 
 // welcome sends the session from of o, which just entered with the
@@ -347,7 +357,7 @@ func (s *Service) changeNick(ctx context.Context, rm *room, o *occupant, from ji
 		// The session becomes an occupant of its own: one more, as if
 		// it entered (§7.2.10).
 		if rm.full(rm.affiliation(o.bare)) {
-			s.reply(ctx, st, stanza.ServiceUnavailable, "the room is full")
+			s.route(ctx, fullRoomError(st))
 			return
 		}
 		s.splitNick(rm, o, from, nick, st)
