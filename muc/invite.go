@@ -125,6 +125,28 @@ func (rm *room) invitation(invitee, from jid.JID, reason *xmlstream.Element) *xm
 		"to", invitee.String(), "id", stanza.NewID()).AddChild(x)
 }
 
+// invitationBlocked reports whether m, an invitation the room passes on
+// to a local invitee (§7.8.2), is from a user the invitee blocked, or
+// who blocked the invitee (XEP-0191 §3.3). The router sees it come from
+// the room, so it is checked here against the inviter, as a direct
+// invitation (XEP-0249) would be. The blocklists may be read from the
+// store: the room's lock must not be held.
+func (s *Service) invitationBlocked(ctx context.Context, m *xmlstream.Element) bool {
+	inv := child(m.Child(NSUser, "x"), NSUser, "invite")
+	if inv == nil {
+		return false
+	}
+	to, err := jid.Parse(m.Attr("to"))
+	if err != nil || !s.r.IsLocal(to.Domainpart()) {
+		return false
+	}
+	inviter, err := jid.Parse(inv.Attr("from"))
+	if err != nil {
+		return false
+	}
+	return !s.r.DirectAllowedWait(ctx, inviter, to, m)
+}
+
 // rememberInvite records that inviter invited invitee, forgetting an
 // older invitation when the room remembers too many.
 func (rm *room) rememberInvite(invitee, inviter jid.JID) {

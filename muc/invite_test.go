@@ -152,3 +152,20 @@ func TestNewMemberInvited(t *testing.T) {
 	expectInvitation(t, romeo.NextNamed("message"), "juliet@localhost/r", "once more", "rosemary")
 	enter(t, romeo, room, "romeo", "<password>rosemary</password>", []string{"jul"}, 0, "")
 }
+
+// A mediated invitation (XEP-0045 §7.8.2) from a user the invitee has
+// blocked does not reach the invitee (XEP-0191 §3.3), though the room
+// sends it: the room only passes it on. Invitations from others still
+// come.
+func TestInvitationFromBlockedUserDropped(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, tybalt := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "tybalt")
+	createWithRomeo(t, juliet, romeo)
+	blockItem(t, tybalt, "block", "juliet@localhost")
+
+	juliet.Send("<message to='" + room + "'><x xmlns='" + nsUser + "'><invite to='tybalt@localhost'/></x></message>")
+	juliet.Ping() // the invitation has been handled
+	romeo.Send("<message to='" + room + "'><x xmlns='" + nsUser + "'><invite to='tybalt@localhost'/></x></message>")
+	expectInvitation(t, tybalt.NextNamed("message"), "romeo@localhost/r", "", "")
+}

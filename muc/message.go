@@ -68,7 +68,7 @@ func (s *Service) message(ctx context.Context, from, to jid.JID, st *xmlstream.E
 			}
 		}
 		for _, m := range later {
-			if !s.mentionBlocked(ctx, m) {
+			if !s.mentionBlocked(ctx, m) && !s.invitationBlocked(ctx, m) {
 				s.r.Route(ctx, m)
 			}
 		}
