@@ -18,7 +18,8 @@
 // the room's events in one order; the archive is written off the lock,
 // in batches across rooms (writer.go). Lock order: room.mu, then
 // Service.mu; room.mu, then the writer's locks. Service.mu guards
-// the room table and the index of joined sessions only, and is never held
+// the room table, the index of joined sessions and the count of
+// persistent rooms each user owns (owned.go) only, and is never held
 // while taking a room's lock (except a room not yet in the table) nor
 // while calling the store or the router.
 package muc
@@ -70,6 +71,8 @@ const (
 	DefaultHistory  = 20
 	DefaultMaxUsers = 200
 	DefaultMaxPage  = 250
+	// DefaultMaxOwnedRooms is the default of Config.MaxOwnedRooms.
+	DefaultMaxOwnedRooms = 100
 	// DefaultMaxVCardBytes is the default of Config.MaxVCardBytes, the
 	// default of vcard.max_bytes.
 	DefaultMaxVCardBytes = 64 << 10
@@ -101,6 +104,10 @@ type Config struct {
 	// groupchat message fails with resource-constraint. 0 means
 	// DefaultQueue.
 	Queue int
+	// MaxOwnedRooms is how many persistent rooms one user may own; an
+	// owner's making one more persistent is refused. 0 means
+	// DefaultMaxOwnedRooms.
+	MaxOwnedRooms int
 	// FloodRate is how many messages per second one occupant may send
 	// to a room (groupchat, private, invitations and voice requests) in
 	// the long run; FloodBurst how
@@ -128,7 +135,8 @@ func (c *Config) Validate() error {
 		p   *int
 		def int
 	}{{&c.History, DefaultHistory}, {&c.MaxUsers, DefaultMaxUsers}, {&c.MaxPage, DefaultMaxPage},
-		{&c.MaxVCardBytes, DefaultMaxVCardBytes}, {&c.BatchRows, DefaultBatchRows}, {&c.Queue, DefaultQueue}} {
+		{&c.MaxVCardBytes, DefaultMaxVCardBytes}, {&c.BatchRows, DefaultBatchRows}, {&c.Queue, DefaultQueue},
+		{&c.MaxOwnedRooms, DefaultMaxOwnedRooms}} {
 		if *f.p == 0 {
 			*f.p = f.def
 		}
@@ -159,9 +167,10 @@ type Service struct {
 	relay  *relay // to occupants of other servers
 	screen screen // filters what goes straight to local sessions
 
-	mu     sync.Mutex                 // guards rooms and joined; a leaf lock
+	mu     sync.Mutex                 // guards rooms, joined and owned; a leaf lock
 	rooms  map[string]*room           // by localpart
 	joined map[string]map[string]bool // real full JID -> room names
+	owned  ownedRooms                 // for Config.MaxOwnedRooms
 }
 
 var _ router.Component = (*Service)(nil)
@@ -174,7 +183,7 @@ func New(ctx context.Context, r *router.Router, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, r: r, domain: jid.MustParse(cfg.Domain),
-		rooms: map[string]*room{}, joined: map[string]map[string]bool{}}
+		rooms: map[string]*room{}, joined: map[string]map[string]bool{}, owned: newOwnedRooms()}
 	secret, err := cfg.Store.Secret(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("muc: reading the secret of occupant ids: %w", err)
@@ -219,8 +228,12 @@ func (s *Service) Load(ctx context.Context) error {
 		maps.Copy(rm.nicks, sr.Nicks)
 		rooms[rm.name] = rm
 	}
+	owned := newOwnedRooms()
+	for _, rm := range rooms {
+		owned.set(rm.name, rm.persistentOwners())
+	}
 	s.mu.Lock()
-	s.rooms, s.joined = rooms, map[string]map[string]bool{}
+	s.rooms, s.joined, s.owned = rooms, map[string]map[string]bool{}, owned
 	s.mu.Unlock()
 	return nil
 }
@@ -280,7 +293,10 @@ func (s *Service) AccountDeleted(ctx context.Context, bare jid.JID) error {
 // that deleted it has the node running the rooms call it.
 func (s *Service) ForgetAccount(bare jid.JID) {
 	key := bare.Bare().String()
-	s.eachRoom(func(rm *room) { rm.setAffiliation(key, None) })
+	s.eachRoom(func(rm *room) {
+		rm.setAffiliation(key, None)
+		s.indexOwners(rm)
+	})
 }
 
 // Register routes the service's domain to s and has it forget sessions
@@ -358,6 +374,7 @@ func (s *Service) forget(rm *room) {
 	s.mu.Lock()
 	if s.rooms[rm.name] == rm {
 		delete(s.rooms, rm.name)
+		s.owned.set(rm.name, nil)
 	}
 	s.mu.Unlock()
 }
@@ -405,5 +422,6 @@ func (s *Service) save(ctx context.Context, rm *room) error {
 		s.cfg.Logger.Error("saving a room", "room", rm.jid.String(), "err", err)
 		return err
 	}
+	s.indexOwners(rm)
 	return nil
 }

@@ -43,6 +43,10 @@ func (s *Service) owner(ctx context.Context, rm *room, iq router.IQ) *xmlstream.
 	if !ok {
 		return iq.Error(stanza.NotAcceptable, "invalid configuration value")
 	}
+	if cfg.Persistent && !rm.cfg.Persistent && s.ownsMostRooms(iq.From.Bare().String()) {
+		// Local policy bounds the rooms one user keeps (§10.1).
+		return iq.Error(stanza.PolicyViolation, "you own as many persistent rooms as this service allows")
+	}
 	old, wasLocked := rm.cfg, rm.locked
 	rm.cfg, rm.locked = cfg, false
 	if s.save(ctx, rm) != nil {
