@@ -228,10 +228,10 @@ func (s *Service) setSubject(ctx context.Context, rm *room, o *occupant, st *xml
 		s.reply(ctx, st, stanza.Forbidden, "only moderators may change the subject")
 		return
 	}
-	oldSubject, oldBy := rm.subject, rm.subjectBy
-	rm.subject, rm.subjectBy = st.Child(st.Name.Space, "subject").Text(), o.nick
+	oldSubject, oldBy, oldByID := rm.subject, rm.subjectBy, rm.subjectByID
+	rm.subject, rm.subjectBy, rm.subjectByID = st.Child(st.Name.Space, "subject").Text(), o.nick, o.id
 	if rm.cfg.Persistent && s.save(ctx, rm) != nil {
-		rm.subject, rm.subjectBy = oldSubject, oldBy
+		rm.subject, rm.subjectBy, rm.subjectByID = oldSubject, oldBy, oldByID
 		s.reply(ctx, st, stanza.InternalServerError, "the subject could not be stored")
 		return
 	}

@@ -85,3 +85,25 @@ func TestOccupantIDs(t *testing.T) {
 		t.Fatal("romeo has the same occupant id in two rooms")
 	}
 }
+
+// The subject sent on entering, from the occupant who set it, carries
+// that occupant's id, as every message a room sends does (XEP-0421 §5,
+// "Business Rules").
+func TestSubjectOnEnteringHasOccupantID(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo := online(t, s, "juliet"), online(t, s, "romeo")
+	create(t, juliet, room, "jul")
+	juliet.Send("<message type='groupchat' to='" + room + "'><subject>feud</subject></message>")
+	julietID := occupantID(t, juliet.NextNamed("message"))
+	romeo.Send("<presence to='" + room + "/romeo'><x xmlns='" + nsMUC + "'/></presence>")
+	romeo.ExpectPresenceFrom(room + "/jul")
+	expectPresence(t, romeo, room+"/romeo", "", "110", "170")
+	el := romeo.NextNamed("message")
+	if el.Attr("from") != room+"/jul" || el.Child("jabber:client", "subject") == nil {
+		t.Fatalf("got %s, want the subject from jul", el)
+	}
+	if got := occupantID(t, el); got != julietID {
+		t.Errorf("subject's occupant id %q, want juliet's %q", got, julietID)
+	}
+}

@@ -175,6 +175,10 @@ func (s *Service) welcome(ctx context.Context, rm *room, o *occupant, from jid.J
 		subj.SetAttr("from", rm.nickJID(rm.subjectBy).String())
 	}
 	subj.AddChild(xmlstream.NewElement(stanza.NSClient, "subject").AddText(rm.subject))
+	if rm.subjectBy != "" && rm.subjectByID != "" {
+		// XEP-0421 §5: every message from an occupant carries its id.
+		subj.AddChild(xmlstream.NewElement(NSOccupantID, "occupant-id", "id", rm.subjectByID))
+	}
 	s.send(from, addressed(subj, from))
 }
 

@@ -41,6 +41,10 @@ type room struct {
 	cfg  RoomConfig
 	// subject and subjectBy (a nick) are sent to each joining occupant.
 	subject, subjectBy string
+	// subjectByID is the XEP-0421 id of the occupant who set the
+	// subject, sent with it; "" when unknown, as after a restart: the
+	// store keeps only the nick.
+	subjectByID string
 	// locked is true from creation until the owner configures the room
 	// (XEP-0045 §10.1); only owners may enter it meanwhile. A room
 	// created without the MUC element (groupchat 1.0) is never locked.
