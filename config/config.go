@@ -168,6 +168,9 @@ type MUC struct {
 	// FloodBurst is how many messages an occupant may send at once after
 	// being quiet, when FloodRate is set.
 	FloodBurst int `toml:"flood_burst"`
+	// MaxOwnedRooms is how many persistent rooms one user may own;
+	// making one more persistent is refused with policy-violation.
+	MaxOwnedRooms int `toml:"max_owned_rooms"`
 }
 
 // Offline bounds offline message storage (XEP-0160).
@@ -523,7 +526,7 @@ func Default() Config {
 		Upload:       Upload{Enabled: true, MaxFileBytes: 10 << 20, QuotaBytes: 1 << 30, SlotsPerDay: 1000, ExpireDays: 30},
 		Push:         Push{Enabled: true},
 		Registration: Registration{PerAddressPerHour: 5},
-		MUC:          MUC{FloodRate: 0, FloodBurst: 20},
+		MUC:          MUC{FloodRate: 0, FloodBurst: 20, MaxOwnedRooms: 100},
 		Components:   Components{Listen: "127.0.0.1:5347"},
 		ACME:         ACME{HTTPListen: ":80"},
 	}
@@ -775,6 +778,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("muc.flood_burst: %d must not be negative", c.MUC.FloodBurst))
 	} else if c.MUC.FloodBurst == 0 && c.MUC.FloodRate > 0 {
 		errs = append(errs, errors.New("muc.flood_burst: must be at least 1 when muc.flood_rate is set (set flood_rate = 0 for no limit)"))
+	}
+	if c.MUC.MaxOwnedRooms < 1 {
+		errs = append(errs, fmt.Errorf("muc.max_owned_rooms: %d must be positive", c.MUC.MaxOwnedRooms))
 	}
 	return errors.Join(errs...)
 }

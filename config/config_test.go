@@ -115,8 +115,8 @@ func TestParse(t *testing.T) {
 		{name: "negative client rate", doc: "[limits]\nclient_bytes_per_second = -1", wantErr: "client_bytes_per_second"},
 		{name: "not toml", doc: "hosts = [", wantErr: "parsing config"},
 		{name: "muc defaults", doc: "", check: func(t *testing.T, c Config) {
-			if c.MUC.FloodRate != 0 || c.MUC.FloodBurst != 20 {
-				t.Errorf("muc = %+v, want flood_rate 0 (no limit), flood_burst 20", c.MUC)
+			if c.MUC.FloodRate != 0 || c.MUC.FloodBurst != 20 || c.MUC.MaxOwnedRooms != 100 {
+				t.Errorf("muc = %+v, want flood_rate 0 (no limit), flood_burst 20, max_owned_rooms 100", c.MUC)
 			}
 		}},
 		{name: "muc flood limit", doc: "[muc]\nflood_rate = 0.5\nflood_burst = 3", check: func(t *testing.T, c Config) {
@@ -138,6 +138,12 @@ func TestParse(t *testing.T) {
 		{name: "muc infinite rate", doc: "[muc]\nflood_rate = inf", wantErr: "muc.flood_rate: +Inf"},
 		{name: "muc nan rate", doc: "[muc]\nflood_rate = nan", wantErr: "muc.flood_rate: NaN"},
 		{name: "muc negative burst", doc: "[muc]\nflood_burst = -5", wantErr: "muc.flood_burst: -5 must not be negative"},
+		{name: "muc owned rooms", doc: "[muc]\nmax_owned_rooms = 3", check: func(t *testing.T, c Config) {
+			if c.MUC.MaxOwnedRooms != 3 {
+				t.Errorf("muc = %+v, want max_owned_rooms 3", c.MUC)
+			}
+		}},
+		{name: "muc no owned rooms", doc: "[muc]\nmax_owned_rooms = 0", wantErr: "muc.max_owned_rooms: 0 must be positive"},
 		{name: "muc zero burst with a rate", doc: "[muc]\nflood_rate = 10\nflood_burst = 0", wantErr: "muc.flood_burst: must be at least 1 when muc.flood_rate is set"},
 		{name: "invitations without registration", doc: "[registration]\nrequire_invite = true", wantErr: "registration.require_invite: invitations are for in-band registration, which is off: set registration.enabled = true"},
 		{name: "cluster without a shared database", doc: "[cluster]\nnats = 'nats://127.0.0.1:4222'", wantErr: "set database.url"},

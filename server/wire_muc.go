@@ -23,6 +23,7 @@ func (w *wiring) muc(ctx context.Context) error {
 			MaxVCardBytes: w.cfg.VCard.MaxBytes,
 			FloodRate:     w.cfg.MUC.FloodRate,
 			FloodBurst:    w.cfg.MUC.FloodBurst,
+			MaxOwnedRooms: w.cfg.MUC.MaxOwnedRooms,
 			Deferred:      w.cluster != nil,
 			Logger:        w.log,
 		})
