@@ -27,7 +27,8 @@
 //
 // Explicit subscriptions are not supported: PEP's are implied by presence
 // subscriptions and +notify. Items are kept in PostgreSQL, newest last, at
-// most pubsub#max_items of them per node (at most Config.MaxItems).
+// most pubsub#max_items of them per node (at most Config.MaxItems); a
+// node with pubsub#persist_items false keeps none, and only notifies.
 package pep
 
 import (
@@ -115,7 +116,9 @@ type LastItem struct {
 // account.
 type Store interface {
 	// Publish stores item in owner's node, replacing an item with its id
-	// and keeping only the newest MaxItems (at most limits.Items). A node that does not exist is
+	// and keeping only the newest MaxItems (at most limits.Items); a
+	// node whose Persist is false stores nothing (a transient node,
+	// XEP-0060 §4.3). A node that does not exist is
 	// created with create, unless owner has limits.Nodes nodes already
 	// (ErrTooManyNodes). For an existing node, check is called with its
 	// configuration first; its error stops the publish. Nothing changes
@@ -129,7 +132,8 @@ type Store interface {
 	// Nodes returns owner's nodes, sorted by name.
 	Nodes(ctx context.Context, owner jid.JID) ([]Node, error)
 	// Configure replaces the configuration of owner's node, dropping the
-	// oldest items beyond its new MaxItems.
+	// oldest items beyond its new MaxItems, or all of them when its
+	// Persist is false.
 	Configure(ctx context.Context, owner jid.JID, node string, cfg NodeConfig) error
 	// Items returns the node's configuration and items, oldest first: those
 	// with the given ids if ids is not empty, else the newest max.

@@ -73,8 +73,13 @@ func createNode(ctx context.Context, tx pgx.Tx, owner jid.JID, node string, c pe
 	return id, err
 }
 
-// trim drops the oldest items of the node beyond max.
+// trim drops the oldest items of the node beyond max; a max of 0 or
+// less drops them all.
 func trim(ctx context.Context, tx pgx.Tx, nodeID int64, max int) error {
+	if max <= 0 {
+		_, err := tx.Exec(ctx, `DELETE FROM pep_items WHERE node_id = $1`, nodeID)
+		return err
+	}
 	_, err := tx.Exec(ctx, `DELETE FROM pep_items WHERE node_id = $1 AND seq < (
 		SELECT seq FROM pep_items WHERE node_id = $1 ORDER BY seq DESC OFFSET $2 - 1 LIMIT 1)`, nodeID, max)
 	return err
@@ -82,7 +87,7 @@ func trim(ctx context.Context, tx pgx.Tx, nodeID int64, max int) error {
 
 // Publish stores item in owner's node, creating the node with create if
 // it does not exist, and keeps only the node's newest MaxItems items (at
-// most limits.Items).
+// most limits.Items); a node that does not persist items stores none.
 func (p *PEP) Publish(ctx context.Context, owner jid.JID, node string, create pep.NodeConfig, check func(pep.NodeConfig) error, item pep.Item, limits pep.Limits) (pep.NodeConfig, error) {
 	var cfg pep.NodeConfig
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
@@ -103,6 +108,9 @@ func (p *PEP) Publish(ctx context.Context, owner jid.JID, node string, create pe
 			return err
 		}
 		cfg = c
+		if !c.Persist {
+			return nil // a transient node keeps no items (XEP-0060 §4.3)
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO pep_items (node_id, item_id, payload) VALUES ($1, $2, $3)
 			ON CONFLICT (node_id, item_id) DO UPDATE SET payload = excluded.payload, seq = DEFAULT, published = now()`,
 			id, item.ID, item.Payload)
@@ -171,7 +179,8 @@ func (p *PEP) Nodes(ctx context.Context, owner jid.JID) ([]pep.Node, error) {
 }
 
 // Configure replaces the configuration of owner's node and drops the
-// oldest items beyond its new MaxItems.
+// oldest items beyond its new MaxItems, or all of them when it no longer
+// persists items.
 func (p *PEP) Configure(ctx context.Context, owner jid.JID, node string, c pep.NodeConfig) error {
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		id, _, err := lockNode(ctx, tx, owner, node)
@@ -183,7 +192,11 @@ func (p *PEP) Configure(ctx context.Context, owner jid.JID, node string, c pep.N
 		if err != nil {
 			return err
 		}
-		return trim(ctx, tx, id, c.MaxItems)
+		keep := c.MaxItems
+		if !c.Persist {
+			keep = 0
+		}
+		return trim(ctx, tx, id, keep)
 	})
 	if err != nil {
 		return fmt.Errorf("configure node %q of %s: %w", node, owner, err)
