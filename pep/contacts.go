@@ -81,13 +81,20 @@ func (m *module) contactPresence(contact, account jid.JID, st *xmlstream.Element
 
 // approved sends a new subscriber the last items it asked for (XEP-0163
 // §4.3.4) once account approved its subscription: a local contact's
-// available resources at once; for a remote contact, what its resources
+// available resources at once, unless they had them already (lastSent);
+// for a remote contact, what its resources
 // asked for is learnt again, since their presence may have come before
 // the contact was a subscriber.
 func (m *module) approved(ctx context.Context, account, contact jid.JID) {
 	if m.r.IsLocal(contact.Domainpart()) {
 		for _, session := range m.r.AvailableResources(contact.Bare()) {
-			m.sendLast(ctx, session, []jid.JID{account}, m.Interests.Notify(session), true)
+			nodes := m.Interests.Notify(session)
+			unlock := m.sent.turn(session)
+			send := m.sent.approved(session, nodes, account)
+			unlock()
+			if send {
+				m.sendLast(ctx, session, []jid.JID{account}, nodes, true)
+			}
 		}
 		return
 	}

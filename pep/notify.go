@@ -62,12 +62,19 @@ func (m *module) sendLastItems(ctx context.Context, session jid.JID) {
 	account := session.Bare()
 	sctx, cancel := timeout(ctx)
 	defer cancel()
+	// An approval of a subscription waits for this reading, and sends
+	// the last items only of owners it did not cover.
+	unlock := m.sent.turn(session)
 	owners, err := m.Contacts.Subscriptions(sctx, account)
 	if err != nil {
+		unlock()
 		m.Logger.Error("sending the last PEP items", "jid", session.String(), "err", err)
 		return
 	}
-	m.sendLast(sctx, session, append(owners, account), nodes, false)
+	owners = append(owners, account)
+	m.sent.answered(session, nodes, owners)
+	unlock()
+	m.sendLast(sctx, session, owners, nodes, false)
 }
 
 // sendLast sends the session to, local or remote, the last item of each

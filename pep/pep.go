@@ -201,6 +201,7 @@ type module struct {
 	Config
 	r      *router.Router
 	remote remote
+	sent   lastSent
 	// published are told of each item an account's client published.
 	published []func(ctx context.Context, owner jid.JID, node, id string, payload *xmlstream.Element)
 	// removed are told of each item an account's client retracted, and
@@ -241,6 +242,7 @@ func Register(r *router.Router, cfg Config) *Service {
 	r.AddFilter(contactPresence{m})
 	cfg.Contacts.OnApproved(m.approved)
 	cfg.Interests.OnChange(m.sendLastItems)
+	r.OnUnbind(m.sent.forget)
 	return &Service{m}
 }
 
