@@ -81,13 +81,17 @@ func (m *module) contactPresence(contact, account jid.JID, st *xmlstream.Element
 
 // approved sends a new subscriber the last items it asked for (XEP-0163
 // §4.3.4) once account approved its subscription: a local contact's
-// available resources at once, unless they had them already (lastSent);
+// available resources of non-negative priority at once, unless they had
+// them already (lastSent);
 // for a remote contact, what its resources
 // asked for is learnt again, since their presence may have come before
 // the contact was a subscriber.
 func (m *module) approved(ctx context.Context, account, contact jid.JID) {
 	if m.r.IsLocal(contact.Domainpart()) {
 		for _, session := range m.r.AvailableResources(contact.Bare()) {
+			if m.negative(session) {
+				continue
+			}
 			nodes := m.Interests.Notify(session)
 			unlock := m.sent.turn(session)
 			send := m.sent.approved(session, nodes, account)

@@ -12,7 +12,7 @@ import (
 // notify sends the event ev about owner's node to every session that may
 // have it and asked for the node's notifications: the owner's own, and for
 // nodes not on the whitelist model those of its presence subscribers
-// (XEP-0163 §4.3).
+// of non-negative priority (XEP-0163 §4.3.2).
 func (m *module) notify(ctx context.Context, owner jid.JID, node string, cfg NodeConfig, ev *xmlstream.Element) {
 	readers := []jid.JID{owner}
 	if cfg.Access != Whitelist {
@@ -31,7 +31,7 @@ func (m *module) notify(ctx context.Context, owner jid.JID, node string, cfg Nod
 			continue
 		}
 		for _, s := range m.r.AvailableResources(reader) {
-			if m.Interests.Wants(s, node) {
+			if m.Interests.Wants(s, node) && (reader.Equal(owner) || !m.negative(s)) {
 				m.send(ctx, owner, s, event)
 			}
 		}
@@ -51,8 +51,9 @@ func (m *module) send(ctx context.Context, owner, to jid.JID, event *xmlstream.E
 }
 
 // sendLastItems sends a session whose interests became known the last item
-// of each node it asked for, of its own account and of the accounts whose
-// presence it is subscribed to (XEP-0163 §4.3.4: send_last_published_item
+// of each node it asked for, of its own account and, unless its priority
+// is negative, of the accounts whose presence it is subscribed to
+// (XEP-0163 §4.3.3, §4.3.4: send_last_published_item
 // on_sub_and_presence).
 func (m *module) sendLastItems(ctx context.Context, session jid.JID) {
 	nodes := m.Interests.Notify(session)
@@ -62,6 +63,13 @@ func (m *module) sendLastItems(ctx context.Context, session jid.JID) {
 	account := session.Bare()
 	sctx, cancel := timeout(ctx)
 	defer cancel()
+	if m.negative(session) {
+		// Only the account's own items: contacts' go to resources of
+		// non-negative priority (XEP-0163 §4.3.3).
+		m.sent.answered(session, nodes, []jid.JID{account})
+		m.sendLast(sctx, session, []jid.JID{account}, nodes, false)
+		return
+	}
 	// An approval of a subscription waits for this reading, and sends
 	// the last items only of owners it did not cover.
 	unlock := m.sent.turn(session)
@@ -106,4 +114,12 @@ func (m *module) sendLast(ctx context.Context, to jid.JID, owners []jid.JID, nod
 		delay := xmlstream.NewElement(NSDelay, "delay", "from", li.Owner.String(), "stamp", li.Published.UTC().Format(stampLayout))
 		m.send(ctx, li.Owner, to, ev, delay)
 	}
+}
+
+// negative reports whether the local session's priority is negative: it
+// gets no notifications from the accounts it is subscribed to (XEP-0163
+// §4.3.2, §4.3.3).
+func (m *module) negative(session jid.JID) bool {
+	p, ok := m.r.Priority(session)
+	return ok && p < 0
 }

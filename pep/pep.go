@@ -18,7 +18,8 @@
 //   - notifications: a publish, a retraction (when asked or when the
 //     node's pubsub#notify_retract says so), a purge or a
 //     deletion goes to those of the owner's own sessions and of its
-//     presence subscribers' sessions (not for whitelist) that announce
+//     presence subscribers' sessions of non-negative priority (not for
+//     whitelist) that announce
 //     node+notify in their entity capabilities (XEP-0115); a session that
 //     announces it gets the last item of each such node when its
 //     capabilities become known. Subscribers on other servers are
