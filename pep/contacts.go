@@ -81,8 +81,9 @@ func (m *module) contactPresence(contact, account jid.JID, st *xmlstream.Element
 
 // approved sends a new subscriber the last items it asked for (XEP-0163
 // §4.3.4) once account approved its subscription: a local contact's
-// available resources of non-negative priority at once, unless they had
-// them already (lastSent);
+// available resources of non-negative priority at once, unless the
+// answer to their capabilities is still to come, which sends them
+// (answered);
 // for a remote contact, what its resources
 // asked for is learnt again, since their presence may have come before
 // the contact was a subscriber.
@@ -94,7 +95,7 @@ func (m *module) approved(ctx context.Context, account, contact jid.JID) {
 			}
 			nodes := m.Interests.Notify(session)
 			unlock := m.sent.turn(session)
-			send := m.sent.approved(session, nodes, account)
+			send := m.sent.has(session, nodes)
 			unlock()
 			if send {
 				m.sendLast(ctx, session, []jid.JID{account}, nodes, true)

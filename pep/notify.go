@@ -66,12 +66,12 @@ func (m *module) sendLastItems(ctx context.Context, session jid.JID) {
 	if m.negative(session) {
 		// Only the account's own items: contacts' go to resources of
 		// non-negative priority (XEP-0163 §4.3.3).
-		m.sent.answered(session, nodes, []jid.JID{account})
+		m.sent.record(session, nodes)
 		m.sendLast(sctx, session, []jid.JID{account}, nodes, false)
 		return
 	}
-	// An approval of a subscription waits for this reading, and sends
-	// the last items only of owners it did not cover.
+	// An approval of a subscription waits for this reading; one that
+	// comes before leaves the last items to it.
 	unlock := m.sent.turn(session)
 	owners, err := m.Contacts.Subscriptions(sctx, account)
 	if err != nil {
@@ -80,7 +80,7 @@ func (m *module) sendLastItems(ctx context.Context, session jid.JID) {
 		return
 	}
 	owners = append(owners, account)
-	m.sent.answered(session, nodes, owners)
+	m.sent.record(session, nodes)
 	unlock()
 	m.sendLast(sctx, session, owners, nodes, false)
 }

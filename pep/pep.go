@@ -202,7 +202,7 @@ type module struct {
 	Config
 	r      *router.Router
 	remote remote
-	sent   lastSent
+	sent   answered
 	// published are told of each item an account's client published.
 	published []func(ctx context.Context, owner jid.JID, node, id string, payload *xmlstream.Element)
 	// removed are told of each item an account's client retracted, and

@@ -75,6 +75,7 @@ func outbound(typ string, st State) (next State, route bool) {
 type inboundResult struct {
 	deliver   bool // to the recipient's resources: available for a request, also interested for an answer
 	approve   bool // answer 'subscribed' for the recipient and send its presence
+	granted   bool // the subscription is new (not one answered again): tell the OnApproved functions
 	revokeOut bool // the sender lost its subscription: send it unavailable
 }
 
@@ -91,7 +92,7 @@ func inbound(typ string, st State, request string) (State, inboundResult) {
 			res.approve = true // already approved: answer again
 		case st.InRoster && it.Approved:
 			it.Subscription, it.Approved = with(it.Subscription.hasTo(), true), false
-			res.approve = true
+			res.approve, res.granted = true, true
 		case st.PendingIn == "":
 			st.PendingIn = request
 			res.deliver = true
@@ -245,7 +246,9 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 	if res.approve {
 		m.r.Route(ctx, subscription("subscribed", owner, contact))
 		m.sendPresence(ctx, owner, contact, m.storedLast(ctx, owner))
-		m.tellApproved(ctx, owner, contact)
+		if res.granted {
+			m.tellApproved(ctx, owner, contact)
+		}
 	}
 }
 
