@@ -44,6 +44,10 @@ type remoteResource struct {
 	ver   string             // node#ver of its <c/>
 	caps  *xmlstream.Element // its <c/>
 	nodes []string           // the nodes it asked for; nil while unknown or when it is no subscriber
+	// sent is true once the last items of the nodes it asked for were
+	// sent: its wishes may be learnt twice at once, from its presence
+	// and on its subscription's approval, and it gets them once.
+	sent bool
 }
 
 // contactPresence is the router filter through which PEP sees the
@@ -175,29 +179,30 @@ type announcement struct {
 }
 
 // unknown returns the resources of the remote contact whose wishes
-// account does not know.
+// account has not learnt, nor sent the last items for.
 func (rm *remote) unknown(account, contact jid.JID) []announcement {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	var as []announcement
 	for resource, r := range rm.resources(account, contact) {
-		if j, err := contact.WithResource(resource); err == nil && r.nodes == nil {
+		if j, err := contact.WithResource(resource); err == nil && !r.sent {
 			as = append(as, announcement{j, r.ver, r.caps})
 		}
 	}
 	return as
 }
 
-// learned records the nodes behind ver, and reports whether contact
-// still announces ver to account.
+// learned records the nodes behind ver, and reports whether the last
+// items are to be sent: contact still announces ver to account, and was
+// not sent them for it yet.
 func (rm *remote) learned(account, contact jid.JID, ver string, nodes []string) bool {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	r := rm.resources(account, contact)[contact.Resourcepart()]
-	if r == nil || r.ver != ver {
+	if r == nil || r.ver != ver || r.sent {
 		return false
 	}
-	r.nodes = nodes
+	r.nodes, r.sent = nodes, true
 	return true
 }
 

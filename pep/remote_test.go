@@ -40,3 +40,29 @@ func TestRemoteBounds(t *testing.T) {
 		t.Fatalf("counts %d and %d", rm.n, rm.accounts[account.String()].n)
 	}
 }
+
+// TestRemoteLastItemsOnce: the last items reach a remote resource once
+// for what it announced, though its wishes are learnt twice at the same
+// time (from its presence, and again as its subscription is approved),
+// and an approval that comes again learns nothing anew (XEP-0163
+// §4.3.4).
+func TestRemoteLastItemsOnce(t *testing.T) {
+	var rm remote
+	account, contact := jid.MustParse("alice@a.test"), jid.MustParse("bob@b.test/r")
+	c := xmlstream.NewElement(caps.NS, "c", "ver", "v")
+	if rm.announce(account, contact, "n#v", c) == nil {
+		t.Fatal("announcement refused")
+	}
+	if len(rm.unknown(account, contact)) != 1 {
+		t.Fatal("a resource whose wishes are not learnt is not unknown")
+	}
+	if !rm.learned(account, contact, "n#v", nil) {
+		t.Fatal("the first learning of the announcement sends nothing")
+	}
+	if rm.learned(account, contact, "n#v", nil) {
+		t.Fatal("a second learning of the same announcement sends the last items again")
+	}
+	if as := rm.unknown(account, contact); len(as) != 0 {
+		t.Fatalf("after its wishes were learnt, %v are unknown", as)
+	}
+}
