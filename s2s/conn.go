@@ -59,6 +59,11 @@ type conn struct {
 	// via tracks our stanzas on a peer's bidirectional stream.
 	via viaSent
 
+	// authenticated is set once the peer authenticated a domain on a
+	// stream it opened: from then on, its silence past the read deadline
+	// closes the stream with linger instead of at once.
+	authenticated atomic.Bool
+
 	closeOnce sync.Once
 	closed    chan struct{} // closed by end
 	// readHook is told the size of each read from the peer; the reader's
@@ -72,6 +77,11 @@ type source struct{ c *conn }
 
 func (s source) Read(p []byte) (int, error) {
 	n, err := s.c.nc.Read(p)
+	for n == 0 && isTimeout(err) && s.c.authenticated.Load() && s.c.linger(nil, "", closeWait) {
+		// The peer was silent too long: an idle stream, closed as RFC
+		// 6120 §4.4 says (XEP-0190), without connection-timeout.
+		n, err = s.c.nc.Read(p)
+	}
 	if n > 0 && s.c.readHook != nil {
 		s.c.readHook(n)
 	}
@@ -158,24 +168,61 @@ func (c *conn) writeThen(el *xmlstream.Element, then func()) error {
 	return err
 }
 
-// closeStream writes the end of our stream; nothing is written after it,
-// and the connection stays open for reading what the peer still sends
-// (RFC 6120 §4.4).
-func (c *conn) closeStream() {
+// closeStream writes the stream error err carries, if any, and the end
+// of our stream, unless it is written already, in which case it reports
+// false. Nothing is written after it, and the connection stays open for
+// reading what the peer still sends (RFC 6120 §4.4). A stream error needs
+// our header first (RFC 6120 §4.9.1.2); from names us in it.
+func (c *conn) closeStream(err error, from string) bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if !c.ended {
-		c.writeLocked(c.received.final(), []byte("</stream:stream>"))
-		c.ended = true
-	}
+	return c.closeStreamLocked(err, from)
 }
 
-// extendRead moves the read deadline to d from now.
-func (c *conn) extendRead(d time.Duration) {
+// closeStreamLocked is closeStream with c.wmu held.
+func (c *conn) closeStreamLocked(err error, from string) bool {
+	if c.ended {
+		return false
+	}
+	// Our last count goes before we go, after anything we wrote.
+	frames := append([][]byte{c.received.final()}, endFrames(err)...)
+	if !c.opened {
+		frames = append([][]byte{header(from, "", stanza.NewID())}, frames...)
+	}
+	c.writeLocked(frames...)
+	c.ended = true
+	return true
+}
+
+// isEnded reports whether our end of the stream is written.
+func (c *conn) isEnded() bool {
 	c.wmu.Lock()
-	nc := c.nc // startTLS may be replacing it on the reader's goroutine
-	c.wmu.Unlock()
-	nc.SetReadDeadline(time.Now().Add(d))
+	defer c.wmu.Unlock()
+	return c.ended
+}
+
+// linger closes our side of the stream as closeStream does, and gives
+// the peer wait to close its side: the reader reads on, and what the peer
+// sends meanwhile is handled, until the peer's end or the deadline (RFC
+// 6120 §4.4). It reports false when our side was closed already.
+func (c *conn) linger(err error, from string, wait time.Duration) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.closeStreamLocked(err, from) {
+		return false
+	}
+	c.nc.SetReadDeadline(time.Now().Add(wait))
+	return true
+}
+
+// extendRead moves the read deadline to d from now, unless our side of
+// the stream is closed: then the peer has until linger's deadline.
+func (c *conn) extendRead(d time.Duration) {
+	c.wmu.Lock() // startTLS may be replacing c.nc on the reader's goroutine
+	defer c.wmu.Unlock()
+	if !c.ended {
+		c.nc.SetReadDeadline(time.Now().Add(d))
+	}
 }
 
 // writeLocked is write with c.wmu held.
@@ -221,12 +268,21 @@ func streamElement(local string, children ...*xmlstream.Element) []byte {
 }
 
 // end writes the stream error err carries, if any, and the end of our
-// stream, and closes the connection. A stream error needs our header
-// first (RFC 6120 §4.9.1.2); from names us in it.
+// stream, unless written already, and closes the connection.
 func (c *conn) end(err error, from string) {
+	c.wmu.Lock()
+	c.closeStreamLocked(err, from)
+	nc := c.nc // startTLS may be replacing it on the reader's goroutine
+	c.wmu.Unlock()
+	nc.Close()
+	c.closeOnce.Do(func() { close(c.closed) })
+}
+
+// endFrames are the stream error err carries, if any, and the end of our
+// stream.
+func endFrames(err error) [][]byte {
 	var se *streamError
 	var xe *xmlstream.Error
-	var frames [][]byte
 	switch {
 	case errors.As(err, &se):
 	case errors.As(err, &xe):
@@ -234,29 +290,14 @@ func (c *conn) end(err error, from string) {
 	case isTimeout(err):
 		se = &streamError{"connection-timeout", ""}
 	}
-	if se != nil {
-		cond := xmlstream.NewElement(nsStreamErrors, se.condition)
-		if se.text == "" {
-			frames = append(frames, streamElement("error", cond))
-		} else {
-			frames = append(frames, streamElement("error", cond, xmlstream.NewElement(nsStreamErrors, "text").AddText(se.text)))
-		}
+	if se == nil {
+		return [][]byte{[]byte("</stream:stream>")}
 	}
-	frames = append(frames, []byte("</stream:stream>"))
-	c.wmu.Lock()
-	if !c.ended {
-		// Our last count goes before we go, after anything we wrote.
-		frames = append([][]byte{c.received.final()}, frames...)
-		if !c.opened {
-			frames = append([][]byte{header(from, "", stanza.NewID())}, frames...)
-		}
-		c.writeLocked(frames...)
-		c.ended = true
+	cond := xmlstream.NewElement(nsStreamErrors, se.condition)
+	if se.text == "" {
+		return [][]byte{streamElement("error", cond), []byte("</stream:stream>")}
 	}
-	nc := c.nc // startTLS may be replacing it on the reader's goroutine
-	c.wmu.Unlock()
-	nc.Close()
-	c.closeOnce.Do(func() { close(c.closed) })
+	return [][]byte{streamElement("error", cond, xmlstream.NewElement(nsStreamErrors, "text").AddText(se.text)), []byte("</stream:stream>")}
 }
 
 // startTLS upgrades the connection after <proceed/> (RFC 6120 §5.4.3.3):

@@ -268,7 +268,7 @@ func (in *inStream) elements() (restart bool, err error) {
 				return false, err
 			}
 			c.received.count()
-			c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
+			c.extendRead(4 * in.s.cfg.IdleTimeout)
 		default:
 			return false, streamErr("unsupported-stanza-type", "unexpected <"+el.Name.Local+"/> in "+el.Name.Space)
 		}
@@ -330,7 +330,8 @@ func (in *inStream) proven(local, remote, by string) bool {
 		in.verified[p] = true
 	}
 	in.mu.Unlock()
-	in.c.nc.SetReadDeadline(time.Now().Add(4 * in.s.cfg.IdleTimeout))
+	in.c.authenticated.Store(true)
+	in.c.extendRead(4 * in.s.cfg.IdleTimeout)
 	in.negotiated()
 	in.s.log.Info("s2s incoming stream authenticated", "remote", remote, "local", local, "by", by)
 	return true

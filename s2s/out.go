@@ -160,7 +160,7 @@ func (o *outStream) run(retry []queued) {
 				continue
 			}
 			if len(a.unacked) == 0 && !a.waiting && (o.via == nil || !c.viaPending(o)) && o.retire() {
-				o.closeIdle(c, ended)
+				o.closeGracefully(c, ended, nil, closeWait)
 				return
 			}
 			idle.Reset(o.s.cfg.IdleTimeout)
@@ -182,8 +182,9 @@ func (o *outStream) run(retry []queued) {
 					return
 				}
 			}
+			// The peer's last <a/> comes before its end (XEP-0198 §7).
+			o.closeGracefully(c, ended, streamErr("system-shutdown", "the server is stopping"), stopWait)
 			o.takeInbox(c, &a, false)
-			o.end(c, streamErr("system-shutdown", "the server is stopping"))
 			// Of what the peer did not acknowledge, the messages in the
 			// outbox stay there; the other stanzas (IQs, presence) go
 			// nowhere else, so their senders get an error (RFC 6120
@@ -266,21 +267,29 @@ func (o *outStream) start() (*conn, <-chan error, error) {
 }
 
 // closeWait bounds how long an idle stream we close waits for the peer
-// to close its side.
-const closeWait = 10 * time.Second
+// to close its side; stopWait, the same while the server stops.
+const (
+	closeWait = 10 * time.Second
+	stopWait  = 2 * time.Second
+)
 
-// closeIdle ends our idle stream c as RFC 6120 §4.4 says: it closes our
-// side, and reads on until the peer closes its side, so that what the
-// peer sent meanwhile over a bidirectional stream is still routed. The
-// peer's bidirectional stream is left to the peer.
-func (o *outStream) closeIdle(c *conn, ended <-chan error) {
+// closeGracefully ends our stream c as RFC 6120 §4.4 says: it closes our
+// side, with the stream error err carries, if any, and reads on until
+// the peer closes its side or wait passed, so that what the peer sent
+// meanwhile (stanzas over a bidirectional stream, its last
+// acknowledgement) is still handled. The peer's bidirectional stream is
+// left to the peer.
+func (o *outStream) closeGracefully(c *conn, ended <-chan error, err error, wait time.Duration) {
 	if o.via != nil {
 		return
 	}
-	c.closeStream()
-	select {
-	case <-ended:
-	case <-time.After(closeWait):
+	if c.closeStream(err, o.p.local) {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		select {
+		case <-ended:
+		case <-timer.C:
+		}
 	}
 	c.end(nil, o.p.local)
 }

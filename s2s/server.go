@@ -54,8 +54,9 @@ type Config struct {
 	// stream; more are bounced. Default 1000.
 	QueueSize int
 	// IdleTimeout closes an outgoing stream that carried nothing for this
-	// long; an incoming stream may stay silent for four times as long.
-	// Default 5 minutes.
+	// long; an incoming stream may send no stanza for four times as long.
+	// Either is closed as RFC 6120 §4.4 says: our side first, then the
+	// peer's is awaited, for closeWait at most. Default 5 minutes.
 	IdleTimeout time.Duration
 	// ConnectTimeout bounds connecting to a remote server, encrypting and
 	// authenticating the stream, and verifying a peer's key. Default 30 s.
@@ -232,7 +233,9 @@ func (s *Server) newConn(nc net.Conn) *conn { return newConn(nc, s.cfg.Limits, s
 // Shutdown stops accepting streams, ends every stream with
 // <system-shutdown/>, bounces what still waits to be sent (the messages
 // in the outbox wait for the next start instead), and waits for
-// the streams' goroutines or ctx.
+// the streams' goroutines or ctx. An authenticated stream waits up to
+// stopWait for the peer's end, handling what the peer sent before it
+// (RFC 6120 §4.4).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopping = true // before the incoming streams end: none hands its queue on
@@ -241,7 +244,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.stop() // after stopping: a connection attempt it ends keeps its messages
-	s.in.Stop(func(c *conn) { c.end(streamErr("system-shutdown", "the server is stopping"), "") })
+	s.in.Stop(func(c *conn) {
+		err := streamErr("system-shutdown", "the server is stopping")
+		if c.authenticated.Load() {
+			// What the peer sent before it learns of our end is still
+			// routed (RFC 6120 §4.4); its reader ends the stream.
+			c.linger(err, "", stopWait)
+			return
+		}
+		c.end(err, "")
+	})
 	if err := s.in.Wait(ctx); err != nil {
 		return err
 	}

@@ -65,6 +65,11 @@ func (n *inbound) answer(c *conn) error {
 	if !n.on.Load() {
 		return streamErr("unsupported-stanza-type", "<r/> before stream management was enabled")
 	}
+	if c.isEnded() {
+		// Nothing goes after our end, which carried our last count
+		// (final); the peer's stanzas are still read until its own.
+		return nil
+	}
 	return c.writeElements(smAnswer(n.handled.Load()))
 }
 
