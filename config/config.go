@@ -484,6 +484,11 @@ type Limits struct {
 	// from one address that have not authenticated a domain yet. 0: no
 	// bound.
 	ServerNegotiatingPerAddress int `toml:"server_negotiating_per_address"`
+	// ServerOutgoingStreams bounds the streams this server opens to
+	// other servers at once (one per pair of a local and a remote
+	// domain); a stanza that would need one more is bounced with
+	// resource-constraint. 0: no bound.
+	ServerOutgoingStreams int `toml:"server_outgoing_streams"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -517,6 +522,7 @@ func Default() Config {
 			ClientBytesPerSecond:        20000,
 			ServerBytesPerSecond:        100000,
 			ServerNegotiatingPerAddress: 64,
+			ServerOutgoingStreams:       1000,
 		},
 		Offline:      Offline{Quota: 1000},
 		Archive:      Archive{Enabled: true, MaxPage: 250},
@@ -713,6 +719,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.ServerNegotiatingPerAddress < 0 {
 		errs = append(errs, fmt.Errorf("limits.server_negotiating_per_address: %d must not be negative (0: no limit)", c.Limits.ServerNegotiatingPerAddress))
+	}
+	if c.Limits.ServerOutgoingStreams < 0 {
+		errs = append(errs, fmt.Errorf("limits.server_outgoing_streams: %d must not be negative (0: no limit)", c.Limits.ServerOutgoingStreams))
 	}
 	if c.Limits.NegotiatingPerAddress < 0 {
 		errs = append(errs, fmt.Errorf("limits.negotiating_per_address: %d must not be negative", c.Limits.NegotiatingPerAddress))

@@ -69,6 +69,13 @@ func (s *Server) enqueue(ctx context.Context, p pair, q queued) {
 		return
 	}
 	o := s.out[p]
+	if o == nil && s.tooManyOut(p) {
+		s.mu.Unlock()
+		s.log.Warn("s2s: not connecting to another server: too many outgoing streams", "local", p.local, "remote", p.remote, "limit", s.cfg.MaxOutgoing)
+		s.forget([]queued{q})
+		s.router.Bounce(ctx, q.st, stanza.ResourceConstraint, "too many streams to other servers are open")
+		return
+	}
 	if o == nil {
 		o = s.startOut(p, make(chan queued, s.cfg.QueueSize), nil)
 	}
@@ -85,12 +92,23 @@ func (s *Server) enqueue(ctx context.Context, p pair, q queued) {
 	}
 }
 
+// tooManyOut reports whether a stream for p would be one more than
+// MaxOutgoing streams of our own (RFC 6120 §8.3.3.18: the server lacks
+// the resources); one over the peer's bidirectional stream opens no
+// connection. s.mu is held.
+func (s *Server) tooManyOut(p pair) bool {
+	return s.cfg.MaxOutgoing > 0 && s.dialled >= s.cfg.MaxOutgoing && s.bidiFor(p) == nil
+}
+
 // startOut starts p's stream with queue, after retry, over the peer's
 // bidirectional stream if one carries p, else over one of ours. s.mu is
 // held.
 func (s *Server) startOut(p pair, queue chan queued, retry []queued) *outStream {
 	o := &outStream{s: s, p: p, via: s.bidiFor(p), queue: queue, sm: newInbox(), quit: make(chan struct{}), done: make(chan struct{})}
 	s.out[p] = o
+	if o.via == nil {
+		s.dialled++
+	}
 	s.wg.Add(1)
 	go o.run(retry)
 	return o
@@ -414,9 +432,7 @@ func (o *outStream) retire() bool {
 	if len(o.queue) > 0 {
 		return false
 	}
-	if o.s.out[o.p] == o {
-		delete(o.s.out, o.p)
-	}
+	o.s.removeOut(o)
 	return true
 }
 
@@ -429,8 +445,7 @@ func (o *outStream) retire() bool {
 func (o *outStream) close(err error, retry []queued) {
 	again, failed := sendAgain(retry)
 	o.s.mu.Lock()
-	if o.s.out[o.p] == o {
-		delete(o.s.out, o.p)
+	if o.s.removeOut(o) {
 		if !o.s.stopping && (len(again) > 0 || o.ready && len(o.queue) > 0) {
 			o.s.startOut(o.p, o.queue, again)
 			o.s.mu.Unlock()
@@ -449,6 +464,19 @@ func (o *outStream) close(err error, retry []queued) {
 			return
 		}
 	}
+}
+
+// removeOut removes o, if Route still finds it, and reports whether it
+// did. s.mu is held.
+func (s *Server) removeOut(o *outStream) bool {
+	if s.out[o.p] != o {
+		return false
+	}
+	delete(s.out, o.p)
+	if o.via == nil {
+		s.dialled--
+	}
+	return true
 }
 
 // sendAgain splits qs into those to send once more, marked so, and those

@@ -50,6 +50,11 @@ type Config struct {
 	// that have not authenticated a domain yet; more are refused with
 	// policy-violation. 0 means no bound.
 	NegotiatingPerAddress int
+	// MaxOutgoing bounds the streams this server opens to others at
+	// once (those over peers' bidirectional streams are not counted); a
+	// stanza for a pair that would need one more is bounced with
+	// resource-constraint. 0 means no bound.
+	MaxOutgoing int
 	// QueueSize is how many stanzas may wait for one remote domain's
 	// stream; more are bounced. Default 1000.
 	QueueSize int
@@ -94,6 +99,9 @@ type Server struct {
 	// authenticated (maxStreamsPerPair).
 	inPairs map[pair]int
 	out     map[pair]*outStream
+	// dialled counts the streams of out that are our own connections,
+	// not the peers' bidirectional streams (MaxOutgoing).
+	dialled int
 	// bidi holds the incoming streams that may carry our stanzas back
 	// to the peer (XEP-0288), by the pair each authenticated.
 	bidi     map[pair]*conn

@@ -278,6 +278,7 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 			IdleTimeout:           time.Duration(cfg.S2S.IdleSeconds) * time.Second,
 			RateLimit:             cfg.Limits.ServerBytesPerSecond,
 			NegotiatingPerAddress: cfg.Limits.ServerNegotiatingPerAddress,
+			MaxOutgoing:           cfg.Limits.ServerOutgoingStreams,
 			Outbox:                postgres.NewOutbox(db.Pool),
 			Claimer:               w.clusterID(),
 			Logger:                log,
