@@ -165,10 +165,21 @@ func (s *Server) open(ctx context.Context, local, remote string, authenticate bo
 		if c, dialErr = s.connect(ctx, t, local, remote); dialErr != nil {
 			continue
 		}
-		if dl, ok := ctx.Deadline(); ok {
-			c.nc.SetReadDeadline(dl)
+		id, external, err = s.negotiateAt(ctx, c, local, remote, authenticate)
+		var r *redirect
+		if errors.As(err, &r) && ctx.Err() == nil {
+			// RFC 6120 §4.9.3.19: the peer's server is elsewhere; the
+			// same policies and name checks apply there (negotiate, with
+			// remote). Once only: a second redirect is a failure.
+			c.end(nil, local)
+			s.log.Info("s2s outgoing stream redirected", "local", local, "remote", remote, "from", t.addr, "to", r.addr)
+			t = target{addr: r.addr}
+			if c, dialErr = s.connect(ctx, t, local, remote); dialErr != nil {
+				continue
+			}
+			id, external, err = s.negotiateAt(ctx, c, local, remote, authenticate)
 		}
-		if id, external, err = s.negotiate(ctx, c, local, remote, authenticate); err == nil {
+		if err == nil {
 			return c, id, external, nil
 		}
 		c.end(err, local)
@@ -184,6 +195,43 @@ func (s *Server) open(ctx context.Context, local, remote string, authenticate bo
 	// RFC 6120 §8.3.3.14: no answer at the resolved address is
 	// remote-server-not-found; a failed negotiation is a timeout.
 	return nil, "", false, fmt.Errorf("connecting to %s: %w (%v)", remote, errNoServer, dialErr)
+}
+
+// negotiateAt is negotiate within ctx's deadline.
+func (s *Server) negotiateAt(ctx context.Context, c *conn, local, remote string, authenticate bool) (id string, external bool, err error) {
+	if dl, ok := ctx.Deadline(); ok {
+		c.nc.SetReadDeadline(dl)
+	}
+	return s.negotiate(ctx, c, local, remote, authenticate)
+}
+
+// redirect is a peer's <see-other-host/> stream error (RFC 6120
+// §4.9.3.19): its server is at addr ("host:port") instead.
+type redirect struct{ addr string }
+
+func (r *redirect) Error() string { return "redirected to " + r.addr + " (see-other-host)" }
+
+// seeOtherHost returns the redirect that the stream error el says, if it
+// is a <see-other-host/> naming a host, with a port or not (5269), an
+// IPv6 address in brackets.
+func seeOtherHost(el *xmlstream.Element) (*redirect, bool) {
+	if el.Name.Space != xmlstream.NSStream || el.Name.Local != "error" {
+		return nil, false
+	}
+	see := el.Child(nsStreamErrors, "see-other-host")
+	if see == nil {
+		return nil, false
+	}
+	to := strings.TrimSpace(see.Text())
+	host, port, err := net.SplitHostPort(to)
+	if err != nil {
+		// No port: a name, an IPv4 address, or an IPv6 one in brackets.
+		host, port = strings.TrimSuffix(strings.TrimPrefix(to, "["), "]"), "5269"
+	}
+	if n, err := strconv.Atoi(port); host == "" || strings.ContainsAny(host, "[]/ ") || err != nil || n < 1 || n > 65535 {
+		return nil, false
+	}
+	return &redirect{addr: net.JoinHostPort(host, port)}, true
 }
 
 // negotiate opens the stream on c, encrypts it and, with authenticate,
@@ -205,6 +253,9 @@ func (s *Server) negotiate(ctx context.Context, c *conn, local, remote string, a
 		features, err := c.readElement()
 		if err != nil {
 			return "", false, err
+		}
+		if r, ok := seeOtherHost(features); ok {
+			return "", false, r
 		}
 		if features.Name.Space != xmlstream.NSStream || features.Name.Local != "features" {
 			return "", false, streamErr("unsupported-stanza-type", "expected stream features")
