@@ -18,7 +18,7 @@ func (m *Module) SubscribeMutually(ctx context.Context, a, b jid.JID) error {
 	for _, p := range [][2]jid.JID{{a, b}, {b, a}} {
 		owner, contact := p[0], p[1]
 		var item Item
-		ch, err := m.store.Update(ctx, owner, contact, m.max, func(st State) (State, error) {
+		ch, turn, err := m.update(ctx, owner, contact, func(st State) (State, error) {
 			if !st.InRoster {
 				st.InRoster, st.Item = true, Item{}
 			}
@@ -30,10 +30,12 @@ func (m *Module) SubscribeMutually(ctx context.Context, a, b jid.JID) error {
 		if err != nil {
 			return fmt.Errorf("subscribe %s to %s: %w", owner, contact, err)
 		}
-		if ch.ItemChanged {
-			item.Contact = contact
-			m.push(owner, ItemElement(item), ch.Version)
-		}
+		turn.run(func() {
+			if ch.ItemChanged {
+				item.Contact = contact
+				m.push(owner, ItemElement(item), ch.Version)
+			}
+		})
 	}
 	m.SendPresence(ctx, a, b)
 	m.SendPresence(ctx, b, a)

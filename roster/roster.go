@@ -5,8 +5,9 @@
 //
 // Concurrency: Module.mu guards only the per-session map of directed
 // presence; it is never held while querying the store or routing. Changes
-// to one roster are serialised by the store. Module.requests makes each
-// subscription request reach a session once (lockRequests).
+// to one roster are serialised by the store, and their pushes go out in
+// that order (update, order.go). Module.requests makes each subscription
+// request reach a session once (lockRequests).
 package roster
 
 import (
@@ -93,6 +94,11 @@ type Module struct {
 	requests [64]sync.Mutex
 
 	approved []func(ctx context.Context, account, contact jid.JID)
+
+	// turnsMu guards turns: per roster owner, the changes stored and not
+	// yet pushed (order.go).
+	turnsMu sync.Mutex
+	turns   map[string]*rosterTurns
 }
 
 // OnApproved registers f to be called after an account approved a
@@ -112,7 +118,8 @@ func (m *Module) tellApproved(ctx context.Context, account, contact jid.JID) {
 // New returns a Module for cfg; Register installs it.
 func New(cfg Config) *Module {
 	m := &Module{r: cfg.Router, store: cfg.Store, max: cfg.MaxItems, log: cfg.Logger, now: cfg.Now,
-		privileged: cfg.Privileged, pushTo: cfg.PushTo, preauthorized: cfg.Preauthorized, directed: map[string]map[string]bool{}}
+		privileged: cfg.Privileged, pushTo: cfg.PushTo, preauthorized: cfg.Preauthorized, directed: map[string]map[string]bool{},
+		turns: map[string]*rosterTurns{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}

@@ -74,7 +74,7 @@ func (m *Module) rosterSet(ctx context.Context, iq router.IQ) *xmlstream.Element
 		}
 	}
 	var item Item
-	ch, err := m.store.Update(ctx, iq.To, contact, m.max, func(st State) (State, error) {
+	ch, turn, err := m.update(ctx, iq.To, contact, func(st State) (State, error) {
 		if !st.InRoster {
 			st.InRoster, st.Item = true, Item{Subscription: None}
 		}
@@ -92,10 +92,12 @@ func (m *Module) rosterSet(ctx context.Context, iq router.IQ) *xmlstream.Element
 		m.log.Error("roster set", "jid", iq.From.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")
 	}
-	if ch.ItemChanged {
-		item.Contact = contact
-		m.push(iq.To, ItemElement(item), ch.Version)
-	}
+	turn.run(func() {
+		if ch.ItemChanged {
+			item.Contact = contact
+			m.push(iq.To, ItemElement(item), ch.Version)
+		}
+	})
 	return iq.Result(nil)
 }
 
@@ -104,7 +106,7 @@ func (m *Module) rosterSet(ctx context.Context, iq router.IQ) *xmlstream.Element
 func (m *Module) remove(ctx context.Context, iq router.IQ, contact jid.JID) *xmlstream.Element {
 	owner := iq.To
 	var before State
-	ch, err := m.store.Update(ctx, owner, contact, m.max, func(st State) (State, error) {
+	ch, turn, err := m.update(ctx, owner, contact, func(st State) (State, error) {
 		if !st.InRoster {
 			return st, errNoItem
 		}
@@ -118,7 +120,9 @@ func (m *Module) remove(ctx context.Context, iq router.IQ, contact jid.JID) *xml
 		m.log.Error("roster remove", "jid", iq.From.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")
 	}
-	m.push(owner, xmlstream.NewElement(NS, "item", "jid", contact.String(), "subscription", "remove"), ch.Version)
+	turn.run(func() {
+		m.push(owner, xmlstream.NewElement(NS, "item", "jid", contact.String(), "subscription", "remove"), ch.Version)
+	})
 	sub := before.Item.Subscription
 	if sub.hasFrom() {
 		m.sendUnavailable(ctx, owner, contact)

@@ -120,7 +120,9 @@ type Store interface {
 	// State returns owner's state for contact.
 	State(ctx context.Context, owner, contact jid.JID) (State, error)
 	// Update changes owner's state for contact atomically: f gets the
-	// current state and returns the next one. When the item is added, the
+	// current state and returns the next one. f is called once, while
+	// other changes to owner's roster wait, so the order of the calls of
+	// f is the order of the changes and of the versions. When the item is added, the
 	// roster may hold at most maxItems items; when a subscription request
 	// is stored, at most maxItems requests may wait for owner's answer.
 	Update(ctx context.Context, owner, contact jid.JID, maxItems int, f func(State) (State, error)) (Change, error)

@@ -136,7 +136,7 @@ func (m *Module) outboundSubscription(ctx context.Context, from, contact jid.JID
 	}
 	var before, after State
 	route := false
-	ch, err := m.store.Update(ctx, owner, contact, m.max, func(cur State) (State, error) {
+	ch, turn, err := m.update(ctx, owner, contact, func(cur State) (State, error) {
 		before = cur
 		after, route = outbound(typ, cur)
 		return after, nil
@@ -151,12 +151,12 @@ func (m *Module) outboundSubscription(ctx context.Context, from, contact jid.JID
 		m.refuse(from, st, stanza.InternalServerError, "")
 		return
 	}
-	if ch.ItemChanged || typ == "subscribe" {
-		if after.InRoster {
+	turn.run(func() {
+		if (ch.ItemChanged || typ == "subscribe") && after.InRoster {
 			after.Item.Contact = contact
 			m.push(owner, ItemElement(after.Item), ch.Version)
 		}
-	}
+	})
 	if !route {
 		return
 	}
@@ -203,7 +203,7 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 	var after State
 	var res inboundResult
 	unlock := m.lockRequests(owner)
-	ch, err := m.store.Update(ctx, owner, contact, m.max, func(cur State) (State, error) {
+	ch, turn, err := m.update(ctx, owner, contact, func(cur State) (State, error) {
 		after, res = inbound(typ, cur, in.String())
 		return after, nil
 	})
@@ -233,13 +233,15 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 	}
 	// The answer comes before the roster push it explains (RFC 6121
 	// §3.1.6, §3.2.3, §3.3.3).
-	if res.deliver {
-		m.deliverAnswer(owner, in)
-	}
-	if ch.ItemChanged {
-		after.Item.Contact = contact
-		m.push(owner, ItemElement(after.Item), ch.Version)
-	}
+	turn.run(func() {
+		if res.deliver {
+			m.deliverAnswer(owner, in)
+		}
+		if ch.ItemChanged {
+			after.Item.Contact = contact
+			m.push(owner, ItemElement(after.Item), ch.Version)
+		}
+	})
 	if res.revokeOut {
 		m.sendUnavailable(ctx, owner, contact)
 	}
