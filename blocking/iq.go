@@ -24,17 +24,19 @@ func own(iq router.IQ) bool {
 }
 
 // handleBlocklist answers a blocklist request (XEP-0191 §3.2) and marks
-// the requesting resource as interested in pushes.
+// the requesting resource as interested in pushes. It marks before it
+// reads: a change another resource makes meanwhile is then in the answer,
+// or pushed, or both, never neither.
 func (m *Module) handleBlocklist(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	if !own(iq) {
 		return iq.Error(stanza.ServiceUnavailable, "")
 	}
+	m.r.Mark(iq.From, Mark, true)
 	l, err := m.lists.get(ctx, iq.To)
 	if err != nil {
 		m.cfg.Logger.Error("answering a blocklist request", "jid", iq.From.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "the blocklist could not be read")
 	}
-	m.r.Mark(iq.From, Mark, true)
 	return iq.Result(itemsElement("blocklist", l.items))
 }
 

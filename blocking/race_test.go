@@ -1,0 +1,95 @@
+package blocking_test
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"mellium.im/xmpp/jid"
+
+	"xmppd/blocking"
+	"xmppd/router"
+	"xmppd/storage/postgres"
+	"xmppd/xmlstream"
+)
+
+// recorder is a bound session that keeps what it is given.
+type recorder struct {
+	j   jid.JID
+	got chan *xmlstream.Element
+}
+
+func (s *recorder) JID() jid.JID                       { return s.j }
+func (s *recorder) Deliver(st *xmlstream.Element) bool { s.got <- st; return true }
+func (s *recorder) End(condition, text string)         {}
+
+// pausingStore is the real blocklist store, which tells paused and
+// waits for resume after its first read of a blocklist.
+type pausingStore struct {
+	blocking.Store
+	first          atomic.Bool
+	paused, resume chan struct{}
+}
+
+func (p *pausingStore) List(ctx context.Context, account jid.JID) ([]jid.JID, error) {
+	l, err := p.Store.List(ctx, account)
+	if p.first.CompareAndSwap(false, true) {
+		close(p.paused)
+		<-p.resume
+	}
+	return l, err
+}
+
+// A change another resource makes while a resource's blocklist request
+// is being answered reaches that resource: in the answer or pushed after
+// it (XEP-0191 §3.2, §3.3). Here the list is read, then (the cached list
+// dropped, as when another node of a cluster changed it) chamber blocks
+// romeo and the change is pushed, and only then is balcony's answer sent.
+func TestChangeWhileBlocklistIsRead(t *testing.T) {
+	s := start(t)
+	store := &pausingStore{Store: postgres.NewBlocking(s.DB), paused: make(chan struct{}), resume: make(chan struct{})}
+	r := router.New(router.Config{Hosts: []string{"localhost"}})
+	m, err := blocking.New(blocking.Config{Store: store}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Register()
+	balcony := &recorder{j: jid.MustParse("juliet@localhost/balcony"), got: make(chan *xmlstream.Element, 10)}
+	chamber := &recorder{j: jid.MustParse("juliet@localhost/chamber"), got: make(chan *xmlstream.Element, 10)}
+	r.Bind(balcony)
+	r.Bind(chamber)
+	iq := func(from *recorder, typ, payload string) *xmlstream.Element {
+		el, err := xmlstream.ParseElement([]byte("<iq xmlns='jabber:client' type='"+typ+"' id='x' from='"+from.j.String()+"'>"+payload+"</iq>"), xmlstream.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return el
+	}
+
+	fetched := make(chan struct{})
+	go func() {
+		r.FromClient(context.Background(), iq(balcony, "get", "<blocklist xmlns='urn:xmpp:blocking'/>"))
+		close(fetched)
+	}()
+	<-store.paused
+	m.Forget(jid.MustParse("juliet@localhost"))
+	r.FromClient(context.Background(), iq(chamber, "set", "<block xmlns='urn:xmpp:blocking'><item jid='romeo@localhost'/></block>"))
+	close(store.resume)
+	<-fetched
+
+	var seen []string
+	for len(balcony.got) > 0 {
+		el := <-balcony.got
+		for _, name := range []string{"blocklist", "block"} {
+			if p := el.Child(nsBlocking, name); p != nil {
+				for _, it := range p.ChildElements() {
+					seen = append(seen, it.Attr("jid"))
+				}
+			}
+		}
+	}
+	if !slices.Contains(seen, "romeo@localhost") {
+		t.Fatalf("balcony never learnt that romeo is blocked: neither in its blocklist nor pushed")
+	}
+}
