@@ -88,6 +88,8 @@ func (m *Module) rosterSet(ctx context.Context, iq router.IQ) *xmlstream.Element
 	switch {
 	case errors.Is(err, ErrTooManyItems):
 		return iq.Error(stanza.PolicyViolation, "the roster is full")
+	case errors.Is(err, ErrTooLong):
+		return iq.Error(stanza.NotAcceptable, "the contact's JID is too long")
 	case err != nil:
 		m.log.Error("roster set", "jid", iq.From.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")

@@ -106,6 +106,12 @@ type Last struct {
 // would make the roster longer than allowed.
 var ErrTooManyItems = errors.New("too many roster items")
 
+// ErrTooLong is returned, wrapped, by Update when the owner's and the
+// contact's JIDs are together too long for the store to keep an item or
+// a request of contact in owner's roster (RFC 6121 §2.3.3 lets the
+// server limit what an item holds).
+var ErrTooLong = errors.New("the owner's and the contact's JIDs are too long to keep together")
+
 // ErrTooManyRequests is returned, wrapped, by Update when storing a
 // subscription request would leave more requests waiting for the
 // owner's answer than allowed.
@@ -125,6 +131,7 @@ type Store interface {
 	// f is the order of the changes and of the versions. When the item is added, the
 	// roster may hold at most maxItems items; when a subscription request
 	// is stored, at most maxItems requests may wait for owner's answer.
+	// Owner and contact too long to keep together give ErrTooLong.
 	Update(ctx context.Context, owner, contact jid.JID, maxItems int, f func(State) (State, error)) (Change, error)
 	// PendingIn returns owner's unanswered subscription requests.
 	PendingIn(ctx context.Context, owner jid.JID) ([]Pending, error)

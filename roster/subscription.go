@@ -145,6 +145,9 @@ func (m *Module) outboundSubscription(ctx context.Context, from, contact jid.JID
 	case errors.Is(err, ErrTooManyItems):
 		m.refuse(from, st, stanza.PolicyViolation, "the roster is full")
 		return
+	case errors.Is(err, ErrTooLong):
+		m.refuse(from, st, stanza.NotAcceptable, "the contact's JID is too long")
+		return
 	case err != nil:
 		// Neither recorded nor sent: the client must not take it as sent.
 		m.log.Error("outbound subscription", "jid", from.String(), "type", typ, "err", err)
@@ -218,6 +221,10 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 	case errors.Is(err, ErrTooManyRequests):
 		// Not recorded: the sender hears the account takes no more.
 		m.r.Route(ctx, stanza.ErrorReply(in, stanza.ResourceConstraint, "too many subscription requests wait for an answer"))
+		return
+	case errors.Is(err, ErrTooLong):
+		// Not recorded: the sender hears its JID is too long to keep.
+		m.r.Route(ctx, stanza.ErrorReply(in, stanza.NotAcceptable, "the JID is too long"))
 		return
 	case errors.Is(err, storage.ErrNotFound):
 		// No such account (RFC 6121 §3.1.3): refuse a request.

@@ -165,9 +165,18 @@ func itemEqual(a, b roster.Item) bool {
 		a.Approved == b.Approved && slices.Equal(a.Groups, b.Groups)
 }
 
+// maxRosterKeyBytes bounds the owner's domain and username and the
+// contact's JID together: roster_items and roster_pending_in index the
+// three in one btree entry, which PostgreSQL limits to 2704 bytes
+// (less its headers) when the text does not compress.
+const maxRosterKeyBytes = 2600
+
 // Update changes owner's state for contact in one transaction.
 func (r *Roster) Update(ctx context.Context, owner, contact jid.JID, maxItems int, f func(roster.State) (roster.State, error)) (roster.Change, error) {
 	var ch roster.Change
+	if n := len(owner.Domainpart()) + len(owner.Localpart()) + len(contact.String()); n > maxRosterKeyBytes {
+		return ch, fmt.Errorf("updating %s in the roster of %s: %d bytes: %w", contact, owner, n, roster.ErrTooLong)
+	}
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		d, u, c := owner.Domainpart(), owner.Localpart(), contact.String()
 		// Creates the version row if needed and locks it until commit.
