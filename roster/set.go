@@ -81,6 +81,15 @@ func (m *Module) rosterSet(ctx context.Context, iq router.IQ) *xmlstream.Element
 		st.Item.Name, st.Item.Groups = name, groups
 		if sub != "" {
 			st.Item.Subscription = sub
+			// The state set answers what was waiting: the contact's
+			// request once it has a subscription from, the owner's own
+			// (ask) once the owner has one to (RFC 6121 §3.1.5, §3.1.6).
+			if sub.hasFrom() {
+				st.PendingIn, st.Item.Approved = "", false
+			}
+			if sub.hasTo() {
+				st.Item.Ask = false
+			}
 		}
 		item = st.Item
 		return st, nil
