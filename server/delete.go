@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,12 +129,12 @@ func PasswordChanged(ctx context.Context, db *Database, bare jid.JID) error {
 	return nil
 }
 
-// listenForDeletes connects and listens on the schema's delete channel. It
-// returns once listening, or with the error of the first attempt; then a
-// goroutine serves the requests, connecting again after a failure, until
-// ctx is done, and closes done.
-func (s *Server) listenForDeletes(ctx context.Context, done chan<- struct{}) error {
-	conn, err := s.deleteListener(ctx)
+// listenForDeletes serves the requests on conn, the node connection New
+// opened, in a goroutine that connects again after a failure (taking the
+// node lock again, nodelock.go) until ctx is done, and closes done. If
+// another server took the node lock meanwhile, it says so on s.displaced
+// and stops listening.
+func (s *Server) listenForDeletes(ctx context.Context, conn *pgx.Conn, done chan<- struct{}) {
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
@@ -145,11 +146,17 @@ func (s *Server) listenForDeletes(ctx context.Context, done chan<- struct{}) err
 					return
 				case <-t.C:
 				}
-				if conn, err = s.deleteListener(ctx); err != nil {
+				var err error
+				conn, s.nodeSession, err = openNodeConnection(ctx, s.db.Pool, s.cfg.Cluster.NATS != "", s.nodeSession)
+				if errors.Is(err, errDisplaced) {
+					s.displaced <- fmt.Errorf("the database connection dropped, and meanwhile another server took over: %w", err)
+					return
+				}
+				if err != nil {
 					continue
 				}
 			}
-			err = s.serveDeletes(ctx, conn)
+			err := s.serveDeletes(ctx, conn)
 			conn.Close(context.WithoutCancel(ctx))
 			conn = nil
 			if ctx.Err() == nil {
@@ -157,15 +164,18 @@ func (s *Server) listenForDeletes(ctx context.Context, done chan<- struct{}) err
 			}
 		}
 	}()
-	return err
 }
 
-// deleteListener opens the listening connection.
-func (s *Server) deleteListener(ctx context.Context) (*pgx.Conn, error) {
-	cfg := s.db.Pool.Config().ConnConfig.Copy()
+// openNodeConnection opens the connection that listens on the schema's
+// delete channel and holds the node lock, shared when clustered, after
+// ending the session previous that held it if it still runs (nil:
+// none). It returns the connection and its session.
+func openNodeConnection(ctx context.Context, pool *pgxpool.Pool, clustered bool, previous *nodeSession) (*pgx.Conn, *nodeSession, error) {
+	cfg := pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["lock_timeout"] = strconv.FormatInt(nodeLockWait.Milliseconds(), 10)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("listening for account deletions: %w", err)
+		return nil, nil, fmt.Errorf("listening for account deletions: %w", err)
 	}
 	var channel string
 	err = conn.QueryRow(ctx, `SELECT $1 || current_schema(), set_config('application_name', $2 || current_schema(), false)`,
@@ -175,9 +185,14 @@ func (s *Server) deleteListener(ctx context.Context) (*pgx.Conn, error) {
 	}
 	if err != nil {
 		conn.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("listening for account deletions: %w", err)
+		return nil, nil, fmt.Errorf("listening for account deletions: %w", err)
 	}
-	return conn, nil
+	session, err := takeNodeLock(ctx, conn, clustered, previous)
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, nil, err
+	}
+	return conn, session, nil
 }
 
 // serveDeletes deletes the accounts named on conn's channel, and ends the

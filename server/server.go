@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"mellium.im/xmpp/jid"
 
@@ -72,6 +73,12 @@ type Server struct {
 	// which closes deletesDone.
 	stopDeletes context.CancelFunc
 	deletesDone chan struct{}
+	// nodeConn, opened by New and handed to the listener by Start, holds
+	// the node lock (nodelock.go) in the session nodeSession; displaced
+	// says when the lock, lost, could not be taken again.
+	nodeConn    *pgx.Conn
+	nodeSession *nodeSession
+	displaced   chan error
 
 	// Addresses the listeners are bound to, for tests that listen on port 0.
 	C2SAddr, DirectTLSAddr, HTTPAddr, HTTPSAddr, S2SAddr, ComponentAddr, MetricsAddr, Proxy65Addr, ACMEAddr, S2STLSAddr net.Addr
@@ -149,8 +156,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 }
 
 // NewWithDatabase builds a server on an open database, which it closes on
-// Shutdown.
-func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
+// Shutdown. It fails when another server that is not a node of the same
+// cluster runs on the database (nodelock.go).
+func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, db *Database) (_ *Server, err error) {
+	nodeConn, session, err := openNodeConnection(ctx, db.Pool, cfg.Cluster.NATS != "", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			nodeConn.Close(context.WithoutCancel(ctx))
+		}
+	}()
 	hostCerts := make([]certs.HostCert, 0, len(cfg.Hosts))
 	files := map[string]config.Certificate{}
 	for _, c := range cfg.TLS.Certificates {
@@ -259,7 +276,8 @@ func NewWithDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, d
 		},
 		Logger: log,
 	}, r, sasl)
-	s = &Server{cfg: cfg, log: log, db: db, certs: certStore, acme: certManager, router: r, c2s: streams, modules: w}
+	s = &Server{cfg: cfg, log: log, db: db, certs: certStore, acme: certManager, router: r, c2s: streams, modules: w,
+		nodeConn: nodeConn, nodeSession: session, displaced: make(chan error, 1)}
 	if w.cluster != nil {
 		w.cluster.SetHold(streams.Hold)
 		w.cluster.SetResumable(streams.EndResumable)
@@ -420,9 +438,7 @@ func contains(list []string, s string) bool {
 func (s *Server) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopDeletes, s.deletesDone = cancel, make(chan struct{})
-	if err := s.listenForDeletes(ctx, s.deletesDone); err != nil {
-		s.log.Error("xmppd user delete will not reach this server until the database answers", "err", err)
-	}
+	s.listenForDeletes(ctx, s.nodeConn, s.deletesDone)
 	if c := s.modules.cluster; c != nil {
 		if err := c.Join(ctx); err != nil {
 			return err
@@ -531,6 +547,12 @@ func (s *Server) DatabaseLost() <-chan struct{} {
 	return s.db.private.Done()
 }
 
+// Displaced returns a channel that yields an error when this server lost
+// its node lock with its database connection, and another server that
+// is not a node of its cluster took it before it could take it again:
+// the two would corrupt each other's data, so the server must stop.
+func (s *Server) Displaced() <-chan error { return s.displaced }
+
 // ReloadCertificates re-reads the certificate files (on SIGHUP).
 func (s *Server) ReloadCertificates() error { return s.certs.Reload() }
 
@@ -586,6 +608,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stopDeletes != nil {
 		s.stopDeletes()
 		<-s.deletesDone
+	} else {
+		s.nodeConn.Close(ctx) // never started: nobody listened on it
 	}
 	if s.stopACME != nil {
 		s.stopACME(ctx)

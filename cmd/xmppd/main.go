@@ -223,6 +223,7 @@ const certificateReloadInterval = 24 * time.Hour
 // running is what waitForStop needs of the server.
 type running interface {
 	DatabaseLost() <-chan struct{}
+	Displaced() <-chan error
 	ReloadCertificates() error
 }
 
@@ -230,6 +231,8 @@ type running interface {
 // each SIGHUP and every reloadEvery meanwhile, or, with an error saying
 // so, when the private PostgreSQL has died: without it nothing can be
 // stored, and exiting lets a supervisor such as systemd start both again.
+// It returns too when another server took the database from this one
+// (server.Server.Displaced).
 func waitForStop(srv running, log *slog.Logger, reloadEvery time.Duration, sigs <-chan os.Signal) error {
 	reload := time.NewTicker(reloadEvery)
 	defer reload.Stop()
@@ -237,6 +240,8 @@ func waitForStop(srv running, log *slog.Logger, reloadEvery time.Duration, sigs 
 		select {
 		case <-srv.DatabaseLost():
 			return errors.New("the private PostgreSQL exited")
+		case err := <-srv.Displaced():
+			return err
 		case sig := <-sigs:
 			if sig != syscall.SIGHUP {
 				log.Info("stopping", "signal", sig.String())

@@ -14,6 +14,7 @@ type fakeServer struct {
 }
 
 func (f *fakeServer) DatabaseLost() <-chan struct{} { return f.lost }
+func (f *fakeServer) Displaced() <-chan error       { return nil }
 func (f *fakeServer) ReloadCertificates() error {
 	f.reloaded <- struct{}{}
 	return nil
