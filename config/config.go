@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -539,7 +540,8 @@ func Default() Config {
 }
 
 // Load reads the TOML file at path on top of the defaults. An empty path
-// returns the defaults.
+// returns the defaults. Relative paths in the file, and the default
+// data_dir, are taken relative to the file's directory (resolvePaths).
 func Load(path string) (Config, error) {
 	cfg := Default()
 	if path == "" {
@@ -549,7 +551,34 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("reading config: %w", err)
 	}
-	return Parse(string(data))
+	if cfg, err = Parse(string(data)); err != nil {
+		return cfg, err
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return cfg, fmt.Errorf("reading config: %w", err)
+	}
+	cfg.resolvePaths(dir)
+	return cfg, nil
+}
+
+// resolvePaths makes the relative file and directory paths of c relative
+// to dir, the configuration file's directory: a command such as `xmppd
+// -c /etc/xmppd/xmppd.toml user add` run from elsewhere must find the
+// server's data_dir, not make a new one where it runs.
+func (c *Config) resolvePaths(dir string) {
+	resolve := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	resolve(&c.DataDir)
+	for i := range c.TLS.Certificates {
+		resolve(&c.TLS.Certificates[i].Cert)
+		resolve(&c.TLS.Certificates[i].Key)
+	}
+	resolve(&c.S2S.CAFile)
+	resolve(&c.ACME.CAFile)
 }
 
 // Parse reads a TOML document on top of the defaults and validates it.

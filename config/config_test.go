@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -231,5 +232,51 @@ func TestDeployGuideConfigIsValid(t *testing.T) {
 	}
 	if !c.ACME.Enabled || c.S2S.ListenTLS == "" {
 		t.Errorf("the guide's configuration lost its point: %+v", c)
+	}
+}
+
+// Relative paths in a configuration file are relative to the file's
+// directory, not to wherever xmppd runs; so is the default data_dir.
+// Without a file they stay relative to the working directory.
+func TestLoadResolvesRelativePathsBesideTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "xmppd.toml")
+	doc := `data_dir = "state"
+[[tls.certificates]]
+host = "localhost"
+cert = "certs/localhost.crt"
+key = "/etc/keys/localhost.key"
+[s2s]
+ca_file = "roots.pem"
+[acme]
+ca_file = "acme/roots.pem"
+`
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct{ setting, got, want string }{
+		{"data_dir", c.DataDir, filepath.Join(dir, "state")},
+		{"tls.certificates cert", c.TLS.Certificates[0].Cert, filepath.Join(dir, "certs/localhost.crt")},
+		{"tls.certificates key", c.TLS.Certificates[0].Key, "/etc/keys/localhost.key"},
+		{"s2s.ca_file", c.S2S.CAFile, filepath.Join(dir, "roots.pem")},
+		{"acme.ca_file", c.ACME.CAFile, filepath.Join(dir, "acme/roots.pem")},
+	} {
+		if p.got != p.want {
+			t.Errorf("%s = %q; want %q", p.setting, p.got, p.want)
+		}
+	}
+
+	if err := os.WriteFile(path, []byte("log_level = 'warn'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := Load(path); err != nil || c.DataDir != filepath.Join(dir, "data") || c.S2S.CAFile != "" {
+		t.Errorf("the default data_dir with a file = %q (s2s.ca_file %q), %v; want %q beside the file", c.DataDir, c.S2S.CAFile, err, filepath.Join(dir, "data"))
+	}
+	if c, err := Load(""); err != nil || c.DataDir != "data" {
+		t.Errorf("the default data_dir without a file = %q, %v; want data", c.DataDir, err)
 	}
 }
