@@ -421,6 +421,13 @@ func covers(leaf *x509.Certificate, host string) bool {
 	return leaf.VerifyHostname(host) == nil
 }
 
+// LoadFiles reads and checks a certificate (chain) file and its key file
+// as the store does, for `xmppd check-config`: the certificates parse and
+// the key is the certificate's.
+func LoadFiles(certFile, keyFile string) (*tls.Certificate, error) {
+	return loadPair(certFile, keyFile)
+}
+
 // loadPair reads a certificate (chain) file and a key file. Errors name the
 // file at fault and wrap fs errors.
 func loadPair(certFile, keyFile string) (*tls.Certificate, error) {

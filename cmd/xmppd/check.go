@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"xmppd/certs"
 	"xmppd/config"
 	"xmppd/selfcheck"
 	"xmppd/server"
@@ -43,5 +44,17 @@ func printFindings(w io.Writer, found []selfcheck.Finding) error {
 		return fmt.Errorf("check: %d problem(s) keep clients or servers out", failed)
 	}
 	fmt.Fprintln(w, "no problem keeps clients or servers out")
+	return nil
+}
+
+// checkCertificateFiles loads the certificate and key files of
+// tls.certificates as the server does at start, so that check-config
+// finds a wrong path or a key of another certificate.
+func checkCertificateFiles(cfg config.Config) error {
+	for i, c := range cfg.TLS.Certificates {
+		if _, err := certs.LoadFiles(c.Cert, c.Key); err != nil {
+			return fmt.Errorf("tls.certificates[%d] (host %q): %w", i, c.Host, err)
+		}
+	}
 	return nil
 }

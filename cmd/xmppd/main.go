@@ -103,6 +103,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	log := newLogger(stderr, "warn")
 	switch cmd[0] {
 	case "check-config":
+		if err := checkCertificateFiles(cfg); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "configuration OK: hosts %v\n", cfg.Hosts)
 		return nil
 	case "check":
