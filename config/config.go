@@ -29,6 +29,8 @@ type Config struct {
 	Hosts []string `toml:"hosts"`
 	// DataDir holds generated certificates and the private PostgreSQL.
 	DataDir string `toml:"data_dir"`
+	// formerDataDir is FormerDataDir's answer.
+	formerDataDir string
 	// LogLevel is one of debug, info, warn, error.
 	LogLevel string `toml:"log_level"`
 	// Admins are the bare JIDs of the server's administrators, who may
@@ -572,6 +574,11 @@ func (c *Config) resolvePaths(dir string) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
+		if wd, err := filepath.Abs(c.DataDir); err == nil && wd != filepath.Join(dir, c.DataDir) {
+			c.formerDataDir = wd
+		}
+	}
 	resolve(&c.DataDir)
 	for i := range c.TLS.Certificates {
 		resolve(&c.TLS.Certificates[i].Cert)
@@ -580,6 +587,11 @@ func (c *Config) resolvePaths(dir string) {
 	resolve(&c.S2S.CAFile)
 	resolve(&c.ACME.CAFile)
 }
+
+// FormerDataDir returns where data_dir was before relative paths were
+// taken relative to the configuration file (relative to the working
+// directory), when that differs from DataDir; "" otherwise.
+func (c Config) FormerDataDir() string { return c.formerDataDir }
 
 // Parse reads a TOML document on top of the defaults and validates it.
 func Parse(doc string) (Config, error) {

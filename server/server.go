@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -91,6 +92,26 @@ type Database struct {
 	private *localpg.Server
 }
 
+// checkFormerDataDir refuses to make a new private PostgreSQL at dir when
+// there is none there but there is one where a relative data_dir pointed
+// before it was taken relative to the configuration file (the working
+// directory): starting afresh would hide every account and message.
+func checkFormerDataDir(cfg config.Config, dir string) error {
+	former := cfg.FormerDataDir()
+	if former == "" {
+		return nil
+	}
+	formerDB := filepath.Join(former, "postgres")
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(formerDB); err != nil {
+		return nil
+	}
+	return fmt.Errorf("the private PostgreSQL is at %s, but data_dir is now taken relative to the configuration file's directory (%s): "+
+		"set data_dir to %q, or move %s there", formerDB, cfg.DataDir, former, former)
+}
+
 // OpenDatabase connects to cfg's database, starting a private PostgreSQL
 // under the data directory when no URL is configured, and applies
 // migrations.
@@ -99,6 +120,9 @@ func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Da
 	url := cfg.Database.URL
 	if url == "" {
 		dir := filepath.Join(cfg.DataDir, "postgres")
+		if err := checkFormerDataDir(cfg, dir); err != nil {
+			return nil, err
+		}
 		log.Info("no database.url configured; starting a private PostgreSQL", "dir", dir)
 		pg, err := localpg.Start(ctx, dir, localpg.Options{})
 		switch {
