@@ -9,20 +9,11 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"xmppd/blocking"
+	"xmppd/internal/xmpptest"
 	"xmppd/router"
 	"xmppd/storage/postgres"
 	"xmppd/xmlstream"
 )
-
-// recorder is a bound session that keeps what it is given.
-type recorder struct {
-	j   jid.JID
-	got chan *xmlstream.Element
-}
-
-func (s *recorder) JID() jid.JID                       { return s.j }
-func (s *recorder) Deliver(st *xmlstream.Element) bool { s.got <- st; return true }
-func (s *recorder) End(condition, text string)         {}
 
 // pausingStore is the real blocklist store, which tells paused and
 // waits for resume after its first read of a blocklist.
@@ -55,12 +46,12 @@ func TestChangeWhileBlocklistIsRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Register()
-	balcony := &recorder{j: jid.MustParse("juliet@localhost/balcony"), got: make(chan *xmlstream.Element, 10)}
-	chamber := &recorder{j: jid.MustParse("juliet@localhost/chamber"), got: make(chan *xmlstream.Element, 10)}
+	balcony := xmpptest.NewRecorder("juliet@localhost/balcony", 10)
+	chamber := xmpptest.NewRecorder("juliet@localhost/chamber", 10)
 	r.Bind(balcony)
 	r.Bind(chamber)
-	iq := func(from *recorder, typ, payload string) *xmlstream.Element {
-		el, err := xmlstream.ParseElement([]byte("<iq xmlns='jabber:client' type='"+typ+"' id='x' from='"+from.j.String()+"'>"+payload+"</iq>"), xmlstream.Limits{})
+	iq := func(from *xmpptest.Recorder, typ, payload string) *xmlstream.Element {
+		el, err := xmlstream.ParseElement([]byte("<iq xmlns='jabber:client' type='"+typ+"' id='x' from='"+from.J.String()+"'>"+payload+"</iq>"), xmlstream.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,8 +70,8 @@ func TestChangeWhileBlocklistIsRead(t *testing.T) {
 	<-fetched
 
 	var seen []string
-	for len(balcony.got) > 0 {
-		el := <-balcony.got
+	for len(balcony.Got) > 0 {
+		el := <-balcony.Got
 		for _, name := range []string{"blocklist", "block"} {
 			if p := el.Child(nsBlocking, name); p != nil {
 				for _, it := range p.ChildElements() {

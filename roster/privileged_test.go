@@ -6,6 +6,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/internal/xmpptest"
 	"xmppd/roster"
 	"xmppd/router"
 	"xmppd/storage/postgres"
@@ -33,7 +34,7 @@ func TestPrivilegedSetAnswersPendingRequest(t *testing.T) {
 	r := router.New(router.Config{Hosts: []string{"localhost"}})
 	roster.New(roster.Config{Router: r, Store: store, MaxItems: 100,
 		Privileged: func(from jid.JID, set bool) bool { return from.Equal(gateway) }}).Register()
-	r.Bind(&recorder{j: juliet, got: make(chan *xmlstream.Element, 10)}) // the router knows the account
+	r.Bind(xmpptest.NewRecorder(juliet.String(), 10)) // the router knows the account
 	r.Route(ctx, xmlstream.NewElement("jabber:client", "iq", "type", "set", "id", "p", "from", gateway.String(), "to", owner.String()).
 		AddChild(xmlstream.NewElement(roster.NS, "query").
 			AddChild(xmlstream.NewElement(roster.NS, "item", "jid", romeo.Bare().String(), "subscription", "both"))))

@@ -6,27 +6,18 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/internal/xmpptest"
 	"xmppd/roster"
 	"xmppd/router"
 	"xmppd/storage/postgres"
 	"xmppd/xmlstream"
 )
 
-// recorder is a bound session that keeps what it is given.
-type recorder struct {
-	j   jid.JID
-	got chan *xmlstream.Element
-}
-
-func (s *recorder) JID() jid.JID                       { return s.j }
-func (s *recorder) Deliver(st *xmlstream.Element) bool { s.got <- st; return true }
-func (s *recorder) End(condition, text string)         {}
-
 // requests counts the subscription requests from from that s got.
-func (s *recorder) requests(from jid.JID) int {
+func requests(s *xmpptest.Recorder, from jid.JID) int {
 	n := 0
-	for len(s.got) > 0 {
-		if st := <-s.got; st.Attr("type") == "subscribe" && st.Attr("from") == from.Bare().String() {
+	for len(s.Got) > 0 {
+		if st := <-s.Got; st.Attr("type") == "subscribe" && st.Attr("from") == from.Bare().String() {
 			n++
 		}
 	}
@@ -68,11 +59,11 @@ var (
 
 // raceSetup is a router with the roster module over store and the
 // bound sessions of juliet and romeo, neither available yet.
-func raceSetup(t *testing.T, store roster.Store) (r *router.Router, romeoSession *recorder) {
+func raceSetup(t *testing.T, store roster.Store) (r *router.Router, romeoSession *xmpptest.Recorder) {
 	r = router.New(router.Config{Hosts: []string{"localhost"}})
 	roster.New(roster.Config{Router: r, Store: store, MaxItems: 100}).Register()
-	romeoSession = &recorder{j: romeo, got: make(chan *xmlstream.Element, 100)}
-	r.Bind(&recorder{j: juliet, got: make(chan *xmlstream.Element, 100)})
+	romeoSession = xmpptest.NewRecorder(romeo.String(), 100)
+	r.Bind(xmpptest.NewRecorder(juliet.String(), 100))
 	r.Bind(romeoSession)
 	return r, romeoSession
 }
@@ -116,13 +107,13 @@ func TestRequestStoredAsSessionBecomesAvailable(t *testing.T) {
 	online := in(goOnline(r))
 	// His own presence comes back to him once the router has him
 	// available, before the presence handler reads what is stored.
-	if own := <-rs.got; own.Name.Local != "presence" || own.Attr("from") != romeo.String() {
+	if own := <-rs.Got; own.Name.Local != "presence" || own.Attr("from") != romeo.String() {
 		t.Fatalf("romeo got %s first, want his own presence", own)
 	}
 	close(store.resume)
 	<-requested
 	<-online
-	if n := rs.requests(juliet); n != 1 {
+	if n := requests(rs, juliet); n != 1 {
 		t.Fatalf("romeo got juliet's subscription request %d times, want once", n)
 	}
 }
@@ -150,7 +141,7 @@ func TestRequestStoredAfterInitialPresenceRead(t *testing.T) {
 	<-in(request(r))
 	close(store.resume)
 	<-online
-	if n := rs.requests(juliet); n != 1 {
+	if n := requests(rs, juliet); n != 1 {
 		t.Fatalf("romeo got juliet's subscription request %d times, want once", n)
 	}
 }
