@@ -461,6 +461,10 @@ func (r *Router) routeNoTo(ctx context.Context, from jid.JID, st *xmlstream.Elem
 	case stanza.IQ:
 		r.handleIQ(ctx, ToAccount, from, from.Bare(), st)
 	case stanza.Message:
+		// §10.3.1: as if addressed to the bare JID, so that the message
+		// delivered says so and an error about it comes from the
+		// account, not from the domain.
+		st.SetAttr("to", from.Bare().String())
 		if st = r.archive(ctx, from, from.Bare(), st); st != nil {
 			r.routeToBare(ctx, from, from.Bare(), st)
 		}

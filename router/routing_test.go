@@ -315,3 +315,22 @@ func TestHeadlineToOfflineResource(t *testing.T) {
 	romeo.Send("<message to='juliet@localhost/balcony' type='chat'><body>marker</body></message>")
 	xmpptest.ExpectBody(t, juliet.NextNamed("message"), "romeo@localhost/orchard", "marker")
 }
+
+// RFC 6120 §10.3.1: a message without 'to' is treated as if addressed to
+// the sender's bare JID: it reaches the account's available resource,
+// and an error about it comes from that bare JID, not from the domain.
+func TestMessageWithoutToIsForOwnBareJID(t *testing.T) {
+	s := start(t)
+	phone := xmpptest.Login(t, s, "romeo", "secret", "phone")
+	phone.Online()
+	romeo := xmpptest.Login(t, s, "romeo", "secret", "orchard")
+	romeo.Send("<message type='chat' id='n1'><body>note to self</body></message>")
+	xmpptest.ExpectBody(t, phone.NextNamed("message"), "romeo@localhost/orchard", "note to self")
+
+	romeo.Send("<message type='groupchat' id='g1'><body>not a room</body></message>")
+	r := romeo.NextNamed("message")
+	xmpptest.ExpectError(t, r, "service-unavailable")
+	if from := r.Attr("from"); from != "romeo@localhost" {
+		t.Errorf("error %s from %q, want from romeo@localhost", r, from)
+	}
+}
