@@ -61,6 +61,56 @@ func (m *Module) Archive(ctx context.Context, from, to jid.JID, st *xmlstream.El
 	return out, nil
 }
 
+// Unarchive withdraws st, which Archive stored in owner's archive and
+// stamped with its <stanza-id/>, from that archive: the router bounced
+// it to its sender, so it was neither delivered nor kept offline. The
+// row becomes a placeholder (withdrawn) rather than a hole, which
+// XEP-0313 §3.2 forbids. It runs even when the session whose stanza it
+// was ends meanwhile, so that the archive and the sender's error agree.
+func (m *Module) Unarchive(ctx context.Context, owner jid.JID, st *xmlstream.Element) error {
+	sid := archiveID(st, owner)
+	if sid == "" {
+		return nil
+	}
+	id, err := strconv.ParseInt(sid, 10, 64)
+	if err != nil {
+		return fmt.Errorf("withdrawing message %q from the archive of %s: not an archive id", sid, owner)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := m.cfg.Store.Withdraw(ctx, owner.Domainpart(), owner.Localpart(), id, withdrawn(st).Append(nil, "")); err != nil {
+		return fmt.Errorf("withdrawing message %d from the archive of %s: %w", id, owner, err)
+	}
+	return nil
+}
+
+// archiveID returns the id of the <stanza-id/> by owner's archive on st,
+// or "". Archive removed those a sender forged before adding its own.
+func archiveID(st *xmlstream.Element, owner jid.JID) string {
+	for _, e := range st.ChildElements() {
+		if e.Name.Space == NSSID && e.Name.Local == "stanza-id" && claims(e.Attr("by"), []string{owner.Bare().String()}) {
+			return e.Attr("id")
+		}
+	}
+	return ""
+}
+
+// withdrawn is the placeholder of the bounced message st in its
+// recipient's archive (XEP-0313 §3.2): its addresses, type and id,
+// without any content for a client to show.
+func withdrawn(st *xmlstream.Element) *xmlstream.Element {
+	p := &xmlstream.Element{Name: st.Name}
+	for _, a := range st.Attrs {
+		switch a.Name.Local {
+		case "from", "to", "type", "id":
+			if a.Name.Space == "" {
+				p.Attrs = append(p.Attrs, a)
+			}
+		}
+	}
+	return p
+}
+
 // entries returns the archive rows for st: the sender's and the
 // recipient's, each when local; a message to oneself is stored once.
 // recipient is the index of the recipient's row, or -1 for a remote one.

@@ -481,3 +481,34 @@ func TestBounceWithoutArchiveID(t *testing.T) {
 		t.Errorf("the bounce carries juliet's archive id: %s", bounce)
 	}
 }
+
+// TestBounceWithdrawnFromArchive: a message the recipient's archive
+// stored and the server then bounced (here: offline storage is full) is
+// one the sender is told failed (RFC 6120 §8.3); the recipient must not
+// find it in her archive later. Its row stays, without content, as a
+// placeholder: XEP-0313 §3.2 allows no holes in an archive.
+func TestBounceWithdrawnFromArchive(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t, func(c *config.Config) { c.Offline.Quota = 1 })
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	romeo.Send("<message type='chat' to='juliet@localhost' id='m1'><body>kept offline</body></message>")
+	romeo.Send("<message type='chat' to='juliet@localhost/balcony' id='m2'><body>one too many</body></message>")
+	xmpptest.ExpectError(t, romeo.NextNamed("message"), "service-unavailable")
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	results, iq := query(juliet, "", "")
+	fin(t, iq)
+	if got := bodies(results); got != "kept offline,-" {
+		t.Fatalf("juliet's archive holds %q, want the message kept offline and a placeholder", got)
+	}
+	if p := results[1]; len(p.Children) != 0 || p.Attr("id") != "m2" {
+		t.Errorf("placeholder %s, want m2 without content", p)
+	}
+	// The sender's own archive keeps what it sent, as a client keeps it.
+	results, iq = query(romeo, "", "")
+	fin(t, iq)
+	if got := bodies(results); got != "kept offline,one too many" {
+		t.Errorf("romeo's archive holds %q, want both messages he sent", got)
+	}
+}

@@ -95,6 +95,11 @@ type Store interface {
 	// is a room occupant is given as its full (occupant) JID: only its own
 	// private messages in the recipient's archive are replaced.
 	Retract(ctx context.Context, sender, recipient, originID string, tombstone func(stanza []byte) []byte) (int, error)
+	// Withdraw replaces the message id of the archive of username@domain,
+	// if it is there, by placeholder, a message without content, and
+	// forgets its words and ids: its UID, stamp and other party stay, so
+	// that queries naming it stay consistent (XEP-0313 §3.2).
+	Withdraw(ctx context.Context, domain, username string, id int64, placeholder []byte) error
 	// Prefs returns the preferences of username@domain; an account
 	// without stored preferences gets Prefs{Default: "always"}.
 	Prefs(ctx context.Context, domain, username string) (Prefs, error)

@@ -207,6 +207,12 @@ type Archiver interface {
 	// once the message is committed, or an error, which bounces the message
 	// as for OfflineHandler.Store.
 	Archive(ctx context.Context, from, to jid.JID, st *xmlstream.Element) (*xmlstream.Element, error)
+	// Unarchive withdraws st, a message Archive stored and stamped, from
+	// the archive of its local recipient owner (bare): the router bounced
+	// it to its sender, so the recipient must not find it there. A message
+	// without that archive's <stanza-id/> was not stored there, and is
+	// left alone.
+	Unarchive(ctx context.Context, owner jid.JID, st *xmlstream.Element) error
 }
 
 // Component is a service on a domain of its own, such as a multi-user

@@ -694,6 +694,9 @@ func (r *Router) bounce(ctx context.Context, st *xmlstream.Element, condition, t
 	if st.Attr("type") == "result" && st.Name.Local == stanza.IQ {
 		return
 	}
+	if st.Name.Local == stanza.Message {
+		r.unarchive(ctx, st)
+	}
 	reply := stanza.ErrorReply(st, condition, text)
 	if st.Name.Local == stanza.Message {
 		withoutArchiveID(reply, st.Attr("to"))
@@ -709,6 +712,26 @@ func (r *Router) bounce(ctx context.Context, st *xmlstream.Element, condition, t
 
 // nsSID qualifies XEP-0359 stanza ids.
 const nsSID = "urn:xmpp:sid:0"
+
+// unarchive withdraws st, a message being bounced to its sender, from the
+// archive of its local recipient, where the archiver stored it: the
+// sender is told it was not delivered, so the recipient must not find it
+// later (RFC 6120 §8.3). Archiving before delivery keeps the delivery to
+// an online recipient free of a further round trip; undoing it costs
+// one, on this failure path alone. A failure is logged: the bounce goes
+// out anyway.
+func (r *Router) unarchive(ctx context.Context, st *xmlstream.Element) {
+	if r.archiver == nil {
+		return
+	}
+	to, err := jid.Parse(st.Attr("to"))
+	if err != nil || to.Localpart() == "" || !r.hosts[to.Domainpart()] {
+		return
+	}
+	if err := r.archiver.Unarchive(ctx, to.Bare(), st); err != nil {
+		r.log.Error("withdrawing a bounced message from its recipient's archive", "to", to.Bare().String(), "err", err)
+	}
+}
 
 // withoutArchiveID removes from reply, the error bouncing a message to
 // to back to its sender, the <stanza-id/> the recipient's archive put

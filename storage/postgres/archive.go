@@ -306,6 +306,16 @@ func (a *Archive) Retract(ctx context.Context, sender, recipient, originID strin
 	return n, nil
 }
 
+// Withdraw replaces the message id of the archive of username@domain
+// by placeholder, with one statement on the table's key; see mam.Store.
+func (a *Archive) Withdraw(ctx context.Context, domain, username string, id int64, placeholder []byte) error {
+	if _, err := a.pool.Exec(ctx, `UPDATE archive_messages SET stanza = $4, terms = NULL, origin_id = '', replaces_id = NULL
+		WHERE domain = $1 AND username = $2 AND id = $3`, domain, username, id, placeholder); err != nil {
+		return fmt.Errorf("withdraw archived message %d of %s@%s: %w", id, username, domain, err)
+	}
+	return nil
+}
+
 // Prefs returns the archiving preferences of username@domain.
 func (a *Archive) Prefs(ctx context.Context, domain, username string) (mam.Prefs, error) {
 	p := mam.Prefs{Default: "always"}

@@ -484,3 +484,36 @@ func TestArchiveMergesTextAside(t *testing.T) {
 		t.Fatalf("after 10 rows, %d pending pages were left to merge", n)
 	}
 }
+
+// TestArchiveWithdraw: Withdraw replaces one message of one archive, by
+// its id, by the placeholder, which text search no longer finds; the
+// id stays (XEP-0313 §3.2), and the same id of another archive and
+// every other message are left alone.
+func TestArchiveWithdraw(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, a := archiveFor(t, "juliet", "romeo")
+	ids, err := a.Append(ctx, []mam.Entry{
+		archiveEntry("juliet", "romeo", "kept", false),
+		archiveEntry("juliet", "romeo", "bounced", false),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	placeholder := []byte("<message xmlns='jabber:client' id='m2'></message>")
+	for _, owner := range []string{"romeo", "juliet", "juliet"} {
+		if err := a.Withdraw(ctx, "example.org", owner, ids[1], placeholder); err != nil {
+			t.Fatalf("withdrawing from %s: %v", owner, err)
+		}
+	}
+	p, err := a.Query(ctx, "example.org", "juliet", mam.Query{Max: 10})
+	if err != nil || len(p.Messages) != 2 || p.Messages[1].ID != ids[1] {
+		t.Fatalf("juliet's archive: %+v, %v; want both ids", p, err)
+	}
+	if string(p.Messages[0].Stanza) == string(placeholder) || string(p.Messages[1].Stanza) != string(placeholder) {
+		t.Errorf("stanzas %q, %q; want the second withdrawn", p.Messages[0].Stanza, p.Messages[1].Stanza)
+	}
+	if p, err := a.Query(ctx, "example.org", "juliet", mam.Query{Max: 10, Text: "bounced"}); err != nil || len(p.Messages) != 0 {
+		t.Errorf("text search finds %d withdrawn messages, %v", len(p.Messages), err)
+	}
+}
