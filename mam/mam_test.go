@@ -512,3 +512,42 @@ func TestBounceWithdrawnFromArchive(t *testing.T) {
 		t.Errorf("romeo's archive holds %q, want both messages he sent", got)
 	}
 }
+
+// TestOfflineDeliveryArchivedOnce: a message kept offline is archived
+// for its recipient when it arrives, and delivered at login with that
+// archive's <stanza-id/> (XEP-0359 §5, XEP-0313 §5.1.2), not archived a
+// second time.
+func TestOfflineDeliveryArchivedOnce(t *testing.T) {
+	t.Parallel()
+	s := xmpptest.Start(t)
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	romeo.Send("<message type='chat' to='juliet@localhost' id='m1'><body>kept offline</body></message>")
+	romeo.Ping()
+	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
+	juliet.Online()
+	m := juliet.NextNamed("message")
+	xmpptest.ExpectBody(t, m, romeo.JID, "kept offline")
+	var ids []string
+	for _, ch := range m.ChildElements() {
+		if ch.Name.Space == nsSID && ch.Name.Local == "stanza-id" {
+			ids = append(ids, ch.Attr("by")+" "+ch.Attr("id"))
+		}
+	}
+	juliet.Ping()
+	results, iq := query(juliet, "", "")
+	fin(t, iq)
+	if len(results) != 1 {
+		t.Fatalf("juliet's archive holds %q, want the message once", bodies(results))
+	}
+	if len(ids) != 1 || !strings.HasPrefix(ids[0], "juliet@localhost ") {
+		t.Fatalf("delivered with stanza ids %v, want juliet's archive's one", ids)
+	}
+	id := strings.TrimPrefix(ids[0], "juliet@localhost ")
+	// The archive id is the <result/>'s, which query drops: RSM's <last/> says it.
+	_, iq = query(juliet, "", "<set xmlns='http://jabber.org/protocol/rsm'><before/><max>1</max></set>")
+	if last := fin(t, iq).Child("http://jabber.org/protocol/rsm", "set").Child("http://jabber.org/protocol/rsm", "last"); last == nil || last.Text() != id {
+		t.Errorf("archive's last id %v, want %s, the delivered stanza-id", last, id)
+	}
+}
