@@ -2,6 +2,7 @@ package pep
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 
 	"xmppd/dataform"
@@ -11,7 +12,15 @@ import (
 const (
 	Open      = "open"
 	Presence  = "presence"
+	Roster    = "roster"
 	Whitelist = "whitelist"
+)
+
+// Bounds of pubsub#roster_groups_allowed, as the roster bounds a group's
+// name.
+const (
+	maxRosterGroups   = 256
+	maxRosterGroupLen = 1023
 )
 
 // When the last item is sent (pubsub#send_last_published_item).
@@ -30,6 +39,28 @@ type NodeConfig struct {
 	SendLast      string
 	NotifyRetract bool
 	Title         string
+	// RosterGroups are the groups of the owner's roster whose contacts
+	// may read a node of the Roster access model, sorted, without
+	// duplicates (pubsub#roster_groups_allowed, XEP-0060 §4.5).
+	RosterGroups []string
+}
+
+// equal reports whether c and d are the same configuration.
+func (c NodeConfig) equal(d NodeConfig) bool {
+	return c.Access == d.Access && c.MaxItems == d.MaxItems && c.Persist == d.Persist &&
+		c.SendLast == d.SendLast && c.NotifyRetract == d.NotifyRetract && c.Title == d.Title &&
+		slices.Equal(c.RosterGroups, d.RosterGroups)
+}
+
+// allows reports whether a contact in the owner's roster groups groups
+// is in one of the groups c allows.
+func (c NodeConfig) allows(groups []string) bool {
+	for _, g := range groups {
+		if _, found := slices.BinarySearch(c.RosterGroups, g); found {
+			return true
+		}
+	}
+	return false
 }
 
 // Defaults is the configuration of a node that a publish creates without
@@ -53,7 +84,11 @@ type option struct {
 	set func(c *NodeConfig, v string, maxItems int) error
 	// value is the field's value in c, as a form gives it.
 	value func(c NodeConfig) string
-	typ   string
+	// setAll and values, for a field of several values, replace set
+	// and value.
+	setAll func(c *NodeConfig, vs []string) error
+	values func(c NodeConfig) []string
+	typ    string
 	// label names the field for people; choices are the values a list
 	// field offers (XEP-0004 §3.3).
 	label   string
@@ -64,7 +99,7 @@ var options = map[string]option{
 	"pubsub#access_model": {
 		set: func(c *NodeConfig, v string, _ int) error {
 			switch v {
-			case Open, Presence, Whitelist:
+			case Open, Presence, Roster, Whitelist:
 				c.Access = v
 				return nil
 			}
@@ -76,8 +111,15 @@ var options = map[string]option{
 		choices: []dataform.Option{
 			{Label: "Anyone", Value: Open},
 			{Label: "Contacts subscribed to my presence", Value: Presence},
+			{Label: "Contacts subscribed to my presence in the groups below", Value: Roster},
 			{Label: "Only me", Value: Whitelist},
 		},
+	},
+	"pubsub#roster_groups_allowed": {
+		setAll: setRosterGroups,
+		values: func(c NodeConfig) []string { return c.RosterGroups },
+		typ:    "list-multi",
+		label:  "Roster groups allowed to see the items",
 	},
 	"pubsub#max_items": {
 		set: func(c *NodeConfig, v string, maxItems int) error {
@@ -139,12 +181,31 @@ var options = map[string]option{
 
 // optionOrder is the order of the fields in a configuration form.
 var optionOrder = []string{
-	"pubsub#title", "pubsub#access_model", "pubsub#max_items", "pubsub#persist_items",
+	"pubsub#title", "pubsub#access_model", "pubsub#roster_groups_allowed", "pubsub#max_items", "pubsub#persist_items",
 	"pubsub#send_last_published_item", "pubsub#notify_retract",
 	"pubsub#deliver_notifications", "pubsub#deliver_payloads",
 }
 
 func alwaysTrue(NodeConfig) string { return "true" }
+
+// setRosterGroups sets the groups of pubsub#roster_groups_allowed,
+// sorted and without duplicates.
+func setRosterGroups(c *NodeConfig, vs []string) error {
+	groups := make([]string, 0, len(vs))
+	for _, g := range vs {
+		if g == "" || len(g) > maxRosterGroupLen {
+			return errUnsupported{"pubsub#roster_groups_allowed", g}
+		}
+		groups = append(groups, g)
+	}
+	slices.Sort(groups)
+	groups = slices.Compact(groups)
+	if len(groups) > maxRosterGroups {
+		return errUnsupported{"pubsub#roster_groups_allowed", strconv.Itoa(len(groups)) + " groups"}
+	}
+	c.RosterGroups = groups
+	return nil
+}
 
 func boolOption(field string, at func(*NodeConfig) *bool) func(*NodeConfig, string, int) error {
 	return func(c *NodeConfig, v string, _ int) error {
@@ -177,6 +238,12 @@ func apply(c *NodeConfig, f dataform.Form, maxItems int) error {
 		if !ok {
 			return errUnsupported{fd.Var, ""}
 		}
+		if o.setAll != nil {
+			if err := o.setAll(c, fd.Values); err != nil {
+				return err
+			}
+			continue
+		}
 		v := ""
 		if len(fd.Values) > 0 {
 			v = fd.Values[0]
@@ -205,7 +272,7 @@ func satisfies(c NodeConfig, f dataform.Form, maxItems int) error {
 	if err := apply(&want, f, maxItems); err != nil {
 		return errors.Join(ErrPrecondition, err)
 	}
-	if want != c {
+	if !want.equal(c) {
 		return ErrPrecondition
 	}
 	return nil
@@ -213,24 +280,45 @@ func satisfies(c NodeConfig, f dataform.Form, maxItems int) error {
 
 // form returns c as a node configuration form of type typ. A form to
 // fill ("form") has labels and offers the choices of its list fields,
-// which clients need to show it (XEP-0004 §3.3); a submitted one has
-// neither.
-func (c NodeConfig) form(typ string) dataform.Form {
+// which clients need to show it (XEP-0004 §3.3): of
+// pubsub#roster_groups_allowed, the owner's roster groups groups and
+// those c allows; a submitted one has neither.
+func (c NodeConfig) form(typ string, groups []string) dataform.Form {
 	f := dataform.Form{Type: typ, Fields: []dataform.Field{{Var: "FORM_TYPE", Type: "hidden", Values: []string{NSConfig}}}}
 	for _, name := range optionOrder {
 		o := options[name]
-		fd := dataform.Field{Var: name, Type: o.typ, Values: []string{o.value(c)}}
+		fd := dataform.Field{Var: name, Type: o.typ}
+		if o.values != nil {
+			fd.Values = o.values(c)
+		} else {
+			fd.Values = []string{o.value(c)}
+		}
 		if typ == "form" {
 			fd.Label, fd.Options = o.label, o.choices
+			if name == "pubsub#roster_groups_allowed" {
+				fd.Options = groupChoices(groups, c.RosterGroups)
+			}
 		}
 		f.Fields = append(f.Fields, fd)
 	}
 	return f
 }
 
+// groupChoices returns the roster groups a form offers: those of the
+// owner's roster and those a node allows, sorted.
+func groupChoices(roster, allowed []string) []dataform.Option {
+	groups := slices.Concat(roster, allowed)
+	slices.Sort(groups)
+	var choices []dataform.Option
+	for _, g := range slices.Compact(groups) {
+		choices = append(choices, dataform.Option{Value: g})
+	}
+	return choices
+}
+
 // Form returns c as a submitted node configuration form, as exports
 // hold it (XEP-0227) and ConfigFromForm reads it.
-func (c NodeConfig) Form() dataform.Form { return c.form("submit") }
+func (c NodeConfig) Form() dataform.Form { return c.form("submit", nil) }
 
 // ConfigFromForm returns the configuration a node configuration form
 // describes, over the defaults, for data imported from another server:

@@ -76,7 +76,7 @@ func (m *module) mayRead(ctx context.Context, iq router.IQ, cfg NodeConfig) *xml
 	condition, app, err := m.access(ctx, iq.To, iq.From.Bare(), cfg)
 	switch {
 	case err != nil:
-		m.Logger.Error("checking a presence subscription", "jid", iq.To.String(), "contact", iq.From.String(), "err", err)
+		m.Logger.Error("checking a presence subscription or roster groups", "jid", iq.To.String(), "contact", iq.From.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")
 	case condition != "":
 		return pubsubError(iq, condition, app)
@@ -92,6 +92,12 @@ func (m *module) access(ctx context.Context, owner, reader jid.JID, cfg NodeConf
 		return "", "", nil
 	case cfg.Access == Whitelist:
 		return stanza.NotAllowed, "closed-node", nil
+	case cfg.Access == Roster:
+		subscribed, groups, err := m.Contacts.ContactGroups(ctx, owner, reader)
+		if err != nil || subscribed && cfg.allows(groups) {
+			return "", "", err
+		}
+		return stanza.NotAuthorized, "not-in-roster-group", nil
 	}
 	ok, err := m.Contacts.MaySeePresence(ctx, owner, reader)
 	if err != nil || ok {

@@ -12,11 +12,18 @@ import (
 // notify sends the event ev about owner's node to every session that may
 // have it and asked for the node's notifications: the owner's own, and for
 // nodes not on the whitelist model those of its presence subscribers
-// of non-negative priority (XEP-0163 §4.3.2).
+// of non-negative priority (XEP-0163 §4.3.2), on the roster model only
+// those in the allowed groups (XEP-0060 §4.5).
 func (m *module) notify(ctx context.Context, owner jid.JID, node string, cfg NodeConfig, ev *xmlstream.Element) {
 	readers := []jid.JID{owner}
 	if cfg.Access != Whitelist {
-		subs, err := m.Contacts.Subscribers(ctx, owner)
+		var subs []jid.JID
+		var err error
+		if cfg.Access == Roster {
+			subs, err = m.Contacts.SubscribersIn(ctx, owner, cfg.RosterGroups)
+		} else {
+			subs, err = m.Contacts.Subscribers(ctx, owner)
+		}
 		if err != nil {
 			m.Logger.Error("notifying a PEP change", "jid", owner.String(), "node", node, "err", err)
 		}
@@ -88,8 +95,9 @@ func (m *module) sendLastItems(ctx context.Context, session jid.JID) {
 // sendLast sends the session to, local or remote, the last item of each
 // of owners' nodes among nodes that it may have: on_sub_and_presence
 // nodes, on_sub ones too when onSub (its subscription was just
-// approved: XEP-0060 §16.4.3), and whitelist ones only of its own
-// account. Each is stamped with when it was published (XEP-0060 §6.1.7,
+// approved: XEP-0060 §16.4.3), whitelist ones only of its own
+// account, and roster ones only of accounts that put it in an allowed
+// group. Each is stamped with when it was published (XEP-0060 §6.1.7,
 // XEP-0203), lest it be taken for news.
 func (m *module) sendLast(ctx context.Context, to jid.JID, owners []jid.JID, nodes []string, onSub bool) {
 	if len(nodes) == 0 {
@@ -100,9 +108,13 @@ func (m *module) sendLast(ctx context.Context, to jid.JID, owners []jid.JID, nod
 		m.Logger.Error("sending the last PEP items", "jid", to.String(), "err", err)
 		return
 	}
+	groups := rosterGroups{m: m, contact: to.Bare()}
 	for _, li := range last {
 		send := li.Config.SendLast == OnSubAndPresence || onSub && li.Config.SendLast == OnSub
 		if !send || (li.Config.Access == Whitelist && !li.Owner.Equal(to.Bare())) {
+			continue
+		}
+		if li.Config.Access == Roster && !li.Owner.Equal(to.Bare()) && !groups.allowed(ctx, li.Owner, li.Config) {
 			continue
 		}
 		p, err := parsePayload(li.Item.Payload)
@@ -114,6 +126,36 @@ func (m *module) sendLast(ctx context.Context, to jid.JID, owners []jid.JID, nod
 		delay := xmlstream.NewElement(NSDelay, "delay", "from", li.Owner.String(), "stamp", li.Published.UTC().Format(stampLayout))
 		m.send(ctx, li.Owner, to, ev, delay)
 	}
+}
+
+// rosterGroups tells, reading each owner's roster once, whether a
+// contact may have the items of owners' nodes of the roster access model.
+type rosterGroups struct {
+	m       *module
+	contact jid.JID
+	// of holds the groups of the contact, by owner, nil when it is not
+	// subscribed to the owner's presence.
+	of map[string][]string
+}
+
+// allowed reports whether the contact may have the items of owner's node
+// with cfg, of the roster model; a failure to read the roster is no.
+func (g *rosterGroups) allowed(ctx context.Context, owner jid.JID, cfg NodeConfig) bool {
+	groups, read := g.of[owner.String()]
+	if !read {
+		subscribed, gs, err := g.m.Contacts.ContactGroups(ctx, owner, g.contact)
+		if err != nil {
+			g.m.Logger.Error("reading the roster groups of a contact", "jid", owner.String(), "contact", g.contact.String(), "err", err)
+		}
+		if subscribed && err == nil {
+			groups = gs
+		}
+		if g.of == nil {
+			g.of = map[string][]string{}
+		}
+		g.of[owner.String()] = groups
+	}
+	return cfg.allows(groups)
 }
 
 // negative reports whether the local session's priority is negative: it

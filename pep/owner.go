@@ -45,7 +45,11 @@ func (m *module) ownerGet(ctx context.Context, iq router.IQ) *xmlstream.Element 
 	if reply := m.storeError(iq, err, "reading"); reply != nil {
 		return reply
 	}
-	conf := xmlstream.NewElement(NSOwner, "configure", "node", node).AddChild(cfg.within(m.MaxItems).form("form").Element())
+	groups, err := m.Contacts.RosterGroups(ctx, iq.To)
+	if reply := m.storeError(iq, err, "reading the roster groups for"); reply != nil {
+		return reply
+	}
+	conf := xmlstream.NewElement(NSOwner, "configure", "node", node).AddChild(cfg.within(m.MaxItems).form("form", groups).Element())
 	return iq.Result(xmlstream.NewElement(NSOwner, "pubsub").AddChild(conf))
 }
 

@@ -13,13 +13,15 @@
 //   - create (with a configuration), configure (get and set), delete,
 //     purge, retract, and retrieving all items, the newest max_items or
 //     given ids;
-//   - access models open, presence (the default) and whitelist (the owner
-//     alone); roster groups and authorize are refused;
+//   - access models open, presence (the default), roster (contacts
+//     subscribed to the owner's presence in some of its roster groups,
+//     pubsub#roster_groups_allowed) and whitelist (the owner alone);
+//     authorize is refused;
 //   - notifications: a publish, a retraction (when asked or when the
 //     node's pubsub#notify_retract says so), a purge or a
 //     deletion goes to those of the owner's own sessions and of its
 //     presence subscribers' sessions of non-negative priority (not for
-//     whitelist) that announce
+//     whitelist; for roster, those in the allowed groups) that announce
 //     node+notify in their entity capabilities (XEP-0115); a session that
 //     announces it gets the last item of each such node when its
 //     capabilities become known. Subscribers on other servers are
@@ -161,6 +163,15 @@ type Contacts interface {
 	// Subscriptions returns the contacts whose presence account is
 	// subscribed to.
 	Subscriptions(ctx context.Context, account jid.JID) ([]jid.JID, error)
+	// ContactGroups reports whether contact is subscribed to account's
+	// presence, and returns the groups of account's roster that
+	// contact is in.
+	ContactGroups(ctx context.Context, account, contact jid.JID) (subscribed bool, groups []string, err error)
+	// SubscribersIn returns the contacts subscribed to account's
+	// presence that are in one of groups of its roster.
+	SubscribersIn(ctx context.Context, account jid.JID, groups []string) ([]jid.JID, error)
+	// RosterGroups returns the groups of account's roster, sorted.
+	RosterGroups(ctx context.Context, account jid.JID) ([]string, error)
 	// OnApproved registers f to be called after account approved
 	// contact's subscription to its presence.
 	OnApproved(f func(ctx context.Context, account, contact jid.JID))
@@ -216,7 +227,7 @@ type module struct {
 // features are the XEP-0060 features a PEP service announces on the
 // account's bare JID (XEP-0163 §6).
 var features = []string{
-	"access-open", "access-presence", "access-whitelist", "auto-create",
+	"access-open", "access-presence", "access-roster", "access-whitelist", "auto-create",
 	"auto-subscribe", "config-node", "create-and-configure", "create-nodes",
 	"delete-items", "delete-nodes", "filtered-notifications", "item-ids",
 	"last-published", "persistent-items", "publish", "publish-options",

@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"mellium.im/xmpp/jid"
 )
@@ -37,25 +38,58 @@ func (m *Module) SendPresence(ctx context.Context, account, contact jid.JID) {
 // Subscribers returns the contacts subscribed to account's presence
 // (subscription from or both).
 func (m *Module) Subscribers(ctx context.Context, account jid.JID) ([]jid.JID, error) {
-	return m.contacts(ctx, account, Subscription.hasFrom)
+	return m.contacts(ctx, account, func(it Item) bool { return it.Subscription.hasFrom() })
 }
 
 // Subscriptions returns the contacts whose presence account is subscribed
 // to (subscription to or both).
 func (m *Module) Subscriptions(ctx context.Context, account jid.JID) ([]jid.JID, error) {
-	return m.contacts(ctx, account, Subscription.hasTo)
+	return m.contacts(ctx, account, func(it Item) bool { return it.Subscription.hasTo() })
 }
 
-// contacts returns the contacts of account's roster whose subscription
-// passes keep.
-func (m *Module) contacts(ctx context.Context, account jid.JID, keep func(Subscription) bool) ([]jid.JID, error) {
+// ContactGroups reports whether contact is subscribed to account's
+// presence, and returns the groups of account's roster that contact is
+// in, for the roster access model of PEP nodes (XEP-0060 §4.5).
+func (m *Module) ContactGroups(ctx context.Context, account, contact jid.JID) (subscribed bool, groups []string, err error) {
+	st, err := m.store.State(ctx, account.Bare(), contact.Bare())
+	if err != nil || !st.InRoster {
+		return false, nil, err
+	}
+	return st.Item.Subscription.hasFrom(), st.Item.Groups, nil
+}
+
+// SubscribersIn returns the contacts subscribed to account's presence
+// that are in one of groups of its roster.
+func (m *Module) SubscribersIn(ctx context.Context, account jid.JID, groups []string) ([]jid.JID, error) {
+	return m.contacts(ctx, account, func(it Item) bool {
+		return it.Subscription.hasFrom() && slices.ContainsFunc(it.Groups, func(g string) bool { return slices.Contains(groups, g) })
+	})
+}
+
+// RosterGroups returns the groups of account's roster, sorted.
+func (m *Module) RosterGroups(ctx context.Context, account jid.JID) ([]string, error) {
+	ros, err := m.store.Roster(ctx, account.Bare())
+	if err != nil {
+		return nil, err
+	}
+	var groups []string
+	for _, it := range ros.Items {
+		groups = append(groups, it.Groups...)
+	}
+	slices.Sort(groups)
+	return slices.Compact(groups), nil
+}
+
+// contacts returns the contacts of account's roster whose items pass
+// keep.
+func (m *Module) contacts(ctx context.Context, account jid.JID, keep func(Item) bool) ([]jid.JID, error) {
 	ros, err := m.store.Roster(ctx, account.Bare())
 	if err != nil {
 		return nil, err
 	}
 	var cs []jid.JID
 	for _, it := range ros.Items {
-		if keep(it.Subscription) {
+		if keep(it) {
 			cs = append(cs, it.Contact)
 		}
 	}

@@ -25,11 +25,21 @@ func NewPEP(pool *pgxpool.Pool) *PEP { return &PEP{pool: pool} }
 // PEP is the store of package pep.
 var _ pep.Store = (*PEP)(nil)
 
-const nodeColumns = `access_model, max_items, persist_items, send_last, notify_retract, title`
+const nodeColumns = `access_model, max_items, persist_items, send_last, notify_retract, title, roster_groups`
 
 // scanConfig returns the destinations of nodeColumns.
 func scanConfig(c *pep.NodeConfig) []any {
-	return []any{&c.Access, &c.MaxItems, &c.Persist, &c.SendLast, &c.NotifyRetract, &c.Title}
+	return []any{&c.Access, &c.MaxItems, &c.Persist, &c.SendLast, &c.NotifyRetract, &c.Title, &c.RosterGroups}
+}
+
+// configArgs returns the values of nodeColumns: no groups are an empty
+// array, not NULL.
+func configArgs(c pep.NodeConfig) []any {
+	groups := c.RosterGroups
+	if groups == nil {
+		groups = []string{}
+	}
+	return []any{c.Access, c.MaxItems, c.Persist, c.SendLast, c.NotifyRetract, c.Title, groups}
 }
 
 // lockNode returns the id and configuration of owner's node, locked for
@@ -65,8 +75,8 @@ func createNode(ctx context.Context, tx pgx.Tx, owner jid.JID, node string, c pe
 	}
 	var id int64
 	err = tx.QueryRow(ctx, `INSERT INTO pep_nodes (domain, username, node, `+nodeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id`,
-		owner.Domainpart(), owner.Localpart(), node, c.Access, c.MaxItems, c.Persist, c.SendLast, c.NotifyRetract, c.Title).Scan(&id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING id`,
+		append([]any{owner.Domainpart(), owner.Localpart(), node}, configArgs(c)...)...).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, pep.ErrExists
 	}
@@ -187,8 +197,8 @@ func (p *PEP) Configure(ctx context.Context, owner jid.JID, node string, c pep.N
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE pep_nodes SET (`+nodeColumns+`) = ($2, $3, $4, $5, $6, $7) WHERE id = $1`,
-			id, c.Access, c.MaxItems, c.Persist, c.SendLast, c.NotifyRetract, c.Title)
+		_, err = tx.Exec(ctx, `UPDATE pep_nodes SET (`+nodeColumns+`) = ($2, $3, $4, $5, $6, $7, $8) WHERE id = $1`,
+			append([]any{id}, configArgs(c)...)...)
 		if err != nil {
 			return err
 		}
@@ -277,7 +287,7 @@ func (p *PEP) LastItems(ctx context.Context, owners []jid.JID, nodes []string) (
 	for i, o := range owners {
 		domains[i], users[i] = o.Domainpart(), o.Localpart()
 	}
-	rows, _ := p.pool.Query(ctx, `SELECT DISTINCT ON (n.id) n.domain, n.username, n.node, n.access_model, n.max_items, n.persist_items, n.send_last, n.notify_retract, n.title, i.item_id, i.payload, i.published
+	rows, _ := p.pool.Query(ctx, `SELECT DISTINCT ON (n.id) n.domain, n.username, n.node, n.access_model, n.max_items, n.persist_items, n.send_last, n.notify_retract, n.title, n.roster_groups, i.item_id, i.payload, i.published
 		FROM pep_nodes n JOIN pep_items i ON i.node_id = n.id
 		WHERE (n.domain, n.username) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 		  AND (cardinality($3::text[]) = 0 OR n.node = ANY($3))
