@@ -43,6 +43,9 @@ type NodeConfig struct {
 	// may read a node of the Roster access model, sorted, without
 	// duplicates (pubsub#roster_groups_allowed, XEP-0060 §4.5).
 	RosterGroups []string
+	// Subscribers are the JIDs explicitly subscribed to the node, as
+	// the store read them with it: not part of its configuration.
+	Subscribers []string
 }
 
 // equal reports whether c and d are the same configuration.

@@ -16,13 +16,17 @@ import (
 )
 
 // get answers <pubsub><items/></pubsub> (XEP-0060 §6.5) from the owner or
-// anyone the node's access model lets see it.
+// anyone the node's access model lets see it, and <subscriptions/>
+// (§5.6).
 func (m *module) get(ctx context.Context, iq router.IQ) *xmlstream.Element {
 	children := iq.Payload.ChildElements()
 	if len(children) == 0 {
 		return iq.Error(stanza.BadRequest, "the pubsub element is empty")
 	}
 	op := children[0]
+	if op.Name.Space == NS && op.Name.Local == "subscriptions" {
+		return m.subscriptions(ctx, iq, op)
+	}
 	if op.Name.Space != NS || op.Name.Local != "items" {
 		return unsupported(iq, op)
 	}

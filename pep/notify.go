@@ -30,19 +30,23 @@ func (m *module) notify(ctx context.Context, owner jid.JID, node string, cfg Nod
 		readers = append(readers, subs...)
 	}
 	event := xmlstream.NewElement(NSEvent, "event").AddChild(ev)
+	sent := map[string]bool{}
 	for _, reader := range readers {
 		if !m.r.IsLocal(reader.Domainpart()) {
 			for _, s := range m.remote.wanting(owner, reader, node) {
+				sent[s.String()] = true
 				m.send(ctx, owner, s, event)
 			}
 			continue
 		}
 		for _, s := range m.r.AvailableResources(reader) {
 			if m.Interests.Wants(s, node) && (reader.Equal(owner) || !m.negative(s)) {
+				sent[s.String()] = true
 				m.send(ctx, owner, s, event)
 			}
 		}
 	}
+	m.notifySubscribers(ctx, owner, cfg, readers, sent, event)
 }
 
 // send routes a headline carrying event, and then extra, from owner to

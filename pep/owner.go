@@ -116,5 +116,8 @@ func (m *module) configure(ctx context.Context, iq router.IQ, op *xmlstream.Elem
 	if reply := m.storeError(iq, m.Store.Configure(ctx, iq.To, node, cfg), "configuring"); reply != nil {
 		return reply
 	}
+	if err := m.cancelExcluded(ctx, iq.To, node, cfg); err != nil {
+		m.Logger.Error("ending the subscriptions a PEP node's access model excludes", "jid", iq.To.String(), "node", node, "err", err)
+	}
 	return iq.Result(nil)
 }

@@ -28,8 +28,11 @@
 //     served alike, from the capabilities in the presence their
 //     resources send the owner (contacts.go).
 //
-// Explicit subscriptions are not supported: PEP's are implied by presence
-// subscriptions and +notify. Items are kept in PostgreSQL, newest last, at
+// Subscriptions are implied by presence subscriptions and +notify; an
+// entity the access model lets read a node may also subscribe its bare
+// or full JID explicitly (XEP-0060 §6.1, §6.2, §5.6), and gets the
+// notifications then too, once per session. A configuration whose access
+// model excludes a subscriber ends its subscription. Items are kept in PostgreSQL, newest last, at
 // most pubsub#max_items of them per node (at most Config.MaxItems); a
 // node with pubsub#persist_items false keeps none, and only notifies.
 package pep
@@ -76,7 +79,20 @@ var (
 	ErrTooLarge = errors.New("the account's items would exceed their size limit")
 	// ErrExists: the node to create exists.
 	ErrExists = errors.New("the node exists")
+	// ErrTooManySubscriptions: the node has as many subscriptions as
+	// it may.
+	ErrTooManySubscriptions = errors.New("the node has as many subscriptions as it may")
 )
+
+// MaxSubscriptions is the most explicit subscriptions a node has.
+const MaxSubscriptions = 1000
+
+// Subscription is an explicit subscription to a node (XEP-0060 §6.1).
+type Subscription struct {
+	Node string
+	// JID is the subscribed JID, bare or full.
+	JID jid.JID
+}
 
 // Item is one published item.
 type Item struct {
@@ -114,7 +130,9 @@ type LastItem struct {
 	Published time.Time
 }
 
-// Store keeps the nodes and items of every account. Errors for a node that
+// Store keeps the nodes, items and explicit subscriptions of every
+// account. The NodeConfig that Publish, Retract, Purge and Delete return
+// holds the node's Subscribers. Errors for a node that
 // does not exist wrap storage.ErrNotFound; so do those for an unknown
 // account.
 type Store interface {
@@ -151,6 +169,15 @@ type Store interface {
 	// LastItems returns the newest item of each node of the owners that
 	// has one, among nodes (all when empty).
 	LastItems(ctx context.Context, owners []jid.JID, nodes []string) ([]LastItem, error)
+	// Subscribe records subscriber's subscription to owner's node,
+	// unless the node has max subscriptions (ErrTooManySubscriptions).
+	Subscribe(ctx context.Context, owner jid.JID, node string, subscriber jid.JID, max int) error
+	// Unsubscribe removes subscriber's subscription to owner's node and
+	// reports whether there was one.
+	Unsubscribe(ctx context.Context, owner jid.JID, node string, subscriber jid.JID) (bool, error)
+	// Subscriptions returns the subscriptions to owner's nodes, sorted
+	// by node.
+	Subscriptions(ctx context.Context, owner jid.JID) ([]Subscription, error)
 }
 
 // Contacts is what PEP needs to know of presence subscriptions (RFC 6121).
@@ -231,7 +258,8 @@ var features = []string{
 	"auto-subscribe", "config-node", "create-and-configure", "create-nodes",
 	"delete-items", "delete-nodes", "filtered-notifications", "item-ids",
 	"last-published", "persistent-items", "publish", "publish-options",
-	"purge-nodes", "retract-items", "retrieve-items",
+	"purge-nodes", "retract-items", "retrieve-items", "retrieve-subscriptions",
+	"subscribe",
 }
 
 // Register serves PEP on the bare JID of every account of r and returns

@@ -231,7 +231,7 @@ func TestBadRequests(t *testing.T) {
 		{"<pubsub xmlns='" + nsPubsub + "'><publish node='n'><item><a xmlns='x'/></item><item><a xmlns='x'/></item></publish></pubsub>", "bad-request", "invalid-payload"},
 		{"<pubsub xmlns='" + nsPubsub + "'><publish node='" + strings.Repeat("n", 1025) + "'><item><a xmlns='x'/></item></publish></pubsub>", "not-acceptable", ""},
 		{"<pubsub xmlns='" + nsPubsub + "'><publish node='n'><item><a xmlns='x'/></item></publish><publish-options/></pubsub>", "bad-request", ""},
-		{"<pubsub xmlns='" + nsPubsub + "'><subscribe node='n' jid='juliet@localhost'/></pubsub>", "feature-not-implemented", "unsupported"},
+		{"<pubsub xmlns='" + nsPubsub + "'><subscribe node='n' jid='juliet@localhost'/></pubsub>", "item-not-found", ""},
 		{"<pubsub xmlns='" + nsPubsub + "'><retract node='none'><item id='1'/></retract></pubsub>", "item-not-found", ""},
 		{"<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='none'/></pubsub>", "item-not-found", ""},
 		{"<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='none'><x xmlns='jabber:x:data' type='submit'/></configure></pubsub>", "item-not-found", ""},
@@ -809,9 +809,6 @@ func TestUnsupportedFeatures(t *testing.T) {
 	juliet := online(t, s, "juliet", "balcony")
 	const owner = "http://jabber.org/protocol/pubsub#owner"
 	for _, tc := range []struct{ typ, body, feature string }{
-		{"set", "<pubsub xmlns='" + nsPubsub + "'><subscribe node='n' jid='juliet@localhost'/></pubsub>", "subscribe"},
-		{"set", "<pubsub xmlns='" + nsPubsub + "'><unsubscribe node='n' jid='juliet@localhost'/></pubsub>", "subscribe"},
-		{"get", "<pubsub xmlns='" + nsPubsub + "'><subscriptions/></pubsub>", "retrieve-subscriptions"},
 		{"get", "<pubsub xmlns='" + nsPubsub + "'><affiliations/></pubsub>", "retrieve-affiliations"},
 		{"get", "<pubsub xmlns='" + nsPubsub + "'><options node='n' jid='juliet@localhost'/></pubsub>", "subscription-options"},
 		{"get", "<pubsub xmlns='" + nsPubsub + "'><default/></pubsub>", "retrieve-default-sub"},

@@ -23,17 +23,23 @@ const (
 	MaxItemID = 1024
 )
 
-// set answers <pubsub/> sets: publish, retract and create. Only the
-// account itself may change its nodes.
+// set answers <pubsub/> sets: subscribe and unsubscribe, and publish,
+// retract and create, by which only the account itself may change its
+// nodes.
 func (m *module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
-	if !owner(iq.From, iq.To) {
-		return iq.Error(stanza.Forbidden, "only the account itself publishes to its nodes")
-	}
 	children := iq.Payload.ChildElements()
 	if len(children) == 0 {
 		return iq.Error(stanza.BadRequest, "the pubsub element is empty")
 	}
 	op := children[0]
+	switch {
+	case op.Name.Space == NS && op.Name.Local == "subscribe":
+		return m.subscribe(ctx, iq, op)
+	case op.Name.Space == NS && op.Name.Local == "unsubscribe":
+		return m.unsubscribe(ctx, iq, op)
+	case !owner(iq.From, iq.To):
+		return iq.Error(stanza.Forbidden, "only the account itself publishes to its nodes")
+	}
 	node := op.Attr("node")
 	switch {
 	case op.Name.Space != NS:
@@ -58,9 +64,6 @@ func (m *module) set(ctx context.Context, iq router.IQ) *xmlstream.Element {
 // the service does not offer needs, as its error must (§5.6.3, §5.7.3,
 // §6.1.3.x, §6.3.4.x, §6.4.3.x, §8.3.3.x, §8.8.x, §8.9.x).
 var requestFeatures = map[xml.Name]string{
-	{Space: NS, Local: "subscribe"}:          "subscribe",
-	{Space: NS, Local: "unsubscribe"}:        "subscribe",
-	{Space: NS, Local: "subscriptions"}:      "retrieve-subscriptions",
 	{Space: NS, Local: "affiliations"}:       "retrieve-affiliations",
 	{Space: NS, Local: "options"}:            "subscription-options",
 	{Space: NS, Local: "default"}:            "retrieve-default-sub",
@@ -153,6 +156,8 @@ func (m *module) storeError(iq router.IQ, err error, doing string) *xmlstream.El
 		return iq.Error(stanza.PolicyViolation, "the account has as many nodes as it may")
 	case errors.Is(err, ErrTooLarge):
 		return iq.Error(stanza.PolicyViolation, "the account's items would take more than "+strconv.FormatInt(m.Limits.Bytes, 10)+" bytes")
+	case errors.Is(err, ErrTooManySubscriptions):
+		return iq.Error(stanza.PolicyViolation, "the node has as many subscriptions as it may")
 	case errors.Is(err, ErrExists):
 		return iq.Error(stanza.Conflict, "the node exists")
 	case errors.Is(err, storage.ErrNotFound):

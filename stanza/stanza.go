@@ -45,6 +45,7 @@ const (
 	RemoteServerTimeout   = "remote-server-timeout"
 	ResourceConstraint    = "resource-constraint"
 	ServiceUnavailable    = "service-unavailable"
+	UnexpectedRequest     = "unexpected-request"
 )
 
 // errorType is the error type RFC 6120 §8.3.3 suggests for each condition.
@@ -66,6 +67,7 @@ var errorType = map[string]string{
 	RemoteServerTimeout:   "wait",
 	ResourceConstraint:    "wait",
 	ServiceUnavailable:    "cancel",
+	UnexpectedRequest:     "cancel", // as XEP-0060 §6.2.3.2 has it
 }
 
 // IsStanza reports whether e is a message, presence or iq in ns.

@@ -47,8 +47,10 @@ func configArgs(c pep.NodeConfig) []any {
 func lockNode(ctx context.Context, tx pgx.Tx, owner jid.JID, node string) (int64, pep.NodeConfig, error) {
 	var id int64
 	var c pep.NodeConfig
-	err := tx.QueryRow(ctx, `SELECT id, `+nodeColumns+` FROM pep_nodes WHERE domain = $1 AND username = $2 AND node = $3 FOR UPDATE`,
-		owner.Domainpart(), owner.Localpart(), node).Scan(append([]any{&id}, scanConfig(&c)...)...)
+	err := tx.QueryRow(ctx, `SELECT id, `+nodeColumns+`,
+			(SELECT coalesce(array_agg(s.subscriber ORDER BY s.subscriber), '{}') FROM pep_subscriptions s WHERE s.node_id = pep_nodes.id)
+		FROM pep_nodes WHERE domain = $1 AND username = $2 AND node = $3 FOR UPDATE`,
+		owner.Domainpart(), owner.Localpart(), node).Scan(append(append([]any{&id}, scanConfig(&c)...), &c.Subscribers)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = storage.ErrNotFound
 	}
@@ -307,4 +309,64 @@ func (p *PEP) LastItems(ctx context.Context, owners []jid.JID, nodes []string) (
 		return nil, fmt.Errorf("load the last items of %d accounts: %w", len(owners), err)
 	}
 	return last, nil
+}
+
+// Subscribe records subscriber's subscription to owner's node, unless
+// the node has max subscriptions (pep.ErrTooManySubscriptions); one that
+// exists is kept.
+func (p *PEP) Subscribe(ctx context.Context, owner jid.JID, node string, subscriber jid.JID, max int) error {
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		id, c, err := lockNode(ctx, tx, owner, node)
+		if err != nil {
+			return err
+		}
+		if len(c.Subscribers) >= max {
+			return fmt.Errorf("%w (%d)", pep.ErrTooManySubscriptions, max)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO pep_subscriptions (node_id, subscriber) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, subscriber.String())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe %s to node %q of %s: %w", subscriber, node, owner, err)
+	}
+	return nil
+}
+
+// Unsubscribe removes subscriber's subscription to owner's node.
+func (p *PEP) Unsubscribe(ctx context.Context, owner jid.JID, node string, subscriber jid.JID) (bool, error) {
+	var removed bool
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		id, _, err := lockNode(ctx, tx, owner, node)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM pep_subscriptions WHERE node_id = $1 AND subscriber = $2`, id, subscriber.String())
+		removed = tag.RowsAffected() > 0
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("unsubscribe %s from node %q of %s: %w", subscriber, node, owner, err)
+	}
+	return removed, nil
+}
+
+// Subscriptions returns the subscriptions to owner's nodes, by node and
+// subscriber.
+func (p *PEP) Subscriptions(ctx context.Context, owner jid.JID) ([]pep.Subscription, error) {
+	rows, _ := p.pool.Query(ctx, `SELECT n.node, s.subscriber FROM pep_subscriptions s JOIN pep_nodes n ON n.id = s.node_id
+		WHERE n.domain = $1 AND n.username = $2 ORDER BY n.node, s.subscriber`, owner.Domainpart(), owner.Localpart())
+	subs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pep.Subscription, error) {
+		var s pep.Subscription
+		var subscriber string
+		if err := row.Scan(&s.Node, &subscriber); err != nil {
+			return s, err
+		}
+		j, err := jid.Parse(subscriber)
+		s.JID = j
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list the subscriptions to the nodes of %s: %w", owner, err)
+	}
+	return subs, nil
 }
