@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"mellium.im/xmpp/jid"
+
+	"xmppd/internal/turns"
 )
 
 // cache keeps the blocklists of recently used accounts, loading each from
@@ -19,11 +21,13 @@ import (
 // Locks: shard.mu guards a shard's map, LRU order and pins, and is never
 // held while the store is asked. entry.write serialises the changes of
 // one account and is held across the store call of a change; it is taken
-// without shard.mu held.
+// without shard.mu held. A change takes its turn (turns.Queues.Take)
+// under entry.write and runs it after letting go.
 type cache struct {
 	store   Store
 	timeout time.Duration
 	changed func(account jid.JID) // nil, or told of each stored change (Config.Changed)
+	turns   turns.Queues          // orders each account's pushes (update)
 	shards  [16]shard
 }
 
@@ -84,30 +88,44 @@ func (c *cache) peek(k address) (l *blocklist, ok bool) {
 // update changes the blocklist of account by change, which gets the
 // current list and returns the next one, after making the change durable.
 // Changes of one account run one at a time.
-func (c *cache) update(ctx context.Context, account jid.JID, change func(ctx context.Context, cur *blocklist) (*blocklist, error)) error {
+//
+// A change (a next list other than cur) also gets its turn: the caller
+// pushes the change in t.Run, and so in the order the changes of
+// account were stored (XEP-0191 §3.3, §3.4 pushes carry no version).
+// The caller must call t.Run once, soon: later changes wait for it.
+// Without a change, or on error, t is nil.
+func (c *cache) update(ctx context.Context, account jid.JID, change func(ctx context.Context, cur *blocklist) (*blocklist, error)) (t *turns.Turn, err error) {
 	k := split(account).account()
 	e := c.acquire(ctx, k, true)
 	defer c.unpin(k, e)
 	if _, err := c.wait(ctx, e, k); err != nil {
-		return err
+		return nil, err
 	}
 	e.write.Lock()
 	defer e.write.Unlock()
+	// Taken under e.write, so turns follow the stored order; keyed by
+	// account, not kept in e, which may be dropped and loaded again.
+	t = c.turns.Take(account.String())
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	cur := e.list.Load()
 	next, err := change(ctx, cur)
 	if err != nil {
+		t.Skip()
 		// The store may have made the change even so (e.g. a commit that
 		// timed out); the next use reads the list again.
 		c.forget(e)
-		return err
+		return nil, err
 	}
 	e.list.Store(next)
-	if next != cur && c.changed != nil {
+	if next == cur {
+		t.Skip()
+		return nil, nil
+	}
+	if c.changed != nil {
 		c.changed(account)
 	}
-	return nil
+	return t, nil
 }
 
 // drop forgets the cached blocklist of account, which changed elsewhere;

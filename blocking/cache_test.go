@@ -77,13 +77,14 @@ func TestCacheLoadsOnceAndStaysBounded(t *testing.T) {
 	}
 
 	// An evicted account is loaded again, with its change.
-	err := c.update(ctx, juliet, func(ctx context.Context, cur *blocklist) (*blocklist, error) {
+	turn, err := c.update(ctx, juliet, func(ctx context.Context, cur *blocklist) (*blocklist, error) {
 		added, err := store.Block(ctx, juliet, []jid.JID{jid.MustParse("tybalt@localhost")})
 		return cur.with(added), err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	turn.Run(func() {})
 	for i := range 1000 {
 		c.get(ctx, jid.MustParse(fmt.Sprintf("other%d@localhost", i)))
 	}

@@ -54,7 +54,7 @@ func (m *Module) handleBlock(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 		return iq.Error(cond, text)
 	}
 	var added []jid.JID
-	err := m.lists.update(ctx, iq.To, func(ctx context.Context, cur *blocklist) (*blocklist, error) {
+	turn, err := m.lists.update(ctx, iq.To, func(ctx context.Context, cur *blocklist) (*blocklist, error) {
 		var fresh []jid.JID
 		for _, j := range items {
 			if !cur.has(j) {
@@ -81,11 +81,14 @@ func (m *Module) handleBlock(ctx context.Context, iq router.IQ) *xmlstream.Eleme
 		return iq.Error(stanza.InternalServerError, "the blocklist could not be changed")
 	}
 	m.r.Reply(ctx, iq.Result(nil))
-	if len(added) > 0 {
-		m.push(iq.To, itemsElement("block", added))
-		m.sendUnavailable(ctx, iq.To, added)
-		m.dropRequests(ctx, iq.To, added)
-	}
+	// In turn: the contacts too see the blocks and unblocks in order.
+	turn.Run(func() {
+		if len(added) > 0 {
+			m.push(iq.To, itemsElement("block", added))
+			m.sendUnavailable(ctx, iq.To, added)
+			m.dropRequests(ctx, iq.To, added)
+		}
+	})
 	m.forwardReports(ctx, iq.From, reports(iq.Payload))
 	return nil
 }
@@ -107,7 +110,7 @@ func (m *Module) handleUnblock(ctx context.Context, iq router.IQ) *xmlstream.Ele
 	}
 	all := len(items) == 0
 	var removed []jid.JID
-	err := m.lists.update(ctx, iq.To, func(ctx context.Context, cur *blocklist) (*blocklist, error) {
+	turn, err := m.lists.update(ctx, iq.To, func(ctx context.Context, cur *blocklist) (*blocklist, error) {
 		var err error
 		if all {
 			if cur.len() == 0 {
@@ -137,18 +140,20 @@ func (m *Module) handleUnblock(ctx context.Context, iq router.IQ) *xmlstream.Ele
 		return iq.Error(stanza.InternalServerError, "the blocklist could not be changed")
 	}
 	m.r.Reply(ctx, iq.Result(nil))
-	switch {
-	case all && len(removed) > 0:
-		m.push(iq.To, xmlstream.NewElement(NS, "unblock"))
-	case len(removed) > 0:
-		m.push(iq.To, itemsElement("unblock", removed))
-	}
-	if m.cfg.Presence != nil {
-		// XEP-0191 §3.4: subscribed contacts see the user again.
-		for _, contact := range m.contacts(ctx, iq.To, removed) {
-			m.cfg.Presence.SendPresence(ctx, iq.To, contact)
+	turn.Run(func() {
+		switch {
+		case all && len(removed) > 0:
+			m.push(iq.To, xmlstream.NewElement(NS, "unblock"))
+		case len(removed) > 0:
+			m.push(iq.To, itemsElement("unblock", removed))
 		}
-	}
+		if m.cfg.Presence != nil {
+			// XEP-0191 §3.4: subscribed contacts see the user again.
+			for _, contact := range m.contacts(ctx, iq.To, removed) {
+				m.cfg.Presence.SendPresence(ctx, iq.To, contact)
+			}
+		}
+	})
 	return nil
 }
 

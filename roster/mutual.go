@@ -30,7 +30,7 @@ func (m *Module) SubscribeMutually(ctx context.Context, a, b jid.JID) error {
 		if err != nil {
 			return fmt.Errorf("subscribe %s to %s: %w", owner, contact, err)
 		}
-		turn.run(func() {
+		turn.Run(func() {
 			if ch.ItemChanged {
 				item.Contact = contact
 				m.push(owner, ItemElement(item), ch.Version)

@@ -19,6 +19,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/internal/turns"
 	"xmppd/router"
 	"xmppd/stanza"
 	"xmppd/xmlstream"
@@ -95,10 +96,8 @@ type Module struct {
 
 	approved []func(ctx context.Context, account, contact jid.JID)
 
-	// turnsMu guards turns: per roster owner, the changes stored and not
-	// yet pushed (order.go).
-	turnsMu sync.Mutex
-	turns   map[string]*rosterTurns
+	// turns orders the pushes of each owner's roster changes (order.go).
+	turns turns.Queues
 }
 
 // OnApproved registers f to be called after an account approved a
@@ -118,8 +117,7 @@ func (m *Module) tellApproved(ctx context.Context, account, contact jid.JID) {
 // New returns a Module for cfg; Register installs it.
 func New(cfg Config) *Module {
 	m := &Module{r: cfg.Router, store: cfg.Store, max: cfg.MaxItems, log: cfg.Logger, now: cfg.Now,
-		privileged: cfg.Privileged, pushTo: cfg.PushTo, preauthorized: cfg.Preauthorized, directed: map[string]map[string]bool{},
-		turns: map[string]*rosterTurns{}}
+		privileged: cfg.Privileged, pushTo: cfg.PushTo, preauthorized: cfg.Preauthorized, directed: map[string]map[string]bool{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}

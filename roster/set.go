@@ -103,7 +103,7 @@ func (m *Module) rosterSet(ctx context.Context, iq router.IQ) *xmlstream.Element
 		m.log.Error("roster set", "jid", iq.From.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")
 	}
-	turn.run(func() {
+	turn.Run(func() {
 		if ch.ItemChanged {
 			item.Contact = contact
 			m.push(iq.To, ItemElement(item), ch.Version)
@@ -131,7 +131,7 @@ func (m *Module) remove(ctx context.Context, iq router.IQ, contact jid.JID) *xml
 		m.log.Error("roster remove", "jid", iq.From.String(), "err", err)
 		return iq.Error(stanza.InternalServerError, "")
 	}
-	turn.run(func() {
+	turn.Run(func() {
 		m.push(owner, xmlstream.NewElement(NS, "item", "jid", contact.String(), "subscription", "remove"), ch.Version)
 	})
 	sub := before.Item.Subscription

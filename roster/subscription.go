@@ -154,7 +154,7 @@ func (m *Module) outboundSubscription(ctx context.Context, from, contact jid.JID
 		m.refuse(from, st, stanza.InternalServerError, "")
 		return
 	}
-	turn.run(func() {
+	turn.Run(func() {
 		if (ch.ItemChanged || typ == "subscribe") && after.InRoster {
 			after.Item.Contact = contact
 			m.push(owner, ItemElement(after.Item), ch.Version)
@@ -240,7 +240,7 @@ func (m *Module) inboundSubscription(ctx context.Context, contact, owner jid.JID
 	}
 	// The answer comes before the roster push it explains (RFC 6121
 	// §3.1.6, §3.2.3, §3.3.3).
-	turn.run(func() {
+	turn.Run(func() {
 		if res.deliver {
 			m.deliverAnswer(owner, in)
 		}
