@@ -126,7 +126,8 @@ func (rm *room) invitation(invitee, from jid.JID, reason *xmlstream.Element) *xm
 }
 
 // invitationBlocked reports whether m, an invitation the room passes on
-// to a local invitee (§7.8.2), is from a user the invitee blocked, or
+// to a local invitee (§7.8.2) or sends a new member on behalf of an
+// admin (§9.5), is from a user the invitee blocked, or
 // who blocked the invitee (XEP-0191 §3.3). The router sees it come from
 // the room, so it is checked here against the inviter, as a direct
 // invitation (XEP-0249) would be. The blocklists may be read from the

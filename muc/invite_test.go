@@ -169,3 +169,26 @@ func TestInvitationFromBlockedUserDropped(t *testing.T) {
 	romeo.Send("<message to='" + room + "'><x xmlns='" + nsUser + "'><invite to='tybalt@localhost'/></x></message>")
 	expectInvitation(t, tybalt.NextNamed("message"), "romeo@localhost/r", "", "")
 }
+
+// The invitation a members-only room sends a new member (XEP-0045 §9.5)
+// on behalf of an admin the new member has blocked does not reach them
+// (XEP-0191 §3.3), as a mediated invitation would not; one on behalf of
+// another admin does.
+func TestNewMemberInvitationFromBlockedAdminDropped(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet, romeo, tybalt := online(t, s, "juliet"), online(t, s, "romeo"), online(t, s, "tybalt")
+	create(t, juliet, room, "jul")
+	configure(t, juliet, room, field("muc#roomconfig_membersonly", "1"))
+	adminSet(juliet, "a", "<item jid='romeo@localhost' affiliation='admin'/>")
+	expectIQ(t, juliet, "a", "result")
+	blockItem(t, tybalt, "block", "juliet@localhost")
+
+	adminSet(juliet, "m1", "<item jid='tybalt@localhost' affiliation='member'/>")
+	expectIQ(t, juliet, "m1", "result")
+	adminSet(juliet, "m2", "<item jid='tybalt@localhost' affiliation='none'/>")
+	expectIQ(t, juliet, "m2", "result")
+	adminSet(romeo, "m3", "<item jid='tybalt@localhost' affiliation='member'/>")
+	expectIQ(t, romeo, "m3", "result")
+	expectInvitation(t, tybalt.NextNamed("message"), "romeo@localhost", "", "")
+}

@@ -44,7 +44,11 @@ func (s *Service) roomIQ(ctx context.Context, from, to jid.JID, st *xmlstream.El
 		s.route(ctx, res)
 	}
 	for _, m := range later {
-		s.r.Route(ctx, m)
+		// The invitations of new members (§9.5) are on behalf of the
+		// admin who made them, whom the invitee may have blocked.
+		if !s.invitationBlocked(ctx, m) {
+			s.r.Route(ctx, m)
+		}
 	}
 }
 
