@@ -220,7 +220,7 @@ func (s *Service) Load(ctx context.Context) error {
 			s.cfg.Logger.Error("skipping a stored room", "room", sr.Name, "err", err)
 			continue
 		}
-		rm.cfg, rm.subject, rm.subjectBy, rm.vcard = sr.Config, sr.Subject, sr.SubjectBy, sr.VCard
+		rm.cfg, rm.subject, rm.subjectBy, rm.subjectByID, rm.vcard = sr.Config, sr.Subject, sr.SubjectBy, sr.SubjectByID, sr.VCard
 		rm.avatars = avatarHashes(rm.vcard)
 		for j, a := range sr.Affiliations {
 			rm.affs[j] = a

@@ -107,3 +107,28 @@ func TestSubjectOnEnteringHasOccupantID(t *testing.T) {
 		t.Errorf("subject's occupant id %q, want juliet's %q", got, julietID)
 	}
 }
+
+// The subject's occupant id is stored with the room: after a restart the
+// subject sent on entering still carries the id of the occupant who set
+// it (XEP-0421 §5), not only after the next change.
+func TestSubjectOccupantIDSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	juliet := online(t, s, "juliet")
+	create(t, juliet, room, "jul")
+	configure(t, juliet, room, field("muc#roomconfig_persistentroom", "1"))
+	juliet.Send("<message type='groupchat' to='" + room + "'><subject>feud</subject></message>")
+	julietID := occupantID(t, juliet.NextNamed("message"))
+
+	s = xmpptest.Restart(t, s)
+	romeo := online(t, s, "romeo")
+	romeo.Send("<presence to='" + room + "/romeo'><x xmlns='" + nsMUC + "'/></presence>")
+	expectPresence(t, romeo, room+"/romeo", "", "110", "170")
+	el := romeo.NextNamed("message")
+	if el.Attr("from") != room+"/jul" || el.Child("jabber:client", "subject") == nil {
+		t.Fatalf("got %s, want the subject from jul", el)
+	}
+	if got := occupantID(t, el); got != julietID {
+		t.Errorf("subject's occupant id after a restart %q, want juliet's %q", got, julietID)
+	}
+}

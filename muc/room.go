@@ -42,8 +42,7 @@ type room struct {
 	// subject and subjectBy (a nick) are sent to each joining occupant.
 	subject, subjectBy string
 	// subjectByID is the XEP-0421 id of the occupant who set the
-	// subject, sent with it; "" when unknown, as after a restart: the
-	// store keeps only the nick.
+	// subject, sent with it; "" when unknown.
 	subjectByID string
 	// locked is true from creation until the owner configures the room
 	// (XEP-0045 §10.1); only owners may enter it meanwhile. A room
@@ -104,7 +103,7 @@ func (s *Service) newRoom(name string) (*room, error) {
 
 // stored is the room as the store keeps it.
 func (rm *room) stored() StoredRoom {
-	return StoredRoom{Name: rm.name, Config: rm.cfg, Subject: rm.subject, SubjectBy: rm.subjectBy,
+	return StoredRoom{Name: rm.name, Config: rm.cfg, Subject: rm.subject, SubjectBy: rm.subjectBy, SubjectByID: rm.subjectByID,
 		Affiliations: maps.Clone(rm.affs), Nicks: maps.Clone(rm.nicks), VCard: rm.vcard}
 }
 

@@ -84,6 +84,9 @@ type StoredRoom struct {
 	Name               string
 	Config             RoomConfig
 	Subject, SubjectBy string
+	// SubjectByID is the XEP-0421 occupant id of whoever set the
+	// subject; "" when unknown.
+	SubjectByID string
 	// Affiliations maps bare JIDs to owner, admin, member or outcast.
 	Affiliations map[string]string
 	// Nicks maps affiliated bare JIDs to the nicknames they registered

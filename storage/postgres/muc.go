@@ -28,7 +28,7 @@ var _ muc.Store = (*MUC)(nil)
 
 // Rooms returns every room of service with its affiliations.
 func (m *MUC) Rooms(ctx context.Context, service string) ([]muc.StoredRoom, error) {
-	rows, err := m.pool.Query(ctx, `SELECT r.name, r.config, r.subject, r.subject_by, r.vcard,
+	rows, err := m.pool.Query(ctx, `SELECT r.name, r.config, r.subject, r.subject_by, coalesce(r.subject_by_id, ''), r.vcard,
 		coalesce((SELECT jsonb_object_agg(a.jid, a.affiliation) FROM muc_affiliations a
 			WHERE a.service = r.service AND a.name = r.name), '{}'),
 		coalesce((SELECT jsonb_object_agg(a.jid, a.nick) FROM muc_affiliations a
@@ -40,7 +40,7 @@ func (m *MUC) Rooms(ctx context.Context, service string) ([]muc.StoredRoom, erro
 	rooms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (muc.StoredRoom, error) {
 		var r muc.StoredRoom
 		var cfg []byte
-		if err := row.Scan(&r.Name, &cfg, &r.Subject, &r.SubjectBy, &r.VCard, &r.Affiliations, &r.Nicks); err != nil {
+		if err := row.Scan(&r.Name, &cfg, &r.Subject, &r.SubjectBy, &r.SubjectByID, &r.VCard, &r.Affiliations, &r.Nicks); err != nil {
 			return r, err
 		}
 		return r, json.Unmarshal(cfg, &r.Config)
@@ -64,10 +64,11 @@ func (m *MUC) SaveRoom(ctx context.Context, service string, r muc.StoredRoom) er
 		jids, affs, nicks = append(jids, j), append(affs, a), append(nicks, r.Nicks[j])
 	}
 	err = pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO muc_rooms (service, name, persistent, config, subject, subject_by, vcard)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (service, name) DO UPDATE SET persistent = $3, config = $4, subject = $5, subject_by = $6, vcard = $7`,
-			service, r.Name, r.Config.Persistent, cfg, r.Subject, r.SubjectBy, r.VCard)
+		_, err := tx.Exec(ctx, `INSERT INTO muc_rooms (service, name, persistent, config, subject, subject_by, subject_by_id, vcard)
+			VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), $8)
+			ON CONFLICT (service, name) DO UPDATE SET persistent = $3, config = $4, subject = $5, subject_by = $6,
+				subject_by_id = nullif($7, ''), vcard = $8`,
+			service, r.Name, r.Config.Persistent, cfg, r.Subject, r.SubjectBy, r.SubjectByID, r.VCard)
 		if err != nil {
 			return err
 		}

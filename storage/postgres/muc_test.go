@@ -21,7 +21,7 @@ func TestMUC(t *testing.T) {
 	const svc = "conference.example.org"
 
 	keep := muc.StoredRoom{Name: "keep", Config: muc.RoomConfig{Persistent: true, Name: "Keep", WhoIs: "anyone", MaxUsers: 5},
-		Subject: "hello", SubjectBy: "jul", Affiliations: map[string]string{"juliet@example.org": "owner", "tybalt@example.org": "outcast"}}
+		Subject: "hello", SubjectBy: "jul", SubjectByID: "jul-id", Affiliations: map[string]string{"juliet@example.org": "owner", "tybalt@example.org": "outcast"}}
 	temp := muc.StoredRoom{Name: "temp", Config: muc.RoomConfig{Public: true}}
 	for _, r := range []muc.StoredRoom{keep, temp} {
 		if err := m.SaveRoom(ctx, svc, r); err != nil {
@@ -38,9 +38,12 @@ func TestMUC(t *testing.T) {
 	if err != nil || len(rooms) != 2 {
 		t.Fatalf("Rooms = %+v, %v", rooms, err)
 	}
-	if got := rooms[0]; got.Name != "keep" || got.Config != keep.Config || got.Subject != "hello" || got.SubjectBy != "jul" ||
+	if got := rooms[0]; got.Name != "keep" || got.Config != keep.Config || got.Subject != "hello" || got.SubjectBy != "jul" || got.SubjectByID != "jul-id" ||
 		fmt.Sprint(got.Affiliations) != fmt.Sprint(keep.Affiliations) {
 		t.Fatalf("stored room %+v, want %+v", got, keep)
+	}
+	if got := rooms[1]; got.SubjectByID != "" {
+		t.Fatalf("room saved without the subject's occupant id has %q", got.SubjectByID)
 	}
 	if other, err := m.Rooms(ctx, "conference.other.org"); err != nil || len(other) != 0 {
 		t.Fatalf("another service's rooms: %+v, %v", other, err)
