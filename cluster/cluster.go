@@ -75,6 +75,7 @@ type Cluster struct {
 
 	hold       func(*xmlstream.Element) func() // SetHold; nil holds nothing
 	receipts   receipts
+	tells      tells                       // ends and revocations until acknowledged (tell.go)
 	singletons map[string]*singleton       // by domain; set before Join
 	forgetters map[string]func(key string) // by topic; set before Join
 	losers     []func()                    // OnLost's; set before Join
@@ -111,6 +112,7 @@ type Cluster struct {
 type peer struct {
 	id       string
 	started  int64 // 0 until a heartbeat or a table tells
+	acks     bool  // its heartbeat says it acknowledges what it is told (tell)
 	seq      uint64
 	heard    time.Time
 	asked    time.Time                 // when its table was asked for; zero when none is awaited
@@ -131,6 +133,7 @@ func New(cfg Config, r *router.Router) (*Cluster, error) {
 		started: time.Now().UnixNano(), all: cfg.Subject + ".all",
 		inbox: make(chan *nats.Msg, inboxSize), peers: map[string]*peer{},
 		receipts:   receipts{pending: map[uint64]*held{}},
+		tells:      tells{pending: map[string]*told{}, seen: map[string]time.Time{}},
 		singletons: map[string]*singleton{}, forgetters: map[string]func(string){},
 		catchUps: make(chan chan struct{}), leave: make(chan struct{}), done: make(chan struct{}),
 		ext: externals{held: map[string]func(context.Context, *xmlstream.Element){}, holders: map[string]string{}}}
@@ -267,6 +270,7 @@ func (c *Cluster) run() {
 			c.forgetLost()
 			c.handleArrived()
 			c.expire()
+			c.tellAgain()
 		case done := <-c.catchUps:
 			c.handleArrived()
 			close(done)
@@ -327,7 +331,7 @@ func (c *Cluster) beat() {
 		return
 	}
 	c.publish(message(c.all, opBeat, nil, "node", c.id,
-		"started", strconv.FormatInt(c.started, 10), "seq", strconv.FormatUint(c.seq, 10), "held", c.heldList()))
+		"started", strconv.FormatInt(c.started, 10), "seq", strconv.FormatUint(c.seq, 10), "held", c.heldList(), "acks", "1"))
 }
 
 // handle acts on one message from another node.
@@ -339,7 +343,7 @@ func (c *Cluster) handle(m *nats.Msg) {
 	switch op := m.Header.Get("op"); op {
 	case opBeat:
 		p := c.peer(m.Header.Get("node"), true)
-		p.started = headerInt(m, "started")
+		p.started, p.acks = headerInt(m, "started"), m.Header.Get("acks") != ""
 		c.elect()
 		c.learnHeld(p.id, m.Header.Get("held"))
 		if seq := headerUint(m, "seq"); seq > p.seq && (p.asked.IsZero() || time.Since(p.asked) > c.cfg.Timeout) {
@@ -358,7 +362,9 @@ func (c *Cluster) handle(m *nats.Msg) {
 	case opSafe:
 		c.settle(m.Header.Get("receipt"))
 	case opEnd:
-		err = c.end(m)
+		if c.firstHeard(m) {
+			err = c.end(m)
+		}
 	case opComponent:
 		err = c.component(ctx, m)
 	case opExternal:
@@ -367,8 +373,10 @@ func (c *Cluster) handle(m *nats.Msg) {
 		c.answerEndResumable(m)
 	case opReplace:
 		err = c.answerReplace(m)
+	case opAck:
+		c.acknowledged(m)
 	case opForget:
-		if f := c.forgetters[m.Header.Get("topic")]; f != nil {
+		if f := c.forgetters[m.Header.Get("topic")]; c.firstHeard(m) && f != nil {
 			f(m.Header.Get("key"))
 		}
 	default:

@@ -5,9 +5,12 @@ package cluster
 // Join.
 func (c *Cluster) OnForget(topic string, f func(key string)) { c.forgetters[topic] = f }
 
-// Forget tells the other nodes that key changed under topic (OnForget).
+// Forget tells the other nodes that key changed under topic (OnForget),
+// until each says it heard (tell): a node cut from NATS meanwhile hears
+// it once it is back.
 func (c *Cluster) Forget(topic, key string) {
-	c.publish(message(c.all, opForget, nil, "topic", topic, "key", key))
+	nodes, _ := c.Nodes()
+	c.tell(c.all, nodes, opForget, "topic", topic, "key", key)
 }
 
 // OnLost has f called when this node may have missed some of what the

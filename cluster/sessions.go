@@ -85,9 +85,10 @@ func (s *remoteSession) deliver(st *xmlstream.Element, release func()) bool {
 	return true
 }
 
-// End asks the session's node to end it.
+// End asks the session's node to end it, until that node says it heard
+// (tell).
 func (s *remoteSession) End(condition, text string) {
-	s.c.publish(message(s.c.nodeSubject(s.node), opEnd, nil, "to", s.j.String(), "condition", condition, "text", text))
+	s.c.tell(s.c.nodeSubject(s.node), []string{s.node}, opEnd, "to", s.j.String(), "condition", condition, "text", text)
 }
 
 // change applies a session change of another node, if it is the next in

@@ -16,7 +16,7 @@ import (
 // Operations, named in each message's "op" header. The other headers
 // each operation carries are listed beside it.
 const (
-	opBeat      = "beat"      // node, started, seq, held: a heartbeat
+	opBeat      = "beat"      // node, started, seq, held, acks: a heartbeat
 	opBye       = "bye"       // node: the node is leaving
 	opSet       = "set"       // node, seq; body: a session's state (JSON)
 	opDel       = "del"       // node, seq, jid: a session is gone
@@ -24,10 +24,11 @@ const (
 	opTable     = "table"     // node, started, seq; body: the whole table (JSON)
 	opDeliver   = "deliver"   // node, to, receipt (optional); body: a stanza for the session to
 	opSafe      = "safe"      // receipt: the stanza delivered under it is safe
-	opEnd       = "end"       // to, condition, text: end the session to
+	opEnd       = "end"       // node, id, to, condition, text: end the session to, acknowledged (opAck)
+	opAck       = "ack"       // node, id: the node heard what it was told under id (tell)
 	opComponent = "component" // from, to, hops; body: a stanza for a Singleton
 	opExternal  = "external"  // domain; body: a stanza for an external component held by the node
-	opForget    = "forget"    // topic, key: drop a cached key (Forget)
+	opForget    = "forget"    // node, id, topic, key: drop a cached key (Forget), acknowledged (opAck)
 	// node, previd, account: end a resumable session (EndResumable),
 	// answered with found and handled
 	opEndResumable = "end-resumable"
