@@ -132,7 +132,7 @@ func New(cfg Config, r *router.Router) (*Cluster, error) {
 	c := &Cluster{cfg: cfg, r: r, log: cfg.Logger, id: hex.EncodeToString(id[:]),
 		started: time.Now().UnixNano(), all: cfg.Subject + ".all",
 		inbox: make(chan *nats.Msg, inboxSize), peers: map[string]*peer{},
-		receipts:   receipts{pending: map[uint64]*held{}},
+		receipts:   receipts{pending: map[uint64]*held{}, bySent: map[sent]uint64{}},
 		tells:      tells{pending: map[string]*told{}, seen: map[string]time.Time{}},
 		singletons: map[string]*singleton{}, forgetters: map[string]func(string){},
 		catchUps: make(chan chan struct{}), leave: make(chan struct{}), done: make(chan struct{}),

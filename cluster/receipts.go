@@ -8,6 +8,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"xmppd/router"
 	"xmppd/xmlstream"
 )
 
@@ -22,6 +23,7 @@ type receipts struct {
 	mu      sync.Mutex
 	next    uint64
 	pending map[uint64]*held
+	bySent  map[sent]uint64 // the receipt numbers of pending, by what was sent to whom
 }
 
 // held is one stanza waiting for its node to say it is safe.
@@ -30,6 +32,16 @@ type held struct {
 	to      jid.JID
 	st      *xmlstream.Element
 	release func()
+	sent    sent
+	// others are the account's other sessions that took st as well
+	// (Shared): while one of them is bound, st is not routed again.
+	others []router.Session
+}
+
+// sent is a stanza handed to one session on another node.
+type sent struct {
+	st *xmlstream.Element
+	to *remoteSession
 }
 
 // SetHold gives the cluster what holds the acknowledgement of a client's
@@ -42,6 +54,7 @@ func (rs *receipts) add(h *held) string {
 	defer rs.mu.Unlock()
 	rs.next++
 	rs.pending[rs.next] = h
+	rs.bySent[h.sent] = rs.next
 	return strconv.FormatUint(rs.next, 10)
 }
 
@@ -54,8 +67,22 @@ func (rs *receipts) take(id string) *held {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	h := rs.pending[n]
-	delete(rs.pending, n)
+	if h != nil {
+		delete(rs.pending, n)
+		delete(rs.bySent, h.sent)
+	}
 	return h
+}
+
+// share notes that others took st as well when the session to did, if
+// st is still held for to.
+func (rs *receipts) share(to *remoteSession, st *xmlstream.Element, others []router.Session) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if n, ok := rs.bySent[sent{st, to}]; ok {
+		h := rs.pending[n]
+		h.others = append(h.others, others...)
+	}
 }
 
 // takeNode removes and returns the stanzas held for node, in the order
@@ -74,6 +101,7 @@ func (rs *receipts) takeNode(node string) []*held {
 	for i, n := range ns {
 		hs[i] = rs.pending[n]
 		delete(rs.pending, n)
+		delete(rs.bySent, hs[i].sent)
 	}
 	return hs
 }
@@ -93,9 +121,14 @@ func (c *Cluster) settle(id string) {
 // reroute routes again, here, what this node held for node, which is
 // gone: its sessions are gone with it, so a message goes to the
 // recipient's other resources, on any node left, or is stored offline
-// (router.Reroute).
+// (router.Reroute). A message that other sessions of the account took as
+// well, one of which is still bound, is not: the user has it.
 func (c *Cluster) reroute(ctx context.Context, node string) {
 	for _, h := range c.receipts.takeNode(node) {
+		if c.r.AnyBound(h.others) {
+			h.release()
+			continue
+		}
 		c.r.Reroute(ctx, h.to, h.st, h.release)
 	}
 }

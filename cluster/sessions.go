@@ -17,6 +17,13 @@ import (
 // The cluster tells the other nodes of the local sessions.
 var _ router.Directory = (*Cluster)(nil)
 
+// A session on another node says when a stanza it took is safe, and
+// learns which messages the account's other sessions have too.
+var (
+	_ router.SafeSession    = (*remoteSession)(nil)
+	_ router.SharingSession = (*remoteSession)(nil)
+)
+
 // Changed announces a local session's new state.
 func (c *Cluster) Changed(s router.SessionState) {
 	c.announce(opSet, encodeJSON(toWire(s)))
@@ -76,13 +83,20 @@ func (s *remoteSession) deliver(st *xmlstream.Element, release func()) bool {
 	if release == nil {
 		return s.c.publish(m) == nil
 	}
-	id := s.c.receipts.add(&held{node: s.node, to: s.j, st: st, release: release})
+	id := s.c.receipts.add(&held{node: s.node, to: s.j, st: st, release: release, sent: sent{st, s}})
 	m.Header.Set("receipt", id)
 	if s.c.publish(m) != nil {
 		s.c.receipts.take(id) // not released: the router routes st on
 		return false
 	}
 	return true
+}
+
+// Shared notes that the account's sessions others took st as well
+// (router.SharingSession): if this session's node goes away before st
+// is safe, st is not routed again while one of them is bound.
+func (s *remoteSession) Shared(st *xmlstream.Element, others []router.Session) {
+	s.c.receipts.share(s, st, others)
 }
 
 // End asks the session's node to end it, until that node says it heard
