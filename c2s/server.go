@@ -63,9 +63,12 @@ type Config struct {
 	// the session's full JID once the router knows it, before the client
 	// is told it is bound.
 	BindFeatures map[string]func(session jid.JID)
-	// Bound returns an element that Bind 2 adds to <bound/> for account,
-	// such as the archive's metadata (XEP-0386 §2.2); nil, or a nil
-	// element, adds none.
+	// Bound is called when a Bind 2 request binds a session of account,
+	// before the router knows the session: it does what the server does
+	// for the account at such a bind, such as clearing the offline
+	// messages the archive holds, and returns an element that Bind 2
+	// adds to <bound/>, such as the archive's metadata (XEP-0386 §2.2);
+	// nil, or a nil element, adds none. A resumption does not call it.
 	Bound func(ctx context.Context, account jid.JID) (*xmlstream.Element, error)
 	// ResumeTimeout is how long a stream-managed session (XEP-0198)
 	// whose connection was lost waits to be resumed; 0 means 5 minutes,

@@ -6,7 +6,9 @@
 // returns, so that a stanza the server acknowledges afterwards is durable
 // (DESIGN.md §4). When the account next sends initial presence with a
 // non-negative priority, the stored messages are handed to that session in
-// the order they were stored, each with a <delay/> from the server.
+// the order they were stored, each with a <delay/> from the server. A
+// client that binds with Bind 2 gets, instead, only those its archive
+// does not hold: the others are removed at the bind (DropArchived).
 //
 // What is not stored, and what the sender then gets:
 //
@@ -47,6 +49,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +72,8 @@ const (
 	NSHints = "urn:xmpp:hints"
 	// NSChatStates is the namespace of XEP-0085 chat state notifications.
 	NSChatStates = "http://jabber.org/protocol/chatstates"
+	// NSSID is the namespace of XEP-0359 stanza ids.
+	NSSID = "urn:xmpp:sid:0"
 )
 
 // DefaultQuota is the number of messages kept per account when
@@ -102,13 +107,14 @@ type Message struct {
 
 // Store keeps the offline messages of accounts.
 type Store interface {
-	// Add appends stanza to the messages of username@domain and returns
-	// once it is committed. It returns ErrFull when the account already
-	// holds max messages that are not claimed, and an error wrapping
-	// storage.ErrNotFound when the account does not exist. Concurrent Adds
-	// to one account may overshoot max by their number: the quota guards
-	// storage, not a count.
-	Add(ctx context.Context, domain, username string, stanza []byte, max int) error
+	// Add appends stanza to the messages of username@domain, with the id
+	// archiveID the account's archive gave it (0: none, see ArchiveID),
+	// and returns once it is committed. It returns ErrFull when the
+	// account already holds max messages that are not claimed, and an
+	// error wrapping storage.ErrNotFound when the account does not exist.
+	// Concurrent Adds to one account may overshoot max by their number:
+	// the quota guards storage, not a count.
+	Add(ctx context.Context, domain, username string, stanza []byte, archiveID int64, max int) error
 	// Claim marks up to limit of the oldest messages of username@domain
 	// that claimer does not hold already as held by claimer, and returns
 	// them in id order. Messages another Claim is taking are skipped.
@@ -117,6 +123,10 @@ type Store interface {
 	Unclaim(ctx context.Context, domain, username string, ids []int64) error
 	// Delete removes the messages ids of username@domain.
 	Delete(ctx context.Context, domain, username string, ids []int64) error
+	// DeleteArchived removes the messages of username@domain whose
+	// archive id is, when it runs, in the account's archive (committed),
+	// other than those claimer holds, and returns how many it removed.
+	DeleteArchived(ctx context.Context, domain, username, claimer string) (int64, error)
 }
 
 // Config is what the module needs.
@@ -192,7 +202,11 @@ func (h *Handler) Store(ctx context.Context, to jid.JID, st *xmlstream.Element) 
 	if !router.Rerouted(ctx) {
 		stored = withoutDelaysFrom(st, to.Domainpart())
 	}
-	err := h.cfg.Store.Add(ctx, to.Domainpart(), to.Localpart(), stored.Append(nil, ""), h.cfg.Quota)
+	var archiveID int64
+	if h.r.Archives() {
+		archiveID = ArchiveID(stored, to)
+	}
+	err := h.cfg.Store.Add(ctx, to.Domainpart(), to.Localpart(), stored.Append(nil, ""), archiveID, h.cfg.Quota)
 	switch {
 	case errors.Is(err, ErrFull):
 		return &router.StanzaError{Condition: stanza.ServiceUnavailable, Text: "offline storage is full"}
@@ -205,6 +219,50 @@ func (h *Handler) Store(ctx context.Context, to jid.JID, st *xmlstream.Element) 
 	// on its way into storage: it would wait there until the next login.
 	if session, ok := h.taker(to.Bare()); ok {
 		h.Flush(ctx, session)
+	}
+	return nil
+}
+
+// ArchiveID returns the id that the archive of the account to gave st,
+// from the <stanza-id/> by to's bare JID (XEP-0359), or 0. The router's
+// archiver put it there, after the commit, having removed any such
+// element the sender put (XEP-0359 §5): only then is it to be trusted,
+// so Store keeps it only when the router archives (router.Archives).
+func ArchiveID(st *xmlstream.Element, to jid.JID) int64 {
+	by := to.Bare().String()
+	for _, c := range st.ChildElements() {
+		if c.Name.Space == NSSID && c.Name.Local == "stanza-id" && c.Attr("by") == by {
+			id, err := strconv.ParseInt(c.Attr("id"), 10, 64)
+			if err != nil || id <= 0 {
+				return 0
+			}
+			return id
+		}
+	}
+	return 0
+}
+
+// DropArchived removes, without delivering them, the stored messages of
+// account that its archive holds: a client binding with Bind 2 gets them
+// with MAM (XEP-0386 §2.2, "clear the offline messages for this user
+// ... without sending them"). Only a message whose archive entry is
+// committed and still there goes; one the archive never kept (its
+// preferences, a type it does not store) or has lost since (retention)
+// stays, and comes at initial presence as to any client. So do those
+// on their way to another of the account's sessions. It is one
+// statement, whatever the number of messages, and is meant for the
+// moment of binding, before the archive's metadata is read for
+// <bound/>: the messages it removes are then within what that metadata
+// says the archive holds.
+func (h *Handler) DropArchived(ctx context.Context, account jid.JID) error {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	n, err := h.cfg.Store.DeleteArchived(ctx, account.Domainpart(), account.Localpart(), h.claimer)
+	if err != nil {
+		return fmt.Errorf("clearing the archived offline messages of %s: %w", account.Bare(), err)
+	}
+	if n > 0 {
+		h.cfg.Logger.Debug("offline messages left to MAM at a Bind 2 bind", "jid", account.Bare().String(), "count", n)
 	}
 	return nil
 }

@@ -343,7 +343,7 @@ func TestQuota(t *testing.T) {
 	store := postgres.NewOffline(pool)
 	for i := range offline.DefaultQuota - 1 {
 		msg := fmt.Sprintf("<message xmlns='jabber:client' from='romeo@localhost/orchard' to='juliet@localhost' type='chat'><body>%d</body></message>", i)
-		if err := store.Add(ctx, "localhost", "juliet", []byte(msg), offline.DefaultQuota); err != nil {
+		if err := store.Add(ctx, "localhost", "juliet", []byte(msg), 0, offline.DefaultQuota); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -411,7 +411,7 @@ func (im *Importer) data(ctx context.Context, res *Result, account jid.JID, c *x
 			// A stanza id by the account names a message of the other
 			// server's archive.
 			m = mam.StripStanzaIDs(toClient(m), account.String())
-			err := im.Stores.Offline.Add(ctx, domain, user, m.Append(nil, ""), im.Limits.OfflineQuota)
+			err := im.Stores.Offline.Add(ctx, domain, user, m.Append(nil, ""), 0, im.Limits.OfflineQuota)
 			if errors.Is(err, offline.ErrFull) {
 				res.note("%s: offline messages beyond the quota of %d were left out", account, im.Limits.OfflineQuota)
 				return nil

@@ -279,6 +279,11 @@ func (r *Router) Serves(domain string) bool { return r.hosts[domain] || r.compon
 // SetArchiver installs the archiver.
 func (r *Router) SetArchiver(a Archiver) { r.archiver = a }
 
+// Archives reports whether an archiver is installed: then a message
+// routed to a local account carries no <stanza-id/> by the account but
+// the one its archive put there (Archiver.Archive).
+func (r *Router) Archives() bool { return r.archiver != nil }
+
 // SetOfflineHandler installs the offline store.
 func (r *Router) SetOfflineHandler(h OfflineHandler) { r.offline = h }
 

@@ -13,6 +13,7 @@ import (
 	"xmppd/cluster"
 	"xmppd/config"
 	"xmppd/mam"
+	"xmppd/offline"
 	"xmppd/pep"
 	"xmppd/push"
 	"xmppd/roster"
@@ -59,6 +60,8 @@ type wiring struct {
 	pepService *pep.Service
 	// mam keeps the accounts' message archives; nil when archiving is off.
 	mam *mam.Module
+	// offlineMessages keeps the messages of accounts that are offline.
+	offlineMessages *offline.Handler
 	// httpAddrs returns the HTTP and HTTPS listeners' addresses once they
 	// listen (nil for one that does not).
 	httpAddrs func() (plain, secure net.Addr)

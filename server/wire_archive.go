@@ -35,11 +35,22 @@ func (w *wiring) archive(ctx context.Context) error {
 	return nil
 }
 
-// bound is what Bind 2 tells a client of its account when it binds: the
-// archive's metadata, when there is an archive (XEP-0386 §2.2).
+// bound is what the server does for an account when a client binds
+// with Bind 2, when there is an archive (XEP-0386 §2.2, in its order):
+// it clears the offline messages the archive holds, without sending
+// them, since the client gets them with MAM, and then tells the client
+// the archive's metadata. A failure to clear keeps the messages, which
+// come at initial presence as they do without Bind 2.
 func (w *wiring) bound() func(ctx context.Context, account jid.JID) (*xmlstream.Element, error) {
 	if w.mam == nil {
 		return nil
 	}
-	return w.mam.Metadata
+	return func(ctx context.Context, account jid.JID) (*xmlstream.Element, error) {
+		if w.offlineMessages != nil {
+			if err := w.offlineMessages.DropArchived(ctx, account); err != nil {
+				w.log.Error("bind 2: leaving offline messages to MAM", "jid", account.String(), "err", err)
+			}
+		}
+		return w.mam.Metadata(ctx, account)
+	}
 }

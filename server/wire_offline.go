@@ -9,10 +9,11 @@ import (
 
 // offline wires XEP-0160 offline messages.
 func (w *wiring) offline(ctx context.Context) error {
-	_, err := offline.Register(w.router, offline.Config{
+	h, err := offline.Register(w.router, offline.Config{
 		Store:  postgres.NewOffline(w.pool),
 		Quota:  w.cfg.Offline.Quota,
 		Logger: w.log,
 	})
+	w.offlineMessages = h
 	return err
 }

@@ -27,19 +27,20 @@ func NewOffline(pool *pgxpool.Pool) *Offline {
 // Offline is the store of package offline.
 var _ offline.Store = (*Offline)(nil)
 
-// Add appends stanza to the messages of username@domain, unless the account
+// Add appends stanza to the messages of username@domain, with the id
+// archiveID it has in the account's archive (0: none), unless the account
 // holds max messages already (offline.ErrFull). Claimed messages do not
 // count: they are on their way to a session, and when it ends before they
 // are safe they come back through Add while still stored. It is one
 // statement, so it returns after its commit. The count and the insert are
 // not serialised against concurrent Adds: they may overshoot max by their
 // number.
-func (o *Offline) Add(ctx context.Context, domain, username string, stanza []byte, max int) error {
-	tag, err := o.pool.Exec(ctx, `INSERT INTO offline_messages (domain, username, stanza)
-		SELECT $1, $2, $3
+func (o *Offline) Add(ctx context.Context, domain, username string, stanza []byte, archiveID int64, max int) error {
+	tag, err := o.pool.Exec(ctx, `INSERT INTO offline_messages (domain, username, stanza, archive_id)
+		SELECT $1, $2, $3, nullif($5::bigint, 0)
 		WHERE (SELECT count(*) FROM offline_messages
 			WHERE domain = $1 AND username = $2 AND claimer IS NULL) < $4`,
-		domain, username, stanza, max)
+		domain, username, stanza, max, archiveID)
 	if isForeignKeyViolation(err) {
 		err = storage.ErrNotFound
 	} else if err == nil && tag.RowsAffected() == 0 {
@@ -103,6 +104,25 @@ func (o *Offline) Delete(ctx context.Context, domain, username string, ids []int
 		return fmt.Errorf("delete offline messages of %s@%s: %w", username, domain, err)
 	}
 	return nil
+}
+
+// DeleteArchived removes the messages of username@domain whose archive id
+// is still in the account's archive (archive_messages), except those
+// claimer holds, which are on their way to a session, and those another
+// transaction is claiming (SKIP LOCKED). It is one statement, which
+// sees only committed archive rows and holds them (FOR KEY SHARE) until
+// it ends: an archive row that retention or the account's removal is
+// deleting meanwhile keeps its offline message.
+func (o *Offline) DeleteArchived(ctx context.Context, domain, username, claimer string) (int64, error) {
+	tag, err := o.pool.Exec(ctx, `DELETE FROM offline_messages WHERE id IN (
+		SELECT o.id FROM offline_messages o
+		JOIN archive_messages a ON a.domain = o.domain AND a.username = o.username AND a.id = o.archive_id
+		WHERE o.domain = $1 AND o.username = $2 AND o.claimer IS DISTINCT FROM $3
+		FOR UPDATE OF o SKIP LOCKED FOR KEY SHARE OF a)`, domain, username, claimer)
+	if err != nil {
+		return 0, fmt.Errorf("delete archived offline messages of %s@%s: %w", username, domain, err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // All returns the messages stored for username@domain, oldest first,

@@ -65,19 +65,19 @@ func TestOffline(t *testing.T) {
 	}
 	before := time.Now()
 	for i := range 5 {
-		if err := o.Add(ctx, "example.org", "juliet", []byte(msg(i)), 5); err != nil {
+		if err := o.Add(ctx, "example.org", "juliet", []byte(msg(i)), 0, 5); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The quota counts the account's messages only.
-	if err := o.Add(ctx, "example.org", "juliet", []byte(msg(5)), 5); !errors.Is(err, offline.ErrFull) {
+	if err := o.Add(ctx, "example.org", "juliet", []byte(msg(5)), 0, 5); !errors.Is(err, offline.ErrFull) {
 		t.Fatalf("Add beyond the quota: %v; want offline.ErrFull", err)
 	}
-	if err := o.Add(ctx, "example.org", "romeo", []byte(msg(100)), 5); err != nil {
+	if err := o.Add(ctx, "example.org", "romeo", []byte(msg(100)), 0, 5); err != nil {
 		t.Fatal(err)
 	}
 	// Unknown accounts have no storage.
-	if err := o.Add(ctx, "example.org", "tybalt", []byte(msg(0)), 5); !errors.Is(err, storage.ErrNotFound) {
+	if err := o.Add(ctx, "example.org", "tybalt", []byte(msg(0)), 0, 5); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("Add for an unknown account: %v; want storage.ErrNotFound", err)
 	}
 
@@ -157,7 +157,7 @@ func TestOfflineQuotaSkipsClaimed(t *testing.T) {
 	}
 	o := postgres.NewOffline(pool)
 	add := func(body string) error {
-		return o.Add(ctx, "example.org", "juliet", []byte("<message xmlns='jabber:client'><body>"+body+"</body></message>"), 2)
+		return o.Add(ctx, "example.org", "juliet", []byte("<message xmlns='jabber:client'><body>"+body+"</body></message>"), 0, 2)
 	}
 	for _, b := range []string{"1", "2"} {
 		if err := add(b); err != nil {
@@ -170,5 +170,60 @@ func TestOfflineQuotaSkipsClaimed(t *testing.T) {
 	claim(t, o, "juliet", claimerA, 10)
 	if err := add("1 again"); err != nil {
 		t.Fatalf("Add with every stored message claimed: %v", err)
+	}
+}
+
+// TestOfflineDeleteArchived: DeleteArchived removes the messages whose
+// archive id is a row of the account's own archive, and keeps those
+// without one, those whose row is gone or is another account's, and
+// those the caller's process has claimed for a session.
+func TestOfflineDeleteArchived(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	accounts := postgres.NewAccounts(pool)
+	o := postgres.NewOffline(pool)
+	for _, u := range []string{"juliet", "romeo"} {
+		if err := accounts.Create(ctx, "example.org", u, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	archived := func(user string) int64 {
+		var id int64
+		if err := pool.QueryRow(ctx, `INSERT INTO archive_messages (domain, username, with_jid, outgoing, stanza)
+			VALUES ('example.org', $1, 'nurse@example.org', false, '<message/>') RETURNING id`, user).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	held, kept, romeos, gone := archived("juliet"), archived("juliet"), archived("romeo"), archived("juliet")
+	if _, err := pool.Exec(ctx, `DELETE FROM archive_messages WHERE id = $1`, gone); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		body string
+		id   int64
+	}{{"held", held}, {"archived", kept}, {"none", 0}, {"romeo's", romeos}, {"gone", gone}} {
+		st := "<message xmlns='jabber:client'><body>" + m.body + "</body></message>"
+		if err := o.Add(ctx, "example.org", "juliet", []byte(st), m.id, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim(t, o, "juliet", claimerA, 1) // "held", on its way to a session
+
+	n, err := o.DeleteArchived(ctx, "example.org", "juliet", claimerA)
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteArchived = %d, %v; want 1 removed", n, err)
+	}
+	all, err := o.All(ctx, "example.org", "juliet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, b := range []string{"held", "none", "romeo's", "gone"} {
+		want = append(want, "<message xmlns='jabber:client'><body>"+b+"</body></message>")
+	}
+	if got := stanzas(all); !slices.Equal(got, want) {
+		t.Fatalf("left %q, want %q", got, want)
 	}
 }
