@@ -9,7 +9,6 @@ import (
 
 	"xmppd/blocking"
 	"xmppd/internal/xmpptest"
-	"xmppd/router"
 	"xmppd/storage/postgres"
 	"xmppd/xmlstream"
 )
@@ -41,18 +40,10 @@ func (s *signallingStore) Unblock(ctx context.Context, account jid.JID, items []
 func TestPushesInStoredOrder(t *testing.T) {
 	s := start(t)
 	store := &signallingStore{Store: postgres.NewBlocking(s.DB), stored: make(chan struct{}, 2)}
-	r := router.New(router.Config{Hosts: []string{"localhost"}})
-	m, err := blocking.New(blocking.Config{Store: store}, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Register()
-	balcony := xmpptest.NewRecorder("juliet@localhost/balcony", 10)
-	chamber := xmpptest.NewRecorder("juliet@localhost/chamber", 1)
-	r.Bind(balcony)
-	r.Bind(chamber)
+	r, _, balcony, chamber := twoResources(t, store, 10)
+	chamber.Got = make(chan *xmlstream.Element, 1)
 	send := func(from *xmpptest.Recorder, typ, payload string) {
-		el, err := xmlstream.ParseElement([]byte("<iq xmlns='jabber:client' type='"+typ+"' id='x' from='"+from.J.String()+"'>"+payload+"</iq>"), xmlstream.Limits{})
+		el, err := clientIQ(from, typ, payload)
 		if err != nil {
 			t.Error(err)
 			return

@@ -40,18 +40,9 @@ func (p *pausingStore) List(ctx context.Context, account jid.JID) ([]jid.JID, er
 func TestChangeWhileBlocklistIsRead(t *testing.T) {
 	s := start(t)
 	store := &pausingStore{Store: postgres.NewBlocking(s.DB), paused: make(chan struct{}), resume: make(chan struct{})}
-	r := router.New(router.Config{Hosts: []string{"localhost"}})
-	m, err := blocking.New(blocking.Config{Store: store}, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Register()
-	balcony := xmpptest.NewRecorder("juliet@localhost/balcony", 10)
-	chamber := xmpptest.NewRecorder("juliet@localhost/chamber", 10)
-	r.Bind(balcony)
-	r.Bind(chamber)
+	r, m, balcony, chamber := twoResources(t, store, 10)
 	iq := func(from *xmpptest.Recorder, typ, payload string) *xmlstream.Element {
-		el, err := xmlstream.ParseElement([]byte("<iq xmlns='jabber:client' type='"+typ+"' id='x' from='"+from.J.String()+"'>"+payload+"</iq>"), xmlstream.Limits{})
+		el, err := clientIQ(from, typ, payload)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,4 +74,27 @@ func TestChangeWhileBlocklistIsRead(t *testing.T) {
 	if !slices.Contains(seen, "romeo@localhost") {
 		t.Fatalf("balcony never learnt that romeo is blocked: neither in its blocklist nor pushed")
 	}
+}
+
+// twoResources returns a router with the blocking module over store and
+// juliet's two bound sessions, balcony and chamber, which keep up to n
+// stanzas each.
+func twoResources(t *testing.T, store blocking.Store, n int) (r *router.Router, m *blocking.Module, balcony, chamber *xmpptest.Recorder) {
+	t.Helper()
+	r = router.New(router.Config{Hosts: []string{"localhost"}})
+	m, err := blocking.New(blocking.Config{Store: store}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Register()
+	balcony = xmpptest.NewRecorder("juliet@localhost/balcony", n)
+	chamber = xmpptest.NewRecorder("juliet@localhost/chamber", n)
+	r.Bind(balcony)
+	r.Bind(chamber)
+	return r, m, balcony, chamber
+}
+
+// clientIQ returns the IQ of type typ with payload that from sends.
+func clientIQ(from *xmpptest.Recorder, typ, payload string) (*xmlstream.Element, error) {
+	return xmlstream.ParseElement([]byte("<iq xmlns='jabber:client' type='"+typ+"' id='x' from='"+from.J.String()+"'>"+payload+"</iq>"), xmlstream.Limits{})
 }

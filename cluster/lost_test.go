@@ -19,11 +19,7 @@ import (
 // blocklist changed. Once b is back on NATS, it must not go on judging
 // bob's messages by the list it had cached (XEP-0191 §3.3).
 func TestCachesDroppedAfterNATSCameBack(t *testing.T) {
-	ns := natstest.Start(t)
-	slow := func(c *config.Config) { c.Cluster.TimeoutMS = 60000 } // the cut must not count as gone
-	a := xmpptest.Start(t, inCluster(ns.URL()), slow)
-	p := startProxy(t, ns.URL())
-	b := xmpptest.Node(t, a, func(c *config.Config) { c.Cluster.NATS = p.url })
+	a, b, p := cuttableNodes(t)
 	for _, u := range []string{"alice", "bob", "carol"} {
 		a.AddUser(t, u, xmpptest.Domain, u+" pw")
 	}
@@ -37,15 +33,12 @@ func TestCachesDroppedAfterNATSCameBack(t *testing.T) {
 	bob.Send("<message to='alice@localhost' type='chat' id='m1'><body>before</body></message>")
 	xmpptest.ExpectBody(t, nextMessage(alice), "bob@localhost/phone", "before")
 
-	subs := ns.NumSubscriptions()
-	p.cut()
-	waitFor(t, "NATS to drop node b", func() bool { return ns.NumSubscriptions() < subs })
+	p.cutNode(t)
 	alice.Send("<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='bob@localhost'/></block></iq>")
 	if el := nextIQ(alice); el.Attr("id") != "b1" || el.Attr("type") != "result" {
 		t.Fatalf("alice got %s, want the block's result", el)
 	}
-	p.mend()
-	waitFor(t, "node b to subscribe again", func() bool { return ns.NumSubscriptions() >= subs })
+	p.mendNode(t)
 
 	// A message a sends after b is back reaches b's sessions.
 	alice.Send("<message to='carol@localhost/phone' type='chat' id='m2'><body>barrier</body></message>")
@@ -70,11 +63,42 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// cuttableNodes starts node a and node b of a cluster, b reaching NATS
+// through a proxy that can cut it off; neither counts the other as gone
+// during a cut.
+func cuttableNodes(t *testing.T) (a, b *xmpptest.Server, p *proxy) {
+	t.Helper()
+	ns := natstest.Start(t)
+	slow := func(c *config.Config) { c.Cluster.TimeoutMS = 60000 }
+	a = xmpptest.Start(t, inCluster(ns.URL()), slow)
+	p = startProxy(t, ns.URL())
+	p.nats = ns
+	b = xmpptest.Node(t, a, func(c *config.Config) { c.Cluster.NATS = p.url })
+	return a, b, p
+}
+
+// cutNode cuts the node behind p from NATS, and waits until NATS saw it
+// go; mendNode lets it back, and waits until it subscribed again.
+func (p *proxy) cutNode(t *testing.T) {
+	t.Helper()
+	p.subs = p.nats.NumSubscriptions()
+	p.cut()
+	waitFor(t, "NATS to drop the node", func() bool { return p.nats.NumSubscriptions() < p.subs })
+}
+
+func (p *proxy) mendNode(t *testing.T) {
+	t.Helper()
+	p.mend()
+	waitFor(t, "the node to subscribe again", func() bool { return p.nats.NumSubscriptions() >= p.subs })
+}
+
 // proxy forwards TCP connections to a NATS server, and can cut them and
 // refuse new ones for a while, as a network that fails.
 type proxy struct {
 	url      string
 	upstream string
+	nats     *natstest.Server // for cutNode and mendNode
+	subs     uint32           // NATS's subscriptions before the cut
 	mu       sync.Mutex
 	down     bool
 	conns    map[net.Conn]bool

@@ -3,8 +3,6 @@ package cluster_test
 import (
 	"testing"
 
-	"xmppd/config"
-	"xmppd/internal/natstest"
 	"xmppd/internal/xmpptest"
 	"xmppd/xmlstream"
 )
@@ -14,19 +12,13 @@ import (
 // is back, it must still end the phone's session, which logged in with
 // the old password.
 func TestRevocationReachesANodeCutFromNATS(t *testing.T) {
-	ns := natstest.Start(t)
-	slow := func(c *config.Config) { c.Cluster.TimeoutMS = 60000 } // the cut must not count as gone
-	a := xmpptest.Start(t, inCluster(ns.URL()), slow)
-	p := startProxy(t, ns.URL())
-	b := xmpptest.Node(t, a, func(c *config.Config) { c.Cluster.NATS = p.url })
+	a, b, p := cuttableNodes(t)
 	a.AddUser(t, "juliet", xmpptest.Domain, "juliet pw")
 	desk := login(t, a, "juliet", "desk")
 	phone := login(t, b, "juliet", "phone")
 	sees(t, a, "juliet@localhost/phone", "")
 
-	subs := ns.NumSubscriptions()
-	p.cut()
-	waitFor(t, "NATS to drop node b", func() bool { return ns.NumSubscriptions() < subs })
+	p.cutNode(t)
 	desk.Send("<iq type='set' id='p1' to='localhost'><query xmlns='jabber:iq:register'><username>juliet</username><password>new pass</password></query></iq>")
 	if el := nextIQ(desk); el.Attr("id") != "p1" || el.Attr("type") != "result" {
 		t.Fatalf("password change: %s", el)

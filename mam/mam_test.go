@@ -467,11 +467,7 @@ func TestForgedStanzaIDOtherCase(t *testing.T) {
 // not carry the <stanza-id/> that archive gave it.
 func TestBounceWithoutArchiveID(t *testing.T) {
 	t.Parallel()
-	s := xmpptest.Start(t, func(c *config.Config) { c.Offline.Quota = 1 })
-	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
-	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
-	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
-	romeo.Send("<message type='chat' to='juliet@localhost' id='m1'><body>kept offline</body></message>")
+	_, romeo := offlineFull(t)
 	romeo.Send("<message type='chat' to='juliet@localhost' id='m2'><body>one too many</body></message>")
 	bounce := romeo.NextNamed("message")
 	if bounce.Attr("type") != "error" || bounce.Attr("id") != "m2" {
@@ -489,11 +485,7 @@ func TestBounceWithoutArchiveID(t *testing.T) {
 // placeholder: XEP-0313 §3.2 allows no holes in an archive.
 func TestBounceWithdrawnFromArchive(t *testing.T) {
 	t.Parallel()
-	s := xmpptest.Start(t, func(c *config.Config) { c.Offline.Quota = 1 })
-	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
-	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
-	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
-	romeo.Send("<message type='chat' to='juliet@localhost' id='m1'><body>kept offline</body></message>")
+	s, romeo := offlineFull(t)
 	romeo.Send("<message type='chat' to='juliet@localhost/balcony' id='m2'><body>one too many</body></message>")
 	xmpptest.ExpectError(t, romeo.NextNamed("message"), "service-unavailable")
 	juliet := xmpptest.Login(t, s, "juliet", "pw", "balcony")
@@ -550,4 +542,17 @@ func TestOfflineDeliveryArchivedOnce(t *testing.T) {
 	if last := fin(t, iq).Child("http://jabber.org/protocol/rsm", "set").Child("http://jabber.org/protocol/rsm", "last"); last == nil || last.Text() != id {
 		t.Errorf("archive's last id %v, want %s, the delivered stanza-id", last, id)
 	}
+}
+
+// offlineFull returns a server whose offline storage keeps one message
+// per account, juliet's full with one romeo sent her, and romeo's
+// session.
+func offlineFull(t *testing.T) (*xmpptest.Server, *xmpptest.Client) {
+	t.Helper()
+	s := xmpptest.Start(t, func(c *config.Config) { c.Offline.Quota = 1 })
+	s.AddUser(t, "juliet", xmpptest.Domain, "pw")
+	s.AddUser(t, "romeo", xmpptest.Domain, "pw")
+	romeo := xmpptest.Login(t, s, "romeo", "pw", "orchard")
+	romeo.Send("<message type='chat' to='juliet@localhost' id='m1'><body>kept offline</body></message>")
+	return s, romeo
 }
