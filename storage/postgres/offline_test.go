@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"xmppd/offline"
 	"xmppd/storage"
 	"xmppd/storage/pgtest"
@@ -39,6 +41,20 @@ func stanzas(msgs []offline.Message) []string {
 	return s
 }
 
+// offlineOf returns a new database with the accounts users of
+// example.org, and its account and offline stores.
+func offlineOf(t *testing.T, users ...string) (*pgxpool.Pool, *postgres.Accounts, *postgres.Offline) {
+	t.Helper()
+	pool := pgtest.Pool(t)
+	accounts := postgres.NewAccounts(pool)
+	for _, u := range users {
+		if err := accounts.Create(context.Background(), "example.org", u, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pool, accounts, postgres.NewOffline(pool)
+}
+
 func ids(msgs []offline.Message) []int64 {
 	var s []int64
 	for _, m := range msgs {
@@ -50,14 +66,7 @@ func ids(msgs []offline.Message) []int64 {
 func TestOffline(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.Pool(t)
-	accounts := postgres.NewAccounts(pool)
-	o := postgres.NewOffline(pool)
-	for _, u := range []string{"juliet", "romeo"} {
-		if err := accounts.Create(ctx, "example.org", u, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pool, accounts, o := offlineOf(t, "juliet", "romeo")
 	msg := func(i int) string { return fmt.Sprintf("<message xmlns='jabber:client'><body>%d</body></message>", i) }
 
 	if got := claim(t, o, "juliet", claimerA, 10); len(got) != 0 {
@@ -151,11 +160,7 @@ func TestOffline(t *testing.T) {
 func TestOfflineQuotaSkipsClaimed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.Pool(t)
-	if err := postgres.NewAccounts(pool).Create(ctx, "example.org", "juliet", nil); err != nil {
-		t.Fatal(err)
-	}
-	o := postgres.NewOffline(pool)
+	_, _, o := offlineOf(t, "juliet")
 	add := func(body string) error {
 		return o.Add(ctx, "example.org", "juliet", []byte("<message xmlns='jabber:client'><body>"+body+"</body></message>"), 0, 2)
 	}
@@ -180,14 +185,7 @@ func TestOfflineQuotaSkipsClaimed(t *testing.T) {
 func TestOfflineDeleteArchived(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.Pool(t)
-	accounts := postgres.NewAccounts(pool)
-	o := postgres.NewOffline(pool)
-	for _, u := range []string{"juliet", "romeo"} {
-		if err := accounts.Create(ctx, "example.org", u, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pool, _, o := offlineOf(t, "juliet", "romeo")
 	archived := func(user string) int64 {
 		var id int64
 		if err := pool.QueryRow(ctx, `INSERT INTO archive_messages (domain, username, with_jid, outgoing, stanza)
